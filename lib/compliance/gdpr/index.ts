@@ -1,0 +1,3 @@
+export * from './gdpr-checks';
+export * from './rule';
+export * from './rules';

@@ -1,0 +1,3 @@
+import { GdprRule } from '../rule';
+
+export const SAGEMAKER_RULES: readonly GdprRule[] = [];
