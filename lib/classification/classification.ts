@@ -1,4 +1,5 @@
 import { Duration, Tags } from 'aws-cdk-lib';
+import { KitError } from '../errors';
 import { IConstruct } from 'constructs';
 
 /**
@@ -81,7 +82,7 @@ export function classificationProblems(classification: DataClassification): stri
 export function classify(scope: IConstruct, classification: DataClassification, owner = scope.node.path): void {
   const problems = classificationProblems(classification);
   if (problems.length > 0) {
-    throw new Error(`${owner}: invalid data classification: ${problems.join('; ')}`);
+    throw new KitError(`${owner}: invalid data classification: ${problems.join('; ')}`);
   }
   Tags.of(scope).add(CLASSIFICATION_TAGS.category, classification.category);
   Tags.of(scope).add(CLASSIFICATION_TAGS.purpose, classification.purpose);

@@ -1,4 +1,5 @@
 import { IConstruct } from 'constructs';
+import { parseList } from '../context';
 
 /**
  * AWS commercial regions inside the EU/EEA. London (eu-west-2) and Zurich (eu-central-2)
@@ -24,15 +25,6 @@ export const EXTRA_REGIONS_CONTEXT = 'extraRegions';
 
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
-/** Parses the extra-regions context value (a comma-separated string or a JSON list). */
-export function parseRegionList(value: unknown): string[] {
-  if (value === undefined || value === null || value === '') {
-    return [];
-  }
-  const items = Array.isArray(value) ? value.map(String) : String(value).split(',');
-  return items.map((r) => r.trim()).filter((r) => r.length > 0);
-}
-
 /** Regions that are not shaped like an AWS region name. */
 export function malformedRegions(regions: readonly string[]): string[] {
   return regions.filter((r) => !REGION_PATTERN.test(r));
@@ -40,5 +32,5 @@ export function malformedRegions(regions: readonly string[]): string[] {
 
 /** The EU/EEA regions plus the ones the app added through context. */
 export function allowedRegions(scope: IConstruct): string[] {
-  return [...EU_EEA_REGIONS, ...parseRegionList(scope.node.tryGetContext(EXTRA_REGIONS_CONTEXT))];
+  return [...EU_EEA_REGIONS, ...parseList(scope.node.tryGetContext(EXTRA_REGIONS_CONTEXT))];
 }

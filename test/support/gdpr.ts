@@ -1,10 +1,11 @@
-import { App, PolicyViolation, Stack, StackProps } from 'aws-cdk-lib';
+import { PolicyViolation, Stack, StackProps } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { GdprChecks } from '../../lib/compliance/gdpr';
+import { kitApp } from './app';
 
 /** A stack in an allow-listed region, as a rule fixture. */
 export function fixtureStack(props: StackProps = {}, context: Record<string, unknown> = {}): Stack {
-  const app = new App({ context });
+  const app = kitApp(context);
   return new Stack(app, 'Fixture', { env: { region: 'eu-west-1', account: '123456789012' }, ...props });
 }
 

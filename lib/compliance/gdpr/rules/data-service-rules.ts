@@ -1,3 +1,19 @@
+import { DynamoDbEncryption } from './DynamoDbEncryption';
+import { DynamoDbPointInTimeRecovery } from './DynamoDbPointInTimeRecovery';
+import { ElastiCacheEncryption } from './ElastiCacheEncryption';
+import { FirehoseEncryption } from './FirehoseEncryption';
+import { KinesisStreamEncryption } from './KinesisStreamEncryption';
+import { OpenSearchDomainProtected } from './OpenSearchDomainProtected';
+import { OpenSearchServerlessProtected } from './OpenSearchServerlessProtected';
 import { GdprRule } from '../rule';
 
-export const DATA_SERVICE_RULES: readonly GdprRule[] = [];
+/** DynamoDB, Kinesis, Firehose, ElastiCache and OpenSearch. */
+export const DATA_SERVICE_RULES: readonly GdprRule[] = [
+  DynamoDbEncryption,
+  DynamoDbPointInTimeRecovery,
+  KinesisStreamEncryption,
+  FirehoseEncryption,
+  ElastiCacheEncryption,
+  OpenSearchDomainProtected,
+  OpenSearchServerlessProtected,
+];

@@ -1,0 +1,7 @@
+export * from './acknowledge';
+export * from './acknowledgments';
+export * from './cdk-singletons';
+export * from './gate';
+export * from './gdpr';
+export * from './regions';
+export * from './report-only';

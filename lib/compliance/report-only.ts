@@ -1,0 +1,47 @@
+import { IPolicyValidationContext, IPolicyValidationPlugin, PolicyValidationPluginReport } from 'aws-cdk-lib';
+
+/**
+ * Runs a pack and reports its findings as warnings without failing synth: for packs a
+ * team switches on to see where it stands before it commits to passing them.
+ */
+export class ReportOnly implements IPolicyValidationPlugin {
+  public readonly name: string;
+
+  constructor(private readonly plugin: IPolicyValidationPlugin) {
+    this.name = `${plugin.name} (report only)`;
+  }
+
+  public get version(): string | undefined {
+    return this.plugin.version;
+  }
+
+  public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+    const report = this.plugin.validate(context);
+    return {
+      ...report,
+      success: true,
+      violations: report.violations.map((v) => ({ ...v, severity: 'warning' })),
+    };
+  }
+}
+
+/**
+ * Runs a pack whose errors fail synth and whose warnings are reported only.
+ * cdk-nag 3 packs count a warning as a failure; this restores "errors block, warnings inform".
+ */
+export class ErrorsBlock implements IPolicyValidationPlugin {
+  public readonly name: string;
+
+  constructor(private readonly plugin: IPolicyValidationPlugin) {
+    this.name = plugin.name;
+  }
+
+  public get version(): string | undefined {
+    return this.plugin.version;
+  }
+
+  public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+    const report = this.plugin.validate(context);
+    return { ...report, success: report.violations.every((v) => v.severity === 'warning') };
+  }
+}

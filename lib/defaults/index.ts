@@ -1,0 +1,5 @@
+export * from './encryption-key';
+export * from './log-group';
+export * from './removal';
+export * from './secure-bucket';
+export * from './grants';

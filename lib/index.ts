@@ -1,0 +1,6 @@
+export * from './app';
+export * from './classification';
+export * from './compliance';
+export * from './context';
+export * from './defaults';
+export * from './errors';
