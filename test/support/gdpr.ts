@@ -1,4 +1,4 @@
-import { PolicyViolation, Stack, StackProps } from 'aws-cdk-lib';
+import { PolicyViolation, Stack, StackProps, Stage } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { GdprChecks } from '../../lib/compliance/gdpr';
 import { kitApp } from './app';
@@ -9,8 +9,16 @@ export function fixtureStack(props: StackProps = {}, context: Record<string, unk
   return new Stack(app, 'Fixture', { env: { region: 'eu-west-1', account: '123456789012' }, ...props });
 }
 
-/** Violations of the GDPR pack in `scope`. */
+/**
+ * Violations of the GDPR pack in `scope`, checked as the gate checks them: after synthesis,
+ * when aspects (such as `Tags.of`) have run and CloudFormation's schemas have accepted the template.
+ */
 export function gdprViolations(scope: IConstruct): PolicyViolation[] {
+  const stage = Stage.of(scope);
+  if (!stage) {
+    throw new Error(`${scope.node.path} is not in an App`);
+  }
+  stage.synth();
   return [...new GdprChecks().validateScope(scope).violations];
 }
 

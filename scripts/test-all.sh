@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every check the project has, in the order a failure is cheapest to find.
+# On a fresh clone it installs what it needs: node_modules (npm ci) and .venv (pinned Python tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "Installing Node dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+step "Type-check (tsc)"
+npx tsc --noEmit
+
+step "Lint (eslint)"
+npx eslint --max-warnings 0 .
+
+step "Unit, compliance and synth tests (jest)"
+npx jest --ci
+
+step "Python tools (.venv)"
+stamp=.venv/.requirements.sha256
+wanted=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$wanted" > "$stamp"
+fi
+echo "cfn-lint $(.venv/bin/cfn-lint --version | awk '{print $2}'), $(.venv/bin/ruff --version), $(.venv/bin/pytest --version)"
+
+step "Lint Python (ruff)"
+.venv/bin/ruff check .
+
+step "Python tests (pytest)"
+set +e
+.venv/bin/python -m pytest
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest: no Python tests collected yet (the first Python scripts arrive with the data-side constructs)"
+elif [ "$rc" -ne 0 ]; then
+  exit "$rc"
+fi
+
+step "Synthesize every stack and lint the templates (cdk synth + cfn-lint)"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+npx cdk synth --all --quiet --output "$out"
+regions=$(npx ts-node --transpile-only -e "console.log(require('./lib/compliance/regions').EU_EEA_REGIONS.join(' '))")
+set +e
+# shellcheck disable=SC2086
+.venv/bin/cfn-lint --regions $regions -- "$out"/*.template.json
+rc=$?
+set -e
+# cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
+if [ $((rc & 2)) -ne 0 ] || [ "$rc" -eq 1 ]; then
+  echo "cfn-lint found errors (exit $rc)"
+  exit 1
+fi
+echo "cfn-lint: 0 errors over $(ls "$out"/*.template.json | wc -l) template(s) in regions: $regions (exit $rc)"
+
+step "All checks passed"
