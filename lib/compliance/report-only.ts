@@ -8,7 +8,8 @@ export class ReportOnly implements IPolicyValidationPlugin {
   public readonly name: string;
 
   constructor(private readonly plugin: IPolicyValidationPlugin) {
-    this.name = `${plugin.name} (report only)`;
+    // The pack's own name: CDK derives the acknowledgment namespace it suggests from it.
+    this.name = plugin.name;
   }
 
   public get version(): string | undefined {

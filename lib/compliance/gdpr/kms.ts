@@ -21,7 +21,7 @@ function literal(value: Json): string | undefined {
     return value;
   }
   if (value && typeof value === 'object' && typeof value.Ref === 'string' && PSEUDO_PARAMETER.test(value.Ref)) {
-    return `{${value.Ref}}`;
+    return value.Ref.replace(/::/g, '_'); // colon-free, so an ARN built from pseudo parameters still parses
   }
   const join = value?.['Fn::Join'];
   if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {

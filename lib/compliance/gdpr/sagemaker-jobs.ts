@@ -176,18 +176,19 @@ function textWithPlaceholders(value: Json, counter: { next: number }): string {
  * replaced with a placeholder string first. Throws when the result is not JSON, which happens
  * when a token stands in a non-string position (a number, a boolean, a whole object): the
  * definition cannot be checked, and cdk-nag reports the thrown error as a violation.
+ * `substitute` rewrites the text before parsing (state machine DefinitionSubstitutions).
  */
-export function parseDefinition(value: Json, what: string): Json {
+export function parseDefinition(value: Json, what: string, substitute: (text: string) => string = (text) => text): Json {
   if (typeof value !== 'string' && !(isObject(value) && value['Fn::Join'] !== undefined)) {
     throw new Error(`${what} is not a string or an Fn::Join of strings (${JSON.stringify(value)}), so its SageMaker jobs cannot be checked. Write the definition in the template, or acknowledge this rule with a reason.`);
   }
-  const text = textWithPlaceholders(value, { next: 0 });
+  const text = substitute(textWithPlaceholders(value, { next: 0 }));
   try {
     return JSON.parse(text);
   } catch (e) {
     throw new Error(`${what} is not valid JSON once its tokens are replaced by placeholder strings (${(e as Error).message}): `
       + 'a token probably stands where a number, boolean, list or object is expected, so its SageMaker jobs cannot be checked. '
-      + 'Use literal values there, or acknowledge this rule with a reason.');
+      + 'Use literal values there, or acknowledge this rule with a reason.', { cause: e });
   }
 }
 
@@ -244,15 +245,46 @@ function collectStates(states: Json, where: string, jobs: SageMakerJob[]): void 
 }
 
 /**
+ * CloudFormation's DefinitionSubstitutions as a text rewrite: `${name}` becomes the literal value.
+ * A substitution that is a token stays `${name}`, which reads as a placeholder (or fails to parse
+ * where a string is not expected, which is the fail-closed outcome).
+ */
+function substitutions(value: Json): (text: string) => string {
+  const literals = new Map<string, string>();
+  for (const [name, v] of Object.entries(isObject(value) ? value : {})) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      literals.set(name, String(v));
+    }
+  }
+  return (text) => text.replace(/\$\{([^}]+)\}/g, (match, name: string) => literals.get(name) ?? match);
+}
+
+/** Applies a text rewrite to every string of a JSON value, keys included. */
+function mapStrings(value: Json, rewrite: (text: string) => string): Json {
+  if (typeof value === 'string') {
+    return rewrite(value);
+  }
+  if (Array.isArray(value)) {
+    return value.map((v) => mapStrings(v, rewrite));
+  }
+  if (isObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [rewrite(k), mapStrings(v, rewrite)]));
+  }
+  return value;
+}
+
+/**
  * The SageMaker jobs an AWS::StepFunctions::StateMachine starts, from its resolved properties
- * (`Definition` object or `DefinitionString`). Throws when the definition cannot be read.
+ * (`Definition` object or `DefinitionString`, with literal DefinitionSubstitutions applied).
+ * Throws when the definition cannot be read.
  */
 export function stateMachineJobs(properties: Record<string, Json>): SageMakerJob[] {
+  const substitute = substitutions(properties.DefinitionSubstitutions);
   let definition: Json;
   if (properties.Definition !== undefined) {
-    definition = withPlaceholders(properties.Definition, { next: 0 });
+    definition = mapStrings(withPlaceholders(properties.Definition, { next: 0 }), substitute);
   } else if (properties.DefinitionString !== undefined) {
-    definition = parseDefinition(properties.DefinitionString, 'The state machine DefinitionString');
+    definition = parseDefinition(properties.DefinitionString, 'The state machine DefinitionString', substitute);
   } else if (properties.DefinitionS3Location !== undefined) {
     throw new Error('The state machine definition is in S3 (DefinitionS3Location), so its SageMaker jobs cannot be checked at synth time. Define it in the template (DefinitionBody.fromChainable / fromString), or acknowledge this rule with a reason.');
   } else {

@@ -80,4 +80,16 @@ describe('reading definitions', () => {
     });
     expect(jobs).toEqual([{ name: 'T', kind: 'transform', request: { A: 1 } }]);
   });
+
+  test('literal DefinitionSubstitutions are applied, token ones stay placeholders', () => {
+    const definition = '{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::sagemaker:createTransformJob.sync",'
+      + '"Parameters":{"Flag":${Flag},"Key":"${Key}","Other":"${Other}"},"End":true}}}';
+    const jobs = stateMachineJobs({ DefinitionString: definition, DefinitionSubstitutions: { Flag: true, Key: 'alias/aws/s3', Other: { Ref: 'X' } } });
+    expect(jobs[0].request).toEqual({ Flag: true, Key: 'alias/aws/s3', Other: '${Other}' });
+    const fromObject = stateMachineJobs({
+      Definition: JSON.parse(definition.replace('${Flag}', 'true')),
+      DefinitionSubstitutions: { Key: 'alias/aws/s3' },
+    });
+    expect(fromObject[0].request).toEqual({ Flag: true, Key: 'alias/aws/s3', Other: '${Other}' });
+  });
 });

@@ -215,6 +215,26 @@ describe('Step Functions', () => {
     expect(violation?.description).toMatch(/not valid JSON/);
   });
 
+  test('reads keys given through DefinitionSubstitutions', () => {
+    const stack = fixtureStack();
+    const definition = JSON.stringify({
+      StartAt: 'Train',
+      States: {
+        Train: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::sagemaker:createTrainingJob.sync',
+          Parameters: trainingRequest('${VolumeKey}', { OutputDataConfig: { S3OutputPath: 's3://models/out', KmsKeyId: '${OutputKey}' } }),
+          End: true,
+        },
+      },
+    });
+    new sfn.StateMachine(stack, 'Machine', {
+      definitionBody: sfn.DefinitionBody.fromString(definition),
+      definitionSubstitutions: { VolumeKey: keyOf(stack), OutputKey: 'alias/aws/s3' },
+    });
+    expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[Train:output-key]`]);
+  });
+
   test('ignores a state machine that starts no SageMaker job', () => {
     const stack = fixtureStack();
     new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Nothing')) });

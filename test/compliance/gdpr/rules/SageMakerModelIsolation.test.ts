@@ -19,11 +19,18 @@ test('flags a model without network isolation and outside a VPC', () => {
   expect(violatingPaths(stack, `${RULE}[vpc]`)).toEqual(['Fixture/Model']);
 });
 
-test('flags an isolated model whose VPC config has no security groups', () => {
+test('flags an isolated model outside a VPC', () => {
   const stack = fixtureStack();
-  model(stack, { enableNetworkIsolation: true, vpcConfig: { subnets: ['subnet-0123'], securityGroupIds: [] } });
+  model(stack, { enableNetworkIsolation: true });
   expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[vpc]`]);
   expect(violatingPaths(stack, `${RULE}[vpc]`)).toEqual(['Fixture/Model']);
+});
+
+test('flags a model in a VPC without network isolation', () => {
+  const stack = fixtureStack();
+  model(stack, { vpcConfig: { subnets: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] } });
+  expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[network-isolation]`]);
+  expect(violatingPaths(stack, `${RULE}[network-isolation]`)).toEqual(['Fixture/Model']);
 });
 
 test('passes an isolated model in private subnets', () => {
