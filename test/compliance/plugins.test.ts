@@ -19,7 +19,7 @@ test.each<[string[], boolean]>([
   [[], true],
   [['warning'], true],
   [['warning', 'error'], false],
-])('ErrorsBlock: %j blocks synth = %s', (severities, success) => {
+])('ErrorsBlock: findings %j let synth pass = %s', (severities, success) => {
   expect(new ErrorsBlock(fakePlugin(severities)).validate(context).success).toBe(success);
 });
 
