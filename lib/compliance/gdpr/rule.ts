@@ -34,3 +34,8 @@ export function applies(rule: GdprRule, node: CfnResource): NagRuleResult {
 export function verdict(ok: boolean): NagRuleCompliance {
   return ok ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
 }
+
+/** The findings as the rule's result, or COMPLIANT when there are none. */
+export function findingsOrCompliant(findings: readonly string[]): NagRuleResult {
+  return findings.length > 0 ? [...findings] : NagRuleCompliance.COMPLIANT;
+}

@@ -1,8 +1,8 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { DataCategory } from '../../../classification';
 import { readClassification } from '../classified';
 import { DATA_STORE_TYPES } from '../data-stores';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 
 export const DataStoreClassified: GdprRule = {
   name: 'DataStoreClassified',
@@ -22,6 +22,6 @@ export const DataStoreClassified: GdprRule = {
     if (c.retentionDays === undefined) {
       findings.push('retention-days');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

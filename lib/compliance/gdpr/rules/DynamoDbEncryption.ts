@@ -1,7 +1,7 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { failingReplicas } from '../dynamodb-replicas';
 import { isCustomerKey } from '../kms';
-import { GdprRule, verdict } from '../rule';
+import { GdprRule, verdict, findingsOrCompliant } from '../rule';
 import { isTrue, props, rendered } from '../template';
 
 export const DynamoDbEncryption: GdprRule = {
@@ -20,6 +20,6 @@ export const DynamoDbEncryption: GdprRule = {
       ...(kmsEnabled ? [] : ['sse']),
       ...failingReplicas(node, (replica) => isCustomerKey(node, replica?.SSESpecification?.KMSMasterKeyId)),
     ];
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,6 +1,6 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { failingReplicas } from '../dynamodb-replicas';
-import { GdprRule, verdict } from '../rule';
+import { GdprRule, verdict, findingsOrCompliant } from '../rule';
 import { Json, isTrue, props, rendered } from '../template';
 
 function pitrEnabled(holder: Json): boolean {
@@ -18,6 +18,6 @@ export const DynamoDbPointInTimeRecovery: GdprRule = {
       return verdict(pitrEnabled(props(node)));
     }
     const findings = failingReplicas(node, pitrEnabled);
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,7 +1,7 @@
 import { CfnResource } from 'aws-cdk-lib';
-import { NagMessageLevel, NagRuleCompliance, NagRuleResult } from 'cdk-nag';
+import { NagMessageLevel, NagRuleResult } from 'cdk-nag';
 import { isCustomerKey } from '../kms';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { Json, asList, isTrue, props, rendered } from '../template';
 
 function present(value: Json): boolean {
@@ -50,6 +50,6 @@ export const ElastiCacheEncryption: GdprRule = {
       return ['use-replication-group'];
     }
     const findings = type === 'AWS::ElastiCache::ServerlessCache' ? serverlessCache(node) : replicationGroup(node);
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,6 +1,6 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { isCustomerKey } from '../kms';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { props } from '../template';
 
 export const FirehoseEncryption: GdprRule = {
@@ -22,6 +22,6 @@ export const FirehoseEncryption: GdprRule = {
     if (s3Destinations.some((d) => !isCustomerKey(node, d?.EncryptionConfiguration?.KMSEncryptionConfig?.AWSKMSKeyARN))) {
       findings.push('s3-destination-key');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

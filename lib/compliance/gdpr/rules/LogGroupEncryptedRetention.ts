@@ -1,6 +1,6 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { isCustomerKey } from '../kms';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { props } from '../template';
 
 export const LogGroupEncryptedRetention: GdprRule = {
@@ -18,6 +18,6 @@ export const LogGroupEncryptedRetention: GdprRule = {
     if (!(Number(p.RetentionInDays) > 0)) {
       findings.push('retention');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

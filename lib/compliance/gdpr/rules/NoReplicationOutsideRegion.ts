@@ -1,7 +1,7 @@
 import { CfnResource, Stack } from 'aws-cdk-lib';
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { allowedRegions } from '../../regions';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { asList, findByLogicalId, props, referencedLogicalId, rendered } from '../template';
 
 // An S3 ARN carries no region, so only a destination bucket of the same stack is known to stay in it.
@@ -29,6 +29,6 @@ export const NoReplicationOutsideRegion: GdprRule = {
   explanation: 'Replication is a transfer; outside the EEA it needs a legal basis (GDPR chapter V).',
   check: (node) => {
     const findings = rendered(node).type === 'AWS::S3::Bucket' ? s3Destinations(node) : globalTableReplicas(node);
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,6 +1,6 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { isCustomerKey } from '../kms';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { asList, isTrue, props } from '../template';
 
 export const OpenSearchDomainProtected: GdprRule = {
@@ -25,6 +25,6 @@ export const OpenSearchDomainProtected: GdprRule = {
     if (!asList(p.VPCOptions?.SubnetIds).some((s) => s !== undefined && s !== null && s !== '')) {
       findings.push('vpc');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

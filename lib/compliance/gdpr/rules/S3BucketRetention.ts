@@ -1,6 +1,6 @@
 import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
 import { holdsPersonalData, readClassification } from '../classified';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { Json, asList, props } from '../template';
 
 function appliesToWholeBucket(rule: Json): boolean {
@@ -36,6 +36,6 @@ export const S3BucketRetention: GdprRule = {
     if (!rules.some((r) => Number(noncurrentDays(r)) <= retention)) {
       findings.push('noncurrent-versions');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,6 +1,6 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { NagMessageLevel } from 'cdk-nag';
 import { isObject } from '../json';
-import { GdprRule } from '../rule';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { Json, isTrue, props } from '../template';
 
 /** A list with at least one item, none of them empty (items may be references). */
@@ -27,6 +27,6 @@ export const SageMakerModelIsolation: GdprRule = {
     if (!(isObject(vpc) && nonEmptyList(vpc.Subnets) && nonEmptyList(vpc.SecurityGroupIds))) {
       findings.push('vpc');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };

@@ -1,5 +1,5 @@
-import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
-import { GdprRule } from '../rule';
+import { NagMessageLevel } from 'cdk-nag';
+import { GdprRule, findingsOrCompliant } from '../rule';
 import { asList, isTrue, props } from '../template';
 
 export const StepFunctionsLogging: GdprRule = {
@@ -17,6 +17,6 @@ export const StepFunctionsLogging: GdprRule = {
     if (isTrue(logging?.IncludeExecutionData)) {
       findings.push('execution-data');
     }
-    return findings.length > 0 ? findings : NagRuleCompliance.COMPLIANT;
+    return findingsOrCompliant(findings);
   },
 };
