@@ -4,3 +4,5 @@ export * from './compliance';
 export * from './context';
 export * from './defaults';
 export * from './errors';
+export * from './sagemaker';
+export * from './workflows';

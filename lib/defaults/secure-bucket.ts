@@ -35,6 +35,11 @@ export interface SecureBucketProps extends SecureBucketBaseProps {
   /** Where S3 server access logs of this bucket go. */
   readonly serverAccessLogsBucket: s3.IBucket;
   /**
+   * Send object events to EventBridge (e.g. to start a workflow when data lands).
+   * @default false
+   */
+  readonly eventBridgeEnabled?: boolean;
+  /**
    * Prefix of this bucket's entries in the access-log bucket.
    * @default - the construct path
    */
@@ -86,6 +91,7 @@ export class SecureBucket extends s3.Bucket {
       ...defaults,
       serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: props.serverAccessLogsPrefix ?? defaults.serverAccessLogsPrefix,
+      eventBridgeEnabled: props.eventBridgeEnabled,
     });
     this.classification = props.classification;
     classify(this, props.classification);

@@ -1,0 +1,247 @@
+import { CfnParameter, Duration, Stack, aws_ec2 as ec2, aws_iam as iam } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
+import { GdprChecks } from '../../lib/compliance';
+import { EncryptionKey } from '../../lib/defaults';
+import { KitError } from '../../lib/errors';
+import { kitApp } from '../../test/support/app';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+function lakeStack(props: Partial<DataLakeProps> = {}, context: Record<string, unknown> = {}) {
+  const app = kitApp(context);
+  const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+  const lake = new DataLake(stack, 'DataLake', { vpc, purpose: 'recommendations', ...props });
+  return { app, stack, vpc, lake };
+}
+
+function addEvents(lake: DataLake) {
+  return lake.addDataset('user_events', {
+    description: 'Clicks and views',
+    columns: [
+      { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+      { name: 'age', type: 'bigint', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(10) },
+      { name: 'event_time', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
+      { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
+    ],
+  });
+}
+
+function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId);
+}
+
+describe('zones', () => {
+  test('raw, curated and artifact buckets with their classification, retention and the lake key', () => {
+    const { stack } = lakeStack();
+    const template = Template.fromStack(stack);
+    for (const [category, days] of [['raw-personal', 30], ['pseudonymized', 365], ['non-personal', 730], ['operational', 90]] as const) {
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days } })] },
+        Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: category }]),
+        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
+      });
+    }
+    template.resourceCountIs('AWS::S3::Bucket', 4);
+  });
+
+  test('only the raw zone sends object events to EventBridge', () => {
+    const { stack } = lakeStack();
+    Template.fromStack(stack).resourcePropertiesCountIs('Custom::S3BucketNotifications', { NotificationConfiguration: { EventBridgeConfiguration: {} } }, 1);
+  });
+
+  test('retentions follow the props', () => {
+    const { stack } = lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(90) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'raw-personal' }]) });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
+  });
+
+  test('uses a key the app passes instead of creating one', () => {
+    const app = kitApp();
+    const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
+    const key = new EncryptionKey(stack, 'SharedKey', { description: 'shared' });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new DataLake(stack, 'DataLake', { vpc, purpose: 'p', encryptionKey: key });
+    Template.fromStack(stack).resourceCountIs('AWS::KMS::Key', 1);
+  });
+});
+
+describe('catalog and query', () => {
+  test('a Glue database and an Athena v3 workgroup that enforces KMS-encrypted results in the curated zone', () => {
+    const { stack, lake } = lakeStack();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'lake_lake' } });
+    expect(lake.databaseName).toBe('lake_lake');
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'lake-lake',
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: 'SSE_KMS', KmsKey: Match.anyValue() }, OutputLocation: Match.anyValue() },
+      },
+    });
+  });
+
+  test('the pseudonymization key is a generated secret under the lake key', () => {
+    const { stack } = lakeStack();
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataLakeKey'), 'Arn'] },
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+  });
+});
+
+describe('addDataset', () => {
+  test('creates an Iceberg table of the curated columns and a JSON staging table', () => {
+    const { stack, lake } = lakeStack();
+    const dataset = addEvents(lake);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Glue::Table', {
+      DatabaseName: 'lake_lake',
+      OpenTableFormatInput: { IcebergInput: { MetadataOperation: 'CREATE', Version: '2' } },
+      TableInput: Match.objectLike({
+        Name: 'user_events',
+        TableType: 'EXTERNAL_TABLE',
+        StorageDescriptor: Match.objectLike({
+          Columns: [
+            { Name: 'user_id', Type: 'string' }, { Name: 'age', Type: 'bigint' },
+            { Name: 'event_time', Type: 'timestamp' }, { Name: 'video_id', Type: 'string' },
+          ],
+        }),
+      }),
+    });
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'user_events_staging',
+        StorageDescriptor: Match.objectLike({ SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }, Columns: Match.arrayWith([{ Name: 'event_time', Type: 'string' }]) }),
+      }),
+    });
+    expect(dataset.columns.map((c) => c.name)).not.toContain('email');
+    expect(dataset.prefix).toBe('user_events/');
+  });
+
+  test('starts the anonymization workflow for new objects under the dataset prefix of the raw zone', () => {
+    const { stack, lake } = lakeStack();
+    addEvents(lake);
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.s3'], 'detail-type': ['Object Created'], 'detail': { object: { key: [{ prefix: 'user_events/' }] }, bucket: { name: [Match.anyValue()] } } },
+    });
+  });
+
+  test('the workflow runs an isolated, encrypted processing job, appends through Athena and removes the staged file', () => {
+    const { stack, lake } = lakeStack();
+    addEvents(lake);
+    const definition = new Capture();
+    Template.fromStack(stack).hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      DefinitionString: definition,
+      LoggingConfiguration: Match.objectLike({ IncludeExecutionData: false, Level: 'ALL' }),
+      TracingConfiguration: { Enabled: true },
+    });
+    const text = JSON.stringify(definition.asObject());
+    expect(text).toContain('sagemaker:createProcessingJob.sync');
+    expect(text).toContain('\\"EnableInterContainerTrafficEncryption\\":true');
+    expect(text).toContain('\\"VolumeKmsKeyId\\"');
+    expect(text).toContain('athena:startQueryExecution.sync');
+    expect(text).toContain('INSERT INTO \\\\\\"lake_lake\\\\\\".\\\\\\"user_events\\\\\\"');
+    expect(text).toContain('aws-sdk:s3:deleteObject');
+  });
+
+  test.each([
+    [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER }, /DataLake Lake\/DataLake: invalid dataset:\n  - dataset 'people' column 'email' is classified direct-identifier but has no action/],
+    [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
+  ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
+    const { lake } = lakeStack();
+    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(KitError);
+    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(message);
+  });
+
+  test('fails if a dataset is declared twice', () => {
+    const { lake } = lakeStack();
+    addEvents(lake);
+    expect(() => addEvents(lake)).toThrow(/dataset 'user_events' is already declared/);
+  });
+
+  test('dataset() names the declared datasets when one is missing', () => {
+    const { lake } = lakeStack();
+    addEvents(lake);
+    expect(() => lake.dataset('nope')).toThrow(/no dataset 'nope'; declared: user_events/);
+  });
+});
+
+describe('access', () => {
+  test('the anonymization role is the only reader of the raw zone and is tagged as the stage', () => {
+    const { stack } = lakeStack();
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+      Tags: Match.arrayWith([{ Key: 'mlsd:anonymization-stage', Value: 'true' }]),
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'sagemaker.amazonaws.com' } })] },
+    });
+  });
+
+  test('curated readers get the dataset prefix and its catalog entry, writers of raw get PutObject only', () => {
+    const { stack, lake } = lakeStack();
+    const dataset = addEvents(lake);
+    const trainer = new iam.Role(stack, 'Trainer', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+    dataset.grantRead(trainer);
+    const ingest = new iam.Role(stack, 'Ingest', { assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com') });
+    lake.grantWriteRaw(ingest, 'user_events');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: logicalId(stack, trainer) }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'] })]) },
+    });
+    const ingestPolicy = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(stack, ingest) }] } }))[0];
+    const actions = JSON.stringify(ingestPolicy.Properties.PolicyDocument.Statement.map((s: { Action: unknown }) => s.Action));
+    expect(actions).toContain('s3:PutObject');
+    expect(actions).not.toMatch(/s3:GetObject/);
+  });
+});
+
+describe('validation', () => {
+  test.each<[Partial<DataLakeProps>, RegExp]>([
+    [{ rawRetention: Duration.hours(12) }, /rawRetention must be a whole number of days, at least 1, but 0.5 days was provided/],
+    [{ rawRetention: Duration.days(400) }, /rawRetention \(400 days\) must not exceed curatedRetention \(365 days\)/],
+    [{ databaseName: 'My-Lake' }, /databaseName must be lower case letters, digits and underscores.*'My-Lake'/],
+    [{ anonymizationInstanceType: 'm5.xlarge' }, /anonymizationInstanceType must be a SageMaker instance type such as ml.m5.xlarge, but 'm5.xlarge' was provided/],
+    [{ anonymizationVolumeSizeGiB: 0 }, /anonymizationVolumeSizeGiB must be a whole number from 1 to 16384, but 0 was provided/],
+    [{ anonymizationMaxRuntime: Duration.days(6) }, /anonymizationMaxRuntime must be between 1 minute and 5 days/],
+    [{ purpose: '' }, /purpose must be 1-100 letters/],
+  ])('fails on %j, naming the construct and the prop', (props, message) => {
+    expect(() => lakeStack(props)).toThrow(KitError);
+    expect(() => lakeStack(props)).toThrow(new RegExp(`DataLake Lake/DataLake: .*${message.source}`));
+  });
+
+  test('does not fail on tokens', () => {
+    const app = kitApp();
+    const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    expect(() => new DataLake(stack, 'DataLake', { vpc, purpose: 'p', databaseName: new CfnParameter(stack, 'Db').valueAsString })).not.toThrow();
+  });
+});
+
+describe('compliance', () => {
+  test.each<[string, Partial<DataLakeProps>, Record<string, unknown>]>([
+    ['defaults', {}, {}],
+    ['every option, destroy on removal', { rawRetention: Duration.days(7), curatedRetention: Duration.days(90), artifactRetention: Duration.days(400), databaseName: 'custom_db', anonymizationInstanceType: 'ml.c5.2xlarge' }, { destroyOnRemoval: 'true' }],
+  ])('passes the gate with %s and two datasets', (_name, props, context) => {
+    const { app, lake } = lakeStack(props, context);
+    addEvents(lake);
+    lake.addDataset('profiles', {
+      format: RawFormat.CSV,
+      columns: [
+        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'postcode', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.prefix(3) },
+        { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
+        { name: 'signup_date', type: 'date', classification: C.QUASI_IDENTIFIER, action: A.KEEP },
+        { name: 'religion', type: 'string', classification: C.SPECIAL_CATEGORY, action: A.DROP },
+      ],
+    });
+    app.synth();
+    expect(new GdprChecks().validateScope(app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  });
+});

@@ -1,0 +1,325 @@
+import { Duration, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
+import { CuratedDataset, ICuratedDataset } from './curated-dataset';
+import { ColumnDefinition, CuratedColumn, RawFormat, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
+import { DataCategory, markAnonymizationStage } from '../../lib/classification';
+import { acknowledge } from '../../lib/compliance/acknowledge';
+import { AccessLogBucket, EncryptionKey, SecureBucket, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { KitError } from '../../lib/errors';
+import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
+
+/** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
+export const DEFAULT_RAW_RETENTION = Duration.days(30);
+/** Retention of curated (pseudonymized) data by default. */
+export const DEFAULT_CURATED_RETENTION = Duration.days(365);
+/** Retention of artifacts (models, baselines, code) by default. */
+export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
+/** Instance type of anonymization jobs by default. */
+export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
+
+/** Properties of a {@link DataLake}. */
+export interface DataLakeProps {
+  /** VPC the anonymization jobs run in (private isolated subnets with endpoints, e.g. the Network construct's). */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the anonymization jobs.
+   * @default - the VPC's private isolated subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Customer-managed key for every zone, the catalog's query results and the pseudonymization key.
+   * @default - a new EncryptionKey
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Glue database name: lower case letters, digits and underscores.
+   * @default - derived from the stack name, e.g. `mlsdvideorecommendation_lake`
+   */
+  readonly databaseName?: string;
+  /** @default DEFAULT_RAW_RETENTION (30 days) */
+  readonly rawRetention?: Duration;
+  /** @default DEFAULT_CURATED_RETENTION (365 days) */
+  readonly curatedRetention?: Duration;
+  /** @default DEFAULT_ARTIFACT_RETENTION (730 days) */
+  readonly artifactRetention?: Duration;
+  /** @default 90 days */
+  readonly accessLogRetention?: Duration;
+  /** What the data is processed for (GDPR purpose limitation), tagged on the zones. */
+  readonly purpose: string;
+  /** @default DEFAULT_ANONYMIZATION_INSTANCE_TYPE */
+  readonly anonymizationInstanceType?: string;
+  /** @default 30 */
+  readonly anonymizationVolumeSizeGiB?: number;
+  /** @default Duration.hours(2) */
+  readonly anonymizationMaxRuntime?: Duration;
+}
+
+/** Properties of a dataset, given to {@link DataLake.addDataset}. */
+export interface DatasetProps {
+  /** Every column of the raw data, with its classification and action. */
+  readonly columns: readonly ColumnDefinition[];
+  /** @default RawFormat.JSON_LINES */
+  readonly format?: RawFormat;
+  /** @default - none */
+  readonly description?: string;
+}
+
+const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
+const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
+
+function glueColumns(columns: readonly CuratedColumn[], typeOf: (c: CuratedColumn) => string = (c) => c.type): glue.CfnTable.ColumnProperty[] {
+  return columns.map((c) => ({ name: c.name, type: typeOf(c), comment: c.comment }));
+}
+
+/**
+ * A data lake in zones: raw (personal data as collected, short retention, readable only by the
+ * anonymization stage), curated (anonymized Iceberg tables), artifacts, and the access logs of
+ * them all; a Glue database, an Athena workgroup, and a pseudonymization key.
+ *
+ * Declare datasets with {@link addDataset}: each gets a typed column policy, an anonymization
+ * stage and a curated Iceberg table; consumers get the curated dataset, never the raw zone.
+ */
+export class DataLake extends Construct {
+  public readonly encryptionKey: kms.IKey;
+  public readonly accessLogBucket: s3.Bucket;
+  public readonly curatedBucket: s3.Bucket;
+  public readonly artifactsBucket: s3.Bucket;
+  public readonly databaseName: string;
+  public readonly workGroupName: string;
+  /** Secret holding the pseudonymization key (HMAC-SHA256), encrypted with the lake's key. */
+  public readonly pseudonymizationKey: secrets.ISecret;
+
+  private readonly rawBucket: s3.Bucket;
+  private readonly anonymizationRole: iam.Role;
+  private readonly jobSecurityGroup: ec2.SecurityGroup;
+  private readonly datasets = new Map<string, CuratedDataset>();
+
+  constructor(scope: Construct, id: string, private readonly props: DataLakeProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.validate(props);
+
+    this.encryptionKey = props.encryptionKey ?? new EncryptionKey(this, 'Key', { description: `Data lake ${this.node.path}: zones, catalog results, pseudonymization key` });
+    this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', { encryptionKey: this.encryptionKey, retention: props.accessLogRetention });
+    const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, eventBridgeEnabled = false) => new SecureBucket(this, zoneId, {
+      encryptionKey: this.encryptionKey,
+      serverAccessLogsBucket: this.accessLogBucket,
+      classification: { category, purpose, retention },
+      eventBridgeEnabled,
+    });
+    this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, true);
+    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, props.curatedRetention ?? DEFAULT_CURATED_RETENTION, props.purpose);
+    this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
+
+    this.databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '')}_lake`;
+    new glue.CfnDatabase(this, 'Database', {
+      catalogId: stack.account,
+      databaseInput: { name: this.databaseName, description: `Curated (anonymized) datasets of ${this.node.path}` },
+    });
+
+    this.workGroupName = `${this.databaseName.replace(/_/g, '-')}`;
+    new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: this.workGroupName,
+      description: `Queries over the curated zone of ${this.node.path}`,
+      state: 'ENABLED',
+      recursiveDeleteOption: resolveRemovalPolicy(this) === 'destroy',
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: `s3://${this.curatedBucket.bucketName}/athena-results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.encryptionKey.keyArn },
+        },
+      },
+    });
+
+    const secret = new secrets.Secret(this, 'PseudonymizationKey', {
+      description: `HMAC key that pseudonymizes identifiers of ${this.node.path}; rotating it changes every pseudonym`,
+      encryptionKey: this.encryptionKey,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy: resolveRemovalPolicy(this),
+    });
+    acknowledge(secret, 'AwsSolutions-SMG4',
+      'Rotating the pseudonymization key changes every pseudonym and breaks joins across datasets, the feature store and the serving side; it is re-keyed deliberately, as a migration.');
+    this.pseudonymizationKey = secret;
+
+    this.jobSecurityGroup = new ec2.SecurityGroup(this, 'AnonymizationJobs', {
+      vpc: props.vpc,
+      description: `Anonymization jobs of ${this.node.path}: HTTPS to the VPC endpoints only`,
+      allowAllOutbound: false,
+    });
+    // Isolated subnets route nowhere but the VPC endpoints; S3's gateway endpoint is reached at S3's
+    // public addresses, so HTTPS egress cannot be narrowed to the VPC CIDR without losing S3.
+    this.jobSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs through VPC interface and gateway endpoints');
+
+    this.anonymizationRole = new iam.Role(this, 'AnonymizationRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Anonymization stage of ${this.node.path}: the only reader of the raw zone`,
+    });
+    markAnonymizationStage(this.anonymizationRole);
+    grantBucketRead(this.rawBucket, this.anonymizationRole);
+    grantBucketPut(this.curatedBucket, this.anonymizationRole, '_staging/*');
+    secret.grantRead(this.anonymizationRole);
+    grantJobRuntime(this.anonymizationRole, sklearnProcessingImage(this, `DataLake ${this.node.path}`));
+  }
+
+  /**
+   * Declares a dataset: raw files land under `<name>/` in the raw zone (see {@link grantWriteRaw}),
+   * the anonymization stage applies the column policy, and the result is appended to the Iceberg
+   * table `<database>.<name>` in the curated zone.
+   *
+   * @throws KitError naming the dataset and column when a personal column has no action,
+   *   an action the classification does not allow, or a generalization that does not fit.
+   */
+  public addDataset(name: string, props: DatasetProps): ICuratedDataset {
+    const problems = schemaProblems(name, props.columns);
+    if (this.datasets.has(name)) {
+      problems.unshift(`dataset '${name}' is already declared`);
+    }
+    if (problems.length > 0) {
+      throw new KitError(`DataLake ${this.node.path}: invalid dataset:\n  - ${problems.join('\n  - ')}`);
+    }
+    const format = props.format ?? RawFormat.JSON_LINES;
+    const columns = curatedColumns(props.columns);
+    const scope = new Construct(this, `Dataset-${name}`);
+    const stack = Stack.of(this);
+
+    new glue.CfnTable(scope, 'Table', {
+      catalogId: stack.account,
+      databaseName: this.databaseName,
+      tableInput: {
+        name,
+        description: props.description,
+        tableType: 'EXTERNAL_TABLE',
+        storageDescriptor: { columns: glueColumns(columns), location: `s3://${this.curatedBucket.bucketName}/${name}/` },
+      },
+      openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
+    }).addDependency(this.node.findChild('Database') as glue.CfnDatabase);
+
+    new glue.CfnTable(scope, 'StagingTable', {
+      catalogId: stack.account,
+      databaseName: this.databaseName,
+      tableInput: {
+        name: `${name}_staging`,
+        description: `Output of the anonymization stage of ${name} before it is appended to the Iceberg table`,
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'json' },
+        storageDescriptor: {
+          columns: glueColumns(columns, (c) => stagingType(c.type)),
+          location: `s3://${this.curatedBucket.bucketName}/${stagingPrefix(name)}`,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+        },
+      },
+    }).addDependency(this.node.findChild('Database') as glue.CfnDatabase);
+
+    new AnonymizationStage(scope, 'Anonymization', {
+      dataset: name,
+      policy: anonymizationPolicy(name, format, props.columns),
+      curatedColumns: columns,
+      rawBucket: this.rawBucket,
+      curatedBucket: this.curatedBucket,
+      encryptionKey: this.encryptionKey,
+      pseudonymizationKey: this.pseudonymizationKey,
+      role: this.anonymizationRole,
+      image: sklearnProcessingImage(this, `DataLake ${this.node.path}`),
+      databaseName: this.databaseName,
+      workGroupName: this.workGroupName,
+      workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,
+      vpc: this.props.vpc,
+      vpcSubnets: this.props.vpcSubnets,
+      securityGroup: this.jobSecurityGroup,
+      instanceType: this.props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
+      volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,
+      maxRuntime: this.props.anonymizationMaxRuntime ?? Duration.hours(2),
+    });
+
+    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey);
+    this.datasets.set(name, dataset);
+    return dataset;
+  }
+
+  /** The curated dataset declared as `name`. */
+  public dataset(name: string): ICuratedDataset {
+    const found = this.datasets.get(name);
+    if (!found) {
+      throw new KitError(`DataLake ${this.node.path}: no dataset '${name}'; declared: ${[...this.datasets.keys()].join(', ') || 'none'}`);
+    }
+    return found;
+  }
+
+  /** Lets `grantee` write (never read) raw files of `dataset` into the raw zone, e.g. an ingestion service. */
+  public grantWriteRaw(grantee: iam.IGrantable, dataset: string): iam.Grant {
+    this.dataset(dataset);
+    return grantBucketPut(this.rawBucket, grantee, `${dataset}/*`);
+  }
+
+  /** `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`. */
+  public rawLandingUri(dataset: string): string {
+    this.dataset(dataset);
+    return `s3://${this.rawBucket.bucketName}/${dataset}/`;
+  }
+
+  /** Lets `grantee` read every curated dataset (files and catalog). */
+  public grantReadCurated(grantee: iam.IGrantable): iam.Grant[] {
+    return [...this.datasets.values()].map((d) => d.grantRead(grantee));
+  }
+
+  /** Lets `grantee` read artifacts (models, baselines, code). */
+  public grantReadArtifacts(grantee: iam.IGrantable): iam.Grant {
+    return grantBucketRead(this.artifactsBucket, grantee);
+  }
+
+  /** Lets `grantee` read and write artifacts. */
+  public grantReadWriteArtifacts(grantee: iam.IGrantable): iam.Grant {
+    return grantBucketReadWrite(this.artifactsBucket, grantee);
+  }
+
+  /**
+   * Makes `role` an anonymization stage of this lake: it may read the pseudonymization key, and it
+   * is tagged as a stage, so that the GDPR guard lets it read raw personal data (e.g. a stream
+   * handler that pseudonymizes events before they reach a feature group).
+   */
+  public registerAnonymizationStage(role: iam.Role): iam.Grant {
+    markAnonymizationStage(role);
+    return this.pseudonymizationKey.grantRead(role);
+  }
+
+  private validate(props: DataLakeProps): void {
+    const problems: string[] = [];
+    if (props.databaseName !== undefined && !Token.isUnresolved(props.databaseName) && !DATABASE_NAME.test(props.databaseName)) {
+      problems.push(`databaseName must be lower case letters, digits and underscores, starting with a letter, but '${props.databaseName}' was provided`);
+    }
+    for (const [prop, value] of [['rawRetention', props.rawRetention], ['curatedRetention', props.curatedRetention], ['artifactRetention', props.artifactRetention], ['accessLogRetention', props.accessLogRetention]] as const) {
+      const days = value?.toDays({ integral: false });
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        problems.push(`${prop} must be a whole number of days, at least 1, but ${days} days was provided`);
+      }
+    }
+    const raw = (props.rawRetention ?? DEFAULT_RAW_RETENTION).toDays({ integral: false });
+    const curated = (props.curatedRetention ?? DEFAULT_CURATED_RETENTION).toDays({ integral: false });
+    if (raw > curated) {
+      problems.push(`rawRetention (${raw} days) must not exceed curatedRetention (${curated} days): raw personal data should leave first`);
+    }
+    if (props.anonymizationInstanceType !== undefined && !INSTANCE_TYPE.test(props.anonymizationInstanceType)) {
+      problems.push(`anonymizationInstanceType must be a SageMaker instance type such as ml.m5.xlarge, but '${props.anonymizationInstanceType}' was provided`);
+    }
+    const volume = props.anonymizationVolumeSizeGiB;
+    if (volume !== undefined && (!Number.isInteger(volume) || volume < 1 || volume > 16384)) {
+      problems.push(`anonymizationVolumeSizeGiB must be a whole number from 1 to 16384, but ${volume} was provided`);
+    }
+    const runtime = props.anonymizationMaxRuntime?.toSeconds();
+    if (runtime !== undefined && (runtime < 60 || runtime > 5 * 24 * 3600)) {
+      problems.push(`anonymizationMaxRuntime must be between 1 minute and 5 days, but ${runtime} seconds was provided`);
+    }
+    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,100}$/u.test(props.purpose)) {
+      problems.push(`purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);
+    }
+    if (problems.length > 0) {
+      throw new KitError(`DataLake ${this.node.path}: ${problems.join('; ')}`);
+    }
+  }
+}

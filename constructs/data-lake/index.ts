@@ -1,0 +1,4 @@
+export * from './anonymization-stage';
+export * from './curated-dataset';
+export * from './data-lake';
+export * from './schema';

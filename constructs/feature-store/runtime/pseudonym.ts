@@ -1,0 +1,69 @@
+/**
+ * Keyed pseudonyms, byte-for-byte compatible with the data lake's Python anonymizer
+ * (constructs/data-lake/runtime/anonymize.py, PSEUDONYMS), so that every ML-side store is keyed by
+ * the same pseudonym for the same person:
+ *
+ *   pseudonym = lowercase hex of HMAC-SHA256(key = UTF-8(key string), message = UTF-8(canonical(value)))
+ *
+ * The shared vectors (constructs/data-lake/runtime/pseudonym_vectors.json) are checked by
+ * stream-ingest.test.ts.
+ */
+import { createHmac } from 'node:crypto';
+
+/**
+ * bigint carries integers beyond 2^53 exactly. A JS number cannot: JSON.parse rounds the literal
+ * 9007199254740993 to 9007199254740992, whose pseudonym differs from Python's. Parse JSON with
+ * parseJsonLossless (lossless-json.ts) before pseudonymizing numbers.
+ */
+export type PseudonymInput = string | number | bigint | boolean;
+
+/** Thrown for inputs that have no pseudonym. Messages never contain the value or the key. */
+export class PseudonymInputError extends Error {
+  override readonly name = 'PseudonymInputError';
+}
+
+// A lone UTF-16 surrogate has no UTF-8 encoding: Node would silently substitute U+FFFD, so distinct
+// inputs would collide, where Python's str.encode('utf-8') raises. Refuse it like Python does.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export function pseudonymize(key: string, value: PseudonymInput): string {
+  // Python refuses an empty key too: it would make every pseudonym guessable.
+  if (key === '') throw new PseudonymInputError('the pseudonymization key is empty');
+  const message = canonicalString(value);
+  assertEncodable(key, 'key');
+  assertEncodable(message, 'value');
+  return createHmac('sha256', Buffer.from(key, 'utf8')).update(message, 'utf8').digest('hex');
+}
+
+/** The string a value is hashed as; the Python anonymizer's canonical_string. */
+export function canonicalString(value: PseudonymInput): string {
+  switch (typeof value) {
+    case 'string':
+      return value; // unchanged: no trimming, case folding or normalization
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return value.toString();
+    case 'number':
+      return canonicalNumber(value);
+    default:
+      // Unreachable for typed callers; guards casts and plain JavaScript callers.
+      throw new PseudonymInputError(`cannot pseudonymize a value of type ${typeof value}`);
+  }
+}
+
+function canonicalNumber(value: number): string {
+  if (!Number.isFinite(value)) {
+    throw new PseudonymInputError('NaN and Infinity cannot be pseudonymized');
+  }
+  // Integral numbers are the exact integer they equal, so 42, 42.0 and "42" share a pseudonym and
+  // 1e21 is "1000000000000000000000" (String() would say "1e+21"); -0 is "0". Other numbers use
+  // ECMAScript's shortest round-trip form, which the Python side reimplements.
+  return Number.isInteger(value) ? BigInt(value).toString() : String(value);
+}
+
+function assertEncodable(text: string, what: 'key' | 'value'): void {
+  if (LONE_SURROGATE.test(text)) {
+    throw new PseudonymInputError(`the ${what} contains a lone UTF-16 surrogate, which has no UTF-8 encoding`);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './images';
+export * from './job-role';
