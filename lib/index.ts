@@ -4,5 +4,6 @@ export * from './compliance';
 export * from './context';
 export * from './defaults';
 export * from './errors';
+export * from './network';
 export * from './sagemaker';
 export * from './workflows';

@@ -47,12 +47,12 @@ export function stagingPrefix(dataset: string): string {
   return `_staging/${dataset}/`;
 }
 
-/** Raw timestamps and dates may be ISO-8601 or Athena literals; generalized ones are Athena literals. */
+/** Kept timestamps and dates arrive as the producer wrote them (ISO-8601, Athena literal or epoch seconds); generalized ones as Athena literals. */
 function castFromStaging(column: CuratedColumn): string {
   const c = `"${column.name}"`;
   switch (column.type) {
     case 'timestamp':
-      return `COALESCE(TRY(CAST(from_iso8601_timestamp(${c}) AS timestamp)), TRY(CAST(${c} AS timestamp)))`;
+      return `COALESCE(TRY(CAST(from_iso8601_timestamp(${c}) AS timestamp)), TRY(CAST(${c} AS timestamp)), TRY(CAST(from_unixtime(CAST(${c} AS double)) AS timestamp)))`;
     case 'date':
       return `COALESCE(TRY(from_iso8601_date(${c})), TRY(CAST(from_iso8601_timestamp(${c}) AS date)), TRY(CAST(CAST(${c} AS timestamp) AS date)))`;
     default:

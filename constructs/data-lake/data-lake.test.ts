@@ -1,8 +1,9 @@
-import { CfnParameter, Duration, Stack, aws_ec2 as ec2, aws_iam as iam } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
-import { GdprChecks } from '../../lib/compliance';
+import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { Network } from '../network';
 import { EncryptionKey } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
@@ -13,9 +14,9 @@ const A = ColumnAction;
 function lakeStack(props: Partial<DataLakeProps> = {}, context: Record<string, unknown> = {}) {
   const app = kitApp(context);
   const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-  const lake = new DataLake(stack, 'DataLake', { vpc, purpose: 'recommendations', ...props });
-  return { app, stack, vpc, lake };
+  const network = new Network(stack, 'Network');
+  const lake = new DataLake(stack, 'DataLake', { network, purpose: 'recommendations', ...props });
+  return { app, stack, network, lake };
 }
 
 function addEvents(lake: DataLake) {
@@ -41,7 +42,7 @@ describe('zones', () => {
     const template = Template.fromStack(stack);
     for (const [category, days] of [['raw-personal', 30], ['pseudonymized', 365], ['non-personal', 730], ['operational', 90]] as const) {
       template.hasResourceProperties('AWS::S3::Bucket', {
-        LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days } })] },
+        LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'retention', ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days } })]) },
         Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: category }]),
         BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
       });
@@ -58,15 +59,24 @@ describe('zones', () => {
     const { stack } = lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(90) });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'raw-personal' }]) });
-    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'retention', ExpirationInDays: 90 })]) }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
+  });
+
+  test('workflow hand-off prefixes of the curated zone expire after a day', () => {
+    const { stack } = lakeStack();
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([
+        Match.objectLike({ Prefix: '_staging/', ExpirationInDays: 1 }),
+        Match.objectLike({ Prefix: '_exports/', ExpirationInDays: 1 }),
+      ]) },
+    });
   });
 
   test('uses a key the app passes instead of creating one', () => {
     const app = kitApp();
     const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
     const key = new EncryptionKey(stack, 'SharedKey', { description: 'shared' });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-    new DataLake(stack, 'DataLake', { vpc, purpose: 'p', encryptionKey: key });
+    new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network', { encryptionKey: key }), purpose: 'p', encryptionKey: key });
     Template.fromStack(stack).resourceCountIs('AWS::KMS::Key', 1);
   });
 });
@@ -192,7 +202,7 @@ describe('access', () => {
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: logicalId(stack, trainer) }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'] })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['glue:GetDatabase', 'glue:GetPartitions', 'glue:GetTable'] })]) },
     });
     const ingestPolicy = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(stack, ingest) }] } }))[0];
     const actions = JSON.stringify(ingestPolicy.Properties.PolicyDocument.Statement.map((s: { Action: unknown }) => s.Action));
@@ -218,8 +228,7 @@ describe('validation', () => {
   test('does not fail on tokens', () => {
     const app = kitApp();
     const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-    expect(() => new DataLake(stack, 'DataLake', { vpc, purpose: 'p', databaseName: new CfnParameter(stack, 'Db').valueAsString })).not.toThrow();
+    expect(() => new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'p', databaseName: new CfnParameter(stack, 'Db').valueAsString })).not.toThrow();
   });
 });
 
@@ -229,6 +238,7 @@ describe('compliance', () => {
     ['every option, destroy on removal', { rawRetention: Duration.days(7), curatedRetention: Duration.days(90), artifactRetention: Duration.days(400), databaseName: 'custom_db', anonymizationInstanceType: 'ml.c5.2xlarge' }, { destroyOnRemoval: 'true' }],
   ])('passes the gate with %s and two datasets', (_name, props, context) => {
     const { app, lake } = lakeStack(props, context);
+    applyComplianceGate(app);
     addEvents(lake);
     lake.addDataset('profiles', {
       format: RawFormat.CSV,

@@ -7,6 +7,7 @@ import { DataCategory, markAnonymizationStage } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
+import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
@@ -15,18 +16,15 @@ export const DEFAULT_RAW_RETENTION = Duration.days(30);
 export const DEFAULT_CURATED_RETENTION = Duration.days(365);
 /** Retention of artifacts (models, baselines, code) by default. */
 export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
+/** Prefixes of the curated zone that only hand data from one workflow step to the next; they expire after a day. */
+export const TRANSIENT_PREFIXES: readonly string[] = ['_staging/', '_exports/'];
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
 
 /** Properties of a {@link DataLake}. */
 export interface DataLakeProps {
-  /** VPC the anonymization jobs run in (private isolated subnets with endpoints, e.g. the Network construct's). */
-  readonly vpc: ec2.IVpc;
-  /**
-   * Subnets of the anonymization jobs.
-   * @default - the VPC's private isolated subnets
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Where the anonymization jobs run (the Network construct, for a new or an existing VPC). */
+  readonly network: IWorkloadNetwork;
   /**
    * Customer-managed key for every zone, the catalog's query results and the pseudonymization key.
    * @default - a new EncryptionKey
@@ -87,12 +85,14 @@ export class DataLake extends Construct {
   public readonly artifactsBucket: s3.Bucket;
   public readonly databaseName: string;
   public readonly workGroupName: string;
+  /** How long curated data is kept. */
+  public readonly curatedRetention: Duration;
   /** Secret holding the pseudonymization key (HMAC-SHA256), encrypted with the lake's key. */
   public readonly pseudonymizationKey: secrets.ISecret;
 
   private readonly rawBucket: s3.Bucket;
   private readonly anonymizationRole: iam.Role;
-  private readonly jobSecurityGroup: ec2.SecurityGroup;
+  private readonly jobSecurityGroup: ec2.ISecurityGroup;
   private readonly datasets = new Map<string, CuratedDataset>();
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeProps) {
@@ -109,7 +109,12 @@ export class DataLake extends Construct {
       eventBridgeEnabled,
     });
     this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, true);
-    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, props.curatedRetention ?? DEFAULT_CURATED_RETENTION, props.purpose);
+    this.curatedRetention = props.curatedRetention ?? DEFAULT_CURATED_RETENTION;
+    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, this.curatedRetention, props.purpose);
+    // Workflow hand-offs (anonymized files before their Iceberg insert, feature exports) are transient.
+    for (const prefix of TRANSIENT_PREFIXES) {
+      this.curatedBucket.addLifecycleRule({ id: `transient-${prefix.replace(/\W/g, '')}`, prefix, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) });
+    }
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
     this.databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '')}_lake`;
@@ -145,14 +150,7 @@ export class DataLake extends Construct {
       'Rotating the pseudonymization key changes every pseudonym and breaks joins across datasets, the feature store and the serving side; it is re-keyed deliberately, as a migration.');
     this.pseudonymizationKey = secret;
 
-    this.jobSecurityGroup = new ec2.SecurityGroup(this, 'AnonymizationJobs', {
-      vpc: props.vpc,
-      description: `Anonymization jobs of ${this.node.path}: HTTPS to the VPC endpoints only`,
-      allowAllOutbound: false,
-    });
-    // Isolated subnets route nowhere but the VPC endpoints; S3's gateway endpoint is reached at S3's
-    // public addresses, so HTTPS egress cannot be narrowed to the VPC CIDR without losing S3.
-    this.jobSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs through VPC interface and gateway endpoints');
+    this.jobSecurityGroup = props.network.securityGroupFor(this, 'AnonymizationJobs', `Anonymization jobs of ${this.node.path}`);
 
     this.anonymizationRole = new iam.Role(this, 'AnonymizationRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -229,8 +227,8 @@ export class DataLake extends Construct {
       databaseName: this.databaseName,
       workGroupName: this.workGroupName,
       workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,
-      vpc: this.props.vpc,
-      vpcSubnets: this.props.vpcSubnets,
+      vpc: this.props.network.vpc,
+      vpcSubnets: this.props.network.subnets,
       securityGroup: this.jobSecurityGroup,
       instanceType: this.props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
       volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,

@@ -44,6 +44,8 @@ test.each<[string, ColumnDefinition, RegExp]>([
     /column 'zip': rule bucket applies to bigint or double columns, but the column is string/],
   ['a bad rule argument', { name: 'zip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.prefix(0) },
     /column 'zip': prefix length must be a whole number > 0, but 0 was provided/],
+  ['a fractional bucket on a bigint', { name: 'age', type: 'bigint', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(2.5) },
+    /column 'age': a bucket width on a bigint column must be a whole number, but 2.5 was provided/],
   ['a bad ip prefix', { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix(40) },
     /ipPrefix ipv4Bits must be 0-32, but 40 was provided/],
   ['a non-personal column pseudonymized', { name: 'item', type: 'string', classification: C.NON_PERSONAL, action: A.PSEUDONYMIZE },

@@ -173,6 +173,10 @@ export function schemaProblems(dataset: string, columns: readonly ColumnDefiniti
     }
     if (action === ColumnAction.GENERALIZE && column.generalization) {
       problems.push(...column.generalization.problems.map((p) => `${where}: ${p}`));
+      const width = column.generalization.rule.width;
+      if (column.generalization.rule.kind === 'bucket' && column.type === 'bigint' && !Number.isInteger(width)) {
+        problems.push(`${where}: a bucket width on a bigint column must be a whole number, but ${width} was provided`);
+      }
       if (!column.generalization.inputTypes.includes(column.type)) {
         problems.push(`${where}: rule ${column.generalization.rule.kind} applies to ${column.generalization.inputTypes.join(' or ')} columns, but the column is ${column.type}`);
       }

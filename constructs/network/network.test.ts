@@ -218,6 +218,13 @@ describe('securityGroupFor', () => {
     t.resourcePropertiesCountIs('AWS::EC2::SecurityGroupIngress', { GroupId: training }, 1);
   });
 
+  test.each(['A', 'Training jobs (ranking) – v2', 'x'.repeat(256)])('fails if the description is %j', (description) => {
+    const s = stack();
+    const net = new Network(s, 'Net');
+    expect(() => net.securityGroupFor(s, 'Bad', description))
+      .toThrow(/Network S\/Net: securityGroupFor\('Bad'\) needs a description of 2 to 255 letters, .* but '.*' was provided/);
+  });
+
   test('looks the prefix lists up once, with a role and log group of its own', () => {
     t.resourceCountIs('Custom::AWS', 2);
     for (const service of ['s3', 'dynamodb']) {

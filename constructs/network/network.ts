@@ -88,6 +88,9 @@ export interface NetworkProps {
 /** Construct id aws-cdk-lib gives the provider that removes the default security group's rules. */
 const RESTRICT_DEFAULT_SG_PROVIDER_ID = 'Custom::VpcRestrictDefaultSGCustomResourceProvider';
 
+/** What EC2 accepts in a security group description, at least two characters (AwsSolutions-EC27). */
+const SECURITY_GROUP_DESCRIPTION = /^[a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]{2,255}$/;
+
 /** Provider handlers already given an explicit log group (one provider per stack). */
 const HANDLERS_WITH_LOG_GROUP = new WeakSet<CfnResource>();
 
@@ -214,9 +217,15 @@ export class Network extends Construct {
    *
    * @param scope where the security group is created; its stack may differ from the network's
    * @param id construct id of the security group
-   * @param description what the workload is, shown on the security group
+   * @param description what the workload is, shown on the security group: 2 to 255 letters,
+   *   digits, spaces or `._-:/()#,@[]+=&;{}!$*`
+   * @throws KitError if the description is too short, too long or has other characters
    */
   public securityGroupFor(scope: Construct, id: string, description: string): ec2.SecurityGroup {
+    if (!Token.isUnresolved(description) && !SECURITY_GROUP_DESCRIPTION.test(description)) {
+      throw new KitError(`Network ${this.node.path}: securityGroupFor('${id}') needs a description of 2 to 255 letters, digits, spaces `
+        + `or ._-:/()#,@[]+=&;{}!$*, but '${description}' was provided`);
+    }
     const group = new ec2.SecurityGroup(scope, id, { vpc: this.vpc, description, allowAllOutbound: false });
     group.addEgressRule(ec2.Peer.ipv4(this.vpcCidr), ec2.Port.tcp(443), 'HTTPS to the interface endpoints in the VPC');
     for (const service of this.gatewayServices) {

@@ -3,3 +3,4 @@ export * from './log-group';
 export * from './removal';
 export * from './secure-bucket';
 export * from './grants';
+export * from './secure-function';

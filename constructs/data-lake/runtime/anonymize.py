@@ -65,11 +65,14 @@ Generalization rules (``kind``; parameters; column types the rule applies to; ou
                         the value (0.7 with width 0.1 gives 0.7, not 0.6000000000000001).
 ``round``               ``decimals``: integer >= 0; type ``double``. Output: Python's
                         ``round(v, decimals)`` (half-even on the exact binary value), a double.
-``truncate-timestamp``  ``unit``: ``hour`` | ``day`` | ``month`` | ``year``; type ``timestamp``.
-                        Input: ISO-8601 ``YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][Z|+HH:MM|+HHMM|+HH]``
-                        (no zone means UTC), or epoch seconds (a number, or a string that is only a
-                        number). Output: ``'YYYY-MM-DD HH:MM:SS'`` in UTC truncated to the unit,
-                        Athena's timestamp literal format.
+``truncate-timestamp``  ``unit``: ``hour`` | ``day`` | ``month`` | ``year``; type ``timestamp`` or
+                        ``date``. Input: ISO-8601
+                        ``YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][Z|+HH:MM|+HHMM|+HH]`` (no zone means
+                        UTC), or epoch seconds (a number, or a string that is only a number).
+                        Output for a timestamp column: ``'YYYY-MM-DD HH:MM:SS'`` in UTC truncated to
+                        the unit (Athena's timestamp literal), e.g. ``2024-03-01T01:30:00+02:00``
+                        by day gives ``'2024-02-29 00:00:00'``. For a date column: ``'YYYY-MM-DD'``
+                        (Athena's date literal) truncated to the unit, ``hour`` acting as ``day``.
 ``prefix``              ``length``: integer >= 1; type ``string``. Output: the first ``length``
                         characters (Unicode code points); shorter values are kept whole.
 ``ip-prefix``           ``ipv4Bits``: integer 0..32 and ``ipv6Bits``: integer 0..128 (both
@@ -79,9 +82,9 @@ Generalization rules (``kind``; parameters; column types the rule applies to; ou
                         not an IPv4/IPv6 address is an error.
 
 Output types: ``pseudonymize`` gives a string (64 lowercase hex characters) whatever the column
-type; ``truncate-timestamp`` gives a timestamp literal string; the other rules and ``keep`` give the
-column's type (string, integer, number, boolean; ``timestamp`` and ``date`` values are passed
-through as read).
+type; ``truncate-timestamp`` gives a timestamp (or date) literal string; the other rules and
+``keep`` give the column's type (string, integer, number, boolean; ``timestamp`` and ``date``
+values are passed through as read).
 
 Any other key, value or combination makes the policy invalid; the error names the dataset and the
 column and is raised before any row is read.
@@ -154,6 +157,7 @@ import re
 import sys
 import tempfile
 import time
+import traceback
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -177,7 +181,7 @@ FORMATS = ("jsonl", "csv")
 RULES = {
     "bucket": (("width",), ("bigint", "double")),
     "round": (("decimals",), ("double",)),
-    "truncate-timestamp": (("unit",), ("timestamp",)),
+    "truncate-timestamp": (("unit",), ("timestamp", "date")),
     "prefix": (("length",), ("string",)),
     "ip-prefix": (("ipv4Bits", "ipv6Bits"), ("string",)),
 }
@@ -199,6 +203,7 @@ _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _EPOCH = datetime(1970, 1, 1)  # naive datetimes in this module are UTC
 _DAY = timedelta(days=1)
 _INF = float("inf")
+_NO_UTF8 = "contains a lone UTF-16 surrogate (a \\ud800-\\udfff escape), which has no UTF-8 encoding"
 _IPV4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_RE = re.compile(r"\.".join([_IPV4_OCTET] * 4), re.ASCII)
 
@@ -241,6 +246,10 @@ class InvalidValueError(AnonymizationError):
 
 class InputFormatError(AnonymizationError):
     """An input file is missing, unsupported or malformed."""
+
+
+class OutputError(AnonymizationError):
+    """The output cannot be written."""
 
 
 class KeyConfigurationError(AnonymizationError):
@@ -469,8 +478,18 @@ def canonical_string(value: Any) -> str:
     raise _ValueProblemError(f"cannot pseudonymize {_kind(value)}")
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a JSON escape such as \ud800 decodes to a lone surrogate
+        raise _ValueProblemError(f"the value {_NO_UTF8}") from None
+
+
 def _key_bytes(key: str | bytes) -> bytes:
-    key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    try:
+        key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    except UnicodeEncodeError:
+        raise KeyConfigurationError(f"the pseudonymization key {_NO_UTF8}") from None
     if not key_bytes:
         raise KeyConfigurationError("the pseudonymization key is empty")
     return key_bytes
@@ -478,7 +497,7 @@ def _key_bytes(key: str | bytes) -> bytes:
 
 def pseudonym(key: str | bytes, value: Any) -> str:
     """Lowercase hex HMAC-SHA256 of the value's canonical string under the key."""
-    return hmac.digest(_key_bytes(key), canonical_string(value).encode("utf-8"), "sha256").hex()
+    return hmac.digest(_key_bytes(key), _utf8(canonical_string(value)), "sha256").hex()
 
 
 def load_key_from_secret(secret_id: str, client: Any = None) -> str:
@@ -678,8 +697,12 @@ def parse_timestamp(value: Any) -> datetime:
         raise _ValueProblemError("epoch seconds out of range (milliseconds?)") from None
 
 
-def _truncate_timestamp(unit: str) -> Callable[[Any], str]:
+def _truncate_timestamp(unit: str, column_type: str = "timestamp") -> Callable[[Any], str]:
     def truncate(t: datetime) -> str:
+        if column_type == "date":
+            if unit in ("hour", "day"):
+                return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+            return f"{t.year:04d}-{t.month:02d}-01" if unit == "month" else f"{t.year:04d}-01-01"
         if unit == "hour":
             return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:00:00"
         if unit == "day":
@@ -763,7 +786,7 @@ def _rule_function(column: Column) -> Callable[[Any], Any]:
     if kind == "round":
         return _round(params["decimals"])
     if kind == "truncate-timestamp":
-        return _truncate_timestamp(params["unit"])
+        return _truncate_timestamp(params["unit"], column.type)
     if kind == "prefix":
         return _prefix(params["length"])
     return _ip_prefix(params["ipv4Bits"], params["ipv6Bits"])
@@ -778,7 +801,7 @@ def column_transform(column: Column, key: bytes) -> Callable[[Any], Any]:
     if column.action == "pseudonymize":
 
         def action(value: Any) -> Any:
-            return digest(key, canonical_string(value).encode("utf-8"), "sha256").hex()
+            return digest(key, _utf8(canonical_string(value)), "sha256").hex()
 
     elif column.action == "generalize":
         action = _rule_function(column)
@@ -795,7 +818,10 @@ def column_transform(column: Column, key: bytes) -> Callable[[Any], Any]:
 
             def pseudonymize_string(value: Any) -> Any:
                 if type(value) is str:
-                    return digest(key, value.encode("utf-8"), "sha256").hex()
+                    try:
+                        return digest(key, value.encode("utf-8"), "sha256").hex()
+                    except UnicodeEncodeError:
+                        raise _ValueProblemError(f"the value {_NO_UTF8}") from None
                 return transform(value)
 
             return pseudonymize_string
@@ -1021,23 +1047,32 @@ def anonymize(
     source = Path(input_path).resolve()
     if _inside(output.resolve(), source):
         raise InputFormatError(f"output {output} must not be inside the input {input_path}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    except OSError as e:
+        raise OutputError(f"dataset '{policy.dataset}': cannot write {output}: {e.strerror or e}") from None
     rows = 0
     try:
         encode = _ENCODER.encode
         with open(descriptor, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
             write = out.write
             for path in files:
-                for record in anonymizer.rows(path):
-                    write(encode(record))
-                    write("\n")
+                for row, record in enumerate(anonymizer.rows(path), 1):
+                    try:
+                        write(encode(record) + "\n")
+                    except UnicodeEncodeError:
+                        raise InputFormatError(
+                            f"dataset '{policy.dataset}': a value in row {row} of {path} {_NO_UTF8}"
+                        ) from None
                     rows += 1
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, output)
-    except BaseException:
+    except BaseException as e:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(e, OSError):  # reading errors were already turned into InputFormatError
+            raise OutputError(f"dataset '{policy.dataset}': cannot write {output}: {e.strerror or e}") from None
         raise
     return Summary(
         dataset=policy.dataset,
@@ -1081,6 +1116,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = anonymize(policy, args.input, args.output, key)
     except AnonymizationError as e:
         print(f"anonymize: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: report where, but not the message, which may quote a record value
+        frames = "".join(traceback.format_tb(e.__traceback__))
+        print(f"anonymize: internal error {type(e).__name__} (message withheld)\n{frames}", file=sys.stderr)
         return 1
     print(summary.line(), flush=True)
     return 0

@@ -343,6 +343,10 @@ IP_24_48 = {"kind": "ip-prefix", "ipv4Bits": 24, "ipv6Bits": 48}
         ("timestamp", DAY, 1700000000.9, "2023-11-14 00:00:00"),
         ("timestamp", HOUR, "1700000000", "2023-11-14 22:00:00"),
         ("timestamp", HOUR, -1, "1969-12-31 23:00:00"),
+        ("date", HOUR, "2024-03-10", "2024-03-10"),
+        ("date", MONTH, "2024-03-10", "2024-03-01"),
+        ("date", YEAR, "2024-03-10", "2024-01-01"),
+        ("date", DAY, "2024-03-01T01:30:00+02:00", "2024-02-29"),
         ("string", {"kind": "prefix", "length": 3}, "75011", "750"),
         ("string", {"kind": "prefix", "length": 3}, "ab", "ab"),
         ("string", {"kind": "prefix", "length": 3}, "東京都港区", "東京都"),
@@ -567,6 +571,18 @@ def test_a_bad_value_fails_naming_column_and_row(tmp_path: Path, columns: list[d
     assert leftovers(out_dir) == []
 
 
+def test_a_lone_surrogate_fails_instead_of_colliding(tmp_path: Path) -> None:
+    # JSON can escape a lone UTF-16 surrogate, which has no UTF-8 encoding: refuse it loudly.
+    source = tmp_path / "i.jsonl"
+    source.write_text('{"user_id": "ok"}\n{"user_id": "a\\ud800b"}\n', encoding="utf-8")
+    with pytest.raises(anon.InvalidValueError, match=r"column 'user_id', row 2 of .*surrogate"):
+        anon.anonymize(policy(), source, tmp_path / "o.jsonl", KEY)
+    source.write_text('{"event": "ok"}\n{"event": "a\\udfffb"}\n', encoding="utf-8")
+    with pytest.raises(anon.InputFormatError, match=r"row 2 of .*surrogate"):
+        anon.anonymize(policy(), source, tmp_path / "o.jsonl", KEY)
+    assert leftovers(tmp_path) == ["i.jsonl"]
+
+
 def test_a_bad_csv_value_names_the_data_row(tmp_path: Path) -> None:
     rows = make_rows(5)
     rows[3]["age"] = "n/a"
@@ -648,6 +664,13 @@ def test_output_directory_gets_dataset_file_and_output_inside_input_fails(tmp_pa
     assert len(read_output(summary.output)) == 3
     with pytest.raises(anon.InputFormatError, match="inside the input"):
         anon.anonymize(policy(), source.parent, source.parent / "o.jsonl", KEY)
+
+
+def test_an_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in" / "e.jsonl", make_rows(3))
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(anon.OutputError, match="cannot write"):
+        anon.anonymize(policy(), source, tmp_path / "file" / "o.jsonl", KEY)
 
 
 def test_an_empty_key_is_refused(tmp_path: Path) -> None:
@@ -761,6 +784,22 @@ def test_cli_reports_an_unreadable_secret_and_a_missing_secret_id(tmp_path: Path
     assert anon.KEY_SECRET_ENV in capsys.readouterr().err
     assert anon.main(["--policy", str(policy_path)]) == 2
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_cli_withholds_the_message_of_an_unexpected_error(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise TypeError("raw value " + "@".join(("alice", "example.org")))  # the traceback shows this line
+
+    monkeypatch.setattr(anon, "load_key_from_secret", lambda secret_id: KEY)
+    monkeypatch.setattr(anon, "anonymize", broken)
+    policy_path = tmp_path / "policy.json"
+    policy_path.write_text(json.dumps(policy_doc()), encoding="utf-8")
+    args = ["--policy", str(policy_path), "--input", str(tmp_path), "--output", str(tmp_path / "o.jsonl")]
+    assert anon.main([*args, "--key-secret-id", "k"]) == 1
+    err = capsys.readouterr().err
+    assert "TypeError" in err and "alice@example.org" not in err
 
 
 def test_summary_line_is_one_line_without_values() -> None:

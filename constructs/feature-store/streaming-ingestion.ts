@@ -1,0 +1,110 @@
+import * as path from 'path';
+import { Duration, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { FeatureGroup } from './feature-group';
+import { DataCategory, classify } from '../../lib/classification';
+import { acknowledge } from '../../lib/compliance/acknowledge';
+import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
+import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
+import { IWorkloadNetwork } from '../../lib/network';
+import { DataLake } from '../data-lake';
+
+/** Options of a feature group's streaming ingestion. */
+export interface StreamingIngestionOptions {
+  /**
+   * Raw event fields that identify a person and are replaced by the lake's pseudonym before
+   * anything reaches the feature group (at least one, e.g. the record identifier `user_id`).
+   */
+  readonly pseudonymizeFields: readonly string[];
+  /** @default 1 */
+  readonly shardCount?: number;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** @default Duration.seconds(1) */
+  readonly maxBatchingWindow?: Duration;
+  /** PutRecord calls in flight per invocation. @default 10 */
+  readonly maxConcurrency?: number;
+  /** How long raw events stay in the stream. @default Duration.hours(24) */
+  readonly retention?: Duration;
+}
+
+/** Properties of a {@link StreamingIngestion}. */
+export interface StreamingIngestionProps extends StreamingIngestionOptions {
+  readonly featureGroup: FeatureGroup;
+  readonly lake: DataLake;
+  readonly encryptionKey: kms.IKey;
+  readonly network: IWorkloadNetwork;
+  readonly purpose: string;
+}
+
+/** Where the handler's code lives. */
+export const STREAM_INGEST_ENTRY = path.join(__dirname, 'runtime', 'stream-ingest.ts');
+
+/**
+ * Real-time features: a Kinesis stream of raw events (customer key) feeds a handler that
+ * pseudonymizes identifiers with the lake's key and writes the feature group with PutRecord,
+ * reporting partial-batch failures; batches that keep failing are recorded in a dead-letter queue.
+ * The handler reads raw personal data, so its role is registered as an anonymization stage.
+ */
+export class StreamingIngestion extends Construct {
+  public readonly stream: kinesis.Stream;
+  public readonly handler: SecureFunction;
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: StreamingIngestionProps) {
+    super(scope, id);
+    const group = props.featureGroup;
+    const retention = props.retention ?? Duration.hours(24);
+    this.stream = new kinesis.Stream(this, 'Stream', {
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: props.encryptionKey,
+      shardCount: props.shardCount ?? 1,
+      streamMode: kinesis.StreamMode.PROVISIONED,
+      retentionPeriod: retention,
+      removalPolicy: resolveRemovalPolicy(this),
+    });
+    classify(this.stream, { category: DataCategory.RAW_PERSONAL, purpose: `${props.purpose} feature-ingestion`, retention: Duration.days(Math.max(1, Math.ceil(retention.toHours() / 24))) });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: resolveRemovalPolicy(this),
+    });
+    // Kinesis failure destinations receive the batch's shard and sequence numbers, not the events.
+    classify(this.deadLetterQueue, { category: DataCategory.OPERATIONAL, purpose: 'failed-ingestion-batches', retention: Duration.days(14) });
+    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter destination of the ingestion handler; it has no consumer whose failures need another queue.');
+
+    this.handler = new SecureFunction(this, 'Handler', {
+      entry: STREAM_INGEST_ENTRY,
+      description: `Pseudonymizes raw events and writes them to feature group ${group.featureGroupName}`,
+      encryptionKey: props.encryptionKey,
+      network: props.network,
+      environment: {
+        FEATURE_GROUP_NAME: group.featureGroupName,
+        KEY_SECRET_ARN: props.lake.pseudonymizationKey.secretArn,
+        FEATURE_NAMES: JSON.stringify(group.features.map((f) => f.name)),
+        PSEUDONYMIZE_FIELDS: JSON.stringify(props.pseudonymizeFields),
+        EVENT_TIME_FEATURE: group.eventTime,
+        MAX_CONCURRENCY: String(props.maxConcurrency ?? 10),
+      },
+    });
+    const role = this.handler.executionRole;
+    props.lake.registerAnonymizationStage(role);
+    group.grantWrite(role);
+    acknowledgeWildcardsOf(role, `Reading the ingestion stream ${this.stream.node.path} and its key: aws-cdk-lib's stream read action groups.`,
+      () => this.stream.grantRead(role));
+    this.handler.addEventSource(new sources.KinesisEventSource(this.stream, {
+      startingPosition: lambda.StartingPosition.LATEST,
+      batchSize: props.batchSize ?? 100,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+      bisectBatchOnError: true,
+      retryAttempts: 5,
+      maxRecordAge: Duration.hours(6),
+      reportBatchItemFailures: true,
+      onFailure: new sources.SqsDlq(this.deadLetterQueue),
+    }));
+  }
+}
