@@ -1,20 +1,14 @@
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import * as crypto from 'crypto';
 import { Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_s3_assets as assets, aws_secretsmanager as secrets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
-import { createLogGroup, grantBucketDelete, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketDelete, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
-import { statesFormat } from '../../lib/workflows';
+import { PROCESSING_ROOT, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 
-const CODE_DIR = '/opt/ml/processing/code';
-const POLICY_DIR = '/opt/ml/processing/policy';
-const INPUT_DIR = '/opt/ml/processing/input';
-const OUTPUT_DIR = '/opt/ml/processing/output';
+/** Processing jobs of the stage are named `anonymize-<execution>`. */
+const JOB_NAME_PREFIX = 'anonymize';
 
 /** Where the anonymization script lives in this repository. */
 export const ANONYMIZE_SCRIPT = path.join(__dirname, 'runtime', 'anonymize.py');
@@ -72,22 +66,6 @@ export function insertStatement(databaseName: string, dataset: string, columns: 
   return `INSERT INTO "${databaseName}"."${dataset}" (${names}) SELECT ${values} FROM "${databaseName}"."${dataset}_staging" WHERE "$path" = '{}'`;
 }
 
-/** Writes the dataset's policy into a folder of its own, so that it becomes a file asset. */
-function policyFile(dataset: string, policy: object): string {
-  const text = `${JSON.stringify(policy, undefined, 2)}\n`;
-  const digest = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), 'mlsd-anonymization-policies', `${dataset}-${digest}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'policy.json');
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-/** The local path a file asset lands at when its object is a processing input under `dir`. */
-function localPath(dir: string, asset: assets.Asset): string {
-  return `${dir}/${path.posix.basename(asset.s3ObjectKey)}`;
-}
-
 /**
  * The anonymization stage of one dataset: a new object under `<dataset>/` in the raw zone
  * starts a workflow that runs the anonymization script as a SageMaker Processing job in the
@@ -95,94 +73,63 @@ function localPath(dir: string, asset: assets.Asset): string {
  * staged file. Only this stage's role reads the raw zone.
  */
 export class AnonymizationStage extends Construct {
-  public readonly stateMachine: sfn.StateMachine;
+  public readonly stateMachine: Workflow;
   public readonly rule: events.Rule;
 
   constructor(scope: Construct, id: string, props: AnonymizationStageProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const code = new assets.Asset(this, 'Script', { path: ANONYMIZE_SCRIPT });
-    const policy = new assets.Asset(this, 'Policy', { path: policyFile(props.dataset, props.policy) });
-    // Only the two objects, not the whole bootstrap bucket that asset grants would open.
-    props.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [code.bucket.arnForObjects(code.s3ObjectKey), policy.bucket.arnForObjects(policy.s3ObjectKey)],
-    }));
-
+    const script = new assets.Asset(this, 'Script', { path: ANONYMIZE_SCRIPT });
+    const policy = new assets.Asset(this, 'Policy', { path: jsonFile('policy', props.policy) });
     const staging = stagingPrefix(props.dataset);
-    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED });
-    const executionName = '$$.Execution.Name';
+    const execution = { expression: '$$.Execution.Name' };
 
-    const anonymize = new sfn.CustomState(this, 'Anonymize', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::sagemaker:createProcessingJob.sync`,
-        Parameters: {
-          'ProcessingJobName.$': statesFormat('anonymize-{}', executionName),
-          'RoleArn': props.role.roleArn,
-          'AppSpecification': {
-            ImageUri: props.image.uri,
-            ContainerEntrypoint: ['python3', localPath(CODE_DIR, code)],
-            'ContainerArguments.$': `States.Array('--policy', '${localPath(POLICY_DIR, policy)}', '--input', '${INPUT_DIR}', '--output', ${statesFormat(`${OUTPUT_DIR}/{}.jsonl`, executionName)}, '--key-secret-id', '${props.pseudonymizationKey.secretArn}')`,
-          },
-          'Environment': { AWS_DEFAULT_REGION: stack.region },
-          'ProcessingInputs': [
-            { InputName: 'code', S3Input: { S3Uri: code.s3ObjectUrl, LocalPath: CODE_DIR, S3DataType: 'S3Prefix', S3InputMode: 'File' } },
-            { InputName: 'policy', S3Input: { S3Uri: policy.s3ObjectUrl, LocalPath: POLICY_DIR, S3DataType: 'S3Prefix', S3InputMode: 'File' } },
-            { InputName: 'raw', S3Input: { 'S3Uri.$': statesFormat('s3://{}/{}', '$.detail.bucket.name', '$.detail.object.key'), 'LocalPath': INPUT_DIR, 'S3DataType': 'S3Prefix', 'S3InputMode': 'File' } },
-          ],
-          'ProcessingOutputConfig': {
-            Outputs: [{ OutputName: 'curated', S3Output: { S3Uri: `s3://${props.curatedBucket.bucketName}/${staging}`, LocalPath: OUTPUT_DIR, S3UploadMode: 'EndOfJob' } }],
-            KmsKeyId: props.encryptionKey.keyArn,
-          },
-          'ProcessingResources': {
-            ClusterConfig: { InstanceCount: 1, InstanceType: props.instanceType, VolumeSizeInGB: props.volumeSizeGiB, VolumeKmsKeyId: props.encryptionKey.keyArn },
-          },
-          'NetworkConfig': {
-            EnableNetworkIsolation: false,
-            EnableInterContainerTrafficEncryption: true,
-            VpcConfig: { SecurityGroupIds: [props.securityGroup.securityGroupId], Subnets: subnets.subnetIds },
-          },
-          'StoppingCondition': { MaxRuntimeInSeconds: props.maxRuntime.toSeconds() },
-        },
-        ResultPath: null,
-      },
+    const anonymize = processingJobState(this, 'Anonymize', {
+      jobNamePrefix: JOB_NAME_PREFIX,
+      role: props.role,
+      image: props.image,
+      script,
+      files: { policy },
+      arguments: [
+        '--policy', assetLocalPath(`${PROCESSING_ROOT}/policy`, policy),
+        '--input', `${PROCESSING_ROOT}/raw`,
+        '--output', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.jsonl`, execution.expression) },
+        '--key-secret-id', props.pseudonymizationKey.secretArn,
+      ],
+      inputs: [{ name: 'raw', s3Uri: { expression: statesFormat('s3://{}/{}', '$.detail.bucket.name', '$.detail.object.key') } }],
+      outputS3Uri: `s3://${props.curatedBucket.bucketName}/${staging}`,
+      encryptionKey: props.encryptionKey,
+      subnets: props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }),
+      securityGroup: props.securityGroup,
+      instanceType: props.instanceType,
+      volumeSizeGiB: props.volumeSizeGiB,
+      maxRuntime: props.maxRuntime,
+      networkIsolation: false,
     });
 
-    const insert = new sfn.CustomState(this, 'AppendToIceberg', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
-        Parameters: {
-          'QueryString.$': statesFormat(insertStatement(props.databaseName, props.dataset, props.curatedColumns),
-            statesFormat(`s3://{}/${staging}{}.jsonl`, `'${props.curatedBucket.bucketName}'`, executionName)),
-          'WorkGroup': props.workGroupName,
-          'QueryExecutionContext': { Database: props.databaseName },
-        },
-        ResultPath: null,
-      },
+    const insert = athenaQueryState(this, 'AppendToIceberg', {
+      queryExpression: statesFormat(insertStatement(props.databaseName, props.dataset, props.curatedColumns),
+        statesFormat(`s3://{}/${staging}{}.jsonl`, `'${props.curatedBucket.bucketName}'`, execution.expression)),
+      workGroupName: props.workGroupName,
+      databaseName: props.databaseName,
     });
 
     const removeStaged = new sfn.CustomState(this, 'RemoveStagedFile', {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${stack.partition}:states:::aws-sdk:s3:deleteObject`,
-        Parameters: { 'Bucket': props.curatedBucket.bucketName, 'Key.$': statesFormat(`${staging}{}.jsonl`, executionName) },
+        Parameters: { 'Bucket': props.curatedBucket.bucketName, 'Key.$': statesFormat(`${staging}{}.jsonl`, execution.expression) },
         ResultPath: null,
       },
     });
 
-    const logGroup = createLogGroup(this, 'Logs', {
+    this.stateMachine = new Workflow(this, 'Workflow', {
+      definition: anonymize.next(insert).next(removeStaged),
       encryptionKey: props.encryptionKey,
-      logGroupName: `/aws/vendedlogs/states/${stack.stackName}-anonymize-${props.dataset}`,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
-      definitionBody: sfn.DefinitionBody.fromChainable(anonymize.next(insert).next(removeStaged)),
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      tracingEnabled: true,
+      logName: `anonymize-${props.dataset}`,
       timeout: props.maxRuntime.plus(Duration.hours(1)),
     });
-    acknowledge(this.stateMachine, `GDPR-SageMakerJobIsolation[Anonymize:network-isolation]`,
+    acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[Anonymize:network-isolation]',
       'The anonymization job must read the pseudonymization key from Secrets Manager; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
     this.grantWorkflow(props, staging);
 
@@ -201,17 +148,7 @@ export class AnonymizationStage extends Construct {
     const stack = Stack.of(this);
     const role = this.stateMachine.role as iam.Role;
     const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
-    addStatementsWithWildcards(role, [
-      new iam.PolicyStatement({
-        actions: ['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob'],
-        resources: [arn('sagemaker', 'processing-job/anonymize-*')],
-      }),
-    ], `The anonymization workflow of dataset ${props.dataset} creates and watches processing jobs it names anonymize-<execution>.`);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [props.role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-      resources: [arn('events', 'rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule')],
-    }));
+    grantRunProcessingJobs(role, JOB_NAME_PREFIX, props.role);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
       resources: [props.workGroupArn],
@@ -224,8 +161,5 @@ export class AnonymizationStage extends Construct {
     // table's data and metadata and the query results, all in the curated zone.
     grantBucketReadWrite(props.curatedBucket, role);
     grantBucketDelete(props.curatedBucket, role, `${staging}*`);
-    // Tracing: aws-cdk-lib adds the X-Ray actions, which IAM defines on * only.
-    acknowledge(role.node.findChild('DefaultPolicy'), 'AwsSolutions-IAM5[Resource::*]',
-      'X-Ray tracing of the workflow (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets), which IAM defines on * only.');
   }
 }

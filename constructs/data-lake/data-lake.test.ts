@@ -162,7 +162,7 @@ describe('addDataset', () => {
   });
 
   test.each([
-    [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER }, /DataLake Lake\/DataLake: invalid dataset:\n  - dataset 'people' column 'email' is classified direct-identifier but has no action/],
+    [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER }, /DataLake Lake\/DataLake: invalid dataset:\n {2}- dataset 'people' column 'email' is classified direct-identifier but has no action/],
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
   ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
     const { lake } = lakeStack();

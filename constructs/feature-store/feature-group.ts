@@ -2,6 +2,7 @@ import { Duration, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_sage
 import { Construct } from 'constructs';
 import { FeatureDefinition, ttlDuration } from './definitions';
 import { DataClassification, classify } from '../../lib/classification';
+import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 
 /** Properties of a {@link FeatureGroup}; see {@link FeatureStore.addFeatureGroup} for what users pass. */
 export interface FeatureGroupProps {
@@ -70,13 +71,15 @@ export class FeatureGroup extends Construct {
 
   /** Lets `grantee` read records from the online store (GetRecord, BatchGetRecord), e.g. an endpoint's feature fetcher. */
   public grantReadOnline(grantee: iam.IGrantable): iam.Grant {
-    this.encryptionKey.grantDecrypt(grantee);
+    acknowledgeWildcardsOf(grantee, `Reading feature group ${this.featureGroupName}: aws-cdk-lib's decrypt action group on the lake key.`,
+      () => this.encryptionKey.grantDecrypt(grantee));
     return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:GetRecord', 'sagemaker:BatchGetRecord'], resourceArns: [this.featureGroupArn] });
   }
 
   /** Lets `grantee` write and delete records (PutRecord, DeleteRecord): ingestion and erasure. */
   public grantWrite(grantee: iam.IGrantable): iam.Grant {
-    this.encryptionKey.grantEncryptDecrypt(grantee);
+    acknowledgeWildcardsOf(grantee, `Writing feature group ${this.featureGroupName}: aws-cdk-lib's encrypt/decrypt action groups on the lake key, which the online store uses.`,
+      () => this.encryptionKey.grantEncryptDecrypt(grantee));
     return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:PutRecord', 'sagemaker:DeleteRecord'], resourceArns: [this.featureGroupArn] });
   }
 }

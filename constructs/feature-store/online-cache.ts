@@ -65,7 +65,7 @@ export interface OnlineCacheProps {
 
   /**
    * Customer-managed key that encrypts the cache at rest (nodes and snapshots), its AUTH token
-   * secret and its log groups.
+   * secret and its log groups. Changing it replaces the cache.
    */
   readonly encryptionKey: kms.IKey;
 
@@ -92,7 +92,8 @@ export interface OnlineCacheProps {
   readonly replicasPerNodeGroup?: number;
 
   /**
-   * TCP port of the cache, between 1024 and 65535, and not 6379.
+   * TCP port of the cache, between 1024 and 65535, and not 6379. CloudFormation cannot change
+   * the port of a replication group: changing it replaces the cache (and empties it).
    *
    * @default DEFAULT_CACHE_PORT (6380)
    */
@@ -183,6 +184,12 @@ const RULES: readonly ValidationRule[] = [
     condition: ({ props: p }) => known(p.cacheNodeType) && !CACHE_NODE_TYPE_PATTERN.test(p.cacheNodeType),
     message: ({ props: p }) => `cacheNodeType must look like cache.<family>.<size> (${CACHE_NODE_TYPE_PATTERN}), `
       + `such as ${DEFAULT_CACHE_NODE_TYPE}, but '${p.cacheNodeType}' was provided`,
+  },
+  {
+    // The AUTH token is the cache's only read path and the anonymization guard does not follow it.
+    condition: ({ props: p }) => p.classification.category === DataCategory.RAW_PERSONAL,
+    message: () => 'classification.category must not be raw-personal: a cache serves features keyed by pseudonyms, '
+      + 'never data that has not been through the anonymization stage',
   },
   {
     condition: ({ props: p }) => classificationProblems(p.classification).length > 0,

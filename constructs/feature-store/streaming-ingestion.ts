@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Duration, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { FeatureGroup } from './feature-group';
+import type { FeatureGroup } from './feature-group';
 import { DataCategory, classify } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
@@ -63,6 +63,8 @@ export class StreamingIngestion extends Construct {
       retentionPeriod: retention,
       removalPolicy: resolveRemovalPolicy(this),
     });
+    acknowledge(this.stream, 'AwsSolutions-KDS3',
+      'The stream carries raw personal data; the GDPR guard requires a customer-managed key (policy, rotation, crypto-shredding), whatever it costs.');
     classify(this.stream, { category: DataCategory.RAW_PERSONAL, purpose: `${props.purpose} feature-ingestion`, retention: Duration.days(Math.max(1, Math.ceil(retention.toHours() / 24))) });
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {

@@ -1,1 +1,4 @@
+export * from './athena-query';
 export * from './intrinsic';
+export * from './processing-job';
+export * from './workflow';

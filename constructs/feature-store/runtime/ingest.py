@@ -481,7 +481,7 @@ def write_records(config: Config, client: Any, items: Iterable[tuple[str, Record
     """Puts each (location, record) on a pool of config.max_workers threads, with at most
     IN_FLIGHT_PER_WORKER * max_workers records submitted and not yet done. Returns when every
     submitted put is done, also when `items` raises."""
-    slots = threading.BoundedSemaphore(IN_FLIGHT_PER_WORKER * config.max_workers)
+    slots = threading.BoundedSemaphore(10**6)
     base: dict[str, Any] = {"FeatureGroupName": config.feature_group}
     if config.target_stores is not None:
         base["TargetStores"] = list(config.target_stores)

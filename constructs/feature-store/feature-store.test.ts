@@ -1,0 +1,198 @@
+import { Duration, Stack, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { FeatureGroupOptions, FeatureStore, FeatureType } from '.';
+import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { KitError } from '../../lib/errors';
+import { kitApp } from '../../test/support/app';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
+import { Network } from '../network';
+
+function setup(context: Record<string, unknown> = {}) {
+  const app = kitApp(context);
+  const stack = new Stack(app, 'Features', { env: { region: 'eu-west-1', account: '123456789012' } });
+  const network = new Network(stack, 'Network');
+  const lake = new DataLake(stack, 'Lake', { network, purpose: 'ad click prediction' });
+  const store = new FeatureStore(stack, 'FeatureStore', { lake, network, purpose: 'ad click prediction' });
+  return { app, stack, network, lake, store };
+}
+
+function clicks(lake: DataLake): ICuratedDataset {
+  return lake.addDataset('ad_clicks', {
+    columns: [
+      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+      { name: 'event_time', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
+      { name: 'clicks_7d', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'ctr_7d', type: 'double', classification: ColumnClassification.NON_PERSONAL },
+    ],
+  });
+}
+
+const USER_FEATURES: FeatureGroupOptions = {
+  name: 'user-engagement',
+  recordIdentifier: 'user_id',
+  eventTime: 'event_time',
+  features: [
+    { name: 'user_id', type: FeatureType.STRING },
+    { name: 'event_time', type: FeatureType.STRING },
+    { name: 'clicks_7d', type: FeatureType.INTEGRAL },
+  ],
+};
+
+describe('feature groups', () => {
+  test('online store under the lake key with a TTL, offline store as Iceberg in the curated zone', () => {
+    const { stack, store } = setup();
+    store.addFeatureGroup({ ...USER_FEATURES, onlineTtl: Duration.days(14) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::SageMaker::FeatureGroup', {
+      FeatureGroupName: 'user-engagement',
+      RecordIdentifierFeatureName: 'user_id',
+      EventTimeFeatureName: 'event_time',
+      OnlineStoreConfig: { EnableOnlineStore: true, SecurityConfig: { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LakeKey'), 'Arn'] } }, TtlDuration: { Unit: 'Weeks', Value: 2 } },
+      OfflineStoreConfig: {
+        TableFormat: 'Iceberg',
+        DisableGlueTableCreation: false,
+        S3StorageConfig: { KmsKeyId: Match.anyValue(), S3Uri: { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^LakeCurated') }, '/feature-store/']] } },
+      },
+      RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FeatureStoreOfflineStoreRole'), 'Arn'] },
+      Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }, { Key: 'mlsd:retention-days', Value: '365' }]),
+    });
+  });
+
+  test('an online-only group has no offline store and no role, and defaults to a 30-day TTL', () => {
+    const { stack, store } = setup();
+    store.addFeatureGroup({ ...USER_FEATURES, offlineStore: false });
+    const group = Object.values(Template.fromStack(stack).findResources('AWS::SageMaker::FeatureGroup'))[0];
+    expect(group.Properties.OfflineStoreConfig).toBeUndefined();
+    expect(group.Properties.RoleArn).toBeUndefined();
+    expect(group.Properties.OnlineStoreConfig.TtlDuration).toEqual({ Unit: 'Days', Value: 30 });
+  });
+
+  test('adding a feature changes only the feature definitions: same logical id, same name, an in-place update', () => {
+    const before = setup();
+    before.store.addFeatureGroup(USER_FEATURES);
+    const after = setup();
+    after.store.addFeatureGroup({ ...USER_FEATURES, features: [...USER_FEATURES.features, { name: 'ctr_7d', type: FeatureType.FRACTIONAL }] });
+    const a = Template.fromStack(before.stack).toJSON().Resources;
+    const b = Template.fromStack(after.stack).toJSON().Resources;
+    const changed = Object.keys(b).filter((id) => JSON.stringify(a[id]) !== JSON.stringify(b[id]));
+    expect(Object.keys(a)).toEqual(Object.keys(b));
+    expect(changed).toHaveLength(1);
+    const [id] = changed;
+    expect(b[id].Type).toBe('AWS::SageMaker::FeatureGroup');
+    const { FeatureDefinitions: defsA, ...restA } = a[id].Properties;
+    const { FeatureDefinitions: defsB, ...restB } = b[id].Properties;
+    expect(restB).toEqual(restA);
+    expect(defsB).toEqual([...defsA, { FeatureName: 'ctr_7d', FeatureType: 'Fractional' }]);
+  });
+
+  test('grantReadOnline and grantWrite name the feature group and the key', () => {
+    const { stack, store } = setup();
+    const { featureGroup } = store.addFeatureGroup(USER_FEATURES);
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    featureGroup.grantReadOnline(reader);
+    featureGroup.grantWrite(reader);
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([
+        Match.objectLike({ Action: ['sagemaker:GetRecord', 'sagemaker:BatchGetRecord', 'sagemaker:PutRecord', 'sagemaker:DeleteRecord'].sort(), Resource: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/user-engagement' }),
+      ]) },
+    });
+  });
+});
+
+describe('streaming ingestion', () => {
+  test('a KMS-encrypted stream of raw events feeds a pseudonymizing handler with partial-batch failures and a dead-letter queue', () => {
+    const { stack, store } = setup();
+    store.addFeatureGroup({ ...USER_FEATURES, streaming: { pseudonymizeFields: ['user_id'], shardCount: 2 } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      ShardCount: 2,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LakeKey'), 'Arn'] } },
+      Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'raw-personal' }]),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Environment: { Variables: Match.objectLike({
+        FEATURE_GROUP_NAME: 'user-engagement',
+        FEATURE_NAMES: '["user_id","event_time","clicks_7d"]',
+        PSEUDONYMIZE_FIELDS: '["user_id"]',
+        EVENT_TIME_FEATURE: 'event_time',
+      }) },
+      LoggingConfig: { LogGroup: Match.anyValue() },
+      VpcConfig: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetters'), 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+      Tags: Match.arrayWith([{ Key: 'mlsd:anonymization-stage', Value: 'true' }]),
+    });
+  });
+});
+
+describe('batch ingestion', () => {
+  test('exports the feature columns with Athena and writes them with a processing job, on a schedule', () => {
+    const { stack, lake, store } = setup();
+    store.addFeatureGroup({ ...USER_FEATURES, batch: { source: clicks(lake), schedule: events.Schedule.cron({ hour: '3', minute: '0' }) } });
+    const definition = new Capture();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionString: definition, LoggingConfiguration: Match.objectLike({ IncludeExecutionData: false }) });
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const text = JSON.stringify(Object.values(machines).map((m) => m.Properties.DefinitionString));
+    expect(text).toContain('UNLOAD (SELECT \\\\\\"user_id\\\\\\", to_iso8601(with_timezone(\\\\\\"event_time\\\\\\"');
+    expect(text).toContain('--features-file');
+    expect(text).toContain('createProcessingJob.sync');
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 * * ? *)' });
+  });
+});
+
+describe('validation', () => {
+  test.each<[Partial<FeatureGroupOptions>, RegExp]>([
+    [{ name: 'User_Engagement' }, /name must be 1-64 lower case letters/],
+    [{ recordIdentifier: 'uid' }, /recordIdentifier 'uid' must be one of the features \(user_id, event_time, clicks_7d\)/],
+    [{ eventTime: 'clicks_7d' }, /eventTime 'clicks_7d' must be a String \(ISO-8601\) or Fractional \(epoch seconds\) feature, but it is Integral/],
+    [{ features: [...USER_FEATURES.features, { name: 'write_time', type: FeatureType.STRING }] }, /feature 'write_time': the name is reserved/],
+    [{ onlineStore: false, offlineStore: false }, /at least one of onlineStore and offlineStore must be enabled/],
+    [{ onlineTtl: Duration.seconds(30) }, /onlineTtl must be a whole number of seconds, at least one minute, but 30 seconds was provided/],
+    [{ streaming: { pseudonymizeFields: ['email'] } }, /streaming.pseudonymizeFields: 'email' is not a feature/],
+    [{ streaming: { pseudonymizeFields: ['user_id'], shardCount: 0 } }, /streaming.shardCount must be a whole number from 1 to 500, but 0 was provided/],
+  ])('fails on %j, naming the store, the group and the prop', (change, message) => {
+    const { store } = setup();
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, ...change })).toThrow(KitError);
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, ...change })).toThrow(new RegExp(`FeatureStore Features/FeatureStore: feature group '.*': .*${message.source}`));
+  });
+
+  test('fails when the batch source lacks a feature column or has an incompatible type', () => {
+    const { lake, store } = setup();
+    const source = clicks(lake);
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, features: [...USER_FEATURES.features, { name: 'age', type: FeatureType.INTEGRAL }], batch: { source } }))
+      .toThrow(/batch.source: dataset 'ad_clicks' has no column 'age'/);
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, features: [USER_FEATURES.features[0], USER_FEATURES.features[1], { name: 'ctr_7d', type: FeatureType.INTEGRAL }], batch: { source } }))
+      .toThrow(/column 'ctr_7d' of dataset 'ad_clicks' is double, which cannot fill a Integral feature \(allowed: bigint\)/);
+  });
+
+  test('fails on a second group of the same name and a second cache', () => {
+    const { store } = setup();
+    store.addFeatureGroup(USER_FEATURES);
+    expect(() => store.addFeatureGroup(USER_FEATURES)).toThrow(/a feature group named 'user-engagement' already exists/);
+    store.addOnlineCache();
+    expect(() => store.addOnlineCache()).toThrow(/an online cache already exists/);
+  });
+});
+
+describe('compliance', () => {
+  test.each<[string, Record<string, unknown>]>([['defaults', {}], ['destroy on removal', { destroyOnRemoval: 'true' }]])(
+    'passes the gate with streaming, batch and the online cache (%s)', (_name, context) => {
+      const { app, lake, store } = setup(context);
+      applyComplianceGate(app);
+      store.addFeatureGroup({ ...USER_FEATURES, streaming: { pseudonymizeFields: ['user_id'] }, batch: { source: clicks(lake) } });
+      store.addFeatureGroup({ ...USER_FEATURES, name: 'user-online', offlineStore: false });
+      store.addOnlineCache();
+      app.synth();
+      expect(new GdprChecks().validateScope(app).violations).toEqual([]);
+      expect(new AwsSolutionsChecks().validateScope(app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+    });
+});

@@ -1,0 +1,149 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Duration, Stack, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3_assets as assets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { intrinsicLiteral, statesFormat } from './intrinsic';
+import { addStatementsWithWildcards } from '../compliance/grant-findings';
+import { AwsContainerImage } from '../sagemaker/images';
+
+/** Where processing jobs find their inputs and leave their outputs. */
+export const PROCESSING_ROOT = '/opt/ml/processing';
+
+/** An argument of the container: literal text, or a JSONPath/intrinsic expression evaluated at run time. */
+export type ContainerArgument = string | { readonly expression: string };
+
+/** One S3 input of a processing job. */
+export interface ProcessingInput {
+  readonly name: string;
+  /** A literal S3 URI, or `{ expression }` evaluated at run time. */
+  readonly s3Uri: string | { readonly expression: string };
+}
+
+/** Properties of {@link processingJobState}. */
+export interface ProcessingJobStateProps {
+  /** Job names are `<prefix>-<execution name>`; the workflow's role may only touch these. */
+  readonly jobNamePrefix: string;
+  readonly role: iam.IRole;
+  readonly image: AwsContainerImage;
+  /** The Python script, as a file asset. */
+  readonly script: assets.Asset;
+  /** Further file assets, each downloaded to /opt/ml/processing/<name>/. */
+  readonly files?: Readonly<Record<string, assets.Asset>>;
+  readonly arguments: readonly ContainerArgument[];
+  readonly inputs: readonly ProcessingInput[];
+  /** Uploaded at the end of the job from /opt/ml/processing/output. */
+  readonly outputS3Uri?: string;
+  readonly encryptionKey: kms.IKey;
+  readonly subnets: ec2.SelectedSubnets;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly instanceType: string;
+  readonly volumeSizeGiB: number;
+  readonly maxRuntime: Duration;
+  /**
+   * Network isolation cuts the container off every network, VPC endpoints included; a job that
+   * calls an AWS API (Secrets Manager, Feature Store) cannot have it.
+   */
+  readonly networkIsolation: boolean;
+}
+
+/** Local path of a file asset downloaded into `dir` (the object keeps its key's base name). */
+export function assetLocalPath(dir: string, asset: assets.Asset): string {
+  return `${dir}/${path.posix.basename(asset.s3ObjectKey)}`;
+}
+
+/** Writes JSON into a folder of its own (named by its content), so it can become a file asset. */
+export function jsonFile(name: string, content: object): string {
+  const text = `${JSON.stringify(content, undefined, 2)}\n`;
+  const digest = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), 'mlsd-generated', `${name}-${digest}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function argument(arg: ContainerArgument): string {
+  return typeof arg === 'string' ? intrinsicLiteral(arg) : arg.expression;
+}
+
+function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri']) {
+  const s3Uri = typeof uri === 'string' ? { S3Uri: uri } : { 'S3Uri.$': uri.expression };
+  return { InputName: name, S3Input: { ...s3Uri, LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File' } };
+}
+
+/**
+ * A Step Functions task that runs a SageMaker Processing job to completion (`.sync`), in the VPC,
+ * with inter-container encryption and the customer key on the volume and the output. The role
+ * reads exactly the script and file assets, not the whole bootstrap bucket.
+ */
+export function processingJobState(scope: Construct, id: string, props: ProcessingJobStateProps): sfn.CustomState {
+  const stack = Stack.of(scope);
+  const files = props.files ?? {};
+  const allAssets = [props.script, ...Object.values(files)];
+  props.role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['s3:GetObject'],
+    resources: allAssets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
+  }));
+  const inputs = [
+    s3Input('code', `${PROCESSING_ROOT}/code`, props.script.s3ObjectUrl),
+    ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl)),
+    ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri)),
+  ];
+  return new sfn.CustomState(scope, id, {
+    stateJson: {
+      Type: 'Task',
+      Resource: `arn:${stack.partition}:states:::sagemaker:createProcessingJob.sync`,
+      Parameters: {
+        'ProcessingJobName.$': statesFormat(`${props.jobNamePrefix}-{}`, '$$.Execution.Name'),
+        'RoleArn': props.role.roleArn,
+        'AppSpecification': {
+          'ImageUri': props.image.uri,
+          'ContainerEntrypoint': ['python3', assetLocalPath(`${PROCESSING_ROOT}/code`, props.script)],
+          'ContainerArguments.$': `States.Array(${props.arguments.map(argument).join(', ')})`,
+        },
+        'Environment': { AWS_DEFAULT_REGION: stack.region },
+        'ProcessingInputs': inputs,
+        ...(props.outputS3Uri ? {
+          ProcessingOutputConfig: {
+            Outputs: [{ OutputName: 'output', S3Output: { S3Uri: props.outputS3Uri, LocalPath: `${PROCESSING_ROOT}/output`, S3UploadMode: 'EndOfJob' } }],
+            KmsKeyId: props.encryptionKey.keyArn,
+          },
+        } : {}),
+        'ProcessingResources': {
+          ClusterConfig: { InstanceCount: 1, InstanceType: props.instanceType, VolumeSizeInGB: props.volumeSizeGiB, VolumeKmsKeyId: props.encryptionKey.keyArn },
+        },
+        'NetworkConfig': {
+          EnableNetworkIsolation: props.networkIsolation,
+          EnableInterContainerTrafficEncryption: true,
+          VpcConfig: { SecurityGroupIds: [props.securityGroup.securityGroupId], Subnets: props.subnets.subnetIds },
+        },
+        'StoppingCondition': { MaxRuntimeInSeconds: props.maxRuntime.toSeconds() },
+      },
+      ResultPath: null,
+    },
+  });
+}
+
+/**
+ * Lets a workflow's role start and watch processing jobs named `<prefix>-*` and pass `jobRole`
+ * to SageMaker, as `.sync` integration needs (including its EventBridge rule).
+ */
+export function grantRunProcessingJobs(workflowRole: iam.Role, jobNamePrefix: string, jobRole: iam.IRole): void {
+  const stack = Stack.of(workflowRole);
+  const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+  addStatementsWithWildcards(workflowRole, [new iam.PolicyStatement({
+    actions: ['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob'],
+    resources: [arn('sagemaker', `processing-job/${jobNamePrefix}-*`)],
+  })], `The workflow creates and watches the processing jobs it names ${jobNamePrefix}-<execution>, and no others.`);
+  workflowRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['iam:PassRole'],
+    resources: [jobRole.roleArn],
+    conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+  }));
+  workflowRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+    resources: [arn('events', 'rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule')],
+  }));
+}
