@@ -1,7 +1,9 @@
 import { COMPLIANCE_SAMPLE } from './compliance-sample/stack';
+import { DATA_PLATFORM_SAMPLE } from './data-platform-sample/stack';
 import { BlueprintDefinition } from '../lib/app';
 
 /** Every blueprint the app deploys, in the order `cdk ls` lists them. */
 export const BLUEPRINTS: readonly BlueprintDefinition[] = [
   COMPLIANCE_SAMPLE,
+  DATA_PLATFORM_SAMPLE,
 ];

@@ -47,7 +47,7 @@ fi
 step "Synthesize every stack and lint the templates (cdk synth + cfn-lint)"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-npx cdk synth --all --quiet --output "$out"
+npx cdk synth --quiet --output "$out"
 regions=$(npx ts-node --transpile-only -e "console.log(require('./lib/compliance/regions').EU_EEA_REGIONS.join(' '))")
 set +e
 # shellcheck disable=SC2086

@@ -194,7 +194,7 @@ export class DataLake extends Construct {
         storageDescriptor: { columns: glueColumns(columns), location: `s3://${this.curatedBucket.bucketName}/${name}/` },
       },
       openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
-    }).addDependency(this.node.findChild('Database') as glue.CfnDatabase);
+    }).addResourceDependency(this.node.findChild('Database') as glue.CfnDatabase);
 
     new glue.CfnTable(scope, 'StagingTable', {
       catalogId: stack.account,
@@ -212,7 +212,7 @@ export class DataLake extends Construct {
           serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
         },
       },
-    }).addDependency(this.node.findChild('Database') as glue.CfnDatabase);
+    }).addResourceDependency(this.node.findChild('Database') as glue.CfnDatabase);
 
     new AnonymizationStage(scope, 'Anonymization', {
       dataset: name,

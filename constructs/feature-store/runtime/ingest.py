@@ -15,7 +15,10 @@ Usage::
         --record-identifier user_id --event-time-feature event_time \\
         [--target-stores OnlineStore,OfflineStore] [--max-workers 16] [--max-attempts 5]
 
-``--features`` may instead come from the environment variable ``FEATURES`` (the flag wins).
+The feature definitions (a JSON object {featureName: "String" | "Integral" | "Fractional"}, in
+the feature group's order) come from ``--features JSON``, or ``--features-file PATH`` (a file
+holding that JSON, which is how the CDK construct passes them), or else from the environment
+variable ``FEATURES``. Giving both flags is a usage error.
 
 Exit codes: 0 every row read was written (also when there was no row); 1 a row was rejected, a
 put failed after its retries, a file could not be read, a row had a column that is not a feature,
@@ -48,9 +51,12 @@ depends on the feature's type (bool is never a number):
                 (``1`` -> ``1.0``, ``1e16`` -> ``1e+16``); anything else is rejected.
 
 The record identifier feature must be present (non-null). The event time feature must be present
-and, if its type is ``String``, an ISO-8601 UTC string in one of Feature Store's formats
-``yyyy-MM-ddTHH:mm:ssZ`` or ``yyyy-MM-ddTHH:mm:ss.SSSZ``; if ``Fractional``, a finite number
-(Unix seconds). A rejected row is counted under its reason category and feature and not written.
+and, if its type is ``String``, an ISO-8601 date-time string with seconds and a zone:
+``yyyy-MM-ddTHH:mm:ss[.fraction]`` then ``Z`` or ``+HH:MM``/``-HH:MM``, with 1 to 9 fraction digits
+(what ``to_iso8601`` writes for Athena's millisecond and Iceberg's microsecond timestamps); if
+``Fractional``, a finite number (Unix seconds). Feature Store documents ``yyyy-MM-ddTHH:mm:ssZ`` and
+``yyyy-MM-ddTHH:mm:ss.SSSZ``; anything this check lets through that the service refuses fails its
+put with ``ValidationError``. A rejected row is counted under its reason category and feature and not written.
 A key that is not a feature means the export does not match the feature definitions: the script
 stops reading, waits for the puts already started, and exits 1 naming the column.
 
@@ -122,7 +128,9 @@ _FEATURE_GROUP_ARN_RE = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:feature-group/[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]){0,63}", re.ASCII
 )
 _EVENT_TIME_RE = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{3})?Z", re.ASCII
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-]([0-9]{2}):([0-9]{2}))",
+    re.ASCII,
 )
 
 Record = List[Dict[str, str]]
@@ -207,9 +215,17 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
     feature_group = args.feature_group
     if not (_NAME_RE.fullmatch(feature_group) or _FEATURE_GROUP_ARN_RE.fullmatch(feature_group)):
         raise UsageError("--feature-group must be a feature group name or ARN")
-    features_text = args.features if args.features is not None else environ.get(FEATURES_ENV)
+    if args.features is not None and args.features_file is not None:
+        raise UsageError("pass --features or --features-file, not both")
+    if args.features_file is not None:
+        try:
+            features_text: str | None = Path(args.features_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"--features-file {args.features_file} cannot be read: {type(e).__name__}") from None
+    else:
+        features_text = args.features if args.features is not None else environ.get(FEATURES_ENV)
     if not features_text:
-        raise UsageError(f"pass --features or set {FEATURES_ENV}")
+        raise UsageError(f"pass --features or --features-file, or set {FEATURES_ENV}")
     features = parse_features(features_text)
     if args.record_identifier not in features:
         raise UsageError(f"--record-identifier {args.record_identifier!r} is not one of --features")
@@ -291,10 +307,13 @@ def convert_event_time(value: Any, feature_type: str, feature: str) -> str:
     match = _EVENT_TIME_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise RowRejectedError("InvalidEventTime", feature)
+    year, month, day, hour, minute, second, offset_hours, offset_minutes = match.groups()
     try:
-        datetime(*(int(part) for part in match.groups()))
+        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
     except ValueError:  # e.g. month 13, 25 o'clock
         raise RowRejectedError("InvalidEventTime", feature) from None
+    if offset_hours is not None and (int(offset_hours) > 23 or int(offset_minutes) > 59):
+        raise RowRejectedError("InvalidEventTime", feature)
     return value
 
 
@@ -481,7 +500,7 @@ def write_records(config: Config, client: Any, items: Iterable[tuple[str, Record
     """Puts each (location, record) on a pool of config.max_workers threads, with at most
     IN_FLIGHT_PER_WORKER * max_workers records submitted and not yet done. Returns when every
     submitted put is done, also when `items` raises."""
-    slots = threading.BoundedSemaphore(10**6)
+    slots = threading.BoundedSemaphore(IN_FLIGHT_PER_WORKER * config.max_workers)
     base: dict[str, Any] = {"FeatureGroupName": config.feature_group}
     if config.target_stores is not None:
         base["TargetStores"] = list(config.target_stores)
@@ -572,6 +591,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--features", default=None, help=f'JSON {{"name": "String|Integral|Fractional"}} (default: ${FEATURES_ENV})'
     )
+    parser.add_argument("--features-file", default=None, help="a file holding the --features JSON")
     parser.add_argument("--record-identifier", required=True, help="the record identifier feature")
     parser.add_argument("--event-time-feature", required=True, help="the event time feature")
     parser.add_argument("--target-stores", default=None, help="OnlineStore,OfflineStore (default: the group's)")

@@ -82,7 +82,7 @@ def client_error(code: str, status: int) -> ClientError:
 class FakeClient:
     """Records put_record calls (thread-safe), tracks concurrency, fails chosen identifiers."""
 
-    def __init__(self, gate_at: int | None = None) -> None:
+    def __init__(self, gate_at: int | None = None, hold: float = 0.0) -> None:
         self.calls: list[dict[str, Any]] = []
         self.active = 0
         self.max_active = 0
@@ -92,6 +92,7 @@ class FakeClient:
         # When set, calls wait until gate_at of them run at once (or the gate opens).
         self.gate_at = gate_at
         self.gate = threading.Event()
+        self.hold = hold  # seconds each call takes once through the gate
 
     def fail(self, identifier: str, error: Exception, times: int = 1_000_000) -> None:
         self._failures[identifier] = [error, times]
@@ -112,6 +113,7 @@ class FakeClient:
         try:
             if self.gate_at is not None:
                 assert self.gate.wait(timeout=5), "the gate never opened"
+            time.sleep(self.hold)
             if error is not None:
                 raise error
             return {"ResponseMetadata": {"HTTPStatusCode": 200}}
@@ -266,7 +268,11 @@ def test_fractional_event_time_is_unix_seconds(tmp_path: Path, capsys: Any) -> N
         ({"user_id": SECRET_ID}, "MissingEventTime[event_time]"),
         ({"user_id": SECRET_ID, "event_time": None}, "MissingEventTime[event_time]"),
         ({"user_id": SECRET_ID, "event_time": "2024-05-01 12:00:00.000"}, "InvalidEventTime[event_time]"),
-        ({"user_id": SECRET_ID, "event_time": "2024-05-01T12:00:00+02:00"}, "InvalidEventTime[event_time]"),
+        ({"user_id": SECRET_ID, "event_time": "2024-05-01T12:00:00"}, "InvalidEventTime[event_time]"),
+        ({"user_id": SECRET_ID, "event_time": "2024-05-01"}, "InvalidEventTime[event_time]"),
+        ({"user_id": SECRET_ID, "event_time": "2024-05-01T12:00Z"}, "InvalidEventTime[event_time]"),
+        ({"user_id": SECRET_ID, "event_time": "2024-05-01T12:00:00.1234567890Z"}, "InvalidEventTime[event_time]"),
+        ({"user_id": SECRET_ID, "event_time": "2024-05-01T12:00:00+24:00"}, "InvalidEventTime[event_time]"),
         ({"user_id": SECRET_ID, "event_time": "2024-13-01T12:00:00Z"}, "InvalidEventTime[event_time]"),
         ({"user_id": SECRET_ID, "event_time": 1714564800}, "InvalidEventTime[event_time]"),
         ({"user_id": SECRET_ID, "event_time": True}, "InvalidEventTime[event_time]"),
@@ -307,6 +313,24 @@ def test_convert_value_directly() -> None:
     assert ing.convert_event_time("2024-02-29T23:59:59.999Z", "String", "t") == "2024-02-29T23:59:59.999Z"
     with pytest.raises(ing.RowRejectedError):
         ing.convert_event_time("2023-02-29T00:00:00Z", "String", "t")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:00.123Z",
+        "2024-05-01T12:00:00.123456Z",  # to_iso8601 of an Iceberg (microsecond) timestamp
+        "2024-05-01T12:00:00.1Z",
+        "2024-05-01T14:00:00.000+02:00",
+        "2024-05-01T07:30:00-04:30",
+    ],
+)
+def test_iso_8601_event_times_with_a_zone_are_written_as_is(tmp_path: Path, capsys: Any, value: str) -> None:
+    write_lines(tmp_path / "in" / "a", [{"user_id": "u1", "event_time": value}])
+    client = FakeClient()
+    assert run(capsys, argv(tmp_path / "in"), client)[0] == 0
+    assert client.calls[0]["Record"] == [F("user_id", "u1"), F("event_time", value)]
 
 
 def test_an_unknown_column_stops_the_job_naming_it(tmp_path: Path, capsys: Any) -> None:
@@ -435,12 +459,13 @@ def test_client_errors_are_not_retried(
 
 
 def test_concurrency_never_exceeds_max_workers(tmp_path: Path, capsys: Any) -> None:
-    write_lines(tmp_path / "in" / "a", [row(f"u{i}") for i in range(60)])
-    client = FakeClient(gate_at=4)
+    write_lines(tmp_path / "in" / "a", [row(f"u{i}") for i in range(40)])
+    # Calls wait until 4 run at once, then last 5 ms: time enough for any extra thread to join in.
+    client = FakeClient(gate_at=4, hold=0.005)
     code, _, _ = run(capsys, argv(tmp_path / "in", "--max-workers", "4"), client)
     assert code == 0
     assert client.max_active == 4
-    assert len(client.records()) == 60
+    assert len(client.records()) == 40
 
 
 def test_the_reader_waits_when_the_in_flight_bound_is_reached() -> None:
@@ -512,6 +537,28 @@ def test_features_from_the_environment(tmp_path: Path, capsys: Any, monkeypatch:
     flag = {"user_id": "String", "event_time": "String", "clicks": "Fractional"}
     assert run(capsys, argv(tmp_path / "in", features=flag), client)[0] == 0
     assert client.calls[0]["Record"][-1] == F("clicks", "2.0")
+
+
+def test_features_from_a_file_as_the_construct_passes_them(tmp_path: Path, capsys: Any) -> None:
+    # batch-ingestion.ts: JSON.stringify(features, undefined, 2) in an asset, then --features-file.
+    features_file = tmp_path / "features" / "features.json"
+    features_file.parent.mkdir()
+    features_file.write_text(json.dumps(FEATURES, indent=2) + "\n", encoding="utf-8")
+    write_lines(tmp_path / "export" / "20240501_abc", [row("u1", clicks=2)], compress=True)
+    args = [
+        "--input", str(tmp_path / "export"),
+        "--feature-group", GROUP,
+        "--features-file", str(features_file),
+        "--record-identifier", "user_id",
+        "--event-time-feature", "event_time",
+    ]  # fmt: skip
+    client = FakeClient()
+    assert run(capsys, args, client)[0] == 0
+    assert client.calls[0]["Record"] == [F("user_id", "u1"), F("event_time", TIME), F("clicks", "2")]
+    assert run(capsys, [*args, "--features", json.dumps(FEATURES)], FakeClient())[0] == 2
+    args[args.index("--features-file") + 1] = str(tmp_path / "missing.json")
+    code, _, err = run(capsys, args, FakeClient())
+    assert code == 2 and "--features-file" in err
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,12 @@ function literalArn(value: Json): string | undefined {
     const parts = join[1].map(literalArn);
     return parts.every((p: string | undefined) => p !== undefined) ? parts.join(join[0]) : undefined;
   }
+  // aws-cdk-lib names bootstrap resources with Fn::Sub over pseudo parameters only.
+  const sub = value?.['Fn::Sub'];
+  if (typeof sub === 'string') {
+    const text = sub.replace(/\$\{AWS::[A-Za-z]+\}/g, '*');
+    return text.includes('${') ? undefined : text;
+  }
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { CfnParameter, Duration, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Fn, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
 import { DataCategory, classify, markAnonymizationStage } from '../../../../lib/classification';
 import { fixtureStack, ruleIdsMatching, violatingPaths } from '../../../support/gdpr';
 
@@ -83,4 +83,22 @@ test('passes the anonymization stage reading raw, others reading curated, and wr
   raw.grantPut(role(stack, 'Ingest'));
   role(stack, 'Other').addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::public-reference-data/*'] }));
   expect(ruleIdsMatching(stack, RULE)).toEqual([]);
+});
+
+test('passes a read of a bootstrap asset, whose bucket is named with Fn::Sub over pseudo parameters', () => {
+  const stack = fixtureStack({ env: { region: 'eu-west-1' } });
+  lake(stack);
+  role(stack, 'Job').addToPolicy(new iam.PolicyStatement({
+    actions: ['s3:GetObject'],
+    resources: [Fn.sub('arn:${AWS::Partition}:s3:::cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}/abc.py')],
+  }));
+  expect(ruleIdsMatching(stack, RULE)).toEqual([]);
+});
+
+test('flags a read whose Fn::Sub names something other than pseudo parameters (fails closed)', () => {
+  const stack = fixtureStack({ env: { region: 'eu-west-1' } });
+  lake(stack);
+  const name = new CfnParameter(stack, 'BucketName').valueAsString;
+  role(stack, 'Job').addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [Fn.sub('arn:aws:s3:::${Name}/*', { Name: name })] }));
+  expect(ruleIdsMatching(stack, RULE)).toHaveLength(1);
 });
