@@ -1,5 +1,5 @@
-import { CfnParameter, Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
-import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { CfnParameter, Duration, RemovalPolicy, Stack, aws_iam as iam } from 'aws-cdk-lib';
+import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
 import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
@@ -70,6 +70,21 @@ describe('zones', () => {
         Match.objectLike({ Prefix: '_exports/', ExpirationInDays: 1 }),
       ]) },
     });
+  });
+
+  test('retains the zones by default, and reverts a DESTROY the app did not allow, with a warning', () => {
+    const { stack } = lakeStack({ removalPolicy: RemovalPolicy.DESTROY });
+    const template = Template.fromStack(stack);
+    template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    template.allResources('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain' });
+    Annotations.fromStack(stack).hasWarning('/Lake/DataLake', Match.stringLikeRegexp('removalPolicy DESTROY was reverted to RETAIN'));
+  });
+
+  test('destroys and empties the zones when the app sets -c destroyOnRemoval=true', () => {
+    const { stack } = lakeStack({}, { destroyOnRemoval: 'true' });
+    const template = Template.fromStack(stack);
+    template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 4);
   });
 
   test('uses a key the app passes instead of creating one', () => {

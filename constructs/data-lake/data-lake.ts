@@ -1,4 +1,4 @@
-import { Duration, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
@@ -45,6 +45,13 @@ export interface DataLakeProps {
   readonly accessLogRetention?: Duration;
   /** What the data is processed for (GDPR purpose limitation), tagged on the zones. */
   readonly purpose: string;
+  /**
+   * What happens to the zones and the pseudonymization key when they leave the stack. DESTROY
+   * takes effect only when the app sets `-c destroyOnRemoval=true`; otherwise it is reverted to
+   * RETAIN with a warning.
+   * @default RemovalPolicy.RETAIN (DESTROY when the app sets destroyOnRemoval)
+   */
+  readonly removalPolicy?: RemovalPolicy;
   /** @default DEFAULT_ANONYMIZATION_INSTANCE_TYPE */
   readonly anonymizationInstanceType?: string;
   /** @default 30 */
@@ -101,12 +108,13 @@ export class DataLake extends Construct {
     this.validate(props);
 
     this.encryptionKey = props.encryptionKey ?? new EncryptionKey(this, 'Key', { description: `Data lake ${this.node.path}: zones, catalog results, pseudonymization key` });
-    this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', { encryptionKey: this.encryptionKey, retention: props.accessLogRetention });
+    this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', { encryptionKey: this.encryptionKey, retention: props.accessLogRetention, removalPolicy: props.removalPolicy });
     const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, eventBridgeEnabled = false) => new SecureBucket(this, zoneId, {
       encryptionKey: this.encryptionKey,
       serverAccessLogsBucket: this.accessLogBucket,
       classification: { category, purpose, retention },
       eventBridgeEnabled,
+      removalPolicy: props.removalPolicy,
     });
     this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, true);
     this.curatedRetention = props.curatedRetention ?? DEFAULT_CURATED_RETENTION;
@@ -128,7 +136,7 @@ export class DataLake extends Construct {
       name: this.workGroupName,
       description: `Queries over the curated zone of ${this.node.path}`,
       state: 'ENABLED',
-      recursiveDeleteOption: resolveRemovalPolicy(this) === 'destroy',
+      recursiveDeleteOption: resolveRemovalPolicy(this, props.removalPolicy) === RemovalPolicy.DESTROY,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
@@ -144,7 +152,7 @@ export class DataLake extends Construct {
       description: `HMAC key that pseudonymizes identifiers of ${this.node.path}; rotating it changes every pseudonym`,
       encryptionKey: this.encryptionKey,
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      removalPolicy: resolveRemovalPolicy(this),
+      removalPolicy: resolveRemovalPolicy(this, props.removalPolicy),
     });
     acknowledge(secret, 'AwsSolutions-SMG4',
       'Rotating the pseudonymization key changes every pseudonym and breaks joins across datasets, the feature store and the serving side; it is re-keyed deliberately, as a migration.');

@@ -7,31 +7,16 @@ import csv
 import gzip
 import hashlib
 import hmac
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+import anonymize as anon  # the runtime folder is on pytest's pythonpath (pyproject.toml)
 import pytest
 
 HERE = Path(__file__).resolve().parent
 
-
-def _load_module() -> Any:
-    # pytest runs with --import-mode=importlib, which does not put this folder on sys.path.
-    name = "data_lake_runtime_anonymize"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "anonymize.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-anon = _load_module()
 
 KEY = "unit-test-key-please-rotate"
 OTHER_KEY = "another-unit-test-key"

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import ingest as ing  # the runtime folder is on pytest's pythonpath (pyproject.toml)
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-
-HERE = Path(__file__).resolve().parent
-
-
-def _load_module() -> Any:
-    # pytest runs with --import-mode=importlib, which does not put this folder on sys.path.
-    name = "feature_store_runtime_ingest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "ingest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ing = _load_module()
 
 GROUP = "user-activity"
 FEATURES = {
