@@ -1,4 +1,5 @@
 export * from './app';
+export * from './assets';
 export * from './classification';
 export * from './compliance';
 export * from './context';
