@@ -5,6 +5,7 @@ export * from './compliance';
 export * from './context';
 export * from './defaults';
 export * from './errors';
+export * from './events';
 export * from './network';
 export * from './sagemaker';
 export * from './workflows';
