@@ -8,4 +8,5 @@ export * from './errors';
 export * from './events';
 export * from './network';
 export * from './sagemaker';
+export * from './sizing';
 export * from './workflows';

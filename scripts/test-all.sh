@@ -17,8 +17,11 @@ npx tsc --noEmit
 step "Lint (eslint)"
 npx eslint --max-warnings 0 .
 
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+
 step "Unit, compliance and synth tests (jest)"
-npx jest --ci
+npx jest --ci --json --outputFile="$reports/jest.json"
 
 step "Python tools (.venv)"
 stamp=.venv/.requirements.sha256
@@ -35,7 +38,7 @@ step "Lint Python (ruff)"
 
 step "Python tests (pytest)"
 set +e
-.venv/bin/python -m pytest
+.venv/bin/python -m pytest --junitxml="$reports/pytest.xml"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
@@ -45,8 +48,7 @@ elif [ "$rc" -ne 0 ]; then
 fi
 
 step "Synthesize every stack and lint the templates (cdk synth + cfn-lint)"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out="$reports/cdk.out"
 npx cdk synth --quiet --output "$out"
 regions=$(npx ts-node --transpile-only -e "console.log(require('./lib/compliance/regions').EU_EEA_REGIONS.join(' '))")
 set +e
@@ -62,3 +64,17 @@ fi
 echo "cfn-lint: 0 errors over $(ls "$out"/*.template.json | wc -l) template(s) in regions: $regions (exit $rc)"
 
 step "All checks passed"
+# One closing line over both test runners, in the plain form any CI reader understands.
+python3 - "$reports" <<'PY'
+import json, os, sys, xml.etree.ElementTree as ET
+reports = sys.argv[1]
+jest = json.load(open(os.path.join(reports, "jest.json")))
+passed, failed = jest["numPassedTests"], jest["numFailedTests"]
+junit = os.path.join(reports, "pytest.xml")
+if os.path.exists(junit):
+    for suite in ET.parse(junit).getroot().iter("testsuite"):
+        total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        passed, failed = passed + total - bad - skipped, failed + bad
+print(f"tests: {passed} passed, {failed} failed")
+PY

@@ -19,3 +19,14 @@ test('statesFormat escapes the literal text of a Step Functions intrinsic and ke
   expect(statesFormat("SELECT '{}' FROM t WHERE a = 'x\\y'", '$.key')).toBe("States.Format('SELECT \\'{}\\' FROM t WHERE a = \\'x\\\\y\\'', $.key)");
   expect(() => statesFormat('{} and {}', '$.a')).toThrow(/2 slot\(s\) in the template but 1 argument\(s\)/);
 });
+
+test('intrinsic literals keep CDK tokens intact, so they resolve in the definition', () => {
+  const { Stack, aws_secretsmanager: secrets } = jest.requireActual('aws-cdk-lib');
+  const { intrinsicLiteral } = jest.requireActual('../../lib/workflows');
+  const stack = new Stack();
+  const secret = new secrets.Secret(stack, 'S');
+  const resolved = JSON.stringify(stack.resolve(intrinsicLiteral(`--key '${secret.secretArn}'`)));
+  expect(resolved).toContain('{"Ref":"S');
+  expect(resolved).not.toContain('Token[');
+  expect(resolved).toContain("\\\\'");
+});

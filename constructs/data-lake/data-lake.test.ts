@@ -174,6 +174,9 @@ describe('addDataset', () => {
     expect(text).toContain('athena:startQueryExecution.sync');
     expect(text).toContain('INSERT INTO \\\\\\"lake_lake\\\\\\".\\\\\\"user_events\\\\\\"');
     expect(text).toContain('aws-sdk:s3:deleteObject');
+    // The job is told the secret's ARN: a reference CloudFormation resolves, not an escaped token.
+    expect(text).toMatch(/--key-secret-id.*\{"Ref":"DataLakePseudonymizationKey[0-9A-F]{8}"\}/);
+    expect(text).not.toContain('Token[');
   });
 
   test.each([

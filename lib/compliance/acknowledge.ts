@@ -5,7 +5,8 @@ import { IConstruct } from 'constructs';
 /** The shortest reason a reviewer can be expected to accept. */
 export const MIN_REASON_LENGTH = 40;
 
-const RULE_ID = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)+(\[.+\])?$/;
+// Pack names may carry dots (cdk-nag's `HIPAA.Security-…`, `NIST.800.53.R5-…`).
+const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9.]*(-[A-Za-z0-9]+)+(\[.+\])?$/;
 
 /**
  * Acknowledges one finding on one construct, with a reason that says why it is

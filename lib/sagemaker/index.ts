@@ -1,2 +1,3 @@
+export * from './dlc-images';
 export * from './images';
 export * from './job-role';

@@ -1,3 +1,4 @@
 export * from './gdpr-checks';
+export * from './instance-storage';
 export * from './rule';
 export * from './rules';

@@ -9,8 +9,8 @@
 /** Families with local NVMe storage whose name does not carry the `d` attribute letter. */
 const NVME_FAMILIES_WITHOUT_D: ReadonlySet<string> = new Set([
   'g5', 'g6', 'g6e', 'gr6',
-  'p5', 'p5e', 'p5en',
-  'trn1', 'trn1n',
+  'p5', 'p5e', 'p5en', 'p6-b200', 'p6e-gb200',
+  'trn1', 'trn1n', 'trn2', 'trn2n',
 ]);
 
 /** `ml.<family>.<size>`, e.g. `ml.g4dn.xlarge`. */

@@ -1,0 +1,430 @@
+import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BatchTransform, BatchTransformProps, METRIC_NAMESPACE, PredictionCache, TransformFormat, scheduleCadence } from '.';
+import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { KitError } from '../../lib/errors';
+import { kitApp } from '../../test/support/app';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
+import { Network } from '../network';
+
+const PURPOSE = 'people you may know';
+
+function setup(context: Record<string, unknown> = {}, cacheProps: { sortKey?: string; retention?: Duration } = {}) {
+  const app = kitApp(context);
+  const stack = new Stack(app, 'Predictions', { env: { region: 'eu-west-1', account: '123456789012' } });
+  const network = new Network(stack, 'Network');
+  const lake = new DataLake(stack, 'Lake', { network, purpose: PURPOSE });
+  const users = lake.addDataset('user_pairs', {
+    columns: [
+      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+      { name: 'candidate_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+      { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'affinity', type: 'double', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'same_school', type: 'boolean', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'last_seen', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
+    ],
+  });
+  const cache = new PredictionCache(stack, 'Cache', { encryptionKey: lake.encryptionKey, purpose: PURPOSE, ...cacheProps });
+  return { app, stack, network, lake, users, cache };
+}
+
+type Setup = ReturnType<typeof setup>;
+
+function props(s: Setup, change: Partial<BatchTransformProps> = {}): BatchTransformProps {
+  return { lake: s.lake, network: s.network, source: s.users, keyColumn: 'user_id', columns: ['mutual_friends', 'affinity'], model: 'pymk-ranker', cache: s.cache, ...change };
+}
+
+/** A model like the real-time endpoint's: in the VPC, network-isolated, with a role of its own. */
+function endpointModel(s: Setup): { model: sagemaker.CfnModel; role: iam.Role } {
+  const role = new iam.Role(s.stack, 'ModelRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+  const securityGroup = s.network.securityGroupFor(s.stack, 'ModelSecurityGroup', 'Ranking model');
+  const model = new sagemaker.CfnModel(s.stack, 'Model', {
+    executionRoleArn: role.roleArn,
+    primaryContainer: { image: '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1', modelDataUrl: `s3://${s.lake.artifactsBucket.bucketName}/models/pymk/model.tar.gz` },
+    vpcConfig: { securityGroupIds: [securityGroup.securityGroupId], subnets: s.network.vpc.selectSubnets(s.network.subnets).subnetIds },
+    enableNetworkIsolation: true,
+  });
+  return { model, role };
+}
+
+/** A JSON object of the template (property access is unchecked, as in `findResources`). */
+type JsonObject = ReturnType<Template['toJSON']>;
+
+/** Renders a CloudFormation value inside the definition as a readable placeholder. */
+function placeholder(part: unknown): string {
+  const value = part as Record<string, unknown>;
+  if (typeof value.Ref === 'string') {
+    return `<Ref:${value.Ref}>`;
+  }
+  const getAtt = value['Fn::GetAtt'] as string[] | undefined;
+  return getAtt ? `<GetAtt:${getAtt.join('.')}>` : '<token>';
+}
+
+/** The BatchTransform's state machine definition as an object, tokens as placeholders. */
+function definition(stack: Stack, id = 'Pymk'): JsonObject {
+  const machines = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
+  const [machine] = Object.entries(machines).filter(([logicalId]) => logicalId.startsWith(`${id}Workflow`)).map(([, m]) => m);
+  const body = machine.Properties.DefinitionString;
+  const text = typeof body === 'string' ? body : (body['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : placeholder(p))).join('');
+  return JSON.parse(text);
+}
+
+function policyStatements(stack: Stack, rolePrefix: string): JsonObject[] {
+  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref.startsWith(rolePrefix)))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('workflow', () => {
+  test('exports the key and the model columns with UNLOAD, then transforms, loads, and publishes metrics', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    const { States: states } = definition(s.stack);
+    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'PublishSuccess', 'RecordFailure', 'Failed']);
+
+    const query = states.Export.Parameters['QueryString.$'] as string;
+    expect(states.Export.Resource).toBe('arn:aws:states:::athena:startQueryExecution.sync');
+    expect(query).toContain('UNLOAD (SELECT "user_id" AS "pk", COALESCE(CAST("mutual_friends" AS varchar), \\\'\\\') AS "mutual_friends", '
+      + 'COALESCE(CAST("affinity" AS varchar), \\\'\\\') AS "affinity" FROM "predictions_lake"."user_pairs" WHERE "user_id" IS NOT NULL)');
+    expect(query).toContain('WITH (format = \\\'TEXTFILE\\\', field_delimiter = \\\',\\\', compression = \\\'GZIP\\\')');
+    expect(query).toContain("States.Format('s3://{}/_exports/transform/pymk/{}/', '<Ref:LakeCurated");
+
+    expect(states.Transform.Resource).toBe('arn:aws:states:::sagemaker:createTransformJob.sync');
+    expect(states.Transform.Parameters).toEqual({
+      'TransformJobName.$': "States.Format('bt-pymk-{}', $$.Execution.Name)",
+      'ModelName': 'pymk-ranker',
+      'BatchStrategy': 'MultiRecord',
+      'TransformInput': {
+        DataSource: { S3DataSource: { 'S3DataType': 'S3Prefix', 'S3Uri.$': expect.stringContaining('/_exports/transform/pymk/{}/') } },
+        ContentType: 'text/csv',
+        SplitType: 'Line',
+        CompressionType: 'Gzip',
+      },
+      'TransformOutput': {
+        'S3OutputPath.$': expect.stringContaining('/_exports/transform-output/pymk/{}/'),
+        'KmsKeyId': expect.stringMatching(/^<GetAtt:LakeKey\w+\.Arn>$/),
+        'AssembleWith': 'Line',
+        'Accept': 'text/csv',
+      },
+      'TransformResources': { InstanceType: 'ml.m5.xlarge', InstanceCount: 1, VolumeKmsKeyId: expect.stringMatching(/^<GetAtt:LakeKey\w+\.Arn>$/) },
+      'DataProcessing': { InputFilter: '$[1:]', JoinSource: 'Input' },
+    });
+
+    const load = states.LoadPredictions;
+    expect(load.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
+    expect(load.Parameters['ProcessingJobName.$']).toBe("States.Format('bt-pymk-{}', $$.Execution.Name)");
+    expect(load.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
+      "^States\\.Array\\('--input', '/opt/ml/processing/predictions', '--format', 'csv', '--table', '<Ref:Cache\\w+>', '--model', 'pymk-ranker', "
+      + "'--ttl-seconds', '604800', '--input-columns', '3', '--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
+    expect(load.Parameters.AppSpecification.ContainerEntrypoint[1]).toMatch(/^\/opt\/ml\/processing\/code\/[0-9a-f]{64}\.py$/);
+    expect(load.Parameters.NetworkConfig).toEqual(expect.objectContaining({ EnableNetworkIsolation: false, EnableInterContainerTrafficEncryption: true }));
+    expect(load.Parameters.ProcessingInputs[1]).toEqual({
+      InputName: 'predictions',
+      S3Input: expect.objectContaining({ 'S3Uri.$': expect.stringContaining('/_exports/transform-output/pymk/{}/'), 'LocalPath': '/opt/ml/processing/predictions' }),
+    });
+
+    expect(states.ReadSummary.Parameters['Key.$']).toBe("States.Format('_exports/transform-load/pymk/{}.json', $$.Execution.Name)");
+    expect(states.PublishSuccess).toEqual(expect.objectContaining({
+      Resource: 'arn:aws:states:::aws-sdk:cloudwatch:putMetricData',
+      Parameters: { Namespace: METRIC_NAMESPACE, MetricData: [
+        { MetricName: 'Succeeded', Dimensions: [{ Name: 'Pipeline', Value: 'pymk' }], Value: 1, Unit: 'Count' },
+        { 'MetricName': 'ItemsWritten', 'Dimensions': [{ Name: 'Pipeline', Value: 'pymk' }], 'Value.$': '$.load.summary.items_written', 'Unit': 'Count' },
+      ] },
+    }));
+  });
+
+  test('every task catches into RecordFailure, which records Failed=1 and fails the execution', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    const { States: states } = definition(s.stack);
+    for (const name of ['Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'PublishSuccess']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+    expect(states.RecordFailure.Parameters.MetricData).toEqual([{ MetricName: 'Failed', Dimensions: [{ Name: 'Pipeline', Value: 'pymk' }], Value: 1, Unit: 'Count' }]);
+    expect(states.RecordFailure.Next).toBe('Failed');
+    expect(states.RecordFailure.Catch).toEqual([expect.objectContaining({ Next: 'Failed' })]);
+    expect(states.Failed).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  test('the transform task times out (a recorded failure) before the workflow does', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { transformTimeout: Duration.hours(8) }));
+    const machine = definition(s.stack);
+    expect(machine.States.Transform.TimeoutSeconds).toBe(8 * 3600);
+    expect(machine.States.LoadPredictions.Parameters).toEqual(expect.objectContaining({ StoppingCondition: { MaxRuntimeInSeconds: 4 * 3600 } }));
+    expect(machine.TimeoutSeconds).toBe((8 + 4 + 1) * 3600);
+  });
+
+  test('on an instance type with local NVMe storage the volume takes no key; the output keeps its key', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { instanceType: 'ml.g4dn.xlarge', instanceCount: 4 }));
+    const transform = definition(s.stack).States.Transform.Parameters;
+    expect(transform.TransformResources).toEqual({ InstanceType: 'ml.g4dn.xlarge', InstanceCount: 4 });
+    expect(transform.TransformOutput.KmsKeyId).toMatch(/^<GetAtt:LakeKey/);
+  });
+
+  test('JSON lines: the model reads $.features, the output keeps the keys and SageMakerOutput', () => {
+    const s = setup({}, { sortKey: 'candidate' });
+    new BatchTransform(s.stack, 'Pymk', props(s, {
+      format: TransformFormat.JSON_LINES, sortKeyColumn: 'candidate_id', columns: undefined,
+      batchStrategy: 'SingleRecord', maxPayloadMb: 10, maxConcurrentTransforms: 4, ttl: Duration.days(2),
+    }));
+    const { States: states } = definition(s.stack);
+    const query = states.Export.Parameters['QueryString.$'] as string;
+    expect(query).toContain('SELECT "user_id" AS "pk", "candidate_id" AS "sk", CAST(ROW("mutual_friends", "affinity", "same_school", '
+      + 'to_iso8601(with_timezone("last_seen", \\\'UTC\\\'))) AS ROW("mutual_friends" bigint, "affinity" double, "same_school" boolean, "last_seen" varchar)) AS "features"');
+    expect(query).toContain('WHERE "user_id" IS NOT NULL AND "candidate_id" IS NOT NULL');
+    expect(query).toContain('WITH (format = \\\'JSON\\\', compression = \\\'GZIP\\\')');
+    const transform = states.Transform.Parameters;
+    expect(transform.DataProcessing).toEqual({ InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','sk','SageMakerOutput']" });
+    expect(transform.TransformInput.ContentType).toBe('application/jsonlines');
+    expect(transform).toEqual(expect.objectContaining({ BatchStrategy: 'SingleRecord', MaxPayloadInMB: 10, MaxConcurrentTransforms: 4 }));
+    expect(states.LoadPredictions.Parameters.AppSpecification['ContainerArguments.$'])
+      .toContain("'--format', 'jsonlines', '--table', '<Ref:Cache");
+    expect(states.LoadPredictions.Parameters.AppSpecification['ContainerArguments.$'])
+      .toContain("'--ttl-seconds', '172800', '--sort-key', 'candidate', '--summary'");
+  });
+
+  test('a CfnModel is named by reference, and its role may read the export and write the output only', () => {
+    const s = setup();
+    const { model } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', props(s, { model }));
+    const { States: states } = definition(s.stack);
+    expect(states.Transform.Parameters.ModelName).toBe('<GetAtt:Model.ModelName>');
+    expect(states.LoadPredictions.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--model', '<GetAtt:Model.ModelName>'");
+    const statements = policyStatements(s.stack, 'ModelRole');
+    const resources = JSON.stringify(statements.map((st) => st.Resource));
+    expect(resources).toContain('/_exports/transform/pymk/*');
+    expect(resources).toContain('/_exports/transform-output/pymk/*');
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: 'kms:CreateGrant', Condition: { Bool: { 'kms:GrantIsForAWSResource': true } } }),
+      expect.objectContaining({ Action: expect.arrayContaining(['s3:PutObject']), Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LakeCurated/), 'Arn'] }, '/_exports/transform-output/pymk/*']] } }),
+    ]));
+    expect(resources).not.toContain('"/*"'); // no access to every object of the bucket
+    Annotations.fromStack(s.stack).hasNoWarning('/Predictions/Pymk', Match.anyValue());
+  });
+
+  test('without a known model role, a warning says how to grant it', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    Annotations.fromStack(s.stack).hasWarning('/Predictions/Pymk', Match.stringLikeRegexp('pass modelRole, or call grantTransformData'));
+  });
+});
+
+describe('grants', () => {
+  test('the workflow role starts only its own jobs, reads only the dataset, and publishes only its namespace', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    const statements = policyStatements(s.stack, 'PymkWorkflowRole');
+    expect(statements).toEqual(expect.arrayContaining([
+      {
+        Effect: 'Allow',
+        Action: ['sagemaker:AddTags', 'sagemaker:CreateTransformJob', 'sagemaker:DescribeTransformJob', 'sagemaker:ListTags', 'sagemaker:StopTransformJob'],
+        Resource: 'arn:aws:sagemaker:eu-west-1:123456789012:transform-job/bt-pymk-*',
+      },
+      expect.objectContaining({ Action: ['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob'], Resource: 'arn:aws:sagemaker:eu-west-1:123456789012:processing-job/bt-pymk-*' }),
+      expect.objectContaining({ Action: ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'], Resource: expect.arrayContaining(['arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForSageMakerTransformJobsRule']) }),
+      expect.objectContaining({ Action: ['glue:GetDatabase', 'glue:GetPartitions', 'glue:GetTable'] }),
+      {
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'mlsd/BatchTransform' } },
+      },
+    ]));
+  });
+
+  test('the loader may read the transform output and write the cache, nothing else of the lake', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    const statements = policyStatements(s.stack, 'PymkLoadRole');
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:PutItem'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Cache/), 'Arn'] } }),
+    ]));
+    const s3 = JSON.stringify(statements.filter((st) => JSON.stringify(st.Action).includes('s3:')).map((st) => st.Resource));
+    expect(s3).toContain('/_exports/transform-output/pymk/*');
+    expect(s3).toContain('/_exports/transform-load/pymk/*');
+    expect(s3).not.toContain('/_exports/transform/pymk/*');
+  });
+});
+
+describe('schedule and alarms', () => {
+  test('EventBridge Scheduler starts the workflow with a role of its own, flexible window off', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
+    const template = Template.fromStack(s.stack);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 day)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^PymkWorkflow') }, RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PymkScheduleRole'), 'Arn'] } }),
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } } })] },
+    });
+    expect(policyStatements(s.stack, 'PymkScheduleRole')).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^PymkWorkflow/) } },
+    ]);
+  });
+
+  test('alarms on a failed run, and on no success within twice the schedule interval (missing data breaches)', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { schedule: scheduler.ScheduleExpression.rate(Duration.hours(6)) }));
+    const template = Template.fromStack(s.stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'mlsd/BatchTransform', MetricName: 'Failed', Dimensions: [{ Name: 'Pipeline', Value: 'pymk' }], Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'notBreaching',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'mlsd/BatchTransform', MetricName: 'Succeeded', Dimensions: [{ Name: 'Pipeline', Value: 'pymk' }], Statistic: 'Sum', Period: 12 * 3600,
+      ComparisonOperator: 'LessThanThreshold', Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'breaching',
+    });
+  });
+
+  test.each<[string, scheduler.ScheduleExpression, Duration | undefined, number | undefined]>([
+    ['a daily cron', scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }), undefined, 2 * 86400],
+    ['an hourly cron', scheduler.ScheduleExpression.cron({ minute: '15' }), undefined, 7200],
+    ['a cron with scheduleInterval', scheduler.ScheduleExpression.cron({ hour: '3,15', minute: '0' }), Duration.hours(12), 86400],
+    ['a weekly cron (beyond the 7-day alarm window)', scheduler.ScheduleExpression.cron({ weekDay: 'MON', hour: '3', minute: '0' }), undefined, undefined],
+    ['a one-time schedule', scheduler.ScheduleExpression.at(new Date(Date.UTC(2030, 0, 1))), undefined, undefined],
+  ])('the staleness window of %s', (_name, schedule, scheduleInterval, period) => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { schedule, scheduleInterval }));
+    const alarms = Object.values(Template.fromStack(s.stack).findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Succeeded' } }));
+    expect(alarms.map((a) => a.Properties.Period)).toEqual(period === undefined ? [] : [period]);
+  });
+
+  test('a weekly schedule warns that no staleness alarm can be made', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { schedule: scheduler.ScheduleExpression.cron({ weekDay: 'MON', hour: '3', minute: '0' }) }));
+    Annotations.fromStack(s.stack).hasWarning('/Predictions/Pymk', Match.stringLikeRegexp('No staleness alarm: twice the schedule\'s interval \\(14 days\\) exceeds the 7 days'));
+  });
+
+  test('without a schedule: no Scheduler resources and no staleness alarm, only the failure alarm', () => {
+    const s = setup();
+    const batch = new BatchTransform(s.stack, 'Pymk', props(s));
+    const template = Template.fromStack(s.stack);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    expect(batch.staleAlarm).toBeUndefined();
+    expect(batch.metricItemsWritten().metricName).toBe('ItemsWritten');
+  });
+
+  test.each<[string, ReturnType<typeof scheduleCadence>]>([
+    ['rate(5 minutes)', { kind: 'recurring', interval: Duration.minutes(5) }],
+    ['rate(1 hour)', { kind: 'recurring', interval: Duration.hours(1) }],
+    ['rate(3 days)', { kind: 'recurring', interval: Duration.days(3) }],
+    ['cron(0 3 * * ? *)', { kind: 'recurring', interval: Duration.days(1) }],
+    ['cron(30 * * * ? *)', { kind: 'recurring', interval: Duration.hours(1) }],
+    ['cron(0 3 ? * MON *)', { kind: 'recurring', interval: Duration.days(7) }],
+    ['cron(0 3 1 * ? *)', { kind: 'unknown' }],
+    ['cron(0/15 * * * ? *)', { kind: 'unknown' }],
+    ['cron(0 3 ? * MON-FRI *)', { kind: 'unknown' }],
+    ['at(2030-01-01T00:00:00)', { kind: 'once' }],
+  ])('scheduleCadence(%s)', (expression, cadence) => {
+    expect(scheduleCadence(expression)).toEqual(cadence);
+  });
+});
+
+describe('validation', () => {
+  test.each<[string, (s: Setup) => Partial<BatchTransformProps>, RegExp]>([
+    ['a bad instance type', () => ({ instanceType: 'm5.xlarge' }), /instanceType must be a SageMaker instance type such as ml\.m5\.xlarge, but 'm5\.xlarge' was provided/],
+    ['instanceCount 0', () => ({ instanceCount: 0 }), /instanceCount must be a whole number from 1 to 100, but 0 was provided/],
+    ['instanceCount 101', () => ({ instanceCount: 101 }), /instanceCount must be a whole number from 1 to 100, but 101 was provided/],
+    ['instanceCount 1.5', () => ({ instanceCount: 1.5 }), /instanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],
+    ['ttl under an hour', () => ({ ttl: Duration.minutes(30) }), /ttl must be a whole number of seconds, at least 1 hour, but 30 minutes was provided/],
+    ['ttl beyond the cache retention', () => ({ ttl: Duration.days(60) }), /ttl \(60 days\) must not exceed the retention of cache Predictions\/Cache \(30 days\)/],
+    ['keyColumn not in the source', () => ({ keyColumn: 'member_id' }), /keyColumn 'member_id' is not a column of dataset 'user_pairs' \(columns: user_id, candidate_id, mutual_friends, affinity, same_school, last_seen\)/],
+    ['a double keyColumn', () => ({ keyColumn: 'affinity', columns: ['mutual_friends'] }), /keyColumn 'affinity' is a double column, but a key must be one of string, bigint/],
+    ['maxPayloadMb -1', () => ({ maxPayloadMb: -1 }), /maxPayloadMb must be a whole number from 0 to 100, but -1 was provided/],
+    ['maxPayloadMb 101', () => ({ maxPayloadMb: 101 }), /maxPayloadMb must be a whole number from 0 to 100, but 101 was provided/],
+    ['payload x concurrency over 100 MB', () => ({ maxPayloadMb: 20, maxConcurrentTransforms: 6 }), /maxConcurrentTransforms x maxPayloadMb must not exceed 100 MB, but 6 x 20 was provided/],
+    ['maxConcurrentTransforms 0', () => ({ maxConcurrentTransforms: 0 }), /maxConcurrentTransforms must be a whole number, at least 1, but 0 was provided/],
+    ['unknown columns', () => ({ columns: ['affinity', 'age', 'city'] }), /columns 'age', 'city' are not columns of dataset 'user_pairs'/],
+    ['the key among the columns', () => ({ columns: ['user_id', 'affinity'] }), /columns must not include the key columns \(user_id\), which are carried past the model, but user_id was provided/],
+    ['a repeated column', () => ({ columns: ['affinity', 'affinity'] }), /columns must name each column once, but affinity is repeated/],
+    ['no columns', () => ({ columns: [] }), /the model must read at least one column, but columns is empty/],
+    ['a sortKeyColumn without a sorted cache', () => ({ sortKeyColumn: 'candidate_id' }), /sortKeyColumn 'candidate_id' was provided, but cache Predictions\/Cache has no sort key/],
+    ['a bad model name', () => ({ model: 'pymk_ranker' }), /model must be a SageMaker model name \(1-63 letters, digits and hyphens\) or a CfnModel, but 'pymk_ranker' was provided/],
+    ['a bad name', () => ({ name: 'People-You-May-Know' }), /name must be 1-23 lower case letters, digits and single hyphens, but 'People-You-May-Know' was provided/],
+    ['splitType None', () => ({ splitType: 'None' as 'Line' }), /splitType must be Line \(one record per line, so that each prediction is joined with its key\), but 'None' was provided/],
+    ['batchStrategy Auto', () => ({ batchStrategy: 'Auto' as 'MultiRecord' }), /batchStrategy must be one of MultiRecord, SingleRecord, but 'Auto' was provided/],
+    ['scheduleInterval without schedule', () => ({ scheduleInterval: Duration.hours(1) }), /scheduleInterval applies to a schedule only/],
+    ['a cron whose interval is unknown', () => ({ schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0', day: '1' }) }), /scheduleInterval is required with schedule 'cron\(0 3 1 \* \? \*\)'/],
+    ['a transformTimeout of a minute', () => ({ transformTimeout: Duration.minutes(1) }), /transformTimeout must be a whole number of seconds from 10 minutes to 30 days, but 1 minute was provided/],
+    ['loadVolumeSizeGiB 0', () => ({ loadVolumeSizeGiB: 0 }), /loadVolumeSizeGiB must be a whole number from 1 to 16384, but 0 was provided/],
+  ])('fails if %s, naming the construct, the prop, what was received and what is allowed', (_name, change, message) => {
+    const s = setup();
+    expect(() => new BatchTransform(s.stack, 'Pymk', props(s, change(s)))).toThrow(KitError);
+    expect(() => new BatchTransform(s.stack, 'Pymk2', props(s, { name: 'pymk', ...change(s) })))
+      .toThrow(new RegExp(`^BatchTransform Predictions/Pymk2: (.*; )?${message.source}`));
+  });
+
+  test('fails if the cache has a sort key and no sortKeyColumn is given', () => {
+    const s = setup({}, { sortKey: 'candidate' });
+    expect(() => new BatchTransform(s.stack, 'Pymk', props(s))).toThrow(/sortKeyColumn is required: cache Predictions\/Cache has the sort key 'candidate'/);
+  });
+
+  test('a name derived from a long construct id says to set name', () => {
+    const s = setup();
+    expect(() => new BatchTransform(s.stack, 'PeopleYouMayKnowForEveryUser', props(s)))
+      .toThrow(/name must be .* but 'people-you-may-know-for-every-user' was derived from the construct id \(set name\)/);
+  });
+
+  test('lists every problem in one error', () => {
+    const s = setup();
+    expect(() => new BatchTransform(s.stack, 'Pymk', props(s, { instanceType: 'big', instanceCount: 0, ttl: Duration.minutes(5), keyColumn: 'nope', maxPayloadMb: 500 })))
+      .toThrow(/instanceType must be .*; instanceCount must be .*; maxPayloadMb must be .*; ttl must be .*; keyColumn 'nope' is not a column/);
+  });
+
+  test('tokens are accepted where their value can wait until deployment', () => {
+    const s = setup();
+    const instanceType = new CfnParameter(s.stack, 'InstanceType', { default: 'ml.m5.xlarge' }).valueAsString;
+    const instanceCount = Token.asNumber(Lazy.number({ produce: () => 2 }));
+    const maxPayloadMb = new CfnParameter(s.stack, 'MaxPayload', { type: 'Number', default: 6 }).valueAsNumber;
+    const { model } = endpointModel(s);
+    expect(() => new BatchTransform(s.stack, 'Pymk', props(s, { instanceType, instanceCount, maxPayloadMb, maxConcurrentTransforms: 2, model }))).not.toThrow();
+    // An instance type known only at deploy time keeps the volume key (fail closed: not an NVMe type).
+    const text = JSON.stringify(Template.fromStack(s.stack).findResources('AWS::StepFunctions::StateMachine'));
+    expect(text).toContain('VolumeKmsKeyId');
+    expect(text).toContain('"Ref":"InstanceType"');
+  });
+});
+
+describe('compliance', () => {
+  function allOptions(s: Setup, source: ICuratedDataset): BatchTransformProps {
+    const { model } = endpointModel(s);
+    return props(s, {
+      source, model, name: 'pymk-pairs', format: TransformFormat.JSON_LINES, sortKeyColumn: 'candidate_id', columns: ['mutual_friends', 'affinity', 'same_school', 'last_seen'],
+      instanceType: 'ml.g4dn.xlarge', instanceCount: 2, batchStrategy: 'SingleRecord', maxPayloadMb: 20, maxConcurrentTransforms: 5, ttl: Duration.days(3),
+      schedule: scheduler.ScheduleExpression.cron({ hour: '2', minute: '30' }), loadInstanceType: 'ml.m5.xlarge', loadVolumeSizeGiB: 100, transformTimeout: Duration.hours(6),
+    });
+  }
+
+  test.each<[string, Record<string, unknown>, boolean]>([
+    ['defaults', {}, false],
+    ['all options', {}, true],
+    ['all options, destroy on removal', { destroyOnRemoval: 'true' }, true],
+  ])('passes the gate (%s)', (_name, context, everything) => {
+    const s = setup(context, everything ? { sortKey: 'candidate', retention: Duration.days(7) } : {});
+    applyComplianceGate(s.app);
+    new BatchTransform(s.stack, 'Pymk', everything ? allOptions(s, s.users) : props(s, { schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
+    s.cache.grantRead(new iam.Role(s.stack, 'Server', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  });
+
+  test('the loader is the only job without network isolation, acknowledged with its reason', () => {
+    const s = setup();
+    applyComplianceGate(s.app);
+    new BatchTransform(s.stack, 'Pymk', props(s));
+    s.app.synth();
+    const gdpr = new GdprChecks().validateScope(s.app);
+    expect(gdpr.violations).toEqual([]);
+    const machine = s.stack.node.findChild('Pymk').node.findChild('Workflow');
+    const acknowledged = JSON.stringify(machine.node.metadata);
+    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]');
+  });
+});

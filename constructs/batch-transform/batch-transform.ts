@@ -1,0 +1,476 @@
+import * as path from 'path';
+import {
+  Annotations, Duration, Stack, Token,
+  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
+  aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { TransformFormat, dataProcessing, exportStatement } from './export';
+import { PredictionCache } from './prediction-cache';
+import {
+  DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
+  ResolvedProps, batchTransformProblems, modelColumns, staleInterval,
+} from './validation';
+import { acknowledge } from '../../lib/compliance/acknowledge';
+import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
+import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
+import { grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
+import { KitError } from '../../lib/errors';
+import { IWorkloadNetwork } from '../../lib/network';
+import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
+import {
+  ContainerArgument, PROCESSING_ROOT, Workflow, athenaQueryState, grantRunProcessingJobs, processingJobState, statesFormat,
+} from '../../lib/workflows';
+import { DataLake, ICuratedDataset } from '../data-lake';
+
+/** CloudWatch namespace of the workflow's metrics (dimension `Pipeline` = the construct's name). */
+export const METRIC_NAMESPACE = 'mlsd/BatchTransform';
+
+/** Where the loader script lives in this repository. */
+export const LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_predictions.py');
+
+/** Properties of a {@link BatchTransform}. */
+export interface BatchTransformProps {
+  /** The data lake: its curated zone holds the export and the transform output, its key encrypts them. */
+  readonly lake: DataLake;
+  /** Where the loader runs (it reaches DynamoDB through the VPC's gateway endpoint). */
+  readonly network: IWorkloadNetwork;
+  /** The curated dataset to predict for, one prediction per row. */
+  readonly source: ICuratedDataset;
+  /**
+   * The column that identifies the entity (a pseudonym, or an integer id): it becomes the cache's
+   * `pk`. It is carried past the model (DataProcessing InputFilter) and joined back to each
+   * prediction (JoinSource `Input`). A string or bigint column.
+   */
+  readonly keyColumn: string;
+  /**
+   * The column that becomes the cache's sort key; required exactly when the cache has one.
+   * Carried past the model like `keyColumn`.
+   * @default - none
+   */
+  readonly sortKeyColumn?: string;
+  /**
+   * The columns the model reads, in this order (CSV field order, or JSON keys).
+   * @default - every column of `source` but the key columns, in the dataset's order
+   */
+  readonly columns?: readonly string[];
+  /**
+   * The model: a SageMaker model name, or a CfnModel (e.g. one of the real-time endpoint's). The
+   * transform job runs in the model's VPC, with its network isolation, as its execution role.
+   */
+  readonly model: string | sagemaker.CfnModel;
+  /**
+   * The model's execution role: the transform job reads the export and writes its output as this
+   * role, so it is granted exactly those prefixes (and the lake key) here.
+   * @default - for a CfnModel, the iam.Role of its stack whose ARN is the model's executionRoleArn;
+   *   otherwise none (a warning says to grant it with `grantTransformData`)
+   */
+  readonly modelRole?: iam.Role;
+  /** The cache the predictions are loaded into. */
+  readonly cache: PredictionCache;
+  /**
+   * Short name: job names (`bt-<name>-<execution>`), S3 prefixes, the log group and the metrics'
+   * `Pipeline` dimension. 1-23 lower case letters, digits and single hyphens.
+   * @default - the construct id in kebab case (`PeopleYouMayKnow` → `people-you-may-know`)
+   */
+  readonly name?: string;
+  /**
+   * What the model receives and returns (ContentType and Accept); the export is written in it.
+   * @default TransformFormat.CSV (no header)
+   */
+  readonly format?: TransformFormat;
+  /** @default DEFAULT_INSTANCE_TYPE (ml.m5.xlarge) */
+  readonly instanceType?: string;
+  /** Instances of the transform job, 1-100. @default 1 */
+  readonly instanceCount?: number;
+  /** How the input is split into records; one record per line. @default 'Line' */
+  readonly splitType?: 'Line';
+  /** Records per request: several (up to `maxPayloadMb`) or one. @default 'MultiRecord' */
+  readonly batchStrategy?: 'MultiRecord' | 'SingleRecord';
+  /** Largest request, 0-100 MB (0: chunked streaming, for containers that support it). @default - SageMaker's (6 MB) */
+  readonly maxPayloadMb?: number;
+  /** Parallel requests per instance; with `maxPayloadMb`, their product is at most 100 MB. @default - SageMaker's */
+  readonly maxConcurrentTransforms?: number;
+  /**
+   * Freshness: cached predictions expire (DynamoDB TTL `expires_at`) this long after the run that
+   * wrote them. At least an hour, at most the cache's retention.
+   * @default DEFAULT_TTL (7 days)
+   */
+  readonly ttl?: Duration;
+  /**
+   * When EventBridge Scheduler starts the workflow (flexible time window off).
+   * @default - on demand only (start the state machine yourself)
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+  /**
+   * How often `schedule` runs, for the staleness alarm (no success within twice this).
+   * @default - derived from a rate() schedule, or from a cron() that runs hourly, daily or weekly at
+   *   one minute; required for other cron() expressions
+   */
+  readonly scheduleInterval?: Duration;
+  /**
+   * How long the transform job may run. The task then fails (States.Timeout), which the run
+   * records as Failed; the workflow's own timeout is this plus the loader's `LOAD_MAX_RUNTIME`
+   * plus an hour, so that every way a run can end is recorded.
+   * @default DEFAULT_TRANSFORM_TIMEOUT (12 hours)
+   */
+  readonly transformTimeout?: Duration;
+  /** Instance type of the loader. @default DEFAULT_LOAD_INSTANCE_TYPE (ml.m5.large) */
+  readonly loadInstanceType?: string;
+  /** Storage of the loader, which downloads the whole transform output, 1-16384 GiB. @default 30 */
+  readonly loadVolumeSizeGiB?: number;
+}
+
+const JOB_NAME_PREFIX = 'bt';
+
+/** `PeopleYouMayKnow` → `people-you-may-know`. */
+function kebabCase(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/** A name for a container argument: a literal, or a token (table and model names need no escaping). */
+function nameArgument(value: string): ContainerArgument {
+  return Token.isUnresolved(value) ? { expression: `'${value}'` } : value;
+}
+
+/** The iam.Role of the model's stack that the model runs as, when there is one. */
+function roleOfModel(model: sagemaker.CfnModel): iam.Role | undefined {
+  const stack = Stack.of(model);
+  const arn = JSON.stringify(stack.resolve(model.executionRoleArn));
+  return stack.node.findAll().find((c): c is iam.Role => c instanceof iam.Role && JSON.stringify(stack.resolve(c.roleArn)) === arn);
+}
+
+/**
+ * Batch prediction, the book's "high throughput, low cost, high latency" side: on a schedule, a
+ * workflow exports a curated dataset with Athena, runs a SageMaker batch transform job over it, and
+ * loads every prediction, keyed by the entity's pseudonym and with a freshness TTL, into a
+ * {@link PredictionCache} that online services read. Each run ends by publishing CloudWatch metrics
+ * (`Succeeded` and `ItemsWritten`, or `Failed`); alarms watch for failed and missing runs.
+ */
+export class BatchTransform extends Construct {
+  /** The construct's short name (job names, prefixes, metric dimension). */
+  public readonly name: string;
+  public readonly stateMachine: Workflow;
+  /** The loader's role (a Processing job that writes the cache). */
+  public readonly loadRole: iam.Role;
+  /** The role EventBridge Scheduler starts the workflow with. */
+  public readonly scheduleRole?: iam.Role;
+  public readonly schedule?: scheduler.Schedule;
+  /** In ALARM when a run failed (Failed ≥ 1 in 5 minutes). */
+  public readonly failedAlarm: cloudwatch.Alarm;
+  /** In ALARM when no run succeeded within twice the schedule's interval (only with a recurring schedule). */
+  public readonly staleAlarm?: cloudwatch.Alarm;
+  /** `s3://<curated>/_exports/transform/<name>/`: the model's input, one folder per execution. */
+  public readonly exportPrefixUri: string;
+  /** `s3://<curated>/_exports/transform-output/<name>/`: the transform output, one folder per execution. */
+  public readonly outputPrefixUri: string;
+
+  private readonly lake: DataLake;
+  private readonly exportPrefix: string;
+  private readonly outputPrefix: string;
+
+  constructor(scope: Construct, id: string, props: BatchTransformProps) {
+    super(scope, id);
+    const resolved: ResolvedProps = {
+      name: props.name ?? kebabCase(id),
+      nameDerived: props.name === undefined,
+      source: props.source,
+      keyColumn: props.keyColumn,
+      sortKeyColumn: props.sortKeyColumn,
+      columns: props.columns,
+      modelName: typeof props.model === 'string' ? props.model : undefined,
+      cache: props.cache,
+      format: props.format ?? TransformFormat.CSV,
+      instanceType: props.instanceType ?? DEFAULT_INSTANCE_TYPE,
+      instanceCount: props.instanceCount ?? 1,
+      splitType: props.splitType ?? 'Line',
+      batchStrategy: props.batchStrategy ?? 'MultiRecord',
+      maxPayloadMb: props.maxPayloadMb,
+      maxConcurrentTransforms: props.maxConcurrentTransforms,
+      ttl: props.ttl ?? DEFAULT_TTL,
+      schedule: props.schedule,
+      scheduleInterval: props.scheduleInterval,
+      loadInstanceType: props.loadInstanceType ?? DEFAULT_LOAD_INSTANCE_TYPE,
+      loadVolumeSizeGiB: props.loadVolumeSizeGiB ?? DEFAULT_LOAD_VOLUME_SIZE_GIB,
+      transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
+    };
+    const problems = batchTransformProblems(resolved);
+    if (problems.length > 0) {
+      throw new KitError(`BatchTransform ${this.node.path}: ${problems.join('; ')}`);
+    }
+
+    const stack = Stack.of(this);
+    const lake = props.lake;
+    const cache = props.cache;
+    const name = resolved.name;
+    const format = resolved.format;
+    const columns = modelColumns(resolved);
+    const key = lake.encryptionKey;
+    const bucketName = lake.curatedBucket.bucketName;
+    const jobPrefix = `${JOB_NAME_PREFIX}-${name}`;
+    this.name = name;
+    this.lake = lake;
+    this.exportPrefix = `_exports/transform/${name}/`;
+    this.outputPrefix = `_exports/transform-output/${name}/`;
+    const loadPrefix = `_exports/transform-load/${name}/`;
+    this.exportPrefixUri = `s3://${bucketName}/${this.exportPrefix}`;
+    this.outputPrefixUri = `s3://${bucketName}/${this.outputPrefix}`;
+    const perExecution = (prefix: string) => statesFormat(`s3://{}/${prefix}{}/`, `'${bucketName}'`, '$$.Execution.Name');
+    const exportUri = perExecution(this.exportPrefix);
+    const outputUri = perExecution(this.outputPrefix);
+    const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
+    const spec = { keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format };
+
+    // 1. Export the key(s) and the model's columns with Athena.
+    const exportRows = athenaQueryState(this, 'Export', {
+      queryExpression: statesFormat(exportStatement(props.source.databaseName, props.source, spec), exportUri),
+      workGroupName: lake.workGroupName,
+      databaseName: lake.databaseName,
+    });
+
+    // 2. The transform job, in the model's VPC; local NVMe volumes are hardware-encrypted and take no key.
+    const instanceType = resolved.instanceType;
+    const nvme = !Token.isUnresolved(instanceType) && hasLocalNvmeStorage(instanceType);
+    const transform = new sfn.CustomState(this, 'Transform', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::sagemaker:createTransformJob.sync`,
+        Parameters: {
+          'TransformJobName.$': statesFormat(`${jobPrefix}-{}`, '$$.Execution.Name'),
+          'ModelName': modelName,
+          'BatchStrategy': resolved.batchStrategy,
+          ...(props.maxPayloadMb !== undefined ? { MaxPayloadInMB: props.maxPayloadMb } : {}),
+          ...(props.maxConcurrentTransforms !== undefined ? { MaxConcurrentTransforms: props.maxConcurrentTransforms } : {}),
+          'TransformInput': {
+            DataSource: { S3DataSource: { 'S3DataType': 'S3Prefix', 'S3Uri.$': exportUri } },
+            ContentType: format,
+            SplitType: resolved.splitType,
+            CompressionType: 'Gzip',
+          },
+          'TransformOutput': { 'S3OutputPath.$': outputUri, 'KmsKeyId': key.keyArn, 'AssembleWith': 'Line', 'Accept': format },
+          'TransformResources': {
+            InstanceType: instanceType,
+            InstanceCount: resolved.instanceCount,
+            ...(nvme ? {} : { VolumeKmsKeyId: key.keyArn }),
+          },
+          'DataProcessing': dataProcessing(spec),
+        },
+        ResultPath: null,
+        TimeoutSeconds: resolved.transformTimeout.toSeconds(),
+      },
+    });
+
+    // 3. The loader: a Processing job in the VPC that writes the cache with BatchWriteItem.
+    const image = sklearnProcessingImage(this, `BatchTransform ${this.node.path}`);
+    this.loadRole = new iam.Role(this, 'LoadRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Loads the predictions of batch transform ${name} into ${cache.node.path}`,
+    });
+    grantJobRuntime(this.loadRole, image);
+    grantBucketRead(lake.curatedBucket, this.loadRole, `${this.outputPrefix}*`);
+    grantBucketPut(lake.curatedBucket, this.loadRole, `${loadPrefix}*`);
+    cache.grantWrite(this.loadRole);
+    const load = processingJobState(this, 'LoadPredictions', {
+      jobNamePrefix: jobPrefix,
+      role: this.loadRole,
+      image,
+      script: new assets.Asset(this, 'LoadScript', { path: LOAD_SCRIPT }),
+      arguments: [
+        '--input', `${PROCESSING_ROOT}/predictions`,
+        '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',
+        '--table', nameArgument(cache.tableName),
+        '--model', nameArgument(modelName),
+        '--ttl-seconds', String(resolved.ttl.toSeconds()),
+        ...(format === TransformFormat.CSV ? ['--input-columns', String(columns.length + (props.sortKeyColumn ? 2 : 1))] : []),
+        ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
+        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') },
+      ],
+      inputs: [{ name: 'predictions', s3Uri: { expression: outputUri } }],
+      outputS3Uri: `s3://${bucketName}/${loadPrefix}`,
+      encryptionKey: key,
+      subnets: props.network.vpc.selectSubnets(props.network.subnets),
+      securityGroup: props.network.securityGroupFor(this, 'LoadSecurityGroup', `Loader of batch transform ${name}`),
+      instanceType: resolved.loadInstanceType,
+      volumeSizeGiB: resolved.loadVolumeSizeGiB,
+      maxRuntime: LOAD_MAX_RUNTIME,
+      networkIsolation: false,
+    });
+
+    // 4. The loader's counts, then the success metrics; any failure records Failed=1 and fails the run.
+    const readSummary = new sfn.CustomState(this, 'ReadSummary', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
+        Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}.json`, '$$.Execution.Name') },
+        ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+        ResultPath: '$.load',
+      },
+    });
+    const dimensions = [{ Name: 'Pipeline', Value: name }];
+    const putMetrics = (stateId: string, metricData: object[]) => new sfn.CustomState(this, stateId, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:cloudwatch:putMetricData`,
+        Parameters: { Namespace: METRIC_NAMESPACE, MetricData: metricData },
+        ResultPath: null,
+      },
+    }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const publishSuccess = putMetrics('PublishSuccess', [
+      { MetricName: 'Succeeded', Dimensions: dimensions, Value: 1, Unit: 'Count' },
+      { 'MetricName': 'ItemsWritten', 'Dimensions': dimensions, 'Value.$': '$.load.summary.items_written', 'Unit': 'Count' },
+    ]);
+    const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+    const recordFailure = putMetrics('RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
+    recordFailure.addCatch(failed, { resultPath: '$.recordFailureError' }).next(failed);
+    for (const task of [exportRows, transform, load, readSummary, publishSuccess]) {
+      task.addCatch(recordFailure, { resultPath: '$.error' });
+    }
+    readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+
+    this.stateMachine = new Workflow(this, 'Workflow', {
+      definition: exportRows.next(transform).next(load).next(readSummary).next(publishSuccess),
+      encryptionKey: key,
+      logName: `transform-${name}`,
+      timeout: resolved.transformTimeout.plus(LOAD_MAX_RUNTIME).plus(Duration.hours(1)),
+    });
+    acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
+      'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
+
+    this.grantWorkflow(this.stateMachine.role as iam.Role, props.source, jobPrefix, loadPrefix);
+
+    // The transform job reads and writes S3 as the model's role.
+    const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
+    if (modelRole) {
+      this.grantTransformData(modelRole);
+    } else {
+      Annotations.of(this).addWarningV2('mlsd:batchTransformModelRole',
+        `The role of model ${typeof props.model === 'string' ? props.model : props.model.node.path} is not known here: pass modelRole, or call grantTransformData(role), `
+        + 'or the transform job cannot read its input and write its output');
+    }
+
+    if (props.schedule) {
+      this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
+        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+        description: `Starts batch transform ${name}`,
+      });
+      this.schedule = new scheduler.Schedule(this, 'Schedule', {
+        schedule: props.schedule,
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, { role: this.scheduleRole }),
+        timeWindow: scheduler.TimeWindow.off(),
+        description: `Runs batch transform ${name}: dataset ${props.source.name} into the cache ${cache.node.path}`,
+      });
+    }
+
+    this.failedAlarm = new cloudwatch.Alarm(this, 'FailedAlarm', {
+      alarmDescription: `Batch transform ${name}: a run failed (see the state machine's executions)`,
+      metric: this.metricFailed({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const interval = staleInterval(resolved);
+    if (interval !== undefined) {
+      const window = Duration.seconds(2 * interval.toSeconds());
+      if (window.toSeconds() <= MAX_STALENESS_WINDOW.toSeconds()) {
+        this.staleAlarm = new cloudwatch.Alarm(this, 'StaleAlarm', {
+          alarmDescription: `Batch transform ${name}: no run succeeded within ${window.toHumanString()} (twice the schedule's interval); cached predictions are getting stale`,
+          metric: this.metricSucceeded({ period: window }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        });
+      } else {
+        Annotations.of(this).addWarningV2('mlsd:batchTransformStaleAlarm',
+          `No staleness alarm: twice the schedule's interval (${window.toHumanString()}) exceeds the ${MAX_STALENESS_WINDOW.toHumanString()} a CloudWatch alarm can evaluate; watch the Succeeded metric another way`);
+      }
+    }
+  }
+
+  /**
+   * Lets `grantee` (the model's execution role) read the export and write the transform output,
+   * under this construct's prefixes only, and use the lake key for them and for the job's volume.
+   */
+  public grantTransformData(grantee: iam.IGrantable): iam.Grant {
+    const key = this.lake.encryptionKey;
+    grantBucketRead(this.lake.curatedBucket, grantee, `${this.exportPrefix}*`);
+    grantBucketPut(this.lake.curatedBucket, grantee, `${this.outputPrefix}*`);
+    return this.grantVolumeKey(grantee).combine(iam.Grant.addToPrincipal({ grantee, actions: ['kms:DescribeKey'], resourceArns: [key.keyArn] }));
+  }
+
+  /** A metric of this workflow (namespace `mlsd/BatchTransform`, dimension `Pipeline`), summed. */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensionsMap: { Pipeline: this.name },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /** Runs that completed: 1 per run. */
+  public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Succeeded', props);
+  }
+
+  /** Runs that failed at any step: 1 per run. */
+  public metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Failed', props);
+  }
+
+  /** Predictions written to the cache by successful runs. */
+  public metricItemsWritten(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ItemsWritten', props);
+  }
+
+  /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */
+  private grantVolumeKey(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:CreateGrant'],
+      resourceArns: [this.lake.encryptionKey.keyArn],
+      conditions: { Bool: { 'kms:GrantIsForAWSResource': true } },
+    });
+  }
+
+  private grantWorkflow(role: iam.Role, source: ICuratedDataset, jobPrefix: string, loadPrefix: string): void {
+    const stack = Stack.of(this);
+    const lake = this.lake;
+    const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+    // Athena runs the UNLOAD as the workflow: it reads the dataset and writes the export and the query results.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
+      resources: [arn('athena', `workgroup/${lake.workGroupName}`)],
+    }));
+    source.grantRead(role);
+    grantBucketReadWrite(lake.curatedBucket, role, `${this.exportPrefix}*`);
+    grantBucketReadWrite(lake.curatedBucket, role, 'athena-results/*');
+    // The transform job (.sync watches it through an EventBridge rule Step Functions manages).
+    addStatementsWithWildcards(role, [new iam.PolicyStatement({
+      actions: ['sagemaker:CreateTransformJob', 'sagemaker:DescribeTransformJob', 'sagemaker:StopTransformJob', 'sagemaker:AddTags', 'sagemaker:ListTags'],
+      resources: [arn('sagemaker', `transform-job/${jobPrefix}-*`)],
+    })], `The workflow creates and watches the transform jobs it names ${jobPrefix}-<execution>, and no others.`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+      resources: [arn('events', 'rule/StepFunctionsGetEventsForSageMakerTransformJobsRule')],
+    }));
+    this.grantVolumeKey(role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [lake.encryptionKey.keyArn] }));
+    // The loader, and its summary.
+    grantRunProcessingJobs(role, jobPrefix, this.loadRole);
+    grantBucketRead(lake.curatedBucket, role, `${loadPrefix}*`);
+    // Metrics: PutMetricData has no resource type, so it is limited by namespace, in a policy of its own.
+    const metrics = new iam.Policy(this, 'MetricsPolicy', {
+      statements: [new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+      })],
+    });
+    metrics.attachToRole(role);
+    acknowledge(metrics, 'AwsSolutions-IAM5[Resource::*]',
+      `cloudwatch:PutMetricData has no resource type, so IAM requires *; the statement is limited to the ${METRIC_NAMESPACE} namespace by condition.`);
+  }
+}

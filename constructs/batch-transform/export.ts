@@ -1,0 +1,105 @@
+import type { ColumnType, ICuratedDataset } from '../data-lake';
+
+/** What the transform job sends the model: the request's ContentType, and the export's format. */
+export enum TransformFormat {
+  /** Comma-separated values without a header (e.g. SageMaker's XGBoost and linear learner). */
+  CSV = 'text/csv',
+  /** One JSON object per line: `{"<column>": value, ...}` with the model's columns. */
+  JSON_LINES = 'application/jsonlines',
+}
+
+/** The field names the export gives the key and sort key (they never reach the model). */
+export const EXPORT_KEY_FIELD = 'pk';
+export const EXPORT_SORT_KEY_FIELD = 'sk';
+/** In JSON lines, the object the model receives (`InputFilter: $.features`). */
+export const EXPORT_FEATURES_FIELD = 'features';
+
+/** What the export carries: the key (and sort key) first, then the columns the model reads. */
+export interface ExportColumns {
+  readonly keyColumn: string;
+  readonly sortKeyColumn?: string;
+  readonly columns: readonly string[];
+  readonly format: TransformFormat;
+}
+
+const q = (name: string) => `"${name}"`;
+
+/** Trino's type of a column as the model receives it in JSON (dates and timestamps as ISO-8601 text). */
+const JSON_TYPES: Readonly<Record<ColumnType, string>> = {
+  string: 'varchar',
+  bigint: 'bigint',
+  double: 'double',
+  boolean: 'boolean',
+  timestamp: 'varchar',
+  date: 'varchar',
+};
+
+function jsonValue(name: string, type: ColumnType): string {
+  if (type === 'timestamp') {
+    return `to_iso8601(with_timezone(${q(name)}, 'UTC'))`;
+  }
+  return type === 'date' ? `to_iso8601(${q(name)})` : q(name);
+}
+
+/**
+ * A CSV field of the model's input: text, with nulls as empty fields (TEXTFILE would write `\N`),
+ * and, in strings, commas and line breaks replaced by spaces so that a value cannot shift columns.
+ */
+function csvValue(name: string, type: ColumnType): string {
+  const c = q(name);
+  switch (type) {
+    case 'string':
+      return `COALESCE(replace(replace(replace(${c}, ',', ' '), chr(10), ' '), chr(13), ' '), '')`;
+    case 'timestamp':
+      return `COALESCE(to_iso8601(with_timezone(${c}, 'UTC')), '')`;
+    case 'date':
+      return `COALESCE(to_iso8601(${c}), '')`;
+    default:
+      return `COALESCE(CAST(${c} AS varchar), '')`;
+  }
+}
+
+/**
+ * The Athena statement that exports a dataset for the transform job (`{}` = the target prefix):
+ * gzipped CSV without a header (`key[,sort key],columns...`) or gzipped JSON lines
+ * (`{"pk": key, ["sk": sort key,] "features": {columns...}}`), rows without a key left out.
+ */
+export function exportStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, spec: ExportColumns): string {
+  const typeOf = (name: string) => source.columns.find((c) => c.name === name)!.type;
+  const keys = [`${q(spec.keyColumn)} AS ${q(EXPORT_KEY_FIELD)}`];
+  const present = [`${q(spec.keyColumn)} IS NOT NULL`];
+  if (spec.sortKeyColumn !== undefined) {
+    keys.push(`${q(spec.sortKeyColumn)} AS ${q(EXPORT_SORT_KEY_FIELD)}`);
+    present.push(`${q(spec.sortKeyColumn)} IS NOT NULL`);
+  }
+  let values: string[];
+  let options: string;
+  if (spec.format === TransformFormat.CSV) {
+    values = spec.columns.map((c) => `${csvValue(c, typeOf(c))} AS ${q(c)}`);
+    options = `format = 'TEXTFILE', field_delimiter = ',', compression = 'GZIP'`;
+  } else {
+    const row = `ROW(${spec.columns.map((c) => jsonValue(c, typeOf(c))).join(', ')})`;
+    const rowType = `ROW(${spec.columns.map((c) => `${q(c)} ${JSON_TYPES[typeOf(c)]}`).join(', ')})`;
+    values = [`CAST(${row} AS ${rowType}) AS ${q(EXPORT_FEATURES_FIELD)}`];
+    options = `format = 'JSON', compression = 'GZIP'`;
+  }
+  const select = `SELECT ${[...keys, ...values].join(', ')} FROM ${q(databaseName)}.${q(source.tableName)} WHERE ${present.join(' AND ')}`;
+  return `UNLOAD (${select}) TO '{}' WITH (${options})`;
+}
+
+/**
+ * The transform job's DataProcessing: the model sees only its columns (InputFilter), and each
+ * output line is joined with its input line (JoinSource) so that it carries the key. In JSON,
+ * the output keeps only the key(s) and the prediction (`SageMakerOutput`).
+ */
+export function dataProcessing(spec: Pick<ExportColumns, 'sortKeyColumn' | 'format'>): Record<string, string> {
+  const keys = spec.sortKeyColumn === undefined ? [EXPORT_KEY_FIELD] : [EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD];
+  if (spec.format === TransformFormat.CSV) {
+    return { InputFilter: `$[${keys.length}:]`, JoinSource: 'Input' };
+  }
+  return {
+    InputFilter: `$.${EXPORT_FEATURES_FIELD}`,
+    JoinSource: 'Input',
+    OutputFilter: `$[${[...keys, 'SageMakerOutput'].map((k) => `'${k}'`).join(',')}]`,
+  };
+}

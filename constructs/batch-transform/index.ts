@@ -1,0 +1,5 @@
+export * from './batch-transform';
+export * from './export';
+export * from './prediction-cache';
+export * from './schedule';
+export * from './validation';

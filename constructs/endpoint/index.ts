@@ -1,0 +1,3 @@
+export * from './defaults';
+export * from './model-source';
+export * from './realtime-endpoint';

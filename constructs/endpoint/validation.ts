@@ -1,0 +1,177 @@
+import { Token } from 'aws-cdk-lib';
+import type { RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
+import { DEFAULT_ALARM_EVALUATION_PERIODS } from './defaults';
+import { instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
+import { endpointFiguresProblems } from '../../lib/sizing';
+
+/** SageMaker's pattern for endpoint and variant names: 1-63 letters, digits and hyphens, no leading or trailing hyphen. */
+export const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+/** A MIME type as SageMaker accepts it in CaptureContentTypeHeader. */
+const CONTENT_TYPE = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*\/[a-zA-Z0-9](-*[a-zA-Z0-9.])*$/;
+/** Most content types per list in CaptureContentTypeHeader. */
+const MAX_CONTENT_TYPES = 10;
+
+/** A variant with the prop path its messages name (`variants.challenger`). */
+export interface LabelledVariant {
+  readonly label: string;
+  readonly options: VariantOptions | ShadowVariantOptions;
+}
+
+function known(value: unknown): boolean {
+  return value !== undefined && !Token.isUnresolved(value);
+}
+
+function isPositive(value: number | undefined): boolean {
+  return value !== undefined && Number.isFinite(value) && value > 0;
+}
+
+function isWholeFrom(value: number | undefined, min: number): boolean {
+  return value !== undefined && Number.isInteger(value) && value >= min;
+}
+
+function tokenMessage(label: string, prop: string, why: string): string {
+  return `${label}.${prop} must be known at synth time, because ${why}, but a token was provided`;
+}
+
+interface VariantRule {
+  readonly condition: (v: VariantOptions & ShadowVariantOptions) => boolean;
+  readonly message: (v: VariantOptions & ShadowVariantOptions, label: string) => string;
+}
+
+const VARIANT_RULES: readonly VariantRule[] = [
+  {
+    condition: (v) => known(v.name) && !NAME_PATTERN.test(v.name),
+    message: (v, l) => `${l}.name must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${v.name}' was provided`,
+  },
+  {
+    condition: (v) => v.instanceType !== undefined && Token.isUnresolved(v.instanceType),
+    message: (_v, l) => tokenMessage(l, 'instanceType', 'whether the endpoint config may carry a KMS key depends on it (local NVMe instance storage)'),
+  },
+  {
+    condition: (v) => !Token.isUnresolved(v.instanceType) && (typeof v.instanceType !== 'string' || instanceFamily(v.instanceType) === undefined),
+    message: (v, l) => `${l}.instanceType must be a SageMaker instance type ml.<family>.<size> such as ml.m5.xlarge or ml.g5.xlarge, but '${v.instanceType}' was provided`,
+  },
+  {
+    condition: (v) => v.initialWeight !== undefined && Token.isUnresolved(v.initialWeight),
+    message: (_v, l) => tokenMessage(l, 'initialWeight', 'each variant\'s share of traffic sizes its fleet'),
+  },
+  {
+    condition: (v) => v.initialWeight !== undefined && !Token.isUnresolved(v.initialWeight) && !isPositive(v.initialWeight),
+    message: (v, l) => `${l}.initialWeight must be a number above 0, but ${v.initialWeight} was provided`,
+  },
+  {
+    condition: (v) => v.samplingPercentage !== undefined && Token.isUnresolved(v.samplingPercentage),
+    message: (_v, l) => tokenMessage(l, 'samplingPercentage', 'it sets the shadow variant\'s weight and sizes its fleet'),
+  },
+  {
+    condition: (v) => known(v.samplingPercentage) && !(isWholeFrom(v.samplingPercentage, 1) && v.samplingPercentage! <= 100),
+    message: (v, l) => `${l}.samplingPercentage must be a whole number from 1 to 100, but ${v.samplingPercentage} was provided`,
+  },
+  {
+    condition: (v) => v.perInstanceThroughputQps !== undefined && Token.isUnresolved(v.perInstanceThroughputQps),
+    message: (_v, l) => tokenMessage(l, 'perInstanceThroughputQps', 'the instance counts and scaling targets are computed from it'),
+  },
+  {
+    condition: (v) => known(v.perInstanceThroughputQps) && !isPositive(v.perInstanceThroughputQps),
+    message: (v, l) => `${l}.perInstanceThroughputQps must be a number of requests per second above 0, but ${v.perInstanceThroughputQps} was provided`,
+  },
+  ...(['minCapacity', 'maxCapacity'] as const).flatMap((prop): VariantRule[] => [
+    {
+      condition: (v) => v[prop] !== undefined && Token.isUnresolved(v[prop]),
+      message: (_v, l) => tokenMessage(l, prop, 'the initial instance count lies between min and max capacity'),
+    },
+    {
+      condition: (v) => known(v[prop]) && !isWholeFrom(v[prop], 1),
+      message: (v, l) => `${l}.${prop} must be a whole number of at least 1, but ${v[prop]} was provided`,
+    },
+  ]),
+  {
+    condition: (v) => isWholeFrom(v.minCapacity, 1) && isWholeFrom(v.maxCapacity, 1) && v.maxCapacity! < v.minCapacity!,
+    message: (v, l) => `${l}.maxCapacity must be at least minCapacity (${v.minCapacity}), but ${v.maxCapacity} was provided`,
+  },
+];
+
+function repeated(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+}
+
+function contentTypeProblems(label: string, types: readonly string[] | undefined): string[] {
+  if (types === undefined || Token.isUnresolved(types)) {
+    return [];
+  }
+  const problems: string[] = [];
+  if (types.length === 0 || types.length > MAX_CONTENT_TYPES) {
+    problems.push(`${label} must list 1 to ${MAX_CONTENT_TYPES} content types, but ${types.length} were provided`);
+  }
+  const bad = types.filter((t) => known(t) && !CONTENT_TYPE.test(t));
+  if (bad.length > 0) {
+    problems.push(`${label} must be MIME types such as text/csv or application/json, but ${bad.map((t) => `'${t}'`).join(', ')} was provided`);
+  }
+  return problems;
+}
+
+/** The variants of the props, labelled by their prop path; the champion first. */
+export function labelledVariants(props: RealtimeEndpointProps): LabelledVariant[] {
+  const v = props.variants ?? {};
+  return [
+    ...(v.champion ? [{ label: 'variants.champion', options: v.champion }] : []),
+    ...(v.challenger ? [{ label: 'variants.challenger', options: v.challenger }] : []),
+    ...(v.shadow ? [{ label: 'variants.shadow', options: v.shadow }] : []),
+  ];
+}
+
+/**
+ * Every problem with the props, each naming the prop, what was received and what is allowed.
+ * Tokens are skipped where the value can wait until deploy time; instance types, weights and the
+ * sizing figures cannot, because the key decision and the fleet sizes are made at synth time.
+ */
+export function validateEndpointProps(props: RealtimeEndpointProps, region: string | undefined): string[] {
+  const problems: string[] = [];
+  if (known(props.endpointName) && !NAME_PATTERN.test(props.endpointName)) {
+    problems.push(`endpointName must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${props.endpointName}' was provided`);
+  }
+  const variants = labelledVariants(props);
+  if (props.variants?.champion === undefined) {
+    const given = variants.map((v) => v.label.replace('variants.', ''));
+    problems.push(`variants.champion is required (the variant that serves production traffic), but ${given.length > 0 ? `only ${given.join(' and ')} was` : 'no variant was'} provided`);
+  }
+  if (props.variants?.shadow !== undefined && props.variants?.challenger !== undefined) {
+    problems.push('variants.shadow cannot be combined with variants.challenger: SageMaker allows a single production variant on an endpoint with a shadow variant, '
+      + 'but both were provided (run the A/B test and the shadow test one after the other)');
+  }
+  for (const { label, options } of variants) {
+    const v = options as VariantOptions & ShadowVariantOptions;
+    problems.push(...VARIANT_RULES.filter((r) => r.condition(v)).map((r) => r.message(v, label)));
+    problems.push(...(v.model === undefined ? [`${label}.model is required`] : v.model.problems(region).map((p) => `${label}.model: ${p}`)));
+  }
+  const duplicates = repeated(variants.map((v) => v.options.name).filter((n) => known(n)));
+  if (duplicates.length > 0) {
+    problems.push(`variant names must be unique, but ${duplicates.map((n) => `'${n}'`).join(', ')} was given to more than one of ${variants.map((v) => v.label).join(', ')}`);
+  }
+  if (props.figures === undefined) {
+    problems.push('figures is required: peakQps, latencyBudget and perInstanceThroughputQps size every variant');
+  } else {
+    problems.push(...endpointFiguresProblems(props.figures).map((p) => `figures.${p}`));
+  }
+  const capture = props.dataCapture;
+  if (capture !== undefined && capture.enabled !== false) {
+    const pct = capture.samplingPercentage;
+    if (known(pct) && !(isWholeFrom(pct, 0) && pct! <= 100)) {
+      problems.push(`dataCapture.samplingPercentage must be a whole number from 0 to 100, but ${pct} was provided`);
+    }
+    problems.push(...contentTypeProblems('dataCapture.captureContentTypes.csv', capture.captureContentTypes?.csv));
+    problems.push(...contentTypeProblems('dataCapture.captureContentTypes.json', capture.captureContentTypes?.json));
+  }
+  const alarms = props.alarms ?? {};
+  if (known(alarms.max5xxErrorsPerMinute) && !(Number.isFinite(alarms.max5xxErrorsPerMinute) && alarms.max5xxErrorsPerMinute! >= 0)) {
+    problems.push(`alarms.max5xxErrorsPerMinute must be a number of at least 0, but ${alarms.max5xxErrorsPerMinute} was provided`);
+  }
+  if (known(alarms.evaluationPeriods) && !isWholeFrom(alarms.evaluationPeriods, 1)) {
+    problems.push(`alarms.evaluationPeriods must be a whole number of at least 1, but ${alarms.evaluationPeriods} was provided`);
+  }
+  const periods = alarms.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
+  if (known(alarms.datapointsToAlarm) && !(isWholeFrom(alarms.datapointsToAlarm, 1) && (!known(periods) || alarms.datapointsToAlarm! <= periods))) {
+    problems.push(`alarms.datapointsToAlarm must be a whole number from 1 to evaluationPeriods (${periods}), but ${alarms.datapointsToAlarm} was provided`);
+  }
+  return problems;
+}

@@ -1,0 +1,4 @@
+export * from './index-settings';
+export * from './policies';
+export * from './validation';
+export * from './vector-index';

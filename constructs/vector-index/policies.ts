@@ -1,0 +1,104 @@
+/**
+ * The JSON documents of OpenSearch Serverless policies, as the service defines them: an
+ * encryption policy is one object, network and data access policies are lists of entries.
+ * Values may be CDK tokens (a key ARN, an endpoint id, a role ARN); `Stack.toJsonString` turns
+ * the documents into template strings.
+ */
+
+/** A rule of a security policy: which resources of a type it covers. */
+export interface SecurityPolicyRule {
+  readonly ResourceType: 'collection' | 'dashboard';
+  readonly Resource: string[];
+}
+
+/** An encryption security policy under a customer-managed key. */
+export interface EncryptionPolicyDocument {
+  readonly Rules: SecurityPolicyRule[];
+  readonly AWSOwnedKey: false;
+  readonly KmsARN: string;
+}
+
+/** One entry of a network security policy that admits traffic only from VPC endpoints. */
+export interface NetworkPolicyEntry {
+  readonly Rules: SecurityPolicyRule[];
+  readonly AllowFromPublic: false;
+  readonly SourceVPCEs: string[];
+}
+
+/** A rule of a data access policy entry. */
+export interface DataAccessRule {
+  readonly ResourceType: 'index' | 'collection';
+  readonly Resource: string[];
+  readonly Permission: string[];
+}
+
+/** One entry of a data access policy: permissions for a list of principals. */
+export interface DataAccessPolicyEntry {
+  readonly Rules: DataAccessRule[];
+  readonly Principal: string[];
+}
+
+/** Index permissions of `grantReadWrite`. */
+export const READ_WRITE_INDEX_PERMISSIONS: readonly string[] = [
+  'aoss:ReadDocument',
+  'aoss:WriteDocument',
+  'aoss:CreateIndex',
+  'aoss:DescribeIndex',
+  'aoss:UpdateIndex',
+];
+
+/** Index permissions of `grantRead`. */
+export const READ_INDEX_PERMISSIONS: readonly string[] = ['aoss:ReadDocument', 'aoss:DescribeIndex'];
+
+/** Collection permissions of both grants: list the collection's indexes. */
+export const COLLECTION_PERMISSIONS: readonly string[] = ['aoss:DescribeCollectionItems'];
+
+/** The IAM action that lets a principal call the collection's data plane at all. */
+export const DATA_PLANE_ACTION = 'aoss:APIAccessAll';
+
+function collectionResource(collectionName: string): string[] {
+  return [`collection/${collectionName}`];
+}
+
+/** Encrypts exactly the collection `collectionName` with the customer key `kmsArn`. */
+export function encryptionPolicy(collectionName: string, kmsArn: string): EncryptionPolicyDocument {
+  return {
+    Rules: [{ ResourceType: 'collection', Resource: collectionResource(collectionName) }],
+    AWSOwnedKey: false,
+    KmsARN: kmsArn,
+  };
+}
+
+/** Admits traffic to the collection's endpoint and its Dashboards endpoint only from `vpcEndpointId`. */
+export function networkPolicy(collectionName: string, vpcEndpointId: string): NetworkPolicyEntry[] {
+  return [{
+    Rules: [
+      { ResourceType: 'collection', Resource: collectionResource(collectionName) },
+      { ResourceType: 'dashboard', Resource: collectionResource(collectionName) },
+    ],
+    AllowFromPublic: false,
+    SourceVPCEs: [vpcEndpointId],
+  }];
+}
+
+function dataAccessEntry(collectionName: string, indexPermissions: readonly string[], principals: readonly string[]): DataAccessPolicyEntry {
+  return {
+    Rules: [
+      { ResourceType: 'index', Resource: [`index/${collectionName}/*`], Permission: [...indexPermissions] },
+      { ResourceType: 'collection', Resource: collectionResource(collectionName), Permission: [...COLLECTION_PERMISSIONS] },
+    ],
+    Principal: [...principals],
+  };
+}
+
+/**
+ * The data access policy for the principals granted so far: one entry for read-write principals
+ * and one for read-only principals (a principal granted both appears in the read-write entry only).
+ */
+export function dataAccessPolicy(collectionName: string, readWrite: readonly string[], read: readonly string[]): DataAccessPolicyEntry[] {
+  const readOnly = read.filter((p) => !readWrite.includes(p));
+  return [
+    ...(readWrite.length > 0 ? [dataAccessEntry(collectionName, READ_WRITE_INDEX_PERMISSIONS, readWrite)] : []),
+    ...(readOnly.length > 0 ? [dataAccessEntry(collectionName, READ_INDEX_PERMISSIONS, readOnly)] : []),
+  ];
+}
