@@ -118,7 +118,11 @@ describe('workflow', () => {
     expect(load.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
       "^States\\.Array\\('--input', '/opt/ml/processing/predictions', '--format', 'csv', '--table', '<Ref:Cache\\w+>', '--model', 'pymk-ranker', "
       + "'--ttl-seconds', '604800', '--input-columns', '3', '--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
-    expect(load.Parameters.AppSpecification.ContainerEntrypoint[1]).toMatch(/^\/opt\/ml\/processing\/code\/[0-9a-f]{64}\.py$/);
+    // The loader ships with lib/python/job_io.py as a bundle that the entrypoint unpacks (ProcessingCode.fromBundle).
+    expect(load.Parameters.AppSpecification.ContainerEntrypoint).toEqual([
+      'sh', '-c', 'mkdir -p /tmp/code && tar -xzf "$0" -C /tmp/code && exec python3 /tmp/code/load_predictions.py "$@"',
+      expect.stringMatching(/^\/opt\/ml\/processing\/code\/[0-9a-f]{64}\.gz$/),
+    ]);
     expect(load.Parameters.NetworkConfig).toEqual(expect.objectContaining({ EnableNetworkIsolation: false, EnableInterContainerTrafficEncryption: true }));
     expect(load.Parameters.ProcessingInputs[1]).toEqual({
       InputName: 'predictions',

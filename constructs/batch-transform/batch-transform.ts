@@ -1,7 +1,7 @@
 import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
-  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
+  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_sagemaker as sagemaker,
   aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -19,7 +19,8 @@ import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
-  ContainerArgument, PROCESSING_ROOT, Workflow, athenaQueryState, grantRunProcessingJobs, processingJobState, statesFormat,
+  ContainerArgument, JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, athenaQueryState, grantRunProcessingJobs, processingJobState,
+  statesFormat,
 } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
 
@@ -274,7 +275,7 @@ export class BatchTransform extends Construct {
       jobNamePrefix: jobPrefix,
       role: this.loadRole,
       image,
-      script: new assets.Asset(this, 'LoadScript', { path: LOAD_SCRIPT }),
+      code: ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE]),
       arguments: [
         '--input', `${PROCESSING_ROOT}/predictions`,
         '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',

@@ -5,7 +5,9 @@ import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketDelete, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
-import { PROCESSING_ROOT, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat,
+} from '../../lib/workflows';
 
 /** Processing jobs of the stage are named `anonymize-<execution>`. */
 const JOB_NAME_PREFIX = 'anonymize';
@@ -79,7 +81,7 @@ export class AnonymizationStage extends Construct {
   constructor(scope: Construct, id: string, props: AnonymizationStageProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const script = new assets.Asset(this, 'Script', { path: ANONYMIZE_SCRIPT });
+    const code = ProcessingCode.fromScript(this, 'Script', ANONYMIZE_SCRIPT);
     const policy = new assets.Asset(this, 'Policy', { path: jsonFile('policy', props.policy) });
     const staging = stagingPrefix(props.dataset);
     const execution = { expression: '$$.Execution.Name' };
@@ -88,7 +90,7 @@ export class AnonymizationStage extends Construct {
       jobNamePrefix: JOB_NAME_PREFIX,
       role: props.role,
       image: props.image,
-      script,
+      code,
       files: { policy },
       arguments: [
         '--policy', assetLocalPath(`${PROCESSING_ROOT}/policy`, policy),

@@ -7,7 +7,9 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import { PROCESSING_ROOT, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat,
+} from '../../lib/workflows';
 import { ColumnType, DataLake, ICuratedDataset } from '../data-lake';
 
 /** Options of a feature group's batch ingestion. */
@@ -93,7 +95,7 @@ export class BatchIngestion extends Construct {
     grantBucketRead(lake.curatedBucket, this.role, `${exportPrefix}*`);
     group.grantWrite(this.role);
 
-    const script = new assets.Asset(this, 'Script', { path: INGEST_SCRIPT });
+    const code = ProcessingCode.fromBundle(this, 'Script', INGEST_SCRIPT, [JOB_IO_MODULE]);
     const features = new assets.Asset(this, 'Features', {
       path: jsonFile('features', Object.fromEntries(group.features.map((f) => [f.name, f.type]))),
     });
@@ -106,7 +108,7 @@ export class BatchIngestion extends Construct {
       jobNamePrefix: JOB_NAME_PREFIX,
       role: this.role,
       image,
-      script,
+      code,
       files: { features },
       arguments: [
         '--input', `${PROCESSING_ROOT}/export`,

@@ -10,7 +10,7 @@ import { grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
-  ContainerArgument, PROCESSING_ROOT, ProcessingInput, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs,
+  ContainerArgument, PROCESSING_ROOT, ProcessingCode, ProcessingInput, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs,
   jsonFile, processingJobState, statesFormat,
 } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
@@ -101,7 +101,7 @@ export class DriftJob extends Construct {
     acknowledge(publish, 'AwsSolutions-IAM5[Resource::*]',
       `cloudwatch:PutMetricData has no resource type, so IAM takes * only; the condition limits it to the ${MONITOR_METRIC_NAMESPACE} namespace.`);
 
-    const script = new assets.Asset(this, 'Script', { path: DRIFT_SCRIPT });
+    const code = ProcessingCode.fromScript(this, 'Script', DRIFT_SCRIPT);
     const spec = new assets.Asset(this, 'Features', { path: jsonFile('features', props.features) });
 
     const listCapture = this.listState('ListCapture', bucket.bucketName, bucket.bucketArn, props.captureKeyPrefix);
@@ -137,7 +137,7 @@ export class DriftJob extends Construct {
       jobNamePrefix,
       role: this.role,
       image,
-      script,
+      code,
       files: { spec },
       arguments: args(groundTruth),
       inputs: inputs(groundTruth),

@@ -19,7 +19,9 @@ import { KitError } from '../../lib/errors';
 import { retrainingEventPattern } from '../../lib/events';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import { PROCESSING_ROOT, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, processingJobState, statesFormat,
+} from '../../lib/workflows';
 import { DataLake } from '../data-lake';
 import { OFFLINE_STORE_DATABASE, OFFLINE_STORE_PREFIX } from '../feature-store';
 
@@ -208,7 +210,7 @@ export class GpuTrainingJob extends Construct {
       description: `Evaluation jobs of model ${modelName} (${this.node.path})`,
     });
     const sourceDir = tarGzAsset(this, 'Code', 'sourcedir.tar.gz', code.entries);
-    const evaluationScript = new assets.Asset(this, 'EvaluationScript', { path: props.evaluation.evaluationCode ?? EVALUATE_SCRIPT });
+    const evaluationCode = ProcessingCode.fromScript(this, 'EvaluationScript', props.evaluation.evaluationCode ?? EVALUATE_SCRIPT);
     const securityGroup = props.network.securityGroupFor(this, 'JobSecurityGroup', `Training and evaluation jobs of model ${modelName}`);
     const subnets = props.network.vpc.selectSubnets(props.network.subnets);
 
@@ -319,7 +321,7 @@ export class GpuTrainingJob extends Construct {
       jobNamePrefix: modelName,
       role: this.evaluationRole,
       image: evaluationImage,
-      script: evaluationScript,
+      code: evaluationCode,
       arguments: [
         '--model-dir', `${PROCESSING_ROOT}/model`,
         '--metric-name', props.evaluation.metricName,

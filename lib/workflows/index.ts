@@ -1,4 +1,5 @@
 export * from './athena-query';
 export * from './intrinsic';
+export * from './processing-code';
 export * from './processing-job';
 export * from './workflow';

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { Duration, Stack, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3_assets as assets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { intrinsicLiteral, statesFormat } from './intrinsic';
+import type { ProcessingCode } from './processing-code';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
 import { AwsContainerImage } from '../sagemaker/images';
 
@@ -27,8 +28,8 @@ export interface ProcessingJobStateProps {
   readonly jobNamePrefix: string;
   readonly role: iam.IRole;
   readonly image: AwsContainerImage;
-  /** The Python script, as a file asset. */
-  readonly script: assets.Asset;
+  /** The Python code: `ProcessingCode.fromScript` for one file, `ProcessingCode.fromBundle` for a script and its modules. */
+  readonly code: ProcessingCode;
   /** Further file assets, each downloaded to /opt/ml/processing/<name>/. */
   readonly files?: Readonly<Record<string, assets.Asset>>;
   readonly arguments: readonly ContainerArgument[];
@@ -76,18 +77,18 @@ function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri'])
 /**
  * A Step Functions task that runs a SageMaker Processing job to completion (`.sync`), in the VPC,
  * with inter-container encryption and the customer key on the volume and the output. The role
- * reads exactly the script and file assets, not the whole bootstrap bucket.
+ * reads exactly the code and file assets, not the whole bootstrap bucket.
  */
 export function processingJobState(scope: Construct, id: string, props: ProcessingJobStateProps): sfn.CustomState {
   const stack = Stack.of(scope);
   const files = props.files ?? {};
-  const allAssets = [props.script, ...Object.values(files)];
+  const allAssets = [props.code.asset, ...Object.values(files)];
   props.role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['s3:GetObject'],
     resources: allAssets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
   }));
   const inputs = [
-    s3Input('code', `${PROCESSING_ROOT}/code`, props.script.s3ObjectUrl),
+    s3Input('code', `${PROCESSING_ROOT}/code`, props.code.asset.s3ObjectUrl),
     ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl)),
     ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri)),
   ];
@@ -100,7 +101,7 @@ export function processingJobState(scope: Construct, id: string, props: Processi
         'RoleArn': props.role.roleArn,
         'AppSpecification': {
           'ImageUri': props.image.uri,
-          'ContainerEntrypoint': ['python3', assetLocalPath(`${PROCESSING_ROOT}/code`, props.script)],
+          'ContainerEntrypoint': props.code.entrypoint(`${PROCESSING_ROOT}/code`),
           'ContainerArguments.$': `States.Array(${props.arguments.map(argument).join(', ')})`,
         },
         'Environment': { AWS_DEFAULT_REGION: stack.region },

@@ -59,39 +59,30 @@ Items go out in ``BatchWriteItem`` calls of up to 25 on ``--max-workers`` thread
 holds two items with the same key (DynamoDB rejects that): a repeated key starts a new batch, so
 the last line wins. ``UnprocessedItems`` are sent again, and a call failing with a throttling or
 server error (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
-``RequestLimitExceeded``, ``InternalServerError``, HTTP 5xx) or a connection error is repeated, with
-exponential backoff and full jitter, up to ``--max-attempts`` attempts per batch. A
-``ValidationException`` fails the whole call for one bad item, so such a batch is written again one
-item at a time and only the bad item fails. Other errors (``AccessDeniedException``,
-``ResourceNotFoundException``) fail the batch.
+``RequestLimitExceeded``, ``InternalServerError`` or another code of ``job_io.RETRYABLE_CODES``,
+HTTP 5xx but not 429) or a connection error is repeated, with exponential backoff and full jitter,
+up to ``--max-attempts`` attempts per batch. A ``ValidationException`` fails the whole call for
+one bad item, so such a batch is written again one item at a time and only the bad item fails.
+Other errors (``AccessDeniedException``, ``ResourceNotFoundException``) fail the batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
-import os
-import random
 import sys
 import threading
 import time
 import traceback
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+import job_io  # lib/python/job_io.py, shipped beside this script (ProcessingCode.fromBundle)
+from job_io import UsageError, backoff_delay, classify_call_error, file_lines, input_files, read_error_name
 
 FORMATS = ("csv", "jsonlines")
 KEY_FIELD = "pk"
@@ -108,16 +99,6 @@ MAX_MAX_ATTEMPTS = 20
 MIN_TTL_SECONDS = 3600
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 10.0
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-RETRYABLE_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 MAX_ITEM_BYTES = 400 * 1024
 MAX_DEPTH = 32
 # DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 to 9.99...E+125.
@@ -125,17 +106,12 @@ NUMBER_CONTEXT = Context(prec=38)
 MIN_EXPONENT = -130
 MAX_EXPONENT = 125
 MAX_LOGGED = 20
-GZIP_MAGIC = b"\x1f\x8b"
 
 AttributeValue = Dict[str, Any]
 Item = Dict[str, AttributeValue]
 Sleep = Callable[[float], None]
 
 _sleep: Sleep = time.sleep  # tests replace it
-
-
-class UsageError(Exception):
-    """Invalid arguments (exit 2); raised before anything is read."""
 
 
 class MalformedLineError(Exception):
@@ -376,55 +352,7 @@ def parse_csv_line(line: bytes, run: Run) -> Item:
 
 
 # --------------------------------------------------------------------------------------------
-# Input files
-
-
-def _skipped(name: str) -> bool:
-    return name.startswith((".", "_"))
-
-
-def input_files(root: Path) -> list[Path]:
-    """The non-empty data files under root, sorted."""
-    if not root.is_dir():
-        raise UsageError(f"--input {root} is not a directory")
-    files = []
-    for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not _skipped(d))
-        for name in sorted(names):
-            path = Path(directory) / name
-            if not _skipped(name) and path.is_file() and path.stat().st_size > 0:
-                files.append(path)
-    return files
-
-
-def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for each non-blank line; gzip is detected by its magic bytes."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        with stream:
-            for number, line in enumerate(stream, 1):
-                if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]
-                if line.strip():
-                    yield number, line
-
-
-# --------------------------------------------------------------------------------------------
 # Writing
-
-
-def backoff_delay(attempt: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
-    """Full-jitter delay after failed attempt number `attempt` (1-based)."""
-    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def _classify(error: ClientError) -> tuple[str, bool]:
-    code = str(error.response.get("Error", {}).get("Code") or "Unknown")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    retryable = code in RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
-    return code, retryable
 
 
 class Stats:
@@ -541,12 +469,8 @@ def write_batch(client: Any, config: Config, items: list[Item], stats: Stats) ->
             if not unprocessed:
                 return
             requests, code, retryable = unprocessed, "UnprocessedItems", True
-        except ClientError as e:
-            code, retryable = _classify(e)
-        except RETRYABLE_NETWORK_ERRORS as e:
-            code, retryable = type(e).__name__, True
-        except Exception as e:  # e.g. ParamValidationError; its message may quote values
-            code, retryable = type(e).__name__, False
+        except Exception as e:  # a ClientError, a connection error, or e.g. ParamValidationError
+            code, retryable = classify_call_error(e, retry_429=False)
         if code == "ValidationException" and len(requests) > 1:
             # One bad item fails the whole call: write them one by one so that only it fails.
             stats.split()
@@ -557,7 +481,7 @@ def write_batch(client: Any, config: Config, items: list[Item], stats: Stats) ->
             stats.fail(len(requests), code, attempt)
             return
         stats.retried()
-        _sleep(backoff_delay(attempt))
+        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
         attempt += 1
 
 
@@ -603,28 +527,21 @@ def write_items(client: Any, config: Config, items: Iterator[Item], stats: Stats
                 raise
 
 
-def _read_error(error: BaseException) -> str:
-    strerror = getattr(error, "strerror", None)
-    return f"{type(error).__name__}: {strerror}" if strerror else type(error).__name__
-
-
 def items_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Iterator[Item]:
     parse = parse_csv_line if run.config.format == "csv" else parse_json_line
-    for path in files:
-        name = path.relative_to(root).as_posix()
-        number = 0
+
+    def unreadable(name: str, number: int, error: BaseException) -> None:
+        stats.unreadable()
+        print(f"load_predictions: cannot read {name} after line {number}: {read_error_name(error)}", file=sys.stderr)
+
+    for name, number, line in file_lines(root, files, unreadable):
+        stats.line_read()
         try:
-            for number, line in read_lines(path):
-                stats.line_read()
-                try:
-                    item = parse(line, run)
-                except MalformedLineError as e:
-                    stats.reject(f"line {number} of {name}", e.category)
-                    continue
-                yield item
-        except (OSError, EOFError, zlib.error) as e:
-            stats.unreadable()
-            print(f"load_predictions: cannot read {name} after line {number}: {_read_error(e)}", file=sys.stderr)
+            item = parse(line, run)
+        except MalformedLineError as e:
+            stats.reject(f"line {number} of {name}", e.category)
+            continue
+        yield item
 
 
 def load(client: Any, config: Config, root: Path, files: list[Path], stats: Stats, now: float) -> None:
@@ -637,22 +554,8 @@ def load(client: Any, config: Config, root: Path, files: list[Path], stats: Stat
 
 
 def make_client(max_workers: int) -> Any:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise UsageError("set AWS_REGION or AWS_DEFAULT_REGION")
-    import boto3
-    from botocore.config import Config as BotoConfig
-
-    return boto3.client(
-        "dynamodb",
-        region_name=region,
-        config=BotoConfig(
-            retries={"total_max_attempts": 1, "mode": "standard"},  # write_batch retries
-            max_pool_connections=max(10, max_workers),
-            connect_timeout=10,
-            read_timeout=30,
-        ),
-    )
+    """The DynamoDB client; write_batch retries, botocore does not."""
+    return job_io.make_client("dynamodb", max_workers)
 
 
 def _parser() -> argparse.ArgumentParser:

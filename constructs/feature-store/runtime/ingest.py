@@ -64,27 +64,25 @@ WRITING
 =======
 
 ``PutRecord`` calls run on a thread pool of ``--max-workers``. A call that fails with
-``ThrottlingException``, ``ServiceUnavailable``, ``InternalFailure``, any HTTP 5xx or 429 status,
-or a connection error or timeout is retried with exponential backoff and full jitter, up to
-``--max-attempts`` attempts in all; other errors (``ValidationError``, ``AccessForbidden``,
-``AccessDeniedException``, ``ResourceNotFound``, ...) are not retried. botocore's own retries are
-switched off so that ``--max-attempts`` is the whole budget.
+``ThrottlingException``, ``ServiceUnavailable``, ``InternalFailure`` (or another code of
+``job_io.RETRYABLE_CODES``), any HTTP 5xx or 429 status, or a connection error or timeout is
+retried with exponential backoff and full jitter, up to ``--max-attempts`` attempts in all; other
+errors (``ValidationError``, ``AccessForbidden``, ``AccessDeniedException``, ``ResourceNotFound``,
+...) are not retried. botocore's own retries are switched off so that ``--max-attempts`` is the
+whole budget.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
-import random
 import re
 import sys
 import threading
 import time
 import traceback
-import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,13 +90,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+import job_io  # lib/python/job_io.py, shipped beside this script (ProcessingCode.fromBundle)
+from job_io import UsageError, backoff_delay, classify_call_error, file_lines, input_files, read_error_name
 
 FEATURES_ENV = "FEATURES"
 FEATURE_TYPES = ("String", "Integral", "Fractional")
@@ -113,8 +106,6 @@ MAX_MAX_ATTEMPTS = 20
 IN_FLIGHT_PER_WORKER = 4
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 20.0
-RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailable", "InternalFailure"})
-RETRYABLE_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 # The PutRecord API model's limit for ValueAsString.
 MAX_VALUE_LENGTH = 358400
 INT64_MIN = -(2**63)
@@ -122,7 +113,6 @@ INT64_MAX = 2**63 - 1
 # Rejections and put failures logged one by one (location, category, code; never values).
 MAX_LOGGED = 20
 
-GZIP_MAGIC = b"\x1f\x8b"
 _NAME_RE = re.compile(r"[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]){0,63}", re.ASCII)
 _FEATURE_GROUP_ARN_RE = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:feature-group/[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]){0,63}", re.ASCII
@@ -141,10 +131,6 @@ _sleep: Sleep = time.sleep  # tests replace it
 
 # --------------------------------------------------------------------------------------------
 # Errors
-
-
-class UsageError(Exception):
-    """Invalid arguments or configuration (exit 2); raised before anything is read."""
 
 
 class SchemaMismatchError(Exception):
@@ -355,55 +341,7 @@ def parse_row(line: bytes) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Input files
-
-
-def _skipped(name: str) -> bool:
-    return name.startswith((".", "_"))
-
-
-def input_files(root: Path) -> list[Path]:
-    """The non-empty data files under root, sorted."""
-    if not root.is_dir():
-        raise UsageError(f"--input {root} is not a directory")
-    files = []
-    for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not _skipped(d))
-        for name in sorted(names):
-            path = Path(directory) / name
-            if not _skipped(name) and path.is_file() and path.stat().st_size > 0:
-                files.append(path)
-    return files
-
-
-def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for each non-blank line; gzip is detected by its magic bytes."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        with stream:
-            for number, line in enumerate(stream, 1):
-                if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]  # a UTF-8 byte order mark
-                if line.strip():
-                    yield number, line
-
-
-# --------------------------------------------------------------------------------------------
 # Writing
-
-
-def backoff_delay(attempt: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
-    """Full-jitter delay after failed attempt number `attempt` (1-based)."""
-    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def _retryable(error: ClientError) -> tuple[str, bool]:
-    code = str(error.response.get("Error", {}).get("Code") or "Unknown")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    retryable = code in RETRYABLE_CODES or (isinstance(status, int) and (status >= 500 or status == 429))
-    return code, retryable
 
 
 def put_with_retry(client: Any, request: dict[str, Any], max_attempts: int) -> tuple[str | None, int]:
@@ -413,15 +351,11 @@ def put_with_retry(client: Any, request: dict[str, Any], max_attempts: int) -> t
         try:
             client.put_record(**request)
             return None, attempt - 1
-        except ClientError as e:
-            code, retryable = _retryable(e)
-        except RETRYABLE_NETWORK_ERRORS as e:
-            code, retryable = type(e).__name__, True
-        except Exception as e:  # e.g. ParamValidationError; its message may quote values
-            code, retryable = type(e).__name__, False
+        except Exception as e:  # a ClientError, a connection error, or e.g. ParamValidationError
+            code, retryable = classify_call_error(e, retry_429=True)
         if not retryable or attempt >= max_attempts:
             return code, attempt - 1
-        _sleep(backoff_delay(attempt))
+        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
         attempt += 1
 
 
@@ -524,34 +458,26 @@ def write_records(config: Config, client: Any, items: Iterable[tuple[str, Record
                 raise
 
 
-def _read_error(error: BaseException) -> str:
-    # OSError's strerror and the class name only: gzip's messages can quote bytes of the file.
-    strerror = getattr(error, "strerror", None)
-    return f"{type(error).__name__}: {strerror}" if strerror else type(error).__name__
-
-
 def records(config: Config, root: Path, files: list[Path], stats: Stats) -> Iterator[tuple[str, Record]]:
     """(location, record) for each convertible row; counts rows, rejections and unreadable files."""
-    for path in files:
-        name = path.relative_to(root).as_posix()
-        number = 0
+
+    def unreadable(name: str, number: int, error: BaseException) -> None:
+        stats.unreadable()
+        print(f"ingest: cannot read {name} after line {number}: {read_error_name(error)}", file=sys.stderr)
+
+    for name, number, line in file_lines(root, files, unreadable):
+        stats.row_read()
+        where = f"line {number} of {name}"
         try:
-            for number, line in read_lines(path):
-                stats.row_read()
-                where = f"line {number} of {name}"
-                try:
-                    record = to_record(parse_row(line), config)
-                except RowRejectedError as e:
-                    stats.reject(where, e)
-                    continue
-                except SchemaMismatchError as e:
-                    raise SchemaMismatchError(
-                        f"{where}: {e}; the export does not match the feature definitions (--features)"
-                    ) from None
-                yield where, record
-        except (OSError, EOFError, zlib.error) as e:
-            stats.unreadable()
-            print(f"ingest: cannot read {name} after line {number}: {_read_error(e)}", file=sys.stderr)
+            record = to_record(parse_row(line), config)
+        except RowRejectedError as e:
+            stats.reject(where, e)
+            continue
+        except SchemaMismatchError as e:
+            raise SchemaMismatchError(
+                f"{where}: {e}; the export does not match the feature definitions (--features)"
+            ) from None
+        yield where, record
 
 
 def ingest(config: Config, client: Any, root: Path, files: list[Path], stats: Stats) -> None:
@@ -564,22 +490,8 @@ def ingest(config: Config, client: Any, root: Path, files: list[Path], stats: St
 
 
 def make_client(max_workers: int) -> Any:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise UsageError("set AWS_REGION or AWS_DEFAULT_REGION")
-    import boto3
-    from botocore.config import Config as BotoConfig
-
-    return boto3.client(
-        "sagemaker-featurestore-runtime",
-        region_name=region,
-        config=BotoConfig(
-            retries={"total_max_attempts": 1, "mode": "standard"},  # put_with_retry retries
-            max_pool_connections=max(10, max_workers),
-            connect_timeout=10,
-            read_timeout=30,
-        ),
-    )
+    """The Feature Store runtime client; put_with_retry retries, botocore does not."""
+    return job_io.make_client("sagemaker-featurestore-runtime", max_workers)
 
 
 def _parser() -> argparse.ArgumentParser:
