@@ -14,14 +14,11 @@ import {
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
-import { grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import {
-  ContainerArgument, JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, athenaQueryState, grantRunProcessingJobs, processingJobState,
-  statesFormat,
-} from '../../lib/workflows';
+import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, processingJobState, statesFormat } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
 
 /** CloudWatch namespace of the workflow's metrics (dimension `Pipeline` = the construct's name). */
@@ -129,11 +126,6 @@ function kebabCase(id: string): string {
   return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
 }
 
-/** A name for a container argument: a literal, or a token (table and model names need no escaping). */
-function nameArgument(value: string): ContainerArgument {
-  return Token.isUnresolved(value) ? { expression: `'${value}'` } : value;
-}
-
 /** The iam.Role of the model's stack that the model runs as, when there is one. */
 function roleOfModel(model: sagemaker.CfnModel): iam.Role | undefined {
   const stack = Stack.of(model);
@@ -216,7 +208,7 @@ export class BatchTransform extends Construct {
     const loadPrefix = `_exports/transform-load/${name}/`;
     this.exportPrefixUri = `s3://${bucketName}/${this.exportPrefix}`;
     this.outputPrefixUri = `s3://${bucketName}/${this.outputPrefix}`;
-    const perExecution = (prefix: string) => statesFormat(`s3://{}/${prefix}{}/`, `'${bucketName}'`, '$$.Execution.Name');
+    const perExecution = (prefix: string) => statesFormat(`s3://{}/${prefix}{}/`, intrinsicLiteral(bucketName), '$$.Execution.Name');
     const exportUri = perExecution(this.exportPrefix);
     const outputUri = perExecution(this.outputPrefix);
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
@@ -279,8 +271,8 @@ export class BatchTransform extends Construct {
       arguments: [
         '--input', `${PROCESSING_ROOT}/predictions`,
         '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',
-        '--table', nameArgument(cache.tableName),
-        '--model', nameArgument(modelName),
+        '--table', cache.tableName,
+        '--model', modelName,
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
         ...(format === TransformFormat.CSV ? ['--input-columns', String(columns.length + (props.sortKeyColumn ? 2 : 1))] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
@@ -462,16 +454,6 @@ export class BatchTransform extends Construct {
     // The loader, and its summary.
     grantRunProcessingJobs(role, jobPrefix, this.loadRole);
     grantBucketRead(lake.curatedBucket, role, `${loadPrefix}*`);
-    // Metrics: PutMetricData has no resource type, so it is limited by namespace, in a policy of its own.
-    const metrics = new iam.Policy(this, 'MetricsPolicy', {
-      statements: [new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
-      })],
-    });
-    metrics.attachToRole(role);
-    acknowledge(metrics, 'AwsSolutions-IAM5[Resource::*]',
-      `cloudwatch:PutMetricData has no resource type, so IAM requires *; the statement is limited to the ${METRIC_NAMESPACE} namespace by condition.`);
+    grantPutMetricsInNamespace(this, 'MetricsPolicy', role, METRIC_NAMESPACE);
   }
 }

@@ -5,9 +5,7 @@ import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketDelete, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
-import {
-  PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat,
-} from '../../lib/workflows';
+import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 
 /** Processing jobs of the stage are named `anonymize-<execution>`. */
 const JOB_NAME_PREFIX = 'anonymize';
@@ -111,7 +109,7 @@ export class AnonymizationStage extends Construct {
 
     const insert = athenaQueryState(this, 'AppendToIceberg', {
       queryExpression: statesFormat(insertStatement(props.databaseName, props.dataset, props.curatedColumns),
-        statesFormat(`s3://{}/${staging}{}.jsonl`, `'${props.curatedBucket.bucketName}'`, execution.expression)),
+        statesFormat(`s3://{}/${staging}{}.jsonl`, intrinsicLiteral(props.curatedBucket.bucketName), execution.expression)),
       workGroupName: props.workGroupName,
       databaseName: props.databaseName,
     });

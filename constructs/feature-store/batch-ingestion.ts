@@ -7,9 +7,7 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import {
-  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat,
-} from '../../lib/workflows';
+import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 import { ColumnType, DataLake, ICuratedDataset } from '../data-lake';
 
 /** Options of a feature group's batch ingestion. */
@@ -85,7 +83,7 @@ export class BatchIngestion extends Construct {
     const lake = props.lake;
     const image = sklearnProcessingImage(this, `BatchIngestion ${this.node.path}`);
     const exportPrefix = `_exports/${group.featureGroupName}/`;
-    const exportUri = statesFormat(`s3://{}/${exportPrefix}{}/`, `'${lake.curatedBucket.bucketName}'`, '$$.Execution.Name');
+    const exportUri = statesFormat(`s3://{}/${exportPrefix}{}/`, intrinsicLiteral(lake.curatedBucket.bucketName), '$$.Execution.Name');
 
     this.role = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),

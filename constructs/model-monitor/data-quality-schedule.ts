@@ -2,8 +2,7 @@ import { Duration, Stack, Token, aws_iam as iam, aws_sagemaker as sagemaker } fr
 import { Construct, IConstruct } from 'constructs';
 import { MODEL_MONITOR_METRIC_NAMESPACE, ModelMonitorBaseline } from './types';
 import { splitS3Uri } from './validation';
-import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketPut, grantBucketRead } from '../../lib/defaults';
+import { grantBucketPut, grantBucketRead, grantPutMetricsInNamespace } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { AwsContainerImage, grantJobRuntime } from '../../lib/sagemaker';
@@ -79,16 +78,7 @@ export class DataQualitySchedule extends Construct {
     for (const uri of [props.baseline.statisticsS3Uri, props.baseline.constraintsS3Uri]) {
       grantBucketRead(lake.artifactsBucket, this.role, splitS3Uri(uri)!.key);
     }
-    const publish = new iam.Policy(this, 'PublishMetrics', {
-      roles: [this.role],
-      statements: [new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': MODEL_MONITOR_METRIC_NAMESPACE } },
-      })],
-    });
-    acknowledge(publish, 'AwsSolutions-IAM5[Resource::*]',
-      `cloudwatch:PutMetricData has no resource type, so IAM takes * only; the condition limits it to Model Monitor's ${MODEL_MONITOR_METRIC_NAMESPACE} namespace.`);
+    const publish = grantPutMetricsInNamespace(this, 'PublishMetrics', this.role, MODEL_MONITOR_METRIC_NAMESPACE);
 
     const securityGroup = props.network.securityGroupFor(this, 'JobSecurityGroup', `Model Monitor data quality of model ${props.modelName}`);
     const name = `${props.modelName}-data-quality`;

@@ -6,13 +6,10 @@ import {
 import { Construct } from 'constructs';
 import { FeatureKind, MONITOR_METRIC_NAMESPACE, ProblemType } from './types';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import {
-  ContainerArgument, PROCESSING_ROOT, ProcessingCode, ProcessingInput, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs,
-  jsonFile, processingJobState, statesFormat,
-} from '../../lib/workflows';
+import { ContainerArgument, PROCESSING_ROOT, ProcessingCode, ProcessingInput, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
 
 /** Where the drift script lives in this repository. */
@@ -77,7 +74,7 @@ export class DriftJob extends Construct {
     const jobNamePrefix = driftJobNamePrefix(props.modelName, this.node.addr);
     const exportPrefix = `_exports/monitor/${props.modelName}/`;
     const reportPrefix = `monitor/${props.modelName}/reports/`;
-    const exportUri = statesFormat(`s3://{}/${exportPrefix}{}/baseline/`, `'${bucket.bucketName}'`, '$$.Execution.Name');
+    const exportUri = statesFormat(`s3://{}/${exportPrefix}{}/baseline/`, intrinsicLiteral(bucket.bucketName), '$$.Execution.Name');
 
     this.role = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -90,16 +87,7 @@ export class DriftJob extends Construct {
       grantBucketRead(bucket, this.role, `${props.groundTruthPrefix}*`);
     }
     grantBucketPut(bucket, this.role, `${reportPrefix}*`);
-    const publish = new iam.Policy(this, 'PublishMetrics', {
-      roles: [this.role],
-      statements: [new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': MONITOR_METRIC_NAMESPACE } },
-      })],
-    });
-    acknowledge(publish, 'AwsSolutions-IAM5[Resource::*]',
-      `cloudwatch:PutMetricData has no resource type, so IAM takes * only; the condition limits it to the ${MONITOR_METRIC_NAMESPACE} namespace.`);
+    grantPutMetricsInNamespace(this, 'PublishMetrics', this.role, MONITOR_METRIC_NAMESPACE);
 
     const code = ProcessingCode.fromScript(this, 'Script', DRIFT_SCRIPT);
     const spec = new assets.Asset(this, 'Features', { path: jsonFile('features', props.features) });

@@ -19,9 +19,7 @@ import { KitError } from '../../lib/errors';
 import { retrainingEventPattern } from '../../lib/events';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import {
-  PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, processingJobState, statesFormat,
-} from '../../lib/workflows';
+import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, processingJobState, statesFormat } from '../../lib/workflows';
 import { DataLake } from '../data-lake';
 import { OFFLINE_STORE_DATABASE, OFFLINE_STORE_PREFIX } from '../feature-store';
 
@@ -182,9 +180,9 @@ export class GpuTrainingJob extends Construct {
     const maxWait = spot ? props.maxWait ?? (runtimeSeconds === undefined ? maxRuntime : Duration.seconds(runtimeSeconds * 2)) : undefined;
     const evaluationMaxRuntime = props.evaluation.maxRuntime ?? DEFAULT_EVALUATION_MAX_RUNTIME;
     const execution = '$$.Execution.Name';
-    const name = `'${modelName}'`;
-    const curated = `'${lake.curatedBucket.bucketName}'`;
-    const artifacts = `'${lake.artifactsBucket.bucketName}'`;
+    const name = intrinsicLiteral(modelName);
+    const curated = intrinsicLiteral(lake.curatedBucket.bucketName);
+    const artifacts = intrinsicLiteral(lake.artifactsBucket.bucketName);
     this.artifactsPrefix = `training/${modelName}/`;
     const exportPrefix = `_exports/training/${modelName}/`;
     const exportUri = (channel: string) => statesFormat(`s3://{}/_exports/training/{}/{}/${channel}/`, curated, name, execution);
@@ -227,7 +225,7 @@ export class GpuTrainingJob extends Construct {
     for (const [channel, input] of Object.entries(props.inputs)) {
       let table: [string, string];
       if (input.source.kind === 'dataset') {
-        table = [`'${input.source.dataset.databaseName}'`, `'${input.source.dataset.tableName}'`];
+        table = [intrinsicLiteral(input.source.dataset.databaseName), intrinsicLiteral(input.source.dataset.tableName)];
       } else {
         next(new sfn.CustomState(this, `LocateOfflineStore-${channel}`, {
           stateJson: {
@@ -374,7 +372,7 @@ export class GpuTrainingJob extends Construct {
         Resource: `arn:${stack.partition}:states:::aws-sdk:sagemaker:createModelPackage`,
         Parameters: {
           'ModelPackageGroupName': modelName,
-          'ModelPackageDescription.$': statesFormat('Trained by {}, evaluated {} = {}', '$.training.jobName', `'${metric}'`, metricPath),
+          'ModelPackageDescription.$': statesFormat('Trained by {}, evaluated {} = {}', '$.training.jobName', intrinsicLiteral(metric), metricPath),
           'ModelApprovalStatus': props.approvalStatus ?? 'PendingManualApproval',
           'InferenceSpecification': {
             Containers: [{

@@ -4,3 +4,4 @@ export * from './removal';
 export * from './secure-bucket';
 export * from './grants';
 export * from './secure-function';
+export * from './metrics-policy';
