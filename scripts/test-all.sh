@@ -6,9 +6,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# `npm install`, not `npm ci`: the registry this project is built against serves only the Linux
+# builds of some optional platform packages (unrs-resolver's bindings, pulled in by jest), so the
+# lock cannot list the others and npm 11's `npm ci` rejects it as out of sync. With a lock present,
+# `npm install` installs exactly the locked versions and leaves the lock unchanged.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "Installing Node dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  step "Installing Node dependencies (npm install from package-lock.json)"
+  npm install --no-audit --no-fund
 fi
 
 step "Type-check (tsc)"
