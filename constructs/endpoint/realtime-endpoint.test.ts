@@ -331,7 +331,7 @@ describe('autoscaling and alarms', () => {
     // The arithmetic is readable in the template, next to the numbers it produced.
     const targets = template.findResources('AWS::ApplicationAutoScaling::ScalableTarget');
     expect(Object.values(targets).map((t) => t.Metadata[SIZING_METADATA])).toEqual([expected.champion.explanation, expected.challenger.explanation]);
-    expect(expected.champion.explanation[0]).toBe('10000 QPS at peak × 75% traffic share = 7500 QPS for this variant');
+    expect(expected.champion.explanation[0]).toBe('10,000 QPS at peak × 75% traffic share = 7500 QPS for this variant');
     expect(template.findResources('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'application-autoscaling.amazonaws.com' } })] } } }))
       .toEqual({});
   });

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Duration, Token } from 'aws-cdk-lib';
 import { TarballEntry, directoryEntries } from '../../lib/assets';
 import { hasLocalNvmeStorage, instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
+import { TRAINING_SUPPORT_MODULES } from '../../lib/workflows';
 
 /**
  * SageMaker instance families with NVIDIA GPUs that the PyTorch training containers run on.
@@ -145,7 +146,11 @@ export function trainingCodeEntries(trainingCode: string, entryPoint: string): {
   if (stat === undefined || !stat.isDirectory()) {
     return { entries: [], problems: [`trainingCode must be a local directory, but '${trainingCode}' ${stat ? 'is not a directory' : 'does not exist'}`] };
   }
-  const entries = directoryEntries(trainingCode);
+  const own = directoryEntries(trainingCode);
+  // The shared modules go beside the entry point unless the code brings its own file of that name.
+  const entries = [...own, ...TRAINING_SUPPORT_MODULES
+    .filter((module) => !own.some((e) => e.path === path.basename(module)))
+    .map((module) => ({ path: path.basename(module), content: fs.readFileSync(module) }))];
   const problems: string[] = [];
   const tooLong = entries.filter((e) => Buffer.byteLength(e.path) > 100).map((e) => e.path);
   if (tooLong.length > 0) {

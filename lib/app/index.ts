@@ -1,2 +1,3 @@
 export * from './blueprint';
 export * from './create-app';
+export * from './figures';

@@ -1,5 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { KitError } from '../errors';
+import { ceilClean as ceil, clean, fmt } from './arithmetic';
 
 /**
  * Capacity of a real-time endpoint from a blueprint's figures: visible arithmetic, one step per
@@ -76,22 +77,6 @@ export interface EndpointCapacity {
   readonly latencyBudgetMicros: number;
   /** Each step of the computation, as text. */
   readonly explanation: readonly string[];
-}
-
-const EPSILON_DIGITS = 9;
-
-/** Rounds away binary floating-point noise (0.1 × 3 = 0.30000000000000004) before ceil/floor. */
-function clean(value: number): number {
-  return Number(value.toFixed(EPSILON_DIGITS));
-}
-
-function ceil(value: number): number {
-  return Math.ceil(clean(value));
-}
-
-/** A number as a person writes it: at most 4 decimals, no trailing zeros. */
-function fmt(value: number): string {
-  return String(Number(value.toFixed(4)));
 }
 
 function known(value: number | undefined): value is number {

@@ -9,6 +9,13 @@ import { KitError } from '../errors';
 /** The Python module of job I/O helpers (input files, gzip lines, retries) shared by processing scripts. */
 export const JOB_IO_MODULE = path.join(__dirname, '..', 'python', 'job_io.py');
 
+/**
+ * The Python modules every training job's source directory carries beside its entry point: the
+ * SageMaker training contract, request/response handling of inference handlers, and offline metrics.
+ */
+export const TRAINING_SUPPORT_MODULES: readonly string[] = ['training_io.py', 'serving_io.py', 'ml_metrics.py']
+  .map((name) => path.join(__dirname, '..', 'python', name));
+
 /** Where a bundle is unpacked in the container; the entry script finds its modules beside itself there. */
 const BUNDLE_DIR = '/tmp/code';
 

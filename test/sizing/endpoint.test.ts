@@ -40,20 +40,20 @@ describe('sizeEndpoint', () => {
   test('explains each step in words a reviewer can check', () => {
     const { explanation } = sizeEndpoint({ peakQps: 10_000, latencyBudget: Duration.millis(200), perInstanceThroughputQps: 500 });
     expect(explanation).toEqual([
-      '10000 QPS × 0.2 s = 2000 requests in flight at peak (Little\'s law, at the p99 latency)',
+      '10,000 QPS × 0.2 s = 2000 requests in flight at peak (Little\'s law, at the p99 latency)',
       '500 QPS per instance × 0.7 target utilization = 350 QPS per instance at peak',
-      'ceil(10000 QPS / 350 QPS) = 29 instance(s) at peak',
+      'ceil(10,000 QPS / 350 QPS) = 29 instance(s) at peak',
       'min capacity = 2 (minInstances: one instance per Availability Zone in two zones)',
       'max capacity = max(2, ceil(29 × 1.5 headroom) = 44) = 44',
       'initial instance count = 29 (instances at peak, between min and max capacity: a replacement fleet starts able to take the peak, and target tracking scales it in)',
-      '500 QPS × 60 s × 0.7 = 21000 invocations per instance per minute (target of SageMakerVariantInvocationsPerInstance)',
+      '500 QPS × 60 s × 0.7 = 21,000 invocations per instance per minute (target of SageMakerVariantInvocationsPerInstance)',
       'p99 ModelLatency alarm above 200 ms = 200000 µs (CloudWatch reports ModelLatency in microseconds)',
     ]);
   });
 
   test('states the traffic share of a variant first', () => {
     const { explanation } = sizeEndpoint({ peakQps: 10_000, trafficShare: 0.25, latencyBudget: Duration.millis(200), perInstanceThroughputQps: 500 });
-    expect(explanation[0]).toBe('10000 QPS at peak × 25% traffic share = 2500 QPS for this variant');
+    expect(explanation[0]).toBe('10,000 QPS at peak × 25% traffic share = 2500 QPS for this variant');
     expect(explanation[1]).toBe('2500 QPS × 0.2 s = 500 requests in flight at peak (Little\'s law, at the p99 latency)');
   });
 

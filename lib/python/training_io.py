@@ -1,0 +1,162 @@
+"""The SageMaker training contract, shared by every blueprint's ``train.py``.
+
+GpuTrainingJob ships this module beside the entry point in ``sourcedir.tar.gz``. It covers what
+each training script would otherwise repeat:
+
+- channels: the directories SageMaker fills (``SM_CHANNEL_<NAME>``), read as JSON Lines or CSV with
+  a header, gzipped or not (Athena UNLOAD with ``format: 'json'`` writes gzipped JSON Lines);
+- directories: ``SM_MODEL_DIR`` (the model), ``/opt/ml/checkpoints`` (resumed after a spot
+  interruption), ``/opt/ml/output/failure`` (the reason SageMaker shows for a failed job);
+- outputs: the model files, ``metrics.json`` (what the evaluation step and the quality gate read)
+  and ``code/`` (the inference handler and its modules, which the inference container serves).
+
+Standard library only, so that it runs in any Python 3.8+ container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import os
+import shutil
+import sys
+from typing import Callable, Iterator, Sequence
+
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
+FAILURE_FILE = "/opt/ml/output/failure"
+
+
+class DataError(Exception):
+    """The training data cannot be used; the message says which record and why."""
+
+
+def _open_text(path: str) -> io.TextIOBase:
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic == b"PAR1":
+        raise DataError(f"{path} is Parquet, which needs pyarrow; export the channel with format: 'json' instead")
+    if magic[:2] == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")  # noqa: SIM115 - closed by the caller
+
+
+def _rows_of_file(path: str) -> Iterator[dict]:
+    with _open_text(path) as handle:
+        lines = iter(handle)
+        first = next((line for line in lines if line.strip()), "")
+        if not first:
+            return
+        if not first.lstrip().startswith("{"):
+            yield from csv.DictReader([first, *lines])
+            return
+        for number, line in enumerate([first, *lines], start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise DataError(f"{path}, line {number}: not JSON ({error})") from error
+            if not isinstance(record, dict):
+                raise DataError(f"{path}, line {number}: expected a JSON object")
+            yield record
+
+
+def read_rows(directory: str) -> list:
+    """Every record of every file under ``directory`` (sorted by path; hidden and ``_`` files skipped)."""
+    if not os.path.isdir(directory):
+        raise DataError(f"channel directory {directory} does not exist")
+    files = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith((".", "_")))
+    rows = [row for path in sorted(files) for row in _rows_of_file(path)]
+    if not rows:
+        raise DataError(f"no records in {directory}")
+    return rows
+
+
+def require_columns(rows: Sequence[dict], columns: Sequence[str], channel: str = "train") -> None:
+    """Fails naming the first record that lacks one of ``columns``."""
+    for index, row in enumerate(rows):
+        missing = [name for name in columns if row.get(name) in (None, "")]
+        if missing:
+            raise DataError(f"{channel} record {index}: missing {', '.join(missing)}")
+
+
+def number(value: object, what: str) -> float:
+    """A finite float from a JSON or CSV value, or a DataError naming ``what``."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{what}: {value!r} is not a number") from error
+    if result != result or result in (float("inf"), float("-inf")):
+        raise DataError(f"{what}: {value!r} is not a finite number")
+    return result
+
+
+def base_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with the directories SageMaker passes through the environment; add hyperparameters to it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument("--test-dir", default=os.environ.get("SM_CHANNEL_TEST", ""))
+    parser.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
+    parser.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def usable_checkpoint_dir(checkpoint_dir: str | None) -> str | None:
+    """The checkpoint directory, or None outside SageMaker where /opt/ml is not writable."""
+    if not checkpoint_dir:
+        return None
+    parent = os.path.dirname(checkpoint_dir.rstrip("/")) or "."
+    return checkpoint_dir if os.path.isdir(checkpoint_dir) or os.access(parent, os.W_OK) else None
+
+
+def save_json(path: str, content: object) -> None:
+    """Writes atomically, so that an interruption never leaves half a file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def load_json(path: str) -> object | None:
+    """The JSON in ``path``, or None when there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def write_outputs(model_dir: str, metrics: dict, serving_files: Sequence[str]) -> None:
+    """Writes ``metrics.json`` and copies the serving code into ``model_dir/code``, then prints the metrics."""
+    save_json(os.path.join(model_dir, "metrics.json"), metrics)
+    code_dir = os.path.join(model_dir, "code")
+    os.makedirs(code_dir, exist_ok=True)
+    for source in serving_files:
+        shutil.copyfile(source, os.path.join(code_dir, os.path.basename(source)))
+    for name, value in sorted(metrics.items()):
+        if isinstance(value, (int, float)):
+            print(f"metric {name}={value:.6f}")  # SageMaker metric definitions can match these lines
+
+
+def run(
+    train: Callable[[argparse.Namespace], dict], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> int:
+    """Parses the arguments and trains; a DataError becomes exit code 1 and SageMaker's failure reason."""
+    try:
+        train(parser.parse_args(argv))
+    except DataError as error:
+        print(f"training failed: {error}", file=sys.stderr)
+        if os.path.isdir(os.path.dirname(FAILURE_FILE)):
+            with open(FAILURE_FILE, "w", encoding="utf-8") as handle:
+                handle.write(str(error))
+        return 1
+    return 0

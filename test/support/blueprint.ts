@@ -1,0 +1,48 @@
+import { PolicyViolation, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { kitApp } from './app';
+import { BlueprintDefinition, createApp } from '../../lib/app';
+import { GdprChecks } from '../../lib/compliance/gdpr';
+import { listAcknowledgments } from '../../lib/compliance/acknowledgments';
+import { MIN_REASON_LENGTH } from '../../lib/compliance/acknowledge';
+
+/** A blueprint's stack as `cdk synth -c blueprint=<id>` builds it, gate included, synthesized once. */
+export interface SynthesizedBlueprint {
+  readonly stack: Stack;
+  readonly template: Template;
+  /** Error-level findings of the GDPR pack and AwsSolutions, after acknowledgments (empty when the gate passes). */
+  readonly gateErrors: readonly PolicyViolation[];
+  /** Acknowledgments in the stack whose reason is shorter than the kit's minimum. */
+  readonly vagueAcknowledgments: readonly string[];
+}
+
+/**
+ * Synthesizes `definition` through the app factory in eu-west-1 with a fixed account, so that
+ * snapshots do not depend on the machine's environment. Synthesis runs the compliance gate as
+ * `cdk synth` does, so a gate error fails here too.
+ */
+export function synthBlueprint(definition: BlueprintDefinition): SynthesizedBlueprint {
+  const saved = process.env.CDK_DEFAULT_ACCOUNT;
+  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+  try {
+    const app = kitApp({ blueprint: definition.id });
+    const [stack] = createApp(app, { blueprints: [definition] });
+    app.synth();
+    const errors = (v: PolicyViolation) => v.severity === 'error' || v.severity === undefined;
+    const gateErrors = [
+      ...new GdprChecks().validateScope(stack).violations.filter(errors),
+      ...new AwsSolutionsChecks().validateScope(stack).violations.filter(errors),
+    ];
+    const vagueAcknowledgments = listAcknowledgments(stack)
+      .filter((a) => a.reason.trim().length < MIN_REASON_LENGTH)
+      .map((a) => `${a.ruleId} at ${a.constructPath}`);
+    return { stack, template: Template.fromStack(stack), gateErrors, vagueAcknowledgments };
+  } finally {
+    if (saved === undefined) {
+      delete process.env.CDK_DEFAULT_ACCOUNT;
+    } else {
+      process.env.CDK_DEFAULT_ACCOUNT = saved;
+    }
+  }
+}
