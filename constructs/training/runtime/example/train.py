@@ -1,10 +1,11 @@
 """Example entry point of a GpuTrainingJob: binary logistic regression by gradient descent.
 
-Standard library only, so it runs in any Python 3.8+ container (on a GPU instance it simply does
-not use the GPU; it is here to show the contract, not to be fast). What it shows:
+Standard library only (plus ``training_io``, which GpuTrainingJob ships beside every entry point),
+so it runs in any Python 3.8+ container (on a GPU instance it simply does not use the GPU; it is
+here to show the contract, not to be fast). What it shows:
 
-- inputs: the channel directories SageMaker fills (``SM_CHANNEL_<NAME>``), read as JSON Lines or
-  CSV with a header, gzipped or not (Athena UNLOAD with ``format: 'json'`` writes gzipped JSON Lines);
+- inputs: the channel directories SageMaker fills (``SM_CHANNEL_<NAME>``), read by
+  ``training_io.read_rows`` as JSON Lines or CSV with a header, gzipped or not;
 - hyperparameters: arrive as ``--name value`` arguments;
 - checkpoints: written to ``/opt/ml/checkpoints`` every few epochs and resumed from there, so a
   spot interruption costs at most that much work;
@@ -19,91 +20,20 @@ Usage (SageMaker passes the directories through the environment):
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import json
 import math
 import os
 import random
 import shutil
 import sys
-from typing import Iterator, Sequence
+from typing import Sequence
+
+from training_io import DataError, number, read_rows, save_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILE = "checkpoint.json"
 TRUE_LABELS = {"1", "true", "yes", "t", "y"}
 FALSE_LABELS = {"0", "false", "no", "f", "n"}
-
-
-class DataError(Exception):
-    """The training data cannot be used."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a channel
-# ---------------------------------------------------------------------------------------------
-
-
-def _open_text(path: str) -> io.TextIOBase:
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic == b"PAR1":
-        raise DataError(f"{path} is Parquet, which needs pyarrow; export the channel with format: 'json' instead")
-    if magic[:2] == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 - closed by the caller
-
-
-def _rows_of_file(path: str) -> Iterator[dict]:
-    handle = _open_text(path)
-    with handle:
-        first = ""
-        lines = iter(handle)
-        for line in lines:
-            if line.strip():
-                first = line
-                break
-        if not first:
-            return
-        if first.lstrip().startswith("{"):
-            for number, line in enumerate([first, *lines], start=1):
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except ValueError as error:
-                        raise DataError(f"{path}, line {number}: not JSON ({error})") from error
-                    if not isinstance(record, dict):
-                        raise DataError(f"{path}, line {number}: expected a JSON object")
-                    yield record
-        else:
-            yield from csv.DictReader([first, *lines])
-
-
-def read_rows(directory: str) -> list:
-    """Every record of every file under ``directory`` (sorted by path, hidden files skipped)."""
-    if not os.path.isdir(directory):
-        raise DataError(f"channel directory {directory} does not exist")
-    files = []
-    for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith(".") and not n.startswith("_"))
-    rows = [row for path in sorted(files) for row in _rows_of_file(path)]
-    if not rows:
-        raise DataError(f"no records in {directory}")
-    return rows
-
-
-def _number(value: object, what: str) -> float:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise DataError(f"{what}: {value!r} is not a number") from error
-    if not math.isfinite(number):
-        raise DataError(f"{what}: {value!r} is not a finite number")
-    return number
 
 
 def _label(value: object, what: str) -> int:
@@ -115,11 +45,11 @@ def _label(value: object, what: str) -> int:
     if text in FALSE_LABELS:
         return 0
     try:
-        number = _number(value, what)
+        parsed = number(value, what)
     except DataError:
-        number = math.nan
-    if number in (0.0, 1.0):
-        return int(number)
+        parsed = math.nan
+    if parsed in (0.0, 1.0):
+        return int(parsed)
     raise DataError(f"{what}: {value!r} is not a binary label (0/1, true/false)")
 
 
@@ -130,7 +60,7 @@ def to_matrix(rows: Sequence[dict], features: Sequence[str], label: str) -> tupl
         missing = [name for name in [*features, label] if row.get(name) in (None, "")]
         if missing:
             raise DataError(f"record {index}: missing {', '.join(missing)}")
-        xs.append([_number(row[name], f"record {index}, {name}") for name in features])
+        xs.append([number(row[name], f"record {index}, {name}") for name in features])
         ys.append(_label(row[label], f"record {index}, {label}"))
     return xs, ys
 
@@ -142,7 +72,7 @@ def numeric_features(rows: Sequence[dict], label: str) -> list:
     def numeric(name: str) -> bool:
         try:
             for row in rows:
-                _number(row.get(name), name)
+                number(row.get(name), name)
         except DataError:
             return False
         return True
@@ -218,15 +148,6 @@ def metrics_of(ys: Sequence[int], ps: Sequence[float]) -> dict:
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
     }
-
-
-def save_json(path: str, content: dict) -> None:
-    """Writes atomically, so an interruption never leaves half a checkpoint."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=2, sort_keys=True)
-    os.replace(temporary, path)
 
 
 def load_checkpoint(checkpoint_dir: str | None, features: Sequence[str]) -> dict | None:
