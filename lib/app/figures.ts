@@ -25,6 +25,10 @@ function plain(value: unknown): unknown {
   if (value instanceof Duration) {
     return value.toHumanString();
   }
+  if (typeof value === 'number' && !Number.isInteger(value)) {
+    // CloudFormation's template schema takes only whole numbers in Metadata (cfn-lint E4002).
+    return String(value);
+  }
   if (Array.isArray(value)) {
     return value.map(plain);
   }
