@@ -2,7 +2,7 @@ import { Duration, Stack, aws_events as events, aws_iam as iam } from 'aws-cdk-l
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FeatureGroupOptions, FeatureStore, FeatureType } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks, applyComplianceGate, listAcknowledgments } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
@@ -130,6 +130,19 @@ describe('streaming ingestion', () => {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
       Tags: Match.arrayWith([{ Key: 'mlsd:anonymization-stage', Value: 'true' }]),
     });
+  });
+  test('grantPutRecords lets a producer write to the stream and encrypt with its key, wildcards acknowledged', () => {
+    const { stack, store } = setup();
+    const { streaming } = store.addFeatureGroup({ ...USER_FEATURES, streaming: { pseudonymizeFields: ['user_id'] } });
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    streaming!.grantPutRecords(producer);
+    const statements = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
+      .flatMap((st) => ([] as string[]).concat(st.Action));
+    expect(statements).toEqual(expect.arrayContaining(['kinesis:PutRecord', 'kinesis:PutRecords', 'kms:GenerateDataKey*']));
+    expect(listAcknowledgments(stack).map((a) => a.ruleId)).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^AwsSolutions-IAM5\[Action::kms:GenerateDataKey\*\]$/),
+    ]));
   });
 });
 

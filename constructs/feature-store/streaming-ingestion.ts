@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Duration, aws_iam as iam, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { FeatureGroup } from './feature-group';
 import { DataCategory, classify } from '../../lib/classification';
@@ -108,5 +108,16 @@ export class StreamingIngestion extends Construct {
       reportBatchItemFailures: true,
       onFailure: new sources.SqsDlq(this.deadLetterQueue),
     }));
+  }
+
+  /**
+   * Lets a producer (an event collector, an app backend) put raw events on the stream: the
+   * stream's write actions and encryption with its key. The key grant's wildcard action groups
+   * (`kms:GenerateDataKey*`, `kms:ReEncrypt*`) are acknowledged on a role grantee's policy.
+   */
+  public grantPutRecords(grantee: iam.IGrantable): iam.Grant {
+    return acknowledgeWildcardsOf(grantee,
+      `aws-cdk-lib grantWrite on the ingestion stream ${this.stream.node.path}: the wildcards are the key grant's action groups, scoped to its key.`,
+      () => this.stream.grantWrite(grantee));
   }
 }
