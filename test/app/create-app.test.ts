@@ -22,33 +22,33 @@ describe('createApp', () => {
   });
 
   test('-c blueprint=<id> selects one stack', () => {
-    const { stacks } = createKitApp({ blueprint: 'compliance-sample' });
-    expect(stacks.map((s) => s.stackName)).toEqual(['MlsdComplianceSample']);
+    const { stacks } = createKitApp({ blueprint: 'street-view-blurring' });
+    expect(stacks.map((s) => s.stackName)).toEqual(['MlsdStreetViewBlurring']);
   });
 
   test('-c region= overrides the region within the allow-list', () => {
-    const { stacks } = createKitApp({ region: 'eu-central-1' });
+    const { stacks } = createKitApp({ region: 'eu-central-1', blueprint: 'street-view-blurring' });
     expect(new Set(stacks.map((s) => s.region))).toEqual(new Set(['eu-central-1']));
   });
 
   test('takes the account from CDK_DEFAULT_ACCOUNT when present, and leaves it open otherwise', () => {
     process.env.CDK_DEFAULT_ACCOUNT = '111122223333';
-    expect(createKitApp().stacks[0].account).toBe('111122223333');
+    expect(createKitApp({ blueprint: 'street-view-blurring' }).stacks[0].account).toBe('111122223333');
     delete process.env.CDK_DEFAULT_ACCOUNT;
-    const stack = createKitApp().stacks[0];
+    const stack = createKitApp({ blueprint: 'street-view-blurring' }).stacks[0];
     expect(stack.resolve(stack.account)).toEqual({ Ref: 'AWS::AccountId' });
   });
 
   test('tags each stack with its blueprint id', () => {
-    const { stacks } = createKitApp({ blueprint: 'compliance-sample' });
+    const { stacks } = createKitApp({ blueprint: 'street-view-blurring' });
     Template.fromStack(stacks[0]).hasResourceProperties('AWS::KMS::Key', {
-      Tags: [{ Key: 'mlsd:blueprint', Value: 'compliance-sample' }],
+      Tags: [{ Key: 'mlsd:blueprint', Value: 'street-view-blurring' }],
     });
   });
 
   test('fails on an unknown blueprint id, listing the valid ones', () => {
     expect(() => createKitApp({ blueprint: 'nope' })).toThrow(KitError);
-    expect(() => createKitApp({ blueprint: 'nope' })).toThrow(/Unknown blueprint 'nope'.*valid ids: compliance-sample/);
+    expect(() => createKitApp({ blueprint: 'nope' })).toThrow(/Unknown blueprint 'nope'.*valid ids: visual-search, street-view-blurring, video-search/);
   });
 
   test('fails on a region outside the allow-list, naming it and how to extend the list', () => {
@@ -57,7 +57,7 @@ describe('createApp', () => {
   });
 
   test('accepts a region the app adds explicitly', () => {
-    const { stacks } = createKitApp({ region: 'eu-west-2', extraRegions: 'eu-west-2' });
+    const { stacks } = createKitApp({ region: 'eu-west-2', extraRegions: 'eu-west-2', blueprint: 'street-view-blurring' });
     expect(stacks[0].region).toBe('eu-west-2');
   });
 

@@ -1,0 +1,74 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/**
+ * What chapter 8 states about scale: nothing. The chapter frames ad click prediction on a social
+ * platform without users, ad requests, candidates or a latency target, so every figure below is
+ * an assumption.
+ */
+export type AdClickPredictionChapterFigures = Record<string, never>;
+
+/** The blueprint's own figures, where the chapter is silent. */
+export interface AdClickPredictionAssumptions {
+  /** Users who see ads on a day. 10M: a large regional social network. */
+  readonly dailyActiveUsers: number;
+  /** Ad requests per user per day: ad slots filled while scrolling the feed (one request fills one slot). */
+  readonly adRequestsPerUserPerDay: number;
+  /** Peak over average request rate: feed use peaks in the evening at about three times the mean. */
+  readonly peakToAverage: number;
+  /**
+   * Ad candidates one request scores, after advertiser targeting selected them (the chapter's
+   * candidate generation). They travel in one endpoint invocation.
+   */
+  readonly candidatesPerRequest: number;
+  /**
+   * p99 latency the ad server allows the model for one request (the endpoint's alarm threshold).
+   * 50 ms leaves room for candidate generation, the auction and re-ranking within the feed's budget.
+   */
+  readonly latencyBudget: Duration;
+  /**
+   * Requests one ml.c5.2xlarge instance serves per second within the latency budget: the DCN over
+   * 200 candidates (hashed embeddings, two cross layers, a 64-32 MLP) in numpy; to be measured with a load test.
+   */
+  readonly perInstanceThroughputQps: number;
+  /**
+   * Percent of ad requests served by the challenger (the newest continually trained version) in the
+   * champion/challenger A/B test. 10% of this traffic shows a revenue lift within a day or two.
+   */
+  readonly challengerTrafficPercent: number;
+  /**
+   * Engagement events per active user per day into the feature stream: impressions (about three
+   * ads seen per request) and clicks, each carrying the user's refreshed counters.
+   */
+  readonly engagementEventsPerUserPerDay: number;
+  /** Average size of one engagement event as the ad server sends it (JSON: user id, segment, counters). */
+  readonly engagementEventBytes: number;
+  /** Ads in running campaigns, whose statistics are cached. */
+  readonly activeAds: number;
+  /** Average size of one cached feature record (a user's or an ad's hash of a few fields). */
+  readonly cachedRecordBytes: number;
+  /** Cache reads per ad request: one for the user's features, one pipelined MGET for the candidates' ad features. */
+  readonly cacheReadsPerRequest: number;
+}
+
+/** The ad click prediction blueprint's figures. */
+export type AdClickPredictionFigures = BlueprintFigures<AdClickPredictionChapterFigures, AdClickPredictionAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const AD_CLICK_PREDICTION_FIGURES: AdClickPredictionFigures = {
+  chapter: {},
+  assumptions: {
+    dailyActiveUsers: 10_000_000,
+    adRequestsPerUserPerDay: 20,
+    peakToAverage: 3,
+    candidatesPerRequest: 200,
+    latencyBudget: Duration.millis(50),
+    perInstanceThroughputQps: 200,
+    challengerTrafficPercent: 10,
+    engagementEventsPerUserPerDay: 60,
+    engagementEventBytes: 300,
+    activeAds: 1_000_000,
+    cachedRecordBytes: 300,
+    cacheReadsPerRequest: 2,
+  },
+};

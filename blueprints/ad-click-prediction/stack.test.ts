@@ -1,0 +1,121 @@
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, AD_CLICK_PREDICTION, AD_CLICK_PREDICTION_FIGURES, AdClickPredictionStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(AD_CLICK_PREDICTION);
+const a = AD_CLICK_PREDICTION_FIGURES.assumptions;
+const requests = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.adRequestsPerUserPerDay), peakToAverage: a.peakToAverage });
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the click endpoint is sized from the ad request rate, split between champion and challenger', () => {
+  const figures = { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps };
+  const champion = sizeEndpoint({ ...figures, trafficShare: 1 - a.challengerTrafficPercent / 100 });
+  const challenger = sizeEndpoint({ ...figures, trafficShare: a.challengerTrafficPercent / 100 });
+  // By hand: 10M users × 20 = 200M requests/day / 86,400 s × 3 = 6,944 QPS; the champion's 90% = 6,250 QPS
+  // / (200 × 0.7) = 44.6 → 45 instances, max ceil(45 × 1.5) = 68; the challenger's 694 QPS → 5 instances.
+  expect(champion.instancesAtPeak).toBe(45);
+  expect(challenger.instancesAtPeak).toBe(5);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [
+      Match.objectLike({ VariantName: 'champion', InitialVariantWeight: 0.9, InitialInstanceCount: champion.initialInstanceCount, InstanceType: 'ml.c5.2xlarge' }),
+      Match.objectLike({ VariantName: 'challenger', InitialVariantWeight: 0.1, InitialInstanceCount: challenger.initialInstanceCount }),
+    ],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/champion'])]) }),
+    MinCapacity: 2,
+    MaxCapacity: 68,
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/challenger'])]) }),
+    MinCapacity: challenger.minCapacity,
+    MaxCapacity: challenger.maxCapacity,
+  });
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'adctr-ranking' });
+});
+
+test('user engagement streams into the feature store with shards sized from the event rate', () => {
+  const engagement = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.engagementEventsPerUserPerDay), peakToAverage: a.peakToAverage });
+  const { shardCount } = sizeStream({ peakRecordsPerSecond: engagement.peakPerSecond, averageRecordBytes: a.engagementEventBytes });
+  // By hand: 600M events/day → 20,833 events/s at peak → 20.8 shards for the record rate × 1.5 headroom → 32.
+  expect(shardCount).toBe(32);
+  s.template.resourceCountIs('AWS::Kinesis::Stream', 1);
+  s.template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: shardCount });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'adctr-user-engagement', RecordIdentifierFeatureName: 'user_id' });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'adctr-ad-stats', RecordIdentifierFeatureName: 'ad_id' });
+});
+
+test('the online cache is sized for active users and ads', () => {
+  const cache = sizeCache({ items: a.dailyActiveUsers + a.activeAds, bytesPerItem: a.cachedRecordBytes, peakReadsPerSecond: requests.peakPerSecond * a.cacheReadsPerRequest });
+  // By hand: 11M items × 400 B × 1.3 = 5.33 GiB → cache.r7g.large (13.07 GiB × 0.75 = 9.8 GiB usable).
+  expect(cache.cacheNodeType).toBe('cache.r7g.large');
+  s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+    CacheNodeType: cache.cacheNodeType,
+    ReplicasPerNodeGroup: cache.replicasPerNodeGroup,
+  });
+});
+
+test('the click model learns continually: hourly and on drift, gated on normalized cross-entropy', () => {
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'adctr-dcn' });
+  const rules = JSON.stringify(s.template.findResources('AWS::Events::Rule'));
+  expect(rules).toContain('rate(1 hour)');
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: Match.objectLike({ source: ['mlsd.model-monitor'], detail: Match.objectLike({ modelName: ['adctr-dcn'] }) }),
+  });
+  const workflows = JSON.stringify(s.template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(workflows).toContain('normalized_cross_entropy');
+});
+
+test('the monitor watches every sparse and dense input', () => {
+  const alarms = JSON.stringify(s.template.findResources('AWS::CloudWatch::Alarm'));
+  for (const feature of [...ADCTR_SPARSE_FIELDS, ...ADCTR_DENSE_FEATURES]) {
+    expect(alarms).toContain(feature);
+  }
+  expect(alarms).toContain('PredictionPSI');
+});
+
+test('the curated impressions keep no device id', () => {
+  const tables = s.template.findResources('AWS::Glue::Table', {
+    Properties: { TableInput: { Name: 'ad_impressions', TableType: 'EXTERNAL_TABLE' } },
+  });
+  expect(Object.keys(tables)).toHaveLength(1);
+  const curated = JSON.stringify(Object.values(tables)[0]);
+  expect(curated).toContain('user_segment');
+  expect(curated).not.toContain('device_id');
+});
+
+test('records its figures and sizing in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].assumptions.dailyActiveUsers).toBe(10_000_000);
+  expect(metadata[FIGURES_METADATA].assumptions.latencyBudget).toBe('50 millis');
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
+    'ad requests',
+    'ClickEndpoint champion variant',
+    'ClickEndpoint challenger variant',
+    'engagement events',
+    'adctr-user-engagement stream',
+    'Features online cache',
+  ]);
+});
+
+test.each([
+  ['dailyActiveUsers', 0],
+  ['challengerTrafficPercent', 0],
+  ['engagementEventBytes', -300],
+])('invalid figures fail synth naming the figure (%s = %s)', (figure, value) => {
+  expect(() => new AdClickPredictionStack(new App(), 'Bad', {
+    env: { region: 'eu-west-1' },
+    figures: { ...AD_CLICK_PREDICTION_FIGURES, assumptions: { ...a, [figure]: value } },
+  })).toThrow(new RegExp(`${figure} must be`));
+});

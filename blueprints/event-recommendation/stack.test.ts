@@ -1,0 +1,120 @@
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { EVENT_RECOMMENDATION, EVENT_RECOMMENDATION_FIGURES, EVREC_FEATURES, EventRecommendationStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(EVENT_RECOMMENDATION);
+const a = EVENT_RECOMMENDATION_FIGURES.assumptions;
+const requests = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.rankingRequestsPerUserPerDay), peakToAverage: a.peakToAverage });
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the ranking endpoint is sized from the request rate, split between champion and challenger', () => {
+  const figures = { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps };
+  const champion = sizeEndpoint({ ...figures, trafficShare: 1 - a.challengerTrafficPercent / 100 });
+  const challenger = sizeEndpoint({ ...figures, trafficShare: a.challengerTrafficPercent / 100 });
+  // By hand: 2M users × 4 = 8M requests/day / 86,400 s × 3 = 277.8 QPS; the champion's 90% = 250 QPS
+  // / (60 × 0.7) = 5.95 → 6 instances, max ceil(6 × 1.5) = 9; the challenger's 27.8 QPS → 1, min 2.
+  expect(champion.instancesAtPeak).toBe(6);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [
+      Match.objectLike({ VariantName: 'champion', InitialVariantWeight: 0.9, InitialInstanceCount: champion.initialInstanceCount, InstanceType: 'ml.c5.xlarge' }),
+      Match.objectLike({ VariantName: 'challenger', InitialVariantWeight: 0.1, InitialInstanceCount: challenger.initialInstanceCount }),
+    ],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/champion'])]) }),
+    MinCapacity: 2,
+    MaxCapacity: 9,
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/challenger'])]) }),
+    MinCapacity: challenger.minCapacity,
+    MaxCapacity: challenger.maxCapacity,
+  });
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'evrec-ranking' });
+});
+
+test('user activity streams into the feature store with shards sized from the event rate', () => {
+  const activity = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.activityEventsPerUserPerDay), peakToAverage: a.peakToAverage });
+  const { shardCount } = sizeStream({ peakRecordsPerSecond: activity.peakPerSecond, averageRecordBytes: a.activityEventBytes });
+  // By hand: 60M events/day → 2,083 events/s at peak → 2.08 shards for the record rate × 1.5 headroom → 4.
+  expect(shardCount).toBe(4);
+  s.template.resourceCountIs('AWS::Kinesis::Stream', 1);
+  s.template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: shardCount });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'evrec-user-activity', RecordIdentifierFeatureName: 'user_id' });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'evrec-event-features', RecordIdentifierFeatureName: 'event_id' });
+});
+
+test('the online cache is sized for active users and upcoming events', () => {
+  const cache = sizeCache({ items: a.dailyActiveUsers + a.upcomingEvents, bytesPerItem: a.cachedRecordBytes, peakReadsPerSecond: requests.peakPerSecond * a.cacheReadsPerRequest });
+  // By hand: 3M items × 450 B × 1.3 = 1.63 GiB → cache.t4g.medium (3.09 GiB × 0.75 = 2.32 GiB usable).
+  expect(cache.cacheNodeType).toBe('cache.t4g.medium');
+  s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+    CacheNodeType: cache.cacheNodeType,
+    ReplicasPerNodeGroup: cache.replicasPerNodeGroup,
+  });
+});
+
+test('the ranker retrains daily and on drift, and fine-tunes hourly into its own model group', () => {
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'evrec-ranker' });
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'evrec-ranker-ft' });
+  const rules = JSON.stringify(s.template.findResources('AWS::Events::Rule'));
+  expect(rules).toContain('cron(0 2 * * ? *)');
+  expect(rules).toContain('rate(1 hour)');
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: Match.objectLike({ source: ['mlsd.model-monitor'], detail: Match.objectLike({ modelName: ['evrec-ranker'] }) }),
+  });
+});
+
+test('the monitor watches every ranking feature', () => {
+  const alarms = JSON.stringify(s.template.findResources('AWS::CloudWatch::Alarm'));
+  for (const feature of EVREC_FEATURES) {
+    expect(alarms).toContain(feature);
+  }
+  expect(alarms).toContain('PredictionPSI');
+});
+
+test('the curated ranking log keeps no device id and only coarse locations', () => {
+  const tables = s.template.findResources('AWS::Glue::Table', {
+    Properties: { TableInput: { Name: 'ranking_log', TableType: 'EXTERNAL_TABLE' } },
+  });
+  expect(Object.keys(tables)).toHaveLength(1);
+  const curated = JSON.stringify(Object.values(tables)[0]);
+  expect(curated).toContain('user_latitude');
+  expect(curated).not.toContain('device_id');
+});
+
+test('records its figures and sizing in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].assumptions.dailyActiveUsers).toBe(2_000_000);
+  expect(metadata[FIGURES_METADATA].assumptions.latencyBudget).toBe('150 millis');
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
+    'ranking requests',
+    'RankingEndpoint champion variant',
+    'RankingEndpoint challenger variant',
+    'activity events',
+    'evrec-user-activity stream',
+    'Features online cache',
+  ]);
+});
+
+test.each([
+  ['dailyActiveUsers', 0],
+  ['challengerTrafficPercent', 50],
+  ['perInstanceThroughputQps', -1],
+])('invalid figures fail synth naming the figure (%s = %s)', (figure, value) => {
+  expect(() => new EventRecommendationStack(new App(), 'Bad', {
+    env: { region: 'eu-west-1' },
+    figures: { ...EVENT_RECOMMENDATION_FIGURES, assumptions: { ...a, [figure]: value } },
+  })).toThrow(new RegExp(`${figure} must be`));
+});

@@ -1,0 +1,213 @@
+"""Training entry point of the harmful content classifier (chapter 5), run by GpuTrainingJob.
+
+Reads labelled posts (JSON Lines or CSV from the ``train`` channel: the text and image embeddings,
+author and reaction features, and one 0/1 label per harm class), holds out a deterministic share of
+posts (by a hash of ``post_id``) for validation unless a ``test`` channel is given, trains the
+early-fusion multi-task classifier with focal loss (``harmful_content_detection_model``), and writes:
+
+- ``model.npz``: weights, standardization, feature names and decision thresholds;
+- ``metrics.json``: PR-AUC and ROC-AUC per head and their macro averages (``pr_auc_macro`` is the
+  quality gate's metric), the share of each decision on the validation posts;
+- ``code/``: ``inference.py`` and the modules it imports.
+
+Usage: python3 train.py --classes violence,nudity --scalar-features a,b --vector-features text_embedding
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zlib
+
+import numpy as np
+import serving_io
+from harmful_content_detection_model import (
+    DECISIONS,
+    FeatureError,
+    MultiTaskClassifier,
+    check_thresholds,
+    decide,
+    fit,
+    fuse,
+)
+from ml_metrics import average_precision, roc_auc
+from training_io import (
+    DataError,
+    base_arguments,
+    number,
+    read_rows,
+    require_columns,
+    run,
+    usable_checkpoint_dir,
+    write_outputs,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKPOINT_FILE = "hcd_checkpoint.npz"
+
+
+def names(text: str) -> list:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = base_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--classes", default="violence,nudity,hate,misinformation,spam")
+    parser.add_argument("--scalar-features", default="")
+    parser.add_argument("--vector-features", default="text_embedding,image_embedding")
+    parser.add_argument("--id-column", default="post_id")
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--learning-rate", type=float, default=0.005)
+    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--focal-alpha", type=float, default=0.25)
+    parser.add_argument("--focal-gamma", type=float, default=2.0)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--take-down-threshold", type=float, default=0.9)
+    parser.add_argument("--review-threshold", type=float, default=0.5)
+    parser.add_argument("--demote-threshold", type=float, default=0.25)
+    parser.add_argument("--checkpoint-every", type=int, default=5)
+    return parser
+
+
+def labels_of(rows: list, classes: list, channel: str) -> np.ndarray:
+    y = np.zeros((len(rows), len(classes)))
+    for i, row in enumerate(rows):
+        for j, name in enumerate(classes):
+            value = number(row[name], f"{channel} record {i}, {name}")
+            if value not in (0.0, 1.0):
+                raise DataError(f"{channel} record {i}, {name}: label must be 0 or 1, but {row[name]!r} was provided")
+            y[i, j] = value
+    return y
+
+
+def holdout(rows: list, id_column: str, fraction: float) -> tuple:
+    """Deterministic split by a hash of the post id, so a post stays on one side across runs."""
+    train, valid = [], []
+    for row in rows:
+        bucket = zlib.crc32(str(row.get(id_column, "")).encode("utf-8")) % 10_000
+        (valid if bucket < fraction * 10_000 else train).append(row)
+    if not train or not valid:
+        raise DataError(f"{len(rows)} records are too few to hold out {fraction:.0%} by {id_column}")
+    return train, valid
+
+
+def matrix(rows: list, scalars: list, vectors: list, dims: dict | None, channel: str) -> tuple:
+    try:
+        return fuse(rows, scalars, vectors, dims)
+    except FeatureError as error:
+        raise DataError(f"{channel} {error}") from error
+
+
+def evaluate(model: MultiTaskClassifier, x: np.ndarray, y: np.ndarray) -> dict:
+    classes = model.meta["classes"]
+    p = model.predict_proba(x)
+    metrics: dict = {}
+    for j, name in enumerate(classes):
+        metrics[f"pr_auc_{name}"] = average_precision(y[:, j], p[:, j])
+        metrics[f"roc_auc_{name}"] = roc_auc(y[:, j], p[:, j])
+        metrics[f"prevalence_{name}"] = float(y[:, j].mean())
+    metrics["pr_auc_macro"] = float(np.mean([metrics[f"pr_auc_{c}"] for c in classes]))
+    metrics["roc_auc_macro"] = float(np.mean([metrics[f"roc_auc_{c}"] for c in classes]))
+    decisions = [decide(row, model.meta["thresholds"]) for row in p]
+    for decision in DECISIONS:
+        metrics[f"share_{decision}"] = decisions.count(decision) / len(decisions)
+    return metrics
+
+
+def train(args: argparse.Namespace) -> dict:
+    classes, scalars, vectors = names(args.classes), names(args.scalar_features), names(args.vector_features)
+    if not classes or not (scalars or vectors):
+        raise DataError("--classes and at least one of --scalar-features / --vector-features must name columns")
+    thresholds = {
+        "take_down": args.take_down_threshold,
+        "review": args.review_threshold,
+        "demote": args.demote_threshold,
+    }
+    try:
+        check_thresholds(thresholds)
+    except ValueError as error:
+        raise DataError(str(error)) from error
+    rows = read_rows(args.train_dir)
+    require_columns(rows, [*vectors, *scalars, *classes], "train")
+    if args.test_dir and os.path.isdir(args.test_dir):
+        train_rows, valid_rows = rows, read_rows(args.test_dir)
+        require_columns(valid_rows, [*vectors, *scalars, *classes], "test")
+    else:
+        train_rows, valid_rows = holdout(rows, args.id_column, args.validation_fraction)
+    x_train, dims = matrix(train_rows, scalars, vectors, None, "train")
+    x_valid, _ = matrix(valid_rows, scalars, vectors, dims, "validation")
+    y_train, y_valid = labels_of(train_rows, classes, "train"), labels_of(valid_rows, classes, "validation")
+
+    meta = {"scalar_features": scalars, "vector_features": vectors, "vector_dims": dims, "thresholds": thresholds}
+    model = MultiTaskClassifier.initialize(x_train.shape[1], args.hidden, classes, args.seed, meta)
+    model.params["mean"] = x_train.mean(axis=0)
+    model.params["std"] = np.where(x_train.std(axis=0) > 1e-9, x_train.std(axis=0), 1.0)
+
+    checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
+    start, adam = resume(model, checkpoint_dir)
+
+    def save_checkpoint(epoch: int, state: dict) -> None:
+        if checkpoint_dir and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
+            os.makedirs(checkpoint_dir, exist_ok=True)
+            temporary = os.path.join(checkpoint_dir, "tmp_" + CHECKPOINT_FILE)
+            np.savez(
+                temporary,
+                epoch=epoch,
+                t=state["t"],
+                **{f"p_{k}": v for k, v in model.params.items()},
+                **{k: v for k, v in state.items() if k != "t"},
+            )
+            os.replace(temporary, os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+
+    history = fit(
+        model,
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        alpha=args.focal_alpha,
+        gamma=args.focal_gamma,
+        l2=args.l2,
+        seed=args.seed,
+        start_epoch=start,
+        adam=adam,
+        on_epoch=save_checkpoint,
+    )
+    metrics = evaluate(model, x_valid, y_valid)
+    metrics["train_focal_loss"] = history[-1] if history else float("nan")
+    metrics["validation_records"] = len(valid_rows)
+    os.makedirs(args.model_dir, exist_ok=True)
+    model.save(os.path.join(args.model_dir, "model.npz"))
+    write_outputs(
+        args.model_dir,
+        metrics,
+        [
+            os.path.join(HERE, "inference.py"),
+            os.path.join(HERE, "harmful_content_detection_model.py"),
+            serving_io.__file__,
+        ],
+    )
+    return metrics
+
+
+def resume(model: MultiTaskClassifier, checkpoint_dir: str | None) -> tuple:
+    """(first epoch, Adam state) from a checkpoint whose shapes match this model, else (0, None)."""
+    path = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else ""
+    if not path or not os.path.isfile(path):
+        return 0, None
+    with np.load(path) as data:
+        params = {k[2:]: data[k] for k in data.files if k.startswith("p_")}
+        if set(params) != set(model.params) or any(params[k].shape != v.shape for k, v in model.params.items()):
+            return 0, None
+        model.params.update(params)
+        adam = {k: data[k] for k in data.files if k.startswith(("m_", "v_"))}
+        adam["t"] = int(data["t"])
+        return int(data["epoch"]), adam
+
+
+if __name__ == "__main__":
+    sys.exit(run(train, build_parser()))

@@ -1,0 +1,206 @@
+import * as path from 'path';
+import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures } from './figures';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { FeatureStore, FeatureType } from '../../constructs/feature-store';
+import { ModelMonitor } from '../../constructs/model-monitor';
+import { Network } from '../../constructs/network';
+import { ReviewQueue } from '../../constructs/review-queue';
+import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { recordFigures } from '../../lib/app';
+import { checkFigures, numberAtLeast, peakRate, positiveNumber } from '../../lib/sizing';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/** Name of the model: training jobs, model package group, endpoint and monitor (prefix `hcd-`). */
+export const HCD_MODEL_NAME = 'hcd-classifier';
+/** The harm classes, one sigmoid head each (the chapter's multi-task classifier). */
+export const HARM_CLASSES = ['violence', 'nudity', 'hate', 'misinformation', 'spam'] as const;
+/** Author violation history: batch features, one record per author. */
+const AUTHOR_FEATURES = ['violations_30d', 'violations_90d', 'upheld_appeals_90d', 'account_age_days'] as const;
+/** Reactions to the post: batch features, one record per post. */
+const REACTION_FEATURES = ['likes', 'comments', 'shares', 'reports', 'hides'] as const;
+/** Content features: the text and image encoders' embeddings (JSON arrays), fused early by the model. */
+const EMBEDDINGS = ['text_embedding', 'image_embedding'] as const;
+
+/** Properties of {@link HarmfulContentDetectionStack}. */
+export interface HarmfulContentDetectionStackProps extends StackProps {
+  /**
+   * The scale figures that size the endpoint.
+   * @default HARMFUL_CONTENT_DETECTION_FIGURES
+   */
+  readonly figures?: HarmfulContentDetectionFigures;
+}
+
+/**
+ * Chapter 5, harmful content detection: posts are classified online by an early-fusion multi-task
+ * model behind a real-time endpoint; confident violations are taken down, likely ones demoted, and
+ * the ones the model is unsure about (and users' appeals) go to human review. Author violation
+ * history and reactions are batch features in a feature store; drift raises retraining.
+ */
+export class HarmfulContentDetectionStack extends Stack {
+  constructor(scope: Construct, id: string, props: HarmfulContentDetectionStackProps) {
+    super(scope, id, props);
+    const figures = props.figures ?? HARMFUL_CONTENT_DETECTION_FIGURES;
+    const a = figures.assumptions;
+    checkFigures(`${this.node.path} figures.assumptions`, a, [
+      positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
+    ]);
+    const purpose = 'harmful content detection';
+    const network = new Network(this, 'Network');
+    const lake = new DataLake(this, 'Lake', { network, purpose });
+
+    // Data: labelled posts (training), author history and reactions (batch features).
+    const postId = { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
+    const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
+    const snapshotTime = {
+      name: 'snapshot_time', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour'),
+    } as const;
+    const accountAge = {
+      name: 'account_age_days', type: 'bigint', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(30),
+    } as const;
+    const counts = (names: readonly string[]) => names.map((name) => ({ name, type: 'bigint', classification: C.NON_PERSONAL } as const));
+    const labeledPosts = lake.addDataset('labeled_posts', {
+      description: 'Posts with moderators\' harm labels, the features the detection service used and the score it served',
+      columns: [
+        postId,
+        authorId,
+        { name: 'author_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
+        { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
+        // Free text can reveal health, religion or politics of the author or of people it names: only its embedding is kept.
+        { name: 'post_text', type: 'string', classification: C.SPECIAL_CATEGORY, action: A.DROP },
+        // The image may show faces: the object key stays in the raw zone only.
+        { name: 'image_key', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+        // Dense vectors derived from the content: not reversible in practice, but linked to it, so kept as quasi-identifiers.
+        ...EMBEDDINGS.map((name) => ({ name, type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP } as const)),
+        ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')),
+        accountAge,
+        ...counts(REACTION_FEATURES),
+        ...counts(HARM_CLASSES),
+        { name: 'served_harm_score', type: 'double', classification: C.NON_PERSONAL },
+      ],
+    });
+    const authorHistory = lake.addDataset('author_history', {
+      description: 'Daily snapshot of each author\'s enforcement history',
+      columns: [authorId, snapshotTime, ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')), accountAge],
+    });
+    const postReactions = lake.addDataset('post_reactions', {
+      description: 'Hourly snapshot of the reactions and user reports each post received',
+      columns: [postId, snapshotTime, ...counts(REACTION_FEATURES)],
+    });
+
+    // Feature store: offline batch features, read online by the detection service.
+    const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
+    const integral = (names: readonly string[]) => names.map((name) => ({ name, type: FeatureType.INTEGRAL }));
+    const { featureGroup: authorGroup } = features.addFeatureGroup({
+      name: 'hcd-author-history',
+      description: 'Violation history of post authors',
+      recordIdentifier: 'author_id',
+      eventTime: 'snapshot_time',
+      features: [{ name: 'author_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(AUTHOR_FEATURES)],
+      onlineTtl: Duration.days(90),
+      batch: { source: authorHistory, schedule: events.Schedule.cron({ hour: '1', minute: '0' }) },
+    });
+    const { featureGroup: reactionsGroup } = features.addFeatureGroup({
+      name: 'hcd-post-reactions',
+      description: 'Reactions and user reports per post',
+      recordIdentifier: 'post_id',
+      eventTime: 'snapshot_time',
+      features: [{ name: 'post_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(REACTION_FEATURES)],
+      onlineTtl: Duration.days(30),
+      batch: { source: postReactions, schedule: events.Schedule.rate(Duration.hours(1)) },
+    });
+
+    // Training: the early-fusion multi-task classifier with focal loss, weekly and on drift.
+    const training = new GpuTrainingJob(this, 'Training', {
+      lake,
+      network,
+      modelName: HCD_MODEL_NAME,
+      instanceType: 'ml.g4dn.xlarge',
+      inputs: {
+        train: TrainingInput.fromDataset(labeledPosts, {
+          columns: ['post_id', ...EMBEDDINGS, ...AUTHOR_FEATURES, ...REACTION_FEATURES, ...HARM_CLASSES], format: 'json',
+        }),
+      },
+      trainingCode: path.join(__dirname, 'model'),
+      entryPoint: 'train.py',
+      hyperparameters: {
+        'classes': HARM_CLASSES.join(','),
+        'scalar-features': [...AUTHOR_FEATURES, ...REACTION_FEATURES].join(','),
+        'vector-features': EMBEDDINGS.join(','),
+        'hidden': '64',
+        'epochs': '30',
+        'focal-gamma': '2',
+        'focal-alpha': '0.25',
+        'take-down-threshold': '0.9',
+        'review-threshold': '0.5',
+        'demote-threshold': '0.25',
+      },
+      evaluation: { metricName: 'pr_auc_macro', threshold: 0.5 },
+      schedule: events.Schedule.cron({ weekDay: 'SUN', hour: '2', minute: '0' }),
+    });
+    training.retrainOn();
+
+    // Online detection behind a real-time endpoint, sized from the posting rate.
+    const rate = peakRate(
+      { perDay: a.postsPerDay + a.recheckedPostsPerDay, peakToAverage: a.peakToAverage },
+      'classification requests (new and re-checked posts)',
+      `${this.node.path} figures`,
+    );
+    const endpoint = new RealtimeEndpoint(this, 'DetectionEndpoint', {
+      lake,
+      network,
+      endpointName: HCD_MODEL_NAME,
+      figures: { peakQps: rate.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
+      variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.g5.xlarge' } },
+      // 5% of thousands of requests a second is plenty for drift statistics.
+      dataCapture: { samplingPercentage: 5 },
+    });
+
+    new ModelMonitor(this, 'Monitor', {
+      lake,
+      network,
+      modelName: HCD_MODEL_NAME,
+      endpointName: HCD_MODEL_NAME,
+      variantNames: ['champion'],
+      baseline: labeledPosts,
+      features: { violations_90d: 'numeric', account_age_days: 'numeric', likes: 'numeric', shares: 'numeric', reports: 'numeric' },
+      predictionField: 'harm_score',
+      baselinePredictionColumn: 'served_harm_score',
+    });
+
+    // Human review: posts the model is unsure about, and users' appeals against a decision.
+    const reviews = new ReviewQueue(this, 'UncertainReviews', {
+      encryptionKey: lake.encryptionKey, purpose: 'review of posts the harmful content model is unsure about', maxReviewWait: a.reviewSla,
+    });
+    const appeals = new ReviewQueue(this, 'Appeals', {
+      encryptionKey: lake.encryptionKey, purpose: 'review of appeals against harmful content decisions', maxReviewWait: a.appealSla,
+    });
+
+    // Who may do what: the detection service, and the moderators' tool whose decisions become labels.
+    const detection = new iam.Role(this, 'DetectionServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Detection service: reads online features, invokes the classifier, enforces, queues uncertain posts and appeals',
+    });
+    endpoint.grantInvoke(detection);
+    authorGroup.grantReadOnline(detection);
+    reactionsGroup.grantReadOnline(detection);
+    reviews.grantSendForReview(detection);
+    appeals.grantSendForReview(detection);
+    const moderation = new iam.Role(this, 'ModerationToolRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Moderators\' tool: takes review items and appeals, writes the decisions as raw labelled posts',
+    });
+    reviews.grantConsumeReviews(moderation);
+    appeals.grantConsumeReviews(moderation);
+    lake.grantWriteRaw(moderation, 'labeled_posts');
+
+    recordFigures(this, figures, {
+      'classification requests (postsPerDay + recheckedPostsPerDay)': rate,
+      [`RealtimeEndpoint ${HCD_MODEL_NAME} (champion)`]: endpoint.variants[0].capacity,
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/** What chapter 10 states about scale. */
+export interface NewsFeedChapterFigures {
+  /** The feed is served within 200 ms (chapter: "≤ 200 ms"): the ranking endpoint's p99 budget. */
+  readonly latencyBudget: Duration;
+}
+
+/** The blueprint's own figures, where the chapter is silent. */
+export interface NewsFeedAssumptions {
+  /** Daily active users. 10M: a large regional network; the chapter gives no number. */
+  readonly dailyActiveUsers: number;
+  /** Feed refreshes per user per day, each one ranking request (all candidates in one batch). */
+  readonly feedRefreshesPerUserPerDay: number;
+  /** Peak over average request rate: evening peaks at about three times the daily mean. */
+  readonly peakToAverage: number;
+  /**
+   * Ranking requests one ml.g5.xlarge instance serves per second within the budget, each scoring
+   * about 500 retrieved candidates (≈ 100k candidate scores/s for a small multi-task DNN on a GPU);
+   * to be measured with a load test.
+   */
+  readonly perInstanceThroughputQps: number;
+  /** Posts the user sees per refresh: each is an impression event (with click, skip and dwell outcome). */
+  readonly postsShownPerFeed: number;
+  /**
+   * Percent of impressions with an interaction (click, like, comment, share) that updates the
+   * user–author affinity. 8%: feed CTRs of a few percent plus reactions. (A percentage rather than
+   * a share: template metadata takes whole numbers only.)
+   */
+  readonly interactionPercent: number;
+  /** Average size of one engagement event on the streams, as JSON with raw ids (bytes). */
+  readonly averageEventBytes: number;
+  /**
+   * Bytes cached per active user: one hash with the recent-engagement features and the affinity to
+   * the user's top 20 authors, so one read serves the whole ranking request.
+   */
+  readonly cachedBytesPerUser: number;
+  /** Cache reads per feed request: the user's hash, and the session context. */
+  readonly cacheReadsPerFeedRequest: number;
+}
+
+/** The news feed blueprint's figures. */
+export type NewsFeedFigures = BlueprintFigures<NewsFeedChapterFigures, NewsFeedAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const NEWS_FEED_FIGURES: NewsFeedFigures = {
+  chapter: {
+    latencyBudget: Duration.millis(200),
+  },
+  assumptions: {
+    dailyActiveUsers: 10_000_000,
+    feedRefreshesPerUserPerDay: 10,
+    peakToAverage: 3,
+    perInstanceThroughputQps: 200,
+    postsShownPerFeed: 10,
+    interactionPercent: 8,
+    averageEventBytes: 400,
+    cachedBytesPerUser: 2048,
+    cacheReadsPerFeedRequest: 2,
+  },
+};

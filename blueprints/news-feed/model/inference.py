@@ -1,0 +1,59 @@
+"""Serving handler of the news feed ranker, for SageMaker's PyTorch inference container.
+
+train.py copies this file, ``news_feed_model.py`` and ``serving_io.py`` into ``/opt/ml/model/code``.
+The feed service retrieves the user's unseen candidate posts, joins their features (online
+feature store and cache) and sends one request per feed refresh, one instance per candidate.
+
+Requests: ``application/json`` ``{"instances": [{"author_id": "…", "affinity_score": 0.7, ...}, ...]}``
+(``author_id``, or the model's diversity key, is optional and only used to diversify), or
+``text/csv``: one candidate per line, the scalar features then the vector features' values, in the
+model's order (``model.npz`` meta).
+Responses: per candidate ``{"click": 0.12, "like": …, "share": …, "comment": …, "skip": …,
+"dwell_seconds": 14.2, "score": 1.73, "rank": 1}`` (JSON; ``rank`` is after diversification), or
+``score,rank`` per line (CSV).
+"""
+
+from __future__ import annotations
+
+import os
+
+import serving_io
+from news_feed_model import EngagementModel, FeatureError, score_posts
+
+
+def model_fn(model_dir: str) -> EngagementModel:
+    return EngagementModel.load(os.path.join(model_dir, "model.npz"))
+
+
+def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
+    return serving_io.parse_instances(body, content_type)
+
+
+def _from_csv_row(row: list, meta: dict, index: int) -> dict:
+    """A CSV row (scalars first, then vector values) as a record keyed by feature."""
+    width = len(meta["scalar_features"]) + sum(meta["vector_dims"][v] for v in meta["vector_features"])
+    if len(row) != width:
+        raise ValueError(f"instance {index}: expected {width} values (scalar then vector features), got {len(row)}")
+    record = dict(zip(meta["scalar_features"], row))
+    position = len(meta["scalar_features"])
+    for name in meta["vector_features"]:
+        size = meta["vector_dims"][name]
+        record[name] = row[position : position + size]
+        position += size
+    return record
+
+
+def predict_fn(instances: list, model: EngagementModel) -> list:
+    if not instances:
+        raise ValueError("no instances in the request")
+    records = [_from_csv_row(i, model.meta, n) if isinstance(i, list) else i for n, i in enumerate(instances)]
+    try:
+        return score_posts(model, records)
+    except FeatureError as error:
+        raise ValueError(f"bad request: {error}") from error
+
+
+def output_fn(predictions: list, accept: str = serving_io.JSON) -> tuple:
+    if serving_io.media_type(accept) == serving_io.CSV:
+        return serving_io.format_predictions([[p["score"], p["rank"]] for p in predictions], accept)
+    return serving_io.format_predictions(predictions, accept)

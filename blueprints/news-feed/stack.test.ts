@@ -1,0 +1,93 @@
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { NEWS_FEED, NEWS_FEED_FIGURES, NewsFeedStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(NEWS_FEED);
+const a = NEWS_FEED_FIGURES.assumptions;
+const feedQps = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay), peakToAverage: a.peakToAverage }).peakPerSecond;
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the ranking endpoint is sized for the feed requests within the chapter\'s 200 ms', () => {
+  const capacity = sizeEndpoint({ peakQps: feedQps, latencyBudget: NEWS_FEED_FIGURES.chapter.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps });
+  // By hand: 10M users × 10 refreshes = 100M/day / 86,400 s × 3 = 3,472.2 QPS; / (200 × 0.7) = 24.8 → 25 instances, max ceil(25 × 1.5) = 38.
+  expect(capacity.instancesAtPeak).toBe(25);
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: capacity.minCapacity, MaxCapacity: 38 });
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.g5.xlarge' })],
+  });
+  // The p99 ModelLatency alarm at the chapter's 200 ms, in microseconds.
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ModelLatency', Threshold: 200_000 });
+});
+
+test('affinity and recent engagement stream in on shards sized from the event rates', () => {
+  const perDay = a.dailyActiveUsers * a.feedRefreshesPerUserPerDay * a.postsShownPerFeed;
+  const impressions = sizeStream({ peakRecordsPerSecond: peakRate({ perDay, peakToAverage: a.peakToAverage }).peakPerSecond, averageRecordBytes: a.averageEventBytes });
+  const interactions = sizeStream({
+    peakRecordsPerSecond: peakRate({ perDay: perDay * a.interactionPercent / 100, peakToAverage: a.peakToAverage }).peakPerSecond, averageRecordBytes: a.averageEventBytes,
+  });
+  // By hand: 1B impressions/day → 34,722 records/s at peak → 34.7 shards × 1.5 → 53; 8% of them → 2,778/s → 5.
+  expect([impressions.shardCount, interactions.shardCount]).toEqual([53, 5]);
+  s.template.resourceCountIs('AWS::Kinesis::Stream', 2);
+  s.template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: impressions.shardCount });
+  s.template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: interactions.shardCount });
+});
+
+test('three feature groups, streaming ones pseudonymized on the way in', () => {
+  s.template.resourceCountIs('AWS::SageMaker::FeatureGroup', 3);
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'nf-user-author-affinity', RecordIdentifierFeatureName: 'user_author' });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'nf-user-engagement', RecordIdentifierFeatureName: 'user_id' });
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'nf-post-features', RecordIdentifierFeatureName: 'post_id' });
+  const handlers = JSON.stringify(s.template.findResources('AWS::Lambda::Function'));
+  expect(handlers).toContain('user_author');
+});
+
+test('the online cache is sized for one hash per active user', () => {
+  const capacity = sizeCache({ items: a.dailyActiveUsers, bytesPerItem: a.cachedBytesPerUser, peakReadsPerSecond: feedQps * a.cacheReadsPerFeedRequest });
+  // By hand: 10M × (2,048 + 100) B × 1.3 = 26 GiB > 19.7 usable on r7g.xlarge → r7g.2xlarge; 6,944 reads/s fit one node → 1 replica.
+  expect(capacity.cacheNodeType).toBe('cache.r7g.2xlarge');
+  s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+    CacheNodeType: capacity.cacheNodeType, ReplicasPerNodeGroup: capacity.replicasPerNodeGroup,
+  });
+});
+
+test('the curated impressions and posts are anonymized', () => {
+  const table = (name: string) => JSON.stringify(s.template.findResources('AWS::Glue::Table', {
+    Properties: { TableInput: { Name: name, TableType: 'EXTERNAL_TABLE' } },
+  }));
+  expect(table('posts')).toContain('post_embedding');
+  expect(table('posts')).not.toContain('post_text');
+  expect(table('posts')).not.toContain('image_key');
+  expect(table('feed_impressions')).toContain('served_score');
+});
+
+test('training is weekly and on the monitor\'s retraining event', () => {
+  const rules = JSON.stringify(s.template.findResources('AWS::Events::Rule'));
+  expect(rules).toContain('cron(0 3 ? * SUN *)');
+  expect(rules).toContain('nf-ranker');
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'nf-ranker' });
+});
+
+test('records its figures and sizing in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].chapter.latencyBudget).toBe('200 millis');
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toHaveLength(7);
+});
+
+test('invalid figures fail synth naming the figure', () => {
+  const app = new App();
+  expect(() => new NewsFeedStack(app, 'Bad', {
+    env: { region: 'eu-west-1' },
+    figures: { ...NEWS_FEED_FIGURES, assumptions: { ...a, interactionPercent: 150 } },
+  })).toThrow(/interactionPercent must be a percentage above 0 and at most 100, but 150 was provided/);
+});

@@ -1,0 +1,157 @@
+import * as path from 'path';
+import { Annotations, CfnOutput, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures } from './figures';
+import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { Network } from '../../constructs/network';
+import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { recordFigures } from '../../lib/app';
+import { grantJobRuntime, pytorchInferenceImage } from '../../lib/sagemaker';
+import { checkFigures, positiveNumber, sizeBatch, wholeAtLeast } from '../../lib/sizing';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/** The SageMaker model the nightly precompute runs: created from an approved model package (see README). */
+export const PYMK_MODEL_NAME = 'pymk-gnn';
+
+/** Properties of {@link PeopleYouMayKnowStack}. */
+export interface PeopleYouMayKnowStackProps extends StackProps {
+  /**
+   * Scale figures: the chapter's and the blueprint's assumptions.
+   * @default PEOPLE_YOU_MAY_KNOW_FIGURES
+   */
+  readonly figures?: PeopleYouMayKnowFigures;
+}
+
+/**
+ * Chapter 11, People You May Know: a GNN learns from graph snapshots t → t+1 which users become
+ * friends; every night a batch transform ranks each user's friends-of-friends candidates and
+ * writes the top suggestions into a prediction cache, which the PYMK service reads when a user
+ * opens the page (the chapter's preferred "batch precompute for all users").
+ */
+export class PeopleYouMayKnowStack extends Stack {
+  constructor(scope: Construct, id: string, props: PeopleYouMayKnowStackProps) {
+    super(scope, id, props);
+    const figures = props.figures ?? PEOPLE_YOU_MAY_KNOW_FIGURES;
+    const a = figures.assumptions;
+    checkFigures('PeopleYouMayKnow figures.chapter', figures.chapter, [positiveNumber('users')]);
+    checkFigures('PeopleYouMayKnow figures.assumptions', a, [
+      positiveNumber('averageFriends'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
+      positiveNumber('usersPerSecondPerInstance'), positiveNumber('cacheLoadItemsPerSecond'),
+    ]);
+    const transformCapacity = sizeBatch({
+      records: figures.chapter.users,
+      recordsPerSecondPerInstance: a.usersPerSecondPerInstance,
+      window: a.batchWindow,
+    }, 'PeopleYouMayKnow nightly precompute');
+    // The cache load as the construct runs it (one loader within LOAD_MAX_RUNTIME): recorded, not enforced,
+    // because the shared loader cannot be scaled from here (README, "Known limit").
+    const loadCapacity = sizeBatch({
+      records: figures.chapter.users,
+      recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond,
+      window: LOAD_MAX_RUNTIME,
+    }, 'PeopleYouMayKnow cache load');
+
+    // 1. Data: the friendship graph with formation dates (the snapshots), and profiles.
+    const purpose = 'people you may know';
+    const network = new Network(this, 'Network');
+    const lake = new DataLake(this, 'Lake', { network, purpose });
+    const friendships = lake.addDataset('pymk_friendships', {
+      description: 'One row per friendship (either direction), with the day it formed',
+      columns: [
+        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
+      ],
+    });
+    const profiles = lake.addDataset('pymk_profiles', {
+      description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
+      columns: [
+        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        // The same id again, for the model to read: BatchTransform carries its key column past the model.
+        { name: 'user_ref', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'full_name', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+        // Pseudonyms keep "same school / same employer", which is all the model needs.
+        { name: 'school', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'employer', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+      ],
+    });
+
+    // 2. Training: GraphSAGE-style link prediction, weekly and on retraining events, gated on ROC-AUC.
+    const training = new GpuTrainingJob(this, 'LinkModelTraining', {
+      lake,
+      network,
+      modelName: PYMK_MODEL_NAME,
+      instanceType: 'ml.g5.4xlarge',
+      inputs: {
+        friendships: TrainingInput.fromDataset(friendships, { columns: ['user_id', 'friend_id', 'created_at'], format: 'json' }),
+        profiles: TrainingInput.fromDataset(profiles, { columns: ['user_id', 'school', 'employer'], format: 'json' }),
+      },
+      trainingCode: path.join(__dirname, 'model'),
+      entryPoint: 'train.py',
+      hyperparameters: {
+        'max-candidates': String(a.candidatesPerUser),
+        'top-k': String(a.suggestionsPerUser),
+        'tau-days': '180',
+      },
+      evaluation: { metricName: 'roc_auc', threshold: 0.75 },
+      inferenceInstanceTypes: [a.transformInstanceType],
+      schedule: events.Schedule.cron({ weekDay: 'SAT', hour: '22', minute: '0' }),
+    });
+    training.retrainOn();
+
+    // 3. Serving, offline: the model the transform runs, created from an approved package.
+    const modelRole = new iam.Role(this, 'LinkModelRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Execution role of the SageMaker model ${PYMK_MODEL_NAME} (nightly PYMK precompute)`,
+    });
+    lake.grantReadArtifacts(modelRole);
+    grantJobRuntime(modelRole, pytorchInferenceImage(this, 'PeopleYouMayKnow link model'));
+    const modelSecurityGroup = network.securityGroupFor(this, 'LinkModelSecurityGroup', `SageMaker model ${PYMK_MODEL_NAME} (batch transform)`);
+
+    const cache = new PredictionCache(this, 'Suggestions', { encryptionKey: lake.encryptionKey, purpose, retention: a.predictionTtl.plus(a.predictionTtl) });
+    const precompute = new BatchTransform(this, 'NightlyPrecompute', {
+      lake,
+      network,
+      name: 'pymk-precompute',
+      source: profiles,
+      keyColumn: 'user_id',
+      columns: ['user_ref'],
+      model: PYMK_MODEL_NAME,
+      modelRole,
+      cache,
+      format: TransformFormat.JSON_LINES,
+      instanceType: a.transformInstanceType,
+      instanceCount: transformCapacity.instanceCount,
+      transformTimeout: a.batchWindow,
+      ttl: a.predictionTtl,
+      schedule: scheduler.ScheduleExpression.cron({ hour: '0', minute: '0' }),
+    });
+    if (loadCapacity.instanceCount > 1) {
+      const oneLoaderHours = Math.round(figures.chapter.users / a.cacheLoadItemsPerSecond / 3600);
+      Annotations.of(precompute).addWarningV2('mlsd:pymkCacheLoad',
+        `Loading ${figures.chapter.users.toLocaleString('en-US')} users' suggestions takes about ${oneLoaderHours} h on one loader at `
+        + `${a.cacheLoadItemsPerSecond} items/s, beyond the loader's ${LOAD_MAX_RUNTIME.toHumanString()}: it would need ${loadCapacity.instanceCount} `
+        + 'loaders, which BatchTransform does not run yet (README, "Known limit")');
+    }
+
+    // 4. The PYMK service reads a user's suggestions.
+    const service = new iam.Role(this, 'PymkServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'PYMK service: reads the precomputed suggestions of the user who opens the page',
+    });
+    cache.grantRead(service);
+
+    new CfnOutput(this, 'LinkModelRoleArn', { value: modelRole.roleArn, description: `--execution-role-arn of ${PYMK_MODEL_NAME}` });
+    new CfnOutput(this, 'LinkModelSecurityGroupId', { value: modelSecurityGroup.securityGroupId, description: `SecurityGroupIds of ${PYMK_MODEL_NAME}` });
+    new CfnOutput(this, 'LinkModelSubnetIds', { value: network.vpc.selectSubnets(network.subnets).subnetIds.join(','), description: `Subnets of ${PYMK_MODEL_NAME}` });
+    new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
+
+    recordFigures(this, figures, {
+      'NightlyPrecompute instance count': transformCapacity,
+      'NightlyPrecompute cache load (one loader today, see README)': loadCapacity,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/** What chapter 9 states about scale: only that the listing embeddings are retrained daily. */
+export interface SimilarListingsChapterFigures {
+  /** How often the embeddings are retrained: daily (chapter 9), so new listings and shifting tastes enter the index within a day. */
+  readonly retrainInterval: Duration;
+}
+
+/** The blueprint's own figures, where the chapter is silent. */
+export interface SimilarListingsAssumptions {
+  /** Active listings, each one vector in the index. 7M: the order of the largest vacation-rental platforms. */
+  readonly listings: number;
+  /** Dimensions of a listing embedding (the training hyperparameter and the index's vector size); 32 as in the published Airbnb model. */
+  readonly embeddingDimensions: number;
+  /** Search sessions per day. 10M: a large platform outside the summer peak. */
+  readonly searchSessionsPerDay: number;
+  /** Listing pages viewed per session; each shows the similar-listings carousel, one re-rank request. */
+  readonly listingViewsPerSession: number;
+  /** Peak over average request rate: browsing peaks in the evening at about three times the daily mean. */
+  readonly peakToAverage: number;
+  /** Candidates the ANN search returns and the endpoint re-ranks per request (one instance each). */
+  readonly candidatesPerRequest: number;
+  /**
+   * p99 the re-ranking endpoint is allowed (its latency alarm). 100 ms keeps the carousel, which
+   * loads after the listing page itself, within a page load: index fetch + ANN ≈ 50 ms on top.
+   */
+  readonly latencyBudget: Duration;
+  /**
+   * Re-rank requests of `candidatesPerRequest` candidates one ml.c5.xlarge serves per second at the
+   * latency budget: 100 dot products of 32 dimensions and the filters; to be measured with a load test.
+   */
+  readonly perInstanceThroughputQps: number;
+  /**
+   * The quality gate: the booked listing's average rank among its region's listings, ordered by
+   * similarity to the listing viewed just before the booking, must be at most this to register a
+   * model. 100 is a first bar (the carousel's candidate list); set it from the first runs' metrics.json.
+   */
+  readonly maxAverageBookedRank: number;
+}
+
+/** The similar listings blueprint's figures. */
+export type SimilarListingsFigures = BlueprintFigures<SimilarListingsChapterFigures, SimilarListingsAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const SIMILAR_LISTINGS_FIGURES: SimilarListingsFigures = {
+  chapter: {
+    retrainInterval: Duration.days(1),
+  },
+  assumptions: {
+    listings: 7_000_000,
+    embeddingDimensions: 32,
+    searchSessionsPerDay: 10_000_000,
+    listingViewsPerSession: 5,
+    peakToAverage: 3,
+    candidatesPerRequest: 100,
+    latencyBudget: Duration.millis(100),
+    perInstanceThroughputQps: 400,
+    maxAverageBookedRank: 100,
+  },
+};

@@ -1,0 +1,82 @@
+import { App, Duration } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, SimilarListingsStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { peakRate, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(SIMILAR_LISTINGS);
+const f = SIMILAR_LISTINGS_FIGURES;
+const a = f.assumptions;
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the re-rank endpoint is sized from the listing views', () => {
+  const peakQps = peakRate({ perDay: a.searchSessionsPerDay * a.listingViewsPerSession, peakToAverage: a.peakToAverage }).peakPerSecond;
+  const capacity = sizeEndpoint({ peakQps, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps });
+  // By hand: 10M sessions × 5 views = 50M/day / 86,400 s × 3 = 1,736.1 QPS; / (400 × 0.7) = 6.2 → 7 instances, max ceil(7 × 1.5) = 11.
+  expect(capacity.instancesAtPeak).toBe(7);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.c5.xlarge' })],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: capacity.minCapacity, MaxCapacity: 11 });
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'simlist-reranker' });
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ModelLatency', Threshold: 100_000 });
+});
+
+test('listing embeddings are in a vector index collection', () => {
+  s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: 'simlist-listings', Type: 'VECTORSEARCH' });
+  // By hand: 1.1 × (4 × 32 + 8 × 16) = 281.6 B × 7M = 1.84 GiB of HNSW graph.
+  expect(sizeVectorIndex({ vectors: a.listings, dimensions: a.embeddingDimensions }).memoryGiB).toBeCloseTo(1.836, 2);
+});
+
+test('training runs daily (the chapter) and on the retraining event, gated on the average rank of the booked listing', () => {
+  s.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)' });
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: Match.objectLike({ detail: Match.objectLike({ modelName: ['simlist-embeddings'] }) }),
+  });
+  const definitions = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine')).map((r) => JSON.stringify(r));
+  expect(definitions.some((d) => d.includes('average_booked_rank') && d.includes('NumericLessThanEquals'))).toBe(true);
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'simlist-embeddings' });
+});
+
+test('the curated listings drop the host', () => {
+  const table = (name: string) => {
+    const found = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: name, TableType: 'EXTERNAL_TABLE' } } });
+    expect(Object.keys(found)).toHaveLength(1);
+    return JSON.stringify(Object.values(found)[0]);
+  };
+  expect(table('listings')).toContain('price_per_night');
+  expect(table('listings')).not.toContain('host_id');
+  expect(table('search_sessions')).toContain('session_id');
+});
+
+test('the endpoint is monitored and its drift raises retraining', () => {
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PredictionPSI' });
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'FeaturePSI', Dimensions: Match.arrayWith([{ Name: 'Feature', Value: 'price_per_night' }]),
+  });
+});
+
+test('figures and sizing are recorded in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].chapter).toEqual({ retrainInterval: '1 day' });
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(['similar-listing requests', 'listing vector index', 'rerank endpoint']);
+});
+
+describe('invalid figures', () => {
+  const build = (figures: SimilarListingsFigures) => () => new SimilarListingsStack(new App(), 'Bad', { env: { region: 'eu-west-1' }, figures });
+  test('no sessions', () => {
+    expect(build({ ...f, assumptions: { ...a, searchSessionsPerDay: 0 } })).toThrow(/searchSessionsPerDay must be a number above 0, but 0 was provided/);
+  });
+  test('a retrain interval under a minute', () => {
+    expect(build({ ...f, chapter: { retrainInterval: Duration.seconds(10) } })).toThrow(/retrainInterval must be at least 1 minute/);
+  });
+});

@@ -1,0 +1,176 @@
+import * as path from 'path';
+import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures } from './figures';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelMonitor } from '../../constructs/model-monitor';
+import { Network } from '../../constructs/network';
+import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { VectorIndex } from '../../constructs/vector-index';
+import { recordFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
+import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/** Name of the model: training jobs, model package group, monitor and retraining events. */
+export const SIMLIST_MODEL_NAME = 'simlist-embeddings';
+
+/** Properties of {@link SimilarListingsStack}. */
+export interface SimilarListingsStackProps extends StackProps {
+  /**
+   * The scale figures that size the endpoint and the index, and set the retraining schedule.
+   * @default SIMILAR_LISTINGS_FIGURES
+   */
+  readonly figures?: SimilarListingsFigures;
+}
+
+/**
+ * Chapter 9, similar listings: listing embeddings learned from search sessions (skip-gram with the
+ * booked listing as global context and same-region hard negatives), retrained daily, indexed for
+ * approximate nearest-neighbour search; a real-time endpoint fetches embeddings (cold start: the
+ * mean of 3 nearby listings) and re-ranks the ANN candidates with filters. Drift of the re-ranked
+ * candidates and scores raises retraining on top of the daily schedule.
+ */
+export class SimilarListingsStack extends Stack {
+  constructor(scope: Construct, id: string, props: SimilarListingsStackProps) {
+    super(scope, id, props);
+    const figures = props.figures ?? SIMILAR_LISTINGS_FIGURES;
+    const a = figures.assumptions;
+    const who = `${this.node.path} figures`;
+    checkFigures(`${who}.assumptions`, a, [
+      positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
+      positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
+      positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'),
+    ]);
+    const retrain = figures.chapter.retrainInterval;
+    if (retrain.isUnresolved() || !(retrain.toMinutes({ integral: false }) >= 1)) {
+      throw new KitError(`${who}.chapter: invalid figures:\n  - retrainInterval must be at least 1 minute, `
+        + `but ${retrain.isUnresolved() ? 'a token' : retrain.toHumanString()} was provided`);
+    }
+
+    const purpose = 'similar listings';
+    const network = new Network(this, 'Network');
+    const lake = new DataLake(this, 'Lake', { network, purpose });
+
+    // Data: browsing sessions (training), listings (cold start, filters), the served carousel (monitor baseline).
+    const sessionId = { name: 'session_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
+    const hour = Generalization.truncateTimestamp('hour');
+    const sessions = lake.addDataset('search_sessions', {
+      description: 'Listing clicks of search sessions in order, and the booking a session ended in',
+      columns: [
+        sessionId,
+        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
+        { name: 'search_geohash', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.prefix(4) },
+        { name: 'clicked_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hour },
+        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'position', type: 'bigint', classification: C.NON_PERSONAL },
+        { name: 'booked', type: 'bigint', classification: C.NON_PERSONAL },
+        { name: 'region', type: 'string', classification: C.NON_PERSONAL },
+      ],
+    });
+    const coordinate = { type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) } as const;
+    const listings = lake.addDataset('listings', {
+      description: 'Listings and their attributes; the location is rounded to about 1 km, the host dropped',
+      columns: [
+        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'host_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+        { name: 'region', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'room_type', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'price_per_night', type: 'double', classification: C.NON_PERSONAL },
+        { name: 'bedrooms', type: 'bigint', classification: C.NON_PERSONAL },
+        { name: 'latitude', ...coordinate },
+        { name: 'longitude', ...coordinate },
+      ],
+    });
+    const carousel = lake.addDataset('similar_listing_impressions', {
+      description: 'Similar listings served in the carousel, with the score served and whether they were clicked',
+      columns: [
+        sessionId,
+        { name: 'shown_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hour },
+        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'candidate_id', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'price_per_night', type: 'double', classification: C.NON_PERSONAL },
+        { name: 'room_type', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'score', type: 'double', classification: C.NON_PERSONAL },
+        { name: 'clicked', type: 'bigint', classification: C.NON_PERSONAL },
+      ],
+    });
+
+    // Sizing from the figures.
+    const requests = peakRate({
+      perDay: dailyVolume(a.searchSessionsPerDay, a.listingViewsPerSession, `${who}.assumptions`), peakToAverage: a.peakToAverage,
+    }, 'similar-listing requests', `${who}.assumptions`);
+    const indexMemory = sizeVectorIndex({ vectors: a.listings, dimensions: a.embeddingDimensions });
+
+    // Retrieval: every listing's embedding (cold-started ones included) in the vector index.
+    const index = new VectorIndex(this, 'ListingIndex', {
+      collectionName: 'simlist-listings', network, encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(365),
+    });
+
+    // Training: daily (the chapter) and on the monitor's retraining event.
+    const training = new GpuTrainingJob(this, 'Training', {
+      lake,
+      network,
+      modelName: SIMLIST_MODEL_NAME,
+      instanceType: 'ml.g5.2xlarge',
+      inputs: {
+        train: TrainingInput.fromDataset(sessions, { columns: ['session_id', 'listing_id', 'position', 'booked', 'region'], format: 'json' }),
+        listings: TrainingInput.fromDataset(listings, {
+          columns: ['listing_id', 'region', 'room_type', 'price_per_night', 'latitude', 'longitude'], format: 'json',
+        }),
+      },
+      trainingCode: path.join(__dirname, 'model'),
+      entryPoint: 'train.py',
+      hyperparameters: { 'dimensions': String(a.embeddingDimensions), 'holdout-fraction': '0.1' },
+      evaluation: { metricName: 'average_booked_rank', comparison: '<=', threshold: a.maxAverageBookedRank },
+      schedule: events.Schedule.rate(retrain),
+    });
+    training.retrainOn();
+
+    // Serving: embedding fetcher and re-ranker of the ANN candidates.
+    const endpoint = new RealtimeEndpoint(this, 'RerankEndpoint', {
+      lake,
+      network,
+      endpointName: 'simlist-reranker',
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
+      variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge' } },
+    });
+
+    // Monitoring: drift of the re-ranked candidates' attributes and of the similarity scores against the served carousel.
+    new ModelMonitor(this, 'Monitor', {
+      lake,
+      network,
+      modelName: SIMLIST_MODEL_NAME,
+      endpointName: endpoint.endpointName,
+      variantNames: endpoint.variantNames,
+      baseline: carousel,
+      features: { price_per_night: 'numeric', room_type: 'categorical' },
+      predictionField: 'score',
+      baselinePredictionColumn: 'score',
+    });
+
+    // Who may do what: the similar-listings service (request path) and the indexer (after each approved training run).
+    const serving = new iam.Role(this, 'ServingRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Serves similar listings: fetches the embedding, searches the index, re-ranks the candidates',
+    });
+    index.grantRead(serving);
+    endpoint.grantInvoke(serving);
+    const indexer = new iam.Role(this, 'IndexerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Writes the listing embeddings of an approved model (listing_embeddings.jsonl) into the index, daily',
+    });
+    lake.grantReadArtifacts(indexer);
+    index.grantReadWrite(indexer);
+
+    recordFigures(this, figures, {
+      'similar-listing requests': requests,
+      'listing vector index': indexMemory,
+      'rerank endpoint': endpoint.variants[0].capacity,
+    });
+  }
+}

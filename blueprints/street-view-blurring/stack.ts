@@ -1,0 +1,153 @@
+import * as path from 'path';
+import { Annotations, CfnOutput, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringFigures } from './figures';
+import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ColumnDefinition } from '../../constructs/data-lake';
+import { Network } from '../../constructs/network';
+import { ReviewQueue } from '../../constructs/review-queue';
+import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { recordFigures } from '../../lib/app';
+import { pytorchInferenceImage, grantJobRuntime } from '../../lib/sagemaker';
+import { checkFigures, positiveNumber, sizeBatch } from '../../lib/sizing';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/** The SageMaker model the nightly transform runs: created from an approved model package (see README). */
+export const DETECTOR_MODEL_NAME = 'svb-detector';
+
+/** Properties of {@link StreetViewBlurringStack}. */
+export interface StreetViewBlurringStackProps extends StackProps {
+  /**
+   * Scale figures: the chapter's and the blueprint's assumptions.
+   * @default STREET_VIEW_BLURRING_FIGURES
+   */
+  readonly figures?: StreetViewBlurringFigures;
+}
+
+/** Columns every image dataset has: what was captured, where and when, and by whom. */
+function imageColumns(): ColumnDefinition[] {
+  return [
+    // Stable id of the capture; a keyed pseudonym still joins the boxes back to the image.
+    { name: 'image_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+    // The photo shows faces and licence plates: personal data, kept because detecting them is the
+    // purpose (see README, "Personal data in the images").
+    { name: 'pixels', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP },
+    { name: 'width', type: 'bigint', classification: C.NON_PERSONAL },
+    { name: 'height', type: 'bigint', classification: C.NON_PERSONAL },
+    { name: 'latitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) },
+    { name: 'longitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) },
+    { name: 'captured_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
+    // The capture vehicle's driver: not needed by any model.
+    { name: 'driver_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+  ];
+}
+
+/**
+ * Chapter 3, Street View blurring: a two-stage object detector finds faces and licence plates in
+ * new street images; a nightly batch transform writes the boxes of every image into a prediction
+ * cache, from which the publishing service blurs the images before they go public. Latency is not
+ * an issue, so there is no real-time endpoint. Users report missed faces into a review queue.
+ */
+export class StreetViewBlurringStack extends Stack {
+  constructor(scope: Construct, id: string, props: StreetViewBlurringStackProps) {
+    super(scope, id, props);
+    const figures = props.figures ?? STREET_VIEW_BLURRING_FIGURES;
+    checkFigures('StreetViewBlurring figures.chapter', figures.chapter, [positiveNumber('annotatedTrainingImages')]);
+    checkFigures('StreetViewBlurring figures.assumptions', figures.assumptions, [positiveNumber('imagesPerDay'), positiveNumber('imagesPerSecondPerInstance')]);
+    const a = figures.assumptions;
+    const transformCapacity = sizeBatch({
+      records: a.imagesPerDay,
+      recordsPerSecondPerInstance: a.imagesPerSecondPerInstance,
+      window: a.batchWindow,
+    }, 'StreetViewBlurring nightly blurring');
+
+    // 1. Data: annotated images for training, new captures to blur.
+    const purpose = 'street view blurring';
+    const network = new Network(this, 'Network');
+    const lake = new DataLake(this, 'Lake', { network, purpose });
+    const annotated = lake.addDataset('svb_annotated_images', {
+      description: `Street images with their faces and licence plates boxed by annotators (chapter: ${figures.chapter.annotatedTrainingImages.toLocaleString('en-US')})`,
+      columns: [
+        ...imageColumns(),
+        // The boxes locate the people and cars in the image they belong to.
+        { name: 'boxes', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP },
+      ],
+    });
+    const captures = lake.addDataset('svb_street_images', {
+      description: 'New street images to blur before publication, as the capture pipeline lands them',
+      columns: imageColumns(),
+    });
+
+    // 2. Training: the detector (classification CE + box regression MSE, NMS), weekly and on demand.
+    const training = new GpuTrainingJob(this, 'DetectorTraining', {
+      lake,
+      network,
+      modelName: 'svb-detector',
+      instanceType: 'ml.g5.2xlarge',
+      inputs: {
+        train: TrainingInput.fromDataset(annotated, { columns: ['width', 'height', 'pixels', 'boxes'], format: 'json' }),
+      },
+      trainingCode: path.join(__dirname, 'model'),
+      entryPoint: 'train.py',
+      hyperparameters: { 'epochs': '30', 'score-threshold': '0.5', 'nms-iou': '0.3', 'test-fraction': '0.1' },
+      evaluation: { metricName: 'map', threshold: 0.6 },
+      inferenceInstanceTypes: [a.transformInstanceType],
+      schedule: events.Schedule.cron({ weekDay: 'SUN', hour: '1', minute: '0' }),
+    });
+    training.retrainOn();
+
+    // 3. Serving, offline: the model the transform runs, created from an approved package.
+    const modelRole = new iam.Role(this, 'DetectorModelRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Execution role of the SageMaker model ${DETECTOR_MODEL_NAME} (nightly blurring batch transform)`,
+    });
+    lake.grantReadArtifacts(modelRole);
+    grantJobRuntime(modelRole, pytorchInferenceImage(this, 'StreetViewBlurring detector model'));
+    const modelSecurityGroup = network.securityGroupFor(this, 'DetectorModelSecurityGroup', `SageMaker model ${DETECTOR_MODEL_NAME} (batch transform)`);
+
+    const cache = new PredictionCache(this, 'Detections', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(14) });
+    const blurring = new BatchTransform(this, 'NightlyBlurring', {
+      lake,
+      network,
+      name: 'svb-blurring',
+      source: captures,
+      keyColumn: 'image_id',
+      columns: ['width', 'height', 'pixels'],
+      model: DETECTOR_MODEL_NAME,
+      modelRole,
+      cache,
+      format: TransformFormat.JSON_LINES,
+      instanceType: a.transformInstanceType,
+      instanceCount: transformCapacity.instanceCount,
+      // One image per request: full-resolution images are megabytes each.
+      batchStrategy: 'SingleRecord',
+      maxPayloadMb: 20,
+      maxConcurrentTransforms: 4,
+      transformTimeout: a.batchWindow,
+      ttl: a.predictionTtl,
+      schedule: scheduler.ScheduleExpression.cron({ hour: '19', minute: '0' }),
+    });
+    Annotations.of(blurring).addInfo(`Runs the SageMaker model '${DETECTOR_MODEL_NAME}': create it from an approved model package (README, "After the first training run")`);
+
+    // 4. Who reads the boxes, and where users' reports of unblurred faces go (human spot checks).
+    const publisher = new iam.Role(this, 'PublishingRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Publishing service: reads the detected boxes to blur images, forwards user reports for review',
+    });
+    cache.grantRead(publisher);
+    const reports = new ReviewQueue(this, 'UserReports', { encryptionKey: lake.encryptionKey, purpose, maxReviewWait: Duration.hours(24) });
+    reports.grantSendForReview(publisher);
+
+    new CfnOutput(this, 'DetectorModelRoleArn', { value: modelRole.roleArn, description: `--execution-role-arn of ${DETECTOR_MODEL_NAME}` });
+    new CfnOutput(this, 'DetectorModelSecurityGroupId', { value: modelSecurityGroup.securityGroupId, description: `SecurityGroupIds of ${DETECTOR_MODEL_NAME}` });
+    new CfnOutput(this, 'DetectorModelSubnetIds', {
+      value: network.vpc.selectSubnets(network.subnets).subnetIds.join(','),
+      description: `Subnets of ${DETECTOR_MODEL_NAME}`,
+    });
+    new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
+
+    recordFigures(this, figures, { 'NightlyBlurring instance count': transformCapacity });
+  }
+}

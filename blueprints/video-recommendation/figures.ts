@@ -1,0 +1,105 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/** What chapter 6 states about scale. */
+export interface VideoRecommendationChapterFigures {
+  /** Videos on the platform: 10 billion (chapter 6). */
+  readonly videos: number;
+  /** End-to-end latency of one recommendation request, candidate generation to re-ranking: ≤ 200 ms (chapter 6). */
+  readonly latencyBudget: Duration;
+}
+
+/** How the 200 ms of one request are shared between the serving stages (assumptions; their sum must fit the chapter's budget). */
+export interface VideoRecommendationStageLatencies {
+  /** Reading the user's features from the online cache (one HGETALL). */
+  readonly featureFetch: Duration;
+  /** The user tower on its endpoint: p99 of one small MLP over the history average. */
+  readonly userTower: Duration;
+  /** The approximate-nearest-neighbour search over the video embeddings in the vector index. */
+  readonly candidateSearch: Duration;
+  /** The ranking endpoint scoring every candidate of the request: p99, the ranking endpoint's alarm threshold. */
+  readonly ranking: Duration;
+  /** Re-ranking (freshness, diversity, already-watched and policy filters) and network hops of the serving function. */
+  readonly reRank: Duration;
+}
+
+/** The blueprint's own figures, where the chapter is silent. */
+export interface VideoRecommendationAssumptions {
+  /**
+   * Users who open the home page on a day. 20M: a large regional platform; the chapter names no
+   * user count, and at YouTube's scale every capacity below grows linearly.
+   */
+  readonly dailyActiveUsers: number;
+  /** Home-page recommendation requests per active user per day (each is one user-tower and one ranking call). */
+  readonly recommendationRequestsPerUserPerDay: number;
+  /** Watch events per active user per day, streamed into the recent-watch features. */
+  readonly watchEventsPerUserPerDay: number;
+  /** Average size of one watch event as the app sends it (JSON: user id, video id, time, watch fraction). */
+  readonly watchEventBytes: number;
+  /** Peak over average request rate: viewing peaks in the evening at about three times the daily mean. */
+  readonly peakToAverage: number;
+  /**
+   * Videos the deployed vector index holds: 100M, the recommendable subset of the chapter's 10B.
+   * Most of 10B videos are never recommended (private, unlisted, removed, no views in a year, below
+   * quality or policy bars); the indexer writes only videos that are public, policy-cleared and
+   * watched in the last 90 days or uploaded in the last 30. The full 10B would need the memory
+   * recorded beside it in the template, about 100 times more.
+   */
+  readonly indexedVideos: number;
+  /** Dimensions of the two towers' embeddings (the training hyperparameter and the index's vector size). */
+  readonly embeddingDimensions: number;
+  /** Candidates the ANN search returns and the ranker scores per request (one instance each in one ranking request). */
+  readonly candidatesPerRequest: number;
+  /** The 200 ms, stage by stage. */
+  readonly stageLatency: VideoRecommendationStageLatencies;
+  /** User-tower requests one ml.c5.xlarge instance serves per second within its latency share; to be measured with a load test. */
+  readonly userTowerThroughputQps: number;
+  /**
+   * Ranking requests (each of `candidatesPerRequest` candidates) one ml.c5.2xlarge instance serves
+   * per second within its latency share: 150 × 500 = 75,000 MLP scores per second on 8 vCPUs;
+   * to be measured with a load test.
+   */
+  readonly rankingThroughputQps: number;
+  /**
+   * Bytes of one user's cached features: the last 50 watched video ids (~11 B each), age bucket,
+   * language and counters, as one hash.
+   */
+  readonly cachedUserFeatureBytes: number;
+  /**
+   * How often both stages retrain: daily, because a video uploaded since the last run has no id
+   * embedding of its own (the tower places it by language and length only) until the next run.
+   */
+  readonly retrainInterval: Duration;
+}
+
+/** The video recommendation blueprint's figures. */
+export type VideoRecommendationFigures = BlueprintFigures<VideoRecommendationChapterFigures, VideoRecommendationAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const VIDEO_RECOMMENDATION_FIGURES: VideoRecommendationFigures = {
+  chapter: {
+    videos: 10_000_000_000,
+    latencyBudget: Duration.millis(200),
+  },
+  assumptions: {
+    dailyActiveUsers: 20_000_000,
+    recommendationRequestsPerUserPerDay: 5,
+    watchEventsPerUserPerDay: 20,
+    watchEventBytes: 300,
+    peakToAverage: 3,
+    indexedVideos: 100_000_000,
+    embeddingDimensions: 64,
+    candidatesPerRequest: 500,
+    stageLatency: {
+      featureFetch: Duration.millis(10),
+      userTower: Duration.millis(20),
+      candidateSearch: Duration.millis(50),
+      ranking: Duration.millis(100),
+      reRank: Duration.millis(20),
+    },
+    userTowerThroughputQps: 1000,
+    rankingThroughputQps: 150,
+    cachedUserFeatureBytes: 600,
+    retrainInterval: Duration.days(1),
+  },
+};

@@ -1,0 +1,14 @@
+import { VideoRecommendationStack } from './stack';
+import { BlueprintDefinition } from '../../lib/app';
+
+export { VideoRecommendationStack, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME, VREC_TRAINING_COLUMNS } from './stack';
+export type { VideoRecommendationStackProps } from './stack';
+export * from './figures';
+
+/** Chapter 6: video recommendation. */
+export const VIDEO_RECOMMENDATION: BlueprintDefinition = {
+  id: 'video-recommendation',
+  stackName: 'MlsdVideoRecommendation',
+  description: 'mlsd-blueprints: chapter 6, video recommendation (two-tower candidates from a vector index, ranking endpoint, streamed and cached user features, monitoring)',
+  create: (scope, id, props) => new VideoRecommendationStack(scope, id, props),
+};

@@ -1,0 +1,104 @@
+import { App, Duration } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures, VideoRecommendationStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(VIDEO_RECOMMENDATION);
+const f = VIDEO_RECOMMENDATION_FIGURES;
+const a = f.assumptions;
+const requests = peakRate({ perDay: a.dailyActiveUsers * a.recommendationRequestsPerUserPerDay, peakToAverage: a.peakToAverage });
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the ranking endpoint is sized from the request rate and its share of the 200 ms', () => {
+  const capacity = sizeEndpoint({ peakQps: requests.peakPerSecond, latencyBudget: a.stageLatency.ranking, perInstanceThroughputQps: a.rankingThroughputQps });
+  // By hand: 20M users × 5 requests = 100M/day / 86,400 s × 3 = 3,472.2 QPS; / (150 × 0.7) = 33.07 → 34 instances, max ceil(34 × 1.5) = 51.
+  expect(capacity.instancesAtPeak).toBe(34);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.c5.2xlarge' })],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    MinCapacity: capacity.minCapacity, MaxCapacity: 51,
+  });
+  // The p99 alarm at the ranking stage's 100 ms, in µs.
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ModelLatency', Threshold: 100_000 });
+});
+
+test('the user tower has its own endpoint, sized for the same requests', () => {
+  const capacity = sizeEndpoint({ peakQps: requests.peakPerSecond, latencyBudget: a.stageLatency.userTower, perInstanceThroughputQps: a.userTowerThroughputQps });
+  // By hand: 3,472.2 / (1,000 × 0.7) = 4.96 → 5 instances.
+  expect(capacity.instancesAtPeak).toBe(5);
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'vrec-user-tower' });
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ InitialInstanceCount: 5, InstanceType: 'ml.c5.xlarge' })],
+  });
+  s.template.resourceCountIs('AWS::SageMaker::Endpoint', 2);
+});
+
+test('candidates come from a vector index collection', () => {
+  s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: 'vrec-videos', Type: 'VECTORSEARCH' });
+  // 10B videos would need ~3.8 TiB of HNSW graph; the deployed index holds the recommendable 100M.
+  expect(sizeVectorIndex({ vectors: f.chapter.videos, dimensions: a.embeddingDimensions }).memoryGiB).toBeGreaterThan(3000);
+  expect(sizeVectorIndex({ vectors: a.indexedVideos, dimensions: a.embeddingDimensions }).memoryGiB).toBeCloseTo(39.34, 1);
+});
+
+test('recent watches are streamed, user features cached, both sized by lib/sizing', () => {
+  const watches = peakRate({ perDay: a.dailyActiveUsers * a.watchEventsPerUserPerDay, peakToAverage: a.peakToAverage });
+  const stream = sizeStream({ peakRecordsPerSecond: watches.peakPerSecond, averageRecordBytes: a.watchEventBytes });
+  // By hand: 400M/day / 86,400 × 3 = 13,888.9 records/s; / 1,000 = 13.9 shards × 1.5 = 20.8 → 21.
+  expect(stream.shardCount).toBe(21);
+  s.template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 21 });
+  const cache = sizeCache({ items: a.dailyActiveUsers, bytesPerItem: a.cachedUserFeatureBytes, peakReadsPerSecond: requests.peakPerSecond });
+  s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+    CacheNodeType: cache.cacheNodeType, ReplicasPerNodeGroup: cache.replicasPerNodeGroup,
+  });
+  expect(cache.cacheNodeType).toBe('cache.r7g.xlarge');
+  s.template.resourceCountIs('AWS::SageMaker::FeatureGroup', 2);
+});
+
+test('training runs daily and on the retraining event, gated on the ranker\'s ROC-AUC', () => {
+  s.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)' });
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: Match.objectLike({ detail: Match.objectLike({ modelName: ['vrec-recommender'] }) }),
+  });
+  const [definition] = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine')).map((r) => JSON.stringify(r))
+    .filter((d) => d.includes('roc_auc'));
+  expect(definition).toBeDefined();
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'vrec-recommender' });
+});
+
+test('personal columns are anonymized in the curated tables', () => {
+  const tables = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'user_features', TableType: 'EXTERNAL_TABLE' } } });
+  expect(Object.keys(tables)).toHaveLength(1);
+  const columns = JSON.stringify(Object.values(tables)[0]);
+  expect(columns).toContain('watch_history');
+  expect(columns).not.toContain('email');
+});
+
+test('figures and sizing are recorded in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].chapter).toEqual({ videos: 10_000_000_000, latencyBudget: '200 millis' });
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(expect.arrayContaining([
+    'ranking endpoint', 'user tower endpoint', 'vector index, full 10B catalogue (not deployed)', 'vector index, deployed recommendable subset',
+  ]));
+});
+
+describe('invalid figures', () => {
+  const build = (figures: VideoRecommendationFigures) => () => new VideoRecommendationStack(new App(), 'Bad', { env: { region: 'eu-west-1' }, figures });
+  test('no users', () => {
+    expect(build({ ...f, assumptions: { ...a, dailyActiveUsers: 0 } })).toThrow(/dailyActiveUsers must be a number above 0, but 0 was provided/);
+  });
+  test('stages that overrun the 200 ms', () => {
+    const stageLatency = { ...a.stageLatency, ranking: Duration.millis(180) };
+    expect(build({ ...f, assumptions: { ...a, stageLatency } })).toThrow(/stageLatency must add up to at most the chapter's latencyBudget of 200 ms/);
+  });
+});

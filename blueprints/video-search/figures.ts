@@ -1,0 +1,66 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/** What chapter 4 (YouTube video search) states about scale. */
+export interface VideoSearchChapterFigures {
+  /** ⟨video, query⟩ pairs the encoders are trained on (chapter: 10M pairs). */
+  readonly trainingPairs: number;
+}
+
+/** What the blueprint assumes where chapter 4 is silent. */
+export interface VideoSearchAssumptions {
+  /** Videos in the searchable catalogue. Assumed: 1B, the order of a large video platform. */
+  readonly catalogueVideos: number;
+  /** Users who search on a day. Assumed: 200M. */
+  readonly dailyActiveUsers: number;
+  /** Searches per active user per day. Assumed: 3. */
+  readonly searchesPerUserPerDay: number;
+  /** Peak over average query rate. Assumed: 3, the evening peak of consumer traffic (the kit's default). */
+  readonly peakToAverage: number;
+  /**
+   * p99 budget of the query embedding call alone. Assumed: 50 ms, leaving the rest of the
+   * search's time to the vector and text searches, fusion and re-ranking.
+   */
+  readonly embeddingLatencyBudget: Duration;
+  /**
+   * Queries one ml.c5.xlarge embeds per second within the budget. Assumed: 800, for the hashed
+   * bag-of-tokens text encoder of model/ (a table lookup and a mean); measure before production.
+   */
+  readonly embeddingQpsPerInstance: number;
+  /** Values per frame in a video's frame features. Assumed: 16, a compact frame descriptor. */
+  readonly frameFeatureDimensions: number;
+  /** Dimensions of the query and video embeddings in the vector index. Assumed: 32. */
+  readonly embeddingDimensions: number;
+  /** Rows of the text encoder's hashed token table. Assumed: 8,192 (collisions share a row). */
+  readonly tokenBuckets: number;
+  /**
+   * Videos one ml.c5.2xlarge embeds per second in the batch indexing job. Assumed: 2,000
+   * (parsing the frames' JSON dominates the linear projection).
+   */
+  readonly indexingVideosPerSecondPerInstance: number;
+  /** Time one re-embedding of the whole catalogue must take. Assumed: 1 day, so new uploads are searchable the next day. */
+  readonly reindexWindow: Duration;
+}
+
+/** Chapter 4's figures and the blueprint's assumptions. */
+export type VideoSearchFigures = BlueprintFigures<VideoSearchChapterFigures, VideoSearchAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
+  chapter: {
+    trainingPairs: 10_000_000,
+  },
+  assumptions: {
+    catalogueVideos: 1_000_000_000,
+    dailyActiveUsers: 200_000_000,
+    searchesPerUserPerDay: 3,
+    peakToAverage: 3,
+    embeddingLatencyBudget: Duration.millis(50),
+    embeddingQpsPerInstance: 800,
+    frameFeatureDimensions: 16,
+    embeddingDimensions: 32,
+    tokenBuckets: 8_192,
+    indexingVideosPerSecondPerInstance: 2_000,
+    reindexWindow: Duration.days(1),
+  },
+};

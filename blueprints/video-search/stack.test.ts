@@ -1,0 +1,115 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, Stage, aws_s3_assets as s3assets } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { VIDEO_SEARCH, VIDEO_SEARCH_FIGURES, VIDEO_SEARCH_NAMES, VideoSearchStack } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
+import { kitApp } from '../../test/support/app';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(VIDEO_SEARCH);
+const a = VIDEO_SEARCH_FIGURES.assumptions;
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the query embedding endpoint is sized from the figures', () => {
+  const peak = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.searchesPerUserPerDay), peakToAverage: a.peakToAverage });
+  const capacity = sizeEndpoint({ peakQps: peak.peakPerSecond, latencyBudget: a.embeddingLatencyBudget, perInstanceThroughputQps: a.embeddingQpsPerInstance });
+  // By hand: 200M users × 3 / 86,400 s × 3 = 20,833.3 QPS; / (800 × 0.7) = 37.2 → 38 instances; max ceil(38 × 1.5) = 57.
+  expect(capacity.initialInstanceCount).toBe(38);
+  expect(capacity.maxCapacity).toBe(57);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.c5.xlarge' })],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: capacity.minCapacity, MaxCapacity: capacity.maxCapacity });
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: VIDEO_SEARCH_NAMES.endpoint });
+});
+
+test('the video indexing pipeline re-embeds the catalogue every day', () => {
+  const reindex = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow });
+  // By hand: 1B / (2,000 videos/s × 86,400 s) = 5.8 → 6 instances.
+  expect(reindex.instanceCount).toBe(6);
+  const definition = JSON.stringify(s.template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(definition).toContain(`\\"InstanceCount\\":${reindex.instanceCount}`);
+  expect(definition).toContain('bt-vsearch-indexing-');
+  s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 3 * * ? *)' });
+  s.template.hasResourceProperties('AWS::CloudWatch::Alarm', Match.objectLike({ MetricName: 'Succeeded', Namespace: 'mlsd/BatchTransform' }));
+});
+
+test('the vector index is an OpenSearch Serverless vector collection the search service reads', () => {
+  s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: VIDEO_SEARCH_NAMES.collection, Type: 'VECTORSEARCH' });
+  s.template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
+  const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
+  expect(policy).toContain('SearchServiceRole');
+  expect(policy).toContain('IndexerRole');
+});
+
+/** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */
+function actions(dataset: string): Record<string, string> {
+  const asset = s.stack.node.findAll().find((c): c is s3assets.Asset => c instanceof s3assets.Asset
+    && c.node.id === 'Policy' && c.node.path.includes(`/Dataset-${dataset}/`));
+  if (!asset) {
+    throw new Error(`no anonymization policy for ${dataset}`);
+  }
+  const policy = JSON.parse(fs.readFileSync(path.join(Stage.of(s.stack)!.outdir, asset.assetPath), 'utf8'));
+  return Object.fromEntries(policy.columns.map((c: { name: string; action: string; rule?: { kind: string } }) => [c.name, `${c.action}${c.rule ? `:${c.rule.kind}` : ''}`]));
+}
+
+test('personal columns are anonymized before training, serving and monitoring read them', () => {
+  expect(actions('videos')).toMatchObject({
+    uploader_id: 'pseudonymize', uploader_email: 'drop', uploaded_at: 'generalize:truncate-timestamp', frame_features: 'keep', video_id: 'keep',
+  });
+  expect(actions('search_pairs')).toMatchObject({
+    user_id: 'pseudonymize', device_id: 'drop', client_ip: 'generalize:ip-prefix', searched_at: 'generalize:truncate-timestamp', query_text: 'keep',
+  });
+  const curated = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'search_pairs', TableType: 'EXTERNAL_TABLE' } } });
+  const columns = JSON.stringify(Object.values(curated)[0]);
+  expect(columns).toContain('"user_id"');
+  expect(columns).not.toContain('device_id');
+});
+
+test('training reads the pairs and the catalogue, is gated on recall@10, weekly and on drift', () => {
+  const definition = JSON.stringify(s.template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(definition).toContain('recall_at_10');
+  expect(definition).toContain('/videos/');
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: VIDEO_SEARCH_NAMES.model });
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: { source: ['mlsd.model-monitor'], detail: { modelName: [VIDEO_SEARCH_NAMES.model] } },
+  });
+});
+
+test('query drift is monitored: language and the tokens the encoder reads', () => {
+  const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm')).map((r) => JSON.stringify(r));
+  expect(alarms.some((alarm) => alarm.includes('FeaturePSI') && alarm.includes('"Value":"query_language"'))).toBe(true);
+  expect(alarms.some((alarm) => alarm.includes('PredictionPSI'))).toBe(true);
+});
+
+test('figures and sizing are recorded in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].chapter).toEqual({ trainingPairs: 10_000_000 });
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
+    'searches per second',
+    'QueryEmbedding endpoint (champion)',
+    'VideoIndex HNSW memory (whole catalogue)',
+    'Indexing batch transform (whole catalogue)',
+  ]);
+});
+
+test('invalid figures fail synthesis, naming the figure', () => {
+  const build = (assumptions: Partial<typeof a>, trainingPairs = 10_000_000) => () => new VideoSearchStack(kitApp(), 'Invalid', {
+    env: { region: 'eu-west-1', account: '123456789012' },
+    figures: { chapter: { trainingPairs }, assumptions: { ...a, ...assumptions } },
+  });
+  expect(build({ dailyActiveUsers: 0 })).toThrow(/users must be a number above 0, but 0 was provided/);
+  expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/perInstanceThroughputQps must be a number of requests per second above 0/);
+  expect(build({}, 0)).toThrow(/trainingPairs must be a number above 0, but 0 was provided/);
+  expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/window must be a duration above 0/);
+});

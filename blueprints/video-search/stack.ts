@@ -1,0 +1,188 @@
+import * as path from 'path';
+import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { VIDEO_SEARCH_FIGURES, VideoSearchFigures } from './figures';
+import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelMonitor } from '../../constructs/model-monitor';
+import { Network } from '../../constructs/network';
+import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { VectorIndex } from '../../constructs/vector-index';
+import { recordFigures } from '../../lib/app';
+import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeBatch, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/** Names of the model, endpoint, collection and batch pipeline: unique per account and region. */
+export const VIDEO_SEARCH_NAMES = {
+  model: 'vsearch-embedding',
+  endpoint: 'vsearch-query-embedding',
+  collection: 'vsearch-video-embeddings',
+  indexing: 'vsearch-indexing',
+} as const;
+
+/** The quality gate: new encoders are registered only if held-out queries find their watched video in the top 10 this often. */
+export const VIDEO_SEARCH_EVALUATION = { metricName: 'recall_at_10', threshold: 0.3 } as const;
+
+export interface VideoSearchStackProps extends StackProps {
+  /**
+   * The figures that size the stack.
+   * @default VIDEO_SEARCH_FIGURES
+   */
+  readonly figures?: VideoSearchFigures;
+}
+
+/**
+ * Chapter 4, YouTube video search: a text encoder and a video encoder trained contrastively on
+ * ⟨video, query⟩ pairs; the query text is embedded online and looked up in a vector index of
+ * video embeddings, which a batch pipeline fills from the videos' frames with the same model.
+ */
+export class VideoSearchStack extends Stack {
+  constructor(scope: Construct, id: string, props: VideoSearchStackProps) {
+    super(scope, id, props);
+    const figures = props.figures ?? VIDEO_SEARCH_FIGURES;
+    const a = figures.assumptions;
+    const who = `${this.node.path} figures`;
+    checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
+    checkFigures(who, a, [wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1)]);
+    const purpose = 'video search';
+
+    // Data: the video catalogue and the search logs' ⟨video, query⟩ pairs.
+    const network = new Network(this, 'Network');
+    const lake = new DataLake(this, 'Lake', { network, purpose });
+    const videos = lake.addDataset('videos', {
+      description: 'Uploaded videos: metadata for the text index and frame features for the video encoder',
+      columns: [
+        { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'uploader_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, comment: 'The uploader; the pseudonym allows erasure' },
+        { name: 'uploader_email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+        { name: 'uploaded_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
+        { name: 'title', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Written by the uploader; may name people. Kept for the text index' },
+        { name: 'tags', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Written by the uploader; may name people. Kept for the text index' },
+        { name: 'language', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'duration_seconds', type: 'double', classification: C.NON_PERSONAL },
+        {
+          name: 'frame_features', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP,
+          comment: `JSON list of sampled frames, ${a.frameFeatureDimensions} values each. Frames may show faces; kept because the video encoder learns from them`,
+        },
+      ],
+    });
+    const pairs = lake.addDataset('search_pairs', {
+      description: 'Search logs: a query and the video the user watched from its results',
+      columns: [
+        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+        { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+        { name: 'client_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
+        { name: 'searched_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
+        { name: 'query_text', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Queries can name people and places; kept because the text encoder learns from them' },
+        { name: 'query_language', type: 'string', classification: C.NON_PERSONAL },
+        { name: 'query_token_count', type: 'bigint', classification: C.NON_PERSONAL, comment: 'Letter-or-digit runs of the query, as the text encoder counts them' },
+        { name: 'video_id', type: 'string', classification: C.NON_PERSONAL, comment: 'The video watched from the results' },
+        { name: 'watch_seconds', type: 'double', classification: C.NON_PERSONAL },
+      ],
+    });
+
+    // Training: both encoders, contrastively on the pairs; evaluated on held-out pairs.
+    const training = new GpuTrainingJob(this, 'EncoderTraining', {
+      lake,
+      network,
+      modelName: VIDEO_SEARCH_NAMES.model,
+      instanceType: 'ml.g5.xlarge',
+      inputs: {
+        train: TrainingInput.fromDataset(pairs, { columns: ['query_text', 'query_language', 'video_id'], format: 'json' }),
+        videos: TrainingInput.fromDataset(videos, { columns: ['video_id', 'frame_features'], format: 'json' }),
+      },
+      trainingCode: path.join(__dirname, 'model'),
+      entryPoint: 'train.py',
+      hyperparameters: {
+        'embedding-dimensions': String(a.embeddingDimensions),
+        'buckets': String(a.tokenBuckets),
+      },
+      evaluation: { ...VIDEO_SEARCH_EVALUATION },
+      schedule: events.Schedule.cron({ weekDay: 'MON', hour: '2', minute: '0' }),
+    });
+    training.retrainOn();
+
+    // Online: the embedding service embeds the query text.
+    const queries = peakRate(
+      { perDay: dailyVolume(a.dailyActiveUsers, a.searchesPerUserPerDay), peakToAverage: a.peakToAverage },
+      'searches', who,
+    );
+    const endpoint = new RealtimeEndpoint(this, 'QueryEmbedding', {
+      lake,
+      network,
+      endpointName: VIDEO_SEARCH_NAMES.endpoint,
+      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.embeddingLatencyBudget, perInstanceThroughputQps: a.embeddingQpsPerInstance },
+      variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge' } },
+    });
+
+    // The vector index of video embeddings (visual search); the text index is not deployed (README).
+    const vectors = sizeVectorIndex({ vectors: a.catalogueVideos, dimensions: a.embeddingDimensions }, who);
+    const index = new VectorIndex(this, 'VideoIndex', {
+      collectionName: VIDEO_SEARCH_NAMES.collection,
+      network,
+      encryptionKey: lake.encryptionKey,
+      purpose,
+      retention: lake.curatedRetention,
+    });
+
+    // Video indexing pipeline: embed every catalogue video from its frames, into the prediction cache.
+    const reindex = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
+    const embeddings = new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
+    new BatchTransform(this, 'Indexing', {
+      lake,
+      network,
+      name: VIDEO_SEARCH_NAMES.indexing,
+      source: videos,
+      keyColumn: 'video_id',
+      columns: ['frame_features'],
+      model: endpoint.champion.model,
+      cache: embeddings,
+      format: TransformFormat.JSON_LINES,
+      instanceType: 'ml.c5.2xlarge',
+      instanceCount: reindex.instanceCount,
+      ttl: Duration.days(3),
+      transformTimeout: a.reindexWindow,
+      schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }),
+    });
+
+    // Who does what: the search service (embed the query, then search) and the indexer (cache → index).
+    const searchService = new iam.Role(this, 'SearchServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Video search: embeds the query text on the endpoint, then queries the video index',
+    });
+    endpoint.grantInvoke(searchService);
+    index.grantRead(searchService);
+    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Video search service'));
+    const indexer = new iam.Role(this, 'IndexerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Loads the video embeddings of the prediction cache into the video index',
+    });
+    videos.grantRead(indexer); // the keys (and owner pseudonyms) to fetch and index
+    embeddings.grantRead(indexer);
+    index.grantReadWrite(indexer);
+    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'IndexerSecurityGroup', 'Video index loader'));
+
+    // Monitoring: drift of the queries against the search logs; retraining trigger.
+    new ModelMonitor(this, 'Monitor', {
+      lake,
+      network,
+      modelName: VIDEO_SEARCH_NAMES.model,
+      endpointName: endpoint.endpointName,
+      variantNames: endpoint.variantNames,
+      baseline: pairs,
+      features: { query_language: 'categorical' },
+      predictionField: 'query_token_count',
+      baselinePredictionColumn: 'query_token_count',
+    });
+
+    recordFigures(this, figures, {
+      'searches per second': queries,
+      'QueryEmbedding endpoint (champion)': endpoint.champion.capacity,
+      'VideoIndex HNSW memory (whole catalogue)': vectors,
+      'Indexing batch transform (whole catalogue)': reindex,
+    });
+  }
+}

@@ -1,0 +1,66 @@
+import { Duration } from 'aws-cdk-lib';
+import { BlueprintFigures } from '../../lib/app';
+
+/** What chapter 2 (visual search) states about scale. */
+export interface VisualSearchChapterFigures {
+  /** Images on the platform, low end (chapter: 100–200B images). */
+  readonly minCatalogueImages: number;
+  /** Images on the platform, high end (chapter: 100–200B images). The blueprint sizes for this end. */
+  readonly maxCatalogueImages: number;
+}
+
+/** What the blueprint assumes where chapter 2 is silent. */
+export interface VisualSearchAssumptions {
+  /** Users who open the app on a day. Assumed: 100M, the order of a large image-sharing platform. */
+  readonly dailyActiveUsers: number;
+  /** Visual searches (query photo → similar images) per active user per day. Assumed: 3. */
+  readonly visualSearchesPerUserPerDay: number;
+  /** Peak over average query rate. Assumed: 3, the evening peak of consumer traffic (the kit's default). */
+  readonly peakToAverage: number;
+  /**
+   * p99 budget of the embedding call alone. Assumed: 50 ms, leaving the rest of an interactive
+   * search's time to the nearest-neighbour query and the re-ranking.
+   */
+  readonly embeddingLatencyBudget: Duration;
+  /**
+   * Queries one ml.c5.xlarge embeds per second within the budget. Assumed: 500, for the small
+   * MLP encoder of model/ (a 16-value descriptor in, 32 values out); measure before production.
+   */
+  readonly embeddingQpsPerInstance: number;
+  /**
+   * Components of the pixel descriptor the upload service computes for each photo (columns
+   * d00..d15 of the datasets). Assumed: 16, small enough to monitor every component for drift.
+   */
+  readonly descriptorDimensions: number;
+  /** Dimensions of the image embedding in the vector index. Assumed: 32, twice the descriptor's. */
+  readonly embeddingDimensions: number;
+  /**
+   * Images one ml.c5.2xlarge embeds per second in the batch indexing job. Assumed: 5,000
+   * (JSON Lines parsing dominates the small encoder).
+   */
+  readonly indexingImagesPerSecondPerInstance: number;
+  /** Time one full re-embedding of the catalogue must take. Assumed: 7 days, the weekly retraining cadence. */
+  readonly reindexWindow: Duration;
+}
+
+/** Chapter 2's figures and the blueprint's assumptions. */
+export type VisualSearchFigures = BlueprintFigures<VisualSearchChapterFigures, VisualSearchAssumptions>;
+
+/** The figures the blueprint deploys with. */
+export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
+  chapter: {
+    minCatalogueImages: 100_000_000_000,
+    maxCatalogueImages: 200_000_000_000,
+  },
+  assumptions: {
+    dailyActiveUsers: 100_000_000,
+    visualSearchesPerUserPerDay: 3,
+    peakToAverage: 3,
+    embeddingLatencyBudget: Duration.millis(50),
+    embeddingQpsPerInstance: 500,
+    descriptorDimensions: 16,
+    embeddingDimensions: 32,
+    indexingImagesPerSecondPerInstance: 5_000,
+    reindexWindow: Duration.days(7),
+  },
+};

@@ -1,0 +1,14 @@
+import { VisualSearchStack } from './stack';
+import { BlueprintDefinition } from '../../lib/app';
+
+export type { VisualSearchStackProps } from './stack';
+export { VisualSearchStack, VISUAL_SEARCH_EVALUATION, VISUAL_SEARCH_NAMES, descriptorColumns } from './stack';
+export * from './figures';
+
+/** Chapter 2, visual search. */
+export const VISUAL_SEARCH: BlueprintDefinition = {
+  id: 'visual-search',
+  stackName: 'MlsdVisualSearch',
+  description: 'mlsd-blueprints: chapter 2, visual search (contrastive image embeddings, online query embedding, vector index, batch indexing)',
+  create: (scope, id, props) => new VisualSearchStack(scope, id, props),
+};

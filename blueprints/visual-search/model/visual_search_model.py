@@ -1,0 +1,225 @@
+"""Contrastive image embeddings for visual search (chapter 2), numpy only.
+
+The encoder maps an image descriptor (the ``d00``..``dNN`` columns: a compact pixel descriptor the
+upload service computes for every photo) to an L2-normalized embedding:
+
+    h = relu(standardize(x) W1 + b1)
+    e = h W2
+    z = e / ||e||
+
+It is trained self-supervised, SimCLR-style: two augmented views of each catalogue image form the
+positive pair, every other image of the batch is a negative, and the loss is the symmetric
+InfoNCE (normalized temperature-scaled cross-entropy) over the batch's cosine similarities:
+
+    S = Za Zb^T / tau
+    L = ( CE(softmax_rows(S), I) + CE(softmax_cols(S), I) ) / 2
+
+The augmentations work on the descriptor the way photometric and crop augmentations work on
+pixels: a random brightness/colour shift per block of the descriptor (a constant added to the
+block), Gaussian noise, and random dropout of components. The encoder learns to ignore what the
+augmentations change and to keep what identifies the picture.
+
+Gradients are derived by hand (softmax cross-entropy → normalization → linear → ReLU → linear) and
+the parameters are updated with Adam. Everything is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+
+MODEL_FILE = "model.npz"
+CONFIG_FILE = "model.json"
+
+
+def descriptor_columns(dimensions: int) -> list:
+    """The dataset's descriptor columns, ``d00``, ``d01``, ...: the order of CSV requests."""
+    return [f"d{i:02d}" for i in range(dimensions)]
+
+
+class ImageEncoder:
+    """A two-layer MLP over standardized descriptors, with L2-normalized output."""
+
+    def __init__(self, params: dict, config: dict) -> None:
+        self.params = params
+        self.config = config
+
+    @classmethod
+    def initialize(
+        cls, mean: np.ndarray, std: np.ndarray, hidden: int, dimensions: int, seed: int, config: dict
+    ) -> ImageEncoder:
+        rng = np.random.default_rng(seed)
+        inputs = mean.size
+        params = {
+            "mean": mean.astype(np.float64),
+            "std": std.astype(np.float64),
+            "w1": rng.normal(0.0, np.sqrt(2.0 / inputs), (inputs, hidden)),
+            "b1": np.zeros(hidden),
+            "w2": rng.normal(0.0, np.sqrt(1.0 / hidden), (hidden, dimensions)),
+        }
+        return cls(params, config)
+
+    @property
+    def trainable(self) -> tuple:
+        return ("w1", "b1", "w2")
+
+    def forward(self, x: np.ndarray) -> tuple:
+        p = self.params
+        xs = (x - p["mean"]) / p["std"]
+        pre = xs @ p["w1"] + p["b1"]
+        h = np.maximum(pre, 0.0)
+        e = h @ p["w2"]
+        norm = np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
+        z = e / norm
+        return z, (xs, pre, h, e, norm)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(np.asarray(x, dtype=np.float64))[0]
+
+    def backward(self, dz: np.ndarray, cache: tuple) -> dict:
+        xs, pre, h, _e, norm = cache
+        z = _e / norm
+        de = (dz - z * np.sum(z * dz, axis=1, keepdims=True)) / norm
+        grads = {"w2": h.T @ de}
+        dh = de @ self.params["w2"].T
+        dpre = dh * (pre > 0)
+        grads["w1"] = xs.T @ dpre
+        grads["b1"] = dpre.sum(axis=0)
+        return grads
+
+    def save(self, model_dir: str) -> None:
+        os.makedirs(model_dir, exist_ok=True)
+        np.savez(os.path.join(model_dir, MODEL_FILE), **self.params)
+        with open(os.path.join(model_dir, CONFIG_FILE), "w", encoding="utf-8") as handle:
+            json.dump(self.config, handle, indent=2, sort_keys=True)
+
+    @classmethod
+    def load(cls, model_dir: str) -> ImageEncoder:
+        with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as handle:
+            config = json.load(handle)
+        with np.load(os.path.join(model_dir, MODEL_FILE)) as archive:
+            params = {name: archive[name] for name in archive.files}
+        return cls(params, config)
+
+
+def info_nce(za: np.ndarray, zb: np.ndarray, temperature: float) -> tuple:
+    """Symmetric InfoNCE of two batches of normalized views; returns (loss, dL/dza, dL/dzb)."""
+    n = za.shape[0]
+    logits = za @ zb.T / temperature
+    rows = logits - logits.max(axis=1, keepdims=True)
+    p_rows = np.exp(rows)
+    p_rows /= p_rows.sum(axis=1, keepdims=True)
+    cols = logits - logits.max(axis=0, keepdims=True)
+    p_cols = np.exp(cols)
+    p_cols /= p_cols.sum(axis=0, keepdims=True)
+    diagonal = np.arange(n)
+    loss = -0.5 * (
+        np.log(p_rows[diagonal, diagonal] + 1e-12).mean() + np.log(p_cols[diagonal, diagonal] + 1e-12).mean()
+    )
+    identity = np.eye(n)
+    dlogits = 0.5 * ((p_rows - identity) + (p_cols - identity)) / n
+    dza = dlogits @ zb / temperature
+    dzb = dlogits.T @ za / temperature
+    return float(loss), dza, dzb
+
+
+def augment(
+    x: np.ndarray, rng: np.random.Generator, block: int, shift: float, noise: float, dropout: float
+) -> np.ndarray:
+    """One random view of each descriptor: per-block shift (brightness/colour cast), noise, dropout."""
+    n, d = x.shape
+    blocks = -(-d // block)
+    shifts = rng.normal(0.0, shift, (n, blocks))
+    view = x + np.repeat(shifts, block, axis=1)[:, :d]
+    view = view + rng.normal(0.0, noise, x.shape)
+    if dropout > 0:
+        keep = rng.random(x.shape) >= dropout
+        view = np.where(keep, view, 0.0)
+    return view
+
+
+class Adam:
+    def __init__(self, params: dict, names: Sequence[str], learning_rate: float) -> None:
+        self.names = list(names)
+        self.learning_rate = learning_rate
+        self.m = {k: np.zeros_like(params[k]) for k in self.names}
+        self.v = {k: np.zeros_like(params[k]) for k in self.names}
+        self.step = 0
+
+    def update(self, params: dict, grads: dict) -> None:
+        self.step += 1
+        for k in self.names:
+            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
+            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
+            m_hat = self.m[k] / (1 - 0.9**self.step)
+            v_hat = self.v[k] / (1 - 0.999**self.step)
+            params[k] = params[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+def train_encoder(
+    x: np.ndarray,
+    *,
+    hidden: int,
+    dimensions: int,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    temperature: float,
+    block: int,
+    shift: float,
+    noise: float,
+    dropout: float,
+    seed: int,
+    config: dict,
+    encoder: ImageEncoder | None = None,
+    start_epoch: int = 0,
+    on_epoch: object = None,
+) -> tuple:
+    """Trains (or resumes) the encoder on catalogue descriptors ``x``; returns (encoder, losses)."""
+    x = np.asarray(x, dtype=np.float64)
+    if encoder is None:
+        std = x.std(axis=0)
+        std[std < 1e-8] = 1.0
+        encoder = ImageEncoder.initialize(x.mean(axis=0), std, hidden, dimensions, seed, config)
+    optimizer = Adam(encoder.params, encoder.trainable, learning_rate)
+    losses = []
+    batch_size = max(2, min(batch_size, x.shape[0]))
+    for epoch in range(start_epoch, epochs):
+        rng = np.random.default_rng(seed * 1_000_003 + epoch)
+        order = rng.permutation(x.shape[0])
+        total, batches = 0.0, 0
+        for start in range(0, x.shape[0] - 1, batch_size):
+            batch = x[order[start : start + batch_size]]
+            if batch.shape[0] < 2:
+                continue
+            view_a = augment(batch, rng, block, shift, noise, dropout)
+            view_b = augment(batch, rng, block, shift, noise, dropout)
+            za, cache_a = encoder.forward(view_a)
+            zb, cache_b = encoder.forward(view_b)
+            loss, dza, dzb = info_nce(za, zb, temperature)
+            grads_a = encoder.backward(dza, cache_a)
+            grads_b = encoder.backward(dzb, cache_b)
+            optimizer.update(encoder.params, {k: grads_a[k] + grads_b[k] for k in encoder.trainable})
+            total += loss
+            batches += 1
+        losses.append(total / max(batches, 1))
+        if callable(on_epoch):
+            on_epoch(epoch, encoder, losses[-1])
+    return encoder, losses
+
+
+def rank(query_embeddings: np.ndarray, catalogue_embeddings: np.ndarray, catalogue_ids: Sequence, k: int) -> list:
+    """The top-k catalogue ids of each query by cosine similarity (embeddings are normalized)."""
+    scores = query_embeddings @ catalogue_embeddings.T
+    k = min(k, catalogue_embeddings.shape[0])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    ids = list(catalogue_ids)
+    return [[ids[j] for j in row] for row in top]
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)

@@ -1,0 +1,130 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, Stage, aws_s3_assets as s3assets } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { VISUAL_SEARCH, VISUAL_SEARCH_FIGURES, VISUAL_SEARCH_NAMES, VisualSearchStack, descriptorColumns } from '.';
+import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
+import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
+import { kitApp } from '../../test/support/app';
+import { synthBlueprint } from '../../test/support/blueprint';
+
+const s = synthBlueprint(VISUAL_SEARCH);
+const a = VISUAL_SEARCH_FIGURES.assumptions;
+
+test('passes the compliance gate', () => {
+  expect(s.gateErrors).toEqual([]);
+  expect(s.vagueAcknowledgments).toEqual([]);
+});
+
+test('template snapshot', () => {
+  expect(s.template.toJSON()).toMatchSnapshot();
+});
+
+test('the query embedding endpoint is sized from the figures', () => {
+  const peak = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.visualSearchesPerUserPerDay), peakToAverage: a.peakToAverage });
+  const capacity = sizeEndpoint({ peakQps: peak.peakPerSecond, latencyBudget: a.embeddingLatencyBudget, perInstanceThroughputQps: a.embeddingQpsPerInstance });
+  // By hand: 100M users × 3 / 86,400 s × 3 = 10,416.7 QPS; / (500 × 0.7) = 29.8 → 30 instances; max ceil(30 × 1.5) = 45.
+  expect(capacity.initialInstanceCount).toBe(30);
+  expect(capacity.maxCapacity).toBe(45);
+  s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+    ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.c5.xlarge' })],
+  });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    MinCapacity: capacity.minCapacity,
+    MaxCapacity: capacity.maxCapacity,
+  });
+  s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: VISUAL_SEARCH_NAMES.endpoint });
+});
+
+test('the batch indexing pipeline re-embeds the whole catalogue within the window', () => {
+  const reindex = sizeBatch({
+    records: VISUAL_SEARCH_FIGURES.chapter.maxCatalogueImages,
+    recordsPerSecondPerInstance: a.indexingImagesPerSecondPerInstance,
+    window: a.reindexWindow,
+  });
+  // By hand: 200B / (5,000 images/s × 604,800 s) = 66.1 → 67 instances.
+  expect(reindex.instanceCount).toBe(67);
+  const definition = JSON.stringify(s.template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(definition).toContain(`\\"InstanceCount\\":${reindex.instanceCount}`);
+  expect(definition).toContain('bt-vis-indexing-');
+  expect(definition).toContain('application/jsonlines');
+  s.template.hasResourceProperties('AWS::DynamoDB::Table', {
+    TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+  });
+});
+
+test('the vector index is an OpenSearch Serverless vector collection the search service reads', () => {
+  s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: VISUAL_SEARCH_NAMES.collection, Type: 'VECTORSEARCH' });
+  const policies = s.template.findResources('AWS::OpenSearchServerless::AccessPolicy');
+  const policy = JSON.stringify(Object.values(policies)[0]);
+  expect(policy).toContain('aoss:WriteDocument');
+  expect(policy).toContain('SearchServiceRole');
+  expect(policy).toContain('IndexerRole');
+});
+
+/** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */
+function policyOf(dataset: string): { columns: { name: string; action: string; rule?: { kind: string } }[] } {
+  const asset = s.stack.node.findAll().find((c): c is s3assets.Asset => c instanceof s3assets.Asset
+    && c.node.id === 'Policy' && c.node.path.includes(`/Dataset-${dataset}/`));
+  if (!asset) {
+    throw new Error(`no anonymization policy for ${dataset}`);
+  }
+  return JSON.parse(fs.readFileSync(path.join(Stage.of(s.stack)!.outdir, asset.assetPath), 'utf8'));
+}
+
+test('personal columns are anonymized before training, serving and monitoring read them', () => {
+  const actions = (dataset: string) => Object.fromEntries(policyOf(dataset).columns.map((c) => [c.name, `${c.action}${c.rule ? `:${c.rule.kind}` : ''}`]));
+  expect(actions('images')).toMatchObject({
+    image_id: 'keep', owner_id: 'pseudonymize', camera_serial: 'drop', uploaded_at: 'generalize:truncate-timestamp',
+    upload_ip: 'generalize:ip-prefix', latitude: 'generalize:round', longitude: 'generalize:round', d00: 'keep',
+  });
+  expect(actions('image_clicks')).toMatchObject({
+    user_id: 'pseudonymize', client_ip: 'generalize:ip-prefix', searched_at: 'generalize:truncate-timestamp', clicked_image_id: 'keep',
+  });
+  const curated = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'images', TableType: 'EXTERNAL_TABLE' } } });
+  expect(Object.keys(curated)).toHaveLength(1);
+  const columns = JSON.stringify(Object.values(curated)[0]);
+  expect(columns).toContain('"owner_id"');
+  expect(columns).not.toContain('camera_serial');
+});
+
+test('training is contrastive on the catalogue, gated on recall@10, weekly and on drift', () => {
+  const definition = JSON.stringify(s.template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(definition).toContain('recall_at_10');
+  expect(definition).toContain('ml.g5.xlarge');
+  s.template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: VISUAL_SEARCH_NAMES.model });
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: { source: ['mlsd.model-monitor'], detail: { modelName: [VISUAL_SEARCH_NAMES.model] } },
+  });
+  s.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 ? * MON *)' });
+});
+
+test('every descriptor component is monitored for drift', () => {
+  const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm')).map((r) => JSON.stringify(r));
+  for (const column of descriptorColumns(a.descriptorDimensions)) {
+    expect(alarms.some((alarm) => alarm.includes('FeaturePSI') && alarm.includes(`"Value":"${column}"`))).toBe(true);
+  }
+  expect(alarms.some((alarm) => alarm.includes('PredictionPSI'))).toBe(true);
+});
+
+test('figures and sizing are recorded in the template metadata', () => {
+  const metadata = s.template.toJSON().Metadata;
+  expect(metadata[FIGURES_METADATA].chapter).toEqual({ minCatalogueImages: 100_000_000_000, maxCatalogueImages: 200_000_000_000 });
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
+    'visual searches per second',
+    'QueryEmbedding endpoint (champion)',
+    'ImageIndex HNSW memory (whole catalogue)',
+    'Indexing batch transform (whole catalogue)',
+  ]);
+});
+
+test('invalid figures fail synthesis, naming the figure', () => {
+  const build = (assumptions: Partial<typeof a>) => () => new VisualSearchStack(kitApp(), 'Invalid', {
+    env: { region: 'eu-west-1', account: '123456789012' },
+    figures: { ...VISUAL_SEARCH_FIGURES, assumptions: { ...a, ...assumptions } },
+  });
+  expect(build({ visualSearchesPerUserPerDay: 0 })).toThrow(/perUserPerDay must be a number above 0, but 0 was provided/);
+  expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/perInstanceThroughputQps must be a number of requests per second above 0/);
+  expect(build({ descriptorDimensions: 1.5 })).toThrow(/descriptorDimensions must be a whole number of at least 1, but 1.5 was provided/);
+  expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/window must be a duration above 0/);
+});
