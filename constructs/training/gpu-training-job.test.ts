@@ -526,3 +526,182 @@ describe('compliance', () => {
     expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
   });
 });
+
+describe('warm start (continual learning)', () => {
+  /** The training request without its warm start channel and comment. */
+  function withoutWarmStart(state: Json, channel = 'warm_start'): Json {
+    const { Comment: _comment, ...rest } = state;
+    const request = { ...rest.Parameters, InputDataConfig: rest.Parameters.InputDataConfig.filter((c: Json) => c.ChannelName !== channel) };
+    return { ...rest, Parameters: request };
+  }
+
+  test('without it, the workflow trains once from scratch: no lookup, no choice, no extra channel', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', defaults(s));
+    const all = states(s.stack);
+    expect(Object.keys(all).sort()).toEqual(['BelowThreshold', 'Evaluate', 'Export-train', 'MetricMissing', 'QualityGate', 'ReadEvaluation', 'Register', 'Registered', 'Start', 'Train']);
+    expect(all['Export-train'].Next).toBe('Train');
+    expect(all.Train.Parameters.InputDataConfig.map((c: Json) => c.ChannelName)).toEqual(['code', 'train']);
+  });
+
+  test('looks up the newest approved version of the group before training, and chooses the training state', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: {} });
+    const all = states(s.stack);
+    expect(all['Export-train'].Next).toBe('FindWarmStart');
+    expect(all.FindWarmStart).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::aws-sdk:sagemaker:listModelPackages',
+      Parameters: { ModelPackageGroupName: 'ad-click', ModelApprovalStatus: 'Approved', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1 },
+      ResultSelector: { 'count.$': 'States.ArrayLength($.ModelPackageSummaryList)', 'packages.$': '$.ModelPackageSummaryList' },
+      ResultPath: '$.warmStart',
+      Next: 'HasWarmStart',
+    });
+    expect(all.HasWarmStart).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.warmStart.count', NumericGreaterThan: 0, Next: 'DescribeWarmStart' }],
+      Default: 'Train',
+    });
+    expect(all.DescribeWarmStart).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:sagemaker:describeModelPackage',
+      Parameters: { 'ModelPackageName.$': '$.warmStart.packages[0].ModelPackageArn' },
+      ResultSelector: { 'modelPackageArn.$': '$.ModelPackageArn', 'modelDataUrl.$': '$.InferenceSpecification.Containers[0].ModelDataUrl' },
+      ResultPath: '$.warmStart',
+      Next: 'TrainWarmStart',
+    });
+  });
+
+  test('the two training states are the same request but for the previous model channel, and both go on to the evaluation', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: {} });
+    const all = states(s.stack);
+    const warm = all.TrainWarmStart;
+    expect(warm.Parameters.InputDataConfig.map((c: Json) => c.ChannelName)).toEqual(['code', 'train', 'warm_start']);
+    expect(warm.Parameters.InputDataConfig[2]).toEqual({
+      ChannelName: 'warm_start',
+      DataSource: { S3DataSource: { 'S3DataType': 'S3Prefix', 'S3Uri.$': '$.warmStart.modelDataUrl', 'S3DataDistributionType': 'FullyReplicated' } },
+      InputMode: 'File',
+    });
+    expect(warm.Comment).toMatch(/newest model package of ad-click \(channel warm_start\)/);
+    expect(all.Train.Parameters.InputDataConfig.map((c: Json) => c.ChannelName)).toEqual(['code', 'train']);
+    expect(withoutWarmStart(warm)).toEqual(all.Train);
+    expect(all.Train.Next).toBe('Evaluate');
+    expect(warm.Next).toBe('Evaluate');
+    // The chain after the training is the one without warm start.
+    const cold = setup();
+    new GpuTrainingJob(cold.stack, 'Job', defaults(cold));
+    const coldStates = states(cold.stack);
+    for (const name of ['Evaluate', 'ReadEvaluation', 'QualityGate', 'Register', 'Registered', 'BelowThreshold', 'MetricMissing']) {
+      expect(JSON.stringify(all[name])).toBe(JSON.stringify(coldStates[name]));
+    }
+  });
+
+  test('approvedOnly: false starts from the newest version whatever its status; the channel may be renamed', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: { approvedOnly: false, channelName: 'previous-model' } });
+    const all = states(s.stack);
+    expect(all.FindWarmStart.Parameters).toEqual({ ModelPackageGroupName: 'ad-click', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1 });
+    expect(all.TrainWarmStart.Parameters.InputDataConfig.map((c: Json) => c.ChannelName)).toEqual(['code', 'train', 'previous-model']);
+    expect(withoutWarmStart(all.TrainWarmStart, 'previous-model')).toEqual(all.Train);
+  });
+
+  test('the workflow may list and describe the versions of its own group; the job may read the models', () => {
+    const s = setup();
+    const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: {} });
+    const template = Template.fromStack(s.stack);
+    const policies = template.findResources('AWS::IAM::Policy');
+    const workflow = Object.entries(policies).find(([id]) => id.startsWith('JobWorkflowRoleDefaultPolicy'))![1];
+    const lookup = workflow.Properties.PolicyDocument.Statement.filter((st: Json) => [st.Action].flat().includes('sagemaker:ListModelPackages'));
+    expect(lookup).toHaveLength(1);
+    expect([lookup[0].Action].flat()).toEqual(expect.arrayContaining(['sagemaker:DescribeModelPackage', 'sagemaker:ListModelPackages']));
+    expect([lookup[0].Action].flat().every((a: string) => a.startsWith('sagemaker:') && !a.includes('*'))).toBe(true);
+    expect(lookup[0].Resource).toEqual(expect.arrayContaining([
+      'arn:aws:sagemaker:eu-west-1:123456789012:model-package/ad-click/*',
+      { 'Fn::GetAtt': [expect.stringMatching(/^JobModelPackageGroup/), 'ModelPackageGroupArn'] },
+    ]));
+    expect(lookup[0].Resource).toHaveLength(2);
+    const training = Object.entries(policies).find(([id]) => id.startsWith('JobRoleDefaultPolicy'))![1];
+    const reads = training.Properties.PolicyDocument.Statement.filter((st: Json) => [st.Action].flat().includes('s3:GetObject*'));
+    expect(JSON.stringify(reads)).toContain('/training/ad-click/models/*');
+    expect(JSON.stringify(training.Properties.PolicyDocument.Statement)).not.toMatch(/LakeRaw/);
+    // The wildcard of the group's versions is acknowledged once, with the reason that names the lookup.
+    const versions = listAcknowledgments(job).filter((a) => a.ruleId === 'AwsSolutions-IAM5[Resource::arn:aws:sagemaker:eu-west-1:123456789012:model-package/ad-click/*]');
+    expect(versions).toHaveLength(1);
+    expect(versions[0].reason).toMatch(/lists and describes the versions of that group only/);
+  });
+
+  test('without it, the roles are as before: no lookup, and the job does not read the models', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', defaults(s));
+    const policies = Template.fromStack(s.stack).findResources('AWS::IAM::Policy');
+    const text = JSON.stringify(policies);
+    expect(text).not.toContain('sagemaker:ListModelPackages');
+    expect(text).not.toContain('sagemaker:DescribeModelPackage');
+    const training = Object.entries(policies).find(([id]) => id.startsWith('JobRoleDefaultPolicy'))![1];
+    const reads = training.Properties.PolicyDocument.Statement.filter((st: Json) => [st.Action].flat().includes('s3:GetObject*'));
+    expect(JSON.stringify(reads)).not.toContain('/training/ad-click/models/*');
+  });
+
+  test.each<[string, string, RegExp]>([
+    ['a name with a space', 'warm start', /warmStart.channelName must be 1-64 letters, digits, '.', '-' or '_', but 'warm start' was provided/],
+    ['an empty name', '', /warmStart.channelName must be 1-64 letters, digits, '.', '-' or '_', but '' was provided/],
+    ['a name of 65 characters', 'w'.repeat(65), /warmStart.channelName must be 1-64 letters.*but 'w{65}' was provided/],
+    ['the code channel', 'code', /warmStart.channelName must differ from the code channel and the inputs \(code, train\), but 'code' was provided/],
+    ['an input', 'train', /warmStart.channelName must differ from the code channel and the inputs \(code, train\), but 'train' was provided/],
+  ])('fails if the warm start channel is %s, naming the construct', (_name, channelName, message) => {
+    const build = () => {
+      const s = setup();
+      return new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: { channelName } });
+    };
+    expect(build).toThrow(KitError);
+    expect(build).toThrow(new RegExp(`^GpuTrainingJob Training/Job: .*${message.source}`));
+  });
+
+  test('fails if there is no room for the previous model among the 20 channels', () => {
+    const s = setup();
+    const inputs = Object.fromEntries(Array.from({ length: 19 }, (_, i) => [`part${i}`, TrainingInput.fromDataset(s.clicks, { format: 'json' })]));
+    expect(() => new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), inputs, warmStart: {} }))
+      .toThrow(/inputs may name at most 18 channels with warmStart \(SageMaker allows 20: the code, the previous model and the inputs\), but 19 were provided/);
+    // 19 inputs are fine without warm start.
+    expect(() => new GpuTrainingJob(s.stack, 'Cold', { ...defaults(s), modelName: 'cold', inputs })).not.toThrow();
+  });
+
+  test('a channel name that is a token does not throw', () => {
+    const s = setup();
+    const channelName = new CfnParameter(s.stack, 'Channel', { type: 'String' }).valueAsString;
+    expect(() => new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: { channelName } })).not.toThrow();
+  });
+
+  test('both training states meet the GDPR job requirements with no acknowledgment', () => {
+    const s = setup();
+    const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: {} });
+    const machine = Object.entries(Template.fromStack(s.stack).findResources('AWS::StepFunctions::StateMachine')).find(([id]) => id.startsWith('JobWorkflow'))![1];
+    const jobs = stateMachineJobs(machine.Properties);
+    expect(jobs.map((j) => [j.name, j.kind]).sort()).toEqual([['Evaluate', 'processing'], ['Train', 'training'], ['TrainWarmStart', 'training']]);
+    jobs.forEach((j) => expect(missingJobRequirements(j.kind, j.request)).toEqual([]));
+    expect(listAcknowledgments(job).filter((a) => a.ruleId.startsWith('GDPR'))).toEqual([]);
+    listAcknowledgments(job).forEach((a) => {
+      expect(a.ruleId).toMatch(/^AwsSolutions-IAM5\[(Action|Resource)::.+\]$/);
+      expect(a.constructPath).toMatch(/^Training\/Job\/(Role|EvaluationRole|Workflow\/Role)\/DefaultPolicy$/);
+    });
+  });
+
+  test.each<[string, (s: Setup) => Partial<GpuTrainingJobProps>]>([
+    ['defaults', () => ({ warmStart: {} })],
+    ['hourly, on demand, every version, a feature group input', (s) => ({
+      useSpotInstances: false,
+      approvalStatus: 'Approved',
+      inputs: { ...defaults(s).inputs, users: TrainingInput.fromFeatureGroup(s.users) },
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      warmStart: { approvedOnly: false, channelName: 'previous' },
+    })],
+  ])('passes the gate with warm start: GDPR and AWS Solutions (%s)', (_name, options) => {
+    const s = setup();
+    applyComplianceGate(s.app);
+    const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), ...options(s) });
+    job.retrainOn();
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  });
+});

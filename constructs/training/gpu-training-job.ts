@@ -7,9 +7,9 @@ import { Construct } from 'constructs';
 import { TrainingImage } from './image';
 import { CONTENT_TYPES, TrainingInput } from './inputs';
 import {
-  CODE_CHANNEL, MAX_INSTANCE_COUNT, MAX_TRAINING_RUNTIME, MAX_VOLUME_SIZE_GIB, channelNameProblems, gpuInstanceTypeProblems,
+  CODE_CHANNEL, DEFAULT_WARM_START_CHANNEL, MAX_INSTANCE_COUNT, MAX_TRAINING_RUNTIME, MAX_VOLUME_SIZE_GIB, channelNameProblems, gpuInstanceTypeProblems,
   hyperparameterProblems, instanceTypeListProblems, keyedInstanceTypeProblems, metricNameProblems, modelNameProblems,
-  outsideWholeRange, pythonFileProblems, seconds, trainingCodeEntries,
+  outsideWholeRange, pythonFileProblems, seconds, trainingCodeEntries, warmStartProblems,
 } from './validation';
 import { tarGzAsset } from '../../lib/assets';
 import { acknowledgeWildcardsOf, addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
@@ -77,6 +77,28 @@ export interface EvaluationOptions {
   readonly maxRuntime?: Duration;
 }
 
+/**
+ * Continual learning: each run starts from the model of the newest version in this model's
+ * package group (its model.tar.gz, as a channel). See {@link GpuTrainingJobProps.warmStart}.
+ */
+export interface WarmStartOptions {
+  /**
+   * The channel that carries model.tar.gz: the container finds it in
+   * `/opt/ml/input/data/<channelName>/` (`SM_CHANNEL_<CHANNELNAME>`). 1-64 letters, digits, '.',
+   * '-' or '_', and neither `code` nor an input's name.
+   * @default DEFAULT_WARM_START_CHANNEL ('warm_start')
+   */
+  readonly channelName?: string;
+  /**
+   * Start only from a version whose ModelApprovalStatus is `Approved`; `false` starts from the
+   * newest version whatever its status (registered versions have all passed the quality gate).
+   * With `approvalStatus: 'PendingManualApproval'` (the default) runs train from scratch until
+   * someone approves a version.
+   * @default true
+   */
+  readonly approvedOnly?: boolean;
+}
+
 /** Properties of a {@link GpuTrainingJob}. */
 export interface GpuTrainingJobProps {
   /** The lake whose curated zone feeds the job, whose artifacts zone keeps the model, and whose key encrypts both. */
@@ -138,6 +160,14 @@ export interface GpuTrainingJobProps {
   readonly inferenceInstanceTypes?: readonly string[];
   /** Start the workflow on a schedule too. @default - on demand (and {@link GpuTrainingJob.retrainOn}) only */
   readonly schedule?: events.Schedule;
+  /**
+   * Hand the newest model package of this model's group to each run as the channel `warmStart`
+   * (its model.tar.gz), so that the entry point can continue training from it
+   * (`training_io.warm_start_dir`). The first run, when the group has no package yet, runs
+   * without the channel.
+   * @default - every run trains from scratch
+   */
+  readonly warmStart?: WarmStartOptions;
 }
 
 /**
@@ -145,7 +175,8 @@ export interface GpuTrainingJobProps {
  * as a Step Functions workflow: export the input channels from the curated zone (Athena UNLOAD),
  * train (spot + checkpoints, VPC, network isolation, inter-container encryption, lake key on the
  * volume and the output), evaluate (a network-isolated processing job), compare the metric with
- * the threshold, and register a model package in the construct's model package group.
+ * the threshold, and register a model package in the construct's model package group. With
+ * `warmStart`, each run starts from the newest registered version's model (continual learning).
  */
 export class GpuTrainingJob extends Construct {
   /** The workflow. Start it on demand, on {@link GpuTrainingJobProps.schedule}, or with {@link retrainOn}. */
@@ -266,9 +297,11 @@ export class GpuTrainingJob extends Construct {
       InputMode: 'File',
     });
     const instanceType = props.instanceType;
-    const train = new sfn.CustomState(this, 'Train', {
+    // One request for both training states: they differ only in the warm start channel.
+    const trainingState = (id: string, extra: { comment?: string; channels?: object[] } = {}) => new sfn.CustomState(this, id, {
       stateJson: {
         Type: 'Task',
+        ...(extra.comment ? { Comment: extra.comment } : {}),
         // A raw integration: the SageMakerCreateTrainingJob task cannot set inter-container encryption.
         Resource: `arn:${stack.partition}:states:::sagemaker:createTrainingJob.sync`,
         Parameters: {
@@ -279,6 +312,7 @@ export class GpuTrainingJob extends Construct {
           'InputDataConfig': [
             s3Channel(CODE_CHANNEL, { S3Uri: sourceDir.s3ObjectUrl }),
             ...Object.entries(props.inputs).map(([channel, input]) => s3Channel(channel, { 'S3Uri.$': exportUri(channel) }, CONTENT_TYPES[input.format])),
+            ...(extra.channels ?? []),
           ],
           'OutputDataConfig': { S3OutputPath: `s3://${lake.artifactsBucket.bucketName}/${this.artifactsPrefix}models/`, KmsKeyId: lake.encryptionKey.keyArn },
           'ResourceConfig': {
@@ -311,7 +345,23 @@ export class GpuTrainingJob extends Construct {
         ResultPath: '$.training',
       },
     });
-    next(train);
+    const train = trainingState('Train');
+    if (props.warmStart) {
+      // Continual learning: the newest version's model.tar.gz as one more channel, when there is one.
+      const warmStart = this.warmStartStates(props.warmStart, (channel) => trainingState('TrainWarmStart', {
+        comment: `Continues training from the newest model package of ${modelName} (channel ${channel})`,
+        channels: [s3Channel(channel, { 'S3Uri.$': '$.warmStart.modelDataUrl' })],
+      }));
+      next(warmStart.find);
+      const choice = new sfn.Choice(this, 'HasWarmStart')
+        .when(sfn.Condition.numberGreaterThan('$.warmStart.count', 0), warmStart.describe.next(warmStart.train))
+        .otherwise(train);
+      chain.next(choice);
+      // Both training states continue to the evaluation.
+      chain = sfn.Chain.custom(choice, [warmStart.train, train], train);
+    } else {
+      next(train);
+    }
 
     // Evaluate ----------------------------------------------------------------------------------
     const evaluationImage = sklearnProcessingImage(this, who);
@@ -435,6 +485,44 @@ export class GpuTrainingJob extends Construct {
     return this.retrainingRule;
   }
 
+  /**
+   * The warm start lookup: `find` lists the newest (approved) version of the model package group
+   * into `$.warmStart` (`count`, `packages`); `describe` replaces it with that version's ARN and
+   * model.tar.gz (`modelPackageArn`, `modelDataUrl`); `train` is the training state with the
+   * previous model as one more channel.
+   */
+  private warmStartStates(options: WarmStartOptions, trainWith: (channel: string) => sfn.CustomState) {
+    const stack = Stack.of(this);
+    const approvedOnly = options.approvedOnly ?? true;
+    const find = new sfn.CustomState(this, 'FindWarmStart', {
+      stateJson: {
+        Type: 'Task',
+        Comment: `Finds the newest ${approvedOnly ? 'approved ' : ''}version of model package group ${this.modelName}, if there is one`,
+        Resource: `arn:${stack.partition}:states:::aws-sdk:sagemaker:listModelPackages`,
+        Parameters: {
+          ModelPackageGroupName: this.modelName,
+          ...(approvedOnly ? { ModelApprovalStatus: 'Approved' } : {}),
+          SortBy: 'CreationTime',
+          SortOrder: 'Descending',
+          MaxResults: 1,
+        },
+        ResultSelector: { 'count.$': 'States.ArrayLength($.ModelPackageSummaryList)', 'packages.$': '$.ModelPackageSummaryList' },
+        ResultPath: '$.warmStart',
+      },
+    });
+    const describe = new sfn.CustomState(this, 'DescribeWarmStart', {
+      stateJson: {
+        Type: 'Task',
+        Comment: 'Reads where the model of that version is (its model.tar.gz)',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:sagemaker:describeModelPackage`,
+        Parameters: { 'ModelPackageName.$': '$.warmStart.packages[0].ModelPackageArn' },
+        ResultSelector: { 'modelPackageArn.$': '$.ModelPackageArn', 'modelDataUrl.$': '$.InferenceSpecification.Containers[0].ModelDataUrl' },
+        ResultPath: '$.warmStart',
+      },
+    });
+    return { find, describe, train: trainWith(options.channelName ?? DEFAULT_WARM_START_CHANNEL) };
+  }
+
   /** Lets `grantee` start the workflow (states:StartExecution). */
   public grantStart(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee);
@@ -474,6 +562,7 @@ export class GpuTrainingJob extends Construct {
       ...(props.approvalStatus === undefined || APPROVAL_STATUSES.includes(props.approvalStatus) ? []
         : [`approvalStatus must be one of ${APPROVAL_STATUSES.join(', ')}, but '${props.approvalStatus}' was provided`]),
       ...instanceTypeListProblems('inferenceInstanceTypes', props.inferenceInstanceTypes),
+      ...(props.warmStart ? warmStartProblems(props.warmStart.channelName, channels) : []),
     ];
     if (all.length > 0) {
       throw new KitError(`GpuTrainingJob ${this.node.path}: ${all.join('; ')}`);
@@ -488,6 +577,10 @@ export class GpuTrainingJob extends Construct {
     grantBucketPut(lake.artifactsBucket, this.role, `${this.artifactsPrefix}models/*`);
     if (spot) {
       grantBucketReadWrite(lake.artifactsBucket, this.role, `${this.artifactsPrefix}checkpoints/*`);
+    }
+    if (props.warmStart) {
+      // The warm start channel: SageMaker lists and downloads the previous model.tar.gz as the job.
+      grantBucketRead(lake.artifactsBucket, this.role, `${this.artifactsPrefix}models/*`);
     }
     this.grantCodeAndKey(this.role, sourceDir, props);
   }
@@ -578,9 +671,12 @@ export class GpuTrainingJob extends Construct {
 
     // The gate reads evaluation.json; registration adds a version to the group.
     grantBucketRead(lake.artifactsBucket, role, `${this.artifactsPrefix}evaluation/*`);
-    addStatementsWithWildcards(role, [new iam.PolicyStatement({
-      actions: ['sagemaker:CreateModelPackage'],
-      resources: [this.modelPackageGroupArn, arn('sagemaker', `model-package/${modelName}/*`)],
-    })], `The workflow adds versions (model-package/${modelName}/<version>, numbered by SageMaker) to its own model package group only.`);
+    const versions = [this.modelPackageGroupArn, arn('sagemaker', `model-package/${modelName}/*`)];
+    addStatementsWithWildcards(role, [
+      new iam.PolicyStatement({ actions: ['sagemaker:CreateModelPackage'], resources: versions }),
+      // Warm start: finds the newest version and reads where its model is.
+      ...(props.warmStart ? [new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage'], resources: versions })] : []),
+    ], `The workflow adds versions (model-package/${modelName}/<version>, numbered by SageMaker) to its own model package group only`
+      + (props.warmStart ? ', and lists and describes the versions of that group only, to start each run from the newest.' : '.'));
   }
 }

@@ -1,4 +1,4 @@
 export * from './gpu-training-job';
 export * from './image';
 export * from './inputs';
-export { GPU_TRAINING_FAMILIES } from './validation';
+export { DEFAULT_WARM_START_CHANNEL, GPU_TRAINING_FAMILIES } from './validation';

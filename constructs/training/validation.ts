@@ -108,6 +108,30 @@ export function channelNameProblems(channels: readonly string[]): string[] {
   return problems;
 }
 
+/** The default name of the channel that carries the previous model (`SM_CHANNEL_WARM_START`). */
+export const DEFAULT_WARM_START_CHANNEL = 'warm_start';
+
+/**
+ * The warm start channel's name: a valid channel name that is neither the code channel nor an
+ * input, and room for it among SageMaker's 20 channels.
+ */
+export function warmStartProblems(channelName: string | undefined, inputs: readonly string[]): string[] {
+  const name = channelName ?? DEFAULT_WARM_START_CHANNEL;
+  if (Token.isUnresolved(name)) {
+    return [];
+  }
+  const problems: string[] = [];
+  if (!CHANNEL_NAME.test(name)) {
+    problems.push(`warmStart.channelName must be 1-64 letters, digits, '.', '-' or '_', but '${name}' was provided`);
+  } else if (name === CODE_CHANNEL || inputs.includes(name)) {
+    problems.push(`warmStart.channelName must differ from the code channel and the inputs (${[CODE_CHANNEL, ...inputs].join(', ')}), but '${name}' was provided`);
+  }
+  if (inputs.length === MAX_DATA_CHANNELS) {
+    problems.push(`inputs may name at most ${MAX_DATA_CHANNELS - 1} channels with warmStart (SageMaker allows 20: the code, the previous model and the inputs), but ${inputs.length} were provided`);
+  }
+  return problems;
+}
+
 export function metricNameProblems(metricName: string): string[] {
   return Token.isUnresolved(metricName) || METRIC_NAME.test(metricName) ? []
     : [`evaluation.metricName must be 1-64 letters, digits or '_', starting with a letter or '_' (it is a JSONPath key), but '${metricName}' was provided`];

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import shutil
+import tarfile
 
 import pytest
 import training_io as t
@@ -76,3 +79,128 @@ def test_save_and_load_json(tmp_path):
     assert t.load_json(path) is None
     t.save_json(path, {"epoch": 3})
     assert t.load_json(path) == {"epoch": 3}
+
+
+def _tar_gz(path, members):
+    """Writes a tar.gz of ``members``: name -> bytes (a file), None (a directory) or TarInfo (as given)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in members.items():
+            if isinstance(content, tarfile.TarInfo):
+                tar.addfile(content, io.BytesIO(b"x" * content.size) if content.isfile() else None)
+            elif content is None:
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return str(path)
+
+
+def test_warm_start_dir_extracts_the_previous_model(tmp_path):
+    channel = tmp_path / "warm_start"
+    channel.mkdir()
+    _tar_gz(channel / "model.tar.gz", {"model.json": b'{"bias": 1}', "code": None, "code/inference.py": b"# handler\n"})
+    work = tmp_path / "work"
+    found = t.warm_start_dir(str(channel), str(work))
+    assert found == str(work)
+    assert t.load_json(os.path.join(found, "model.json")) == {"bias": 1}
+    assert (work / "code" / "inference.py").read_text() == "# handler\n"
+
+
+def test_warm_start_dir_defaults_to_the_channel_of_the_environment_and_a_temporary_directory(tmp_path, monkeypatch):
+    channel = tmp_path / "previous"
+    (channel / "nested").mkdir(parents=True)
+    _tar_gz(channel / "nested" / "weights.tar.gz", {"weights.json": b"[1, 2]"})
+    monkeypatch.setenv("SM_CHANNEL_WARM_START", str(channel))
+    found = t.warm_start_dir()
+    try:
+        assert found is not None and found != str(channel)
+        assert t.load_json(os.path.join(found, "weights.json")) == [1, 2]
+    finally:
+        if found:
+            shutil.rmtree(found)
+
+
+def test_warm_start_dir_without_a_previous_model(tmp_path, monkeypatch):
+    monkeypatch.delenv("SM_CHANNEL_WARM_START", raising=False)
+    assert t.warm_start_dir(str(tmp_path / "absent")) is None
+    assert t.warm_start_dir("") is None
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".hidden").write_text("")
+    assert t.warm_start_dir(str(tmp_path / "empty")) is None
+    if not os.path.isdir("/opt/ml/input/data/warm_start"):
+        assert t.warm_start_dir() is None  # outside SageMaker, and on a first run
+
+
+def test_warm_start_dir_returns_a_model_extracted_already(tmp_path):
+    (tmp_path / "model.json").write_text("{}")
+    assert t.warm_start_dir(str(tmp_path)) == str(tmp_path)
+
+
+def test_warm_start_dir_prefers_model_tar_gz_and_refuses_ambiguity(tmp_path):
+    _tar_gz(tmp_path / "model.tar.gz", {"a.json": b"1"})
+    _tar_gz(tmp_path / "other.tar.gz", {"b.json": b"2"})
+    found = t.warm_start_dir(str(tmp_path), str(tmp_path / "w1"))
+    assert os.listdir(found) == ["a.json"]
+    (tmp_path / "model.tar.gz").unlink()
+    _tar_gz(tmp_path / "third.tar.gz", {"c.json": b"3"})
+    with pytest.raises(t.DataError, match=r"several archives \(other.tar.gz, third.tar.gz\)"):
+        t.warm_start_dir(str(tmp_path), str(tmp_path / "w2"))
+
+
+def _link(name, target, kind):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+def _device(name):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.CHRTYPE
+    return info
+
+
+@pytest.mark.parametrize(
+    ("name", "member", "reason"),
+    [
+        ("../escape.txt", b"pwned", "a '..' component"),
+        ("code/../../escape.txt", b"pwned", "a '..' component"),
+        ("/tmp/escape.txt", b"pwned", "an absolute path"),
+        ("link", _link("link", "/etc/passwd", tarfile.SYMTYPE), "a link"),
+        ("hard", _link("hard", "/etc/passwd", tarfile.LNKTYPE), "a link"),
+        ("device", _device("device"), "not a regular file or directory"),
+    ],
+)
+def test_warm_start_dir_refuses_a_malicious_archive_before_extracting_anything(tmp_path, name, member, reason):
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    # A harmless member first: nothing at all may be written when any member is unsafe.
+    _tar_gz(channel / "model.tar.gz", {"model.json": b"{}", name: member})
+    work = tmp_path / "work" / "inner"
+    with pytest.raises(t.DataError, match=f"member {name!r} is {reason}; the archive was not extracted"):
+        t.warm_start_dir(str(channel), str(work))
+    assert not work.exists()
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "work" / "escape.txt").exists()
+
+
+def test_warm_start_dir_refuses_a_symlink_planted_in_the_work_directory(tmp_path):
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    _tar_gz(channel / "model.tar.gz", {"sub/model.json": b"{}"})
+    work = tmp_path / "work"
+    work.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (work / "sub").symlink_to(outside)
+    with pytest.raises(t.DataError, match="would be written outside"):
+        t.warm_start_dir(str(channel), str(work))
+    assert list(outside.iterdir()) == []
+
+
+def test_warm_start_dir_reports_a_broken_archive(tmp_path):
+    (tmp_path / "model.tar.gz").write_bytes(b"not a tarball")
+    with pytest.raises(t.DataError, match="model.tar.gz is not a readable tar.gz"):
+        t.warm_start_dir(str(tmp_path), str(tmp_path / "work"))

@@ -8,7 +8,9 @@ each training script would otherwise repeat:
 - directories: ``SM_MODEL_DIR`` (the model), ``/opt/ml/checkpoints`` (resumed after a spot
   interruption), ``/opt/ml/output/failure`` (the reason SageMaker shows for a failed job);
 - outputs: the model files, ``metrics.json`` (what the evaluation step and the quality gate read)
-  and ``code/`` (the inference handler and its modules, which the inference container serves).
+  and ``code/`` (the inference handler and its modules, which the inference container serves);
+- warm start: the previous model's ``model.tar.gz`` (``warmStart`` of GpuTrainingJob), unpacked
+  safely by ``warm_start_dir`` so that training can continue from it.
 
 Standard library only, so that it runs in any Python 3.8+ container.
 """
@@ -23,10 +25,13 @@ import json
 import os
 import shutil
 import sys
+import tarfile
+import tempfile
 from typing import Callable, Iterator, Sequence
 
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 FAILURE_FILE = "/opt/ml/output/failure"
+WARM_START_CHANNEL = "warm_start"
 
 
 class DataError(Exception):
@@ -97,6 +102,85 @@ def number(value: object, what: str) -> float:
     if result != result or result in (float("inf"), float("-inf")):
         raise DataError(f"{what}: {value!r} is not a finite number")
     return result
+
+
+def _unsafe_member(member: tarfile.TarInfo) -> str | None:
+    """Why ``member`` must not be extracted, or None: only plain files and directories under the target."""
+    name = member.name.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path"
+    if ".." in name.split("/"):
+        return "a '..' component"
+    if member.issym() or member.islnk():
+        return "a link"
+    if not (member.isfile() or member.isdir()):
+        return "not a regular file or directory"
+    return None
+
+
+def extract_model(archive: str, target: str) -> str:
+    """Unpacks a model.tar.gz into ``target``, refusing the whole archive if any member could escape it.
+
+    Only regular files and directories are written; absolute paths, ``..`` components, links and
+    devices are refused (DataError naming the member) before anything is extracted.
+    """
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                reason = _unsafe_member(member)
+                if reason is not None:
+                    raise DataError(f"{archive}: member {member.name!r} is {reason}; the archive was not extracted")
+            root = os.path.realpath(target)
+            os.makedirs(root, exist_ok=True)
+            for member in members:
+                path = os.path.realpath(os.path.join(root, member.name))
+                if path != root and not path.startswith(root + os.sep):
+                    raise DataError(f"{archive}: member {member.name!r} would be written outside {target}")
+                if member.isdir():
+                    os.makedirs(path, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                source = tar.extractfile(member)
+                if source is None:
+                    raise DataError(f"{archive}: member {member.name!r} cannot be read")
+                with source, open(path, "wb") as handle:
+                    shutil.copyfileobj(source, handle)
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DataError(f"{archive} is not a readable tar.gz ({error})") from error
+    return target
+
+
+def warm_start_dir(channel_dir: str | None = None, work_dir: str | None = None) -> str | None:
+    """The previous model, unpacked, to continue training from; None when this run starts from scratch.
+
+    ``channel_dir`` is the warm start channel (default ``SM_CHANNEL_WARM_START``, else
+    ``/opt/ml/input/data/warm_start``). GpuTrainingJob hands it the newest model package's
+    ``model.tar.gz``; that archive (or the only ``*.tar.gz`` there) is extracted safely into
+    ``work_dir`` (default: a new temporary directory) and that directory returned. A channel that
+    holds an extracted model already is returned as it is. An absent or empty channel (the first
+    run, when the group has no version yet) gives None.
+    """
+    if channel_dir is None:
+        channel_dir = os.environ.get("SM_CHANNEL_WARM_START", f"/opt/ml/input/data/{WARM_START_CHANNEL}")
+    if not channel_dir or not os.path.isdir(channel_dir):
+        return None
+    files = []
+    for root, dirs, names in os.walk(channel_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
+    if not files:
+        return None
+    archives = [f for f in files if f.endswith(".tar.gz")]
+    if not archives:
+        return channel_dir
+    named = [f for f in archives if os.path.basename(f) == "model.tar.gz"]
+    candidates = named or archives
+    if len(candidates) > 1:
+        listed = ", ".join(os.path.relpath(f, channel_dir) for f in candidates)
+        raise DataError(f"{channel_dir} holds several archives ({listed}); expected one model.tar.gz")
+    target = work_dir or tempfile.mkdtemp(prefix="warm_start_")
+    return extract_model(candidates[0], target)
 
 
 def base_arguments(description: str) -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import gzip
 import importlib.util
 import json
 import random
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,45 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
     resumed = train.fit(xs, ys, features, 60, 0.5, 0.0, checkpoints, checkpoint_every=10)
     assert resumed["weights"] == pytest.approx(uninterrupted["weights"])
     assert resumed["bias"] == pytest.approx(uninterrupted["bias"])
+
+
+def test_warm_state_keeps_the_previous_predictions_under_a_new_standardization() -> None:
+    rows = synthetic_rows(300, seed=11)
+    features = ["clicks_7d", "ctr_7d"]
+    xs, ys = train.to_matrix(rows, features, "clicked")
+    previous = train.fit(xs[:150], ys[:150], features, 80, 0.5, 0.0)
+    means, stds = train.standardization(xs[150:])
+    state = train.warm_state(previous, features, means, stds)
+    continued = {**state, "means": means, "stds": stds}
+    assert train.predict_proba(continued, xs) == pytest.approx(train.predict_proba(previous, xs))
+    assert train.warm_state(previous, ["ctr_7d"], means[:1], stds[:1]) is None
+    assert train.warm_state(None, features, means, stds) is None
+
+
+def test_continues_from_the_previous_model_of_the_warm_start_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, later = tmp_path / "first", tmp_path / "later"
+    write_json_lines_gz(first / "train", synthetic_rows(600, seed=21))
+    assert train.main(args_for(first, "--features", "clicks_7d,ctr_7d")) == 0
+    trained = json.loads((first / "model" / "metrics.json").read_text())
+    # What the warm start channel receives: the model package's model.tar.gz.
+    channel = tmp_path / "warm_start"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        for path in sorted((first / "model").rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(first / "model")), recursive=False)
+    write_json_lines_gz(later / "train", synthetic_rows(600, seed=22))
+    one_epoch = ["--features", "clicks_7d,ctr_7d", "--epochs", "1"]
+    assert train.main(args_for(later, *one_epoch, "--warm-start-dir", str(channel))) == 0
+    assert "warm start: continuing from the previous model" in capsys.readouterr().out
+    warm = json.loads((later / "model" / "metrics.json").read_text())
+    cold_dir = tmp_path / "cold"
+    write_json_lines_gz(cold_dir / "train", synthetic_rows(600, seed=22))
+    assert train.main(args_for(cold_dir, *one_epoch, "--warm-start-dir", str(tmp_path / "no-channel"))) == 0
+    cold = json.loads((cold_dir / "model" / "metrics.json").read_text())
+    assert warm["log_loss"] < trained["log_loss"] + 0.05
+    assert warm["log_loss"] < cold["log_loss"] - 0.1
 
 
 def test_auc_counts_ties_as_half() -> None:

@@ -9,6 +9,9 @@ here to show the contract, not to be fast). What it shows:
 - hyperparameters: arrive as ``--name value`` arguments;
 - checkpoints: written to ``/opt/ml/checkpoints`` every few epochs and resumed from there, so a
   spot interruption costs at most that much work;
+- warm start (GpuTrainingJob's ``warmStart``): the previous model's model.tar.gz arrives as the
+  channel ``warm_start``; ``training_io.warm_start_dir`` unpacks it and training starts from its
+  weights (when the features are the same) instead of zeros. A checkpoint still comes first;
 - outputs: ``/opt/ml/model/model.json`` (the weights), ``/opt/ml/model/metrics.json`` (what the
   evaluation step and the quality gate read), and ``/opt/ml/model/code/inference.py`` (the handler
   the PyTorch inference container serves the model with).
@@ -28,7 +31,7 @@ import shutil
 import sys
 from typing import Sequence
 
-from training_io import DataError, number, read_rows, save_json
+from training_io import DataError, load_json, number, read_rows, save_json, warm_start_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILE = "checkpoint.json"
@@ -161,6 +164,25 @@ def load_checkpoint(checkpoint_dir: str | None, features: Sequence[str]) -> dict
     return state if state.get("features") == list(features) else None
 
 
+def warm_state(
+    previous: dict | None, features: Sequence[str], means: Sequence[float], stds: Sequence[float]
+) -> dict | None:
+    """The previous model's weights, re-expressed for this run's standardization (the same predictions), or None.
+
+    Only a model of the same features can be continued; any other starts from scratch.
+    """
+    if not previous or previous.get("features") != list(features):
+        return None
+    raw = [w / s for w, s in zip(previous["weights"], previous["stds"])]
+    raw_bias = previous["bias"] - sum(r * m for r, m in zip(raw, previous["means"]))
+    return {
+        "features": list(features),
+        "weights": [r * s for r, s in zip(raw, stds)],
+        "bias": raw_bias + sum(r * m for r, m in zip(raw, means)),
+        "epoch": 0,
+    }
+
+
 def fit(
     xs: Sequence[Sequence[float]],
     ys: Sequence[int],
@@ -170,11 +192,13 @@ def fit(
     l2: float,
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 25,
+    previous: dict | None = None,
 ) -> dict:
-    """Full-batch gradient descent on standardized features, resuming from a checkpoint if there is one."""
+    """Full-batch gradient descent on standardized features, resuming from a checkpoint if there is one,
+    else continuing from the ``previous`` model (warm start) if it has the same features, else from zeros."""
     means, stds = standardization(xs)
     scaled = standardize(xs, means, stds)
-    state = load_checkpoint(checkpoint_dir, features) or {
+    state = load_checkpoint(checkpoint_dir, features) or warm_state(previous, features, means, stds) or {
         "features": list(features),
         "weights": [0.0] * len(features),
         "bias": 0.0,
@@ -226,6 +250,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation-dir", default=env("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--model-dir", default=env("SM_MODEL_DIR", "/opt/ml/model"))
     parser.add_argument("--checkpoint-dir", default="/opt/ml/checkpoints")
+    parser.add_argument("--warm-start-dir", default=None, help="default: SM_CHANNEL_WARM_START, when there is one")
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         print(f"ignoring unknown arguments: {' '.join(unknown)}", file=sys.stderr)
@@ -250,7 +275,14 @@ def train(args: argparse.Namespace) -> dict:
     parent = os.path.dirname(checkpoint_dir or "") or "."
     if checkpoint_dir and not (os.path.isdir(checkpoint_dir) or os.access(parent, os.W_OK)):
         checkpoint_dir = None  # outside SageMaker without a writable /opt/ml: no checkpoints
-    model = fit(x_train, y_train, features, args.epochs, args.learning_rate, args.l2, checkpoint_dir)
+    previous_dir = warm_start_dir(args.warm_start_dir)
+    previous = load_json(os.path.join(previous_dir, "model.json")) if previous_dir else None
+    if previous is not None:
+        same = isinstance(previous, dict) and previous.get("features") == list(features)
+        action = "continuing from" if same else "ignoring (other features)"
+        print(f"warm start: {action} the previous model in {previous_dir}")
+    model = fit(x_train, y_train, features, args.epochs, args.learning_rate, args.l2, checkpoint_dir,
+                previous=previous if isinstance(previous, dict) else None)
     metrics = metrics_of(y_valid, predict_proba(model, x_valid))
     metrics["train_log_loss"] = log_loss(y_train, predict_proba(model, x_train))
     save_json(os.path.join(args.model_dir, "model.json"), {**model, "label": args.label})
