@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_5XX_ERRORS_PER_MINUTE, DEFAULT_SHADOW_SAMPLING_PERCENTAGE, DEFAULT_VARIANT_WEIGHT, SCALE_IN_COOLDOWN, SCALE_OUT_COOLDOWN,
 } from './defaults';
 import { ModelSource } from './model-source';
+import { createModel } from './serving-model';
 import { LabelledVariant, labelledVariants, validateEndpointProps } from './validation';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { grantBucketPut } from '../../lib/defaults';
@@ -229,26 +230,14 @@ export class RealtimeEndpoint extends Construct {
 
     const models = plans.map((plan) => {
       const variantScope = new Construct(this, KIND_IDS[plan.kind]);
-      const role = new iam.Role(variantScope, 'Role', {
-        assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      const { role, model } = createModel(variantScope, {
+        source: plan.options.model,
+        lake,
+        subnetIds,
+        securityGroup,
         description: `Model of the ${plan.kind} variant ${plan.options.name} of endpoint ${label}`,
+        grant: capture ? (r) => grantBucketPut(lake.curatedBucket, r, `${capturePrefix}*`) : undefined,
       });
-      const { container } = plan.options.model.bind(variantScope, { role, lake });
-      if (capture) {
-        grantBucketPut(lake.curatedBucket, role, `${capturePrefix}*`);
-      }
-      const model = new sagemaker.CfnModel(variantScope, 'Model', {
-        executionRoleArn: role.roleArn,
-        primaryContainer: container,
-        enableNetworkIsolation: true,
-        vpcConfig: { subnets: subnetIds, securityGroupIds: [securityGroup.securityGroupId] },
-      });
-      // The role's policy must exist before SageMaker checks that the role can reach the artifact
-      // (the role itself is already a dependency, through ExecutionRoleArn).
-      const policy = role.node.tryFindChild('DefaultPolicy');
-      if (policy) {
-        model.node.addDependency(policy);
-      }
       return { plan, variantScope, role, model };
     });
 
