@@ -627,7 +627,39 @@ describe('warm start (continual learning)', () => {
     // The wildcard of the group's versions is acknowledged once, with the reason that names the lookup.
     const versions = listAcknowledgments(job).filter((a) => a.ruleId === 'AwsSolutions-IAM5[Resource::arn:aws:sagemaker:eu-west-1:123456789012:model-package/ad-click/*]');
     expect(versions).toHaveLength(1);
-    expect(versions[0].reason).toMatch(/lists and describes the versions of that group only/);
+    expect(versions[0].reason).toMatch(/lists and describes the versions of group ad-click only/);
+  });
+
+  test('from: an hourly fine-tune continues the newest version of another job\'s group, reading only that job\'s models', () => {
+    const s = setup();
+    const full = new GpuTrainingJob(s.stack, 'Full', { ...defaults(s), modelName: 'ad-click-full' });
+    new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: { from: full } });
+    expect(states(s.stack).FindWarmStart.Parameters).toMatchObject({ ModelPackageGroupName: 'ad-click-full', ModelApprovalStatus: 'Approved' });
+    const policies = Template.fromStack(s.stack).findResources('AWS::IAM::Policy');
+    const workflow = Object.entries(policies).find(([id]) => id.startsWith('JobWorkflowRoleDefaultPolicy'))![1];
+    const lookup = workflow.Properties.PolicyDocument.Statement.filter((st: Json) => [st.Action].flat().includes('sagemaker:ListModelPackages'));
+    expect(lookup[0].Resource).toEqual(expect.arrayContaining([
+      'arn:aws:sagemaker:eu-west-1:123456789012:model-package/ad-click-full/*',
+      { 'Fn::GetAtt': [expect.stringMatching(/^FullModelPackageGroup/), 'ModelPackageGroupArn'] },
+    ]));
+    const training = Object.entries(policies).find(([id]) => id.startsWith('JobRoleDefaultPolicy'))![1];
+    const reads = JSON.stringify(training.Properties.PolicyDocument.Statement.filter((st: Json) => [st.Action].flat().includes('s3:GetObject*')));
+    expect(reads).toContain('/training/ad-click-full/models/*');
+    expect(reads).not.toContain('/training/ad-click/models/*');
+  });
+
+  test('from: a job of another lake is refused, naming both', () => {
+    const s = setup();
+    const otherLake = new DataLake(s.stack, 'OtherLake', { network: s.network, purpose: 'another purpose' });
+    const events = otherLake.addDataset('events', {
+      columns: [{ name: 'clicked', type: 'double', classification: ColumnClassification.NON_PERSONAL }],
+    });
+    const other = new GpuTrainingJob(s.stack, 'Other', {
+      ...defaults(s), lake: otherLake, modelName: 'other-model', inputs: { train: TrainingInput.fromDataset(events, { format: 'json' }) },
+      evaluation: { metricName: 'auc', threshold: 0.5 },
+    });
+    expect(() => new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), warmStart: { from: other } }))
+      .toThrow(/warmStart.from must be a GpuTrainingJob of the same lake .* but .*\/Other trains in another/);
   });
 
   test('without it, the roles are as before: no lookup, and the job does not read the models', () => {

@@ -97,6 +97,13 @@ export interface WarmStartOptions {
    * @default true
    */
   readonly approvedOnly?: boolean;
+  /**
+   * Start from the newest version of another training job's group instead of this job's own:
+   * e.g. an hourly fine-tune on the newest days that continues the daily full retrain, rather
+   * than growing from its own previous run. Both jobs must use the same lake.
+   * @default - this job's own model package group
+   */
+  readonly from?: GpuTrainingJob;
 }
 
 /** Properties of a {@link GpuTrainingJob}. */
@@ -191,6 +198,7 @@ export class GpuTrainingJob extends Construct {
   public readonly artifactsPrefix: string;
 
   private readonly modelName: string;
+  private readonly lake: DataLake;
   private retrainingRule?: events.Rule;
 
   constructor(scope: Construct, id: string, props: GpuTrainingJobProps) {
@@ -205,6 +213,7 @@ export class GpuTrainingJob extends Construct {
     this.validate(props, [...image.problems, ...code.problems], testChannel);
 
     this.modelName = modelName;
+    this.lake = lake;
     const spot = props.useSpotInstances ?? true;
     const maxRuntime = props.maxRuntime ?? DEFAULT_MAX_RUNTIME;
     const runtimeSeconds = seconds(maxRuntime);
@@ -494,13 +503,14 @@ export class GpuTrainingJob extends Construct {
   private warmStartStates(options: WarmStartOptions, trainWith: (channel: string) => sfn.CustomState) {
     const stack = Stack.of(this);
     const approvedOnly = options.approvedOnly ?? true;
+    const group = options.from?.modelName ?? this.modelName;
     const find = new sfn.CustomState(this, 'FindWarmStart', {
       stateJson: {
         Type: 'Task',
-        Comment: `Finds the newest ${approvedOnly ? 'approved ' : ''}version of model package group ${this.modelName}, if there is one`,
+        Comment: `Finds the newest ${approvedOnly ? 'approved ' : ''}version of model package group ${group}, if there is one`,
         Resource: `arn:${stack.partition}:states:::aws-sdk:sagemaker:listModelPackages`,
         Parameters: {
-          ModelPackageGroupName: this.modelName,
+          ModelPackageGroupName: group,
           ...(approvedOnly ? { ModelApprovalStatus: 'Approved' } : {}),
           SortBy: 'CreationTime',
           SortOrder: 'Descending',
@@ -563,6 +573,9 @@ export class GpuTrainingJob extends Construct {
         : [`approvalStatus must be one of ${APPROVAL_STATUSES.join(', ')}, but '${props.approvalStatus}' was provided`]),
       ...instanceTypeListProblems('inferenceInstanceTypes', props.inferenceInstanceTypes),
       ...(props.warmStart ? warmStartProblems(props.warmStart.channelName, channels) : []),
+      ...(props.warmStart?.from && props.warmStart.from.lake !== props.lake
+        ? [`warmStart.from must be a GpuTrainingJob of the same lake (its models are in that lake's artifacts bucket), but ${props.warmStart.from.node.path} trains in another`]
+        : []),
     ];
     if (all.length > 0) {
       throw new KitError(`GpuTrainingJob ${this.node.path}: ${all.join('; ')}`);
@@ -580,7 +593,7 @@ export class GpuTrainingJob extends Construct {
     }
     if (props.warmStart) {
       // The warm start channel: SageMaker lists and downloads the previous model.tar.gz as the job.
-      grantBucketRead(lake.artifactsBucket, this.role, `${this.artifactsPrefix}models/*`);
+      grantBucketRead(lake.artifactsBucket, this.role, `${(props.warmStart.from ?? this).artifactsPrefix}models/*`);
     }
     this.grantCodeAndKey(this.role, sourceDir, props);
   }
@@ -672,11 +685,14 @@ export class GpuTrainingJob extends Construct {
     // The gate reads evaluation.json; registration adds a version to the group.
     grantBucketRead(lake.artifactsBucket, role, `${this.artifactsPrefix}evaluation/*`);
     const versions = [this.modelPackageGroupArn, arn('sagemaker', `model-package/${modelName}/*`)];
+    const source = props.warmStart?.from ?? this;
+    const warmGroup = source.modelName;
+    const warmVersions = [source.modelPackageGroupArn, arn('sagemaker', `model-package/${warmGroup}/*`)];
     addStatementsWithWildcards(role, [
       new iam.PolicyStatement({ actions: ['sagemaker:CreateModelPackage'], resources: versions }),
       // Warm start: finds the newest version and reads where its model is.
-      ...(props.warmStart ? [new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage'], resources: versions })] : []),
+      ...(props.warmStart ? [new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage'], resources: warmVersions })] : []),
     ], `The workflow adds versions (model-package/${modelName}/<version>, numbered by SageMaker) to its own model package group only`
-      + (props.warmStart ? ', and lists and describes the versions of that group only, to start each run from the newest.' : '.'));
+      + (props.warmStart ? `, and lists and describes the versions of group ${warmGroup} only, to start each run from the newest.` : '.'));
   }
 }
