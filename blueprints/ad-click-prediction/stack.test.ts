@@ -119,3 +119,13 @@ test.each([
     figures: { ...AD_CLICK_PREDICTION_FIGURES, assumptions: { ...a, [figure]: value } },
   })).toThrow(new RegExp(`${figure} must be`));
 });
+
+test('continual learning: each hourly run looks up the newest registered version and continues it', () => {
+  const definitions = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => JSON.stringify(r.Properties.DefinitionString))
+    .filter((d) => d.includes('listModelPackages'));
+  expect(definitions).toHaveLength(1);
+  expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"adctr-dcn\\"');
+  expect(definitions[0]).not.toContain('ModelApprovalStatus\\":\\"Approved');
+  expect(definitions[0]).toContain('\\"ChannelName\\":\\"warm_start\\"');
+});

@@ -170,6 +170,8 @@ export class AdClickPredictionStack extends Stack {
       hyperparameters: { 'epochs': '1', 'window-days': '1', 'learning-rate': '0.005', 'hash-buckets': '262144' },
       // Normalized cross-entropy: below 1 beats predicting the average click rate; the chapter's key offline metric.
       evaluation: { metricName: 'normalized_cross_entropy', threshold: 0.95, comparison: '<=' },
+      // Continual learning: each hourly run continues the newest registered version (every one passed the gate).
+      warmStart: { approvedOnly: false },
       // Each run ends before the next starts, spot waits included.
       maxRuntime: Duration.minutes(40),
       maxWait: Duration.minutes(55),

@@ -118,3 +118,12 @@ test.each([
     figures: { ...EVENT_RECOMMENDATION_FIGURES, assumptions: { ...a, [figure]: value } },
   })).toThrow(new RegExp(`${figure} must be`));
 });
+
+test('online learning: the hourly fine-tune continues the newest daily model, the daily retrain starts from scratch', () => {
+  const definitions = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => JSON.stringify(r.Properties.DefinitionString))
+    .filter((d) => d.includes('listModelPackages'));
+  expect(definitions).toHaveLength(1);
+  expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"evrec-ranker\\"');
+  expect(definitions[0]).toContain('evrec-ranker-ft');
+});

@@ -197,6 +197,9 @@ export class EventRecommendationStack extends Stack {
       entryPoint: 'train.py',
       hyperparameters: { 'trees': '100', 'max-depth': '4', 'learning-rate': '0.1', 'window-days': '3' },
       evaluation,
+      // Online learning: each hour boosts the newest daily model further on the last days of the log.
+      // Every registered version passed the quality gate; serving still waits for a human's approval.
+      warmStart: { from: training, approvedOnly: false },
       // Each run ends before the next starts, spot waits included.
       maxRuntime: Duration.minutes(40),
       maxWait: Duration.minutes(55),

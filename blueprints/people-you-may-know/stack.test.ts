@@ -32,7 +32,9 @@ test('precomputes for all 1B users with the instances lib/sizing computes: 35 at
   expect(expected).toBe(35);
   const definition = precomputeDefinition();
   expect(definition).toContain(`\\"InstanceCount\\":${expected}`);
-  expect(definition).toContain('\\"ModelName\\":\\"pymk-gnn\\"');
+  // The transform runs the stack's own model (bootstrap until a trained version is switched in), not one made by hand.
+  expect(definition).toMatch(/\\"ModelName\\":\\"",\{"Fn::GetAtt":\["LinkModel[0-9A-F]{8}","ModelName"\]\}/);
+  s.template.hasResourceProperties('AWS::SageMaker::Model', { EnableNetworkIsolation: true, VpcConfig: Match.anyValue() });
   expect(definition).toContain('application/jsonlines');
 });
 

@@ -4,10 +4,10 @@ import { Construct } from 'constructs';
 import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures } from './figures';
 import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ModelSource, ServingModel } from '../../constructs/endpoint';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { grantJobRuntime, pytorchInferenceImage } from '../../lib/sagemaker';
 import { checkFigures, positiveNumber, sizeBatch, wholeAtLeast } from '../../lib/sizing';
 
 const C = ColumnClassification;
@@ -102,14 +102,9 @@ export class PeopleYouMayKnowStack extends Stack {
     });
     training.retrainOn();
 
-    // 3. Serving, offline: the model the transform runs, created from an approved package.
-    const modelRole = new iam.Role(this, 'LinkModelRole', {
-      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
-      description: `Execution role of the SageMaker model ${PYMK_MODEL_NAME} (nightly PYMK precompute)`,
-    });
-    lake.grantReadArtifacts(modelRole);
-    grantJobRuntime(modelRole, pytorchInferenceImage(this, 'PeopleYouMayKnow link model'));
-    const modelSecurityGroup = network.securityGroupFor(this, 'LinkModelSecurityGroup', `SageMaker model ${PYMK_MODEL_NAME} (batch transform)`);
+    // 3. Serving, offline: the model the transform runs. The bootstrap model until a trained
+    //    version is approved; then ModelSource.fromModelPackage (README, "After the first training run").
+    const linkModel = new ServingModel(this, 'LinkModel', { lake, network, source: ModelSource.bootstrap(), description: `${PYMK_MODEL_NAME} (nightly PYMK precompute)` });
 
     const cache = new PredictionCache(this, 'Suggestions', { encryptionKey: lake.encryptionKey, purpose, retention: a.predictionTtl.plus(a.predictionTtl) });
     const precompute = new BatchTransform(this, 'NightlyPrecompute', {
@@ -119,8 +114,7 @@ export class PeopleYouMayKnowStack extends Stack {
       source: profiles,
       keyColumn: 'user_id',
       columns: ['user_ref'],
-      model: PYMK_MODEL_NAME,
-      modelRole,
+      model: linkModel.model,
       cache,
       format: TransformFormat.JSON_LINES,
       instanceType: a.transformInstanceType,
@@ -144,9 +138,6 @@ export class PeopleYouMayKnowStack extends Stack {
     });
     cache.grantRead(service);
 
-    new CfnOutput(this, 'LinkModelRoleArn', { value: modelRole.roleArn, description: `--execution-role-arn of ${PYMK_MODEL_NAME}` });
-    new CfnOutput(this, 'LinkModelSecurityGroupId', { value: modelSecurityGroup.securityGroupId, description: `SecurityGroupIds of ${PYMK_MODEL_NAME}` });
-    new CfnOutput(this, 'LinkModelSubnetIds', { value: network.vpc.selectSubnets(network.subnets).subnetIds.join(','), description: `Subnets of ${PYMK_MODEL_NAME}` });
     new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
 
     recordFigures(this, figures, {

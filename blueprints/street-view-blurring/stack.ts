@@ -1,14 +1,14 @@
 import * as path from 'path';
-import { Annotations, CfnOutput, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ColumnDefinition } from '../../constructs/data-lake';
+import { ModelSource, ServingModel } from '../../constructs/endpoint';
 import { Network } from '../../constructs/network';
 import { ReviewQueue } from '../../constructs/review-queue';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { pytorchInferenceImage, grantJobRuntime } from '../../lib/sagemaker';
 import { checkFigures, positiveNumber, sizeBatch } from '../../lib/sizing';
 
 const C = ColumnClassification;
@@ -98,25 +98,21 @@ export class StreetViewBlurringStack extends Stack {
     });
     training.retrainOn();
 
-    // 3. Serving, offline: the model the transform runs, created from an approved package.
-    const modelRole = new iam.Role(this, 'DetectorModelRole', {
-      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
-      description: `Execution role of the SageMaker model ${DETECTOR_MODEL_NAME} (nightly blurring batch transform)`,
+    // 3. Serving, offline: the model the transform runs. The bootstrap model until a trained
+    //    version is approved; then ModelSource.fromModelPackage (README, "After the first training run").
+    const detector = new ServingModel(this, 'DetectorModel', {
+      lake, network, source: ModelSource.bootstrap(), description: `${DETECTOR_MODEL_NAME} (nightly blurring batch transform)`,
     });
-    lake.grantReadArtifacts(modelRole);
-    grantJobRuntime(modelRole, pytorchInferenceImage(this, 'StreetViewBlurring detector model'));
-    const modelSecurityGroup = network.securityGroupFor(this, 'DetectorModelSecurityGroup', `SageMaker model ${DETECTOR_MODEL_NAME} (batch transform)`);
 
     const cache = new PredictionCache(this, 'Detections', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(14) });
-    const blurring = new BatchTransform(this, 'NightlyBlurring', {
+    new BatchTransform(this, 'NightlyBlurring', {
       lake,
       network,
       name: 'svb-blurring',
       source: captures,
       keyColumn: 'image_id',
       columns: ['width', 'height', 'pixels'],
-      model: DETECTOR_MODEL_NAME,
-      modelRole,
+      model: detector.model,
       cache,
       format: TransformFormat.JSON_LINES,
       instanceType: a.transformInstanceType,
@@ -129,7 +125,6 @@ export class StreetViewBlurringStack extends Stack {
       ttl: a.predictionTtl,
       schedule: scheduler.ScheduleExpression.cron({ hour: '19', minute: '0' }),
     });
-    Annotations.of(blurring).addInfo(`Runs the SageMaker model '${DETECTOR_MODEL_NAME}': create it from an approved model package (README, "After the first training run")`);
 
     // 4. Who reads the boxes, and where users' reports of unblurred faces go (human spot checks).
     const publisher = new iam.Role(this, 'PublishingRole', {
@@ -140,12 +135,6 @@ export class StreetViewBlurringStack extends Stack {
     const reports = new ReviewQueue(this, 'UserReports', { encryptionKey: lake.encryptionKey, purpose, maxReviewWait: Duration.hours(24) });
     reports.grantSendForReview(publisher);
 
-    new CfnOutput(this, 'DetectorModelRoleArn', { value: modelRole.roleArn, description: `--execution-role-arn of ${DETECTOR_MODEL_NAME}` });
-    new CfnOutput(this, 'DetectorModelSecurityGroupId', { value: modelSecurityGroup.securityGroupId, description: `SecurityGroupIds of ${DETECTOR_MODEL_NAME}` });
-    new CfnOutput(this, 'DetectorModelSubnetIds', {
-      value: network.vpc.selectSubnets(network.subnets).subnetIds.join(','),
-      description: `Subnets of ${DETECTOR_MODEL_NAME}`,
-    });
     new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
 
     recordFigures(this, figures, { 'NightlyBlurring instance count': transformCapacity });

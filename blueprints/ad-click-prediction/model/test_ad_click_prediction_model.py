@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tarfile
 
 import numpy as np
 import pytest
@@ -125,6 +126,21 @@ def test_continual_learning_starts_from_the_last_model(trained, tmp_path):
     assert metrics["normalized_cross_entropy"] < 0.9
     after = dcn.DeepCrossNetwork.load(str(tmp_path / "model"))
     assert after.config["dense_mean"] == before.config["dense_mean"]  # the first model's standardization is kept
+
+
+def test_continues_from_the_model_tar_gz_the_warm_start_channel_carries(trained, tmp_path):
+    # GpuTrainingJob's warmStart hands the newest model package's model.tar.gz to the channel.
+    channel = tmp_path / "warm_start"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as archive:
+        for name in sorted(os.listdir(trained["model_dir"])):
+            archive.add(os.path.join(trained["model_dir"], name), arcname=name)
+    train_dir = write_channel(tmp_path / "train", synthetic_log(seed=11, rows=4000, start=dt.datetime(2024, 5, 2)))
+    metrics = train.train(train.parser().parse_args([
+        "--train-dir", train_dir, "--model-dir", str(tmp_path / "model"), "--checkpoint-dir", "",
+        "--warm-start-dir", str(channel), "--epochs", "1", "--batch-size", "128", "--window-days", "1",
+    ]))
+    assert metrics["warm_started"] == 1.0
 
 
 def test_resumes_from_its_checkpoint(trained):

@@ -64,8 +64,10 @@ def starting_model(args: argparse.Namespace, rows: list, checkpoint_dir: str | N
     if checkpoint_dir and os.path.isfile(os.path.join(checkpoint_dir, CHECKPOINT_NAME, "model.json")):
         model = DeepCrossNetwork.load(os.path.join(checkpoint_dir, CHECKPOINT_NAME))
         return model, int(model.config.get("epochs_this_run", 0)), int(model.config.get("warm_start_step", 0))
-    if args.warm_start_dir and os.path.isfile(os.path.join(args.warm_start_dir, "model.json")):
-        model = DeepCrossNetwork.load(args.warm_start_dir)
+    # The channel carries the previous version's model.tar.gz; warm_start_dir unpacks it.
+    previous = training_io.warm_start_dir(args.warm_start_dir or None)
+    if previous and os.path.isfile(os.path.join(previous, "model.json")):
+        model = DeepCrossNetwork.load(previous)
         fields = (model.config["sparse_fields"], model.config["dense_features"])
         if fields != (list(SPARSE_FIELDS), list(DENSE_FEATURES)):
             raise DataError("the warm-start model was trained on other features; train from scratch")

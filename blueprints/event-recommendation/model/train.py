@@ -114,7 +114,8 @@ def train(args: argparse.Namespace) -> dict:
 
     checkpoint_dir = training_io.usable_checkpoint_dir(args.checkpoint_dir)
     resumed = warm_start_model(os.path.join(checkpoint_dir, CHECKPOINT_NAME)) if checkpoint_dir else None
-    start = warm_start_model(args.warm_start_dir)
+    # The channel carries the previous version's model.tar.gz; warm_start_dir unpacks it.
+    start = warm_start_model(training_io.warm_start_dir(args.warm_start_dir or None))
     initial_trees = len(start.trees) if start else 0
     model = resumed if resumed is not None and len(resumed.trees) >= initial_trees else start
     done = len(model.trees) - initial_trees if model is not None else 0
