@@ -4,9 +4,11 @@ train.py copies this module into ``/opt/ml/model/code`` beside the handler; Sage
 toolkit then calls the handler's ``input_fn`` → ``predict_fn`` → ``output_fn``, which delegate the
 parsing and formatting here. Standard library only.
 
-Requests: ``application/json`` as ``{"instances": [...]}`` or a bare list; ``text/csv`` as one row
-of values per line, no header. Responses: ``application/json`` as ``{"predictions": [...]}``, or
-``text/csv`` with one prediction per line (lists joined by commas).
+Requests: ``application/json`` as ``{"instances": [...]}`` or a bare list; ``application/jsonlines``
+(what BatchTransform sends with ``TransformFormat.JSON_LINES``) as one JSON value per line;
+``text/csv`` as one row of values per line, no header. Responses: ``application/json`` as
+``{"predictions": [...]}``, ``application/jsonlines`` as one prediction per line, or ``text/csv``
+with one prediction per line (lists joined by commas).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import json
 
 CSV = "text/csv"
 JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+# Other names clients use for JSON Lines; parsed and answered as JSON_LINES.
+JSON_LINES_ALIASES = ("application/x-jsonlines", "application/jsonl")
 
 
 def media_type(content_type: str | None) -> str:
-    return (content_type or JSON).split(";")[0].strip().lower()
+    kind = (content_type or JSON).split(";")[0].strip().lower()
+    return JSON_LINES if kind in JSON_LINES_ALIASES else kind
 
 
 def parse_instances(body: object, content_type: str | None = JSON) -> list:
@@ -29,6 +35,15 @@ def parse_instances(body: object, content_type: str | None = JSON) -> list:
     kind = media_type(content_type)
     if kind == CSV:
         return [row for row in csv.reader(io.StringIO(text)) if row]
+    if kind == JSON_LINES:
+        instances = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    instances.append(json.loads(line))
+                except ValueError as error:
+                    raise ValueError(f"request line {number} is not JSON: {error}") from error
+        return instances
     if kind == JSON:
         try:
             payload = json.loads(text)
@@ -38,7 +53,7 @@ def parse_instances(body: object, content_type: str | None = JSON) -> list:
         if not isinstance(instances, list):
             raise ValueError('expected {"instances": [...]} or a list of instances')
         return instances
-    raise ValueError(f"unsupported content type {content_type!r}; use {CSV} or {JSON}")
+    raise ValueError(f"unsupported content type {content_type!r}; use {CSV}, {JSON} or {JSON_LINES}")
 
 
 def field(instance: object, name: str, index: int) -> object:
@@ -58,4 +73,6 @@ def format_predictions(predictions: list, accept: str | None = JSON) -> tuple:
         return "\n".join(lines) + "\n", CSV
     if kind == JSON:
         return json.dumps({"predictions": predictions}), JSON
-    raise ValueError(f"unsupported accept type {accept!r}; use {CSV} or {JSON}")
+    if kind == JSON_LINES:
+        return "".join(json.dumps(p) + "\n" for p in predictions), JSON_LINES
+    raise ValueError(f"unsupported accept type {accept!r}; use {CSV}, {JSON} or {JSON_LINES}")

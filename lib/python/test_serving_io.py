@@ -14,6 +14,14 @@ def test_json_instances_wrapped_or_bare():
     assert s.parse_instances("[3]", None) == [3]
 
 
+def test_json_lines_one_instance_per_line():
+    assert s.parse_instances(b'{"a": 1}\n\n[2, 3]\n', "application/jsonlines") == [{"a": 1}, [2, 3]]
+    with pytest.raises(ValueError, match="request line 2 is not JSON"):
+        s.parse_instances('{"a": 1}\n{oops\n', "application/jsonlines")
+    body, content_type = s.format_predictions([{"score": 0.5}, 1], "application/jsonlines")
+    assert (body, content_type) == ('{"score": 0.5}\n1\n', "application/jsonlines")
+
+
 def test_csv_rows():
     assert s.parse_instances("1,2\n\n3,4\n", "text/csv") == [["1", "2"], ["3", "4"]]
 

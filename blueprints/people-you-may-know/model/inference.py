@@ -22,7 +22,6 @@ import numpy as np
 import people_you_may_know_model as pymk
 import serving_io
 
-JSON_LINES = "application/jsonlines"
 MAX_K = 100
 
 
@@ -41,16 +40,6 @@ def model_fn(model_dir: str) -> dict:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
-    if serving_io.media_type(content_type) == JSON_LINES:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
-        instances = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    instances.append(json.loads(line))
-                except ValueError as error:
-                    raise ValueError(f"line {number} is not JSON: {error}") from error
-        return instances
     return serving_io.parse_instances(body, content_type)
 
 
@@ -99,8 +88,6 @@ def predict_fn(instances: list, model: dict) -> list:
 
 def output_fn(predictions: list, accept: str = serving_io.JSON) -> tuple:
     kind = serving_io.media_type(accept)
-    if kind == JSON_LINES:
-        return "".join(json.dumps(p) + "\n" for p in predictions), JSON_LINES
     if kind == serving_io.CSV:
         rows = [
             [p["score"]] if "score" in p else [v for s in p["suggestions"] for v in (s["user_id"], s["score"])]

@@ -21,7 +21,6 @@ import numpy as np
 import serving_io
 import street_view_blurring_model as detector
 
-JSON_LINES = "application/jsonlines"
 TRUE = {"1", "true", "yes"}
 
 
@@ -33,16 +32,6 @@ def model_fn(model_dir: str) -> dict:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
-    if serving_io.media_type(content_type) == JSON_LINES:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
-        instances = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    instances.append(json.loads(line))
-                except ValueError as error:
-                    raise ValueError(f"line {number} is not JSON: {error}") from error
-        return instances
     return serving_io.parse_instances(body, content_type)
 
 
@@ -89,8 +78,6 @@ def predict_fn(instances: list, model: dict) -> list:
 
 def output_fn(predictions: list, accept: str = serving_io.JSON) -> tuple:
     kind = serving_io.media_type(accept)
-    if kind == JSON_LINES:
-        return "".join(json.dumps(p) + "\n" for p in predictions), JSON_LINES
     if kind == serving_io.CSV:
         rows = [
             [p["count"], *[v for d in p["detections"] for v in (*d["box"], round(d["score"], 4))]] for p in predictions

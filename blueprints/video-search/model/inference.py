@@ -19,13 +19,10 @@ of the same name), ``{"embedding": [...], "frame_count": n}`` for a video; as ``
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import serving_io
 from video_search_model import TwoTowerEncoder, parse_frames, tokenize
 
-JSON_LINES = ("application/jsonlines", "application/x-jsonlines", "application/jsonl")
 DECIMALS = 6
 
 
@@ -34,16 +31,6 @@ def model_fn(model_dir: str) -> TwoTowerEncoder:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
-    if serving_io.media_type(content_type) in JSON_LINES:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
-        instances = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    instances.append(json.loads(line))
-                except ValueError as error:
-                    raise ValueError(f"line {number} is not JSON: {error}") from error
-        return instances
     instances = serving_io.parse_instances(body, content_type)
     if serving_io.media_type(content_type) == serving_io.CSV:
         return [{"query_text": row[0], "query_language": row[1] if len(row) > 1 else None} for row in instances]
@@ -87,8 +74,6 @@ def predict_fn(instances: list, model: TwoTowerEncoder) -> list:
 
 def output_fn(predictions: list, accept: str = serving_io.JSON) -> tuple:
     kind = serving_io.media_type(accept)
-    if kind in JSON_LINES:
-        return "".join(json.dumps(p) + "\n" for p in predictions), kind
     if kind == serving_io.CSV:
         return serving_io.format_predictions([p["embedding"] for p in predictions], accept)
     return serving_io.format_predictions(predictions, accept)

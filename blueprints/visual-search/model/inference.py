@@ -20,13 +20,10 @@ embedding, and the query descriptor's L2 norm, the scalar the drift monitor comp
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import serving_io
 from visual_search_model import ImageEncoder
 
-JSON_LINES = ("application/jsonlines", "application/x-jsonlines", "application/jsonl")
 DECIMALS = 6
 
 
@@ -35,16 +32,6 @@ def model_fn(model_dir: str) -> ImageEncoder:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
-    if serving_io.media_type(content_type) in JSON_LINES:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
-        instances = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    instances.append(json.loads(line))
-                except ValueError as error:
-                    raise ValueError(f"line {number} is not JSON: {error}") from error
-        return instances
     return serving_io.parse_instances(body, content_type)
 
 
@@ -83,8 +70,6 @@ def predict_fn(instances: list, model: ImageEncoder) -> list:
 
 def output_fn(predictions: list, accept: str = serving_io.JSON) -> tuple:
     kind = serving_io.media_type(accept)
-    if kind in JSON_LINES:
-        return "".join(json.dumps(p) + "\n" for p in predictions), kind
     if kind == serving_io.CSV:
         return serving_io.format_predictions([p["embedding"] for p in predictions], accept)
     return serving_io.format_predictions(predictions, accept)
