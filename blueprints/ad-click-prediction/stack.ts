@@ -193,11 +193,13 @@ export class AdClickPredictionStack extends Stack {
     });
     const adServer = new iam.Role(this, 'AdServerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'The ad server: reads ad and user features (cache, online store) and invokes the click model',
+      description: 'The ad server: reads ad and user features (cache, online store), invokes the click model, puts engagement events on the stream',
     });
     endpoint.grantInvoke(adServer);
     adFeatures.featureGroup.grantReadOnline(adServer);
     userEngagement.featureGroup.grantReadOnline(adServer);
+    // Impressions and clicks the ad server logs feed the streaming engagement features.
+    userEngagement.streaming!.grantPutRecords(adServer);
     cache.grantConnect(adServer);
 
     // Monitoring: drift of every input (CSV column order) and of the click probabilities; drift retrains.

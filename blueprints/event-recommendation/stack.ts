@@ -220,11 +220,13 @@ export class EventRecommendationStack extends Stack {
     });
     const rankingService = new iam.Role(this, 'RankingServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'The ranking service: reads event and user features (cache, online store) and invokes the ranker',
+      description: 'The ranking service: reads event and user features (cache, online store), invokes the ranker, puts activity events on the stream',
     });
     endpoint.grantInvoke(rankingService);
     eventFeatures.featureGroup.grantReadOnline(rankingService);
     userActivity.featureGroup.grantReadOnline(rankingService);
+    // Views and registrations the service records feed the streaming activity features.
+    userActivity.streaming!.grantPutRecords(rankingService);
     cache.grantConnect(rankingService);
 
     // Monitoring: drift of every feature and of the scores against the ranking log; drift retrains the champion.

@@ -151,7 +151,7 @@ export class VideoRecommendationStack extends Stack {
       onlineTtl: Duration.days(30),
       batch: { source: userFeatures, schedule: events.Schedule.cron({ hour: '1', minute: '0' }) },
     });
-    const { featureGroup: recentGroup } = features.addFeatureGroup({
+    const { featureGroup: recentGroup, streaming: watchStream } = features.addFeatureGroup({
       name: 'vrec-recent-watch',
       recordIdentifier: 'user_id',
       eventTime: 'watched_at',
@@ -221,10 +221,12 @@ export class VideoRecommendationStack extends Stack {
     // Who may do what: the recommendation service (request path) and the indexer (after each approved training run).
     const serving = new iam.Role(this, 'ServingRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Recommends videos: reads user features, embeds the user, searches the video index, ranks the candidates',
+      description: 'Recommends videos: reads user features, embeds the user, searches the video index, ranks the candidates; puts watch events on the stream',
     });
     userGroup.grantReadOnline(serving);
     recentGroup.grantReadOnline(serving);
+    // The app's watch events feed the streaming features (pseudonymized by the ingestion handler).
+    watchStream!.grantPutRecords(serving);
     cache.grantConnect(serving);
     userTower.grantInvoke(serving);
     ranking.grantInvoke(serving);
