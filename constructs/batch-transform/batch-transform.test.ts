@@ -1,12 +1,13 @@
 import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BatchTransform, BatchTransformProps, METRIC_NAMESPACE, PredictionCache, TransformFormat, scheduleCadence } from '.';
+import { BatchTransform, BatchTransformProps, METRIC_NAMESPACE, PredictionCache, TransformFormat, scheduleCadence, vectorIndexBody } from '.';
 import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
 import { Network } from '../network';
+import { VectorIndex } from '../vector-index';
 
 const PURPOSE = 'people you may know';
 
@@ -430,5 +431,200 @@ describe('compliance', () => {
     const machine = s.stack.node.findChild('Pymk').node.findChild('Workflow');
     const acknowledged = JSON.stringify(machine.node.metadata);
     expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]');
+  });
+});
+
+describe('vector index load', () => {
+  function vectorIndex(s: Setup): VectorIndex {
+    return new VectorIndex(s.stack, 'Index', {
+      collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30),
+    });
+  }
+
+  function withVectors(s: Setup, index: VectorIndex, change: Partial<NonNullable<BatchTransformProps['vectorIndex']>> = {}, more: Partial<BatchTransformProps> = {}): BatchTransformProps {
+    return props(s, {
+      format: TransformFormat.JSON_LINES,
+      vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', embeddingField: 'embedding', documentFields: ['same_school', 'last_seen'], ...change },
+      ...more,
+    });
+  }
+
+  test('after the cache load, a processing job bulk-indexes the embeddings, then its counts and the metrics', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
+    const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
+    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ReadVectorSummary', 'PublishSuccess', 'RecordFailure', 'Failed']);
+    expect(states.ReadSummary.Next).toBe('LoadVectors');
+    expect(states.LoadVectors.Next).toBe('ReadVectorSummary');
+    expect(states.ReadVectorSummary.Next).toBe('PublishSuccess');
+    expect(timeout).toBe((12 + 4 + 4 + 1) * 3600);
+
+    const job = states.LoadVectors;
+    expect(job.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
+    expect(job.Parameters['ProcessingJobName.$']).toBe("States.Format('bv-pymk-{}', $$.Execution.Name)");
+    expect(job.Parameters.RoleArn).toMatch(/^<GetAtt:PymkVectorLoadRole\w+\.Arn>$/);
+    expect(job.Parameters.AppSpecification.ContainerEntrypoint).toEqual([
+      'sh', '-c', 'mkdir -p /tmp/code && tar -xzf "$0" -C /tmp/code && exec python3 /tmp/code/load_vectors.py "$@"', expect.stringMatching(/^\/opt\/ml\/processing\/code\/\w+\.gz$/),
+    ]);
+    expect(job.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
+      "^States\\.Array\\('--input', '/opt/ml/processing/predictions', '--format', 'jsonlines', '--endpoint', '<GetAtt:Index\\w+\\.CollectionEndpoint>', "
+      + "'--index', 'user-embeddings', '--index-body', '/opt/ml/processing/index/\\w+\\.json', '--dimensions', '64', '--key-field', 'user_id', "
+      + "'--vector-field', 'embedding', '--embedding-field', 'embedding', '--document-fields', 'same_school,last_seen', '--max-failure-rate', '0\\.001', "
+      + "'--run-id', \\$\\$\\.Execution\\.Name, '--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
+    expect(job.Parameters.ProcessingInputs.map((i: { InputName: string }) => i.InputName)).toEqual(['code', 'index', 'predictions']);
+    expect(job.Parameters.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri).toMatch(/\/_exports\/transform-vectors\/pymk\/$/);
+    expect(job.Parameters.NetworkConfig).toEqual({
+      EnableNetworkIsolation: false,
+      EnableInterContainerTrafficEncryption: true,
+      VpcConfig: { SecurityGroupIds: [expect.stringMatching(/^<GetAtt:PymkVectorLoadSecurityGroup\w+\.GroupId>$/)], Subnets: expect.any(Array) },
+    });
+    expect(job.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+
+    expect(states.ReadVectorSummary.Parameters['Key.$']).toBe("States.Format('_exports/transform-vectors/pymk/{}.json', $$.Execution.Name)");
+    expect(states.ReadVectorSummary.ResultPath).toBe('$.vectors');
+    expect(states.PublishSuccess.Parameters.MetricData).toEqual([
+      expect.objectContaining({ MetricName: 'Succeeded' }),
+      expect.objectContaining({ MetricName: 'ItemsWritten' }),
+      { 'MetricName': 'VectorsIndexed', 'Dimensions': [{ Name: 'Pipeline', Value: 'pymk' }], 'Value.$': '$.vectors.summary.documents_indexed', 'Unit': 'Count' },
+    ]);
+  });
+
+  test('the document fields are carried past the model: JSON beside the features, CSV after the key', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
+    new BatchTransform(s.stack, 'PymkCsv', props(s, { vectorIndex: { index, indexName: 'csv-embeddings', dimensions: 8, spaceType: 'l2', documentFields: ['same_school'] } }));
+    const json = definition(s.stack).States;
+    expect(json.Export.Parameters['QueryString.$']).toContain('SELECT "user_id" AS "pk", "same_school" AS "same_school", to_iso8601(with_timezone("last_seen", \\\'UTC\\\')) AS "last_seen", CAST(ROW(');
+    expect(json.Transform.Parameters.DataProcessing).toEqual({
+      InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','same_school','last_seen','SageMakerOutput']",
+    });
+
+    const csv = definition(s.stack, 'PymkCsv').States;
+    expect(csv.Transform.Parameters.DataProcessing).toEqual({ InputFilter: '$[2:]', JoinSource: 'Input' });
+    // Both loaders count the passed-through field as input: key, same_school, mutual_friends, affinity.
+    expect(csv.LoadPredictions.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--input-columns', '4'");
+    expect(csv.LoadVectors.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--format', 'csv'");
+    expect(csv.LoadVectors.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--input-columns', '4'");
+  });
+
+  test('the index body is the VectorIndex settings plus the key, the document fields by type and the run fields', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    const body = vectorIndexBody({ index, indexName: 'x', dimensions: 64, spaceType: 'innerproduct', m: 24, documentFields: ['same_school', 'last_seen', 'mutual_friends'] }, s.users, 'user_id');
+    expect(body).toEqual({
+      settings: { index: { knn: true } },
+      mappings: {
+        properties: {
+          embedding: { type: 'knn_vector', dimension: 64, method: { name: 'hnsw', engine: 'faiss', space_type: 'innerproduct', parameters: { m: 24, ef_construction: 128 } } },
+          user_id: { type: 'keyword' },
+          same_school: { type: 'boolean' },
+          last_seen: { type: 'date' },
+          mutual_friends: { type: 'long' },
+          generated_at: { type: 'date' },
+          run_id: { type: 'keyword' },
+        },
+      },
+    });
+  });
+
+  test('the vector loader gets aoss:APIAccessAll on the collection and an entry in its data access policy, through grantReadWrite', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    const batch = new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
+    expect(batch.vectorLoadRole).toBeDefined();
+    const statements = policyStatements(s.stack, 'PymkVectorLoadRole');
+    expect(statements).toEqual(expect.arrayContaining([
+      { Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Index/), 'Arn'] } },
+    ]));
+    const s3 = JSON.stringify(statements.filter((st) => JSON.stringify(st.Action).includes('s3:')).map((st) => st.Resource));
+    expect(s3).toContain('/_exports/transform-output/pymk/*');
+    expect(s3).toContain('/_exports/transform-vectors/pymk/*');
+    expect(JSON.stringify(statements)).not.toContain('dynamodb:');
+
+    const [policy] = Object.values(Template.fromStack(s.stack).findResources('AWS::OpenSearchServerless::AccessPolicy'));
+    expect(policy.Properties.Type).toBe('data');
+    expect(JSON.stringify(policy.Properties.Policy)).toMatch(/"Fn::GetAtt":\["PymkVectorLoadRole\w+","Arn"\]/);
+    // The workflow may run and pass the vector loader, and read its counts.
+    const workflow = JSON.stringify(policyStatements(s.stack, 'PymkWorkflowRole'));
+    expect(workflow).toContain('processing-job/bv-pymk-*');
+    expect(workflow).toContain('/_exports/transform-vectors/pymk/*');
+  });
+
+  test('the vector index endpoint admits the loader on 443, and the loader may reach it', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
+    const template = Template.fromStack(s.stack);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IndexEndpointSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PymkVectorLoadSecurityGroup'), 'GroupId'] },
+      IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PymkVectorLoadSecurityGroup'), 'GroupId'] },
+      DestinationSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IndexEndpointSecurityGroup'), 'GroupId'] },
+      IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+    });
+  });
+
+  test('without vectorIndex nothing of it is made', () => {
+    const s = setup();
+    const batch = new BatchTransform(s.stack, 'Pymk', props(s));
+    expect(batch.vectorLoadRole).toBeUndefined();
+    expect(JSON.stringify(Template.fromStack(s.stack).toJSON())).not.toMatch(/VectorLoad|transform-vectors|VectorsIndexed/);
+    expect(batch.metricVectorsIndexed().metricName).toBe('VectorsIndexed');
+  });
+
+  test.each<[string, Partial<NonNullable<BatchTransformProps['vectorIndex']>>, Partial<BatchTransformProps>, RegExp]>([
+    ['dimensions 0', { dimensions: 0 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 0 was provided/],
+    ['dimensions 16001', { dimensions: 16001 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 16001 was provided/],
+    ['dimensions 1.5', { dimensions: 1.5 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 1\.5 was provided/],
+    ['an upper case indexName', { indexName: 'User-Embeddings' }, {}, /vectorIndex\.indexName must be 1-255 bytes of lower case characters, .* but 'User-Embeddings' was provided/],
+    ['an indexName starting with _', { indexName: '_embeddings' }, {}, /vectorIndex\.indexName must be .* but '_embeddings' was provided/],
+    ['an indexName starting with -', { indexName: '-embeddings' }, {}, /vectorIndex\.indexName must be .* but '-embeddings' was provided/],
+    ['an indexName with a space', { indexName: 'user embeddings' }, {}, /vectorIndex\.indexName must be .* but 'user embeddings' was provided/],
+    ['an indexName of 256 bytes', { indexName: 'e'.repeat(256) }, {}, /vectorIndex\.indexName must be 1-255 bytes/],
+    ['an empty indexName', { indexName: '' }, {}, /vectorIndex\.indexName must be .* but '' was provided/],
+    ['a bad spaceType', { spaceType: 'cosine' as 'l2' }, {}, /vectorIndex\.spaceType must be one of innerproduct, l2, cosinesimil, but 'cosine' was provided/],
+    ['a sort key', {}, { sortKeyColumn: 'candidate_id' }, /vectorIndex needs one prediction per key \(an embedding per entity\), but sortKeyColumn 'candidate_id' was provided/],
+    ['embeddingField with CSV', {}, { format: TransformFormat.CSV }, /vectorIndex\.embeddingField applies to JSON lines output/],
+    ['a bad embeddingField', { embeddingField: 'a..b' }, {}, /vectorIndex\.embeddingField must be a field name, or names separated by dots, but 'a\.\.b' was provided/],
+    ['unknown documentFields', { documentFields: ['region'] }, {}, /vectorIndex\.documentFields 'region' are not columns of dataset 'user_pairs'/],
+    ['the key among documentFields', { documentFields: ['user_id'] }, {}, /vectorIndex\.documentFields must not include user_id/],
+    ['a repeated document field', { documentFields: ['affinity', 'affinity'] }, {}, /vectorIndex\.documentFields must name each column once, but affinity is repeated/],
+    ['the key as the vector field', { fieldName: 'user_id' }, {}, /keyColumn 'user_id' is a document field of the vector index/],
+    ['maxFailureRate 1', { maxFailureRate: 1 }, {}, /vectorIndex\.maxFailureRate must be at least 0 and below 1, but 1 was provided/],
+  ])('fails if %s, naming the construct and the prop', (_name, change, more, message) => {
+    const s = setup({}, more.sortKeyColumn ? { sortKey: 'candidate' } : {});
+    const index = vectorIndex(s);
+    expect(() => new BatchTransform(s.stack, 'Pymk', withVectors(s, index, change, more)))
+      .toThrow(new RegExp(`^BatchTransform Predictions/Pymk: (.*; )?${message.source}`));
+  });
+
+  test('a token indexName is accepted; a token dimensions is not', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    const indexName = new CfnParameter(s.stack, 'IndexName', { default: 'x' }).valueAsString;
+    expect(() => new BatchTransform(s.stack, 'Pymk', withVectors(s, index, { indexName }))).not.toThrow();
+    const dimensions = new CfnParameter(s.stack, 'Dimensions', { type: 'Number', default: 8 }).valueAsNumber;
+    expect(() => new BatchTransform(s.stack, 'Pymk2', withVectors(s, index, { dimensions }, { name: 'pymk2' })))
+      .toThrow(/vectorIndex\.dimensions must be a literal number/);
+  });
+
+  test.each<[string, TransformFormat]>([['JSON lines', TransformFormat.JSON_LINES], ['CSV', TransformFormat.CSV]])('passes the gate (%s)', (_name, format) => {
+    const s = setup();
+    applyComplianceGate(s.app);
+    const index = vectorIndex(s);
+    const { model } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', withVectors(s, index, format === TransformFormat.CSV ? { embeddingField: undefined } : {}, {
+      model, format, schedule: scheduler.ScheduleExpression.rate(Duration.days(1)),
+    }));
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+    const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
+    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]');
   });
 });

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
-  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_sagemaker as sagemaker,
+  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
   aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -11,6 +11,7 @@ import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval,
 } from './validation';
+import { DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT, VectorIndexLoadOptions, vectorIndexBody } from './vector-load';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
@@ -18,8 +19,12 @@ import { grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsI
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile,
+  processingJobState, statesFormat,
+} from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
+import { DEFAULT_VECTOR_FIELD } from '../vector-index';
 
 /** CloudWatch namespace of the workflow's metrics (dimension `Pipeline` = the construct's name). */
 export const METRIC_NAMESPACE = 'mlsd/BatchTransform';
@@ -117,6 +122,14 @@ export interface BatchTransformProps {
   readonly loadInstanceType?: string;
   /** Storage of the loader, which downloads the whole transform output, 1-16384 GiB. @default 30 */
   readonly loadVolumeSizeGiB?: number;
+  /**
+   * Also bulk-index each prediction, an embedding, into this vector index: after the cache load,
+   * a second Processing job (`runtime/load_vectors.py`, same instance type and storage as the
+   * cache loader) creates the index if needed and replaces the previous run's documents. Needs
+   * one prediction per key (no sort key).
+   * @default - predictions go to the cache only
+   */
+  readonly vectorIndex?: VectorIndexLoadOptions;
 }
 
 const JOB_NAME_PREFIX = 'bt';
@@ -146,6 +159,8 @@ export class BatchTransform extends Construct {
   public readonly stateMachine: Workflow;
   /** The loader's role (a Processing job that writes the cache). */
   public readonly loadRole: iam.Role;
+  /** The vector loader's role (a Processing job that writes the vector index); with `vectorIndex` only. */
+  public readonly vectorLoadRole?: iam.Role;
   /** The role EventBridge Scheduler starts the workflow with. */
   public readonly scheduleRole?: iam.Role;
   public readonly schedule?: scheduler.Schedule;
@@ -186,6 +201,7 @@ export class BatchTransform extends Construct {
       loadInstanceType: props.loadInstanceType ?? DEFAULT_LOAD_INSTANCE_TYPE,
       loadVolumeSizeGiB: props.loadVolumeSizeGiB ?? DEFAULT_LOAD_VOLUME_SIZE_GIB,
       transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
+      vectorIndex: props.vectorIndex,
     };
     const problems = batchTransformProblems(resolved);
     if (problems.length > 0) {
@@ -212,7 +228,9 @@ export class BatchTransform extends Construct {
     const exportUri = perExecution(this.exportPrefix);
     const outputUri = perExecution(this.outputPrefix);
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
-    const spec = { keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format };
+    const passthroughColumns = props.vectorIndex?.documentFields ?? [];
+    const spec = { keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format, ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}) };
+    const inputColumns = columns.length + passthroughColumns.length + (props.sortKeyColumn ? 2 : 1);
 
     // 1. Export the key(s) and the model's columns with Athena.
     const exportRows = athenaQueryState(this, 'Export', {
@@ -267,14 +285,14 @@ export class BatchTransform extends Construct {
       jobNamePrefix: jobPrefix,
       role: this.loadRole,
       image,
-      code: ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE]),
+      code: ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
       arguments: [
         '--input', `${PROCESSING_ROOT}/predictions`,
         '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',
         '--table', cache.tableName,
         '--model', modelName,
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
-        ...(format === TransformFormat.CSV ? ['--input-columns', String(columns.length + (props.sortKeyColumn ? 2 : 1))] : []),
+        ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
         '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') },
       ],
@@ -308,9 +326,11 @@ export class BatchTransform extends Construct {
         ResultPath: null,
       },
     }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const vectorIndex = props.vectorIndex;
     const publishSuccess = putMetrics('PublishSuccess', [
       { MetricName: 'Succeeded', Dimensions: dimensions, Value: 1, Unit: 'Count' },
       { 'MetricName': 'ItemsWritten', 'Dimensions': dimensions, 'Value.$': '$.load.summary.items_written', 'Unit': 'Count' },
+      ...(vectorIndex ? [{ 'MetricName': 'VectorsIndexed', 'Dimensions': dimensions, 'Value.$': '$.vectors.summary.documents_indexed', 'Unit': 'Count' }] : []),
     ]);
     const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
     const recordFailure = putMetrics('RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
@@ -320,16 +340,35 @@ export class BatchTransform extends Construct {
     }
     readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
 
+    // 5. With a vector index: after the cache load, the vector loader, and its counts.
+    let definition = exportRows.next(transform).next(load).next(readSummary);
+    const vectorPrefix = `_exports/transform-vectors/${name}/`;
+    const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
+    if (vectorIndex) {
+      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns });
+      this.vectorLoadRole = vectorLoad.role;
+      for (const task of vectorLoad.states) {
+        task.addCatch(recordFailure, { resultPath: '$.error' });
+      }
+      definition = definition.next(vectorLoad.states[0]).next(vectorLoad.states[1]);
+    }
+
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: exportRows.next(transform).next(load).next(readSummary).next(publishSuccess),
+      definition: definition.next(publishSuccess),
       encryptionKey: key,
       logName: `transform-${name}`,
-      timeout: resolved.transformTimeout.plus(LOAD_MAX_RUNTIME).plus(Duration.hours(1)),
+      timeout: resolved.transformTimeout.plus(LOAD_MAX_RUNTIME).plus(vectorIndex ? LOAD_MAX_RUNTIME : Duration.seconds(0)).plus(Duration.hours(1)),
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
       'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
 
     this.grantWorkflow(this.stateMachine.role as iam.Role, props.source, jobPrefix, loadPrefix);
+    if (this.vectorLoadRole) {
+      acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
+        'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
+      grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorJobPrefix, this.vectorLoadRole);
+      grantBucketRead(lake.curatedBucket, this.stateMachine.role, `${vectorPrefix}*`);
+    }
 
     // The transform job reads and writes S3 as the model's role.
     const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
@@ -416,6 +455,83 @@ export class BatchTransform extends Construct {
   /** Predictions written to the cache by successful runs. */
   public metricItemsWritten(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('ItemsWritten', props);
+  }
+
+  /** Documents indexed into the vector index by successful runs (with `vectorIndex` only). */
+  public metricVectorsIndexed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('VectorsIndexed', props);
+  }
+
+  /**
+   * The vector loader (a Processing job in the VPC, admitted to the index's VPC endpoint on 443,
+   * `grantReadWrite` on the index) and the task that reads its counts.
+   */
+  private vectorLoadStates(
+    options: VectorIndexLoadOptions,
+    props: BatchTransformProps,
+    resolved: ResolvedProps,
+    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
+  ): { role: iam.Role; states: [sfn.CustomState, sfn.CustomState] } {
+    const lake = this.lake;
+    const index = options.index;
+    const bucketName = lake.curatedBucket.bucketName;
+    const image = sklearnProcessingImage(this, `BatchTransform ${this.node.path}`);
+    const role = new iam.Role(this, 'VectorLoadRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Loads the embeddings of batch transform ${this.name} into index ${options.indexName} of ${index.node.path}`,
+    });
+    grantJobRuntime(role, image);
+    grantBucketRead(lake.curatedBucket, role, `${this.outputPrefix}*`);
+    grantBucketPut(lake.curatedBucket, role, `${names.vectorPrefix}*`);
+    index.grantReadWrite(role);
+    const securityGroup = props.network.securityGroupFor(this, 'VectorLoadSecurityGroup', `Vector loader of batch transform ${this.name}`);
+    index.connections.allowDefaultPortFrom(securityGroup, `Vector loader of batch transform ${this.name}`);
+
+    const body = new assets.Asset(this, 'VectorIndexBody', { path: jsonFile('index', vectorIndexBody(options, props.source, props.keyColumn)) });
+    const csv = resolved.format === TransformFormat.CSV;
+    const documentFields = options.documentFields ?? [];
+    const loadVectors = processingJobState(this, 'LoadVectors', {
+      jobNamePrefix: names.vectorJobPrefix,
+      role,
+      image,
+      code: ProcessingCode.fromBundle(this, 'VectorLoadScript', VECTOR_LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
+      files: { index: body },
+      arguments: [
+        '--input', `${PROCESSING_ROOT}/predictions`,
+        '--format', csv ? 'csv' : 'jsonlines',
+        '--endpoint', index.collectionEndpoint,
+        '--index', options.indexName,
+        '--index-body', assetLocalPath(`${PROCESSING_ROOT}/index`, body),
+        '--dimensions', String(options.dimensions),
+        '--key-field', props.keyColumn,
+        '--vector-field', options.fieldName ?? DEFAULT_VECTOR_FIELD,
+        ...(options.embeddingField !== undefined ? ['--embedding-field', options.embeddingField] : []),
+        ...(documentFields.length > 0 ? ['--document-fields', documentFields.join(',')] : []),
+        ...(csv ? ['--input-columns', String(names.inputColumns)] : []),
+        '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
+        '--run-id', { expression: '$$.Execution.Name' },
+        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') },
+      ],
+      inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri } }],
+      outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
+      encryptionKey: lake.encryptionKey,
+      subnets: props.network.vpc.selectSubnets(props.network.subnets),
+      securityGroup,
+      instanceType: resolved.loadInstanceType,
+      volumeSizeGiB: resolved.loadVolumeSizeGiB,
+      maxRuntime: LOAD_MAX_RUNTIME,
+      networkIsolation: false,
+    });
+    const readVectorSummary = new sfn.CustomState(this, 'ReadVectorSummary', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:s3:getObject`,
+        Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
+        ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+        ResultPath: '$.vectors',
+      },
+    }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    return { role, states: [loadVectors, readVectorSummary] };
   }
 
   /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */

@@ -20,6 +20,12 @@ export interface ExportColumns {
   readonly sortKeyColumn?: string;
   readonly columns: readonly string[];
   readonly format: TransformFormat;
+  /**
+   * Columns carried past the model to the output, after the keys (CSV: fields after the keys;
+   * JSON: top-level fields beside `features`), e.g. the vector index's document fields.
+   * @default - none
+   */
+  readonly passthroughColumns?: readonly string[];
 }
 
 const q = (name: string) => `"${name}"`;
@@ -61,8 +67,9 @@ function csvValue(name: string, type: ColumnType): string {
 
 /**
  * The Athena statement that exports a dataset for the transform job (`{}` = the target prefix):
- * gzipped CSV without a header (`key[,sort key],columns...`) or gzipped JSON lines
- * (`{"pk": key, ["sk": sort key,] "features": {columns...}}`), rows without a key left out.
+ * gzipped CSV without a header (`key[,sort key][,passed-through columns],columns...`) or gzipped
+ * JSON lines (`{"pk": key, ["sk": sort key,] [passed-through columns,] "features": {columns...}}`),
+ * rows without a key left out.
  */
 export function exportStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, spec: ExportColumns): string {
   const typeOf = (name: string) => source.columns.find((c) => c.name === name)!.type;
@@ -74,12 +81,15 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
   }
   let values: string[];
   let options: string;
+  const passthrough = spec.passthroughColumns ?? [];
   if (spec.format === TransformFormat.CSV) {
+    keys.push(...passthrough.map((c) => `${csvValue(c, typeOf(c))} AS ${q(c)}`));
     values = spec.columns.map((c) => `${csvValue(c, typeOf(c))} AS ${q(c)}`);
     options = `format = 'TEXTFILE', field_delimiter = ',', compression = 'GZIP'`;
   } else {
     const row = `ROW(${spec.columns.map((c) => jsonValue(c, typeOf(c))).join(', ')})`;
     const rowType = `ROW(${spec.columns.map((c) => `${q(c)} ${JSON_TYPES[typeOf(c)]}`).join(', ')})`;
+    keys.push(...passthrough.map((c) => `${jsonValue(c, typeOf(c))} AS ${q(c)}`));
     values = [`CAST(${row} AS ${rowType}) AS ${q(EXPORT_FEATURES_FIELD)}`];
     options = `format = 'JSON', compression = 'GZIP'`;
   }
@@ -90,10 +100,11 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
 /**
  * The transform job's DataProcessing: the model sees only its columns (InputFilter), and each
  * output line is joined with its input line (JoinSource) so that it carries the key. In JSON,
- * the output keeps only the key(s) and the prediction (`SageMakerOutput`).
+ * the output keeps only the key(s), the passed-through columns and the prediction (`SageMakerOutput`).
  */
-export function dataProcessing(spec: Pick<ExportColumns, 'sortKeyColumn' | 'format'>): Record<string, string> {
+export function dataProcessing(spec: Pick<ExportColumns, 'sortKeyColumn' | 'format' | 'passthroughColumns'>): Record<string, string> {
   const keys = spec.sortKeyColumn === undefined ? [EXPORT_KEY_FIELD] : [EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD];
+  keys.push(...(spec.passthroughColumns ?? []));
   if (spec.format === TransformFormat.CSV) {
     return { InputFilter: `$[${keys.length}:]`, JoinSource: 'Input' };
   }

@@ -3,3 +3,4 @@ export * from './export';
 export * from './prediction-cache';
 export * from './schedule';
 export * from './validation';
+export * from './vector-load';

@@ -2,6 +2,7 @@ import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { TransformFormat } from './export';
 import type { PredictionCache } from './prediction-cache';
 import { scheduleCadence } from './schedule';
+import { VectorIndexLoadOptions, vectorLoadProblems } from './vector-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
 
 /** Instance type of transform jobs by default. */
@@ -63,6 +64,7 @@ export interface ResolvedProps {
   readonly loadInstanceType: string;
   readonly loadVolumeSizeGiB: number;
   readonly transformTimeout: Duration;
+  readonly vectorIndex?: VectorIndexLoadOptions;
 }
 
 function known<T>(value: T | undefined): value is T {
@@ -231,5 +233,9 @@ const RULES: readonly Rule[] = [
 
 /** Every problem of the props, each naming the prop, what was received and what is allowed. */
 export function batchTransformProblems(p: ResolvedProps): string[] {
-  return RULES.filter((r) => r.condition(p)).map((r) => r.message(p));
+  const problems = RULES.filter((r) => r.condition(p)).map((r) => r.message(p));
+  if (p.vectorIndex !== undefined) {
+    problems.push(...vectorLoadProblems({ ...p, vectorIndex: p.vectorIndex, csv: p.format === TransformFormat.CSV }));
+  }
+  return problems;
 }

@@ -7,7 +7,8 @@ source dataset with Athena ``UNLOAD`` and runs a transform job that joins every 
 its input line (``DataProcessing.JoinSource = Input``), so each output line carries the entity's
 key. The job downloads the transform output to a local directory and this script writes one item
 per line with ``BatchWriteItem``. Keys are pseudonyms, but they and the predictions are still
-never logged: output names files, line numbers, reject categories and error codes only.
+never logged: output names files, line numbers, reject categories and error codes only. The lines
+are parsed by ``transform_output.py``, shipped beside this script (shared with ``load_vectors.py``).
 
 Usage::
 
@@ -69,8 +70,6 @@ Other errors (``AccessDeniedException``, ``ResourceNotFoundException``) fail the
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 import threading
 import time
@@ -83,11 +82,9 @@ from typing import Any, Callable, Dict, Iterator
 
 import job_io  # lib/python/job_io.py, shipped beside this script (ProcessingCode.fromBundle)
 from job_io import UsageError, backoff_delay, classify_call_error, file_lines, input_files, read_error_name
+from transform_output import MalformedLineError, parse_csv, parse_json, write_summary  # shipped beside this script too
 
 FORMATS = ("csv", "jsonlines")
-KEY_FIELD = "pk"
-SORT_FIELD = "sk"
-OUTPUT_FIELD = "SageMakerOutput"
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
 RESERVED_ATTRIBUTES = (PARTITION_KEY, "prediction", "model", "generated_at", TTL_ATTRIBUTE)
@@ -112,14 +109,6 @@ Item = Dict[str, AttributeValue]
 Sleep = Callable[[float], None]
 
 _sleep: Sleep = time.sleep  # tests replace it
-
-
-class MalformedLineError(Exception):
-    """A line that cannot become an item. Carries a category, never a value."""
-
-    def __init__(self, category: str) -> None:
-        super().__init__(category)
-        self.category = category
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,10 +188,6 @@ def number_text(value: Decimal) -> str:
     return str(rounded)
 
 
-def _reject_constant(_name: str) -> Any:
-    raise MalformedLineError("InvalidNumber")  # NaN, Infinity, -Infinity
-
-
 def to_attribute(value: Any, depth: int = 1) -> AttributeValue:
     """The AttributeValue of a JSON value parsed with Decimal floats."""
     if depth > MAX_DEPTH:
@@ -263,18 +248,6 @@ def _value_size(value: AttributeValue) -> int:
     raise ValueError(f"unknown attribute type {kind}")
 
 
-def key_text(value: Any, missing: str) -> str:
-    if isinstance(value, bool) or value is None:
-        raise MalformedLineError(missing)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return str(int(value))
-    if isinstance(value, str) and value:
-        return value
-    raise MalformedLineError(missing)
-
-
 # --------------------------------------------------------------------------------------------
 # Lines to items
 
@@ -300,55 +273,16 @@ class Run:
         return item
 
 
-def _decode(line: bytes) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedLineError("InvalidUtf8") from None
-
-
 def parse_json_line(line: bytes, run: Run) -> Item:
-    try:
-        row = json.loads(_decode(line), parse_float=Decimal, parse_constant=_reject_constant)
-    except MalformedLineError:
-        raise
-    except ValueError:
-        raise MalformedLineError("InvalidJson") from None
-    except RecursionError:
-        raise MalformedLineError("TooDeep") from None
-    if not isinstance(row, dict):
-        raise MalformedLineError("NotAnObject")
-    key = key_text(row.get(KEY_FIELD), "MissingKey")
-    sort_key = key_text(row.get(SORT_FIELD), "MissingSortKey") if run.config.sort_key is not None else None
-    if OUTPUT_FIELD not in row:
-        raise MalformedLineError("MissingPrediction")
-    return run.item(key, sort_key, to_attribute(row[OUTPUT_FIELD]))
+    record = parse_json(line, run.config.sort_key is not None)
+    return run.item(record.key, record.sort_key, to_attribute(record.prediction))
 
 
 def parse_csv_line(line: bytes, run: Run) -> Item:
-    text = _decode(line).rstrip("\r\n")
-    try:
-        fields = next(csv.reader([text]))
-    except (csv.Error, StopIteration):
-        raise MalformedLineError("InvalidCsv") from None
-    columns = run.config.input_columns or 0
-    if len(fields) <= columns:
-        raise MalformedLineError("TooFewFields")
-    if not fields[0]:
-        raise MalformedLineError("MissingKey")
-    sort_key = None
-    if run.config.sort_key is not None:
-        sort_key = fields[1]
-        if not sort_key:
-            raise MalformedLineError("MissingSortKey")
-    outputs = fields[columns:]
-    if len(outputs) == 1:
-        if not outputs[0].strip():
-            raise MalformedLineError("MissingPrediction")
-        prediction = csv_value(outputs[0])
-    else:
-        prediction = {"L": [csv_value(v) for v in outputs]}
-    return run.item(fields[0], sort_key, prediction)
+    record = parse_csv(line, run.config.input_columns or 0, run.config.sort_key is not None)
+    outputs = record.prediction
+    prediction = csv_value(outputs[0]) if len(outputs) == 1 else {"L": [csv_value(v) for v in outputs]}
+    return run.item(record.key, record.sort_key, prediction)
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,12 +508,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="concurrent BatchWriteItem calls")
     parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, help="attempts per batch")
     return parser
-
-
-def write_summary(path: str, summary: dict[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None, client: Any = None, now: float | None = None) -> int:

@@ -1,0 +1,722 @@
+"""Bulk-indexes the embeddings of a SageMaker batch transform job into an OpenSearch Serverless index.
+
+SageMaker runs this script as a Processing job in the scikit-learn processing container (Python
+3.8+, standard library and boto3 only), in the VPC and without network isolation: it calls the
+collection's endpoint through the OpenSearch Serverless VPC endpoint. Each request is signed with
+SigV4 for the service ``aoss`` (botocore's ``SigV4Auth``, with the job role's credentials) and sent
+with ``urllib``. It reads the same transform output as ``load_predictions.py`` (parsed by
+``transform_output.py``); keys, embeddings and field values are never logged: output names files,
+line numbers, reject categories, counts and error types only.
+
+Usage::
+
+    python load_vectors.py --input /opt/ml/processing/predictions --format jsonlines \\
+        --endpoint https://<id>.<region>.aoss.amazonaws.com --index listings \\
+        --index-body /opt/ml/processing/index/<asset>.json --dimensions 768 --key-field listing_id \\
+        --run-id <execution> [--vector-field embedding] [--embedding-field embedding] \\
+        [--document-fields region,category] [--input-columns 5] [--summary run.json] \\
+        [--batch-size 500] [--max-workers 4] [--max-attempts 8] [--max-failure-rate 0.001]
+
+Exit codes: 0 the documents were indexed, failures (malformed lines and documents the index
+rejected) at most ``--max-failure-rate`` of the lines; 1 more failures than that, a file could not
+be read, the index could not be created, or an internal error; 2 usage error, before anything is
+read or sent. One summary line goes to stdout (except on exit 2), details to stderr.
+
+INPUT
+=====
+
+The files of ``--input`` as ``job_io.input_files`` lists them, lines as ``transform_output`` parses
+them. The embedding is, for ``--format jsonlines``, the prediction itself or, with
+``--embedding-field a.b``, that field of a JSON object prediction; for ``--format csv``, the output
+fields after the ``--input-columns`` input fields. It must be a list of exactly ``--dimensions``
+finite numbers. Lines that fail are counted by category and reported with file and line number:
+the categories of ``transform_output`` and ``MissingEmbedding``, ``NotAVector``, ``WrongDimensions``,
+``NotANumber``, ``NonFiniteNumber``.
+
+DOCUMENTS
+=========
+
+``{<--key-field>: key, <--vector-field>: [...], <document fields>..., generated_at: ISO-8601 UTC of
+the run, run_id: --run-id}``; a document field that is null or empty is left out. OpenSearch
+Serverless vector search collections refuse custom document ids (``_id``) in index requests, so
+the key is a field and the service assigns the ``_id``.
+
+INDEX
+=====
+
+``HEAD /<index>``; if it does not exist, ``PUT /<index>`` with the JSON of ``--index-body`` (which
+must map ``--vector-field`` as a ``knn_vector`` of ``--dimensions``). An index created meanwhile by
+another writer (``resource_already_exists_exception``) is fine.
+
+WRITING
+=======
+
+``POST /_bulk`` of up to ``--batch-size`` documents (and at most 10 MiB) on ``--max-workers``
+threads. A request answered with HTTP 429 or 5xx, or that fails to connect, is sent again; of a
+request answered, the items rejected with 429 or 5xx are sent again; both with exponential backoff
+and full jitter, up to ``--max-attempts`` attempts per batch. Other rejected items fail, counted by
+their error type.
+
+REPLACING THE PREVIOUS RUN
+==========================
+
+Once the documents are in and the failures are within the threshold, documents of earlier runs
+(``run_id`` other than ``--run-id``) are deleted: ``POST /<index>/_search`` for their ids, then
+``_bulk`` deletes, until the search finds none (waiting for the index to refresh when it returns
+only documents already deleted). This keeps one document per key, and the index within its
+retention. A key whose new document failed loses its old one too. Cleanup failures are reported
+in the summary and left to the next run; they do not fail the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from job_io import UsageError, backoff_delay, file_lines, input_files, read_error_name
+from transform_output import MalformedLineError, Record, parse_csv, parse_json, write_summary
+
+FORMATS = ("csv", "jsonlines")
+SERVICE = "aoss"
+RESERVED_FIELDS = ("generated_at", "run_id")
+DEFAULT_BATCH_SIZE = 500
+MAX_BATCH_SIZE = 10000
+MAX_BULK_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_WORKERS = 4
+MAX_MAX_WORKERS = 32
+DEFAULT_MAX_ATTEMPTS = 8
+MAX_MAX_ATTEMPTS = 20
+DEFAULT_MAX_FAILURE_RATE = 0.001
+MAX_DIMENSIONS = 16000
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 20.0
+REQUEST_TIMEOUT_SECONDS = 60.0
+CLEANUP_PAGE_SIZE = 1000
+CLEANUP_WAIT_SECONDS = 10.0
+MAX_CLEANUP_WAITS = 12
+MAX_LOGGED = 20
+
+Sleep = Callable[[float], None]
+_sleep: Sleep = time.sleep  # tests replace it
+
+
+class TransportError(Exception):
+    """A request that got no HTTP answer (connection refused or reset, timeout). Carries a class name."""
+
+
+class FatalError(Exception):
+    """The run cannot go on (e.g. the index cannot be created). Carries a code, never a value."""
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+class Config:
+    def __init__(self, args: argparse.Namespace, index_body: dict[str, Any], region: str) -> None:
+        self.format: str = args.format
+        self.endpoint: str = args.endpoint.rstrip("/")
+        self.index: str = args.index
+        self.index_body = index_body
+        self.region = region
+        self.dimensions: int = args.dimensions
+        self.key_field: str = args.key_field
+        self.vector_field: str = args.vector_field
+        self.embedding_path = args.embedding_field.split(".") if args.embedding_field else []
+        self.document_fields = [f for f in (args.document_fields or "").split(",") if f]
+        self.input_columns: int | None = args.input_columns
+        self.run_id: str = args.run_id
+        self.batch_size: int = args.batch_size
+        self.max_workers: int = args.max_workers
+        self.max_attempts: int = args.max_attempts
+        self.max_failure_rate: float = args.max_failure_rate
+
+
+def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]:
+    try:
+        body = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UsageError(f"--index-body {path} is not a readable JSON file") from None
+    field = body.get("mappings", {}).get("properties", {}).get(vector_field) if isinstance(body, dict) else None
+    if not isinstance(field, dict) or field.get("type") != "knn_vector" or field.get("dimension") != dimensions:
+        raise UsageError(f"--index-body must map {vector_field} as a knn_vector of dimension {dimensions}")
+    return body
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    parsed = urllib.parse.urlsplit(args.endpoint)
+    schemes = ("https", "http") if args.allow_http else ("https",)
+    if parsed.scheme not in schemes or not parsed.hostname or parsed.path.strip("/") or parsed.query:
+        raise UsageError(f"--endpoint must be an {' or '.join(schemes)} URL without a path: {args.endpoint}")
+    index = args.index
+    if not index or index != index.lower() or index.startswith(("_", "-", "+")) or index in (".", ".."):
+        raise UsageError("--index must be a lower case OpenSearch index name")
+    if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255:
+        raise UsageError("--index must be a lower case OpenSearch index name")
+    if not 1 <= args.dimensions <= MAX_DIMENSIONS:
+        raise UsageError(f"--dimensions must be from 1 to {MAX_DIMENSIONS}")
+    names = [args.key_field, args.vector_field, *RESERVED_FIELDS, *(args.document_fields or "").split(",")]
+    names = [n for n in names if n]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--key-field, --vector-field, --document-fields and {', '.join(RESERVED_FIELDS)} must differ")
+    if args.format == "csv":
+        if args.input_columns is None or args.input_columns < 1:
+            raise UsageError("--input-columns (at least 1, the key) is required with --format csv")
+        if args.embedding_field:
+            raise UsageError("--embedding-field applies to --format jsonlines only")
+    elif args.input_columns is not None:
+        raise UsageError("--input-columns applies to --format csv only")
+    if args.embedding_field is not None and not all(args.embedding_field.split(".")):
+        raise UsageError("--embedding-field must be field names separated by dots")
+    if not args.run_id:
+        raise UsageError("--run-id must not be empty")
+    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE}")
+    if not 1 <= args.max_workers <= MAX_MAX_WORKERS:
+        raise UsageError(f"--max-workers must be from 1 to {MAX_MAX_WORKERS}")
+    if not 1 <= args.max_attempts <= MAX_MAX_ATTEMPTS:
+        raise UsageError(f"--max-attempts must be from 1 to {MAX_MAX_ATTEMPTS}")
+    if not 0 <= args.max_failure_rate < 1:
+        raise UsageError("--max-failure-rate must be at least 0 and below 1")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise UsageError("set AWS_REGION or AWS_DEFAULT_REGION")
+    return Config(args, _index_body(args.index_body, args.vector_field, args.dimensions), region)
+
+
+# --------------------------------------------------------------------------------------------
+# Signed HTTP
+
+
+class Client:
+    """HTTPS requests to the collection endpoint, signed with SigV4 for ``aoss``."""
+
+    def __init__(self, config: Config, credentials: Any = None) -> None:
+        if credentials is None:
+            import boto3
+
+            credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise UsageError("no AWS credentials (the job role's, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        self._credentials = credentials
+        self._endpoint = config.endpoint
+        self._region = config.region
+
+    def signed_headers(self, method: str, url: str, body: bytes, content_type: str | None) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        headers = {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        request = AWSRequest(method=method, url=url, data=body, headers=headers)
+        credentials = self._credentials
+        if hasattr(credentials, "get_frozen_credentials"):  # refreshable: the job role's expire
+            credentials = credentials.get_frozen_credentials()
+        SigV4Auth(credentials, SERVICE, self._region).add_auth(request)
+        return dict(request.headers.items())
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> tuple[int, bytes]:
+        """(HTTP status, body) of any answer; TransportError when there is none."""
+        url = self._endpoint + path
+        payload = body if body is not None else b""
+        headers = self.signed_headers(method, url, payload, content_type if body is not None else None)
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            try:
+                return e.code, e.read()
+            finally:
+                e.close()
+        except (OSError, http.client.HTTPException) as e:  # URLError is an OSError
+            reason = getattr(e, "reason", e)
+            raise TransportError(type(reason).__name__) from None
+
+
+def retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _error_type(data: bytes, status: int) -> str:
+    """The OpenSearch error type of a response (a class name like ``mapper_parsing_exception``), never its reason."""
+    body = _json(data)
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) and kind else f"HTTP{status}"
+
+
+# --------------------------------------------------------------------------------------------
+# Counting
+
+
+class Stats:
+    """Counters shared by the reader and the writers."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.unreadable_files = 0
+        self.lines = 0
+        self.documents_indexed = 0
+        self.malformed: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.retries = 0
+        self.index_created = False
+        self.fatal: str | None = None
+        self.internal_errors = 0
+        self.documents_deleted = 0
+        self.cleanup = "skipped"
+        self._reports = 0
+        self._lock = threading.Lock()
+
+    @property
+    def failures(self) -> int:
+        return sum(self.malformed.values()) + sum(self.failed.values())
+
+    def within_threshold(self, rate: float) -> bool:
+        with self._lock:
+            ok = self.failures <= math.floor(rate * self.lines)
+            return ok and not self.unreadable_files and not self.internal_errors and self.fatal is None
+
+    def _report(self, message: str) -> None:
+        """Logs the first MAX_LOGGED reports (caller holds no lock)."""
+        with self._lock:
+            self._reports += 1
+            reports = self._reports
+        if reports <= MAX_LOGGED:
+            print(f"load_vectors: {message}", file=sys.stderr)
+        if reports == MAX_LOGGED:
+            print("load_vectors: further problems are counted, not logged", file=sys.stderr)
+
+    def line_read(self) -> None:
+        with self._lock:
+            self.lines += 1
+
+    def unreadable(self, name: str, number: int, error: BaseException) -> None:
+        with self._lock:
+            self.unreadable_files += 1
+        print(f"load_vectors: cannot read {name} after line {number}: {read_error_name(error)}", file=sys.stderr)
+
+    def reject(self, where: str, category: str, detail: str = "") -> None:
+        with self._lock:
+            self.malformed[category] = self.malformed.get(category, 0) + 1
+        self._report(f"malformed {where}: {category}{detail}")
+
+    def indexed(self, count: int) -> None:
+        with self._lock:
+            self.documents_indexed += count
+
+    def deleted(self, count: int) -> None:
+        with self._lock:
+            self.documents_deleted += count
+
+    def retried(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def fail(self, count: int, code: str, attempts: int) -> None:
+        with self._lock:
+            self.failed[code] = self.failed.get(code, 0) + count
+        self._report(f"{count} document(s) not indexed: {code} after {attempts} attempt(s)")
+
+    def as_dict(self, config: Config) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "index": config.index,
+                "dimensions": config.dimensions,
+                "files": self.files,
+                "unreadable_files": self.unreadable_files,
+                "lines": self.lines,
+                "documents_indexed": self.documents_indexed,
+                "malformed_lines": sum(self.malformed.values()),
+                "malformed": dict(sorted(self.malformed.items())),
+                "failed_documents": sum(self.failed.values()),
+                "failed": dict(sorted(self.failed.items())),
+                "retries": self.retries,
+                "index_created": self.index_created,
+                "fatal_error": self.fatal,
+                "documents_deleted": self.documents_deleted,
+                "cleanup": self.cleanup,
+            }
+
+    def line(self, config: Config, seconds: float) -> str:
+        s = self.as_dict(config)
+        return (
+            f"load_vectors: index={s['index']} files={s['files']} unreadable_files={s['unreadable_files']} "
+            f"lines={s['lines']} documents_indexed={s['documents_indexed']} malformed_lines={s['malformed_lines']} "
+            f"failed_documents={s['failed_documents']} retries={s['retries']} index_created={s['index_created']} "
+            f"documents_deleted={s['documents_deleted']} cleanup={s['cleanup']} in {seconds:.2f}s"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Lines to documents
+
+
+class BadEmbeddingError(MalformedLineError):
+    def __init__(self, category: str, detail: str = "") -> None:
+        super().__init__(category)
+        self.detail = detail
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise BadEmbeddingError("NotANumber")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise BadEmbeddingError("NotANumber") from None
+    if not math.isfinite(number):
+        raise BadEmbeddingError("NonFiniteNumber")
+    return number
+
+
+def embedding_of(record: Record, config: Config) -> list[float]:
+    """The record's embedding as floats: exactly config.dimensions finite numbers."""
+    value = record.prediction
+    if config.format == "csv":
+        values = [v.strip() for v in value]
+        if len(values) == 1 and values[0].startswith("["):  # one field holding a JSON array
+            parsed = _json(values[0].encode("utf-8"))
+            values = parsed if isinstance(parsed, list) else values
+    else:
+        for name in config.embedding_path:
+            if not isinstance(value, dict) or name not in value:
+                raise BadEmbeddingError("MissingEmbedding")
+            value = value[name]
+        if not isinstance(value, list):
+            raise BadEmbeddingError("NotAVector")
+        values = value
+    if len(values) != config.dimensions:
+        raise BadEmbeddingError("WrongDimensions", f" ({len(values)} numbers, {config.dimensions} expected)")
+    return [_number(v) for v in values]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(type(value).__name__)
+
+
+class Run:
+    """What every document of one run shares."""
+
+    def __init__(self, config: Config, now: float) -> None:
+        self.config = config
+        self.generated_at = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.action = json.dumps({"index": {"_index": config.index}}).encode("utf-8") + b"\n"
+
+    def document(self, record: Record) -> bytes:
+        """The bulk action and the document, as NDJSON lines."""
+        config = self.config
+        document: dict[str, Any] = {config.key_field: record.key, config.vector_field: embedding_of(record, config)}
+        for name in config.document_fields:
+            value = record.fields.get(name)
+            if value is not None and value != "":
+                document[name] = value
+        document["generated_at"] = self.generated_at
+        document["run_id"] = config.run_id
+        try:
+            text = json.dumps(document, default=_json_default, allow_nan=False, separators=(",", ":"))
+        except ValueError:  # a field value beyond float's range
+            raise BadEmbeddingError("InvalidNumber") from None
+        return self.action + text.encode("utf-8") + b"\n"
+
+
+def documents_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Iterator[bytes]:
+    config = run.config
+    sort_key = False  # the construct allows a vector index only without a sort key
+
+    def parse(line: bytes) -> Record:
+        if config.format == "csv":
+            return parse_csv(line, config.input_columns or 0, sort_key, config.document_fields)
+        return parse_json(line, sort_key, config.document_fields)
+
+    for name, number, line in file_lines(root, files, stats.unreadable):
+        stats.line_read()
+        try:
+            yield run.document(parse(line))
+        except MalformedLineError as e:
+            stats.reject(f"line {number} of {name}", e.category, getattr(e, "detail", ""))
+
+
+# --------------------------------------------------------------------------------------------
+# Index and bulk requests
+
+
+def index_path(config: Config, suffix: str = "") -> str:
+    return "/" + urllib.parse.quote(config.index, safe="") + suffix
+
+
+def call(
+    client: Client,
+    config: Config,
+    stats: Stats,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str | None = None,
+) -> tuple[int, bytes]:
+    """A request, repeated on 429, 5xx and transport errors; the last answer, or FatalError without one."""
+    attempt = 1
+    while True:
+        try:
+            status, data = client.request(method, path, body, content_type)
+            if not retryable_status(status) or attempt >= config.max_attempts:
+                return status, data
+        except TransportError as e:
+            if attempt >= config.max_attempts:
+                raise FatalError(str(e)) from None
+        stats.retried()
+        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
+        attempt += 1
+
+
+def ensure_index(client: Client, config: Config, stats: Stats) -> None:
+    """Creates the index with config.index_body unless it exists. Raises FatalError if it cannot."""
+    status, data = call(client, config, stats, "HEAD", index_path(config))
+    if status == 200:
+        return
+    if status != 404:
+        raise FatalError(f"HEAD index: {_error_type(data, status)}")
+    body = json.dumps(config.index_body).encode("utf-8")
+    status, data = call(client, config, stats, "PUT", index_path(config), body, "application/json")
+    if 200 <= status < 300:
+        stats.index_created = True
+        print(f"load_vectors: created index {config.index}", file=sys.stderr)
+    elif _error_type(data, status) != "resource_already_exists_exception":
+        raise FatalError(f"PUT index: {_error_type(data, status)}")
+
+
+def _item_results(data: bytes, count: int) -> list[tuple[int, str]] | None:
+    """(status, error type) per item of a _bulk response, or None if it is not one of `count` items."""
+    body = _json(data)
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or len(items) != count:
+        return None
+    results = []
+    for item in items:
+        result = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
+        status = result.get("status") if isinstance(result, dict) else None
+        status = status if isinstance(status, int) else 500
+        error = result.get("error") if isinstance(result, dict) else None
+        kind = error.get("type") if isinstance(error, dict) else None
+        results.append((status, kind if isinstance(kind, str) and kind else f"HTTP{status}"))
+    return results
+
+
+def send_batch(client: Client, config: Config, documents: list[bytes], stats: Stats) -> None:
+    """Bulk-indexes one batch, resending what failed with 429/5xx. Never raises Exception."""
+    pending = documents
+    attempt = 1
+    while True:
+        try:
+            status, data = client.request("POST", "/_bulk", b"".join(pending), "application/x-ndjson")
+            code = f"HTTP{status}"
+        except TransportError as e:
+            status, data, code = None, b"", str(e)
+        if status is not None and 200 <= status < 300:
+            results = _item_results(data, len(pending))
+            if results is None:
+                stats.fail(len(pending), "InvalidBulkResponse", attempt)
+                return
+            again = []
+            for document, (item_status, kind) in zip(pending, results):
+                if 200 <= item_status < 300:
+                    stats.indexed(1)
+                elif retryable_status(item_status) and attempt < config.max_attempts:
+                    again.append(document)
+                else:
+                    stats.fail(1, kind, attempt)
+            if not again:
+                return
+            pending = again
+        elif status is not None and not retryable_status(status):
+            stats.fail(len(pending), _error_type(data, status), attempt)
+            return
+        elif attempt >= config.max_attempts:
+            stats.fail(len(pending), code, attempt)
+            return
+        stats.retried()
+        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
+        attempt += 1
+
+
+def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    size = 0
+    for document in documents:
+        if batch and (len(batch) == config.batch_size or size + len(document) > MAX_BULK_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(document)
+        size += len(document)
+    if batch:
+        yield batch
+
+
+def index_documents(client: Client, config: Config, documents: Iterator[bytes], stats: Stats) -> None:
+    """Sends batches on config.max_workers threads, with at most 2 x max_workers batches waiting."""
+    slots = threading.BoundedSemaphore(2 * config.max_workers)
+
+    def send(batch: list[bytes]) -> None:
+        try:
+            send_batch(client, config, batch, stats)
+        except BaseException as e:  # a bug; count the batch as failed
+            stats.fail(len(batch), f"InternalError:{type(e).__name__}", 0)
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="bulk") as pool:
+        for batch in batches(documents, config):
+            slots.acquire()
+            try:
+                pool.submit(send, batch)
+            except BaseException:
+                slots.release()
+                raise
+
+
+def remove_superseded(client: Client, config: Config, stats: Stats) -> None:
+    """Deletes the documents of earlier runs (run_id other than this run's); see the module docstring."""
+    earlier = {"bool": {"must_not": [{"term": {"run_id": config.run_id}}]}}
+    query = {"size": CLEANUP_PAGE_SIZE, "_source": False, "query": earlier}
+    search = json.dumps(query).encode("utf-8")
+    deleted: set[str] = set()
+    waits = 0
+    while True:
+        status, data = call(client, config, stats, "POST", index_path(config, "/_search"), search, "application/json")
+        body = _json(data)
+        hits = body.get("hits", {}).get("hits") if isinstance(body, dict) and 200 <= status < 300 else None
+        if not isinstance(hits, list):
+            stats.cleanup = f"incomplete: search {_error_type(data, status)}"
+            return
+        ids = [h["_id"] for h in hits if isinstance(h, dict) and isinstance(h.get("_id"), str)]
+        if not ids:
+            stats.cleanup = "complete"
+            return
+        fresh = [i for i in ids if i not in deleted]
+        if not fresh:  # deleted, but the search does not see it yet
+            if waits >= MAX_CLEANUP_WAITS:
+                stats.cleanup = "incomplete: deleted documents still found"
+                return
+            waits += 1
+            _sleep(CLEANUP_WAIT_SECONDS)
+            continue
+        waits = 0
+        actions = [json.dumps({"delete": {"_index": config.index, "_id": i}}) + "\n" for i in fresh]
+        lines = "".join(actions).encode("utf-8")
+        status, data = call(client, config, stats, "POST", "/_bulk", lines, "application/x-ndjson")
+        results = _item_results(data, len(fresh)) if 200 <= status < 300 else None
+        if results is None:
+            stats.cleanup = f"incomplete: delete {_error_type(data, status)}"
+            return
+        stats.deleted(sum(1 for s, _ in results if 200 <= s < 300))
+        deleted.update(fresh)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="load_vectors.py",
+        description="Bulk-index a batch transform job's embeddings into an OpenSearch Serverless index.",
+    )
+    parser.add_argument("--input", required=True, help="directory holding the transform output")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="format of the transform output")
+    parser.add_argument(
+        "--endpoint", required=True, help="the collection endpoint, https://<id>.<region>.aoss.amazonaws.com"
+    )
+    parser.add_argument("--allow-http", action="store_true", help="accept http:// (local tests only)")
+    parser.add_argument("--index", required=True, help="the index name")
+    parser.add_argument("--index-body", required=True, help="JSON file: the create-index body")
+    parser.add_argument("--dimensions", type=int, required=True, help="numbers per embedding")
+    parser.add_argument("--key-field", required=True, help="document field of the entity's key")
+    parser.add_argument("--vector-field", default="embedding", help="document field of the embedding (knn_vector)")
+    parser.add_argument("--embedding-field", default=None, help="jsonlines: dotted path in the prediction")
+    parser.add_argument("--document-fields", default=None, help="comma-separated passed-through columns")
+    parser.add_argument("--input-columns", type=int, default=None, help="csv: input fields before the prediction")
+    parser.add_argument("--run-id", required=True, help="this run's id (the execution name), on every document")
+    parser.add_argument("--summary", default=None, help="write the counts as JSON to this file")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="documents per _bulk request")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="concurrent _bulk requests")
+    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, help="attempts per request")
+    parser.add_argument("--max-failure-rate", type=float, default=DEFAULT_MAX_FAILURE_RATE, help="failures/lines")
+    return parser
+
+
+def load(client: Client, config: Config, root: Path, files: list[Path], stats: Stats, now: float) -> None:
+    stats.files = len(files)
+    try:
+        ensure_index(client, config, stats)
+    except FatalError as e:
+        stats.fatal = str(e)
+        print(f"load_vectors: error: {e}; nothing indexed", file=sys.stderr)
+        return
+    index_documents(client, config, documents_of(root, files, Run(config, now), stats), stats)
+    if stats.within_threshold(config.max_failure_rate):
+        try:
+            remove_superseded(client, config, stats)
+        except FatalError as e:
+            stats.cleanup = f"incomplete: {e}"
+
+
+def main(argv: list[str] | None = None, credentials: Any = None, now: float | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        config = build_config(args)
+        root = Path(args.input)
+        files = input_files(root)
+        client = Client(config, credentials)
+    except UsageError as e:
+        print(f"load_vectors: error: {e}", file=sys.stderr)
+        return 2
+    if not files:
+        print(f"load_vectors: warning: no data file under {root}", file=sys.stderr)
+    started = time.monotonic()
+    stats = Stats()
+    try:
+        load(client, config, root, files, stats, time.time() if now is None else now)
+    except Exception as e:  # a bug: report where, but not the message, which may quote a value
+        frames = "".join(traceback.format_tb(e.__traceback__))
+        print(f"load_vectors: internal error {type(e).__name__} (message withheld)\n{frames}", file=sys.stderr)
+        stats.internal_errors += 1
+    if args.summary:
+        write_summary(args.summary, stats.as_dict(config))
+    print(stats.line(config, time.monotonic() - started), flush=True)
+    return 0 if stats.within_threshold(config.max_failure_rate) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

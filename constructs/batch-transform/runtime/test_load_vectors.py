@@ -1,0 +1,482 @@
+"""Tests for load_vectors.py against a local imitation of an OpenSearch Serverless collection endpoint."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+import load_vectors as lv  # the runtime folder is on pytest's pythonpath
+import pytest
+
+INDEX = "listings"
+DIMENSIONS = 4
+NOW = 1_714_564_800  # 2024-05-01T12:00:00Z
+RUN = "run-2"
+ACCESS_KEY = "AKIDEXAMPLETEST"
+# A key and a field value that must never show up in the output.
+SECRET_KEY = "pseudonym-7f3a9c-secret"
+SECRET_REGION = "region-secret-55"
+INDEX_BODY = {
+    "settings": {"index": {"knn": True}},
+    "mappings": {
+        "properties": {
+            "embedding": {
+                "type": "knn_vector",
+                "dimension": DIMENSIONS,
+                "method": {
+                    "name": "hnsw",
+                    "engine": "faiss",
+                    "space_type": "cosinesimil",
+                    "parameters": {"m": 16, "ef_construction": 128},
+                },
+            },
+            "listing_id": {"type": "keyword"},
+        }
+    },
+}
+
+ItemRule = Callable[[dict[str, Any]], "int | None"]
+
+
+class FakeCollection:
+    """The state of the imitated collection, and what it was sent."""
+
+    def __init__(self) -> None:
+        self.indexes: dict[str, Any] = {}
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        # Status codes to answer whole requests with, first come first served, per "METHOD path".
+        self.script: dict[str, list[int]] = {}
+        # Per indexed document: a status to answer the item with (None: 201).
+        self.item_rule: ItemRule = lambda _doc: None
+        self.next_id = 0
+        self.lock = threading.Lock()
+
+    def bulk_requests(self) -> list[list[dict[str, Any]]]:
+        """The documents of each _bulk index request, in order."""
+        batches = []
+        for request in self.requests:
+            if request["method"] == "POST" and request["path"] == "/_bulk":
+                lines = [json.loads(line) for line in request["body"].decode().splitlines()]
+                if "index" in lines[0]:
+                    batches.append(lines[1::2])
+        return batches
+
+
+def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: Any = None) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with state.lock:
+                state.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                script = state.script.get(f"{self.command} {self.path}")
+                scripted = script.pop(0) if script else None
+            if scripted is not None:
+                kind = {429: "too_many_requests", 403: "security_exception"}.get(scripted, "internal_error")
+                self._answer(scripted, {"error": {"type": kind, "reason": f"quotes {SECRET_KEY}"}})
+                return
+            name = self.path.strip("/").split("/")[0]
+            if self.command == "HEAD":
+                self._answer(200 if name in state.indexes else 404)
+            elif self.command == "PUT":
+                if name in state.indexes:
+                    self._answer(400, {"error": {"type": "resource_already_exists_exception"}})
+                else:
+                    state.indexes[name] = json.loads(body)
+                    self._answer(200, {"acknowledged": True, "index": name})
+            elif self.path == "/_bulk":
+                self._answer(200, self._bulk(body))
+            elif self.path.endswith("/_search"):
+                query = json.loads(body)
+                run = query["query"]["bool"]["must_not"][0]["term"]["run_id"]
+                with state.lock:
+                    hits = [{"_id": i} for i, d in state.documents.items() if d.get("run_id") != run]
+                self._answer(200, {"hits": {"hits": hits[: query["size"]]}})
+            else:
+                self._answer(400, {"error": {"type": "unsupported"}})
+
+        def _bulk(self, body: bytes) -> dict[str, Any]:
+            lines = [json.loads(line) for line in body.decode().splitlines()]
+            items = []
+            i = 0
+            while i < len(lines):
+                action = lines[i]
+                if "delete" in action:
+                    with state.lock:
+                        found = state.documents.pop(action["delete"]["_id"], None)
+                    items.append({"delete": {"status": 200 if found else 404}})
+                    i += 1
+                    continue
+                assert "_id" not in action["index"], "aoss vector collections refuse custom ids"
+                document = lines[i + 1]
+                i += 2
+                status = state.item_rule(document)
+                if status is not None:
+                    items.append(
+                        {
+                            "index": {
+                                "status": status,
+                                "error": {
+                                    "type": "mapper_parsing_exception" if status == 400 else "rejected",
+                                    "reason": f"quotes {SECRET_KEY}",
+                                },
+                            }
+                        }
+                    )
+                    continue
+                with state.lock:
+                    state.next_id += 1
+                    doc_id = f"auto-{state.next_id}"
+                    state.documents[doc_id] = document
+                items.append({"index": {"_id": doc_id, "status": 201}})
+            return {"took": 1, "errors": any(it[next(iter(it))]["status"] >= 300 for it in items), "items": items}
+
+        do_HEAD = _handle  # noqa: N815 (http.server's names)
+        do_PUT = _handle  # noqa: N815
+        do_POST = _handle  # noqa: N815
+
+    return Handler
+
+
+@pytest.fixture
+def collection() -> Any:
+    state = FakeCollection()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "fake-session-token")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    sleeps: list[float] = []
+    monkeypatch.setattr(lv, "_sleep", sleeps.append)
+    return sleeps
+
+
+def write_lines(path: Path, lines: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def vector(seed: float) -> list[float]:
+    return [seed, seed + 0.25, -seed, 0.5]
+
+
+def argv(tmp_path: Path, collection: Any, *extra: str, fmt: str = "jsonlines") -> list[str]:
+    body = tmp_path / "index" / "body.json"
+    body.parent.mkdir(parents=True, exist_ok=True)
+    body.write_text(json.dumps(INDEX_BODY))
+    return [
+        "--input", str(tmp_path / "out"),
+        "--format", fmt,
+        "--endpoint", collection.endpoint,
+        "--allow-http",
+        "--index", INDEX,
+        "--index-body", str(body),
+        "--dimensions", str(DIMENSIONS),
+        "--key-field", "listing_id",
+        "--run-id", RUN,
+        "--summary", str(tmp_path / "summary" / "run.json"),
+        *extra,
+    ]  # fmt: skip
+
+
+def run(capsys: Any, args: list[str]) -> tuple[int, str, str]:
+    code = lv.main(args, now=NOW)
+    out, err = capsys.readouterr()
+    assert SECRET_KEY not in out + err
+    assert SECRET_REGION not in out + err
+    return code, out, err
+
+
+def written_summary(tmp_path: Path) -> dict[str, Any]:
+    return json.loads((tmp_path / "summary" / "run.json").read_text())
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_module_parses_as_python_3_8() -> None:
+    for module in (lv, __import__("transform_output")):
+        ast.parse(Path(module.__file__).read_text(encoding="utf-8"), feature_version=(3, 8))
+
+
+def test_creates_the_index_once_with_the_settings_body_then_bulk_indexes_in_batches(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    write_lines(
+        tmp_path / "out" / "part-0.out",
+        [
+            {"pk": SECRET_KEY if i == 0 else f"listing-{i}", "region": SECRET_REGION, "SageMakerOutput": vector(i / 10)}
+            for i in range(5)
+        ],
+    )
+    code, out, _ = run(capsys, argv(tmp_path, collection, "--batch-size", "2", "--document-fields", "region"))
+    assert code == 0
+    assert collection.indexes == {INDEX: INDEX_BODY}
+    assert [r["method"] for r in collection.requests].count("PUT") == 1
+    batches = collection.bulk_requests()
+    assert sorted(len(b) for b in batches) == [1, 2, 2]  # sent on several threads, in any order
+    documents = [d for b in batches for d in b]
+    assert {d["listing_id"] for d in documents} == {SECRET_KEY, "listing-1", "listing-2", "listing-3", "listing-4"}
+    second = next(d for d in documents if d["listing_id"] == "listing-2")
+    assert second == {"listing_id": "listing-2", "embedding": vector(0.2), "region": SECRET_REGION,
+                      "generated_at": "2024-05-01T12:00:00Z", "run_id": RUN}  # fmt: skip
+    summary = written_summary(tmp_path)
+    assert summary["documents_indexed"] == 5
+    assert summary["lines"] == 5
+    assert summary["index_created"] is True
+    assert summary["failed_documents"] == 0
+    assert summary["cleanup"] == "complete"
+    assert "documents_indexed=5" in out
+
+    # A second run finds the index and replaces the first run's documents.
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--run-id", "run-3"))
+    assert code == 0
+    assert [r["method"] for r in collection.requests].count("PUT") == 1
+    assert written_summary(tmp_path)["index_created"] is False
+    assert written_summary(tmp_path)["documents_deleted"] == 5
+    assert sorted(d["run_id"] for d in collection.documents.values()) == ["run-3"] * 5
+
+
+def test_every_request_is_signed_with_sigv4_for_aoss(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    code, _, _ = run(capsys, argv(tmp_path, collection))
+    assert code == 0
+    assert len(collection.requests) >= 3  # HEAD, PUT, _bulk, _search
+    pattern = re.compile(
+        rf"^AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/\d{{8}}/eu-west-1/aoss/aws4_request, "
+        r"SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$"
+    )
+    for request in collection.requests:
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        match = pattern.match(headers["authorization"])
+        assert match, headers["authorization"]
+        signed = match.group(1).split(";")
+        assert {"host", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"} <= set(signed)
+        assert headers["x-amz-content-sha256"] == hashlib.sha256(request["body"]).hexdigest()
+        assert headers["x-amz-security-token"] == "fake-session-token"
+
+
+def test_retries_a_throttled_request_and_throttled_items_with_backoff(
+    tmp_path: Path, capsys: Any, collection: Any, environment: list[float]
+) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in range(3)])
+    collection.script["POST /_bulk"] = [429, 503]
+    throttled_once: set[str] = set()
+
+    def throttle_k1_once(document: dict[str, Any]) -> int | None:
+        if document["listing_id"] == "k1" and "k1" not in throttled_once:
+            throttled_once.add("k1")
+            return 429
+        return None
+
+    collection.item_rule = throttle_k1_once
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--max-workers", "1"))
+    assert code == 0
+    batches = collection.bulk_requests()
+    # 429 and 503 for the whole request, then k1 rejected once, then k1 alone.
+    assert [sorted(d["listing_id"] for d in b) for b in batches][-2:] == [["k0", "k1", "k2"], ["k1"]]
+    assert sorted(d["listing_id"] for d in collection.documents.values()) == ["k0", "k1", "k2"]
+    summary = written_summary(tmp_path)
+    assert summary["retries"] == 3
+    assert summary["documents_indexed"] == 3
+    assert len(environment) == 3  # a backoff before each retry
+
+
+def test_gives_up_after_max_attempts(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    collection.script["POST /_bulk"] = [429, 429, 429]
+    code, _, err = run(capsys, argv(tmp_path, collection, "--max-attempts", "3"))
+    assert code == 1
+    summary = written_summary(tmp_path)
+    assert summary["failed"] == {"HTTP429": 1}
+    assert summary["cleanup"] == "skipped"  # the previous run's documents stay when this one failed
+    assert "1 document(s) not indexed: HTTP429 after 3 attempt(s)" in err
+
+
+def test_rejected_documents_within_the_failure_threshold_pass_beyond_it_fail(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in range(10)])
+    collection.item_rule = lambda document: 400 if document["listing_id"] in ("k3", "k7") else None
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--max-failure-rate", "0.2"))
+    assert code == 0
+    summary = written_summary(tmp_path)
+    assert summary["documents_indexed"] == 8
+    assert summary["failed"] == {"mapper_parsing_exception": 2}
+
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--max-failure-rate", "0.1", "--run-id", "run-3"))
+    assert code == 1
+    assert written_summary(tmp_path)["failed_documents"] == 2
+
+
+def test_bad_embeddings_are_reported_with_their_line_number_and_not_sent(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [
+            {"pk": "good", "SageMakerOutput": vector(0.1)},
+            {"pk": SECRET_KEY, "SageMakerOutput": [0.1, 0.2, 0.3]},
+            {"pk": "nan", "SageMakerOutput": [0.1, "x", 0.3, 0.4]},
+            '{"pk": "inf", "SageMakerOutput": [0.1, 1e999, 0.3, 0.4]}',
+            {"pk": "object", "SageMakerOutput": {"vector": vector(0.1)}},
+            {"pk": "bool", "SageMakerOutput": [True, 0.2, 0.3, 0.4]},
+            "not json",
+        ],
+    )
+    code, _, err = run(capsys, argv(tmp_path, collection))
+    assert code == 1
+    assert "malformed line 2 of part-0: WrongDimensions (3 numbers, 4 expected)" in err
+    assert "malformed line 3 of part-0: NotANumber" in err
+    assert "malformed line 4 of part-0: NonFiniteNumber" in err
+    assert "malformed line 5 of part-0: NotAVector" in err
+    assert "malformed line 6 of part-0: NotANumber" in err
+    assert "malformed line 7 of part-0: InvalidJson" in err
+    assert [d["listing_id"] for d in collection.documents.values()] == ["good"]
+    summary = written_summary(tmp_path)
+    assert summary["malformed_lines"] == 6
+    assert summary["malformed"] == {
+        "InvalidJson": 1,
+        "NonFiniteNumber": 1,
+        "NotANumber": 2,
+        "NotAVector": 1,
+        "WrongDimensions": 1,
+    }
+
+
+def test_embedding_field_of_a_json_prediction(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [
+            {"pk": "a", "SageMakerOutput": {"output": {"embedding": vector(0.3)}, "label": "x"}},
+            {"pk": "b", "SageMakerOutput": {"output": {}}},
+        ],
+    )
+    code, _, err = run(capsys, argv(tmp_path, collection, "--embedding-field", "output.embedding"))
+    assert code == 1
+    assert "malformed line 2 of part-0: MissingEmbedding" in err
+    assert [d["embedding"] for d in collection.documents.values()] == [vector(0.3)]
+
+
+def test_csv_output_takes_the_fields_after_the_input_as_the_embedding(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    # key, a passed-through column, 2 features, then the 4 numbers of the embedding
+    write_lines(
+        tmp_path / "out" / "a.csv.out", ["k1,eu,3,0.5,0.1,0.2,0.3,0.4", "k2,,3,0.5,1,2,3,4", "k3,eu,3,0.5,1,2,3"]
+    )
+    code, _, err = run(
+        capsys, argv(tmp_path, collection, "--input-columns", "4", "--document-fields", "region", fmt="csv")
+    )
+    assert code == 1
+    assert "malformed line 3 of a.csv.out: WrongDimensions (3 numbers, 4 expected)" in err
+    documents = sorted(collection.documents.values(), key=lambda d: d["listing_id"])
+    assert [(d["listing_id"], d["embedding"], d.get("region")) for d in documents] == [
+        ("k1", [0.1, 0.2, 0.3, 0.4], "eu"),
+        ("k2", [1.0, 2.0, 3.0, 4.0], None),  # an empty field is left out
+    ]
+
+
+def test_an_index_created_meanwhile_is_used(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    collection.script[f"HEAD /{INDEX}"] = [404]  # not there yet; but the PUT finds it
+    collection.indexes[INDEX] = {"already": "there"}
+    code, _, _ = run(capsys, argv(tmp_path, collection))
+    assert code == 0
+    assert collection.indexes[INDEX] == {"already": "there"}
+    assert written_summary(tmp_path)["index_created"] is False
+
+
+def test_an_index_that_cannot_be_created_fails_the_job_before_any_document(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    collection.script[f"PUT /{INDEX}"] = [403]
+    code, _, err = run(capsys, argv(tmp_path, collection))
+    assert code == 1
+    assert collection.bulk_requests() == []
+    assert "PUT index: security_exception; nothing indexed" in err
+    assert written_summary(tmp_path)["fatal_error"].startswith("PUT index")
+
+
+def test_a_server_that_cannot_be_reached_fails_after_the_attempts(tmp_path: Path, capsys: Any) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    unreachable = type("Unreachable", (), {"endpoint": "http://127.0.0.1:9"})()
+    code, _, _ = run(capsys, argv(tmp_path, unreachable, "--max-attempts", "2"))
+    assert code == 1
+    assert written_summary(tmp_path)["fatal_error"] == "ConnectionRefusedError"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--endpoint", "http://127.0.0.1:1"], None),  # accepted with --allow-http
+        (["--index", "Listings"], "--index must be a lower case OpenSearch index name"),
+        (["--index", "_listings"], "--index must be a lower case OpenSearch index name"),
+        (["--dimensions", "3"], "--index-body must map embedding as a knn_vector of dimension 3"),
+        (["--dimensions", "0"], "--dimensions must be from 1 to 16000"),
+        (["--key-field", "embedding"], "must differ"),
+        (["--document-fields", "run_id"], "must differ"),
+        (["--input-columns", "3"], "--input-columns applies to --format csv only"),
+        (["--max-failure-rate", "1"], "--max-failure-rate must be at least 0 and below 1"),
+        (["--embedding-field", "a..b"], "--embedding-field must be field names separated by dots"),
+    ],
+)
+def test_usage_errors_exit_2_before_any_request(
+    tmp_path: Path, capsys: Any, collection: Any, change: list[str], message: str | None
+) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    args = argv(tmp_path, collection)
+    args = args + change  # argparse takes the last value of a repeated option
+    if message is None:
+        assert lv.build_config(lv._parser().parse_args(args)).endpoint == "http://127.0.0.1:1"
+        return
+    code, _, err = run(capsys, args)
+    assert code == 2
+    assert message in err
+    assert collection.requests == []
+
+
+def test_https_is_required_without_allow_http(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    args = [a for a in argv(tmp_path, collection) if a != "--allow-http"]
+    code, _, err = run(capsys, args)
+    assert code == 2
+    assert "--endpoint must be an https URL without a path" in err
+    assert collection.requests == []

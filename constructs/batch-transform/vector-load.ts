@@ -1,0 +1,166 @@
+import * as path from 'path';
+import { Token } from 'aws-cdk-lib';
+import { EXPORT_FEATURES_FIELD, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD } from './export';
+import type { ColumnType, ICuratedDataset } from '../data-lake';
+import { DEFAULT_VECTOR_FIELD, VectorFieldOptions, VectorIndex, vectorFieldProblems } from '../vector-index';
+
+/** Where the vector loader script lives in this repository. */
+export const VECTOR_LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_vectors.py');
+
+/** The transform output parsing shared by both loaders, bundled beside each. */
+export const TRANSFORM_OUTPUT_MODULE = path.join(__dirname, 'runtime', 'transform_output.py');
+
+/**
+ * Job names of the vector loader: `bv-<name>-<execution>`, as long as the cache loader's
+ * `bt-<name>-<execution>` (processing job names are unique per account and region).
+ */
+export const VECTOR_JOB_NAME_PREFIX = 'bv';
+
+/** Failed lines (malformed, or rejected by the index) the vector loader tolerates, as a fraction of the lines. */
+export const DEFAULT_MAX_VECTOR_FAILURE_RATE = 0.001;
+
+/** Document fields the loader writes besides the key, the vector and the document fields. */
+export const VECTOR_RUN_FIELDS = ['generated_at', 'run_id'] as const;
+
+/** SageMaker's limit on one container argument (the document field list is one). */
+const MAX_ARGUMENT_LENGTH = 256;
+const EMBEDDING_FIELD = /^[^.\s]+(\.[^.\s]+)*$/;
+/** Characters OpenSearch refuses in index names. */
+const INDEX_NAME_FORBIDDEN = /[\s,:"*+/\\|?#<>]/;
+
+/**
+ * Loading the transform's predictions, which are embeddings, into a {@link VectorIndex} as well
+ * as the cache. The vector field's options (`spaceType`, `engine`, `m`, `efConstruction`,
+ * `fieldName`) are those of `VectorIndex.indexSettings`.
+ */
+export interface VectorIndexLoadOptions extends VectorFieldOptions {
+  /** The vector index. The loader runs in `network` and is admitted to its VPC endpoint on 443. */
+  readonly index: VectorIndex;
+  /**
+   * The index the documents go into, created by the loader with `index.indexSettings(...)` when it
+   * does not exist. OpenSearch's rules: lower case, no spaces or `, : " * + / \ | ? # < >`, not
+   * starting with `_`, `-` or `+`, not `.` or `..`, at most 255 bytes.
+   */
+  readonly indexName: string;
+  /** Length of the embeddings, 1 to 16000 (a literal: it goes into the index body). */
+  readonly dimensions: number;
+  /**
+   * Where the embedding is in the model's output (JSON lines only): a field of the JSON object
+   * the model returns, `a.b` for a nested one. CSV output: the output fields are the embedding.
+   * @default - the prediction itself is the embedding (a JSON list)
+   */
+  readonly embeddingField?: string;
+  /**
+   * Columns of `source` copied into each document (e.g. `region`, for filtered search), mapped by
+   * their type (string: keyword, bigint: long, double, boolean, timestamp/date: date). The export
+   * carries them past the model (the model does not see them).
+   * @default - none: documents hold the key, the vector, `generated_at` and `run_id`
+   */
+  readonly documentFields?: readonly string[];
+  /**
+   * The run fails when more than this fraction of the lines failed (malformed embeddings, or
+   * documents the index rejected), from 0 (any failure fails) to below 1.
+   * @default DEFAULT_MAX_VECTOR_FAILURE_RATE (0.001)
+   */
+  readonly maxFailureRate?: number;
+}
+
+/** OpenSearch field types of the dataset's column types. */
+const FIELD_TYPES: Readonly<Record<ColumnType, string>> = {
+  string: 'keyword',
+  bigint: 'long',
+  double: 'double',
+  boolean: 'boolean',
+  timestamp: 'date',
+  date: 'date',
+};
+
+/** The vector field options of the load options. */
+export function vectorFieldOptions(o: VectorIndexLoadOptions): VectorFieldOptions {
+  return { spaceType: o.spaceType, engine: o.engine, m: o.m, efConstruction: o.efConstruction, fieldName: o.fieldName };
+}
+
+/**
+ * The create-index body: `index.indexSettings(dimensions, ...)`, plus the key as a keyword, the
+ * document fields by their column types, `generated_at` (date) and `run_id` (keyword).
+ */
+export function vectorIndexBody(o: VectorIndexLoadOptions, source: ICuratedDataset, keyColumn: string): object {
+  const knn = o.index.indexSettings(o.dimensions, vectorFieldOptions(o));
+  const typeOf = (name: string) => FIELD_TYPES[source.columns.find((c) => c.name === name)!.type];
+  return {
+    settings: knn.settings,
+    mappings: {
+      properties: {
+        ...knn.mappings.properties,
+        [keyColumn]: { type: 'keyword' },
+        ...Object.fromEntries((o.documentFields ?? []).map((f) => [f, { type: typeOf(f) }])),
+        generated_at: { type: 'date' },
+        run_id: { type: 'keyword' },
+      },
+    },
+  };
+}
+
+/** What a vector index load needs to know of the BatchTransform's props. */
+export interface VectorLoadContext {
+  readonly vectorIndex: VectorIndexLoadOptions;
+  readonly source: ICuratedDataset;
+  readonly keyColumn: string;
+  readonly sortKeyColumn?: string;
+  readonly csv: boolean;
+}
+
+function indexNameProblem(name: string): boolean {
+  return name.length === 0 || name !== name.toLowerCase() || /^[_\-+]/.test(name) || INDEX_NAME_FORBIDDEN.test(name)
+    || name === '.' || name === '..' || Buffer.byteLength(name, 'utf8') > 255;
+}
+
+/** Every problem of `vectorIndex`, each naming the prop (`vectorIndex.<option>`), what was received and what is allowed. */
+export function vectorLoadProblems(c: VectorLoadContext): string[] {
+  const o = c.vectorIndex;
+  const problems: string[] = [];
+  if (!Token.isUnresolved(o.indexName) && indexNameProblem(o.indexName)) {
+    problems.push('vectorIndex.indexName must be 1-255 bytes of lower case characters, not starting with _, - or +, '
+      + `without spaces or any of , : " * + / \\ | ? # < >, and not . or .., but '${o.indexName}' was provided`);
+  }
+  if (Token.isUnresolved(o.dimensions)) {
+    problems.push('vectorIndex.dimensions must be a literal number: it goes into the index body at synthesis');
+  }
+  problems.push(...vectorFieldProblems(o.dimensions, vectorFieldOptions(o)).map((p) => `vectorIndex.${p}`));
+  if (c.sortKeyColumn !== undefined) {
+    problems.push(`vectorIndex needs one prediction per key (an embedding per entity), but sortKeyColumn '${c.sortKeyColumn}' was provided`);
+  }
+  if (o.embeddingField !== undefined && c.csv) {
+    problems.push(`vectorIndex.embeddingField applies to JSON lines output (format JSON_LINES); with CSV the output fields are the embedding, but '${o.embeddingField}' was provided`);
+  } else if (o.embeddingField !== undefined && !EMBEDDING_FIELD.test(o.embeddingField)) {
+    problems.push(`vectorIndex.embeddingField must be a field name, or names separated by dots, but '${o.embeddingField}' was provided`);
+  }
+  const fields = o.documentFields ?? [];
+  const vectorField = o.fieldName ?? DEFAULT_VECTOR_FIELD;
+  const unknown = fields.filter((f) => !c.source.columns.some((col) => col.name === f));
+  if (unknown.length > 0) {
+    problems.push(`vectorIndex.documentFields ${unknown.map((f) => `'${f}'`).join(', ')} are not columns of dataset '${c.source.name}' `
+      + `(columns: ${c.source.columns.map((col) => col.name).join(', ')})`);
+  }
+  const reserved = [c.keyColumn, c.sortKeyColumn, vectorField, ...VECTOR_RUN_FIELDS, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD, EXPORT_FEATURES_FIELD, 'SageMakerOutput']
+    .filter((f): f is string => f !== undefined);
+  const clashing = fields.filter((f) => reserved.includes(f));
+  if (clashing.length > 0) {
+    problems.push(`vectorIndex.documentFields must not include ${clashing.join(', ')}: the key, the vector field and `
+      + `${[...VECTOR_RUN_FIELDS, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD, EXPORT_FEATURES_FIELD, 'SageMakerOutput'].join(', ')} are taken`);
+  }
+  if (new Set(fields).size !== fields.length) {
+    problems.push(`vectorIndex.documentFields must name each column once, but ${fields.filter((f, i) => fields.indexOf(f) !== i).join(', ')} is repeated`);
+  }
+  if (fields.join(',').length > MAX_ARGUMENT_LENGTH) {
+    problems.push(`vectorIndex.documentFields must fit one container argument (${MAX_ARGUMENT_LENGTH} characters joined with commas), but ${fields.join(',').length} were provided`);
+  }
+  if ([vectorField, ...VECTOR_RUN_FIELDS].includes(c.keyColumn)) {
+    problems.push(`keyColumn '${c.keyColumn}' is a document field of the vector index, so it must not be the vector field or one of ${VECTOR_RUN_FIELDS.join(', ')}`);
+  }
+  const rate = o.maxFailureRate;
+  if (rate !== undefined && !Token.isUnresolved(rate) && !(rate >= 0 && rate < 1)) {
+    problems.push(`vectorIndex.maxFailureRate must be at least 0 and below 1, but ${rate} was provided`);
+  }
+  return problems;
+}
