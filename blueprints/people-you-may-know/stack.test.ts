@@ -58,7 +58,7 @@ test('curated profiles drop the name and keep pseudonymized ids, school and empl
   const curated = Object.values(tables).filter((t) => t.Properties.TableInput.Name === 'pymk_profiles');
   expect(curated).toHaveLength(1);
   const columns = curated[0].Properties.TableInput.StorageDescriptor.Columns.map((c: { Name: string }) => c.Name);
-  expect(columns).toEqual(['user_id', 'user_ref', 'school', 'employer']);
+  expect(columns).toEqual(['user_id', 'school', 'employer']);
 });
 
 test('records the figures, the sizing, and warns that one cache loader cannot load 1B items in its limit', () => {

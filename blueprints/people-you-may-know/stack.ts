@@ -70,8 +70,6 @@ export class PeopleYouMayKnowStack extends Stack {
       description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
       columns: [
         { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        // The same id again, for the model to read: BatchTransform carries its key column past the model.
-        { name: 'user_ref', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
         { name: 'full_name', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
         // Pseudonyms keep "same school / same employer", which is all the model needs.
         { name: 'school', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
@@ -113,7 +111,8 @@ export class PeopleYouMayKnowStack extends Stack {
       name: 'pymk-precompute',
       source: profiles,
       keyColumn: 'user_id',
-      columns: ['user_ref'],
+      // The model looks the user up in the graph by id: the key is also its input.
+      columns: ['user_id'],
       model: linkModel.model,
       cache,
       format: TransformFormat.JSON_LINES,

@@ -49,7 +49,15 @@ test('the vector index is an OpenSearch Serverless vector collection the search 
   s.template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
   const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
   expect(policy).toContain('SearchServiceRole');
-  expect(policy).toContain('IndexerRole');
+  // The indexing pipeline's vector loader writes the index.
+  expect(policy).toContain('IndexingVectorLoadRole');
+});
+
+test('the indexing pipeline loads every embedding into the video index after the transform', () => {
+  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  expect(definition).toContain('load_vectors.py');
+  expect(definition).toContain(`'--index', '${VIDEO_SEARCH_NAMES.indexName}'`);
 });
 
 /** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */

@@ -21,6 +21,8 @@ export const VIDEO_SEARCH_NAMES = {
   endpoint: 'vsearch-query-embedding',
   collection: 'vsearch-video-embeddings',
   indexing: 'vsearch-indexing',
+  /** The index in the collection the indexing pipeline loads and the search service queries. */
+  indexName: 'videos',
 } as const;
 
 /** The quality gate: new encoders are registered only if held-out queries find their watched video in the top 10 this often. */
@@ -146,9 +148,15 @@ export class VideoSearchStack extends Stack {
       ttl: Duration.days(3),
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }),
+      // ... and into the video index: one document per video, with the uploader's pseudonym (for
+      // erasure) and the language (a filter the search service applies before ranking).
+      vectorIndex: {
+        index, indexName: VIDEO_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
+        embeddingField: 'embedding', documentFields: ['uploader_id', 'language'],
+      },
     });
 
-    // Who does what: the search service (embed the query, then search) and the indexer (cache → index).
+    // Who does what: the search service embeds the query, then searches the index.
     const searchService = new iam.Role(this, 'SearchServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Video search: embeds the query text on the endpoint, then queries the video index',
@@ -156,14 +164,7 @@ export class VideoSearchStack extends Stack {
     endpoint.grantInvoke(searchService);
     index.grantRead(searchService);
     index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Video search service'));
-    const indexer = new iam.Role(this, 'IndexerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Loads the video embeddings of the prediction cache into the video index',
-    });
-    videos.grantRead(indexer); // the keys (and owner pseudonyms) to fetch and index
-    embeddings.grantRead(indexer);
-    index.grantReadWrite(indexer);
-    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'IndexerSecurityGroup', 'Video index loader'));
+
 
     // Monitoring: drift of the queries against the search logs; retraining trigger.
     new ModelMonitor(this, 'Monitor', {

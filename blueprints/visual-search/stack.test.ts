@@ -59,7 +59,15 @@ test('the vector index is an OpenSearch Serverless vector collection the search 
   const policy = JSON.stringify(Object.values(policies)[0]);
   expect(policy).toContain('aoss:WriteDocument');
   expect(policy).toContain('SearchServiceRole');
-  expect(policy).toContain('IndexerRole');
+  // The indexing pipeline's vector loader writes the index.
+  expect(policy).toContain('IndexingVectorLoadRole');
+});
+
+test('the indexing pipeline loads every embedding into the image index after the transform', () => {
+  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  expect(definition).toContain('load_vectors.py');
+  expect(definition).toContain(`'--index', '${VISUAL_SEARCH_NAMES.indexName}'`);
 });
 
 /** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */

@@ -21,6 +21,8 @@ export const VISUAL_SEARCH_NAMES = {
   endpoint: 'vis-query-embedding',
   collection: 'vis-image-embeddings',
   indexing: 'vis-indexing',
+  /** The index in the collection the indexing pipeline loads and the search service queries. */
+  indexName: 'images',
 } as const;
 
 /** The quality gate: a new encoder is registered only if it finds the clicked image in its top 10 this often. */
@@ -134,7 +136,7 @@ export class VisualSearchStack extends Stack {
       retention: lake.curatedRetention,
     });
 
-    // Batch indexing pipeline: embed the catalogue with the served model, into the prediction cache.
+    // Batch indexing pipeline: embed the catalogue with the served model, into the prediction cache ...
     const reindex = sizeBatch({
       records: figures.chapter.maxCatalogueImages,
       recordsPerSecondPerInstance: a.indexingImagesPerSecondPerInstance,
@@ -156,13 +158,19 @@ export class VisualSearchStack extends Stack {
       ttl: Duration.days(14),
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ weekDay: 'TUE', hour: '2', minute: '0' }),
+      // ... and from the transform output into the image index: one document per image, with the
+      // owner's pseudonym, so that an erasure request can find the owner's images.
+      vectorIndex: {
+        index, indexName: VISUAL_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
+        embeddingField: 'embedding', documentFields: ['owner_id'],
+      },
     });
     // A weekly run cannot have the staleness alarm (twice the interval exceeds CloudWatch's 7-day
     // evaluation limit); failed runs still raise indexing.failedAlarm.
     Annotations.of(indexing).acknowledgeWarning('mlsd:batchTransformStaleAlarm',
       'Weekly re-indexing: a failed run raises the failed-run alarm; a missed run is visible on the Succeeded metric');
 
-    // Who does what: the search service (embed, then search) and the indexer (cache → index).
+    // Who does what: the search service embeds the query, then searches the index.
     const searchService = new iam.Role(this, 'SearchServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Visual search: embeds the query photo on the endpoint, then queries the image index',
@@ -170,14 +178,7 @@ export class VisualSearchStack extends Stack {
     endpoint.grantInvoke(searchService);
     index.grantRead(searchService);
     index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Visual search service'));
-    const indexer = new iam.Role(this, 'IndexerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Loads the image embeddings of the prediction cache into the image index',
-    });
-    images.grantRead(indexer); // the keys (and owner pseudonyms) to fetch and index
-    embeddings.grantRead(indexer);
-    index.grantReadWrite(indexer);
-    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'IndexerSecurityGroup', 'Image index loader'));
+
 
     // Monitoring: drift of the query descriptors against the clicks' query photos; retraining trigger.
     new ModelMonitor(this, 'Monitor', {

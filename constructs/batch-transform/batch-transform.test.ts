@@ -192,6 +192,15 @@ describe('workflow', () => {
       .toContain("'--ttl-seconds', '172800', '--sort-key', 'candidate', '--summary'");
   });
 
+  test('a model that needs the entity\'s id reads the key column too, which is still carried past it', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { format: TransformFormat.JSON_LINES, columns: ['user_id', 'affinity'] }));
+    const { States: states } = definition(s.stack);
+    const query = states.Export.Parameters['QueryString.$'] as string;
+    expect(query).toContain('SELECT "user_id" AS "pk", CAST(ROW("user_id", "affinity") AS ROW("user_id" varchar, "affinity" double)) AS "features"');
+    expect(states.Transform.Parameters.DataProcessing).toEqual({ InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','SageMakerOutput']" });
+  });
+
   test('a CfnModel is named by reference, and its role may read the export and write the output only', () => {
     const s = setup();
     const { model } = endpointModel(s);
@@ -347,7 +356,6 @@ describe('validation', () => {
     ['payload x concurrency over 100 MB', () => ({ maxPayloadMb: 20, maxConcurrentTransforms: 6 }), /maxConcurrentTransforms x maxPayloadMb must not exceed 100 MB, but 6 x 20 was provided/],
     ['maxConcurrentTransforms 0', () => ({ maxConcurrentTransforms: 0 }), /maxConcurrentTransforms must be a whole number, at least 1, but 0 was provided/],
     ['unknown columns', () => ({ columns: ['affinity', 'age', 'city'] }), /columns 'age', 'city' are not columns of dataset 'user_pairs'/],
-    ['the key among the columns', () => ({ columns: ['user_id', 'affinity'] }), /columns must not include the key columns \(user_id\), which are carried past the model, but user_id was provided/],
     ['a repeated column', () => ({ columns: ['affinity', 'affinity'] }), /columns must name each column once, but affinity is repeated/],
     ['no columns', () => ({ columns: [] }), /the model must read at least one column, but columns is empty/],
     ['a sortKeyColumn without a sorted cache', () => ({ sortKeyColumn: 'candidate_id' }), /sortKeyColumn 'candidate_id' was provided, but cache Predictions\/Cache has no sort key/],

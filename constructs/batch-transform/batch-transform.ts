@@ -53,7 +53,9 @@ export interface BatchTransformProps {
    */
   readonly sortKeyColumn?: string;
   /**
-   * The columns the model reads, in this order (CSV field order, or JSON keys).
+   * The columns the model reads, in this order (CSV field order, or JSON keys). A key column may
+   * be one of them when the model needs the entity's id (a graph or an embedding table looked up
+   * by id); it is carried past the model in any case.
    * @default - every column of `source` but the key columns, in the dataset's order
    */
   readonly columns?: readonly string[];

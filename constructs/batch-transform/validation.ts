@@ -190,10 +190,6 @@ const RULES: readonly Rule[] = [
     message: (p) => `columns ${(p.columns ?? []).filter((c) => typeOf(p, c) === undefined).map((c) => `'${c}'`).join(', ')} are not columns of dataset '${p.source.name}' (columns: ${columnNames(p.source)})`,
   },
   {
-    condition: (p) => (p.columns ?? []).some((c) => c === p.keyColumn || c === p.sortKeyColumn),
-    message: (p) => `columns must not include the key columns (${[p.keyColumn, p.sortKeyColumn].filter((c) => c !== undefined).join(', ')}), which are carried past the model, but ${(p.columns ?? []).filter((c) => c === p.keyColumn || c === p.sortKeyColumn).join(', ')} was provided`,
-  },
-  {
     condition: (p) => new Set(p.columns ?? []).size !== (p.columns ?? []).length,
     message: (p) => `columns must name each column once, but ${(p.columns ?? []).filter((c, i, all) => all.indexOf(c) !== i).join(', ')} is repeated`,
   },
