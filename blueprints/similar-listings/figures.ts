@@ -37,6 +37,13 @@ export interface SimilarListingsAssumptions {
    * model. 100 is a first bar (the carousel's candidate list); set it from the first runs' metrics.json.
    */
   readonly maxAverageBookedRank: number;
+  /**
+   * Listings one ml.c5.xlarge embeds per second in the daily indexing transform: a table lookup
+   * per listing, so JSON Lines parsing dominates. 2,000: to be measured on the first run.
+   */
+  readonly indexingListingsPerSecondPerInstance: number;
+  /** Time the daily re-indexing must take, between the daily training and the morning traffic. 2 hours. */
+  readonly reindexWindow: Duration;
 }
 
 /** The similar listings blueprint's figures. */
@@ -57,5 +64,7 @@ export const SIMILAR_LISTINGS_FIGURES: SimilarListingsFigures = {
     latencyBudget: Duration.millis(100),
     perInstanceThroughputQps: 400,
     maxAverageBookedRank: 100,
+    indexingListingsPerSecondPerInstance: 2_000,
+    reindexWindow: Duration.hours(2),
   },
 };

@@ -1,7 +1,7 @@
 import { SimilarListingsStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { SimilarListingsStack, SIMLIST_MODEL_NAME } from './stack';
+export { SimilarListingsStack, SIMLIST_INDEX_NAME, SIMLIST_MODEL_NAME } from './stack';
 export type { SimilarListingsStackProps } from './stack';
 export * from './figures';
 

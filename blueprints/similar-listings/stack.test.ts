@@ -1,6 +1,6 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, SimilarListingsStack } from '.';
+import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SIMLIST_INDEX_NAME, SimilarListingsFigures, SimilarListingsStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
 import { synthBlueprint } from '../../test/support/blueprint';
@@ -68,7 +68,7 @@ test('the endpoint is monitored and its drift raises retraining', () => {
 test('figures and sizing are recorded in the template metadata', () => {
   const metadata = s.template.toJSON().Metadata;
   expect(metadata[FIGURES_METADATA].chapter).toEqual({ retrainInterval: '1 day' });
-  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(['similar-listing requests', 'listing vector index', 'rerank endpoint']);
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(['similar-listing requests', 'listing vector index', 'rerank endpoint', 'daily indexing transform']);
 });
 
 describe('invalid figures', () => {
@@ -79,4 +79,14 @@ describe('invalid figures', () => {
   test('a retrain interval under a minute', () => {
     expect(build({ ...f, chapter: { retrainInterval: Duration.seconds(10) } })).toThrow(/retrainInterval must be at least 1 minute/);
   });
+});
+
+test('indexes every listing daily: the served model embeds it, the loader writes it into the index with its filter attributes', () => {
+  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  expect(definition).toContain(`'--index', '${SIMLIST_INDEX_NAME}'`);
+  // ceil(7M listings / (2,000 listings/s × 7,200 s)) = 1 instance.
+  expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":1,');
+  const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
+  expect(policy).toContain('IndexingVectorLoadRole');
 });

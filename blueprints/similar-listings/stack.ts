@@ -1,7 +1,8 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures } from './figures';
+import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
@@ -10,13 +11,15 @@ import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeBatch, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
 
 const C = ColumnClassification;
 const A = ColumnAction;
 
 /** Name of the model: training jobs, model package group, monitor and retraining events. */
 export const SIMLIST_MODEL_NAME = 'simlist-embeddings';
+/** The index of listing embeddings in the collection: loaded daily, queried by the similar-listings service. */
+export const SIMLIST_INDEX_NAME = 'listings';
 
 /** Properties of {@link SimilarListingsStack}. */
 export interface SimilarListingsStackProps extends StackProps {
@@ -43,7 +46,7 @@ export class SimilarListingsStack extends Stack {
     checkFigures(`${who}.assumptions`, a, [
       positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
       positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
-      positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'),
+      positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'), positiveNumber('indexingListingsPerSecondPerInstance'),
     ]);
     const retrain = figures.chapter.retrainInterval;
     if (retrain.isUnresolved() || !(retrain.toMinutes({ integral: false }) >= 1)) {
@@ -105,6 +108,7 @@ export class SimilarListingsStack extends Stack {
       perDay: dailyVolume(a.searchSessionsPerDay, a.listingViewsPerSession, `${who}.assumptions`), peakToAverage: a.peakToAverage,
     }, 'similar-listing requests', `${who}.assumptions`);
     const indexMemory = sizeVectorIndex({ vectors: a.listings, dimensions: a.embeddingDimensions });
+    const reindex = sizeBatch({ records: a.listings, recordsPerSecondPerInstance: a.indexingListingsPerSecondPerInstance, window: a.reindexWindow }, who);
 
     // Retrieval: every listing's embedding (cold-started ones included) in the vector index.
     const index = new VectorIndex(this, 'ListingIndex', {
@@ -140,6 +144,30 @@ export class SimilarListingsStack extends Stack {
       variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge' } },
     });
 
+    // Indexing, daily after training: the served model embeds every listing (the fetch request,
+    // cold start included), the embeddings go to a cache and into the index with the attributes
+    // the re-ranking filters on.
+    new BatchTransform(this, 'Indexing', {
+      lake,
+      network,
+      name: 'simlist-indexing',
+      source: listings,
+      keyColumn: 'listing_id',
+      columns: ['listing_id'],
+      model: endpoint.variants[0].model,
+      cache: new PredictionCache(this, 'ListingEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) }),
+      format: TransformFormat.JSON_LINES,
+      instanceType: 'ml.c5.xlarge',
+      instanceCount: reindex.instanceCount,
+      ttl: Duration.days(2),
+      transformTimeout: a.reindexWindow,
+      schedule: scheduler.ScheduleExpression.cron({ hour: '5', minute: '0' }),
+      vectorIndex: {
+        index, indexName: SIMLIST_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
+        embeddingField: 'embedding', documentFields: ['region', 'room_type', 'price_per_night'],
+      },
+    });
+
     // Monitoring: drift of the re-ranked candidates' attributes and of the similarity scores against the served carousel.
     new ModelMonitor(this, 'Monitor', {
       lake,
@@ -153,24 +181,20 @@ export class SimilarListingsStack extends Stack {
       baselinePredictionColumn: 'score',
     });
 
-    // Who may do what: the similar-listings service (request path) and the indexer (after each approved training run).
+    // Who may do what: the similar-listings service (request path).
     const serving = new iam.Role(this, 'ServingRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Serves similar listings: fetches the embedding, searches the index, re-ranks the candidates',
     });
     index.grantRead(serving);
     endpoint.grantInvoke(serving);
-    const indexer = new iam.Role(this, 'IndexerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Writes the listing embeddings of an approved model (listing_embeddings.jsonl) into the index, daily',
-    });
-    lake.grantReadArtifacts(indexer);
-    index.grantReadWrite(indexer);
+
 
     recordFigures(this, figures, {
       'similar-listing requests': requests,
       'listing vector index': indexMemory,
       'rerank endpoint': endpoint.variants[0].capacity,
+      'daily indexing transform': reindex,
     });
   }
 }
