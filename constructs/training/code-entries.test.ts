@@ -9,7 +9,7 @@ describe('trainingCodeEntries', () => {
     const { entries, problems } = trainingCodeEntries(path.join(__dirname, 'runtime', 'example'), 'train.py');
     expect(problems).toEqual([]);
     const paths = entries.map((e) => e.path);
-    expect(paths).toEqual(expect.arrayContaining(['train.py', 'inference.py', 'training_io.py', 'serving_io.py', 'ml_metrics.py']));
+    expect(paths).toEqual(expect.arrayContaining(['train.py', 'inference.py', 'training_io.py', 'serving_io.py', 'ml_metrics.py', 'numpy_nn.py']));
     expect(paths.filter((p) => p.startsWith('test_'))).toEqual([]);
     for (const module of TRAINING_SUPPORT_MODULES) {
       expect(entries.find((e) => e.path === path.basename(module))?.content).toEqual(fs.readFileSync(module));

@@ -133,3 +133,19 @@ def iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
     intersection = width * height
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - intersection
     return intersection / union if union > 0 else 0.0
+
+
+def retrieval_metrics(ranked: Sequence[Sequence[object]], relevant: Sequence[object], k: int) -> dict:
+    """The ranking metrics of a retrieval evaluation, named as the blueprints report them.
+
+    ``recall_at_<k>``, ``recall_at_1``, ``mrr``, ``ndcg_at_<k>``, ``precision_at_<k>`` and
+    ``map_at_<k>`` of each query's ranked ids against its relevant id(s).
+    """
+    return {
+        f"recall_at_{k}": recall_at_k(ranked, relevant, k),
+        "recall_at_1": recall_at_k(ranked, relevant, 1),
+        "mrr": mean_reciprocal_rank(ranked, relevant),
+        f"ndcg_at_{k}": ndcg_at_k(ranked, relevant, k),
+        f"precision_at_{k}": precision_at_k(ranked, relevant, k),
+        f"map_at_{k}": mean_average_precision_at_k(ranked, relevant, k),
+    }

@@ -50,3 +50,14 @@ def test_mismatched_inputs_fail_clearly():
         m.roc_auc([0, 1], [0.5])
     with pytest.raises(ValueError, match="differ in number"):
         m.recall_at_k([["a"]], [], 1)
+
+
+def test_retrieval_metrics_names_each_metric_at_k():
+    ranked, relevant = [["a", "b", "c"], ["c", "b", "a"]], ["b", "x"]
+    metrics = m.retrieval_metrics(ranked, relevant, 2)
+    assert set(metrics) == {"recall_at_2", "recall_at_1", "mrr", "ndcg_at_2", "precision_at_2", "map_at_2"}
+    assert metrics["recall_at_2"] == pytest.approx(0.5)
+    assert metrics["recall_at_1"] == 0.0
+    assert metrics["mrr"] == pytest.approx(0.25)
+    assert metrics["precision_at_2"] == pytest.approx(0.25)
+    assert metrics["ndcg_at_2"] == pytest.approx(m.ndcg_at_k(ranked, relevant, 2))

@@ -45,3 +45,45 @@ def test_responses():
     assert s.format_predictions([0.5, [1, 2]], "text/csv") == ("0.5\n1,2\n", "text/csv")
     with pytest.raises(ValueError, match="unsupported accept type"):
         s.format_predictions([], "text/html")
+
+
+def test_feature_values_name_the_record_and_feature():
+    assert s.feature_number("2.5", "record 0, x") == 2.5
+    assert s.feature_vector("[1, 2]", "v") == [1.0, 2.0]
+    assert s.feature_vector("1, 2,3", "v") == [1.0, 2.0, 3.0]
+    assert s.feature_vector((4, 5), "v") == [4.0, 5.0]
+    for value, message in ((None, "missing or not a number"), ("high", "'high' is not a number"), ("nan", "finite")):
+        with pytest.raises(s.FeatureError, match=f"record 3, x: .*{message}"):
+            s.feature_number(value, "record 3, x")
+    for value, message in (("[1, oops]", "not a list"), ([], "non-empty"), ([1, "inf"], "finite"), ("a,b", "not a")):
+        with pytest.raises(s.FeatureError, match=message):
+            s.feature_vector(value, "v")
+    assert issubclass(s.FeatureError, ValueError)  # handlers answer it as a bad request
+
+
+def test_feature_rows_concatenate_in_either_order_and_check_lengths():
+    records = [{"a": 1, "b": "2", "v": [3, 4]}, {"a": 5, "b": 6, "v": "[7, 8]"}]
+    rows, dims = s.feature_rows(records, ["a", "b"], ["v"])
+    assert rows == [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]] and dims == {"v": 2}
+    rows, _ = s.feature_rows(records, ["a", "b"], ["v"], vectors_first=True)
+    assert rows[0] == [3.0, 4.0, 1.0, 2.0]
+    with pytest.raises(s.FeatureError, match="record 0, v: expected 3 values, got 2"):
+        s.feature_rows(records, ["a"], ["v"], {"v": 3})
+    with pytest.raises(s.FeatureError, match="record 1: missing 'v'"):
+        s.feature_rows([records[0], {"a": 1, "b": 2}], ["a"], ["v"])
+    with pytest.raises(s.FeatureError, match="record 0: expected an object"):
+        s.feature_rows([[1, 2]], ["a"], [])
+    # The feature parsed first fails first: the vectors when they come first.
+    with pytest.raises(s.FeatureError, match="missing 'v'"):
+        s.feature_rows([{}], ["a"], ["v"], vectors_first=True)
+    with pytest.raises(s.FeatureError, match="record 0, a: missing"):
+        s.feature_rows([{}], ["a"], ["v"])
+
+
+def test_record_from_values_inverts_a_csv_row():
+    dims = {"v": 2}
+    assert s.record_from_values(["1", "2", "3"], ["a"], ["v"], dims, 0) == {"a": "1", "v": ["2", "3"]}
+    first = s.record_from_values(["1", "2", "3"], ["a"], ["v"], dims, 0, vectors_first=True)
+    assert first == {"v": ["1", "2"], "a": "3"}
+    with pytest.raises(ValueError, match=r"instance 4: expected 3 values \(scalar features, then vector"):
+        s.record_from_values(["1"], ["a"], ["v"], dims, 4)

@@ -204,3 +204,31 @@ def test_warm_start_dir_reports_a_broken_archive(tmp_path):
     (tmp_path / "model.tar.gz").write_bytes(b"not a tarball")
     with pytest.raises(t.DataError, match="model.tar.gz is not a readable tar.gz"):
         t.warm_start_dir(str(tmp_path), str(tmp_path / "work"))
+
+
+def test_binary_label_and_comma_list():
+    assert t.binary_label("1", "r") == 1.0 and t.binary_label(False, "r") == 0.0
+    with pytest.raises(t.DataError, match=r"train record 2, spam: label must be 0 or 1, but 2 was provided"):
+        t.binary_label(2, "train record 2, spam")
+    assert t.comma_list(" a, b,,c ") == ["a", "b", "c"]
+    assert t.comma_list("") == []
+
+
+def test_hash_split_is_deterministic_and_keeps_ids_together():
+    rows = [{"user_id": f"u{i % 50}", "n": i} for i in range(500)]
+    train, valid = t.hash_split(rows, "user_id", 0.2)
+    assert len(train) + len(valid) == 500
+    assert {r["user_id"] for r in train}.isdisjoint({r["user_id"] for r in valid})
+    assert 0.05 < len(valid) / 500 < 0.4
+    assert t.hash_split(rows, "user_id", 0.2) == (train, valid)
+    with pytest.raises(t.DataError, match="too few to hold out 20% by user_id"):
+        t.hash_split(rows[:1], "user_id", 0.2)
+
+
+def test_progress_resumes_only_the_same_configuration(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    assert t.load_progress(directory, {"k": 1}) == 0
+    assert t.load_progress(None, {"k": 1}) == 0
+    t.save_progress(directory, {"k": 1}, 5)
+    assert t.load_progress(directory, {"k": 1}) == 5
+    assert t.load_progress(directory, {"k": 2}) == 0

@@ -27,9 +27,11 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import zlib
 from typing import Callable, Iterator, Sequence
 
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
+PROGRESS_FILE = "progress.json"
 FAILURE_FILE = "/opt/ml/output/failure"
 WARM_START_CHANNEL = "warm_start"
 
@@ -102,6 +104,34 @@ def number(value: object, what: str) -> float:
     if result != result or result in (float("inf"), float("-inf")):
         raise DataError(f"{what}: {value!r} is not a finite number")
     return result
+
+
+def binary_label(value: object, what: str) -> float:
+    """A 0/1 label (JSON number, boolean or text), or a DataError naming ``what``."""
+    result = number(value, what)
+    if result not in (0.0, 1.0):
+        raise DataError(f"{what}: label must be 0 or 1, but {value!r} was provided")
+    return result
+
+
+def comma_list(text: str) -> list:
+    """The names of a comma-separated hyperparameter (``"a, b,,c"`` → ``["a", "b", "c"]``)."""
+    return [name.strip() for name in str(text).split(",") if name.strip()]
+
+
+def hash_split(rows: Sequence[dict], id_column: str, fraction: float) -> tuple:
+    """(train rows, validation rows): ``fraction`` of the ids, chosen by a CRC-32 of ``id_column``.
+
+    The split is deterministic, so an id stays on one side across runs, and all the rows of one id
+    (say, one user's impressions) land on the same side. DataError when a side would be empty.
+    """
+    train, valid = [], []
+    for row in rows:
+        bucket = zlib.crc32(str(row.get(id_column, "")).encode("utf-8")) % 10_000
+        (valid if bucket < fraction * 10_000 else train).append(row)
+    if not train or not valid:
+        raise DataError(f"{len(rows)} records are too few to hold out {fraction:.0%} by {id_column}")
+    return train, valid
 
 
 def _unsafe_member(member: tarfile.TarInfo) -> str | None:
@@ -217,6 +247,24 @@ def load_json(path: str) -> object | None:
         return None
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def load_progress(checkpoint_dir: str | None, config: dict) -> int:
+    """Epochs done by the checkpoint in ``checkpoint_dir`` when it was written for ``config``, else 0.
+
+    A checkpoint of another configuration (other hyperparameters, other data shape) is not resumed.
+    """
+    if not checkpoint_dir:
+        return 0
+    state = load_json(os.path.join(checkpoint_dir, PROGRESS_FILE))
+    if isinstance(state, dict) and state.get("config") == config:
+        return int(state.get("epochs_done", 0))
+    return 0
+
+
+def save_progress(checkpoint_dir: str, config: dict, epochs_done: int) -> None:
+    """Records that the checkpoint in ``checkpoint_dir`` holds ``epochs_done`` epochs of training with ``config``."""
+    save_json(os.path.join(checkpoint_dir, PROGRESS_FILE), {"config": config, "epochs_done": epochs_done})
 
 
 def write_outputs(model_dir: str, metrics: dict, serving_files: Sequence[str]) -> None:

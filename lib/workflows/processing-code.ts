@@ -11,9 +11,10 @@ export const JOB_IO_MODULE = path.join(__dirname, '..', 'python', 'job_io.py');
 
 /**
  * The Python modules every training job's source directory carries beside its entry point: the
- * SageMaker training contract, request/response handling of inference handlers, and offline metrics.
+ * SageMaker training contract, request/response handling of inference handlers, offline metrics, and
+ * the numpy building blocks (layers' activations, losses with gradients, Adam, checkpoints) of the blueprints' models.
  */
-export const TRAINING_SUPPORT_MODULES: readonly string[] = ['training_io.py', 'serving_io.py', 'ml_metrics.py']
+export const TRAINING_SUPPORT_MODULES: readonly string[] = ['training_io.py', 'serving_io.py', 'ml_metrics.py', 'numpy_nn.py']
   .map((name) => path.join(__dirname, '..', 'python', name));
 
 /** Where a bundle is unpacked in the container; the entry script finds its modules beside itself there. */

@@ -27,6 +27,7 @@ import zlib
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import Adam, sigmoid
 
 SPARSE_FIELDS = ("ad_id", "advertiser_id", "campaign_id", "ad_category", "user_segment")
 DENSE_FEATURES = ("ad_ctr_7d", "advertiser_ctr_30d", "user_clicks_7d", "user_impressions_7d", "hour_of_day")
@@ -34,10 +35,6 @@ DENSE_FEATURES = ("ad_ctr_7d", "advertiser_ctr_30d", "user_clicks_7d", "user_imp
 LOG_FEATURES = ("user_clicks_7d", "user_impressions_7d")
 CONFIG_FILE = "model.json"
 PARAMS_FILE = "model.npz"
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def hash_ids(rows: Sequence[dict], fields: Sequence[str], buckets: int, what: str = "instance") -> np.ndarray:
@@ -95,8 +92,12 @@ class DeepCrossNetwork:
             params["out_w"] = rng.normal(0, 0.05, d + width_in)
             params["out_b"] = np.zeros(1)
         self.params = {name: np.array(value, dtype=float) for name, value in params.items()}
-        self.moments: dict = {}
-        self.step = 0
+        self.optimizer = Adam(self.params)
+
+    @property
+    def step(self) -> int:
+        """Adam updates made so far, across warm starts."""
+        return self.optimizer.t
 
     # -- features -----------------------------------------------------------------------------
     def encode(self, rows: Sequence[dict], what: str = "instance") -> tuple:
@@ -179,30 +180,19 @@ class DeepCrossNetwork:
             row_grads += l2 * p["embeddings"][rows]
         return loss, grads
 
-    def adam_step(self, grads: dict, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        """One Adam update; a (rows, gradients) tuple updates only those rows (the embedding table)."""
-        self.step += 1
-        correction1, correction2 = 1 - beta1 ** self.step, 1 - beta2 ** self.step
-        for name, grad in grads.items():
-            param = self.params[name]
-            if name not in self.moments:
-                self.moments[name] = (np.zeros_like(param), np.zeros_like(param))
-            m, v = self.moments[name]
-            # Sparse (lazy) Adam for the embedding table: only the rows of the batch move.
-            rows = grad[0] if isinstance(grad, tuple) else slice(None)
-            g = grad[1] if isinstance(grad, tuple) else grad
-            m[rows] = beta1 * m[rows] + (1 - beta1) * g
-            v[rows] = beta2 * v[rows] + (1 - beta2) * g * g
-            param[rows] -= learning_rate * (m[rows] / correction1) / (np.sqrt(v[rows] / correction2) + 1e-8)
+    def adam_step(self, grads: dict, learning_rate: float) -> None:
+        """One Adam update; a (rows, gradients) tuple updates only those rows (lazy Adam for the embedding table)."""
+        self.optimizer.learning_rate = learning_rate
+        self.optimizer.update(self.params, grads)
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, directory: str, with_optimizer: bool = True) -> None:
         os.makedirs(directory, exist_ok=True)
         arrays = {f"param:{k}": v for k, v in self.params.items()}
         if with_optimizer:
-            for name, (m, v) in self.moments.items():
-                arrays[f"adam_m:{name}"] = m
-                arrays[f"adam_v:{name}"] = v
+            for name in self.optimizer.names:
+                arrays[f"adam_m:{name}"] = self.optimizer.m[name]
+                arrays[f"adam_v:{name}"] = self.optimizer.v[name]
         arrays["adam_step"] = np.array([self.step])
         temporary = os.path.join(directory, "model.tmp.npz")
         np.savez(temporary, **arrays)
@@ -222,8 +212,9 @@ class DeepCrossNetwork:
             for key in arrays.files:
                 if key.startswith("adam_m:"):
                     name = key[7:]
-                    model.moments[name] = (arrays[key], arrays[f"adam_v:{name}"])
-            model.step = int(arrays["adam_step"][0]) if "adam_step" in arrays.files else 0
+                    model.optimizer.m[name] = np.array(arrays[key])
+                    model.optimizer.v[name] = np.array(arrays[f"adam_v:{name}"])
+            model.optimizer.t = int(arrays["adam_step"][0]) if "adam_step" in arrays.files else 0
         return model
 
 

@@ -24,6 +24,7 @@ import sys
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import serving_io
 import training_io
 from ad_click_prediction_model import DENSE_FEATURES, SPARSE_FIELDS, DeepCrossNetwork, dense_matrix, new_config
@@ -130,7 +131,7 @@ def train(args: argparse.Namespace) -> dict:
     training_io.write_outputs(args.model_dir, metrics, [
         os.path.join(HERE, "inference.py"),
         os.path.join(HERE, "ad_click_prediction_model.py"),
-        serving_io.__file__,
+        serving_io.__file__, numpy_nn.__file__,
     ])
     return metrics
 

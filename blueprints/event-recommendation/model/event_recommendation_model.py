@@ -25,6 +25,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import sigmoid
 
 # The model's features, in the order of CSV requests and of the monitor's feature list.
 FEATURES = (
@@ -38,10 +39,6 @@ FEATURES = (
     "category_affinity",  # share of the user's past registrations in this event's category
 )
 MODEL_FILE = "model.json"
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for any z
 
 
 class Tree:

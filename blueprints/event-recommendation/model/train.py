@@ -25,6 +25,7 @@ import sys
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import serving_io
 import training_io
 from event_recommendation_model import FEATURES, GradientBoostedTrees, boost
@@ -146,7 +147,7 @@ def train(args: argparse.Namespace) -> dict:
     training_io.write_outputs(args.model_dir, metrics, [
         os.path.join(HERE, "inference.py"),
         os.path.join(HERE, "event_recommendation_model.py"),
-        serving_io.__file__,
+        serving_io.__file__, numpy_nn.__file__,
     ])
     return metrics
 

@@ -20,74 +20,21 @@ otherwise ``allow``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import Adam, load_params, save_params, sigmoid
+from serving_io import feature_rows
 
 EPS = 1e-7
 DECISIONS = ("take_down", "send_to_review", "demote", "allow")
 
 
-class FeatureError(ValueError):
-    """A record lacks a feature or has a malformed one; the message names the record and feature."""
-
-
-def parse_vector(value: object, what: str) -> list:
-    """A list of floats from a JSON array, a JSON string of one, or comma-separated numbers."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = json.loads(text) if text.startswith("[") else [float(v) for v in text.split(",") if v.strip()]
-        except ValueError as error:
-            raise FeatureError(f"{what}: not a list of numbers") from error
-    if not isinstance(value, (list, tuple)) or not value:
-        raise FeatureError(f"{what}: expected a non-empty list of numbers")
-    try:
-        result = [float(v) for v in value]
-    except (TypeError, ValueError) as error:
-        raise FeatureError(f"{what}: not a list of numbers") from error
-    if not all(math.isfinite(v) for v in result):
-        raise FeatureError(f"{what}: not a list of finite numbers")
-    return result
-
-
-def scalar(value: object, what: str) -> float:
-    if value is None or value == "" or isinstance(value, (list, dict)):
-        raise FeatureError(f"{what}: missing or not a number")
-    try:
-        result = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise FeatureError(f"{what}: {value!r} is not a number") from error
-    if not math.isfinite(result):
-        raise FeatureError(f"{what}: {value!r} is not a finite number")
-    return result
-
-
 def fuse(records: Sequence[dict], scalars: Sequence[str], vectors: Sequence[str], dims: dict | None = None) -> tuple:
     """Early fusion: each record's vectors and scalars concatenated; returns (matrix, vector dimensions)."""
-    dims = dict(dims or {})
-    rows = []
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise FeatureError(f"record {index}: expected an object with the model's features")
-        row: list = []
-        for name in vectors:
-            if name not in record:
-                raise FeatureError(f"record {index}: missing {name!r}")
-            vector = parse_vector(record[name], f"record {index}, {name}")
-            expected = dims.setdefault(name, len(vector))
-            if len(vector) != expected:
-                raise FeatureError(f"record {index}, {name}: expected {expected} values, got {len(vector)}")
-            row.extend(vector)
-        row.extend(scalar(record.get(name), f"record {index}, {name}") for name in scalars)
-        rows.append(row)
+    rows, dims = feature_rows(records, scalars, vectors, dims, vectors_first=True)
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1), dims
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def focal_loss(logits: np.ndarray, labels: np.ndarray, alpha: float, gamma: float) -> tuple:
@@ -123,6 +70,11 @@ class MultiTaskClassifier:
         }
         return cls(params, {**meta, "classes": list(classes), "hidden": hidden})
 
+    @property
+    def trainable(self) -> list:
+        """The parameters training moves: all but the standardization."""
+        return [k for k in self.params if k not in ("mean", "std")]
+
     def forward(self, x: np.ndarray) -> tuple:
         p = self.params
         xs = (x - p["mean"]) / p["std"]
@@ -150,14 +102,11 @@ class MultiTaskClassifier:
         return loss, grads
 
     def save(self, path: str) -> None:
-        np.savez(path, **self.params, meta=np.array(json.dumps(self.meta)))
+        save_params(path, self.params, self.meta)
 
     @classmethod
     def load(cls, path: str) -> MultiTaskClassifier:
-        with np.load(path, allow_pickle=False) as data:
-            params = {k: data[k] for k in data.files if k != "meta"}
-            meta = json.loads(str(data["meta"]))
-        return cls(params, meta)
+        return cls(*load_params(path))
 
 
 def fit(
@@ -173,17 +122,15 @@ def fit(
     l2: float,
     seed: int,
     start_epoch: int = 0,
-    adam: dict | None = None,
+    optimizer: Adam | None = None,
     on_epoch=None,
 ) -> list:
-    """Mini-batch Adam on the focal loss; returns the loss of each epoch run."""
+    """Mini-batch Adam on the focal loss; returns the loss of each epoch run.
+
+    ``on_epoch(epochs done, optimizer)`` is called after each epoch (for checkpoints).
+    """
     rng = np.random.default_rng(seed + start_epoch)
-    state = adam or {
-        "t": 0,
-        **{f"m_{k}": np.zeros_like(v) for k, v in model.params.items() if k not in ("mean", "std")},
-        **{f"v_{k}": np.zeros_like(v) for k, v in model.params.items() if k not in ("mean", "std")},
-    }
-    beta1, beta2 = 0.9, 0.999
+    optimizer = optimizer or Adam(model.params, model.trainable, learning_rate)
     history = []
     for epoch in range(start_epoch, epochs):
         order = rng.permutation(len(x))
@@ -192,16 +139,10 @@ def fit(
             batch = order[start : start + batch_size]
             loss, grads = model.gradients(x[batch], y[batch], alpha, gamma, l2)
             total += loss * len(batch)
-            state["t"] += 1
-            for name, grad in grads.items():
-                state[f"m_{name}"] = beta1 * state[f"m_{name}"] + (1 - beta1) * grad
-                state[f"v_{name}"] = beta2 * state[f"v_{name}"] + (1 - beta2) * grad**2
-                m_hat = state[f"m_{name}"] / (1 - beta1 ** state["t"])
-                v_hat = state[f"v_{name}"] / (1 - beta2 ** state["t"])
-                model.params[name] = model.params[name] - learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+            optimizer.update(model.params, grads)
         history.append(total / len(x))
         if on_epoch is not None:
-            on_epoch(epoch + 1, state)
+            on_epoch(epoch + 1, optimizer)
     return history
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 
 import serving_io
-from harmful_content_detection_model import FeatureError, MultiTaskClassifier, predict
+from harmful_content_detection_model import MultiTaskClassifier, predict
+from serving_io import FeatureError
 
 
 def model_fn(model_dir: str) -> MultiTaskClassifier:
@@ -27,29 +28,18 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
     return serving_io.parse_instances(body, content_type)
 
 
-def _from_csv_row(row: list, meta: dict, index: int) -> dict:
-    """A CSV row (vector values first, then scalars) as a record keyed by feature."""
-    width = sum(meta["vector_dims"][v] for v in meta["vector_features"]) + len(meta["scalar_features"])
-    if len(row) != width:
-        raise ValueError(
-            f"instance {index}: expected {width} values (vector features, then scalar features), got {len(row)}"
-        )
-    record: dict = {}
-    position = 0
-    for name in meta["vector_features"]:
-        size = meta["vector_dims"][name]
-        record[name] = row[position : position + size]
-        position += size
-    for name in meta["scalar_features"]:
-        record[name] = row[position]
-        position += 1
-    return record
-
-
 def predict_fn(instances: list, model: MultiTaskClassifier) -> list:
     if not instances:
         raise ValueError("no instances in the request")
-    records = [_from_csv_row(i, model.meta, n) if isinstance(i, list) else i for n, i in enumerate(instances)]
+    meta = model.meta
+    records = [
+        serving_io.record_from_values(
+            i, meta["scalar_features"], meta["vector_features"], meta["vector_dims"], n, vectors_first=True
+        )
+        if isinstance(i, list)
+        else i
+        for n, i in enumerate(instances)
+    ]
     try:
         return predict(model, records)
     except FeatureError as error:

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import assert_gradients_match, write_channel
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -67,13 +68,6 @@ def synthetic_posts(n: int, seed: int) -> list:
     return rows
 
 
-def write_channel(directory, rows: list) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "part-0000", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r) + "\n" for r in rows)
-    return str(directory)
-
-
 def arguments(train_dir: str, model_dir: str, *extra: str, checkpoints: str = "") -> list:
     return [
         "--train-dir",
@@ -113,18 +107,10 @@ def test_focal_loss_gradient_matches_finite_differences():
     model = model_module.MultiTaskClassifier.initialize(4, 5, CLASSES[:3], 3, meta)
     x, y = rng.normal(size=(7, 4)), (rng.random((7, 3)) < 0.3).astype(float)
     _, grads = model.gradients(x, y, 0.25, 2.0, 0.01)
-    for name in ("w1", "b1", "w2", "b2"):
-        param = model.params[name]
-        numeric = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + 1e-5
-            plus = model.gradients(x, y, 0.25, 2.0, 0.01)[0]
-            param[index] = saved - 1e-5
-            minus = model.gradients(x, y, 0.25, 2.0, 0.01)[0]
-            param[index] = saved
-            numeric[index] = (plus - minus) / 2e-5
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-4, atol=1e-7)
+    def loss() -> float:
+        return model.gradients(x, y, 0.25, 2.0, 0.01)[0]
+
+    assert_gradients_match(loss, model.params, grads, ("w1", "b1", "w2", "b2"))
 
 
 def test_learns_every_head_well_above_chance(trained):
@@ -139,6 +125,7 @@ def test_learns_every_head_well_above_chance(trained):
     assert sorted(os.listdir(os.path.join(trained, "code"))) == [
         "harmful_content_detection_model.py",
         "inference.py",
+        "numpy_nn.py",
         "serving_io.py",
     ]
 

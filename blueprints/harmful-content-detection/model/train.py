@@ -18,24 +18,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import zlib
 
 import numpy as np
+import numpy_nn
 import serving_io
-from harmful_content_detection_model import (
-    DECISIONS,
-    FeatureError,
-    MultiTaskClassifier,
-    check_thresholds,
-    decide,
-    fit,
-    fuse,
-)
+from harmful_content_detection_model import DECISIONS, MultiTaskClassifier, check_thresholds, decide, fit, fuse
 from ml_metrics import average_precision, roc_auc
+from serving_io import FeatureError
 from training_io import (
     DataError,
     base_arguments,
-    number,
+    binary_label,
+    comma_list,
+    hash_split,
     read_rows,
     require_columns,
     run,
@@ -45,10 +40,6 @@ from training_io import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILE = "hcd_checkpoint.npz"
-
-
-def names(text: str) -> list:
-    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,25 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def labels_of(rows: list, classes: list, channel: str) -> np.ndarray:
-    y = np.zeros((len(rows), len(classes)))
-    for i, row in enumerate(rows):
-        for j, name in enumerate(classes):
-            value = number(row[name], f"{channel} record {i}, {name}")
-            if value not in (0.0, 1.0):
-                raise DataError(f"{channel} record {i}, {name}: label must be 0 or 1, but {row[name]!r} was provided")
-            y[i, j] = value
-    return y
-
-
-def holdout(rows: list, id_column: str, fraction: float) -> tuple:
-    """Deterministic split by a hash of the post id, so a post stays on one side across runs."""
-    train, valid = [], []
-    for row in rows:
-        bucket = zlib.crc32(str(row.get(id_column, "")).encode("utf-8")) % 10_000
-        (valid if bucket < fraction * 10_000 else train).append(row)
-    if not train or not valid:
-        raise DataError(f"{len(rows)} records are too few to hold out {fraction:.0%} by {id_column}")
-    return train, valid
+    return np.array(
+        [[binary_label(row[name], f"{channel} record {i}, {name}") for name in classes] for i, row in enumerate(rows)]
+    ).reshape(len(rows), len(classes))
 
 
 def matrix(rows: list, scalars: list, vectors: list, dims: dict | None, channel: str) -> tuple:
@@ -118,7 +93,8 @@ def evaluate(model: MultiTaskClassifier, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def train(args: argparse.Namespace) -> dict:
-    classes, scalars, vectors = names(args.classes), names(args.scalar_features), names(args.vector_features)
+    classes = comma_list(args.classes)
+    scalars, vectors = comma_list(args.scalar_features), comma_list(args.vector_features)
     if not classes or not (scalars or vectors):
         raise DataError("--classes and at least one of --scalar-features / --vector-features must name columns")
     thresholds = {
@@ -136,31 +112,23 @@ def train(args: argparse.Namespace) -> dict:
         train_rows, valid_rows = rows, read_rows(args.test_dir)
         require_columns(valid_rows, [*vectors, *scalars, *classes], "test")
     else:
-        train_rows, valid_rows = holdout(rows, args.id_column, args.validation_fraction)
+        # by a hash of the post id, so that a post stays on one side across runs
+        train_rows, valid_rows = hash_split(rows, args.id_column, args.validation_fraction)
     x_train, dims = matrix(train_rows, scalars, vectors, None, "train")
     x_valid, _ = matrix(valid_rows, scalars, vectors, dims, "validation")
     y_train, y_valid = labels_of(train_rows, classes, "train"), labels_of(valid_rows, classes, "validation")
 
     meta = {"scalar_features": scalars, "vector_features": vectors, "vector_dims": dims, "thresholds": thresholds}
     model = MultiTaskClassifier.initialize(x_train.shape[1], args.hidden, classes, args.seed, meta)
-    model.params["mean"] = x_train.mean(axis=0)
-    model.params["std"] = np.where(x_train.std(axis=0) > 1e-9, x_train.std(axis=0), 1.0)
+    model.params["mean"], model.params["std"] = numpy_nn.standardization(x_train)
 
     checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    start, adam = resume(model, checkpoint_dir)
+    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
+    start, optimizer = numpy_nn.resume(checkpoint, model.params, model.trainable, learning_rate=args.learning_rate)
 
-    def save_checkpoint(epoch: int, state: dict) -> None:
-        if checkpoint_dir and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
-            os.makedirs(checkpoint_dir, exist_ok=True)
-            temporary = os.path.join(checkpoint_dir, "tmp_" + CHECKPOINT_FILE)
-            np.savez(
-                temporary,
-                epoch=epoch,
-                t=state["t"],
-                **{f"p_{k}": v for k, v in model.params.items()},
-                **{k: v for k, v in state.items() if k != "t"},
-            )
-            os.replace(temporary, os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+    def save_checkpoint(epoch: int, current: numpy_nn.Adam) -> None:
+        if checkpoint and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
+            numpy_nn.save_checkpoint(checkpoint, epoch, model.params, current)
 
     history = fit(
         model,
@@ -174,7 +142,7 @@ def train(args: argparse.Namespace) -> dict:
         l2=args.l2,
         seed=args.seed,
         start_epoch=start,
-        adam=adam,
+        optimizer=optimizer,
         on_epoch=save_checkpoint,
     )
     metrics = evaluate(model, x_valid, y_valid)
@@ -189,24 +157,10 @@ def train(args: argparse.Namespace) -> dict:
             os.path.join(HERE, "inference.py"),
             os.path.join(HERE, "harmful_content_detection_model.py"),
             serving_io.__file__,
+            numpy_nn.__file__,
         ],
     )
     return metrics
-
-
-def resume(model: MultiTaskClassifier, checkpoint_dir: str | None) -> tuple:
-    """(first epoch, Adam state) from a checkpoint whose shapes match this model, else (0, None)."""
-    path = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else ""
-    if not path or not os.path.isfile(path):
-        return 0, None
-    with np.load(path) as data:
-        params = {k[2:]: data[k] for k in data.files if k.startswith("p_")}
-        if set(params) != set(model.params) or any(params[k].shape != v.shape for k, v in model.params.items()):
-            return 0, None
-        model.params.update(params)
-        adam = {k: data[k] for k in data.files if k.startswith(("m_", "v_"))}
-        adam["t"] = int(data["t"])
-        return int(data["epoch"]), adam
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 
 import serving_io
-from news_feed_model import EngagementModel, FeatureError, score_posts
+from news_feed_model import EngagementModel, score_posts
+from serving_io import FeatureError
 
 
 def model_fn(model_dir: str) -> EngagementModel:
@@ -29,24 +30,16 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
     return serving_io.parse_instances(body, content_type)
 
 
-def _from_csv_row(row: list, meta: dict, index: int) -> dict:
-    """A CSV row (scalars first, then vector values) as a record keyed by feature."""
-    width = len(meta["scalar_features"]) + sum(meta["vector_dims"][v] for v in meta["vector_features"])
-    if len(row) != width:
-        raise ValueError(f"instance {index}: expected {width} values (scalar then vector features), got {len(row)}")
-    record = dict(zip(meta["scalar_features"], row))
-    position = len(meta["scalar_features"])
-    for name in meta["vector_features"]:
-        size = meta["vector_dims"][name]
-        record[name] = row[position : position + size]
-        position += size
-    return record
-
-
 def predict_fn(instances: list, model: EngagementModel) -> list:
     if not instances:
         raise ValueError("no instances in the request")
-    records = [_from_csv_row(i, model.meta, n) if isinstance(i, list) else i for n, i in enumerate(instances)]
+    meta = model.meta
+    records = [
+        serving_io.record_from_values(i, meta["scalar_features"], meta["vector_features"], meta["vector_dims"], n)
+        if isinstance(i, list)
+        else i
+        for n, i in enumerate(instances)
+    ]
     try:
         return score_posts(model, records)
     except FeatureError as error:

@@ -16,74 +16,20 @@ no two consecutive posts share an author.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Sequence
 
 import numpy as np
-
-EPS = 1e-7
-
-
-class FeatureError(ValueError):
-    """A record lacks a feature or has a malformed one; the message names the record and feature."""
-
-
-def parse_vector(value: object, what: str) -> list:
-    """A list of floats from a JSON array, a JSON string of one, or comma-separated numbers."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = json.loads(text) if text.startswith("[") else [float(v) for v in text.split(",") if v.strip()]
-        except ValueError as error:
-            raise FeatureError(f"{what}: not a list of numbers") from error
-    if not isinstance(value, (list, tuple)) or not value:
-        raise FeatureError(f"{what}: expected a non-empty list of numbers")
-    try:
-        result = [float(v) for v in value]
-    except (TypeError, ValueError) as error:
-        raise FeatureError(f"{what}: not a list of numbers") from error
-    if not all(math.isfinite(v) for v in result):
-        raise FeatureError(f"{what}: not a list of finite numbers")
-    return result
-
-
-def scalar(value: object, what: str) -> float:
-    if value is None or value == "" or isinstance(value, (list, dict)):
-        raise FeatureError(f"{what}: missing or not a number")
-    try:
-        result = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise FeatureError(f"{what}: {value!r} is not a number") from error
-    if not math.isfinite(result):
-        raise FeatureError(f"{what}: {value!r} is not a finite number")
-    return result
+from numpy_nn import Adam, load_params, logistic_loss, save_params, sigmoid
+from serving_io import feature_rows
 
 
 def features_matrix(
     records: Sequence[dict], scalars: Sequence[str], vectors: Sequence[str], dims: dict | None
 ) -> tuple:
     """Each record's scalars then vectors, concatenated; returns (matrix, vector dimensions)."""
-    dims = dict(dims or {})
-    rows = []
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise FeatureError(f"record {index}: expected an object with the model's features")
-        row = [scalar(record.get(name), f"record {index}, {name}") for name in scalars]
-        for name in vectors:
-            if name not in record:
-                raise FeatureError(f"record {index}: missing {name!r}")
-            vector = parse_vector(record[name], f"record {index}, {name}")
-            expected = dims.setdefault(name, len(vector))
-            if len(vector) != expected:
-                raise FeatureError(f"record {index}, {name}: expected {expected} values, got {len(vector)}")
-            row.extend(vector)
-        rows.append(row)
+    rows, dims = feature_rows(records, scalars, vectors, dims)
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1), dims
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 class EngagementModel:
@@ -111,6 +57,11 @@ class EngagementModel:
         }
         return cls(params, {**meta, "heads": list(heads), "hidden": hidden})
 
+    @property
+    def trainable(self) -> list:
+        """The parameters training moves: all but the standardization."""
+        return [k for k in self.params if k not in ("mean", "std")]
+
     def forward(self, x: np.ndarray) -> dict:
         p = self.params
         cache = {"x": (x - p["mean"]) / p["std"]}
@@ -132,11 +83,9 @@ class EngagementModel:
         c = self.forward(x)
         p = self.params
         n = x.shape[0]
-        prob = np.clip(sigmoid(c["z"]), EPS, 1 - EPS)
+        loss, dz = logistic_loss(c["z"], y)  # summed over the heads, averaged over the records
         residual = c["dwell"] - dwell
-        loss = float(-np.sum(y * np.log(prob) + (1 - y) * np.log(1 - prob)) / n)
         loss += dwell_weight * 0.5 * float(np.sum(residual**2)) / n
-        dz = (sigmoid(c["z"]) - y) / n
         dd = (dwell_weight * residual / n)[:, None]
         grads = {"wc": c["h2"].T @ dz, "bc": dz.sum(axis=0), "wd": c["h2"].T @ dd, "bd": dd.sum(axis=0)}
         dh2 = dz @ p["wc"].T + dd @ p["wd"].T
@@ -150,14 +99,11 @@ class EngagementModel:
         return loss, grads
 
     def save(self, path: str) -> None:
-        np.savez(path, **self.params, meta=np.array(json.dumps(self.meta)))
+        save_params(path, self.params, self.meta)
 
     @classmethod
     def load(cls, path: str) -> EngagementModel:
-        with np.load(path, allow_pickle=False) as data:
-            params = {k: data[k] for k in data.files if k != "meta"}
-            meta = json.loads(str(data["meta"]))
-        return cls(params, meta)
+        return cls(*load_params(path))
 
 
 def fit(
@@ -173,17 +119,12 @@ def fit(
     l2: float,
     seed: int,
     start_epoch: int = 0,
-    adam: dict | None = None,
+    optimizer: Adam | None = None,
     on_epoch=None,
 ) -> list:
-    """Mini-batch Adam; returns the loss of each epoch run."""
+    """Mini-batch Adam; returns the loss of each epoch run. ``on_epoch(epochs done, optimizer)`` follows each epoch."""
     rng = np.random.default_rng(seed + start_epoch)
-    trained = [k for k in model.params if k not in ("mean", "std")]
-    state = adam or {
-        "t": 0,
-        **{f"m_{k}": np.zeros_like(model.params[k]) for k in trained},
-        **{f"v_{k}": np.zeros_like(model.params[k]) for k in trained},
-    }
+    optimizer = optimizer or Adam(model.params, model.trainable, learning_rate)
     history = []
     for epoch in range(start_epoch, epochs):
         order = rng.permutation(len(x))
@@ -192,16 +133,10 @@ def fit(
             batch = order[start : start + batch_size]
             loss, grads = model.gradients(x[batch], y[batch], dwell[batch], dwell_weight, l2)
             total += loss * len(batch)
-            state["t"] += 1
-            for name, grad in grads.items():
-                state[f"m_{name}"] = 0.9 * state[f"m_{name}"] + 0.1 * grad
-                state[f"v_{name}"] = 0.999 * state[f"v_{name}"] + 0.001 * grad**2
-                m_hat = state[f"m_{name}"] / (1 - 0.9 ** state["t"])
-                v_hat = state[f"v_{name}"] / (1 - 0.999 ** state["t"])
-                model.params[name] = model.params[name] - learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+            optimizer.update(model.params, grads)
         history.append(total / len(x))
         if on_epoch is not None:
-            on_epoch(epoch + 1, state)
+            on_epoch(epoch + 1, optimizer)
     return history
 
 

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import assert_gradients_match, write_channel
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -75,13 +76,6 @@ def synthetic_impressions(n: int, seed: int) -> list:
     return rows
 
 
-def write_channel(directory, rows: list) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "part-0000", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r) + "\n" for r in rows)
-    return str(directory)
-
-
 def arguments(train_dir: str, model_dir: str, *extra: str, checkpoints: str = "") -> list:
     return [
         "--train-dir",
@@ -121,18 +115,10 @@ def test_backprop_matches_finite_differences():
     x, y = rng.normal(size=(5, 3)), (rng.random((5, 2)) < 0.4).astype(float)
     dwell = rng.random(5) * 3
     _, grads = model.gradients(x, y, dwell, 0.7, 0.01)
-    for name in ("w1", "b1", "w2", "b2", "wc", "bc", "wd", "bd"):
-        param = model.params[name]
-        numeric = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + 1e-5
-            plus = model.gradients(x, y, dwell, 0.7, 0.01)[0]
-            param[index] = saved - 1e-5
-            minus = model.gradients(x, y, dwell, 0.7, 0.01)[0]
-            param[index] = saved
-            numeric[index] = (plus - minus) / 2e-5
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-4, atol=1e-7)
+    def loss() -> float:
+        return model.gradients(x, y, dwell, 0.7, 0.01)[0]
+
+    assert_gradients_match(loss, model.params, grads, ("w1", "b1", "w2", "b2", "wc", "bc", "wd", "bd"))
 
 
 def test_learns_every_head_and_dwell(trained):
@@ -144,7 +130,12 @@ def test_learns_every_head_and_dwell(trained):
     assert metrics["roc_auc_mean"] > 0.8
     assert metrics["f1_click"] > 0.6
     assert metrics["dwell_rmse_log"] < 0.8 * metrics["dwell_rmse_log_baseline"]
-    assert sorted(os.listdir(os.path.join(trained, "code"))) == ["inference.py", "news_feed_model.py", "serving_io.py"]
+    assert sorted(os.listdir(os.path.join(trained, "code"))) == [
+        "inference.py",
+        "news_feed_model.py",
+        "numpy_nn.py",
+        "serving_io.py",
+    ]
 
 
 def test_ranks_engaging_posts_first_and_diversifies_authors(trained):

@@ -18,15 +18,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import zlib
 
 import numpy as np
+import numpy_nn
 import serving_io
 from ml_metrics import roc_auc
-from news_feed_model import EngagementModel, FeatureError, features_matrix, fit
+from news_feed_model import EngagementModel, features_matrix, fit
+from serving_io import FeatureError
 from training_io import (
     DataError,
     base_arguments,
+    binary_label,
+    comma_list,
+    hash_split,
     number,
     read_rows,
     require_columns,
@@ -39,13 +43,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILE = "news_feed_checkpoint.npz"
 
 
-def names(text: str) -> list:
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
 def pairs(text: str, what: str) -> dict:
     result = {}
-    for item in names(text):
+    for item in comma_list(text):
         key, _, value = item.partition("=")
         if not key.strip() or not value.strip():
             raise DataError(f"--{what}: expected name=value pairs separated by commas, but got {item!r}")
@@ -81,12 +81,7 @@ def targets(rows: list, label_columns: list, dwell_column: str, channel: str) ->
     dwell = np.zeros(len(rows))
     for i, row in enumerate(rows):
         for j, column in enumerate(label_columns):
-            value = number(row[column], f"{channel} record {i}, {column}")
-            if value not in (0.0, 1.0):
-                raise DataError(
-                    f"{channel} record {i}, {column}: label must be 0 or 1, but {row[column]!r} was provided"
-                )
-            y[i, j] = value
+            y[i, j] = binary_label(row[column], f"{channel} record {i}, {column}")
         seconds = number(row[dwell_column], f"{channel} record {i}, {dwell_column}")
         if seconds < 0:
             raise DataError(
@@ -94,17 +89,6 @@ def targets(rows: list, label_columns: list, dwell_column: str, channel: str) ->
             )
         dwell[i] = np.log1p(seconds)
     return y, dwell
-
-
-def holdout(rows: list, id_column: str, fraction: float) -> tuple:
-    """Deterministic split by a hash of the user, so no user's impressions are on both sides."""
-    train, valid = [], []
-    for row in rows:
-        bucket = zlib.crc32(str(row.get(id_column, "")).encode("utf-8")) % 10_000
-        (valid if bucket < fraction * 10_000 else train).append(row)
-    if not train or not valid:
-        raise DataError(f"{len(rows)} records are too few to hold out {fraction:.0%} by {id_column}")
-    return train, valid
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -146,8 +130,8 @@ def train(args: argparse.Namespace) -> dict:
     except ValueError as error:
         raise DataError(f"--score-weights: every weight must be a number ({error})") from error
     meta = {
-        "scalar_features": names(args.scalar_features),
-        "vector_features": names(args.vector_features),
+        "scalar_features": comma_list(args.scalar_features),
+        "vector_features": comma_list(args.vector_features),
         "score_weights": weights,
         "diversity_key": args.diversity_key,
     }
@@ -163,7 +147,8 @@ def train(args: argparse.Namespace) -> dict:
         train_rows, valid_rows = rows, read_rows(args.test_dir)
         require_columns(valid_rows, needed, "test")
     else:
-        train_rows, valid_rows = holdout(rows, args.id_column, args.validation_fraction)
+        # by a hash of the user, so that no user's impressions are on both sides
+        train_rows, valid_rows = hash_split(rows, args.id_column, args.validation_fraction)
     x_train, dims = matrix(train_rows, meta, None, "train")
     x_valid, _ = matrix(valid_rows, meta, dims, "validation")
     y_train, dwell_train = targets(train_rows, list(heads.values()), args.dwell_column, "train")
@@ -172,18 +157,14 @@ def train(args: argparse.Namespace) -> dict:
     model = EngagementModel.initialize(
         x_train.shape[1], args.hidden, list(heads), args.seed, {**meta, "vector_dims": dims}
     )
-    model.params["mean"] = x_train.mean(axis=0)
-    model.params["std"] = np.where(x_train.std(axis=0) > 1e-9, x_train.std(axis=0), 1.0)
+    model.params["mean"], model.params["std"] = numpy_nn.standardization(x_train)
     checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    start, adam = resume(model, checkpoint_dir)
+    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
+    start, optimizer = numpy_nn.resume(checkpoint, model.params, model.trainable, learning_rate=args.learning_rate)
 
-    def save_checkpoint(epoch: int, state: dict) -> None:
-        if checkpoint_dir and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
-            os.makedirs(checkpoint_dir, exist_ok=True)
-            temporary = os.path.join(checkpoint_dir, "tmp_" + CHECKPOINT_FILE)
-            arrays = {f"p_{k}": v for k, v in model.params.items()}
-            np.savez(temporary, epoch=epoch, t=state["t"], **arrays, **{k: v for k, v in state.items() if k != "t"})
-            os.replace(temporary, os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+    def save_checkpoint(epoch: int, current: numpy_nn.Adam) -> None:
+        if checkpoint and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
+            numpy_nn.save_checkpoint(checkpoint, epoch, model.params, current)
 
     history = fit(
         model,
@@ -197,7 +178,7 @@ def train(args: argparse.Namespace) -> dict:
         l2=args.l2,
         seed=args.seed,
         start_epoch=start,
-        adam=adam,
+        optimizer=optimizer,
         on_epoch=save_checkpoint,
     )
     metrics = evaluate(model, x_valid, y_valid, dwell_valid, args.threshold)
@@ -213,24 +194,10 @@ def train(args: argparse.Namespace) -> dict:
             os.path.join(HERE, "inference.py"),
             os.path.join(HERE, "news_feed_model.py"),
             serving_io.__file__,
+            numpy_nn.__file__,
         ],
     )
     return metrics
-
-
-def resume(model: EngagementModel, checkpoint_dir: str | None) -> tuple:
-    """(first epoch, Adam state) from a checkpoint whose shapes match this model, else (0, None)."""
-    path = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else ""
-    if not path or not os.path.isfile(path):
-        return 0, None
-    with np.load(path) as data:
-        params = {k[2:]: data[k] for k in data.files if k.startswith("p_")}
-        if set(params) != set(model.params) or any(params[k].shape != v.shape for k, v in model.params.items()):
-            return 0, None
-        model.params.update(params)
-        adam = {k: data[k] for k in data.files if k.startswith(("m_", "v_"))}
-        adam["t"] = int(data["t"])
-        return int(data["epoch"]), adam
 
 
 if __name__ == "__main__":

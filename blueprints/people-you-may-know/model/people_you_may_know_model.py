@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from numpy_nn import Adam, l2_normalize_backward, logistic_loss, sigmoid
 
 BUCKETS = 32
 
@@ -140,10 +141,6 @@ def pair_logits(params: dict, z: np.ndarray, pairs: np.ndarray, mutual: np.ndarr
     return params["scale"][0] * cosine + params["mutual"][0] * mutual + params["bias"][0]
 
 
-def sigmoid(v: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(v, -30, 30)))
-
-
 def loss_and_gradients(
     params: dict, graph: Graph, x: np.ndarray, pairs: np.ndarray, mutual: np.ndarray, labels: np.ndarray, l2: float
 ) -> tuple:
@@ -151,17 +148,14 @@ def loss_and_gradients(
     z, (x, m0, pre1, h1, m1, norm) = embed(params, graph, x)
     logits = pair_logits(params, z, pairs, mutual)
     cosine = (z[pairs[:, 0]] * z[pairs[:, 1]]).sum(axis=1)
-    p = sigmoid(logits)
-    eps = 1e-12
-    loss = -np.mean(labels * np.log(p + eps) + (1 - labels) * np.log(1 - p + eps))
+    loss, d_logit = logistic_loss(logits, labels)
     weights = ("self1", "neigh1", "self2", "neigh2")
     loss += l2 * sum((params[k] ** 2).sum() for k in weights)
-    d_logit = (p - labels) / len(labels)
     d_cosine = d_logit * params["scale"][0]
     dz = np.zeros_like(z)
     np.add.at(dz, pairs[:, 0], d_cosine[:, None] * z[pairs[:, 1]])
     np.add.at(dz, pairs[:, 1], d_cosine[:, None] * z[pairs[:, 0]])
-    dz = (dz - z * (z * dz).sum(axis=1, keepdims=True)) / norm  # through the normalization
+    dz = l2_normalize_backward(dz, z, norm)
     grads = {
         "scale": np.array([(d_logit * cosine).sum()]),
         "mutual": np.array([(d_logit * mutual).sum()]),
@@ -177,21 +171,6 @@ def loss_and_gradients(
     for k in weights:
         grads[k] = grads[k] + 2 * l2 * params[k]
     return float(loss), grads
-
-
-class Adam:
-    def __init__(self, params: dict, learning_rate: float) -> None:
-        self.rate = learning_rate
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self.t = 0
-
-    def step(self, params: dict, grads: dict) -> None:
-        self.t += 1
-        for k in params:
-            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
-            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
-            params[k] -= self.rate * (self.m[k] / (1 - 0.9**self.t)) / (np.sqrt(self.v[k] / (1 - 0.999**self.t)) + 1e-8)
 
 
 def snapshot(nodes: list, edges: list, before: float) -> Graph:
@@ -246,11 +225,11 @@ def train_link_model(
     """Full-batch Adam on the logistic link loss; returns (params, loss history)."""
     rng = np.random.default_rng(seed)
     params = params or init_params(x.shape[1], hidden, dimensions, rng)
-    optimizer = Adam(params, learning_rate)
+    optimizer = Adam(params, learning_rate=learning_rate)
     history = []
     for epoch in range(start_epoch, epochs):
         loss, grads = loss_and_gradients(params, graph, x, pairs, mutual, labels, l2)
-        optimizer.step(params, grads)
+        optimizer.update(params, grads)
         # More mutual friends never make a friendship less likely: projected onto mutual weight ≥ 0.
         params["mutual"] = np.maximum(params["mutual"], 0.0)
         history.append(loss)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import write_channel
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -41,12 +42,6 @@ def synthetic_network(seed: int = 3) -> tuple:
     return edges, profiles
 
 
-def write(directory, rows: list) -> None:
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "part-0000"), "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r) + "\n" for r in rows)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("pymk")
@@ -63,8 +58,8 @@ def trained(tmp_path_factory):
         }
         for n, (u, v, day) in enumerate(edges)
     ]
-    write(root / "friendships", rows)
-    write(root / "profiles", profiles)
+    write_channel(root / "friendships", rows)
+    write_channel(root / "profiles", profiles)
     model_dir = root / "model"
     code = train.main(
         [
@@ -118,7 +113,12 @@ def test_candidates_are_friends_of_friends_only():
 
 def test_writes_serving_code_and_checkpoint(trained):
     model_dir, _, root = trained
-    assert sorted(os.listdir(model_dir / "code")) == ["inference.py", "people_you_may_know_model.py", "serving_io.py"]
+    assert sorted(os.listdir(model_dir / "code")) == [
+        "inference.py",
+        "numpy_nn.py",
+        "people_you_may_know_model.py",
+        "serving_io.py",
+    ]
     assert (root / "checkpoints" / train.CHECKPOINT).is_file()
 
 
@@ -180,7 +180,7 @@ def test_bad_requests_say_what_is_wrong(trained, body, content_type, message):
 
 
 def test_bad_training_data_names_the_record(tmp_path):
-    write(tmp_path / "friendships", [{"user_id": "a", "friend_id": "b", "created_at": "yesterday"}])
+    write_channel(tmp_path / "friendships", [{"user_id": "a", "friend_id": "b", "created_at": "yesterday"}])
     assert (
         train.main(
             [

@@ -22,6 +22,7 @@ import sys
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import people_you_may_know_model as pymk
 import serving_io
 from training_io import (
@@ -142,17 +143,14 @@ def train(args: argparse.Namespace) -> dict:
 
     checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
     checkpoint = os.path.join(checkpoint_dir, CHECKPOINT) if checkpoint_dir else None
-    params, start = None, 0
-    if checkpoint and os.path.isfile(checkpoint):
-        saved = np.load(checkpoint)
-        params, start = {k: saved[k] for k in saved.files if k != "epoch"}, int(saved["epoch"]) + 1
+    saved = numpy_nn.load_checkpoint(checkpoint)
+    params, start = (saved.params, saved.epoch) if saved else (None, 0)
 
     def on_epoch(epoch: int, current: dict, history: list) -> None:
         if (epoch + 1) % 50 == 0:
             print(f"epoch {epoch}: loss {history[-1]:.4f}")
             if checkpoint:
-                os.makedirs(checkpoint_dir, exist_ok=True)
-                np.savez(checkpoint, epoch=epoch, **current)
+                numpy_nn.save_checkpoint(checkpoint, epoch + 1, current)  # epochs done
 
     params, _ = pymk.train_link_model(
         graph_t,
@@ -205,7 +203,11 @@ def train(args: argparse.Namespace) -> dict:
             "max_candidates": args.max_candidates,
         },
     )
-    write_outputs(args.model_dir, metrics, [os.path.join(HERE, "inference.py"), pymk.__file__, serving_io.__file__])
+    write_outputs(
+        args.model_dir,
+        metrics,
+        [os.path.join(HERE, "inference.py"), pymk.__file__, serving_io.__file__, numpy_nn.__file__],
+    )
     return metrics
 
 

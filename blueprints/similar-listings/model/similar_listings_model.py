@@ -23,14 +23,11 @@ import os
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import sigmoid
 
 MODEL_FILE = "model.npz"
 LISTINGS_FILE = "listings.json"
 COLD_START_NEIGHBOURS = 3
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

@@ -92,7 +92,7 @@ def test_listings_without_sessions_are_cold_started(trained: tuple) -> None:
     assert len(lines) == metrics["listings"] == REGIONS * STYLES * (PER_STYLE + 2)
     assert sum(line["cold_start"] for line in lines) == REGIONS * STYLES * 2
     assert len(lines[0]["embedding"]) == 16
-    assert sorted(os.listdir(os.path.join(model_dir, "code"))) == ["inference.py", "serving_io.py",
+    assert sorted(os.listdir(os.path.join(model_dir, "code"))) == ["inference.py", "numpy_nn.py", "serving_io.py",
                                                                    "similar_listings_model.py"]
     # A new listing lands among its own neighbourhood's listings.
     model = inference.model_fn(model_dir)

@@ -30,6 +30,7 @@ import sys
 from collections import defaultdict
 
 import numpy as np
+import numpy_nn
 import serving_io
 import training_io
 from similar_listings_model import (
@@ -213,6 +214,7 @@ def train(args: argparse.Namespace) -> dict:
                                      "embedding": [round(float(x), 6) for x in vector]}) + "\n")
     training_io.write_outputs(args.model_dir, metrics, [
         os.path.join(HERE, "inference.py"), os.path.join(HERE, "similar_listings_model.py"), serving_io.__file__,
+        numpy_nn.__file__,
     ])
     return metrics
 

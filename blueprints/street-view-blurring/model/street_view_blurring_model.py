@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+from numpy_nn import Adam, softmax
 
 CLASSES = ("background", "face", "plate")
 LABELS = {name: index for index, name in enumerate(CLASSES)}
@@ -179,12 +180,6 @@ def init_params(features: int, hidden: int, rng: np.random.Generator) -> dict:
     }
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def forward(params: dict, x: np.ndarray) -> tuple:
     pre = x @ params["w1"] + params["b1"]
     hidden = np.maximum(pre, 0)
@@ -219,23 +214,6 @@ def loss_and_gradients(
     grads["w1"] = x.T @ d_hidden
     grads["b1"] = d_hidden.sum(axis=0)
     return ce + box_weight * mse, ce, mse, grads
-
-
-class Adam:
-    def __init__(self, params: dict, learning_rate: float) -> None:
-        self.rate = learning_rate
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self.t = 0
-
-    def step(self, params: dict, grads: dict) -> None:
-        self.t += 1
-        for k in params:
-            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
-            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
-            m_hat = self.m[k] / (1 - 0.9**self.t)
-            v_hat = self.v[k] / (1 - 0.999**self.t)
-            params[k] -= self.rate * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
 def training_samples(images: list, annotations: list, flip: bool) -> tuple:
@@ -280,7 +258,7 @@ def train_detector(
     rng = np.random.default_rng(seed)
     x, labels, targets = training_samples(images, annotations, flip=True)
     params = params or init_params(x.shape[1], hidden, rng)
-    optimizer = Adam(params, learning_rate)
+    optimizer = Adam(params, learning_rate=learning_rate)
     positives = np.flatnonzero(labels > 0)
     negatives = np.flatnonzero(labels == 0)
     history = []
@@ -299,7 +277,7 @@ def train_detector(
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             loss, _, _, grads = loss_and_gradients(params, x[batch], labels[batch], targets[batch], box_weight)
-            optimizer.step(params, grads)
+            optimizer.update(params, grads)
             total += loss * len(batch)
         history.append(total / len(order))
         if on_epoch is not None:

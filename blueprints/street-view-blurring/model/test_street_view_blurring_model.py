@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 
+import model_testing
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
@@ -48,22 +49,20 @@ def synthetic_image(rng: np.random.Generator) -> tuple:
 
 def write_channel(directory, count: int, seed: int) -> list:
     rng = np.random.default_rng(seed)
-    os.makedirs(directory, exist_ok=True)
     samples = [synthetic_image(rng) for _ in range(count)]
-    with open(os.path.join(directory, "part-0000"), "w", encoding="utf-8") as handle:
-        for image, boxes in samples:
-            handle.write(
-                json.dumps(
-                    {
-                        "image_id": "p",
-                        "width": SIZE,
-                        "height": SIZE,
-                        "pixels": detector.encode_image(image),
-                        "boxes": json.dumps(boxes),
-                    }
-                )
-                + "\n"
-            )
+    model_testing.write_channel(
+        directory,
+        [
+            {
+                "image_id": "p",
+                "width": SIZE,
+                "height": SIZE,
+                "pixels": detector.encode_image(image),
+                "boxes": json.dumps(boxes),
+            }
+            for image, boxes in samples
+        ],
+    )
     return samples
 
 
@@ -108,7 +107,12 @@ def test_nms_keeps_one_box_per_object():
 
 def test_writes_serving_code_and_resumes_from_checkpoint(trained):
     model_dir, _, _, root = trained
-    assert sorted(os.listdir(model_dir / "code")) == ["inference.py", "serving_io.py", "street_view_blurring_model.py"]
+    assert sorted(os.listdir(model_dir / "code")) == [
+        "inference.py",
+        "numpy_nn.py",
+        "serving_io.py",
+        "street_view_blurring_model.py",
+    ]
     assert (root / "checkpoints" / train.CHECKPOINT).is_file()
 
 

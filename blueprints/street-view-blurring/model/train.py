@@ -20,6 +20,7 @@ import sys
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import serving_io
 import street_view_blurring_model as detector
 from training_io import (
@@ -124,18 +125,15 @@ def train(args: argparse.Namespace) -> dict:
 
     checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
     checkpoint = os.path.join(checkpoint_dir, CHECKPOINT) if checkpoint_dir else None
-    params, start = None, 0
-    if checkpoint and os.path.isfile(checkpoint):
-        saved = np.load(checkpoint)
-        params = {k: saved[k] for k in saved.files if k != "epoch"}
-        start = int(saved["epoch"]) + 1
+    saved = numpy_nn.load_checkpoint(checkpoint)
+    params, start = (saved.params, saved.epoch) if saved else (None, 0)
+    if saved:
         print(f"resuming from epoch {start}")
 
     def on_epoch(epoch: int, current: dict, history: list) -> None:
         print(f"epoch {epoch}: loss {history[-1]:.4f}")
         if checkpoint and (epoch + 1) % 5 == 0:
-            os.makedirs(checkpoint_dir, exist_ok=True)
-            np.savez(checkpoint, epoch=epoch, **current)
+            numpy_nn.save_checkpoint(checkpoint, epoch + 1, current)  # epochs done
 
     params, _ = detector.train_detector(
         images,
@@ -172,6 +170,7 @@ def train(args: argparse.Namespace) -> dict:
             os.path.join(HERE, "inference.py"),
             detector.__file__,
             serving_io.__file__,
+            numpy_nn.__file__,
         ],
     )
     return metrics

@@ -25,6 +25,7 @@ from collections import defaultdict
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import serving_io
 import training_io
 from training_io import DataError, number
@@ -247,6 +248,7 @@ def train(args: argparse.Namespace) -> dict:
             handle.write(json.dumps({"video_id": video_id, "embedding": [round(float(x), 6) for x in vector]}) + "\n")
     training_io.write_outputs(args.model_dir, metrics, [
         os.path.join(HERE, "inference.py"), os.path.join(HERE, "video_recommendation_model.py"), serving_io.__file__,
+        numpy_nn.__file__,
     ])
     return metrics
 

@@ -24,6 +24,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import sigmoid
 
 MODEL_FILE = "model.npz"
 VOCAB_FILE = "vocab.json"
@@ -240,10 +241,6 @@ class TwoStageModel:
         with open(os.path.join(model_dir, VOCAB_FILE), encoding="utf-8") as handle:
             content = json.load(handle)
         return cls(Vocabulary.from_json(content["vocab"]), params, content["config"])
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
 
 
 def retrieval_step(model: TwoStageModel, optimizer: Adagrad, history: np.ndarray, target: np.ndarray,

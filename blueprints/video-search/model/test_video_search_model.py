@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 
+import model_testing
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
@@ -44,9 +44,7 @@ def synthetic(seed: int = 0, videos: int = 300, pairs: int = 2400) -> tuple:
 
 
 def write_channel(directory, rows) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "part-0000").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    return str(directory)
+    return model_testing.write_channel(directory, rows, gzipped=True)  # as Athena UNLOAD writes it
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +83,7 @@ def test_outputs_serving_code_and_resumes(trained, tmp_path):
     model_dir, metrics, _, _, root, args = trained
     assert sorted(os.listdir(os.path.join(model_dir, "code"))) == [
         "inference.py",
+        "numpy_nn.py",
         "serving_io.py",
         "video_search_model.py",
     ]
@@ -113,13 +112,8 @@ def test_gradients_match_finite_differences():
     for name, grad in analytic.items():
         param = encoder.params[name]
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(grad)), param.shape))
-        saved = param[index]
-        param[index] = saved + 1e-6
-        up = loss()
-        param[index] = saved - 1e-6
-        down = loss()
-        param[index] = saved
-        assert (up - down) / 2e-6 == pytest.approx(grad[index], rel=1e-4, abs=1e-8)
+        numeric = model_testing.numeric_gradient(loss, param, [index], eps=1e-6)[index]
+        assert numeric == pytest.approx(grad[index], rel=1e-4, abs=1e-8)
 
 
 def test_serves_queries_and_videos(trained):

@@ -24,6 +24,7 @@ import zlib
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import Adam, info_nce, l2_normalize, l2_normalize_backward, standardization, top_k
 
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "model.json"
@@ -68,15 +69,6 @@ def parse_frames(value: object, width: int | None, what: str) -> np.ndarray:
     return frames
 
 
-def _normalize(e: np.ndarray) -> tuple:
-    norm = np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
-    return e / norm, norm
-
-
-def _normalize_backward(dz: np.ndarray, z: np.ndarray, norm: np.ndarray) -> np.ndarray:
-    return (dz - z * np.sum(z * dz, axis=1, keepdims=True)) / norm
-
-
 class TwoTowerEncoder:
     """The text tower (hashed token table) and the video tower (linear projection of mean frames)."""
 
@@ -101,18 +93,18 @@ class TwoTowerEncoder:
     def text_forward(self, ids: Sequence[Sequence[int]]) -> tuple:
         table = self.params["table"]
         e = np.stack([table[list(row)].mean(axis=0) if len(row) else np.zeros(table.shape[1]) for row in ids])
-        z, norm = _normalize(e)
+        z, norm = l2_normalize(e)
         return z, (ids, z, norm)
 
     def video_forward(self, mean_frames: np.ndarray) -> tuple:
         p = self.params
         xs = (mean_frames - p["frame_mean"]) / p["frame_std"]
-        z, norm = _normalize(xs @ p["projection"])
+        z, norm = l2_normalize(xs @ p["projection"])
         return z, (xs, z, norm)
 
     def text_backward(self, dz: np.ndarray, cache: tuple) -> np.ndarray:
         ids, z, norm = cache
-        de = _normalize_backward(dz, z, norm)
+        de = l2_normalize_backward(dz, z, norm)
         grad = np.zeros_like(self.params["table"])
         for row, g in zip(ids, de):
             if len(row):
@@ -121,7 +113,7 @@ class TwoTowerEncoder:
 
     def video_backward(self, dz: np.ndarray, cache: tuple) -> np.ndarray:
         xs, z, norm = cache
-        return xs.T @ _normalize_backward(dz, z, norm)
+        return xs.T @ l2_normalize_backward(dz, z, norm)
 
     def embed_queries(self, texts: Sequence[str], languages: Sequence[str | None]) -> np.ndarray:
         buckets = self.config["buckets"]
@@ -145,39 +137,6 @@ class TwoTowerEncoder:
         return cls(params, config)
 
 
-def info_nce(zt: np.ndarray, zv: np.ndarray, temperature: float) -> tuple:
-    """Symmetric InfoNCE of matched rows; returns (loss, dL/dzt, dL/dzv)."""
-    n = zt.shape[0]
-    logits = zt @ zv.T / temperature
-    p_rows = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p_rows /= p_rows.sum(axis=1, keepdims=True)
-    p_cols = np.exp(logits - logits.max(axis=0, keepdims=True))
-    p_cols /= p_cols.sum(axis=0, keepdims=True)
-    diagonal = np.arange(n)
-    loss = -0.5 * (
-        np.log(p_rows[diagonal, diagonal] + 1e-12).mean() + np.log(p_cols[diagonal, diagonal] + 1e-12).mean()
-    )
-    identity = np.eye(n)
-    dlogits = 0.5 * ((p_rows - identity) + (p_cols - identity)) / n
-    return float(loss), dlogits @ zv / temperature, dlogits.T @ zt / temperature
-
-
-class Adam:
-    def __init__(self, params: dict, names: Sequence[str], learning_rate: float) -> None:
-        self.names, self.learning_rate, self.step = list(names), learning_rate, 0
-        self.m = {k: np.zeros_like(params[k]) for k in self.names}
-        self.v = {k: np.zeros_like(params[k]) for k in self.names}
-
-    def update(self, params: dict, grads: dict) -> None:
-        self.step += 1
-        for k in self.names:
-            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
-            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
-            m_hat = self.m[k] / (1 - 0.9**self.step)
-            v_hat = self.v[k] / (1 - 0.999**self.step)
-            params[k] = params[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
-
-
 def train_two_tower(
     query_ids: Sequence[Sequence[int]],
     video_frames: np.ndarray,
@@ -196,7 +155,7 @@ def train_two_tower(
     """Trains on pairs (query token ids[i], mean frame features[i]); returns (encoder, losses)."""
     video_frames = np.asarray(video_frames, dtype=np.float64)
     if encoder is None:
-        mean, std = frame_stats if frame_stats else (video_frames.mean(axis=0), video_frames.std(axis=0))
+        mean, std = frame_stats if frame_stats else standardization(video_frames, floor=1e-8)
         std = np.where(std < 1e-8, 1.0, std)
         encoder = TwoTowerEncoder.initialize(mean, std, config, seed)
     optimizer = Adam(encoder.params, encoder.trainable, learning_rate)
@@ -225,7 +184,4 @@ def train_two_tower(
 
 def rank(query_embeddings: np.ndarray, video_embeddings: np.ndarray, video_ids: Sequence, k: int) -> list:
     """The top-k video ids of each query by cosine similarity."""
-    scores = query_embeddings @ video_embeddings.T
-    top = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, video_embeddings.shape[0])]
-    ids = list(video_ids)
-    return [[ids[j] for j in row] for row in top]
+    return top_k(query_embeddings, video_embeddings, video_ids, k)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 
+import model_testing
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
@@ -50,11 +50,7 @@ def synthetic(seed: int = 0, images: int = 400, queries: int = 150) -> tuple:
 
 
 def write_channel(directory, rows, gzipped=True) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
-    path = directory / "part-0000"
-    path.write_bytes(gzip.compress(text) if gzipped else text)
-    return str(directory)
+    return model_testing.write_channel(directory, rows, gzipped=gzipped)  # as Athena UNLOAD writes it
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +96,7 @@ def test_outputs_serving_code_and_checkpoint(trained):
     model_dir, _, _, _, root = trained
     assert sorted(os.listdir(os.path.join(model_dir, "code"))) == [
         "inference.py",
+        "numpy_nn.py",
         "serving_io.py",
         "visual_search_model.py",
     ]
@@ -147,13 +144,8 @@ def test_gradients_match_finite_differences():
         analytic = ga[name] + gb[name]
         param = encoder.params[name]
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(analytic)), param.shape))
-        saved = param[index]
-        param[index] = saved + 1e-6
-        up = loss()
-        param[index] = saved - 1e-6
-        down = loss()
-        param[index] = saved
-        assert (up - down) / 2e-6 == pytest.approx(analytic[index], rel=1e-4, abs=1e-8)
+        numeric = model_testing.numeric_gradient(loss, param, [index], eps=1e-6)[index]
+        assert numeric == pytest.approx(analytic[index], rel=1e-4, abs=1e-8)
 
 
 def test_serves_json_csv_and_json_lines(trained):

@@ -22,6 +22,7 @@ import sys
 
 import ml_metrics
 import numpy as np
+import numpy_nn
 import serving_io
 import training_io as job
 from visual_search_model import ImageEncoder, descriptor_columns, normalize_rows, rank, train_encoder
@@ -98,17 +99,15 @@ def train(args) -> dict:
         "temperature": args.temperature,
     }
     checkpoint_dir = job.usable_checkpoint_dir(args.checkpoint_dir)
-    encoder, start_epoch = None, 0
-    if checkpoint_dir:
-        state = job.load_json(os.path.join(checkpoint_dir, "progress.json"))
-        if isinstance(state, dict) and state.get("config") == config:
-            encoder, start_epoch = ImageEncoder.load(checkpoint_dir), int(state["epochs_done"])
-            print(f"resuming from the checkpoint after epoch {start_epoch}")
+    encoder, start_epoch = None, job.load_progress(checkpoint_dir, config)
+    if start_epoch:
+        encoder = ImageEncoder.load(checkpoint_dir)
+        print(f"resuming from the checkpoint after epoch {start_epoch}")
 
     def save_checkpoint(epoch, current, _loss):
         if checkpoint_dir and (epoch + 1) % CHECKPOINT_EVERY == 0:
             current.save(checkpoint_dir)
-            job.save_json(os.path.join(checkpoint_dir, "progress.json"), {"config": config, "epochs_done": epoch + 1})
+            job.save_progress(checkpoint_dir, config, epoch + 1)
 
     encoder, losses = train_encoder(
         catalogue,
@@ -133,12 +132,7 @@ def train(args) -> dict:
     ranked = rank(encoder.embed(queries), encoder.embed(catalogue), ids, k)
     baseline = rank(normalize_rows(queries), normalize_rows(catalogue), ids, k)
     metrics = {
-        f"recall_at_{k}": ml_metrics.recall_at_k(ranked, relevant, k),
-        "recall_at_1": ml_metrics.recall_at_k(ranked, relevant, 1),
-        "mrr": ml_metrics.mean_reciprocal_rank(ranked, relevant),
-        f"ndcg_at_{k}": ml_metrics.ndcg_at_k(ranked, relevant, k),
-        f"precision_at_{k}": ml_metrics.precision_at_k(ranked, relevant, k),
-        f"map_at_{k}": ml_metrics.mean_average_precision_at_k(ranked, relevant, k),
+        **ml_metrics.retrieval_metrics(ranked, relevant, k),
         f"baseline_recall_at_{k}": ml_metrics.recall_at_k(baseline, relevant, k),
         "baseline_mrr": ml_metrics.mean_reciprocal_rank(baseline, relevant),
         "final_loss": losses[-1] if losses else float("nan"),
@@ -155,6 +149,7 @@ def train(args) -> dict:
             os.path.join(HERE, "inference.py"),
             os.path.join(HERE, "visual_search_model.py"),
             serving_io.__file__,
+            numpy_nn.__file__,
         ],
     )
     return metrics

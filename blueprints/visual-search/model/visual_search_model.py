@@ -30,6 +30,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+from numpy_nn import Adam, info_nce, l2_normalize, l2_normalize_backward, standardization, top_k
 
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "model.json"
@@ -71,18 +72,15 @@ class ImageEncoder:
         xs = (x - p["mean"]) / p["std"]
         pre = xs @ p["w1"] + p["b1"]
         h = np.maximum(pre, 0.0)
-        e = h @ p["w2"]
-        norm = np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
-        z = e / norm
-        return z, (xs, pre, h, e, norm)
+        z, norm = l2_normalize(h @ p["w2"])
+        return z, (xs, pre, h, z, norm)
 
     def embed(self, x: np.ndarray) -> np.ndarray:
         return self.forward(np.asarray(x, dtype=np.float64))[0]
 
     def backward(self, dz: np.ndarray, cache: tuple) -> dict:
-        xs, pre, h, _e, norm = cache
-        z = _e / norm
-        de = (dz - z * np.sum(z * dz, axis=1, keepdims=True)) / norm
+        xs, pre, h, z, norm = cache
+        de = l2_normalize_backward(dz, z, norm)
         grads = {"w2": h.T @ de}
         dh = de @ self.params["w2"].T
         dpre = dh * (pre > 0)
@@ -105,27 +103,6 @@ class ImageEncoder:
         return cls(params, config)
 
 
-def info_nce(za: np.ndarray, zb: np.ndarray, temperature: float) -> tuple:
-    """Symmetric InfoNCE of two batches of normalized views; returns (loss, dL/dza, dL/dzb)."""
-    n = za.shape[0]
-    logits = za @ zb.T / temperature
-    rows = logits - logits.max(axis=1, keepdims=True)
-    p_rows = np.exp(rows)
-    p_rows /= p_rows.sum(axis=1, keepdims=True)
-    cols = logits - logits.max(axis=0, keepdims=True)
-    p_cols = np.exp(cols)
-    p_cols /= p_cols.sum(axis=0, keepdims=True)
-    diagonal = np.arange(n)
-    loss = -0.5 * (
-        np.log(p_rows[diagonal, diagonal] + 1e-12).mean() + np.log(p_cols[diagonal, diagonal] + 1e-12).mean()
-    )
-    identity = np.eye(n)
-    dlogits = 0.5 * ((p_rows - identity) + (p_cols - identity)) / n
-    dza = dlogits @ zb / temperature
-    dzb = dlogits.T @ za / temperature
-    return float(loss), dza, dzb
-
-
 def augment(
     x: np.ndarray, rng: np.random.Generator, block: int, shift: float, noise: float, dropout: float
 ) -> np.ndarray:
@@ -139,24 +116,6 @@ def augment(
         keep = rng.random(x.shape) >= dropout
         view = np.where(keep, view, 0.0)
     return view
-
-
-class Adam:
-    def __init__(self, params: dict, names: Sequence[str], learning_rate: float) -> None:
-        self.names = list(names)
-        self.learning_rate = learning_rate
-        self.m = {k: np.zeros_like(params[k]) for k in self.names}
-        self.v = {k: np.zeros_like(params[k]) for k in self.names}
-        self.step = 0
-
-    def update(self, params: dict, grads: dict) -> None:
-        self.step += 1
-        for k in self.names:
-            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
-            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
-            m_hat = self.m[k] / (1 - 0.9**self.step)
-            v_hat = self.v[k] / (1 - 0.999**self.step)
-            params[k] = params[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
 def train_encoder(
@@ -181,9 +140,8 @@ def train_encoder(
     """Trains (or resumes) the encoder on catalogue descriptors ``x``; returns (encoder, losses)."""
     x = np.asarray(x, dtype=np.float64)
     if encoder is None:
-        std = x.std(axis=0)
-        std[std < 1e-8] = 1.0
-        encoder = ImageEncoder.initialize(x.mean(axis=0), std, hidden, dimensions, seed, config)
+        mean, std = standardization(x, floor=1e-8)
+        encoder = ImageEncoder.initialize(mean, std, hidden, dimensions, seed, config)
     optimizer = Adam(encoder.params, encoder.trainable, learning_rate)
     losses = []
     batch_size = max(2, min(batch_size, x.shape[0]))
@@ -213,13 +171,8 @@ def train_encoder(
 
 def rank(query_embeddings: np.ndarray, catalogue_embeddings: np.ndarray, catalogue_ids: Sequence, k: int) -> list:
     """The top-k catalogue ids of each query by cosine similarity (embeddings are normalized)."""
-    scores = query_embeddings @ catalogue_embeddings.T
-    k = min(k, catalogue_embeddings.shape[0])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    ids = list(catalogue_ids)
-    return [[ids[j] for j in row] for row in top]
+    return top_k(query_embeddings, catalogue_embeddings, catalogue_ids, k)
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+    return l2_normalize(np.asarray(x, dtype=np.float64))[0]
