@@ -70,6 +70,13 @@ export interface VideoRecommendationAssumptions {
    * embedding of its own (the tower places it by language and length only) until the next run.
    */
   readonly retrainInterval: Duration;
+  /**
+   * Catalogue rows one ml.c5.xlarge embeds per second in the daily indexing transform: the video
+   * tower is three table lookups per video, so JSON Lines parsing dominates. 5,000.
+   */
+  readonly indexingVideosPerSecondPerInstance: number;
+  /** Time the daily re-embedding of the indexed videos must take, after the daily training. 3 hours. */
+  readonly reindexWindow: Duration;
 }
 
 /** The video recommendation blueprint's figures. */
@@ -101,5 +108,7 @@ export const VIDEO_RECOMMENDATION_FIGURES: VideoRecommendationFigures = {
     rankingThroughputQps: 150,
     cachedUserFeatureBytes: 600,
     retrainInterval: Duration.days(1),
+    indexingVideosPerSecondPerInstance: 5_000,
+    reindexWindow: Duration.hours(3),
   },
 };

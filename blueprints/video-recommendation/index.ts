@@ -1,7 +1,7 @@
 import { VideoRecommendationStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { VideoRecommendationStack, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME, VREC_TRAINING_COLUMNS } from './stack';
+export { VideoRecommendationStack, VREC_INDEX_NAME, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME, VREC_TRAINING_COLUMNS } from './stack';
 export type { VideoRecommendationStackProps } from './stack';
 export * from './figures';
 

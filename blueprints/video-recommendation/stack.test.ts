@@ -1,6 +1,6 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures, VideoRecommendationStack } from '.';
+import { VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VREC_INDEX_NAME, VideoRecommendationFigures, VideoRecommendationStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
 import { synthBlueprint } from '../../test/support/blueprint';
@@ -101,4 +101,15 @@ describe('invalid figures', () => {
     const stageLatency = { ...a.stageLatency, ranking: Duration.millis(180) };
     expect(build({ ...f, assumptions: { ...a, stageLatency } })).toThrow(/stageLatency must add up to at most the chapter's latencyBudget of 200 ms/);
   });
+});
+
+test('candidate index: daily, the video tower embeds the recommendable videos and the loader writes them into the index', () => {
+  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  expect(definition).toContain(`'--index', '${VREC_INDEX_NAME}'`);
+  expect(definition).toContain("'--dimensions', '64'");
+  // The transform runs the user tower's model, whose artifact also holds the video tower.
+  expect(definition).toMatch(/\\"ModelName\\":\\"",\{"Fn::GetAtt":\["UserTowerEndpointChampionModel[0-9A-F]{8}","ModelName"\]\}/);
+  // ceil(100M videos / (5,000 videos/s × 10,800 s)) = 2 instances.
+  expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":2,');
 });

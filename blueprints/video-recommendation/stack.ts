@@ -1,7 +1,8 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures } from './figures';
+import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore, FeatureType } from '../../constructs/feature-store';
@@ -11,13 +12,15 @@ import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeCache, sizeStream, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeBatch, sizeCache, sizeStream, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
 
 const C = ColumnClassification;
 const A = ColumnAction;
 
 /** Name of the model (both stages): training jobs, model package group, monitor and retraining events. */
 export const VREC_MODEL_NAME = 'vrec-recommender';
+/** The index of video embeddings in the collection: loaded daily, searched with the user tower's vector. */
+export const VREC_INDEX_NAME = 'videos';
 /** Columns of the impressions both stages train on (train.py's COLUMNS). */
 export const VREC_TRAINING_COLUMNS = [
   'user_id', 'video_id', 'shown_at', 'video_length_s', 'video_language', 'user_age', 'device_type', 'watched',
@@ -74,7 +77,7 @@ export class VideoRecommendationStack extends Stack {
       positiveNumber('dailyActiveUsers'), positiveNumber('recommendationRequestsPerUserPerDay'), positiveNumber('watchEventsPerUserPerDay'),
       positiveNumber('watchEventBytes'), positiveNumber('peakToAverage'), positiveNumber('indexedVideos'), wholeAtLeast('embeddingDimensions', 1),
       wholeAtLeast('candidatesPerRequest', 1), positiveNumber('userTowerThroughputQps'), positiveNumber('rankingThroughputQps'),
-      positiveNumber('cachedUserFeatureBytes'),
+      positiveNumber('cachedUserFeatureBytes'), positiveNumber('indexingVideosPerSecondPerInstance'),
     ]);
     checkStageLatencies(who, figures);
 
@@ -113,14 +116,13 @@ export class VideoRecommendationStack extends Stack {
       ],
     });
     const videos = lake.addDataset('videos', {
-      description: 'The video catalogue; the indexer embeds the recommendable subset',
+      description: 'The recommendable subset of the catalogue (public, policy-cleared, recent), exported daily by the catalogue service',
       columns: [
         { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
         { name: 'channel_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
         { name: 'video_length_s', type: 'bigint', classification: C.NON_PERSONAL },
         { name: 'video_language', type: 'string', classification: C.NON_PERSONAL },
         { name: 'uploaded_at', type: 'timestamp', classification: C.NON_PERSONAL },
-        { name: 'recommendable', type: 'boolean', classification: C.NON_PERSONAL },
       ],
     });
 
@@ -231,13 +233,29 @@ export class VideoRecommendationStack extends Stack {
     userTower.grantInvoke(serving);
     ranking.grantInvoke(serving);
     index.grantRead(serving);
-    const indexer = new iam.Role(this, 'IndexerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Writes the video embeddings of an approved model (video_embeddings.jsonl) for the recommendable videos into the index',
+    // Candidate index, daily after training: the video tower (the user tower's artifact) embeds the
+    // recommendable videos; the loader writes them into the index with the channel's pseudonym (erasure).
+    const reindex = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
+    new BatchTransform(this, 'Indexing', {
+      lake,
+      network,
+      name: 'vrec-indexing',
+      source: videos,
+      keyColumn: 'video_id',
+      columns: ['video_id', 'video_length_s', 'video_language'],
+      model: userTower.variants[0].model,
+      cache: new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) }),
+      format: TransformFormat.JSON_LINES,
+      instanceType: 'ml.c5.xlarge',
+      instanceCount: reindex.instanceCount,
+      ttl: Duration.days(2),
+      transformTimeout: a.reindexWindow,
+      schedule: scheduler.ScheduleExpression.cron({ hour: '4', minute: '0' }),
+      vectorIndex: {
+        index, indexName: VREC_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
+        embeddingField: 'embedding', documentFields: ['channel_id', 'video_language'],
+      },
     });
-    lake.grantReadArtifacts(indexer);
-    videos.grantRead(indexer);
-    index.grantReadWrite(indexer);
 
     recordFigures(this, figures, {
       'recommendation requests': requests,
@@ -248,6 +266,7 @@ export class VideoRecommendationStack extends Stack {
       'vector index, deployed recommendable subset': deployedIndex,
       'user tower endpoint': userTower.variants[0].capacity,
       'ranking endpoint': ranking.variants[0].capacity,
+      'daily indexing transform': reindex,
     });
   }
 }

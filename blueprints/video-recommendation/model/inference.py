@@ -10,6 +10,10 @@ stage it asks for:
   ``video_length_s`` and ``video_language`` → ``{"video_id": "v9", "score": 0.71}``, the watch
   probability. One request carries every candidate of one user, one instance each.
 
+- indexing (the video tower, the daily indexing batch transform over the catalogue):
+  ``{"video_id": "v9", "video_length_s": 240, "video_language": "en"}`` without user fields →
+  ``{"video_id": "v9", "embedding": [...]}``, the vector the index stores for that video.
+
 ``history`` is the user's recently watched video ids (from the feature store), most recent last;
 unknown ids are ignored. CSV rows: ``user_age,device_type,history`` (ids separated by ``|``) for
 embeddings, followed by ``video_id,video_length_s,video_language`` for ranking. Responses:
@@ -74,9 +78,17 @@ def _user(instance: object, index: int) -> tuple:
 
 
 def predict_fn(instances: list, model: TwoStageModel) -> list:
-    ranking = [i for i, x in enumerate(instances) if isinstance(x, dict) and "video_id" in x]
-    embedding = [i for i in range(len(instances)) if i not in set(ranking)]
+    candidates = [i for i, x in enumerate(instances) if isinstance(x, dict) and "video_id" in x]
+    videos_only = [i for i in candidates if "user_age" not in instances[i]]
+    ranking = [i for i in candidates if i not in set(videos_only)]
+    embedding = [i for i in range(len(instances)) if i not in set(candidates)]
     results: list = [None] * len(instances)
+    if videos_only:
+        ids = [str(serving_io.field(instances[i], "video_id", i)) for i in videos_only]
+        vectors = model.embed_videos(ids, [_number(instances[i], "video_length_s", i) for i in videos_only],
+                                     [serving_io.field(instances[i], "video_language", i) for i in videos_only])
+        for i, video, vector in zip(videos_only, ids, vectors):
+            results[i] = {"video_id": video, "embedding": [round(float(x), 6) for x in vector]}
     if embedding:
         users = [_user(instances[i], i) for i in embedding]
         vectors = model.embed_users(*zip(*users))

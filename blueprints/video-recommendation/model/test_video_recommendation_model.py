@@ -126,6 +126,24 @@ def test_serves_user_embeddings_and_ranks_candidates(trained: tuple) -> None:
     assert len(embedded.strip().split(",")) == 16
 
 
+def test_embeds_catalogue_videos_for_the_index_and_the_user_vector_retrieves_them(trained: tuple) -> None:
+    # The daily indexing transform sends catalogue rows as JSON Lines, without user fields.
+    model = inference.model_fn(trained[0])
+    videos = (10, 20, 35, 90, 130, 170)
+    rows = [{"video_id": f"v{v}", "video_length_s": 300, "video_language": LANGUAGES[video_cluster(v)]} for v in videos]
+    lines = "".join(json.dumps(row) + "\n" for row in rows)
+    body, kind = serve(model, lines, "application/jsonlines", "application/jsonlines")
+    assert kind == "application/jsonlines"
+    indexed = {p["video_id"]: np.asarray(p["embedding"]) for p in map(json.loads, body.splitlines())}
+    assert sorted(indexed) == sorted(f"v{v}" for v in videos) and all(len(v) == 16 for v in indexed.values())
+    user, _ = serve(model, json.dumps({"instances": [{"user_age": 30, "device_type": "mobile",
+                                                      "history": [f"v{v}" for v in range(5)]}]}))
+    query = np.asarray(json.loads(user)["predictions"][0]["embedding"])
+    ranked = sorted(indexed, key=lambda v: -float(indexed[v] @ query))
+    # The user's cluster comes first, as the inner-product ANN search over the index would rank it.
+    assert set(ranked[:3]) == {"v10", "v20", "v35"}, ranked
+
+
 def test_unknown_ids_still_get_scores(trained: tuple) -> None:
     model = inference.model_fn(trained[0])
     body, _ = serve(model, json.dumps([{"user_age": 22, "device_type": "vr-headset", "history": ["nope"],

@@ -172,6 +172,16 @@ class TwoStageModel:
     def all_video_vectors(self) -> np.ndarray:
         return self.video_vectors(np.arange(1, len(self.vocab.videos)))
 
+    def embed_videos(
+        self, video_ids: Sequence[object], lengths: Sequence[float], languages: Sequence[object]
+    ) -> np.ndarray:
+        """Video-tower vectors for the index, from the catalogue's attributes; a video the model has
+        not seen (uploaded since training) gets its language and length parts only."""
+        videos = np.asarray([self.vocab.video(v) for v in video_ids], dtype=np.int64)
+        language = np.asarray([self.vocab.language(v) for v in languages], dtype=np.int64)
+        length = np.asarray([length_bucket(float(v)) for v in lengths], dtype=np.int64)
+        return self.video_vectors(videos, language, length)
+
     # ---- ranker -------------------------------------------------------------------------------
 
     def ranker_features(self, u: np.ndarray, v: np.ndarray, history: np.ndarray, mask: np.ndarray,
