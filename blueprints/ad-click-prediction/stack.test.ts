@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, AD_CLICK_PREDICTION, AD_CLICK_PREDICTION_FIGURES, AdClickPredictionStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(AD_CLICK_PREDICTION);
 const a = AD_CLICK_PREDICTION_FIGURES.assumptions;
@@ -121,10 +121,7 @@ test.each([
 });
 
 test('continual learning: each hourly run looks up the newest registered version and continues it', () => {
-  const definitions = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => JSON.stringify(r.Properties.DefinitionString))
-    .filter((d) => d.includes('listModelPackages'));
-  expect(definitions).toHaveLength(1);
+  const definitions = [workflowDefinition(s.template, 'listModelPackages')];
   expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"adctr-dcn\\"');
   expect(definitions[0]).not.toContain('ModelApprovalStatus\\":\\"Approved');
   expect(definitions[0]).toContain('\\"ChannelName\\":\\"warm_start\\"');

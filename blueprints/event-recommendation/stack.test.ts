@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { EVENT_RECOMMENDATION, EVENT_RECOMMENDATION_FIGURES, EVREC_FEATURES, EventRecommendationStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(EVENT_RECOMMENDATION);
 const a = EVENT_RECOMMENDATION_FIGURES.assumptions;
@@ -120,10 +120,7 @@ test.each([
 });
 
 test('online learning: the hourly fine-tune continues the newest daily model, the daily retrain starts from scratch', () => {
-  const definitions = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => JSON.stringify(r.Properties.DefinitionString))
-    .filter((d) => d.includes('listModelPackages'));
-  expect(definitions).toHaveLength(1);
+  const definitions = [workflowDefinition(s.template, 'listModelPackages')];
   expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"evrec-ranker\\"');
   expect(definitions[0]).toContain('evrec-ranker-ft');
 });

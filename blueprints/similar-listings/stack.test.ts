@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SIMLIST_INDEX_NAME, SimilarListingsFigures, SimilarListingsStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(SIMILAR_LISTINGS);
 const f = SIMILAR_LISTINGS_FIGURES;
@@ -82,8 +82,7 @@ describe('invalid figures', () => {
 });
 
 test('indexes every listing daily: the served model embeds it, the loader writes it into the index with its filter attributes', () => {
-  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain(`'--index', '${SIMLIST_INDEX_NAME}'`);
   // ceil(7M listings / (2,000 listings/s × 7,200 s)) = 1 instance.
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":1,');

@@ -3,18 +3,13 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { STREET_VIEW_BLURRING, STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { sizeBatch } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(STREET_VIEW_BLURRING);
 const a = STREET_VIEW_BLURRING_FIGURES.assumptions;
 
 function transformDefinition(): string {
-  const machines = s.template.findResources('AWS::StepFunctions::StateMachine');
-  const found = Object.values(machines).map((m) => JSON.stringify(m.Properties.DefinitionString)).find((d) => d.includes('bt-svb-blurring'));
-  if (found === undefined) {
-    throw new Error('no batch transform workflow');
-  }
-  return found;
+  return workflowDefinition(s.template, 'bt-svb-blurring');
 }
 
 test('passes the compliance gate', () => {

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VREC_INDEX_NAME, VideoRecommendationFigures, VideoRecommendationStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VIDEO_RECOMMENDATION);
 const f = VIDEO_RECOMMENDATION_FIGURES;
@@ -104,8 +104,7 @@ describe('invalid figures', () => {
 });
 
 test('candidate index: daily, the video tower embeds the recommendable videos and the loader writes them into the index', () => {
-  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain(`'--index', '${VREC_INDEX_NAME}'`);
   expect(definition).toContain("'--dimensions', '64'");
   // The transform runs the user tower's model, whose artifact also holds the video tower.

@@ -6,7 +6,7 @@ import { VIDEO_SEARCH, VIDEO_SEARCH_FIGURES, VIDEO_SEARCH_NAMES, VideoSearchStac
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VIDEO_SEARCH);
 const a = VIDEO_SEARCH_FIGURES.assumptions;
@@ -54,8 +54,7 @@ test('the vector index is an OpenSearch Serverless vector collection the search 
 });
 
 test('the indexing pipeline loads every embedding into the video index after the transform', () => {
-  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain('load_vectors.py');
   expect(definition).toContain(`'--index', '${VIDEO_SEARCH_NAMES.indexName}'`);
 });

@@ -6,7 +6,7 @@ import { VISUAL_SEARCH, VISUAL_SEARCH_FIGURES, VISUAL_SEARCH_NAMES, VisualSearch
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VISUAL_SEARCH);
 const a = VISUAL_SEARCH_FIGURES.assumptions;
@@ -64,8 +64,7 @@ test('the vector index is an OpenSearch Serverless vector collection the search 
 });
 
 test('the indexing pipeline loads every embedding into the image index after the transform', () => {
-  const definition = JSON.stringify(Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))
-    .map((r) => r.Properties.DefinitionString).find((d) => JSON.stringify(d).includes('LoadVectors')));
+  const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain('load_vectors.py');
   expect(definition).toContain(`'--index', '${VISUAL_SEARCH_NAMES.indexName}'`);
 });

@@ -46,3 +46,18 @@ export function synthBlueprint(definition: BlueprintDefinition): SynthesizedBlue
     }
   }
 }
+
+/**
+ * The definition, as JSON text, of the one state machine whose definition contains `marker`
+ * (a state name, a job name prefix, an SDK action): what a blueprint test reads its workflow by.
+ * Fails naming the marker when no state machine or several contain it.
+ */
+export function workflowDefinition(template: Template, marker: string): string {
+  const found = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))
+    .map((machine) => JSON.stringify(machine.Properties.DefinitionString))
+    .filter((definition) => definition.includes(marker));
+  if (found.length !== 1) {
+    throw new Error(`expected one state machine whose definition contains '${marker}', found ${found.length}`);
+  }
+  return found[0];
+}
