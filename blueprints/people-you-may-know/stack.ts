@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Annotations, CfnOutput, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures } from './figures';
 import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
@@ -46,8 +46,7 @@ export class PeopleYouMayKnowStack extends Stack {
       recordsPerSecondPerInstance: a.usersPerSecondPerInstance,
       window: a.batchWindow,
     }, 'PeopleYouMayKnow nightly precompute');
-    // The cache load as the construct runs it (one loader within LOAD_MAX_RUNTIME): recorded, not enforced,
-    // because the shared loader cannot be scaled from here (README, "Known limit").
+    // The cache load: loaders that each write their share within LOAD_MAX_RUNTIME (README, "Loading 1B items").
     const loadCapacity = sizeBatch({
       records: figures.chapter.users,
       recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond,
@@ -105,7 +104,7 @@ export class PeopleYouMayKnowStack extends Stack {
     const linkModel = new ServingModel(this, 'LinkModel', { lake, network, source: ModelSource.bootstrap(), description: `${PYMK_MODEL_NAME} (nightly PYMK precompute)` });
 
     const cache = new PredictionCache(this, 'Suggestions', { encryptionKey: lake.encryptionKey, purpose, retention: a.predictionTtl.plus(a.predictionTtl) });
-    const precompute = new BatchTransform(this, 'NightlyPrecompute', {
+    new BatchTransform(this, 'NightlyPrecompute', {
       lake,
       network,
       name: 'pymk-precompute',
@@ -121,14 +120,8 @@ export class PeopleYouMayKnowStack extends Stack {
       transformTimeout: a.batchWindow,
       ttl: a.predictionTtl,
       schedule: scheduler.ScheduleExpression.cron({ hour: '0', minute: '0' }),
+      loadInstanceCount: loadCapacity.instanceCount,
     });
-    if (loadCapacity.instanceCount > 1) {
-      const oneLoaderHours = Math.round(figures.chapter.users / a.cacheLoadItemsPerSecond / 3600);
-      Annotations.of(precompute).addWarningV2('mlsd:pymkCacheLoad',
-        `Loading ${figures.chapter.users.toLocaleString('en-US')} users' suggestions takes about ${oneLoaderHours} h on one loader at `
-        + `${a.cacheLoadItemsPerSecond} items/s, beyond the loader's ${LOAD_MAX_RUNTIME.toHumanString()}: it would need ${loadCapacity.instanceCount} `
-        + 'loaders, which BatchTransform does not run yet (README, "Known limit")');
-    }
 
     // 4. The PYMK service reads a user's suggestions.
     const service = new iam.Role(this, 'PymkServiceRole', {
@@ -141,7 +134,7 @@ export class PeopleYouMayKnowStack extends Stack {
 
     recordFigures(this, figures, {
       'NightlyPrecompute instance count': transformCapacity,
-      'NightlyPrecompute cache load (one loader today, see README)': loadCapacity,
+      'NightlyPrecompute cache loaders': loadCapacity,
     });
   }
 }

@@ -1,7 +1,9 @@
 import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BatchTransform, BatchTransformProps, METRIC_NAMESPACE, PredictionCache, TransformFormat, scheduleCadence, vectorIndexBody } from '.';
+import {
+  BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, exportParts, scheduleCadence, vectorIndexBody,
+} from '.';
 import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
@@ -367,6 +369,9 @@ describe('validation', () => {
     ['a cron whose interval is unknown', () => ({ schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0', day: '1' }) }), /scheduleInterval is required with schedule 'cron\(0 3 1 \* \? \*\)'/],
     ['a transformTimeout of a minute', () => ({ transformTimeout: Duration.minutes(1) }), /transformTimeout must be a whole number of seconds from 10 minutes to 30 days, but 1 minute was provided/],
     ['loadVolumeSizeGiB 0', () => ({ loadVolumeSizeGiB: 0 }), /loadVolumeSizeGiB must be a whole number from 1 to 16384, but 0 was provided/],
+    ['loadInstanceCount 0', () => ({ loadInstanceCount: 0 }), /loadInstanceCount must be a whole number from 1 to 100, but 0 was provided/],
+    ['loadInstanceCount 101', () => ({ loadInstanceCount: 101 }), /loadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
+    ['loadInstanceCount 1.5', () => ({ loadInstanceCount: 1.5 }), /loadInstanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],
   ])('fails if %s, naming the construct, the prop, what was received and what is allowed', (_name, change, message) => {
     const s = setup();
     expect(() => new BatchTransform(s.stack, 'Pymk', props(s, change(s)))).toThrow(KitError);
@@ -438,6 +443,165 @@ describe('compliance', () => {
     expect(gdpr.violations).toEqual([]);
     const machine = s.stack.node.findChild('Pymk').node.findChild('Workflow');
     const acknowledged = JSON.stringify(machine.node.metadata);
+    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]');
+  });
+});
+
+describe('sharded load', () => {
+  test('N loaders: the predictions are sharded by S3 key, the code is copied to each, each writes a summary per host', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 4 }));
+    const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
+    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ListSummaries', 'ReadSummaries', 'SumSummaries', 'PublishSuccess', 'RecordFailure', 'Failed']);
+    expect(timeout).toBe((12 + 4 + 1) * 3600);
+
+    const load = states.LoadPredictions;
+    expect(load.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
+    expect(load.Parameters.ProcessingResources.ClusterConfig).toEqual({
+      InstanceCount: 4, InstanceType: 'ml.m5.large', VolumeSizeInGB: 30, VolumeKmsKeyId: expect.stringMatching(/^<GetAtt:LakeKey\w+\.Arn>$/),
+    });
+    expect(load.Parameters.ProcessingInputs).toEqual([
+      { InputName: 'code', S3Input: expect.objectContaining({ LocalPath: '/opt/ml/processing/code', S3DataDistributionType: 'FullyReplicated' }) },
+      { InputName: 'predictions', S3Input: expect.objectContaining({
+        'S3Uri.$': expect.stringContaining('/_exports/transform-output/pymk/{}/'), 'LocalPath': '/opt/ml/processing/predictions', 'S3DataDistributionType': 'ShardedByS3Key',
+      }) },
+    ]);
+    // Each instance: <output>/<execution>/<current_host>.json, uploaded side by side under _exports/transform-load/pymk/<execution>/.
+    expect(load.Parameters.AppSpecification['ContainerArguments.$'])
+      .toMatch(/'--input-columns', '3', '--summary-dir', States\.Format\('\/opt\/ml\/processing\/output\/\{\}', \$\$\.Execution\.Name\)\)$/);
+    expect(load.Parameters.AppSpecification['ContainerArguments.$']).not.toContain("'--summary',");
+    expect(load.Parameters.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri).toMatch(/\/_exports\/transform-load\/pymk\/$/);
+    // Everything else of the job is the kit's processing job: VPC, inter-container encryption, keys, runtime.
+    expect(load.Parameters.NetworkConfig).toEqual(expect.objectContaining({ EnableNetworkIsolation: false, EnableInterContainerTrafficEncryption: true }));
+    expect(load.Parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 4 * 3600 });
+    expect(load.Next).toBe('ListSummaries');
+  });
+
+  test('the workflow lists the run\'s summaries, reads each in an inline Map, sums them with JSONata, and publishes the sum', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 4 }));
+    const { States: states } = definition(s.stack);
+    expect(states.ListSummaries).toEqual(expect.objectContaining({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
+      Parameters: { 'Bucket': expect.stringMatching(/^<Ref:LakeCurated/), 'Prefix.$': "States.Format('_exports/transform-load/pymk/{}/', $$.Execution.Name)" },
+      ResultSelector: { 'keys.$': '$.Contents[*].Key' },
+      ResultPath: '$.load',
+      Next: 'ReadSummaries',
+    }));
+    const map = states.ReadSummaries;
+    expect(map).toEqual(expect.objectContaining({
+      Type: 'Map', ItemsPath: '$.load.keys', ItemSelector: { 'key.$': '$$.Map.Item.Value' }, ResultPath: '$.load.shards', MaxConcurrency: 10, Next: 'SumSummaries',
+    }));
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'INLINE' });
+    expect(map.ItemProcessor.States.ReadLoaderSummary).toEqual(expect.objectContaining({
+      Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
+      Parameters: { 'Bucket': expect.stringMatching(/^<Ref:LakeCurated/), 'Key.$': '$.key' },
+      ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+      Retry: [expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 })],
+    }));
+
+    const sum = states.SumSummaries;
+    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'PublishSuccess' });
+    const output = sum.Output as string;
+    expect(output).toMatch(/^\{% \(\$summaries := \$states\.input\.load\.shards\.summary; \$merge\(\[\$states\.input, \{"load": \{"summary": \{"loaders": \$count\(\$summaries\), /);
+    expect(output).toMatch(/\}\}\}\]\)\) %\}$/);
+    for (const count of LOAD_SUMMARY_COUNTS) {
+      expect(output).toContain(`"${count}": $sum($summaries.${count})`);
+    }
+    // The sum lands where a single loader's summary is, so PublishSuccess reads the same path.
+    expect(states.PublishSuccess.Parameters.MetricData).toContainEqual(
+      { 'MetricName': 'ItemsWritten', 'Dimensions': [{ Name: 'Pipeline', Value: 'pymk' }], 'Value.$': '$.load.summary.items_written', 'Unit': 'Count' });
+
+    for (const name of ['LoadPredictions', 'ListSummaries', 'ReadSummaries', 'PublishSuccess']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+    expect(states.ListSummaries.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 })]);
+    expect(states.ReadSummary).toBeUndefined();
+  });
+
+  test('the workflow may list the run\'s summaries through the grants it already has', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 4 }));
+    const read = policyStatements(s.stack, 'PymkWorkflowRole').find((st) => JSON.stringify(st.Resource).includes('/_exports/transform-load/pymk/*'));
+    expect(read?.Action).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+    expect(read?.Resource).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [expect.stringMatching(/^LakeCurated/), 'Arn'] }]));
+    // The loaders write below their prefix, as the single loader does.
+    expect(JSON.stringify(policyStatements(s.stack, 'PymkLoadRole'))).toContain('/_exports/transform-load/pymk/*');
+  });
+
+  test('the export is split into a multiple of N parts by a hash of the key, so that there are files for every loader', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 3 }));
+    const query = definition(s.stack).States.Export.Parameters['QueryString.$'] as string;
+    // 3 loaders x floor(100 / 3) = 99 parts, the partition column last (it names folders, not a field of the files).
+    expect(query).toContain('COALESCE(CAST("affinity" AS varchar), \\\'\\\') AS "affinity", mod(crc32(to_utf8(CAST("user_id" AS varchar))), 99) AS "export_part" FROM');
+    expect(query).toContain('WITH (format = \\\'TEXTFILE\\\', field_delimiter = \\\',\\\', compression = \\\'GZIP\\\', partitioned_by = ARRAY[\\\'export_part\\\'])');
+    // The files keep their fields: the model and the loaders see no partition column.
+    expect(definition(s.stack).States.Transform.Parameters.DataProcessing).toEqual({ InputFilter: '$[1:]', JoinSource: 'Input' });
+
+    const single = setup();
+    new BatchTransform(single.stack, 'Pymk', props(single));
+    expect(definition(single.stack).States.Export.Parameters['QueryString.$']).not.toContain('export_part');
+  });
+
+  test.each<[number, number | undefined]>([[1, undefined], [2, 100], [3, 99], [24, 96], [35, 70], [51, 51], [100, 100]])('%d loaders: the export has %s parts', (loaders, parts) => {
+    expect(exportParts(loaders)).toBe(parts);
+  });
+
+  test('fails if an exported column is named like the partition column', () => {
+    const s = setup();
+    const parts = s.lake.addDataset('parts', {
+      columns: [
+        { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        { name: 'export_part', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+      ],
+    });
+    expect(() => new BatchTransform(s.stack, 'Pymk', props(s, { source: parts, columns: undefined, loadInstanceCount: 2 })))
+      .toThrow(/^BatchTransform Predictions\/Pymk: with loadInstanceCount above 1 the export is partitioned by a column 'export_part'/);
+    expect(() => new BatchTransform(s.stack, 'Pymk2', props(s, { name: 'pymk2', source: parts, columns: undefined }))).not.toThrow();
+  });
+
+  test('loadInstanceCount 1 is the single loader, template for template', () => {
+    const one = setup();
+    new BatchTransform(one.stack, 'Pymk', props(one, { loadInstanceCount: 1 }));
+    const absent = setup();
+    new BatchTransform(absent.stack, 'Pymk', props(absent));
+    expect(Template.fromStack(one.stack).toJSON()).toEqual(Template.fromStack(absent.stack).toJSON());
+    expect(Object.keys(definition(one.stack).States)).toContain('ReadSummary');
+  });
+
+  test('with a vector index, the vector load follows the summed summaries', () => {
+    const s = setup();
+    const index = new VectorIndex(s.stack, 'Index', { collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30) });
+    new BatchTransform(s.stack, 'Pymk', props(s, {
+      format: TransformFormat.JSON_LINES, loadInstanceCount: 3, vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct' },
+    }));
+    const { States: states } = definition(s.stack);
+    expect(states.SumSummaries.Next).toBe('LoadVectors');
+    // The vector loader stays one instance over the whole output.
+    expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
+    expect(JSON.stringify(states.LoadVectors.Parameters.ProcessingInputs)).not.toContain('ShardedByS3Key');
+  });
+
+  test('a token loadInstanceCount is accepted and shards the load', () => {
+    const s = setup();
+    const loadInstanceCount = Token.asNumber(Lazy.number({ produce: () => 6 }));
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount }));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadPredictions.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(6);
+    expect(Object.keys(states)).toContain('SumSummaries');
+  });
+
+  test.each<[string, TransformFormat]>([['CSV', TransformFormat.CSV], ['JSON lines', TransformFormat.JSON_LINES]])('passes the gate with 8 loaders (%s)', (_name, format) => {
+    const s = setup();
+    applyComplianceGate(s.app);
+    const { model } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', props(s, { model, format, loadInstanceCount: 8, schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+    const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
     expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]');
   });
 });

@@ -7,6 +7,7 @@ import {
 import { Construct } from 'constructs';
 import { TransformFormat, dataProcessing, exportStatement } from './export';
 import { PredictionCache } from './prediction-cache';
+import { exportParts, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval,
@@ -20,8 +21,8 @@ import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
-  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile,
-  processingJobState, statesFormat,
+  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral,
+  jsonFile, processingJobState, statesFormat,
 } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
 import { DEFAULT_VECTOR_FIELD } from '../vector-index';
@@ -122,8 +123,24 @@ export interface BatchTransformProps {
   readonly transformTimeout?: Duration;
   /** Instance type of the loader. @default DEFAULT_LOAD_INSTANCE_TYPE (ml.m5.large) */
   readonly loadInstanceType?: string;
-  /** Storage of the loader, which downloads the whole transform output, 1-16384 GiB. @default 30 */
+  /**
+   * Storage of each loader instance, which downloads the whole transform output (with
+   * `loadInstanceCount`, its share of the files), 1-16384 GiB.
+   * @default 30
+   */
   readonly loadVolumeSizeGiB?: number;
+  /**
+   * Processing instances that load the predictions into the cache, each taking a share of the
+   * transform output files (`ShardedByS3Key`), 1-100. Size it with lib/sizing's `sizeBatch` from
+   * the items and one loader's write rate within `LOAD_MAX_RUNTIME`. The loaders together write N
+   * times as fast: an on-demand cache scales to it within its table-level quota, a provisioned one
+   * needs the write capacity. Each instance writes a summary of its own and the workflow adds them
+   * up before publishing `ItemsWritten`. A share is whole files (the transform writes one per
+   * exported file), so above 1 the export is split into `exportParts(N)` parts, a multiple of N, by
+   * a hash of the key; an instance that still gets no file writes a summary of zeros.
+   * @default 1
+   */
+  readonly loadInstanceCount?: number;
   /**
    * Also bulk-index each prediction, an embedding, into this vector index: after the cache load,
    * a second Processing job (`runtime/load_vectors.py`, same instance type and storage as the
@@ -202,6 +219,7 @@ export class BatchTransform extends Construct {
       scheduleInterval: props.scheduleInterval,
       loadInstanceType: props.loadInstanceType ?? DEFAULT_LOAD_INSTANCE_TYPE,
       loadVolumeSizeGiB: props.loadVolumeSizeGiB ?? DEFAULT_LOAD_VOLUME_SIZE_GIB,
+      loadInstanceCount: props.loadInstanceCount ?? 1,
       transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
       vectorIndex: props.vectorIndex,
     };
@@ -231,7 +249,14 @@ export class BatchTransform extends Construct {
     const outputUri = perExecution(this.outputPrefix);
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
     const passthroughColumns = props.vectorIndex?.documentFields ?? [];
-    const spec = { keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format, ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}) };
+    // Several loaders share the transform output's files; the export is split so that there are enough of them.
+    const loadInstanceCount = resolved.loadInstanceCount;
+    const sharded = Token.isUnresolved(loadInstanceCount) || loadInstanceCount > 1;
+    const parts = exportParts(loadInstanceCount);
+    const spec = {
+      keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format,
+      ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}),
+    };
     const inputColumns = columns.length + passthroughColumns.length + (props.sortKeyColumn ? 2 : 1);
 
     // 1. Export the key(s) and the model's columns with Athena.
@@ -273,7 +298,8 @@ export class BatchTransform extends Construct {
       },
     });
 
-    // 3. The loader: a Processing job in the VPC that writes the cache with BatchWriteItem.
+    // 3. The loader: a Processing job in the VPC that writes the cache with BatchWriteItem; with
+    //    several instances, each loads a share of the files and writes a summary of its own.
     const image = sklearnProcessingImage(this, `BatchTransform ${this.node.path}`);
     this.loadRole = new iam.Role(this, 'LoadRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -283,7 +309,7 @@ export class BatchTransform extends Construct {
     grantBucketRead(lake.curatedBucket, this.loadRole, `${this.outputPrefix}*`);
     grantBucketPut(lake.curatedBucket, this.loadRole, `${loadPrefix}*`);
     cache.grantWrite(this.loadRole);
-    const load = processingJobState(this, 'LoadPredictions', {
+    const loadJob: ProcessingJobStateProps = {
       jobNamePrefix: jobPrefix,
       role: this.loadRole,
       image,
@@ -296,7 +322,9 @@ export class BatchTransform extends Construct {
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
         ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
-        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') },
+        ...(sharded
+          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}`, '$$.Execution.Name') }]
+          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') }]),
       ],
       inputs: [{ name: 'predictions', s3Uri: { expression: outputUri } }],
       outputS3Uri: `s3://${bucketName}/${loadPrefix}`,
@@ -307,18 +335,34 @@ export class BatchTransform extends Construct {
       volumeSizeGiB: resolved.loadVolumeSizeGiB,
       maxRuntime: LOAD_MAX_RUNTIME,
       networkIsolation: false,
-    });
+    };
+    const load = sharded
+      ? shardedProcessingJobState(this, 'LoadPredictions', loadJob, { instanceCount: loadInstanceCount, shardedInput: 'predictions' })
+      : processingJobState(this, 'LoadPredictions', loadJob);
 
-    // 4. The loader's counts, then the success metrics; any failure records Failed=1 and fails the run.
-    const readSummary = new sfn.CustomState(this, 'ReadSummary', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
-        Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}.json`, '$$.Execution.Name') },
-        ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-        ResultPath: '$.load',
-      },
-    });
+    // 4. The loader's counts (added up over the instances of a sharded load), then the success
+    //    metrics; any failure records Failed=1 and fails the run.
+    //    SumSummaries is a Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
+    let loadSummary: sfn.Chain;
+    let summaryTasks: Array<sfn.CustomState | sfn.Map>;
+    if (sharded) {
+      const { list, read, sum } = shardedSummaryStates(this, { bucketName, prefix: loadPrefix });
+      loadSummary = sfn.Chain.start(list).next(read).next(sum);
+      summaryTasks = [list, read];
+    } else {
+      const readSummary = new sfn.CustomState(this, 'ReadSummary', {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
+          Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}.json`, '$$.Execution.Name') },
+          ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+          ResultPath: '$.load',
+        },
+      });
+      readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+      loadSummary = sfn.Chain.start(readSummary);
+      summaryTasks = [readSummary];
+    }
     const dimensions = [{ Name: 'Pipeline', Value: name }];
     const putMetrics = (stateId: string, metricData: object[]) => new sfn.CustomState(this, stateId, {
       stateJson: {
@@ -337,13 +381,12 @@ export class BatchTransform extends Construct {
     const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
     const recordFailure = putMetrics('RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
     recordFailure.addCatch(failed, { resultPath: '$.recordFailureError' }).next(failed);
-    for (const task of [exportRows, transform, load, readSummary, publishSuccess]) {
+    for (const task of [exportRows, transform, load, ...summaryTasks, publishSuccess]) {
       task.addCatch(recordFailure, { resultPath: '$.error' });
     }
-    readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
 
     // 5. With a vector index: after the cache load, the vector loader, and its counts.
-    let definition = exportRows.next(transform).next(load).next(readSummary);
+    let definition = exportRows.next(transform).next(load).next(loadSummary);
     const vectorPrefix = `_exports/transform-vectors/${name}/`;
     const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
     if (vectorIndex) {

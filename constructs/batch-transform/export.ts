@@ -13,6 +13,13 @@ export const EXPORT_KEY_FIELD = 'pk';
 export const EXPORT_SORT_KEY_FIELD = 'sk';
 /** In JSON lines, the object the model receives (`InputFilter: $.features`). */
 export const EXPORT_FEATURES_FIELD = 'features';
+/**
+ * The column a split export is partitioned by (`<prefix>/export_part=<n>/...`): not in the files,
+ * so the model and the loaders never see it. Not `_`-prefixed, which the loaders would skip.
+ */
+export const EXPORT_PART_FIELD = 'export_part';
+/** Most partitions one Athena UNLOAD may write. */
+export const MAX_EXPORT_PARTS = 100;
 
 /** What the export carries: the key (and sort key) first, then the columns the model reads. */
 export interface ExportColumns {
@@ -26,6 +33,13 @@ export interface ExportColumns {
    * @default - none
    */
   readonly passthroughColumns?: readonly string[];
+  /**
+   * Split the export into this many parts, 2 to {@link MAX_EXPORT_PARTS}: rows go to part
+   * `crc32(key) mod parts` (UNLOAD `partitioned_by`), each part one file or more, so that jobs that
+   * share the files between instances (ShardedByS3Key) get about as many rows each.
+   * @default - one part: as many files as Athena writes
+   */
+  readonly parts?: number;
 }
 
 const q = (name: string) => `"${name}"`;
@@ -92,6 +106,11 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
     keys.push(...passthrough.map((c) => `${jsonValue(c, typeOf(c))} AS ${q(c)}`));
     values = [`CAST(${row} AS ${rowType}) AS ${q(EXPORT_FEATURES_FIELD)}`];
     options = `format = 'JSON', compression = 'GZIP'`;
+  }
+  if (spec.parts !== undefined && spec.parts > 1) {
+    // Partition columns come last in the SELECT; their values name folders and stay out of the files.
+    values.push(`mod(crc32(to_utf8(CAST(${q(spec.keyColumn)} AS varchar))), ${spec.parts}) AS ${q(EXPORT_PART_FIELD)}`);
+    options += `, partitioned_by = ARRAY['${EXPORT_PART_FIELD}']`;
   }
   const select = `SELECT ${[...keys, ...values].join(', ')} FROM ${q(databaseName)}.${q(source.tableName)} WHERE ${present.join(' AND ')}`;
   return `UNLOAD (${select}) TO '{}' WITH (${options})`;

@@ -1,7 +1,8 @@
 import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
-import { TransformFormat } from './export';
+import { EXPORT_PART_FIELD, TransformFormat } from './export';
 import type { PredictionCache } from './prediction-cache';
 import { scheduleCadence } from './schedule';
+import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
 import { VectorIndexLoadOptions, vectorLoadProblems } from './vector-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
 
@@ -63,6 +64,7 @@ export interface ResolvedProps {
   readonly scheduleInterval?: Duration;
   readonly loadInstanceType: string;
   readonly loadVolumeSizeGiB: number;
+  readonly loadInstanceCount: number;
   readonly transformTimeout: Duration;
   readonly vectorIndex?: VectorIndexLoadOptions;
 }
@@ -95,6 +97,11 @@ function keyColumnProblem(p: ResolvedProps, prop: string, column: string): strin
 /** The columns the model reads: as given, or every column of the source but the keys. */
 export function modelColumns(p: Pick<ResolvedProps, 'source' | 'keyColumn' | 'sortKeyColumn' | 'columns'>): string[] {
   return [...(p.columns ?? p.source.columns.map((c) => c.name).filter((c) => c !== p.keyColumn && c !== p.sortKeyColumn))];
+}
+
+/** The columns the export carries besides the keys: the model's and the vector index's document fields. */
+function exportedColumns(p: ResolvedProps): string[] {
+  return [...modelColumns(p), ...(p.vectorIndex?.documentFields ?? [])];
 }
 
 /** The staleness alarm's interval, when the schedule recurs and its interval is known. */
@@ -204,6 +211,14 @@ const RULES: readonly Rule[] = [
   {
     condition: (p) => outside(p.loadVolumeSizeGiB, { min: 1, max: 16384 }),
     message: (p) => `loadVolumeSizeGiB must be a whole number from 1 to 16384, but ${p.loadVolumeSizeGiB} was provided`,
+  },
+  {
+    condition: (p) => outside(p.loadInstanceCount, LOAD_INSTANCE_COUNT_RANGE),
+    message: (p) => `loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${p.loadInstanceCount} was provided`,
+  },
+  {
+    condition: (p) => known(p.loadInstanceCount) && p.loadInstanceCount > 1 && exportedColumns(p).includes(EXPORT_PART_FIELD),
+    message: () => `with loadInstanceCount above 1 the export is partitioned by a column '${EXPORT_PART_FIELD}', so no exported column (columns, vectorIndex.documentFields) may have that name`,
   },
   {
     condition: (p) => !Number.isInteger(p.transformTimeout.toSeconds({ integral: false }))

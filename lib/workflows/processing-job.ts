@@ -20,6 +20,12 @@ export interface ProcessingInput {
   readonly name: string;
   /** A literal S3 URI, or `{ expression }` evaluated at run time. */
   readonly s3Uri: string | { readonly expression: string };
+  /**
+   * Split this input's objects between the job's instances (`ShardedByS3Key`) instead of copying
+   * all of them to each. The code and file assets then go to every instance explicitly.
+   * @default false: every instance gets every object (SageMaker's FullyReplicated)
+   */
+  readonly sharded?: boolean;
 }
 
 /** Properties of {@link processingJobState}. */
@@ -40,6 +46,11 @@ export interface ProcessingJobStateProps {
   readonly subnets: ec2.SelectedSubnets;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceType: string;
+  /**
+   * Instances of the job; give them shares of the work with a `sharded` input.
+   * @default 1
+   */
+  readonly instanceCount?: number;
   readonly volumeSizeGiB: number;
   readonly maxRuntime: Duration;
   /**
@@ -69,9 +80,14 @@ function argument(arg: ContainerArgument): string {
   return typeof arg === 'string' ? intrinsicLiteral(arg) : arg.expression;
 }
 
-function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri']) {
+type Distribution = 'ShardedByS3Key' | 'FullyReplicated' | undefined;
+
+function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri'], distribution: Distribution) {
   const s3Uri = typeof uri === 'string' ? { S3Uri: uri } : { 'S3Uri.$': uri.expression };
-  return { InputName: name, S3Input: { ...s3Uri, LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File' } };
+  return {
+    InputName: name,
+    S3Input: { ...s3Uri, LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File', ...(distribution ? { S3DataDistributionType: distribution } : {}) },
+  };
 }
 
 /**
@@ -87,10 +103,12 @@ export function processingJobState(scope: Construct, id: string, props: Processi
     actions: ['s3:GetObject'],
     resources: allAssets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
   }));
+  // With a sharded input every input names its distribution; without one, none does (SageMaker's default).
+  const replicated: Distribution = props.inputs.some((input) => input.sharded) ? 'FullyReplicated' : undefined;
   const inputs = [
-    s3Input('code', `${PROCESSING_ROOT}/code`, props.code.asset.s3ObjectUrl),
-    ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl)),
-    ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri)),
+    s3Input('code', `${PROCESSING_ROOT}/code`, props.code.asset.s3ObjectUrl, replicated),
+    ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl, replicated)),
+    ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri, input.sharded ? 'ShardedByS3Key' : replicated)),
   ];
   return new sfn.CustomState(scope, id, {
     stateJson: {
@@ -113,7 +131,7 @@ export function processingJobState(scope: Construct, id: string, props: Processi
           },
         } : {}),
         'ProcessingResources': {
-          ClusterConfig: { InstanceCount: 1, InstanceType: props.instanceType, VolumeSizeInGB: props.volumeSizeGiB, VolumeKmsKeyId: props.encryptionKey.keyArn },
+          ClusterConfig: { InstanceCount: props.instanceCount ?? 1, InstanceType: props.instanceType, VolumeSizeInGB: props.volumeSizeGiB, VolumeKmsKeyId: props.encryptionKey.keyArn },
         },
         'NetworkConfig': {
           EnableNetworkIsolation: props.networkIsolation,

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { App, Duration, Stack, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3_assets as assets } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { KitError } from '../../lib/errors';
-import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, processingJobState } from '../../lib/workflows';
+import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, processingJobState } from '../../lib/workflows';
 import { REPO_ROOT, kitApp } from '../support/app';
 
 const CODE_DIR = `${PROCESSING_ROOT}/code`;
@@ -168,7 +168,7 @@ describe('the bundle entrypoint, run by a real shell', () => {
 });
 
 describe('processingJobState', () => {
-  function job(stack: Stack, code: ProcessingCode) {
+  function job(stack: Stack, code: ProcessingCode, change: Partial<ProcessingJobStateProps> = {}) {
     const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'jobs', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     const state = processingJobState(stack, 'Job', {
@@ -185,6 +185,7 @@ describe('processingJobState', () => {
       volumeSizeGiB: 30,
       maxRuntime: Duration.hours(1),
       networkIsolation: false,
+      ...change,
     });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return stack.resolve(state.toStateJson()) as any;
@@ -207,6 +208,21 @@ describe('processingJobState', () => {
     const reads = Object.values(statements).flatMap((policy) => policy.Properties.PolicyDocument.Statement)
       .filter((statement) => statement.Action === 's3:GetObject');
     expect(reads).toEqual([{ Action: 's3:GetObject', Effect: 'Allow', Resource: stack.resolve(code.asset.bucket.arnForObjects(code.asset.s3ObjectKey)) }]);
+  });
+
+  test('one instance and no distribution by default; several instances share a sharded input, the code goes to each', () => {
+    const { stack } = setup();
+    const code = ProcessingCode.fromScript(stack, 'Code', sourceFile('evaluate.py', 'pass\n'));
+    const single = job(stack, code).Parameters;
+    expect(single.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
+    expect(single.ProcessingInputs.map((i: { S3Input: object }) => 'S3DataDistributionType' in i.S3Input)).toEqual([false, false]);
+    const other = new Stack(new App(), 'Other');
+    const sharded = job(other, ProcessingCode.fromScript(other, 'Code', sourceFile('evaluate.py', 'pass\n')), {
+      instanceCount: 8, inputs: [{ name: 'input', s3Uri: 's3://data/input/', sharded: true }],
+    }).Parameters;
+    expect(sharded.ProcessingResources.ClusterConfig.InstanceCount).toBe(8);
+    expect(sharded.ProcessingInputs.map((i: { InputName: string; S3Input: { S3DataDistributionType: string } }) => [i.InputName, i.S3Input.S3DataDistributionType]))
+      .toEqual([['code', 'FullyReplicated'], ['input', 'ShardedByS3Key']]);
   });
 
   test('fromScript keeps the entrypoint of a plain script', () => {

@@ -14,8 +14,8 @@ Usage::
 
     python load_predictions.py --input /opt/ml/processing/predictions --format csv \\
         --table my-cache --model ranker-v3 --ttl-seconds 604800 --input-columns 5 \\
-        [--sort-key candidate] [--summary /opt/ml/processing/output/run.json] \\
-        [--max-workers 4] [--max-attempts 8]
+        [--sort-key candidate] [--summary /opt/ml/processing/output/run.json \\
+         | --summary-dir /opt/ml/processing/output/run] [--max-workers 4] [--max-attempts 8]
 
 Exit codes: 0 every line was written (also when there was none); 1 a line was malformed, a file
 could not be read, a write failed after its retries, or an internal error (everything that could
@@ -28,6 +28,18 @@ INPUT
 Every file under ``--input``, recursively, in sorted order, except empty files and files or
 directories whose names start with ``.`` or ``_``. A file is gzip if it starts with the gzip magic
 bytes ``1f 8b``, plain otherwise. Each non-blank line is one prediction.
+
+SHARDS
+======
+
+The workflow may run the job on several instances, each downloading a share of the transform
+output files (``S3DataDistributionType: ShardedByS3Key``). Each then writes its own counts with
+``--summary-dir``: ``<dir>/<host>.json``, ``<host>`` being this instance's ``current_host``
+(``algo-1``, ``algo-2``, ...) in SageMaker's ``/opt/ml/config/resourceconfig.json``
+(``--resource-config``), so that the instances' summaries do not overwrite one another when the
+job uploads its output; the workflow adds them up. A shard may get no file at all (fewer files
+than instances): with ``--summary-dir``, an ``--input`` that holds no file or does not exist is
+such a shard, which writes a summary of zeros and succeeds.
 
 ``--format jsonlines``: a JSON object ``{"pk": key, ["sk": sort key,] "SageMakerOutput": prediction}``
 (the workflow's OutputFilter keeps just these). The key (and sort key) is a non-empty string or an
@@ -70,6 +82,8 @@ Other errors (``AccessDeniedException``, ``ResourceNotFoundException``) fail the
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import threading
 import time
@@ -103,6 +117,10 @@ NUMBER_CONTEXT = Context(prec=38)
 MIN_EXPONENT = -130
 MAX_EXPONENT = 125
 MAX_LOGGED = 20
+# Where SageMaker describes the job's instances to each of them (``current_host``, ``hosts``).
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
+# A host name that is safe as a file name (SageMaker's are ``algo-<n>``).
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 
 AttributeValue = Dict[str, Any]
 Item = Dict[str, AttributeValue]
@@ -484,6 +502,30 @@ def load(client: Any, config: Config, root: Path, files: list[Path], stats: Stat
 
 
 # --------------------------------------------------------------------------------------------
+# Summary
+
+
+def current_host(resource_config: Path) -> str:
+    """This instance's name in a SageMaker job (``current_host`` of its resource config).
+
+    Raises UsageError if the file cannot be read or names no usable host."""
+    try:
+        host = json.loads(resource_config.read_text(encoding="utf-8")).get("current_host")
+    except (OSError, ValueError, AttributeError):
+        raise UsageError(f"cannot read current_host from {resource_config}") from None
+    if not isinstance(host, str) or not HOST_NAME.match(host):
+        raise UsageError(f"{resource_config} names no usable current_host (letters, digits, '.' and '-')")
+    return host
+
+
+def summary_path(args: argparse.Namespace) -> Path | None:
+    """Where the counts go: ``--summary``, or ``--summary-dir``/<this instance's host>.json, or nowhere."""
+    if args.summary_dir is not None:
+        return Path(args.summary_dir) / f"{current_host(Path(args.resource_config))}.json"
+    return Path(args.summary) if args.summary else None
+
+
+# --------------------------------------------------------------------------------------------
 # CLI
 
 
@@ -504,7 +546,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ttl-seconds", type=int, required=True, help="items expire this long after the run")
     parser.add_argument("--input-columns", type=int, default=None, help="csv: input fields before the prediction")
     parser.add_argument("--sort-key", default=None, help="the table's sort key attribute, if it has one")
-    parser.add_argument("--summary", default=None, help="write the counts as JSON to this file")
+    summary = parser.add_mutually_exclusive_group()
+    summary.add_argument("--summary", default=None, help="write the counts as JSON to this file")
+    summary.add_argument(
+        "--summary-dir",
+        default=None,
+        help="one of several instances sharing the files: write the counts to <dir>/<current host>.json; "
+        "a missing --input is a shard without files",
+    )
+    parser.add_argument(
+        "--resource-config",
+        default=RESOURCE_CONFIG,
+        help="SageMaker's resource config (current_host), with --summary-dir",
+    )
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="concurrent BatchWriteItem calls")
     parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, help="attempts per batch")
     return parser
@@ -517,15 +571,18 @@ def main(argv: list[str] | None = None, client: Any = None, now: float | None = 
         return e.code if isinstance(e.code, int) else 2
     try:
         config = build_config(args)
+        target = summary_path(args)
         root = Path(args.input)
-        files = input_files(root)
+        # A shard may get no file at all, and then perhaps no directory either.
+        files = [] if args.summary_dir is not None and not root.exists() else input_files(root)
         if client is None:
             client = make_client(config.max_workers)
     except UsageError as e:
         print(f"load_predictions: error: {e}", file=sys.stderr)
         return 2
     if not files:
-        print(f"load_predictions: warning: no data file under {root}", file=sys.stderr)
+        shard = " (a shard without files: its summary counts zero)" if args.summary_dir is not None else ""
+        print(f"load_predictions: warning: no data file under {root}{shard}", file=sys.stderr)
     started = time.monotonic()
     stats = Stats()
     try:
@@ -534,8 +591,8 @@ def main(argv: list[str] | None = None, client: Any = None, now: float | None = 
         frames = "".join(traceback.format_tb(e.__traceback__))
         print(f"load_predictions: internal error {type(e).__name__} (message withheld)\n{frames}", file=sys.stderr)
         stats.internal_errors += 1
-    if args.summary:
-        write_summary(args.summary, stats.as_dict(config.table, config.model))
+    if target is not None:
+        write_summary(str(target), stats.as_dict(config.table, config.model))
     print(stats.line(config.table, config.model, time.monotonic() - started), flush=True)
     return 0 if stats.complete else 1
 

@@ -466,3 +466,112 @@ def test_batches_run_concurrently_and_all_are_written(tmp_path: Path, capsys: An
     assert code == 0
     assert len(scan(dynamodb)) == 500
     assert summary(out)["items_written"] == "500"
+
+
+# --------------------------------------------------------------------------------------------
+# Shards: several instances, each with a share of the files and a summary of its own
+
+
+def resource_config(path: Path, host: str) -> Path:
+    """SageMaker's /opt/ml/config/resourceconfig.json as a processing instance sees it."""
+    path.write_text(json.dumps({"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"]}), encoding="utf-8")
+    return path
+
+
+def test_a_shard_writes_its_summary_under_its_host_name(tmp_path: Path, capsys: Any, dynamodb: Any) -> None:
+    write_lines(
+        tmp_path / "out" / "part-1.out",
+        [{"pk": "user-1", "SageMakerOutput": 1}, {"pk": "user-2", "SageMakerOutput": 2}],
+    )
+    config = resource_config(tmp_path / "resourceconfig.json", "algo-2")
+    summaries = tmp_path / "output" / "execution-1"
+    args = argv(tmp_path / "out", "jsonlines", "--summary-dir", str(summaries), "--resource-config", str(config))
+    code, out, _ = run(capsys, args, dynamodb)
+    assert code == 0
+    assert sorted(p.name for p in summaries.iterdir()) == ["algo-2.json"]
+    written = json.loads((summaries / "algo-2.json").read_text(encoding="utf-8"))
+    assert written["items_written"] == 2
+    assert written["files"] == 1
+    assert summary(out)["items_written"] == "2"
+    assert set(scan(dynamodb)) == {"user-1", "user-2"}
+
+
+def test_shards_of_one_job_write_side_by_side_and_add_up(tmp_path: Path, capsys: Any, dynamodb: Any) -> None:
+    summaries = tmp_path / "output" / "execution-1"
+    for host, keys in (("algo-1", ["user-1", "user-2"]), ("algo-2", ["user-3"])):
+        write_lines(tmp_path / host / "part.out", [{"pk": k, "SageMakerOutput": 0.5} for k in keys])
+        config = resource_config(tmp_path / f"{host}.json", host)
+        args = argv(tmp_path / host, "jsonlines", "--summary-dir", str(summaries), "--resource-config", str(config))
+        assert run(capsys, args, dynamodb)[0] == 0
+    counts = [json.loads(p.read_text(encoding="utf-8"))["items_written"] for p in sorted(summaries.iterdir())]
+    assert counts == [2, 1]
+    assert len(scan(dynamodb)) == 3
+
+
+@pytest.mark.parametrize("make_input", ["empty", "missing"])
+def test_a_shard_without_files_writes_a_zero_summary_and_succeeds(
+    tmp_path: Path, capsys: Any, dynamodb: Any, make_input: str
+) -> None:
+    if make_input == "empty":
+        (tmp_path / "out").mkdir()
+    config = resource_config(tmp_path / "resourceconfig.json", "algo-3")
+    summaries = tmp_path / "output" / "execution-1"
+    args = argv(tmp_path / "out", "jsonlines", "--summary-dir", str(summaries), "--resource-config", str(config))
+    code, out, err = run(capsys, args, dynamodb)
+    assert code == 0
+    assert "a shard without files" in err
+    written = json.loads((summaries / "algo-3.json").read_text(encoding="utf-8"))
+    assert {k: written[k] for k in ("files", "lines", "items_written", "malformed_lines", "failed_items")} == {
+        "files": 0,
+        "lines": 0,
+        "items_written": 0,
+        "malformed_lines": 0,
+        "failed_items": 0,
+    }
+    assert summary(out)["items_written"] == "0"
+    assert scan(dynamodb) == {}
+
+
+def test_without_summary_dir_a_missing_input_is_still_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    client = StubClient()
+    code, _, err = run(capsys, argv(tmp_path / "missing"), client)
+    assert code == 2
+    assert "is not a directory" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read current_host"),
+        ("not json", "cannot read current_host"),
+        ('["algo-1"]', "cannot read current_host"),
+        ('{"hosts": ["algo-1"]}', "names no usable current_host"),
+        ('{"current_host": "../algo-1"}', "names no usable current_host"),
+    ],
+)
+def test_a_shard_that_cannot_name_its_host_exits_2_before_writing(
+    tmp_path: Path, capsys: Any, content: str | None, message: str
+) -> None:
+    write_lines(tmp_path / "out" / "part", [{"pk": "user-1", "SageMakerOutput": 1}])
+    config = tmp_path / "resourceconfig.json"
+    if content is not None:
+        config.write_text(content, encoding="utf-8")
+    client = StubClient()
+    args = argv(
+        tmp_path / "out", "jsonlines", "--summary-dir", str(tmp_path / "output"), "--resource-config", str(config)
+    )
+    code, _, err = run(capsys, args, client)
+    assert code == 2
+    assert message in err
+    assert client.calls == []
+    assert not (tmp_path / "output").exists()
+
+
+def test_summary_and_summary_dir_exclude_each_other(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "out").mkdir()
+    args = argv(
+        tmp_path / "out", "jsonlines", "--summary", str(tmp_path / "s.json"), "--summary-dir", str(tmp_path / "s")
+    )
+    code, _, err = run(capsys, args, StubClient())
+    assert code == 2
+    assert "not allowed with argument" in err
