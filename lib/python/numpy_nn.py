@@ -12,7 +12,12 @@ backprop) readable on its own; what is the same everywhere lives here once:
 - checkpoints: ``save_checkpoint`` / ``load_checkpoint`` write and read parameters, the epoch and
   the optimizer state atomically, so a spot interruption never leaves half a file;
 - model files: ``save_params`` / ``load_params`` keep a parameter dict and its JSON description
-  (feature names, thresholds, architecture) in one ``.npz``;
+  (feature names, thresholds, architecture) in one ``.npz``; ``save_model_files`` /
+  ``load_model_files`` keep them as ``model.npz`` + a readable ``model.json`` in a directory;
+- ``Model`` (parameters + description, saved and loaded as one ``.npz``) and ``MultiTaskNetwork``,
+  its shared trunk (standardize → dense → ReLU, one or more layers) under the blueprint's heads;
+- training loops: ``train_epochs`` (shuffled mini-batches, reproducible on resume) and
+  ``fit_adam`` (Adam on a ``Model``, checkpointed through ``adam_checkpoints``);
 - ``standardization`` (mean and a safe standard deviation of each column) and ``top_k`` retrieval
   by inner product.
 
@@ -23,8 +28,9 @@ GpuTrainingJob ships this module beside the training entry point; train.py copie
 from __future__ import annotations
 
 import json
+import math
 import os
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -224,6 +230,190 @@ def load_params(path: str) -> tuple:
         params = {k: data[k] for k in data.files if k != "meta"}
         meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
     return params, meta
+
+
+def checkpoint_params(path: str | None) -> tuple:
+    """(parameters, epochs done) of the checkpoint in ``path``, or (None, 0) when there is none."""
+    saved = load_checkpoint(path)
+    return (saved.params, saved.epoch) if saved else (None, 0)
+
+
+def adam_checkpoints(path: str | None, params: dict, every: int, last: int) -> Callable[[int, Adam], None]:
+    """An ``on_epoch(epochs done, optimizer)`` that checkpoints ``params`` every ``every`` epochs and after ``last``."""
+
+    def save(epochs_done: int, optimizer: Adam) -> None:
+        if path and (epochs_done % every == 0 or epochs_done == last):
+            save_checkpoint(path, epochs_done, params, optimizer)
+
+    return save
+
+
+MODEL_FILE = "model.npz"
+CONFIG_FILE = "model.json"
+
+
+def save_model_files(model_dir: str, params: dict, config: dict) -> None:
+    """Writes ``params`` to ``model_dir/model.npz`` and ``config`` to a readable ``model.json`` there, atomically."""
+    os.makedirs(model_dir, exist_ok=True)
+    _savez_atomically(os.path.join(model_dir, MODEL_FILE), **params)
+    temporary = os.path.join(model_dir, "tmp_" + CONFIG_FILE)
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True)
+    os.replace(temporary, os.path.join(model_dir, CONFIG_FILE))
+
+
+def load_model_files(model_dir: str) -> tuple:
+    """(params, config) of a directory ``save_model_files`` wrote; no pickles are loaded."""
+    with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as handle:
+        config = json.load(handle)
+    with np.load(os.path.join(model_dir, MODEL_FILE), allow_pickle=False) as archive:
+        params = {name: archive[name] for name in archive.files}
+    return params, config
+
+
+class Model:
+    """A model as a dict of arrays (``params``) and its JSON description (``meta``: features, heads, thresholds).
+
+    ``save`` / ``load`` keep both in one ``.npz`` (``save_params``). ``trainable`` names every
+    parameter but the ``frozen`` ones (the input standardization, set from the training data).
+    """
+
+    frozen: tuple = ("mean", "std")
+
+    def __init__(self, params: dict, meta: dict) -> None:
+        self.params = params
+        self.meta = meta
+
+    @property
+    def trainable(self) -> list:
+        """The parameters training moves."""
+        return [k for k in self.params if k not in self.frozen]
+
+    def save(self, path: str) -> None:
+        save_params(path, self.params, self.meta)
+
+    @classmethod
+    def load(cls, path: str):  # an instance of the subclass
+        return cls(*load_params(path))
+
+
+class MultiTaskNetwork(Model):
+    """The shared trunk of a multi-task network; subclasses put their heads on it and backprop into it.
+
+    Trunk: ``xs = (x − mean) / std``, then ``h_l = relu(h_{l−1} w_l + b_l)`` for l = 1 … L (the
+    parameters ``w1``, ``b1``, … ``wL``, ``bL``; L = ``trunk_layers``). The heads read ``h_L``.
+    """
+
+    trunk_layers = 1
+
+    @staticmethod
+    def trunk_params(rng: np.random.Generator, inputs: int, widths: Sequence[int]) -> dict:
+        """Identity standardization and He-initialized layers of ``widths`` (drawn from ``rng`` in order)."""
+        params = {"mean": np.zeros(inputs), "std": np.ones(inputs)}
+        fan_in = inputs
+        for layer, width in enumerate(widths, start=1):
+            params[f"w{layer}"] = rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_in, width))
+            params[f"b{layer}"] = np.zeros(width)
+            fan_in = width
+        return params
+
+    def trunk(self, x: np.ndarray) -> tuple:
+        """(h_L, cache for ``trunk_backward``): the cache holds each layer's input and pre-activation."""
+        p = self.params
+        h = (x - p["mean"]) / p["std"]
+        cache = []
+        for layer in range(1, self.trunk_layers + 1):
+            pre = h @ p[f"w{layer}"] + p[f"b{layer}"]
+            cache.append((h, pre))
+            h = np.maximum(pre, 0.0)
+        return h, cache
+
+    def trunk_backward(self, dh: np.ndarray, cache: list) -> dict:
+        """The gradients of the trunk's weights and biases from dL/dh_L."""
+        grads = {}
+        for layer in range(self.trunk_layers, 0, -1):
+            h_in, pre = cache[layer - 1]
+            dpre = dh * (pre > 0)
+            grads[f"w{layer}"], grads[f"b{layer}"] = h_in.T @ dpre, dpre.sum(axis=0)
+            if layer > 1:
+                dh = dpre @ self.params[f"w{layer}"].T
+        return grads
+
+    def weight_decay(self, grads: dict, l2: float, names: Sequence[str]) -> float:
+        """Adds ``l2 · w`` to the gradients of the weights ``names``; returns their penalty ``½ l2 Σ‖w‖²``."""
+        for name in names:
+            grads[name] = grads[name] + l2 * self.params[name]
+        return 0.5 * l2 * float(sum(np.sum(self.params[name] ** 2) for name in names))
+
+
+def train_epochs(
+    n: int,
+    step: Callable[[np.ndarray, np.random.Generator], float],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    start_epoch: int = 0,
+    min_batch: int = 1,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list:
+    """Runs epochs ``start_epoch`` … ``epochs − 1`` of shuffled mini-batches over ``n`` examples.
+
+    Epoch e shuffles with its own generator (``seed · 1 000 003 + e``), so a run resumed after epoch
+    e sees exactly the batches an uninterrupted run would. ``step(batch indices, generator)`` makes
+    one update and returns the batch's mean loss; a last batch smaller than ``min_batch`` is
+    skipped. ``on_epoch(epochs done, epoch loss)`` follows each epoch. Returns each epoch's loss
+    (the mean over its examples).
+    """
+    history = []
+    for epoch in range(start_epoch, epochs):
+        rng = np.random.default_rng(seed * 1_000_003 + epoch)
+        order = rng.permutation(n)
+        total, seen = 0.0, 0
+        for start in range(0, n, batch_size):
+            batch = order[start : start + batch_size]
+            if batch.size < min_batch:
+                continue
+            total += step(batch, rng) * batch.size
+            seen += batch.size
+        history.append(total / max(seen, 1))
+        if on_epoch is not None:
+            on_epoch(epoch + 1, history[-1])
+    return history
+
+
+def fit_adam(
+    model: Model,
+    n: int,
+    gradients: Callable[[np.ndarray], tuple],
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
+    start_epoch: int = 0,
+    optimizer: Adam | None = None,
+    on_epoch: Callable[[int, Adam], None] | None = None,
+) -> list:
+    """Mini-batch Adam on ``model.trainable``; returns the loss of each epoch run (``train_epochs``).
+
+    ``gradients(batch indices)`` gives (loss, grads) of the batch. ``optimizer`` continues a resumed
+    run (``resume``); ``on_epoch(epochs done, optimizer)`` follows each epoch (``adam_checkpoints``).
+    """
+    optimizer = optimizer or Adam(model.params, model.trainable, learning_rate)
+
+    def step(batch: np.ndarray, _rng: np.random.Generator) -> float:
+        loss, grads = gradients(batch)
+        optimizer.update(model.params, grads)
+        return loss
+
+    def after(epochs_done: int, _loss: float) -> None:
+        if on_epoch is not None:
+            on_epoch(epochs_done, optimizer)
+
+    return train_epochs(
+        n, step, epochs=epochs, batch_size=batch_size, seed=seed, start_epoch=start_epoch, on_epoch=after
+    )
 
 
 def standardization(x: np.ndarray, floor: float = 1e-9) -> tuple:

@@ -13,7 +13,8 @@ with one prediction per line (lists joined by commas).
 Features: ``feature_rows`` turns records (a training channel's rows or a request's instances)
 into rows of numbers, each record's scalar features and vector features (JSON arrays, their JSON
 text, or comma-separated numbers) concatenated, with a ``FeatureError`` that names the record and
-the feature; ``record_from_values`` maps a CSV request row back to such a record.
+the feature; ``record_from_values`` maps a CSV request row back to such a record, and
+``feature_records`` does so for every CSV row of a request.
 """
 
 
@@ -184,3 +185,23 @@ def record_from_values(
             record[name] = row[position]
             position += 1
     return record
+
+
+def feature_records(
+    instances: Sequence[object],
+    scalars: Sequence[str],
+    vectors: Sequence[str],
+    dims: dict,
+    vectors_first: bool = False,
+) -> list:
+    """A request's instances as records keyed by feature: CSV rows (lists) through ``record_from_values``.
+
+    Other instances (JSON objects) are returned as they are; ``feature_rows`` checks them. A
+    ValueError when the request has no instance.
+    """
+    if not instances:
+        raise ValueError("no instances in the request")
+    return [
+        record_from_values(i, scalars, vectors, dims, n, vectors_first) if isinstance(i, list) else i
+        for n, i in enumerate(instances)
+    ]

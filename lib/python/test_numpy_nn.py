@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import numpy_nn as nn
 import pytest
@@ -126,3 +129,100 @@ def test_params_and_meta_share_one_file(tmp_path):
         nn.save_params(str(tmp_path / "model"), {"w": np.eye(2)}, {})
     with pytest.raises(ValueError, match="must not be named 'meta'"):
         nn.save_params(path, {"meta": np.zeros(1)}, {})
+
+
+def test_model_files_keep_params_and_a_readable_config(tmp_path):
+    directory = str(tmp_path / "encoder")
+    nn.save_model_files(directory, {"w": np.eye(2)}, {"dimensions": 2})
+    assert sorted(os.listdir(directory)) == ["model.json", "model.npz"]
+    with open(os.path.join(directory, "model.json"), encoding="utf-8") as handle:
+        assert json.load(handle) == {"dimensions": 2}
+    params, config = nn.load_model_files(directory)
+    np.testing.assert_array_equal(params["w"], np.eye(2))
+    assert config == {"dimensions": 2}
+
+
+class TwoHeads(nn.MultiTaskNetwork):
+    trunk_layers = 2
+
+    @classmethod
+    def initialize(cls, seed: int) -> TwoHeads:
+        rng = np.random.default_rng(seed)
+        params = cls.trunk_params(rng, 3, [5, 4])
+        params["wh"], params["bh"] = rng.normal(size=(4, 2)), np.zeros(2)
+        return cls(params, {"heads": ["a", "b"]})
+
+    def gradients(self, x: np.ndarray, y: np.ndarray, l2: float) -> tuple:
+        h, cache = self.trunk(x)
+        loss, dz = nn.logistic_loss(h @ self.params["wh"] + self.params["bh"], y)
+        grads = {"wh": h.T @ dz, "bh": dz.sum(axis=0)}
+        grads.update(self.trunk_backward(dz @ self.params["wh"].T, cache))
+        return loss + self.weight_decay(grads, l2, ("w1", "w2", "wh")), grads
+
+
+def test_multi_task_trunk_backprop_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    model = TwoHeads.initialize(2)
+    model.params["mean"], model.params["std"] = rng.normal(size=3), rng.random(3) + 0.5
+    assert model.params["w1"].shape == (3, 5) and model.params["w2"].shape == (5, 4)
+    assert model.trainable == ["w1", "b1", "w2", "b2", "wh", "bh"]  # not the standardization
+    x, y = rng.normal(size=(6, 3)), (rng.random((6, 2)) < 0.5).astype(float)
+    _, grads = model.gradients(x, y, 0.1)
+    assert_gradients_match(lambda: model.gradients(x, y, 0.1)[0], model.params, grads, model.trainable)
+
+
+def test_model_saves_params_and_meta_in_one_file(tmp_path):
+    model = TwoHeads.initialize(3)
+    path = str(tmp_path / "model.npz")
+    model.save(path)
+    loaded = TwoHeads.load(path)
+    assert isinstance(loaded, TwoHeads) and loaded.meta == {"heads": ["a", "b"]}
+    np.testing.assert_array_equal(loaded.params["w2"], model.params["w2"])
+
+
+def test_train_epochs_repeats_the_batches_of_an_uninterrupted_run_when_resumed():
+    def record(seen: list):
+        def step(batch: np.ndarray, rng: np.random.Generator) -> float:
+            seen.append((batch.tolist(), float(rng.random())))
+            return float(batch.size)
+
+        return step
+
+    straight, resumed, done = [], [], []
+    history = nn.train_epochs(7, record(straight), epochs=3, batch_size=3, seed=5, min_batch=2)
+    nn.train_epochs(
+        7, record(resumed), epochs=3, batch_size=3, seed=5, start_epoch=1, min_batch=2,
+        on_epoch=lambda epochs_done, loss: done.append(epochs_done),
+    )
+    assert len(straight) == 6  # two batches of 3 per epoch; the last batch of 1 is skipped
+    assert resumed == straight[2:] and done == [2, 3]
+    assert history == [3.0, 3.0, 3.0]  # the mean of the batch losses over the examples seen
+
+
+def test_fit_adam_checkpoints_and_resumes_to_the_same_model(tmp_path):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 3)), (rng.random((40, 2)) < 0.5).astype(float)
+    path = str(tmp_path / "ckpt.npz")
+
+    def fit(model: TwoHeads, epochs: int, start: int = 0, optimizer: nn.Adam | None = None, on_epoch=None) -> list:
+        return nn.fit_adam(
+            model, len(x), lambda b: model.gradients(x[b], y[b], 0.01), epochs=epochs, learning_rate=0.01,
+            batch_size=16, seed=1, start_epoch=start, optimizer=optimizer, on_epoch=on_epoch,
+        )
+
+    straight = TwoHeads.initialize(0)
+    history = fit(straight, 5)
+    assert len(history) == 5 and history[-1] < history[0]
+
+    first = TwoHeads.initialize(0)
+    fit(first, 3, on_epoch=nn.adam_checkpoints(path, first.params, every=2, last=3))
+    assert nn.load_checkpoint(path).epoch == 3  # every 2 epochs and after the last
+    params, epochs_done = nn.checkpoint_params(path)
+    assert epochs_done == 3 and set(params) == set(first.params)
+    assert nn.checkpoint_params(str(tmp_path / "absent.npz")) == (None, 0)
+
+    resumed = TwoHeads.initialize(0)
+    start, optimizer = nn.resume(path, resumed.params, resumed.trainable, learning_rate=0.01)
+    assert fit(resumed, 5, start, optimizer) == pytest.approx(history[3:])
+    for name in straight.params:
+        np.testing.assert_allclose(resumed.params[name], straight.params[name])

@@ -87,3 +87,14 @@ def test_record_from_values_inverts_a_csv_row():
     assert first == {"v": ["1", "2"], "a": "3"}
     with pytest.raises(ValueError, match=r"instance 4: expected 3 values \(scalar features, then vector"):
         s.record_from_values(["1"], ["a"], ["v"], dims, 4)
+
+
+def test_feature_records_map_csv_rows_and_keep_objects():
+    dims = {"v": 2}
+    instances = [["1", "2", "3"], {"a": 4, "v": [5, 6]}]
+    assert s.feature_records(instances, ["a"], ["v"], dims) == [{"a": "1", "v": ["2", "3"]}, {"a": 4, "v": [5, 6]}]
+    assert s.feature_records([["1", "2", "3"]], ["a"], ["v"], dims, vectors_first=True) == [{"v": ["1", "2"], "a": "3"}]
+    with pytest.raises(ValueError, match="no instances in the request"):
+        s.feature_records([], ["a"], ["v"], dims)
+    with pytest.raises(ValueError, match="instance 0: expected 3 values"):
+        s.feature_records([["1"]], ["a"], ["v"], dims)

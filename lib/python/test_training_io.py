@@ -232,3 +232,48 @@ def test_progress_resumes_only_the_same_configuration(tmp_path):
     t.save_progress(directory, {"k": 1}, 5)
     assert t.load_progress(directory, {"k": 1}) == 5
     assert t.load_progress(directory, {"k": 2}) == 0
+
+
+def test_checkpoint_file_only_where_writable(tmp_path):
+    assert t.checkpoint_file(str(tmp_path / "checkpoints"), "model.npz") == str(tmp_path / "checkpoints" / "model.npz")
+    assert t.checkpoint_file("", "model.npz") is None
+    assert t.checkpoint_file(None, "model.npz") is None
+
+
+def test_train_and_validation_uses_the_test_channel_or_holds_out_ids(tmp_path):
+    rows = [{"user_id": f"u{i}", "x": i} for i in range(200)]
+    train_dir, test_dir = tmp_path / "train", tmp_path / "test"
+    for directory, content in ((train_dir, rows), (test_dir, rows[:3])):
+        directory.mkdir()
+        (directory / "part").write_text("".join(json.dumps(r) + "\n" for r in content))
+    train, valid = t.train_and_validation(str(train_dir), str(test_dir), ["x"], "user_id", 0.2)
+    assert (len(train), len(valid)) == (200, 3)
+    train, valid = t.train_and_validation(str(train_dir), "", ["x"], "user_id", 0.2)
+    assert (train, valid) == t.hash_split(rows, "user_id", 0.2)
+    with pytest.raises(t.DataError, match="train record 0: missing y"):
+        t.train_and_validation(str(train_dir), "", ["y"], "user_id", 0.2)
+
+
+class Saved:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def save(self, directory: str) -> None:
+        t.save_json(os.path.join(directory, "value.json"), self.value)
+
+    @classmethod
+    def load(cls, directory: str) -> Saved:
+        return cls(t.load_json(os.path.join(directory, "value.json")))
+
+
+def test_progress_checkpoints_save_every_few_epochs_and_resume_the_same_configuration(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    assert t.resume_progress(directory, {"k": 1}, Saved.load) == (None, 0)
+    save = t.progress_checkpoints(directory, {"k": 1}, every=2)
+    save(1, Saved(1), 0.5)
+    assert t.load_progress(directory, {"k": 1}) == 0
+    save(2, Saved(2), 0.4)
+    model, done = t.resume_progress(directory, {"k": 1}, Saved.load)
+    assert (model.value, done) == (2, 2)
+    assert t.resume_progress(directory, {"k": 2}, Saved.load) == (None, 0)
+    t.progress_checkpoints(None, {"k": 1}, every=1)(4, Saved(4))  # no checkpoint directory: nothing saved

@@ -232,6 +232,55 @@ def usable_checkpoint_dir(checkpoint_dir: str | None) -> str | None:
     return checkpoint_dir if os.path.isdir(checkpoint_dir) or os.access(parent, os.W_OK) else None
 
 
+def checkpoint_file(checkpoint_dir: str | None, name: str) -> str | None:
+    """``name`` in the usable checkpoint directory (``usable_checkpoint_dir``), or None when there is none."""
+    directory = usable_checkpoint_dir(checkpoint_dir)
+    return os.path.join(directory, name) if directory else None
+
+
+def train_and_validation(
+    train_dir: str, test_dir: str | None, columns: Sequence[str], id_column: str, fraction: float
+) -> tuple:
+    """(train rows, validation rows), each checked for ``columns``.
+
+    The validation rows are the ``test`` channel's when there is one, else ``fraction`` of the
+    train channel's ids (``hash_split`` by ``id_column``, so that an id stays on one side).
+    """
+    rows = read_rows(train_dir)
+    require_columns(rows, columns, "train")
+    if test_dir and os.path.isdir(test_dir):
+        valid = read_rows(test_dir)
+        require_columns(valid, columns, "test")
+        return rows, valid
+    return hash_split(rows, id_column, fraction)
+
+
+def resume_progress(checkpoint_dir: str | None, config: dict, load: Callable[[str], object]) -> tuple:
+    """(model, epochs done) of the checkpoint in ``checkpoint_dir`` written for ``config``, else (None, 0).
+
+    ``load(checkpoint_dir)`` reads the model; ``progress_checkpoints`` writes it.
+    """
+    done = load_progress(checkpoint_dir, config)
+    if not done or not checkpoint_dir:
+        return None, 0
+    print(f"resuming from the checkpoint after epoch {done}")
+    return load(checkpoint_dir), done
+
+
+def progress_checkpoints(checkpoint_dir: str | None, config: dict, every: int) -> Callable[..., None]:
+    """An ``on_epoch(epochs done, model, ...)`` that saves the model and the progress every ``every`` epochs.
+
+    The model writes itself with ``model.save(checkpoint_dir)``; ``resume_progress`` reads it back.
+    """
+
+    def save(epochs_done: int, model: object, *_: object) -> None:
+        if checkpoint_dir and epochs_done % every == 0:
+            model.save(checkpoint_dir)  # type: ignore[attr-defined]
+            save_progress(checkpoint_dir, config, epochs_done)
+
+    return save
+
+
 def save_json(path: str, content: object) -> None:
     """Writes atomically, so that an interruption never leaves half a file."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import assert_rejected
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -167,8 +168,7 @@ def test_serves_csv(trained):
 )
 def test_rejects_bad_requests(trained, body, content_type, message):
     model = inference.model_fn(trained["model_dir"])
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), model)
+    assert_rejected(inference, model, body, content_type, message)
 
 
 def test_rejects_unsupported_accept(trained):

@@ -24,7 +24,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from numpy_nn import Adam, load_params, save_params, sigmoid
+from numpy_nn import MultiTaskNetwork, fit_adam, sigmoid
 from serving_io import feature_rows
 
 EPS = 1e-7
@@ -50,100 +50,45 @@ def focal_loss(logits: np.ndarray, labels: np.ndarray, alpha: float, gamma: floa
     return loss, grad / n
 
 
-class MultiTaskClassifier:
-    """Shared trunk (standardize → dense → ReLU) with one sigmoid head per class."""
+class MultiTaskClassifier(MultiTaskNetwork):
+    """Shared trunk (standardize → dense → ReLU) with one sigmoid head per class (``w2``, ``b2``)."""
 
-    def __init__(self, params: dict, meta: dict) -> None:
-        self.params = params
-        self.meta = meta
+    trunk_layers = 1
 
     @classmethod
     def initialize(cls, inputs: int, hidden: int, classes: Sequence[str], seed: int, meta: dict) -> MultiTaskClassifier:
         rng = np.random.default_rng(seed)
-        params = {
-            "mean": np.zeros(inputs),
-            "std": np.ones(inputs),
-            "w1": rng.normal(0.0, math.sqrt(2.0 / inputs), (inputs, hidden)),
-            "b1": np.zeros(hidden),
-            "w2": rng.normal(0.0, math.sqrt(1.0 / hidden), (hidden, len(classes))),
-            "b2": np.full(len(classes), -2.0),  # harm is rare: start from a low prior
-        }
+        params = cls.trunk_params(rng, inputs, [hidden])
+        params["w2"] = rng.normal(0.0, math.sqrt(1.0 / hidden), (hidden, len(classes)))
+        params["b2"] = np.full(len(classes), -2.0)  # harm is rare: start from a low prior
         return cls(params, {**meta, "classes": list(classes), "hidden": hidden})
 
-    @property
-    def trainable(self) -> list:
-        """The parameters training moves: all but the standardization."""
-        return [k for k in self.params if k not in ("mean", "std")]
-
-    def forward(self, x: np.ndarray) -> tuple:
-        p = self.params
-        xs = (x - p["mean"]) / p["std"]
-        pre = xs @ p["w1"] + p["b1"]
-        h = np.maximum(pre, 0.0)
-        return xs, pre, h, h @ p["w2"] + p["b2"]
-
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)[3]
+        h, _ = self.trunk(x)
+        return h @ self.params["w2"] + self.params["b2"]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return sigmoid(self.logits(x))
 
     def gradients(self, x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, l2: float) -> tuple:
         """Loss and manual backprop through heads, ReLU and trunk."""
-        xs, pre, h, z = self.forward(x)
-        loss, dz = focal_loss(z, y, alpha, gamma)
-        p = self.params
-        grads = {"w2": h.T @ dz + l2 * p["w2"], "b2": dz.sum(axis=0)}
-        dh = dz @ p["w2"].T
-        dpre = dh * (pre > 0)
-        grads["w1"] = xs.T @ dpre + l2 * p["w1"]
-        grads["b1"] = dpre.sum(axis=0)
-        loss += 0.5 * l2 * float(np.sum(p["w1"] ** 2) + np.sum(p["w2"] ** 2))
+        h, cache = self.trunk(x)
+        loss, dz = focal_loss(h @ self.params["w2"] + self.params["b2"], y, alpha, gamma)
+        grads = {"w2": h.T @ dz, "b2": dz.sum(axis=0)}
+        grads.update(self.trunk_backward(dz @ self.params["w2"].T, cache))
+        loss += self.weight_decay(grads, l2, ("w1", "w2"))
         return loss, grads
-
-    def save(self, path: str) -> None:
-        save_params(path, self.params, self.meta)
-
-    @classmethod
-    def load(cls, path: str) -> MultiTaskClassifier:
-        return cls(*load_params(path))
 
 
 def fit(
-    model: MultiTaskClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    epochs: int,
-    learning_rate: float,
-    batch_size: int,
-    alpha: float,
-    gamma: float,
-    l2: float,
-    seed: int,
-    start_epoch: int = 0,
-    optimizer: Adam | None = None,
-    on_epoch=None,
+    model: MultiTaskClassifier, x: np.ndarray, y: np.ndarray, *, alpha: float, gamma: float, l2: float, **training
 ) -> list:
     """Mini-batch Adam on the focal loss; returns the loss of each epoch run.
 
-    ``on_epoch(epochs done, optimizer)`` is called after each epoch (for checkpoints).
+    ``training`` are the options of ``numpy_nn.fit_adam``: epochs, learning_rate, batch_size, seed,
+    and to resume and checkpoint, start_epoch, optimizer and ``on_epoch(epochs done, optimizer)``.
     """
-    rng = np.random.default_rng(seed + start_epoch)
-    optimizer = optimizer or Adam(model.params, model.trainable, learning_rate)
-    history = []
-    for epoch in range(start_epoch, epochs):
-        order = rng.permutation(len(x))
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            loss, grads = model.gradients(x[batch], y[batch], alpha, gamma, l2)
-            total += loss * len(batch)
-            optimizer.update(model.params, grads)
-        history.append(total / len(x))
-        if on_epoch is not None:
-            on_epoch(epoch + 1, optimizer)
-    return history
+    return fit_adam(model, len(x), lambda batch: model.gradients(x[batch], y[batch], alpha, gamma, l2), **training)
 
 
 def decide(probabilities: Sequence[float], thresholds: dict) -> str:

@@ -8,7 +8,14 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
-from model_testing import assert_gradients_match, write_channel
+from model_testing import (
+    assert_backprop_matches,
+    assert_rejected,
+    assert_resumes,
+    assert_training_fails,
+    read_metrics,
+    write_channel,
+)
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -106,16 +113,11 @@ def test_focal_loss_gradient_matches_finite_differences():
     meta = {"scalar_features": [], "vector_features": [], "vector_dims": {}, "thresholds": {}}
     model = model_module.MultiTaskClassifier.initialize(4, 5, CLASSES[:3], 3, meta)
     x, y = rng.normal(size=(7, 4)), (rng.random((7, 3)) < 0.3).astype(float)
-    _, grads = model.gradients(x, y, 0.25, 2.0, 0.01)
-    def loss() -> float:
-        return model.gradients(x, y, 0.25, 2.0, 0.01)[0]
-
-    assert_gradients_match(loss, model.params, grads, ("w1", "b1", "w2", "b2"))
+    assert_backprop_matches(lambda: model.gradients(x, y, 0.25, 2.0, 0.01), model.params, ("w1", "b1", "w2", "b2"))
 
 
 def test_learns_every_head_well_above_chance(trained):
-    with open(os.path.join(trained, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = read_metrics(trained)
     for name in CLASSES:
         assert metrics[f"roc_auc_{name}"] > 0.8, name
         # A random ranking's PR-AUC is the prevalence.
@@ -172,10 +174,8 @@ def test_bad_requests_name_the_problem(trained):
         inference.predict_fn([{"image_embedding": [0] * DIM}], model)
     with pytest.raises(ValueError, match="expected 6 values"):
         inference.predict_fn([dict(synthetic_posts(1, 2)[0], text_embedding=[1, 2])], model)
-    with pytest.raises(ValueError, match="expected 21 values"):
-        inference.predict_fn(inference.input_fn("1,2,3\n", "text/csv"), model)
-    with pytest.raises(ValueError, match="not JSON"):
-        inference.input_fn("{", "application/json")
+    assert_rejected(inference, model, "1,2,3\n", "text/csv", "expected 21 values")
+    assert_rejected(inference, model, "{", "application/json", "not JSON")
     with pytest.raises(ValueError, match="no instances"):
         inference.predict_fn([], model)
 
@@ -184,16 +184,12 @@ def test_bad_training_data_fails_with_a_reason(tmp_path):
     rows = synthetic_posts(50, seed=3)
     rows[4]["hate"] = 2
     train_dir = write_channel(tmp_path / "train", rows)
-    assert train.run(train.train, train.build_parser(), arguments(train_dir, str(tmp_path / "m"))) == 1
-    with pytest.raises(train.DataError, match="label must be 0 or 1"):
-        train.train(train.build_parser().parse_args(arguments(train_dir, str(tmp_path / "m"))))
+    args = arguments(train_dir, str(tmp_path / "m"))
+    assert_training_fails(train, train.build_parser(), args, "label must be 0 or 1")
 
 
 def test_resumes_from_a_checkpoint(tmp_path):
     train_dir = write_channel(tmp_path / "train", synthetic_posts(600, seed=5))
     checkpoints = tmp_path / "checkpoints"
-    args = arguments(train_dir, str(tmp_path / "m1"), checkpoints=str(checkpoints))
-    once = train.train(train.build_parser().parse_args([*args, "--epochs", "4"]))
-    assert os.path.isfile(checkpoints / train.CHECKPOINT_FILE)
-    resumed = train.train(train.build_parser().parse_args([*args, "--epochs", "4"]))
-    assert resumed["pr_auc_macro"] == pytest.approx(once["pr_auc_macro"])
+    args = arguments(train_dir, str(tmp_path / "m1"), "--epochs", "4", checkpoints=str(checkpoints))
+    assert_resumes(train, train.build_parser(), args, checkpoints / train.CHECKPOINT_FILE, "pr_auc_macro")

@@ -29,12 +29,10 @@ from training_io import (
     DataError,
     base_arguments,
     binary_label,
+    checkpoint_file,
     comma_list,
-    hash_split,
-    read_rows,
-    require_columns,
     run,
-    usable_checkpoint_dir,
+    train_and_validation,
     write_outputs,
 )
 
@@ -106,14 +104,10 @@ def train(args: argparse.Namespace) -> dict:
         check_thresholds(thresholds)
     except ValueError as error:
         raise DataError(str(error)) from error
-    rows = read_rows(args.train_dir)
-    require_columns(rows, [*vectors, *scalars, *classes], "train")
-    if args.test_dir and os.path.isdir(args.test_dir):
-        train_rows, valid_rows = rows, read_rows(args.test_dir)
-        require_columns(valid_rows, [*vectors, *scalars, *classes], "test")
-    else:
-        # by a hash of the post id, so that a post stays on one side across runs
-        train_rows, valid_rows = hash_split(rows, args.id_column, args.validation_fraction)
+    # without a test channel, by a hash of the post id, so that a post stays on one side across runs
+    train_rows, valid_rows = train_and_validation(
+        args.train_dir, args.test_dir, [*vectors, *scalars, *classes], args.id_column, args.validation_fraction
+    )
     x_train, dims = matrix(train_rows, scalars, vectors, None, "train")
     x_valid, _ = matrix(valid_rows, scalars, vectors, dims, "validation")
     y_train, y_valid = labels_of(train_rows, classes, "train"), labels_of(valid_rows, classes, "validation")
@@ -122,14 +116,8 @@ def train(args: argparse.Namespace) -> dict:
     model = MultiTaskClassifier.initialize(x_train.shape[1], args.hidden, classes, args.seed, meta)
     model.params["mean"], model.params["std"] = numpy_nn.standardization(x_train)
 
-    checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
+    checkpoint = checkpoint_file(args.checkpoint_dir, CHECKPOINT_FILE)
     start, optimizer = numpy_nn.resume(checkpoint, model.params, model.trainable, learning_rate=args.learning_rate)
-
-    def save_checkpoint(epoch: int, current: numpy_nn.Adam) -> None:
-        if checkpoint and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
-            numpy_nn.save_checkpoint(checkpoint, epoch, model.params, current)
-
     history = fit(
         model,
         x_train,
@@ -143,7 +131,7 @@ def train(args: argparse.Namespace) -> dict:
         seed=args.seed,
         start_epoch=start,
         optimizer=optimizer,
-        on_epoch=save_checkpoint,
+        on_epoch=numpy_nn.adam_checkpoints(checkpoint, model.params, args.checkpoint_every, args.epochs),
     )
     metrics = evaluate(model, x_valid, y_valid)
     metrics["train_focal_loss"] = history[-1] if history else float("nan")

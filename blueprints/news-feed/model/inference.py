@@ -31,15 +31,10 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
 
 
 def predict_fn(instances: list, model: EngagementModel) -> list:
-    if not instances:
-        raise ValueError("no instances in the request")
     meta = model.meta
-    records = [
-        serving_io.record_from_values(i, meta["scalar_features"], meta["vector_features"], meta["vector_dims"], n)
-        if isinstance(i, list)
-        else i
-        for n, i in enumerate(instances)
-    ]
+    records = serving_io.feature_records(
+        instances, meta["scalar_features"], meta["vector_features"], meta["vector_dims"]
+    )
     try:
         return score_posts(model, records)
     except FeatureError as error:

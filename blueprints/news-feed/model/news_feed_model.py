@@ -20,7 +20,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from numpy_nn import Adam, load_params, logistic_loss, save_params, sigmoid
+from numpy_nn import MultiTaskNetwork, fit_adam, logistic_loss, sigmoid
 from serving_io import feature_rows
 
 
@@ -32,78 +32,46 @@ def features_matrix(
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1), dims
 
 
-class EngagementModel:
-    """Shared two-layer trunk, sigmoid heads for the reactions, a linear head for log dwell time."""
+class EngagementModel(MultiTaskNetwork):
+    """Shared two-layer trunk, sigmoid heads for the reactions (``wc``, ``bc``), a linear head for log dwell time."""
 
-    def __init__(self, params: dict, meta: dict) -> None:
-        self.params = params
-        self.meta = meta
+    trunk_layers = 2
 
     @classmethod
     def initialize(cls, inputs: int, hidden: int, heads: Sequence[str], seed: int, meta: dict) -> EngagementModel:
         rng = np.random.default_rng(seed)
         second = max(2, hidden // 2)
-        params = {
-            "mean": np.zeros(inputs),
-            "std": np.ones(inputs),
-            "w1": rng.normal(0.0, math.sqrt(2.0 / inputs), (inputs, hidden)),
-            "b1": np.zeros(hidden),
-            "w2": rng.normal(0.0, math.sqrt(2.0 / hidden), (hidden, second)),
-            "b2": np.zeros(second),
-            "wc": rng.normal(0.0, math.sqrt(1.0 / second), (second, len(heads))),
-            "bc": np.zeros(len(heads)),
-            "wd": rng.normal(0.0, math.sqrt(1.0 / second), (second, 1)),
-            "bd": np.zeros(1),
-        }
+        params = cls.trunk_params(rng, inputs, [hidden, second])
+        params["wc"] = rng.normal(0.0, math.sqrt(1.0 / second), (second, len(heads)))
+        params["bc"] = np.zeros(len(heads))
+        params["wd"] = rng.normal(0.0, math.sqrt(1.0 / second), (second, 1))
+        params["bd"] = np.zeros(1)
         return cls(params, {**meta, "heads": list(heads), "hidden": hidden})
 
-    @property
-    def trainable(self) -> list:
-        """The parameters training moves: all but the standardization."""
-        return [k for k in self.params if k not in ("mean", "std")]
-
-    def forward(self, x: np.ndarray) -> dict:
+    def heads(self, h: np.ndarray) -> tuple:
+        """(logits of the reaction heads, predicted log(1 + dwell seconds)) from the trunk's output."""
         p = self.params
-        cache = {"x": (x - p["mean"]) / p["std"]}
-        cache["a1"] = cache["x"] @ p["w1"] + p["b1"]
-        cache["h1"] = np.maximum(cache["a1"], 0.0)
-        cache["a2"] = cache["h1"] @ p["w2"] + p["b2"]
-        cache["h2"] = np.maximum(cache["a2"], 0.0)
-        cache["z"] = cache["h2"] @ p["wc"] + p["bc"]
-        cache["dwell"] = (cache["h2"] @ p["wd"] + p["bd"])[:, 0]
-        return cache
+        return h @ p["wc"] + p["bc"], (h @ p["wd"] + p["bd"])[:, 0]
 
     def predict(self, x: np.ndarray) -> tuple:
         """(probabilities of each head, predicted log(1 + dwell seconds))."""
-        cache = self.forward(x)
-        return sigmoid(cache["z"]), cache["dwell"]
+        z, dwell = self.heads(self.trunk(x)[0])
+        return sigmoid(z), dwell
 
     def gradients(self, x: np.ndarray, y: np.ndarray, dwell: np.ndarray, dwell_weight: float, l2: float) -> tuple:
         """Loss and manual backprop through both kinds of heads and the shared trunk."""
-        c = self.forward(x)
         p = self.params
+        h, cache = self.trunk(x)
+        z, predicted = self.heads(h)
         n = x.shape[0]
-        loss, dz = logistic_loss(c["z"], y)  # summed over the heads, averaged over the records
-        residual = c["dwell"] - dwell
+        loss, dz = logistic_loss(z, y)  # summed over the heads, averaged over the records
+        residual = predicted - dwell
         loss += dwell_weight * 0.5 * float(np.sum(residual**2)) / n
         dd = (dwell_weight * residual / n)[:, None]
-        grads = {"wc": c["h2"].T @ dz, "bc": dz.sum(axis=0), "wd": c["h2"].T @ dd, "bd": dd.sum(axis=0)}
-        dh2 = dz @ p["wc"].T + dd @ p["wd"].T
-        da2 = dh2 * (c["a2"] > 0)
-        grads["w2"], grads["b2"] = c["h1"].T @ da2, da2.sum(axis=0)
-        da1 = (da2 @ p["w2"].T) * (c["a1"] > 0)
-        grads["w1"], grads["b1"] = c["x"].T @ da1, da1.sum(axis=0)
-        for name in ("w1", "w2", "wc", "wd"):
-            grads[name] = grads[name] + l2 * p[name]
-            loss += 0.5 * l2 * float(np.sum(p[name] ** 2))
+        grads = {"wc": h.T @ dz, "bc": dz.sum(axis=0), "wd": h.T @ dd, "bd": dd.sum(axis=0)}
+        grads.update(self.trunk_backward(dz @ p["wc"].T + dd @ p["wd"].T, cache))
+        loss += self.weight_decay(grads, l2, ("w1", "w2", "wc", "wd"))
         return loss, grads
-
-    def save(self, path: str) -> None:
-        save_params(path, self.params, self.meta)
-
-    @classmethod
-    def load(cls, path: str) -> EngagementModel:
-        return cls(*load_params(path))
 
 
 def fit(
@@ -112,32 +80,18 @@ def fit(
     y: np.ndarray,
     dwell: np.ndarray,
     *,
-    epochs: int,
-    learning_rate: float,
-    batch_size: int,
     dwell_weight: float,
     l2: float,
-    seed: int,
-    start_epoch: int = 0,
-    optimizer: Adam | None = None,
-    on_epoch=None,
+    **training,
 ) -> list:
-    """Mini-batch Adam; returns the loss of each epoch run. ``on_epoch(epochs done, optimizer)`` follows each epoch."""
-    rng = np.random.default_rng(seed + start_epoch)
-    optimizer = optimizer or Adam(model.params, model.trainable, learning_rate)
-    history = []
-    for epoch in range(start_epoch, epochs):
-        order = rng.permutation(len(x))
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            loss, grads = model.gradients(x[batch], y[batch], dwell[batch], dwell_weight, l2)
-            total += loss * len(batch)
-            optimizer.update(model.params, grads)
-        history.append(total / len(x))
-        if on_epoch is not None:
-            on_epoch(epoch + 1, optimizer)
-    return history
+    """Mini-batch Adam; returns the loss of each epoch run.
+
+    ``training`` are the options of ``numpy_nn.fit_adam``: epochs, learning_rate, batch_size, seed,
+    and to resume and checkpoint, start_epoch, optimizer and ``on_epoch(epochs done, optimizer)``.
+    """
+    return fit_adam(
+        model, len(x), lambda batch: model.gradients(x[batch], y[batch], dwell[batch], dwell_weight, l2), **training
+    )
 
 
 def engagement_scores(

@@ -8,7 +8,14 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
-from model_testing import assert_gradients_match, write_channel
+from model_testing import (
+    assert_backprop_matches,
+    assert_rejected,
+    assert_resumes,
+    assert_training_fails,
+    read_metrics,
+    write_channel,
+)
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -114,16 +121,12 @@ def test_backprop_matches_finite_differences():
     model = model_module.EngagementModel.initialize(3, 6, ["click", "skip"], 4, {})
     x, y = rng.normal(size=(5, 3)), (rng.random((5, 2)) < 0.4).astype(float)
     dwell = rng.random(5) * 3
-    _, grads = model.gradients(x, y, dwell, 0.7, 0.01)
-    def loss() -> float:
-        return model.gradients(x, y, dwell, 0.7, 0.01)[0]
-
-    assert_gradients_match(loss, model.params, grads, ("w1", "b1", "w2", "b2", "wc", "bc", "wd", "bd"))
+    names = ("w1", "b1", "w2", "b2", "wc", "bc", "wd", "bd")
+    assert_backprop_matches(lambda: model.gradients(x, y, dwell, 0.7, 0.01), model.params, names)
 
 
 def test_learns_every_head_and_dwell(trained):
-    with open(os.path.join(trained, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = read_metrics(trained)
     for head in HEADS:
         assert metrics[f"roc_auc_{head}"] > 0.75, head
         assert {f"precision_{head}", f"recall_{head}", f"f1_{head}"} <= set(metrics)
@@ -178,10 +181,8 @@ def test_bad_requests_name_the_problem(trained):
         inference.predict_fn([{"post_embedding": [0] * DIM}], model)
     with pytest.raises(ValueError, match="expected 4 values"):
         inference.predict_fn([dict(synthetic_impressions(1, 2)[0], post_embedding=[1])], model)
-    with pytest.raises(ValueError, match="expected 15 values"):
-        inference.predict_fn(inference.input_fn("1,2\n", "text/csv"), model)
-    with pytest.raises(ValueError, match="unsupported content type"):
-        inference.input_fn("x", "text/plain")
+    assert_rejected(inference, model, "1,2\n", "text/csv", "expected 15 values")
+    assert_rejected(inference, model, "x", "text/plain", "unsupported content type")
     with pytest.raises(ValueError, match="no instances"):
         inference.predict_fn([], model)
 
@@ -190,9 +191,8 @@ def test_bad_training_data_fails_with_a_reason(tmp_path):
     rows = synthetic_impressions(60, seed=3)
     rows[5]["dwell_seconds"] = -1
     train_dir = write_channel(tmp_path / "train", rows)
-    assert train.run(train.train, train.build_parser(), arguments(train_dir, str(tmp_path / "m"))) == 1
-    with pytest.raises(train.DataError, match="dwell time must be >= 0"):
-        train.train(train.build_parser().parse_args(arguments(train_dir, str(tmp_path / "m"))))
+    args = arguments(train_dir, str(tmp_path / "m"))
+    assert_training_fails(train, train.build_parser(), args, "dwell time must be >= 0")
     with pytest.raises(train.DataError, match="not heads"):
         train.train(
             train.build_parser().parse_args(arguments(train_dir, str(tmp_path / "m"), "--score-weights", "love=2"))
@@ -203,7 +203,4 @@ def test_resumes_from_a_checkpoint(tmp_path):
     train_dir = write_channel(tmp_path / "train", synthetic_impressions(600, seed=5))
     checkpoints = tmp_path / "checkpoints"
     args = arguments(train_dir, str(tmp_path / "m1"), "--epochs", "4", checkpoints=str(checkpoints))
-    once = train.train(train.build_parser().parse_args(args))
-    assert os.path.isfile(checkpoints / train.CHECKPOINT_FILE)
-    resumed = train.train(train.build_parser().parse_args(args))
-    assert resumed["roc_auc_mean"] == pytest.approx(once["roc_auc_mean"])
+    assert_resumes(train, train.build_parser(), args, checkpoints / train.CHECKPOINT_FILE, "roc_auc_mean")

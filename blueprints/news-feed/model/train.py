@@ -29,13 +29,11 @@ from training_io import (
     DataError,
     base_arguments,
     binary_label,
+    checkpoint_file,
     comma_list,
-    hash_split,
     number,
-    read_rows,
-    require_columns,
     run,
-    usable_checkpoint_dir,
+    train_and_validation,
     write_outputs,
 )
 
@@ -141,14 +139,10 @@ def train(args: argparse.Namespace) -> dict:
     if unknown:
         raise DataError(f"--score-weights names {', '.join(unknown)}, which are not heads ({', '.join(heads)}, dwell)")
     needed = [*meta["scalar_features"], *meta["vector_features"], *heads.values(), args.dwell_column]
-    rows = read_rows(args.train_dir)
-    require_columns(rows, needed, "train")
-    if args.test_dir and os.path.isdir(args.test_dir):
-        train_rows, valid_rows = rows, read_rows(args.test_dir)
-        require_columns(valid_rows, needed, "test")
-    else:
-        # by a hash of the user, so that no user's impressions are on both sides
-        train_rows, valid_rows = hash_split(rows, args.id_column, args.validation_fraction)
+    # without a test channel, by a hash of the user, so that no user's impressions are on both sides
+    train_rows, valid_rows = train_and_validation(
+        args.train_dir, args.test_dir, needed, args.id_column, args.validation_fraction
+    )
     x_train, dims = matrix(train_rows, meta, None, "train")
     x_valid, _ = matrix(valid_rows, meta, dims, "validation")
     y_train, dwell_train = targets(train_rows, list(heads.values()), args.dwell_column, "train")
@@ -158,14 +152,8 @@ def train(args: argparse.Namespace) -> dict:
         x_train.shape[1], args.hidden, list(heads), args.seed, {**meta, "vector_dims": dims}
     )
     model.params["mean"], model.params["std"] = numpy_nn.standardization(x_train)
-    checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
+    checkpoint = checkpoint_file(args.checkpoint_dir, CHECKPOINT_FILE)
     start, optimizer = numpy_nn.resume(checkpoint, model.params, model.trainable, learning_rate=args.learning_rate)
-
-    def save_checkpoint(epoch: int, current: numpy_nn.Adam) -> None:
-        if checkpoint and (epoch % args.checkpoint_every == 0 or epoch == args.epochs):
-            numpy_nn.save_checkpoint(checkpoint, epoch, model.params, current)
-
     history = fit(
         model,
         x_train,
@@ -179,7 +167,7 @@ def train(args: argparse.Namespace) -> dict:
         seed=args.seed,
         start_epoch=start,
         optimizer=optimizer,
-        on_epoch=save_checkpoint,
+        on_epoch=numpy_nn.adam_checkpoints(checkpoint, model.params, args.checkpoint_every, args.epochs),
     )
     metrics = evaluate(model, x_valid, y_valid, dwell_valid, args.threshold)
     metrics["threshold"] = args.threshold

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
-from model_testing import write_channel
+from model_testing import assert_rejected, write_channel
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -175,8 +175,7 @@ def test_serves_suggestions_and_pair_scores(trained):
 )
 def test_bad_requests_say_what_is_wrong(trained, body, content_type, message):
     model = inference.model_fn(str(trained[0]))
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), model)
+    assert_rejected(inference, model, body, content_type, message)
 
 
 def test_bad_training_data_names_the_record(tmp_path):

@@ -28,12 +28,12 @@ import serving_io
 from training_io import (
     DataError,
     base_arguments,
+    checkpoint_file,
     number,
     read_rows,
     require_columns,
     run,
     save_json,
-    usable_checkpoint_dir,
     write_outputs,
 )
 
@@ -141,10 +141,8 @@ def train(args: argparse.Namespace) -> dict:
         raise DataError("no friendship formed between the training snapshot and the next: nothing to learn")
     x_t = pymk.node_features(graph_t, profiles)
 
-    checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT) if checkpoint_dir else None
-    saved = numpy_nn.load_checkpoint(checkpoint)
-    params, start = (saved.params, saved.epoch) if saved else (None, 0)
+    checkpoint = checkpoint_file(args.checkpoint_dir, CHECKPOINT)
+    params, start = numpy_nn.checkpoint_params(checkpoint)
 
     def on_epoch(epoch: int, current: dict, history: list) -> None:
         if (epoch + 1) % 50 == 0:

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import assert_rejected
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -167,8 +168,7 @@ def test_reranks_candidates_with_filters(trained: tuple) -> None:
 ])
 def test_rejects_bad_requests(trained: tuple, body: str, content_type: str, message: str) -> None:
     model = inference.model_fn(trained[0])
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), model)
+    assert_rejected(inference, model, body, content_type, message)
 
 
 def test_fails_clearly_on_unusable_sessions(tmp_path: str) -> None:

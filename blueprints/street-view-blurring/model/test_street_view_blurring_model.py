@@ -174,8 +174,7 @@ def test_blur_smooths_inside_the_box_only():
 )
 def test_bad_requests_say_what_is_wrong(trained, body, content_type, message):
     model = inference.model_fn(str(trained[0]))
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), model)
+    model_testing.assert_rejected(inference, model, body, content_type, message)
 
 
 def test_bad_training_data_names_the_record(tmp_path):

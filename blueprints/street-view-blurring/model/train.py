@@ -26,12 +26,12 @@ import street_view_blurring_model as detector
 from training_io import (
     DataError,
     base_arguments,
+    checkpoint_file,
     number,
     read_rows,
     require_columns,
     run,
     save_json,
-    usable_checkpoint_dir,
     write_outputs,
 )
 
@@ -123,11 +123,9 @@ def train(args: argparse.Namespace) -> dict:
         images, truths = [images[i] for i in order[held:]], [truths[i] for i in order[held:]]
     annotations = [as_arrays(t) for t in truths]
 
-    checkpoint_dir = usable_checkpoint_dir(args.checkpoint_dir)
-    checkpoint = os.path.join(checkpoint_dir, CHECKPOINT) if checkpoint_dir else None
-    saved = numpy_nn.load_checkpoint(checkpoint)
-    params, start = (saved.params, saved.epoch) if saved else (None, 0)
-    if saved:
+    checkpoint = checkpoint_file(args.checkpoint_dir, CHECKPOINT)
+    params, start = numpy_nn.checkpoint_params(checkpoint)
+    if params is not None:
         print(f"resuming from epoch {start}")
 
     def on_epoch(epoch: int, current: dict, history: list) -> None:

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from blueprint_scripts import load_script
+from model_testing import assert_rejected
 
 HERE = os.path.dirname(__file__)
 train = load_script(HERE, "train.py")
@@ -164,8 +165,7 @@ def test_unknown_ids_still_get_scores(trained: tuple) -> None:
 ])
 def test_rejects_bad_requests(trained: tuple, body: str, content_type: str, message: str) -> None:
     model = inference.model_fn(trained[0])
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), model)
+    assert_rejected(inference, model, body, content_type, message)
 
 
 def test_fails_clearly_without_required_columns(tmp_path: str) -> None:

@@ -162,8 +162,7 @@ def test_serves_queries_and_videos(trained):
 )
 def test_bad_requests_are_explained(trained, instances, message):
     encoder = inference.model_fn(trained[0])
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(json.dumps({"instances": instances}), "application/json"), encoder)
+    model_testing.assert_rejected(inference, encoder, json.dumps({"instances": instances}), "application/json", message)
 
 
 def test_bad_data_fails_with_the_reason(tmp_path):

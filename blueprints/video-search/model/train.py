@@ -99,15 +99,7 @@ def train(args) -> dict:
         "temperature": args.temperature,
     }
     checkpoint_dir = job.usable_checkpoint_dir(args.checkpoint_dir)
-    encoder, start_epoch = None, job.load_progress(checkpoint_dir, config)
-    if start_epoch:
-        encoder = TwoTowerEncoder.load(checkpoint_dir)
-        print(f"resuming from the checkpoint after epoch {start_epoch}")
-
-    def save_checkpoint(epoch, current, _loss):
-        if checkpoint_dir and (epoch + 1) % CHECKPOINT_EVERY == 0:
-            current.save(checkpoint_dir)
-            job.save_progress(checkpoint_dir, config, epoch + 1)
+    encoder, start_epoch = job.resume_progress(checkpoint_dir, config, TwoTowerEncoder.load)
 
     std = mean_frames.std(axis=0)
     encoder, losses = train_two_tower(
@@ -122,7 +114,7 @@ def train(args) -> dict:
         encoder=encoder,
         frame_stats=(mean_frames.mean(axis=0), std),
         start_epoch=start_epoch,
-        on_epoch=save_checkpoint,
+        on_epoch=job.progress_checkpoints(checkpoint_dir, config, CHECKPOINT_EVERY),
     )
 
     k = args.k

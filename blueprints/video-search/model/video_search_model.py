@@ -18,16 +18,23 @@ Gradients are derived by hand and applied with Adam; everything is deterministic
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
 from typing import Sequence
 
 import numpy as np
-from numpy_nn import Adam, info_nce, l2_normalize, l2_normalize_backward, standardization, top_k
+from numpy_nn import (
+    Adam,
+    info_nce,
+    l2_normalize,
+    l2_normalize_backward,
+    load_model_files,
+    save_model_files,
+    standardization,
+    top_k,
+    train_epochs,
+)
 
-MODEL_FILE = "model.npz"
-CONFIG_FILE = "model.json"
 TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -123,18 +130,12 @@ class TwoTowerEncoder:
         return self.video_forward(np.asarray(mean_frames, dtype=np.float64))[0]
 
     def save(self, model_dir: str) -> None:
-        os.makedirs(model_dir, exist_ok=True)
-        np.savez(os.path.join(model_dir, MODEL_FILE), **self.params)
-        with open(os.path.join(model_dir, CONFIG_FILE), "w", encoding="utf-8") as handle:
-            json.dump(self.config, handle, indent=2, sort_keys=True)
+        """``model.npz`` (the parameters) and ``model.json`` (the configuration) in ``model_dir``."""
+        save_model_files(model_dir, self.params, self.config)
 
     @classmethod
     def load(cls, model_dir: str) -> TwoTowerEncoder:
-        with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as handle:
-            config = json.load(handle)
-        with np.load(os.path.join(model_dir, MODEL_FILE)) as archive:
-            params = {name: archive[name] for name in archive.files}
-        return cls(params, config)
+        return cls(*load_model_files(model_dir))
 
 
 def train_two_tower(
@@ -152,33 +153,36 @@ def train_two_tower(
     start_epoch: int = 0,
     on_epoch: object = None,
 ) -> tuple:
-    """Trains on pairs (query token ids[i], mean frame features[i]); returns (encoder, losses)."""
+    """Trains on pairs (query token ids[i], mean frame features[i]); returns (encoder, losses).
+
+    ``on_epoch(epochs done, encoder, loss)`` follows each epoch (for checkpoints).
+    """
     video_frames = np.asarray(video_frames, dtype=np.float64)
     if encoder is None:
         mean, std = frame_stats if frame_stats else standardization(video_frames, floor=1e-8)
         std = np.where(std < 1e-8, 1.0, std)
         encoder = TwoTowerEncoder.initialize(mean, std, config, seed)
     optimizer = Adam(encoder.params, encoder.trainable, learning_rate)
-    n = len(query_ids)
-    batch_size = max(2, min(batch_size, n))
-    losses = []
-    for epoch in range(start_epoch, epochs):
-        rng = np.random.default_rng(seed * 1_000_003 + epoch)
-        order = rng.permutation(n)
-        total, batches = 0.0, 0
-        for start in range(0, n - 1, batch_size):
-            chosen = order[start : start + batch_size]
-            if chosen.size < 2:
-                continue
-            zt, cache_t = encoder.text_forward([query_ids[i] for i in chosen])
-            zv, cache_v = encoder.video_forward(video_frames[chosen])
-            loss, dzt, dzv = info_nce(zt, zv, temperature)
-            grads = {"table": encoder.text_backward(dzt, cache_t), "projection": encoder.video_backward(dzv, cache_v)}
-            optimizer.update(encoder.params, grads)
-            total, batches = total + loss, batches + 1
-        losses.append(total / max(batches, 1))
-        if callable(on_epoch):
-            on_epoch(epoch, encoder, losses[-1])
+
+    def step(chosen: np.ndarray, _rng: np.random.Generator) -> float:
+        zt, cache_t = encoder.text_forward([query_ids[i] for i in chosen])
+        zv, cache_v = encoder.video_forward(video_frames[chosen])
+        loss, dzt, dzv = info_nce(zt, zv, temperature)
+        grads = {"table": encoder.text_backward(dzt, cache_t), "projection": encoder.video_backward(dzv, cache_v)}
+        optimizer.update(encoder.params, grads)
+        return loss
+
+    # Each batch's other pairs are the negatives: a batch needs two pairs at least.
+    losses = train_epochs(
+        len(query_ids),
+        step,
+        epochs=epochs,
+        batch_size=max(2, min(batch_size, len(query_ids))),
+        seed=seed,
+        start_epoch=start_epoch,
+        min_batch=2,
+        on_epoch=(lambda done, loss: on_epoch(done, encoder, loss)) if callable(on_epoch) else None,
+    )
     return encoder, losses
 
 

@@ -200,8 +200,7 @@ def test_serves_json_csv_and_json_lines(trained):
 )
 def test_bad_requests_are_explained(trained, body, content_type, message):
     encoder = inference.model_fn(trained[0])
-    with pytest.raises(ValueError, match=message):
-        inference.predict_fn(inference.input_fn(body, content_type), encoder)
+    model_testing.assert_rejected(inference, encoder, body, content_type, message)
 
 
 def test_bad_data_fails_with_the_reason(tmp_path):

@@ -99,15 +99,7 @@ def train(args) -> dict:
         "temperature": args.temperature,
     }
     checkpoint_dir = job.usable_checkpoint_dir(args.checkpoint_dir)
-    encoder, start_epoch = None, job.load_progress(checkpoint_dir, config)
-    if start_epoch:
-        encoder = ImageEncoder.load(checkpoint_dir)
-        print(f"resuming from the checkpoint after epoch {start_epoch}")
-
-    def save_checkpoint(epoch, current, _loss):
-        if checkpoint_dir and (epoch + 1) % CHECKPOINT_EVERY == 0:
-            current.save(checkpoint_dir)
-            job.save_progress(checkpoint_dir, config, epoch + 1)
+    encoder, start_epoch = job.resume_progress(checkpoint_dir, config, ImageEncoder.load)
 
     encoder, losses = train_encoder(
         catalogue,
@@ -125,7 +117,7 @@ def train(args) -> dict:
         config=config,
         encoder=encoder,
         start_epoch=start_epoch,
-        on_epoch=save_checkpoint,
+        on_epoch=job.progress_checkpoints(checkpoint_dir, config, CHECKPOINT_EVERY),
     )
 
     k = args.k

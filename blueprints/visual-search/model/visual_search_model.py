@@ -25,15 +25,20 @@ the parameters are updated with Adam. Everything is deterministic for a given se
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Sequence
 
 import numpy as np
-from numpy_nn import Adam, info_nce, l2_normalize, l2_normalize_backward, standardization, top_k
-
-MODEL_FILE = "model.npz"
-CONFIG_FILE = "model.json"
+from numpy_nn import (
+    Adam,
+    info_nce,
+    l2_normalize,
+    l2_normalize_backward,
+    load_model_files,
+    save_model_files,
+    standardization,
+    top_k,
+    train_epochs,
+)
 
 
 def descriptor_columns(dimensions: int) -> list:
@@ -89,18 +94,12 @@ class ImageEncoder:
         return grads
 
     def save(self, model_dir: str) -> None:
-        os.makedirs(model_dir, exist_ok=True)
-        np.savez(os.path.join(model_dir, MODEL_FILE), **self.params)
-        with open(os.path.join(model_dir, CONFIG_FILE), "w", encoding="utf-8") as handle:
-            json.dump(self.config, handle, indent=2, sort_keys=True)
+        """``model.npz`` (the parameters) and ``model.json`` (the configuration) in ``model_dir``."""
+        save_model_files(model_dir, self.params, self.config)
 
     @classmethod
     def load(cls, model_dir: str) -> ImageEncoder:
-        with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as handle:
-            config = json.load(handle)
-        with np.load(os.path.join(model_dir, MODEL_FILE)) as archive:
-            params = {name: archive[name] for name in archive.files}
-        return cls(params, config)
+        return cls(*load_model_files(model_dir))
 
 
 def augment(
@@ -137,35 +136,39 @@ def train_encoder(
     start_epoch: int = 0,
     on_epoch: object = None,
 ) -> tuple:
-    """Trains (or resumes) the encoder on catalogue descriptors ``x``; returns (encoder, losses)."""
+    """Trains (or resumes) the encoder on catalogue descriptors ``x``; returns (encoder, losses).
+
+    ``on_epoch(epochs done, encoder, loss)`` follows each epoch (for checkpoints).
+    """
     x = np.asarray(x, dtype=np.float64)
     if encoder is None:
         mean, std = standardization(x, floor=1e-8)
         encoder = ImageEncoder.initialize(mean, std, hidden, dimensions, seed, config)
     optimizer = Adam(encoder.params, encoder.trainable, learning_rate)
-    losses = []
-    batch_size = max(2, min(batch_size, x.shape[0]))
-    for epoch in range(start_epoch, epochs):
-        rng = np.random.default_rng(seed * 1_000_003 + epoch)
-        order = rng.permutation(x.shape[0])
-        total, batches = 0.0, 0
-        for start in range(0, x.shape[0] - 1, batch_size):
-            batch = x[order[start : start + batch_size]]
-            if batch.shape[0] < 2:
-                continue
-            view_a = augment(batch, rng, block, shift, noise, dropout)
-            view_b = augment(batch, rng, block, shift, noise, dropout)
-            za, cache_a = encoder.forward(view_a)
-            zb, cache_b = encoder.forward(view_b)
-            loss, dza, dzb = info_nce(za, zb, temperature)
-            grads_a = encoder.backward(dza, cache_a)
-            grads_b = encoder.backward(dzb, cache_b)
-            optimizer.update(encoder.params, {k: grads_a[k] + grads_b[k] for k in encoder.trainable})
-            total += loss
-            batches += 1
-        losses.append(total / max(batches, 1))
-        if callable(on_epoch):
-            on_epoch(epoch, encoder, losses[-1])
+
+    def step(chosen: np.ndarray, rng: np.random.Generator) -> float:
+        batch = x[chosen]
+        view_a = augment(batch, rng, block, shift, noise, dropout)
+        view_b = augment(batch, rng, block, shift, noise, dropout)
+        za, cache_a = encoder.forward(view_a)
+        zb, cache_b = encoder.forward(view_b)
+        loss, dza, dzb = info_nce(za, zb, temperature)
+        grads_a = encoder.backward(dza, cache_a)
+        grads_b = encoder.backward(dzb, cache_b)
+        optimizer.update(encoder.params, {k: grads_a[k] + grads_b[k] for k in encoder.trainable})
+        return loss
+
+    # The batch's other images are the negatives: a batch needs two images at least.
+    losses = train_epochs(
+        x.shape[0],
+        step,
+        epochs=epochs,
+        batch_size=max(2, min(batch_size, x.shape[0])),
+        seed=seed,
+        start_epoch=start_epoch,
+        min_batch=2,
+        on_epoch=(lambda done, loss: on_epoch(done, encoder, loss)) if callable(on_epoch) else None,
+    )
     return encoder, losses
 
 
