@@ -16,7 +16,11 @@ What it offers:
 - calling AWS: ``make_client`` (a boto3 client whose own retries are off), ``backoff_delay`` (full
   jitter), ``classify_call_error``, ``classify_client_error`` and ``RETRYABLE_NETWORK_ERRORS``
   (what is worth another attempt);
-- ``UsageError``, the invalid-arguments error the scripts turn into exit status 2.
+- ``retry_attempts`` (attempt numbers with backoff between them) and ``run_bounded`` (tasks on a
+  thread pool, with a bound on how many wait);
+- ``current_host``: this instance's name in a SageMaker job of several instances;
+- ``UsageError``, the invalid-arguments error the scripts turn into exit status 2, and
+  ``check_range`` (an integer option within its bounds).
 
 Nothing here logs: callers decide what to print, and never print values of the data.
 """
@@ -24,11 +28,15 @@ Nothing here logs: callers decide what to print, and never print values of the d
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import random
+import re
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -59,10 +67,36 @@ RETRYABLE_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTi
 # What reading a downloaded file can raise: I/O errors (gzip.BadGzipFile is one), a truncated gzip
 # stream (EOFError), a corrupt one (zlib.error).
 READ_ERRORS = (OSError, EOFError, zlib.error)
+# Where SageMaker describes the job's instances to each of them (``current_host``, ``hosts``).
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
+# A host name that is safe as a file name (SageMaker's are ``algo-<n>``).
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
+
+Task = TypeVar("Task")
 
 
 class UsageError(Exception):
     """Invalid arguments or configuration (exit 2); raised before anything is read or written."""
+
+
+def check_range(value: int, option: str, low: int, high: int) -> None:
+    """Raises UsageError ``<option> must be from <low> to <high>`` unless low <= value <= high."""
+    if not low <= value <= high:
+        raise UsageError(f"{option} must be from {low} to {high}")
+
+
+def current_host(resource_config: Path) -> str:
+    """This instance's name in a SageMaker job (``current_host`` of its resource config,
+    :data:`RESOURCE_CONFIG` on the instance): letters, digits, ``.`` and ``-``, safe as a file name.
+
+    Raises UsageError if the file cannot be read or names no usable host."""
+    try:
+        host = json.loads(resource_config.read_text(encoding="utf-8")).get("current_host")
+    except (OSError, ValueError, AttributeError):
+        raise UsageError(f"cannot read current_host from {resource_config}") from None
+    if not isinstance(host, str) or not HOST_NAME.match(host):
+        raise UsageError(f"{resource_config} names no usable current_host (letters, digits, '.' and '-')")
+    return host
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +184,20 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
 
 
+def retry_attempts(
+    base: float, cap: float, sleep: Callable[[float], None], retried: Callable[[], None] = lambda: None
+) -> Iterator[int]:
+    """The attempt numbers 1, 2, 3, ... without end: before each one after the first, ``retried()``
+    is called and then ``sleep(backoff_delay(previous attempt, base, cap))``. The caller's loop
+    stops (``return``/``break``) on success or when it gives up, e.g. at its last attempt."""
+    attempt = 1
+    while True:
+        yield attempt
+        retried()
+        sleep(backoff_delay(attempt, base, cap))
+        attempt += 1
+
+
 def classify_client_error(
     error: ClientError, retry_429: bool = True, codes: frozenset[str] = RETRYABLE_CODES
 ) -> tuple[str, bool]:
@@ -198,3 +246,40 @@ def make_client(service: str, max_workers: int) -> Any:
             read_timeout=30,
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrency
+
+
+def run_bounded(
+    tasks: Iterable[Task],
+    work: Callable[[Task], None],
+    on_error: Callable[[Task, BaseException], None],
+    max_workers: int,
+    in_flight: int,
+    thread_name_prefix: str,
+) -> None:
+    """``work(task)`` for each task on a pool of ``max_workers`` threads, taking the next task from
+    ``tasks`` only while fewer than ``in_flight`` are submitted and not yet done (so a large input
+    streams instead of piling up). Whatever a task raises (BaseException) goes to
+    ``on_error(task, error)``, on the worker thread, and the other tasks go on. Returns when every
+    task is done; an exception from ``tasks`` itself propagates once the submitted ones are done."""
+    slots = threading.BoundedSemaphore(in_flight)
+
+    def run(task: Task) -> None:
+        try:
+            work(task)
+        except BaseException as e:  # a bug in work: the caller counts the task as failed
+            on_error(task, e)
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix) as pool:
+        for task in tasks:
+            slots.acquire()
+            try:
+                pool.submit(run, task)
+            except BaseException:
+                slots.release()
+                raise

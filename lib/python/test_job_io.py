@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,110 @@ def test_make_client_without_a_region_is_a_usage_error(
     with pytest.raises(job_io.UsageError, match="set AWS_REGION or AWS_DEFAULT_REGION"):
         job_io.make_client("dynamodb", 4)
     assert boto3_client == []
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments, hosts, retries, thread pool
+
+
+def test_check_range_accepts_the_bounds_and_names_the_option_outside_them() -> None:
+    job_io.check_range(1, "--max-workers", 1, 4)
+    job_io.check_range(4, "--max-workers", 1, 4)
+    for value in (0, 5):
+        with pytest.raises(job_io.UsageError, match="^--max-workers must be from 1 to 4$"):
+            job_io.check_range(value, "--max-workers", 1, 4)
+
+
+def test_current_host_reads_sagemakers_resource_config(tmp_path: Path) -> None:
+    config = tmp_path / "resourceconfig.json"
+    config.write_text('{"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}', encoding="utf-8")
+    assert job_io.current_host(config) == "algo-2"
+
+
+def test_current_host_refuses_an_unreadable_config_or_an_unsafe_host_name(tmp_path: Path) -> None:
+    config = tmp_path / "resourceconfig.json"
+    with pytest.raises(job_io.UsageError, match="cannot read current_host"):
+        job_io.current_host(config)  # no such file
+    for unsafe in ('"../algo-1"', '"algo/1"', '""', "7", "null"):
+        config.write_text('{"current_host": ' + unsafe + "}", encoding="utf-8")
+        with pytest.raises(job_io.UsageError, match="names no usable current_host"):
+            job_io.current_host(config)
+
+
+def test_retry_attempts_counts_up_and_backs_off_between_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(job_io.random, "uniform", lambda low, high: high)  # the longest delay
+    events: list[Any] = []
+    attempts = job_io.retry_attempts(0.5, 1.5, events.append, lambda: events.append("retried"))
+    assert next(attempts) == 1
+    assert events == []  # no wait before the first attempt
+    assert [next(attempts) for _ in range(3)] == [2, 3, 4]
+    assert events == ["retried", 0.5, "retried", 1.0, "retried", 1.5]
+
+
+def test_retry_attempts_stops_when_the_caller_does() -> None:
+    sleeps: list[float] = []
+    done = []
+    for attempt in job_io.retry_attempts(0.1, 1.0, sleeps.append):
+        if attempt == 3:
+            done.append(attempt)
+            break
+    assert done == [3]
+    assert len(sleeps) == 2
+
+
+def test_run_bounded_runs_every_task_and_hands_failures_to_on_error() -> None:
+    done: list[int] = []
+    errors: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def work(task: int) -> None:
+        if task % 4 == 0:
+            raise ValueError(SECRET)
+        with lock:
+            done.append(task)
+
+    def on_error(task: int, error: BaseException) -> None:
+        with lock:
+            errors.append((task, type(error).__name__))
+
+    job_io.run_bounded(range(1, 21), work, on_error, max_workers=3, in_flight=6, thread_name_prefix="test")
+    assert sorted(done) == [t for t in range(1, 21) if t % 4]
+    assert sorted(errors) == [(t, "ValueError") for t in (4, 8, 12, 16, 20)]
+
+
+def test_run_bounded_takes_tasks_only_while_fewer_than_in_flight_wait() -> None:
+    release = threading.Event()
+    taken: list[int] = []
+
+    def tasks() -> Any:
+        for task in range(10):
+            taken.append(task)
+            yield task
+
+    runner = threading.Thread(
+        target=job_io.run_bounded,
+        args=(tasks(), lambda _task: release.wait(5), lambda _task, _error: None, 2, 3, "test"),
+    )
+    runner.start()
+    try:
+        for _ in range(100):
+            if len(taken) >= 4:
+                break
+            release.wait(0.01)
+        assert len(taken) == 4  # three submitted; the generator waits with the fourth for a slot
+    finally:
+        release.set()
+        runner.join(5)
+    assert taken == list(range(10))
+
+
+def test_run_bounded_lets_an_error_of_the_tasks_themselves_propagate() -> None:
+    done: list[int] = []
+
+    def tasks() -> Any:
+        yield 1
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError, match="reader failed"):
+        job_io.run_bounded(tasks(), done.append, lambda _task, _error: None, 2, 4, "test")
+    assert done == [1]

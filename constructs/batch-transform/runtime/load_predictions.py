@@ -82,23 +82,18 @@ Other errors (``AccessDeniedException``, ``ResourceNotFoundException``) fail the
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
-import threading
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from decimal import Context, Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
 
 import job_io  # lib/python/job_io.py, shipped beside this script (ProcessingCode.fromBundle)
-from job_io import UsageError, backoff_delay, classify_call_error, file_lines, input_files, read_error_name
-from transform_output import MalformedLineError, parse_csv, parse_json, write_summary  # shipped beside this script too
+import transform_output as shared  # shipped beside this script too
+from job_io import UsageError, check_range, classify_call_error, input_files, retry_attempts
+from transform_output import Job, LoadStats, LogLimit, MalformedLineError, parse_csv, parse_json
 
-FORMATS = ("csv", "jsonlines")
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
 RESERVED_ATTRIBUTES = (PARTITION_KEY, "prediction", "model", "generated_at", TTL_ATTRIBUTE)
@@ -116,11 +111,6 @@ MAX_DEPTH = 32
 NUMBER_CONTEXT = Context(prec=38)
 MIN_EXPONENT = -130
 MAX_EXPONENT = 125
-MAX_LOGGED = 20
-# Where SageMaker describes the job's instances to each of them (``current_host``, ``hosts``).
-RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
-# A host name that is safe as a file name (SageMaker's are ``algo-<n>``).
-HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 
 AttributeValue = Dict[str, Any]
 Item = Dict[str, AttributeValue]
@@ -172,10 +162,8 @@ def build_config(args: argparse.Namespace) -> Config:
             raise UsageError(f"--input-columns must be at least {keys} (the key{' and sort key' if keys == 2 else ''})")
     elif args.input_columns is not None:
         raise UsageError("--input-columns applies to --format csv only")
-    if not 1 <= args.max_workers <= MAX_MAX_WORKERS:
-        raise UsageError(f"--max-workers must be from 1 to {MAX_MAX_WORKERS}")
-    if not 1 <= args.max_attempts <= MAX_MAX_ATTEMPTS:
-        raise UsageError(f"--max-attempts must be from 1 to {MAX_MAX_ATTEMPTS}")
+    check_range(args.max_workers, "--max-workers", 1, MAX_MAX_WORKERS)
+    check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
     return Config(
         table=args.table,
         model=args.model,
@@ -275,7 +263,7 @@ class Run:
 
     def __init__(self, config: Config, now: float) -> None:
         self.config = config
-        self.generated_at = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.generated_at = shared.iso_utc(now)
         self.expires_at = str(int(now) + config.ttl_seconds)
 
     def item(self, key: str, sort_key: str | None, prediction: AttributeValue) -> Item:
@@ -307,99 +295,41 @@ def parse_csv_line(line: bytes, run: Run) -> Item:
 # Writing
 
 
-class Stats:
-    """Counters shared by the reader and the writers."""
+class Stats(LoadStats):
+    """Counters shared by the reader and the writers; ``stored`` counts the items written."""
 
-    def __init__(self) -> None:
-        self.files = 0
-        self.unreadable_files = 0
-        self.lines = 0
-        self.items_written = 0
-        self.malformed: dict[str, int] = {}
-        self.failed: dict[str, int] = {}
-        self.retries = 0
+    prog = "load_predictions"
+    failed_text = "item(s) not written"
+    stored_name = "items_written"
+    failed_name = "failed_items"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(
+            rejects=LogLimit(self.prog, "further malformed lines are counted, not logged"),
+            failures=LogLimit(self.prog, "further write failures are counted, not logged"),
+        )
+        self.config = config
         self.splits = 0
-        self.failure_reports = 0
-        self.internal_errors = 0
-        self._lock = threading.Lock()
-
-    @property
-    def malformed_lines(self) -> int:
-        return sum(self.malformed.values())
-
-    @property
-    def failed_items(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def complete(self) -> bool:
-        with self._lock:
-            return self.items_written == self.lines and not self.unreadable_files and not self.internal_errors
-
-    def line_read(self) -> None:
-        with self._lock:
-            self.lines += 1
-
-    def unreadable(self) -> None:
-        with self._lock:
-            self.unreadable_files += 1
-
-    def reject(self, where: str, category: str) -> None:
-        with self._lock:
-            self.malformed[category] = self.malformed.get(category, 0) + 1
-            count = self.malformed_lines
-        if count <= MAX_LOGGED:
-            print(f"load_predictions: malformed {where}: {category}", file=sys.stderr)
-        if count == MAX_LOGGED:
-            print("load_predictions: further malformed lines are counted, not logged", file=sys.stderr)
-
-    def written(self, count: int) -> None:
-        with self._lock:
-            self.items_written += count
-
-    def retried(self) -> None:
-        with self._lock:
-            self.retries += 1
 
     def split(self) -> None:
         with self._lock:
             self.splits += 1
 
-    def fail(self, count: int, code: str, attempts: int) -> None:
+    def succeeded(self) -> bool:
         with self._lock:
-            self.failed[code] = self.failed.get(code, 0) + count
-            self.failure_reports += 1
-            reports = self.failure_reports
-        if reports <= MAX_LOGGED:
-            print(f"load_predictions: {count} item(s) not written: {code} after {attempts} attempt(s)", file=sys.stderr)
-        if reports == MAX_LOGGED:
-            print("load_predictions: further write failures are counted, not logged", file=sys.stderr)
+            return self.stored == self.lines and not self.unreadable_files and not self.internal_errors
 
-    def as_dict(self, table: str, model: str) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "table": table,
-                "model": model,
-                "files": self.files,
-                "unreadable_files": self.unreadable_files,
-                "lines": self.lines,
-                "items_written": self.items_written,
-                "malformed_lines": sum(self.malformed.values()),
-                "malformed": dict(sorted(self.malformed.items())),
-                "failed_items": sum(self.failed.values()),
-                "failed": dict(sorted(self.failed.items())),
-                "retries": self.retries,
-                "split_batches": self.splits,
-            }
+    def own_counts(self) -> dict[str, Any]:
+        return {"table": self.config.table, "model": self.config.model, "split_batches": self.splits}
 
-    def line(self, table: str, model: str, seconds: float) -> str:
-        summary = self.as_dict(table, model)
+    def line(self, seconds: float) -> str:
+        summary = self.summary()
 
         def counts(counter: dict[str, int]) -> str:
             return " (" + ", ".join(f"{k}={v}" for k, v in counter.items()) + ")" if counter else ""
 
         return (
-            f"load_predictions: table={table} model={model} files={summary['files']} "
+            f"load_predictions: table={summary['table']} model={summary['model']} files={summary['files']} "
             f"unreadable_files={summary['unreadable_files']} lines={summary['lines']} "
             f"items_written={summary['items_written']} "
             f"malformed_lines={summary['malformed_lines']}{counts(summary['malformed'])} "
@@ -411,13 +341,11 @@ class Stats:
 def write_batch(client: Any, config: Config, items: list[Item], stats: Stats) -> None:
     """Writes one batch, resending UnprocessedItems and retryable failures with backoff. Never raises Exception."""
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
-    attempt = 1
-    while True:
-        code = None
+    for attempt in retry_attempts(BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, _sleep, stats.retried):
         try:
             response = client.batch_write_item(RequestItems={config.table: requests})
             unprocessed = (response.get("UnprocessedItems") or {}).get(config.table) or []
-            stats.written(len(requests) - len(unprocessed))
+            stats.store(len(requests) - len(unprocessed))
             if not unprocessed:
                 return
             requests, code, retryable = unprocessed, "UnprocessedItems", True
@@ -432,9 +360,6 @@ def write_batch(client: Any, config: Config, items: list[Item], stats: Stats) ->
         if not retryable or attempt >= config.max_attempts:
             stats.fail(len(requests), code, attempt)
             return
-        stats.retried()
-        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
-        attempt += 1
 
 
 def _key_of(item: Item, config: Config) -> tuple[str, str | None]:
@@ -457,72 +382,17 @@ def batches(items: Iterator[Item], config: Config) -> Iterator[list[Item]]:
         yield batch
 
 
-def write_items(client: Any, config: Config, items: Iterator[Item], stats: Stats) -> None:
-    """Writes batches on config.max_workers threads, with at most 2 x max_workers batches waiting."""
-    slots = threading.BoundedSemaphore(2 * config.max_workers)
-
-    def write(batch: list[Item]) -> None:
-        try:
-            write_batch(client, config, batch, stats)
-        except BaseException as e:  # a bug; count the batch as failed
-            stats.fail(len(batch), f"InternalError:{type(e).__name__}", 0)
-        finally:
-            slots.release()
-
-    with ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="batch_write") as pool:
-        for batch in batches(items, config):
-            slots.acquire()
-            try:
-                pool.submit(write, batch)
-            except BaseException:
-                slots.release()
-                raise
-
-
 def items_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Iterator[Item]:
     parse = parse_csv_line if run.config.format == "csv" else parse_json_line
-
-    def unreadable(name: str, number: int, error: BaseException) -> None:
-        stats.unreadable()
-        print(f"load_predictions: cannot read {name} after line {number}: {read_error_name(error)}", file=sys.stderr)
-
-    for name, number, line in file_lines(root, files, unreadable):
-        stats.line_read()
-        try:
-            item = parse(line, run)
-        except MalformedLineError as e:
-            stats.reject(f"line {number} of {name}", e.category)
-            continue
-        yield item
+    return shared.converted(root, files, lambda line: parse(line, run), stats)
 
 
 def load(client: Any, config: Config, root: Path, files: list[Path], stats: Stats, now: float) -> None:
     stats.files = len(files)
-    write_items(client, config, items_of(root, files, Run(config, now), stats), stats)
-
-
-# --------------------------------------------------------------------------------------------
-# Summary
-
-
-def current_host(resource_config: Path) -> str:
-    """This instance's name in a SageMaker job (``current_host`` of its resource config).
-
-    Raises UsageError if the file cannot be read or names no usable host."""
-    try:
-        host = json.loads(resource_config.read_text(encoding="utf-8")).get("current_host")
-    except (OSError, ValueError, AttributeError):
-        raise UsageError(f"cannot read current_host from {resource_config}") from None
-    if not isinstance(host, str) or not HOST_NAME.match(host):
-        raise UsageError(f"{resource_config} names no usable current_host (letters, digits, '.' and '-')")
-    return host
-
-
-def summary_path(args: argparse.Namespace) -> Path | None:
-    """Where the counts go: ``--summary``, or ``--summary-dir``/<this instance's host>.json, or nowhere."""
-    if args.summary_dir is not None:
-        return Path(args.summary_dir) / f"{current_host(Path(args.resource_config))}.json"
-    return Path(args.summary) if args.summary else None
+    items = items_of(root, files, Run(config, now), stats)
+    # Batches go out on config.max_workers threads, with at most 2 x max_workers waiting.
+    write = partial(write_batch, client, config, stats=stats)
+    shared.send_batches(batches(items, config), write, stats, config.max_workers, "batch_write")
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,62 +409,32 @@ def _parser() -> argparse.ArgumentParser:
         prog="load_predictions.py",
         description="Write a batch transform job's output into a DynamoDB prediction cache (see the module docstring).",
     )
-    parser.add_argument("--input", required=True, help="directory holding the transform output")
-    parser.add_argument("--format", required=True, choices=FORMATS, help="format of the transform output")
+    shared.add_input_arguments(parser)
     parser.add_argument("--table", required=True, help="the prediction cache's table name")
     parser.add_argument("--model", required=True, help="model name, written on every item")
     parser.add_argument("--ttl-seconds", type=int, required=True, help="items expire this long after the run")
-    parser.add_argument("--input-columns", type=int, default=None, help="csv: input fields before the prediction")
+    shared.add_input_columns_argument(parser)
     parser.add_argument("--sort-key", default=None, help="the table's sort key attribute, if it has one")
-    summary = parser.add_mutually_exclusive_group()
-    summary.add_argument("--summary", default=None, help="write the counts as JSON to this file")
-    summary.add_argument(
-        "--summary-dir",
-        default=None,
-        help="one of several instances sharing the files: write the counts to <dir>/<current host>.json; "
-        "a missing --input is a shard without files",
+    shared.add_summary_arguments(parser, shards=True)
+    shared.add_worker_arguments(
+        parser, DEFAULT_MAX_WORKERS, "concurrent BatchWriteItem calls", DEFAULT_MAX_ATTEMPTS, "attempts per batch"
     )
-    parser.add_argument(
-        "--resource-config",
-        default=RESOURCE_CONFIG,
-        help="SageMaker's resource config (current_host), with --summary-dir",
-    )
-    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="concurrent BatchWriteItem calls")
-    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, help="attempts per batch")
     return parser
 
 
 def main(argv: list[str] | None = None, client: Any = None, now: float | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else 2
-    try:
+    def prepare(args: argparse.Namespace) -> Job:
         config = build_config(args)
-        target = summary_path(args)
+        target = shared.summary_path(args)
         root = Path(args.input)
         # A shard may get no file at all, and then perhaps no directory either.
         files = [] if args.summary_dir is not None and not root.exists() else input_files(root)
-        if client is None:
-            client = make_client(config.max_workers)
-    except UsageError as e:
-        print(f"load_predictions: error: {e}", file=sys.stderr)
-        return 2
-    if not files:
+        writer = make_client(config.max_workers) if client is None else client
+        stats = Stats(config)
         shard = " (a shard without files: its summary counts zero)" if args.summary_dir is not None else ""
-        print(f"load_predictions: warning: no data file under {root}{shard}", file=sys.stderr)
-    started = time.monotonic()
-    stats = Stats()
-    try:
-        load(client, config, root, files, stats, time.time() if now is None else now)
-    except Exception as e:  # a bug: report where, but not the message, which may quote a value
-        frames = "".join(traceback.format_tb(e.__traceback__))
-        print(f"load_predictions: internal error {type(e).__name__} (message withheld)\n{frames}", file=sys.stderr)
-        stats.internal_errors += 1
-    if target is not None:
-        write_summary(str(target), stats.as_dict(config.table, config.model))
-    print(stats.line(config.table, config.model, time.monotonic() - started), flush=True)
-    return 0 if stats.complete else 1
+        return Job(root, files, stats, lambda at: load(writer, config, root, files, stats, at), target, shard)
+
+    return shared.run_loader("load_predictions", _parser(), argv, prepare, now)
 
 
 if __name__ == "__main__":

@@ -77,22 +77,19 @@ import json
 import math
 import os
 import sys
-import threading
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from job_io import UsageError, backoff_delay, file_lines, input_files, read_error_name
-from transform_output import MalformedLineError, Record, parse_csv, parse_json, write_summary
+import transform_output as shared
+from job_io import UsageError, check_range, input_files, retry_attempts
+from transform_output import Job, LoadStats, LogLimit, MalformedLineError, Record, parse_csv, parse_json
 
-FORMATS = ("csv", "jsonlines")
 SERVICE = "aoss"
 RESERVED_FIELDS = ("generated_at", "run_id")
 DEFAULT_BATCH_SIZE = 500
@@ -110,7 +107,6 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 CLEANUP_PAGE_SIZE = 1000
 CLEANUP_WAIT_SECONDS = 10.0
 MAX_CLEANUP_WAITS = 12
-MAX_LOGGED = 20
 
 Sleep = Callable[[float], None]
 _sleep: Sleep = time.sleep  # tests replace it
@@ -169,8 +165,7 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError("--index must be a lower case OpenSearch index name")
     if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255:
         raise UsageError("--index must be a lower case OpenSearch index name")
-    if not 1 <= args.dimensions <= MAX_DIMENSIONS:
-        raise UsageError(f"--dimensions must be from 1 to {MAX_DIMENSIONS}")
+    check_range(args.dimensions, "--dimensions", 1, MAX_DIMENSIONS)
     names = [args.key_field, args.vector_field, *RESERVED_FIELDS, *(args.document_fields or "").split(",")]
     names = [n for n in names if n]
     if len(set(names)) != len(names):
@@ -186,12 +181,9 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError("--embedding-field must be field names separated by dots")
     if not args.run_id:
         raise UsageError("--run-id must not be empty")
-    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
-        raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE}")
-    if not 1 <= args.max_workers <= MAX_MAX_WORKERS:
-        raise UsageError(f"--max-workers must be from 1 to {MAX_MAX_WORKERS}")
-    if not 1 <= args.max_attempts <= MAX_MAX_ATTEMPTS:
-        raise UsageError(f"--max-attempts must be from 1 to {MAX_MAX_ATTEMPTS}")
+    check_range(args.batch_size, "--batch-size", 1, MAX_BATCH_SIZE)
+    check_range(args.max_workers, "--max-workers", 1, MAX_MAX_WORKERS)
+    check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
     if not 0 <= args.max_failure_rate < 1:
         raise UsageError("--max-failure-rate must be at least 0 and below 1")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -276,24 +268,22 @@ def _error_type(data: bytes, status: int) -> str:
 # Counting
 
 
-class Stats:
-    """Counters shared by the reader and the writers."""
+class Stats(LoadStats):
+    """Counters shared by the reader and the writers; ``stored`` counts the documents indexed."""
 
-    def __init__(self) -> None:
-        self.files = 0
-        self.unreadable_files = 0
-        self.lines = 0
-        self.documents_indexed = 0
-        self.malformed: dict[str, int] = {}
-        self.failed: dict[str, int] = {}
-        self.retries = 0
+    prog = "load_vectors"
+    failed_text = "document(s) not indexed"
+    stored_name = "documents_indexed"
+    failed_name = "failed_documents"
+
+    def __init__(self, config: Config) -> None:
+        problems = LogLimit(self.prog, "further problems are counted, not logged")
+        super().__init__(rejects=problems, failures=problems)
+        self.config = config
         self.index_created = False
         self.fatal: str | None = None
-        self.internal_errors = 0
         self.documents_deleted = 0
         self.cleanup = "skipped"
-        self._reports = 0
-        self._lock = threading.Lock()
 
     @property
     def failures(self) -> int:
@@ -304,69 +294,25 @@ class Stats:
             ok = self.failures <= math.floor(rate * self.lines)
             return ok and not self.unreadable_files and not self.internal_errors and self.fatal is None
 
-    def _report(self, message: str) -> None:
-        """Logs the first MAX_LOGGED reports (caller holds no lock)."""
-        with self._lock:
-            self._reports += 1
-            reports = self._reports
-        if reports <= MAX_LOGGED:
-            print(f"load_vectors: {message}", file=sys.stderr)
-        if reports == MAX_LOGGED:
-            print("load_vectors: further problems are counted, not logged", file=sys.stderr)
-
-    def line_read(self) -> None:
-        with self._lock:
-            self.lines += 1
-
-    def unreadable(self, name: str, number: int, error: BaseException) -> None:
-        with self._lock:
-            self.unreadable_files += 1
-        print(f"load_vectors: cannot read {name} after line {number}: {read_error_name(error)}", file=sys.stderr)
-
-    def reject(self, where: str, category: str, detail: str = "") -> None:
-        with self._lock:
-            self.malformed[category] = self.malformed.get(category, 0) + 1
-        self._report(f"malformed {where}: {category}{detail}")
-
-    def indexed(self, count: int) -> None:
-        with self._lock:
-            self.documents_indexed += count
+    def succeeded(self) -> bool:
+        return self.within_threshold(self.config.max_failure_rate)
 
     def deleted(self, count: int) -> None:
         with self._lock:
             self.documents_deleted += count
 
-    def retried(self) -> None:
-        with self._lock:
-            self.retries += 1
+    def own_counts(self) -> dict[str, Any]:
+        return {
+            "index": self.config.index,
+            "dimensions": self.config.dimensions,
+            "index_created": self.index_created,
+            "fatal_error": self.fatal,
+            "documents_deleted": self.documents_deleted,
+            "cleanup": self.cleanup,
+        }
 
-    def fail(self, count: int, code: str, attempts: int) -> None:
-        with self._lock:
-            self.failed[code] = self.failed.get(code, 0) + count
-        self._report(f"{count} document(s) not indexed: {code} after {attempts} attempt(s)")
-
-    def as_dict(self, config: Config) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "index": config.index,
-                "dimensions": config.dimensions,
-                "files": self.files,
-                "unreadable_files": self.unreadable_files,
-                "lines": self.lines,
-                "documents_indexed": self.documents_indexed,
-                "malformed_lines": sum(self.malformed.values()),
-                "malformed": dict(sorted(self.malformed.items())),
-                "failed_documents": sum(self.failed.values()),
-                "failed": dict(sorted(self.failed.items())),
-                "retries": self.retries,
-                "index_created": self.index_created,
-                "fatal_error": self.fatal,
-                "documents_deleted": self.documents_deleted,
-                "cleanup": self.cleanup,
-            }
-
-    def line(self, config: Config, seconds: float) -> str:
-        s = self.as_dict(config)
+    def line(self, seconds: float) -> str:
+        s = self.summary()
         return (
             f"load_vectors: index={s['index']} files={s['files']} unreadable_files={s['unreadable_files']} "
             f"lines={s['lines']} documents_indexed={s['documents_indexed']} malformed_lines={s['malformed_lines']} "
@@ -380,9 +326,7 @@ class Stats:
 
 
 class BadEmbeddingError(MalformedLineError):
-    def __init__(self, category: str, detail: str = "") -> None:
-        super().__init__(category)
-        self.detail = detail
+    """A line whose embedding cannot be used (its ``detail`` never quotes a value)."""
 
 
 def _number(value: Any) -> float:
@@ -429,7 +373,7 @@ class Run:
 
     def __init__(self, config: Config, now: float) -> None:
         self.config = config
-        self.generated_at = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.generated_at = shared.iso_utc(now)
         self.action = json.dumps({"index": {"_index": config.index}}).encode("utf-8") + b"\n"
 
     def document(self, record: Record) -> bytes:
@@ -458,12 +402,7 @@ def documents_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Itera
             return parse_csv(line, config.input_columns or 0, sort_key, config.document_fields)
         return parse_json(line, sort_key, config.document_fields)
 
-    for name, number, line in file_lines(root, files, stats.unreadable):
-        stats.line_read()
-        try:
-            yield run.document(parse(line))
-        except MalformedLineError as e:
-            stats.reject(f"line {number} of {name}", e.category, getattr(e, "detail", ""))
+    return shared.converted(root, files, lambda line: run.document(parse(line)), stats)
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,8 +423,7 @@ def call(
     content_type: str | None = None,
 ) -> tuple[int, bytes]:
     """A request, repeated on 429, 5xx and transport errors; the last answer, or FatalError without one."""
-    attempt = 1
-    while True:
+    for attempt in retry_attempts(BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, _sleep, stats.retried):
         try:
             status, data = client.request(method, path, body, content_type)
             if not retryable_status(status) or attempt >= config.max_attempts:
@@ -493,9 +431,7 @@ def call(
         except TransportError as e:
             if attempt >= config.max_attempts:
                 raise FatalError(str(e)) from None
-        stats.retried()
-        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
-        attempt += 1
+    raise AssertionError("unreachable: retry_attempts does not end")
 
 
 def ensure_index(client: Client, config: Config, stats: Stats) -> None:
@@ -534,8 +470,7 @@ def _item_results(data: bytes, count: int) -> list[tuple[int, str]] | None:
 def send_batch(client: Client, config: Config, documents: list[bytes], stats: Stats) -> None:
     """Bulk-indexes one batch, resending what failed with 429/5xx. Never raises Exception."""
     pending = documents
-    attempt = 1
-    while True:
+    for attempt in retry_attempts(BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, _sleep, stats.retried):
         try:
             status, data = client.request("POST", "/_bulk", b"".join(pending), "application/x-ndjson")
             code = f"HTTP{status}"
@@ -549,7 +484,7 @@ def send_batch(client: Client, config: Config, documents: list[bytes], stats: St
             again = []
             for document, (item_status, kind) in zip(pending, results):
                 if 200 <= item_status < 300:
-                    stats.indexed(1)
+                    stats.store(1)
                 elif retryable_status(item_status) and attempt < config.max_attempts:
                     again.append(document)
                 else:
@@ -563,9 +498,6 @@ def send_batch(client: Client, config: Config, documents: list[bytes], stats: St
         elif attempt >= config.max_attempts:
             stats.fail(len(pending), code, attempt)
             return
-        stats.retried()
-        _sleep(backoff_delay(attempt, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS))
-        attempt += 1
 
 
 def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]:
@@ -579,28 +511,6 @@ def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]
         size += len(document)
     if batch:
         yield batch
-
-
-def index_documents(client: Client, config: Config, documents: Iterator[bytes], stats: Stats) -> None:
-    """Sends batches on config.max_workers threads, with at most 2 x max_workers batches waiting."""
-    slots = threading.BoundedSemaphore(2 * config.max_workers)
-
-    def send(batch: list[bytes]) -> None:
-        try:
-            send_batch(client, config, batch, stats)
-        except BaseException as e:  # a bug; count the batch as failed
-            stats.fail(len(batch), f"InternalError:{type(e).__name__}", 0)
-        finally:
-            slots.release()
-
-    with ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="bulk") as pool:
-        for batch in batches(documents, config):
-            slots.acquire()
-            try:
-                pool.submit(send, batch)
-            except BaseException:
-                slots.release()
-                raise
 
 
 def remove_superseded(client: Client, config: Config, stats: Stats) -> None:
@@ -650,8 +560,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="load_vectors.py",
         description="Bulk-index a batch transform job's embeddings into an OpenSearch Serverless index.",
     )
-    parser.add_argument("--input", required=True, help="directory holding the transform output")
-    parser.add_argument("--format", required=True, choices=FORMATS, help="format of the transform output")
+    shared.add_input_arguments(parser)
     parser.add_argument(
         "--endpoint", required=True, help="the collection endpoint, https://<id>.<region>.aoss.amazonaws.com"
     )
@@ -663,12 +572,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--vector-field", default="embedding", help="document field of the embedding (knn_vector)")
     parser.add_argument("--embedding-field", default=None, help="jsonlines: dotted path in the prediction")
     parser.add_argument("--document-fields", default=None, help="comma-separated passed-through columns")
-    parser.add_argument("--input-columns", type=int, default=None, help="csv: input fields before the prediction")
+    shared.add_input_columns_argument(parser)
     parser.add_argument("--run-id", required=True, help="this run's id (the execution name), on every document")
-    parser.add_argument("--summary", default=None, help="write the counts as JSON to this file")
+    shared.add_summary_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="documents per _bulk request")
-    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="concurrent _bulk requests")
-    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, help="attempts per request")
+    shared.add_worker_arguments(
+        parser, DEFAULT_MAX_WORKERS, "concurrent _bulk requests", DEFAULT_MAX_ATTEMPTS, "attempts per request"
+    )
     parser.add_argument("--max-failure-rate", type=float, default=DEFAULT_MAX_FAILURE_RATE, help="failures/lines")
     return parser
 
@@ -681,7 +591,10 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
         stats.fatal = str(e)
         print(f"load_vectors: error: {e}; nothing indexed", file=sys.stderr)
         return
-    index_documents(client, config, documents_of(root, files, Run(config, now), stats), stats)
+    documents = documents_of(root, files, Run(config, now), stats)
+    # Batches go out on config.max_workers threads, with at most 2 x max_workers waiting.
+    send = partial(send_batch, client, config, stats=stats)
+    shared.send_batches(batches(documents, config), send, stats, config.max_workers, "bulk")
     if stats.within_threshold(config.max_failure_rate):
         try:
             remove_superseded(client, config, stats)
@@ -690,32 +603,17 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
 
 
 def main(argv: list[str] | None = None, credentials: Any = None, now: float | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else 2
-    try:
+    def prepare(args: argparse.Namespace) -> Job:
         config = build_config(args)
         root = Path(args.input)
         files = input_files(root)
         client = Client(config, credentials)
-    except UsageError as e:
-        print(f"load_vectors: error: {e}", file=sys.stderr)
-        return 2
-    if not files:
-        print(f"load_vectors: warning: no data file under {root}", file=sys.stderr)
-    started = time.monotonic()
-    stats = Stats()
-    try:
-        load(client, config, root, files, stats, time.time() if now is None else now)
-    except Exception as e:  # a bug: report where, but not the message, which may quote a value
-        frames = "".join(traceback.format_tb(e.__traceback__))
-        print(f"load_vectors: internal error {type(e).__name__} (message withheld)\n{frames}", file=sys.stderr)
-        stats.internal_errors += 1
-    if args.summary:
-        write_summary(args.summary, stats.as_dict(config))
-    print(stats.line(config, time.monotonic() - started), flush=True)
-    return 0 if stats.within_threshold(config.max_failure_rate) else 1
+        stats = Stats(config)
+        return Job(
+            root, files, stats, lambda at: load(client, config, root, files, stats, at), shared.summary_path(args)
+        )
+
+    return shared.run_loader("load_vectors", _parser(), argv, prepare, now)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import json
@@ -13,6 +14,7 @@ from typing import Any, Callable
 
 import load_vectors as lv  # the runtime folder is on pytest's pythonpath
 import pytest
+import transform_output
 
 INDEX = "listings"
 DIMENSIONS = 4
@@ -231,7 +233,7 @@ def written_summary(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_the_module_parses_as_python_3_8() -> None:
-    for module in (lv, __import__("transform_output")):
+    for module in (lv, transform_output):
         ast.parse(Path(module.__file__).read_text(encoding="utf-8"), feature_version=(3, 8))
 
 
@@ -480,3 +482,144 @@ def test_https_is_required_without_allow_http(tmp_path: Path, capsys: Any, colle
     assert code == 2
     assert "--endpoint must be an https URL without a path" in err
     assert collection.requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# transform_output: what the two loaders share
+
+
+def test_iso_utc_is_the_whole_second_in_utc() -> None:
+    assert transform_output.iso_utc(NOW + 0.9) == "2024-05-01T12:00:00Z"
+
+
+def test_summary_path_is_summary_or_a_file_per_host_under_summary_dir(tmp_path: Path) -> None:
+    plain = argparse.ArgumentParser()
+    transform_output.add_summary_arguments(plain)
+    assert transform_output.summary_path(plain.parse_args([])) is None
+    assert transform_output.summary_path(plain.parse_args(["--summary", "s.json"])) == Path("s.json")
+    with pytest.raises(SystemExit):
+        plain.parse_args(["--summary-dir", "d"])  # only with shards=True
+
+    sharded = argparse.ArgumentParser()
+    transform_output.add_summary_arguments(sharded, shards=True)
+    config = tmp_path / "resourceconfig.json"
+    config.write_text('{"current_host": "algo-3"}', encoding="utf-8")
+    args = sharded.parse_args(["--summary-dir", str(tmp_path / "out"), "--resource-config", str(config)])
+    assert transform_output.summary_path(args) == tmp_path / "out" / "algo-3.json"
+    with pytest.raises(SystemExit):
+        sharded.parse_args(["--summary", "s.json", "--summary-dir", "d"])
+
+
+def test_log_limit_logs_the_first_messages_then_says_once_that_it_stops(capsys: Any) -> None:
+    log = transform_output.LogLimit("loader", "further problems are counted, not logged", limit=2)
+    for i in range(4):
+        log(f"problem {i}")
+    assert capsys.readouterr().err.splitlines() == [
+        "loader: problem 0",
+        "loader: problem 1",
+        "loader: further problems are counted, not logged",
+    ]
+
+
+class _Stats(transform_output.LoadStats):
+    failed_text = "thing(s) not sent"
+
+    def __init__(self) -> None:
+        log = transform_output.LogLimit("loader", "further problems are counted, not logged")
+        super().__init__(rejects=log, failures=log)
+
+
+def test_converted_counts_lines_and_leaves_out_malformed_and_unreadable_ones(tmp_path: Path, capsys: Any) -> None:
+    good = write_lines(
+        tmp_path / "in" / "a", [{"pk": "a", "SageMakerOutput": 1}, "not json", {"pk": 7, "SageMakerOutput": 2}]
+    )
+    broken = tmp_path / "in" / "b.gz"
+    broken.write_bytes(b"\x1f\x8b" + b"\x00" * 20)
+    stats = _Stats()
+
+    def convert(line: bytes) -> str:
+        record = transform_output.parse_json(line, sort_key=False)
+        if record.prediction == 2:
+            raise transform_output.MalformedLineError("TooBig", " (2 > 1)")
+        return record.key
+
+    assert list(transform_output.converted(tmp_path / "in", [good, broken], convert, stats)) == ["a"]
+    assert (stats.lines, stats.unreadable_files, stats.malformed) == (3, 1, {"InvalidJson": 1, "TooBig": 1})
+    err = capsys.readouterr().err
+    assert "loader: malformed line 2 of a: InvalidJson" in err
+    assert "loader: malformed line 3 of a: TooBig (2 > 1)" in err
+    assert "loader: cannot read b.gz after line 0: " in err
+
+
+def test_send_batches_counts_a_batch_whose_send_raises_as_failed(capsys: Any) -> None:
+    stats = _Stats()
+    sent: list[list[int]] = []
+    lock = threading.Lock()
+
+    def send(batch: list[int]) -> None:
+        if batch == [3, 4]:
+            raise KeyError(SECRET_KEY)
+        with lock:
+            sent.append(batch)
+        stats.store(len(batch))
+
+    transform_output.send_batches(iter([[1, 2], [3, 4], [5]]), send, stats, 2, "test")
+    assert sorted(sent) == [[1, 2], [5]]
+    assert (stats.stored, stats.failed) == (3, {"InternalError:KeyError": 2})
+    assert capsys.readouterr().err == "loader: 2 thing(s) not sent: InternalError:KeyError after 0 attempt(s)\n"
+
+
+class _SummaryStats(_Stats):
+    stored_name = "things_sent"
+
+    def own_counts(self) -> dict[str, Any]:
+        return {"internal_errors": self.internal_errors}
+
+    def line(self, seconds: float) -> str:
+        return f"loader: lines={self.lines}"
+
+    def succeeded(self) -> bool:
+        return not self.internal_errors
+
+
+def test_run_loader_exits_2_on_usage_errors_and_reports_internal_errors_without_their_message(
+    tmp_path: Path, capsys: Any
+) -> None:
+    parser = argparse.ArgumentParser(prog="loader.py")
+    transform_output.add_input_arguments(parser)
+    transform_output.add_summary_arguments(parser)
+    summary = tmp_path / "out" / "summary.json"
+
+    def refuse(_args: argparse.Namespace) -> transform_output.Job:
+        raise lv.UsageError("--input is wrong")
+
+    assert transform_output.run_loader("loader", parser, ["--input", "x", "--format", "csv"], refuse) == 2
+    assert capsys.readouterr().err == "loader: error: --input is wrong\n"
+    assert transform_output.run_loader("loader", parser, ["--format", "csv"], refuse) == 2  # argparse's exit
+    capsys.readouterr()
+
+    seen: list[float] = []
+
+    def prepare(args: argparse.Namespace) -> transform_output.Job:
+        stats = _SummaryStats()
+
+        def load(now: float) -> None:
+            seen.append(now)
+            stats.line_read()
+            raise ValueError(SECRET_KEY)
+
+        return transform_output.Job(Path(args.input), [], stats, load, Path(args.summary), " (note)")
+
+    argv_ = ["--input", "in", "--format", "jsonlines", "--summary", str(summary)]
+    assert transform_output.run_loader("loader", parser, argv_, prepare, now=NOW) == 1
+    out, err = capsys.readouterr()
+    assert seen == [NOW]
+    assert out == "loader: lines=1\n"
+    assert err.startswith(
+        "loader: warning: no data file under in (note)\nloader: internal error ValueError (message withheld)\n"
+    )
+    assert SECRET_KEY not in err
+    assert json.loads(summary.read_text()) == {
+        "files": 0, "unreadable_files": 0, "lines": 1, "things_sent": 0, "malformed_lines": 0, "malformed": {},
+        "failed_records": 0, "failed": {}, "retries": 0, "internal_errors": 1,
+    }  # fmt: skip
