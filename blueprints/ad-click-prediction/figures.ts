@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
  * What chapter 8 states about scale: nothing. The chapter frames ad click prediction on a social
@@ -72,3 +73,19 @@ export const AD_CLICK_PREDICTION_FIGURES: AdClickPredictionFigures = {
     cacheReadsPerRequest: 2,
   },
 };
+
+const challengerPercent: FigureRule<AdClickPredictionAssumptions> = {
+  figure: 'challengerTrafficPercent',
+  invalid: (v) => !(Number.isInteger(v) && v >= 1 && v <= 49),
+  allowed: 'a whole number from 1 to 49 (the challenger is the smaller arm of the A/B test)',
+};
+
+/** Fails naming every invalid assumption; `who` names the figures in the messages (the stack's path). */
+export function checkAdClickPredictionFigures(figures: AdClickPredictionFigures, who: string): void {
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    wholeAtLeast('dailyActiveUsers', 1), positiveNumber('adRequestsPerUserPerDay'), numberAtLeast('peakToAverage', 1),
+    wholeAtLeast('candidatesPerRequest', 1), positiveNumber('perInstanceThroughputQps'), challengerPercent,
+    positiveNumber('engagementEventsPerUserPerDay'), positiveNumber('engagementEventBytes'), wholeAtLeast('activeAds', 1),
+    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
+  ]);
+}

@@ -1,8 +1,10 @@
 import { AdClickPredictionStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { AdClickPredictionStack, ADCTR_DENSE_FEATURES, ADCTR_ENDPOINT_NAME, ADCTR_MODEL_NAME, ADCTR_SPARSE_FIELDS } from './stack';
+export { AdClickPredictionStack, ADCTR_ENDPOINT_NAME, ADCTR_MODEL_NAME } from './stack';
 export type { AdClickPredictionStackProps } from './stack';
+export * from './datasets';
+export * from './features';
 export * from './figures';
 
 /** Chapter 8: ad click prediction. */

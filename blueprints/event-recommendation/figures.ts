@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
  * What chapter 7 states about scale: nothing. The chapter frames event recommendation (an
@@ -77,3 +78,19 @@ export const EVENT_RECOMMENDATION_FIGURES: EventRecommendationFigures = {
     cacheReadsPerRequest: 2,
   },
 };
+
+const challengerPercent: FigureRule<EventRecommendationAssumptions> = {
+  figure: 'challengerTrafficPercent',
+  invalid: (v) => !(Number.isInteger(v) && v >= 1 && v <= 49),
+  allowed: 'a whole number from 1 to 49 (the challenger is the smaller arm of the A/B test)',
+};
+
+/** Fails naming every invalid assumption; `who` names the figures in the messages (the stack's path). */
+export function checkEventRecommendationFigures(figures: EventRecommendationFigures, who: string): void {
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    wholeAtLeast('dailyActiveUsers', 1), positiveNumber('rankingRequestsPerUserPerDay'), numberAtLeast('peakToAverage', 1),
+    wholeAtLeast('candidatesPerRequest', 1), positiveNumber('perInstanceThroughputQps'), challengerPercent,
+    positiveNumber('activityEventsPerUserPerDay'), positiveNumber('activityEventBytes'), wholeAtLeast('upcomingEvents', 1),
+    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
+  ]);
+}

@@ -1,8 +1,10 @@
 import { EventRecommendationStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { EventRecommendationStack, EVREC_ENDPOINT_NAME, EVREC_FEATURES, EVREC_FINE_TUNE_MODEL_NAME, EVREC_MODEL_NAME } from './stack';
+export { EventRecommendationStack, EVREC_ENDPOINT_NAME, EVREC_FINE_TUNE_MODEL_NAME, EVREC_MODEL_NAME } from './stack';
 export type { EventRecommendationStackProps } from './stack';
+export * from './datasets';
+export * from './features';
 export * from './figures';
 
 /** Chapter 7: event recommendation. */

@@ -1,18 +1,17 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EVENT_RECOMMENDATION_FIGURES, EventRecommendationAssumptions, EventRecommendationFigures } from './figures';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { addEventRecommendationDatasets } from './datasets';
+import { EVREC_EVENT_FEATURES, EVREC_FEATURES, EVREC_USER_ACTIVITY_FEATURES } from './features';
+import { EVENT_RECOMMENDATION_FIGURES, EventRecommendationFigures, checkEventRecommendationFigures } from './figures';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
-import { FeatureStore, FeatureType } from '../../constructs/feature-store';
+import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { FigureRule, checkFigures, dailyVolume, numberAtLeast, peakRate, positiveNumber, sizeCache, sizeStream, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
 
 /** The ranker: model package group, retraining events and monitor (daily full retrain). Prefix `evrec-`. */
 export const EVREC_MODEL_NAME = 'evrec-ranker';
@@ -20,14 +19,6 @@ export const EVREC_MODEL_NAME = 'evrec-ranker';
 export const EVREC_FINE_TUNE_MODEL_NAME = 'evrec-ranker-ft';
 /** The ranking endpoint's name. */
 export const EVREC_ENDPOINT_NAME = 'evrec-ranking';
-/**
- * The ranker's features, in the order of `model/event_recommendation_model.py` FEATURES (CSV
- * requests and the monitor use this order): location, time, price, social and user features.
- */
-export const EVREC_FEATURES = [
-  'distance_km', 'travel_time_min', 'hours_to_event', 'price',
-  'friends_registered', 'host_popularity', 'user_registrations_30d', 'category_affinity',
-] as const;
 /** Columns of the ranking log a training run reads: query keys, features, label. */
 const TRAINING_COLUMNS = ['user_id', 'event_id', 'impression_time', ...EVREC_FEATURES, 'registered'];
 
@@ -39,12 +30,6 @@ export interface EventRecommendationStackProps extends StackProps {
    */
   readonly figures?: EventRecommendationFigures;
 }
-
-const challengerPercent: FigureRule<EventRecommendationAssumptions> = {
-  figure: 'challengerTrafficPercent',
-  invalid: (v) => !(Number.isInteger(v) && v >= 1 && v <= 49),
-  allowed: 'a whole number from 1 to 49 (the challenger is the smaller arm of the A/B test)',
-};
 
 /**
  * Chapter 7, event recommendation: a pointwise learning-to-rank classifier (GBDT) scores the
@@ -59,13 +44,10 @@ export class EventRecommendationStack extends Stack {
     super(scope, id, props);
     const figures = props.figures ?? EVENT_RECOMMENDATION_FIGURES;
     const a = figures.assumptions;
-    checkFigures(`${this.node.path} figures.assumptions`, a, [
-      wholeAtLeast('dailyActiveUsers', 1), positiveNumber('rankingRequestsPerUserPerDay'), numberAtLeast('peakToAverage', 1),
-      wholeAtLeast('candidatesPerRequest', 1), positiveNumber('perInstanceThroughputQps'), challengerPercent,
-      positiveNumber('activityEventsPerUserPerDay'), positiveNumber('activityEventBytes'), wholeAtLeast('upcomingEvents', 1),
-      positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
-    ]);
     const who = `${this.node.path} figures`;
+    checkEventRecommendationFigures(figures, who);
+
+    // Sizing from the figures.
     const requests = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.rankingRequestsPerUserPerDay, who), peakToAverage: a.peakToAverage },
       'ranking requests', who);
     const activity = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.activityEventsPerUserPerDay, who), peakToAverage: a.peakToAverage },
@@ -76,97 +58,30 @@ export class EventRecommendationStack extends Stack {
       bytesPerItem: a.cachedRecordBytes,
       peakReadsPerSecond: requests.peakPerSecond * a.cacheReadsPerRequest,
     }, who);
-
     const challengerWeight = a.challengerTrafficPercent / 100;
+
+    // Data: the ranking log (each event shown, the features used, registered or not) and the event catalogue.
     const purpose = 'event recommendation';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-
-    // Data: the ranking log (each event shown, the features used, registered or not) and the event catalogue.
-    const hourly = Generalization.truncateTimestamp('hour');
-    const rankingLog = lake.addDataset('ranking_log', {
-      description: 'Events shown to users by the ranking service, with the features it used and whether the user registered',
-      columns: [
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        // Home coordinates: one decimal (~11 km) leaves the city, not the street.
-        { name: 'user_latitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(1) },
-        { name: 'user_longitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(1) },
-        { name: 'impression_time', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hourly },
-        { name: 'event_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'event_category', type: 'string', classification: C.NON_PERSONAL },
-        // Distances and travel times to known venues would triangulate the home: kept coarse, whole km and 5-minute steps.
-        { name: 'distance_km', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(0) },
-        { name: 'travel_time_min', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(5) },
-        // With the event's start, the exact time to the event gives the impression time back: whole hours, like impression_time.
-        { name: 'hours_to_event', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(0) },
-        { name: 'price', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'friends_registered', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'host_popularity', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'user_registrations_30d', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'category_affinity', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'registered', type: 'bigint', classification: C.NON_PERSONAL, comment: 'label: 1 if the user registered for the event' },
-      ],
-    });
-    const eventCatalogue = lake.addDataset('events', {
-      description: 'Upcoming events as the event service publishes them (venues are public places)',
-      columns: [
-        { name: 'event_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'event_category', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'venue_latitude', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'venue_longitude', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'starts_at', type: 'timestamp', classification: C.NON_PERSONAL },
-        { name: 'price', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'host_popularity', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'registrations_total', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'updated_at', type: 'timestamp', classification: C.NON_PERSONAL },
-      ],
-    });
+    const { rankingLog, eventCatalogue } = addEventRecommendationDatasets(lake);
 
     // Features: event attributes in batches (hourly), user activity streamed (freshness), an in-memory cache in front.
     const features = new FeatureStore(this, 'Features', { lake, network, purpose });
     const eventFeatures = features.addFeatureGroup({
       name: 'evrec-event-features',
       description: 'Event attributes for filtering and ranking: category, venue, start, price, host popularity, registrations',
-      recordIdentifier: 'event_id',
-      eventTime: 'updated_at',
-      features: [
-        { name: 'event_id', type: FeatureType.STRING },
-        { name: 'updated_at', type: FeatureType.STRING },
-        { name: 'event_category', type: FeatureType.STRING },
-        { name: 'venue_latitude', type: FeatureType.FRACTIONAL },
-        { name: 'venue_longitude', type: FeatureType.FRACTIONAL },
-        { name: 'starts_at', type: FeatureType.STRING },
-        { name: 'price', type: FeatureType.FRACTIONAL },
-        { name: 'host_popularity', type: FeatureType.FRACTIONAL },
-        { name: 'registrations_total', type: FeatureType.INTEGRAL },
-      ],
-      onlineTtl: Duration.days(7),
+      recordIdentifier: 'event_id', eventTime: 'updated_at', features: EVREC_EVENT_FEATURES, onlineTtl: Duration.days(7),
       batch: { source: eventCatalogue, schedule: events.Schedule.rate(Duration.hours(1)) },
     });
     const userActivity = features.addFeatureGroup({
       name: 'evrec-user-activity',
       description: 'User activity counters and coarse location, streamed from the app as they change',
-      recordIdentifier: 'user_id',
-      eventTime: 'event_time',
-      features: [
-        { name: 'user_id', type: FeatureType.STRING },
-        { name: 'event_time', type: FeatureType.STRING },
-        // The app sends a 5-character geohash (~5 km), never coordinates: the stream stores what it receives.
-        { name: 'home_geohash', type: FeatureType.STRING },
-        { name: 'user_registrations_30d', type: FeatureType.INTEGRAL },
-        { name: 'events_viewed_1h', type: FeatureType.INTEGRAL },
-        // JSON counts per category; the ranking service turns them into category_affinity per candidate.
-        { name: 'registrations_by_category', type: FeatureType.STRING },
-      ],
-      onlineTtl: Duration.days(30),
+      recordIdentifier: 'user_id', eventTime: 'event_time', features: EVREC_USER_ACTIVITY_FEATURES, onlineTtl: Duration.days(30),
       streaming: { shardCount: streamSize.shardCount, pseudonymizeFields: ['user_id'] },
     });
     const cache = features.addOnlineCache({
-      retention: Duration.days(30),
-      cacheNodeType: cacheSize.cacheNodeType,
-      replicasPerNodeGroup: cacheSize.replicasPerNodeGroup,
+      retention: Duration.days(30), cacheNodeType: cacheSize.cacheNodeType, replicasPerNodeGroup: cacheSize.replicasPerNodeGroup,
     });
 
     // Training: a daily full retrain (and on drift), and an hourly fine-tune on the newest days of the log.
@@ -174,13 +89,7 @@ export class EventRecommendationStack extends Stack {
     const trainingInputs = { train: TrainingInput.fromDataset(rankingLog, { columns: TRAINING_COLUMNS, format: 'json' }) };
     const evaluation = { metricName: 'roc_auc', threshold: 0.7 };
     const training = new GpuTrainingJob(this, 'RankerTraining', {
-      lake,
-      network,
-      modelName: EVREC_MODEL_NAME,
-      instanceType: 'ml.g4dn.xlarge',
-      inputs: trainingInputs,
-      trainingCode,
-      entryPoint: 'train.py',
+      lake, network, modelName: EVREC_MODEL_NAME, instanceType: 'ml.g4dn.xlarge', inputs: trainingInputs, trainingCode, entryPoint: 'train.py',
       hyperparameters: { 'trees': '200', 'max-depth': '4', 'learning-rate': '0.1', 'window-days': '90' },
       evaluation,
       maxRuntime: Duration.hours(4),
@@ -188,13 +97,7 @@ export class EventRecommendationStack extends Stack {
     });
     training.retrainOn();
     new GpuTrainingJob(this, 'RankerFineTune', {
-      lake,
-      network,
-      modelName: EVREC_FINE_TUNE_MODEL_NAME,
-      instanceType: 'ml.g4dn.xlarge',
-      inputs: trainingInputs,
-      trainingCode,
-      entryPoint: 'train.py',
+      lake, network, modelName: EVREC_FINE_TUNE_MODEL_NAME, instanceType: 'ml.g4dn.xlarge', inputs: trainingInputs, trainingCode, entryPoint: 'train.py',
       hyperparameters: { 'trees': '100', 'max-depth': '4', 'learning-rate': '0.1', 'window-days': '3' },
       evaluation,
       // Online learning: each hour boosts the newest daily model further on the last days of the log.
@@ -208,9 +111,7 @@ export class EventRecommendationStack extends Stack {
 
     // Serving: the ranking service filters candidates by location and type, reads features, and calls the ranker.
     const endpoint = new RealtimeEndpoint(this, 'RankingEndpoint', {
-      lake,
-      network,
-      endpointName: EVREC_ENDPOINT_NAME,
+      lake, network, endpointName: EVREC_ENDPOINT_NAME,
       figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
       variants: {
         champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge', initialWeight: 1 - challengerWeight },
@@ -231,12 +132,7 @@ export class EventRecommendationStack extends Stack {
 
     // Monitoring: drift of every feature and of the scores against the ranking log; drift retrains the champion.
     new ModelMonitor(this, 'RankingMonitor', {
-      lake,
-      network,
-      modelName: EVREC_MODEL_NAME,
-      endpointName: endpoint.endpointName,
-      variantNames: [...endpoint.variantNames],
-      baseline: rankingLog,
+      lake, network, modelName: EVREC_MODEL_NAME, endpointName: endpoint.endpointName, variantNames: [...endpoint.variantNames], baseline: rankingLog,
       features: Object.fromEntries(EVREC_FEATURES.map((f) => [f, 'numeric' as const])),
       predictionField: 'score',
       baselinePredictionColumn: 'registered',

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { checkFigures, numberAtLeast, positiveNumber } from '../../lib/sizing';
 
 /**
  * What chapter 5 states about scale: nothing. The chapter frames harmful content detection
@@ -57,3 +58,10 @@ export const HARMFUL_CONTENT_DETECTION_FIGURES: HarmfulContentDetectionFigures =
     appealSla: Duration.hours(24),
   },
 };
+
+/** Fails synth naming each invalid figure (`who`: the stack's figures, e.g. `<stack path> figures`). */
+export function checkHarmfulContentDetectionFigures(figures: HarmfulContentDetectionFigures, who: string): void {
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
+  ]);
+}

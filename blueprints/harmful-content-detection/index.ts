@@ -1,7 +1,8 @@
 import { HarmfulContentDetectionStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { HarmfulContentDetectionStack, HARM_CLASSES, HCD_MODEL_NAME } from './stack';
+export { HarmfulContentDetectionStack, HCD_MODEL_NAME } from './stack';
+export { HARM_CLASSES, addHarmfulContentDetectionDatasets } from './datasets';
 export type { HarmfulContentDetectionStackProps } from './stack';
 export * from './figures';
 

@@ -1,30 +1,20 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures } from './figures';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { AUTHOR_FEATURES, AUTHOR_HISTORY_FEATURES, EMBEDDINGS, HARM_CLASSES, POST_REACTION_FEATURES, REACTION_FEATURES, addHarmfulContentDetectionDatasets } from './datasets';
+import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures, checkHarmfulContentDetectionFigures } from './figures';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
-import { FeatureStore, FeatureType } from '../../constructs/feature-store';
+import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { ReviewQueue } from '../../constructs/review-queue';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, numberAtLeast, peakRate, positiveNumber } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { peakRate } from '../../lib/sizing';
 
 /** Name of the model: training jobs, model package group, endpoint and monitor (prefix `hcd-`). */
 export const HCD_MODEL_NAME = 'hcd-classifier';
-/** The harm classes, one sigmoid head each (the chapter's multi-task classifier). */
-export const HARM_CLASSES = ['violence', 'nudity', 'hate', 'misinformation', 'spam'] as const;
-/** Author violation history: batch features, one record per author. */
-const AUTHOR_FEATURES = ['violations_30d', 'violations_90d', 'upheld_appeals_90d', 'account_age_days'] as const;
-/** Reactions to the post: batch features, one record per post. */
-const REACTION_FEATURES = ['likes', 'comments', 'shares', 'reports', 'hides'] as const;
-/** Content features: the text and image encoders' embeddings (JSON arrays), fused early by the model. */
-const EMBEDDINGS = ['text_embedding', 'image_embedding'] as const;
 
 /** Properties of {@link HarmfulContentDetectionStack}. */
 export interface HarmfulContentDetectionStackProps extends StackProps {
@@ -45,62 +35,23 @@ export class HarmfulContentDetectionStack extends Stack {
   constructor(scope: Construct, id: string, props: HarmfulContentDetectionStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? HARMFUL_CONTENT_DETECTION_FIGURES;
+    checkHarmfulContentDetectionFigures(figures, `${this.node.path} figures`);
     const a = figures.assumptions;
-    checkFigures(`${this.node.path} figures.assumptions`, a, [
-      positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
-    ]);
     const purpose = 'harmful content detection';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: labelled posts (training), author history and reactions (batch features).
-    const postId = { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const snapshotTime = {
-      name: 'snapshot_time', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour'),
-    } as const;
-    const accountAge = {
-      name: 'account_age_days', type: 'bigint', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(30),
-    } as const;
-    const counts = (names: readonly string[]) => names.map((name) => ({ name, type: 'bigint', classification: C.NON_PERSONAL } as const));
-    const labeledPosts = lake.addDataset('labeled_posts', {
-      description: 'Posts with moderators\' harm labels, the features the detection service used and the score it served',
-      columns: [
-        postId,
-        authorId,
-        { name: 'author_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
-        // Free text can reveal health, religion or politics of the author or of people it names: only its embedding is kept.
-        { name: 'post_text', type: 'string', classification: C.SPECIAL_CATEGORY, action: A.DROP },
-        // The image may show faces: the object key stays in the raw zone only.
-        { name: 'image_key', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        // Dense vectors derived from the content: not reversible in practice, but linked to it, so kept as quasi-identifiers.
-        ...EMBEDDINGS.map((name) => ({ name, type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP } as const)),
-        ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')),
-        accountAge,
-        ...counts(REACTION_FEATURES),
-        ...counts(HARM_CLASSES),
-        { name: 'served_harm_score', type: 'double', classification: C.NON_PERSONAL },
-      ],
-    });
-    const authorHistory = lake.addDataset('author_history', {
-      description: 'Daily snapshot of each author\'s enforcement history',
-      columns: [authorId, snapshotTime, ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')), accountAge],
-    });
-    const postReactions = lake.addDataset('post_reactions', {
-      description: 'Hourly snapshot of the reactions and user reports each post received',
-      columns: [postId, snapshotTime, ...counts(REACTION_FEATURES)],
-    });
+    const { labeledPosts, authorHistory, postReactions } = addHarmfulContentDetectionDatasets(lake);
 
     // Feature store: offline batch features, read online by the detection service.
     const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
-    const integral = (names: readonly string[]) => names.map((name) => ({ name, type: FeatureType.INTEGRAL }));
     const { featureGroup: authorGroup } = features.addFeatureGroup({
       name: 'hcd-author-history',
       description: 'Violation history of post authors',
       recordIdentifier: 'author_id',
       eventTime: 'snapshot_time',
-      features: [{ name: 'author_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(AUTHOR_FEATURES)],
+      features: AUTHOR_HISTORY_FEATURES,
       onlineTtl: Duration.days(90),
       batch: { source: authorHistory, schedule: events.Schedule.cron({ hour: '1', minute: '0' }) },
     });
@@ -109,7 +60,7 @@ export class HarmfulContentDetectionStack extends Stack {
       description: 'Reactions and user reports per post',
       recordIdentifier: 'post_id',
       eventTime: 'snapshot_time',
-      features: [{ name: 'post_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(REACTION_FEATURES)],
+      features: POST_REACTION_FEATURES,
       onlineTtl: Duration.days(30),
       batch: { source: postReactions, schedule: events.Schedule.rate(Duration.hours(1)) },
     });
@@ -145,11 +96,8 @@ export class HarmfulContentDetectionStack extends Stack {
     training.retrainOn();
 
     // Online detection behind a real-time endpoint, sized from the posting rate.
-    const rate = peakRate(
-      { perDay: a.postsPerDay + a.recheckedPostsPerDay, peakToAverage: a.peakToAverage },
-      'classification requests (new and re-checked posts)',
-      `${this.node.path} figures`,
-    );
+    const rate = peakRate({ perDay: a.postsPerDay + a.recheckedPostsPerDay, peakToAverage: a.peakToAverage },
+      'classification requests (new and re-checked posts)', `${this.node.path} figures`);
     const endpoint = new RealtimeEndpoint(this, 'DetectionEndpoint', {
       lake,
       network,
@@ -160,6 +108,7 @@ export class HarmfulContentDetectionStack extends Stack {
       dataCapture: { samplingPercentage: 5 },
     });
 
+    // Monitoring: drift of author and reaction features and of the harm score against the labelled posts.
     new ModelMonitor(this, 'Monitor', {
       lake,
       network,

@@ -1,7 +1,8 @@
 import { NewsFeedStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { NewsFeedStack, NEWS_FEED_HEADS, NF_MODEL_NAME } from './stack';
+export { NewsFeedStack, NF_MODEL_NAME } from './stack';
+export { NEWS_FEED_HEADS, addNewsFeedDatasets } from './datasets';
 export type { NewsFeedStackProps } from './stack';
 export * from './figures';
 

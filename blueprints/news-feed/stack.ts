@@ -1,31 +1,21 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { NEWS_FEED_FIGURES, NewsFeedFigures } from './figures';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import {
+  NEWS_FEED_HEADS, POST_GROUP_FEATURES, SCALAR_FEATURES, USER_AUTHOR_AFFINITY_FEATURES, USER_ENGAGEMENT_FEATURES, addNewsFeedDatasets,
+} from './datasets';
+import { NEWS_FEED_FIGURES, NewsFeedFigures, checkNewsFeedFigures } from './figures';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
-import { FeatureStore, FeatureType } from '../../constructs/feature-store';
+import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeCache, sizeStream, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
 
 /** Name of the ranking model: training jobs, model package group, endpoint and monitor (prefix `nf-`). */
 export const NF_MODEL_NAME = 'nf-ranker';
-/** Binary heads of the multi-task model and the impression columns that label them. */
-export const NEWS_FEED_HEADS = { click: 'clicked', like: 'liked', share: 'shared', comment: 'commented', skip: 'skipped' } as const;
-/** User–author affinity: streaming features, the chapter's most important ones. */
-const AFFINITY_FEATURES = ['affinity_score', 'author_interactions_30d'] as const;
-/** The user's engagement in the last hour: streaming features. */
-const ENGAGEMENT_FEATURES = ['user_clicks_1h', 'user_likes_1h', 'user_skips_1h', 'user_dwell_seconds_1h'] as const;
-/** Post popularity and freshness: batch features. */
-const POST_FEATURES = ['post_age_hours', 'post_likes', 'post_comments', 'post_shares', 'author_followers'] as const;
-const SCALAR_FEATURES = [...AFFINITY_FEATURES, ...ENGAGEMENT_FEATURES, ...POST_FEATURES];
-const DOUBLES: readonly string[] = ['affinity_score', 'user_dwell_seconds_1h', 'post_age_hours'];
 
 /** Properties of {@link NewsFeedStack}. */
 export interface NewsFeedStackProps extends StackProps {
@@ -47,13 +37,11 @@ export class NewsFeedStack extends Stack {
   constructor(scope: Construct, id: string, props: NewsFeedStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? NEWS_FEED_FIGURES;
-    const a = figures.assumptions;
-    checkFigures(`${this.node.path} figures.assumptions`, a, [
-      positiveNumber('dailyActiveUsers'), positiveNumber('feedRefreshesPerUserPerDay'), positiveNumber('peakToAverage'),
-      positiveNumber('perInstanceThroughputQps'), positiveNumber('postsShownPerFeed'), { figure: 'interactionPercent', invalid: (v) => !(v > 0 && v <= 100), allowed: 'a percentage above 0 and at most 100' },
-      positiveNumber('averageEventBytes'), positiveNumber('cachedBytesPerUser'), wholeAtLeast('cacheReadsPerFeedRequest', 1),
-    ]);
     const who = `${this.node.path} figures`;
+    checkNewsFeedFigures(figures, who);
+    const a = figures.assumptions;
+
+    // Sizing from the figures: feed requests, impression and interaction events, the streams and the cache.
     const feedRequests = peakRate(
       { perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay, who), peakToAverage: a.peakToAverage }, 'feed requests', who);
     const impressions = peakRate(
@@ -73,51 +61,17 @@ export class NewsFeedStack extends Stack {
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: impressions as the feed service logged them (features at ranking time + outcomes), and posts.
-    const userId = { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const postId = { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const hour = (name: string) => ({
-      name, type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour'),
-    } as const);
-    // Dense vector of the post's text and image (BERT / CLIP): derived from user content, kept as a quasi-identifier.
-    const postEmbedding = { name: 'post_embedding', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP } as const;
-    const numeric = (names: readonly string[]) => names.map((name) => ({ name, type: DOUBLES.includes(name) ? 'double' : 'bigint', classification: C.NON_PERSONAL } as const));
-    const impressionsDataset = lake.addDataset('feed_impressions', {
-      description: 'Posts shown in users\' feeds, the features the ranker saw, the score it served and what the user did',
-      columns: [
-        userId, authorId, postId,
-        { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        hour('impression_time'),
-        { name: 'device', type: 'string', classification: C.NON_PERSONAL },
-        ...numeric(SCALAR_FEATURES),
-        postEmbedding,
-        ...numeric(Object.values(NEWS_FEED_HEADS)),
-        { name: 'dwell_seconds', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'served_score', type: 'double', classification: C.NON_PERSONAL },
-      ],
-    });
-    const posts = lake.addDataset('posts', {
-      description: 'Hourly snapshot of posts: content embedding, popularity, freshness',
-      columns: [
-        postId, authorId, hour('snapshot_time'),
-        // Free text can reveal health, religion or politics; the image may show faces. Only the embedding is kept.
-        { name: 'post_text', type: 'string', classification: C.SPECIAL_CATEGORY, action: A.DROP },
-        { name: 'image_key', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        postEmbedding,
-        ...numeric(POST_FEATURES),
-      ],
-    });
+    const { impressionsDataset, posts } = addNewsFeedDatasets(lake);
 
     // Feature store: streaming features where freshness matters, batch features for posts, a cache in front.
     const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
-    const typed = (names: readonly string[]) => names.map((name) => ({ name, type: DOUBLES.includes(name) ? FeatureType.FRACTIONAL : FeatureType.INTEGRAL }));
     const affinity = features.addFeatureGroup({
       name: 'nf-user-author-affinity',
       description: 'Affinity of a user to an author, from their interactions',
       // The pair "<user>|<author>", pseudonymized as one value by the stream handler.
       recordIdentifier: 'user_author',
       eventTime: 'event_time',
-      features: [{ name: 'user_author', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }, ...typed(AFFINITY_FEATURES)],
+      features: USER_AUTHOR_AFFINITY_FEATURES,
       onlineTtl: Duration.days(30),
       streaming: { shardCount: affinityStream.shardCount, pseudonymizeFields: ['user_author'] },
     });
@@ -126,7 +80,7 @@ export class NewsFeedStack extends Stack {
       description: 'What the user did in the last hour',
       recordIdentifier: 'user_id',
       eventTime: 'event_time',
-      features: [{ name: 'user_id', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }, ...typed(ENGAGEMENT_FEATURES)],
+      features: USER_ENGAGEMENT_FEATURES,
       onlineTtl: Duration.days(2),
       streaming: { shardCount: engagementStream.shardCount, pseudonymizeFields: ['user_id'] },
     });
@@ -135,10 +89,7 @@ export class NewsFeedStack extends Stack {
       description: 'Content embedding, popularity and freshness of posts',
       recordIdentifier: 'post_id',
       eventTime: 'snapshot_time',
-      features: [
-        { name: 'post_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING },
-        { name: 'post_embedding', type: FeatureType.STRING }, ...typed(POST_FEATURES),
-      ],
+      features: POST_GROUP_FEATURES,
       onlineTtl: Duration.days(7),
       batch: { source: posts, schedule: events.Schedule.rate(Duration.hours(1)) },
     });
@@ -186,6 +137,7 @@ export class NewsFeedStack extends Stack {
       dataCapture: { samplingPercentage: 2 },
     });
 
+    // Monitoring: drift of affinity, engagement and post features and of the score against the logged impressions.
     new ModelMonitor(this, 'Monitor', {
       lake,
       network,

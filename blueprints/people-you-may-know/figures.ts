@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 11 (People You May Know) states. */
 export interface PeopleYouMayKnowChapterFigures {
@@ -55,3 +56,16 @@ export const PEOPLE_YOU_MAY_KNOW_FIGURES: PeopleYouMayKnowFigures = {
     predictionTtl: Duration.days(2),
   },
 };
+
+/**
+ * Fails synthesis, naming the figure, if a figure the stack builds from cannot be used (`who`
+ * names the figures in the message, as `<who>.chapter` and `<who>.assumptions`). The sizing
+ * functions check the rest, such as a precompute that needs too many instances.
+ */
+export function checkPeopleYouMayKnowFigures(figures: PeopleYouMayKnowFigures, who: string): void {
+  checkFigures(`${who}.chapter`, figures.chapter, [positiveNumber('users')]);
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    positiveNumber('averageFriends'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
+    positiveNumber('usersPerSecondPerInstance'), positiveNumber('cacheLoadItemsPerSecond'),
+  ]);
+}

@@ -3,6 +3,7 @@ import { BlueprintDefinition } from '../../lib/app';
 
 export { PYMK_MODEL_NAME, PeopleYouMayKnowStack } from './stack';
 export type { PeopleYouMayKnowStackProps } from './stack';
+export { addPeopleYouMayKnowDatasets } from './datasets';
 export * from './figures';
 
 /** Chapter 11: friend suggestions by GNN link prediction, precomputed nightly for every user. */

@@ -1,17 +1,15 @@
 import * as path from 'path';
 import { CfnOutput, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures } from './figures';
+import { addPeopleYouMayKnowDatasets } from './datasets';
+import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures, checkPeopleYouMayKnowFigures } from './figures';
 import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, ServingModel } from '../../constructs/endpoint';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, positiveNumber, sizeBatch, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { sizeBatch } from '../../lib/sizing';
 
 /** The SageMaker model the nightly precompute runs: created from an approved model package (see README). */
 export const PYMK_MODEL_NAME = 'pymk-gnn';
@@ -35,12 +33,8 @@ export class PeopleYouMayKnowStack extends Stack {
   constructor(scope: Construct, id: string, props: PeopleYouMayKnowStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? PEOPLE_YOU_MAY_KNOW_FIGURES;
+    checkPeopleYouMayKnowFigures(figures, 'PeopleYouMayKnow figures');
     const a = figures.assumptions;
-    checkFigures('PeopleYouMayKnow figures.chapter', figures.chapter, [positiveNumber('users')]);
-    checkFigures('PeopleYouMayKnow figures.assumptions', a, [
-      positiveNumber('averageFriends'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
-      positiveNumber('usersPerSecondPerInstance'), positiveNumber('cacheLoadItemsPerSecond'),
-    ]);
     const transformCapacity = sizeBatch({
       records: figures.chapter.users,
       recordsPerSecondPerInstance: a.usersPerSecondPerInstance,
@@ -57,24 +51,7 @@ export class PeopleYouMayKnowStack extends Stack {
     const purpose = 'people you may know';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const friendships = lake.addDataset('pymk_friendships', {
-      description: 'One row per friendship (either direction), with the day it formed',
-      columns: [
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-      ],
-    });
-    const profiles = lake.addDataset('pymk_profiles', {
-      description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
-      columns: [
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'full_name', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        // Pseudonyms keep "same school / same employer", which is all the model needs.
-        { name: 'school', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'employer', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
-      ],
-    });
+    const { friendships, profiles } = addPeopleYouMayKnowDatasets(lake);
 
     // 2. Training: GraphSAGE-style link prediction, weekly and on retraining events, gated on ROC-AUC.
     const training = new GpuTrainingJob(this, 'LinkModelTraining', {

@@ -1,5 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
+import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 9 states about scale: only that the listing embeddings are retrained daily. */
 export interface SimilarListingsChapterFigures {
@@ -68,3 +70,17 @@ export const SIMILAR_LISTINGS_FIGURES: SimilarListingsFigures = {
     reindexWindow: Duration.hours(2),
   },
 };
+
+/** Fails synth naming each invalid figure (`who`: the stack's figures, e.g. `<stack path> figures`). */
+export function checkSimilarListingsFigures(figures: SimilarListingsFigures, who: string): void {
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
+    positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
+    positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'), positiveNumber('indexingListingsPerSecondPerInstance'),
+  ]);
+  const retrain = figures.chapter.retrainInterval;
+  if (retrain.isUnresolved() || !(retrain.toMinutes({ integral: false }) >= 1)) {
+    throw new KitError(`${who}.chapter: invalid figures:\n  - retrainInterval must be at least 1 minute, `
+      + `but ${retrain.isUnresolved() ? 'a token' : retrain.toHumanString()} was provided`);
+  }
+}

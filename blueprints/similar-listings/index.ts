@@ -3,6 +3,7 @@ import { BlueprintDefinition } from '../../lib/app';
 
 export { SimilarListingsStack, SIMLIST_INDEX_NAME, SIMLIST_MODEL_NAME } from './stack';
 export type { SimilarListingsStackProps } from './stack';
+export { addSimilarListingsDatasets } from './datasets';
 export * from './figures';
 
 /** Chapter 9: similar listings on a vacation rental platform. */

@@ -1,20 +1,17 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures } from './figures';
+import { addSimilarListingsDatasets } from './datasets';
+import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, checkSimilarListingsFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
-import { KitError } from '../../lib/errors';
-import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeBatch, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { dailyVolume, peakRate, sizeBatch, sizeVectorIndex } from '../../lib/sizing';
 
 /** Name of the model: training jobs, model package group, monitor and retraining events. */
 export const SIMLIST_MODEL_NAME = 'simlist-embeddings';
@@ -41,67 +38,15 @@ export class SimilarListingsStack extends Stack {
   constructor(scope: Construct, id: string, props: SimilarListingsStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? SIMILAR_LISTINGS_FIGURES;
-    const a = figures.assumptions;
     const who = `${this.node.path} figures`;
-    checkFigures(`${who}.assumptions`, a, [
-      positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
-      positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
-      positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'), positiveNumber('indexingListingsPerSecondPerInstance'),
-    ]);
-    const retrain = figures.chapter.retrainInterval;
-    if (retrain.isUnresolved() || !(retrain.toMinutes({ integral: false }) >= 1)) {
-      throw new KitError(`${who}.chapter: invalid figures:\n  - retrainInterval must be at least 1 minute, `
-        + `but ${retrain.isUnresolved() ? 'a token' : retrain.toHumanString()} was provided`);
-    }
-
+    checkSimilarListingsFigures(figures, who);
+    const a = figures.assumptions;
     const purpose = 'similar listings';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: browsing sessions (training), listings (cold start, filters), the served carousel (monitor baseline).
-    const sessionId = { name: 'session_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-    const hour = Generalization.truncateTimestamp('hour');
-    const sessions = lake.addDataset('search_sessions', {
-      description: 'Listing clicks of search sessions in order, and the booking a session ended in',
-      columns: [
-        sessionId,
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        { name: 'search_geohash', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.prefix(4) },
-        { name: 'clicked_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hour },
-        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'position', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'booked', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'region', type: 'string', classification: C.NON_PERSONAL },
-      ],
-    });
-    const coordinate = { type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) } as const;
-    const listings = lake.addDataset('listings', {
-      description: 'Listings and their attributes; the location is rounded to about 1 km, the host dropped',
-      columns: [
-        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'host_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        { name: 'region', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'room_type', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'price_per_night', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'bedrooms', type: 'bigint', classification: C.NON_PERSONAL },
-        { name: 'latitude', ...coordinate },
-        { name: 'longitude', ...coordinate },
-      ],
-    });
-    const carousel = lake.addDataset('similar_listing_impressions', {
-      description: 'Similar listings served in the carousel, with the score served and whether they were clicked',
-      columns: [
-        sessionId,
-        { name: 'shown_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hour },
-        { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'candidate_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'price_per_night', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'room_type', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'score', type: 'double', classification: C.NON_PERSONAL },
-        { name: 'clicked', type: 'bigint', classification: C.NON_PERSONAL },
-      ],
-    });
+    const { sessions, listings, carousel } = addSimilarListingsDatasets(lake);
 
     // Sizing from the figures.
     const requests = peakRate({
@@ -131,7 +76,7 @@ export class SimilarListingsStack extends Stack {
       entryPoint: 'train.py',
       hyperparameters: { 'dimensions': String(a.embeddingDimensions), 'holdout-fraction': '0.1' },
       evaluation: { metricName: 'average_booked_rank', comparison: '<=', threshold: a.maxAverageBookedRank },
-      schedule: events.Schedule.rate(retrain),
+      schedule: events.Schedule.rate(figures.chapter.retrainInterval),
     });
     training.retrainOn();
 
@@ -188,7 +133,6 @@ export class SimilarListingsStack extends Stack {
     });
     index.grantRead(serving);
     endpoint.grantInvoke(serving);
-
 
     recordFigures(this, figures, {
       'similar-listing requests': requests,

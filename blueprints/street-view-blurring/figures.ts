@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { checkFigures, positiveNumber } from '../../lib/sizing';
 
 /** What chapter 3 (Street View blurring) states. */
 export interface StreetViewBlurringChapterFigures {
@@ -49,3 +50,13 @@ export const STREET_VIEW_BLURRING_FIGURES: StreetViewBlurringFigures = {
     predictionTtl: Duration.days(7),
   },
 };
+
+/**
+ * Fails synthesis, naming the figure, if a figure the stack builds from cannot be used (`who`
+ * names the figures in the message, as `<who>.chapter` and `<who>.assumptions`). The sizing
+ * functions check the rest.
+ */
+export function checkStreetViewBlurringFigures(figures: StreetViewBlurringFigures, who: string): void {
+  checkFigures(`${who}.chapter`, figures.chapter, [positiveNumber('annotatedTrainingImages')]);
+  checkFigures(`${who}.assumptions`, figures.assumptions, [positiveNumber('imagesPerDay'), positiveNumber('imagesPerSecondPerInstance')]);
+}

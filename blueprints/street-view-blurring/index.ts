@@ -3,6 +3,7 @@ import { BlueprintDefinition } from '../../lib/app';
 
 export { DETECTOR_MODEL_NAME, StreetViewBlurringStack } from './stack';
 export type { StreetViewBlurringStackProps } from './stack';
+export { addStreetViewBlurringDatasets } from './datasets';
 export * from './figures';
 
 /** Chapter 3: a face and licence-plate detector that blurs street images in a nightly batch. */

@@ -1,18 +1,16 @@
 import * as path from 'path';
 import { CfnOutput, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringFigures } from './figures';
+import { addStreetViewBlurringDatasets } from './datasets';
+import { STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringFigures, checkStreetViewBlurringFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, ColumnDefinition } from '../../constructs/data-lake';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, ServingModel } from '../../constructs/endpoint';
 import { Network } from '../../constructs/network';
 import { ReviewQueue } from '../../constructs/review-queue';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, positiveNumber, sizeBatch } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { sizeBatch } from '../../lib/sizing';
 
 /** The SageMaker model the nightly transform runs: created from an approved model package (see README). */
 export const DETECTOR_MODEL_NAME = 'svb-detector';
@@ -26,24 +24,6 @@ export interface StreetViewBlurringStackProps extends StackProps {
   readonly figures?: StreetViewBlurringFigures;
 }
 
-/** Columns every image dataset has: what was captured, where and when, and by whom. */
-function imageColumns(): ColumnDefinition[] {
-  return [
-    // Stable id of the capture; a keyed pseudonym still joins the boxes back to the image.
-    { name: 'image_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
-    // The photo shows faces and licence plates: personal data, kept because detecting them is the
-    // purpose (see README, "Personal data in the images").
-    { name: 'pixels', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP },
-    { name: 'width', type: 'bigint', classification: C.NON_PERSONAL },
-    { name: 'height', type: 'bigint', classification: C.NON_PERSONAL },
-    { name: 'latitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) },
-    { name: 'longitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) },
-    { name: 'captured_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-    // The capture vehicle's driver: not needed by any model.
-    { name: 'driver_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-  ];
-}
-
 /**
  * Chapter 3, Street View blurring: a two-stage object detector finds faces and licence plates in
  * new street images; a nightly batch transform writes the boxes of every image into a prediction
@@ -54,8 +34,7 @@ export class StreetViewBlurringStack extends Stack {
   constructor(scope: Construct, id: string, props: StreetViewBlurringStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? STREET_VIEW_BLURRING_FIGURES;
-    checkFigures('StreetViewBlurring figures.chapter', figures.chapter, [positiveNumber('annotatedTrainingImages')]);
-    checkFigures('StreetViewBlurring figures.assumptions', figures.assumptions, [positiveNumber('imagesPerDay'), positiveNumber('imagesPerSecondPerInstance')]);
+    checkStreetViewBlurringFigures(figures, 'StreetViewBlurring figures');
     const a = figures.assumptions;
     const transformCapacity = sizeBatch({
       records: a.imagesPerDay,
@@ -67,18 +46,7 @@ export class StreetViewBlurringStack extends Stack {
     const purpose = 'street view blurring';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const annotated = lake.addDataset('svb_annotated_images', {
-      description: `Street images with their faces and licence plates boxed by annotators (chapter: ${figures.chapter.annotatedTrainingImages.toLocaleString('en-US')})`,
-      columns: [
-        ...imageColumns(),
-        // The boxes locate the people and cars in the image they belong to.
-        { name: 'boxes', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP },
-      ],
-    });
-    const captures = lake.addDataset('svb_street_images', {
-      description: 'New street images to blur before publication, as the capture pipeline lands them',
-      columns: imageColumns(),
-    });
+    const { annotated, captures } = addStreetViewBlurringDatasets(lake, figures);
 
     // 2. Training: the detector (classification CE + box regression MSE, NMS), weekly and on demand.
     const training = new GpuTrainingJob(this, 'DetectorTraining', {

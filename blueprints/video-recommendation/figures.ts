@@ -1,5 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
+import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 6 states about scale. */
 export interface VideoRecommendationChapterFigures {
@@ -112,3 +114,33 @@ export const VIDEO_RECOMMENDATION_FIGURES: VideoRecommendationFigures = {
     reindexWindow: Duration.hours(3),
   },
 };
+
+/**
+ * Fails naming every invalid figure: positive counts and rates, stage latencies above 0 ms that add
+ * up to at most the chapter's latency budget, and no more indexed videos than the chapter's catalogue.
+ * `who` names the figures in the messages (the stack's path).
+ */
+export function checkVideoRecommendationFigures(figures: VideoRecommendationFigures, who: string): void {
+  const a = figures.assumptions;
+  checkFigures(`${who}.chapter`, figures.chapter, [positiveNumber('videos')]);
+  checkFigures(`${who}.assumptions`, a, [
+    positiveNumber('dailyActiveUsers'), positiveNumber('recommendationRequestsPerUserPerDay'), positiveNumber('watchEventsPerUserPerDay'),
+    positiveNumber('watchEventBytes'), positiveNumber('peakToAverage'), positiveNumber('indexedVideos'), wholeAtLeast('embeddingDimensions', 1),
+    wholeAtLeast('candidatesPerRequest', 1), positiveNumber('userTowerThroughputQps'), positiveNumber('rankingThroughputQps'),
+    positiveNumber('cachedUserFeatureBytes'), positiveNumber('indexingVideosPerSecondPerInstance'),
+  ]);
+  const stages = Object.entries(a.stageLatency) as [string, Duration][];
+  const total = stages.reduce((sum, [, d]) => sum + d.toMilliseconds(), 0);
+  const budget = figures.chapter.latencyBudget.toMilliseconds();
+  const problems = stages.filter(([, d]) => !(d.toMilliseconds() > 0)).map(([name]) => `stageLatency.${name} must be above 0 ms`);
+  if (total > budget) {
+    problems.push(`stageLatency must add up to at most the chapter's latencyBudget of ${budget} ms, but `
+      + `${stages.map(([name, d]) => `${name} ${d.toMilliseconds()} ms`).join(' + ')} = ${total} ms was provided`);
+  }
+  if (a.indexedVideos > figures.chapter.videos) {
+    problems.push(`indexedVideos must be at most the chapter's ${figures.chapter.videos} videos, but ${a.indexedVideos} was provided`);
+  }
+  if (problems.length > 0) {
+    throw new KitError(`${who}: invalid figures:\n  - ${problems.join('\n  - ')}`);
+  }
+}

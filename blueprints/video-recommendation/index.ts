@@ -1,8 +1,10 @@
 import { VideoRecommendationStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { VideoRecommendationStack, VREC_INDEX_NAME, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME, VREC_TRAINING_COLUMNS } from './stack';
+export { VideoRecommendationStack, VREC_INDEX_NAME, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME } from './stack';
 export type { VideoRecommendationStackProps } from './stack';
+export * from './datasets';
+export * from './features';
 export * from './figures';
 
 /** Chapter 6: video recommendation. */

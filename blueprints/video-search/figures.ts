@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 4 (YouTube video search) states about scale. */
 export interface VideoSearchChapterFigures {
@@ -64,3 +65,12 @@ export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
     reindexWindow: Duration.days(1),
   },
 };
+
+/**
+ * Fails synthesis, naming the figure, if a figure the stack builds from cannot be used (`who`
+ * names the stack's figures in the message). The sizing functions check the rest.
+ */
+export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string): void {
+  checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
+  checkFigures(who, figures.assumptions, [wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1)]);
+}

@@ -3,6 +3,7 @@ import { BlueprintDefinition } from '../../lib/app';
 
 export type { VideoSearchStackProps } from './stack';
 export { VideoSearchStack, VIDEO_SEARCH_EVALUATION, VIDEO_SEARCH_NAMES } from './stack';
+export { addVideoSearchDatasets } from './datasets';
 export * from './figures';
 
 /** Chapter 4, YouTube video search. */

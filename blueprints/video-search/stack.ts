@@ -1,19 +1,17 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { VIDEO_SEARCH_FIGURES, VideoSearchFigures } from './figures';
+import { addVideoSearchDatasets } from './datasets';
+import { VIDEO_SEARCH_FIGURES, VideoSearchFigures, checkVideoSearchFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, dailyVolume, peakRate, positiveNumber, sizeBatch, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { dailyVolume, peakRate, sizeBatch, sizeVectorIndex } from '../../lib/sizing';
 
 /** Names of the model, endpoint, collection and batch pipeline: unique per account and region. */
 export const VIDEO_SEARCH_NAMES = {
@@ -45,46 +43,15 @@ export class VideoSearchStack extends Stack {
   constructor(scope: Construct, id: string, props: VideoSearchStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? VIDEO_SEARCH_FIGURES;
-    const a = figures.assumptions;
     const who = `${this.node.path} figures`;
-    checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
-    checkFigures(who, a, [wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1)]);
+    checkVideoSearchFigures(figures, who);
+    const a = figures.assumptions;
     const purpose = 'video search';
 
     // Data: the video catalogue and the search logs' ⟨video, query⟩ pairs.
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const videos = lake.addDataset('videos', {
-      description: 'Uploaded videos: metadata for the text index and frame features for the video encoder',
-      columns: [
-        { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'uploader_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, comment: 'The uploader; the pseudonym allows erasure' },
-        { name: 'uploader_email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        { name: 'uploaded_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-        { name: 'title', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Written by the uploader; may name people. Kept for the text index' },
-        { name: 'tags', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Written by the uploader; may name people. Kept for the text index' },
-        { name: 'language', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'duration_seconds', type: 'double', classification: C.NON_PERSONAL },
-        {
-          name: 'frame_features', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP,
-          comment: `JSON list of sampled frames, ${a.frameFeatureDimensions} values each. Frames may show faces; kept because the video encoder learns from them`,
-        },
-      ],
-    });
-    const pairs = lake.addDataset('search_pairs', {
-      description: 'Search logs: a query and the video the user watched from its results',
-      columns: [
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
-        { name: 'client_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        { name: 'searched_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
-        { name: 'query_text', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.KEEP, comment: 'Queries can name people and places; kept because the text encoder learns from them' },
-        { name: 'query_language', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'query_token_count', type: 'bigint', classification: C.NON_PERSONAL, comment: 'Letter-or-digit runs of the query, as the text encoder counts them' },
-        { name: 'video_id', type: 'string', classification: C.NON_PERSONAL, comment: 'The video watched from the results' },
-        { name: 'watch_seconds', type: 'double', classification: C.NON_PERSONAL },
-      ],
-    });
+    const { videos, pairs } = addVideoSearchDatasets(lake, figures);
 
     // Training: both encoders, contrastively on the pairs; evaluated on held-out pairs.
     const training = new GpuTrainingJob(this, 'EncoderTraining', {
@@ -164,7 +131,6 @@ export class VideoSearchStack extends Stack {
     endpoint.grantInvoke(searchService);
     index.grantRead(searchService);
     index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Video search service'));
-
 
     // Monitoring: drift of the queries against the search logs; retraining trigger.
     new ModelMonitor(this, 'Monitor', {

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { checkFigures, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 2 (visual search) states about scale. */
 export interface VisualSearchChapterFigures {
@@ -64,3 +65,11 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
     reindexWindow: Duration.days(7),
   },
 };
+
+/**
+ * Fails synthesis, naming the figure, if a figure the stack builds from cannot be used (`who`
+ * names the stack's figures in the message). The sizing functions check the rest.
+ */
+export function checkVisualSearchFigures(figures: VisualSearchFigures, who: string): void {
+  checkFigures(who, figures.assumptions, [wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1)]);
+}

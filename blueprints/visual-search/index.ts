@@ -2,7 +2,8 @@ import { VisualSearchStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
 export type { VisualSearchStackProps } from './stack';
-export { VisualSearchStack, VISUAL_SEARCH_EVALUATION, VISUAL_SEARCH_NAMES, descriptorColumns } from './stack';
+export { VisualSearchStack, VISUAL_SEARCH_EVALUATION, VISUAL_SEARCH_NAMES } from './stack';
+export { addVisualSearchDatasets, descriptorColumns } from './datasets';
 export * from './figures';
 
 /** Chapter 2, visual search. */

@@ -1,19 +1,17 @@
 import * as path from 'path';
 import { Annotations, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { VISUAL_SEARCH_FIGURES, VisualSearchFigures } from './figures';
+import { addVisualSearchDatasets, descriptorColumns } from './datasets';
+import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization } from '../../constructs/data-lake';
+import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
-import { checkFigures, dailyVolume, peakRate, sizeBatch, sizeVectorIndex, wholeAtLeast } from '../../lib/sizing';
-
-const C = ColumnClassification;
-const A = ColumnAction;
+import { dailyVolume, peakRate, sizeBatch, sizeVectorIndex } from '../../lib/sizing';
 
 /** Names of the model, endpoint, collection and batch pipeline: unique per account and region. */
 export const VISUAL_SEARCH_NAMES = {
@@ -27,11 +25,6 @@ export const VISUAL_SEARCH_NAMES = {
 
 /** The quality gate: a new encoder is registered only if it finds the clicked image in its top 10 this often. */
 export const VISUAL_SEARCH_EVALUATION = { metricName: 'recall_at_10', threshold: 0.3 } as const;
-
-/** The descriptor columns d00, d01, … of a descriptor with `dimensions` components. */
-export function descriptorColumns(dimensions: number): string[] {
-  return Array.from({ length: dimensions }, (_, i) => `d${String(i).padStart(2, '0')}`);
-}
 
 export interface VisualSearchStackProps extends StackProps {
   /**
@@ -50,47 +43,16 @@ export class VisualSearchStack extends Stack {
   constructor(scope: Construct, id: string, props: VisualSearchStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? VISUAL_SEARCH_FIGURES;
+    const who = `${this.node.path} figures`;
+    checkVisualSearchFigures(figures, who);
     const a = figures.assumptions;
-    checkFigures(`${this.node.path} figures`, a, [wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1)]);
     const purpose = 'visual search';
     const descriptor = descriptorColumns(a.descriptorDimensions);
-    const photoColumns = (what: string): ColumnDefinition[] => descriptor.map((name, i) => ({
-      name,
-      type: 'double',
-      classification: C.QUASI_IDENTIFIER,
-      action: A.KEEP,
-      comment: `Component ${i} of the ${what}'s pixel descriptor. The photo may show faces, so it is personal data; kept because the encoder learns from it`,
-    }));
 
     // Data: the catalogue of user-uploaded images, and user–image clicks (query photo → clicked image).
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const images = lake.addDataset('images', {
-      description: 'Images users uploaded, with the pixel descriptor the upload service computes',
-      columns: [
-        { name: 'image_id', type: 'string', classification: C.NON_PERSONAL, comment: 'Random id of the image in the catalogue' },
-        { name: 'owner_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, comment: 'The uploader; the pseudonym allows erasure' },
-        { name: 'uploaded_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-        { name: 'upload_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        { name: 'camera_serial', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP, comment: 'EXIF body serial number: identifies the owner\'s camera' },
-        { name: 'latitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(1), comment: 'From the photo\'s EXIF data, ~11 km after rounding' },
-        { name: 'longitude', type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(1), comment: 'From the photo\'s EXIF data, ~11 km after rounding' },
-        ...photoColumns('image'),
-        { name: 'descriptor_norm', type: 'double', classification: C.NON_PERSONAL, comment: 'L2 norm of the descriptor' },
-      ],
-    });
-    const clicks = lake.addDataset('image_clicks', {
-      description: 'Visual searches and the result the user clicked: query photo descriptor and clicked image',
-      columns: [
-        { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-        { name: 'client_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
-        { name: 'searched_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
-        ...photoColumns('query photo'),
-        { name: 'descriptor_norm', type: 'double', classification: C.NON_PERSONAL, comment: 'L2 norm of the query descriptor' },
-        { name: 'clicked_image_id', type: 'string', classification: C.NON_PERSONAL },
-        { name: 'position', type: 'bigint', classification: C.NON_PERSONAL, comment: 'Rank of the clicked result' },
-      ],
-    });
+    const { images, clicks } = addVisualSearchDatasets(lake, figures);
 
     // Training: contrastive (SimCLR-style) on the catalogue, evaluated on held-out query → click pairs.
     const training = new GpuTrainingJob(this, 'EncoderTraining', {
@@ -116,7 +78,7 @@ export class VisualSearchStack extends Stack {
     // Online: the embedding service embeds the query photo.
     const queries = peakRate(
       { perDay: dailyVolume(a.dailyActiveUsers, a.visualSearchesPerUserPerDay), peakToAverage: a.peakToAverage },
-      'visual searches', `${this.node.path} figures`,
+      'visual searches', who,
     );
     const endpoint = new RealtimeEndpoint(this, 'QueryEmbedding', {
       lake,
@@ -127,7 +89,7 @@ export class VisualSearchStack extends Stack {
     });
 
     // The vector index of catalogue embeddings, and the nearest-neighbour search over it.
-    const vectors = sizeVectorIndex({ vectors: figures.chapter.maxCatalogueImages, dimensions: a.embeddingDimensions }, `${this.node.path} figures`);
+    const vectors = sizeVectorIndex({ vectors: figures.chapter.maxCatalogueImages, dimensions: a.embeddingDimensions }, who);
     const index = new VectorIndex(this, 'ImageIndex', {
       collectionName: VISUAL_SEARCH_NAMES.collection,
       network,
@@ -141,7 +103,7 @@ export class VisualSearchStack extends Stack {
       records: figures.chapter.maxCatalogueImages,
       recordsPerSecondPerInstance: a.indexingImagesPerSecondPerInstance,
       window: a.reindexWindow,
-    }, `${this.node.path} figures`);
+    }, who);
     const embeddings = new PredictionCache(this, 'ImageEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
     const indexing = new BatchTransform(this, 'Indexing', {
       lake,
@@ -178,7 +140,6 @@ export class VisualSearchStack extends Stack {
     endpoint.grantInvoke(searchService);
     index.grantRead(searchService);
     index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Visual search service'));
-
 
     // Monitoring: drift of the query descriptors against the clicks' query photos; retraining trigger.
     new ModelMonitor(this, 'Monitor', {

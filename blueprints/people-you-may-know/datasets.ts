@@ -1,0 +1,35 @@
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+
+const C = ColumnClassification;
+const A = ColumnAction;
+
+/**
+ * The data chapter 11 needs: the friendship graph with the day each friendship formed (from which
+ * training cuts the snapshots t → t+1), and profiles with the affinities the chapter uses (school,
+ * work), one row per user to precompute suggestions for.
+ *
+ * Personal columns: user and friend ids are pseudonymized, formation times generalized to the day,
+ * full names dropped; school and employer are pseudonymized too, which keeps "same school / same
+ * employer", all the model needs.
+ */
+export function addPeopleYouMayKnowDatasets(lake: DataLake) {
+  const friendships = lake.addDataset('pymk_friendships', {
+    description: 'One row per friendship (either direction), with the day it formed',
+    columns: [
+      { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
+    ],
+  });
+  const profiles = lake.addDataset('pymk_profiles', {
+    description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
+    columns: [
+      { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'full_name', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+      // Pseudonyms keep "same school / same employer", which is all the model needs.
+      { name: 'school', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'employer', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+    ],
+  });
+  return { friendships, profiles };
+}
