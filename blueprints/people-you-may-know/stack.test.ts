@@ -4,18 +4,13 @@ import { LOAD_MAX_RUNTIME } from '../../constructs/batch-transform';
 import { PEOPLE_YOU_MAY_KNOW, PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { sizeBatch } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(PEOPLE_YOU_MAY_KNOW);
 const f = PEOPLE_YOU_MAY_KNOW_FIGURES;
 
 function precomputeDefinition(): string {
-  const machines = s.template.findResources('AWS::StepFunctions::StateMachine');
-  const found = Object.values(machines).map((m) => JSON.stringify(m.Properties.DefinitionString)).find((d) => d.includes('bt-pymk-precompute'));
-  if (found === undefined) {
-    throw new Error('no batch transform workflow');
-  }
-  return found;
+  return workflowDefinition(s.template, 'bt-pymk-precompute');
 }
 
 /** A JSON object of the template (property access is unchecked, as in `findResources`). */

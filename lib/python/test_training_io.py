@@ -277,3 +277,11 @@ def test_progress_checkpoints_save_every_few_epochs_and_resume_the_same_configur
     assert (model.value, done) == (2, 2)
     assert t.resume_progress(directory, {"k": 2}, Saved.load) == (None, 0)
     t.progress_checkpoints(None, {"k": 1}, every=1)(4, Saved(4))  # no checkpoint directory: nothing saved
+
+
+def test_serving_code_lists_the_handler_its_modules_and_the_kit_serving_modules(tmp_path):
+    files = t.serving_code(str(tmp_path), "my_model.py")
+    assert files[:2] == [str(tmp_path / "inference.py"), str(tmp_path / "my_model.py")]
+    assert [os.path.basename(f) for f in files[2:]] == list(t.SERVING_SUPPORT_MODULES)
+    # The kit's modules sit beside training_io, as GpuTrainingJob ships them.
+    assert all(os.path.isfile(f) for f in files[2:])

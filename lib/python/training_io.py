@@ -316,6 +316,21 @@ def save_progress(checkpoint_dir: str, config: dict, epochs_done: int) -> None:
     save_json(os.path.join(checkpoint_dir, PROGRESS_FILE), {"config": config, "epochs_done": epochs_done})
 
 
+# The kit's modules an inference handler imports; GpuTrainingJob ships them beside training_io.
+SERVING_SUPPORT_MODULES = ("serving_io.py", "numpy_nn.py")
+
+
+def serving_code(folder: str, *model_modules: str) -> list:
+    """The files an endpoint needs in ``code/``: ``folder``'s inference.py and ``model_modules``,
+    and the kit's serving modules (:data:`SERVING_SUPPORT_MODULES`) from beside this module."""
+    support = os.path.dirname(os.path.abspath(__file__))
+    return [
+        os.path.join(folder, "inference.py"),
+        *(os.path.join(folder, name) for name in model_modules),
+        *(os.path.join(support, name) for name in SERVING_SUPPORT_MODULES),
+    ]
+
+
 def write_outputs(model_dir: str, metrics: dict, serving_files: Sequence[str]) -> None:
     """Writes ``metrics.json`` and copies the serving code into ``model_dir/code``, then prints the metrics."""
     save_json(os.path.join(model_dir, "metrics.json"), metrics)

@@ -24,8 +24,6 @@ import sys
 
 import ml_metrics
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io
 from ad_click_prediction_model import DENSE_FEATURES, SPARSE_FIELDS, DeepCrossNetwork, dense_matrix, new_config
 from training_io import DataError
@@ -128,11 +126,7 @@ def train(args: argparse.Namespace) -> dict:
     model.config.pop("epochs_this_run", None)
     model.config.pop("warm_start_step", None)
     model.save(args.model_dir)
-    training_io.write_outputs(args.model_dir, metrics, [
-        os.path.join(HERE, "inference.py"),
-        os.path.join(HERE, "ad_click_prediction_model.py"),
-        serving_io.__file__, numpy_nn.__file__,
-    ])
+    training_io.write_outputs(args.model_dir, metrics, training_io.serving_code(HERE, "ad_click_prediction_model.py"))
     return metrics
 
 

@@ -25,8 +25,6 @@ import sys
 
 import ml_metrics
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io
 from event_recommendation_model import FEATURES, GradientBoostedTrees, boost
 from training_io import DataError
@@ -144,11 +142,7 @@ def train(args: argparse.Namespace) -> dict:
     }
     metrics.update(ranking_metrics(data["query"][split:], data["event"][split:], y_val, scores, args.k))
     model.save(args.model_dir)
-    training_io.write_outputs(args.model_dir, metrics, [
-        os.path.join(HERE, "inference.py"),
-        os.path.join(HERE, "event_recommendation_model.py"),
-        serving_io.__file__, numpy_nn.__file__,
-    ])
+    training_io.write_outputs(args.model_dir, metrics, training_io.serving_code(HERE, "event_recommendation_model.py"))
     return metrics
 
 

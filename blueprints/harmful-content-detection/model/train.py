@@ -21,7 +21,6 @@ import sys
 
 import numpy as np
 import numpy_nn
-import serving_io
 from harmful_content_detection_model import DECISIONS, MultiTaskClassifier, check_thresholds, decide, fit, fuse
 from ml_metrics import average_precision, roc_auc
 from serving_io import FeatureError
@@ -32,6 +31,7 @@ from training_io import (
     checkpoint_file,
     comma_list,
     run,
+    serving_code,
     train_and_validation,
     write_outputs,
 )
@@ -138,16 +138,7 @@ def train(args: argparse.Namespace) -> dict:
     metrics["validation_records"] = len(valid_rows)
     os.makedirs(args.model_dir, exist_ok=True)
     model.save(os.path.join(args.model_dir, "model.npz"))
-    write_outputs(
-        args.model_dir,
-        metrics,
-        [
-            os.path.join(HERE, "inference.py"),
-            os.path.join(HERE, "harmful_content_detection_model.py"),
-            serving_io.__file__,
-            numpy_nn.__file__,
-        ],
-    )
+    write_outputs(args.model_dir, metrics, serving_code(HERE, "harmful_content_detection_model.py"))
     return metrics
 
 

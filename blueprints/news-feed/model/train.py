@@ -21,7 +21,6 @@ import sys
 
 import numpy as np
 import numpy_nn
-import serving_io
 from ml_metrics import roc_auc
 from news_feed_model import EngagementModel, features_matrix, fit
 from serving_io import FeatureError
@@ -33,6 +32,7 @@ from training_io import (
     comma_list,
     number,
     run,
+    serving_code,
     train_and_validation,
     write_outputs,
 )
@@ -175,16 +175,7 @@ def train(args: argparse.Namespace) -> dict:
     metrics["validation_records"] = len(valid_rows)
     os.makedirs(args.model_dir, exist_ok=True)
     model.save(os.path.join(args.model_dir, "model.npz"))
-    write_outputs(
-        args.model_dir,
-        metrics,
-        [
-            os.path.join(HERE, "inference.py"),
-            os.path.join(HERE, "news_feed_model.py"),
-            serving_io.__file__,
-            numpy_nn.__file__,
-        ],
-    )
+    write_outputs(args.model_dir, metrics, serving_code(HERE, "news_feed_model.py"))
     return metrics
 
 

@@ -24,7 +24,6 @@ import ml_metrics
 import numpy as np
 import numpy_nn
 import people_you_may_know_model as pymk
-import serving_io
 from training_io import (
     DataError,
     base_arguments,
@@ -34,6 +33,7 @@ from training_io import (
     require_columns,
     run,
     save_json,
+    serving_code,
     write_outputs,
 )
 
@@ -201,11 +201,7 @@ def train(args: argparse.Namespace) -> dict:
             "max_candidates": args.max_candidates,
         },
     )
-    write_outputs(
-        args.model_dir,
-        metrics,
-        [os.path.join(HERE, "inference.py"), pymk.__file__, serving_io.__file__, numpy_nn.__file__],
-    )
+    write_outputs(args.model_dir, metrics, serving_code(HERE, os.path.basename(pymk.__file__)))
     return metrics
 
 

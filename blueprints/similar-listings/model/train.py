@@ -30,8 +30,6 @@ import sys
 from collections import defaultdict
 
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io
 from similar_listings_model import (
     ListingIndex,
@@ -212,10 +210,7 @@ def train(args: argparse.Namespace) -> dict:
         for listing, vector, detail, cold in zip(index.ids, index.embeddings, index.attributes, index.cold_start):
             handle.write(json.dumps({"listing_id": listing, "region": detail.get("region"), "cold_start": cold,
                                      "embedding": [round(float(x), 6) for x in vector]}) + "\n")
-    training_io.write_outputs(args.model_dir, metrics, [
-        os.path.join(HERE, "inference.py"), os.path.join(HERE, "similar_listings_model.py"), serving_io.__file__,
-        numpy_nn.__file__,
-    ])
+    training_io.write_outputs(args.model_dir, metrics, training_io.serving_code(HERE, "similar_listings_model.py"))
     return metrics
 
 

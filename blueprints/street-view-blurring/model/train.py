@@ -21,7 +21,6 @@ import sys
 import ml_metrics
 import numpy as np
 import numpy_nn
-import serving_io
 import street_view_blurring_model as detector
 from training_io import (
     DataError,
@@ -32,6 +31,7 @@ from training_io import (
     require_columns,
     run,
     save_json,
+    serving_code,
     write_outputs,
 )
 
@@ -161,16 +161,7 @@ def train(args: argparse.Namespace) -> dict:
             "max_detections": args.max_detections,
         },
     )
-    write_outputs(
-        args.model_dir,
-        metrics,
-        [
-            os.path.join(HERE, "inference.py"),
-            detector.__file__,
-            serving_io.__file__,
-            numpy_nn.__file__,
-        ],
-    )
+    write_outputs(args.model_dir, metrics, serving_code(HERE, os.path.basename(detector.__file__)))
     return metrics
 
 

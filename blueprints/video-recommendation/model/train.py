@@ -25,8 +25,6 @@ from collections import defaultdict
 
 import ml_metrics
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io
 from training_io import DataError, number
 from video_recommendation_model import (
@@ -246,10 +244,7 @@ def train(args: argparse.Namespace) -> dict:
     with open(os.path.join(args.model_dir, "video_embeddings.jsonl"), "w", encoding="utf-8") as handle:
         for video_id, vector in zip(vocab.videos[1:], vectors):
             handle.write(json.dumps({"video_id": video_id, "embedding": [round(float(x), 6) for x in vector]}) + "\n")
-    training_io.write_outputs(args.model_dir, metrics, [
-        os.path.join(HERE, "inference.py"), os.path.join(HERE, "video_recommendation_model.py"), serving_io.__file__,
-        numpy_nn.__file__,
-    ])
+    training_io.write_outputs(args.model_dir, metrics, training_io.serving_code(HERE, "video_recommendation_model.py"))
     return metrics
 
 

@@ -23,8 +23,6 @@ import sys
 
 import ml_metrics
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io as job
 from video_search_model import TwoTowerEncoder, parse_frames, rank, token_ids, train_two_tower
 
@@ -133,16 +131,7 @@ def train(args) -> dict:
     if losses:
         metrics["final_loss"] = losses[-1]
     encoder.save(args.model_dir)
-    job.write_outputs(
-        args.model_dir,
-        metrics,
-        [
-            os.path.join(HERE, "inference.py"),
-            os.path.join(HERE, "video_search_model.py"),
-            serving_io.__file__,
-            numpy_nn.__file__,
-        ],
-    )
+    job.write_outputs(args.model_dir, metrics, job.serving_code(HERE, "video_search_model.py"))
     return metrics
 
 

@@ -22,8 +22,6 @@ import sys
 
 import ml_metrics
 import numpy as np
-import numpy_nn
-import serving_io
 import training_io as job
 from visual_search_model import ImageEncoder, descriptor_columns, normalize_rows, rank, train_encoder
 
@@ -134,16 +132,7 @@ def train(args) -> dict:
     if not losses:
         metrics.pop("final_loss")
     encoder.save(args.model_dir)
-    job.write_outputs(
-        args.model_dir,
-        metrics,
-        [
-            os.path.join(HERE, "inference.py"),
-            os.path.join(HERE, "visual_search_model.py"),
-            serving_io.__file__,
-            numpy_nn.__file__,
-        ],
-    )
+    job.write_outputs(args.model_dir, metrics, job.serving_code(HERE, "visual_search_model.py"))
     return metrics
 
 
