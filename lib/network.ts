@@ -11,4 +11,6 @@ export interface IWorkloadNetwork {
   readonly subnets: ec2.SubnetSelection;
   /** A security group for one workload: HTTPS to the endpoints (interface and gateway), and itself. */
   securityGroupFor(scope: Construct, id: string, description: string): ec2.ISecurityGroup;
+  /** The VPC's interface endpoint for an AWS service, added under `id` the first time it is asked for. */
+  interfaceEndpointFor(id: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.IInterfaceVpcEndpoint;
 }

@@ -4,7 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's wall time, printed at the end (docs/benchmarks.md quotes them).
+phases=()
+phase_started=$SECONDS
+phase_name=""
+step() {
+  if [ -n "$phase_name" ]; then phases+=("$phase_name $((SECONDS - phase_started)) s"); fi
+  phase_name="$1"
+  phase_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 # `npm install`, not `npm ci`: the registry this project is built against serves only the Linux
 # builds of some optional platform packages (unrs-resolver's bindings, pulled in by jest), so the
@@ -42,7 +51,7 @@ step "Lint Python (ruff)"
 
 step "Python tests (pytest)"
 set +e
-.venv/bin/python -m pytest --junitxml="$reports/pytest.xml"
+.venv/bin/python -m pytest -n auto --junitxml="$reports/pytest.xml"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
@@ -55,19 +64,36 @@ step "Synthesize every stack and lint the templates (cdk synth + cfn-lint)"
 out="$reports/cdk.out"
 npx cdk synth --quiet --output "$out"
 regions=$(npx ts-node --transpile-only -e "console.log(require('./lib/compliance/regions').EU_EEA_REGIONS.join(' '))")
-set +e
-# shellcheck disable=SC2086
-.venv/bin/cfn-lint --regions $regions -- "$out"/*.template.json
-rc=$?
-set -e
-# cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
-if [ $((rc & 2)) -ne 0 ] || [ "$rc" -eq 1 ]; then
+# cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational. One process per
+# core, each over its share of the templates; their masks are OR-ed.
+templates=("$out"/*.template.json)
+workers=$(nproc)
+pids=()
+for ((w = 0; w < workers; w++)); do
+  share=()
+  for ((i = w; i < ${#templates[@]}; i += workers)); do share+=("${templates[i]}"); done
+  [ ${#share[@]} -eq 0 ] && continue
+  # shellcheck disable=SC2086
+  .venv/bin/cfn-lint --regions $regions -- "${share[@]}" &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do
+  set +e
+  wait "$pid"
+  code=$?
+  set -e
+  if [ "$code" -eq 1 ] || [ "$code" -gt 15 ]; then rc=$((rc | 2)); else rc=$((rc | code)); fi
+done
+if [ $((rc & 2)) -ne 0 ]; then
   echo "cfn-lint found errors (exit $rc)"
   exit 1
 fi
 echo "cfn-lint: 0 errors over $(ls "$out"/*.template.json | wc -l) template(s) in regions: $regions (exit $rc)"
 
 step "All checks passed"
+phases+=("total $SECONDS s")
+printf 'phases: %s\n' "$(IFS=,; echo "${phases[*]}" | sed 's/,/, /g')"
 # One closing line over both test runners, in the plain form any CI reader understands.
 python3 - "$reports" <<'PY'
 import json, os, sys, xml.etree.ElementTree as ET

@@ -112,3 +112,47 @@ test('candidate index: daily, the video tower embeds the recommendable videos an
   // ceil(100M videos / (5,000 videos/s × 10,800 s)) = 2 instances.
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":2,');
 });
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('runs the chapter\'s stages in order, each within its share of the 200 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['features', 'embed', 'knn', 'popular', 'rank', 'rerank']);
+    // By hand: the stated 10+20+50+100+20 ms fill the budget; 190 ms remain after the 10 ms reserve,
+    // less 5 ms for the popular fallback → ×185/200 = 0.925: 9, 18, 46, 92, 18 ms; popular gets 190 − 183 = 7.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([9, 18, 46, 7, 92, 18]);
+    expect(c.budgetMs).toBe(200);
+    expect(c.identifiers).toEqual(['user_id']);
+    expect(c.stages[2]).toMatchObject({ k: 500, excludeSeenFeature: 'watch_history', filters: [{ field: 'video_language', equals: { request: 'language' } }] });
+    expect(c.stages[4].variants).toEqual([{ name: 'champion', weight: 1 }]);
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 3,472.2 QPS × 1.5 = 5,208.3 → 5,209/s; 3,472.2 × 0.2 s × 1.5 = 1,041.7 → 1,042 at peak, 105 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 5209, ThrottlingBurstLimit: 5209 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 105 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 105, MaxCapacity: 1042, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs impressions and outcomes into the raw zone, anonymized like any dataset', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'vrec_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    const columns = JSON.stringify(Object.values(impressions)[0]);
+    expect(columns).toContain('variant');
+    expect(columns).toContain('item_id');
+    expect(config().log.outcomes).toEqual({ watched: 'boolean', watch_time_s: 'number' });
+    // No ServingRole placeholder is left: the backend role calls the API and feeds the stream.
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('ServingRole');
+  });
+});

@@ -5,12 +5,13 @@ import { VREC_TRAINING_COLUMNS, addVideoRecommendationDatasets } from './dataset
 import { VREC_RECENT_WATCH_FEATURES, VREC_USER_FEATURES } from './features';
 import { VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures, checkVideoRecommendationFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeCache, sizeStream, sizeVectorIndex } from '../../lib/sizing';
@@ -88,6 +89,9 @@ export class VideoRecommendationStack extends Stack {
       collectionName: 'vrec-videos', network, encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(365),
     });
 
+    // Video embeddings (the loader's cache) and the popular list the request path falls back to.
+    const embeddings = new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) });
+
     // Training: both stages in one job, daily and on the monitor's retraining event.
     const training = new GpuTrainingJob(this, 'Training', {
       lake, network, modelName: VREC_MODEL_NAME, instanceType: 'ml.g5.2xlarge',
@@ -120,38 +124,79 @@ export class VideoRecommendationStack extends Stack {
       baselinePredictionColumn: 'score',
     });
 
-    // Who may do what: the recommendation service (request path) and the indexer (after each approved training run).
-    const serving = new iam.Role(this, 'ServingRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Recommends videos: reads user features, embeds the user, searches the video index, ranks the candidates; puts watch events on the stream',
+    // The request path (the chapter's figure): features from the cache (Feature Store on a miss) →
+    // user tower → k-NN over the video embeddings (the user's language, unseen videos) → ranker
+    // (variant sticky per user) → diversity re-rank; new users and retrieval timeouts fall back to
+    // the popular list. Impressions and outcomes land in the lake as the next training data.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'vrec', lake, network,
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        device_type: { type: 'string', required: true, maxLength: 32 },
+        language: { type: 'string', maxLength: 8 },
+        ip: { type: 'string', maxLength: 45 },
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.features({
+          name: 'features', latency: a.stageLatency.featureFetch, cache,
+          groups: [{ group: userGroup, of: 'subject' }, { group: recentGroup, of: 'subject', features: ['video_id'] }],
+        }),
+        ServingStage.embed({
+          name: 'user-tower', latency: a.stageLatency.userTower, endpoint: userTower,
+          input: { user_age: { feature: 'user_age' }, device_type: { request: 'device_type' }, history: { feature: 'watch_history' } },
+        }),
+        ServingStage.knn({
+          name: 'ann', latency: a.stageLatency.candidateSearch, index, indexName: VREC_INDEX_NAME, idField: 'video_id', k: a.candidatesPerRequest,
+          returnFields: ['video_id', 'video_length_s', 'video_language', 'channel_id'],
+          filters: [{ field: 'video_language', equals: { request: 'language' } }], excludeSeenFeature: 'watch_history',
+        }),
+        ServingStage.popular({ name: 'popular', cache: embeddings }),
+        ServingStage.rank({
+          name: 'ranker', latency: a.stageLatency.ranking, endpoint: ranking,
+          context: { user_age: { feature: 'user_age' }, device_type: { request: 'device_type' }, history: { feature: 'watch_history' } },
+        }),
+        ServingStage.rerank({ name: 'diversity', latency: a.stageLatency.reRank, dedupeBy: 'video_id', maxPerValue: { field: 'channel_id', max: 2 } }),
+      ],
+      maxItems: 20,
+      itemFields: ['video_language'],
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          { name: 'device_type', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+          { name: 'ip', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.ipPrefix() },
+        ],
+        outcomes: { watched: 'boolean', watch_time_s: 'number' },
+      },
     });
-    userGroup.grantReadOnline(serving);
-    recentGroup.grantReadOnline(serving);
-    // The app's watch events feed the streaming features (pseudonymized by the ingestion handler).
-    watchStream!.grantPutRecords(serving);
-    cache.grantConnect(serving);
-    userTower.grantInvoke(serving);
-    ranking.grantInvoke(serving);
-    index.grantRead(serving);
+    // The company backend: calls the request path and puts the app's watch events on the stream
+    // (pseudonymized by the ingestion handler). Who may assume it is the account's IAM policy.
+    const backend = new iam.Role(this, 'BackendRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'The company backend: calls the recommendation API, puts watch events on the feature stream',
+    });
+    serving.grantInvoke(backend);
+    watchStream!.grantPutRecords(backend);
     // Candidate index, daily after training: the video tower (the user tower's artifact) embeds the
     // recommendable videos; the loader writes them into the index with the channel's pseudonym (erasure).
     const reindex = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
     new BatchTransform(this, 'Indexing', {
       lake, network, name: 'vrec-indexing', source: videos, keyColumn: 'video_id', columns: ['video_id', 'video_length_s', 'video_language'],
       model: userTower.variants[0].model,
-      cache: new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) }),
+      cache: embeddings,
       format: TransformFormat.JSON_LINES, instanceType: 'ml.c5.xlarge', instanceCount: reindex.instanceCount,
       ttl: Duration.days(2), transformTimeout: a.reindexWindow, schedule: scheduler.ScheduleExpression.cron({ hour: '4', minute: '0' }),
       vectorIndex: {
         index, indexName: VREC_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
-        embeddingField: 'embedding', documentFields: ['channel_id', 'video_language'],
+        embeddingField: 'embedding', documentFields: ['channel_id', 'video_language', 'video_length_s'],
       },
     });
 
     recordFigures(this, figures, {
       'recommendation requests': requests, 'watch events': watches, 'recent-watch stream shards': stream, 'user feature cache': cacheSize,
       'vector index, full 10B catalogue (not deployed)': fullCatalogue, 'vector index, deployed recommendable subset': deployedIndex,
-      'user tower endpoint': userTower.variants[0].capacity, 'ranking endpoint': ranking.variants[0].capacity, 'daily indexing transform': reindex,
+      'user tower endpoint': userTower.variants[0].capacity, 'serving path': serving.capacity, 'ranking endpoint': ranking.variants[0].capacity, 'daily indexing transform': reindex,
     });
   }
 }

@@ -4,7 +4,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, exportParts, scheduleCadence, vectorIndexBody,
 } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
@@ -426,7 +427,7 @@ describe('compliance', () => {
     ['all options, destroy on removal', { destroyOnRemoval: 'true' }, true],
   ])('passes the gate (%s)', (_name, context, everything) => {
     const s = setup(context, everything ? { sortKey: 'candidate', retention: Duration.days(7) } : {});
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     new BatchTransform(s.stack, 'Pymk', everything ? allOptions(s, s.users) : props(s, { schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
     s.cache.grantRead(new iam.Role(s.stack, 'Server', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
     s.app.synth();
@@ -436,7 +437,7 @@ describe('compliance', () => {
 
   test('the loader is the only job without network isolation, acknowledged with its reason', () => {
     const s = setup();
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     new BatchTransform(s.stack, 'Pymk', props(s));
     s.app.synth();
     const gdpr = new GdprChecks().validateScope(s.app);
@@ -595,7 +596,7 @@ describe('sharded load', () => {
 
   test.each<[string, TransformFormat]>([['CSV', TransformFormat.CSV], ['JSON lines', TransformFormat.JSON_LINES]])('passes the gate with 8 loaders (%s)', (_name, format) => {
     const s = setup();
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     const { model } = endpointModel(s);
     new BatchTransform(s.stack, 'Pymk', props(s, { model, format, loadInstanceCount: 8, schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
     s.app.synth();
@@ -787,7 +788,7 @@ describe('vector index load', () => {
 
   test.each<[string, TransformFormat]>([['JSON lines', TransformFormat.JSON_LINES], ['CSV', TransformFormat.CSV]])('passes the gate (%s)', (_name, format) => {
     const s = setup();
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     const index = vectorIndex(s);
     const { model } = endpointModel(s);
     new BatchTransform(s.stack, 'Pymk', withVectors(s, index, format === TransformFormat.CSV ? { embeddingField: undefined } : {}, {

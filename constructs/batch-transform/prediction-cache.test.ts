@@ -2,7 +2,8 @@ import { Duration, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as k
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CACHE_RETENTION, PredictionCache, PredictionCacheProps } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { EncryptionKey } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
@@ -119,7 +120,7 @@ describe('compliance', () => {
     ['all options, destroy on removal', { destroyOnRemoval: 'true' }, { sortKey: 'candidate', billingMode: dynamodb.BillingMode.PROVISIONED, readCapacity: 1, writeCapacity: 1, retention: Duration.days(90) }],
   ])('passes the gate (%s)', (_name, context, props) => {
     const { app, stack, key } = setup(context);
-    applyComplianceGate(app);
+    applyGate(app);
     const predictions = cache(stack, key, props);
     predictions.grantRead(new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
     app.synth();

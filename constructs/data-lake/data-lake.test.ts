@@ -2,7 +2,8 @@ import { CfnParameter, Duration, RemovalPolicy, Stack, aws_iam as iam } from 'aw
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { Network } from '../network';
 import { EncryptionKey } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -256,7 +257,7 @@ describe('compliance', () => {
     ['every option, destroy on removal', { rawRetention: Duration.days(7), curatedRetention: Duration.days(90), artifactRetention: Duration.days(400), databaseName: 'custom_db', anonymizationInstanceType: 'ml.c5.2xlarge' }, { destroyOnRemoval: 'true' }],
   ])('passes the gate with %s and two datasets', (_name, props, context) => {
     const { app, lake } = lakeStack(props, context);
-    applyComplianceGate(app);
+    applyGate(app);
     addEvents(lake);
     lake.addDataset('profiles', {
       format: RawFormat.CSV,

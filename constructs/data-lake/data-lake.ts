@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as
 import { Construct } from 'constructs';
 import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
+import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import { ColumnDefinition, CuratedColumn, RawFormat, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
 import { DataCategory, markAnonymizationStage } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
@@ -261,6 +262,30 @@ export class DataLake extends Construct {
   public grantWriteRaw(grantee: iam.IGrantable, dataset: string): iam.Grant {
     this.dataset(dataset);
     return grantBucketPut(this.rawBucket, grantee, `${dataset}/*`);
+  }
+
+  /**
+   * An encrypted Firehose delivery stream into the raw zone under `dataset`: producers that send
+   * events one by one (a serving path's impressions and outcomes) put records on it, and the
+   * dataset's anonymization stage takes each object it writes. Its id is `Ingestion-<dataset>`.
+   */
+  public addIngestionStream(dataset: string, options: IngestionStreamOptions = {}): RawIngestionStream {
+    this.dataset(dataset);
+    const problems: string[] = [];
+    const interval = options.bufferInterval?.toSeconds();
+    if (interval !== undefined && !(Number.isInteger(interval) && interval >= 0 && interval <= 900)) {
+      problems.push(`bufferInterval must be 0 to 900 whole seconds, but ${interval} seconds was provided`);
+    }
+    const size = options.bufferSizeMiB;
+    if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 128)) {
+      problems.push(`bufferSizeMiB must be a whole number from 1 to 128, but ${size} was provided`);
+    }
+    if (problems.length > 0) {
+      throw new KitError(`DataLake ${this.node.path}: addIngestionStream('${dataset}'): ${problems.join('; ')}`);
+    }
+    return new RawIngestionStream(this, `Ingestion-${dataset}`, {
+      ...options, dataset, rawBucket: this.rawBucket, encryptionKey: this.encryptionKey, purpose: this.props.purpose,
+    });
   }
 
   /** `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`. */

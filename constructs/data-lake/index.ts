@@ -2,3 +2,4 @@ export * from './anonymization-stage';
 export * from './curated-dataset';
 export * from './data-lake';
 export * from './schema';
+export * from './raw-ingestion-stream';

@@ -7,7 +7,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   BOOTSTRAP_RUNTIME_DIR, DEFAULT_CAPTURE_SAMPLING_PERCENTAGE, EndpointVariantsOptions, ModelSource, RealtimeEndpoint, RealtimeEndpointProps, SIZING_METADATA, VariantKind,
 } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { EndpointFigures, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
@@ -23,7 +24,7 @@ function setup(context: Record<string, unknown> = {}, gate = false) {
   const app = kitApp(context);
   if (gate) {
     // Before anything synthesizes: the gate's aspects run once, at the first synth.
-    applyComplianceGate(app);
+    applyGate(app);
   }
   const stack = new Stack(app, 'Serving', { env: { region: 'eu-west-1', account: '123456789012' } });
   const network = new Network(stack, 'Network');

@@ -2,7 +2,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ModelSource, ServingModel } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { kitApp } from '../../test/support/app';
 import { BatchTransform, PredictionCache } from '../batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../data-lake';
@@ -36,7 +37,7 @@ describe('ServingModel', () => {
 
   test('a BatchTransform over it grants the transform data to its role, and the stack passes the gate', () => {
     const { app, stack, network, lake } = setup();
-    applyComplianceGate(app);
+    applyGate(app);
     const pairs = lake.addDataset('user_pairs', {
       columns: [
         { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },

@@ -2,7 +2,8 @@ import { Duration, Stack, aws_events as events, aws_iam as iam } from 'aws-cdk-l
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FeatureGroupOptions, FeatureStore, FeatureType } from '.';
-import { GdprChecks, applyComplianceGate, listAcknowledgments } from '../../lib/compliance';
+import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
@@ -200,7 +201,7 @@ describe('compliance', () => {
   test.each<[string, Record<string, unknown>]>([['defaults', {}], ['destroy on removal', { destroyOnRemoval: 'true' }]])(
     'passes the gate with streaming, batch and the online cache (%s)', (_name, context) => {
       const { app, lake, store } = setup(context);
-      applyComplianceGate(app);
+      applyGate(app);
       store.addFeatureGroup({ ...USER_FEATURES, streaming: { pseudonymizeFields: ['user_id'] }, batch: { source: clicks(lake) } });
       store.addFeatureGroup({ ...USER_FEATURES, name: 'user-online', offlineStore: false });
       store.addOnlineCache();

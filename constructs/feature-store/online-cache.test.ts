@@ -2,7 +2,8 @@ import { App, CfnParameter, Duration, RemovalPolicy, Stack, Token, aws_ec2 as ec
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DataCategory, DataClassification } from '../../lib/classification';
-import { GdprChecks, applyComplianceGate, listAcknowledgments } from '../../lib/compliance';
+import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { EncryptionKey, createLogGroup } from '../../lib/defaults';
 import { kitApp } from '../../test/support/app';
 import {
@@ -341,7 +342,7 @@ describe.each<[string, (f: Fixture) => Partial<OnlineCacheProps>]>([
   })],
 ])('compliance with %s', (name, props) => {
   const f = fixture(name === 'every option' ? { destroyOnRemoval: true } : {});
-  applyComplianceGate(f.app);
+  applyGate(f.app);
   const cache = new OnlineCache(f.stack, 'Cache', cacheProps(f, props(f)));
   const reader = new iam.Role(f.stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   const client = new ec2.SecurityGroup(f.stack, 'Client', { vpc: f.vpc, description: 'Feature readers', allowAllOutbound: false });

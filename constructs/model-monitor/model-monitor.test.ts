@@ -5,7 +5,8 @@ import {
   ALARM_VALUE_PATH, DEFAULT_FEATURE_PSI_THRESHOLD, ModelMonitor, ModelMonitorProps, baselineUnloadStatement, driftJobNamePrefix,
   modelMonitorScheduleExpression, parseSchedule,
 } from '.';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { parseDefinition } from '../../lib/compliance/gdpr/sagemaker-jobs';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail } from '../../lib/events';
@@ -445,7 +446,7 @@ describe('validation', () => {
 
   test('tokens stand for thresholds, the endpoint (an attribute of the stack\'s endpoint) and the capture bucket', () => {
     const { app, stack, props } = setup();
-    applyComplianceGate(app);
+    applyGate(app);
     const psi = new CfnParameter(stack, 'Psi', { type: 'Number' }).valueAsNumber;
     const quality = new CfnParameter(stack, 'QualityMin', { type: 'Number' }).valueAsNumber;
     const endpoint = new sagemaker.CfnEndpoint(stack, 'Endpoint', { endpointConfigName: 'ctr-config' }).attrEndpointName;
@@ -468,7 +469,7 @@ describe('compliance', () => {
   test.each<[string, Record<string, unknown>]>([['defaults', {}], ['destroy on removal', { destroyOnRemoval: 'true' }]])(
     'passes the gate with the drift job, ground truth and a quality alarm (%s)', (_name, context) => {
       const { app, stack, props } = setup(context);
-      applyComplianceGate(app);
+      applyGate(app);
       new ModelMonitor(stack, 'Monitor', props({ groundTruthPrefix: 'ground-truth/ctr/', thresholds: { qualityMin: 0.7 } }));
       app.synth();
       expect(new GdprChecks().validateScope(app).violations).toEqual([]);
@@ -477,7 +478,7 @@ describe('compliance', () => {
 
   test('passes the gate with engine model-monitor', () => {
     const { app, stack, lake, props } = setup();
-    applyComplianceGate(app);
+    applyGate(app);
     new ModelMonitor(stack, 'Monitor', props(modelMonitorProps(lake)));
     app.synth();
     expect(new GdprChecks().validateScope(app).violations).toEqual([]);

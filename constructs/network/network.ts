@@ -120,6 +120,7 @@ export class Network extends Construct {
   private readonly interfaceEndpointScope: Construct;
   /** Paths of the interface endpoints by service short name, to refuse a second one. */
   private readonly interfaceEndpointPaths = new Map<string, string>();
+  private readonly interfaceEndpoints = new Map<string, ec2.InterfaceVpcEndpoint>();
   private key?: kms.IKey;
   private providerLogGroup?: logs.ILogGroup;
   private prefixLists?: GatewayPrefixLists;
@@ -203,8 +204,17 @@ export class Network extends Construct {
     });
     if (shortName !== undefined) {
       this.interfaceEndpointPaths.set(shortName, endpoint.node.path);
+      this.interfaceEndpoints.set(shortName, endpoint);
     }
     return endpoint;
+  }
+
+  /**
+   * The network's interface endpoint for an AWS service, added under `id` the first time a
+   * workload asks for it (e.g. `execute-api` for a private API); later calls get the same one.
+   */
+  public interfaceEndpointFor(id: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.IInterfaceVpcEndpoint {
+    return this.interfaceEndpoints.get(service.shortName) ?? this.addInterfaceEndpoint(id, service);
   }
 
   /**

@@ -5,7 +5,8 @@ import {
   DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_MAX_REVIEW_WAIT, DEFAULT_RETENTION_PERIOD, DEFAULT_VISIBILITY_TIMEOUT, ReviewQueue, ReviewQueueProps,
 } from '.';
 import { DataCategory } from '../../lib/classification';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { DataLake } from '../data-lake';
@@ -229,7 +230,7 @@ describe('compliance', () => {
     }],
   ])('passes the gate with a sender and a reviewer (%s)', (_name, context, options) => {
     const { app, stack, props } = setup(context);
-    applyComplianceGate(app);
+    applyGate(app);
     const reviews = new ReviewQueue(stack, 'Reviews', { ...props, ...options });
     reviews.grantSendForReview(role(stack, 'Classifier'));
     reviews.grantConsumeReviews(role(stack, 'ModerationTool'));

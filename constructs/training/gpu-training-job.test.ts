@@ -3,7 +3,8 @@ import { App, CfnParameter, Duration, Stack, Token, aws_ecr as ecr, aws_events a
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EVALUATE_SCRIPT, GPU_TRAINING_FAMILIES, GpuTrainingJob, GpuTrainingJobProps, TrainingImage, TrainingInput } from '.';
-import { GdprChecks, applyComplianceGate, listAcknowledgments } from '../../lib/compliance';
+import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { missingJobRequirements, stateMachineJobs } from '../../lib/compliance/gdpr/sagemaker-jobs';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE } from '../../lib/events';
@@ -518,7 +519,7 @@ describe('compliance', () => {
     ['on demand, in Zurich', { extraRegions: 'eu-central-2' }, () => ({ useSpotInstances: false, instanceType: 'ml.g6e.xlarge' })],
   ])('passes the gate: GDPR and AWS Solutions (%s)', (name, context, options) => {
     const s = setup(context, name.includes('Zurich') ? 'eu-central-2' : 'eu-west-1');
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), ...options(s) });
     job.retrainOn();
     s.app.synth();
@@ -729,7 +730,7 @@ describe('warm start (continual learning)', () => {
     })],
   ])('passes the gate with warm start: GDPR and AWS Solutions (%s)', (_name, options) => {
     const s = setup();
-    applyComplianceGate(s.app);
+    applyGate(s.app);
     const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), ...options(s) });
     job.retrainOn();
     s.app.synth();

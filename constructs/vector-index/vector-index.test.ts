@@ -5,7 +5,8 @@ import {
   DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, READ_INDEX_PERMISSIONS, READ_WRITE_INDEX_PERMISSIONS, VectorIndex, VectorIndexProps,
 } from '.';
 import { DataCategory } from '../../lib/classification';
-import { GdprChecks, applyComplianceGate } from '../../lib/compliance';
+import { GdprChecks } from '../../lib/compliance';
+import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { DataLake } from '../data-lake';
@@ -335,7 +336,7 @@ describe('compliance', () => {
     })],
   ])('passes the gate with two grants and a client (%s)', (_name, context, options) => {
     const { app, stack, network, props } = setup(context);
-    applyComplianceGate(app);
+    applyGate(app);
     const index = new VectorIndex(stack, 'Index', options(props));
     index.grantReadWrite(role(stack, 'Indexer'));
     index.grantRead(role(stack, 'Retriever'));

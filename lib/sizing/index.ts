@@ -5,3 +5,4 @@ export * from './endpoint';
 export * from './stream';
 export * from './traffic';
 export * from './vector-index';
+export * from './serving';

@@ -14,8 +14,8 @@ stage it asks for:
   ``{"video_id": "v9", "video_length_s": 240, "video_language": "en"}`` without user fields →
   ``{"video_id": "v9", "embedding": [...]}``, the vector the index stores for that video.
 
-``history`` is the user's recently watched video ids (from the feature store), most recent last;
-unknown ids are ignored. CSV rows: ``user_age,device_type,history`` (ids separated by ``|``) for
+``history`` is the user's recently watched video ids (from the feature store), most recent last,
+as a list or as the feature store's ``|``-separated string; unknown ids are ignored. CSV rows: ``user_age,device_type,history`` (ids separated by ``|``) for
 embeddings, followed by ``video_id,video_length_s,video_language`` for ranking. Responses:
 ``{"predictions": [...]}`` or CSV (the score, or the embedding's values, per line).
 """
@@ -72,6 +72,9 @@ def _user(instance: object, index: int) -> tuple:
     history = instance.get("history", []) if isinstance(instance, dict) else None
     if history is None:
         history = []
+    if isinstance(history, str):
+        # As the feature store holds it (and the request path sends it): ids separated by |.
+        history = [v for v in history.split("|") if v]
     if not isinstance(history, list):
         raise ValueError(f"instance {index}: 'history' must be a list of video ids")
     return history, age, device

@@ -145,6 +145,14 @@ def test_embeds_catalogue_videos_for_the_index_and_the_user_vector_retrieves_the
     assert set(ranked[:3]) == {"v10", "v20", "v35"}, ranked
 
 
+def test_history_as_the_feature_store_holds_it(trained: tuple) -> None:
+    # The request path sends the watch_history feature as it is stored: ids separated by |.
+    model = inference.model_fn(trained[0])
+    as_list, _ = serve(model, json.dumps({"instances": [{"user_age": 30, "device_type": "mobile", "history": ["v1", "v2"]}]}))
+    as_text, _ = serve(model, json.dumps({"instances": [{"user_age": "30", "device_type": "mobile", "history": "v1|v2"}]}))
+    assert json.loads(as_list) == json.loads(as_text)
+
+
 def test_unknown_ids_still_get_scores(trained: tuple) -> None:
     model = inference.model_fn(trained[0])
     body, _ = serve(model, json.dumps([{"user_age": 22, "device_type": "vr-headset", "history": ["nope"],
@@ -158,7 +166,7 @@ def test_unknown_ids_still_get_scores(trained: tuple) -> None:
     ('{"instances": []}', "application/json", "no instances"),
     ('{"instances": [{"device_type": "tv"}]}', "application/json", "user_age"),
     ('{"instances": [{"user_age": "old", "device_type": "tv"}]}', "application/json", "must be a number"),
-    ('{"instances": [{"user_age": 3, "device_type": "tv", "history": "v1"}]}', "application/json", "history"),
+    ('{"instances": [{"user_age": 3, "device_type": "tv", "history": 7}]}', "application/json", "history"),
     ('{"instances": [{"user_age": 3, "device_type": "tv", "video_id": "v1"}]}', "application/json", "video_length_s"),
     ("1,2\n", "text/csv", "expected 3 values"),
     ("x", "application/xml", "unsupported content type"),

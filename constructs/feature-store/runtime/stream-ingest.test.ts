@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { PutRecordCommandInput } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseJsonLossless } from './lossless-json';
-import { canonicalString, pseudonymize, PseudonymInputError } from './pseudonym';
+import { parseJsonLossless } from '../../../lib/runtime/lossless-json';
+import { canonicalString, pseudonymize, PseudonymInputError } from '../../../lib/runtime/pseudonym';
 
 type IngestModule = typeof import('./stream-ingest');
 type FeatureStoreSdk = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');

@@ -21,8 +21,8 @@ import {
   type TargetStore,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseJsonLossless } from './lossless-json';
-import { type PseudonymInput, pseudonymize } from './pseudonym';
+import { parseJsonLossless } from '../../../lib/runtime/lossless-json';
+import { type PseudonymInput, pseudonymize } from '../../../lib/runtime/pseudonym';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration

@@ -1,0 +1,125 @@
+/**
+ * The clients a serving path talks to. The Lambda handler builds the real ones once per container
+ * ({@link defaultDeps}); the local run builds the same with endpoints of local servers; tests pass
+ * mocked SDK clients, a local Redis and a local `_search` stand-in.
+ *
+ * AWS endpoints: SDK v3 clients read `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
+ * `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, `AWS_ENDPOINT_URL_DYNAMODB`) by themselves, so no override
+ * is handled here. The OpenSearch endpoint and the cache host come from the pipeline config.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
+import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
+import Redis, { type RedisOptions } from 'iovalkey';
+
+/** The part of an OpenSearch client the k-NN stage uses (the real `Client` satisfies it). */
+export interface VectorSearchClient {
+  search(
+    params: { index: string; body: Record<string, unknown> },
+    options: { requestTimeout: number; maxRetries: number },
+  ): PromiseLike<{ body: unknown }> & { abort(): void };
+}
+
+export interface VectorSearchOptions {
+  /** `https://<id>.<region>.aoss.amazonaws.com`, or `http://127.0.0.1:<port>` in a local run. */
+  readonly endpoint: string;
+  readonly region: string;
+}
+
+/** The part of a Valkey/Redis client the features stage uses (an iovalkey `Redis` satisfies it). */
+export interface FeatureCache {
+  /** iovalkey's connection state: `ready` when commands go straight to the server. */
+  readonly status: string;
+  mget(keys: string[]): Promise<(string | null)[]>;
+  set(key: string, value: string, secondsToken: 'EX', seconds: number): Promise<unknown>;
+  /** Closes the connection and stops reconnecting (tests, the local run). */
+  disconnect(): void;
+}
+
+export interface FeatureCacheOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** AUTH token (secret): never logged. */
+  readonly password: string;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch (time stamps, the request budget and stage timings). */
+  now(): number;
+}
+
+export interface ServingDeps {
+  readonly sagemakerRuntime: SageMakerRuntimeClient;
+  readonly featureStore: SageMakerFeatureStoreRuntimeClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly firehose: FirehoseClient;
+  readonly sqs: SQSClient;
+  readonly secretsManager: SecretsManagerClient;
+  /** Called once per k-NN stage and server; the client is reused for every request. */
+  readonly openSearch: (options: VectorSearchOptions) => VectorSearchClient;
+  /** Called once per cached features stage and server; the client is reused for every request. */
+  readonly redis: (options: FeatureCacheOptions) => FeatureCache;
+  readonly clock: Clock;
+}
+
+/** Real clients: region and credentials from the environment (Lambda's, or the local run's). */
+export function defaultDeps(): ServingDeps {
+  return {
+    sagemakerRuntime: new SageMakerRuntimeClient({}),
+    featureStore: new SageMakerFeatureStoreRuntimeClient({}),
+    dynamodb: new DynamoDBClient({}),
+    firehose: new FirehoseClient({}),
+    sqs: new SQSClient({}),
+    secretsManager: new SecretsManagerClient({}),
+    openSearch: openSearchClient,
+    redis: redisClient,
+    clock: { now: Date.now },
+  };
+}
+
+// One credential chain per container: the provider memoizes and refreshes before expiry.
+let credentials: ReturnType<typeof defaultProvider> | undefined;
+
+/** An OpenSearch Serverless client signing with SigV4 (service `aoss`); works over http too. */
+export function openSearchClient(options: VectorSearchOptions): VectorSearchClient {
+  credentials ??= defaultProvider();
+  const provider = credentials;
+  return new OpenSearchClient({
+    ...AwsSigv4Signer({ region: options.region, service: 'aoss', getCredentials: () => provider() }),
+    node: options.endpoint,
+    // The stage's own time limit bounds each search; a retry would not fit in it.
+    maxRetries: 0,
+  });
+}
+
+/**
+ * A Valkey/Redis client that never makes a request wait for a reconnect: while the connection is
+ * down the features stage sees `status` and goes to Feature Store, and a queued command fails
+ * after one reconnect attempt instead of hanging.
+ */
+export function redisClient(target: FeatureCacheOptions): FeatureCache {
+  const options: RedisOptions & { disconnectTimeout: number } = {
+    host: target.host,
+    port: target.port,
+    password: target.password,
+    ...(target.tls ? { tls: { servername: target.host } } : {}),
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
+    // iovalkey's default (2 s, missing from its types) keeps a timer alive after disconnecting a
+    // socket that had already failed, holding the process (the local run, tests) that long.
+    disconnectTimeout: 100,
+  };
+  const client = new Redis(options);
+  // Without a listener, iovalkey prints connection errors itself; they are counted by the
+  // features stage through failed commands, and carry no personal data, but stay out of the log.
+  client.on('error', () => undefined);
+  return client;
+}

@@ -1,0 +1,10 @@
+import { kitApp } from '../test/support/app';
+import { createApp } from '../lib/app';
+import { BLUEPRINTS } from '../blueprints';
+process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+const def = BLUEPRINTS.find((b) => b.id === process.argv[2])!;
+const app = kitApp({ blueprint: def.id }, '/tmp/synth-one');
+createApp(app, { blueprints: [def] });
+const t = Date.now();
+app.synth();
+console.log('synth ok', Date.now() - t, 'ms');
