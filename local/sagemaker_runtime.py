@@ -24,9 +24,12 @@ CSV bodies reach ``input_fn`` as ``str``, others as ``bytes``; ``output_fn`` ret
 content_type)`` or a bare body, which is answered with the Accept as content type. A handler may
 define ``transform_fn(model, body, content_type, accept)`` instead of the three functions.
 
-Deliberate difference: the container answers any handler exception with a 500; here a
-``ValueError`` (the handlers' way to reject a request) becomes a client error (400), so that a bad
-request and a broken model look different in a local run.
+Deliberate difference: the scikit-learn container answers an exception from these functions with
+a 500 (sagemaker-containers wraps them in its ClientError, and reported ModelErrors of such
+containers read "Received server error (500)"); here a ``ValueError`` (the handlers' way to
+reject a request) becomes a client error (400), so that a bad request and a broken model look
+different in a local run. Other exceptions stay 500s, with a generic message (the traceback goes
+to stderr, as the container's goes to CloudWatch).
 
 Threads: one server thread per connection, and one model object per variant shared by all of them.
 That is safe because the handlers only read their model at predict time (they build per-request
@@ -222,8 +225,13 @@ class _HandlerFolder:
 
     def __enter__(self) -> _HandlerFolder:
         self._lock.acquire()
+        try:
+            own_names = _folder_module_names(self.folder)
+        except OSError:
+            self._lock.release()
+            raise
         self._set_aside: dict[str, ModuleType] = {}
-        for name in _folder_module_names(self.folder):
+        for name in own_names:
             module = sys.modules.get(name)
             if module is not None and not _inside(_module_file(module), self.folder):
                 self._set_aside[name] = sys.modules.pop(name)
@@ -335,9 +343,16 @@ class Runtime:
                 by_folder.setdefault(os.path.realpath(variant.code_dir), []).append((endpoint.name, variant))
         for folder, variants in by_folder.items():
             with _HandlerFolder(folder) as handler_folder:
-                handler = handler_folder.import_handler()
+                try:
+                    handler = handler_folder.import_handler()
+                except Exception as error:
+                    raise RuntimeError(f"{os.path.join(folder, PROGRAM)} failed to import: {error!r}") from error
                 for endpoint_name, variant in variants:
-                    model = handler.model_fn(variant.model_dir)
+                    try:
+                        model = handler.model_fn(variant.model_dir)
+                    except Exception as error:
+                        where = f"endpoint {endpoint_name}, variant {variant.name}"
+                        raise RuntimeError(f"{where}: model_fn({variant.model_dir!r}) failed: {error!r}") from error
                     self.variants[(endpoint_name, variant.name)] = LoadedVariant(variant, handler, model)
         self.loaded.set()
 
@@ -507,7 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         parser.error(str(error))
     runtime = Runtime(config)
-    runtime.load()  # before the port line: a parent that reads it can invoke at once
+    try:
+        runtime.load()  # before the port line: a parent that reads it can invoke at once
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return 1  # no port line: the parent sees end of file
     server = RuntimeServer(runtime, args.host, args.port, args.quiet)
     return stand_in_http.run_until_signalled(server)
 

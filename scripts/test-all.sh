@@ -93,7 +93,9 @@ echo "cfn-lint: 0 errors over $(ls "$out"/*.template.json | wc -l) template(s) i
 
 step "All checks passed"
 phases+=("total $SECONDS s")
-printf 'phases: %s\n' "$(IFS=,; echo "${phases[*]}" | sed 's/,/, /g')"
+summary="$(IFS=,; echo "${phases[*]}" | sed 's/,/, /g')"
+printf 'phases: %s\n' "$summary"
+mkdir -p .cache && echo "$(date -u +%Y-%m-%d) $(nproc) cores: $summary" > .cache/test-phases.txt
 # One closing line over both test runners, in the plain form any CI reader understands.
 python3 - "$reports" <<'PY'
 import json, os, sys, xml.etree.ElementTree as ET

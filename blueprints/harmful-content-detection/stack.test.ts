@@ -70,6 +70,7 @@ test('records its figures and sizing in the template metadata', () => {
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
     'classification requests (postsPerDay + recheckedPostsPerDay)',
     'RealtimeEndpoint hcd-classifier (champion)',
+    'serving path',
   ]);
 });
 
@@ -79,4 +80,76 @@ test('invalid figures fail synth naming the figure', () => {
     env: { region: 'eu-west-1' },
     figures: { ...HARMFUL_CONTENT_DETECTION_FIGURES, assumptions: { ...a, postsPerDay: 0 } },
   })).toThrow(/postsPerDay must be a number above 0, but 0 was provided/);
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('checks the post in the chapter\'s stages, each within its share of the 300 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['requestCandidates', 'features', 'rank', 'act']);
+    // By hand: reserve max(10, 5 % × 300) = 15 ms → 285 ms; the post (no I/O) 5 ms → 280 ms shared
+    // by weight, features 2, rank 4, act 1: 280 × 2/7 = 80, 280 × 4/7 = 160, 280 × 1/7 = 40.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([5, 80, 160, 40]);
+    expect(c.budgetMs).toBe(300);
+    expect(c.identifiers).toEqual(['author_id']);
+    expect(c.stages[0]).toMatchObject({ field: 'post_id' });
+    expect(c.stages[1].groups).toEqual([{ featureGroupName: 'DEPLOY-TIME', of: 'subject', features: ['violations_30d', 'violations_90d', 'upheld_appeals_90d', 'account_age_days'] }]);
+    // Every input of the classifier: the embeddings and reactions from the request, the author's history from the store.
+    expect(c.stages[2]).toMatchObject({ scoreField: 'harm_score', variants: [{ name: 'champion', weight: 1 }] });
+    expect(c.stages[2].context).toEqual({
+      text_embedding: { request: 'text_embedding' }, image_embedding: { request: 'image_embedding' },
+      violations_30d: { feature: 'violations_30d' }, violations_90d: { feature: 'violations_90d' },
+      upheld_appeals_90d: { feature: 'upheld_appeals_90d' }, account_age_days: { feature: 'account_age_days' },
+      likes: { request: 'likes' }, comments: { request: 'comments' }, shares: { request: 'shares' }, reports: { request: 'reports' }, hides: { request: 'hides' },
+    });
+    // The chapter's decisions, on the thresholds the model is trained and evaluated with; unsure posts go to review.
+    expect(c.stages[3]).toMatchObject({
+      rules: [
+        { scoreField: 'harm_score', atLeast: 0.9, action: 'take_down' },
+        { scoreField: 'harm_score', atLeast: 0.5, action: 'send_to_review' },
+        { scoreField: 'harm_score', atLeast: 0.25, action: 'demote' },
+      ],
+      defaultAction: 'allow', reviewActions: ['send_to_review'],
+    });
+    expect(c.response.maxItems).toBe(1);
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 5,208.33 QPS × 1.5 = 7,812.5 → 7,813/s; 5,208.33 × 0.3 s × 1.5 = 2,343.75 → 2,344 at peak, ceil(234.4) = 235 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 7813, ThrottlingBurstLimit: 7813 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 235 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 235, MaxCapacity: 2344, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs decisions and outcomes into the raw zone, the author pseudonymized like any dataset', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'hcd_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    const columns = JSON.stringify(Object.values(impressions)[0]);
+    expect(columns).toContain('variant');
+    expect(columns).toContain('reports');
+    expect(config().log.requestFields).toEqual(['author_id', 'likes', 'comments', 'shares', 'reports', 'hides']);
+    expect(config().log.outcomes).toEqual({ appealed: 'boolean', appeal_upheld: 'boolean', confirmed_harmful: 'boolean', views: 'number', reported: 'boolean' });
+  });
+
+  test('the backend calls the API and sends appeals; no detection service placeholder is left', () => {
+    const template = JSON.stringify(s.template.toJSON());
+    expect(template).not.toContain('DetectionServiceRole');
+    s.template.hasResourceProperties('AWS::IAM::Role', {
+      Description: Match.stringLikeRegexp('^The company backend'),
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { AWS: Match.anyValue() } })] },
+    });
+    // The moderators' tool stays: it consumes the review queues.
+    expect(template).toContain('ModerationToolRole');
+  });
 });

@@ -3,18 +3,29 @@ import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } fro
 import { Construct } from 'constructs';
 import { AUTHOR_FEATURES, AUTHOR_HISTORY_FEATURES, EMBEDDINGS, HARM_CLASSES, POST_REACTION_FEATURES, REACTION_FEATURES, addHarmfulContentDetectionDatasets } from './datasets';
 import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures, checkHarmfulContentDetectionFigures } from './figures';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { ReviewQueue } from '../../constructs/review-queue';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { peakRate } from '../../lib/sizing';
 
 /** Name of the model: training jobs, model package group, endpoint and monitor (prefix `hcd-`). */
 export const HCD_MODEL_NAME = 'hcd-classifier';
+
+/**
+ * The decisions' harm-score thresholds: the model's own decision (training metrics) and the request
+ * path's enforcement use the same ones. Tune them on the validation set: focal loss does not give
+ * calibrated probabilities.
+ */
+export const HCD_THRESHOLDS = { takeDown: 0.9, review: 0.5, demote: 0.25 } as const;
+
+/** Longest text or image embedding a request may carry (DistilmBERT: 768, CLIP ViT-B: 512). */
+export const HCD_MAX_EMBEDDING_DIMENSIONS = 1024;
 
 /** Properties of {@link HarmfulContentDetectionStack}. */
 export interface HarmfulContentDetectionStackProps extends StackProps {
@@ -44,7 +55,9 @@ export class HarmfulContentDetectionStack extends Stack {
     // Data: labelled posts (training), author history and reactions (batch features).
     const { labeledPosts, authorHistory, postReactions } = addHarmfulContentDetectionDatasets(lake);
 
-    // Feature store: offline batch features, read online by the detection service.
+    // Feature store: offline batch features. The request path reads the author's history online; it
+    // cannot read a post's reactions yet (its candidate is the raw post id, the group's records are
+    // keyed by the id's pseudonym), so the request carries the post's counters (README, Limits).
     const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
     const { featureGroup: authorGroup } = features.addFeatureGroup({
       name: 'hcd-author-history',
@@ -55,7 +68,7 @@ export class HarmfulContentDetectionStack extends Stack {
       onlineTtl: Duration.days(90),
       batch: { source: authorHistory, schedule: events.Schedule.cron({ hour: '1', minute: '0' }) },
     });
-    const { featureGroup: reactionsGroup } = features.addFeatureGroup({
+    features.addFeatureGroup({
       name: 'hcd-post-reactions',
       description: 'Reactions and user reports per post',
       recordIdentifier: 'post_id',
@@ -86,9 +99,9 @@ export class HarmfulContentDetectionStack extends Stack {
         'epochs': '30',
         'focal-gamma': '2',
         'focal-alpha': '0.25',
-        'take-down-threshold': '0.9',
-        'review-threshold': '0.5',
-        'demote-threshold': '0.25',
+        'take-down-threshold': String(HCD_THRESHOLDS.takeDown),
+        'review-threshold': String(HCD_THRESHOLDS.review),
+        'demote-threshold': String(HCD_THRESHOLDS.demote),
       },
       evaluation: { metricName: 'pr_auc_macro', threshold: 0.5 },
       schedule: events.Schedule.cron({ weekDay: 'SUN', hour: '2', minute: '0' }),
@@ -129,16 +142,62 @@ export class HarmfulContentDetectionStack extends Stack {
       encryptionKey: lake.encryptionKey, purpose: 'review of appeals against harmful content decisions', maxReviewWait: a.appealSla,
     });
 
-    // Who may do what: the detection service, and the moderators' tool whose decisions become labels.
-    const detection = new iam.Role(this, 'DetectionServiceRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Detection service: reads online features, invokes the classifier, enforces, queues uncertain posts and appeals',
+    // The request path (the chapter's detection → enforcement / demotion): the post to check is the
+    // one candidate; the author's violation history from the online store, the embeddings (computed
+    // at upload by the encoders upstream) and the post's reaction counters from the request; the
+    // classifier scores it and the decision follows the thresholds, unsure posts to human review.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'hcd', lake, network,
+      figures: { peakQps: rate.peakPerSecond, latencyBudget: a.latencyBudget },
+      request: {
+        post_id: { type: 'string', required: true, maxLength: 128 },
+        author_id: { type: 'string', required: true, maxLength: 128 },
+        ...Object.fromEntries(EMBEDDINGS.map((f) => [f, { type: 'number[]', required: true, maxLength: HCD_MAX_EMBEDDING_DIMENSIONS } as const])),
+        ...Object.fromEntries(REACTION_FEATURES.map((f) => [f, { type: 'number' } as const])),
+      },
+      identifiers: ['author_id'],
+      stages: [
+        ServingStage.requestCandidates({ name: 'post', field: 'post_id' }),
+        ServingStage.features({ name: 'author', groups: [{ group: authorGroup, of: 'subject', features: [...AUTHOR_FEATURES] }] }),
+        ServingStage.rank({
+          name: 'classifier', endpoint, scoreField: 'harm_score',
+          context: {
+            ...Object.fromEntries(EMBEDDINGS.map((f) => [f, { request: f }])),
+            ...Object.fromEntries(AUTHOR_FEATURES.map((f) => [f, { feature: f }])),
+            ...Object.fromEntries(REACTION_FEATURES.map((f) => [f, { request: f }])),
+          },
+        }),
+        ServingStage.act({
+          name: 'enforce',
+          rules: [
+            { scoreField: 'harm_score', atLeast: HCD_THRESHOLDS.takeDown, action: 'take_down' },
+            { scoreField: 'harm_score', atLeast: HCD_THRESHOLDS.review, action: 'send_to_review' },
+            { scoreField: 'harm_score', atLeast: HCD_THRESHOLDS.demote, action: 'demote' },
+          ],
+          defaultAction: 'allow',
+          review: { queue: reviews, actions: ['send_to_review'] },
+        }),
+      ],
+      maxItems: 1,
+      log: {
+        requestColumns: [
+          { name: 'author_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          ...REACTION_FEATURES.map((name) => ({ name, type: 'bigint', classification: ColumnClassification.NON_PERSONAL } as const)),
+        ],
+        // The chapter's online metrics: valid appeals, prevalence and harmful impressions (views of
+        // posts moderators confirmed harmful), proactive rate (harmful posts acted on before a report).
+        outcomes: { appealed: 'boolean', appeal_upheld: 'boolean', confirmed_harmful: 'boolean', views: 'number', reported: 'boolean' },
+      },
     });
-    endpoint.grantInvoke(detection);
-    authorGroup.grantReadOnline(detection);
-    reactionsGroup.grantReadOnline(detection);
-    reviews.grantSendForReview(detection);
-    appeals.grantSendForReview(detection);
+    // The company backend: checks new and re-checked posts through the request path and sends users'
+    // appeals to the appeals queue. Who may assume it is the account's IAM policy.
+    const backend = new iam.Role(this, 'BackendRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'The company backend: calls the detection API for new and re-checked posts, sends appeals to review',
+    });
+    serving.grantInvoke(backend);
+    appeals.grantSendForReview(backend);
+    // The moderators' tool, whose decisions become labels.
     const moderation = new iam.Role(this, 'ModerationToolRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Moderators\' tool: takes review items and appeals, writes the decisions as raw labelled posts',
@@ -150,6 +209,7 @@ export class HarmfulContentDetectionStack extends Stack {
     recordFigures(this, figures, {
       'classification requests (postsPerDay + recheckedPostsPerDay)': rate,
       [`RealtimeEndpoint ${HCD_MODEL_NAME} (champion)`]: endpoint.variants[0].capacity,
+      'serving path': serving.capacity,
     });
   }
 }

@@ -68,13 +68,19 @@ test('the endpoint is monitored and its drift raises retraining', () => {
 test('figures and sizing are recorded in the template metadata', () => {
   const metadata = s.template.toJSON().Metadata;
   expect(metadata[FIGURES_METADATA].chapter).toEqual({ retrainInterval: '1 day' });
-  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(['similar-listing requests', 'listing vector index', 'rerank endpoint', 'daily indexing transform']);
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
+    'similar-listing requests', 'listing vector index', 'rerank endpoint', 'serving path', 'daily indexing transform',
+  ]);
 });
 
 describe('invalid figures', () => {
   const build = (figures: SimilarListingsFigures) => () => new SimilarListingsStack(new App(), 'Bad', { env: { region: 'eu-west-1' }, figures });
   test('no sessions', () => {
     expect(build({ ...f, assumptions: { ...a, searchSessionsPerDay: 0 } })).toThrow(/searchSessionsPerDay must be a number above 0, but 0 was provided/);
+  });
+  test('a request budget that leaves no time besides the re-rank endpoint', () => {
+    expect(build({ ...f, assumptions: { ...a, requestLatencyBudget: Duration.millis(100) } }))
+      .toThrow(/requestLatencyBudget must be above latencyBudget \(100 ms, the re-rank endpoint's share\) .* but 100 ms was provided/);
   });
   test('a retrain interval under a minute', () => {
     expect(build({ ...f, chapter: { retrainInterval: Duration.seconds(10) } })).toThrow(/retrainInterval must be at least 1 minute/);
@@ -88,4 +94,61 @@ test('indexes every listing daily: the served model embeds it, the loader writes
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":1,');
   const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
   expect(policy).toContain('IndexingVectorLoadRole');
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('fetches the listing\'s embedding, searches its region, re-ranks on the endpoint and drops the listing itself, within 150 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['lookupVector', 'knn', 'rank', 'rerank']);
+    // By hand: 150 ms less the 10 ms reserve = 140 ms; the endpoint's stated 100 ms and 5 ms for the
+    // filters leave 35 ms, shared 1 : 3 by the fetch and the ANN search: floor(8.75) = 8, floor(26.25) = 26.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([8, 26, 100, 5]);
+    expect(c.budgetMs).toBe(150);
+    expect(c.identifiers).toEqual(['session_id']);
+    // The daily transform caches the fetch answer {listing_id, embedding, cold_start} as the map `prediction`.
+    expect(c.stages[0]).toMatchObject({ partitionKey: 'pk', keyFrom: { request: 'listing_id' }, attribute: 'prediction.embedding' });
+    expect(c.stages[1]).toMatchObject({
+      index: SIMLIST_INDEX_NAME, idField: 'listing_id', k: 100, returnFields: ['region', 'room_type', 'price_per_night'],
+      filters: [{ field: 'region', equals: { request: 'region' } }],
+    });
+    // The model's re-rank instance: the candidate as `id`, its index fields, and the viewed listing.
+    expect(c.stages[2]).toMatchObject({ context: { listing_id: { request: 'listing_id' } }, scoreField: 'score', variants: [{ name: 'champion', weight: 1 }] });
+    expect(c.stages[3]).toMatchObject({ excludeRequestField: 'listing_id' });
+  });
+
+  test('the index documents carry the fields the k-NN stage returns and filters on', () => {
+    const definition = workflowDefinition(s.template, 'LoadVectors');
+    expect(definition).toContain("'--document-fields', 'region,room_type,price_per_night'");
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 1,736.1 QPS × 1.5 = 2,604.2 → 2,605/s; 1,736.1 × 0.15 s × 1.5 = 390.6 → 391 at peak, ceil(39.1) = 40 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 2605, ThrottlingBurstLimit: 2605 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 40 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 40, MaxCapacity: 391, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs impressions, clicks and bookings into the raw zone, the session pseudonymized', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'simlist_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    const columns = JSON.stringify(Object.values(impressions)[0]);
+    expect(columns).toContain('variant');
+    expect(columns).toContain('session_id');
+    expect(config().log.requestFields).toEqual(['session_id', 'listing_id', 'region']);
+    expect(config().log.outcomes).toEqual({ clicked: 'boolean', booked: 'boolean' });
+    // The ServingRole placeholder is gone: the serving function holds the grants.
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('ServingRole');
+  });
 });

@@ -1,13 +1,14 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_events as events, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addSimilarListingsDatasets } from './datasets';
 import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, checkSimilarListingsFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
@@ -30,9 +31,10 @@ export interface SimilarListingsStackProps extends StackProps {
 /**
  * Chapter 9, similar listings: listing embeddings learned from search sessions (skip-gram with the
  * booked listing as global context and same-region hard negatives), retrained daily, indexed for
- * approximate nearest-neighbour search; a real-time endpoint fetches embeddings (cold start: the
- * mean of 3 nearby listings) and re-ranks the ANN candidates with filters. Drift of the re-ranked
- * candidates and scores raises retraining on top of the daily schedule.
+ * approximate nearest-neighbour search; a real-time endpoint embeds listings for the daily index
+ * (cold start: the mean of 3 nearby listings) and re-ranks the ANN candidates with filters. The
+ * request path reads the viewed listing's embedding, searches its region and re-ranks. Drift of
+ * the re-ranked candidates and scores raises retraining on top of the daily schedule.
  */
 export class SimilarListingsStack extends Stack {
   constructor(scope: Construct, id: string, props: SimilarListingsStackProps) {
@@ -90,8 +92,10 @@ export class SimilarListingsStack extends Stack {
     });
 
     // Indexing, daily after training: the served model embeds every listing (the fetch request,
-    // cold start included), the embeddings go to a cache and into the index with the attributes
-    // the re-ranking filters on.
+    // cold start included), the embeddings go to a cache (each item's `prediction` is the fetch
+    // answer, so the vector is `prediction.embedding`, where the request path reads it) and into
+    // the index with the attributes the re-ranking filters on.
+    const embeddings = new PredictionCache(this, 'ListingEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) });
     new BatchTransform(this, 'Indexing', {
       lake,
       network,
@@ -100,7 +104,7 @@ export class SimilarListingsStack extends Stack {
       keyColumn: 'listing_id',
       columns: ['listing_id'],
       model: endpoint.variants[0].model,
-      cache: new PredictionCache(this, 'ListingEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) }),
+      cache: embeddings,
       format: TransformFormat.JSON_LINES,
       instanceType: 'ml.c5.xlarge',
       instanceCount: reindex.instanceCount,
@@ -126,18 +130,44 @@ export class SimilarListingsStack extends Stack {
       baselinePredictionColumn: 'score',
     });
 
-    // Who may do what: the similar-listings service (request path).
-    const serving = new iam.Role(this, 'ServingRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Serves similar listings: fetches the embedding, searches the index, re-ranks the candidates',
+    // The request path (the chapter's embedding fetcher → nearest-neighbour service → re-rank
+    // filters): the viewed listing's embedding from the daily cache → k-NN among the listings of
+    // its region → the endpoint scores the candidates (variant sticky per session) → the viewed
+    // listing itself is dropped. Impressions and clicks/bookings land in the lake.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'simlist', lake, network,
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.requestLatencyBudget },
+      request: {
+        session_id: { type: 'string', required: true, maxLength: 128 },
+        listing_id: { type: 'string', required: true, maxLength: 64 },
+        region: { type: 'string', required: true, maxLength: 64 },
+      },
+      identifiers: ['session_id'],
+      stages: [
+        ServingStage.lookupVector({ name: 'listing-embedding', cache: embeddings, keyFrom: { request: 'listing_id' } }),
+        ServingStage.knn({
+          name: 'ann', index, indexName: SIMLIST_INDEX_NAME, idField: 'listing_id', k: a.candidatesPerRequest,
+          returnFields: ['region', 'room_type', 'price_per_night'], filters: [{ field: 'region', equals: { request: 'region' } }],
+        }),
+        ServingStage.rank({ name: 'reranker', latency: a.latencyBudget, endpoint, context: { listing_id: { request: 'listing_id' } } }),
+        ServingStage.rerank({ name: 'filters', excludeRequestField: 'listing_id' }),
+      ],
+      itemFields: ['room_type', 'price_per_night'],
+      log: {
+        requestColumns: [
+          { name: 'session_id', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          { name: 'listing_id', type: 'string', classification: ColumnClassification.NON_PERSONAL, comment: 'The listing viewed' },
+          { name: 'region', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+        ],
+        outcomes: { clicked: 'boolean', booked: 'boolean' },
+      },
     });
-    index.grantRead(serving);
-    endpoint.grantInvoke(serving);
 
     recordFigures(this, figures, {
       'similar-listing requests': requests,
       'listing vector index': indexMemory,
       'rerank endpoint': endpoint.variants[0].capacity,
+      'serving path': serving.capacity,
       'daily indexing transform': reindex,
     });
   }

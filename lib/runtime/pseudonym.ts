@@ -67,3 +67,30 @@ function assertEncodable(text: string, what: 'key' | 'value'): void {
     throw new PseudonymInputError(`the ${what} contains a lone UTF-16 surrogate, which has no UTF-8 encoding`);
   }
 }
+
+/** Thrown for a pseudonymization key secret that holds no usable key. Messages never include the secret. */
+export class KeySecretError extends Error {
+  override readonly name = 'KeySecretError';
+}
+
+/**
+ * The key from a SecretString, read exactly as the Python anonymizer's load_key_from_secret reads
+ * it (or the two would disagree on every pseudonym): if the string parses as a JSON object, its
+ * "key" member, which must be a string; otherwise the whole string, verbatim (no trimming). An
+ * empty key is an error.
+ */
+export function parseKeySecret(secretString: string): string {
+  let document: unknown;
+  try {
+    document = JSON.parse(secretString);
+  } catch {
+    document = undefined;
+  }
+  const isObject = typeof document === 'object' && document !== null && !Array.isArray(document);
+  const key = isObject ? (document as Record<string, unknown>).key : secretString;
+  if (typeof key !== 'string') {
+    throw new KeySecretError('the pseudonym key secret is a JSON object without a string member "key"');
+  }
+  if (key === '') throw new KeySecretError('the pseudonym key secret holds an empty key');
+  return key;
+}

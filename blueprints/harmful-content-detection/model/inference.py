@@ -1,12 +1,16 @@
 """Serving handler of the harmful content classifier, for SageMaker's PyTorch inference container.
 
 train.py copies this file, ``harmful_content_detection_model.py`` and ``serving_io.py`` into
-``/opt/ml/model/code``. The detection service sends one instance per post: the embeddings and the
-author and reaction features it read from the online feature store.
+``/opt/ml/model/code``. The request path (``stack.ts``, ServingPath ``hcd``) sends one instance per
+post: the embeddings and reaction counts of the request, the author's history from the online
+feature store.
 
 Requests: ``application/json`` ``{"instances": [{"text_embedding": [...], "image_embedding": [...],
 "violations_90d": 2, ...}, ...]}``, or ``text/csv``: one post per line, the vector features' values
-then the scalar features, in the model's order (``model.npz`` meta).
+then the scalar features, in the model's order (``model.npz`` meta). A JSON instance may leave out
+scalar features, or carry them as the online feature store's strings (``"2"``): an author without a
+history record (a new account) and a post without reactions yet (the check at creation) count as 0.
+The embeddings are always required.
 Responses: per post ``{"probabilities": {"violence": 0.02, ...}, "harm_score": 0.41, "top_class":
 "hate", "decision": "demote"}`` (JSON), or ``harm_score,decision`` per line (CSV).
 """
@@ -28,10 +32,24 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
     return serving_io.parse_instances(body, content_type)
 
 
+def with_absent_counts(instances: list, scalars: list) -> list:
+    """JSON instances with each absent scalar feature set to 0 (author history and reactions are counts)."""
+    return [
+        {**instance, **{name: 0 for name in scalars if instance.get(name) is None}}
+        if isinstance(instance, dict)
+        else instance
+        for instance in instances
+    ]
+
+
 def predict_fn(instances: list, model: MultiTaskClassifier) -> list:
     meta = model.meta
     records = serving_io.feature_records(
-        instances, meta["scalar_features"], meta["vector_features"], meta["vector_dims"], vectors_first=True
+        with_absent_counts(instances, meta["scalar_features"]),
+        meta["scalar_features"],
+        meta["vector_features"],
+        meta["vector_dims"],
+        vectors_first=True,
     )
     try:
         return predict(model, records)

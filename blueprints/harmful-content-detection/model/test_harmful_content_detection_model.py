@@ -168,6 +168,22 @@ def test_decisions_follow_the_thresholds():
     assert model_module.decide([0.1], thresholds) == "allow"
 
 
+def test_serves_what_the_request_path_sends(trained):
+    # The author's history arrives as the feature store's strings; a new author has no record and a
+    # new post no reactions: absent counts are 0, as if sent as 0.
+    model = inference.model_fn(trained)
+    post = synthetic_posts(1, seed=11)[0]
+    embeddings = {"id": "p1", "text_embedding": post["text_embedding"], "image_embedding": post["image_embedding"]}
+    as_strings = {**embeddings, **{name: str(post[name]) for name in SCALARS}}
+    as_numbers = {**embeddings, **{name: post[name] for name in SCALARS}}
+    assert inference.predict_fn([as_strings], model) == inference.predict_fn([as_numbers], model)
+    new_author = {**embeddings, "likes": None}
+    zeros = {**embeddings, **{name: 0 for name in SCALARS}}
+    assert inference.predict_fn([new_author], model) == inference.predict_fn([zeros], model)
+    body = json.dumps({"instances": [new_author]})
+    assert inference.predict_fn(inference.input_fn(body, "application/json"), model)[0]["harm_score"] > 0
+
+
 def test_bad_requests_name_the_problem(trained):
     model = inference.model_fn(trained)
     with pytest.raises(ValueError, match="missing 'text_embedding'"):

@@ -13,7 +13,9 @@ The nearest-neighbour search runs in the vector index; this endpoint does the tw
   "score", "kept", "rank"}``. ``score`` is the cosine similarity; ``kept`` is false for the
   listing itself, another region, or a price outside [0.5, 2] × the viewed listing's; ``rank``
   orders the kept candidates of one ``listing_id`` within the request (1 = first), null otherwise.
-  An unknown candidate (indexed by another model version) scores 0 and is not kept.
+  An unknown candidate (indexed by another model version) scores 0 and is not kept. The request
+  path's rank stage names the candidate ``id`` (``{"id": "L9", ...attributes, "listing_id": "L1"}``):
+  an instance with ``id`` and no ``candidate_id`` is a re-rank instance of candidate ``id``.
 
 CSV rows: ``listing_id`` (fetch) or ``listing_id,candidate_id`` (re-rank). Responses:
 ``{"predictions": [...]}``, or CSV (the score, or the embedding's values, per line).
@@ -46,7 +48,14 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
                                  f"but got {len(row)} values")
             parsed.append(dict(zip(("listing_id", "candidate_id"), row)))
         return parsed
-    return instances
+    return [_candidate_id_from_id(instance) for instance in instances]
+
+
+def _candidate_id_from_id(instance: object) -> object:
+    """The request path's rank stage sends the candidate as ``id``; the model reads ``candidate_id``."""
+    if isinstance(instance, dict) and "candidate_id" not in instance and instance.get("id") is not None:
+        return {**instance, "candidate_id": instance["id"]}
+    return instance
 
 
 def _query(instance: dict, index: int, model: ListingIndex) -> tuple:

@@ -156,6 +156,23 @@ def test_reranks_candidates_with_filters(trained: tuple) -> None:
     assert len(embedding_line.split(",")) == 16
 
 
+def test_reranks_the_request_paths_candidates_named_id(trained: tuple) -> None:
+    # The serving path's rank stage sends {id, ...index fields, ...context} per candidate.
+    model = inference.model_fn(trained[0])
+    query = listing_id(2, 1, 0)
+    candidates = [listing_id(2, 1, 4), listing_id(2, 0, 4), query]
+    by_candidate_id = [{"listing_id": query, "candidate_id": c} for c in candidates]
+    as_candidate_id, _ = serve(model, json.dumps({"instances": by_candidate_id}))
+    as_id, _ = serve(model, json.dumps({"instances": [
+        {"id": c, "region": "region-2", "room_type": "private_room", "price_per_night": 140.0, "listing_id": query}
+        for c in candidates]}))
+    expected = json.loads(as_candidate_id)["predictions"]
+    answered = json.loads(as_id)["predictions"]
+    assert [r["candidate_id"] for r in answered] == candidates
+    assert [r["score"] for r in answered] == [r["score"] for r in expected]
+    assert answered[2]["kept"] is False  # the listing itself
+
+
 @pytest.mark.parametrize(("body", "content_type", "message"), [
     ('{"instances": []}', "application/json", "no instances"),
     ('{"instances": [{"candidate_id": "x"}]}', "application/json", "listing_id"),

@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseJsonLossless } from '../../../lib/runtime/lossless-json';
-import { type PseudonymInput, pseudonymize } from '../../../lib/runtime/pseudonym';
+import { KeySecretError, type PseudonymInput, parseKeySecret, pseudonymize } from '../../../lib/runtime/pseudonym';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -297,33 +297,7 @@ function arrivalTimeIso(approximateArrivalTimestamp: number): string {
 // Pseudonym key
 // ---------------------------------------------------------------------------------------------
 
-export class KeySecretError extends Error {
-  override readonly name = 'KeySecretError';
-}
-
-/**
- * The key from a SecretString, read exactly as the Python anonymizer's load_key_from_secret reads
- * it (or the two would disagree on every pseudonym): if the string parses as a JSON object, its
- * "key" member, which must be a string; otherwise the whole string, verbatim (no trimming). An
- * empty key is an error. Messages never include the secret.
- */
-export function parseKeySecret(secretString: string): string {
-  const document = parseJsonOrUndefined(secretString);
-  const key = isJsonObject(document) ? document.key : secretString;
-  if (typeof key !== 'string') {
-    throw new KeySecretError('the pseudonym key secret is a JSON object without a string member "key"');
-  }
-  if (key === '') throw new KeySecretError('the pseudonym key secret holds an empty key');
-  return key;
-}
-
-function parseJsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
+export { KeySecretError, parseKeySecret };
 
 // ---------------------------------------------------------------------------------------------
 // Batch processing

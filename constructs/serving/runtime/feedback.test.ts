@@ -35,7 +35,8 @@ test('202: one outcome line with the raw subject for the raw zone, the sticky va
   const result = await feedback(h, { request_id: 'req-1', item_id: 'v2', outcome: 'click', value: true, user_id: RAW_USER });
   expect(result).toEqual({ statusCode: 202, body: { requestId: 'fb-1' } });
   expect(recorded(h)).toEqual([
-    { request_id: 'req-1', item_id: 'v2', outcome: 'click', value: true, received_at: '2025-03-01T12:00:00.000Z', variant: VARIANT, user_id: RAW_USER },
+    // The outcomes dataset's value column is a double: true is written as 1.
+    { request_id: 'req-1', item_id: 'v2', outcome: 'click', value: 1, received_at: '2025-03-01T12:00:00.000Z', variant: VARIANT, user_id: RAW_USER },
   ]);
   const [metric] = consoleSpy.lines();
   expect(metric).toEqual({
@@ -65,7 +66,7 @@ test('no rank stage: variant null ("none" as a metric dimension)', async () => {
   config.stages = config.stages.filter((stage) => stage.kind !== 'rank');
   const h = harness(config);
   await feedback(h, { request_id: 'r', item_id: 'v2', outcome: 'click', value: false, user_id: RAW_USER });
-  expect(recorded(h)[0]).toMatchObject({ variant: null, value: false });
+  expect(recorded(h)[0]).toMatchObject({ variant: null, value: 0 });
   expect(consoleSpy.lines()[0]).toMatchObject({ Variant: 'none', Outcome: 0 });
 });
 

@@ -3,28 +3,14 @@
  * Values are kept in memory only and never logged; error messages never contain them.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { isJsonObject } from './json';
+import { parseKeySecret } from '../../../lib/runtime/pseudonym';
 
 export class SecretError extends Error {
   override readonly name = 'SecretError';
 }
 
-/**
- * The pseudonym key from a SecretString, read as the Python anonymizer reads it (or the two would
- * disagree on every pseudonym): a JSON object's "key" member, otherwise the whole string verbatim.
- */
-export function parseKeySecret(secretString: string): string {
-  let document: unknown;
-  try {
-    document = JSON.parse(secretString);
-  } catch {
-    document = undefined;
-  }
-  const key = isJsonObject(document) ? document.key : secretString;
-  if (typeof key !== 'string') throw new SecretError('the pseudonym key secret is a JSON object without a string "key"');
-  if (key === '') throw new SecretError('the pseudonym key secret holds an empty key');
-  return key;
-}
+/** The pseudonym key from a SecretString, read as the Python anonymizer reads it (shared with the stream handler). */
+export { parseKeySecret };
 
 /**
  * A memoized secret: the first caller starts the fetch, later callers share it; a failed fetch is

@@ -336,6 +336,21 @@ describe('lookupVector (ch 9: the listing\'s own embedding)', () => {
     expect(body.items).toEqual([{ id: 'v1', title: 't1' }]);
   });
 
+  test.each([
+    ['a map (the loader stores a JSON answer as one)', { M: { embedding: { L: [{ N: '0.5' }, { N: '-1' }] }, listing_id: { S: 'l-1' } } }],
+    ['a JSON string of an object', { S: '{"embedding": [0.5, -1]}' }],
+  ])('reads prediction.embedding from %s', async (_shape, prediction) => {
+    const config = similarListings();
+    (config.stages[0] as { attribute: string }).attribute = 'prediction.embedding';
+    const h = harness(config);
+    h.mocks.dynamodb.on(GetItemCommand).resolves({ Item: { listing_id: { S: 'l-1' }, prediction } });
+    h.search.answer = async () => searchResponse([DEFAULT_HITS[0]]);
+    await serve(h, { user_id: RAW_USER, listing_id: 'l-1' });
+    // Only the top-level attribute is projected.
+    expect(h.mocks.dynamodb.commandCalls(GetItemCommand)[0].args[0].input.ExpressionAttributeNames).toEqual({ '#vector': 'prediction' });
+    expect((h.search.requests[0].body.query as { knn: { embedding: { vector: number[] } } }).knn.embedding.vector).toEqual([0.5, -1]);
+  });
+
   test('a missing item or a bad attribute: no vector, k-NN skipped, both degraded', async () => {
     const h = harness(similarListings());
     h.mocks.dynamodb.on(GetItemCommand).resolves({});

@@ -39,6 +39,37 @@ export function toVector(value: unknown): number[] | undefined {
 }
 
 /** A DynamoDB attribute holding a list (L of N/S) or a JSON string of one; elements as given. */
+/**
+ * The top-level attribute a `name` or `name.field…` path starts from (what GetItem projects), and
+ * the value the path leads to: the load_predictions loader stores a JSON answer as a map, so an
+ * embedding answer `{"embedding": [...]}` is `prediction.embedding`.
+ */
+export function attributeRoot(path: string): string {
+  return path.split('.')[0];
+}
+
+export function attributeAt(item: Record<string, AttributeValue> | undefined, path: string): AttributeValue | undefined {
+  const [root, ...fields] = path.split('.');
+  let value: AttributeValue | undefined = item?.[root];
+  for (const field of fields) {
+    if (value?.M !== undefined) {
+      value = value.M[field];
+    } else if (value?.S !== undefined) {
+      // A JSON string holding an object (older loaders): read the field from it.
+      try {
+        const parsed: unknown = JSON.parse(value.S);
+        const inner = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)[field] : undefined;
+        value = inner === undefined ? undefined : { S: JSON.stringify(inner) };
+      } catch {
+        return undefined;
+      }
+    } else {
+      return undefined;
+    }
+  }
+  return value;
+}
+
 export function attributeList(attribute: AttributeValue | undefined): unknown[] | undefined {
   if (attribute === undefined) return undefined;
   if (attribute.L !== undefined) {

@@ -3,7 +3,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { LookupVectorStage } from '../contract';
 import { resolveSource } from '../sources';
 import type { RequestState, StageResult } from '../types';
-import { attributeList, keyAttribute, toVector } from './answers';
+import { attributeAt, attributeList, attributeRoot, keyAttribute, toVector } from './answers';
 import type { StageResources, StageRun } from './context';
 
 export async function runLookupVector(
@@ -19,12 +19,12 @@ export async function runLookupVector(
       TableName: stage.tableName,
       Key: { [stage.partitionKey]: key },
       ProjectionExpression: '#vector',
-      ExpressionAttributeNames: { '#vector': stage.attribute },
+      ExpressionAttributeNames: { '#vector': attributeRoot(stage.attribute) },
     }),
     { abortSignal: run.signal },
   );
   if (response.Item === undefined) return { degraded: [{ label: stage.name, category: 'not-found' }] };
-  const vector = toVector(attributeList(response.Item[stage.attribute]));
+  const vector = toVector(attributeList(attributeAt(response.Item, stage.attribute)));
   if (!vector) return { degraded: [{ label: stage.name, category: 'invalid-answer' }] };
   return {
     apply: (target) => {

@@ -2,7 +2,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { PopularStage } from '../contract';
 import { addCandidates, type RequestState, type StageResult } from '../types';
-import { attributeList } from './answers';
+import { attributeAt, attributeList, attributeRoot } from './answers';
 import type { StageResources, StageRun } from './context';
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
@@ -20,13 +20,13 @@ export async function runPopular(stage: PopularStage, state: RequestState, resou
       TableName: stage.tableName,
       Key: { [stage.partitionKey]: { S: key } },
       ProjectionExpression: '#ids',
-      ExpressionAttributeNames: { '#ids': stage.attribute },
+      ExpressionAttributeNames: { '#ids': attributeRoot(stage.attribute) },
     }),
     { abortSignal: run.signal },
   );
   // No list for this key (say, a language without one yet): nothing to add, not a failure.
   if (response.Item === undefined) return {};
-  const list = attributeList(response.Item[stage.attribute]);
+  const list = attributeList(attributeAt(response.Item, stage.attribute));
   if (list === undefined) return { degraded: [{ label: stage.name, category: 'invalid-answer' }] };
   const candidates = list
     .filter((id): id is string | number => typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))
