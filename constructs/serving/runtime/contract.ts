@@ -79,7 +79,7 @@ export interface FeaturesStage extends StageBase {
 export interface EmbedStage extends StageBase {
   readonly kind: 'embed';
   readonly endpointName: string;
-  /** The JSON object sent (one instance): field name → source. */
+  /** The one instance sent, as `{"instances": [instance]}`: field name → source. */
   readonly input: Readonly<Record<string, ValueSource>>;
   /** Field of the answer (first instance if the answer is a list or `{predictions: [...]}`) holding the vector. */
   readonly outputField: string;

@@ -20,6 +20,7 @@ import {
   serve,
   spyConsole,
   USER_PSEUDONYM,
+  embedInstance,
 } from './test-support/fixtures';
 
 let consoleSpy: ReturnType<typeof spyConsole>;
@@ -55,7 +56,7 @@ describe('features stage', () => {
     expect(h.redisCalls).toEqual([{ host: 'cache.internal', port: 6379, tls: true, password: CACHE_TOKEN }]);
     const groups = h.mocks.featureStore.commandCalls(BatchGetRecordCommand).map((call) => call.args[0].input.Identifiers?.[0].FeatureGroupName);
     expect(groups).toEqual(['videos']);
-    expect(parseModelInput(invokeInputs(h, 'user-tower')[0]).age).toBe('35-44');
+    expect(embedInstance(invokeInputs(h, 'user-tower')[0]).age).toBe('35-44');
   });
 
   test('cache miss: Feature Store answers and the record is written back with a TTL', async () => {
@@ -89,7 +90,7 @@ describe('features stage', () => {
     expect(Date.now() - started).toBeLessThan(100);
     expect(body.degraded).toEqual(['cache']);
     expect(body.items).toHaveLength(3);
-    expect(parseModelInput(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
+    expect(embedInstance(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
     expect(cache.sets).toEqual([]);
   });
 
@@ -102,7 +103,7 @@ describe('features stage', () => {
     // The stage's limit is 200 ms: the cache gets 50 ms of it.
     expect(Date.now() - started).toBeLessThan(180);
     expect(body.degraded).toEqual(['cache']);
-    expect(parseModelInput(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
+    expect(embedInstance(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
     expect(requestLine().errors).toEqual([{ label: 'cache', category: 'timeout', errorName: 'StageTimeoutError' }]);
   });
 
@@ -127,7 +128,7 @@ describe('features stage', () => {
     expect(body.degraded).toEqual(['user-features']);
     expect(body.items).toHaveLength(3);
     // No age feature for the user tower, no seen-ids exclusion in k-NN.
-    expect(parseModelInput(invokeInputs(h, 'user-tower')[0])).toEqual({ user: USER_PSEUDONYM, language: 'en', surface: 'home' });
+    expect(embedInstance(invokeInputs(h, 'user-tower')[0])).toEqual({ user: USER_PSEUDONYM, language: 'en', surface: 'home' });
     expect(requestLine().errors).toEqual([{ label: 'user-features', category: 'timeout', errorName: 'StageTimeoutError' }]);
   });
 
@@ -156,7 +157,7 @@ describe('features stage', () => {
     }));
     const { body } = await serve(h, REQUEST);
     expect(body.degraded).toEqual(['user-features', 'item-features']);
-    expect(parseModelInput(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
+    expect(embedInstance(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
   });
 });
 

@@ -2,7 +2,7 @@ import { BatchGetRecordCommand } from '@aws-sdk/client-sagemaker-featurestore-ru
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import Redis from 'iovalkey';
 import { redisClient } from './deps';
-import { baseConfig, CACHE_TOKEN, CACHE_TOKEN_ARN, harness, invokeInputs, parseModelInput, RAW_USER, serve, spyConsole, USER_PSEUDONYM } from './test-support/fixtures';
+import { baseConfig, CACHE_TOKEN, CACHE_TOKEN_ARN, harness, invokeInputs, RAW_USER, serve, spyConsole, USER_PSEUDONYM, embedInstance } from './test-support/fixtures';
 import { freePort, type RedisServer, startRedis } from './test-support/redis-server';
 
 // The real iovalkey client (deps.redisClient) against a real redis-server without TLS.
@@ -69,7 +69,7 @@ test('miss → Feature Store → SET with EX; the next request is served from Re
   const second = await serve(h, { user_id: RAW_USER, language: 'en' });
   expect(second.body.degraded).toEqual([]);
   expect(storeGroups(h)).toEqual(['users', 'videos']);
-  expect(parseModelInput(invokeInputs(h, 'user-tower')[1]).age).toBe('65+');
+  expect(embedInstance(invokeInputs(h, 'user-tower')[1]).age).toBe('65+');
 });
 
 test('a wrong AUTH token: cache degraded, Feature Store answers', async () => {
@@ -89,7 +89,7 @@ test('no cache listening: cache degraded, Feature Store answers within the stage
   expect(statusCode).toBe(200);
   expect(Date.now() - started).toBeLessThan(500);
   expect(body.degraded).toEqual(['cache']);
-  expect(parseModelInput(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
+  expect(embedInstance(invokeInputs(h, 'user-tower')[0]).age).toBe('25-34');
 });
 
 test('Redis going away under a connected client: the next request skips it quickly', async () => {

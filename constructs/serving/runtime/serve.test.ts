@@ -84,7 +84,7 @@ describe('the full pipeline (happy path)', () => {
     const [input] = invokeInputs(h, 'user-tower');
     expect(input.ContentType).toBe('application/json');
     expect(input.TargetVariant).toBeUndefined();
-    expect(parseModelInput(input)).toEqual({ user: USER_PSEUDONYM, age: '25-34', language: 'en', surface: 'home' });
+    expect(parseModelInput(input)).toEqual({ instances: [{ user: USER_PSEUDONYM, age: '25-34', language: 'en', surface: 'home' }] });
   });
 
   test.each([

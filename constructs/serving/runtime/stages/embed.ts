@@ -15,7 +15,8 @@ export async function runEmbed(stage: EmbedStage, state: RequestState, resources
       EndpointName: stage.endpointName,
       ContentType: 'application/json',
       Accept: 'application/json',
-      Body: UTF8.encode(toJson(resolveSources(stage.input, state))),
+      // One instance in the kit's request shape (serving_io.parse_instances), as the rank stage sends many.
+      Body: UTF8.encode(toJson({ instances: [resolveSources(stage.input, state)] })),
     }),
     { abortSignal: run.signal },
   );

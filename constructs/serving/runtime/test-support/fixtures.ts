@@ -215,6 +215,14 @@ export function parseModelInput(input: InvokeEndpointCommandInput): Record<strin
   return JSON.parse(Buffer.from(input.Body as Uint8Array).toString('utf8')) as Record<string, unknown>;
 }
 
+/** The one instance an embed stage sent (`{"instances": [instance]}`). */
+export function embedInstance(input: InvokeEndpointCommandInput): Record<string, unknown> {
+  const body = parseModelInput(input);
+  const instances = body.instances as Record<string, unknown>[] | undefined;
+  if (!Array.isArray(instances) || instances.length !== 1) throw new Error('an embed request carries exactly one instance');
+  return instances[0];
+}
+
 /** A rank answer: one object per instance, `score` from SCORES (0.3 when unknown). */
 export function rankAnswer(input: InvokeEndpointCommandInput): InvokeEndpointCommandOutput['Body'] {
   const instances = parseModelInput(input).instances as { id: string }[];
