@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
 import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 4 (YouTube video search) states about scale. */
@@ -23,6 +24,14 @@ export interface VideoSearchAssumptions {
    * search's time to the vector and text searches, fusion and re-ranking.
    */
   readonly embeddingLatencyBudget: Duration;
+  /**
+   * p99 of a whole search on the request path: the query embedding and the nearest-neighbour
+   * query. Assumed: 200 ms, the interactive budget chapters 6 and 10 state for their feeds; the
+   * embedding call's `embeddingLatencyBudget` is its stated share.
+   */
+  readonly searchLatencyBudget: Duration;
+  /** Nearest videos one search fetches from the index. Assumed: 100, ten times the 10 results shown. */
+  readonly candidatesPerSearch: number;
   /**
    * Queries one ml.c5.xlarge embeds per second within the budget. Assumed: 800, for the hashed
    * bag-of-tokens text encoder of model/ (a table lookup and a mean); measure before production.
@@ -57,6 +66,8 @@ export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
     searchesPerUserPerDay: 3,
     peakToAverage: 3,
     embeddingLatencyBudget: Duration.millis(50),
+    searchLatencyBudget: Duration.millis(200),
+    candidatesPerSearch: 100,
     embeddingQpsPerInstance: 800,
     frameFeatureDimensions: 16,
     embeddingDimensions: 32,
@@ -72,5 +83,13 @@ export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
  */
 export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string): void {
   checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
-  checkFigures(who, figures.assumptions, [wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1)]);
+  checkFigures(who, figures.assumptions, [
+    wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1),
+    wholeAtLeast('candidatesPerSearch', 1),
+  ]);
+  const a = figures.assumptions;
+  if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {
+    throw new KitError(`${who}: invalid figures:\n  - searchLatencyBudget must be above embeddingLatencyBudget (${a.embeddingLatencyBudget.toMilliseconds()} ms) `
+      + `to leave time for the nearest-neighbour query, but ${a.searchLatencyBudget.toMilliseconds()} ms was provided`);
+  }
 }

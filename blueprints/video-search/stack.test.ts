@@ -44,11 +44,12 @@ test('the video indexing pipeline re-embeds the catalogue every day', () => {
   s.template.hasResourceProperties('AWS::CloudWatch::Alarm', Match.objectLike({ MetricName: 'Succeeded', Namespace: 'mlsd/BatchTransform' }));
 });
 
-test('the vector index is an OpenSearch Serverless vector collection the search service reads', () => {
+test('the vector index is an OpenSearch Serverless vector collection the request path reads', () => {
   s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: VIDEO_SEARCH_NAMES.collection, Type: 'VECTORSEARCH' });
   s.template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
   const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
-  expect(policy).toContain('SearchServiceRole');
+  // The serving function reads the index.
+  expect(policy).toContain('ServingHandlerRole');
   // The indexing pipeline's vector loader writes the index.
   expect(policy).toContain('IndexingVectorLoadRole');
 });
@@ -105,6 +106,7 @@ test('figures and sizing are recorded in the template metadata', () => {
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
     'searches per second',
     'QueryEmbedding endpoint (champion)',
+    'serving path',
     'VideoIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
   ]);
@@ -119,4 +121,56 @@ test('invalid figures fail synthesis, naming the figure', () => {
   expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/perInstanceThroughputQps must be a number of requests per second above 0/);
   expect(build({}, 0)).toThrow(/trainingPairs must be a number above 0, but 0 was provided/);
   expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/window must be a duration above 0/);
+  expect(build({ candidatesPerSearch: 0 })).toThrow(/candidatesPerSearch must be a whole number of at least 1, but 0 was provided/);
+  expect(build({ searchLatencyBudget: Duration.millis(40) })).toThrow(/searchLatencyBudget must be above embeddingLatencyBudget \(50 ms\) .* but 40 ms was provided/);
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('embeds the query text and searches the video embeddings in its language, within 200 ms', () => {
+    const c = config();
+    // The chapter's visual search only: no text-search stage, no fusion (the README says why).
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['embed', 'knn']);
+    // By hand: 200 ms less the 10 ms reserve = 190 ms; the encoder's stated 50 ms leaves 140 ms to the k-NN query.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([50, 140]);
+    expect(c.budgetMs).toBe(200);
+    expect(c.identifiers).toEqual(['user_id']);
+    // The text encoder's query instance; the vector is the answer's `embedding`.
+    expect(c.stages[0]).toMatchObject({
+      input: { query_text: { request: 'query_text' }, query_language: { request: 'query_language' } }, outputField: 'embedding',
+    });
+    expect(c.request.query_text).toEqual({ type: 'string', required: true, maxLength: 256 });
+    expect(c.stages[1]).toMatchObject({
+      index: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: 100, filters: [{ field: 'language', equals: { request: 'query_language' } }],
+    });
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 20,833.3 QPS × 1.5 = 31,250/s; 20,833.3 × 0.2 s × 1.5 = 6,250 at peak, 625 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 31250, ThrottlingBurstLimit: 31250 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 625 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 625, MaxCapacity: 6250, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs searches, clicks, watch time and completions into the raw zone, classified as the search logs are', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    expect(actions('vsearch_impressions')).toMatchObject({
+      user_id: 'pseudonymize', query_text: 'keep', query_language: 'keep', served_at: 'generalize:truncate-timestamp', item_id: 'keep',
+    });
+    expect(actions('vsearch_outcomes')).toMatchObject({ user_id: 'pseudonymize', outcome: 'keep' });
+    expect(config().log.outcomes).toEqual({ click: 'boolean', watch_time_s: 'number', completed: 'boolean' });
+    // The SearchServiceRole placeholder and its security group are gone.
+    expect(JSON.stringify(s.template.toJSON())).not.toMatch(/SearchService/);
+  });
 });

@@ -1,13 +1,14 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_events as events, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addVideoSearchDatasets } from './datasets';
 import { VIDEO_SEARCH_FIGURES, VideoSearchFigures, checkVideoSearchFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
@@ -19,7 +20,7 @@ export const VIDEO_SEARCH_NAMES = {
   endpoint: 'vsearch-query-embedding',
   collection: 'vsearch-video-embeddings',
   indexing: 'vsearch-indexing',
-  /** The index in the collection the indexing pipeline loads and the search service queries. */
+  /** The index in the collection the indexing pipeline loads and the request path searches. */
   indexName: 'videos',
 } as const;
 
@@ -36,8 +37,9 @@ export interface VideoSearchStackProps extends StackProps {
 
 /**
  * Chapter 4, YouTube video search: a text encoder and a video encoder trained contrastively on
- * ⟨video, query⟩ pairs; the query text is embedded online and looked up in a vector index of
- * video embeddings, which a batch pipeline fills from the videos' frames with the same model.
+ * ⟨video, query⟩ pairs; the request path embeds the query text online and looks it up in a vector
+ * index of video embeddings, which a batch pipeline fills from the videos' frames with the same
+ * model. The chapter's second source, a text search over titles and tags, is not deployed.
  */
 export class VideoSearchStack extends Stack {
   constructor(scope: Construct, id: string, props: VideoSearchStackProps) {
@@ -116,21 +118,47 @@ export class VideoSearchStack extends Stack {
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }),
       // ... and into the video index: one document per video, with the uploader's pseudonym (for
-      // erasure) and the language (a filter the search service applies before ranking).
+      // erasure) and the language (the request path's k-NN filter).
       vectorIndex: {
         index, indexName: VIDEO_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['uploader_id', 'language'],
       },
     });
 
-    // Who does what: the search service embeds the query, then searches the index.
-    const searchService = new iam.Role(this, 'SearchServiceRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Video search: embeds the query text on the endpoint, then queries the video index',
+    // The request path (the chapter's visual search; the text search and the fusion are not
+    // deployed, see the README): the query text → the text encoder on the endpoint → k-NN over the
+    // video embeddings in the query's language. Searches and what was watched land in the lake.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'vsearch', lake, network,
+      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        query_text: { type: 'string', required: true, maxLength: 256 },
+        query_language: { type: 'string', maxLength: 8 },
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.embed({
+          name: 'text-encoder', latency: a.embeddingLatencyBudget, endpoint,
+          input: { query_text: { request: 'query_text' }, query_language: { request: 'query_language' } },
+        }),
+        ServingStage.knn({
+          name: 'ann', index, indexName: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: a.candidatesPerSearch,
+          filters: [{ field: 'language', equals: { request: 'query_language' } }],
+        }),
+      ],
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          {
+            name: 'query_text', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP,
+            comment: 'Queries can name people and places; kept, as in search_pairs, because the text encoder learns from them',
+          },
+          { name: 'query_language', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+        ],
+        outcomes: { click: 'boolean', watch_time_s: 'number', completed: 'boolean' },
+      },
     });
-    endpoint.grantInvoke(searchService);
-    index.grantRead(searchService);
-    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Video search service'));
 
     // Monitoring: drift of the queries against the search logs; retraining trigger.
     new ModelMonitor(this, 'Monitor', {
@@ -148,6 +176,7 @@ export class VideoSearchStack extends Stack {
     recordFigures(this, figures, {
       'searches per second': queries,
       'QueryEmbedding endpoint (champion)': endpoint.champion.capacity,
+      'serving path': serving.capacity,
       'VideoIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
     });

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
 import { checkFigures, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 2 (visual search) states about scale. */
@@ -23,6 +24,17 @@ export interface VisualSearchAssumptions {
    * search's time to the nearest-neighbour query and the re-ranking.
    */
   readonly embeddingLatencyBudget: Duration;
+  /**
+   * p99 of a whole visual search on the request path: the embedding call, the nearest-neighbour
+   * query and the re-ranking. Assumed: 200 ms, the interactive budget chapters 6 and 10 state for
+   * their feeds; the embedding call's `embeddingLatencyBudget` is its stated share.
+   */
+  readonly searchLatencyBudget: Duration;
+  /**
+   * Nearest neighbours one search fetches from the index. Assumed: 100, ten times the 10 results
+   * shown, so that the re-ranking can drop near-duplicates and private images and still fill the page.
+   */
+  readonly candidatesPerSearch: number;
   /**
    * Queries one ml.c5.xlarge embeds per second within the budget. Assumed: 500, for the small
    * MLP encoder of model/ (a 16-value descriptor in, 32 values out); measure before production.
@@ -58,6 +70,8 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
     visualSearchesPerUserPerDay: 3,
     peakToAverage: 3,
     embeddingLatencyBudget: Duration.millis(50),
+    searchLatencyBudget: Duration.millis(200),
+    candidatesPerSearch: 100,
     embeddingQpsPerInstance: 500,
     descriptorDimensions: 16,
     embeddingDimensions: 32,
@@ -71,5 +85,12 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
  * names the stack's figures in the message). The sizing functions check the rest.
  */
 export function checkVisualSearchFigures(figures: VisualSearchFigures, who: string): void {
-  checkFigures(who, figures.assumptions, [wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1)]);
+  checkFigures(who, figures.assumptions, [
+    wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('candidatesPerSearch', 1),
+  ]);
+  const a = figures.assumptions;
+  if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {
+    throw new KitError(`${who}: invalid figures:\n  - searchLatencyBudget must be above embeddingLatencyBudget (${a.embeddingLatencyBudget.toMilliseconds()} ms) `
+      + `to leave time for the nearest-neighbour query and the re-ranking, but ${a.searchLatencyBudget.toMilliseconds()} ms was provided`);
+  }
 }

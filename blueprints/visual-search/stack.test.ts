@@ -53,12 +53,13 @@ test('the batch indexing pipeline re-embeds the whole catalogue within the windo
   });
 });
 
-test('the vector index is an OpenSearch Serverless vector collection the search service reads', () => {
+test('the vector index is an OpenSearch Serverless vector collection the request path reads', () => {
   s.template.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Name: VISUAL_SEARCH_NAMES.collection, Type: 'VECTORSEARCH' });
   const policies = s.template.findResources('AWS::OpenSearchServerless::AccessPolicy');
   const policy = JSON.stringify(Object.values(policies)[0]);
   expect(policy).toContain('aoss:WriteDocument');
-  expect(policy).toContain('SearchServiceRole');
+  // The serving function reads the index.
+  expect(policy).toContain('ServingHandlerRole');
   // The indexing pipeline's vector loader writes the index.
   expect(policy).toContain('IndexingVectorLoadRole');
 });
@@ -67,6 +68,8 @@ test('the indexing pipeline loads every embedding into the image index after the
   const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain('load_vectors.py');
   expect(definition).toContain(`'--index', '${VISUAL_SEARCH_NAMES.indexName}'`);
+  // The owner's pseudonym (erasure) and the two fields the request path's re-ranking reads.
+  expect(definition).toContain("'--document-fields', 'owner_id,near_duplicate_group,is_private'");
 });
 
 /** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */
@@ -84,6 +87,7 @@ test('personal columns are anonymized before training, serving and monitoring re
   expect(actions('images')).toMatchObject({
     image_id: 'keep', owner_id: 'pseudonymize', camera_serial: 'drop', uploaded_at: 'generalize:truncate-timestamp',
     upload_ip: 'generalize:ip-prefix', latitude: 'generalize:round', longitude: 'generalize:round', d00: 'keep',
+    near_duplicate_group: 'keep', is_private: 'keep',
   });
   expect(actions('image_clicks')).toMatchObject({
     user_id: 'pseudonymize', client_ip: 'generalize:ip-prefix', searched_at: 'generalize:truncate-timestamp', clicked_image_id: 'keep',
@@ -120,6 +124,7 @@ test('figures and sizing are recorded in the template metadata', () => {
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
     'visual searches per second',
     'QueryEmbedding endpoint (champion)',
+    'serving path',
     'ImageIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
   ]);
@@ -134,4 +139,56 @@ test('invalid figures fail synthesis, naming the figure', () => {
   expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/perInstanceThroughputQps must be a number of requests per second above 0/);
   expect(build({ descriptorDimensions: 1.5 })).toThrow(/descriptorDimensions must be a whole number of at least 1, but 1.5 was provided/);
   expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/window must be a duration above 0/);
+  expect(build({ candidatesPerSearch: 0 })).toThrow(/candidatesPerSearch must be a whole number of at least 1, but 0 was provided/);
+  expect(build({ searchLatencyBudget: Duration.millis(50) })).toThrow(/searchLatencyBudget must be above embeddingLatencyBudget \(50 ms\) .* but 50 ms was provided/);
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+  const descriptor = descriptorColumns(a.descriptorDimensions);
+
+  test('embeds the query photo, searches the image index and re-ranks, within 200 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['embed', 'knn', 'rerank']);
+    // By hand: 200 ms less the 10 ms reserve = 190 ms; the embedding's stated 50 ms and 5 ms for the
+    // re-ranking leave 135 ms to the k-NN query.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([50, 135, 5]);
+    expect(c.budgetMs).toBe(200);
+    expect(c.identifiers).toEqual(['user_id']);
+    // The encoder's instance: the 16 descriptor values, from the request; the vector is the answer's `embedding`.
+    expect(c.stages[0].input).toEqual(Object.fromEntries(descriptor.map((d) => [d, { request: d }])));
+    expect(c.stages[0].outputField).toBe('embedding');
+    expect(descriptor.every((d) => c.request[d].type === 'number' && c.request[d].required)).toBe(true);
+    expect(c.stages[1]).toMatchObject({ index: VISUAL_SEARCH_NAMES.indexName, idField: 'image_id', k: 100, returnFields: ['near_duplicate_group', 'is_private'] });
+    // The chapter's re-ranking: one image per near-duplicate group, no private image.
+    expect(c.stages[2]).toMatchObject({ dedupeBy: 'near_duplicate_group', exclude: [{ field: 'is_private', equals: true }] });
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 10,416.7 QPS × 1.5 = 15,625/s; 10,416.7 × 0.2 s × 1.5 = 3,125 at peak, ceil(312.5) = 313 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 15625, ThrottlingBurstLimit: 15625 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 313 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 313, MaxCapacity: 3125, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs searches and their clicks into the raw zone: the user pseudonymized, the query photo kept as in image_clicks', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const actions = (dataset: string) => Object.fromEntries(policyOf(dataset).columns.map((c) => [c.name, c.action]));
+    expect(actions('vis_impressions')).toMatchObject({ user_id: 'pseudonymize', d00: 'keep', d15: 'keep', item_id: 'keep', variant: 'keep' });
+    expect(actions('vis_outcomes')).toMatchObject({ user_id: 'pseudonymize', outcome: 'keep' });
+    expect(config().log.requestFields).toEqual(['user_id', ...descriptor]);
+    expect(config().log.outcomes).toEqual({ click: 'boolean', time_spent_s: 'number' });
+    // The SearchServiceRole placeholder and its security group are gone.
+    expect(JSON.stringify(s.template.toJSON())).not.toMatch(/SearchService/);
+  });
 });

@@ -1,13 +1,14 @@
 import * as path from 'path';
-import { Annotations, Duration, Stack, StackProps, aws_events as events, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, StackProps, aws_events as events, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { addVisualSearchDatasets, descriptorColumns } from './datasets';
+import { addVisualSearchDatasets, descriptorColumns, queryDescriptorColumns } from './datasets';
 import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
@@ -19,7 +20,7 @@ export const VISUAL_SEARCH_NAMES = {
   endpoint: 'vis-query-embedding',
   collection: 'vis-image-embeddings',
   indexing: 'vis-indexing',
-  /** The index in the collection the indexing pipeline loads and the search service queries. */
+  /** The index in the collection the indexing pipeline loads and the request path searches. */
   indexName: 'images',
 } as const;
 
@@ -37,7 +38,8 @@ export interface VisualSearchStackProps extends StackProps {
 /**
  * Chapter 2, visual search: a query photo is embedded online and its nearest neighbours are
  * looked up in a vector index of catalogue image embeddings, which a batch pipeline fills with
- * the same encoder, trained contrastively on the catalogue's images.
+ * the same encoder, trained contrastively on the catalogue's images; the request path re-ranks
+ * them to drop near-duplicates and private images.
  */
 export class VisualSearchStack extends Stack {
   constructor(scope: Construct, id: string, props: VisualSearchStackProps) {
@@ -121,10 +123,11 @@ export class VisualSearchStack extends Stack {
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ weekDay: 'TUE', hour: '2', minute: '0' }),
       // ... and from the transform output into the image index: one document per image, with the
-      // owner's pseudonym, so that an erasure request can find the owner's images.
+      // owner's pseudonym, so that an erasure request can find the owner's images, and the two
+      // fields the search's re-ranking reads (near-duplicate group, visibility).
       vectorIndex: {
         index, indexName: VISUAL_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
-        embeddingField: 'embedding', documentFields: ['owner_id'],
+        embeddingField: 'embedding', documentFields: ['owner_id', 'near_duplicate_group', 'is_private'],
       },
     });
     // A weekly run cannot have the staleness alarm (twice the interval exceeds CloudWatch's 7-day
@@ -132,14 +135,36 @@ export class VisualSearchStack extends Stack {
     Annotations.of(indexing).acknowledgeWarning('mlsd:batchTransformStaleAlarm',
       'Weekly re-indexing: a failed run raises the failed-run alarm; a missed run is visible on the Succeeded metric');
 
-    // Who does what: the search service embeds the query, then searches the index.
-    const searchService = new iam.Role(this, 'SearchServiceRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Visual search: embeds the query photo on the endpoint, then queries the image index',
+    // The request path (the chapter's online embedding + NN service): the query photo's descriptor
+    // → the encoder on the endpoint → k-NN in the image index → re-ranking that keeps one image
+    // per near-duplicate group and drops private images. Searches and clicks land in the lake.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'vis', lake, network,
+      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        ...Object.fromEntries(descriptor.map((name) => [name, { type: 'number', required: true } as const])),
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.embed({
+          name: 'query-embedding', latency: a.embeddingLatencyBudget, endpoint,
+          input: Object.fromEntries(descriptor.map((name) => [name, { request: name }])),
+        }),
+        ServingStage.knn({
+          name: 'ann', index, indexName: VISUAL_SEARCH_NAMES.indexName, idField: 'image_id', k: a.candidatesPerSearch,
+          returnFields: ['near_duplicate_group', 'is_private'],
+        }),
+        ServingStage.rerank({ name: 'dedupe-privacy', dedupeBy: 'near_duplicate_group', exclude: [{ field: 'is_private', equals: true }] }),
+      ],
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          ...queryDescriptorColumns(a.descriptorDimensions),
+        ],
+        outcomes: { click: 'boolean', time_spent_s: 'number' },
+      },
     });
-    endpoint.grantInvoke(searchService);
-    index.grantRead(searchService);
-    index.connections.allowDefaultPortFrom(network.securityGroupFor(this, 'SearchServiceSecurityGroup', 'Visual search service'));
 
     // Monitoring: drift of the query descriptors against the clicks' query photos; retraining trigger.
     new ModelMonitor(this, 'Monitor', {
@@ -157,6 +182,7 @@ export class VisualSearchStack extends Stack {
     recordFigures(this, figures, {
       'visual searches per second': queries,
       'QueryEmbedding endpoint (champion)': endpoint.champion.capacity,
+      'serving path': serving.capacity,
       'ImageIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
     });

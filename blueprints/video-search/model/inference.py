@@ -8,7 +8,8 @@ frame features with the same model.
 Requests, one instance per query or video:
   - ``application/json``: ``{"instances": [{"query_text": "cat piano", "query_language": "en"},
     {"frame_features": [[...], ...]}]}`` (``query_language`` optional; ``frame_features`` a list of
-    frames or its JSON text), or such a list on its own;
+    frames or its JSON text), or such a list on its own, or one instance object on its own (what
+    the request path's embed stage sends);
   - ``text/csv``: one query per line, ``query_text[,query_language]``;
   - ``application/jsonlines``: one instance object per line (batch transform).
 Responses, one per instance: ``{"embedding": [...], "query_token_count": n}`` for a query (the
@@ -18,6 +19,8 @@ of the same name), ``{"embedding": [...], "frame_count": n}`` for a video; as ``
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import serving_io
@@ -31,10 +34,24 @@ def model_fn(model_dir: str) -> TwoTowerEncoder:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
+    if serving_io.media_type(content_type) == serving_io.JSON:
+        instance = _single_instance(body)
+        if instance is not None:
+            return [instance]
     instances = serving_io.parse_instances(body, content_type)
     if serving_io.media_type(content_type) == serving_io.CSV:
         return [{"query_text": row[0], "query_language": row[1] if len(row) > 1 else None} for row in instances]
     return instances
+
+
+def _single_instance(body: object) -> dict | None:
+    """A JSON object without ``instances``: the request path's embed stage sends its one instance bare."""
+    text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None  # parse_instances reports it
+    return payload if isinstance(payload, dict) and "instances" not in payload else None
 
 
 def _embedding(row: np.ndarray) -> list:

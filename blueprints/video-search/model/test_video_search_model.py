@@ -148,6 +148,22 @@ def test_serves_queries_and_videos(trained):
     assert kind == "application/jsonlines" and len(out.strip().splitlines()) == 4
 
 
+def test_serves_the_request_paths_single_query(trained):
+    # The serving path's embed stage sends its one instance as a bare JSON object, without
+    # query_language when the caller did not send one.
+    encoder = inference.model_fn(trained[0])
+    text = trained[3][0]["query_text"]
+
+    def serve(body):
+        return json.loads(inference.output_fn(inference.predict_fn(inference.input_fn(body), encoder))[0])
+
+    query = {"query_text": text, "query_language": "en"}
+    assert serve(json.dumps(query)) == serve(json.dumps({"instances": [query]}))
+    assert serve(json.dumps({"query_text": text}).encode()) == serve(json.dumps({"instances": [{"query_text": text}]}))
+    bare = json.dumps({"query_text": "!!"})
+    model_testing.assert_rejected(inference, encoder, bare, "application/json", "letter or digit")
+
+
 @pytest.mark.parametrize(
     ("instances", "message"),
     [

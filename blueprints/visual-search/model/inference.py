@@ -8,7 +8,8 @@ images as JSON Lines.
 
 Requests (one instance per image):
   - ``application/json``: ``{"instances": [{"d00": 0.1, ..., "d15": -0.3}, ...]}``, or instances as
-    lists of the descriptor values in column order, or such a list on its own;
+    lists of the descriptor values in column order, or such a list on its own, or one instance
+    object on its own (what the request path's embed stage sends);
   - ``text/csv``: one image per line, the descriptor values in column order, no header;
   - ``application/jsonlines``: one instance (object or list) per line (batch transform).
 Responses, one per instance: ``{"embedding": [...], "descriptor_norm": ...}`` (the L2-normalized
@@ -19,6 +20,8 @@ embedding, and the query descriptor's L2 norm, the scalar the drift monitor comp
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import serving_io
@@ -32,7 +35,21 @@ def model_fn(model_dir: str) -> ImageEncoder:
 
 
 def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
+    if serving_io.media_type(content_type) == serving_io.JSON:
+        instance = _single_instance(body)
+        if instance is not None:
+            return [instance]
     return serving_io.parse_instances(body, content_type)
+
+
+def _single_instance(body: object) -> dict | None:
+    """A JSON object without ``instances``: the request path's embed stage sends its one instance bare."""
+    text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None  # parse_instances reports it
+    return payload if isinstance(payload, dict) and "instances" not in payload else None
 
 
 def _descriptor(instance: object, columns: list, index: int) -> list:

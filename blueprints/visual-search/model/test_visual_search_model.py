@@ -183,10 +183,23 @@ def test_serves_json_csv_and_json_lines(trained):
     assert clicks[0]["clicked_image_id"] in {catalogue[i]["image_id"] for i in top}
 
 
+def test_serves_the_request_paths_single_instance(trained):
+    # The serving path's embed stage sends its one instance as a bare JSON object.
+    encoder = inference.model_fn(trained[0])
+    query = {c: trained[3][0][c] for c in COLUMNS}
+
+    def serve(body):
+        return json.loads(inference.output_fn(inference.predict_fn(inference.input_fn(body), encoder))[0])
+
+    assert serve(json.dumps(query)) == serve(json.dumps({"instances": [query]}))
+    assert len(serve(json.dumps(query).encode())["predictions"]) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
         ('{"instances": [{"d00": 1}]}', "application/json", "missing d01"),
+        ('{"d00": 1}', "application/json", "missing d01"),
         ('{"instances": [[1, 2]]}', "application/json", "expected 16 descriptor values"),
         (
             '{"instances": [{' + ", ".join(f'"{c}": "x"' for c in COLUMNS) + "}]}",
