@@ -147,6 +147,8 @@ describe('the request path', () => {
 
   test('logs impressions and outcomes into the raw zone, anonymized like any dataset', () => {
     s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    // The function runs in isolated subnets: Firehose through its interface endpoint.
+    s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.kinesis-firehose', VpcEndpointType: 'Interface' });
     const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'vrec_impressions', TableType: 'EXTERNAL_TABLE' } } });
     const columns = JSON.stringify(Object.values(impressions)[0]);
     expect(columns).toContain('variant');

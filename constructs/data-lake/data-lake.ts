@@ -272,7 +272,7 @@ export class DataLake extends Construct {
   public addIngestionStream(dataset: string, options: IngestionStreamOptions = {}): RawIngestionStream {
     this.dataset(dataset);
     const problems: string[] = [];
-    const interval = options.bufferInterval?.toSeconds();
+    const interval = options.bufferInterval?.toSeconds({ integral: false });
     if (interval !== undefined && !(Number.isInteger(interval) && interval >= 0 && interval <= 900)) {
       problems.push(`bufferInterval must be 0 to 900 whole seconds, but ${interval} seconds was provided`);
     }

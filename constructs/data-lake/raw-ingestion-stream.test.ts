@@ -1,7 +1,9 @@
 import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX } from '.';
+import {
+  ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX, RawIngestionStream,
+} from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
@@ -44,11 +46,23 @@ function deliveryRoleStatements(template: Template): Record<string, unknown>[] {
 
 const actionsOf = (statement: Record<string, unknown>): string[] => [statement.Action].flat() as string[];
 
+/** `lake.addIngestionStream('ds')` with defaults, and a producer granted PutRecords: synthesized once for the tests that only read it. */
+const DEFAULTS = (() => {
+  let built: { stack: Stack; stream: RawIngestionStream; template: Template } | undefined;
+  return () => {
+    if (!built) {
+      const { stack, lake } = setup();
+      const stream = lake.addIngestionStream('ds');
+      stream.grantPutRecords(new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() }));
+      built = { stack, stream, template: Template.fromStack(stack) };
+    }
+    return built;
+  };
+})();
+
 describe('delivery stream', () => {
   test('Direct PUT, encrypted at rest with the lake key, into the raw zone under the dataset\'s prefix, gzipped, with delivery logs', () => {
-    const { stack, lake } = setup();
-    const stream = lake.addIngestionStream('ds');
-    const template = Template.fromStack(stack);
+    const { stack, stream, template } = DEFAULTS();
     const logGroup = new Capture();
     template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
       DeliveryStreamType: 'DirectPut',
@@ -77,9 +91,7 @@ describe('delivery stream', () => {
   });
 
   test('the stream waits for the delivery role\'s policy: its first delivery must not fail for lack of permission', () => {
-    const { stack, lake } = setup();
-    lake.addIngestionStream('ds');
-    const [stream] = Object.values(Template.fromStack(stack).findResources('AWS::KinesisFirehose::DeliveryStream'));
+    const [stream] = Object.values(DEFAULTS().template.findResources('AWS::KinesisFirehose::DeliveryStream'));
     expect(stream.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DataLakeIngestiondsDeliveryRoleDefaultPolicy/)]));
   });
 
@@ -98,9 +110,7 @@ describe('delivery stream', () => {
 
 describe('delivery role', () => {
   test('is assumed by Firehose of this account only', () => {
-    const { stack, lake } = setup();
-    lake.addIngestionStream('ds');
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Role', {
+    DEFAULTS().template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } } }],
       },
@@ -109,9 +119,8 @@ describe('delivery role', () => {
   });
 
   test('may put objects only under the dataset\'s prefix and its error prefix', () => {
-    const { stack, lake } = setup();
-    lake.addIngestionStream('ds');
-    const statements = deliveryRoleStatements(Template.fromStack(stack));
+    const { template } = DEFAULTS();
+    const statements = deliveryRoleStatements(template);
     const puts = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:') && a.includes('Put')));
     expect(puts).toEqual([{
       Effect: 'Allow',
@@ -122,15 +131,13 @@ describe('delivery role', () => {
     // On the bucket itself: only where it is and which uploads are open.
     const onBucket = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')) && !puts.includes(s));
     expect(onBucket.map(actionsOf)).toEqual([['s3:GetBucketLocation', 's3:ListBucketMultipartUploads']]);
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+    template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['s3:AbortMultipartUpload', 's3:PutObject'], Resource: Match.arrayWith([rawObjects('/ds/*')]) })]) },
     });
   });
 
   test('never reads an object: no statement of its policies grants s3:GetObject or any wildcard over it', () => {
-    const { stack, lake } = setup();
-    lake.addIngestionStream('ds');
-    const statements = deliveryRoleStatements(Template.fromStack(stack));
+    const statements = deliveryRoleStatements(DEFAULTS().template);
     const s3Actions = statements.flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a === '*');
     expect(s3Actions).not.toContain('s3:GetObject');
     expect(s3Actions.filter((a) => a.includes('*'))).toEqual([]);
@@ -138,9 +145,7 @@ describe('delivery role', () => {
   });
 
   test('encrypts with the lake key and writes its delivery log', () => {
-    const { stack, lake } = setup();
-    lake.addIngestionStream('ds');
-    const statements = deliveryRoleStatements(Template.fromStack(stack));
+    const statements = deliveryRoleStatements(DEFAULTS().template);
     expect(statements).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: expect.arrayContaining(['kms:Encrypt', 'kms:GenerateDataKey*', 'kms:Decrypt']), Resource: { 'Fn::GetAtt': [expect.stringMatching(/^DataLakeKey/), 'Arn'] } }),
       expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^DataLakeIngestiondsLogs/), 'Arn'] } }),
@@ -166,12 +171,7 @@ describe('delivery role', () => {
 
 describe('grantPutRecords', () => {
   test('lets a producer put records on this stream, and nothing else', () => {
-    const { stack, lake } = setup();
-    const stream = lake.addIngestionStream('ds');
-    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
-    const grant = stream.grantPutRecords(producer);
-    expect(grant.success).toBe(true);
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+    DEFAULTS().template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }],
       PolicyDocument: {
         Statement: [{
@@ -185,8 +185,12 @@ describe('grantPutRecords', () => {
 });
 
 describe('validation', () => {
+  // Failing calls add nothing to the tree: one lake serves every case.
+  let shared: ReturnType<typeof setup> | undefined;
+  const validationLake = () => (shared ??= setup());
+
   test('fails if the dataset is not declared', () => {
-    const { lake } = setup();
+    const { lake } = validationLake();
     expect(() => lake.addIngestionStream('unknown')).toThrow(KitError);
     expect(() => lake.addIngestionStream('unknown')).toThrow(/^DataLake Lake\/DataLake: no dataset 'unknown'; declared: ds$/);
   });
@@ -197,7 +201,7 @@ describe('validation', () => {
     ['bufferSizeMiB is above 128', { bufferSizeMiB: 129 }, /bufferSizeMiB must be a whole number from 1 to 128, but 129 was provided/],
     ['bufferSizeMiB is fractional', { bufferSizeMiB: 1.5 }, /bufferSizeMiB must be a whole number from 1 to 128, but 1.5 was provided/],
   ])('fails if %s', (_name, options, message) => {
-    const { lake } = setup();
+    const { lake } = validationLake();
     expect(() => lake.addIngestionStream('ds', options)).toThrow(KitError);
     expect(() => lake.addIngestionStream('ds', options)).toThrow(message);
     expect(() => lake.addIngestionStream('ds', options)).toThrow(/^DataLake Lake\/DataLake: addIngestionStream\('ds'\): /);
@@ -205,13 +209,13 @@ describe('validation', () => {
 
   test('accepts the bounds: no buffering delay, and 1 or 128 MiB', () => {
     const { lake } = setup();
+    lake.addDataset('other', { columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
     expect(() => lake.addIngestionStream('ds', { bufferInterval: Duration.seconds(0), bufferSizeMiB: 1 })).not.toThrow();
-    const other = setup().lake;
-    expect(() => other.addIngestionStream('ds', { bufferInterval: Duration.seconds(900), bufferSizeMiB: 128 })).not.toThrow();
+    expect(() => lake.addIngestionStream('other', { bufferInterval: Duration.seconds(900), bufferSizeMiB: 128 })).not.toThrow();
   });
 
   test('lists every problem in one error', () => {
-    const { lake } = setup();
+    const { lake } = validationLake();
     expect(() => lake.addIngestionStream('ds', { bufferInterval: Duration.minutes(20), bufferSizeMiB: 200 }))
       .toThrow(/bufferInterval must be .*, but 1200 seconds was provided; bufferSizeMiB must be .*, but 200 was provided$/);
   });

@@ -609,11 +609,9 @@ describe('validation', () => {
     ['maxRequestBytes is above 6 MiB', () => ({ maxRequestBytes: 6 * 1024 * 1024 + 1 }), 'maxRequestBytes must be a whole number from 256 to 6291456 (Lambda\'s payload limit), but 6291457 was provided'],
     ['an identifier is not a request field', () => ({ identifiers: ['author_id', 'account_id'] }), 'identifiers must name request fields, but account_id is not one'],
   ])('fails if %s', (_name, change, message) => {
+    expect(attempt(change).run).toThrow(KitError);
     const { run, path } = attempt(change);
-    expect(run).toThrow(KitError);
-    const again = attempt(change);
-    expect(again.run).toThrow(new RegExp(`^ServingPath ${escape(again.path)}: ${escape(message)}$`));
-    expect(path).toMatch(/^Stack\/Bad\d+$/);
+    expect(run).toThrow(new RegExp(`^ServingPath ${escape(path)}: ${escape(message)}$`));
   });
 
   test('lists every problem in one error', () => {
@@ -648,12 +646,10 @@ describe('validation', () => {
       stages: [...p.stages.slice(0, 2), ServingStage.act({ name: 'decide', defaultAction: 'keep', rules: [], review: { queue: w.reviews, actions: ['escalate'] } })],
     }), 'stages[2].reviewActions names "escalate", which no rule or the default decides'],
   ])('fails if %s', (_name, change, message) => {
+    expect(attempt(change).run).toThrow(KitError);
+    // Thrown before the function gets its environment, with the field's path in the pipeline configuration.
     const { run, path } = attempt(change);
-    expect(run).toThrow(KitError);
-    // Thrown before the function gets its environment: the same message again for a fresh id.
-    const again = attempt(change);
-    expect(again.run).toThrow(new RegExp(`^ServingPath ${escape(again.path)}: ${escape(message)}$`));
-    expect(path).not.toEqual(again.path);
+    expect(run).toThrow(new RegExp(`^ServingPath ${escape(path)}: ${escape(message)}$`));
   });
 
   test('fails if log.requestColumns does not classify the subject field', () => {

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Stack, Token, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Duration, Stack, Token, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PrivateApi } from './private-api';
 import { ServingLog, ServingLogOptions } from './serving-log';
@@ -68,7 +68,7 @@ const RULES: readonly Rule[] = [
   { condition: (p) => p.stages.some((s) => !STAGE_NAME.test(s.name)), message: (p) => `stages must be named with letters, digits, _ or -, but got ${p.stages.filter((s) => !STAGE_NAME.test(s.name)).map((s) => `'${s.name}'`).join(', ')}` },
   { condition: (p) => new Set(p.stages.map((s) => s.name)).size !== p.stages.length, message: (p) => `stages must have distinct names, but ${p.stages.map((s) => s.name).filter((n, i, all) => all.indexOf(n) !== i).join(', ')} repeat(s)` },
   { condition: (p) => p.maxItems !== undefined && !(Number.isInteger(p.maxItems) && p.maxItems >= 1 && p.maxItems <= 1000), message: (p) => `maxItems must be a whole number from 1 to 1000, but ${p.maxItems} was provided` },
-  { condition: (p) => p.memorySizeMiB !== undefined && !(Number.isInteger(p.memorySizeMiB) && p.memorySizeMiB >= 128 && p.memorySizeMiB <= 10240), message: (p) => `memorySizeMiB must be a whole number from 128 to 10240, but ${p.memorySizeMiB} was provided` },
+  { condition: (p) => p.memorySizeMiB !== undefined && !Token.isUnresolved(p.memorySizeMiB) && !(Number.isInteger(p.memorySizeMiB) && p.memorySizeMiB >= 128 && p.memorySizeMiB <= 10240), message: (p) => `memorySizeMiB must be a whole number from 128 to 10240, but ${p.memorySizeMiB} was provided` },
   { condition: (p) => p.maxRequestBytes !== undefined && !(Number.isInteger(p.maxRequestBytes) && p.maxRequestBytes >= 256 && p.maxRequestBytes <= 6 * 1024 * 1024), message: (p) => `maxRequestBytes must be a whole number from 256 to 6291456 (Lambda's payload limit), but ${p.maxRequestBytes} was provided` },
   { condition: (p) => p.identifiers.some((id) => p.request[id] === undefined), message: (p) => `identifiers must name request fields, but ${p.identifiers.filter((id) => p.request[id] === undefined).join(', ')} is not one` },
 ];
@@ -125,9 +125,12 @@ export class ServingPath extends Construct {
     props.lake.pseudonymizationKey.grantRead(this.function);
 
     const stages: StageConfig[] = props.stages.map((stage) => stage.bind({
-      grantee: this.function, connections: this.function, cacheKeyPrefix: `${props.name}:`, timeoutMs: this.capacity.stageTimeoutsMs[stage.name],
+      grantee: this.function, connections: this.function, network: props.network, cacheKeyPrefix: `${props.name}:`,
+      timeoutMs: this.capacity.stageTimeoutsMs[stage.name],
     }));
     if (props.log) {
+      // The function runs in isolated subnets: Firehose is reached through its interface endpoint.
+      props.network.interfaceEndpointFor('Firehose', ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE);
       this.log = new ServingLog(this, 'Log', { name: props.name, lake: props.lake, options: props.log, subjectField: props.identifiers[0] });
       this.log.impressions.grantPutRecords(this.function);
       this.log.outcomes.grantPutRecords(this.function);

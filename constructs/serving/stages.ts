@@ -7,6 +7,7 @@ import { RealtimeEndpoint, VariantKind } from '../endpoint';
 import { FeatureGroup, OnlineCache } from '../feature-store';
 import { ReviewQueue } from '../review-queue';
 import { VectorIndex } from '../vector-index';
+import { IWorkloadNetwork } from '../../lib/network';
 
 /** What every stage states. */
 export interface StageOptions {
@@ -108,6 +109,8 @@ export interface StageBinding {
   readonly grantee: iam.IGrantable;
   /** The serving function's network connections: admitted to the stores the stage reaches. */
   readonly connections: ec2.IConnectable;
+  /** Where the function runs: stages add the interface endpoints of the services they call. */
+  readonly network: IWorkloadNetwork;
   /** Prefix of the path's cache keys. */
   readonly cacheKeyPrefix: string;
   readonly timeoutMs: number;
@@ -238,7 +241,10 @@ export abstract class ServingStage {
   /** Decisions from score thresholds (take down, demote, review), review actions sent to the queue. */
   public static act(options: ActStageOptions): ServingStage {
     return new BoundStage('act', options, (b) => {
-      options.review?.queue.grantSendForReview(b.grantee);
+      if (options.review) {
+        options.review.queue.grantSendForReview(b.grantee);
+        b.network.interfaceEndpointFor('Sqs', ec2.InterfaceVpcEndpointAwsService.SQS);
+      }
       const stage: ActStage = {
         kind: 'act', name: options.name, timeoutMs: b.timeoutMs, rules: options.rules, defaultAction: options.defaultAction,
         ...(options.review ? { reviewActions: options.review.actions, reviewQueueUrl: options.review.queue.queueUrl } : {}),

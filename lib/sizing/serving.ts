@@ -68,7 +68,7 @@ export interface ServingCapacity {
  */
 export function sizeServing(figures: ServingFigures, stages: readonly StageTiming[], who = 'sizeServing'): ServingCapacity {
   const problems: string[] = [];
-  const budgetMs = Token.isUnresolved(figures.latencyBudget) ? NaN : figures.latencyBudget.toMilliseconds();
+  const budgetMs = Token.isUnresolved(figures.latencyBudget) ? NaN : figures.latencyBudget.toMilliseconds({ integral: false });
   const headroom = figures.headroom ?? DEFAULT_SERVING_HEADROOM;
   if (!(Number.isFinite(figures.peakQps) && figures.peakQps > 0)) problems.push(`peakQps must be a number above 0, but ${figures.peakQps} was provided`);
   if (!(Number.isInteger(budgetMs) && budgetMs >= 20 && budgetMs <= 29_000)) {
@@ -84,7 +84,7 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
   const stated = stages.filter((s) => s.latency !== undefined);
   const local = stages.filter((s) => s.latency === undefined && s.weight === 0);
   const shared = stages.filter((s) => s.latency === undefined && s.weight > 0);
-  const statedMs = stated.reduce((sum, s) => sum + s.latency!.toMilliseconds(), 0);
+  const statedMs = stated.reduce((sum, s) => sum + s.latency!.toMilliseconds({ integral: false }), 0);
   // A chapter's stage split usually spends its whole budget; the reserve and the unstated stages'
   // floor come out of the stated latencies in proportion.
   const roomForStated = available - local.length * LOCAL_STAGE_MS - shared.length * MIN_SHARED_STAGE_MS;
@@ -96,7 +96,7 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
   if (scale < 1) {
     explanation.push(`stated latencies (${statedMs} ms) scaled by ${fmt(scale)} to leave room for the reserve and ${shared.length + local.length} other stage(s)`);
   }
-  const statedTimeout = (s: StageTiming) => Math.max(1, Math.floor(clean(s.latency!.toMilliseconds() * scale)));
+  const statedTimeout = (s: StageTiming) => Math.max(1, Math.floor(clean(s.latency!.toMilliseconds({ integral: false }) * scale)));
   const rest = available - stated.reduce((sum, s) => sum + statedTimeout(s), 0) - local.length * LOCAL_STAGE_MS;
   if (rest < shared.length * MIN_SHARED_STAGE_MS) {
     throw new KitError(`${who}: ${local.length} local stage(s) × ${LOCAL_STAGE_MS} ms leave ${rest} ms of the ${available} ms available `
@@ -107,7 +107,7 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
   for (const stage of stages) {
     if (stage.latency !== undefined) {
       stageTimeoutsMs[stage.name] = statedTimeout(stage);
-      explanation.push(`${stage.name}: stated ${stage.latency.toMilliseconds()} ms${scale < 1 ? ` → ${stageTimeoutsMs[stage.name]} ms` : ''}`);
+      explanation.push(`${stage.name}: stated ${stage.latency.toMilliseconds({ integral: false })} ms${scale < 1 ? ` → ${stageTimeoutsMs[stage.name]} ms` : ''}`);
     } else if (stage.weight === 0) {
       stageTimeoutsMs[stage.name] = LOCAL_STAGE_MS;
       explanation.push(`${stage.name}: no I/O, ${LOCAL_STAGE_MS} ms`);

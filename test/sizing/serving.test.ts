@@ -142,8 +142,8 @@ describe('validation', () => {
   });
 
   test('fails if the budget is not whole milliseconds', () => {
-    // Duration refuses the conversion itself, so the message names neither the figure nor the construct.
-    expect(() => sizeServing({ ...FIGURES, latencyBudget: ms(20.5) }, STAGES)).toThrow(/20.5 must be a whole number of millis/);
+    expect(() => sizeServing({ ...FIGURES, latencyBudget: ms(20.5) }, STAGES))
+      .toThrow(/^sizeServing: latencyBudget must be a whole number of milliseconds from 20 ms to 29 s .* but 20.5 ms was provided$/);
   });
 
   test('fails if there are no stages', () => {

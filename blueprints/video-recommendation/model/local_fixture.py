@@ -1,0 +1,184 @@
+"""What the local run of the video recommendation blueprint serves (``npm run serve:local -- video-recommendation``).
+
+``build(workdir, key)`` trains the reference model on the synthetic impressions the model's tests
+make (``test_video_recommendation_model.impressions()``: each user prefers one of five clusters of
+40 videos), then writes into ``workdir`` what the local servers are loaded with, and
+``fixture.json``, the manifest the local run reads (paths relative to ``workdir``):
+
+- ``endpoints``: per SageMaker endpoint name (``vrec-user-tower``, ``vrec-ranking``; both serve the
+  one trained artifact, as deployed) the model folder and the serving code ``train.py`` wrote
+  into it (``code/inference.py``);
+- ``featureRecords``: JSON Lines for the Feature Store stand-in, keyed as the request path reads
+  them: ``vrec-user-features`` (``user_id`` = the user's pseudonym, ``user_age``, ``watch_history``
+  = watched video ids, oldest first, joined by ``|``) and ``vrec-recent-watch`` (the last watch);
+- ``indexes.videos``: the catalogue's documents for the k-NN stand-in (``video_id``,
+  ``video_language``, ``video_length_s``, ``channel_id`` = the channel's pseudonym, ``embedding``),
+  embedded by the model's video tower through ``inference.py`` as the daily indexing transform does;
+- ``tableItems``: the popular list, for the table of the pipeline's ``popular`` stage;
+- ``sampleRequest`` / ``sampleFeedback`` and ``facts`` (clusters, the sample user's taste) for a
+  person's curl and for the integration tests.
+
+Pseudonyms are the data lake's (``anonymize.pseudonym``: lowercase hex HMAC-SHA256 under ``key``),
+the same the serving handler computes from the raw ``user_id`` of a request.
+
+Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` prints the manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
+               os.path.join(REPO, "constructs", "data-lake", "runtime")):
+    if folder not in sys.path:
+        sys.path.append(folder)
+
+from anonymize import pseudonym  # noqa: E402 - after the path set-up above
+from blueprint_scripts import load_script  # noqa: E402
+
+KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
+USER_TOWER, RANKING = "vrec-user-tower", "vrec-ranking"
+INDEX = "videos"
+# The model tests' hyperparameters: a few seconds on two cores.
+TRAINING_ARGS = ("--retrieval-epochs", "30", "--ranker-epochs", "15", "--batch-size", "128", "--dimensions", "16")
+VIDEOS_PER_CHANNEL = 4  # 10 channels per cluster: the diversity rule (2 per channel) still leaves 20 of one cluster
+POPULAR_ITEMS = 50
+SAMPLE_USER = "u1"
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jsonl(path: str, rows: list) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def _tastes(rows: list, cluster_of: dict) -> dict:
+    """Each user's preferred cluster: the cluster of most of their watches (the planted signal)."""
+    watched = defaultdict(Counter)
+    for row in rows:
+        if row["watched"]:
+            watched[row["user_id"]][cluster_of[row["video_id"]]] += 1
+    return {user: counts.most_common(1)[0][0] for user, counts in watched.items()}
+
+
+def build(workdir: str, key: str) -> dict:
+    """Trains the model, writes the local run's data into ``workdir`` and returns the manifest."""
+    if not key:
+        raise ValueError("the pseudonymization key must not be empty")
+    tests = load_script(HERE, "test_video_recommendation_model.py")
+    os.makedirs(workdir, exist_ok=True)
+    rows = tests.impressions()
+    channel = os.path.join(workdir, "train")
+    os.makedirs(channel, exist_ok=True)
+    _jsonl(os.path.join(channel, "part-0"), rows)
+    model_dir = os.path.join(workdir, "model")
+    args = ["--train-dir", channel, "--model-dir", model_dir, "--checkpoint-dir", os.path.join(workdir, "checkpoints"),
+            *TRAINING_ARGS]
+    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
+        code = tests.train.training_io.run(tests.train.train, tests.train.parser(), args)
+    if code != 0:
+        raise RuntimeError(f"training failed (exit {code}); see stderr")
+    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
+        metrics = json.load(handle)
+    code_dir = os.path.join(model_dir, "code")
+
+    # The catalogue: every video the impressions show, with its language and length.
+    catalogue = {}
+    for row in rows:
+        catalogue[row["video_id"]] = (row["video_language"], int(row["video_length_s"]))
+    order = sorted(catalogue, key=lambda video: int(video[1:]))
+    cluster_of = {video: tests.video_cluster(int(video[1:])) for video in order}
+
+    # Index documents: the video tower through the served inference.py, as the indexing transform calls it.
+    inference = load_script(code_dir, "inference.py")
+    model = inference.model_fn(model_dir)
+    lines = "".join(json.dumps({"video_id": v, "video_length_s": catalogue[v][1], "video_language": catalogue[v][0]}) + "\n"
+                    for v in order)
+    body, _ = inference.output_fn(inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model),
+                                  "application/jsonlines")
+    documents = []
+    for answer in map(json.loads, body.splitlines()):
+        video = answer["video_id"]
+        documents.append({
+            "video_id": video, "video_language": catalogue[video][0], "video_length_s": catalogue[video][1],
+            "channel_id": pseudonym(key, f"ch{int(video[1:]) // VIDEOS_PER_CHANNEL}"), "embedding": answer["embedding"],
+        })
+    _jsonl(os.path.join(workdir, "videos.jsonl"), documents)
+
+    # Online features, keyed by pseudonym; event times now, so that the groups' TTLs keep them.
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    profiles, histories = {}, defaultdict(list)
+    for row in sorted(rows, key=lambda r: r["shown_at"]):
+        profiles[row["user_id"]] = (int(row["user_age"]), row["device_type"])
+        if row["watched"]:
+            histories[row["user_id"]].append(row["video_id"])
+    records = []
+    for user, (age, _) in profiles.items():
+        user_key = pseudonym(key, user)
+        history = histories[user][-50:]
+        records.append({"featureGroupName": "vrec-user-features", "record": {
+            "user_id": user_key, "updated_at": _iso(now), "user_age": age, "watch_history": "|".join(history)}})
+        if history:
+            records.append({"featureGroupName": "vrec-recent-watch", "record": {
+                "user_id": user_key, "watched_at": _iso(now), "video_id": history[-1], "watch_fraction": 0.9}})
+    _jsonl(os.path.join(workdir, "features.jsonl"), records)
+
+    watches = Counter(row["video_id"] for row in rows if row["watched"])
+    popular = [video for video, _ in watches.most_common(POPULAR_ITEMS)]
+
+    tastes = _tastes(rows, cluster_of)
+    taste = tastes[SAMPLE_USER]
+    # The request's language filters the index: the sample asks in the language of the user's taste.
+    language = tests.LANGUAGES[taste]
+    device = profiles[SAMPLE_USER][1]
+    manifest = {
+        "blueprint": "video-recommendation",
+        "endpoints": {name: {"codeDir": os.path.relpath(code_dir, workdir), "modelDir": os.path.relpath(model_dir, workdir)}
+                      for name in (USER_TOWER, RANKING)},
+        "featureRecords": "features.jsonl",
+        "indexes": {INDEX: {"documents": "videos.jsonl", "idField": "video_id", "vectorField": "embedding",
+                            "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
+        "tableItems": [{"stage": "popular", "item": {"pk": "popular", "prediction": popular}}],
+        "sampleRequest": {"user_id": SAMPLE_USER, "device_type": device, "language": language},
+        "sampleFeedback": {"user_id": SAMPLE_USER, "request_id": "<requestId of a /serve answer>",
+                           "item_id": "<an item id it served>", "outcome": "watched", "value": True},
+        "facts": {
+            "clusterOf": cluster_of,
+            "languageOf": {video: catalogue[video][0] for video in order},
+            "sampleUser": {"id": SAMPLE_USER, "tasteCluster": taste, "language": language,
+                           "watchHistory": histories[SAMPLE_USER][-50:]},
+            "popular": popular,
+        },
+        "metrics": metrics,
+    }
+    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=1)
+    return manifest
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args(argv)
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
+    manifest = build(args.workdir, key)
+    sys.stdout.write(json.dumps({"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
