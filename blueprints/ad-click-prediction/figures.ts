@@ -23,8 +23,9 @@ export interface AdClickPredictionAssumptions {
    */
   readonly candidatesPerRequest: number;
   /**
-   * p99 latency the ad server allows the model for one request (the endpoint's alarm threshold).
-   * 50 ms leaves room for candidate generation, the auction and re-ranking within the feed's budget.
+   * p99 latency of one ad request through the request path (features, the click model, the
+   * re-rank); also the endpoint's latency alarm threshold. 50 ms leaves room for candidate
+   * generation (targeting) and the auction in the ad server within the feed's budget.
    */
   readonly latencyBudget: Duration;
   /**

@@ -106,6 +106,7 @@ test('records its figures and sizing in the template metadata', () => {
     'engagement events',
     'adctr-user-engagement stream',
     'Features online cache',
+    'serving path',
   ]);
 });
 
@@ -125,4 +126,73 @@ test('continual learning: each hourly run looks up the newest registered version
   expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"adctr-dcn\\"');
   expect(definitions[0]).not.toContain('ModelApprovalStatus\\":\\"Approved');
   expect(definitions[0]).toContain('\\"ChannelName\\":\\"warm_start\\"');
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('scores the ads targeting selected, each stage within its share of the 50 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['requestCandidates', 'features', 'rank', 'rerank']);
+    // By hand: reserve max(10, 5 % × 50 = 2.5) = 10 ms → 40 ms; the two local stages 5 ms each → 30 ms
+    // shared by weight, features 2 and rank 4: 30 × 2/6 = 10, 30 × 4/6 = 20.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([5, 10, 20, 5]);
+    expect(c.budgetMs).toBe(50);
+    expect(c.identifiers).toEqual(['user_id']);
+    expect(c.request.ad_ids).toEqual({ type: 'string[]', required: true, maxLength: 200 });
+    // Every input of the click model: the user's engagement, each ad's IDs and statistics, the hour.
+    expect(c.stages[1].groups).toEqual([
+      { featureGroupName: 'adctr-user-engagement', of: 'subject', features: ['user_segment', 'user_clicks_7d', 'user_impressions_7d'] },
+      { featureGroupName: 'adctr-ad-stats', of: 'candidates', features: ['advertiser_id', 'campaign_id', 'ad_category', 'ad_ctr_7d', 'advertiser_ctr_30d'] },
+    ]);
+    expect(c.stages[1].cache).toMatchObject({ tls: true, keyPrefix: 'adctr:' });
+    expect(c.stages[2]).toMatchObject({
+      scoreField: 'click_probability', variants: [{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }],
+      context: {
+        user_segment: { feature: 'user_segment' }, user_clicks_7d: { feature: 'user_clicks_7d' },
+        user_impressions_7d: { feature: 'user_impressions_7d' }, hour_of_day: { request: 'hour_of_day' },
+      },
+    });
+    expect(c.stages[3]).toMatchObject({ maxPerValue: { field: 'advertiser_id', max: 1 } });
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 6,944.4 QPS × 1.5 = 10,416.7 → 10,417/s; 6,944.4 × 0.05 s × 1.5 = 520.8 → 521 at peak, ceil(52.1) = 53 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 10417, ThrottlingBurstLimit: 10417 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 53 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 53, MaxCapacity: 521, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs impressions and outcomes into the raw zone, the user pseudonymized like any dataset', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'adctr_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    const columns = JSON.stringify(Object.values(impressions)[0]);
+    expect(columns).toContain('variant');
+    expect(columns).toContain('hour_of_day');
+    expect(config().log.requestFields).toEqual(['user_id', 'hour_of_day']);
+    expect(config().log.outcomes).toEqual({ clicked: 'boolean', converted: 'boolean', revenue: 'number', hidden: 'boolean' });
+  });
+
+  test('the backend calls the API and feeds the engagement stream; no ad server placeholder is left', () => {
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('AdServerRole');
+    s.template.hasResourceProperties('AWS::IAM::Role', {
+      Description: Match.stringLikeRegexp('^The company backend'),
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { AWS: Match.anyValue() } })] },
+    });
+  });
+
+  test('reaches its log (Firehose) through interface endpoints: the function has no internet access', () => {
+    const endpoints = JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }));
+    expect(endpoints).toContain('.kinesis-firehose');
+  });
 });

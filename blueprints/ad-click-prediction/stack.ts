@@ -1,14 +1,15 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_ec2 as ec2, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addAdClickPredictionDatasets } from './datasets';
 import { ADCTR_AD_STATS_FEATURES, ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, ADCTR_USER_ENGAGEMENT_FEATURES } from './features';
 import { AD_CLICK_PREDICTION_FIGURES, AdClickPredictionFigures, checkAdClickPredictionFigures } from './figures';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
-import { Network } from '../../constructs/network';
+import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
@@ -17,6 +18,8 @@ import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
 export const ADCTR_MODEL_NAME = 'adctr-dcn';
 /** The ranking endpoint's name. */
 export const ADCTR_ENDPOINT_NAME = 'adctr-ranking';
+/** Ads of one advertiser in a response at most (the re-rank's rule): the auction sees distinct advertisers. */
+export const ADCTR_MAX_ADS_PER_ADVERTISER = 1;
 
 /** Properties of {@link AdClickPredictionStack}. */
 export interface AdClickPredictionStackProps extends StackProps {
@@ -30,8 +33,9 @@ export interface AdClickPredictionStackProps extends StackProps {
 /**
  * Chapter 8, ad click prediction: a Deep & Cross Network over hashed sparse IDs and dense
  * engagement statistics predicts the click probability of each ad candidate that advertiser
- * targeting selected; the ad server ranks by bid × probability and re-ranks. Ad statistics are
- * batch features, user engagement streams in for freshness, both cached for the online endpoint.
+ * targeting selected; the request path ranks them by that probability and re-ranks, and the ad
+ * server's auction weighs them by the bids. Ad statistics are batch features, user engagement
+ * streams in for freshness, both cached for the request path.
  * The model learns continually: an hourly run on the newest impressions, a run on drift, and the
  * newest version serves as the challenger of an A/B test.
  */
@@ -58,7 +62,11 @@ export class AdClickPredictionStack extends Stack {
 
     // Data: the impression log (each ad shown, the features used, clicked or not) and hourly ad statistics.
     const purpose = 'ad click prediction';
-    const network = new Network(this, 'Network');
+    // The serving function has no internet access: besides the defaults, the endpoints of
+    // the request path's log (Firehose).
+    const network = new Network(this, 'Network', {
+      interfaceEndpoints: [...DEFAULT_INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE],
+    });
     const lake = new DataLake(this, 'Lake', { network, purpose });
     const { impressions, adStats } = addAdClickPredictionDatasets(lake);
 
@@ -99,7 +107,7 @@ export class AdClickPredictionStack extends Stack {
     });
     training.retrainOn();
 
-    // Serving: advertiser targeting picks candidates, the ad server reads features and calls the click model.
+    // Serving: the click model behind a real-time endpoint, champion and challenger (the A/B test).
     const endpoint = new RealtimeEndpoint(this, 'ClickEndpoint', {
       lake, network, endpointName: ADCTR_ENDPOINT_NAME,
       figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
@@ -109,16 +117,58 @@ export class AdClickPredictionStack extends Stack {
       },
       dataCapture: { samplingPercentage: 5 },
     });
-    const adServer = new iam.Role(this, 'AdServerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'The ad server: reads ad and user features (cache, online store), invokes the click model, puts engagement events on the stream',
+
+    // The request path (the chapter's candidate generation → ranking → re-ranking): advertiser
+    // targeting (the company's ad server) selected the candidates and passes them; the user's
+    // engagement and the ads' statistics come from the cache (Feature Store on a miss), the hour from
+    // the request; the click model (variant sticky per user) scores them, the re-rank keeps one ad per
+    // advertiser. The ad server's auction then weighs the click probabilities by the bids.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'adctr', lake, network,
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        ad_ids: { type: 'string[]', required: true, maxLength: a.candidatesPerRequest },
+        // The user's local hour, 0-23, as the ad server knows it.
+        hour_of_day: { type: 'number', required: true },
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.requestCandidates({ name: 'targeted-ads', field: 'ad_ids' }),
+        ServingStage.features({
+          name: 'features', cache,
+          groups: [
+            { group: userEngagement.featureGroup, of: 'subject', features: ['user_segment', 'user_clicks_7d', 'user_impressions_7d'] },
+            { group: adFeatures.featureGroup, of: 'candidates', features: ['advertiser_id', 'campaign_id', 'ad_category', 'ad_ctr_7d', 'advertiser_ctr_30d'] },
+          ],
+        }),
+        ServingStage.rank({
+          name: 'click-model', endpoint, scoreField: 'click_probability',
+          context: {
+            user_segment: { feature: 'user_segment' }, user_clicks_7d: { feature: 'user_clicks_7d' },
+            user_impressions_7d: { feature: 'user_impressions_7d' }, hour_of_day: { request: 'hour_of_day' },
+          },
+        }),
+        ServingStage.rerank({ name: 'ad-rules', maxPerValue: { field: 'advertiser_id', max: ADCTR_MAX_ADS_PER_ADVERTISER } }),
+      ],
+      itemFields: ['advertiser_id', 'campaign_id'],
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          { name: 'hour_of_day', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+        ],
+        // The chapter's online metrics: CTR, conversion rate, revenue lift and hide rate, per variant.
+        outcomes: { clicked: 'boolean', converted: 'boolean', revenue: 'number', hidden: 'boolean' },
+      },
     });
-    endpoint.grantInvoke(adServer);
-    adFeatures.featureGroup.grantReadOnline(adServer);
-    userEngagement.featureGroup.grantReadOnline(adServer);
-    // Impressions and clicks the ad server logs feed the streaming engagement features.
-    userEngagement.streaming!.grantPutRecords(adServer);
-    cache.grantConnect(adServer);
+    // The company backend (the ad server): calls the request path and puts impressions and clicks on
+    // the engagement stream. Who may assume it is the account's IAM policy.
+    const backend = new iam.Role(this, 'BackendRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'The company backend (ad server): calls the click prediction API, puts engagement events on the feature stream',
+    });
+    serving.grantInvoke(backend);
+    userEngagement.streaming!.grantPutRecords(backend);
 
     // Monitoring: drift of every input (CSV column order) and of the click probabilities; drift retrains.
     new ModelMonitor(this, 'ClickMonitor', {
@@ -137,6 +187,7 @@ export class AdClickPredictionStack extends Stack {
       'engagement events': engagement,
       'adctr-user-engagement stream': streamSize,
       'Features online cache': cacheSize,
+      'serving path': serving.capacity,
     });
   }
 }

@@ -30,6 +30,6 @@ export const EVREC_USER_ACTIVITY_FEATURES: readonly FeatureDefinition[] = [
   { name: 'home_geohash', type: FeatureType.STRING },
   { name: 'user_registrations_30d', type: FeatureType.INTEGRAL },
   { name: 'events_viewed_1h', type: FeatureType.INTEGRAL },
-  // JSON counts per category; the ranking service turns them into category_affinity per candidate.
+  // JSON counts per category; the ranker's handler turns them into category_affinity per candidate.
   { name: 'registrations_by_category', type: FeatureType.STRING },
 ];

@@ -22,7 +22,10 @@ export interface EventRecommendationAssumptions {
    * stage: upcoming events within reach of the user). They travel in one endpoint invocation.
    */
   readonly candidatesPerRequest: number;
-  /** p99 latency the ranking service allows the model for one request (the endpoint's alarm threshold). */
+  /**
+   * p99 latency of one ranking request through the request path (features, the ranker, the
+   * re-rank); also the endpoint's latency alarm threshold.
+   */
   readonly latencyBudget: Duration;
   /**
    * Requests one ml.c5.xlarge instance serves per second within the latency budget: the GBDT of

@@ -105,6 +105,7 @@ test('records its figures and sizing in the template metadata', () => {
     'activity events',
     'evrec-user-activity stream',
     'Features online cache',
+    'serving path',
   ]);
 });
 
@@ -123,4 +124,69 @@ test('online learning: the hourly fine-tune continues the newest daily model, th
   const definitions = [workflowDefinition(s.template, 'listModelPackages')];
   expect(definitions[0]).toContain('\\"ModelPackageGroupName\\":\\"evrec-ranker\\"');
   expect(definitions[0]).toContain('evrec-ranker-ft');
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('ranks the events the location and type filter found, each stage within its share of the 150 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['requestCandidates', 'features', 'rank', 'rerank']);
+    // By hand: reserve max(10, 5 % × 150 = 7.5) = 10 ms → 140 ms; the two local stages 5 ms each → 130 ms
+    // shared by weight, features 2 and rank 4: 130 × 2/6 = 43.3 → 43, 130 × 4/6 = 86.7 → 86.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([5, 43, 86, 5]);
+    expect(c.budgetMs).toBe(150);
+    expect(c.identifiers).toEqual(['user_id']);
+    expect(c.request.event_ids).toEqual({ type: 'string[]', required: true, maxLength: 200 });
+    expect(c.stages[1].groups).toEqual([
+      { featureGroupName: 'evrec-user-activity', of: 'subject', features: ['home_geohash', 'user_registrations_30d', 'registrations_by_category'] },
+      { featureGroupName: 'evrec-event-features', of: 'candidates', features: ['event_category', 'venue_latitude', 'venue_longitude', 'starts_at', 'price', 'host_popularity'] },
+    ]);
+    expect(c.stages[1].cache).toMatchObject({ tls: true, keyPrefix: 'evrec:' });
+    // Champion 90 %, challenger 10 %, as the endpoint's variants; the user's inputs besides each event's features.
+    expect(c.stages[2]).toMatchObject({ scoreField: 'score', variants: [{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }] });
+    expect(Object.keys(c.stages[2].context)).toEqual(['home_geohash', 'user_registrations_30d', 'registrations_by_category', 'friends_registered_by_event']);
+    expect(c.stages[3]).toMatchObject({ maxPerValue: { field: 'event_category', max: 3 } });
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 277.78 QPS × 1.5 = 416.7 → 417/s; 277.78 × 0.15 s × 1.5 = 62.5 → 63 at peak, max(2, ceil(6.3)) = 7 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 417, ThrottlingBurstLimit: 417 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 7 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 7, MaxCapacity: 63, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs impressions and outcomes into the raw zone, the user pseudonymized like any dataset', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'evrec_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    const columns = JSON.stringify(Object.values(impressions)[0]);
+    expect(columns).toContain('variant');
+    expect(columns).toContain('item_id');
+    // The friends' registrations come from the social graph: used for ranking, never logged.
+    expect(config().log.requestFields).toEqual(['user_id']);
+    expect(config().log.outcomes).toEqual({ clicked: 'boolean', registered: 'boolean', revenue: 'number' });
+  });
+
+  test('the backend calls the API and feeds the activity stream; no ranking service placeholder is left', () => {
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('RankingServiceRole');
+    s.template.hasResourceProperties('AWS::IAM::Role', {
+      Description: Match.stringLikeRegexp('^The company backend'),
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { AWS: Match.anyValue() } })] },
+    });
+  });
+
+  test('reaches its log (Firehose) through interface endpoints: the function has no internet access', () => {
+    const endpoints = JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }));
+    expect(endpoints).toContain('.kinesis-firehose');
+  });
 });

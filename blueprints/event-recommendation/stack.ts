@@ -1,14 +1,15 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_ec2 as ec2, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addEventRecommendationDatasets } from './datasets';
 import { EVREC_EVENT_FEATURES, EVREC_FEATURES, EVREC_USER_ACTIVITY_FEATURES } from './features';
 import { EVENT_RECOMMENDATION_FIGURES, EventRecommendationFigures, checkEventRecommendationFigures } from './figures';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
-import { Network } from '../../constructs/network';
+import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
@@ -19,6 +20,13 @@ export const EVREC_MODEL_NAME = 'evrec-ranker';
 export const EVREC_FINE_TUNE_MODEL_NAME = 'evrec-ranker-ft';
 /** The ranking endpoint's name. */
 export const EVREC_ENDPOINT_NAME = 'evrec-ranking';
+/**
+ * Longest `friends_registered_by_event` a request may carry: `event:count` pairs separated by `|`,
+ * for the candidates at least one friend registered for (the social graph service counts them).
+ */
+export const EVREC_MAX_FRIENDS_REGISTERED_LENGTH = 8192;
+/** Events of one category in a response at most (the re-rank's diversity rule). */
+export const EVREC_MAX_PER_CATEGORY = 3;
 /** Columns of the ranking log a training run reads: query keys, features, label. */
 const TRAINING_COLUMNS = ['user_id', 'event_id', 'impression_time', ...EVREC_FEATURES, 'registered'];
 
@@ -62,7 +70,11 @@ export class EventRecommendationStack extends Stack {
 
     // Data: the ranking log (each event shown, the features used, registered or not) and the event catalogue.
     const purpose = 'event recommendation';
-    const network = new Network(this, 'Network');
+    // The serving function has no internet access: besides the defaults, the endpoints of
+    // the request path's log (Firehose).
+    const network = new Network(this, 'Network', {
+      interfaceEndpoints: [...DEFAULT_INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE],
+    });
     const lake = new DataLake(this, 'Lake', { network, purpose });
     const { rankingLog, eventCatalogue } = addEventRecommendationDatasets(lake);
 
@@ -109,7 +121,7 @@ export class EventRecommendationStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(1)),
     });
 
-    // Serving: the ranking service filters candidates by location and type, reads features, and calls the ranker.
+    // Serving: the ranker behind a real-time endpoint, champion and challenger (the A/B test).
     const endpoint = new RealtimeEndpoint(this, 'RankingEndpoint', {
       lake, network, endpointName: EVREC_ENDPOINT_NAME,
       figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
@@ -119,16 +131,61 @@ export class EventRecommendationStack extends Stack {
       },
       dataCapture: { samplingPercentage: 20 },
     });
-    const rankingService = new iam.Role(this, 'RankingServiceRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'The ranking service: reads event and user features (cache, online store), invokes the ranker, puts activity events on the stream',
+
+    // The request path (the chapter's filter → rank): the events service's location and type filter
+    // found the candidates, upcoming events near the user, and passes them; the user's activity and
+    // the events' attributes come from the cache (Feature Store on a miss), friends' registrations
+    // from the request; the ranker (variant sticky per user) scores them, the re-rank diversifies.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'evrec', lake, network,
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        event_ids: { type: 'string[]', required: true, maxLength: a.candidatesPerRequest },
+        friends_registered_by_event: { type: 'string', required: true, maxLength: EVREC_MAX_FRIENDS_REGISTERED_LENGTH },
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.requestCandidates({ name: 'nearby-events', field: 'event_ids' }),
+        ServingStage.features({
+          name: 'features', cache,
+          groups: [
+            { group: userActivity.featureGroup, of: 'subject', features: ['home_geohash', 'user_registrations_30d', 'registrations_by_category'] },
+            {
+              group: eventFeatures.featureGroup, of: 'candidates',
+              features: ['event_category', 'venue_latitude', 'venue_longitude', 'starts_at', 'price', 'host_popularity'],
+            },
+          ],
+        }),
+        ServingStage.rank({
+          name: 'ranker', endpoint,
+          // The handler derives distance, travel time, time to the event and category affinity from these (model/inference.py).
+          context: {
+            home_geohash: { feature: 'home_geohash' },
+            user_registrations_30d: { feature: 'user_registrations_30d' },
+            registrations_by_category: { feature: 'registrations_by_category' },
+            friends_registered_by_event: { request: 'friends_registered_by_event' },
+          },
+        }),
+        ServingStage.rerank({ name: 'diversity', maxPerValue: { field: 'event_category', max: EVREC_MAX_PER_CATEGORY } }),
+      ],
+      itemFields: ['event_category'],
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        ],
+        // The chapter's online metrics: CTR, conversion (registration) and revenue, per variant.
+        outcomes: { clicked: 'boolean', registered: 'boolean', revenue: 'number' },
+      },
     });
-    endpoint.grantInvoke(rankingService);
-    eventFeatures.featureGroup.grantReadOnline(rankingService);
-    userActivity.featureGroup.grantReadOnline(rankingService);
-    // Views and registrations the service records feed the streaming activity features.
-    userActivity.streaming!.grantPutRecords(rankingService);
-    cache.grantConnect(rankingService);
+    // The company backend: calls the request path and puts the app's activity events (views,
+    // registrations, location updates) on the stream. Who may assume it is the account's IAM policy.
+    const backend = new iam.Role(this, 'BackendRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'The company backend: calls the event ranking API, puts activity events on the feature stream',
+    });
+    serving.grantInvoke(backend);
+    userActivity.streaming!.grantPutRecords(backend);
 
     // Monitoring: drift of every feature and of the scores against the ranking log; drift retrains the champion.
     new ModelMonitor(this, 'RankingMonitor', {
@@ -144,6 +201,7 @@ export class EventRecommendationStack extends Stack {
       'activity events': activity,
       'evrec-user-activity stream': streamSize,
       'Features online cache': cacheSize,
+      'serving path': serving.capacity,
     });
   }
 }

@@ -63,11 +63,11 @@ export function addHarmfulContentDetectionDatasets(lake: DataLake) {
 
 const integral = (names: readonly string[]) => names.map((name) => ({ name, type: FeatureType.INTEGRAL }));
 
-/** Features of the `hcd-author-history` group: the author_history columns the detection service reads online. */
+/** Features of the `hcd-author-history` group: the author_history columns the request path reads online. */
 export const AUTHOR_HISTORY_FEATURES: readonly FeatureDefinition[] = [
   { name: 'author_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(AUTHOR_FEATURES),
 ];
-/** Features of the `hcd-post-reactions` group: the post_reactions columns the detection service reads online. */
+/** Features of the `hcd-post-reactions` group: the post_reactions columns (not read online yet: README, Limits). */
 export const POST_REACTION_FEATURES: readonly FeatureDefinition[] = [
   { name: 'post_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING }, ...integral(REACTION_FEATURES),
 ];

@@ -24,8 +24,9 @@ export interface HarmfulContentDetectionAssumptions {
   /** Peak over average request rate: posting peaks in the evening at about three times the daily mean. */
   readonly peakToAverage: number;
   /**
-   * p99 latency the detection service allows the model (the endpoint's alarm threshold). 300 ms
-   * keeps the check within the posting flow, before the post is distributed.
+   * p99 latency of one check through the request path (author features, the classifier, the
+   * decision); also the endpoint's latency alarm threshold. 300 ms keeps the check within the
+   * posting flow, before the post is distributed.
    */
   readonly latencyBudget: Duration;
   /**

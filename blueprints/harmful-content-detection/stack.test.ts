@@ -100,7 +100,7 @@ describe('the request path', () => {
     expect(c.budgetMs).toBe(300);
     expect(c.identifiers).toEqual(['author_id']);
     expect(c.stages[0]).toMatchObject({ field: 'post_id' });
-    expect(c.stages[1].groups).toEqual([{ featureGroupName: 'DEPLOY-TIME', of: 'subject', features: ['violations_30d', 'violations_90d', 'upheld_appeals_90d', 'account_age_days'] }]);
+    expect(c.stages[1].groups).toEqual([{ featureGroupName: 'hcd-author-history', of: 'subject', features: ['violations_30d', 'violations_90d', 'upheld_appeals_90d', 'account_age_days'] }]);
     // Every input of the classifier: the embeddings and reactions from the request, the author's history from the store.
     expect(c.stages[2]).toMatchObject({ scoreField: 'harm_score', variants: [{ name: 'champion', weight: 1 }] });
     expect(c.stages[2].context).toEqual({
@@ -151,5 +151,11 @@ describe('the request path', () => {
     });
     // The moderators' tool stays: it consumes the review queues.
     expect(template).toContain('ModerationToolRole');
+  });
+
+  test('reaches its log (Firehose) and its review queue (SQS) through interface endpoints: the function has no internet access', () => {
+    const endpoints = JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }));
+    expect(endpoints).toContain('.kinesis-firehose');
+    expect(endpoints).toContain('.sqs');
   });
 });

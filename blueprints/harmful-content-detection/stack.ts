@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps, aws_ec2 as ec2, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { AUTHOR_FEATURES, AUTHOR_HISTORY_FEATURES, EMBEDDINGS, HARM_CLASSES, POST_REACTION_FEATURES, REACTION_FEATURES, addHarmfulContentDetectionDatasets } from './datasets';
 import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures, checkHarmfulContentDetectionFigures } from './figures';
@@ -7,7 +7,7 @@ import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/d
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
-import { Network } from '../../constructs/network';
+import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
 import { ReviewQueue } from '../../constructs/review-queue';
 import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
@@ -49,7 +49,11 @@ export class HarmfulContentDetectionStack extends Stack {
     checkHarmfulContentDetectionFigures(figures, `${this.node.path} figures`);
     const a = figures.assumptions;
     const purpose = 'harmful content detection';
-    const network = new Network(this, 'Network');
+    // The serving function has no internet access: besides the defaults, the endpoints of
+    // the request path's log (Firehose) and review queue (SQS).
+    const network = new Network(this, 'Network', {
+      interfaceEndpoints: [...DEFAULT_INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE, ec2.InterfaceVpcEndpointAwsService.SQS],
+    });
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: labelled posts (training), author history and reactions (batch features).

@@ -1,7 +1,8 @@
 """Serving handler of the ad click model (model_fn → input_fn → predict_fn → output_fn).
 
 One request scores the ad candidates of one ad request (after advertiser targeting selected them);
-the ad server then ranks them by bid × click probability and re-ranks (pacing, diversity).
+the request path ranks them by click probability and re-ranks them, the ad server's auction
+weighs them by the bids.
 
 Requests:
   - ``application/json``::
@@ -13,6 +14,11 @@ Requests:
   - ``text/csv``: one candidate per line, the sparse fields then the dense features in the order of
     ``ad_click_prediction_model.SPARSE_FIELDS`` and ``DENSE_FEATURES``, no header.
 
+The request path (``stack.ts``, ServingPath ``adctr``) sends each candidate as ``{"id": "a1", ...}``
+with the ad's statistics and the user's engagement as the online feature store holds them
+(strings): ``ad_id`` is taken from ``id`` when absent, and a user without an engagement record
+(none in the last 30 days) has ``USER_DEFAULTS``: no clicks, no impressions, an unknown segment.
+
 Responses: JSON ``{"predictions": [{"ad_id": ..., "click_probability": p}, ...]}`` in request
 order, or CSV with one probability per line.
 """
@@ -23,6 +29,8 @@ import serving_io
 from ad_click_prediction_model import DENSE_FEATURES, SPARSE_FIELDS, DeepCrossNetwork
 
 COLUMNS = (*SPARSE_FIELDS, *DENSE_FEATURES)
+# What a user without an engagement record has: nothing in 7 days, a segment no training row had.
+USER_DEFAULTS = {"user_segment": "unknown", "user_clicks_7d": 0, "user_impressions_7d": 0}
 
 
 def model_fn(model_dir: str) -> DeepCrossNetwork:
@@ -43,8 +51,18 @@ def input_fn(body: object, content_type: str = serving_io.JSON) -> list:
             instance = dict(zip(COLUMNS, instance))
         if not isinstance(instance, dict):
             raise ValueError(f"instance {i}: expected an object with {', '.join(COLUMNS)}")
-        candidates.append(instance)
+        candidates.append(as_sent_by_the_request_path(instance))
     return candidates
+
+
+def as_sent_by_the_request_path(instance: dict) -> dict:
+    """The candidate with ``ad_id`` from ``id`` and a new user's defaults where absent (module docstring)."""
+    out = dict(instance)
+    if out.get("ad_id") in (None, "") and out.get("id") not in (None, ""):
+        out["ad_id"] = out["id"]
+    if all(out.get(name) in (None, "") for name in USER_DEFAULTS):
+        out.update(USER_DEFAULTS)
+    return out
 
 
 def predict_fn(candidates: list, model: DeepCrossNetwork) -> list:

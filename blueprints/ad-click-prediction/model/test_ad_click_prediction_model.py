@@ -176,6 +176,26 @@ def test_serves_click_probabilities(trained):
     assert predictions[0]["click_probability"] > predictions[1]["click_probability"]
 
 
+def test_serves_what_the_request_path_sends(trained):
+    # The candidate's id, the ad's statistics and the user's engagement as the feature store's strings.
+    model = inference.model_fn(trained["model_dir"])
+    stored = {k: str(v) for k, v in candidate("a1").items() if k != "ad_id"}
+    sent = {"id": "a1", **stored}
+    served = inference.predict_fn(inference.input_fn(json.dumps({"instances": [sent]}), "application/json"), model)
+    direct = inference.predict_fn([candidate("a1")], model)
+    assert served == direct
+    assert served[0]["ad_id"] == "a1"
+    # A user without an engagement record: no clicks or impressions, an unknown segment.
+    new_user = {k: v for k, v in sent.items() if k not in ("user_segment", "user_clicks_7d", "user_impressions_7d")}
+    defaults = {**sent, "user_segment": "unknown", "user_clicks_7d": 0, "user_impressions_7d": 0}
+    assert inference.predict_fn(inference.input_fn(json.dumps([new_user]), "application/json"), model) == \
+        inference.predict_fn(inference.input_fn(json.dumps([defaults]), "application/json"), model)
+    # Part of a record is not a new user: the missing feature is still an error.
+    partial = {k: v for k, v in sent.items() if k != "user_clicks_7d"}
+    with pytest.raises(ValueError, match="missing user_clicks_7d"):
+        inference.predict_fn(inference.input_fn(json.dumps([partial]), "application/json"), model)
+
+
 def test_serves_csv(trained):
     model = inference.model_fn(trained["model_dir"])
     lines = [",".join(str(c[k]) for k in inference.COLUMNS) for c in (candidate("a"), candidate("b", hour_of_day=3))]

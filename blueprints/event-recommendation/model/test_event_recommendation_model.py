@@ -142,6 +142,57 @@ def test_filters_then_ranks(trained):
     assert all(0 < p["score"] < 1 for p in payload["predictions"])
 
 
+def sent_by_the_request_path(event_id: str, **overrides) -> dict:
+    """A candidate as the request path sends it: features from the online store (strings) and the request."""
+    base = {"id": event_id, "event_category": "music", "venue_latitude": "52.5200", "venue_longitude": "13.4050",
+            "starts_at": "2024-05-02T18:00:00.000Z", "price": "25.0", "host_popularity": "0.4",
+            "registrations_total": "80", "home_geohash": "u33db", "user_registrations_30d": "3",
+            "registrations_by_category": '{"music": 3, "sport": 1}', "friends_registered_by_event": "e7:1|e1:2"}
+    return {**base, **overrides}
+
+
+def test_derives_the_features_from_what_the_request_path_sends(trained, monkeypatch):
+    now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc).timestamp()
+
+    def derived_from(event_id: str, **overrides) -> dict:
+        return inference.derive_features(sent_by_the_request_path(event_id, **overrides), now)
+
+    derived = derived_from("e1")
+    assert (derived["event_id"], derived["category"]) == ("e1", "music")
+    # By hand: the centre of u33db is 52.5366 N, 13.3813 E: 1.85 km north and 1.60 km west of the
+    # venue, 2.45 km; 2 minutes a km. (ezs42, the usual check of a decoder, gives 42.605 N, 5.603 W.)
+    assert inference.geohash_centre("ezs42") == pytest.approx((42.605, -5.603), abs=0.001)
+    assert derived["distance_km"] == pytest.approx(2.45, abs=0.01)
+    assert derived["travel_time_min"] == pytest.approx(derived["distance_km"] * 2, abs=0.05)
+    assert derived["hours_to_event"] == 30  # 1 May 12:00 → 2 May 18:00
+    assert derived["category_affinity"] == 0.75  # 3 of 4 registrations are music
+    assert derived["friends_registered"] == 2
+    assert derived_from("e9")["friends_registered"] == 0
+    assert derived_from("e1", friends_registered_by_event="")["friends_registered"] == 0
+    assert derived_from("e1", registrations_by_category="{}")["category_affinity"] == 0
+    # Features given as they are win over their inputs.
+    assert derived_from("e1", distance_km=7)["distance_km"] == 7
+
+    model = inference.model_fn(trained["model_dir"])
+    monkeypatch.setattr(inference.time, "time", lambda: now)
+    hamburg = {"venue_latitude": "53.5511", "venue_longitude": "9.9937"}
+    sent = [sent_by_the_request_path("e1"), sent_by_the_request_path("e2", **hamburg)]
+    served = inference.predict_fn(inference.input_fn(json.dumps({"instances": sent}), "application/json"), model)
+    features = [{f: inference.derive_features(c, now)[f] for f in FEATURES} for c in sent]
+    expected = inference.predict_fn({"instances": features, "filter": {}, "top_k": None}, model)
+    assert [p["score"] for p in served["predictions"]] == [p["score"] for p in expected["predictions"]]
+    assert [p["event_id"] for p in served["predictions"]] == ["e1", "e2"]
+    assert served["ranking"] == ["e1", "e2"]  # Hamburg is 255 km from Berlin: near and with friends first
+
+
+def test_names_the_event_whose_features_cannot_be_derived(trained):
+    model = inference.model_fn(trained["model_dir"])
+    with pytest.raises(ValueError, match="event 'e1': cannot derive its features"):
+        inference.predict_fn([sent_by_the_request_path("e1", home_geohash="u33a!")], model)
+    with pytest.raises(ValueError, match="missing distance_km"):
+        inference.predict_fn([sent_by_the_request_path("e1", home_geohash=None)], model)
+
+
 def test_serves_csv(trained):
     model = inference.model_fn(trained["model_dir"])
     rows = [",".join(str(c[f]) for f in FEATURES) for c in (candidate("x"), candidate("y", distance_km=90))]

@@ -15,7 +15,8 @@ stage it asks for:
   ``{"video_id": "v9", "embedding": [...]}``, the vector the index stores for that video.
 
 ``history`` is the user's recently watched video ids (from the feature store), most recent last,
-as a list or as the feature store's ``|``-separated string; unknown ids are ignored. CSV rows: ``user_age,device_type,history`` (ids separated by ``|``) for
+as a list or as the feature store's ``|``-separated string; unknown ids are ignored.
+CSV rows: ``user_age,device_type,history`` (ids separated by ``|``) for
 embeddings, followed by ``video_id,video_length_s,video_language`` for ranking. Responses:
 ``{"predictions": [...]}`` or CSV (the score, or the embedding's values, per line).
 """

@@ -148,8 +148,10 @@ def test_embeds_catalogue_videos_for_the_index_and_the_user_vector_retrieves_the
 def test_history_as_the_feature_store_holds_it(trained: tuple) -> None:
     # The request path sends the watch_history feature as it is stored: ids separated by |.
     model = inference.model_fn(trained[0])
-    as_list, _ = serve(model, json.dumps({"instances": [{"user_age": 30, "device_type": "mobile", "history": ["v1", "v2"]}]}))
-    as_text, _ = serve(model, json.dumps({"instances": [{"user_age": "30", "device_type": "mobile", "history": "v1|v2"}]}))
+    listed = {"user_age": 30, "device_type": "mobile", "history": ["v1", "v2"]}
+    stored = {"user_age": "30", "device_type": "mobile", "history": "v1|v2"}
+    as_list, _ = serve(model, json.dumps({"instances": [listed]}))
+    as_text, _ = serve(model, json.dumps({"instances": [stored]}))
     assert json.loads(as_list) == json.loads(as_text)
 
 
