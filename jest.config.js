@@ -5,7 +5,7 @@ const path = require('path');
 module.exports = {
   testEnvironment: 'node',
   // Tests live beside the constructs and blueprints they cover, and under test/.
-  roots: ['test', 'constructs', 'blueprints', 'lib'].map((d) => path.join(__dirname, d)).filter((d) => fs.existsSync(d)),
+  roots: ['test', 'constructs', 'blueprints', 'lib', 'local'].map((d) => path.join(__dirname, d)).filter((d) => fs.existsSync(d)),
   testMatch: ['**/*.test.ts'],
   // Transpile only: `npm test` type-checks the whole project with tsc before jest runs, so a
   // per-file type-check in the transformer would only repeat that work in every worker.

@@ -24,6 +24,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 
+# Servers the tests start on loopback (redis-server from Debian, moto server from .venv) and the
+# pinned Python tools: installed only when missing.
+step "Test servers and Python tools (scripts/setup-local.sh)"
+bash scripts/setup-local.sh
+
 step "Type-check (tsc)"
 npx tsc --noEmit
 

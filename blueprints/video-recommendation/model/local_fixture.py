@@ -104,8 +104,8 @@ def build(workdir: str, key: str) -> dict:
     # Index documents: the video tower through the served inference.py, as the indexing transform calls it.
     inference = load_script(code_dir, "inference.py")
     model = inference.model_fn(model_dir)
-    lines = "".join(json.dumps({"video_id": v, "video_length_s": catalogue[v][1], "video_language": catalogue[v][0]}) + "\n"
-                    for v in order)
+    rows_in = [{"video_id": v, "video_length_s": catalogue[v][1], "video_language": catalogue[v][0]} for v in order]
+    lines = "".join(json.dumps(row) + "\n" for row in rows_in)
     body, _ = inference.output_fn(inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model),
                                   "application/jsonlines")
     documents = []
@@ -145,8 +145,10 @@ def build(workdir: str, key: str) -> dict:
     device = profiles[SAMPLE_USER][1]
     manifest = {
         "blueprint": "video-recommendation",
-        "endpoints": {name: {"codeDir": os.path.relpath(code_dir, workdir), "modelDir": os.path.relpath(model_dir, workdir)}
-                      for name in (USER_TOWER, RANKING)},
+        "endpoints": {
+            name: {"codeDir": os.path.relpath(code_dir, workdir), "modelDir": os.path.relpath(model_dir, workdir)}
+            for name in (USER_TOWER, RANKING)
+        },
         "featureRecords": "features.jsonl",
         "indexes": {INDEX: {"documents": "videos.jsonl", "idField": "video_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
@@ -176,7 +178,8 @@ def main(argv: list | None = None) -> int:
     if not key:
         parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
     manifest = build(args.workdir, key)
-    sys.stdout.write(json.dumps({"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}) + "\n")
+    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
+    sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 
 
