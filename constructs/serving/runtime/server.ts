@@ -3,14 +3,14 @@
  * body and an id and return a status and a JSON body. The Lambda handler and the local run both
  * call it; tests call it with mocked clients.
  */
-import type { PipelineConfig } from './contract';
+import type { FeaturesStage, PipelineConfig } from './contract';
 import type { ServingDeps } from './deps';
 import { createFeedbackRoute } from './feedback';
 import { errorName } from './json';
 import { impressionLines, putImpressions } from './lake-log';
 import { emitRequestMetrics } from './metrics';
 import { runPipeline } from './pipeline';
-import { pseudonymizeRequest } from './pseudonyms';
+import { pseudonymizeField, pseudonymizeRequest } from './pseudonyms';
 import { compileSchema, parseBody, validateRequest } from './request';
 import { createResources } from './resources';
 import { errorResponse, type ServerResponse, ServiceError, UNAVAILABLE } from './responses';
@@ -22,6 +22,12 @@ export type { ServerResponse } from './responses';
 export interface Server {
   serve(body: string, requestId: string): Promise<ServerResponse>;
   feedback(body: string, requestId: string): Promise<ServerResponse>;
+  /**
+   * Fetches the pseudonymization key and opens every cache connection before the first request,
+   * so that a new container's first requests do not spend their stages' time limits on set-up.
+   * Best effort: whatever fails here is retried by the requests.
+   */
+  warmUp(): Promise<void>;
   /** Closes cache connections (tests, the local run); a Lambda container never calls it. */
   close(): Promise<void>;
 }
@@ -63,12 +69,14 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
     let response: ServerResponse;
     try {
       const raw = validateRequest(parseBody(body, config.maxRequestBytes), schema);
-      const request = pseudonymizeRequest(raw, identifiers, await keyOrUnavailable());
+      const key = await keyOrUnavailable();
+      const request = pseudonymizeRequest(raw, identifiers, key);
       const state: RequestState = {
         requestId,
         raw,
         request,
         subject: subjectField === undefined ? undefined : (request[subjectField] as string | undefined),
+        pseudonymizeItem: (field, id) => pseudonymizeField(key, field, id),
         subjectFeatures: {},
         queryVector: undefined,
         candidates: [],
@@ -86,7 +94,9 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
         body: JSON.stringify({ requestId, items: served.map((candidate) => toItem(candidate, config.response.itemFields)), variant, degraded, timingsMs }),
       };
       if (config.log && served.length > 0) {
-        const lines = impressionLines(config.log, requestId, new Date(deps.clock.now()).toISOString(), raw, variant, served, degraded);
+        // The ids the caller sent: the raw zone's anonymization stage pseudonymizes item_id when the log classifies it so.
+        const items = served.map((candidate) => ({ id: candidate.rawId ?? candidate.id, score: candidate.score }));
+        const lines = impressionLines(config.log, requestId, new Date(deps.clock.now()).toISOString(), raw, variant, items, degraded);
         try {
           await putImpressions(deps, config.log.impressionStream, lines, impressionTimeoutMs);
         } catch (error) {
@@ -114,12 +124,17 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
   return {
     serve,
     feedback: createFeedbackRoute({ config, deps, key: keyOrUnavailable, outcomeTimeoutMs: options.outcomeTimeoutMs ?? 2000 }),
+    warmUp: async () => {
+      const cached = config.stages.filter((stage): stage is FeaturesStage => stage.kind === 'features' && stage.cache !== undefined);
+      await Promise.allSettled([pseudonymKey(), ...cached.map((stage) => resources.cacheFor(stage))]);
+    },
     close: () => resources.close(),
   };
 }
 
 function toItem(candidate: Candidate, itemFields: readonly string[]): Record<string, unknown> {
-  const item: Record<string, unknown> = { id: candidate.id };
+  // The caller gets back the ids it sent, never their pseudonyms.
+  const item: Record<string, unknown> = { id: candidate.rawId ?? candidate.id };
   if (candidate.score !== undefined) item.score = candidate.score;
   if (candidate.action !== undefined) item.action = candidate.action;
   for (const field of itemFields) if (Object.hasOwn(candidate.fields, field)) item[field] = candidate.fields[field];
