@@ -98,7 +98,7 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
   }
   const statedTimeout = (s: StageTiming) => Math.max(1, Math.floor(clean(s.latency!.toMilliseconds({ integral: false }) * scale)));
   const rest = available - stated.reduce((sum, s) => sum + statedTimeout(s), 0) - local.length * LOCAL_STAGE_MS;
-  if (rest < shared.length * MIN_SHARED_STAGE_MS) {
+  if (shared.length > 0 && rest < shared.length * MIN_SHARED_STAGE_MS) {
     throw new KitError(`${who}: ${local.length} local stage(s) × ${LOCAL_STAGE_MS} ms leave ${rest} ms of the ${available} ms available `
       + `for ${shared.length} other stage(s); raise latencyBudget`);
   }
@@ -116,6 +116,20 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
       stageTimeoutsMs[stage.name] = Math.max(1, Math.floor(clean(rest * stage.weight / totalWeight)));
       explanation.push(`${stage.name}: ${rest} ms × ${fmt(stage.weight)} / ${fmt(totalWeight)} = ${stageTimeoutsMs[stage.name]} ms`);
     }
+  }
+  // Timeouts of at least 1 ms can overrun together when stated latencies are tiny: the excess
+  // comes off the longest ones, so that the stages never add up to more than is available.
+  let excess = Object.values(stageTimeoutsMs).reduce((sum, ms) => sum + ms, 0) - available;
+  if (excess > 0) {
+    explanation.push(`rounded timeouts overrun by ${excess} ms: taken from the longest`);
+  }
+  while (excess > 0) {
+    const [longest] = Object.entries(stageTimeoutsMs).sort((a, b) => b[1] - a[1]);
+    if (longest[1] <= 1) {
+      throw new KitError(`${who}: ${stages.length} stage(s) need at least 1 ms each, more than the ${available} ms available; raise latencyBudget`);
+    }
+    stageTimeoutsMs[longest[0]] -= 1;
+    excess -= 1;
   }
 
   const concurrencyAtPeak = ceil(figures.peakQps * (budgetMs / 1000) * headroom);

@@ -241,3 +241,12 @@ describe('property: the stages never overrun the budget', () => {
     }
   });
 });
+
+test('rounded timeouts never overrun: tiny stated latencies beside a huge one fit after the excess comes off the longest', () => {
+  // By hand: budget 100 ms, reserve 10 → 90 available. Stated 1 + 1 + 1000 ms are scaled by 90/1002:
+  // 0.09 → 1 (at least 1), 0.09 → 1, 89.8 → 89; 91 > 90, so the longest gives back 1 ms → 1, 1, 88.
+  const capacity = sizeServing({ peakQps: 10, latencyBudget: ms(100) }, [
+    { name: 'a', weight: 1, latency: ms(1) }, { name: 'b', weight: 1, latency: ms(1) }, { name: 'c', weight: 1, latency: ms(1000) },
+  ]);
+  expect(capacity.stageTimeoutsMs).toEqual({ a: 1, b: 1, c: 88 });
+});
