@@ -11,6 +11,7 @@ export * from './figures';
 export const AD_CLICK_PREDICTION: BlueprintDefinition = {
   id: 'ad-click-prediction',
   stackName: 'MlsdAdClickPrediction',
+  namePrefix: 'adctr',
   description: 'mlsd-blueprints: chapter 8, ad click prediction (DCN click-probability endpoint, streaming and batch features, '
     + 'hourly continual learning, champion/challenger, monitoring)',
   create: (scope, id, props) => new AdClickPredictionStack(scope, id, props),

@@ -11,6 +11,7 @@ export * from './figures';
 export const EVENT_RECOMMENDATION: BlueprintDefinition = {
   id: 'event-recommendation',
   stackName: 'MlsdEventRecommendation',
+  namePrefix: 'evrec',
   description: 'mlsd-blueprints: chapter 7, event recommendation (filter then rank with a GBDT endpoint, streaming and batch features, '
     + 'hourly fine-tune and daily retrain, champion/challenger, monitoring)',
   create: (scope, id, props) => new EventRecommendationStack(scope, id, props),

@@ -10,6 +10,7 @@ export * from './figures';
 export const HARMFUL_CONTENT_DETECTION: BlueprintDefinition = {
   id: 'harmful-content-detection',
   stackName: 'MlsdHarmfulContentDetection',
+  namePrefix: 'hcd',
   description: 'mlsd-blueprints: chapter 5, harmful content detection (multi-task classifier endpoint, review queues, batch features, monitoring)',
   create: (scope, id, props) => new HarmfulContentDetectionStack(scope, id, props),
 };

@@ -62,7 +62,11 @@ export function addNewsFeedDatasets(lake: DataLake) {
 
 const typed = (names: readonly string[]) => names.map((name) => ({ name, type: DOUBLES.includes(name) ? FeatureType.FRACTIONAL : FeatureType.INTEGRAL }));
 
-/** Features of the `nf-user-author-affinity` group, keyed by the pair "<user>|<author>". */
+/**
+ * Features of the `nf-user-author-affinity` group, keyed by the pair "<user>|<author>": the stream
+ * handler pseudonymizes each part, so the key is "<user pseudonym>|<author pseudonym>" and the
+ * request path builds it from the caller's pseudonym and the post's `author_id` (a pseudonym too).
+ */
 export const USER_AUTHOR_AFFINITY_FEATURES: readonly FeatureDefinition[] = [
   { name: 'user_author', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }, ...typed(AFFINITY_FEATURES),
 ];
@@ -70,8 +74,10 @@ export const USER_AUTHOR_AFFINITY_FEATURES: readonly FeatureDefinition[] = [
 export const USER_ENGAGEMENT_FEATURES: readonly FeatureDefinition[] = [
   { name: 'user_id', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }, ...typed(ENGAGEMENT_FEATURES),
 ];
-/** Features of the `nf-post-features` group: the posts columns the feed service reads online. */
+/** Features of the `nf-post-features` group (keyed by the post id's pseudonym): the posts columns the request path reads online. */
 export const POST_GROUP_FEATURES: readonly FeatureDefinition[] = [
   { name: 'post_id', type: FeatureType.STRING }, { name: 'snapshot_time', type: FeatureType.STRING },
+  // The author's pseudonym: the request path's key to the user–author affinity and its diversity rule.
+  { name: 'author_id', type: FeatureType.STRING },
   { name: 'post_embedding', type: FeatureType.STRING }, ...typed(POST_FEATURES),
 ];

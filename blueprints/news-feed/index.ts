@@ -10,6 +10,7 @@ export * from './figures';
 export const NEWS_FEED: BlueprintDefinition = {
   id: 'news-feed',
   stackName: 'MlsdNewsFeed',
+  namePrefix: 'nf',
   description: 'mlsd-blueprints: chapter 10, personalized news feed (multi-task ranker endpoint, streaming and batch features, cache, monitoring)',
   create: (scope, id, props) => new NewsFeedStack(scope, id, props),
 };

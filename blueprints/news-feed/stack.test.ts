@@ -50,6 +50,14 @@ test('three feature groups, streaming ones pseudonymized on the way in', () => {
   s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', { FeatureGroupName: 'nf-post-features', RecordIdentifierFeatureName: 'post_id' });
   const handlers = JSON.stringify(s.template.findResources('AWS::Lambda::Function'));
   expect(handlers).toContain('user_author');
+  // The pair is pseudonymized part by part, so the request path can build the key from both pseudonyms.
+  s.template.hasResourceProperties('AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ PSEUDONYMIZE_FIELDS: '["user_author"]', PAIR_FIELDS: '["user_author"]' }) },
+  });
+  // The post group carries the author's pseudonym: the affinity key and the diversity rule read it.
+  s.template.hasResourceProperties('AWS::SageMaker::FeatureGroup', {
+    FeatureGroupName: 'nf-post-features', FeatureDefinitions: Match.arrayWith([{ FeatureName: 'author_id', FeatureType: 'String' }]),
+  });
 });
 
 test('the online cache is sized for one hash per active user', () => {
@@ -81,7 +89,8 @@ test('training is weekly and on the monitor\'s retraining event', () => {
 test('records its figures and sizing in the template metadata', () => {
   const metadata = s.template.toJSON().Metadata;
   expect(metadata[FIGURES_METADATA].chapter.latencyBudget).toBe('200 millis');
-  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toHaveLength(7);
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toHaveLength(8);
+  expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toContain('serving path');
 });
 
 test('invalid figures fail synth naming the figure', () => {
@@ -90,4 +99,72 @@ test('invalid figures fail synth naming the figure', () => {
     env: { region: 'eu-west-1' },
     figures: { ...NEWS_FEED_FIGURES, assumptions: { ...a, interactionPercent: 150 } },
   })).toThrow(/interactionPercent must be a percentage above 0 and at most 100, but 150 was provided/);
+});
+
+describe('the request path', () => {
+  const config = () => {
+    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
+    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+    return JSON.parse(JSON.parse(text));
+  };
+
+  test('runs retrieval → features → affinity → rank → diversity, each within its share of the 200 ms', () => {
+    const c = config();
+    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['requestCandidates', 'features', 'features', 'rank', 'rerank']);
+    // By hand: 200 ms − 10 ms reserve = 190 ms; the two local stages 5 ms each leave 180 ms, shared
+    // by weight features 2, features 2, rank 4 (of 8): 45, 45, 90 ms.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([5, 45, 45, 90, 5]);
+    expect(c.budgetMs).toBe(200);
+    expect(c.identifiers).toEqual(['user_id']);
+    // Post ids are pseudonymized before any stage: the post features are keyed by the pseudonym.
+    expect(c.stages[0]).toMatchObject({ field: 'candidate_post_ids', pseudonymize: true });
+    expect(c.stages[1].groups.map((g: { of: string }) => g.of)).toEqual(['subject', 'candidates']);
+    expect(c.stages[1].groups[1].features).toContain('author_id');
+    expect(c.stages[2].groups).toEqual([
+      { featureGroupName: 'nf-user-author-affinity', of: 'pairs', candidateField: 'author_id', features: ['affinity_score', 'author_interactions_30d'] },
+    ]);
+    expect(c.stages[3].variants).toEqual([{ name: 'champion', weight: 1 }]);
+    expect(c.stages[4].maxPerValue).toEqual({ field: 'author_id', max: 2 });
+    expect(c.response.maxItems).toBe(10);
+  });
+
+  test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+    // By hand: 3,472.2 QPS × 1.5 = 5,208.3 → 5,209/s; 3,472.2 × 0.2 s × 1.5 = 1,041.7 → 1,042 at peak, 105 at first.
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 5209, ThrottlingBurstLimit: 5209 })]),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 105 } });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 105, MaxCapacity: 1042, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+  });
+
+  test('logs impressions and outcomes into the raw zone, post ids pseudonymized like the lake\'s', () => {
+    s.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.kinesis-firehose', VpcEndpointType: 'Interface' });
+    for (const name of ['nf_impressions', 'nf_outcomes']) {
+      const tables = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: name, TableType: 'RAW' } } });
+      const curated = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: name, TableType: 'EXTERNAL_TABLE' } } });
+      expect(Object.keys(tables).length + Object.keys(curated).length).toBeGreaterThan(0);
+    }
+    expect(config().log.outcomes).toEqual({
+      clicked: 'boolean', liked: 'boolean', shared: 'boolean', commented: 'boolean', skipped: 'boolean', dwell_seconds: 'number',
+    });
+    expect(config().log.requestFields).toEqual(['user_id', 'device', 'ip']);
+  });
+
+  test('the backend role calls the API and feeds the streams; no placeholder role is left', () => {
+    const roles = s.template.findResources('AWS::IAM::Role');
+    const backend = Object.entries(roles).filter(([id]) => id.startsWith('BackendRole'));
+    expect(backend).toHaveLength(1);
+    expect(JSON.stringify(backend[0][1])).toContain(':root');
+    const policies = JSON.stringify(s.template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('execute-api:Invoke');
+    expect(policies).toContain('kinesis:PutRecords');
+    const template = JSON.stringify(s.template.toJSON());
+    expect(template).not.toContain('FeedServiceRole');
+    expect(template).not.toContain('EventCollectorRole');
+  });
 });

@@ -2,20 +2,27 @@ import * as path from 'path';
 import { Duration, Stack, StackProps, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
-  NEWS_FEED_HEADS, POST_GROUP_FEATURES, SCALAR_FEATURES, USER_AUTHOR_AFFINITY_FEATURES, USER_ENGAGEMENT_FEATURES, addNewsFeedDatasets,
+  AFFINITY_FEATURES, ENGAGEMENT_FEATURES, NEWS_FEED_HEADS, POST_FEATURES, POST_GROUP_FEATURES, SCALAR_FEATURES, USER_AUTHOR_AFFINITY_FEATURES,
+  USER_ENGAGEMENT_FEATURES, addNewsFeedDatasets,
 } from './datasets';
 import { NEWS_FEED_FIGURES, NewsFeedFigures, checkNewsFeedFigures } from './figures';
-import { DataLake } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
 
 /** Name of the ranking model: training jobs, model package group, endpoint and monitor (prefix `nf-`). */
 export const NF_MODEL_NAME = 'nf-ranker';
+
+/** Most candidate posts a feed request may carry: the chapter's retrieval of about 500 unseen posts, with room. */
+export const NF_MAX_CANDIDATES = 1000;
+/** The diversity rule of the re-rank: at most this many posts of one author in a feed. */
+export const NF_MAX_POSTS_PER_AUTHOR = 2;
 
 /** Properties of {@link NewsFeedStack}. */
 export interface NewsFeedStackProps extends StackProps {
@@ -27,9 +34,10 @@ export interface NewsFeedStackProps extends StackProps {
 }
 
 /**
- * Chapter 10, personalized news feed: the feed service retrieves the user's unseen posts, a
- * multi-task DNN behind a real-time endpoint scores them (click, like, share, comment, skip, dwell)
- * into one engagement score within 200 ms, and the feed is re-ranked for diversity. User–author
+ * Chapter 10, personalized news feed: the backend retrieves the user's unseen posts, the request
+ * path fetches their features and the user–author affinity, a multi-task DNN behind a real-time
+ * endpoint scores them (click, like, share, comment, skip, dwell) into one engagement score within
+ * 200 ms, and the feed is re-ranked for diversity (at most 2 posts per author). User–author
  * affinity and recent engagement are streaming features, post popularity batch features, with an
  * in-memory cache in front; drift raises retraining.
  */
@@ -68,12 +76,13 @@ export class NewsFeedStack extends Stack {
     const affinity = features.addFeatureGroup({
       name: 'nf-user-author-affinity',
       description: 'Affinity of a user to an author, from their interactions',
-      // The pair "<user>|<author>", pseudonymized as one value by the stream handler.
+      // The pair "<user>|<author>", each part pseudonymized by the stream handler: the request path
+      // builds "<user pseudonym>|<author pseudonym>" from the caller and the post's author_id.
       recordIdentifier: 'user_author',
       eventTime: 'event_time',
       features: USER_AUTHOR_AFFINITY_FEATURES,
       onlineTtl: Duration.days(30),
-      streaming: { shardCount: affinityStream.shardCount, pseudonymizeFields: ['user_author'] },
+      streaming: { shardCount: affinityStream.shardCount, pseudonymizeFields: ['user_author'], pairFields: ['user_author'] },
     });
     const engagement = features.addFeatureGroup({
       name: 'nf-user-engagement',
@@ -84,6 +93,7 @@ export class NewsFeedStack extends Stack {
       onlineTtl: Duration.days(2),
       streaming: { shardCount: engagementStream.shardCount, pseudonymizeFields: ['user_id'] },
     });
+    // Keyed by the post id's pseudonym (the lake pseudonymizes post_id), with the author's pseudonym as a feature.
     const { featureGroup: postGroup } = features.addFeatureGroup({
       name: 'nf-post-features',
       description: 'Content embedding, popularity and freshness of posts',
@@ -150,23 +160,67 @@ export class NewsFeedStack extends Stack {
       baselinePredictionColumn: 'served_score',
     });
 
-    // Who may do what: the feed service ranks; the event collector feeds the streams and logs impressions.
-    const feedService = new iam.Role(this, 'FeedServiceRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Feed service: reads online features and the cache, invokes the ranker, re-ranks the feed',
+    // The request path (the chapter's retrieval → rank → re-rank): the backend sends the user and
+    // the unseen posts it retrieved; post ids are pseudonymized at once (the post features are keyed
+    // by them), then the user's last hour and the posts' features (author included) from the cache
+    // or Feature Store, then the user–author affinity keyed by both pseudonyms, the multi-task
+    // ranker (variant sticky per user) and the diversity rule: at most 2 posts per author.
+    // Impressions and outcomes land in the lake as the next training data.
+    const serving = new ServingPath(this, 'Serving', {
+      name: 'nf', lake, network,
+      figures: { peakQps: feedRequests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget },
+      request: {
+        user_id: { type: 'string', required: true, maxLength: 128 },
+        candidate_post_ids: { type: 'string[]', required: true, maxLength: NF_MAX_CANDIDATES },
+        device: { type: 'string', maxLength: 32 },
+        ip: { type: 'string', maxLength: 45 },
+      },
+      identifiers: ['user_id'],
+      stages: [
+        ServingStage.requestCandidates({ name: 'unseen-posts', field: 'candidate_post_ids', pseudonymize: true }),
+        ServingStage.features({
+          name: 'features', cache,
+          groups: [
+            { group: engagement.featureGroup, of: 'subject', features: [...ENGAGEMENT_FEATURES] },
+            { group: postGroup, of: 'candidates', features: ['author_id', 'post_embedding', ...POST_FEATURES] },
+          ],
+        }),
+        ServingStage.features({
+          name: 'affinity', cache,
+          groups: [{ group: affinity.featureGroup, of: 'pairs', candidateField: 'author_id', features: [...AFFINITY_FEATURES] }],
+        }),
+        ServingStage.rank({
+          name: 'ranker', endpoint,
+          context: Object.fromEntries(ENGAGEMENT_FEATURES.map((name) => [name, { feature: name }])),
+        }),
+        ServingStage.rerank({ name: 'diversity', maxPerValue: { field: 'author_id', max: NF_MAX_POSTS_PER_AUTHOR } }),
+      ],
+      maxItems: a.postsShownPerFeed,
+      log: {
+        requestColumns: [
+          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+          { name: 'device', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+          { name: 'ip', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.ipPrefix() },
+        ],
+        // The post ids the caller sent: pseudonymized like the lake's post_id, so the log joins the post features.
+        itemColumn: { name: 'item_id', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        outcomes: {
+          clicked: 'boolean', liked: 'boolean', shared: 'boolean', commented: 'boolean', skipped: 'boolean', dwell_seconds: 'number',
+        },
+      },
     });
-    endpoint.grantInvoke(feedService);
-    for (const group of [affinity.featureGroup, engagement.featureGroup, postGroup]) {
-      group.grantReadOnline(feedService);
-    }
-    cache.grantConnect(feedService);
-    const collector = new iam.Role(this, 'EventCollectorRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Event collector: puts engagement events on the feature streams and impression logs into the raw zone',
+
+    // The company backend: calls the request path, puts engagement and interaction events on the
+    // feature streams (pseudonymized by the ingestion handlers) and logs impressions into the raw
+    // zone. Who may assume it is the account's IAM policy.
+    const backend = new iam.Role(this, 'BackendRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'The company backend: calls the feed API, puts engagement events on the feature streams, logs feed impressions',
     });
-    affinity.streaming!.grantPutRecords(collector);
-    engagement.streaming!.grantPutRecords(collector);
-    lake.grantWriteRaw(collector, 'feed_impressions');
+    serving.grantInvoke(backend);
+    affinity.streaming!.grantPutRecords(backend);
+    engagement.streaming!.grantPutRecords(backend);
+    lake.grantWriteRaw(backend, 'feed_impressions');
 
     recordFigures(this, figures, {
       'feed requests (dailyActiveUsers × feedRefreshesPerUserPerDay)': feedRequests,
@@ -176,6 +230,7 @@ export class NewsFeedStack extends Stack {
       'interaction events (impressions × interactionPercent)': interactions,
       'stream nf-user-author-affinity (one record per interaction)': affinityStream,
       'online cache (one hash per daily active user)': cacheCapacity,
+      'serving path': serving.capacity,
     });
   }
 }

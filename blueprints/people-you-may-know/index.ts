@@ -10,6 +10,7 @@ export * from './figures';
 export const PEOPLE_YOU_MAY_KNOW: BlueprintDefinition = {
   id: 'people-you-may-know',
   stackName: 'MlsdPeopleYouMayKnow',
+  namePrefix: 'pymk',
   description: 'mlsd-blueprints: chapter 11, People You May Know (GNN link prediction on graph snapshots, nightly batch precompute into a prediction cache)',
   create: (scope, id, props) => new PeopleYouMayKnowStack(scope, id, props),
 };

@@ -10,6 +10,7 @@ export * from './figures';
 export const SIMILAR_LISTINGS: BlueprintDefinition = {
   id: 'similar-listings',
   stackName: 'MlsdSimilarListings',
+  namePrefix: 'simlist',
   description: 'mlsd-blueprints: chapter 9, similar listings (session-based listing embeddings retrained daily, vector index, embedding fetch and re-rank endpoint, monitoring)',
   create: (scope, id, props) => new SimilarListingsStack(scope, id, props),
 };

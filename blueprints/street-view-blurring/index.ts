@@ -10,6 +10,7 @@ export * from './figures';
 export const STREET_VIEW_BLURRING: BlueprintDefinition = {
   id: 'street-view-blurring',
   stackName: 'MlsdStreetViewBlurring',
+  namePrefix: 'svb',
   description: 'mlsd-blueprints: chapter 3, Street View blurring (two-stage face and licence-plate detector, nightly batch blurring into a prediction cache)',
   create: (scope, id, props) => new StreetViewBlurringStack(scope, id, props),
 };

@@ -11,6 +11,7 @@ export * from './figures';
 export const VIDEO_RECOMMENDATION: BlueprintDefinition = {
   id: 'video-recommendation',
   stackName: 'MlsdVideoRecommendation',
+  namePrefix: 'vrec',
   description: 'mlsd-blueprints: chapter 6, video recommendation (two-tower candidates from a vector index, ranking endpoint, streamed and cached user features, monitoring)',
   create: (scope, id, props) => new VideoRecommendationStack(scope, id, props),
 };

@@ -10,6 +10,7 @@ export * from './figures';
 export const VIDEO_SEARCH: BlueprintDefinition = {
   id: 'video-search',
   stackName: 'MlsdVideoSearch',
+  namePrefix: 'vsearch',
   description: 'mlsd-blueprints: chapter 4, YouTube video search (text and video encoders, online query embedding, vector index, video indexing)',
   create: (scope, id, props) => new VideoSearchStack(scope, id, props),
 };

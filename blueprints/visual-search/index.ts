@@ -10,6 +10,7 @@ export * from './figures';
 export const VISUAL_SEARCH: BlueprintDefinition = {
   id: 'visual-search',
   stackName: 'MlsdVisualSearch',
+  namePrefix: 'vis',
   description: 'mlsd-blueprints: chapter 2, visual search (contrastive image embeddings, online query embedding, vector index, batch indexing)',
   create: (scope, id, props) => new VisualSearchStack(scope, id, props),
 };

@@ -205,6 +205,11 @@ export class FeatureStore extends Construct {
         problems.push(`streaming.pseudonymizeFields: '${field}' is the event time, which must stay readable`);
       }
     }
+    for (const field of streaming.pairFields ?? []) {
+      if (!streaming.pseudonymizeFields.includes(field)) {
+        problems.push(`streaming.pairFields: '${field}' is not one of pseudonymizeFields (${streaming.pseudonymizeFields.join(', ')})`);
+      }
+    }
     const shards = streaming.shardCount;
     if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 500)) {
       problems.push(`streaming.shardCount must be a whole number from 1 to 500, but ${shards} was provided`);

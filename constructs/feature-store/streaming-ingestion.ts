@@ -16,6 +16,15 @@ export interface StreamingIngestionOptions {
    * anything reaches the feature group (at least one, e.g. the record identifier `user_id`).
    */
   readonly pseudonymizeFields: readonly string[];
+  /**
+   * Fields of `pseudonymizeFields` whose raw value is a pair `<a>|<b>` (e.g. `user_author` =
+   * `<user id>|<author id>`): each part is pseudonymized on its own and the value stored as
+   * `<pseudonym a>|<pseudonym b>`, so the request path, which holds both pseudonyms, can build the
+   * record identifier (ServingStage.features, `of: 'pairs'`). Events whose value is not exactly two
+   * non-empty parts are rejected.
+   * @default - none: every field is pseudonymized as one value
+   */
+  readonly pairFields?: readonly string[];
   /** @default 1 */
   readonly shardCount?: number;
   /** @default 100 */
@@ -89,6 +98,7 @@ export class StreamingIngestion extends Construct {
         KEY_SECRET_ARN: props.lake.pseudonymizationKey.secretArn,
         FEATURE_NAMES: JSON.stringify(group.features.map((f) => f.name)),
         PSEUDONYMIZE_FIELDS: JSON.stringify(props.pseudonymizeFields),
+        ...(props.pairFields && props.pairFields.length > 0 ? { PAIR_FIELDS: JSON.stringify(props.pairFields) } : {}),
         EVENT_TIME_FEATURE: group.eventTime,
         MAX_CONCURRENCY: String(props.maxConcurrency ?? 10),
       },

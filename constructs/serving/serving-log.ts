@@ -15,6 +15,14 @@ export interface ServingLogOptions {
   /** Outcomes the feedback route accepts (click, watch time, session length, …) and their value type. */
   readonly outcomes: Readonly<Record<string, 'boolean' | 'number'>>;
   /**
+   * How `item_id` (the served item's id as the caller sent it, on impression and outcome lines) is
+   * classified. Declare it an identifier to pseudonymize when the items' stores are keyed by
+   * pseudonyms (a `requestCandidates` stage with `pseudonymize`), so the curated log joins them.
+   * Its name must be `item_id` and its type `string`.
+   * @default - a non-personal string column `item_id`
+   */
+  readonly itemColumn?: ColumnDefinition;
+  /**
    * How long Firehose buffers before it writes an object (each starts one anonymization run).
    * @default Duration.minutes(5)
    */
@@ -58,19 +66,24 @@ export class ServingLog extends Construct {
       throw new KitError(`ServingPath ${scope.node.path}: log.requestColumns must classify the subject field '${subjectField}' `
         + `(outcomes carry it), but it lists ${options.requestColumns.map((c) => c.name).join(', ') || 'nothing'}`);
     }
+    const item = options.itemColumn ?? NON_PERSONAL('item_id', 'string');
+    if (item.name !== 'item_id' || item.type !== 'string') {
+      throw new KitError(`ServingPath ${scope.node.path}: log.itemColumn must be the string column 'item_id' (the handler writes it), `
+        + `but '${item.name}' of type ${item.type} was provided`);
+    }
     const base = props.name.replace(/-/g, '_');
     this.impressionsDataset = lake.addDataset(`${base}_impressions`, {
       description: `Items served by the ${props.name} request path: one row per item, with the variant that ranked it`,
       columns: [
         NON_PERSONAL('request_id', 'string'), HOUR('served_at'), ...options.requestColumns,
-        NON_PERSONAL('variant', 'string'), NON_PERSONAL('item_id', 'string'), NON_PERSONAL('position', 'bigint'),
+        NON_PERSONAL('variant', 'string'), item, NON_PERSONAL('position', 'bigint'),
         NON_PERSONAL('score', 'double'), NON_PERSONAL('degraded', 'string'),
       ],
     });
     this.outcomesDataset = lake.addDataset(`${base}_outcomes`, {
       description: `Outcomes reported for items the ${props.name} request path served (${Object.keys(options.outcomes).join(', ')})`,
       columns: [
-        NON_PERSONAL('request_id', 'string'), NON_PERSONAL('item_id', 'string'), NON_PERSONAL('outcome', 'string'),
+        NON_PERSONAL('request_id', 'string'), item, NON_PERSONAL('outcome', 'string'),
         NON_PERSONAL('value', 'double'), HOUR('received_at'), NON_PERSONAL('variant', 'string'), subject,
       ],
     });

@@ -690,6 +690,70 @@ describe('validation', () => {
   });
 });
 
+describe('pseudonymized candidates and pair features (chapter 10)', () => {
+  /** Posts keyed by pseudonyms: pseudonymize the ids, fetch the author, then the user–author affinity. */
+  function feed(w: World, log: Partial<NonNullable<ServingPathProps['log']>> = {}): ServingPathProps {
+    return {
+      name: 'feed', lake: w.lake, network: w.network, figures: { peakQps: 100, latencyBudget: ms(200) },
+      request: { user_id: { type: 'string', required: true }, post_ids: { type: 'string[]', required: true } }, identifiers: ['user_id'],
+      stages: [
+        ServingStage.requestCandidates({ name: 'posts', field: 'post_ids', pseudonymize: true }),
+        ServingStage.features({ name: 'post-features', groups: [{ group: w.listings, of: 'candidates', features: ['price'] }] }),
+        ServingStage.features({ name: 'affinity', groups: [{ group: w.users, of: 'pairs', candidateField: 'price', features: ['user_age'] }] }),
+        ServingStage.rank({ name: 'ranker', endpoint: w.ranker }),
+        ServingStage.rerank({ name: 'diversity', maxPerValue: { field: 'price', max: 2 } }),
+      ],
+      log: {
+        requestColumns: [{ name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE }],
+        outcomes: { clicked: 'boolean' },
+        itemColumn: { name: 'item_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        ...log,
+      },
+    };
+  }
+
+  test('the configuration carries pseudonymize and the pair group; item_id is pseudonymized in both log datasets', () => {
+    const w = world();
+    const addDataset = jest.spyOn(w.lake, 'addDataset');
+    const path = new ServingPath(w.stack, 'Feed', feed(w));
+    const template = Template.fromStack(w.stack);
+    const pipeline = pipelineOf(template, path) as { stages: Json[] };
+    expect(pipeline.stages[0]).toEqual({ kind: 'requestCandidates', name: 'posts', timeoutMs: 5, field: 'post_ids', pseudonymize: true });
+    expect(pipeline.stages[2].groups).toEqual([{ featureGroupName: 'user-features', of: 'pairs', candidateField: 'price', features: ['user_age'] }]);
+    // Both datasets (impressions, outcomes) classify item_id so that the anonymization stage pseudonymizes it.
+    expect(addDataset.mock.calls.map(([name, props]) => [name, props.columns.find((c) => c.name === 'item_id')])).toEqual(['feed_impressions', 'feed_outcomes'].map((name) => [
+      name, { name: 'item_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+    ]));
+  });
+
+  test('without pseudonymize the stage has no such key, and item_id stays a non-personal column', () => {
+    const { template, moderation: mod } = paths();
+    expect((pipelineOf(template, mod) as { stages: Json[] }).stages[0]).not.toHaveProperty('pseudonymize');
+    expect(paths().vrec.log!.impressionsDataset.columns.find((c) => c.name === 'item_id')).toEqual({ name: 'item_id', type: 'string' });
+  });
+
+  test('fails if the log keeps the raw ids of pseudonymized candidates as they are', () => {
+    const w = world();
+    const props = feed(w);
+    expect(() => new ServingPath(w.stack, 'Feed', { ...props, log: { ...props.log!, itemColumn: undefined } }))
+      .toThrow(/^ServingPath Stack\/Feed: a requestCandidates stage pseudonymizes candidate ids, so log.itemColumn must classify item_id with action PSEUDONYMIZE$/);
+  });
+
+  test('fails if log.itemColumn is not the string column item_id', () => {
+    const w = world();
+    expect(() => new ServingPath(w.stack, 'Feed', feed(w, { itemColumn: { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE } })))
+      .toThrow(/log.itemColumn must be the string column 'item_id' \(the handler writes it\), but 'post_id' of type string was provided$/);
+  });
+
+  test('fails if a pair group\'s candidate field comes from no earlier stage', () => {
+    const w = world();
+    const props = feed(w);
+    const stages = [props.stages[0], props.stages[2], ...props.stages.slice(3)];
+    expect(() => new ServingPath(w.stack, 'Feed', { ...props, stages }))
+      .toThrow(/stages\[1\]\.groups\[0\]\.candidateField names "price", which no earlier stage puts on the candidates$/);
+  });
+});
+
 describe('compliance', () => {
   test.each<[string, (w: World) => ServingPathProps[], Record<string, unknown>]>([
     ['defaults: request candidates and a ranker, no log', (w) => [{

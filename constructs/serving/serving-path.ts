@@ -6,7 +6,7 @@ import { ServingLog, ServingLogOptions } from './serving-log';
 import { STAGE_WEIGHTS, ServingStage } from './stages';
 import { ConfigError, validatePipelineConfig } from './runtime/config';
 import { PIPELINE_CONFIG_VERSION, PIPELINE_ENV, PipelineConfig, RequestField, StageConfig } from './runtime/contract';
-import { DataLake } from '../data-lake';
+import { ColumnAction, DataLake } from '../data-lake';
 import { SIZING_METADATA } from '../endpoint';
 import { SecureFunction } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -128,6 +128,13 @@ export class ServingPath extends Construct {
       grantee: this.function, connections: this.function, network: props.network, cacheKeyPrefix: `${props.name}:`,
       timeoutMs: this.capacity.stageTimeoutsMs[stage.name],
     }));
+    if (props.log && stages.some((stage) => stage.kind === 'requestCandidates' && stage.pseudonymize === true)
+      && props.log.itemColumn?.action !== ColumnAction.PSEUDONYMIZE) {
+      // The raw ids the caller sent go to the raw zone; kept as they are, the curated log would hold
+      // what the stores hold only as pseudonyms, and would not join them.
+      throw new KitError(`ServingPath ${this.node.path}: a requestCandidates stage pseudonymizes candidate ids, so log.itemColumn `
+        + 'must classify item_id with action PSEUDONYMIZE');
+    }
     if (props.log) {
       // The function runs in isolated subnets: Firehose is reached through its interface endpoint.
       props.network.interfaceEndpointFor('Firehose', ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE);

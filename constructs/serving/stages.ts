@@ -24,8 +24,18 @@ export interface StageOptions {
 /** A feature group a `features` stage reads. */
 export interface FeatureGroupRead {
   readonly group: FeatureGroup;
-  /** Whose record: the caller's (key = the subject's pseudonym) or each candidate's (key = its id). */
-  readonly of: 'subject' | 'candidates';
+  /**
+   * Whose record: the caller's (key = the subject's pseudonym), each candidate's (key = its id), or
+   * the pair of the caller and a candidate's `candidateField` (key = `<subject pseudonym>|<value>`,
+   * e.g. user–author affinity; the features land on the candidate).
+   */
+  readonly of: 'subject' | 'candidates' | 'pairs';
+  /**
+   * `pairs` only, and required there: the candidate field completing the key, put on the
+   * candidates by an earlier stage (e.g. the post's `author_id` from a `candidates` group).
+   * @default - none
+   */
+  readonly candidateField?: string;
   /** @default - every feature but the record identifier and the event time */
   readonly features?: readonly string[];
 }
@@ -73,6 +83,20 @@ export interface KnnStageOptions extends StageOptions {
   readonly filters?: readonly { readonly field: string; readonly equals: ValueSource }[];
   /** Subject feature holding `|`-separated ids already seen, excluded from the results. @default - none */
   readonly excludeSeenFeature?: string;
+}
+
+/** Options of {@link ServingStage.requestCandidates}. */
+export interface RequestCandidatesStageOptions extends StageOptions {
+  /** Request field (`string[]`, or `string` for one item) holding the candidate ids. */
+  readonly field: string;
+  /**
+   * Replace each candidate id by the lake's keyed pseudonym before any later stage sees it, for
+   * items whose feature groups are keyed by pseudonyms (the lake pseudonymizes the id column). The
+   * response answers the ids the caller sent; impression lines carry them raw into the raw zone,
+   * so classify `item_id` as an identifier to pseudonymize with `log.itemColumn`.
+   * @default false
+   */
+  readonly pseudonymize?: boolean;
 }
 
 /** Options of {@link ServingStage.popular}. */
@@ -135,6 +159,7 @@ export abstract class ServingStage {
         return {
           featureGroupName: read.group.featureGroupName,
           of: read.of,
+          ...(read.candidateField !== undefined ? { candidateField: read.candidateField } : {}),
           features: [...(read.features ?? read.group.features.map((f) => f.name).filter((n) => !implicit.has(n)))],
         };
       });
@@ -197,9 +222,12 @@ export abstract class ServingStage {
   }
 
   /** Candidates the caller sends (a second source: targeted ads, followed authors' posts, the item to classify). */
-  public static requestCandidates(options: StageOptions & { readonly field: string }): ServingStage {
+  public static requestCandidates(options: RequestCandidatesStageOptions): ServingStage {
     return new BoundStage('requestCandidates', options, (b) => {
-      const stage: RequestCandidatesStage = { kind: 'requestCandidates', name: options.name, timeoutMs: b.timeoutMs, field: options.field };
+      const stage: RequestCandidatesStage = {
+        kind: 'requestCandidates', name: options.name, timeoutMs: b.timeoutMs, field: options.field,
+        ...(options.pseudonymize === true ? { pseudonymize: true } : {}),
+      };
       return stage;
     });
   }

@@ -10,6 +10,12 @@ export interface BlueprintDefinition {
    * name: changing it deploys a new stack beside the old one.
    */
   readonly stackName: string;
+  /**
+   * The prefix of every physical name the blueprint gives its resources (`vrec` in
+   * `vrec-ranking`): names are unique per account and region, so two blueprints, or a blueprint
+   * and its fork, need different prefixes. `npm run fork` rewrites it.
+   */
+  readonly namePrefix: string;
   /** One line on what the blueprint deploys; becomes the stack description. */
   readonly description: string;
   /** Builds the stack. `props` carries the environment and name the app chose. */

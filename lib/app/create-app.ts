@@ -4,6 +4,7 @@ import { DEFAULT_REGION, EXTRA_REGIONS_CONTEXT, allowedRegions, malformedRegions
 import { parseList } from '../context';
 import { KitError } from '../errors';
 import { BlueprintDefinition } from './blueprint';
+import { checkPhysicalNames } from './physical-names';
 
 /** Context key selecting one blueprint (`-c blueprint=<id>`). */
 export const BLUEPRINT_CONTEXT = 'blueprint';
@@ -23,7 +24,7 @@ export interface CreateAppOptions {
 }
 
 function checkRegistry(blueprints: readonly BlueprintDefinition[]): void {
-  for (const key of ['id', 'stackName'] as const) {
+  for (const key of ['id', 'stackName', 'namePrefix'] as const) {
     const seen = new Set<string>();
     for (const b of blueprints) {
       if (seen.has(b[key])) {
@@ -75,7 +76,7 @@ export function createApp(app: App, options: CreateAppOptions): Stack[] {
   if (options.complianceGate ?? true) {
     applyComplianceGate(app, packs);
   }
-  return selected.map((blueprint) => {
+  const stacks = selected.map((blueprint) => {
     const stack = blueprint.create(app, blueprint.stackName, {
       stackName: blueprint.stackName,
       description: blueprint.description,
@@ -84,4 +85,6 @@ export function createApp(app: App, options: CreateAppOptions): Stack[] {
     Tags.of(stack).add('mlsd:blueprint', blueprint.id);
     return stack;
   });
+  checkPhysicalNames(app);
+  return stacks;
 }

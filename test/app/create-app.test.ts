@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BLUEPRINTS } from '../../blueprints';
 import { BlueprintDefinition, createApp } from '../../lib/app';
@@ -69,11 +69,25 @@ describe('createApp', () => {
     expect(() => createKitApp({ packs: 'sox' })).toThrow(/Unknown compliance pack\(s\) sox.*allowed: hipaa, nist-800-53-r5, pci-dss/);
   });
 
-  test('fails when two blueprints share an id or a stack name', () => {
-    const make = (id: string, stackName: string): BlueprintDefinition => ({
-      id, stackName, description: id, create: (scope, sid, props) => new Stack(scope, sid, props),
+  test('fails when two blueprints share an id, a stack name or a name prefix', () => {
+    const make = (id: string, stackName: string, namePrefix = id): BlueprintDefinition => ({
+      id, stackName, namePrefix, description: id, create: (scope, sid, props) => new Stack(scope, sid, props),
     });
     expect(() => createApp(kitApp(), { blueprints: [make('a', 'A'), make('a', 'B')] })).toThrow(/two blueprints share the id 'a'/);
     expect(() => createApp(kitApp(), { blueprints: [make('a', 'A'), make('b', 'A')] })).toThrow(/two blueprints share the stackName 'A'/);
+    expect(() => createApp(kitApp(), { blueprints: [make('a', 'A', 'p'), make('b', 'B', 'p')] })).toThrow(/two blueprints share the namePrefix 'p'/);
+  });
+
+  test('fails when two stacks of the app deploy the same physical name, naming both construct paths', () => {
+    const queue = (id: string): BlueprintDefinition => ({
+      id, stackName: id.toUpperCase(), namePrefix: id, description: id,
+      create: (scope, sid, props) => {
+        const stack = new Stack(scope, sid, props);
+        new CfnResource(stack, 'Queue', { type: 'AWS::SQS::Queue', properties: { QueueName: 'shared-name' } });
+        return stack;
+      },
+    });
+    expect(() => createApp(kitApp(), { blueprints: [queue('a'), queue('b')] }))
+      .toThrow(/AWS::SQS::Queue 'shared-name' \(QueueName\) is named by both A\/Queue and B\/Queue/);
   });
 });

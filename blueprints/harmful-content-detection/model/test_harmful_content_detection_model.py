@@ -124,12 +124,12 @@ def test_learns_every_head_well_above_chance(trained):
         assert metrics[f"pr_auc_{name}"] > 2.5 * metrics[f"prevalence_{name}"], name
     assert metrics["pr_auc_macro"] > 0.4
     assert {"roc_auc_macro", "share_take_down", "share_send_to_review", "share_demote", "share_allow"} <= set(metrics)
-    assert sorted(os.listdir(os.path.join(trained, "code"))) == [
+    assert set(os.listdir(os.path.join(trained, "code"))) == {
         "harmful_content_detection_model.py",
         "inference.py",
         "numpy_nn.py",
         "serving_io.py",
-    ]
+    }
 
 
 def test_serves_json_and_csv(trained):

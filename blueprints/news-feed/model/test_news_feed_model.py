@@ -133,12 +133,12 @@ def test_learns_every_head_and_dwell(trained):
     assert metrics["roc_auc_mean"] > 0.8
     assert metrics["f1_click"] > 0.6
     assert metrics["dwell_rmse_log"] < 0.8 * metrics["dwell_rmse_log_baseline"]
-    assert sorted(os.listdir(os.path.join(trained, "code"))) == [
+    assert set(os.listdir(os.path.join(trained, "code"))) == {
         "inference.py",
         "news_feed_model.py",
         "numpy_nn.py",
         "serving_io.py",
-    ]
+    }
 
 
 def test_ranks_engaging_posts_first_and_diversifies_authors(trained):
@@ -167,6 +167,25 @@ def test_ranks_engaging_posts_first_and_diversifies_authors(trained):
     assert (csv_type, csv_text.strip().split(",")[1]) == ("text/csv", "1")
 
 
+def test_takes_what_the_request_path_sends(trained):
+    """Feature Store strings, pseudonymized ids, and no record for a pair or a user without interactions."""
+    model = inference.model_fn(trained)
+    base = synthetic_impressions(1, seed=11)[0]
+    interactions = [name for name in SCALARS if name in inference.ABSENT_MEANS_ZERO]
+    assert interactions == SCALARS[:6]
+    sent = {name: str(value) for name, value in base.items() if name in SCALARS and name not in interactions}
+    # The embedding is a JSON string, as stored.
+    sent.update(id="3f0a" * 16, author_id="9b1c" * 16, post_embedding=base["post_embedding"])
+    zeros = dict(base, **{name: 0 for name in interactions})
+    served = inference.predict_fn(inference.input_fn(json.dumps({"instances": [sent]}), "application/json"), model)
+    expected = inference.predict_fn([zeros], model)
+    assert served[0]["score"] == pytest.approx(expected[0]["score"])
+    # An affinity the path did fetch is used as sent (a string).
+    fetched = inference.predict_fn([dict(sent, affinity_score="0.9")], model)
+    direct = inference.predict_fn([dict(zeros, affinity_score=0.9)], model)
+    assert fetched[0]["score"] == pytest.approx(direct[0]["score"])
+
+
 def test_engagement_score_weights_the_heads():
     probabilities = np.array([[0.5, 0.1, 0.2]])
     score = model_module.engagement_scores(
@@ -177,7 +196,8 @@ def test_engagement_score_weights_the_heads():
 
 def test_bad_requests_name_the_problem(trained):
     model = inference.model_fn(trained)
-    with pytest.raises(ValueError, match="affinity_score: missing"):
+    # Interaction features default to 0 when absent; the post's own features do not.
+    with pytest.raises(ValueError, match="post_age_hours: missing"):
         inference.predict_fn([{"post_embedding": [0] * DIM}], model)
     with pytest.raises(ValueError, match="expected 4 values"):
         inference.predict_fn([dict(synthetic_impressions(1, 2)[0], post_embedding=[1])], model)

@@ -81,12 +81,12 @@ def test_learned_towers_retrieve_the_watched_video(trained):
 
 def test_outputs_serving_code_and_resumes(trained, tmp_path):
     model_dir, metrics, _, _, root, args = trained
-    assert sorted(os.listdir(os.path.join(model_dir, "code"))) == [
+    assert set(os.listdir(os.path.join(model_dir, "code"))) == {
         "inference.py",
         "numpy_nn.py",
         "serving_io.py",
         "video_search_model.py",
-    ]
+    }
     assert json.loads((root / "checkpoints" / "progress.json").read_text())["epochs_done"] == 30
     resumed_args = [*args[:5], str(tmp_path / "model"), *args[6:]]
     assert train.job.run(train.train, train.parser(), resumed_args) == 0

@@ -20,6 +20,7 @@ const BASE_ENV: Env = {
   KEY_SECRET_ARN: SECRET_ARN,
   FEATURE_NAMES: JSON.stringify(FEATURES),
   PSEUDONYMIZE_FIELDS: JSON.stringify(['user_id', 'session_id']),
+  PAIR_FIELDS: undefined,
   EVENT_TIME_FEATURE: 'event_time',
   TARGET_STORES: undefined,
   MAX_CONCURRENCY: undefined,
@@ -263,6 +264,8 @@ describe('environment validation at cold start', () => {
     ['MAX_CONCURRENCY', { MAX_CONCURRENCY: '2.5' }],
     ['MAX_CONCURRENCY', { MAX_CONCURRENCY: 'ten' }],
     ['MAX_CONCURRENCY', { MAX_CONCURRENCY: '1000' }],
+    ['PAIR_FIELDS', { PAIR_FIELDS: '["clicks"]' }],
+    ['PAIR_FIELDS', { PAIR_FIELDS: '[]' }],
   ] as const)('%s: %j is rejected, naming the variable', (variable, overrides) => {
     expect(() => importIngest(overrides)).toThrow(new RegExp(`^${variable}\\b`));
   });
@@ -290,6 +293,24 @@ describe('environment validation at cold start', () => {
 // ---------------------------------------------------------------------------------------------
 // Pure mapping
 // ---------------------------------------------------------------------------------------------
+
+describe('pair fields: each part pseudonymized, so the request path can build the key', () => {
+  const ingest = importIngest({ PAIR_FIELDS: '["session_id"]' });
+  const mapping = ingest.loadConfig({ ...BASE_ENV, PAIR_FIELDS: '["session_id"]' });
+  const context = { mapping, key: KEY, approximateArrivalTimestamp: ARRIVAL };
+
+  it('keys "<user>|<author>" as "<pseudonym of user>|<pseudonym of author>"', () => {
+    const record = ingest.toFeatureRecord({ user_id: 'u1', session_id: 'u1|author-7', event_time: 'T' }, context);
+    expect(record[1]).toEqual({ FeatureName: 'session_id', ValueAsString: `${pseudonymize(KEY, 'u1')}|${pseudonymize(KEY, 'author-7')}` });
+    // The user's part is the user's own pseudonym (the request path's subject).
+    expect(record[1].ValueAsString?.split('|')[0]).toBe(record[0].ValueAsString);
+  });
+
+  it.each([['u1'], ['u1|a|b'], ['|a'], ['u1|'], [42]])('rejects %j as a malformed pair, naming the feature only', (value) => {
+    expect(() => ingest.toFeatureRecord({ user_id: 'u1', session_id: value, event_time: 'T' }, context))
+      .toThrow(expect.objectContaining({ category: 'MalformedPair', feature: 'session_id' }));
+  });
+});
 
 describe('parseRecord / toFeatureRecord', () => {
   const ingest = importIngest();

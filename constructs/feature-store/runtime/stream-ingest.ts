@@ -35,6 +35,12 @@ export interface IngestConfig {
   readonly featureNames: readonly string[];
   /** Features whose values are replaced by their pseudonym; each must be present in every event. */
   readonly pseudonymizeFields: ReadonlySet<string>;
+  /**
+   * Pseudonymized features whose value is a pair `<a>|<b>` (e.g. `user_author`): each part gets
+   * its own pseudonym, joined by `|`, so a reader holding both pseudonyms (the request path: the
+   * subject's and an author's from a pseudonymized store) can build the record identifier.
+   */
+  readonly pairFields: ReadonlySet<string>;
   readonly eventTimeFeature: string;
   /** undefined: let Feature Store write to every store the group has. */
   readonly targetStores: readonly TargetStore[] | undefined;
@@ -42,7 +48,8 @@ export interface IngestConfig {
 }
 
 /** The part of the configuration that maps a raw event to a feature record. */
-export type FeatureMapping = Pick<IngestConfig, 'featureNames' | 'pseudonymizeFields' | 'eventTimeFeature'>;
+export type FeatureMapping = Pick<IngestConfig, 'featureNames' | 'pseudonymizeFields' | 'eventTimeFeature'> &
+  Partial<Pick<IngestConfig, 'pairFields'>>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -66,6 +73,8 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
  * - KEY_SECRET_ARN       Secrets Manager secret ARN; SecretString is the key, plain or {"key": "..."}
  * - FEATURE_NAMES        JSON array of the group's feature names (non-empty, unique)
  * - PSEUDONYMIZE_FIELDS  JSON array, non-empty subset of FEATURE_NAMES
+ * - PAIR_FIELDS          optional JSON array, subset of PSEUDONYMIZE_FIELDS: values `<a>|<b>`,
+ *                        pseudonymized part by part into `<pseudonym a>|<pseudonym b>`
  * - EVENT_TIME_FEATURE   one of FEATURE_NAMES, not pseudonymized
  * - TARGET_STORES        optional JSON array of "OnlineStore" | "OfflineStore" (unset: all stores of the group)
  * - MAX_CONCURRENCY      optional integer 1..50, default 10
@@ -87,6 +96,10 @@ export function loadConfig(env: Env): IngestConfig {
   }
   const pseudonymizeFields = parseNameList(env, 'PSEUDONYMIZE_FIELDS');
   assertSubset('PSEUDONYMIZE_FIELDS', pseudonymizeFields, featureNames);
+  const pairFields = env.PAIR_FIELDS === undefined ? [] : parseNameList(env, 'PAIR_FIELDS');
+  if (pairFields.some((field) => !pseudonymizeFields.includes(field))) {
+    throw new ConfigError('PAIR_FIELDS must name fields of PSEUDONYMIZE_FIELDS');
+  }
   const eventTimeFeature = requireVar(env, 'EVENT_TIME_FEATURE');
   assertSubset('EVENT_TIME_FEATURE', [eventTimeFeature], featureNames);
   if (pseudonymizeFields.includes(eventTimeFeature)) {
@@ -97,6 +110,7 @@ export function loadConfig(env: Env): IngestConfig {
     keySecretArn,
     featureNames,
     pseudonymizeFields: new Set(pseudonymizeFields),
+    pairFields: new Set(pairFields),
     eventTimeFeature,
     targetStores: parseTargetStores(env),
     maxConcurrency: parseMaxConcurrency(env),
@@ -179,6 +193,7 @@ export type RejectCategory =
   | 'UnsupportedValueType'
   | 'NonFiniteNumber'
   | 'UnpseudonymizableValue'
+  | 'MalformedPair'
   | 'InvalidArrivalTimestamp';
 
 /** A record that can never be ingested as sent. Carries a category and a feature name, never a value. */
@@ -237,6 +252,7 @@ export interface MappingContext {
  */
 export function toFeatureRecord(event: Readonly<Record<string, unknown>>, context: MappingContext): FeatureValue[] {
   const { featureNames, pseudonymizeFields, eventTimeFeature } = context.mapping;
+  const pairFields = context.mapping.pairFields ?? new Set<string>();
   const record: FeatureValue[] = [];
   for (const featureName of featureNames) {
     // Own properties only: a feature named "constructor" must not read Object.prototype.
@@ -251,9 +267,11 @@ export function toFeatureRecord(event: Readonly<Record<string, unknown>>, contex
       continue;
     }
     const scalar = toScalar(raw, featureName);
-    const value = pseudonymizeFields.has(featureName)
-      ? pseudonymizeFeature(context.key, scalar, featureName)
-      : scalarToString(scalar);
+    const value = pairFields.has(featureName)
+      ? pseudonymizePair(context.key, scalar, featureName)
+      : pseudonymizeFields.has(featureName)
+        ? pseudonymizeFeature(context.key, scalar, featureName)
+        : scalarToString(scalar);
     record.push({ FeatureName: featureName, ValueAsString: value });
   }
   return record;
@@ -283,6 +301,13 @@ function pseudonymizeFeature(key: string, value: Scalar, featureName: string): s
   } catch {
     throw new RecordRejectedError('UnpseudonymizableValue', featureName);
   }
+}
+
+/** `<a>|<b>` → `<pseudonym a>|<pseudonym b>`; each part is hashed as the string it is, like a string identifier. */
+function pseudonymizePair(key: string, value: Scalar, featureName: string): string {
+  const parts = typeof value === 'string' ? value.split('|') : [];
+  if (parts.length !== 2 || parts.some((part) => part === '')) throw new RecordRejectedError('MalformedPair', featureName);
+  return parts.map((part) => pseudonymizeFeature(key, part, featureName)).join('|');
 }
 
 function arrivalTimeIso(approximateArrivalTimestamp: number): string {

@@ -78,6 +78,8 @@ class Validator {
   private identifiers: readonly string[] = [];
   /** Subject features listed by the features stages validated so far (sources must come after). */
   private readonly subjectFeatures = new Set<string>();
+  /** Candidate fields put on candidates by the stages validated so far (features groups, k-NN return fields). */
+  private readonly candidateFields = new Set<string>();
   private vectorStageSeen = false;
 
   pipeline(value: unknown): PipelineConfig {
@@ -216,22 +218,36 @@ class Validator {
     this.object(stage, path, ['kind', 'name', 'timeoutMs', 'groups', 'cache']);
     const groups = this.array(stage.groups, `${path}.groups`);
     if (groups.length === 0) throw new ConfigError(`${path}.groups must not be empty`);
+    // Fields this stage adds become available to later stages only: its lookups are planned at once.
+    const added: string[] = [];
     groups.forEach((value, index) => {
       const groupPath = `${path}.groups[${index}]`;
-      const group = this.object(value, groupPath, ['featureGroupName', 'of', 'features']);
+      const group = this.object(value, groupPath, ['featureGroupName', 'of', 'candidateField', 'features']);
       const groupName = this.string(group.featureGroupName, `${groupPath}.featureGroupName`);
       if (!SAGEMAKER_NAME.test(groupName) && !FEATURE_GROUP_ARN.test(groupName)) {
         throw new ConfigError(`${groupPath}.featureGroupName must be a feature group name or ARN`);
       }
-      if (group.of !== 'subject' && group.of !== 'candidates') {
-        throw new ConfigError(`${groupPath}.of must be "subject" or "candidates"`);
+      if (group.of !== 'subject' && group.of !== 'candidates' && group.of !== 'pairs') {
+        throw new ConfigError(`${groupPath}.of must be "subject", "candidates" or "pairs"`);
+      }
+      if (group.of === 'pairs') {
+        this.requireSubject(`${groupPath}.of`);
+        const field = this.string(group.candidateField, `${groupPath}.candidateField`);
+        if (!this.candidateFields.has(field)) {
+          throw new ConfigError(`${groupPath}.candidateField names ${JSON.stringify(field)}, which no earlier stage puts on the candidates`);
+        }
+      } else if (group.candidateField !== undefined) {
+        throw new ConfigError(`${groupPath}.candidateField is for "pairs" groups only`);
       }
       const features = this.stringList(group.features, `${groupPath}.features`);
       if (group.of === 'subject') {
         this.requireSubject(`${groupPath}.of`);
         for (const feature of features) this.subjectFeatures.add(feature);
+      } else {
+        added.push(...features);
       }
     });
+    for (const field of added) this.candidateFields.add(field);
     if (stage.cache !== undefined) {
       const cachePath = `${path}.cache`;
       const cache = this.object(stage.cache, cachePath, ['host', 'port', 'authSecretArn', 'tls', 'ttlSeconds', 'keyPrefix']);
@@ -283,7 +299,7 @@ class Validator {
     this.string(stage.vectorField, `${path}.vectorField`);
     this.string(stage.idField, `${path}.idField`);
     this.integer(stage.k, `${path}.k`, 1, 10_000);
-    this.stringList(stage.returnFields, `${path}.returnFields`, { allowEmpty: true });
+    for (const field of this.stringList(stage.returnFields, `${path}.returnFields`, { allowEmpty: true })) this.candidateFields.add(field);
     if (stage.filters !== undefined) {
       this.array(stage.filters, `${path}.filters`).forEach((value, index) => {
         const filterPath = `${path}.filters[${index}]`;
@@ -300,7 +316,8 @@ class Validator {
   }
 
   private requestCandidatesStage(stage: RequestCandidatesStage, path: string): void {
-    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'field']);
+    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'field', 'pseudonymize']);
+    if (stage.pseudonymize !== undefined) this.boolean(stage.pseudonymize, `${path}.pseudonymize`);
     const name = this.string(stage.field, `${path}.field`);
     const field = this.requestField(name, `${path}.field`);
     // Candidate ids are item ids that end up in responses and logs; a person's id is not one.

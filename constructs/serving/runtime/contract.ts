@@ -55,8 +55,18 @@ export interface FeaturesStage extends StageBase {
   readonly kind: 'features';
   readonly groups: readonly {
     readonly featureGroupName: string;
-    /** Whose record: the subject (key = pseudonym) or every candidate (key = candidate id). */
-    readonly of: 'subject' | 'candidates';
+    /**
+     * Whose record: the subject (key = pseudonym), every candidate (key = candidate id), or the
+     * pair of the subject and a candidate's field value (`pairs`: key = `<subject pseudonym>|<value
+     * of candidateField>`, e.g. user–author affinity keyed by both pseudonyms). Pair features land
+     * on the candidate, like candidate features.
+     */
+    readonly of: 'subject' | 'candidates' | 'pairs';
+    /**
+     * `pairs` only (and required there): the candidate field whose value completes the key, a
+     * field an earlier stage put on the candidates (a `candidates` group's feature or a k-NN return field).
+     */
+    readonly candidateField?: string;
     /** Feature names to read. */
     readonly features: readonly string[];
   }[];
@@ -121,6 +131,14 @@ export interface RequestCandidatesStage extends StageBase {
   readonly kind: 'requestCandidates';
   /** Request field of type `string[]` holding candidate ids. */
   readonly field: string;
+  /**
+   * Replace each candidate id by its pseudonym (the lake's key, as for identifiers) before any
+   * later stage sees it: for items whose stores are keyed by pseudonyms (the lake pseudonymizes
+   * post ids). Responses answer the ids the caller sent; impression lines carry them raw, for the
+   * raw zone's anonymization stage. Other sources' ids are not pseudonymized: mix them with care.
+   * @default false
+   */
+  readonly pseudonymize?: boolean;
 }
 
 /** Popular items from a DynamoDB item: the fallback when retrieval has nothing (cold start, a retrieval timeout). */

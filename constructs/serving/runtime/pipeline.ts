@@ -111,6 +111,7 @@ function hasWork(stage: IoStage, state: RequestState): boolean {
     case 'rank':
       return state.candidates.length > 0;
     case 'features':
+      // Candidate and pair groups need candidates; pair groups also need the subject (planLookups).
       return state.candidates.length > 0 || (state.subject !== undefined && stage.groups.some((group) => group.of === 'subject'));
     default:
       return true;

@@ -13,7 +13,13 @@ export type RequestValues = Readonly<Record<string, RequestValue>>;
 export type FeatureValue = string | readonly string[];
 
 export interface Candidate {
+  /** What stages see and send: the item id, or its pseudonym for a pseudonymizing `requestCandidates` stage. */
   readonly id: string;
+  /**
+   * The id the caller sent, when `id` is its pseudonym. Only the response and the impression log
+   * (the lake's raw zone) read it; never stages, caches, models or stdout.
+   */
+  readonly rawId?: string;
   /** Name of the stage that produced the candidate. */
   readonly source: string;
   /** k-NN `_score`; absent for candidates of non-scoring sources. */
@@ -34,6 +40,8 @@ export interface RequestState {
   readonly request: RequestValues;
   /** The subject's pseudonym (first identifier); undefined when the pipeline has no identifiers. */
   readonly subject: string | undefined;
+  /** The lake's keyed pseudonym of an item id (the key stays in the closure). */
+  readonly pseudonymizeItem: (field: string, id: string) => string;
   subjectFeatures: Record<string, FeatureValue>;
   queryVector: readonly number[] | undefined;
   candidates: Candidate[];

@@ -1,6 +1,6 @@
 /**
- * `features`: online features of the subject (keyed by its pseudonym) and of candidates (keyed by
- * item id). Cache first, Feature Store for the misses, misses written back to the cache.
+ * `features`: online features of the subject (keyed by its pseudonym), of candidates (keyed by
+ * item id) and of subject–candidate pairs (keyed by `<subject>|<candidate field value>`). Cache first, Feature Store for the misses, misses written back to the cache.
  *
  * Values stay the strings Feature Store stores (`ValueAsString`, or a list for list features):
  * nothing here guesses which strings are numbers. The model's input handler owns that conversion,
@@ -20,7 +20,7 @@ import type { FeaturesStage } from '../contract';
 import type { FeatureCache } from '../deps';
 import { errorName, isJsonObject } from '../json';
 import { isTimeout, raceTimeout } from '../timeout';
-import type { Degradation, FeatureValue, RequestState, StageResult } from '../types';
+import type { Candidate, Degradation, FeatureValue, RequestState, StageResult } from '../types';
 import { InvalidAnswerError, type StageResources, type StageRun } from './context';
 
 type Group = FeaturesStage['groups'][number];
@@ -90,9 +90,16 @@ export async function runFeatures(
       const byId = new Map(target.candidates.map((candidate) => [candidate.id, candidate]));
       for (const [lookup, record] of found) {
         if (lookup.group.of === 'subject') Object.assign(target.subjectFeatures, record);
-        else {
+        else if (lookup.group.of === 'candidates') {
           const candidate = byId.get(lookup.id);
           if (candidate) Object.assign(candidate.fields, record);
+        }
+      }
+      // A pair record (one per distinct field value) goes to every candidate with that value.
+      for (const [lookup, record] of found) {
+        if (lookup.group.of !== 'pairs') continue;
+        for (const candidate of target.candidates) {
+          if (pairId(lookup.group, target.subject, candidate) === lookup.id) Object.assign(candidate.fields, record);
         }
       }
     },
@@ -103,10 +110,29 @@ function planLookups(stage: FeaturesStage, state: RequestState): Lookup[] {
   const prefix = stage.cache?.keyPrefix ?? '';
   const lookups: Lookup[] = [];
   for (const group of stage.groups) {
-    const ids = group.of === 'subject' ? (state.subject === undefined ? [] : [state.subject]) : state.candidates.map((c) => c.id);
+    const ids = new Set<string>();
+    if (group.of === 'subject') {
+      if (state.subject !== undefined) ids.add(state.subject);
+    } else {
+      for (const candidate of state.candidates) {
+        const id = group.of === 'candidates' ? candidate.id : pairId(group, state.subject, candidate);
+        if (id !== undefined) ids.add(id);
+      }
+    }
     for (const id of ids) lookups.push({ group, id, cacheKey: `${prefix}${group.featureGroupName}:${id}` });
   }
   return lookups;
+}
+
+/**
+ * `<subject>|<candidate field value>`: both pseudonyms when the field is (an author's id read from
+ * a pseudonymized store). Undefined without a subject or a string value of the field.
+ */
+function pairId(group: Group, subject: string | undefined, candidate: Candidate): string | undefined {
+  const field = group.candidateField;
+  if (subject === undefined || field === undefined) return undefined;
+  const value = Object.hasOwn(candidate.fields, field) ? candidate.fields[field] : undefined;
+  return typeof value === 'string' && value !== '' ? `${subject}|${value}` : undefined;
 }
 
 async function readCache(

@@ -12,7 +12,7 @@ export function runRerank(stage: RerankStage, state: RequestState): void {
   const dedupeSeen = new Set<string>();
   const perValue = new Map<string, number>();
   state.candidates = state.candidates.filter((candidate) => {
-    if (queryId !== undefined && candidate.id === queryId) return false;
+    if (queryId !== undefined && (candidate.rawId ?? candidate.id) === queryId) return false;
     for (const rule of exclude) if (sameValue(fieldOf(candidate, rule.field), rule.equals)) return false;
     if (stage.dedupeBy !== undefined) {
       const value = fieldKey(fieldOf(candidate, stage.dedupeBy));
