@@ -80,9 +80,19 @@ export interface LocalRunOptions {
   readonly log?: (line: string) => void;
 }
 
+/** A model folder and the serving code beside it (`code/inference.py`), relative to the fixture's folder. */
+export interface FixtureModel {
+  readonly codeDir: string;
+  readonly modelDir: string;
+}
+
 export interface FixtureManifest {
   readonly blueprint: string;
-  readonly endpoints: Readonly<Record<string, { readonly codeDir: string; readonly modelDir: string }>>;
+  /**
+   * Per SageMaker endpoint name: the model every production variant serves, or, under `variants`,
+   * a model of its own for the named ones (champion and challenger of an A/B test).
+   */
+  readonly endpoints: Readonly<Record<string, FixtureModel & { readonly variants?: Readonly<Record<string, FixtureModel>> }>>;
   readonly featureRecords?: string;
   readonly indexes: Readonly<Record<string, { readonly documents: string; readonly idField: string; readonly vectorField: string; readonly spaceType: SpaceType; readonly dimension: number }>>;
   readonly tableItems?: readonly { readonly stage: string; readonly item: Record<string, unknown> }[];
@@ -114,7 +124,8 @@ export interface LocalRun {
     readonly moto: { readonly url: string; readonly pid?: number };
     readonly redis: LocalRedis;
     readonly sagemakerRuntime: { readonly url: string; readonly pid?: number };
-    readonly featureStore: { readonly url: string; readonly pid?: number };
+    /** Absent when the pipeline reads no feature group. */
+    readonly featureStore?: { readonly url: string; readonly pid?: number };
     readonly knn: KnnStandIn;
   };
   readonly resources: LocalResources;
@@ -400,12 +411,17 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
     const writeRuntimeConfig = (): void => {
       const endpoints: Record<string, unknown> = {};
       for (const [name, list] of variants) {
-        const model = fixture.endpoints[name];
-        if (!model) throw new LocalRunError(`the fixture has no model for endpoint ${name}`);
+        const endpoint = fixture.endpoints[name];
+        if (!endpoint) throw new LocalRunError(`the fixture has no model for endpoint ${name}`);
+        const unknown = Object.keys(endpoint.variants ?? {}).filter((variant) => !list.some((v) => v.name === variant));
+        if (unknown.length > 0) throw new LocalRunError(`the fixture has models for variant(s) ${unknown.join(', ')} of endpoint ${name}, which has ${list.map((v) => v.name).join(', ')}`);
         endpoints[name] = {
           latency_ms: endpointsMs[name] ?? 0,
           variants: Object.fromEntries(
-            list.map((v) => [v.name, { code_dir: path.join(fixtureDir, model.codeDir), model_dir: path.join(fixtureDir, model.modelDir), weight: v.weight }]),
+            list.map((v) => {
+              const model = endpoint.variants?.[v.name] ?? endpoint;
+              return [v.name, { code_dir: path.join(fixtureDir, model.codeDir), model_dir: path.join(fixtureDir, model.modelDir), weight: v.weight }];
+            }),
           ),
         };
       }
@@ -425,9 +441,12 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
         throw error;
       }
     };
+    // The Feature Store stand-in only when the pipeline reads feature groups (similar listings reads none).
+    const groups = featureGroups(serving.template, config);
     const featureConfigFile = path.join(workdir, 'featurestore.json');
-    fs.writeFileSync(featureConfigFile, JSON.stringify({ featureGroups: featureGroups(serving.template, config) }, null, 1));
-    const featureChild = spawnChild('featurestore-runtime', python, {
+    fs.writeFileSync(featureConfigFile, JSON.stringify({ featureGroups: groups }, null, 1));
+    if (groups.length === 0 && fixture.featureRecords) throw new LocalRunError('the fixture has feature records, but SERVING_PIPELINE reads no feature group');
+    const featureChild = groups.length === 0 ? undefined : spawnChild('featurestore-runtime', python, {
       args: [
         path.join(REPO_ROOT, 'local', 'featurestore_runtime.py'),
         '--config',
@@ -440,12 +459,13 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
       env,
       logDir,
     });
-    cleanups.push(() => featureChild.stop());
+    if (featureChild) cleanups.push(() => featureChild.stop());
     let runtime = await startRuntime(0);
     cleanups.push(() => runtime.child.stop());
-    const featurePort = await waitForPortLine(featureChild, 60_000);
+    const featurePort = featureChild ? await waitForPortLine(featureChild, 60_000) : undefined;
     const runtimeUrl = `http://127.0.0.1:${runtime.port}`;
-    const featureUrl = `http://127.0.0.1:${featurePort}`;
+    // Without a stand-in, Feature Store clients (none is used) get moto's URL, which has no Feature Store.
+    const featureUrl = featurePort === undefined ? undefined : `http://127.0.0.1:${featurePort}`;
 
     // 6. Data the stages read from moto: the fixture's items, into the tables of the named stages.
     for (const { stage: stageName, item } of fixture.tableItems ?? []) {
@@ -457,7 +477,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
     }
 
     // 7. The handler, with the clients a Lambda container builds, pointed at the local servers.
-    const restoreEnv = setClientEnv(moto.url, runtimeUrl, featureUrl, workdir);
+    const restoreEnv = setClientEnv(moto.url, runtimeUrl, featureUrl ?? moto.url, workdir);
     cleanups.push(restoreEnv);
     const server: Server = createServer(config, defaultDeps());
     cleanups.push(() => server.close());
@@ -486,7 +506,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
         get sagemakerRuntime() {
           return { url: runtimeUrl, pid: runtime.child.process.pid };
         },
-        featureStore: { url: featureUrl, pid: featureChild.process.pid },
+        ...(featureUrl === undefined ? {} : { featureStore: { url: featureUrl, pid: featureChild?.process.pid } }),
         knn,
       },
       resources: binder.resources,

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RankStage } from '../constructs/serving/runtime/contract';
 import { pseudonymize } from '../lib/runtime/pseudonym';
+import { holdLocalRunLock } from './integration-support';
 import { checkPrerequisites, type LocalRun, SETUP_HINT, startLocalRun } from './run';
 import { REPO_ROOT } from './synth';
 
@@ -43,6 +44,7 @@ let run: LocalRun;
 let facts: Facts;
 let sample: Record<string, unknown>;
 let consoleLog: jest.SpyInstance;
+let releaseLock: (() => void) | undefined;
 
 async function post(route: string, body: unknown): Promise<{ status: number; body: ServeBody }> {
   const response = await fetch(`${run.url}${route}`, {
@@ -85,6 +87,8 @@ beforeAll(async () => {
     if (setup.status !== 0) throw new Error(`the local run's prerequisites are missing and scripts/setup-local.sh failed: ${setup.stderr}\n${SETUP_HINT}`);
     checkPrerequisites();
   }
+  // One local run at a time across the test files (integration-support.ts).
+  releaseLock = await holdLocalRunLock();
   // The handler's metric lines (CloudWatch embedded metric format) go to stdout, as in Lambda.
   consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   run = await startLocalRun(BLUEPRINT);
@@ -96,6 +100,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await run?.stop();
+  releaseLock?.();
   consoleLog?.mockRestore();
 });
 
@@ -134,7 +139,7 @@ test('a sample request passes every stage and returns items scored by the traine
   // instance (the user's stored features under their pseudonym, the video's indexed fields).
   const key = [...run.resources.secrets.values()].find((secret) => secret.arn === run.config.keySecretArn)!.value;
   const userKey = pseudonymize(key, facts.sampleUser.id);
-  const record = (await (await fetch(`${run.servers.featureStore.url}/FeatureGroup/vrec-user-features?RecordIdentifierValueAsString=${userKey}`)).json()) as {
+  const record = (await (await fetch(`${run.servers.featureStore!.url}/FeatureGroup/vrec-user-features?RecordIdentifierValueAsString=${userKey}`)).json()) as {
     Record: { FeatureName: string; ValueAsString: string }[];
   };
   const features = Object.fromEntries(record.Record.map((f) => [f.FeatureName, f.ValueAsString]));

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     `  POST ${run.url}/serve      POST ${run.url}/feedback`,
     '',
     `model: trained on the tests' synthetic data${Object.keys(metrics).length ? ` (${Object.entries(metrics).filter(([k]) => ['roc_auc', 'recall_at_10'].includes(k)).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})` : ''}`,
-    `servers: moto ${run.servers.moto.url}, redis 127.0.0.1:${run.servers.redis.port}, SageMaker Runtime ${run.servers.sagemakerRuntime.url}, Feature Store ${run.servers.featureStore.url}, k-NN ${run.servers.knn.url}`,
+    `servers: moto ${run.servers.moto.url}, redis 127.0.0.1:${run.servers.redis.port}, SageMaker Runtime ${run.servers.sagemakerRuntime.url}, Feature Store ${run.servers.featureStore?.url ?? 'none (no feature group)'}, k-NN ${run.servers.knn.url}`,
     `raw zone: ${[...run.streams.values()].map((s) => `s3://${s.bucket}/${s.prefix}`).join(', ')} (moto; list with ${run.servers.moto.url}/<bucket>?list-type=2)`,
     `work folder: ${run.workdir} (logs/ has each server's log)`,
     '',

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, AD_CLICK_PREDICTION, AD_CLICK_PREDICTION_FIGURES, AdClickPredictionStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(AD_CLICK_PREDICTION);
 const a = AD_CLICK_PREDICTION_FIGURES.assumptions;
@@ -129,13 +129,7 @@ test('continual learning: each hourly run looks up the newest registered version
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
 
   test('scores the ads targeting selected, each stage within its share of the 50 ms', () => {
     const c = config();
@@ -163,14 +157,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 6,944.4 QPS × 1.5 = 10,416.7 → 10,417/s; 6,944.4 × 0.05 s × 1.5 = 520.8 → 521 at peak, ceil(52.1) = 53 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 10417, ThrottlingBurstLimit: 10417 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 53 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 53, MaxCapacity: 521, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 10417, throttleBurst: 10417, minConcurrency: 53, maxConcurrency: 521 });
   });
 
   test('logs impressions and outcomes into the raw zone, the user pseudonymized like any dataset', () => {

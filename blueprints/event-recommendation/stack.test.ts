@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { EVENT_RECOMMENDATION, EVENT_RECOMMENDATION_FIGURES, EVREC_FEATURES, EventRecommendationStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(EVENT_RECOMMENDATION);
 const a = EVENT_RECOMMENDATION_FIGURES.assumptions;
@@ -127,13 +127,7 @@ test('online learning: the hourly fine-tune continues the newest daily model, th
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
 
   test('ranks the events the location and type filter found, each stage within its share of the 150 ms', () => {
     const c = config();
@@ -156,14 +150,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 277.78 QPS × 1.5 = 416.7 → 417/s; 277.78 × 0.15 s × 1.5 = 62.5 → 63 at peak, max(2, ceil(6.3)) = 7 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 417, ThrottlingBurstLimit: 417 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 7 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 7, MaxCapacity: 63, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 417, throttleBurst: 417, minConcurrency: 7, maxConcurrency: 63 });
   });
 
   test('logs impressions and outcomes into the raw zone, the user pseudonymized like any dataset', () => {

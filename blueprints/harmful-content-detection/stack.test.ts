@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { HARMFUL_CONTENT_DETECTION, HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeEndpoint } from '../../lib/sizing';
-import { synthBlueprint } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint } from '../../test/support/blueprint';
 
 const s = synthBlueprint(HARMFUL_CONTENT_DETECTION);
 const a = HARMFUL_CONTENT_DETECTION_FIGURES.assumptions;
@@ -83,13 +83,7 @@ test('invalid figures fail synth naming the figure', () => {
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
 
   test('checks the post in the chapter\'s stages, each within its share of the 300 ms', () => {
     const c = config();
@@ -122,14 +116,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 5,208.33 QPS × 1.5 = 7,812.5 → 7,813/s; 5,208.33 × 0.3 s × 1.5 = 2,343.75 → 2,344 at peak, ceil(234.4) = 235 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 7813, ThrottlingBurstLimit: 7813 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 235 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 235, MaxCapacity: 2344, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 7813, throttleBurst: 7813, minConcurrency: 235, maxConcurrency: 2344 });
   });
 
   test('logs decisions and outcomes into the raw zone, the author pseudonymized like any dataset', () => {

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SIMLIST_INDEX_NAME, SimilarListingsFigures, SimilarListingsStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
-import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(SIMILAR_LISTINGS);
 const f = SIMILAR_LISTINGS_FIGURES;
@@ -97,13 +97,7 @@ test('indexes every listing daily: the served model embeds it, the loader writes
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
 
   test('fetches the listing\'s embedding, searches its region, re-ranks on the endpoint and drops the listing itself, within 150 ms', () => {
     const c = config();
@@ -130,14 +124,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 1,736.1 QPS × 1.5 = 2,604.2 → 2,605/s; 1,736.1 × 0.15 s × 1.5 = 390.6 → 391 at peak, ceil(39.1) = 40 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 2605, ThrottlingBurstLimit: 2605 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 40 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 40, MaxCapacity: 391, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 2605, throttleBurst: 2605, minConcurrency: 40, maxConcurrency: 391 });
   });
 
   test('logs impressions, clicks and bookings into the raw zone, the session pseudonymized', () => {

@@ -6,7 +6,7 @@ import { VIDEO_SEARCH, VIDEO_SEARCH_FIGURES, VIDEO_SEARCH_NAMES, VideoSearchStac
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
-import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VIDEO_SEARCH);
 const a = VIDEO_SEARCH_FIGURES.assumptions;
@@ -126,13 +126,7 @@ test('invalid figures fail synthesis, naming the figure', () => {
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
 
   test('embeds the query text and searches the video embeddings in its language, within 200 ms', () => {
     const c = config();
@@ -153,14 +147,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 20,833.3 QPS × 1.5 = 31,250/s; 20,833.3 × 0.2 s × 1.5 = 6,250 at peak, 625 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 31250, ThrottlingBurstLimit: 31250 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 625 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 625, MaxCapacity: 6250, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 31250, throttleBurst: 31250, minConcurrency: 625, maxConcurrency: 6250 });
   });
 
   test('logs searches, clicks, watch time and completions into the raw zone, classified as the search logs are', () => {

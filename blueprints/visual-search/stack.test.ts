@@ -6,7 +6,7 @@ import { VISUAL_SEARCH, VISUAL_SEARCH_FIGURES, VISUAL_SEARCH_NAMES, VisualSearch
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
-import { synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VISUAL_SEARCH);
 const a = VISUAL_SEARCH_FIGURES.assumptions;
@@ -144,13 +144,7 @@ test('invalid figures fail synthesis, naming the figure', () => {
 });
 
 describe('the request path', () => {
-  const config = () => {
-    const [fn] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
-    // The handler's configuration with deploy-time values masked, parsed as the handler parses it.
-    const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
-      .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
-    return JSON.parse(JSON.parse(text));
-  };
+  const config = () => servingPipeline(s.template);
   const descriptor = descriptorColumns(a.descriptorDimensions);
 
   test('embeds the query photo, searches the image index and re-ranks, within 200 ms', () => {
@@ -171,14 +165,8 @@ describe('the request path', () => {
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {
-    s.template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
-    s.template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
     // By hand: 10,416.7 QPS × 1.5 = 15,625/s; 10,416.7 × 0.2 s × 1.5 = 3,125 at peak, ceil(312.5) = 313 at first.
-    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 15625, ThrottlingBurstLimit: 15625 })]),
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 313 } });
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 313, MaxCapacity: 3125, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    expectPrivateServingApi(s.template, { throttleRate: 15625, throttleBurst: 15625, minConcurrency: 313, maxConcurrency: 3125 });
   });
 
   test('logs searches and their clicks into the raw zone: the user pseudonymized, the query photo kept as in image_clicks', () => {

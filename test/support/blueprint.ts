@@ -1,5 +1,5 @@
 import { PolicyViolation, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { kitApp } from './app';
 import { BlueprintDefinition, createApp } from '../../lib/app';
@@ -60,4 +60,39 @@ export function workflowDefinition(template: Template, marker: string): string {
     throw new Error(`expected one state machine whose definition contains '${marker}', found ${found.length}`);
   }
   return found[0];
+}
+
+/**
+ * The serving function's pipeline configuration (SERVING_PIPELINE), parsed as the handler parses
+ * it, with values known only at deploy time replaced by `DEPLOY-TIME`.
+ */
+// The tests read the configuration's JSON freely, as the handler does after validating it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function servingPipeline(template: Template): Record<string, any> {
+  const [fn] = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+  if (fn === undefined) throw new Error('no function with a SERVING_PIPELINE environment');
+  const text = JSON.stringify(fn.Properties.Environment.Variables.SERVING_PIPELINE['Fn::Join'][1]
+    .map((part: unknown) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));
+  return JSON.parse(JSON.parse(text));
+}
+
+/** What a blueprint's figures make of its serving path's entry and concurrency. */
+export interface ServingCapacityLiterals {
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly minConcurrency: number;
+  readonly maxConcurrency: number;
+}
+
+/** The request path is a private API with IAM authorization, throttled and concurrent as given. */
+export function expectPrivateServingApi(template: Template, expected: ServingCapacityLiterals): void {
+  template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['PRIVATE'] } });
+  template.allResourcesProperties('AWS::ApiGateway::Method', { AuthorizationType: 'AWS_IAM' });
+  template.hasResourceProperties('AWS::ApiGateway::Stage', {
+    MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: expected.throttleRate, ThrottlingBurstLimit: expected.throttleBurst })]),
+  });
+  template.hasResourceProperties('AWS::Lambda::Alias', { ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: expected.minConcurrency } });
+  template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    MinCapacity: expected.minConcurrency, MaxCapacity: expected.maxConcurrency, ScalableDimension: 'lambda:function:ProvisionedConcurrency',
+  });
 }
