@@ -13,7 +13,7 @@ export interface SynthesizedBlueprint {
   readonly template: Template;
   /** Error-level findings of the GDPR pack and AwsSolutions, after acknowledgments (empty when the gate passes). */
   readonly gateErrors: readonly PolicyViolation[];
-  /** Acknowledgments in the stack whose reason is shorter than the kit's minimum. */
+  /** Acknowledgments in the stack whose reason is shorter than the kit's minimum, or that acknowledge a bare IAM4/IAM5 rule. */
   readonly vagueAcknowledgments: readonly string[];
 }
 
@@ -34,8 +34,10 @@ export function synthBlueprint(definition: BlueprintDefinition): SynthesizedBlue
       ...new GdprChecks().validateScope(stack).violations.filter(errors),
       ...new AwsSolutionsChecks().validateScope(stack).violations.filter(errors),
     ];
+    // A reason too short to review, or a bare IAM4/IAM5 id: those rules report one finding per
+    // wildcard or managed policy, so acknowledging the bare rule would hide future ones.
     const vagueAcknowledgments = listAcknowledgments(stack)
-      .filter((a) => a.reason.trim().length < MIN_REASON_LENGTH)
+      .filter((a) => a.reason.trim().length < MIN_REASON_LENGTH || /^AwsSolutions-IAM[45]$/.test(a.ruleId))
       .map((a) => `${a.ruleId} at ${a.constructPath}`);
     return { stack, template: Template.fromStack(stack), gateErrors, vagueAcknowledgments };
   } finally {

@@ -4,7 +4,7 @@
  * region's listings → the re-rank endpoint's scores → the viewed listing dropped), the embeddings
  * trained on the model tests' synthetic sessions behind their own inference.py, and real local
  * servers. Started once for the file; the assertions that need a particular outcome take the first
- * of a few requests that has it (deployed stage timeouts, see serve-local.test.ts).
+ * of a few requests that has it (deployed stage timeouts, see video-recommendation.suite.ts).
  */
 import { ensurePrerequisites, holdLocalRunLock, fixtureLines, invokeEndpoint, lakeLines, post, rankStage, type ServeBody, serveUntil } from './integration-support';
 import { type LocalRun, startLocalRun } from './run';

@@ -4,7 +4,7 @@
  * the click model's champion or challenger, sticky per user → one ad per advertiser), the DCN
  * trained on the model tests' synthetic log behind its own inference.py, and real local servers.
  * Started once for the file; the assertions that need a particular outcome take the first of a
- * few requests that has it (deployed stage timeouts, see serve-local.test.ts).
+ * few requests that has it (deployed stage timeouts, see video-recommendation.suite.ts).
  */
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import { assignVariant } from '../constructs/serving/runtime/variant';
