@@ -1,4 +1,4 @@
-import { spawn } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,34 +11,19 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mlsd-gate-'));
 }
 
-/** The CLI as a user runs it: with CloudFormation's schema validation, which jest's setup turns off. */
-function cdk(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cdk(args: string[]) {
+  // The CLI runs as a user runs it: with CloudFormation's schema validation that jest's setup turns off.
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true' };
   delete env.CDK_VALIDATION;
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['cdk', ...args], { cwd: REPO_ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return spawnSync('npx', ['cdk', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
 }
 
 const VIOLATING_APP = 'npx ts-node --transpile-only test/fixtures/violating-app.ts';
 
 describe('a violating app, through the cdk CLI', () => {
-  const failing = tempDir();
-  const acknowledged = tempDir();
-  const runs = [
-    cdk(['synth', '--app', VIOLATING_APP, '--output', failing, '--quiet']),
-    cdk(['synth', '--app', VIOLATING_APP, '--output', acknowledged, '--quiet', '-c', 'acknowledge=true']),
-  ];
-
-  test('fails synth with our rule id, the construct path and the fix, and the report names the rule', async () => {
-    const out = failing;
-    const result = await runs[0];
+  test('fails synth with our rule id, the construct path and the fix, and the report names the rule', () => {
+    const out = tempDir();
+    const result = cdk(['synth', '--app', VIOLATING_APP, '--output', out, '--quiet']);
     expect(result.status).not.toBe(0);
     const output = result.stdout + result.stderr;
     expect(output).toContain('GDPR-S3BucketKmsEncryption');
@@ -49,9 +34,9 @@ describe('a violating app, through the cdk CLI', () => {
     expect(report).toContain('MlsdViolating/Data/Resource');
   });
 
-  test('passes once the finding is acknowledged with a reason', async () => {
-    const out = acknowledged;
-    const result = await runs[1];
+  test('passes once the finding is acknowledged with a reason', () => {
+    const out = tempDir();
+    const result = cdk(['synth', '--app', VIOLATING_APP, '--output', out, '--quiet', '-c', 'acknowledge=true']);
     expect(result.stderr).not.toContain('GDPR-S3BucketKmsEncryption');
     expect(result.status).toBe(0);
     expect(fs.existsSync(path.join(out, 'MlsdViolating.template.json'))).toBe(true);
@@ -59,15 +44,11 @@ describe('a violating app, through the cdk CLI', () => {
 });
 
 describe('the kit CLI on bad input', () => {
-  const cases: [string[], RegExp][] = [
+  test.each([
     [['-c', 'blueprint=nope'], /mlsd-blueprints: Unknown blueprint 'nope' in -c blueprint=\.\.\.; valid ids: visual-search, street-view-blurring/],
     [['-c', 'region=us-east-1'], /mlsd-blueprints: Region 'us-east-1' is outside the data-residency allow-list/],
-  ];
-  // Both CLI runs start at once: most of each is Node starting and loading the app.
-  const runs = cases.map(([args]) => cdk(['synth', '--quiet', '--output', tempDir(), ...args]));
-
-  test.each(cases.map(([args, message], index) => [args, message, index] as const))('%j prints one clear line, no stack trace', async (_args, message, index) => {
-    const result = await runs[index];
+  ])('%j prints one clear line, no stack trace', (args, message) => {
+    const result = cdk(['synth', '--quiet', '--output', tempDir(), ...args]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/^\s+at /m);
