@@ -8,7 +8,7 @@
  */
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import { assignVariant } from '../constructs/serving/runtime/variant';
-import { ensurePrerequisites, holdLocalRunLock, featureRecord, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, type ServeBody, serveUntil } from './integration-support';
+import { ensurePrerequisites, holdLocalRunLock, TEST_TIME_SCALE, featureRecord, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, type ServeBody, serveUntil } from './integration-support';
 import { type LocalRun, startLocalRun } from './run';
 
 interface Facts {
@@ -55,7 +55,7 @@ beforeAll(async () => {
   ensurePrerequisites();
   releaseLock = await holdLocalRunLock();
   consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('ad-click-prediction');
+  run = await startLocalRun('ad-click-prediction', { timeScale: TEST_TIME_SCALE });
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   key = pseudonymizationKey(run);

@@ -172,3 +172,10 @@ export function fixtureLines(run: LocalRun, file: string): Record<string, unknow
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/**
+ * The integration suites run the deployed stage limits × this: on a loaded 2-core test machine a
+ * few-millisecond limit measures the machine, not the path. Tests that need a stage to miss its
+ * limit read the limit from the run's config, so they follow.
+ */
+export const TEST_TIME_SCALE = 5;

@@ -74,6 +74,12 @@ export interface LocalRunOptions {
   readonly delays?: StageDelays;
   /** Serve one sample request before returning: connections, secrets and cache are warm. @default true */
   readonly warmUp?: boolean;
+  /**
+   * Multiplies the budget and every stage's time limit: a loaded test machine is slower than a
+   * Lambda function, and the deployed limits are a few milliseconds. 1 keeps them as deployed.
+   * @default 1
+   */
+  readonly timeScale?: number;
   /** Logical id of the serving function when a blueprint has several. */
   readonly servingFunction?: string;
   /** Progress lines. @default none */
@@ -400,6 +406,11 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
     // Local Redis: no TLS, on its own port (the deployed port is a literal of the construct).
     for (const stage of featuresStages(raw)) {
       if (stage.cache) Object.assign(stage.cache, { host: '127.0.0.1', port: cachePort, tls: false });
+    }
+    const scale = options.timeScale ?? 1;
+    if (scale !== 1) {
+      raw.budgetMs = Math.min(29_000, Math.round(Number(raw.budgetMs) * scale));
+      for (const stage of raw.stages as { timeoutMs: number }[]) stage.timeoutMs = Math.round(stage.timeoutMs * scale);
     }
     const config = validatePipelineConfig(raw);
 

@@ -6,7 +6,7 @@
  * servers. Started once for the file; the assertions that need a particular outcome take the first
  * of a few requests that has it (deployed stage timeouts, see video-recommendation.suite.ts).
  */
-import { ensurePrerequisites, holdLocalRunLock, fixtureLines, invokeEndpoint, lakeLines, post, rankStage, type ServeBody, serveUntil } from './integration-support';
+import { ensurePrerequisites, holdLocalRunLock, TEST_TIME_SCALE, fixtureLines, invokeEndpoint, lakeLines, post, rankStage, type ServeBody, serveUntil } from './integration-support';
 import { type LocalRun, startLocalRun } from './run';
 
 interface Facts {
@@ -27,7 +27,7 @@ beforeAll(async () => {
   ensurePrerequisites();
   releaseLock = await holdLocalRunLock();
   consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('similar-listings');
+  run = await startLocalRun('similar-listings', { timeScale: TEST_TIME_SCALE });
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);

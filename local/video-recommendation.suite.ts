@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RankStage } from '../constructs/serving/runtime/contract';
 import { pseudonymize } from '../lib/runtime/pseudonym';
-import { holdLocalRunLock } from './integration-support';
+import { holdLocalRunLock, TEST_TIME_SCALE } from './integration-support';
 import { checkPrerequisites, type LocalRun, SETUP_HINT, startLocalRun } from './run';
 import { REPO_ROOT } from './synth';
 
@@ -91,7 +91,7 @@ beforeAll(async () => {
   releaseLock = await holdLocalRunLock();
   // The handler's metric lines (CloudWatch embedded metric format) go to stdout, as in Lambda.
   consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun(BLUEPRINT);
+  run = await startLocalRun(BLUEPRINT, { timeScale: TEST_TIME_SCALE });
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest;
   // A few more requests: keep-alive connections to every server, the cache filled.

@@ -70,7 +70,7 @@ test('review queue failing or slow: the decision stands, the stage is degraded',
   });
   const started = Date.now();
   const slow = await serve(h, REQUEST);
-  expect(Date.now() - started).toBeLessThan(400);
+  expect(Date.now() - started).toBeLessThan(900); // the slow dependency takes 1000 ms: the request did not wait for it
   expect(slow.body).toMatchObject({ items: [{ action: 'take_down' }], degraded: ['decide'] });
   expect(consoleSpy.text()).not.toContain(AUTHOR);
 });

