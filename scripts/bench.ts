@@ -28,7 +28,8 @@ function cdkContext(): Record<string, unknown> {
 function synthOnce(gate: boolean): { ms: number; outdir: string } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlsd-bench-'));
   const started = process.hrtime.bigint();
-  const app = new App({ outdir, context: cdkContext() });
+  // Asset metadata (what the CLI asks for) names each function's bundle folder.
+  const app = new App({ outdir, context: { ...cdkContext(), 'aws:cdk:enable-asset-metadata': true } });
   createApp(app, { blueprints: BLUEPRINTS, complianceGate: gate });
   app.synth();
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, outdir };
