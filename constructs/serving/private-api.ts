@@ -102,10 +102,7 @@ export class PrivateApi extends Construct {
 
   /** Lets `grantee` call the request path (`execute-api:Invoke` on its methods). */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: this.methods.map((m) => m.methodArn),
-    });
+    const [first, ...rest] = this.methods.map((method) => method.grantExecute(grantee));
+    return rest.reduce((all, grant) => all.combine(grant), first);
   }
 }
