@@ -1,48 +1,46 @@
 /**
- * `npm run bench:serving`: what the video recommendation request path (chapter 6, 200 ms) costs.
+ * `npm run bench:serving [-- --blueprint a,b] [--parts overhead,e2e,cold]`: what each online
+ * blueprint's request path costs, for every blueprint with a local fixture.
  *
- * 1. Handler overhead: the serving core (`createServer`, the deployed config) with in-memory
- *    dependencies that answer at once (a cache hit, the user tower's vector, 500 k-NN hits, 500
- *    ranker scores, Firehose accepting): pseudonymization, validation, JSON in and out of every
- *    stage, sorting, re-ranking, impression lines and metric lines. The fakes' answers are built
- *    once; the k-NN answer is parsed per request, as the OpenSearch client parses it.
+ * 1. Handler overhead: the serving core (`createServer`, the deployed config) with dependencies
+ *    that answer at once from memory: the answers of a real request through the local run,
+ *    recorded and replayed (local/bench/replay.ts), a k-NN answer widened to the stage's deployed
+ *    `k`. What is measured is the handler's own work: pseudonymization, validation, JSON in and out
+ *    of every stage, sorting, re-ranking, impression lines and metric lines.
  * 2. End to end through the local run over HTTP, one request at a time, with each stage's server
- *    delayed: (a) not at all; (b) by 80 % of the stage's deployed timeout (every stage answers, late);
- *    (c) by the chapter's stated stage latencies (figures.ts), which the deployed timeouts undercut
- *    (the serving path scales them to leave a reserve), so those stages time out and degrade.
- *    Delays: the cache (a proxy in front of Redis) for the features stage, the k-NN stand-in for
- *    `ann`, the SageMaker Runtime stand-in's `latency_ms` for the two endpoints. Re-ranking is pure
- *    computation and gets none.
+ *    delayed: (a) not at all; (b) so that each stage ends near 80 % of its deployed timeout (the
+ *    timeouts are the chapter's latency budget split by the sizing, lib/sizing/serving.ts): every
+ *    stage answers, late, and the request must still end within the budget. Delays: the cache (a
+ *    proxy in front of Redis), the k-NN stand-in (every search stage), the SageMaker Runtime
+ *    stand-in's `latency_ms` per endpoint. Stages that do no I/O get none; Feature Store and
+ *    DynamoDB stand-ins answer as they are.
  * 3. Cold start: the handler bundled as `NodejsFunction` bundles it (esbuild, minified), in a new
  *    Node.js process: time from process start to the first answer (import + config + clients +
- *    first request against the local run), and the second request.
+ *    first request against the local run), and the next requests.
  *
- * Prints a table and writes docs/benchmarks-serving.json with the machine's facts.
+ * Prints a table per blueprint, writes docs/benchmarks-serving.json (the blueprints measured
+ * replace their earlier entries) and the `## Serving` section of docs/benchmarks.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { FirehoseClient } from '@aws-sdk/client-firehose';
-import type { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { VIDEO_RECOMMENDATION_FIGURES } from '../blueprints/video-recommendation/figures';
-import type { FeaturesStage, KnnStage, PipelineConfig, RankStage } from '../constructs/serving/runtime/contract';
-import type { FeatureCache, ServingDeps, VectorSearchClient } from '../constructs/serving/runtime/deps';
+import { BLUEPRINTS } from '../blueprints';
+import type { PipelineConfig } from '../constructs/serving/runtime/contract';
+import { defaultDeps } from '../constructs/serving/runtime/deps';
 import { createServer } from '../constructs/serving/runtime/server';
+import { recordingDeps, replayDeps } from './bench/replay';
 import { type LocalRun, type StageDelays, startLocalRun } from './run';
 import { REPO_ROOT } from './synth';
 
-const BLUEPRINT = 'video-recommendation';
 const OVERHEAD_REQUESTS = 5000;
 const OVERHEAD_WARM_UP = 300;
 const E2E_REQUESTS = 500;
 const E2E_BASELINE_REQUESTS = 200;
 const COLD_STARTS = 5;
+/** The handler overhead target of the serving issue, per request at p99. */
+const OVERHEAD_TARGET_P99_MS = 5;
 
 interface Summary {
   readonly requests: number;
@@ -90,64 +88,37 @@ function machine(): Record<string, unknown> {
 }
 
 // -------------------------------------------------------------------------------------------
-// 1. Handler overhead with instant in-memory dependencies
+// 1. Handler overhead with recorded answers replayed from memory
 // -------------------------------------------------------------------------------------------
 
-function instantDeps(config: PipelineConfig, key: string): { deps: ServingDeps; subjectFeatures: Record<string, string> } {
-  const encoder = new TextEncoder();
-  const knn = config.stages.find((s): s is KnnStage => s.kind === 'knn')!;
-  const rank = config.stages.find((s): s is RankStage => s.kind === 'rank')!;
-  const features = config.stages.filter((s): s is FeaturesStage => s.kind === 'features');
-  const dimension = 16;
-  const vector = Array.from({ length: dimension }, (_, i) => Math.sin(i + 1));
-  const embedAnswer = encoder.encode(JSON.stringify({ predictions: [{ embedding: vector }] }));
-  const hits = Array.from({ length: knn.k }, (_, i) => ({
-    _index: knn.index,
-    _id: `v${i}`,
-    _score: 2 - i / knn.k,
-    _source: { video_id: `v${i}`, video_length_s: 60 + i, video_language: 'es', channel_id: `c${i % 97}` },
-  }));
-  const searchText = JSON.stringify({ took: 1, timed_out: false, hits: { total: { value: hits.length, relation: 'eq' }, max_score: 2, hits } });
-  const rankAnswer = encoder.encode(JSON.stringify({ predictions: hits.map((h, i) => ({ video_id: h._id, score: ((i * 7919) % 1000) / 1000 })) }));
-  const history = Array.from({ length: 50 }, (_, i) => `w${i}`).join('|');
-  const subjectFeatures = { user_age: '34', watch_history: history, video_id: 'w49' };
-  // The cache holds every subject record: the features stage never reaches Feature Store.
-  const cache: FeatureCache = {
-    status: 'ready',
-    mget: async (keys) =>
-      keys.map((cacheKey) => {
-        const group = features.flatMap((s) => s.groups).find((g) => cacheKey.includes(`${g.featureGroupName}:`));
-        return group ? JSON.stringify(Object.fromEntries(group.features.map((f) => [f, subjectFeatures[f as keyof typeof subjectFeatures] ?? '1']))) : null;
-      }),
-    set: async () => 'OK',
-    disconnect: () => undefined,
-  };
-  const search: VectorSearchClient = {
-    search: () => Object.assign(Promise.resolve({ body: JSON.parse(searchText) as unknown }), { abort: () => undefined }),
-  };
-  const fake = <T>(send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => unknown): T =>
-    ({ send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => send(command) }) as unknown as T;
-  const deps: ServingDeps = {
-    sagemakerRuntime: fake<SageMakerRuntimeClient>((command) => ({ Body: command.input.EndpointName === rank.endpointName ? rankAnswer : embedAnswer })),
-    featureStore: fake<SageMakerFeatureStoreRuntimeClient>(() => ({ Records: [], Errors: [], UnprocessedIdentifiers: [] })),
-    dynamodb: fake<DynamoDBClient>(() => ({})),
-    firehose: fake<FirehoseClient>(() => ({ FailedPutCount: 0, RequestResponses: [] })),
-    sqs: fake<SQSClient>(() => ({})),
-    secretsManager: fake<SecretsManagerClient>(() => ({ SecretString: key })),
-    openSearch: () => search,
-    redis: () => cache,
-    clock: { now: Date.now },
-  };
-  return { deps, subjectFeatures };
+/** Candidates a request carries through the path: the k-NN stages' k and the ids the request passes. */
+function candidatesOf(config: PipelineConfig, request: Record<string, unknown>): number {
+  return config.stages.reduce((sum, s) => {
+    if (s.kind === 'knn') return sum + s.k;
+    if (s.kind === 'requestCandidates') return sum + (Array.isArray(request[s.field]) ? (request[s.field] as unknown[]).length : 1);
+    return sum;
+  }, 0);
 }
 
 async function handlerOverhead(run: LocalRun): Promise<Record<string, unknown>> {
-  const { deps } = instantDeps(run.config, 'bench-key-0123456789');
-  const server = createServer(run.config, deps);
   const body = JSON.stringify(run.fixture.sampleRequest);
+  // Three real requests: the first fills the cache (Feature Store answers are recorded too), the
+  // last one's answers are what a warm deployed request gets.
+  // Recorded with generous time limits: the answers matter here, not how fast a loaded machine gives them.
+  const generous: PipelineConfig = { ...run.config, budgetMs: 29_000, stages: run.config.stages.map((stage) => ({ ...stage, timeoutMs: 5_000 })) };
+  const recorder = recordingDeps(defaultDeps());
+  const recordingServer = createServer(generous, recorder.deps);
+  for (let i = 0; i < 3; i += 1) {
+    const answer = JSON.parse((await recordingServer.serve(body, `record-${i}`)).body) as { degraded: string[] };
+    if (i === 2 && answer.degraded.length > 0) throw new Error(`the recorded request degraded (${answer.degraded.join(', ')}): the local run is too slow to record from`);
+  }
+  await recordingServer.close();
+
+  const server = createServer(run.config, replayDeps(run.config, recorder.recording, defaultDeps()));
   const samples: number[] = [];
   let degraded = 0;
   let items = 0;
+  const degradedBy: Record<string, number> = {};
   for (let i = 0; i < OVERHEAD_WARM_UP + OVERHEAD_REQUESTS; i += 1) {
     const started = process.hrtime.bigint();
     const response = await server.serve(body, `overhead-${i}`);
@@ -156,11 +127,18 @@ async function handlerOverhead(run: LocalRun): Promise<Record<string, unknown>> 
     samples.push(ms);
     const parsed = JSON.parse(response.body) as { degraded: string[]; items: unknown[] };
     if (parsed.degraded.length > 0) degraded += 1;
+    for (const label of parsed.degraded) degradedBy[label] = (degradedBy[label] ?? 0) + 1;
     items = parsed.items.length;
   }
   await server.close();
-  const knn = run.config.stages.find((s): s is KnnStage => s.kind === 'knn')!;
-  return { ...summarize(samples), candidates: knn.k, itemsServed: items, requestsWithDegradedStages: degraded, targetP99Ms: 5 };
+  return {
+    ...summarize(samples),
+    candidates: candidatesOf(run.config, run.fixture.sampleRequest),
+    itemsServed: items,
+    requestsWithDegradedStages: degraded,
+    degradedStages: degradedBy,
+    targetP99Ms: OVERHEAD_TARGET_P99_MS,
+  };
 }
 
 // -------------------------------------------------------------------------------------------
@@ -176,50 +154,46 @@ interface Scenario {
 
 const LATE = 0.8;
 /**
- * The cache gets a quarter of the features stage (2 ms of 9): its own loopback round trip through
+ * The cache gets a small share of a features stage (a few ms): its own loopback round trip through
  * the proxy is already most of that, and timers tick in whole milliseconds, so it gets no delay.
  */
 const CACHE_DELAY_MS = 0;
 
+/** Every endpoint a stage calls (embed, rank), with the stage. */
+function endpointStages(config: PipelineConfig): { name: string; endpointName: string; timeoutMs: number }[] {
+  return config.stages.flatMap((s) => ('endpointName' in s && typeof s.endpointName === 'string' ? [{ name: s.name, endpointName: s.endpointName, timeoutMs: s.timeoutMs }] : []));
+}
+
 function baselineScenario(config: PipelineConfig): Scenario {
-  const embed = config.stages.find((s) => s.kind === 'embed')! as { endpointName: string };
-  const rank = config.stages.find((s): s is RankStage => s.kind === 'rank')!;
   return {
     name: 'no added delay',
     description: 'the local servers as they are',
     requests: E2E_BASELINE_REQUESTS,
-    delays: { cacheMs: 0, knnMs: 0, endpointsMs: { [embed.endpointName]: 0, [rank.endpointName]: 0 } },
+    delays: { cacheMs: 0, knnMs: 0, endpointsMs: Object.fromEntries(endpointStages(config).map((s) => [s.endpointName, 0])) },
   };
 }
 
-/** (b) and (c); (b) subtracts each stage's own local time (p50 without delay) so that the stage ends near LATE × its timeout. */
-function delayedScenarios(config: PipelineConfig, baselineStageP50: Readonly<Record<string, number>>): Scenario[] {
-  const embed = config.stages.find((s) => s.kind === 'embed')! as { name: string; endpointName: string; timeoutMs: number };
-  const knn = config.stages.find((s): s is KnnStage => s.kind === 'knn')!;
-  const rank = config.stages.find((s): s is RankStage => s.kind === 'rank')!;
-  const stated = VIDEO_RECOMMENDATION_FIGURES.assumptions.stageLatency;
+/** Subtracts each stage's own local time (p50 without delay) so that the stage ends near LATE × its timeout. */
+function lateScenario(config: PipelineConfig, baselineStageP50: Readonly<Record<string, number>>): Scenario | undefined {
   const late = (stage: { name: string; timeoutMs: number }): number => Math.max(0, Math.round(LATE * stage.timeoutMs - (baselineStageP50[stage.name] ?? 0)));
-  const embedMs = late(embed);
-  const knnMs = late(knn);
-  const rankMs = late(rank);
-  return [
-    {
-      name: `stages at ${LATE * 100} % of their timeouts`,
-      description: `each stage's server delayed so that the stage ends near ${LATE} × its timeout (delay = ${LATE} × timeout − the stage's p50 without delay): cache ${CACHE_DELAY_MS} ms, ${embed.name} ${embedMs} ms (timeout ${embed.timeoutMs}), ${knn.name} ${knnMs} ms (timeout ${knn.timeoutMs}), ${rank.name} ${rankMs} ms (timeout ${rank.timeoutMs})`,
-      requests: E2E_REQUESTS,
-      delays: { cacheMs: CACHE_DELAY_MS, knnMs, endpointsMs: { [embed.endpointName]: embedMs, [rank.endpointName]: rankMs } },
-    },
-    {
-      name: "stages at the chapter's stated latencies",
-      description: `each stage's server delayed by its stated latency (figures.ts): featureFetch ${stated.featureFetch.toMilliseconds()} ms (on the cache), userTower ${stated.userTower.toMilliseconds()} ms, candidateSearch ${stated.candidateSearch.toMilliseconds()} ms, ranking ${stated.ranking.toMilliseconds()} ms; the deployed timeouts are these scaled to leave the budget's reserve, so each stage times out`,
-      requests: E2E_REQUESTS,
-      delays: {
-        cacheMs: stated.featureFetch.toMilliseconds(),
-        knnMs: stated.candidateSearch.toMilliseconds(),
-        endpointsMs: { [embed.endpointName]: stated.userTower.toMilliseconds(), [rank.endpointName]: stated.ranking.toMilliseconds() },
-      },
-    },
+  // One delay for the k-NN stand-in: every search stage gets the shortest one, so none times out.
+  const searches = config.stages.filter((s) => s.kind === 'knn' || (s.kind as string) === 'textSearch');
+  const knnMs = searches.length === 0 ? 0 : Math.min(...searches.map(late));
+  const endpoints = endpointStages(config);
+  const endpointsMs: Record<string, number> = {};
+  for (const stage of endpoints) endpointsMs[stage.endpointName] = Math.min(endpointsMs[stage.endpointName] ?? Infinity, late(stage));
+  if (searches.length === 0 && endpoints.length === 0) return undefined;
+  const parts = [
+    `cache ${CACHE_DELAY_MS} ms`,
+    ...searches.map((s) => `${s.name} ${knnMs} ms (timeout ${s.timeoutMs})`),
+    ...endpoints.map((s) => `${s.name} ${endpointsMs[s.endpointName]} ms (timeout ${s.timeoutMs})`),
   ];
+  return {
+    name: `stages at ${LATE * 100} % of their timeouts`,
+    description: `each stage's server delayed so that the stage ends near ${LATE} × its timeout (delay = ${LATE} × timeout − the stage's p50 without delay): ${parts.join(', ')}`,
+    requests: E2E_REQUESTS,
+    delays: { cacheMs: CACHE_DELAY_MS, knnMs, endpointsMs },
+  };
 }
 
 function postJson(agent: http.Agent, url: string, body: string): Promise<{ status: number; text: string }> {
@@ -389,95 +363,172 @@ function table(rows: readonly (readonly string[])[]): string {
 
 const PARTS = ['overhead', 'e2e', 'cold'] as const;
 
+function option(argv: readonly string[], name: string): string | undefined {
+  const index = argv.indexOf(name);
+  return index < 0 ? undefined : (argv[index + 1] ?? '');
+}
+
 function parts(argv: readonly string[]): Set<string> {
-  const index = argv.indexOf('--parts');
-  if (index < 0) return new Set(PARTS);
-  const chosen = (argv[index + 1] ?? '').split(',').filter((p) => p !== '');
+  const value = option(argv, '--parts');
+  if (value === undefined) return new Set(PARTS);
+  const chosen = value.split(',').filter((p) => p !== '');
   const unknown = chosen.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (chosen.length === 0 || unknown.length > 0) throw new Error(`--parts takes a comma-separated list of ${PARTS.join(', ')}`);
   return new Set(chosen);
 }
 
-async function main(): Promise<void> {
-  const wanted = parts(process.argv.slice(2));
-  const facts = machine();
-  console.error(`[bench] starting the local run of ${BLUEPRINT} …`);
-  const realLog = console.log;
-  // The handler writes a metric line (embedded metric format) per stage and request to stdout.
-  console.log = () => undefined;
-  const run = await startLocalRun(BLUEPRINT, { delayableCache: true, log: (line) => console.error(`[local] ${line}`) });
+/** Blueprints with a local fixture, in chapter order (the definitions' order). */
+function localBlueprints(): string[] {
+  return BLUEPRINTS.map((b) => b.id).filter((id) => fs.existsSync(path.join(REPO_ROOT, 'blueprints', id, 'model', 'local_fixture.py')));
+}
+
+function chosenBlueprints(argv: readonly string[]): string[] {
+  const available = localBlueprints();
+  const value = option(argv, '--blueprint');
+  if (value === undefined) return available;
+  const chosen = value.split(',').filter((b) => b !== '');
+  const unknown = chosen.filter((b) => !available.includes(b));
+  if (chosen.length === 0 || unknown.length > 0) throw new Error(`--blueprint takes a comma-separated list of blueprints with a local fixture: ${available.join(', ')}`);
+  return chosen;
+}
+
+interface BlueprintResult {
+  readonly measuredAt: string;
+  readonly budgetMs: number;
+  readonly handlerOverhead?: Record<string, unknown>;
+  readonly endToEnd: Record<string, unknown>[];
+  readonly coldStart?: Record<string, unknown>;
+}
+
+async function benchBlueprint(blueprint: string, wanted: ReadonlySet<string>): Promise<BlueprintResult> {
+  console.error(`[bench] ${blueprint}: starting the local run …`);
+  const run = await startLocalRun(blueprint, { delayableCache: true, log: (line) => console.error(`[local] ${line}`) });
   try {
-    console.error(`[bench] handler overhead: ${OVERHEAD_REQUESTS} requests with instant in-memory dependencies …`);
-    const overhead = wanted.has('overhead') ? await handlerOverhead(run) : undefined;
+    let overhead: Record<string, unknown> | undefined;
+    if (wanted.has('overhead')) {
+      console.error(`[bench] ${blueprint}: handler overhead, ${OVERHEAD_REQUESTS} requests with recorded answers replayed …`);
+      overhead = await handlerOverhead(run);
+    }
     const e2e: Record<string, unknown>[] = [];
     if (wanted.has('e2e')) {
       const baseline = baselineScenario(run.config);
-      console.error(`[bench] end to end, ${baseline.name}: ${baseline.requests} requests …`);
+      console.error(`[bench] ${blueprint}: end to end, ${baseline.name}: ${baseline.requests} requests …`);
       e2e.push(await endToEnd(run, baseline));
-      for (const scenario of delayedScenarios(run.config, e2e[0].stageP50Ms as Record<string, number>)) {
-        console.error(`[bench] end to end, ${scenario.name}: ${scenario.requests} requests …`);
-        e2e.push(await endToEnd(run, scenario));
+      const late = lateScenario(run.config, e2e[0].stageP50Ms as Record<string, number>);
+      if (late) {
+        console.error(`[bench] ${blueprint}: end to end, ${late.name}: ${late.requests} requests …`);
+        e2e.push(await endToEnd(run, late));
       }
     }
-    if (wanted.has('cold')) console.error(`[bench] cold start: ${COLD_STARTS} new processes …`);
-    const cold = wanted.has('cold') ? await coldStarts(run) : undefined;
-    facts.loadAverageAtEnd = os.loadavg().map((x) => round(x));
-    const report = {
-      generatedAt: new Date().toISOString(),
-      blueprint: BLUEPRINT,
-      machine: facts,
-      method: {
-        handlerOverhead: `createServer with the deployed config and instant in-memory dependencies; ${OVERHEAD_WARM_UP} warm-up then ${OVERHEAD_REQUESTS} sequential requests; metric lines built, their write to stdout stubbed`,
-        endToEnd: 'HTTP POST /serve to the local run (same process as the client), one request at a time over a keep-alive connection; latency measured by the client',
-        coldStart: 'the handler bundled with esbuild (minified) and required in a new Node.js process: process start to the first answer, against the local run; Lambda adds its own runtime start and VPC attachment on top',
-      },
-      handlerOverhead: overhead,
-      endToEnd: e2e,
-      coldStart: cold,
-    };
-    // A partial run (--parts) prints only: the file keeps the last complete one.
-    const out = path.join(REPO_ROOT, 'docs', 'benchmarks-serving.json');
-    if (wanted.size === PARTS.length) {
-      fs.mkdirSync(path.dirname(out), { recursive: true });
-      fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    let cold: Record<string, unknown> | undefined;
+    if (wanted.has('cold')) {
+      console.error(`[bench] ${blueprint}: cold start, ${COLD_STARTS} new processes …`);
+      cold = await coldStarts(run);
     }
-
-    const ms = (x: unknown): string => `${(x as number).toFixed(2)} ms`;
-    const lines = [
-      `Serving benchmark, ${BLUEPRINT} (${facts.nproc} × ${facts.cpuModel as string}, Node.js ${process.version})`,
-      '',
-      table([
-        ['measure', 'requests', 'p50', 'p99', 'max', 'every stage answered', 'target'],
-        ...(overhead
-          ? [['handler overhead (instant deps)', String(overhead.requests), ms(overhead.p50Ms), ms(overhead.p99Ms), ms(overhead.maxMs), `${OVERHEAD_REQUESTS - (overhead.requestsWithDegradedStages as number)}`, 'p99 ≤ 5 ms']]
-          : []),
-        ...e2e.map((r) => [
-          `end to end: ${r.scenario as string}`,
-          String(r.requests),
-          ms(r.p50Ms),
-          ms(r.p99Ms),
-          ms(r.maxMs),
-          `${r.requestsWithEveryStage as number}`,
-          `p99 ≤ ${r.budgetMs as number} ms: ${r.withinBudgetAtP99 ? 'yes' : 'NO'}`,
-        ]),
-        ...(cold ? [['cold start to first answer (median)', String(cold.runs), ms(cold.medianToFirstAnswerMs), '', '', '', '']] : []),
-      ]),
-      '',
-      ...e2e.map((r) => `${r.scenario as string}: degraded ${JSON.stringify(r.degradedStages)}; stage p50 ${JSON.stringify(r.stageP50Ms)}`),
-      ...(cold
-        ? [
-            `cold start: boot ${ms(cold.medianBootMs)} + import ${ms(cold.medianImportMs)} + first request ${ms(cold.medianFirstRequestMs)}; bundle ${cold.bundleBytes as number} bytes`,
-            `  errors per request of the first new process: ${JSON.stringify((cold.each as { requests: { errors: string[] }[] }[])[0].requests.map((q) => q.errors))}`,
-          ]
-        : []),
-      '',
-      wanted.size === PARTS.length ? `written to ${path.relative(REPO_ROOT, out)}` : `partial run (--parts): ${path.relative(REPO_ROOT, out)} left as it was`,
-    ];
-    realLog(lines.join('\n'));
+    return { measuredAt: new Date().toISOString(), budgetMs: run.config.budgetMs, handlerOverhead: overhead, endToEnd: e2e, coldStart: cold };
   } finally {
     await run.stop();
+  }
+}
+
+const ms = (x: unknown): string => `${(x as number).toFixed(2)} ms`;
+
+function printed(blueprint: string, result: BlueprintResult): string {
+  const overhead = result.handlerOverhead;
+  const cold = result.coldStart;
+  return [
+    `${blueprint} (budget ${result.budgetMs} ms)`,
+    table([
+      ['measure', 'requests', 'p50', 'p99', 'max', 'every stage answered', 'target'],
+      ...(overhead
+        ? [[`handler overhead (replayed answers, ${overhead.candidates as number} candidates)`, String(overhead.requests), ms(overhead.p50Ms), ms(overhead.p99Ms), ms(overhead.maxMs), `${OVERHEAD_REQUESTS - (overhead.requestsWithDegradedStages as number)}`, `p99 ≤ ${OVERHEAD_TARGET_P99_MS} ms`]]
+        : []),
+      ...result.endToEnd.map((r) => [
+        `end to end: ${r.scenario as string}`,
+        String(r.requests),
+        ms(r.p50Ms),
+        ms(r.p99Ms),
+        ms(r.maxMs),
+        `${r.requestsWithEveryStage as number}`,
+        `p99 ≤ ${r.budgetMs as number} ms: ${r.withinBudgetAtP99 ? 'yes' : 'NO'}`,
+      ]),
+      ...(cold ? [['cold start to first answer (median)', String(cold.runs), ms(cold.medianToFirstAnswerMs), '', '', '', '']] : []),
+    ]),
+    ...result.endToEnd.map((r) => `  ${r.scenario as string}: degraded ${JSON.stringify(r.degradedStages)}; stage p50 ${JSON.stringify(r.stageP50Ms)}`),
+    ...(cold ? [`  cold start: boot ${ms(cold.medianBootMs)} + import ${ms(cold.medianImportMs)} + first request ${ms(cold.medianFirstRequestMs)}; bundle ${cold.bundleBytes as number} bytes`] : []),
+  ].join('\n');
+}
+
+const cell = (x: unknown): string => (typeof x === 'number' ? x.toFixed(1) : '–');
+
+/** The `## Serving` section of docs/benchmarks.md, from the whole JSON report. */
+function markdownSection(report: { machine: Record<string, unknown>; blueprints: Record<string, BlueprintResult> }): string {
+  const machine = report.machine;
+  const rows = BLUEPRINTS.map((b) => b.id).filter((id) => report.blueprints[id]).map((id) => {
+    const r = report.blueprints[id];
+    const [base, late] = [r.endToEnd[0], r.endToEnd[1]];
+    const o = r.handlerOverhead;
+    return `| ${id} | ${r.budgetMs} | ${o ? `${cell(o.p50Ms)} / ${cell(o.p99Ms)} (${o.candidates as number})` : '–'} | ${base ? `${cell(base.p50Ms)} / ${cell(base.p99Ms)}` : '–'} | ${late ? `${cell(late.p50Ms)} / ${cell(late.p99Ms)} ${late.withinBudgetAtP99 ? '✓' : '✗'}` : '–'} | ${r.coldStart ? cell(r.coldStart.medianToFirstAnswerMs) : '–'} | ${r.measuredAt.slice(0, 10)} |`;
+  });
+  return [
+    '## Serving',
+    '',
+    `Measured on ${machine.nproc as number} × ${machine.cpuModel as string}, Node.js ${machine.node as string}, by \`npm run bench:serving\` (local/bench-serving.ts; raw figures in docs/benchmarks-serving.json). Times in ms, p50 / p99.`,
+    '',
+    '- **handler overhead**: the handler with every dependency answering at once from memory (a real request\'s answers replayed; k-NN widened to the deployed k; candidates in brackets), target p99 ≤ 5 ms;',
+    '- **end to end**: HTTP through the local run, one request at a time; *late stages*: each stage\'s server delayed so that it ends near 80 % of its deployed timeout, ✓ when p99 stays within the budget;',
+    '- **cold start**: the bundled handler in a new Node.js process to its first answer (Lambda\'s own init and VPC attachment come on top).',
+    '',
+    '| blueprint | budget | handler overhead | end to end | end to end, late stages | cold start | measured |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const wanted = parts(argv);
+  const blueprints = chosenBlueprints(argv);
+  const facts = machine();
+  const realLog = console.log;
+  // The handler writes a metric line (embedded metric format) per stage and request to stdout.
+  console.log = () => undefined;
+  const results: Record<string, BlueprintResult> = {};
+  try {
+    for (const blueprint of blueprints) {
+      results[blueprint] = await benchBlueprint(blueprint, wanted);
+      realLog(printed(blueprint, results[blueprint]));
+      realLog('');
+    }
+  } finally {
     console.log = realLog;
   }
+  facts.loadAverageAtEnd = os.loadavg().map((x) => round(x));
+  // A partial run (--parts) prints only: the files keep the last complete measurement.
+  if (wanted.size !== PARTS.length) {
+    console.log('partial run (--parts): docs/benchmarks-serving.json left as it was');
+    return;
+  }
+  const out = path.join(REPO_ROOT, 'docs', 'benchmarks-serving.json');
+  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as { blueprints?: Record<string, BlueprintResult> }) : {};
+  const report = {
+    generatedAt: new Date().toISOString(),
+    machine: facts,
+    method: {
+      handlerOverhead: `createServer with the deployed config and the answers of a real local request replayed from memory (k-NN widened to the deployed k, model answers to one instance per candidate); ${OVERHEAD_WARM_UP} warm-up then ${OVERHEAD_REQUESTS} sequential requests; metric lines built, their write to stdout stubbed`,
+      endToEnd: 'HTTP POST /serve to the local run (same process as the client), one request at a time over a keep-alive connection; latency measured by the client',
+      coldStart: 'the handler bundled with esbuild (minified) and required in a new Node.js process: process start to the first answer, against the local run; Lambda adds its own runtime start and VPC attachment on top',
+    },
+    // Blueprints not measured this time keep their last measurement (each has its date).
+    blueprints: { ...(previous.blueprints ?? {}), ...results },
+  };
+  fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
+  const existing = fs.existsSync(markdown) ? fs.readFileSync(markdown, 'utf8') : '# Benchmarks\n';
+  const at = existing.indexOf('\n## Serving');
+  fs.writeFileSync(markdown, `${(at >= 0 ? existing.slice(0, at) : existing).trimEnd()}\n\n${markdownSection(report)}`);
+  console.log(`written to ${path.relative(REPO_ROOT, out)} and the Serving section of ${path.relative(REPO_ROOT, markdown)}`);
 }
 
 main().catch((error: unknown) => {
