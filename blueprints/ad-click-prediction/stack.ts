@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { addAdClickPredictionDatasets } from './datasets';
 import { ADCTR_AD_STATS_FEATURES, ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, ADCTR_USER_ENGAGEMENT_FEATURES } from './features';
 import { AD_CLICK_PREDICTION_FIGURES, AdClickPredictionFigures, checkAdClickPredictionFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
@@ -180,6 +181,10 @@ export class AdClickPredictionStack extends Stack {
       predictionField: 'click_probability',
       baselinePredictionColumn: 'clicked',
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'adctr' });
 
     recordFigures(this, figures, {
       'ad requests': requests,

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { addEventRecommendationDatasets } from './datasets';
 import { EVREC_EVENT_FEATURES, EVREC_FEATURES, EVREC_USER_ACTIVITY_FEATURES } from './features';
 import { EVENT_RECOMMENDATION_FIGURES, EventRecommendationFigures, checkEventRecommendationFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
@@ -194,6 +195,10 @@ export class EventRecommendationStack extends Stack {
       predictionField: 'score',
       baselinePredictionColumn: 'registered',
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'evrec' });
 
     recordFigures(this, figures, {
       'ranking requests': requests,

@@ -3,6 +3,7 @@ import { Duration, Stack, StackProps, aws_ec2 as ec2, aws_events as events, aws_
 import { Construct } from 'constructs';
 import { AUTHOR_FEATURES, AUTHOR_HISTORY_FEATURES, EMBEDDINGS, HARM_CLASSES, POST_REACTION_FEATURES, REACTION_FEATURES, addHarmfulContentDetectionDatasets } from './datasets';
 import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures, checkHarmfulContentDetectionFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
@@ -209,6 +210,10 @@ export class HarmfulContentDetectionStack extends Stack {
     reviews.grantConsumeReviews(moderation);
     appeals.grantConsumeReviews(moderation);
     lake.grantWriteRaw(moderation, 'labeled_posts');
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'hcd' });
 
     recordFigures(this, figures, {
       'classification requests (postsPerDay + recheckedPostsPerDay)': rate,

@@ -6,6 +6,7 @@ import {
   USER_ENGAGEMENT_FEATURES, addNewsFeedDatasets,
 } from './datasets';
 import { NEWS_FEED_FIGURES, NewsFeedFigures, checkNewsFeedFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
@@ -221,6 +222,10 @@ export class NewsFeedStack extends Stack {
     affinity.streaming!.grantPutRecords(backend);
     engagement.streaming!.grantPutRecords(backend);
     lake.grantWriteRaw(backend, 'feed_impressions');
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'nf' });
 
     recordFigures(this, figures, {
       'feed requests (dailyActiveUsers × feedRefreshesPerUserPerDay)': feedRequests,

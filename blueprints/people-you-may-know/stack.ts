@@ -3,6 +3,7 @@ import { CfnOutput, Stack, StackProps, aws_events as events, aws_iam as iam, aws
 import { Construct } from 'constructs';
 import { addPeopleYouMayKnowDatasets } from './datasets';
 import { PEOPLE_YOU_MAY_KNOW_FIGURES, PeopleYouMayKnowFigures, checkPeopleYouMayKnowFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, ServingModel } from '../../constructs/endpoint';
@@ -108,6 +109,10 @@ export class PeopleYouMayKnowStack extends Stack {
     cache.grantRead(service);
 
     new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'pymk' });
 
     recordFigures(this, figures, {
       'NightlyPrecompute instance count': transformCapacity,

@@ -3,6 +3,7 @@ import { Duration, Stack, StackProps, aws_events as events, aws_scheduler as sch
 import { Construct } from 'constructs';
 import { addSimilarListingsDatasets } from './datasets';
 import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, checkSimilarListingsFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
@@ -162,6 +163,10 @@ export class SimilarListingsStack extends Stack {
         outcomes: { clicked: 'boolean', booked: 'boolean' },
       },
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'simlist' });
 
     recordFigures(this, figures, {
       'similar-listing requests': requests,

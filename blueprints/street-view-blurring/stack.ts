@@ -3,6 +3,7 @@ import { CfnOutput, Duration, Stack, StackProps, aws_events as events, aws_iam a
 import { Construct } from 'constructs';
 import { addStreetViewBlurringDatasets } from './datasets';
 import { STREET_VIEW_BLURRING_FIGURES, StreetViewBlurringFigures, checkStreetViewBlurringFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { DataLake } from '../../constructs/data-lake';
 import { ModelSource, ServingModel } from '../../constructs/endpoint';
@@ -104,6 +105,10 @@ export class StreetViewBlurringStack extends Stack {
     reports.grantSendForReview(publisher);
 
     new CfnOutput(this, 'TrainingModelPackageGroup', { value: training.modelPackageGroupName });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'svb' });
 
     recordFigures(this, figures, { 'NightlyBlurring instance count': transformCapacity });
   }

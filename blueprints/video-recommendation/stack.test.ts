@@ -39,8 +39,10 @@ test('the user tower has its own endpoint, sized for the same requests', () => {
   expect(capacity.instancesAtPeak).toBe(5);
   s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'vrec-user-tower' });
   s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
-    ProductionVariants: [Match.objectLike({ InitialInstanceCount: 5, InstanceType: 'ml.c5.xlarge' })],
+    // A first deploy starts at the minimum; target tracking scales it to the 5 at peak (max ceil(5 × 1.5)).
+    ProductionVariants: [Match.objectLike({ InitialInstanceCount: capacity.minCapacity, InstanceType: 'ml.c5.xlarge' })],
   });
+  s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 8 });
   s.template.resourceCountIs('AWS::SageMaker::Endpoint', 2);
 });
 

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { VREC_TRAINING_COLUMNS, addVideoRecommendationDatasets } from './datasets';
 import { VREC_RECENT_WATCH_FEATURES, VREC_USER_FEATURES } from './features';
 import { VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures, checkVideoRecommendationFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
@@ -192,6 +193,10 @@ export class VideoRecommendationStack extends Stack {
         embeddingField: 'embedding', documentFields: ['channel_id', 'video_language', 'video_length_s'],
       },
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'vrec' });
 
     recordFigures(this, figures, {
       'recommendation requests': requests, 'watch events': watches, 'recent-watch stream shards': stream, 'user feature cache': cacheSize,

@@ -3,6 +3,7 @@ import { Annotations, Duration, Stack, StackProps, aws_events as events, aws_sch
 import { Construct } from 'constructs';
 import { addVisualSearchDatasets, descriptorColumns, queryDescriptorColumns } from './datasets';
 import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
@@ -178,6 +179,10 @@ export class VisualSearchStack extends Stack {
       predictionField: 'descriptor_norm',
       baselinePredictionColumn: 'descriptor_norm',
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'vis' });
 
     recordFigures(this, figures, {
       'visual searches per second': queries,

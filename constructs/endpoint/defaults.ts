@@ -18,3 +18,25 @@ export const DEFAULT_MAX_5XX_ERRORS_PER_MINUTE = 0;
 export const SCALE_OUT_COOLDOWN = Duration.minutes(1);
 /** Cooldown after a scale-in: scale in slowly, a brief dip is not the end of the peak. */
 export const SCALE_IN_COOLDOWN = Duration.minutes(5);
+/** Share of the new fleet's capacity that takes traffic first in a guarded model update. */
+export const DEFAULT_CANARY_PERCENT = 10;
+/**
+ * How long the canary serves before the rest shifts, and how long the new fleet bakes after: the
+ * alarms need their evaluation periods (5 one-minute periods) and a few more minutes of traffic.
+ */
+export const DEFAULT_BAKE_TIME = Duration.minutes(10);
+/** How long the old fleet stays after the shift, to roll back to at once. */
+export const DEFAULT_TERMINATION_WAIT = Duration.minutes(5);
+/** SageMaker's limits on the guardrail's wait times (WaitIntervalInSeconds, TerminationWaitInSeconds). */
+export const GUARDRAIL_WAIT_RANGE = { min: 0, max: 3600 } as const;
+/** SageMaker's limits on a guarded update's total time (MaximumExecutionTimeoutInSeconds). */
+export const GUARDRAIL_TIMEOUT_RANGE = { min: 600, max: 14_400 } as const;
+
+/**
+ * The total time a guarded update may take: the canary's bake, the rest's bake and the old fleet's
+ * wait, plus 20 minutes to provision the new fleet twice; within SageMaker's limits.
+ */
+export function guardedUpdateTimeoutSeconds(bakeSeconds: number, terminationSeconds: number): number {
+  const needed = 2 * bakeSeconds + terminationSeconds + 20 * 60;
+  return Math.min(GUARDRAIL_TIMEOUT_RANGE.max, Math.max(GUARDRAIL_TIMEOUT_RANGE.min, needed));
+}

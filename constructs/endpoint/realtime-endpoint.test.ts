@@ -2,10 +2,10 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CfnParameter, Duration, Stack, aws_cloudwatch as cloudwatch, aws_iam as iam } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  BOOTSTRAP_RUNTIME_DIR, DEFAULT_CAPTURE_SAMPLING_PERCENTAGE, EndpointVariantsOptions, ModelSource, RealtimeEndpoint, RealtimeEndpointProps, SIZING_METADATA, VariantKind,
+  BOOTSTRAP_RUNTIME_DIR, DEFAULT_BAKE_TIME, DEFAULT_CAPTURE_SAMPLING_PERCENTAGE, guardedUpdateTimeoutSeconds, EndpointVariantsOptions, ModelSource, RealtimeEndpoint, RealtimeEndpointProps, SIZING_METADATA, VariantKind,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
@@ -78,8 +78,8 @@ describe('variants', () => {
     });
     const config = endpointConfig(template);
     expect(config.ProductionVariants).toEqual([
-      { VariantName: 'champion', ModelName: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointChampionModel/), 'ModelName'] }, InstanceType: 'ml.m5.xlarge', InitialInstanceCount: 26, InitialVariantWeight: 0.9 },
-      { VariantName: 'challenger', ModelName: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointChallengerModel/), 'ModelName'] }, InstanceType: 'ml.c5.xlarge', InitialInstanceCount: 3, InitialVariantWeight: 0.1 },
+      { VariantName: 'champion', ModelName: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointChampionModel/), 'ModelName'] }, InstanceType: 'ml.m5.xlarge', InitialInstanceCount: 2, InitialVariantWeight: 0.9 },
+      { VariantName: 'challenger', ModelName: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointChallengerModel/), 'ModelName'] }, InstanceType: 'ml.c5.xlarge', InitialInstanceCount: 2, InitialVariantWeight: 0.1 },
     ]);
     expect(config.ShadowProductionVariants).toBeUndefined();
     template.resourceCountIs('AWS::SageMaker::Model', 2);
@@ -340,8 +340,8 @@ describe('autoscaling and alarms', () => {
   test('explicit min and max capacity replace the sized ones', () => {
     const { template, ep } = endpoint({ variants: { champion: { ...CHAMPION, minCapacity: 4, maxCapacity: 10 } } });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 4, MaxCapacity: 10 });
-    // 29 instances at peak, capped at the explicit max.
-    expect(endpointConfig(template).ProductionVariants[0].InitialInstanceCount).toBe(10);
+    // A first deploy starts at the minimum; autoscaling takes it towards the 29 instances at peak, capped at the explicit max.
+    expect(endpointConfig(template).ProductionVariants[0].InitialInstanceCount).toBe(4);
     expect(ep.champion.capacity.explanation.at(-1)).toMatch(/explicit capacity min 4, max 10 \(sized: min 2, max 44\)/);
   });
 
@@ -357,7 +357,8 @@ describe('autoscaling and alarms', () => {
       variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'challenger' } },
     });
     for (const variant of ['champion', 'challenger']) {
-      const dimensions = [{ Name: 'EndpointName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Endpoint'), 'EndpointName'] } }, { Name: 'VariantName', Value: variant }];
+      // The endpoint's name as given: the endpoint's rollback configuration names these alarms, so they cannot depend on it.
+      const dimensions = [{ Name: 'EndpointName', Value: 'ad-click' }, { Name: 'VariantName', Value: variant }];
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SageMaker', MetricName: 'ModelLatency', ExtendedStatistic: 'p99', Period: 60, Dimensions: dimensions,
         Threshold: 150_000, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 10, DatapointsToAlarm: 4, TreatMissingData: 'notBreaching',
@@ -368,6 +369,43 @@ describe('autoscaling and alarms', () => {
       });
     }
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  });
+});
+
+describe('model changes (deployment guardrails)', () => {
+  test('by default: blue/green with a 10 % canary baking 10 minutes, rolled back by any variant\'s latency or 5XX alarm; variant properties retained', () => {
+    const { template } = endpoint({ variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'challenger', initialWeight: 0.1 } } });
+    const [resource] = Object.values(template.findResources('AWS::SageMaker::Endpoint'));
+    expect(resource.Properties.RetainAllVariantProperties).toBe(true);
+    expect(resource.Properties.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
+      TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 600 },
+      TerminationWaitInSeconds: 300,
+      // Two bakes, the old fleet's wait and 20 minutes to provision: 600 + 600 + 300 + 1200.
+      MaximumExecutionTimeoutInSeconds: 2700,
+    });
+    const alarms = resource.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms.map((a: { AlarmName: { Ref: string } }) => a.AlarmName.Ref.replace(/[A-F0-9]{8}$/, ''));
+    expect(alarms).toEqual(['EndpointChampionLatencyAlarm', 'EndpointChampionErrorAlarm', 'EndpointChallengerLatencyAlarm', 'EndpointChallengerErrorAlarm']);
+    expect(DEFAULT_BAKE_TIME.toMinutes()).toBe(10);
+  });
+
+  test('canary, bake and termination wait from the props; the update\'s timeout stays within SageMaker\'s 4 hours', () => {
+    const { template } = endpoint({ deployment: { canaryPercent: 25, bakeTime: Duration.hours(1), terminationWait: Duration.hours(1) } });
+    const [resource] = Object.values(template.findResources('AWS::SageMaker::Endpoint'));
+    expect(resource.Properties.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
+      TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 25 }, WaitIntervalInSeconds: 3600 },
+      TerminationWaitInSeconds: 3600,
+      MaximumExecutionTimeoutInSeconds: 12_000,
+    });
+    expect(guardedUpdateTimeoutSeconds(3600, 3600 * 4)).toBe(14_400);
+    expect(guardedUpdateTimeoutSeconds(0, 0)).toBe(1200);
+  });
+
+  test('guarded: false, and Inf1 variants (which SageMaker\'s guardrails do not support, with a warning), get no guardrail config', () => {
+    const off = endpoint({ deployment: { guarded: false } }).template;
+    expect(Object.values(off.findResources('AWS::SageMaker::Endpoint'))[0].Properties.DeploymentConfig).toBeUndefined();
+    const inf1 = endpoint({ variants: { champion: { ...CHAMPION, instanceType: 'ml.inf1.xlarge' } } });
+    expect(Object.values(inf1.template.findResources('AWS::SageMaker::Endpoint'))[0].Properties.DeploymentConfig).toBeUndefined();
+    Annotations.fromStack(inf1.stack).hasWarning('/Serving/Endpoint', Match.stringLikeRegexp('champion run on Inf1.*shift all traffic at once'));
   });
 });
 
@@ -396,7 +434,7 @@ describe('attributes, grants and metrics', () => {
     const { ep, stack } = endpoint({ variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'challenger' } } });
     const latency = ep.metricModelLatencyP99('challenger');
     expect(latency).toMatchObject({ namespace: 'AWS/SageMaker', metricName: 'ModelLatency', statistic: 'p99' });
-    expect(stack.resolve(latency.dimensions)).toEqual({ EndpointName: { 'Fn::GetAtt': [expect.any(String), 'EndpointName'] }, VariantName: 'challenger' });
+    expect(stack.resolve(latency.dimensions)).toEqual({ EndpointName: 'ad-click', VariantName: 'challenger' });
     const one = ep.metricInvocations({ variantName: 'champion' }) as cloudwatch.Metric;
     expect(one).toMatchObject({ metricName: 'Invocations', statistic: 'Sum' });
     const all = ep.metric5xx() as cloudwatch.MathExpression;
@@ -445,6 +483,11 @@ describe('validation', () => {
       /variants.champion.model: modelDataS3Uri must be an S3 URI s3:\/\/<bucket>\/<key>, but 'https:\/\/example.com\/m.tar.gz' was provided/],
     ['a bootstrap score that is not finite', { variants: { champion: { ...CHAMPION, model: ModelSource.bootstrap({ score: NaN }) } } }, /bootstrap score must be a finite number, but NaN was provided/],
     ['datapoints above the evaluation periods', { alarms: { datapointsToAlarm: 6 } }, /alarms.datapointsToAlarm must be a whole number from 1 to evaluationPeriods \(5\), but 6 was provided/],
+    ['a canary of more than half the fleet', { deployment: { canaryPercent: 60 } }, /deployment.canaryPercent must be a whole number from 1 to 50 \(the share of the new fleet that takes traffic first\), but 60 was provided/],
+    ['a bake shorter than the alarms\' evaluation', { deployment: { bakeTime: Duration.minutes(2) } },
+      /deployment.bakeTime must be a whole number of seconds from the alarms' 5 one-minute evaluation periods \(300 s\) to 3600 s \(1 hour\), so that an alarm can go off before the rest shifts, but 2 minutes was provided/],
+    ['a bake over an hour', { deployment: { bakeTime: Duration.hours(2) } }, /deployment.bakeTime must be .* but 2 hours was provided/],
+    ['a termination wait over an hour', { deployment: { terminationWait: Duration.minutes(90) } }, /deployment.terminationWait must be a whole number of seconds from 0 to 3600 \(1 hour\), but 1 hour 30 minutes was provided/],
   ])('fails if %s', (_name, overrides, message) => {
     expect(() => endpoint(overrides)).toThrow(KitError);
     expect(() => endpoint(overrides)).toThrow(MSG);

@@ -1,16 +1,17 @@
 import {
-  CfnResource, Duration, Stack, Token,
+  Annotations, CfnResource, Duration, Stack, Token,
   aws_applicationautoscaling as appscaling, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_sagemaker as sagemaker,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
   DATA_CAPTURE_PREFIX, DEFAULT_ALARM_DATAPOINTS, DEFAULT_ALARM_EVALUATION_PERIODS, DEFAULT_CAPTURE_SAMPLING_PERCENTAGE,
-  DEFAULT_MAX_5XX_ERRORS_PER_MINUTE, DEFAULT_SHADOW_SAMPLING_PERCENTAGE, DEFAULT_VARIANT_WEIGHT, SCALE_IN_COOLDOWN, SCALE_OUT_COOLDOWN,
+  DEFAULT_BAKE_TIME, DEFAULT_CANARY_PERCENT, DEFAULT_MAX_5XX_ERRORS_PER_MINUTE, DEFAULT_SHADOW_SAMPLING_PERCENTAGE, DEFAULT_TERMINATION_WAIT,
+  DEFAULT_VARIANT_WEIGHT, SCALE_IN_COOLDOWN, SCALE_OUT_COOLDOWN, guardedUpdateTimeoutSeconds,
 } from './defaults';
 import { ModelSource } from './model-source';
 import { createModel } from './serving-model';
 import { LabelledVariant, labelledVariants, validateEndpointProps } from './validation';
-import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
+import { hasLocalNvmeStorage, instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
 import { grantBucketPut } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -112,6 +113,35 @@ export interface EndpointAlarmOptions {
   readonly datapointsToAlarm?: number;
 }
 
+/**
+ * How a model change reaches traffic (SageMaker's deployment guardrails): a blue/green update that
+ * shifts a canary first, bakes, then shifts the rest, and rolls back on its own when an alarm of
+ * the endpoint (each variant's latency and 5XX alarms) goes off during the update.
+ */
+export interface EndpointDeploymentOptions {
+  /**
+   * Use the guardrails. Without them SageMaker shifts all traffic at once to the new fleet.
+   * @default true
+   */
+  readonly guarded?: boolean;
+  /**
+   * Percent of the new fleet's capacity that takes traffic first (1 to 50).
+   * @default DEFAULT_CANARY_PERCENT (10)
+   */
+  readonly canaryPercent?: number;
+  /**
+   * How long the canary serves before the rest shifts (the baking period); the alarms are watched
+   * throughout. 0 to 1 hour, at least the alarms' evaluation periods.
+   * @default DEFAULT_BAKE_TIME (10 minutes)
+   */
+  readonly bakeTime?: Duration;
+  /**
+   * How long the old fleet is kept after the shift, to roll back to at once. 0 to 1 hour.
+   * @default DEFAULT_TERMINATION_WAIT (5 minutes)
+   */
+  readonly terminationWait?: Duration;
+}
+
 /** Properties of a {@link RealtimeEndpoint}. */
 export interface RealtimeEndpointProps {
   /** The lake: its key encrypts the instance storage and captured data; captures go to its curated zone. */
@@ -134,6 +164,11 @@ export interface RealtimeEndpointProps {
   readonly dataCapture?: DataCaptureOptions;
   /** @default - see EndpointAlarmOptions */
   readonly alarms?: EndpointAlarmOptions;
+  /**
+   * How a model change in a later deploy reaches traffic.
+   * @default - guarded: a 10 % canary, 10 minutes of baking, automatic rollback on the endpoint's alarms
+   */
+  readonly deployment?: EndpointDeploymentOptions;
 }
 
 /** What a variant is to the endpoint. */
@@ -193,6 +228,7 @@ export interface VariantMetricOptions extends cloudwatch.MetricOptions {
  * which SageMaker rejects), autoscaling and alarms sized from the blueprint's figures.
  */
 export class RealtimeEndpoint extends Construct {
+  private readonly physicalName: string;
   /** The endpoint's name, as a reference to the endpoint (so that users depend on it). */
   public readonly endpointName: string;
   public readonly endpointArn: string;
@@ -273,8 +309,12 @@ export class RealtimeEndpoint extends Construct {
     const resource = new sagemaker.CfnEndpoint(this, 'Resource', {
       endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      // A later deploy keeps the instance counts autoscaling reached and the weights set at run time
+      // (a ramp of the challenger), instead of resetting them to the config's initial values.
+      retainAllVariantProperties: true,
     });
     this.endpointName = resource.attrEndpointName;
+    this.physicalName = endpointName;
     this.endpointArn = resource.ref;
 
     const alarms = props.alarms ?? {};
@@ -330,6 +370,40 @@ export class RealtimeEndpoint extends Construct {
       };
     });
     this.variantNames = this.variants.map((v) => v.variantName);
+    resource.deploymentConfig = this.deploymentConfig(props, plans.map((p) => p.options));
+  }
+
+  /**
+   * SageMaker's guardrails for model changes (blue/green with a canary, automatic rollback on the
+   * endpoint's own alarms). They need the same variant names in the old and the new config (ours
+   * are fixed by the props) and do not apply to Inf1 instances, where SageMaker shifts all at once:
+   * those endpoints get no guardrail config, and a warning says so.
+   */
+  private deploymentConfig(props: RealtimeEndpointProps, variants: readonly { name: string; instanceType: string }[]): sagemaker.CfnEndpoint.DeploymentConfigProperty | undefined {
+    const options = props.deployment ?? {};
+    if (options.guarded === false) return undefined;
+    const inf1 = variants.filter((v) => instanceFamily(v.instanceType) === 'inf1').map((v) => v.name);
+    if (inf1.length > 0) {
+      Annotations.of(this).addWarningV2('mlsd:noDeploymentGuardrails',
+        `variant(s) ${inf1.join(', ')} run on Inf1, which SageMaker's deployment guardrails do not support: model changes shift all traffic at once`);
+      return undefined;
+    }
+    const bake = (options.bakeTime ?? DEFAULT_BAKE_TIME).toSeconds();
+    const termination = (options.terminationWait ?? DEFAULT_TERMINATION_WAIT).toSeconds();
+    return {
+      blueGreenUpdatePolicy: {
+        trafficRoutingConfiguration: {
+          type: 'CANARY',
+          canarySize: { type: 'CAPACITY_PERCENT', value: options.canaryPercent ?? DEFAULT_CANARY_PERCENT },
+          waitIntervalInSeconds: bake,
+        },
+        terminationWaitInSeconds: termination,
+        maximumExecutionTimeoutInSeconds: guardedUpdateTimeoutSeconds(bake, termination),
+      },
+      autoRollbackConfiguration: {
+        alarms: this.variants.flatMap((v) => [v.latencyAlarm, v.errorAlarm]).map((alarm) => ({ alarmName: alarm.alarmName })),
+      },
+    };
   }
 
   /** The champion variant. */
@@ -362,7 +436,9 @@ export class RealtimeEndpoint extends Construct {
       ...props,
       namespace: NAMESPACE,
       metricName,
-      dimensionsMap: { EndpointName: this.endpointName, ...props.dimensionsMap },
+      // The name as given, not the endpoint's attribute: the endpoint's guardrails name these
+      // alarms, and an alarm depending on the endpoint would make a cycle.
+      dimensionsMap: { EndpointName: this.physicalName, ...props.dimensionsMap },
     });
   }
 
@@ -441,7 +517,7 @@ function withExplicitCapacity(sized: EndpointCapacity, minCapacity: number | und
   }
   const min = minCapacity ?? Math.min(sized.minCapacity, maxCapacity ?? sized.minCapacity);
   const max = maxCapacity ?? Math.max(sized.maxCapacity, min);
-  const initialInstanceCount = Math.min(max, Math.max(min, sized.instancesAtPeak));
+  const initialInstanceCount = min;
   return {
     ...sized,
     minCapacity: min,

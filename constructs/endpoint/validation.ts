@@ -1,6 +1,6 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import type { RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
-import { DEFAULT_ALARM_EVALUATION_PERIODS } from './defaults';
+import { DEFAULT_ALARM_EVALUATION_PERIODS, GUARDRAIL_WAIT_RANGE } from './defaults';
 import { instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
 import { endpointFiguresProblems } from '../../lib/sizing';
 
@@ -172,6 +172,32 @@ export function validateEndpointProps(props: RealtimeEndpointProps, region: stri
   const periods = alarms.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
   if (known(alarms.datapointsToAlarm) && !(isWholeFrom(alarms.datapointsToAlarm, 1) && (!known(periods) || alarms.datapointsToAlarm! <= periods))) {
     problems.push(`alarms.datapointsToAlarm must be a whole number from 1 to evaluationPeriods (${periods}), but ${alarms.datapointsToAlarm} was provided`);
+  }
+  problems.push(...deploymentProblems(props));
+  return problems;
+}
+
+function durationSeconds(d: Duration | undefined): number | undefined {
+  return d === undefined || d.isUnresolved() ? undefined : d.toSeconds({ integral: false });
+}
+
+function deploymentProblems(props: RealtimeEndpointProps): string[] {
+  const d = props.deployment;
+  if (d === undefined || d.guarded === false) return [];
+  const problems: string[] = [];
+  if (known(d.canaryPercent) && !(isWholeFrom(d.canaryPercent, 1) && d.canaryPercent! <= 50)) {
+    problems.push(`deployment.canaryPercent must be a whole number from 1 to 50 (the share of the new fleet that takes traffic first), but ${d.canaryPercent} was provided`);
+  }
+  const periods = props.alarms?.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
+  const bake = durationSeconds(d.bakeTime);
+  if (bake !== undefined && (!Number.isInteger(bake) || bake > GUARDRAIL_WAIT_RANGE.max || (known(periods) && bake < periods * 60))) {
+    problems.push(`deployment.bakeTime must be a whole number of seconds from the alarms' ${periods} one-minute evaluation periods (${periods * 60} s) `
+      + `to ${GUARDRAIL_WAIT_RANGE.max} s (1 hour), so that an alarm can go off before the rest shifts, but ${d.bakeTime!.toHumanString()} was provided`);
+  }
+  const termination = durationSeconds(d.terminationWait);
+  if (termination !== undefined && (!Number.isInteger(termination) || termination < GUARDRAIL_WAIT_RANGE.min || termination > GUARDRAIL_WAIT_RANGE.max)) {
+    problems.push(`deployment.terminationWait must be a whole number of seconds from ${GUARDRAIL_WAIT_RANGE.min} to ${GUARDRAIL_WAIT_RANGE.max} (1 hour), `
+      + `but ${d.terminationWait!.toHumanString()} was provided`);
   }
   return problems;
 }

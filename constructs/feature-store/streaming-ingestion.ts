@@ -1,11 +1,11 @@
 import * as path from 'path';
-import { Duration, aws_iam as iam, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Duration, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { FeatureGroup } from './feature-group';
 import { DataCategory, classify } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
-import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
+import { SecureFunction, createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import { DataLake } from '../data-lake';
 
@@ -59,6 +59,8 @@ export class StreamingIngestion extends Construct {
   public readonly stream: kinesis.Stream;
   public readonly handler: SecureFunction;
   public readonly deadLetterQueue: sqs.Queue;
+  /** Raised by the first batch in the dead-letter queue: events that failed every retry, not in the feature group. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamingIngestionProps) {
     super(scope, id);
@@ -87,6 +89,8 @@ export class StreamingIngestion extends Construct {
     classify(this.deadLetterQueue, { category: DataCategory.OPERATIONAL, purpose: 'failed-ingestion-batches', retention: Duration.days(14) });
     acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
       'This queue is itself the dead-letter destination of the ingestion handler; it has no consumer whose failures need another queue.');
+    this.deadLetterAlarm = createDeadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue,
+      `Batches of ${this.stream.node.path} failed every retry and are not in feature group ${group.featureGroupName}; their shard and sequence numbers are in the dead-letter queue`);
 
     this.handler = new SecureFunction(this, 'Handler', {
       entry: STREAM_INGEST_ENTRY,

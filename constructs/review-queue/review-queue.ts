@@ -5,7 +5,7 @@ import {
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
-import { resolveRemovalPolicy } from '../../lib/defaults';
+import { createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import {
   DEFAULT_DEAD_LETTER_RETENTION_PERIOD, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_MAX_REVIEW_WAIT, DEFAULT_RETENTION_PERIOD,
@@ -147,15 +147,8 @@ export class ReviewQueue extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.deadLetterAlarm = this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: REVIEW_METRIC_PERIOD, statistic: 'Maximum' })
-      .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription: `Items of ${this.node.path} reached the dead-letter queue: their review was abandoned `
-          + `${props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT} times`,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.deadLetterAlarm = createDeadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue,
+      `Items of ${this.node.path} reached the dead-letter queue: their review was abandoned ${props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT} times`);
   }
 
   /**

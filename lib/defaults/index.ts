@@ -5,3 +5,4 @@ export * from './secure-bucket';
 export * from './grants';
 export * from './secure-function';
 export * from './metrics-policy';
+export * from './alarms';

@@ -69,7 +69,7 @@ export interface EndpointCapacity {
   readonly minCapacity: number;
   /** Most instances autoscaling may run. */
   readonly maxCapacity: number;
-  /** Instances a new fleet starts with: instances at peak, between min and max capacity. */
+  /** Instances a new fleet starts with: the min capacity (autoscaling brings it to the peak count). */
   readonly initialInstanceCount: number;
   /** Target of the SageMakerVariantInvocationsPerInstance tracking policy, in invocations per instance per minute. */
   readonly invocationsPerInstanceTarget: number;
@@ -180,9 +180,12 @@ export function sizeEndpoint(figures: VariantFigures, who = 'sizeEndpoint'): End
   const maxCapacity = Math.max(minCapacity, scaled);
   explanation.push(`max capacity = max(${minCapacity}, ceil(${instancesAtPeak} × ${fmt(headroom)} headroom) = ${scaled}) = ${maxCapacity}`);
 
-  const initialInstanceCount = Math.min(maxCapacity, Math.max(minCapacity, instancesAtPeak));
-  explanation.push(`initial instance count = ${initialInstanceCount} (instances at peak, between min and max capacity: `
-    + 'a replacement fleet starts able to take the peak, and target tracking scales it in)');
+  // A first deploy serves the bootstrap model to no traffic: starting at the peak count would pay for
+  // (and need the quota of) the whole peak fleet from day one. Target tracking scales out with the
+  // traffic; a later deploy keeps the running count (the endpoint retains its variant properties).
+  const initialInstanceCount = minCapacity;
+  explanation.push(`initial instance count = ${initialInstanceCount} (min capacity: target tracking scales out to ${maxCapacity} as traffic `
+    + `comes; the ${instancesAtPeak} instance(s) at peak are the autoscaling's job, not the first deploy's)`);
 
   const invocationsPerInstanceTarget = Number((figures.perInstanceThroughputQps * 60 * utilization).toFixed(2));
   explanation.push(`${fmt(figures.perInstanceThroughputQps)} QPS × 60 s × ${fmt(utilization)} = ${fmt(invocationsPerInstanceTarget)} `

@@ -10,11 +10,11 @@ describe('sizeEndpoint', () => {
     ['ad click prediction, the book\'s ≤ 200 ms',
       { peakQps: 10_000, latencyBudget: Duration.millis(200), perInstanceThroughputQps: 500 },
       // 10000 × 0.2 = 2000; 500 × 0.7 = 350; ceil(10000 / 350) = 29; ceil(29 × 1.5) = 44; 500 × 60 × 0.7 = 21000
-      [2000, 29, 2, 44, 29, 21_000, 200_000]],
+      [2000, 29, 2, 44, 2, 21_000, 200_000]],
     ['video recommendation over 10B videos, ≤ 200 ms, ranking at 250 QPS per instance',
       { peakQps: 50_000, latencyBudget: Duration.millis(200), perInstanceThroughputQps: 250, targetUtilization: 0.6 },
       // 50000 × 0.2 = 10000; 250 × 0.6 = 150; ceil(333.3) = 334; ceil(501) = 501; 250 × 60 × 0.6 = 9000
-      [10_000, 334, 2, 501, 334, 9000, 200_000]],
+      [10_000, 334, 2, 501, 2, 9000, 200_000]],
     ['a trickle below one instance keeps the multi-AZ floor',
       { peakQps: 5, latencyBudget: Duration.millis(50), perInstanceThroughputQps: 100 },
       // 5 × 0.05 = 0.25 → 1; ceil(5 / 70) = 1; max(2, ceil(1.5) = 2) = 2
@@ -26,11 +26,11 @@ describe('sizeEndpoint', () => {
     ['a 10% challenger with one instance minimum and double headroom',
       { peakQps: 10_000, trafficShare: 0.1, latencyBudget: Duration.millis(100), perInstanceThroughputQps: 200, targetUtilization: 0.75, minInstances: 1, headroom: 2 },
       // 1000 QPS; 1000 × 0.1 = 100; 200 × 0.75 = 150; ceil(6.67) = 7; 7 × 2 = 14; 200 × 60 × 0.75 = 9000
-      [100, 7, 1, 14, 7, 9000, 100_000]],
+      [100, 7, 1, 14, 1, 9000, 100_000]],
     ['a latency budget in seconds',
       { peakQps: 40, latencyBudget: Duration.seconds(2), perInstanceThroughputQps: 4, targetUtilization: 1 },
       // 40 × 2 = 80; ceil(40 / 4) = 10; ceil(15) = 15; 4 × 60 × 1 = 240
-      [80, 10, 2, 15, 10, 240, 2_000_000]],
+      [80, 10, 2, 15, 2, 240, 2_000_000]],
   ])('%s', (_name, figures, expected) => {
     const c = sizeEndpoint(figures);
     expect([c.concurrency, c.instancesAtPeak, c.minCapacity, c.maxCapacity, c.initialInstanceCount, c.invocationsPerInstanceTarget, c.latencyBudgetMicros]).toEqual(expected);
@@ -45,7 +45,7 @@ describe('sizeEndpoint', () => {
       'ceil(10,000 QPS / 350 QPS) = 29 instance(s) at peak',
       'min capacity = 2 (minInstances: one instance per Availability Zone in two zones)',
       'max capacity = max(2, ceil(29 × 1.5 headroom) = 44) = 44',
-      'initial instance count = 29 (instances at peak, between min and max capacity: a replacement fleet starts able to take the peak, and target tracking scales it in)',
+      'initial instance count = 2 (min capacity: target tracking scales out to 44 as traffic comes; the 29 instance(s) at peak are the autoscaling\'s job, not the first deploy\'s)',
       '500 QPS × 60 s × 0.7 = 21,000 invocations per instance per minute (target of SageMakerVariantInvocationsPerInstance)',
       'p99 ModelLatency alarm above 200 ms = 200000 µs (CloudWatch reports ModelLatency in microseconds)',
     ]);
@@ -64,7 +64,7 @@ describe('sizeEndpoint', () => {
     }
   });
 
-  test('max capacity is never below min capacity, and initial count lies between them', () => {
+  test('max capacity is never below min capacity, and a first deploy starts at the min capacity', () => {
     const c = sizeEndpoint({ peakQps: 1, latencyBudget: Duration.millis(10), perInstanceThroughputQps: 1000, minInstances: 3 });
     expect(c).toMatchObject({ instancesAtPeak: 1, minCapacity: 3, maxCapacity: 3, initialInstanceCount: 3 });
   });

@@ -1,0 +1,2 @@
+export * from './alerting';
+export * from './validation';
