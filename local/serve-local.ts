@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     `${args.blueprint} serves on ${run.url} (started in ${secs} s)`,
     `  POST ${run.url}/serve      POST ${run.url}/feedback`,
     '',
-    `model: trained on the tests' synthetic data${Object.keys(metrics).length ? ` (${Object.entries(metrics).filter(([k]) => ['roc_auc', 'recall_at_10'].includes(k)).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})` : ''}`,
+    `model: trained on the tests' synthetic data${describeMetrics(metrics)}`,
     `servers: moto ${run.servers.moto.url}, redis 127.0.0.1:${run.servers.redis.port}, SageMaker Runtime ${run.servers.sagemakerRuntime.url}, Feature Store ${run.servers.featureStore?.url ?? 'none (no feature group)'}, k-NN ${run.servers.knn.url}`,
     `raw zone: ${[...run.streams.values()].map((s) => `s3://${s.bucket}/${s.prefix}`).join(', ')} (moto; list with ${run.servers.moto.url}/<bucket>?list-type=2)`,
     `work folder: ${run.workdir} (logs/ has each server's log)`,
@@ -104,3 +104,9 @@ main().catch((error: unknown) => {
   console.error(error instanceof LocalRunError ? `serve:local: ${error.message}` : error);
   process.exit(1);
 });
+
+/** The fixture's training metrics (numbers only, at most four), e.g. ` (roc_auc 0.837, recall_at_10 0.753)`. */
+function describeMetrics(metrics: Readonly<Record<string, unknown>>): string {
+  const shown = Object.entries(metrics).filter((entry): entry is [string, number] => typeof entry[1] === 'number' && Number.isFinite(entry[1])).slice(0, 4);
+  return shown.length > 0 ? ` (${shown.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})` : '';
+}

@@ -57,6 +57,8 @@ class StandInServer(ThreadingHTTPServer):
     """A thread per connection; threads are daemons so that a stuck client cannot block a stop."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 makes the sixth concurrent client wait for a SYN retry (1 s).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type, quiet: bool = False) -> None:
         self.quiet = quiet
