@@ -1,12 +1,14 @@
 /**
- * The exact k-NN stand-in: OpenSearch's scores per space type, the k-NN stage's filters, and the
- * wire shape through the OpenSearch client the serving function uses (SigV4 signing included).
+ * The exact k-NN stand-in: OpenSearch's scores per space type, the k-NN stage's filters, the text
+ * search stage's BM25 full-text query, and the wire shape through the OpenSearch client the
+ * serving function uses (SigV4 signing included).
  */
 import { knnQuery } from '../constructs/serving/runtime/stages/knn';
-import type { KnnStage } from '../constructs/serving/runtime/contract';
+import { textQuery } from '../constructs/serving/runtime/stages/text-search';
+import type { KnnStage, TextSearchStage } from '../constructs/serving/runtime/contract';
 import type { RequestState } from '../constructs/serving/runtime/types';
 import { openSearchClient } from '../constructs/serving/runtime/deps';
-import { type KnnIndex, knnScore, search, SearchError, startKnnStandIn } from './knn-stand-in';
+import { analyze, bm25, BM25_B, BM25_K1, isTextQuery, type KnnIndex, knnScore, search, SearchError, startKnnStandIn } from './knn-stand-in';
 
 const DOCS = [
   { video_id: 'a', lang: 'en', channel: 'c1', embedding: [1, 0] },
@@ -73,6 +75,104 @@ test('answers the k-NN stage\'s own query through the OpenSearch client, and rec
     expect(standIn.requests).toHaveLength(1);
     expect(standIn.requests[0]).toMatchObject({ index: 'videos', status: 200, hitIds: ['e', 'd'] });
     await expect(client.search({ index: 'nope', body: knnQuery(stage, state, [1, 0]) }, { requestTimeout: 5000, maxRetries: 0 })).rejects.toMatchObject({ statusCode: 404 });
+  } finally {
+    await standIn.close();
+    process.env = saved;
+  }
+});
+
+// -------------------------------------------------------------------------------------------
+// Full-text search: the text search stage's multi_match, scored by BM25
+// -------------------------------------------------------------------------------------------
+
+const TEXT_DOCS = [
+  { video_id: 'a', language: 'en', title: 'Cat piano', tags: 'music', embedding: [1, 0] },
+  { video_id: 'b', language: 'en', title: 'cat cat dog', tags: 'pets', embedding: [0, 1] },
+  { video_id: 'c', language: 'en', title: 'Piano lesson', tags: 'cat, music', embedding: [1, 1] },
+  { video_id: 'd', language: 'es', tags: ['gato', 'cat'], embedding: [1, 0] },
+  { video_id: 'e', language: 'en', title: 'dog', tags: 'pets', embedding: [0, 1] },
+];
+
+function textIndex(): KnnIndex {
+  return { name: 'videos', vectorField: 'embedding', idField: 'video_id', spaceType: 'innerproduct', documents: TEXT_DOCS };
+}
+
+function scores(body: unknown): Record<string, number> {
+  return Object.fromEntries((body as { hits: { hits: { _id: string; _score: number }[] } }).hits.hits.map((hit) => [hit._id, hit._score]));
+}
+
+test('the analyzer: lower-cased runs of letters and digits, as the standard analyzer splits them', () => {
+  expect(analyze('Cat-piano, 2 HANDS!  Für Elise')).toEqual(['cat', 'piano', '2', 'hands', 'für', 'elise']);
+});
+
+test('BM25 by hand: idf over the documents with the field, term frequency saturated, long fields weighed down', () => {
+  const index = textIndex();
+  // title: a [cat piano], b [cat cat dog], c [piano lesson], e [dog]: N = 4, average length 2; "cat" in 2 → idf ln(1 + 2.5 / 2.5) = ln 2.
+  // a: tf 1, length 2: 1 × 2.2 / (1 + 1.2 × (0.25 + 0.75 × 2/2)) = 1.
+  expect(bm25(index, 0, 'title', ['cat'])).toBeCloseTo(Math.log(2), 12);
+  // b: tf 2, length 3: 2 × 2.2 / (2 + 1.2 × (0.25 + 0.75 × 3/2)) = 4.4 / 3.65.
+  expect(bm25(index, 1, 'title', ['cat'])).toBeCloseTo(Math.log(2) * (4.4 / 3.65), 12);
+  expect(bm25(index, 3, 'title', ['cat'])).toBe(0); // no title
+  expect(bm25(index, 0, 'title', ['cat', 'dog'], 'and')).toBe(0);
+  expect(bm25(index, 1, 'title', ['cat', 'dog'], 'and')).toBeGreaterThan(bm25(index, 1, 'title', ['cat']));
+  expect(BM25_K1).toBe(1.2);
+  expect(BM25_B).toBe(0.75);
+});
+
+test('multi_match best_fields: the best field\'s score times its boost, filtered, best first, ties in index order', () => {
+  const index = textIndex();
+  const body = {
+    size: 10,
+    _source: ['video_id', 'title'],
+    query: { bool: { must: [{ multi_match: { query: 'Cat', fields: ['title^2', 'tags'] } }], filter: [{ term: { language: 'en' } }] } },
+  };
+  const answer = search(index, body) as { hits: { total: { value: number }; hits: { _source: unknown }[] } };
+  // b and a by their doubled title scores; c by its tags ("cat" in 2 of the 5 tag fields); d is Spanish.
+  expect(ids(answer)).toEqual(['b', 'a', 'c']);
+  const s = scores(answer);
+  expect(s.a).toBeCloseTo(2 * bm25(index, 0, 'title', ['cat']), 12);
+  expect(s.c).toBeCloseTo(bm25(index, 2, 'tags', ['cat']), 12);
+  expect(answer.hits.total.value).toBe(3);
+  expect(answer.hits.hits[1]._source).toEqual({ video_id: 'a', title: 'Cat piano' });
+  // An array field is one text; without the filter the Spanish video is found by its tags.
+  expect(ids(search(index, { query: { multi_match: { query: 'gato', fields: ['title', 'tags'] } } }))).toEqual(['d']);
+  // Equal documents tie and keep the index order.
+  expect(ids(search(index, { query: { match: { tags: 'pets' } } }))).toEqual(['b', 'e']);
+  expect(ids(search(index, { size: 1, query: { match: { title: { query: 'dog cat', operator: 'and' } } } }))).toEqual(['b']);
+  expect(ids(search(index, { query: { match: { title: 'nothing matches' } } }))).toEqual([]);
+});
+
+test('full-text queries the stand-in cannot answer correctly fail with OpenSearch\'s error shape', () => {
+  const index = textIndex();
+  expect(() => search(index, { query: { multi_match: { query: 'cat', fields: ['title'], type: 'most_fields' } } })).toThrow(/best_fields only/);
+  expect(() => search(index, { query: { multi_match: { query: 'cat' } } })).toThrow(/fields must be a non-empty list/);
+  expect(() => search(index, { query: { multi_match: { query: 'cat', fields: ['title'], fuzziness: 'AUTO' } } })).toThrow(SearchError);
+  expect(() => search(index, { query: { bool: { must: [{ match: { title: 'cat' } }], should: [{ match: { tags: 'cat' } }] } } })).toThrow(/bool.should/);
+  expect(() => search(index, { query: { bool: { must: [{ match: { title: 'cat' } }, { match: { tags: 'cat' } }] } } })).toThrow(/exactly one match or multi_match/);
+});
+
+test('answers the text search stage\'s own query through the OpenSearch client; a text delay slows the text search only', async () => {
+  const saved = { ...process.env };
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local-secret', AWS_REGION: 'eu-west-1' });
+  const standIn = await startKnnStandIn([textIndex()], { textDelayMs: 300 });
+  try {
+    const stage: TextSearchStage = {
+      kind: 'textSearch', name: 'text-search', timeoutMs: 1000, collectionEndpoint: standIn.url, region: 'eu-west-1', index: 'videos', idField: 'video_id',
+      fields: ['title^2', 'tags'], query: { request: 'query_text' }, k: 2, returnFields: ['video_id'], filters: [{ field: 'language', equals: { request: 'language' } }],
+      fusion: { method: 'rrf', k: 60 },
+    };
+    const state = { request: { query_text: 'cat', language: 'en' }, subjectFeatures: {} } as unknown as RequestState;
+    const client = openSearchClient({ endpoint: standIn.url, region: 'eu-west-1' });
+    let started = Date.now();
+    const response = await client.search({ index: 'videos', body: textQuery(stage, state, 'cat') }, { requestTimeout: 5000, maxRetries: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(ids(response.body)).toEqual(['b', 'a']);
+    expect(standIn.requests[0]).toMatchObject({ index: 'videos', status: 200, hitIds: ['b', 'a'] });
+    expect(isTextQuery(standIn.requests[0].body)).toBe(true);
+    started = Date.now();
+    await client.search({ index: 'videos', body: { size: 1, query: { knn: { embedding: { vector: [1, 0], k: 1 } } } } }, { requestTimeout: 5000, maxRetries: 0 });
+    expect(Date.now() - started).toBeLessThan(290);
+    expect(standIn.textDelayMs).toBe(300);
   } finally {
     await standIn.close();
     process.env = saved;

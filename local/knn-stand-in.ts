@@ -17,6 +17,15 @@
  * matches when one element does) inside `bool.filter`, `bool.must` and `bool.must_not`, a single
  * clause or a list. Anything else answers 400 with OpenSearch's error shape, so that a query this
  * stand-in cannot honour fails loudly instead of being answered wrongly.
+ *
+ * It also answers the text search stage's full-text query (constructs/serving/runtime/stages/
+ * text-search.ts), `{"query": {"bool": {"must": [{"multi_match": {"query": "...", "fields":
+ * ["title^2", "tags"]}}], "filter": [...]}}}`, and `match` on one field, bare or as the one scored
+ * clause of a `bool`. Scores are OpenSearch's BM25 (k1 1.2, b 0.75, idf ln(1 + (N − n + 0.5) /
+ * (n + 0.5)) over the documents that have the field), with the standard analyzer approximated
+ * (lower case, runs of letters and digits); `multi_match` is `best_fields`: the best field's score
+ * times its boost. Deterministic: ties in index order. Filters restrict the hits, not the
+ * statistics, as in OpenSearch.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +59,8 @@ export interface KnnStandIn {
   readonly requests: RecordedSearch[];
   /** Added before every answer (latency experiments). */
   delayMs: number;
+  /** Added, on top of `delayMs`, before the answers of full-text queries (a slow text search beside a fast k-NN one). */
+  textDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -175,12 +186,193 @@ function sourceOf(document: KnnDocument, source: unknown): KnnDocument {
   return picked;
 }
 
+// -------------------------------------------------------------------------------------------
+// Full-text search (BM25)
+// -------------------------------------------------------------------------------------------
+
+/** BM25's constants, OpenSearch's defaults. */
+export const BM25_K1 = 1.2;
+export const BM25_B = 0.75;
+
+/** The standard analyzer, approximated: lower-cased runs of letters and digits. */
+export function analyze(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+function fieldText(document: KnnDocument, field: string): string | undefined {
+  const value = document[field];
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(' ');
+  return undefined;
+}
+
+/** Per-field statistics of an index's documents: token lists, document count, average length, document frequencies. */
+interface FieldStats {
+  readonly tokens: (string[] | undefined)[];
+  readonly documents: number;
+  readonly averageLength: number;
+  readonly frequency: Map<string, number>;
+}
+
+const statsCache = new WeakMap<KnnIndex, Map<string, FieldStats>>();
+
+function fieldStats(index: KnnIndex, field: string): FieldStats {
+  let perField = statsCache.get(index);
+  if (!perField) {
+    perField = new Map();
+    statsCache.set(index, perField);
+  }
+  let stats = perField.get(field);
+  if (!stats) {
+    const tokens = index.documents.map((document) => {
+      const text = fieldText(document, field);
+      return text === undefined ? undefined : analyze(text);
+    });
+    const present = tokens.filter((t): t is string[] => t !== undefined);
+    const frequency = new Map<string, number>();
+    for (const list of present) for (const term of new Set(list)) frequency.set(term, (frequency.get(term) ?? 0) + 1);
+    const total = present.reduce((sum, list) => sum + list.length, 0);
+    stats = { tokens, documents: present.length, averageLength: present.length === 0 ? 0 : total / present.length, frequency };
+    perField.set(field, stats);
+  }
+  return stats;
+}
+
+/** BM25 score of one document's field for the query terms; 0 when it matches none (or not all, with `and`). */
+export function bm25(index: KnnIndex, position: number, field: string, terms: readonly string[], operator: 'or' | 'and' = 'or'): number {
+  const stats = fieldStats(index, field);
+  const tokens = stats.tokens[position];
+  if (tokens === undefined || tokens.length === 0) return 0;
+  let score = 0;
+  let matched = 0;
+  for (const term of new Set(terms)) {
+    const tf = tokens.filter((t) => t === term).length;
+    if (tf === 0) continue;
+    matched += 1;
+    const n = stats.frequency.get(term) ?? 0;
+    const idf = Math.log(1 + (stats.documents - n + 0.5) / (n + 0.5));
+    score += idf * (tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * tokens.length) / stats.averageLength));
+  }
+  if (operator === 'and' && matched < new Set(terms).size) return 0;
+  return score;
+}
+
+type Scorer = (position: number) => number;
+
+const FIELD_WITH_BOOST = /^([^^]+)(?:\^(\d+(?:\.\d+)?))?$/;
+
+function operatorOf(value: unknown, kind: string): 'or' | 'and' {
+  if (value === undefined) return 'or';
+  const operator = String(value).toLowerCase();
+  if (operator !== 'or' && operator !== 'and') throw parsingError(`[${kind}] operator must be OR or AND`);
+  return operator;
+}
+
+/** A full-text clause (`match`, `multi_match`) as a scorer, or undefined for any other clause. */
+function textScorer(index: KnnIndex, value: unknown): Scorer | undefined {
+  if (!isObject(value) || Object.keys(value).length !== 1) return undefined;
+  const [kind, spec] = Object.entries(value)[0];
+  if (kind === 'multi_match') {
+    if (!isObject(spec)) throw parsingError('[multi_match] query must be an object');
+    for (const key of Object.keys(spec)) {
+      if (!['query', 'fields', 'type', 'operator'].includes(key)) throw parsingError(`the local k-NN stand-in does not support [multi_match] ${key}`);
+    }
+    if (spec.type !== undefined && spec.type !== 'best_fields') throw parsingError(`the local k-NN stand-in supports [multi_match] type best_fields only, not ${String(spec.type)}`);
+    if (typeof spec.query !== 'string') throw parsingError('[multi_match] query must be a string');
+    if (!Array.isArray(spec.fields) || spec.fields.length === 0 || !spec.fields.every((f) => typeof f === 'string')) {
+      throw parsingError('[multi_match] fields must be a non-empty list of field names (the stand-in has no default fields)');
+    }
+    const fields = (spec.fields as string[]).map((f) => {
+      const match = FIELD_WITH_BOOST.exec(f);
+      if (!match) throw parsingError(`[multi_match] field ${f} is not a field name with an optional ^boost`);
+      return { field: match[1], boost: match[2] === undefined ? 1 : Number(match[2]) };
+    });
+    const terms = analyze(spec.query);
+    const operator = operatorOf(spec.operator, 'multi_match');
+    // best_fields: the best field's boosted score (tie_breaker 0).
+    return (position) => Math.max(...fields.map(({ field, boost }) => boost * bm25(index, position, field, terms, operator)));
+  }
+  if (kind === 'match') {
+    if (!isObject(spec) || Object.keys(spec).length !== 1) throw parsingError('[match] query must name one field');
+    const [field, wanted] = Object.entries(spec)[0];
+    const options = isObject(wanted) ? wanted : { query: wanted };
+    for (const key of Object.keys(options)) {
+      if (!['query', 'operator'].includes(key)) throw parsingError(`the local k-NN stand-in does not support [match] ${key}`);
+    }
+    if (typeof options.query !== 'string') throw parsingError('[match] query must be a string');
+    const terms = analyze(options.query);
+    const operator = operatorOf(options.operator, 'match');
+    return (position) => bm25(index, position, field, terms, operator);
+  }
+  return undefined;
+}
+
+/** Whether a query is a full-text one (for {@link KnnStandIn.textDelayMs}). */
+export function isTextQuery(body: unknown): boolean {
+  if (!isObject(body) || !isObject(body.query)) return false;
+  const query = body.query;
+  const scored = (clause: unknown): boolean => isObject(clause) && ('match' in clause || 'multi_match' in clause);
+  if (scored(query)) return true;
+  const bool = query.bool;
+  return isObject(bool) && [bool.must].flat().some(scored);
+}
+
+/** A full-text `_search`: BM25 over the documents the filters keep, best first. */
+function textSearch(index: KnnIndex, body: JsonObject, query: JsonObject, started: number): JsonObject {
+  let scorer = textScorer(index, query);
+  let matches: Predicate = () => true;
+  if (!scorer) {
+    const bool = query.bool;
+    if (!isObject(bool)) throw parsingError('unreachable: not a text query');
+    const must = bool.must === undefined ? [] : [bool.must].flat();
+    const scorers = must.map((clause) => textScorer(index, clause));
+    if (scorers.filter((s) => s !== undefined).length !== 1) throw parsingError('the local k-NN stand-in answers a bool with exactly one match or multi_match in must');
+    scorer = scorers.find((s) => s !== undefined);
+    matches = boolFilter({ ...bool, must: must.filter((_, i) => scorers[i] === undefined) });
+  }
+  const size = sizeOf(body);
+  const scored: { document: KnnDocument; position: number; score: number }[] = [];
+  index.documents.forEach((document, position) => {
+    if (!matches(document)) return;
+    const score = scorer!(position);
+    if (score > 0) scored.push({ document, position, score });
+  });
+  // Highest score first; ties in index order (stable sort).
+  scored.sort((a, b) => b.score - a.score);
+  return answer(index, body, scored, started, size);
+}
+
+function sizeOf(body: JsonObject): number {
+  const size = body.size === undefined ? 10 : body.size;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw parsingError('size must be a whole number');
+  return size;
+}
+
+/** OpenSearch's response body for the matching documents (all of them counted, `size` returned). */
+function answer(index: KnnIndex, body: JsonObject, matched: readonly { document: KnnDocument; position: number; score: number }[], started: number, size: number): JsonObject {
+  const hits = matched.slice(0, size).map(({ document, position, score }) => ({
+    _index: index.name,
+    _id: String(document[index.idField] ?? position),
+    _score: score,
+    _source: sourceOf(document, body._source),
+  }));
+  return {
+    took: Date.now() - started,
+    timed_out: false,
+    _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+    hits: { total: { value: matched.length, relation: 'eq' }, max_score: hits[0]?._score ?? null, hits },
+  };
+}
+
+// -------------------------------------------------------------------------------------------
+
 /** One `_search` on an index: OpenSearch's response body, or a SearchError. Exported for tests. */
 export function search(index: KnnIndex, body: unknown): JsonObject {
   const started = Date.now();
   if (!isObject(body) || !isObject(body.query)) throw parsingError('the request needs a query');
   const query = body.query;
-  if (Object.keys(query).length !== 1 || !isObject(query.knn)) throw parsingError('the local k-NN stand-in answers {query: {knn: {<field>: {...}}}} only');
+  if (isTextQuery(body)) return textSearch(index, body, query, started);
+  if (Object.keys(query).length !== 1 || !isObject(query.knn)) throw parsingError('the local k-NN stand-in answers {query: {knn: {<field>: {...}}}} and full-text match/multi_match queries only');
   const entries = Object.entries(query.knn);
   if (entries.length !== 1) throw parsingError('[knn] query must name one vector field');
   const [field, knn] = entries[0];
@@ -189,8 +381,7 @@ export function search(index: KnnIndex, body: unknown): JsonObject {
   const vector = numbers(knn.vector, '[knn] vector');
   const k = knn.k;
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 10_000) throw parsingError('[knn] k must be an integer from 1 to 10000');
-  const size = body.size === undefined ? 10 : body.size;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw parsingError('size must be a whole number');
+  const size = sizeOf(body);
   const matches = filterOf(knn.filter);
 
   const scored: { document: KnnDocument; position: number; score: number }[] = [];
@@ -204,19 +395,7 @@ export function search(index: KnnIndex, body: unknown): JsonObject {
   });
   // Highest score first; ties in index order (stable sort).
   scored.sort((a, b) => b.score - a.score);
-  const top = scored.slice(0, k);
-  const hits = top.slice(0, size).map(({ document, position, score }) => ({
-    _index: index.name,
-    _id: String(document[index.idField] ?? position),
-    _score: score,
-    _source: sourceOf(document, body._source),
-  }));
-  return {
-    took: Date.now() - started,
-    timed_out: false,
-    _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
-    hits: { total: { value: top.length, relation: 'eq' }, max_score: hits[0]?._score ?? null, hits },
-  };
+  return answer(index, body, scored.slice(0, k), started, size);
 }
 
 /** Checks an index's documents once at start: every one has the id field and a vector of one dimension. */
@@ -236,11 +415,11 @@ export function checkIndex(index: KnnIndex): void {
 
 const SEARCH_PATH = /^\/([^/?]+)\/_search(?:\?.*)?$/;
 
-export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { port?: number; delayMs?: number } = {}): Promise<KnnStandIn> {
+export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { port?: number; delayMs?: number; textDelayMs?: number } = {}): Promise<KnnStandIn> {
   for (const index of indexes) checkIndex(index);
   const byName = new Map(indexes.map((index) => [index.name, index]));
   const requests: RecordedSearch[] = [];
-  const state = { delayMs: options.delayMs ?? 0 };
+  const state = { delayMs: options.delayMs ?? 0, textDelayMs: options.textDelayMs ?? 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -274,7 +453,8 @@ export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { p
         res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);
       };
-      if (state.delayMs > 0) setTimeout(send, state.delayMs);
+      const delayMs = state.delayMs + (isTextQuery(body) ? state.textDelayMs : 0);
+      if (delayMs > 0) setTimeout(send, delayMs);
       else send();
     });
   });
@@ -294,6 +474,12 @@ export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { p
     },
     set delayMs(value: number) {
       state.delayMs = value;
+    },
+    get textDelayMs() {
+      return state.textDelayMs;
+    },
+    set textDelayMs(value: number) {
+      state.textDelayMs = value;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -15,3 +15,23 @@ describe('ad-click-prediction', () => {
 describe('similar-listings', () => {
   require('./similar-listings.suite');
 });
+
+describe('news-feed', () => {
+  require('./news-feed.suite');
+});
+
+describe('harmful-content-detection', () => {
+  require('./harmful-content-detection.suite');
+});
+
+describe('visual-search', () => {
+  require('./visual-search.suite');
+});
+
+describe('event-recommendation', () => {
+  require('./event-recommendation.suite');
+});
+
+describe('video-search', () => {
+  require('./video-search.suite');
+});

@@ -58,6 +58,8 @@ export interface StageDelays {
   readonly cacheMs?: number;
   /** Added by the k-NN stand-in before every answer. */
   readonly knnMs?: number;
+  /** Added by the k-NN stand-in, on top of `knnMs`, before the answers of full-text queries (text search stages). */
+  readonly textSearchMs?: number;
   /** Per SageMaker endpoint name: the runtime stand-in's `latency_ms` (it restarts on the same port). */
   readonly endpointsMs?: Readonly<Record<string, number>>;
 }
@@ -364,7 +366,17 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
     const deployedFields = deployedVectorFields(serving.template, serving.assemblyDir);
     const notes: string[] = [];
     const indexes: KnnIndex[] = [];
-    for (const stage of (preview.config.stages as StageConfig[]).filter((s) => s.kind === 'knn')) {
+    // A text search stage searches an index a k-NN stage also searches, or one of the fixture's own.
+    const searched = (preview.config.stages as StageConfig[]).flatMap((s) => {
+      if (s.kind === 'knn') return [{ name: s.name, index: s.index, vectorField: s.vectorField, idField: s.idField }];
+      if (s.kind === 'textSearch') {
+        const spec = fixture.indexes[s.index];
+        return [{ name: s.name, index: s.index, vectorField: spec?.vectorField ?? 'embedding', idField: s.idField }];
+      }
+      return [];
+    });
+    for (const stage of searched) {
+      if (indexes.some((index) => index.name === stage.index)) continue;
       const spec = fixture.indexes[stage.index];
       if (!spec) throw new LocalRunError(`the fixture has no documents for index ${stage.index} of stage ${stage.name}`);
       const deployed = deployedFields.filter((f) => f.field === stage.vectorField);
@@ -387,7 +399,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
         documents: readJsonLines(path.join(fixtureDir, spec.documents)) as KnnDocument[],
       });
     }
-    const knn = await startKnnStandIn(indexes, { delayMs: options.delays?.knnMs ?? 0 });
+    const knn = await startKnnStandIn(indexes, { delayMs: options.delays?.knnMs ?? 0, textDelayMs: options.delays?.textSearchMs ?? 0 });
     cleanups.push(() => knn.close());
 
     // 4. Resolve the deployed config against the local resources.
@@ -529,7 +541,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
         'API Gateway IAM authorization: none locally (the port listens on 127.0.0.1 only)',
         'Firehose: moto writes each PutRecordBatch as one uncompressed object at once (deployed: buffered up to 300 s, GZIP, KMS)',
         'Valkey cache: redis-server 7 without TLS (deployed: ElastiCache Valkey 8 with TLS and the same AUTH scheme)',
-        'OpenSearch Serverless: an exact k-NN stand-in (deployed: HNSW, approximate)',
+        'OpenSearch Serverless: an exact k-NN stand-in (deployed: HNSW, approximate); full-text queries scored with BM25 over an approximation of the standard analyzer',
       ],
       async setDelays(delays: StageDelays) {
         if (delays.cacheMs !== undefined) {
@@ -537,6 +549,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
           proxy.delayMs = delays.cacheMs;
         }
         if (delays.knnMs !== undefined) knn.delayMs = delays.knnMs;
+        if (delays.textSearchMs !== undefined) knn.textDelayMs = delays.textSearchMs;
         if (delays.endpointsMs) {
           const changed = Object.entries(delays.endpointsMs).some(([name, ms]) => (endpointsMs[name] ?? 0) !== ms);
           if (!changed) return;

@@ -21,16 +21,17 @@ export interface VideoSearchAssumptions {
   readonly peakToAverage: number;
   /**
    * p99 budget of the query embedding call alone. Assumed: 50 ms, leaving the rest of the
-   * search's time to the vector and text searches, fusion and re-ranking.
+   * search's time to the vector and text searches and their fusion.
    */
   readonly embeddingLatencyBudget: Duration;
   /**
-   * p99 of a whole search on the request path: the query embedding and the nearest-neighbour
-   * query. Assumed: 200 ms, the interactive budget chapters 6 and 10 state for their feeds; the
-   * embedding call's `embeddingLatencyBudget` is its stated share.
+   * p99 of a whole search on the request path: the query embedding, the nearest-neighbour query
+   * and the text search. Assumed: 200 ms, the interactive budget chapters 6 and 10 state for their
+   * feeds; the embedding call's `embeddingLatencyBudget` is its stated share, and the two searches
+   * share the rest.
    */
   readonly searchLatencyBudget: Duration;
-  /** Nearest videos one search fetches from the index. Assumed: 100, ten times the 10 results shown. */
+  /** Videos each of the two searches (k-NN, text) fetches from the index. Assumed: 100, ten times the 10 results shown. */
   readonly candidatesPerSearch: number;
   /**
    * Queries one ml.c5.xlarge embeds per second within the budget. Assumed: 800, for the hashed
@@ -90,6 +91,6 @@ export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string
   const a = figures.assumptions;
   if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {
     throw new KitError(`${who}: invalid figures:\n  - searchLatencyBudget must be above embeddingLatencyBudget (${a.embeddingLatencyBudget.toMilliseconds()} ms) `
-      + `to leave time for the nearest-neighbour query, but ${a.searchLatencyBudget.toMilliseconds()} ms was provided`);
+      + `to leave time for the nearest-neighbour and text searches, but ${a.searchLatencyBudget.toMilliseconds()} ms was provided`);
   }
 }

@@ -11,6 +11,6 @@ export const VIDEO_SEARCH: BlueprintDefinition = {
   id: 'video-search',
   stackName: 'MlsdVideoSearch',
   namePrefix: 'vsearch',
-  description: 'mlsd-blueprints: chapter 4, YouTube video search (text and video encoders, online query embedding, vector index, video indexing)',
+  description: 'mlsd-blueprints: chapter 4, YouTube video search (text and video encoders, online query embedding, vector index, text search on titles and tags fused with it, video indexing)',
   create: (scope, id, props) => new VideoSearchStack(scope, id, props),
 };

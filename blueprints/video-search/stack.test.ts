@@ -24,7 +24,9 @@ test('the query embedding endpoint is sized from the figures', () => {
   const peak = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.searchesPerUserPerDay), peakToAverage: a.peakToAverage });
   const capacity = sizeEndpoint({ peakQps: peak.peakPerSecond, latencyBudget: a.embeddingLatencyBudget, perInstanceThroughputQps: a.embeddingQpsPerInstance });
   // By hand: 200M users × 3 / 86,400 s × 3 = 20,833.3 QPS; / (800 × 0.7) = 37.2 → 38 instances; max ceil(38 × 1.5) = 57.
-  expect(capacity.initialInstanceCount).toBe(38);
+  // A first deploy starts at the minimum (2) and autoscaling takes it to the peak's 38.
+  expect(capacity.instancesAtPeak).toBe(38);
+  expect(capacity.initialInstanceCount).toBe(2);
   expect(capacity.maxCapacity).toBe(57);
   s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
     ProductionVariants: [Match.objectLike({ VariantName: 'champion', InitialInstanceCount: capacity.initialInstanceCount, InstanceType: 'ml.c5.xlarge' })],
@@ -128,12 +130,13 @@ test('invalid figures fail synthesis, naming the figure', () => {
 describe('the request path', () => {
   const config = () => servingPipeline(s.template);
 
-  test('embeds the query text and searches the video embeddings in its language, within 200 ms', () => {
+  test('embeds the query text, searches the video embeddings and the titles and tags in its language, fused, within 200 ms', () => {
     const c = config();
-    // The chapter's visual search only: no text-search stage, no fusion (the README says why).
-    expect(c.stages.map((st: { kind: string }) => st.kind)).toEqual(['embed', 'knn']);
-    // By hand: 200 ms less the 10 ms reserve = 190 ms; the encoder's stated 50 ms leaves 140 ms to the k-NN query.
-    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([50, 140]);
+    // The chapter's visual search, then its text search fused with it.
+    expect(c.stages.map((st: { kind: string; name: string }) => [st.kind, st.name])).toEqual([['embed', 'text-encoder'], ['knn', 'ann'], ['textSearch', 'text-search']]);
+    // By hand: 200 ms less the 10 ms reserve = 190 ms; the encoder's stated 50 ms leaves 140 ms to
+    // the two searches, shared by their weights 3 (k-NN) and 2 (text search): 84 and 56 ms.
+    expect(c.stages.map((st: { timeoutMs: number }) => st.timeoutMs)).toEqual([50, 84, 56]);
     expect(c.budgetMs).toBe(200);
     expect(c.identifiers).toEqual(['user_id']);
     // The text encoder's query instance; the vector is the answer's `embedding`.
@@ -141,9 +144,25 @@ describe('the request path', () => {
       input: { query_text: { request: 'query_text' }, query_language: { request: 'query_language' } }, outputField: 'embedding',
     });
     expect(c.request.query_text).toEqual({ type: 'string', required: true, maxLength: 256 });
-    expect(c.stages[1]).toMatchObject({
-      index: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: 100, filters: [{ field: 'language', equals: { request: 'query_language' } }],
+    const language = [{ field: 'language', equals: { request: 'query_language' } }];
+    expect(c.stages[1]).toMatchObject({ index: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: 100, filters: language });
+    // The same index's text fields, the title weighing twice a tag; reciprocal rank fusion with k = 60.
+    expect(c.stages[2]).toMatchObject({
+      index: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: 100, fields: ['title^2', 'tags'], query: { request: 'query_text' },
+      filters: language, fusion: { method: 'rrf', k: 60 },
     });
+    expect(c.stages[2].collectionEndpoint).toEqual(c.stages[1].collectionEndpoint);
+  });
+
+  test('the index the loader creates holds the titles and tags as text, the language as a keyword', () => {
+    const asset = s.stack.node.findAll().find((n): n is s3assets.Asset => n instanceof s3assets.Asset && n.node.path.endsWith('/Indexing/VectorIndexBody'));
+    if (!asset) throw new Error('no index body asset');
+    const body = JSON.parse(fs.readFileSync(path.join(Stage.of(s.stack)!.outdir, asset.assetPath), 'utf8'));
+    expect(body.mappings.properties).toMatchObject({
+      embedding: { type: 'knn_vector', dimension: a.embeddingDimensions }, video_id: { type: 'keyword' }, uploader_id: { type: 'keyword' },
+      language: { type: 'keyword' }, title: { type: 'text' }, tags: { type: 'text' },
+    });
+    expect(workflowDefinition(s.template, 'LoadVectors')).toContain("'--document-fields', 'uploader_id,language,title,tags'");
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {

@@ -3,6 +3,7 @@ import { Duration, Stack, StackProps, aws_events as events, aws_scheduler as sch
 import { Construct } from 'constructs';
 import { addVideoSearchDatasets } from './datasets';
 import { VIDEO_SEARCH_FIGURES, VideoSearchFigures, checkVideoSearchFigures } from './figures';
+import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
@@ -38,8 +39,9 @@ export interface VideoSearchStackProps extends StackProps {
 /**
  * Chapter 4, YouTube video search: a text encoder and a video encoder trained contrastively on
  * ⟨video, query⟩ pairs; the request path embeds the query text online and looks it up in a vector
- * index of video embeddings, which a batch pipeline fills from the videos' frames with the same
- * model. The chapter's second source, a text search over titles and tags, is not deployed.
+ * index of video embeddings (visual search), which a batch pipeline fills from the videos' frames
+ * with the same model, then searches the same index's titles and tags (text search) and fuses the
+ * two result lists by reciprocal rank fusion. The chapter's re-ranking model is not deployed.
  */
 export class VideoSearchStack extends Stack {
   constructor(scope: Construct, id: string, props: VideoSearchStackProps) {
@@ -89,7 +91,8 @@ export class VideoSearchStack extends Stack {
       variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge' } },
     });
 
-    // The vector index of video embeddings (visual search); the text index is not deployed (README).
+    // One index for both searches: the video embeddings (visual search) and the titles and tags as
+    // analyzed text (text search); a vector search collection answers both kinds of query.
     const vectors = sizeVectorIndex({ vectors: a.catalogueVideos, dimensions: a.embeddingDimensions }, who);
     const index = new VectorIndex(this, 'VideoIndex', {
       collectionName: VIDEO_SEARCH_NAMES.collection,
@@ -118,16 +121,17 @@ export class VideoSearchStack extends Stack {
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }),
       // ... and into the video index: one document per video, with the uploader's pseudonym (for
-      // erasure) and the language (the request path's k-NN filter).
+      // erasure), the language (both searches' filter), and the title and tags as text (the text search).
       vectorIndex: {
         index, indexName: VIDEO_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
-        embeddingField: 'embedding', documentFields: ['uploader_id', 'language'],
+        embeddingField: 'embedding', documentFields: ['uploader_id', 'language', 'title', 'tags'], textFields: ['title', 'tags'],
       },
     });
 
-    // The request path (the chapter's visual search; the text search and the fusion are not
-    // deployed, see the README): the query text → the text encoder on the endpoint → k-NN over the
-    // video embeddings in the query's language. Searches and what was watched land in the lake.
+    // The request path: the query text → the text encoder on the endpoint → k-NN over the video
+    // embeddings (visual search) → a text search over titles and tags, fused with it by reciprocal
+    // rank fusion; both searches in the query's language. Either search may miss its time limit:
+    // the other one's results are served, marked degraded. Searches and what was watched land in the lake.
     const serving = new ServingPath(this, 'Serving', {
       name: 'vsearch', lake, network,
       figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget },
@@ -144,6 +148,12 @@ export class VideoSearchStack extends Stack {
         }),
         ServingStage.knn({
           name: 'ann', index, indexName: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: a.candidatesPerSearch,
+          filters: [{ field: 'language', equals: { request: 'query_language' } }],
+        }),
+        ServingStage.textSearch({
+          name: 'text-search', index, indexName: VIDEO_SEARCH_NAMES.indexName, idField: 'video_id', k: a.candidatesPerSearch,
+          // A title word says more than a tag (uploaders tag broadly).
+          fields: ['title^2', 'tags'], query: { request: 'query_text' },
           filters: [{ field: 'language', equals: { request: 'query_language' } }],
         }),
       ],
@@ -172,6 +182,10 @@ export class VideoSearchStack extends Stack {
       predictionField: 'query_token_count',
       baselinePredictionColumn: 'query_token_count',
     });
+
+    // Operations: every alarm and every failed workflow of the stack reaches the alert topic
+    // (subscribers from -c alertEmail= / -c alertUrl=).
+    new Alerting(this, 'Alerting', { name: 'vsearch' });
 
     recordFigures(this, figures, {
       'searches per second': queries,

@@ -702,6 +702,30 @@ describe('vector index load', () => {
     });
   });
 
+  test('textFields are mapped as analyzed text, for full-text search beside the k-NN one; the loader copies them as document fields', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    const videos = s.lake.addDataset('videos', {
+      columns: [
+        { name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+        { name: 'title', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP },
+        { name: 'tags', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP },
+        { name: 'language', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+        { name: 'frames', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+      ],
+    });
+    const options = { index, indexName: 'videos', dimensions: 8, spaceType: 'innerproduct' as const, documentFields: ['language', 'title', 'tags'], textFields: ['title', 'tags'] };
+    expect((vectorIndexBody(options, videos, 'video_id') as { mappings: { properties: Record<string, unknown> } }).mappings.properties).toMatchObject({
+      video_id: { type: 'keyword' }, language: { type: 'keyword' }, title: { type: 'text' }, tags: { type: 'text' },
+    });
+    new BatchTransform(s.stack, 'Videos', props(s, {
+      name: 'videos', source: videos, keyColumn: 'video_id', columns: ['frames'], format: TransformFormat.JSON_LINES, vectorIndex: { ...options, embeddingField: 'embedding' },
+    }));
+    const { States: states } = definition(s.stack, 'Videos');
+    expect(states.LoadVectors.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--document-fields', 'language,title,tags'");
+    expect(states.Transform.Parameters.DataProcessing.OutputFilter).toBe("$['pk','language','title','tags','SageMakerOutput']");
+  });
+
   test('the vector loader gets aoss:APIAccessAll on the collection and an entry in its data access policy, through grantReadWrite', () => {
     const s = setup();
     const index = vectorIndex(s);
@@ -767,6 +791,9 @@ describe('vector index load', () => {
     ['unknown documentFields', { documentFields: ['region'] }, {}, /vectorIndex\.documentFields 'region' are not columns of dataset 'user_pairs'/],
     ['the key among documentFields', { documentFields: ['user_id'] }, {}, /vectorIndex\.documentFields must not include user_id/],
     ['a repeated document field', { documentFields: ['affinity', 'affinity'] }, {}, /vectorIndex\.documentFields must name each column once, but affinity is repeated/],
+    ['textFields that are not documentFields', { textFields: ['candidate_id'] }, {}, /vectorIndex\.textFields must be among documentFields \(same_school, last_seen\), but 'candidate_id' is not/],
+    ['textFields of other types than string', { textFields: ['same_school', 'last_seen'] }, {}, /vectorIndex\.textFields must be string columns, but 'same_school' is boolean, 'last_seen' is timestamp/],
+    ['a repeated text field', { documentFields: ['candidate_id'], textFields: ['candidate_id', 'candidate_id'] }, {}, /vectorIndex\.textFields must name each column once, but candidate_id is repeated/],
     ['the key as the vector field', { fieldName: 'user_id' }, {}, /keyColumn 'user_id' is a document field of the vector index/],
     ['maxFailureRate 1', { maxFailureRate: 1 }, {}, /vectorIndex\.maxFailureRate must be at least 0 and below 1, but 1 was provided/],
   ])('fails if %s, naming the construct and the prop', (_name, change, more, message) => {

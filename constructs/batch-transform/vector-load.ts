@@ -58,6 +58,14 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
    */
   readonly documentFields?: readonly string[];
   /**
+   * Among `documentFields`, string columns mapped as analyzed `text` instead of `keyword`: matched
+   * word by word with BM25 (`match`, `multi_match`), as a text search beside the k-NN one needs
+   * (chapter 4: titles and tags), and no longer usable in `term` filters. A vector search
+   * collection answers both kinds of query.
+   * @default - none: string columns are keywords
+   */
+  readonly textFields?: readonly string[];
+  /**
    * The run fails when more than this fraction of the lines failed (malformed embeddings, or
    * documents the index rejected), from 0 (any failure fails) to below 1.
    * @default DEFAULT_MAX_VECTOR_FAILURE_RATE (0.001)
@@ -82,11 +90,13 @@ export function vectorFieldOptions(o: VectorIndexLoadOptions): VectorFieldOption
 
 /**
  * The create-index body: `index.indexSettings(dimensions, ...)`, plus the key as a keyword, the
- * document fields by their column types, `generated_at` (date) and `run_id` (keyword).
+ * document fields by their column types (`textFields` as `text`), `generated_at` (date) and
+ * `run_id` (keyword).
  */
 export function vectorIndexBody(o: VectorIndexLoadOptions, source: ICuratedDataset, keyColumn: string): object {
   const knn = o.index.indexSettings(o.dimensions, vectorFieldOptions(o));
-  const typeOf = (name: string) => FIELD_TYPES[source.columns.find((c) => c.name === name)!.type];
+  const text = new Set(o.textFields ?? []);
+  const typeOf = (name: string) => (text.has(name) ? 'text' : FIELD_TYPES[source.columns.find((c) => c.name === name)!.type]);
   return {
     settings: knn.settings,
     mappings: {
@@ -151,6 +161,19 @@ export function vectorLoadProblems(c: VectorLoadContext): string[] {
   }
   if (new Set(fields).size !== fields.length) {
     problems.push(`vectorIndex.documentFields must name each column once, but ${fields.filter((f, i) => fields.indexOf(f) !== i).join(', ')} is repeated`);
+  }
+  const textFields = o.textFields ?? [];
+  const notDocumentFields = textFields.filter((f) => !fields.includes(f));
+  if (notDocumentFields.length > 0) {
+    problems.push(`vectorIndex.textFields must be among documentFields (${fields.join(', ') || 'none'}), but ${notDocumentFields.map((f) => `'${f}'`).join(', ')} is not`);
+  }
+  const notStrings = textFields.filter((f) => fields.includes(f)).map((f) => c.source.columns.find((col) => col.name === f))
+    .filter((col) => col !== undefined && col.type !== 'string');
+  if (notStrings.length > 0) {
+    problems.push(`vectorIndex.textFields must be string columns, but ${notStrings.map((col) => `'${col!.name}' is ${col!.type}`).join(', ')}`);
+  }
+  if (new Set(textFields).size !== textFields.length) {
+    problems.push(`vectorIndex.textFields must name each column once, but ${textFields.filter((f, i) => textFields.indexOf(f) !== i).join(', ')} is repeated`);
   }
   if (fields.join(',').length > MAX_ARGUMENT_LENGTH) {
     problems.push(`vectorIndex.documentFields must fit one container argument (${MAX_ARGUMENT_LENGTH} characters joined with commas), but ${fields.join(',').length} were provided`);

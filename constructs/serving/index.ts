@@ -3,4 +3,4 @@ export * from './serving-log';
 export * from './serving-path';
 export * from './stages';
 export type { RequestField, RequestFieldType, ValueSource } from './runtime/contract';
-export { FEEDBACK_ROUTE, PIPELINE_ENV, SERVE_ROUTE } from './runtime/contract';
+export { DEFAULT_RRF_K, FEEDBACK_ROUTE, PIPELINE_ENV, SERVE_ROUTE } from './runtime/contract';

@@ -1,7 +1,7 @@
 import { App, CfnParameter, CfnResource, Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { PIPELINE_ENV, SERVING_API_STAGE, STAGE_WEIGHTS, ServingPath, ServingPathProps, ServingStage } from '.';
+import { DEFAULT_RRF_K, PIPELINE_ENV, SERVING_API_STAGE, STAGE_WEIGHTS, ServingPath, ServingPathProps, ServingStage } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
 import { ServingCapacity, sizeServing } from '../../lib/sizing';
@@ -80,7 +80,7 @@ function world(options: { gate?: boolean; context?: Record<string, unknown> } = 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Three request paths that together use every kind of stage.
+// Three request paths that together use every kind of stage but the text search (videoSearch, below).
 // ---------------------------------------------------------------------------------------------
 
 const ms = Duration.millis;
@@ -754,6 +754,85 @@ describe('pseudonymized candidates and pair features (chapter 10)', () => {
   });
 });
 
+/** Chapter 4: the query encoder → k-NN on video embeddings → text search on titles and tags, fused; 200 ms, the encoder's 50 ms stated. */
+function videoSearch(w: World, text: Partial<Parameters<typeof ServingStage.textSearch>[0]> = {}): ServingPathProps {
+  return {
+    name: 'vsearch', lake: w.lake, network: w.network, figures: { peakQps: 100, latencyBudget: ms(200) },
+    request: {
+      user_id: { type: 'string', required: true }, query_text: { type: 'string', required: true, maxLength: 256 }, query_language: { type: 'string', maxLength: 8 },
+    },
+    identifiers: ['user_id'],
+    stages: [
+      ServingStage.embed({ name: 'text-encoder', latency: ms(50), endpoint: w.tower, input: { query_text: { request: 'query_text' } } }),
+      ServingStage.knn({ name: 'ann', index: w.index, indexName: 'videos', idField: 'video_id', k: 100, filters: [{ field: 'language', equals: { request: 'query_language' } }] }),
+      ServingStage.textSearch({
+        name: 'text-search', index: w.index, indexName: 'videos', idField: 'video_id', fields: ['title^2', 'tags'], query: { request: 'query_text' }, k: 100,
+        filters: [{ field: 'language', equals: { request: 'query_language' } }], ...text,
+      }),
+    ],
+  };
+}
+
+describe('text search fused with the visual search (chapter 4)', () => {
+  test('the stage carries the collection, the fields, the query, the filters and RRF with k = 60; its own share of the budget', () => {
+    const w = world();
+    const props = videoSearch(w);
+    const path = new ServingPath(w.stack, 'Search', props);
+    const template = Template.fromStack(w.stack);
+    const stages = (pipelineOf(template, path) as { stages: Json[] }).stages;
+    // 200 ms: reserve 10; the encoder's stated 50; 140 ms over weights 3 (knn) + 2 (text search): 84, 56.
+    expect(stages.map((s) => [s.kind, s.name, s.timeoutMs])).toEqual([['embed', 'text-encoder', 50], ['knn', 'ann', 84], ['textSearch', 'text-search', 56]]);
+    expect(path.capacity).toEqual(expectedCapacity(props));
+    expect(STAGE_WEIGHTS.textSearch).toBe(2);
+    expect(DEFAULT_RRF_K).toBe(60);
+    expect(stages[2]).toEqual({
+      kind: 'textSearch', name: 'text-search', timeoutMs: 56, collectionEndpoint: intrinsic(w.stack.resolve(w.index.collectionEndpoint)), region: 'eu-west-1',
+      index: 'videos', idField: 'video_id', fields: ['title^2', 'tags'], query: { request: 'query_text' }, k: 100, returnFields: ['video_id'],
+      filters: [{ field: 'language', equals: { request: 'query_language' } }], fusion: { method: 'rrf', k: 60 },
+    });
+  });
+
+  test('fusion options: another RRF constant, or append', () => {
+    const w = world();
+    const rrf = new ServingPath(w.stack, 'Rrf', videoSearch(w, { fusion: { method: 'rrf', k: 10 }, returnFields: ['video_id', 'title'] }));
+    const append = new ServingPath(w.stack, 'Append', { ...videoSearch(w, { fusion: { method: 'append' } }), name: 'vsearch-append' });
+    const template = Template.fromStack(w.stack);
+    expect((pipelineOf(template, rrf) as { stages: Json[] }).stages[2]).toMatchObject({ fusion: { method: 'rrf', k: 10 }, returnFields: ['video_id', 'title'] });
+    expect((pipelineOf(template, append) as { stages: Json[] }).stages[2].fusion).toEqual({ method: 'append' });
+  });
+
+  test('the function may search the collection, admitted to its endpoint once for both searches', () => {
+    const w = world();
+    // A path with the text search alone, and one with both searches on the same collection.
+    const alone = new ServingPath(w.stack, 'Search', { ...videoSearch(w), stages: videoSearch(w).stages.filter((s) => s.kind !== 'knn') });
+    const both = new ServingPath(w.stack, 'Both', { ...videoSearch(w), name: 'vsearch-both' });
+    const template = Template.fromStack(w.stack);
+    for (const path of [alone, both]) {
+      expect(permissionsOf(template, w.stack, path.function.role!)).toContain(on(w.stack, 'aoss:APIAccessAll', w.index.collectionArn));
+      const fnGroup = w.stack.resolve(path.function.connections.securityGroups[0].securityGroupId);
+      template.resourcePropertiesCountIs('AWS::EC2::SecurityGroupIngress', {
+        IpProtocol: 'tcp', FromPort: 443, ToPort: 443, GroupId: w.stack.resolve(w.index.securityGroup.securityGroupId), SourceSecurityGroupId: fnGroup,
+      }, 1);
+    }
+    const policy = resourceOf(template, w.index.node.findChild('DataAccessPolicy') as CfnResource).Properties.Policy;
+    expect(JSON.stringify(policy)).toContain(JSON.stringify(w.stack.resolve(alone.function.role!.roleArn)));
+  });
+
+  test.each<[string, Partial<Parameters<typeof ServingStage.textSearch>[0]>, string]>([
+    ['the query is an identifier', { query: { request: 'user_id' } }, 'stages[2].query.request must not name an identifier (user_id)'],
+    ['a field has a malformed boost', { fields: ['title^^2'] }, 'stages[2].fields[0] must be a field name, optionally boosted with ^ and a number (title^2), but "title^^2" was provided'],
+    ['there are no fields', { fields: [] }, 'stages[2].fields must not be empty'],
+    ['the RRF constant is 0', { fusion: { method: 'rrf', k: 0 } }, 'stages[2].fusion.k must be an integer from 1 to 10000'],
+    ['the RRF constant is fractional', { fusion: { method: 'rrf', k: 2.5 } }, 'stages[2].fusion.k must be an integer from 1 to 10000'],
+    ['k is above 10,000', { k: 10_001 }, 'stages[2].k must be an integer from 1 to 10000'],
+  ])('fails if %s, naming the construct, the prop and what is allowed', (_what, change, message) => {
+    const w = world();
+    const escape = (text: string) => text.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&');
+    expect(() => new ServingPath(w.stack, 'Search', videoSearch(w, change))).toThrow(KitError);
+    expect(() => new ServingPath(w.stack, 'Search2', videoSearch(w, change))).toThrow(new RegExp(`^ServingPath Stack/Search2: ${escape(message)}$`));
+  });
+});
+
 describe('compliance', () => {
   test.each<[string, (w: World) => ServingPathProps[], Record<string, unknown>]>([
     ['defaults: request candidates and a ranker, no log', (w) => [{
@@ -761,7 +840,7 @@ describe('compliance', () => {
       request: { user_id: { type: 'string', required: true }, items: { type: 'string[]' } }, identifiers: ['user_id'],
       stages: [ServingStage.requestCandidates({ name: 'items', field: 'items' }), ServingStage.rank({ name: 'ranker', endpoint: w.ranker })],
     }], {}],
-    ['every stage kind and every option: log, feature cache, review queue, destroy on removal', (w) => [recommendation(w), similarListings(w), moderation(w)], { destroyOnRemoval: 'true' }],
+    ['every stage kind and every option: log, feature cache, review queue, destroy on removal', (w) => [recommendation(w), similarListings(w), moderation(w), videoSearch(w)], { destroyOnRemoval: 'true' }],
   ])('passes the gate: %s', (_name, pathsOf, context) => {
     const w = world({ gate: true, context });
     const backend = new iam.Role(w.stack, 'Backend', { assumedBy: new iam.AccountRootPrincipal() });

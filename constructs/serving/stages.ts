@@ -1,6 +1,7 @@
 import { Duration, Stack, aws_ec2 as ec2, aws_iam as iam } from 'aws-cdk-lib';
-import type {
-  ActStage, EmbedStage, FeaturesStage, KnnStage, LookupVectorStage, PopularStage, RankStage, RequestCandidatesStage, RerankStage, StageConfig, ValueSource,
+import {
+  type ActStage, DEFAULT_RRF_K, type EmbedStage, type FeaturesStage, type Fusion, type KnnStage, type LookupVectorStage, type PopularStage, type RankStage,
+  type RequestCandidatesStage, type RerankStage, type StageConfig, type TextSearchStage, type ValueSource,
 } from './runtime/contract';
 import { PredictionCache } from '../batch-transform';
 import { RealtimeEndpoint, VariantKind } from '../endpoint';
@@ -85,6 +86,41 @@ export interface KnnStageOptions extends StageOptions {
   readonly excludeSeenFeature?: string;
 }
 
+/**
+ * How a second source's hits join the candidates found before it (see `Fusion` in runtime/contract.ts):
+ * - `{ method: 'rrf', k? }`: reciprocal rank fusion, Σ 1 / (k + rank) over the sources that found
+ *   a candidate; k from 1 to 10,000, default `DEFAULT_RRF_K` (60);
+ * - `{ method: 'append' }`: after the earlier candidates, in the source's own order.
+ */
+export type SearchFusion = { readonly method: 'rrf'; readonly k?: number } | { readonly method: 'append' };
+
+/** Options of {@link ServingStage.textSearch}. */
+export interface TextSearchStageOptions extends StageOptions {
+  /** The collection holding the index (a vector search collection answers full-text queries too). */
+  readonly index: VectorIndex;
+  readonly indexName: string;
+  /** Document field holding the candidate's id. */
+  readonly idField: string;
+  /**
+   * The index's `text` fields the query is matched against (`multi_match`, BM25), each optionally
+   * boosted: `['title^2', 'tags']`.
+   */
+  readonly fields: readonly string[];
+  /** Where the query text comes from: a string request field that is not an identifier, a subject feature or a constant. */
+  readonly query: ValueSource;
+  /** How many hits to fetch. 1 to 10,000. */
+  readonly k: number;
+  /** Document fields copied onto each candidate. @default - the id field only */
+  readonly returnFields?: readonly string[];
+  /** Term filters (the chapter's: language), as non-scoring filter clauses. @default - none */
+  readonly filters?: readonly { readonly field: string; readonly equals: ValueSource }[];
+  /**
+   * How the hits join the candidates found before this stage.
+   * @default { method: 'rrf', k: DEFAULT_RRF_K } - reciprocal rank fusion with k = 60
+   */
+  readonly fusion?: SearchFusion;
+}
+
 /** Options of {@link ServingStage.requestCandidates}. */
 export interface RequestCandidatesStageOptions extends StageOptions {
   /** Request field (`string[]`, or `string` for one item) holding the candidate ids. */
@@ -142,7 +178,7 @@ export interface StageBinding {
 
 /** The default share of the latency budget of each kind of stage (0: no I/O). */
 export const STAGE_WEIGHTS: Readonly<Record<StageConfig['kind'], number>> = {
-  features: 2, embed: 2, lookupVector: 1, knn: 3, requestCandidates: 0, popular: 1, rank: 4, rerank: 0, act: 1,
+  features: 2, embed: 2, lookupVector: 1, knn: 3, textSearch: 2, requestCandidates: 0, popular: 1, rank: 4, rerank: 0, act: 1,
 };
 
 /**
@@ -216,6 +252,28 @@ export abstract class ServingStage {
         idField: options.idField, k: options.k, returnFields: [...(options.returnFields ?? [options.idField])],
         ...(options.filters ? { filters: options.filters } : {}),
         ...(options.excludeSeenFeature ? { excludeSeenFeature: options.excludeSeenFeature } : {}),
+      };
+      return stage;
+    });
+  }
+
+  /**
+   * Full-text search (BM25 `multi_match`) of the query text over an index's text fields, with
+   * term filters: a second source (chapter 4's text search over titles and tags) whose hits are
+   * fused with the candidates found before it, by reciprocal rank fusion unless `fusion` says
+   * otherwise. On a timeout or an error the earlier candidates stay as they were.
+   */
+  public static textSearch(options: TextSearchStageOptions): ServingStage {
+    return new BoundStage('textSearch', options, (b) => {
+      options.index.grantRead(b.grantee);
+      options.index.connections.allowFrom(b.connections, ec2.Port.tcp(443), 'Serving function searches the index');
+      const fusion: Fusion = options.fusion?.method === 'append' ? { method: 'append' } : { method: 'rrf', k: options.fusion?.k ?? DEFAULT_RRF_K };
+      const stage: TextSearchStage = {
+        kind: 'textSearch', name: options.name, timeoutMs: b.timeoutMs, collectionEndpoint: options.index.collectionEndpoint,
+        region: Stack.of(options.index).region, index: options.indexName, idField: options.idField, fields: [...options.fields],
+        query: options.query, k: options.k, returnFields: [...(options.returnFields ?? [options.idField])],
+        ...(options.filters ? { filters: options.filters } : {}),
+        fusion,
       };
       return stage;
     });

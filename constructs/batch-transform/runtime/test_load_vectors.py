@@ -415,6 +415,26 @@ def test_csv_output_takes_the_fields_after_the_input_as_the_embedding(
     ]
 
 
+def test_free_text_fields_pass_through_as_they_are_for_a_text_search(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    # Titles and tags (mapped as text for the serving path's text search): commas, quotes, non-ASCII.
+    title, tags = 'Cat plays "Für Elise", then naps', "cats, piano,  music"
+    line = {"pk": "v1", "title": title, "tags": tags, "SageMakerOutput": vector(0.1)}
+    json_output = write_lines(tmp_path / "out" / "part-0", [line])
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--document-fields", "title,tags"))
+    assert code == 0
+    assert [(d["title"], d["tags"]) for d in collection.documents.values()] == [(title, tags)]
+
+    json_output.unlink()
+    quoted = '"' + title.replace('"', '""') + '"'
+    write_lines(tmp_path / "out" / "a.csv.out", [f'v2,{quoted},"{tags}",0.1,0.2,0.3,0.4'])
+    fields = ("--input-columns", "3", "--document-fields", "title,tags")
+    code, _, _ = run(capsys, argv(tmp_path, collection, *fields, "--run-id", "run-3", fmt="csv"))
+    assert code == 0
+    assert [(d["listing_id"], d["title"], d["tags"]) for d in collection.documents.values()] == [("v2", title, tags)]
+
+
 def test_an_index_created_meanwhile_is_used(tmp_path: Path, capsys: Any, collection: Any) -> None:
     write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
     collection.script[f"HEAD /{INDEX}"] = [404]  # not there yet; but the PUT finds it

@@ -39,7 +39,7 @@ test.each<[string, (config: MutableConfig) => void, string]>([
   ['an optional subject', (c) => (c.request.user_id = { type: 'string' }), 'SERVING_PIPELINE.identifiers[0] (user_id) is the subject and must be required'],
   ['duplicate stage names', (c) => (c.stages[1].name = 'user-features'), 'SERVING_PIPELINE.stages[1].name "user-features" is used twice'],
   ['a stage named cache', (c) => (c.stages[1].name = 'cache'), 'SERVING_PIPELINE.stages[1].name "cache" is reserved for the feature cache'],
-  ['an unknown stage kind', (c) => Object.assign(c.stages[1], { kind: 'magic' }), 'SERVING_PIPELINE.stages[1].kind must be one of features, embed, lookupVector, knn, requestCandidates, popular, rank, rerank, act'],
+  ['an unknown stage kind', (c) => Object.assign(c.stages[1], { kind: 'magic' }), 'SERVING_PIPELINE.stages[1].kind must be one of features, embed, lookupVector, knn, textSearch, requestCandidates, popular, rank, rerank, act'],
   ['a feature source before its stage', (c) => c.stages.reverse(), 'SERVING_PIPELINE.stages[1].context.age.feature names "age_bucket", which no subject group of an earlier features stage reads'],
   ['k-NN without a vector stage', (c) => c.stages.splice(1, 1), 'SERVING_PIPELINE.stages[1] needs an earlier embed or lookupVector stage'],
   ['a collection endpoint with a path', (c) => Object.assign(c.stages[2], { collectionEndpoint: 'https://x.aoss.amazonaws.com/videos' }), 'SERVING_PIPELINE.stages[2].collectionEndpoint must be an http(s) URL without a path'],

@@ -19,6 +19,7 @@ import {
   type RequestFieldType,
   type RerankStage,
   type StageConfig,
+  type TextSearchStage,
   type ValueSource,
 } from './contract';
 import { isJsonObject, type JsonObject } from './json';
@@ -30,7 +31,7 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const FIELD_TYPES: readonly RequestFieldType[] = ['string', 'number', 'boolean', 'string[]', 'number[]'];
-const STAGE_KINDS = ['features', 'embed', 'lookupVector', 'knn', 'requestCandidates', 'popular', 'rank', 'rerank', 'act'];
+const STAGE_KINDS = ['features', 'embed', 'lookupVector', 'knn', 'textSearch', 'requestCandidates', 'popular', 'rank', 'rerank', 'act'];
 // Names end up as metric dimensions, log fields and JSON keys.
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
@@ -42,6 +43,10 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
 const PLACEHOLDER = /\{([^{}]*)\}/g;
+/** A text field of a `multi_match`, optionally boosted: `title`, `title^2`, `tags^0.5`. */
+const BOOSTED_FIELD = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}(\^(\d+(\.\d+)?))?$/;
+/** Reciprocal rank fusion's constant: OpenSearch's range for its own RRF (score-ranker-processor `rank_constant`). */
+const MAX_RRF_K = 10_000;
 /** The label the features stage records when its cache is down; a stage must not take it. */
 export const CACHE_LABEL = 'cache';
 const RESERVED_ITEM_FIELDS = ['id', 'score', 'action'];
@@ -195,6 +200,9 @@ class Validator {
       case 'knn':
         this.knnStage(stage, path);
         break;
+      case 'textSearch':
+        this.textSearchStage(stage, path);
+        break;
       case 'requestCandidates':
         this.requestCandidatesStage(stage, path);
         break;
@@ -284,6 +292,54 @@ class Validator {
       'kind', 'name', 'timeoutMs', 'collectionEndpoint', 'region', 'index', 'vectorField', 'idField', 'k',
       'returnFields', 'filters', 'excludeSeenFeature',
     ]);
+    this.collection(stage, path);
+    this.string(stage.vectorField, `${path}.vectorField`);
+    this.string(stage.idField, `${path}.idField`);
+    this.integer(stage.k, `${path}.k`, 1, 10_000);
+    for (const field of this.stringList(stage.returnFields, `${path}.returnFields`, { allowEmpty: true })) this.candidateFields.add(field);
+    this.termFilters(stage.filters, path);
+    if (stage.excludeSeenFeature !== undefined) {
+      this.subjectFeature(this.string(stage.excludeSeenFeature, `${path}.excludeSeenFeature`), `${path}.excludeSeenFeature`);
+    }
+    // Without an earlier embed/lookupVector stage there is never a query vector: always skipped.
+    if (!this.vectorStageSeen) throw new ConfigError(`${path} needs an earlier embed or lookupVector stage`);
+  }
+
+  private textSearchStage(stage: TextSearchStage, path: string): void {
+    this.object(stage, path, [
+      'kind', 'name', 'timeoutMs', 'collectionEndpoint', 'region', 'index', 'idField', 'fields', 'query', 'k',
+      'returnFields', 'filters', 'fusion',
+    ]);
+    this.collection(stage, path);
+    this.string(stage.idField, `${path}.idField`);
+    this.stringList(stage.fields, `${path}.fields`).forEach((field, index) => {
+      if (!BOOSTED_FIELD.test(field)) {
+        throw new ConfigError(`${path}.fields[${index}] must be a field name, optionally boosted with ^ and a number (title^2), but ${JSON.stringify(field)} was provided`);
+      }
+    });
+    const query = this.valueSource(stage.query, `${path}.query`);
+    // The query must be text: a pseudonym (subject or identifier) matches nothing and is no one's query.
+    if ('subject' in query) throw new ConfigError(`${path}.query must be a request field, a subject feature or a constant, not the subject's pseudonym`);
+    if ('request' in query) {
+      const field = this.nonIdentifierScalarField(query.request, `${path}.query.request`);
+      if (field.type !== 'string') throw new ConfigError(`${path}.query.request must name a string field (${query.request} is ${field.type})`);
+    }
+    if ('value' in query && typeof query.value !== 'string') throw new ConfigError(`${path}.query.value must be a string`);
+    this.integer(stage.k, `${path}.k`, 1, 10_000);
+    for (const field of this.stringList(stage.returnFields, `${path}.returnFields`, { allowEmpty: true })) this.candidateFields.add(field);
+    this.termFilters(stage.filters, path);
+    const fusion = this.object(stage.fusion, `${path}.fusion`, ['method', 'k']);
+    if (fusion.method === 'rrf') {
+      this.integer(fusion.k, `${path}.fusion.k`, 1, MAX_RRF_K);
+    } else if (fusion.method === 'append') {
+      if (fusion.k !== undefined) throw new ConfigError(`${path}.fusion.k is for method "rrf" only`);
+    } else {
+      throw new ConfigError(`${path}.fusion.method must be "rrf" or "append"`);
+    }
+  }
+
+  /** The OpenSearch collection of a k-NN or text search stage: endpoint and region. */
+  private collection(stage: KnnStage | TextSearchStage, path: string): void {
     const endpoint = this.string(stage.collectionEndpoint, `${path}.collectionEndpoint`);
     let url: URL;
     try {
@@ -296,23 +352,16 @@ class Validator {
     }
     this.matches(stage.region, `${path}.region`, REGION, 'an AWS region');
     this.string(stage.index, `${path}.index`);
-    this.string(stage.vectorField, `${path}.vectorField`);
-    this.string(stage.idField, `${path}.idField`);
-    this.integer(stage.k, `${path}.k`, 1, 10_000);
-    for (const field of this.stringList(stage.returnFields, `${path}.returnFields`, { allowEmpty: true })) this.candidateFields.add(field);
-    if (stage.filters !== undefined) {
-      this.array(stage.filters, `${path}.filters`).forEach((value, index) => {
-        const filterPath = `${path}.filters[${index}]`;
-        const filter = this.object(value, filterPath, ['field', 'equals']);
-        this.string(filter.field, `${filterPath}.field`);
-        this.valueSource(filter.equals, `${filterPath}.equals`);
-      });
-    }
-    if (stage.excludeSeenFeature !== undefined) {
-      this.subjectFeature(this.string(stage.excludeSeenFeature, `${path}.excludeSeenFeature`), `${path}.excludeSeenFeature`);
-    }
-    // Without an earlier embed/lookupVector stage there is never a query vector: always skipped.
-    if (!this.vectorStageSeen) throw new ConfigError(`${path} needs an earlier embed or lookupVector stage`);
+  }
+
+  private termFilters(filters: unknown, path: string): void {
+    if (filters === undefined) return;
+    this.array(filters, `${path}.filters`).forEach((value, index) => {
+      const filterPath = `${path}.filters[${index}]`;
+      const filter = this.object(value, filterPath, ['field', 'equals']);
+      this.string(filter.field, `${filterPath}.field`);
+      this.valueSource(filter.equals, `${filterPath}.equals`);
+    });
   }
 
   private requestCandidatesStage(stage: RequestCandidatesStage, path: string): void {

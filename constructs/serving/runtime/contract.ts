@@ -126,6 +126,49 @@ export interface KnnStage extends StageBase {
   readonly excludeSeenFeature?: string;
 }
 
+/** Default constant of reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009; OpenSearch's `rank_constant`). */
+export const DEFAULT_RRF_K = 60;
+
+/**
+ * How a source's hits join the candidates already found by earlier stages:
+ * - `rrf`: reciprocal rank fusion. Each candidate scores Σ 1 / (k + rank) over the sources that
+ *   found it (rank 1-based within each source); the candidates are re-ordered by that score, a
+ *   candidate found by several sources appears once, and its `retrievalScore` becomes the fused
+ *   score (so a degraded ranker keeps the fused order). Sources' raw scores (inner product,
+ *   BM25) are on scales that cannot be compared; ranks can.
+ * - `append`: the hits go after the candidates already there, in their own order (ids already
+ *   present are dropped), as other sources add theirs.
+ */
+export type Fusion = { readonly method: 'rrf'; readonly k: number } | { readonly method: 'append' };
+
+/**
+ * Full-text search on an OpenSearch Serverless index (SigV4, service `aoss`): a `multi_match` of
+ * the query text over text fields (BM25), with term filters. The chapter 4 text search over titles
+ * and tags, a second source beside the visual k-NN search, fused with it.
+ */
+export interface TextSearchStage extends StageBase {
+  readonly kind: 'textSearch';
+  /** `https://<id>.<region>.aoss.amazonaws.com` */
+  readonly collectionEndpoint: string;
+  readonly region: string;
+  readonly index: string;
+  /** Document field that is the candidate's id. */
+  readonly idField: string;
+  /** Text fields matched, each optionally boosted (`title^2`). */
+  readonly fields: readonly string[];
+  /** Where the query text comes from (a request field, in practice). */
+  readonly query: ValueSource;
+  /** How many hits to fetch. */
+  readonly k: number;
+  /** Document fields copied onto each candidate. */
+  readonly returnFields: readonly string[];
+  /** Term filters (document field = source value), applied as non-scoring `bool.filter` clauses. */
+  readonly filters?: readonly { readonly field: string; readonly equals: ValueSource }[];
+  /** How the hits join earlier candidates. */
+  readonly fusion: Fusion;
+  /** Degrade: no hits added; the earlier candidates stay as they are (their order too). */
+}
+
 /** Candidates the caller passes in the request (a second source: targeted ads, followed authors' posts, nearby events). */
 export interface RequestCandidatesStage extends StageBase {
   readonly kind: 'requestCandidates';
@@ -193,7 +236,7 @@ export interface ActStage extends StageBase {
 }
 
 export type StageConfig =
-  | FeaturesStage | EmbedStage | LookupVectorStage | KnnStage | RequestCandidatesStage | PopularStage
+  | FeaturesStage | EmbedStage | LookupVectorStage | KnnStage | TextSearchStage | RequestCandidatesStage | PopularStage
   | RankStage | RerankStage | ActStage;
 
 /** Impressions and outcomes into the lake's raw zone, through an encrypted Firehose delivery stream each. */

@@ -18,7 +18,7 @@ import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
 import Redis, { type RedisOptions } from 'iovalkey';
 
-/** The part of an OpenSearch client the k-NN stage uses (the real `Client` satisfies it). */
+/** The part of an OpenSearch client the k-NN and text search stages use (the real `Client` satisfies it). */
 export interface VectorSearchClient {
   search(
     params: { index: string; body: Record<string, unknown> },
@@ -62,7 +62,7 @@ export interface ServingDeps {
   readonly firehose: FirehoseClient;
   readonly sqs: SQSClient;
   readonly secretsManager: SecretsManagerClient;
-  /** Called once per k-NN stage and server; the client is reused for every request. */
+  /** Called once per k-NN or text search stage and server; the client is reused for every request. */
   readonly openSearch: (options: VectorSearchOptions) => VectorSearchClient;
   /** Called once per cached features stage and server; the client is reused for every request. */
   readonly redis: (options: FeatureCacheOptions) => FeatureCache;

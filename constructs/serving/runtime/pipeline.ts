@@ -18,6 +18,7 @@ import { popularApplies, runPopular } from './stages/popular';
 import { retrievalOrder, runRank } from './stages/rank';
 import { runRequestCandidates } from './stages/request-candidates';
 import { runRerank } from './stages/rerank';
+import { queryText, runTextSearch } from './stages/text-search';
 import { isTimeout, withTimeout } from './timeout';
 import type { Degradation, RequestState, StageResult } from './types';
 
@@ -110,6 +111,9 @@ function hasWork(stage: IoStage, state: RequestState): boolean {
       return popularApplies(stage, state);
     case 'rank':
       return state.candidates.length > 0;
+    case 'textSearch':
+      // An optional query field left out: nothing to search for, and nothing missed.
+      return queryText(stage, state) !== undefined;
     case 'features':
       // Candidate and pair groups need candidates; pair groups also need the subject (planLookups).
       return state.candidates.length > 0 || (state.subject !== undefined && stage.groups.some((group) => group.of === 'subject'));
@@ -128,6 +132,8 @@ function runIoStage(stage: IoStage, state: RequestState, resources: StageResourc
       return runLookupVector(stage, state, resources, run);
     case 'knn':
       return runKnn(stage, state, resources, run);
+    case 'textSearch':
+      return runTextSearch(stage, state, resources, run);
     case 'popular':
       return runPopular(stage, state, resources, run);
     case 'rank':

@@ -1,8 +1,9 @@
 /**
  * Per-server (per-container) resources of the stages: one cache client per cached features stage
- * (connected with its AUTH token, fetched on first use) and one k-NN client per k-NN stage.
+ * (connected with its AUTH token, fetched on first use) and one OpenSearch client per k-NN or
+ * text search stage.
  */
-import type { FeaturesStage, KnnStage } from './contract';
+import type { FeaturesStage, KnnStage, TextSearchStage } from './contract';
 import type { FeatureCache, ServingDeps, VectorSearchClient } from './deps';
 import { memoizedSecret, parseAuthToken } from './secrets';
 import type { StageResources } from './stages/context';
@@ -33,7 +34,7 @@ export function createResources(pipelineName: string, deps: ServingDeps, secretT
       }
       return client;
     },
-    searchClientFor(stage: KnnStage): VectorSearchClient {
+    searchClientFor(stage: KnnStage | TextSearchStage): VectorSearchClient {
       let client = searchClients.get(stage.name);
       if (client === undefined) {
         client = deps.openSearch({ endpoint: stage.collectionEndpoint, region: stage.region });

@@ -22,8 +22,16 @@ export interface Candidate {
   readonly rawId?: string;
   /** Name of the stage that produced the candidate. */
   readonly source: string;
-  /** k-NN `_score`; absent for candidates of non-scoring sources. */
+  /**
+   * k-NN `_score`, or the fused score once a fusing source merged lists (reciprocal rank fusion);
+   * absent for candidates of non-scoring sources. A degraded ranker orders by it.
+   */
   readonly retrievalScore?: number;
+  /**
+   * Rank (1-based) of the candidate in each source's own list, by stage name, once a fusing
+   * source merged lists: every source that found it (a candidate found twice appears once).
+   */
+  readonly ranks?: Readonly<Record<string, number>>;
   /** Index fields (`returnFields`) and candidate features; sent to the ranker, shown per `itemFields`. */
   readonly fields: Record<string, unknown>;
   score?: number;

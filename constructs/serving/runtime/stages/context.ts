@@ -1,5 +1,5 @@
 /** What a stage gets besides its config and the request state. */
-import type { FeaturesStage, KnnStage } from '../contract';
+import type { FeaturesStage, KnnStage, TextSearchStage } from '../contract';
 import type { FeatureCache, ServingDeps, VectorSearchClient } from '../deps';
 
 /** Per-server resources, created once per container and shared by every request. */
@@ -8,7 +8,8 @@ export interface StageResources {
   readonly pipelineName: string;
   /** The stage's cache client, connected with the AUTH token (fetched on first use). */
   cacheFor(stage: FeaturesStage): Promise<FeatureCache>;
-  searchClientFor(stage: KnnStage): VectorSearchClient;
+  /** The stage's OpenSearch client (one per stage name, reused by every request). */
+  searchClientFor(stage: KnnStage | TextSearchStage): VectorSearchClient;
   /** A cache write-back failed (fire and forget: counted, reported with the next request's metrics). */
   cacheWriteFailed(): void;
 }
