@@ -167,7 +167,7 @@ test('impressions and an appeal land in the local raw bucket', async () => {
   const { body } = await serveUntil(run, request, clean);
   const impressions = (await lakeLines(run, run.config.log!.impressionStream)).filter((line) => line.request_id === body.requestId);
   expect(impressions).toEqual([
-    expect.objectContaining({ author_id: request.author_id, ...Object.fromEntries(REACTIONS.map((f) => [f, request[f]])), item_id: request.post_id, score: body.items[0].score, variant: 'champion', degraded: '' }),
+    expect.objectContaining({ author_id: request.author_id, ...Object.fromEntries(REACTIONS.map((f) => [f, request[f]])), item_id: request.post_id, score: body.items[0].score, action: 'take_down', variant: 'champion', degraded: '' }),
   ]);
   const appeal = await post(run, '/feedback', { ...run.fixture.sampleFeedback, request_id: body.requestId, item_id: request.post_id });
   expect(appeal.status).toBe(202);
@@ -189,7 +189,7 @@ test('a bad request answers 400 naming the field', async () => {
   expect(feedback.body.error).toContain('outcome');
 });
 
-test('a slow classifier degrades: the post is served unscored with the act stage\'s default action, said in degraded', async () => {
+test('a slow classifier degrades: the post is answered unscored with the act stage\'s unscored action (recheck, never allow), said in degraded', async () => {
   const classifier = rankStage(run.config);
   await run.setDelays({ endpointsMs: { [classifier.endpointName]: classifier.timeoutMs + 150 } });
   try {
@@ -198,9 +198,9 @@ test('a slow classifier degrades: the post is served unscored with the act stage
     expect(body.degraded).toEqual(['classifier']);
     expect(body.variant).toBeNull();
     expect(body.timingsMs.classifier).toBeGreaterThanOrEqual(classifier.timeoutMs - 1);
-    // No score, no rule fires: the default action (allow), even for the post the model takes down.
-    expect(body.items).toEqual([{ id: facts.requests.harmful.post_id, action: actStage().defaultAction }]);
-    expect(actStage().defaultAction).toBe('allow');
+    // No score: moderation fails closed, the post is to be checked again rather than allowed.
+    expect(body.items).toEqual([{ id: facts.requests.harmful.post_id, action: 'recheck' }]);
+    expect(actStage()).toMatchObject({ defaultAction: 'allow', unscoredAction: 'recheck' });
   } finally {
     await run.setDelays({ endpointsMs: { [classifier.endpointName]: 0 } });
   }

@@ -6,8 +6,9 @@
  * and real local servers. Started once for the file; the assertions that need a particular outcome
  * take the first of a few requests that has it (deployed stage timeouts, see video-recommendation.suite.ts).
  *
- * The pipeline has no rank stage: items carry no `score` and no variant is assigned (`variant`
- * null in the answer and the lake); the order is the k-NN's, i.e. the trained embeddings'.
+ * The pipeline has no rank stage: an item's `score` is its k-NN similarity and no variant is
+ * assigned (`variant` null in the answer and the lake); the order is the k-NN's, i.e. the trained
+ * embeddings'.
  */
 import type { EmbedStage, KnnStage } from '../constructs/serving/runtime/contract';
 import { ensurePrerequisites, fixtureLines, holdLocalRunLock, invokeEndpoint, lakeLines, post, type ServeBody, serveUntil, TEST_TIME_SCALE } from './integration-support';
@@ -99,7 +100,9 @@ test('a sample request passes every stage; the trained encoder finds the photogr
   // The served order is the hits' order less what the re-ranking removes.
   const ids = body.items.map((item) => item.id);
   expect(ids).toEqual(expectedFrom(search.hitIds).slice(0, run.config.response.maxItems));
-  expect(body.items.every((item) => item.score === undefined)).toBe(true);
+  // No ranking model: each item's score is its similarity, as OpenSearch scored it.
+  const similarity = new Map(scored.map((s) => [s.id, s.score]));
+  for (const item of body.items) expect(item.score).toBeCloseTo(similarity.get(item.id)!, 5);
 
   // The planted signal: the query is a new photo of catalogue image facts.sample.image under another
   // colour cast. The trained encoder ranks that image's group first; the raw descriptors' nearest
@@ -138,8 +141,8 @@ test('the impressions land in the local raw bucket, with the raw user id and que
   lines.sort((a, b) => (a.position as number) - (b.position as number));
   expect(lines.map((line) => line.item_id)).toEqual(body.items.map((item) => item.id));
   for (const line of lines) {
-    // No rank stage: no score, no variant credited.
-    expect(line).toMatchObject({ ...sample, variant: null, score: null, degraded: '' });
+    // No rank stage: the similarity is the score, no variant credited.
+    expect(line).toMatchObject({ ...sample, variant: null, score: body.items[line.position as number].score, degraded: '' });
     expect(typeof line.served_at).toBe('string');
   }
 });

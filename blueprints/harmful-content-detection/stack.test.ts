@@ -126,6 +126,10 @@ describe('the request path', () => {
     const columns = JSON.stringify(Object.values(impressions)[0]);
     expect(columns).toContain('variant');
     expect(columns).toContain('reports');
+    // What was decided is logged beside the score: the chapter's prevalence and proactive rate need it.
+    expect(columns).toContain('"Name":"action","Type":"string"');
+    expect(config().log.actions).toBe(true);
+    expect(config().stages.find((stage: { kind: string }) => stage.kind === 'act')).toMatchObject({ defaultAction: 'allow', unscoredAction: 'recheck' });
     expect(config().log.requestFields).toEqual(['author_id', 'likes', 'comments', 'shares', 'reports', 'hides']);
     expect(config().log.outcomes).toEqual({ appealed: 'boolean', appeal_upheld: 'boolean', confirmed_harmful: 'boolean', views: 'number', reported: 'boolean' });
   });

@@ -180,6 +180,10 @@ export class HarmfulContentDetectionStack extends Stack {
             { scoreField: 'harm_score', atLeast: HCD_THRESHOLDS.demote, action: 'demote' },
           ],
           defaultAction: 'allow',
+          // Moderation fails closed: a post the classifier did not score is not allowed by default;
+          // the backend keeps it unpublished and checks it again (a review of every post during a
+          // classifier outage would swamp the reviewers).
+          unscoredAction: 'recheck',
           review: { queue: reviews, actions: ['send_to_review'] },
         }),
       ],

@@ -36,6 +36,8 @@ export interface ServingLogProps {
   readonly options: ServingLogOptions;
   /** The request field of the subject (the first identifier). */
   readonly subjectField: string;
+  /** The path decides an action per item (an `act` stage): impressions get an `action` column. */
+  readonly actions?: boolean;
 }
 
 const C = ColumnClassification;
@@ -77,7 +79,7 @@ export class ServingLog extends Construct {
       columns: [
         NON_PERSONAL('request_id', 'string'), HOUR('served_at'), ...options.requestColumns,
         NON_PERSONAL('variant', 'string'), item, NON_PERSONAL('position', 'bigint'),
-        NON_PERSONAL('score', 'double'), NON_PERSONAL('degraded', 'string'),
+        NON_PERSONAL('score', 'double'), ...(props.actions ? [NON_PERSONAL('action', 'string')] : []), NON_PERSONAL('degraded', 'string'),
       ],
     });
     this.outcomesDataset = lake.addDataset(`${base}_outcomes`, {
@@ -95,6 +97,7 @@ export class ServingLog extends Construct {
       outcomeStream: this.outcomes.deliveryStreamName,
       requestFields: options.requestColumns.map((c) => c.name),
       outcomes: options.outcomes,
+      ...(props.actions ? { actions: true } : {}),
     };
   }
 }

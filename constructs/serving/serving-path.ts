@@ -138,7 +138,10 @@ export class ServingPath extends Construct {
     if (props.log) {
       // The function runs in isolated subnets: Firehose is reached through its interface endpoint.
       props.network.interfaceEndpointFor('Firehose', ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE);
-      this.log = new ServingLog(this, 'Log', { name: props.name, lake: props.lake, options: props.log, subjectField: props.identifiers[0] });
+      this.log = new ServingLog(this, 'Log', {
+        name: props.name, lake: props.lake, options: props.log, subjectField: props.identifiers[0],
+        actions: props.stages.some((stage) => stage.kind === 'act'),
+      });
       this.log.impressions.grantPutRecords(this.function);
       this.log.outcomes.grantPutRecords(this.function);
     }

@@ -159,6 +159,12 @@ export interface RankStageOptions extends StageOptions {
 export interface ActStageOptions extends StageOptions {
   readonly rules: ActStage['rules'];
   readonly defaultAction: string;
+  /**
+   * Action for an item the scoring stage did not score in time (e.g. `recheck`): what a
+   * moderation path does when the model cannot answer, instead of the default.
+   * @default - defaultAction
+   */
+  readonly unscoredAction?: string;
   /** Actions that also send the item to human review. @default - none */
   readonly review?: { readonly queue: ReviewQueue; readonly actions: readonly string[] };
 }
@@ -333,6 +339,7 @@ export abstract class ServingStage {
       }
       const stage: ActStage = {
         kind: 'act', name: options.name, timeoutMs: b.timeoutMs, rules: options.rules, defaultAction: options.defaultAction,
+        ...(options.unscoredAction !== undefined ? { unscoredAction: options.unscoredAction } : {}),
         ...(options.review ? { reviewActions: options.review.actions, reviewQueueUrl: options.review.queue.queueUrl } : {}),
       };
       return stage;

@@ -1,4 +1,5 @@
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { harness, invokeInputs, KEY, modelBody, moderationConfig, parseModelInput, REVIEW_QUEUE, serve, sleep, spyConsole } from './test-support/fixtures';
 import { pseudonymize } from '../../../lib/runtime/pseudonym';
@@ -56,6 +57,52 @@ test('classifier down: no scores, the default action, nothing to review', async 
   const { body } = await serve(h, REQUEST);
   expect(body).toMatchObject({ items: [{ id: 'post-1', action: 'allow' }], variant: null, degraded: ['classifier'] });
   expect(h.mocks.sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+});
+
+test('classifier down with unscoredAction: moderation fails closed; the unscored action can go to review too', async () => {
+  const config = moderationConfig();
+  const act = config.stages.find((stage) => stage.kind === 'act')!;
+  Object.assign(act, { unscoredAction: 'recheck' });
+  const h = harness(config);
+  h.mocks.sagemaker.on(InvokeEndpointCommand, { EndpointName: 'harm-classifier' }).rejects(new Error('down'));
+  expect((await serve(h, REQUEST)).body).toMatchObject({ items: [{ id: 'post-1', action: 'recheck' }], degraded: ['classifier'] });
+  expect(h.mocks.sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  // Scored below every threshold: the default, not the unscored action.
+  const scored = harness(config);
+  classifierSays(scored, { violence: 0.1, hate: 0.1 });
+  expect((await serve(scored, REQUEST)).body.items).toEqual([{ id: 'post-1', score: 0.1, action: 'allow' }]);
+
+  Object.assign(act, { unscoredAction: 'review' });
+  const reviewed = harness(config);
+  reviewed.mocks.sagemaker.on(InvokeEndpointCommand, { EndpointName: 'harm-classifier' }).rejects(new Error('down'));
+  await serve(reviewed, REQUEST, 'req-unscored');
+  const [sent] = reviewed.mocks.sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input);
+  expect(JSON.parse(sent.Entries?.[0].MessageBody ?? '{}')).toEqual({ requestId: 'req-unscored', itemId: 'post-1', action: 'review', scores: {}, subject: AUTHOR_PSEUDONYM });
+});
+
+test('with log.actions, each impression line carries the action decided (and the unscored one)', async () => {
+  const config = moderationConfig();
+  config.log = { impressionStream: 'hcd-impressions', outcomeStream: 'hcd-outcomes', requestFields: [], outcomes: { appealed: 'boolean' }, actions: true };
+  Object.assign(config.stages.find((stage) => stage.kind === 'act')!, { unscoredAction: 'recheck' });
+  const lineOf = (h: ReturnType<typeof harness>) => {
+    const records = h.mocks.firehose.commandCalls(PutRecordBatchCommand)[0].args[0].input.Records ?? [];
+    return JSON.parse(Buffer.from(records[0].Data as Uint8Array).toString());
+  };
+  const scored = harness(config);
+  classifierSays(scored, { violence: 0.95, hate: 0 });
+  await serve(scored, REQUEST);
+  expect(lineOf(scored)).toMatchObject({ item_id: 'post-1', score: 0.95, action: 'take_down', variant: 'champion' });
+  const down = harness(config);
+  down.mocks.sagemaker.on(InvokeEndpointCommand, { EndpointName: 'harm-classifier' }).rejects(new Error('down'));
+  await serve(down, REQUEST);
+  expect(lineOf(down)).toMatchObject({ item_id: 'post-1', score: null, action: 'recheck', degraded: 'classifier' });
+  // Without the flag the line has no action field (the dataset would have no such column).
+  const plain = moderationConfig();
+  plain.log = { ...config.log, actions: undefined };
+  const h = harness(plain);
+  classifierSays(h, { violence: 0.95, hate: 0 });
+  await serve(h, REQUEST);
+  expect(lineOf(h)).not.toHaveProperty('action');
 });
 
 test('review queue failing or slow: the decision stands, the stage is degraded', async () => {

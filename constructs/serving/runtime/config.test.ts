@@ -65,6 +65,11 @@ test('act: review actions need a queue and must be decided by a rule or the defa
     const act = c.stages[2];
     if (act.kind === 'act') act.reviewActions = ['escalate'];
   }, moderationConfig)).toBe('SERVING_PIPELINE.stages[2].reviewActions names "escalate", which no rule or the default decides');
+  // The unscored action may be reviewed; it must be a string.
+  const reviewedWhenUnscored = moderationConfig();
+  Object.assign(reviewedWhenUnscored.stages[2], { unscoredAction: 'escalate', reviewActions: ['escalate'] });
+  expect(() => loadPipelineConfig(envOf(reviewedWhenUnscored))).not.toThrow();
+  expect(errorOf((c) => Object.assign(c.stages[2], { unscoredAction: 7 }), moderationConfig)).toMatch(/^SERVING_PIPELINE\.stages\[2\]\.unscoredAction must be a/);
 });
 
 test('every message starts with the variable name', () => {

@@ -51,7 +51,7 @@ const MAX_RRF_K = 10_000;
 export const CACHE_LABEL = 'cache';
 const RESERVED_ITEM_FIELDS = ['id', 'score', 'action'];
 // Fields the handler writes on impression and outcome lines; request fields copied there must differ.
-const IMPRESSION_FIELDS = ['request_id', 'served_at', 'variant', 'item_id', 'position', 'score', 'degraded'];
+const IMPRESSION_FIELDS = ['request_id', 'served_at', 'variant', 'item_id', 'position', 'score', 'action', 'degraded'];
 const OUTCOME_FIELDS = ['request_id', 'item_id', 'outcome', 'value', 'received_at', 'variant'];
 // API Gateway's longest integration timeout is 29 s; Lambda's payload limit is 6 MB.
 const MAX_BUDGET_MS = 29_000;
@@ -436,8 +436,9 @@ class Validator {
   }
 
   private actStage(stage: ActStage, path: string): void {
-    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'rules', 'defaultAction', 'reviewActions', 'reviewQueueUrl']);
+    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'rules', 'defaultAction', 'unscoredAction', 'reviewActions', 'reviewQueueUrl']);
     const actions = new Set<string>([this.string(stage.defaultAction, `${path}.defaultAction`)]);
+    if (stage.unscoredAction !== undefined) actions.add(this.string(stage.unscoredAction, `${path}.unscoredAction`));
     this.array(stage.rules, `${path}.rules`).forEach((value, index) => {
       const rulePath = `${path}.rules[${index}]`;
       const rule = this.object(value, rulePath, ['scoreField', 'atLeast', 'action']);
@@ -497,7 +498,8 @@ class Validator {
   }
 
   private logConfig(value: unknown, path: string): void {
-    const log = this.object(value, path, ['impressionStream', 'outcomeStream', 'requestFields', 'outcomes']);
+    const log = this.object(value, path, ['impressionStream', 'outcomeStream', 'requestFields', 'outcomes', 'actions']);
+    if (log.actions !== undefined) this.boolean(log.actions, `${path}.actions`);
     this.matches(log.impressionStream, `${path}.impressionStream`, STREAM_NAME, 'a Firehose delivery stream name');
     this.matches(log.outcomeStream, `${path}.outcomeStream`, STREAM_NAME, 'a Firehose delivery stream name');
     this.stringList(log.requestFields, `${path}.requestFields`, { allowEmpty: true }).forEach((name, index) => {

@@ -230,6 +230,12 @@ export interface ActStage extends StageBase {
   readonly rules: readonly { readonly scoreField: string; readonly atLeast: number; readonly action: string }[];
   /** Action when no rule fires. */
   readonly defaultAction: string;
+  /**
+   * Action for a candidate without the rules' scores (the scoring stage degraded): a moderation
+   * path fails closed (e.g. `recheck`) instead of treating "no answer" as "harmless".
+   * @default - defaultAction
+   */
+  readonly unscoredAction?: string;
   /** Action names that are also sent to the review queue (SQS, pseudonyms and scores only). */
   readonly reviewActions?: readonly string[];
   readonly reviewQueueUrl?: string;
@@ -249,6 +255,12 @@ export interface LogConfig {
   readonly requestFields: readonly string[];
   /** Outcome names accepted by the feedback route and the type of their value. */
   readonly outcomes: Readonly<Record<string, 'boolean' | 'number'>>;
+  /**
+   * Impression lines carry each item's `action` (an `act` stage's decision): what a moderation
+   * path did is its online metric (prevalence, proactive rate), not only the score.
+   * @default false
+   */
+  readonly actions?: boolean;
 }
 
 export interface PipelineConfig {

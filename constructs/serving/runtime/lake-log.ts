@@ -20,6 +20,8 @@ export class LakeLogError extends Error {
 export interface ServedItem {
   readonly id: string;
   readonly score?: number;
+  /** An `act` stage's decision, logged when the log config says so. */
+  readonly action?: string;
 }
 
 /** One JSON line per served item; `position` is the 0-based index in the response. */
@@ -46,6 +48,7 @@ export function impressionLines(
         item_id: item.id,
         position,
         score: item.score ?? null,
+        ...(log.actions ? { action: item.action ?? null } : {}),
         degraded: degradedText,
       })}\n`,
   );

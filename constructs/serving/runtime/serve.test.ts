@@ -333,7 +333,8 @@ describe('lookupVector (ch 9: the listing\'s own embedding)', () => {
       ExpressionAttributeNames: { '#vector': 'embedding' },
     });
     expect((h.search.requests[0].body.query as { knn: { embedding: { vector: number[] } } }).knn.embedding.vector).toEqual([0.5, -1]);
-    expect(body.items).toEqual([{ id: 'v1', title: 't1' }]);
+    // No ranking stage: the k-NN similarity is the answer's score.
+    expect(body.items).toEqual([{ id: 'v1', score: 0.95, title: 't1' }]);
   });
 
   test.each([

@@ -48,6 +48,7 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
   const schema = compileSchema(config.request);
   const identifiers = new Set(config.identifiers);
   const subjectField = config.identifiers[0] as string | undefined;
+  const ranked = config.stages.some((stage) => stage.kind === 'rank');
   const resources = createResources(config.name, deps, secretTimeoutMs);
   const pseudonymKey = memoizedSecret(deps.secretsManager, config.keySecretArn, parseKeySecret, secretTimeoutMs);
 
@@ -89,13 +90,16 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
       degraded = [...new Set(degradations.map((d) => d.label))];
       variant = state.variant;
       const served = state.candidates.slice(0, config.response.maxItems);
+      // Without a ranking model the retrieval's own score (similarity, or the fused rank score) is
+      // the answer's score; with one, an unranked (degraded) answer has none, so it is not mistaken for the model's.
+      if (!ranked) for (const candidate of served) candidate.score ??= candidate.retrievalScore;
       response = {
         statusCode: 200,
         body: JSON.stringify({ requestId, items: served.map((candidate) => toItem(candidate, config.response.itemFields)), variant, degraded, timingsMs }),
       };
       if (config.log && served.length > 0) {
         // The ids the caller sent: the raw zone's anonymization stage pseudonymizes item_id when the log classifies it so.
-        const items = served.map((candidate) => ({ id: candidate.rawId ?? candidate.id, score: candidate.score }));
+        const items = served.map((candidate) => ({ id: candidate.rawId ?? candidate.id, score: candidate.score, action: candidate.action }));
         const lines = impressionLines(config.log, requestId, new Date(deps.clock.now()).toISOString(), raw, variant, items, degraded);
         try {
           await putImpressions(deps, config.log.impressionStream, lines, impressionTimeoutMs);

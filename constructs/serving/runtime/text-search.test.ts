@@ -236,7 +236,8 @@ describe('text search in the request path', () => {
     // The same filter inside the k-NN clause.
     expect(h.search.requests[0].body.query).toEqual({ knn: { embedding: { vector: [0.6, 0.8], k: 4, filter: { bool: { filter: [{ term: { language: 'en' } }] } } } } });
     expect(body.items.map((item) => item.id)).toEqual(['v1', 'v3', 'v2', 'v9', 'v4']);
-    expect(body.items[3]).toEqual({ id: 'v9', title: 'title of v9', tags: 'tags of v9' });
+    // No ranking stage: the fused score is the answer's (v9, found by the text search alone, second there: 1 / (60 + 2)).
+    expect(body.items[3]).toEqual({ id: 'v9', score: 1 / 62, title: 'title of v9', tags: 'tags of v9' });
     expect(Object.keys(body.timingsMs)).toEqual(['text-encoder', 'ann', 'text-search']);
     // One OpenSearch client per stage, both to the collection.
     expect(h.openSearchCalls).toEqual([{ endpoint: ENDPOINT, region: REGION }, { endpoint: ENDPOINT, region: REGION }]);

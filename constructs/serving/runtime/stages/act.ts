@@ -20,7 +20,8 @@ export function decideActions(stage: ActStage, candidates: readonly Candidate[])
   const review = new Set(stage.reviewActions ?? []);
   const toReview: Candidate[] = [];
   for (const candidate of candidates) {
-    let action = stage.defaultAction;
+    const scored = stage.rules.some((rule) => typeof candidate.scores?.[rule.scoreField] === 'number');
+    let action = scored ? stage.defaultAction : (stage.unscoredAction ?? stage.defaultAction);
     for (const rule of stage.rules) {
       const score = candidate.scores?.[rule.scoreField];
       if (typeof score === 'number' && score >= rule.atLeast) {
