@@ -94,7 +94,7 @@ function machine(): Record<string, unknown> {
 /** Candidates a request carries through the path: the k-NN stages' k and the ids the request passes. */
 function candidatesOf(config: PipelineConfig, request: Record<string, unknown>): number {
   return config.stages.reduce((sum, s) => {
-    if (s.kind === 'knn') return sum + s.k;
+    if (s.kind === 'knn' || s.kind === 'textSearch') return sum + s.k;
     if (s.kind === 'requestCandidates') return sum + (Array.isArray(request[s.field]) ? (request[s.field] as unknown[]).length : 1);
     return sum;
   }, 0);
@@ -177,7 +177,7 @@ function baselineScenario(config: PipelineConfig): Scenario {
 function lateScenario(config: PipelineConfig, baselineStageP50: Readonly<Record<string, number>>): Scenario | undefined {
   const late = (stage: { name: string; timeoutMs: number }): number => Math.max(0, Math.round(LATE * stage.timeoutMs - (baselineStageP50[stage.name] ?? 0)));
   // One delay for the k-NN stand-in: every search stage gets the shortest one, so none times out.
-  const searches = config.stages.filter((s) => s.kind === 'knn' || (s.kind as string) === 'textSearch');
+  const searches = config.stages.filter((s) => s.kind === 'knn' || s.kind === 'textSearch');
   const knnMs = searches.length === 0 ? 0 : Math.min(...searches.map(late));
   const endpoints = endpointStages(config);
   const endpointsMs: Record<string, number> = {};

@@ -3,7 +3,7 @@ import { PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { PipelineConfig } from '../../constructs/serving/runtime/contract';
 import type { ServingDeps } from '../../constructs/serving/runtime/deps';
-import { type Recording, replayDeps, widenSearch } from './replay';
+import { type Recording, replayDeps, searchKey, widenSearch } from './replay';
 
 const UTF8 = new TextDecoder();
 const ENCODER = new TextEncoder();
@@ -23,7 +23,7 @@ function recording(): Recording {
       ['sagemakerRuntime/InvokeEndpointCommand/ranker/champion', { Body: ENCODER.encode(JSON.stringify({ predictions: [{ score: 0.9 }, { score: 0.1 }] })), ContentType: 'application/json' }],
       ['dynamodb/GetItemCommand/popular', { Item: { pk: { S: 'popular' } } }],
     ]),
-    searches: new Map([['items', searchAnswer]]),
+    searches: new Map([['items#knn', searchAnswer]]),
     cache: new Map<string, string | null>([
       ['users:p1', '{"age":"34"}'],
       ['videos:v1', '{"length":"60"}'],
@@ -49,11 +49,15 @@ test('a k-NN answer is widened to k hits, each id once, the recorded ones first 
 test('the replayed search answers the widened hits, and a fresh object each time', async () => {
   const deps = replayDeps(config, recording(), real);
   const client = deps.openSearch({ endpoint: 'http://x', region: 'eu-west-1' });
-  const first = (await client.search({ index: 'items', body: {} }, { requestTimeout: 10, maxRetries: 0 })).body as typeof searchAnswer;
-  const second = (await client.search({ index: 'items', body: {} }, { requestTimeout: 10, maxRetries: 0 })).body;
+  const knn = { query: { knn: { embedding: { vector: [1], k: 7 } } } };
+  const first = (await client.search({ index: 'items', body: knn }, { requestTimeout: 10, maxRetries: 0 })).body as typeof searchAnswer;
+  const second = (await client.search({ index: 'items', body: knn }, { requestTimeout: 10, maxRetries: 0 })).body;
   expect(first.hits.hits).toHaveLength(7);
   expect(second).not.toBe(first);
-  await expect(client.search({ index: 'other', body: {} }, { requestTimeout: 10, maxRetries: 0 })).rejects.toThrow('the recorded request made no search of other call');
+  // A text search of the same index was not recorded: it is not answered with the k-NN's hits.
+  await expect(client.search({ index: 'items', body: { query: { multi_match: { query: 'x', fields: ['title'] } } } }, { requestTimeout: 10, maxRetries: 0 }))
+    .rejects.toThrow('the recorded request made no search items#text call');
+  expect(searchKey('items', knn)).toBe('items#knn');
 });
 
 test('a model answer has one instance per instance sent, the recorded ones repeated', async () => {

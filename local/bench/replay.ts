@@ -15,7 +15,7 @@ import type { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemak
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { KnnStage, PipelineConfig } from '../../constructs/serving/runtime/contract';
+import type { KnnStage, PipelineConfig, TextSearchStage } from '../../constructs/serving/runtime/contract';
 import type { FeatureCache, ServingDeps, VectorSearchClient } from '../../constructs/serving/runtime/deps';
 
 type Client = 'sagemakerRuntime' | 'featureStore' | 'dynamodb' | 'firehose' | 'sqs' | 'secretsManager';
@@ -30,7 +30,7 @@ interface Command {
 export interface Recording {
   /** `client/Command/key` → the answer (bodies as plain bytes). */
   readonly answers: Map<string, unknown>;
-  /** k-NN answers by index name. */
+  /** Search answers by {@link searchKey}: index and kind of query (a k-NN and a text search may share an index). */
   readonly searches: Map<string, unknown>;
   /** Cache values by key (null: a miss). */
   readonly cache: Map<string, string | null>;
@@ -42,6 +42,12 @@ function commandKey(client: Client, command: Command): string {
   const target = input.EndpointName ?? input.TableName ?? input.DeliveryStreamName ?? input.QueueUrl ?? input.SecretId ?? '';
   const variant = input.TargetVariant === undefined ? '' : `/${String(input.TargetVariant)}`;
   return `${client}/${command.constructor.name}/${String(target)}${variant}`;
+}
+
+/** `<index>#knn` or `<index>#text`: what a search is replayed by. */
+export function searchKey(index: string, body: Record<string, unknown>): string {
+  const query = body.query as Record<string, unknown> | undefined;
+  return `${index}#${query !== undefined && 'knn' in query ? 'knn' : 'text'}`;
 }
 
 function copyBody(answer: unknown): unknown {
@@ -76,7 +82,7 @@ export function recordingDeps(real: ServingDeps): { deps: ServingDeps; recording
         search: (params, requestOptions) => {
           const pending = search.search(params, requestOptions);
           const recorded = Promise.resolve(pending).then((answer) => {
-            recording.searches.set(params.index, JSON.parse(JSON.stringify(answer.body)) as unknown);
+            recording.searches.set(searchKey(params.index, params.body), JSON.parse(JSON.stringify(answer.body)) as unknown);
             return answer;
           });
           return Object.assign(recorded, { abort: () => pending.abort() });
@@ -197,18 +203,20 @@ export function replayDeps(config: PipelineConfig, recording: Recording, real: S
     },
   }) as unknown as T;
 
-  const knnStages = config.stages.filter((s): s is KnnStage => s.kind === 'knn');
+  const searchStages = config.stages.filter((s): s is KnnStage | TextSearchStage => s.kind === 'knn' || s.kind === 'textSearch');
   const searchText = new Map<string, string>();
-  for (const stage of knnStages) {
-    const answer = recording.searches.get(stage.index);
-    if (answer !== undefined) searchText.set(stage.index, JSON.stringify(widenSearch(answer, stage.k, stage.idField)));
+  for (const stage of searchStages) {
+    const key = `${stage.index}#${stage.kind === 'knn' ? 'knn' : 'text'}`;
+    const answer = recording.searches.get(key);
+    if (answer !== undefined) searchText.set(key, JSON.stringify(widenSearch(answer, stage.k, stage.idField)));
   }
-  for (const [index, answer] of recording.searches) if (!searchText.has(index)) searchText.set(index, JSON.stringify(answer));
+  for (const [key, answer] of recording.searches) if (!searchText.has(key)) searchText.set(key, JSON.stringify(answer));
   const search: VectorSearchClient = {
     // Parsed per request, as the OpenSearch client parses each response.
     search: (params) => {
-      const text = searchText.get(params.index);
-      if (text === undefined) return Object.assign(Promise.reject(new ReplayMissError(`search of ${params.index}`)), { abort: () => undefined });
+      const key = searchKey(params.index, params.body);
+      const text = searchText.get(key);
+      if (text === undefined) return Object.assign(Promise.reject(new ReplayMissError(`search ${key}`)), { abort: () => undefined });
       return Object.assign(Promise.resolve({ body: JSON.parse(text) as unknown }), { abort: () => undefined });
     },
   };
