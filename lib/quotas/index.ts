@@ -1,0 +1,3 @@
+export * from './defaults';
+export * from './quota-needs';
+export * from './readme-section';
