@@ -1,10 +1,13 @@
-import { CfnParameter, Duration, Stack, aws_events as events, aws_sagemaker as sagemaker } from 'aws-cdk-lib';
+import { CfnElement, CfnParameter, Duration, Stack, aws_cloudwatch as cw, aws_events as events, aws_sagemaker as sagemaker } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
 import {
-  ALARM_VALUE_PATH, DEFAULT_FEATURE_PSI_THRESHOLD, ModelMonitor, ModelMonitorProps, baselineUnloadStatement, driftJobNamePrefix,
+  DEFAULT_FEATURE_PSI_THRESHOLD, EPISODE_ALARMS_EXPRESSION, MAX_RETRAINING_COOLDOWN, ModelMonitor, ModelMonitorProps, RETRAINING_STATE_RETENTION,
+  RetrainingTrigger, STATE_ATTRIBUTES, STATE_PARTITION_KEY, STATE_TTL_ATTRIBUTE, baselineUnloadStatement, driftJobNamePrefix,
   modelMonitorScheduleExpression, parseSchedule,
 } from '.';
+import { DataCategory } from '../../lib/classification';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { parseDefinition } from '../../lib/compliance/gdpr/sagemaker-jobs';
@@ -64,27 +67,17 @@ function definitions(template: Template): Record<string, Json> {
   }));
 }
 
+/** The retraining trigger's states, with each `{ Ref: <logical id> }` written `<logical id>` so that tests can follow references. */
+function triggerStates(template: Template): Json {
+  const [machine, ...others] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))
+    .filter((m: Json) => JSON.stringify(m).includes('aws-sdk:cloudwatch:describeAlarms')) as Json[];
+  expect(others).toEqual([]);
+  const parts: Json[] = machine.Properties.DefinitionString['Fn::Join'][1];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : `<${p.Ref ?? 'token'}>`)).join('')).States;
+}
+
 function containerArguments(state: Json): string {
   return state.Parameters.AppSpecification['ContainerArguments.$'];
-}
-
-/** Follows `$.a.b[0]` paths, the only JSONPath the retraining path uses. */
-function at(document: Json, jsonPath: string): Json {
-  return jsonPath.replace(/^\$\.?/, '').split(/\.|(?=\[)/).filter((p) => p !== '').reduce((value, part) => {
-    const index = /^\[(\d+)\]$/.exec(part);
-    return value === undefined ? undefined : index ? value[Number(index[1])] : value[part];
-  }, document);
-}
-
-/** Evaluates a JSONPath Parameters object the way Step Functions does, for the intrinsics the trigger uses. */
-function evaluate(parameters: Json, input: Json): Json {
-  return Object.fromEntries(Object.entries(parameters).map(([key, value]) => {
-    if (!key.endsWith('.$')) {
-      return [key, typeof value === 'object' && value !== null ? evaluate(value, input) : value];
-    }
-    const json = /^States\.StringToJson\((.*)\)$/.exec(value as string);
-    return [key.slice(0, -2), json ? JSON.parse(at(input, json[1])) : at(input, value as string)];
-  }));
 }
 
 describe('drift job (default engine)', () => {
@@ -231,62 +224,190 @@ describe('alarms and the retraining event', () => {
     });
   });
 
-  test('each alarm going to ALARM starts the trigger, which puts exactly the retraining event', () => {
+  test('the retraining alarms form one composite alarm (the episode), and one rule on its transition to ALARM starts the trigger', () => {
+    const { stack, props } = setup();
+    const monitor = new ModelMonitor(stack, 'Monitor', props({ groundTruthPrefix: 'ground-truth/ctr/', thresholds: { qualityMin: 0.7 } }));
+    const template = Template.fromStack(stack);
+    const id = (alarm: cw.IAlarm) => stack.getLogicalId(alarm.node.defaultChild as CfnElement);
+    const children = [...Object.values(monitor.featureDriftAlarms), monitor.predictionDriftAlarm!, monitor.qualityAlarm!].map(id);
+    template.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
+    const [composite] = Object.values(template.findResources('AWS::CloudWatch::CompositeAlarm')) as Json[];
+    // (ALARM("<arn>") OR ALARM("<arn>") ...), in the monitor's order; the drift job's failures are operational and stay out.
+    const rule = composite.Properties.AlarmRule['Fn::Join'][1];
+    expect(rule.filter((part: Json) => typeof part !== 'string')).toEqual(children.map((c) => ({ 'Fn::GetAtt': [c, 'Arn'] })));
+    expect(rule.filter((part: Json) => typeof part === 'string')).toEqual(['(ALARM("', ...children.slice(1).map(() => '") OR ALARM("'), '"))']);
+    expect(composite.Properties.AlarmDescription).toMatch(/^A drift episode of model ctr: one of its 5 drift and quality alarms is in ALARM\. .*cool-down 1 day/);
+
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.cloudwatch'] } } });
+    expect(Object.values(rules)).toHaveLength(1);
+    const [onEpisode] = Object.values(rules) as Json[];
+    expect(onEpisode.Properties.EventPattern).toEqual({
+      'source': ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      'resources': [{ 'Fn::GetAtt': [id(monitor.retrainingTrigger.episodeAlarm), 'Arn'] }],
+      'detail': { state: { value: ['ALARM'] } },
+    });
+    // The whole state change event is the trigger's input (no transformer): it stays in the execution history.
+    expect(onEpisode.Properties.Targets).toEqual([expect.objectContaining({ Arn: { Ref: expect.stringMatching(/^MonitorRetrainingWorkflow/) } })]);
+    expect(onEpisode.Properties.Targets[0].InputTransformer).toBeUndefined();
+  });
+
+  test('the trigger reads which alarms are in ALARM and the datapoint behind each, in the monitor\'s order', () => {
+    const { stack, props } = setup();
+    const monitor = new ModelMonitor(stack, 'Monitor', props());
+    const states = triggerStates(Template.fromStack(stack));
+    expect(Object.keys(states).sort()).toEqual([
+      'Episode', 'HasAlarmInAlarm', 'NoAlarmInAlarm', 'PutRetrainingEvent', 'ReadAlarms', 'ReleaseCoolDown', 'RetrainingEventNotPut', 'SkippedInCoolDown', 'StartCoolDown',
+    ]);
+    for (const state of Object.values(states) as Json[]) {
+      expect(state.QueryLanguage).toBe('JSONata');
+    }
+    const ref = (construct: IConstruct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}>`;
+    const children = [...Object.values(monitor.featureDriftAlarms), monitor.predictionDriftAlarm!].map(ref);
+
+    const episode = states.Episode;
+    expect(episode.Type).toBe('Pass');
+    expect(episode.Assign.monitored).toEqual([
+      ['feature-drift', 'FeaturePSI/amount'], ['feature-drift', 'FeaturePSI/device_type'], ['feature-drift', 'FeaturePSI/clicks_7d'], ['prediction-drift', 'PredictionPSI'],
+    ].map(([reason, metric], i) => ({ name: children[i], reason, metric })));
+    expect(episode.Assign).toMatchObject({
+      episodeAlarm: ref(monitor.retrainingTrigger.episodeAlarm), cooldownSeconds: 86400, retentionSeconds: 90 * 86400,
+      startedAtEpoch: '{% $floor($toMillis($states.context.Execution.StartTime) / 1000) %}',
+    });
+
+    const read = states.ReadAlarms;
+    expect(read.Resource).toBe('arn:aws:states:::aws-sdk:cloudwatch:describeAlarms');
+    expect(read.Arguments).toEqual({ AlarmNames: children, AlarmTypes: ['MetricAlarm'], StateValue: 'ALARM', MaxRecords: 100 });
+    expect(read.Assign).toEqual({ alarms: `{% ${EPISODE_ALARMS_EXPRESSION} %}` });
+    expect(read.Next).toBe('HasAlarmInAlarm');
+    expect(states.HasAlarmInAlarm).toMatchObject({
+      Type: 'Choice', Choices: [{ Condition: '{% $count($alarms) > 0 %}', Next: 'StartCoolDown' }], Default: 'NoAlarmInAlarm',
+    });
+    expect(states.NoAlarmInAlarm).toMatchObject({ Type: 'Fail', Error: 'NoAlarmInAlarm' });
+  });
+
+  test('the cool-down is a conditional write of the last start, with the alarms and values behind it; a start within it ends as skipped', () => {
+    const { stack, props } = setup();
+    const monitor = new ModelMonitor(stack, 'Monitor', props());
+    const states = triggerStates(Template.fromStack(stack));
+    const write = states.StartCoolDown;
+    expect(write.Resource).toBe('arn:aws:states:::dynamodb:updateItem');
+    expect(write.Arguments).toMatchObject({
+      TableName: `<${stack.getLogicalId(monitor.retrainingTrigger.stateTable.node.defaultChild as CfnElement)}>`,
+      Key: { [STATE_PARTITION_KEY]: { S: 'ctr' } },
+      ConditionExpression: 'attribute_not_exists(startedAtEpoch) OR startedAtEpoch <= :cutoff',
+    });
+    // every attribute the item holds is set, the alarms among them
+    const sets = write.Arguments.UpdateExpression.replace(/^SET /, '').split(', ').map((s: string) => s.split(' = '));
+    expect(sets.map(([attribute]: string[]) => attribute).sort()).toEqual([...STATE_ATTRIBUTES].sort());
+    const values = write.Arguments.ExpressionAttributeValues;
+    expect(Object.keys(values).sort()).toEqual([...sets.map(([, value]: string[]) => value), ':cutoff'].sort());
+    expect(values[':cutoff']).toEqual({ N: '{% $string($startedAtEpoch - $cooldownSeconds) %}' });
+    expect(values[':now']).toEqual({ N: '{% $string($startedAtEpoch) %}' });
+    expect(values[':expiresAt']).toEqual({ N: '{% $string($startedAtEpoch + $retentionSeconds) %}' });
+    expect(values[':execution']).toEqual({ S: '{% $states.context.Execution.Id %}' });
+    expect(values[':alarms']).toMatch(/^\{% \{ "L": \[\$alarms\.\{ "M": \{ "name": \{ "S": name \}, .*"value": \{ "N": \$string\(value\) \}, "threshold": \{ "N": \$string\(threshold\) \} \} \}\] \} %\}$/);
+    expect(write.Catch).toEqual([{ ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], Next: 'SkippedInCoolDown' }]);
+    expect(write.Retry[0].ErrorEquals).not.toContain('DynamoDB.ConditionalCheckFailedException');
+    expect(write.Next).toBe('PutRetrainingEvent');
+    expect(states.SkippedInCoolDown).toMatchObject({
+      Type: 'Succeed', Output: { skipped: 'cool-down', cooldownSeconds: '{% $cooldownSeconds %}', alarms: '{% $alarms %}' },
+    });
+  });
+
+  test('the event carries the alarms and values behind it and repeats the first for older consumers; if it cannot be put, the cool-down is released', () => {
+    const { stack, props } = setup();
+    new ModelMonitor(stack, 'Monitor', props());
+    const states = triggerStates(Template.fromStack(stack));
+    const put = states.PutRetrainingEvent;
+    expect(put.Resource).toBe('arn:aws:states:::events:putEvents');
+    const [entry] = put.Arguments.Entries;
+    expect(entry).toMatchObject({ Source: RETRAINING_EVENT_SOURCE, DetailType: RETRAINING_DETAIL_TYPE });
+    expect(entry.EventBusName).toBeUndefined(); // the default bus
+    const fields: Record<keyof Required<RetrainingEventDetail>, string> = {
+      modelName: '"ctr"', reason: '$alarms[0].reason', metric: '$alarms[0].metric', value: '$alarms[0].value', threshold: '$alarms[0].threshold',
+      alarms: '$alarms', episode: '{ "alarmName": $episodeAlarm, "startedAt": $states.context.Execution.StartTime }',
+    };
+    expect(entry.Detail).toBe(`{% { ${Object.entries(fields).map(([k, v]) => `"${k}": ${v}`).join(', ')} } %}`);
+    expect(put.Output).toEqual({ requested: entry.Detail });
+    expect(put.End).toBe(true);
+    expect(put.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'ReleaseCoolDown' }]);
+    expect(states.ReleaseCoolDown).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:deleteItem',
+      Arguments: { Key: { [STATE_PARTITION_KEY]: { S: 'ctr' } }, ConditionExpression: 'executionArn = :execution' },
+      Next: 'RetrainingEventNotPut',
+    });
+    expect(states.RetrainingEventNotPut).toMatchObject({ Type: 'Fail', Error: 'RetrainingEventNotPut' });
+  });
+
+  test('the state table: the lake key, point-in-time recovery, a TTL, classified as operational with a bounded retention', () => {
     const { stack, props } = setup();
     const monitor = new ModelMonitor(stack, 'Monitor', props());
     const template = Template.fromStack(stack);
-    const alarmId = stack.getLogicalId(monitor.featureDriftAlarms.amount.node.defaultChild as never);
-    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.cloudwatch'] } } });
-    expect(Object.keys(rules)).toHaveLength(4);
-    const rule = Object.values(rules).find((r: Json) => r.Properties.EventPattern.resources[0]['Fn::GetAtt'][0] === alarmId) as Json;
-    expect(rule.Properties.EventPattern).toEqual({
-      'source': ['aws.cloudwatch'],
-      'detail-type': ['CloudWatch Alarm State Change'],
-      'resources': [{ 'Fn::GetAtt': [alarmId, 'Arn'] }],
-      'detail': { state: { value: ['ALARM'] } },
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: STATE_PARTITION_KEY, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LakeKey'), 'Arn'] } },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: STATE_TTL_ATTRIBUTE, Enabled: true },
+        DeletionProtectionEnabled: true,
+        Tags: Match.arrayWith([
+          { Key: 'mlsd:data-category', Value: 'operational' },
+          { Key: 'mlsd:retention-days', Value: String(RETRAINING_STATE_RETENTION.toDays()) },
+        ]),
+      },
+      DeletionPolicy: 'Retain',
     });
-    const target = rule.Properties.Targets[0];
-    expect(target.Arn).toEqual({ Ref: expect.stringMatching(/^MonitorRetrainingWorkflow/) });
-    expect(target.InputTransformer.InputPathsMap).toEqual({ 'detail-state-reasonData': '$.detail.state.reasonData' });
-
-    // Follow one alarm state change through the input transformer and the trigger's states.
-    const alarmEvent = {
-      'source': 'aws.cloudwatch',
-      'detail-type': 'CloudWatch Alarm State Change',
-      'detail': { state: { value: 'ALARM', reasonData: JSON.stringify({ version: '1.0', statistic: 'Maximum', period: 3600, recentDatapoints: [0.31], threshold: 0.2 }) } },
-    };
-    const transformed = JSON.parse((target.InputTransformer.InputTemplate as string).replace(/<([^>]+)>/g,
-      (_: string, name: string) => JSON.stringify(at(alarmEvent, target.InputTransformer.InputPathsMap[name]))));
-    const trigger = definitions(template).ReadAlarm;
-    expect(Object.keys(trigger.States).sort()).toEqual(['HasDatapoint', 'NoDatapoint', 'PutRetrainingEvent', 'ReadAlarm']);
-    const state = evaluate(trigger.States.ReadAlarm.Parameters, transformed);
-    expect(trigger.States.HasDatapoint.Choices[0]).toEqual({ Variable: ALARM_VALUE_PATH, IsPresent: true, Next: 'PutRetrainingEvent' });
-    const put = trigger.States.PutRetrainingEvent;
-    expect(put.Resource).toMatch(/:states:::events:putEvents$/);
-    const [entry] = put.Parameters.Entries;
-    expect(entry.Source).toBe(RETRAINING_EVENT_SOURCE);
-    expect(entry.DetailType).toBe(RETRAINING_DETAIL_TYPE);
-    expect(entry.EventBusName).toBeUndefined(); // the default bus
-    const detail: RetrainingEventDetail = evaluate(entry.Detail, state);
-    expect(detail).toEqual({ modelName: 'ctr', reason: 'feature-drift', metric: 'FeaturePSI/amount', value: 0.31, threshold: 0.2 });
+    expect(monitor.retrainingTrigger.classification).toEqual({ category: DataCategory.OPERATIONAL, purpose: 'retraining cool-down', retention: RETRAINING_STATE_RETENTION });
+    // the cool-down must end long before the record expires
+    expect(MAX_RETRAINING_COOLDOWN.toSeconds()).toBeLessThan(RETRAINING_STATE_RETENTION.toSeconds());
   });
 
-  test('the trigger may put events on the default bus', () => {
+  test('the trigger may read its alarms, write its own state item with the table key through DynamoDB, and put events on the default bus', () => {
     const { stack, props } = setup();
-    new ModelMonitor(stack, 'Monitor', props());
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Action: 'events:PutEvents',
-        Resource: 'arn:aws:events:eu-west-1:123456789012:event-bus/default',
-      })]) },
+    const monitor = new ModelMonitor(stack, 'Monitor', props());
+    const template = Template.fromStack(stack);
+    const arns = Object.values(monitor.featureDriftAlarms).concat(monitor.predictionDriftAlarm!).map((a) => stack.resolve(a.alarmArn));
+    const [policy] = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^MonitorRetrainingWorkflowRole') }] } })) as Json[];
+    const statements: Json[] = policy.Properties.PolicyDocument.Statement;
+    const statement = (action: string) => statements.find((st) => [st.Action].flat().includes(action));
+    // only the monitor's own alarms (CDK orders the ARNs its own way)
+    expect(statement('cloudwatch:DescribeAlarms').Resource).toEqual(expect.arrayContaining(arns));
+    expect(statement('cloudwatch:DescribeAlarms').Resource).toHaveLength(arns.length);
+    expect(statement('dynamodb:UpdateItem')).toMatchObject({
+      Action: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^MonitorRetrainingState/), 'Arn'] },
     });
+    expect(statement('kms:Encrypt')).toMatchObject({
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LakeKey/), 'Arn'] },
+      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] } } },
+    });
+    expect(statement('events:PutEvents').Resource).toBe('arn:aws:events:eu-west-1:123456789012:event-bus/default');
+    // and nothing else but the workflow's logging and tracing
+    expect(statements).toHaveLength(5);
+  });
+
+  test.each<[string, Duration, number]>([['6 hours', Duration.hours(6), 21600], ['no cool-down', Duration.minutes(0), 0], ['30 days', Duration.days(30), 30 * 86400]])(
+    'retrainingCooldown %s', (_name, cooldown, seconds) => {
+      const { stack, props } = setup();
+      const monitor = new ModelMonitor(stack, 'Monitor', props({ retrainingCooldown: cooldown }));
+      expect(monitor.retrainingTrigger.cooldown).toBe(cooldown);
+      expect(triggerStates(Template.fromStack(stack)).Episode.Assign.cooldownSeconds).toBe(seconds);
+    });
+
+  test('a RetrainingTrigger built on its own checks its alarms and cool-down', () => {
+    const { stack, lake } = setup();
+    expect(() => new RetrainingTrigger(stack, 'Trigger', { modelName: 'ctr', encryptionKey: lake.encryptionKey, alarms: [], cooldown: Duration.days(31) }))
+      .toThrow(/^RetrainingTrigger Monitoring\/Trigger: alarms must hold 1 to 50 alarms \(they form one composite alarm\), but 0 were provided; cooldown must be a whole number of minutes from 0 \(no cool-down\) to 43200 \(30 days\), but 31 days was provided$/);
   });
 });
 
 describe('dashboard', () => {
   test('operational endpoint metrics per variant beside drift, prediction drift and quality', () => {
     const { stack, props } = setup();
-    new ModelMonitor(stack, 'Monitor', props({ variantNames: ['champion', 'challenger'], groundTruthPrefix: 'ground-truth/ctr/', thresholds: { qualityMin: 0.7 } }));
+    const monitor = new ModelMonitor(stack, 'Monitor', props({ variantNames: ['champion', 'challenger'], groundTruthPrefix: 'ground-truth/ctr/', thresholds: { qualityMin: 0.7 } }));
     const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as Json[];
     const body = JSON.parse((dashboard.Properties.DashboardBody['Fn::Join'][1] as Json[]).map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
     const graphs = body.widgets.filter((w: Json) => w.type === 'metric' && w.properties.metrics);
@@ -316,7 +437,11 @@ describe('dashboard', () => {
     expect(lines('Feature distance (KS numeric, JS categorical)').map((l: string) => l.split(' ')[1])).toEqual(['FeatureKS', 'FeatureJSD', 'FeatureKS']);
     expect(lines('Prediction drift (PSI)')).toEqual(['mlsd/ModelMonitor PredictionPSI ModelName ctr "Maximum"']);
     expect(byTitle('Model quality (AUC)').annotations.horizontal[0].value).toBe(0.7);
-    expect(body.widgets.find((w: Json) => w.type === 'alarm').properties.alarms).toHaveLength(6);
+    // the drift episode (the composite alarm), then the six alarms
+    expect(body.widgets.find((w: Json) => w.type === 'alarm').properties.alarms).toHaveLength(7);
+    const episode = stack.getLogicalId(monitor.retrainingTrigger.episodeAlarm.node.defaultChild as CfnElement);
+    expect((dashboard.Properties.DashboardBody['Fn::Join'][1] as Json[]).find((p) => typeof p !== 'string' && p['Fn::GetAtt']?.[1] === 'Arn'))
+      .toEqual({ 'Fn::GetAtt': [episode, 'Arn'] });
   });
 });
 
@@ -361,7 +486,7 @@ describe('engine model-monitor', () => {
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     // no drift workflow: only the retraining trigger (and the lake's anonymization) run in Step Functions
-    expect(Object.keys(definitions(template)).sort()).toEqual(['Anonymize', 'ReadAlarm']);
+    expect(Object.keys(definitions(template)).sort()).toEqual(['Anonymize', 'Episode']);
   });
 
   test('rates map onto Model Monitor\'s cron forms', () => {
@@ -421,6 +546,12 @@ describe('validation', () => {
     ['model monitor baseline elsewhere', (lake) => modelMonitorProps(lake, { modelMonitorBaseline: { statisticsS3Uri: 's3://x/s.json', constraintsS3Uri: `s3://${lake.artifactsBucket.bucketName}/c.json` } }),
       /modelMonitorBaseline.statisticsS3Uri must be s3:\/\/<artifacts bucket>\/<key> in the lake's artifacts bucket/],
     ['model monitor runtime', (lake) => modelMonitorProps(lake, { maxRuntime: Duration.hours(2) }), /maxRuntime must be a whole number of minutes from 1 to 60, but 2 hours was provided/],
+    ['cool-down over 30 days', () => ({ retrainingCooldown: Duration.days(31) }),
+      /retrainingCooldown must be a whole number of minutes from 0 \(no cool-down\) to 43200 \(30 days\), but 31 days was provided/],
+    ['cool-down in seconds', () => ({ retrainingCooldown: Duration.seconds(90) }),
+      /retrainingCooldown must be a whole number of minutes from 0 \(no cool-down\) to 43200 \(30 days\), but 1 minute 30 seconds was provided/],
+    ['more features than one composite alarm holds', () => ({ features: Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`f${i}`, 'numeric' as const])) }),
+      /features must declare at most 48 features \(their alarms, with the prediction and quality alarms, form one composite alarm of at most 50\), but 49 were provided/],
   ])('fails if %s', (_name, change, message) => {
     const { stack, lake, training, props } = setup();
     const build = () => new ModelMonitor(stack, 'Monitor', props(change(lake, training)));
@@ -444,6 +575,17 @@ describe('validation', () => {
       .toThrow(/minSamples must be a literal[\s\S]*window must be a literal/);
   });
 
+  test('a token stands for the cool-down', () => {
+    const { app, stack, props } = setup();
+    // (CDK converts a token Duration only when it was given in seconds)
+    const seconds = new CfnParameter(stack, 'CooldownSeconds', { type: 'Number' }).valueAsNumber;
+    new ModelMonitor(stack, 'Monitor', props({ retrainingCooldown: Duration.seconds(seconds) }));
+    expect(() => app.synth()).not.toThrow();
+    const definition = JSON.stringify(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'));
+    expect(definition).toContain('"cooldownSeconds\\":"');
+    expect(definition).toContain('{"Ref":"CooldownSeconds"}');
+  });
+
   test('tokens stand for thresholds, the endpoint (an attribute of the stack\'s endpoint) and the capture bucket', () => {
     const { app, stack, props } = setup();
     applyGate(app);
@@ -460,8 +602,11 @@ describe('validation', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Quality', Threshold: { Ref: 'QualityMin' } });
     const drift = definitions(template).ListCapture;
     expect(drift.States.ListCapture.Parameters.Prefix).toMatch(/^data-capture\/__TOKEN_\d+__\/$/);
-    const rule = Object.values(template.findResources('AWS::Events::Rule', { Properties: { Description: Match.stringLikeRegexp('Quality crosses') } }))[0] as Json;
-    expect(JSON.stringify(rule.Properties.Targets[0].InputTransformer.InputTemplate)).toContain('QualityMin');
+    // The trigger reads each alarm's threshold from the alarm (DescribeAlarms), so a token threshold reaches the event too.
+    expect(triggerStates(template).ReadAlarms.Assign.alarms).toContain('"threshold": $alarm.Threshold');
+    template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+      AlarmRule: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitorAlarmsQuality'), 'Arn'] }])] },
+    });
   });
 });
 

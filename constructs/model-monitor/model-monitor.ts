@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { operationalRows, plainGraph, thresholdGraph } from './dashboard';
 import { DataQualitySchedule } from './data-quality-schedule';
 import { DriftJob } from './drift-job';
-import { RetrainingTrigger } from './retraining-trigger';
+import { DEFAULT_RETRAINING_COOLDOWN, RetrainingAlarmSource, RetrainingTrigger } from './retraining-trigger';
 import {
   ALARM_PERIOD, DEFAULT_BASELINE_SAMPLE_SIZE, DEFAULT_MONITOR_MAX_RUNTIME, DEFAULT_DRIFT_INSTANCE_TYPE, DEFAULT_FEATURE_DISTANCE_THRESHOLD,
   DEFAULT_FEATURE_PSI_THRESHOLD, DEFAULT_MIN_SAMPLES, DEFAULT_MONITOR_SCHEDULE_INTERVAL, DEFAULT_PREDICTION_PSI_THRESHOLD,
@@ -16,8 +16,9 @@ import { RetrainingReason } from '../../lib/events';
 
 /**
  * Drift and model-quality monitoring of one model against its training baseline: CloudWatch metrics per
- * feature, for the predictions and for quality; alarms on them that raise the kit's retraining event;
- * and a dashboard with the endpoint's operational metrics beside the ML metrics.
+ * feature, for the predictions and for quality; alarms on them whose drift episode raises the kit's
+ * retraining event once (with a cool-down); and a dashboard with the endpoint's operational metrics
+ * beside the ML metrics.
  *
  * The default engine is the kit's drift job (SageMaker Model Monitor is closed to new customers); engine
  * 'model-monitor' uses Model Monitor data-quality schedules instead, for accounts that still have it.
@@ -39,7 +40,11 @@ export class ModelMonitor extends Construct {
   public readonly qualityAlarm?: cw.Alarm;
   /** A drift job run failed (engine 'drift-job'): monitoring has a gap. Operational: it raises no retraining event. */
   public readonly driftJobFailedAlarm?: cw.Alarm;
-  /** Raises the retraining event when an alarm goes to ALARM. */
+  /**
+   * Raises the retraining event once per drift episode: its composite alarm (`episodeAlarm`) is in ALARM
+   * while any feature-drift, prediction-drift or quality alarm is, and a start within the cool-down of
+   * the previous one is skipped.
+   */
   public readonly retrainingTrigger: RetrainingTrigger;
   public readonly dashboard: cw.Dashboard;
 
@@ -102,18 +107,19 @@ export class ModelMonitor extends Construct {
       });
     }
 
-    this.retrainingTrigger = new RetrainingTrigger(this, 'Retraining', { modelName: props.modelName, encryptionKey: lake.encryptionKey });
     const alarms = new Construct(this, 'Alarms');
+    // Every alarm that asks for retraining; they become one composite alarm (the episode) below.
+    const retrainingAlarms: RetrainingAlarmSource[] = [];
     const alarm = (alarmId: string, metric: cw.Metric, threshold: number, above: boolean, reason: RetrainingReason, metricName: string, what: string) => {
       const created = metric.createAlarm(alarms, alarmId, {
-        alarmDescription: `${what} of model ${props.modelName} ${above ? 'above' : 'below'} ${threshold}: raises the retraining event (${reason})`,
+        alarmDescription: `${what} of model ${props.modelName} ${above ? 'above' : 'below'} ${threshold}: part of the model's drift episode, which raises the retraining event (${reason})`,
         threshold,
         comparisonOperator: above ? cw.ComparisonOperator.GREATER_THAN_THRESHOLD : cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: 1,
         // Each run publishes one datapoint; between runs the alarm keeps its state, so it fires once per breach.
         treatMissingData: cw.TreatMissingData.IGNORE,
       });
-      this.retrainingTrigger.onAlarm(`On${alarmId}`, created, { reason, metric: metricName, threshold });
+      retrainingAlarms.push({ alarm: created, reason, metric: metricName });
       return created;
     };
 
@@ -143,12 +149,20 @@ export class ModelMonitor extends Construct {
         (props.problemType ?? 'binary-classification') === 'regression' ? 'Quality (R²)' : 'Quality (AUC)');
     }
 
+    // One trigger for all of them: one drift episode (however many alarms it spans) asks for one run.
+    this.retrainingTrigger = new RetrainingTrigger(this, 'Retraining', {
+      modelName: props.modelName,
+      encryptionKey: lake.encryptionKey,
+      alarms: retrainingAlarms,
+      cooldown: props.retrainingCooldown ?? DEFAULT_RETRAINING_COOLDOWN,
+    });
+
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(7) });
     if (props.endpointName !== undefined) {
       this.dashboard.addWidgets(...operationalRows(props.endpointName, props.variantNames ?? DEFAULT_VARIANT_NAMES).map((row) => new cw.Row(...row)));
     }
     const features = Object.keys(props.features);
-    const allAlarms = [...Object.values(this.featureDriftAlarms),
+    const allAlarms: cw.IAlarm[] = [this.retrainingTrigger.episodeAlarm, ...Object.values(this.featureDriftAlarms),
       ...[this.predictionDriftAlarm, this.qualityAlarm, this.driftJobFailedAlarm].filter((a): a is cw.Alarm => a !== undefined)];
     this.dashboard.addWidgets(new cw.TextWidget({ markdown: `## Model ${props.modelName}: drift and quality (engine ${this.engine})`, width: 24, height: 1 }));
     if (this.engine === 'drift-job') {

@@ -1,99 +1,330 @@
 import {
-  Duration, aws_cloudwatch as cw, aws_events as events, aws_events_targets as targets, aws_kms as kms,
-  aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks,
+  Duration, RemovalPolicy, Stack, aws_cloudwatch as cw, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
+  aws_iam as iam, aws_kms as kms, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail } from '../../lib/events';
+import { DataCategory, DataClassification, classify } from '../../lib/classification';
+import { resolveRemovalPolicy } from '../../lib/defaults';
+import { KitError } from '../../lib/errors';
+import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail, RetrainingReason } from '../../lib/events';
 import { Workflow } from '../../lib/workflows';
 
+/** How long after a retraining start another episode is skipped, by default. */
+export const DEFAULT_RETRAINING_COOLDOWN = Duration.hours(24);
+/** The longest cool-down: it must stay well inside {@link RETRAINING_STATE_RETENTION}. */
+export const MAX_RETRAINING_COOLDOWN = Duration.days(30);
+/** How long the state table keeps the record of the last start (its TTL and its classification's retention). */
+export const RETRAINING_STATE_RETENTION = Duration.days(90);
 /**
- * What a rule hands the trigger when an alarm goes to ALARM: the retraining event's detail as far as the
- * rule knows it, and the alarm's `reasonData` (a JSON string, which an input transformer cannot open) that
- * holds the datapoint that crossed the threshold, the detail's `value`.
+ * The most alarms one trigger watches. CloudWatch allows 100 alarms in a composite alarm's rule and
+ * 10,240 characters of rule, and the rule names each alarm by its ARN (about 150 characters with a
+ * CloudFormation-generated name): 50 leaves room for long stack names. DescribeAlarms reads at most
+ * 100 names per call.
  */
-export interface AlarmTriggerInput extends Omit<RetrainingEventDetail, 'value'> {
-  readonly alarmReasonData: string;
+export const MAX_RETRAINING_ALARMS = 50;
+/** The state table's partition key: the model's name (one item per model: its last retraining start). */
+export const STATE_PARTITION_KEY = 'modelName';
+/** The state table's TTL attribute: epoch seconds after which DynamoDB deletes the item. */
+export const STATE_TTL_ATTRIBUTE = 'expiresAt';
+/** Attributes the trigger writes to the state item besides the key. */
+export const STATE_ATTRIBUTES: readonly string[] = ['startedAt', 'startedAtEpoch', 'executionArn', 'episodeAlarm', 'alarms', STATE_TTL_ATTRIBUTE];
+
+/** An alarm that can begin a drift episode, and what it measures. */
+export interface RetrainingAlarmSource {
+  readonly alarm: cw.IAlarm;
+  readonly reason: RetrainingReason;
+  /** What the alarm watches, as the retraining event names it: `FeaturePSI/<feature>`, `PredictionPSI`, `Quality`, ... */
+  readonly metric: string;
 }
 
 /** Properties of a {@link RetrainingTrigger}. */
 export interface RetrainingTriggerProps {
+  /** The model whose retraining the event asks for. */
   readonly modelName: string;
-  /** Key of the workflow's log group. */
+  /** Customer-managed key of the workflow's log group and of the state table (the lake's key). */
   readonly encryptionKey: kms.IKey;
+  /** The alarms whose episode raises the event: 1 to {@link MAX_RETRAINING_ALARMS}. */
+  readonly alarms: readonly RetrainingAlarmSource[];
+  /**
+   * How long after a retraining start another episode is skipped: whole minutes, 0 (no cool-down) to
+   * {@link MAX_RETRAINING_COOLDOWN}.
+   * @default DEFAULT_RETRAINING_COOLDOWN (24 hours)
+   */
+  readonly cooldown?: Duration;
 }
 
-/** Where, in the trigger's state, the datapoint that crossed the threshold is. */
-export const ALARM_VALUE_PATH = '$.alarm.recentDatapoints[0]';
+/** The cool-down's problem, if any, for the prop named `prop`. Tokens are skipped. */
+export function retrainingCooldownProblem(prop: string, cooldown: Duration | undefined): string | undefined {
+  if (cooldown === undefined || cooldown.isUnresolved()) {
+    return undefined;
+  }
+  const minutes = cooldown.toMilliseconds({ integral: false }) / 60_000;
+  const max = MAX_RETRAINING_COOLDOWN.toMinutes();
+  return Number.isInteger(minutes) && minutes >= 0 && minutes <= max ? undefined
+    : `${prop} must be a whole number of minutes from 0 (no cool-down) to ${max} (${MAX_RETRAINING_COOLDOWN.toHumanString()}), but ${cooldown.toHumanString()} was provided`;
+}
+
+interface Rule {
+  readonly condition: (p: RetrainingTriggerProps) => boolean;
+  readonly message: (p: RetrainingTriggerProps) => string;
+}
+
+const RULES: readonly Rule[] = [
+  {
+    condition: (p) => p.alarms.length < 1 || p.alarms.length > MAX_RETRAINING_ALARMS,
+    message: (p) => `alarms must hold 1 to ${MAX_RETRAINING_ALARMS} alarms (they form one composite alarm), but ${p.alarms.length} were provided`,
+  },
+  {
+    condition: (p) => retrainingCooldownProblem('cooldown', p.cooldown) !== undefined,
+    message: (p) => retrainingCooldownProblem('cooldown', p.cooldown)!,
+  },
+];
+
+/**
+ * The alarms behind the episode, in the order of `$monitored`: each alarm of the monitor that
+ * DescribeAlarms (StateValue ALARM) returned, with the datapoint that crossed its threshold (the
+ * first of `recentDatapoints` in its `StateReasonData`, a JSON string) and its threshold. An alarm
+ * without a datapoint (its state set by hand) is left out. JSONata, because JSONPath can neither look
+ * an alarm up by name nor open a JSON string inside a list.
+ */
+export const EPISODE_ALARMS_EXPRESSION = `[$monitored.(
+  $name := name;
+  $alarm := $states.result.MetricAlarms[AlarmName = $name];
+  $value := $alarm ? $parse($alarm.StateReasonData).recentDatapoints[0];
+  $exists($value) ? { "name": $name, "reason": reason, "metric": metric, "value": $value, "threshold": $alarm.Threshold }
+)]`;
 
 /**
  * Raises the retraining event (source {@link RETRAINING_EVENT_SOURCE}, detail-type
- * {@link RETRAINING_DETAIL_TYPE}, detail {@link RetrainingEventDetail}) on the default event bus when one of
- * the monitor's alarms goes to ALARM.
+ * {@link RETRAINING_DETAIL_TYPE}, detail {@link RetrainingEventDetail}) on the default event bus once
+ * per drift episode of a model.
  *
- * An EventBridge rule cannot put an event with a custom source, so each alarm's rule starts this small
- * workflow with an input transformer; the workflow reads the alarm's datapoint out of `reasonData` and
- * puts the event (Step Functions' EventBridge integration: no function, no package).
+ * - **One episode, one event.** A composite alarm is in ALARM while any of the monitor's alarms is;
+ *   its transition to ALARM begins an episode, and one EventBridge rule on that transition starts the
+ *   trigger workflow. Further features drifting while the episode lasts change nothing; the episode
+ *   ends when every alarm is back to OK (the alarms ignore missing data, so they hold their state
+ *   between drift runs).
+ * - **What was behind it.** The workflow reads the child alarms in ALARM (`cloudwatch:DescribeAlarms`)
+ *   and their datapoints, and records them in the event (`alarms`) and in the state table.
+ * - **Cool-down.** A conditional write to the state table (one item per model) records the start only
+ *   if the last start is older than the cool-down; otherwise the workflow ends in `SkippedInCoolDown`.
+ *   DynamoDB serializes conditional writes on an item, so two episodes read at the same moment (or an
+ *   event EventBridge delivers twice) start one run. Were the event not put, the record is released.
+ *
+ * An EventBridge rule cannot put an event with a custom source, hence the small workflow; it needs no
+ * Lambda package. Its states use JSONata: the cool-down compares epoch seconds computed from the
+ * execution's start time, which JSONPath cannot compute.
  */
 export class RetrainingTrigger extends Construct {
+  /** The trigger workflow (Episode → ReadAlarms → HasAlarmInAlarm → StartCoolDown → PutRetrainingEvent). */
   public readonly stateMachine: Workflow;
-  private readonly modelName: string;
+  /** In ALARM while any watched alarm is: its transition to ALARM begins an episode. */
+  public readonly episodeAlarm: cw.CompositeAlarm;
+  /** Starts the workflow when {@link episodeAlarm} goes to ALARM. */
+  public readonly rule: events.Rule;
+  /** The last retraining start of the model, for the cool-down (one item keyed by {@link STATE_PARTITION_KEY}). */
+  public readonly stateTable: dynamodb.Table;
+  /** After a start, how long further episodes raise no event. */
+  public readonly cooldown: Duration;
+  /** The state table's classification: operational records, kept {@link RETRAINING_STATE_RETENTION}. */
+  public readonly classification: DataClassification;
+  /** The model whose retraining the event asks for. */
+  public readonly modelName: string;
 
   constructor(scope: Construct, id: string, props: RetrainingTriggerProps) {
+    const problems = RULES.filter((r) => r.condition(props)).map((r) => r.message(props));
+    if (problems.length > 0) {
+      const path = scope.node.path === '' ? id : `${scope.node.path}/${id}`;
+      throw new KitError(`RetrainingTrigger ${path}: ${problems.join('; ')}`);
+    }
     super(scope, id);
     this.modelName = props.modelName;
-    const read = new sfn.Pass(this, 'ReadAlarm', {
-      comment: 'Opens the alarm\'s reasonData, which holds the datapoint that crossed the threshold',
-      parameters: {
-        modelName: sfn.JsonPath.stringAt('$.modelName'),
-        reason: sfn.JsonPath.stringAt('$.reason'),
-        metric: sfn.JsonPath.stringAt('$.metric'),
-        threshold: sfn.JsonPath.numberAt('$.threshold'),
-        alarm: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.alarmReasonData')),
-      },
+    this.cooldown = props.cooldown ?? DEFAULT_RETRAINING_COOLDOWN;
+
+    this.episodeAlarm = new cw.CompositeAlarm(this, 'EpisodeAlarm', {
+      alarmDescription: `A drift episode of model ${props.modelName}: one of its ${props.alarms.length} drift and quality alarms is in ALARM. `
+        + `Going to ALARM raises one retraining event (cool-down ${this.cooldown.toHumanString()}); it returns to OK when all of them have.`,
+      alarmRule: cw.AlarmRule.anyOf(...props.alarms.map((a) => cw.AlarmRule.fromAlarm(a.alarm, cw.AlarmState.ALARM))),
     });
-    const detail: Record<keyof RetrainingEventDetail, unknown> = {
-      modelName: sfn.JsonPath.stringAt('$.modelName'),
-      reason: sfn.JsonPath.stringAt('$.reason'),
-      metric: sfn.JsonPath.stringAt('$.metric'),
-      value: sfn.JsonPath.numberAt(ALARM_VALUE_PATH),
-      threshold: sfn.JsonPath.numberAt('$.threshold'),
-    };
-    const put = new tasks.EventBridgePutEvents(this, 'PutRetrainingEvent', {
-      entries: [{ source: RETRAINING_EVENT_SOURCE, detailType: RETRAINING_DETAIL_TYPE, detail: sfn.TaskInput.fromObject(detail) }],
-      resultPath: sfn.JsonPath.DISCARD,
+
+    this.classification = { category: DataCategory.OPERATIONAL, purpose: 'retraining cool-down', retention: RETRAINING_STATE_RETENTION };
+    const removalPolicy = resolveRemovalPolicy(this);
+    this.stateTable = new dynamodb.Table(this, 'State', {
+      partitionKey: { name: STATE_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // The record of a start is operational data with a declared retention: the TTL keeps that promise.
+      timeToLiveAttribute: STATE_TTL_ATTRIBUTE,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      removalPolicy,
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
     });
-    const noDatapoint = new sfn.Fail(this, 'NoDatapoint', {
-      error: 'NoDatapoint',
-      cause: 'The alarm state change carries no datapoint, so the retraining event would have no value',
-    });
+    classify(this.stateTable, this.classification, `RetrainingTrigger ${this.node.path}`);
+
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: read.next(new sfn.Choice(this, 'HasDatapoint')
-        .when(sfn.Condition.isPresent(ALARM_VALUE_PATH), put)
-        .otherwise(noDatapoint)),
+      definition: this.definition(props),
       encryptionKey: props.encryptionKey,
       logName: `retrain-${props.modelName}`,
       timeout: Duration.minutes(5),
     });
-  }
+    this.grantWorkflow(props);
 
-  /** A rule that raises the retraining event each time `alarm` goes to ALARM. */
-  public onAlarm(id: string, alarm: cw.IAlarm, detail: Omit<RetrainingEventDetail, 'value' | 'modelName'>): events.Rule {
-    const input: Record<keyof AlarmTriggerInput, unknown> = {
-      modelName: this.modelName,
-      reason: detail.reason,
-      metric: detail.metric,
-      threshold: detail.threshold,
-      alarmReasonData: events.EventField.fromPath('$.detail.state.reasonData'),
-    };
-    return new events.Rule(this, id, {
-      description: `Raises the retraining event of model ${this.modelName} when ${detail.metric} crosses its threshold`,
+    this.rule = new events.Rule(this, 'OnEpisode', {
+      description: `Raises the retraining event of model ${props.modelName} once per drift episode`,
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
-        resources: [alarm.alarmArn],
+        resources: [this.episodeAlarm.alarmArn],
         detail: { state: { value: ['ALARM'] } },
       },
-      targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(input) })],
+      // The whole state change event is the execution's input: it stays in the execution's history.
+      targets: [new targets.SfnStateMachine(this.stateMachine)],
     });
+  }
+
+  /**
+   * Episode → ReadAlarms → HasAlarmInAlarm → StartCoolDown → PutRetrainingEvent, with the skip
+   * (SkippedInCoolDown) and the release of the cool-down when the event cannot be put.
+   */
+  private definition(props: RetrainingTriggerProps): sfn.IChainable {
+    const partition = Stack.of(this).partition;
+    const key = { [STATE_PARTITION_KEY]: { S: props.modelName } };
+    const episode = sfn.Pass.jsonata(this, 'Episode', {
+      comment: 'An episode began (the composite alarm went to ALARM): the alarms to read, the cool-down and the start time in epoch seconds',
+      assign: {
+        monitored: props.alarms.map((a) => ({ name: a.alarm.alarmName, reason: a.reason, metric: a.metric })),
+        episodeAlarm: this.episodeAlarm.alarmName,
+        cooldownSeconds: this.cooldown.toSeconds(),
+        retentionSeconds: RETRAINING_STATE_RETENTION.toSeconds(),
+        // The execution's start time, not the time of each state: retries and reads see one "now".
+        startedAtEpoch: '{% $floor($toMillis($states.context.Execution.StartTime) / 1000) %}',
+      },
+    });
+    const read = new sfn.CustomState(this, 'ReadAlarms', {
+      stateJson: {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Comment: 'Reads which of the monitor\'s alarms are in ALARM, with the datapoint that crossed each threshold',
+        Resource: `arn:${partition}:states:::aws-sdk:cloudwatch:describeAlarms`,
+        Arguments: {
+          AlarmNames: props.alarms.map((a) => a.alarm.alarmName),
+          AlarmTypes: ['MetricAlarm'],
+          StateValue: 'ALARM',
+          MaxRecords: 100,
+        },
+        Assign: { alarms: `{% ${EPISODE_ALARMS_EXPRESSION} %}` },
+      },
+    });
+    const noAlarm = sfn.Fail.jsonata(this, 'NoAlarmInAlarm', {
+      error: 'NoAlarmInAlarm',
+      cause: 'None of the monitor\'s alarms was in ALARM with a datapoint when the episode was read: nothing to retrain for',
+    });
+    const alarmsAttribute = '{% { "L": [$alarms.{ "M": { "name": { "S": name }, "reason": { "S": reason }, "metric": { "S": metric }, '
+      + '"value": { "N": $string(value) }, "threshold": { "N": $string(threshold) } } }] } %}';
+    const startCoolDown = new sfn.CustomState(this, 'StartCoolDown', {
+      stateJson: {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Comment: 'Records this start, the alarms and their values, unless the last start is within the cool-down (conditional write: of two concurrent episodes, one wins)',
+        Resource: `arn:${partition}:states:::dynamodb:updateItem`,
+        Arguments: {
+          TableName: this.stateTable.tableName,
+          Key: key,
+          UpdateExpression: 'SET startedAt = :startedAt, startedAtEpoch = :now, executionArn = :execution, episodeAlarm = :episodeAlarm, '
+            + `alarms = :alarms, ${STATE_TTL_ATTRIBUTE} = :expiresAt`,
+          ConditionExpression: 'attribute_not_exists(startedAtEpoch) OR startedAtEpoch <= :cutoff',
+          ExpressionAttributeValues: {
+            ':startedAt': { S: '{% $states.context.Execution.StartTime %}' },
+            ':now': { N: '{% $string($startedAtEpoch) %}' },
+            ':cutoff': { N: '{% $string($startedAtEpoch - $cooldownSeconds) %}' },
+            ':execution': { S: '{% $states.context.Execution.Id %}' },
+            ':episodeAlarm': { S: '{% $episodeAlarm %}' },
+            ':alarms': alarmsAttribute,
+            ':expiresAt': { N: '{% $string($startedAtEpoch + $retentionSeconds) %}' },
+          },
+        },
+      },
+    });
+    startCoolDown.addRetry({
+      errors: ['DynamoDB.InternalServerErrorException', 'DynamoDB.ThrottlingException', 'DynamoDB.RequestLimitExceeded'],
+      interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2,
+    });
+    const skipped = sfn.Succeed.jsonata(this, 'SkippedInCoolDown', {
+      comment: 'Another start of this model is within the cool-down: no retraining event',
+      outputs: { skipped: 'cool-down', cooldownSeconds: '{% $cooldownSeconds %}', alarms: '{% $alarms %}' },
+    });
+    startCoolDown.addCatch(skipped, { errors: ['DynamoDB.ConditionalCheckFailedException'] });
+
+    // The detail as one JSONata object; typed so that a field of the contract cannot be forgotten.
+    const detail: Record<keyof Required<RetrainingEventDetail>, string> = {
+      modelName: JSON.stringify(props.modelName),
+      // The first alarm, for consumers written before `alarms` existed.
+      reason: '$alarms[0].reason',
+      metric: '$alarms[0].metric',
+      value: '$alarms[0].value',
+      threshold: '$alarms[0].threshold',
+      alarms: '$alarms',
+      episode: '{ "alarmName": $episodeAlarm, "startedAt": $states.context.Execution.StartTime }',
+    };
+    const detailExpression = `{% { ${Object.entries(detail).map(([k, v]) => `"${k}": ${v}`).join(', ')} } %}`;
+    const put = new sfn.CustomState(this, 'PutRetrainingEvent', {
+      stateJson: {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Comment: 'Puts the retraining event on the default bus',
+        Resource: `arn:${partition}:states:::events:putEvents`,
+        Arguments: { Entries: [{ Source: RETRAINING_EVENT_SOURCE, DetailType: RETRAINING_DETAIL_TYPE, Detail: detailExpression }] },
+        Output: { requested: detailExpression },
+      },
+    });
+    put.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+    // A start that raised no event must not hold the cool-down: the next episode would start nothing.
+    const release = new sfn.CustomState(this, 'ReleaseCoolDown', {
+      stateJson: {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Comment: 'The event could not be put: removes this start\'s record (only if it is still this execution\'s)',
+        Resource: `arn:${partition}:states:::dynamodb:deleteItem`,
+        Arguments: {
+          TableName: this.stateTable.tableName,
+          Key: key,
+          ConditionExpression: 'executionArn = :execution',
+          ExpressionAttributeValues: { ':execution': { S: '{% $states.context.Execution.Id %}' } },
+        },
+      },
+    });
+    put.addCatch(release.next(sfn.Fail.jsonata(this, 'RetrainingEventNotPut', {
+      error: 'RetrainingEventNotPut',
+      cause: 'EventBridge did not take the retraining event; the cool-down was released so that the next episode can start a run',
+    })), { errors: ['States.ALL'] });
+
+    return episode.next(read).next(sfn.Choice.jsonata(this, 'HasAlarmInAlarm')
+      .when(sfn.Condition.jsonata('{% $count($alarms) > 0 %}'), startCoolDown.next(put))
+      .otherwise(noAlarm));
+  }
+
+  /** Exactly what the states call: DescribeAlarms on the watched alarms, the state item, PutEvents on the default bus. */
+  private grantWorkflow(props: RetrainingTriggerProps): void {
+    const stack = Stack.of(this);
+    const role = this.stateMachine.role;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['cloudwatch:DescribeAlarms'],
+      resources: props.alarms.map((a) => a.alarm.alarmArn),
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [this.stateTable.tableArn],
+    }));
+    // The table's key, through DynamoDB only (as PredictionCache grants it).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: [props.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+    }));
   }
 }

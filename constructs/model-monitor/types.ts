@@ -184,4 +184,12 @@ export interface ModelMonitorProps {
    * @default DEFAULT_MONITOR_MAX_RUNTIME (50 minutes)
    */
   readonly maxRuntime?: Duration;
+  /**
+   * How long after a retraining start a new drift episode raises no retraining event: whole minutes
+   * from 0 (every episode raises one) to 30 days. Episodes already de-duplicate the alarms (one event
+   * however many features drift); the cool-down also spaces episodes that flap in and out of ALARM,
+   * so that a retrained model gets deployed and measured before the next run.
+   * @default DEFAULT_RETRAINING_COOLDOWN (24 hours)
+   */
+  readonly retrainingCooldown?: Duration;
 }

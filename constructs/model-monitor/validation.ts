@@ -2,6 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import {
   FeatureKind, MIN_SCHEDULE_INTERVAL, ModelMonitorProps, MonitorEngine, ProblemType,
 } from './types';
+import { MAX_RETRAINING_ALARMS, retrainingCooldownProblem } from './retraining-trigger';
 import { ColumnType } from '../data-lake';
 
 /** A schedule expression, read: a rate with its interval, a cron expression, or a token. */
@@ -19,6 +20,8 @@ const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 const S3_URI = /^s3:\/\/([^/]+)\/(.*)$/;
 
 export const MODEL_NAME_MAX_LENGTH = 50;
+/** Features one monitor alarms on: the retraining trigger's alarms less the prediction-drift and quality alarms. */
+export const MAX_MONITORED_FEATURES = MAX_RETRAINING_ALARMS - 2;
 const ENGINES: readonly MonitorEngine[] = ['drift-job', 'model-monitor'];
 const PROBLEM_TYPES: readonly ProblemType[] = ['binary-classification', 'regression'];
 const KINDS: readonly FeatureKind[] = ['numeric', 'categorical'];
@@ -125,6 +128,9 @@ const RULES: readonly Rule[] = [
     if (entries.length === 0) {
       return `features must declare at least one feature ({ name: ${KINDS.map((k) => `'${k}'`).join(' | ')} }), but none was provided`;
     }
+    if (entries.length > MAX_MONITORED_FEATURES) {
+      return `features must declare at most ${MAX_MONITORED_FEATURES} features (their alarms, with the prediction and quality alarms, form one composite alarm of at most ${MAX_RETRAINING_ALARMS}), but ${entries.length} were provided`;
+    }
     return entries.flatMap(([name, kind]) => (KINDS.includes(kind)
       ? columnProblems(p, name, `features.${name}`, COLUMN_TYPES[kind])
       : [`features.${name} must be one of ${KINDS.join(', ')}, but '${kind}' was provided`]));
@@ -221,6 +227,7 @@ const RULES: readonly Rule[] = [
     return !known(value) || (Number.isInteger(value) && value >= min) ? []
       : [`${name} must be a whole number of at least ${min}, but ${value} was provided`];
   }),
+  (p) => retrainingCooldownProblem('retrainingCooldown', p.retrainingCooldown),
   (p) => (literal(p.instanceType) && !INSTANCE_TYPE.test(p.instanceType)
     ? `instanceType must look like ml.<family>.<size>, but '${p.instanceType}' was provided` : undefined),
   (p, ctx) => {

@@ -1,8 +1,8 @@
 import * as path from 'path';
-import { App, CfnParameter, Duration, Stack, Token, aws_ecr as ecr, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
+import { App, CfnElement, CfnParameter, Duration, Stack, Token, aws_ecr as ecr, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EVALUATE_SCRIPT, GPU_TRAINING_FAMILIES, GpuTrainingJob, GpuTrainingJobProps, TrainingImage, TrainingInput } from '.';
+import { EVALUATE_SCRIPT, GPU_TRAINING_FAMILIES, GpuTrainingJob, GpuTrainingJobProps, RETRAINING_INPUT_FIELD, TrainingImage, TrainingInput } from '.';
 import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { missingJobRequirements, stateMachineJobs } from '../../lib/compliance/gdpr/sagemaker-jobs';
@@ -528,6 +528,111 @@ describe('compliance', () => {
   });
 });
 
+describe('no second run beside a running one, for retraining events', () => {
+  /** The state names a start walks through the guard, given its input and what ListExecutions returns (newest first). */
+  function guardPath(all: Record<string, Json>, input: Json, running: { Name: string }[], self: string): string[] {
+    const at = (document: Json, path: string): Json => path.replace(/^\$\.?/, '').split(/\.|(?=\[)/).filter((p) => p !== '')
+      .reduce((value, part) => {
+        const index = /^\[(\d+)\]$/.exec(part);
+        return value === undefined ? undefined : index ? value[Number(index[1])] : value[part];
+      }, document);
+    const context = { Execution: { Name: self } };
+    const value = (document: Json, path: string) => (path.startsWith('$$.') ? at(context, path.slice(1)) : at(document, path));
+    // The operators the guard uses, evaluated as Step Functions evaluates Choice rules.
+    const holds = (rule: Json, document: Json): boolean => {
+      if (rule.And) return rule.And.every((r: Json) => holds(r, document));
+      if (rule.Not) return !holds(rule.Not, document);
+      if ('IsPresent' in rule) return (value(document, rule.Variable) !== undefined) === rule.IsPresent;
+      if ('StringEqualsPath' in rule) return value(document, rule.Variable) === value(document, rule.StringEqualsPath);
+      throw new Error(`operator not covered: ${JSON.stringify(rule)}`);
+    };
+    const path: string[] = [];
+    let name = 'FromRetrainingEvent';
+    let document = input;
+    while (!['Start', 'SkippedAnotherRunIsRunning'].includes(name)) {
+      path.push(name);
+      const state = all[name];
+      if (state.Type === 'Choice') {
+        name = state.Choices.find((c: Json) => holds(c, document))?.Next ?? state.Default;
+      } else {
+        // ListRunningRuns: the ResultSelector keeps the last (oldest) execution, '$.Executions[-1:]'
+        expect(state.ResultSelector).toEqual({ 'oldest.$': '$.Executions[-1:]' });
+        document = { ...document, running: { oldest: running.slice(-1) } };
+        name = state.Next;
+      }
+    }
+    return [...path, name];
+  }
+
+  test('a start carrying a retraining event lists the running executions of the workflow and ends as skipped unless it is the oldest', () => {
+    const s = setup();
+    new GpuTrainingJob(s.stack, 'Job', defaults(s));
+    const [definition] = Object.entries(definitions(s.stack)).filter(([id]) => id.startsWith('JobWorkflow')).map(([, d]) => d);
+    expect(definition.StartAt).toBe('FromRetrainingEvent');
+    const all = definition.States;
+    expect(all.FromRetrainingEvent).toEqual({
+      Type: 'Choice', Choices: [{ Variable: '$.retraining', IsPresent: true, Next: 'ListRunningRuns' }], Default: 'Start',
+    });
+    expect(all.ListRunningRuns).toEqual(expect.objectContaining({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::aws-sdk:sfn:listExecutions',
+      Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 1000 },
+      ResultPath: '$.running',
+      Next: 'AnotherRunIsRunning',
+    }));
+    expect(all.AnotherRunIsRunning).toEqual({
+      Type: 'Choice',
+      Choices: [{
+        And: [{ Variable: '$.running.oldest[0].Name', IsPresent: true }, { Not: { Variable: '$.running.oldest[0].Name', StringEqualsPath: '$$.Execution.Name' } }],
+        Next: 'SkippedAnotherRunIsRunning',
+      }],
+      Default: 'Start',
+    });
+    expect(all.SkippedAnotherRunIsRunning).toEqual({ Type: 'Succeed', Comment: expect.stringMatching(/another run of this workflow was running/) });
+    // The run itself starts from a clean state, as before.
+    expect(all.Start.Parameters).toEqual({ 'execution.$': '$$.Execution.Name' });
+
+    const event = { retraining: { modelName: 'ad-click', reason: 'feature-drift', metric: 'FeaturePSI/ctr_7d', value: 0.31, threshold: 0.2 } };
+    expect(guardPath(all, { 'detail-type': 'Scheduled Event' }, [{ Name: 'older' }], 'me')).toEqual(['FromRetrainingEvent', 'Start']);
+    expect(guardPath(all, event, [{ Name: 'me' }], 'me')).toEqual(['FromRetrainingEvent', 'ListRunningRuns', 'AnotherRunIsRunning', 'Start']);
+    expect(guardPath(all, event, [{ Name: 'me' }, { Name: 'scheduled' }], 'me')).toEqual(['FromRetrainingEvent', 'ListRunningRuns', 'AnotherRunIsRunning', 'SkippedAnotherRunIsRunning']);
+    // two events started together: the older goes on, the newer is skipped
+    expect(guardPath(all, event, [{ Name: 'newer' }, { Name: 'me' }], 'me')).toEqual(['FromRetrainingEvent', 'ListRunningRuns', 'AnotherRunIsRunning', 'Start']);
+    expect(guardPath(all, event, [{ Name: 'newer' }, { Name: 'older' }], 'newer').at(-1)).toBe('SkippedAnotherRunIsRunning');
+    // ListExecutions is eventually consistent: a listing without this execution yet still lets a lone start go on
+    expect(guardPath(all, event, [], 'me').at(-1)).toBe('Start');
+  });
+
+  test('the workflow may list its own executions only, in a policy of its own (no dependency cycle)', () => {
+    const s = setup();
+    const job = new GpuTrainingJob(s.stack, 'Job', defaults(s));
+    const template = Template.fromStack(s.stack);
+    const workflow = s.stack.getLogicalId(job.stateMachine.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('^JobStartGuardPolicy'),
+      Roles: [{ Ref: Match.stringLikeRegexp('^JobWorkflowRole') }],
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'states:ListExecutions', Resource: { Ref: workflow } }] },
+    });
+    const listing = JSON.stringify(template.findResources('AWS::IAM::Policy')).match(/states:ListExecutions/g);
+    expect(listing).toHaveLength(1);
+    expect(() => s.app.synth()).not.toThrow();
+  });
+
+  test('retrainOn hands the event\'s detail to the run as its input, so that the execution history shows the alarms behind it', () => {
+    const s = setup();
+    const job = new GpuTrainingJob(s.stack, 'Job', defaults(s));
+    job.retrainOn();
+    const rule = Object.values(Template.fromStack(s.stack).findResources('AWS::Events::Rule', {
+      Properties: { EventPattern: { source: [RETRAINING_EVENT_SOURCE] } },
+    }))[0] as Json;
+    const transformer = rule.Properties.Targets[0].InputTransformer;
+    expect(transformer.InputPathsMap).toEqual({ detail: '$.detail' });
+    expect(transformer.InputTemplate).toBe(`{"${RETRAINING_INPUT_FIELD}":<detail>}`);
+    // what the guard tests for
+    expect(states(s.stack).FromRetrainingEvent.Choices[0].Variable).toBe(`$.${RETRAINING_INPUT_FIELD}`);
+  });
+});
+
 describe('warm start (continual learning)', () => {
   /** The training request without its warm start channel and comment. */
   function withoutWarmStart(state: Json, channel = 'warm_start'): Json {
@@ -540,7 +645,10 @@ describe('warm start (continual learning)', () => {
     const s = setup();
     new GpuTrainingJob(s.stack, 'Job', defaults(s));
     const all = states(s.stack);
-    expect(Object.keys(all).sort()).toEqual(['BelowThreshold', 'Evaluate', 'Export-train', 'MetricMissing', 'QualityGate', 'ReadEvaluation', 'Register', 'Registered', 'Start', 'Train']);
+    expect(Object.keys(all).sort()).toEqual([
+      'AnotherRunIsRunning', 'BelowThreshold', 'Evaluate', 'Export-train', 'FromRetrainingEvent', 'ListRunningRuns', 'MetricMissing', 'QualityGate',
+      'ReadEvaluation', 'Register', 'Registered', 'SkippedAnotherRunIsRunning', 'Start', 'Train',
+    ]);
     expect(all['Export-train'].Next).toBe('Train');
     expect(all.Train.Parameters.InputDataConfig.map((c: Json) => c.ChannelName)).toEqual(['code', 'train']);
   });

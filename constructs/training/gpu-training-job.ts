@@ -38,6 +38,9 @@ export const CHECKPOINT_LOCAL_PATH = '/opt/ml/checkpoints';
 /** Content types the registered model declares. */
 export const SUPPORTED_CONTENT_TYPES: readonly string[] = ['text/csv', 'application/json'];
 
+/** The field of the execution input that carries a retraining event's detail (see {@link GpuTrainingJob.retrainOn}). */
+export const RETRAINING_INPUT_FIELD = 'retraining';
+
 /** How the evaluation metric must compare with the threshold for the model to be registered. */
 export type MetricComparison = '>=' | '<=';
 
@@ -460,11 +463,12 @@ export class GpuTrainingJob extends Construct {
       .otherwise(below));
 
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: start,
+      definition: this.startGuard(start),
       encryptionKey: lake.encryptionKey,
       logName: `train-${modelName}`,
       timeout: (maxWait ?? maxRuntime).plus(evaluationMaxRuntime).plus(Duration.hours(2)),
     });
+    this.grantStartGuard();
 
     // Permissions -------------------------------------------------------------------------------
     this.grantTrainingJob(props, sourceDir, exportPrefix, spot, image.training);
@@ -482,16 +486,62 @@ export class GpuTrainingJob extends Construct {
 
   /**
    * Starts the workflow when a retraining event for this model arrives (the contract of
-   * `lib/events/retraining.ts`, raised by a model monitor). Calling it again returns the same rule.
+   * `lib/events/retraining.ts`, raised by a model monitor). The event's detail (the alarms and values
+   * behind it) is the execution's input `{ "retraining": <detail> }`, so that the execution history
+   * shows why the run started; while another run of the workflow is running, such a start ends in
+   * `SkippedAnotherRunIsRunning`. Calling it again returns the same rule.
    */
   public retrainOn(options: { readonly eventBus?: events.IEventBus } = {}): events.Rule {
     this.retrainingRule ??= new events.Rule(this, 'RetrainOn', {
       description: `Retrains model ${this.modelName} when a monitor asks for it`,
       eventBus: options.eventBus,
       eventPattern: retrainingEventPattern(this.modelName),
-      targets: [new targets.SfnStateMachine(this.stateMachine)],
+      targets: [new targets.SfnStateMachine(this.stateMachine, {
+        input: events.RuleTargetInput.fromObject({ [RETRAINING_INPUT_FIELD]: events.EventField.fromPath('$.detail') }),
+      })],
     });
     return this.retrainingRule;
+  }
+
+  /**
+   * The first states: a start carrying a retraining event (`$.retraining`) lists the workflow's own
+   * RUNNING executions and ends as skipped unless it is the oldest of them, so that an episode never
+   * starts a second run beside a scheduled, manual or earlier one. Comparing with the oldest (the list
+   * is newest first) rather than counting keeps one of two starts that list each other. Other starts
+   * (the schedule, by hand) go straight to `start`.
+   */
+  private startGuard(start: sfn.State): sfn.IChainable {
+    const stack = Stack.of(this);
+    const list = new sfn.CustomState(this, 'ListRunningRuns', {
+      stateJson: {
+        Type: 'Task',
+        Comment: 'Lists this workflow\'s running executions (this one included), newest first',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:sfn:listExecutions`,
+        Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'StatusFilter': 'RUNNING', 'MaxResults': 1000 },
+        ResultSelector: { 'oldest.$': '$.Executions[-1:]' },
+        ResultPath: '$.running',
+      },
+    });
+    const skipped = new sfn.Succeed(this, 'SkippedAnotherRunIsRunning', {
+      comment: 'A retraining event arrived while another run of this workflow was running: that run is the retraining',
+    });
+    const oldest = '$.running.oldest[0].Name';
+    return new sfn.Choice(this, 'FromRetrainingEvent')
+      .when(sfn.Condition.isPresent(`$.${RETRAINING_INPUT_FIELD}`), list.next(new sfn.Choice(this, 'AnotherRunIsRunning')
+        .when(sfn.Condition.and(sfn.Condition.isPresent(oldest), sfn.Condition.not(sfn.Condition.stringEqualsJsonPath(oldest, '$$.Execution.Name'))), skipped)
+        .otherwise(start)))
+      .otherwise(start);
+  }
+
+  /**
+   * `states:ListExecutions` on the workflow itself, in a policy of its own: in the role's default
+   * policy the reference would make the state machine depend on itself.
+   */
+  private grantStartGuard(): void {
+    new iam.Policy(this, 'StartGuardPolicy', {
+      roles: [this.stateMachine.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.stateMachine.stateMachineArn] })],
+    });
   }
 
   /**
