@@ -71,9 +71,10 @@ afterAll(async () => {
 test('the deployed A/B test runs locally: champion and challenger, each its own trained model', () => {
   const stage = rankStage(run.config);
   expect(stage.endpointName).toBe('adctr-ranking');
+  // The challenger first: a ramp that grows it only moves users into it.
   expect(stage.variants).toEqual([
-    { name: 'champion', weight: 0.9 },
     { name: 'challenger', weight: 0.1 },
+    { name: 'champion', weight: 0.9 },
   ]);
   expect(Object.keys(run.fixture.endpoints[stage.endpointName].variants ?? {})).toEqual(['challenger']);
 });

@@ -38,6 +38,9 @@ interface Facts {
   clusterOf: Record<string, number>;
   languageOf: Record<string, string>;
   sampleUser: { id: string; tasteCluster: number; language: string; watchHistory: string[] };
+  /** The overall popular list and each language's, as the fixture loaded them (popular, popular#<language>). */
+  popular: string[];
+  popularByLanguage: Record<string, string[]>;
 }
 
 let run: LocalRun;
@@ -244,6 +247,36 @@ test('a slow ranker degrades to the retrieval order, with no variant credited', 
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
   } finally {
     await run.setDelays({ endpointsMs: { [ranker.endpointName]: 0 } });
+  }
+});
+
+test('a slow k-NN falls back to the popular list of the request\'s language, else to the overall list', async () => {
+  const ann = run.config.stages.find((s) => s.kind === 'knn')!;
+  await run.setDelays({ knnMs: ann.timeoutMs + 150 });
+  try {
+    const fellBack = (b: ServeBody) => b.degraded.includes('ann') && b.items.length > 0;
+    // Each language reads its own list (popular#<language>): only that language's videos.
+    for (const [language, list] of Object.entries(facts.popularByLanguage)) {
+      const { status, body } = await serveUntil({ ...sample, language }, fellBack);
+      expect(status).toBe(200);
+      expect(body.degraded).toContain('ann');
+      // A popular candidate has only its id; the ranker needs the video's length and language (README, "What fills the popular list").
+      expect(body.degraded).toContain('ranker');
+      expect(body.items.length).toBeGreaterThan(0);
+      expect(body.items.every((item) => list.includes(item.id) && facts.languageOf[item.id] === language)).toBe(true);
+      // Served in the list's order.
+      expect(body.items.map((item) => item.id)).toEqual(list.slice(0, body.items.length));
+    }
+    // No language, or one without a list: the overall list (the stage's fallbackKey).
+    const { language: _language, ...withoutLanguage } = sample;
+    for (const request of [withoutLanguage, { ...sample, language: 'de' }]) {
+      const { status, body } = await serveUntil(request, fellBack);
+      expect(status).toBe(200);
+      expect(body.items.length).toBeGreaterThan(0);
+      expect(body.items.every((item) => facts.popular.includes(item.id))).toBe(true);
+    }
+  } finally {
+    await run.setDelays({ knnMs: 0 });
   }
 });
 

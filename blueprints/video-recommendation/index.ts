@@ -1,7 +1,7 @@
 import { VideoRecommendationStack } from './stack';
 import { BlueprintDefinition } from '../../lib/app';
 
-export { VideoRecommendationStack, VREC_INDEX_NAME, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME } from './stack';
+export { VideoRecommendationStack, VREC_INDEX_NAME, VREC_MIN_RANKING_AUC, VREC_MODEL_NAME, VREC_POPULAR_KEY, VREC_POPULAR_OVERALL_KEY } from './stack';
 export type { VideoRecommendationStackProps } from './stack';
 export * from './datasets';
 export * from './features';

@@ -1,6 +1,8 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VREC_INDEX_NAME, VideoRecommendationFigures, VideoRecommendationStack } from '.';
+import {
+  VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VREC_INDEX_NAME, VREC_POPULAR_KEY, VREC_POPULAR_OVERALL_KEY, VideoRecommendationFigures, VideoRecommendationStack,
+} from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
 import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
@@ -128,6 +130,30 @@ describe('the request path', () => {
     expect(c.identifiers).toEqual(['user_id']);
     expect(c.stages[2]).toMatchObject({ k: 500, excludeSeenFeature: 'watch_history', filters: [{ field: 'video_language', equals: { request: 'language' } }] });
     expect(c.stages[4].variants).toEqual([{ name: 'champion', weight: 1 }]);
+  });
+
+  test('falls back to the popular list of the request\'s language, else the overall one, both written hourly by PopularVideos', () => {
+    const stage = config().stages[3];
+    expect([VREC_POPULAR_KEY, VREC_POPULAR_OVERALL_KEY]).toEqual(['popular#{language}', 'popular']);
+    expect(stage).toMatchObject({ kind: 'popular', key: VREC_POPULAR_KEY, fallbackKey: VREC_POPULAR_OVERALL_KEY, attribute: 'prediction', when: 'fallback' });
+    // The language reaches the curated impressions as it was asked for, so the lists' keys match the requests'.
+    const impressions = s.template.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'vrec_impressions', TableType: 'EXTERNAL_TABLE' } } });
+    expect(JSON.stringify(Object.values(impressions)[0])).toContain('"Name":"language","Type":"string"');
+
+    const definition = workflowDefinition(s.template, 'LoadLists');
+    const machine = JSON.parse((JSON.parse(definition)['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : '<token>')).join(''));
+    const query: string = machine.States.RankItems.Parameters['QueryString.$'];
+    // The last 24 h of watch time per language and overall; at least 20 people per video; as many as the k-NN retrieves.
+    expect(query).toContain('"outcome" = \\\'watch_time_s\\\'');
+    expect(query).toContain('INTERVAL \\\'24\\\' HOUR');
+    expect(query).toContain('GROUP BY GROUPING SETS ((o."item_id", s."language"), (o."item_id"))');
+    expect(query).toContain('WHERE subjects >= 20 AND');
+    expect(query).toContain(`WHERE position <= ${a.candidatesPerRequest} GROUP BY pk`);
+    // Into the table the stage reads (the video embeddings' cache), for a day.
+    expect(definition).toMatch(/'--table', '",\{"Ref":"VideoEmbeddings[0-9A-F]{8}"\},"', '--model', 'popular-items\/popular-videos', '--ttl-seconds', '86400'/);
+    const handler = Object.values(s.template.findResources('AWS::Lambda::Function')).find((r) => JSON.stringify(r).includes('SERVING_PIPELINE'));
+    expect(JSON.stringify(handler)).toMatch(/\\"name\\":\\"popular\\",\\"timeoutMs\\":7,\\"tableName\\":\\"",\{"Ref":"VideoEmbeddings[0-9A-F]{8}"\}/);
+    s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(15 * * * ? *)', Description: Match.stringLikeRegexp('vrec_outcomes by watch_time_s') });
   });
 
   test('is a private API with IAM authorization, throttled and concurrent as the figures say', () => {

@@ -12,7 +12,7 @@ import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
-import { ServingPath, ServingStage } from '../../constructs/serving';
+import { PopularItems, ServingPath, ServingStage } from '../../constructs/serving';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeCache, sizeStream, sizeVectorIndex } from '../../lib/sizing';
@@ -21,6 +21,13 @@ import { dailyVolume, peakRate, sizeBatch, sizeCache, sizeStream, sizeVectorInde
 export const VREC_MODEL_NAME = 'vrec-recommender';
 /** The index of video embeddings in the collection: loaded daily, searched with the user tower's vector. */
 export const VREC_INDEX_NAME = 'videos';
+/**
+ * The popular lists the request path falls back to, per request language (the k-NN stage filters
+ * by it too), and over all requests for a request without a language or a language without a list.
+ * `model/local_fixture.py` writes the same keys for the local run.
+ */
+export const VREC_POPULAR_KEY = 'popular#{language}';
+export const VREC_POPULAR_OVERALL_KEY = 'popular';
 
 /**
  * The quality gate: held-out ranking ROC-AUC (watched vs. skipped impressions) a trained model
@@ -90,7 +97,7 @@ export class VideoRecommendationStack extends Stack {
       collectionName: 'vrec-videos', network, encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(365),
     });
 
-    // Video embeddings (the loader's cache) and the popular list the request path falls back to.
+    // Video embeddings (the loader's cache), which also holds the popular lists the request path falls back to (PopularVideos).
     const embeddings = new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) });
 
     // Training: both stages in one job, daily and on the monitor's retraining event.
@@ -153,7 +160,7 @@ export class VideoRecommendationStack extends Stack {
           returnFields: ['video_id', 'video_length_s', 'video_language', 'channel_id'],
           filters: [{ field: 'video_language', equals: { request: 'language' } }], excludeSeenFeature: 'watch_history',
         }),
-        ServingStage.popular({ name: 'popular', cache: embeddings }),
+        ServingStage.popular({ name: 'popular', cache: embeddings, key: VREC_POPULAR_KEY, fallbackKey: VREC_POPULAR_OVERALL_KEY }),
         ServingStage.rank({
           name: 'ranker', latency: a.stageLatency.ranking, endpoint: ranking,
           context: { user_age: { feature: 'user_age' }, device_type: { request: 'device_type' }, history: { feature: 'watch_history' } },
@@ -166,10 +173,18 @@ export class VideoRecommendationStack extends Stack {
         requestColumns: [
           { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
           { name: 'device_type', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+          // A handful of values, kept: the popular lists are per language.
+          { name: 'language', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP },
           { name: 'ip', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.ipPrefix() },
         ],
         outcomes: { watched: 'boolean', watch_time_s: 'number' },
       },
+    });
+    // The popular lists, hourly: the last 24 h of watch time (the chapter's objective) per request
+    // language and overall, the top candidatesPerRequest videos that at least 20 people watched.
+    new PopularItems(this, 'PopularVideos', {
+      lake, network, log: serving.log!, cache: embeddings, outcome: 'watch_time_s',
+      key: VREC_POPULAR_KEY, overallKey: VREC_POPULAR_OVERALL_KEY, topN: a.candidatesPerRequest,
     });
     // The company backend: calls the request path and puts the app's watch events on the stream
     // (pseudonymized by the ingestion handler). Who may assume it is the account's IAM policy.

@@ -59,6 +59,12 @@ export class ServingLog extends Construct {
   public readonly outcomes: RawIngestionStream;
   /** The handler's `log` configuration. */
   public readonly config: LogConfig;
+  /** The request fields copied onto every impression line, as classified (the impressions' columns). */
+  public readonly requestColumns: readonly ColumnDefinition[];
+  /** How `item_id` is classified on both datasets. */
+  public readonly itemColumn: ColumnDefinition;
+  /** The subject's column on outcome lines (the first identifier; a pseudonym in the curated dataset). */
+  public readonly subjectColumn: string;
 
   constructor(scope: Construct, id: string, props: ServingLogProps) {
     super(scope, id);
@@ -73,6 +79,9 @@ export class ServingLog extends Construct {
       throw new KitError(`ServingPath ${scope.node.path}: log.itemColumn must be the string column 'item_id' (the handler writes it), `
         + `but '${item.name}' of type ${item.type} was provided`);
     }
+    this.requestColumns = options.requestColumns;
+    this.itemColumn = item;
+    this.subjectColumn = subject.name;
     const base = props.name.replace(/-/g, '_');
     this.impressionsDataset = lake.addDataset(`${base}_impressions`, {
       description: `Items served by the ${props.name} request path: one row per item, with the variant that ranked it`,

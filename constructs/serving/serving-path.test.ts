@@ -388,7 +388,7 @@ describe('function', () => {
     });
     expect(rank).toEqual({
       kind: 'rank', name: 'ranker', timeoutMs: 92, endpointName: ref(w.ranker.endpointName),
-      variants: [{ name: 'champion', weight: 90 }, { name: 'challenger', weight: 10 }], context: { device_type: { request: 'device_type' } }, scoreField: 'score',
+      variants: [{ name: 'challenger', weight: 10 }, { name: 'champion', weight: 90 }], context: { device_type: { request: 'device_type' } }, scoreField: 'score',
     });
     expect(rerank).toEqual({ kind: 'rerank', name: 'diversity', timeoutMs: 18, dedupeBy: 'video_id', maxPerValue: { field: 'channel_id', max: 2 } });
   });

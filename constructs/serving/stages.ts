@@ -9,6 +9,7 @@ import { FeatureGroup, OnlineCache } from '../feature-store';
 import { ReviewQueue } from '../review-queue';
 import { VectorIndex } from '../vector-index';
 import { IWorkloadNetwork } from '../../lib/network';
+import { KitError } from '../../lib/errors';
 
 /** What every stage states. */
 export interface StageOptions {
@@ -140,6 +141,12 @@ export interface PopularStageOptions extends StageOptions {
   readonly cache: PredictionCache;
   /** The item's key; `{field}` is filled from a request field. @default 'popular' */
   readonly key?: string;
+  /**
+   * The key read when `key` cannot be filled (the request lacks the field) or names no live item
+   * (e.g. a language whose list no item qualified for): typically the overall list, `popular`.
+   * @default - none: such a request gets no popular items
+   */
+  readonly fallbackKey?: string;
   /** @default 'prediction' */
   readonly attribute?: string;
   /** @default 'fallback' */
@@ -153,6 +160,26 @@ export interface RankStageOptions extends StageOptions {
   readonly context?: Readonly<Record<string, ValueSource>>;
   /** @default 'score' */
   readonly scoreField?: string;
+  /**
+   * The endpoint's release loop (constructs/release `ModelRelease`): the weights it sets at run
+   * time decide which variant a subject is assigned to, read by the serving function from the
+   * loop's state every `release.trafficWeightsRefresh` (the template's weights until then).
+   * Without it, the subject's variant follows the endpoint's initial weights for good.
+   * @default - the endpoint's initial weights
+   */
+  readonly release?: TrafficWeightsSource;
+}
+
+/** Where a rank stage reads the weights the release loop sets (implemented by constructs/release's `ModelRelease`). */
+export interface TrafficWeightsSource {
+  /** The endpoint whose weights these are: the rank stage's own. */
+  readonly endpointName: string;
+  /** The DynamoDB table holding the loop's state item (`pk` = endpoint name, `sk` = `state`, attribute `trafficWeights`). */
+  readonly stateTableName: string;
+  /** How often a serving container reads them. */
+  readonly trafficWeightsRefresh: Duration;
+  /** GetItem on the state table (and decrypt with its key), nothing else. */
+  grantReadTrafficWeights(grantee: iam.IGrantable): iam.Grant;
 }
 
 /** Options of {@link ServingStage.act}. */
@@ -302,7 +329,9 @@ export abstract class ServingStage {
       options.cache.grantRead(b.grantee);
       const stage: PopularStage = {
         kind: 'popular', name: options.name, timeoutMs: b.timeoutMs, tableName: options.cache.tableName,
-        partitionKey: options.cache.partitionKey, key: options.key ?? 'popular', attribute: options.attribute ?? 'prediction', when: options.when ?? 'fallback',
+        partitionKey: options.cache.partitionKey, key: options.key ?? 'popular',
+        ...(options.fallbackKey !== undefined ? { fallbackKey: options.fallbackKey } : {}),
+        attribute: options.attribute ?? 'prediction', when: options.when ?? 'fallback',
       };
       return stage;
     });
@@ -312,10 +341,25 @@ export abstract class ServingStage {
   public static rank(options: RankStageOptions): ServingStage {
     return new BoundStage('rank', options, (b) => {
       options.endpoint.grantInvoke(b.grantee);
+      const release = options.release;
+      if (release) {
+        if (release.endpointName !== options.endpoint.endpointName) {
+          throw new KitError(`ServingStage.rank '${options.name}': release must be the release of the stage's endpoint, but it releases another endpoint`);
+        }
+        // DynamoDB is reached through the network's gateway endpoint, as the popular stage's table is.
+        release.grantReadTrafficWeights(b.grantee);
+      }
+      // The challenger first: a ramp that grows its weight then only moves subjects into it
+      // (variant.ts), and the release loop stores the weights in that order too.
+      const production = options.endpoint.variants.filter((v) => v.kind !== VariantKind.SHADOW);
+      const ordered = [...production.filter((v) => v.kind === VariantKind.CHALLENGER), ...production.filter((v) => v.kind !== VariantKind.CHALLENGER)];
       const stage: RankStage = {
         kind: 'rank', name: options.name, timeoutMs: b.timeoutMs, endpointName: options.endpoint.endpointName,
-        variants: options.endpoint.variants.filter((v) => v.kind !== VariantKind.SHADOW).map((v) => ({ name: v.variantName, weight: v.initialWeight })),
+        variants: ordered.map((v) => ({ name: v.variantName, weight: v.initialWeight })),
         context: options.context ?? {}, scoreField: options.scoreField ?? 'score',
+        ...(release ? {
+          trafficWeights: { tableName: release.stateTableName, endpointKey: options.endpoint.endpointName, refreshSeconds: release.trafficWeightsRefresh.toSeconds() },
+        } : {}),
       };
       return stage;
     });

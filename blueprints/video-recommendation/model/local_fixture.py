@@ -14,7 +14,12 @@ make (``test_video_recommendation_model.impressions()``: each user prefers one o
 - ``indexes.videos``: the catalogue's documents for the k-NN stand-in (``video_id``,
   ``video_language``, ``video_length_s``, ``channel_id`` = the channel's pseudonym, ``embedding``),
   embedded by the model's video tower through ``inference.py`` as the daily indexing transform does;
-- ``tableItems``: the popular list, for the table of the pipeline's ``popular`` stage;
+- ``tableItems``: the popular lists, for the table of the pipeline's ``popular`` stage, under the
+  keys the deployed ``PopularVideos`` writes (``VREC_POPULAR_KEY`` / ``VREC_POPULAR_OVERALL_KEY`` in
+  ``stack.ts``): one per language (``popular#<language>``) and one overall (``popular``), each the
+  most watched videos that at least ``POPULAR_MIN_USERS`` users watched, as the producer's query
+  ranks them. A language's requests are served that language's videos (the k-NN filter), so the
+  watches of a language's videos stand in for the watches of its requests;
 - ``sampleRequest`` / ``sampleFeedback`` and ``facts`` (clusters, the sample user's taste) for a
   person's curl and for the integration tests.
 
@@ -52,6 +57,9 @@ INDEX = "videos"
 TRAINING_ARGS = ("--retrieval-epochs", "30", "--ranker-epochs", "15", "--batch-size", "128", "--dimensions", "16")
 VIDEOS_PER_CHANNEL = 4  # 10 channels per cluster: the diversity rule (2 per channel) still leaves 20 of one cluster
 POPULAR_ITEMS = 50
+POPULAR_KEY_PREFIX = "popular#"  # VREC_POPULAR_KEY = 'popular#{language}' in stack.ts
+POPULAR_OVERALL_KEY = "popular"  # VREC_POPULAR_OVERALL_KEY
+POPULAR_MIN_USERS = 20  # PopularItems' DEFAULT_MIN_SUBJECTS: no list shows what a few users watched
 SAMPLE_USER = "u1"
 
 
@@ -71,6 +79,22 @@ def _tastes(rows: list, cluster_of: dict) -> dict:
         if row["watched"]:
             watched[row["user_id"]][cluster_of[row["video_id"]]] += 1
     return {user: counts.most_common(1)[0][0] for user, counts in watched.items()}
+
+
+def _popular_lists(rows: list) -> dict:
+    """Key → the ``POPULAR_ITEMS`` most watched videos with at least ``POPULAR_MIN_USERS`` distinct watchers."""
+    watches, watchers = defaultdict(Counter), defaultdict(lambda: defaultdict(set))
+    for row in rows:
+        if row["watched"]:
+            for key in (POPULAR_KEY_PREFIX + row["video_language"], POPULAR_OVERALL_KEY):
+                watches[key][row["video_id"]] += 1
+                watchers[key][row["video_id"]].add(row["user_id"])
+    lists = {}
+    for key in sorted(watches):
+        ranked = sorted((v for v in watches[key] if len(watchers[key][v]) >= POPULAR_MIN_USERS),
+                        key=lambda v: (-watches[key][v], -len(watchers[key][v]), v))
+        lists[key] = ranked[:POPULAR_ITEMS]
+    return lists
 
 
 def build(workdir: str, key: str) -> dict:
@@ -135,8 +159,8 @@ def build(workdir: str, key: str) -> dict:
                 "user_id": user_key, "watched_at": _iso(now), "video_id": history[-1], "watch_fraction": 0.9}})
     _jsonl(os.path.join(workdir, "features.jsonl"), records)
 
-    watches = Counter(row["video_id"] for row in rows if row["watched"])
-    popular = [video for video, _ in watches.most_common(POPULAR_ITEMS)]
+    popular_lists = _popular_lists(rows)
+    popular = popular_lists[POPULAR_OVERALL_KEY]
 
     tastes = _tastes(rows, cluster_of)
     taste = tastes[SAMPLE_USER]
@@ -152,7 +176,8 @@ def build(workdir: str, key: str) -> dict:
         "featureRecords": "features.jsonl",
         "indexes": {INDEX: {"documents": "videos.jsonl", "idField": "video_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
-        "tableItems": [{"stage": "popular", "item": {"pk": "popular", "prediction": popular}}],
+        "tableItems": [{"stage": "popular", "item": {"pk": key, "prediction": ids}}
+                       for key, ids in popular_lists.items()],
         "sampleRequest": {"user_id": SAMPLE_USER, "device_type": device, "language": language},
         "sampleFeedback": {"user_id": SAMPLE_USER, "request_id": "<requestId of a /serve answer>",
                            "item_id": "<an item id it served>", "outcome": "watched", "value": True},
@@ -162,6 +187,8 @@ def build(workdir: str, key: str) -> dict:
             "sampleUser": {"id": SAMPLE_USER, "tasteCluster": taste, "language": language,
                            "watchHistory": histories[SAMPLE_USER][-50:]},
             "popular": popular,
+            "popularByLanguage": {key[len(POPULAR_KEY_PREFIX):]: ids for key, ids in popular_lists.items()
+                                  if key != POPULAR_OVERALL_KEY},
         },
         "metrics": metrics,
     }

@@ -45,6 +45,8 @@ test.each<[string, (config: MutableConfig) => void, string]>([
   ['a collection endpoint with a path', (c) => Object.assign(c.stages[2], { collectionEndpoint: 'https://x.aoss.amazonaws.com/videos' }), 'SERVING_PIPELINE.stages[2].collectionEndpoint must be an http(s) URL without a path'],
   ['request candidates from an identifier', (c) => Object.assign(c.stages[3], { field: 'user_id' }), 'SERVING_PIPELINE.stages[3].field must not name an identifier (user_id)'],
   ['a popular key from an identifier', (c) => Object.assign(c.stages[4], { key: 'popular#{user_id}' }), 'SERVING_PIPELINE.stages[4].key placeholder {user_id} must not name an identifier (user_id)'],
+  ['a popular fallback key from an identifier', (c) => Object.assign(c.stages[4], { fallbackKey: 'popular#{user_id}' }), 'SERVING_PIPELINE.stages[4].fallbackKey placeholder {user_id} must not name an identifier (user_id)'],
+  ['an empty popular fallback key', (c) => Object.assign(c.stages[4], { fallbackKey: '' }), 'SERVING_PIPELINE.stages[4].fallbackKey must be a non-empty string'],
   ['variants without weight', (c) => Object.assign(c.stages[6], { variants: [{ name: 'a', weight: 0 }] }), 'SERVING_PIPELINE.stages[6].variants must have a positive total weight'],
   ['a reserved item field', (c) => (c.response.itemFields = ['score']), 'SERVING_PIPELINE.response.itemFields must not contain score'],
   ['a logged field clashing with the impression line', (c) => {

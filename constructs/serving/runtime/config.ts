@@ -377,11 +377,14 @@ class Validator {
   }
 
   private popularStage(stage: PopularStage, path: string): void {
-    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'tableName', 'partitionKey', 'key', 'attribute', 'when']);
+    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'tableName', 'partitionKey', 'key', 'fallbackKey', 'attribute', 'when']);
     this.matches(stage.tableName, `${path}.tableName`, TABLE_NAME, 'a DynamoDB table name');
     this.string(stage.partitionKey, `${path}.partitionKey`);
-    const key = this.string(stage.key, `${path}.key`);
-    for (const match of key.matchAll(PLACEHOLDER)) this.nonIdentifierScalarField(match[1], `${path}.key placeholder {${match[1]}}`);
+    const keys: [string, unknown][] = [['key', stage.key], ...(stage.fallbackKey !== undefined ? [['fallbackKey', stage.fallbackKey] as [string, unknown]] : [])];
+    for (const [name, value] of keys) {
+      const key = this.string(value, `${path}.${name}`);
+      for (const match of key.matchAll(PLACEHOLDER)) this.nonIdentifierScalarField(match[1], `${path}.${name} placeholder {${match[1]}}`);
+    }
     this.string(stage.attribute, `${path}.attribute`);
     if (stage.when !== undefined && stage.when !== 'always' && stage.when !== 'fallback') {
       throw new ConfigError(`${path}.when must be "always" or "fallback"`);
@@ -389,7 +392,19 @@ class Validator {
   }
 
   private rankStage(stage: RankStage, path: string): void {
-    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'endpointName', 'variants', 'context', 'scoreField']);
+    this.object(stage, path, ['kind', 'name', 'timeoutMs', 'endpointName', 'variants', 'context', 'scoreField', 'trafficWeights']);
+    if (stage.trafficWeights !== undefined) {
+      const weightsPath = `${path}.trafficWeights`;
+      const weights = this.object(stage.trafficWeights, weightsPath, ['tableName', 'endpointKey', 'refreshSeconds']);
+      this.matches(weights.tableName, `${weightsPath}.tableName`, TABLE_NAME, 'a DynamoDB table name');
+      if (this.string(weights.endpointKey, `${weightsPath}.endpointKey`) !== stage.endpointName) {
+        throw new ConfigError(`${weightsPath}.endpointKey must be the stage's endpointName (${stage.endpointName}): the weights are that endpoint's`);
+      }
+      const refresh = weights.refreshSeconds;
+      if (typeof refresh !== 'number' || !Number.isInteger(refresh) || refresh < 1 || refresh > 3600) {
+        throw new ConfigError(`${weightsPath}.refreshSeconds must be a whole number from 1 to 3600`);
+      }
+    }
     this.requireSubject(path);
     this.matches(stage.endpointName, `${path}.endpointName`, SAGEMAKER_NAME, 'a SageMaker endpoint name');
     const variants = this.array(stage.variants, `${path}.variants`);

@@ -184,6 +184,12 @@ export interface RequestCandidatesStage extends StageBase {
   readonly pseudonymize?: boolean;
 }
 
+/**
+ * The prediction cache's TTL attribute (epoch seconds). DynamoDB deletes an expired item only
+ * within days, so readers of lists that must not outlive their producer check it themselves.
+ */
+export const CACHE_EXPIRY_ATTRIBUTE = 'expires_at';
+
 /** Popular items from a DynamoDB item: the fallback when retrieval has nothing (cold start, a retrieval timeout). */
 export interface PopularStage extends StageBase {
   readonly kind: 'popular';
@@ -191,6 +197,12 @@ export interface PopularStage extends StageBase {
   readonly partitionKey: string;
   /** The item's key value, e.g. `popular` or `popular#<language>` with `{language}` filled from the request. */
   readonly key: string;
+  /**
+   * Read when `key` cannot be filled (the request lacks the field) or names no live item (a
+   * language without a list of its own): typically the list over all requests, `popular`.
+   * @default - none
+   */
+  readonly fallbackKey?: string;
   /** Attribute with a list of ids (or a JSON string of one). */
   readonly attribute: string;
   /** `always`: always adds; `fallback`: only when the candidates are empty at this point. @default 'fallback' */
@@ -207,6 +219,12 @@ export interface RankStage extends StageBase {
   readonly context: Readonly<Record<string, ValueSource>>;
   /** Field of each answer instance holding the score (answers are a list, one per candidate, or `{predictions: [...]}`). */
   readonly scoreField: string;
+  /**
+   * The weights the release loop sets at run time (constructs/release): its state item
+   * (`pk` = `endpointKey`, `sk` = `state`) holds `trafficWeights`, read per container at most every
+   * `refreshSeconds` in the background; `variants`' weights apply until a read succeeds.
+   */
+  readonly trafficWeights?: { readonly tableName: string; readonly endpointKey: string; readonly refreshSeconds: number };
   /** Degrade: keep the retrieval order, no variant recorded (`variant: null`). */
 }
 

@@ -21,6 +21,8 @@ export interface FeedbackContext {
   /** The pseudonym key; throws a 503 ServiceError when it cannot be had. */
   readonly key: () => Promise<string>;
   readonly outcomeTimeoutMs: number;
+  /** The weights the serve route assigns by (the release loop's at run time): both routes must agree. */
+  readonly variantsOf?: (stage: RankStage) => readonly { readonly name: string; readonly weight: number }[];
 }
 
 export type FeedbackRoute = (body: string, requestId: string) => Promise<ServerResponse>;
@@ -46,7 +48,7 @@ export function createFeedbackRoute(context: FeedbackContext): FeedbackRoute {
       }
       const pseudonym = pseudonymizeField(await context.key(), subjectField, values[subjectField] as string | number | bigint);
       // The serve route's assignment, recomputed: outcomes are credited to the variant that ranked.
-      const variant = firstRank ? assignVariant(config.name, pseudonym, firstRank.variants) : null;
+      const variant = firstRank ? assignVariant(config.name, pseudonym, context.variantsOf?.(firstRank) ?? firstRank.variants) : null;
       try {
         await putOutcome(
           deps,

@@ -3,24 +3,30 @@
  * (connected with its AUTH token, fetched on first use) and one OpenSearch client per k-NN or
  * text search stage.
  */
-import type { FeaturesStage, KnnStage, TextSearchStage } from './contract';
+import type { FeaturesStage, KnnStage, RankStage, StageConfig, TextSearchStage } from './contract';
 import type { FeatureCache, ServingDeps, VectorSearchClient } from './deps';
 import { memoizedSecret, parseAuthToken } from './secrets';
 import type { StageResources } from './stages/context';
+import { createTrafficWeights, type TrafficWeights } from './traffic-weights';
 
 export interface ServerResources extends StageResources {
   /** Cache write-backs that failed since the last call (reported with the next request). */
   takeCacheWriteErrors(): number;
+  /** The rank stages' run-time weights (shared by the serve and feedback routes). */
+  readonly trafficWeights: TrafficWeights;
   close(): Promise<void>;
 }
 
-export function createResources(pipelineName: string, deps: ServingDeps, secretTimeoutMs: number): ServerResources {
+export function createResources(pipelineName: string, deps: ServingDeps, secretTimeoutMs: number, stages: readonly StageConfig[] = []): ServerResources {
   const caches = new Map<string, Promise<FeatureCache>>();
+  const trafficWeights = createTrafficWeights(stages.filter((s): s is RankStage => s.kind === 'rank'), deps);
   const searchClients = new Map<string, VectorSearchClient>();
   let cacheWriteErrors = 0;
   return {
     deps,
     pipelineName,
+    trafficWeights,
+    variantsOf: (stage: RankStage) => trafficWeights.variantsOf(stage),
     cacheFor(stage: FeaturesStage): Promise<FeatureCache> {
       let client = caches.get(stage.name);
       if (client === undefined) {

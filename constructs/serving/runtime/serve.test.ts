@@ -193,8 +193,8 @@ describe('the full pipeline (happy path)', () => {
     expect(h.mocks.dynamodb.commandCalls(GetItemCommand)[0].args[0].input).toEqual({
       TableName: 'predictions',
       Key: { pk: { S: 'popular#en' } },
-      ProjectionExpression: '#ids',
-      ExpressionAttributeNames: { '#ids': 'ids' },
+      ProjectionExpression: '#ids, #expires',
+      ExpressionAttributeNames: { '#ids': 'ids', '#expires': 'expires_at' },
     });
     expect(body.items.map((item) => item.id)).toEqual(['p1', 'p2', 'p3']);
     expect(body.degraded).toEqual([]);
@@ -202,6 +202,50 @@ describe('the full pipeline (happy path)', () => {
     h.mocks.dynamodb.on(GetItemCommand).resolves({ Item: { ids: { S: '["q1", 7]' } } });
     const again = await serve(h, REQUEST);
     expect(again.body.items.map((item) => item.id)).toEqual(['q1', '7']);
+  });
+
+  test('popular: the fallback key when the request lacks the field or its list is missing or expired', async () => {
+    const config = baseConfig();
+    const popular = config.stages[4];
+    if (popular.kind === 'popular') popular.fallbackKey = 'popular';
+    const now = Date.UTC(2025, 0, 1, 12);
+    const h = harness(config, { now: () => now });
+    h.search.answer = async () => searchResponse([]);
+    const keys = () => h.mocks.dynamodb.commandCalls(GetItemCommand).map((call) => call.args[0].input.Key?.pk.S);
+    const list = (ids: string[], expiresAt?: number) => ({
+      Item: { ids: { L: ids.map((id) => ({ S: id })) }, ...(expiresAt !== undefined ? { expires_at: { N: String(expiresAt) } } : {}) },
+    });
+    h.mocks.dynamodb.on(GetItemCommand).resolves({});
+    h.mocks.dynamodb.on(GetItemCommand, { Key: { pk: { S: 'popular#en' } } }).resolves(list(['e1', 'e2'], now / 1000 + 60));
+    h.mocks.dynamodb.on(GetItemCommand, { Key: { pk: { S: 'popular' } } }).resolves(list(['o1']));
+
+    // The language's list is live: one read.
+    expect((await serve(h, REQUEST)).body.items.map((item) => item.id)).toEqual(['e1', 'e2']);
+    expect(keys()).toEqual(['popular#en']);
+
+    // No language in the request: the overall list only.
+    h.mocks.dynamodb.resetHistory();
+    const { body } = await serve(h, { user_id: RAW_USER });
+    expect(body.items.map((item) => item.id)).toEqual(['o1']);
+    expect(body.degraded).toEqual([]);
+    expect(keys()).toEqual(['popular']);
+
+    // A language without a list, then one whose list expired (its producer stalled): the overall list.
+    h.mocks.dynamodb.resetHistory();
+    expect((await serve(h, { ...REQUEST, language: 'fr' })).body.items.map((item) => item.id)).toEqual(['o1']);
+    expect(keys()).toEqual(['popular#fr', 'popular']);
+    h.mocks.dynamodb.on(GetItemCommand, { Key: { pk: { S: 'popular#en' } } }).resolves(list(['e1', 'e2'], now / 1000));
+    expect((await serve(h, REQUEST)).body.items.map((item) => item.id)).toEqual(['o1']);
+  });
+
+  test('popular: an expired list without a fallback adds nothing and is no failure', async () => {
+    const now = Date.UTC(2025, 0, 1, 12);
+    const h = harness(baseConfig(), { now: () => now });
+    h.search.answer = async () => searchResponse([]);
+    h.mocks.dynamodb.on(GetItemCommand).resolves({ Item: { ids: { L: [{ S: 'p1' }] }, expires_at: { N: String(now / 1000 - 1) } } });
+    const { body } = await serve(h, REQUEST);
+    expect(body.items).toEqual([]);
+    expect(body.degraded).toEqual([]);
   });
 
   test('popular: "always" adds after the other sources', async () => {

@@ -49,7 +49,7 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
   const identifiers = new Set(config.identifiers);
   const subjectField = config.identifiers[0] as string | undefined;
   const ranked = config.stages.some((stage) => stage.kind === 'rank');
-  const resources = createResources(config.name, deps, secretTimeoutMs);
+  const resources = createResources(config.name, deps, secretTimeoutMs, config.stages);
   const pseudonymKey = memoizedSecret(deps.secretsManager, config.keySecretArn, parseKeySecret, secretTimeoutMs);
 
   async function keyOrUnavailable(): Promise<string> {
@@ -120,17 +120,17 @@ export function createServer(config: PipelineConfig, deps: ServingDeps, options:
       degraded,
       errors: degradations,
       variant,
-      counts: { ImpressionLogFailed: impressionLogFailed, CacheWriteErrors: resources.takeCacheWriteErrors() },
+      counts: { ImpressionLogFailed: impressionLogFailed, CacheWriteErrors: resources.takeCacheWriteErrors(), TrafficWeightReadErrors: resources.trafficWeights.takeReadErrors() },
     });
     return response;
   }
 
   return {
     serve,
-    feedback: createFeedbackRoute({ config, deps, key: keyOrUnavailable, outcomeTimeoutMs: options.outcomeTimeoutMs ?? 2000 }),
+    feedback: createFeedbackRoute({ config, deps, key: keyOrUnavailable, outcomeTimeoutMs: options.outcomeTimeoutMs ?? 2000, variantsOf: (stage) => resources.variantsOf(stage) }),
     warmUp: async () => {
       const cached = config.stages.filter((stage): stage is FeaturesStage => stage.kind === 'features' && stage.cache !== undefined);
-      await Promise.allSettled([pseudonymKey(), ...cached.map((stage) => resources.cacheFor(stage))]);
+      await Promise.allSettled([pseudonymKey(), ...cached.map((stage) => resources.cacheFor(stage)), resources.trafficWeights.refresh()]);
     },
     close: () => resources.close(),
   };

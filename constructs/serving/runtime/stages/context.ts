@@ -1,5 +1,5 @@
 /** What a stage gets besides its config and the request state. */
-import type { FeaturesStage, KnnStage, TextSearchStage } from '../contract';
+import type { FeaturesStage, KnnStage, RankStage, TextSearchStage } from '../contract';
 import type { FeatureCache, ServingDeps, VectorSearchClient } from '../deps';
 
 /** Per-server resources, created once per container and shared by every request. */
@@ -12,6 +12,8 @@ export interface StageResources {
   searchClientFor(stage: KnnStage | TextSearchStage): VectorSearchClient;
   /** A cache write-back failed (fire and forget: counted, reported with the next request's metrics). */
   cacheWriteFailed(): void;
+  /** The variants and weights a rank stage assigns subjects by now (the release loop's, once read). */
+  variantsOf(stage: RankStage): readonly { readonly name: string; readonly weight: number }[];
 }
 
 /** One stage run: aborted at its deadline (the stage's limit or the request budget, whichever is first). */

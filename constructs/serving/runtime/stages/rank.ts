@@ -19,7 +19,7 @@ export async function runRank(stage: RankStage, state: RequestState, resources: 
   const candidates = state.candidates;
   if (candidates.length === 0) return {};
   // Config validation guarantees a subject for rank stages.
-  const variant = assignVariant(resources.pipelineName, state.subject ?? '', stage.variants);
+  const variant = assignVariant(resources.pipelineName, state.subject ?? '', resources.variantsOf(stage));
   if (variant === null) throw new InvalidAnswerError('no variant with weight');
   const response = await resources.deps.sagemakerRuntime.send(
     new InvokeEndpointCommand({
