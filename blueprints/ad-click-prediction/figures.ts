@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { BlueprintFigures } from '../../lib/app';
+import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
 import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
@@ -51,6 +51,15 @@ export interface AdClickPredictionAssumptions {
   readonly cachedRecordBytes: number;
   /** Cache reads per ad request: one for the user's features, one pipelined MGET for the candidates' ad features. */
   readonly cacheReadsPerRequest: number;
+  /**
+   * The A/B test of each approved version against the champion (the release loop): clicks per user
+   * in the 24 hours after their first exposure (the chapter's CTR, per user so that the sticky
+   * assignment's unit is the test's). A user sees about 20 ads a day at a feed-ad CTR near 1 %,
+   * 0.2 clicks; most users click nothing and a few several times, a spread of 0.6 (three times the
+   * mean, beyond a Poisson's 0.45). A 2 % lift in clicks is worth shipping at this revenue. The
+   * budget is then about 676,000 users per arm: two to three days at 10M daily users.
+   */
+  readonly abTest: AbTestFigures;
 }
 
 /** The ad click prediction blueprint's figures. */
@@ -72,6 +81,7 @@ export const AD_CLICK_PREDICTION_FIGURES: AdClickPredictionFigures = {
     activeAds: 1_000_000,
     cachedRecordBytes: 300,
     cacheReadsPerRequest: 2,
+    abTest: { metric: 'clicked', minimumDetectableEffect: 0.02, baselineMean: 0.2, baselineStdDev: 0.6 },
   },
 };
 
@@ -89,4 +99,5 @@ export function checkAdClickPredictionFigures(figures: AdClickPredictionFigures,
     positiveNumber('engagementEventsPerUserPerDay'), positiveNumber('engagementEventBytes'), wholeAtLeast('activeAds', 1),
     positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
   ]);
+  checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
 }

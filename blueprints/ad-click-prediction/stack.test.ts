@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ADCTR_DENSE_FEATURES, ADCTR_SPARSE_FIELDS, AD_CLICK_PREDICTION, AD_CLICK_PREDICTION_FIGURES, AdClickPredictionStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(AD_CLICK_PREDICTION);
 const a = AD_CLICK_PREDICTION_FIGURES.assumptions;
@@ -22,10 +22,14 @@ test('the click endpoint is sized from the ad request rate, split between champi
   const figures = { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps };
   const champion = sizeEndpoint({ ...figures, trafficShare: 1 - a.challengerTrafficPercent / 100 });
   const challenger = sizeEndpoint({ ...figures, trafficShare: a.challengerTrafficPercent / 100 });
+  // Each variant may get all traffic (a promotion): both scale up to the whole peak's maximum.
+  const full = sizeEndpoint({ ...figures, trafficShare: 1 });
   // By hand: 10M users × 20 = 200M requests/day / 86,400 s × 3 = 6,944 QPS; the champion's 90% = 6,250 QPS
-  // / (200 × 0.7) = 44.6 → 45 instances, max ceil(45 × 1.5) = 68; the challenger's 694 QPS → 5 instances.
+  // / (200 × 0.7) = 44.6 → 45 instances at first; the challenger's 694 QPS → 5 instances. The whole
+  // 6,944 QPS → 49.6 → 50 instances, max ceil(50 × 1.5) = 75 for either.
   expect(champion.instancesAtPeak).toBe(45);
   expect(challenger.instancesAtPeak).toBe(5);
+  expect(full.maxCapacity).toBe(75);
   s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
     ProductionVariants: [
       Match.objectLike({ VariantName: 'champion', InitialVariantWeight: 0.9, InitialInstanceCount: champion.initialInstanceCount, InstanceType: 'ml.c5.2xlarge' }),
@@ -35,12 +39,12 @@ test('the click endpoint is sized from the ad request rate, split between champi
   s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
     ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/champion'])]) }),
     MinCapacity: 2,
-    MaxCapacity: 68,
+    MaxCapacity: 75,
   });
   s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
     ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/challenger'])]) }),
     MinCapacity: challenger.minCapacity,
-    MaxCapacity: challenger.maxCapacity,
+    MaxCapacity: full.maxCapacity,
   });
   s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'adctr-ranking' });
 });
@@ -147,7 +151,7 @@ describe('the request path', () => {
     ]);
     expect(c.stages[1].cache).toMatchObject({ tls: true, keyPrefix: 'adctr:' });
     expect(c.stages[2]).toMatchObject({
-      scoreField: 'click_probability', variants: [{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }],
+      scoreField: 'click_probability', variants: [{ name: 'challenger', weight: 0.1 }, { name: 'champion', weight: 0.9 }],
       context: {
         user_segment: { feature: 'user_segment' }, user_clicks_7d: { feature: 'user_clicks_7d' },
         user_impressions_7d: { feature: 'user_impressions_7d' }, hour_of_day: { request: 'hour_of_day' },
@@ -182,5 +186,36 @@ describe('the request path', () => {
   test('reaches its log (Firehose) through interface endpoints: the function has no internet access', () => {
     const endpoints = JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }));
     expect(endpoints).toContain('.kinesis-firehose');
+  });
+});
+
+describe('releasing a model', () => {
+  test('an approved version of the click model becomes the challenger on the click endpoint', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { ModelPackageGroupName: ['adctr-dcn'], ModelApprovalStatus: ['Approved'] } }),
+    });
+    const promotion = releaseSettings(s.template, 'promotion');
+    expect(promotion.RELEASE_ENDPOINT).toEqual({ endpointName: 'adctr-ranking', championVariant: 'champion' });
+    expect(promotion.RELEASE_MODEL_PACKAGE_GROUP).toBe('adctr-dcn');
+    expect(promotion.RELEASE_DEPLOYMENT_CONFIG.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type).toBe('CANARY');
+  });
+
+  test('the A/B test decides on clicks per user with the figures\' MDE and baseline, held to the 50 ms budget', () => {
+    const ramp = releaseSettings(s.template, 'ramp');
+    expect(ramp.RELEASE_BUSINESS_METRIC).toMatchObject({ impressionsTable: 'adctr_impressions', outcomesTable: 'adctr_outcomes', subjectColumn: 'user_id', outcome: 'clicked' });
+    expect(ramp.RELEASE_RAMP_POLICY).toEqual({ minimumDetectableEffect: 0.02, baselineMean: 0.2, baselineStdDev: 0.6, guardrails: { maxP99LatencyMs: 50 } });
+    s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  test('the request path assigns users by the weights the release loop sets (its state item, read every minute)', () => {
+    const rank = servingPipeline(s.template).stages.find((stage: { kind: string }) => stage.kind === 'rank');
+    expect(rank.trafficWeights).toEqual({ tableName: 'DEPLOY-TIME', endpointKey: 'DEPLOY-TIME', refreshSeconds: 60 });
+  });
+
+  test('invalid A/B figures fail synth naming them', () => {
+    expect(() => new AdClickPredictionStack(new App(), 'BadAbTest', {
+      env: { region: 'eu-west-1' },
+      figures: { ...AD_CLICK_PREDICTION_FIGURES, assumptions: { ...a, abTest: { ...a.abTest, minimumDetectableEffect: 0 } } },
+    })).toThrow(/abTest: invalid figures:\n {2}- minimumDetectableEffect must be above 0 and at most 1, but 0 was provided/);
   });
 });

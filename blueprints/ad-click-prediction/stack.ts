@@ -10,6 +10,7 @@ import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
+import { ModelRelease } from '../../constructs/release';
 import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
@@ -109,14 +110,25 @@ export class AdClickPredictionStack extends Stack {
     training.retrainOn();
 
     // Serving: the click model behind a real-time endpoint, champion and challenger (the A/B test).
+    // Each variant scales to the whole peak: the release loop ramps the challenger to 50 % and a
+    // promotion gives it all traffic (maxTrafficShare); the initial counts follow the template's weights.
     const endpoint = new RealtimeEndpoint(this, 'ClickEndpoint', {
       lake, network, endpointName: ADCTR_ENDPOINT_NAME,
       figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
       variants: {
-        champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.2xlarge', initialWeight: 1 - challengerWeight },
-        challenger: { name: 'challenger', model: ModelSource.bootstrap(), instanceType: 'ml.c5.2xlarge', initialWeight: challengerWeight },
+        champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.2xlarge', initialWeight: 1 - challengerWeight, maxTrafficShare: 1 },
+        challenger: { name: 'challenger', model: ModelSource.bootstrap(), instanceType: 'ml.c5.2xlarge', initialWeight: challengerWeight, maxTrafficShare: 1 },
       },
       dataCapture: { samplingPercentage: 5 },
+    });
+
+    // Releasing: an approved version of the click model becomes the challenger at the ramp's first
+    // step; hourly, the controller ramps, promotes or rolls it back on clicks per user (the A/B test).
+    // Made before the request path, whose rank stage assigns users by the release's weights.
+    const release = new ModelRelease(this, 'Release', {
+      lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName,
+      businessMetric: { outcome: a.abTest.metric },
+      ramp: { minimumDetectableEffect: a.abTest.minimumDetectableEffect, baselineMean: a.abTest.baselineMean, baselineStdDev: a.abTest.baselineStdDev },
     });
 
     // The request path (the chapter's candidate generation → ranking → re-ranking): advertiser
@@ -144,7 +156,7 @@ export class AdClickPredictionStack extends Stack {
           ],
         }),
         ServingStage.rank({
-          name: 'click-model', endpoint, scoreField: 'click_probability',
+          name: 'click-model', endpoint, release, scoreField: 'click_probability',
           context: {
             user_segment: { feature: 'user_segment' }, user_clicks_7d: { feature: 'user_clicks_7d' },
             user_impressions_7d: { feature: 'user_impressions_7d' }, hour_of_day: { request: 'hour_of_day' },
@@ -170,6 +182,9 @@ export class AdClickPredictionStack extends Stack {
     });
     serving.grantInvoke(backend);
     userEngagement.streaming!.grantPutRecords(backend);
+
+    // The controller measures the request path's log.
+    release.measureOn(serving.log!);
 
     // Monitoring: drift of every input (CSV column order) and of the click probabilities; drift retrains.
     new ModelMonitor(this, 'ClickMonitor', {

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { BlueprintFigures } from '../../lib/app';
+import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
 import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
@@ -33,10 +33,8 @@ export interface EventRecommendationAssumptions {
    */
   readonly perInstanceThroughputQps: number;
   /**
-   * Percent of ranking traffic served by the challenger (the newest hourly fine-tuned model) in the
-   * champion/challenger A/B test; the rest goes to the champion (the daily full retrain). 10%
-   * measures a lift of a few percent in registrations within days at this traffic, while a bad
-   * challenger costs little.
+   * Percent of ranking traffic the template gives the challenger variant, until the first approved
+   * version: from then on the release loop's ramp (5 → 10 → 25 → 50 %) sets the split.
    */
   readonly challengerTrafficPercent: number;
   /**
@@ -58,6 +56,15 @@ export interface EventRecommendationAssumptions {
    * candidates' event features.
    */
   readonly cacheReadsPerRequest: number;
+  /**
+   * The A/B test of each approved fine-tuned version against the champion (the release loop):
+   * registrations per user in the 24 hours after their first exposure, the chapter's business
+   * objective. About one user in twenty registers for an event on a given day, 0.05, with a spread
+   * of 0.25 (a Bernoulli's 0.22, and a few users register for several events). A 5 % lift in
+   * registrations is worth shipping; the budget is then about 300,000 users per arm, three days
+   * or so at 2M daily users.
+   */
+  readonly abTest: AbTestFigures;
 }
 
 /** The event recommendation blueprint's figures. */
@@ -79,6 +86,7 @@ export const EVENT_RECOMMENDATION_FIGURES: EventRecommendationFigures = {
     upcomingEvents: 1_000_000,
     cachedRecordBytes: 350,
     cacheReadsPerRequest: 2,
+    abTest: { metric: 'registered', minimumDetectableEffect: 0.05, baselineMean: 0.05, baselineStdDev: 0.25 },
   },
 };
 
@@ -96,4 +104,5 @@ export function checkEventRecommendationFigures(figures: EventRecommendationFigu
     positiveNumber('activityEventsPerUserPerDay'), positiveNumber('activityEventBytes'), wholeAtLeast('upcomingEvents', 1),
     positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
   ]);
+  checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
 }

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { EVENT_RECOMMENDATION, EVENT_RECOMMENDATION_FIGURES, EVREC_FEATURES, EventRecommendationStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(EVENT_RECOMMENDATION);
 const a = EVENT_RECOMMENDATION_FIGURES.assumptions;
@@ -22,9 +22,13 @@ test('the ranking endpoint is sized from the request rate, split between champio
   const figures = { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps };
   const champion = sizeEndpoint({ ...figures, trafficShare: 1 - a.challengerTrafficPercent / 100 });
   const challenger = sizeEndpoint({ ...figures, trafficShare: a.challengerTrafficPercent / 100 });
+  // Each variant may get all traffic (a promotion): both scale up to the whole peak's maximum.
+  const full = sizeEndpoint({ ...figures, trafficShare: 1 });
   // By hand: 2M users × 4 = 8M requests/day / 86,400 s × 3 = 277.8 QPS; the champion's 90% = 250 QPS
-  // / (60 × 0.7) = 5.95 → 6 instances, max ceil(6 × 1.5) = 9; the challenger's 27.8 QPS → 1, min 2.
+  // / (60 × 0.7) = 5.95 → 6 instances at first; the challenger's 27.8 QPS → 1, min 2. The whole
+  // 277.8 QPS → 6.6 → 7 instances, max ceil(7 × 1.5) = 11 for either.
   expect(champion.instancesAtPeak).toBe(6);
+  expect(full.maxCapacity).toBe(11);
   s.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
     ProductionVariants: [
       Match.objectLike({ VariantName: 'champion', InitialVariantWeight: 0.9, InitialInstanceCount: champion.initialInstanceCount, InstanceType: 'ml.c5.xlarge' }),
@@ -34,12 +38,12 @@ test('the ranking endpoint is sized from the request rate, split between champio
   s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
     ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/champion'])]) }),
     MinCapacity: 2,
-    MaxCapacity: 9,
+    MaxCapacity: 11,
   });
   s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
     ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/challenger'])]) }),
     MinCapacity: challenger.minCapacity,
-    MaxCapacity: challenger.maxCapacity,
+    MaxCapacity: full.maxCapacity,
   });
   s.template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'evrec-ranking' });
 });
@@ -144,7 +148,7 @@ describe('the request path', () => {
     ]);
     expect(c.stages[1].cache).toMatchObject({ tls: true, keyPrefix: 'evrec:' });
     // Champion 90 %, challenger 10 %, as the endpoint's variants; the user's inputs besides each event's features.
-    expect(c.stages[2]).toMatchObject({ scoreField: 'score', variants: [{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }] });
+    expect(c.stages[2]).toMatchObject({ scoreField: 'score', variants: [{ name: 'challenger', weight: 0.1 }, { name: 'champion', weight: 0.9 }] });
     expect(Object.keys(c.stages[2].context)).toEqual(['home_geohash', 'user_registrations_30d', 'registrations_by_category', 'friends_registered_by_event']);
     expect(c.stages[3]).toMatchObject({ maxPerValue: { field: 'event_category', max: 3 } });
   });
@@ -176,5 +180,34 @@ describe('the request path', () => {
   test('reaches its log (Firehose) through interface endpoints: the function has no internet access', () => {
     const endpoints = JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }));
     expect(endpoints).toContain('.kinesis-firehose');
+  });
+});
+
+describe('releasing a model', () => {
+  test('an approved fine-tuned version becomes the challenger on the ranking endpoint', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { ModelPackageGroupName: ['evrec-ranker-ft'], ModelApprovalStatus: ['Approved'] } }),
+    });
+    const promotion = releaseSettings(s.template, 'promotion');
+    expect(promotion.RELEASE_ENDPOINT).toEqual({ endpointName: 'evrec-ranking', championVariant: 'champion' });
+    expect(promotion.RELEASE_MODEL_PACKAGE_GROUP).toBe('evrec-ranker-ft');
+  });
+
+  test('the A/B test decides on registrations per user with the figures\' MDE and baseline, held to the 150 ms budget', () => {
+    const ramp = releaseSettings(s.template, 'ramp');
+    expect(ramp.RELEASE_BUSINESS_METRIC).toMatchObject({ impressionsTable: 'evrec_impressions', outcomesTable: 'evrec_outcomes', subjectColumn: 'user_id', outcome: 'registered' });
+    expect(ramp.RELEASE_RAMP_POLICY).toEqual({ minimumDetectableEffect: 0.05, baselineMean: 0.05, baselineStdDev: 0.25, guardrails: { maxP99LatencyMs: 150 } });
+  });
+
+  test('the request path assigns users by the weights the release loop sets (its state item, read every minute)', () => {
+    const rank = servingPipeline(s.template).stages.find((stage: { kind: string }) => stage.kind === 'rank');
+    expect(rank.trafficWeights).toEqual({ tableName: 'DEPLOY-TIME', endpointKey: 'DEPLOY-TIME', refreshSeconds: 60 });
+  });
+
+  test('invalid A/B figures fail synth naming them', () => {
+    expect(() => new EventRecommendationStack(new App(), 'BadAbTest', {
+      env: { region: 'eu-west-1' },
+      figures: { ...EVENT_RECOMMENDATION_FIGURES, assumptions: { ...a, abTest: { ...a.abTest, metric: '', baselineStdDev: -1 } } },
+    })).toThrow(/abTest: invalid figures:\n {2}- metric must be an outcome name .*\n {2}- baselineStdDev must be a number above 0, but -1 was provided/);
   });
 });

@@ -10,6 +10,7 @@ import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
+import { ModelRelease } from '../../constructs/release';
 import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
@@ -44,9 +45,10 @@ export interface EventRecommendationStackProps extends StackProps {
  * Chapter 7, event recommendation: a pointwise learning-to-rank classifier (GBDT) scores the
  * events that pass a location and type filter by the probability that the user registers. Event
  * features are batch features, user activity streams in for freshness, both cached in memory for
- * the online ranking endpoint. The ranker learns continually: a daily full retrain (the champion)
- * and an hourly fine-tune on the newest data (the challenger of an A/B test), plus a retrain
- * whenever the monitor sees drift.
+ * the online ranking endpoint. The ranker learns continually: a daily full retrain, an hourly
+ * fine-tune of it on the newest data, plus a retrain whenever the monitor sees drift; each approved
+ * fine-tuned version is the challenger of an A/B test that the release loop ramps, promotes or
+ * rolls back.
  */
 export class EventRecommendationStack extends Stack {
   constructor(scope: Construct, id: string, props: EventRecommendationStackProps) {
@@ -109,7 +111,7 @@ export class EventRecommendationStack extends Stack {
       schedule: events.Schedule.cron({ hour: '2', minute: '0' }),
     });
     training.retrainOn();
-    new GpuTrainingJob(this, 'RankerFineTune', {
+    const fineTune = new GpuTrainingJob(this, 'RankerFineTune', {
       lake, network, modelName: EVREC_FINE_TUNE_MODEL_NAME, instanceType: 'ml.g4dn.xlarge', inputs: trainingInputs, trainingCode, entryPoint: 'train.py',
       hyperparameters: { 'trees': '100', 'max-depth': '4', 'learning-rate': '0.1', 'window-days': '3' },
       evaluation,
@@ -123,14 +125,26 @@ export class EventRecommendationStack extends Stack {
     });
 
     // Serving: the ranker behind a real-time endpoint, champion and challenger (the A/B test).
+    // Each variant scales to the whole peak: the release loop ramps the challenger to 50 % and a
+    // promotion gives it all traffic (maxTrafficShare); the initial counts follow the template's weights.
     const endpoint = new RealtimeEndpoint(this, 'RankingEndpoint', {
       lake, network, endpointName: EVREC_ENDPOINT_NAME,
       figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, perInstanceThroughputQps: a.perInstanceThroughputQps },
       variants: {
-        champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge', initialWeight: 1 - challengerWeight },
-        challenger: { name: 'challenger', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge', initialWeight: challengerWeight },
+        champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge', initialWeight: 1 - challengerWeight, maxTrafficShare: 1 },
+        challenger: { name: 'challenger', model: ModelSource.bootstrap(), instanceType: 'ml.c5.xlarge', initialWeight: challengerWeight, maxTrafficShare: 1 },
       },
       dataCapture: { samplingPercentage: 20 },
+    });
+
+    // Releasing: an approved fine-tuned version (each continues the newest daily model) becomes the
+    // challenger at the ramp's first step; hourly, the controller ramps, promotes or rolls it back on
+    // registrations per user (the A/B test). Made before the request path, whose rank stage assigns
+    // users by the release's weights.
+    const release = new ModelRelease(this, 'Release', {
+      lake, network, endpoint, modelPackageGroupName: fineTune.modelPackageGroupName,
+      businessMetric: { outcome: a.abTest.metric },
+      ramp: { minimumDetectableEffect: a.abTest.minimumDetectableEffect, baselineMean: a.abTest.baselineMean, baselineStdDev: a.abTest.baselineStdDev },
     });
 
     // The request path (the chapter's filter → rank): the events service's location and type filter
@@ -159,7 +173,7 @@ export class EventRecommendationStack extends Stack {
           ],
         }),
         ServingStage.rank({
-          name: 'ranker', endpoint,
+          name: 'ranker', endpoint, release,
           // The handler derives distance, travel time, time to the event and category affinity from these (model/inference.py).
           context: {
             home_geohash: { feature: 'home_geohash' },
@@ -187,6 +201,9 @@ export class EventRecommendationStack extends Stack {
     });
     serving.grantInvoke(backend);
     userActivity.streaming!.grantPutRecords(backend);
+
+    // The controller measures the request path's log.
+    release.measureOn(serving.log!);
 
     // Monitoring: drift of every feature and of the scores against the ranking log; drift retrains the champion.
     new ModelMonitor(this, 'RankingMonitor', {

@@ -24,7 +24,8 @@ const DOUBLES: readonly string[] = ['affinity_score', 'user_dwell_seconds_1h', '
  */
 export function addNewsFeedDatasets(lake: DataLake) {
   const userId = { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
-  const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
+  // An author is a user: erasing a user also removes the rows of their posts.
+  const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' } as const;
   const postId = { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   const hour = (name: string) => ({
     name, type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('hour'),

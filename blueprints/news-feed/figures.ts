@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { BlueprintFigures } from '../../lib/app';
+import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
 import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 10 states about scale. */
@@ -39,6 +39,16 @@ export interface NewsFeedAssumptions {
   readonly cachedBytesPerUser: number;
   /** Cache reads per feed request: the user's hash, and the session context. */
   readonly cacheReadsPerFeedRequest: number;
+  /**
+   * The A/B test of a new ranker version (the release loop), once the endpoint has a challenger
+   * variant; until then an approved version replaces the champion under the endpoint's blue/green
+   * guardrails, and these figures wait. The metric is dwell time per user in the 24 hours after
+   * their first exposure (engagement that clicks and likes alone miss, the chapter's implicit
+   * signal): 10 refreshes × 10 posts at about 6 s a post shown, 600 s; heavy readers spread it to a
+   * standard deviation of 900 s. A 1 % lift in dwell time is worth shipping at this scale; the
+   * budget is then about 676,000 users per arm, two to three days at 10M daily users.
+   */
+  readonly abTest: AbTestFigures;
 }
 
 /** The news feed blueprint's figures. */
@@ -59,6 +69,7 @@ export const NEWS_FEED_FIGURES: NewsFeedFigures = {
     averageEventBytes: 400,
     cachedBytesPerUser: 2048,
     cacheReadsPerFeedRequest: 2,
+    abTest: { metric: 'dwell_seconds', minimumDetectableEffect: 0.01, baselineMean: 600, baselineStdDev: 900 },
   },
 };
 
@@ -69,4 +80,5 @@ export function checkNewsFeedFigures(figures: NewsFeedFigures, who: string): voi
     positiveNumber('perInstanceThroughputQps'), positiveNumber('postsShownPerFeed'), { figure: 'interactionPercent', invalid: (v) => !(v > 0 && v <= 100), allowed: 'a percentage above 0 and at most 100' },
     positiveNumber('averageEventBytes'), positiveNumber('cachedBytesPerUser'), wholeAtLeast('cacheReadsPerFeedRequest', 1),
   ]);
+  checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
 }

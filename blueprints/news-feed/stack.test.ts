@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { NEWS_FEED, NEWS_FEED_FIGURES, NewsFeedStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
-import { expectPrivateServingApi, servingPipeline, synthBlueprint } from '../../test/support/blueprint';
+import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint } from '../../test/support/blueprint';
 
 const s = synthBlueprint(NEWS_FEED);
 const a = NEWS_FEED_FIGURES.assumptions;
@@ -154,5 +154,37 @@ describe('the request path', () => {
     const template = JSON.stringify(s.template.toJSON());
     expect(template).not.toContain('FeedServiceRole');
     expect(template).not.toContain('EventCollectorRole');
+  });
+});
+
+describe('releasing a model', () => {
+  test('an approved ranker version replaces the champion under the endpoint\'s blue/green guardrails', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { ModelPackageGroupName: ['nf-ranker'], ModelApprovalStatus: ['Approved'] } }),
+    });
+    const promotion = releaseSettings(s.template, 'promotion');
+    expect(promotion.RELEASE_ENDPOINT).toEqual({ endpointName: 'nf-ranker', championVariant: 'champion' });
+    expect(promotion.RELEASE_DEPLOYMENT_CONFIG).toMatchObject({
+      BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: { Type: 'CANARY' } },
+      AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'DEPLOY-TIME' }, { AlarmName: 'DEPLOY-TIME' }] },
+    });
+  });
+
+  test('an A/B test would decide on dwell time per user, held to the chapter\'s 200 ms', () => {
+    const ramp = releaseSettings(s.template, 'ramp');
+    expect(ramp.RELEASE_BUSINESS_METRIC).toMatchObject({ impressionsTable: 'nf_impressions', outcomesTable: 'nf_outcomes', subjectColumn: 'user_id', outcome: 'dwell_seconds' });
+    expect(ramp.RELEASE_RAMP_POLICY).toEqual({ minimumDetectableEffect: 0.01, baselineMean: 600, baselineStdDev: 900, guardrails: { maxP99LatencyMs: 200 } });
+  });
+
+  test('the request path assigns users by the weights the release loop sets (its state item, read every minute)', () => {
+    const rank = servingPipeline(s.template).stages.find((stage: { kind: string }) => stage.kind === 'rank');
+    expect(rank.trafficWeights).toEqual({ tableName: 'DEPLOY-TIME', endpointKey: 'DEPLOY-TIME', refreshSeconds: 60 });
+  });
+
+  test('invalid A/B figures fail synth naming them', () => {
+    expect(() => new NewsFeedStack(new App(), 'BadAbTest', {
+      env: { region: 'eu-west-1' },
+      figures: { ...NEWS_FEED_FIGURES, assumptions: { ...a, abTest: { ...a.abTest, minimumDetectableEffect: 1.5 } } },
+    })).toThrow(/minimumDetectableEffect must be above 0 and at most 1, but 1.5 was provided/);
   });
 });

@@ -12,6 +12,7 @@ import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ModelRelease } from '../../constructs/release';
 import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
@@ -84,6 +85,8 @@ export class NewsFeedStack extends Stack {
       features: USER_AUTHOR_AFFINITY_FEATURES,
       onlineTtl: Duration.days(30),
       streaming: { shardCount: affinityStream.shardCount, pseudonymizeFields: ['user_author'], pairFields: ['user_author'] },
+      // Both parts are users (an author is a user): erasure finds the subject in either part.
+      subjectFeatures: { user_author: 'user_id' },
     });
     const engagement = features.addFeatureGroup({
       name: 'nf-user-engagement',
@@ -161,6 +164,16 @@ export class NewsFeedStack extends Stack {
       baselinePredictionColumn: 'served_score',
     });
 
+    // Releasing: an approved version of the ranker replaces the champion under the endpoint's
+    // blue/green guardrails (a canary, a bake, rollback on its alarms); with a challenger variant it
+    // would become the challenger of an A/B test on dwell time per user. Made before the request
+    // path, whose rank stage assigns users by the release's weights.
+    const release = new ModelRelease(this, 'Release', {
+      lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName,
+      businessMetric: { outcome: a.abTest.metric },
+      ramp: { minimumDetectableEffect: a.abTest.minimumDetectableEffect, baselineMean: a.abTest.baselineMean, baselineStdDev: a.abTest.baselineStdDev },
+    });
+
     // The request path (the chapter's retrieval → rank → re-rank): the backend sends the user and
     // the unseen posts it retrieved; post ids are pseudonymized at once (the post features are keyed
     // by them), then the user's last hour and the posts' features (author included) from the cache
@@ -191,7 +204,7 @@ export class NewsFeedStack extends Stack {
           groups: [{ group: affinity.featureGroup, of: 'pairs', candidateField: 'author_id', features: [...AFFINITY_FEATURES] }],
         }),
         ServingStage.rank({
-          name: 'ranker', endpoint,
+          name: 'ranker', endpoint, release,
           context: Object.fromEntries(ENGAGEMENT_FEATURES.map((name) => [name, { feature: name }])),
         }),
         ServingStage.rerank({ name: 'diversity', maxPerValue: { field: 'author_id', max: NF_MAX_POSTS_PER_AUTHOR } }),
@@ -222,6 +235,9 @@ export class NewsFeedStack extends Stack {
     affinity.streaming!.grantPutRecords(backend);
     engagement.streaming!.grantPutRecords(backend);
     lake.grantWriteRaw(backend, 'feed_impressions');
+
+    // The controller measures the request path's log.
+    release.measureOn(serving.log!);
 
     // Operations: every alarm and every failed workflow of the stack reaches the alert topic
     // (subscribers from -c alertEmail= / -c alertUrl=).

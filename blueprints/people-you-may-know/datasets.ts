@@ -17,7 +17,8 @@ export function addPeopleYouMayKnowDatasets(lake: DataLake) {
     description: 'One row per friendship (either direction), with the day it formed',
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
-      { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      // A friend is a user: erasing a user also removes the friendships in which they are the friend.
+      { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' },
       { name: 'created_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
     ],
   });

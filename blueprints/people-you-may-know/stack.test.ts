@@ -53,7 +53,8 @@ test('precomputes for all 1B users with the instances lib/sizing computes: 35 at
 
 test('serves offline only: suggestions cache with a TTL, nightly schedule, no real-time endpoint', () => {
   s.template.resourceCountIs('AWS::SageMaker::Endpoint', 0);
-  s.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  // One prediction cache (the lake's erasure audit table is the other table).
+  s.template.resourcePropertiesCountIs('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }, 1);
   s.template.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
   s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 0 * * ? *)' });
 });

@@ -35,7 +35,8 @@ test('the nightly transform runs as many instances as lib/sizing computes: 6 for
 
 test('serves offline only: a prediction cache with a TTL, a nightly schedule, no real-time endpoint', () => {
   s.template.resourceCountIs('AWS::SageMaker::Endpoint', 0);
-  s.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  // One prediction cache (the lake's erasure audit table is the other table).
+  s.template.resourcePropertiesCountIs('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }, 1);
   s.template.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
   s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 19 * * ? *)' });
   s.template.resourceCountIs('AWS::SQS::Queue', 2); // user reports and their dead letters

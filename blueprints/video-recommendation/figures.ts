@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { BlueprintFigures } from '../../lib/app';
+import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
 import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
@@ -79,6 +79,16 @@ export interface VideoRecommendationAssumptions {
   readonly indexingVideosPerSecondPerInstance: number;
   /** Time the daily re-embedding of the indexed videos must take, after the daily training. 3 hours. */
   readonly reindexWindow: Duration;
+  /**
+   * The A/B test of a new ranker version (the release loop, on the ranking endpoint), once that
+   * endpoint has a challenger variant; until then an approved version replaces the ranker under the
+   * endpoint's blue/green guardrails, and these figures wait. The metric is watch time per user in
+   * the 24 hours after their first exposure, the chapter's objective: about half of the 20 daily
+   * watches start from the home page, some 3 minutes each, 1,800 s; a few heavy viewers spread it
+   * to a standard deviation of 2,700 s. A 1 % lift in watch time is worth shipping at this scale;
+   * the budget is then about 676,000 users per arm, a day or two at 20M daily users.
+   */
+  readonly abTest: AbTestFigures;
 }
 
 /** The video recommendation blueprint's figures. */
@@ -112,6 +122,7 @@ export const VIDEO_RECOMMENDATION_FIGURES: VideoRecommendationFigures = {
     retrainInterval: Duration.days(1),
     indexingVideosPerSecondPerInstance: 5_000,
     reindexWindow: Duration.hours(3),
+    abTest: { metric: 'watch_time_s', minimumDetectableEffect: 0.01, baselineMean: 1800, baselineStdDev: 2700 },
   },
 };
 
@@ -129,6 +140,7 @@ export function checkVideoRecommendationFigures(figures: VideoRecommendationFigu
     wholeAtLeast('candidatesPerRequest', 1), positiveNumber('userTowerThroughputQps'), positiveNumber('rankingThroughputQps'),
     positiveNumber('cachedUserFeatureBytes'), positiveNumber('indexingVideosPerSecondPerInstance'),
   ]);
+  checkAbTestFigures(`${who}.assumptions.abTest`, a.abTest);
   const stages = Object.entries(a.stageLatency) as [string, Duration][];
   const total = stages.reduce((sum, [, d]) => sum + d.toMilliseconds(), 0);
   const budget = figures.chapter.latencyBudget.toMilliseconds();

@@ -5,7 +5,7 @@ import {
 } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
-import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
+import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VIDEO_RECOMMENDATION);
 const f = VIDEO_RECOMMENDATION_FIGURES;
@@ -172,5 +172,32 @@ describe('the request path', () => {
     expect(config().log.outcomes).toEqual({ watched: 'boolean', watch_time_s: 'number' });
     // No ServingRole placeholder is left: the backend role calls the API and feeds the stream.
     expect(JSON.stringify(s.template.toJSON())).not.toContain('ServingRole');
+  });
+});
+
+describe('releasing the ranker', () => {
+  test('an approved version replaces the ranking endpoint\'s model under its guardrails; the user tower stays the template\'s', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { ModelPackageGroupName: ['vrec-recommender'], ModelApprovalStatus: ['Approved'] } }),
+    });
+    const promotion = releaseSettings(s.template, 'promotion');
+    expect(promotion.RELEASE_ENDPOINT).toEqual({ endpointName: 'vrec-ranking', championVariant: 'champion' });
+    expect(promotion.RELEASE_DEPLOYMENT_CONFIG.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type).toBe('CANARY');
+    expect(JSON.stringify(s.template.findResources('AWS::IAM::Policy'))).not.toContain('endpoint-config/vrec-user-tower');
+  });
+
+  test('an A/B test would decide on watch time per user, held to the ranker\'s 100 ms; the rank stage reads the release\'s weights', () => {
+    const ramp = releaseSettings(s.template, 'ramp');
+    expect(ramp.RELEASE_BUSINESS_METRIC).toMatchObject({ impressionsTable: 'vrec_impressions', outcomesTable: 'vrec_outcomes', subjectColumn: 'user_id', outcome: 'watch_time_s' });
+    expect(ramp.RELEASE_RAMP_POLICY).toEqual({ minimumDetectableEffect: 0.01, baselineMean: 1800, baselineStdDev: 2700, guardrails: { maxP99LatencyMs: 100 } });
+    const rank = servingPipeline(s.template).stages.find((stage: { kind: string }) => stage.kind === 'rank');
+    expect(rank.trafficWeights).toEqual({ tableName: 'DEPLOY-TIME', endpointKey: 'DEPLOY-TIME', refreshSeconds: 60 });
+  });
+
+  test('invalid A/B figures fail synth naming them', () => {
+    expect(() => new VideoRecommendationStack(new App(), 'BadAbTest', {
+      env: { region: 'eu-west-1' },
+      figures: { ...f, assumptions: { ...a, abTest: { ...a.abTest, baselineMean: 0 } } },
+    })).toThrow(/abTest: invalid figures:\n {2}- baselineMean must be a number above 0, but 0 was provided/);
   });
 });

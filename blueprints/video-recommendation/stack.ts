@@ -11,6 +11,7 @@ import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
+import { ModelRelease } from '../../constructs/release';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { PopularItems, ServingPath, ServingStage } from '../../constructs/serving';
 import { VectorIndex } from '../../constructs/vector-index';
@@ -124,6 +125,17 @@ export class VideoRecommendationStack extends Stack {
       variants: { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.c5.2xlarge' } },
     });
 
+    // Releasing the ranker: an approved version replaces the ranking endpoint's model under its
+    // blue/green guardrails (with a challenger variant it would be the challenger of an A/B test on
+    // watch time per user). The user tower stays the template's: it must come from the version that
+    // embedded the index (the Indexing transform runs its model). Made before the request path,
+    // whose rank stage assigns users by the release's weights.
+    const release = new ModelRelease(this, 'Release', {
+      lake, network, endpoint: ranking, modelPackageGroupName: training.modelPackageGroupName,
+      businessMetric: { outcome: a.abTest.metric },
+      ramp: { minimumDetectableEffect: a.abTest.minimumDetectableEffect, baselineMean: a.abTest.baselineMean, baselineStdDev: a.abTest.baselineStdDev },
+    });
+
     // Monitoring: drift of the ranker's inputs (the user tower's too) and scores against the served log.
     new ModelMonitor(this, 'Monitor', {
       lake, network, modelName: VREC_MODEL_NAME, endpointName: ranking.endpointName, variantNames: ranking.variantNames, baseline: impressions,
@@ -162,7 +174,7 @@ export class VideoRecommendationStack extends Stack {
         }),
         ServingStage.popular({ name: 'popular', cache: embeddings, key: VREC_POPULAR_KEY, fallbackKey: VREC_POPULAR_OVERALL_KEY }),
         ServingStage.rank({
-          name: 'ranker', latency: a.stageLatency.ranking, endpoint: ranking,
+          name: 'ranker', latency: a.stageLatency.ranking, endpoint: ranking, release,
           context: { user_age: { feature: 'user_age' }, device_type: { request: 'device_type' }, history: { feature: 'watch_history' } },
         }),
         ServingStage.rerank({ name: 'diversity', latency: a.stageLatency.reRank, dedupeBy: 'video_id', maxPerValue: { field: 'channel_id', max: 2 } }),
@@ -180,6 +192,8 @@ export class VideoRecommendationStack extends Stack {
         outcomes: { watched: 'boolean', watch_time_s: 'number' },
       },
     });
+    // The controller measures the request path's log.
+    release.measureOn(serving.log!);
     // The popular lists, hourly: the last 24 h of watch time (the chapter's objective) per request
     // language and overall, the top candidatesPerRequest videos that at least 20 people watched.
     new PopularItems(this, 'PopularVideos', {

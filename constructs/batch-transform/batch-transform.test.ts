@@ -2,7 +2,7 @@ import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemak
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, exportParts, scheduleCadence, vectorIndexBody,
+  BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, dataProcessing, exportParts, scheduleCadence, vectorIndexBody,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
@@ -97,7 +97,7 @@ describe('workflow', () => {
 
     expect(states.Transform.Resource).toBe('arn:aws:states:::sagemaker:createTransformJob.sync');
     expect(states.Transform.Parameters).toEqual({
-      'TransformJobName.$': "States.Format('bt-pymk-{}', $$.Execution.Name)",
+      'TransformJobName.$': "States.Format('bt-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))",
       'ModelName': 'pymk-ranker',
       'BatchStrategy': 'MultiRecord',
       'TransformInput': {
@@ -118,7 +118,7 @@ describe('workflow', () => {
 
     const load = states.LoadPredictions;
     expect(load.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
-    expect(load.Parameters['ProcessingJobName.$']).toBe("States.Format('bt-pymk-{}', $$.Execution.Name)");
+    expect(load.Parameters['ProcessingJobName.$']).toBe("States.Format('bt-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
     expect(load.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
       "^States\\.Array\\('--input', '/opt/ml/processing/predictions', '--format', 'csv', '--table', '<Ref:Cache\\w+>', '--model', 'pymk-ranker', "
       + "'--ttl-seconds', '604800', '--input-columns', '3', '--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
@@ -202,6 +202,14 @@ describe('workflow', () => {
     const query = states.Export.Parameters['QueryString.$'] as string;
     expect(query).toContain('SELECT "user_id" AS "pk", CAST(ROW("user_id", "affinity") AS ROW("user_id" varchar, "affinity" double)) AS "features"');
     expect(states.Transform.Parameters.DataProcessing).toEqual({ InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','SageMakerOutput']" });
+  });
+
+  test('the JSON OutputFilter stays within SageMaker\'s 63 characters whatever the passed-through columns', () => {
+    // SageMaker refuses a longer one (JsonPath, max 63): the columns ride in one object, `passthrough`.
+    const passthroughColumns = Array.from({ length: 20 }, (_, i) => `a_rather_long_column_name_${i}`);
+    const filter = dataProcessing({ format: TransformFormat.JSON_LINES, sortKeyColumn: 'friend_id', passthroughColumns }).OutputFilter;
+    expect(filter).toBe("$['pk','sk','passthrough','SageMakerOutput']");
+    expect(filter.length).toBeLessThanOrEqual(63);
   });
 
   test('a CfnModel is named by reference, and its role may read the export and write the output only', () => {
@@ -635,7 +643,7 @@ describe('vector index load', () => {
 
     const job = states.LoadVectors;
     expect(job.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
-    expect(job.Parameters['ProcessingJobName.$']).toBe("States.Format('bv-pymk-{}', $$.Execution.Name)");
+    expect(job.Parameters['ProcessingJobName.$']).toBe("States.Format('bv-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
     expect(job.Parameters.RoleArn).toMatch(/^<GetAtt:PymkVectorLoadRole\w+\.Arn>$/);
     expect(job.Parameters.AppSpecification.ContainerEntrypoint).toEqual([
       'sh', '-c', 'mkdir -p /tmp/code && tar -xzf "$0" -C /tmp/code && exec python3 /tmp/code/load_vectors.py "$@"', expect.stringMatching(/^\/opt\/ml\/processing\/code\/\w+\.gz$/),
@@ -663,15 +671,16 @@ describe('vector index load', () => {
     ]);
   });
 
-  test('the document fields are carried past the model: JSON beside the features, CSV after the key', () => {
+  test('the document fields are carried past the model: JSON in one object beside the features, CSV after the key', () => {
     const s = setup();
     const index = vectorIndex(s);
     new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
     new BatchTransform(s.stack, 'PymkCsv', props(s, { vectorIndex: { index, indexName: 'csv-embeddings', dimensions: 8, spaceType: 'l2', documentFields: ['same_school'] } }));
     const json = definition(s.stack).States;
-    expect(json.Export.Parameters['QueryString.$']).toContain('SELECT "user_id" AS "pk", "same_school" AS "same_school", to_iso8601(with_timezone("last_seen", \\\'UTC\\\')) AS "last_seen", CAST(ROW(');
+    expect(json.Export.Parameters['QueryString.$']).toMatch(
+      /SELECT "user_id" AS "pk", CAST\(ROW\("same_school", to_iso8601\(with_timezone\("last_seen", \\'UTC\\'\)\)\) AS ROW\("same_school" \w+, "last_seen" varchar\)\) AS "passthrough", CAST\(ROW\(/);
     expect(json.Transform.Parameters.DataProcessing).toEqual({
-      InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','same_school','last_seen','SageMakerOutput']",
+      InputFilter: '$.features', JoinSource: 'Input', OutputFilter: "$['pk','passthrough','SageMakerOutput']",
     });
 
     const csv = definition(s.stack, 'PymkCsv').States;
@@ -723,7 +732,7 @@ describe('vector index load', () => {
     }));
     const { States: states } = definition(s.stack, 'Videos');
     expect(states.LoadVectors.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--document-fields', 'language,title,tags'");
-    expect(states.Transform.Parameters.DataProcessing.OutputFilter).toBe("$['pk','language','title','tags','SageMakerOutput']");
+    expect(states.Transform.Parameters.DataProcessing.OutputFilter).toBe("$['pk','passthrough','SageMakerOutput']");
   });
 
   test('the vector loader gets aoss:APIAccessAll on the collection and an entry in its data access policy, through grantReadWrite', () => {

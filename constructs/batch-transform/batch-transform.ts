@@ -13,6 +13,7 @@ import {
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval,
 } from './validation';
 import { DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT, VectorIndexLoadOptions, vectorIndexBody } from './vector-load';
+import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
@@ -21,8 +22,8 @@ import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
-  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral,
-  jsonFile, processingJobState, statesFormat,
+  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, executionJobName, grantRunProcessingJobs,
+  intrinsicLiteral, jsonFile, processingJobState, statesFormat,
 } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
 import { DEFAULT_VECTOR_FIELD } from '../vector-index';
@@ -75,7 +76,7 @@ export interface BatchTransformProps {
   /** The cache the predictions are loaded into. */
   readonly cache: PredictionCache;
   /**
-   * Short name: job names (`bt-<name>-<execution>`), S3 prefixes, the log group and the metrics'
+   * Short name: job names (`bt-<name>-<hash of the execution>`), S3 prefixes, the log group and the metrics'
    * `Pipeline` dimension. 1-23 lower case letters, digits and single hyphens.
    * @default - the construct id in kebab case (`PeopleYouMayKnow` → `people-you-may-know`)
    */
@@ -239,6 +240,7 @@ export class BatchTransform extends Construct {
     const jobPrefix = `${JOB_NAME_PREFIX}-${name}`;
     this.name = name;
     this.lake = lake;
+    this.registerErasable(props);
     this.exportPrefix = `_exports/transform/${name}/`;
     this.outputPrefix = `_exports/transform-output/${name}/`;
     const loadPrefix = `_exports/transform-load/${name}/`;
@@ -274,7 +276,7 @@ export class BatchTransform extends Construct {
         Type: 'Task',
         Resource: `arn:${stack.partition}:states:::sagemaker:createTransformJob.sync`,
         Parameters: {
-          'TransformJobName.$': statesFormat(`${jobPrefix}-{}`, '$$.Execution.Name'),
+          'TransformJobName.$': executionJobName(jobPrefix),
           'ModelName': modelName,
           'BatchStrategy': resolved.batchStrategy,
           ...(props.maxPayloadMb !== undefined ? { MaxPayloadInMB: props.maxPayloadMb } : {}),
@@ -500,6 +502,71 @@ export class BatchTransform extends Construct {
   /** Predictions written to the cache by successful runs. */
   public metricItemsWritten(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('ItemsWritten', props);
+  }
+
+  /**
+   * The cache (and the vector index) in the lake's erasure: keyed by a column that holds a subject's
+   * pseudonym, the subject's partition is erased automatically; keyed by anything else (items,
+   * images), the store holds no subject's data by key and is exempt, saying so.
+   */
+  private registerErasable(props: BatchTransformProps): void {
+    const lake = props.lake;
+    const subjectOf = (column: string | undefined) => props.source.columns.find((c) => c.name === column)?.subjectIdentifier;
+    const cache = props.cache;
+    const keyIdentifier = subjectOf(props.keyColumn);
+    const sortIdentifier = subjectOf(props.sortKeyColumn);
+    if (keyIdentifier !== undefined) {
+      lake.registerErasable(this, {
+        kind: 'dynamoDbItems',
+        name: `dynamodb:${cache.node.path}:${props.keyColumn}`,
+        identifier: keyIdentifier,
+        table: cache.table,
+        partitionKey: cache.partitionKey,
+        sortKey: cache.sortKey,
+        encryptionKey: cache.encryptionKey,
+        resources: [cache.table],
+      });
+    }
+    if (sortIdentifier !== undefined) {
+      // The subject is also the sort key of other entities' items (a suggested friend): only a scan finds those.
+      lake.registerErasable(this, {
+        kind: 'dynamoDbItemsByAttribute',
+        name: `dynamodb:${cache.node.path}:${props.sortKeyColumn}`,
+        identifier: sortIdentifier,
+        table: cache.table,
+        attribute: cache.sortKey!,
+        reason: `Items of other entities hold the subject as their sort key '${cache.sortKey}'; finding them takes a scan of the table. `
+          + `They expire after the run's TTL, within the cache's retention (${cache.retention.toDays()} days).`,
+        resources: [cache.table],
+      });
+    }
+    if (keyIdentifier === undefined && sortIdentifier === undefined) {
+      exemptFromErasure(cache.table, `Keyed by '${props.keyColumn}' of dataset '${props.source.name}', which identifies no data subject; `
+        + `predictions expire after the cache's retention (${cache.retention.toDays()} days).`);
+    }
+    const vectorIndex = props.vectorIndex;
+    if (vectorIndex !== undefined) {
+      const fields = [props.keyColumn, ...(vectorIndex.documentFields ?? [])];
+      const subjects = fields.filter((f) => subjectOf(f) !== undefined);
+      for (const field of subjects) {
+        lake.registerErasable(this, {
+          kind: 'vectorIndexDocuments',
+          // Named after the loader: the index name may be a token, and a name must be a literal.
+          name: `opensearch:${this.node.path}:${field}`,
+          identifier: subjectOf(field)!,
+          collectionName: vectorIndex.index.collectionName,
+          indexName: vectorIndex.indexName,
+          field,
+          reason: 'The workflow does not reach the collection (in the VPC, behind its data access policy) yet: a delete by query on the field '
+            + 'does it. The next daily load replaces every document from the curated dataset, which no longer holds the subject.',
+          resources: [vectorIndex.index.collection],
+        });
+      }
+      if (subjects.length === 0) {
+        exemptFromErasure(vectorIndex.index.collection, `Documents of index ${vectorIndex.indexName} are keyed by '${props.keyColumn}' and hold `
+          + `${(vectorIndex.documentFields ?? []).join(', ') || 'no other field'}: no field identifies a data subject.`);
+      }
+    }
   }
 
   /** Documents indexed into the vector index by successful runs (with `vectorIndex` only). */

@@ -14,6 +14,13 @@ export const EXPORT_SORT_KEY_FIELD = 'sk';
 /** In JSON lines, the object the model receives (`InputFilter: $.features`). */
 export const EXPORT_FEATURES_FIELD = 'features';
 /**
+ * In JSON lines, the object that carries the passed-through columns past the model. One field
+ * whatever the columns, so that the OutputFilter that keeps it stays short: SageMaker caps it at 63
+ * characters, which `$['pk','region','room_type','price_per_night','SageMakerOutput']` already
+ * exceeded.
+ */
+export const EXPORT_PASSTHROUGH_FIELD = 'passthrough';
+/**
  * The column a split export is partitioned by (`<prefix>/export_part=<n>/...`): not in the files,
  * so the model and the loaders never see it. Not `_`-prefixed, which the loaders would skip.
  */
@@ -29,7 +36,7 @@ export interface ExportColumns {
   readonly format: TransformFormat;
   /**
    * Columns carried past the model to the output, after the keys (CSV: fields after the keys;
-   * JSON: top-level fields beside `features`), e.g. the vector index's document fields.
+   * JSON: the fields of `passthrough`, beside `features`), e.g. the vector index's document fields.
    * @default - none
    */
   readonly passthroughColumns?: readonly string[];
@@ -79,10 +86,17 @@ function csvValue(name: string, type: ColumnType): string {
   }
 }
 
+/** `CAST(ROW(...) AS ROW(...))`: the columns as one JSON object in Athena's JSON output. */
+function jsonObject(columns: readonly string[], typeOf: (name: string) => ColumnType): string {
+  const row = `ROW(${columns.map((c) => jsonValue(c, typeOf(c))).join(', ')})`;
+  const rowType = `ROW(${columns.map((c) => `${q(c)} ${JSON_TYPES[typeOf(c)]}`).join(', ')})`;
+  return `CAST(${row} AS ${rowType})`;
+}
+
 /**
  * The Athena statement that exports a dataset for the transform job (`{}` = the target prefix):
  * gzipped CSV without a header (`key[,sort key][,passed-through columns],columns...`) or gzipped
- * JSON lines (`{"pk": key, ["sk": sort key,] [passed-through columns,] "features": {columns...}}`),
+ * JSON lines (`{"pk": key, ["sk": sort key,] ["passthrough": {columns...},] "features": {columns...}}`),
  * rows without a key left out.
  */
 export function exportStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, spec: ExportColumns): string {
@@ -101,10 +115,8 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
     values = spec.columns.map((c) => `${csvValue(c, typeOf(c))} AS ${q(c)}`);
     options = `format = 'TEXTFILE', field_delimiter = ',', compression = 'GZIP'`;
   } else {
-    const row = `ROW(${spec.columns.map((c) => jsonValue(c, typeOf(c))).join(', ')})`;
-    const rowType = `ROW(${spec.columns.map((c) => `${q(c)} ${JSON_TYPES[typeOf(c)]}`).join(', ')})`;
-    keys.push(...passthrough.map((c) => `${jsonValue(c, typeOf(c))} AS ${q(c)}`));
-    values = [`CAST(${row} AS ${rowType}) AS ${q(EXPORT_FEATURES_FIELD)}`];
+    if (passthrough.length > 0) keys.push(`${jsonObject(passthrough, typeOf)} AS ${q(EXPORT_PASSTHROUGH_FIELD)}`);
+    values = [`${jsonObject(spec.columns, typeOf)} AS ${q(EXPORT_FEATURES_FIELD)}`];
     options = `format = 'JSON', compression = 'GZIP'`;
   }
   if (spec.parts !== undefined && spec.parts > 1) {
@@ -119,17 +131,19 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
 /**
  * The transform job's DataProcessing: the model sees only its columns (InputFilter), and each
  * output line is joined with its input line (JoinSource) so that it carries the key. In JSON,
- * the output keeps only the key(s), the passed-through columns and the prediction (`SageMakerOutput`).
+ * the output keeps only the key(s), `passthrough` and the prediction (`SageMakerOutput`): at most
+ * `$['pk','sk','passthrough','SageMakerOutput']`, 44 characters, whatever the columns.
  */
 export function dataProcessing(spec: Pick<ExportColumns, 'sortKeyColumn' | 'format' | 'passthroughColumns'>): Record<string, string> {
+  const passthrough = spec.passthroughColumns ?? [];
   const keys = spec.sortKeyColumn === undefined ? [EXPORT_KEY_FIELD] : [EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD];
-  keys.push(...(spec.passthroughColumns ?? []));
   if (spec.format === TransformFormat.CSV) {
-    return { InputFilter: `$[${keys.length}:]`, JoinSource: 'Input' };
+    return { InputFilter: `$[${keys.length + passthrough.length}:]`, JoinSource: 'Input' };
   }
+  const kept = [...keys, ...(passthrough.length > 0 ? [EXPORT_PASSTHROUGH_FIELD] : []), 'SageMakerOutput'];
   return {
     InputFilter: `$.${EXPORT_FEATURES_FIELD}`,
     JoinSource: 'Input',
-    OutputFilter: `$[${[...keys, 'SageMakerOutput'].map((k) => `'${k}'`).join(',')}]`,
+    OutputFilter: `$[${kept.map((k) => `'${k}'`).join(',')}]`,
   };
 }

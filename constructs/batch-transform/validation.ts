@@ -25,8 +25,8 @@ export const MAX_PAYLOAD_MB_RANGE = { min: 0, max: 100 } as const;
 /** SageMaker: MaxConcurrentTransforms x MaxPayloadInMB must not exceed 100 MB. */
 export const MAX_CONCURRENT_PAYLOAD_MB = 100;
 /**
- * Job names are `bt-<name>-<execution name>`, at most 63 characters; EventBridge Scheduler and the
- * console name executions with 36-character UUIDs, which leaves 23 for the name.
+ * Job names are `bt-<name>-<32-digit hash of the execution>` (lib/workflows `executionJobName`), at
+ * most 59 characters with this bound, under SageMaker's 63 whatever the execution's name.
  */
 export const MAX_NAME_LENGTH = 23;
 /** Key columns: what DynamoDB's string key can hold exactly. */

@@ -11,8 +11,8 @@ export const VECTOR_LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_vectors.
 export const TRANSFORM_OUTPUT_MODULE = path.join(__dirname, 'runtime', 'transform_output.py');
 
 /**
- * Job names of the vector loader: `bv-<name>-<execution>`, as long as the cache loader's
- * `bt-<name>-<execution>` (processing job names are unique per account and region).
+ * Job names of the vector loader: `bv-<name>-<hash of the execution>`, as long as the cache loader's
+ * `bt-<name>-<hash of the execution>` (processing job names are unique per account and region).
  */
 export const VECTOR_JOB_NAME_PREFIX = 'bv';
 

@@ -3,11 +3,11 @@ import { Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targe
 import { Construct } from 'constructs';
 import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketDelete, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketDelete, grantBucketPut, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
 import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 
-/** Processing jobs of the stage are named `anonymize-<execution>`. */
+/** Processing jobs of the stage are named `anonymize-<hash of the execution>`. */
 const JOB_NAME_PREFIX = 'anonymize';
 
 /** Where the anonymization script lives in this repository. */
@@ -34,6 +34,15 @@ export interface AnonymizationStageProps {
   readonly instanceType: string;
   readonly volumeSizeGiB: number;
   readonly maxRuntime: Duration;
+}
+
+/**
+ * Prefix, in the raw bucket, of the manifests that name each run's raw object for the processing
+ * job: in the raw zone, as they hold raw keys, and outside every dataset's `<dataset>/`, so that
+ * writing one starts no run. They expire with the zone.
+ */
+export function manifestPrefix(dataset: string): string {
+  return `_manifests/${dataset}/`;
 }
 
 /** Prefix, in the curated bucket, of the processing job's output before it is inserted into Iceberg. */
@@ -84,6 +93,31 @@ export class AnonymizationStage extends Construct {
     const staging = stagingPrefix(props.dataset);
     const execution = { expression: '$$.Execution.Name' };
 
+    // The job reads the new object through a manifest, not `s3://<bucket>/<key>` as a prefix: SageMaker
+    // caps an input's S3Uri at 1,024 characters, which an S3 key alone may reach, and a prefix would
+    // also take every object whose key starts with this one's (`x.jsonl` takes `x.jsonl.gz`).
+    const manifestKey = statesFormat(`${manifestPrefix(props.dataset)}{}.json`, execution.expression);
+    const nameRawObject = new sfn.Pass(this, 'NameRawObject', {
+      comment: 'The manifest of the new raw object: [{"prefix": "s3://<raw bucket>/"}, "<its key>"]',
+      parameters: {
+        'entries.$': `States.Array(States.StringToJson(${statesFormat('{"prefix":"s3://{}/"}', '$.detail.bucket.name')}), $.detail.object.key)`,
+      },
+      resultPath: '$.manifest',
+    });
+    const writeManifest = new sfn.CustomState(this, 'WriteManifest', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:putObject`,
+        Parameters: {
+          'Bucket': props.rawBucket.bucketName,
+          'Key.$': manifestKey,
+          'Body.$': 'States.JsonToString($.manifest.entries)',
+          'ContentType': 'application/json',
+        },
+        ResultPath: null,
+      },
+    });
+
     const anonymize = processingJobState(this, 'Anonymize', {
       jobNamePrefix: JOB_NAME_PREFIX,
       role: props.role,
@@ -96,7 +130,7 @@ export class AnonymizationStage extends Construct {
         '--output', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.jsonl`, execution.expression) },
         '--key-secret-id', props.pseudonymizationKey.secretArn,
       ],
-      inputs: [{ name: 'raw', s3Uri: { expression: statesFormat('s3://{}/{}', '$.detail.bucket.name', '$.detail.object.key') } }],
+      inputs: [{ name: 'raw', s3Uri: { expression: statesFormat('s3://{}/{}', intrinsicLiteral(props.rawBucket.bucketName), manifestKey) }, dataType: 'ManifestFile' }],
       outputS3Uri: `s3://${props.curatedBucket.bucketName}/${staging}`,
       encryptionKey: props.encryptionKey,
       subnets: props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }),
@@ -124,7 +158,7 @@ export class AnonymizationStage extends Construct {
     });
 
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: anonymize.next(insert).next(removeStaged),
+      definition: nameRawObject.next(writeManifest).next(anonymize).next(insert).next(removeStaged),
       encryptionKey: props.encryptionKey,
       logName: `anonymize-${props.dataset}`,
       timeout: props.maxRuntime.plus(Duration.hours(1)),
@@ -161,5 +195,7 @@ export class AnonymizationStage extends Construct {
     // table's data and metadata and the query results, all in the curated zone.
     grantBucketReadWrite(props.curatedBucket, role);
     grantBucketDelete(props.curatedBucket, role, `${staging}*`);
+    // The manifest of each run: put only, as producers put raw files (the workflow never reads the raw zone).
+    grantBucketPut(props.rawBucket, role, `${manifestPrefix(props.dataset)}*`);
   }
 }

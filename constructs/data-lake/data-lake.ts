@@ -1,10 +1,11 @@
 import { Duration, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
+import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import { ColumnDefinition, CuratedColumn, RawFormat, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
-import { DataCategory, markAnonymizationStage } from '../../lib/classification';
+import { DataCategory, exemptFromErasure, markAnonymizationStage } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -19,6 +20,8 @@ export const DEFAULT_CURATED_RETENTION = Duration.days(365);
 export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
 /** Prefixes of the curated zone that only hand data from one workflow step to the next; they expire after a day. */
 export const TRANSIENT_PREFIXES: readonly string[] = ['_staging/', '_exports/'];
+/** Prefix of the Athena workgroup's query results in the curated zone. */
+export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
 
@@ -59,6 +62,12 @@ export interface DataLakeProps {
   readonly anonymizationVolumeSizeGiB?: number;
   /** @default Duration.hours(2) */
   readonly anonymizationMaxRuntime?: Duration;
+  /**
+   * The erasure of data subjects across the stores registered with the lake (see
+   * {@link DataLake.registerErasable}): deadline alert, audit retention, concurrency.
+   * @default - DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_CONCURRENCY
+   */
+  readonly erasure?: ErasureOptions;
 }
 
 /** Properties of a dataset, given to {@link DataLake.addDataset}. */
@@ -97,6 +106,11 @@ export class DataLake extends Construct {
   public readonly curatedRetention: Duration;
   /** Secret holding the pseudonymization key (HMAC-SHA256), encrypted with the lake's key. */
   public readonly pseudonymizationKey: secrets.ISecret;
+  /**
+   * The erasure of data subjects: the registry of stores, the workflow that erases a request
+   * across them, its audit table and deadline check.
+   */
+  public readonly erasure: DataLakeErasure;
 
   private readonly rawBucket: s3.Bucket;
   private readonly anonymizationRole: iam.Role;
@@ -143,7 +157,7 @@ export class DataLake extends Construct {
         publishCloudWatchMetricsEnabled: true,
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
-          outputLocation: `s3://${this.curatedBucket.bucketName}/athena-results/`,
+          outputLocation: `s3://${this.curatedBucket.bucketName}/${ATHENA_RESULTS_PREFIX}`,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.encryptionKey.keyArn },
         },
       },
@@ -160,6 +174,19 @@ export class DataLake extends Construct {
     this.pseudonymizationKey = secret;
 
     this.jobSecurityGroup = props.network.securityGroupFor(this, 'AnonymizationJobs', `Anonymization jobs of ${this.node.path}`);
+
+    this.erasure = new DataLakeErasure(this, 'Erasure', {
+      encryptionKey: this.encryptionKey,
+      network: props.network,
+      pseudonymizationKey: secret,
+      databaseName: this.databaseName,
+      workGroupName: this.workGroupName,
+      resultsBucket: this.curatedBucket,
+      resultsPrefix: ATHENA_RESULTS_PREFIX,
+      options: props.erasure,
+      removalPolicy: props.removalPolicy,
+    });
+    this.registerZones(props);
 
     this.anonymizationRole = new iam.Role(this, 'AnonymizationRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -246,6 +273,19 @@ export class DataLake extends Construct {
 
     const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey);
     this.datasets.set(name, dataset);
+    // A subject's rows are found by each column that holds the pseudonym of one of their identifiers.
+    for (const column of columns.filter((c) => c.subjectIdentifier !== undefined)) {
+      this.registerErasable(scope, {
+        kind: 'icebergTable',
+        name: `iceberg:${name}.${column.name}`,
+        identifier: column.subjectIdentifier!,
+        table: { databaseName: this.databaseName, tableName: name },
+        column: column.name,
+        bucket: this.curatedBucket,
+        objectPattern: `${name}/*`,
+        resources: [this.curatedBucket],
+      });
+    }
     return dataset;
   }
 
@@ -310,6 +350,20 @@ export class DataLake extends Construct {
   }
 
   /**
+   * Registers a store that holds data subjects' data with the lake's erasure: the erasure workflow
+   * erases it for every request (or, for a kind not automated yet, records it as manual in every
+   * request's audit), its resources record the store's name in the template, and the workflow gets
+   * exactly the access the store needs. Constructs that create personal stores call this for them,
+   * so a store added later joins erasure by construction.
+   *
+   * @param owner the construct that owns the store, named in errors
+   * @throws KitError naming the owner when the store is invalid or its name is taken
+   */
+  public registerErasable(owner: IConstruct, store: ErasableStore): void {
+    this.erasure.register(owner, store);
+  }
+
+  /**
    * Makes `role` an anonymization stage of this lake: it may read the pseudonymization key, and it
    * is tagged as a stage, so that the GDPR guard lets it read raw personal data (e.g. a stream
    * handler that pseudonymizes events before they reach a feature group).
@@ -317,6 +371,31 @@ export class DataLake extends Construct {
   public registerAnonymizationStage(role: iam.Role): iam.Grant {
     markAnonymizationStage(role);
     return this.pseudonymizationKey.grantRead(role);
+  }
+
+  /** The zones' own place in erasure: the raw and curated files as manual stores, the access logs exempt. */
+  private registerZones(props: DataLakeProps): void {
+    const rawDays = (props.rawRetention ?? DEFAULT_RAW_RETENTION).toDays();
+    this.registerErasable(this, {
+      kind: 's3Objects',
+      name: 's3:raw-zone',
+      bucket: this.rawBucket,
+      prefix: '',
+      reason: `Raw files mix many subjects and are read by the anonymization stage only; finding one subject's records means scanning and rewriting `
+        + `files (as S3 Find and Forget does). Objects and their noncurrent versions expire after ${rawDays} days (rawRetention).`,
+      resources: [this.rawBucket],
+    });
+    this.registerErasable(this, {
+      kind: 's3Objects',
+      name: 's3:curated-files',
+      bucket: this.curatedBucket,
+      prefix: '',
+      reason: 'Files of the curated zone outside its Iceberg tables (endpoint data capture, batch transform outputs, exports, query results) mix '
+        + `subjects; the tables are erased automatically, these files expire after ${this.curatedRetention.toDays()} days (curatedRetention), exports after a day.`,
+      resources: [this.curatedBucket],
+    });
+    exemptFromErasure(this.accessLogBucket, 'S3 server access logs record requests (IP addresses, object keys), not data keyed by a subject; '
+      + 'they expire after the access log retention.');
   }
 
   private validate(props: DataLakeProps): void {
@@ -349,6 +428,7 @@ export class DataLake extends Construct {
     if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,100}$/u.test(props.purpose)) {
       problems.push(`purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);
     }
+    problems.push(...erasureOptionProblems(props.erasure ?? {}));
     if (problems.length > 0) {
       throw new KitError(`DataLake ${this.node.path}: ${problems.join('; ')}`);
     }

@@ -3,3 +3,4 @@ export * from './curated-dataset';
 export * from './data-lake';
 export * from './schema';
 export * from './raw-ingestion-stream';
+export * from './erasure';

@@ -1,6 +1,6 @@
 import { Duration, Stack, aws_iam as iam, aws_kinesisfirehose as firehose, aws_kms as kms, aws_logs as logs, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DataCategory, classify } from '../../lib/classification';
+import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledgeWildcardsOf, addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { createLogGroup } from '../../lib/defaults';
 
@@ -89,6 +89,8 @@ export class RawIngestionStream extends Construct {
     stream.node.addDependency(role);
     // Records wait in the stream for at most a day when the raw zone cannot be reached.
     classify(stream, { category: DataCategory.RAW_PERSONAL, purpose: `${props.purpose} ingestion`, retention: Duration.days(1) }, this.node.path);
+    exemptFromErasure(stream, 'A delivery stream buffers records for minutes (at most a day when the raw zone is unreachable) and cannot delete one; '
+      + 'what it delivers lands in the raw zone, which the erasure registry lists.');
     this.deliveryStreamName = stream.ref;
     this.deliveryStreamArn = stream.attrArn;
   }

@@ -105,6 +105,15 @@ export interface ColumnDefinition {
    * @default - none
    */
   readonly comment?: string;
+  /**
+   * The data subject identifier whose pseudonym the column holds: an erasure request names a
+   * subject by identifier (`{ user_id: '42' }`) and deletes the rows whose column holds that
+   * identifier's pseudonym. Name another identifier when the column holds the same kind of id
+   * under another name (`friend_id` holds user ids: `'user_id'`). Only pseudonymized columns carry one.
+   * @default - the column's name for a pseudonymized DIRECT_IDENTIFIER; none for other columns (a
+   *   pseudonymized quasi-identifier such as a post id identifies no subject)
+   */
+  readonly subjectIdentifier?: string;
 }
 
 /** How raw files of a dataset are written. */
@@ -124,6 +133,14 @@ export const ALLOWED_ACTIONS: Readonly<Record<ColumnClassification, readonly Col
 };
 
 const NAME = /^[a-z][a-z0-9_]{0,127}$/;
+
+/** The data subject identifier a column's pseudonym belongs to, if any (see ColumnDefinition.subjectIdentifier). */
+export function subjectIdentifierOf(column: ColumnDefinition): string | undefined {
+  if (actionOf(column) !== ColumnAction.PSEUDONYMIZE) {
+    return undefined;
+  }
+  return column.subjectIdentifier ?? (column.classification === ColumnClassification.DIRECT_IDENTIFIER ? column.name : undefined);
+}
 
 /** The action a column gets: its own, or KEEP for a non-personal column without one. */
 export function actionOf(column: ColumnDefinition): ColumnAction | undefined {
@@ -171,6 +188,12 @@ export function schemaProblems(dataset: string, columns: readonly ColumnDefiniti
     if (action !== ColumnAction.GENERALIZE && column.generalization !== undefined) {
       problems.push(`${where}: a generalization rule is given but the action is ${action}; use action generalize or remove the rule`);
     }
+    if (column.subjectIdentifier !== undefined && action !== ColumnAction.PSEUDONYMIZE) {
+      problems.push(`${where}: subjectIdentifier applies to pseudonymized columns only, but the action is ${action}`);
+    }
+    if (column.subjectIdentifier !== undefined && !NAME.test(column.subjectIdentifier)) {
+      problems.push(`${where}: subjectIdentifier must be lower case letters, digits and underscores, starting with a letter, but '${column.subjectIdentifier}' was provided`);
+    }
     if (action === ColumnAction.GENERALIZE && column.generalization) {
       problems.push(...column.generalization.problems.map((p) => `${where}: ${p}`));
       const width = column.generalization.rule.width;
@@ -190,6 +213,8 @@ export interface CuratedColumn {
   readonly name: string;
   readonly type: ColumnType;
   readonly comment?: string;
+  /** The data subject identifier whose pseudonym the column holds (see ColumnDefinition.subjectIdentifier). */
+  readonly subjectIdentifier?: string;
 }
 
 /** The curated dataset's columns: the raw ones that are not dropped, with their output types. */
@@ -202,7 +227,8 @@ export function curatedColumns(columns: readonly ColumnDefinition[]): CuratedCol
     const type = action === ColumnAction.PSEUDONYMIZE ? 'string'
       : action === ColumnAction.GENERALIZE && column.generalization ? column.generalization.outputType(column.type)
         : column.type;
-    return [{ name: column.name, type, comment: column.comment }];
+    const subjectIdentifier = subjectIdentifierOf(column);
+    return [{ name: column.name, type, comment: column.comment, ...(subjectIdentifier ? { subjectIdentifier } : {}) }];
   });
 }
 

@@ -345,6 +345,24 @@ describe('autoscaling and alarms', () => {
     expect(ep.champion.capacity.explanation.at(-1)).toMatch(/explicit capacity min 4, max 10 \(sized: min 2, max 44\)/);
   });
 
+  test('maxTrafficShare sizes the maximum for the share a variant may get at run time; the initial count stays the initial share\'s', () => {
+    const small = sizeEndpoint({ ...FIGURES, trafficShare: 0.1 });
+    const full = sizeEndpoint({ ...FIGURES, trafficShare: 1 });
+    const { template, ep } = endpoint({
+      variants: { champion: { ...CHAMPION, initialWeight: 0.9, maxTrafficShare: 1 }, challenger: { ...CHAMPION, name: 'challenger', initialWeight: 0.1, maxTrafficShare: 1 } },
+    });
+    expect(ep.challenger?.capacity).toMatchObject({ initialInstanceCount: small.initialInstanceCount, minCapacity: small.minCapacity, maxCapacity: full.maxCapacity });
+    expect(ep.challenger?.maxTrafficShare).toBe(1);
+    expect(ep.challenger?.trafficShare).toBeCloseTo(0.1);
+    expect(endpointConfig(template).ProductionVariants[1].InitialInstanceCount).toBe(small.initialInstanceCount);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      ResourceId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/variant/challenger'])]) }), MaxCapacity: full.maxCapacity,
+    });
+    expect(ep.challenger?.capacity.explanation.at(-1)).toMatch(/^variants.challenger: up to 100% of the traffic at run time \(maxTrafficShare\): ceil\(.*; max capacity = /);
+    // Without it, the maximum is the initial share's.
+    expect(endpoint({ variants: { champion: CHAMPION } }).ep.champion.maxTrafficShare).toBe(1);
+  });
+
   test('a minimum above the sized maximum raises the maximum with it', () => {
     const { ep } = endpoint({ variants: { champion: { ...CHAMPION, minCapacity: 60 } } });
     expect(ep.champion.capacity).toMatchObject({ minCapacity: 60, maxCapacity: 60, initialInstanceCount: 60 });
@@ -374,9 +392,13 @@ describe('autoscaling and alarms', () => {
 
 describe('model changes (deployment guardrails)', () => {
   test('by default: blue/green with a 10 % canary baking 10 minutes, rolled back by any variant\'s latency or 5XX alarm; variant properties retained', () => {
-    const { template } = endpoint({ variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'challenger', initialWeight: 0.1 } } });
+    const { template, ep, stack } = endpoint({ variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'challenger', initialWeight: 0.1 } } });
     const [resource] = Object.values(template.findResources('AWS::SageMaker::Endpoint'));
     expect(resource.Properties.RetainAllVariantProperties).toBe(true);
+    // The same guardrails, for updates made outside CloudFormation (the release loop's).
+    const guardrails = stack.resolve(ep.deploymentGuardrails);
+    expect(guardrails.blueGreenUpdatePolicy).toMatchObject({ trafficRoutingConfiguration: { type: 'CANARY' }, maximumExecutionTimeoutInSeconds: 2700 });
+    expect(guardrails.autoRollbackConfiguration.alarms).toEqual(resource.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms.map((a: { AlarmName: unknown }) => ({ alarmName: a.AlarmName })));
     expect(resource.Properties.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
       TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 600 },
       TerminationWaitInSeconds: 300,
@@ -405,6 +427,7 @@ describe('model changes (deployment guardrails)', () => {
     expect(Object.values(off.findResources('AWS::SageMaker::Endpoint'))[0].Properties.DeploymentConfig).toBeUndefined();
     const inf1 = endpoint({ variants: { champion: { ...CHAMPION, instanceType: 'ml.inf1.xlarge' } } });
     expect(Object.values(inf1.template.findResources('AWS::SageMaker::Endpoint'))[0].Properties.DeploymentConfig).toBeUndefined();
+    expect(inf1.ep.deploymentGuardrails).toBeUndefined();
     Annotations.fromStack(inf1.stack).hasWarning('/Serving/Endpoint', Match.stringLikeRegexp('champion run on Inf1.*shift all traffic at once'));
   });
 });
@@ -415,6 +438,9 @@ describe('attributes, grants and metrics', () => {
     expect(stack.resolve(ep.endpointName)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Endpoint[A-F0-9]{8}$/), 'EndpointName'] });
     expect(stack.resolve(ep.endpointArn)).toEqual({ Ref: expect.stringMatching(/^Endpoint[A-F0-9]{8}$/) });
     expect(ep.variantNames).toEqual(['champion', 'challenger']);
+    // The name as given, and the capture's key prefix, without a reference to the endpoint.
+    expect(ep.physicalName).toBe('ad-click');
+    expect(ep.dataCaptureKeyPrefix).toBe('data-capture/ad-click/');
     expect(ep.champion.kind).toBe(VariantKind.CHAMPION);
     expect(ep.challenger?.variantName).toBe('challenger');
     expect(ep.shadow).toBeUndefined();
@@ -466,6 +492,8 @@ describe('validation', () => {
     ['a target utilization above 1', { figures: { ...FIGURES, targetUtilization: 1.5 } }, /figures.targetUtilization must be above 0 and at most 1, but 1.5 was provided/],
     ['a variant throughput of 0', { variants: { champion: { ...CHAMPION, perInstanceThroughputQps: 0 } } }, /variants.champion.perInstanceThroughputQps must be a number of requests per second above 0, but 0 was provided/],
     ['max below min capacity', { variants: { champion: { ...CHAMPION, minCapacity: 5, maxCapacity: 3 } } }, /variants.champion.maxCapacity must be at least minCapacity \(5\), but 3 was provided/],
+    ['a maximum traffic share of 0', { variants: { champion: { ...CHAMPION, maxTrafficShare: 0 } } }, /variants.champion.maxTrafficShare must be a share above 0 and at most 1, but 0 was provided/],
+    ['a maximum traffic share above 1', { variants: { champion: CHAMPION, challenger: { ...CHAMPION, name: 'b', maxTrafficShare: 1.5 } } }, /variants.challenger.maxTrafficShare must be a share above 0 and at most 1, but 1.5 was provided/],
     ['a fractional min capacity', { variants: { champion: { ...CHAMPION, minCapacity: 1.5 } } }, /variants.champion.minCapacity must be a whole number of at least 1, but 1.5 was provided/],
     ['a bad endpoint name', { endpointName: 'ad_click' }, /endpointName must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but 'ad_click' was provided/],
     ['a bad variant name', { variants: { champion: { ...CHAMPION, name: '-champion' } } }, /variants.champion.name must be 1-63 letters, digits and hyphens/],

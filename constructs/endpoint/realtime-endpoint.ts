@@ -50,10 +50,18 @@ export interface VariantOptions {
    * @default - from lib/sizing: instances at peak × headroom, at least min capacity
    */
   readonly maxCapacity?: number;
+  /**
+   * The largest share of the production traffic (above 0, at most 1) the variant may serve when
+   * its weight moves at run time: a release loop (constructs/release) ramps a challenger to half
+   * the traffic, and a promotion gives it all. It sizes the autoscaling maximum; the initial
+   * instance count stays sized from the initial weight.
+   * @default - the initial weight's share
+   */
+  readonly maxTrafficShare?: number;
 }
 
 /** A shadow variant: receives a copy of the champion's requests; its responses are discarded. */
-export interface ShadowVariantOptions extends Omit<VariantOptions, 'initialWeight'> {
+export interface ShadowVariantOptions extends Omit<VariantOptions, 'initialWeight' | 'maxTrafficShare'> {
   /**
    * Share of the champion's requests copied to the shadow variant, 1-100. It becomes the shadow
    * variant's weight relative to the champion's.
@@ -187,6 +195,8 @@ export interface EndpointVariant {
   readonly initialWeight: number;
   /** Share of the endpoint's requests the variant serves (or receives a copy of). */
   readonly trafficShare: number;
+  /** The largest share its autoscaling maximum is sized for (`maxTrafficShare`, else `trafficShare`). */
+  readonly maxTrafficShare: number;
   /** lib/sizing's output, with explicit min/max capacity applied. */
   readonly capacity: EndpointCapacity;
   readonly model: sagemaker.CfnModel;
@@ -228,7 +238,12 @@ export interface VariantMetricOptions extends cloudwatch.MetricOptions {
  * which SageMaker rejects), autoscaling and alarms sized from the blueprint's figures.
  */
 export class RealtimeEndpoint extends Construct {
-  private readonly physicalName: string;
+  /**
+   * The endpoint's name as given in the props, not a reference: what names and IAM patterns derived
+   * from the endpoint are built from (the release loop's models and configs), and what metrics and
+   * alarms use without depending on the endpoint.
+   */
+  public readonly physicalName: string;
   /** The endpoint's name, as a reference to the endpoint (so that users depend on it). */
   public readonly endpointName: string;
   public readonly endpointArn: string;
@@ -238,6 +253,8 @@ export class RealtimeEndpoint extends Construct {
   public readonly variantNames: readonly string[];
   /** Where captured requests land: `s3://<curated>/data-capture/<endpointName>/<variant>/yyyy/mm/dd/hh/`. @default - undefined without capture */
   public readonly dataCaptureS3Uri?: string;
+  /** Key prefix of the captured requests in the curated bucket (`data-capture/<endpointName>/`). @default - undefined without capture */
+  public readonly dataCaptureKeyPrefix?: string;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   /** Whether the endpoint config carries the lake key (false when a variant runs on local NVMe storage). */
   public readonly instanceStorageKeyed: boolean;
@@ -305,6 +322,7 @@ export class RealtimeEndpoint extends Construct {
       } : undefined,
     });
     this.dataCaptureS3Uri = capture ? `s3://${lake.curatedBucket.bucketName}/${capturePrefix}` : undefined;
+    this.dataCaptureKeyPrefix = capture ? capturePrefix : undefined;
 
     const resource = new sagemaker.CfnEndpoint(this, 'Resource', {
       endpointName,
@@ -361,6 +379,7 @@ export class RealtimeEndpoint extends Construct {
         instanceType: plan.options.instanceType,
         initialWeight: plan.weight,
         trafficShare: plan.share,
+        maxTrafficShare: plan.maxShare,
         capacity: plan.capacity,
         model,
         executionRole: role,
@@ -404,6 +423,15 @@ export class RealtimeEndpoint extends Construct {
         alarms: this.variants.flatMap((v) => [v.latencyAlarm, v.errorAlarm]).map((alarm) => ({ alarmName: alarm.alarmName })),
       },
     };
+  }
+
+  /**
+   * The guardrails a model change goes through (`AWS::SageMaker::Endpoint.DeploymentConfig`), for
+   * updates made outside CloudFormation (the release loop's UpdateEndpoint) to use the same ones.
+   * @default - undefined when the endpoint is unguarded (`deployment.guarded: false`, or Inf1)
+   */
+  public get deploymentGuardrails(): sagemaker.CfnEndpoint.DeploymentConfigProperty | undefined {
+    return (this.node.defaultChild as sagemaker.CfnEndpoint).deploymentConfig as sagemaker.CfnEndpoint.DeploymentConfigProperty | undefined;
   }
 
   /** The champion variant. */
@@ -500,14 +528,25 @@ export class RealtimeEndpoint extends Construct {
       weight = options.initialWeight ?? DEFAULT_VARIANT_WEIGHT;
       share = weight / weights.total;
     }
-    const sized = sizeEndpoint({
-      ...props.figures,
-      perInstanceThroughputQps: options.perInstanceThroughputQps ?? props.figures.perInstanceThroughputQps,
-      trafficShare: share,
-    }, `RealtimeEndpoint ${this.node.path} ${v.label}`);
-    const capacity = withExplicitCapacity(sized, options.minCapacity, options.maxCapacity, v.label);
-    return { kind, options, weight, share, capacity };
+    const figures = { ...props.figures, perInstanceThroughputQps: options.perInstanceThroughputQps ?? props.figures.perInstanceThroughputQps };
+    const who = `RealtimeEndpoint ${this.node.path} ${v.label}`;
+    const sized = sizeEndpoint({ ...figures, trafficShare: share }, who);
+    const maxShare = kind === VariantKind.SHADOW ? share : Math.max(share, options.maxTrafficShare ?? share);
+    const grown = maxShare > share ? withLargestShare(sized, sizeEndpoint({ ...figures, trafficShare: maxShare }, who), maxShare, v.label) : sized;
+    const capacity = withExplicitCapacity(grown, options.minCapacity, options.maxCapacity, v.label);
+    return { kind, options, weight, share, maxShare, capacity };
   }
+}
+
+/** The capacity sized for the initial share, with the maximum of the largest share it may get at run time. */
+function withLargestShare(sized: EndpointCapacity, largest: EndpointCapacity, share: number, label: string): EndpointCapacity {
+  return {
+    ...sized,
+    maxCapacity: Math.max(sized.maxCapacity, largest.maxCapacity),
+    explanation: [...sized.explanation,
+      `${label}: up to ${Number((share * 100).toFixed(2))}% of the traffic at run time (maxTrafficShare): `
+      + largest.explanation.filter((line) => line.startsWith('ceil(') || line.startsWith('max capacity')).join('; ')],
+  };
 }
 
 /** Applies explicit min/max capacity over the sized ones, keeping initial count and max consistent. */

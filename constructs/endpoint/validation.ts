@@ -86,6 +86,14 @@ const VARIANT_RULES: readonly VariantRule[] = [
     },
   ]),
   {
+    condition: (v) => v.maxTrafficShare !== undefined && Token.isUnresolved(v.maxTrafficShare),
+    message: (_v, l) => tokenMessage(l, 'maxTrafficShare', 'the autoscaling maximum is sized from it'),
+  },
+  {
+    condition: (v) => known(v.maxTrafficShare) && !(Number.isFinite(v.maxTrafficShare) && v.maxTrafficShare! > 0 && v.maxTrafficShare! <= 1),
+    message: (v, l) => `${l}.maxTrafficShare must be a share above 0 and at most 1, but ${v.maxTrafficShare} was provided`,
+  },
+  {
     condition: (v) => isWholeFrom(v.minCapacity, 1) && isWholeFrom(v.maxCapacity, 1) && v.maxCapacity! < v.minCapacity!,
     message: (v, l) => `${l}.maxCapacity must be at least minCapacity (${v.minCapacity}), but ${v.maxCapacity} was provided`,
   },

@@ -5,12 +5,12 @@ import { FeatureDefinition, featureGroupProblems } from './definitions';
 import { FeatureGroup } from './feature-group';
 import { OnlineCache } from './online-cache';
 import { StreamingIngestion, StreamingIngestionOptions } from './streaming-ingestion';
-import { DataCategory } from '../../lib/classification';
+import { DataCategory, exemptFromErasure } from '../../lib/classification';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { grantBucketReadWrite } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { DataLake } from '../data-lake';
+import { DataLake, IcebergMatch } from '../data-lake';
 
 /** Online store TTL by default: features of people who stopped using the product expire. */
 export const DEFAULT_ONLINE_TTL = Duration.days(30);
@@ -50,6 +50,15 @@ export interface FeatureGroupOptions {
   readonly streaming?: StreamingIngestionOptions;
   /** Batch ingestion from a curated dataset. @default - none */
   readonly batch?: BatchIngestionOptions;
+  /**
+   * The features that hold a data subject's pseudonym, as feature → identifier (the name an
+   * erasure request gives the raw id under, e.g. `{ user_id: 'user_id' }`): the lake's erasure
+   * deletes the subject's online record (when the record identifier is one of them) and offline
+   * rows. A pair feature (`streaming.pairFields`) matches either part of the pair.
+   * @default - derived: features filled from a column of the batch source that holds a subject
+   *   identifier, and the stream's pseudonymized fields that are not pairs (named as the field)
+   */
+  readonly subjectFeatures?: Readonly<Record<string, string>>;
 }
 
 /** Options of the feature store's in-memory online cache. */
@@ -117,6 +126,7 @@ export class FeatureStore extends Construct {
     if (options.batch) {
       problems.push(...batchSourceProblems(options, options.batch.source));
     }
+    problems.push(...subjectFeatureProblems(options));
     if (problems.length > 0) {
       throw new KitError(`FeatureStore ${this.node.path}: feature group '${options.name}': ${problems.join('; ')}`);
     }
@@ -154,6 +164,7 @@ export class FeatureStore extends Construct {
     });
     const added = { featureGroup, streaming, batch };
     this.groups.set(options.name, added);
+    this.registerErasable(scope, options, featureGroup);
     return added;
   }
 
@@ -166,14 +177,24 @@ export class FeatureStore extends Construct {
     if (this.onlineCache) {
       throw new KitError(`FeatureStore ${this.node.path}: an online cache already exists (${this.onlineCache.node.path})`);
     }
+    const retention = options.retention ?? DEFAULT_ONLINE_TTL;
     this.onlineCache = new OnlineCache(this, 'OnlineCache', {
       vpc: this.props.network.vpc,
       vpcSubnets: this.props.network.subnets,
       encryptionKey: this.props.lake.encryptionKey,
-      classification: { category: DataCategory.PSEUDONYMIZED, purpose: this.props.purpose, retention: options.retention ?? DEFAULT_ONLINE_TTL },
+      classification: { category: DataCategory.PSEUDONYMIZED, purpose: this.props.purpose, retention },
       cacheNodeType: options.cacheNodeType,
       replicasPerNodeGroup: options.replicasPerNodeGroup,
       snapshotRetentionDays: options.snapshotRetentionDays,
+    });
+    this.props.lake.registerErasable(this, {
+      kind: 'cacheKeys',
+      name: 'cache:online-features',
+      replicationGroupId: this.onlineCache.replicationGroupId,
+      keyPattern: '<serving key prefix><feature group>:<pseudonym>',
+      reason: 'The serving path caches online records under keys ending in their record identifier; the workflow does not reach into the cache '
+        + `(in the VPC, behind AUTH) yet. Entries expire with the serving TTL, within the cache's retention of ${retention.toDays()} days.`,
+      resources: [this.onlineCache],
     });
     return this.onlineCache;
   }
@@ -185,6 +206,52 @@ export class FeatureStore extends Construct {
       throw new KitError(`FeatureStore ${this.node.path}: no feature group '${name}'; added: ${[...this.groups.keys()].join(', ') || 'none'}`);
     }
     return found.featureGroup;
+  }
+
+  /**
+   * The group's stores in the lake's erasure: the online record (by the record identifier's
+   * pseudonym) and the offline rows (by each subject feature); online records that hold a subject
+   * elsewhere are declared manual; a group that holds no subject's pseudonym is exempt, saying so.
+   */
+  private registerErasable(owner: Construct, options: FeatureGroupOptions, group: FeatureGroup): void {
+    const lake = this.props.lake;
+    const stack = Stack.of(this);
+    const subjects = subjectFeatures(options);
+    const pairs = new Set(options.streaming?.pairFields ?? []);
+    if (Object.keys(subjects).length === 0) {
+      exemptFromErasure(group, `No feature of ${options.name} holds a data subject's pseudonym (record identifier '${options.recordIdentifier}' `
+        + 'comes from no subject identifier); declare subjectFeatures if one does.');
+      return;
+    }
+    const onlineTtl = options.onlineStore === false ? undefined : (options.onlineTtl ?? DEFAULT_ONLINE_TTL);
+    for (const [feature, identifier] of Object.entries(subjects)) {
+      const pair = pairs.has(feature);
+      if (onlineTtl !== undefined && feature === options.recordIdentifier && !pair) {
+        lake.registerErasable(owner, {
+          kind: 'featureGroupOnline', name: `feature-group:${options.name}:online`, identifier,
+          featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn, encryptionKey: lake.encryptionKey, resources: [group],
+        });
+      } else if (onlineTtl !== undefined) {
+        lake.registerErasable(owner, {
+          kind: 'featureGroupRecords', name: `feature-group:${options.name}:online:${feature}`, identifier, featureGroupName: group.featureGroupName, feature,
+          reason: `Online records of ${options.name} are addressed by ${pair ? 'a pair of pseudonyms' : `'${options.recordIdentifier}'`}, and the online store cannot `
+            + `be searched by a feature's value; they expire with the online TTL (${Math.ceil(onlineTtl.toSeconds() / 86400)} days). The offline rows are erased automatically.`,
+          resources: [group],
+        });
+      }
+      if (options.offlineStore ?? true) {
+        lake.registerErasable(owner, {
+          kind: 'icebergTable', name: `feature-group:${options.name}:offline:${feature}`, identifier,
+          table: { databaseName: OFFLINE_STORE_DATABASE, offlineStoreOf: { featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn } },
+          column: feature,
+          match: pair ? IcebergMatch.PAIR_MEMBER : IcebergMatch.EQUALS,
+          bucket: lake.curatedBucket,
+          // SageMaker writes an offline store under <prefix><account>/sagemaker/<region>/offline-store/<group>-<creation time>/.
+          objectPattern: `${OFFLINE_STORE_PREFIX}${stack.account}/sagemaker/${stack.region}/offline-store/${group.featureGroupName}-*`,
+          resources: [group],
+        });
+      }
+    }
   }
 
   private streamingProblems(options: FeatureGroupOptions): string[] {
@@ -228,4 +295,35 @@ export class FeatureStore extends Construct {
     }
     return problems;
   }
+}
+
+/** The features that hold a subject's pseudonym, declared or derived (see FeatureGroupOptions.subjectFeatures). */
+function subjectFeatures(options: FeatureGroupOptions): Record<string, string> {
+  if (options.subjectFeatures !== undefined) {
+    return { ...options.subjectFeatures };
+  }
+  const names = new Set(options.features.map((f) => f.name));
+  const fromBatch = (options.batch?.source.columns ?? [])
+    .filter((c) => c.subjectIdentifier !== undefined && names.has(c.name))
+    .map((c) => [c.name, c.subjectIdentifier!] as const);
+  // A pair's parts may be ids of different kinds (user and author): only a declaration can name them.
+  const pairs = new Set(options.streaming?.pairFields ?? []);
+  const fromStream = (options.streaming?.pseudonymizeFields ?? []).filter((f) => !pairs.has(f)).map((f) => [f, f] as const);
+  return Object.fromEntries([...fromBatch, ...fromStream]);
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+
+function subjectFeatureProblems(options: FeatureGroupOptions): string[] {
+  const names = options.features.map((f) => f.name);
+  const pairs = options.streaming?.pairFields ?? [];
+  if (pairs.length > 0 && options.subjectFeatures === undefined) {
+    return [`subjectFeatures must say which identifiers the pairs ${pairs.join(', ')} hold (e.g. { ${pairs[0]}: 'user_id' }), `
+      + 'so that erasure finds a subject in either part; it cannot be derived from the stream'];
+  }
+  return Object.entries(options.subjectFeatures ?? {}).flatMap(([feature, identifier]) => [
+    ...(names.includes(feature) ? [] : [`subjectFeatures: '${feature}' is not a feature (${names.join(', ')})`]),
+    ...(feature === options.eventTime ? [`subjectFeatures: '${feature}' is the event time, which holds no pseudonym`] : []),
+    ...(IDENTIFIER.test(identifier) ? [] : [`subjectFeatures.${feature} must be an identifier name (lower case letters, digits and underscores, starting with a letter), but '${identifier}' was provided`]),
+  ]);
 }

@@ -4,7 +4,7 @@ import {
   aws_secretsmanager as secretsmanager,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DataCategory, DataClassification, classificationProblems, classify } from '../../lib/classification';
+import { DataCategory, DataClassification, classificationProblems, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { DEFAULT_LOG_RETENTION, createLogGroup, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -351,6 +351,7 @@ export class OnlineCache extends Construct implements ec2.IConnectable {
     logGroup.applyRemovalPolicy(removalPolicy);
     if (!Token.isUnresolved(retention)) {
       classify(logGroup, { category: DataCategory.OPERATIONAL, purpose: 'elasticache-logs', retention: Duration.days(retention) }, this.node.path);
+      exemptFromErasure(logGroup, `Engine and slow-command logs of the cache: operational events (a slow command may name a key, a pseudonym), expiring after ${retention} days.`);
     }
     return logGroup;
   }

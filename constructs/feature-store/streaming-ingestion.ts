@@ -2,7 +2,7 @@ import * as path from 'path';
 import { Duration, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda, aws_lambda_event_sources as sources, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { FeatureGroup } from './feature-group';
-import { DataCategory, classify } from '../../lib/classification';
+import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
@@ -77,6 +77,8 @@ export class StreamingIngestion extends Construct {
     acknowledge(this.stream, 'AwsSolutions-KDS3',
       'The stream carries raw personal data; the GDPR guard requires a customer-managed key (policy, rotation, crypto-shredding), whatever it costs.');
     classify(this.stream, { category: DataCategory.RAW_PERSONAL, purpose: `${props.purpose} feature-ingestion`, retention: Duration.days(Math.max(1, Math.ceil(retention.toHours() / 24))) });
+    exemptFromErasure(this.stream, `A Kinesis stream cannot delete a record: raw events leave it after its retention (${retention.toHours()} hours), `
+      + 'and what the handler makes of them is in the feature group, which the erasure registry lists.');
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.KMS,
@@ -87,6 +89,7 @@ export class StreamingIngestion extends Construct {
     });
     // Kinesis failure destinations receive the batch's shard and sequence numbers, not the events.
     classify(this.deadLetterQueue, { category: DataCategory.OPERATIONAL, purpose: 'failed-ingestion-batches', retention: Duration.days(14) });
+    exemptFromErasure(this.deadLetterQueue, 'Holds the shard and sequence numbers of failed batches, never an event or an identifier; messages expire after 14 days.');
     acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
       'This queue is itself the dead-letter destination of the ingestion handler; it has no consumer whose failures need another queue.');
     this.deadLetterAlarm = createDeadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue,

@@ -46,8 +46,8 @@ export function baselineUnloadStatement(databaseName: string, tableName: string,
 }
 
 /**
- * Processing jobs are named `<prefix>-<execution name>` (at most 63 characters, and an execution that
- * EventBridge starts has a 36-character name): the model's name when it is short, else its start and a hash.
+ * Processing jobs are named `<prefix>-<hash of the execution>` (lib/workflows `executionJobName`, whose
+ * prefix may have 30 characters): the model's name when it is short, else its start and a hash.
  */
 export function driftJobNamePrefix(modelName: string, uniqueSuffix: string): string {
   return modelName.length <= 20 ? `drift-${modelName}` : `drift-${modelName.slice(0, 11)}-${uniqueSuffix.slice(-8)}`;

@@ -102,7 +102,7 @@ describe('drift job (default engine)', () => {
 
     const job = drift.States.Drift;
     expect(job.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
-    expect(job.Parameters['ProcessingJobName.$']).toBe('States.Format(\'drift-ctr-{}\', $$.Execution.Name)');
+    expect(job.Parameters['ProcessingJobName.$']).toBe('States.Format(\'drift-ctr-{}\', States.Hash($$.Execution.Id, \'MD5\'))');
     const args = containerArguments(job);
     for (const expected of [
       '\'--model-name\', \'ctr\'', '\'--prediction-field\', \'score\'', '\'--baseline-prediction-column\', \'score\'',
@@ -181,7 +181,7 @@ describe('drift job (default engine)', () => {
     expect(args).toContain('\'--window-minutes\', \'360\'');
     expect(args).toContain('\'--problem-type\', \'regression\'');
     expect(args).toContain('\'--min-samples\', \'500\'');
-    expect(drift.States.Drift.Parameters['ProcessingJobName.$']).toMatch(/^States\.Format\('drift-video-recom-[0-9a-f]{8}-\{\}', \$\$\.Execution\.Name\)$/);
+    expect(drift.States.Drift.Parameters['ProcessingJobName.$']).toMatch(/^States\.Format\('drift-video-recom-[0-9a-f]{8}-\{\}', States\.Hash\(\$\$\.Execution\.Id, 'MD5'\)\)$/);
     // no endpoint: the dashboard has the ML metrics only
     expect(JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'))).not.toContain('AWS/SageMaker');
   });
@@ -344,7 +344,8 @@ describe('alarms and the retraining event', () => {
     const { stack, props } = setup();
     const monitor = new ModelMonitor(stack, 'Monitor', props());
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    // The monitor's one table (the lake has its erasure audit table besides).
+    template.resourcePropertiesCountIs('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: STATE_PARTITION_KEY, KeyType: 'HASH' }] }, 1);
     template.hasResource('AWS::DynamoDB::Table', {
       Properties: {
         KeySchema: [{ AttributeName: STATE_PARTITION_KEY, KeyType: 'HASH' }],
@@ -485,8 +486,8 @@ describe('engine model-monitor', () => {
       Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold',
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    // no drift workflow: only the retraining trigger (and the lake's anonymization) run in Step Functions
-    expect(Object.keys(definitions(template)).sort()).toEqual(['Anonymize', 'Episode']);
+    // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure and its deadline check) run in Step Functions
+    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'NameRawObject', 'Registry', 'ScanRequests']);
   });
 
   test('rates map onto Model Monitor\'s cron forms', () => {

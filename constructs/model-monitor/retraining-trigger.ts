@@ -3,7 +3,7 @@ import {
   aws_iam as iam, aws_kms as kms, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DataCategory, DataClassification, classify } from '../../lib/classification';
+import { DataCategory, DataClassification, classify, exemptFromErasure } from '../../lib/classification';
 import { resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail, RetrainingReason } from '../../lib/events';
@@ -161,6 +161,7 @@ export class RetrainingTrigger extends Construct {
       deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
     });
     classify(this.stateTable, this.classification, `RetrainingTrigger ${this.node.path}`);
+    exemptFromErasure(this.stateTable, 'The cool-down record of a model (when retraining last started, by which execution): no data about a person.');
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(props),

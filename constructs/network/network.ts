@@ -1,6 +1,6 @@
 import { Annotations, CfnResource, Duration, Stack, Token, aws_ec2 as ec2, aws_kms as kms, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DataCategory, classify } from '../../lib/classification';
+import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { EncryptionKey, createLogGroup } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -277,6 +277,7 @@ export class Network extends Construct {
     // Flow logs hold source and destination IP addresses: operational personal data.
     if (!Token.isUnresolved(retention)) {
       classify(logGroup, { category: DataCategory.OPERATIONAL, purpose: 'vpc-flow-logs', retention: Duration.days(retention) }, this.node.path);
+      exemptFromErasure(logGroup, `VPC flow records hold addresses of network interfaces inside the VPC, not data keyed by a subject; they expire after ${retention} days.`);
     }
     new ec2.FlowLog(this, 'FlowLog', {
       resourceType: ec2.FlowLogResourceType.fromVpc(vpc),

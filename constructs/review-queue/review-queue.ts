@@ -3,7 +3,7 @@ import {
   aws_cloudwatch as cloudwatch, aws_iam as iam, aws_kms as kms, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DataCategory, DataClassification, classify } from '../../lib/classification';
+import { DataCategory, DataClassification, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -122,6 +122,8 @@ export class ReviewQueue extends Construct {
       removalPolicy,
     });
     classify(this.deadLetterQueue, { ...this.classification, retention: reviewClassificationDays(deadLetterRetention) }, this.node.path);
+    exemptFromErasure(this.deadLetterQueue, 'A queue cannot delete a message by its content: items that failed review leave it after its retention '
+      + `(${reviewClassificationDays(deadLetterRetention).toDays()} days), and reviewers act on the stores the erasure registry lists.`);
     // No AwsSolutions-SQS3 finding to acknowledge: cdk-nag sees that the review queue's redrive policy targets this queue.
 
     this.queue = new sqs.Queue(this, 'Resource', {
@@ -134,6 +136,8 @@ export class ReviewQueue extends Construct {
       removalPolicy,
     });
     classify(this.queue, this.classification, this.node.path);
+    exemptFromErasure(this.queue, 'A queue cannot delete a message by its content: items waiting for review leave it when reviewed or after its retention '
+      + `(${this.classification.retention.toDays()} days).`);
     this.queueArn = this.queue.queueArn;
     this.queueUrl = this.queue.queueUrl;
     this.queueName = this.queue.queueName;

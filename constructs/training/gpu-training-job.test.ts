@@ -97,7 +97,7 @@ describe('the training job', () => {
     const train = states(s.stack).Train;
     expect(train.Resource).toBe('arn:aws:states:::sagemaker:createTrainingJob.sync');
     expect(train.Parameters).toMatchObject({
-      'TrainingJobName.$': "States.Format('{}-{}', 'ad-click', $$.Execution.Name)",
+      'TrainingJobName.$': "States.Format('ad-click-{}', States.Hash($$.Execution.Id, 'MD5'))",
       'EnableNetworkIsolation': true,
       'EnableInterContainerTrafficEncryption': true,
       'VpcConfig': { SecurityGroupIds: ['<token>'], Subnets: ['<token>', '<token>'] },
@@ -145,8 +145,8 @@ describe('the training job', () => {
     new GpuTrainingJob(s.stack, 'Spot', { ...defaults(s), modelName: 'spot' });
     new GpuTrainingJob(s.stack, 'OnDemand', { ...defaults(s), modelName: 'on-demand', useSpotInstances: false });
     const machines = Object.values(definitions(s.stack)).map((d) => d.States.Train?.Parameters).filter((p) => p);
-    const spot = machines.find((p) => p.ResourceConfig && p['TrainingJobName.$'].includes("'spot'"));
-    const onDemand = machines.find((p) => p['TrainingJobName.$'].includes("'on-demand'"));
+    const spot = machines.find((p) => p.ResourceConfig && p['TrainingJobName.$'].includes("'spot-{}'"));
+    const onDemand = machines.find((p) => p['TrainingJobName.$'].includes("'on-demand-{}'"));
     expect(spot.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 86400, MaxWaitTimeInSeconds: 172800 });
     expect(onDemand.EnableManagedSpotTraining).toBe(false);
     expect(onDemand.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 86400 });
@@ -239,7 +239,7 @@ describe('evaluation, quality gate and registration', () => {
     const evaluate = states(s.stack).Evaluate;
     expect(evaluate.Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
     expect(evaluate.Parameters).toMatchObject({
-      'ProcessingJobName.$': "States.Format('ad-click-{}', $$.Execution.Name)",
+      'ProcessingJobName.$': "States.Format('ad-click-{}', States.Hash($$.Execution.Id, 'MD5'))",
       'NetworkConfig': { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
       'AppSpecification': {
         'ContainerArguments.$': "States.Array('--model-dir', '/opt/ml/processing/model', '--metric-name', 'auc', '--output', "

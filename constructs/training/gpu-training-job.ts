@@ -19,7 +19,9 @@ import { KitError } from '../../lib/errors';
 import { retrainingEventPattern } from '../../lib/events';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
-import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, executionJobName, grantRunProcessingJobs, intrinsicLiteral, processingJobState, statesFormat,
+} from '../../lib/workflows';
 import { DataLake } from '../data-lake';
 import { OFFLINE_STORE_DATABASE, OFFLINE_STORE_PREFIX } from '../feature-store';
 
@@ -116,7 +118,7 @@ export interface GpuTrainingJobProps {
   /** Where the jobs run: in the VPC's subnets, with a security group of their own. */
   readonly network: IWorkloadNetwork;
   /**
-   * The model's name: it names the jobs (`<modelName>-<execution name>`), the model package group,
+   * The model's name: it names the jobs (`<modelName>-<hash of the execution>`), the model package group,
    * the artifact prefixes (`training/<modelName>/`) and the retraining events the workflow answers.
    * 1-26 letters, digits and hyphens.
    */
@@ -317,7 +319,7 @@ export class GpuTrainingJob extends Construct {
         // A raw integration: the SageMakerCreateTrainingJob task cannot set inter-container encryption.
         Resource: `arn:${stack.partition}:states:::sagemaker:createTrainingJob.sync`,
         Parameters: {
-          'TrainingJobName.$': statesFormat('{}-{}', name, execution),
+          'TrainingJobName.$': executionJobName(modelName),
           'RoleArn': this.role.roleArn,
           'AlgorithmSpecification': { TrainingImage: image.training.uri, TrainingInputMode: 'File' },
           'HyperParameters': hyperparameters,

@@ -18,8 +18,11 @@ export const MAX_INSTANCE_COUNT = 100;
 export const MAX_VOLUME_SIZE_GIB = 16384;
 /** SageMaker stops a training job after 28 days at most. */
 export const MAX_TRAINING_RUNTIME = Duration.days(28);
-/** SageMaker caps job names at 63 characters; execution names started by EventBridge or the console are 36-character UUIDs. */
-export const MAX_MODEL_NAME_LENGTH = 63 - 1 - 36;
+/**
+ * Job names are `<modelName>-<32-digit hash of the execution>` (lib/workflows `executionJobName`), at
+ * most 59 characters with this bound, under SageMaker's 63 whatever the execution's name.
+ */
+export const MAX_MODEL_NAME_LENGTH = 26;
 /** Hyperparameters the construct sets itself (SageMaker's framework containers read them). */
 export const RESERVED_HYPERPARAMETER_PREFIX = 'sagemaker_';
 /** The channel that carries sourcedir.tar.gz into the network-isolated container. */
@@ -51,7 +54,7 @@ export function modelNameProblems(modelName: string): string[] {
     return [];
   }
   return [`modelName must be 1-${MAX_MODEL_NAME_LENGTH} letters, digits and hyphens, starting and ending with a letter or digit `
-    + `(it prefixes job names of <name>-<execution name>, which SageMaker caps at 63 characters), but '${modelName}' was provided`];
+    + `(it prefixes job names of <name>-<hash of the execution>, which SageMaker caps at 63 characters), but '${modelName}' was provided`];
 }
 
 export function gpuInstanceTypeProblems(prop: string, instanceType: string): string[] {

@@ -22,6 +22,11 @@ export interface SecureFunctionProps {
   readonly memorySize?: number;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Concurrent executions reserved for the function, and its limit (1: one invocation at a time).
+   * @default - none: the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /** ENI actions a function in a VPC needs; IAM defines them on `*` only. */
@@ -68,6 +73,7 @@ export class SecureFunction extends nodejs.NodejsFunction {
       environmentEncryption: props.encryptionKey,
       timeout: props.timeout ?? Duration.seconds(60),
       memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       tracing: lambda.Tracing.ACTIVE,
       bundling: { minify: true, sourceMap: true, target: 'node24', forceDockerBundling: false },
     });

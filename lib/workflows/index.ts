@@ -1,5 +1,6 @@
 export * from './athena-query';
 export * from './intrinsic';
+export * from './job-name';
 export * from './processing-code';
 export * from './processing-job';
 export * from './workflow';

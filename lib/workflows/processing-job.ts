@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Duration, Stack, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3_assets as assets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { intrinsicLiteral, statesFormat } from './intrinsic';
+import { intrinsicLiteral } from './intrinsic';
+import { executionJobName } from './job-name';
 import type { ProcessingCode } from './processing-code';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
 import { AwsContainerImage } from '../sagemaker/images';
@@ -26,11 +27,19 @@ export interface ProcessingInput {
    * @default false: every instance gets every object (SageMaker's FullyReplicated)
    */
   readonly sharded?: boolean;
+  /**
+   * `ManifestFile`: `s3Uri` is a JSON manifest, `[{"prefix": "s3://<bucket>/<prefix>"}, "<key after the prefix>", ...]`,
+   * and each object it lists lands at `<local path>/<key after the prefix>`. A manifest names objects
+   * exactly, where a prefix also takes every object whose key starts with it, and takes keys of
+   * any length, where SageMaker caps `S3Uri` at 1,024 characters (a 1,024-byte S3 key does not fit).
+   * @default 'S3Prefix': every object whose key starts with `s3Uri`
+   */
+  readonly dataType?: 'S3Prefix' | 'ManifestFile';
 }
 
 /** Properties of {@link processingJobState}. */
 export interface ProcessingJobStateProps {
-  /** Job names are `<prefix>-<execution name>`; the workflow's role may only touch these. */
+  /** Job names are `<prefix>-<hash of the execution>` ({@link executionJobName}); the workflow's role may only touch these. */
   readonly jobNamePrefix: string;
   readonly role: iam.IRole;
   readonly image: AwsContainerImage;
@@ -82,11 +91,11 @@ function argument(arg: ContainerArgument): string {
 
 type Distribution = 'ShardedByS3Key' | 'FullyReplicated' | undefined;
 
-function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri'], distribution: Distribution) {
+function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri'], distribution: Distribution, dataType: ProcessingInput['dataType'] = 'S3Prefix') {
   const s3Uri = typeof uri === 'string' ? { S3Uri: uri } : { 'S3Uri.$': uri.expression };
   return {
     InputName: name,
-    S3Input: { ...s3Uri, LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File', ...(distribution ? { S3DataDistributionType: distribution } : {}) },
+    S3Input: { ...s3Uri, LocalPath: localPath, S3DataType: dataType, S3InputMode: 'File', ...(distribution ? { S3DataDistributionType: distribution } : {}) },
   };
 }
 
@@ -108,14 +117,14 @@ export function processingJobState(scope: Construct, id: string, props: Processi
   const inputs = [
     s3Input('code', `${PROCESSING_ROOT}/code`, props.code.asset.s3ObjectUrl, replicated),
     ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl, replicated)),
-    ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri, input.sharded ? 'ShardedByS3Key' : replicated)),
+    ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri, input.sharded ? 'ShardedByS3Key' : replicated, input.dataType)),
   ];
   return new sfn.CustomState(scope, id, {
     stateJson: {
       Type: 'Task',
       Resource: `arn:${stack.partition}:states:::sagemaker:createProcessingJob.sync`,
       Parameters: {
-        'ProcessingJobName.$': statesFormat(`${props.jobNamePrefix}-{}`, '$$.Execution.Name'),
+        'ProcessingJobName.$': executionJobName(props.jobNamePrefix),
         'RoleArn': props.role.roleArn,
         'AppSpecification': {
           'ImageUri': props.image.uri,

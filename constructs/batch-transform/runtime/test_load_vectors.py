@@ -243,7 +243,11 @@ def test_creates_the_index_once_with_the_settings_body_then_bulk_indexes_in_batc
     write_lines(
         tmp_path / "out" / "part-0.out",
         [
-            {"pk": SECRET_KEY if i == 0 else f"listing-{i}", "region": SECRET_REGION, "SageMakerOutput": vector(i / 10)}
+            {
+                "pk": SECRET_KEY if i == 0 else f"listing-{i}",
+                "passthrough": {"region": SECRET_REGION},
+                "SageMakerOutput": vector(i / 10),
+            }
             for i in range(5)
         ],
     )
@@ -420,7 +424,7 @@ def test_free_text_fields_pass_through_as_they_are_for_a_text_search(
 ) -> None:
     # Titles and tags (mapped as text for the serving path's text search): commas, quotes, non-ASCII.
     title, tags = 'Cat plays "Für Elise", then naps', "cats, piano,  music"
-    line = {"pk": "v1", "title": title, "tags": tags, "SageMakerOutput": vector(0.1)}
+    line = {"pk": "v1", "passthrough": {"title": title, "tags": tags}, "SageMakerOutput": vector(0.1)}
     json_output = write_lines(tmp_path / "out" / "part-0", [line])
     code, _, _ = run(capsys, argv(tmp_path, collection, "--document-fields", "title,tags"))
     assert code == 0
@@ -547,6 +551,23 @@ class _Stats(transform_output.LoadStats):
     def __init__(self) -> None:
         log = transform_output.LogLimit("loader", "further problems are counted, not logged")
         super().__init__(rejects=log, failures=log)
+
+
+def test_json_lines_carry_the_passed_through_columns_in_one_object() -> None:
+    # The export nests them under "passthrough", so that the transform's OutputFilter stays short.
+    row = {"pk": "a", "passthrough": {"region": "eu", "rooms": 2}, "features": {"x": 1}, "SageMakerOutput": [1]}
+    fields = ["region", "rooms", "missing"]
+    record = transform_output.parse_json(json.dumps(row).encode(), sort_key=False, fields=fields)
+    assert (record.key, record.fields, record.prediction) == ("a", {"region": "eu", "rooms": 2, "missing": None}, [1])
+    # Top-level fields are not passed-through columns; an absent or null object leaves them all None.
+    top_level = {"pk": "a", "region": "eu", "SageMakerOutput": 1}
+    for other in (top_level, {"pk": "a", "passthrough": None, "SageMakerOutput": 1}):
+        parsed = transform_output.parse_json(json.dumps(other).encode(), sort_key=False, fields=["region"])
+        assert parsed.fields == {"region": None}
+    with pytest.raises(transform_output.MalformedLineError) as caught:
+        line = b'{"pk": "a", "passthrough": ["eu"], "SageMakerOutput": 1}'
+        transform_output.parse_json(line, sort_key=False, fields=["region"])
+    assert caught.value.category == "InvalidPassthrough"
 
 
 def test_converted_counts_lines_and_leaves_out_malformed_and_unreadable_ones(tmp_path: Path, capsys: Any) -> None:

@@ -8,15 +8,18 @@ OpenSearch Serverless vector index); the construct bundles it beside them, with 
 Every output line carries the entity's key, because the transform job joins each prediction with
 its input line (``DataProcessing.JoinSource = Input``):
 
-- JSON lines: ``{"pk": key, ["sk": sort key,] [<passed-through column>: value, ...] "SageMakerOutput": prediction}``
-  (the workflow's OutputFilter keeps just these). A key is a non-empty string or an integer; the
-  prediction any JSON value but NaN and infinities (floats are parsed as ``Decimal``).
+- JSON lines: ``{"pk": key, ["sk": sort key,] ["passthrough": {<passed-through column>: value, ...},]
+  "SageMakerOutput": prediction}`` (the workflow's OutputFilter keeps just these; the columns are
+  nested in one field so that the filter stays within SageMaker's 63 characters). A key is a
+  non-empty string or an integer; the prediction any JSON value but NaN and infinities (floats are
+  parsed as ``Decimal``).
 - CSV: ``key[,sort key][,passed-through columns...],feature_1,...,feature_n,output_1[,output_2...]``:
   ``input_columns`` counts the fields before the outputs.
 
 A line that cannot be read raises :class:`MalformedLineError` with a category, never a value:
 ``InvalidUtf8``, ``InvalidJson``, ``InvalidNumber`` (NaN, infinity), ``TooDeep``, ``NotAnObject``,
-``MissingKey``, ``MissingSortKey``, ``MissingPrediction``, ``InvalidCsv``, ``TooFewFields``.
+``MissingKey``, ``MissingSortKey``, ``MissingPrediction``, ``InvalidPassthrough`` (``passthrough``
+not an object), ``InvalidCsv``, ``TooFewFields``.
 
 What the loaders share beyond parsing:
 
@@ -48,6 +51,7 @@ from job_io import RESOURCE_CONFIG, UsageError, current_host, file_lines, read_e
 
 KEY_FIELD = "pk"
 SORT_FIELD = "sk"
+PASSTHROUGH_FIELD = "passthrough"
 OUTPUT_FIELD = "SageMakerOutput"
 FORMATS = ("csv", "jsonlines")
 MAX_LOGGED = 20
@@ -122,7 +126,11 @@ def parse_json(line: bytes, sort_key: bool, fields: Sequence[str] = ()) -> Recor
     sort = key_text(row.get(SORT_FIELD), "MissingSortKey") if sort_key else None
     if OUTPUT_FIELD not in row:
         raise MalformedLineError("MissingPrediction")
-    return Record(key, sort, {name: row.get(name) for name in fields}, row[OUTPUT_FIELD])
+    # Absent when no column is passed through (or Athena left out an all-null object).
+    passed = row.get(PASSTHROUGH_FIELD) or {}
+    if not isinstance(passed, dict):
+        raise MalformedLineError("InvalidPassthrough")
+    return Record(key, sort, {name: passed.get(name) for name in fields}, row[OUTPUT_FIELD])
 
 
 def parse_csv(line: bytes, input_columns: int, sort_key: bool, fields: Sequence[str] = ()) -> Record:

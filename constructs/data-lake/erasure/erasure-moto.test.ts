@@ -1,0 +1,269 @@
+/**
+ * The erasure workflow as synthesized, run by moto server's Step Functions interpreter against
+ * moto's DynamoDB: the audit table, a cache keyed by pseudonym and a cache with a sort key.
+ *
+ * What is real: every state after the plan function (the audit's request record, the Map over the
+ * stores, the resume check, the DynamoDB query/delete loop, the verification, the audit records,
+ * the final verdict), as the template defines them. What is not: the plan function runs here, in
+ * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
+ * Feature Store and Athena stores are left out of the run (moto implements neither: they have
+ * template tests, and the SQL runs on Spark in test_erasure_sql.py).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { Template } from 'aws-cdk-lib/assertions';
+import { PlanOutput, StoreSpec, plan } from './runtime/plan';
+import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, erasureWorkflowName } from './erasure';
+import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
+import { LOCAL_CREDENTIALS } from '../../../local/moto';
+import { type Child, freePort, spawnChild, waitUntil } from '../../../local/processes';
+import { pseudonymize } from '../../../lib/runtime/pseudonym';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const REGION = 'eu-west-1';
+const KEY = 'test-key-0123456789abcdef';
+const SETTINGS = { alertAfterDays: 25, auditRetentionDays: 1095 };
+
+const fixture = erasureFixture();
+const template = Template.fromStack(fixture.stack);
+const workflow = erasureWorkflow(template);
+const auditTable = logicalIdOf(fixture.lake.erasure.auditTable);
+const cacheTable = logicalIdOf(fixture.cache);
+const pairsTable = logicalIdOf(fixture.pairs);
+/** The stores moto can run: DynamoDB ones, plus every manual store (recorded only). */
+const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems');
+
+let moto: Child;
+let url: string;
+let dynamodb: DynamoDBClient;
+let stateMachineArn: string;
+let deadlineCheckArn: string;
+let executions = 0;
+
+/** A Step Functions JSON API call (moto checks no signature; the credential scope gives the region). */
+async function sfn(action: string, body: object): Promise<Json> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `AWSStepFunctions.${action}`,
+      'authorization': `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20240101/${REGION}/states/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${action}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
+async function run(input: PlanOutput, machine = stateMachineArn): Promise<Json> {
+  const { executionArn } = await sfn('StartExecution', { stateMachineArn: machine, name: `erase-${input.requestHash.slice(0, 16)}-${++executions}`, input: JSON.stringify(input) });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const execution = await sfn('DescribeExecution', { executionArn });
+    if (execution.status !== 'RUNNING') {
+      if (process.env.DEBUG_MOTO) console.log(JSON.stringify(execution, null, 1), JSON.stringify(await sfn('GetExecutionHistory', { executionArn }), null, 1).slice(0, 20000));
+      return execution;
+    }
+    if (Date.now() > deadline) throw new Error(`execution ${executionArn} still running after 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function createTable(name: string, keys: string[]): Promise<void> {
+  await dynamodb.send(new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' })),
+    KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+  }));
+}
+
+async function put(table: string, item: Record<string, string>): Promise<void> {
+  await dynamodb.send(new PutItemCommand({ TableName: table, Item: Object.fromEntries(Object.entries(item).map(([k, v]) => [k, { S: v }])) }));
+}
+
+async function partition(table: string, pk: string): Promise<number> {
+  const result = await dynamodb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: pk } }, ConsistentRead: true }));
+  return result.Count ?? 0;
+}
+
+async function audit(requestHash: string): Promise<Record<string, Record<string, string | boolean>>> {
+  const result = await dynamodb.send(new QueryCommand({
+    TableName: auditTable, KeyConditionExpression: '#r = :r', ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey }, ExpressionAttributeValues: { ':r': { S: requestHash } },
+  }));
+  return Object.fromEntries((result.Items ?? []).map((item) => [item[AUDIT_TABLE.sortKey].S!, Object.fromEntries(Object.entries(item)
+    .map(([k, v]) => [k, v.S ?? v.N ?? v.BOOL!]))]));
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-moto-'));
+  // MOTO_PORT: the interpreter's own SDK calls (aws-sdk:dynamodb:query) go back to this server.
+  moto = spawnChild('moto', path.join(REPO_ROOT, '.venv', 'bin', 'moto_server'), {
+    args: ['-H', '127.0.0.1', '-p', String(port)], logDir, env: { ...process.env, MOTO_PORT: String(port) },
+  });
+  await waitUntil(moto, 'answer on its port', 60_000, async () => {
+    try {
+      return (await fetch(`${url}/moto-api/data.json`)).ok;
+    } catch {
+      return false;
+    }
+  });
+  await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }) });
+  dynamodb = new DynamoDBClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
+  await createTable(auditTable, [AUDIT_TABLE.partitionKey, AUDIT_TABLE.sortKey]);
+  await createTable(cacheTable, ['pk']);
+  await createTable(pairsTable, ['pk', 'candidate']);
+  // The workflow after the plan function, exactly as synthesized.
+  const definition = dereference(workflow.definition);
+  delete definition.States.Registry;
+  delete definition.States.Pseudonymize;
+  definition.StartAt = 'RecordRequest';
+  ({ stateMachineArn } = await sfn('CreateStateMachine', {
+    name: 'erasure', definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::123456789012:role/erasure',
+  }));
+  ({ stateMachineArn: deadlineCheckArn } = await sfn('CreateStateMachine', {
+    name: 'erasure-deadline', definition: JSON.stringify(deadlineCheck(template)), roleArn: 'arn:aws:iam::123456789012:role/erasure',
+  }));
+}, 90_000);
+
+afterAll(async () => {
+  dynamodb?.destroy();
+  await moto?.stop();
+});
+
+const ALICE = pseudonymize(KEY, 'alice-42');
+const BOB = pseudonymize(KEY, 'bob-7');
+
+function planFor(requestId: string, stores: StoreSpec[] = registry): PlanOutput {
+  return plan({ requestId, subjectIds: { user_id: 'alice-42' }, registry: { stores } }, KEY, new Date(), SETTINGS);
+}
+
+test('erases the subject from every DynamoDB store, verifies, audits each store, and leaves other subjects alone', async () => {
+  await put(cacheTable, { pk: ALICE, prediction: '[1,2]' });
+  await put(cacheTable, { pk: BOB, prediction: '[3]' });
+  for (let i = 0; i < 5; i++) await put(pairsTable, { pk: ALICE, candidate: `c${i}`, prediction: '0.5' });
+  await put(pairsTable, { pk: BOB, candidate: 'c0', prediction: '0.1' });
+
+  const input = planFor('ticket-1');
+  const execution = await run(input);
+  expect(execution.status).toBe('SUCCEEDED');
+  expect([await partition(cacheTable, ALICE), await partition(pairsTable, ALICE)]).toEqual([0, 0]);
+  expect([await partition(cacheTable, BOB), await partition(pairsTable, BOB)]).toEqual([1, 1]);
+
+  const records = await audit(input.requestHash);
+  expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '1', remaining: '0', kind: 'dynamoDbItems' });
+  expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '5' });
+  expect(records['s3:raw-zone']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false });
+  expect(records['s3:raw-zone'].reason).toMatch(/expire after 30 days/);
+  expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED, deadline_at: input.deadlineAt, requested_at: input.receivedAt });
+  expect(Object.keys(records).sort()).toEqual([AUDIT_TABLE.requestRecord, ...registry.map((s) => s.name)].sort());
+  // No identifier or pseudonym anywhere in the audit: only the request's hash, store names, counts and times.
+  const text = JSON.stringify(records);
+  for (const secret of ['alice-42', ALICE, 'ticket-1']) expect(text).not.toContain(secret);
+  expect(text).toContain(input.requestHash);
+}, 90_000);
+
+test('is safe to run twice: a second execution skips the verified stores and succeeds', async () => {
+  const input = planFor('ticket-2');
+  const first = await run(input);
+  expect(first.status).toBe('SUCCEEDED');
+  const before = await audit(input.requestHash);
+  await put(cacheTable, { pk: ALICE, prediction: 'written again after the erasure' });
+  const second = await run(input);
+  expect(second.status).toBe('SUCCEEDED');
+  const after = await audit(input.requestHash);
+  // Verified stores keep the record of the execution that verified them (not re-run: the audit key is request + store).
+  expect(after['dynamodb:cache']).toEqual(before['dynamodb:cache']);
+  expect(after[AUDIT_TABLE.requestRecord].last_execution).not.toEqual(before[AUDIT_TABLE.requestRecord].last_execution);
+  expect(after[AUDIT_TABLE.requestRecord].requested_at).toEqual(before[AUDIT_TABLE.requestRecord].requested_at);
+  // What arrived after a verified erasure needs a new request (or the data's own expiry): the README says so.
+  expect(await partition(cacheTable, ALICE)).toBe(1);
+  await dynamodb.send(new PutItemCommand({ TableName: cacheTable, Item: { pk: { S: ALICE } } }));
+}, 90_000);
+
+test('a failed store fails the execution; a rerun erases only the stores not yet verified', async () => {
+  const late = registry.find((s) => s.name === 'dynamodb:cache')!;
+  const stores = [...registry, { ...late, name: 'dynamodb:late', tableName: 'LateTable' }];
+  await put(cacheTable, { pk: ALICE, prediction: 'x' });
+  const input = planFor('ticket-3', stores);
+  const first = await run(input);
+  expect(first.status).toBe('FAILED');
+  expect(first.error).toBe(ERASURE_INCOMPLETE_ERROR);
+  let records = await audit(input.requestHash);
+  expect(records['dynamodb:late']).toMatchObject({ status: ErasureStatus.FAILED, verified: false });
+  expect(records['dynamodb:late'].error).toMatch(/ResourceNotFound/);
+  expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '1' });
+  expect(records[AUDIT_TABLE.requestRecord].status).toBe(ErasureRequestStatus.INCOMPLETE);
+  const verifiedBy = records['dynamodb:cache'].execution;
+
+  await createTable('LateTable', ['pk']);
+  await put('LateTable', { pk: ALICE, prediction: 'y' });
+  const second = await run(input);
+  expect(second.status).toBe('SUCCEEDED');
+  records = await audit(input.requestHash);
+  expect(records['dynamodb:late']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '1' });
+  expect(records['dynamodb:late'].execution).not.toBe(verifiedBy);
+  expect(records['dynamodb:cache'].execution).toBe(verifiedBy);
+  expect(records[AUDIT_TABLE.requestRecord].status).toBe(ErasureRequestStatus.SUCCEEDED);
+  expect(await partition('LateTable', ALICE)).toBe(0);
+}, 90_000);
+
+test('a request that names no identifier of a store records it as not requested', async () => {
+  const input = plan({ requestId: 'ticket-4', subjectIds: { user_id: 'alice-42' }, registry: { stores: [...registry, { ...registry.find((s) => s.automated)!, name: 'dynamodb:by-owner', identifier: 'owner_id' }] } },
+    KEY, new Date(), SETTINGS);
+  expect((await run(input)).status).toBe('SUCCEEDED');
+  expect((await audit(input.requestHash))['dynamodb:by-owner']).toMatchObject({ status: ErasureStatus.NOT_REQUESTED, identifier: 'owner_id' });
+  expect((await dynamodb.send(new ScanCommand({ TableName: auditTable }))).Count).toBeGreaterThan(0);
+  expect((await dynamodb.send(new GetItemCommand({ TableName: cacheTable, Key: { pk: { S: BOB } } }))).Item).toBeDefined();
+}, 90_000);
+
+test('the deadline check fails while a request past its alert date is not erased, and passes once it is', async () => {
+  const check = () => run({ requestHash: 'check', receivedAt: '', deadlineAt: '', expiresAt: '0', targets: [] }, deadlineCheckArn);
+  // The requests above are within their month: nothing to report.
+  expect((await check()).status).toBe('SUCCEEDED');
+  const key = { [AUDIT_TABLE.partitionKey]: { S: 'overdue-request-hash' }, [AUDIT_TABLE.sortKey]: { S: AUDIT_TABLE.requestRecord } };
+  const record = (status: ErasureRequestStatus) => dynamodb.send(new PutItemCommand({
+    TableName: auditTable, Item: { ...key, status: { S: status }, requested_at: { S: '2025-01-01T00:00:00.000Z' }, deadline_at: { S: '2025-01-26T00:00:00.000Z' } },
+  }));
+  await record(ErasureRequestStatus.INCOMPLETE);
+  const failed = await check();
+  expect(failed.status).toBe('FAILED');
+  expect(failed.error).toBe(DEADLINE_AT_RISK_ERROR);
+  await record(ErasureRequestStatus.SUCCEEDED);
+  expect((await check()).status).toBe('SUCCEEDED');
+}, 90_000);
+
+test('npm run erase: submits a request by the blueprint\'s stack name, follows it, and prints the audit without any id', async () => {
+  const request = parseEraseArguments(['erasure-fixture', '--user-id', 'alice-42', '--request-id', 'ticket-5', '--wait', '--region', REGION]);
+  // Under its deployed name, the workflow with the plan function's output for this request in place of the function.
+  const definition = dereference(workflow.definition);
+  definition.States.Pseudonymize = { Type: 'Pass', Result: planFor('ticket-5'), Next: 'RecordRequest' };
+  await sfn('CreateStateMachine', { name: erasureWorkflowName(fixture.stack.stackName), definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::123456789012:role/erasure' });
+  await put(cacheTable, { pk: ALICE, prediction: 'z' });
+
+  const client = new SFNClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
+  try {
+    const submitted = await submitErasure(client, fixture.stack.stackName, request);
+    const input = JSON.parse((await sfn('DescribeExecution', { executionArn: submitted.executionArn })).input);
+    expect(input).toEqual({ requestId: 'ticket-5', subjectIds: { user_id: 'alice-42' } });
+    expect(submitted.executionArn).not.toContain('ticket-5');
+    const { status, audit } = await waitForErasure({ sfn: client, dynamodb }, submitted, request.requestId, { pollMs: 200, timeoutMs: 60_000 });
+    expect(status).toBe('SUCCEEDED');
+    const text = formatAudit(status, audit);
+    expect(text).toMatch(/^execution SUCCEEDED; request succeeded\n {2}verified {6}dynamodb:cache \(1 found\)/);
+    expect(text).toMatch(/to erase by hand \(not automated yet\):\n {2}s3:curated-files: s3:\/\/.*\n {4}Files of the curated zone/);
+    expect(text).toContain('  s3:raw-zone: s3://');
+    for (const secret of ['alice-42', ALICE, 'ticket-5']) expect(text).not.toContain(secret);
+    expect(await partition(cacheTable, ALICE)).toBe(0);
+  } finally {
+    client.destroy();
+  }
+}, 90_000);
+

@@ -1,0 +1,324 @@
+import { Duration, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA } from './erasure';
+import { DELETE_ROWS, COUNT_ROWS } from './sql';
+import { IcebergMatch } from './stores';
+import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { DataLake } from '../data-lake';
+import { ColumnAction, ColumnClassification } from '../schema';
+import { FeatureStore, FeatureType } from '../../feature-store';
+import { Network } from '../../network';
+import { ERASURE_METADATA } from '../../../lib/classification';
+import { GdprChecks } from '../../../lib/compliance';
+import { KitError } from '../../../lib/errors';
+import { kitApp } from '../../../test/support/app';
+import { applyGate } from '../../../test/support/gate';
+
+const fixture = erasureFixture();
+const template = Template.fromStack(fixture.stack);
+const workflow = erasureWorkflow(template);
+const states = allStates(workflow.definition);
+const logicalId = logicalIdOf;
+
+/** Every (action, resource) an IAM role's policies allow, resources as compact JSON. */
+function allowed(roleId: string): [string, string][] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`));
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s: Json) =>
+    [s.Action].flat().flatMap((action: string) => [s.Resource].flat().map((resource: Json) => [action, JSON.stringify(resource)] as [string, string]))));
+}
+
+const workflowRole = workflow.machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+const resourcesOf = (action: string) => allowed(workflowRole).filter(([a]) => a === action).map(([, r]) => r);
+
+describe('registry', () => {
+  test('the lake registers its raw and curated files as manual and each column of a dataset that holds a subject identifier', () => {
+    expect(workflow.registry.map((s: Json) => [s.name, s.kind, s.identifier ?? '-'])).toEqual([
+      ['s3:raw-zone', 's3Objects', '-'],
+      ['s3:curated-files', 's3Objects', '-'],
+      // friend_id holds user ids (its subjectIdentifier); post_id is pseudonymized but identifies no subject; email is dropped.
+      ['iceberg:events.user_id', 'icebergTable', 'user_id'],
+      ['iceberg:events.friend_id', 'icebergTable', 'user_id'],
+      ['dynamodb:cache', 'dynamoDbItems', 'user_id'],
+      ['dynamodb:pairs', 'dynamoDbItems', 'user_id'],
+      ['feature-group:user-activity:online', 'featureGroupOnline', 'user_id'],
+      ['feature-group:user-activity:offline:user_id', 'icebergTable', 'user_id'],
+    ]);
+    expect(workflow.registry[3]).toEqual({
+      name: 'iceberg:events.friend_id', kind: 'icebergTable', automated: true, identifier: 'user_id',
+      databaseName: 'erasure_lake', tableName: 'events', column: 'friend_id', match: IcebergMatch.EQUALS,
+    });
+    expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
+    expect(workflow.registry[7]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
+    expect(workflow.registry[0]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 30 days \(rawRetention\)/) });
+  });
+
+  test('the workflow reads the same registry from its first state as the template records in its metadata', () => {
+    expect(states.Registry).toMatchObject({ Type: 'Pass', ResultPath: '$.registry' });
+    expect(states.Registry.Result.stores).toEqual(dereference(workflow.registry));
+  });
+
+  test('each store\'s resources name it in the template; the access logs and the audit table say why they are exempt', () => {
+    const curated = template.toJSON().Resources[logicalId(fixture.lake.curatedBucket)];
+    expect(curated.Metadata[ERASURE_METADATA.stores]).toEqual(['s3:curated-files', 'iceberg:events.user_id', 'iceberg:events.friend_id']);
+    expect(template.toJSON().Resources[logicalId(fixture.cache)].Metadata[ERASURE_METADATA.stores]).toEqual(['dynamodb:cache']);
+    expect(template.toJSON().Resources[logicalId(fixture.featureGroup)].Metadata[ERASURE_METADATA.stores])
+      .toEqual(['feature-group:user-activity:online', 'feature-group:user-activity:offline:user_id']);
+    expect(template.toJSON().Resources[logicalId(fixture.other)].Metadata?.[ERASURE_METADATA.stores]).toBeUndefined();
+    expect(template.toJSON().Resources[logicalId(fixture.lake.accessLogBucket)].Metadata[ERASURE_METADATA.exempt]).toMatch(/access logs/);
+    expect(template.toJSON().Resources[logicalId(fixture.lake.erasure.auditTable)].Metadata[ERASURE_METADATA.exempt]).toMatch(/never an identifier or a pseudonym/);
+  });
+});
+
+describe('the workflow', () => {
+  test('logs without execution data, traces, and starts by replacing the request with its pseudonyms', () => {
+    expect(workflow.machine.Properties).toMatchObject({ LoggingConfiguration: { IncludeExecutionData: false, Level: 'ALL' }, TracingConfiguration: { Enabled: true } });
+    expect(workflow.definition.StartAt).toBe('Registry');
+    expect(states.Pseudonymize).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { 'FunctionName': `${logicalId(fixture.lake.erasure.planFunction)}.Arn`, 'Payload.$': '$' },
+      // The output replaces the whole state: no later state holds the raw ids.
+      OutputPath: '$.Payload',
+      Next: 'RecordRequest',
+    });
+    expect(states.Pseudonymize.ResultPath).toBeUndefined();
+  });
+
+  test('records the request (receipt and alert date kept from the first run), then erases each store, at most 4 at a time', () => {
+    expect(states.RecordRequest).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Parameters: {
+        Key: { 'request': { 'S.$': '$.requestHash' }, 'store': { S: '#request' } },
+        UpdateExpression: expect.stringContaining('requested_at = if_not_exists(requested_at, :received), deadline_at = if_not_exists(deadline_at, :deadline)'),
+      },
+    });
+    expect(states.EraseEachStore).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', MaxConcurrency: 4, Next: 'AnyStoreFailed' });
+    expect(states.EraseEachStore.ItemSelector).toEqual({ 'store.$': '$$.Map.Item.Value', 'request.$': '$.requestHash', 'expiresAt.$': '$.expiresAt' });
+  });
+
+  test('a store verified by an earlier execution of the request is skipped (a rerun resumes)', () => {
+    expect(states.Applicable.Choices).toEqual([
+      { Variable: '$.store.automated', BooleanEquals: false, Next: 'RecordManual' },
+      { Variable: '$.store.pseudonym', IsPresent: false, Next: 'RecordNotRequested' },
+    ]);
+    expect(states.ReadAudit).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ConsistentRead: true, Key: { store: { 'S.$': '$.store.name' } } } });
+    expect(states.VerifiedBefore.Choices).toEqual([{ Variable: '$.previous.Item.status.S', StringEquals: 'verified', Next: 'AlreadyVerified' }]);
+    expect(states.AlreadyVerified).toMatchObject({ Type: 'Pass', Result: 'verified', End: true });
+  });
+
+  test('DynamoDB: queries the subject\'s partition (keys only, consistent), deletes what it finds, and repeats until it is empty', () => {
+    expect(states.QueryItems).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
+      Parameters: { 'KeyConditionExpression': '#k0 = :pseudonym', 'ProjectionExpression.$': '$.store.projection', 'ConsistentRead': true, 'Limit': 100 },
+      Next: 'ItemsLeft',
+    });
+    expect(states.ItemsLeft).toMatchObject({ Choices: [{ Variable: '$.query.count', NumericGreaterThan: 0, Next: 'DeleteItems' }], Default: 'ItemsGone' });
+    expect(states.DeleteItems).toMatchObject({ Type: 'Map', ItemsPath: '$.query.items', Next: 'TallyDeletedItems' });
+    expect(states.DeleteItem).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:deleteItem', Parameters: { 'TableName.$': '$.tableName', 'Key.$': '$.key' } });
+    expect(states.TallyDeletedItems.Next).toBe('QueryItems');
+  });
+
+  test('Feature Store: hard-deletes the online record only (an offline marker would write the pseudonym back) and checks it is gone', () => {
+    expect(states.DeleteOnlineRecord).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:sagemakerfeaturestoreruntime:deleteRecord',
+      Parameters: {
+        'FeatureGroupName.$': '$.store.featureGroupName', 'RecordIdentifierValueAsString.$': '$.store.pseudonym',
+        'EventTime.$': '$$.State.EnteredTime', 'DeletionMode': 'HardDelete', 'TargetStores': ['OnlineStore'],
+      },
+      Next: 'CheckOnlineRecord',
+    });
+    expect(states.OnlineRecordGone.Choices).toEqual([{ Variable: '$.online.Record', IsPresent: true, Next: 'OnlineRecordRemains' }]);
+    expect(states.OnlineRecordRemains).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
+  });
+
+  test('Iceberg: counts, deletes and counts again with Athena in the lake\'s workgroup; the statements are the templates of sql.ts', () => {
+    const format = (template: string, args: string) => `States.Format('${template.replace(/'/g, "\\'")}', $.table.databaseName, $.table.tableName, ${args})`;
+    expect(states['Statements-equals'].Parameters).toEqual({
+      'count.$': format(COUNT_ROWS.equals, '$.store.column, $.store.pseudonym'),
+      'delete.$': format(DELETE_ROWS.equals, '$.store.column, $.store.pseudonym'),
+    });
+    expect(states['Statements-pairMember'].Parameters['delete.$']).toBe(format(DELETE_ROWS.pairMember, '$.store.column, $.store.pseudonym, $.store.column, $.store.pseudonym'));
+    expect(states.FindOfflineTable).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:sagemaker:describeFeatureGroup',
+      ResultSelector: { 'databaseName.$': '$.OfflineStoreConfig.DataCatalogConfig.Database', 'tableName.$': '$.OfflineStoreConfig.DataCatalogConfig.TableName' },
+    });
+    for (const state of ['CountRowsBefore', 'DeleteRows', 'CountRowsAfter']) {
+      expect(states[state]).toMatchObject({
+        Resource: 'arn:aws:states:::athena:startQueryExecution.sync',
+        Parameters: { WorkGroup: 'erasure-lake', QueryExecutionContext: { Database: 'erasure_lake' } },
+      });
+    }
+    expect(states.DeleteRows.Parameters['QueryString.$']).toBe('$.sql.delete');
+    // Two subject columns of one table delete at once: a commit that loses the race is retried.
+    expect(states.DeleteRows.Retry).toContainEqual({ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 15, MaxAttempts: 2, BackoffRate: 2 });
+    expect(states.CountRowsBefore.Retry).not.toContainEqual(expect.objectContaining({ ErrorEquals: ['States.TaskFailed'] }));
+    expect(states.RowsFound.Choices).toEqual([{ Variable: '$.before.value', StringEquals: '0', Next: 'NoRows' }]);
+    expect(states.RowsGone).toMatchObject({ Choices: [{ Variable: '$.after.value', StringEquals: '0', Next: 'RowsDeleted' }], Default: 'RowsRemain' });
+  });
+
+  test('one audit record per store: what, when, how many, verified; a failure records the error\'s name, never its cause', () => {
+    expect(states.RecordVerified.Parameters.Item).toEqual({
+      'request': { 'S.$': '$.request' }, 'store': { 'S.$': '$.store.name' }, 'kind': { 'S.$': '$.store.kind' }, 'status': { S: 'verified' },
+      'verified': { BOOL: true }, 'at': { 'S.$': '$$.State.EnteredTime' }, 'execution': { 'S.$': '$$.Execution.Name' }, 'expires_at': { 'N.$': '$.expiresAt' },
+      'found': { 'N.$': '$.outcome.branch.found' }, 'remaining': { N: '0' },
+    });
+    expect(states.RecordFailed.Parameters.Item.error).toEqual({ 'S.$': '$.error.Error' });
+    expect(states.RecordManual.Parameters.Item).toMatchObject({ status: { S: 'manual' }, reason: { 'S.$': '$.store.reason' }, location: { 'S.$': '$.store.location' } });
+    expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'RecordVerified' });
+  });
+
+  test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
+    expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')" });
+    expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'RecordSucceeded' }], Default: 'RecordIncomplete' });
+    expect(states.Incomplete).toMatchObject({ Type: 'Fail', Error: ERASURE_INCOMPLETE_ERROR });
+    expect(states.EraseEachStore.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordIncomplete' }]);
+  });
+});
+
+describe('audit table, function and deadline check', () => {
+  test('the audit table: request + store, the lake key, point-in-time recovery, a TTL, classified operational with its retention', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: 'request', KeyType: 'HASH' }, { AttributeName: 'store', KeyType: 'RANGE' }],
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LakeKey'), 'Arn'] } },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+        Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'operational' }, { Key: 'mlsd:data-purpose', Value: 'erasure audit' }, { Key: 'mlsd:retention-days', Value: '1095' }]),
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('the plan function reads the pseudonymization key and knows the alert and audit periods', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { KEY_SECRET_ARN: { Ref: Match.stringLikeRegexp('^LakePseudonymizationKey') }, ALERT_AFTER_DAYS: '25', AUDIT_RETENTION_DAYS: '1095' } },
+      VpcConfig: Match.anyValue(),
+    });
+  });
+
+  test('a daily check fails (and so alerts) when a request is past its alert date and not erased', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 6 * * ? *)', Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^LakeErasureDeadlineCheck') } })] });
+    const check = allStates(deadlineCheck(template));
+    expect(check.ScanRequests.Parameters).toMatchObject({
+      FilterExpression: '#store = :request AND #status <> :succeeded AND #deadline < :now',
+      ExpressionAttributeValues: { ':request': { S: '#request' }, ':succeeded': { S: 'succeeded' }, ':now': { 'S.$': '$$.State.EnteredTime' } },
+      Select: 'COUNT',
+    });
+    expect(check.PastAlertDate.Choices[0]).toEqual({ Variable: '$.page.Count', NumericGreaterThan: 0, Next: 'DeadlineAtRisk' });
+    expect(check.DeadlineAtRisk).toMatchObject({ Type: 'Fail', Error: DEADLINE_AT_RISK_ERROR });
+  });
+});
+
+describe('grants', () => {
+  const arnOf = (construct: IConstruct) => JSON.stringify({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+
+  test('DynamoDB: query and delete on exactly the registered tables', () => {
+    expect(resourcesOf('dynamodb:DeleteItem').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs)].sort());
+    expect(resourcesOf('dynamodb:Query').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs)].sort());
+    expect(allowed(workflowRole).filter(([, r]) => r.includes(logicalId(fixture.other)))).toEqual([]);
+    // The audit table: read, write and update its records, nothing else.
+    expect(allowed(workflowRole).filter(([, r]) => r.includes(logicalId(fixture.lake.erasure.auditTable))).map(([a]) => a).sort())
+      .toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  });
+
+  test('Feature Store: get and delete records of the registered group only; describe it to find its offline table', () => {
+    const group = JSON.stringify(fixture.stack.resolve(fixture.featureGroup.featureGroupArn));
+    expect(resourcesOf('sagemaker:DeleteRecord')).toEqual([group]);
+    expect(resourcesOf('sagemaker:GetRecord')).toEqual([group]);
+    expect(resourcesOf('sagemaker:DescribeFeatureGroup')).toEqual([group]);
+  });
+
+  test('Iceberg: the lake\'s workgroup, the registered Glue tables, the tables\' files', () => {
+    expect(resourcesOf('athena:StartQueryExecution')).toEqual([JSON.stringify('arn:aws:athena:eu-west-1:123456789012:workgroup/erasure-lake')]);
+    expect(resourcesOf('glue:UpdateTable').map((r) => JSON.parse(r)).filter((r) => typeof r === 'string' && r.includes(':table/')).sort())
+      .toEqual(['arn:aws:glue:eu-west-1:123456789012:table/erasure_lake/events', 'arn:aws:glue:eu-west-1:123456789012:table/sagemaker_featurestore/*']);
+    const objects = resourcesOf('s3:PutObject').join(' ');
+    expect(objects).toContain('/events/*');
+    expect(objects).toContain('/athena-results/*');
+    expect(objects).toContain('feature-store/123456789012/sagemaker/eu-west-1/offline-store/user-activity-*');
+  });
+
+  test('the workflow invokes only the plan function; the deadline check only scans the audit table', () => {
+    expect(resourcesOf('lambda:InvokeFunction')).toEqual([arnOf(fixture.lake.erasure.planFunction)]);
+    const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
+      .find(([id]) => id.startsWith('LakeErasureDeadlineCheck'))![1].Properties.RoleArn['Fn::GetAtt'][0];
+    expect(allowed(checkRole).filter(([a]) => a.startsWith('dynamodb:'))).toEqual([['dynamodb:Scan', arnOf(fixture.lake.erasure.auditTable)]]);
+  });
+});
+
+describe('registration', () => {
+  function lake() {
+    const app = kitApp();
+    const stack = new Stack(app, 'S', { env: { region: 'eu-west-1', account: '123456789012' } });
+    const network = new Network(stack, 'Network');
+    return { stack, network, lake: new DataLake(stack, 'Lake', { network, purpose: 'p' }) };
+  }
+  let tables = 0;
+  const cacheStore = (s: ReturnType<typeof lake>, name = 'dynamodb:t') => {
+    const table = new dynamodb.Table(s.stack, `Table${++tables}`, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    return { kind: 'dynamoDbItems' as const, name, identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: s.lake.encryptionKey, resources: [table] };
+  };
+
+  test.each<[string, (s: ReturnType<typeof lake>) => Json, RegExp]>([
+    ['a name with spaces', (s) => ({ ...cacheStore(s), name: 'my table' }), /name must be 1-200 letters, digits or \. _ : \/ - and a literal .* 'my table'/],
+    ['an automated store without identifier', (s) => ({ ...cacheStore(s), identifier: undefined }), /identifier must be lower case letters/],
+    ['no resources', (s) => ({ ...cacheStore(s), resources: [] }), /resources must name at least one resource/],
+    ['a manual store without a reason', (s) => ({ kind: 's3Objects', name: 's3:x', bucket: s.lake.artifactsBucket, prefix: '', reason: 'later', resources: [s.lake.artifactsBucket] }),
+      /a s3Objects store is not erased automatically, so its reason must say why .* but 'later' was provided/],
+    ['a column that would leave its quotes', (s) => ({
+      kind: 'icebergTable', name: 'iceberg:x', identifier: 'user_id', table: { databaseName: 'db', tableName: 't' }, column: 'a"b', bucket: s.lake.curatedBucket, objectPattern: 't/*', resources: [s.lake.curatedBucket],
+    }), /column, databaseName and tableName go into SQL between double quotes .* column 'a"b'/],
+    ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, .* but 'redshift' was provided/],
+  ])('fails on %s, naming the lake, the owner and what is allowed', (_what, store, message) => {
+    const s = lake();
+    expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(KitError);
+    expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(new RegExp(`DataLake S/Lake: registerErasable\\(S\\): invalid store: .*${message.source}`));
+  });
+
+  test('registering the same store twice is a no-op; another store under a taken name fails', () => {
+    const s = lake();
+    const store = cacheStore(s);
+    s.lake.registerErasable(s.stack, store);
+    s.lake.registerErasable(s.stack, store);
+    expect(s.lake.erasure.registry.filter((r) => r.name === 'dynamodb:t')).toHaveLength(1);
+    expect(() => s.lake.registerErasable(s.stack, { ...cacheStore(s, 'dynamodb:u'), name: 'dynamodb:t' })).toThrow(/the name 'dynamodb:t' is taken by another store/);
+  });
+
+  test('subjectIdentifier applies to pseudonymized columns only', () => {
+    const s = lake();
+    expect(() => s.lake.addDataset('d', {
+      columns: [{ name: 'session', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP, subjectIdentifier: 'user_id' }],
+    })).toThrow(/dataset 'd' column 'session': subjectIdentifier applies to pseudonymized columns only, but the action is keep/);
+  });
+
+  test.each<[Json, RegExp]>([
+    [{ alertAfter: Duration.days(31) }, /erasure.alertAfter must be a whole number of days from 1 to 30 .* but 31 days was provided/],
+    [{ auditRetention: Duration.days(7) }, /erasure.auditRetention must be a whole number of days, at least 30 .* but 7 days was provided/],
+    [{ maxConcurrency: 0 }, /erasure.maxConcurrency must be a whole number from 1 to 40, but 0 was provided/],
+  ])('fails on erasure options %j', (erasure, message) => {
+    const app = kitApp();
+    const stack = new Stack(app, 'S', { env: { region: 'eu-west-1', account: '123456789012' } });
+    expect(() => new DataLake(stack, 'Lake', { network: new Network(stack, 'Network'), purpose: 'p', erasure })).toThrow(new RegExp(`DataLake S/Lake: .*${message.source}`));
+  });
+
+  test('a feature group keyed by pairs must say which identifiers the pairs hold; a group without subject features is exempt, saying so', () => {
+    const s = lake();
+    const store = new FeatureStore(s.stack, 'Features', { lake: s.lake, network: s.network, purpose: 'p' });
+    const features = [{ name: 'pair', type: FeatureType.STRING }, { name: 'at', type: FeatureType.STRING }];
+    expect(() => store.addFeatureGroup({ name: 'pairs', recordIdentifier: 'pair', eventTime: 'at', features, streaming: { pseudonymizeFields: ['pair'], pairFields: ['pair'] } }))
+      .toThrow(/subjectFeatures must say which identifiers the pairs pair hold/);
+    const { featureGroup } = store.addFeatureGroup({ name: 'items', recordIdentifier: 'pair', eventTime: 'at', features });
+    const resource = Template.fromStack(s.stack).toJSON().Resources[logicalIdOf(featureGroup)];
+    expect(resource.Metadata[ERASURE_METADATA.exempt]).toMatch(/No feature of items holds a data subject's pseudonym/);
+  });
+});
+
+test('a lake with every kind of store passes the compliance gate', () => {
+  const gated = erasureFixture();
+  applyGate(gated.app);
+  gated.app.synth();
+  expect(new GdprChecks().validateScope(gated.stack).violations.filter((v) => v.severity !== 'warning')).toEqual([]);
+  expect(new AwsSolutionsChecks().validateScope(gated.stack).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  expect(Object.keys(erasureWorkflow(Template.fromStack(gated.stack)).machine.Metadata)).toContain(ERASURE_REGISTRY_METADATA);
+});

@@ -1,0 +1,639 @@
+import { createHash } from 'crypto';
+import * as path from 'path';
+import {
+  CfnResource, Duration, Lazy, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
+  aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
+} from 'aws-cdk-lib';
+import { Construct, IConstruct } from 'constructs';
+import { COUNT_ROWS, DELETE_ROWS, matchArguments } from './sql';
+import { ErasableStore, IcebergMatch, isOfflineStore, storeProblems, storeSpec } from './stores';
+import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
+import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
+import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
+import { SecureFunction, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
+import { KitError } from '../../../lib/errors';
+import { IWorkloadNetwork } from '../../../lib/network';
+import { Workflow, statesFormat } from '../../../lib/workflows';
+
+/**
+ * The erasure workflow's name in a stack: `<stack name>-erasure`, so that `npm run erase` finds it
+ * from the blueprint's stack name. State machine names have at most 80 characters: a longer stack
+ * name is cut and told apart by a hash of the whole.
+ */
+export function erasureWorkflowName(stackName: string): string {
+  const name = `${stackName}-erasure`;
+  if (name.length <= 80) {
+    return name;
+  }
+  return `${stackName.slice(0, 63)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}-erasure`;
+}
+
+/** Template metadata on the erasure workflow: the registry, one entry per store (see storeSpec). */
+export const ERASURE_REGISTRY_METADATA = 'mlsd:erasure-registry';
+
+/** The audit table's key and attributes. */
+export const AUDIT_TABLE = {
+  /** Partition key: the SHA-256 (hex) of the request id. */
+  partitionKey: 'request',
+  /** Sort key: the store's registry name, or REQUEST_RECORD for the request's own record. */
+  sortKey: 'store',
+  /** TTL attribute: epoch seconds. */
+  expiresAt: 'expires_at',
+  /** Sort key of the record of the request itself (status, receipt, deadline). */
+  requestRecord: '#request',
+} as const;
+
+/** Status of a store in a request's audit. */
+export enum ErasureStatus {
+  /** Deleted (or found absent) and checked empty. */
+  VERIFIED = 'verified',
+  /** Not automated: a person erases it (the record says where, and why). */
+  MANUAL = 'manual',
+  /** The request names no identifier this store is keyed by. */
+  NOT_REQUESTED = 'not-requested',
+  /** The delete or its verification failed; a later execution of the same request retries it. */
+  FAILED = 'failed',
+}
+
+/** Status of a request's own record. */
+export enum ErasureRequestStatus {
+  RUNNING = 'running',
+  /** Every automated store is verified. */
+  SUCCEEDED = 'succeeded',
+  /** A store failed: run the request again (verified stores are skipped). */
+  INCOMPLETE = 'incomplete',
+}
+
+/** Error of an execution in which a store was not verified. */
+export const ERASURE_INCOMPLETE_ERROR = 'ErasureIncomplete';
+/** Error of a deadline check that found requests past their alert date. */
+export const DEADLINE_AT_RISK_ERROR = 'ErasureDeadlineAtRisk';
+
+/** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
+const DYNAMODB_PAGE = 100;
+
+/** Properties of a {@link DataLakeErasure}; the DataLake passes its own. */
+export interface DataLakeErasureProps {
+  readonly encryptionKey: kms.IKey;
+  readonly network: IWorkloadNetwork;
+  readonly pseudonymizationKey: secrets.ISecret;
+  readonly databaseName: string;
+  readonly workGroupName: string;
+  /** Bucket and prefix of the workgroup's query results. */
+  readonly resultsBucket: s3.IBucket;
+  readonly resultsPrefix: string;
+  readonly options?: ErasureOptions;
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A data lake's erasure of data subjects: a registry of the stores that hold their data, a
+ * workflow that erases one request across them, an audit table, and a daily deadline check.
+ *
+ * Execution input: `{ "requestId": "<ticket>", "subjectIds": { "<identifier>": "<raw id>" }, "receivedAt"?: "<ISO date>" }`.
+ * A function turns the raw ids into pseudonyms with the lake's key; then, per registered store,
+ * the workflow skips it when the request's audit already says verified (a rerun resumes), erases
+ * it by kind (DynamoDB items, Feature Store online record, Iceberg rows through Athena) and
+ * verifies it empty, or records it as manual; one audit record per request and store. The
+ * execution succeeds only when every automated store is verified.
+ */
+export class DataLakeErasure extends Construct {
+  /** The erasure workflow. */
+  public readonly stateMachine: Workflow;
+  /** The daily check that fails (and so alerts) when a request is past its alert date and not erased. */
+  public readonly deadlineCheck: Workflow;
+  /** One record per request and store; the request's own record under AUDIT_TABLE.requestRecord. */
+  public readonly auditTable: dynamodb.Table;
+  /** Turns raw ids into pseudonyms. */
+  public readonly planFunction: SecureFunction;
+
+  private readonly stores: ErasableStore[] = [];
+  private readonly role: iam.Role;
+  private athenaGranted = false;
+
+  constructor(scope: Construct, id: string, private readonly props: DataLakeErasureProps) {
+    super(scope, id);
+    const options = props.options ?? {};
+    const alertAfter = options.alertAfter ?? DEFAULT_ERASURE_ALERT_AFTER;
+    const auditRetention = options.auditRetention ?? DEFAULT_AUDIT_RETENTION;
+
+    this.auditTable = this.createAuditTable(auditRetention);
+    this.planFunction = new SecureFunction(this, 'Plan', {
+      entry: path.join(__dirname, 'runtime', 'plan.ts'),
+      description: `Erasure of ${scope.node.path}: pseudonyms of the ids of a data subject, for each registered store`,
+      encryptionKey: props.encryptionKey,
+      network: props.network,
+      environment: {
+        KEY_SECRET_ARN: props.pseudonymizationKey.secretArn,
+        ALERT_AFTER_DAYS: String(alertAfter.toDays()),
+        AUDIT_RETENTION_DAYS: String(auditRetention.toDays()),
+      },
+      timeout: Duration.seconds(30),
+    });
+    props.pseudonymizationKey.grantRead(this.planFunction);
+
+    this.stateMachine = new Workflow(this, 'Workflow', {
+      definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
+      encryptionKey: props.encryptionKey,
+      logName: 'erasure',
+      timeout: Duration.hours(12),
+      stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
+    });
+    this.role = this.stateMachine.role as iam.Role;
+    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map(storeSpec) }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
+    this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+
+    this.deadlineCheck = new Workflow(this, 'DeadlineCheck', {
+      definition: this.deadlineDefinition(),
+      encryptionKey: props.encryptionKey,
+      logName: 'erasure-deadline',
+      timeout: Duration.minutes(15),
+    });
+    this.grantAudit(this.deadlineCheck.role, ['dynamodb:Scan']);
+    new events.Rule(this, 'DailyDeadlineCheck', {
+      description: `Fails (and so alerts) when an erasure request of ${scope.node.path} is past its alert date and not erased`,
+      schedule: events.Schedule.cron({ hour: '6', minute: '0' }),
+      targets: [new targets.SfnStateMachine(this.deadlineCheck)],
+    });
+  }
+
+  /** The registered stores, in registration order. */
+  public get registry(): readonly ErasableStore[] {
+    return [...this.stores];
+  }
+
+  /**
+   * Adds a store to the registry: the workflow erases it (or reports it as manual), its resources
+   * record its name in the template, and the workflow gets exactly the access the store's kind needs.
+   * Registering the same store twice (same name, same description) is a no-op.
+   *
+   * @throws KitError naming the owner when the store is invalid or its name is taken by another store.
+   */
+  public register(owner: IConstruct, store: ErasableStore): void {
+    const where = `DataLake ${this.node.scope!.node.path}: registerErasable(${owner.node.path})`;
+    const problems = storeProblems(store);
+    if (problems.length > 0) {
+      throw new KitError(`${where}: invalid store: ${problems.join('; ')}`);
+    }
+    const existing = this.stores.find((s) => s.name === store.name);
+    if (existing !== undefined) {
+      if (JSON.stringify(storeSpec(existing)) !== JSON.stringify(storeSpec(store))) {
+        throw new KitError(`${where}: the name '${store.name}' is taken by another store; each store needs a name of its own`);
+      }
+    } else {
+      this.stores.push(store);
+      this.grantFor(store);
+    }
+    for (const resource of store.resources) {
+      markErasureStore(resource, store.name);
+    }
+  }
+
+  private createAuditTable(retention: Duration): dynamodb.Table {
+    const removalPolicy = resolveRemovalPolicy(this, this.props.removalPolicy);
+    const table = new dynamodb.Table(this, 'Audit', {
+      partitionKey: { name: AUDIT_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: AUDIT_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: AUDIT_TABLE.expiresAt,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      removalPolicy,
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+    });
+    classify(table, { category: DataCategory.OPERATIONAL, purpose: 'erasure audit', retention }, `DataLake erasure ${this.node.path}`);
+    exemptFromErasure(table, 'The audit of erasure requests: hashed request ids, store names, counts and times, never an identifier or a '
+      + 'pseudonym; kept as the proof of erasure (GDPR art. 17(3)(b), 5(2)), expiring with its TTL.');
+    return table;
+  }
+
+  private grantAudit(role: iam.IRole, actions: string[]): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.auditTable.tableArn] }));
+    this.grantKeyViaDynamoDb(role, this.props.encryptionKey);
+  }
+
+  private grantKeyViaDynamoDb(role: iam.IRole, key: kms.IKey): void {
+    const stack = Stack.of(this);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
+    }));
+  }
+
+  /** Exactly what the store's kind needs, on that store only. */
+  private grantFor(store: ErasableStore): void {
+    const stack = Stack.of(this);
+    const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+    switch (store.kind) {
+      case 'dynamoDbItems':
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:DeleteItem'], resources: [store.table.tableArn] }));
+        this.grantKeyViaDynamoDb(this.role, store.encryptionKey);
+        return;
+      case 'featureGroupOnline':
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:GetRecord', 'sagemaker:DeleteRecord'], resources: [store.featureGroupArn] }));
+        store.encryptionKey.grant(this.role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+        return;
+      case 'icebergTable': {
+        this.grantAthena();
+        const table = store.table;
+        const glue = [arn('glue', 'catalog'), arn('glue', `database/${table.databaseName}`)];
+        const glueActions = ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions', 'glue:UpdateTable'];
+        if (isOfflineStore(table)) {
+          this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeFeatureGroup'], resources: [table.offlineStoreOf.featureGroupArn] }));
+          addStatementsWithWildcards(this.role, [new iam.PolicyStatement({ actions: glueActions, resources: [...glue, arn('glue', `table/${table.databaseName}/*`)] })],
+            `SageMaker names each offline store's Glue table in ${table.databaseName} when it creates the feature group; the erasure workflow finds the table of each registered group with DescribeFeatureGroup and changes no other.`);
+        } else {
+          this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: glueActions, resources: [...glue, arn('glue', `table/${table.databaseName}/${table.tableName}`)] }));
+        }
+        // Athena runs the DELETE as this role: it reads the table's files and writes delete files and metadata.
+        grantBucketReadWrite(store.bucket, this.role, store.objectPattern);
+        return;
+      }
+      default:
+        // Manual stores: the workflow only records them.
+        return;
+    }
+  }
+
+  private grantAthena(): void {
+    if (this.athenaGranted) {
+      return;
+    }
+    this.athenaGranted = true;
+    const stack = Stack.of(this);
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
+      resources: [`arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.props.workGroupName}`],
+    }));
+    grantBucketReadWrite(this.props.resultsBucket, this.role, `${this.props.resultsPrefix}*`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The erasure workflow
+  // -------------------------------------------------------------------------------------------
+
+  private definition(maxConcurrency: number): sfn.IChainable {
+    const stack = Stack.of(this);
+    const registry = new sfn.Pass(this, 'Registry', {
+      comment: 'The stores registered with the lake (see the mlsd:erasure-registry metadata)',
+      result: sfn.Result.fromObject({ stores: Lazy.any({ produce: () => this.stores.map(storeSpec) }) }),
+      resultPath: '$.registry',
+    });
+    // The output replaces the state: from here on no state holds a raw id.
+    const planState = new sfn.CustomState(this, 'Pseudonymize', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::lambda:invoke`,
+        Parameters: { 'FunctionName': this.planFunction.functionArn, 'Payload.$': '$' },
+        OutputPath: '$.Payload',
+        Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      },
+    });
+    const recordRequest = this.updateRequestRecord('RecordRequest', ErasureRequestStatus.RUNNING, {
+      update: `SET #status = :status, requested_at = if_not_exists(requested_at, :received), deadline_at = if_not_exists(deadline_at, :deadline), last_execution = :execution, ${AUDIT_TABLE.expiresAt} = :expires`,
+      values: {
+        ':received': { 'S.$': '$.receivedAt' },
+        ':deadline': { 'S.$': '$.deadlineAt' },
+        ':execution': { 'S.$': '$$.Execution.Name' },
+        ':expires': { 'N.$': '$.expiresAt' },
+      },
+    });
+
+    const eraseEach = new sfn.Map(this, 'EraseEachStore', {
+      itemsPath: '$.targets',
+      itemSelector: {
+        store: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        request: sfn.JsonPath.stringAt('$.requestHash'),
+        expiresAt: sfn.JsonPath.stringAt('$.expiresAt'),
+      },
+      maxConcurrency,
+      resultPath: '$.results',
+    });
+    eraseEach.itemProcessor(this.storeIteration());
+
+    const incomplete = this.updateRequestRecord('RecordIncomplete', ErasureRequestStatus.INCOMPLETE, { update: 'SET #status = :status, completed_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } } })
+      .next(new sfn.Fail(this, 'Incomplete', { error: ERASURE_INCOMPLETE_ERROR, cause: 'A store was not verified empty: its audit record says which; start the request again to retry it (verified stores are skipped).' }));
+    eraseEach.addCatch(incomplete, { resultPath: '$.error' });
+
+    const anyFailed = new sfn.CustomState(this, 'AnyStoreFailed', {
+      stateJson: { Type: 'Pass', Parameters: { 'failed.$': `States.ArrayContains($.results, '${ErasureStatus.FAILED}')` }, ResultPath: '$.verdict' },
+    });
+    const succeeded = this.updateRequestRecord('RecordSucceeded', ErasureRequestStatus.SUCCEEDED, { update: 'SET #status = :status, completed_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } } })
+      .next(new sfn.Succeed(this, 'Erased'));
+    const allVerified = new sfn.Choice(this, 'AllAutomatedStoresVerified')
+      .when(sfn.Condition.booleanEquals('$.verdict.failed', false), succeeded)
+      .otherwise(incomplete);
+
+    return registry.next(planState).next(recordRequest).next(eraseEach).next(anyFailed).next(allVerified);
+  }
+
+  /** An UpdateItem of the request's own record; `#status` and `:status` are bound. */
+  private updateRequestRecord(id: string, status: ErasureRequestStatus, expression: { update: string; values: Record<string, unknown> }): sfn.CustomState {
+    return new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::dynamodb:updateItem`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          Key: { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.requestHash' }, [AUDIT_TABLE.sortKey]: { S: AUDIT_TABLE.requestRecord } },
+          UpdateExpression: expression.update,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':status': { S: status }, ...expression.values },
+        },
+        ResultPath: null,
+      },
+    });
+  }
+
+  /** One store of one request: skip if verified before, erase and verify, or record manual / not requested. */
+  private storeIteration(): sfn.IChainable {
+    // Each iteration ends with its status alone: the Map's result is then a list of statuses that
+    // States.ArrayContains can search (a JSONPath filter that matches nothing is an error).
+    const report = (id: string, status: ErasureStatus) => new sfn.Pass(this, id, { result: sfn.Result.fromString(status) });
+    const manual = this.putAudit('RecordManual', ErasureStatus.MANUAL, {
+      location: { 'S.$': '$.store.location' },
+      reason: { 'S.$': '$.store.reason' },
+    }).next(report('Manual', ErasureStatus.MANUAL));
+    const notRequested = this.putAudit('RecordNotRequested', ErasureStatus.NOT_REQUESTED, {
+      identifier: { 'S.$': '$.store.identifier' },
+    }).next(report('NotRequested', ErasureStatus.NOT_REQUESTED));
+    const failed = this.putAudit('RecordFailed', ErasureStatus.FAILED, {
+      // The error's name only: a cause can quote the statement, and so the pseudonym.
+      error: { 'S.$': '$.error.Error' },
+    }).next(report('Failed', ErasureStatus.FAILED));
+    const verified = this.putAudit('RecordVerified', ErasureStatus.VERIFIED, {
+      found: { 'N.$': '$.outcome.branch.found' },
+      remaining: { N: '0' },
+    }).next(report('Verified', ErasureStatus.VERIFIED));
+
+    const erase = new sfn.Parallel(this, 'Erase', {
+      comment: 'The kind\'s delete and verification; any error is recorded as this store\'s failure',
+      // The branch's output, out of the one-element array a Parallel returns.
+      resultSelector: { branch: sfn.JsonPath.arrayGetItem(sfn.JsonPath.listAt('$'), 0) },
+      resultPath: '$.outcome',
+    });
+    erase.branch(this.byKind());
+    erase.addCatch(failed, { resultPath: '$.error' });
+    erase.next(verified);
+
+    const readAudit = new sfn.CustomState(this, 'ReadAudit', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::dynamodb:getItem`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          Key: { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' }, [AUDIT_TABLE.sortKey]: { 'S.$': '$.store.name' } },
+          ConsistentRead: true,
+        },
+        ResultPath: '$.previous',
+      },
+    });
+    const verifiedBefore = new sfn.Choice(this, 'VerifiedBefore')
+      .when(sfn.Condition.stringEquals('$.previous.Item.status.S', ErasureStatus.VERIFIED), report('AlreadyVerified', ErasureStatus.VERIFIED))
+      .otherwise(erase);
+    readAudit.next(new sfn.Choice(this, 'AuditedBefore')
+      .when(sfn.Condition.isPresent('$.previous.Item.status.S'), verifiedBefore)
+      .otherwise(erase));
+
+    return new sfn.Choice(this, 'Applicable')
+      .when(sfn.Condition.booleanEquals('$.store.automated', false), manual)
+      .when(sfn.Condition.isNotPresent('$.store.pseudonym'), notRequested)
+      .otherwise(readAudit);
+  }
+
+  /** A PutItem of the audit record of one store of one request. */
+  private putAudit(id: string, status: ErasureStatus, extra: Record<string, unknown>): sfn.CustomState {
+    return new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::dynamodb:putItem`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          Item: {
+            [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' },
+            [AUDIT_TABLE.sortKey]: { 'S.$': '$.store.name' },
+            kind: { 'S.$': '$.store.kind' },
+            status: { S: status },
+            verified: { BOOL: status === ErasureStatus.VERIFIED },
+            at: { 'S.$': '$$.State.EnteredTime' },
+            execution: { 'S.$': '$$.Execution.Name' },
+            [AUDIT_TABLE.expiresAt]: { 'N.$': '$.expiresAt' },
+            ...extra,
+          },
+        },
+        ResultPath: null,
+      },
+    });
+  }
+
+  private byKind(): sfn.IChainable {
+    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable', sfn.IChainable> = {
+      dynamoDbItems: this.dynamoDbItems(),
+      featureGroupOnline: this.featureGroupOnline(),
+      icebergTable: this.icebergTable(),
+    };
+    const choice = new sfn.Choice(this, 'ByKind');
+    for (const [name, chain] of Object.entries(kind)) {
+      choice.when(sfn.Condition.stringEquals('$.store.kind', name), chain);
+    }
+    return choice.otherwise(new sfn.Fail(this, 'UnknownKind', { error: 'UnknownStoreKind', cause: 'The registry holds a kind this workflow does not erase automatically' }));
+  }
+
+  private sdk(id: string, action: string, parameters: Record<string, unknown>, result: { selector?: Record<string, string>; path: string | null }): sfn.CustomState {
+    return new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::${action}`,
+        Parameters: parameters,
+        ...(result.selector ? { ResultSelector: result.selector } : {}),
+        ResultPath: result.path,
+        Retry: [{ ErrorEquals: ['States.Timeout', 'ThrottlingException', 'DynamoDb.ProvisionedThroughputExceededException', 'SageMakerFeatureStoreRuntime.ThrottlingException'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+  }
+
+  private found(id: string, expression: string): sfn.CustomState {
+    return new sfn.CustomState(this, id, { stateJson: { Type: 'Pass', Parameters: { 'found.$': expression } } });
+  }
+
+  /** Query the subject's partition (keys only, consistent), delete what it returns, repeat until it is empty. */
+  private dynamoDbItems(): sfn.IChainable {
+    const start = new sfn.Pass(this, 'NoItemsDeletedYet', { result: sfn.Result.fromObject({ n: 0 }), resultPath: '$.deleted' });
+    const query = this.sdk('QueryItems', 'aws-sdk:dynamodb:query', {
+      'TableName.$': '$.store.tableName',
+      'KeyConditionExpression': '#k0 = :pseudonym',
+      'ExpressionAttributeNames.$': '$.store.keyNames',
+      'ExpressionAttributeValues': { ':pseudonym': { 'S.$': '$.store.pseudonym' } },
+      'ProjectionExpression.$': '$.store.projection',
+      'ConsistentRead': true,
+      'Limit': DYNAMODB_PAGE,
+    }, { selector: { 'count.$': '$.Count', 'items.$': '$.Items' }, path: '$.query' });
+    const deleteItems = new sfn.Map(this, 'DeleteItems', {
+      itemsPath: '$.query.items',
+      itemSelector: { tableName: sfn.JsonPath.stringAt('$.store.tableName'), key: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+      maxConcurrency: 10,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    deleteItems.itemProcessor(this.sdk('DeleteItem', 'dynamodb:deleteItem', { 'TableName.$': '$.tableName', 'Key.$': '$.key' }, { path: null }));
+    const tally = new sfn.CustomState(this, 'TallyDeletedItems', {
+      stateJson: { Type: 'Pass', Parameters: { 'n.$': 'States.MathAdd($.deleted.n, $.query.count)' }, ResultPath: '$.deleted' },
+    });
+    deleteItems.next(tally);
+    tally.next(query);
+    return start.next(query).next(new sfn.Choice(this, 'ItemsLeft')
+      .when(sfn.Condition.numberGreaterThan('$.query.count', 0), deleteItems)
+      .otherwise(this.found('ItemsGone', "States.Format('{}', $.deleted.n)")));
+  }
+
+  /** GetRecord; if there is one, DeleteRecord (HardDelete, online store only) and GetRecord again. */
+  private featureGroupOnline(): sfn.IChainable {
+    const record = {
+      'FeatureGroupName.$': '$.store.featureGroupName',
+      'RecordIdentifierValueAsString.$': '$.store.pseudonym',
+    };
+    const get = this.sdk('GetOnlineRecord', 'aws-sdk:sagemakerfeaturestoreruntime:getRecord', record, { path: '$.online' });
+    const del = this.sdk('DeleteOnlineRecord', 'aws-sdk:sagemakerfeaturestoreruntime:deleteRecord', {
+      ...record,
+      // HardDelete needs an event time later than the record's: the time of this state.
+      'EventTime.$': '$$.State.EnteredTime',
+      'DeletionMode': 'HardDelete',
+      // Not the offline store: its delete marker would write the pseudonym back into the offline table.
+      'TargetStores': ['OnlineStore'],
+    }, { path: null });
+    const check = this.sdk('CheckOnlineRecord', 'aws-sdk:sagemakerfeaturestoreruntime:getRecord', record, { path: '$.online' });
+    del.next(check).next(new sfn.Choice(this, 'OnlineRecordGone')
+      .when(sfn.Condition.isPresent('$.online.Record'), new sfn.Fail(this, 'OnlineRecordRemains', { error: 'NotVerified', cause: 'The online record is still there after DeleteRecord' }))
+      .otherwise(this.found('OnlineRecordDeleted', "States.Format('{}', 1)")));
+    return get.next(new sfn.Choice(this, 'OnlineRecordFound')
+      .when(sfn.Condition.isPresent('$.online.Record'), del)
+      .otherwise(this.found('NoOnlineRecord', "States.Format('{}', 0)")));
+  }
+
+  /** Count the subject's rows, DELETE them if any, count again: verified at zero. */
+  private icebergTable(): sfn.IChainable {
+    const describe = this.sdk('FindOfflineTable', 'aws-sdk:sagemaker:describeFeatureGroup', { 'FeatureGroupName.$': '$.store.featureGroupName' }, {
+      selector: { 'databaseName.$': '$.OfflineStoreConfig.DataCatalogConfig.Database', 'tableName.$': '$.OfflineStoreConfig.DataCatalogConfig.TableName' },
+      path: '$.table',
+    });
+    const named = new sfn.CustomState(this, 'NamedTable', {
+      stateJson: { Type: 'Pass', Parameters: { 'databaseName.$': '$.store.databaseName', 'tableName.$': '$.store.tableName' }, ResultPath: '$.table' },
+    });
+    const statements = (match: IcebergMatch) => new sfn.CustomState(this, `Statements-${match}`, {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: Object.fromEntries([['count', COUNT_ROWS], ['delete', DELETE_ROWS]].map(([name, templates]) => [`${name}.$`,
+          statesFormat((templates as typeof COUNT_ROWS)[match], '$.table.databaseName', '$.table.tableName', ...matchArguments(match, '$.store.column', '$.store.pseudonym'))])),
+        ResultPath: '$.sql',
+      },
+    });
+    const equalsSql = statements(IcebergMatch.EQUALS);
+    const pairSql = statements(IcebergMatch.PAIR_MEMBER);
+    // A state may have one successor only, so each way to the table gets its own choice of statements.
+    const bySql = (id: string) => new sfn.Choice(this, id)
+      .when(sfn.Condition.stringEquals('$.store.match', IcebergMatch.PAIR_MEMBER), pairSql)
+      .otherwise(equalsSql);
+    describe.next(bySql('MatchInOfflineStore'));
+    named.next(bySql('MatchInNamedTable'));
+
+    const countBefore = this.athenaCount('CountRowsBefore', '$.before');
+    const countAfter = this.athenaCount('CountRowsAfter', '$.after');
+    const deleteRows = this.athena('DeleteRows', '$.sql.delete', null);
+    equalsSql.next(countBefore.first);
+    pairSql.next(countBefore.first);
+    countBefore.last.next(new sfn.Choice(this, 'RowsFound')
+      .when(sfn.Condition.stringEquals('$.before.value', '0'), this.found('NoRows', "States.Format('{}', 0)"))
+      .otherwise(deleteRows));
+    deleteRows.next(countAfter.first);
+    countAfter.last.next(new sfn.Choice(this, 'RowsGone')
+      .when(sfn.Condition.stringEquals('$.after.value', '0'), this.found('RowsDeleted', '$.before.value'))
+      .otherwise(new sfn.Fail(this, 'RowsRemain', { error: 'NotVerified', cause: 'Rows of the subject are still there after the DELETE' })));
+
+    return new sfn.Choice(this, 'TableOf')
+      .when(sfn.Condition.isPresent('$.store.featureGroupName'), describe)
+      .otherwise(named);
+  }
+
+  /**
+   * A statement run to completion in the lake's workgroup (`.sync`). A failed DELETE is retried:
+   * two stores of one table (two subject columns) delete at the same time, and an Iceberg commit
+   * that loses the race fails; a DELETE is idempotent, so running it again is safe.
+   */
+  private athena(id: string, queryPath: string, resultPath: string | null, selector?: Record<string, string>): sfn.CustomState {
+    return new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::athena:startQueryExecution.sync`,
+        Parameters: {
+          'QueryString.$': queryPath,
+          'WorkGroup': this.props.workGroupName,
+          'QueryExecutionContext': { Database: this.props.databaseName },
+        },
+        ...(selector ? { ResultSelector: selector } : {}),
+        ResultPath: resultPath,
+        Retry: [
+          { ErrorEquals: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
+          ...(queryPath === '$.sql.delete' ? [{ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 15, MaxAttempts: 2, BackoffRate: 2 }] : []),
+        ],
+      },
+    });
+  }
+
+  /** The count statement, then its one value (a string, as Athena returns it) at `resultPath.value`. */
+  private athenaCount(id: string, resultPath: string): { first: sfn.CustomState; last: sfn.CustomState } {
+    const run = this.athena(id, '$.sql.count', resultPath, { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' });
+    const read = new sfn.CustomState(this, `Read${id}`, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::athena:getQueryResults`,
+        Parameters: { 'QueryExecutionId.$': `${resultPath}.queryExecutionId` },
+        // Row 0 holds the column names, row 1 the count.
+        ResultSelector: { 'value.$': '$.ResultSet.Rows[1].Data[0].VarCharValue' },
+        ResultPath: resultPath,
+      },
+    });
+    run.next(read);
+    return { first: run, last: read };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The deadline check
+  // -------------------------------------------------------------------------------------------
+
+  /** Scans the requests' own records for one not succeeded whose alert date has passed; fails when it finds one. */
+  private deadlineDefinition(): sfn.IChainable {
+    const scan = (id: string, next: boolean) => new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:dynamodb:scan`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          // ISO-8601 times in UTC compare as strings.
+          FilterExpression: '#store = :request AND #status <> :succeeded AND #deadline < :now',
+          ExpressionAttributeNames: { '#store': AUDIT_TABLE.sortKey, '#status': 'status', '#deadline': 'deadline_at' },
+          ExpressionAttributeValues: {
+            ':request': { S: AUDIT_TABLE.requestRecord },
+            ':succeeded': { S: ErasureRequestStatus.SUCCEEDED },
+            ':now': { 'S.$': '$$.State.EnteredTime' },
+          },
+          Select: 'COUNT',
+          ...(next ? { 'ExclusiveStartKey.$': '$.page.LastEvaluatedKey' } : {}),
+        },
+        ResultPath: '$.page',
+      },
+    });
+    const first = scan('ScanRequests', false);
+    const following = scan('ScanMoreRequests', true);
+    const verdict = new sfn.Choice(this, 'PastAlertDate')
+      .when(sfn.Condition.numberGreaterThan('$.page.Count', 0), new sfn.Fail(this, 'DeadlineAtRisk', {
+        error: DEADLINE_AT_RISK_ERROR,
+        cause: `An erasure request is past its alert date and not erased: query the audit table for ${AUDIT_TABLE.sortKey} = '${AUDIT_TABLE.requestRecord}' and status other than '${ErasureRequestStatus.SUCCEEDED}'.`,
+      }))
+      .when(sfn.Condition.isPresent('$.page.LastEvaluatedKey'), following)
+      .otherwise(new sfn.Succeed(this, 'NoneOverdue'));
+    following.next(verdict);
+    return first.next(verdict);
+  }
+}

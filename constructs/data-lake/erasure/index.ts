@@ -1,0 +1,4 @@
+export * from './erasure';
+export * from './sql';
+export * from './stores';
+export * from './validation';

@@ -1,0 +1,183 @@
+/**
+ * The first step of a data subject's erasure: turns the request's raw identifiers into the lake's
+ * pseudonyms and pairs each registered store with the pseudonym it is keyed by.
+ *
+ * Privacy rules that shape this file:
+ * - the output carries pseudonyms, store specs and a SHA-256 of the request id, never a raw id;
+ * - logs carry the request hash, identifier names and counts only, never a value, and error
+ *   messages name identifiers, never their values (a message may end up in the execution history);
+ * - the pseudonymization key is read from Secrets Manager, cached in memory, never logged.
+ *
+ * Environment: KEY_SECRET_ARN (the lake's pseudonymization key), ALERT_AFTER_DAYS (when a
+ * request not yet erased raises the deadline alert), AUDIT_RETENTION_DAYS (the audit records' TTL).
+ */
+import { createHash } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseKeySecret, pseudonymize } from '../../../../lib/runtime/pseudonym';
+
+/** A store as the registry describes it (see stores.ts, storeSpec). */
+export interface StoreSpec {
+  readonly name: string;
+  readonly kind: string;
+  readonly automated: boolean;
+  readonly identifier?: string;
+  readonly [field: string]: unknown;
+}
+
+/** What the workflow passes in: its execution input, plus the registry. */
+export interface PlanInput {
+  /** The request's own id (a ticket number, never a personal identifier): only its hash is kept. */
+  readonly requestId: unknown;
+  /** Raw identifiers of the subject by identifier name, e.g. `{ "user_id": "42" }`. */
+  readonly subjectIds: unknown;
+  /** When the request was received (ISO-8601), which starts the one-month clock. @default now */
+  readonly receivedAt?: unknown;
+  readonly registry: { readonly stores: readonly StoreSpec[] };
+}
+
+/** A store paired with the subject's pseudonym for its identifier (absent: the request names no such identifier). */
+export type Target = StoreSpec & { readonly pseudonym?: string };
+
+export interface PlanOutput {
+  /** SHA-256 (hex) of the request id: the audit records' partition key. */
+  readonly requestHash: string;
+  readonly receivedAt: string;
+  /** When the deadline check starts alerting about this request if it is not erased by then. */
+  readonly deadlineAt: string;
+  /** Epoch seconds (as a string, for DynamoDB's N) at which the audit records expire. */
+  readonly expiresAt: string;
+  /**
+   * Every registered store, in registry order: an automated store whose identifier the request
+   * names carries the pseudonym; the others (manual, or another identifier) carry none.
+   */
+  readonly targets: readonly Target[];
+}
+
+export interface PlanSettings {
+  readonly alertAfterDays: number;
+  readonly auditRetentionDays: number;
+}
+
+/** A request the workflow cannot carry out; the message names the field, never a value. */
+export class ErasureRequestError extends Error {
+  override readonly name = 'ErasureRequestError';
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+const DAY_MS = 86_400_000;
+// A clock a little ahead of ours is not an error; a receipt date in the future is.
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+function requestIdOf(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 256) {
+    throw new ErasureRequestError('requestId must be a non-empty string of at most 256 characters (a ticket number, not a personal identifier)');
+  }
+  return value;
+}
+
+function subjectIdsOf(value: unknown, known: ReadonlySet<string>): Map<string, string | number> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ErasureRequestError('subjectIds must be an object of raw identifiers by identifier name, e.g. {"user_id": "42"}');
+  }
+  const ids = new Map<string, string | number>();
+  for (const [name, raw] of Object.entries(value)) {
+    if (!IDENTIFIER.test(name)) {
+      throw new ErasureRequestError('subjectIds has a name that is not an identifier name (lower case letters, digits and underscores)');
+    }
+    if (!known.has(name)) {
+      throw new ErasureRequestError(`subjectIds.${name}: no registered store is keyed by this identifier; known: ${[...known].sort().join(', ') || 'none'}`);
+    }
+    // Numbers beyond 2^53 arrive rounded by JSON.parse and would get another person's pseudonym: send ids as strings.
+    const ok = (typeof raw === 'string' && raw !== '') || (typeof raw === 'number' && Number.isSafeInteger(raw));
+    if (!ok) {
+      throw new ErasureRequestError(`subjectIds.${name} must be a non-empty string (or a safe integer)`);
+    }
+    ids.set(name, raw);
+  }
+  if (ids.size === 0) {
+    throw new ErasureRequestError(`subjectIds must name at least one identifier; known: ${[...known].sort().join(', ') || 'none'}`);
+  }
+  return ids;
+}
+
+function receivedAtOf(value: unknown, now: Date): Date {
+  if (value === undefined || value === null) {
+    return now;
+  }
+  const date = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value) : undefined;
+  if (date === undefined || Number.isNaN(date.getTime()) || date.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw new ErasureRequestError('receivedAt must be an ISO-8601 date or time (e.g. 2025-01-31 or 2025-01-31T09:00:00Z), not in the future');
+  }
+  return date;
+}
+
+/** SHA-256 of the request id, hex: what audit records and execution names carry instead of the id. */
+export function requestHash(requestId: string): string {
+  return createHash('sha256').update(requestId, 'utf8').digest('hex');
+}
+
+/** The plan of one request: pure, for tests; the handler adds the key and the clock. */
+export function plan(input: PlanInput, key: string, now: Date, settings: PlanSettings): PlanOutput {
+  const stores = input.registry?.stores;
+  if (!Array.isArray(stores)) {
+    throw new ErasureRequestError('registry.stores is missing: the workflow passes the registry with the request');
+  }
+  const requestId = requestIdOf(input.requestId);
+  const known = new Set(stores.flatMap((s) => (s.identifier !== undefined ? [s.identifier] : [])));
+  const ids = subjectIdsOf(input.subjectIds, known);
+  const receivedAt = receivedAtOf(input.receivedAt, now);
+  const pseudonyms = new Map([...ids].map(([name, raw]) => [name, pseudonymize(key, raw)]));
+  const targets = stores.map((store): Target => {
+    const pseudonym = store.identifier !== undefined ? pseudonyms.get(store.identifier) : undefined;
+    return pseudonym !== undefined && store.automated ? { ...store, pseudonym } : { ...store };
+  });
+  return {
+    requestHash: requestHash(requestId),
+    receivedAt: receivedAt.toISOString(),
+    deadlineAt: new Date(receivedAt.getTime() + settings.alertAfterDays * DAY_MS).toISOString(),
+    expiresAt: String(Math.floor(now.getTime() / 1000) + settings.auditRetentionDays * 86_400),
+    targets,
+  };
+}
+
+function positiveInteger(env: Readonly<Record<string, string | undefined>>, name: string): number {
+  const value = Number(env[name]);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a whole number of days, at least 1`);
+  }
+  return value;
+}
+
+const secrets = new SecretsManagerClient({});
+let key: Promise<string> | undefined;
+
+function pseudonymKey(): Promise<string> {
+  const secretId = process.env.KEY_SECRET_ARN;
+  if (secretId === undefined || secretId === '') {
+    return Promise.reject(new Error('KEY_SECRET_ARN is not set'));
+  }
+  key ??= secrets.send(new GetSecretValueCommand({ SecretId: secretId })).then((response) => {
+    if (response.SecretString === undefined) throw new Error('the pseudonymization key secret has no SecretString');
+    return parseKeySecret(response.SecretString);
+  }).catch((error: unknown) => {
+    // Forgotten, so that the next invocation retries instead of failing for the container's lifetime.
+    key = undefined;
+    throw error;
+  });
+  return key;
+}
+
+export const handler = async (input: PlanInput): Promise<PlanOutput> => {
+  const settings = { alertAfterDays: positiveInteger(process.env, 'ALERT_AFTER_DAYS'), auditRetentionDays: positiveInteger(process.env, 'AUDIT_RETENTION_DAYS') };
+  const output = plan(input, await pseudonymKey(), new Date(), settings);
+  const targeted = output.targets.filter((t) => t.pseudonym !== undefined);
+  console.log(JSON.stringify({
+    level: 'INFO',
+    message: 'erasure planned',
+    requestHash: output.requestHash,
+    identifiers: [...new Set(targeted.map((t) => t.identifier))].sort(),
+    automatedStores: targeted.length,
+    otherStores: output.targets.length - targeted.length,
+  }));
+  return output;
+};

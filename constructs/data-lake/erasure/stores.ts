@@ -1,0 +1,307 @@
+/**
+ * The stores a data subject's erasure reaches, as the constructs that own them register them with
+ * their lake (`lake.registerErasable(owner, store)`): a typed union, one member per kind, each
+ * saying what the workflow needs and how the subject is found (by the pseudonym of a named
+ * identifier). Automated kinds are erased and verified by the lake's erasure workflow; the others
+ * are declared so that every request's audit lists them as `manual`, never skipped in silence.
+ */
+import { Token, aws_dynamodb as dynamodb, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/** What every registered store says. */
+interface StoreBase {
+  /**
+   * Names the store in the registry and in audit records: unique within the lake, 1-200 letters,
+   * digits and `. _ : / -`, a literal (no token), e.g. `iceberg:impressions.user_id`.
+   */
+  readonly name: string;
+  /**
+   * The resources that hold the store's data (a table, a bucket, a feature group): their template
+   * entries record the store's name (metadata `mlsd:erasure-stores`), which is how a test proves
+   * that every personal store of a blueprint is registered.
+   */
+  readonly resources: readonly IConstruct[];
+}
+
+/**
+ * Automated: the items of a DynamoDB table whose partition key holds the subject's pseudonym
+ * (a PredictionCache keyed by pseudonym). The workflow queries the partition (consistent reads),
+ * deletes each item, and repeats until the partition is empty.
+ */
+export interface DynamoDbItemsStore extends StoreBase {
+  readonly kind: 'dynamoDbItems';
+  /** The identifier (a key of a request's `subjectIds`) whose pseudonym the partition key holds. */
+  readonly identifier: string;
+  readonly table: dynamodb.ITable;
+  /** The partition key attribute. */
+  readonly partitionKey: string;
+  /**
+   * The sort key attribute, when the table has one: a subject's partition then holds several items.
+   * @default - none: one item per subject
+   */
+  readonly sortKey?: string;
+  /** The table's customer-managed key. */
+  readonly encryptionKey: kms.IKey;
+}
+
+/**
+ * Automated: the subject's record in a SageMaker Feature Store online store, keyed by the
+ * pseudonym. The workflow deletes it with `DeleteRecord` (`HardDelete`, online store only: an
+ * offline delete marker would write the pseudonym back into the offline table) and checks with
+ * `GetRecord` that it is gone. Register the offline store as an {@link IcebergTableStore}.
+ */
+export interface FeatureGroupOnlineStore extends StoreBase {
+  readonly kind: 'featureGroupOnline';
+  /** The identifier whose pseudonym is the record identifier. */
+  readonly identifier: string;
+  readonly featureGroupName: string;
+  readonly featureGroupArn: string;
+  /** The online store's customer-managed key. */
+  readonly encryptionKey: kms.IKey;
+}
+
+/** A Glue table of known name. */
+export interface NamedIcebergTable {
+  readonly databaseName: string;
+  readonly tableName: string;
+}
+
+/** The offline store of a feature group: SageMaker names its Glue table, which the workflow reads with `DescribeFeatureGroup`. */
+export interface OfflineStoreIcebergTable {
+  readonly databaseName: string;
+  readonly offlineStoreOf: { readonly featureGroupName: string; readonly featureGroupArn: string };
+}
+
+/** Where an Iceberg table is. */
+export type IcebergTableLocation = NamedIcebergTable | OfflineStoreIcebergTable;
+
+/** How a column holds the subject's pseudonym. */
+export enum IcebergMatch {
+  /** The column is the pseudonym. */
+  EQUALS = 'equals',
+  /** The column is a pair `<pseudonym>|<pseudonym>` (e.g. a user-author affinity key); either part may be the subject. */
+  PAIR_MEMBER = 'pairMember',
+}
+
+/**
+ * Automated: the rows of an Apache Iceberg table (a curated dataset, a feature group's offline
+ * store) whose column holds the subject's pseudonym. The workflow counts them with Athena, deletes
+ * them (`DELETE FROM ... WHERE`), and counts again: verified when none is left.
+ */
+export interface IcebergTableStore extends StoreBase {
+  readonly kind: 'icebergTable';
+  /** The identifier whose pseudonym the column holds. */
+  readonly identifier: string;
+  readonly table: IcebergTableLocation;
+  /** The column that holds the pseudonym. */
+  readonly column: string;
+  /** @default IcebergMatch.EQUALS */
+  readonly match?: IcebergMatch;
+  /** The bucket of the table's files. */
+  readonly bucket: s3.IBucket;
+  /** Key pattern of the table's data and metadata files (e.g. `impressions/*`): what the workflow may read and write. */
+  readonly objectPattern: string;
+}
+
+/** Not automated yet: documents of a vector index (OpenSearch) whose field holds the subject's pseudonym. */
+export interface VectorIndexDocumentsStore extends StoreBase {
+  readonly kind: 'vectorIndexDocuments';
+  readonly identifier: string;
+  readonly collectionName: string;
+  readonly indexName: string;
+  readonly field: string;
+  /** Why it is not automated yet, and what bounds the data meanwhile. */
+  readonly reason: string;
+}
+
+/**
+ * Not automated yet: items of a DynamoDB table whose attribute other than the partition key (e.g.
+ * the sort key) holds the subject's pseudonym: only a scan finds them.
+ */
+export interface DynamoDbItemsByAttributeStore extends StoreBase {
+  readonly kind: 'dynamoDbItemsByAttribute';
+  readonly identifier: string;
+  readonly table: dynamodb.ITable;
+  readonly attribute: string;
+  /** Why it is not automated yet, and what bounds the data meanwhile. */
+  readonly reason: string;
+}
+
+/**
+ * Not automated yet: online records of a feature group that hold the subject's pseudonym but are
+ * not addressed by it alone (a feature other than the record identifier, or a pair identifier):
+ * the online store cannot be searched by value.
+ */
+export interface FeatureGroupRecordsStore extends StoreBase {
+  readonly kind: 'featureGroupRecords';
+  readonly identifier: string;
+  readonly featureGroupName: string;
+  /** The feature that holds the pseudonym. */
+  readonly feature: string;
+  /** Why it is not automated yet, and what bounds the data meanwhile. */
+  readonly reason: string;
+}
+
+/** Not automated yet: keys of an in-memory cache (ElastiCache Valkey) that embed the subject's pseudonym. */
+export interface CacheKeysStore extends StoreBase {
+  readonly kind: 'cacheKeys';
+  /** @default - any identifier: keys of every feature group keyed by a subject */
+  readonly identifier?: string;
+  readonly replicationGroupId: string;
+  /** The keys, with `<pseudonym>` where the subject's pseudonym goes, e.g. `*<group>:<pseudonym>`. */
+  readonly keyPattern: string;
+  /** Why it is not automated yet, and what bounds the data meanwhile. */
+  readonly reason: string;
+}
+
+/** Not automated yet: objects (and their noncurrent versions) of a bucket prefix that hold a subject's data among others'. */
+export interface S3ObjectsStore extends StoreBase {
+  readonly kind: 's3Objects';
+  /** @default - any identifier */
+  readonly identifier?: string;
+  readonly bucket: s3.IBucket;
+  /** Key prefix, or `''` for the whole bucket. */
+  readonly prefix: string;
+  /** Why it is not automated yet, and what bounds the data meanwhile. */
+  readonly reason: string;
+}
+
+/** A store that a data subject's erasure reaches. */
+export type ErasableStore =
+  | DynamoDbItemsStore
+  | FeatureGroupOnlineStore
+  | IcebergTableStore
+  | DynamoDbItemsByAttributeStore
+  | VectorIndexDocumentsStore
+  | FeatureGroupRecordsStore
+  | CacheKeysStore
+  | S3ObjectsStore;
+
+/** The kinds of store the erasure workflow deletes from and verifies. */
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable'];
+/** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
+export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'vectorIndexDocuments', 'featureGroupRecords', 'cacheKeys', 's3Objects'];
+
+/** A manual store: one of MANUAL_KINDS. */
+export type ManualStore = DynamoDbItemsByAttributeStore | VectorIndexDocumentsStore | FeatureGroupRecordsStore | CacheKeysStore | S3ObjectsStore;
+
+/** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
+export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore {
+  return AUTOMATED_KINDS.includes(store.kind);
+}
+
+/** Whether `table` is a feature group's offline store. */
+export function isOfflineStore(table: IcebergTableLocation): table is OfflineStoreIcebergTable {
+  return 'offlineStoreOf' in table;
+}
+
+/** Where a person finds the data of a manual store (tokens stay tokens: CloudFormation fills in names). */
+export function manualLocation(store: ManualStore): string {
+  switch (store.kind) {
+    case 'dynamoDbItemsByAttribute':
+      return `DynamoDB table ${store.table.tableName}: items whose attribute ${store.attribute} is the pseudonym (a scan)`;
+    case 'vectorIndexDocuments':
+      return `OpenSearch collection ${store.collectionName}, index ${store.indexName}: documents whose field ${store.field} is the pseudonym`;
+    case 'featureGroupRecords':
+      return `Feature group ${store.featureGroupName}, online store: records whose feature ${store.feature} holds the pseudonym`;
+    case 'cacheKeys':
+      return `ElastiCache replication group ${store.replicationGroupId}: keys ${store.keyPattern}`;
+    case 's3Objects':
+      return `s3://${store.bucket.bucketName}/${store.prefix}: objects and their noncurrent versions`;
+  }
+}
+
+/**
+ * The JSON the workflow reads for a store (its Map iterates over these), also recorded as the
+ * registry in the template: names, the identifier, and what each kind's states need.
+ */
+export function storeSpec(store: ErasableStore): Record<string, unknown> {
+  const base = { name: store.name, kind: store.kind, automated: isAutomated(store), ...(store.identifier !== undefined ? { identifier: store.identifier } : {}) };
+  switch (store.kind) {
+    case 'dynamoDbItems': {
+      // The query projects the key attributes only: each returned item is then exactly the Key of its DeleteItem.
+      const keys = [store.partitionKey, ...(store.sortKey !== undefined ? [store.sortKey] : [])];
+      return {
+        ...base,
+        tableName: store.table.tableName,
+        keyNames: Object.fromEntries(keys.map((k, i) => [`#k${i}`, k])),
+        projection: keys.map((_, i) => `#k${i}`).join(', '),
+      };
+    }
+    case 'featureGroupOnline':
+      return { ...base, featureGroupName: store.featureGroupName };
+    case 'icebergTable':
+      return {
+        ...base,
+        databaseName: store.table.databaseName,
+        ...(isOfflineStore(store.table) ? { featureGroupName: store.table.offlineStoreOf.featureGroupName } : { tableName: store.table.tableName }),
+        column: store.column,
+        match: store.match ?? IcebergMatch.EQUALS,
+      };
+    default:
+      return { ...base, location: manualLocation(store), reason: store.reason };
+  }
+}
+
+const STORE_NAME = /^[A-Za-z0-9._:/-]{1,200}$/;
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+/** Glue and Athena names the SQL quotes: no quote can end the quoted name. */
+const SQL_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+/** The shortest reason for a manual store that a reviewer can be expected to accept. */
+export const MIN_MANUAL_REASON_LENGTH = 40;
+
+function literal(value: string | undefined): value is string {
+  return value !== undefined && !Token.isUnresolved(value);
+}
+
+interface StoreRule {
+  readonly condition: (s: ErasableStore) => boolean;
+  readonly message: (s: ErasableStore) => string;
+}
+
+/** What a registration gets wrong, one rule each; tokens are skipped where a value may be one. */
+const STORE_RULES: readonly StoreRule[] = [
+  {
+    condition: (s) => ![...AUTOMATED_KINDS, ...MANUAL_KINDS].includes(s.kind),
+    message: (s) => `kind must be one of ${[...AUTOMATED_KINDS, ...MANUAL_KINDS].join(', ')}, but '${s.kind}' was provided`,
+  },
+  {
+    condition: (s) => Token.isUnresolved(s.name) || !STORE_NAME.test(s.name),
+    message: (s) => `name must be 1-200 letters, digits or . _ : / - and a literal (it keys audit records), but '${s.name}' was provided`,
+  },
+  {
+    condition: (s) => (isAutomated(s) || s.identifier !== undefined) && !(s.identifier !== undefined && IDENTIFIER.test(s.identifier)),
+    message: (s) => `identifier must be lower case letters, digits and underscores, starting with a letter (a key of a request's subjectIds), but '${s.identifier}' was provided`,
+  },
+  {
+    condition: (s) => s.resources.length === 0,
+    message: () => 'resources must name at least one resource that holds the store\'s data',
+  },
+  {
+    condition: (s) => s.kind === 'dynamoDbItems' && [s.partitionKey, s.sortKey].some((k) => literal(k) && !ATTRIBUTE_NAME.test(k)),
+    message: (s) => `partitionKey and sortKey must be attribute names (letters, digits, _ . -), but ${s.kind === 'dynamoDbItems' ? `'${s.partitionKey}' and '${s.sortKey}'` : ''} were provided`,
+  },
+  {
+    condition: (s) => s.kind === 'icebergTable' && [s.column, s.table.databaseName, isOfflineStore(s.table) ? undefined : s.table.tableName]
+      .some((n) => literal(n) && !SQL_NAME.test(n)),
+    message: (s) => (s.kind === 'icebergTable'
+      ? `column, databaseName and tableName go into SQL between double quotes and must be 1-255 letters, digits, _ or -, but column '${s.column}', `
+        + `database '${s.table.databaseName}'${isOfflineStore(s.table) ? '' : ` and table '${s.table.tableName}'`} were provided`
+      : ''),
+  },
+  {
+    condition: (s) => s.kind === 'icebergTable' && s.match !== undefined && !Object.values(IcebergMatch).includes(s.match),
+    message: (s) => `match must be one of ${Object.values(IcebergMatch).join(', ')}, but '${s.kind === 'icebergTable' ? s.match : ''}' was provided`,
+  },
+  {
+    condition: (s) => MANUAL_KINDS.includes(s.kind) && String((s as ManualStore).reason ?? '').trim().length < MIN_MANUAL_REASON_LENGTH,
+    message: (s) => `a ${s.kind} store is not erased automatically, so its reason must say why and what bounds the data meanwhile in at least `
+      + `${MIN_MANUAL_REASON_LENGTH} characters, but '${(s as ManualStore).reason}' was provided`,
+  },
+];
+
+/** Every problem of a store registration, each saying what was received and what is allowed. */
+export function storeProblems(store: ErasableStore): string[] {
+  return STORE_RULES.filter((rule) => rule.condition(store)).map((rule) => rule.message(store));
+}

@@ -1,0 +1,115 @@
+/**
+ * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
+ * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
+ * sort key, a cache nobody registers, and a feature group keyed by user. Its erasure definition is
+ * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
+ * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
+ * after the logical ids.
+ */
+import { CfnElement, Stack } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ERASURE_REGISTRY_METADATA } from './erasure';
+import { DataLake, DataLakeProps } from '../data-lake';
+import { ColumnAction, ColumnClassification } from '../schema';
+import { PredictionCache } from '../../batch-transform';
+import { FeatureStore, FeatureType } from '../../feature-store';
+import { Network } from '../../network';
+import { kitApp } from '../../../test/support/app';
+
+// Definitions and templates are CloudFormation JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export const FIXTURE_ENV = { region: 'eu-west-1', account: '123456789012' } as const;
+
+export function erasureFixture(props: Partial<DataLakeProps> = {}) {
+  const app = kitApp();
+  const stack = new Stack(app, 'Erasure', { env: FIXTURE_ENV });
+  const network = new Network(stack, 'Network');
+  const lake = new DataLake(stack, 'Lake', { network, purpose: 'recommendations', ...props });
+  const C = ColumnClassification;
+  const A = ColumnAction;
+  lake.addDataset('events', {
+    columns: [
+      { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' },
+      { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+      { name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
+      { name: 'score', type: 'double', classification: C.NON_PERSONAL },
+    ],
+  });
+  const table = (id: string, sortKey?: string) => new PredictionCache(stack, id, { encryptionKey: lake.encryptionKey, purpose: 'recommendations', sortKey }).table;
+  const cache = table('Cache');
+  const pairs = table('Pairs', 'candidate');
+  const other = table('Other');
+  lake.registerErasable(cache, { kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table: cache, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [cache] });
+  lake.registerErasable(pairs, {
+    kind: 'dynamoDbItems', name: 'dynamodb:pairs', identifier: 'user_id', table: pairs, partitionKey: 'pk', sortKey: 'candidate', encryptionKey: lake.encryptionKey, resources: [pairs],
+  });
+  const features = new FeatureStore(stack, 'Features', { lake, network, purpose: 'recommendations' });
+  const { featureGroup } = features.addFeatureGroup({
+    name: 'user-activity',
+    recordIdentifier: 'user_id',
+    eventTime: 'event_time',
+    features: [
+      { name: 'user_id', type: FeatureType.STRING },
+      { name: 'event_time', type: FeatureType.STRING },
+      { name: 'clicks', type: FeatureType.INTEGRAL },
+    ],
+    streaming: { pseudonymizeFields: ['user_id'] },
+  });
+  return { app, stack, lake, cache, pairs, other, featureGroup };
+}
+
+/** The logical id of the resource a construct stands for (itself or its default child). */
+export function logicalIdOf(construct: IConstruct): string {
+  const element = (construct.node.defaultChild ?? construct) as CfnElement;
+  return Stack.of(construct).resolve(Stack.of(construct).getLogicalId(element));
+}
+
+/** `{ Ref: id }` becomes `id`, `Fn::GetAtt` `<id>.<attribute>`, a Fn::Join of such parts the joined text. */
+export function dereference(value: Json): Json {
+  if (Array.isArray(value)) return value.map(dereference);
+  if (value === null || typeof value !== 'object') return value;
+  if (value.Ref !== undefined) return value.Ref;
+  if (value['Fn::GetAtt'] !== undefined) return value['Fn::GetAtt'].join('.');
+  if (value['Fn::Join'] !== undefined) return value['Fn::Join'][1].map(dereference).join(value['Fn::Join'][0]);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, dereference(v)]));
+}
+
+/** A definition's text with references replaced as described above. */
+export function definitionText(machine: Json): string {
+  const body = machine.Properties.DefinitionString;
+  if (typeof body === 'string') return body;
+  return dereference(body);
+}
+
+/** The erasure workflow of a template: its resource, parsed definition and registry. */
+export function erasureWorkflow(template: Template): { id: string; machine: Json; definition: Json; registry: Json[] } {
+  const found = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
+    .filter(([, m]) => m.Metadata?.[ERASURE_REGISTRY_METADATA] !== undefined);
+  if (found.length !== 1) throw new Error(`expected one erasure workflow, found ${found.length}`);
+  const [id, machine] = found[0];
+  return { id, machine, definition: JSON.parse(definitionText(machine)), registry: machine.Metadata[ERASURE_REGISTRY_METADATA] };
+}
+
+/** The deadline check of a template, parsed. */
+export function deadlineCheck(template: Template): Json {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).filter((m) => JSON.stringify(m).includes('ScanRequests'));
+  return JSON.parse(definitionText(machine));
+}
+
+/** Every state of a definition, nested ones (Map, Parallel) included, by name. */
+export function allStates(definition: Json): Record<string, Json> {
+  const states: Record<string, Json> = {};
+  const visit = (graph: Json) => {
+    for (const [name, state] of Object.entries<Json>(graph.States)) {
+      states[name] = state;
+      if (state.ItemProcessor) visit(state.ItemProcessor);
+      for (const branch of state.Branches ?? []) visit(branch);
+    }
+  };
+  visit(definition);
+  return states;
+}

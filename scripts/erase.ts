@@ -1,0 +1,214 @@
+/**
+ * `npm run erase -- <blueprint> --user-id <id> [--<identifier> <id>]... [options]`: submits a data
+ * subject's erasure request to a deployed blueprint's erasure workflow (constructs/data-lake,
+ * "Erasure"), and with `--wait` follows it to the end and prints the request's audit.
+ *
+ * Each `--<identifier> <raw id>` names the subject by one identifier of the blueprint's registry
+ * (`--user-id` → `user_id`; `--id owner_id=<raw id>` for any name). Options:
+ *   --request-id <ticket>      the request's own id (a ticket number, never a personal identifier);
+ *                              only its SHA-256 is kept. Default: erasure-<time>.
+ *   --received-at <ISO date>   when the request arrived (starts the one-month clock). Default: now.
+ *   --region <region>          Default: $AWS_REGION, else the kit's default region.
+ *   --wait                     poll until the execution ends, then print the audit records.
+ *
+ * The raw ids travel only in the execution's input (kept by Step Functions with the execution's
+ * history, 90 days); this script never prints them. Running the same request again resumes it:
+ * stores already verified are skipped.
+ */
+import { createHash } from 'node:crypto';
+import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, ListStateMachinesCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { AUDIT_TABLE, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
+import { DEFAULT_REGION } from '../lib/compliance/regions';
+import { KitError } from '../lib/errors';
+
+/** What the command line asks for. */
+export interface EraseRequest {
+  readonly blueprint: string;
+  readonly requestId: string;
+  readonly subjectIds: Readonly<Record<string, string>>;
+  readonly receivedAt?: string;
+  readonly region: string;
+  readonly wait: boolean;
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+const USAGE = 'usage: npm run erase -- <blueprint> --user-id <id> [--<identifier> <id> | --id <identifier>=<id>]... '
+  + '[--request-id <ticket>] [--received-at <ISO date>] [--region <region>] [--wait]';
+
+/** Parses the arguments after `npm run erase --`. Errors name the option, never an id. */
+export function parseEraseArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env, now = new Date()): EraseRequest {
+  const [blueprint, ...rest] = argv;
+  if (blueprint === undefined || blueprint.startsWith('--')) {
+    throw new KitError(`the blueprint comes first (e.g. people-you-may-know); ${USAGE}`);
+  }
+  const subjectIds: Record<string, string> = {};
+  let requestId: string | undefined;
+  let receivedAt: string | undefined;
+  let region: string | undefined;
+  let wait = false;
+  const addId = (name: string, value: string) => {
+    if (!IDENTIFIER.test(name)) throw new KitError(`'${name}' is not an identifier name (lower case letters, digits and underscores); ${USAGE}`);
+    if (name in subjectIds) throw new KitError(`the identifier ${name} is given twice`);
+    subjectIds[name] = value;
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const option = rest[i];
+    if (option === '--wait') {
+      wait = true;
+      continue;
+    }
+    if (!option.startsWith('--')) throw new KitError(`unexpected argument at position ${i + 2}; ${USAGE}`);
+    const value = rest[++i];
+    if (value === undefined || value === '') throw new KitError(`${option} needs a value; ${USAGE}`);
+    switch (option) {
+      case '--request-id':
+        requestId = value;
+        break;
+      case '--received-at':
+        receivedAt = value;
+        break;
+      case '--region':
+        region = value;
+        break;
+      case '--id': {
+        const at = value.indexOf('=');
+        if (at <= 0 || at === value.length - 1) throw new KitError(`--id takes <identifier>=<id>; ${USAGE}`);
+        addId(value.slice(0, at), value.slice(at + 1));
+        break;
+      }
+      default:
+        addId(option.slice(2).replace(/-/g, '_'), value);
+    }
+  }
+  if (Object.keys(subjectIds).length === 0) {
+    throw new KitError(`name the subject by at least one identifier (e.g. --user-id <id>); ${USAGE}`);
+  }
+  return {
+    blueprint,
+    requestId: requestId ?? `erasure-${now.toISOString().replace(/[-:.]/g, '')}`,
+    subjectIds,
+    receivedAt,
+    region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? DEFAULT_REGION,
+    wait,
+  };
+}
+
+/** The execution's name: the request id's hash and the time, so that names never carry an id and a rerun gets a new one. */
+export function executionName(requestId: string, now = new Date()): string {
+  return `erase-${createHash('sha256').update(requestId, 'utf8').digest('hex').slice(0, 32)}-${now.getTime()}`;
+}
+
+/** The ARN of the state machine named `name` in the account and region of `sfn`. */
+export async function findStateMachine(sfn: SFNClient, name: string): Promise<string> {
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
+    const found = page.stateMachines?.find((m) => m.name === name);
+    if (found?.stateMachineArn) return found.stateMachineArn;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  throw new KitError(`no state machine named ${name} in this account and region: is the blueprint deployed there (--region)?`);
+}
+
+export interface Submitted {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+}
+
+/** Starts the erasure workflow of `stackName` for `request`. */
+export async function submitErasure(sfn: SFNClient, stackName: string, request: EraseRequest, now = new Date()): Promise<Submitted> {
+  const stateMachineArn = await findStateMachine(sfn, erasureWorkflowName(stackName));
+  const input = { requestId: request.requestId, subjectIds: request.subjectIds, ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}) };
+  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName(request.requestId, now), input: JSON.stringify(input) }));
+  return { executionArn: started.executionArn!, stateMachineArn };
+}
+
+/** One line of the audit, as printed. */
+export interface AuditLine {
+  readonly store: string;
+  readonly status: string;
+  readonly found?: string;
+  readonly location?: string;
+  readonly reason?: string;
+  readonly error?: string;
+}
+
+/** Polls the execution until it ends; returns its status and the request's audit records. */
+export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: DynamoDBClient }, submitted: Submitted, requestId: string,
+  options: { pollMs?: number; timeoutMs?: number } = {}): Promise<{ status: string; audit: AuditLine[] }> {
+  const deadline = Date.now() + (options.timeoutMs ?? 6 * 3600_000);
+  let status: string | undefined;
+  for (;;) {
+    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: submitted.executionArn }))).status;
+    if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') break;
+    if (Date.now() > deadline) throw new KitError(`the execution is still running: ${submitted.executionArn}`);
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10_000));
+  }
+  // The audit table is the one the workflow writes to: read it from the definition.
+  const definition = (await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: submitted.stateMachineArn }))).definition ?? '{}';
+  const table = JSON.parse(definition).States?.RecordRequest?.Parameters?.TableName;
+  if (typeof table !== 'string') throw new KitError('the erasure workflow names no audit table (state RecordRequest)');
+  const hash = createHash('sha256').update(requestId, 'utf8').digest('hex');
+  const items = (await clients.dynamodb.send(new QueryCommand({
+    TableName: table,
+    KeyConditionExpression: '#r = :r',
+    ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey },
+    ExpressionAttributeValues: { ':r': { S: hash } },
+    ConsistentRead: true,
+  }))).Items ?? [];
+  const audit = items.map((item) => ({
+    store: item[AUDIT_TABLE.sortKey]?.S ?? '?',
+    status: item.status?.S ?? '?',
+    ...(item.found?.N !== undefined ? { found: item.found.N } : {}),
+    ...(item.location?.S !== undefined ? { location: item.location.S } : {}),
+    ...(item.reason?.S !== undefined ? { reason: item.reason.S } : {}),
+    ...(item.error?.S !== undefined ? { error: item.error.S } : {}),
+  }));
+  return { status: status ?? 'UNKNOWN', audit };
+}
+
+/** The audit as text for a person: automated stores first, then what is left to do by hand. */
+export function formatAudit(status: string, audit: readonly AuditLine[]): string {
+  const request = audit.find((a) => a.store === AUDIT_TABLE.requestRecord);
+  const stores = audit.filter((a) => a.store !== AUDIT_TABLE.requestRecord);
+  const manual = stores.filter((a) => a.status === 'manual');
+  const lines = [
+    `execution ${status}; request ${request?.status ?? 'not recorded'}`,
+    ...stores.filter((a) => a.status !== 'manual')
+      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.error ? ` error ${a.error}` : ''}`),
+  ];
+  if (manual.length > 0) {
+    lines.push('to erase by hand (not automated yet):', ...manual.map((a) => `  ${a.store}: ${a.location ?? ''}\n    ${a.reason ?? ''}`));
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const request = parseEraseArguments(process.argv.slice(2));
+  const { BLUEPRINTS } = await import('../blueprints');
+  const blueprint = BLUEPRINTS.find((b) => b.id === request.blueprint);
+  if (!blueprint) {
+    throw new KitError(`no blueprint '${request.blueprint}'; blueprints: ${BLUEPRINTS.map((b) => b.id).join(', ')}`);
+  }
+  const [{ SFNClient }, { DynamoDBClient }] = await Promise.all([import('@aws-sdk/client-sfn'), import('@aws-sdk/client-dynamodb')]);
+  const sfn = new SFNClient({ region: request.region });
+  const submitted = await submitErasure(sfn, blueprint.stackName, request);
+  console.log(`request ${request.requestId} (identifiers: ${Object.keys(request.subjectIds).join(', ')}) submitted to ${blueprint.stackName}: ${submitted.executionArn}`);
+  if (request.wait) {
+    const { status, audit } = await waitForErasure({ sfn, dynamodb: new DynamoDBClient({ region: request.region }) }, submitted, request.requestId);
+    console.log(formatAudit(status, audit));
+    if (status !== 'SUCCEEDED') process.exitCode = 1;
+  } else {
+    // Submitting again would start a rerun (it resumes, so it is harmless, but it is not a status check).
+    console.log('its audit records each store; pass --wait next time to follow the execution to its end, or open it in the Step Functions console');
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    // Messages name options and identifiers, never an id: safe to print.
+    console.error(`erase: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+import { erasureWorkflowName } from '../../constructs/data-lake';
+import { executionName, parseEraseArguments } from '../../scripts/erase';
+import { KitError } from '../../lib/errors';
+
+const NOW = new Date('2025-03-01T10:00:00.000Z');
+
+describe('npm run erase arguments', () => {
+  test('--user-id and --id name identifiers; the other options have defaults', () => {
+    expect(parseEraseArguments(['news-feed', '--user-id', 'u 42', '--id', 'owner_id=o=1', '--wait'], {}, NOW)).toEqual({
+      blueprint: 'news-feed', subjectIds: { user_id: 'u 42', owner_id: 'o=1' }, requestId: 'erasure-20250301T100000000Z', region: 'eu-west-1', wait: true, receivedAt: undefined,
+    });
+    expect(parseEraseArguments(['vs', '--uploader-id', 'x', '--request-id', 'T-1', '--received-at', '2025-02-01', '--region', 'eu-central-1'], { AWS_REGION: 'eu-north-1' }))
+      .toMatchObject({ subjectIds: { uploader_id: 'x' }, requestId: 'T-1', receivedAt: '2025-02-01', region: 'eu-central-1', wait: false });
+    expect(parseEraseArguments(['vs', '--user-id', 'x'], { AWS_REGION: 'eu-north-1' }).region).toBe('eu-north-1');
+  });
+
+  test.each<[string[], RegExp]>([
+    [[], /the blueprint comes first/],
+    [['--user-id', 'x'], /the blueprint comes first/],
+    [['news-feed'], /name the subject by at least one identifier/],
+    [['news-feed', '--user-id'], /--user-id needs a value/],
+    [['news-feed', '--user-id', 'x', '--user-id', 'y'], /the identifier user_id is given twice/],
+    [['news-feed', '--id', 'user_id'], /--id takes <identifier>=<id>/],
+    [['news-feed', '--User-Id', 'x'], /'User_Id' is not an identifier name/],
+    [['news-feed', 'alice'], /unexpected argument at position 2/],
+  ])('%j fails, naming the option and never an id', (argv, message) => {
+    expect(() => parseEraseArguments(argv)).toThrow(KitError);
+    expect(() => parseEraseArguments(argv)).toThrow(message);
+    try {
+      parseEraseArguments(argv);
+    } catch (error) {
+      for (const id of ['alice', 'x', 'y']) expect((error as Error).message).not.toContain(` ${id} `);
+    }
+  });
+
+  test('execution names carry the request id\'s hash and the time, never the id, within the 80 characters Step Functions allows', () => {
+    const name = executionName('GDPR ticket 42 for alice@example.com', NOW);
+    expect(name).toMatch(/^erase-[0-9a-f]{32}-1740823200000$/);
+    expect(name.length).toBeLessThanOrEqual(80);
+  });
+
+  test('the workflow is named after the stack, within 80 characters', () => {
+    expect(erasureWorkflowName('MlsdNewsFeed')).toBe('MlsdNewsFeed-erasure');
+    const long = erasureWorkflowName('A'.repeat(128));
+    expect(long).toMatch(/^A{63}-[0-9a-f]{8}-erasure$/);
+    expect(long.length).toBeLessThanOrEqual(80);
+    expect(erasureWorkflowName('A'.repeat(127))).not.toBe(long);
+  });
+});
