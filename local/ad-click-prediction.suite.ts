@@ -8,8 +8,8 @@
  */
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import { assignVariant } from '../constructs/serving/runtime/variant';
-import { ensurePrerequisites, holdLocalRunLock, TEST_TIME_SCALE, featureRecord, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, type ServeBody, serveUntil } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import { clean, featureRecord, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, serveUntil, useLocalRun } from './integration-support';
+import type { LocalRun } from './run';
 
 interface Facts {
   sampleUser: { id: string; segment: string; favouriteCategory: string; clickRateByCategory: Record<string, number> };
@@ -25,10 +25,6 @@ let run: LocalRun;
 let facts: Facts;
 let sample: { user_id: string; ad_ids: string[]; hour_of_day: number };
 let key: string;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
-
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 
 function variantOf(userId: string): string | null {
   return assignVariant(run.config.name, pseudonymize(key, userId), rankStage(run.config).variants);
@@ -51,21 +47,11 @@ async function directScores(userId: string, adIds: readonly string[], variant: s
   return predictions.map((p) => p.click_probability as number);
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('ad-click-prediction', { timeScale: TEST_TIME_SCALE });
+useLocalRun('ad-click-prediction', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   key = pseudonymizationKey(run);
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('the deployed A/B test runs locally: champion and challenger, each its own trained model', () => {

@@ -14,19 +14,17 @@ import type { FeaturesStage } from '../constructs/serving/runtime/contract';
 import { assignVariant } from '../constructs/serving/runtime/variant';
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import {
-  ensurePrerequisites,
+  clean,
   featureRecord,
-  holdLocalRunLock,
   invokeEndpoint,
   lakeLines,
   post,
   pseudonymizationKey,
   rankStage,
-  type ServeBody,
   serveUntil,
-  TEST_TIME_SCALE,
+  useLocalRun,
 } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import type { LocalRun } from './run';
 
 interface Facts {
   sampleUser: { id: string; favouriteCategory: string };
@@ -43,10 +41,6 @@ let run: LocalRun;
 let facts: Facts;
 let sample: { user_id: string; event_ids: string[]; friends_registered_by_event: string };
 let key: string;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
-
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 
 function featuresStage(): FeaturesStage {
   return run.config.stages.find((s): s is FeaturesStage => s.kind === 'features')!;
@@ -85,21 +79,11 @@ function cacheClient(): Redis {
   return new Redis({ host: '127.0.0.1', port: run.servers.redis.port, password, maxRetriesPerRequest: 1 });
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('event-recommendation', { timeScale: TEST_TIME_SCALE });
+useLocalRun('event-recommendation', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   key = pseudonymizationKey(run);
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a sample request passes every stage; the trained ranker puts the near events of the user\'s taste first, with the endpoint\'s scores', async () => {

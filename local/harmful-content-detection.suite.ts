@@ -11,10 +11,10 @@ import { BatchGetRecordCommand, type BatchGetRecordCommandInput, SageMakerFeatur
 import { type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { ActStage, FeaturesStage } from '../constructs/serving/runtime/contract';
 import { pseudonymize } from '../lib/runtime/pseudonym';
-import { ensurePrerequisites, featureRecord, holdLocalRunLock, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, type ServeBody, serveUntil, TEST_TIME_SCALE } from './integration-support';
+import { clean, featureRecord, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, serveUntil, useLocalRun } from './integration-support';
 import { REGION } from './local-config';
 import { LOCAL_CREDENTIALS } from './moto';
-import { type LocalRun, startLocalRun } from './run';
+import type { LocalRun } from './run';
 
 type PostName = 'harmful' | 'benign' | 'borderline' | 'borderlineClean';
 type PostRequest = { post_id: string; author_id: string; text_embedding: number[]; image_embedding: number[] } & Record<string, unknown>;
@@ -33,10 +33,7 @@ let run: LocalRun;
 let facts: Facts;
 let key: string;
 let sqs: SQSClient;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 const actStage = (): ActStage => run.config.stages.find((s): s is ActStage => s.kind === 'act')!;
 
 /** The act stage's decision for a score: the first rule it reaches, else the default. */
@@ -69,22 +66,15 @@ async function reviewMessages(requestId: string, waitMs = 5_000): Promise<Messag
   return received;
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('harmful-content-detection', { timeScale: TEST_TIME_SCALE });
+useLocalRun('harmful-content-detection', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   key = pseudonymizationKey(run);
   sqs = new SQSClient({ endpoint: run.servers.moto.url, region: REGION, credentials: LOCAL_CREDENTIALS });
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', run.fixture.sampleRequest);
-}, 240_000);
+});
 
-afterAll(async () => {
+afterAll(() => {
   sqs?.destroy();
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('the deployed request path runs locally: the author feature group without cache, the review queue in moto', () => {

@@ -1,14 +1,15 @@
 /**
- * Helpers of the integration tests through a whole local run (`local/<blueprint>.test.ts`): the
- * prerequisites, the API's routes, the local raw bucket, and the stand-ins reached directly (the
- * Feature Store record a stage read, the model an endpoint variant serves).
+ * Helpers of the integration tests through a whole local run (`local/<blueprint>.suite.ts`): the
+ * run's hooks (useLocalRun), the prerequisites, the API's routes, the local raw bucket, and the
+ * stand-ins reached directly (the Feature Store record a stage read, the model an endpoint variant
+ * serves).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PipelineConfig, RankStage } from '../constructs/serving/runtime/contract';
-import { checkPrerequisites, type LocalRun, SETUP_HINT } from './run';
+import { checkPrerequisites, type LocalRun, SETUP_HINT, startLocalRun } from './run';
 import { REPO_ROOT } from './synth';
 
 const LOCK_DIR = path.join(os.tmpdir(), `mlsd-local-run-tests-${process.getuid?.() ?? 'user'}.lock`);
@@ -91,6 +92,11 @@ export async function post(run: LocalRun, route: string, body: unknown): Promise
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as ServeBody };
+}
+
+/** An answer that passed every stage: nothing degraded. */
+export function clean(body: ServeBody): boolean {
+  return body.degraded.length === 0;
 }
 
 /**
@@ -179,3 +185,38 @@ export function fixtureLines(run: LocalRun, file: string): Record<string, unknow
  * limit read the limit from the run's config, so they follow.
  */
 export const TEST_TIME_SCALE = 5;
+
+export interface UseLocalRunOptions {
+  /** Sample requests (the fixture's) served after `setUp`: keep-alive connections to every server, the cache filled. @default 3 */
+  readonly warmRequests?: number;
+}
+
+/**
+ * Registers the hooks of a suite through a whole local run of `blueprintId`, started once for the
+ * suite. Before all tests: the prerequisites (ensurePrerequisites), the suite's turn at the local
+ * runs (holdLocalRunLock), the handler's metric lines kept off the console, the run started with
+ * the stage limits × {@link TEST_TIME_SCALE}, then `setUp(run)`, the suite's own (its variables,
+ * clients), then the warm-up requests. After all: the run stopped, the turn released, the console
+ * restored.
+ */
+export function useLocalRun(blueprintId: string, setUp: (run: LocalRun) => void | Promise<void>, options: UseLocalRunOptions = {}): void {
+  let run: LocalRun | undefined;
+  let releaseLock: (() => void) | undefined;
+  let consoleLog: jest.SpyInstance | undefined;
+
+  beforeAll(async () => {
+    ensurePrerequisites();
+    releaseLock = await holdLocalRunLock();
+    // The handler's metric lines (CloudWatch embedded metric format) go to stdout, as in Lambda.
+    consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    run = await startLocalRun(blueprintId, { timeScale: TEST_TIME_SCALE });
+    await setUp(run);
+    for (let i = 0; i < (options.warmRequests ?? 3); i += 1) await post(run, '/serve', run.fixture.sampleRequest);
+  }, 240_000);
+
+  afterAll(async () => {
+    await run?.stop();
+    releaseLock?.();
+    consoleLog?.mockRestore();
+  });
+}

@@ -12,9 +12,17 @@ import { NF_MAX_POSTS_PER_AUTHOR } from '../blueprints/news-feed/stack';
 import type { FeaturesStage } from '../constructs/serving/runtime/contract';
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import {
-  ensurePrerequisites, featureRecord, holdLocalRunLock, invokeEndpoint, lakeLines, post, pseudonymizationKey, rankStage, type ServeBody, serveUntil, TEST_TIME_SCALE,
+  clean,
+  featureRecord,
+  invokeEndpoint,
+  lakeLines,
+  post,
+  pseudonymizationKey,
+  rankStage,
+  serveUntil,
+  useLocalRun,
 } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import type { LocalRun } from './run';
 
 interface Facts {
   sampleUser: { id: string; closeAuthors: string[]; affinityOf: Record<string, number> };
@@ -25,10 +33,7 @@ let run: LocalRun;
 let facts: Facts;
 let sample: { user_id: string; candidate_post_ids: string[]; device: string; ip: string };
 let key: string;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 const PSEUDONYM = /^[0-9a-f]{64}$/;
 
 function featuresStage(name: string): FeaturesStage {
@@ -71,21 +76,11 @@ async function rankInstances(): Promise<Record<string, unknown>[]> {
   return instances;
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('news-feed', { timeScale: TEST_TIME_SCALE });
+useLocalRun('news-feed', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   key = pseudonymizationKey(run);
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a sample request passes every stage; the trained ranker puts the close authors\' posts first, at most 2 per author', async () => {

@@ -6,8 +6,8 @@
  * servers. Started once for the file; the assertions that need a particular outcome take the first
  * of a few requests that has it (deployed stage timeouts, see video-recommendation.suite.ts).
  */
-import { ensurePrerequisites, holdLocalRunLock, TEST_TIME_SCALE, fixtureLines, invokeEndpoint, lakeLines, post, rankStage, type ServeBody, serveUntil } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import { clean, fixtureLines, invokeEndpoint, lakeLines, post, rankStage, serveUntil, useLocalRun } from './integration-support';
+import type { LocalRun } from './run';
 
 interface Facts {
   listings: Record<string, { region: string; style: number; coldStart: boolean }>;
@@ -18,25 +18,11 @@ interface Facts {
 let run: LocalRun;
 let facts: Facts;
 let sample: { session_id: string; listing_id: string; region: string };
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
-
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('similar-listings', { timeScale: TEST_TIME_SCALE });
+useLocalRun('similar-listings', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a sample request passes every stage; the trained embeddings return the viewed listing\'s own style', async () => {

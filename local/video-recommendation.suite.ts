@@ -8,14 +8,12 @@
  * machine a single request can miss one of them, so the assertions that need a particular outcome
  * take the first of a few requests that has it; a systematic failure still fails every try.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RankStage } from '../constructs/serving/runtime/contract';
 import { pseudonymize } from '../lib/runtime/pseudonym';
-import { holdLocalRunLock, TEST_TIME_SCALE } from './integration-support';
-import { checkPrerequisites, type LocalRun, SETUP_HINT, startLocalRun } from './run';
-import { REPO_ROOT } from './synth';
+import { useLocalRun } from './integration-support';
+import type { LocalRun } from './run';
 
 const BLUEPRINT = 'video-recommendation';
 
@@ -46,8 +44,6 @@ interface Facts {
 let run: LocalRun;
 let facts: Facts;
 let sample: Record<string, unknown>;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
 async function post(route: string, body: unknown): Promise<{ status: number; body: ServeBody }> {
   const response = await fetch(`${run.url}${route}`, {
@@ -81,30 +77,10 @@ function rankStage(): RankStage {
   return run.config.stages.find((s): s is RankStage => s.kind === 'rank')!;
 }
 
-beforeAll(async () => {
-  try {
-    checkPrerequisites();
-  } catch {
-    // The project's own script installs what is missing; if it cannot, the tests fail with its hint.
-    const setup = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-local.sh')], { encoding: 'utf8' });
-    if (setup.status !== 0) throw new Error(`the local run's prerequisites are missing and scripts/setup-local.sh failed: ${setup.stderr}\n${SETUP_HINT}`);
-    checkPrerequisites();
-  }
-  // One local run at a time across the test files (integration-support.ts).
-  releaseLock = await holdLocalRunLock();
-  // The handler's metric lines (CloudWatch embedded metric format) go to stdout, as in Lambda.
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun(BLUEPRINT, { timeScale: TEST_TIME_SCALE });
+useLocalRun(BLUEPRINT, (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest;
-  // A few more requests: keep-alive connections to every server, the cache filled.
-  for (let i = 0; i < 3; i += 1) await post('/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a sample request passes every stage and returns items scored by the trained model, the user\'s taste first', async () => {

@@ -13,8 +13,8 @@
  */
 import type { EmbedStage, KnnStage, TextSearchStage } from '../constructs/serving/runtime/contract';
 import { type RecordedSearch } from './knn-stand-in';
-import { ensurePrerequisites, fixtureLines, holdLocalRunLock, invokeEndpoint, lakeLines, post, type ServeBody, serveUntil, TEST_TIME_SCALE } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import { clean, fixtureLines, invokeEndpoint, lakeLines, post, serveUntil, useLocalRun } from './integration-support';
+import type { LocalRun } from './run';
 
 interface Facts {
   visualMatch: string;
@@ -40,10 +40,7 @@ interface TextBody {
 let run: LocalRun;
 let facts: Facts;
 let sample: { user_id: string; query_text: string; query_language: string };
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 const stage = <T>(kind: string): T => run.config.stages.find((s) => s.kind === kind) as T;
 
 /** The latest k-NN and text searches the stand-in answered. */
@@ -61,20 +58,10 @@ function rrf(lists: readonly (readonly string[])[], k = 60): string[] {
   return [...scores.keys()].sort((a, b) => scores.get(b)! - scores.get(a)!);
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('video-search', { timeScale: TEST_TIME_SCALE });
+useLocalRun('video-search', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a query passes every stage; both searches are in its language; the fused answer holds the visual match and the title match', async () => {

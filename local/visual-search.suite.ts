@@ -11,8 +11,8 @@
  * embeddings'.
  */
 import type { EmbedStage, KnnStage } from '../constructs/serving/runtime/contract';
-import { ensurePrerequisites, fixtureLines, holdLocalRunLock, invokeEndpoint, lakeLines, post, type ServeBody, serveUntil, TEST_TIME_SCALE } from './integration-support';
-import { type LocalRun, startLocalRun } from './run';
+import { clean, fixtureLines, invokeEndpoint, lakeLines, post, serveUntil, useLocalRun } from './integration-support';
+import type { LocalRun } from './run';
 
 interface Facts {
   images: Record<string, { group: string; private: boolean }>;
@@ -30,10 +30,7 @@ let facts: Facts;
 let sample: Record<string, string | number>;
 let embed: EmbedStage;
 let knn: KnnStage;
-let consoleLog: jest.SpyInstance;
-let releaseLock: (() => void) | undefined;
 
-const clean = (body: ServeBody): boolean => body.degraded.length === 0;
 const descriptor = (request: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(request).filter(([name]) => /^d\d\d$/.test(name)));
 
 /** What the re-ranking keeps of the k-NN hits: no private image, the first image of each group. */
@@ -47,22 +44,12 @@ function expectedFrom(hitIds: readonly string[]): string[] {
   });
 }
 
-beforeAll(async () => {
-  ensurePrerequisites();
-  releaseLock = await holdLocalRunLock();
-  consoleLog = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  run = await startLocalRun('visual-search', { timeScale: TEST_TIME_SCALE });
+useLocalRun('visual-search', (started) => {
+  run = started;
   facts = run.fixture.facts as unknown as Facts;
   sample = run.fixture.sampleRequest as typeof sample;
   embed = run.config.stages.find((s): s is EmbedStage => s.kind === 'embed')!;
   knn = run.config.stages.find((s): s is KnnStage => s.kind === 'knn')!;
-  for (let i = 0; i < 3; i += 1) await post(run, '/serve', sample);
-}, 240_000);
-
-afterAll(async () => {
-  await run?.stop();
-  releaseLock?.();
-  consoleLog?.mockRestore();
 });
 
 test('a sample request passes every stage; the trained encoder finds the photographed image first', async () => {

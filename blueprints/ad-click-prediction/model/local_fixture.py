@@ -29,27 +29,18 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
-import json
 import os
 import statistics
 import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-from anonymize import pseudonym  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "adctr-ranking"
 USERS = 200
 SAMPLE_USER = "u1"
@@ -61,21 +52,12 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def _train(tests, workdir: str, name: str, rows: list, extra: list) -> tuple:
     channel = tests.write_channel(os.path.join(workdir, f"train-{name}"), rows)
     model_dir = os.path.join(workdir, name)
     args = ["--train-dir", channel, "--model-dir", model_dir, "--checkpoint-dir", "", *extra]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.training_io.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training the {name} failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        return model_dir, json.load(handle)
+    return model_dir, support.run_training(tests.train.training_io.run, tests.train.train, tests.train.parser(), args,
+                                           model_dir, name)
 
 
 def _click_rates(rows: list) -> dict:
@@ -107,10 +89,7 @@ def _ad_stats(rows: list) -> dict:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the champion and the challenger, writes the local run's data into ``workdir``, returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_ad_click_prediction_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_ad_click_prediction_model.py")
     rows = tests.synthetic_log()
     champion_dir, metrics = _train(tests, workdir, "champion", rows, list(tests.SMALL))
     # The challenger: the champion continued on the next hour's impressions (the hourly warm start).
@@ -141,7 +120,7 @@ def build(workdir: str, key: str) -> dict:
         records.append({"featureGroupName": "adctr-user-engagement", "record": {
             "user_id": pseudonym(key, user), "event_time": now, "user_segment": user_segment,
             "user_clicks_7d": clicks, "user_impressions_7d": 20 * clicks + 80, "user_clicks_1h": 0}})
-    _jsonl(os.path.join(workdir, "features.jsonl"), records)
+    support.write_jsonl(os.path.join(workdir, "features.jsonl"), records)
 
     # The sample's candidates: per category, the ads of the advertisers closest to the median
     # advertiser CTR (one ad per advertiser, as the re-rank keeps): the category decides.
@@ -159,12 +138,8 @@ def build(workdir: str, key: str) -> dict:
 
     manifest = {
         "blueprint": "ad-click-prediction",
-        "endpoints": {ENDPOINT: {
-            "codeDir": os.path.relpath(os.path.join(champion_dir, "code"), workdir),
-            "modelDir": os.path.relpath(champion_dir, workdir),
-            "variants": {"challenger": {"codeDir": os.path.relpath(os.path.join(challenger_dir, "code"), workdir),
-                                        "modelDir": os.path.relpath(challenger_dir, workdir)}},
-        }},
+        "endpoints": {ENDPOINT: {**support.model_entry(workdir, champion_dir),
+                                 "variants": {"challenger": support.model_entry(workdir, challenger_dir)}}},
         "featureRecords": "features.jsonl",
         "indexes": {},
         "sampleRequest": {"user_id": SAMPLE_USER, "ad_ids": candidates, "hour_of_day": SAMPLE_HOUR},
@@ -180,23 +155,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

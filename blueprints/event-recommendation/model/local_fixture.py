@@ -36,25 +36,17 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
 import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-from anonymize import pseudonym  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script, pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "evrec-ranking"
 # The model tests' hyperparameters (seconds on two cores), and their warm start for the challenger.
 CHAMPION_ARGS = ("--trees", "60", "--max-depth", "3")
@@ -94,21 +86,12 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def _train(tests, workdir: str, name: str, rows: list, extra: list) -> tuple:
     channel = tests.write_channel(os.path.join(workdir, f"train-{name}"), rows)
     model_dir = os.path.join(workdir, name)
     args = ["--train-dir", channel, "--model-dir", model_dir, "--checkpoint-dir", "", *extra]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.training_io.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training the {name} failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        return model_dir, json.load(handle)
+    return model_dir, support.run_training(tests.train.training_io.run, tests.train.train, tests.train.parser(), args,
+                                           model_dir, name)
 
 
 def _steady_hours(model_dirs: list, wanted: float, tests) -> float:
@@ -126,10 +109,7 @@ def _steady_hours(model_dirs: list, wanted: float, tests) -> float:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the champion and the challenger, writes the local run's data into ``workdir``, returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_event_recommendation_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_event_recommendation_model.py")
     champion_dir, metrics = _train(tests, workdir, "champion", tests.synthetic_log(), list(CHAMPION_ARGS))
     newest = tests.synthetic_log(seed=11, users=60, hours=3)
     challenger_dir, challenger_metrics = _train(
@@ -156,17 +136,13 @@ def build(workdir: str, key: str) -> dict:
             "user_id": pseudonym(key, user), "event_time": updated, "home_geohash": HOME,
             "user_registrations_30d": sum(counts.values()), "events_viewed_1h": i % 4,
             "registrations_by_category": json.dumps(counts, sort_keys=True)}})
-    _jsonl(os.path.join(workdir, "features.jsonl"), records)
+    support.write_jsonl(os.path.join(workdir, "features.jsonl"), records)
 
     near = sorted(e for e in SAMPLE_EVENTS if distance[e] <= 5)
     manifest = {
         "blueprint": "event-recommendation",
-        "endpoints": {ENDPOINT: {
-            "codeDir": os.path.relpath(os.path.join(champion_dir, "code"), workdir),
-            "modelDir": os.path.relpath(champion_dir, workdir),
-            "variants": {"challenger": {"codeDir": os.path.relpath(os.path.join(challenger_dir, "code"), workdir),
-                                        "modelDir": os.path.relpath(challenger_dir, workdir)}},
-        }},
+        "endpoints": {ENDPOINT: {**support.model_entry(workdir, champion_dir),
+                                 "variants": {"challenger": support.model_entry(workdir, challenger_dir)}}},
         "featureRecords": "features.jsonl",
         "indexes": {},
         "sampleRequest": {"user_id": SAMPLE_USER, "event_ids": SAMPLE_EVENTS,
@@ -186,23 +162,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

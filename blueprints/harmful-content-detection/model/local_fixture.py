@@ -28,25 +28,16 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
-import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-from anonymize import pseudonym  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script, pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "hcd-classifier"
 AUTHOR_GROUP = "hcd-author-history"
 TRAINING_POSTS, TRAINING_SEED = 4000, 1  # the model tests' training set
@@ -57,11 +48,6 @@ AUTHORS = {
         "violations_30d": 3, "violations_90d": 5, "upheld_appeals_90d": 0, "account_age_days": 60}},
 }
 REACTIONS = {"likes": 20, "comments": 3, "shares": 1, "reports": 0, "hides": 0}
-
-
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
 
 
 def _axis(dim: int, index: int, value: float) -> list:
@@ -75,18 +61,11 @@ def _request(post_id: str, author: str, text: list, image: list) -> dict:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the classifier, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_harmful_content_detection_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_harmful_content_detection_model.py")
     model_dir = os.path.join(workdir, "model")
     channel = tests.write_channel(os.path.join(workdir, "train"), tests.synthetic_posts(TRAINING_POSTS, TRAINING_SEED))
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.run(tests.train.train, tests.train.build_parser(), tests.arguments(channel, model_dir))
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = support.run_training(tests.train.run, tests.train.train, tests.train.build_parser(),
+                                   tests.arguments(channel, model_dir), model_dir)
     code_dir = os.path.join(model_dir, "code")
 
     # The served model's answers, as the request path asks for them (the author's features from the store).
@@ -126,15 +105,14 @@ def build(workdir: str, key: str) -> dict:
 
     # The author history, event time now so that the group's 90-day TTL keeps it.
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _jsonl(os.path.join(workdir, "features.jsonl"), [
+    support.write_jsonl(os.path.join(workdir, "features.jsonl"), [
         {"featureGroupName": AUTHOR_GROUP, "record": {"author_id": pseudonym(key, author["id"]), "snapshot_time": now,
                                                      **author["features"]}}
         for author in AUTHORS.values()])
 
     manifest = {
         "blueprint": "harmful-content-detection",
-        "endpoints": {ENDPOINT: {"codeDir": os.path.relpath(code_dir, workdir),
-                                 "modelDir": os.path.relpath(model_dir, workdir)}},
+        "endpoints": {ENDPOINT: support.model_entry(workdir, model_dir)},
         "featureRecords": "features.jsonl",
         "indexes": {},
         "sampleRequest": harmful,
@@ -149,23 +127,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

@@ -30,10 +30,7 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
 import json
 import os
 import sys
@@ -41,16 +38,11 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-from anonymize import pseudonym  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "nf-ranker"
 SAMPLE_USER = "u-reader-1"
 AUTHORS = [f"author-{i:02d}" for i in range(1, 21)]
@@ -65,20 +57,11 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def _train(tests, workdir: str) -> tuple:
     channel = tests.write_channel(os.path.join(workdir, "train"), tests.synthetic_impressions(5000, seed=1))
     model_dir = os.path.join(workdir, "model")
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.run(tests.train.train, tests.train.build_parser(), tests.arguments(channel, model_dir))
-    if code != 0:
-        raise RuntimeError(f"training the ranker failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        return model_dir, json.load(handle)
+    return model_dir, support.run_training(tests.train.run, tests.train.train, tests.train.build_parser(),
+                                           tests.arguments(channel, model_dir), model_dir, "ranker")
 
 
 def _affinities(rng: np.random.Generator) -> dict:
@@ -106,10 +89,7 @@ def _posts(rng: np.random.Generator, dim: int) -> list:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the ranker, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_news_feed_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_news_feed_model.py")
     model_dir, metrics = _train(tests, workdir)
 
     rng = np.random.default_rng(SEED)
@@ -129,12 +109,11 @@ def build(workdir: str, key: str) -> dict:
         records.append({"featureGroupName": "nf-post-features", "record": {
             "post_id": pseudonym(key, post["id"]), "snapshot_time": now, "author_id": pseudonym(key, post["author"]),
             **fields}})
-    _jsonl(os.path.join(workdir, "features.jsonl"), records)
+    support.write_jsonl(os.path.join(workdir, "features.jsonl"), records)
 
     manifest = {
         "blueprint": "news-feed",
-        "endpoints": {ENDPOINT: {"codeDir": os.path.relpath(os.path.join(model_dir, "code"), workdir),
-                                 "modelDir": os.path.relpath(model_dir, workdir)}},
+        "endpoints": {ENDPOINT: support.model_entry(workdir, model_dir)},
         "featureRecords": "features.jsonl",
         "indexes": {},
         "sampleRequest": {"user_id": SAMPLE_USER, "candidate_post_ids": [post["id"] for post in posts],
@@ -147,23 +126,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

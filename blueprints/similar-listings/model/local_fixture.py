@@ -26,24 +26,18 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
-import json
 import os
 import sys
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-import numpy as np  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "simlist-reranker"
 INDEX = "listings"
 STAGE = "listing-embedding"
@@ -54,17 +48,9 @@ CACHE_TTL_SECONDS = 2 * 86400  # the indexing transform's ttl
 SAMPLE_REGION, SAMPLE_STYLE, SAMPLE_LISTING = 1, 0, 0
 
 
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def build(workdir: str, key: str) -> dict:
     """Trains the embeddings, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_similar_listings_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_similar_listings_model.py")
     rng = np.random.default_rng(11)  # the tests' seed and draw order: sessions, then listings
     sessions = tests.sessions(rng)
     listings = tests.listings(rng, extra=2)
@@ -72,21 +58,15 @@ def build(workdir: str, key: str) -> dict:
     args = ["--train-dir", tests.write(os.path.join(workdir, "train"), sessions),
             "--listings-dir", tests.write(os.path.join(workdir, "listings"), listings),
             "--model-dir", model_dir, "--checkpoint-dir", "", *TRAINING_ARGS]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.training_io.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = support.run_training(tests.train.training_io.run, tests.train.train, tests.train.parser(), args,
+                                   model_dir)
     code_dir = os.path.join(model_dir, "code")
 
     # The daily indexing: the served model's fetch answer for every listing (cold start included).
     inference = load_script(code_dir, "inference.py")
     model = inference.model_fn(model_dir)
-    lines = "".join(json.dumps({"listing_id": row["listing_id"]}) + "\n" for row in listings)
-    body, _ = inference.output_fn(inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model),
-                                  "application/jsonlines")
-    answers = {answer["listing_id"]: answer for answer in map(json.loads, body.splitlines())}
+    ids = [{"listing_id": row["listing_id"]} for row in listings]
+    answers = {answer["listing_id"]: answer for answer in support.batch_answers(inference, model, ids)}
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     items, documents, facts = [], [], {}
     for row in listings:
@@ -101,13 +81,12 @@ def build(workdir: str, key: str) -> dict:
         style, number = (int(part) for part in listing.split("s", 1)[1].split("l"))
         # Listings without sessions (the tests' extra ones) got the mean embedding of nearby ones at training.
         facts[listing] = {"region": row["region"], "style": style, "coldStart": number >= tests.PER_STYLE}
-    _jsonl(os.path.join(workdir, "listings.jsonl"), documents)
+    support.write_jsonl(os.path.join(workdir, "listings.jsonl"), documents)
 
     sample_listing = tests.listing_id(SAMPLE_REGION, SAMPLE_STYLE, SAMPLE_LISTING)
     manifest = {
         "blueprint": "similar-listings",
-        "endpoints": {ENDPOINT: {"codeDir": os.path.relpath(code_dir, workdir),
-                                 "modelDir": os.path.relpath(model_dir, workdir)}},
+        "endpoints": {ENDPOINT: support.model_entry(workdir, model_dir)},
         "indexes": {INDEX: {"documents": "listings.jsonl", "idField": "listing_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
         "tableItems": items,
@@ -118,23 +97,8 @@ def build(workdir: str, key: str) -> dict:
         "facts": {"listings": facts, "listingsPerStyle": tests.PER_STYLE + 2, "styles": tests.STYLES},
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

@@ -31,26 +31,17 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime
-import io
-import json
 import os
 import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-from anonymize import pseudonym  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script, pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 USER_TOWER, RANKING = "vrec-user-tower", "vrec-ranking"
 INDEX = "videos"
 # The model tests' hyperparameters: a few seconds on two cores.
@@ -65,11 +56,6 @@ SAMPLE_USER = "u1"
 
 def _iso(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
 
 
 def _tastes(rows: list, cluster_of: dict) -> dict:
@@ -99,23 +85,16 @@ def _popular_lists(rows: list) -> dict:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the model, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_video_recommendation_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_video_recommendation_model.py")
     rows = tests.impressions()
     channel = os.path.join(workdir, "train")
     os.makedirs(channel, exist_ok=True)
-    _jsonl(os.path.join(channel, "part-0"), rows)
+    support.write_jsonl(os.path.join(channel, "part-0"), rows)
     model_dir = os.path.join(workdir, "model")
     args = ["--train-dir", channel, "--model-dir", model_dir, "--checkpoint-dir", os.path.join(workdir, "checkpoints"),
             *TRAINING_ARGS]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.training_io.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = support.run_training(tests.train.training_io.run, tests.train.train, tests.train.parser(), args,
+                                   model_dir)
     code_dir = os.path.join(model_dir, "code")
 
     # The catalogue: every video the impressions show, with its language and length.
@@ -129,17 +108,14 @@ def build(workdir: str, key: str) -> dict:
     inference = load_script(code_dir, "inference.py")
     model = inference.model_fn(model_dir)
     rows_in = [{"video_id": v, "video_length_s": catalogue[v][1], "video_language": catalogue[v][0]} for v in order]
-    lines = "".join(json.dumps(row) + "\n" for row in rows_in)
-    body, _ = inference.output_fn(inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model),
-                                  "application/jsonlines")
     documents = []
-    for answer in map(json.loads, body.splitlines()):
+    for answer in support.batch_answers(inference, model, rows_in):
         video = answer["video_id"]
         documents.append({
             "video_id": video, "video_language": catalogue[video][0], "video_length_s": catalogue[video][1],
             "channel_id": pseudonym(key, f"ch{int(video[1:]) // VIDEOS_PER_CHANNEL}"), "embedding": answer["embedding"],
         })
-    _jsonl(os.path.join(workdir, "videos.jsonl"), documents)
+    support.write_jsonl(os.path.join(workdir, "videos.jsonl"), documents)
 
     # Online features, keyed by pseudonym; event times now, so that the groups' TTLs keep them.
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -157,7 +133,7 @@ def build(workdir: str, key: str) -> dict:
         if history:
             records.append({"featureGroupName": "vrec-recent-watch", "record": {
                 "user_id": user_key, "watched_at": _iso(now), "video_id": history[-1], "watch_fraction": 0.9}})
-    _jsonl(os.path.join(workdir, "features.jsonl"), records)
+    support.write_jsonl(os.path.join(workdir, "features.jsonl"), records)
 
     popular_lists = _popular_lists(rows)
     popular = popular_lists[POPULAR_OVERALL_KEY]
@@ -169,10 +145,7 @@ def build(workdir: str, key: str) -> dict:
     device = profiles[SAMPLE_USER][1]
     manifest = {
         "blueprint": "video-recommendation",
-        "endpoints": {
-            name: {"codeDir": os.path.relpath(code_dir, workdir), "modelDir": os.path.relpath(model_dir, workdir)}
-            for name in (USER_TOWER, RANKING)
-        },
+        "endpoints": {name: support.model_entry(workdir, model_dir) for name in (USER_TOWER, RANKING)},
         "featureRecords": "features.jsonl",
         "indexes": {INDEX: {"documents": "videos.jsonl", "idField": "video_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
@@ -192,23 +165,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

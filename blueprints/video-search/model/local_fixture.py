@@ -35,27 +35,19 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import json
 import os
 import re
 import sys
 from collections import Counter, defaultdict
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python"),
-               os.path.join(REPO, "constructs", "data-lake", "runtime")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-import numpy as np  # noqa: E402 - after the path set-up above
-from anonymize import pseudonym  # noqa: E402
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script, pseudonym  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "vsearch-query-embedding"
 INDEX = "videos"
 # The model tests' hyperparameters (their synthetic data, --buckets 4096): seconds on two cores.
@@ -69,11 +61,6 @@ FILLER = ("clip", "tutorial", "live", "review", "highlights", "vlog", "session",
 # Sample queries whose words a few English titles or tags share: enough for a text search with
 # several hits, few enough that the planted videos stay in the 10 items of the fused answer.
 TITLE_HITS = (2, 4)
-
-
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
 
 
 def _words(text: str) -> set:
@@ -107,10 +94,7 @@ def _metadata(videos: list, pairs: list, rng: np.random.Generator) -> dict:
 
 
 def _embed(inference, model, instances: list) -> list:
-    lines = "".join(json.dumps(instance) + "\n" for instance in instances)
-    body, _ = inference.output_fn(inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model),
-                                  "application/jsonlines")
-    return [answer["embedding"] for answer in map(json.loads, body.splitlines())]
+    return [answer["embedding"] for answer in support.batch_answers(inference, model, instances)]
 
 
 def _sample_query(pairs: list, metadata: dict, embeddings: dict, inference, model) -> tuple:
@@ -134,21 +118,13 @@ def _sample_query(pairs: list, metadata: dict, embeddings: dict, inference, mode
 
 def build(workdir: str, key: str) -> dict:
     """Trains the encoders, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_video_search_model.py")
-    os.makedirs(workdir, exist_ok=True)
+    tests = support.prepare_build(workdir, key, HERE, "test_video_search_model.py")
     pairs, videos = tests.synthetic()
     model_dir = os.path.join(workdir, "model")
     args = ["--train-dir", tests.write_channel(os.path.join(workdir, "train"), pairs),
             "--videos-dir", tests.write_channel(os.path.join(workdir, "videos"), videos),
             "--model-dir", model_dir, "--checkpoint-dir", "", *TRAINING_ARGS]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.job.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = support.run_training(tests.train.job.run, tests.train.train, tests.train.parser(), args, model_dir)
     code_dir = os.path.join(model_dir, "code")
 
     # The indexing transform: every video embedded from its frames by the served inference.py.
@@ -176,12 +152,11 @@ def build(workdir: str, key: str) -> dict:
         "language": metadata[video]["language"], "title": metadata[video]["title"], "tags": metadata[video]["tags"],
         "embedding": embeddings[video],
     } for video in embeddings]
-    _jsonl(os.path.join(workdir, "videos.jsonl"), documents)
+    support.write_jsonl(os.path.join(workdir, "videos.jsonl"), documents)
 
     manifest = {
         "blueprint": "video-search",
-        "endpoints": {ENDPOINT: {"codeDir": os.path.relpath(code_dir, workdir),
-                                 "modelDir": os.path.relpath(model_dir, workdir)}},
+        "endpoints": {ENDPOINT: support.model_entry(workdir, model_dir)},
         "indexes": {INDEX: {"documents": "videos.jsonl", "idField": "video_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(vectors[0])}},
         "sampleRequest": {"user_id": "viewer-local-1", "query_text": query_text, "query_language": "en"},
@@ -198,23 +173,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))

@@ -29,23 +29,17 @@ Usage: ``LOCAL_PSEUDONYMIZATION_KEY=... python local_fixture.py --workdir DIR`` 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import json
 import os
 import sys
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-for folder in (os.path.join(REPO, "test", "support", "python"), os.path.join(REPO, "lib", "python")):
-    if folder not in sys.path:
-        sys.path.append(folder)
+sys.path.append(os.path.join(HERE, "..", "..", "..", "lib", "python"))  # local_fixture_support, which adds the rest
 
-import numpy as np  # noqa: E402 - after the path set-up above
-from blueprint_scripts import load_script  # noqa: E402
+import local_fixture_support as support  # noqa: E402 - after the path set-up above
+from local_fixture_support import load_script  # noqa: E402
 
-KEY_ENV = "LOCAL_PSEUDONYMIZATION_KEY"
 ENDPOINT = "vis-query-embedding"
 INDEX = "images"
 # The model tests' data and hyperparameters (60 epochs, the parser's defaults): seconds on two cores.
@@ -58,18 +52,10 @@ PRIVATE_SHARE = 0.1
 COPY_SHIFT, COPY_NOISE = 0.3, 0.05
 
 
-def _jsonl(path: str, rows: list) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def _embed(inference: object, model: object, rows: list, columns: list) -> np.ndarray:
     """The served model's embeddings of ``rows``, sent as the indexing batch transform sends them."""
-    lines = "".join(json.dumps({c: row[c] for c in columns}) + "\n" for row in rows)
-    body, _ = inference.output_fn(
-        inference.predict_fn(inference.input_fn(lines, "application/jsonlines"), model), "application/jsonlines"
-    )
-    return np.array([json.loads(line)["embedding"] for line in body.splitlines()], dtype=np.float64)
+    answers = support.batch_answers(inference, model, [{c: row[c] for c in columns} for row in rows])
+    return np.array([answer["embedding"] for answer in answers], dtype=np.float64)
 
 
 def _raw(rows: list, columns: list) -> np.ndarray:
@@ -79,22 +65,14 @@ def _raw(rows: list, columns: list) -> np.ndarray:
 
 def build(workdir: str, key: str) -> dict:
     """Trains the encoder, writes the local run's data into ``workdir`` and returns the manifest."""
-    if not key:
-        raise ValueError("the pseudonymization key must not be empty")
-    tests = load_script(HERE, "test_visual_search_model.py")
+    tests = support.prepare_build(workdir, key, HERE, "test_visual_search_model.py")
     columns = tests.COLUMNS
-    os.makedirs(workdir, exist_ok=True)
     catalogue, clicks = tests.synthetic()
     model_dir = os.path.join(workdir, "model")
     args = ["--train-dir", tests.write_channel(os.path.join(workdir, "train"), catalogue),
             "--test-dir", tests.write_channel(os.path.join(workdir, "test"), clicks, gzipped=False),
             "--model-dir", model_dir, "--checkpoint-dir", "", *TRAINING_ARGS]
-    with contextlib.redirect_stdout(io.StringIO()):  # stdout is the manifest's (training prints metrics)
-        code = tests.train.job.run(tests.train.train, tests.train.parser(), args)
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see stderr")
-    with open(os.path.join(model_dir, "metrics.json"), encoding="utf-8") as handle:
-        metrics = json.load(handle)
+    metrics = support.run_training(tests.train.job.run, tests.train.train, tests.train.parser(), args, model_dir)
     code_dir = os.path.join(model_dir, "code")
     inference = load_script(code_dir, "inference.py")
     model = inference.model_fn(model_dir)
@@ -149,12 +127,11 @@ def build(workdir: str, key: str) -> dict:
         documents.append({"image_id": image, "owner_id": f"owner-{n % 97:02d}", "near_duplicate_group": groups[image],
                           "is_private": image in private, "embedding": [float(v) for v in embedding]})
         facts[image] = {"group": groups[image], "private": image in private}
-    _jsonl(os.path.join(workdir, "images.jsonl"), documents)
+    support.write_jsonl(os.path.join(workdir, "images.jsonl"), documents)
 
     manifest = {
         "blueprint": "visual-search",
-        "endpoints": {ENDPOINT: {"codeDir": os.path.relpath(code_dir, workdir),
-                                 "modelDir": os.path.relpath(model_dir, workdir)}},
+        "endpoints": {ENDPOINT: support.model_entry(workdir, model_dir)},
         "indexes": {INDEX: {"documents": "images.jsonl", "idField": "image_id", "vectorField": "embedding",
                             "spaceType": "innerproduct", "dimension": len(documents[0]["embedding"])}},
         "sampleRequest": {"user_id": "user-local-1", **{c: clicks[sample][c] for c in columns}},
@@ -168,23 +145,8 @@ def build(workdir: str, key: str) -> dict:
         },
         "metrics": metrics,
     }
-    with open(os.path.join(workdir, "fixture.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return manifest
-
-
-def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        parser.error(f"set {KEY_ENV} to the local run's pseudonymization key")
-    manifest = build(args.workdir, key)
-    summary = {"fixture": os.path.join(args.workdir, "fixture.json"), "metrics": manifest["metrics"]}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    return support.write_manifest(workdir, manifest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.fixture_main(build, __doc__))
