@@ -30,6 +30,7 @@ const ROLE_OF_TYPE: Record<string, Role> = {
   FeatureStore: 'features', RealtimeEndpoint: 'endpoint', ServingModel: 'endpoint', BatchTransform: 'batch',
   VectorIndex: 'index', PredictionCache: 'cache', ReviewQueue: 'review', ServingPath: 'serving',
   GpuTrainingJob: 'training', ModelMonitor: 'monitoring', DataLake: 'curated', Role: 'client', Role2: 'client',
+  PopularItems: 'batch', ModelRelease: 'retraining',
 };
 
 /** (referencing role, referenced role) pairs where the referencing side writes into the referenced one. */
@@ -69,9 +70,12 @@ function subNode(top: string, type: string, child: string | undefined): { key: s
   return { key: top.replace(/[^A-Za-z0-9_]/g, '_'), role: ROLE_OF_TYPE[type] ?? 'other', label: top };
 }
 
-/** Top-level children that are CDK plumbing, not architecture. */
+/**
+ * Top-level children that are CDK plumbing, not architecture. Alerting is cross-cutting (every
+ * alarm of the stack reports to it): drawn, it would tie itself to every node.
+ */
 function isPlumbing(top: IConstruct, type: string): boolean {
-  return type === 'Network' || type === 'CfnParameter' || type === 'CfnRule' || type === 'CfnOutput' || top.node.id.startsWith('Custom::')
+  return type === 'Network' || type === 'Alerting' || type === 'CfnParameter' || type === 'CfnRule' || type === 'CfnOutput' || top.node.id.startsWith('Custom::')
     || /^[A-Za-z]+[0-9a-f]{32}$/.test(top.node.id) || top.node.id.startsWith('BucketNotificationsHandler');
 }
 
