@@ -1,7 +1,8 @@
 import { App, Stack, Tags } from 'aws-cdk-lib';
 import { OPTIONAL_PACKS_CONTEXT, applyComplianceGate } from '../compliance/gate';
 import { DEFAULT_REGION, EXTRA_REGIONS_CONTEXT, allowedRegions, malformedRegions } from '../compliance/regions';
-import { parseList } from '../context';
+import { parseFlag, parseList } from '../context';
+import { DESTROY_ON_REMOVAL_CONTEXT } from '../defaults/removal';
 import { KitError } from '../errors';
 import { BlueprintDefinition } from './blueprint';
 import { checkPhysicalNames } from './physical-names';
@@ -63,6 +64,18 @@ function resolveRegion(app: App): string {
   return region;
 }
 
+/** Yes/no context keys the kit reads. */
+const FLAG_CONTEXTS = [DESTROY_ON_REMOVAL_CONTEXT] as const;
+
+function checkFlags(app: App): void {
+  for (const key of FLAG_CONTEXTS) {
+    const value: unknown = app.node.tryGetContext(key);
+    if (parseFlag(value) === 'invalid') {
+      throw new KitError(`-c ${key} must be true or false, but '${String(value)}' was provided`);
+    }
+  }
+}
+
 /**
  * Builds the kit's app: one stack per registered blueprint (or the one chosen with
  * `-c blueprint=<id>`), all in one allow-listed region, behind the compliance gate.
@@ -70,6 +83,7 @@ function resolveRegion(app: App): string {
  */
 export function createApp(app: App, options: CreateAppOptions): Stack[] {
   checkRegistry(options.blueprints);
+  checkFlags(app);
   const region = resolveRegion(app);
   const selected = selectBlueprints(app, options.blueprints);
   const packs = parseList(app.node.tryGetContext(OPTIONAL_PACKS_CONTEXT));

@@ -1,5 +1,6 @@
 import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { parseFlag } from '../context';
 
 /**
  * Context flag that lets stateful resources be destroyed with their stack
@@ -9,8 +10,8 @@ export const DESTROY_ON_REMOVAL_CONTEXT = 'destroyOnRemoval';
 
 /** Whether the app opted into destroying data with the stack. */
 export function destroyOnRemoval(scope: IConstruct): boolean {
-  const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
-  return value === true || value === 'true';
+  // createApp rejects any other value; a construct used outside it reads anything else as no.
+  return parseFlag(scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT)) === true;
 }
 
 /**

@@ -65,6 +65,13 @@ describe('createApp', () => {
     expect(() => createKitApp({ extraRegions: 'London' })).toThrow(/-c extraRegions=\.\.\. must list AWS region names.*got: London/);
   });
 
+  test('fails on a yes/no context value that is neither, instead of reading it as no', () => {
+    expect(() => createKitApp({ destroyOnRemoval: 'maybe' })).toThrow(new KitError("-c destroyOnRemoval must be true or false, but 'maybe' was provided"));
+    expect(() => createKitApp({ destroyOnRemoval: 'yes' })).toThrow(KitError);
+    expect(() => createKitApp({ destroyOnRemoval: 'false', blueprint: 'news-feed' })).not.toThrow();
+    expect(() => createKitApp({ destroyOnRemoval: true, blueprint: 'news-feed' })).not.toThrow();
+  });
+
   test('fails on an unknown compliance pack, listing the known ones', () => {
     expect(() => createKitApp({ packs: 'sox' })).toThrow(/Unknown compliance pack\(s\) sox.*allowed: hipaa, nist-800-53-r5, pci-dss/);
   });
