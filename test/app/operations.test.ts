@@ -3,28 +3,14 @@
  * each workflow's failure reaches a person, each dead-letter queue has an alarm. Synthesized once for
  * all ten blueprints (without the gate, which the blueprints' own tests run).
  */
-import { BLUEPRINTS } from '../../blueprints';
-import { createApp } from '../../lib/app';
-import { kitApp } from '../support/app';
+import { synthAllBlueprints } from '../support/blueprint';
 
 // Templates are read as CloudFormation JSON; their shapes vary by resource type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Resource = { Type: string; Properties?: Record<string, any> };
 type Resources = Record<string, Resource>;
 
-const templates: [string, Resources][] = (() => {
-  const saved = process.env.CDK_DEFAULT_ACCOUNT;
-  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
-  try {
-    const app = kitApp({ alertEmail: 'oncall@example.com' });
-    const stacks = createApp(app, { blueprints: BLUEPRINTS, complianceGate: false });
-    const assembly = app.synth();
-    return stacks.map((stack) => [stack.stackName, assembly.getStackByName(stack.stackName).template.Resources as Resources]);
-  } finally {
-    if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
-    else process.env.CDK_DEFAULT_ACCOUNT = saved;
-  }
-})();
+const templates: [string, Resources][] = synthAllBlueprints().map(({ stack, resources }) => [stack.stackName, resources as Resources]);
 
 const ofType = (resources: Resources, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const refs = (value: unknown): string[] => JSON.stringify(value ?? null).match(/"(?:Ref|Fn::GetAtt)":\s*(?:"([^"]+)"|\["([^"]+)")/g)?.map((m) => m.replace(/.*"([^"]+)"$/, '$1').replace(/.*\["?([^"]+)$/, '$1')) ?? [];

@@ -3,13 +3,12 @@
  * registry or exempt with a reason, and each registry is what its blueprint's stores call for.
  * Synthesized once for all ten blueprints (without the gate, which the blueprints' own tests run).
  */
-import { BLUEPRINTS } from '../../blueprints';
+import { synthAllBlueprints } from '../support/blueprint';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PredictionCache } from '../../constructs/batch-transform';
 import { AUTOMATED_KINDS, DataLake, ERASURE_REGISTRY_METADATA } from '../../constructs/data-lake';
 import { Network } from '../../constructs/network';
-import { createApp } from '../../lib/app';
 import { CLASSIFICATION_TAGS, ERASURE_METADATA, MIN_EXEMPTION_REASON_LENGTH, PERSONAL_DATA_CATEGORIES } from '../../lib/classification';
 import { kitApp } from '../support/app';
 
@@ -21,19 +20,7 @@ type Resources = Record<string, Resource>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type StoreSpec = { name: string; kind: string; automated: boolean; identifier?: string; [field: string]: any };
 
-const templates: [string, Resources][] = (() => {
-  const saved = process.env.CDK_DEFAULT_ACCOUNT;
-  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
-  try {
-    const app = kitApp({ alertEmail: 'oncall@example.com' });
-    const stacks = createApp(app, { blueprints: BLUEPRINTS, complianceGate: false });
-    const assembly = app.synth();
-    return stacks.map((stack) => [stack.stackName, assembly.getStackByName(stack.stackName).template.Resources as Resources]);
-  } finally {
-    if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
-    else process.env.CDK_DEFAULT_ACCOUNT = saved;
-  }
-})();
+const templates: [string, Resources][] = synthAllBlueprints().map(({ stack, resources }) => [stack.stackName, resources as Resources]);
 
 /** The data category a resource's tags declare, if any (tags are a list, or a map on some types). */
 function categoryOf(resource: Resource): string | undefined {

@@ -1,4 +1,5 @@
 import { PolicyViolation, Stack } from 'aws-cdk-lib';
+import { BLUEPRINTS } from '../../blueprints';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { kitApp } from './app';
@@ -46,6 +47,27 @@ export function synthBlueprint(definition: BlueprintDefinition): SynthesizedBlue
     } else {
       process.env.CDK_DEFAULT_ACCOUNT = saved;
     }
+  }
+}
+
+/**
+ * Every blueprint's stack, synthesized once as `cdk synth` does (fixed account, an alert subscriber,
+ * eu-west-1) but without the gate, which each blueprint's own tests run: for the checks that walk
+ * all ten templates. Each stack comes with its template's resources.
+ */
+// Templates are read as CloudFormation JSON; their shapes vary by resource type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function synthAllBlueprints(): { stack: Stack; resources: Record<string, any> }[] {
+  const saved = process.env.CDK_DEFAULT_ACCOUNT;
+  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+  try {
+    const app = kitApp({ alertEmail: 'oncall@example.com' });
+    const stacks = createApp(app, { blueprints: BLUEPRINTS, complianceGate: false });
+    const assembly = app.synth();
+    return stacks.map((stack) => ({ stack, resources: assembly.getStackByName(stack.stackName).template.Resources }));
+  } finally {
+    if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+    else process.env.CDK_DEFAULT_ACCOUNT = saved;
   }
 }
 

@@ -5,24 +5,11 @@
  * the API it calls. A failure lists every finding as `<stack> <state machine> <state> <member>: <why>`.
  */
 import { BLUEPRINTS } from '../../blueprints';
-import { createApp } from '../../lib/app';
-import { kitApp } from '../support/app';
+import { synthAllBlueprints } from '../support/blueprint';
 import { StackInfo } from '../support/requests/placeholders';
 import { checkStackRequests, formatFinding, stackInfo } from '../support/requests/stack-requests';
 
-const stacks: StackInfo[] = (() => {
-  const saved = process.env.CDK_DEFAULT_ACCOUNT;
-  process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
-  try {
-    const app = kitApp({ alertEmail: 'oncall@example.com' });
-    const created = createApp(app, { blueprints: BLUEPRINTS, complianceGate: false });
-    const assembly = app.synth();
-    return created.map((stack) => stackInfo(stack, assembly.getStackByName(stack.stackName).template.Resources));
-  } finally {
-    if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
-    else process.env.CDK_DEFAULT_ACCOUNT = saved;
-  }
-})();
+const stacks: StackInfo[] = synthAllBlueprints().map(({ stack, resources }) => stackInfo(stack, resources));
 
 const results = stacks.map((info) => ({ stack: info.stackName, ...checkStackRequests(info) }));
 
