@@ -60,4 +60,9 @@ test('feature groups, endpoint variants and the deployed vector space come from 
   ]);
   expect(endpointVariants(template, config).get('ranker')).toEqual([{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }]);
   expect(deployedVectorFields(template, __dirname)).toEqual([{ field: 'emb', spaceType: 'cosinesimil', dimension: 8 }]);
+
+  // An endpoint a release loop serves names its config through the deploy-time reader.
+  template.Resources.RankerReader = { Type: 'Custom::MlsdDeployedEndpointConfig', Properties: { TemplateEndpointConfigName: { 'Fn::GetAtt': ['RankerConfig', 'EndpointConfigName'] } } };
+  template.Resources.Ranker.Properties!.EndpointConfigName = { 'Fn::GetAtt': ['RankerReader', 'EndpointConfigName'] };
+  expect(endpointVariants(template, config).get('ranker')).toEqual([{ name: 'champion', weight: 0.9 }, { name: 'challenger', weight: 0.1 }]);
 });

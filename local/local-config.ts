@@ -29,6 +29,7 @@ import { LocalRunError } from './processes';
 import type { S3Api } from './moto';
 import type { CfnResource, CfnTemplate } from './synth';
 import type { SpaceType } from './knn-stand-in';
+import { endpointConfigIdOf } from '../lib/sagemaker/deployed-config';
 
 export const REGION = 'eu-west-1';
 /** moto's default account: ARNs it returns carry it. */
@@ -393,9 +394,9 @@ export function endpointVariants(template: CfnTemplate, config: PipelineConfig):
     if (resource.Type !== 'AWS::SageMaker::Endpoint') continue;
     const name = resource.Properties?.EndpointName;
     if (typeof name !== 'string' || !wanted.has(name)) continue;
-    const configRef = resource.Properties?.EndpointConfigName;
-    const reference = isObject(configRef) ? asReference(configRef) : undefined;
-    const endpointConfig = reference ? template.Resources[reference.logicalId] : undefined;
+    // Through a release loop's deploy-time reader, the template's config it copies.
+    const configId = endpointConfigIdOf(template.Resources, resource);
+    const endpointConfig = configId === undefined ? undefined : template.Resources[configId];
     const production = endpointConfig?.Properties?.ProductionVariants as { VariantName?: unknown; InitialVariantWeight?: unknown }[] | undefined;
     const list = (production ?? []).map((v) => ({ name: String(v.VariantName), weight: typeof v.InitialVariantWeight === 'number' ? v.InitialVariantWeight : 1 }));
     variants.set(name, list.length > 0 ? list : [{ name: 'AllTraffic', weight: 1 }]);

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import {
-  Annotations, CfnResource, Duration, Stack, Token,
+  Annotations, CfnResource, Duration, Lazy, Stack, Token,
   aws_applicationautoscaling as appscaling, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_sagemaker as sagemaker,
 } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, Node } from 'constructs';
 import {
   DATA_CAPTURE_PREFIX, DEFAULT_ALARM_DATAPOINTS, DEFAULT_ALARM_EVALUATION_PERIODS, DEFAULT_CAPTURE_SAMPLING_PERCENTAGE,
   DEFAULT_BAKE_TIME, DEFAULT_CANARY_PERCENT, DEFAULT_MAX_5XX_ERRORS_PER_MINUTE, DEFAULT_SHADOW_SAMPLING_PERCENTAGE, DEFAULT_TERMINATION_WAIT,
@@ -232,6 +233,13 @@ export interface VariantMetricOptions extends cloudwatch.MetricOptions {
   readonly variantName?: string;
 }
 
+/** A construct that names, at deploy time, the config the endpoint deploys with (`RealtimeEndpoint.deployConfigFrom`). */
+export interface DeployedConfigSource {
+  readonly node: Node;
+  /** The config's name, a token CloudFormation resolves at deploy time (e.g. a custom resource's attribute). */
+  readonly endpointConfigName: string;
+}
+
 /**
  * A SageMaker real-time endpoint with champion / challenger / shadow variants, models isolated in
  * the VPC, instance storage and captured data under the lake's key (no key on local-NVMe types,
@@ -258,6 +266,8 @@ export class RealtimeEndpoint extends Construct {
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   /** Whether the endpoint config carries the lake key (false when a variant runs on local NVMe storage). */
   public readonly instanceStorageKeyed: boolean;
+  /** Path of the construct that gives the endpoint its config at deploy time (deployConfigFrom). */
+  private deployedConfigSource?: string;
 
   constructor(scope: Construct, id: string, props: RealtimeEndpointProps) {
     super(scope, id);
@@ -432,6 +442,43 @@ export class RealtimeEndpoint extends Construct {
    */
   public get deploymentGuardrails(): sagemaker.CfnEndpoint.DeploymentConfigProperty | undefined {
     return (this.node.defaultChild as sagemaker.CfnEndpoint).deploymentConfig as sagemaker.CfnEndpoint.DeploymentConfigProperty | undefined;
+  }
+
+  /**
+   * Deploys the endpoint with the config `source` names at deploy time instead of the template's
+   * own: a release loop's reader answers with the template's config carrying the models the loop
+   * serves, so that a deploy never undoes a promotion (constructs/release). Once per endpoint.
+   *
+   * @throws KitError if another construct already gave the endpoint its config
+   */
+  public deployConfigFrom(source: DeployedConfigSource): void {
+    if (this.deployedConfigSource !== undefined) {
+      throw new KitError(`RealtimeEndpoint ${this.node.path}: deployConfigFrom(${source.node.path}) must be called once per endpoint, `
+        + `but ${this.deployedConfigSource} already gives it its config`);
+    }
+    this.deployedConfigSource = source.node.path;
+    (this.node.defaultChild as sagemaker.CfnEndpoint).endpointConfigName = source.endpointConfigName;
+  }
+
+  /**
+   * A digest of the endpoint's properties other than its config (guardrails, retention of variant
+   * properties, tags), resolved at synth. A deploy that changes one of them updates the endpoint
+   * with whatever config it names; a config reader that takes this as a property runs again first,
+   * so that the update carries the models serving now, not those of the reader's last run.
+   */
+  public get propertiesFingerprint(): string {
+    const resource = this.node.defaultChild as sagemaker.CfnEndpoint;
+    const stack = Stack.of(this);
+    return Lazy.string({
+      produce: () => createHash('sha256').update(JSON.stringify(stack.resolve({
+        endpointName: resource.endpointName,
+        deploymentConfig: resource.deploymentConfig,
+        retainAllVariantProperties: resource.retainAllVariantProperties,
+        excludeRetainedVariantProperties: resource.excludeRetainedVariantProperties,
+        retainDeploymentConfig: resource.retainDeploymentConfig,
+        tags: resource.tags.renderTags(),
+      }) ?? null)).digest('hex').slice(0, 16),
+    });
   }
 
   /** The champion variant. */

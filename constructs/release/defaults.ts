@@ -53,3 +53,5 @@ export const ATTENTION_METRIC = 'AttentionNeeded';
  * runtime parses from a package ARN): longer names are cut shorter, so their prefix is the shortest.
  */
 export const MAX_PACKAGE_VERSION = 999_999_999;
+/** The deploy-time config reader makes a handful of SageMaker and DynamoDB calls; CloudFormation waits a minute more. */
+export const CONFIG_READER_TIMEOUT = Duration.minutes(2);

@@ -1,12 +1,13 @@
 import { CfnParameter, Duration, Stack, aws_iam as iam, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
 import {
   DEFAULT_DECISION_RETENTION, ModelRelease, ModelReleaseProps, PROMOTION_MAX_RECEIVES, PROMOTION_RETRY_INTERVAL, RELEASE_METRIC_NAMESPACE, releaseNamePrefix,
 } from '.';
-import { RELEASE_ENV, readPromotionSettings, readRampSettings } from './runtime/contract';
+import { RELEASE_ENV, readDeployedConfigSettings, readPromotionSettings, readRampSettings } from './runtime/contract';
 import { createModelInput, updateEndpointInput } from './runtime/model-deployment';
-import { releaseEndpointConfigName, releaseModelName } from './runtime/names';
+import { deployedEndpointConfigName, releaseEndpointConfigName, releaseModelName } from './runtime/names';
 import { planExperiment } from './runtime/plan';
 import { serviceModelProblems } from './runtime/testing/service-model';
 import { GdprChecks } from '../../lib/compliance';
@@ -338,6 +339,76 @@ describe('ModelRelease on an endpoint with a challenger', () => {
         },
       ]);
     });
+  });
+});
+
+describe('a later deploy keeps the released models (the deploy-time reader)', () => {
+  const w = world();
+  const release = new ModelRelease(w.stack, 'Release', w.props());
+  const template = Template.fromStack(w.stack);
+  const json = template.toJSON() as Json;
+  const [readerId] = Object.keys(template.findResources('Custom::MlsdDeployedEndpointConfig'));
+
+  test('the endpoint deploys with the config the reader answers, and the reader runs when the template\'s config changes', () => {
+    const [endpoint] = Object.values(template.findResources('AWS::SageMaker::Endpoint')) as Json[];
+    expect(endpoint.Properties.EndpointConfigName).toEqual({ 'Fn::GetAtt': [readerId, 'EndpointConfigName'] });
+    expect(endpoint.Properties.RetainAllVariantProperties).toBe(true);
+    const reader = json.Resources[readerId];
+    expect(reader.Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^ReleaseConfigReader/), 'Arn'] },
+      TemplateEndpointConfigName: { 'Fn::GetAtt': [expect.stringMatching(/^EndpointConfig/), 'EndpointConfigName'] },
+      EndpointFingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+      ServiceTimeout: '180',
+    });
+    // Its grants exist before it first runs.
+    expect(reader.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^ReleaseConfigReaderRoleDefaultPolicy/)]));
+    expect(w.stack.resolve(release.deployedConfig.ref)).toEqual({ Ref: readerId });
+  });
+
+  test('the reader\'s environment is what its runtime reads', () => {
+    const settings = readDeployedConfigSettings(environmentOf(template, 'ReleaseConfigReader'));
+    expect(settings.endpoint).toEqual({ endpointName: ENDPOINT, championVariant: 'champion' });
+    expect(settings.plan).toEqual(release.plan);
+  });
+
+  test('the reader\'s grants: read the state, describe the endpoint by name, read the template\'s config and create the loop\'s configs', () => {
+    const statements = statementsOf(template, 'ReleaseConfigReaderRole');
+    // The endpoint by its literal ARN: a reference would make a cycle (the endpoint reads the reader's answer).
+    expect(statementWith(statements, 'sagemaker:DescribeEndpoint').Resource).toBe(sagemakerArn(`endpoint/${ENDPOINT}`));
+    expect(statementWith(statements, 'sagemaker:CreateEndpointConfig').Resource).toBe(sagemakerArn(`endpoint-config/${release.releaseNamePrefix}*`));
+    expect(statementWith(statements, 'sagemaker:DescribeEndpointConfig').Resource).toEqual([
+      sagemakerArn(`endpoint-config/${release.releaseNamePrefix}*`), { Ref: expect.stringMatching(/^EndpointConfig/) },
+    ]);
+    expect(statementWith(statements, 'dynamodb:GetItem').Action).toEqual('dynamodb:GetItem');
+    expect(statements.flatMap((st) => [st.Action].flat()).filter((a: string) => a.startsWith('sagemaker:'))).toEqual(
+      ['sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig', 'sagemaker:CreateEndpointConfig']);
+    // The names it creates fall under the prefix the IAM patterns allow.
+    expect(deployedEndpointConfigName(ENDPOINT, 'some content').startsWith(release.releaseNamePrefix)).toBe(true);
+  });
+
+  test('the ramp controller may read the running config\'s models (settling a deployment a deploy carried over)', () => {
+    expect(statementWith(statementsOf(template, 'ReleaseRampRole'), 'sagemaker:DescribeEndpointConfig').Resource).toEqual([
+      sagemakerArn(`endpoint-config/${release.releaseNamePrefix}*`), { Ref: expect.stringMatching(/^EndpointConfig/) },
+    ]);
+  });
+
+  test('the fingerprint follows the endpoint\'s other properties: new guardrails make the reader run again', () => {
+    const fingerprint = (endpoint?: EndpointOverrides) => {
+      const v = world({ endpoint });
+      new ModelRelease(v.stack, 'Release', v.props());
+      const t = Template.fromStack(v.stack).toJSON() as Json;
+      return Object.values(t.Resources as Record<string, Json>).find((r) => r.Type === 'Custom::MlsdDeployedEndpointConfig').Properties.EndpointFingerprint;
+    };
+    const base = fingerprint();
+    expect(fingerprint()).toBe(base);
+    expect(fingerprint({ deployment: { canaryPercent: 25 } })).not.toBe(base);
+  });
+
+  test('a second construct giving the endpoint its config is an error naming both', () => {
+    const v = world();
+    new ModelRelease(v.stack, 'Release', v.props());
+    expect(() => v.endpoint.deployConfigFrom({ node: new Construct(v.stack, 'Other').node, endpointConfigName: 'x' }))
+      .toThrow('RealtimeEndpoint Releases/Endpoint: deployConfigFrom(Releases/Other) must be called once per endpoint, but Releases/Release already gives it its config');
   });
 });
 

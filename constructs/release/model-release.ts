@@ -1,20 +1,21 @@
 import * as path from 'path';
 import {
-  Annotations, Duration, RemovalPolicy, Stack, Token,
+  Annotations, CustomResource, Duration, RemovalPolicy, Stack, Token,
   aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_events as events, aws_events_targets as eventTargets,
   aws_iam as iam, aws_kms as kms, aws_lambda_event_sources as sources, aws_logs as logs, aws_sagemaker as sagemaker, aws_scheduler as scheduler,
   aws_scheduler_targets as schedulerTargets, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
-  APPROVAL_RETENTION, ATTENTION_METRIC, DEAD_LETTER_RETENTION, DEFAULT_DECISION_RETENTION, DEFAULT_GUARDRAIL_WINDOW, DEFAULT_LAKE_DELAY,
+  APPROVAL_RETENTION, ATTENTION_METRIC, CONFIG_READER_TIMEOUT, DEAD_LETTER_RETENTION, DEFAULT_DECISION_RETENTION, DEFAULT_GUARDRAIL_WINDOW, DEFAULT_LAKE_DELAY,
   DEFAULT_METRIC_WINDOW, DEFAULT_QUERY_TIMEOUT, DEFAULT_RAMP_SCHEDULE, DEFAULT_TRAFFIC_WEIGHTS_REFRESH, MAX_PACKAGE_VERSION, PROMOTION_MAX_RECEIVES, PROMOTION_RETRY_INTERVAL,
   PROMOTION_TIMEOUT, RAMP_OVERHEAD, RELEASE_METRIC_NAMESPACE,
 } from './defaults';
 import {
   BusinessMetricSettings, EndpointSettings, ExperimentPlan, ModelPlacement, RELEASE_DEFAULTS, RELEASE_ENV, RampPolicyConfig, STATE_SORT_KEY,
-  StoreSettings, planExperiment, releaseEndpointConfigName, releaseModelName,
+  StoreSettings, deployedEndpointConfigName, planExperiment, releaseEndpointConfigName, releaseModelName,
 } from './runtime';
+import { CONFIG_ATTRIBUTE, FINGERPRINT_PROPERTY, TEMPLATE_CONFIG_PROPERTY } from './runtime/deployed-config-handler';
 import { MODEL_PACKAGE_STATE_CHANGE } from './runtime/promotion';
 import { ResolvedReleaseProps, modelReleaseProblems } from './validation';
 import { ATHENA_RESULTS_PREFIX, DataLake } from '../data-lake';
@@ -25,10 +26,13 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
+import { DEPLOYED_ENDPOINT_CONFIG_TYPE } from '../../lib/sagemaker/deployed-config';
 import { IWorkloadNetwork } from '../../lib/network';
 
 /** Entry of the promotion handler (approval events → the version on the endpoint). */
 export const PROMOTION_HANDLER_ENTRY = path.join(__dirname, 'runtime', 'promotion-handler.ts');
+/** Entry of the deploy-time config reader (a CloudFormation custom resource: the template's config with the released models). */
+export const DEPLOYED_CONFIG_HANDLER_ENTRY = path.join(__dirname, 'runtime', 'deployed-config-handler.ts');
 /** Entry of the ramp controller (scheduled looks → hold, ramp, promote or roll back). */
 export const RAMP_HANDLER_ENTRY = path.join(__dirname, 'runtime', 'ramp-handler.ts');
 
@@ -166,6 +170,13 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
   public readonly modelRole: iam.Role;
   public readonly promotionFunction: SecureFunction;
   public readonly rampFunction: SecureFunction;
+  /** Reads the release state at deploy time and answers the config the endpoint deploys with. */
+  public readonly configReaderFunction: SecureFunction;
+  /**
+   * The custom resource whose `EndpointConfigName` the endpoint deploys with: the template's config
+   * with the models the state serves, so that `cdk deploy` never undoes a promotion.
+   */
+  public readonly deployedConfig: CustomResource;
   /** The group's approval events, waiting for the promotion handler. */
   public readonly approvalQueue: sqs.Queue;
   /** Approvals that failed every try (and events EventBridge could not deliver). */
@@ -255,6 +266,10 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     this.rampFunction = ramp.fn;
     this.scheduleRole = ramp.scheduleRole;
     this.schedule = ramp.schedule;
+
+    const deployed = this.createDeployedConfig(props, common);
+    this.configReaderFunction = deployed.fn;
+    this.deployedConfig = deployed.resource;
 
     const alarms = this.createAlarms();
     this.promotionFailureAlarm = alarms.promotionFailure;
@@ -452,6 +467,57 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     this.grantState(role, ['dynamodb:GetItem', 'dynamodb:PutItem'], ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
   }
 
+  /**
+   * The deploy-time reader: a custom resource answering the config the endpoint deploys with. It
+   * runs again whenever the template's config or the endpoint's other properties change, the two
+   * cases in which CloudFormation updates the endpoint.
+   */
+  private createDeployedConfig(props: ModelReleaseProps, common: Record<string, string>) {
+    const { endpoint } = props;
+    const stack = Stack.of(this);
+    const fn = new SecureFunction(this, 'ConfigReader', {
+      entry: DEPLOYED_CONFIG_HANDLER_ENTRY,
+      description: `Release loop of endpoint ${this.physicalName}: at deploy time, the endpoint config of the template with the models the release serves`,
+      encryptionKey: this.encryptionKey,
+      network: props.network,
+      timeout: CONFIG_READER_TIMEOUT,
+      environment: common,
+    });
+    const role = fn.executionRole;
+    const arn = (resource: string) => `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;
+    const released = arn(`endpoint-config/${this.releaseNamePrefix}*`);
+    // The endpoint by its literal name: a reference would make the endpoint, which reads this
+    // resource's answer, a dependency of the reader's own policy.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeEndpoint'], resources: [arn(`endpoint/${this.physicalName.toLowerCase()}`)] }));
+    acknowledgeWildcardsOf(role, `The reader names the configs it creates ${this.releaseNamePrefix}d<digest> and reads the loop's `
+      + `${this.releaseNamePrefix}<version>-<variant> (release/runtime/names.ts); the template's own config is named exactly.`, () => {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeEndpointConfig'], resources: [released, endpoint.endpointConfig.ref] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:CreateEndpointConfig'], resources: [released] }));
+    });
+    // The copied config keeps the lake key, which SageMaker checks as the caller.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kms:CreateGrant'],
+      resources: [this.encryptionKey.keyArn],
+      conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [this.encryptionKey.keyArn] }));
+    this.grantState(role, ['dynamodb:GetItem'], ['kms:Decrypt', 'kms:DescribeKey']);
+
+    const resource = new CustomResource(this, 'DeployedConfig', {
+      serviceToken: fn.functionArn,
+      resourceType: DEPLOYED_ENDPOINT_CONFIG_TYPE,
+      properties: {
+        [TEMPLATE_CONFIG_PROPERTY]: endpoint.endpointConfig.attrEndpointConfigName,
+        [FINGERPRINT_PROPERTY]: endpoint.propertiesFingerprint,
+      },
+      serviceTimeout: CONFIG_READER_TIMEOUT.plus(Duration.minutes(1)),
+    });
+    // Before its first run the reader needs its grants, not only its function.
+    resource.node.addDependency(role);
+    endpoint.deployConfigFrom({ node: this.node, endpointConfigName: resource.getAttString(CONFIG_ATTRIBUTE) });
+    return { fn, resource };
+  }
+
   /** The ramp controller and its schedule, with the grants of its reads (lake, CloudWatch) and its weight updates. */
   private createRamp(props: ModelReleaseProps, resolved: ResolvedReleaseProps, common: Record<string, string>) {
     const { lake, endpoint } = props;
@@ -479,6 +545,13 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       actions: ['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpointWeightsAndCapacities'],
       resources: [endpoint.endpointArn],
     }));
+    // Settling a deployment reads which models the running config serves (a deploy may have carried them into a config of its own).
+    acknowledgeWildcardsOf(role, `The loop's endpoint configs are named ${this.releaseNamePrefix}<version>-<variant> or ${this.releaseNamePrefix}d<digest> `
+      + '(release/runtime/names.ts), read-only; the template\'s own config is named exactly.',
+    () => role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['sagemaker:DescribeEndpointConfig'],
+      resources: [`arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:endpoint-config/${this.releaseNamePrefix}*`, endpoint.endpointConfig.ref],
+    })));
     acknowledgeWildcardsOf(role, 'cloudwatch:GetMetricData has no resource type in IAM (it reads the endpoint\'s variant metrics, '
       + 'named in the request), so it is granted on * only.',
     () => role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] })));
@@ -602,7 +675,7 @@ export function releaseNamePrefix(endpointName: string, variantNames: readonly s
   const names = [1, MAX_PACKAGE_VERSION].flatMap((version) => [
     releaseModelName(endpointName, version),
     ...variantNames.map((variant) => releaseEndpointConfigName(endpointName, version, variant)),
-  ]);
+  ]).concat(deployedEndpointConfigName(endpointName, 'any content'));
   let prefix = names[0];
   for (const name of names) {
     while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);

@@ -14,6 +14,7 @@
  * - usage-priced services (requests, GB) are listed with their unit price, not estimated.
  */
 import { MissingPriceError, PRICES, PriceTable, RegionPrices, ratePerHour, regionPrices } from './prices';
+import { endpointConfigIdOf } from '../sagemaker/deployed-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -254,7 +255,7 @@ export function estimateTemplate(template: Json, options: EstimateOptions): Cost
 
   // SageMaker real-time endpoints: one component per variant.
   for (const [id, endpoint] of byType('AWS::SageMaker::Endpoint')) {
-    const configId = refTarget(endpoint.Properties.EndpointConfigName);
+    const configId = endpointConfigIdOf(resources, endpoint);
     const config = configId ? resources[configId] : undefined;
     if (!config) throw new MissingPriceError(`Endpoint ${id}: its EndpointConfigName does not reference a config in the template`);
     for (const variant of config.Properties.ProductionVariants ?? []) {

@@ -27,6 +27,7 @@ import {
   AOSS_MAX_INDEXING_OCUS, AOSS_MAX_SEARCH_OCUS, API_GATEWAY_THROTTLE_BURST, API_GATEWAY_THROTTLE_RATE, CHECK_THE_CONSOLE,
   KINESIS_SHARDS, LAMBDA_CONCURRENT_EXECUTIONS, QuotaDefault,
 } from './defaults';
+import { endpointConfigIdOf } from '../sagemaker/deployed-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** Template JSON: its shapes vary by resource type. */
@@ -146,7 +147,7 @@ export function endpointNeeds(template: Json, name: (id: string) => string): Quo
     .map(([id, t]) => ({ id, text: cfnText(t.Properties.ResourceId), max: t.Properties.MaxCapacity as number }));
   const tally = new Tally();
   for (const [id, endpoint] of ofType(template, 'AWS::SageMaker::Endpoint')) {
-    const configId = refTarget(endpoint.Properties?.EndpointConfigName);
+    const configId = endpointConfigIdOf(resources, endpoint);
     const config = configId ? resources[configId] : undefined;
     if (!config) {
       throw new KitError(`quotaNeeds: endpoint ${id} does not reference an endpoint config in the template; its instances cannot be counted`);

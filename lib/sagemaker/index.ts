@@ -1,3 +1,4 @@
 export * from './dlc-images';
 export * from './images';
 export * from './job-role';
+export * from './deployed-config';

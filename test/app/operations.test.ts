@@ -4,6 +4,7 @@
  * all ten blueprints (without the gate, which the blueprints' own tests run).
  */
 import { synthAllBlueprints } from '../support/blueprint';
+import { endpointConfigIdOf } from '../../lib/sagemaker/deployed-config';
 
 // Templates are read as CloudFormation JSON; their shapes vary by resource type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -60,6 +61,18 @@ test.each(templates)('%s: every dead-letter queue has an alarm on the messages i
   expect([...deadLetterQueues].filter((id) => resources[id]?.Type === 'AWS::SQS::Queue' && !alarmed.has(id))).toEqual([]);
 });
 
+test.each(templates)('%s: every endpoint a release loop serves deploys with the release\'s models, so that a deploy never undoes a promotion', (_name, resources) => {
+  const released = new Set(ofType(resources, 'AWS::Events::Rule')
+    .filter(([, rule]) => rule.Properties?.EventPattern?.['detail-type']?.includes('SageMaker Model Package State Change'))
+    .map(([id]) => id));
+  const readers = ofType(resources, 'Custom::MlsdDeployedEndpointConfig').map(([id]) => id);
+  expect(readers).toHaveLength(released.size);
+  for (const [, endpoint] of ofType(resources, 'AWS::SageMaker::Endpoint')) {
+    const [sourceId] = refs(endpoint.Properties!.EndpointConfigName);
+    if (readers.includes(sourceId)) expect(endpoint.Properties!.EndpointConfigName).toEqual({ 'Fn::GetAtt': [sourceId, 'EndpointConfigName'] });
+  }
+});
+
 test.each(templates)('%s: every endpoint starts at its minimum capacity, keeps run-time weights and counts across deploys, and changes models under guardrails', (_name, resources) => {
   const endpoints = ofType(resources, 'AWS::SageMaker::Endpoint');
   const targets = ofType(resources, 'AWS::ApplicationAutoScaling::ScalableTarget').filter(([, t]) => t.Properties?.ServiceNamespace === 'sagemaker');
@@ -68,7 +81,10 @@ test.each(templates)('%s: every endpoint starts at its minimum capacity, keeps r
     const rollback = refs(endpoint.Properties!.DeploymentConfig?.AutoRollbackConfiguration?.Alarms);
     expect(rollback.length).toBeGreaterThan(0);
     expect(rollback.every((id) => resources[id]?.Type === 'AWS::CloudWatch::Alarm')).toBe(true);
-    const [configId] = refs(endpoint.Properties!.EndpointConfigName);
+    // An endpoint with a release loop deploys with the config its reader answers: the template's
+    // config (named in the reader's properties) with the models the release serves.
+    const configId = endpointConfigIdOf(resources, endpoint) as string;
+    expect(resources[configId]?.Type).toBe('AWS::SageMaker::EndpointConfig');
     for (const variant of resources[configId].Properties!.ProductionVariants as { VariantName: string; InitialInstanceCount: number }[]) {
       const target = targets.find(([, t]) => refs(t.Properties!.ResourceId).includes(endpointId) && JSON.stringify(t.Properties!.ResourceId).includes(`/variant/${variant.VariantName}`));
       expect({ variant: variant.VariantName, initial: variant.InitialInstanceCount }).toEqual({ variant: variant.VariantName, initial: target?.[1].Properties!.MinCapacity });

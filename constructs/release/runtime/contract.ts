@@ -391,3 +391,18 @@ export function readRampSettings(env: Env): RampSettings {
   r.throwIfAny();
   return settings;
 }
+
+/** Everything the deploy-time config reader (deployed-config-handler.ts) reads from its environment. */
+export interface DeployedConfigReaderSettings {
+  readonly store: StoreSettings;
+  readonly endpoint: EndpointSettings;
+  readonly plan: ExperimentPlan;
+}
+
+/** Reads and validates the deploy-time reader's environment; throws one {@link ReleaseConfigError} listing every problem. */
+export function readDeployedConfigSettings(env: Env): DeployedConfigReaderSettings {
+  const r = new Reader(env);
+  const settings: DeployedConfigReaderSettings = { store: readStore(r), endpoint: readEndpoint(r), plan: readPlan(r) };
+  r.throwIfAny();
+  return settings;
+}

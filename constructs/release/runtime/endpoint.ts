@@ -26,6 +26,11 @@ export interface EndpointView {
   readonly pendingEndpointConfigName: string | null;
   readonly productionVariants: readonly EndpointVariantView[];
   readonly failureReason: string | null;
+  /**
+   * The model of each production variant of the running config, when a caller read the config
+   * (settle.ts `observeServedModels`); DescribeEndpoint itself does not say.
+   */
+  readonly servedModels?: ReadonlyMap<string, string>;
 }
 
 /** Whether the error says the resource does not exist. */

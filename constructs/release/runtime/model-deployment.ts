@@ -79,26 +79,38 @@ export function endpointConfigInput(current: DescribeEndpointConfigOutput, name:
   if (!variants.some((v) => v.VariantName === change.variantName)) {
     throw new ReleaseInputError(`endpoint config ${current.EndpointConfigName} has no production variant ${change.variantName}; it has ${variants.map((v) => v.VariantName).join(', ')}`);
   }
-  const productionVariants: ProductionVariant[] = variants.map((variant) => {
-    const weight = change.weights?.get(variant.VariantName ?? '');
+  return copiedEndpointConfigInput(current, name, new Map([[change.variantName, change.modelName]]), change.weights);
+}
+
+/**
+ * CreateEndpointConfig copied from `source` with the models of the variants in `models` replaced
+ * and, when given, the weights: everything else (key, data capture, instance types and counts,
+ * shadow variants) as `source` has it.
+ */
+export function copiedEndpointConfigInput(
+  source: DescribeEndpointConfigOutput, name: string, models: ReadonlyMap<string, string>, weights?: ReadonlyMap<string, number>,
+): CreateEndpointConfigInput {
+  const productionVariants: ProductionVariant[] = (source.ProductionVariants ?? []).map((variant) => {
+    const model = models.get(variant.VariantName ?? '');
+    const weight = weights?.get(variant.VariantName ?? '');
     return {
       ...variant,
-      ...(variant.VariantName === change.variantName ? { ModelName: change.modelName } : {}),
+      ...(model === undefined ? {} : { ModelName: model }),
       ...(weight === undefined ? {} : { InitialVariantWeight: weight }),
     };
   });
   return {
     EndpointConfigName: name,
     ProductionVariants: productionVariants,
-    DataCaptureConfig: current.DataCaptureConfig,
-    KmsKeyId: current.KmsKeyId,
-    AsyncInferenceConfig: current.AsyncInferenceConfig,
-    ExplainerConfig: current.ExplainerConfig,
-    ShadowProductionVariants: current.ShadowProductionVariants,
-    ExecutionRoleArn: current.ExecutionRoleArn,
-    VpcConfig: current.VpcConfig,
-    EnableNetworkIsolation: current.EnableNetworkIsolation,
-    MetricsConfig: current.MetricsConfig,
+    DataCaptureConfig: source.DataCaptureConfig,
+    KmsKeyId: source.KmsKeyId,
+    AsyncInferenceConfig: source.AsyncInferenceConfig,
+    ExplainerConfig: source.ExplainerConfig,
+    ShadowProductionVariants: source.ShadowProductionVariants,
+    ExecutionRoleArn: source.ExecutionRoleArn,
+    VpcConfig: source.VpcConfig,
+    EnableNetworkIsolation: source.EnableNetworkIsolation,
+    MetricsConfig: source.MetricsConfig,
   };
 }
 

@@ -1,5 +1,6 @@
 import {
-  SAGEMAKER_NAME, boundedName, isSageMakerName, parseModelPackageArn, quoteIdentifier, releaseEndpointConfigName, releaseModelName,
+  SAGEMAKER_NAME, boundedName, deployedEndpointConfigName, isSageMakerName, parseModelPackageArn, quoteIdentifier, releaseEndpointConfigName,
+  releaseModelName, releaseModelVersion,
 } from './names';
 import { serviceModelProblems } from './testing/service-model';
 
@@ -19,6 +20,7 @@ describe('release names', () => {
       releaseModelName(endpoint, 999_999_999),
       releaseEndpointConfigName(endpoint, 999_999_999, 'challenger'),
       releaseEndpointConfigName(endpoint, 7, 'c'.repeat(63)),
+      deployedEndpointConfigName(endpoint, 'content'),
     ];
     for (const name of names) {
       expect(name.length).toBeLessThanOrEqual(63);
@@ -29,6 +31,21 @@ describe('release names', () => {
     expect(serviceModelProblems('sagemaker', 'CreateEndpointConfig', {
       EndpointConfigName: names[2], ProductionVariants: [{ VariantName: 'challenger', ModelName: names[1] }],
     })).toEqual([]);
+  });
+
+  test('a deploy\'s config is named by its content, under the loop\'s prefix', () => {
+    expect(deployedEndpointConfigName('news-feed-ranker', 'a')).toMatch(/^news-feed-ranker-vd[0-9a-f]{12}$/);
+    expect(deployedEndpointConfigName('news-feed-ranker', 'a')).toBe(deployedEndpointConfigName('news-feed-ranker', 'a'));
+    expect(deployedEndpointConfigName('news-feed-ranker', 'a')).not.toBe(deployedEndpointConfigName('news-feed-ranker', 'b'));
+  });
+
+  test.each([LONGEST, 'news-feed-ranker'])('tells the loop\'s models on %s from any other', (endpoint) => {
+    expect(releaseModelVersion(endpoint, releaseModelName(endpoint, 42))).toBe(42);
+    expect(releaseModelVersion(endpoint, releaseModelName(endpoint, 999_999_999))).toBe(999_999_999);
+    // The template's models, another endpoint's, and names that only look alike.
+    for (const name of ['ModelChampion-abc123', releaseModelName('other-endpoint', 3), `${endpoint}-v0`, `${endpoint}-v3x`, `x${releaseModelName(endpoint, 3)}`]) {
+      expect(releaseModelVersion(endpoint, name)).toBeNull();
+    }
   });
 
   test('the service model check catches what SageMaker would reject', () => {

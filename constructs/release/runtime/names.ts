@@ -57,6 +57,25 @@ export function releaseEndpointConfigName(endpointName: string, modelPackageVers
   return boundedName(endpointName, `v${wholeVersion(modelPackageVersion)}-${variant}`);
 }
 
+/**
+ * The endpoint config a deploy puts on the endpoint when the release state serves models the
+ * template does not name (runtime/deployed-config.ts): `<endpoint>-vd<12 hex digits>`, a digest of
+ * the config's content, so the same template and state give the same name on every try. It shares
+ * the `<endpoint>-v` prefix of the loop's other names, which the IAM patterns allow.
+ */
+export function deployedEndpointConfigName(endpointName: string, content: string): string {
+  const digest = createHash('sha256').update(content, 'utf8').digest('hex').slice(0, 12);
+  return boundedName(endpointName, `vd${digest}`);
+}
+
+/** Whether `modelName` is a model the release loop created on this endpoint (`releaseModelName`), and of which version. */
+export function releaseModelVersion(endpointName: string, modelName: string): number | null {
+  const match = /-v(\d{1,9})$/.exec(modelName);
+  if (match === null) return null;
+  const version = Number(match[1]);
+  return version >= 1 && releaseModelName(endpointName, version) === modelName ? version : null;
+}
+
 function wholeVersion(version: number): number {
   if (!Number.isInteger(version) || version < 1) throw new Error(`model package version must be a whole number from 1, but ${version} was provided`);
   return version;

@@ -28,7 +28,7 @@ import { parseModelPackageArn, releaseEndpointConfigName, releaseModelName } fro
 import { initialRampState } from './ramp-policy';
 import type { ReleaseEvent } from './release-event';
 import { PendingDeployment, ReleaseState, ReleaseStore, ServedModel } from './release-state';
-import { settlePending } from './settle';
+import { observeServedModels, settlePending } from './settle';
 
 /** EventBridge's detail-type of the events the handler serves. */
 export const MODEL_PACKAGE_STATE_CHANGE = 'SageMaker Model Package State Change';
@@ -127,7 +127,7 @@ async function promoteOnce(event: ModelPackageStateChange, settings: PromotionSe
 
   // Another version's update still pending: settle it first, or wait for it.
   const events: ReleaseEvent[] = [];
-  const settlement = settlePending(state, endpoint, settings.plan, now);
+  const settlement = settlePending(state, await observeServedModels(deps.sagemaker, state, endpoint), settings.plan, now);
   if (settlement.kind === 'waiting') throw new RetryableError(`${settlement.reason}; version ${version} waits for it`);
   if (settlement.kind === 'settled') {
     state = settlement.state;

@@ -20,7 +20,7 @@ import { CloudWatchApi, guardrailWindow, readGuardrailMetrics } from './guardrai
 import type { Logger } from './log';
 import { RampDecision, decide } from './ramp-policy';
 import { ChallengerModel, ReleaseState, ReleaseStore, trafficWeightsOf } from './release-state';
-import { settlePending } from './settle';
+import { observeServedModels, settlePending } from './settle';
 
 /** What the ramp controller needs besides its settings. */
 export interface RampDeps {
@@ -61,7 +61,8 @@ async function runOnce(settings: RampSettings, deps: RampDeps): Promise<RampRunO
   }
   if (state.pending !== null) {
     const now = deps.now();
-    const settlement = settlePending(state, await describeEndpoint(deps.sagemaker, endpointName), settings.plan, now);
+    const endpoint = await observeServedModels(deps.sagemaker, state, await describeEndpoint(deps.sagemaker, endpointName));
+    const settlement = settlePending(state, endpoint, settings.plan, now);
     if (settlement.kind === 'waiting') return skip(deps, endpointName, 'deployment-pending', settlement.reason);
     if (settlement.kind === 'settled') {
       await deps.store.save(settlement.state, state.version);

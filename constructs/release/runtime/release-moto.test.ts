@@ -13,11 +13,12 @@ import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQu
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
-  CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateModelPackageCommand, CreateModelPackageGroupCommand,
+  CreateEndpointCommand, CreateEndpointConfigCommand, CreateEndpointConfigInput, CreateModelCommand, CreateModelPackageCommand, CreateModelPackageGroupCommand,
   DeleteEndpointCommand, DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, DescribeModelPackageCommand,
-  SageMakerClient, UpdateEndpointCommandInput, UpdateModelPackageCommand,
+  SageMakerClient, UpdateEndpointCommand, UpdateEndpointCommandInput, UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
+import { resolveDeployedConfig } from './deployed-config';
 import { ConflictError } from './errors';
 import type { MetricSample } from './evidence';
 import { PromotionDeps, parseModelPackageEvent, promote } from './promotion';
@@ -264,5 +265,32 @@ describe('the release loop on moto', () => {
     expect(log.lines.some((l) => l.message === 'release state changed concurrently; retrying once')).toBe(true);
     expect(await loadState()).toMatchObject({ pending: null, challenger: { modelPackageVersion: 3, variantName: 'champion' }, highestVersionDeployed: 3 });
     racing.destroy();
+  });
+
+  test('a cdk deploy that changes the template\'s config keeps the released models and weights; the loop carries on', async () => {
+    // The template's champion instance type changed: CloudFormation made a new config with the template's models.
+    const template2: CreateEndpointConfigInput = { ...TEMPLATE_CONFIG, EndpointConfigName: 'ConfigTemplate-2', ProductionVariants: TEMPLATE_CONFIG.ProductionVariants?.map((v) => ({ ...v, InstanceType: 'ml.m5.2xlarge' as const })) };
+    await raw.sagemaker.send(new CreateEndpointConfigCommand(template2));
+    const reader = { sagemaker: sagemaker.client, store: new DynamoReleaseStore(dynamodb, STORE), now: () => new Date(clock), log };
+    const settings = { endpoint: rampSettings().endpoint, plan: rampSettings().plan };
+
+    const deployed = await resolveDeployedConfig('ConfigTemplate-2', 'ConfigTemplate-1', settings, reader);
+    expect(deployed).toMatchObject({ source: 'release', models: { champion: 'news-feed-ranker-v3', challenger: 'news-feed-ranker-v1' } });
+    const config = await raw.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: deployed.endpointConfigName }));
+    expect(config.ProductionVariants?.map((v) => [v.VariantName, v.ModelName, v.InstanceType, v.InitialVariantWeight])).toEqual([
+      ['champion', 'news-feed-ranker-v3', 'ml.m5.2xlarge', 5],
+      ['challenger', 'news-feed-ranker-v1', 'ml.m5.2xlarge', 95],
+    ]);
+    expect(config.KmsKeyId).toBe(TEMPLATE_CONFIG.KmsKeyId);
+    // A retry of the deploy finds the same config.
+    await expect(resolveDeployedConfig('ConfigTemplate-2', 'ConfigTemplate-1', settings, reader)).resolves.toEqual(deployed);
+
+    // CloudFormation updates the endpoint to it (the stand-in does what the finished update leaves).
+    await sagemaker.client.send(new UpdateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: deployed.endpointConfigName, RetainAllVariantProperties: true }));
+    const before = await loadState();
+    clock += 3_600_000;
+    evidence(sample(5000, 10, 10), sample(5000, 10, 10));
+    await expect(runRamp(rampSettings(), rampDeps)).resolves.toMatchObject({ kind: 'decided' });
+    expect(await loadState()).toMatchObject({ champion: before?.champion, challenger: before?.challenger });
   });
 });

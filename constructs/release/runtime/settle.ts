@@ -3,11 +3,24 @@
  * guarded blue/green update takes minutes to hours); whichever handler runs next reads the
  * endpoint and records how the update ended. Shared by both handlers so that they agree.
  */
-import type { EndpointView } from './endpoint';
+import type { EndpointView, SageMakerApi } from './endpoint';
+import { describeEndpointConfig } from './model-deployment';
 import type { ExperimentPlan } from './plan';
 import { initialRampState } from './ramp-policy';
 import type { ReleaseEvent } from './release-event';
 import { ReleaseState, trafficWeightsOf } from './release-state';
+
+/**
+ * The endpoint with the models its running config serves, read only when settling needs them: a
+ * pending deployment, the endpoint InService on a config other than the pending one (rolled back,
+ * or a deploy carried the pending model over into a config of its own).
+ */
+export async function observeServedModels(sagemaker: SageMakerApi, state: Pick<ReleaseState, 'pending'>, endpoint: EndpointView): Promise<EndpointView> {
+  if (state.pending === null || endpoint.status !== 'InService' || endpoint.endpointConfigName === state.pending.endpointConfigName) return endpoint;
+  const config = await describeEndpointConfig(sagemaker, endpoint.endpointConfigName);
+  const servedModels = new Map((config.ProductionVariants ?? []).map((v) => [v.VariantName ?? '', v.ModelName ?? '']));
+  return { ...endpoint, servedModels };
+}
 
 /** Statuses that end by themselves; the deployment's outcome is not known yet. */
 const TRANSIENT_STATUSES = new Set(['Creating', 'Updating', 'SystemUpdating', 'RollingBack']);
@@ -23,7 +36,9 @@ export type Settlement =
  * written; the caller writes it (conditionally) with whatever else it changes.
  *
  * - still updating: wait;
- * - InService on the pending config: deployed. A challenger's experiment starts now, at the
+ * - InService on the pending config, or on a config whose variant runs the pending model (a
+ *   `cdk deploy` put the release's models into the template's config, runtime/deployed-config.ts):
+ *   deployed. A challenger's experiment starts now, at the
  *   schedule's first step (the weights the new config carries); a champion replaces the old one;
  * - InService on another config: the guardrails' alarms rolled the update back (or someone else
  *   updated the endpoint). Champion and challenger stay as they were;
@@ -50,7 +65,9 @@ export function settlePending(state: ReleaseState, endpoint: EndpointView, plan:
   });
   const base = { ...state, pending: null, endpointConfigName: endpoint.endpointConfigName, updatedAt: at };
 
-  if (endpoint.status === 'InService' && endpoint.endpointConfigName === pending.endpointConfigName) {
+  const serving = endpoint.endpointConfigName === pending.endpointConfigName
+    || endpoint.servedModels?.get(pending.model.variantName) === pending.model.modelName;
+  if (endpoint.status === 'InService' && serving) {
     const next: ReleaseState = pending.role === 'challenger'
       ? { ...base, challenger: { ...pending.model, experimentStartedAt: at }, ramp: initialRampState(plan) }
       : { ...base, champion: pending.model, challenger: null, ramp: null };
