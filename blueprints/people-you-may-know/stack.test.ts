@@ -45,8 +45,11 @@ test('precomputes for all 1B users with the instances lib/sizing computes: 35 at
   expect(expected).toBe(35);
   const definition = precomputeDefinition();
   expect(definition).toContain(`\\"InstanceCount\\":${expected}`);
-  // The transform runs the stack's own model (bootstrap until a trained version is switched in), not one made by hand.
-  expect(definition).toMatch(/\\"ModelName\\":\\"",\{"Fn::GetAtt":\["LinkModel[0-9A-F]{8}","ModelName"\]\}/);
+  // Each run transforms with the newest approved version of the training's group, which its first step names;
+  // the stack's own model (the bootstrap) until one is approved, not one made by hand.
+  expect(definition).toContain('\\"ModelName.$\\":\\"$.model.modelName\\"');
+  const [resolver] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((fn) => JSON.stringify(fn.Properties.Environment ?? {}).includes('TRANSFORM_MODEL_SETTINGS'));
+  expect(JSON.stringify(resolver.Properties.Environment.Variables.TRANSFORM_MODEL_SETTINGS)).toMatch(/\{"Fn::GetAtt":\["LinkModel[0-9A-F]{8}","ModelName"\]\}/);
   s.template.hasResourceProperties('AWS::SageMaker::Model', { EnableNetworkIsolation: true, VpcConfig: Match.anyValue() });
   expect(definition).toContain('application/jsonlines');
 });

@@ -77,8 +77,8 @@ export class PeopleYouMayKnowStack extends Stack {
     });
     training.retrainOn();
 
-    // 3. Serving, offline: the model the transform runs. The bootstrap model until a trained
-    //    version is approved; then ModelSource.fromModelPackage (README, "After the first training run").
+    // 3. Serving, offline: each run transforms with the newest approved version of the training's
+    //    group (approving one is all it takes); this bootstrap model until one is approved.
     const linkModel = new ServingModel(this, 'LinkModel', { lake, network, source: ModelSource.bootstrap(), description: `${PYMK_MODEL_NAME} (nightly PYMK precompute)` });
 
     const cache = new PredictionCache(this, 'Suggestions', { encryptionKey: lake.encryptionKey, purpose, retention: a.predictionTtl.plus(a.predictionTtl) });
@@ -91,6 +91,7 @@ export class PeopleYouMayKnowStack extends Stack {
       // The model looks the user up in the graph by id: the key is also its input.
       columns: ['user_id'],
       model: linkModel.model,
+      modelPackageGroupName: training.modelPackageGroupName,
       cache,
       format: TransformFormat.JSON_LINES,
       instanceType: a.transformInstanceType,

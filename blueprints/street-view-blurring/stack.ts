@@ -67,8 +67,8 @@ export class StreetViewBlurringStack extends Stack {
     });
     training.retrainOn();
 
-    // 3. Serving, offline: the model the transform runs. The bootstrap model until a trained
-    //    version is approved; then ModelSource.fromModelPackage (README, "After the first training run").
+    // 3. Serving, offline: each run transforms with the newest approved version of the training's
+    //    group (approving one is all it takes); this bootstrap model until one is approved.
     const detector = new ServingModel(this, 'DetectorModel', {
       lake, network, source: ModelSource.bootstrap(), description: `${DETECTOR_MODEL_NAME} (nightly blurring batch transform)`,
     });
@@ -82,6 +82,7 @@ export class StreetViewBlurringStack extends Stack {
       keyColumn: 'image_id',
       columns: ['width', 'height', 'pixels'],
       model: detector.model,
+      modelPackageGroupName: training.modelPackageGroupName,
       cache,
       format: TransformFormat.JSON_LINES,
       instanceType: a.transformInstanceType,

@@ -238,6 +238,64 @@ describe('workflow', () => {
   });
 });
 
+describe('the newest approved version', () => {
+  function build() {
+    const s = setup();
+    const { model, role } = endpointModel(s);
+    const transform = new BatchTransform(s.stack, 'Pymk', props(s, { model, modelRole: role, modelPackageGroupName: 'pymk-models', name: 'pymk' }));
+    return { s, transform, template: Template.fromStack(s.stack) };
+  }
+
+  test('the run\'s first step names its model; the transform and the loader use that name', () => {
+    const { s } = build();
+    const d = definition(s.stack);
+    expect(d.StartAt).toBe('ResolveModel');
+    expect(d.States.ResolveModel).toMatchObject({
+      Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Next: 'Export', ResultPath: '$.model',
+      Parameters: { FunctionName: expect.stringMatching(/^<GetAtt:PymkModelResolver[0-9A-F]{8}\.Arn>$/), Payload: {} },
+      ResultSelector: { 'modelName.$': '$.Payload.modelName' },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+    });
+    expect(d.States.Transform.Parameters['ModelName.$']).toBe('$.model.modelName');
+    expect(d.States.Transform.Parameters.ModelName).toBeUndefined();
+    expect(d.States.LoadPredictions.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--model', $.model.modelName,");
+  });
+
+  test('the resolver\'s settings: the group, the template\'s model and the placement its models copy', () => {
+    const { template } = build();
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Environment?.Variables?.TRANSFORM_MODEL_SETTINGS);
+    const text = JSON.stringify(fn.Properties.Environment.Variables.TRANSFORM_MODEL_SETTINGS);
+    expect(text).toContain('\\"modelPackageGroupName\\":\\"pymk-models\\"');
+    expect(text).toContain('\\"modelNameBase\\":\\"bt-pymk\\"');
+    expect(text).toContain('\\"enableNetworkIsolation\\":true');
+    expect(text).toMatch(/"Fn::GetAtt":\["Model","ModelName"\]/);
+    expect(text).toMatch(/"Fn::GetAtt":\["ModelRole[0-9A-F]{8}","Arn"\]/);
+  });
+
+  test('grants: the resolver lists packages, creates only bt-<name>-v* models and passes only the model role; the state machine invokes only it', () => {
+    const { s } = build();
+    const resolver = policyStatements(s.stack, 'PymkModelResolverRole');
+    const actions = resolver.flatMap((st: JsonObject) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['sagemaker:ListModelPackages', 'sagemaker:DescribeModel', 'sagemaker:CreateModel', 'iam:PassRole']));
+    const create = resolver.find((st: JsonObject) => [st.Action].flat().includes('sagemaker:CreateModel'));
+    expect(create.Resource).toBe('arn:aws:sagemaker:eu-west-1:123456789012:model/bt-pymk-v*');
+    const pass = resolver.find((st: JsonObject) => st.Action === 'iam:PassRole');
+    expect(pass).toMatchObject({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ModelRole/), 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } });
+    const invoke = policyStatements(s.stack, 'PymkWorkflowRole').filter((st: JsonObject) => st.Action === 'lambda:InvokeFunction');
+    expect(invoke).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^PymkModelResolver/), 'Arn'] } })]);
+    // The model role may read what the group's versions need (their artifacts in the lake).
+    expect(JSON.stringify(policyStatements(s.stack, 'ModelRole'))).toContain('LakeArtifacts');
+  });
+
+  test('without a group the transform names the model directly and no resolver is made', () => {
+    const s = setup();
+    const { model, role } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', props(s, { model, modelRole: role }));
+    expect(definition(s.stack).StartAt).toBe('Export');
+    expect(Object.keys(Template.fromStack(s.stack).findResources('AWS::Lambda::Function')).filter((id) => id.includes('ModelResolver'))).toEqual([]);
+  });
+});
+
 describe('grants', () => {
   test('the workflow role starts only its own jobs, reads only the dataset, and publishes only its namespace', () => {
     const s = setup();
@@ -371,6 +429,8 @@ describe('validation', () => {
     ['no columns', () => ({ columns: [] }), /the model must read at least one column, but columns is empty/],
     ['a sortKeyColumn without a sorted cache', () => ({ sortKeyColumn: 'candidate_id' }), /sortKeyColumn 'candidate_id' was provided, but cache Predictions\/Cache has no sort key/],
     ['a bad model name', () => ({ model: 'pymk_ranker' }), /model must be a SageMaker model name \(1-63 letters, digits and hyphens\) or a CfnModel, but 'pymk_ranker' was provided/],
+    ['a group with a model name', () => ({ modelPackageGroupName: 'pymk-models' }), /modelPackageGroupName needs model to be a CfnModel: the models of approved versions are placed as it is \(role, VPC, network isolation\), but a model name was provided/],
+    ['a bad group name', (s) => ({ model: (s.stack.node.tryFindChild('Model') as sagemaker.CfnModel | undefined) ?? endpointModel(s).model, modelPackageGroupName: 'pymk_models' }), /modelPackageGroupName must be a literal SageMaker name \(1-63 letters, digits and hyphens; IAM and the run's model names derive from it\), but 'pymk_models' was provided/],
     ['a bad name', () => ({ name: 'People-You-May-Know' }), /name must be 1-23 lower case letters, digits and single hyphens, but 'People-You-May-Know' was provided/],
     ['splitType None', () => ({ splitType: 'None' as 'Line' }), /splitType must be Line \(one record per line, so that each prediction is joined with its key\), but 'None' was provided/],
     ['batchStrategy Auto', () => ({ batchStrategy: 'Auto' as 'MultiRecord' }), /batchStrategy must be one of MultiRecord, SingleRecord, but 'Auto' was provided/],
@@ -423,7 +483,7 @@ describe('compliance', () => {
   function allOptions(s: Setup, source: ICuratedDataset): BatchTransformProps {
     const { model } = endpointModel(s);
     return props(s, {
-      source, model, name: 'pymk-pairs', format: TransformFormat.JSON_LINES, sortKeyColumn: 'candidate_id', columns: ['mutual_friends', 'affinity', 'same_school', 'last_seen'],
+      source, model, modelPackageGroupName: 'pymk-models', name: 'pymk-pairs', format: TransformFormat.JSON_LINES, sortKeyColumn: 'candidate_id', columns: ['mutual_friends', 'affinity', 'same_school', 'last_seen'],
       instanceType: 'ml.g4dn.xlarge', instanceCount: 2, batchStrategy: 'SingleRecord', maxPayloadMb: 20, maxConcurrentTransforms: 5, ttl: Duration.days(3),
       schedule: scheduler.ScheduleExpression.cron({ hour: '2', minute: '30' }), loadInstanceType: 'ml.m5.xlarge', loadVolumeSizeGiB: 100, transformTimeout: Duration.hours(6),
     });

@@ -2,11 +2,12 @@ import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
   aws_cloudwatch as cloudwatch, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
-  aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
+  aws_ec2 as ec2, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TransformFormat, dataProcessing, exportStatement } from './export';
 import { PredictionCache } from './prediction-cache';
+import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
 import { exportParts, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
@@ -17,19 +18,23 @@ import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
-import { grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
+import { SecureFunction, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
-  JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, executionJobName, grantRunProcessingJobs,
+  ContainerArgument, JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, executionJobName, grantRunProcessingJobs,
   intrinsicLiteral, jsonFile, processingJobState, statesFormat,
 } from '../../lib/workflows';
 import { DataLake, ICuratedDataset } from '../data-lake';
+import { ModelSource } from '../endpoint/model-source';
 import { DEFAULT_VECTOR_FIELD } from '../vector-index';
 
 /** CloudWatch namespace of the workflow's metrics (dimension `Pipeline` = the construct's name). */
 export const METRIC_NAMESPACE = 'mlsd/BatchTransform';
+
+/** Entry of the function that names a run's model (the newest approved version of the group, or the template's). */
+export const RESOLVE_MODEL_HANDLER_ENTRY = path.join(__dirname, 'runtime', 'resolve-model-handler.ts');
 
 /** Where the loader script lives in this repository. */
 export const LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_predictions.py');
@@ -73,6 +78,14 @@ export interface BatchTransformProps {
    *   otherwise none (a warning says to grant it with `grantTransformData`)
    */
   readonly modelRole?: iam.Role;
+  /**
+   * The model package group whose newest approved version each run transforms with: approving a
+   * version is all it takes, the next run uses it. The run's first step creates the version's model
+   * once (`bt-<name>-v<version>`), placed as `model` is (its role, VPC, network isolation), and
+   * `model` serves until a version is approved. Needs `model` to be a CfnModel.
+   * @default - every run uses `model`
+   */
+  readonly modelPackageGroupName?: string;
   /** The cache the predictions are loaded into. */
   readonly cache: PredictionCache;
   /**
@@ -207,6 +220,8 @@ export class BatchTransform extends Construct {
       sortKeyColumn: props.sortKeyColumn,
       columns: props.columns,
       modelName: typeof props.model === 'string' ? props.model : undefined,
+      modelIsCfnModel: typeof props.model !== 'string',
+      modelPackageGroupName: props.modelPackageGroupName,
       cache: props.cache,
       format: props.format ?? TransformFormat.CSV,
       instanceType: props.instanceType ?? DEFAULT_INSTANCE_TYPE,
@@ -250,6 +265,13 @@ export class BatchTransform extends Construct {
     const exportUri = perExecution(this.exportPrefix);
     const outputUri = perExecution(this.outputPrefix);
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
+    // The transform's model role, which models of approved versions run as too.
+    const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
+    // With a model package group, a first step names the run's model; `$.model.modelName` carries it.
+    const resolveModel = props.modelPackageGroupName !== undefined && typeof props.model !== 'string'
+      ? this.modelResolver(props, props.model, props.modelPackageGroupName, modelRole)
+      : undefined;
+    const runModel: ContainerArgument = resolveModel === undefined ? modelName : { expression: '$.model.modelName' };
     const passthroughColumns = props.vectorIndex?.documentFields ?? [];
     // Several loaders share the transform output's files; the export is split so that there are enough of them.
     const loadInstanceCount = resolved.loadInstanceCount;
@@ -277,7 +299,7 @@ export class BatchTransform extends Construct {
         Resource: `arn:${stack.partition}:states:::sagemaker:createTransformJob.sync`,
         Parameters: {
           'TransformJobName.$': executionJobName(jobPrefix),
-          'ModelName': modelName,
+          ...(resolveModel === undefined ? { ModelName: modelName } : { 'ModelName.$': '$.model.modelName' }),
           'BatchStrategy': resolved.batchStrategy,
           ...(props.maxPayloadMb !== undefined ? { MaxPayloadInMB: props.maxPayloadMb } : {}),
           ...(props.maxConcurrentTransforms !== undefined ? { MaxConcurrentTransforms: props.maxConcurrentTransforms } : {}),
@@ -320,7 +342,7 @@ export class BatchTransform extends Construct {
         '--input', `${PROCESSING_ROOT}/predictions`,
         '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',
         '--table', cache.tableName,
-        '--model', modelName,
+        '--model', runModel,
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
         ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
@@ -383,12 +405,12 @@ export class BatchTransform extends Construct {
     const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
     const recordFailure = putMetrics('RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
     recordFailure.addCatch(failed, { resultPath: '$.recordFailureError' }).next(failed);
-    for (const task of [exportRows, transform, load, ...summaryTasks, publishSuccess]) {
+    for (const task of [...(resolveModel ? [resolveModel.state] : []), exportRows, transform, load, ...summaryTasks, publishSuccess]) {
       task.addCatch(recordFailure, { resultPath: '$.error' });
     }
 
     // 5. With a vector index: after the cache load, the vector loader, and its counts.
-    let definition = exportRows.next(transform).next(load).next(loadSummary);
+    let definition = (resolveModel ? sfn.Chain.start(resolveModel.state).next(exportRows) : sfn.Chain.start(exportRows)).next(transform).next(load).next(loadSummary);
     const vectorPrefix = `_exports/transform-vectors/${name}/`;
     const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
     if (vectorIndex) {
@@ -410,6 +432,9 @@ export class BatchTransform extends Construct {
       'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
 
     this.grantWorkflow(this.stateMachine.role as iam.Role, props.source, jobPrefix, loadPrefix);
+    if (resolveModel) {
+      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [resolveModel.fn.functionArn] }));
+    }
     if (this.vectorLoadRole) {
       acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
         'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
@@ -418,7 +443,6 @@ export class BatchTransform extends Construct {
     }
 
     // The transform job reads and writes S3 as the model's role.
-    const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
     if (modelRole) {
       this.grantTransformData(modelRole);
     } else {
@@ -572,6 +596,77 @@ export class BatchTransform extends Construct {
   /** Documents indexed into the vector index by successful runs (with `vectorIndex` only). */
   public metricVectorsIndexed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('VectorsIndexed', props);
+  }
+
+  /**
+   * The run's first step: a function that answers the newest approved version's model of the
+   * group (creating it once) or the template's model (runtime/resolve-model.ts). The models it
+   * creates run as the template's model role, which may read the group's artifacts and pull its
+   * images for that.
+   */
+  private modelResolver(props: BatchTransformProps, model: sagemaker.CfnModel, group: string, modelRole: iam.Role | undefined) {
+    const stack = Stack.of(this);
+    const vpc = model.vpcConfig as sagemaker.CfnModel.VpcConfigProperty | undefined;
+    if (vpc === undefined || Token.isUnresolved(vpc) || Token.isUnresolved(vpc.subnets) || Token.isUnresolved(vpc.securityGroupIds)) {
+      throw new KitError(`BatchTransform ${this.node.path}: modelPackageGroupName needs model to have a VPC config with listed subnets and security groups, which the models of approved versions copy`);
+    }
+    if (modelRole === undefined) {
+      throw new KitError(`BatchTransform ${this.node.path}: modelPackageGroupName needs the model's role (modelRole), which the models of approved versions run as`);
+    }
+    const modelNameBase = `${JOB_NAME_PREFIX}-${this.name}`;
+    const settings: ResolveModelSettings = {
+      modelPackageGroupName: group,
+      templateModelName: model.attrModelName,
+      modelNameBase,
+      placement: {
+        executionRoleArn: modelRole.roleArn,
+        subnetIds: [...vpc.subnets],
+        securityGroupIds: [...vpc.securityGroupIds],
+        enableNetworkIsolation: model.enableNetworkIsolation === true,
+        environment: {},
+      },
+    };
+    const fn = new SecureFunction(this, 'ModelResolver', {
+      entry: RESOLVE_MODEL_HANDLER_ENTRY,
+      description: `Batch transform ${this.name}: the newest approved version of ${group}, or the template's model`,
+      encryptionKey: this.lake.encryptionKey,
+      network: props.network,
+      timeout: Duration.minutes(1),
+      environment: { [RESOLVE_MODEL_ENV]: stack.toJsonString(settings), NODE_OPTIONS: '--enable-source-maps' },
+    });
+    props.network.interfaceEndpointFor('SagemakerApi', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API);
+    const role = fn.executionRole;
+    const arn = (resource: string) => `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;
+    addStatementsWithWildcards(role, [
+      new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['sagemaker:DescribeModel', 'sagemaker:CreateModel'], resources: [arn(`model/${modelNameBase.toLowerCase()}-v*`)] }),
+    ], 'ListModelPackages has no resource type in IAM, so it is granted on * (it lists one group, named in the request); '
+      + `the models the resolver creates are named ${modelNameBase}-v<version> (runtime/resolve-model.ts), the wildcard stands for the versions to come.`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: [modelRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+    }));
+    // The template's model role runs the approved versions too: their artifacts and images.
+    ModelSource.fromModelPackage(group).bind(this, { role: modelRole, lake: this.lake });
+
+    // A plain task: the state machine may invoke this function and no version of it (LambdaInvoke would grant `<arn>:*`).
+    const state = new sfn.CustomState(this, 'ResolveModel', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::lambda:invoke`,
+        Parameters: { FunctionName: fn.functionArn, Payload: {} },
+        ResultSelector: {
+          'modelName.$': '$.Payload.modelName',
+          'source.$': '$.Payload.source',
+          'modelPackageArn.$': '$.Payload.modelPackageArn',
+          'modelPackageVersion.$': '$.Payload.modelPackageVersion',
+        },
+        ResultPath: '$.model',
+      },
+    });
+    state.addRetry({ errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    return { fn, state };
   }
 
   /**

@@ -51,6 +51,9 @@ export interface ResolvedProps {
   /** As given; undefined means every column but the keys. */
   readonly columns?: readonly string[];
   readonly modelName?: string;
+  /** Whether `model` is a CfnModel (its placement is what models of the group copy). */
+  readonly modelIsCfnModel: boolean;
+  readonly modelPackageGroupName?: string;
   readonly cache: PredictionCache;
   readonly format: TransformFormat;
   readonly instanceType: string;
@@ -131,6 +134,14 @@ const RULES: readonly Rule[] = [
   {
     condition: (p) => known(p.modelName) && !MODEL_NAME.test(p.modelName),
     message: (p) => `model must be a SageMaker model name (1-63 letters, digits and hyphens) or a CfnModel, but '${p.modelName}' was provided`,
+  },
+  {
+    condition: (p) => p.modelPackageGroupName !== undefined && (Token.isUnresolved(p.modelPackageGroupName) || !MODEL_NAME.test(p.modelPackageGroupName)),
+    message: (p) => `modelPackageGroupName must be a literal SageMaker name (1-63 letters, digits and hyphens; IAM and the run's model names derive from it), but '${p.modelPackageGroupName}' was provided`,
+  },
+  {
+    condition: (p) => p.modelPackageGroupName !== undefined && !p.modelIsCfnModel,
+    message: () => 'modelPackageGroupName needs model to be a CfnModel: the models of approved versions are placed as it is (role, VPC, network isolation), but a model name was provided',
   },
   {
     condition: (p) => known(p.instanceType) && !INSTANCE_TYPE.test(p.instanceType),

@@ -1,4 +1,4 @@
-import { Duration, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
+import { Duration, Token, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { createLogGroup } from './log-group';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
@@ -68,7 +68,8 @@ export class SecureFunction extends nodejs.NodejsFunction {
       logGroup,
       vpc: props.network.vpc,
       vpcSubnets: props.network.subnets,
-      securityGroups: [props.network.securityGroupFor(scope, `${id}SecurityGroup`, props.description)],
+      // EC2 allows fewer characters in a group's description than Lambda in a function's (no quotes).
+      securityGroups: [props.network.securityGroupFor(scope, `${id}SecurityGroup`, Token.isUnresolved(props.description) ? props.description : props.description.replace(/['"]/g, ''))],
       environment: props.environment,
       environmentEncryption: props.encryptionKey,
       timeout: props.timeout ?? Duration.seconds(60),
