@@ -33,7 +33,8 @@ test('the detection endpoint is sized from the posting rate', () => {
 });
 
 test('uncertain posts and appeals each have a human review queue', () => {
-  s.template.resourceCountIs('AWS::SQS::Queue', 4); // two review queues, each with its dead-letter queue
+  // Two review queues, each with its dead-letter queue, and the release's approvals with theirs.
+  s.template.resourceCountIs('AWS::SQS::Queue', 6);
   // The review SLAs: 4 hours for uncertain posts, 24 hours for appeals.
   s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 4 * 3600 });
   s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 24 * 3600 });

@@ -6,6 +6,7 @@ import { HARMFUL_CONTENT_DETECTION_FIGURES, HarmfulContentDetectionFigures, chec
 import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelRelease } from '../../constructs/release';
 import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
@@ -125,6 +126,12 @@ export class HarmfulContentDetectionStack extends Stack {
       // 5% of thousands of requests a second is plenty for drift statistics.
       dataCapture: { samplingPercentage: 5 },
     });
+
+    // Releasing the classifier: an approved version replaces the champion under the endpoint's
+    // blue/green guardrails (a 10 % canary, rollback on the latency and 5xx alarms). No A/B ramp:
+    // the chapter's business metrics (prevalence, appeals) fall as the model improves, and the
+    // ramp controller promotes on a rise only (constructs/release, "Direction of the metric").
+    new ModelRelease(this, 'Release', { lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName });
 
     // Monitoring: drift of author and reaction features and of the harm score against the labelled posts.
     new ModelMonitor(this, 'Monitor', {

@@ -93,7 +93,9 @@ test('loads 1B suggestions with the loaders lib/sizing computes: 24 at 3,000 ite
   expect(states.Export.Parameters['QueryString.$']).toContain(', 96) AS "export_part"');
   // Each loader's counts are read and added up before ItemsWritten is published.
   expect(states.LoadPredictions.Next).toBe('ListSummaries');
-  expect(states.SumSummaries.Next).toBe('PublishSuccess');
+  // Then a run of an approved version announces it, and the success is published.
+  expect(states.SumSummaries.Next).toBe('RanApprovedVersion');
+  expect(states.RanApprovedVersion.Default).toBe('PublishSuccess');
 });
 
 test('records the figures and the sizing, and no longer warns about the cache load', () => {

@@ -7,6 +7,7 @@ import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelRelease } from '../../constructs/release';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { ServingPath, ServingStage } from '../../constructs/serving';
@@ -97,7 +98,7 @@ export class SimilarListingsStack extends Stack {
     // answer, so the vector is `prediction.embedding`, where the request path reads it) and into
     // the index with the attributes the re-ranking filters on.
     const embeddings = new PredictionCache(this, 'ListingEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(7) });
-    new BatchTransform(this, 'Indexing', {
+    const indexing = new BatchTransform(this, 'Indexing', {
       lake,
       network,
       name: 'simlist-indexing',
@@ -105,6 +106,8 @@ export class SimilarListingsStack extends Stack {
       keyColumn: 'listing_id',
       columns: ['listing_id'],
       model: endpoint.variants[0].model,
+      // Each run embeds with the newest approved model; the endpoint follows the index (below).
+      modelPackageGroupName: training.modelPackageGroupName,
       cache: embeddings,
       format: TransformFormat.JSON_LINES,
       instanceType: 'ml.c5.xlarge',
@@ -117,6 +120,10 @@ export class SimilarListingsStack extends Stack {
         embeddingField: 'embedding', documentFields: ['region', 'room_type', 'price_per_night'],
       },
     });
+    // The endpoint (embedding fetcher and re-ranker) gets a version once the index holds that
+    // version's listing embeddings, so that fetched and indexed vectors agree (between the index
+    // load and the end of the guarded update they differ; constructs/release README, "Encoders").
+    new ModelRelease(this, 'Release', { lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName, releaseAfter: indexing });
 
     // Monitoring: drift of the re-ranked candidates' attributes and of the similarity scores against the served carousel.
     new ModelMonitor(this, 'Monitor', {

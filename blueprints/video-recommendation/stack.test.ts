@@ -111,8 +111,11 @@ test('candidate index: daily, the video tower embeds the recommendable videos an
   const definition = workflowDefinition(s.template, 'LoadVectors');
   expect(definition).toContain(`'--index', '${VREC_INDEX_NAME}'`);
   expect(definition).toContain("'--dimensions', '64'");
-  // The transform runs the user tower's model, whose artifact also holds the video tower.
-  expect(definition).toMatch(/\\"ModelName\\":\\"",\{"Fn::GetAtt":\["UserTowerEndpointChampionModel[0-9A-F]{8}","ModelName"\]\}/);
+  // Each run embeds with the newest approved version (the artifact holds both towers), placed as
+  // the user tower's model, which serves until one is approved.
+  expect(definition).toContain('\\"ModelName.$\\":\\"$.model.modelName\\"');
+  const [resolver] = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((fn) => JSON.stringify(fn.Properties.Environment ?? {}).includes('TRANSFORM_MODEL_SETTINGS'));
+  expect(JSON.stringify(resolver.Properties.Environment.Variables.TRANSFORM_MODEL_SETTINGS)).toMatch(/\{"Fn::GetAtt":\["UserTowerEndpointChampionModel[0-9A-F]{8}","ModelName"\]\}/);
   // ceil(100M videos / (5,000 videos/s × 10,800 s)) = 2 instances.
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":2,');
 });
@@ -176,14 +179,19 @@ describe('the request path', () => {
 });
 
 describe('releasing the ranker', () => {
-  test('an approved version replaces the ranking endpoint\'s model under its guardrails; the user tower stays the template\'s', () => {
+  test('an approved version replaces the ranking endpoint\'s model under its guardrails; the user tower follows the index', () => {
     s.template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ detail: { ModelPackageGroupName: ['vrec-recommender'], ModelApprovalStatus: ['Approved'] } }),
+      EventPattern: { 'source': ['aws.sagemaker'], 'detail-type': ['SageMaker Model Package State Change'], 'detail': { ModelPackageGroupName: ['vrec-recommender'], ModelApprovalStatus: ['Approved'] } },
     });
-    const promotion = releaseSettings(s.template, 'promotion');
+    const promotion = releaseSettings(s.template, 'promotion', 'vrec-ranking');
     expect(promotion.RELEASE_ENDPOINT).toEqual({ endpointName: 'vrec-ranking', championVariant: 'champion' });
     expect(promotion.RELEASE_DEPLOYMENT_CONFIG.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type).toBe('CANARY');
-    expect(JSON.stringify(s.template.findResources('AWS::IAM::Policy'))).not.toContain('endpoint-config/vrec-user-tower');
+    // The user tower gets the version the daily indexing ran, once it has run: queries and index agree.
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['mlsd.batch-transform'], 'detail-type': ['Model Version Transformed'], 'detail': { Pipeline: ['vrec-indexing'], ModelPackageGroupName: ['vrec-recommender'], ModelApprovalStatus: ['Approved'] } },
+    });
+    const userTower = releaseSettings(s.template, 'promotion', 'vrec-user-tower');
+    expect(userTower.RELEASE_RAMP_POLICY).toBeNull();
   });
 
   test('an A/B test would decide on watch time per user, held to the ranker\'s 100 ms; the rank stage reads the release\'s weights', () => {

@@ -127,8 +127,7 @@ export class VideoRecommendationStack extends Stack {
 
     // Releasing the ranker: an approved version replaces the ranking endpoint's model under its
     // blue/green guardrails (with a challenger variant it would be the challenger of an A/B test on
-    // watch time per user). The user tower stays the template's: it must come from the version that
-    // embedded the index (the Indexing transform runs its model). Made before the request path,
+    // watch time per user). The user tower follows the index instead (UserTowerRelease, below). Made before the request path,
     // whose rank stage assigns users by the release's weights.
     const release = new ModelRelease(this, 'Release', {
       lake, network, endpoint: ranking, modelPackageGroupName: training.modelPackageGroupName,
@@ -211,9 +210,11 @@ export class VideoRecommendationStack extends Stack {
     // Candidate index, daily after training: the video tower (the user tower's artifact) embeds the
     // recommendable videos; the loader writes them into the index with the channel's pseudonym (erasure).
     const reindex = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
-    new BatchTransform(this, 'Indexing', {
+    const indexing = new BatchTransform(this, 'Indexing', {
       lake, network, name: 'vrec-indexing', source: videos, keyColumn: 'video_id', columns: ['video_id', 'video_length_s', 'video_language'],
       model: userTower.variants[0].model,
+      // Each run embeds with the newest approved two-tower model; the user tower follows the index (below).
+      modelPackageGroupName: training.modelPackageGroupName,
       cache: embeddings,
       format: TransformFormat.JSON_LINES, instanceType: 'ml.c5.xlarge', instanceCount: reindex.instanceCount,
       ttl: Duration.days(2), transformTimeout: a.reindexWindow, schedule: scheduler.ScheduleExpression.cron({ hour: '4', minute: '0' }),
@@ -221,6 +222,12 @@ export class VideoRecommendationStack extends Stack {
         index, indexName: VREC_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['channel_id', 'video_language', 'video_length_s'],
       },
+    });
+    // The user tower gets a version once the index holds that version's video-tower embeddings
+    // (between the index load and the end of the guarded update they differ; constructs/release
+    // README, "Encoders").
+    new ModelRelease(this, 'UserTowerRelease', {
+      lake, network, endpoint: userTower, modelPackageGroupName: training.modelPackageGroupName, releaseAfter: indexing,
     });
 
     // Operations: every alarm and every failed workflow of the stack reaches the alert topic

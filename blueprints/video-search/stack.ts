@@ -7,6 +7,7 @@ import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelRelease } from '../../constructs/release';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { ServingPath, ServingStage } from '../../constructs/serving';
@@ -105,7 +106,7 @@ export class VideoSearchStack extends Stack {
     // Video indexing pipeline: embed every catalogue video from its frames, into the prediction cache.
     const reindex = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
     const embeddings = new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
-    new BatchTransform(this, 'Indexing', {
+    const indexing = new BatchTransform(this, 'Indexing', {
       lake,
       network,
       name: VIDEO_SEARCH_NAMES.indexing,
@@ -113,6 +114,8 @@ export class VideoSearchStack extends Stack {
       keyColumn: 'video_id',
       columns: ['frame_features'],
       model: endpoint.champion.model,
+      // Each run embeds with the newest approved encoder; the query encoder follows the index (below).
+      modelPackageGroupName: training.modelPackageGroupName,
       cache: embeddings,
       format: TransformFormat.JSON_LINES,
       instanceType: 'ml.c5.2xlarge',
@@ -126,6 +129,12 @@ export class VideoSearchStack extends Stack {
         index, indexName: VIDEO_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['uploader_id', 'language', 'title', 'tags'], textFields: ['title', 'tags'],
       },
+    });
+    // The query (text) encoder gets a version once the index holds that version's video embeddings:
+    // both sides of the search come from the same training run (between the index load and the end
+    // of the guarded update they differ; constructs/release README, "Encoders").
+    new ModelRelease(this, 'QueryEncoderRelease', {
+      lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName, releaseAfter: indexing,
     });
 
     // The request path: the query text → the text encoder on the endpoint → k-NN over the video

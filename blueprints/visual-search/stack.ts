@@ -7,6 +7,7 @@ import { Alerting } from '../../constructs/alerting';
 import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
+import { ModelRelease } from '../../constructs/release';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { Network } from '../../constructs/network';
 import { ServingPath, ServingStage } from '../../constructs/serving';
@@ -116,6 +117,8 @@ export class VisualSearchStack extends Stack {
       keyColumn: 'image_id',
       columns: descriptor,
       model: endpoint.champion.model,
+      // Each run embeds with the newest approved encoder; the query encoder follows the index (below).
+      modelPackageGroupName: training.modelPackageGroupName,
       cache: embeddings,
       format: TransformFormat.JSON_LINES,
       instanceType: 'ml.c5.2xlarge',
@@ -131,6 +134,13 @@ export class VisualSearchStack extends Stack {
         embeddingField: 'embedding', documentFields: ['owner_id', 'near_duplicate_group', 'is_private'],
       },
     });
+    // The query encoder gets a version once the index holds that version's embeddings: queries and
+    // catalogue are embedded by the same encoder (between the index load and the end of the guarded
+    // update the two differ; constructs/release README, "Encoders").
+    new ModelRelease(this, 'QueryEncoderRelease', {
+      lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName, releaseAfter: indexing,
+    });
+
     // A weekly run cannot have the staleness alarm (twice the interval exceeds CloudWatch's 7-day
     // evaluation limit); failed runs still raise indexing.failedAlarm.
     Annotations.of(indexing).acknowledgeWarning('mlsd:batchTransformStaleAlarm',

@@ -278,13 +278,48 @@ describe('the newest approved version', () => {
     const actions = resolver.flatMap((st: JsonObject) => [st.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['sagemaker:ListModelPackages', 'sagemaker:DescribeModel', 'sagemaker:CreateModel', 'iam:PassRole']));
     const create = resolver.find((st: JsonObject) => [st.Action].flat().includes('sagemaker:CreateModel'));
-    expect(create.Resource).toBe('arn:aws:sagemaker:eu-west-1:123456789012:model/bt-pymk-v*');
+    expect(create?.Resource).toBe('arn:aws:sagemaker:eu-west-1:123456789012:model/bt-pymk-v*');
     const pass = resolver.find((st: JsonObject) => st.Action === 'iam:PassRole');
     expect(pass).toMatchObject({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ModelRole/), 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } });
     const invoke = policyStatements(s.stack, 'PymkWorkflowRole').filter((st: JsonObject) => st.Action === 'lambda:InvokeFunction');
     expect(invoke).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^PymkModelResolver/), 'Arn'] } })]);
     // The model role may read what the group's versions need (their artifacts in the lake).
     expect(JSON.stringify(policyStatements(s.stack, 'ModelRole'))).toContain('LakeArtifacts');
+  });
+
+  test('a run that used an approved version announces it after its loads; a run of the template\'s model does not', () => {
+    const { s, transform } = build();
+    const d = definition(s.stack);
+    expect(d.States.RanApprovedVersion).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.model.source', StringEquals: 'approved', Next: 'AnnounceVersion' }],
+      Default: 'PublishSuccess',
+    });
+    expect(d.States.AnnounceVersion).toMatchObject({
+      Resource: 'arn:aws:states:::events:putEvents', Next: 'PublishSuccess', ResultPath: null,
+      Parameters: {
+        Entries: [{
+          Source: 'mlsd.batch-transform', DetailType: 'Model Version Transformed',
+          Detail: { 'Pipeline': 'pymk', 'ModelPackageGroupName': 'pymk-models', 'ModelPackageArn.$': '$.model.modelPackageArn', 'ModelPackageVersion.$': '$.model.modelPackageVersion', 'ModelApprovalStatus': 'Approved' },
+        }],
+      },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+    });
+    expect(d.States.ReadSummary.Next).toBe('RanApprovedVersion');
+    const put = policyStatements(s.stack, 'PymkWorkflowRole').filter((st: JsonObject) => st.Action === 'events:PutEvents');
+    expect(put).toEqual([expect.objectContaining({ Resource: 'arn:aws:events:eu-west-1:123456789012:event-bus/default' })]);
+    // What a release listens for.
+    expect(transform.modelVersionEvents()).toEqual({
+      source: ['mlsd.batch-transform'], detailType: ['Model Version Transformed'],
+      detail: { Pipeline: ['pymk'], ModelPackageGroupName: ['pymk-models'], ModelApprovalStatus: ['Approved'] },
+    });
+  });
+
+  test('a transform of a fixed model announces nothing, and asking for its announcements is an error', () => {
+    const s = setup();
+    const transform = new BatchTransform(s.stack, 'Pymk', props(s));
+    expect(() => transform.modelVersionEvents()).toThrow('BatchTransform Predictions/Pymk: modelVersionEvents() needs modelPackageGroupName: a transform of a fixed model announces no version');
+    expect(definition(s.stack).States.AnnounceVersion).toBeUndefined();
   });
 
   test('without a group the transform names the model directly and no resolver is made', () => {

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
-  aws_cloudwatch as cloudwatch, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
+  aws_cloudwatch as cloudwatch, aws_events as events, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
   aws_ec2 as ec2, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -20,6 +20,9 @@ import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage'
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
+import {
+  MODEL_VERSION_TRANSFORMED, ModelVersionAnnouncer, TRANSFORM_EVENT_SOURCE, modelVersionTransformedPattern,
+} from '../../lib/events/model-version';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import {
@@ -186,9 +189,11 @@ function roleOfModel(model: sagemaker.CfnModel): iam.Role | undefined {
  * {@link PredictionCache} that online services read. Each run ends by publishing CloudWatch metrics
  * (`Succeeded` and `ItemsWritten`, or `Failed`); alarms watch for failed and missing runs.
  */
-export class BatchTransform extends Construct {
+export class BatchTransform extends Construct implements ModelVersionAnnouncer {
   /** The construct's short name (job names, prefixes, metric dimension). */
   public readonly name: string;
+  /** The group whose newest approved version each run uses; undefined for a fixed model. */
+  public readonly modelPackageGroupName?: string;
   public readonly stateMachine: Workflow;
   /** The loader's role (a Processing job that writes the cache). */
   public readonly loadRole: iam.Role;
@@ -255,6 +260,7 @@ export class BatchTransform extends Construct {
     const jobPrefix = `${JOB_NAME_PREFIX}-${name}`;
     this.name = name;
     this.lake = lake;
+    this.modelPackageGroupName = props.modelPackageGroupName;
     this.registerErasable(props);
     this.exportPrefix = `_exports/transform/${name}/`;
     this.outputPrefix = `_exports/transform-output/${name}/`;
@@ -422,8 +428,41 @@ export class BatchTransform extends Construct {
       definition = definition.next(vectorLoad.states[0]).next(vectorLoad.states[1]);
     }
 
+    // 6. A run that used an approved version announces it (lib/events/model-version.ts): a release
+    //    that must agree with this output (the query encoder of the index) deploys the same version.
+    let announce: sfn.CustomState | undefined;
+    if (resolveModel !== undefined && props.modelPackageGroupName !== undefined) {
+      announce = new sfn.CustomState(this, 'AnnounceVersion', {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${stack.partition}:states:::events:putEvents`,
+          Parameters: {
+            Entries: [{
+              Source: TRANSFORM_EVENT_SOURCE,
+              DetailType: MODEL_VERSION_TRANSFORMED,
+              // A ModelVersionTransformedDetail.
+              Detail: {
+                'Pipeline': name,
+                'ModelPackageGroupName': props.modelPackageGroupName,
+                'ModelPackageArn.$': '$.model.modelPackageArn',
+                'ModelPackageVersion.$': '$.model.modelPackageVersion',
+                'ModelApprovalStatus': 'Approved',
+              },
+            }],
+          },
+          ResultPath: null,
+        },
+      });
+      announce.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+      announce.addCatch(recordFailure, { resultPath: '$.error' });
+      const approved = new sfn.Choice(this, 'RanApprovedVersion')
+        .when(sfn.Condition.stringEquals('$.model.source', 'approved'), announce.next(publishSuccess))
+        .otherwise(publishSuccess);
+      definition = definition.next(approved);
+    }
+
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: definition.next(publishSuccess),
+      definition: announce === undefined ? definition.next(publishSuccess) : definition,
       encryptionKey: key,
       logName: `transform-${name}`,
       timeout: resolved.transformTimeout.plus(LOAD_MAX_RUNTIME).plus(vectorIndex ? LOAD_MAX_RUNTIME : Duration.seconds(0)).plus(Duration.hours(1)),
@@ -434,6 +473,10 @@ export class BatchTransform extends Construct {
     this.grantWorkflow(this.stateMachine.role as iam.Role, props.source, jobPrefix, loadPrefix);
     if (resolveModel) {
       this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [resolveModel.fn.functionArn] }));
+      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [`arn:${stack.partition}:events:${stack.region}:${stack.account}:event-bus/default`],
+      }));
     }
     if (this.vectorLoadRole) {
       acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
@@ -596,6 +639,19 @@ export class BatchTransform extends Construct {
   /** Documents indexed into the vector index by successful runs (with `vectorIndex` only). */
   public metricVectorsIndexed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('VectorsIndexed', props);
+  }
+
+  /**
+   * The pattern of this transform's announcements: each successful run that used an approved
+   * version of its group (`ModelRelease.releaseAfter` releases that version).
+   *
+   * @throws KitError if the transform runs a fixed model (no `modelPackageGroupName`)
+   */
+  public modelVersionEvents(): events.EventPattern {
+    if (this.modelPackageGroupName === undefined) {
+      throw new KitError(`BatchTransform ${this.node.path}: modelVersionEvents() needs modelPackageGroupName: a transform of a fixed model announces no version`);
+    }
+    return modelVersionTransformedPattern(this.name, this.modelPackageGroupName);
   }
 
   /**

@@ -11,6 +11,7 @@ import { deployedEndpointConfigName, releaseEndpointConfigName, releaseModelName
 import { planExperiment } from './runtime/plan';
 import { serviceModelProblems } from './runtime/testing/service-model';
 import { GdprChecks } from '../../lib/compliance';
+import { modelVersionTransformedPattern } from '../../lib/events/model-version';
 import { MIN_REASON_LENGTH } from '../../lib/compliance/acknowledge';
 import { listAcknowledgments } from '../../lib/compliance/acknowledgments';
 import { kitApp } from '../../test/support/app';
@@ -174,7 +175,7 @@ describe('ModelRelease on an endpoint with a challenger', () => {
     const { plan } = readPromotionSettings(promotionEnv);
     expect(plan).toEqual(planExperiment({ ...RAMP, guardrails: { maxP99LatencyMs: 80 } }));
     expect(plan).toEqual(release.plan);
-    expect(plan.schedulePercent).toEqual([5, 10, 25, 50]);
+    expect(plan?.schedulePercent).toEqual([5, 10, 25, 50]);
   });
 
   test('the ramp controller\'s environment is what the runtime reads: the serving log\'s tables in the lake\'s workgroup', () => {
@@ -497,6 +498,50 @@ describe('releaseNamePrefix', () => {
   });
 });
 
+describe('a release without an A/B test (one production variant)', () => {
+  const CHAMPION_ONLY: EndpointVariantsOptions = { champion: { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.m5.xlarge' } };
+
+  test('approvals replace the champion under the guardrails: no ramp controller, no schedule, no log needed; the handlers read a null plan', () => {
+    const w = world({ endpoint: { variants: CHAMPION_ONLY } });
+    const release = new ModelRelease(w.stack, 'Release', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP });
+    const template = Template.fromStack(w.stack);
+    expect([release.rampFunction, release.schedule, release.scheduleRole, release.rampFailureAlarm, release.plan]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    const promotionEnv = environmentOf(template, 'ReleasePromotion');
+    expect(promotionEnv[RELEASE_ENV.rampPolicy]).toBe('null');
+    expect(readPromotionSettings(promotionEnv).plan).toBeNull();
+    expect(readDeployedConfigSettings(environmentOf(template, 'ReleaseConfigReader')).plan).toBeNull();
+    expect(() => release.measureOn(w.log)).toThrow(`ModelRelease Releases/Release: measureOn(log) needs an A/B test (ramp and businessMetric); this release replaces the champion, measuring nothing`);
+  });
+
+  test('ramp without businessMetric is an error: they go together', () => {
+    const w = world({ endpoint: { variants: CHAMPION_ONLY } });
+    expect(() => new ModelRelease(w.stack, 'Release', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP, ramp: RAMP }))
+      .toThrow(/ramp and businessMetric go together \(an A\/B test needs both\), but only one was provided/);
+  });
+
+  test('releaseAfter: the versions a transform ran are released, not approvals; its group must be the release\'s', () => {
+    const w = world({ endpoint: { variants: CHAMPION_ONLY } });
+    const announcer = { node: new Construct(w.stack, 'Indexing').node, modelPackageGroupName: GROUP, modelVersionEvents: () => modelVersionTransformedPattern('vis-indexing', GROUP) };
+    new ModelRelease(w.stack, 'Release', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP, releaseAfter: announcer });
+    Template.fromStack(w.stack).hasResourceProperties('AWS::Events::Rule', {
+      Description: `Versions of ${GROUP} that Releases/Indexing ran go to the release of endpoint ${ENDPOINT}`,
+      EventPattern: { 'source': ['mlsd.batch-transform'], 'detail-type': ['Model Version Transformed'], 'detail': { Pipeline: ['vis-indexing'], ModelPackageGroupName: [GROUP], ModelApprovalStatus: ['Approved'] } },
+    });
+    const other = { ...announcer, modelPackageGroupName: 'Other-Models' };
+    expect(() => new ModelRelease(w.stack, 'Mismatch', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP, releaseAfter: other }))
+      .toThrow(`releaseAfter must run versions of ${GROUP}, the group this release serves, but it runs versions of Other-Models`);
+  });
+
+  test('passes the gate', () => {
+    const w = world({ gate: true, endpoint: { variants: CHAMPION_ONLY } });
+    new ModelRelease(w.stack, 'Release', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP });
+    w.app.synth();
+    expect(new GdprChecks().validateScope(w.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(w.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  });
+});
+
 describe('validation', () => {
   const w = world();
   test.each<[string, Partial<ModelReleaseProps>, RegExp]>([
@@ -512,6 +557,8 @@ describe('validation', () => {
     ['the MDE is zero', { ramp: { ...RAMP, minimumDetectableEffect: 0 } }, /ramp.minimumDetectableEffect must be/],
     ['the ramp does not increase', { ramp: { ...RAMP, schedulePercent: [10, 5] } }, /ramp.schedulePercent must increase strictly/],
     ['the group name is not a SageMaker name', { modelPackageGroupName: 'ctr_models' }, /modelPackageGroupName must be a model package group name \(1-63 letters, digits and hyphens\), but 'ctr_models' was provided/],
+    ['the endpoint has a challenger and no A/B test', { ramp: undefined, businessMetric: undefined }, /ramp and businessMetric must be given: the endpoint has a challenger variant, whose versions are A\/B tested on the business metric/],
+    ['the endpoint has a challenger and no ramp', { ramp: undefined }, /ramp and businessMetric must be given/],
   ])('fails if %s', (_name, change, message) => {
     expect(() => new ModelRelease(w.stack, `Bad${Math.random().toString(36).slice(2)}`, w.props(change))).toThrow(message);
   });
@@ -547,7 +594,7 @@ describe('validation', () => {
 
   test('keeps a latency limit the props set', () => {
     const release = new ModelRelease(w.stack, 'OwnLimit', w.props({ ramp: { ...RAMP, guardrails: { maxP99LatencyMs: 50 } } }));
-    expect(release.plan.guardrails.maxP99LatencyMs).toBe(50);
+    expect(release.plan?.guardrails.maxP99LatencyMs).toBe(50);
   });
 });
 

@@ -26,6 +26,7 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
+import type { ModelVersionAnnouncer } from '../../lib/events/model-version';
 import { DEPLOYED_ENDPOINT_CONFIG_TYPE } from '../../lib/sagemaker/deployed-config';
 import { IWorkloadNetwork } from '../../lib/network';
 
@@ -97,14 +98,29 @@ export interface ModelReleaseProps {
    * @default - none: call `measureOn(servingPath.log)` (synth fails until one of the two gives it)
    */
   readonly log?: ReleaseServingLog;
-  /** The business metric the A/B test decides on. */
-  readonly businessMetric: BusinessMetricOptions;
+  /**
+   * The business metric the A/B test decides on. Required, with `ramp`, when the endpoint has a
+   * challenger variant.
+   * @default - no A/B test: an approved version replaces the champion under the endpoint's guardrails
+   */
+  readonly businessMetric?: BusinessMetricOptions;
   /**
    * The A/B test's plan: the smallest lift worth shipping, the metric's baseline mean and spread
    * (they size the sample budget), α, power, the ramp's steps and the guardrails.
-   * `guardrails.maxP99LatencyMs` defaults to the endpoint's latency budget.
+   * `guardrails.maxP99LatencyMs` defaults to the endpoint's latency budget. Required, with
+   * `businessMetric`, when the endpoint has a challenger variant.
+   * @default - no A/B test (and no ramp controller)
    */
-  readonly ramp: RampPolicyConfig;
+  readonly ramp?: RampPolicyConfig;
+  /**
+   * Release a version only once this batch transform has run with it, instead of on its approval:
+   * for an endpoint that must agree with what the run produced, such as the query encoder of the
+   * vector index the run embedded. The transform follows the same group's approvals
+   * (`BatchTransform.modelPackageGroupName`) and announces each successful run's version
+   * (lib/events/model-version.ts); the release deploys that version.
+   * @default - a version is released when it is approved
+   */
+  readonly releaseAfter?: ModelVersionAnnouncer;
   /**
    * When the ramp controller looks (EventBridge Scheduler).
    * @default DEFAULT_RAMP_SCHEDULE (every hour)
@@ -159,8 +175,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
   public readonly stateTableName: string;
   /** How often a serving container reads the weights from the state item. */
   public readonly trafficWeightsRefresh: Duration;
-  /** The experiment plan the handlers decide with (α, τ², sample budget, steps, guardrails), computed at synth. */
-  public readonly plan: ExperimentPlan;
+  /** The experiment plan the handlers decide with (α, τ², sample budget, steps, guardrails), computed at synth; undefined without an A/B test. */
+  public readonly plan?: ExperimentPlan;
   /**
    * Prefix (lower case) of the names of every model and endpoint config the loop creates: the IAM
    * patterns allow these names only.
@@ -169,7 +185,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
   /** Execution role of the models the loop creates: reads the group's artifacts, pulls its images. */
   public readonly modelRole: iam.Role;
   public readonly promotionFunction: SecureFunction;
-  public readonly rampFunction: SecureFunction;
+  /** The A/B ramp controller; undefined without an A/B test. */
+  public readonly rampFunction?: SecureFunction;
   /** Reads the release state at deploy time and answers the config the endpoint deploys with. */
   public readonly configReaderFunction: SecureFunction;
   /**
@@ -181,16 +198,18 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
   public readonly approvalQueue: sqs.Queue;
   /** Approvals that failed every try (and events EventBridge could not deliver). */
   public readonly deadLetterQueue: sqs.Queue;
+  /** The rule of the events that release a version: approvals, or `releaseAfter`'s runs. */
   public readonly approvalRule: events.Rule;
-  public readonly schedule: scheduler.Schedule;
-  /** The role EventBridge Scheduler invokes the ramp controller with. */
-  public readonly scheduleRole: iam.Role;
+  /** The ramp controller's schedule; undefined without an A/B test. */
+  public readonly schedule?: scheduler.Schedule;
+  /** The role EventBridge Scheduler invokes the ramp controller with; undefined without an A/B test. */
+  public readonly scheduleRole?: iam.Role;
   /** An approval is in the dead-letter queue: it was never deployed. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** A promotion invocation failed as a whole (configuration, timeout); its approvals are retried. */
   public readonly promotionFailureAlarm: cloudwatch.Alarm;
-  /** The ramp controller failed in two of the last three hours. */
-  public readonly rampFailureAlarm: cloudwatch.Alarm;
+  /** The ramp controller failed in two of the last three hours; undefined without an A/B test. */
+  public readonly rampFailureAlarm?: cloudwatch.Alarm;
   /** A handler logged an ERROR line: a deployment failed, an event cannot be handled, a record was not written. */
   public readonly attentionAlarm: cloudwatch.Alarm;
 
@@ -217,7 +236,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     this.trafficWeightsRefresh = resolved.trafficWeightsRefresh;
     this.modelPackageGroupName = props.modelPackageGroupName;
     this.encryptionKey = lake.encryptionKey;
-    this.plan = planExperiment(resolved.ramp);
+    this.plan = resolved.ramp === undefined ? undefined : planExperiment(resolved.ramp);
     const production = endpoint.variants.filter((v) => v.kind !== VariantKind.SHADOW);
     this.releaseNamePrefix = releaseNamePrefix(resolved.endpointName, production.map((v) => v.variantName));
     const undersized = production.filter((v) => v.maxTrafficShare < 1);
@@ -225,7 +244,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       // Not an error: a small endpoint may take any share; at the figures' peak it would breach the latency guardrail.
       Annotations.of(this).addWarningV2('mlsd:releaseCapacity', `variant(s) ${undersized.map((v) => `${v.variantName} (up to ${v.capacity.maxCapacity} instances)`).join(', ')} `
         + `of endpoint ${this.physicalName} scale for their initial share of the traffic, but the ramp takes the challenger to `
-        + `${this.plan.schedulePercent.at(-1)} % and a promotion gives it all: set maxTrafficShare: 1 on both production variants`);
+        + `${this.plan?.schedulePercent.at(-1)} % and a promotion gives it all: set maxTrafficShare: 1 on both production variants`);
     }
 
     this.stateTable = this.createStateTable(resolved.decisionRetention);
@@ -235,8 +254,10 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     // The handlers run in the VPC: SageMaker's API, Athena and CloudWatch through interface
     // endpoints (the network's defaults; asking adds one only where a network lacks it).
     props.network.interfaceEndpointFor('SagemakerApi', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API);
-    props.network.interfaceEndpointFor('Athena', ec2.InterfaceVpcEndpointAwsService.ATHENA);
-    props.network.interfaceEndpointFor('Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING);
+    if (resolved.ramp !== undefined) {
+      props.network.interfaceEndpointFor('Athena', ec2.InterfaceVpcEndpointAwsService.ATHENA);
+      props.network.interfaceEndpointFor('Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING);
+    }
 
     const stack = Stack.of(this);
     const store: StoreSettings = {
@@ -251,7 +272,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     const common = {
       [RELEASE_ENV.store]: stack.toJsonString(store),
       [RELEASE_ENV.endpoint]: stack.toJsonString(endpointSettings),
-      [RELEASE_ENV.rampPolicy]: stack.toJsonString(resolved.ramp),
+      // `null`: no A/B test (runtime/contract.ts).
+      [RELEASE_ENV.rampPolicy]: resolved.ramp === undefined ? 'null' : stack.toJsonString(resolved.ramp),
       NODE_OPTIONS: '--enable-source-maps',
     };
 
@@ -262,10 +284,12 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     this.promotionFunction = promotion.fn;
     this.deadLetterAlarm = promotion.deadLetterAlarm;
 
-    const ramp = this.createRamp(props, resolved, common);
-    this.rampFunction = ramp.fn;
-    this.scheduleRole = ramp.scheduleRole;
-    this.schedule = ramp.schedule;
+    if (resolved.ramp !== undefined) {
+      const ramp = this.createRamp(props, resolved, common);
+      this.rampFunction = ramp.fn;
+      this.scheduleRole = ramp.scheduleRole;
+      this.schedule = ramp.schedule;
+    }
 
     const deployed = this.createDeployedConfig(props, common);
     this.configReaderFunction = deployed.fn;
@@ -277,7 +301,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     this.attentionAlarm = alarms.attention;
 
     this.node.addValidation({
-      validate: () => (this.log === undefined
+      validate: () => (this.log === undefined && this.rampFunction !== undefined
         ? [`ModelRelease ${this.node.path}: the ramp controller has no serving log to measure: pass props.log, or call measureOn(servingPath.log) once the serving path exists`]
         : []),
     });
@@ -289,6 +313,10 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
    * made before its serving path (a rank stage that follows the release needs it first). Once.
    */
   public measureOn(log: ReleaseServingLog): void {
+    const rampFunction = this.rampFunction;
+    if (rampFunction === undefined) {
+      throw new KitError(`ModelRelease ${this.node.path}: measureOn(log) needs an A/B test (ramp and businessMetric); this release replaces the champion, measuring nothing`);
+    }
     if (this.log !== undefined) {
       throw new KitError(`ModelRelease ${this.node.path}: the serving log was already given (props.log or measureOn); a release measures one log`);
     }
@@ -310,10 +338,10 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       lakeDelayMinutes: r.lakeDelay.toMinutes(),
       queryTimeoutSeconds: r.queryTimeout.toSeconds(),
     };
-    this.rampFunction.addEnvironment(RELEASE_ENV.businessMetric, Stack.of(this).toJsonString(metric));
+    rampFunction.addEnvironment(RELEASE_ENV.businessMetric, Stack.of(this).toJsonString(metric));
     // Athena reads the two tables as the controller.
-    log.impressionsDataset.grantRead(this.rampFunction.executionRole);
-    log.outcomesDataset.grantRead(this.rampFunction.executionRole);
+    log.impressionsDataset.grantRead(rampFunction.executionRole);
+    log.outcomesDataset.grantRead(rampFunction.executionRole);
   }
 
   /**
@@ -393,13 +421,16 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       `Approvals of ${props.modelPackageGroupName} failed every try for 12 hours and were not deployed to endpoint ${this.physicalName}; `
       + 'the events are in the dead-letter queue, the reasons in the promotion handler\'s log');
 
+    const after = props.releaseAfter;
     const rule = new events.Rule(this, 'ApprovalRule', {
-      description: `Approved versions of ${props.modelPackageGroupName} go to the release of endpoint ${this.physicalName}`,
-      eventPattern: {
+      description: after === undefined
+        ? `Approved versions of ${props.modelPackageGroupName} go to the release of endpoint ${this.physicalName}`
+        : `Versions of ${props.modelPackageGroupName} that ${after.node.path} ran go to the release of endpoint ${this.physicalName}`,
+      eventPattern: after === undefined ? {
         source: ['aws.sagemaker'],
         detailType: [MODEL_PACKAGE_STATE_CHANGE],
         detail: { ModelPackageGroupName: [props.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
-      },
+      } : after.modelVersionEvents(),
       targets: [new eventTargets.SqsQueue(queue, { deadLetterQueue })],
     });
 
@@ -589,7 +620,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     // One failed look is completed by the next; two of three in a row is a broken controller.
-    const rampFailure = this.rampFunction.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }).createAlarm(this, 'RampFailureAlarm', {
+    const rampFailure = this.rampFunction?.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }).createAlarm(this, 'RampFailureAlarm', {
       alarmDescription: `The ramp controller of endpoint ${this.physicalName} failed in two of the last three hours: the A/B test is not being decided`,
       threshold: 1,
       evaluationPeriods: 3,
@@ -603,7 +634,9 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       logs.FilterPattern.stringValue('$.level', '=', 'ERROR'),
       logs.FilterPattern.stringValue('$.message', '!=', 'ramp run failed'),
     );
-    for (const [id, fn] of [['PromotionErrors', this.promotionFunction], ['RampErrors', this.rampFunction]] as const) {
+    const handlers: [string, SecureFunction | undefined][] = [['PromotionErrors', this.promotionFunction], ['RampErrors', this.rampFunction]];
+    for (const [id, fn] of handlers) {
+      if (fn === undefined) continue;
       new logs.MetricFilter(this, id, {
         logGroup: fn.logGroup,
         filterPattern: pattern,
@@ -644,7 +677,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
 
 /** The props with defaults applied, and what the rules read of the endpoint and the log. */
 function resolveProps(props: ModelReleaseProps): ResolvedReleaseProps {
-  const metric = props.businessMetric;
+  const metric = props.businessMetric ?? { outcome: '' };
   const latencyBudgetMs = props.endpoint.champion.capacity.latencyBudgetMicros / 1000;
   return {
     endpointName: props.endpoint.physicalName,
@@ -662,7 +695,10 @@ function resolveProps(props: ModelReleaseProps): ResolvedReleaseProps {
     decisionRetention: props.decisionRetention ?? DEFAULT_DECISION_RETENTION,
     trafficWeightsRefresh: props.trafficWeightsRefresh ?? DEFAULT_TRAFFIC_WEIGHTS_REFRESH,
     // The endpoint's latency budget is its latency alarm's threshold: the challenger is held to it too.
-    ramp: { ...props.ramp, guardrails: { maxP99LatencyMs: latencyBudgetMs, ...props.ramp.guardrails } },
+    ramp: props.ramp === undefined ? undefined : { ...props.ramp, guardrails: { maxP99LatencyMs: latencyBudgetMs, ...props.ramp.guardrails } },
+    metricGiven: props.businessMetric !== undefined,
+    hasChallenger: props.endpoint.challenger !== undefined,
+    releaseAfterGroup: props.releaseAfter?.modelPackageGroupName,
   };
 }
 

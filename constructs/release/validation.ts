@@ -20,8 +20,14 @@ export interface ResolvedReleaseProps {
   readonly guardrailWindow: Duration;
   readonly decisionRetention: Duration;
   readonly trafficWeightsRefresh: Duration;
-  /** The ramp's config, with the endpoint's latency budget as the default p99 limit. */
-  readonly ramp: RampPolicyConfig;
+  /** The ramp's config, with the endpoint's latency budget as the default p99 limit; undefined without an A/B test. */
+  readonly ramp?: RampPolicyConfig;
+  /** Whether `businessMetric` was given (an A/B test needs it with `ramp`). */
+  readonly metricGiven: boolean;
+  /** Whether the endpoint has a challenger variant (its versions are A/B tested). */
+  readonly hasChallenger: boolean;
+  /** The group of `releaseAfter`'s events, when it is given. */
+  readonly releaseAfterGroup?: string;
 }
 
 type Unit = 'days' | 'hours' | 'minutes' | 'seconds';
@@ -71,6 +77,13 @@ function rampProblems(ramp: RampPolicyConfig): string[] {
 interface Rule {
   readonly condition: (p: ResolvedReleaseProps) => boolean;
   readonly message: (p: ResolvedReleaseProps) => string;
+  /** The rule judges the A/B test's props: it applies only when the release has one. */
+  readonly abTest?: boolean;
+}
+
+/** Marks rules as the A/B test's. */
+function ofAbTest(rules: readonly Rule[]): Rule[] {
+  return rules.map((rule) => ({ ...rule, abTest: true }));
 }
 
 /** Each rule names the prop, what was received and what is allowed. */
@@ -92,31 +105,46 @@ const RULES: readonly Rule[] = [
     condition: (p) => p.logDatabase !== undefined && !Token.isUnresolved(p.logDatabase) && !Token.isUnresolved(p.lakeDatabase) && p.logDatabase !== p.lakeDatabase,
     message: (p) => `log must be a serving log of the lake, whose database is ${p.lakeDatabase}, but its datasets are in ${p.logDatabase}`,
   },
-  {
-    condition: (p) => !OUTCOME_NAME.test(p.outcome),
-    message: (p) => `businessMetric.outcome must be an outcome name (1-64 letters, digits, _ and -), but '${p.outcome}' was provided`,
-  },
-  {
-    condition: (p) => OUTCOME_NAME.test(p.outcome) && p.outcomes !== undefined && !p.outcomes.includes(p.outcome),
-    message: (p) => `businessMetric.outcome must be one of the serving log's outcomes (${p.outcomes?.join(', ')}), but '${p.outcome}' was provided`,
-  },
-  {
-    condition: (p) => p.aggregate !== 'sum' && p.aggregate !== 'count',
-    message: (p) => `businessMetric.aggregate must be 'sum' or 'count', but '${p.aggregate}' was provided`,
-  },
-  ...durationRules('businessMetric.window', (p) => p.window, 'hours', 1, 720),
-  ...durationRules('businessMetric.lakeDelay', (p) => p.lakeDelay, 'minutes', 0, 1440),
-  ...durationRules('businessMetric.queryTimeout', (p) => p.queryTimeout, 'seconds', 10, LAMBDA_MAX_TIMEOUT.toSeconds() - RAMP_OVERHEAD.toSeconds()),
-  ...durationRules('guardrailWindow', (p) => p.guardrailWindow, 'minutes', 1, 1440),
+  ...ofAbTest([
+    {
+      condition: (p) => !OUTCOME_NAME.test(p.outcome),
+      message: (p) => `businessMetric.outcome must be an outcome name (1-64 letters, digits, _ and -), but '${p.outcome}' was provided`,
+    },
+    {
+      condition: (p) => OUTCOME_NAME.test(p.outcome) && p.outcomes !== undefined && !p.outcomes.includes(p.outcome),
+      message: (p) => `businessMetric.outcome must be one of the serving log's outcomes (${p.outcomes?.join(', ')}), but '${p.outcome}' was provided`,
+    },
+    {
+      condition: (p) => p.aggregate !== 'sum' && p.aggregate !== 'count',
+      message: (p) => `businessMetric.aggregate must be 'sum' or 'count', but '${p.aggregate}' was provided`,
+    },
+    ...durationRules('businessMetric.window', (p) => p.window, 'hours', 1, 720),
+    ...durationRules('businessMetric.lakeDelay', (p) => p.lakeDelay, 'minutes', 0, 1440),
+    ...durationRules('businessMetric.queryTimeout', (p) => p.queryTimeout, 'seconds', 10, LAMBDA_MAX_TIMEOUT.toSeconds() - RAMP_OVERHEAD.toSeconds()),
+    ...durationRules('guardrailWindow', (p) => p.guardrailWindow, 'minutes', 1, 1440),
+  ]),
   ...durationRules('decisionRetention', (p) => p.decisionRetention, 'days', 1, 3650),
   ...durationRules('trafficWeightsRefresh', (p) => p.trafficWeightsRefresh, 'seconds', 1, 3600),
+  ...ofAbTest([{
+    condition: (p) => p.ramp !== undefined && rampProblems(p.ramp).length > 0,
+    message: (p) => (p.ramp === undefined ? '' : rampProblems(p.ramp).join('; ')),
+  }]),
   {
-    condition: (p) => rampProblems(p.ramp).length > 0,
-    message: (p) => rampProblems(p.ramp).join('; '),
+    condition: (p) => p.hasChallenger && (p.ramp === undefined || !p.metricGiven),
+    message: () => 'ramp and businessMetric must be given: the endpoint has a challenger variant, whose versions are A/B tested on the business metric',
+  },
+  {
+    condition: (p) => !p.hasChallenger && (p.ramp === undefined) !== !p.metricGiven,
+    message: () => 'ramp and businessMetric go together (an A/B test needs both), but only one was provided',
+  },
+  {
+    condition: (p) => p.releaseAfterGroup !== undefined && !Token.isUnresolved(p.modelPackageGroupName) && p.releaseAfterGroup !== p.modelPackageGroupName,
+    message: (p) => `releaseAfter must run versions of ${p.modelPackageGroupName}, the group this release serves, but it runs versions of ${p.releaseAfterGroup}`,
   },
 ];
 
 /** Every problem with the props; empty when they are valid. */
 export function modelReleaseProblems(p: ResolvedReleaseProps): string[] {
-  return RULES.filter((rule) => rule.condition(p)).map((rule) => rule.message(p));
+  const abTest = p.ramp !== undefined && p.metricGiven;
+  return RULES.filter((rule) => (abTest || !rule.abTest) && rule.condition(p)).map((rule) => rule.message(p));
 }

@@ -1,1 +1,2 @@
 export * from './retraining';
+export * from './model-version';

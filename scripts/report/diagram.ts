@@ -9,7 +9,7 @@
  *   feeds the referencing consumer, except for the writes listed in {@link WRITES}); a custom
  *   event source (`mlsd.model-monitor`) links the workflow that puts the event to the rule's
  *   target; a training workflow's `createModelPackage` links it to the registry with that name;
- *   the registry links to the models it versions (dashed while they run the bootstrap model).
+ *   the registry links to the releases and transforms that serve its approved versions.
  */
 import { CfnElement, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
@@ -19,10 +19,10 @@ type Json = any;
 
 /** What a node does in the pipeline; decides its colour, rank and edge direction. */
 export type Role = 'source' | 'client' | 'raw' | 'anonymization' | 'curated' | 'features' | 'training' | 'registry'
-  | 'endpoint' | 'batch' | 'index' | 'cache' | 'serving' | 'review' | 'monitoring' | 'retraining' | 'other';
+  | 'endpoint' | 'batch' | 'index' | 'cache' | 'serving' | 'review' | 'monitoring' | 'retraining' | 'release' | 'other';
 
 export interface DiagramNode { readonly id: string; readonly label: string; readonly role: Role; readonly type: string }
-export interface DiagramEdge { readonly from: string; readonly to: string; readonly label: string; readonly dashed?: boolean }
+export interface DiagramEdge { readonly from: string; readonly to: string; readonly label: string }
 export interface Diagram { readonly nodes: DiagramNode[]; readonly edges: DiagramEdge[] }
 
 /** Construct types (class names) → role. */
@@ -30,13 +30,13 @@ const ROLE_OF_TYPE: Record<string, Role> = {
   FeatureStore: 'features', RealtimeEndpoint: 'endpoint', ServingModel: 'endpoint', BatchTransform: 'batch',
   VectorIndex: 'index', PredictionCache: 'cache', ReviewQueue: 'review', ServingPath: 'serving',
   GpuTrainingJob: 'training', ModelMonitor: 'monitoring', DataLake: 'curated', Role: 'client', Role2: 'client',
-  PopularItems: 'batch', ModelRelease: 'retraining',
+  PopularItems: 'batch', ModelRelease: 'release',
 };
 
 /** (referencing role, referenced role) pairs where the referencing side writes into the referenced one. */
 export const WRITES: ReadonlySet<string> = new Set([
   'anonymization>curated', 'endpoint>curated', 'batch>cache', 'batch>index', 'serving>raw', 'client>features',
-  'client>serving', 'serving>review', 'client>review', 'training>registry', 'client>raw',
+  'client>serving', 'serving>review', 'client>review', 'training>registry', 'client>raw', 'release>endpoint',
 ]);
 
 /** Resource types whose references carry data or control (keys, roles, networking and logs do not). */
@@ -56,7 +56,8 @@ const EDGE_LABEL: Record<string, string> = {
   'cache>serving': 'cached predictions', 'serving>raw': 'impressions, outcomes', 'curated>batch': 'catalogue',
   'endpoint>batch': 'model', 'batch>cache': 'predictions', 'batch>index': 'vectors', 'endpoint>curated': 'data capture',
   'curated>monitoring': 'baseline, capture', 'client>serving': 'requests', 'client>features': 'events', 'source>raw': 'uploads',
-  'source>serving': 'requests', 'serving>review': 'uncertain items',
+  'source>serving': 'requests', 'serving>review': 'uncertain items', 'registry>release': 'approved version',
+  'registry>batch': 'approved version', 'release>endpoint': 'deploys', 'release>serving': 'traffic weights', 'batch>release': 'version indexed',
 };
 
 function subNode(top: string, type: string, child: string | undefined): { key: string; role: Role; label: string } {
@@ -112,11 +113,11 @@ export function buildDiagram(stack: Stack, template: Json): Diagram {
     }
   }
   const edges = new Map<string, DiagramEdge>();
-  const add = (from: string, to: string, dashed = false) => {
+  const add = (from: string, to: string) => {
     if (from === to) return;
     const k = `${from}>${to}`;
     const pair = `${nodes.get(from)!.role}>${nodes.get(to)!.role}`;
-    if (!edges.has(k)) edges.set(k, { from, to, label: EDGE_LABEL[pair] ?? '', dashed });
+    if (!edges.has(k)) edges.set(k, { from, to, label: EDGE_LABEL[pair] ?? '' });
   };
 
   // References between nodes, in the direction data flows.
@@ -156,7 +157,7 @@ export function buildDiagram(stack: Stack, template: Json): Diagram {
     for (const source of sources.filter((s) => !s.startsWith('aws.'))) {
       const emitters = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && text(r.Properties.DefinitionString).includes(`\\"Source\\":\\"${source}\\"`));
       for (const target of rule.Properties.Targets ?? []) {
-        const to = nodeOfResource.get(target.Arn?.Ref ?? '');
+        const to = nodeOfResource.get(target.Arn?.Ref ?? target.Arn?.['Fn::GetAtt']?.[0] ?? '');
         for (const [emitter] of emitters) {
           const from = nodeOfResource.get(emitter);
           if (from && to) add(from, to);
@@ -165,22 +166,29 @@ export function buildDiagram(stack: Stack, template: Json): Diagram {
     }
   }
 
-  // Registries: the workflow that registers into a group → the group; the group → the models it versions.
+  // Registries: the workflow that registers into a group → the group; the group → the releases
+  // that deploy its approved versions and the transforms that run them.
   for (const [groupId, group] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SageMaker::ModelPackageGroup')) {
     const registry = nodeOfResource.get(groupId);
     if (!registry) continue;
     const name = group.Properties.ModelPackageGroupName;
     for (const [id, r] of Object.entries(resources)) {
-      if (r.Type === 'AWS::StepFunctions::StateMachine' && text(r.Properties.DefinitionString).includes(`\\"ModelPackageGroupName\\":\\"${name}\\"`)) {
+      const definition = r.Type === 'AWS::StepFunctions::StateMachine' ? text(r.Properties.DefinitionString) : '';
+      if (definition.includes('sagemaker:createModelPackage') && definition.includes(`\\"ModelPackageGroupName\\":\\"${name}\\"`)) {
         const from = nodeOfResource.get(id);
         if (from) add(from, registry);
       }
     }
-    for (const [id, r] of Object.entries(resources).filter(([, x]) => x.Type === 'AWS::SageMaker::Model')) {
+    for (const [id, r] of Object.entries(resources)) {
       const node = nodeOfResource.get(id);
-      if (!node || nodes.get(node)!.role !== 'endpoint') continue;
-      const fromPackage = text(r.Properties).includes(name) && text(r.Properties).includes('ModelPackageName');
-      add(registry, node, !fromPackage);
+      if (!node) continue;
+      const role = nodes.get(node)!.role;
+      // A release of the group's approvals (its rule matches SageMaker's approval events for the group).
+      const approvals = r.Type === 'AWS::Events::Rule' && role === 'release' && (r.Properties?.EventPattern?.source ?? []).includes('aws.sagemaker')
+        && text(r.Properties.EventPattern).includes(`"${name}"`);
+      // A transform whose first step runs the group's newest approved version.
+      const resolver = r.Type === 'AWS::Lambda::Function' && role === 'batch' && text(r.Properties?.Environment).includes(`\\"modelPackageGroupName\\":\\"${name}\\"`);
+      if (approvals || resolver) add(registry, node);
     }
   }
 
@@ -202,13 +210,13 @@ export function buildDiagram(stack: Stack, template: Json): Diagram {
 const COLOURS: Record<Role, string> = {
   source: '#eeeeee', client: '#eeeeee', raw: '#fde2e2', anonymization: '#fbd3a6', curated: '#fff3b0', features: '#d8f3dc',
   training: '#cde7f0', registry: '#bcd4e6', endpoint: '#d7c9f2', batch: '#e6d5f5', index: '#f3d9ea', cache: '#f3d9ea',
-  serving: '#c9e4ca', review: '#f0e0c8', monitoring: '#ffd6a5', retraining: '#ffc4a3', other: '#ffffff',
+  serving: '#c9e4ca', review: '#f0e0c8', monitoring: '#ffd6a5', retraining: '#ffc4a3', release: '#b8e0d2', other: '#ffffff',
 };
 
 /** Pipeline order of the roles: edges against it do not constrain the layout (drawn as feedback). */
 export const STAGE: Readonly<Record<Role, number>> = {
   source: 0, client: 0, raw: 1, anonymization: 2, curated: 3, features: 4, training: 5, registry: 6, endpoint: 7,
-  batch: 8, index: 9, cache: 9, serving: 10, review: 11, monitoring: 11, retraining: 12, other: 6,
+  batch: 8, index: 9, cache: 9, serving: 10, review: 11, monitoring: 11, retraining: 12, release: 6, other: 6,
 };
 
 function quote(s: string): string {
@@ -230,7 +238,7 @@ export function toDot(diagram: Diagram, title: string): string {
   const roleOf = new Map(diagram.nodes.map((n) => [n.id, n.role]));
   for (const e of diagram.edges) {
     const back = STAGE[roleOf.get(e.from)!] > STAGE[roleOf.get(e.to)!];
-    const attrs = [e.label ? `label=${quote(e.label)}` : '', e.dashed ? 'style=dashed' : '', back ? 'constraint=false, color="#b06000"' : ''].filter(Boolean).join(', ');
+    const attrs = [e.label ? `label=${quote(e.label)}` : '', back ? 'constraint=false, color="#b06000"' : ''].filter(Boolean).join(', ');
     lines.push(`  ${quote(e.from)} -> ${quote(e.to)}${attrs ? ` [${attrs}]` : ''};`);
   }
   lines.push('}');

@@ -66,7 +66,7 @@ export function pageHtml(r: BlueprintReport, prices: PriceTable, conventions: re
 <h1>${esc(r.id)} <span class="tag${r.online ? '' : ' batch'}">${r.online ? 'online' : 'batch'}</span></h1>
 <p class="sub">${esc(r.description)} — stack <code>${esc(r.stackName)}</code>, ${esc(r.region)}${r.latencyBudget ? `, latency budget ${esc(r.latencyBudget)}` : ''}</p>
 <h2>Architecture</h2>
-<p class="sub">Generated from the synthesized stack (construct types and the references between their resources), rendered with WebAssembly Graphviz. Dashed: the registry's approved version reaches a model once it is switched from the bootstrap model.</p>
+<p class="sub">Generated from the synthesized stack (construct types and the references between their resources), rendered with WebAssembly Graphviz. An approved version reaches the models through their release (endpoints) or the transform's first step (batch); orange edges run against the pipeline (feedback).</p>
 <div class="diagram">${r.svg}</div>
 <details><summary>Graphviz DOT</summary><pre class="mono">${esc(r.dot)}</pre></details>
 <h2>Monthly cost</h2>

@@ -62,8 +62,9 @@ test.each(templates)('%s: every dead-letter queue has an alarm on the messages i
 });
 
 test.each(templates)('%s: every endpoint a release loop serves deploys with the release\'s models, so that a deploy never undoes a promotion', (_name, resources) => {
-  const released = new Set(ofType(resources, 'AWS::Events::Rule')
-    .filter(([, rule]) => rule.Properties?.EventPattern?.['detail-type']?.includes('SageMaker Model Package State Change'))
+  // One promotion handler per release (approvals, or a transform's versions, reach it).
+  const released = new Set(ofType(resources, 'AWS::Lambda::Function')
+    .filter(([, fn]) => fn.Properties?.Environment?.Variables?.RELEASE_MODEL_PACKAGE_GROUP !== undefined)
     .map(([id]) => id));
   const readers = ofType(resources, 'Custom::MlsdDeployedEndpointConfig').map(([id]) => id);
   expect(readers).toHaveLength(released.size);
@@ -71,6 +72,22 @@ test.each(templates)('%s: every endpoint a release loop serves deploys with the 
     const [sourceId] = refs(endpoint.Properties!.EndpointConfigName);
     if (readers.includes(sourceId)) expect(endpoint.Properties!.EndpointConfigName).toEqual({ 'Fn::GetAtt': [sourceId, 'EndpointConfigName'] });
   }
+});
+
+test.each(templates)('%s: every model serves by approval: each endpoint has a release, each batch transform runs the newest approved version', (_name, resources) => {
+  for (const [id, endpoint] of ofType(resources, 'AWS::SageMaker::Endpoint')) {
+    const [sourceId] = refs(endpoint.Properties!.EndpointConfigName);
+    expect({ endpoint: id, config: resources[sourceId]?.Type }).toEqual({ endpoint: id, config: 'Custom::MlsdDeployedEndpointConfig' });
+  }
+  let transforms = 0;
+  for (const [id, machine] of ofType(resources, 'AWS::StepFunctions::StateMachine')) {
+    const text = JSON.stringify(machine.Properties?.DefinitionString);
+    if (!text.includes('sagemaker:createTransformJob')) continue;
+    transforms += 1;
+    expect({ machine: id, model: text.includes('\\"ModelName.$\\":\\"$.model.modelName\\"') }).toEqual({ machine: id, model: true });
+  }
+  // The blueprints with a batch side: street view, visual and video search, video recommendation, similar listings, PYMK.
+  expect(transforms > 0).toBe(['MlsdStreetViewBlurring', 'MlsdVisualSearch', 'MlsdVideoSearch', 'MlsdVideoRecommendation', 'MlsdSimilarListings', 'MlsdPeopleYouMayKnow'].includes(_name));
 });
 
 test.each(templates)('%s: every endpoint starts at its minimum capacity, keeps run-time weights and counts across deploys, and changes models under guardrails', (_name, resources) => {

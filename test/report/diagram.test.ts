@@ -37,15 +37,23 @@ describe('video-recommendation diagram, from the synthesized stack', () => {
     for (const [from, to] of [
       ['Sources', 'Lake_raw'], ['Lake_raw', 'Lake_anonymization'], ['Lake_anonymization', 'Lake_curated'],
       ['Lake_curated', 'FeatureStore'], ['Lake_curated', 'Training'], ['Training', 'Training_registry'],
-      ['Training_registry', 'RankingEndpoint'], ['RankingEndpoint', 'Serving'], ['UserTowerEndpoint', 'Serving'],
+      ['Training_registry', 'Release'], ['Release', 'RankingEndpoint'], ['Release', 'Serving'], ['RankingEndpoint', 'Serving'], ['UserTowerEndpoint', 'Serving'],
       ['CandidateIndex', 'Serving'], ['FeatureStore', 'Serving'], ['RankingEndpoint', 'Monitor'],
       ['Monitor', 'Monitor_retraining'], ['Monitor_retraining', 'Training'], ['Serving', 'Lake_raw'],
       ['Indexing', 'CandidateIndex'], ['UserTowerEndpoint', 'Indexing'],
     ]) {
       expect(edge(from, to)).toBeDefined();
     }
-    // The endpoints run the bootstrap model: the registry's link is dashed (promotion after approval).
-    expect(edge('Training_registry', 'RankingEndpoint')!.dashed).toBe(true);
+    // Approved versions reach the ranker through its release, the index through the transform's
+    // first step, and the user tower once the index holds its version.
+    expect(edge('Training_registry', 'Release')!.label).toBe('approved version');
+    expect(edge('Release', 'RankingEndpoint')!.label).toBe('deploys');
+    expect(edge('Training_registry', 'Indexing')!.label).toBe('approved version');
+    expect(edge('Indexing', 'UserTowerRelease')!.label).toBe('version indexed');
+    expect(edge('UserTowerRelease', 'UserTowerEndpoint')!.label).toBe('deploys');
+    expect(edge('Training_registry', 'RankingEndpoint')).toBeUndefined();
+    // A transform's announcement is not a registration.
+    expect(edge('Indexing', 'Training_registry')).toBeUndefined();
     // Data flows one way on these: no reversed edges.
     expect(edge('Training', 'Lake_curated')).toBeUndefined();
     expect(edge('Serving', 'RankingEndpoint')).toBeUndefined();

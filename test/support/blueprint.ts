@@ -125,14 +125,16 @@ export function expectPrivateServingApi(template: Template, expected: ServingCap
  * The release loop's settings (constructs/release) as its handlers read them: each `RELEASE_*`
  * variable of the promotion handler (`RELEASE_MODEL_PACKAGE_GROUP`) or the ramp controller
  * (`RELEASE_BUSINESS_METRIC`), JSON parsed, values known only at deploy time as `DEPLOY-TIME`.
- * Fails unless exactly one function of that kind is in the template.
+ * Fails unless exactly one function of that kind (of the endpoint `endpointName`, when given) is in
+ * the template.
  */
 // The tests read the settings' JSON freely, as the handlers do after validating it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function releaseSettings(template: Template, handler: 'promotion' | 'ramp'): Record<string, any> {
+export function releaseSettings(template: Template, handler: 'promotion' | 'ramp', endpointName?: string): Record<string, any> {
   const marker = handler === 'promotion' ? 'RELEASE_MODEL_PACKAGE_GROUP' : 'RELEASE_BUSINESS_METRIC';
-  const found = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) => r.Properties.Environment?.Variables?.[marker] !== undefined);
-  if (found.length !== 1) throw new Error(`expected one function with ${marker} in its environment, found ${found.length}`);
+  const found = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) => r.Properties.Environment?.Variables?.[marker] !== undefined
+    && (endpointName === undefined || JSON.stringify(r.Properties.Environment.Variables.RELEASE_ENDPOINT).includes(`\\"endpointName\\":\\"${endpointName}\\"`)));
+  if (found.length !== 1) throw new Error(`expected one function with ${marker} in its environment${endpointName === undefined ? '' : ` for endpoint ${endpointName}`}, found ${found.length}`);
   const variables = found[0].Properties.Environment.Variables as Record<string, unknown>;
   const text = (value: unknown): string => (typeof value === 'string' ? value
     : ((value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).map((part) => (typeof part === 'string' ? part : 'DEPLOY-TIME')).join(''));

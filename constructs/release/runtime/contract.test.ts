@@ -31,7 +31,7 @@ describe('promotion settings', () => {
     const settings = readPromotionSettings(promotionEnv);
     expect(settings.store).toEqual({ tableName: 'release-state', partitionKey: 'pk', sortKey: 'sk', expiresAtAttribute: 'expiresAt', decisionRetentionDays: 400 });
     expect(settings.endpoint).toEqual({ endpointName: ENDPOINT, championVariant: 'champion' });
-    expect(settings.plan.schedulePercent).toEqual([5, 10, 25, 50]);
+    expect(settings.plan?.schedulePercent).toEqual([5, 10, 25, 50]);
     expect(settings.placement).toEqual(PLACEMENT);
     expect(settings.deploymentConfig).toEqual(DEPLOYMENT_CONFIG);
   });

@@ -15,7 +15,10 @@ export const RELEASE_ENV = {
   store: 'RELEASE_STORE',
   /** {@link EndpointSettings} JSON (both handlers). */
   endpoint: 'RELEASE_ENDPOINT',
-  /** {@link RampPolicyConfig} JSON, the decision core's config (both: promotion reads the first step). */
+  /**
+   * {@link RampPolicyConfig} JSON, the decision core's config (both: promotion reads the first
+   * step); `null` for a release without an A/B test (promotion and the deploy-time reader only).
+   */
   rampPolicy: 'RELEASE_RAMP_POLICY',
   /** Name of the model package group whose approvals are served (promotion). */
   modelPackageGroup: 'RELEASE_MODEL_PACKAGE_GROUP',
@@ -99,7 +102,8 @@ export interface BusinessMetricSettings {
 export interface PromotionSettings {
   readonly store: StoreSettings;
   readonly endpoint: EndpointSettings;
-  readonly plan: ExperimentPlan;
+  /** null: no A/B test (one production variant); an approved version replaces the champion. */
+  readonly plan: ExperimentPlan | null;
   readonly modelPackageGroup: string;
   readonly placement: ModelPlacement;
   /** null: SageMaker's default update (all at once, no rollback alarms). */
@@ -250,6 +254,15 @@ function validName(r: Reader, value: unknown, path: string): string {
   return isSageMakerName(value) ? value : '';
 }
 
+/**
+ * The plan, or null when the variable is `null`: a release without an A/B test (an endpoint with
+ * one production variant, whose versions replace the champion under its guardrails). Unset is a
+ * configuration error, as for every other variable.
+ */
+function readOptionalPlan(r: Reader, env: Env): ExperimentPlan | null {
+  return env[RELEASE_ENV.rampPolicy]?.trim() === 'null' ? null : readPlan(r);
+}
+
 function readPlan(r: Reader): ExperimentPlan {
   const name = RELEASE_ENV.rampPolicy;
   const config = r.json(name);
@@ -366,7 +379,7 @@ export function readPromotionSettings(env: Env): PromotionSettings {
   const settings: PromotionSettings = {
     store: readStore(r),
     endpoint: readEndpoint(r),
-    plan: readPlan(r),
+    plan: readOptionalPlan(r, env),
     modelPackageGroup: validName(r, env[RELEASE_ENV.modelPackageGroup], RELEASE_ENV.modelPackageGroup),
     placement: readPlacement(r),
     deploymentConfig: readDeploymentConfig(r),
@@ -396,13 +409,13 @@ export function readRampSettings(env: Env): RampSettings {
 export interface DeployedConfigReaderSettings {
   readonly store: StoreSettings;
   readonly endpoint: EndpointSettings;
-  readonly plan: ExperimentPlan;
+  readonly plan: ExperimentPlan | null;
 }
 
 /** Reads and validates the deploy-time reader's environment; throws one {@link ReleaseConfigError} listing every problem. */
 export function readDeployedConfigSettings(env: Env): DeployedConfigReaderSettings {
   const r = new Reader(env);
-  const settings: DeployedConfigReaderSettings = { store: readStore(r), endpoint: readEndpoint(r), plan: readPlan(r) };
+  const settings: DeployedConfigReaderSettings = { store: readStore(r), endpoint: readEndpoint(r), plan: readOptionalPlan(r, env) };
   r.throwIfAny();
   return settings;
 }

@@ -39,7 +39,8 @@ const BUSY_STATUSES = new Set(['Creating', 'Updating', 'SystemUpdating', 'Rollin
 /** What the deploy-time reader needs. */
 export interface DeployedConfigSettings {
   readonly endpoint: EndpointSettings;
-  readonly plan: ExperimentPlan;
+  /** null: no A/B test. */
+  readonly plan: ExperimentPlan | null;
 }
 
 export interface DeployedConfigDeps {

@@ -5,7 +5,7 @@ import { PromotionDeps, parseModelPackageEvent, promote } from './promotion';
 import { handleEvent } from './promotion-handler';
 import type { ReleaseState } from './release-state';
 import {
-  DEPLOYMENT_CONFIG, ENDPOINT, MemoryStore, NOW, PLACEMENT, approvalEvent, baseState, experimentState, packageArn, promotionSettings,
+  DEPLOYMENT_CONFIG, ENDPOINT, GROUP, MemoryStore, NOW, PLACEMENT, approvalEvent, baseState, experimentState, packageArn, promotionSettings,
   recordingLogger,
 } from './testing/fixtures';
 import { SageMakerWorld, TEMPLATE_CHALLENGER, TEMPLATE_CHAMPION, TEMPLATE_CONFIG, drainServiceModelProblems, sageMakerError } from './testing/sagemaker-world';
@@ -197,6 +197,29 @@ describe('promotion: without a challenger variant the champion is replaced under
     await promote(parseModelPackageEvent(approvalEvent(4)), promotionSettings({ deploymentConfig: null }), { sagemaker: world.client, store, now: () => NOW, log: recordingLogger() });
     expect(world.updates[0].DeploymentConfig).toBeUndefined();
   });
+
+  test('without an A/B test (no plan): a transform run that used the version deploys it, a replay does nothing', async () => {
+    const world = new SageMakerWorld(single);
+    world.addPackage(5);
+    const store = new MemoryStore();
+    const deps = { sagemaker: world.client, store, now: () => NOW, log: recordingLogger() };
+    const transformed = {
+      'detail-type': 'Model Version Transformed', source: 'mlsd.batch-transform',
+      detail: { Pipeline: 'vis-indexing', ModelPackageGroupName: GROUP, ModelPackageArn: packageArn(5), ModelPackageVersion: 5, ModelApprovalStatus: 'Approved' },
+    };
+    const settings = promotionSettings({ plan: null });
+    await expect(promote(parseModelPackageEvent(transformed), settings, deps)).resolves.toMatchObject({ action: 'deploying' });
+    await expect(promote(parseModelPackageEvent(transformed), settings, deps)).resolves.toMatchObject({ action: 'ignored' });
+    expect(world.updates.map((u) => u.EndpointConfigName)).toEqual(['news-feed-ranker-v5-champion']);
+  });
+
+  test('no plan but a challenger variant: refused before anything is created', async () => {
+    const { world, store, deps } = setup();
+    world.addPackage(6);
+    await expect(promote(parseModelPackageEvent(approvalEvent(6)), promotionSettings({ plan: null }), deps))
+      .rejects.toThrow('endpoint news-feed-ranker has a challenger, but the release has no A/B test (RELEASE_RAMP_POLICY is not set): give the release a ramp');
+    expect([world.calls('CreateModelCommand'), world.calls('CreateEndpointConfigCommand'), world.updates.length, store.state]).toEqual([0, 0, 0, null]);
+  });
 });
 
 describe('promotion: events that change nothing say why', () => {
@@ -309,9 +332,9 @@ describe('promotion: inputs it cannot act on', () => {
   });
 
   test.each([
-    ['of another type', { 'detail-type': 'SageMaker Endpoint State Change', detail: {} }, 'expected an EventBridge "SageMaker Model Package State Change" event, but got detail-type "SageMaker Endpoint State Change"'],
+    ['of another type', { 'detail-type': 'SageMaker Endpoint State Change', detail: {} }, 'expected an EventBridge "SageMaker Model Package State Change" or "Model Version Transformed" event, but got detail-type "SageMaker Endpoint State Change"'],
     ['without its fields', { ...approvalEvent(1), detail: { ModelPackageGroupName: 'g' } }, 'the model package event\'s detail lacks ModelPackageArn, ModelApprovalStatus'],
-    ['null', null, 'expected an EventBridge "SageMaker Model Package State Change" event, but got detail-type null'],
+    ['null', null, 'expected an EventBridge "SageMaker Model Package State Change" or "Model Version Transformed" event, but got detail-type null'],
   ])('an event %s is refused', (_label, event, message) => {
     expect(() => parseModelPackageEvent(event)).toThrow(new ReleaseInputError(message));
   });

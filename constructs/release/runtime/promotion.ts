@@ -28,10 +28,17 @@ import { parseModelPackageArn, releaseEndpointConfigName, releaseModelName } fro
 import { initialRampState } from './ramp-policy';
 import type { ReleaseEvent } from './release-event';
 import { PendingDeployment, ReleaseState, ReleaseStore, ServedModel } from './release-state';
-import { observeServedModels, settlePending } from './settle';
+import { observeServedModels, requirePlan, settlePending } from './settle';
+import { MODEL_VERSION_TRANSFORMED } from '../../../lib/events/model-version';
 
 /** EventBridge's detail-type of the events the handler serves. */
 export const MODEL_PACKAGE_STATE_CHANGE = 'SageMaker Model Package State Change';
+/**
+ * The events a release acts on: an approval, or a batch transform run that used an approved
+ * version (lib/events/model-version.ts), for an endpoint that must follow what the run produced.
+ * Both carry the group, the package ARN and the approval status under the same names.
+ */
+const RELEASE_DETAIL_TYPES: readonly string[] = [MODEL_PACKAGE_STATE_CHANGE, MODEL_VERSION_TRANSFORMED];
 
 /** The fields of a "SageMaker Model Package State Change" event the handler reads. */
 export interface ModelPackageStateChange {
@@ -59,8 +66,9 @@ export interface PromotionOutcome {
 /** Reads the event's detail; an event of another type or without the fields is an input error. */
 export function parseModelPackageEvent(event: unknown): ModelPackageStateChange {
   const e = event as { 'detail-type'?: unknown; detail?: Record<string, unknown> } | null;
-  if (e === null || typeof e !== 'object' || e['detail-type'] !== MODEL_PACKAGE_STATE_CHANGE || typeof e.detail !== 'object' || e.detail === null) {
-    throw new ReleaseInputError(`expected an EventBridge "${MODEL_PACKAGE_STATE_CHANGE}" event, but got detail-type ${JSON.stringify(e?.['detail-type'] ?? null)}`);
+  const detailType = e?.['detail-type'];
+  if (e === null || typeof e !== 'object' || !RELEASE_DETAIL_TYPES.includes(detailType as string) || typeof e.detail !== 'object' || e.detail === null) {
+    throw new ReleaseInputError(`expected an EventBridge "${MODEL_PACKAGE_STATE_CHANGE}" or "${MODEL_VERSION_TRANSFORMED}" event, but got detail-type ${JSON.stringify(detailType ?? null)}`);
   }
   const d = e.detail;
   const missing = ['ModelPackageGroupName', 'ModelPackageArn', 'ModelApprovalStatus'].filter((k) => typeof d[k] !== 'string' || d[k] === '');
@@ -135,6 +143,8 @@ async function promoteOnce(event: ModelPackageStateChange, settings: PromotionSe
   }
 
   const { role, variantName } = targetVariant(endpoint, state);
+  // A challenger starts an A/B test, which needs its plan: refuse before anything is created.
+  if (role === 'challenger') requirePlan(settings.plan, endpointName);
   const model: ServedModel = { modelPackageArn: arn, modelPackageVersion: version, modelName: releaseModelName(endpointName, version), variantName };
   const configName = releaseEndpointConfigName(endpointName, version, variantName);
   const pending: PendingDeployment = { role, model, endpointConfigName: configName, previousEndpointConfigName: endpoint.endpointConfigName, requestedAt: now.toISOString() };
@@ -161,7 +171,7 @@ async function promoteOnce(event: ModelPackageStateChange, settings: PromotionSe
     action: role === 'challenger' ? 'deploy-challenger' : 'deploy-champion',
     at: now.toISOString(),
     reason: role === 'challenger'
-      ? `version ${version} deploys as challenger on variant ${variantName} at ${initialRampState(settings.plan).challengerPercent} %`
+      ? `version ${version} deploys as challenger on variant ${variantName} at ${initialRampState(requirePlan(settings.plan, endpointName)).challengerPercent} %`
         + (state.challenger === null ? '' : `, replacing version ${state.challenger.modelPackageVersion}, whose experiment ends unfinished`)
       : `version ${version} replaces the champion on variant ${variantName} (no challenger variant): the guarded blue/green update is its test`,
     endpointName,
@@ -195,7 +205,7 @@ async function deploy(settings: PromotionSettings, deps: PromotionDeps, endpoint
   const { model } = pending;
   const modelResult = await ensureModel(deps.sagemaker, createModelInput(model.modelName, model.modelPackageArn, settings.placement));
   const current = await describeEndpointConfig(deps.sagemaker, endpoint.endpointConfigName);
-  const first = initialRampState(settings.plan).challengerPercent;
+  const first = role === 'challenger' ? initialRampState(requirePlan(settings.plan, endpoint.endpointName)).challengerPercent : 0;
   const weights = role === 'challenger'
     ? new Map(endpoint.productionVariants.map((v) => [v.variantName, v.variantName === model.variantName ? first : 100 - first]))
     : undefined;

@@ -5,6 +5,8 @@
  */
 import type { EndpointView, SageMakerApi } from './endpoint';
 import { describeEndpointConfig } from './model-deployment';
+import { RELEASE_ENV } from './contract';
+import { ReleaseInputError } from './errors';
 import type { ExperimentPlan } from './plan';
 import { initialRampState } from './ramp-policy';
 import type { ReleaseEvent } from './release-event';
@@ -20,6 +22,14 @@ export async function observeServedModels(sagemaker: SageMakerApi, state: Pick<R
   const config = await describeEndpointConfig(sagemaker, endpoint.endpointConfigName);
   const servedModels = new Map((config.ProductionVariants ?? []).map((v) => [v.VariantName ?? '', v.ModelName ?? '']));
   return { ...endpoint, servedModels };
+}
+
+/** The plan of an A/B test; a challenger without one is a configuration the construct refuses. */
+export function requirePlan(plan: ExperimentPlan | null, endpointName: string): ExperimentPlan {
+  if (plan === null) {
+    throw new ReleaseInputError(`endpoint ${endpointName} has a challenger, but the release has no A/B test (${RELEASE_ENV.rampPolicy} is not set): give the release a ramp`);
+  }
+  return plan;
 }
 
 /** Statuses that end by themselves; the deployment's outcome is not known yet. */
@@ -44,7 +54,7 @@ export type Settlement =
  *   updated the endpoint). Champion and challenger stay as they were;
  * - Failed, UpdateRollbackFailed, OutOfService: the update failed and the endpoint needs a person.
  */
-export function settlePending(state: ReleaseState, endpoint: EndpointView, plan: ExperimentPlan, now: Date): Settlement {
+export function settlePending(state: ReleaseState, endpoint: EndpointView, plan: ExperimentPlan | null, now: Date): Settlement {
   const pending = state.pending;
   if (pending === null) return { kind: 'none' };
   if (TRANSIENT_STATUSES.has(endpoint.status)) {
@@ -69,7 +79,7 @@ export function settlePending(state: ReleaseState, endpoint: EndpointView, plan:
     || endpoint.servedModels?.get(pending.model.variantName) === pending.model.modelName;
   if (endpoint.status === 'InService' && serving) {
     const next: ReleaseState = pending.role === 'challenger'
-      ? { ...base, challenger: { ...pending.model, experimentStartedAt: at }, ramp: initialRampState(plan) }
+      ? { ...base, challenger: { ...pending.model, experimentStartedAt: at }, ramp: initialRampState(requirePlan(plan, state.endpointName)) }
       : { ...base, champion: pending.model, challenger: null, ramp: null };
     const started = pending.role === 'challenger'
       ? `the experiment starts at ${next.ramp?.challengerPercent} % for the challenger`
