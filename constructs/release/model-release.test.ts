@@ -413,9 +413,9 @@ describe('a later deploy keeps the released models (the deploy-time reader)', ()
   });
 });
 
-describe('ModelRelease on a champion-only endpoint', () => {
-  test('an unguarded endpoint without capture: the promotion replaces the champion with SageMaker\'s default update', () => {
-    const w = world({ endpoint: { variants: { champion: AB_VARIANTS.champion }, deployment: { guarded: false }, dataCapture: { enabled: false } } });
+describe('ModelRelease on an unguarded endpoint', () => {
+  test('an unguarded endpoint with a challenger, without capture: SageMaker\'s default update, the ramp is the canary', () => {
+    const w = world({ endpoint: { deployment: { guarded: false }, dataCapture: { enabled: false } } });
     new ModelRelease(w.stack, 'Release', w.props({ schedule: scheduler.ScheduleExpression.cron({ minute: '20' }), guardrailWindow: Duration.minutes(30) }));
     const template = Template.fromStack(w.stack);
     const settings = readPromotionSettings(environmentOf(template, 'ReleasePromotion'));
@@ -423,6 +423,12 @@ describe('ModelRelease on a champion-only endpoint', () => {
     expect(readRampSettings(environmentOf(template, 'ReleaseRamp')).guardrailWindowMinutes).toBe(30);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(20 * * * ? *)' });
     expect(JSON.stringify(statementsOf(template, 'ReleaseModelRole'))).not.toContain('data-capture');
+  });
+
+  test('an unguarded champion-only endpoint is refused: nothing would roll a bad version back', () => {
+    const w = world({ endpoint: { variants: { champion: AB_VARIANTS.champion }, deployment: { guarded: false } } });
+    expect(() => new ModelRelease(w.stack, 'Release', { lake: w.lake, network: w.network, endpoint: w.endpoint, modelPackageGroupName: GROUP }))
+      .toThrow(/endpoint has no deployment guardrails \(deployment.guarded false, or Inf1 instances, which SageMaker's blue\/green updates do not support\) and no challenger variant/);
   });
 });
 
@@ -601,7 +607,7 @@ describe('validation', () => {
 describe('compliance', () => {
   test.each<[string, EndpointOverrides, Record<string, unknown>]>([
     ['champion and challenger, guarded, with capture', {}, {}],
-    ['champion only, unguarded, no capture, destroy on removal', { variants: { champion: AB_VARIANTS.champion }, deployment: { guarded: false }, dataCapture: { enabled: false } }, { destroyOnRemoval: 'true' }],
+    ['champion and challenger, unguarded, no capture, destroy on removal', { deployment: { guarded: false }, dataCapture: { enabled: false } }, { destroyOnRemoval: 'true' }],
   ])('passes the gate: %s', (_name, endpoint, context) => {
     const w = world({ gate: true, context, endpoint });
     const release = new ModelRelease(w.stack, 'Release', w.props());

@@ -698,6 +698,7 @@ function resolveProps(props: ModelReleaseProps): ResolvedReleaseProps {
     ramp: props.ramp === undefined ? undefined : { ...props.ramp, guardrails: { maxP99LatencyMs: latencyBudgetMs, ...props.ramp.guardrails } },
     metricGiven: props.businessMetric !== undefined,
     hasChallenger: props.endpoint.challenger !== undefined,
+    guarded: props.endpoint.deploymentGuardrails !== undefined,
     releaseAfterGroup: props.releaseAfter?.modelPackageGroupName,
   };
 }

@@ -26,6 +26,8 @@ export interface ResolvedReleaseProps {
   readonly metricGiven: boolean;
   /** Whether the endpoint has a challenger variant (its versions are A/B tested). */
   readonly hasChallenger: boolean;
+  /** Whether the endpoint's model changes go through SageMaker's deployment guardrails. */
+  readonly guarded: boolean;
   /** The group of `releaseAfter`'s events, when it is given. */
   readonly releaseAfterGroup?: string;
 }
@@ -136,6 +138,13 @@ const RULES: readonly Rule[] = [
   {
     condition: (p) => !p.hasChallenger && (p.ramp === undefined) !== !p.metricGiven,
     message: () => 'ramp and businessMetric go together (an A/B test needs both), but only one was provided',
+  },
+  {
+    // SageMaker's guardrails do not apply (Inf1, or turned off): the A/B ramp is the equivalent canary.
+    condition: (p) => !p.guarded && !p.hasChallenger,
+    message: () => 'endpoint has no deployment guardrails (deployment.guarded false, or Inf1 instances, which SageMaker\'s blue/green updates do not support) '
+      + 'and no challenger variant: a release would replace its only model at once with nothing to roll back on. Give it a challenger variant and an A/B test '
+      + '(the ramp starts the version at 5 % and rolls it back on the latency and error guardrails), or guardrails',
   },
   {
     condition: (p) => p.releaseAfterGroup !== undefined && !Token.isUnresolved(p.modelPackageGroupName) && p.releaseAfterGroup !== p.modelPackageGroupName,
