@@ -11,14 +11,18 @@
  *   --region <region>          Default: $AWS_REGION, else the kit's default region.
  *   --wait                     poll until the execution ends, then print the audit records.
  *
- * The raw ids travel only in the execution's input (kept by Step Functions with the execution's
- * history, 90 days); this script never prints them. Running the same request again resumes it:
- * stores already verified are skipped.
+ * The raw ids travel only in the invocation of the blueprint's erasure submit function, which
+ * pseudonymizes them and starts the workflow with the pseudonyms: Step Functions, which keeps a
+ * workflow's input with its history, never sees them, and this script never prints them. Running
+ * the same request again resumes it: stores already verified are skipped. Needs
+ * `lambda:InvokeFunction` on `<stack>-erasure-submit` (`DataLakeErasure.grantSubmit`).
  */
 import { createHash } from 'node:crypto';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, DescribeStateMachineCommand, ListStateMachinesCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { AUDIT_TABLE, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { AUDIT_TABLE, erasureSubmitFunctionName } from '../constructs/data-lake/erasure/erasure';
+import type { SubmitInput, SubmitOutput } from '../constructs/data-lake/erasure/runtime/submit';
 import { DEFAULT_REGION } from '../lib/compliance/regions';
 import { KitError } from '../lib/errors';
 
@@ -94,21 +98,29 @@ export function parseEraseArguments(argv: readonly string[], env: Readonly<Recor
   };
 }
 
-/** The execution's name: the request id's hash and the time, so that names never carry an id and a rerun gets a new one. */
-export function executionName(requestId: string, now = new Date()): string {
-  return `erase-${createHash('sha256').update(requestId, 'utf8').digest('hex').slice(0, 32)}-${now.getTime()}`;
-}
+/** Sends a request to the submit function and returns its answer (tests stand in for Lambda). */
+export type SubmitInvoker = (functionName: string, input: SubmitInput) => Promise<SubmitOutput>;
 
-/** The ARN of the state machine named `name` in the account and region of `sfn`. */
-export async function findStateMachine(sfn: SFNClient, name: string): Promise<string> {
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
-    const found = page.stateMachines?.find((m) => m.name === name);
-    if (found?.stateMachineArn) return found.stateMachineArn;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  throw new KitError(`no state machine named ${name} in this account and region: is the blueprint deployed there (--region)?`);
+/** The submit function invoked through Lambda. */
+export function lambdaInvoker(lambda: Pick<LambdaClient, 'send'>): SubmitInvoker {
+  return async (functionName, input) => {
+    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+    let response: InvokeCommandOutput;
+    try {
+      response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input), 'utf8') }));
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'ResourceNotFoundException') throw new KitError(`no function ${functionName} in this account and region: is the blueprint deployed there (--region)?`);
+      throw error;
+    }
+    const text = Buffer.from(response.Payload ?? new Uint8Array()).toString('utf8');
+    if (response.FunctionError !== undefined) {
+      // The function's errors name fields, never values; its payload is its error object.
+      const message = (() => { try { return (JSON.parse(text) as { errorMessage?: string }).errorMessage; } catch { return undefined; } })();
+      throw new KitError(`the erasure submit function failed (${response.FunctionError}): ${message ?? 'see its log'}`);
+    }
+    return JSON.parse(text) as SubmitOutput;
+  };
 }
 
 export interface Submitted {
@@ -116,12 +128,14 @@ export interface Submitted {
   readonly stateMachineArn: string;
 }
 
-/** Starts the erasure workflow of `stackName` for `request`. */
-export async function submitErasure(sfn: SFNClient, stackName: string, request: EraseRequest, now = new Date()): Promise<Submitted> {
-  const stateMachineArn = await findStateMachine(sfn, erasureWorkflowName(stackName));
-  const input = { requestId: request.requestId, subjectIds: request.subjectIds, ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}) };
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName(request.requestId, now), input: JSON.stringify(input) }));
-  return { executionArn: started.executionArn!, stateMachineArn };
+/** Submits `request` to the erasure submit function of `stackName`; a refused request is a KitError saying why. */
+export async function submitErasure(invoke: SubmitInvoker, stackName: string, request: EraseRequest): Promise<Submitted> {
+  const input: SubmitInput = { requestId: request.requestId, subjectIds: request.subjectIds, ...(request.receivedAt ? { receivedAt: request.receivedAt } : {}) };
+  const answer = await invoke(erasureSubmitFunctionName(stackName), input);
+  if (!answer.accepted) throw new KitError(`the erasure request was refused: ${answer.error}`);
+  // arn:aws:states:<region>:<account>:execution:<state machine>:<execution> → its state machine's ARN.
+  const stateMachineArn = answer.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, '');
+  return { executionArn: answer.executionArn, stateMachineArn };
 }
 
 /** One line of the audit, as printed. */
@@ -191,9 +205,11 @@ async function main(): Promise<void> {
   if (!blueprint) {
     throw new KitError(`no blueprint '${request.blueprint}'; blueprints: ${BLUEPRINTS.map((b) => b.id).join(', ')}`);
   }
-  const [{ SFNClient }, { DynamoDBClient }] = await Promise.all([import('@aws-sdk/client-sfn'), import('@aws-sdk/client-dynamodb')]);
+  const [{ SFNClient }, { DynamoDBClient }, { LambdaClient }] = await Promise.all([
+    import('@aws-sdk/client-sfn'), import('@aws-sdk/client-dynamodb'), import('@aws-sdk/client-lambda'),
+  ]);
   const sfn = new SFNClient({ region: request.region });
-  const submitted = await submitErasure(sfn, blueprint.stackName, request);
+  const submitted = await submitErasure(lambdaInvoker(new LambdaClient({ region: request.region })), blueprint.stackName, request);
   console.log(`request ${request.requestId} (identifiers: ${Object.keys(request.subjectIds).join(', ')}) submitted to ${blueprint.stackName}: ${submitted.executionArn}`);
   if (request.wait) {
     const { status, audit } = await waitForErasure({ sfn, dynamodb: new DynamoDBClient({ region: request.region }) }, submitted, request.requestId);

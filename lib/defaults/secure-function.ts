@@ -27,6 +27,12 @@ export interface SecureFunctionProps {
    * @default - none: the account's unreserved concurrency
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * A physical name, for a function that people or scripts invoke by name (1-64 letters, digits,
+   * hyphens and underscores). Renaming replaces the function.
+   * @default - CloudFormation names it
+   */
+  readonly functionName?: string;
 }
 
 /** ENI actions a function in a VPC needs; IAM defines them on `*` only. */
@@ -61,6 +67,7 @@ export class SecureFunction extends nodejs.NodejsFunction {
     const logGroup = createLogGroup(scope, `${id}Logs`, { encryptionKey: props.encryptionKey, retention: props.logRetention });
     super(scope, id, {
       entry: props.entry,
+      functionName: props.functionName,
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

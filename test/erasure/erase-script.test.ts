@@ -1,5 +1,6 @@
 import { erasureWorkflowName } from '../../constructs/data-lake';
-import { executionName, parseEraseArguments } from '../../scripts/erase';
+import { executionName } from '../../constructs/data-lake/erasure/runtime/submit';
+import { parseEraseArguments } from '../../scripts/erase';
 import { KitError } from '../../lib/errors';
 
 const NOW = new Date('2025-03-01T10:00:00.000Z');

@@ -15,10 +15,11 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlanOutput, StoreSpec, plan } from './runtime/plan';
-import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, erasureWorkflowName } from './erasure';
+import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, erasureSubmitFunctionName, erasureWorkflowName } from './erasure';
 import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
+import { SubmitInvoker, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
+import { readSubmitSettings, submit } from './runtime/submit';
 import { LOCAL_CREDENTIALS } from '../../../local/moto';
 import { type Child, freePort, spawnChild, waitUntil } from '../../../local/processes';
 import { pseudonymize } from '../../../lib/runtime/pseudonym';
@@ -139,10 +140,15 @@ afterAll(async () => {
 });
 
 const ALICE = pseudonymize(KEY, 'alice-42');
+/** The erasure workflow's ARN on moto under its deployed name. */
+const stateMachineOf = (stackName: string) => `arn:aws:states:${REGION}:123456789012:stateMachine:${erasureWorkflowName(stackName)}`;
+/** The identifiers the template gives the submit function. */
+const submitIdentifiers: string = (Object.values(template.findResources('AWS::Lambda::Function'))
+  .map((fn) => fn.Properties?.Environment?.Variables?.ERASURE_IDENTIFIERS).find((v) => v !== undefined)) as string;
 const BOB = pseudonymize(KEY, 'bob-7');
 
 function planFor(requestId: string, stores: StoreSpec[] = registry): PlanOutput {
-  return plan({ requestId, subjectIds: { user_id: 'alice-42' }, registry: { stores } }, KEY, new Date(), SETTINGS);
+  return plan({ requestId, subjectPseudonyms: { user_id: ALICE }, registry: { stores } }, new Date(), SETTINGS);
 }
 
 test('erases the subject from every DynamoDB store, verifies, audits each store, and leaves other subjects alone', async () => {
@@ -216,8 +222,8 @@ test('a failed store fails the execution; a rerun erases only the stores not yet
 }, 90_000);
 
 test('a request that names no identifier of a store records it as not requested', async () => {
-  const input = plan({ requestId: 'ticket-4', subjectIds: { user_id: 'alice-42' }, registry: { stores: [...registry, { ...registry.find((s) => s.automated)!, name: 'dynamodb:by-owner', identifier: 'owner_id' }] } },
-    KEY, new Date(), SETTINGS);
+  const input = plan({ requestId: 'ticket-4', subjectPseudonyms: { user_id: ALICE }, registry: { stores: [...registry, { ...registry.find((s) => s.automated)!, name: 'dynamodb:by-owner', identifier: 'owner_id' }] } },
+    new Date(), SETTINGS);
   expect((await run(input)).status).toBe('SUCCEEDED');
   expect((await audit(input.requestHash))['dynamodb:by-owner']).toMatchObject({ status: ErasureStatus.NOT_REQUESTED, identifier: 'owner_id' });
   expect((await dynamodb.send(new ScanCommand({ TableName: auditTable }))).Count).toBeGreaterThan(0);
@@ -240,7 +246,7 @@ test('the deadline check fails while a request past its alert date is not erased
   expect((await check()).status).toBe('SUCCEEDED');
 }, 90_000);
 
-test('npm run erase: submits a request by the blueprint\'s stack name, follows it, and prints the audit without any id', async () => {
+test('npm run erase: submits through the submit function, which starts the workflow with pseudonyms only; follows it, and prints the audit without any id', async () => {
   const request = parseEraseArguments(['erasure-fixture', '--user-id', 'alice-42', '--request-id', 'ticket-5', '--wait', '--region', REGION]);
   // Under its deployed name, the workflow with the plan function's output for this request in place of the function.
   const definition = dereference(workflow.definition);
@@ -249,10 +255,21 @@ test('npm run erase: submits a request by the blueprint\'s stack name, follows i
   await put(cacheTable, { pk: ALICE, prediction: 'z' });
 
   const client = new SFNClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
+  // The submit function's code in place of Lambda (moto would need Docker to run one), with the
+  // settings the template gives it, against moto's Step Functions.
+  const invoked: string[] = [];
+  const invoke: SubmitInvoker = async (functionName, input) => {
+    invoked.push(functionName);
+    const settings = readSubmitSettings({ KEY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:key', STATE_MACHINE_ARN: stateMachineOf(fixture.stack.stackName), ERASURE_IDENTIFIERS: submitIdentifiers });
+    return submit(input, settings, { key: async () => KEY, sfn: client, now: () => new Date(), log: () => undefined });
+  };
   try {
-    const submitted = await submitErasure(client, fixture.stack.stackName, request);
+    const submitted = await submitErasure(invoke, fixture.stack.stackName, request);
+    expect(invoked).toEqual([erasureSubmitFunctionName(fixture.stack.stackName)]);
     const input = JSON.parse((await sfn('DescribeExecution', { executionArn: submitted.executionArn })).input);
-    expect(input).toEqual({ requestId: 'ticket-5', subjectIds: { user_id: 'alice-42' } });
+    // What Step Functions keeps with the execution's history: the pseudonym, never the raw id.
+    expect(input).toEqual({ requestId: 'ticket-5', subjectPseudonyms: { user_id: ALICE }, receivedAt: expect.any(String) });
+    expect(JSON.stringify(input)).not.toContain('alice-42');
     expect(submitted.executionArn).not.toContain('ticket-5');
     const { status, audit } = await waitForErasure({ sfn: client, dynamodb }, submitted, request.requestId, { pollMs: 200, timeoutMs: 60_000 });
     expect(status).toBe('SUCCEEDED');

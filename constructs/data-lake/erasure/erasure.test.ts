@@ -2,7 +2,7 @@ import { Duration, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA } from './erasure';
+import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
 import { DELETE_ROWS, COUNT_ROWS } from './sql';
 import { IcebergMatch } from './stores';
 import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
@@ -190,11 +190,27 @@ describe('audit table, function and deadline check', () => {
     });
   });
 
-  test('the plan function reads the pseudonymization key and knows the alert and audit periods', () => {
+  test('the plan function knows the alert and audit periods, and not the pseudonymization key', () => {
+    const plans = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { ALERT_AFTER_DAYS: '25', AUDIT_RETENTION_DAYS: '1095' } }, VpcConfig: Match.anyValue() } });
+    expect(Object.values(plans)).toHaveLength(1);
+    expect(Object.values(plans)[0].Properties.Environment.Variables.KEY_SECRET_ARN).toBeUndefined();
+  });
+
+  test('requests enter through the submit function: named after the stack, it reads the key and may start the workflow, nothing else of it', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { KEY_SECRET_ARN: { Ref: Match.stringLikeRegexp('^LakePseudonymizationKey') }, ALERT_AFTER_DAYS: '25', AUDIT_RETENTION_DAYS: '1095' } },
+      FunctionName: erasureSubmitFunctionName(fixture.stack.stackName),
+      Environment: { Variables: {
+        KEY_SECRET_ARN: { Ref: Match.stringLikeRegexp('^LakePseudonymizationKey') },
+        STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('^LakeErasureWorkflow') },
+        ERASURE_IDENTIFIERS: Match.stringLikeRegexp('^\\["[a-z_]+"'),
+      } },
       VpcConfig: Match.anyValue(),
     });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes('LakeErasureSubmitRole'));
+    const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).flatMap((st: { Action: string | string[] }) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['states:StartExecution', 'secretsmanager:GetSecretValue']));
+    expect(actions.filter((a: string) => a.startsWith('states:'))).toEqual(['states:StartExecution']);
+    expect(erasureSubmitFunctionName('A'.repeat(100)).length).toBeLessThanOrEqual(64);
   });
 
   test('a daily check fails (and so alerts) when a request is past its alert date and not erased', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import * as path from 'path';
 import {
   CfnResource, Duration, Lazy, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
-  aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
+  aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { COUNT_ROWS, DELETE_ROWS, matchArguments } from './sql';
@@ -26,6 +26,15 @@ export function erasureWorkflowName(stackName: string): string {
     return name;
   }
   return `${stackName.slice(0, 63)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}-erasure`;
+}
+
+/**
+ * The name of the function through which erasure requests enter (`<stack>-erasure-submit`, at most
+ * 64 characters): `npm run erase` invokes it by this name.
+ */
+export function erasureSubmitFunctionName(stackName: string): string {
+  const name = `${stackName}-erasure-submit`;
+  return name.length <= 64 ? name : `${stackName.slice(0, 40)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}-erasure-submit`;
 }
 
 /** Template metadata on the erasure workflow: the registry, one entry per store (see storeSpec). */
@@ -104,8 +113,13 @@ export class DataLakeErasure extends Construct {
   public readonly deadlineCheck: Workflow;
   /** One record per request and store; the request's own record under AUDIT_TABLE.requestRecord. */
   public readonly auditTable: dynamodb.Table;
-  /** Turns raw ids into pseudonyms. */
+  /** Pairs each registered store with the subject's pseudonym. */
   public readonly planFunction: SecureFunction;
+  /**
+   * Where requests enter: turns the subject's raw ids into pseudonyms and starts the workflow with
+   * the pseudonyms only (named {@link erasureSubmitFunctionName}; `grantSubmit` lets a caller in).
+   */
+  public readonly submitFunction: SecureFunction;
 
   private readonly stores: ErasableStore[] = [];
   private readonly role: iam.Role;
@@ -120,17 +134,15 @@ export class DataLakeErasure extends Construct {
     this.auditTable = this.createAuditTable(auditRetention);
     this.planFunction = new SecureFunction(this, 'Plan', {
       entry: path.join(__dirname, 'runtime', 'plan.ts'),
-      description: `Erasure of ${scope.node.path}: pseudonyms of the ids of a data subject, for each registered store`,
+      description: `Erasure of ${scope.node.path}: the subject's pseudonym for each registered store`,
       encryptionKey: props.encryptionKey,
       network: props.network,
       environment: {
-        KEY_SECRET_ARN: props.pseudonymizationKey.secretArn,
         ALERT_AFTER_DAYS: String(alertAfter.toDays()),
         AUDIT_RETENTION_DAYS: String(auditRetention.toDays()),
       },
       timeout: Duration.seconds(30),
     });
-    props.pseudonymizationKey.grantRead(this.planFunction);
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
@@ -143,6 +155,25 @@ export class DataLakeErasure extends Construct {
     (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map(storeSpec) }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+
+    // Requests enter here, so that the workflow's input (kept with its history) holds no raw id.
+    this.submitFunction = new SecureFunction(this, 'Submit', {
+      entry: path.join(__dirname, 'runtime', 'submit.ts'),
+      functionName: erasureSubmitFunctionName(Stack.of(this).stackName),
+      description: `Erasure of ${scope.node.path}: takes a request, pseudonymizes the subject's ids and starts the workflow with the pseudonyms`,
+      encryptionKey: props.encryptionKey,
+      network: props.network,
+      environment: {
+        KEY_SECRET_ARN: props.pseudonymizationKey.secretArn,
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        ERASURE_IDENTIFIERS: Lazy.string({ produce: () => JSON.stringify(this.identifiers()) }),
+      },
+      timeout: Duration.seconds(30),
+    });
+    props.pseudonymizationKey.grantRead(this.submitFunction);
+    this.stateMachine.grantStartExecution(this.submitFunction);
+    props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+    props.network.interfaceEndpointFor('States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS);
 
     this.deadlineCheck = new Workflow(this, 'DeadlineCheck', {
       definition: this.deadlineDefinition(),
@@ -274,6 +305,21 @@ export class DataLakeErasure extends Construct {
   // -------------------------------------------------------------------------------------------
   // The erasure workflow
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Lets `grantee` submit erasure requests: invoke the submit function (`npm run erase` needs it).
+   * The function's answer says whether the request was accepted; the workflow's executions and the
+   * audit table say how it went.
+   */
+  public grantSubmit(grantee: iam.IGrantable): iam.Grant {
+    return this.submitFunction.grantInvoke(grantee);
+  }
+
+  /** The identifiers the registered stores are keyed by, sorted: what a request may name. */
+  private identifiers(): string[] {
+    const names = this.stores.map((store) => storeSpec(store).identifier).filter((id): id is string => typeof id === 'string');
+    return [...new Set(names)].sort();
+  }
 
   private definition(maxConcurrency: number): sfn.IChainable {
     const stack = Stack.of(this);

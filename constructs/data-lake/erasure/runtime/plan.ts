@@ -1,19 +1,20 @@
 /**
- * The first step of a data subject's erasure: turns the request's raw identifiers into the lake's
- * pseudonyms and pairs each registered store with the pseudonym it is keyed by.
+ * The first step of a data subject's erasure workflow: pairs each registered store with the
+ * subject's pseudonym for the identifier it is keyed by. The pseudonyms come from the submission
+ * (submit.ts), which turned the raw ids into them before the workflow started: no raw id ever
+ * enters the workflow, whose input Step Functions keeps with the execution's history.
  *
  * Privacy rules that shape this file:
  * - the output carries pseudonyms, store specs and a SHA-256 of the request id, never a raw id;
+ *   an input that carries raw ids (`subjectIds`) is refused;
  * - logs carry the request hash, identifier names and counts only, never a value, and error
- *   messages name identifiers, never their values (a message may end up in the execution history);
- * - the pseudonymization key is read from Secrets Manager, cached in memory, never logged.
+ *   messages name identifiers, never their values (a message may end up in the execution history).
  *
- * Environment: KEY_SECRET_ARN (the lake's pseudonymization key), ALERT_AFTER_DAYS (when a
- * request not yet erased raises the deadline alert), AUDIT_RETENTION_DAYS (the audit records' TTL).
+ * Environment: ALERT_AFTER_DAYS (when a request not yet erased raises the deadline alert),
+ * AUDIT_RETENTION_DAYS (the audit records' TTL).
  */
 import { createHash } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseKeySecret, pseudonymize } from '../../../../lib/runtime/pseudonym';
+import { pseudonymize } from '../../../../lib/runtime/pseudonym';
 
 /** A store as the registry describes it (see stores.ts, storeSpec). */
 export interface StoreSpec {
@@ -28,8 +29,10 @@ export interface StoreSpec {
 export interface PlanInput {
   /** The request's own id (a ticket number, never a personal identifier): only its hash is kept. */
   readonly requestId: unknown;
-  /** Raw identifiers of the subject by identifier name, e.g. `{ "user_id": "42" }`. */
-  readonly subjectIds: unknown;
+  /** The subject's pseudonyms by identifier name (submit.ts made them), e.g. `{ "user_id": "<64 hex>" }`. */
+  readonly subjectPseudonyms: unknown;
+  /** Raw identifiers: refused here (they belong to the submission, never to the workflow). */
+  readonly subjectIds?: unknown;
   /** When the request was received (ISO-8601), which starts the one-month clock. @default now */
   readonly receivedAt?: unknown;
   readonly registry: { readonly stores: readonly StoreSpec[] };
@@ -68,14 +71,14 @@ const DAY_MS = 86_400_000;
 // A clock a little ahead of ours is not an error; a receipt date in the future is.
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-function requestIdOf(value: unknown): string {
+export function requestIdOf(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '' || value.length > 256) {
     throw new ErasureRequestError('requestId must be a non-empty string of at most 256 characters (a ticket number, not a personal identifier)');
   }
   return value;
 }
 
-function subjectIdsOf(value: unknown, known: ReadonlySet<string>): Map<string, string | number> {
+export function subjectIdsOf(value: unknown, known: ReadonlySet<string>): Map<string, string | number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ErasureRequestError('subjectIds must be an object of raw identifiers by identifier name, e.g. {"user_id": "42"}');
   }
@@ -100,7 +103,7 @@ function subjectIdsOf(value: unknown, known: ReadonlySet<string>): Map<string, s
   return ids;
 }
 
-function receivedAtOf(value: unknown, now: Date): Date {
+export function receivedAtOf(value: unknown, now: Date): Date {
   if (value === undefined || value === null) {
     return now;
   }
@@ -116,17 +119,39 @@ export function requestHash(requestId: string): string {
   return createHash('sha256').update(requestId, 'utf8').digest('hex');
 }
 
-/** The plan of one request: pure, for tests; the handler adds the key and the clock. */
-export function plan(input: PlanInput, key: string, now: Date, settings: PlanSettings): PlanOutput {
+const PSEUDONYM = /^[0-9a-f]{64}$/;
+
+function subjectPseudonymsOf(value: unknown, known: ReadonlySet<string>): Map<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
+    throw new ErasureRequestError('subjectPseudonyms must be an object of pseudonyms by identifier name: submit requests through the erasure submit function, which makes them');
+  }
+  const pseudonyms = new Map<string, string>();
+  for (const [name, pseudonym] of Object.entries(value)) {
+    if (!IDENTIFIER.test(name) || !known.has(name)) {
+      throw new ErasureRequestError(`subjectPseudonyms has an identifier no registered store is keyed by; known: ${[...known].sort().join(', ') || 'none'}`);
+    }
+    if (typeof pseudonym !== 'string' || !PSEUDONYM.test(pseudonym)) {
+      throw new ErasureRequestError(`subjectPseudonyms.${name} must be a pseudonym (64 lower-case hex digits)`);
+    }
+    pseudonyms.set(name, pseudonym);
+  }
+  return pseudonyms;
+}
+
+/** The plan of one request: pure, for tests; the handler adds the clock. */
+export function plan(input: PlanInput, now: Date, settings: PlanSettings): PlanOutput {
   const stores = input.registry?.stores;
   if (!Array.isArray(stores)) {
     throw new ErasureRequestError('registry.stores is missing: the workflow passes the registry with the request');
   }
+  if (input.subjectIds !== undefined) {
+    // Raw ids in a workflow's input stay in its execution history: submissions pseudonymize first.
+    throw new ErasureRequestError('subjectIds (raw identifiers) must not be given to the workflow: submit the request through the erasure submit function (npm run erase), which starts the workflow with pseudonyms');
+  }
   const requestId = requestIdOf(input.requestId);
   const known = new Set(stores.flatMap((s) => (s.identifier !== undefined ? [s.identifier] : [])));
-  const ids = subjectIdsOf(input.subjectIds, known);
+  const pseudonyms = subjectPseudonymsOf(input.subjectPseudonyms, known);
   const receivedAt = receivedAtOf(input.receivedAt, now);
-  const pseudonyms = new Map([...ids].map(([name, raw]) => [name, pseudonymize(key, raw)]));
   const targets = stores.map((store): Target => {
     const pseudonym = store.identifier !== undefined ? pseudonyms.get(store.identifier) : undefined;
     return pseudonym !== undefined && store.automated ? { ...store, pseudonym } : { ...store };
@@ -140,6 +165,11 @@ export function plan(input: PlanInput, key: string, now: Date, settings: PlanSet
   };
 }
 
+/** The subject's pseudonyms, by identifier: what a submission starts the workflow with. */
+export function pseudonymsOf(ids: ReadonlyMap<string, string | number>, key: string): Record<string, string> {
+  return Object.fromEntries([...ids].map(([name, raw]) => [name, pseudonymize(key, raw)]));
+}
+
 function positiveInteger(env: Readonly<Record<string, string | undefined>>, name: string): number {
   const value = Number(env[name]);
   if (!Number.isInteger(value) || value < 1) {
@@ -148,28 +178,9 @@ function positiveInteger(env: Readonly<Record<string, string | undefined>>, name
   return value;
 }
 
-const secrets = new SecretsManagerClient({});
-let key: Promise<string> | undefined;
-
-function pseudonymKey(): Promise<string> {
-  const secretId = process.env.KEY_SECRET_ARN;
-  if (secretId === undefined || secretId === '') {
-    return Promise.reject(new Error('KEY_SECRET_ARN is not set'));
-  }
-  key ??= secrets.send(new GetSecretValueCommand({ SecretId: secretId })).then((response) => {
-    if (response.SecretString === undefined) throw new Error('the pseudonymization key secret has no SecretString');
-    return parseKeySecret(response.SecretString);
-  }).catch((error: unknown) => {
-    // Forgotten, so that the next invocation retries instead of failing for the container's lifetime.
-    key = undefined;
-    throw error;
-  });
-  return key;
-}
-
 export const handler = async (input: PlanInput): Promise<PlanOutput> => {
   const settings = { alertAfterDays: positiveInteger(process.env, 'ALERT_AFTER_DAYS'), auditRetentionDays: positiveInteger(process.env, 'AUDIT_RETENTION_DAYS') };
-  const output = plan(input, await pseudonymKey(), new Date(), settings);
+  const output = plan(input, new Date(), settings);
   const targeted = output.targets.filter((t) => t.pseudonym !== undefined);
   console.log(JSON.stringify({
     level: 'INFO',
