@@ -1,7 +1,7 @@
 import { CfnParameter, Duration, RemovalPolicy, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
+import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat, RowRetention } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { Network } from '../network';
@@ -22,6 +22,7 @@ function lakeStack(props: Partial<DataLakeProps> = {}, context: Record<string, u
 
 function addEvents(lake: DataLake) {
   return lake.addDataset('user_events', {
+    retention: RowRetention.byTimeColumn('event_time'),
     description: 'Clicks and views',
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
@@ -186,8 +187,8 @@ describe('addDataset', () => {
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
   ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
     const { lake } = lakeStack();
-    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(KitError);
-    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(message);
+    expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(KitError);
+    expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(message);
   });
 
   test('fails if a dataset is declared twice', () => {
@@ -261,6 +262,7 @@ describe('compliance', () => {
     applyGate(app);
     addEvents(lake);
     lake.addDataset('profiles', {
+      retention: RowRetention.byTimeColumn('signup_date'),
       format: RawFormat.CSV,
       columns: [
         { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

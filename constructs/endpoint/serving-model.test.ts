@@ -6,7 +6,7 @@ import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { kitApp } from '../../test/support/app';
 import { BatchTransform, PredictionCache } from '../batch-transform';
-import { ColumnAction, ColumnClassification, DataLake } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, RowRetention } from '../data-lake';
 import { Network } from '../network';
 
 function setup() {
@@ -39,6 +39,7 @@ describe('ServingModel', () => {
     const { app, stack, network, lake } = setup();
     applyGate(app);
     const pairs = lake.addDataset('user_pairs', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [
         { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
         { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },

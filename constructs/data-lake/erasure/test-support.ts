@@ -11,6 +11,7 @@ import { IConstruct } from 'constructs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ERASURE_REGISTRY_METADATA } from './erasure';
 import { DataLake, DataLakeProps } from '../data-lake';
+import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
 import { PredictionCache } from '../../batch-transform';
 import { FeatureStore, FeatureType } from '../../feature-store';
@@ -31,6 +32,7 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
   const C = ColumnClassification;
   const A = ColumnAction;
   lake.addDataset('events', {
+    retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' },
