@@ -3,12 +3,14 @@ import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
-import { MaintainedTable, RowRetention, TABLE_MAINTENANCE_METADATA, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
+import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import { ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, RawFormat, actionOf, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
-import { DataCategory, exemptFromErasure, markAnonymizationStage } from '../../lib/classification';
+import {
+  DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage,
+} from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { AccessLogBucket, EncryptionKey, SecureBucket, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
@@ -23,6 +25,20 @@ export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
 export const TRANSIENT_PREFIXES: readonly string[] = ['_staging/', '_exports/'];
 /** Prefix of the Athena workgroup's query results in the curated zone. */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
+/**
+ * Prefixes of the curated zone that hold files, not tables (query results, endpoint data capture,
+ * monitoring outputs); they expire after curatedRetention. Everything else in the zone is a live
+ * Iceberg table (a dataset under `<name>/`, offline stores under `feature-store/`), whose rows the
+ * table maintenance bounds: no lifecycle expiration may cover a table, or it deletes files the
+ * table still references. A construct that writes files elsewhere in the zone needs a prefix here.
+ */
+export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 'data-capture/', 'monitor/'];
+/**
+ * Noncurrent versions in the curated zone by default: Iceberg never reads a noncurrent version (a
+ * table's files are written once and deleted, never overwritten), so they are only a week's undo
+ * for an accidental delete; erased rows' old files leave with them.
+ */
+export const DEFAULT_CURATED_NONCURRENT_RETENTION = Duration.days(7);
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
 
@@ -42,8 +58,18 @@ export interface DataLakeProps {
   readonly databaseName?: string;
   /** @default DEFAULT_RAW_RETENTION (30 days) */
   readonly rawRetention?: Duration;
-  /** @default DEFAULT_CURATED_RETENTION (365 days) */
+  /**
+   * How long curated data lives: the longest row retention of a table, and the expiry of the
+   * curated zone's files outside its tables (CURATED_FILE_PREFIXES).
+   * @default DEFAULT_CURATED_RETENTION (365 days)
+   */
   readonly curatedRetention?: Duration;
+  /**
+   * How long noncurrent versions of curated objects (tables' files included) are kept; whole days,
+   * at most curatedRetention.
+   * @default DEFAULT_CURATED_NONCURRENT_RETENTION (7 days)
+   */
+  readonly curatedNoncurrentRetention?: Duration;
   /** @default DEFAULT_ARTIFACT_RETENTION (730 days) */
   readonly artifactRetention?: Duration;
   /** @default 90 days */
@@ -146,19 +172,27 @@ export class DataLake extends Construct {
 
     this.encryptionKey = props.encryptionKey ?? new EncryptionKey(this, 'Key', { description: `Data lake ${this.node.path}: zones, catalog results, pseudonymization key` });
     this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', { encryptionKey: this.encryptionKey, retention: props.accessLogRetention, removalPolicy: props.removalPolicy });
-    const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, eventBridgeEnabled = false) => new SecureBucket(this, zoneId, {
+    const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, options: Partial<SecureBucketProps> = {}) => new SecureBucket(this, zoneId, {
       encryptionKey: this.encryptionKey,
       serverAccessLogsBucket: this.accessLogBucket,
       classification: { category, purpose, retention },
-      eventBridgeEnabled,
       removalPolicy: props.removalPolicy,
+      ...options,
     });
-    this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, true);
+    this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, { eventBridgeEnabled: true });
     this.curatedRetention = props.curatedRetention ?? DEFAULT_CURATED_RETENTION;
-    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, this.curatedRetention, props.purpose);
+    // No expiry over the whole zone: it holds live Iceberg tables, whose rows the table maintenance bounds.
+    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, this.curatedRetention, props.purpose, {
+      expireCurrentVersions: false,
+      // Iceberg never reads a noncurrent version, so the old versions of tables' files may go soon.
+      noncurrentVersionExpiration: props.curatedNoncurrentRetention ?? DEFAULT_CURATED_NONCURRENT_RETENTION,
+    });
     // Workflow hand-offs (anonymized files before their Iceberg insert, feature exports) are transient.
     for (const prefix of TRANSIENT_PREFIXES) {
       this.curatedBucket.addLifecycleRule({ id: `transient-${prefix.replace(/\W/g, '')}`, prefix, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) });
+    }
+    for (const prefix of CURATED_FILE_PREFIXES) {
+      this.curatedBucket.addLifecycleRule({ id: `files-${prefix.replace(/\W/g, '')}`, prefix, expiration: this.curatedRetention });
     }
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
@@ -221,7 +255,11 @@ export class DataLake extends Construct {
     // The template records which workflow bounds the tables' rows: the GDPR guard reads it in place of a whole-bucket expiry.
     // The workflow is named by its logical id, not a Ref: a Ref would make the bucket depend on the workflow, whose role's policy names the bucket.
     (this.curatedBucket.node.defaultChild as CfnResource).addMetadata(TABLE_MAINTENANCE_METADATA, Lazy.any({
-      produce: () => ({ workflow: (this.maintenance.stateMachine.node.defaultChild as CfnResource).logicalId, tables: this.maintenance.registry.map(tableSpec) }),
+      produce: (): TableMaintenanceRecord => ({
+        workflow: (this.maintenance.stateMachine.node.defaultChild as CfnResource).logicalId,
+        tables: this.maintenance.registry.map((t) => tableSpec(t) as unknown as MaintainedTableRecord),
+        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES],
+      }),
     }));
 
     this.anonymizationRole = new iam.Role(this, 'AnonymizationRole', {
@@ -247,6 +285,9 @@ export class DataLake extends Construct {
     const problems = schemaProblems(name, props.columns);
     if (this.datasets.has(name)) {
       problems.unshift(`dataset '${name}' is already declared`);
+    }
+    if (CURATED_FILE_PREFIXES.includes(`${name}/`)) {
+      problems.push(`dataset name '${name}' is taken: ${name}/ holds files of the curated zone that expire, which would delete the table's files`);
     }
     if (problems.length === 0) {
       problems.push(...this.retentionProblems(name, props));
@@ -503,6 +544,10 @@ export class DataLake extends Construct {
     }
     const raw = (props.rawRetention ?? DEFAULT_RAW_RETENTION).toDays({ integral: false });
     const curated = (props.curatedRetention ?? DEFAULT_CURATED_RETENTION).toDays({ integral: false });
+    const noncurrent = props.curatedNoncurrentRetention?.toDays({ integral: false });
+    if (noncurrent !== undefined && (!Number.isInteger(noncurrent) || noncurrent < 1 || noncurrent > curated)) {
+      problems.push(`curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention (${curated} days), but ${noncurrent} days was provided`);
+    }
     if (raw > curated) {
       problems.push(`rawRetention (${raw} days) must not exceed curatedRetention (${curated} days): raw personal data should leave first`);
     }

@@ -19,10 +19,11 @@ function setup(options: { gate?: boolean; context?: Record<string, unknown> } = 
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'DataLake', { network, purpose: 'recommendations' });
   lake.addDataset('ds', {
-    retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+    retention: RowRetention.byTimeColumn('seen_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'seen_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
     ],
   });
   return { app, stack, lake };

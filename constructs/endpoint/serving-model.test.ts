@@ -39,10 +39,11 @@ describe('ServingModel', () => {
     const { app, stack, network, lake } = setup();
     applyGate(app);
     const pairs = lake.addDataset('user_pairs', {
-      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+      retention: RowRetention.byTimeColumn('computed_at'),
       columns: [
         { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
         { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+        { name: 'computed_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
       ],
     });
     const served = new ServingModel(stack, 'Ranker', { lake, network, source: ModelSource.bootstrap() });

@@ -31,12 +31,13 @@ function setup(context: Record<string, unknown> = {}, region = 'eu-west-1'): Set
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'Lake', { network, purpose: 'ad click prediction' });
   const clicks = lake.addDataset('ad_clicks', {
-    retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+    retention: RowRetention.byTimeColumn('clicked_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'clicks_7d', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
       { name: 'ctr_7d', type: 'double', classification: ColumnClassification.NON_PERSONAL },
       { name: 'clicked', type: 'boolean', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'clicked_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
     ],
   });
   const store = new FeatureStore(stack, 'Features', { lake, network, purpose: 'ad click prediction' });
@@ -431,7 +432,7 @@ describe('validation', () => {
         online: TrainingInput.fromFeatureGroup(online),
       },
     })).toThrow(new RegExp([
-      "inputs.train.columns: 'email' not in dataset 'ad_clicks' \\(allowed: user_id, clicks_7d, ctr_7d, clicked\\)",
+      "inputs.train.columns: 'email' not in dataset 'ad_clicks' \\(allowed: user_id, clicks_7d, ctr_7d, clicked, clicked_at\\)",
       "inputs.train.columns: 'clicks_7d' listed more than once",
       "inputs.online: feature group 'online-only' has no offline store",
     ].join('; ')));

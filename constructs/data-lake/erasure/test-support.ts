@@ -32,13 +32,14 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
   const C = ColumnClassification;
   const A = ColumnAction;
   lake.addDataset('events', {
-    retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+    retention: RowRetention.byTimeColumn('seen_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' },
       { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
       { name: 'score', type: 'double', classification: C.NON_PERSONAL },
+      { name: 'seen_at', type: 'timestamp', classification: C.NON_PERSONAL },
     ],
   });
   const table = (id: string, sortKey?: string) => new PredictionCache(stack, id, { encryptionKey: lake.encryptionKey, purpose: 'recommendations', sortKey }).table;

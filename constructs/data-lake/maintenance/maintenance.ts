@@ -11,9 +11,6 @@ import { KitError } from '../../../lib/errors';
 import { Workflow, athenaCountStates, athenaQueryState, statesFormat } from '../../../lib/workflows';
 import { isOfflineStore } from '../erasure/stores';
 
-/** Template metadata on the bucket of the tables: the maintenance workflow and the tables with their retention (see tableSpec). */
-export const TABLE_MAINTENANCE_METADATA = 'mlsd:table-maintenance';
-
 /** Error of an execution in which a table still held rows past its retention after its maintenance. */
 export const RETENTION_NOT_ENFORCED_ERROR = 'RetentionNotEnforced';
 /** Error of an execution in which a table's maintenance failed (a statement failed or the table was not found). */

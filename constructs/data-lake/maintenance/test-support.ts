@@ -5,8 +5,8 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { TABLE_MAINTENANCE_METADATA } from './maintenance';
 import { RowRetention } from './tables';
+import { TABLE_MAINTENANCE_METADATA } from '../../../lib/classification';
 import { kitApp } from '../../../test/support/app';
 import { FeatureStore, FeatureType } from '../../feature-store';
 import { Network } from '../../network';
