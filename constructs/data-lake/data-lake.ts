@@ -344,6 +344,7 @@ export class DataLake extends Construct {
       databaseName: this.databaseName,
       workGroupName: this.workGroupName,
       workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,
+      resultsPrefix: ATHENA_RESULTS_PREFIX,
       vpc: this.props.network.vpc,
       vpcSubnets: this.props.network.subnets,
       securityGroup: this.jobSecurityGroup,

@@ -4,7 +4,9 @@
  * template defines (a dataset's Glue Iceberg table, a feature group's offline store) is in the
  * lake's table maintenance, which bounds its rows instead. Table locations are read from the
  * resources themselves, not from the maintenance record, so that a table that never registered
- * is found too. Synthesized once for all ten blueprints.
+ * is found too. And since the zone has no whole-bucket expiry any more, every role that may write
+ * objects into it writes under a table or under a prefix that expires. Synthesized once for all
+ * ten blueprints.
  */
 import { TABLE_MAINTENANCE_METADATA } from '../../lib/classification';
 import { synthAllBlueprints } from '../support/blueprint';
@@ -46,6 +48,24 @@ function tablePrefixes(resources: Record<string, Json>, bucketId: string): strin
 
 const overlap = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
 
+/** The literal key pattern, up to the first token or wildcard, of each object write an IAM policy grants in the bucket. */
+function writtenPrefixes(resources: Record<string, Json>, bucketId: string): { policy: string; prefix: string }[] {
+  const list = (v: Json) => (Array.isArray(v) ? v : [v]);
+  return Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy').flatMap(([policy, r]) => r.Properties.PolicyDocument.Statement
+    .filter((st: Json) => st.Effect === 'Allow' && list(st.Action).some((a: string) => a.startsWith('s3:PutObject') || a === 's3:*'))
+    .flatMap((st: Json) => list(st.Resource))
+    .map((res: Json) => res?.['Fn::Join']?.[1])
+    .filter((parts: Json) => Array.isArray(parts) && parts[0]?.['Fn::GetAtt']?.[0] === bucketId)
+    .map((parts: Json[]) => {
+      let literal = '';
+      for (const part of parts.slice(1)) {
+        if (typeof part !== 'string') break;
+        literal += part;
+      }
+      return { policy, prefix: literal.replace(/^\//, '').split('*')[0] };
+    }));
+}
+
 describe.each(templates)('%s', (_stack, resources) => {
   const [bucketId, bucket] = curatedZone(resources);
   const tables = tablePrefixes(resources, bucketId);
@@ -65,6 +85,16 @@ describe.each(templates)('%s', (_stack, resources) => {
     expect(expiring.length).toBeGreaterThan(0);
     const covered = tables.flatMap((t) => expiring.filter((e: string) => overlap(e, t)).map((e: string) => `${t} under expiry ${e || '(whole bucket)'}`));
     expect(covered).toEqual([]);
+  });
+
+  test('every role that writes objects into the zone writes under a table or under a prefix that expires', () => {
+    const expiring = bucket.Properties.LifecycleConfiguration.Rules
+      .filter((r: Json) => r.Status === 'Enabled' && r.ExpirationInDays !== undefined && (r.Prefix ?? '') !== '')
+      .map((r: Json) => r.Prefix);
+    const writes = writtenPrefixes(resources, bucketId);
+    expect(writes.length).toBeGreaterThan(0);
+    const nowhere = writes.filter((w) => ![...tables, ...expiring].some((p: string) => w.prefix.startsWith(p)));
+    expect(nowhere.map((w) => `${w.policy} writes '${w.prefix}*'`)).toEqual([]);
   });
 
   test('the maintenance workflow runs on a schedule', () => {
