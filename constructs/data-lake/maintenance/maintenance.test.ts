@@ -78,7 +78,9 @@ describe('the workflow', () => {
     expect(sql['vacuum.$']).toBe("States.Format('VACUUM {}.`{}`', $.location.databaseName, $.location.tableName)");
     expect(states.RetentionStatements.Parameters['delete.$']).toBe("States.Format('DELETE FROM \"{}\".\"{}\" WHERE \"{}\" < TIMESTAMP \\'{} {}\\' - INTERVAL \\'{}\\' DAY', "
       + '$.location.databaseName, $.location.tableName, $.table.timeColumn, $.clock[0], $.clock[1], $.table.retentionDays)');
-    expect(states.RetentionStatements.Parameters['count.$']).toContain('SELECT count(*) FROM');
+    expect(states.RetentionStatements.Parameters['count.$']).toBe("States.Format('SELECT count(*) FROM \"{}\".\"{}\" WHERE \"{}\" < TIMESTAMP \\'{} {}\\' "
+      + "- INTERVAL \\'{}\\' DAY OR \"{}\" IS NULL', $.location.databaseName, $.location.tableName, $.table.timeColumn, $.clock[0], $.clock[1], "
+      + '$.table.retentionDays, $.table.timeColumn)');
 
     expect(states.SetSnapshotExpiry.Next).toBe('HasRowRetention');
     expect(states.HasRowRetention.Choices[0]).toEqual({ Variable: '$.table.timeColumn', IsPresent: true, Next: 'RetentionStatements' });

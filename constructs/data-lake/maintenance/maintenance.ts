@@ -1,6 +1,6 @@
 import { Duration, Lazy, Stack, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { COMPACT, COUNT_EXPIRED_ROWS, DELETE_EXPIRED_ROWS, SET_SNAPSHOT_EXPIRY, VACUUM, expiredArguments } from './sql';
+import { COMPACT, COUNT_EXPIRED_ROWS, DELETE_EXPIRED_ROWS, SET_SNAPSHOT_EXPIRY, VACUUM, countArguments, expiredArguments } from './sql';
 import { MaintainedTable, TableLookup, tableProblems, tableSpec } from './tables';
 import {
   DEFAULT_MAINTENANCE_CONCURRENCY, DEFAULT_MAINTENANCE_SCHEDULE, DEFAULT_MIN_SNAPSHOTS_TO_KEEP, DEFAULT_SNAPSHOT_MAX_AGE, TableMaintenanceOptions,
@@ -219,7 +219,7 @@ export class TableMaintenance extends Construct {
         Type: 'Pass',
         Parameters: {
           'delete.$': statesFormat(DELETE_EXPIRED_ROWS, ...where, ...expiredArguments('$.table', '$.clock')),
-          'count.$': statesFormat(COUNT_EXPIRED_ROWS, ...where, ...expiredArguments('$.table', '$.clock')),
+          'count.$': statesFormat(COUNT_EXPIRED_ROWS, ...where, ...countArguments('$.table', '$.clock')),
         },
         ResultPath: '$.retentionSql',
       },
@@ -247,7 +247,10 @@ export class TableMaintenance extends Construct {
     // VACUUM can report success without deleting anything: the rows past the retention are counted, not trusted gone.
     count.last.next(new sfn.Choice(this, 'ExpiredRowsGone')
       .when(sfn.Condition.stringEquals('$.expired.value', '0'), new sfn.Succeed(this, 'RetentionEnforced'))
-      .otherwise(new sfn.Fail(this, 'ExpiredRowsRemain', { error: RETENTION_NOT_ENFORCED_ERROR, cause: 'Rows past the retention are still there after DELETE, OPTIMIZE and VACUUM' })));
+      .otherwise(new sfn.Fail(this, 'ExpiredRowsRemain', {
+        error: RETENTION_NOT_ENFORCED_ERROR,
+        cause: 'Rows past the retention, or rows without a value in the time column, are still there after DELETE, OPTIMIZE and VACUUM',
+      })));
 
     return new sfn.Choice(this, 'TableOf')
       .when(sfn.Condition.stringEquals('$.table.find.by', TableLookup.FEATURE_GROUP), describe)

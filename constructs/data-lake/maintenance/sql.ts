@@ -31,8 +31,14 @@ const EXPIRED = '"{}" < TIMESTAMP \'{} {}\' - INTERVAL \'{}\' DAY';
 /** Deletes the rows past their retention: database, table, then the condition's values. */
 export const DELETE_EXPIRED_ROWS = `DELETE FROM "{}"."{}" WHERE ${EXPIRED}`;
 
-/** Counts the rows past their retention (the verification, after VACUUM): database, table, then the condition's values. */
-export const COUNT_EXPIRED_ROWS = `SELECT count(*) FROM "{}"."{}" WHERE ${EXPIRED}`;
+/**
+ * Counts the rows past their retention and the rows without a time (the verification, after
+ * VACUUM): database, table, the condition's values, then the time column again. A row whose time
+ * is NULL is never older than the cutoff, so the DELETE keeps it, and nothing would bound it: it
+ * is counted, so that the run fails loudly (a producer that stopped sending the column) instead of
+ * keeping the row forever in silence or deleting it unasked.
+ */
+export const COUNT_EXPIRED_ROWS = `SELECT count(*) FROM "{}"."{}" WHERE ${EXPIRED} OR "{}" IS NULL`;
 
 /**
  * Rewrites data files that have delete files (or are small) into new ones: database, table. After
@@ -49,4 +55,9 @@ export const VACUUM = 'VACUUM {}.`{}`';
 /** The JSONPath arguments of the condition of expired rows, for a table at `table` and the clock at `clock`. */
 export function expiredArguments(table: string, clock: string): string[] {
   return [`${table}.timeColumn`, `${clock}[0]`, `${clock}[1]`, `${table}.retentionDays`];
+}
+
+/** The JSONPath arguments of COUNT_EXPIRED_ROWS after the database and table. */
+export function countArguments(table: string, clock: string): string[] {
+  return [...expiredArguments(table, clock), `${table}.timeColumn`];
 }

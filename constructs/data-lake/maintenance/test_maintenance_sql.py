@@ -247,7 +247,7 @@ def test_the_statements_are_athenas(workflow):
     ]
     assert run.sql["count"] == (
         'SELECT count(*) FROM "maintenance_lake"."clicks" '
-        "WHERE \"clicked_at\" < TIMESTAMP '2026-03-01 03:00:00.123' - INTERVAL '90' DAY"
+        "WHERE \"clicked_at\" < TIMESTAMP '2026-03-01 03:00:00.123' - INTERVAL '90' DAY OR \"clicked_at\" IS NULL"
     )
 
 
@@ -292,6 +292,24 @@ def test_rows_past_the_retention_and_erased_rows_leave_the_table_and_every_reach
     assert reachable_rows(spark, table, "true") == 2
     assert first_files and not (first_files & files_on_disk(spark, table))
     assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i3", "i5"]
+
+
+def test_a_row_without_a_time_is_kept_and_fails_the_verification(spark, workflow):
+    """NULL is never older than the cutoff: the DELETE keeps the row, and the count that verifies the
+    retention finds it, so the run fails loudly rather than keeping it forever or deleting it unasked."""
+    db, name = "maintenance_lake", "untimed"
+    table = f"{db}.{name}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    create(
+        spark,
+        table,
+        "user_id string, clicked_at timestamp, item_id string",
+        [(BOB, None, "i1"), (BOB, now - timedelta(days=1), "i2"), (ALICE, now - timedelta(days=200), "i3")],
+    )
+    clicks = table_of(workflow, "dataset:clicks")
+    assert Run(spark, workflow, clicks, db, name, datetime.now(timezone.utc)).execute() == 1
+    assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i1", "i2"]
 
 
 def test_a_date_column_is_compared_with_the_same_cutoff(spark, workflow):
