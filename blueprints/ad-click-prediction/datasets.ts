@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -14,6 +14,7 @@ const A = ColumnAction;
 export function addAdClickPredictionDatasets(lake: DataLake) {
   const impressions = lake.addDataset('ad_impressions', {
     description: 'Ads shown by the ad server, with the features the click model used and whether the user clicked',
+    retention: RowRetention.byTimeColumn('impression_time'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
@@ -38,6 +39,7 @@ export function addAdClickPredictionDatasets(lake: DataLake) {
   });
   const adStats = lake.addDataset('ad_stats', {
     description: 'Hourly aggregates per ad from the ad server: no user-level data',
+    retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       { name: 'ad_id', type: 'string', classification: C.NON_PERSONAL },
       { name: 'advertiser_id', type: 'string', classification: C.NON_PERSONAL },

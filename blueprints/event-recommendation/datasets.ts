@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -15,6 +15,7 @@ export function addEventRecommendationDatasets(lake: DataLake) {
   const hourly = Generalization.truncateTimestamp('hour');
   const rankingLog = lake.addDataset('ranking_log', {
     description: 'Events shown to users by the ranking service, with the features it used and whether the user registered',
+    retention: RowRetention.byTimeColumn('impression_time'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
@@ -40,6 +41,7 @@ export function addEventRecommendationDatasets(lake: DataLake) {
   });
   const eventCatalogue = lake.addDataset('events', {
     description: 'Upcoming events as the event service publishes them (venues are public places)',
+    retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       { name: 'event_id', type: 'string', classification: C.NON_PERSONAL },
       { name: 'event_category', type: 'string', classification: C.NON_PERSONAL },

@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 import { FeatureDefinition, FeatureType } from '../../constructs/feature-store';
 
 const C = ColumnClassification;
@@ -32,6 +32,7 @@ export function addHarmfulContentDetectionDatasets(lake: DataLake) {
   const counts = (names: readonly string[]) => names.map((name) => ({ name, type: 'bigint', classification: C.NON_PERSONAL } as const));
   const labeledPosts = lake.addDataset('labeled_posts', {
     description: 'Posts with moderators\' harm labels, the features the detection service used and the score it served',
+    retention: RowRetention.byTimeColumn('created_at'),
     columns: [
       postId,
       authorId,
@@ -52,10 +53,12 @@ export function addHarmfulContentDetectionDatasets(lake: DataLake) {
   });
   const authorHistory = lake.addDataset('author_history', {
     description: 'Daily snapshot of each author\'s enforcement history',
+    retention: RowRetention.byTimeColumn('snapshot_time'),
     columns: [authorId, snapshotTime, ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')), accountAge],
   });
   const postReactions = lake.addDataset('post_reactions', {
     description: 'Hourly snapshot of the reactions and user reports each post received',
+    retention: RowRetention.byTimeColumn('snapshot_time'),
     columns: [postId, snapshotTime, ...counts(REACTION_FEATURES)],
   });
   return { labeledPosts, authorHistory, postReactions };

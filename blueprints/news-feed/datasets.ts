@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 import { FeatureDefinition, FeatureType } from '../../constructs/feature-store';
 
 const C = ColumnClassification;
@@ -35,6 +35,7 @@ export function addNewsFeedDatasets(lake: DataLake) {
   const numeric = (names: readonly string[]) => names.map((name) => ({ name, type: DOUBLES.includes(name) ? 'double' : 'bigint', classification: C.NON_PERSONAL } as const));
   const impressionsDataset = lake.addDataset('feed_impressions', {
     description: 'Posts shown in users\' feeds, the features the ranker saw, the score it served and what the user did',
+    retention: RowRetention.byTimeColumn('impression_time'),
     columns: [
       userId, authorId, postId,
       { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
@@ -49,6 +50,7 @@ export function addNewsFeedDatasets(lake: DataLake) {
   });
   const posts = lake.addDataset('posts', {
     description: 'Hourly snapshot of posts: content embedding, popularity, freshness',
+    retention: RowRetention.byTimeColumn('snapshot_time'),
     columns: [
       postId, authorId, hour('snapshot_time'),
       // Free text can reveal health, religion or politics; the image may show faces. Only the embedding is kept.

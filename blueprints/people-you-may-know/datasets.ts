@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -15,6 +15,7 @@ const A = ColumnAction;
 export function addPeopleYouMayKnowDatasets(lake: DataLake) {
   const friendships = lake.addDataset('pymk_friendships', {
     description: 'One row per friendship (either direction), with the day it formed',
+    retention: RowRetention.byTimeColumn('created_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       // A friend is a user: erasing a user also removes the friendships in which they are the friend.
@@ -24,12 +25,15 @@ export function addPeopleYouMayKnowDatasets(lake: DataLake) {
   });
   const profiles = lake.addDataset('pymk_profiles', {
     description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
+    retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'full_name', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
       // Pseudonyms keep "same school / same employer", which is all the model needs.
       { name: 'school', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'employer', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
+      // When the profile service exported the row: the table keeps a profile for curatedRetention after its last export.
+      { name: 'updated_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
     ],
   });
   return { friendships, profiles };

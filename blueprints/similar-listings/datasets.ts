@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -15,6 +15,7 @@ export function addSimilarListingsDatasets(lake: DataLake) {
   const hour = Generalization.truncateTimestamp('hour');
   const sessions = lake.addDataset('search_sessions', {
     description: 'Listing clicks of search sessions in order, and the booking a session ended in',
+    retention: RowRetention.byTimeColumn('clicked_at'),
     columns: [
       sessionId,
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
@@ -30,6 +31,7 @@ export function addSimilarListingsDatasets(lake: DataLake) {
   const coordinate = { type: 'double', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.round(2) } as const;
   const listings = lake.addDataset('listings', {
     description: 'Listings and their attributes; the location is rounded to about 1 km, the host dropped',
+    retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       { name: 'listing_id', type: 'string', classification: C.NON_PERSONAL },
       { name: 'host_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
@@ -39,10 +41,13 @@ export function addSimilarListingsDatasets(lake: DataLake) {
       { name: 'bedrooms', type: 'bigint', classification: C.NON_PERSONAL },
       { name: 'latitude', ...coordinate },
       { name: 'longitude', ...coordinate },
+      // When the listing service exported the row: the table keeps a listing for curatedRetention after its last export.
+      { name: 'updated_at', type: 'timestamp', classification: C.NON_PERSONAL },
     ],
   });
   const carousel = lake.addDataset('similar_listing_impressions', {
     description: 'Similar listings served in the carousel, with the score served and whether they were clicked',
+    retention: RowRetention.byTimeColumn('shown_at'),
     columns: [
       sessionId,
       { name: 'shown_at', type: 'timestamp', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: hour },

@@ -1,5 +1,5 @@
 import { StreetViewBlurringFigures } from './figures';
-import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -33,6 +33,7 @@ function imageColumns(): ColumnDefinition[] {
 export function addStreetViewBlurringDatasets(lake: DataLake, figures: StreetViewBlurringFigures) {
   const annotated = lake.addDataset('svb_annotated_images', {
     description: `Street images with their faces and licence plates boxed by annotators (chapter: ${figures.chapter.annotatedTrainingImages.toLocaleString('en-US')})`,
+    retention: RowRetention.byTimeColumn('captured_at'),
     columns: [
       ...imageColumns(),
       // The boxes locate the people and cars in the image they belong to.
@@ -41,6 +42,7 @@ export function addStreetViewBlurringDatasets(lake: DataLake, figures: StreetVie
   });
   const captures = lake.addDataset('svb_street_images', {
     description: 'New street images to blur before publication, as the capture pipeline lands them',
+    retention: RowRetention.byTimeColumn('captured_at'),
     columns: imageColumns(),
   });
   return { annotated, captures };

@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -23,6 +23,7 @@ export function addVideoRecommendationDatasets(lake: DataLake) {
   } as const;
   const impressions = lake.addDataset('impressions', {
     description: 'Videos shown on the home page, whether the user watched them, and the score served',
+    retention: RowRetention.byTimeColumn('shown_at'),
     columns: [
       userId,
       { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },
@@ -38,6 +39,7 @@ export function addVideoRecommendationDatasets(lake: DataLake) {
   });
   const userFeatures = lake.addDataset('user_features', {
     description: 'Daily user features: profile and the last 50 watched video ids (| separated)',
+    retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       userId,
       { name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
@@ -48,6 +50,7 @@ export function addVideoRecommendationDatasets(lake: DataLake) {
   });
   const videos = lake.addDataset('videos', {
     description: 'The recommendable subset of the catalogue (public, policy-cleared, recent), exported daily by the catalogue service',
+    retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
       { name: 'channel_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

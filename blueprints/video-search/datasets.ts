@@ -1,5 +1,5 @@
 import { VideoSearchFigures } from './figures';
-import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -18,6 +18,7 @@ export function addVideoSearchDatasets(lake: DataLake, figures: VideoSearchFigur
   const a = figures.assumptions;
   const videos = lake.addDataset('videos', {
     description: 'Uploaded videos: metadata for the text index and frame features for the video encoder',
+    retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
       { name: 'uploader_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, comment: 'The uploader; the pseudonym allows erasure' },
@@ -35,6 +36,7 @@ export function addVideoSearchDatasets(lake: DataLake, figures: VideoSearchFigur
   });
   const pairs = lake.addDataset('search_pairs', {
     description: 'Search logs: a query and the video the user watched from its results',
+    retention: RowRetention.byTimeColumn('searched_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'device_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },

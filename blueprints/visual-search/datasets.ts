@@ -1,5 +1,5 @@
 import { VisualSearchFigures } from './figures';
-import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -42,6 +42,7 @@ export function addVisualSearchDatasets(lake: DataLake, figures: VisualSearchFig
 
   const images = lake.addDataset('images', {
     description: 'Images users uploaded, with the pixel descriptor the upload service computes',
+    retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'image_id', type: 'string', classification: C.NON_PERSONAL, comment: 'Random id of the image in the catalogue' },
       { name: 'owner_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, comment: 'The uploader; the pseudonym allows erasure' },
@@ -61,6 +62,7 @@ export function addVisualSearchDatasets(lake: DataLake, figures: VisualSearchFig
   });
   const clicks = lake.addDataset('image_clicks', {
     description: 'Visual searches and the result the user clicked: query photo descriptor and clicked image',
+    retention: RowRetention.byTimeColumn('searched_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'client_ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },

@@ -8,7 +8,7 @@ import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention } from '../data-lake';
 import { Network } from '../network';
 import { VectorIndex } from '../vector-index';
 
@@ -20,6 +20,7 @@ function setup(context: Record<string, unknown> = {}, cacheProps: { sortKey?: st
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'Lake', { network, purpose: PURPOSE });
   const users = lake.addDataset('user_pairs', {
+    retention: RowRetention.byTimeColumn('last_seen'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'candidate_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
@@ -656,6 +657,7 @@ describe('sharded load', () => {
   test('fails if an exported column is named like the partition column', () => {
     const s = setup();
     const parts = s.lake.addDataset('parts', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [
         { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
         { name: 'export_part', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
@@ -810,6 +812,7 @@ describe('vector index load', () => {
     const s = setup();
     const index = vectorIndex(s);
     const videos = s.lake.addDataset('videos', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [
         { name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL },
         { name: 'title', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP },

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ColumnClassification, DataLake } from '.';
+import { ColumnClassification, DataLake, RowRetention } from '.';
 import { insertStatement, stagingPrefix, stagingType } from './anonymization-stage';
 import { statesFormat } from '../../lib/workflows';
 import { kitApp } from '../../test/support/app';
@@ -41,7 +41,7 @@ test('intrinsic literals keep CDK tokens intact, so they resolve in the definiti
 test('the job reads the new raw object through a manifest, so that any S3 key fits and no other object is taken', () => {
   const stack = new Stack(kitApp(), 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
   const lake = new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'recommendations' });
-  lake.addDataset('user_events', { description: 'Views', columns: [{ name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
+  lake.addDataset('user_events', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), description: 'Views', columns: [{ name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
   const template = Template.fromStack(stack);
 
   // Evaluated as Step Functions would with the worst case: a 1,024-byte key and an 80-character execution name.

@@ -3,7 +3,7 @@ import { Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targe
 import { Construct } from 'constructs';
 import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketDelete, grantBucketPut, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketDelete, grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
 import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 
@@ -28,6 +28,8 @@ export interface AnonymizationStageProps {
   readonly databaseName: string;
   readonly workGroupName: string;
   readonly workGroupArn: string;
+  /** Prefix of the workgroup's query results in the curated bucket. */
+  readonly resultsPrefix: string;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroup: ec2.ISecurityGroup;
@@ -192,8 +194,11 @@ export class AnonymizationStage extends Construct {
       resources: [arn('glue', 'catalog'), arn('glue', `database/${props.databaseName}`), arn('glue', `table/${props.databaseName}/${props.dataset}`), arn('glue', `table/${props.databaseName}/${props.dataset}_staging`)],
     }));
     // Athena runs the INSERT as this role: it reads the staged (already anonymized) file, writes the
-    // table's data and metadata and the query results, all in the curated zone.
-    grantBucketReadWrite(props.curatedBucket, role);
+    // table's data and metadata and the query results, each under its own prefix of the curated zone
+    // (the zone's lifecycle expires its files by prefix, so every writer stays within one).
+    grantBucketReadWrite(props.curatedBucket, role, `${props.dataset}/*`);
+    grantBucketReadWrite(props.curatedBucket, role, `${props.resultsPrefix}*`);
+    grantBucketRead(props.curatedBucket, role, `${staging}*`);
     grantBucketDelete(props.curatedBucket, role, `${staging}*`);
     // The manifest of each run: put only, as producers put raw files (the workflow never reads the raw zone).
     grantBucketPut(props.rawBucket, role, `${manifestPrefix(props.dataset)}*`);

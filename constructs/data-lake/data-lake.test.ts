@@ -1,7 +1,7 @@
 import { CfnParameter, Duration, RemovalPolicy, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat } from '.';
+import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, RawFormat, RowRetention } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { Network } from '../network';
@@ -22,6 +22,7 @@ function lakeStack(props: Partial<DataLakeProps> = {}, context: Record<string, u
 
 function addEvents(lake: DataLake) {
   return lake.addDataset('user_events', {
+    retention: RowRetention.byTimeColumn('event_time'),
     description: 'Clicks and views',
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
@@ -41,7 +42,7 @@ describe('zones', () => {
   test('raw, curated and artifact buckets with their classification, retention and the lake key', () => {
     const { stack } = lakeStack();
     const template = Template.fromStack(stack);
-    for (const [category, days] of [['raw-personal', 30], ['pseudonymized', 365], ['non-personal', 730], ['operational', 90]] as const) {
+    for (const [category, days] of [['raw-personal', 30], ['non-personal', 730], ['operational', 90]] as const) {
       template.hasResourceProperties('AWS::S3::Bucket', {
         LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'retention', ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days } })]) },
         Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: category }]),
@@ -49,6 +50,32 @@ describe('zones', () => {
       });
     }
     template.resourceCountIs('AWS::S3::Bucket', 4);
+  });
+
+  test('the curated zone holds live tables: no expiry over the whole zone, only over its files; noncurrent versions go after a week', () => {
+    const { stack } = lakeStack();
+    const [curated] = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket', {
+      Properties: { Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) },
+    }));
+    expect(curated.Properties.LifecycleConfiguration.Rules).toEqual([
+      { Id: 'retention', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 7 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
+      { Id: 'transient-_staging', Prefix: '_staging/', Status: 'Enabled', ExpirationInDays: 1, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { Id: 'transient-_exports', Prefix: '_exports/', Status: 'Enabled', ExpirationInDays: 1, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { Id: 'files-athenaresults', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 365 },
+      { Id: 'files-datacapture', Prefix: 'data-capture/', Status: 'Enabled', ExpirationInDays: 365 },
+      { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 365 },
+    ]);
+    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/']);
+  });
+
+  test('no dataset may take a prefix of the zone\'s files: they expire', () => {
+    const { lake } = lakeStack();
+    expect(() => lake.addDataset('monitor', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [{ name: 'item_id', type: 'string', classification: C.NON_PERSONAL }] }))
+      .toThrow(/dataset name 'monitor' is taken: monitor\/ holds files of the curated zone that expire, which would delete the table's files/);
+  });
+
+  test.each([[Duration.days(0)], [Duration.hours(36)], [Duration.days(366)]])('fails on curatedNoncurrentRetention %s', (curatedNoncurrentRetention) => {
+    expect(() => lakeStack({ curatedNoncurrentRetention })).toThrow(/curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention \(365 days\), but .* days was provided/);
   });
 
   test('only the raw zone sends object events to EventBridge', () => {
@@ -60,7 +87,7 @@ describe('zones', () => {
     const { stack } = lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(90) });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'raw-personal' }]) });
-    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'retention', ExpirationInDays: 90 })]) }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'files-datacapture', ExpirationInDays: 90 })]) }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
   });
 
   test('workflow hand-off prefixes of the curated zone expire after a day', () => {
@@ -186,8 +213,8 @@ describe('addDataset', () => {
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
   ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
     const { lake } = lakeStack();
-    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(KitError);
-    expect(() => lake.addDataset('people', { columns: [column] })).toThrow(message);
+    expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(KitError);
+    expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(message);
   });
 
   test('fails if a dataset is declared twice', () => {
@@ -261,6 +288,7 @@ describe('compliance', () => {
     applyGate(app);
     addEvents(lake);
     lake.addDataset('profiles', {
+      retention: RowRetention.byTimeColumn('signup_date'),
       format: RawFormat.CSV,
       columns: [
         { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

@@ -1,13 +1,16 @@
-import { Duration, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
+import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
-import { ColumnDefinition, CuratedColumn, RawFormat, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
-import { DataCategory, exemptFromErasure, markAnonymizationStage } from '../../lib/classification';
+import { ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, RawFormat, actionOf, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
+import {
+  DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage,
+} from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { AccessLogBucket, EncryptionKey, SecureBucket, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
@@ -22,6 +25,20 @@ export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
 export const TRANSIENT_PREFIXES: readonly string[] = ['_staging/', '_exports/'];
 /** Prefix of the Athena workgroup's query results in the curated zone. */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
+/**
+ * Prefixes of the curated zone that hold files, not tables (query results, endpoint data capture,
+ * monitoring outputs); they expire after curatedRetention. Everything else in the zone is a live
+ * Iceberg table (a dataset under `<name>/`, offline stores under `feature-store/`), whose rows the
+ * table maintenance bounds: no lifecycle expiration may cover a table, or it deletes files the
+ * table still references. A construct that writes files elsewhere in the zone needs a prefix here.
+ */
+export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 'data-capture/', 'monitor/'];
+/**
+ * Noncurrent versions in the curated zone by default: Iceberg never reads a noncurrent version (a
+ * table's files are written once and deleted, never overwritten), so they are only a week's undo
+ * for an accidental delete; erased rows' old files leave with them.
+ */
+export const DEFAULT_CURATED_NONCURRENT_RETENTION = Duration.days(7);
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
 
@@ -41,8 +58,18 @@ export interface DataLakeProps {
   readonly databaseName?: string;
   /** @default DEFAULT_RAW_RETENTION (30 days) */
   readonly rawRetention?: Duration;
-  /** @default DEFAULT_CURATED_RETENTION (365 days) */
+  /**
+   * How long curated data lives: the longest row retention of a table, and the expiry of the
+   * curated zone's files outside its tables (CURATED_FILE_PREFIXES).
+   * @default DEFAULT_CURATED_RETENTION (365 days)
+   */
   readonly curatedRetention?: Duration;
+  /**
+   * How long noncurrent versions of curated objects (tables' files included) are kept; whole days,
+   * at most curatedRetention.
+   * @default DEFAULT_CURATED_NONCURRENT_RETENTION (7 days)
+   */
+  readonly curatedNoncurrentRetention?: Duration;
   /** @default DEFAULT_ARTIFACT_RETENTION (730 days) */
   readonly artifactRetention?: Duration;
   /** @default 90 days */
@@ -68,6 +95,12 @@ export interface DataLakeProps {
    * @default - DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_CONCURRENCY
    */
   readonly erasure?: ErasureOptions;
+  /**
+   * The upkeep of the curated zone's Iceberg tables (see {@link DataLake.registerTable}): when it
+   * runs, how long snapshots live, how many tables at once.
+   * @default - DEFAULT_MAINTENANCE_SCHEDULE, DEFAULT_SNAPSHOT_MAX_AGE, DEFAULT_MIN_SNAPSHOTS_TO_KEEP, DEFAULT_MAINTENANCE_CONCURRENCY
+   */
+  readonly tableMaintenance?: TableMaintenanceOptions;
 }
 
 /** Properties of a dataset, given to {@link DataLake.addDataset}. */
@@ -78,9 +111,19 @@ export interface DatasetProps {
   readonly format?: RawFormat;
   /** @default - none */
   readonly description?: string;
+  /**
+   * How long the table's rows live: `RowRetention.byTimeColumn('<timestamp or date column>', maxAge?)`
+   * has the lake's table maintenance delete rows whose column is older than `maxAge` (at most, and by
+   * default, the lake's curatedRetention); `RowRetention.exempt('<reason>')` declares a table whose
+   * rows need no age limit, and why (the GDPR guard reports an exempt table that holds personal data).
+   * S3 lifecycle never expires a table's files: that would delete files the table still references.
+   */
+  readonly retention: RowRetention;
 }
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
+/** Types a retention's time column may have. */
+const TIME_COLUMN_TYPES: readonly string[] = ['timestamp', 'date'];
 const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 
 function glueColumns(columns: readonly CuratedColumn[], typeOf: (c: CuratedColumn) => string = (c) => c.type): glue.CfnTable.ColumnProperty[] {
@@ -111,6 +154,11 @@ export class DataLake extends Construct {
    * across them, its audit table and deadline check.
    */
   public readonly erasure: DataLakeErasure;
+  /**
+   * The upkeep of the curated zone's Iceberg tables: the scheduled workflow that deletes rows past
+   * their retention, compacts the files and expires old snapshots, and the registry of tables.
+   */
+  public readonly maintenance: TableMaintenance;
 
   private readonly rawBucket: s3.Bucket;
   private readonly anonymizationRole: iam.Role;
@@ -124,19 +172,27 @@ export class DataLake extends Construct {
 
     this.encryptionKey = props.encryptionKey ?? new EncryptionKey(this, 'Key', { description: `Data lake ${this.node.path}: zones, catalog results, pseudonymization key` });
     this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', { encryptionKey: this.encryptionKey, retention: props.accessLogRetention, removalPolicy: props.removalPolicy });
-    const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, eventBridgeEnabled = false) => new SecureBucket(this, zoneId, {
+    const zone = (zoneId: string, category: DataCategory, retention: Duration, purpose: string, options: Partial<SecureBucketProps> = {}) => new SecureBucket(this, zoneId, {
       encryptionKey: this.encryptionKey,
       serverAccessLogsBucket: this.accessLogBucket,
       classification: { category, purpose, retention },
-      eventBridgeEnabled,
       removalPolicy: props.removalPolicy,
+      ...options,
     });
-    this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, true);
+    this.rawBucket = zone('Raw', DataCategory.RAW_PERSONAL, props.rawRetention ?? DEFAULT_RAW_RETENTION, `${props.purpose} anonymization-input`, { eventBridgeEnabled: true });
     this.curatedRetention = props.curatedRetention ?? DEFAULT_CURATED_RETENTION;
-    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, this.curatedRetention, props.purpose);
+    // No expiry over the whole zone: it holds live Iceberg tables, whose rows the table maintenance bounds.
+    this.curatedBucket = zone('Curated', DataCategory.PSEUDONYMIZED, this.curatedRetention, props.purpose, {
+      expireCurrentVersions: false,
+      // Iceberg never reads a noncurrent version, so the old versions of tables' files may go soon.
+      noncurrentVersionExpiration: props.curatedNoncurrentRetention ?? DEFAULT_CURATED_NONCURRENT_RETENTION,
+    });
     // Workflow hand-offs (anonymized files before their Iceberg insert, feature exports) are transient.
     for (const prefix of TRANSIENT_PREFIXES) {
       this.curatedBucket.addLifecycleRule({ id: `transient-${prefix.replace(/\W/g, '')}`, prefix, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) });
+    }
+    for (const prefix of CURATED_FILE_PREFIXES) {
+      this.curatedBucket.addLifecycleRule({ id: `files-${prefix.replace(/\W/g, '')}`, prefix, expiration: this.curatedRetention });
     }
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
@@ -188,6 +244,24 @@ export class DataLake extends Construct {
     });
     this.registerZones(props);
 
+    this.maintenance = new TableMaintenance(this, 'Maintenance', {
+      encryptionKey: this.encryptionKey,
+      databaseName: this.databaseName,
+      workGroupName: this.workGroupName,
+      resultsBucket: this.curatedBucket,
+      resultsPrefix: ATHENA_RESULTS_PREFIX,
+      options: props.tableMaintenance,
+    });
+    // The template records which workflow bounds the tables' rows: the GDPR guard reads it in place of a whole-bucket expiry.
+    // The workflow is named by its logical id, not a Ref: a Ref would make the bucket depend on the workflow, whose role's policy names the bucket.
+    (this.curatedBucket.node.defaultChild as CfnResource).addMetadata(TABLE_MAINTENANCE_METADATA, Lazy.any({
+      produce: (): TableMaintenanceRecord => ({
+        workflow: (this.maintenance.stateMachine.node.defaultChild as CfnResource).logicalId,
+        tables: this.maintenance.registry.map((t) => tableSpec(t) as unknown as MaintainedTableRecord),
+        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES],
+      }),
+    }));
+
     this.anonymizationRole = new iam.Role(this, 'AnonymizationRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: `Anonymization stage of ${this.node.path}: the only reader of the raw zone`,
@@ -212,6 +286,12 @@ export class DataLake extends Construct {
     if (this.datasets.has(name)) {
       problems.unshift(`dataset '${name}' is already declared`);
     }
+    if (CURATED_FILE_PREFIXES.includes(`${name}/`)) {
+      problems.push(`dataset name '${name}' is taken: ${name}/ holds files of the curated zone that expire, which would delete the table's files`);
+    }
+    if (problems.length === 0) {
+      problems.push(...this.retentionProblems(name, props));
+    }
     if (problems.length > 0) {
       throw new KitError(`DataLake ${this.node.path}: invalid dataset:\n  - ${problems.join('\n  - ')}`);
     }
@@ -220,7 +300,7 @@ export class DataLake extends Construct {
     const scope = new Construct(this, `Dataset-${name}`);
     const stack = Stack.of(this);
 
-    new glue.CfnTable(scope, 'Table', {
+    const table = new glue.CfnTable(scope, 'Table', {
       catalogId: stack.account,
       databaseName: this.databaseName,
       tableInput: {
@@ -230,7 +310,8 @@ export class DataLake extends Construct {
         storageDescriptor: { columns: glueColumns(columns), location: `s3://${this.curatedBucket.bucketName}/${name}/` },
       },
       openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
-    }).addResourceDependency(this.node.findChild('Database') as glue.CfnDatabase);
+    });
+    table.addResourceDependency(this.node.findChild('Database') as glue.CfnDatabase);
 
     new glue.CfnTable(scope, 'StagingTable', {
       catalogId: stack.account,
@@ -263,6 +344,7 @@ export class DataLake extends Construct {
       databaseName: this.databaseName,
       workGroupName: this.workGroupName,
       workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,
+      resultsPrefix: ATHENA_RESULTS_PREFIX,
       vpc: this.props.network.vpc,
       vpcSubnets: this.props.network.subnets,
       securityGroup: this.jobSecurityGroup,
@@ -273,6 +355,17 @@ export class DataLake extends Construct {
 
     const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey);
     this.datasets.set(name, dataset);
+    this.registerTable(scope, {
+      name: `dataset:${name}`,
+      table: { databaseName: this.databaseName, tableName: name },
+      bucket: this.curatedBucket,
+      prefix: dataset.prefix,
+      objectPattern: `${dataset.prefix}*`,
+      retention: props.retention,
+      maxAge: props.retention.timeColumn !== undefined ? props.retention.maxAge ?? this.curatedRetention : undefined,
+      personal: props.columns.some((c) => c.classification !== ColumnClassification.NON_PERSONAL && actionOf(c) !== ColumnAction.DROP),
+      resources: [table],
+    });
     // A subject's rows are found by each column that holds the pseudonym of one of their identifiers.
     for (const column of columns.filter((c) => c.subjectIdentifier !== undefined)) {
       this.registerErasable(scope, {
@@ -364,6 +457,20 @@ export class DataLake extends Construct {
   }
 
   /**
+   * Registers a live Iceberg table of the curated zone with the lake's table maintenance: on every
+   * run the workflow deletes its rows past their retention, compacts its files, expires its old
+   * snapshots and verifies that no row past the retention is left. The lake registers its datasets;
+   * constructs that create other tables in the curated zone (a FeatureStore's offline stores) call
+   * this for them, so that no table is left to S3 lifecycle expiry, which would break it.
+   *
+   * @param owner the construct that owns the table, named in errors
+   * @throws KitError naming the owner when the table is invalid or its name is taken
+   */
+  public registerTable(owner: IConstruct, table: MaintainedTable): void {
+    this.maintenance.register(owner, table);
+  }
+
+  /**
    * Makes `role` an anonymization stage of this lake: it may read the pseudonymization key, and it
    * is tagged as a stage, so that the GDPR guard lets it read raw personal data (e.g. a stream
    * handler that pseudonymizes events before they reach a feature group).
@@ -398,6 +505,33 @@ export class DataLake extends Construct {
       + 'they expire after the access log retention.');
   }
 
+  /** What is wrong with a dataset's `retention`, each problem naming the dataset and prop. */
+  private retentionProblems(name: string, props: DatasetProps): string[] {
+    const where = `dataset '${name}': retention`;
+    const timeColumns = curatedColumns(props.columns).filter((c) => TIME_COLUMN_TYPES.includes(c.type)).map((c) => c.name);
+    const choices = `RowRetention.byTimeColumn('<column>') naming one of its timestamp or date columns (${timeColumns.join(', ') || 'it has none'}), `
+      + 'or RowRetention.exempt(\'<why its rows need no age limit>\')';
+    const retention = props.retention as RowRetention | undefined;
+    if (retention === undefined) {
+      return [`${where} is required: ${choices}`];
+    }
+    if (retention.timeColumn === undefined) {
+      return [];
+    }
+    const column = curatedColumns(props.columns).find((c) => c.name === retention.timeColumn);
+    const problems: string[] = [];
+    if (column === undefined) {
+      problems.push(`${where}: the time column '${retention.timeColumn}' is not a column of the curated table; use ${choices}`);
+    } else if (!TIME_COLUMN_TYPES.includes(column.type)) {
+      problems.push(`${where}: the time column '${retention.timeColumn}' is a ${column.type} column, but it must be a timestamp or date column; use ${choices}`);
+    }
+    const days = retention.maxAge?.toDays({ integral: false });
+    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > this.curatedRetention.toDays({ integral: false }))) {
+      problems.push(`${where}: maxAge must be a whole number of days from 1 to curatedRetention (${this.curatedRetention.toDays({ integral: false })} days), but ${days} days was provided`);
+    }
+    return problems;
+  }
+
   private validate(props: DataLakeProps): void {
     const problems: string[] = [];
     if (props.databaseName !== undefined && !Token.isUnresolved(props.databaseName) && !DATABASE_NAME.test(props.databaseName)) {
@@ -411,6 +545,10 @@ export class DataLake extends Construct {
     }
     const raw = (props.rawRetention ?? DEFAULT_RAW_RETENTION).toDays({ integral: false });
     const curated = (props.curatedRetention ?? DEFAULT_CURATED_RETENTION).toDays({ integral: false });
+    const noncurrent = props.curatedNoncurrentRetention?.toDays({ integral: false });
+    if (noncurrent !== undefined && (!Number.isInteger(noncurrent) || noncurrent < 1 || noncurrent > curated)) {
+      problems.push(`curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention (${curated} days), but ${noncurrent} days was provided`);
+    }
     if (raw > curated) {
       problems.push(`rawRetention (${raw} days) must not exceed curatedRetention (${curated} days): raw personal data should leave first`);
     }
@@ -429,6 +567,7 @@ export class DataLake extends Construct {
       problems.push(`purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);
     }
     problems.push(...erasureOptionProblems(props.erasure ?? {}));
+    problems.push(...tableMaintenanceProblems(props.tableMaintenance ?? {}));
     if (problems.length > 0) {
       throw new KitError(`DataLake ${this.node.path}: ${problems.join('; ')}`);
     }

@@ -4,3 +4,4 @@ export * from './data-lake';
 export * from './schema';
 export * from './raw-ingestion-stream';
 export * from './erasure';
+export * from './maintenance';

@@ -2,7 +2,7 @@ import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX, RawIngestionStream,
+  ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX, RawIngestionStream, RowRetention,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
@@ -19,9 +19,11 @@ function setup(options: { gate?: boolean; context?: Record<string, unknown> } = 
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'DataLake', { network, purpose: 'recommendations' });
   lake.addDataset('ds', {
+    retention: RowRetention.byTimeColumn('seen_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'seen_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
     ],
   });
   return { app, stack, lake };
@@ -154,7 +156,7 @@ describe('delivery role', () => {
 
   test('each dataset\'s stream has a role of its own, confined to its own prefix', () => {
     const { stack, lake } = setup();
-    lake.addDataset('other', { columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
+    lake.addDataset('other', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
     lake.addIngestionStream('ds');
     lake.addIngestionStream('other');
     const template = Template.fromStack(stack);
@@ -209,7 +211,7 @@ describe('validation', () => {
 
   test('accepts the bounds: no buffering delay, and 1 or 128 MiB', () => {
     const { lake } = setup();
-    lake.addDataset('other', { columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
+    lake.addDataset('other', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
     expect(() => lake.addIngestionStream('ds', { bufferInterval: Duration.seconds(0), bufferSizeMiB: 1 })).not.toThrow();
     expect(() => lake.addIngestionStream('other', { bufferInterval: Duration.seconds(900), bufferSizeMiB: 128 })).not.toThrow();
   });

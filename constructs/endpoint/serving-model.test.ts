@@ -6,7 +6,7 @@ import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { kitApp } from '../../test/support/app';
 import { BatchTransform, PredictionCache } from '../batch-transform';
-import { ColumnAction, ColumnClassification, DataLake } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, RowRetention } from '../data-lake';
 import { Network } from '../network';
 
 function setup() {
@@ -39,9 +39,11 @@ describe('ServingModel', () => {
     const { app, stack, network, lake } = setup();
     applyGate(app);
     const pairs = lake.addDataset('user_pairs', {
+      retention: RowRetention.byTimeColumn('computed_at'),
       columns: [
         { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
         { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+        { name: 'computed_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
       ],
     });
     const served = new ServingModel(stack, 'Ranker', { lake, network, source: ModelSource.bootstrap() });

@@ -6,7 +6,7 @@ import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention } from '../data-lake';
 import { Network } from '../network';
 
 function setup(context: Record<string, unknown> = {}) {
@@ -20,6 +20,7 @@ function setup(context: Record<string, unknown> = {}) {
 
 function clicks(lake: DataLake): ICuratedDataset {
   return lake.addDataset('ad_clicks', {
+    retention: RowRetention.byTimeColumn('event_time'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'event_time', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },

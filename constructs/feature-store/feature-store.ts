@@ -10,7 +10,7 @@ import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings'
 import { grantBucketReadWrite } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { DataLake, IcebergMatch } from '../data-lake';
+import { DataLake, IcebergMatch, RowRetention } from '../data-lake';
 
 /** Online store TTL by default: features of people who stopped using the product expire. */
 export const DEFAULT_ONLINE_TTL = Duration.days(30);
@@ -18,6 +18,8 @@ export const DEFAULT_ONLINE_TTL = Duration.days(30);
 export const OFFLINE_STORE_PREFIX = 'feature-store/';
 /** Glue database SageMaker creates offline store tables in. */
 export const OFFLINE_STORE_DATABASE = 'sagemaker_featurestore';
+/** The column in which SageMaker records when it wrote each row of an offline store (a timestamp). */
+export const OFFLINE_WRITE_TIME = 'write_time';
 
 /** Properties of a {@link FeatureStore}. */
 export interface FeatureStoreProps {
@@ -46,6 +48,13 @@ export interface FeatureGroupOptions {
   readonly onlineTtl?: Duration;
   /** @default true */
   readonly offlineStore?: boolean;
+  /**
+   * How long rows of the offline store live: the lake's table maintenance deletes rows whose
+   * `write_time` (when SageMaker wrote them to the offline store) is older than this. Whole days,
+   * at most the lake's curatedRetention.
+   * @default - the lake's curatedRetention
+   */
+  readonly offlineRetention?: Duration;
   /** Real-time ingestion from a stream of raw events. @default - none */
   readonly streaming?: StreamingIngestionOptions;
   /** Batch ingestion from a curated dataset. @default - none */
@@ -127,11 +136,13 @@ export class FeatureStore extends Construct {
       problems.push(...batchSourceProblems(options, options.batch.source));
     }
     problems.push(...subjectFeatureProblems(options));
+    problems.push(...this.offlineRetentionProblems(options, offlineStore));
     if (problems.length > 0) {
       throw new KitError(`FeatureStore ${this.node.path}: feature group '${options.name}': ${problems.join('; ')}`);
     }
     const onlineTtl = onlineStore ? options.onlineTtl ?? DEFAULT_ONLINE_TTL : undefined;
-    const retentionDays = Math.max(onlineTtl ? Math.ceil(onlineTtl.toSeconds() / 86400) : 0, offlineStore ? this.props.lake.curatedRetention.toDays() : 0);
+    const offlineRetention = options.offlineRetention ?? this.props.lake.curatedRetention;
+    const retentionDays = Math.max(onlineTtl ? Math.ceil(onlineTtl.toSeconds() / 86400) : 0, offlineStore ? offlineRetention.toDays() : 0);
     const scope = new Construct(this, options.name);
     const featureGroup = new FeatureGroup(scope, 'Group', {
       name: options.name,
@@ -165,6 +176,9 @@ export class FeatureStore extends Construct {
     const added = { featureGroup, streaming, batch };
     this.groups.set(options.name, added);
     this.registerErasable(scope, options, featureGroup);
+    if (offlineStore) {
+      this.registerOfflineTable(scope, options.name, featureGroup, offlineRetention);
+    }
     return added;
   }
 
@@ -252,6 +266,40 @@ export class FeatureStore extends Construct {
         });
       }
     }
+  }
+
+  /**
+   * The offline store's Iceberg table in the lake's table maintenance: rows older than the offline
+   * retention by `write_time`, a timestamp SageMaker fills on every row (the event time feature is a
+   * string or a number, whichever the group declares; the write time bounds how long any row is kept).
+   */
+  private registerOfflineTable(owner: Construct, name: string, group: FeatureGroup, retention: Duration): void {
+    const stack = Stack.of(this);
+    this.props.lake.registerTable(owner, {
+      name: `feature-group:${name}:offline`,
+      table: { databaseName: OFFLINE_STORE_DATABASE, offlineStoreOf: { featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn } },
+      bucket: this.props.lake.curatedBucket,
+      prefix: OFFLINE_STORE_PREFIX,
+      // SageMaker writes an offline store under <prefix><account>/sagemaker/<region>/offline-store/<group>-<creation time>/.
+      objectPattern: `${OFFLINE_STORE_PREFIX}${stack.account}/sagemaker/${stack.region}/offline-store/${group.featureGroupName}-*`,
+      retention: RowRetention.byTimeColumn(OFFLINE_WRITE_TIME, retention),
+      maxAge: retention,
+      personal: true,
+      resources: [group],
+    });
+  }
+
+  private offlineRetentionProblems(options: FeatureGroupOptions, offlineStore: boolean): string[] {
+    if (options.offlineRetention === undefined) {
+      return [];
+    }
+    if (!offlineStore) {
+      return ['offlineRetention is set but the offline store is disabled'];
+    }
+    const days = options.offlineRetention.toDays({ integral: false });
+    const max = this.props.lake.curatedRetention.toDays({ integral: false });
+    return Number.isInteger(days) && days >= 1 && days <= max ? []
+      : [`offlineRetention must be a whole number of days from 1 to the lake's curatedRetention (${max} days), but ${days} days was provided`];
   }
 
   private streamingProblems(options: FeatureGroupOptions): string[] {

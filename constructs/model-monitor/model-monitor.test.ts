@@ -14,7 +14,7 @@ import { parseDefinition } from '../../lib/compliance/gdpr/sagemaker-jobs';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail } from '../../lib/events';
 import { kitApp } from '../../test/support/app';
-import { ColumnClassification, DataLake, ICuratedDataset } from '../data-lake';
+import { ColumnClassification, DataLake, ICuratedDataset, RowRetention } from '../data-lake';
 import { Network } from '../network';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -25,6 +25,7 @@ function setup(context: Record<string, unknown> = {}) {
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'Lake', { network, purpose: 'ad click prediction' });
   const training = lake.addDataset('ctr_training', {
+    retention: RowRetention.byTimeColumn('seen_at'),
     columns: [
       { name: 'amount', type: 'double', classification: ColumnClassification.NON_PERSONAL },
       { name: 'device_type', type: 'string', classification: ColumnClassification.NON_PERSONAL },
@@ -486,8 +487,8 @@ describe('engine model-monitor', () => {
       Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold',
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure and its deadline check) run in Step Functions
-    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'NameRawObject', 'Registry', 'ScanRequests']);
+    // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure, its deadline check and table maintenance) run in Step Functions
+    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'NameRawObject', 'Registry', 'ScanRequests', 'Tables']);
   });
 
   test('rates map onto Model Monitor\'s cron forms', () => {

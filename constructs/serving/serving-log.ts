@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { LogConfig } from './runtime/contract';
-import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, ICuratedDataset, RawIngestionStream } from '../data-lake';
+import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, ICuratedDataset, RawIngestionStream, RowRetention } from '../data-lake';
 import { KitError } from '../../lib/errors';
 
 /** What a serving path logs into the lake. */
@@ -85,6 +85,7 @@ export class ServingLog extends Construct {
     const base = props.name.replace(/-/g, '_');
     this.impressionsDataset = lake.addDataset(`${base}_impressions`, {
       description: `Items served by the ${props.name} request path: one row per item, with the variant that ranked it`,
+      retention: RowRetention.byTimeColumn('served_at'),
       columns: [
         NON_PERSONAL('request_id', 'string'), HOUR('served_at'), ...options.requestColumns,
         NON_PERSONAL('variant', 'string'), item, NON_PERSONAL('position', 'bigint'),
@@ -93,6 +94,7 @@ export class ServingLog extends Construct {
     });
     this.outcomesDataset = lake.addDataset(`${base}_outcomes`, {
       description: `Outcomes reported for items the ${props.name} request path served (${Object.keys(options.outcomes).join(', ')})`,
+      retention: RowRetention.byTimeColumn('received_at'),
       columns: [
         NON_PERSONAL('request_id', 'string'), item, NON_PERSONAL('outcome', 'string'),
         NON_PERSONAL('value', 'double'), HOUR('received_at'), NON_PERSONAL('variant', 'string'), subject,

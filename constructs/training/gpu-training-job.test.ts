@@ -10,7 +10,7 @@ import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE } from '../../lib/events';
 import { DLC_REGISTRIES, PYTORCH_INFERENCE_TAG, PYTORCH_TRAINING_TAG, pytorchTrainingImage } from '../../lib/sagemaker/dlc-images';
 import { kitApp } from '../../test/support/app';
-import { ColumnAction, ColumnClassification, DataLake, ICuratedDataset } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, ICuratedDataset, RowRetention } from '../data-lake';
 import { FeatureGroup, FeatureStore, FeatureType } from '../feature-store';
 import { Network } from '../network';
 
@@ -31,11 +31,13 @@ function setup(context: Record<string, unknown> = {}, region = 'eu-west-1'): Set
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'Lake', { network, purpose: 'ad click prediction' });
   const clicks = lake.addDataset('ad_clicks', {
+    retention: RowRetention.byTimeColumn('clicked_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
       { name: 'clicks_7d', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
       { name: 'ctr_7d', type: 'double', classification: ColumnClassification.NON_PERSONAL },
       { name: 'clicked', type: 'boolean', classification: ColumnClassification.NON_PERSONAL },
+      { name: 'clicked_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
     ],
   });
   const store = new FeatureStore(stack, 'Features', { lake, network, purpose: 'ad click prediction' });
@@ -430,7 +432,7 @@ describe('validation', () => {
         online: TrainingInput.fromFeatureGroup(online),
       },
     })).toThrow(new RegExp([
-      "inputs.train.columns: 'email' not in dataset 'ad_clicks' \\(allowed: user_id, clicks_7d, ctr_7d, clicked\\)",
+      "inputs.train.columns: 'email' not in dataset 'ad_clicks' \\(allowed: user_id, clicks_7d, ctr_7d, clicked, clicked_at\\)",
       "inputs.train.columns: 'clicks_7d' listed more than once",
       "inputs.online: feature group 'online-only' has no offline store",
     ].join('; ')));
@@ -761,6 +763,7 @@ describe('warm start (continual learning)', () => {
     const s = setup();
     const otherLake = new DataLake(s.stack, 'OtherLake', { network: s.network, purpose: 'another purpose' });
     const events = otherLake.addDataset('events', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [{ name: 'clicked', type: 'double', classification: ColumnClassification.NON_PERSONAL }],
     });
     const other = new GpuTrainingJob(s.stack, 'Other', {

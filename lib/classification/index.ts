@@ -1,2 +1,3 @@
 export * from './classification';
 export * from './erasure';
+export * from './table-maintenance';

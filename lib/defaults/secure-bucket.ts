@@ -44,9 +44,28 @@ export interface SecureBucketProps extends SecureBucketBaseProps {
    * @default - the construct path
    */
   readonly serverAccessLogsPrefix?: string;
+  /**
+   * Expire the current version of every object at the classification's retention. A bucket that
+   * holds live tables (Apache Iceberg) turns this off: an expiry under a table deletes files the
+   * table still references. Its owner then expires each other prefix with a rule of its own and
+   * bounds the tables' rows otherwise (the DataLake's table maintenance).
+   * @default true
+   */
+  readonly expireCurrentVersions?: boolean;
+  /**
+   * How long noncurrent (overwritten or deleted) versions are kept.
+   * @default - the classification's retention
+   */
+  readonly noncurrentVersionExpiration?: Duration;
 }
 
-function secureDefaults(scope: Construct, id: string, base: SecureBucketBaseProps, retention: Duration): s3.BucketProps {
+interface Expiry {
+  /** Current versions expire after this; none when undefined. */
+  readonly current?: Duration;
+  readonly noncurrent: Duration;
+}
+
+function secureDefaults(scope: Construct, id: string, base: SecureBucketBaseProps, expiry: Expiry): s3.BucketProps {
   const removalPolicy = resolveRemovalPolicy(scope, base.removalPolicy);
   const destroy = removalPolicy === RemovalPolicy.DESTROY && destroyOnRemoval(scope);
   const versioned = base.versioned ?? true;
@@ -61,8 +80,8 @@ function secureDefaults(scope: Construct, id: string, base: SecureBucketBaseProp
     versioned,
     lifecycleRules: [{
       id: 'retention',
-      expiration: retention,
-      noncurrentVersionExpiration: retention,
+      expiration: expiry.current,
+      noncurrentVersionExpiration: expiry.noncurrent,
       abortIncompleteMultipartUploadAfter: ABORT_INCOMPLETE_UPLOAD_AFTER,
     }],
     removalPolicy,
@@ -86,7 +105,11 @@ export class SecureBucket extends s3.Bucket {
     if (problems.length > 0) {
       throw new KitError(`SecureBucket ${scope.node.path}/${id}: invalid classification: ${problems.join('; ')}`);
     }
-    const defaults = secureDefaults(scope, id, props, props.classification.retention);
+    const retention = props.classification.retention;
+    const defaults = secureDefaults(scope, id, props, {
+      current: props.expireCurrentVersions === false ? undefined : retention,
+      noncurrent: props.noncurrentVersionExpiration ?? retention,
+    });
     super(scope, id, {
       ...defaults,
       serverAccessLogsBucket: props.serverAccessLogsBucket,
@@ -115,7 +138,7 @@ export interface AccessLogBucketProps extends SecureBucketBaseProps {
 export class AccessLogBucket extends s3.Bucket {
   constructor(scope: Construct, id: string, props: AccessLogBucketProps) {
     const retention = props.retention ?? DEFAULT_ACCESS_LOG_RETENTION;
-    const { serverAccessLogsPrefix: _unused, ...defaults } = secureDefaults(scope, id, props, retention);
+    const { serverAccessLogsPrefix: _unused, ...defaults } = secureDefaults(scope, id, props, { current: retention, noncurrent: retention });
     super(scope, id, defaults);
     classify(this, { category: DataCategory.OPERATIONAL, purpose: 'access-logs', retention });
     props.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({

@@ -7,6 +7,7 @@ import { DELETE_ROWS, COUNT_ROWS } from './sql';
 import { IcebergMatch } from './stores';
 import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { DataLake } from '../data-lake';
+import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
 import { FeatureStore, FeatureType } from '../../feature-store';
 import { Network } from '../../network';
@@ -304,6 +305,7 @@ describe('registration', () => {
   test('subjectIdentifier applies to pseudonymized columns only', () => {
     const s = lake();
     expect(() => s.lake.addDataset('d', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [{ name: 'session', type: 'string', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.KEEP, subjectIdentifier: 'user_id' }],
     })).toThrow(/dataset 'd' column 'session': subjectIdentifier applies to pseudonymized columns only, but the action is keep/);
   });

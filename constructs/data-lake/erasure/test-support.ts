@@ -11,6 +11,7 @@ import { IConstruct } from 'constructs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ERASURE_REGISTRY_METADATA } from './erasure';
 import { DataLake, DataLakeProps } from '../data-lake';
+import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
 import { PredictionCache } from '../../batch-transform';
 import { FeatureStore, FeatureType } from '../../feature-store';
@@ -31,12 +32,14 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
   const C = ColumnClassification;
   const A = ColumnAction;
   lake.addDataset('events', {
+    retention: RowRetention.byTimeColumn('seen_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'friend_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' },
       { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE },
       { name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.DROP },
       { name: 'score', type: 'double', classification: C.NON_PERSONAL },
+      { name: 'seen_at', type: 'timestamp', classification: C.NON_PERSONAL },
     ],
   });
   const table = (id: string, sortKey?: string) => new PredictionCache(stack, id, { encryptionKey: lake.encryptionKey, purpose: 'recommendations', sortKey }).table;

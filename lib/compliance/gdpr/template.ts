@@ -17,6 +17,8 @@ export interface RenderedResource {
   readonly logicalId: string;
   readonly type: string;
   readonly properties: Record<string, Json>;
+  /** The resource's template Metadata (classification records such as `mlsd:table-maintenance`), if any. */
+  readonly metadata?: Record<string, Json>;
 }
 
 const RENDERED = new WeakMap<CfnResource, RenderedResource>();
@@ -31,7 +33,7 @@ export function rendered(node: CfnResource): RenderedResource {
   // _toCloudFormation is what synthesis itself calls; it is the only view that includes overrides.
   const fragment = stack.resolve((node as unknown as { _toCloudFormation(): Json })._toCloudFormation());
   const [logicalId, entry] = Object.entries<Json>(fragment.Resources)[0];
-  const result = { logicalId, type: entry.Type, properties: entry.Properties ?? {} };
+  const result = { logicalId, type: entry.Type, properties: entry.Properties ?? {}, metadata: entry.Metadata };
   RENDERED.set(node, result);
   return result;
 }

@@ -1,11 +1,16 @@
+import { CfnResource } from 'aws-cdk-lib';
 import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
+import { TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord } from '../../../classification';
 import { holdsPersonalData, readClassification } from '../classified';
 import { GdprRule, findingsOrCompliant } from '../rule';
-import { Json, asList, props } from '../template';
+import { Json, asList, findByLogicalId, props, referencedLogicalId, rendered, stackResources } from '../template';
+
+function prefixOf(rule: Json): string {
+  return String(rule.Prefix ?? rule.Filter?.Prefix ?? '');
+}
 
 function appliesToWholeBucket(rule: Json): boolean {
-  const prefix = rule.Prefix ?? rule.Filter?.Prefix;
-  return (prefix === undefined || prefix === '') && rule.TagFilters === undefined
+  return prefixOf(rule) === '' && rule.TagFilters === undefined && rule.Filter?.TagFilters === undefined && rule.Filter?.And === undefined
     && rule.ObjectSizeGreaterThan === undefined && rule.ObjectSizeLessThan === undefined;
 }
 
@@ -13,11 +18,61 @@ function noncurrentDays(rule: Json): number | undefined {
   return rule.NoncurrentVersionExpiration?.NoncurrentDays ?? rule.NoncurrentVersionExpirationInDays;
 }
 
+function expires(rule: Json): boolean {
+  return rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined;
+}
+
+/** Whether objects under one prefix can be objects under the other (`''` is every object). */
+function overlap(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a);
+}
+
+/** The bucket's table-maintenance record, if it has one (see lib/classification/table-maintenance.ts). */
+function maintenanceOf(node: CfnResource): TableMaintenanceRecord | undefined {
+  const record = rendered(node).metadata?.[TABLE_MAINTENANCE_METADATA];
+  return record && typeof record === 'object' && typeof record.workflow === 'string' ? record : undefined;
+}
+
+/** Whether the template holds the state machine and an enabled scheduled EventBridge rule that starts it. */
+function scheduled(node: CfnResource, workflow: string): boolean {
+  const machine = findByLogicalId(node, workflow);
+  if (machine === undefined || rendered(machine).type !== 'AWS::StepFunctions::StateMachine') {
+    return false;
+  }
+  return stackResources(node).some((r) => {
+    const resource = rendered(r);
+    return resource.type === 'AWS::Events::Rule' && typeof resource.properties.ScheduleExpression === 'string'
+      && resource.properties.State !== 'DISABLED'
+      && asList(resource.properties.Targets).some((t) => referencedLogicalId(t.Arn) === workflow);
+  });
+}
+
+/** What is wrong with a bucket whose tables are bounded by a maintenance workflow instead of an expiry. */
+function maintenanceFindings(node: CfnResource, record: TableMaintenanceRecord, rules: Json[], retention: number): string[] {
+  const findings: string[] = [];
+  const tables = asList<Json>(record.tables as Json);
+  if (!scheduled(node, record.workflow)) {
+    findings.push('maintenance-unscheduled');
+  }
+  if (tables.some((t) => t.personal !== false && !(Number(t.retentionDays) >= 1 && Number(t.retentionDays) <= retention))) {
+    findings.push('table-unbounded');
+  }
+  if (asList<Json>(record.files as Json).some((file) => !rules.some((r) => file.startsWith(prefixOf(r)) && Number(r.ExpirationInDays) <= retention))) {
+    findings.push('files-unbounded');
+  }
+  return findings;
+}
+
 export const S3BucketRetention: GdprRule = {
   name: 'S3BucketRetention',
   level: NagMessageLevel.ERROR,
   resourceTypes: ['AWS::S3::Bucket'],
-  info: 'A bucket classified as personal data does not expire its objects within its declared retention (tag mlsd:retention-days). Fix: an enabled lifecycle rule over the whole bucket with `expiration` and `noncurrentVersionExpiration` of at most the retention (SecureBucket derives both from the classification).',
+  info: 'A bucket classified as personal data does not expire its objects within its declared retention (tag mlsd:retention-days). '
+    + 'Fix: an enabled lifecycle rule over the whole bucket with `expiration` and `noncurrentVersionExpiration` of at most the retention '
+    + '(SecureBucket derives both from the classification); or, for a bucket of live Iceberg tables, whose files an expiry would delete '
+    + 'under the tables, the DataLake\'s table maintenance (metadata mlsd:table-maintenance): a scheduled workflow (maintenance-unscheduled), '
+    + 'a row retention within the bucket\'s for every personal table (table-unbounded), no expiry over a table\'s prefix (expiry-under-table), '
+    + 'and an expiry for every other prefix (files-unbounded).',
   explanation: 'Storage limitation (GDPR art. 5(1)(e)): personal data is kept no longer than its purpose needs, and old versions count as kept.',
   check: (node) => {
     if (!holdsPersonalData(node)) {
@@ -27,13 +82,21 @@ export const S3BucketRetention: GdprRule = {
     if (retention === undefined) {
       return ['retention-undeclared'];
     }
-    const rules = asList(props(node).LifecycleConfiguration?.Rules)
-      .filter((r) => r.Status === 'Enabled' && appliesToWholeBucket(r));
+    const rules = asList(props(node).LifecycleConfiguration?.Rules).filter((r) => r.Status === 'Enabled');
+    const wholeBucket = rules.filter(appliesToWholeBucket);
+    const maintenance = maintenanceOf(node);
     const findings: string[] = [];
-    if (!rules.some((r) => Number(r.ExpirationInDays) <= retention)) {
-      findings.push('current-versions');
+    if (maintenance !== undefined) {
+      // An expiry under a live table deletes files the table still references: the table breaks.
+      const tablePrefixes = asList<Json>(maintenance.tables as Json).map((t) => String(t.prefix));
+      if (rules.some((r) => expires(r) && tablePrefixes.some((p) => overlap(prefixOf(r), p)))) {
+        findings.push('expiry-under-table');
+      }
     }
-    if (!rules.some((r) => Number(noncurrentDays(r)) <= retention)) {
+    if (!wholeBucket.some((r) => Number(r.ExpirationInDays) <= retention)) {
+      findings.push(...(maintenance !== undefined ? maintenanceFindings(node, maintenance, rules, retention) : ['current-versions']));
+    }
+    if (!wholeBucket.some((r) => Number(noncurrentDays(r)) <= retention)) {
       findings.push('noncurrent-versions');
     }
     return findingsOrCompliant(findings);

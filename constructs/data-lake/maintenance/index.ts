@@ -1,0 +1,4 @@
+export * from './maintenance';
+export * from './sql';
+export * from './tables';
+export * from './validation';

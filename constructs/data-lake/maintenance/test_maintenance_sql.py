@@ -1,0 +1,366 @@
+"""The table maintenance workflow's Iceberg statements, run on a real Iceberg engine: Spark (local
+mode) with the Iceberg runtime and a Hadoop catalog in a temporary folder, as the erasure test does.
+
+The statements are taken from the synthesized workflow definition (its States.Format templates,
+filled in as Step Functions would), not retyped here. Where Athena's dialect has no Spark
+equivalent, the statement is translated, and only then:
+
+- ``OPTIMIZE "<db>"."<t>" REWRITE DATA USING BIN_PACK`` becomes Iceberg's ``rewrite_data_files``
+  procedure, bin-packing and rewriting every file that has a delete file (Athena's BIN_PACK
+  rewrites files by size and by their delete files);
+- ``VACUUM <db>.`<t>``` becomes ``expire_snapshots`` then ``remove_orphan_files``, with the age and
+  count that the workflow's own ``ALTER TABLE ... SET TBLPROPERTIES`` stored on the table
+  (``vacuum_max_snapshot_age_seconds``, ``vacuum_min_snapshots_to_keep``), as Athena reads them.
+
+ALTER TABLE (backticks), DELETE and the count (double quotes, a timestamp literal minus a day
+interval) run as they are. What is checked is what the retention must achieve: after the
+maintenance, rows past the retention (and rows an erasure deleted) are gone from the current
+snapshot and from every data file a snapshot still references, and their old files are deleted.
+
+Needs pyspark (requirements-dev.txt) and the Iceberg runtime jar, which scripts/setup-local.sh
+downloads into .cache/jars/ (npm test runs it first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+ICEBERG_JAR = REPO / ".cache" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.10.1.jar"
+
+ALICE = "a" * 63 + "1"  # pseudonyms are 64 lower-case hex digits
+BOB = "b" * 63 + "2"
+
+# Prints the statement templates and the table registry of the maintenance workflow of the tests' fixture stack.
+PRINT_STATEMENTS = """
+const { Template } = require('aws-cdk-lib/assertions');
+const { maintenanceFixture, maintenanceWorkflow } = require('./constructs/data-lake/maintenance/test-support');
+const { allStates } = require('./constructs/data-lake/erasure/test-support');
+const workflow = maintenanceWorkflow(Template.fromStack(maintenanceFixture().stack));
+const states = allStates(workflow.definition);
+process.stdout.write('MAINTENANCE ' + JSON.stringify({
+  sql: states.Statements.Parameters, retention: states.RetentionStatements.Parameters, tables: workflow.tables,
+}) + '\\n');
+"""
+
+ARGUMENT = r"\$[.\w\[\]]+|'(?:[^'\\]|\\.)*'"
+
+
+def states_format(expression: str, values: dict[str, str]) -> str:
+    """Evaluates `States.Format('<template>', <arg>, ...)` as Step Functions does: the template's
+    escapes (\\' \\{ \\} \\\\) unescaped, each `{}` filled with the next argument: a JSONPath's value
+    from `values`, or a quoted literal."""
+    match = re.fullmatch(r"States\.Format\('((?:[^'\\]|\\.)*)'((?:, (?:" + ARGUMENT + r"))*)\)", expression)
+    assert match, f"not a States.Format call: {expression}"
+    template = match.group(1)
+    args = [a for a in re.findall(ARGUMENT, match.group(2))]
+    unescape = lambda text: re.sub(r"\\(.)", r"\1", text)  # noqa: E731
+    parts = re.split(r"(\\.|\{\})", template)
+    out, next_arg = [], iter(args)
+    for part in parts:
+        if part == "{}":
+            arg = next(next_arg)
+            out.append(unescape(arg[1:-1]) if arg.startswith("'") else str(values[arg]))
+        elif part.startswith("\\") and len(part) == 2:
+            out.append(part[1])
+        else:
+            out.append(part)
+    assert next(next_arg, None) is None, "more arguments than slots"
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def synthesis():
+    """Synthesizes the workflow in a child process, started first so that it overlaps Spark's start."""
+    child = subprocess.Popen(
+        ["npx", "ts-node", "--transpile-only", "-e", PRINT_STATEMENTS],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CDK_VALIDATION": "false"},
+    )
+    yield child
+    if child.poll() is None:
+        child.kill()
+        child.communicate()
+
+
+@pytest.fixture(scope="module")
+def workflow(synthesis) -> dict:
+    stdout, stderr = synthesis.communicate(timeout=180)
+    line = next((x for x in stdout.splitlines() if x.startswith("MAINTENANCE ")), None)
+    assert line, f"synthesis printed no statements:\n{stdout[-2000:]}\n{stderr[-2000:]}"
+    return json.loads(line[len("MAINTENANCE ") :])
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory, synthesis):
+    if not ICEBERG_JAR.exists():
+        pytest.fail(f"{ICEBERG_JAR} is missing: run scripts/setup-local.sh (npm test runs it first)")
+    from pyspark.sql import SparkSession
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("maintenance-sql")
+        .config("spark.jars", str(ICEBERG_JAR))
+        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+        .config("spark.sql.catalog.lake", "org.apache.iceberg.spark.SparkCatalog")
+        .config("spark.sql.catalog.lake.type", "hadoop")
+        .config("spark.sql.catalog.lake.warehouse", str(warehouse))
+        .config("spark.sql.defaultCatalog", "lake")
+        # Athena (Trino) quotes identifiers with double quotes; Spark does in ANSI mode.
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.ansi.doubleQuotedIdentifiers", "true")
+        # Athena's session time zone: timestamp literals and columns are UTC.
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def table_of(workflow: dict, name: str) -> dict:
+    return next(t for t in workflow["tables"] if t["name"] == name)
+
+
+class Run:
+    """One execution of the workflow for one table: the statements it sends, rendered for the
+    table's location and the execution's start time, and run on Spark (translated where needed)."""
+
+    def __init__(self, spark, workflow: dict, table: dict, database: str, name: str, started: datetime):
+        self.spark = spark
+        iso = started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{started.microsecond // 1000:03d}Z"
+        date_part, time_part = [p for p in re.split("[TZ]", iso) if p]  # States.StringSplit(StartTime, 'TZ')
+        values = {
+            "$.location.databaseName": database,
+            "$.location.tableName": name,
+            "$.table.timeColumn": table.get("timeColumn"),
+            "$.table.retentionDays": table.get("retentionDays"),
+            "$.clock[0]": date_part,
+            "$.clock[1]": time_part,
+        }
+        self.sql = {k[:-2]: states_format(v, values) for k, v in workflow["sql"].items()}
+        if "timeColumn" in table:
+            self.sql.update({k[:-2]: states_format(v, values) for k, v in workflow["retention"].items()})
+        self.started = started
+
+    def statements(self) -> list[str]:
+        """The workflow's order: snapshot expiry, (with a retention) the DELETE, OPTIMIZE, VACUUM; then the count."""
+        order = ["snapshotExpiry", "delete", "compact", "vacuum"]
+        return [self.sql[k] for k in order if k in self.sql]
+
+    def execute(self) -> int | None:
+        for statement in self.statements():
+            self.run(statement)
+        return self.spark.sql(self.sql["count"]).collect()[0][0] if "count" in self.sql else None
+
+    def run(self, statement: str) -> None:
+        optimize = re.fullmatch(r'OPTIMIZE "([\w-]+)"\."([\w-]+)" REWRITE DATA USING BIN_PACK', statement)
+        vacuum = re.fullmatch(r"VACUUM (\w+)\.`([\w-]+)`", statement)
+        if optimize:
+            self.spark.sql(
+                f"CALL lake.system.rewrite_data_files(table => '{ident(*optimize.groups())}', strategy => 'binpack', "
+                "options => map('delete-file-threshold', '1', 'min-input-files', '1'))"
+            )
+        elif vacuum:
+            db, name = vacuum.groups()
+            props = {r[0]: r[1] for r in self.spark.sql(f"SHOW TBLPROPERTIES {ident(db, name)}").collect()}
+            age, keep = int(props["vacuum_max_snapshot_age_seconds"]), int(props["vacuum_min_snapshots_to_keep"])
+            older = self.started - timedelta(seconds=age)
+            self.spark.sql(
+                f"CALL lake.system.expire_snapshots(table => '{ident(db, name)}', "
+                f"older_than => TIMESTAMP '{stamp(older)}', "
+                f"retain_last => {keep})"
+            )
+            # Iceberg's procedure refuses an orphan cutoff less than a day before the wall clock (a run
+            # simulated days ahead has one): clamped. Expiry alone deletes the files the tests look for.
+            orphans = min(older, datetime.now(timezone.utc) - timedelta(days=1, minutes=1))
+            self.spark.sql(
+                f"CALL lake.system.remove_orphan_files(table => '{ident(db, name)}', "
+                f"older_than => TIMESTAMP '{stamp(orphans)}')"
+            )
+        else:
+            self.spark.sql(statement)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def ident(database: str, name: str) -> str:
+    return f"`{database}`.`{name}`"
+
+
+def create(spark, table: str, columns: str, rows: list[tuple]) -> None:
+    """An Iceberg v2 table with merge-on-read deletes, as Athena writes them; the rows in one data file."""
+    spark.sql(
+        f"CREATE TABLE {table} ({columns}) USING iceberg "
+        "TBLPROPERTIES ('format-version'='2', 'write.delete.mode'='merge-on-read', 'write.update.mode'='merge-on-read')"
+    )
+    spark.createDataFrame(rows, spark.table(table).schema).coalesce(1).writeTo(table).append()
+
+
+def reachable_rows(spark, table: str, where: str) -> int:
+    """Rows matching `where` in the data files any snapshot still references, read from the files
+    themselves (delete files not applied): what a reader with the bucket, not the table, would find."""
+    files = [r[0] for r in spark.sql(f"SELECT DISTINCT file_path FROM {table}.all_data_files").collect()]
+    return spark.read.parquet(*files).where(where).count() if files else 0
+
+
+def files_on_disk(spark, table: str) -> set[str]:
+    location = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Location'").collect()[0][1]
+    return {str(p) for p in Path(location.replace("file:", "")).joinpath("data").rglob("*.parquet")}
+
+
+def test_states_format_reads_paths_indexes_and_literals():
+    assert (
+        states_format("States.Format('a \\'{}\\' {} {}', $.v[0], '7', $.w)", {"$.v[0]": "x", "$.w": 2}) == "a 'x' 7 2"
+    )
+
+
+def test_the_statements_are_athenas(workflow):
+    table = table_of(workflow, "dataset:clicks")
+    run = Run(
+        None, workflow, table, "maintenance_lake", "clicks", datetime(2026, 3, 1, 3, 0, 0, 123000, tzinfo=timezone.utc)
+    )
+    assert run.statements() == [
+        "ALTER TABLE `maintenance_lake`.`clicks` SET TBLPROPERTIES "
+        "('vacuum_max_snapshot_age_seconds'='432000', 'vacuum_min_snapshots_to_keep'='1')",
+        'DELETE FROM "maintenance_lake"."clicks" '
+        "WHERE \"clicked_at\" < TIMESTAMP '2026-03-01 03:00:00.123' - INTERVAL '90' DAY",
+        'OPTIMIZE "maintenance_lake"."clicks" REWRITE DATA USING BIN_PACK',
+        "VACUUM maintenance_lake.`clicks`",
+    ]
+    assert run.sql["count"] == (
+        'SELECT count(*) FROM "maintenance_lake"."clicks" '
+        "WHERE \"clicked_at\" < TIMESTAMP '2026-03-01 03:00:00.123' - INTERVAL '90' DAY OR \"clicked_at\" IS NULL"
+    )
+
+
+def test_rows_past_the_retention_and_erased_rows_leave_the_table_and_every_reachable_file(spark, workflow):
+    db, name = "maintenance_lake", "clicks"
+    table = f"{db}.{name}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    old, recent = now - timedelta(days=91), now - timedelta(days=3)
+    create(
+        spark,
+        table,
+        "user_id string, clicked_at timestamp, item_id string",
+        [
+            (BOB, old, "i1"),
+            (ALICE, old, "i2"),
+            (BOB, recent, "i3"),
+            (ALICE, recent, "i4"),
+            (BOB, recent, "i5"),
+        ],
+    )
+    first_files = files_on_disk(spark, table)
+    # An erasure (the erasure workflow's DELETE) hides Alice's recent row behind a delete file.
+    spark.sql(f'DELETE FROM "{db}"."{name}" WHERE "user_id" = \'{ALICE}\'')
+    expired = f"clicked_at < TIMESTAMP '{(now - timedelta(days=90)).isoformat(sep=' ')}'"
+
+    # Today's run: the count that verifies the retention is zero at once ...
+    clicks = table_of(workflow, "dataset:clicks")
+    assert Run(spark, workflow, clicks, db, name, datetime.now(timezone.utc)).execute() == 0
+    assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i3", "i5"]
+    # ... but the snapshots from before it, younger than vacuum_max_snapshot_age_seconds, still
+    # reference the old data file: its bytes stay until a run after that age.
+    assert reachable_rows(spark, table, expired) == 2
+    assert reachable_rows(spark, table, f"user_id = '{ALICE}'") == 2
+
+    # The run after the snapshot age (5 days by default) expires them: nothing past the retention,
+    # and nothing erased, is left in any file a snapshot references, and the old file is gone.
+    later = datetime.now(timezone.utc) + timedelta(days=5, minutes=1)
+    assert Run(spark, workflow, clicks, db, name, later).execute() == 0
+    assert reachable_rows(spark, table, expired) == 0
+    assert reachable_rows(spark, table, f"user_id = '{ALICE}'") == 0
+    assert reachable_rows(spark, table, "true") == 2
+    assert first_files and not (first_files & files_on_disk(spark, table))
+    assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i3", "i5"]
+
+
+def test_a_row_without_a_time_is_kept_and_fails_the_verification(spark, workflow):
+    """NULL is never older than the cutoff: the DELETE keeps the row, and the count that verifies the
+    retention finds it, so the run fails loudly rather than keeping it forever or deleting it unasked."""
+    db, name = "maintenance_lake", "untimed"
+    table = f"{db}.{name}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    create(
+        spark,
+        table,
+        "user_id string, clicked_at timestamp, item_id string",
+        [(BOB, None, "i1"), (BOB, now - timedelta(days=1), "i2"), (ALICE, now - timedelta(days=200), "i3")],
+    )
+    clicks = table_of(workflow, "dataset:clicks")
+    assert Run(spark, workflow, clicks, db, name, datetime.now(timezone.utc)).execute() == 1
+    assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i1", "i2"]
+
+
+def test_a_date_column_is_compared_with_the_same_cutoff(spark, workflow):
+    db, name = "maintenance_lake", "sessions"
+    table = f"{db}.{name}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    today = datetime.now(timezone.utc).date()
+    create(
+        spark,
+        table,
+        "session_id string, day date",
+        [("s1", today - timedelta(days=400)), ("s2", today - timedelta(days=10))],
+    )
+    sessions = table_of(workflow, "dataset:sessions")
+    assert sessions["retentionDays"] == 365
+    assert Run(spark, workflow, sessions, db, name, datetime.now(timezone.utc)).execute() == 0
+    assert [r[0] for r in spark.sql(f"SELECT session_id FROM {table}").collect()] == ["s2"]
+
+
+def test_an_offline_store_named_with_hyphens_is_maintained_by_write_time(spark, workflow):
+    # SageMaker names offline tables itself, with hyphens: ALTER and VACUUM take them in backticks,
+    # the other statements in double quotes.
+    db, name = "sagemaker_featurestore", "user-activity-1700000000"
+    table = f"`{db}`.`{name}`"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    create(
+        spark,
+        table,
+        "user_id string, event_time string, clicks bigint, "
+        "write_time timestamp, api_invocation_time timestamp, is_deleted boolean",
+        [
+            (ALICE, "2020-01-01T00:00:00Z", 1, now - timedelta(days=61), now - timedelta(days=61), False),
+            (BOB, "2020-01-01T00:00:00Z", 2, now - timedelta(days=1), now - timedelta(days=1), False),
+        ],
+    )
+    offline = table_of(workflow, "feature-group:user-activity:offline")
+    assert (offline["timeColumn"], offline["retentionDays"]) == ("write_time", 60)
+    assert Run(spark, workflow, offline, db, name, datetime.now(timezone.utc)).execute() == 0
+    assert [r[0] for r in spark.sql(f"SELECT user_id FROM {table}").collect()] == [BOB]
+
+
+def test_an_exempt_table_is_compacted_and_vacuumed_without_a_delete(spark, workflow):
+    db, name = "maintenance_lake", "items"
+    table = f"{db}.{name}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    create(spark, table, "item_id string, price double", [("i1", 1.0), ("i2", 2.0)])
+    spark.sql(f"DELETE FROM {table} WHERE item_id = 'i1'")
+    items = table_of(workflow, "dataset:items")
+    run = Run(spark, workflow, items, db, name, datetime.now(timezone.utc) + timedelta(days=5, minutes=1))
+    assert [s.split(" ")[0] for s in run.statements()] == ["ALTER", "OPTIMIZE", "VACUUM"]
+    assert run.execute() is None
+    assert reachable_rows(spark, table, "item_id = 'i1'") == 0
+    assert [r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()] == ["i2"]
