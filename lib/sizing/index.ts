@@ -6,3 +6,5 @@ export * from './stream';
 export * from './traffic';
 export * from './vector-index';
 export * from './serving';
+export * from './anonymization';
+export * from './metadata';
