@@ -71,7 +71,9 @@ export class NewsFeedStack extends Stack {
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: impressions as the feed service logged them (features at ranking time + outcomes), and posts.
-    const { impressionsDataset, posts } = addNewsFeedDatasets(lake);
+    const { impressionsDataset, posts } = addNewsFeedDatasets(lake, {
+      impressionsPerDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who), peakToAverage: a.peakToAverage,
+    });
 
     // Feature store: streaming features where freshness matters, batch features for posts, a cache in front.
     const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
