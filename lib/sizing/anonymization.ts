@@ -19,7 +19,7 @@ import { KitError } from '../errors';
 /**
  * Rows one core anonymizes per second in Spark, measured by `npm run bench:anonymization` (Spark
  * local[2] on this kit's benchmark policy of 11 columns; docs/benchmarks.md). Rounded down: the
- * measurement (about 14,000 on 2026-12-07) does not count S3 reads or a busy instance.
+ * measurements (13,000 to 19,000 on 2026-12-07, on a shared 2-core machine) count no S3 reads.
  */
 export const ANONYMIZATION_ROWS_PER_CORE_SECOND = 10_000;
 
