@@ -81,7 +81,7 @@ def relative_to(root: str, path: str) -> str:
     """`path` under `root` (both URIs or local paths as Spark lists them)."""
 
     def strip(uri: str) -> str:
-        return re.sub(r"^[a-z0-9]+:/*", "", uri).rstrip("/")
+        return re.sub(r"^(?:[a-z0-9]+:)?/*", "", uri).rstrip("/")  # s3://b/k, file:/p and /p alike
 
     r, p = strip(root), strip(path)
     return p[len(r) + 1 :] if p.startswith(r + "/") else p
@@ -106,8 +106,15 @@ def anonymize_files(
             with tempfile.TemporaryDirectory(prefix="anonymize-") as directory:
                 local = Path(directory) / Path(relative).name
                 local.write_bytes(bytes(content))
-                for record in anonymizer.rows(local, shown=relative):
-                    yield (encode(record),)
+                try:
+                    for record in anonymizer.rows(local, shown=relative):
+                        yield (encode(record),)
+                except anonymize.AnonymizationError:
+                    raise
+                except Exception as e:  # a bug: Spark would log its message, which may quote a value
+                    raise anonymize.AnonymizationError(
+                        f"dataset '{policy.dataset}': internal error {type(e).__name__} in {relative} (withheld)"
+                    ) from None
 
     return run
 

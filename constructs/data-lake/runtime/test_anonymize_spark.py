@@ -204,6 +204,17 @@ def test_windows_are_hours_or_days_and_nothing_else() -> None:
             anonymize_spark.window_prefix(bad)
 
 
+def test_files_are_named_under_the_window_whatever_scheme_spark_lists_them_with() -> None:
+    root = "s3://raw/events/2026/12/07/01/"
+    assert anonymize_spark.relative_to(root, root + "sub/a.gz") == "sub/a.gz"
+    assert anonymize_spark.relative_to("/tmp/_w/events/", "file:/tmp/_w/events/a.jsonl") == "a.jsonl"
+    assert anonymize_spark.relative_to("/tmp/w/", "file:///tmp/w/x/_SUCCESS") == "x/_SUCCESS"
+    assert not anonymize.input_file_wanted("x/_SUCCESS", "jsonl")
+    assert not anonymize.input_file_wanted(".hidden/a.jsonl", "jsonl")
+    with pytest.raises(anonymize.InputFormatError, match=r"input file x/a.csv is not a jsonl file"):
+        anonymize.input_file_wanted("x/a.csv", "jsonl")
+
+
 def test_spark_output_equals_the_single_process_output(spark, tmp_path: Path) -> None:
     columns = COLUMNS + TIME_COLUMNS
     p = policy(columns)
