@@ -379,7 +379,11 @@ export class DataLake extends Construct {
     });
   }
 
-  /** `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`. */
+  /**
+   * `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`, in folders of their
+   * hour, `YYYY/MM/DD/HH/` (UTC; the layout of {@link addIngestionStream}). The anonymization stage
+   * takes one such folder (or a day's) per run; a file outside them is never anonymized.
+   */
   public rawLandingUri(dataset: string): string {
     this.dataset(dataset);
     return `s3://${this.rawBucket.bucketName}/${dataset}/`;
