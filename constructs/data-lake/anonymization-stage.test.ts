@@ -85,7 +85,11 @@ test('a schedule runs one window: the Spark job over the window\'s raw prefix, t
   // Evaluated as Step Functions would, with worst-case values (an 80-character execution name).
   const { findings, tasks } = anonymizationTasks(stack, template);
   expect(findings).toEqual([]);
-  expect(tasks.map((t) => t.state)).toEqual(['Anonymize', 'AppendToIceberg']);
+  expect(tasks.map((t) => t.state)).toEqual(['Anonymize', 'AppendToIceberg', 'AnnounceWindow']);
+  // Once committed, the window is announced for the dataset's consumers (batch feature ingestion).
+  const announced = (tasks[2].request as { Entries: { Source: string; DetailType: string; Detail: object }[] }).Entries[0];
+  expect(announced).toMatchObject({ Source: 'mlsd.data-lake', DetailType: 'Window anonymized' });
+  expect(Object.keys(announced.Detail)).toEqual(['database', 'dataset', 'window']);
   const job = tasks[0].request as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(job.ProcessingJobName.length).toBeLessThanOrEqual(63);
   expect(job.AppSpecification.ImageUri).toBe('571004829621.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-spark-processing:3.5-cpu-py39-v1.0');

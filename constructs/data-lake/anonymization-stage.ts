@@ -29,6 +29,20 @@ export enum AnonymizationWindow {
   DAY = 'day',
 }
 
+/** `source` of the event the stage sends once a window is in its Iceberg table. */
+export const WINDOW_ANONYMIZED_SOURCE = 'mlsd.data-lake';
+/** `detail-type` of that event; its detail is `{ "database", "dataset", "window" }`. */
+export const WINDOW_ANONYMIZED_DETAIL_TYPE = 'Window anonymized';
+
+/** The EventBridge pattern of the events that say a window of `dataset` is in its Iceberg table (e.g. to ingest its features). */
+export function windowAnonymizedPattern(dataset: { readonly databaseName: string; readonly name: string }): events.EventPattern {
+  return {
+    source: [WINDOW_ANONYMIZED_SOURCE],
+    detailType: [WINDOW_ANONYMIZED_DETAIL_TYPE],
+    detail: { database: [dataset.databaseName], dataset: [dataset.name] },
+  };
+}
+
 /** Minutes past the window's end before its run: Firehose flushes a buffer within 15 minutes, so a window's last objects have landed. */
 export const WINDOW_LAG_MINUTES = 20;
 
@@ -173,8 +187,25 @@ export class AnonymizationStage extends Construct {
       databaseName: props.databaseName,
     });
 
+    // Consumers of the curated table (batch feature ingestion) start from this event, once the
+    // window is in the table, rather than guessing when it will be. A rerun announces it again.
+    const announce = new sfn.CustomState(this, 'AnnounceWindow', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::events:putEvents`,
+        Parameters: {
+          Entries: [{
+            Source: WINDOW_ANONYMIZED_SOURCE,
+            DetailType: WINDOW_ANONYMIZED_DETAIL_TYPE,
+            Detail: { 'database': props.databaseName, 'dataset': props.dataset, 'window.$': '$.window' },
+          }],
+        },
+        ResultPath: null,
+      },
+    });
+
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: window.next(anonymize).next(commit),
+      definition: window.next(anonymize).next(commit).next(announce),
       encryptionKey: props.encryptionKey,
       logName: `anonymize-${props.dataset}`,
       timeout: props.maxRuntime.plus(Duration.hours(1)),
@@ -201,6 +232,10 @@ export class AnonymizationStage extends Construct {
     const role = this.stateMachine.role as iam.Role;
     const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
     grantRunProcessingJobs(role, JOB_NAME_PREFIX, props.role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [arn('events', 'event-bus/default')],
+    }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
       resources: [props.workGroupArn],

@@ -322,7 +322,7 @@ export class DataLake extends Construct {
       maxRuntime: this.props.anonymizationMaxRuntime ?? Duration.hours(2),
     });
 
-    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey);
+    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume);
     this.datasets.set(name, dataset);
     // A subject's rows are found by each column that holds the pseudonym of one of their identifiers.
     for (const column of columns.filter((c) => c.subjectIdentifier !== undefined)) {
