@@ -107,7 +107,8 @@ export class NewsFeedStack extends Stack {
       eventTime: 'snapshot_time',
       features: POST_GROUP_FEATURES,
       onlineTtl: Duration.days(7),
-      batch: { source: posts, schedule: events.Schedule.rate(Duration.hours(1)) },
+      // Each hourly snapshot of posts, once the lake has anonymized it (not the whole table every hour).
+      batch: { source: posts, perWindow: true },
     });
     const cache = features.addOnlineCache({
       retention: Duration.days(2), cacheNodeType: cacheCapacity.cacheNodeType, replicasPerNodeGroup: cacheCapacity.replicasPerNodeGroup,

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { checkFigures, clean, fmt, numberAtLeast, positiveNumber } from './arithmetic';
+import { DEFAULT_PEAK_TO_AVERAGE } from './traffic';
 import { BatchCapacity, sizeBatch } from './batch';
 import { KitError } from '../errors';
 
@@ -67,6 +68,25 @@ export function instanceVcpus(instanceType: string): number | undefined {
 }
 
 /**
+ * Rows in the busiest window of a dataset: the day's rows over the windows of a day, times the
+ * peak-to-average ratio for hourly windows (a daily window holds the whole day).
+ *
+ * @throws KitError when the window is neither an hour nor a day
+ */
+export function busiestWindowRows(rowsPerDay: number, window: Duration, peakToAverage: number | undefined, who: string): { rows: number; explanation: string } {
+  const hours = window.toHours({ integral: false });
+  if (hours !== 1 && hours !== 24) {
+    throw new KitError(`${who}: window must be 1 hour or 1 day, but ${window.toHumanString()} was provided`);
+  }
+  const peak = hours === 1 ? peakToAverage ?? DEFAULT_PEAK_TO_AVERAGE : 1;
+  const rows = clean((rowsPerDay * hours / 24) * peak);
+  return {
+    rows,
+    explanation: `${fmt(rowsPerDay)} rows per day × ${fmt(hours)} h / 24 h${peak !== 1 ? ` × ${fmt(peak)} peak-to-average` : ''} = ${fmt(rows)} rows in the busiest window`,
+  };
+}
+
+/**
  * Instances for the busiest window of a dataset.
  *
  * @throws KitError naming each invalid figure, or when the window needs more than `maxInstances`
@@ -77,13 +97,8 @@ export function sizeAnonymization(figures: AnonymizationFigures, who = 'sizeAnon
   if (vcpus === undefined) {
     throw new KitError(`${who}: instanceType must be a SageMaker instance type with a size such as ml.m5.4xlarge, but '${figures.instanceType}' was provided`);
   }
-  const hours = figures.window.toHours({ integral: false });
-  if (hours !== 1 && hours !== 24) {
-    throw new KitError(`${who}: window must be 1 hour or 1 day, but ${figures.window.toHumanString()} was provided`);
-  }
-  const peak = hours === 1 ? figures.peakToAverage ?? 3 : 1;
+  const { rows: rowsPerWindow, explanation } = busiestWindowRows(figures.rowsPerDay, figures.window, figures.peakToAverage, who);
   const perCore = figures.rowsPerCoreSecond ?? ANONYMIZATION_ROWS_PER_CORE_SECOND;
-  const rowsPerWindow = clean((figures.rowsPerDay * hours / 24) * peak);
   const batch = sizeBatch({
     records: rowsPerWindow,
     recordsPerSecondPerInstance: perCore * vcpus,
@@ -94,7 +109,7 @@ export function sizeAnonymization(figures: AnonymizationFigures, who = 'sizeAnon
     ...batch,
     rowsPerWindow,
     explanation: [
-      `${fmt(figures.rowsPerDay)} rows per day × ${fmt(hours)} h / 24 h${peak !== 1 ? ` × ${fmt(peak)} peak-to-average` : ''} = ${fmt(rowsPerWindow)} rows in the busiest window`,
+      explanation,
       `${fmt(perCore)} rows/s per core (measured) × ${vcpus} vCPUs of ${figures.instanceType} = ${fmt(perCore * vcpus)} rows/s per instance; the run may take ${fmt(ANONYMIZATION_WINDOW_BUDGET * 100)} % of the window`,
       ...batch.explanation,
     ],

@@ -8,3 +8,4 @@ export * from './vector-index';
 export * from './serving';
 export * from './anonymization';
 export * from './metadata';
+export * from './ingestion';

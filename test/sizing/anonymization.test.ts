@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { ANONYMIZATION_ROWS_PER_CORE_SECOND, instanceVcpus, sizeAnonymization } from '../../lib/sizing';
+import { ANONYMIZATION_ROWS_PER_CORE_SECOND, FEATURE_PUTS_PER_SECOND_PER_INSTANCE, instanceVcpus, sizeAnonymization, sizeIngestion } from '../../lib/sizing';
 
 describe('sizeAnonymization', () => {
   test('instances = ceil(rows in the busiest window / (rows/s per core × vCPUs × half the window))', () => {
@@ -36,5 +36,16 @@ describe('sizeAnonymization', () => {
       .toThrow(/Feed: window must be 1 hour or 1 day, but 2 hours was provided/);
     expect(() => sizeAnonymization({ rowsPerDay: 1, window: Duration.hours(1), instanceType: 'big' }, 'Feed'))
       .toThrow(/Feed: instanceType must be a SageMaker instance type with a size such as ml.m5.4xlarge, but 'big' was provided/);
+  });
+});
+
+describe('sizeIngestion', () => {
+  test('instances = ceil(rows in the busiest window / (PutRecord calls/s per instance × half the window))', () => {
+    const capacity = sizeIngestion({ rowsPerDay: 240_000_000, window: Duration.hours(1) });
+    expect(capacity.instanceCount).toBe(34);
+    expect(capacity.explanation[0]).toBe('240,000,000 rows per day × 1 h / 24 h × 3 peak-to-average = 30,000,000 rows in the busiest window');
+    expect(capacity.explanation[1]).toBe(`${FEATURE_PUTS_PER_SECOND_PER_INSTANCE} PutRecord calls/s per instance (assumed); the run may take 50 % of the window`);
+    expect(sizeIngestion({ rowsPerDay: 1_000, window: Duration.days(1) }).instanceCount).toBe(1);
+    expect(() => sizeIngestion({ rowsPerDay: 1e12, window: Duration.hours(1) }, 'Feed')).toThrow(/Feed: .* above maxInstances \(100\)/);
   });
 });
