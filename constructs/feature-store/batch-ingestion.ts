@@ -167,11 +167,25 @@ export class BatchIngestion extends Construct {
 
     // The window arrives in an event anyone allowed to put events could send: only its shape
     // (YYYY-MM-DD or YYYY-MM-DDTHH) may reach the UNLOAD.
+    // An empty export (a quiet window, an empty dataset) has no file for the job's input, which
+    // SageMaker refuses: the run ends there, successfully, with nothing to write.
+    const listExport = new sfn.CustomState(this, 'ListExport', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:listObjectsV2`,
+        Parameters: { 'Bucket': lake.curatedBucket.bucketName, 'Prefix.$': statesFormat(`${exportPrefix}{}/`, '$$.Execution.Name'), 'MaxKeys': 1 },
+        ResultSelector: { 'count.$': '$.KeyCount' },
+        ResultPath: '$.export',
+      },
+    });
+    const exportAndIngest = exportRows.next(listExport).next(new sfn.Choice(this, 'AnythingExported')
+      .when(sfn.Condition.numberEquals('$.export.count', 0), new sfn.Succeed(this, 'NothingToIngest'))
+      .otherwise(ingest));
     const definition = perWindow
       ? sfn.Choice.jsonata(this, 'CheckWindow', { comment: 'Only a window of the shape YYYY-MM-DD[THH] reaches the UNLOAD' })
-        .when(sfn.Condition.jsonata(WINDOW_CONDITION), exportRows.next(ingest))
+        .when(sfn.Condition.jsonata(WINDOW_CONDITION), exportAndIngest)
         .otherwise(sfn.Fail.jsonata(this, 'InvalidWindow', { error: 'InvalidWindow', cause: 'The window must be YYYY-MM-DD or YYYY-MM-DDTHH' }))
-      : exportRows.next(ingest);
+      : exportAndIngest;
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition,
       encryptionKey: lake.encryptionKey,

@@ -177,11 +177,11 @@ describe('batch ingestion', () => {
     const { findings, tasks } = checkStackRequests(stackInfo(stack, template.toJSON().Resources));
     const ingestion = tasks.filter((t) => t.stateMachine.includes('Batch'));
     expect(findings.filter((f) => f.stateMachine.includes('Batch'))).toEqual([]);
-    expect(ingestion.map((t) => t.state)).toEqual(['ExportFeatures', 'Ingest']);
+    expect(ingestion.map((t) => t.state)).toEqual(['ExportFeatures', 'ListExport', 'Ingest']);
     expect(unloadStatement('lake_lake', source, ['user_id', 'clicks_7d'], true))
       .toBe('UNLOAD (SELECT "user_id", "clicks_7d" FROM "lake_lake"."ad_clicks" WHERE "anonymization_window" = \'{}\') TO \'{}\' WITH (format = \'JSON\', compression = \'GZIP\')');
     // 240M rows a day: 10M an hour × 3 at the peak = 30M rows; 500 puts/s per instance × 1,800 s = 900,000: 34 instances.
-    const job = ingestion[1].request as { ProcessingResources: { ClusterConfig: { InstanceCount: number } }; ProcessingInputs: { InputName: string; S3Input: { S3DataDistributionType?: string } }[] };
+    const job = ingestion[2].request as { ProcessingResources: { ClusterConfig: { InstanceCount: number } }; ProcessingInputs: { InputName: string; S3Input: { S3DataDistributionType?: string } }[] };
     expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(34);
     expect(job.ProcessingInputs.find((i) => i.InputName === 'export')!.S3Input.S3DataDistributionType).toBe('ShardedByS3Key');
     const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).find((m) => JSON.stringify(m).includes('ExportFeatures'))!;
@@ -190,6 +190,8 @@ describe('batch ingestion', () => {
     const definition = JSON.stringify(machine.Properties.DefinitionString);
     expect(definition).toMatch(/WHERE .{0,12}anonymization_window.{0,12} = .{0,6}\{\}.{0,6}\).*\$\.window/);
     expect(definition).toContain('InvalidWindow');
+    // An empty window ends the run before the job, which would refuse an input without files.
+    expect(definition).toMatch(/AnythingExported.{0,20}Choice.{0,40}\$\.export\.count.{0,12}NumericEquals.{0,4}0.{0,12}NothingToIngest/);
   });
 
   test('per window excludes a schedule and needs a dataset of the lake', () => {
