@@ -110,10 +110,10 @@ function main(): void {
   process.stdout.write(report);
   fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
   const target = path.join(ROOT, 'docs', 'benchmarks.md');
-  // The serving benchmark appends its own section; keep it.
+  // The anonymization and serving benchmarks write their own sections after this report; keep them.
   const previous = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
-  const serving = previous.indexOf('\n## Serving');
-  fs.writeFileSync(target, report + (serving >= 0 ? previous.slice(serving) : ''));
+  const kept = ['\n## Anonymization', '\n## Serving'].map((heading) => previous.indexOf(heading)).filter((at) => at >= 0);
+  fs.writeFileSync(target, report + (kept.length > 0 ? previous.slice(Math.min(...kept)) : ''));
 }
 
 main();

@@ -22,7 +22,7 @@ const DOUBLES: readonly string[] = ['affinity_score', 'user_dwell_seconds_1h', '
  * pseudonymized, the IP and times generalized; the post text and image key are dropped from the
  * curated zone, only the content embedding is kept.
  */
-export function addNewsFeedDatasets(lake: DataLake) {
+export function addNewsFeedDatasets(lake: DataLake, volumes: { readonly impressionsPerDay?: number; readonly peakToAverage?: number } = {}) {
   const userId = { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   // An author is a user: erasing a user also removes the rows of their posts.
   const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' } as const;
@@ -36,6 +36,8 @@ export function addNewsFeedDatasets(lake: DataLake) {
   const impressionsDataset = lake.addDataset('feed_impressions', {
     description: 'Posts shown in users\' feeds, the features the ranker saw, the score it served and what the user did',
     retention: RowRetention.byTimeColumn('impression_time'),
+    // One row per post shown: sizes the anonymization runs (a billion a day does not fit one instance).
+    volume: volumes.impressionsPerDay === undefined ? undefined : { rowsPerDay: volumes.impressionsPerDay, peakToAverage: volumes.peakToAverage },
     columns: [
       userId, authorId, postId,
       { name: 'ip', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.ipPrefix() },

@@ -71,7 +71,9 @@ export class NewsFeedStack extends Stack {
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: impressions as the feed service logged them (features at ranking time + outcomes), and posts.
-    const { impressionsDataset, posts } = addNewsFeedDatasets(lake);
+    const { impressionsDataset, posts } = addNewsFeedDatasets(lake, {
+      impressionsPerDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who), peakToAverage: a.peakToAverage,
+    });
 
     // Feature store: streaming features where freshness matters, batch features for posts, a cache in front.
     const features = new FeatureStore(this, 'FeatureStore', { lake, network, purpose });
@@ -105,7 +107,8 @@ export class NewsFeedStack extends Stack {
       eventTime: 'snapshot_time',
       features: POST_GROUP_FEATURES,
       onlineTtl: Duration.days(7),
-      batch: { source: posts, schedule: events.Schedule.rate(Duration.hours(1)) },
+      // Each hourly snapshot of posts, once the lake has anonymized it (not the whole table every hour).
+      batch: { source: posts, perWindow: true },
     });
     const cache = features.addOnlineCache({
       retention: Duration.days(2), cacheNodeType: cacheCapacity.cacheNodeType, replicasPerNodeGroup: cacheCapacity.replicasPerNodeGroup,

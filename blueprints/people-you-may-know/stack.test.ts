@@ -75,7 +75,8 @@ test('curated profiles drop the name and keep pseudonymized ids, school and empl
   const curated = Object.values(tables).filter((t) => t.Properties.TableInput.Name === 'pymk_profiles');
   expect(curated).toHaveLength(1);
   const columns = curated[0].Properties.TableInput.StorageDescriptor.Columns.map((c: { Name: string }) => c.Name);
-  expect(columns).toEqual(['user_id', 'school', 'employer', 'updated_at']);
+  // The last column is the stage's: the window each row was anonymized in, the key of its exactly-once commit.
+  expect(columns).toEqual(['user_id', 'school', 'employer', 'updated_at', 'anonymization_window']);
 });
 
 test('loads 1B suggestions with the loaders lib/sizing computes: 24 at 3,000 items/s within the loader\'s 4 h', () => {

@@ -1,20 +1,25 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { ColumnClassification, DataLake, RowRetention } from '.';
-import { insertStatement, stagingPrefix, stagingType } from './anonymization-stage';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AnonymizationWindow, ColumnAction, ColumnClassification, DataLake, DataLakeProps, DatasetProps, RowRetention } from '.';
+import { WINDOW_COLUMN, commitStatement, stagingPrefix, stagingType, windowExpression } from './anonymization-stage';
+import { KitError } from '../../lib/errors';
 import { statesFormat } from '../../lib/workflows';
 import { kitApp } from '../../test/support/app';
-import { EvaluatedTask } from '../../test/support/requests/simulate';
 import { checkStackRequests, stackInfo } from '../../test/support/requests/stack-requests';
 import { Network } from '../network';
 
-test('the INSERT appends one staged file, casting timestamps and dates from their text', () => {
-  const sql = insertStatement('lake_db', 'events', [
+test('the commit appends one window\'s staged rows unless the table holds the window, casting timestamps and dates from their text', () => {
+  const sql = commitStatement('lake_db', 'events', [
     { name: 'user_id', type: 'string' },
     { name: 'event_time', type: 'timestamp' },
     { name: 'day', type: 'date' },
   ]);
-  expect(sql).toMatch(/^INSERT INTO "lake_db"\."events" \("user_id", "event_time", "day"\) SELECT "user_id", COALESCE\(.*from_iso8601_timestamp\("event_time"\).*from_unixtime.*\), COALESCE\(.*from_iso8601_date\("day"\).*\) FROM "lake_db"\."events_staging" WHERE "\$path" = '\{\}'$/);
+  expect(sql).toMatch(/^INSERT INTO "lake_db"\."events" \("user_id", "event_time", "day", "anonymization_window"\) SELECT "user_id", COALESCE\(.*from_iso8601_timestamp\("event_time"\).*from_unixtime.*\), COALESCE\(.*from_iso8601_date\("day"\).*\), "anonymization_window" FROM "lake_db"\."events_staging" WHERE "anonymization_window" = '\{\}' AND NOT EXISTS \(SELECT 1 FROM "lake_db"\."events" WHERE "anonymization_window" = '\{\}'\)$/);
+});
+
+test('the window is the input\'s, or the hour (day) before the schedule\'s time', () => {
+  expect(windowExpression(AnonymizationWindow.HOUR)).toBe("{% $exists($states.input.window) ? $states.input.window : $fromMillis($toMillis($states.input.time) - 3600000, '[Y0001]-[M01]-[D01]T[H01]') %}");
+  expect(windowExpression(AnonymizationWindow.DAY)).toContain("- 86400000, '[Y0001]-[M01]-[D01]')");
 });
 
 test('staging keeps timestamps and dates as text and everything else typed', () => {
@@ -38,33 +43,131 @@ test('intrinsic literals keep CDK tokens intact, so they resolve in the definiti
   expect(resolved).toContain("\\\\'");
 });
 
-test('the job reads the new raw object through a manifest, so that any S3 key fits and no other object is taken', () => {
-  const stack = new Stack(kitApp(), 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
-  const lake = new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'recommendations' });
-  lake.addDataset('user_events', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), description: 'Views', columns: [{ name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] });
-  const template = Template.fromStack(stack);
+const ENV = { region: 'eu-west-1', account: '123456789012' };
 
-  // Evaluated as Step Functions would with the worst case: a 1,024-byte key and an 80-character execution name.
+function lakeStack(lakeProps: Partial<DataLakeProps> = {}, dataset: Partial<DatasetProps> = {}) {
+  const stack = new Stack(kitApp(), 'Lake', { env: ENV });
+  const lake = new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'recommendations', ...lakeProps });
+  lake.addDataset('user_events', {
+    retention: RowRetention.exempt('A test table of views: the stage under test does not depend on an age limit.'),
+    description: 'Views',
+    columns: [
+      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+      { name: 'video_id', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+    ],
+    ...dataset,
+  });
+  return { stack, lake, template: Template.fromStack(stack) };
+}
+
+function anonymizationTasks(stack: Stack, template: Template) {
   const { findings, tasks } = checkStackRequests(stackInfo(stack, template.toJSON().Resources));
-  const states = tasks.filter((t) => t.stateMachine.includes('Anonymization'));
-  expect(states.map((t) => t.state)).toEqual(['WriteManifest', 'Anonymize', 'AppendToIceberg', 'RemoveStagedFile']);
-  expect(findings.filter((f) => f.stateMachine.includes('Anonymization'))).toEqual([]);
-  const [write, anonymize] = states.map((t: EvaluatedTask) => t.request as Record<string, unknown>);
-  const [prefix, key] = JSON.parse(write.Body as string);
-  expect(prefix).toEqual({ prefix: `s3://${write.Bucket}/` });
-  expect(key).toMatch(/^user_events\//);
-  expect(key).toHaveLength(1024);
-  expect(write.Key).toMatch(/^_manifests\/user_events\/.{80}\.json$/);
-  const raw = (anonymize.ProcessingInputs as { InputName: string; S3Input: Record<string, string> }[]).find((i) => i.InputName === 'raw')!;
-  expect(raw.S3Input).toMatchObject({ S3DataType: 'ManifestFile', S3Uri: `s3://${write.Bucket}/${write.Key}`, LocalPath: '/opt/ml/processing/raw' });
+  return {
+    findings: findings.filter((f) => f.stateMachine.includes('Anonymization')),
+    tasks: tasks.filter((t) => t.stateMachine.includes('Anonymization')),
+  };
+}
 
-  // The workflow puts manifests, and nothing else, into the raw zone; it never reads it.
-  const statements = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } } }>)
-    .filter((p) => JSON.stringify(p).includes('AnonymizationWorkflowRole'))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-  const onRaw = statements.filter((s) => JSON.stringify(s.Resource).includes('DataLakeRaw'));
-  expect(onRaw).toHaveLength(1);
-  expect(onRaw[0].Action).toEqual(expect.arrayContaining(['s3:PutObject']));
-  expect(JSON.stringify(onRaw[0].Action)).not.toMatch(/s3:GetObject|s3:List/);
-  expect(JSON.stringify(onRaw[0].Resource)).toContain('/_manifests/user_events/*');
+function anonymizationStateMachine(template: Template): { Properties: Record<string, unknown>; Metadata?: Record<string, unknown> } {
+  const machines = Object.entries(template.findResources('AWS::StepFunctions::StateMachine') as Record<string, { Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }>)
+    .filter(([id]) => id.includes('Anonymization'));
+  expect(machines).toHaveLength(1);
+  return machines[0][1];
+}
+
+test('a schedule runs one window: the Spark job over the window\'s raw prefix, then one commit; AWS accepts every request', () => {
+  const { stack, template } = lakeStack();
+  template.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: 'cron(20 * * * ? *)',
+    Targets: [Match.objectLike({ Arn: Match.objectLike({ Ref: Match.stringLikeRegexp('Anonymization') }) })],
+  });
+  expect(Object.values(template.findResources('AWS::Events::Rule')).filter((r) => JSON.stringify(r).includes('Object Created'))).toEqual([]);
+
+  // Evaluated as Step Functions would, with worst-case values (an 80-character execution name).
+  const { findings, tasks } = anonymizationTasks(stack, template);
+  expect(findings).toEqual([]);
+  expect(tasks.map((t) => t.state)).toEqual(['Anonymize', 'AppendToIceberg', 'AnnounceWindow']);
+  // Once committed, the window is announced for the dataset's consumers (batch feature ingestion).
+  const announced = (tasks[2].request as { Entries: { Source: string; DetailType: string; Detail: object }[] }).Entries[0];
+  expect(announced).toMatchObject({ Source: 'mlsd.data-lake', DetailType: 'Window anonymized' });
+  expect(Object.keys(announced.Detail)).toEqual(['database', 'dataset', 'window']);
+  const job = tasks[0].request as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(job.ProcessingJobName.length).toBeLessThanOrEqual(63);
+  expect(job.AppSpecification.ImageUri).toBe('571004829621.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-spark-processing:3.5-cpu-py39-v1.0');
+  expect(job.AppSpecification.ContainerEntrypoint).toEqual(['smspark-submit', '--py-files', expect.stringMatching(/^\/opt\/ml\/processing\/py-files\/[0-9a-f]{64}\.zip$/), expect.stringMatching(/^\/opt\/ml\/processing\/code\/[0-9a-f]{64}\.py$/)]);
+  const args = job.AppSpecification.ContainerArguments as string[];
+  expect(args[args.indexOf('--raw-uri') + 1]).toMatch(/^s3:\/\/.+\/user_events\/$/);
+  expect(args[args.indexOf('--staging-uri') + 1]).toMatch(/^s3:\/\/.+\/_staging\/user_events\/$/);
+  expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 1, InstanceType: 'ml.m5.xlarge' });
+  expect(job.NetworkConfig).toMatchObject({ EnableInterContainerTrafficEncryption: true, EnableNetworkIsolation: false });
+  expect(job.ProcessingInputs.map((i: { InputName: string }) => i.InputName)).toEqual(['code', 'py-files', 'policy']);
+  expect(job.ProcessingOutputConfig).toBeUndefined();
+
+  const definition = JSON.stringify(anonymizationStateMachine(template).Properties.DefinitionString);
+  expect(definition).toContain('\\"QueryLanguage\\":\\"JSONata\\"');
+  expect(definition).toContain('NOT EXISTS');
+});
+
+test('the staging table finds a window\'s folder by projection, and the Iceberg table records each row\'s window', () => {
+  const { template } = lakeStack();
+  template.hasResourceProperties('AWS::Glue::Table', {
+    TableInput: Match.objectLike({
+      Name: 'user_events_staging',
+      PartitionKeys: [{ Name: WINDOW_COLUMN, Type: 'string' }],
+      Parameters: Match.objectLike({ 'projection.enabled': 'true', [`projection.${WINDOW_COLUMN}.type`]: 'injected' }),
+    }),
+  });
+  template.hasResourceProperties('AWS::Glue::Table', {
+    TableInput: Match.objectLike({
+      Name: 'user_events',
+      StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: WINDOW_COLUMN, Type: 'string' })]) }),
+    }),
+  });
+});
+
+test('the instance count comes from the dataset\'s volume, and the sizing is in the template', () => {
+  // 1B rows a day, hourly windows at 3x the average hour = 125M rows; 10,000 rows/s per core × 4 vCPUs
+  // (ml.m5.xlarge) over half the hour = 72M rows per instance: 2 instances.
+  const { stack, template } = lakeStack({}, { volume: { rowsPerDay: 1_000_000_000 } });
+  const job = anonymizationTasks(stack, template).tasks[0].request as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(2);
+  const sizing = anonymizationStateMachine(template).Metadata?.['mlsd:sizing'] as string[];
+  expect(sizing[0]).toBe('1,000,000,000 rows per day × 1 h / 24 h × 3 peak-to-average = 125,000,000 rows in the busiest window');
+  expect(sizing.join('\n')).toMatch(/ceil\(125,000,000 records \/ 72,000,000\) = 2 instance\(s\)/);
+
+  const daily = lakeStack({ anonymizationWindow: AnonymizationWindow.DAY, anonymizationInstanceType: 'ml.m5.4xlarge' }, { volume: { rowsPerDay: 10_000_000_000 } });
+  const dailyJob = anonymizationTasks(daily.stack, daily.template).tasks[0].request as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // 10B rows / (10,000 × 16 rows/s × 43,200 s) = 1.45 → 2 instances; no peak factor for a day; the run starts at 00:20 UTC.
+  expect(dailyJob.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 2, InstanceType: 'ml.m5.4xlarge' });
+  daily.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(20 0 * * ? *)' });
+});
+
+test('fails naming the lake, the dataset and what is allowed when a volume needs too many instances or a prop is out of range', () => {
+  expect(() => lakeStack({ anonymizationMaxInstances: 4 }, { volume: { rowsPerDay: 10_000_000_000 } }))
+    .toThrow(/DataLake Lake\/DataLake: dataset 'user_events' volume: .* need \d+ instances to finish within 30 minutes, above maxInstances \(4\)/);
+  expect(() => lakeStack({}, { volume: { rowsPerDay: -1 } })).toThrow(/dataset 'user_events' volume.*rowsPerDay must be a number above 0/s);
+  expect(() => lakeStack({ anonymizationMaxInstances: 101, anonymizationWindow: 'week' as AnonymizationWindow }))
+    .toThrow(KitError);
+  expect(() => lakeStack({ anonymizationMaxInstances: 101, anonymizationWindow: 'week' as AnonymizationWindow }))
+    .toThrow(/anonymizationWindow must be AnonymizationWindow.HOUR or AnonymizationWindow.DAY, but 'week' was provided; anonymizationMaxInstances must be a whole number from 1 to 100, but 101 was provided/);
+});
+
+test('only the anonymization role reads the raw zone; the workflow never touches it', () => {
+  const { template } = lakeStack();
+  const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { Roles: unknown[]; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }>);
+  const onRaw = (p: (typeof policies)[number]) => p.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('DataLakeRaw'));
+  const workflow = policies.filter((p) => JSON.stringify(p.Properties.Roles).includes('AnonymizationWorkflowRole'));
+  expect(workflow.length).toBeGreaterThan(0);
+  expect(workflow.flatMap(onRaw)).toEqual([]);
+  const readers = policies.filter((p) => onRaw(p).some((s) => JSON.stringify(s.Action).match(/s3:GetObject|s3:List/)));
+  expect(readers.map((p) => JSON.stringify(p.Properties.Roles))).toEqual([expect.stringContaining('DataLakeAnonymizationRole')]);
+  // The job writes only its own dataset's staging prefix in the curated zone.
+  const job = policies.filter((p) => JSON.stringify(p.Properties.Roles).includes('DataLakeAnonymizationRole')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+  expect(job.filter((s) => JSON.stringify(s.Action).includes('s3:DeleteObject')).map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining('/_staging/user_events/*')]);
+});
+
+test('a lake in a region without SageMaker\'s Spark processing image fails synth naming the region and the known ones', () => {
+  const stack = new Stack(kitApp(), 'Lake', { env: { region: 'eu-central-2', account: '123456789012' } });
+  expect(() => new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'recommendations' }))
+    .toThrow(/DataLake Lake\/DataLake: no Spark processing image is known for region eu-central-2; known regions: eu-central-1, eu-north-1/);
 });

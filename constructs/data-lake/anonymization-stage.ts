@@ -1,17 +1,50 @@
 import * as path from 'path';
-import { Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_s3_assets as assets, aws_secretsmanager as secrets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { CfnResource, Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_s3_assets as assets, aws_secretsmanager as secrets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ColumnType, CuratedColumn } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketDelete, grantBucketPut, grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
+import { grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
-import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
+import { SIZING_METADATA } from '../../lib/sizing';
+import { PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 
 /** Processing jobs of the stage are named `anonymize-<hash of the execution>`. */
 const JOB_NAME_PREFIX = 'anonymize';
 
-/** Where the anonymization script lives in this repository. */
+/** Where the anonymization scripts live in this repository. */
 export const ANONYMIZE_SCRIPT = path.join(__dirname, 'runtime', 'anonymize.py');
+export const ANONYMIZE_SPARK_SCRIPT = path.join(__dirname, 'runtime', 'anonymize_spark.py');
+
+/**
+ * The column of every curated Iceberg table that names the window its rows were anonymized in:
+ * the key that makes a window's commit happen once.
+ */
+export const WINDOW_COLUMN = 'anonymization_window';
+
+/** How much raw data one run of the anonymization stage takes. */
+export enum AnonymizationWindow {
+  /** `YYYY-MM-DDTHH`: the objects under `<dataset>/YYYY/MM/DD/HH/`, run at 20 minutes past the next hour. */
+  HOUR = 'hour',
+  /** `YYYY-MM-DD`: the objects under `<dataset>/YYYY/MM/DD/`, run at 00:20 UTC the next day. */
+  DAY = 'day',
+}
+
+/** `source` of the event the stage sends once a window is in its Iceberg table. */
+export const WINDOW_ANONYMIZED_SOURCE = 'mlsd.data-lake';
+/** `detail-type` of that event; its detail is `{ "database", "dataset", "window" }`. */
+export const WINDOW_ANONYMIZED_DETAIL_TYPE = 'Window anonymized';
+
+/** The EventBridge pattern of the events that say a window of `dataset` is in its Iceberg table (e.g. to ingest its features). */
+export function windowAnonymizedPattern(dataset: { readonly databaseName: string; readonly name: string }): events.EventPattern {
+  return {
+    source: [WINDOW_ANONYMIZED_SOURCE],
+    detailType: [WINDOW_ANONYMIZED_DETAIL_TYPE],
+    detail: { database: [dataset.databaseName], dataset: [dataset.name] },
+  };
+}
+
+/** Minutes past the window's end before its run: Firehose flushes a buffer within 15 minutes, so a window's last objects have landed. */
+export const WINDOW_LAG_MINUTES = 20;
 
 /** Properties of an {@link AnonymizationStage}. */
 export interface AnonymizationStageProps {
@@ -24,6 +57,7 @@ export interface AnonymizationStageProps {
   readonly encryptionKey: kms.IKey;
   readonly pseudonymizationKey: secrets.ISecret;
   readonly role: iam.IRole;
+  /** SageMaker's Spark processing image. */
   readonly image: AwsContainerImage;
   readonly databaseName: string;
   readonly workGroupName: string;
@@ -34,20 +68,20 @@ export interface AnonymizationStageProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceType: string;
+  /** Instances of the Spark job, sized from the dataset's volume. */
+  readonly instanceCount: number;
   readonly volumeSizeGiB: number;
   readonly maxRuntime: Duration;
+  /** The raw data one run takes. */
+  readonly window: AnonymizationWindow;
+  /**
+   * How `instanceCount` was computed (lib/sizing), recorded on the workflow as `mlsd:sizing` metadata.
+   * @default - none: the dataset states no volume, one instance
+   */
+  readonly sizing?: readonly string[];
 }
 
-/**
- * Prefix, in the raw bucket, of the manifests that name each run's raw object for the processing
- * job: in the raw zone, as they hold raw keys, and outside every dataset's `<dataset>/`, so that
- * writing one starts no run. They expire with the zone.
- */
-export function manifestPrefix(dataset: string): string {
-  return `_manifests/${dataset}/`;
-}
-
-/** Prefix, in the curated bucket, of the processing job's output before it is inserted into Iceberg. */
+/** Prefix, in the curated bucket, of the Spark job's output before it is appended to Iceberg: `<prefix><WINDOW_COLUMN>=<window>/`. */
 export function stagingPrefix(dataset: string): string {
   return `_staging/${dataset}/`;
 }
@@ -70,18 +104,37 @@ export function stagingType(type: ColumnType): ColumnType {
   return type === 'timestamp' || type === 'date' ? 'string' : type;
 }
 
-/** The Athena statement that appends one staged file to the Iceberg table (`{}` = the file's S3 URI). */
-export function insertStatement(databaseName: string, dataset: string, columns: readonly CuratedColumn[]): string {
-  const names = columns.map((c) => `"${c.name}"`).join(', ');
-  const values = columns.map(castFromStaging).join(', ');
-  return `INSERT INTO "${databaseName}"."${dataset}" (${names}) SELECT ${values} FROM "${databaseName}"."${dataset}_staging" WHERE "$path" = '{}'`;
+/**
+ * The Athena statement that appends one window's staged rows to the Iceberg table unless the table
+ * holds that window already (both `{}` = the window). One statement is one Iceberg commit: the
+ * window's rows arrive all at once or not at all, and a rerun of a committed window adds nothing.
+ */
+export function commitStatement(databaseName: string, dataset: string, columns: readonly CuratedColumn[]): string {
+  const table = `"${databaseName}"."${dataset}"`;
+  const names = [...columns.map((c) => `"${c.name}"`), `"${WINDOW_COLUMN}"`].join(', ');
+  const values = [...columns.map(castFromStaging), `"${WINDOW_COLUMN}"`].join(', ');
+  return `INSERT INTO ${table} (${names}) SELECT ${values} FROM "${databaseName}"."${dataset}_staging" WHERE "${WINDOW_COLUMN}" = '{}' `
+    + `AND NOT EXISTS (SELECT 1 FROM ${table} WHERE "${WINDOW_COLUMN}" = '{}')`;
+}
+
+/** The JSONata expression of the window a run takes: the input's `window`, or the one before the schedule's time. */
+export function windowExpression(window: AnonymizationWindow): string {
+  const [lagMs, picture] = window === AnonymizationWindow.HOUR
+    ? [3_600_000, '[Y0001]-[M01]-[D01]T[H01]']
+    : [86_400_000, '[Y0001]-[M01]-[D01]'];
+  return `{% $exists($states.input.window) ? $states.input.window : $fromMillis($toMillis($states.input.time) - ${lagMs}, '${picture}') %}`;
 }
 
 /**
- * The anonymization stage of one dataset: a new object under `<dataset>/` in the raw zone
- * starts a workflow that runs the anonymization script as a SageMaker Processing job in the
- * VPC, appends its output to the dataset's Iceberg table through Athena, and removes the
- * staged file. Only this stage's role reads the raw zone.
+ * The anonymization stage of one dataset, one window of raw data at a time: a schedule starts a
+ * workflow that runs the anonymization on SageMaker's Spark processing container (N instances, in
+ * the VPC) over the window's raw objects, writing the anonymized rows to the curated zone's
+ * staging prefix, then appends them to the dataset's Iceberg table through Athena, once per
+ * window. Only this stage's role reads the raw zone.
+ *
+ * A window is run again by starting the workflow with `{"window": "2026-12-07T01"}` (or
+ * `"2026-12-07"` for daily windows): the job replaces the window's staged rows, and the commit
+ * appends nothing when the table already holds the window.
  */
 export class AnonymizationStage extends Construct {
   public readonly stateMachine: Workflow;
@@ -89,34 +142,18 @@ export class AnonymizationStage extends Construct {
 
   constructor(scope: Construct, id: string, props: AnonymizationStageProps) {
     super(scope, id);
-    const stack = Stack.of(this);
-    const code = ProcessingCode.fromScript(this, 'Script', ANONYMIZE_SCRIPT);
+    const code = ProcessingCode.fromSparkScript(this, 'Script', ANONYMIZE_SPARK_SCRIPT, [ANONYMIZE_SCRIPT]);
     const policy = new assets.Asset(this, 'Policy', { path: jsonFile('policy', props.policy) });
     const staging = stagingPrefix(props.dataset);
-    const execution = { expression: '$$.Execution.Name' };
 
-    // The job reads the new object through a manifest, not `s3://<bucket>/<key>` as a prefix: SageMaker
-    // caps an input's S3Uri at 1,024 characters, which an S3 key alone may reach, and a prefix would
-    // also take every object whose key starts with this one's (`x.jsonl` takes `x.jsonl.gz`).
-    const manifestKey = statesFormat(`${manifestPrefix(props.dataset)}{}.json`, execution.expression);
-    const nameRawObject = new sfn.Pass(this, 'NameRawObject', {
-      comment: 'The manifest of the new raw object: [{"prefix": "s3://<raw bucket>/"}, "<its key>"]',
-      parameters: {
-        'entries.$': `States.Array(States.StringToJson(${statesFormat('{"prefix":"s3://{}/"}', '$.detail.bucket.name')}), $.detail.object.key)`,
-      },
-      resultPath: '$.manifest',
-    });
-    const writeManifest = new sfn.CustomState(this, 'WriteManifest', {
+    // The schedule's event carries its time; a person rerunning a window names it. JSONata, because
+    // JSONPath has no date arithmetic. The job checks the window's shape before anything reads it.
+    const window = new sfn.CustomState(this, 'Window', {
       stateJson: {
-        Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:putObject`,
-        Parameters: {
-          'Bucket': props.rawBucket.bucketName,
-          'Key.$': manifestKey,
-          'Body.$': 'States.JsonToString($.manifest.entries)',
-          'ContentType': 'application/json',
-        },
-        ResultPath: null,
+        Type: 'Pass',
+        QueryLanguage: 'JSONata',
+        Comment: 'The window to anonymize: the input\'s "window", or the one before the scheduled time',
+        Output: { window: windowExpression(props.window) },
       },
     });
 
@@ -128,63 +165,79 @@ export class AnonymizationStage extends Construct {
       files: { policy },
       arguments: [
         '--policy', assetLocalPath(`${PROCESSING_ROOT}/policy`, policy),
-        '--input', `${PROCESSING_ROOT}/raw`,
-        '--output', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.jsonl`, execution.expression) },
+        '--raw-uri', `s3://${props.rawBucket.bucketName}/${props.dataset}/`,
+        '--window', { expression: '$.window' },
+        '--staging-uri', `s3://${props.curatedBucket.bucketName}/${staging}`,
         '--key-secret-id', props.pseudonymizationKey.secretArn,
       ],
-      inputs: [{ name: 'raw', s3Uri: { expression: statesFormat('s3://{}/{}', intrinsicLiteral(props.rawBucket.bucketName), manifestKey) }, dataType: 'ManifestFile' }],
-      outputS3Uri: `s3://${props.curatedBucket.bucketName}/${staging}`,
+      // Spark reads the window's objects and writes its output itself, on every instance: no inputs
+      // to copy, no output to upload (the curated zone's default encryption is the lake key).
+      inputs: [],
       encryptionKey: props.encryptionKey,
       subnets: props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }),
       securityGroup: props.securityGroup,
       instanceType: props.instanceType,
+      instanceCount: props.instanceCount,
       volumeSizeGiB: props.volumeSizeGiB,
       maxRuntime: props.maxRuntime,
       networkIsolation: false,
     });
 
-    const insert = athenaQueryState(this, 'AppendToIceberg', {
-      queryExpression: statesFormat(insertStatement(props.databaseName, props.dataset, props.curatedColumns),
-        statesFormat(`s3://{}/${staging}{}.jsonl`, intrinsicLiteral(props.curatedBucket.bucketName), execution.expression)),
+    const commit = athenaQueryState(this, 'AppendToIceberg', {
+      queryExpression: statesFormat(commitStatement(props.databaseName, props.dataset, props.curatedColumns), '$.window', '$.window'),
       workGroupName: props.workGroupName,
       databaseName: props.databaseName,
     });
 
-    const removeStaged = new sfn.CustomState(this, 'RemoveStagedFile', {
+    // Consumers of the curated table (batch feature ingestion) start from this event, once the
+    // window is in the table, rather than guessing when it will be. A rerun announces it again.
+    const announce = new sfn.CustomState(this, 'AnnounceWindow', {
       stateJson: {
         Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:deleteObject`,
-        Parameters: { 'Bucket': props.curatedBucket.bucketName, 'Key.$': statesFormat(`${staging}{}.jsonl`, execution.expression) },
+        Resource: `arn:${Stack.of(this).partition}:states:::events:putEvents`,
+        Parameters: {
+          Entries: [{
+            Source: WINDOW_ANONYMIZED_SOURCE,
+            DetailType: WINDOW_ANONYMIZED_DETAIL_TYPE,
+            Detail: { 'database': props.databaseName, 'dataset': props.dataset, 'window.$': '$.window' },
+          }],
+        },
         ResultPath: null,
       },
     });
 
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: nameRawObject.next(writeManifest).next(anonymize).next(insert).next(removeStaged),
+      definition: window.next(anonymize).next(commit).next(announce),
       encryptionKey: props.encryptionKey,
       logName: `anonymize-${props.dataset}`,
       timeout: props.maxRuntime.plus(Duration.hours(1)),
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[Anonymize:network-isolation]',
-      'The anonymization job must read the pseudonymization key from Secrets Manager; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
-    this.grantWorkflow(props, staging);
+      'The anonymization job must read the pseudonymization key from Secrets Manager and the raw window from S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
+    if (props.sizing !== undefined) {
+      (this.stateMachine.node.defaultChild as CfnResource).addMetadata(SIZING_METADATA, [...props.sizing]);
+    }
+    this.grantWorkflow(props);
+    // The job replaces its window's staged rows (lists, reads, writes and deletes them), under its dataset's prefix only.
+    grantBucketReadWrite(props.curatedBucket, props.role, `${staging}*`);
 
-    this.rule = new events.Rule(this, 'OnRawObject', {
-      description: `Anonymizes new raw objects of dataset ${props.dataset}`,
-      eventPattern: {
-        source: ['aws.s3'],
-        detailType: ['Object Created'],
-        detail: { bucket: { name: [props.rawBucket.bucketName] }, object: { key: [{ prefix: `${props.dataset}/` }] } },
-      },
+    const [hour, description] = props.window === AnonymizationWindow.HOUR ? ['*', 'hour'] : ['0', 'day'];
+    this.rule = new events.Rule(this, 'OnWindow', {
+      description: `Anonymizes the raw objects of dataset ${props.dataset}, one ${description} at a time`,
+      schedule: events.Schedule.cron({ minute: String(WINDOW_LAG_MINUTES), hour }),
       targets: [new targets.SfnStateMachine(this.stateMachine)],
     });
   }
 
-  private grantWorkflow(props: AnonymizationStageProps, staging: string): void {
+  private grantWorkflow(props: AnonymizationStageProps): void {
     const stack = Stack.of(this);
     const role = this.stateMachine.role as iam.Role;
     const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
     grantRunProcessingJobs(role, JOB_NAME_PREFIX, props.role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [arn('events', 'event-bus/default')],
+    }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
       resources: [props.workGroupArn],
@@ -193,14 +246,12 @@ export class AnonymizationStage extends Construct {
       actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions', 'glue:UpdateTable'],
       resources: [arn('glue', 'catalog'), arn('glue', `database/${props.databaseName}`), arn('glue', `table/${props.databaseName}/${props.dataset}`), arn('glue', `table/${props.databaseName}/${props.dataset}_staging`)],
     }));
-    // Athena runs the INSERT as this role: it reads the staged (already anonymized) file, writes the
-    // table's data and metadata and the query results, each under its own prefix of the curated zone
-    // (the zone's lifecycle expires its files by prefix, so every writer stays within one).
+    // Athena runs the INSERT as this role: it reads the staged (already anonymized) rows and writes
+    // the table's data and metadata and the query results, each under its own prefix of the curated
+    // zone (the zone's lifecycle expires its files by prefix, so every writer stays within one). It
+    // never touches the raw zone.
     grantBucketReadWrite(props.curatedBucket, role, `${props.dataset}/*`);
     grantBucketReadWrite(props.curatedBucket, role, `${props.resultsPrefix}*`);
-    grantBucketRead(props.curatedBucket, role, `${staging}*`);
-    grantBucketDelete(props.curatedBucket, role, `${staging}*`);
-    // The manifest of each run: put only, as producers put raw files (the workflow never reads the raw zone).
-    grantBucketPut(props.rawBucket, role, `${manifestPrefix(props.dataset)}*`);
+    grantBucketRead(props.curatedBucket, role, `${stagingPrefix(props.dataset)}*`);
   }
 }

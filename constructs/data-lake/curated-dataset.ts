@@ -1,4 +1,6 @@
 import { Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import type { AnonymizationWindow } from './anonymization-stage';
+import type { DatasetVolume } from './data-lake';
 import { CuratedColumn } from './schema';
 import { grantBucketRead } from '../../lib/defaults';
 
@@ -23,6 +25,17 @@ export interface ICuratedDataset {
   readonly s3Uri: string;
   /** Key that encrypts the data. */
   readonly encryptionKey: kms.IKey;
+  /**
+   * The window the lake anonymizes the dataset in: each window is appended once, then announced
+   * (see `windowAnonymizedPattern`), and its rows carry it in the column `anonymization_window`.
+   * @default - unknown (a dataset from outside the lake)
+   */
+  readonly anonymizationWindow?: AnonymizationWindow;
+  /**
+   * The raw volume the blueprint states for the dataset.
+   * @default - not stated
+   */
+  readonly volume?: DatasetVolume;
   /** Lets `grantee` read the table's files and catalog entry (for training and batch jobs). */
   grantRead(grantee: iam.IGrantable): iam.Grant;
 }
@@ -39,6 +52,8 @@ export class CuratedDataset implements ICuratedDataset {
     public readonly bucket: s3.IBucket,
     public readonly prefix: string,
     public readonly encryptionKey: kms.IKey,
+    public readonly anonymizationWindow?: AnonymizationWindow,
+    public readonly volume?: DatasetVolume,
   ) {
     this.tableName = name;
     this.s3Uri = `s3://${bucket.bucketName}/${prefix}`;

@@ -164,6 +164,7 @@ describe('addDataset', () => {
           Columns: [
             { Name: 'user_id', Type: 'string' }, { Name: 'age', Type: 'bigint' },
             { Name: 'event_time', Type: 'timestamp' }, { Name: 'video_id', Type: 'string' },
+            Match.objectLike({ Name: 'anonymization_window', Type: 'string' }),
           ],
         }),
       }),
@@ -178,15 +179,13 @@ describe('addDataset', () => {
     expect(dataset.prefix).toBe('user_events/');
   });
 
-  test('starts the anonymization workflow for new objects under the dataset prefix of the raw zone', () => {
+  test('starts the anonymization workflow once an hour, for the hour before', () => {
     const { stack, lake } = lakeStack();
     addEvents(lake);
-    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'source': ['aws.s3'], 'detail-type': ['Object Created'], 'detail': { object: { key: [{ prefix: 'user_events/' }] }, bucket: { name: [Match.anyValue()] } } },
-    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(20 * * * ? *)' });
   });
 
-  test('the workflow runs an isolated, encrypted processing job, appends through Athena and removes the staged file', () => {
+  test('the workflow runs an encrypted Spark processing job in the VPC and appends its window through Athena', () => {
     const { stack, lake } = lakeStack();
     addEvents(lake);
     const template = Template.fromStack(stack);
@@ -202,7 +201,7 @@ describe('addDataset', () => {
     expect(text).toContain('\\"VolumeKmsKeyId\\"');
     expect(text).toContain('athena:startQueryExecution.sync');
     expect(text).toContain('INSERT INTO \\\\\\"lake_lake\\\\\\".\\\\\\"user_events\\\\\\"');
-    expect(text).toContain('aws-sdk:s3:deleteObject');
+    expect(text).toContain('smspark-submit');
     // The job is told the secret's ARN: a reference CloudFormation resolves, not an escaped token.
     expect(text).toMatch(/--key-secret-id.*\{"Ref":"DataLakePseudonymizationKey[0-9A-F]{8}"\}/);
     expect(text).not.toContain('Token[');

@@ -1,6 +1,6 @@
 import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { AnonymizationStage, stagingPrefix, stagingType } from './anonymization-stage';
+import { AnonymizationStage, AnonymizationWindow, WINDOW_COLUMN, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
@@ -13,7 +13,8 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
+import { grantJobRuntime, sparkProcessingImage } from '../../lib/sagemaker';
+import { DEFAULT_MAX_BATCH_INSTANCES, sizeAnonymization } from '../../lib/sizing';
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
 export const DEFAULT_RAW_RETENTION = Duration.days(30);
@@ -90,6 +91,18 @@ export interface DataLakeProps {
   /** @default Duration.hours(2) */
   readonly anonymizationMaxRuntime?: Duration;
   /**
+   * How much raw data one run of a dataset's anonymization stage takes: an hour (runs at 20 past
+   * each hour) or a day (runs at 00:20 UTC). Producers put raw files under `<dataset>/YYYY/MM/DD/HH/`
+   * (UTC), the layout of the lake's ingestion streams.
+   * @default AnonymizationWindow.HOUR
+   */
+  readonly anonymizationWindow?: AnonymizationWindow;
+  /**
+   * Most instances one anonymization run may use; a dataset whose volume needs more fails synth.
+   * @default DEFAULT_MAX_BATCH_INSTANCES (100)
+   */
+  readonly anonymizationMaxInstances?: number;
+  /**
    * The erasure of data subjects across the stores registered with the lake (see
    * {@link DataLake.registerErasable}): deadline alert, audit retention, concurrency.
    * @default - DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_CONCURRENCY
@@ -119,6 +132,23 @@ export interface DatasetProps {
    * S3 lifecycle never expires a table's files: that would delete files the table still references.
    */
   readonly retention: RowRetention;
+  /**
+   * How much raw data the dataset receives: sizes its anonymization runs (lib/sizing's
+   * sizeAnonymization), recorded as `mlsd:sizing` metadata on its workflow.
+   * @default - not stated: one instance
+   */
+  readonly volume?: DatasetVolume;
+}
+
+/** The raw volume of a dataset, as a blueprint's figures state it. */
+export interface DatasetVolume {
+  /** Raw rows (events, records) per day. */
+  readonly rowsPerDay: number;
+  /**
+   * Busiest hour over the average hour (hourly windows only).
+   * @default DEFAULT_PEAK_TO_AVERAGE (3)
+   */
+  readonly peakToAverage?: number;
 }
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
@@ -268,9 +298,8 @@ export class DataLake extends Construct {
     });
     markAnonymizationStage(this.anonymizationRole);
     grantBucketRead(this.rawBucket, this.anonymizationRole);
-    grantBucketPut(this.curatedBucket, this.anonymizationRole, '_staging/*');
     secret.grantRead(this.anonymizationRole);
-    grantJobRuntime(this.anonymizationRole, sklearnProcessingImage(this, `DataLake ${this.node.path}`));
+    grantJobRuntime(this.anonymizationRole, sparkProcessingImage(this, `DataLake ${this.node.path}`));
   }
 
   /**
@@ -307,7 +336,10 @@ export class DataLake extends Construct {
         name,
         description: props.description,
         tableType: 'EXTERNAL_TABLE',
-        storageDescriptor: { columns: glueColumns(columns), location: `s3://${this.curatedBucket.bucketName}/${name}/` },
+        storageDescriptor: {
+          columns: [...glueColumns(columns), { name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once' }],
+          location: `s3://${this.curatedBucket.bucketName}/${name}/`,
+        },
       },
       openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
     });
@@ -320,7 +352,15 @@ export class DataLake extends Construct {
         name: `${name}_staging`,
         description: `Output of the anonymization stage of ${name} before it is appended to the Iceberg table`,
         tableType: 'EXTERNAL_TABLE',
-        parameters: { classification: 'json' },
+        // One folder per window; partition projection finds it from the query's window, with no
+        // partitions to register (an injected value must be given as an equality, as the commit does).
+        parameters: {
+          'classification': 'json',
+          'projection.enabled': 'true',
+          [`projection.${WINDOW_COLUMN}.type`]: 'injected',
+          'storage.location.template': `s3://${this.curatedBucket.bucketName}/${stagingPrefix(name)}${WINDOW_COLUMN}=\${${WINDOW_COLUMN}}/`,
+        },
+        partitionKeys: [{ name: WINDOW_COLUMN, type: 'string' }],
         storageDescriptor: {
           columns: glueColumns(columns, (c) => stagingType(c.type)),
           location: `s3://${this.curatedBucket.bucketName}/${stagingPrefix(name)}`,
@@ -331,6 +371,14 @@ export class DataLake extends Construct {
       },
     }).addResourceDependency(this.node.findChild('Database') as glue.CfnDatabase);
 
+    const window = this.props.anonymizationWindow ?? AnonymizationWindow.HOUR;
+    const instanceType = this.props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE;
+    const capacity = props.volume === undefined ? undefined : sizeAnonymization({
+      ...props.volume,
+      window: window === AnonymizationWindow.HOUR ? Duration.hours(1) : Duration.days(1),
+      instanceType,
+      maxInstances: this.props.anonymizationMaxInstances,
+    }, `DataLake ${this.node.path}: dataset '${name}' volume`);
     new AnonymizationStage(scope, 'Anonymization', {
       dataset: name,
       policy: anonymizationPolicy(name, format, props.columns),
@@ -340,7 +388,7 @@ export class DataLake extends Construct {
       encryptionKey: this.encryptionKey,
       pseudonymizationKey: this.pseudonymizationKey,
       role: this.anonymizationRole,
-      image: sklearnProcessingImage(this, `DataLake ${this.node.path}`),
+      image: sparkProcessingImage(this, `DataLake ${this.node.path}`),
       databaseName: this.databaseName,
       workGroupName: this.workGroupName,
       workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,
@@ -348,12 +396,15 @@ export class DataLake extends Construct {
       vpc: this.props.network.vpc,
       vpcSubnets: this.props.network.subnets,
       securityGroup: this.jobSecurityGroup,
-      instanceType: this.props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
+      instanceType,
+      instanceCount: capacity?.instanceCount ?? 1,
+      sizing: capacity?.explanation,
+      window,
       volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,
       maxRuntime: this.props.anonymizationMaxRuntime ?? Duration.hours(2),
     });
 
-    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey);
+    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume);
     this.datasets.set(name, dataset);
     this.registerTable(scope, {
       name: `dataset:${name}`,
@@ -421,7 +472,11 @@ export class DataLake extends Construct {
     });
   }
 
-  /** `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`. */
+  /**
+   * `s3://<raw bucket>/<dataset>/`: where producers put raw files of `dataset`, in folders of their
+   * hour, `YYYY/MM/DD/HH/` (UTC; the layout of {@link addIngestionStream}). The anonymization stage
+   * takes one such folder (or a day's) per run; a file outside them is never anonymized.
+   */
   public rawLandingUri(dataset: string): string {
     this.dataset(dataset);
     return `s3://${this.rawBucket.bucketName}/${dataset}/`;
@@ -562,6 +617,13 @@ export class DataLake extends Construct {
     const runtime = props.anonymizationMaxRuntime?.toSeconds();
     if (runtime !== undefined && (runtime < 60 || runtime > 5 * 24 * 3600)) {
       problems.push(`anonymizationMaxRuntime must be between 1 minute and 5 days, but ${runtime} seconds was provided`);
+    }
+    if (props.anonymizationWindow !== undefined && !Object.values(AnonymizationWindow).includes(props.anonymizationWindow)) {
+      problems.push(`anonymizationWindow must be AnonymizationWindow.HOUR or AnonymizationWindow.DAY, but '${props.anonymizationWindow}' was provided`);
+    }
+    const maxInstances = props.anonymizationMaxInstances;
+    if (maxInstances !== undefined && !Token.isUnresolved(maxInstances) && (!Number.isInteger(maxInstances) || maxInstances < 1 || maxInstances > DEFAULT_MAX_BATCH_INSTANCES)) {
+      problems.push(`anonymizationMaxInstances must be a whole number from 1 to ${DEFAULT_MAX_BATCH_INSTANCES}, but ${maxInstances} was provided`);
     }
     if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,100}$/u.test(props.purpose)) {
       problems.push(`purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);

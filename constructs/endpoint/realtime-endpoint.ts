@@ -16,7 +16,7 @@ import { hasLocalNvmeStorage, instanceFamily } from '../../lib/compliance/gdpr/i
 import { grantBucketPut } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { EndpointCapacity, EndpointFigures, sizeEndpoint } from '../../lib/sizing';
+import { EndpointCapacity, EndpointFigures, SIZING_METADATA, sizeEndpoint } from '../../lib/sizing';
 import { DataLake } from '../data-lake';
 
 /** A production variant: the champion, or the challenger of an A/B test. */
@@ -212,7 +212,7 @@ export interface EndpointVariant {
 
 const NAMESPACE = 'AWS/SageMaker';
 /** Template metadata key of each scalable target: lib/sizing's explanation of its numbers. */
-export const SIZING_METADATA = 'mlsd:sizing';
+export { SIZING_METADATA };
 const KIND_IDS: Readonly<Record<VariantKind, string>> = {
   [VariantKind.CHAMPION]: 'Champion',
   [VariantKind.CHALLENGER]: 'Challenger',

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Stack, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_s3_assets as assets } from 'aws-cdk-lib';
+import { CfnResource, Duration, Stack, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_s3_assets as assets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { FeatureType } from './definitions';
 import type { FeatureGroup } from './feature-group';
@@ -7,8 +7,9 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
+import { SIZING_METADATA, sizeIngestion } from '../../lib/sizing';
 import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
-import { ColumnType, DataLake, ICuratedDataset } from '../data-lake';
+import { AnonymizationWindow, ColumnType, DataLake, ICuratedDataset, WINDOW_COLUMN, windowAnonymizedPattern } from '../data-lake';
 
 /** Options of a feature group's batch ingestion. */
 export interface BatchIngestionOptions {
@@ -20,6 +21,14 @@ export interface BatchIngestionOptions {
   readonly instanceType?: string;
   /** @default Duration.hours(2) */
   readonly maxRuntime?: Duration;
+  /**
+   * Ingest the source one anonymization window at a time, as the lake announces each window in its
+   * Iceberg table (the `Window anonymized` event), instead of the whole dataset per run. The job
+   * then runs on as many instances as the source's `volume` needs in half a window, each writing
+   * a share of the window's export. Excludes `schedule`.
+   * @default false: the whole dataset per run, on one instance
+   */
+  readonly perWindow?: boolean;
 }
 
 /** Properties of a {@link BatchIngestion}. */
@@ -33,6 +42,9 @@ export interface BatchIngestionProps extends BatchIngestionOptions {
 export const INGEST_SCRIPT = path.join(__dirname, 'runtime', 'ingest.py');
 
 const JOB_NAME_PREFIX = 'ingest';
+
+/** A JSONata condition: the input's window has the shape the lake gives windows. */
+const WINDOW_CONDITION = "{% $type($states.input.window) = 'string' and $contains($states.input.window, /^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2})?$/) %}";
 
 /** Column types each feature type can be filled from. */
 const COMPATIBLE: Readonly<Record<FeatureType, readonly ColumnType[]>> = {
@@ -62,10 +74,27 @@ function selectExpression(name: string, type: ColumnType): string {
   return type === 'date' ? `to_iso8601(${c}) AS ${c}` : c;
 }
 
-/** The UNLOAD that exports a dataset's feature columns as gzipped JSON Lines (`{}` = the target prefix). */
-export function unloadStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, features: readonly string[]): string {
+/**
+ * The UNLOAD that exports a dataset's feature columns as gzipped JSON Lines (`{}` = the target
+ * prefix); `perWindow`: of one window only (the first `{}` = the window, the second the prefix).
+ */
+export function unloadStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, features: readonly string[], perWindow = false): string {
   const select = features.map((f) => selectExpression(f, source.columns.find((c) => c.name === f)!.type)).join(', ');
-  return `UNLOAD (SELECT ${select} FROM "${databaseName}"."${source.tableName}") TO '{}' WITH (format = 'JSON', compression = 'GZIP')`;
+  const where = perWindow ? ` WHERE "${WINDOW_COLUMN}" = '{}'` : '';
+  return `UNLOAD (SELECT ${select} FROM "${databaseName}"."${source.tableName}"${where}) TO '{}' WITH (format = 'JSON', compression = 'GZIP')`;
+}
+
+/** Why per-window options cannot work, one problem each. */
+export function perWindowProblems(options: BatchIngestionOptions): string[] {
+  if (!options.perWindow) return [];
+  const problems: string[] = [];
+  if (options.schedule !== undefined) {
+    problems.push('batch.perWindow and batch.schedule exclude each other: a per-window ingestion starts when the lake announces a window');
+  }
+  if (options.source.anonymizationWindow === undefined) {
+    problems.push(`batch.perWindow needs a source the lake anonymizes in windows, but dataset '${options.source.name}' states none`);
+  }
+  return problems;
 }
 
 /**
@@ -97,8 +126,17 @@ export class BatchIngestion extends Construct {
     const features = new assets.Asset(this, 'Features', {
       path: jsonFile('features', Object.fromEntries(group.features.map((f) => [f.name, f.type]))),
     });
+    const perWindow = props.perWindow === true;
+    const window = props.source.anonymizationWindow;
+    // Sized from the source's volume, per window; one instance for a whole-dataset run or a dataset without one.
+    const capacity = perWindow && window !== undefined && props.source.volume !== undefined
+      ? sizeIngestion({ ...props.source.volume, window: window === AnonymizationWindow.HOUR ? Duration.hours(1) : Duration.days(1) },
+        `BatchIngestion ${this.node.path}: dataset '${props.source.name}' volume`)
+      : undefined;
+    const instanceCount = capacity?.instanceCount ?? 1;
+    const unload = unloadStatement(lake.databaseName, props.source, group.features.map((f) => f.name), perWindow);
     const exportRows = athenaQueryState(this, 'ExportFeatures', {
-      queryExpression: statesFormat(unloadStatement(lake.databaseName, props.source, group.features.map((f) => f.name)), exportUri),
+      queryExpression: perWindow ? statesFormat(unload, '$.window', exportUri) : statesFormat(unload, exportUri),
       workGroupName: lake.workGroupName,
       databaseName: lake.databaseName,
     });
@@ -115,7 +153,9 @@ export class BatchIngestion extends Construct {
         '--record-identifier', group.recordIdentifier,
         '--event-time-feature', group.eventTime,
       ],
-      inputs: [{ name: 'export', s3Uri: { expression: exportUri } }],
+      // Several instances split the export's files (UNLOAD writes many); each writes its share.
+      inputs: [{ name: 'export', s3Uri: { expression: exportUri }, sharded: instanceCount > 1 }],
+      instanceCount,
       encryptionKey: lake.encryptionKey,
       subnets: props.network.vpc.selectSubnets(props.network.subnets),
       securityGroup: props.network.securityGroupFor(this, 'JobSecurityGroup', `Batch ingestion into feature group ${group.featureGroupName}`),
@@ -125,8 +165,29 @@ export class BatchIngestion extends Construct {
       networkIsolation: false,
     });
 
+    // The window arrives in an event anyone allowed to put events could send: only its shape
+    // (YYYY-MM-DD or YYYY-MM-DDTHH) may reach the UNLOAD.
+    // An empty export (a quiet window, an empty dataset) has no file for the job's input, which
+    // SageMaker refuses: the run ends there, successfully, with nothing to write.
+    const listExport = new sfn.CustomState(this, 'ListExport', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:listObjectsV2`,
+        Parameters: { 'Bucket': lake.curatedBucket.bucketName, 'Prefix.$': statesFormat(`${exportPrefix}{}/`, '$$.Execution.Name'), 'MaxKeys': 1 },
+        ResultSelector: { 'count.$': '$.KeyCount' },
+        ResultPath: '$.export',
+      },
+    });
+    const exportAndIngest = exportRows.next(listExport).next(new sfn.Choice(this, 'AnythingExported')
+      .when(sfn.Condition.numberEquals('$.export.count', 0), new sfn.Succeed(this, 'NothingToIngest'))
+      .otherwise(ingest));
+    const definition = perWindow
+      ? sfn.Choice.jsonata(this, 'CheckWindow', { comment: 'Only a window of the shape YYYY-MM-DD[THH] reaches the UNLOAD' })
+        .when(sfn.Condition.jsonata(WINDOW_CONDITION), exportAndIngest)
+        .otherwise(sfn.Fail.jsonata(this, 'InvalidWindow', { error: 'InvalidWindow', cause: 'The window must be YYYY-MM-DD or YYYY-MM-DDTHH' }))
+      : exportAndIngest;
     this.stateMachine = new Workflow(this, 'Workflow', {
-      definition: exportRows.next(ingest),
+      definition,
       encryptionKey: lake.encryptionKey,
       logName: `ingest-${group.featureGroupName}`,
       timeout: (props.maxRuntime ?? Duration.hours(2)).plus(Duration.hours(1)),
@@ -146,6 +207,16 @@ export class BatchIngestion extends Construct {
     grantBucketReadWrite(lake.curatedBucket, workflowRole, '_exports/*');
     grantBucketReadWrite(lake.curatedBucket, workflowRole, 'athena-results/*');
 
+    if (capacity !== undefined) {
+      (this.stateMachine.node.defaultChild as CfnResource).addMetadata(SIZING_METADATA, [...capacity.explanation]);
+    }
+    if (perWindow) {
+      new events.Rule(this, 'OnWindow', {
+        description: `Ingests each window of dataset ${props.source.name} into feature group ${group.featureGroupName} once the lake has it`,
+        eventPattern: windowAnonymizedPattern(props.source),
+        targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromEventPath('$.detail') })],
+      });
+    }
     if (props.schedule) {
       new events.Rule(this, 'Schedule', {
         description: `Ingests dataset ${props.source.name} into feature group ${group.featureGroupName}`,

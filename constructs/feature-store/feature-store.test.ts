@@ -1,12 +1,13 @@
 import { Duration, Stack, aws_events as events, aws_iam as iam } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FeatureGroupOptions, FeatureStore, FeatureType } from '.';
+import { FeatureGroupOptions, FeatureStore, FeatureType, unloadStatement } from '.';
 import { GdprChecks, listAcknowledgments } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
 import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention } from '../data-lake';
+import { checkStackRequests, stackInfo } from '../../test/support/requests/stack-requests';
 import { Network } from '../network';
 
 function setup(context: Record<string, unknown> = {}) {
@@ -18,16 +19,18 @@ function setup(context: Record<string, unknown> = {}) {
   return { app, stack, network, lake, store };
 }
 
+const CLICK_COLUMNS = {
+  retention: RowRetention.byTimeColumn('event_time'),
+  columns: [
+    { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+    { name: 'event_time', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
+    { name: 'clicks_7d', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+    { name: 'ctr_7d', type: 'double', classification: ColumnClassification.NON_PERSONAL },
+  ],
+} as const;
+
 function clicks(lake: DataLake): ICuratedDataset {
-  return lake.addDataset('ad_clicks', {
-    retention: RowRetention.byTimeColumn('event_time'),
-    columns: [
-      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-      { name: 'event_time', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('hour') },
-      { name: 'clicks_7d', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'ctr_7d', type: 'double', classification: ColumnClassification.NON_PERSONAL },
-    ],
-  });
+  return lake.addDataset('ad_clicks', CLICK_COLUMNS);
 }
 
 const USER_FEATURES: FeatureGroupOptions = {
@@ -161,6 +164,45 @@ describe('batch ingestion', () => {
     expect(text).toContain('--features-file');
     expect(text).toContain('createProcessingJob.sync');
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 * * ? *)' });
+  });
+
+  test('per window: each window the lake announces is exported alone and written by as many instances as the volume needs', () => {
+    const { stack, lake, store } = setup();
+    const source = lake.addDataset('ad_clicks', { ...CLICK_COLUMNS, volume: { rowsPerDay: 240_000_000 } });
+    store.addFeatureGroup({ ...USER_FEATURES, batch: { source, perWindow: true } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['mlsd.data-lake'], 'detail-type': ['Window anonymized'], 'detail': { database: [lake.databaseName], dataset: ['ad_clicks'] } },
+      Targets: [Match.objectLike({ InputPath: '$.detail' })],
+    });
+    const { findings, tasks } = checkStackRequests(stackInfo(stack, template.toJSON().Resources));
+    const ingestion = tasks.filter((t) => t.stateMachine.includes('Batch'));
+    expect(findings.filter((f) => f.stateMachine.includes('Batch'))).toEqual([]);
+    expect(ingestion.map((t) => t.state)).toEqual(['ExportFeatures', 'ListExport', 'Ingest']);
+    expect(unloadStatement('lake_lake', source, ['user_id', 'clicks_7d'], true))
+      .toBe('UNLOAD (SELECT "user_id", "clicks_7d" FROM "lake_lake"."ad_clicks" WHERE "anonymization_window" = \'{}\') TO \'{}\' WITH (format = \'JSON\', compression = \'GZIP\')');
+    // 240M rows a day: 10M an hour × 3 at the peak = 30M rows; 500 puts/s per instance × 1,800 s = 900,000: 34 instances.
+    const job = ingestion[2].request as { ProcessingResources: { ClusterConfig: { InstanceCount: number } }; ProcessingInputs: { InputName: string; S3Input: { S3DataDistributionType?: string } }[] };
+    expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(34);
+    expect(job.ProcessingInputs.find((i) => i.InputName === 'export')!.S3Input.S3DataDistributionType).toBe('ShardedByS3Key');
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).find((m) => JSON.stringify(m).includes('ExportFeatures'))!;
+    expect(machine.Metadata['mlsd:sizing']).toEqual(expect.arrayContaining(['ceil(30,000,000 records / 900,000) = 34 instance(s)']));
+    // The UNLOAD takes the event's window, once a check let it through: nothing else reaches the SQL.
+    const definition = JSON.stringify(machine.Properties.DefinitionString);
+    expect(definition).toMatch(/WHERE .{0,12}anonymization_window.{0,12} = .{0,6}\{\}.{0,6}\).*\$\.window/);
+    expect(definition).toContain('InvalidWindow');
+    // An empty window ends the run before the job, which would refuse an input without files.
+    expect(definition).toMatch(/AnythingExported.{0,20}Choice.{0,40}\$\.export\.count.{0,12}NumericEquals.{0,4}0.{0,12}NothingToIngest/);
+  });
+
+  test('per window excludes a schedule and needs a dataset of the lake', () => {
+    const { lake, store } = setup();
+    const source = clicks(lake);
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, batch: { source, perWindow: true, schedule: events.Schedule.rate(Duration.hours(1)) } }))
+      .toThrow(/batch.perWindow and batch.schedule exclude each other/);
+    const outside: ICuratedDataset = { ...source, name: 'outside', anonymizationWindow: undefined, grantRead: source.grantRead.bind(source) };
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, name: 'other', batch: { source: outside, perWindow: true } }))
+      .toThrow(/batch.perWindow needs a source the lake anonymizes in windows, but dataset 'outside' states none/);
   });
 });
 

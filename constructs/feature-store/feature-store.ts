@@ -1,6 +1,6 @@
 import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { BatchIngestion, BatchIngestionOptions, batchSourceProblems } from './batch-ingestion';
+import { BatchIngestion, BatchIngestionOptions, batchSourceProblems, perWindowProblems } from './batch-ingestion';
 import { FeatureDefinition, featureGroupProblems } from './definitions';
 import { FeatureGroup } from './feature-group';
 import { OnlineCache } from './online-cache';
@@ -133,7 +133,7 @@ export class FeatureStore extends Construct {
     }
     problems.push(...this.streamingProblems(options));
     if (options.batch) {
-      problems.push(...batchSourceProblems(options, options.batch.source));
+      problems.push(...batchSourceProblems(options, options.batch.source), ...perWindowProblems(options.batch));
     }
     problems.push(...subjectFeatureProblems(options));
     problems.push(...this.offlineRetentionProblems(options, offlineStore));

@@ -45,3 +45,39 @@ export function sklearnProcessingImage(scope: IConstruct, who: string): AwsConta
     repositoryArn: `arn:${stack.partition}:ecr:${region}:${account}:repository/sagemaker-scikit-learn`,
   };
 }
+
+/**
+ * Accounts that publish SageMaker's Spark processing containers, per EU region (the table of
+ * aws/sagemaker-spark-container, available_images.md). Zurich and Spain are not listed there.
+ */
+const SPARK_REGISTRIES: Readonly<Record<string, string>> = {
+  'eu-central-1': '906073651304',
+  'eu-north-1': '330188676905',
+  'eu-south-1': '753923664805',
+  'eu-west-1': '571004829621',
+  'eu-west-2': '836651553127',
+  'eu-west-3': '136845547031',
+};
+
+/**
+ * The Spark processing container the kit's Spark jobs run in: Spark 3.5 on Python 3.9 with boto3
+ * (smspark's own dependency), started by `smspark-submit` on every instance of the job.
+ */
+export const SPARK_PROCESSING_VERSION = '3.5-cpu-py39-v1.0';
+
+/** SageMaker's Spark processing image in the scope's region. */
+export function sparkProcessingImage(scope: IConstruct, who: string): AwsContainerImage {
+  const stack = Stack.of(scope);
+  const region = stack.region;
+  if (Token.isUnresolved(region)) {
+    throw new KitError(`${who}: the stack needs an explicit region to choose SageMaker's Spark processing image; set env.region on the stack`);
+  }
+  const account = SPARK_REGISTRIES[region];
+  if (account === undefined) {
+    throw new KitError(`${who}: no Spark processing image is known for region ${region}; known regions: ${Object.keys(SPARK_REGISTRIES).join(', ')}`);
+  }
+  return {
+    uri: `${account}.dkr.ecr.${region}.${stack.urlSuffix}/sagemaker-spark-processing:${SPARK_PROCESSING_VERSION}`,
+    repositoryArn: `arn:${stack.partition}:ecr:${region}:${account}:repository/sagemaker-spark-processing`,
+  };
+}

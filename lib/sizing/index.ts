@@ -6,3 +6,6 @@ export * from './stream';
 export * from './traffic';
 export * from './vector-index';
 export * from './serving';
+export * from './anonymization';
+export * from './metadata';
+export * from './ingestion';

@@ -1,8 +1,10 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { aws_s3_assets as assets } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { assetLocalPath } from './processing-job';
+import { PROCESSING_ROOT, PY_FILES_INPUT, assetLocalPath } from './processing-job';
 import { TarballEntry, tarGzAsset } from '../assets/tarball';
 import { KitError } from '../errors';
 
@@ -73,10 +75,36 @@ export class ProcessingCode {
     return new ProcessingCode(asset, (dir) => ['sh', '-c', command, assetLocalPath(dir, asset)]);
   }
 
+  /**
+   * A PySpark entry script for SageMaker's Spark processing container, and the modules it imports.
+   * The entrypoint is `smspark-submit --py-files <modules>.zip <script>`: smspark starts Spark on
+   * every instance of the job and runs the script on the primary; `--py-files` puts the modules on
+   * the driver's and every executor's Python path (as a zip, which keeps their names, where a file
+   * asset would be named by its hash). Functions the script defines travel to executors by value.
+   */
+  public static fromSparkScript(scope: Construct, id: string, entryFile: string, sharedModules: readonly string[]): ProcessingCode {
+    const asset = new assets.Asset(scope, id, { path: entryFile });
+    const names = sharedModules.map((file) => path.basename(file));
+    if (names.some((name, i) => names.indexOf(name) !== i || !SAFE_NAME.test(name))) {
+      throw new KitError(`ProcessingCode.fromSparkScript: modules need distinct safe base names, but ${names.join(', ')} were provided`);
+    }
+    // A folder of copies, named by content, that CDK zips as a directory asset.
+    const contents = sharedModules.map((file) => fs.readFileSync(file));
+    const digest = crypto.createHash('sha256');
+    names.forEach((name, i) => digest.update(name).update(contents[i]));
+    const dir = path.join(os.tmpdir(), 'mlsd-generated', `py-files-${digest.digest('hex').slice(0, 16)}`);
+    fs.mkdirSync(dir, { recursive: true });
+    names.forEach((name, i) => fs.writeFileSync(path.join(dir, name), contents[i]));
+    const pyFiles = new assets.Asset(scope, `${id}Modules`, { path: dir });
+    return new ProcessingCode(asset, (dir2) => ['smspark-submit', '--py-files', assetLocalPath(`${PROCESSING_ROOT}/${PY_FILES_INPUT}`, pyFiles), assetLocalPath(dir2, asset)], pyFiles);
+  }
+
   private constructor(
     /** The S3 object the job downloads; its role may read exactly this object. */
     public readonly asset: assets.Asset,
     private readonly entrypointFor: (dir: string) => string[],
+    /** Modules a Spark script imports, zipped; downloaded as the input {@link PY_FILES_INPUT}. */
+    public readonly pyFiles?: assets.Asset,
   ) {}
 
   /** The container entrypoint, for the asset downloaded into `dir`; the container arguments follow it. */

@@ -13,6 +13,9 @@ import { AwsContainerImage } from '../sagemaker/images';
 /** Where processing jobs find their inputs and leave their outputs. */
 export const PROCESSING_ROOT = '/opt/ml/processing';
 
+/** The processing input that holds a Spark script's modules (a zip for `--py-files`). */
+export const PY_FILES_INPUT = 'py-files';
+
 /** An argument of the container: literal text, or a JSONPath/intrinsic expression evaluated at run time. */
 export type ContainerArgument = string | { readonly expression: string };
 
@@ -107,7 +110,7 @@ function s3Input(name: string, localPath: string, uri: ProcessingInput['s3Uri'],
 export function processingJobState(scope: Construct, id: string, props: ProcessingJobStateProps): sfn.CustomState {
   const stack = Stack.of(scope);
   const files = props.files ?? {};
-  const allAssets = [props.code.asset, ...Object.values(files)];
+  const allAssets = [props.code.asset, ...(props.code.pyFiles ? [props.code.pyFiles] : []), ...Object.values(files)];
   props.role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['s3:GetObject'],
     resources: allAssets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
@@ -116,6 +119,7 @@ export function processingJobState(scope: Construct, id: string, props: Processi
   const replicated: Distribution = props.inputs.some((input) => input.sharded) ? 'FullyReplicated' : undefined;
   const inputs = [
     s3Input('code', `${PROCESSING_ROOT}/code`, props.code.asset.s3ObjectUrl, replicated),
+    ...(props.code.pyFiles ? [s3Input(PY_FILES_INPUT, `${PROCESSING_ROOT}/${PY_FILES_INPUT}`, props.code.pyFiles.s3ObjectUrl, replicated)] : []),
     ...Object.entries(files).map(([name, asset]) => s3Input(name, `${PROCESSING_ROOT}/${name}`, asset.s3ObjectUrl, replicated)),
     ...props.inputs.map((input) => s3Input(input.name, `${PROCESSING_ROOT}/${input.name}`, input.s3Uri, input.sharded ? 'ShardedByS3Key' : replicated, input.dataType)),
   ];

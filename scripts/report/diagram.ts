@@ -49,7 +49,7 @@ const DATA_TYPES = new Set([
 const IGNORED_SOURCE_TYPES = new Set(['AWS::EC2::SecurityGroupIngress', 'AWS::EC2::SecurityGroupEgress', 'AWS::KMS::Key', 'AWS::IAM::Role']);
 
 const EDGE_LABEL: Record<string, string> = {
-  'raw>anonymization': 'new objects', 'anonymization>curated': 'anonymized rows', 'curated>features': 'batch features',
+  'raw>anonymization': 'windows of raw objects', 'anonymization>curated': 'anonymized rows', 'curated>features': 'batch features',
   'curated>training': 'training data', 'training>registry': 'model package', 'registry>endpoint': 'approved version',
   'endpoint>serving': 'predictions', 'endpoint>monitoring': 'captured traffic', 'monitoring>retraining': 'drift alarm',
   'retraining>training': 'retraining event', 'features>serving': 'online features', 'index>serving': 'k-NN',

@@ -61,7 +61,7 @@ describe('video-recommendation diagram, from the synthesized stack', () => {
 
   test('the DOT carries the edges, feedback edges do not constrain the layout, and it renders to SVG', () => {
     const dot = toDot(diagram, stack.stackName);
-    expect(dot).toContain('"Lake_raw" -> "Lake_anonymization" [label="new objects"]');
+    expect(dot).toContain('"Lake_raw" -> "Lake_anonymization" [label="windows of raw objects"]');
     expect(dot).toContain('"Monitor_retraining" -> "Training" [label="retraining event", constraint=false');
     // @hpcc-js/wasm-graphviz is an ES module jest cannot require: render in node, as `npm run report` does.
     const svg = execFileSync(process.execPath, ['-e', "const {Graphviz}=require('@hpcc-js/wasm-graphviz');let d='';process.stdin.on('data',c=>d+=c).on('end',()=>Graphviz.load().then(g=>process.stdout.write(g.dot(d))))"], { input: dot, encoding: 'utf8' });

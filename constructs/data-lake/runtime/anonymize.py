@@ -856,6 +856,18 @@ def _has_extension(path: Path, fmt: str) -> bool:
     return name.endswith(EXTENSIONS[fmt])
 
 
+def input_file_wanted(relative: str, fmt: str) -> bool:
+    """Whether a file at `relative` (a POSIX path under the input root) is input, as `input_files` decides:
+    False when a part of it starts with `.` or `_`; raises when it is input of the wrong format."""
+    parts = [p for p in relative.split("/") if p]
+    if not parts or any(p.startswith((".", "_")) for p in parts):
+        return False
+    if not _has_extension(Path(parts[-1]), fmt):
+        allowed = ", ".join(f"{e}[.gz]" for e in EXTENSIONS[fmt])
+        raise InputFormatError(f"input file {relative} is not a {fmt} file ({allowed})")
+    return True
+
+
 def input_files(input_path: str | os.PathLike[str], fmt: str) -> list[Path]:
     """The files to read, sorted; raises if there are none or one has the wrong extension."""
     root = Path(input_path)
@@ -927,13 +939,16 @@ class Summary:
         )
 
 
-class _Anonymizer:
-    def __init__(self, policy: Policy, key: bytes) -> None:
+class Anonymizer:
+    """A policy and key made into per-column transforms, applied file by file (the Spark job uses it too)."""
+
+    def __init__(self, policy: Policy, key: str | bytes) -> None:
+        key = _key_bytes(key)
         self.policy = policy
         self.known = policy.names
         self.plan = [(c.name, column_transform(c, key)) for c in policy.columns if c.action != "drop"]
 
-    def _jsonl_rows(self, path: Path) -> Iterator[dict[str, Any]]:
+    def _jsonl_rows(self, path: Path, shown: Any) -> Iterator[dict[str, Any]]:
         dataset, known, plan = self.policy.dataset, self.known, self.plan
         row = 0
         with _open_text(path) as f:
@@ -946,15 +961,15 @@ class _Anonymizer:
                 except ValueError as e:
                     problem = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
                     raise InputFormatError(
-                        f"dataset '{dataset}': row {row} (line {line_number}) of {path} is not valid JSON: {problem}"
+                        f"dataset '{dataset}': row {row} (line {line_number}) of {shown} is not valid JSON: {problem}"
                     ) from None
                 if type(record) is not dict:
                     raise InputFormatError(
-                        f"dataset '{dataset}': row {row} (line {line_number}) of {path} is not a JSON object"
+                        f"dataset '{dataset}': row {row} (line {line_number}) of {shown} is not a JSON object"
                     )
                 if not known.issuperset(record):
                     unknown = sorted(set(record) - known)
-                    raise UnclassifiedColumnError(dataset, unknown, f"row {row} of {path}")
+                    raise UnclassifiedColumnError(dataset, unknown, f"row {row} of {shown}")
                 out = {}
                 name = ""
                 try:
@@ -962,10 +977,10 @@ class _Anonymizer:
                         value = record.get(name)
                         out[name] = None if value is None else transform(value)
                 except _ValueProblemError as e:
-                    raise InvalidValueError(dataset, name, path, row, str(e)) from None
+                    raise InvalidValueError(dataset, name, shown, row, str(e)) from None
                 yield out
 
-    def _csv_rows(self, path: Path) -> Iterator[dict[str, Any]]:
+    def _csv_rows(self, path: Path, shown: Any) -> Iterator[dict[str, Any]]:
         dataset, known = self.policy.dataset, self.known
         with _open_text(path) as f:
             reader = csv.reader(f)
@@ -976,11 +991,11 @@ class _Anonymizer:
                 duplicates = sorted({h for h in header if header.count(h) > 1})
                 if duplicates:
                     raise InputFormatError(
-                        f"dataset '{dataset}': header of {path} repeats column(s) {', '.join(map(repr, duplicates))}"
+                        f"dataset '{dataset}': header of {shown} repeats column(s) {', '.join(map(repr, duplicates))}"
                     )
                 unknown = [h for h in header if h not in known]
                 if unknown:
-                    raise UnclassifiedColumnError(dataset, unknown, f"header of {path}")
+                    raise UnclassifiedColumnError(dataset, unknown, f"header of {shown}")
                 index = {h: i for i, h in enumerate(header)}
                 plan = [(name, index.get(name), transform) for name, transform in self.plan]
                 width = len(header)
@@ -991,7 +1006,7 @@ class _Anonymizer:
                     row += 1
                     if len(fields) != width:
                         raise InputFormatError(
-                            f"dataset '{dataset}': row {row} of {path} has {len(fields)} fields, the header {width}"
+                            f"dataset '{dataset}': row {row} of {shown} has {len(fields)} fields, the header {width}"
                         )
                     out = {}
                     name = ""
@@ -1000,21 +1015,23 @@ class _Anonymizer:
                             value = None if i is None else fields[i]
                             out[name] = None if not value else transform(value)
                     except _ValueProblemError as e:
-                        raise InvalidValueError(dataset, name, path, row, str(e)) from None
+                        raise InvalidValueError(dataset, name, shown, row, str(e)) from None
                     yield out
             except csv.Error as e:
-                raise InputFormatError(f"dataset '{dataset}': {path} is not valid CSV: {e}") from None
+                raise InputFormatError(f"dataset '{dataset}': {shown} is not valid CSV: {e}") from None
 
-    def rows(self, path: Path) -> Iterator[dict[str, Any]]:
+    def rows(self, path: Path, shown: Any = None) -> Iterator[dict[str, Any]]:
+        """The anonymized records of one input file; errors name it as `shown` (default: its path)."""
+        shown = path if shown is None else shown
         try:
             if self.policy.format == "csv":
-                yield from self._csv_rows(path)
+                yield from self._csv_rows(path, shown)
             else:
-                yield from self._jsonl_rows(path)
+                yield from self._jsonl_rows(path, shown)
         except UnicodeDecodeError:
-            raise InputFormatError(f"dataset '{self.policy.dataset}': {path} is not valid UTF-8") from None
+            raise InputFormatError(f"dataset '{self.policy.dataset}': {shown} is not valid UTF-8") from None
         except (OSError, EOFError, zlib.error) as e:
-            raise InputFormatError(f"dataset '{self.policy.dataset}': cannot read {path}: {e}") from None
+            raise InputFormatError(f"dataset '{self.policy.dataset}': cannot read {shown}: {e}") from None
 
 
 def _output_file(output: str | os.PathLike[str], dataset: str) -> Path:
@@ -1041,7 +1058,7 @@ def anonymize(
     """Anonymizes every input file into one JSON Lines file; all-or-nothing."""
     started = time.monotonic()
     key_bytes = _key_bytes(key)
-    anonymizer = _Anonymizer(policy, key_bytes)
+    anonymizer = Anonymizer(policy, key_bytes)
     files = input_files(input_path, policy.format)
     output = _output_file(output_path, policy.dataset)
     source = Path(input_path).resolve()
