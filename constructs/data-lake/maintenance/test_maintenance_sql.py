@@ -31,9 +31,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from spark_iceberg import iceberg_session
 
 REPO = Path(__file__).resolve().parents[3]
-ICEBERG_JAR = REPO / ".cache" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.10.1.jar"
 
 ALICE = "a" * 63 + "1"  # pseudonyms are 64 lower-case hex digits
 BOB = "b" * 63 + "2"
@@ -103,32 +103,7 @@ def workflow(synthesis) -> dict:
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory, synthesis):
-    if not ICEBERG_JAR.exists():
-        pytest.fail(f"{ICEBERG_JAR} is missing: run scripts/setup-local.sh (npm test runs it first)")
-    from pyspark.sql import SparkSession
-
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("maintenance-sql")
-        .config("spark.jars", str(ICEBERG_JAR))
-        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config("spark.sql.catalog.lake", "org.apache.iceberg.spark.SparkCatalog")
-        .config("spark.sql.catalog.lake.type", "hadoop")
-        .config("spark.sql.catalog.lake.warehouse", str(warehouse))
-        .config("spark.sql.defaultCatalog", "lake")
-        # Athena (Trino) quotes identifiers with double quotes; Spark does in ANSI mode.
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.ansi.doubleQuotedIdentifiers", "true")
-        # Athena's session time zone: timestamp literals and columns are UTC.
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = iceberg_session(tmp_path_factory.mktemp("warehouse"), "maintenance-sql", master="local[1]")
     yield session
     session.stop()
 

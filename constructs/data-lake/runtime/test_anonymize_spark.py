@@ -21,9 +21,9 @@ from typing import Any
 import anonymize
 import anonymize_spark
 import pytest
+from spark_iceberg import iceberg_session
 
 REPO = Path(__file__).resolve().parents[3]
-ICEBERG_JAR = REPO / ".cache" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.10.1.jar"
 KEY = "spark-test-key-not-secret"
 OTHER_KEY = "another-spark-test-key"
 WINDOW = "2026-12-07T01"
@@ -147,30 +147,9 @@ def statement_child():
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory, statement_child):
-    if not ICEBERG_JAR.exists():
-        pytest.fail(f"{ICEBERG_JAR} is missing: run scripts/setup-local.sh (npm test runs it first)")
-    from pyspark.sql import SparkSession
-
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("anonymize-spark")
-        .config("spark.jars", str(ICEBERG_JAR))
-        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config("spark.sql.catalog.lake", "org.apache.iceberg.spark.SparkCatalog")
-        .config("spark.sql.catalog.lake.type", "hadoop")
-        .config("spark.sql.catalog.lake.warehouse", str(warehouse))
-        .config("spark.sql.defaultCatalog", "lake")
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.ansi.doubleQuotedIdentifiers", "true")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.files.maxPartitionBytes", "4096")  # several tasks even for small test files
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    # Several tasks even for small test files.
+    extra = {"spark.sql.files.maxPartitionBytes": "4096"}
+    session = iceberg_session(tmp_path_factory.mktemp("warehouse"), "anonymize-spark", master="local[2]", extra=extra)
     session.sparkContext.addPyFile(anonymize.__file__)  # as --py-files ships it to the job's executors
     session.sparkContext.addPyFile(anonymize_spark.__file__)  # the job runs it as __main__, pickled by value
     yield session
