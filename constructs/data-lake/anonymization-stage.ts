@@ -57,8 +57,13 @@ export interface AnonymizationStageProps {
   readonly encryptionKey: kms.IKey;
   readonly pseudonymizationKey: secrets.ISecret;
   readonly role: iam.IRole;
-  /** SageMaker's Spark processing image. */
+  /** SageMaker's Spark processing image, or (engine `local`) its scikit-learn image. */
   readonly image: AwsContainerImage;
+  /**
+   * `spark`: the window on N instances of the Spark container; `local`: in one process on one
+   * instance of the scikit-learn container, for regions without a Spark image (same script, same lines).
+   */
+  readonly engine: 'spark' | 'local';
   readonly databaseName: string;
   readonly workGroupName: string;
   readonly workGroupArn: string;
@@ -142,7 +147,9 @@ export class AnonymizationStage extends Construct {
 
   constructor(scope: Construct, id: string, props: AnonymizationStageProps) {
     super(scope, id);
-    const code = ProcessingCode.fromSparkScript(this, 'Script', ANONYMIZE_SPARK_SCRIPT, [ANONYMIZE_SCRIPT]);
+    const code = props.engine === 'spark'
+      ? ProcessingCode.fromSparkScript(this, 'Script', ANONYMIZE_SPARK_SCRIPT, [ANONYMIZE_SCRIPT])
+      : ProcessingCode.fromBundle(this, 'Script', ANONYMIZE_SPARK_SCRIPT, [ANONYMIZE_SCRIPT]);
     const policy = new assets.Asset(this, 'Policy', { path: jsonFile('policy', props.policy) });
     const staging = stagingPrefix(props.dataset);
 
@@ -169,6 +176,7 @@ export class AnonymizationStage extends Construct {
         '--window', { expression: '$.window' },
         '--staging-uri', `s3://${props.curatedBucket.bucketName}/${staging}`,
         '--key-secret-id', props.pseudonymizationKey.secretArn,
+        ...(props.engine === 'local' ? ['--engine', 'local'] : []),
       ],
       // Spark reads the window's objects and writes its output itself, on every instance: no inputs
       // to copy, no output to upload (the curated zone's default encryption is the lake key).

@@ -13,7 +13,7 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { grantJobRuntime, sparkProcessingImage } from '../../lib/sagemaker';
+import { AwsContainerImage, grantJobRuntime, hasSparkProcessingImage, sklearnProcessingImage, sparkProcessingImage } from '../../lib/sagemaker';
 import { DEFAULT_MAX_BATCH_INSTANCES, sizeAnonymization } from '../../lib/sizing';
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
@@ -299,7 +299,16 @@ export class DataLake extends Construct {
     markAnonymizationStage(this.anonymizationRole);
     grantBucketRead(this.rawBucket, this.anonymizationRole);
     secret.grantRead(this.anonymizationRole);
-    grantJobRuntime(this.anonymizationRole, sparkProcessingImage(this, `DataLake ${this.node.path}`));
+    grantJobRuntime(this.anonymizationRole, this.anonymizationImage());
+  }
+
+  /**
+   * The anonymization stage's engine: SageMaker's Spark container where it is published, else its
+   * scikit-learn container running the same script in one process (Zurich, Spain).
+   */
+  private anonymizationImage(): AwsContainerImage {
+    const who = `DataLake ${this.node.path}`;
+    return hasSparkProcessingImage(this) ? sparkProcessingImage(this, who) : sklearnProcessingImage(this, who);
   }
 
   /**
@@ -379,6 +388,10 @@ export class DataLake extends Construct {
       instanceType,
       maxInstances: this.props.anonymizationMaxInstances,
     }, `DataLake ${this.node.path}: dataset '${name}' volume`);
+    if (capacity !== undefined && capacity.instanceCount > 1 && !hasSparkProcessingImage(this)) {
+      throw new KitError(`DataLake ${this.node.path}: dataset '${name}' volume needs ${capacity.instanceCount} anonymization instances, but SageMaker publishes no Spark `
+        + `image in ${Stack.of(this).region}, where the stage runs in one process on one instance: use daily windows (anonymizationWindow), a larger anonymizationInstanceType, or a region with Spark`);
+    }
     new AnonymizationStage(scope, 'Anonymization', {
       dataset: name,
       policy: anonymizationPolicy(name, format, props.columns),
@@ -388,7 +401,8 @@ export class DataLake extends Construct {
       encryptionKey: this.encryptionKey,
       pseudonymizationKey: this.pseudonymizationKey,
       role: this.anonymizationRole,
-      image: sparkProcessingImage(this, `DataLake ${this.node.path}`),
+      image: this.anonymizationImage(),
+      engine: hasSparkProcessingImage(this) ? 'spark' : 'local',
       databaseName: this.databaseName,
       workGroupName: this.workGroupName,
       workGroupArn: `arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroupName}`,

@@ -65,6 +65,12 @@ const SPARK_REGISTRIES: Readonly<Record<string, string>> = {
  */
 export const SPARK_PROCESSING_VERSION = '3.5-cpu-py39-v1.0';
 
+/** Whether SageMaker publishes its Spark processing image in the scope's (known) region. */
+export function hasSparkProcessingImage(scope: IConstruct): boolean {
+  const region = Stack.of(scope).region;
+  return !Token.isUnresolved(region) && SPARK_REGISTRIES[region] !== undefined;
+}
+
 /** SageMaker's Spark processing image in the scope's region. */
 export function sparkProcessingImage(scope: IConstruct, who: string): AwsContainerImage {
   const stack = Stack.of(scope);

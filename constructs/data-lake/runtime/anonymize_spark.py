@@ -27,6 +27,14 @@ copy of its rows there; the workflow then appends them to the Iceberg table in o
 statement that does nothing when the table already holds the window (the construct's
 ``commitStatement``). Exit codes as anonymize.py: 0, 1 (an
 anonymization error, message without record values), 2 (usage).
+
+ENGINES
+=======
+
+``--engine spark`` (the default) is the above. ``--engine local`` runs the same file tasks one after
+another in this process, listing and reading the window with boto3 and replacing the window's
+staging folder with one file: for regions where SageMaker publishes no Spark image (its
+scikit-learn container, one instance), with the same output lines.
 """
 
 from __future__ import annotations
@@ -165,6 +173,51 @@ def run(spark: Any, policy: anonymize.Policy, key: str | bytes, raw_uri: str, wi
     return output
 
 
+def _s3_location(uri: str) -> tuple[str, str]:
+    match = re.fullmatch(r"s3://([^/]+)/?(.*)", uri)
+    if match is None:
+        raise anonymize.AnonymizationError(f"expected an s3:// URI, but {uri!r} was provided")
+    return match.group(1), match.group(2)
+
+
+def run_local(
+    policy: anonymize.Policy, key: str | bytes, raw_uri: str, window: str, staging_uri: str, s3: Any = None
+) -> str:
+    """The window without Spark: the same file tasks in order, one output object replacing the window's folder."""
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    input_uri = f"{raw_uri.rstrip('/')}/{window_prefix(window)}"
+    output = window_output_uri(staging_uri, window)
+    raw_bucket, raw_prefix = _s3_location(input_uri)
+    out_bucket, out_prefix = _s3_location(output)
+
+    def objects(bucket: str, prefix: str) -> Iterator[str]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for key_name in objects(raw_bucket, raw_prefix):
+            yield f"s3://{raw_bucket}/{key_name}", s3.get_object(Bucket=raw_bucket, Key=key_name)["Body"].read()
+
+    # The lines go to the job's (encrypted) volume, then up in one object: a window can exceed memory.
+    with tempfile.TemporaryDirectory(prefix="anonymize-window-") as directory:
+        part = Path(directory) / "part-00000.jsonl"
+        count = 0
+        with part.open("w", encoding="utf-8") as out:
+            for (line,) in anonymize_files(policy, key, input_uri)(files()):
+                out.write(line + "\n")
+                count += 1
+        # A rerun replaces what an earlier run of the window staged, as Spark's overwrite does.
+        for old in list(objects(out_bucket, out_prefix)):
+            s3.delete_object(Bucket=out_bucket, Key=old)
+        if count > 0:
+            s3.upload_file(str(part), out_bucket, f"{out_prefix}part-00000.jsonl")
+    return output
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anonymize_spark.py", description=__doc__.splitlines()[0])
     parser.add_argument("--policy", required=True)
@@ -172,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", required=True, help="YYYY-MM-DDTHH or YYYY-MM-DD (UTC)")
     parser.add_argument("--staging-uri", required=True, help="the dataset's staging prefix in the curated zone")
     parser.add_argument("--key-secret-id", default=None)
+    parser.add_argument("--engine", choices=("spark", "local"), default="spark", help="local: one process, no Spark")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -184,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         window_prefix(args.window)  # before anything starts: a bad window must never reach the SQL
         policy = anonymize.load_policy(args.policy)
         key = anonymize.load_key_from_secret(secret_id)
-        from pyspark.sql import SparkSession
+        if args.engine == "local":
+            output = run_local(policy, key, args.raw_uri, args.window, args.staging_uri)
+        else:
+            from pyspark.sql import SparkSession
 
-        spark = SparkSession.builder.appName(f"anonymize-{policy.dataset}").getOrCreate()
-        output = run(spark, policy, key, args.raw_uri, args.window, args.staging_uri)
+            spark = SparkSession.builder.appName(f"anonymize-{policy.dataset}").getOrCreate()
+            output = run(spark, policy, key, args.raw_uri, args.window, args.staging_uri)
     except anonymize.AnonymizationError as e:
         print(f"anonymize_spark: error: {e}", file=sys.stderr)
         return 1
