@@ -518,11 +518,9 @@ describe('compliance', () => {
       inferenceInstanceTypes: ['ml.g5.2xlarge'],
       schedule: events.Schedule.rate(Duration.days(7)),
     })],
-    // An allow-listed extra region (London). Zurich has a training registry too, but no Spark image
-    // for the lake's anonymization stage (constructs/data-lake README, "Past one machine").
-    ['on demand, in London', { extraRegions: 'eu-west-2' }, () => ({ useSpotInstances: false, instanceType: 'ml.g6e.xlarge' })],
+    ['on demand, in Zurich', { extraRegions: 'eu-central-2' }, () => ({ useSpotInstances: false, instanceType: 'ml.g6e.xlarge' })],
   ])('passes the gate: GDPR and AWS Solutions (%s)', (name, context, options) => {
-    const s = setup(context, name.includes('London') ? 'eu-west-2' : 'eu-west-1');
+    const s = setup(context, name.includes('Zurich') ? 'eu-central-2' : 'eu-west-1');
     applyGate(s.app);
     const job = new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), ...options(s) });
     job.retrainOn();
