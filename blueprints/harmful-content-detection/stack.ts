@@ -129,8 +129,8 @@ export class HarmfulContentDetectionStack extends Stack {
 
     // Releasing the classifier: an approved version replaces the champion under the endpoint's
     // blue/green guardrails (a 10 % canary, rollback on the latency and 5xx alarms). No A/B ramp:
-    // the chapter's business metrics (prevalence, appeals) fall as the model improves, and the
-    // ramp controller promotes on a rise only (constructs/release, "Direction of the metric").
+    // the endpoint has one variant; with a challenger, an A/B test on appeals or reports per user
+    // would set ramp.better: 'lower' (those fall as the model improves).
     new ModelRelease(this, 'Release', { lake, network, endpoint, modelPackageGroupName: training.modelPackageGroupName });
 
     // Monitoring: drift of author and reaction features and of the harm score against the labelled posts.

@@ -47,8 +47,8 @@ export type ReleaseServingLog = Pick<ServingLog, 'impressionsDataset' | 'outcome
 export interface BusinessMetricOptions {
   /**
    * The outcome whose values make the metric, one of the serving log's outcomes (e.g. `clicked`,
-   * `watch_time_s`). The controller promotes a challenger that RAISES it: pick an outcome where
-   * more is better.
+   * `watch_time_s`). The controller promotes a challenger that moves it the better way: up, or
+   * down with `ramp.better: 'lower'` (reports, appeals).
    */
   readonly outcome: string;
   /**

@@ -73,8 +73,16 @@ export interface GuardrailConfig {
 
 /** What a blueprint passes to plan a champion/challenger experiment. */
 export interface RampPolicyConfig {
-  /** Smallest relative lift of the per-user metric worth shipping, e.g. 0.02 for +2 %. */
+  /** Smallest relative change of the per-user metric worth shipping (in the better direction), e.g. 0.02 for 2 %. */
   readonly minimumDetectableEffect: number;
+  /**
+   * Which way the metric improves: `higher` (clicks, watch time) or `lower` (reports, appeals,
+   * time to a complaint). The controller promotes a challenger that moves it that way significantly
+   * and rolls back one that moves it the other way; the test is two-sided, so its error rates hold
+   * either way.
+   * @default 'higher'
+   */
+  readonly better?: 'higher' | 'lower';
   /** Champion's mean per-user metric before the experiment (positive). */
   readonly baselineMean: number;
   /** Standard deviation of the per-user metric across users before the experiment. */
@@ -137,6 +145,8 @@ export interface GuardrailPlan {
 export interface ExperimentPlan {
   /** Significance level α. */
   readonly alpha: number;
+  /** Which way the metric improves. */
+  readonly better: 'higher' | 'lower';
   /** Planned power at the MDE. */
   readonly power: number;
   /** Relative MDE. */
@@ -202,6 +212,8 @@ export function planExperiment(config: RampPolicyConfig): ExperimentPlan {
     errorRateZ: RAMP_DEFAULTS.errorRateZ,
   };
   throwIfProblems([
+    ...(config.better === undefined || config.better === 'higher' || config.better === 'lower' ? []
+      : [{ field: 'better', message: `better must be 'higher' or 'lower', but ${JSON.stringify(config.better)} was provided` }]),
     ...numberBetween('minimumDetectableEffect', config.minimumDetectableEffect, 0, 10, { low: true }),
     ...numberBetween('baselineMean', config.baselineMean, 0, Number.MAX_VALUE, { low: true }),
     ...numberBetween('baselineStdDev', config.baselineStdDev, 0, Number.MAX_VALUE, { low: true }),
@@ -227,6 +239,7 @@ export function planExperiment(config: RampPolicyConfig): ExperimentPlan {
   const plannedUsersPerArm = Math.max(minUsersPerArm, Math.ceil(horizon));
   return {
     alpha,
+    better: config.better ?? 'higher',
     power,
     minimumDetectableEffect: config.minimumDetectableEffect,
     baselineMean: config.baselineMean,

@@ -67,6 +67,16 @@ describe('decide: one test per rule, in the order they apply', () => {
     expect(d.statistics).toBeNull();
   });
 
+  test('6b. where lower is better, promotes on a significant decrease and rolls back on an increase', () => {
+    const lowerPlan = { ...plan, better: 'lower' as const };
+    const down = decide(lowerPlan, look(10, champ(5000), chall(5000, 9)));
+    expectDecision(down, 'promote', 'significant-lift', 100);
+    expect(down.reason).toMatch(/^challenger lowers the metric \(lower is better\) by -10 % .*: promote to 100 %$/);
+    const up = decide(lowerPlan, look(10, champ(5000), chall(5000, 11)));
+    expectDecision(up, 'rollback', 'significant-harm', 0);
+    expect(up.reason).toMatch(/^challenger raises the metric \(lower is better\) by \+10 % .*: roll back to 0 %$/);
+  });
+
   test('6. promotes on a significant lift, from any step', () => {
     const d = decide(plan, look(10, champ(5000), chall(5000, 11)));
     expectDecision(d, 'promote', 'significant-lift', 100);

@@ -231,11 +231,17 @@ export function decide(plan: ExperimentPlan, input: RampInput): RampDecision {
     return record('hold', 'no-variance', `the per-user metric does not vary yet in either arm, so there is no test: hold at ${at}`);
   }
   const p = statistics.alwaysValidPValue;
-  if (p <= plan.alpha && statistics.effect > 0) {
-    return record('promote', 'significant-lift', `challenger lifts the metric by ${effectText(statistics)}, always-valid p = ${pValue(p)} ≤ α = ${plan.alpha}: promote to 100 %`, 100);
+  // The effect in the better direction: a lower metric is a gain when lower is better.
+  const sign = plan.better === 'lower' ? -1 : 1;
+  const gainZ = sign * statistics.zScore;
+  const moves = plan.better === 'lower'
+    ? `${statistics.effect > 0 ? 'raises' : 'lowers'} the metric (lower is better) by ${effectText(statistics)}`
+    : `${statistics.effect > 0 ? 'lifts' : 'lowers'} the metric by ${effectText(statistics)}`;
+  if (p <= plan.alpha && sign * statistics.effect > 0) {
+    return record('promote', 'significant-lift', `challenger ${moves}, always-valid p = ${pValue(p)} ≤ α = ${plan.alpha}: promote to 100 %`, 100);
   }
   if (p <= plan.alpha) {
-    return record('rollback', 'significant-harm', `challenger lowers the metric by ${effectText(statistics)}, always-valid p = ${pValue(p)} ≤ α = ${plan.alpha}: roll back to 0 %`, 0);
+    return record('rollback', 'significant-harm', `challenger ${moves}, always-valid p = ${pValue(p)} ≤ α = ${plan.alpha}: roll back to 0 %`, 0);
   }
   if (fewer >= plan.maxUsersPerArm) {
     return record('rollback', 'budget-exhausted', `no lift shown: ${num(fewer)} users in the smaller arm reached the budget of ${num(plan.maxUsersPerArm)} with p = ${pValue(p)} > α = ${plan.alpha}: roll back to 0 %, the champion stays`, 0);
@@ -245,13 +251,14 @@ export function decide(plan: ExperimentPlan, input: RampInput): RampDecision {
   if (stepIndex === plan.schedulePercent.length - 1) {
     return record('hold', 'last-step', `no significant difference yet (p = ${pValue(p)} > α = ${plan.alpha}, ${progress}): hold at the last step, ${at}`);
   }
-  if (statistics.zScore <= -plan.rampHoldZ) {
-    return record('hold', 'negative-signal', `negative signal: effect ${effectText(statistics)} lies ${num(-statistics.zScore)} standard errors below zero (the ramp holds from ${plan.rampHoldZ}): hold at ${at}`);
+  if (gainZ <= -plan.rampHoldZ) {
+    const side = plan.better === 'lower' ? 'above zero (lower is better)' : 'below zero';
+    return record('hold', 'negative-signal', `negative signal: effect ${effectText(statistics)} lies ${num(-gainZ)} standard errors ${side} (the ramp holds from ${plan.rampHoldZ}): hold at ${at}`);
   }
   const atStep = challenger.users - state.challengerUsersAtStepStart;
   if (atStep < plan.minUsersPerStep) {
     return record('hold', 'step-too-young', `${num(atStep)} challenger users at ${at}, ${num(plan.minUsersPerStep)} needed before the next step (p = ${pValue(p)}, ${progress}): hold`);
   }
   const next = plan.schedulePercent[stepIndex + 1];
-  return record('ramp', 'next-step', `no negative signal (z = ${num(statistics.zScore)}) after ${num(atStep)} challenger users at ${at} (p = ${pValue(p)}, ${progress}): ramp to ${next} %`, next);
+  return record('ramp', 'next-step', `no negative signal (z = ${num(gainZ)}${plan.better === 'lower' ? ' in the better direction' : ''}) after ${num(atStep)} challenger users at ${at} (p = ${pValue(p)}, ${progress}): ramp to ${next} %`, next);
 }

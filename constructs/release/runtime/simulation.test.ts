@@ -73,6 +73,27 @@ describe('with a true harm equal to the MDE', () => {
   });
 });
 
+describe('a metric where lower is better (reports, appeals)', () => {
+  const lower: SimulationScenario = { ...base, config: { ...base.config, better: 'lower' } };
+
+  test('with no true change the challenger is promoted in at most α', () => {
+    const s = runScenario(lower, EXPERIMENTS, 11);
+    expect(s.promoted.rate).toBeLessThanOrEqual(s.plan.alpha);
+  });
+
+  test('a true decrease at the MDE is promoted in at least 80 %, a true increase never', () => {
+    const better = runScenario({ ...lower, trueLift: -MDE }, EXPERIMENTS, 12);
+    expect(better.promoted.rate).toBeGreaterThanOrEqual(0.8);
+    const worse = runScenario({ ...lower, trueLift: MDE }, EXPERIMENTS, 13);
+    expect(worse.promoted.count).toBe(0);
+    expect(worse.rolledBack.rate).toBe(1);
+  });
+
+  test('an unknown direction is refused, naming the field', () => {
+    expect(() => planExperiment({ ...base.config, better: 'down' as 'lower' })).toThrow(/better must be 'higher' or 'lower', but "down" was provided/);
+  });
+});
+
 describe('guardrails', () => {
   test('a challenger breaching latency is rolled back at the first look', () => {
     const s = runScenario({ ...base, trueLift: MDE, challengerP99Ms: 150 }, EXPERIMENTS, 7);
