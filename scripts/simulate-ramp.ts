@@ -235,6 +235,13 @@ function main(): void {
     out(resultRow(s));
   }
 
+  out('', '## Results: a metric where lower is better', '', 'MDE 5 %, `better: \'lower\'` (reports or appeals per user): the "lift" column is the true change of the mean, and a decrease is what the controller should promote.', '', ...RESULT_HEADER);
+  for (const [name, lift] of [['no change', 0], ['decrease = MDE', -0.05], ['increase = MDE', 0.05]] as const) {
+    const s = run(scenario(name, config(0.05, { better: 'lower' }), lift));
+    summaries.push(s);
+    out(resultRow(s));
+  }
+
   out(
     '',
     '## Why not a fixed-horizon test read every hour',
@@ -246,15 +253,17 @@ function main(): void {
     const plan = planExperiment(config(mde));
     const peek = peekingFalsePromotion(plan, experiments, 7 + mde * 100);
     const ci = wilsonInterval(peek.count, experiments, normalQuantile(0.975));
-    const ours = summaries.find((s) => s.plan.minimumDetectableEffect === mde && s.scenario.trueLift === 0 && s.plan.schedulePercent.length > 1 && s.scenario.metric === 'normal');
+    const ours = summaries.find((s) => s.plan.minimumDetectableEffect === mde && s.scenario.trueLift === 0 && s.plan.schedulePercent.length > 1 && s.scenario.metric === 'normal' && s.plan.better === 'higher');
     out(`| ${pct(mde, 0)} | ${peek.looks} | ${rateCell({ rate: peek.count / experiments, ...ci })} | ${ours ? rateCell(ours.promoted) : '–'} |`);
   }
 
   out('', '## Decisions', '', ...decisionsTable());
 
+  // The true change in the metric's better direction: a decrease is a gain where lower is better.
+  const gain = (s: ScenarioSummary) => (s.plan.better === 'lower' ? -1 : 1) * s.scenario.trueLift;
   const nullRuns = summaries.filter((s) => s.scenario.trueLift === 0);
-  const mdeRuns = summaries.filter((s) => s.scenario.trueLift === s.plan.minimumDetectableEffect);
-  const harmRuns = summaries.filter((s) => s.scenario.trueLift === -s.plan.minimumDetectableEffect);
+  const mdeRuns = summaries.filter((s) => gain(s) === s.plan.minimumDetectableEffect);
+  const harmRuns = summaries.filter((s) => gain(s) === -s.plan.minimumDetectableEffect);
   out(
     '',
     '## Summary',
