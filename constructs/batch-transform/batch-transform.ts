@@ -18,7 +18,7 @@ import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
-import { SecureFunction, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
+import { SecureFunction, createRunFailedAlarm, createRunMissingAlarm, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace, pipelineMetric } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import {
   MODEL_VERSION_TRANSFORMED, ModelVersionAnnouncer, TRANSFORM_EVENT_SOURCE, modelVersionTransformedPattern,
@@ -507,26 +507,14 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       });
     }
 
-    this.failedAlarm = new cloudwatch.Alarm(this, 'FailedAlarm', {
-      alarmDescription: `Batch transform ${name}: a run failed (see the state machine's executions)`,
-      metric: this.metricFailed({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.failedAlarm = createRunFailedAlarm(this, 'FailedAlarm', this.metricFailed({ period: Duration.minutes(5) }),
+      `Batch transform ${name}: a run failed (see the state machine's executions)`);
     const interval = staleInterval(resolved);
     if (interval !== undefined) {
       const window = Duration.seconds(2 * interval.toSeconds());
       if (window.toSeconds() <= MAX_STALENESS_WINDOW.toSeconds()) {
-        this.staleAlarm = new cloudwatch.Alarm(this, 'StaleAlarm', {
-          alarmDescription: `Batch transform ${name}: no run succeeded within ${window.toHumanString()} (twice the schedule's interval); cached predictions are getting stale`,
-          metric: this.metricSucceeded({ period: window }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        });
+        this.staleAlarm = createRunMissingAlarm(this, 'StaleAlarm', this.metricSucceeded({ period: window }),
+          `Batch transform ${name}: no run succeeded within ${window.toHumanString()} (twice the schedule's interval); cached predictions are getting stale`);
       } else {
         Annotations.of(this).addWarningV2('mlsd:batchTransformStaleAlarm',
           `No staleness alarm: twice the schedule's interval (${window.toHumanString()}) exceeds the ${MAX_STALENESS_WINDOW.toHumanString()} a CloudWatch alarm can evaluate; watch the Succeeded metric another way`);
@@ -547,13 +535,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
   /** A metric of this workflow (namespace `mlsd/BatchTransform`, dimension `Pipeline`), summed. */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName,
-      dimensionsMap: { Pipeline: this.name },
-      statistic: cloudwatch.Stats.SUM,
-      ...props,
-    });
+    return pipelineMetric(METRIC_NAMESPACE, this.name, metricName, props);
   }
 
   /** Runs that completed: 1 per run. */

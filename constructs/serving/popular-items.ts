@@ -12,7 +12,7 @@ import type { ServingLog } from './serving-log';
 import { DEFAULT_LOAD_INSTANCE_TYPE, LOAD_SCRIPT, PredictionCache, TRANSFORM_OUTPUT_MODULE } from '../batch-transform';
 import { DataLake } from '../data-lake';
 import { acknowledge } from '../../lib/compliance/acknowledge';
-import { grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace } from '../../lib/defaults';
+import { createRunFailedAlarm, createRunMissingAlarm, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace, pipelineMetric } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
@@ -285,35 +285,17 @@ export class PopularItems extends Construct {
       description: `Ranks the items of ${props.log.outcomesDataset.name} by ${resolved.outcome} into the popular lists of ${props.cache.node.path}`,
     });
 
-    this.failedAlarm = new cloudwatch.Alarm(this, 'FailedAlarm', {
-      alarmDescription: `Popular lists ${this.name}: a run failed (see the state machine's executions)`,
-      metric: this.metricFailed({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.failedAlarm = createRunFailedAlarm(this, 'FailedAlarm', this.metricFailed({ period: Duration.minutes(5) }),
+      `Popular lists ${this.name}: a run failed (see the state machine's executions)`);
     const window = Duration.seconds(2 * popularScheduleInterval(resolved)!.toSeconds());
-    this.staleAlarm = new cloudwatch.Alarm(this, 'StaleAlarm', {
-      alarmDescription: `Popular lists ${this.name}: no list written within ${window.toHumanString()} (twice the schedule's interval); `
-        + `the lists expire ${resolved.ttl.toHumanString()} after their last run and the fallback then serves nothing`,
-      metric: this.metricListsWritten({ period: window }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    this.staleAlarm = createRunMissingAlarm(this, 'StaleAlarm', this.metricListsWritten({ period: window }),
+      `Popular lists ${this.name}: no list written within ${window.toHumanString()} (twice the schedule's interval); `
+        + `the lists expire ${resolved.ttl.toHumanString()} after their last run and the fallback then serves nothing`);
   }
 
   /** A metric of this workflow (namespace `mlsd/PopularItems`, dimension `Pipeline`), summed. */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: POPULAR_METRIC_NAMESPACE,
-      metricName,
-      dimensionsMap: { Pipeline: this.name },
-      statistic: cloudwatch.Stats.SUM,
-      ...props,
-    });
+    return pipelineMetric(POPULAR_METRIC_NAMESPACE, this.name, metricName, props);
   }
 
   /** Runs that completed: 1 per run. */

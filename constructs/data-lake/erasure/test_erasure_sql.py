@@ -13,13 +13,11 @@ downloads into .cache/jars/ (npm test runs it first).
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from spark_iceberg import iceberg_session
+from workflow_sql import states_format, synthesis_child
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -37,36 +35,10 @@ process.stdout.write('STATEMENTS ' + JSON.stringify({ equals: of('equals'), pair
 """
 
 
-def states_format(expression: str, values: dict[str, str]) -> str:
-    """Evaluates `States.Format('<template>', <path>, ...)` as Step Functions does: the template's
-    escapes (\\' \\{ \\} \\\\) unescaped, each `{}` filled with the next argument's value."""
-    match = re.fullmatch(r"States\.Format\('((?:[^'\\]|\\.)*)'((?:, \$[.\w]+)*)\)", expression)
-    assert match, f"not a States.Format call: {expression}"
-    template, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
-    parts = re.split(r"(\\.|\{\})", template)
-    out, next_arg = [], iter(args)
-    for part in parts:
-        if part == "{}":
-            out.append(values[next(next_arg)])
-        elif part.startswith("\\") and len(part) == 2:
-            out.append(part[1])
-        else:
-            out.append(part)
-    assert next(next_arg, None) is None, "more arguments than slots"
-    return "".join(out)
-
-
 @pytest.fixture(scope="module")
 def synthesis():
     """Synthesizes the workflow in a child process, started first so that it overlaps Spark's start."""
-    child = subprocess.Popen(
-        ["npx", "ts-node", "--transpile-only", "-e", PRINT_STATEMENTS], cwd=REPO, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "CDK_VALIDATION": "false"},
-    )
-    yield child
-    if child.poll() is None:
-        child.kill()
-        child.communicate()
+    yield from synthesis_child(PRINT_STATEMENTS)
 
 
 @pytest.fixture(scope="module")
