@@ -1,50 +1,11 @@
 /**
  * Checks a request against the AWS service model: required members, unknown members (the SDK
  * drops them silently), enum values, name patterns and lengths, numeric ranges. The models are
- * botocore's JSON (the same Smithy models the JavaScript SDK is generated from), which the moto
- * server's virtualenv ships: `.venv` from scripts/setup-local.sh.
+ * botocore's JSON (the same Smithy models the JavaScript SDK is generated from), loaded from
+ * `.venv` by the Step Functions request checks' loader (test/support/requests/botocore.ts). This
+ * check reads SDK inputs (Date timestamps, no run-time unknowns); that one reads task requests.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-
-interface Shape {
-  readonly type: string;
-  readonly members?: Record<string, { readonly shape: string }>;
-  readonly required?: readonly string[];
-  readonly member?: { readonly shape: string };
-  readonly key?: { readonly shape: string };
-  readonly value?: { readonly shape: string };
-  readonly min?: number;
-  readonly max?: number;
-  readonly pattern?: string;
-  readonly enum?: readonly string[];
-}
-
-interface ServiceModel {
-  readonly operations: Record<string, { readonly input?: { readonly shape: string } }>;
-  readonly shapes: Record<string, Shape>;
-}
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const models = new Map<string, ServiceModel>();
-
-/** botocore's model of `service` (its data folder name, e.g. `sagemaker`, `athena`, `monitoring`). */
-function loadModel(service: string): ServiceModel {
-  const cached = models.get(service);
-  if (cached) return cached;
-  const lib = path.join(REPO_ROOT, '.venv', 'lib');
-  const python = fs.existsSync(lib) ? fs.readdirSync(lib).find((d) => d.startsWith('python')) : undefined;
-  const dataDir = python === undefined ? undefined : path.join(lib, python, 'site-packages', 'botocore', 'data', service);
-  if (dataDir === undefined || !fs.existsSync(dataDir)) {
-    throw new Error(`botocore's ${service} model is not in .venv: run scripts/setup-local.sh (it installs moto[server], which brings botocore)`);
-  }
-  const version = fs.readdirSync(dataDir).sort().at(-1) as string;
-  const file = path.join(dataDir, version, 'service-2.json.gz');
-  const model = JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8')) as ServiceModel;
-  models.set(service, model);
-  return model;
-}
+import { ServiceModel, serviceModel } from '../../../../test/support/requests/botocore';
 
 function compile(pattern: string): RegExp | null {
   for (const flags of ['u', '']) {
@@ -139,7 +100,7 @@ function check(model: ServiceModel, shapeName: string, value: unknown, at: strin
 
 /** Every way `input` breaks the model of `operation` (e.g. `CreateModel`); empty when it conforms. */
 export function serviceModelProblems(service: string, operation: string, input: unknown): string[] {
-  const model = loadModel(service);
+  const model = serviceModel(service);
   const op = model.operations[operation];
   if (op === undefined) throw new Error(`${service} has no operation ${operation}`);
   const problems: string[] = [];
