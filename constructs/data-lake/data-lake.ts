@@ -7,7 +7,7 @@ import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOption
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import { ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, RawFormat, actionOf, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
 import {
-  DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage,
+  DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage, addAnonymizationStageRunner,
 } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
@@ -392,7 +392,7 @@ export class DataLake extends Construct {
       throw new KitError(`DataLake ${this.node.path}: dataset '${name}' volume needs ${capacity.instanceCount} anonymization instances, but SageMaker publishes no Spark `
         + `image in ${Stack.of(this).region}, where the stage runs in one process on one instance: use daily windows (anonymizationWindow), a larger anonymizationInstanceType, or a region with Spark`);
     }
-    new AnonymizationStage(scope, 'Anonymization', {
+    const stage = new AnonymizationStage(scope, 'Anonymization', {
       dataset: name,
       policy: anonymizationPolicy(name, format, props.columns),
       curatedColumns: columns,
@@ -417,6 +417,7 @@ export class DataLake extends Construct {
       volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,
       maxRuntime: this.props.anonymizationMaxRuntime ?? Duration.hours(2),
     });
+    addAnonymizationStageRunner(this.anonymizationRole, stage.stateMachine);
 
     const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume);
     this.datasets.set(name, dataset);
@@ -540,12 +541,13 @@ export class DataLake extends Construct {
   }
 
   /**
-   * Makes `role` an anonymization stage of this lake: it may read the pseudonymization key, and it
-   * is tagged as a stage, so that the GDPR guard lets it read raw personal data (e.g. a stream
-   * handler that pseudonymizes events before they reach a feature group).
+   * Makes `role` an anonymization stage of this lake: it may read the pseudonymization key, and the
+   * GDPR guard lets it read raw personal data, run by `runner` only (e.g. the Lambda function of a
+   * stream handler that pseudonymizes events before they reach a feature group; the guard fails
+   * anything else that runs as the role, assumes it, or passes it).
    */
-  public registerAnonymizationStage(role: iam.Role): iam.Grant {
-    markAnonymizationStage(role);
+  public registerAnonymizationStage(role: iam.Role, runner: IConstruct): iam.Grant {
+    markAnonymizationStage(role, runner);
     return this.pseudonymizationKey.grantRead(role);
   }
 

@@ -111,7 +111,7 @@ export class StreamingIngestion extends Construct {
       },
     });
     const role = this.handler.executionRole;
-    props.lake.registerAnonymizationStage(role);
+    props.lake.registerAnonymizationStage(role, this.handler);
     group.grantWrite(role);
     acknowledgeWildcardsOf(role, `Reading the ingestion stream ${this.stream.node.path} and its key: aws-cdk-lib's stream read action groups.`,
       () => this.stream.grantRead(role));

@@ -1,4 +1,4 @@
-import { Duration, Tags } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, Stack, Tags } from 'aws-cdk-lib';
 import { KitError } from '../errors';
 import { IConstruct } from 'constructs';
 
@@ -89,7 +89,62 @@ export function classify(scope: IConstruct, classification: DataClassification, 
   Tags.of(scope).add(CLASSIFICATION_TAGS.retentionDays, String(classification.retention.toDays()));
 }
 
-/** Marks a role as the anonymization stage, the only principal the GDPR guard lets read raw personal data. */
-export function markAnonymizationStage(role: IConstruct): void {
+/**
+ * Template metadata on the role of an anonymization stage: `{ runners: [<logical id>, ...] }`, the
+ * Lambda functions and state machines that may run as it. The GDPR gate takes it, not the tag
+ * (tags propagate to every role under a scope), as the stage's identity, and checks the rest
+ * against it: who may assume or pass the role, and what runs as it.
+ */
+export const ANONYMIZATION_STAGE_METADATA = 'mlsd:anonymization-stage';
+
+const STAGE_RUNNERS = new WeakMap<CfnResource, IConstruct[]>();
+
+function cfnResourceOf(scope: IConstruct, what: string): CfnResource {
+  const candidate = CfnResource.isCfnResource(scope) ? scope : scope.node.defaultChild;
+  if (candidate === undefined || !CfnResource.isCfnResource(candidate)) {
+    throw new KitError(`${scope.node.path}: ${what} must be a resource (a role, a Lambda function or a state machine), but it has no CloudFormation resource of its own`);
+  }
+  return candidate;
+}
+
+/**
+ * Marks a role as an anonymization stage, the only kind of principal the GDPR guard lets read raw
+ * personal data, and names what may run as it (`runners`: the Lambda function or the state machine
+ * whose jobs use the role; more with {@link addAnonymizationStageRunner}). The role itself records
+ * it (metadata, never inherited) and carries the tag for people reading the console.
+ *
+ * @throws KitError if a runner is in another stack than the role
+ */
+export function markAnonymizationStage(role: IConstruct, ...runners: IConstruct[]): void {
+  const resource = cfnResourceOf(role, 'an anonymization stage role');
   Tags.of(role).add(ANONYMIZATION_STAGE_TAG, 'true');
+  if (!STAGE_RUNNERS.has(resource)) {
+    const list: IConstruct[] = [];
+    STAGE_RUNNERS.set(resource, list);
+    resource.addMetadata(ANONYMIZATION_STAGE_METADATA, {
+      runners: Lazy.list({ produce: () => list.map((r) => Stack.of(resource).resolve(cfnResourceOf(r, 'an anonymization stage runner').logicalId)) }),
+    });
+  }
+  runners.forEach((runner) => addAnonymizationStageRunner(role, runner));
+}
+
+/**
+ * Lets `runner` (a Lambda function, or a state machine that starts SageMaker processing jobs as
+ * the role) run as an anonymization stage role marked with {@link markAnonymizationStage}.
+ *
+ * @throws KitError if the role is not marked, or the runner is in another stack
+ */
+export function addAnonymizationStageRunner(role: IConstruct, runner: IConstruct): void {
+  const resource = cfnResourceOf(role, 'an anonymization stage role');
+  const list = STAGE_RUNNERS.get(resource);
+  if (list === undefined) {
+    throw new KitError(`${role.node.path}: is not an anonymization stage (markAnonymizationStage first), so ${runner.node.path} cannot run as it`);
+  }
+  if (Stack.of(runner) !== Stack.of(resource)) {
+    throw new KitError(`${runner.node.path}: an anonymization stage's runner must be in the stack of its role (${Stack.of(resource).node.path}), but it is in ${Stack.of(runner).node.path}`);
+  }
+  const cfn = cfnResourceOf(runner, 'an anonymization stage runner');
+  if (!list.some((r) => cfnResourceOf(r, '') === cfn)) {
+    list.push(runner);
+  }
 }

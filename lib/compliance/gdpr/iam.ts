@@ -1,6 +1,7 @@
-import { CfnResource } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { NAME_PROPERTY, READ_ACTIONS, SERVICE_OF_TYPE } from './data-stores';
-import { Json, asList, findByLogicalId, props, referencedLogicalIds, rendered } from './template';
+import { referencesIn } from './app-references';
+import { Json, asList, props, rendered } from './template';
 
 /** IAM action or ARN glob (`*`, `?`) as a case-insensitive regular expression. */
 function globToRegExp(glob: string): RegExp {
@@ -48,28 +49,28 @@ function literalArn(value: Json): string | undefined {
 }
 
 /**
- * Whether a statement's resources may cover `store`. Fails closed: a token that is neither a
- * reference to another resource nor a literal counts as covering it.
+ * Whether a statement (of a policy in `owner`'s stack) may cover `store`, which may live in any
+ * stack of the app: references are followed across stacks, nested stacks and exports. Fails closed:
+ * a token the app cannot resolve (a deploy-time parameter, another app's export) counts as covering it.
  */
-export function coversStore(statement: Json, store: CfnResource): boolean {
+export function coversStore(statement: Json, store: CfnResource, owner: CfnResource): boolean {
   if (statement.NotResource !== undefined) {
     return true;
   }
-  const { logicalId, type } = rendered(store);
+  const { type } = rendered(store);
   const service = SERVICE_OF_TYPE[type];
   const nameProperty = NAME_PROPERTY[type];
   const name = nameProperty ? props(store)[nameProperty] : undefined;
-  // A name CloudFormation generates is unknown here; only a wildcard in that position can match it.
-  const knownName = typeof name === 'string' ? name : '\u0000generated';
+  const knownName = typeof name === 'string' ? name : generatedName(store);
   return asList(statement.Resource).some((resource) => {
-    if (referencedLogicalIds(resource).has(logicalId)) {
+    const references = referencesIn(resource, owner);
+    if (references.resources.has(store) || references.unknown) {
       return true;
     }
     const text = literalArn(resource);
     if (text === undefined) {
-      // A reference to another resource of the stack names that resource; a parameter or an import could be anything.
-      const ids = [...referencedLogicalIds(resource)].filter((id) => !PSEUDO.test(id));
-      return ids.length === 0 || ids.some((id) => findByLogicalId(store, id) === undefined);
+      // Not literal, yet no reference the app knows: it could be anything.
+      return references.resources.size === 0;
     }
     if (text === '*') {
       return true;
@@ -84,6 +85,16 @@ export function coversStore(statement: Json, store: CfnResource): boolean {
   });
 }
 
+/**
+ * A stand-in for the physical name CloudFormation generates for a store without one:
+ * `<stack name>-<logical id>-<random suffix>` (lower case for buckets), so that a partial-name
+ * wildcard such as `arn:aws:s3:::mystack-raw*` is seen to match it.
+ */
+function generatedName(store: CfnResource): string {
+  const name = `${Stack.of(store).stackName}-${rendered(store).logicalId}-1a2b3c4d5e6f`;
+  return rendered(store).type === 'AWS::S3::Bucket' ? name.toLowerCase() : name;
+}
+
 /** The policy statements of an IAM policy-bearing resource, with the document they come from. */
 export function statementsOf(node: CfnResource): Json[] {
   const p = props(node);
@@ -94,6 +105,8 @@ export function statementsOf(node: CfnResource): Json[] {
     case 'AWS::SQS::QueuePolicy':
       return asList(p.PolicyDocument?.Statement);
     case 'AWS::IAM::Role':
+    case 'AWS::IAM::User':
+    case 'AWS::IAM::Group':
       return asList(p.Policies).flatMap((policy) => asList(policy?.PolicyDocument?.Statement));
     default:
       return [];

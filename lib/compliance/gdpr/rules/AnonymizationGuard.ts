@@ -1,21 +1,27 @@
 import { CfnResource } from 'aws-cdk-lib';
 import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
-import { ANONYMIZATION_STAGE_TAG } from '../../../classification';
+import { isRegisteredStage } from '../anonymization-stage';
+import { appResources, qualifiedId, referencesIn } from '../app-references';
 import { holdsRawPersonalData } from '../classified';
 import { SERVICE_OF_TYPE } from '../data-stores';
 import { allowsRead, attachesReadEverythingPolicy, coversStore, statementsOf } from '../iam';
 import { GdprRule } from '../rule';
-import { Json, asList, findByLogicalId, props, referencedLogicalId, rendered, stackResources, tagsOf } from '../template';
+import { Json, asList, props, rendered } from '../template';
 
+/** The registered stage role a grantee names, wherever in the app it is (its identity problems are AnonymizationStageIdentity's). */
 function isAnonymizationRole(node: CfnResource, reference: Json): boolean {
-  const id = referencedLogicalId(reference);
-  const role = id === undefined ? undefined : findByLogicalId(node, id);
-  return role !== undefined && rendered(role).type === 'AWS::IAM::Role'
-    && tagsOf(props(role))[ANONYMIZATION_STAGE_TAG] === 'true';
+  const named = [...referencesIn(reference, node).resources];
+  return named.length === 1 && isRegisteredStage(named[0]);
 }
 
-function describe(reference: Json): string {
-  return referencedLogicalId(reference) ?? (typeof reference === 'string' ? reference : JSON.stringify(reference));
+function describe(node: CfnResource, reference: Json): string {
+  const [resource] = referencesIn(reference, node).resources;
+  return resource !== undefined ? qualifiedId(resource, node) : (typeof reference === 'string' ? reference : JSON.stringify(reference));
+}
+
+/** Data stores of the whole app (every stack, nested stacks included) classified as raw personal data. */
+function rawStoresOf(node: CfnResource): CfnResource[] {
+  return appResources(node).filter((r) => SERVICE_OF_TYPE[rendered(r).type] !== undefined && holdsRawPersonalData(r));
 }
 
 /** Who a policy-bearing resource grants to: roles, users and groups, or the principals of a resource policy. */
@@ -23,6 +29,8 @@ function grantees(node: CfnResource, statement: Json): Json[] {
   const p = props(node);
   switch (rendered(node).type) {
     case 'AWS::IAM::Role':
+    case 'AWS::IAM::User':
+    case 'AWS::IAM::Group':
       return [{ Ref: rendered(node).logicalId }];
     case 'AWS::IAM::Policy':
     case 'AWS::IAM::ManagedPolicy':
@@ -39,24 +47,22 @@ function grantees(node: CfnResource, statement: Json): Json[] {
 
 /** For a role: statements of managed policies of this stack that it attaches through ManagedPolicyArns. */
 function attachedManagedStatements(node: CfnResource): Json[] {
-  if (rendered(node).type !== 'AWS::IAM::Role') {
+  if (!['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(rendered(node).type)) {
     return [];
   }
-  return asList(props(node).ManagedPolicyArns).flatMap((arn) => {
-    const id = referencedLogicalId(arn);
-    const policy = id === undefined ? undefined : findByLogicalId(node, id);
-    return policy && rendered(policy).type === 'AWS::IAM::ManagedPolicy' ? statementsOf(policy) : [];
-  });
+  return asList(props(node).ManagedPolicyArns).flatMap((arn) => [...referencesIn(arn, node).resources]
+    .filter((policy) => rendered(policy).type === 'AWS::IAM::ManagedPolicy')
+    .flatMap((policy) => statementsOf(policy)));
 }
 
 export const AnonymizationGuard: GdprRule = {
   name: 'AnonymizationGuard',
   level: NagMessageLevel.ERROR,
-  resourceTypes: ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::Role', 'AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy'],
-  info: 'A principal other than the anonymization stage can read a data store classified as raw personal data; the finding names `<principal>:<store>`. Fix: grant consumers the curated (anonymized) dataset instead; only the role tagged mlsd:anonymization-stage=true may read the raw zone.',
+  resourceTypes: ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group', 'AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy'],
+  info: 'A principal other than the anonymization stage can read a data store classified as raw personal data; the finding names `<principal>:<store>`. Fix: grant consumers the curated (anonymized) dataset instead; only a role registered as an anonymization stage (markAnonymizationStage / DataLake.registerAnonymizationStage; a tag is not enough) may read the raw zone, in whichever stack of the app the store is.',
   explanation: 'Anonymization before training (GDPR art. 25, data protection by design; art. 5(1)(c), minimisation): raw personal data reaches features, training and endpoints only through the anonymization stage.',
   check: (node) => {
-    const rawStores = stackResources(node).filter((r) => SERVICE_OF_TYPE[rendered(r).type] !== undefined && holdsRawPersonalData(r));
+    const rawStores = rawStoresOf(node);
     if (rawStores.length === 0) {
       return NagRuleCompliance.NOT_APPLICABLE;
     }
@@ -65,14 +71,14 @@ export const AnonymizationGuard: GdprRule = {
     for (const store of rawStores) {
       const service = SERVICE_OF_TYPE[rendered(store).type];
       for (const statement of statements) {
-        if (allowsRead(statement, service) && coversStore(statement, store)) {
+        if (allowsRead(statement, service) && coversStore(statement, store, node)) {
           grantees(node, statement)
             .filter((g) => !isAnonymizationRole(node, g))
-            .forEach((g) => findings.add(`${describe(g)}:${rendered(store).logicalId}`));
+            .forEach((g) => findings.add(`${describe(node, g)}:${qualifiedId(store, node)}`));
         }
       }
-      if (rendered(node).type === 'AWS::IAM::Role' && attachesReadEverythingPolicy(node) && !isAnonymizationRole(node, { Ref: rendered(node).logicalId })) {
-        findings.add(`${rendered(node).logicalId}:${rendered(store).logicalId}`);
+      if (['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(rendered(node).type) && attachesReadEverythingPolicy(node) && !isAnonymizationRole(node, { Ref: rendered(node).logicalId })) {
+        findings.add(`${rendered(node).logicalId}:${qualifiedId(store, node)}`);
       }
     }
     return findings.size > 0 ? [...findings].sort() : NagRuleCompliance.COMPLIANT;

@@ -1,4 +1,5 @@
 import { AnonymizationGuard } from './AnonymizationGuard';
+import { AnonymizationStageIdentity } from './AnonymizationStageIdentity';
 import { DATA_SERVICE_RULES } from './data-service-rules';
 import { DataStoreClassified } from './DataStoreClassified';
 import { KmsKeyRotation } from './KmsKeyRotation';
@@ -43,4 +44,5 @@ export const GDPR_RULES: readonly GdprRule[] = [
   // Classification and the anonymization guard
   DataStoreClassified,
   AnonymizationGuard,
+  AnonymizationStageIdentity,
 ];
