@@ -14,7 +14,7 @@ import { Json, asList } from './template';
  * JSONata `{% ... %}` expression, a pipeline `{"Get": "Parameters.X"}`) does not count as set.
  */
 
-export type SageMakerJobKind = 'training' | 'processing' | 'transform';
+export type SageMakerJobKind = 'training' | 'processing' | 'transform' | 'tuning';
 
 /** A setting a job request lacks; also the finding suffix after `<state or step>:`. */
 export type JobRequirement =
@@ -132,6 +132,49 @@ function transformRequirements(request: Record<string, Json>): JobRequirement[] 
 }
 
 /**
+ * A hyperparameter tuning job runs training jobs from its definition(s): each needs what a
+ * training job needs. The resources may come as ResourceConfig or HyperParameterTuningResourceConfig
+ * (instance configs). A request without any definition lacks everything.
+ */
+function tuningRequirements(request: Record<string, Json>): JobRequirement[] {
+  const definitions = [request.TrainingJobDefinition, ...asList(request.TrainingJobDefinitions)].filter(isObject);
+  if (definitions.length === 0) {
+    return trainingRequirements({});
+  }
+  const missing = new Set<JobRequirement>();
+  for (const definition of definitions) {
+    const tuning = objectOrEmpty(definition.HyperParameterTuningResourceConfig);
+    const resources = definition.ResourceConfig ?? {
+      InstanceType: tuning.InstanceType,
+      InstanceGroups: asList(tuning.InstanceConfigs),
+      VolumeKmsKeyId: tuning.VolumeKmsKeyId,
+    };
+    trainingRequirements({ ...definition, ResourceConfig: resources }).forEach((r) => missing.add(r));
+  }
+  return [...missing];
+}
+
+/** Where a monitoring job's settings sit, in a job definition resource or a schedule's inline definition. */
+const MONITORING_OUTPUT_CONFIGS = ['DataQualityJobOutputConfig', 'ModelQualityJobOutputConfig', 'ModelBiasJobOutputConfig', 'ModelExplainabilityJobOutputConfig', 'MonitoringOutputConfig'];
+
+/**
+ * The isolation and encryption settings a SageMaker Model Monitor job lacks: the properties of an
+ * `AWS::SageMaker::{DataQuality,ModelQuality,ModelBias,ModelExplainability}JobDefinition`, or a
+ * `MonitoringSchedule`'s inline `MonitoringJobDefinition`. The jobs read captured requests and
+ * predictions (personal data) as a processing job does.
+ */
+export function missingMonitoringRequirements(definition: Json): JobRequirement[] {
+  // Resource properties hold intrinsics (a key's Fn::GetAtt, subnets' Refs) where requests hold strings.
+  const d = objectOrEmpty(withPlaceholders(definition, { next: 0 }));
+  const output = MONITORING_OUTPUT_CONFIGS.map((name) => d[name]).find((v) => v !== undefined);
+  return processingRequirements({
+    NetworkConfig: d.NetworkConfig,
+    ProcessingResources: { ClusterConfig: objectOrEmpty(d.JobResources ?? d.MonitoringResources).ClusterConfig },
+    ProcessingOutputConfig: objectOrEmpty(output),
+  });
+}
+
+/**
  * The isolation and encryption settings a job request lacks, in the API request shape
  * (PascalCase keys, as Step Functions Parameters/Arguments and pipeline step Arguments use).
  *
@@ -148,6 +191,8 @@ export function missingJobRequirements(kind: SageMakerJobKind, request: Json): J
       return processingRequirements(r);
     case 'transform':
       return transformRequirements(r);
+    case 'tuning':
+      return tuningRequirements(r);
   }
 }
 
@@ -208,12 +253,15 @@ function withPlaceholders(value: Json, counter: { next: number }): Json {
 }
 
 /** `arn:<partition>:states:::sagemaker:createTrainingJob.sync` and the AWS SDK integration form. */
-const JOB_RESOURCE = /^arn:[^:]+:states:::(?:aws-sdk:)?sagemaker:create(Training|Processing|Transform)Job(?:\.sync(?::\d+)?|\.waitForTaskToken)?$/;
+const JOB_RESOURCE = /^arn:[^:]+:states:::(?:aws-sdk:)?sagemaker:create(Training|Processing|Transform|HyperParameterTuning)Job(?:\.sync(?::\d+)?|\.waitForTaskToken)?$/;
 
 const KIND_BY_NAME: Record<string, SageMakerJobKind> = {
   Training: 'training',
   Processing: 'processing',
   Transform: 'transform',
+  HyperParameterTuning: 'tuning',
+  // A pipeline's tuning step.
+  Tuning: 'tuning',
 };
 
 /** The job a Step Functions task Resource starts, if it starts one. */

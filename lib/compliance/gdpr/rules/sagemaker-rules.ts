@@ -4,6 +4,7 @@ import { SageMakerFeatureGroupEncryption } from './SageMakerFeatureGroupEncrypti
 import { SageMakerFeatureGroupTtl } from './SageMakerFeatureGroupTtl';
 import { SageMakerJobIsolation } from './SageMakerJobIsolation';
 import { SageMakerModelIsolation } from './SageMakerModelIsolation';
+import { SageMakerStudioIsolation } from './SageMakerStudioIsolation';
 import { GdprRule } from '../rule';
 
 export const SAGEMAKER_RULES: readonly GdprRule[] = [
@@ -13,4 +14,5 @@ export const SAGEMAKER_RULES: readonly GdprRule[] = [
   SageMakerFeatureGroupEncryption,
   SageMakerFeatureGroupTtl,
   SageMakerJobIsolation,
+  SageMakerStudioIsolation,
 ];

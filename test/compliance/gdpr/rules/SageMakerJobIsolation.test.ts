@@ -298,3 +298,92 @@ describe('SageMaker pipelines', () => {
     expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[Score:output-key]`]);
   });
 });
+
+describe('hyperparameter tuning jobs', () => {
+  /** A CreateHyperParameterTuningJob request whose training definition is the training request's settings. */
+  function tuningRequest(key: string, definition: Record<string, Json>): Record<string, Json> {
+    const { TrainingJobName: _name, StoppingCondition, ...rest } = trainingRequest(key);
+    void _name;
+    return {
+      HyperParameterTuningJobName: 'tune',
+      HyperParameterTuningJobConfig: { Strategy: 'Bayesian', ResourceLimits: { MaxNumberOfTrainingJobs: 10, MaxParallelTrainingJobs: 2 } },
+      TrainingJobDefinition: { ...rest, StoppingCondition, StaticHyperParameters: {}, ...definition },
+    };
+  }
+
+  test('flags a tuning job started by Step Functions whose training definition has no VPC or network isolation', () => {
+    const stack = fixtureStack();
+    machineWithJob(stack, 'Tune', 'createHyperParameterTuningJob', tuningRequest(keyOf(stack), { VpcConfig: undefined, EnableNetworkIsolation: false }));
+    expect(ruleIdsMatching(stack, RULE).sort()).toEqual([`${RULE}[Tune:network-isolation]`, `${RULE}[Tune:vpc]`]);
+  });
+
+  test('passes a tuning job with every setting, its resources given as HyperParameterTuningResourceConfig', () => {
+    const stack = fixtureStack();
+    const key = keyOf(stack);
+    machineWithJob(stack, 'Tune', 'createHyperParameterTuningJob', tuningRequest(key, {
+      ResourceConfig: undefined,
+      HyperParameterTuningResourceConfig: { InstanceConfigs: [{ InstanceType: 'ml.m5.xlarge', InstanceCount: 1, VolumeSizeInGB: 30 }], VolumeKmsKeyId: key },
+    }));
+    expect(ruleIdsMatching(stack, RULE)).toEqual([]);
+  });
+
+  test('flags a pipeline tuning step, and a tuning request without any training definition', () => {
+    const stack = fixtureStack();
+    pipeline(stack, [{ Name: 'Tune', Type: 'Tuning', Arguments: { HyperParameterTuningJobConfig: {} } }]);
+    expect(ruleIdsMatching(stack, RULE).sort()).toEqual(
+      ['inter-container-encryption', 'network-isolation', 'output-key', 'volume-key', 'vpc'].map((r) => `${RULE}[Tune:${r}]`),
+    );
+  });
+});
+
+describe('Model Monitor jobs', () => {
+  function monitoringSettings(key: string) {
+    return {
+      networkConfig: { enableNetworkIsolation: true, enableInterContainerTrafficEncryption: true, vpcConfig: { subnets: ['subnet-0123'], securityGroupIds: ['sg-0123'] } },
+      jobResources: { clusterConfig: { instanceCount: 1, instanceType: 'ml.m5.xlarge', volumeSizeInGb: 30, volumeKmsKeyId: key } },
+    };
+  }
+  const appSpecification = { imageUri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer' };
+  const input = { endpointInput: { endpointName: 'ranker', localPath: '/opt/ml/processing/input' } };
+  const output = (key?: string) => ({ monitoringOutputs: [{ s3Output: { s3Uri: 's3://monitor/out', localPath: '/opt/ml/processing/output' } }], ...(key ? { kmsKeyId: key } : {}) });
+
+  test('flags a data quality job definition outside a VPC, without isolation, with an unencrypted output', () => {
+    const stack = fixtureStack();
+    const key = keyOf(stack);
+    new sagemaker.CfnDataQualityJobDefinition(stack, 'Quality', {
+      roleArn: ROLE, dataQualityAppSpecification: appSpecification, dataQualityJobInput: input, dataQualityJobOutputConfig: output(),
+      jobResources: monitoringSettings(key).jobResources,
+    });
+    expect(ruleIdsMatching(stack, RULE).sort()).toEqual(
+      ['inter-container-encryption', 'network-isolation', 'output-key', 'vpc'].map((r) => `${RULE}[monitoring:${r}]`),
+    );
+  });
+
+  test('passes a model quality job definition with every setting', () => {
+    const stack = fixtureStack();
+    const key = keyOf(stack);
+    new sagemaker.CfnModelQualityJobDefinition(stack, 'Quality', {
+      roleArn: ROLE, modelQualityAppSpecification: { ...appSpecification, problemType: 'BinaryClassification' },
+      modelQualityJobInput: { ...input, groundTruthS3Input: { s3Uri: 's3://monitor/truth' } }, modelQualityJobOutputConfig: output(key), ...monitoringSettings(key),
+    });
+    expect(ruleIdsMatching(stack, RULE)).toEqual([]);
+  });
+
+  test('flags a schedule\'s inline job definition without a volume key, and leaves a schedule naming a definition to that definition', () => {
+    const stack = fixtureStack();
+    const key = keyOf(stack);
+    const settings = monitoringSettings(key);
+    new sagemaker.CfnMonitoringSchedule(stack, 'Inline', {
+      monitoringScheduleName: 'inline',
+      monitoringScheduleConfig: {
+        monitoringJobDefinition: {
+          roleArn: ROLE, monitoringAppSpecification: appSpecification, monitoringInputs: [input], monitoringOutputConfig: output(key),
+          networkConfig: settings.networkConfig, monitoringResources: { clusterConfig: { instanceCount: 1, instanceType: 'ml.m5.xlarge', volumeSizeInGb: 30 } },
+        },
+      },
+    });
+    new sagemaker.CfnMonitoringSchedule(stack, 'Named', { monitoringScheduleName: 'named', monitoringScheduleConfig: { monitoringJobDefinitionName: 'quality', monitoringType: 'DataQuality' } });
+    expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[monitoring:volume-key]`]);
+    expect(violatingPaths(stack, `${RULE}[monitoring:volume-key]`)).toEqual(['Fixture/Inline']);
+  });
+});
