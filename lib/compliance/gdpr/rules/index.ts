@@ -7,6 +7,7 @@ import { KmsKeySingleRegion } from './KmsKeySingleRegion';
 import { LambdaExplicitLogGroup } from './LambdaExplicitLogGroup';
 import { LogGroupEncryptedRetention } from './LogGroupEncryptedRetention';
 import { NoReplicationOutsideRegion } from './NoReplicationOutsideRegion';
+import { NoTransferOutsideRegion } from './NoTransferOutsideRegion';
 import { RegionResidency } from './RegionResidency';
 import { S3BucketAccessLogging } from './S3BucketAccessLogging';
 import { S3BucketKmsEncryption } from './S3BucketKmsEncryption';
@@ -24,6 +25,7 @@ export const GDPR_RULES: readonly GdprRule[] = [
   RegionResidency,
   KmsKeySingleRegion,
   NoReplicationOutsideRegion,
+  NoTransferOutsideRegion,
   // Keys
   KmsKeyRotation,
   // S3
