@@ -18,6 +18,20 @@ function noncurrentDays(rule: Json): number | undefined {
   return rule.NoncurrentVersionExpiration?.NoncurrentDays ?? rule.NoncurrentVersionExpirationInDays;
 }
 
+/** NewerNoncurrentVersions keeps that many noncurrent versions of each object whatever their age: no bound. */
+function keepsNewerVersions(rule: Json): boolean {
+  return Number(rule.NoncurrentVersionExpiration?.NewerNoncurrentVersions ?? 0) > 0;
+}
+
+/** The default object-lock period in days (a locked version cannot be expired or deleted before it ends). */
+function objectLockDays(node: CfnResource): number | undefined {
+  const retention = props(node).ObjectLockConfiguration?.Rule?.DefaultRetention;
+  if (retention === undefined) {
+    return undefined;
+  }
+  return retention.Years !== undefined ? Number(retention.Years) * 366 : Number(retention.Days);
+}
+
 function expires(rule: Json): boolean {
   return rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined;
 }
@@ -72,7 +86,8 @@ export const S3BucketRetention: GdprRule = {
     + '(SecureBucket derives both from the classification); or, for a bucket of live Iceberg tables, whose files an expiry would delete '
     + 'under the tables, the DataLake\'s table maintenance (metadata mlsd:table-maintenance): a scheduled workflow (maintenance-unscheduled), '
     + 'a row retention within the bucket\'s for every personal table (table-unbounded), no expiry over a table\'s prefix (expiry-under-table), '
-    + 'and an expiry for every other prefix (files-unbounded).',
+    + 'and an expiry for every other prefix (files-unbounded). `noncurrent-versions-kept`: NewerNoncurrentVersions keeps versions past any age; '
+    + '`object-lock-exceeds-retention`: a default object-lock period longer than the retention keeps versions no lifecycle or erasure can remove.',
   explanation: 'Storage limitation (GDPR art. 5(1)(e)): personal data is kept no longer than its purpose needs, and old versions count as kept.',
   check: (node) => {
     if (!holdsPersonalData(node)) {
@@ -98,6 +113,12 @@ export const S3BucketRetention: GdprRule = {
     }
     if (!wholeBucket.some((r) => Number(noncurrentDays(r)) <= retention)) {
       findings.push('noncurrent-versions');
+    } else if (!wholeBucket.some((r) => Number(noncurrentDays(r)) <= retention && !keepsNewerVersions(r))) {
+      findings.push('noncurrent-versions-kept');
+    }
+    const lockDays = objectLockDays(node);
+    if (lockDays !== undefined && !(lockDays <= retention)) {
+      findings.push('object-lock-exceeds-retention');
     }
     return findingsOrCompliant(findings);
   },

@@ -1,4 +1,5 @@
 import { DynamoDbEncryption } from './DynamoDbEncryption';
+import { DynamoDbPersonalTtl } from './DynamoDbPersonalTtl';
 import { DynamoDbPointInTimeRecovery } from './DynamoDbPointInTimeRecovery';
 import { ElastiCacheEncryption } from './ElastiCacheEncryption';
 import { FirehoseEncryption } from './FirehoseEncryption';
@@ -11,6 +12,7 @@ import { GdprRule } from '../rule';
 export const DATA_SERVICE_RULES: readonly GdprRule[] = [
   DynamoDbEncryption,
   DynamoDbPointInTimeRecovery,
+  DynamoDbPersonalTtl,
   KinesisStreamEncryption,
   FirehoseEncryption,
   ElastiCacheEncryption,

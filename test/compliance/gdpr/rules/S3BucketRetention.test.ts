@@ -118,3 +118,24 @@ describe('a bucket of live tables bounded by table maintenance', () => {
       .toEqual([`${RULE}[noncurrent-versions]`]);
   });
 });
+
+test('flags NewerNoncurrentVersions, which keeps versions past any age, on the only noncurrent expiry', () => {
+  const stack = fixtureStack();
+  const bucket = new s3.Bucket(stack, 'Bucket', {
+    versioned: true,
+    lifecycleRules: [{ expiration: Duration.days(30), noncurrentVersionExpiration: Duration.days(7), noncurrentVersionsToRetain: 3 }],
+  });
+  classify(bucket, personal);
+  expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[noncurrent-versions-kept]`]);
+});
+
+test('flags a default object lock longer than the retention (GOVERNANCE too: lifecycle cannot remove a locked version); passes one within it', () => {
+  const stack = fixtureStack();
+  const rules = [{ expiration: Duration.days(30), noncurrentVersionExpiration: Duration.days(7) }];
+  const long = new s3.Bucket(stack, 'Long', { versioned: true, lifecycleRules: rules, objectLockEnabled: true, objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(365)) });
+  classify(long, personal);
+  const short = new s3.Bucket(stack, 'Short', { versioned: true, lifecycleRules: rules, objectLockEnabled: true, objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(14)) });
+  classify(short, personal);
+  expect(ruleIdsMatching(stack, RULE)).toEqual([`${RULE}[object-lock-exceeds-retention]`]);
+  expect(violatingPaths(stack, `${RULE}[object-lock-exceeds-retention]`)).toEqual(['Fixture/Long/Resource']);
+});
