@@ -19,6 +19,8 @@ export interface RenderedResource {
   readonly properties: Record<string, Json>;
   /** The resource's template Metadata (classification records such as `mlsd:table-maintenance`), if any. */
   readonly metadata?: Record<string, Json>;
+  /** The name of the CloudFormation Condition that decides whether the resource is created at all, if any. */
+  readonly condition?: string;
 }
 
 const RENDERED = new WeakMap<CfnResource, RenderedResource>();
@@ -33,7 +35,7 @@ export function rendered(node: CfnResource): RenderedResource {
   // _toCloudFormation is what synthesis itself calls; it is the only view that includes overrides.
   const fragment = stack.resolve((node as unknown as { _toCloudFormation(): Json })._toCloudFormation());
   const [logicalId, entry] = Object.entries<Json>(fragment.Resources)[0];
-  const result = { logicalId, type: entry.Type, properties: entry.Properties ?? {}, metadata: entry.Metadata };
+  const result = { logicalId, type: entry.Type, properties: entry.Properties ?? {}, metadata: entry.Metadata, condition: entry.Condition };
   RENDERED.set(node, result);
   return result;
 }
@@ -47,6 +49,15 @@ export function props(node: CfnResource): Record<string, Json> {
 export function stackResources(node: CfnResource): CfnResource[] {
   const stack = Stack.of(node);
   return stack.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === stack);
+}
+
+/**
+ * Whether the resource is created whatever the parameters: a resource-level Condition may leave it
+ * out, so a rule must not count a conditional resource as the protection it looks for (a TLS-only
+ * bucket policy, a schedule).
+ */
+export function alwaysCreated(node: CfnResource): boolean {
+  return rendered(node).condition === undefined;
 }
 
 /** The resource with this logical id in the stack that holds `node`. */

@@ -3,7 +3,7 @@ import { NagMessageLevel, NagRuleCompliance } from 'cdk-nag';
 import { TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord } from '../../../classification';
 import { holdsPersonalData, readClassification } from '../classified';
 import { GdprRule, findingsOrCompliant } from '../rule';
-import { Json, asList, findByLogicalId, props, referencedLogicalId, rendered, stackResources } from '../template';
+import { Json, alwaysCreated, asList, findByLogicalId, props, referencedLogicalId, rendered, stackResources } from '../template';
 
 function prefixOf(rule: Json): string {
   return String(rule.Prefix ?? rule.Filter?.Prefix ?? '');
@@ -50,12 +50,12 @@ function maintenanceOf(node: CfnResource): TableMaintenanceRecord | undefined {
 /** Whether the template holds the state machine and an enabled scheduled EventBridge rule that starts it. */
 function scheduled(node: CfnResource, workflow: string): boolean {
   const machine = findByLogicalId(node, workflow);
-  if (machine === undefined || rendered(machine).type !== 'AWS::StepFunctions::StateMachine') {
+  if (machine === undefined || rendered(machine).type !== 'AWS::StepFunctions::StateMachine' || !alwaysCreated(machine)) {
     return false;
   }
   return stackResources(node).some((r) => {
     const resource = rendered(r);
-    return resource.type === 'AWS::Events::Rule' && typeof resource.properties.ScheduleExpression === 'string'
+    return resource.type === 'AWS::Events::Rule' && alwaysCreated(r) && typeof resource.properties.ScheduleExpression === 'string'
       && resource.properties.State !== 'DISABLED'
       && asList(resource.properties.Targets).some((t) => referencedLogicalId(t.Arn) === workflow);
   });

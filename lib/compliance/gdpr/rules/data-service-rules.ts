@@ -6,6 +6,7 @@ import { FirehoseEncryption } from './FirehoseEncryption';
 import { KinesisStreamEncryption } from './KinesisStreamEncryption';
 import { OpenSearchDomainProtected } from './OpenSearchDomainProtected';
 import { OpenSearchServerlessProtected } from './OpenSearchServerlessProtected';
+import { SqsEncryption } from './SqsEncryption';
 import { GdprRule } from '../rule';
 
 /** DynamoDB, Kinesis, Firehose, ElastiCache and OpenSearch. */
@@ -18,4 +19,5 @@ export const DATA_SERVICE_RULES: readonly GdprRule[] = [
   ElastiCacheEncryption,
   OpenSearchDomainProtected,
   OpenSearchServerlessProtected,
+  SqsEncryption,
 ];

@@ -75,3 +75,26 @@ test('does not ask for stream encryption when the source is a Kinesis stream', (
   });
   expect(ruleIdsMatching(stack, RULE)).toEqual([]);
 });
+
+test('flags a source backup and a failed-record bucket written without a customer key; passes them under one', () => {
+  const stack = fixtureStack();
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const sse = { keyType: 'CUSTOMER_MANAGED_CMK', keyArn: key.keyArn };
+  const backupBucket = new s3.CfnBucket(stack, 'Backup');
+  new firehose.CfnDeliveryStream(stack, 'WithBackup', {
+    deliveryStreamEncryptionConfigurationInput: sse,
+    extendedS3DestinationConfiguration: { ...s3Destination(stack, key), s3BackupMode: 'Enabled', s3BackupConfiguration: { bucketArn: backupBucket.attrArn, roleArn: ROLE } },
+  });
+  new firehose.CfnDeliveryStream(stack, 'ToEndpoint', {
+    deliveryStreamEncryptionConfigurationInput: sse,
+    httpEndpointDestinationConfiguration: { endpointConfiguration: { url: 'https://collector.example.com' }, s3Configuration: { bucketArn: backupBucket.attrArn, roleArn: ROLE } },
+  });
+  new firehose.CfnDeliveryStream(stack, 'Encrypted', {
+    deliveryStreamEncryptionConfigurationInput: sse,
+    httpEndpointDestinationConfiguration: {
+      endpointConfiguration: { url: 'https://collector.example.com' },
+      s3Configuration: { bucketArn: backupBucket.attrArn, roleArn: ROLE, encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: key.keyArn } } },
+    },
+  });
+  expect(violatingPaths(stack, `${RULE}[backup-key]`).sort()).toEqual(['Fixture/ToEndpoint', 'Fixture/WithBackup']);
+});
