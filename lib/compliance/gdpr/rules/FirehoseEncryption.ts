@@ -26,7 +26,7 @@ export const FirehoseEncryption: GdprRule = {
     const backups = [
       ...(p.ExtendedS3DestinationConfiguration?.S3BackupMode === 'Enabled' ? [p.ExtendedS3DestinationConfiguration.S3BackupConfiguration] : []),
       ...Object.entries<Record<string, unknown>>(p)
-        .filter(([name, destination]) => destination != null && name.endsWith('DestinationConfiguration') && !['ExtendedS3DestinationConfiguration', 'S3DestinationConfiguration'].includes(name))
+        .filter(([name, destination]) => destination !== undefined && destination !== null && name.endsWith('DestinationConfiguration') && !['ExtendedS3DestinationConfiguration', 'S3DestinationConfiguration'].includes(name))
         .map(([, destination]) => (destination as { S3Configuration?: unknown })?.S3Configuration),
     ];
     if (backups.some((b) => !isCustomerKey(node, (b as { EncryptionConfiguration?: { KMSEncryptionConfig?: { AWSKMSKeyARN?: unknown } } })?.EncryptionConfiguration?.KMSEncryptionConfig?.AWSKMSKeyARN))) {

@@ -142,7 +142,7 @@ function check(node: CfnResource): string[] {
       return tableReplica(node);
     case 'AWS::KinesisFirehose::DeliveryStream':
       return [
-        ...EXTERNAL_FIREHOSE_DESTINATIONS.filter((d) => p[d] != null).map((d) => `destination:${d.replace('DestinationConfiguration', '')}`),
+        ...EXTERNAL_FIREHOSE_DESTINATIONS.filter((d) => p[d] !== undefined && p[d] !== null).map((d) => `destination:${d.replace('DestinationConfiguration', '')}`),
         ...(p.ExtendedS3DestinationConfiguration ? destinationFindings(node, p.ExtendedS3DestinationConfiguration.BucketARN, 'destination-bucket') : []),
         ...(p.ExtendedS3DestinationConfiguration?.S3BackupConfiguration ? destinationFindings(node, p.ExtendedS3DestinationConfiguration.S3BackupConfiguration.BucketARN, 'backup-bucket') : []),
       ];
