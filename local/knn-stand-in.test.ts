@@ -179,6 +179,9 @@ test('answers the text search stage\'s own query through the OpenSearch client; 
   }
 });
 
+/** A `_bulk` answer: per action, its status, result or error, and the document's id. */
+type BulkAnswer = { errors: boolean; items: Record<string, { status: number; result?: string; _id?: string; error?: { type: string } }>[] };
+
 describe('filter queries, _bulk and the visibility delay (the document eraser\'s)', () => {
   test('term, terms and bool filters without a vector: matches in index order, score 0 in filter context, size bounded by the result window', () => {
     const body = (query: unknown, size = 10) => ({ size, _source: false, query });
@@ -194,7 +197,7 @@ describe('filter queries, _bulk and the visibility delay (the document eraser\'s
   test('deletes by _id at once, answers not_found for an id that is gone, and the search sees deletes and writes only after the delay', async () => {
     const standIn = await startKnnStandIn([{ name: 'docs', vectorField: 'embedding', spaceType: 'l2', documents: DOCS }], { visibilityDelayMs: 150 });
     const post = (path: string, lines: unknown[]) => fetch(`${standIn.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${JSON.stringify(l)}\n`).join('') })
-      .then(async (r) => ({ status: r.status, body: await r.json() }));
+      .then(async (r) => ({ status: r.status, body: (await r.json()) as BulkAnswer }));
     const find = async (lang: string) => ids((await post('/docs/_search', [{ size: 10, _source: false, query: { term: { lang } } }])).body);
     try {
       const spanish = await find('es');
@@ -202,10 +205,10 @@ describe('filter queries, _bulk and the visibility delay (the document eraser\'s
       expect(spanish).toEqual([expect.stringMatching(/^[\w-]{20}$/)]);
       const deleted = await post('/_bulk', [{ delete: { _index: 'docs', _id: spanish[0] } }, { delete: { _index: 'docs', _id: spanish[0] } }, { delete: { _index: 'nope', _id: 'x' } }]);
       expect(deleted.body.errors).toBe(true);
-      expect(deleted.body.items.map((i: { delete: { status: number; result?: string; error?: { type: string } } }) => [i.delete.status, i.delete.result ?? i.delete.error?.type]))
+      expect(deleted.body.items.map((i) => [i.delete.status, i.delete.result ?? i.delete.error?.type]))
         .toEqual([[200, 'deleted'], [404, 'not_found'], [404, 'index_not_found_exception']]);
       const written = await post('/docs/_bulk', [{ index: {} }, { lang: 'es', embedding: [0, 0] }, { index: { _id: 'mine' } }, { lang: 'es', embedding: [0, 0] }]);
-      expect(written.body.items.map((i: { index: { status: number } }) => i.index.status)).toEqual([201, 400]);
+      expect(written.body.items.map((i) => i.index.status)).toEqual([201, 400]);
       // Within the delay the search still shows the deleted document and not the written one.
       expect(await find('es')).toEqual(spanish);
       await new Promise((resolve) => setTimeout(resolve, 200));
