@@ -178,3 +178,46 @@ test('answers the text search stage\'s own query through the OpenSearch client; 
     process.env = saved;
   }
 });
+
+/** A `_bulk` answer: per action, its status, result or error, and the document's id. */
+type BulkAnswer = { errors: boolean; items: Record<string, { status: number; result?: string; _id?: string; error?: { type: string } }>[] };
+
+describe('filter queries, _bulk and the visibility delay (the document eraser\'s)', () => {
+  test('term, terms and bool filters without a vector: matches in index order, score 0 in filter context, size bounded by the result window', () => {
+    const body = (query: unknown, size = 10) => ({ size, _source: false, query });
+    expect(ids(search(index(), body({ term: { lang: 'en' } })))).toEqual(['a', 'b', 'd', 'e']);
+    expect(ids(search(index(), body({ terms: { channel: ['c1', 'c4'] } })))).toEqual(['a', 'c', 'e']);
+    const filtered = search(index(), body({ bool: { filter: [{ term: { lang: 'en' } }], must_not: [{ term: { channel: 'c2' } }] } }, 2)) as { hits: { total: { value: number }; hits: { _score: number; _source: unknown }[] } };
+    expect(ids(filtered)).toEqual(['a', 'd']);
+    expect(filtered.hits.total.value).toBe(3);
+    expect(filtered.hits.hits[0]).toMatchObject({ _score: 0, _source: {} });
+    expect(() => search(index(), body({ term: { lang: 'en' } }, 10_001))).toThrow(/Result window is too large/);
+  });
+
+  test('deletes by _id at once, answers not_found for an id that is gone, and the search sees deletes and writes only after the delay', async () => {
+    const standIn = await startKnnStandIn([{ name: 'docs', vectorField: 'embedding', spaceType: 'l2', documents: DOCS }], { visibilityDelayMs: 150 });
+    const post = (path: string, lines: unknown[]) => fetch(`${standIn.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${JSON.stringify(l)}\n`).join('') })
+      .then(async (r) => ({ status: r.status, body: (await r.json()) as BulkAnswer }));
+    const find = async (lang: string) => ids((await post('/docs/_search', [{ size: 10, _source: false, query: { term: { lang } } }])).body);
+    try {
+      const spanish = await find('es');
+      // No idField: ids assigned by the stand-in, 20 characters like OpenSearch's.
+      expect(spanish).toEqual([expect.stringMatching(/^[\w-]{20}$/)]);
+      const deleted = await post('/_bulk', [{ delete: { _index: 'docs', _id: spanish[0] } }, { delete: { _index: 'docs', _id: spanish[0] } }, { delete: { _index: 'nope', _id: 'x' } }]);
+      expect(deleted.body.errors).toBe(true);
+      expect(deleted.body.items.map((i) => [i.delete.status, i.delete.result ?? i.delete.error?.type]))
+        .toEqual([[200, 'deleted'], [404, 'not_found'], [404, 'index_not_found_exception']]);
+      const written = await post('/docs/_bulk', [{ index: {} }, { lang: 'es', embedding: [0, 0] }, { index: { _id: 'mine' } }, { lang: 'es', embedding: [0, 0] }]);
+      expect(written.body.items.map((i) => i.index.status)).toEqual([201, 400]);
+      // Within the delay the search still shows the deleted document and not the written one.
+      expect(await find('es')).toEqual(spanish);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await find('es')).toEqual([written.body.items[0].index._id]);
+      expect(standIn.storedDocuments('docs')).toHaveLength(5);
+      expect(standIn.bulkRequests.map((b) => [b.path, b.actions.length, b.status])).toEqual([['/_bulk', 3, 200], ['/docs/_bulk', 2, 200]]);
+      expect((await post('/_bulk', [{ update: { _index: 'docs', _id: 'x' } }, { doc: {} }])).status).toBe(400);
+    } finally {
+      await standIn.close();
+    }
+  });
+});

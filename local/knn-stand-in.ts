@@ -26,7 +26,24 @@
  * (lower case, runs of letters and digits); `multi_match` is `best_fields`: the best field's score
  * times its boost. Deterministic: ties in index order. Filters restrict the hits, not the
  * statistics, as in OpenSearch.
+ *
+ * For the vector index's document eraser (constructs/vector-index/runtime/erase-documents.ts) it
+ * also answers filter queries without a vector: `term` and `terms` (constant score 1; OpenSearch
+ * scores a `term` by the term's idf) and a `bool` of such clauses (`filter` and `must_not` only:
+ * score 0, as OpenSearch scores a query in filter context), with `size` up to 10,000 (OpenSearch's
+ * `index.max_result_window`); and `POST /_bulk` or `POST /<index>/_bulk` with `delete` actions by
+ * `_id` (`deleted`, or `not_found` with status 404 for an id that is not there) and `index` /
+ * `create` actions without an `_id` (a vector search collection assigns ids and refuses custom ones).
+ *
+ * Ids: an index with an `idField` answers that field as `_id` (the serving tests' fixtures); one
+ * without gets ids assigned by the stand-in, as a vector search collection assigns them.
+ *
+ * Visibility: OpenSearch Serverless has no refresh API; a write or a delete becomes visible to
+ * searches some time later. `visibilityDelayMs` models it: a document written at t is found from
+ * t + delay on, a document deleted at t is still found until t + delay. A `_bulk` delete acts at
+ * once (deleting it again answers `not_found`), as OpenSearch's delete by id does.
  */
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -38,8 +55,11 @@ export type KnnDocument = Readonly<Record<string, unknown>>;
 export interface KnnIndex {
   readonly name: string;
   readonly vectorField: string;
-  /** Document field used as `_id` (the documents' own id). */
-  readonly idField: string;
+  /**
+   * Document field answered as `_id` (the documents' own id).
+   * @default - ids assigned by the stand-in, as a vector search collection assigns them
+   */
+  readonly idField?: string;
   readonly spaceType: SpaceType;
   readonly documents: readonly KnnDocument[];
 }
@@ -50,6 +70,16 @@ export interface RecordedSearch {
   readonly status: number;
   /** The hits' ids in answer order (empty on errors). */
   readonly hitIds: readonly string[];
+  /** The request's `Authorization` header (a SigV4 signature names its service). */
+  readonly authorization?: string;
+}
+
+/** One `_bulk` request: its actions in order, and the answer's status. */
+export interface RecordedBulk {
+  readonly path: string;
+  readonly actions: readonly { readonly action: string; readonly index: string; readonly id?: string; readonly status: number; readonly result?: string }[];
+  readonly status: number;
+  readonly authorization?: string;
 }
 
 export interface KnnStandIn {
@@ -57,6 +87,14 @@ export interface KnnStandIn {
   readonly port: number;
   /** The latest searches (at most {@link MAX_RECORDED}), oldest first. */
   readonly requests: RecordedSearch[];
+  /** The latest `_bulk` requests (at most {@link MAX_RECORDED}), oldest first. */
+  readonly bulkRequests: RecordedBulk[];
+  /** How long a write or a delete takes to become visible to searches (no refresh API in OpenSearch Serverless). */
+  visibilityDelayMs: number;
+  /** Writes documents into an index now, as an `index` action of `_bulk` does; they become visible after `visibilityDelayMs`. Returns their ids. */
+  addDocuments(index: string, documents: readonly KnnDocument[]): string[];
+  /** The documents of an index that are not deleted (visible to searches or not yet), with their ids. */
+  storedDocuments(index: string): { id: string; document: KnnDocument }[];
   /** Added before every answer (latency experiments). */
   delayMs: number;
   /** Added, on top of `delayMs`, before the answers of full-text queries (a slow text search beside a fast k-NN one). */
@@ -342,9 +380,15 @@ function textSearch(index: KnnIndex, body: JsonObject, query: JsonObject, starte
   return answer(index, body, scored, started, size);
 }
 
+/** OpenSearch's default `index.max_result_window`. */
+export const MAX_RESULT_WINDOW = 10_000;
+
 function sizeOf(body: JsonObject): number {
   const size = body.size === undefined ? 10 : body.size;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw parsingError('size must be a whole number');
+  if (size > MAX_RESULT_WINDOW) {
+    throw new SearchError(400, 'illegal_argument_exception', `Result window is too large, from + size must be less than or equal to: [${MAX_RESULT_WINDOW}] but was [${size}]`);
+  }
   return size;
 }
 
@@ -352,7 +396,7 @@ function sizeOf(body: JsonObject): number {
 function answer(index: KnnIndex, body: JsonObject, matched: readonly { document: KnnDocument; position: number; score: number }[], started: number, size: number): JsonObject {
   const hits = matched.slice(0, size).map(({ document, position, score }) => ({
     _index: index.name,
-    _id: String(document[index.idField] ?? position),
+    _id: assignedIds.get(document) ?? String((index.idField !== undefined ? document[index.idField] : undefined) ?? position),
     _score: score,
     _source: sourceOf(document, body._source),
   }));
@@ -365,6 +409,30 @@ function answer(index: KnnIndex, body: JsonObject, matched: readonly { document:
 }
 
 // -------------------------------------------------------------------------------------------
+// Filter queries (the document eraser's)
+// -------------------------------------------------------------------------------------------
+
+/** A query without a vector or text: `term`, `terms`, or a `bool` of filter clauses only. */
+function isFilterQuery(query: JsonObject): boolean {
+  if (Object.keys(query).length !== 1) return false;
+  const [kind, spec] = Object.entries(query)[0];
+  if (kind === 'term' || kind === 'terms') return true;
+  return kind === 'bool' && isObject(spec) && spec.must === undefined && Object.keys(spec).every((key) => ['filter', 'must_not'].includes(key));
+}
+
+/** A filter `_search`: the matching documents in index order; score 0 in filter context (bool), 1 otherwise. */
+function filterSearch(index: KnnIndex, body: JsonObject, query: JsonObject, started: number): JsonObject {
+  const matches = clause(query);
+  const score = 'bool' in query ? 0 : 1;
+  const size = sizeOf(body);
+  const matched: { document: KnnDocument; position: number; score: number }[] = [];
+  index.documents.forEach((document, position) => {
+    if (matches(document)) matched.push({ document, position, score });
+  });
+  return answer(index, body, matched, started, size);
+}
+
+// -------------------------------------------------------------------------------------------
 
 /** One `_search` on an index: OpenSearch's response body, or a SearchError. Exported for tests. */
 export function search(index: KnnIndex, body: unknown): JsonObject {
@@ -372,7 +440,10 @@ export function search(index: KnnIndex, body: unknown): JsonObject {
   if (!isObject(body) || !isObject(body.query)) throw parsingError('the request needs a query');
   const query = body.query;
   if (isTextQuery(body)) return textSearch(index, body, query, started);
-  if (Object.keys(query).length !== 1 || !isObject(query.knn)) throw parsingError('the local k-NN stand-in answers {query: {knn: {<field>: {...}}}} and full-text match/multi_match queries only');
+  if (isFilterQuery(query)) return filterSearch(index, body, query, started);
+  if (Object.keys(query).length !== 1 || !isObject(query.knn)) {
+    throw parsingError('the local k-NN stand-in answers {query: {knn: {<field>: {...}}}}, full-text match/multi_match queries and term/terms/bool filters only');
+  }
   const entries = Object.entries(query.knn);
   if (entries.length !== 1) throw parsingError('[knn] query must name one vector field');
   const [field, knn] = entries[0];
@@ -387,7 +458,9 @@ export function search(index: KnnIndex, body: unknown): JsonObject {
   const scored: { document: KnnDocument; position: number; score: number }[] = [];
   index.documents.forEach((document, position) => {
     if (!matches(document)) return;
-    const stored = document[index.vectorField] as number[];
+    const stored = document[index.vectorField];
+    // A document without the vector field (written at run time) is not a k-NN candidate, as in OpenSearch.
+    if (!Array.isArray(stored)) return;
     if (stored.length !== vector.length) {
       throw new SearchError(400, 'illegal_argument_exception', `query vector has ${vector.length} dimensions, the index's vectors ${stored.length}`);
     }
@@ -409,44 +482,189 @@ export function checkIndex(index: KnnIndex): void {
     }
     dimension ??= vector.length;
     if (vector.length !== dimension) throw new Error(`index ${index.name}, document ${line + 1}: ${vector.length} dimensions, the first had ${dimension}`);
-    if (document[index.idField] === undefined) throw new Error(`index ${index.name}, document ${line + 1}: no ${index.idField}`);
+    if (index.idField !== undefined && document[index.idField] === undefined) throw new Error(`index ${index.name}, document ${line + 1}: no ${index.idField}`);
   });
 }
 
-const SEARCH_PATH = /^\/([^/?]+)\/_search(?:\?.*)?$/;
+// -------------------------------------------------------------------------------------------
+// The server: documents that change, with a visibility delay
+// -------------------------------------------------------------------------------------------
 
-export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { port?: number; delayMs?: number; textDelayMs?: number } = {}): Promise<KnnStandIn> {
+/** Ids the stand-in assigned (indexes without an idField), by document. */
+const assignedIds = new WeakMap<KnnDocument, string>();
+
+interface StoredDocument {
+  readonly id: string;
+  readonly document: KnnDocument;
+  /** When it was written (ms since the epoch); documents given at start were written long ago. */
+  readonly writtenAt: number;
+  deletedAt?: number;
+}
+
+/** An index whose documents are written and deleted at run time; searches see them through the visibility delay. */
+class LiveIndex {
+  private readonly stored: StoredDocument[];
+  private sequence = 0;
+  /** Changes since start: an untouched index is searched as given (its BM25 statistics stay cached). */
+  private version = 0;
+  private view?: { readonly index: KnnIndex; readonly version: number; readonly until: number };
+
+  constructor(readonly index: KnnIndex) {
+    this.stored = index.documents.map((document) => ({ id: this.idFor(document), document, writtenAt: Number.NEGATIVE_INFINITY }));
+  }
+
+  /** The index as a search at `now` sees it. */
+  visible(now: number, delayMs: number): KnnIndex {
+    if (this.version === 0) return this.index;
+    if (this.view && this.view.version === this.version && now < this.view.until) return this.view.index;
+    let until = Number.POSITIVE_INFINITY;
+    const documents: KnnDocument[] = [];
+    for (const entry of this.stored) {
+      const shownFrom = entry.writtenAt + delayMs;
+      const hiddenFrom = entry.deletedAt === undefined ? Number.POSITIVE_INFINITY : entry.deletedAt + delayMs;
+      for (const change of [shownFrom, hiddenFrom]) if (change > now) until = Math.min(until, change);
+      if (shownFrom <= now && now < hiddenFrom) documents.push(entry.document);
+    }
+    const index = { ...this.index, documents };
+    this.view = { index, version: this.version, until };
+    return index;
+  }
+
+  write(document: KnnDocument, now: number): string {
+    const entry = { id: this.idFor(document), document, writtenAt: now };
+    this.stored.push(entry);
+    this.version += 1;
+    return entry.id;
+  }
+
+  /** Deletes the document with `_id` `id` at once: true if there was one. */
+  delete(id: string, now: number): boolean {
+    const entry = this.stored.find((e) => e.id === id && e.deletedAt === undefined);
+    if (!entry) return false;
+    entry.deletedAt = now;
+    this.version += 1;
+    return true;
+  }
+
+  documents(): { id: string; document: KnnDocument }[] {
+    return this.stored.filter((e) => e.deletedAt === undefined).map(({ id, document }) => ({ id, document }));
+  }
+
+  private idFor(document: KnnDocument): string {
+    if (this.index.idField !== undefined) return String(document[this.index.idField]);
+    // 20 characters like OpenSearch's auto ids, deterministic for tests: a hash of the index and a sequence number.
+    const id = createHash('sha256').update(`${this.index.name}:${this.sequence++}`).digest('base64url').slice(0, 20);
+    assignedIds.set(document, id);
+    return id;
+  }
+}
+
+type BulkItem = RecordedBulk['actions'][number];
+
+/** Applies the actions of a `_bulk` body (NDJSON) in order: OpenSearch's response body and what was done. */
+function bulk(indexes: ReadonlyMap<string, LiveIndex>, pathIndex: string | undefined, text: string, now: number): { body: JsonObject; items: BulkItem[] } {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const items: { [action: string]: JsonObject }[] = [];
+  const done: BulkItem[] = [];
+  for (let i = 0; i < lines.length; i += 1) {
+    let action: unknown;
+    try {
+      action = JSON.parse(lines[i]);
+    } catch {
+      throw new SearchError(400, 'json_parse_exception', `line ${i + 1} of the _bulk body is not JSON`);
+    }
+    if (!isObject(action) || Object.keys(action).length !== 1) throw new SearchError(400, 'illegal_argument_exception', `line ${i + 1}: an action must be an object with one key`);
+    const [kind, meta] = Object.entries(action)[0];
+    if (!isObject(meta)) throw new SearchError(400, 'illegal_argument_exception', `line ${i + 1}: the ${kind} action's metadata must be an object`);
+    const indexName = typeof meta._index === 'string' ? meta._index : pathIndex;
+    if (indexName === undefined) throw new SearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+    const live = indexes.get(indexName);
+    const item = (status: number, extra: JsonObject): void => {
+      items.push({ [kind]: { _index: indexName, ...extra, status } });
+      done.push({ action: kind, index: indexName, id: typeof extra._id === 'string' ? extra._id : undefined, status, result: typeof extra.result === 'string' ? extra.result : undefined });
+    };
+    const missingIndex = { error: { type: 'index_not_found_exception', reason: `no such index [${indexName}]` } };
+    if (kind === 'delete') {
+      if (typeof meta._id !== 'string') throw new SearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: id is missing;');
+      if (!live) item(404, { _id: meta._id, ...missingIndex });
+      else if (live.delete(meta._id, now)) item(200, { _id: meta._id, _version: 2, result: 'deleted' });
+      else item(404, { _id: meta._id, _version: 1, result: 'not_found' });
+    } else if (kind === 'index' || kind === 'create') {
+      const source = lines[i + 1] === undefined ? undefined : JSON.parse(lines[i + 1]);
+      i += 1;
+      if (!isObject(source)) throw new SearchError(400, 'illegal_argument_exception', `the ${kind} action on line ${i} needs a document on the next line`);
+      if (meta._id !== undefined) {
+        item(400, { _id: String(meta._id), error: { type: 'illegal_argument_exception', reason: 'Document ID is not supported in create/index operation request' } });
+      } else if (!live) {
+        item(404, missingIndex);
+      } else {
+        item(201, { _id: live.write(source, now), _version: 1, result: 'created' });
+      }
+    } else {
+      throw new SearchError(400, 'illegal_argument_exception', `the local k-NN stand-in answers delete, index and create actions in _bulk, not ${kind}`);
+    }
+  }
+  return { body: { took: 0, errors: items.some((item) => 'error' in Object.values(item)[0]), items }, items: done };
+}
+
+const SEARCH_PATH = /^\/([^/?]+)\/_search(?:\?.*)?$/;
+const BULK_PATH = /^\/(?:([^/?_][^/?]*)\/)?_bulk(?:\?.*)?$/;
+
+export async function startKnnStandIn(
+  indexes: readonly KnnIndex[],
+  options: { port?: number; delayMs?: number; textDelayMs?: number; visibilityDelayMs?: number } = {},
+): Promise<KnnStandIn> {
   for (const index of indexes) checkIndex(index);
-  const byName = new Map(indexes.map((index) => [index.name, index]));
+  const byName = new Map(indexes.map((index) => [index.name, new LiveIndex(index)]));
   const requests: RecordedSearch[] = [];
-  const state = { delayMs: options.delayMs ?? 0, textDelayMs: options.textDelayMs ?? 0 };
+  const bulkRequests: RecordedBulk[] = [];
+  const state = { delayMs: options.delayMs ?? 0, textDelayMs: options.textDelayMs ?? 0, visibilityDelayMs: options.visibilityDelayMs ?? 0 };
+  const record = <T>(list: T[], entry: T): void => {
+    list.push(entry);
+    if (list.length > MAX_RECORDED) list.splice(0, list.length - MAX_RECORDED);
+  };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       let status = 200;
       let answer: unknown;
-      const match = SEARCH_PATH.exec(req.url ?? '');
-      const indexName = match ? decodeURIComponent(match[1]) : '';
+      const url = req.url ?? '';
+      const searchMatch = SEARCH_PATH.exec(url);
+      const bulkMatch = BULK_PATH.exec(url);
+      const indexName = searchMatch ? decodeURIComponent(searchMatch[1]) : '';
+      const authorization = req.headers.authorization;
       let body: unknown;
+      let items: BulkItem[] = [];
       try {
-        if (!match || (req.method !== 'POST' && req.method !== 'GET')) throw new SearchError(405, 'method_not_allowed', `the local k-NN stand-in answers POST /<index>/_search only, not ${req.method} ${req.url}`);
-        const index = byName.get(indexName);
-        if (!index) throw new SearchError(404, 'index_not_found_exception', `no such index [${indexName}]`);
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          throw parsingError('the request body is not JSON');
+        if (bulkMatch && (req.method === 'POST' || req.method === 'PUT')) {
+          const result = bulk(byName, bulkMatch[1] === undefined ? undefined : decodeURIComponent(bulkMatch[1]), Buffer.concat(chunks).toString('utf8'), Date.now());
+          answer = result.body;
+          items = result.items;
+        } else {
+          if (!searchMatch || (req.method !== 'POST' && req.method !== 'GET')) {
+            throw new SearchError(405, 'method_not_allowed', `the local k-NN stand-in answers POST /<index>/_search and POST /_bulk only, not ${req.method} ${url}`);
+          }
+          const live = byName.get(indexName);
+          if (!live) throw new SearchError(404, 'index_not_found_exception', `no such index [${indexName}]`);
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            throw parsingError('the request body is not JSON');
+          }
+          answer = search(live.visible(Date.now(), state.visibilityDelayMs), body);
         }
-        answer = search(index, body);
       } catch (error) {
         const failure = error instanceof SearchError ? error : new SearchError(500, 'exception', String(error));
         status = failure.status;
         answer = failure.body();
       }
-      const hits = status === 200 ? ((answer as { hits: { hits: { _id: string }[] } }).hits.hits.map((hit) => hit._id)) : [];
-      requests.push({ index: indexName, body, status, hitIds: hits });
-      if (requests.length > MAX_RECORDED) requests.splice(0, requests.length - MAX_RECORDED);
+      if (bulkMatch) {
+        record(bulkRequests, { path: url, actions: items, status, authorization });
+      } else {
+        const hits = status === 200 ? ((answer as { hits: { hits: { _id: string }[] } }).hits.hits.map((hit) => hit._id)) : [];
+        record(requests, { index: indexName, body, status, hitIds: hits, authorization });
+      }
       const send = (): void => {
         if (res.destroyed) return;
         const text = JSON.stringify(answer);
@@ -465,10 +683,16 @@ export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { p
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  const liveIndex = (name: string): LiveIndex => {
+    const live = byName.get(name);
+    if (!live) throw new Error(`the stand-in has no index ${name}`);
+    return live;
+  };
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    bulkRequests,
     get delayMs() {
       return state.delayMs;
     },
@@ -481,6 +705,18 @@ export async function startKnnStandIn(indexes: readonly KnnIndex[], options: { p
     set textDelayMs(value: number) {
       state.textDelayMs = value;
     },
+    get visibilityDelayMs() {
+      return state.visibilityDelayMs;
+    },
+    set visibilityDelayMs(value: number) {
+      state.visibilityDelayMs = value;
+    },
+    addDocuments(name: string, documents: readonly KnnDocument[]): string[] {
+      const live = liveIndex(name);
+      const now = Date.now();
+      return documents.map((document) => live.write(document, now));
+    },
+    storedDocuments: (name: string) => liveIndex(name).documents(),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

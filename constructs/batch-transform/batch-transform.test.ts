@@ -8,7 +8,7 @@ import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention, storeSpec } from '../data-lake';
 import { Network } from '../network';
 import { VectorIndex } from '../vector-index';
 
@@ -901,6 +901,8 @@ describe('vector index load', () => {
     ['textFields that are not documentFields', { textFields: ['candidate_id'] }, {}, /vectorIndex\.textFields must be among documentFields \(same_school, last_seen\), but 'candidate_id' is not/],
     ['textFields of other types than string', { textFields: ['same_school', 'last_seen'] }, {}, /vectorIndex\.textFields must be string columns, but 'same_school' is boolean, 'last_seen' is timestamp/],
     ['a repeated text field', { documentFields: ['candidate_id'], textFields: ['candidate_id', 'candidate_id'] }, {}, /vectorIndex\.textFields must name each column once, but candidate_id is repeated/],
+    ['a text field that identifies a subject', { documentFields: ['candidate_id'], textFields: ['candidate_id'] }, {},
+      /vectorIndex\.textFields must not include columns that identify a data subject \(the erasure finds their documents with a term query on a keyword\), but 'candidate_id' does/],
     ['the key as the vector field', { fieldName: 'user_id' }, {}, /keyColumn 'user_id' is a document field of the vector index/],
     ['maxFailureRate 1', { maxFailureRate: 1 }, {}, /vectorIndex\.maxFailureRate must be at least 0 and below 1, but 1 was provided/],
   ])('fails if %s, naming the construct and the prop', (_name, change, more, message) => {
@@ -908,6 +910,26 @@ describe('vector index load', () => {
     const index = vectorIndex(s);
     expect(() => new BatchTransform(s.stack, 'Pymk', withVectors(s, index, change, more)))
       .toThrow(new RegExp(`^BatchTransform Predictions/Pymk: (.*; )?${message.source}`));
+  });
+
+  test('documents whose fields hold a subject are erased by the index\'s document eraser, which the lake\'s workflow may invoke', () => {
+    const s = setup();
+    const index = vectorIndex(s);
+    new BatchTransform(s.stack, 'Pymk', withVectors(s, index, { documentFields: ['candidate_id', 'same_school'] }));
+    const stores = s.lake.erasure.registry.filter((store) => store.kind === 'vectorIndexDocuments');
+    const eraserArn = s.stack.resolve(index.documentEraser().functionArn);
+    // The key and the candidate hold subjects' pseudonyms; same_school does not.
+    expect(stores.map((store) => s.stack.resolve(storeSpec(store)))).toEqual([
+      {
+        name: 'opensearch:Predictions/Pymk:user_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
+        eraser: eraserArn, collectionName: 'pymk-vectors', endpoint: s.stack.resolve(index.collectionEndpoint), indexName: 'user-embeddings', field: 'user_id',
+      },
+      expect.objectContaining({ name: 'opensearch:Predictions/Pymk:candidate_id', identifier: 'candidate_id', field: 'candidate_id', eraser: eraserArn }),
+    ]);
+    const workflowRole = Object.entries(Template.fromStack(s.stack).findResources('AWS::IAM::Role')).find(([id]) => id.startsWith('LakeErasureWorkflowRole'))![0];
+    // Exactly the plan function and the eraser: the function's ARN, no `:*` of versions.
+    const invoked = policyStatements(s.stack, workflowRole).filter((st) => [st.Action].flat().includes('lambda:InvokeFunction')).flatMap((st) => [st.Resource].flat());
+    expect(invoked).toEqual([eraserArn, { 'Fn::GetAtt': [expect.stringMatching(/^LakeErasurePlan/), 'Arn'] }]);
   });
 
   test('a token indexName is accepted; a token dimensions is not', () => {

@@ -603,11 +603,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           // Named after the loader: the index name may be a token, and a name must be a literal.
           name: `opensearch:${this.node.path}:${field}`,
           identifier: subjectOf(field)!,
-          collectionName: vectorIndex.index.collectionName,
+          // Erased by the collection's document eraser, which the workflow invokes with the index and the field.
+          index: vectorIndex.index,
           indexName: vectorIndex.indexName,
           field,
-          reason: 'The workflow does not reach the collection (in the VPC, behind its data access policy) yet: a delete by query on the field '
-            + 'does it. The next daily load replaces every document from the curated dataset, which no longer holds the subject.',
           resources: [vectorIndex.index.collection],
         });
       }

@@ -172,6 +172,12 @@ export function vectorLoadProblems(c: VectorLoadContext): string[] {
   if (notStrings.length > 0) {
     problems.push(`vectorIndex.textFields must be string columns, but ${notStrings.map((col) => `'${col!.name}' is ${col!.type}`).join(', ')}`);
   }
+  const subjectTexts = textFields.filter((f) => c.source.columns.find((col) => col.name === f)?.subjectIdentifier !== undefined);
+  if (subjectTexts.length > 0) {
+    // The lake's erasure finds a subject's documents with a term query, which matches keywords exactly.
+    problems.push(`vectorIndex.textFields must not include columns that identify a data subject (the erasure finds their documents with a term query on a keyword), `
+      + `but ${subjectTexts.map((f) => `'${f}'`).join(', ')} ${subjectTexts.length === 1 ? 'does' : 'do'}`);
+  }
   if (new Set(textFields).size !== textFields.length) {
     problems.push(`vectorIndex.textFields must name each column once, but ${textFields.filter((f, i) => textFields.indexOf(f) !== i).join(', ')} is repeated`);
   }

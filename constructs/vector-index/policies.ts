@@ -50,7 +50,15 @@ export const READ_WRITE_INDEX_PERMISSIONS: readonly string[] = [
 /** Index permissions of `grantRead`. */
 export const READ_INDEX_PERMISSIONS: readonly string[] = ['aoss:ReadDocument', 'aoss:DescribeIndex'];
 
-/** Collection permissions of both grants: list the collection's indexes. */
+/**
+ * Index permissions of `grantEraseDocuments`: search for documents and delete them by id. OpenSearch
+ * Serverless has no permission for deleting documents alone: `aoss:WriteDocument` covers
+ * `DELETE <index>/_doc/<id>` and `POST <index>/_bulk` with every document write (AWS documentation,
+ * "Supported operations and plugins in Amazon OpenSearch Serverless").
+ */
+export const ERASE_INDEX_PERMISSIONS: readonly string[] = ['aoss:ReadDocument', 'aoss:WriteDocument'];
+
+/** Collection permissions of the read and read-write grants: list the collection's indexes. */
 export const COLLECTION_PERMISSIONS: readonly string[] = ['aoss:DescribeCollectionItems'];
 
 /** The IAM action that lets a principal call the collection's data plane at all. */
@@ -81,24 +89,28 @@ export function networkPolicy(collectionName: string, vpcEndpointId: string): Ne
   }];
 }
 
-function dataAccessEntry(collectionName: string, indexPermissions: readonly string[], principals: readonly string[]): DataAccessPolicyEntry {
+function dataAccessEntry(collectionName: string, indexPermissions: readonly string[], principals: readonly string[], collectionPermissions = COLLECTION_PERMISSIONS): DataAccessPolicyEntry {
   return {
     Rules: [
       { ResourceType: 'index', Resource: [`index/${collectionName}/*`], Permission: [...indexPermissions] },
-      { ResourceType: 'collection', Resource: collectionResource(collectionName), Permission: [...COLLECTION_PERMISSIONS] },
+      ...(collectionPermissions.length > 0 ? [{ ResourceType: 'collection' as const, Resource: collectionResource(collectionName), Permission: [...collectionPermissions] }] : []),
     ],
     Principal: [...principals],
   };
 }
 
 /**
- * The data access policy for the principals granted so far: one entry for read-write principals
- * and one for read-only principals (a principal granted both appears in the read-write entry only).
+ * The data access policy for the principals granted so far: one entry for read-write principals,
+ * one for read-only principals (a principal granted both appears in the read-write entry only), and
+ * one for document erasers (search and delete documents; nothing on the collection itself), which
+ * leaves out read-write principals, whose entry already allows both.
  */
-export function dataAccessPolicy(collectionName: string, readWrite: readonly string[], read: readonly string[]): DataAccessPolicyEntry[] {
+export function dataAccessPolicy(collectionName: string, readWrite: readonly string[], read: readonly string[], erase: readonly string[] = []): DataAccessPolicyEntry[] {
   const readOnly = read.filter((p) => !readWrite.includes(p));
+  const erasers = erase.filter((p) => !readWrite.includes(p));
   return [
     ...(readWrite.length > 0 ? [dataAccessEntry(collectionName, READ_WRITE_INDEX_PERMISSIONS, readWrite)] : []),
     ...(readOnly.length > 0 ? [dataAccessEntry(collectionName, READ_INDEX_PERMISSIONS, readOnly)] : []),
+    ...(erasers.length > 0 ? [dataAccessEntry(collectionName, ERASE_INDEX_PERMISSIONS, erasers, [])] : []),
   ];
 }

@@ -2,7 +2,7 @@ import { CfnParameter, Duration, Lazy, RemovalPolicy, Stack, aws_ec2 as ec2, aws
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, READ_INDEX_PERMISSIONS, READ_WRITE_INDEX_PERMISSIONS, VectorIndex, VectorIndexProps,
+  DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, DOCUMENT_ERASER_TIMEOUT, ERASE_INDEX_PERMISSIONS, READ_INDEX_PERMISSIONS, READ_WRITE_INDEX_PERMISSIONS, VectorIndex, VectorIndexProps,
 } from '.';
 import { DataCategory } from '../../lib/classification';
 import { GdprChecks } from '../../lib/compliance';
@@ -227,6 +227,59 @@ describe('grants', () => {
     expect(policyDocument(policy.Properties.Policy)[0].Principal).toEqual(['arn:aws:iam::123456789012:role/search-api']);
   });
 
+  test('grantEraseDocuments: search and delete documents (WriteDocument: there is no delete-only permission), nothing on the collection; a read-write principal keeps its entry', () => {
+    const { stack, props } = setup();
+    const index = new VectorIndex(stack, 'Index', props);
+    const indexer = role(stack, 'Indexer');
+    index.grantReadWrite(indexer);
+    index.grantEraseDocuments(role(stack, 'Eraser'));
+    index.grantEraseDocuments(indexer); // already allowed to read and write: no entry of its own
+    const [[, policy]] = resourcesOf(Template.fromStack(stack), 'AWS::OpenSearchServerless::AccessPolicy');
+    const entries = policyDocument(policy.Properties.Policy);
+    expect(entries).toHaveLength(2);
+    expect(entries[1]).toEqual({
+      Rules: [{ ResourceType: 'index', Resource: ['index/similar-listings/*'], Permission: ['aoss:ReadDocument', 'aoss:WriteDocument'] }],
+      Principal: [{ 'Fn::GetAtt': [expect.stringMatching(/^Eraser/), 'Arn'] }],
+    });
+    expect(ERASE_INDEX_PERMISSIONS).toEqual(['aoss:ReadDocument', 'aoss:WriteDocument']);
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Eraser') }],
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Index'), 'Arn'] } }] },
+    });
+  });
+
+  test('the document eraser: one function per collection, in the VPC, admitted to the VPC endpoint, named in the data access policy', () => {
+    const { stack, props } = setup();
+    const index = new VectorIndex(stack, 'Index', props);
+    const eraser = index.documentEraser();
+    expect(index.documentEraser()).toBe(eraser);
+    const template = Template.fromStack(stack);
+    const functions = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { COLLECTION_ENDPOINT: Match.anyValue() } } } });
+    expect(Object.keys(functions)).toEqual([expect.stringMatching(/^IndexDocumentEraser[0-9A-F]{8}$/)]);
+    const [fn] = Object.values(functions);
+    expect(fn.Properties).toMatchObject({
+      Environment: { Variables: { COLLECTION_ENDPOINT: { 'Fn::GetAtt': [expect.stringMatching(/^Index[0-9A-F]{8}$/), 'CollectionEndpoint'] } } },
+      Timeout: DOCUMENT_ERASER_TIMEOUT.toSeconds(),
+      VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [expect.stringMatching(/^IndexDocumentEraserSecurityGroup/), 'GroupId'] }] },
+    });
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const [[, policy]] = resourcesOf(template, 'AWS::OpenSearchServerless::AccessPolicy');
+    expect(policyDocument(policy.Properties.Policy)).toEqual([
+      { Rules: [expect.objectContaining({ Permission: [...ERASE_INDEX_PERMISSIONS] })], Principal: [{ 'Fn::GetAtt': [roleId, 'Arn'] }] },
+    ]);
+    // On the data plane, exactly the collection's API; nothing else of OpenSearch Serverless.
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.filter((st: Json) => JSON.stringify(st.Action).includes('aoss:'))).toEqual([
+      { Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Index[0-9A-F]{8}$/), 'Arn'] } },
+    ]);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IndexEndpointSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IndexDocumentEraserSecurityGroup'), 'GroupId'] },
+    });
+  });
+
   test('without grants there is no data access policy', () => {
     const { stack, props } = setup();
     new VectorIndex(stack, 'Index', props);
@@ -334,12 +387,13 @@ describe('compliance', () => {
       ...p, standbyReplicas: false, dataCategory: DataCategory.ANONYMIZED, description: 'Embeddings of listing photos',
       removalPolicy: RemovalPolicy.DESTROY, retention: Duration.days(30),
     })],
-  ])('passes the gate with two grants and a client (%s)', (_name, context, options) => {
+  ])('passes the gate with two grants, a client and the document eraser (%s)', (_name, context, options) => {
     const { app, stack, network, props } = setup(context);
     applyGate(app);
     const index = new VectorIndex(stack, 'Index', options(props));
     index.grantReadWrite(role(stack, 'Indexer'));
     index.grantRead(role(stack, 'Retriever'));
+    index.documentEraser();
     index.connections.allowDefaultPortFrom(network.securityGroupFor(stack, 'Client', 'retrieval client'));
     expect(() => app.synth()).not.toThrow();
     expect(new GdprChecks().validateScope(app).violations).toEqual([]);

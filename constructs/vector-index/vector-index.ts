@@ -1,10 +1,11 @@
+import * as path from 'path';
 import {
   Duration, Lazy, RemovalPolicy, Stack,
-  aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_opensearchserverless as aoss,
+  aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_opensearchserverless as aoss,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
-import { resolveRemovalPolicy } from '../../lib/defaults';
+import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { KnnIndexBody, VectorFieldOptions, knnIndexBody, vectorFieldProblems } from './index-settings';
@@ -79,7 +80,14 @@ export interface VectorIndexProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-type Access = 'readWrite' | 'read';
+/**
+ * How long the document eraser may run: its waits for OpenSearch Serverless to show deletes (at
+ * most 12 of 10 s in a row, and the verifying one; runtime/erase-documents.ts) with room for
+ * several pages of searches and deletes.
+ */
+export const DOCUMENT_ERASER_TIMEOUT = Duration.minutes(5);
+
+type Access = 'readWrite' | 'read' | 'erase';
 
 /** The principal as an IAM role, when it is one (a role of this app, an imported role, a function's role). */
 function roleOf(principal: iam.IPrincipal): iam.IRole | undefined {
@@ -134,8 +142,11 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
   /** The network policy: the collection and its Dashboards only through the VPC endpoint. */
   public readonly networkPolicy: aoss.CfnSecurityPolicy;
 
-  private readonly principals: Record<Access, string[]> = { readWrite: [], read: [] };
+  private readonly principals: Record<Access, string[]> = { readWrite: [], read: [], erase: [] };
   private dataAccess?: aoss.CfnAccessPolicy;
+  private eraser?: SecureFunction;
+  private readonly network: IWorkloadNetwork;
+  private readonly encryptionKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: VectorIndexProps) {
     super(scope, id);
@@ -153,6 +164,8 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
 
     const name = props.collectionName;
     const stack = Stack.of(this);
+    this.network = props.network;
+    this.encryptionKey = props.encryptionKey;
     const removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     this.collectionName = name;
     this.classification = { category: props.dataCategory ?? DEFAULT_VECTOR_INDEX_CATEGORY, purpose: props.purpose, retention: props.retention };
@@ -228,6 +241,43 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
   }
 
   /**
+   * Lets the grantee find documents and delete them (a data subject's erasure): `aoss:APIAccessAll`
+   * on the collection in its IAM policy, and an entry in the data access policy
+   * (`aoss:ReadDocument`, `aoss:WriteDocument` on `index/<collection>/*`). OpenSearch Serverless
+   * has no permission for deleting documents alone; `WriteDocument` is the one `_bulk` deletes need.
+   *
+   * @param grantee an IAM role, or a grantable whose principal is one
+   * @throws KitError if the grantee's principal is not an IAM role
+   */
+  public grantEraseDocuments(grantee: iam.IGrantable): iam.Grant {
+    return this.grant('grantEraseDocuments', 'erase', grantee);
+  }
+
+  /**
+   * The function that erases a data subject's documents from an index of this collection: given
+   * `{ indexName, field, pseudonym }`, it deletes the documents whose field holds the pseudonym and
+   * verifies that a search no longer finds them, returning `{ found }` (runtime/erase-documents.ts).
+   * The data lake's erasure workflow invokes it for every `vectorIndexDocuments` store of the
+   * collection. Created on the first call, one per collection: in the workload network, admitted to
+   * the collection's VPC endpoint, granted {@link grantEraseDocuments}.
+   */
+  public documentEraser(): lambda.IFunction {
+    if (this.eraser === undefined) {
+      this.eraser = new SecureFunction(this, 'DocumentEraser', {
+        entry: path.join(__dirname, 'runtime', 'erase-documents.ts'),
+        description: `Erases a data subject's documents from the indexes of vector index ${this.node.path} (collection ${this.collectionName})`,
+        encryptionKey: this.encryptionKey,
+        network: this.network,
+        environment: { COLLECTION_ENDPOINT: this.collectionEndpoint },
+        timeout: DOCUMENT_ERASER_TIMEOUT,
+      });
+      this.grantEraseDocuments(this.eraser);
+      this.connections.allowDefaultPortFrom(this.eraser, `Document eraser of ${this.node.path}`);
+    }
+    return this.eraser;
+  }
+
+  /**
    * The body of the create-index request (`PUT https://<collectionEndpoint>/<index>`) for an index
    * with one HNSW `knn_vector` field. Indexes live in the data plane, which CloudFormation cannot
    * reach through the VPC-only network policy: a writer (granted {@link grantReadWrite}) creates
@@ -272,7 +322,7 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
       type: 'data',
       description: `Principals granted access to collection ${this.collectionName} by ${this.node.path}`,
       policy: Lazy.string({
-        produce: () => Stack.of(this).toJsonString(dataAccessPolicy(this.collectionName, this.principals.readWrite, this.principals.read)),
+        produce: () => Stack.of(this).toJsonString(dataAccessPolicy(this.collectionName, this.principals.readWrite, this.principals.read, this.principals.erase)),
       }),
     });
     return this.dataAccess;

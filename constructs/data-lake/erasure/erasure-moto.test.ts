@@ -7,7 +7,10 @@
  * the final verdict), as the template defines them. What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
  * Feature Store and Athena stores are left out of the run (moto implements neither: they have
- * template tests, and the SQL runs on Spark in test_erasure_sql.py).
+ * template tests, and the SQL runs on Spark in test_erasure_sql.py), and so are the vector index's
+ * documents: their state invokes the index's document eraser, a Lambda function, which moto runs
+ * only in Docker (the state has a template test; the function runs against the local OpenSearch
+ * stand-in in constructs/vector-index/runtime/erase-documents.test.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,7 +38,7 @@ const workflow = erasureWorkflow(template);
 const auditTable = logicalIdOf(fixture.lake.erasure.auditTable);
 const cacheTable = logicalIdOf(fixture.cache);
 const pairsTable = logicalIdOf(fixture.pairs);
-/** The stores moto can run: DynamoDB ones, plus every manual store (recorded only). */
+/** The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena, Feature Store and Lambda kinds. */
 const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems');
 
 let moto: Child;

@@ -11,6 +11,7 @@ import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
 import { FeatureStore, FeatureType } from '../../feature-store';
 import { Network } from '../../network';
+import { VectorIndex } from '../../vector-index';
 import { ERASURE_METADATA } from '../../../lib/classification';
 import { GdprChecks } from '../../../lib/compliance';
 import { KitError } from '../../../lib/errors';
@@ -45,6 +46,7 @@ describe('registry', () => {
       ['dynamodb:pairs', 'dynamoDbItems', 'user_id'],
       ['feature-group:user-activity:online', 'featureGroupOnline', 'user_id'],
       ['feature-group:user-activity:offline:user_id', 'icebergTable', 'user_id'],
+      ['opensearch:listings.owner_id', 'vectorIndexDocuments', 'user_id'],
     ]);
     expect(workflow.registry[3]).toEqual({
       name: 'iceberg:events.friend_id', kind: 'icebergTable', automated: true, identifier: 'user_id',
@@ -53,6 +55,11 @@ describe('registry', () => {
     expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
     expect(workflow.registry[7]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
     expect(workflow.registry[0]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 30 days \(rawRetention\)/) });
+    expect(workflow.registry[8]).toEqual({
+      name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
+      eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
+      endpoint: { 'Fn::GetAtt': [logicalId(fixture.listings.collection), 'CollectionEndpoint'] }, indexName: 'listings', field: 'owner_id',
+    });
   });
 
   test('the workflow reads the same registry from its first state as the template records in its metadata', () => {
@@ -158,6 +165,22 @@ describe('the workflow', () => {
     expect(states.RowsGone).toMatchObject({ Choices: [{ Variable: '$.after.value', StringEquals: '0', Next: 'RowsDeleted' }], Default: 'RowsRemain' });
   });
 
+  test('vector index documents: the index\'s document eraser, invoked by ARN with the store\'s index and field and the pseudonym; its count as a string', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'vectorIndexDocuments', Next: 'EraseDocuments' });
+    expect(states.EraseDocuments).toEqual({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        'FunctionName.$': '$.store.eraser',
+        'Payload': { 'endpoint.$': '$.store.endpoint', 'indexName.$': '$.store.indexName', 'field.$': '$.store.field', 'pseudonym.$': '$.store.pseudonym' },
+      },
+      // The audit's found is an N attribute, which takes a string.
+      ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+      Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      End: true,
+    });
+  });
+
   test('one audit record per store: what, when, how many, verified; a failure records the error\'s name, never its cause', () => {
     expect(states.RecordVerified.Parameters.Item).toEqual({
       'request': { 'S.$': '$.request' }, 'store': { 'S.$': '$.store.name' }, 'kind': { 'S.$': '$.store.kind' }, 'status': { S: 'verified' },
@@ -256,8 +279,17 @@ describe('grants', () => {
     expect(objects).toContain('feature-store/123456789012/sagemaker/eu-west-1/offline-store/user-activity-*');
   });
 
-  test('the workflow invokes only the plan function; the deadline check only scans the audit table', () => {
-    expect(resourcesOf('lambda:InvokeFunction')).toEqual([arnOf(fixture.lake.erasure.planFunction)]);
+  test('Vector index: the workflow may invoke the index\'s document eraser (its ARN, no versions), whose role the collection\'s data access policy lets search and delete', () => {
+    const eraser = fixture.listings.documentEraser();
+    expect(resourcesOf('lambda:InvokeFunction').filter((r) => r.includes('Eraser'))).toEqual([arnOf(eraser)]);
+    const [accessPolicy] = Object.values(template.findResources('AWS::OpenSearchServerless::AccessPolicy'));
+    const text = JSON.stringify(accessPolicy.Properties.Policy);
+    expect(text).toContain(logicalId(eraser.role!));
+    expect(text).toContain('\\"aoss:ReadDocument\\",\\"aoss:WriteDocument\\"');
+  });
+
+  test('the workflow invokes only the plan function and the document eraser; the deadline check only scans the audit table', () => {
+    expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser())].sort());
     const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
       .find(([id]) => id.startsWith('LakeErasureDeadlineCheck'))![1].Properties.RoleArn['Fn::GetAtt'][0];
     expect(allowed(checkRole).filter(([a]) => a.startsWith('dynamodb:'))).toEqual([['dynamodb:Scan', arnOf(fixture.lake.erasure.auditTable)]]);
@@ -286,7 +318,11 @@ describe('registration', () => {
     ['a column that would leave its quotes', (s) => ({
       kind: 'icebergTable', name: 'iceberg:x', identifier: 'user_id', table: { databaseName: 'db', tableName: 't' }, column: 'a"b', bucket: s.lake.curatedBucket, objectPattern: 't/*', resources: [s.lake.curatedBucket],
     }), /column, databaseName and tableName go into SQL between double quotes .* column 'a"b'/],
-    ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, .* but 'redshift' was provided/],
+    ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
+    ['a vector document field with a space', (s) => {
+      const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: 'vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
+      return { kind: 'vectorIndexDocuments', name: 'opensearch:x', identifier: 'user_id', index, indexName: 'x', field: 'owner id', resources: [index.collection] };
+    }, /field must be a document field name \(letters, digits, _ \. -\), but 'owner id' was provided/],
   ])('fails on %s, naming the lake, the owner and what is allowed', (_what, store, message) => {
     const s = lake();
     expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(KitError);

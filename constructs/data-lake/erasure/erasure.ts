@@ -102,7 +102,8 @@ export interface DataLakeErasureProps {
  * Execution input: `{ "requestId": "<ticket>", "subjectIds": { "<identifier>": "<raw id>" }, "receivedAt"?: "<ISO date>" }`.
  * A function turns the raw ids into pseudonyms with the lake's key; then, per registered store,
  * the workflow skips it when the request's audit already says verified (a rerun resumes), erases
- * it by kind (DynamoDB items, Feature Store online record, Iceberg rows through Athena) and
+ * it by kind (DynamoDB items, Feature Store online record, Iceberg rows through Athena, vector
+ * index documents through the index's document eraser) and
  * verifies it empty, or records it as manual; one audit record per request and store. The
  * execution succeeds only when every automated store is verified.
  */
@@ -283,6 +284,10 @@ export class DataLakeErasure extends Construct {
         grantBucketReadWrite(store.bucket, this.role, store.objectPattern);
         return;
       }
+      case 'vectorIndexDocuments':
+        // The function's own ARN, not LambdaInvoke's `<arn>:*`: the workflow invokes the unqualified function only.
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [store.index.documentEraser().functionArn] }));
+        return;
       default:
         // Manual stores: the workflow only records them.
         return;
@@ -476,10 +481,11 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable', sfn.IChainable> = {
+    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments', sfn.IChainable> = {
       dynamoDbItems: this.dynamoDbItems(),
       featureGroupOnline: this.featureGroupOnline(),
       icebergTable: this.icebergTable(),
+      vectorIndexDocuments: this.vectorIndexDocuments(),
     };
     const choice = new sfn.Choice(this, 'ByKind');
     for (const [name, chain] of Object.entries(kind)) {
@@ -556,6 +562,26 @@ export class DataLakeErasure extends Construct {
     return get.next(new sfn.Choice(this, 'OnlineRecordFound')
       .when(sfn.Condition.isPresent('$.online.Record'), del)
       .otherwise(this.found('NoOnlineRecord', "States.Format('{}', 0)")));
+  }
+
+  /**
+   * The vector index's document eraser (VectorIndex.documentEraser) deletes the documents whose
+   * field holds the pseudonym and verifies them gone; it fails (`NotVerified`, `OpenSearchError`)
+   * otherwise. Its count comes back as a string, as the audit's N attribute takes it.
+   */
+  private vectorIndexDocuments(): sfn.IChainable {
+    return new sfn.CustomState(this, 'EraseDocuments', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Parameters: {
+          'FunctionName.$': '$.store.eraser',
+          'Payload': { 'endpoint.$': '$.store.endpoint', 'indexName.$': '$.store.indexName', 'field.$': '$.store.field', 'pseudonym.$': '$.store.pseudonym' },
+        },
+        ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+        Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      },
+    });
   }
 
   /** Count the subject's rows, DELETE them if any, count again: verified at zero. */

@@ -5,7 +5,7 @@
  * identifier). Automated kinds are erased and verified by the lake's erasure workflow; the others
  * are declared so that every request's audit lists them as `manual`, never skipped in silence.
  */
-import { Token, aws_dynamodb as dynamodb, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Token, aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3 } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /** What every registered store says. */
@@ -103,15 +103,33 @@ export interface IcebergTableStore extends StoreBase {
   readonly objectPattern: string;
 }
 
-/** Not automated yet: documents of a vector index (OpenSearch) whose field holds the subject's pseudonym. */
+/** What the erasure needs of a vector index: a VectorIndex (constructs/vector-index) is one. */
+export interface ErasableVectorIndex {
+  readonly collectionName: string;
+  /** HTTPS endpoint of the collection's OpenSearch API. */
+  readonly collectionEndpoint: string;
+  /**
+   * The function that erases a subject's documents from an index of the collection and verifies
+   * them gone: invoked with `{ endpoint, indexName, field, pseudonym }`, it returns `{ found }` or
+   * fails with a named error (`NotVerified` when documents remain).
+   */
+  documentEraser(): lambda.IFunction;
+}
+
+/**
+ * Automated: documents of a vector index (an OpenSearch Serverless collection) whose field holds
+ * the subject's pseudonym. The workflow invokes the index's document eraser, which finds them with
+ * a `term` query on the field, deletes them by id, and searches again until none is found.
+ */
 export interface VectorIndexDocumentsStore extends StoreBase {
   readonly kind: 'vectorIndexDocuments';
+  /** The identifier whose pseudonym the field holds. */
   readonly identifier: string;
-  readonly collectionName: string;
+  readonly index: ErasableVectorIndex;
+  /** The index of the collection (a token is fine: the workflow reads it at run time). */
   readonly indexName: string;
+  /** The field that holds the pseudonym (mapped as a keyword, so that a `term` query matches it exactly). */
   readonly field: string;
-  /** Why it is not automated yet, and what bounds the data meanwhile. */
-  readonly reason: string;
 }
 
 /**
@@ -178,15 +196,15 @@ export type ErasableStore =
   | S3ObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
-export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable'];
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments'];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
-export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'vectorIndexDocuments', 'featureGroupRecords', 'cacheKeys', 's3Objects'];
+export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'featureGroupRecords', 'cacheKeys', 's3Objects'];
 
 /** A manual store: one of MANUAL_KINDS. */
-export type ManualStore = DynamoDbItemsByAttributeStore | VectorIndexDocumentsStore | FeatureGroupRecordsStore | CacheKeysStore | S3ObjectsStore;
+export type ManualStore = DynamoDbItemsByAttributeStore | FeatureGroupRecordsStore | CacheKeysStore | S3ObjectsStore;
 
 /** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
-export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore {
+export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore {
   return AUTOMATED_KINDS.includes(store.kind);
 }
 
@@ -200,8 +218,6 @@ export function manualLocation(store: ManualStore): string {
   switch (store.kind) {
     case 'dynamoDbItemsByAttribute':
       return `DynamoDB table ${store.table.tableName}: items whose attribute ${store.attribute} is the pseudonym (a scan)`;
-    case 'vectorIndexDocuments':
-      return `OpenSearch collection ${store.collectionName}, index ${store.indexName}: documents whose field ${store.field} is the pseudonym`;
     case 'featureGroupRecords':
       return `Feature group ${store.featureGroupName}, online store: records whose feature ${store.feature} holds the pseudonym`;
     case 'cacheKeys':
@@ -237,6 +253,15 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
         ...(isOfflineStore(store.table) ? { featureGroupName: store.table.offlineStoreOf.featureGroupName } : { tableName: store.table.tableName }),
         column: store.column,
         match: store.match ?? IcebergMatch.EQUALS,
+      };
+    case 'vectorIndexDocuments':
+      return {
+        ...base,
+        eraser: store.index.documentEraser().functionArn,
+        collectionName: store.index.collectionName,
+        endpoint: store.index.collectionEndpoint,
+        indexName: store.indexName,
+        field: store.field,
       };
     default:
       return { ...base, location: manualLocation(store), reason: store.reason };
@@ -289,6 +314,10 @@ const STORE_RULES: readonly StoreRule[] = [
       ? `column, databaseName and tableName go into SQL between double quotes and must be 1-255 letters, digits, _ or -, but column '${s.column}', `
         + `database '${s.table.databaseName}'${isOfflineStore(s.table) ? '' : ` and table '${s.table.tableName}'`} were provided`
       : ''),
+  },
+  {
+    condition: (s) => s.kind === 'vectorIndexDocuments' && literal(s.field) && !ATTRIBUTE_NAME.test(s.field),
+    message: (s) => `field must be a document field name (letters, digits, _ . -), but '${s.kind === 'vectorIndexDocuments' ? s.field : ''}' was provided`,
   },
   {
     condition: (s) => s.kind === 'icebergTable' && s.match !== undefined && !Object.values(IcebergMatch).includes(s.match),

@@ -1,12 +1,13 @@
 /**
  * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
  * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
- * sort key, a cache nobody registers, and a feature group keyed by user. Its erasure definition is
+ * sort key, a cache nobody registers, a feature group keyed by user, and a vector index whose
+ * documents hold their owner's user id. Its erasure definition is
  * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
  * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
  * after the logical ids.
  */
-import { CfnElement, Stack } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ERASURE_REGISTRY_METADATA } from './erasure';
@@ -16,6 +17,7 @@ import { ColumnAction, ColumnClassification } from '../schema';
 import { PredictionCache } from '../../batch-transform';
 import { FeatureStore, FeatureType } from '../../feature-store';
 import { Network } from '../../network';
+import { VectorIndex } from '../../vector-index';
 import { kitApp } from '../../../test/support/app';
 
 // Definitions and templates are CloudFormation JSON.
@@ -62,7 +64,13 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
     ],
     streaming: { pseudonymizeFields: ['user_id'] },
   });
-  return { app, stack, lake, cache, pairs, other, featureGroup };
+  const listings = new VectorIndex(stack, 'Listings', {
+    collectionName: 'erasure-listings', network, encryptionKey: lake.encryptionKey, purpose: 'recommendations', retention: Duration.days(30),
+  });
+  lake.registerErasable(listings, {
+    kind: 'vectorIndexDocuments', name: 'opensearch:listings.owner_id', identifier: 'user_id', index: listings, indexName: 'listings', field: 'owner_id', resources: [listings.collection],
+  });
+  return { app, stack, lake, cache, pairs, other, featureGroup, listings };
 }
 
 /** The logical id of the resource a construct stands for (itself or its default child). */

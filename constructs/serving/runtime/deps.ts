@@ -13,10 +13,8 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
-import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
 import Redis, { type RedisOptions } from 'iovalkey';
+import { signedOpenSearchClient } from '../../../lib/runtime/opensearch';
 
 /** The part of an OpenSearch client the k-NN and text search stages use (the real `Client` satisfies it). */
 export interface VectorSearchClient {
@@ -84,19 +82,10 @@ export function defaultDeps(): ServingDeps {
   };
 }
 
-// One credential chain per container: the provider memoizes and refreshes before expiry.
-let credentials: ReturnType<typeof defaultProvider> | undefined;
-
 /** An OpenSearch Serverless client signing with SigV4 (service `aoss`); works over http too. */
 export function openSearchClient(options: VectorSearchOptions): VectorSearchClient {
-  credentials ??= defaultProvider();
-  const provider = credentials;
-  return new OpenSearchClient({
-    ...AwsSigv4Signer({ region: options.region, service: 'aoss', getCredentials: () => provider() }),
-    node: options.endpoint,
-    // The stage's own time limit bounds each search; a retry would not fit in it.
-    maxRetries: 0,
-  });
+  // The stage's own time limit bounds each search; a retry would not fit in it.
+  return signedOpenSearchClient({ endpoint: options.endpoint, region: options.region, maxRetries: 0 });
 }
 
 /**
