@@ -7,7 +7,9 @@
  * the final verdict), as the template defines them. What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
  * Feature Store and Athena stores are left out of the run (moto implements neither: they have
- * template tests, and the SQL runs on Spark in test_erasure_sql.py).
+ * template tests, and the SQL runs on Spark in test_erasure_sql.py), and so are the cache-keys
+ * stores, whose state invokes the cache eraser Lambda (Docker again): it has template tests, and
+ * its code runs against a real redis-server in runtime/cache-keys.test.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,8 +37,16 @@ const workflow = erasureWorkflow(template);
 const auditTable = logicalIdOf(fixture.lake.erasure.auditTable);
 const cacheTable = logicalIdOf(fixture.cache);
 const pairsTable = logicalIdOf(fixture.pairs);
-/** The stores moto can run: DynamoDB ones, plus every manual store (recorded only). */
+/**
+ * The stores moto can run: DynamoDB ones, plus every manual store (recorded only). Not the
+ * Lambda-invoking cacheKeys kind, which the fixture registers (its online cache).
+ */
 const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems');
+
+test('the run leaves out every store moto cannot erase, the fixture\'s cache among them', () => {
+  expect(workflow.registry.filter((s: StoreSpec) => s.kind === 'cacheKeys')).toHaveLength(1);
+  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['dynamoDbItems', 'dynamoDbItems']);
+});
 
 let moto: Child;
 let url: string;

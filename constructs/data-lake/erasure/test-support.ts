@@ -1,7 +1,8 @@
 /**
  * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
  * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
- * sort key, a cache nobody registers, and a feature group keyed by user. Its erasure definition is
+ * sort key, a cache nobody registers, a feature group keyed by user and the feature store's online
+ * cache in front of it. Its erasure definition is
  * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
  * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
  * after the logical ids.
@@ -62,7 +63,8 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
     ],
     streaming: { pseudonymizeFields: ['user_id'] },
   });
-  return { app, stack, lake, cache, pairs, other, featureGroup };
+  const onlineCache = features.addOnlineCache();
+  return { app, stack, lake, cache, pairs, other, featureGroup, onlineCache };
 }
 
 /** The logical id of the resource a construct stands for (itself or its default child). */

@@ -16,7 +16,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
-import Redis, { type RedisOptions } from 'iovalkey';
+import { type ValkeyTarget, valkeyClient } from '../../../lib/runtime/valkey';
 
 /** The part of an OpenSearch client the k-NN and text search stages use (the real `Client` satisfies it). */
 export interface VectorSearchClient {
@@ -42,13 +42,8 @@ export interface FeatureCache {
   disconnect(): void;
 }
 
-export interface FeatureCacheOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: boolean;
-  /** AUTH token (secret): never logged. */
-  readonly password: string;
-}
+/** Where the cache is and its AUTH token (secret: never logged). */
+export type FeatureCacheOptions = ValkeyTarget;
 
 export interface Clock {
   /** Milliseconds since the epoch (time stamps, the request budget and stage timings). */
@@ -99,27 +94,7 @@ export function openSearchClient(options: VectorSearchOptions): VectorSearchClie
   });
 }
 
-/**
- * A Valkey/Redis client that never makes a request wait for a reconnect: while the connection is
- * down the features stage sees `status` and goes to Feature Store, and a queued command fails
- * after one reconnect attempt instead of hanging.
- */
+/** The kit's Valkey client (lib/runtime/valkey.ts), as the features stage sees it. */
 export function redisClient(target: FeatureCacheOptions): FeatureCache {
-  const options: RedisOptions & { disconnectTimeout: number } = {
-    host: target.host,
-    port: target.port,
-    password: target.password,
-    ...(target.tls ? { tls: { servername: target.host } } : {}),
-    connectTimeout: 1000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
-    // iovalkey's default (2 s, missing from its types) keeps a timer alive after disconnecting a
-    // socket that had already failed, holding the process (the local run, tests) that long.
-    disconnectTimeout: 100,
-  };
-  const client = new Redis(options);
-  // Without a listener, iovalkey prints connection errors itself; they are counted by the
-  // features stage through failed commands, and carry no personal data, but stay out of the log.
-  client.on('error', () => undefined);
-  return client;
+  return valkeyClient(target);
 }
