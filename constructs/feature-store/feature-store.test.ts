@@ -240,6 +240,40 @@ describe('validation', () => {
   });
 });
 
+describe('erasure of the online cache', () => {
+  const cacheStores = (lake: DataLake) => lake.erasure.registry.filter((st) => st.kind === 'cacheKeys');
+
+  test('one automated store per identifier that keys an online store, alone or in a pair, groups added after the cache included', () => {
+    const { lake, store } = setup();
+    store.addFeatureGroup({ ...USER_FEATURES, subjectFeatures: { user_id: 'user_id' } });
+    const cache = store.addOnlineCache();
+    expect(cacheStores(lake).map((st) => [st.name, st.identifier])).toEqual([['cache:online-features:user_id', 'user_id']]);
+    const [registered] = cacheStores(lake);
+    expect(registered.kind === 'cacheKeys' && registered.cache === cache && registered.resources[0] === cache).toBe(true);
+    // A pair keyed by two identifiers, added later: keys embed either pseudonym.
+    store.addFeatureGroup({
+      name: 'user-author', recordIdentifier: 'pair', eventTime: 'event_time',
+      features: [{ name: 'pair', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }],
+      streaming: { pseudonymizeFields: ['pair'], pairFields: ['pair'] }, subjectFeatures: { pair: 'author_id' },
+    });
+    expect(cacheStores(lake).map((st) => st.name)).toEqual(['cache:online-features:user_id', 'cache:online-features:author_id']);
+    expect(lake.erasure.cacheKeysFunction).toBeDefined();
+  });
+
+  test('no store for a subject held in another feature (cached under another key), nor for a group without an online store', () => {
+    const { lake, store } = setup();
+    store.addOnlineCache();
+    store.addFeatureGroup({
+      name: 'posts', recordIdentifier: 'post_id', eventTime: 'event_time',
+      features: [{ name: 'post_id', type: FeatureType.STRING }, { name: 'author_id', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.STRING }],
+      subjectFeatures: { author_id: 'user_id' },
+    });
+    store.addFeatureGroup({ ...USER_FEATURES, name: 'offline-only', onlineStore: false, subjectFeatures: { user_id: 'user_id' } });
+    expect(cacheStores(lake)).toEqual([]);
+    expect(lake.erasure.cacheKeysFunction).toBeUndefined();
+  });
+});
+
 describe('compliance', () => {
   test.each<[string, Record<string, unknown>]>([['defaults', {}], ['destroy on removal', { destroyOnRemoval: 'true' }]])(
     'passes the gate with streaming, batch and the online cache (%s)', (_name, context) => {

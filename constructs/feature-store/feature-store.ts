@@ -99,6 +99,8 @@ export class FeatureStore extends Construct {
   public readonly offlineStoreRole: iam.Role;
   private readonly groups = new Map<string, AddedFeatureGroup>();
   private onlineCache?: OnlineCache;
+  /** Identifiers whose pseudonyms are record identifiers of online stores, alone or in a pair: what cache keys embed. */
+  private readonly recordIdentifiers = new Set<string>();
 
   constructor(scope: Construct, id: string, private readonly props: FeatureStoreProps) {
     super(scope, id);
@@ -176,6 +178,7 @@ export class FeatureStore extends Construct {
     const added = { featureGroup, streaming, batch };
     this.groups.set(options.name, added);
     this.registerErasable(scope, options, featureGroup);
+    this.registerCacheErasable();
     if (offlineStore) {
       this.registerOfflineTable(scope, options.name, featureGroup, offlineRetention);
     }
@@ -185,7 +188,9 @@ export class FeatureStore extends Construct {
   /**
    * Adds an in-memory cache (ElastiCache Valkey, multi-AZ, TLS, AUTH, customer key) in front of
    * the online store, for the lowest-latency reads. Serving code reads the online store on a miss
-   * and writes the cache; grant it with `cache.grantConnect()` and `cache.connections`.
+   * and writes the cache; grant it with `cache.grantConnect()` and `cache.connections`. The lake's
+   * erasure removes a subject's keys from it, for each identifier that keys an online store (groups
+   * added later included).
    */
   public addOnlineCache(options: OnlineCacheOptions = {}): OnlineCache {
     if (this.onlineCache) {
@@ -201,15 +206,7 @@ export class FeatureStore extends Construct {
       replicasPerNodeGroup: options.replicasPerNodeGroup,
       snapshotRetentionDays: options.snapshotRetentionDays,
     });
-    this.props.lake.registerErasable(this, {
-      kind: 'cacheKeys',
-      name: 'cache:online-features',
-      replicationGroupId: this.onlineCache.replicationGroupId,
-      keyPattern: '<serving key prefix><feature group>:<pseudonym>',
-      reason: 'The serving path caches online records under keys ending in their record identifier; the workflow does not reach into the cache '
-        + `(in the VPC, behind AUTH) yet. Entries expire with the serving TTL, within the cache's retention of ${retention.toDays()} days.`,
-      resources: [this.onlineCache],
-    });
+    this.registerCacheErasable();
     return this.onlineCache;
   }
 
@@ -240,6 +237,9 @@ export class FeatureStore extends Construct {
     const onlineTtl = options.onlineStore === false ? undefined : (options.onlineTtl ?? DEFAULT_ONLINE_TTL);
     for (const [feature, identifier] of Object.entries(subjects)) {
       const pair = pairs.has(feature);
+      if (onlineTtl !== undefined && feature === options.recordIdentifier) {
+        this.recordIdentifiers.add(identifier);
+      }
       if (onlineTtl !== undefined && feature === options.recordIdentifier && !pair) {
         lake.registerErasable(owner, {
           kind: 'featureGroupOnline', name: `feature-group:${options.name}:online`, identifier,
@@ -265,6 +265,24 @@ export class FeatureStore extends Construct {
           resources: [group],
         });
       }
+    }
+  }
+
+  /**
+   * The cache's keys in the lake's erasure, one store per identifier that keys an online store: the
+   * serving path caches a record under `<prefix><group>:<record identifier>`, so a subject's keys
+   * embed their pseudonym (alone or in a pair). A record that holds a subject in another feature is
+   * cached under another key; like its online record (featureGroupRecords) it is not found by the
+   * subject, and expires with the serving TTL. Registering a store again is a no-op.
+   */
+  private registerCacheErasable(): void {
+    if (this.onlineCache === undefined) {
+      return;
+    }
+    for (const identifier of this.recordIdentifiers) {
+      this.props.lake.registerErasable(this, {
+        kind: 'cacheKeys', name: `cache:online-features:${identifier}`, identifier, cache: this.onlineCache, resources: [this.onlineCache],
+      });
     }
   }
 

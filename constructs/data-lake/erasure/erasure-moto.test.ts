@@ -8,9 +8,10 @@
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
  * Feature Store and Athena stores are left out of the run (moto implements neither: they have
  * template tests, and the SQL runs on Spark in test_erasure_sql.py), and so are the vector index's
- * documents: their state invokes the index's document eraser, a Lambda function, which moto runs
- * only in Docker (the state has a template test; the function runs against the local OpenSearch
- * stand-in in constructs/vector-index/runtime/erase-documents.test.ts).
+ * documents and the cache keys: their states invoke Lambda functions (the index's document eraser,
+ * the lake's cache eraser), which moto runs only in Docker (the states have template tests; the
+ * functions run against the local OpenSearch stand-in in constructs/vector-index/runtime/erase-documents.test.ts
+ * and against a real redis-server in runtime/cache-keys.test.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,8 +39,16 @@ const workflow = erasureWorkflow(template);
 const auditTable = logicalIdOf(fixture.lake.erasure.auditTable);
 const cacheTable = logicalIdOf(fixture.cache);
 const pairsTable = logicalIdOf(fixture.pairs);
-/** The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena, Feature Store and Lambda kinds. */
+/**
+ * The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena,
+ * Feature Store and Lambda kinds (the fixture registers a vector index and an online cache).
+ */
 const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems');
+
+test('the run leaves out every store moto cannot erase, the fixture\'s cache among them', () => {
+  expect(workflow.registry.filter((s: StoreSpec) => s.kind === 'cacheKeys')).toHaveLength(1);
+  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['dynamoDbItems', 'dynamoDbItems']);
+});
 
 let moto: Child;
 let url: string;

@@ -2,6 +2,7 @@ import { Duration, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { CacheUnreachableError } from './runtime/cache-keys';
 import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
 import { DELETE_ROWS, COUNT_ROWS } from './sql';
 import { IcebergMatch } from './stores';
@@ -9,10 +10,10 @@ import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWor
 import { DataLake } from '../data-lake';
 import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
-import { FeatureStore, FeatureType } from '../../feature-store';
+import { FeatureStore, FeatureType, OnlineCache } from '../../feature-store';
 import { Network } from '../../network';
 import { VectorIndex } from '../../vector-index';
-import { ERASURE_METADATA } from '../../../lib/classification';
+import { DataCategory, ERASURE_METADATA } from '../../../lib/classification';
 import { GdprChecks } from '../../../lib/compliance';
 import { KitError } from '../../../lib/errors';
 import { kitApp } from '../../../test/support/app';
@@ -47,6 +48,8 @@ describe('registry', () => {
       ['feature-group:user-activity:online', 'featureGroupOnline', 'user_id'],
       ['feature-group:user-activity:offline:user_id', 'icebergTable', 'user_id'],
       ['opensearch:listings.owner_id', 'vectorIndexDocuments', 'user_id'],
+      // The online cache's keys embed the record identifiers of user-activity: user_id pseudonyms.
+      ['cache:online-features:user_id', 'cacheKeys', 'user_id'],
     ]);
     expect(workflow.registry[3]).toEqual({
       name: 'iceberg:events.friend_id', kind: 'icebergTable', automated: true, identifier: 'user_id',
@@ -59,6 +62,14 @@ describe('registry', () => {
       name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
       eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
       endpoint: { 'Fn::GetAtt': [logicalId(fixture.listings.collection), 'CollectionEndpoint'] }, indexName: 'listings', field: 'owner_id',
+    });
+    // Where the cache is, its token, and the function that erases it: CloudFormation fills them in.
+    expect(workflow.registry[9]).toEqual({
+      name: 'cache:online-features:user_id', kind: 'cacheKeys', automated: true, identifier: 'user_id',
+      host: { 'Fn::GetAtt': [logicalId(fixture.onlineCache), 'PrimaryEndPoint.Address'] },
+      port: 6380,
+      authSecretArn: { Ref: logicalId(fixture.onlineCache.authToken) },
+      eraseFunctionArn: { 'Fn::GetAtt': [logicalId(fixture.lake.erasure.cacheKeysFunction!), 'Arn'] },
     });
   });
 
@@ -73,6 +84,7 @@ describe('registry', () => {
     expect(template.toJSON().Resources[logicalId(fixture.cache)].Metadata[ERASURE_METADATA.stores]).toEqual(['dynamodb:cache']);
     expect(template.toJSON().Resources[logicalId(fixture.featureGroup)].Metadata[ERASURE_METADATA.stores])
       .toEqual(['feature-group:user-activity:online', 'feature-group:user-activity:offline:user_id']);
+    expect(template.toJSON().Resources[logicalId(fixture.onlineCache)].Metadata[ERASURE_METADATA.stores]).toEqual(['cache:online-features:user_id']);
     expect(template.toJSON().Resources[logicalId(fixture.other)].Metadata?.[ERASURE_METADATA.stores]).toBeUndefined();
     expect(template.toJSON().Resources[logicalId(fixture.lake.accessLogBucket)].Metadata[ERASURE_METADATA.exempt]).toMatch(/access logs/);
     expect(template.toJSON().Resources[logicalId(fixture.lake.erasure.auditTable)].Metadata[ERASURE_METADATA.exempt]).toMatch(/never an identifier or a pseudonym/);
@@ -179,6 +191,23 @@ describe('the workflow', () => {
       Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
       End: true,
     });
+  });
+
+  test('cache keys: the function the store names gets the store\'s entry; its count becomes a string, an unreachable cache is retried', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'cacheKeys', Next: 'EraseCacheKeys' });
+    expect(states.EraseCacheKeys).toEqual({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { 'FunctionName.$': '$.store.eraseFunctionArn', 'Payload.$': '$.store' },
+      ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+      Retry: [
+        { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 },
+        { ErrorEquals: [new CacheUnreachableError('').name], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
+      ],
+      End: true,
+    });
+    // NotVerified, CacheRefused and InvalidStoreSpec are not retried: the Parallel records them as the store's failure.
+    expect(JSON.stringify(states.EraseCacheKeys.Retry)).not.toMatch(/NotVerified|CacheRefused|InvalidStoreSpec|States\.ALL/);
   });
 
   test('one audit record per store: what, when, how many, verified; a failure records the error\'s name, never its cause', () => {
@@ -288,12 +317,39 @@ describe('grants', () => {
     expect(text).toContain('\\"aoss:ReadDocument\\",\\"aoss:WriteDocument\\"');
   });
 
-  test('the workflow invokes only the plan function and the document eraser; the deadline check only scans the audit table', () => {
-    expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser())].sort());
+  test('the workflow invokes only the plan function, the document eraser and the cache eraser; the deadline check only scans the audit table', () => {
+    expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser()), arnOf(fixture.lake.erasure.cacheKeysFunction!)].sort());
     const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
       .find(([id]) => id.startsWith('LakeErasureDeadlineCheck'))![1].Properties.RoleArn['Fn::GetAtt'][0];
     expect(allowed(checkRole).filter(([a]) => a.startsWith('dynamodb:'))).toEqual([['dynamodb:Scan', arnOf(fixture.lake.erasure.auditTable)]]);
   });
+});
+
+test('the cache eraser: in the VPC; reads the cache\'s token and reaches its port, nothing else of it', () => {
+  const eraser = fixture.lake.erasure.cacheKeysFunction!;
+  const eraserRole = logicalId(eraser.executionRole);
+  const token = JSON.stringify({ Ref: logicalId(fixture.onlineCache.authToken) });
+  template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Role: { 'Fn::GetAtt': [eraserRole, 'Arn'] }, VpcConfig: Match.anyValue(), Timeout: 300 });
+  // Beyond what every SecureFunction has (its log group, network interfaces, X-Ray): the token, nothing else.
+  expect(allowed(eraserRole).filter(([action]) => !/^(logs|xray|ec2):/.test(action))).toEqual([['secretsmanager:DescribeSecret', token], ['secretsmanager:GetSecretValue', token]]);
+  // The token's key (the lake's), through Secrets Manager only.
+  const keyGrants = template.toJSON().Resources[logicalId(fixture.lake.encryptionKey)].Properties.KeyPolicy.Statement
+    .filter((st: Json) => JSON.stringify(st.Principal ?? {}).includes(`"${eraserRole}"`));
+  expect(keyGrants).toEqual([expect.objectContaining({ Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } } })]);
+
+  // The cache admits the eraser's security group on its port; the eraser may reach the cache there.
+  const eraserGroup = eraser.connections.securityGroups[0];
+  template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+    GroupId: { 'Fn::GetAtt': [logicalId(fixture.onlineCache.securityGroup), 'GroupId'] },
+    SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(eraserGroup), 'GroupId'] },
+    IpProtocol: 'tcp', FromPort: 6380, ToPort: 6380,
+  });
+  template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+    GroupId: { 'Fn::GetAtt': [logicalId(eraserGroup), 'GroupId'] },
+    DestinationSecurityGroupId: { 'Fn::GetAtt': [logicalId(fixture.onlineCache.securityGroup), 'GroupId'] },
+    IpProtocol: 'tcp', FromPort: 6380, ToPort: 6380,
+  });
+  template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.secretsmanager', VpcEndpointType: 'Interface' });
 });
 
 describe('registration', () => {
@@ -304,6 +360,9 @@ describe('registration', () => {
     return { stack, network, lake: new DataLake(stack, 'Lake', { network, purpose: 'p' }) };
   }
   let tables = 0;
+  const onlineCache = (s: ReturnType<typeof lake>) => new OnlineCache(s.stack, `Cache${++tables}`, {
+    vpc: s.network.vpc, encryptionKey: s.lake.encryptionKey, classification: { category: DataCategory.PSEUDONYMIZED, purpose: 'p', retention: Duration.days(7) },
+  });
   const cacheStore = (s: ReturnType<typeof lake>, name = 'dynamodb:t') => {
     const table = new dynamodb.Table(s.stack, `Table${++tables}`, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     return { kind: 'dynamoDbItems' as const, name, identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: s.lake.encryptionKey, resources: [table] };
@@ -318,6 +377,7 @@ describe('registration', () => {
     ['a column that would leave its quotes', (s) => ({
       kind: 'icebergTable', name: 'iceberg:x', identifier: 'user_id', table: { databaseName: 'db', tableName: 't' }, column: 'a"b', bucket: s.lake.curatedBucket, objectPattern: 't/*', resources: [s.lake.curatedBucket],
     }), /column, databaseName and tableName go into SQL between double quotes .* column 'a"b'/],
+    ['a cache store without identifier', (s) => ({ kind: 'cacheKeys', name: 'cache:x', cache: onlineCache(s), resources: [onlineCache(s)] }), /identifier must be lower case letters/],
     ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
     ['a vector document field with a space', (s) => {
       const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: 'vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
@@ -327,6 +387,25 @@ describe('registration', () => {
     const s = lake();
     expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(KitError);
     expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(new RegExp(`DataLake S/Lake: registerErasable\\(S\\): invalid store: .*${message.source}`));
+  });
+
+  test('one cache eraser for every cache of the lake, made with the first; a lake without a cache has none', () => {
+    const s = lake();
+    expect(s.lake.erasure.cacheKeysFunction).toBeUndefined();
+    const caches = [onlineCache(s), onlineCache(s)];
+    caches.forEach((cache, i) => s.lake.registerErasable(cache, { kind: 'cacheKeys', name: `cache:${i}`, identifier: 'user_id', cache, resources: [cache] }));
+    const eraser = s.lake.erasure.cacheKeysFunction!;
+    const template = Template.fromStack(s.stack);
+    const erasers = { Properties: { Description: Match.stringLikeRegexp('removes a data subject.s keys from a registered cache') } };
+    expect(Object.keys(template.findResources('AWS::Lambda::Function', erasers))).toEqual([logicalIdOf(eraser)]);
+    for (const cache of caches) {
+      template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: { 'Fn::GetAtt': [logicalIdOf(cache.securityGroup), 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [logicalIdOf(eraser.connections.securityGroups[0]), 'GroupId'] },
+        FromPort: 6380,
+      });
+    }
+    expect(Template.fromStack(lake().stack).findResources('AWS::Lambda::Function', erasers)).toEqual({});
   });
 
   test('registering the same store twice is a no-op; another store under a taken name fails', () => {

@@ -77,6 +77,8 @@ export enum ErasureRequestStatus {
 export const ERASURE_INCOMPLETE_ERROR = 'ErasureIncomplete';
 /** Error of a deadline check that found requests past their alert date. */
 export const DEADLINE_AT_RISK_ERROR = 'ErasureDeadlineAtRisk';
+/** Error of the cache eraser when the cache does not answer (runtime/cache-keys.ts): the workflow retries it. */
+export const CACHE_UNREACHABLE_ERROR = 'CacheUnreachable';
 
 /** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
 const DYNAMODB_PAGE = 100;
@@ -103,8 +105,8 @@ export interface DataLakeErasureProps {
  * A function turns the raw ids into pseudonyms with the lake's key; then, per registered store,
  * the workflow skips it when the request's audit already says verified (a rerun resumes), erases
  * it by kind (DynamoDB items, Feature Store online record, Iceberg rows through Athena, vector
- * index documents through the index's document eraser) and
- * verifies it empty, or records it as manual; one audit record per request and store. The
+ * index documents through the index's document eraser, cache keys through a function in the VPC)
+ * and verifies it empty, or records it as manual; one audit record per request and store. The
  * execution succeeds only when every automated store is verified.
  */
 export class DataLakeErasure extends Construct {
@@ -124,6 +126,7 @@ export class DataLakeErasure extends Construct {
 
   private readonly stores: ErasableStore[] = [];
   private readonly role: iam.Role;
+  private cacheKeysEraser?: SecureFunction;
   private athenaGranted = false;
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeErasureProps) {
@@ -153,7 +156,7 @@ export class DataLakeErasure extends Construct {
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
-    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map(storeSpec) }));
+    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map((s) => this.specOf(s)) }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
 
@@ -193,6 +196,14 @@ export class DataLakeErasure extends Construct {
   /** The registered stores, in registration order. */
   public get registry(): readonly ErasableStore[] {
     return [...this.stores];
+  }
+
+  /**
+   * The function that erases the keys of `cacheKeys` stores (runtime/cache-keys.ts), in the VPC;
+   * created with the first such store, one for every cache of the lake.
+   */
+  public get cacheKeysFunction(): SecureFunction | undefined {
+    return this.cacheKeysEraser;
   }
 
   /**
@@ -288,6 +299,13 @@ export class DataLakeErasure extends Construct {
         // The function's own ARN, not LambdaInvoke's `<arn>:*`: the workflow invokes the unqualified function only.
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [store.index.documentEraser().functionArn] }));
         return;
+      case 'cacheKeys': {
+        // The workflow invokes the function; the function reads the token and reaches the cache's port.
+        const eraser = this.cacheKeysEraserFunction();
+        store.cache.authToken.grantRead(eraser);
+        store.cache.connections.allowDefaultPortFrom(eraser, 'The lake erasure removes the keys of data subjects');
+        return;
+      }
       default:
         // Manual stores: the workflow only records them.
         return;
@@ -330,7 +348,7 @@ export class DataLakeErasure extends Construct {
     const stack = Stack.of(this);
     const registry = new sfn.Pass(this, 'Registry', {
       comment: 'The stores registered with the lake (see the mlsd:erasure-registry metadata)',
-      result: sfn.Result.fromObject({ stores: Lazy.any({ produce: () => this.stores.map(storeSpec) }) }),
+      result: sfn.Result.fromObject({ stores: Lazy.any({ produce: () => this.stores.map((s) => this.specOf(s)) }) }),
       resultPath: '$.registry',
     });
     // The output replaces the state: from here on no state holds a raw id.
@@ -481,11 +499,12 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments', sfn.IChainable> = {
+    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys', sfn.IChainable> = {
       dynamoDbItems: this.dynamoDbItems(),
       featureGroupOnline: this.featureGroupOnline(),
       icebergTable: this.icebergTable(),
       vectorIndexDocuments: this.vectorIndexDocuments(),
+      cacheKeys: this.cacheKeys(),
     };
     const choice = new sfn.Choice(this, 'ByKind');
     for (const [name, chain] of Object.entries(kind)) {
@@ -626,6 +645,51 @@ export class DataLakeErasure extends Construct {
     return new sfn.Choice(this, 'TableOf')
       .when(sfn.Condition.isPresent('$.store.featureGroupName'), describe)
       .otherwise(named);
+  }
+
+  /**
+   * The store's cache eraser (runtime/cache-keys.ts) with the store's entry: SCAN, UNLINK, SCAN
+   * again; its `{ found }` made a string like every kind's. A cache that does not answer is retried;
+   * the function's other errors (InvalidStoreSpec, CacheRefused, NotVerified) fail the store.
+   */
+  private cacheKeys(): sfn.IChainable {
+    return new sfn.CustomState(this, 'EraseCacheKeys', {
+      stateJson: {
+        Type: 'Task',
+        // Not LambdaInvoke, which grants <arn>:* as well: the role invokes exactly the function's ARN (grantFor).
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Parameters: { 'FunctionName.$': '$.store.eraseFunctionArn', 'Payload.$': '$.store' },
+        ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+        Retry: [
+          { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 },
+          { ErrorEquals: [CACHE_UNREACHABLE_ERROR], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
+        ],
+      },
+    });
+  }
+
+  /** The cache eraser, created with the first cacheKeys store (a lake without a cache has none). */
+  private cacheKeysEraserFunction(): SecureFunction {
+    if (this.cacheKeysEraser === undefined) {
+      this.cacheKeysEraser = new SecureFunction(this, 'CacheKeysEraser', {
+        entry: path.join(__dirname, 'runtime', 'cache-keys.ts'),
+        description: `Erasure of ${this.node.scope!.node.path}: removes a data subject's keys from a registered cache and checks that none is left`,
+        encryptionKey: this.props.encryptionKey,
+        network: this.props.network,
+        // Two full SCANs of a cache of a few million keys take tens of seconds; the margin covers a slow node.
+        timeout: Duration.minutes(5),
+      });
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.cacheKeysEraser.functionArn] }));
+      // The function reads each cache's AUTH token from Secrets Manager.
+      this.props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+    }
+    return this.cacheKeysEraser;
+  }
+
+  /** A store's registry entry as the workflow reads it: a cache's entry also names the function that erases it. */
+  private specOf(store: ErasableStore): Record<string, unknown> {
+    const spec = storeSpec(store);
+    return store.kind === 'cacheKeys' ? { ...spec, eraseFunctionArn: this.cacheKeysEraserFunction().functionArn } : spec;
   }
 
   /**

@@ -5,7 +5,7 @@
  * identifier). Automated kinds are erased and verified by the lake's erasure workflow; the others
  * are declared so that every request's audit lists them as `manual`, never skipped in silence.
  */
-import { Token, aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Token, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /** What every registered store says. */
@@ -160,16 +160,30 @@ export interface FeatureGroupRecordsStore extends StoreBase {
   readonly reason: string;
 }
 
-/** Not automated yet: keys of an in-memory cache (ElastiCache Valkey) that embed the subject's pseudonym. */
+/**
+ * A Valkey (or Redis) cache in the workload VPC that requires TLS and an AUTH token, with one node
+ * group (its primary holds every key): an `OnlineCache` of the feature store is one.
+ */
+export interface IErasableCache extends ec2.IConnectable {
+  /** Address of the primary endpoint, which follows the primary through a failover. */
+  readonly primaryEndpointAddress: string;
+  /** TCP port of the cache (`connections` admits clients on it). */
+  readonly port: number;
+  /** The AUTH token, the SecretString as is. */
+  readonly authToken: secretsmanager.ISecret;
+}
+
+/**
+ * Automated: keys of an in-memory cache that embed the subject's pseudonym anywhere (e.g.
+ * `<prefix><feature group>:<pseudonym>`, or either side of `<pseudonym>|<pseudonym>`). A function
+ * of the lake's erasure, in the VPC, scans the primary for `*<pseudonym>*`, UNLINKs what it finds
+ * and scans again: verified when no such key is left.
+ */
 export interface CacheKeysStore extends StoreBase {
   readonly kind: 'cacheKeys';
-  /** @default - any identifier: keys of every feature group keyed by a subject */
-  readonly identifier?: string;
-  readonly replicationGroupId: string;
-  /** The keys, with `<pseudonym>` where the subject's pseudonym goes, e.g. `*<group>:<pseudonym>`. */
-  readonly keyPattern: string;
-  /** Why it is not automated yet, and what bounds the data meanwhile. */
-  readonly reason: string;
+  /** The identifier whose pseudonym the keys embed. */
+  readonly identifier: string;
+  readonly cache: IErasableCache;
 }
 
 /** Not automated yet: objects (and their noncurrent versions) of a bucket prefix that hold a subject's data among others'. */
@@ -196,15 +210,15 @@ export type ErasableStore =
   | S3ObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
-export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments'];
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys'];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
-export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'featureGroupRecords', 'cacheKeys', 's3Objects'];
+export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'featureGroupRecords', 's3Objects'];
 
 /** A manual store: one of MANUAL_KINDS. */
-export type ManualStore = DynamoDbItemsByAttributeStore | FeatureGroupRecordsStore | CacheKeysStore | S3ObjectsStore;
+export type ManualStore = DynamoDbItemsByAttributeStore | FeatureGroupRecordsStore | S3ObjectsStore;
 
 /** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
-export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore {
+export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore {
   return AUTOMATED_KINDS.includes(store.kind);
 }
 
@@ -220,8 +234,6 @@ export function manualLocation(store: ManualStore): string {
       return `DynamoDB table ${store.table.tableName}: items whose attribute ${store.attribute} is the pseudonym (a scan)`;
     case 'featureGroupRecords':
       return `Feature group ${store.featureGroupName}, online store: records whose feature ${store.feature} holds the pseudonym`;
-    case 'cacheKeys':
-      return `ElastiCache replication group ${store.replicationGroupId}: keys ${store.keyPattern}`;
     case 's3Objects':
       return `s3://${store.bucket.bucketName}/${store.prefix}: objects and their noncurrent versions`;
   }
@@ -263,6 +275,9 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
         indexName: store.indexName,
         field: store.field,
       };
+    case 'cacheKeys':
+      // Tokens that CloudFormation fills in; the workflow adds the function that erases them.
+      return { ...base, host: store.cache.primaryEndpointAddress, port: store.cache.port, authSecretArn: store.cache.authToken.secretArn };
     default:
       return { ...base, location: manualLocation(store), reason: store.reason };
   }

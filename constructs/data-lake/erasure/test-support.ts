@@ -1,8 +1,8 @@
 /**
  * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
  * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
- * sort key, a cache nobody registers, a feature group keyed by user, and a vector index whose
- * documents hold their owner's user id. Its erasure definition is
+ * sort key, a cache nobody registers, a feature group keyed by user and the feature store's online
+ * cache in front of it, and a vector index whose documents hold their owner's user id. Its erasure definition is
  * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
  * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
  * after the logical ids.
@@ -70,7 +70,8 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
   lake.registerErasable(listings, {
     kind: 'vectorIndexDocuments', name: 'opensearch:listings.owner_id', identifier: 'user_id', index: listings, indexName: 'listings', field: 'owner_id', resources: [listings.collection],
   });
-  return { app, stack, lake, cache, pairs, other, featureGroup, listings };
+  const onlineCache = features.addOnlineCache();
+  return { app, stack, lake, cache, pairs, other, featureGroup, listings, onlineCache };
 }
 
 /** The logical id of the resource a construct stands for (itself or its default child). */

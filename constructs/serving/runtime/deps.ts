@@ -13,8 +13,8 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import Redis, { type RedisOptions } from 'iovalkey';
 import { signedOpenSearchClient } from '../../../lib/runtime/opensearch';
+import { type ValkeyTarget, valkeyClient } from '../../../lib/runtime/valkey';
 
 /** The part of an OpenSearch client the k-NN and text search stages use (the real `Client` satisfies it). */
 export interface VectorSearchClient {
@@ -40,13 +40,8 @@ export interface FeatureCache {
   disconnect(): void;
 }
 
-export interface FeatureCacheOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: boolean;
-  /** AUTH token (secret): never logged. */
-  readonly password: string;
-}
+/** Where the cache is and its AUTH token (secret: never logged). */
+export type FeatureCacheOptions = ValkeyTarget;
 
 export interface Clock {
   /** Milliseconds since the epoch (time stamps, the request budget and stage timings). */
@@ -88,27 +83,7 @@ export function openSearchClient(options: VectorSearchOptions): VectorSearchClie
   return signedOpenSearchClient({ endpoint: options.endpoint, region: options.region, maxRetries: 0 });
 }
 
-/**
- * A Valkey/Redis client that never makes a request wait for a reconnect: while the connection is
- * down the features stage sees `status` and goes to Feature Store, and a queued command fails
- * after one reconnect attempt instead of hanging.
- */
+/** The kit's Valkey client (lib/runtime/valkey.ts), as the features stage sees it. */
 export function redisClient(target: FeatureCacheOptions): FeatureCache {
-  const options: RedisOptions & { disconnectTimeout: number } = {
-    host: target.host,
-    port: target.port,
-    password: target.password,
-    ...(target.tls ? { tls: { servername: target.host } } : {}),
-    connectTimeout: 1000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
-    // iovalkey's default (2 s, missing from its types) keeps a timer alive after disconnecting a
-    // socket that had already failed, holding the process (the local run, tests) that long.
-    disconnectTimeout: 100,
-  };
-  const client = new Redis(options);
-  // Without a listener, iovalkey prints connection errors itself; they are counted by the
-  // features stage through failed commands, and carry no personal data, but stay out of the log.
-  client.on('error', () => undefined);
-  return client;
+  return valkeyClient(target);
 }

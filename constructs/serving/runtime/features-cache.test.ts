@@ -3,7 +3,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import Redis from 'iovalkey';
 import { redisClient } from './deps';
 import { baseConfig, CACHE_TOKEN, CACHE_TOKEN_ARN, harness, invokeInputs, RAW_USER, serve, spyConsole, USER_PSEUDONYM, embedInstance } from './test-support/fixtures';
-import { freePort, type RedisServer, startRedis } from './test-support/redis-server';
+import { freePort, type RedisServer, startRedis } from '../../../test/support/redis-server';
 
 // The real iovalkey client (deps.redisClient) against a real redis-server without TLS.
 let redis: RedisServer;

@@ -113,6 +113,10 @@ const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, Resolver>>>> =
   'AWS::Lambda::Function': { Arn: (i, id) => arn(i, 'lambda', `function:${nameOf(i, id, 'FunctionName', 64)}`) },
   'AWS::SNS::Topic': { TopicArn: (i, id) => REFS['AWS::SNS::Topic'](i, id), TopicName: (i, id) => nameOf(i, id, 'TopicName', 256) },
   'AWS::SQS::Queue': { Arn: (i, id) => arn(i, 'sqs', nameOf(i, id, 'QueueName', 80)), QueueName: (i, id) => nameOf(i, id, 'QueueName', 80) },
+  // The primary endpoint of a replication group with in-transit encryption: master.<id>.<hash>.<region code, e.g. euw1>.cache.amazonaws.com.
+  'AWS::ElastiCache::ReplicationGroup': {
+    'PrimaryEndPoint.Address': (i, id) => `master.${REFS['AWS::ElastiCache::ReplicationGroup'](i, id)}.a1b2c3.${i.region.replace(/^([a-z]+)-([a-z])[a-z]*-(\d+)$/, '$1$2$3')}.cache.amazonaws.com`,
+  },
 };
 
 const PSEUDO: Readonly<Record<string, (i: StackInfo) => string>> = {

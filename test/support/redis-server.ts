@@ -1,7 +1,8 @@
 /**
- * A throwaway redis-server on 127.0.0.1 (no TLS, AUTH on) for the cache tests. Debian's
- * `redis-server` package provides the binary; there is no valkey-server package, and Valkey
- * speaks the same protocol. A missing binary fails the tests with an install hint.
+ * A throwaway redis-server on 127.0.0.1 (no TLS, AUTH on) for the cache tests: the serving path's
+ * features stage and the lake's erasure of cache keys. Debian's `redis-server` package provides the
+ * binary; there is no valkey-server package, and Valkey speaks the same protocol. A missing binary
+ * fails the tests with an install hint.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
@@ -15,7 +16,7 @@ export function redisServerBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const binary = found.stdout.trim();
   if (found.status !== 0 || binary === '') {
-    throw new Error('redis-server is not on PATH: the feature-cache tests need a real Redis. Install it with `apt-get install -y redis-server`.');
+    throw new Error('redis-server is not on PATH: the cache tests need a real Redis. Install it with `apt-get install -y redis-server`.');
   }
   return binary;
 }
