@@ -310,7 +310,7 @@ describe('grants', () => {
 
   test('Vector index: the workflow may invoke the index\'s document eraser (its ARN, no versions), whose role the collection\'s data access policy lets search and delete', () => {
     const eraser = fixture.listings.documentEraser();
-    expect(resourcesOf('lambda:InvokeFunction').filter((r) => r.includes('Eraser'))).toEqual([arnOf(eraser)]);
+    expect(resourcesOf('lambda:InvokeFunction').filter((r) => r.includes('DocumentEraser'))).toEqual([arnOf(eraser)]);
     const [accessPolicy] = Object.values(template.findResources('AWS::OpenSearchServerless::AccessPolicy'));
     const text = JSON.stringify(accessPolicy.Properties.Policy);
     expect(text).toContain(logicalId(eraser.role!));
