@@ -165,6 +165,7 @@ describe('addDataset', () => {
             { Name: 'user_id', Type: 'string' }, { Name: 'age', Type: 'bigint' },
             { Name: 'event_time', Type: 'timestamp' }, { Name: 'video_id', Type: 'string' },
             Match.objectLike({ Name: 'anonymization_window', Type: 'string' }),
+            Match.objectLike({ Name: 'source_object', Type: 'string' }),
           ],
         }),
       }),
@@ -210,7 +211,8 @@ describe('addDataset', () => {
   test.each([
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER }, /DataLake Lake\/DataLake: invalid dataset:\n {2}- dataset 'people' column 'email' is classified direct-identifier but has no action/],
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
-  ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
+    [{ name: 'source_object', type: 'string', classification: C.NON_PERSONAL }, /DataLake Lake\/DataLake: invalid dataset:\n {2}- dataset 'people' column 'source_object': the name is reserved/],
+  ] as const)('fails if a column lacks a fitting action or takes a reserved name: %j', (column, message) => {
     const { lake } = lakeStack();
     expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(KitError);
     expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(message);

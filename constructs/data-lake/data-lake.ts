@@ -1,11 +1,13 @@
 import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { AnonymizationStage, AnonymizationWindow, WINDOW_COLUMN, stagingPrefix, stagingType } from './anonymization-stage';
+import { AnonymizationStage, AnonymizationWindow, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
-import { ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, RawFormat, actionOf, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
+import {
+  ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, LINEAGE_COLUMN, RawFormat, WINDOW_COLUMN, actionOf, anonymizationPolicy, curatedColumns, schemaProblems,
+} from './schema';
 import {
   DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage,
 } from '../../lib/classification';
@@ -155,6 +157,13 @@ const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 /** Types a retention's time column may have. */
 const TIME_COLUMN_TYPES: readonly string[] = ['timestamp', 'date'];
 const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
+
+const WINDOW_GLUE_COLUMN: glue.CfnTable.ColumnProperty = {
+  name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once',
+};
+const LINEAGE_GLUE_COLUMN: glue.CfnTable.ColumnProperty = {
+  name: LINEAGE_COLUMN, type: 'string', comment: 'The key of the raw object this row came from (lineage: erasure finds the raw objects holding a subject by it)',
+};
 
 function glueColumns(columns: readonly CuratedColumn[], typeOf: (c: CuratedColumn) => string = (c) => c.type): glue.CfnTable.ColumnProperty[] {
   return columns.map((c) => ({ name: c.name, type: typeOf(c), comment: c.comment }));
@@ -346,7 +355,8 @@ export class DataLake extends Construct {
         description: props.description,
         tableType: 'EXTERNAL_TABLE',
         storageDescriptor: {
-          columns: [...glueColumns(columns), { name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once' }],
+          // The lineage column comes last: where ALTER TABLE ADD COLUMNS puts it in a table created before it existed.
+          columns: [...glueColumns(columns), WINDOW_GLUE_COLUMN, LINEAGE_GLUE_COLUMN],
           location: `s3://${this.curatedBucket.bucketName}/${name}/`,
         },
       },
@@ -371,7 +381,7 @@ export class DataLake extends Construct {
         },
         partitionKeys: [{ name: WINDOW_COLUMN, type: 'string' }],
         storageDescriptor: {
-          columns: glueColumns(columns, (c) => stagingType(c.type)),
+          columns: [...glueColumns(columns, (c) => stagingType(c.type)), LINEAGE_GLUE_COLUMN],
           location: `s3://${this.curatedBucket.bucketName}/${stagingPrefix(name)}`,
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
