@@ -160,7 +160,7 @@ test('fails naming the lake, the dataset and what is allowed when a volume needs
     .toThrow(/anonymizationWindow must be AnonymizationWindow.HOUR or AnonymizationWindow.DAY, but 'week' was provided; anonymizationMaxInstances must be a whole number from 1 to 100, but 101 was provided/);
 });
 
-test('only the anonymization role reads the raw zone; the workflow never touches it', () => {
+test('only the anonymization stages read the raw zone (the anonymization role and the raw eraser\'s, both tagged); the workflow never touches it', () => {
   const { template } = lakeStack();
   const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { Roles: unknown[]; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }>);
   const onRaw = (p: (typeof policies)[number]) => p.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('DataLakeRaw'));
@@ -168,7 +168,11 @@ test('only the anonymization role reads the raw zone; the workflow never touches
   expect(workflow.length).toBeGreaterThan(0);
   expect(workflow.flatMap(onRaw)).toEqual([]);
   const readers = policies.filter((p) => onRaw(p).some((s) => JSON.stringify(s.Action).match(/s3:GetObject|s3:List/)));
-  expect(readers.map((p) => JSON.stringify(p.Properties.Roles))).toEqual([expect.stringContaining('DataLakeAnonymizationRole')]);
+  expect(readers.map((p) => JSON.stringify(p.Properties.Roles)).sort()).toEqual([expect.stringContaining('DataLakeAnonymizationRole'), expect.stringContaining('DataLakeRawEraserRole')]);
+  const roles = template.findResources('AWS::IAM::Role');
+  for (const [id, role] of Object.entries(roles).filter(([id]) => /DataLake(Anonymization|RawEraser)Role/.test(id))) {
+    expect([id, role.Properties.Tags]).toEqual([id, expect.arrayContaining([{ Key: 'mlsd:anonymization-stage', Value: 'true' }])]);
+  }
   // The job writes only its own dataset's staging prefix in the curated zone.
   const job = policies.filter((p) => JSON.stringify(p.Properties.Roles).includes('DataLakeAnonymizationRole')).flatMap((p) => p.Properties.PolicyDocument.Statement);
   expect(job.filter((s) => JSON.stringify(s.Action).includes('s3:DeleteObject')).map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining('/_staging/user_events/*')]);

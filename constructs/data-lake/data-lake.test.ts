@@ -64,8 +64,10 @@ describe('zones', () => {
       { Id: 'files-athenaresults', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 365 },
       { Id: 'files-datacapture', Prefix: 'data-capture/', Status: 'Enabled', ExpirationInDays: 365 },
       { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 365 },
+      // An erasure's lineage and pseudonyms, for a rerun: as long as the raw objects they name.
+      { Id: 'erasure-requests', Prefix: '_erasure/', Status: 'Enabled', ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
     ]);
-    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/']);
+    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/', '_erasure/']);
   });
 
   test('no dataset may take a prefix of the zone\'s files: they expire', () => {

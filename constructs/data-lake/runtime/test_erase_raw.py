@@ -192,7 +192,7 @@ def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names
 
 
 def test_numeric_ids_match_as_the_anonymization_converts_them(tmp_path: Path, aws: Any) -> None:
-    s3, _, _ = aws
+    s3, key_arn, secret_arn = aws
     clicks = "clicks/2026/12/06/10/c.csv.gz"
     put(s3, clicks, "user_id,item\n42.0,a\n7,b\n42,c\n,d\n")
     s3.put_object(Bucket="curated", Key="_erasure/abc123/l.csv", Body=f'"source_object"\n"{clicks}"\n'.encode())
@@ -208,7 +208,13 @@ def test_numeric_ids_match_as_the_anonymization_converts_them(tmp_path: Path, aw
     }
     s3.put_object(Bucket="curated", Key="_erasure/abc123/request.json", Body=json.dumps(document).encode())
 
-    code, summary = run(tmp_path, aws)
+    # The config as the workflow hands it over: an object beside the request.
+    s3.put_object(Bucket="curated", Key="_erasure/abc123/config.json", Body=json.dumps(CONFIG).encode())
+    code = erase_raw.main([
+        "--config", "s3://curated/_erasure/abc123/config.json", "--raw-bucket", "raw", "--kms-key-id", key_arn,
+        "--request-uri", REQUEST, "--summary-uri", SUMMARY, "--key-secret-id", secret_arn,
+    ])  # fmt: skip
+    summary = json.loads(s3.get_object(Bucket="curated", Key="_erasure/abc123/summary.json")["Body"].read())
 
     assert code == 0 and summary["recordsRemoved"] == 2
     assert read(s3, clicks) == "user_id,item\n7,b\n,d\n"  # gzip in, gzip out
