@@ -53,11 +53,12 @@ WHAT IT DOES
    listed, never the whole zone.
 2. Each candidate's versions are listed. The current version is read (JSON Lines or CSV, plain or
    gzip, as its name says), and the records whose subject fields pseudonymize to the request's
-   pseudonyms are dropped; when any was, the rest is written back under the same key (same format and
-   compression, SSE-KMS with the lake's key) and every other version of the key is deleted: they hold
-   the subject. An object without the subject keeps its current version, but its noncurrent versions
-   are read too and those that hold the subject are deleted (what a run that stopped between the
-   rewrite and the deletions leaves behind).
+   pseudonyms are dropped (parsed and matched on ``--workers`` processes, one per CPU by default;
+   every S3 call stays in the main process, one object after another); when any was, the rest is
+   written back under the same key (same format and compression, SSE-KMS with the lake's key) and
+   every other version of the key is deleted: they hold the subject. An object without the subject
+   keeps its current version, but its noncurrent versions are read too and those that hold the
+   subject are deleted (what a run that stopped between the rewrite and the deletions leaves behind).
 3. Verification: every key touched is listed and read again, every remaining version: none may hold
    the subject, and a rewritten key keeps exactly one version.
 
@@ -78,9 +79,11 @@ import os
 import re
 import sys
 import traceback
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import anonymize
 
@@ -273,6 +276,29 @@ def _filter_csv(text: str, key: str, matcher: Matcher) -> tuple[bytes | None, in
     return _encode(out.getvalue(), key), removed
 
 
+@dataclass
+class _Scan:
+    key: str
+    dataset: Dataset
+    versions: list[dict[str, Any]]
+    latest: dict[str, Any] | None
+    content_type: str | None
+    body: bytes | None
+
+
+# A worker process's matchers (their transforms are closures, which do not pickle): built once per process.
+_WORKER: dict[str, tuple[Dataset, Matcher]] = {}
+
+
+def _init_worker(datasets: list[Dataset], pseudonyms: dict[str, str], key: str | bytes) -> None:
+    for dataset in datasets:
+        _WORKER[dataset.name] = (dataset, Matcher(dataset, pseudonyms, key))
+
+
+def _filter_in_worker(key: str, dataset: str, body: bytes) -> tuple[bytes | None, int]:
+    return filter_records(body, key, *_WORKER[dataset])
+
+
 class RawEraser:
     def __init__(
         self,
@@ -282,8 +308,10 @@ class RawEraser:
         datasets: list[Dataset],
         pseudonyms: dict[str, str],
         key: str | bytes,
+        workers: int = 1,
     ) -> None:
         self.s3, self.bucket, self.kms_key_id = s3, bucket, kms_key_id
+        self.pseudonyms, self.key, self.workers = pseudonyms, key, workers
         self.datasets = sorted(datasets, key=lambda d: len(d.prefix), reverse=True)  # the longest prefix wins
         self.matchers = {d.name: Matcher(d, pseudonyms, key) for d in datasets}
         self.summary = Summary()
@@ -338,47 +366,86 @@ class RawEraser:
         self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
         self.summary.versionsDeleted += 1
 
-    def erase_object(self, key: str) -> bool:
-        """Erases the subject from one key's versions; True when anything changed."""
+    def _scan(self, key: str) -> _Scan | None:
+        """A candidate's versions and the bytes of its current version (None: nothing of a subject dataset)."""
         dataset = self.dataset_of(key)
         if dataset is None or not self.matchers[dataset.name]:
-            return False
-        matcher = self.matchers[dataset.name]
+            return None
         versions = self.versions(key)
         if not versions:
-            return False  # expired since the lineage was found
+            return None  # expired since the lineage was found
         self.summary.objectsScanned += 1
         latest = next((v for v in versions if v.get("IsLatest") and not v["marker"]), None)
-        if latest is not None:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=latest["VersionId"])
-            body, removed = filter_records(response["Body"].read(), key, dataset, matcher)
-            if body is not None:
-                put = self.s3.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body,
-                    ContentType=response.get("ContentType") or "application/octet-stream",
-                    ServerSideEncryption="aws:kms",
-                    SSEKMSKeyId=self.kms_key_id,
-                )
-                if not put.get("VersionId"):
-                    # Without versions the deletions below would take the object just written.
-                    raise ErasureError(
-                        f"bucket {self.bucket} is not versioned: {key} was rewritten, no version deleted"
+        if latest is None:
+            return _Scan(key, dataset, versions, None, None, None)
+        response = self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=latest["VersionId"])
+        return _Scan(key, dataset, versions, latest, response.get("ContentType"), response["Body"].read())
+
+    def _filtered(self, scans: Iterator[_Scan | None]) -> Iterator[tuple[_Scan, tuple[bytes | None, int]]]:
+        """Each scan with its current version filtered: in this process, or (workers > 1) on a pool of
+        processes, the parsing and hashing being the work; S3 stays in this process, in order."""
+        if self.workers <= 1:
+            for scan in scans:
+                if scan is not None:
+                    body = scan.body
+                    yield (
+                        scan,
+                        (None, 0)
+                        if body is None
+                        else filter_records(body, scan.key, scan.dataset, self.matchers[scan.dataset.name]),
                     )
-                self.summary.objectsRewritten += 1
-                self.summary.recordsRemoved += removed
-                # Every earlier version holds the subject (the one just read did); delete markers go too.
-                for v in versions:
-                    if v["VersionId"] != put.get("VersionId"):
-                        self._delete(key, v["VersionId"])
-                return True
+            return
+        args = (self.datasets, self.pseudonyms, self.key)
+        with ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=args) as pool:
+            pending: deque[tuple[_Scan, Future | None]] = deque()
+            for scan in scans:
+                if scan is None:
+                    continue
+                future = (
+                    None
+                    if scan.body is None
+                    else pool.submit(_filter_in_worker, scan.key, scan.dataset.name, scan.body)
+                )
+                scan.body = None  # in the worker now: at most 2 objects per worker in memory
+                pending.append((scan, future))
+                if len(pending) >= 2 * self.workers:
+                    done, future = pending.popleft()
+                    yield done, (None, 0) if future is None else future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, (None, 0) if future is None else future.result()
+
+    def _apply(self, scan: _Scan, filtered: tuple[bytes | None, int]) -> bool:
+        """Writes back a current version that held the subject and deletes every other version; otherwise
+        deletes the noncurrent versions that hold the subject. True when anything changed."""
+        key, versions, latest = scan.key, scan.versions, scan.latest
+        body, removed = filtered
+        if latest is not None and body is not None:
+            put = self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=scan.content_type or "application/octet-stream",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_id,
+            )
+            if not put.get("VersionId"):
+                # Without versions the deletions below would take the object just written.
+                raise ErasureError(f"bucket {self.bucket} is not versioned: {key} was rewritten, no version deleted")
+            self.summary.objectsRewritten += 1
+            self.summary.recordsRemoved += removed
+            # Every earlier version holds the subject (the one just read did); delete markers go too.
+            for v in versions:
+                if v["VersionId"] != put.get("VersionId"):
+                    self._delete(key, v["VersionId"])
+            return True
         changed = False
+        matcher = self.matchers[scan.dataset.name]
         for v in versions:
             if v is latest or v["marker"]:
                 continue
-            _, removed = filter_records(self._read(key, v["VersionId"]), key, dataset, matcher)
-            if removed:
+            _, held = filter_records(self._read(key, v["VersionId"]), key, scan.dataset, matcher)
+            if held:
                 self._delete(key, v["VersionId"])
                 changed = True
         return changed
@@ -405,12 +472,13 @@ class RawEraser:
         self.summary.lineageObjects, self.summary.recentObjects = len(lineage), len(recent - lineage)
         touched: set[str] = set()
         rewritten: set[str] = set()
-        for key in sorted(lineage | recent):
+        scans = (self._scan(key) for key in sorted(lineage | recent))
+        for scan, filtered in self._filtered(scans):
             before = self.summary.objectsRewritten
-            if self.erase_object(key):
-                touched.add(key)
+            if self._apply(scan, filtered):
+                touched.add(scan.key)
                 if self.summary.objectsRewritten > before:
-                    rewritten.add(key)
+                    rewritten.add(scan.key)
         self.summary.errors = self.verify(touched, rewritten)
         self.summary.verified = not self.summary.errors
         return self.summary
@@ -436,6 +504,9 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
     parser.add_argument("--request-uri", required=True, help="s3:// URI of the request (pseudonyms, lineage)")
     parser.add_argument("--summary-uri", required=True, help="s3:// URI the JSON summary is written to")
     parser.add_argument("--key-secret-id", default=None)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes that parse and match (default: one per CPU)"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -457,7 +528,7 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
                 datasets, lookback = load_config(json.load(f))
         pseudonyms, results, found_at = load_request(_read_json_uri(s3, args.request_uri, "request"))
         key = anonymize.load_key_from_secret(secret_id, secrets)
-        eraser = RawEraser(s3, args.raw_bucket, args.kms_key_id, datasets, pseudonyms, key)
+        eraser = RawEraser(s3, args.raw_bucket, args.kms_key_id, datasets, pseudonyms, key, max(1, args.workers))
         summary = eraser.run(results, found_at, timedelta(seconds=lookback))
     except (ErasureError, anonymize.AnonymizationError) as e:
         summary.errors.append(str(e))

@@ -124,13 +124,13 @@ def write_request(s3: Any, lineage: dict[str, list[str]], found_at: datetime) ->
     s3.put_object(Bucket="curated", Key="_erasure/abc123/request.json", Body=json.dumps(document).encode())
 
 
-def run(tmp_path: Path, aws: Any) -> tuple[int, dict[str, Any]]:
+def run(tmp_path: Path, aws: Any, workers: int = 1) -> tuple[int, dict[str, Any]]:
     s3, key_arn, secret_arn = aws
     config = tmp_path / "config.json"
     config.write_text(json.dumps(CONFIG), encoding="utf-8")
     code = erase_raw.main([
         "--config", str(config), "--raw-bucket", "raw", "--kms-key-id", key_arn, "--request-uri", REQUEST,
-        "--summary-uri", SUMMARY, "--key-secret-id", secret_arn,
+        "--summary-uri", SUMMARY, "--key-secret-id", secret_arn, "--workers", str(workers),
     ])  # fmt: skip
     summary = json.loads(s3.get_object(Bucket="curated", Key="_erasure/abc123/summary.json")["Body"].read())
     return code, summary
@@ -139,8 +139,10 @@ def run(tmp_path: Path, aws: Any) -> tuple[int, dict[str, Any]]:
 LONG_AGO = datetime.now(timezone.utc) - timedelta(days=3)  # nothing in the raw zone is recent then
 
 
+# One process, and a pool of two that parses and matches while S3 stays in the main process.
+@pytest.mark.parametrize("workers", [1, 2])
 def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names(
-    tmp_path: Path, aws: Any, capsys: Any
+    tmp_path: Path, aws: Any, capsys: Any, workers: int
 ) -> None:
     s3, key_arn, _ = aws
     gz, plain, clicks = (
@@ -159,7 +161,7 @@ def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names
         s3, {"events.user_id": [gz, untouched], "events.friend_id": [plain], "clicks.user_id": [clicks]}, LONG_AGO
     )
 
-    code, summary = run(tmp_path, aws)
+    code, summary = run(tmp_path, aws, workers)
 
     assert code == 0, capsys.readouterr().err
     assert read(s3, gz) == event(OTHER, item="x") + "\n" + event(OTHER, item="z")  # the others' lines, byte for byte
@@ -180,7 +182,7 @@ def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names
         assert secret not in out.out and secret not in out.err
 
     # A rerun finds nothing to remove, deletes nothing, and verifies.
-    code, again = run(tmp_path, aws)
+    code, again = run(tmp_path, aws, workers)
     assert code == 0
     assert (again["objectsRewritten"], again["recordsRemoved"], again["versionsDeleted"], again["verified"]) == (
         0,
@@ -249,13 +251,14 @@ def test_a_run_that_stopped_after_the_rewrite_is_finished_by_the_next(tmp_path: 
     assert (summary["objectsRewritten"], summary["versionsDeleted"]) == (0, 1)
 
 
-def test_a_malformed_object_fails_naming_it_without_values(tmp_path: Path, aws: Any, capsys: Any) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_malformed_object_fails_naming_it_without_values(tmp_path: Path, aws: Any, capsys: Any, workers: int) -> None:
     s3, _, _ = aws
     bad = "events/2026/12/06/10/bad.jsonl"
     put(s3, bad, event(OTHER) + '{"user_id": "u-000042", "item": \n')
     write_request(s3, {"events.user_id": [bad]}, LONG_AGO)
 
-    code, summary = run(tmp_path, aws)
+    code, summary = run(tmp_path, aws, workers)  # from a worker process too
 
     assert code == 1 and summary["verified"] is False
     err = capsys.readouterr().err
