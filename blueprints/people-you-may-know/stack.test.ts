@@ -75,8 +75,9 @@ test('curated profiles drop the name and keep pseudonymized ids, school and empl
   const curated = Object.values(tables).filter((t) => t.Properties.TableInput.Name === 'pymk_profiles');
   expect(curated).toHaveLength(1);
   const columns = curated[0].Properties.TableInput.StorageDescriptor.Columns.map((c: { Name: string }) => c.Name);
-  // The last column is the stage's: the window each row was anonymized in, the key of its exactly-once commit.
-  expect(columns).toEqual(['user_id', 'school', 'employer', 'updated_at', 'anonymization_window']);
+  // The last columns are the stage's: the window each row was anonymized in, the key of its exactly-once
+  // commit, and the raw object it came from (lineage, for erasure).
+  expect(columns).toEqual(['user_id', 'school', 'employer', 'updated_at', 'anonymization_window', 'source_object']);
 });
 
 test('loads 1B suggestions with the loaders lib/sizing computes: 24 at 3,000 items/s within the loader\'s 4 h', () => {

@@ -1,7 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AnonymizationWindow, ColumnAction, ColumnClassification, DataLake, DataLakeProps, DatasetProps, RowRetention } from '.';
-import { WINDOW_COLUMN, commitStatement, stagingPrefix, stagingType, windowExpression } from './anonymization-stage';
+import { commitStatement, stagingPrefix, stagingType, windowExpression } from './anonymization-stage';
+import { LINEAGE_COLUMN, WINDOW_COLUMN } from './schema';
 import { KitError } from '../../lib/errors';
 import { statesFormat } from '../../lib/workflows';
 import { kitApp } from '../../test/support/app';
@@ -14,7 +15,7 @@ test('the commit appends one window\'s staged rows unless the table holds the wi
     { name: 'event_time', type: 'timestamp' },
     { name: 'day', type: 'date' },
   ]);
-  expect(sql).toMatch(/^INSERT INTO "lake_db"\."events" \("user_id", "event_time", "day", "anonymization_window"\) SELECT "user_id", COALESCE\(.*from_iso8601_timestamp\("event_time"\).*from_unixtime.*\), COALESCE\(.*from_iso8601_date\("day"\).*\), "anonymization_window" FROM "lake_db"\."events_staging" WHERE "anonymization_window" = '\{\}' AND NOT EXISTS \(SELECT 1 FROM "lake_db"\."events" WHERE "anonymization_window" = '\{\}'\)$/);
+  expect(sql).toMatch(/^INSERT INTO "lake_db"\."events" \("user_id", "event_time", "day", "anonymization_window", "source_object"\) SELECT "user_id", COALESCE\(.*from_iso8601_timestamp\("event_time"\).*from_unixtime.*\), COALESCE\(.*from_iso8601_date\("day"\).*\), "anonymization_window", "source_object" FROM "lake_db"\."events_staging" WHERE "anonymization_window" = '\{\}' AND NOT EXISTS \(SELECT 1 FROM "lake_db"\."events" WHERE "anonymization_window" = '\{\}'\)$/);
 });
 
 test('the window is the input\'s, or the hour (day) before the schedule\'s time', () => {
@@ -108,7 +109,7 @@ test('a schedule runs one window: the Spark job over the window\'s raw prefix, t
   expect(definition).toContain('NOT EXISTS');
 });
 
-test('the staging table finds a window\'s folder by projection, and the Iceberg table records each row\'s window', () => {
+test('the staging table finds a window\'s folder by projection, and the Iceberg table records each row\'s window and raw object', () => {
   const { template } = lakeStack();
   template.hasResourceProperties('AWS::Glue::Table', {
     TableInput: Match.objectLike({
@@ -120,7 +121,14 @@ test('the staging table finds a window\'s folder by projection, and the Iceberg 
   template.hasResourceProperties('AWS::Glue::Table', {
     TableInput: Match.objectLike({
       Name: 'user_events',
-      StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: WINDOW_COLUMN, Type: 'string' })]) }),
+      StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: WINDOW_COLUMN, Type: 'string' }), Match.objectLike({ Name: LINEAGE_COLUMN, Type: 'string' })]) }),
+    }),
+  });
+  // The staged rows carry their raw object too: the commit copies it.
+  template.hasResourceProperties('AWS::Glue::Table', {
+    TableInput: Match.objectLike({
+      Name: 'user_events_staging',
+      StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: LINEAGE_COLUMN, Type: 'string' })]) }),
     }),
   });
 });
@@ -152,7 +160,7 @@ test('fails naming the lake, the dataset and what is allowed when a volume needs
     .toThrow(/anonymizationWindow must be AnonymizationWindow.HOUR or AnonymizationWindow.DAY, but 'week' was provided; anonymizationMaxInstances must be a whole number from 1 to 100, but 101 was provided/);
 });
 
-test('only the anonymization role reads the raw zone; the workflow never touches it', () => {
+test('only the anonymization stages read the raw zone (the anonymization role and the raw eraser\'s, both tagged); the workflow never touches it', () => {
   const { template } = lakeStack();
   const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { Roles: unknown[]; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }>);
   const onRaw = (p: (typeof policies)[number]) => p.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('DataLakeRaw'));
@@ -160,7 +168,11 @@ test('only the anonymization role reads the raw zone; the workflow never touches
   expect(workflow.length).toBeGreaterThan(0);
   expect(workflow.flatMap(onRaw)).toEqual([]);
   const readers = policies.filter((p) => onRaw(p).some((s) => JSON.stringify(s.Action).match(/s3:GetObject|s3:List/)));
-  expect(readers.map((p) => JSON.stringify(p.Properties.Roles))).toEqual([expect.stringContaining('DataLakeAnonymizationRole')]);
+  expect(readers.map((p) => JSON.stringify(p.Properties.Roles)).sort()).toEqual([expect.stringContaining('DataLakeAnonymizationRole'), expect.stringContaining('DataLakeRawEraserRole')]);
+  const roles = template.findResources('AWS::IAM::Role');
+  for (const [id, role] of Object.entries(roles).filter(([id]) => /DataLake(Anonymization|RawEraser)Role/.test(id))) {
+    expect([id, role.Properties.Tags]).toEqual([id, expect.arrayContaining([{ Key: 'mlsd:anonymization-stage', Value: 'true' }])]);
+  }
   // The job writes only its own dataset's staging prefix in the curated zone.
   const job = policies.filter((p) => JSON.stringify(p.Properties.Roles).includes('DataLakeAnonymizationRole')).flatMap((p) => p.Properties.PolicyDocument.Statement);
   expect(job.filter((s) => JSON.stringify(s.Action).includes('s3:DeleteObject')).map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining('/_staging/user_events/*')]);

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { CfnResource, Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_s3_assets as assets, aws_secretsmanager as secrets, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ColumnType, CuratedColumn } from './schema';
+import { ColumnType, CuratedColumn, LINEAGE_COLUMN, WINDOW_COLUMN } from './schema';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { grantBucketRead, grantBucketReadWrite } from '../../lib/defaults';
 import { AwsContainerImage } from '../../lib/sagemaker';
@@ -14,12 +14,6 @@ const JOB_NAME_PREFIX = 'anonymize';
 /** Where the anonymization scripts live in this repository. */
 export const ANONYMIZE_SCRIPT = path.join(__dirname, 'runtime', 'anonymize.py');
 export const ANONYMIZE_SPARK_SCRIPT = path.join(__dirname, 'runtime', 'anonymize_spark.py');
-
-/**
- * The column of every curated Iceberg table that names the window its rows were anonymized in:
- * the key that makes a window's commit happen once.
- */
-export const WINDOW_COLUMN = 'anonymization_window';
 
 /** How much raw data one run of the anonymization stage takes. */
 export enum AnonymizationWindow {
@@ -116,8 +110,8 @@ export function stagingType(type: ColumnType): ColumnType {
  */
 export function commitStatement(databaseName: string, dataset: string, columns: readonly CuratedColumn[]): string {
   const table = `"${databaseName}"."${dataset}"`;
-  const names = [...columns.map((c) => `"${c.name}"`), `"${WINDOW_COLUMN}"`].join(', ');
-  const values = [...columns.map(castFromStaging), `"${WINDOW_COLUMN}"`].join(', ');
+  const names = [...columns.map((c) => `"${c.name}"`), `"${WINDOW_COLUMN}"`, `"${LINEAGE_COLUMN}"`].join(', ');
+  const values = [...columns.map(castFromStaging), `"${WINDOW_COLUMN}"`, `"${LINEAGE_COLUMN}"`].join(', ');
   return `INSERT INTO ${table} (${names}) SELECT ${values} FROM "${databaseName}"."${dataset}_staging" WHERE "${WINDOW_COLUMN}" = '{}' `
     + `AND NOT EXISTS (SELECT 1 FROM ${table} WHERE "${WINDOW_COLUMN}" = '{}')`;
 }

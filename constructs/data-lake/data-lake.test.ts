@@ -64,8 +64,10 @@ describe('zones', () => {
       { Id: 'files-athenaresults', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 365 },
       { Id: 'files-datacapture', Prefix: 'data-capture/', Status: 'Enabled', ExpirationInDays: 365 },
       { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 365 },
+      // An erasure's lineage and pseudonyms, for a rerun: as long as the raw objects they name.
+      { Id: 'erasure-requests', Prefix: '_erasure/', Status: 'Enabled', ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
     ]);
-    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/']);
+    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/', '_erasure/']);
   });
 
   test('no dataset may take a prefix of the zone\'s files: they expire', () => {
@@ -165,6 +167,7 @@ describe('addDataset', () => {
             { Name: 'user_id', Type: 'string' }, { Name: 'age', Type: 'bigint' },
             { Name: 'event_time', Type: 'timestamp' }, { Name: 'video_id', Type: 'string' },
             Match.objectLike({ Name: 'anonymization_window', Type: 'string' }),
+            Match.objectLike({ Name: 'source_object', Type: 'string' }),
           ],
         }),
       }),
@@ -210,7 +213,8 @@ describe('addDataset', () => {
   test.each([
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER }, /DataLake Lake\/DataLake: invalid dataset:\n {2}- dataset 'people' column 'email' is classified direct-identifier but has no action/],
     [{ name: 'email', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.KEEP }, /dataset 'people' column 'email': a direct-identifier column may only drop, pseudonymize/],
-  ] as const)('fails if a personal column lacks a fitting action: %j', (column, message) => {
+    [{ name: 'source_object', type: 'string', classification: C.NON_PERSONAL }, /DataLake Lake\/DataLake: invalid dataset:\n {2}- dataset 'people' column 'source_object': the name is reserved/],
+  ] as const)('fails if a column lacks a fitting action or takes a reserved name: %j', (column, message) => {
     const { lake } = lakeStack();
     expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(KitError);
     expect(() => lake.addDataset('people', { retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'), columns: [column] })).toThrow(message);

@@ -1,11 +1,13 @@
 import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { AnonymizationStage, AnonymizationWindow, WINDOW_COLUMN, stagingPrefix, stagingType } from './anonymization-stage';
+import { AnonymizationStage, AnonymizationWindow, WINDOW_LAG_MINUTES, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
-import { DataLakeErasure, ErasableStore, ErasureOptions, erasureOptionProblems } from './erasure';
+import { DataLakeErasure, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
-import { ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, RawFormat, actionOf, anonymizationPolicy, curatedColumns, schemaProblems } from './schema';
+import {
+  ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, LINEAGE_COLUMN, RawFormat, WINDOW_COLUMN, actionOf, anonymizationPolicy, curatedColumns, schemaProblems, subjectIdentifierOf,
+} from './schema';
 import {
   DataCategory, MaintainedTableRecord, TABLE_MAINTENANCE_METADATA, TableMaintenanceRecord, exemptFromErasure, markAnonymizationStage, addAnonymizationStageRunner,
 } from '../../lib/classification';
@@ -151,10 +153,28 @@ export interface DatasetVolume {
   readonly peakToAverage?: number;
 }
 
+/**
+ * How far around the time an erasure's lineage is found the raw eraser also reads every object: an
+ * object whose window the anonymization stage had not appended yet has no curated row to name it.
+ * A window's run starts WINDOW_LAG_MINUTES after its end and lasts at most the stage's timeout (the
+ * job's max runtime and an hour), and its first objects are a window older than its end:
+ * 2 windows + the lag + the max runtime + 1 hour (5 h 20 min for hourly windows and 2 h jobs).
+ */
+export function rawErasureLookback(window: Duration, maxRuntime: Duration): Duration {
+  return Duration.minutes(2 * window.toMinutes() + WINDOW_LAG_MINUTES + maxRuntime.toMinutes({ integral: false }) + 60);
+}
+
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 /** Types a retention's time column may have. */
 const TIME_COLUMN_TYPES: readonly string[] = ['timestamp', 'date'];
 const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
+
+const WINDOW_GLUE_COLUMN: glue.CfnTable.ColumnProperty = {
+  name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once',
+};
+const LINEAGE_GLUE_COLUMN: glue.CfnTable.ColumnProperty = {
+  name: LINEAGE_COLUMN, type: 'string', comment: 'The key of the raw object this row came from (lineage: erasure finds the raw objects holding a subject by it)',
+};
 
 function glueColumns(columns: readonly CuratedColumn[], typeOf: (c: CuratedColumn) => string = (c) => c.type): glue.CfnTable.ColumnProperty[] {
   return columns.map((c) => ({ name: c.name, type: typeOf(c), comment: c.comment }));
@@ -194,6 +214,8 @@ export class DataLake extends Construct {
   private readonly anonymizationRole: iam.Role;
   private readonly jobSecurityGroup: ec2.ISecurityGroup;
   private readonly datasets = new Map<string, CuratedDataset>();
+  /** The raw zone's datasets as its erasure reads them (the rawObjects store holds this list). */
+  private readonly rawDatasets: RawDataset[] = [];
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeProps) {
     super(scope, id);
@@ -224,6 +246,11 @@ export class DataLake extends Construct {
     for (const prefix of CURATED_FILE_PREFIXES) {
       this.curatedBucket.addLifecycleRule({ id: `files-${prefix.replace(/\W/g, '')}`, prefix, expiration: this.curatedRetention });
     }
+    // What an erasure request saves for the raw zone (lineage, pseudonyms) is needed for a rerun as long
+    // as the raw objects it names live, and no longer.
+    this.curatedBucket.addLifecycleRule({
+      id: 'erasure-requests', prefix: ERASURE_REQUESTS_PREFIX, expiration: props.rawRetention ?? DEFAULT_RAW_RETENTION, noncurrentVersionExpiration: Duration.days(1),
+    });
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
     this.databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '')}_lake`;
@@ -261,6 +288,11 @@ export class DataLake extends Construct {
 
     this.jobSecurityGroup = props.network.securityGroupFor(this, 'AnonymizationJobs', `Anonymization jobs of ${this.node.path}`);
 
+    // The raw zone's eraser reads raw personal data and the key: it is an anonymization stage.
+    const rawEraserRole = new iam.Role(this, 'RawEraserRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `Raw zone erasure of ${this.node.path}: rewrites raw objects without a data subject's records`,
+    });
     this.erasure = new DataLakeErasure(this, 'Erasure', {
       encryptionKey: this.encryptionKey,
       network: props.network,
@@ -271,7 +303,16 @@ export class DataLake extends Construct {
       resultsPrefix: ATHENA_RESULTS_PREFIX,
       options: props.erasure,
       removalPolicy: props.removalPolicy,
+      rawErasure: {
+        role: rawEraserRole,
+        securityGroup: this.jobSecurityGroup,
+        instanceType: props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
+        volumeSizeGiB: props.anonymizationVolumeSizeGiB ?? 30,
+        maxRuntime: props.anonymizationMaxRuntime ?? Duration.hours(2),
+      },
     });
+    // Its jobs are started by the erasure workflow only.
+    this.registerAnonymizationStage(rawEraserRole, this.erasure.stateMachine);
     this.registerZones(props);
 
     this.maintenance = new TableMaintenance(this, 'Maintenance', {
@@ -288,7 +329,7 @@ export class DataLake extends Construct {
       produce: (): TableMaintenanceRecord => ({
         workflow: (this.maintenance.stateMachine.node.defaultChild as CfnResource).logicalId,
         tables: this.maintenance.registry.map((t) => tableSpec(t) as unknown as MaintainedTableRecord),
-        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES],
+        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES, ERASURE_REQUESTS_PREFIX],
       }),
     }));
 
@@ -346,7 +387,8 @@ export class DataLake extends Construct {
         description: props.description,
         tableType: 'EXTERNAL_TABLE',
         storageDescriptor: {
-          columns: [...glueColumns(columns), { name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once' }],
+          // The lineage column comes last: where ALTER TABLE ADD COLUMNS puts it in a table created before it existed.
+          columns: [...glueColumns(columns), WINDOW_GLUE_COLUMN, LINEAGE_GLUE_COLUMN],
           location: `s3://${this.curatedBucket.bucketName}/${name}/`,
         },
       },
@@ -371,7 +413,7 @@ export class DataLake extends Construct {
         },
         partitionKeys: [{ name: WINDOW_COLUMN, type: 'string' }],
         storageDescriptor: {
-          columns: glueColumns(columns, (c) => stagingType(c.type)),
+          columns: [...glueColumns(columns, (c) => stagingType(c.type)), LINEAGE_GLUE_COLUMN],
           location: `s3://${this.curatedBucket.bucketName}/${stagingPrefix(name)}`,
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
@@ -440,10 +482,18 @@ export class DataLake extends Construct {
         identifier: column.subjectIdentifier!,
         table: { databaseName: this.databaseName, tableName: name },
         column: column.name,
+        lineageColumn: LINEAGE_COLUMN,
         bucket: this.curatedBucket,
         objectPattern: `${name}/*`,
         resources: [this.curatedBucket],
       });
+    }
+    const subjectFields = Object.fromEntries(props.columns.flatMap((c) => {
+      const identifier = subjectIdentifierOf(c);
+      return identifier !== undefined ? [[c.name, identifier]] : [];
+    }));
+    if (Object.keys(subjectFields).length > 0) {
+      this.rawDatasets.push({ name, prefix: `${name}/`, policy: anonymizationPolicy(name, format, props.columns), subjectFields });
     }
     return dataset;
   }
@@ -551,16 +601,19 @@ export class DataLake extends Construct {
     return this.pseudonymizationKey.grantRead(role);
   }
 
-  /** The zones' own place in erasure: the raw and curated files as manual stores, the access logs exempt. */
+  /**
+   * The zones' own place in erasure: the raw zone's objects as an automated store (found by lineage,
+   * rewritten by a job), the curated zone's files as a manual one, the access logs exempt.
+   */
   private registerZones(props: DataLakeProps): void {
-    const rawDays = (props.rawRetention ?? DEFAULT_RAW_RETENTION).toDays();
+    const window = props.anonymizationWindow === AnonymizationWindow.DAY ? Duration.days(1) : Duration.hours(1);
     this.registerErasable(this, {
-      kind: 's3Objects',
+      kind: 'rawObjects',
       name: 's3:raw-zone',
       bucket: this.rawBucket,
-      prefix: '',
-      reason: `Raw files mix many subjects and are read by the anonymization stage only; finding one subject's records means scanning and rewriting `
-        + `files (as S3 Find and Forget does). Objects and their noncurrent versions expire after ${rawDays} days (rawRetention).`,
+      // The datasets declared later join this list.
+      datasets: this.rawDatasets,
+      lookback: rawErasureLookback(window, props.anonymizationMaxRuntime ?? Duration.hours(2)),
       resources: [this.rawBucket],
     });
     this.registerErasable(this, {

@@ -52,6 +52,10 @@ test.each<[string, ColumnDefinition, RegExp]>([
     /a non-personal column may only keep, drop, but 'pseudonymize' was provided/],
   ['a bad column name', { name: 'Email', type: 'string', classification: C.NON_PERSONAL },
     /column 'Email': name must be lower case letters/],
+  ['the lineage column', { name: 'source_object', type: 'string', classification: C.NON_PERSONAL },
+    /column 'source_object': the name is reserved: the lake adds anonymization_window .* and source_object \(the raw object it came from, for erasure\) to every curated table; rename the column to anything but anonymization_window, source_object/],
+  ['the window column', { name: 'anonymization_window', type: 'string', classification: C.NON_PERSONAL },
+    /column 'anonymization_window': the name is reserved/],
 ])('reports %s, naming dataset and column', (_case, column, message) => {
   expect(schemaProblems('ds', [column]).join('\n')).toMatch(message);
 });

@@ -3,6 +3,22 @@
  * anonymization stage does with it. The stage's policy file is generated from this.
  */
 
+/**
+ * The column of every curated Iceberg table that names the window its rows were anonymized in:
+ * the key that makes a window's commit happen once.
+ */
+export const WINDOW_COLUMN = 'anonymization_window';
+
+/**
+ * Lineage: the column of every curated Iceberg table (and staged row) that names the raw object a
+ * row came from, by its key in the raw zone. An erasure finds the raw objects that hold a subject
+ * with one query of the curated tables instead of a scan of the raw zone.
+ */
+export const LINEAGE_COLUMN = 'source_object';
+
+/** Columns the lake adds to every curated table: a dataset may not declare them. */
+export const RESERVED_COLUMNS: readonly string[] = [WINDOW_COLUMN, LINEAGE_COLUMN];
+
 /** What a column reveals about a person. */
 export enum ColumnClassification {
   /** Identifies a person on its own: user id, e-mail, phone, device id, face image. */
@@ -166,6 +182,10 @@ export function schemaProblems(dataset: string, columns: readonly ColumnDefiniti
       problems.push(`${where} is declared twice`);
     }
     seen.add(column.name);
+    if (RESERVED_COLUMNS.includes(column.name)) {
+      problems.push(`${where}: the name is reserved: the lake adds ${WINDOW_COLUMN} (the window a row was anonymized in) and ${LINEAGE_COLUMN} `
+        + `(the raw object it came from, for erasure) to every curated table; rename the column to anything but ${RESERVED_COLUMNS.join(', ')}`);
+    }
     if (!COLUMN_TYPES.includes(column.type)) {
       problems.push(`${where}: type must be one of ${COLUMN_TYPES.join(', ')}, but '${column.type}' was provided`);
     }

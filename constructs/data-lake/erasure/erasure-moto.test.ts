@@ -4,14 +4,16 @@
  *
  * What is real: every state after the plan function (the audit's request record, the Map over the
  * stores, the resume check, the DynamoDB query/delete loop, the verification, the audit records,
- * the final verdict), as the template defines them. What is not: the plan function runs here, in
+ * the final verdict), as the template defines them, and the raw zone's find phase against moto's S3
+ * (the request object saved once under the request's hash). What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
- * Feature Store and Athena stores are left out of the run (moto implements neither: they have
- * template tests, and the SQL runs on Spark in test_erasure_sql.py), and so are the vector index's
- * documents and the cache keys: their states invoke Lambda functions (the index's document eraser,
- * the lake's cache eraser), which moto runs only in Docker (the states have template tests; the
- * functions run against the local OpenSearch stand-in in constructs/vector-index/runtime/erase-documents.test.ts
- * and against a real redis-server in runtime/cache-keys.test.ts).
+ * Feature Store, Athena and raw zone stores are left out of the run (moto implements neither Athena
+ * nor SageMaker processing jobs: they have template tests, the SQL runs on Spark in
+ * test_erasure_sql.py, the raw eraser on moto's S3 in runtime/test_erase_raw.py), and so are the
+ * vector index's documents and the cache keys: their states invoke Lambda functions (the index's
+ * document eraser, the lake's cache eraser), which moto runs only in Docker (the states have template
+ * tests; the functions run against the local OpenSearch stand-in in
+ * constructs/vector-index/runtime/erase-documents.test.ts and a real redis-server in runtime/cache-keys.test.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,6 +41,18 @@ const workflow = erasureWorkflow(template);
 const auditTable = logicalIdOf(fixture.lake.erasure.auditTable);
 const cacheTable = logicalIdOf(fixture.cache);
 const pairsTable = logicalIdOf(fixture.pairs);
+/** The curated bucket's name in the run: its logical id is no valid bucket name. */
+const CURATED_BUCKET = 'erasure-curated';
+/** The definition as synthesized, references written as logical ids, the curated bucket named CURATED_BUCKET. */
+const motoDefinition = (): Json => JSON.parse(JSON.stringify(dereference(workflow.definition)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET));
+/** The request object the find phase saved in moto's S3. */
+async function savedRequest(requestHash: string): Promise<Json> {
+  const saved = await fetch(`${url}/${CURATED_BUCKET}/_erasure/${requestHash}/request.json`, {
+    headers: { authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20240101/${REGION}/s3/aws4_request, SignedHeaders=host, Signature=0` },
+  });
+  if (saved.status !== 200) throw new Error(`GetObject: HTTP ${saved.status}`);
+  return saved.json();
+}
 /**
  * The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena,
  * Feature Store and Lambda kinds (the fixture registers a vector index and an online cache).
@@ -133,8 +147,14 @@ beforeAll(async () => {
   await createTable(auditTable, [AUDIT_TABLE.partitionKey, AUDIT_TABLE.sortKey]);
   await createTable(cacheTable, ['pk']);
   await createTable(pairsTable, ['pk', 'candidate']);
+  const bucket = await fetch(`${url}/${CURATED_BUCKET}`, {
+    method: 'PUT',
+    headers: { authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20240101/${REGION}/s3/aws4_request, SignedHeaders=host, Signature=0` },
+    body: `<CreateBucketConfiguration><LocationConstraint>${REGION}</LocationConstraint></CreateBucketConfiguration>`,
+  });
+  if (!bucket.ok) throw new Error(`CreateBucket: HTTP ${bucket.status}: ${await bucket.text()}`);
   // The workflow after the plan function, exactly as synthesized.
-  const definition = dereference(workflow.definition);
+  const definition = motoDefinition();
   delete definition.States.Registry;
   delete definition.States.Pseudonymize;
   definition.StartAt = 'RecordRequest';
@@ -178,8 +198,12 @@ test('erases the subject from every DynamoDB store, verifies, audits each store,
   const records = await audit(input.requestHash);
   expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '1', remaining: '0', kind: 'dynamoDbItems' });
   expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '5' });
-  expect(records['s3:raw-zone']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false });
-  expect(records['s3:raw-zone'].reason).toMatch(/expire after 30 days/);
+  expect(records['s3:curated-files']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false });
+  // The raw zone's find phase ran before the stores: the request object, under the request's hash.
+  const request = await savedRequest(input.requestHash);
+  expect(request.foundAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  // No store of this run has lineage (Athena's are left out): one empty entry per store.
+  expect(request.lineage).toEqual(registry.map(() => ({})));
   expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED, deadline_at: input.deadlineAt, requested_at: input.receivedAt });
   expect(Object.keys(records).sort()).toEqual([AUDIT_TABLE.requestRecord, ...registry.map((s) => s.name)].sort());
   // No identifier or pseudonym anywhere in the audit: only the request's hash, store names, counts and times.
@@ -193,9 +217,12 @@ test('is safe to run twice: a second execution skips the verified stores and suc
   const first = await run(input);
   expect(first.status).toBe('SUCCEEDED');
   const before = await audit(input.requestHash);
+  const found = await savedRequest(input.requestHash);
   await put(cacheTable, { pk: ALICE, prediction: 'written again after the erasure' });
   const second = await run(input);
   expect(second.status).toBe('SUCCEEDED');
+  // The lineage found by the first run stays: after the curated DELETE a second find would find nothing.
+  expect(await savedRequest(input.requestHash)).toEqual(found);
   const after = await audit(input.requestHash);
   // Verified stores keep the record of the execution that verified them (not re-run: the audit key is request + store).
   expect(after['dynamodb:cache']).toEqual(before['dynamodb:cache']);
@@ -261,7 +288,7 @@ test('the deadline check fails while a request past its alert date is not erased
 test('npm run erase: submits through the submit function, which starts the workflow with pseudonyms only; follows it, and prints the audit without any id', async () => {
   const request = parseEraseArguments(['erasure-fixture', '--user-id', 'alice-42', '--request-id', 'ticket-5', '--wait', '--region', REGION]);
   // Under its deployed name, the workflow with the plan function's output for this request in place of the function.
-  const definition = dereference(workflow.definition);
+  const definition = motoDefinition();
   definition.States.Pseudonymize = { Type: 'Pass', Result: planFor('ticket-5'), Next: 'RecordRequest' };
   await sfn('CreateStateMachine', { name: erasureWorkflowName(fixture.stack.stackName), definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::123456789012:role/erasure' });
   await put(cacheTable, { pk: ALICE, prediction: 'z' });
@@ -288,7 +315,6 @@ test('npm run erase: submits through the submit function, which starts the workf
     const text = formatAudit(status, audit);
     expect(text).toMatch(/^execution SUCCEEDED; request succeeded\n {2}verified {6}dynamodb:cache \(1 found\)/);
     expect(text).toMatch(/to erase by hand \(not automated yet\):\n {2}s3:curated-files: s3:\/\/.*\n {4}Files of the curated zone/);
-    expect(text).toContain('  s3:raw-zone: s3://');
     for (const secret of ['alice-42', ALICE, 'ticket-5']) expect(text).not.toContain(secret);
     expect(await partition(cacheTable, ALICE)).toBe(0);
   } finally {

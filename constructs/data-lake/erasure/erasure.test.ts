@@ -36,9 +36,9 @@ const workflowRole = workflow.machine.Properties.RoleArn['Fn::GetAtt'][0] as str
 const resourcesOf = (action: string) => allowed(workflowRole).filter(([a]) => a === action).map(([, r]) => r);
 
 describe('registry', () => {
-  test('the lake registers its raw and curated files as manual and each column of a dataset that holds a subject identifier', () => {
+  test('the lake registers its raw objects as automated, its curated files as manual and each column of a dataset that holds a subject identifier', () => {
     expect(workflow.registry.map((s: Json) => [s.name, s.kind, s.identifier ?? '-'])).toEqual([
-      ['s3:raw-zone', 's3Objects', '-'],
+      ['s3:raw-zone', 'rawObjects', '-'],
       ['s3:curated-files', 's3Objects', '-'],
       // friend_id holds user ids (its subjectIdentifier); post_id is pseudonymized but identifies no subject; email is dropped.
       ['iceberg:events.user_id', 'icebergTable', 'user_id'],
@@ -53,11 +53,11 @@ describe('registry', () => {
     ]);
     expect(workflow.registry[3]).toEqual({
       name: 'iceberg:events.friend_id', kind: 'icebergTable', automated: true, identifier: 'user_id',
-      databaseName: 'erasure_lake', tableName: 'events', column: 'friend_id', match: IcebergMatch.EQUALS,
+      databaseName: 'erasure_lake', tableName: 'events', column: 'friend_id', match: IcebergMatch.EQUALS, lineageColumn: 'source_object',
     });
     expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
     expect(workflow.registry[7]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
-    expect(workflow.registry[0]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 30 days \(rawRetention\)/) });
+    expect(workflow.registry[1]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 365 days \(curatedRetention\)/) });
     expect(workflow.registry[8]).toEqual({
       name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
       eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
@@ -71,6 +71,22 @@ describe('registry', () => {
       authSecretArn: { Ref: logicalId(fixture.onlineCache.authToken) },
       eraseFunctionArn: { 'Fn::GetAtt': [logicalId(fixture.lake.erasure.cacheKeysFunction!), 'Arn'] },
     });
+    // The offline store's rows name no raw object: only the lake's datasets have lineage.
+    expect(workflow.registry[7].lineageColumn).toBeUndefined();
+  });
+
+  test('the raw zone is one store keyed by every identifier its datasets hold, with the eraser\'s config: policy, subject fields, lookback', () => {
+    const raw = workflow.registry[0];
+    expect(raw).toMatchObject({ automated: true, bucketName: { Ref: expect.stringMatching(/^LakeRaw/) }, identifiers: ['user_id'] });
+    // 2 hourly windows + 20 minutes' lag + 2 hours' max runtime + 1 hour: 5 h 20 min.
+    expect(raw.config.lookbackSeconds).toBe(19_200);
+    expect(raw.config.datasets).toEqual([{
+      name: 'events',
+      prefix: 'events/',
+      policy: expect.objectContaining({ dataset: 'events', format: 'jsonl' }),
+      // post_id is pseudonymized but identifies no subject; email is dropped and so never searched.
+      subjectFields: { user_id: 'user_id', friend_id: 'user_id' },
+    }]);
   });
 
   test('the workflow reads the same registry from its first state as the template records in its metadata', () => {
@@ -221,6 +237,63 @@ describe('the workflow', () => {
     expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'RecordVerified' });
   });
 
+  test('raw zone, find phase: before any store is erased, the subject\'s raw objects are selected by lineage and saved under the request\'s hash, once', () => {
+    expect(states.RecordRequest.Next).toBe('LineageSaved');
+    expect(states.LineageSaved).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
+      Parameters: { 'Prefix.$': "States.Format('_erasure/{}/request.json', $.requestHash)", 'MaxKeys': 1 },
+      ResultSelector: { 'count.$': '$.KeyCount' },
+    });
+    // A rerun after the curated rows were deleted finds nothing by lineage: it keeps what the first run saved.
+    expect(states.LineageFoundBefore).toMatchObject({ Choices: [{ Variable: '$.lineageSaved.count', NumericGreaterThan: 0, Next: 'RawObjectsFound' }], Default: 'FindLineage' });
+    expect(states.FindLineage).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', MaxConcurrency: 4, ResultPath: '$.lineage', Next: 'RawErasureRequest' });
+    expect(states.HasLineage.Choices[0]).toEqual({ And: [{ Variable: '$.store.lineageColumn', IsPresent: true }, { Variable: '$.store.pseudonym', IsPresent: true }], Next: 'SelectRawObjects' });
+    expect(states.SelectRawObjects).toMatchObject({
+      Resource: 'arn:aws:states:::athena:startQueryExecution.sync',
+      Parameters: {
+        'QueryString.$': 'States.Format(\'SELECT DISTINCT "{}" FROM "{}"."{}" WHERE "{}" = \\\'{}\\\'\', $.store.lineageColumn, $.store.databaseName, $.store.tableName, $.store.column, $.store.pseudonym)',
+        'WorkGroup': 'erasure-lake',
+      },
+    });
+    expect(states.SaveRawObjects).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:s3:copyObject', Next: 'LineageEntry' });
+    expect(states.SaveRawObjects.Parameters['Key.$']).toBe("States.Format('_erasure/{}/lineage/{}.csv', $.request, $.query.id)");
+    expect(states.SaveRawErasureRequest).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:putObject',
+      Parameters: { 'Body.$': 'States.JsonToString($.rawRequest)', 'ServerSideEncryption': 'aws:kms' },
+      Next: 'RawObjectsFound',
+    });
+    expect(states.RawErasureRequest.Parameters).toEqual({ 'foundAt.$': '$$.State.EnteredTime', 'lineage.$': '$.lineage' });
+    // The stores are erased after the find, without what it added to the state; a failure stops the request before any delete.
+    expect(states.RawObjectsFound).toMatchObject({ Type: 'Pass', Next: 'EraseEachStore' });
+    expect(Object.keys(states.RawObjectsFound.Parameters).sort()).toEqual(['deadlineAt.$', 'expiresAt.$', 'receivedAt.$', 'requestHash.$', 'targets.$']);
+    for (const name of ['LineageSaved', 'FindLineage', 'SaveRawErasureRequest']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordIncomplete' }]);
+    }
+  });
+
+  test('raw zone, erasure: the eraser job reads its config and the request from S3 (no argument names the subject), and its summary is the audit\'s count', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'rawObjects', Next: 'SaveRawEraserConfig' });
+    expect(states.SaveRawEraserConfig).toMatchObject({ Parameters: { 'Body.$': 'States.JsonToString($.store.config)', 'ServerSideEncryption': 'aws:kms' }, Next: 'EraseRawObjects' });
+    const job = states.EraseRawObjects;
+    expect(job).toMatchObject({
+      Resource: 'arn:aws:states:::sagemaker:createProcessingJob.sync',
+      Parameters: {
+        'ProcessingJobName.$': "States.Format('erase-raw-{}', States.Hash($$.Execution.Id, 'MD5'))",
+        'AppSpecification': { ImageUri: expect.stringContaining('sagemaker-scikit-learn') },
+        'NetworkConfig': { EnableNetworkIsolation: false, EnableInterContainerTrafficEncryption: true, VpcConfig: expect.anything() },
+        'ProcessingResources': { ClusterConfig: { InstanceCount: 1, InstanceType: 'ml.m5.xlarge', VolumeKmsKeyId: expect.anything() } },
+      },
+      Next: 'ReadRawEraserSummary',
+    });
+    const args = job.Parameters.AppSpecification['ContainerArguments.$'];
+    expect(args).toContain(`States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/_erasure/{}/request.json', $.request)`);
+    expect(args).not.toMatch(/pseudonym/);
+    for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--request-uri', '--summary-uri', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
+    expect(states.ReadRawEraserSummary).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:s3:getObject', ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' } });
+    expect(states.RawObjectsVerified.Choices).toEqual([{ Variable: '$.raw.summary.verified', BooleanEquals: true, Next: 'RawRecordsRemoved' }]);
+    expect(states.RawRecordsRemoved.Parameters).toEqual({ 'found.$': "States.Format('{}', $.raw.summary.recordsRemoved)" });
+  });
+
   test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
     expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')" });
     expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'RecordSucceeded' }], Default: 'RecordIncomplete' });
@@ -317,6 +390,24 @@ describe('grants', () => {
     expect(text).toContain('\\"aoss:ReadDocument\\",\\"aoss:WriteDocument\\"');
   });
 
+  test('raw zone: the eraser\'s role is an anonymization stage with exactly the raw zone\'s objects and versions, its request files and the key; the workflow\'s role never touches the raw zone', () => {
+    const roles = template.findResources('AWS::IAM::Role');
+    const [eraserId, eraser] = Object.entries(roles).find(([id]) => id.startsWith('LakeRawEraserRole'))!;
+    expect(eraser.Properties.Tags).toContainEqual({ Key: 'mlsd:anonymization-stage', Value: 'true' });
+    const raw = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) => id.startsWith('LakeRaw'))!;
+    const granted = allowed(eraserId);
+    expect(granted.filter(([, r]) => r.includes(raw)).map(([a]) => a).sort()).toEqual([
+      's3:DeleteObjectVersion', 's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 's3:PutObject',
+    ]);
+    expect(granted.filter(([a]) => a.startsWith('s3:') && !granted.some(([, r]) => r.includes(raw))).length).toBe(0);
+    expect(granted.filter(([, r]) => r.includes('_erasure/*')).map(([a]) => a).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(granted.filter(([a]) => a === 'secretsmanager:GetSecretValue').length).toBe(1);
+    expect(granted.filter(([a]) => a === 'kms:GenerateDataKey').length).toBeGreaterThan(0);
+    expect(allowed(workflowRole).filter(([, r]) => r.includes(raw))).toEqual([]);
+    expect(resourcesOf('sagemaker:CreateProcessingJob')).toEqual([JSON.stringify('arn:aws:sagemaker:eu-west-1:123456789012:processing-job/erase-raw-*')]);
+    expect(resourcesOf('iam:PassRole')).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
+  });
+
   test('the workflow invokes only the plan function, the document eraser and the cache eraser; the deadline check only scans the audit table', () => {
     expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser()), arnOf(fixture.lake.erasure.cacheKeysFunction!)].sort());
     const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
@@ -406,6 +497,13 @@ describe('registration', () => {
       });
     }
     expect(Template.fromStack(lake().stack).findResources('AWS::Lambda::Function', erasers)).toEqual({});
+  });
+
+  test('a lake has one raw objects store: a second would race the first over the same objects', () => {
+    const s = lake();
+    expect(() => s.lake.registerErasable(s.stack, {
+      kind: 'rawObjects', name: 's3:raw-again', bucket: s.lake.artifactsBucket, datasets: [], lookback: Duration.hours(1), resources: [s.lake.artifactsBucket],
+    })).toThrow(/DataLake S\/Lake: registerErasable\(S\): invalid store: a lake has one rawObjects store, and 's3:raw-zone' is registered/);
   });
 
   test('registering the same store twice is a no-op; another store under a taken name fails', () => {

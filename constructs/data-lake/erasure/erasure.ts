@@ -6,14 +6,16 @@ import {
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { COUNT_ROWS, DELETE_ROWS, matchArguments } from './sql';
-import { ErasableStore, IcebergMatch, isOfflineStore, storeProblems, storeSpec } from './stores';
+import { ErasableStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
+import { acknowledge } from '../../../lib/compliance/acknowledge';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
-import { Workflow, statesFormat } from '../../../lib/workflows';
+import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
+import { ProcessingCode, Workflow, grantRunProcessingJobs, processingJobState, statesFormat } from '../../../lib/workflows';
 
 /**
  * The erasure workflow's name in a stack: `<stack name>-erasure`, so that `npm run erase` finds it
@@ -80,6 +82,33 @@ export const DEADLINE_AT_RISK_ERROR = 'ErasureDeadlineAtRisk';
 /** Error of the cache eraser when the cache does not answer (runtime/cache-keys.ts): the workflow retries it. */
 export const CACHE_UNREACHABLE_ERROR = 'CacheUnreachable';
 
+/**
+ * Prefix, in the curated zone, of what the workflow saves per request for the raw zone's erasure
+ * (`<prefix><request hash>/`): the request (pseudonyms, lineage, when it was found), the lineage's
+ * query results, the raw eraser's config and summary. The raw objects it names expire after
+ * rawRetention, and so does this prefix; a rerun within that time reads the lineage saved here,
+ * found before the curated rows were deleted.
+ */
+export const ERASURE_REQUESTS_PREFIX = '_erasure/';
+/** Processing jobs of the raw zone's erasure are named `erase-raw-<hash of the execution>`. */
+const RAW_ERASER_JOB_PREFIX = 'erase-raw';
+/** Where the raw zone's eraser lives; it imports the anonymization script, shipped beside it. */
+const ERASE_RAW_SCRIPT = path.join(__dirname, '..', 'runtime', 'erase_raw.py');
+const ANONYMIZE_SCRIPT = path.join(__dirname, '..', 'runtime', 'anonymize.py');
+
+/** The processing job that erases a subject from the raw zone (see {@link RawObjectsStore}). */
+export interface RawErasureJobProps {
+  /**
+   * The job's role: an anonymization stage of the lake (`registerAnonymizationStage`), since it reads
+   * raw personal data and the pseudonymization key. The store's registration grants it the raw zone.
+   */
+  readonly role: iam.Role;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly instanceType: string;
+  readonly volumeSizeGiB: number;
+  readonly maxRuntime: Duration;
+}
+
 /** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
 const DYNAMODB_PAGE = 100;
 
@@ -90,9 +119,14 @@ export interface DataLakeErasureProps {
   readonly pseudonymizationKey: secrets.ISecret;
   readonly databaseName: string;
   readonly workGroupName: string;
-  /** Bucket and prefix of the workgroup's query results. */
+  /** Bucket and prefix of the workgroup's query results (the curated zone, which also holds {@link ERASURE_REQUESTS_PREFIX}). */
   readonly resultsBucket: s3.IBucket;
   readonly resultsPrefix: string;
+  /**
+   * The processing job that erases the raw zone: needed to register a `rawObjects` store.
+   * @default - no raw zone erasure: a `rawObjects` store is refused
+   */
+  readonly rawErasure?: RawErasureJobProps;
   readonly options?: ErasureOptions;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -159,6 +193,9 @@ export class DataLakeErasure extends Construct {
     (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map((s) => this.specOf(s)) }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    if (props.rawErasure !== undefined) {
+      this.grantRawErasureWorkflow(props.rawErasure);
+    }
 
     // Requests enter here, so that the workflow's input (kept with its history) holds no raw id.
     this.submitFunction = new SecureFunction(this, 'Submit', {
@@ -216,6 +253,13 @@ export class DataLakeErasure extends Construct {
   public register(owner: IConstruct, store: ErasableStore): void {
     const where = `DataLake ${this.node.scope!.node.path}: registerErasable(${owner.node.path})`;
     const problems = storeProblems(store);
+    if (store.kind === 'rawObjects' && this.props.rawErasure === undefined) {
+      problems.push('a rawObjects store needs the erasure\'s rawErasure job (DataLakeErasureProps.rawErasure), which the DataLake passes');
+    }
+    if (store.kind === 'rawObjects' && this.stores.some((s) => s.kind === 'rawObjects' && s.name !== store.name)) {
+      // Two jobs rewriting the same objects at once could each write back the other's subject.
+      problems.push(`a lake has one rawObjects store, and '${this.stores.find((s) => s.kind === 'rawObjects')!.name}' is registered`);
+    }
     if (problems.length > 0) {
       throw new KitError(`${where}: invalid store: ${problems.join('; ')}`);
     }
@@ -306,10 +350,49 @@ export class DataLakeErasure extends Construct {
         store.cache.connections.allowDefaultPortFrom(eraser, 'The lake erasure removes the keys of data subjects');
         return;
       }
+      case 'rawObjects':
+        this.grantRawEraser(store);
+        return;
       default:
         // Manual stores: the workflow only records them.
         return;
     }
+  }
+
+  /**
+   * The workflow's own access for the raw zone's erasure: the lineage and request objects under
+   * ERASURE_REQUESTS_PREFIX (never the raw zone itself), and the eraser's processing jobs.
+   */
+  private grantRawErasureWorkflow(job: RawErasureJobProps): void {
+    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASURE_REQUESTS_PREFIX}*`);
+    grantRunProcessingJobs(this.role, RAW_ERASER_JOB_PREFIX, job.role);
+    acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
+      'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
+  }
+
+  /**
+   * Exactly what the raw eraser's job needs: read, rewrite and delete versions of the raw zone's
+   * objects (the lake key with them), and its request, config and summary under ERASURE_REQUESTS_PREFIX.
+   * The pseudonymization key's secret comes with the role's registration as an anonymization stage.
+   */
+  private grantRawEraser(store: RawObjectsStore): void {
+    const role = this.props.rawErasure!.role;
+    addStatementsWithWildcards(role, [
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObjectVersion'],
+        resources: [store.bucket.arnForObjects('*')],
+      }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.props.resultsBucket.arnForObjects(`${ERASURE_REQUESTS_PREFIX}*`)],
+      }),
+    ], 'The raw eraser rewrites any raw object that holds a subject (found by lineage, so not known at synth) and deletes its older versions; '
+      + 'it reads and writes only the erasure requests\' prefix of the curated zone.');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [store.bucket.bucketArn] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: [this.props.encryptionKey.keyArn],
+    }));
   }
 
   private grantAthena(): void {
@@ -371,7 +454,7 @@ export class DataLakeErasure extends Construct {
       },
     });
 
-    const eraseEach = new sfn.Map(this, 'EraseEachStore', {
+    const eraseEach: sfn.Map = new sfn.Map(this, 'EraseEachStore', {
       itemsPath: '$.targets',
       itemSelector: {
         store: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
@@ -396,7 +479,160 @@ export class DataLakeErasure extends Construct {
       .when(sfn.Condition.booleanEquals('$.verdict.failed', false), succeeded)
       .otherwise(incomplete);
 
-    return registry.next(planState).next(recordRequest).next(eraseEach).next(anyFailed).next(allVerified);
+    eraseEach.next(anyFailed).next(allVerified);
+    // With the raw zone's erasure, its find phase comes first: it needs the curated rows still there.
+    const erasure = this.props.rawErasure !== undefined ? this.findRawObjects(eraseEach, incomplete) : eraseEach;
+    return registry.next(planState).next(recordRequest).next(erasure);
+  }
+
+  /**
+   * The find phase of the raw zone's erasure, before any store is erased: the raw objects that the
+   * subject's curated rows came from are selected by lineage (`SELECT DISTINCT <lineage column> ...
+   * WHERE <column> = '<pseudonym>'` on each curated table with one, 4 at a time) and saved under the
+   * request's hash with the pseudonyms and the time, then the stores are erased. Once the curated
+   * rows are deleted lineage finds nothing, so a rerun reuses what the first run saved; a failure
+   * here stops the request before anything is deleted.
+   */
+  private findRawObjects(next: sfn.IChainable, incomplete: sfn.IChainable): sfn.IChainable {
+    const stack = Stack.of(this);
+    const bucket = this.props.resultsBucket.bucketName;
+    const requestKey = statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/request.json`, '$.requestHash');
+    const task = (id: string, action: string, parameters: Record<string, unknown>, extra: Record<string, unknown>) => new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::${action}`,
+        Parameters: parameters,
+        Retry: [{ ErrorEquals: ['States.Timeout', 'S3.SdkClientException', 'S3.S3Exception'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+        ...extra,
+      },
+    });
+    const saved = task('LineageSaved', 'aws-sdk:s3:listObjectsV2', { 'Bucket': bucket, 'Prefix.$': requestKey, 'MaxKeys': 1 }, {
+      ResultSelector: { 'count.$': '$.KeyCount' },
+      ResultPath: '$.lineageSaved',
+    });
+
+    const perStore = new sfn.Map(this, 'FindLineage', {
+      comment: 'The raw objects of the subject\'s curated rows, per curated table with a lineage column',
+      itemsPath: '$.targets',
+      itemSelector: { store: sfn.JsonPath.objectAt('$$.Map.Item.Value'), request: sfn.JsonPath.stringAt('$.requestHash') },
+      maxConcurrency: this.props.options?.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY,
+      resultPath: '$.lineage',
+    });
+    const query = new sfn.CustomState(this, 'SelectRawObjects', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
+        Parameters: {
+          'QueryString.$': statesFormat('SELECT DISTINCT "{}" FROM "{}"."{}" WHERE "{}" = \'{}\'',
+            '$.store.lineageColumn', '$.store.databaseName', '$.store.tableName', '$.store.column', '$.store.pseudonym'),
+          'WorkGroup': this.props.workGroupName,
+          'QueryExecutionContext': { Database: this.props.databaseName },
+        },
+        ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' },
+        ResultPath: '$.query',
+        Retry: [{ ErrorEquals: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedRetention);
+    // the copy lives beside the request, where the eraser reads it and nothing else of the results.
+    const copy = task('SaveRawObjects', 'aws-sdk:s3:copyObject', {
+      'Bucket': bucket,
+      'CopySource.$': statesFormat(`${bucket}/${this.props.resultsPrefix}{}.csv`, '$.query.id'),
+      'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/lineage/{}.csv`, '$.request', '$.query.id'),
+    }, { ResultPath: null });
+    const entry = new sfn.CustomState(this, 'LineageEntry', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'identifier.$': '$.store.identifier',
+          'pseudonym.$': '$.store.pseudonym',
+          'results.$': statesFormat(`s3://${bucket}/${ERASURE_REQUESTS_PREFIX}{}/lineage/{}.csv`, '$.request', '$.query.id'),
+        },
+      },
+    });
+    query.next(copy).next(entry);
+    perStore.itemProcessor(new sfn.Choice(this, 'HasLineage')
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.store.lineageColumn'), sfn.Condition.isPresent('$.store.pseudonym')), query)
+      .otherwise(new sfn.Pass(this, 'NoLineage', { result: sfn.Result.fromObject({}) })));
+
+    const request = new sfn.Pass(this, 'RawErasureRequest', {
+      parameters: { foundAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'), lineage: sfn.JsonPath.listAt('$.lineage') },
+      resultPath: '$.rawRequest',
+    });
+    const save = task('SaveRawErasureRequest', 'aws-sdk:s3:putObject', {
+      'Bucket': bucket,
+      'Key.$': requestKey,
+      'Body.$': 'States.JsonToString($.rawRequest)',
+      'ContentType': 'application/json',
+      'ServerSideEncryption': 'aws:kms',
+      'SSEKMSKeyId': this.props.encryptionKey.keyArn,
+    }, { ResultPath: null });
+    // What the find phase added to the state (pseudonyms and object keys among it) is not carried on.
+    const tidy = new sfn.CustomState(this, 'RawObjectsFound', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: { 'requestHash.$': '$.requestHash', 'receivedAt.$': '$.receivedAt', 'deadlineAt.$': '$.deadlineAt', 'expiresAt.$': '$.expiresAt', 'targets.$': '$.targets' },
+      },
+    });
+    for (const state of [saved, perStore, save]) {
+      state.addCatch(incomplete, { resultPath: '$.error' });
+    }
+    perStore.next(request).next(save).next(tidy);
+    tidy.next(next);
+    return saved.next(new sfn.Choice(this, 'LineageFoundBefore')
+      .when(sfn.Condition.numberGreaterThan('$.lineageSaved.count', 0), tidy)
+      .otherwise(perStore));
+  }
+
+  /**
+   * The raw zone's store: the eraser's config goes beside the request, the processing job rewrites
+   * the subject's raw objects (it reads the lineage and pseudonyms the find phase saved, never an
+   * argument), and its summary says how many records it removed and whether it verified.
+   */
+  private rawObjects(job: RawErasureJobProps): sfn.IChainable {
+    const bucket = this.props.resultsBucket.bucketName;
+    const uri = (file: string) => statesFormat(`s3://${bucket}/${ERASURE_REQUESTS_PREFIX}{}/${file}`, '$.request');
+    const config = this.sdk('SaveRawEraserConfig', 'aws-sdk:s3:putObject', {
+      'Bucket': bucket,
+      'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/config.json`, '$.request'),
+      'Body.$': 'States.JsonToString($.store.config)',
+      'ContentType': 'application/json',
+      'ServerSideEncryption': 'aws:kms',
+      'SSEKMSKeyId': this.props.encryptionKey.keyArn,
+    }, { path: null });
+    const image = sklearnProcessingImage(this, `DataLake ${this.node.scope!.node.path} erasure`);
+    grantJobRuntime(job.role, image);
+    const erase = processingJobState(this, 'EraseRawObjects', {
+      jobNamePrefix: RAW_ERASER_JOB_PREFIX,
+      role: job.role,
+      image,
+      code: ProcessingCode.fromBundle(this, 'RawEraserScript', ERASE_RAW_SCRIPT, [ANONYMIZE_SCRIPT]),
+      // Nothing here names the subject: DescribeProcessingJob shows the arguments to whoever may read
+      // SageMaker's jobs. The pseudonyms are in the request object, under the lake key.
+      arguments: [
+        '--config', { expression: uri('config.json') },
+        '--raw-bucket', { expression: '$.store.bucketName' },
+        '--kms-key-id', this.props.encryptionKey.keyArn,
+        '--request-uri', { expression: uri('request.json') },
+        '--summary-uri', { expression: uri('summary.json') },
+        '--key-secret-id', this.props.pseudonymizationKey.secretArn,
+      ],
+      inputs: [],
+      encryptionKey: this.props.encryptionKey,
+      subnets: this.props.network.vpc.selectSubnets(this.props.network.subnets),
+      securityGroup: job.securityGroup,
+      instanceType: job.instanceType,
+      volumeSizeGiB: job.volumeSizeGiB,
+      maxRuntime: job.maxRuntime,
+      networkIsolation: false,
+    });
+    const summary = this.sdk('ReadRawEraserSummary', 'aws-sdk:s3:getObject', {
+      'Bucket': bucket,
+      'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/summary.json`, '$.request'),
+    }, { selector: { 'summary.$': 'States.StringToJson($.Body)' }, path: '$.raw' });
+    return config.next(erase).next(summary).next(new sfn.Choice(this, 'RawObjectsVerified')
+      .when(sfn.Condition.booleanEquals('$.raw.summary.verified', true), this.found('RawRecordsRemoved', "States.Format('{}', $.raw.summary.recordsRemoved)"))
+      .otherwise(new sfn.Fail(this, 'RawRecordsRemain', { error: 'NotVerified', cause: 'Raw objects still hold the subject after the eraser ran' })));
   }
 
   /** An UpdateItem of the request's own record; `#status` and `:status` are bound. */
@@ -499,16 +735,17 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys', sfn.IChainable> = {
+    const kind: Partial<Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
       dynamoDbItems: this.dynamoDbItems(),
       featureGroupOnline: this.featureGroupOnline(),
       icebergTable: this.icebergTable(),
       vectorIndexDocuments: this.vectorIndexDocuments(),
       cacheKeys: this.cacheKeys(),
+      ...(this.props.rawErasure !== undefined ? { rawObjects: this.rawObjects(this.props.rawErasure) } : {}),
     };
     const choice = new sfn.Choice(this, 'ByKind');
     for (const [name, chain] of Object.entries(kind)) {
-      choice.when(sfn.Condition.stringEquals('$.store.kind', name), chain);
+      choice.when(sfn.Condition.stringEquals('$.store.kind', name), chain!);
     }
     return choice.otherwise(new sfn.Fail(this, 'UnknownKind', { error: 'UnknownStoreKind', cause: 'The registry holds a kind this workflow does not erase automatically' }));
   }

@@ -5,7 +5,7 @@
  * identifier). Automated kinds are erased and verified by the lake's erasure workflow; the others
  * are declared so that every request's audit lists them as `manual`, never skipped in silence.
  */
-import { Token, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
+import { Duration, Token, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /** What every registered store says. */
@@ -101,6 +101,48 @@ export interface IcebergTableStore extends StoreBase {
   readonly bucket: s3.IBucket;
   /** Key pattern of the table's data and metadata files (e.g. `impressions/*`): what the workflow may read and write. */
   readonly objectPattern: string;
+  /**
+   * The column that names each row's raw object (a lake dataset's `source_object`): before any
+   * curated row is deleted, the workflow selects the subject's raw objects by it, for the
+   * {@link RawObjectsStore}.
+   * @default - none: the table's rows name no raw object
+   */
+  readonly lineageColumn?: string;
+}
+
+/** A dataset of the raw zone, as the raw eraser reads it. */
+export interface RawDataset {
+  /** The dataset's name. */
+  readonly name: string;
+  /** Its raw objects' key prefix, e.g. `events/` (objects under `<prefix>YYYY/MM/DD/`). */
+  readonly prefix: string;
+  /** Its anonymization policy (format and column types), as `runtime/anonymize.py` reads it. */
+  readonly policy: object;
+  /** Raw fields that hold a subject identifier, each to its identifier (`{ friend_id: 'user_id' }`). */
+  readonly subjectFields: Readonly<Record<string, string>>;
+}
+
+/**
+ * Automated: the raw objects (and every version of them) that hold the subject's records. Before
+ * any curated row is deleted, the workflow selects the raw objects that the subject's curated rows
+ * came from (each {@link IcebergTableStore} with a `lineageColumn`) and saves the list under the
+ * request's hash; a SageMaker Processing job (`runtime/erase_raw.py`, under the lake's raw eraser
+ * role, an anonymization stage) then rewrites those objects and the recent ones not anonymized yet
+ * without the subject's records, deletes their older versions, and verifies by reading them again.
+ */
+export interface RawObjectsStore extends StoreBase {
+  readonly kind: 'rawObjects';
+  /** None: the store is keyed by every identifier a raw field of its datasets holds ({@link rawIdentifiers}). */
+  readonly identifier?: never;
+  /** The raw zone. */
+  readonly bucket: s3.IBucket;
+  /** The datasets whose raw objects hold subjects: the lake appends one per dataset it declares. */
+  readonly datasets: readonly RawDataset[];
+  /**
+   * How far from the lineage's finding (before and after) objects count as not anonymized yet: every
+   * object of a dataset last modified within it is read, whether lineage names it or not.
+   */
+  readonly lookback: Duration;
 }
 
 /** What the erasure needs of a vector index: a VectorIndex (constructs/vector-index) is one. */
@@ -207,10 +249,11 @@ export type ErasableStore =
   | VectorIndexDocumentsStore
   | FeatureGroupRecordsStore
   | CacheKeysStore
-  | S3ObjectsStore;
+  | S3ObjectsStore
+  | RawObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
-export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys'];
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects'];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
 export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'featureGroupRecords', 's3Objects'];
 
@@ -218,7 +261,7 @@ export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByA
 export type ManualStore = DynamoDbItemsByAttributeStore | FeatureGroupRecordsStore | S3ObjectsStore;
 
 /** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
-export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore {
+export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore | RawObjectsStore {
   return AUTOMATED_KINDS.includes(store.kind);
 }
 
@@ -265,6 +308,7 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
         ...(isOfflineStore(store.table) ? { featureGroupName: store.table.offlineStoreOf.featureGroupName } : { tableName: store.table.tableName }),
         column: store.column,
         match: store.match ?? IcebergMatch.EQUALS,
+        ...(store.lineageColumn !== undefined ? { lineageColumn: store.lineageColumn } : {}),
       };
     case 'vectorIndexDocuments':
       return {
@@ -278,9 +322,24 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
     case 'cacheKeys':
       // Tokens that CloudFormation fills in; the workflow adds the function that erases them.
       return { ...base, host: store.cache.primaryEndpointAddress, port: store.cache.port, authSecretArn: store.cache.authToken.secretArn };
+    case 'rawObjects':
+      return { ...base, bucketName: store.bucket.bucketName, identifiers: rawIdentifiers(store), config: rawErasureConfig(store) };
     default:
       return { ...base, location: manualLocation(store), reason: store.reason };
   }
+}
+
+/** The identifiers of a raw objects store: every identifier a raw field of its datasets holds, sorted. */
+export function rawIdentifiers(store: RawObjectsStore): string[] {
+  return [...new Set(store.datasets.flatMap((d) => Object.values(d.subjectFields)))].sort();
+}
+
+/** The raw eraser's config (`runtime/erase_raw.py`, CONFIG): the workflow writes it beside the request. */
+export function rawErasureConfig(store: RawObjectsStore): Record<string, unknown> {
+  return {
+    lookbackSeconds: store.lookback.toSeconds(),
+    datasets: store.datasets.map((d) => ({ name: d.name, prefix: d.prefix, policy: d.policy, subjectFields: d.subjectFields })),
+  };
 }
 
 const STORE_NAME = /^[A-Za-z0-9._:/-]{1,200}$/;
@@ -311,7 +370,7 @@ const STORE_RULES: readonly StoreRule[] = [
     message: (s) => `name must be 1-200 letters, digits or . _ : / - and a literal (it keys audit records), but '${s.name}' was provided`,
   },
   {
-    condition: (s) => (isAutomated(s) || s.identifier !== undefined) && !(s.identifier !== undefined && IDENTIFIER.test(s.identifier)),
+    condition: (s) => s.kind !== 'rawObjects' && (isAutomated(s) || s.identifier !== undefined) && !(s.identifier !== undefined && IDENTIFIER.test(s.identifier)),
     message: (s) => `identifier must be lower case letters, digits and underscores, starting with a letter (a key of a request's subjectIds), but '${s.identifier}' was provided`,
   },
   {
@@ -333,6 +392,10 @@ const STORE_RULES: readonly StoreRule[] = [
   {
     condition: (s) => s.kind === 'vectorIndexDocuments' && literal(s.field) && !ATTRIBUTE_NAME.test(s.field),
     message: (s) => `field must be a document field name (letters, digits, _ . -), but '${s.kind === 'vectorIndexDocuments' ? s.field : ''}' was provided`,
+  },
+  {
+    condition: (s) => s.kind === 'icebergTable' && s.lineageColumn !== undefined && (!literal(s.lineageColumn) || !SQL_NAME.test(s.lineageColumn) || (s.match ?? IcebergMatch.EQUALS) !== IcebergMatch.EQUALS),
+    message: (s) => `lineageColumn goes into SQL between double quotes and must be a literal 1-255 letters, digits, _ or -, on a table matched by equals, but '${s.kind === 'icebergTable' ? s.lineageColumn : ''}' was provided`,
   },
   {
     condition: (s) => s.kind === 'icebergTable' && s.match !== undefined && !Object.values(IcebergMatch).includes(s.match),

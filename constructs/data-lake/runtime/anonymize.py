@@ -9,7 +9,8 @@ allowed to read raw personal data, so nothing raw may leave it: any doubt is an 
 Usage::
 
     python anonymize.py --policy policy.json --input /opt/ml/processing/input \\
-        --output /opt/ml/processing/output/user_events.jsonl --key-secret-id <secret id or ARN>
+        --output /opt/ml/processing/output/user_events.jsonl --key-secret-id <secret id or ARN> \\
+        [--source-prefix user_events/2026/12/07/01/]
 
 The secret id may also come from the environment variable ``ANONYMIZATION_KEY_SECRET_ID``.
 Exit codes: 0 success, 1 anonymization error (invalid policy, unclassified field, bad value,
@@ -115,7 +116,10 @@ the file and the row (the 1-based record number within the file; the CSV header 
 Every input field must be a policy column: a field the policy does not list is an error naming the
 dataset and the field(s) (CSV: checked on the header, JSONL: on every record). Policy columns absent
 from the input are null. Nulls stay null (they are never pseudonymized). Output records hold the
-non-dropped policy columns in policy order, one JSON object per line (UTF-8, not ASCII-escaped),
+non-dropped policy columns in policy order, then ``source_object`` (lineage: the key of the raw
+object the record came from, ``--source-prefix`` followed by the file's path under the input, so
+that an erasure finds the raw objects that hold a subject by querying the curated table instead of
+scanning the raw zone), one JSON object per line (UTF-8, not ASCII-escaped),
 written to a temporary file next to the output and renamed into place only once every row
 succeeded, so a failed run leaves no output.
 
@@ -166,6 +170,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 KEY_SECRET_ENV = "ANONYMIZATION_KEY_SECRET_ID"
+# Lineage: every output record names the raw object it came from (the construct's LINEAGE_COLUMN).
+LINEAGE_COLUMN = "source_object"
 
 TYPES = ("string", "bigint", "double", "boolean", "timestamp", "date")
 CLASSIFICATIONS = ("direct-identifier", "quasi-identifier", "special-category", "non-personal")
@@ -401,6 +407,12 @@ def parse_policy(document: Any) -> Policy:
             problems.append(f"column '{name}': listed more than once")
             continue
         seen.add(name)
+        if name == LINEAGE_COLUMN:
+            problems.append(
+                f"column '{name}': the name is reserved for the lineage column the stage adds to every record "
+                "(the raw object it came from); rename the input field"
+            )
+            continue
         column_problems = _column_problems(raw)
         problems.extend(f"column '{name}': {p}" for p in column_problems)
         if not column_problems:
@@ -948,7 +960,7 @@ class Anonymizer:
         self.known = policy.names
         self.plan = [(c.name, column_transform(c, key)) for c in policy.columns if c.action != "drop"]
 
-    def _jsonl_rows(self, path: Path, shown: Any) -> Iterator[dict[str, Any]]:
+    def _jsonl_rows(self, path: Path, shown: Any, source: str | None) -> Iterator[dict[str, Any]]:
         dataset, known, plan = self.policy.dataset, self.known, self.plan
         row = 0
         with _open_text(path) as f:
@@ -978,9 +990,11 @@ class Anonymizer:
                         out[name] = None if value is None else transform(value)
                 except _ValueProblemError as e:
                     raise InvalidValueError(dataset, name, shown, row, str(e)) from None
+                if source is not None:
+                    out[LINEAGE_COLUMN] = source
                 yield out
 
-    def _csv_rows(self, path: Path, shown: Any) -> Iterator[dict[str, Any]]:
+    def _csv_rows(self, path: Path, shown: Any, source: str | None) -> Iterator[dict[str, Any]]:
         dataset, known = self.policy.dataset, self.known
         with _open_text(path) as f:
             reader = csv.reader(f)
@@ -1016,18 +1030,21 @@ class Anonymizer:
                             out[name] = None if not value else transform(value)
                     except _ValueProblemError as e:
                         raise InvalidValueError(dataset, name, shown, row, str(e)) from None
+                    if source is not None:
+                        out[LINEAGE_COLUMN] = source
                     yield out
             except csv.Error as e:
                 raise InputFormatError(f"dataset '{dataset}': {shown} is not valid CSV: {e}") from None
 
-    def rows(self, path: Path, shown: Any = None) -> Iterator[dict[str, Any]]:
-        """The anonymized records of one input file; errors name it as `shown` (default: its path)."""
+    def rows(self, path: Path, shown: Any = None, source: str | None = None) -> Iterator[dict[str, Any]]:
+        """The anonymized records of one input file; errors name it as `shown` (default: its path).
+        With `source` (the raw object's key), each record ends with it as LINEAGE_COLUMN."""
         shown = path if shown is None else shown
         try:
             if self.policy.format == "csv":
-                yield from self._csv_rows(path, shown)
+                yield from self._csv_rows(path, shown, source)
             else:
-                yield from self._jsonl_rows(path, shown)
+                yield from self._jsonl_rows(path, shown, source)
         except UnicodeDecodeError:
             raise InputFormatError(f"dataset '{self.policy.dataset}': {shown} is not valid UTF-8") from None
         except (OSError, EOFError, zlib.error) as e:
@@ -1054,15 +1071,18 @@ def anonymize(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     key: str | bytes,
+    source_prefix: str = "",
 ) -> Summary:
-    """Anonymizes every input file into one JSON Lines file; all-or-nothing."""
+    """Anonymizes every input file into one JSON Lines file; all-or-nothing. Each record names its file
+    as `source_prefix` + the file's POSIX path under the input (the raw object's key when the input
+    is a copy of the raw prefix `source_prefix`)."""
     started = time.monotonic()
     key_bytes = _key_bytes(key)
     anonymizer = Anonymizer(policy, key_bytes)
     files = input_files(input_path, policy.format)
     output = _output_file(output_path, policy.dataset)
-    source = Path(input_path).resolve()
-    if _inside(output.resolve(), source):
+    source = Path(input_path)
+    if _inside(output.resolve(), source.resolve()):
         raise InputFormatError(f"output {output} must not be inside the input {input_path}")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -1075,7 +1095,8 @@ def anonymize(
         with open(descriptor, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
             write = out.write
             for path in files:
-                for row, record in enumerate(anonymizer.rows(path), 1):
+                relative = path.name if path == source else path.relative_to(source).as_posix()
+                for row, record in enumerate(anonymizer.rows(path, source=source_prefix + relative), 1):
                     try:
                         write(encode(record) + "\n")
                     except UnicodeEncodeError:
@@ -1119,6 +1140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key-secret-id", default=None, help=f"Secrets Manager secret holding the key (default: ${KEY_SECRET_ENV})"
     )
+    parser.add_argument(
+        "--source-prefix",
+        default="",
+        help=f"raw key prefix the input was copied from; {LINEAGE_COLUMN} is it + each file's path under the input",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -1130,7 +1156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy = load_policy(args.policy)
         key = load_key_from_secret(secret_id)
-        summary = anonymize(policy, args.input, args.output, key)
+        summary = anonymize(policy, args.input, args.output, key, args.source_prefix)
     except AnonymizationError as e:
         print(f"anonymize: error: {e}", file=sys.stderr)
         return 1

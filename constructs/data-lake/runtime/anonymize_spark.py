@@ -21,8 +21,14 @@ A window is an hour (``YYYY-MM-DDTHH``) or a day (``YYYY-MM-DD``) in UTC. Its ra
 objects under ``<raw-uri>YYYY/MM/DD/HH/`` (or ``YYYY/MM/DD/``): the layout Firehose writes. A window
 without files is not an error: it writes an empty window.
 
+Each output record ends with ``source_object``, the key of its raw object in the raw bucket
+(lineage: an erasure finds the objects that hold a subject with one query of the curated table).
+A ``--raw-uri`` that is not an ``s3://`` URI (a local folder, in tests) stands for the raw
+prefix named as its last folder: ``/tmp/raw/events`` gives keys ``events/YYYY/MM/DD/HH/<file>``.
+
 The output replaces ``<staging-uri>anonymization_window=<window>/`` (JSON Lines, the very lines
-the single-process script writes, one file per task), so a rerun of a window leaves exactly one
+the single-process script writes with ``--source-prefix <dataset>/<window folder>/``, one file per
+task), so a rerun of a window leaves exactly one
 copy of its rows there; the workflow then appends them to the Iceberg table in one Athena
 statement that does nothing when the table already holds the window (the construct's
 ``commitStatement``). Exit codes as anonymize.py: 0, 1 (an
@@ -82,6 +88,7 @@ def output_columns(policy: anonymize.Policy) -> list[tuple[str, str]]:
         else:
             kind = {"bigint": "long", "double": "double", "boolean": "boolean"}[c.type]
         columns.append((c.name, kind))
+    columns.append((anonymize.LINEAGE_COLUMN, "string"))
     return columns
 
 
@@ -95,12 +102,22 @@ def relative_to(root: str, path: str) -> str:
     return p[len(r) + 1 :] if p.startswith(r + "/") else p
 
 
+def source_root(raw_uri: str, window: str) -> str:
+    """The raw key prefix of a window's objects: the key part of an ``s3://`` raw URI (or, for a local
+    folder, its last folder's name) followed by the window's folder, e.g. ``events/2026/12/07/01/``."""
+    match = re.fullmatch(r"s3://[^/]+/?(.*)", raw_uri)
+    prefix = match.group(1) if match else re.sub(r"^(?:[a-z0-9]+:)?/*", "", raw_uri).rstrip("/").rsplit("/", 1)[-1]
+    prefix = prefix.strip("/")
+    return (f"{prefix}/" if prefix else "") + window_prefix(window)
+
+
 def anonymize_files(
-    policy: anonymize.Policy, key: str | bytes, root: str
+    policy: anonymize.Policy, key: str | bytes, root: str, source: str = ""
 ) -> Callable[[Iterable[Any]], Iterator[tuple]]:
     """The task of a partition of (path, content) rows: each wanted file through anonymize.Anonymizer,
     each record out as the JSON line the single-process script writes (one string column: far
-    cheaper to hand to the JVM than typed columns, and the same bytes)."""
+    cheaper to hand to the JVM than typed columns, and the same bytes). A file's lineage is
+    `source` (the raw key prefix of `root`) followed by its path under `root`."""
 
     def run(files: Iterable[Any]) -> Iterator[tuple]:
         anonymizer = anonymize.Anonymizer(policy, key)
@@ -115,7 +132,7 @@ def anonymize_files(
                 local = Path(directory) / Path(relative).name
                 local.write_bytes(bytes(content))
                 try:
-                    for record in anonymizer.rows(local, shown=relative):
+                    for record in anonymizer.rows(local, shown=relative, source=source + relative):
                         yield (encode(record),)
                 except anonymize.AnonymizationError:
                     raise
@@ -140,8 +157,9 @@ def schema(policy: anonymize.Policy) -> Any:
     return types.StructType([types.StructField(name, kinds[kind], True) for name, kind in output_columns(policy)])
 
 
-def anonymized_frame(spark: Any, policy: anonymize.Policy, key: str | bytes, input_uri: str) -> Any:
-    """The anonymized records of every raw file under `input_uri`: a DataFrame of JSON lines (`value`)."""
+def anonymized_frame(spark: Any, policy: anonymize.Policy, key: str | bytes, input_uri: str, source: str = "") -> Any:
+    """The anonymized records of every raw file under `input_uri` (raw key prefix `source`): a DataFrame
+    of JSON lines (`value`)."""
     from pyspark.sql.utils import AnalysisException
 
     try:
@@ -157,7 +175,7 @@ def anonymized_frame(spark: Any, policy: anonymize.Policy, key: str | bytes, inp
         raise
     # Spark packs files into partitions of up to 128 MiB (spark.sql.files.maxPartitionBytes): a file is
     # never split, and a task holds one file at a time.
-    rows = files.rdd.map(lambda r: (r.path, r.content)).mapPartitions(anonymize_files(policy, key, input_uri))
+    rows = files.rdd.map(lambda r: (r.path, r.content)).mapPartitions(anonymize_files(policy, key, input_uri, source))
     return spark.createDataFrame(rows, "value string")
 
 
@@ -169,7 +187,7 @@ def run(spark: Any, policy: anonymize.Policy, key: str | bytes, raw_uri: str, wi
     """Anonymizes one window into its staging folder, replacing what an earlier run wrote there."""
     input_uri = f"{raw_uri.rstrip('/')}/{window_prefix(window)}"
     output = window_output_uri(staging_uri, window)
-    anonymized_frame(spark, policy, key, input_uri).write.mode("overwrite").text(output)
+    anonymized_frame(spark, policy, key, input_uri, source_root(raw_uri, window)).write.mode("overwrite").text(output)
     return output
 
 
@@ -207,7 +225,7 @@ def run_local(
         part = Path(directory) / "part-00000.jsonl"
         count = 0
         with part.open("w", encoding="utf-8") as out:
-            for (line,) in anonymize_files(policy, key, input_uri)(files()):
+            for (line,) in anonymize_files(policy, key, input_uri, source_root(raw_uri, window))(files()):
                 out.write(line + "\n")
                 count += 1
         # A rerun replaces what an earlier run of the window staged, as Spark's overwrite does.

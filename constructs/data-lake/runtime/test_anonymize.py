@@ -59,7 +59,8 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "opted_in", "type": "boolean", "classification": "non-personal", "action": "keep"},
     {"name": "event", "type": "string", "classification": "non-personal", "action": "keep"},
 ]
-OUTPUT_COLUMNS = [c["name"] for c in COLUMNS if c["action"] != "drop"]
+# The curated columns in policy order, then the lineage column every record ends with.
+OUTPUT_COLUMNS = [c["name"] for c in COLUMNS if c["action"] != "drop"] + ["source_object"]
 DIRECT = ("email", "full_name", "user_id", "phone")
 
 
@@ -369,7 +370,10 @@ def test_bucket_keeps_integers_for_bigint_in_csv(tmp_path: Path) -> None:
     ]
     output = tmp_path / "o.jsonl"
     anon.anonymize(policy("csv", columns), write_csv(tmp_path / "i.csv", [{"age": "37"}, {"age": "-3"}]), output, KEY)
-    assert output.read_text(encoding="utf-8") == '{"age":30}\n{"age":-10}\n'
+    assert (
+        output.read_text(encoding="utf-8")
+        == '{"age":30,"source_object":"i.csv"}\n{"age":-10,"source_object":"i.csv"}\n'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,7 +386,7 @@ def test_nulls_and_missing_values_stay_null(tmp_path: Path) -> None:
     anon.anonymize(policy(), write_jsonl(tmp_path / "i.jsonl", rows), output, KEY)
     for record in read_output(output):
         assert list(record) == OUTPUT_COLUMNS
-        assert all(record[name] is None for name in OUTPUT_COLUMNS if name != "event")
+        assert all(record[name] is None for name in OUTPUT_COLUMNS if name not in ("event", "source_object"))
 
 
 def test_empty_csv_fields_are_null_and_values_are_typed(tmp_path: Path) -> None:
@@ -392,7 +396,7 @@ def test_empty_csv_fields_are_null_and_values_are_typed(tmp_path: Path) -> None:
     anon.anonymize(policy("csv"), write_csv(tmp_path / "i.csv", rows), output, KEY)
 
     first, empty, third = read_output(output)
-    assert all(v is None for v in empty.values())
+    assert all(v is None for k, v in empty.items() if k != "source_object") and empty["source_object"] == "i.csv"
     assert first["age"] == 10 and first["amount"] == 0.0 and first["opted_in"] is True
     assert third["age"] == 20 and third["amount"] == 2.5 and third["opted_in"] is True
     assert first["event_time"] == "2024-02-29 23:00:00"
@@ -403,7 +407,11 @@ def test_csv_and_jsonl_inputs_give_the_same_output(tmp_path: Path) -> None:
     out_json, out_csv = tmp_path / "j.jsonl", tmp_path / "c.jsonl"
     anon.anonymize(policy("jsonl"), write_jsonl(tmp_path / "in.jsonl", rows), out_json, KEY)
     anon.anonymize(policy("csv"), write_csv(tmp_path / "in.csv", rows), out_csv, KEY)
-    assert read_output(out_json) == read_output(out_csv)
+    # The same records, each naming its own file.
+    assert [{**r, "source_object": "in"} for r in read_output(out_json)] == [
+        {**r, "source_object": "in"} for r in read_output(out_csv)
+    ]
+    assert {r["source_object"] for r in read_output(out_csv)} == {"in.csv"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,7 +616,11 @@ def test_gzip_inputs(tmp_path: Path, fmt: str, name: str) -> None:
     plain, zipped = tmp_path / "plain.jsonl", tmp_path / "zipped.jsonl"
     anon.anonymize(policy(fmt), writer(tmp_path / name.replace(".gz", ""), rows), plain, KEY)
     anon.anonymize(policy(fmt), writer(tmp_path / "gz" / name, rows), zipped, KEY)
-    assert plain.read_bytes() == zipped.read_bytes()
+    # The same records but for the lineage, which names each file as it is.
+    assert [r["user_id"] for r in read_output(plain)] == [r["user_id"] for r in read_output(zipped)]
+    assert plain.read_text(encoding="utf-8").replace(f'"{name[:-3]}"', f'"{name}"') == zipped.read_text(
+        encoding="utf-8"
+    )
     assert len(read_output(zipped)) == 100
 
 
@@ -626,6 +638,31 @@ def test_directory_input_is_read_recursively_in_sorted_order(tmp_path: Path) -> 
     assert summary.files == 3 and summary.rows_out == 90
     expected = [expected_pseudonym(KEY, row["user_id"]) for row in make_rows(90)]
     assert [r["user_id"] for r in read_output(output)] == expected
+    # Lineage: each record names its file by its path under the input, after the source prefix.
+    assert [r["source_object"] for r in read_output(output)] == (
+        ["day=1/part-0.jsonl"] * 30 + ["day=1/part-1.json"] * 30 + ["day=2/part-0.jsonl.gz"] * 30
+    )
+    anon.anonymize(policy(), source, output, KEY, source_prefix="user_events/2026/12/07/01/")
+    assert read_output(output)[0]["source_object"] == "user_events/2026/12/07/01/day=1/part-0.jsonl"
+
+
+def test_the_lineage_column_is_reserved_in_the_policy() -> None:
+    columns = [
+        *COLUMNS,
+        {"name": "source_object", "type": "string", "classification": "non-personal", "action": "keep"},
+    ]
+    with pytest.raises(
+        anon.PolicyError,
+        match=r"dataset 'user_events'.*column 'source_object': the name is reserved for the lineage column",
+    ):
+        anon.parse_policy(policy_doc(columns=columns))
+
+
+def test_a_raw_field_named_like_the_lineage_column_is_unclassified(tmp_path: Path) -> None:
+    # A producer cannot forge a row's lineage: the field is not in any policy, so the file fails.
+    rows = [{**make_rows(1)[0], "source_object": "other/object.jsonl"}]
+    with pytest.raises(anon.UnclassifiedColumnError, match="'source_object'"):
+        anon.anonymize(policy(), write_jsonl(tmp_path / "in" / "a.jsonl", rows), tmp_path / "o.jsonl", KEY)
 
 
 def test_directory_with_a_foreign_file_fails(tmp_path: Path) -> None:

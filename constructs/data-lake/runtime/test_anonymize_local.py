@@ -68,6 +68,12 @@ def test_the_window_in_one_process_gives_the_single_process_scripts_lines(tmp_pa
     expected = single_process_lines(policy(columns), folder, tmp_path)
     assert staged(s3) == {"part-00000.jsonl": expected}
     assert len(expected) == 300
+    # Lineage: the raw objects' keys in the raw bucket.
+    assert {json.loads(line)["source_object"] for line in expected} == {
+        "events/2026/12/07/01/part-a.jsonl",
+        "events/2026/12/07/01/part-b.jsonl.gz",
+        "events/2026/12/07/01/sub/part-c.json",
+    }
     text = "\n".join(expected)
     assert "person1@example.org" not in text and "u-000001" not in text
 

@@ -157,8 +157,10 @@ def spark(tmp_path_factory, statement_child):
 
 
 def single_process_lines(p: anonymize.Policy, folder: Path, tmp: Path) -> list[str]:
+    """The single-process script's lines for a window folder `<root>/events/YYYY/MM/DD/HH`, told the raw
+    key prefix the folder stands for, as the job would be."""
     out = tmp / "single.jsonl"
-    anonymize.anonymize(p, folder, out, KEY)
+    anonymize.anonymize(p, folder, out, KEY, source_prefix="/".join(folder.parts[-5:]) + "/")
     return sorted(out.read_text(encoding="utf-8").splitlines())
 
 
@@ -207,7 +209,22 @@ def test_spark_output_equals_the_single_process_output(spark, tmp_path: Path) ->
     expected = single_process_lines(p, folder, tmp_path)
     assert len(expected) == 300
     assert spark_lines(output) == expected  # the same JSON lines, byte for byte
-    assert len(spark_rows(spark, p, output)) == 300  # which the staging table's schema reads
+    got = spark_rows(spark, p, output)
+    assert len(got) == 300  # which the staging table's schema reads
+    # Lineage: each row names its raw object's key, never the next hour's.
+    assert {r["source_object"] for r in got} == {
+        "events/2026/12/07/01/part-a.jsonl",
+        "events/2026/12/07/01/part-b.jsonl.gz",
+        "events/2026/12/07/01/sub/part-c.json",
+    }
+
+
+def test_the_lineage_key_is_the_raw_objects_key_whatever_the_raw_uri() -> None:
+    assert anonymize_spark.source_root("s3://raw/events/", "2026-12-07T01") == "events/2026/12/07/01/"
+    assert anonymize_spark.source_root("s3://raw/events", "2026-12-07") == "events/2026/12/07/"
+    assert anonymize_spark.source_root("/tmp/x/raw/events", "2026-12-07T01") == "events/2026/12/07/01/"
+    assert anonymize_spark.source_root("file:///tmp/x/raw/events/", "2026-12-07T01") == "events/2026/12/07/01/"
+    assert anonymize_spark.output_columns(policy(COLUMNS))[-1] == ("source_object", "string")
 
 
 def test_pseudonyms_are_keyed_and_direct_identifiers_never_reach_the_output(spark, tmp_path: Path) -> None:

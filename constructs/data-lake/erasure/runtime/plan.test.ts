@@ -28,6 +28,17 @@ describe('plan', () => {
     expect(plan(input({ user_id: ALICE, owner_id: OWNER }), NOW, SETTINGS).targets[2].pseudonym).toBe(OWNER);
   });
 
+  test('a store keyed by several identifiers (the raw zone) is requested when the request names any of them', () => {
+    const raw: StoreSpec = { name: 's3:raw-zone', kind: 'rawObjects', automated: true, identifiers: ['owner_id', 'user_id'], config: {} };
+    const stores = [raw, ...STORES.slice(1)];
+    const targetOf = (pseudonyms: Record<string, string>) => plan({ ...input(pseudonyms), registry: { stores } }, NOW, SETTINGS).targets[0];
+    expect(targetOf({ user_id: ALICE }).pseudonym).toBe(ALICE);
+    expect(targetOf({ owner_id: OWNER }).pseudonym).toBe(OWNER);
+    // A request naming only identifiers the raw zone does not hold leaves it unrequested.
+    const other = plan({ ...input({ owner_id: OWNER }), registry: { stores: [{ ...raw, identifiers: ['user_id'] }, ...STORES.slice(1)] } }, NOW, SETTINGS);
+    expect(other.targets[0].pseudonym).toBeUndefined();
+  });
+
   test('keeps the hash of the request id, the receipt, the alert date and the audit expiry', () => {
     const output = plan(input({ user_id: ALICE }, { receivedAt: '2025-02-20T00:00:00.000Z' }), NOW, SETTINGS);
     expect(output.requestHash).toBe(createHash('sha256').update('GDPR-2025-0042').digest('hex'));

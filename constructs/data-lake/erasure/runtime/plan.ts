@@ -153,7 +153,11 @@ export function plan(input: PlanInput, now: Date, settings: PlanSettings): PlanO
   const pseudonyms = subjectPseudonymsOf(input.subjectPseudonyms, known);
   const receivedAt = receivedAtOf(input.receivedAt, now);
   const targets = stores.map((store): Target => {
-    const pseudonym = store.identifier !== undefined ? pseudonyms.get(store.identifier) : undefined;
+    // A store keyed by several identifiers (the raw zone: `identifiers`) is requested when the request
+    // names any of them; its pseudonym is then only that mark (the raw eraser reads every pseudonym of
+    // the request from the request object the workflow saves).
+    const keys = store.identifier !== undefined ? [store.identifier] : Array.isArray(store.identifiers) ? store.identifiers as string[] : [];
+    const pseudonym = keys.map((key) => pseudonyms.get(key)).find((p) => p !== undefined);
     return pseudonym !== undefined && store.automated ? { ...store, pseudonym } : { ...store };
   });
   return {
