@@ -9,6 +9,7 @@ import { COUNT_ROWS, DELETE_ROWS, matchArguments } from './sql';
 import { ErasableStore, IcebergMatch, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
+import { skipCheckov } from '../../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
@@ -143,6 +144,8 @@ export class DataLakeErasure extends Construct {
       },
       timeout: Duration.seconds(30),
     });
+    skipCheckov(this.planFunction, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error and fails '
+      + 'the execution; a function\'s dead-letter queue receives only asynchronous invocations.');
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
@@ -170,6 +173,8 @@ export class DataLakeErasure extends Construct {
       },
       timeout: Duration.seconds(30),
     });
+    skipCheckov(this.submitFunction, 'CKV_AWS_116', 'Invoked synchronously (RequestResponse) by the erase script or a caller granted '
+      + 'grantSubmit, which receives the error as the answer; a function\'s dead-letter queue receives only asynchronous invocations.');
     props.pseudonymizationKey.grantRead(this.submitFunction);
     this.stateMachine.grantStartExecution(this.submitFunction);
     props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
