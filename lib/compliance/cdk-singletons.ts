@@ -92,7 +92,7 @@ export const CDK_SINGLETON_FUNCTIONS: readonly SingletonFunction[] = [
   {
     constructId: new RegExp(`^AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}$`),
     what: 'aws-cdk-lib\'s AwsCustomResource provider (the gateway prefix-list lookups of constructs/network)',
-    outsideVpc: 'It looks up the prefix lists that the VPC\'s own egress rules are built from, one read-only EC2 call per deployment; '
+    outsideVpc: 'it looks up the prefix lists that the VPC\'s own egress rules are built from, one read-only EC2 call per deployment; '
       + 'in the VPC it would need an EC2 interface endpoint to read public metadata.',
   },
 ];
