@@ -20,7 +20,7 @@ export const CONTROL_EXPLANATIONS: Readonly<Record<string, ControlExplanation>> 
     why: 'The private serving API (constructs/serving/private-api.ts) has no stage method setting with a `LoggingLevel`: API Gateway '
       + 'execution logs are off.',
     matters: 'Little. Execution logs go to a log group API Gateway creates and names itself, without the customer key and without a '
-      + 'retention limit, and they can hold request bodies (pseudonymized ids, candidates). Each request is still recorded twice: in '
+      + 'retention limit, and with full request logging they hold request bodies (pseudonymized ids, candidates). Each request is still recorded twice: in '
       + 'the stage\'s access log (request id, status, latencies, caller ARN, under the lake key, 3 months) and in the serving function\'s '
       + 'own log. cdk-nag\'s AwsSolutions-APIG6 finding is acknowledged with the same reason.',
     action: 'Keep. A team that needs execution logs to debug integration errors can switch them on at `ERROR` level for a while, '
@@ -79,8 +79,8 @@ export const CONTROL_EXPLANATIONS: Readonly<Record<string, ControlExplanation>> 
     why: 'The lake\'s access-log bucket (`AccessLogBucket` in lib/defaults/secure-bucket.ts) receives the server access logs of every '
       + 'other bucket and has none of its own.',
     matters: 'No. Logging the sink into itself would log its own log deliveries without end; logging it into another bucket only moves '
-      + 'the question one bucket further. Writes to it come only from the S3 logging service, and its data events can be traced with '
-      + 'CloudTrail where an organisation records them.',
+      + 'the question one bucket further. The S3 logging service is the only writer the kit grants, and the bucket\'s data events can '
+      + 'be traced with CloudTrail where an organisation records them.',
     action: 'Keep. cdk-nag\'s AwsSolutions-S1, the GDPR pack\'s logging rule and checkov\'s CKV_AWS_18 carry the same reason.',
   },
   'CT.S3.PR.4': {
