@@ -3,7 +3,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '**/cdk.out/', '.venv/', '**/*.d.ts', '**/*.js', '!eslint.config.js', '!jest.config.js'] },
+  { ignores: ['node_modules/', 'cdk.out/', '**/cdk.out/', '.venv/', '.venv-checkov/', '**/*.d.ts', '**/*.js', '!eslint.config.js', '!jest.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

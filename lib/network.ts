@@ -1,4 +1,4 @@
-import { aws_ec2 as ec2 } from 'aws-cdk-lib';
+import { Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 /**
@@ -13,4 +13,19 @@ export interface IWorkloadNetwork {
   securityGroupFor(scope: Construct, id: string, description: string): ec2.ISecurityGroup;
   /** The VPC's interface endpoint for an AWS service, added under `id` the first time it is asked for. */
   interfaceEndpointFor(id: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.IInterfaceVpcEndpoint;
+}
+
+/**
+ * The resources of the EC2 actions with which Lambda and SageMaker, as a workload's role, create,
+ * share and delete its network interfaces: interfaces and security groups of the stack's account
+ * and region, and subnets of the region. IAM takes resource-level permissions for all of these
+ * actions (`ec2:CreateNetworkInterface` acts on the interface, its subnet and its security groups;
+ * the others on the interface); Lambda's VPC guide gives an ARN of the account and region, with
+ * wildcards for type and id, as the resource of `ec2:DeleteNetworkInterface`. Subnets may be of another account: a VPC shared through AWS RAM keeps its
+ * owner's account in its subnets' ARNs.
+ */
+export function networkInterfaceResources(scope: Construct): string[] {
+  const stack = Stack.of(scope);
+  const ec2Arn = (account: string, resource: string) => `arn:${stack.partition}:ec2:${stack.region}:${account}:${resource}`;
+  return [ec2Arn(stack.account, 'network-interface/*'), ec2Arn(stack.account, 'security-group/*'), ec2Arn('*', 'subnet/*')];
 }

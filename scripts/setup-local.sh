@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# What the local run (npm run serve:local, npm run bench:serving, local/*.test.ts) needs, installed
-# only when missing: redis-server (Debian's package; Valkey speaks the same protocol), the
-# project's .venv (pinned Python tools, moto server and pyspark among them), built as
-# scripts/test-all.sh builds it, and the Iceberg runtime jar for Spark. Idempotent and quiet when
-# everything is present.
+# What the local run (npm run serve:local, npm run bench:serving, local/*.test.ts) and the tests
+# need, installed only when missing: redis-server (Debian's package; Valkey speaks the same
+# protocol), the project's .venv (pinned Python tools, moto server and pyspark among them), built as
+# scripts/test-all.sh builds it, .venv-checkov (the template scanner), and the Iceberg runtime jar
+# for Spark. Idempotent and quiet when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,16 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
   python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$wanted" > "$stamp"
+fi
+
+# checkov in a venv of its own (its pins conflict with .venv's), stamped like .venv.
+checkov_stamp=.venv-checkov/.requirements.sha256
+checkov_wanted=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_wanted" ]; then
+  echo "setup-local: installing checkov into .venv-checkov (requirements-checkov.txt)" >&2
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  echo "$checkov_wanted" > "$checkov_stamp"
 fi
 
 # The Iceberg runtime for Spark, for the erasure SQL test (constructs/data-lake/erasure/test_erasure_sql.py):

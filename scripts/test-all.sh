@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check the project has, in the order a failure is cheapest to find.
-# On a fresh clone it installs what it needs: node_modules (npm ci) and .venv (pinned Python tools).
+# On a fresh clone it installs what it needs: node_modules (npm ci), .venv (pinned Python tools) and
+# .venv-checkov (the template scanner).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,12 +99,17 @@ if [ $((rc & 2)) -ne 0 ]; then
 fi
 echo "cfn-lint: 0 errors over $(ls "$out"/*.template.json | wc -l) template(s) in regions: $regions (exit $rc)"
 
+# An independent scanner over the same templates: every failed check is fixed, or skipped in the
+# resource's metadata with a reason (skipCheckov in lib/compliance/checkov.ts).
+step "Scan the templates (checkov, .venv-checkov)"
+.venv-checkov/bin/python scripts/checkov_templates.py "$out" --summary "$reports/checkov.json"
+
 step "All checks passed"
 phases+=("total $SECONDS s")
 summary="$(IFS=,; echo "${phases[*]}" | sed 's/,/, /g')"
 printf 'phases: %s\n' "$summary"
 mkdir -p .cache && echo "$(date -u +%Y-%m-%d) $(nproc) cores: $summary" > .cache/test-phases.txt
-# One closing line over both test runners, in the plain form any CI reader understands.
+# One closing line over the test runners and the template scan, in the plain form any CI reader understands.
 python3 - "$reports" <<'PY'
 import json, os, sys, xml.etree.ElementTree as ET
 reports = sys.argv[1]
@@ -115,5 +121,10 @@ if os.path.exists(junit):
         total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
         skipped = int(suite.get("skipped", 0))
         passed, failed = passed + total - bad - skipped, failed + bad
+# checkov counts one result per template: it passes with no failed check and no skip without a reason.
+checkov = os.path.join(reports, "checkov.json")
+if os.path.exists(checkov):
+    templates = json.load(open(checkov))["templates"]
+    passed, failed = passed + templates["passed"], failed + templates["failed"]
 print(f"tests: {passed} passed, {failed} failed")
 PY

@@ -17,6 +17,7 @@ import { DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_JOB_NA
 import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
+import { skipCheckov } from '../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createRunFailedAlarm, createRunMissingAlarm, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace, pipelineMetric } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -671,6 +672,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       timeout: Duration.minutes(1),
       environment: { [RESOLVE_MODEL_ENV]: stack.toJsonString(settings), NODE_OPTIONS: '--enable-source-maps' },
     });
+    skipCheckov(fn, 'CKV_AWS_116', 'Invoked synchronously by the batch workflow\'s Lambda task, which retries service errors and fails the '
+      + 'execution with the function\'s error; a function\'s dead-letter queue receives only asynchronous invocations.');
     props.network.interfaceEndpointFor('SagemakerApi', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API);
     const role = fn.executionRole;
     const arn = (resource: string) => `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;

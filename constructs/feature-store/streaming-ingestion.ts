@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import type { FeatureGroup } from './feature-group';
 import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
+import { skipCheckov } from '../../lib/compliance/checkov';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -125,6 +126,8 @@ export class StreamingIngestion extends Construct {
       reportBatchItemFailures: true,
       onFailure: new sources.SqsDlq(this.deadLetterQueue),
     }));
+    skipCheckov(this.handler, 'CKV_AWS_116', 'Invoked by a Kinesis event source mapping, which polls synchronously: batches that fail every retry '
+      + 'go to the mapping\'s on-failure destination (the alarmed dead-letter queue); a function\'s dead-letter queue receives only asynchronous invocations.');
   }
 
   /**

@@ -23,6 +23,7 @@ import { ModelSource, RealtimeEndpoint, VariantKind } from '../endpoint';
 import type { ServingLog, TrafficWeightsSource } from '../serving';
 import { DataCategory, classify } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
+import { skipCheckov } from '../../lib/compliance/checkov';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
@@ -458,6 +459,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       },
     });
     fn.addEventSource(new sources.SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true }));
+    skipCheckov(fn, 'CKV_AWS_116', 'Invoked by an SQS event source mapping, which polls synchronously: a failed approval returns to the queue '
+      + 'and, after its retries, goes to the queue\'s own dead-letter queue (alarmed); a function\'s dead-letter queue receives only asynchronous invocations.');
     this.grantPromotion(fn.executionRole, props);
     return { queue, deadLetterQueue, rule, fn, deadLetterAlarm };
   }
@@ -514,6 +517,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
       timeout: CONFIG_READER_TIMEOUT,
       environment: common,
     });
+    skipCheckov(fn, 'CKV_AWS_116', 'The service token of a custom resource: CloudFormation invokes it once per stack operation and fails the '
+      + 'operation when no answer arrives within the service timeout; a dead-letter queue would keep a request whose presigned response URL has expired.');
     const role = fn.executionRole;
     const arn = (resource: string) => `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;
     const released = arn(`endpoint-config/${this.releaseNamePrefix}*`);
@@ -570,6 +575,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
     });
     // A failed look is not retried: the next scheduled one reads fresher evidence and completes the work.
     fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
+    skipCheckov(fn, 'CKV_AWS_116', 'Invoked by its schedule with an empty event and, by design, no retry: the next scheduled look reads fresher '
+      + 'evidence and completes the work, and failed looks raise RampFailureAlarm; a dead-letter queue would keep empty events with nothing to replay.');
 
     const role = fn.executionRole;
     role.addToPrincipalPolicy(new iam.PolicyStatement({

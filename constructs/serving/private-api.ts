@@ -2,6 +2,7 @@ import { Duration, aws_apigateway as apigw, aws_ec2 as ec2, aws_iam as iam, aws_
 import { Construct } from 'constructs';
 import { FEEDBACK_ROUTE, SERVE_ROUTE } from './runtime/contract';
 import { acknowledge } from '../../lib/compliance/acknowledge';
+import { skipCheckov } from '../../lib/compliance/checkov';
 import { createLogGroup } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 
@@ -98,6 +99,8 @@ export class PrivateApi extends Construct {
       'Execution logs would go to an API Gateway managed log group without the customer key and without a retention limit; the access log (under the lake key) and the function\'s own log cover each request.');
     acknowledge(this.api.deploymentStage, 'AwsSolutions-APIG3',
       'A private API is reachable only through the VPC endpoint, from the company backend, with IAM authorization; WAF protects internet-facing entries.');
+    skipCheckov(this.api.deploymentStage, 'CKV_AWS_120', 'Both routes are POST, and API Gateway caches GET methods only by default and keys '
+      + 'a cache on request parameters, never the body; the answers are per user, so a cache cluster (billed by the hour) would hold personal results and serve no hits.');
   }
 
   /** Lets `grantee` call the request path (`execute-api:Invoke` on its methods). */

@@ -6,6 +6,7 @@ import {
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
 import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
+import { skipCheckov } from '../../lib/compliance/checkov';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { KnnIndexBody, VectorFieldOptions, knnIndexBody, vectorFieldProblems } from './index-settings';
@@ -272,6 +273,8 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
         timeout: DOCUMENT_ERASER_TIMEOUT,
       });
       this.grantEraseDocuments(this.eraser);
+      skipCheckov(this.eraser, 'CKV_AWS_116', 'Invoked synchronously by the data lake\'s erasure workflow (a Lambda task), which receives the error '
+        + 'and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
       this.connections.allowDefaultPortFrom(this.eraser, `Document eraser of ${this.node.path}`);
     }
     return this.eraser;

@@ -1,7 +1,7 @@
 import { App, Aspects, IPolicyValidationPlugin, Validations } from 'aws-cdk-lib';
 import { KitError } from '../errors';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
-import { CdkSingletonAcknowledgments } from './cdk-singletons';
+import { CdkSingletonAcknowledgments, CdkSingletonCheckovSkips } from './cdk-singletons';
 import { GdprChecks } from './gdpr';
 import { ErrorsBlock, ReportOnly } from './report-only';
 
@@ -17,7 +17,8 @@ export const OPTIONAL_PACKS_CONTEXT = 'packs';
 
 /**
  * Adds the compliance gate to an app: AWS Solutions and GDPR checks always (errors fail
- * synth), the optional packs named in context as report-only.
+ * synth), the optional packs named in context as report-only, and the reasons why checkov's
+ * Lambda checks do not apply to aws-cdk-lib's singleton functions.
  */
 export function applyComplianceGate(app: App, optionalPacks: readonly string[] = []): void {
   const unknown = optionalPacks.filter((p) => OPTIONAL_PACKS[p] === undefined);
@@ -30,4 +31,6 @@ export function applyComplianceGate(app: App, optionalPacks: readonly string[] =
     ...optionalPacks.map((p) => new ReportOnly(OPTIONAL_PACKS[p](app))),
   );
   Aspects.of(app).add(new CdkSingletonAcknowledgments());
+  // checkov runs on the synthesized templates, outside synth; its suppressions travel as resource metadata.
+  Aspects.of(app).add(new CdkSingletonCheckovSkips());
 }

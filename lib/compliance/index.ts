@@ -1,6 +1,7 @@
 export * from './acknowledge';
 export * from './acknowledgments';
 export * from './cdk-singletons';
+export * from './checkov';
 export * from './gate';
 export * from './grant-findings';
 export * from './gdpr';

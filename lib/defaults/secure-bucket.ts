@@ -3,6 +3,7 @@ import { KitError } from '../errors';
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classificationProblems, classify } from '../classification';
 import { acknowledge } from '../compliance/acknowledge';
+import { skipCheckov } from '../compliance/checkov';
 import { destroyOnRemoval, resolveRemovalPolicy } from './removal';
 
 /** Days after which an unfinished multipart upload is cleaned up. */
@@ -150,5 +151,6 @@ export class AccessLogBucket extends s3.Bucket {
     const reason = 'This bucket is the sink of S3 server access logs; logging it into itself would record its own log deliveries without end.';
     acknowledge(this, 'GDPR-S3BucketAccessLogging', reason);
     acknowledge(this, 'AwsSolutions-S1', reason);
+    skipCheckov(this, 'CKV_AWS_18', reason);
   }
 }

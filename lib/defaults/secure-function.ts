@@ -1,8 +1,9 @@
 import { Duration, Token, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { createLogGroup } from './log-group';
+import { skipCheckov } from '../compliance/checkov';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
-import { IWorkloadNetwork } from '../network';
+import { IWorkloadNetwork, networkInterfaceResources } from '../network';
 
 /** Properties of a {@link SecureFunction}. */
 export interface SecureFunctionProps {
@@ -35,10 +36,13 @@ export interface SecureFunctionProps {
   readonly functionName?: string;
 }
 
-/** ENI actions a function in a VPC needs; IAM defines them on `*` only. */
+/**
+ * The actions with which Lambda manages a VPC function's network interfaces, as its role. IAM takes
+ * resource-level permissions for them (see {@link networkInterfaceResources});
+ * `ec2:DescribeNetworkInterfaces` is the one that works on `*` only (Lambda's VPC guide).
+ */
 const VPC_ENI_ACTIONS = [
   'ec2:CreateNetworkInterface',
-  'ec2:DescribeNetworkInterfaces',
   'ec2:DeleteNetworkInterface',
   'ec2:AssignPrivateIpAddresses',
   'ec2:UnassignPrivateIpAddresses',
@@ -61,9 +65,11 @@ export class SecureFunction extends nodejs.NodejsFunction {
     // Added before the function exists so that exactly these wildcards are acknowledged; tracing
     // would add the same X-Ray statement again, which changes no finding.
     addStatementsWithWildcards(role, [
-      new iam.PolicyStatement({ actions: VPC_ENI_ACTIONS, resources: ['*'] }),
+      new iam.PolicyStatement({ actions: VPC_ENI_ACTIONS, resources: networkInterfaceResources(scope) }),
+      new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces'], resources: ['*'] }),
       new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
-    ], 'A function in a VPC manages its network interfaces, and traces to X-Ray, with actions that IAM defines on * only.');
+    ], 'A function in a VPC manages its network interfaces (any interface of its account and region, in any subnet of the region), '
+      + 'and describes them and traces to X-Ray with actions that IAM defines on * only.');
     const logGroup = createLogGroup(scope, `${id}Logs`, { encryptionKey: props.encryptionKey, retention: props.logRetention });
     super(scope, id, {
       entry: props.entry,
@@ -87,5 +93,10 @@ export class SecureFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(role);
     this.executionRole = role;
+    if (props.reservedConcurrentExecutions === undefined) {
+      skipCheckov(this, 'CKV_AWS_115', 'Concurrency is reserved only for functions that must run one invocation at a time; for this one a '
+        + 'reservation would cap it at that number and take the same share from the account\'s unreserved pool (Lambda keeps 100 '
+        + 'unreserved), which every other function in the account draws on.');
+    }
   }
 }

@@ -10,6 +10,7 @@ import { ErasableStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProb
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
+import { skipCheckov } from '../../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
@@ -181,6 +182,8 @@ export class DataLakeErasure extends Construct {
       },
       timeout: Duration.seconds(30),
     });
+    skipCheckov(this.planFunction, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error and fails '
+      + 'the execution; a function\'s dead-letter queue receives only asynchronous invocations.');
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
@@ -211,6 +214,8 @@ export class DataLakeErasure extends Construct {
       },
       timeout: Duration.seconds(30),
     });
+    skipCheckov(this.submitFunction, 'CKV_AWS_116', 'Invoked synchronously (RequestResponse) by the erase script or a caller granted '
+      + 'grantSubmit, which receives the error as the answer; a function\'s dead-letter queue receives only asynchronous invocations.');
     props.pseudonymizationKey.grantRead(this.submitFunction);
     this.stateMachine.grantStartExecution(this.submitFunction);
     props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
@@ -917,6 +922,8 @@ export class DataLakeErasure extends Construct {
         timeout: Duration.minutes(5),
       });
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.cacheKeysEraser.functionArn] }));
+      skipCheckov(this.cacheKeysEraser, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error, '
+        + 'retries an unreachable cache and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
       // The function reads each cache's AUTH token from Secrets Manager.
       this.props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     }
