@@ -18,7 +18,8 @@ export const DATA_STORE_TYPES: readonly string[] = [
 
 /** The actions that read the contents of a data store, per service prefix. */
 export const READ_ACTIONS: Readonly<Record<string, readonly string[]>> = {
-  s3: ['s3:GetObject', 's3:GetObjectVersion'],
+  // Replication reads a version to copy it elsewhere: a read like any other.
+  s3: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectVersionForReplication', 's3:GetObjectTorrent', 's3:GetObjectVersionTorrent'],
   dynamodb: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:GetRecords', 'dynamodb:PartiQLSelect', 'dynamodb:ExportTableToPointInTime'],
   kinesis: ['kinesis:GetRecords', 'kinesis:SubscribeToShard'],
   sqs: ['sqs:ReceiveMessage'],

@@ -113,23 +113,33 @@ export function statementsOf(node: CfnResource): Json[] {
   }
 }
 
-/** AWS managed policies that read every bucket, table and stream in the account. */
-export const READ_EVERYTHING_MANAGED_POLICIES = [
-  'AdministratorAccess',
-  'PowerUserAccess',
-  'ReadOnlyAccess',
-  'AmazonS3ReadOnlyAccess',
-  'AmazonS3FullAccess',
-  'AmazonDynamoDBReadOnlyAccess',
-  'AmazonDynamoDBFullAccess',
-  'AmazonKinesisReadOnlyAccess',
-  'AmazonKinesisFullAccess',
+/**
+ * AWS managed policies known not to read a data store's contents: what the kit's functions attach
+ * (logs, VPC network interfaces, X-Ray). Every other AWS managed policy counts as reading: AWS
+ * changes them without notice, and many read far more than their names say
+ * (AmazonSageMakerFullAccess reads buckets named *sagemaker*, ReadOnlyAccess reads everything).
+ */
+export const NON_READING_MANAGED_POLICIES: readonly string[] = [
+  'service-role/AWSLambdaBasicExecutionRole',
+  'service-role/AWSLambdaVPCAccessExecutionRole',
+  'service-role/AWSLambdaENIManagementAccess',
+  'AWSXRayDaemonWriteAccess',
+  'CloudWatchLambdaInsightsExecutionRolePolicy',
 ];
 
-/** Whether a role's managed policy ARNs include one that reads everything. */
-export function attachesReadEverythingPolicy(role: CfnResource): boolean {
-  return asList(props(role).ManagedPolicyArns).some((arn) => {
-    const text = JSON.stringify(arn);
-    return READ_EVERYTHING_MANAGED_POLICIES.some((name) => text.includes(`:policy/${name}"`));
+/** The AWS managed policies a role, user or group attaches that are not known to leave data alone (fails closed on tokens). */
+export function attachedReadingManagedPolicies(principal: CfnResource): string[] {
+  return asList(props(principal).ManagedPolicyArns).flatMap((arn) => {
+    const text = literalArn(arn);
+    if (text === undefined) {
+      // A customer managed policy of the app is read statement by statement; anything else could be anything.
+      return referencesIn(arn, principal).resources.size > 0 ? [] : [JSON.stringify(arn)];
+    }
+    const match = /:iam::aws:policy\/(.+)$/.exec(text);
+    if (match === null) {
+      // A customer managed policy named by ARN, outside the app: its statements are unknown.
+      return [text];
+    }
+    return NON_READING_MANAGED_POLICIES.includes(match[1]) ? [] : [match[1]];
   });
 }

@@ -3,7 +3,7 @@
  * a data stack and an ML stack), nested stacks, exports read by name, IAM users and groups, and
  * partial-name wildcards on the raw bucket's ARN.
  */
-import { CfnOutput, Duration, Fn, NestedStack, Stack, Tags, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, NestedStack, Stack, Tags, aws_iam as iam, aws_lakeformation as lakeformation, aws_s3 as s3 } from 'aws-cdk-lib';
 import { DataCategory, classify, markAnonymizationStage } from '../../../../lib/classification';
 import { kitApp } from '../../../support/app';
 import { gdprViolations } from '../../../support/gdpr';
@@ -100,4 +100,52 @@ test('passes a registered stage in the data stack reading the raw bucket; the ta
   Tags.of(ml).add('mlsd:anonymization-stage', 'true');
   const found = findings(data, ml);
   expect(found).toEqual([expect.stringMatching(/^GDPR-AnonymizationGuard\[Tagged[0-9A-F]{8}:Data\/Raw[0-9A-F]{8}\]$/)]);
+});
+
+describe('read paths beyond a role reading the bucket', () => {
+  test('flags S3 replication of the raw zone to a bucket not classified raw, and the replication role that reads it; passes replication to a raw bucket of the app except for its role', () => {
+    const { data, raw } = dataStack();
+    const copy = new s3.Bucket(data, 'Copy');
+    const rawCopy = new s3.Bucket(data, 'RawCopy');
+    classify(rawCopy, RAW);
+    const replicator = new iam.Role(data, 'Replicator', { assumedBy: new iam.ServicePrincipal('s3.amazonaws.com') });
+    replicator.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObjectVersionForReplication'], resources: [raw.arnForObjects('*')] }));
+    (raw.node.defaultChild as s3.CfnBucket).replicationConfiguration = {
+      role: replicator.roleArn,
+      rules: [
+        { status: 'Enabled', destination: { bucket: copy.bucketArn } },
+        { status: 'Enabled', destination: { bucket: rawCopy.bucketArn } },
+      ],
+    };
+    expect(findings(data)).toEqual([
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[Replicator[0-9A-F]{8}:Raw[0-9A-F]{8}\]$/),
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[replication-rule-0:Raw[0-9A-F]{8}\]$/),
+    ]);
+  });
+
+  test('flags the raw zone registered with Lake Formation, and a data-location grant on it', () => {
+    const { data, raw } = dataStack();
+    new lakeformation.CfnResource(data, 'Location', { resourceArn: raw.bucketArn, useServiceLinkedRole: true });
+    const analyst = sageMakerRole(data, 'Analyst');
+    new lakeformation.CfnPermissions(data, 'Grant', {
+      dataLakePrincipal: { dataLakePrincipalIdentifier: analyst.roleArn },
+      resource: { dataLocationResource: { s3Resource: raw.bucketArn } },
+      permissions: ['DATA_LOCATION_ACCESS'],
+    });
+    expect(findings(data)).toEqual([
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[Analyst[0-9A-F]{8}:Raw[0-9A-F]{8}\]$/),
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[lakeformation-location:Raw[0-9A-F]{8}\]$/),
+    ]);
+  });
+
+  test('flags an AWS managed policy not known to leave data alone (not only a fixed list of read-everything ones), and a customer managed policy from outside the app', () => {
+    const { data } = dataStack();
+    sageMakerRole(data, 'Studio').addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSageMakerFullAccess'));
+    sageMakerRole(data, 'Imported').addManagedPolicy(iam.ManagedPolicy.fromManagedPolicyArn(data, 'Theirs', 'arn:aws:iam::123456789012:policy/team-data-access'));
+    sageMakerRole(data, 'Logs').addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole'));
+    expect(findings(data)).toEqual([
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[Imported[0-9A-F]{8}:Raw[0-9A-F]{8}\]$/),
+      expect.stringMatching(/^GDPR-AnonymizationGuard\[Studio[0-9A-F]{8}:Raw[0-9A-F]{8}\]$/),
+    ]);
+  });
 });
