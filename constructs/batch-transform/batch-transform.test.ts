@@ -448,7 +448,7 @@ describe('schedule and alarms', () => {
 
 describe('validation', () => {
   test.each<[string, (s: Setup) => Partial<BatchTransformProps>, RegExp]>([
-    ['a bad instance type', () => ({ instanceType: 'm5.xlarge' }), /instanceType must be a SageMaker instance type such as ml\.m5\.xlarge, but 'm5\.xlarge' was provided/],
+    ['a bad instance type', () => ({ instanceType: 'm5.xlarge' }), /instanceType must be one of the \d+ instance types SageMaker accepts for transform \(botocore [\d.]+, sagemaker 2017-07-24\), e\.g\. ml\.m5\.xlarge, but 'm5\.xlarge' was provided; did you mean 'ml\.m5\.xlarge'\?/],
     ['instanceCount 0', () => ({ instanceCount: 0 }), /instanceCount must be a whole number from 1 to 100, but 0 was provided/],
     ['instanceCount 101', () => ({ instanceCount: 101 }), /instanceCount must be a whole number from 1 to 100, but 101 was provided/],
     ['instanceCount 1.5', () => ({ instanceCount: 1.5 }), /instanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],

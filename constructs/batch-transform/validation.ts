@@ -1,3 +1,4 @@
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { EXPORT_PART_FIELD, TransformFormat } from './export';
 import type { PredictionCache } from './prediction-cache';
@@ -37,7 +38,6 @@ export const SPLIT_TYPES = ['Line'] as const;
 export const MAX_STALENESS_WINDOW = Duration.days(7);
 
 const NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-const INSTANCE_TYPE = /^ml\.[a-z0-9-]+\.[a-z0-9]+$/;
 const MODEL_NAME = /^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
 
 /** Props after defaults, as the rules see them. */
@@ -144,8 +144,8 @@ const RULES: readonly Rule[] = [
     message: () => 'modelPackageGroupName needs model to be a CfnModel: the models of approved versions are placed as it is (role, VPC, network isolation), but a model name was provided',
   },
   {
-    condition: (p) => known(p.instanceType) && !INSTANCE_TYPE.test(p.instanceType),
-    message: (p) => `instanceType must be a SageMaker instance type such as ${DEFAULT_INSTANCE_TYPE}, but '${p.instanceType}' was provided`,
+    condition: (p) => known(p.instanceType) && instanceTypeProblem('instanceType', p.instanceType, 'transform', DEFAULT_INSTANCE_TYPE) !== undefined,
+    message: (p) => instanceTypeProblem('instanceType', p.instanceType, 'transform', DEFAULT_INSTANCE_TYPE)!,
   },
   {
     condition: (p) => outside(p.instanceCount, INSTANCE_COUNT_RANGE),
@@ -216,8 +216,9 @@ const RULES: readonly Rule[] = [
     message: (p) => `the model must read at least one column, but ${p.columns === undefined ? `dataset '${p.source.name}' has none besides the keys` : 'columns is empty'}`,
   },
   {
-    condition: (p) => known(p.loadInstanceType) && !INSTANCE_TYPE.test(p.loadInstanceType),
-    message: (p) => `loadInstanceType must be a SageMaker instance type such as ${DEFAULT_LOAD_INSTANCE_TYPE}, but '${p.loadInstanceType}' was provided`,
+    // The cache and vector loaders run as processing jobs.
+    condition: (p) => known(p.loadInstanceType) && instanceTypeProblem('loadInstanceType', p.loadInstanceType, 'processing', DEFAULT_LOAD_INSTANCE_TYPE) !== undefined,
+    message: (p) => instanceTypeProblem('loadInstanceType', p.loadInstanceType, 'processing', DEFAULT_LOAD_INSTANCE_TYPE)!,
   },
   {
     condition: (p) => outside(p.loadVolumeSizeGiB, { min: 1, max: 16384 }),

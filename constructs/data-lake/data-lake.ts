@@ -14,6 +14,7 @@ import {
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { IWorkloadNetwork } from '../../lib/network';
 import { AwsContainerImage, grantJobRuntime, hasSparkProcessingImage, sklearnProcessingImage, sparkProcessingImage } from '../../lib/sagemaker';
 import { DEFAULT_MAX_BATCH_INSTANCES, sizeAnonymization } from '../../lib/sizing';
@@ -167,7 +168,6 @@ export function rawErasureLookback(window: Duration, maxRuntime: Duration): Dura
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 /** Types a retention's time column may have. */
 const TIME_COLUMN_TYPES: readonly string[] = ['timestamp', 'date'];
-const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 
 const WINDOW_GLUE_COLUMN: glue.CfnTable.ColumnProperty = {
   name: WINDOW_COLUMN, type: 'string', comment: 'The raw window these rows were anonymized from (YYYY-MM-DD[THH], UTC): each is appended once',
@@ -676,8 +676,9 @@ export class DataLake extends Construct {
     if (raw > curated) {
       problems.push(`rawRetention (${raw} days) must not exceed curatedRetention (${curated} days): raw personal data should leave first`);
     }
-    if (props.anonymizationInstanceType !== undefined && !INSTANCE_TYPE.test(props.anonymizationInstanceType)) {
-      problems.push(`anonymizationInstanceType must be a SageMaker instance type such as ml.m5.xlarge, but '${props.anonymizationInstanceType}' was provided`);
+    const instanceType = instanceTypeProblem('anonymizationInstanceType', props.anonymizationInstanceType, 'processing', DEFAULT_ANONYMIZATION_INSTANCE_TYPE);
+    if (instanceType !== undefined) {
+      problems.push(instanceType);
     }
     const volume = props.anonymizationVolumeSizeGiB;
     if (volume !== undefined && (!Number.isInteger(volume) || volume < 1 || volume > 16384)) {

@@ -1,7 +1,7 @@
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token } from 'aws-cdk-lib';
 import type { RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
 import { DEFAULT_ALARM_EVALUATION_PERIODS, GUARDRAIL_WAIT_RANGE } from './defaults';
-import { instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
 import { endpointFiguresProblems } from '../../lib/sizing';
 
 /** SageMaker's pattern for endpoint and variant names: 1-63 letters, digits and hyphens, no leading or trailing hyphen. */
@@ -48,8 +48,8 @@ const VARIANT_RULES: readonly VariantRule[] = [
     message: (_v, l) => tokenMessage(l, 'instanceType', 'whether the endpoint config may carry a KMS key depends on it (local NVMe instance storage)'),
   },
   {
-    condition: (v) => !Token.isUnresolved(v.instanceType) && (typeof v.instanceType !== 'string' || instanceFamily(v.instanceType) === undefined),
-    message: (v, l) => `${l}.instanceType must be a SageMaker instance type ml.<family>.<size> such as ml.m5.xlarge or ml.g5.xlarge, but '${v.instanceType}' was provided`,
+    condition: (v) => !Token.isUnresolved(v.instanceType) && (typeof v.instanceType !== 'string' || instanceTypeProblem('instanceType', v.instanceType, 'endpoint', 'ml.m5.xlarge') !== undefined),
+    message: (v, l) => instanceTypeProblem(`${l}.instanceType`, String(v.instanceType), 'endpoint', 'ml.m5.xlarge or ml.g5.xlarge')!,
   },
   {
     condition: (v) => v.initialWeight !== undefined && Token.isUnresolved(v.initialWeight),

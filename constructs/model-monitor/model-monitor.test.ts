@@ -539,7 +539,7 @@ describe('validation', () => {
     ['variants', () => ({ variantNames: ['a', 'a', 'b_c'] }), /variantNames: 'b_c' must be letters[\s\S]*variantNames must be unique, but a repeat/],
     ['window', () => ({ window: Duration.seconds(90) }), /window must be a whole number of minutes from 1 to 44640, but 1 minute 30 seconds was provided/],
     ['min samples', () => ({ minSamples: 0 }), /minSamples must be a whole number of at least 1, but 0 was provided/],
-    ['instance type', () => ({ instanceType: 'm5.large' }), /instanceType must look like ml.<family>.<size>, but 'm5.large' was provided/],
+    ['instance type', () => ({ instanceType: 'm5.large' }), /instanceType must be one of the \d+ instance types SageMaker accepts for processing .*, e\.g\. ml\.m5\.large, but 'm5\.large' was provided; did you mean 'ml\.m5\.large'\?/],
     ['distance with the drift job', () => ({ thresholds: { featureDistance: 0.1 } }), /thresholds.featureDistance applies to engine 'model-monitor' only/],
     ['model monitor without endpoint and baseline', (lake) => ({ engine: 'model-monitor', endpointName: undefined, captureS3Uri: `s3://${lake.curatedBucket.bucketName}/c/` }),
       /engine 'model-monitor' needs endpointName[\s\S]*needs modelMonitorBaseline/],

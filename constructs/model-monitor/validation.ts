@@ -1,3 +1,4 @@
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token } from 'aws-cdk-lib';
 import {
   FeatureKind, MIN_SCHEDULE_INTERVAL, ModelMonitorProps, MonitorEngine, ProblemType,
@@ -16,7 +17,6 @@ const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const CRON = /^cron\(\S+( \S+){5}\)$/;
 const MODEL_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
 const VARIANT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
-const INSTANCE_TYPE = /^ml\.[a-z0-9]+\.[a-z0-9]+$/;
 const S3_URI = /^s3:\/\/([^/]+)\/(.*)$/;
 
 export const MODEL_NAME_MAX_LENGTH = 50;
@@ -228,8 +228,8 @@ const RULES: readonly Rule[] = [
       : [`${name} must be a whole number of at least ${min}, but ${value} was provided`];
   }),
   (p) => retrainingCooldownProblem('retrainingCooldown', p.retrainingCooldown),
-  (p) => (literal(p.instanceType) && !INSTANCE_TYPE.test(p.instanceType)
-    ? `instanceType must look like ml.<family>.<size>, but '${p.instanceType}' was provided` : undefined),
+  // Drift jobs and Model Monitor schedules run as processing jobs.
+  (p) => (literal(p.instanceType) ? instanceTypeProblem('instanceType', p.instanceType, 'processing', 'ml.m5.large') : undefined),
   (p, ctx) => {
     if ((p.engine ?? 'drift-job') !== 'model-monitor') {
       return [

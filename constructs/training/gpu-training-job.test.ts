@@ -393,7 +393,8 @@ describe('validation', () => {
     ['an entry point outside the code', { entryPoint: '../evaluate.py' }, /entryPoint must be a file path relative to trainingCode, without '..', but '..\/evaluate.py' was provided/],
     ['a missing code directory', { trainingCode: path.join(__dirname, 'nowhere') }, /trainingCode must be a local directory, but '.*nowhere' does not exist/],
     ['an unknown approval status', { approvalStatus: 'Rejected' as never }, /approvalStatus must be one of PendingManualApproval, Approved, but 'Rejected' was provided/],
-    ['a bad inference instance type', { inferenceInstanceTypes: ['g5.xlarge'] }, /inferenceInstanceTypes must be SageMaker instance types such as ml.g5.xlarge, but 'g5.xlarge' was provided/],
+    ['a bad inference instance type', { inferenceInstanceTypes: ['ml.g5.xlarge', 'g5.xlarge'] }, /inferenceInstanceTypes\[1\] must be one of the \d+ instance types SageMaker accepts for endpoint \(botocore [\d.]+, sagemaker 2017-07-24\), e\.g\. ml\.g5\.xlarge, but 'g5\.xlarge' was provided; did you mean 'ml\.g5\.xlarge'\?/],
+    ['a misspelt inference instance type', { inferenceInstanceTypes: ['ml.g5.xlarg'] }, /inferenceInstanceTypes\[0\] must be one of .* but 'ml\.g5\.xlarg' was provided; did you mean 'ml\.g5\.xlarge'\?/],
     ['a bad DLC tag', { image: TrainingImage.pytorch({ trainingTag: 'latest' }) }, /image.trainingTag must be a SageMaker GPU tag of the Deep Learning Containers such as '2.8.0-gpu-py312-cu129-ubuntu22.04-sagemaker', but 'latest' was provided/],
   ])('fails if %s', (_name, change, message) => {
     const s = setup();
@@ -412,7 +413,8 @@ describe('validation', () => {
     ['an unknown comparison', { comparison: '>' as never }, /evaluation.comparison must be one of >=, <=, but '>' was provided/],
     ['an unknown test channel', { testChannel: 'holdout' }, /evaluation.testChannel must be one of the inputs \(train\), but 'holdout' was provided/],
     ['evaluation code that does not exist', { evaluationCode: path.join(__dirname, 'nowhere.py') }, /evaluation.evaluationCode must be a local Python file \(.py\), but '.*nowhere.py' does not exist/],
-    ['an NVMe evaluation instance', { instanceType: 'ml.m5d.large' }, /evaluation.instanceType must be an instance type without local NVMe storage.*but 'ml.m5d.large' was provided/],
+    ['an NVMe evaluation instance', { instanceType: 'ml.g5.xlarge' }, /evaluation.instanceType must be an instance type without local NVMe storage.*but 'ml.g5.xlarge' was provided/],
+    ['an instance type SageMaker processing does not offer', { instanceType: 'ml.m5d.large' }, /evaluation.instanceType must be one of the \d+ instance types SageMaker accepts for processing .* but 'ml\.m5d\.large' was provided/],
   ])('fails if the evaluation has %s', (_name, change, message) => {
     const s = setup();
     expect(() => new GpuTrainingJob(s.stack, 'Job', { ...defaults(s), evaluation: { ...defaults(s).evaluation, ...change } })).toThrow(message);

@@ -1,3 +1,4 @@
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, Token } from 'aws-cdk-lib';
@@ -33,7 +34,6 @@ export const MAX_DATA_CHANNELS = 19;
 const MODEL_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
 const CHANNEL_NAME = /^[A-Za-z0-9.\-_]{1,64}$/;
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const INSTANCE_TYPE = /^ml\.[a-z0-9-]+\.[a-z0-9-]+$/;
 
 /** Whether `value` is a number outside [min, max] or not whole (tokens pass). */
 export function outsideWholeRange(value: number | undefined, min: number, max: number): boolean {
@@ -61,6 +61,10 @@ export function gpuInstanceTypeProblems(prop: string, instanceType: string): str
   if (Token.isUnresolved(instanceType)) {
     return [];
   }
+  const unknown = instanceTypeProblem(prop, instanceType, 'training', 'ml.g5.2xlarge');
+  if (unknown !== undefined) {
+    return [unknown];
+  }
   const family = instanceFamily(instanceType);
   if (family !== undefined && GPU_TRAINING_FAMILIES.includes(family)) {
     return [];
@@ -74,8 +78,10 @@ export function keyedInstanceTypeProblems(prop: string, instanceType: string | u
   if (instanceType === undefined || Token.isUnresolved(instanceType)) {
     return [];
   }
-  if (!INSTANCE_TYPE.test(instanceType)) {
-    return [`${prop} must be a SageMaker instance type such as ml.m5.large, but '${instanceType}' was provided`];
+  // The evaluation runs as a processing job.
+  const unknown = instanceTypeProblem(prop, instanceType, 'processing', 'ml.m5.large');
+  if (unknown !== undefined) {
+    return [unknown];
   }
   return hasLocalNvmeStorage(instanceType)
     ? [`${prop} must be an instance type without local NVMe storage (its volume is encrypted with the lake key, which SageMaker rejects on NVMe types), e.g. ml.m5.large, but '${instanceType}' was provided`]
@@ -89,8 +95,8 @@ export function instanceTypeListProblems(prop: string, types: readonly string[] 
   if (types.length === 0) {
     return [`${prop} must name at least one instance type, but none was provided`];
   }
-  const bad = types.filter((t) => !Token.isUnresolved(t) && !INSTANCE_TYPE.test(t));
-  return bad.length > 0 ? [`${prop} must be SageMaker instance types such as ml.g5.xlarge, but ${bad.map((t) => `'${t}'`).join(', ')} was provided`] : [];
+  // The model package's inference instance types are endpoint instance types.
+  return types.flatMap((t, i) => instanceTypeProblem(`${prop}[${i}]`, t, 'endpoint', 'ml.g5.xlarge') ?? []);
 }
 
 export function channelNameProblems(channels: readonly string[]): string[] {

@@ -2,3 +2,4 @@ export * from './dlc-images';
 export * from './images';
 export * from './job-role';
 export * from './deployed-config';
+export * from './instance-types';
