@@ -70,6 +70,8 @@ let trained: { anonymized: Record<string, number>; rows: Record<string, Record<W
 /** The lake read before the erasure, as `verify` reads it after. */
 let before: { rawRecords: Partial<Record<Who, number>>; rawKeys: number; keysHolding: Partial<Record<Who, string[]>> };
 let served: Record<Who, string[]>;
+/** Per dataset with a delivery stream: the extension and compression of the objects the deployed stream writes. */
+let delivery: Record<string, { extension: string; gzip: boolean }>;
 let planned: PlanOutput;
 const erased = new Map<string, { found: number; verified: boolean }>();
 
@@ -256,7 +258,8 @@ function channelDocuments(pseudonym: string): number {
 useLocalRun(BLUEPRINT, async (started) => {
   run = started;
   key = pseudonymizationKey(run);
-  const workflow = erasureWorkflow(Template.fromJSON(synthesizedTemplate(), { skipCyclicalDependenciesCheck: true }));
+  const template = synthesizedTemplate();
+  const workflow = erasureWorkflow(Template.fromJSON(template, { skipCyclicalDependenciesCheck: true }));
   definition = workflow.definition;
   registry = (dereference(workflow.registry) as Json[]).map(localStore);
   const sample = run.fixture.sampleRequest as { user_id: string };
@@ -267,8 +270,7 @@ useLocalRun(BLUEPRINT, async (started) => {
     T: { user_id: pseudonymize(key, subjects.T.user_id), channel_id: pseudonymize(key, subjects.T.channel_id) },
   };
   // How the deployed delivery streams name and compress their objects, per dataset (moto's Firehose does neither).
-  const template = synthesizedTemplate();
-  const delivery = Object.fromEntries(Object.values(template.Resources as Record<string, Json>)
+  delivery = Object.fromEntries(Object.values(template.Resources as Record<string, Json>)
     .filter((r) => r.Type === 'AWS::KinesisFirehose::DeliveryStream')
     .map((r) => r.Properties.ExtendedS3DestinationConfiguration)
     .map((d) => [String(d.Prefix).split('/')[0], { extension: d.FileExtension ?? '', gzip: d.CompressionFormat === 'GZIP' }]));
@@ -307,6 +309,8 @@ test('the registry: every automated store is of a kind this test erases, every m
   // A kind added to the erasure, or registered in this blueprint later, fails here until this test erases it.
   expect(AUTOMATED_KINDS.filter((kind) => !(ERASED_HERE as readonly string[]).includes(kind))).toEqual(['dynamoDbItems']);
   expect(automated.filter((s) => !(ERASED_HERE as readonly string[]).includes(s.kind)).map((s) => s.name)).toEqual([]);
+  // The serving path's log streams are the datasets this test takes as served (the others are batch sources).
+  expect(Object.keys(delivery).sort()).toEqual(SERVED_DATASETS);
   // The blueprint has every kind this test erases.
   expect(new Set(automated.map((s) => s.kind))).toEqual(new Set(ERASED_HERE));
   for (const manual of registry.filter((s) => !s.automated)) {
@@ -326,9 +330,15 @@ test('served: S and T get recommendations from their features; S\'s features are
     const feedback = await post(run, '/feedback', { user_id: subjects[who].user_id, request_id: body.requestId, item_id: body.items[0].id, outcome: 'watched', value: true });
     expect(feedback.status).toBe(202);
   }
-  // Read from Feature Store, then cached: keys of both feature groups embed S's pseudonym.
-  expect((await cacheKeysOf(pseudonyms.S.user_id)).length).toBeGreaterThanOrEqual(2);
-  expect((await cacheKeysOf(pseudonyms.T.user_id)).length).toBeGreaterThanOrEqual(2);
+  // Read from Feature Store, then cached (written back after the answer): keys of both feature groups embed the pseudonym.
+  for (const who of ['S', 'T'] as const) {
+    let keys = await cacheKeysOf(pseudonyms[who].user_id);
+    for (let i = 0; i < 20 && keys.length < 2; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      keys = await cacheKeysOf(pseudonyms[who].user_id);
+    }
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+  }
   // Logged: impressions and outcomes of S's request in the raw zone, with S's raw id.
   for (const stream of [run.config.log!.impressionStream, run.config.log!.outcomeStream]) {
     const lines = (await lakeLines(run, stream)).filter((line) => served.S.includes(line.request_id as string));
