@@ -272,6 +272,8 @@ export class LocalResourceBinder {
     if (known) return known;
     const name = literal(resource.Properties?.BucketName) ?? localName(logicalId).toLowerCase().slice(0, 63);
     await this.clients.s3.createBucket(name);
+    // Versioned as deployed: an overwrite keeps the older version, which is what an erasure must reach too.
+    if ((resource.Properties?.VersioningConfiguration as { Status?: string } | undefined)?.Status === 'Enabled') await this.clients.s3.enableVersioning(name);
     this.resources.buckets.set(logicalId, name);
     return name;
   }

@@ -35,3 +35,7 @@ describe('event-recommendation', () => {
 describe('video-search', () => {
   require('./video-search.suite');
 });
+
+describe('erasure (video-recommendation)', () => {
+  require('./erasure.suite');
+});

@@ -17,6 +17,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local
 
 export interface S3Api {
   createBucket(name: string): Promise<void>;
+  /** Turns on versioning, as the deployed bucket has it (a raw zone's erasure deletes older versions). */
+  enableVersioning(name: string): Promise<void>;
   /** Keys under a prefix (all pages). */
   list(bucket: string, prefix?: string): Promise<string[]>;
   get(bucket: string, key: string): Promise<string>;
@@ -68,6 +70,10 @@ export function s3Api(url: string): S3Api {
       const text = await response.text();
       // Creating a bucket this run already owns is fine (two streams into one bucket).
       if (!response.ok && !text.includes('BucketAlreadyOwnedByYou')) throw new LocalRunError(`S3 CreateBucket ${name}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    },
+    async enableVersioning(name) {
+      const body = '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>';
+      await check(await fetch(`${url}/${encodeURIComponent(name)}?versioning`, { method: 'PUT', body, headers: { ...AUTHORIZATION, 'content-type': 'application/xml' } }), `PutBucketVersioning ${name}`);
     },
     async list(bucket, prefix = '') {
       const keys: string[] = [];

@@ -539,7 +539,7 @@ export async function startLocalRun(blueprintId: string, options: LocalRunOption
       notes: [
         ...notes,
         'API Gateway IAM authorization: none locally (the port listens on 127.0.0.1 only)',
-        'Firehose: moto writes each PutRecordBatch as one uncompressed object at once (deployed: buffered up to 300 s, GZIP, KMS)',
+        'Firehose: moto writes each PutRecordBatch as one uncompressed object at once, without an extension (deployed: buffered up to 300 s, GZIP, KMS, named .jsonl.gz)',
         'Valkey cache: redis-server 7 without TLS (deployed: ElastiCache Valkey 8 with TLS and the same AUTH scheme)',
         'OpenSearch Serverless: an exact k-NN stand-in (deployed: HNSW, approximate); full-text queries scored with BM25 over an approximation of the standard analyzer',
       ],

@@ -214,6 +214,8 @@ export class DataLake extends Construct {
   private readonly anonymizationRole: iam.Role;
   private readonly jobSecurityGroup: ec2.ISecurityGroup;
   private readonly datasets = new Map<string, CuratedDataset>();
+  /** Each dataset's raw format: an ingestion stream writes JSON lines only. */
+  private readonly rawFormats = new Map<string, RawFormat>();
   /** The raw zone's datasets as its erasure reads them (the rawObjects store holds this list). */
   private readonly rawDatasets: RawDataset[] = [];
 
@@ -375,6 +377,7 @@ export class DataLake extends Construct {
       throw new KitError(`DataLake ${this.node.path}: invalid dataset:\n  - ${problems.join('\n  - ')}`);
     }
     const format = props.format ?? RawFormat.JSON_LINES;
+    this.rawFormats.set(name, format);
     const columns = curatedColumns(props.columns);
     const scope = new Construct(this, `Dataset-${name}`);
     const stack = Stack.of(this);
@@ -524,6 +527,9 @@ export class DataLake extends Construct {
     const interval = options.bufferInterval?.toSeconds({ integral: false });
     if (interval !== undefined && !(Number.isInteger(interval) && interval >= 0 && interval <= 900)) {
       problems.push(`bufferInterval must be 0 to 900 whole seconds, but ${interval} seconds was provided`);
+    }
+    if (this.rawFormats.get(dataset) === RawFormat.CSV) {
+      problems.push('the dataset\'s format must be jsonl: Firehose writes the records it is sent, JSON objects one per line, as .jsonl.gz objects');
     }
     const size = options.bufferSizeMiB;
     if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 128)) {

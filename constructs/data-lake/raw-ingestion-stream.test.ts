@@ -2,7 +2,7 @@ import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX, RawIngestionStream, RowRetention,
+  ColumnAction, ColumnClassification, DEFAULT_INGESTION_BUFFER_INTERVAL, DEFAULT_INGESTION_BUFFER_SIZE_MIB, DataLake, INGESTION_ERROR_PREFIX, RawFormat, RawIngestionStream, RowRetention,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
@@ -77,6 +77,8 @@ describe('delivery stream', () => {
         // 300 s and 64 MiB by default
         BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 64 },
         CompressionFormat: 'GZIP',
+        // Named .jsonl.gz, as the anonymization stage reads them (not Firehose's default .gz alone).
+        FileExtension: '.jsonl.gz',
         EncryptionConfiguration: { KMSEncryptionConfig: { AWSKMSKeyARN: LAKE_KEY_ARN } },
         CloudWatchLoggingOptions: { Enabled: true, LogGroupName: { Ref: logGroup }, LogStreamName: { Ref: Match.stringLikeRegexp('^DataLakeIngestiondsDeliveryErrors') } },
       },
@@ -152,6 +154,16 @@ describe('delivery role', () => {
       expect.objectContaining({ Action: expect.arrayContaining(['kms:Encrypt', 'kms:GenerateDataKey*', 'kms:Decrypt']), Resource: { 'Fn::GetAtt': [expect.stringMatching(/^DataLakeKey/), 'Arn'] } }),
       expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^DataLakeIngestiondsLogs/), 'Arn'] } }),
     ]));
+  });
+
+  test('a CSV dataset gets no stream: Firehose writes the JSON records it is sent', () => {
+    const { lake } = setup();
+    lake.addDataset('csv_ds', {
+      format: RawFormat.CSV,
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+      columns: [{ name: 'item_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }],
+    });
+    expect(() => lake.addIngestionStream('csv_ds')).toThrow(/addIngestionStream\('csv_ds'\): the dataset's format must be jsonl/);
   });
 
   test('each dataset\'s stream has a role of its own, confined to its own prefix', () => {

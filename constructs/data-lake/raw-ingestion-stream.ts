@@ -8,6 +8,12 @@ import { createLogGroup } from '../../lib/defaults';
 export const DEFAULT_INGESTION_BUFFER_INTERVAL = Duration.minutes(5);
 /** How much Firehose buffers before it writes an object, by default (MiB). */
 export const DEFAULT_INGESTION_BUFFER_SIZE_MIB = 64;
+/**
+ * The extension of the objects Firehose writes: without it they would end in `.gz` alone (GZIP's
+ * default), which the anonymization stage refuses, since it reads a file's format from its name
+ * (`anonymize.py`: `.jsonl[.gz]`). The records are the producers' JSON objects, one per line.
+ */
+export const INGESTION_FILE_EXTENSION = '.jsonl.gz';
 /** Where the raw zone keeps records Firehose could not deliver (expired with the zone). */
 export const INGESTION_ERROR_PREFIX = '_ingestion-errors/';
 
@@ -82,6 +88,7 @@ export class RawIngestionStream extends Construct {
           sizeInMBs: props.bufferSizeMiB ?? DEFAULT_INGESTION_BUFFER_SIZE_MIB,
         },
         compressionFormat: 'GZIP',
+        fileExtension: INGESTION_FILE_EXTENSION,
         encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: props.encryptionKey.keyArn } },
         cloudWatchLoggingOptions: { enabled: true, logGroupName: logGroup.logGroupName, logStreamName: logStream.logStreamName },
       },
