@@ -1,4 +1,4 @@
-"""Writes lib/sagemaker/instance-types.json: the SageMaker instance types each kind of job or
+"""Writes lib/sagemaker/instance-type-catalogue.json: the SageMaker instance types each kind of job or
 endpoint accepts, from botocore's service model (the Smithy model the SDKs and the API validate
 against), so that every validator of the kit checks one catalogue instead of a pattern.
 
@@ -25,7 +25,7 @@ SHAPES = {
     "processing": "ProcessingInstanceType",
     "transform": "TransformInstanceType",
 }
-TARGET = os.path.join(os.path.dirname(__file__), "..", "lib", "sagemaker", "instance-types.json")
+TARGET = os.path.join(os.path.dirname(__file__), "..", "lib", "sagemaker", "instance-type-catalogue.json")
 
 
 def catalogue() -> dict:

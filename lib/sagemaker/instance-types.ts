@@ -1,11 +1,11 @@
 /**
  * The SageMaker instance types each kind of job or endpoint accepts, as SageMaker's API model
- * lists them (lib/sagemaker/instance-types.json, written by scripts/instance_catalogue.py from the
+ * lists them (lib/sagemaker/instance-type-catalogue.json, written by scripts/instance_catalogue.py from the
  * pinned botocore; a test fails when it is stale). Validators check membership here, not a shape:
  * `ml.g5.xlarg` has the shape of a type and would otherwise fail hours into a workflow.
  */
 import { Token } from 'aws-cdk-lib';
-import catalogue from './instance-types.json';
+import catalogue from './instance-type-catalogue.json';
 
 /** What an instance type is for: each SageMaker API has its own list. */
 export type SageMakerInstanceUse = 'endpoint' | 'training' | 'processing' | 'transform';
