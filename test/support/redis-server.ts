@@ -5,7 +5,9 @@
  * fails the tests with an install hint.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import * as net from 'node:net';
+import { accepts, freePort } from '../../local/processes';
+
+export { freePort };
 
 export interface RedisServer {
   readonly port: number;
@@ -19,15 +21,6 @@ export function redisServerBinary(): string {
     throw new Error('redis-server is not on PATH: the cache tests need a real Redis. Install it with `apt-get install -y redis-server`.');
   }
   return binary;
-}
-
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startRedis(password: string): Promise<RedisServer> {
@@ -54,15 +47,4 @@ export async function startRedis(password: string): Promise<RedisServer> {
       await exited;
     },
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -170,6 +170,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 KEY_SECRET_ENV = "ANONYMIZATION_KEY_SECRET_ID"
+
+
+def key_secret_id(given: str | None, program: str) -> str | None:
+    """The key's secret id, from --key-secret-id or KEY_SECRET_ENV; None (after the usage error on
+    stderr, for exit code 2) when neither gives one. Shared by every script that reads the key."""
+    secret_id = given or os.environ.get(KEY_SECRET_ENV)
+    if not secret_id:
+        print(f"{program}: error: pass --key-secret-id or set {KEY_SECRET_ENV}", file=sys.stderr)
+        return None
+    return secret_id
 # Lineage: every output record names the raw object it came from (the construct's LINEAGE_COLUMN).
 LINEAGE_COLUMN = "source_object"
 
@@ -1149,9 +1159,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
-    secret_id = args.key_secret_id or os.environ.get(KEY_SECRET_ENV)
-    if not secret_id:
-        print(f"anonymize: error: pass --key-secret-id or set {KEY_SECRET_ENV}", file=sys.stderr)
+    secret_id = key_secret_id(args.key_secret_id, "anonymize")
+    if secret_id is None:
         return 2
     try:
         policy = load_policy(args.policy)

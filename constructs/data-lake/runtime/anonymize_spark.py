@@ -46,7 +46,6 @@ scikit-learn container, one instance), with the same output lines.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import tempfile
@@ -248,9 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
-    secret_id = args.key_secret_id or os.environ.get(anonymize.KEY_SECRET_ENV)
-    if not secret_id:
-        print(f"anonymize_spark: error: pass --key-secret-id or set {anonymize.KEY_SECRET_ENV}", file=sys.stderr)
+    secret_id = anonymize.key_secret_id(args.key_secret_id, "anonymize_spark")
+    if secret_id is None:
         return 2
     try:
         window_prefix(args.window)  # before anything starts: a bad window must never reach the SQL

@@ -511,9 +511,8 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
         args = parser.parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
-    secret_id = args.key_secret_id or os.environ.get(anonymize.KEY_SECRET_ENV)
-    if not secret_id:
-        print(f"erase_raw: error: pass --key-secret-id or set {anonymize.KEY_SECRET_ENV}", file=sys.stderr)
+    secret_id = anonymize.key_secret_id(args.key_secret_id, "erase_raw")
+    if secret_id is None:
         return 2
     summary = Summary()
     try:

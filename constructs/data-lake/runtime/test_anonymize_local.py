@@ -16,22 +16,14 @@ WINDOW = "2026-12-07T01"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from moto import mock_aws
+def aws(moto_session: None) -> Any:
+    import boto3
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        import boto3
-
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        for bucket in ("raw", "curated"):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        secrets = boto3.client("secretsmanager", region_name="eu-west-1")
-        yield s3, secrets.create_secret(Name="mlsd/key", SecretString=KEY)["ARN"]
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    for bucket in ("raw", "curated"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+    yield s3, secrets.create_secret(Name="mlsd/key", SecretString=KEY)["ARN"]
 
 
 def upload_folder(s3: Any, folder: Path, root: Path) -> None:

@@ -60,33 +60,25 @@ def event(user: str, friend: str | None = None, item: str = "i") -> str:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from moto import mock_aws
+def aws(moto_session: None) -> Any:
+    import boto3
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        import boto3
-
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        key_arn = boto3.client("kms", region_name="eu-west-1").create_key()["KeyMetadata"]["Arn"]
-        for bucket in ("raw", "curated"):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [
-                        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}
-                    ]
-                },
-            )
-        secrets = boto3.client("secretsmanager", region_name="eu-west-1")
-        secret_arn = secrets.create_secret(Name="mlsd/key", SecretString=KEY)["ARN"]
-        yield s3, key_arn, secret_arn
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    key_arn = boto3.client("kms", region_name="eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    for bucket in ("raw", "curated"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}
+                ]
+            },
+        )
+    secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+    secret_arn = secrets.create_secret(Name="mlsd/key", SecretString=KEY)["ARN"]
+    yield s3, key_arn, secret_arn
 
 
 def put(s3: Any, key: str, text: str) -> str:

@@ -96,7 +96,13 @@ test('Redis going away under a connected client: the next request skips it quick
   const own = await startRedis(CACHE_TOKEN);
   try {
     const h = cachedHarness(own.port);
-    expect((await serve(h, { user_id: RAW_USER, language: 'en' })).body.degraded).toEqual([]);
+    // The client connects on the first request; on a loaded machine that connection (and AUTH) can
+    // outlast the stage's cache budget once, which degrades that request and proves nothing here.
+    let degraded: unknown = ['not served yet'];
+    for (let attempt = 0; attempt < 5 && JSON.stringify(degraded) !== '[]'; attempt++) {
+      degraded = (await serve(h, { user_id: RAW_USER, language: 'en' })).body.degraded;
+    }
+    expect(degraded).toEqual([]);
     await own.stop();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
