@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
-import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { FigureRule, checkFigures, numberAtLeast, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
  * What chapter 8 states about scale: nothing. The chapter frames ad click prediction on a social
@@ -97,7 +97,7 @@ export function checkAdClickPredictionFigures(figures: AdClickPredictionFigures,
     wholeAtLeast('dailyActiveUsers', 1), positiveNumber('adRequestsPerUserPerDay'), numberAtLeast('peakToAverage', 1),
     wholeAtLeast('candidatesPerRequest', 1), positiveNumber('perInstanceThroughputQps'), challengerPercent,
     positiveNumber('engagementEventsPerUserPerDay'), positiveNumber('engagementEventBytes'), wholeAtLeast('activeAds', 1),
-    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
+    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'), positiveDuration('latencyBudget'),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
 }

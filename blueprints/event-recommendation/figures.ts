@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
-import { FigureRule, checkFigures, numberAtLeast, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { FigureRule, checkFigures, numberAtLeast, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /**
  * What chapter 7 states about scale: nothing. The chapter frames event recommendation (an
@@ -102,7 +102,7 @@ export function checkEventRecommendationFigures(figures: EventRecommendationFigu
     wholeAtLeast('dailyActiveUsers', 1), positiveNumber('rankingRequestsPerUserPerDay'), numberAtLeast('peakToAverage', 1),
     wholeAtLeast('candidatesPerRequest', 1), positiveNumber('perInstanceThroughputQps'), challengerPercent,
     positiveNumber('activityEventsPerUserPerDay'), positiveNumber('activityEventBytes'), wholeAtLeast('upcomingEvents', 1),
-    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'),
+    positiveNumber('cachedRecordBytes'), positiveNumber('cacheReadsPerRequest'), positiveDuration('latencyBudget'),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
 }

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
-import { checkFigures, numberAtLeast, positiveNumber } from '../../lib/sizing';
+import { checkFigures, numberAtLeast, positiveDuration, positiveNumber } from '../../lib/sizing';
 
 /**
  * What chapter 5 states about scale: nothing. The chapter frames harmful content detection
@@ -64,5 +64,8 @@ export const HARMFUL_CONTENT_DETECTION_FIGURES: HarmfulContentDetectionFigures =
 export function checkHarmfulContentDetectionFigures(figures: HarmfulContentDetectionFigures, who: string): void {
   checkFigures(`${who}.assumptions`, figures.assumptions, [
     positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
+    positiveDuration('latencyBudget'),
+    // The review queues alarm on these; CloudWatch's shortest useful period is their floor.
+    positiveDuration('reviewSla', Duration.minutes(5)), positiveDuration('appealSla', Duration.minutes(5)),
   ]);
 }

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
-import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 10 states about scale. */
 export interface NewsFeedChapterFigures {
@@ -75,6 +75,7 @@ export const NEWS_FEED_FIGURES: NewsFeedFigures = {
 
 /** Fails synth naming each invalid figure (`who`: the stack's figures, e.g. `<stack path> figures`). */
 export function checkNewsFeedFigures(figures: NewsFeedFigures, who: string): void {
+  checkFigures(`${who}.chapter`, figures.chapter, [positiveDuration('latencyBudget')]);
   checkFigures(`${who}.assumptions`, figures.assumptions, [
     positiveNumber('dailyActiveUsers'), positiveNumber('feedRefreshesPerUserPerDay'), positiveNumber('peakToAverage'),
     positiveNumber('perInstanceThroughputQps'), positiveNumber('postsShownPerFeed'), { figure: 'interactionPercent', invalid: (v) => !(v > 0 && v <= 100), allowed: 'a percentage above 0 and at most 100' },

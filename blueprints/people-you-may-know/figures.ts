@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
-import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 11 (People You May Know) states. */
 export interface PeopleYouMayKnowChapterFigures {
@@ -67,5 +67,7 @@ export function checkPeopleYouMayKnowFigures(figures: PeopleYouMayKnowFigures, w
   checkFigures(`${who}.assumptions`, figures.assumptions, [
     positiveNumber('averageFriends'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
     positiveNumber('usersPerSecondPerInstance'), positiveNumber('cacheLoadItemsPerSecond'),
+    // The cache keeps predictions at least a day (its retention is whole days).
+    positiveDuration('batchWindow'), positiveDuration('predictionTtl', Duration.days(1)),
   ]);
 }

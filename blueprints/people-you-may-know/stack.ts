@@ -34,7 +34,7 @@ export class PeopleYouMayKnowStack extends Stack {
   constructor(scope: Construct, id: string, props: PeopleYouMayKnowStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? PEOPLE_YOU_MAY_KNOW_FIGURES;
-    checkPeopleYouMayKnowFigures(figures, 'PeopleYouMayKnow figures');
+    checkPeopleYouMayKnowFigures(figures, `${this.node.path} figures`);
     const a = figures.assumptions;
     const transformCapacity = sizeBatch({
       records: figures.chapter.users,

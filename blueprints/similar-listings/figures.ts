@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 9 states about scale: only that the listing embeddings are retrained daily. */
 export interface SimilarListingsChapterFigures {
@@ -85,6 +85,7 @@ export function checkSimilarListingsFigures(figures: SimilarListingsFigures, who
     positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
     positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
     positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'), positiveNumber('indexingListingsPerSecondPerInstance'),
+    positiveDuration('latencyBudget'), positiveDuration('reindexWindow'),
   ]);
   const endpointMs = figures.assumptions.latencyBudget.toMilliseconds();
   const requestMs = figures.assumptions.requestLatencyBudget.toMilliseconds();

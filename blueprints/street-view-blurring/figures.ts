@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
-import { checkFigures, positiveNumber } from '../../lib/sizing';
+import { checkFigures, positiveDuration, positiveNumber } from '../../lib/sizing';
 
 /** What chapter 3 (Street View blurring) states. */
 export interface StreetViewBlurringChapterFigures {
@@ -58,5 +58,9 @@ export const STREET_VIEW_BLURRING_FIGURES: StreetViewBlurringFigures = {
  */
 export function checkStreetViewBlurringFigures(figures: StreetViewBlurringFigures, who: string): void {
   checkFigures(`${who}.chapter`, figures.chapter, [positiveNumber('annotatedTrainingImages')]);
-  checkFigures(`${who}.assumptions`, figures.assumptions, [positiveNumber('imagesPerDay'), positiveNumber('imagesPerSecondPerInstance')]);
+  checkFigures(`${who}.assumptions`, figures.assumptions, [
+    positiveNumber('imagesPerDay'), positiveNumber('imagesPerSecondPerInstance'),
+    // Blurred images stay fresh at least an hour (the batch transform's shortest TTL).
+    positiveDuration('batchWindow'), positiveDuration('predictionTtl', Duration.hours(1)),
+  ]);
 }

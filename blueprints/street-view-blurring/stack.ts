@@ -35,7 +35,7 @@ export class StreetViewBlurringStack extends Stack {
   constructor(scope: Construct, id: string, props: StreetViewBlurringStackProps) {
     super(scope, id, props);
     const figures = props.figures ?? STREET_VIEW_BLURRING_FIGURES;
-    checkStreetViewBlurringFigures(figures, 'StreetViewBlurring figures');
+    checkStreetViewBlurringFigures(figures, `${this.node.path} figures`);
     const a = figures.assumptions;
     const transformCapacity = sizeBatch({
       records: a.imagesPerDay,

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 6 states about scale. */
 export interface VideoRecommendationChapterFigures {
@@ -139,6 +139,7 @@ export function checkVideoRecommendationFigures(figures: VideoRecommendationFigu
     positiveNumber('watchEventBytes'), positiveNumber('peakToAverage'), positiveNumber('indexedVideos'), wholeAtLeast('embeddingDimensions', 1),
     wholeAtLeast('candidatesPerRequest', 1), positiveNumber('userTowerThroughputQps'), positiveNumber('rankingThroughputQps'),
     positiveNumber('cachedUserFeatureBytes'), positiveNumber('indexingVideosPerSecondPerInstance'),
+    positiveDuration('retrainInterval', Duration.minutes(1)), positiveDuration('reindexWindow'),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, a.abTest);
   const stages = Object.entries(a.stageLatency) as [string, Duration][];

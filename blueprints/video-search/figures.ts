@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, numberAtLeast, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 4 (YouTube video search) states about scale. */
 export interface VideoSearchChapterFigures {
@@ -86,7 +86,9 @@ export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string
   checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
   checkFigures(who, figures.assumptions, [
     wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1),
-    wholeAtLeast('candidatesPerSearch', 1),
+    wholeAtLeast('candidatesPerSearch', 1), positiveNumber('catalogueVideos'), positiveNumber('dailyActiveUsers'), positiveNumber('searchesPerUserPerDay'),
+    numberAtLeast('peakToAverage', 1), positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingVideosPerSecondPerInstance'),
+    positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),
   ]);
   const a = figures.assumptions;
   if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { BlueprintFigures } from '../../lib/app';
 import { KitError } from '../../lib/errors';
-import { checkFigures, wholeAtLeast } from '../../lib/sizing';
+import { checkFigures, numberAtLeast, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
 
 /** What chapter 2 (visual search) states about scale. */
 export interface VisualSearchChapterFigures {
@@ -85,8 +85,15 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
  * names the stack's figures in the message). The sizing functions check the rest.
  */
 export function checkVisualSearchFigures(figures: VisualSearchFigures, who: string): void {
+  checkFigures(who, figures.chapter, [
+    positiveNumber('minCatalogueImages'),
+    { figure: 'maxCatalogueImages', invalid: (v) => !(Number.isFinite(v) && v >= figures.chapter.minCatalogueImages), allowed: `a number of at least minCatalogueImages (${figures.chapter.minCatalogueImages})` },
+  ]);
   checkFigures(who, figures.assumptions, [
     wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('candidatesPerSearch', 1),
+    positiveNumber('dailyActiveUsers'), positiveNumber('visualSearchesPerUserPerDay'), numberAtLeast('peakToAverage', 1),
+    positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingImagesPerSecondPerInstance'),
+    positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),
   ]);
   const a = figures.assumptions;
   if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {

@@ -137,10 +137,11 @@ test('invalid figures fail synthesis, naming the figure', () => {
     env: { region: 'eu-west-1', account: '123456789012' },
     figures: { ...VISUAL_SEARCH_FIGURES, assumptions: { ...a, ...assumptions } },
   });
-  expect(build({ visualSearchesPerUserPerDay: 0 })).toThrow(/perUserPerDay must be a number above 0, but 0 was provided/);
-  expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/perInstanceThroughputQps must be a number of requests per second above 0/);
+  expect(build({ visualSearchesPerUserPerDay: 0 })).toThrow(/^Invalid figures: invalid figures:\n {2}- visualSearchesPerUserPerDay must be a number above 0, but 0 was provided/);
+  // Named as the blueprint's figure, not as the endpoint prop it sizes.
+  expect(build({ embeddingQpsPerInstance: 0 })).toThrow(/^Invalid figures: invalid figures:\n {2}- embeddingQpsPerInstance must be a number above 0, but 0 was provided/);
   expect(build({ descriptorDimensions: 1.5 })).toThrow(/descriptorDimensions must be a whole number of at least 1, but 1.5 was provided/);
-  expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/window must be a duration above 0/);
+  expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/- reindexWindow must be a duration above 0, but 0 seconds was provided/);
   expect(build({ candidatesPerSearch: 0 })).toThrow(/candidatesPerSearch must be a whole number of at least 1, but 0 was provided/);
   expect(build({ searchLatencyBudget: Duration.millis(50) })).toThrow(/searchLatencyBudget must be above embeddingLatencyBudget \(50 ms\) .* but 50 ms was provided/);
 });

@@ -20,6 +20,7 @@ import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage'
 import { skipCheckov } from '../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createRunFailedAlarm, createRunMissingAlarm, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace, pipelineMetric } from '../../lib/defaults';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import {
   MODEL_VERSION_TRANSFORMED, ModelVersionAnnouncer, TRANSFORM_EVENT_SOURCE, modelVersionTransformedPattern,
@@ -245,7 +246,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
       vectorIndex: props.vectorIndex,
     };
-    const problems = batchTransformProblems(resolved);
+    const problems = [...batchTransformProblems(resolved), ...environmentProblems(this, { lake: props.lake, cache: props.cache })];
     if (problems.length > 0) {
       throw new KitError(`BatchTransform ${this.node.path}: ${problems.join('; ')}`);
     }

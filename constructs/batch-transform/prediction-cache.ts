@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_ia
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
 import { resolveRemovalPolicy } from '../../lib/defaults';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 
 /** The partition key attribute: the entity's pseudonym (a string). */
@@ -115,7 +116,7 @@ export class PredictionCache extends Construct {
 
   constructor(scope: Construct, id: string, props: PredictionCacheProps) {
     super(scope, id);
-    const problems = RULES.filter((r) => r.condition(props)).map((r) => r.message(props));
+    const problems = [...RULES.filter((r) => r.condition(props)).map((r) => r.message(props)), ...environmentProblems(this, { encryptionKey: props.encryptionKey })];
     if (problems.length > 0) {
       throw new KitError(`PredictionCache ${this.node.path}: ${problems.join('; ')}`);
     }

@@ -1,3 +1,4 @@
+import { scheduleProblem } from '../../lib/schedule';
 import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { EXPORT_PART_FIELD, TransformFormat } from './export';
@@ -238,6 +239,11 @@ const RULES: readonly Rule[] = [
     message: (p) => `transformTimeout must be a whole number of seconds from 10 minutes to 30 days, but ${p.transformTimeout.toHumanString()} was provided`,
   },
   {
+    // Before the cadence rules: a 5-field cron would otherwise read as "interval unknown".
+    condition: (p) => scheduleProblem('schedule', p.schedule?.expressionString, 'scheduler') !== undefined,
+    message: (p) => scheduleProblem('schedule', p.schedule?.expressionString, 'scheduler')!,
+  },
+  {
     condition: (p) => p.scheduleInterval !== undefined && p.schedule === undefined,
     message: () => 'scheduleInterval applies to a schedule only, but no schedule was provided',
   },
@@ -248,6 +254,7 @@ const RULES: readonly Rule[] = [
   },
   {
     condition: (p) => p.schedule !== undefined && p.scheduleInterval === undefined && staleInterval(p) === undefined
+      && scheduleProblem('schedule', p.schedule.expressionString, 'scheduler') === undefined
       && (Token.isUnresolved(p.schedule.expressionString) || scheduleCadence(p.schedule.expressionString).kind === 'unknown'),
     message: (p) => `scheduleInterval is required with schedule '${p.schedule?.expressionString}': the staleness alarm needs to know how often it runs `
       + '(it is derived only from rate(), and from cron() that runs hourly, daily or weekly at one minute)',

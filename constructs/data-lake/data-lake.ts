@@ -1,4 +1,5 @@
 import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_athena as athena, aws_ec2 as ec2, aws_glue as glue, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets } from 'aws-cdk-lib';
+import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, AnonymizationWindow, WINDOW_LAG_MINUTES, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
@@ -13,6 +14,7 @@ import {
 } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { AccessLogBucket, EncryptionKey, SecureBucket, SecureBucketProps, grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -21,6 +23,12 @@ import { DEFAULT_MAX_BATCH_INSTANCES, sizeAnonymization } from '../../lib/sizing
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
 export const DEFAULT_RAW_RETENTION = Duration.days(30);
+/**
+ * The longest raw retention: raw objects hold personal data before pseudonymization and exist only
+ * to be anonymized (and re-anonymized after a fix), which a quarter covers. Without a bound of its
+ * own, raw data could stay as long as the curated zone, years of it under a larger curatedRetention.
+ */
+export const MAX_RAW_RETENTION = Duration.days(90);
 /** Retention of curated (pseudonymized) data by default. */
 export const DEFAULT_CURATED_RETENTION = Duration.days(365);
 /** Retention of artifacts (models, baselines, code) by default. */
@@ -256,6 +264,8 @@ export class DataLake extends Construct {
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
     this.databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '')}_lake`;
+    // A second lake of the stack (the default name is the stack's) or one named alike would share the first one's Glue database.
+    registerPhysicalName(this, 'Glue database', this.databaseName, 'databaseName');
     new glue.CfnDatabase(this, 'Database', {
       catalogId: stack.account,
       databaseInput: { name: this.databaseName, description: `Curated (anonymized) datasets of ${this.node.path}` },
@@ -679,6 +689,9 @@ export class DataLake extends Construct {
     if (noncurrent !== undefined && (!Number.isInteger(noncurrent) || noncurrent < 1 || noncurrent > curated)) {
       problems.push(`curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention (${curated} days), but ${noncurrent} days was provided`);
     }
+    if (Number.isInteger(raw) && raw > MAX_RAW_RETENTION.toDays()) {
+      problems.push(`rawRetention must be at most ${MAX_RAW_RETENTION.toDays()} days (raw personal data is kept only until it is anonymized), but ${raw} days was provided`);
+    }
     if (raw > curated) {
       problems.push(`rawRetention (${raw} days) must not exceed curatedRetention (${curated} days): raw personal data should leave first`);
     }
@@ -706,6 +719,7 @@ export class DataLake extends Construct {
     }
     problems.push(...erasureOptionProblems(props.erasure ?? {}));
     problems.push(...tableMaintenanceProblems(props.tableMaintenance ?? {}));
+    problems.push(...environmentProblems(this, { encryptionKey: props.encryptionKey, network: props.network.vpc }));
     if (problems.length > 0) {
       throw new KitError(`DataLake ${this.node.path}: ${problems.join('; ')}`);
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { registerPhysicalName, registerPhysicalNameAttribute } from '../../lib/app/physical-names';
 import {
   Annotations, CfnResource, Duration, Lazy, Stack, Token,
   aws_applicationautoscaling as appscaling, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_sagemaker as sagemaker,
@@ -14,6 +15,7 @@ import { createModel } from './serving-model';
 import { LabelledVariant, labelledVariants, validateEndpointProps } from './validation';
 import { hasLocalNvmeStorage, instanceFamily } from '../../lib/compliance/gdpr/instance-storage';
 import { grantBucketPut } from '../../lib/defaults';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { EndpointCapacity, EndpointFigures, SIZING_METADATA, sizeEndpoint } from '../../lib/sizing';
@@ -273,7 +275,7 @@ export class RealtimeEndpoint extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
-    const problems = validateEndpointProps(props, region);
+    const problems = [...validateEndpointProps(props, region), ...environmentProblems(this, { lake: props.lake })];
     if (problems.length > 0) {
       throw new KitError(`RealtimeEndpoint ${this.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
     }
@@ -334,6 +336,7 @@ export class RealtimeEndpoint extends Construct {
     this.dataCaptureS3Uri = capture ? `s3://${lake.curatedBucket.bucketName}/${capturePrefix}` : undefined;
     this.dataCaptureKeyPrefix = capture ? capturePrefix : undefined;
 
+    registerPhysicalName(this, 'SageMaker endpoint', endpointName, 'endpointName');
     const resource = new sagemaker.CfnEndpoint(this, 'Resource', {
       endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
@@ -342,6 +345,7 @@ export class RealtimeEndpoint extends Construct {
       retainAllVariantProperties: true,
     });
     this.endpointName = resource.attrEndpointName;
+    registerPhysicalNameAttribute(this, 'SageMaker endpoint', this.endpointName, 'endpointName');
     this.physicalName = endpointName;
     this.endpointArn = resource.ref;
 

@@ -11,13 +11,16 @@ import { SIZING_METADATA, sizeIngestion } from '../../lib/sizing';
 import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
 import { AnonymizationWindow, ColumnType, DataLake, ICuratedDataset, WINDOW_COLUMN, windowAnonymizedPattern } from '../data-lake';
 
+/** Instance type of the export (a processing job) by default. */
+export const DEFAULT_BATCH_INSTANCE_TYPE = 'ml.m5.large';
+
 /** Options of a feature group's batch ingestion. */
 export interface BatchIngestionOptions {
   /** The curated dataset whose columns of the same names become the features. */
   readonly source: ICuratedDataset;
   /** @default - on demand only (start the workflow yourself) */
   readonly schedule?: events.Schedule;
-  /** @default 'ml.m5.large' */
+  /** @default DEFAULT_BATCH_INSTANCE_TYPE ('ml.m5.large') */
   readonly instanceType?: string;
   /** @default Duration.hours(2) */
   readonly maxRuntime?: Duration;
@@ -159,7 +162,7 @@ export class BatchIngestion extends Construct {
       encryptionKey: lake.encryptionKey,
       subnets: props.network.vpc.selectSubnets(props.network.subnets),
       securityGroup: props.network.securityGroupFor(this, 'JobSecurityGroup', `Batch ingestion into feature group ${group.featureGroupName}`),
-      instanceType: props.instanceType ?? 'ml.m5.large',
+      instanceType: props.instanceType ?? DEFAULT_BATCH_INSTANCE_TYPE,
       volumeSizeGiB: 30,
       maxRuntime: props.maxRuntime ?? Duration.hours(2),
       networkIsolation: false,

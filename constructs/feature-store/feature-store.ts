@@ -1,6 +1,7 @@
 import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
+import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct } from 'constructs';
-import { BatchIngestion, BatchIngestionOptions, batchSourceProblems, perWindowProblems } from './batch-ingestion';
+import { BatchIngestion, BatchIngestionOptions, DEFAULT_BATCH_INSTANCE_TYPE, batchSourceProblems, perWindowProblems } from './batch-ingestion';
 import { FeatureDefinition, featureGroupProblems } from './definitions';
 import { FeatureGroup } from './feature-group';
 import { OnlineCache } from './online-cache';
@@ -8,12 +9,21 @@ import { StreamingIngestion, StreamingIngestionOptions } from './streaming-inges
 import { DataCategory, exemptFromErasure } from '../../lib/classification';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { grantBucketReadWrite } from '../../lib/defaults';
+import { scheduleProblem } from '../../lib/schedule';
+import { environmentProblems } from '../../lib/environment';
+import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { DataLake, IcebergMatch, RowRetention } from '../data-lake';
 
 /** Online store TTL by default: features of people who stopped using the product expire. */
 export const DEFAULT_ONLINE_TTL = Duration.days(30);
+/**
+ * The longest an ingestion stream keeps raw events. Kinesis allows 365 days, but a record cannot be
+ * deleted from a stream, so an erasure request is met only when the record expires: a week covers a
+ * consumer outage and stays well within the month GDPR allows for an erasure.
+ */
+export const MAX_STREAM_RETENTION = Duration.days(7);
 /** Prefix of offline stores in the curated zone. */
 export const OFFLINE_STORE_PREFIX = 'feature-store/';
 /** Glue database SageMaker creates offline store tables in. */
@@ -104,6 +114,10 @@ export class FeatureStore extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: FeatureStoreProps) {
     super(scope, id);
+    const elsewhere = environmentProblems(this, { lake: props.lake });
+    if (elsewhere.length > 0) {
+      throw new KitError(`FeatureStore ${this.node.path}: ${elsewhere.join('; ')}`);
+    }
     if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,100}$/u.test(props.purpose)) {
       throw new KitError(`FeatureStore ${this.node.path}: purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);
     }
@@ -136,12 +150,19 @@ export class FeatureStore extends Construct {
     problems.push(...this.streamingProblems(options));
     if (options.batch) {
       problems.push(...batchSourceProblems(options, options.batch.source), ...perWindowProblems(options.batch));
+      const schedule = scheduleProblem('batch.schedule', options.batch.schedule?.expressionString);
+      if (schedule !== undefined) problems.push(schedule);
+      // The export runs as a processing job: a misspelt type would fail at the first run.
+      const instanceType = instanceTypeProblem('batch.instanceType', options.batch.instanceType, 'processing', DEFAULT_BATCH_INSTANCE_TYPE);
+      if (instanceType !== undefined) problems.push(instanceType);
     }
     problems.push(...subjectFeatureProblems(options));
     problems.push(...this.offlineRetentionProblems(options, offlineStore));
     if (problems.length > 0) {
       throw new KitError(`FeatureStore ${this.node.path}: feature group '${options.name}': ${problems.join('; ')}`);
     }
+    // Another FeatureStore of the app (this one's own duplicates are caught above).
+    registerPhysicalName(this, 'SageMaker feature group', options.name, 'addFeatureGroup name');
     const onlineTtl = onlineStore ? options.onlineTtl ?? DEFAULT_ONLINE_TTL : undefined;
     const offlineRetention = options.offlineRetention ?? this.props.lake.curatedRetention;
     const retentionDays = Math.max(onlineTtl ? Math.ceil(onlineTtl.toSeconds() / 86400) : 0, offlineStore ? offlineRetention.toDays() : 0);
@@ -356,8 +377,9 @@ export class FeatureStore extends Construct {
       problems.push(`streaming.maxConcurrency must be a whole number from 1 to 50, but ${concurrency} was provided`);
     }
     const hours = streaming.retention?.toHours({ integral: false });
-    if (hours !== undefined && (hours < 24 || hours > 8760)) {
-      problems.push(`streaming.retention must be between 24 hours and 365 days, but ${hours} hours was provided`);
+    if (hours !== undefined && (hours < 24 || hours > MAX_STREAM_RETENTION.toHours())) {
+      problems.push(`streaming.retention must be between 24 hours and ${MAX_STREAM_RETENTION.toDays()} days (the stream holds raw personal events that `
+        + `an erasure cannot delete, so they must leave it on their own well within the month an erasure may take), but ${hours} hours was provided`);
     }
     return problems;
   }

@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classificationProblems, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { DEFAULT_LOG_RETENTION, createLogGroup, resolveRemovalPolicy } from '../../lib/defaults';
+import { cacheNodeTypeProblem } from '../../lib/elasticache';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 
 /**
@@ -45,7 +47,6 @@ export const AUTH_TOKEN_EXCLUDED_CHARACTERS = '"%\'()*+,./:;=?@[\\]_`{|}~';
 export const REPLICAS_PER_NODE_GROUP_RANGE = { min: 1, max: 5 } as const;
 export const PORT_RANGE = { min: 1024, max: 65535 } as const;
 export const SNAPSHOT_RETENTION_DAYS_RANGE = { min: 0, max: 35 } as const;
-export const CACHE_NODE_TYPE_PATTERN = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
 
 /** Valkey's default port, which the cache refuses. */
 const VALKEY_DEFAULT_PORT = 6379;
@@ -181,9 +182,9 @@ const RULES: readonly ValidationRule[] = [
       + `days (snapshots are copies of the cached data), but ${p.snapshotRetentionDays ?? DEFAULT_SNAPSHOT_RETENTION_DAYS} was provided`,
   },
   {
-    condition: ({ props: p }) => known(p.cacheNodeType) && !CACHE_NODE_TYPE_PATTERN.test(p.cacheNodeType),
-    message: ({ props: p }) => `cacheNodeType must look like cache.<family>.<size> (${CACHE_NODE_TYPE_PATTERN}), `
-      + `such as ${DEFAULT_CACHE_NODE_TYPE}, but '${p.cacheNodeType}' was provided`,
+    // Membership, not shape: `cache.r7g.larg` has the shape of a type and fails at deploy time.
+    condition: ({ props: p }) => cacheNodeTypeProblem('cacheNodeType', p.cacheNodeType, DEFAULT_CACHE_NODE_TYPE) !== undefined,
+    message: ({ props: p }) => cacheNodeTypeProblem('cacheNodeType', p.cacheNodeType, DEFAULT_CACHE_NODE_TYPE)!,
   },
   {
     // The AUTH token is the cache's only read path and the anonymization guard does not follow it.
@@ -262,7 +263,10 @@ export class OnlineCache extends Construct implements ec2.IConnectable {
     } catch (error) {
       subnets = `the selection failed: ${(error as Error).message}`;
     }
-    const failures = RULES.filter((rule) => rule.condition({ props, subnets })).map((rule) => rule.message({ props, subnets }));
+    const failures = [
+      ...RULES.filter((rule) => rule.condition({ props, subnets })).map((rule) => rule.message({ props, subnets })),
+      ...environmentProblems(this, { encryptionKey: props.encryptionKey, vpc: props.vpc }),
+    ];
     if (failures.length > 0 || typeof subnets === 'string') {
       throw new KitError(`OnlineCache ${this.node.path}: ${failures.join('; ')}`);
     }

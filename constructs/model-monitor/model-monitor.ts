@@ -1,5 +1,6 @@
-import { Duration, aws_cloudwatch as cw, aws_events as events } from 'aws-cdk-lib';
+import { Duration, Token, aws_cloudwatch as cw, aws_events as events } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { RealtimeEndpoint } from '../endpoint';
 import { operationalRows, plainGraph, thresholdGraph } from './dashboard';
 import { DataQualitySchedule } from './data-quality-schedule';
 import { DriftJob } from './drift-job';
@@ -11,6 +12,8 @@ import {
   MonitorEngine,
 } from './types';
 import { modelMonitorProblems, modelMonitorScheduleExpression, parseSchedule, splitS3Uri } from './validation';
+import { physicalNameOwner } from '../../lib/app/physical-names';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { RetrainingReason } from '../../lib/events';
 
@@ -52,10 +55,15 @@ export class ModelMonitor extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelMonitorProps) {
     // Validated before the construct joins the tree, so that a caught error leaves nothing half-built.
-    const problems = modelMonitorProblems(props, {
-      curatedBucketName: props.lake.curatedBucket.bucketName,
-      artifactsBucketName: props.lake.artifactsBucket.bucketName,
-    });
+    const problems = [
+      ...modelMonitorProblems(props, {
+        curatedBucketName: props.lake.curatedBucket.bucketName,
+        artifactsBucketName: props.lake.artifactsBucket.bucketName,
+      }),
+      ...monitoredEndpointProblems(scope, props),
+      // Before super(): the stack of the scope is the monitor's.
+      ...environmentProblems(scope, { lake: props.lake }),
+    ];
     if (problems.length > 0) {
       const path = scope.node.path === '' ? id : `${scope.node.path}/${id}`;
       throw new KitError(`ModelMonitor ${path}: invalid props:\n  - ${problems.join('\n  - ')}`);
@@ -222,4 +230,28 @@ export class ModelMonitor extends Construct {
   public metricQuality(props: cw.MetricOptions = {}): cw.Metric {
     return this.metric('Quality', props);
   }
+}
+
+/**
+ * What the monitor relies on in the endpoint it names, when that endpoint is a RealtimeEndpoint of
+ * the app (by its name or its `endpointName` attribute): captured traffic to read, and the variants
+ * the dashboard draws. Otherwise the monitor deploys, then finds no data, or graphs nothing.
+ */
+function monitoredEndpointProblems(scope: Construct, props: ModelMonitorProps): string[] {
+  const endpoint = props.endpointName === undefined ? undefined : physicalNameOwner(scope, 'SageMaker endpoint', props.endpointName);
+  if (!(endpoint instanceof RealtimeEndpoint)) {
+    return [];
+  }
+  const problems: string[] = [];
+  if (endpoint.dataCaptureS3Uri === undefined && props.captureS3Uri === undefined) {
+    problems.push(`endpointName names ${endpoint.node.path}, which captures no traffic (dataCapture.enabled is false), but the monitor reads captured requests and predictions: `
+      + 'enable its data capture, or give captureS3Uri');
+  }
+  const variants = props.variantNames ?? DEFAULT_VARIANT_NAMES;
+  const missing = variants.filter((v) => !Token.isUnresolved(v) && !endpoint.variantNames.includes(v));
+  if (!Token.isUnresolved(props.variantNames) && missing.length > 0) {
+    problems.push(`variantNames must be variants of ${endpoint.node.path} (${endpoint.variantNames.join(', ')}), but ${missing.map((v) => `'${v}'`).join(', ')} `
+      + `${props.variantNames === undefined ? `is the default (set variantNames: endpoint.variantNames)` : 'was provided'}`);
+  }
+  return problems;
 }

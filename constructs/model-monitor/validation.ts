@@ -1,3 +1,4 @@
+import { scheduleProblem } from '../../lib/schedule';
 import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token } from 'aws-cdk-lib';
 import {
@@ -197,6 +198,11 @@ const RULES: readonly Rule[] = [
     }
     const expression = p.schedule.expressionString;
     const parsed = parseSchedule(expression);
+    // The shared reader says why (a 5-field Unix cron, a missing '?'); this one only knows it failed.
+    const problem = scheduleProblem('schedule', expression);
+    if (problem !== undefined) {
+      return problem;
+    }
     if (parsed.kind === 'invalid') {
       return `schedule must be rate(...) or cron(<6 fields>), but '${expression}' was provided`;
     }

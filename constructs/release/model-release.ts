@@ -26,6 +26,7 @@ import { acknowledge } from '../../lib/compliance/acknowledge';
 import { skipCheckov } from '../../lib/compliance/checkov';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { scheduleProblem } from '../../lib/schedule';
 import { KitError } from '../../lib/errors';
 import type { ModelVersionAnnouncer } from '../../lib/events/model-version';
 import { DEPLOYED_ENDPOINT_CONFIG_TYPE } from '../../lib/sagemaker/deployed-config';
@@ -225,7 +226,8 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
   constructor(scope: Construct, id: string, props: ModelReleaseProps) {
     super(scope, id);
     const resolved = resolveProps(props);
-    const problems = modelReleaseProblems(resolved);
+    const schedule = scheduleProblem('schedule', props.schedule?.expressionString, 'scheduler');
+    const problems = [...modelReleaseProblems(resolved), ...(schedule !== undefined ? [schedule] : [])];
     if (problems.length > 0) {
       throw new KitError(`ModelRelease ${this.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
     }

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify, exemptFromErasure } from '../../lib/classification';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
 import { createDeadLetterAlarm, resolveRemovalPolicy } from '../../lib/defaults';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import {
   DEFAULT_DEAD_LETTER_RETENTION_PERIOD, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_MAX_REVIEW_WAIT, DEFAULT_RETENTION_PERIOD,
@@ -106,7 +107,7 @@ export class ReviewQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: ReviewQueueProps) {
     super(scope, id);
-    const failures = validateReviewQueueProps(props);
+    const failures = [...validateReviewQueueProps(props), ...environmentProblems(this, { encryptionKey: props.encryptionKey })];
     if (failures.length > 0) {
       throw new KitError(`ReviewQueue ${this.node.path}: ${failures.join('; ')}`);
     }

@@ -1,4 +1,5 @@
 import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { scheduleProblem } from '../../lib/schedule';
 import { KeyTemplate, parseKeyTemplate } from './popular-items-query';
 import type { ServingLog } from './serving-log';
 import { MAX_STALENESS_WINDOW, MIN_TTL, type PredictionCache, scheduleCadence } from '../batch-transform';
@@ -197,7 +198,12 @@ const RULES: readonly Rule[] = [
     message: (p) => `scheduleInterval must be a whole number of minutes, at least 1, but ${p.scheduleInterval?.toHumanString()} was provided`,
   },
   {
-    condition: (p) => popularScheduleInterval(p) === undefined,
+    condition: (p) => scheduleProblem('schedule', p.schedule.expressionString, 'scheduler') !== undefined,
+    message: (p) => scheduleProblem('schedule', p.schedule.expressionString, 'scheduler')!,
+  },
+  {
+    // A malformed expression is said above; this one is for well-formed crons of unknown cadence.
+    condition: (p) => popularScheduleInterval(p) === undefined && scheduleProblem('schedule', p.schedule.expressionString, 'scheduler') === undefined,
     message: (p) => `scheduleInterval is required with schedule '${p.schedule.expressionString}': the ttl and the staleness alarm need to know how often it runs `
       + '(it is derived only from rate(), and from cron() that runs hourly, daily or weekly at one minute)',
   },

@@ -330,7 +330,7 @@ describe('validation', () => {
     ['k below the floor', () => ({ minSubjects: 5 }), /minSubjects must be a whole number, at least 10 \(fewer people would let a list reveal what one of them watched\), but 5 was provided/],
     ['a window of minutes', () => ({ window: Duration.minutes(90) }), /window must be whole hours from 1 to 720 \(the curated log keeps times to the hour\), but 1 hour 30 minutes was provided/],
     ['a window over 30 days', () => ({ window: Duration.days(31) }), /window must be whole hours from 1 to 720/],
-    ['a window beyond the curated retention', (w) => ({ lake: new DataLake(w.stack, 'ShortLake', { network: w.network, purpose: PURPOSE, rawRetention: Duration.days(7), curatedRetention: Duration.days(7) }), window: Duration.days(8) }),
+    ['a window beyond the curated retention', (w) => ({ lake: new DataLake(w.stack, 'ShortLake', { network: w.network, purpose: PURPOSE, databaseName: 'short_lake', rawRetention: Duration.days(7), curatedRetention: Duration.days(7) }), window: Duration.days(8) }),
       /window \(8 days\) must not exceed the lake's curated retention \(7 days\)/],
     ['a TTL under an hour', () => ({ ttl: Duration.minutes(30) }), /ttl must be a whole number of seconds, at least 1 hour, but 30 minutes was provided/],
     ['a TTL over the cache\'s retention', () => ({ ttl: Duration.days(31) }), /ttl \(31 days\) must not exceed the retention of cache Stack\/Lists \(30 days\)/],

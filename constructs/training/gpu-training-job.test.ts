@@ -763,7 +763,7 @@ describe('warm start (continual learning)', () => {
 
   test('from: a job of another lake is refused, naming both', () => {
     const s = setup();
-    const otherLake = new DataLake(s.stack, 'OtherLake', { network: s.network, purpose: 'another purpose' });
+    const otherLake = new DataLake(s.stack, 'OtherLake', { network: s.network, purpose: 'another purpose', databaseName: 'other_lake' });
     const events = otherLake.addDataset('events', {
       retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
       columns: [{ name: 'clicked', type: 'double', classification: ColumnClassification.NON_PERSONAL }],

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { registerPhysicalName } from '../../lib/app/physical-names';
 import {
   Duration, Stack, Token, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_s3_assets as assets,
   aws_sagemaker as sagemaker, aws_stepfunctions as sfn,
@@ -15,6 +16,8 @@ import { tarGzAsset } from '../../lib/assets';
 import { acknowledgeWildcardsOf, addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
 import { grantBucketPut, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { scheduleProblem } from '../../lib/schedule';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { retrainingEventPattern } from '../../lib/events';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -235,6 +238,7 @@ export class GpuTrainingJob extends Construct {
     const evaluationUri = statesFormat('s3://{}/training/{}/evaluation/{}/evaluation.json', artifacts, name, execution);
 
     // Model registry --------------------------------------------------------------------------
+    registerPhysicalName(this, 'SageMaker model package group', modelName, 'modelName');
     const group = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
       modelPackageGroupName: modelName,
       modelPackageGroupDescription: `Versions of ${modelName} trained and evaluated by ${this.node.path}`,
@@ -624,6 +628,8 @@ export class GpuTrainingJob extends Construct {
       ...(props.approvalStatus === undefined || APPROVAL_STATUSES.includes(props.approvalStatus) ? []
         : [`approvalStatus must be one of ${APPROVAL_STATUSES.join(', ')}, but '${props.approvalStatus}' was provided`]),
       ...instanceTypeListProblems('inferenceInstanceTypes', props.inferenceInstanceTypes),
+      ...environmentProblems(this, { lake: props.lake }),
+      ...[scheduleProblem('schedule', props.schedule?.expressionString)].filter((p): p is string => p !== undefined),
       ...(props.warmStart ? warmStartProblems(props.warmStart.channelName, channels) : []),
       ...(props.warmStart?.from && props.warmStart.from.lake !== props.lake
         ? [`warmStart.from must be a GpuTrainingJob of the same lake (its models are in that lake's artifacts bucket), but ${props.warmStart.from.node.path} trains in another`]

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { registerPhysicalName } from '../../lib/app/physical-names';
 import {
   Duration, Lazy, RemovalPolicy, Stack,
   aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_opensearchserverless as aoss,
@@ -7,6 +8,7 @@ import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
 import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
 import { skipCheckov } from '../../lib/compliance/checkov';
+import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { KnnIndexBody, VectorFieldOptions, knnIndexBody, vectorFieldProblems } from './index-settings';
@@ -158,12 +160,13 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
     } catch (error) {
       subnets = `the selection failed: ${(error as Error).message}`;
     }
-    const failures = validateVectorIndexProps({ props, subnets });
+    const failures = [...validateVectorIndexProps({ props, subnets }), ...environmentProblems(this, { encryptionKey: props.encryptionKey, network: props.network.vpc })];
     if (failures.length > 0 || typeof subnets === 'string') {
       throw new KitError(`VectorIndex ${this.node.path}: ${failures.join('; ')}`);
     }
 
     const name = props.collectionName;
+    registerPhysicalName(this, 'OpenSearch Serverless collection', name, 'collectionName');
     const stack = Stack.of(this);
     this.network = props.network;
     this.encryptionKey = props.encryptionKey;

@@ -25,7 +25,8 @@ export function isSageMakerInstanceType(instanceType: string, use: SageMakerInst
   return TYPES[use].has(instanceType);
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let diagonal = row[0];

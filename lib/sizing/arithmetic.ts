@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { KitError } from '../errors';
 
 /** Rounds away binary floating-point noise (0.1 × 3 = 0.30000000000000004) before ceil/floor. */
@@ -20,9 +20,12 @@ export function fmt(value: number): string {
 /** A figure check: the figure's name, whether it is wrong, and what is allowed. */
 export interface FigureRule<F> {
   readonly figure: keyof F & string;
+  /** Judges the number, or a duration's milliseconds when `duration` is set. */
   readonly invalid: (value: number) => boolean;
   readonly allowed: string;
   readonly optional?: boolean;
+  /** The figure is a Duration (e.g. a latency budget), judged by its milliseconds. */
+  readonly duration?: boolean;
 }
 
 /** A whole number of at least `min`. */
@@ -46,6 +49,20 @@ export function share<F>(figure: keyof F & string, optional = false): FigureRule
 }
 
 /**
+ * A Duration above 0, at least `min` when given. Without it, a zero latency budget or window was
+ * caught downstream, under the prop of whichever construct it sized first (an endpoint's
+ * `figures.latencyBudget`, a queue's `maxReviewWait`), or not at all.
+ */
+export function positiveDuration<F>(figure: keyof F & string, min?: Duration, optional = false): FigureRule<F> {
+  const minMs = min?.toMilliseconds() ?? 0;
+  return {
+    figure, optional, duration: true,
+    invalid: (ms) => !(Number.isFinite(ms) && ms > 0 && ms >= minMs),
+    allowed: min === undefined ? 'a duration above 0' : `a duration of at least ${min.toHumanString()}`,
+  };
+}
+
+/**
  * Checks figures against their rules and throws one KitError listing every problem, naming
  * `who`, the figure, the value received and what is allowed. Figures size resources at synth
  * time, so a token (a value known only at deploy time) is a problem too.
@@ -57,7 +74,15 @@ export function checkFigures<F extends object>(who: string, figures: F, rules: r
     if (value === undefined && rule.optional) {
       continue;
     }
-    if (typeof value === 'number' && Token.isUnresolved(value)) {
+    if (rule.duration) {
+      if (!(value instanceof Duration)) {
+        problems.push(`${rule.figure} must be ${rule.allowed}, but ${String(value)} was provided`);
+      } else if (value.isUnresolved()) {
+        problems.push(`${rule.figure} must be known at synth time, because resources are sized from it, but a token was provided`);
+      } else if (rule.invalid(value.toMilliseconds())) {
+        problems.push(`${rule.figure} must be ${rule.allowed}, but ${value.toHumanString()} was provided`);
+      }
+    } else if (typeof value === 'number' && Token.isUnresolved(value)) {
       problems.push(`${rule.figure} must be known at synth time, because resources are sized from it, but a token was provided`);
     } else if (typeof value !== 'number' || rule.invalid(value)) {
       problems.push(`${rule.figure} must be ${rule.allowed}, but ${String(value)} was provided`);

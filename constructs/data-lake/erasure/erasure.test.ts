@@ -471,7 +471,7 @@ describe('registration', () => {
     ['a cache store without identifier', (s) => ({ kind: 'cacheKeys', name: 'cache:x', cache: onlineCache(s), resources: [onlineCache(s)] }), /identifier must be lower case letters/],
     ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
     ['a vector document field with a space', (s) => {
-      const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: 'vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
+      const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: `vectors${tables}`, network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
       return { kind: 'vectorIndexDocuments', name: 'opensearch:x', identifier: 'user_id', index, indexName: 'x', field: 'owner id', resources: [index.collection] };
     }, /field must be a document field name \(letters, digits, _ \. -\), but 'owner id' was provided/],
   ])('fails on %s, naming the lake, the owner and what is allowed', (_what, store, message) => {
