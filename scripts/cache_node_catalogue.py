@@ -11,14 +11,11 @@ Usage: .venv/bin/python scripts/cache_node_catalogue.py [--check]
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
 import os
 import re
 import sys
 
-import botocore
+from botocore_catalogue import service_shapes, source, write_or_check
 
 TARGET = os.path.join(os.path.dirname(__file__), "..", "lib", "elasticache", "cache-node-types.json")
 NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
@@ -26,12 +23,7 @@ HEADING = re.compile(r"(Current generation|Previous generation)")
 
 
 def catalogue() -> dict:
-    folder = os.path.join(os.path.dirname(botocore.__file__), "data", "elasticache")
-    version = sorted(os.listdir(folder))[-1]
-    path = os.path.join(folder, version, "service-2.json.gz")
-    opener = gzip.open if os.path.exists(path) else open
-    with opener(path if os.path.exists(path) else path[: -len(".gz")], "rt", encoding="utf-8") as f:
-        shapes = json.load(f)["shapes"]
+    version, shapes = service_shapes("elasticache")
     doc = shapes["CreateReplicationGroupMessage"]["members"]["CacheNodeType"]["documentation"]
     found: dict[str, set[str]] = {"current": set(), "previous": set()}
     generation = None
@@ -49,26 +41,10 @@ def catalogue() -> dict:
     if not found["current"]:
         raise SystemExit("no current-generation node types found; the documentation changed shape")
     return {
-        "source": f"botocore {botocore.__version__}, elasticache {version}",
+        "source": source("elasticache", version),
         "types": {generation: sorted(types) for generation, types in found.items()},
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when the committed catalogue is stale")
-    args = parser.parse_args()
-    text = json.dumps(catalogue(), indent=1) + "\n"
-    if args.check:
-        with open(TARGET, encoding="utf-8") as f:
-            if f.read() != text:
-                print(f"{TARGET} is stale: run .venv/bin/python scripts/cache_node_catalogue.py", file=sys.stderr)
-                return 1
-        return 0
-    with open(TARGET, "w", encoding="utf-8") as f:
-        f.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_or_check(TARGET, catalogue, "cache_node_catalogue.py", __doc__.splitlines()[0]))

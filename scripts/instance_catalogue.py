@@ -10,13 +10,10 @@ Usage: .venv/bin/python scripts/instance_catalogue.py [--check]
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
 import os
 import sys
 
-import botocore
+from botocore_catalogue import service_shapes, source, write_or_check
 
 # The input shape of each use, as SageMaker's API names it.
 SHAPES = {
@@ -29,33 +26,12 @@ TARGET = os.path.join(os.path.dirname(__file__), "..", "lib", "sagemaker", "inst
 
 
 def catalogue() -> dict:
-    folder = os.path.join(os.path.dirname(botocore.__file__), "data", "sagemaker")
-    version = sorted(os.listdir(folder))[-1]
-    path = os.path.join(folder, version, "service-2.json.gz")
-    opener = gzip.open if os.path.exists(path) else open
-    with opener(path if os.path.exists(path) else path[: -len(".gz")], "rt", encoding="utf-8") as f:
-        shapes = json.load(f)["shapes"]
+    version, shapes = service_shapes("sagemaker")
     return {
-        "source": f"botocore {botocore.__version__}, sagemaker {version}",
+        "source": source("sagemaker", version),
         "types": {use: sorted(shapes[shape]["enum"]) for use, shape in SHAPES.items()},
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when the committed catalogue is stale")
-    args = parser.parse_args()
-    text = json.dumps(catalogue(), indent=1) + "\n"
-    if args.check:
-        with open(TARGET, encoding="utf-8") as f:
-            if f.read() != text:
-                print(f"{TARGET} is stale: run .venv/bin/python scripts/instance_catalogue.py", file=sys.stderr)
-                return 1
-        return 0
-    with open(TARGET, "w", encoding="utf-8") as f:
-        f.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_or_check(TARGET, catalogue, "instance_catalogue.py", __doc__.splitlines()[0]))
