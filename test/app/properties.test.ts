@@ -95,3 +95,19 @@ test('BatchTransform: any schedule, instance types and instance count synthesize
   ), { numRuns: RUNS, seed: SEED });
   expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
 });
+
+test('GpuTrainingJob: any instances, spot settings, runtimes and volume synthesize through the gate or get the kit\'s error', () => {
+  const seen = new Set<Outcome>();
+  const trainingType = fc.oneof({ arbitrary: fc.constantFrom('ml.g5.2xlarge', 'ml.g4dn.xlarge'), weight: 3 }, { arbitrary: fc.constantFrom('ml.m5.xlarge', 'g5.2xlarge', 'ml.g5.2xlarg', 'ml.inf1.xlarge'), weight: 1 });
+  const hours = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 24 }), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 700 }), weight: 1 });
+  const count = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 4 }), weight: 4 }, { arbitrary: fc.integer({ min: -1, max: 200 }), weight: 1 });
+  const volume = fc.oneof({ arbitrary: fc.integer({ min: 30, max: 500 }), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 20_000 }), weight: 1 });
+  fc.assert(fc.property(trainingType, count, fc.boolean(), hours, hours, volume,
+    (instanceType, instanceCount, useSpotInstances, runtime, wait, volumeSizeGiB) => {
+      seen.add(outcome((w) => w.training({
+        instanceType, instanceCount, useSpotInstances, maxRuntime: Duration.hours(runtime), maxWait: useSpotInstances ? Duration.hours(wait) : undefined, volumeSizeGiB,
+      })));
+    },
+  ), { numRuns: RUNS, seed: SEED });
+  expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
+});
