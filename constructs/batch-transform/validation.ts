@@ -7,6 +7,7 @@ import { scheduleCadence } from './schedule';
 import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
 import { VectorIndexLoadOptions, vectorLoadProblems } from './vector-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** Instance type of transform jobs by default. */
 export const DEFAULT_INSTANCE_TYPE = 'ml.m5.xlarge';
@@ -121,13 +122,8 @@ export function staleInterval(p: Pick<ResolvedProps, 'schedule' | 'scheduleInter
   return cadence.kind === 'recurring' ? cadence.interval : undefined;
 }
 
-interface Rule {
-  readonly condition: (p: ResolvedProps) => boolean;
-  readonly message: (p: ResolvedProps) => string;
-}
-
 /** Each rule skips values that are tokens; the first that fails for a prop says what is allowed. */
-const RULES: readonly Rule[] = [
+const RULES: readonly PropRule<ResolvedProps>[] = [
   {
     condition: (p) => !NAME.test(p.name) || p.name.length > MAX_NAME_LENGTH,
     message: (p) => `name must be 1-${MAX_NAME_LENGTH} lower case letters, digits and single hyphens, but '${p.name}' was ${p.nameDerived ? 'derived from the construct id (set name)' : 'provided'}`,
@@ -263,7 +259,7 @@ const RULES: readonly Rule[] = [
 
 /** Every problem of the props, each naming the prop, what was received and what is allowed. */
 export function batchTransformProblems(p: ResolvedProps): string[] {
-  const problems = RULES.filter((r) => r.condition(p)).map((r) => r.message(p));
+  const problems = ruleProblems(RULES, p);
   if (p.vectorIndex !== undefined) {
     problems.push(...vectorLoadProblems({ ...p, vectorIndex: p.vectorIndex, csv: p.format === TransformFormat.CSV }));
   }

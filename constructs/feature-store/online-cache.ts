@@ -10,6 +10,7 @@ import { DEFAULT_LOG_RETENTION, createLogGroup, resolveRemovalPolicy } from '../
 import { cacheNodeTypeProblem } from '../../lib/elasticache';
 import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /**
  * Valkey engine version of the cache: the newest minor of the 8.x line, which ElastiCache and
@@ -141,11 +142,6 @@ interface ValidationInput {
   readonly subnets: ec2.SelectedSubnets | string;
 }
 
-interface ValidationRule {
-  readonly condition: (i: ValidationInput) => boolean;
-  readonly message: (i: ValidationInput) => string;
-}
-
 function distinctZones(subnets: ec2.SelectedSubnets): string[] | undefined {
   const zones = subnets.subnets.map((s) => s.availabilityZone);
   return zones.every((z) => known(z)) ? [...new Set(zones)] : undefined;
@@ -156,7 +152,7 @@ function retentionDays(classification: DataClassification): number | undefined {
 }
 
 /** One rule per way the props can be wrong; values that are tokens are only known at deploy time and skipped. */
-const RULES: readonly ValidationRule[] = [
+const RULES: readonly PropRule<ValidationInput>[] = [
   {
     condition: ({ props: p }) => outside(p.replicasPerNodeGroup, REPLICAS_PER_NODE_GROUP_RANGE),
     message: ({ props: p }) => `replicasPerNodeGroup must be a whole number between ${REPLICAS_PER_NODE_GROUP_RANGE.min} and `
@@ -264,7 +260,7 @@ export class OnlineCache extends Construct implements ec2.IConnectable {
       subnets = `the selection failed: ${(error as Error).message}`;
     }
     const failures = [
-      ...RULES.filter((rule) => rule.condition({ props, subnets })).map((rule) => rule.message({ props, subnets })),
+      ...ruleProblems(RULES, { props, subnets }),
       ...environmentProblems(this, { encryptionKey: props.encryptionKey, vpc: props.vpc }),
     ];
     if (failures.length > 0 || typeof subnets === 'string') {

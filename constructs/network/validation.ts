@@ -1,6 +1,7 @@
 import { Token, aws_ec2 as ec2, aws_logs as logs } from 'aws-cdk-lib';
 import { gatewayShortName, repeated } from './endpoints';
 import type { NetworkProps } from './network';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** Default CIDR block of the VPC the construct creates. */
 export const DEFAULT_CIDR = '10.0.0.0/16';
@@ -81,11 +82,6 @@ export function existingVpcSubnetType(vpc: ec2.IVpc): ec2.SubnetType | undefined
   return vpc.privateSubnets.length > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : undefined;
 }
 
-interface ValidationRule {
-  readonly condition: (p: NetworkProps) => boolean;
-  readonly message: (p: NetworkProps) => string;
-}
-
 /** Props that aws-cdk-lib needs as literals to lay out the subnets at synth time. */
 const LAYOUT_PROPS = ['maxAzs', 'cidr', 'subnetCidrMask'] as const;
 
@@ -94,7 +90,7 @@ const LAYOUT_PROPS = ['maxAzs', 'cidr', 'subnetCidrMask'] as const;
  * only known at deploy time. The subnet layout is the exception: aws-cdk-lib divides the
  * CIDR block into one subnet per AZ at synth time, so it must know all three numbers.
  */
-const RULES: readonly ValidationRule[] = [
+const RULES: readonly PropRule<NetworkProps>[] = [
   {
     condition: (p) => LAYOUT_PROPS.some((k) => p[k] !== undefined && Token.isUnresolved(p[k])),
     message: (p) => `${LAYOUT_PROPS.filter((k) => p[k] !== undefined && Token.isUnresolved(p[k])).join(', ')} must be known at synth time, `
@@ -187,5 +183,5 @@ const RULES: readonly ValidationRule[] = [
 
 /** Every problem with the props, each saying what was received and what is allowed. */
 export function validateNetworkProps(props: NetworkProps): string[] {
-  return RULES.filter((rule) => rule.condition(props)).map((rule) => rule.message(props));
+  return ruleProblems(RULES, props);
 }

@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { LAMBDA_MAX_TIMEOUT, RAMP_OVERHEAD } from './defaults';
 import { RampInputError, RampPolicyConfig, isSageMakerName, planExperiment } from './runtime';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** The props as the rules see them: defaults applied, the endpoint and the log read. */
 export interface ResolvedReleaseProps {
@@ -76,9 +77,7 @@ function rampProblems(ramp: RampPolicyConfig): string[] {
   }
 }
 
-interface Rule {
-  readonly condition: (p: ResolvedReleaseProps) => boolean;
-  readonly message: (p: ResolvedReleaseProps) => string;
+interface Rule extends PropRule<ResolvedReleaseProps> {
   /** The rule judges the A/B test's props: it applies only when the release has one. */
   readonly abTest?: boolean;
 }
@@ -155,5 +154,5 @@ const RULES: readonly Rule[] = [
 /** Every problem with the props; empty when they are valid. */
 export function modelReleaseProblems(p: ResolvedReleaseProps): string[] {
   const abTest = p.ramp !== undefined && p.metricGiven;
-  return RULES.filter((rule) => (abTest || !rule.abTest) && rule.condition(p)).map((rule) => rule.message(p));
+  return ruleProblems(RULES.filter((rule) => abTest || !rule.abTest), p);
 }

@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { DataCategory, classificationProblems } from '../../lib/classification';
 import type { ReviewQueueProps } from './review-queue';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** How long a reviewer holds an item by default before it returns to the queue: a human looks at it. */
 export const DEFAULT_VISIBILITY_TIMEOUT = Duration.minutes(15);
@@ -51,11 +52,6 @@ export function reviewClassificationDays(retention: Duration): Duration {
   return Duration.days(s === undefined ? RETENTION_PERIOD_RANGE.max / 86_400 : Math.max(1, Math.ceil(s / 86_400)));
 }
 
-interface ValidationRule {
-  readonly condition: (p: ReviewQueueProps) => boolean;
-  readonly message: (p: ReviewQueueProps) => string;
-}
-
 const visibility = (p: ReviewQueueProps) => p.visibilityTimeout ?? DEFAULT_VISIBILITY_TIMEOUT;
 const retention = (p: ReviewQueueProps) => p.retentionPeriod ?? DEFAULT_RETENTION_PERIOD;
 const deadLetterRetention = (p: ReviewQueueProps) => p.deadLetterRetentionPeriod ?? DEFAULT_DEAD_LETTER_RETENTION_PERIOD;
@@ -65,7 +61,7 @@ const classification = (p: ReviewQueueProps) => ({
 });
 
 /** One rule per way the props can be wrong; tokens are skipped. */
-const RULES: readonly ValidationRule[] = [
+const RULES: readonly PropRule<ReviewQueueProps>[] = [
   {
     condition: (p) => outsideSeconds(p.visibilityTimeout, VISIBILITY_TIMEOUT_RANGE),
     message: (p) => `visibilityTimeout must be a whole number of seconds between ${VISIBILITY_TIMEOUT_RANGE.min} and `
@@ -123,7 +119,7 @@ const RULES: readonly ValidationRule[] = [
 
 /** Every problem with the props, each saying what was received and what is allowed. */
 export function validateReviewQueueProps(props: ReviewQueueProps): string[] {
-  return RULES.filter((rule) => rule.condition(props)).map((rule) => rule.message(props));
+  return ruleProblems(RULES, props);
 }
 
 /** The classification of the queue, for a valid set of props. */

@@ -4,6 +4,7 @@ import { KeyTemplate, parseKeyTemplate } from './popular-items-query';
 import type { ServingLog } from './serving-log';
 import { MAX_STALENESS_WINDOW, MIN_TTL, type PredictionCache, scheduleCadence } from '../batch-transform';
 import { ColumnAction, ColumnClassification, ColumnDefinition, actionOf } from '../data-lake';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** The list key by default: the `popular` stage's default key. */
 export const DEFAULT_POPULAR_KEY = 'popular';
@@ -105,13 +106,8 @@ function badKeyText(key: string, placeholders: boolean): boolean {
 
 const leadingText = (key: string) => parseKeyTemplate(key).literals[0];
 
-interface Rule {
-  readonly condition: (p: ResolvedPopularItemsProps) => boolean;
-  readonly message: (p: ResolvedPopularItemsProps) => string;
-}
-
 /** Each rule skips values that are tokens; each message names the prop, what was received and what is allowed. */
-const RULES: readonly Rule[] = [
+const RULES: readonly PropRule<ResolvedPopularItemsProps>[] = [
   {
     condition: (p) => !NAME.test(p.name) || p.name.length > MAX_POPULAR_NAME_LENGTH,
     message: (p) => `name must be 1-${MAX_POPULAR_NAME_LENGTH} lower case letters, digits and single hyphens, but '${p.name}' was ${p.nameDerived ? 'derived from the construct id (set name)' : 'provided'}`,
@@ -219,5 +215,5 @@ const RULES: readonly Rule[] = [
 
 /** Every problem of the props, each naming the prop, what was received and what is allowed. */
 export function popularItemsProblems(p: ResolvedPopularItemsProps): string[] {
-  return RULES.filter((r) => r.condition(p)).map((r) => r.message(p));
+  return ruleProblems(RULES, p);
 }

@@ -13,6 +13,7 @@ import { SecureFunction } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { ServingCapacity, ServingFigures, sizeServing } from '../../lib/sizing';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** CloudWatch namespace of every serving path's embedded metrics (dimension `Pipeline`). */
 export const SERVING_METRICS_NAMESPACE = 'Mlsd/Serving';
@@ -58,12 +59,7 @@ export interface ServingPathProps {
 const NAME = /^[a-z][a-z0-9-]{1,23}$/;
 const STAGE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-interface Rule {
-  readonly condition: (p: ServingPathProps) => boolean;
-  readonly message: (p: ServingPathProps) => string;
-}
-
-const RULES: readonly Rule[] = [
+const RULES: readonly PropRule<ServingPathProps>[] = [
   { condition: (p) => !Token.isUnresolved(p.name) && !NAME.test(p.name), message: (p) => `name must be 2-24 lower case letters, digits or -, starting with a letter, but '${p.name}' was provided` },
   { condition: (p) => p.stages.length === 0, message: () => 'stages must name at least one stage' },
   { condition: (p) => p.stages.some((s) => !STAGE_NAME.test(s.name)), message: (p) => `stages must be named with letters, digits, _ or -, but got ${p.stages.filter((s) => !STAGE_NAME.test(s.name)).map((s) => `'${s.name}'`).join(', ')}` },
@@ -107,7 +103,7 @@ export class ServingPath extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: ServingPathProps) {
     super(scope, id);
-    const problems = RULES.filter((r) => r.condition(props)).map((r) => r.message(props));
+    const problems = ruleProblems(RULES, props);
     if (problems.length > 0) {
       throw new KitError(`ServingPath ${this.node.path}: ${problems.join('; ')}`);
     }

@@ -1,6 +1,7 @@
 import { RemovalPolicy, Token, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { DataCategory, classificationProblems } from '../../lib/classification';
 import type { VectorIndexProps } from './vector-index';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /**
  * Collection names OpenSearch Serverless accepts and this construct can name its policies after:
@@ -28,17 +29,12 @@ export interface VectorIndexValidationInput {
   readonly subnets: ec2.SelectedSubnets | string;
 }
 
-interface ValidationRule {
-  readonly condition: (i: VectorIndexValidationInput) => boolean;
-  readonly message: (i: VectorIndexValidationInput) => string;
-}
-
 function classification(p: VectorIndexProps) {
   return { category: p.dataCategory ?? DEFAULT_VECTOR_INDEX_CATEGORY, purpose: p.purpose, retention: p.retention };
 }
 
 /** One rule per way the props can be wrong; tokens are only known at deploy time and skipped. */
-const RULES: readonly ValidationRule[] = [
+const RULES: readonly PropRule<VectorIndexValidationInput>[] = [
   {
     condition: ({ props: p }) => known(p.collectionName) && !COLLECTION_NAME_PATTERN.test(p.collectionName),
     message: ({ props: p }) => 'collectionName must be 3 to 32 characters, a lowercase letter followed by lowercase letters, digits '
@@ -71,5 +67,5 @@ const RULES: readonly ValidationRule[] = [
 
 /** Every problem with the props, each saying what was received and what is allowed. */
 export function validateVectorIndexProps(input: VectorIndexValidationInput): string[] {
-  return RULES.filter((rule) => rule.condition(input)).map((rule) => rule.message(input));
+  return ruleProblems(RULES, input);
 }

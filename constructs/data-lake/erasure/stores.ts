@@ -7,6 +7,7 @@
  */
 import { Duration, Token, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_kms as kms, aws_lambda as lambda, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { PropRule, ruleProblems } from '../../../lib/validation';
 
 /** What every registered store says. */
 interface StoreBase {
@@ -354,13 +355,8 @@ function literal(value: string | undefined): value is string {
   return value !== undefined && !Token.isUnresolved(value);
 }
 
-interface StoreRule {
-  readonly condition: (s: ErasableStore) => boolean;
-  readonly message: (s: ErasableStore) => string;
-}
-
 /** What a registration gets wrong, one rule each; tokens are skipped where a value may be one. */
-const STORE_RULES: readonly StoreRule[] = [
+const STORE_RULES: readonly PropRule<ErasableStore>[] = [
   {
     condition: (s) => ![...AUTOMATED_KINDS, ...MANUAL_KINDS].includes(s.kind),
     message: (s) => `kind must be one of ${[...AUTOMATED_KINDS, ...MANUAL_KINDS].join(', ')}, but '${s.kind}' was provided`,
@@ -410,5 +406,5 @@ const STORE_RULES: readonly StoreRule[] = [
 
 /** Every problem of a store registration, each saying what was received and what is allowed. */
 export function storeProblems(store: ErasableStore): string[] {
-  return STORE_RULES.filter((rule) => rule.condition(store)).map((rule) => rule.message(store));
+  return ruleProblems(STORE_RULES, store);
 }

@@ -1,4 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import { PropRule, ruleProblems } from '../../../lib/validation';
 
 /** Options of a lake's erasure workflow (`DataLakeProps.erasure`). */
 export interface ErasureOptions {
@@ -37,12 +38,7 @@ function days(value: Duration | undefined): number | undefined {
   return value === undefined || Token.isUnresolved(value.toSeconds()) ? undefined : value.toDays({ integral: false });
 }
 
-interface ErasureRule {
-  readonly condition: (o: ErasureOptions) => boolean;
-  readonly message: (o: ErasureOptions) => string;
-}
-
-const RULES: readonly ErasureRule[] = [
+const RULES: readonly PropRule<ErasureOptions>[] = [
   {
     condition: (o) => {
       const d = days(o.alertAfter);
@@ -66,5 +62,5 @@ const RULES: readonly ErasureRule[] = [
 
 /** Every problem of the options, each naming the option (`erasure.<option>`), what was received and what is allowed. */
 export function erasureOptionProblems(options: ErasureOptions): string[] {
-  return RULES.filter((rule) => rule.condition(options)).map((rule) => `erasure.${rule.message(options)}`);
+  return ruleProblems(RULES, options).map((problem) => `erasure.${problem}`);
 }

@@ -9,6 +9,7 @@ import { Duration, Token, aws_s3 as s3 } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { MIN_EXEMPTION_REASON_LENGTH } from '../../../lib/classification';
 import { IcebergTableLocation, isOfflineStore } from '../erasure/stores';
+import { PropRule, ruleProblems } from '../../../lib/validation';
 
 /**
  * How long the rows of a table live: deleted once their time column is older than a maximum age,
@@ -107,16 +108,11 @@ const SQL_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const DATABASE = /^[a-z_][a-z0-9_]{0,254}$/;
 const PREFIX = /^[A-Za-z0-9_-][A-Za-z0-9._/-]*\/$/;
 
-interface TableRule {
-  readonly condition: (t: MaintainedTable) => boolean;
-  readonly message: (t: MaintainedTable) => string;
-}
-
 function literal(value: string | undefined): value is string {
   return value !== undefined && !Token.isUnresolved(value);
 }
 
-const TABLE_RULES: readonly TableRule[] = [
+const TABLE_RULES: readonly PropRule<MaintainedTable>[] = [
   {
     condition: (t) => Token.isUnresolved(t.name) || !NAME.test(t.name),
     message: (t) => `name must be 1-200 letters, digits or . _ : / - and a literal, but '${t.name}' was provided`,
@@ -160,5 +156,5 @@ const TABLE_RULES: readonly TableRule[] = [
 
 /** Every problem of a table registration, each saying what was received and what is allowed. */
 export function tableProblems(table: MaintainedTable): string[] {
-  return TABLE_RULES.filter((rule) => rule.condition(table)).map((rule) => rule.message(table));
+  return ruleProblems(TABLE_RULES, table);
 }

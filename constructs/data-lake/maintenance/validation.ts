@@ -1,4 +1,5 @@
 import { Duration, Token, aws_events as events } from 'aws-cdk-lib';
+import { PropRule, ruleProblems } from '../../../lib/validation';
 
 /** Options of a lake's table maintenance (`DataLakeProps.tableMaintenance`). */
 export interface TableMaintenanceOptions {
@@ -53,12 +54,7 @@ function wholeNumberOutside(value: number | undefined, range: { min: number; max
   return value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < range.min || value > range.max);
 }
 
-interface MaintenanceRule {
-  readonly condition: (o: TableMaintenanceOptions) => boolean;
-  readonly message: (o: TableMaintenanceOptions) => string;
-}
-
-const RULES: readonly MaintenanceRule[] = [
+const RULES: readonly PropRule<TableMaintenanceOptions>[] = [
   {
     condition: (o) => {
       const s = seconds(o.snapshotMaxAge);
@@ -79,5 +75,5 @@ const RULES: readonly MaintenanceRule[] = [
 
 /** Every problem of the options, each naming the option (`tableMaintenance.<option>`), what was received and what is allowed. */
 export function tableMaintenanceProblems(options: TableMaintenanceOptions): string[] {
-  return RULES.filter((rule) => rule.condition(options)).map((rule) => `tableMaintenance.${rule.message(options)}`);
+  return ruleProblems(RULES, options).map((problem) => `tableMaintenance.${problem}`);
 }
