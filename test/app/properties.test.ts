@@ -111,3 +111,64 @@ test('GpuTrainingJob: any instances, spot settings, runtimes and volume synthesi
   ), { numRuns: RUNS, seed: SEED });
   expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
 });
+
+/** Mostly `plausible`, sometimes anything `careless` gives. */
+function mostly<T>(plausible: fc.Arbitrary<T>, careless: fc.Arbitrary<T>): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: plausible, weight: 4 }, { arbitrary: careless, weight: 1 });
+}
+
+test('ReviewQueue: any visibility, retention, receive count and review wait synthesize through the gate or get the kit\'s error', () => {
+  const seen = new Set<Outcome>();
+  const minutes = mostly(fc.integer({ min: 5, max: 60 }), fc.integer({ min: 0, max: 20_000 }));
+  const days = mostly(fc.integer({ min: 4, max: 14 }), fc.integer({ min: 0, max: 30 }));
+  fc.assert(fc.property(minutes, days, mostly(fc.integer({ min: 2, max: 10 }), fc.integer({ min: -1, max: 2000 })), days, fc.integer({ min: 0, max: 96 }),
+    (visibility, retention, maxReceiveCount, deadLetterRetention, waitHours) => {
+      seen.add(outcome((w) => w.reviewQueue({
+        visibilityTimeout: Duration.minutes(visibility), retentionPeriod: Duration.days(retention), maxReceiveCount,
+        deadLetterRetentionPeriod: Duration.days(deadLetterRetention), maxReviewWait: Duration.hours(waitHours),
+      })));
+    },
+  ), { numRuns: RUNS, seed: SEED });
+  expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
+});
+
+test('ModelMonitor: any thresholds, window, samples and instance synthesize through the gate or get the kit\'s error', () => {
+  const seen = new Set<Outcome>();
+  const ratio = mostly(fc.double({ min: 0.05, max: 0.5, noNaN: true }), fc.double({ min: -1, max: 5, noNaN: true }));
+  fc.assert(fc.property(ratio, ratio, mostly(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 400 })),
+    mostly(fc.integer({ min: 100, max: 10_000 }), fc.integer({ min: -5, max: 100 })), mostly(fc.constant('ml.m5.large'), processingInstanceType),
+    (featurePsi, predictionPsi, windowDays, minSamples, instanceType) => {
+      seen.add(outcome((w) => w.monitor({ thresholds: { featurePsi, predictionPsi }, window: Duration.days(windowDays), minSamples, instanceType })));
+    },
+  ), { numRuns: RUNS, seed: SEED });
+  expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
+});
+
+test('VectorIndex: any collection name, retention and standby setting synthesize through the gate or get the kit\'s error', () => {
+  const seen = new Set<Outcome>();
+  const name = mostly(fc.constantFrom('adctr-ads', 'vis-images', 'catalogue1'), fc.constantFrom('Ads', 'a', 'ads_index', 'x'.repeat(40), '-ads', 'ads-'));
+  fc.assert(fc.property(name, mostly(fc.integer({ min: 1, max: 365 }), fc.integer({ min: 0, max: 5000 })), fc.boolean(),
+    (collectionName, retentionDays, standbyReplicas) => {
+      seen.add(outcome((w) => w.vectorIndex({ collectionName, retention: Duration.days(retentionDays), standbyReplicas })));
+    },
+  ), { numRuns: RUNS, seed: SEED });
+  expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
+});
+
+test('FeatureStore: any online and offline settings of a group, and any online cache, synthesize through the gate or get the kit\'s error', () => {
+  const seen = new Set<Outcome>();
+  const hours = mostly(fc.integer({ min: 1, max: 720 }), fc.integer({ min: 0, max: 100_000 }));
+  const days = mostly(fc.integer({ min: 30, max: 365 }), fc.integer({ min: 0, max: 5000 }));
+  const nodeType = mostly(fc.constantFrom('cache.r7g.large', 'cache.m7g.large', 'cache.t4g.medium'), fc.constantFrom('cache.r7g.larg', 'r7g.large', 'cache.t1.micro', ''));
+  fc.assert(fc.property(fc.boolean(), fc.boolean(), hours, days, fc.boolean(), nodeType, mostly(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -1, max: 10 })),
+    (onlineStore, offlineStore, ttlHours, offlineDays, withCache, cacheNodeType, replicasPerNodeGroup) => {
+      seen.add(outcome((w) => {
+        w.group({ onlineStore, offlineStore, onlineTtl: Duration.hours(ttlHours), offlineRetention: Duration.days(offlineDays) });
+        if (withCache) {
+          w.store.addOnlineCache({ cacheNodeType, replicasPerNodeGroup });
+        }
+      }));
+    },
+  ), { numRuns: RUNS, seed: SEED });
+  expect([...seen].sort()).toEqual(['kit error', 'synthesized']);
+});
