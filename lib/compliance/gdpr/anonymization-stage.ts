@@ -2,6 +2,7 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { ANONYMIZATION_STAGE_METADATA } from '../../classification';
 import { appResources, qualifiedId, referencesIn } from './app-references';
 import { isObject } from './json';
+import { IDENTITY_POLICY_TYPES, globToRegExp, granteesOf, statementsOf } from './iam';
 import { jobKindOfResource } from './sagemaker-jobs';
 import { Json, asList, props, rendered } from './template';
 
@@ -31,11 +32,6 @@ export function isRegisteredStage(role: CfnResource): boolean {
 function runnersOf(role: CfnResource): Set<string> {
   const record = rendered(role).metadata?.[ANONYMIZATION_STAGE_METADATA];
   return new Set(asList(isObject(record) ? record.runners : undefined).filter((r): r is string => typeof r === 'string'));
-}
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 'i');
 }
 
 /** Whether an Allow statement's actions include `action` (globs and NotAction read as IAM reads them). */
@@ -75,23 +71,6 @@ function coversRole(statement: Json, role: CfnResource, owner: CfnResource): boo
     const [, , service, , , ...rest] = resource.split(':');
     return service !== undefined && globToRegExp(service).test('iam') && globToRegExp(rest.join(':')).test(`role/${roleNameOf(role)}`);
   });
-}
-
-/** The statements of a policy-bearing resource and the roles, users and groups they apply to. */
-function identityStatements(resource: CfnResource): { statements: Json[]; grantees: Json[] } {
-  const p = props(resource);
-  switch (rendered(resource).type) {
-    case 'AWS::IAM::Role':
-      return { statements: asList(p.Policies).flatMap((policy) => asList(policy?.PolicyDocument?.Statement)), grantees: [{ Ref: rendered(resource).logicalId }] };
-    case 'AWS::IAM::Policy':
-    case 'AWS::IAM::ManagedPolicy':
-      return { statements: asList(p.PolicyDocument?.Statement), grantees: [...asList(p.Roles), ...asList(p.Users), ...asList(p.Groups)] };
-    case 'AWS::IAM::User':
-    case 'AWS::IAM::Group':
-      return { statements: asList(p.Policies).flatMap((policy) => asList(policy?.PolicyDocument?.Statement)), grantees: [{ Ref: rendered(resource).logicalId }] };
-    default:
-      return { statements: [], grantees: [] };
-  }
 }
 
 /** A grantee reference (in `owner`'s stack) as a finding on `role` names it. */
@@ -211,9 +190,9 @@ export function stageIdentityProblems(role: CfnResource): string[] {
     }
   }
 
-  for (const resource of appResources(role)) {
-    const { statements, grantees } = identityStatements(resource);
-    for (const statement of statements) {
+  for (const resource of appResources(role).filter((r) => IDENTITY_POLICY_TYPES.includes(rendered(r).type))) {
+    for (const statement of statementsOf(resource)) {
+      const grantees = granteesOf(resource, statement);
       if (allowsAction(statement, 'sts:AssumeRole') && coversRole(statement, role, resource)) {
         grantees.forEach((g) => problems.add(`assume:${granteeName(g, resource, role)}`));
       }

@@ -4,7 +4,7 @@ import { referencesIn } from './app-references';
 import { Json, asList, props, rendered } from './template';
 
 /** IAM action or ARN glob (`*`, `?`) as a case-insensitive regular expression. */
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, 'i');
 }
@@ -93,6 +93,30 @@ export function coversStore(statement: Json, store: CfnResource, owner: CfnResou
 function generatedName(store: CfnResource): string {
   const name = `${Stack.of(store).stackName}-${rendered(store).logicalId}-1a2b3c4d5e6f`;
   return rendered(store).type === 'AWS::S3::Bucket' ? name.toLowerCase() : name;
+}
+
+/** Resource types whose statements are identity policies: they apply to the roles, users and groups that hold or attach them. */
+export const IDENTITY_POLICY_TYPES: readonly string[] = ['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'];
+
+/** Who a policy-bearing resource grants to: roles, users and groups, or the principals of a resource policy. */
+export function granteesOf(node: CfnResource, statement: Json): Json[] {
+  const p = props(node);
+  switch (rendered(node).type) {
+    case 'AWS::IAM::Role':
+    case 'AWS::IAM::User':
+    case 'AWS::IAM::Group':
+      return [{ Ref: rendered(node).logicalId }];
+    case 'AWS::IAM::Policy':
+    case 'AWS::IAM::ManagedPolicy':
+      return [...asList(p.Roles), ...asList(p.Users), ...asList(p.Groups)];
+    default: {
+      const principal = statement.Principal;
+      if (principal === '*' || principal === undefined) {
+        return ['*'];
+      }
+      return Object.values(principal).flatMap((v) => asList(v));
+    }
+  }
 }
 
 /** The policy statements of an IAM policy-bearing resource, with the document they come from. */

@@ -4,7 +4,7 @@ import { isRegisteredStage } from '../anonymization-stage';
 import { appResources, qualifiedId, referencesIn } from '../app-references';
 import { holdsRawPersonalData } from '../classified';
 import { SERVICE_OF_TYPE } from '../data-stores';
-import { allowsRead, attachedReadingManagedPolicies, coversStore, statementsOf } from '../iam';
+import { allowsRead, attachedReadingManagedPolicies, coversStore, granteesOf, statementsOf } from '../iam';
 import { GdprRule } from '../rule';
 import { Json, asList, props, rendered } from '../template';
 
@@ -22,27 +22,6 @@ function describe(node: CfnResource, reference: Json): string {
 /** Data stores of the whole app (every stack, nested stacks included) classified as raw personal data. */
 function rawStoresOf(node: CfnResource): CfnResource[] {
   return appResources(node).filter((r) => SERVICE_OF_TYPE[rendered(r).type] !== undefined && holdsRawPersonalData(r));
-}
-
-/** Who a policy-bearing resource grants to: roles, users and groups, or the principals of a resource policy. */
-function grantees(node: CfnResource, statement: Json): Json[] {
-  const p = props(node);
-  switch (rendered(node).type) {
-    case 'AWS::IAM::Role':
-    case 'AWS::IAM::User':
-    case 'AWS::IAM::Group':
-      return [{ Ref: rendered(node).logicalId }];
-    case 'AWS::IAM::Policy':
-    case 'AWS::IAM::ManagedPolicy':
-      return [...asList(p.Roles), ...asList(p.Users), ...asList(p.Groups)];
-    default: {
-      const principal = statement.Principal;
-      if (principal === '*' || principal === undefined) {
-        return ['*'];
-      }
-      return Object.values(principal).flatMap((v) => asList(v));
-    }
-  }
 }
 
 /** For a role: statements of managed policies of this stack that it attaches through ManagedPolicyArns. */
@@ -112,7 +91,7 @@ export const AnonymizationGuard: GdprRule = {
       const service = SERVICE_OF_TYPE[rendered(store).type];
       for (const statement of statements) {
         if (allowsRead(statement, service) && coversStore(statement, store, node)) {
-          grantees(node, statement)
+          granteesOf(node, statement)
             .filter((g) => !isAnonymizationRole(node, g))
             .forEach((g) => findings.add(`${describe(node, g)}:${qualifiedId(store, node)}`));
         }

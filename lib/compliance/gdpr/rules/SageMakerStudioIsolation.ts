@@ -1,36 +1,28 @@
+import { CfnResource } from 'aws-cdk-lib';
 import { NagMessageLevel } from 'cdk-nag';
+import { isCustomerKey } from '../kms';
 import { isObject } from '../json';
 import { GdprRule, findingsOrCompliant } from '../rule';
 import { Json, props, rendered } from '../template';
-
-const AWS_MANAGED_ALIAS = /(^|:)alias\/aws\//;
-
-/** A key given as a literal that is not `alias/aws/...`, or as a reference (a key resource's ARN, a parameter). */
-function isCustomerKey(value: Json): boolean {
-  if (isObject(value)) {
-    return true;
-  }
-  return typeof value === 'string' && value.trim() !== '' && !AWS_MANAGED_ALIAS.test(value);
-}
 
 function isGiven(value: Json): boolean {
   return isObject(value) || (typeof value === 'string' && value !== '');
 }
 
 /** What a Studio domain lacks: VPC-only apps and a customer key on its EFS volume. */
-function domainFindings(p: Record<string, Json>): string[] {
+function domainFindings(node: CfnResource, p: Record<string, Json>): string[] {
   return [
     ...(p.AppNetworkAccessType === 'VpcOnly' ? [] : ['public-internet']),
-    ...(isCustomerKey(p.KmsKeyId) ? [] : ['volume-key']),
+    ...(isCustomerKey(node, p.KmsKeyId) ? [] : ['volume-key']),
   ];
 }
 
 /** What a notebook instance lacks: no direct internet, a subnet, a customer key on its volume. */
-function notebookFindings(p: Record<string, Json>): string[] {
+function notebookFindings(node: CfnResource, p: Record<string, Json>): string[] {
   return [
     ...(p.DirectInternetAccess === 'Disabled' ? [] : ['direct-internet']),
     ...(isGiven(p.SubnetId) ? [] : ['vpc']),
-    ...(isCustomerKey(p.KmsKeyId) ? [] : ['volume-key']),
+    ...(isCustomerKey(node, p.KmsKeyId) ? [] : ['volume-key']),
   ];
 }
 
@@ -45,6 +37,6 @@ export const SageMakerStudioIsolation: GdprRule = {
     + 'and storage under keys the controller governs.',
   check: (node) => {
     const p = props(node);
-    return findingsOrCompliant(rendered(node).type === 'AWS::SageMaker::Domain' ? domainFindings(p) : notebookFindings(p));
+    return findingsOrCompliant(rendered(node).type === 'AWS::SageMaker::Domain' ? domainFindings(node, p) : notebookFindings(node, p));
   },
 };
