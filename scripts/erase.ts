@@ -146,6 +146,8 @@ export interface AuditLine {
   readonly location?: string;
   readonly reason?: string;
   readonly error?: string;
+  /** An Iceberg store's purge of the files that held the rows: `pending` until the deadline check finds none left. */
+  readonly purge?: string;
 }
 
 /** Polls the execution until it ends; returns its status and the request's audit records. */
@@ -178,6 +180,7 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     ...(item.location?.S !== undefined ? { location: item.location.S } : {}),
     ...(item.reason?.S !== undefined ? { reason: item.reason.S } : {}),
     ...(item.error?.S !== undefined ? { error: item.error.S } : {}),
+    ...(item.purge?.S !== undefined ? { purge: item.purge.S } : {}),
   }));
   return { status: status ?? 'UNKNOWN', audit };
 }
@@ -190,8 +193,11 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   const lines = [
     `execution ${status}; request ${request?.status ?? 'not recorded'}`,
     ...stores.filter((a) => a.status !== 'manual')
-      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.error ? ` error ${a.error}` : ''}`),
+      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
   ];
+  if (stores.some((a) => a.purge === 'pending')) {
+    lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');
+  }
   if (manual.length > 0) {
     lines.push('to erase by hand (not automated yet):', ...manual.map((a) => `  ${a.store}: ${a.location ?? ''}\n    ${a.reason ?? ''}`));
   }

@@ -66,8 +66,10 @@ describe('zones', () => {
       { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 365 },
       // An erasure's lineage and pseudonyms, for a rerun: as long as the raw objects they name.
       { Id: 'erasure-requests', Prefix: '_erasure/', Status: 'Enabled', ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      // The lists of files an erasure's purge follows (file names only): past any request's alert date.
+      { Id: 'erased-files', Prefix: '_erasure-files/', Status: 'Enabled', ExpirationInDays: 60, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
     ]);
-    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/', '_erasure/']);
+    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/', '_erasure/', '_erasure-files/']);
   });
 
   test('no dataset may take a prefix of the zone\'s files: they expire', () => {

@@ -3,7 +3,7 @@ import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, AnonymizationWindow, WINDOW_LAG_MINUTES, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
-import { DataLakeErasure, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
+import { DataLakeErasure, ERASED_FILES_PREFIX, ERASED_FILE_LISTS_RETENTION, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import {
@@ -261,6 +261,10 @@ export class DataLake extends Construct {
     this.curatedBucket.addLifecycleRule({
       id: 'erasure-requests', prefix: ERASURE_REQUESTS_PREFIX, expiration: props.rawRetention ?? DEFAULT_RAW_RETENTION, noncurrentVersionExpiration: Duration.days(1),
     });
+    // The lists of files whose purge the deadline check verifies: needed until the purge is, at most past the alert date.
+    this.curatedBucket.addLifecycleRule({
+      id: 'erased-files', prefix: ERASED_FILES_PREFIX, expiration: ERASED_FILE_LISTS_RETENTION, noncurrentVersionExpiration: Duration.days(1),
+    });
     this.artifactsBucket = zone('Artifacts', DataCategory.NON_PERSONAL, props.artifactRetention ?? DEFAULT_ARTIFACT_RETENTION, `${props.purpose} artifacts`);
 
     this.databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '')}_lake`;
@@ -341,7 +345,7 @@ export class DataLake extends Construct {
       produce: (): TableMaintenanceRecord => ({
         workflow: (this.maintenance.stateMachine.node.defaultChild as CfnResource).logicalId,
         tables: this.maintenance.registry.map((t) => tableSpec(t) as unknown as MaintainedTableRecord),
-        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES, ERASURE_REQUESTS_PREFIX],
+        files: [...TRANSIENT_PREFIXES, ...CURATED_FILE_PREFIXES, ERASURE_REQUESTS_PREFIX, ERASED_FILES_PREFIX],
       }),
     }));
 

@@ -1,6 +1,6 @@
 import { erasureWorkflowName } from '../../constructs/data-lake';
 import { executionName } from '../../constructs/data-lake/erasure/runtime/submit';
-import { parseEraseArguments } from '../../scripts/erase';
+import { formatAudit, parseEraseArguments } from '../../scripts/erase';
 import { KitError } from '../../lib/errors';
 
 const NOW = new Date('2025-03-01T10:00:00.000Z');
@@ -46,5 +46,18 @@ describe('npm run erase arguments', () => {
     expect(long).toMatch(/^A{63}-[0-9a-f]{8}-erasure$/);
     expect(long.length).toBeLessThanOrEqual(80);
     expect(erasureWorkflowName('A'.repeat(127))).not.toBe(long);
+  });
+});
+
+describe('npm run erase output', () => {
+  test('an Iceberg store\'s files purge is shown, with what pending means', () => {
+    const text = formatAudit('SUCCEEDED', [
+      { store: '#request', status: 'succeeded' },
+      { store: 'iceberg:events.user_id', status: 'verified', found: '3', purge: 'pending' },
+      { store: 'dynamodb:cache', status: 'verified', found: '1' },
+    ]);
+    expect(text).toContain('  verified      iceberg:events.user_id (3 found), files purge pending\n  verified      dynamodb:cache (1 found)\n');
+    expect(text).toMatch(/files purge pending: .*deadline check verifies they are gone from S3$/);
+    expect(formatAudit('SUCCEEDED', [{ store: 'dynamodb:cache', status: 'verified', found: '1' }])).not.toContain('purge');
   });
 });

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlanOutput, StoreSpec, plan } from './runtime/plan';
-import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, erasureSubmitFunctionName, erasureWorkflowName } from './erasure';
+import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, PurgeStatus, erasureSubmitFunctionName, erasureWorkflowName } from './erasure';
 import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SubmitInvoker, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
@@ -101,6 +101,18 @@ async function run(input: PlanOutput, machine = stateMachineArn): Promise<Json> 
   }
 }
 
+/** A table as the template declares it: keys, attributes and global secondary indexes. */
+async function createTableOfTemplate(logicalId: string): Promise<void> {
+  const props = template.toJSON().Resources[logicalId].Properties;
+  await dynamodb.send(new CreateTableCommand({
+    TableName: logicalId,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: props.AttributeDefinitions,
+    KeySchema: props.KeySchema,
+    GlobalSecondaryIndexes: props.GlobalSecondaryIndexes,
+  }));
+}
+
 async function createTable(name: string, keys: string[]): Promise<void> {
   await dynamodb.send(new CreateTableCommand({
     TableName: name,
@@ -144,7 +156,7 @@ beforeAll(async () => {
   });
   await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }) });
   dynamodb = new DynamoDBClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
-  await createTable(auditTable, [AUDIT_TABLE.partitionKey, AUDIT_TABLE.sortKey]);
+  await createTableOfTemplate(auditTable);
   await createTable(cacheTable, ['pk']);
   await createTable(pairsTable, ['pk', 'candidate']);
   const bucket = await fetch(`${url}/${CURATED_BUCKET}`, {
@@ -283,6 +295,50 @@ test('the deadline check fails while a request past its alert date is not erased
   expect(failed.error).toBe(DEADLINE_AT_RISK_ERROR);
   await record(ErasureRequestStatus.SUCCEEDED);
   expect((await check()).status).toBe('SUCCEEDED');
+}, 90_000);
+
+test('the deadline check follows each pending purge until no file is left, and fails when one is past the alert date', async () => {
+  /** The deadline check with the purge function's answer in place of the function (moto would need Docker to run it). */
+  const checkAnswering = async (answer: { files: number; referenced: number; remaining: number }, name: string) => {
+    const definition = deadlineCheck(template);
+    const processor = definition.States.PurgeEach.ItemProcessor;
+    expect(processor.States.CheckPurge.Parameters.Payload).toEqual({ 'listBucket': expect.anything(), 'listKey.$': '$.files' });
+    processor.States.CheckPurge = { Type: 'Pass', Result: answer, ResultPath: '$.check', Next: processor.States.CheckPurge.Next };
+    const { stateMachineArn: arn } = await sfn('CreateStateMachine', { name, definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::123456789012:role/erasure' });
+    return run({ requestHash: 'purge', receivedAt: '', deadlineAt: '', expiresAt: '0', targets: [] }, arn);
+  };
+  const key = { [AUDIT_TABLE.partitionKey]: { S: 'purge-request-hash' }, [AUDIT_TABLE.sortKey]: { S: 'iceberg:events.user_id' } };
+  const pending = (deadline: string) => dynamodb.send(new PutItemCommand({
+    TableName: auditTable,
+    Item: {
+      ...key, status: { S: ErasureStatus.VERIFIED }, found: { N: '2' }, purge: { S: PurgeStatus.PENDING }, [AUDIT_TABLE.purgeQueue]: { S: PurgeStatus.PENDING },
+      files: { S: '_erasure-files/purge-request-hash/iceberg:events.user_id.csv' }, deadline_at: { S: deadline },
+    },
+  }));
+  const audit = async () => (await dynamodb.send(new GetItemCommand({ TableName: auditTable, Key: key, ConsistentRead: true }))).Item!;
+
+  // Within the month, a file the table still references: checked, still pending, no alert.
+  await pending('2999-01-01T00:00:00.000Z');
+  expect((await checkAnswering({ files: 3, referenced: 1, remaining: 0 }, 'purge-referenced')).status).toBe('SUCCEEDED');
+  let record = await audit();
+  expect([record.purge.S, record[AUDIT_TABLE.purgeQueue]?.S, record.files_referenced.N, record.files_remaining.N]).toEqual([PurgeStatus.PENDING, PurgeStatus.PENDING, '1', '0']);
+  expect(record.purge_checked_at.S).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+  // Past the alert date and still there: the check fails, and so alerts.
+  await pending('2025-01-26T00:00:00.000Z');
+  const overdue = await checkAnswering({ files: 3, referenced: 0, remaining: 1 }, 'purge-overdue');
+  expect([overdue.status, overdue.error]).toEqual(['FAILED', DEADLINE_AT_RISK_ERROR]);
+
+  // Every file gone: the purge is verified, the record leaves the index, and the check passes.
+  const done = await checkAnswering({ files: 3, referenced: 0, remaining: 0 }, 'purge-done');
+  expect(done.status).toBe('SUCCEEDED');
+  record = await audit();
+  expect([record.purge.S, record[AUDIT_TABLE.purgeQueue], record.files_purged.N]).toEqual([PurgeStatus.VERIFIED, undefined, '3']);
+  expect(record.purged_at.S).toMatch(/^\d{4}-\d\d-\d\dT/);
+  expect((await dynamodb.send(new QueryCommand({
+    TableName: auditTable, IndexName: AUDIT_TABLE.pendingPurgesIndex, KeyConditionExpression: '#q = :p',
+    ExpressionAttributeNames: { '#q': AUDIT_TABLE.purgeQueue }, ExpressionAttributeValues: { ':p': { S: PurgeStatus.PENDING } },
+  }))).Count).toBe(0);
 }, 90_000);
 
 test('npm run erase: submits through the submit function, which starts the workflow with pseudonyms only; follows it, and prints the audit without any id', async () => {

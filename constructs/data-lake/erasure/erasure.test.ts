@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CacheUnreachableError } from './runtime/cache-keys';
 import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
-import { DELETE_ROWS, COUNT_ROWS } from './sql';
+import { DELETE_ROWS, COUNT_ROWS, FIND_FILES } from './sql';
 import { IcebergMatch } from './stores';
 import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { DataLake } from '../data-lake';
@@ -130,7 +130,7 @@ describe('the workflow', () => {
       },
     });
     expect(states.EraseEachStore).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', MaxConcurrency: 4, Next: 'AnyStoreFailed' });
-    expect(states.EraseEachStore.ItemSelector).toEqual({ 'store.$': '$$.Map.Item.Value', 'request.$': '$.requestHash', 'expiresAt.$': '$.expiresAt' });
+    expect(states.EraseEachStore.ItemSelector).toEqual({ 'store.$': '$$.Map.Item.Value', 'request.$': '$.requestHash', 'expiresAt.$': '$.expiresAt', 'deadlineAt.$': '$.deadlineAt' });
   });
 
   test('a store verified by an earlier execution of the request is skipped (a rerun resumes)', () => {
@@ -172,8 +172,10 @@ describe('the workflow', () => {
     const format = (template: string, args: string) => `States.Format('${template.replace(/'/g, "\\'")}', $.table.databaseName, $.table.tableName, ${args})`;
     expect(states['Statements-equals'].Parameters).toEqual({
       'count.$': format(COUNT_ROWS.equals, '$.store.column, $.store.pseudonym'),
+      'files.$': format(FIND_FILES.equals, '$.store.column, $.store.pseudonym'),
       'delete.$': format(DELETE_ROWS.equals, '$.store.column, $.store.pseudonym'),
     });
+    expect(states['Statements-pairMember'].Parameters['files.$']).toBe(format(FIND_FILES.pairMember, '$.store.column, $.store.pseudonym, $.store.column, $.store.pseudonym'));
     expect(states['Statements-pairMember'].Parameters['delete.$']).toBe(format(DELETE_ROWS.pairMember, '$.store.column, $.store.pseudonym, $.store.column, $.store.pseudonym'));
     expect(states.FindOfflineTable).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:sagemaker:describeFeatureGroup',
@@ -189,8 +191,46 @@ describe('the workflow', () => {
     // Two subject columns of one table delete at once: a commit that loses the race is retried.
     expect(states.DeleteRows.Retry).toContainEqual({ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 15, MaxAttempts: 2, BackoffRate: 2 });
     expect(states.CountRowsBefore.Retry).not.toContainEqual(expect.objectContaining({ ErrorEquals: ['States.TaskFailed'] }));
-    expect(states.RowsFound.Choices).toEqual([{ Variable: '$.before.value', StringEquals: '0', Next: 'NoRows' }]);
+    expect(states.RowsFound).toMatchObject({ Choices: [{ Variable: '$.before.value', StringEquals: '0', Next: 'FilesSavedBefore' }], Default: 'FindFiles' });
     expect(states.RowsGone).toMatchObject({ Choices: [{ Variable: '$.after.value', StringEquals: '0', Next: 'RowsDeleted' }], Default: 'RowsRemain' });
+  });
+
+  test('Iceberg files: before the DELETE the data files holding the rows are listed and saved per request and store; the result names the list, also on a rerun', () => {
+    const filesKey = "States.Format('_erasure-files/{}/{}.csv', $.request, $.store.name)";
+    expect(states.FindFiles).toMatchObject({
+      Resource: 'arn:aws:states:::athena:startQueryExecution.sync',
+      Parameters: { 'QueryString.$': '$.sql.files', 'WorkGroup': 'erasure-lake' },
+      ResultSelector: { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' },
+      ResultPath: '$.files',
+      Next: 'SaveFiles',
+    });
+    expect(states.SaveFiles).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:copyObject',
+      Parameters: { 'CopySource.$': expect.stringMatching(/^States\.Format\('.+\/athena-results\/\{\}\.csv', \$\.files\.queryExecutionId\)$/), 'Key.$': filesKey },
+      ResultPath: null,
+      // Saved before the DELETE: a failure here deletes nothing.
+      Next: 'DeleteRows',
+    });
+    expect(states.RowsDeleted.Parameters).toEqual({ 'found.$': '$.before.value', 'files.$': filesKey });
+    // A rerun after the DELETE finds no rows, but the list of its first run: the purge stays pending.
+    expect(states.FilesSavedBefore).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2', Parameters: { 'Prefix.$': filesKey, 'MaxKeys': 1 } });
+    expect(states.FilesOfAnEarlierRun).toMatchObject({ Choices: [{ Variable: '$.saved.count', NumericGreaterThan: 0, Next: 'NoRowsFilesPending' }], Default: 'NoRows' });
+    expect(states.NoRowsFilesPending.Parameters).toEqual({ 'found.$': "States.Format('{}', 0)", 'files.$': filesKey });
+    expect(states.NoRows.Parameters).toEqual({ 'found.$': "States.Format('{}', 0)" });
+  });
+
+  test('Iceberg files: the store\'s audit record says the purge is pending, in the sparse index the deadline check queries', () => {
+    expect(states.FilesToPurge).toMatchObject({ Choices: [{ Variable: '$.outcome.branch.files', IsPresent: true, Next: 'RecordVerifiedPurgePending' }], Default: 'RecordVerified' });
+    expect(states.RecordVerifiedPurgePending.Parameters.Item).toMatchObject({
+      status: { S: 'verified' }, purge: { S: 'pending' }, purge_queue: { S: 'pending' }, files: { 'S.$': '$.outcome.branch.files' }, deadline_at: { 'S.$': '$.deadlineAt' },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [{
+        IndexName: 'pending-purges',
+        KeySchema: [{ AttributeName: 'purge_queue', KeyType: 'HASH' }, { AttributeName: 'deadline_at', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['files'] },
+      }],
+    });
   });
 
   test('vector index documents: the index\'s document eraser, invoked by ARN with the store\'s index and field and the pseudonym; its count as a string', () => {
@@ -234,7 +274,7 @@ describe('the workflow', () => {
     });
     expect(states.RecordFailed.Parameters.Item.error).toEqual({ 'S.$': '$.error.Error' });
     expect(states.RecordManual.Parameters.Item).toMatchObject({ status: { S: 'manual' }, reason: { 'S.$': '$.store.reason' }, location: { 'S.$': '$.store.location' } });
-    expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'RecordVerified' });
+    expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'FilesToPurge' });
   });
 
   test('raw zone, find phase: before any store is erased, the subject\'s raw objects are selected by lineage and saved under the request\'s hash, once', () => {
@@ -350,6 +390,34 @@ describe('audit table, function and deadline check', () => {
     expect(check.PastAlertDate.Choices[0]).toEqual({ Variable: '$.page.Count', NumericGreaterThan: 0, Next: 'DeadlineAtRisk' });
     expect(check.DeadlineAtRisk).toMatchObject({ Type: 'Fail', Error: DEADLINE_AT_RISK_ERROR });
   });
+
+  test('the daily check first follows each pending purge (the sparse index, a page at a time), then fails on one past its alert date', () => {
+    const definition = deadlineCheck(template);
+    const check = allStates(definition);
+    expect(definition.StartAt).toBe('QueryPendingPurges');
+    expect(check.QueryPendingPurges).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
+      Parameters: { IndexName: 'pending-purges', KeyConditionExpression: '#queue = :pending', ExpressionAttributeValues: { ':pending': { S: 'pending' } }, Limit: 200 },
+      ResultPath: '$.pending',
+      Next: 'PurgeEach',
+    });
+    expect(check.QueryMorePendingPurges.Parameters['ExclusiveStartKey.$']).toBe('$.pending.LastEvaluatedKey');
+    expect(check.PurgeEach).toMatchObject({ ItemsPath: '$.pending.Items', MaxConcurrency: 4, ResultPath: null, Next: 'MorePendingPurges' });
+    expect(check.MorePendingPurges).toMatchObject({ Choices: [{ Variable: '$.pending.LastEvaluatedKey', IsPresent: true, Next: 'QueryMorePendingPurges' }], Default: 'ScanRequests' });
+    expect(check.CheckPurge).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: `${logicalId(fixture.lake.erasure.purgeFunction)}.Arn`, Payload: { 'listKey.$': '$.files' } },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordPurgeFailed' }],
+    });
+    expect(check.AllFilesGone.Default).toBe('RecordPurgeChecked');
+    expect(check.RecordPurged.Parameters.UpdateExpression).toBe('SET #purge = :verified, purged_at = :now, files_purged = :files REMOVE #queue, purge_error');
+    // The error's name, never its cause.
+    expect(check.RecordPurgeFailed.Parameters.ExpressionAttributeValues[':error']).toEqual({ 'S.$': '$.error.Error' });
+    expect(check.PastAlertDate.Default).toBe('CountOverduePurges');
+    expect(check.CountOverduePurges.Parameters).toMatchObject({ KeyConditionExpression: '#queue = :pending AND #deadline < :now', Select: 'COUNT' });
+    expect(check.PurgePastAlertDate).toMatchObject({ Choices: [{ Variable: '$.overdue.Count', NumericGreaterThan: 0, Next: 'PurgeDeadlineAtRisk' }], Default: 'NoneOverdue' });
+    expect(check.PurgeDeadlineAtRisk).toMatchObject({ Type: 'Fail', Error: DEADLINE_AT_RISK_ERROR });
+  });
 });
 
 describe('grants', () => {
@@ -408,11 +476,30 @@ describe('grants', () => {
     expect(resourcesOf('iam:PassRole')).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
   });
 
-  test('the workflow invokes only the plan function, the document eraser and the cache eraser; the deadline check only scans the audit table', () => {
+  test('the workflow invokes only the plan function, the document eraser and the cache eraser; the deadline check reads the audit table, updates purge records and invokes the purge function', () => {
     expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser()), arnOf(fixture.lake.erasure.cacheKeysFunction!)].sort());
     const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
       .find(([id]) => id.startsWith('LakeErasureDeadlineCheck'))![1].Properties.RoleArn['Fn::GetAtt'][0];
-    expect(allowed(checkRole).filter(([a]) => a.startsWith('dynamodb:'))).toEqual([['dynamodb:Scan', arnOf(fixture.lake.erasure.auditTable)]]);
+    const audit = arnOf(fixture.lake.erasure.auditTable);
+    expect(allowed(checkRole).filter(([a]) => a.startsWith('dynamodb:'))).toEqual([
+      ['dynamodb:Scan', audit], ['dynamodb:UpdateItem', audit],
+      ['dynamodb:Query', JSON.stringify({ 'Fn::Join': ['', [JSON.parse(audit), '/index/pending-purges']] })],
+    ]);
+    expect(allowed(checkRole).filter(([a]) => a === 'lambda:InvokeFunction')).toEqual([['lambda:InvokeFunction', arnOf(fixture.lake.erasure.purgeFunction)]]);
+  });
+
+  test('the purge function may list versions of the Iceberg stores\' buckets and delete only their tables\' files, and read only the file lists', () => {
+    const role = logicalId(fixture.lake.erasure.purgeFunction.executionRole);
+    const granted = allowed(role).filter(([a]) => a.startsWith('s3:'));
+    const deletes = granted.filter(([a]) => a.startsWith('s3:Delete')).map(([, r]) => r);
+    expect(deletes.length).toBeGreaterThan(0);
+    for (const resource of deletes) {
+      // A table's files, never the whole bucket.
+      expect(resource).not.toMatch(/"Arn"\]\},"\/\*"\]\]\}$/);
+    }
+    expect(granted.filter(([a]) => a === 's3:GetObject').map(([, r]) => r).every((r) => r.includes('_erasure-files/*'))).toBe(true);
+    const locations = JSON.parse(JSON.stringify(template.toJSON().Resources[logicalId(fixture.lake.erasure.purgeFunction)].Properties.Environment.Variables.PURGE_LOCATIONS));
+    expect(JSON.stringify(locations)).toContain('offline-store/user-activity-*');
   });
 });
 

@@ -5,14 +5,14 @@ import {
   aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { COUNT_ROWS, DELETE_ROWS, matchArguments } from './sql';
+import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, matchArguments } from './sql';
 import { ErasableStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
 import { skipCheckov } from '../../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
-import { SecureFunction, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
+import { SecureFunction, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
@@ -53,6 +53,14 @@ export const AUDIT_TABLE = {
   expiresAt: 'expires_at',
   /** Sort key of the record of the request itself (status, receipt, deadline). */
   requestRecord: '#request',
+  /**
+   * Set (to PurgeStatus.PENDING) only on the records of stores whose files await their purge, and
+   * removed when it is verified: the partition key of the sparse index the deadline check queries,
+   * so that it reads the pending purges, not the whole audit.
+   */
+  purgeQueue: 'purge_queue',
+  /** The sparse index of pending purges: `purge_queue`, then the request's alert date. */
+  pendingPurgesIndex: 'pending-purges',
 } as const;
 
 /** Status of a store in a request's audit. */
@@ -65,6 +73,17 @@ export enum ErasureStatus {
   NOT_REQUESTED = 'not-requested',
   /** The delete or its verification failed; a later execution of the same request retries it. */
   FAILED = 'failed',
+}
+
+/**
+ * Status of the purge of an Iceberg store's files (`purge` in its audit record): the DELETE leaves
+ * the rows in data files that the table's maintenance rewrites and, one snapshot age later, deletes.
+ */
+export enum PurgeStatus {
+  /** Files that held the subject's rows may still exist in S3: the deadline check looks every day. */
+  PENDING = 'pending',
+  /** No version of any of those files is left in S3, as listed by the deadline check. */
+  VERIFIED = 'verified',
 }
 
 /** Status of a request's own record. */
@@ -91,6 +110,17 @@ export const CACHE_UNREACHABLE_ERROR = 'CacheUnreachable';
  * found before the curated rows were deleted.
  */
 export const ERASURE_REQUESTS_PREFIX = '_erasure/';
+/**
+ * Prefix, in the curated zone, of the lists of data files that held a subject's rows
+ * (`<prefix><request hash>/<store name>.csv`, Athena's `$path` results): the deadline check reads
+ * them until every file is gone from S3. File names only (random UUIDs), no identifier or pseudonym.
+ */
+export const ERASED_FILES_PREFIX = '_erasure-files/';
+/**
+ * How long those lists are kept: past a request's alert date (at most a month after receipt) with
+ * room for reruns; a purge takes one snapshot age (at most 14 days) and a day.
+ */
+export const ERASED_FILE_LISTS_RETENTION = Duration.days(60);
 /** Processing jobs of the raw zone's erasure are named `erase-raw-<hash of the execution>`. */
 const RAW_ERASER_JOB_PREFIX = 'erase-raw';
 /** Where the raw zone's eraser lives; it imports the anonymization script, shipped beside it. */
@@ -110,6 +140,8 @@ export interface RawErasureJobProps {
   readonly maxRuntime: Duration;
 }
 
+/** Pending purges the deadline check reads per page: their items (keys and a file list's key) stay far below the 256 KiB of a state's data. */
+const PURGE_PAGE = 200;
 /** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
 const DYNAMODB_PAGE = 100;
 
@@ -154,6 +186,11 @@ export class DataLakeErasure extends Construct {
   /** Pairs each registered store with the subject's pseudonym. */
   public readonly planFunction: SecureFunction;
   /**
+   * Checks, for the deadline check, that the data files which held an erased subject's rows are
+   * gone from S3, and deletes their last versions once the table no longer references them.
+   */
+  public readonly purgeFunction: SecureFunction;
+  /**
    * Where requests enter: turns the subject's raw ids into pseudonyms and starts the workflow with
    * the pseudonyms only (named {@link erasureSubmitFunctionName}; `grantSubmit` lets a caller in).
    */
@@ -163,6 +200,7 @@ export class DataLakeErasure extends Construct {
   private readonly role: iam.Role;
   private cacheKeysEraser?: SecureFunction;
   private athenaGranted = false;
+  private fileListsGranted = false;
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeErasureProps) {
     super(scope, id);
@@ -221,13 +259,32 @@ export class DataLakeErasure extends Construct {
     props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     props.network.interfaceEndpointFor('States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS);
 
+    this.purgeFunction = new SecureFunction(this, 'PurgeFiles', {
+      entry: path.join(__dirname, 'runtime', 'purge-files.ts'),
+      description: `Erasure of ${scope.node.path}: checks that the data files which held an erased subject's rows are gone from S3`,
+      encryptionKey: props.encryptionKey,
+      network: props.network,
+      environment: {
+        PURGE_LOCATIONS: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.purgeLocations()) }),
+      },
+      // A list of thousands of files takes a listing (and for purged ones a delete and a listing) each, 16 at a time.
+      timeout: Duration.minutes(10),
+    });
+    skipCheckov(this.purgeFunction, 'CKV_AWS_116', 'Invoked synchronously by the deadline check\'s Lambda task, which receives the error and '
+      + 'records it on the store\'s audit record; the next day\'s check tries again. A dead-letter queue receives only asynchronous invocations.');
+    grantBucketRead(props.resultsBucket, this.purgeFunction, `${ERASED_FILES_PREFIX}*`);
+
     this.deadlineCheck = new Workflow(this, 'DeadlineCheck', {
       definition: this.deadlineDefinition(),
       encryptionKey: props.encryptionKey,
       logName: 'erasure-deadline',
-      timeout: Duration.minutes(15),
+      timeout: Duration.hours(1),
     });
-    this.grantAudit(this.deadlineCheck.role, ['dynamodb:Scan']);
+    this.grantAudit(this.deadlineCheck.role, ['dynamodb:Scan', 'dynamodb:UpdateItem']);
+    this.deadlineCheck.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:Query'], resources: [`${this.auditTable.tableArn}/index/${AUDIT_TABLE.pendingPurgesIndex}`],
+    }));
+    this.deadlineCheck.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.purgeFunction.functionArn] }));
     new events.Rule(this, 'DailyDeadlineCheck', {
       description: `Fails (and so alerts) when an erasure request of ${scope.node.path} is past its alert date and not erased`,
       schedule: events.Schedule.cron({ hour: '6', minute: '0' }),
@@ -295,6 +352,13 @@ export class DataLakeErasure extends Construct {
       removalPolicy,
       deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
     });
+    table.addGlobalSecondaryIndex({
+      indexName: AUDIT_TABLE.pendingPurgesIndex,
+      partitionKey: { name: AUDIT_TABLE.purgeQueue, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'deadline_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: ['files'],
+    });
     classify(table, { category: DataCategory.OPERATIONAL, purpose: 'erasure audit', retention }, `DataLake erasure ${this.node.path}`);
     exemptFromErasure(table, 'The audit of erasure requests: hashed request ids, store names, counts and times, never an identifier or a '
       + 'pseudonym; kept as the proof of erasure (GDPR art. 17(3)(b), 5(2)), expiring with its TTL.');
@@ -342,6 +406,13 @@ export class DataLakeErasure extends Construct {
         }
         // Athena runs the DELETE as this role: it reads the table's files and writes delete files and metadata.
         grantBucketReadWrite(store.bucket, this.role, store.objectPattern);
+        // The purge deletes the last versions of the files the table no longer references, within the table's files only.
+        this.purgeFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [store.bucket.bucketArn] }));
+        addStatementsWithWildcards(this.purgeFunction.executionRole, [new iam.PolicyStatement({
+          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'], resources: [store.bucket.arnForObjects(store.objectPattern)],
+        })], 'The purge deletes the remaining versions of the data files that held an erased subject\'s rows, whose names (UUIDs) Iceberg '
+          + 'chose at write time; the pattern is the table\'s own files.');
+        this.grantErasedFileLists();
         return;
       }
       case 'vectorIndexDocuments':
@@ -398,6 +469,20 @@ export class DataLakeErasure extends Construct {
       actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
       resources: [this.props.encryptionKey.keyArn],
     }));
+  }
+
+  /** The workflow saves the lists of files under ERASED_FILES_PREFIX and looks for one saved by an earlier run. */
+  private grantErasedFileLists(): void {
+    if (this.fileListsGranted) {
+      return;
+    }
+    this.fileListsGranted = true;
+    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASED_FILES_PREFIX}*`);
+  }
+
+  /** Where the purge may delete: each registered Iceberg store's bucket and files. */
+  private purgeLocations(): { bucket: string; pattern: string }[] {
+    return this.stores.flatMap((s) => (s.kind === 'icebergTable' ? [{ bucket: s.bucket.bucketName, pattern: s.objectPattern }] : []));
   }
 
   private grantAthena(): void {
@@ -465,6 +550,7 @@ export class DataLakeErasure extends Construct {
         store: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
         request: sfn.JsonPath.stringAt('$.requestHash'),
         expiresAt: sfn.JsonPath.stringAt('$.expiresAt'),
+        deadlineAt: sfn.JsonPath.stringAt('$.deadlineAt'),
       },
       maxConcurrency,
       resultPath: '$.results',
@@ -685,9 +771,21 @@ export class DataLakeErasure extends Construct {
       resultSelector: { branch: sfn.JsonPath.arrayGetItem(sfn.JsonPath.listAt('$'), 0) },
       resultPath: '$.outcome',
     });
+    // Deleted rows of an Iceberg table stay in data files until the maintenance rewrites them and
+    // expires their snapshots: the record says so, and the deadline check verifies the purge.
+    const verifiedPurgePending = this.putAudit('RecordVerifiedPurgePending', ErasureStatus.VERIFIED, {
+      found: { 'N.$': '$.outcome.branch.found' },
+      remaining: { N: '0' },
+      purge: { S: PurgeStatus.PENDING },
+      [AUDIT_TABLE.purgeQueue]: { S: PurgeStatus.PENDING },
+      files: { 'S.$': '$.outcome.branch.files' },
+      deadline_at: { 'S.$': '$.deadlineAt' },
+    }).next(report('VerifiedPurgePending', ErasureStatus.VERIFIED));
     erase.branch(this.byKind());
     erase.addCatch(failed, { resultPath: '$.error' });
-    erase.next(verified);
+    erase.next(new sfn.Choice(this, 'FilesToPurge')
+      .when(sfn.Condition.isPresent('$.outcome.branch.files'), verifiedPurgePending)
+      .otherwise(verified));
 
     const readAudit = new sfn.CustomState(this, 'ReadAudit', {
       stateJson: {
@@ -845,7 +943,12 @@ export class DataLakeErasure extends Construct {
     });
   }
 
-  /** Count the subject's rows, DELETE them if any, count again: verified at zero. */
+  /**
+   * Count the subject's rows; if any, save the data files that hold them (for the purge, see
+   * {@link ERASED_FILES_PREFIX}), DELETE them, count again: verified at zero. The branch's result
+   * names the saved list (`files`) whenever one exists for the request and store, also on a rerun
+   * that finds the rows already deleted, so that the purge is never lost track of.
+   */
   private icebergTable(): sfn.IChainable {
     const describe = this.sdk('FindOfflineTable', 'aws-sdk:sagemaker:describeFeatureGroup', { 'FeatureGroupName.$': '$.store.featureGroupName' }, {
       selector: { 'databaseName.$': '$.OfflineStoreConfig.DataCatalogConfig.Database', 'tableName.$': '$.OfflineStoreConfig.DataCatalogConfig.TableName' },
@@ -857,7 +960,7 @@ export class DataLakeErasure extends Construct {
     const statements = (match: IcebergMatch) => new sfn.CustomState(this, `Statements-${match}`, {
       stateJson: {
         Type: 'Pass',
-        Parameters: Object.fromEntries([['count', COUNT_ROWS], ['delete', DELETE_ROWS]].map(([name, templates]) => [`${name}.$`,
+        Parameters: Object.fromEntries([['count', COUNT_ROWS], ['files', FIND_FILES], ['delete', DELETE_ROWS]].map(([name, templates]) => [`${name}.$`,
           statesFormat((templates as typeof COUNT_ROWS)[match], '$.table.databaseName', '$.table.tableName', ...matchArguments(match, '$.store.column', '$.store.pseudonym'))])),
         ResultPath: '$.sql',
       },
@@ -871,17 +974,38 @@ export class DataLakeErasure extends Construct {
     describe.next(bySql('MatchInOfflineStore'));
     named.next(bySql('MatchInNamedTable'));
 
+    const bucket = this.props.resultsBucket.bucketName;
+    // One list per request and store: the store's name is unique in the lake, and a literal of S3-safe characters.
+    const filesKey = statesFormat(`${ERASED_FILES_PREFIX}{}/{}.csv`, '$.request', '$.store.name');
     const countBefore = this.athenaCount('CountRowsBefore', '$.before');
     const countAfter = this.athenaCount('CountRowsAfter', '$.after');
+    const findFiles = this.athena('FindFiles', '$.sql.files', '$.files', { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' });
+    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedRetention);
+    // the copy stays beside the request until the purge is verified.
+    const saveFiles = this.sdk('SaveFiles', 'aws-sdk:s3:copyObject', {
+      'Bucket': bucket,
+      'CopySource.$': statesFormat(`${bucket}/${this.props.resultsPrefix}{}.csv`, '$.files.queryExecutionId'),
+      'Key.$': filesKey,
+    }, { path: null });
     const deleteRows = this.athena('DeleteRows', '$.sql.delete', null);
+    const listedBefore = this.sdk('FilesSavedBefore', 'aws-sdk:s3:listObjectsV2', { 'Bucket': bucket, 'Prefix.$': filesKey, 'MaxKeys': 1 }, {
+      selector: { 'count.$': '$.KeyCount' },
+      path: '$.saved',
+    });
+    const foundWithFiles = (id: string, found: string) => new sfn.CustomState(this, id, {
+      stateJson: { Type: 'Pass', Parameters: { 'found.$': found, 'files.$': filesKey } },
+    });
     equalsSql.next(countBefore.first);
     pairSql.next(countBefore.first);
     countBefore.last.next(new sfn.Choice(this, 'RowsFound')
-      .when(sfn.Condition.stringEquals('$.before.value', '0'), this.found('NoRows', "States.Format('{}', 0)"))
-      .otherwise(deleteRows));
-    deleteRows.next(countAfter.first);
+      .when(sfn.Condition.stringEquals('$.before.value', '0'), listedBefore)
+      .otherwise(findFiles));
+    listedBefore.next(new sfn.Choice(this, 'FilesOfAnEarlierRun')
+      .when(sfn.Condition.numberGreaterThan('$.saved.count', 0), foundWithFiles('NoRowsFilesPending', "States.Format('{}', 0)"))
+      .otherwise(this.found('NoRows', "States.Format('{}', 0)")));
+    findFiles.next(saveFiles).next(deleteRows).next(countAfter.first);
     countAfter.last.next(new sfn.Choice(this, 'RowsGone')
-      .when(sfn.Condition.stringEquals('$.after.value', '0'), this.found('RowsDeleted', '$.before.value'))
+      .when(sfn.Condition.stringEquals('$.after.value', '0'), foundWithFiles('RowsDeleted', '$.before.value'))
       .otherwise(new sfn.Fail(this, 'RowsRemain', { error: 'NotVerified', cause: 'Rows of the subject are still there after the DELETE' })));
 
     return new sfn.Choice(this, 'TableOf')
@@ -984,10 +1108,11 @@ export class DataLakeErasure extends Construct {
 
   /** Scans the requests' own records for one not succeeded whose alert date has passed; fails when it finds one. */
   private deadlineDefinition(): sfn.IChainable {
+    const partition = Stack.of(this).partition;
     const scan = (id: string, next: boolean) => new sfn.CustomState(this, id, {
       stateJson: {
         Type: 'Task',
-        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:dynamodb:scan`,
+        Resource: `arn:${partition}:states:::aws-sdk:dynamodb:scan`,
         Parameters: {
           TableName: this.auditTable.tableName,
           // ISO-8601 times in UTC compare as strings.
@@ -1006,14 +1131,104 @@ export class DataLakeErasure extends Construct {
     });
     const first = scan('ScanRequests', false);
     const following = scan('ScanMoreRequests', true);
+    const overduePurges = this.pendingPurgesQuery('CountOverduePurges', { overdueOnly: true, next: false });
     const verdict = new sfn.Choice(this, 'PastAlertDate')
       .when(sfn.Condition.numberGreaterThan('$.page.Count', 0), new sfn.Fail(this, 'DeadlineAtRisk', {
         error: DEADLINE_AT_RISK_ERROR,
         cause: `An erasure request is past its alert date and not erased: query the audit table for ${AUDIT_TABLE.sortKey} = '${AUDIT_TABLE.requestRecord}' and status other than '${ErasureRequestStatus.SUCCEEDED}'.`,
       }))
       .when(sfn.Condition.isPresent('$.page.LastEvaluatedKey'), following)
-      .otherwise(new sfn.Succeed(this, 'NoneOverdue'));
+      .otherwise(overduePurges);
     following.next(verdict);
-    return first.next(verdict);
+    overduePurges.next(new sfn.Choice(this, 'PurgePastAlertDate')
+      .when(sfn.Condition.numberGreaterThan('$.overdue.Count', 0), new sfn.Fail(this, 'PurgeDeadlineAtRisk', {
+        error: DEADLINE_AT_RISK_ERROR,
+        cause: `Data files that held an erased subject's rows are still in S3 past the request's alert date: query the audit table's index `
+          + `${AUDIT_TABLE.pendingPurgesIndex}; each record names the file list, and the table's maintenance (OPTIMIZE, VACUUM) must run for the files to go.`,
+      }))
+      .otherwise(new sfn.Succeed(this, 'NoneOverdue')));
+    first.next(verdict);
+    // The purges first, so that one verified today is not reported overdue.
+    return this.purgeChecks(first);
+  }
+
+  /**
+   * Each pending purge (the sparse index, a page at a time): the purge function lists the files'
+   * versions and deletes what the table no longer references; the record becomes verified when no
+   * file is left, else it says how many are, and a failure is recorded by name and retried the next day.
+   */
+  private purgeChecks(then: sfn.IChainable): sfn.IChainable {
+    const partition = Stack.of(this).partition;
+    const firstPage = this.pendingPurgesQuery('QueryPendingPurges', { overdueOnly: false, next: false });
+    const nextPage = this.pendingPurgesQuery('QueryMorePendingPurges', { overdueOnly: false, next: true });
+    const each = new sfn.Map(this, 'PurgeEach', {
+      itemsPath: '$.pending.Items',
+      itemSelector: {
+        request: sfn.JsonPath.stringAt(`$$.Map.Item.Value.${AUDIT_TABLE.partitionKey}.S`),
+        store: sfn.JsonPath.stringAt(`$$.Map.Item.Value.${AUDIT_TABLE.sortKey}.S`),
+        files: sfn.JsonPath.stringAt('$$.Map.Item.Value.files.S'),
+      },
+      maxConcurrency: 4,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const key = { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' }, [AUDIT_TABLE.sortKey]: { 'S.$': '$.store' } };
+    const update = (id: string, expression: string, names: Record<string, string>, values: Record<string, unknown>) => new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${partition}:states:::dynamodb:updateItem`,
+        Parameters: { TableName: this.auditTable.tableName, Key: key, UpdateExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values },
+        ResultPath: null,
+      },
+    });
+    const now = { 'S.$': '$$.State.EnteredTime' };
+    const purged = update('RecordPurged', 'SET #purge = :verified, purged_at = :now, files_purged = :files REMOVE #queue, purge_error',
+      { '#purge': 'purge', '#queue': AUDIT_TABLE.purgeQueue },
+      { ':verified': { S: PurgeStatus.VERIFIED }, ':now': now, ':files': { 'N.$': "States.Format('{}', $.check.files)" } });
+    const checked = update('RecordPurgeChecked', 'SET purge_checked_at = :now, files_referenced = :referenced, files_remaining = :remaining REMOVE purge_error', {},
+      { ':now': now, ':referenced': { 'N.$': "States.Format('{}', $.check.referenced)" }, ':remaining': { 'N.$': "States.Format('{}', $.check.remaining)" } });
+    // The error's name only: a message could quote an object key.
+    const failed = update('RecordPurgeFailed', 'SET purge_checked_at = :now, purge_error = :error', {}, { ':now': now, ':error': { 'S.$': '$.error.Error' } });
+    const check = new sfn.CustomState(this, 'CheckPurge', {
+      stateJson: {
+        Type: 'Task',
+        // Not LambdaInvoke, which grants <arn>:* as well: the role invokes exactly the function's ARN.
+        Resource: `arn:${partition}:states:::lambda:invoke`,
+        Parameters: { FunctionName: this.purgeFunction.functionArn, Payload: { listBucket: this.props.resultsBucket.bucketName, 'listKey.$': '$.files' } },
+        ResultSelector: { 'files.$': '$.Payload.files', 'referenced.$': '$.Payload.referenced', 'remaining.$': '$.Payload.remaining' },
+        ResultPath: '$.check',
+        Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      },
+    });
+    check.addCatch(failed, { resultPath: '$.error' });
+    each.itemProcessor(check.next(new sfn.Choice(this, 'AllFilesGone')
+      .when(sfn.Condition.and(sfn.Condition.numberEquals('$.check.referenced', 0), sfn.Condition.numberEquals('$.check.remaining', 0)), purged)
+      .otherwise(checked)));
+    firstPage.next(each);
+    nextPage.next(each);
+    each.next(new sfn.Choice(this, 'MorePendingPurges')
+      .when(sfn.Condition.isPresent('$.pending.LastEvaluatedKey'), nextPage)
+      .otherwise(then));
+    return firstPage;
+  }
+
+  /** A query of the sparse index of pending purges: a page of them, or the count of those past their alert date. */
+  private pendingPurgesQuery(id: string, options: { overdueOnly: boolean; next: boolean }): sfn.CustomState {
+    return new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:dynamodb:query`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          IndexName: AUDIT_TABLE.pendingPurgesIndex,
+          KeyConditionExpression: options.overdueOnly ? '#queue = :pending AND #deadline < :now' : '#queue = :pending',
+          ExpressionAttributeNames: { '#queue': AUDIT_TABLE.purgeQueue, ...(options.overdueOnly ? { '#deadline': 'deadline_at' } : {}) },
+          ExpressionAttributeValues: { ':pending': { S: PurgeStatus.PENDING }, ...(options.overdueOnly ? { ':now': { 'S.$': '$$.State.EnteredTime' } } : {}) },
+          ...(options.overdueOnly ? { Select: 'COUNT' } : { Limit: PURGE_PAGE }),
+          ...(options.next ? { 'ExclusiveStartKey.$': '$.pending.LastEvaluatedKey' } : {}),
+        },
+        ResultPath: options.overdueOnly ? '$.overdue' : '$.pending',
+        Retry: [{ ErrorEquals: ['DynamoDb.ProvisionedThroughputExceededException', 'DynamoDb.InternalServerErrorException', 'States.Timeout'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
   }
 }

@@ -24,6 +24,17 @@ export const COUNT_ROWS: ErasureStatements = {
   [IcebergMatch.PAIR_MEMBER]: 'SELECT count(*) FROM "{}"."{}" WHERE "{}" LIKE \'{}|%\' OR "{}" LIKE \'%|{}\'',
 };
 
+/**
+ * The data files that hold the subject's rows (Athena's `$path` column of an Iceberg table, the
+ * file's `s3://` URI), selected before the DELETE: once the table's maintenance has rewritten them
+ * and expired the snapshots that reference them, the deadline check lists their versions in S3 and
+ * deletes what is left, so that the proof of erasure is the object listing, not VACUUM's word.
+ */
+export const FIND_FILES: ErasureStatements = {
+  [IcebergMatch.EQUALS]: 'SELECT DISTINCT "$path" FROM "{}"."{}" WHERE "{}" = \'{}\'',
+  [IcebergMatch.PAIR_MEMBER]: 'SELECT DISTINCT "$path" FROM "{}"."{}" WHERE "{}" LIKE \'{}|%\' OR "{}" LIKE \'%|{}\'',
+};
+
 /** Deletes the subject's rows. On Iceberg v2 Athena writes position-delete files (merge-on-read). */
 export const DELETE_ROWS: ErasureStatements = {
   [IcebergMatch.EQUALS]: 'DELETE FROM "{}"."{}" WHERE "{}" = \'{}\'',

@@ -127,9 +127,10 @@ def test_an_offline_store_keyed_by_pairs_loses_every_pair_the_subject_is_in(spar
 
 
 def test_the_deleted_rows_stay_in_old_data_files_until_compaction_and_snapshot_expiry(spark, statements):
-    """Why the README lists compaction and snapshot expiry as a manual step: a merge-on-read DELETE
-    hides rows behind delete files; the data file that holds them stays until it is rewritten and
-    the snapshots that reference it expire (Athena: OPTIMIZE ... REWRITE DATA, then VACUUM)."""
+    """Why the erasure does not end at its DELETE: a merge-on-read DELETE hides rows behind delete
+    files; the data file that holds them stays until it is rewritten and the snapshots that reference
+    it expire (the table maintenance's OPTIMIZE ... REWRITE DATA, then VACUUM), which the deadline
+    check's purge verifies on S3."""
     db, table = "erasure_lake", "bytes"
     spark.sql(f'CREATE NAMESPACE IF NOT EXISTS "{db}"')
     create(spark, f"{db}.{table}", "user_id string, score double", [(ALICE, 1.0), (BOB, 2.0)])
@@ -147,3 +148,46 @@ def test_the_deleted_rows_stay_in_old_data_files_until_compaction_and_snapshot_e
               "older_than => TIMESTAMP '2999-01-01 00:00:00', retain_last => 1)")
     assert rows_of_alice_in_data_files() == 0
     assert [tuple(r) for r in spark.sql(f"SELECT user_id FROM {db}.{table}").collect()] == [(BOB,)]
+
+
+def test_the_files_statement_names_exactly_the_data_files_that_hold_the_subjects_rows(spark, statements):
+    """The list the purge follows: Athena's "$path" (Spark's Iceberg metadata column _file) of the
+    subject's rows, taken before the DELETE: exactly the files that hold them, by either column.
+    After the table's maintenance (rewrite, snapshot expiry) every listed file is gone from storage,
+    which is what the purge check then proves on S3."""
+    db, table = "erasure_lake", "paths"
+    spark.sql(f'CREATE NAMESPACE IF NOT EXISTS "{db}"')
+    create(spark, f"{db}.{table}", "user_id string, pair string, score double", [
+        (ALICE, f"{BOB}|{ALICE}", 1.0), (BOB, f"{BOB}|{CAROL}", 2.0),
+    ])
+    # A second append: a file with Bob and Carol only.
+    later = [(BOB, f"{CAROL}|{BOB}", 3.0), (CAROL, f"{CAROL}|{BOB}", 4.0)]
+    spark.createDataFrame(later, spark.table(f"{db}.{table}").schema).coalesce(1).writeTo(f"{db}.{table}").append()
+
+    def on_disk(uri: str) -> Path:
+        return Path(uri.replace("file:", ""))
+
+    def files_holding(where: str) -> set[str]:
+        every = [r[0] for r in spark.sql(f"SELECT file_path FROM {db}.{table}.files").collect()]
+        return {f for f in every if spark.read.parquet(f).where(where).count() > 0}
+
+    def listed(match: str, column: str) -> set[str]:
+        statement = render(statements, match, "files", db, table, column, ALICE)
+        assert statement.startswith('SELECT DISTINCT "$path" FROM ')
+        return {r[0] for r in spark.sql(statement.replace('"$path"', "_file")).collect()}
+
+    by_user = listed("equals", "user_id")
+    by_pair = listed("pairMember", "pair")
+    assert by_user == files_holding(f"user_id = '{ALICE}'") and len(by_user) >= 1
+    assert by_pair == files_holding(f"pair LIKE '%{ALICE}%'")
+    assert files_holding("true") - by_user - by_pair, "a file that never held the subject is not listed"
+
+    run(spark, statements, "equals", "delete", db, table, "user_id", ALICE)
+    run(spark, statements, "pairMember", "delete", db, table, "pair", ALICE)
+    # The maintenance, as the table maintenance test runs Athena's OPTIMIZE and VACUUM on Spark.
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => '{db}.{table}', strategy => 'binpack', "
+              "options => map('delete-file-threshold', '1', 'min-input-files', '1'))")
+    spark.sql(f"CALL lake.system.expire_snapshots(table => '{db}.{table}', "
+              "older_than => TIMESTAMP '2999-01-01 00:00:00', retain_last => 1)")
+    assert [p for p in by_user | by_pair if on_disk(p).exists()] == []
+    assert sorted(r[0] for r in spark.sql(f"SELECT score FROM {db}.{table}").collect()) == [2.0, 3.0, 4.0]

@@ -70,10 +70,11 @@ describe('the workflow', () => {
     }));
   });
 
-  test('sets snapshot expiry, deletes rows past the retention, compacts, vacuums, then counts what is left', () => {
+  test('sets snapshot expiry and rewrite thresholds, deletes rows past the retention, compacts, vacuums, then counts what is left', () => {
     const sql = states.Statements.Parameters;
-    expect(sql['snapshotExpiry.$']).toBe("States.Format('ALTER TABLE `{}`.`{}` SET TBLPROPERTIES (\\'vacuum_max_snapshot_age_seconds\\'=\\'{}\\', "
-      + "\\'vacuum_min_snapshots_to_keep\\'=\\'{}\\')', $.location.databaseName, $.location.tableName, '432000', '1')");
+    expect(sql['properties.$']).toBe("States.Format('ALTER TABLE `{}`.`{}` SET TBLPROPERTIES (\\'vacuum_max_snapshot_age_seconds\\'=\\'{}\\', "
+      + "\\'vacuum_min_snapshots_to_keep\\'=\\'{}\\', \\'optimize_rewrite_delete_file_threshold\\'=\\'1\\', \\'optimize_rewrite_data_file_threshold\\'=\\'1\\')', "
+      + "$.location.databaseName, $.location.tableName, '432000', '1')");
     expect(sql['compact.$']).toBe("States.Format('OPTIMIZE \"{}\".\"{}\" REWRITE DATA USING BIN_PACK', $.location.databaseName, $.location.tableName)");
     expect(sql['vacuum.$']).toBe("States.Format('VACUUM {}.`{}`', $.location.databaseName, $.location.tableName)");
     expect(states.RetentionStatements.Parameters['delete.$']).toBe("States.Format('DELETE FROM \"{}\".\"{}\" WHERE \"{}\" < TIMESTAMP \\'{} {}\\' - INTERVAL \\'{}\\' DAY', "
@@ -159,7 +160,7 @@ describe('options', () => {
     const w = maintenanceWorkflow(t);
     const s = allStates(w.definition);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(30 1 ? * SUN *)', Targets: [Match.objectLike({ Arn: { Ref: w.id } })] });
-    expect(s.Statements.Parameters['snapshotExpiry.$']).toContain("'172800', '3')");
+    expect(s.Statements.Parameters['properties.$']).toContain("'172800', '3')");
     expect(s.MaintainEachTable.MaxConcurrency).toBe(5);
   });
 

@@ -1,6 +1,6 @@
 import { Duration, Lazy, Stack, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { COMPACT, COUNT_EXPIRED_ROWS, DELETE_EXPIRED_ROWS, SET_SNAPSHOT_EXPIRY, VACUUM, countArguments, expiredArguments } from './sql';
+import { COMPACT, COUNT_EXPIRED_ROWS, DELETE_EXPIRED_ROWS, SET_MAINTENANCE_PROPERTIES, VACUUM, countArguments, expiredArguments } from './sql';
 import { MaintainedTable, TableLookup, tableProblems, tableSpec } from './tables';
 import {
   DEFAULT_MAINTENANCE_CONCURRENCY, DEFAULT_MAINTENANCE_SCHEDULE, DEFAULT_MIN_SNAPSHOTS_TO_KEEP, DEFAULT_SNAPSHOT_MAX_AGE, TableMaintenanceOptions,
@@ -207,7 +207,7 @@ export class TableMaintenance extends Construct {
       stateJson: {
         Type: 'Pass',
         Parameters: {
-          'snapshotExpiry.$': statesFormat(SET_SNAPSHOT_EXPIRY, ...where, `'${snapshotMaxAgeSeconds}'`, `'${minSnapshots}'`),
+          'properties.$': statesFormat(SET_MAINTENANCE_PROPERTIES, ...where, `'${snapshotMaxAgeSeconds}'`, `'${minSnapshots}'`),
           'compact.$': statesFormat(COMPACT, ...where),
           'vacuum.$': statesFormat(VACUUM, ...where),
         },
@@ -229,7 +229,7 @@ export class TableMaintenance extends Construct {
     });
     // DELETE, OPTIMIZE and VACUUM are idempotent, and an Iceberg commit that loses a race with a
     // concurrent writer (an anonymization INSERT, an erasure DELETE) fails: retried.
-    const setExpiry = athena('SetSnapshotExpiry', '$.sql.snapshotExpiry', 2);
+    const setExpiry = athena('SetSnapshotExpiry', '$.sql.properties', 2);
     const deleteExpired = athena('DeleteExpiredRows', '$.retentionSql.delete', 2);
     const count = athenaCountStates(this, 'CountExpiredRows', {
       queryExpression: '$.retentionSql.count', workGroupName: this.props.workGroupName, databaseName: this.props.databaseName, resultPath: '$.expired',

@@ -17,13 +17,20 @@
  */
 
 /**
- * Snapshot expiry of the table (VACUUM reads these properties): database, table, maximum snapshot
- * age in seconds, snapshots to keep. Set on every run, because SageMaker creates the offline
- * stores' tables, and CloudFormation updating a Glue table entry of a live Iceberg table would
- * write its parameters (the table's `metadata_location` among them) back as the template has them.
+ * The table properties OPTIMIZE and VACUUM read: database, table, maximum snapshot age in seconds,
+ * snapshots to keep. Set on every run, because SageMaker creates the offline stores' tables, and
+ * CloudFormation updating a Glue table entry of a live Iceberg table would write its parameters
+ * (the table's `metadata_location` among them) back as the template has them.
+ *
+ * Both rewrite thresholds are 1 because Athena's defaults keep erased rows on disk: OPTIMIZE skips a
+ * data file with fewer than 2 delete files (`optimize_rewrite_delete_file_threshold`) and does
+ * nothing while fewer than 5 files need a rewrite (`optimize_rewrite_data_file_threshold`), and an
+ * erasure's DELETE writes one delete file per data file it touches. Unrewritten, the file stays in
+ * the current snapshot, so no snapshot expiry ever removes its bytes.
  */
-export const SET_SNAPSHOT_EXPIRY = 'ALTER TABLE `{}`.`{}` SET TBLPROPERTIES '
-  + '(\'vacuum_max_snapshot_age_seconds\'=\'{}\', \'vacuum_min_snapshots_to_keep\'=\'{}\')';
+export const SET_MAINTENANCE_PROPERTIES = 'ALTER TABLE `{}`.`{}` SET TBLPROPERTIES '
+  + '(\'vacuum_max_snapshot_age_seconds\'=\'{}\', \'vacuum_min_snapshots_to_keep\'=\'{}\', '
+  + '\'optimize_rewrite_delete_file_threshold\'=\'1\', \'optimize_rewrite_data_file_threshold\'=\'1\')';
 
 /** The condition of rows past their retention: time column, cutoff date, cutoff time, retention in days. */
 const EXPIRED = '"{}" < TIMESTAMP \'{} {}\' - INTERVAL \'{}\' DAY';

@@ -6,8 +6,11 @@ filled in as Step Functions would), not retyped here. Where Athena's dialect has
 equivalent, the statement is translated, and only then:
 
 - ``OPTIMIZE "<db>"."<t>" REWRITE DATA USING BIN_PACK`` becomes Iceberg's ``rewrite_data_files``
-  procedure, bin-packing and rewriting every file that has a delete file (Athena's BIN_PACK
-  rewrites files by size and by their delete files);
+  procedure, bin-packing, with the thresholds Athena reads from the table
+  (``optimize_rewrite_delete_file_threshold`` as ``delete-file-threshold``,
+  ``optimize_rewrite_data_file_threshold`` as ``min-input-files``) and Athena's defaults (2 and 5)
+  where the table has none, so that a table the workflow did not set up keeps erased rows here as it
+  would in Athena;
 - ``VACUUM <db>.`<t>``` becomes ``expire_snapshots`` then ``remove_orphan_files``, with the age and
   count that the workflow's own ``ALTER TABLE ... SET TBLPROPERTIES`` stored on the table
   (``vacuum_max_snapshot_age_seconds``, ``vacuum_min_snapshots_to_keep``), as Athena reads them.
@@ -36,6 +39,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 ALICE = "a" * 63 + "1"  # pseudonyms are 64 lower-case hex digits
 BOB = "b" * 63 + "2"
+
+# Athena's defaults for the table properties OPTIMIZE reads (its CREATE TABLE page).
+ATHENA_DELETE_FILE_THRESHOLD = "2"
+ATHENA_DATA_FILE_THRESHOLD = "5"
 
 # Prints the statement templates and the table registry of the maintenance workflow of the tests' fixture stack.
 PRINT_STATEMENTS = """
@@ -99,7 +106,7 @@ class Run:
 
     def statements(self) -> list[str]:
         """The workflow's order: snapshot expiry, (with a retention) the DELETE, OPTIMIZE, VACUUM; then the count."""
-        order = ["snapshotExpiry", "delete", "compact", "vacuum"]
+        order = ["properties", "delete", "compact", "vacuum"]
         return [self.sql[k] for k in order if k in self.sql]
 
     def execute(self) -> int | None:
@@ -111,13 +118,16 @@ class Run:
         optimize = re.fullmatch(r'OPTIMIZE "([\w-]+)"\."([\w-]+)" REWRITE DATA USING BIN_PACK', statement)
         vacuum = re.fullmatch(r"VACUUM (\w+)\.`([\w-]+)`", statement)
         if optimize:
+            props = properties(self.spark, *optimize.groups())
+            deletes = props.get("optimize_rewrite_delete_file_threshold", ATHENA_DELETE_FILE_THRESHOLD)
+            files = props.get("optimize_rewrite_data_file_threshold", ATHENA_DATA_FILE_THRESHOLD)
             self.spark.sql(
                 f"CALL lake.system.rewrite_data_files(table => '{ident(*optimize.groups())}', strategy => 'binpack', "
-                "options => map('delete-file-threshold', '1', 'min-input-files', '1'))"
+                f"options => map('delete-file-threshold', '{int(deletes)}', 'min-input-files', '{int(files)}'))"
             )
         elif vacuum:
             db, name = vacuum.groups()
-            props = {r[0]: r[1] for r in self.spark.sql(f"SHOW TBLPROPERTIES {ident(db, name)}").collect()}
+            props = properties(self.spark, db, name)
             age, keep = int(props["vacuum_max_snapshot_age_seconds"]), int(props["vacuum_min_snapshots_to_keep"])
             older = self.started - timedelta(seconds=age)
             self.spark.sql(
@@ -134,6 +144,10 @@ class Run:
             )
         else:
             self.spark.sql(statement)
+
+
+def properties(spark, database: str, name: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {ident(database, name)}").collect()}
 
 
 def stamp(moment: datetime) -> str:
@@ -178,7 +192,8 @@ def test_the_statements_are_athenas(workflow):
     )
     assert run.statements() == [
         "ALTER TABLE `maintenance_lake`.`clicks` SET TBLPROPERTIES "
-        "('vacuum_max_snapshot_age_seconds'='432000', 'vacuum_min_snapshots_to_keep'='1')",
+        "('vacuum_max_snapshot_age_seconds'='432000', 'vacuum_min_snapshots_to_keep'='1', "
+        "'optimize_rewrite_delete_file_threshold'='1', 'optimize_rewrite_data_file_threshold'='1')",
         'DELETE FROM "maintenance_lake"."clicks" '
         "WHERE \"clicked_at\" < TIMESTAMP '2026-03-01 03:00:00.123' - INTERVAL '90' DAY",
         'OPTIMIZE "maintenance_lake"."clicks" REWRITE DATA USING BIN_PACK',
@@ -303,3 +318,29 @@ def test_an_exempt_table_is_compacted_and_vacuumed_without_a_delete(spark, workf
     assert run.execute() is None
     assert reachable_rows(spark, table, "item_id = 'i1'") == 0
     assert [r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()] == ["i2"]
+
+
+def test_with_athenas_rewrite_thresholds_an_erased_row_would_stay_on_disk(spark, workflow):
+    """Why the workflow sets the thresholds: with Athena's defaults, OPTIMIZE leaves a data file that
+    one erasure DELETE touched as it is (one delete file, and fewer than five files to rewrite), the
+    current snapshot keeps referencing it, and no VACUUM ever removes the erased row's bytes."""
+    db = "maintenance_lake"
+    items = table_of(workflow, "dataset:items")
+    for name, thresholds_set in (("defaults", False), ("workflow", True)):
+        table = f"{db}.{name}"
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+        create(spark, table, "item_id string, owner string", [("i1", ALICE), ("i2", BOB), ("i3", BOB), ("i4", BOB)])
+        spark.sql(f"DELETE FROM {table} WHERE owner = '{ALICE}'")
+        run = Run(spark, workflow, items, db, name, datetime.now(timezone.utc) + timedelta(days=5, minutes=1))
+        if not thresholds_set:
+            # Snapshot expiry as the workflow sets it, the rewrite thresholds left at Athena's defaults.
+            spark.sql(
+                f"ALTER TABLE {ident(db, name)} SET TBLPROPERTIES "
+                "('vacuum_max_snapshot_age_seconds'='432000', 'vacuum_min_snapshots_to_keep'='1')"
+            )
+            for statement in run.statements()[1:]:
+                run.run(statement)
+        else:
+            run.execute()
+        assert spark.sql(f"SELECT count(*) FROM {table} WHERE owner = '{ALICE}'").collect()[0][0] == 0
+        assert reachable_rows(spark, table, f"owner = '{ALICE}'") == (0 if thresholds_set else 1), name
