@@ -22,6 +22,9 @@
  *    states (their Parameters read from the synthesized definition), the document eraser's handler,
  *    the workflow's lineage SELECT and COUNT / DELETE statements on Spark, and erase_raw.py.
  * 4. Not found: every store read again, for S (nothing) and T (all still there).
+ * 5. Purged: the table maintenance's own statements (ALTER, OPTIMIZE, VACUUM, from the synthesized
+ *    definition) as its run after the snapshot age; then the data files the erasure listed before
+ *    its DELETEs are gone, and no data file on disk, read as a file, holds a row of S.
  *
  * Raw ids never reach a log line: the Python child gets them in a file and answers with counts.
  */
@@ -40,6 +43,7 @@ import Redis from 'iovalkey';
 import { AUTOMATED_KINDS, MIN_MANUAL_REASON_LENGTH } from '../constructs/data-lake/erasure/stores';
 import { type PlanOutput, plan, type StoreSpec, type Target } from '../constructs/data-lake/erasure/runtime/plan';
 import { allStates, dereference, erasureWorkflow, type Json } from '../constructs/data-lake/erasure/test-support';
+import { maintenanceWorkflow } from '../constructs/data-lake/maintenance/test-support';
 import { pseudonymize } from '../lib/runtime/pseudonym';
 import { clean, fixtureLines, lakeLines, post, pseudonymizationKey, serveUntil, useLocalRun } from './integration-support';
 import { type LocalRun, VENV } from './run';
@@ -259,7 +263,8 @@ useLocalRun(BLUEPRINT, async (started) => {
   run = started;
   key = pseudonymizationKey(run);
   const template = synthesizedTemplate();
-  const workflow = erasureWorkflow(Template.fromJSON(template, { skipCyclicalDependenciesCheck: true }));
+  const parsed = Template.fromJSON(template, { skipCyclicalDependenciesCheck: true });
+  const workflow = erasureWorkflow(parsed);
   definition = workflow.definition;
   registry = (dereference(workflow.registry) as Json[]).map(localStore);
   const sample = run.fixture.sampleRequest as { user_id: string };
@@ -294,6 +299,8 @@ useLocalRun(BLUEPRINT, async (started) => {
     // The workflow's statements as synthesized: States.Format templates the child evaluates.
     statements: { equals: states['Statements-equals'].Parameters, pairMember: states['Statements-pairMember'].Parameters },
     lineageQuery: states.SelectRawObjects.Parameters['QueryString.$'],
+    // The table maintenance's ALTER, OPTIMIZE and VACUUM, as synthesized.
+    maintenanceStatements: allStates(maintenanceWorkflow(parsed).definition).Statements.Parameters,
   };
   const specFile = path.join(run.workdir, 'erasure-e2e.json');
   fs.writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
@@ -397,8 +404,10 @@ test('erased: the plan\'s targets, each store by its kind\'s eraser, each verifi
   // Lineage names exactly the raw objects that hold S (served and batch sources): the anonymization
   // stage's source_object is each object's key, so the eraser's candidates do not depend on the lookback.
   expect(answer.lineageObjects).toEqual(before.keysHolding.S);
-  for (const [name, result] of Object.entries(answer.found as Record<string, { found: number; remaining?: number; verified?: boolean }>)) {
+  for (const [name, result] of Object.entries(answer.found as Record<string, { found: number; remaining?: number; verified?: boolean; files?: number }>)) {
     erased.set(name, { found: result.found, verified: result.verified ?? result.remaining === 0 });
+    // Each table that held S's rows listed the data files holding them, for the purge.
+    if (result.remaining !== undefined) expect({ store: name, files: (result.files ?? 0) > 0 }).toEqual({ store: name, files: result.found > 0 });
   }
 
   // Every automated store was erased here, verified, and held S's data.
@@ -436,3 +445,20 @@ test('every store answers "not found" for S, and T\'s data is all still there', 
   expect(after.rawKeys).toBe(before.rawKeys);
   expect(after.keysWithSeveralVersions).toBe(0);
 }, 120_000);
+
+test('purged: after the tables\' maintenance, the data files that held S\'s rows are gone, and no data file holds a row of S', async () => {
+  const before = await lake.send('verify');
+  // Before the maintenance, the DELETEs only hid S's rows: the listed files are still there, holding them.
+  expect(before.listedFiles).toBeGreaterThan(0);
+  expect(before.listedFilesOnDisk).toBe(before.listedFiles);
+  expect(before.dataFileRows.S).toBeGreaterThan(0);
+  const maintained = await lake.send('maintain');
+  expect(maintained.tables).toBe(new Set(registry.filter((s) => s.kind === 'icebergTable').map((s) => `${s.databaseName}.${s.tableName ?? s.featureGroupName}`)).size);
+  const after = await lake.send('verify');
+  expect(after.listedFilesOnDisk).toBe(0);
+  expect(after.dataFileRows.S ?? 0).toBe(0);
+  expect(after.dataFileRows.T).toBe(before.dataFileRows.T);
+  for (const store of registry.filter((s) => s.kind === 'icebergTable')) {
+    expect({ store: store.name, ...after.rows[store.name] }).toEqual({ store: store.name, S: 0, T: trained.rows[store.name].T });
+  }
+}, 180_000);

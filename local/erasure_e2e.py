@@ -19,7 +19,12 @@ and no message carries an id or a pseudonym, only store names and counts):
   rows per table and subject counted as a training job would read them.
 - ``erase``: the workflow's find phase (lineage SELECT, request object), then each Iceberg store's
   count / DELETE / count and the raw zone's eraser; the found count per store.
-- ``verify``: rows per table and subject; every version of every raw object read.
+- ``maintain``: the table maintenance's statements (its ALTER, OPTIMIZE, VACUUM from the synthesized
+  definition, run as ``athena_on_spark`` runs Athena's) on every table, as the daily run after the
+  snapshot age: what removes the data files that held erased rows.
+- ``verify``: rows per table and subject; every version of every raw object read; the data files
+  the erasure listed (its ``"$path"`` query) still on disk, and every data file on disk read
+  directly (no delete file applied) for rows of each subject.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUNTIME = REPO / "constructs" / "data-lake" / "runtime"
 sys.path.insert(0, str(REPO / "test" / "support" / "python"))
 
+from athena_on_spark import run_on_spark  # noqa: E402
 from spark_iceberg import iceberg_session  # noqa: E402
 from workflow_sql import states_format  # noqa: E402
 
@@ -68,6 +74,8 @@ class Lake:
         for store in spec["icebergStores"]:
             table = store.get("tableName") or offline_table(store["featureGroupName"])
             self.tables[store["name"]] = (store["databaseName"], table, store["column"], store["identifier"])
+        # The data files the erasure's "$path" query listed before each DELETE, by store.
+        self.listed_files: dict[str, set[str]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -261,9 +269,13 @@ class Lake:
             sql = statements[target["match"]]
             before = self.spark.sql(states_format(sql["count.$"], values)).collect()[0][0]
             if before > 0:
+                # Athena's "$path" is Spark's Iceberg metadata column _file.
+                files = states_format(sql["files.$"], values).replace('"$path"', "_file")
+                self.listed_files[target["name"]] = {r[0] for r in self.spark.sql(files).collect()}
                 self.spark.sql(states_format(sql["delete.$"], values)).collect()
             after = self.spark.sql(states_format(sql["count.$"], values)).collect()[0][0]
-            found[target["name"]] = {"found": before, "remaining": after}
+            listed = len(self.listed_files.get(target["name"], ()))
+            found[target["name"]] = {"found": before, "remaining": after, "files": listed}
 
         # 3. The raw zone: the eraser with the config and request beside it, as the workflow starts it.
         raw = next((t for t in targets if t["kind"] == "rawObjects"), None)
@@ -310,6 +322,35 @@ class Lake:
             }
         return {"found": found, "lineageEntries": lineage_entries, "lineageObjects": sorted(lineage_objects)}
 
+    def maintain(self) -> dict:
+        """The maintenance's daily run after the snapshot age (at most 14 days) on every table."""
+        started = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=15)
+        tables = sorted({(database, table) for database, table, _, _ in self.tables.values()})
+        for database, table in tables:
+            values = {"$.location.databaseName": database, "$.location.tableName": table}
+            for name in ("properties.$", "compact.$", "vacuum.$"):
+                run_on_spark(self.spark, states_format(self.spec["maintenanceStatements"][name], values), started)
+        return {"tables": len(tables)}
+
+    def data_file_rows(self) -> dict[str, int]:
+        """Rows of each subject in the data files on disk, read as files (a reader of the bucket, not the table)."""
+        rows: dict[str, int] = defaultdict(int)
+        for database, table, column, identifier in self.tables.values():
+            location = self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.quoted(database, table)}") \
+                .where("col_name = 'Location'").collect()[0][1]
+            # Position delete files (Spark names them *-deletes.parquet) hold file names and positions, not rows.
+            files = [
+                str(f) for f in Path(location.replace("file:", "")).joinpath("data").rglob("*.parquet")
+                if not f.name.endswith("-deletes.parquet")
+            ]
+            if not files:
+                continue
+            frame = self.spark.read.parquet(*files)
+            for who, ids in self.spec["pseudonyms"].items():
+                # A substring: a pair column holds the pseudonym on either side.
+                rows[who] += frame.where(f"`{column}` LIKE '%{ids[identifier]}%'").count()
+        return dict(rows)
+
     def verify(self) -> dict:
         """Rows per table and subject; every version of every raw object, its records per subject."""
         records: dict[str, int] = defaultdict(int)
@@ -348,6 +389,11 @@ class Lake:
             "rawKeys": len(by_key),
             "keysHolding": {who: sorted(keys) for who, keys in holding.items()},
             "keysWithSeveralVersions": keys_with_several_versions,
+            "listedFiles": sum(len(files) for files in self.listed_files.values()),
+            "listedFilesOnDisk": sum(
+                1 for files in self.listed_files.values() for f in files if Path(f.replace("file:", "")).exists()
+            ),
+            "dataFileRows": self.data_file_rows(),
         }
 
 
@@ -393,6 +439,8 @@ def main() -> int:
                 answer = lake.train()
             elif command["command"] == "erase":
                 answer = lake.erase(command["targets"], command["requestHash"])
+            elif command["command"] == "maintain":
+                answer = lake.maintain()
             elif command["command"] == "verify":
                 answer = lake.verify()
             elif command["command"] == "stop":

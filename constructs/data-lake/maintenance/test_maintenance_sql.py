@@ -5,16 +5,9 @@ The statements are taken from the synthesized workflow definition (its States.Fo
 filled in as Step Functions would), not retyped here. Where Athena's dialect has no Spark
 equivalent, the statement is translated, and only then:
 
-- ``OPTIMIZE "<db>"."<t>" REWRITE DATA USING BIN_PACK`` becomes Iceberg's ``rewrite_data_files``
-  procedure, bin-packing, with the thresholds Athena reads from the table
-  (``optimize_rewrite_delete_file_threshold`` as ``delete-file-threshold``,
-  ``optimize_rewrite_data_file_threshold`` as ``min-input-files``) and Athena's defaults (2 and 5)
-  where the table has none, so that a table the workflow did not set up keeps erased rows here as it
-  would in Athena;
-- ``VACUUM <db>.`<t>``` becomes ``expire_snapshots`` then ``remove_orphan_files``, with the age and
-  count that the workflow's own ``ALTER TABLE ... SET TBLPROPERTIES`` stored on the table
-  (``vacuum_max_snapshot_age_seconds``, ``vacuum_min_snapshots_to_keep``), as Athena reads them.
-
+OPTIMIZE and VACUUM are translated by ``athena_on_spark.run_on_spark`` (test/support/python), which
+reads the thresholds, snapshot age and count the workflow's ``ALTER TABLE ... SET TBLPROPERTIES``
+stored on the table, as Athena does, and Athena's defaults where the table has none.
 ALTER TABLE (backticks), DELETE and the count (double quotes, a timestamp literal minus a day
 interval) run as they are. What is checked is what the retention must achieve: after the
 maintenance, rows past the retention (and rows an erasure deleted) are gone from the current
@@ -32,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from athena_on_spark import ident, run_on_spark
 from spark_iceberg import iceberg_session
 from workflow_sql import states_format, synthesis_child
 
@@ -40,9 +34,6 @@ REPO = Path(__file__).resolve().parents[3]
 ALICE = "a" * 63 + "1"  # pseudonyms are 64 lower-case hex digits
 BOB = "b" * 63 + "2"
 
-# Athena's defaults for the table properties OPTIMIZE reads (its CREATE TABLE page).
-ATHENA_DELETE_FILE_THRESHOLD = "2"
-ATHENA_DATA_FILE_THRESHOLD = "5"
 
 # Prints the statement templates and the table registry of the maintenance workflow of the tests' fixture stack.
 PRINT_STATEMENTS = """
@@ -115,47 +106,9 @@ class Run:
         return self.spark.sql(self.sql["count"]).collect()[0][0] if "count" in self.sql else None
 
     def run(self, statement: str) -> None:
-        optimize = re.fullmatch(r'OPTIMIZE "([\w-]+)"\."([\w-]+)" REWRITE DATA USING BIN_PACK', statement)
-        vacuum = re.fullmatch(r"VACUUM (\w+)\.`([\w-]+)`", statement)
-        if optimize:
-            props = properties(self.spark, *optimize.groups())
-            deletes = props.get("optimize_rewrite_delete_file_threshold", ATHENA_DELETE_FILE_THRESHOLD)
-            files = props.get("optimize_rewrite_data_file_threshold", ATHENA_DATA_FILE_THRESHOLD)
-            self.spark.sql(
-                f"CALL lake.system.rewrite_data_files(table => '{ident(*optimize.groups())}', strategy => 'binpack', "
-                f"options => map('delete-file-threshold', '{int(deletes)}', 'min-input-files', '{int(files)}'))"
-            )
-        elif vacuum:
-            db, name = vacuum.groups()
-            props = properties(self.spark, db, name)
-            age, keep = int(props["vacuum_max_snapshot_age_seconds"]), int(props["vacuum_min_snapshots_to_keep"])
-            older = self.started - timedelta(seconds=age)
-            self.spark.sql(
-                f"CALL lake.system.expire_snapshots(table => '{ident(db, name)}', "
-                f"older_than => TIMESTAMP '{stamp(older)}', "
-                f"retain_last => {keep})"
-            )
-            # Iceberg's procedure refuses an orphan cutoff less than a day before the wall clock (a run
-            # simulated days ahead has one): clamped. Expiry alone deletes the files the tests look for.
-            orphans = min(older, datetime.now(timezone.utc) - timedelta(days=1, minutes=1))
-            self.spark.sql(
-                f"CALL lake.system.remove_orphan_files(table => '{ident(db, name)}', "
-                f"older_than => TIMESTAMP '{stamp(orphans)}')"
-            )
-        else:
-            self.spark.sql(statement)
+        run_on_spark(self.spark, statement, self.started)
 
 
-def properties(spark, database: str, name: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {ident(database, name)}").collect()}
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def ident(database: str, name: str) -> str:
-    return f"`{database}`.`{name}`"
 
 
 def create(spark, table: str, columns: str, rows: list[tuple]) -> None:
