@@ -301,6 +301,8 @@ const RELEASE: Row[] = [
   ['a release on a 5-field cron', (w) => w.release({ schedule: scheduler.ScheduleExpression.expression(HOUR_CRON_5) }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*schedule must be an EventBridge cron with 6 fields/],
   ['a ramp without a business metric', (w) => w.release({ businessMetric: undefined }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*ramp and businessMetric must be given: the endpoint has a challenger variant/],
   ['a minimum detectable effect of 0', (w) => w.release({ ramp: { minimumDetectableEffect: 0, baselineMean: 0.2, baselineStdDev: 0.6 } }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*minimumDetectableEffect/],
+  ['a baseline mean of 0', (w) => w.release({ ramp: { minimumDetectableEffect: 0.05, baselineMean: 0, baselineStdDev: 0.6 } }),
+    /^ModelRelease Probe\/Release: invalid props:[\s\S]*ramp\.baselineMean must be a finite number above 0, but 0 was provided/],
 ];
 
 const ALERTING: Row[] = [
