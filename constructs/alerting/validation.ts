@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** Context key with the e-mail addresses subscribed to a blueprint's alerts (`-c alertEmail=a@x.com,b@y.com`). */
 export const ALERT_EMAIL_CONTEXT = 'alertEmail';
@@ -21,8 +22,11 @@ export interface AlertingSettings {
   readonly urlSource: string;
 }
 
-interface ValidationRule {
-  readonly problems: (s: AlertingSettings) => string[];
+/** One subscriber as its rules see it: the address and the prop (or context key) it came from. */
+interface Subscriber {
+  readonly protocol: 'email' | 'https';
+  readonly address: string;
+  readonly source: string;
 }
 
 function httpsProblem(url: string): string | undefined {
@@ -35,32 +39,38 @@ function httpsProblem(url: string): string | undefined {
   }
 }
 
-const RULES: readonly ValidationRule[] = [
+const RULES: readonly PropRule<AlertingSettings>[] = [
   {
-    problems: (s) => (Token.isUnresolved(s.name) || NAME_PATTERN.test(s.name) ? []
-      : [`name must start with a lower-case letter and hold 1–41 lower-case letters, digits or hyphens (the topic is <name>${ALERT_TOPIC_SUFFIX}), but '${s.name}' was provided`]),
+    condition: (s) => !Token.isUnresolved(s.name) && !NAME_PATTERN.test(s.name),
+    message: (s) => `name must start with a lower-case letter and hold 1–41 lower-case letters, digits or hyphens (the topic is <name>${ALERT_TOPIC_SUFFIX}), but '${s.name}' was provided`,
   },
   {
-    problems: (s) => s.emails.filter((e) => !Token.isUnresolved(e) && !EMAIL_PATTERN.test(e))
-      .map((e) => `${s.emailSource} must hold e-mail addresses (name@domain), but '${e}' was provided`),
-  },
-  {
-    problems: (s) => s.urls.flatMap((u) => {
-      const problem = Token.isUnresolved(u) ? undefined : httpsProblem(u);
-      return problem ? [`${s.urlSource} must hold https:// endpoints: ${problem}`] : [];
-    }),
-  },
-  {
-    problems: (s) => {
-      const all = [...s.emails, ...s.urls];
-      const duplicates = all.filter((x, i) => all.indexOf(x) !== i);
-      return duplicates.length > 0 ? [`each subscriber may be given once, but ${[...new Set(duplicates)].join(', ')} appeared twice`] : [];
-    },
+    condition: (s) => repeated([...s.emails, ...s.urls]).length > 0,
+    message: (s) => `each subscriber may be given once, but ${repeated([...s.emails, ...s.urls]).join(', ')} appeared twice`,
   },
 ];
 
-/** Every problem with the settings, each saying what was received and what is allowed. */
-export function validateAlertingSettings(settings: AlertingSettings): string[] {
-  return RULES.flatMap((rule) => rule.problems(settings));
+/** Checked one by one, so that each bad address gets its own message. */
+const SUBSCRIBER_RULES: readonly PropRule<Subscriber>[] = [
+  {
+    condition: (s) => s.protocol === 'email' && !Token.isUnresolved(s.address) && !EMAIL_PATTERN.test(s.address),
+    message: (s) => `${s.source} must hold e-mail addresses (name@domain), but '${s.address}' was provided`,
+  },
+  {
+    condition: (s) => s.protocol === 'https' && !Token.isUnresolved(s.address) && httpsProblem(s.address) !== undefined,
+    message: (s) => `${s.source} must hold https:// endpoints: ${httpsProblem(s.address)}`,
+  },
+];
+
+function repeated(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
 }
 
+/** Every problem with the settings, each saying what was received and what is allowed. */
+export function validateAlertingSettings(settings: AlertingSettings): string[] {
+  const subscribers: Subscriber[] = [
+    ...settings.emails.map((address) => ({ protocol: 'email' as const, address, source: settings.emailSource })),
+    ...settings.urls.map((address) => ({ protocol: 'https' as const, address, source: settings.urlSource })),
+  ];
+  return [...ruleProblems(RULES, settings), ...subscribers.flatMap((subscriber) => ruleProblems(SUBSCRIBER_RULES, subscriber))];
+}

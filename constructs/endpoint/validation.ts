@@ -3,6 +3,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
 import { DEFAULT_ALARM_EVALUATION_PERIODS, GUARDRAIL_WAIT_RANGE } from './defaults';
 import { endpointFiguresProblems } from '../../lib/sizing';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** SageMaker's pattern for endpoint and variant names: 1-63 letters, digits and hyphens, no leading or trailing hyphen. */
 export const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
@@ -33,69 +34,70 @@ function tokenMessage(label: string, prop: string, why: string): string {
   return `${label}.${prop} must be known at synth time, because ${why}, but a token was provided`;
 }
 
-interface VariantRule {
-  readonly condition: (v: VariantOptions & ShadowVariantOptions) => boolean;
-  readonly message: (v: VariantOptions & ShadowVariantOptions, label: string) => string;
+/** What a variant rule checks: the variant (any kind, so one table covers all three) and its prop path. */
+interface CheckedVariant {
+  readonly label: string;
+  readonly variant: VariantOptions & ShadowVariantOptions;
 }
 
-const VARIANT_RULES: readonly VariantRule[] = [
+const VARIANT_RULES: readonly PropRule<CheckedVariant>[] = [
   {
-    condition: (v) => known(v.name) && !NAME_PATTERN.test(v.name),
-    message: (v, l) => `${l}.name must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${v.name}' was provided`,
+    condition: ({ variant: v }) => known(v.name) && !NAME_PATTERN.test(v.name),
+    message: ({ variant: v, label: l }) => `${l}.name must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${v.name}' was provided`,
   },
   {
-    condition: (v) => v.instanceType !== undefined && Token.isUnresolved(v.instanceType),
-    message: (_v, l) => tokenMessage(l, 'instanceType', 'whether the endpoint config may carry a KMS key depends on it (local NVMe instance storage)'),
+    condition: ({ variant: v }) => v.instanceType !== undefined && Token.isUnresolved(v.instanceType),
+    message: ({ label: l }) => tokenMessage(l, 'instanceType', 'whether the endpoint config may carry a KMS key depends on it (local NVMe instance storage)'),
   },
   {
-    condition: (v) => !Token.isUnresolved(v.instanceType) && (typeof v.instanceType !== 'string' || instanceTypeProblem('instanceType', v.instanceType, 'endpoint', 'ml.m5.xlarge') !== undefined),
-    message: (v, l) => instanceTypeProblem(`${l}.instanceType`, String(v.instanceType), 'endpoint', 'ml.m5.xlarge or ml.g5.xlarge')!,
+    condition: ({ variant: v }) => !Token.isUnresolved(v.instanceType) && (typeof v.instanceType !== 'string' || instanceTypeProblem('instanceType', v.instanceType, 'endpoint', 'ml.m5.xlarge') !== undefined),
+    message: ({ variant: v, label: l }) => instanceTypeProblem(`${l}.instanceType`, String(v.instanceType), 'endpoint', 'ml.m5.xlarge or ml.g5.xlarge')!,
   },
   {
-    condition: (v) => v.initialWeight !== undefined && Token.isUnresolved(v.initialWeight),
-    message: (_v, l) => tokenMessage(l, 'initialWeight', 'each variant\'s share of traffic sizes its fleet'),
+    condition: ({ variant: v }) => v.initialWeight !== undefined && Token.isUnresolved(v.initialWeight),
+    message: ({ label: l }) => tokenMessage(l, 'initialWeight', 'each variant\'s share of traffic sizes its fleet'),
   },
   {
-    condition: (v) => v.initialWeight !== undefined && !Token.isUnresolved(v.initialWeight) && !isPositive(v.initialWeight),
-    message: (v, l) => `${l}.initialWeight must be a number above 0, but ${v.initialWeight} was provided`,
+    condition: ({ variant: v }) => v.initialWeight !== undefined && !Token.isUnresolved(v.initialWeight) && !isPositive(v.initialWeight),
+    message: ({ variant: v, label: l }) => `${l}.initialWeight must be a number above 0, but ${v.initialWeight} was provided`,
   },
   {
-    condition: (v) => v.samplingPercentage !== undefined && Token.isUnresolved(v.samplingPercentage),
-    message: (_v, l) => tokenMessage(l, 'samplingPercentage', 'it sets the shadow variant\'s weight and sizes its fleet'),
+    condition: ({ variant: v }) => v.samplingPercentage !== undefined && Token.isUnresolved(v.samplingPercentage),
+    message: ({ label: l }) => tokenMessage(l, 'samplingPercentage', 'it sets the shadow variant\'s weight and sizes its fleet'),
   },
   {
-    condition: (v) => known(v.samplingPercentage) && !(isWholeFrom(v.samplingPercentage, 1) && v.samplingPercentage! <= 100),
-    message: (v, l) => `${l}.samplingPercentage must be a whole number from 1 to 100, but ${v.samplingPercentage} was provided`,
+    condition: ({ variant: v }) => known(v.samplingPercentage) && !(isWholeFrom(v.samplingPercentage, 1) && v.samplingPercentage! <= 100),
+    message: ({ variant: v, label: l }) => `${l}.samplingPercentage must be a whole number from 1 to 100, but ${v.samplingPercentage} was provided`,
   },
   {
-    condition: (v) => v.perInstanceThroughputQps !== undefined && Token.isUnresolved(v.perInstanceThroughputQps),
-    message: (_v, l) => tokenMessage(l, 'perInstanceThroughputQps', 'the instance counts and scaling targets are computed from it'),
+    condition: ({ variant: v }) => v.perInstanceThroughputQps !== undefined && Token.isUnresolved(v.perInstanceThroughputQps),
+    message: ({ label: l }) => tokenMessage(l, 'perInstanceThroughputQps', 'the instance counts and scaling targets are computed from it'),
   },
   {
-    condition: (v) => known(v.perInstanceThroughputQps) && !isPositive(v.perInstanceThroughputQps),
-    message: (v, l) => `${l}.perInstanceThroughputQps must be a number of requests per second above 0, but ${v.perInstanceThroughputQps} was provided`,
+    condition: ({ variant: v }) => known(v.perInstanceThroughputQps) && !isPositive(v.perInstanceThroughputQps),
+    message: ({ variant: v, label: l }) => `${l}.perInstanceThroughputQps must be a number of requests per second above 0, but ${v.perInstanceThroughputQps} was provided`,
   },
-  ...(['minCapacity', 'maxCapacity'] as const).flatMap((prop): VariantRule[] => [
+  ...(['minCapacity', 'maxCapacity'] as const).flatMap((prop): PropRule<CheckedVariant>[] => [
     {
-      condition: (v) => v[prop] !== undefined && Token.isUnresolved(v[prop]),
-      message: (_v, l) => tokenMessage(l, prop, 'the initial instance count lies between min and max capacity'),
+      condition: ({ variant: v }) => v[prop] !== undefined && Token.isUnresolved(v[prop]),
+      message: ({ label: l }) => tokenMessage(l, prop, 'the initial instance count lies between min and max capacity'),
     },
     {
-      condition: (v) => known(v[prop]) && !isWholeFrom(v[prop], 1),
-      message: (v, l) => `${l}.${prop} must be a whole number of at least 1, but ${v[prop]} was provided`,
+      condition: ({ variant: v }) => known(v[prop]) && !isWholeFrom(v[prop], 1),
+      message: ({ variant: v, label: l }) => `${l}.${prop} must be a whole number of at least 1, but ${v[prop]} was provided`,
     },
   ]),
   {
-    condition: (v) => v.maxTrafficShare !== undefined && Token.isUnresolved(v.maxTrafficShare),
-    message: (_v, l) => tokenMessage(l, 'maxTrafficShare', 'the autoscaling maximum is sized from it'),
+    condition: ({ variant: v }) => v.maxTrafficShare !== undefined && Token.isUnresolved(v.maxTrafficShare),
+    message: ({ label: l }) => tokenMessage(l, 'maxTrafficShare', 'the autoscaling maximum is sized from it'),
   },
   {
-    condition: (v) => known(v.maxTrafficShare) && !(Number.isFinite(v.maxTrafficShare) && v.maxTrafficShare! > 0 && v.maxTrafficShare! <= 1),
-    message: (v, l) => `${l}.maxTrafficShare must be a share above 0 and at most 1, but ${v.maxTrafficShare} was provided`,
+    condition: ({ variant: v }) => known(v.maxTrafficShare) && !(Number.isFinite(v.maxTrafficShare) && v.maxTrafficShare! > 0 && v.maxTrafficShare! <= 1),
+    message: ({ variant: v, label: l }) => `${l}.maxTrafficShare must be a share above 0 and at most 1, but ${v.maxTrafficShare} was provided`,
   },
   {
-    condition: (v) => isWholeFrom(v.minCapacity, 1) && isWholeFrom(v.maxCapacity, 1) && v.maxCapacity! < v.minCapacity!,
-    message: (v, l) => `${l}.maxCapacity must be at least minCapacity (${v.minCapacity}), but ${v.maxCapacity} was provided`,
+    condition: ({ variant: v }) => isWholeFrom(v.minCapacity, 1) && isWholeFrom(v.maxCapacity, 1) && v.maxCapacity! < v.minCapacity!,
+    message: ({ variant: v, label: l }) => `${l}.maxCapacity must be at least minCapacity (${v.minCapacity}), but ${v.maxCapacity} was provided`,
   },
 ];
 
@@ -149,7 +151,7 @@ export function validateEndpointProps(props: RealtimeEndpointProps, region: stri
   }
   for (const { label, options } of variants) {
     const v = options as VariantOptions & ShadowVariantOptions;
-    problems.push(...VARIANT_RULES.filter((r) => r.condition(v)).map((r) => r.message(v, label)));
+    problems.push(...ruleProblems(VARIANT_RULES, { label, variant: v }));
     problems.push(...(v.model === undefined ? [`${label}.model is required`] : v.model.problems(region).map((p) => `${label}.model: ${p}`)));
   }
   const duplicates = repeated(variants.map((v) => v.options.name).filter((n) => known(n)));

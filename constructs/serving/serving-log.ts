@@ -9,7 +9,8 @@ export interface ServingLogOptions {
   /**
    * Request fields copied onto every impression line, each classified as a dataset column: the
    * raw zone's anonymization stage applies the action (pseudonymize the caller's id, generalize
-   * the IP, …). The subject identifier must be one of them: outcomes carry it too.
+   * the IP, …). The subject identifier must be one of them: outcomes carry it too. An identifier
+   * is logged as its pseudonym, which is personal data: it must not be classified non-personal.
    */
   readonly requestColumns: readonly ColumnDefinition[];
   /** Outcomes the feedback route accepts (click, watch time, session length, …) and their value type. */

@@ -6,7 +6,7 @@ import { ServingLog, ServingLogOptions } from './serving-log';
 import { STAGE_WEIGHTS, ServingStage } from './stages';
 import { ConfigError, validatePipelineConfig } from './runtime/config';
 import { PIPELINE_CONFIG_VERSION, PIPELINE_ENV, PipelineConfig, RequestField, StageConfig } from './runtime/contract';
-import { ColumnAction, DataLake } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake } from '../data-lake';
 import { SIZING_METADATA } from '../endpoint';
 import { skipCheckov } from '../../lib/compliance/checkov';
 import { SecureFunction } from '../../lib/defaults';
@@ -68,7 +68,20 @@ const RULES: readonly PropRule<ServingPathProps>[] = [
   { condition: (p) => p.memorySizeMiB !== undefined && !Token.isUnresolved(p.memorySizeMiB) && !(Number.isInteger(p.memorySizeMiB) && p.memorySizeMiB >= 128 && p.memorySizeMiB <= 10240), message: (p) => `memorySizeMiB must be a whole number from 128 to 10240, but ${p.memorySizeMiB} was provided` },
   { condition: (p) => p.maxRequestBytes !== undefined && !(Number.isInteger(p.maxRequestBytes) && p.maxRequestBytes >= 256 && p.maxRequestBytes <= 6 * 1024 * 1024), message: (p) => `maxRequestBytes must be a whole number from 256 to 6291456 (Lambda's payload limit), but ${p.maxRequestBytes} was provided` },
   { condition: (p) => p.identifiers.some((id) => p.request[id] === undefined), message: (p) => `identifiers must name request fields, but ${p.identifiers.filter((id) => p.request[id] === undefined).join(', ')} is not one` },
+  // Outcome lines carry the subject (the first identifier): a log without one has nothing to key them by.
+  { condition: (p) => p.log !== undefined && p.identifiers.length === 0, message: () => 'identifiers must name the subject (the first identifier, which outcome lines carry) when log is given, but none was provided' },
+  {
+    // The handler logs an identifier's pseudonym, which is personal data (GDPR recital 26): classified
+    // non-personal, it would be kept as it is, past the subject's erasure.
+    condition: (p) => nonPersonalIdentifiers(p).length > 0,
+    message: (p) => `log.requestColumns must not classify an identifier as ${ColumnClassification.NON_PERSONAL} (the log holds its pseudonym, which is personal data: `
+      + `classify it ${ColumnClassification.DIRECT_IDENTIFIER} with action ${ColumnAction.PSEUDONYMIZE}), but ${nonPersonalIdentifiers(p).join(', ')} is`,
+  },
 ];
+
+function nonPersonalIdentifiers(p: ServingPathProps): string[] {
+  return (p.log?.requestColumns ?? []).filter((c) => p.identifiers.includes(c.name) && c.classification === ColumnClassification.NON_PERSONAL).map((c) => c.name);
+}
 
 /**
  * A blueprint's request path, deployed: a private API (IAM auth, VPC only) in front of one

@@ -32,7 +32,7 @@ import { VectorIndex } from '../../constructs/vector-index';
 import { DataCategory } from '../../lib/classification';
 import { KitError } from '../../lib/errors';
 
-import { CHAMPION, ENDPOINT_FIGURES, ENV, PURPOSE, TRAINING_CODE, World } from '../support/probe-world';
+import { CHAMPION, ENDPOINT_FIGURES, ENV, PURPOSE, TRAINING_CODE, WATCH_LOG, World } from '../support/probe-world';
 
 type Row = readonly [description: string, build: (w: World) => void, expected: RegExp];
 
@@ -284,6 +284,11 @@ const SERVING: Row[] = [
   ['2,000 items', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ maxItems: 2000 })), /^ServingPath Probe\/Serving: .*maxItems must be a whole number from 1 to 1000/],
   ['64 MiB of memory', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ memorySizeMiB: 64 })), /^ServingPath Probe\/Serving: .*memorySizeMiB must be a whole number from 128 to 10240/],
   ['an identifier that is not a request field', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ identifiers: ['userId'] })), /^ServingPath Probe\/Serving: .*identifiers must name request fields, but userId is not one/],
+  ['a serving log without identifiers', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ identifiers: [], log: WATCH_LOG })),
+    /^ServingPath Probe\/Serving: .*identifiers must name the subject \(the first identifier, which outcome lines carry\) when log is given, but none was provided/],
+  ['a serving log that classifies the subject as non-personal', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({
+    log: { ...WATCH_LOG, requestColumns: [{ name: 'user_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] },
+  })), /^ServingPath Probe\/Serving: .*log\.requestColumns must not classify an identifier as non-personal .*, but user_id is$/],
   ['popular items counted on an outcome the log does not have', (w) => w.popular({ outcome: 'clicks' }), /^PopularItems Probe\/Popular: .*outcome must be one of the serving log's outcomes \(watched, watch_time_s\)/],
   ['popular lists of 5,000 items', (w) => w.popular({ topN: 5000 }), /^PopularItems Probe\/Popular: .*topN must be a whole number from/],
   ['popular lists over 3 people', (w) => w.popular({ minSubjects: 3 }), /^PopularItems Probe\/Popular: .*minSubjects must be a whole number, at least/],
@@ -296,6 +301,8 @@ const RELEASE: Row[] = [
   ['a release on a 5-field cron', (w) => w.release({ schedule: scheduler.ScheduleExpression.expression(HOUR_CRON_5) }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*schedule must be an EventBridge cron with 6 fields/],
   ['a ramp without a business metric', (w) => w.release({ businessMetric: undefined }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*ramp and businessMetric must be given: the endpoint has a challenger variant/],
   ['a minimum detectable effect of 0', (w) => w.release({ ramp: { minimumDetectableEffect: 0, baselineMean: 0.2, baselineStdDev: 0.6 } }), /^ModelRelease Probe\/Release: invalid props:[\s\S]*minimumDetectableEffect/],
+  ['a baseline mean of 0', (w) => w.release({ ramp: { minimumDetectableEffect: 0.05, baselineMean: 0, baselineStdDev: 0.6 } }),
+    /^ModelRelease Probe\/Release: invalid props:[\s\S]*ramp\.baselineMean must be a finite number above 0, but 0 was provided/],
 ];
 
 const ALERTING: Row[] = [

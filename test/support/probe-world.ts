@@ -4,6 +4,7 @@
  */
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Alerting, AlertingProps } from '../../constructs/alerting';
 import { BatchTransform, BatchTransformProps, PredictionCache } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, DataLakeProps, Generalization, ICuratedDataset, RowRetention } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint, RealtimeEndpointProps } from '../../constructs/endpoint';
@@ -12,7 +13,7 @@ import { ModelMonitor, ModelMonitorProps } from '../../constructs/model-monitor'
 import { Network } from '../../constructs/network';
 import { ModelRelease, ModelReleaseProps } from '../../constructs/release';
 import { ReviewQueue, ReviewQueueProps } from '../../constructs/review-queue';
-import { PopularItems, PopularItemsProps, ServingLog, ServingPath, ServingPathProps, ServingStage } from '../../constructs/serving';
+import { PopularItems, PopularItemsProps, ServingLog, ServingLogOptions, ServingPath, ServingPathProps, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, GpuTrainingJobProps, TrainingInput } from '../../constructs/training';
 import { VectorIndex, VectorIndexProps } from '../../constructs/vector-index';
 import { EndpointFigures } from '../../lib/sizing';
@@ -23,15 +24,29 @@ export const PURPOSE = 'ad click prediction';
 export const TRAINING_CODE = path.join(__dirname, '..', '..', 'constructs', 'training', 'runtime', 'example');
 export const ENDPOINT_FIGURES: EndpointFigures = { peakQps: 100, latencyBudget: Duration.millis(80), perInstanceThroughputQps: 50 };
 export const CHAMPION = { name: 'champion', model: ModelSource.bootstrap(), instanceType: 'ml.m5.xlarge' };
+/** A serving path's log of watch outcomes, whose subject is the path's `user_id`. */
+export const WATCH_LOG: ServingLogOptions = {
+  requestColumns: [
+    { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+    { name: 'language', type: 'string', classification: ColumnClassification.NON_PERSONAL },
+  ],
+  outcomes: { watched: 'boolean', watch_time_s: 'number' },
+};
 
 /**
  * One app and stack per row, with the shared parts (network, lake, a dataset, a feature store,
  * a prediction cache) built only when the row uses them.
  */
 export class World {
-  public readonly app: App = kitApp();
-  public readonly stack = new Stack(this.app, 'Probe', { env: ENV });
+  public readonly app: App;
+  public readonly stack: Stack;
   private cached: Record<string, unknown> = {};
+
+  /** `context` as `cdk -c` gives it (e.g. `alertEmail`). */
+  constructor(context: Record<string, unknown> = {}) {
+    this.app = kitApp(context);
+    this.stack = new Stack(this.app, 'Probe', { env: ENV });
+  }
 
   private once<T>(key: string, build: () => T): T {
     if (!(key in this.cached)) this.cached[key] = build();
@@ -173,16 +188,12 @@ export class World {
   }
 
   popular(change: Partial<PopularItemsProps> = {}): PopularItems {
-    const serving = new ServingPath(this.stack, 'Serving', this.servingProps({
-      log: {
-        requestColumns: [
-          { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-          { name: 'language', type: 'string', classification: ColumnClassification.NON_PERSONAL },
-        ],
-        outcomes: { watched: 'boolean', watch_time_s: 'number' },
-      },
-    }));
+    const serving = new ServingPath(this.stack, 'Serving', this.servingProps({ log: WATCH_LOG }));
     return new PopularItems(this.stack, 'Popular', { lake: this.lake, network: this.network, log: serving.log!, cache: this.cache, outcome: 'watch_time_s', ...change });
+  }
+
+  alerting(change: Partial<AlertingProps> = {}): Alerting {
+    return new Alerting(this.stack, 'Alerting', { name: 'adctr', ...change });
   }
 
   synth(): void {

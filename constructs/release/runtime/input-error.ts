@@ -68,6 +68,9 @@ export function numberBetween(
   const aboveLow = finite && (open.low ? value > low : value >= low);
   const belowHigh = finite && (open.high ? value < high : value <= high);
   if (aboveLow && belowHigh) return [];
-  const interval = `${open.low ? '(' : '['}${low}, ${high}${open.high ? ')' : ']'}`;
-  return [{ field, message: `${field} must be a number in ${interval}, but ${shown(value)} was provided` }];
+  // Number.MAX_VALUE stands for "no upper bound": its 309 digits would hide what is allowed.
+  const allowed = high === Number.MAX_VALUE
+    ? `a finite number ${open.low ? 'above' : 'of at least'} ${low}`
+    : `a number in ${open.low ? '(' : '['}${low}, ${high}${open.high ? ')' : ']'}`;
+  return [{ field, message: `${field} must be ${allowed}, but ${shown(value)} was provided` }];
 }
