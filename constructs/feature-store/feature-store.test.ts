@@ -274,6 +274,33 @@ describe('erasure of the online cache', () => {
   });
 });
 
+describe('erasure of online records held in another feature', () => {
+  const POSTS = {
+    name: 'posts', recordIdentifier: 'post_id', eventTime: 'event_time',
+    features: [{ name: 'post_id', type: FeatureType.STRING }, { name: 'author_id', type: FeatureType.STRING }, { name: 'event_time', type: FeatureType.FRACTIONAL }],
+    subjectFeatures: { author_id: 'user_id' },
+  };
+
+  test('automated: found through the offline store, with the record identifier, the match and the event time\'s type', () => {
+    const { lake, store } = setup();
+    store.addFeatureGroup(POSTS);
+    const [records] = lake.erasure.registry.filter((st) => st.kind === 'featureGroupRecords');
+    expect(records).toMatchObject({
+      name: 'feature-group:posts:online:author_id', identifier: 'user_id', recordIdentifier: 'post_id', feature: 'author_id', match: 'equals', eventTimeType: 'Fractional',
+      offlineStore: { databaseName: 'sagemaker_featurestore', objectPattern: expect.stringMatching(/offline-store\/posts-\*$/) },
+    });
+    expect(lake.erasure.onlineRecordsFunction).toBeDefined();
+  });
+
+  test('a group whose online store holds a subject outside its record identifier needs its offline store', () => {
+    const { store } = setup();
+    expect(() => store.addFeatureGroup({ ...POSTS, offlineStore: false }))
+      .toThrow(/FeatureStore .*feature group 'posts': offlineStore must not be false while the online store holds a subject in 'author_id' \(not the record identifier 'post_id' alone\)/);
+    // Keyed by the subject alone, the online record is found by its identifier.
+    expect(() => store.addFeatureGroup({ ...USER_FEATURES, name: 'user-online', offlineStore: false, subjectFeatures: { user_id: 'user_id' } })).not.toThrow();
+  });
+});
+
 describe('compliance', () => {
   test.each<[string, Record<string, unknown>]>([['defaults', {}], ['destroy on removal', { destroyOnRemoval: 'true' }]])(
     'passes the gate with streaming, batch and the online cache (%s)', (_name, context) => {

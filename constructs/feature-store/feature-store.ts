@@ -2,7 +2,7 @@ import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct } from 'constructs';
 import { BatchIngestion, BatchIngestionOptions, DEFAULT_BATCH_INSTANCE_TYPE, batchSourceProblems, perWindowProblems } from './batch-ingestion';
-import { FeatureDefinition, featureGroupProblems } from './definitions';
+import { FeatureDefinition, FeatureType, featureGroupProblems } from './definitions';
 import { FeatureGroup } from './feature-group';
 import { OnlineCache } from './online-cache';
 import { StreamingIngestion, StreamingIngestionOptions } from './streaming-ingestion';
@@ -157,6 +157,7 @@ export class FeatureStore extends Construct {
       if (instanceType !== undefined) problems.push(instanceType);
     }
     problems.push(...subjectFeatureProblems(options));
+    problems.push(...onlineErasureProblems(options, onlineStore, offlineStore));
     problems.push(...this.offlineRetentionProblems(options, offlineStore));
     if (problems.length > 0) {
       throw new KitError(`FeatureStore ${this.node.path}: feature group '${options.name}': ${problems.join('; ')}`);
@@ -247,7 +248,6 @@ export class FeatureStore extends Construct {
    */
   private registerErasable(owner: Construct, options: FeatureGroupOptions, group: FeatureGroup): void {
     const lake = this.props.lake;
-    const stack = Stack.of(this);
     const subjects = subjectFeatures(options);
     const pairs = new Set(options.streaming?.pairFields ?? []);
     if (Object.keys(subjects).length === 0) {
@@ -267,10 +267,14 @@ export class FeatureStore extends Construct {
           featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn, encryptionKey: lake.encryptionKey, resources: [group],
         });
       } else if (onlineTtl !== undefined) {
+        // The online store cannot be searched by a feature's value: the workflow finds the records in the offline store (checked in the props' rules).
         lake.registerErasable(owner, {
-          kind: 'featureGroupRecords', name: `feature-group:${options.name}:online:${feature}`, identifier, featureGroupName: group.featureGroupName, feature,
-          reason: `Online records of ${options.name} are addressed by ${pair ? 'a pair of pseudonyms' : `'${options.recordIdentifier}'`}, and the online store cannot `
-            + `be searched by a feature's value; they expire with the online TTL (${Math.ceil(onlineTtl.toSeconds() / 86400)} days). The offline rows are erased automatically.`,
+          kind: 'featureGroupRecords', name: `feature-group:${options.name}:online:${feature}`, identifier,
+          featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn,
+          recordIdentifier: options.recordIdentifier, feature, match: pair ? IcebergMatch.PAIR_MEMBER : IcebergMatch.EQUALS,
+          eventTimeType: options.features.find((f) => f.name === options.eventTime)?.type === FeatureType.FRACTIONAL ? 'Fractional' : 'String',
+          encryptionKey: lake.encryptionKey,
+          offlineStore: { databaseName: OFFLINE_STORE_DATABASE, bucket: lake.curatedBucket, objectPattern: this.offlineObjectPattern(group) },
           resources: [group],
         });
       }
@@ -281,12 +285,17 @@ export class FeatureStore extends Construct {
           column: feature,
           match: pair ? IcebergMatch.PAIR_MEMBER : IcebergMatch.EQUALS,
           bucket: lake.curatedBucket,
-          // SageMaker writes an offline store under <prefix><account>/sagemaker/<region>/offline-store/<group>-<creation time>/.
-          objectPattern: `${OFFLINE_STORE_PREFIX}${stack.account}/sagemaker/${stack.region}/offline-store/${group.featureGroupName}-*`,
+          objectPattern: this.offlineObjectPattern(group),
           resources: [group],
         });
       }
     }
+  }
+
+  /** SageMaker writes an offline store under `<prefix><account>/sagemaker/<region>/offline-store/<group>-<creation time>/`. */
+  private offlineObjectPattern(group: FeatureGroup): string {
+    const stack = Stack.of(this);
+    return `${OFFLINE_STORE_PREFIX}${stack.account}/sagemaker/${stack.region}/offline-store/${group.featureGroupName}-*`;
   }
 
   /**
@@ -401,6 +410,20 @@ function subjectFeatures(options: FeatureGroupOptions): Record<string, string> {
 }
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+
+/**
+ * An online record that holds a subject in a feature other than its record identifier (or in a
+ * pair) is found only through the offline store: the online store cannot be searched by value.
+ */
+function onlineErasureProblems(options: FeatureGroupOptions, onlineStore: boolean, offlineStore: boolean): string[] {
+  if (!onlineStore || offlineStore) {
+    return [];
+  }
+  const pairs = new Set(options.streaming?.pairFields ?? []);
+  const unaddressed = Object.keys(subjectFeatures(options)).filter((f) => f !== options.recordIdentifier || pairs.has(f));
+  return unaddressed.length === 0 ? [] : [`offlineStore must not be false while the online store holds a subject in ${unaddressed.map((f) => `'${f}'`).join(', ')} `
+    + `(not the record identifier '${options.recordIdentifier}' alone): erasure finds those online records through the offline store`];
+}
 
 function subjectFeatureProblems(options: FeatureGroupOptions): string[] {
   const names = options.features.map((f) => f.name);

@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CacheUnreachableError } from './runtime/cache-keys';
 import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
-import { DELETE_ROWS, COUNT_ROWS, FIND_FILES } from './sql';
+import { DELETE_ROWS, COUNT_ROWS, FIND_FILES, FIND_RECORDS } from './sql';
 import { IcebergMatch } from './stores';
 import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { DataLake } from '../data-lake';
@@ -47,6 +47,9 @@ describe('registry', () => {
       ['dynamodb:pairs', 'dynamoDbItems', 'user_id'],
       ['feature-group:user-activity:online', 'featureGroupOnline', 'user_id'],
       ['feature-group:user-activity:offline:user_id', 'icebergTable', 'user_id'],
+      // post-features is keyed by post: its online records hold the author, found through its offline store.
+      ['feature-group:post-features:online:author_id', 'featureGroupRecords', 'user_id'],
+      ['feature-group:post-features:offline:author_id', 'icebergTable', 'user_id'],
       ['opensearch:listings.owner_id', 'vectorIndexDocuments', 'user_id'],
       // The online cache's keys embed the record identifiers of user-activity: user_id pseudonyms.
       ['cache:online-features:user_id', 'cacheKeys', 'user_id'],
@@ -58,13 +61,13 @@ describe('registry', () => {
     expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
     expect(workflow.registry[7]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
     expect(workflow.registry[1]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 365 days \(curatedRetention\)/) });
-    expect(workflow.registry[8]).toEqual({
+    expect(workflow.registry[10]).toEqual({
       name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
       eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
       endpoint: { 'Fn::GetAtt': [logicalId(fixture.listings.collection), 'CollectionEndpoint'] }, indexName: 'listings', field: 'owner_id',
     });
     // Where the cache is, its token, and the function that erases it: CloudFormation fills them in.
-    expect(workflow.registry[9]).toEqual({
+    expect(workflow.registry[11]).toEqual({
       name: 'cache:online-features:user_id', kind: 'cacheKeys', automated: true, identifier: 'user_id',
       host: { 'Fn::GetAtt': [logicalId(fixture.onlineCache), 'PrimaryEndPoint.Address'] },
       port: 6380,
@@ -233,6 +236,45 @@ describe('the workflow', () => {
     });
   });
 
+  test('online records held in another feature: found in the offline store before any store is erased, saved once per request and store', () => {
+    expect(states.RecordRequest.Next).toBe('FindOnlineRecords');
+    expect(states.FindOnlineRecords).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', ResultPath: null, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RecordIncomplete' }] });
+    expect(states.HasOnlineRecordsToFind.Choices[0]).toEqual({
+      And: [{ Variable: '$.store.kind', StringEquals: 'featureGroupRecords' }, { Variable: '$.store.pseudonym', IsPresent: true }], Next: 'RecordsSavedBefore',
+    });
+    const listKey = "States.Format('_erasure/{}/records/{}.csv', $.request, $.store.name)";
+    expect(states.RecordsSavedBefore.Parameters).toMatchObject({ 'Prefix.$': listKey, 'MaxKeys': 1 });
+    expect(states.RecordsFoundBefore).toMatchObject({ Choices: [{ Variable: '$.saved.count', NumericGreaterThan: 0, Next: 'NoRecordsToFind' }], Default: 'FindRecordsOfflineTable' });
+    const format = (template: string, args: string) => `States.Format('${template.replace(/'/g, "\\'")}', $.store.recordIdentifier, $.table.databaseName, $.table.tableName, ${args})`;
+    expect(states['RecordsStatement-equals'].Parameters['sql.$']).toBe(format(FIND_RECORDS.equals, '$.store.feature, $.store.pseudonym'));
+    expect(states['RecordsStatement-pairMember'].Parameters['sql.$']).toBe(format(FIND_RECORDS.pairMember, '$.store.feature, $.store.pseudonym, $.store.feature, $.store.pseudonym'));
+    expect(states.SelectOnlineRecords).toMatchObject({ Resource: 'arn:aws:states:::athena:startQueryExecution.sync', Parameters: { 'QueryString.$': '$.find.sql', 'WorkGroup': 'erasure-lake' }, Next: 'SaveOnlineRecords' });
+    expect(states.SaveOnlineRecords.Parameters['Key.$']).toBe(listKey);
+    // Before the raw zone's find phase and the stores' erasure, which deletes the offline rows it reads.
+    expect(states.FindOnlineRecords.Next).toBe('LineageSaved');
+  });
+
+  test('online records: the lake\'s online records eraser, invoked by ARN with the store, the pseudonym and the saved list', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'featureGroupRecords', Next: 'EraseOnlineRecords' });
+    expect(states.EraseOnlineRecords).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        'FunctionName.$': '$.store.eraseFunctionArn',
+        'Payload': {
+          'name.$': '$.store.name', 'featureGroupName.$': '$.store.featureGroupName', 'feature.$': '$.store.feature', 'match.$': '$.store.match', 'eventTimeType.$': '$.store.eventTimeType',
+          'pseudonym.$': '$.store.pseudonym', 'listKey.$': "States.Format('_erasure/{}/records/{}.csv', $.request, $.store.name)",
+        },
+      },
+      ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+    });
+    const entry = workflow.registry.find((r: Json) => r.kind === 'featureGroupRecords');
+    expect(dereference(entry)).toEqual({
+      name: 'feature-group:post-features:online:author_id', kind: 'featureGroupRecords', automated: true, identifier: 'user_id',
+      featureGroupName: 'post-features', recordIdentifier: 'post_id', feature: 'author_id', match: 'equals', eventTimeType: 'String',
+      eraseFunctionArn: `${logicalId(fixture.lake.erasure.onlineRecordsFunction!)}.Arn`,
+    });
+  });
+
   test('vector index documents: the index\'s document eraser, invoked by ARN with the store\'s index and field and the pseudonym; its count as a string', () => {
     expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'vectorIndexDocuments', Next: 'EraseDocuments' });
     expect(states.EraseDocuments).toEqual({
@@ -278,7 +320,8 @@ describe('the workflow', () => {
   });
 
   test('raw zone, find phase: before any store is erased, the subject\'s raw objects are selected by lineage and saved under the request\'s hash, once', () => {
-    expect(states.RecordRequest.Next).toBe('LineageSaved');
+    expect(states.RecordRequest.Next).toBe('FindOnlineRecords');
+    expect(states.FindOnlineRecords.Next).toBe('LineageSaved');
     expect(states.LineageSaved).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
       Parameters: { 'Prefix.$': "States.Format('_erasure/{}/request.json', $.requestHash)", 'MaxKeys': 1 },
@@ -434,9 +477,23 @@ describe('grants', () => {
 
   test('Feature Store: get and delete records of the registered group only; describe it to find its offline table', () => {
     const group = JSON.stringify(fixture.stack.resolve(fixture.featureGroup.featureGroupArn));
+    const posts = JSON.stringify(fixture.stack.resolve(fixture.postFeatures.featureGroupArn));
     expect(resourcesOf('sagemaker:DeleteRecord')).toEqual([group]);
     expect(resourcesOf('sagemaker:GetRecord')).toEqual([group]);
-    expect(resourcesOf('sagemaker:DescribeFeatureGroup')).toEqual([group]);
+    expect(resourcesOf('sagemaker:DescribeFeatureGroup').sort()).toEqual([group, posts].sort());
+  });
+
+  test('online records: the eraser gets and deletes records of the registered group only, reads the request files, and has the online store\'s key', () => {
+    const eraser = fixture.lake.erasure.onlineRecordsFunction!;
+    const granted = allowed(logicalId(eraser.executionRole));
+    const posts = JSON.stringify(fixture.stack.resolve(fixture.postFeatures.featureGroupArn));
+    expect(granted.filter(([a]) => a.startsWith('sagemaker:')).sort()).toEqual([['sagemaker:DeleteRecord', posts], ['sagemaker:GetRecord', posts]]);
+    expect(granted.filter(([a]) => a === 's3:GetObject').every(([, r]) => r.includes('_erasure/*'))).toBe(true);
+    expect(granted.filter(([a]) => a.startsWith('s3:Put') || a.startsWith('s3:Delete'))).toEqual([]);
+    expect(granted.some(([a]) => a === 'kms:Decrypt')).toBe(true);
+    // The workflow reads the offline store (Athena runs as it) but writes no Glue table it does not erase.
+    expect(allowed(workflowRole).filter(([a, r]) => a === 'glue:GetTable' && r.includes('sagemaker_featurestore/*')).length).toBeGreaterThan(0);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: Match.stringLikeRegexp('sagemaker.featurestore-runtime') });
   });
 
   test('Iceberg: the lake\'s workgroup, the registered Glue tables, the tables\' files', () => {
@@ -476,8 +533,11 @@ describe('grants', () => {
     expect(resourcesOf('iam:PassRole')).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
   });
 
-  test('the workflow invokes only the plan function, the document eraser and the cache eraser; the deadline check reads the audit table, updates purge records and invokes the purge function', () => {
-    expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser()), arnOf(fixture.lake.erasure.cacheKeysFunction!)].sort());
+  test('the workflow invokes only the plan function, the document eraser, the cache eraser and the online records eraser; the deadline check reads the audit table, updates purge records and invokes the purge function', () => {
+    expect(resourcesOf('lambda:InvokeFunction').sort()).toEqual([
+      arnOf(fixture.lake.erasure.planFunction), arnOf(fixture.listings.documentEraser()), arnOf(fixture.lake.erasure.cacheKeysFunction!),
+      arnOf(fixture.lake.erasure.onlineRecordsFunction!),
+    ].sort());
     const checkRole = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
       .find(([id]) => id.startsWith('LakeErasureDeadlineCheck'))![1].Properties.RoleArn['Fn::GetAtt'][0];
     const audit = arnOf(fixture.lake.erasure.auditTable);

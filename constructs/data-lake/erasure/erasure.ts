@@ -5,8 +5,8 @@ import {
   aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, matchArguments } from './sql';
-import { ErasableStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProblems, storeSpec } from './stores';
+import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, FIND_RECORDS, matchArguments } from './sql';
+import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
@@ -116,6 +116,8 @@ export const ERASURE_REQUESTS_PREFIX = '_erasure/';
  * them until every file is gone from S3. File names only (random UUIDs), no identifier or pseudonym.
  */
 export const ERASED_FILES_PREFIX = '_erasure-files/';
+/** Where the find phase saves the online records of a featureGroupRecords store (an Athena result, under the request's hash). */
+const ONLINE_RECORDS_KEY = `${ERASURE_REQUESTS_PREFIX}{}/records/{}.csv`;
 /**
  * How long those lists are kept: past a request's alert date (at most a month after receipt) with
  * room for reruns; a purge takes one snapshot age (at most 14 days) and a day.
@@ -199,8 +201,10 @@ export class DataLakeErasure extends Construct {
   private readonly stores: ErasableStore[] = [];
   private readonly role: iam.Role;
   private cacheKeysEraser?: SecureFunction;
+  private onlineRecordsEraser?: SecureFunction;
   private athenaGranted = false;
   private fileListsGranted = false;
+  private requestFilesGranted = false;
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeErasureProps) {
     super(scope, id);
@@ -303,6 +307,14 @@ export class DataLakeErasure extends Construct {
    */
   public get cacheKeysFunction(): SecureFunction | undefined {
     return this.cacheKeysEraser;
+  }
+
+  /**
+   * The function that erases the online records of `featureGroupRecords` stores
+   * (runtime/online-records.ts), in the VPC; created with the first such store.
+   */
+  public get onlineRecordsFunction(): SecureFunction | undefined {
+    return this.onlineRecordsEraser;
   }
 
   /**
@@ -429,6 +441,9 @@ export class DataLakeErasure extends Construct {
       case 'rawObjects':
         this.grantRawEraser(store);
         return;
+      case 'featureGroupRecords':
+        this.grantOnlineRecords(store);
+        return;
       default:
         // Manual stores: the workflow only records them.
         return;
@@ -440,7 +455,7 @@ export class DataLakeErasure extends Construct {
    * ERASURE_REQUESTS_PREFIX (never the raw zone itself), and the eraser's processing jobs.
    */
   private grantRawErasureWorkflow(job: RawErasureJobProps): void {
-    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASURE_REQUESTS_PREFIX}*`);
+    this.grantRequestFiles();
     grantRunProcessingJobs(this.role, RAW_ERASER_JOB_PREFIX, job.role);
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
       'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
@@ -469,6 +484,38 @@ export class DataLakeErasure extends Construct {
       actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
       resources: [this.props.encryptionKey.keyArn],
     }));
+  }
+
+  /** The workflow's objects of a request under ERASURE_REQUESTS_PREFIX (lineage, the raw eraser's request, the online records' list). */
+  private grantRequestFiles(): void {
+    if (this.requestFilesGranted) {
+      return;
+    }
+    this.requestFilesGranted = true;
+    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASURE_REQUESTS_PREFIX}*`);
+  }
+
+  /**
+   * The find phase reads the group's offline store through Athena and saves the record list under
+   * the request; the lake's online records eraser reads the list and gets and deletes the group's
+   * records (its online store's key with them) through the Feature Store runtime's VPC endpoint.
+   */
+  private grantOnlineRecords(store: FeatureGroupRecordsStore): void {
+    const stack = Stack.of(this);
+    const arn = (resource: string) => `arn:${stack.partition}:glue:${stack.region}:${stack.account}:${resource}`;
+    this.grantAthena();
+    this.grantRequestFiles();
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeFeatureGroup'], resources: [store.featureGroupArn] }));
+    const database = store.offlineStore.databaseName;
+    addStatementsWithWildcards(this.role, [new iam.PolicyStatement({
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
+      resources: [arn('catalog'), arn(`database/${database}`), arn(`table/${database}/*`)],
+    })], `SageMaker names each offline store's Glue table in ${database} when it creates the feature group; the erasure workflow finds the `
+      + 'table of each registered group with DescribeFeatureGroup and only reads it.');
+    grantBucketRead(store.offlineStore.bucket, this.role, store.offlineStore.objectPattern);
+    const eraser = this.onlineRecordsEraserFunction();
+    eraser.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:GetRecord', 'sagemaker:DeleteRecord'], resources: [store.featureGroupArn] }));
+    store.encryptionKey.grant(eraser, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
 
   /** The workflow saves the lists of files under ERASED_FILES_PREFIX and looks for one saved by an earlier run. */
@@ -573,7 +620,76 @@ export class DataLakeErasure extends Construct {
     eraseEach.next(anyFailed).next(allVerified);
     // With the raw zone's erasure, its find phase comes first: it needs the curated rows still there.
     const erasure = this.props.rawErasure !== undefined ? this.findRawObjects(eraseEach, incomplete) : eraseEach;
-    return registry.next(planState).next(recordRequest).next(erasure);
+    // The online records' find phase first too: it reads the offline rows that the erasure deletes.
+    return registry.next(planState).next(recordRequest).next(this.findOnlineRecords(erasure, incomplete));
+  }
+
+  /**
+   * The find phase of the online records, before any store is erased (the offline rows it reads
+   * are erased with the other stores): per featureGroupRecords store of the request, the record
+   * identifiers whose feature holds the subject, selected from the group's offline store and saved
+   * under the request's hash, once (a rerun after the offline DELETE keeps the first list).
+   */
+  private findOnlineRecords(next: sfn.IChainable, incomplete: sfn.IChainable): sfn.IChainable {
+    const partition = Stack.of(this).partition;
+    const bucket = this.props.resultsBucket.bucketName;
+    const listKey = statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.store.name');
+    const each = new sfn.Map(this, 'FindOnlineRecords', {
+      comment: 'The online records that hold the subject in another feature, from each such group\'s offline store',
+      itemsPath: '$.targets',
+      itemSelector: { store: sfn.JsonPath.objectAt('$$.Map.Item.Value'), request: sfn.JsonPath.stringAt('$.requestHash') },
+      maxConcurrency: this.props.options?.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const saved = this.sdk('RecordsSavedBefore', 'aws-sdk:s3:listObjectsV2', { 'Bucket': bucket, 'Prefix.$': listKey, 'MaxKeys': 1 }, {
+      selector: { 'count.$': '$.KeyCount' }, path: '$.saved',
+    });
+    const describe = this.sdk('FindRecordsOfflineTable', 'aws-sdk:sagemaker:describeFeatureGroup', { 'FeatureGroupName.$': '$.store.featureGroupName' }, {
+      selector: { 'databaseName.$': '$.OfflineStoreConfig.DataCatalogConfig.Database', 'tableName.$': '$.OfflineStoreConfig.DataCatalogConfig.TableName' },
+      path: '$.table',
+    });
+    const select = new sfn.CustomState(this, 'SelectOnlineRecords', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${partition}:states:::athena:startQueryExecution.sync`,
+        Parameters: { 'QueryString.$': '$.find.sql', 'WorkGroup': this.props.workGroupName, 'QueryExecutionContext': { Database: this.props.databaseName } },
+        ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' },
+        ResultPath: '$.query',
+        Retry: [{ ErrorEquals: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    const statement = (match: IcebergMatch) => new sfn.CustomState(this, `RecordsStatement-${match}`, {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'sql.$': statesFormat(FIND_RECORDS[match], '$.store.recordIdentifier', '$.table.databaseName', '$.table.tableName', ...matchArguments(match, '$.store.feature', '$.store.pseudonym')),
+        },
+        ResultPath: '$.find',
+      },
+    });
+    const equals = statement(IcebergMatch.EQUALS);
+    const pair = statement(IcebergMatch.PAIR_MEMBER);
+    // The workgroup decides where results go (<results prefix><id>.csv); the copy lives beside the request.
+    const copy = this.sdk('SaveOnlineRecords', 'aws-sdk:s3:copyObject', {
+      'Bucket': bucket,
+      'CopySource.$': statesFormat(`${bucket}/${this.props.resultsPrefix}{}.csv`, '$.query.id'),
+      'Key.$': listKey,
+    }, { path: null });
+    equals.next(select);
+    pair.next(select);
+    select.next(copy);
+    describe.next(new sfn.Choice(this, 'RecordsMatch')
+      .when(sfn.Condition.stringEquals('$.store.match', IcebergMatch.PAIR_MEMBER), pair)
+      .otherwise(equals));
+    const skip = new sfn.Pass(this, 'NoRecordsToFind');
+    saved.next(new sfn.Choice(this, 'RecordsFoundBefore')
+      .when(sfn.Condition.numberGreaterThan('$.saved.count', 0), skip)
+      .otherwise(describe));
+    each.itemProcessor(new sfn.Choice(this, 'HasOnlineRecordsToFind')
+      .when(sfn.Condition.and(sfn.Condition.stringEquals('$.store.kind', 'featureGroupRecords'), sfn.Condition.isPresent('$.store.pseudonym')), saved)
+      .otherwise(new sfn.Pass(this, 'NotOnlineRecords')));
+    each.addCatch(incomplete, { resultPath: '$.error' });
+    return each.next(next);
   }
 
   /**
@@ -838,9 +954,10 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Partial<Record<'dynamoDbItems' | 'featureGroupOnline' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
+    const kind: Partial<Record<'dynamoDbItems' | 'featureGroupOnline' | 'featureGroupRecords' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
       dynamoDbItems: this.dynamoDbItems(),
       featureGroupOnline: this.featureGroupOnline(),
+      featureGroupRecords: this.featureGroupRecords(),
       icebergTable: this.icebergTable(),
       vectorIndexDocuments: this.vectorIndexDocuments(),
       cacheKeys: this.cacheKeys(),
@@ -921,6 +1038,36 @@ export class DataLakeErasure extends Construct {
     return get.next(new sfn.Choice(this, 'OnlineRecordFound')
       .when(sfn.Condition.isPresent('$.online.Record'), del)
       .otherwise(this.found('NoOnlineRecord', "States.Format('{}', 0)")));
+  }
+
+  /**
+   * The lake's online records eraser (runtime/online-records.ts) with the record list the find
+   * phase saved: it deletes each listed record that still holds the subject and reads it again;
+   * its `{ found }` made a string like every kind's. Its named errors fail the store.
+   */
+  private featureGroupRecords(): sfn.IChainable {
+    return new sfn.CustomState(this, 'EraseOnlineRecords', {
+      stateJson: {
+        Type: 'Task',
+        // Not LambdaInvoke, which grants <arn>:* as well: the role invokes exactly the function's ARN.
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Parameters: {
+          'FunctionName.$': '$.store.eraseFunctionArn',
+          'Payload': {
+            'name.$': '$.store.name',
+            'featureGroupName.$': '$.store.featureGroupName',
+            'feature.$': '$.store.feature',
+            'match.$': '$.store.match',
+            'eventTimeType.$': '$.store.eventTimeType',
+            'pseudonym.$': '$.store.pseudonym',
+            'listBucket': this.props.resultsBucket.bucketName,
+            'listKey.$': statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.store.name'),
+          },
+        },
+        ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
+        Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      },
+    });
   }
 
   /**
@@ -1054,10 +1201,37 @@ export class DataLakeErasure extends Construct {
     return this.cacheKeysEraser;
   }
 
-  /** A store's registry entry as the workflow reads it: a cache's entry also names the function that erases it. */
+  /** The online records eraser, created with the first featureGroupRecords store (one for every group of the lake). */
+  private onlineRecordsEraserFunction(): SecureFunction {
+    if (this.onlineRecordsEraser === undefined) {
+      this.onlineRecordsEraser = new SecureFunction(this, 'OnlineRecordsEraser', {
+        entry: path.join(__dirname, 'runtime', 'online-records.ts'),
+        description: `Erasure of ${this.node.scope!.node.path}: deletes the online feature records that hold a data subject in a feature other than their identifier`,
+        encryptionKey: this.props.encryptionKey,
+        network: this.props.network,
+        // Thousands of records (an author's posts, a user's pairs) at a GetRecord, a DeleteRecord and a GetRecord each, 8 at a time.
+        timeout: Duration.minutes(10),
+      });
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.onlineRecordsEraser.functionArn] }));
+      skipCheckov(this.onlineRecordsEraser, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error '
+        + 'and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
+      grantBucketRead(this.props.resultsBucket, this.onlineRecordsEraser, `${ERASURE_REQUESTS_PREFIX}*`);
+      this.props.network.interfaceEndpointFor('FeatureStoreRuntime', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_FEATURESTORE_RUNTIME);
+    }
+    return this.onlineRecordsEraser;
+  }
+
+  /** A store's registry entry as the workflow reads it: a cache's or online records' entry also names the function that erases it. */
   private specOf(store: ErasableStore): Record<string, unknown> {
     const spec = storeSpec(store);
-    return store.kind === 'cacheKeys' ? { ...spec, eraseFunctionArn: this.cacheKeysEraserFunction().functionArn } : spec;
+    switch (store.kind) {
+      case 'cacheKeys':
+        return { ...spec, eraseFunctionArn: this.cacheKeysEraserFunction().functionArn };
+      case 'featureGroupRecords':
+        return { ...spec, eraseFunctionArn: this.onlineRecordsEraserFunction().functionArn };
+      default:
+        return spec;
+    }
   }
 
   /**

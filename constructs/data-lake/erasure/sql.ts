@@ -45,3 +45,16 @@ export const DELETE_ROWS: ErasureStatements = {
 export function matchArguments(match: IcebergMatch, column: string, pseudonym: string): string[] {
   return match === IcebergMatch.PAIR_MEMBER ? [column, pseudonym, column, pseudonym] : [column, pseudonym];
 }
+
+/**
+ * The record identifiers of a feature group's online records that hold the subject in another
+ * feature (or a pair), read from the group's offline store before any store is erased: the record
+ * identifier, the database, the table, then the column and the pseudonym (twice each for a pair).
+ * The offline store keeps every version of a record, so a record rewritten since may be listed: the
+ * online records eraser deletes only records whose feature still holds the subject.
+ */
+export const FIND_RECORDS: ErasureStatements = {
+  [IcebergMatch.EQUALS]: 'SELECT DISTINCT "{}" FROM "{}"."{}" WHERE "{}" = \'{}\'',
+  [IcebergMatch.PAIR_MEMBER]: 'SELECT DISTINCT "{}" FROM "{}"."{}" WHERE "{}" LIKE \'{}|%\' OR "{}" LIKE \'%|{}\'',
+};
+

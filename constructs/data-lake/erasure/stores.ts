@@ -189,18 +189,41 @@ export interface DynamoDbItemsByAttributeStore extends StoreBase {
 }
 
 /**
- * Not automated yet: online records of a feature group that hold the subject's pseudonym but are
- * not addressed by it alone (a feature other than the record identifier, or a pair identifier):
- * the online store cannot be searched by value.
+ * Automated: online records of a feature group that hold the subject's pseudonym but are not
+ * addressed by it alone (a feature other than the record identifier, or a pair identifier). The
+ * online store cannot be searched by value, so before any store is erased the workflow selects the
+ * records' identifiers from the group's offline store (`SELECT DISTINCT "<record identifier>" ...
+ * WHERE <feature> ...` through Athena) and saves them under the request's hash; the lake's online
+ * records eraser (runtime/online-records.ts) then deletes each record that still holds the subject
+ * (`HardDelete`, online store only) and reads it again.
  */
 export interface FeatureGroupRecordsStore extends StoreBase {
   readonly kind: 'featureGroupRecords';
   readonly identifier: string;
   readonly featureGroupName: string;
+  readonly featureGroupArn: string;
+  /** The group's record identifier feature: what the find phase selects. */
+  readonly recordIdentifier: string;
   /** The feature that holds the pseudonym. */
   readonly feature: string;
-  /** Why it is not automated yet, and what bounds the data meanwhile. */
-  readonly reason: string;
+  /** @default IcebergMatch.EQUALS */
+  readonly match?: IcebergMatch;
+  /**
+   * The type of the group's event time feature: a HardDelete's event time is written in it (ISO-8601
+   * for String, epoch seconds for Fractional).
+   * @default 'String'
+   */
+  readonly eventTimeType?: 'String' | 'Fractional';
+  /** The online store's customer-managed key. */
+  readonly encryptionKey: kms.IKey;
+  /** The group's offline store (its Glue table SageMaker names), which the find phase reads. */
+  readonly offlineStore: {
+    readonly databaseName: string;
+    /** The bucket of the offline store's files. */
+    readonly bucket: s3.IBucket;
+    /** Key pattern of the offline store's files: what Athena reads. */
+    readonly objectPattern: string;
+  };
 }
 
 /**
@@ -254,15 +277,15 @@ export type ErasableStore =
   | RawObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
-export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects'];
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects', 'featureGroupRecords'];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
-export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 'featureGroupRecords', 's3Objects'];
+export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 's3Objects'];
 
 /** A manual store: one of MANUAL_KINDS. */
-export type ManualStore = DynamoDbItemsByAttributeStore | FeatureGroupRecordsStore | S3ObjectsStore;
+export type ManualStore = DynamoDbItemsByAttributeStore | S3ObjectsStore;
 
 /** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
-export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore | RawObjectsStore {
+export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore | RawObjectsStore | FeatureGroupRecordsStore {
   return AUTOMATED_KINDS.includes(store.kind);
 }
 
@@ -276,8 +299,6 @@ export function manualLocation(store: ManualStore): string {
   switch (store.kind) {
     case 'dynamoDbItemsByAttribute':
       return `DynamoDB table ${store.table.tableName}: items whose attribute ${store.attribute} is the pseudonym (a scan)`;
-    case 'featureGroupRecords':
-      return `Feature group ${store.featureGroupName}, online store: records whose feature ${store.feature} holds the pseudonym`;
     case 's3Objects':
       return `s3://${store.bucket.bucketName}/${store.prefix}: objects and their noncurrent versions`;
   }
@@ -302,6 +323,15 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
     }
     case 'featureGroupOnline':
       return { ...base, featureGroupName: store.featureGroupName };
+    case 'featureGroupRecords':
+      return {
+        ...base,
+        featureGroupName: store.featureGroupName,
+        recordIdentifier: store.recordIdentifier,
+        feature: store.feature,
+        match: store.match ?? IcebergMatch.EQUALS,
+        eventTimeType: store.eventTimeType ?? 'String',
+      };
     case 'icebergTable':
       return {
         ...base,
@@ -384,6 +414,16 @@ const STORE_RULES: readonly PropRule<ErasableStore>[] = [
       ? `column, databaseName and tableName go into SQL between double quotes and must be 1-255 letters, digits, _ or -, but column '${s.column}', `
         + `database '${s.table.databaseName}'${isOfflineStore(s.table) ? '' : ` and table '${s.table.tableName}'`} were provided`
       : ''),
+  },
+  {
+    condition: (s) => s.kind === 'featureGroupRecords' && [s.recordIdentifier, s.feature, s.offlineStore.databaseName].some((n) => !literal(n) || !SQL_NAME.test(n)),
+    message: (s) => (s.kind === 'featureGroupRecords'
+      ? `recordIdentifier, feature and offlineStore.databaseName go into SQL between double quotes and must be literal 1-255 letters, digits, _ or -, but '${s.recordIdentifier}', '${s.feature}' and '${s.offlineStore.databaseName}' were provided`
+      : ''),
+  },
+  {
+    condition: (s) => s.kind === 'featureGroupRecords' && s.match !== undefined && !Object.values(IcebergMatch).includes(s.match),
+    message: (s) => `match must be one of ${Object.values(IcebergMatch).join(', ')}, but '${s.kind === 'featureGroupRecords' ? s.match : ''}' was provided`,
   },
   {
     condition: (s) => s.kind === 'vectorIndexDocuments' && literal(s.field) && !ATTRIBUTE_NAME.test(s.field),

@@ -2,7 +2,7 @@
  * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
  * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
  * sort key, a cache nobody registers, a feature group keyed by user and the feature store's online
- * cache in front of it, and a vector index whose documents hold their owner's user id. Its erasure definition is
+ * cache in front of it, a feature group keyed by post whose author is a user, and a vector index whose documents hold their owner's user id. Its erasure definition is
  * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
  * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
  * after the logical ids.
@@ -64,6 +64,19 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
     ],
     streaming: { pseudonymizeFields: ['user_id'] },
   });
+  // Keyed by post, the author a user: its online records are found through its offline store.
+  const { featureGroup: postFeatures } = features.addFeatureGroup({
+    name: 'post-features',
+    recordIdentifier: 'post_id',
+    eventTime: 'event_time',
+    features: [
+      { name: 'post_id', type: FeatureType.STRING },
+      { name: 'author_id', type: FeatureType.STRING },
+      { name: 'event_time', type: FeatureType.STRING },
+      { name: 'likes', type: FeatureType.INTEGRAL },
+    ],
+    subjectFeatures: { author_id: 'user_id' },
+  });
   const listings = new VectorIndex(stack, 'Listings', {
     collectionName: 'erasure-listings', network, encryptionKey: lake.encryptionKey, purpose: 'recommendations', retention: Duration.days(30),
   });
@@ -71,7 +84,7 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
     kind: 'vectorIndexDocuments', name: 'opensearch:listings.owner_id', identifier: 'user_id', index: listings, indexName: 'listings', field: 'owner_id', resources: [listings.collection],
   });
   const onlineCache = features.addOnlineCache();
-  return { app, stack, lake, cache, pairs, other, featureGroup, listings, onlineCache };
+  return { app, stack, lake, cache, pairs, other, featureGroup, postFeatures, listings, onlineCache };
 }
 
 /** The logical id of the resource a construct stands for (itself or its default child). */
