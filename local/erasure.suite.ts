@@ -6,9 +6,10 @@
  * a server for: two online feature groups keyed by the user (Feature Store stand-in), the online
  * cache in front of them (redis-server), the raw zone the serving path logs impressions and outcomes
  * to (Firehose → moto's S3), curated Iceberg tables and the feature groups' offline stores (Spark),
- * and a vector index keyed by the channel owner (the k-NN stand-in). No blueprint registers a
- * `dynamoDbItems` store (its prediction caches are keyed by items), so none is run here; the
- * coverage test below fails as soon as one is registered in this blueprint and not erased here.
+ * and a vector index keyed by the channel owner (the k-NN stand-in). This blueprint registers no
+ * `dynamoDbItems` or `dynamoDbItemsByAttribute` store (its prediction caches are keyed by items), so
+ * none is run here (erasure-moto.test.ts runs both on moto's DynamoDB); the coverage test below
+ * fails as soon as one is registered in this blueprint and not erased here.
  *
  * The subject S is a viewer (`user_id`) who also runs a channel (`channel_id`); T is another viewer
  * with another channel, whose data must stay. Every step runs the project's own code:
@@ -314,7 +315,9 @@ afterAll(async () => {
 test('the registry: every automated store is of a kind this test erases, every manual one says why', () => {
   const automated = registry.filter((s) => s.automated);
   // A kind added to the erasure, or registered in this blueprint later, fails here until this test erases it.
-  expect(AUTOMATED_KINDS.filter((kind) => !(ERASED_HERE as readonly string[]).includes(kind))).toEqual(['dynamoDbItems']);
+  // Not in this blueprint: DynamoDB caches keyed by subjects (no blueprint has one) and online records held
+  // in another feature (news feed; the eraser runs against the Feature Store stand-in in online-records.test.ts).
+  expect(AUTOMATED_KINDS.filter((kind) => !(ERASED_HERE as readonly string[]).includes(kind)).sort()).toEqual(['dynamoDbItems', 'dynamoDbItemsByAttribute', 'featureGroupRecords']);
   expect(automated.filter((s) => !(ERASED_HERE as readonly string[]).includes(s.kind)).map((s) => s.name)).toEqual([]);
   // The serving path's log streams are the datasets this test takes as served (the others are batch sources).
   expect(Object.keys(delivery).sort()).toEqual(SERVED_DATASETS);

@@ -515,6 +515,48 @@ describe('validation', () => {
   });
 });
 
+describe('erasure', () => {
+  const pairs = (s: Setup, name: string) => props(s, { name, format: TransformFormat.JSON_LINES, sortKeyColumn: 'candidate_id', columns: ['mutual_friends', 'affinity'] });
+
+  test('a key column that identifies a subject registers its partition; a sort key column that does gets a keys-only index, through which the erasure finds it', () => {
+    const s = setup({}, { sortKey: 'candidate' });
+    new BatchTransform(s.stack, 'Pymk', pairs(s, 'pymk'));
+    expect(s.cache.sortKeyIndex).toBe('by-candidate');
+    const table = Template.fromStack(s.stack).findResources('AWS::DynamoDB::Table', { Properties: { KeySchema: Match.arrayWith([{ AttributeName: 'candidate', KeyType: 'RANGE' }]) } });
+    expect(Object.values(table).map((t) => t.Properties.GlobalSecondaryIndexes)).toEqual([[
+      // On demand like its table: no throughput of its own.
+      { IndexName: 'by-candidate', KeySchema: [{ AttributeName: 'candidate', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+    ]]);
+    const stores = s.lake.erasure.registry.filter((store) => store.kind.startsWith('dynamoDb')).map((store) => s.stack.resolve(storeSpec(store)));
+    const tableName = s.stack.resolve(s.cache.tableName);
+    expect(stores).toEqual([
+      expect.objectContaining({ name: 'dynamodb:Predictions/Cache:user_id', kind: 'dynamoDbItems', identifier: 'user_id', tableName }),
+      {
+        name: 'dynamodb:Predictions/Cache:candidate_id', kind: 'dynamoDbItemsByAttribute', automated: true, identifier: 'candidate_id', tableName,
+        indexName: 'by-candidate', partitionKey: 'pk', keyNames: { '#a': 'candidate', '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1',
+      },
+    ]);
+  });
+
+  test('two transforms into one cache share its index', () => {
+    const s = setup({}, { sortKey: 'candidate' });
+    new BatchTransform(s.stack, 'Pymk', pairs(s, 'pymk'));
+    new BatchTransform(s.stack, 'PymkAgain', pairs(s, 'pymk-again'));
+    const [table] = Object.values(Template.fromStack(s.stack).findResources('AWS::DynamoDB::Table', { Properties: { KeySchema: Match.arrayWith([{ AttributeName: 'candidate', KeyType: 'RANGE' }]) } }));
+    expect(table.Properties.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(['by-candidate']);
+    // One store per cache and column, whichever transform registers it first.
+    expect(s.lake.erasure.registry.filter((store) => store.kind === 'dynamoDbItemsByAttribute')).toHaveLength(1);
+  });
+
+  test('a sort key column that identifies no subject adds no index', () => {
+    const s = setup({}, { sortKey: 'candidate' });
+    new BatchTransform(s.stack, 'Pymk', props(s, { format: TransformFormat.JSON_LINES, sortKeyColumn: 'mutual_friends', columns: ['affinity'] }));
+    expect(s.cache.sortKeyIndex).toBeUndefined();
+    expect(JSON.stringify(Template.fromStack(s.stack).toJSON())).not.toContain('GlobalSecondaryIndexes');
+    expect(s.lake.erasure.registry.filter((store) => store.kind === 'dynamoDbItemsByAttribute')).toEqual([]);
+  });
+});
+
 describe('compliance', () => {
   function allOptions(s: Setup, source: ICuratedDataset): BatchTransformProps {
     const { model } = endpointModel(s);

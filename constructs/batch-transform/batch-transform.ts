@@ -557,8 +557,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
   /**
    * The cache (and the vector index) in the lake's erasure: keyed by a column that holds a subject's
-   * pseudonym, the subject's partition is erased automatically; keyed by anything else (items,
-   * images), the store holds no subject's data by key and is exempt, saying so.
+   * pseudonym, the subject's partition is erased automatically; sorted by one, the cache gets an
+   * index on the sort key through which the erasure finds the subject in other entities' items;
+   * keyed by anything else (items, images), the store holds no subject's data by key and is exempt,
+   * saying so.
    */
   private registerErasable(props: BatchTransformProps): void {
     const lake = props.lake;
@@ -579,15 +581,17 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       });
     }
     if (sortIdentifier !== undefined) {
-      // The subject is also the sort key of other entities' items (a suggested friend): only a scan finds those.
+      // The subject is also the sort key of other entities' items (a suggested friend): the index on it finds them.
       lake.registerErasable(this, {
         kind: 'dynamoDbItemsByAttribute',
         name: `dynamodb:${cache.node.path}:${props.sortKeyColumn}`,
         identifier: sortIdentifier,
         table: cache.table,
         attribute: cache.sortKey!,
-        reason: `Items of other entities hold the subject as their sort key '${cache.sortKey}'; finding them takes a scan of the table. `
-          + `They expire after the run's TTL, within the cache's retention (${cache.retention.toDays()} days).`,
+        indexName: cache.indexSortKey(),
+        partitionKey: cache.partitionKey,
+        sortKey: cache.sortKey,
+        encryptionKey: cache.encryptionKey,
         resources: [cache.table],
       });
     }

@@ -1,7 +1,7 @@
 import { Duration, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_CACHE_RETENTION, PredictionCache, PredictionCacheProps } from '.';
+import { DEFAULT_CACHE_RETENTION, PredictionCache, PredictionCacheProps, SORT_KEY_INDEX_READ_CAPACITY, sortKeyIndexName } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { EncryptionKey } from '../../lib/defaults';
@@ -64,6 +64,41 @@ describe('table', () => {
   });
 });
 
+describe('sort key index', () => {
+  const indexes = (stack: Stack) => Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table'))[0].Properties.GlobalSecondaryIndexes;
+
+  test('indexSortKey: a keys-only index partitioned by the sort key, by-<sort key>, made once', () => {
+    const { stack, key } = setup();
+    const pairs = cache(stack, key, { sortKey: 'candidate' });
+    expect(pairs.sortKeyIndex).toBeUndefined();
+    expect(pairs.indexSortKey()).toBe('by-candidate');
+    expect(pairs.indexSortKey()).toBe(sortKeyIndexName('candidate'));
+    expect(pairs.sortKeyIndex).toBe('by-candidate');
+    // On demand, the index bills as the table does: no throughput of its own.
+    expect(indexes(stack)).toEqual([{ IndexName: 'by-candidate', KeySchema: [{ AttributeName: 'candidate', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }]);
+  });
+
+  test('on a provisioned cache, the index gets the table\'s write capacity (or it would throttle the table\'s writes) and a read unit for the erasure', () => {
+    const { stack, key } = setup();
+    cache(stack, key, { sortKey: 'candidate', billingMode: dynamodb.BillingMode.PROVISIONED, readCapacity: 40, writeCapacity: 400 }).indexSortKey();
+    expect(indexes(stack)).toEqual([expect.objectContaining({ ProvisionedThroughput: { ReadCapacityUnits: SORT_KEY_INDEX_READ_CAPACITY, WriteCapacityUnits: 400 } })]);
+  });
+
+  test('fails on a cache without a sort key, naming the cache', () => {
+    const { stack, key } = setup();
+    expect(() => cache(stack, key).indexSortKey()).toThrow(new KitError('PredictionCache Serving/Cache: indexSortKey() needs a sortKey, and the cache has none'));
+  });
+
+  test('passes the gate with the index', () => {
+    const { app, stack, key } = setup();
+    applyGate(app);
+    cache(stack, key, { sortKey: 'candidate' }).indexSortKey();
+    app.synth();
+    expect(new GdprChecks().validateScope(app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+  });
+});
+
 describe('grants', () => {
   test('grantRead reads items and decrypts through DynamoDB only; grantWrite writes', () => {
     const { stack, key } = setup();
@@ -96,7 +131,7 @@ describe('validation', () => {
     [{ purpose: 'ranking; ads' }, /purpose must be 1-128 letters, digits, spaces or _ \. : \/ = \+ - @, but 'ranking; ads' was provided/],
     [{ retention: Duration.hours(36) }, /retention must be a whole number of days, at least 1, but 1.5 days was provided/],
     [{ sortKey: 'expires_at' }, /sortKey must be .* none of pk, prediction, model, generated_at, expires_at, but 'expires_at' was provided/],
-    [{ sortKey: '1st' }, /sortKey must be 1-255 letters, digits or underscores, not starting with a digit/],
+    [{ sortKey: '1st' }, /sortKey must be 1-252 letters, digits or underscores \(its index is named by-<sortKey>\), not starting with a digit/],
     [{ billingMode: dynamodb.BillingMode.PROVISIONED }, /billingMode PROVISIONED needs readCapacity and writeCapacity, but readCapacity undefined and writeCapacity undefined were provided/],
     [{ readCapacity: 5 }, /readCapacity and writeCapacity apply to billingMode PROVISIONED only/],
     [{ billingMode: dynamodb.BillingMode.PROVISIONED, readCapacity: 0, writeCapacity: 2.5 }, /must be whole numbers, at least 1, but 0 and 2.5 were provided/],
@@ -105,6 +140,13 @@ describe('validation', () => {
     expect(() => cache(stack, key, change)).toThrow(KitError);
     const { stack: other, key: otherKey } = setup();
     expect(() => cache(other, otherKey, change)).toThrow(new RegExp(`^PredictionCache Serving/Cache: .*${message.source}`));
+  });
+
+  test('fails on a sort key too long for its index\'s name (DynamoDB allows 255 characters)', () => {
+    const { stack, key } = setup();
+    expect(() => cache(stack, key, { sortKey: 'k'.repeat(253) })).toThrow(/sortKey must be 1-252 letters, digits or underscores/);
+    const longest = setup();
+    expect(cache(longest.stack, longest.key, { sortKey: 'k'.repeat(252) }).indexSortKey()).toHaveLength(255);
   });
 
   test('lists every problem in one error', () => {

@@ -4,6 +4,7 @@ import { DataCategory, DataClassification, classify } from '../../lib/classifica
 import { resolveRemovalPolicy } from '../../lib/defaults';
 import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
+import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** The partition key attribute: the entity's pseudonym (a string). */
 export const PARTITION_KEY = 'pk';
@@ -13,6 +14,17 @@ export const TTL_ATTRIBUTE = 'expires_at';
 export const ITEM_ATTRIBUTES: readonly string[] = [PARTITION_KEY, 'prediction', 'model', 'generated_at', TTL_ATTRIBUTE];
 /** How long a cache may keep a prediction by default (its classification's retention). */
 export const DEFAULT_CACHE_RETENTION = Duration.days(30);
+/**
+ * Read capacity of the sort key's index on a PROVISIONED cache. Only an erasure reads it, a few
+ * keys-only pages per request, which the index's burst capacity (up to 300 seconds of unused
+ * capacity) absorbs; throttled reads are retried by the erasure workflow.
+ */
+export const SORT_KEY_INDEX_READ_CAPACITY = 1;
+
+/** The name of a cache's index on its sort key (`PredictionCache.indexSortKey`): `by-<sort key>`. */
+export function sortKeyIndexName(sortKey: string): string {
+  return `by-${sortKey}`;
+}
 
 /** Properties of a {@link PredictionCache}. */
 export interface PredictionCacheProps {
@@ -43,7 +55,8 @@ export interface PredictionCacheProps {
   readonly writeCapacity?: number;
 }
 
-const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+/** At most 252 characters, so that its index's name (`by-<sort key>`) fits DynamoDB's 255. */
+const SORT_KEY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,251}$/;
 const PURPOSE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 
 function known<T>(value: T | undefined): value is T {
@@ -54,12 +67,7 @@ function badCapacity(value: number | undefined): boolean {
   return known(value) && (!Number.isInteger(value) || value < 1);
 }
 
-interface Rule {
-  readonly condition: (p: PredictionCacheProps) => boolean;
-  readonly message: (p: PredictionCacheProps) => string;
-}
-
-const RULES: readonly Rule[] = [
+const RULES: readonly PropRule<PredictionCacheProps>[] = [
   {
     condition: (p) => !PURPOSE.test(p.purpose), // a tag value that classify() checks: it must be literal
     message: (p) => `purpose must be 1-128 letters, digits, spaces or _ . : / = + - @, but '${p.purpose}' was provided`,
@@ -72,8 +80,9 @@ const RULES: readonly Rule[] = [
     message: (p) => `retention must be a whole number of days, at least 1, but ${p.retention?.toDays({ integral: false })} days was provided`,
   },
   {
-    condition: (p) => known(p.sortKey) && (!ATTRIBUTE_NAME.test(p.sortKey) || ITEM_ATTRIBUTES.includes(p.sortKey)),
-    message: (p) => `sortKey must be 1-255 letters, digits or underscores, not starting with a digit, and none of ${ITEM_ATTRIBUTES.join(', ')}, but '${p.sortKey}' was provided`,
+    condition: (p) => known(p.sortKey) && (!SORT_KEY_NAME.test(p.sortKey) || ITEM_ATTRIBUTES.includes(p.sortKey)),
+    message: (p) => `sortKey must be 1-252 letters, digits or underscores (its index is named by-<sortKey>), not starting with a digit, `
+      + `and none of ${ITEM_ATTRIBUTES.join(', ')}, but '${p.sortKey}' was provided`,
   },
   {
     condition: (p) => p.billingMode === dynamodb.BillingMode.PROVISIONED && (p.readCapacity === undefined || p.writeCapacity === undefined),
@@ -114,9 +123,13 @@ export class PredictionCache extends Construct {
   /** The table's classification. */
   public readonly classification: DataClassification;
 
+  private readonly billingMode: dynamodb.BillingMode;
+  private readonly writeCapacity?: number;
+  private indexedSortKey?: string;
+
   constructor(scope: Construct, id: string, props: PredictionCacheProps) {
     super(scope, id);
-    const problems = [...RULES.filter((r) => r.condition(props)).map((r) => r.message(props)), ...environmentProblems(this, { encryptionKey: props.encryptionKey })];
+    const problems = [...ruleProblems(RULES, props), ...environmentProblems(this, { encryptionKey: props.encryptionKey })];
     if (problems.length > 0) {
       throw new KitError(`PredictionCache ${this.node.path}: ${problems.join('; ')}`);
     }
@@ -142,6 +155,44 @@ export class PredictionCache extends Construct {
     this.tableArn = this.table.tableArn;
     this.encryptionKey = props.encryptionKey;
     this.sortKey = props.sortKey;
+    this.billingMode = billingMode;
+    this.writeCapacity = props.writeCapacity;
+  }
+
+  /** The name of the sort key's index, once {@link indexSortKey} has made it. */
+  public get sortKeyIndex(): string | undefined {
+    return this.indexedSortKey;
+  }
+
+  /**
+   * Makes the sort key searchable: a global secondary index partitioned by it, named
+   * `sortKeyIndexName(sortKey)`, projecting the keys only. A `BatchTransform` whose `sortKeyColumn`
+   * identifies a data subject calls it, so that the lake's erasure finds the items of other
+   * entities that hold the subject as their sort key with a query, not a scan. Calling it again
+   * returns the same index.
+   *
+   * The index costs writes: each item written with a new sort key writes an index entry too. On
+   * demand, it bills as the table does; PROVISIONED, it gets the table's write capacity (an index
+   * short of write capacity throttles the table's writes) and SORT_KEY_INDEX_READ_CAPACITY.
+   *
+   * @returns the index's name
+   * @throws KitError if the cache has no sort key
+   */
+  public indexSortKey(): string {
+    if (this.sortKey === undefined) {
+      throw new KitError(`PredictionCache ${this.node.path}: indexSortKey() needs a sortKey, and the cache has none`);
+    }
+    if (this.indexedSortKey === undefined) {
+      const provisioned = this.billingMode === dynamodb.BillingMode.PROVISIONED;
+      this.table.addGlobalSecondaryIndex({
+        indexName: sortKeyIndexName(this.sortKey),
+        partitionKey: { name: this.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+        ...(provisioned ? { readCapacity: SORT_KEY_INDEX_READ_CAPACITY, writeCapacity: this.writeCapacity } : {}),
+      });
+      this.indexedSortKey = sortKeyIndexName(this.sortKey);
+    }
+    return this.indexedSortKey;
   }
 
   /**

@@ -1,9 +1,12 @@
 /**
  * The erasure workflow as synthesized, run by moto server's Step Functions interpreter against
- * moto's DynamoDB: the audit table, a cache keyed by pseudonym and a cache with a sort key.
+ * moto's DynamoDB: the audit table, a cache keyed by pseudonym and a cache with a sort key, which
+ * the subject is found in twice: as the partition key of its own pairs, and through the index on the
+ * sort key as the candidate of other users' pairs.
  *
  * What is real: every state after the plan function (the audit's request record, the Map over the
- * stores, the resume check, the DynamoDB query/delete loop, the verification, the audit records,
+ * stores, the resume check, the DynamoDB query/delete loops (the partition's, and the index's with
+ * its wait before an empty query is trusted), the verification, the audit records,
  * the final verdict), as the template defines them, and the raw zone's find phase against moto's S3
  * (the request object saved once under the request's hash). What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
@@ -18,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlanOutput, StoreSpec, plan } from './runtime/plan';
 import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, PurgeStatus, erasureSubmitFunctionName, erasureWorkflowName } from './erasure';
@@ -57,11 +60,11 @@ async function savedRequest(requestHash: string): Promise<Json> {
  * The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena,
  * Feature Store and Lambda kinds (the fixture registers a vector index and an online cache).
  */
-const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems');
+const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems' || s.kind === 'dynamoDbItemsByAttribute');
 
 test('the run leaves out every store moto cannot erase, the fixture\'s cache among them', () => {
   expect(workflow.registry.filter((s: StoreSpec) => s.kind === 'cacheKeys')).toHaveLength(1);
-  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['dynamoDbItems', 'dynamoDbItems']);
+  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['dynamoDbItems', 'dynamoDbItems', 'dynamoDbItemsByAttribute']);
 });
 
 let moto: Child;
@@ -113,12 +116,16 @@ async function createTableOfTemplate(logicalId: string): Promise<void> {
   }));
 }
 
-async function createTable(name: string, keys: string[]): Promise<void> {
+/** A table as the template defines it: its key schema, and its global secondary indexes (keys only). */
+async function createTable(name: string, keys: string[], indexes: { name: string; key: string }[] = []): Promise<void> {
   await dynamodb.send(new CreateTableCommand({
     TableName: name,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' })),
+    AttributeDefinitions: [...new Set([...keys, ...indexes.map((i) => i.key)])].map((k) => ({ AttributeName: k, AttributeType: 'S' })),
     KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+    ...(indexes.length > 0 ? {
+      GlobalSecondaryIndexes: indexes.map((i) => ({ IndexName: i.name, KeySchema: [{ AttributeName: i.key, KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } })),
+    } : {}),
   }));
 }
 
@@ -129,6 +136,12 @@ async function put(table: string, item: Record<string, string>): Promise<void> {
 async function partition(table: string, pk: string): Promise<number> {
   const result = await dynamodb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: pk } }, ConsistentRead: true }));
   return result.Count ?? 0;
+}
+
+/** The pairs whose candidate is `candidate`, read from the table itself (a scan: the test does not trust the index it tests). */
+async function suggesting(candidate: string): Promise<string[]> {
+  const result = await dynamodb.send(new ScanCommand({ TableName: pairsTable, FilterExpression: 'candidate = :c', ExpressionAttributeValues: { ':c': { S: candidate } }, ConsistentRead: true }));
+  return (result.Items ?? []).map((item) => item.pk.S!).sort();
 }
 
 async function audit(requestHash: string): Promise<Record<string, Record<string, string | boolean>>> {
@@ -158,7 +171,9 @@ beforeAll(async () => {
   dynamodb = new DynamoDBClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
   await createTableOfTemplate(auditTable);
   await createTable(cacheTable, ['pk']);
-  await createTable(pairsTable, ['pk', 'candidate']);
+  // The pairs' index as synthesized: its name and key from the template.
+  const [index] = template.toJSON().Resources[pairsTable].Properties.GlobalSecondaryIndexes;
+  await createTable(pairsTable, ['pk', 'candidate'], [{ name: index.IndexName, key: index.KeySchema[0].AttributeName }]);
   const bucket = await fetch(`${url}/${CURATED_BUCKET}`, {
     method: 'PUT',
     headers: { authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20240101/${REGION}/s3/aws4_request, SignedHeaders=host, Signature=0` },
@@ -200,16 +215,22 @@ test('erases the subject from every DynamoDB store, verifies, audits each store,
   await put(cacheTable, { pk: BOB, prediction: '[3]' });
   for (let i = 0; i < 5; i++) await put(pairsTable, { pk: ALICE, candidate: `c${i}`, prediction: '0.5' });
   await put(pairsTable, { pk: BOB, candidate: 'c0', prediction: '0.1' });
+  // Alice suggested to three other users, and Bob to one of them.
+  for (const user of ['u1', 'u2', 'u3']) await put(pairsTable, { pk: user, candidate: ALICE, prediction: '0.7' });
+  await put(pairsTable, { pk: 'u1', candidate: BOB, prediction: '0.2' });
 
   const input = planFor('ticket-1');
   const execution = await run(input);
   expect(execution.status).toBe('SUCCEEDED');
   expect([await partition(cacheTable, ALICE), await partition(pairsTable, ALICE)]).toEqual([0, 0]);
   expect([await partition(cacheTable, BOB), await partition(pairsTable, BOB)]).toEqual([1, 1]);
+  expect(await suggesting(ALICE)).toEqual([]);
+  expect([await suggesting(BOB), await partition(pairsTable, 'u1')]).toEqual([['u1'], 1]);
 
   const records = await audit(input.requestHash);
   expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '1', remaining: '0', kind: 'dynamoDbItems' });
   expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '5' });
+  expect(records['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '3', remaining: '0', kind: 'dynamoDbItemsByAttribute' });
   expect(records['s3:curated-files']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false });
   // The raw zone's find phase ran before the stores: the request object, under the request's hash.
   const request = await savedRequest(input.requestHash);
@@ -280,6 +301,58 @@ test('a request that names no identifier of a store records it as not requested'
   expect((await dynamodb.send(new ScanCommand({ TableName: auditTable }))).Count).toBeGreaterThan(0);
   expect((await dynamodb.send(new GetItemCommand({ TableName: cacheTable, Key: { pk: { S: BOB } } }))).Item).toBeDefined();
 }, 90_000);
+
+test('the subject as the candidate of other users\' pairs: found through the index page by page, deleted by primary key, verified after a wait; others untouched; a rerun is a no-op', async () => {
+  const users = Array.from({ length: 130 }, (_, i) => pseudonymize(KEY, `user-${i}`));
+  // More than a page (100) of pairs suggest Alice; Alice's own pairs; pairs that suggest Bob, among them from Alice's suggesters.
+  for (const user of users) await put(pairsTable, { pk: user, candidate: ALICE, prediction: '0.9' });
+  for (const user of users.slice(0, 2)) await put(pairsTable, { pk: ALICE, candidate: user, prediction: '0.4' });
+  for (const user of users.slice(0, 7)) await put(pairsTable, { pk: user, candidate: BOB, prediction: '0.3' });
+  await put(pairsTable, { pk: BOB, candidate: users[0], prediction: '0.6' });
+  const suggestingBob = await suggesting(BOB);
+  expect(suggestingBob).toEqual(expect.arrayContaining(users.slice(0, 7)));
+
+  const input = planFor('ticket-6');
+  const started = Date.now();
+  const execution = await run(input);
+  expect(execution.status).toBe('SUCCEEDED');
+  // The empty query that ends the loop is trusted only after a wait.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(5_000);
+  expect(await suggesting(ALICE)).toEqual([]);
+  expect(await partition(pairsTable, ALICE)).toBe(0);
+  expect(await suggesting(BOB)).toEqual(suggestingBob);
+  expect(await suggesting(users[0])).toEqual([BOB]);
+  for (const user of users.slice(0, 7)) expect(await partition(pairsTable, user)).toBe(1);
+  const records = await audit(input.requestHash);
+  expect(records['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '130', remaining: '0' });
+  expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '2' });
+
+  // The same request again skips the verified store; a new request for Alice finds nothing and changes nothing.
+  expect((await run(input)).status).toBe('SUCCEEDED');
+  expect((await audit(input.requestHash))['dynamodb:pairs:candidate']).toEqual(records['dynamodb:pairs:candidate']);
+  const again = planFor('ticket-7');
+  expect((await run(again)).status).toBe('SUCCEEDED');
+  expect((await audit(again.requestHash))['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '0' });
+  expect(await suggesting(BOB)).toEqual(suggestingBob);
+}, 120_000);
+
+test('an index that keeps showing items the table no longer holds is waited for a bounded number of times, then the store fails NotVerified', async () => {
+  // Stands in for a lagging index: the delete's condition names an attribute no item has, so each
+  // delete finds its item "gone already", and the index keeps returning it.
+  const byAttribute = registry.find((s) => s.kind === 'dynamoDbItemsByAttribute')!;
+  const lagging = { ...byAttribute, name: 'dynamodb:pairs:lagging', partitionKey: 'absent' };
+  await put(pairsTable, { pk: 'u8', candidate: ALICE, prediction: '0.1' });
+  const input = planFor('ticket-8', [lagging]);
+  const started = Date.now();
+  const execution = await run(input);
+  expect(execution.status).toBe('FAILED');
+  expect(execution.error).toBe(ERASURE_INCOMPLETE_ERROR);
+  // Three waits of five seconds, then no more.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(15_000);
+  expect((await audit(input.requestHash))['dynamodb:pairs:lagging']).toMatchObject({ status: ErasureStatus.FAILED, verified: false, error: 'NotVerified' });
+  expect(await suggesting(ALICE)).toEqual(['u8']);
+  await dynamodb.send(new DeleteItemCommand({ TableName: pairsTable, Key: { pk: { S: 'u8' }, candidate: { S: ALICE } } }));
+}, 120_000);
 
 test('the deadline check fails while a request past its alert date is not erased, and passes once it is', async () => {
   const check = () => run({ requestHash: 'check', receivedAt: '', deadlineAt: '', expiresAt: '0', targets: [] }, deadlineCheckArn);

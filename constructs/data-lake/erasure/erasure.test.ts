@@ -1,4 +1,4 @@
-import { Duration, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -18,6 +18,8 @@ import { GdprChecks } from '../../../lib/compliance';
 import { KitError } from '../../../lib/errors';
 import { kitApp } from '../../../test/support/app';
 import { applyGate } from '../../../test/support/gate';
+import { simulateDefinition } from '../../../test/support/requests/simulate';
+import { WORST_CASE_EXECUTION_NAME, WORST_CASE_START_TIME } from '../../../test/support/requests/stack-requests';
 
 const fixture = erasureFixture();
 const template = Template.fromStack(fixture.stack);
@@ -45,6 +47,7 @@ describe('registry', () => {
       ['iceberg:events.friend_id', 'icebergTable', 'user_id'],
       ['dynamodb:cache', 'dynamoDbItems', 'user_id'],
       ['dynamodb:pairs', 'dynamoDbItems', 'user_id'],
+      ['dynamodb:pairs:candidate', 'dynamoDbItemsByAttribute', 'user_id'],
       ['feature-group:user-activity:online', 'featureGroupOnline', 'user_id'],
       ['feature-group:user-activity:offline:user_id', 'icebergTable', 'user_id'],
       // post-features is keyed by post: its online records hold the author, found through its offline store.
@@ -59,15 +62,21 @@ describe('registry', () => {
       databaseName: 'erasure_lake', tableName: 'events', column: 'friend_id', match: IcebergMatch.EQUALS, lineageColumn: 'source_object',
     });
     expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
-    expect(workflow.registry[7]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
+    // The index's key finds the items, the table's keys (which every index projects) delete them.
+    expect(workflow.registry[6]).toEqual({
+      name: 'dynamodb:pairs:candidate', kind: 'dynamoDbItemsByAttribute', automated: true, identifier: 'user_id',
+      tableName: { Ref: logicalId(fixture.pairs) }, indexName: 'by-candidate', partitionKey: 'pk',
+      keyNames: { '#a': 'candidate', '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1',
+    });
+    expect(workflow.registry[8]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
     expect(workflow.registry[1]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 365 days \(curatedRetention\)/) });
-    expect(workflow.registry[10]).toEqual({
+    expect(workflow.registry[11]).toEqual({
       name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
       eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
       endpoint: { 'Fn::GetAtt': [logicalId(fixture.listings.collection), 'CollectionEndpoint'] }, indexName: 'listings', field: 'owner_id',
     });
     // Where the cache is, its token, and the function that erases it: CloudFormation fills them in.
-    expect(workflow.registry[11]).toEqual({
+    expect(workflow.registry[12]).toEqual({
       name: 'cache:online-features:user_id', kind: 'cacheKeys', automated: true, identifier: 'user_id',
       host: { 'Fn::GetAtt': [logicalId(fixture.onlineCache), 'PrimaryEndPoint.Address'] },
       port: 6380,
@@ -75,7 +84,7 @@ describe('registry', () => {
       eraseFunctionArn: { 'Fn::GetAtt': [logicalId(fixture.lake.erasure.cacheKeysFunction!), 'Arn'] },
     });
     // The offline store's rows name no raw object: only the lake's datasets have lineage.
-    expect(workflow.registry[7].lineageColumn).toBeUndefined();
+    expect(workflow.registry[8].lineageColumn).toBeUndefined();
   });
 
   test('the raw zone is one store keyed by every identifier its datasets hold, with the eraser\'s config: policy, subject fields, lookback', () => {
@@ -101,6 +110,7 @@ describe('registry', () => {
     const curated = template.toJSON().Resources[logicalId(fixture.lake.curatedBucket)];
     expect(curated.Metadata[ERASURE_METADATA.stores]).toEqual(['s3:curated-files', 'iceberg:events.user_id', 'iceberg:events.friend_id']);
     expect(template.toJSON().Resources[logicalId(fixture.cache)].Metadata[ERASURE_METADATA.stores]).toEqual(['dynamodb:cache']);
+    expect(template.toJSON().Resources[logicalId(fixture.pairs)].Metadata[ERASURE_METADATA.stores]).toEqual(['dynamodb:pairs', 'dynamodb:pairs:candidate']);
     expect(template.toJSON().Resources[logicalId(fixture.featureGroup)].Metadata[ERASURE_METADATA.stores])
       .toEqual(['feature-group:user-activity:online', 'feature-group:user-activity:offline:user_id']);
     expect(template.toJSON().Resources[logicalId(fixture.onlineCache)].Metadata[ERASURE_METADATA.stores]).toEqual(['cache:online-features:user_id']);
@@ -156,6 +166,75 @@ describe('the workflow', () => {
     expect(states.DeleteItems).toMatchObject({ Type: 'Map', ItemsPath: '$.query.items', Next: 'TallyDeletedItems' });
     expect(states.DeleteItem).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:deleteItem', Parameters: { 'TableName.$': '$.tableName', 'Key.$': '$.key' } });
     expect(states.TallyDeletedItems.Next).toBe('QueryItems');
+  });
+
+  test('DynamoDB by attribute: queries the index for the table\'s keys, deletes each item still there, and trusts an empty query only after a wait', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'dynamoDbItemsByAttribute', Next: 'NoIndexedItemsDeletedYet' });
+    expect(states.NoIndexedItemsDeletedYet).toMatchObject({ Type: 'Pass', Result: { found: 0, waits: 0, settling: false }, ResultPath: '$.indexed', Next: 'QueryIndex' });
+    expect(states.QueryIndex).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
+      Parameters: {
+        'TableName.$': '$.store.tableName', 'IndexName.$': '$.store.indexName', 'KeyConditionExpression': '#a = :pseudonym',
+        'ExpressionAttributeNames.$': '$.store.keyNames', 'ProjectionExpression.$': '$.store.projection', 'Limit': 100,
+      },
+      Next: 'IndexedItemsLeft',
+    });
+    // A global secondary index has no consistent reads: DynamoDB rejects ConsistentRead on one.
+    expect(states.QueryIndex.Parameters.ConsistentRead).toBeUndefined();
+    expect(states.IndexedItemsLeft).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.query.count', NumericGreaterThan: 0, Next: 'DeleteIndexedItems' },
+        { Variable: '$.indexed.settling', BooleanEquals: true, Next: 'IndexedItemsGone' },
+      ],
+      Default: 'IndexMayStillSettle',
+    });
+    expect(states.DeleteIndexedItems).toMatchObject({
+      Type: 'Map', ItemsPath: '$.query.items', MaxConcurrency: 10, ResultPath: '$.deleted', Next: 'TallyIndexedItems',
+      ItemSelector: { 'tableName.$': '$.store.tableName', 'partitionKey.$': '$.store.partitionKey', 'key.$': '$$.Map.Item.Value', 'index.$': '$$.Map.Item.Index' },
+    });
+    // Conditional, so that an item the index still shows after its delete is not counted twice.
+    expect(states.DeleteIndexedItem).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:deleteItem',
+      Parameters: { 'TableName.$': '$.tableName', 'Key.$': '$.key', 'ConditionExpression': 'attribute_exists(#k0)', 'ExpressionAttributeNames': { '#k0.$': '$.partitionKey' } },
+      Catch: [{ ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], ResultPath: null, Next: 'IndexedItemGoneAlready' }],
+      Next: 'IndexedItemDeleted',
+    });
+    expect(states.DeleteIndexedItem.Retry[0].ErrorEquals).toContain('DynamoDB.ProvisionedThroughputExceededException');
+    expect(states.IndexedItemDeleted).toEqual({ Type: 'Pass', InputPath: '$.index', End: true });
+    expect(states.IndexedItemGoneAlready).toEqual({ Type: 'Pass', Result: -1, End: true });
+    expect(states.TallyIndexedItems.Parameters).toEqual({
+      'found.$': 'States.MathAdd($.indexed.found, States.ArrayLength(States.ArrayUnique($.deleted)))', 'waits.$': '$.indexed.waits', 'settling': false,
+      'distinct.$': 'States.ArrayLength(States.ArrayUnique($.deleted))', 'goneAlready.$': 'States.ArrayContains($.deleted, -1)',
+    });
+    expect(states.SomeIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.goneAlready', BooleanEquals: true, Next: 'UncountItemsGoneAlready' }], Default: 'QueryIndex' });
+    expect(states.UncountItemsGoneAlready.Parameters['found.$']).toBe('States.MathAdd($.indexed.found, -1)');
+    // A page of items deleted already means the index lags: wait, as after an empty query.
+    expect(states.OnlyIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.distinct', NumericEquals: 1, Next: 'IndexMayStillSettle' }], Default: 'QueryIndex' });
+    expect(states.IndexMayStillSettle).toMatchObject({ Choices: [{ Variable: '$.indexed.waits', NumericGreaterThanEquals: 3, Next: 'IndexedItemsRemain' }], Default: 'LetIndexSettle' });
+    expect(states.LetIndexSettle.Parameters).toEqual({ 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true });
+    expect(states.WaitForIndex).toEqual({ Type: 'Wait', Seconds: 5, Next: 'QueryIndex' });
+    expect(states.IndexedItemsRemain).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
+    expect(states.IndexedItemsGone.Parameters).toEqual({ 'found.$': "States.Format('{}', $.indexed.found)" });
+  });
+
+  test('DynamoDB by attribute: the query and the delete, evaluated with the fixture\'s registry entry and a pseudonym, are requests botocore\'s models accept', () => {
+    // The states reachable from the kind's first state, as a definition of their own.
+    const branch: Record<string, Json> = {};
+    const visit = (name: string) => {
+      if (name === undefined || branch[name] !== undefined) return;
+      branch[name] = states[name];
+      const state = states[name];
+      [state.Next, state.Default, ...(state.Choices ?? []).map((c: Json) => c.Next), ...(state.Catch ?? []).map((c: Json) => c.Next)].forEach(visit);
+    };
+    visit('NoIndexedItemsDeletedYet');
+    const store = { ...dereference(workflow.registry.find((r: Json) => r.kind === 'dynamoDbItemsByAttribute')), pseudonym: 'f'.repeat(64) };
+    const { findings, tasks } = simulateDefinition({ StartAt: 'NoIndexedItemsDeletedYet', States: branch }, { store, request: 'e'.repeat(64), expiresAt: '1767225599' }, {
+      executionName: WORST_CASE_EXECUTION_NAME, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Erasure-erasure',
+      roleArn: 'arn:aws:iam::123456789012:role/erasure', startTime: WORST_CASE_START_TIME,
+    });
+    expect(findings).toEqual([]);
+    expect(tasks.map((t) => t.operation).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:Query']);
   });
 
   test('Feature Store: hard-deletes the online record only (an offline marker would write the pseudonym back) and checks it is gone', () => {
@@ -466,9 +545,13 @@ describe('audit table, function and deadline check', () => {
 describe('grants', () => {
   const arnOf = (construct: IConstruct) => JSON.stringify({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
 
-  test('DynamoDB: query and delete on exactly the registered tables', () => {
-    expect(resourcesOf('dynamodb:DeleteItem').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs)].sort());
-    expect(resourcesOf('dynamodb:Query').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs)].sort());
+  test('DynamoDB: query and delete on exactly the registered tables; by attribute, query its index only', () => {
+    expect(resourcesOf('dynamodb:DeleteItem').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs), arnOf(fixture.pairs)].sort());
+    const index = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(fixture.pairs), 'Arn'] }, '/index/by-candidate']] });
+    expect(resourcesOf('dynamodb:Query').sort()).toEqual([arnOf(fixture.cache), arnOf(fixture.pairs), index].sort());
+    expect(allowed(workflowRole).filter(([a]) => a.startsWith('dynamodb:') && !['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].includes(a)))
+      .toEqual([]);
+    expect(allowed(workflowRole).filter(([, r]) => r.includes('/index/*'))).toEqual([]);
     expect(allowed(workflowRole).filter(([, r]) => r.includes(logicalId(fixture.other)))).toEqual([]);
     // The audit table: read, write and update its records, nothing else.
     expect(allowed(workflowRole).filter(([, r]) => r.includes(logicalId(fixture.lake.erasure.auditTable))).map(([a]) => a).sort())
@@ -606,7 +689,30 @@ describe('registration', () => {
     return { kind: 'dynamoDbItems' as const, name, identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: s.lake.encryptionKey, resources: [table] };
   };
 
+  /** A table of pairs with an index on its sort key, registered by that attribute. */
+  const byAttributeStore = (s: ReturnType<typeof lake>, change: Json = {}) => {
+    const table = new dynamodb.Table(s.stack, `Table${++tables}`, {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'candidate', type: dynamodb.AttributeType.STRING },
+    });
+    table.addGlobalSecondaryIndex({ indexName: 'by-candidate', partitionKey: { name: 'candidate', type: dynamodb.AttributeType.STRING }, projectionType: dynamodb.ProjectionType.KEYS_ONLY });
+    table.addGlobalSecondaryIndex({ indexName: 'by-model', partitionKey: { name: 'model', type: dynamodb.AttributeType.STRING }, projectionType: dynamodb.ProjectionType.KEYS_ONLY });
+    return {
+      kind: 'dynamoDbItemsByAttribute' as const, name: 'dynamodb:t:candidate', identifier: 'user_id', table, attribute: 'candidate', indexName: 'by-candidate',
+      partitionKey: 'pk', sortKey: 'candidate', encryptionKey: s.lake.encryptionKey, resources: [table], ...change,
+    };
+  };
+
   test.each<[string, (s: ReturnType<typeof lake>) => Json, RegExp]>([
+    ['a by-attribute store on the partition key', (s) => byAttributeStore(s, { attribute: 'pk' }),
+      /attribute must be an attribute name \(letters, digits, _ \. -\) other than the partition key 'pk' .* but 'pk' was provided/],
+    ['a by-attribute store with an index name DynamoDB refuses', (s) => byAttributeStore(s, { indexName: 'by candidate' }),
+      /indexName must be a DynamoDB index name \(3-255 letters, digits, _ \. -\), but 'by candidate' was provided/],
+    ['a by-attribute store whose index the table lacks', (s) => byAttributeStore(s, { indexName: 'by-friend' }),
+      /indexName must name a global secondary index of table S\/Table\d+ partitioned by attribute 'candidate', but the table has no index 'by-friend'/],
+    ['a by-attribute store whose index is partitioned by another attribute', (s) => byAttributeStore(s, { indexName: 'by-model' }),
+      /indexName must name a global secondary index of table S\/Table\d+ partitioned by attribute 'candidate', but index 'by-model' is partitioned by 'model'/],
+    ['a by-attribute store with a sort key DynamoDB refuses', (s) => byAttributeStore(s, { sortKey: 'candidate id' }),
+      /partitionKey and sortKey must be attribute names \(letters, digits, _ \. -\), but 'pk' and 'candidate id' were provided/],
     ['a name with spaces', (s) => ({ ...cacheStore(s), name: 'my table' }), /name must be 1-200 letters, digits or \. _ : \/ - and a literal .* 'my table'/],
     ['an automated store without identifier', (s) => ({ ...cacheStore(s), identifier: undefined }), /identifier must be lower case letters/],
     ['no resources', (s) => ({ ...cacheStore(s), resources: [] }), /resources must name at least one resource/],
@@ -616,7 +722,7 @@ describe('registration', () => {
       kind: 'icebergTable', name: 'iceberg:x', identifier: 'user_id', table: { databaseName: 'db', tableName: 't' }, column: 'a"b', bucket: s.lake.curatedBucket, objectPattern: 't/*', resources: [s.lake.curatedBucket],
     }), /column, databaseName and tableName go into SQL between double quotes .* column 'a"b'/],
     ['a cache store without identifier', (s) => ({ kind: 'cacheKeys', name: 'cache:x', cache: onlineCache(s), resources: [onlineCache(s)] }), /identifier must be lower case letters/],
-    ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, featureGroupOnline, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
+    ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, dynamoDbItemsByAttribute, featureGroupOnline, featureGroupRecords, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
     ['a vector document field with a space', (s) => {
       const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: `vectors${tables}`, network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
       return { kind: 'vectorIndexDocuments', name: 'opensearch:x', identifier: 'user_id', index, indexName: 'x', field: 'owner id', resources: [index.collection] };
@@ -625,6 +731,16 @@ describe('registration', () => {
     const s = lake();
     expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(KitError);
     expect(() => s.lake.registerErasable(s.stack, store(s))).toThrow(new RegExp(`DataLake S/Lake: registerErasable\\(S\\): invalid store: .*${message.source}`));
+  });
+
+  test('a by-attribute store: its index on a table of this app is checked; an imported table\'s, or a token, is left to deployment', () => {
+    const s = lake();
+    expect(() => s.lake.registerErasable(s.stack, byAttributeStore(s))).not.toThrow();
+    const imported = dynamodb.Table.fromTableName(s.stack, 'Imported', 'pairs');
+    expect(() => s.lake.registerErasable(s.stack, { ...byAttributeStore(s), name: 'dynamodb:imported:candidate', table: imported, indexName: 'by-whatever' })).not.toThrow();
+    const indexName = Lazy.string({ produce: () => 'by-candidate' });
+    expect(() => s.lake.registerErasable(s.stack, { ...byAttributeStore(s), name: 'dynamodb:lazy:candidate', indexName })).not.toThrow();
+    expect(s.lake.erasure.registry.filter((r) => r.kind === 'dynamoDbItemsByAttribute')).toHaveLength(3);
   });
 
   test('one cache eraser for every cache of the lake, made with the first; a lake without a cache has none', () => {

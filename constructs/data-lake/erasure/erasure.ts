@@ -146,6 +146,13 @@ export interface RawErasureJobProps {
 const PURGE_PAGE = 200;
 /** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
 const DYNAMODB_PAGE = 100;
+/**
+ * How long the workflow waits after an empty query of a global secondary index before it queries
+ * again to verify: an index shows a write typically within a second.
+ */
+const INDEX_SETTLE_WAIT = Duration.seconds(5);
+/** Waits after which items still appearing in an index fail the store (NotVerified). */
+const INDEX_SETTLE_ATTEMPTS = 3;
 
 /** Properties of a {@link DataLakeErasure}; the DataLake passes its own. */
 export interface DataLakeErasureProps {
@@ -173,10 +180,10 @@ export interface DataLakeErasureProps {
  * Execution input: `{ "requestId": "<ticket>", "subjectIds": { "<identifier>": "<raw id>" }, "receivedAt"?: "<ISO date>" }`.
  * A function turns the raw ids into pseudonyms with the lake's key; then, per registered store,
  * the workflow skips it when the request's audit already says verified (a rerun resumes), erases
- * it by kind (DynamoDB items, Feature Store online record, Iceberg rows through Athena, vector
- * index documents through the index's document eraser, cache keys through a function in the VPC)
- * and verifies it empty, or records it as manual; one audit record per request and store. The
- * execution succeeds only when every automated store is verified.
+ * it by kind (DynamoDB items by partition or through an index, Feature Store online record,
+ * Iceberg rows through Athena, vector index documents through the index's document eraser, cache
+ * keys through a function in the VPC) and verifies it empty, or records it as manual; one audit
+ * record per request and store. The execution succeeds only when every automated store is verified.
  */
 export class DataLakeErasure extends Construct {
   /** The erasure workflow. */
@@ -398,6 +405,12 @@ export class DataLakeErasure extends Construct {
     switch (store.kind) {
       case 'dynamoDbItems':
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:DeleteItem'], resources: [store.table.tableArn] }));
+        this.grantKeyViaDynamoDb(this.role, store.encryptionKey);
+        return;
+      case 'dynamoDbItemsByAttribute':
+        // Query the one index (not the table: no scan), delete by primary key on the table.
+        iam.Grant.addToPrincipal({ grantee: this.role, actions: ['dynamodb:Query'], resourceArns: [`${store.table.tableArn}/index/${store.indexName}`] });
+        iam.Grant.addToPrincipal({ grantee: this.role, actions: ['dynamodb:DeleteItem'], resourceArns: [store.table.tableArn] });
         this.grantKeyViaDynamoDb(this.role, store.encryptionKey);
         return;
       case 'featureGroupOnline':
@@ -954,8 +967,9 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Partial<Record<'dynamoDbItems' | 'featureGroupOnline' | 'featureGroupRecords' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
+    const kind: Partial<Record<'dynamoDbItems' | 'dynamoDbItemsByAttribute' | 'featureGroupOnline' | 'featureGroupRecords' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
       dynamoDbItems: this.dynamoDbItems(),
+      dynamoDbItemsByAttribute: this.dynamoDbItemsByAttribute(),
       featureGroupOnline: this.featureGroupOnline(),
       featureGroupRecords: this.featureGroupRecords(),
       icebergTable: this.icebergTable(),
@@ -1014,6 +1028,108 @@ export class DataLakeErasure extends Construct {
     return start.next(query).next(new sfn.Choice(this, 'ItemsLeft')
       .when(sfn.Condition.numberGreaterThan('$.query.count', 0), deleteItems)
       .otherwise(this.found('ItemsGone', "States.Format('{}', $.deleted.n)")));
+  }
+
+  /**
+   * Query the store's index for the pseudonym (the table's keys only), delete each item by its
+   * primary key, and repeat until the index returns nothing. An index is read eventually
+   * consistently: a query may still return items just deleted (deleting one again is harmless, and
+   * its delete is conditional so that it is not counted twice), or miss some just written. So an
+   * empty query is trusted only when it follows a wait; items that appear after a wait start
+   * another round, and when they keep appearing after INDEX_SETTLE_ATTEMPTS waits (a writer still
+   * at work) the store fails `NotVerified`.
+   */
+  private dynamoDbItemsByAttribute(): sfn.IChainable {
+    const start = new sfn.Pass(this, 'NoIndexedItemsDeletedYet', { result: sfn.Result.fromObject({ found: 0, waits: 0, settling: false }), resultPath: '$.indexed' });
+    const query = this.sdk('QueryIndex', 'aws-sdk:dynamodb:query', {
+      'TableName.$': '$.store.tableName',
+      'IndexName.$': '$.store.indexName',
+      'KeyConditionExpression': '#a = :pseudonym',
+      'ExpressionAttributeNames.$': '$.store.keyNames',
+      'ExpressionAttributeValues': { ':pseudonym': { 'S.$': '$.store.pseudonym' } },
+      'ProjectionExpression.$': '$.store.projection',
+      'Limit': DYNAMODB_PAGE,
+    }, { selector: { 'count.$': '$.Count', 'items.$': '$.Items' }, path: '$.query' });
+
+    // Each deletion answers its item's index in the page, or -1 when the item was gone already.
+    const deleteItems = new sfn.Map(this, 'DeleteIndexedItems', {
+      itemsPath: '$.query.items',
+      itemSelector: {
+        tableName: sfn.JsonPath.stringAt('$.store.tableName'),
+        partitionKey: sfn.JsonPath.stringAt('$.store.partitionKey'),
+        key: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        index: sfn.JsonPath.numberAt('$$.Map.Item.Index'),
+      },
+      maxConcurrency: 10,
+      resultPath: '$.deleted',
+    });
+    const deleteItem = new sfn.CustomState(this, 'DeleteIndexedItem', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::dynamodb:deleteItem`,
+        Parameters: {
+          'TableName.$': '$.tableName',
+          'Key.$': '$.key',
+          'ConditionExpression': 'attribute_exists(#k0)',
+          'ExpressionAttributeNames': { '#k0.$': '$.partitionKey' },
+        },
+        ResultPath: null,
+        // The optimized integration names its errors DynamoDB.*, the SDK integration DynamoDb.*.
+        Retry: [{ ErrorEquals: ['States.Timeout', 'DynamoDB.ProvisionedThroughputExceededException', 'DynamoDB.ThrottlingException', 'DynamoDB.RequestLimitExceeded'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    deleteItem.addCatch(new sfn.Pass(this, 'IndexedItemGoneAlready', { result: sfn.Result.fromNumber(-1) }), { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+    deleteItems.itemProcessor(deleteItem.next(new sfn.Pass(this, 'IndexedItemDeleted', { inputPath: '$.index' })));
+
+    // The page's distinct answers are the items deleted, plus one -1 if any was gone already.
+    const tally = new sfn.CustomState(this, 'TallyIndexedItems', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'found.$': 'States.MathAdd($.indexed.found, States.ArrayLength(States.ArrayUnique($.deleted)))',
+          'waits.$': '$.indexed.waits',
+          'settling': false,
+          'distinct.$': 'States.ArrayLength(States.ArrayUnique($.deleted))',
+          'goneAlready.$': 'States.ArrayContains($.deleted, -1)',
+        },
+        ResultPath: '$.indexed',
+      },
+    });
+    const uncount = new sfn.CustomState(this, 'UncountItemsGoneAlready', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: { 'found.$': 'States.MathAdd($.indexed.found, -1)', 'waits.$': '$.indexed.waits', 'settling': false, 'distinct.$': '$.indexed.distinct' },
+        ResultPath: '$.indexed',
+      },
+    });
+
+    // An empty query, or a page of items deleted already (the index lags), is trusted only after a
+    // wait; the waits are bounded, so that a writer still at work fails the store instead of looping.
+    const settle = new sfn.CustomState(this, 'LetIndexSettle', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: { 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true },
+        ResultPath: '$.indexed',
+      },
+    });
+    settle.next(new sfn.Wait(this, 'WaitForIndex', { time: sfn.WaitTime.duration(INDEX_SETTLE_WAIT) })).next(query);
+    const mayWait = new sfn.Choice(this, 'IndexMayStillSettle')
+      .when(sfn.Condition.numberGreaterThanEquals('$.indexed.waits', INDEX_SETTLE_ATTEMPTS), new sfn.Fail(this, 'IndexedItemsRemain', {
+        error: 'NotVerified',
+        cause: `Items of the subject kept appearing in the index after ${INDEX_SETTLE_ATTEMPTS} waits of ${INDEX_SETTLE_WAIT.toSeconds()} seconds: a writer may still be writing them`,
+      }))
+      .otherwise(settle);
+
+    deleteItems.next(tally).next(new sfn.Choice(this, 'SomeIndexedItemsGoneAlready')
+      .when(sfn.Condition.booleanEquals('$.indexed.goneAlready', true), uncount.next(new sfn.Choice(this, 'OnlyIndexedItemsGoneAlready')
+        .when(sfn.Condition.numberEquals('$.indexed.distinct', 1), mayWait)
+        .otherwise(query)))
+      .otherwise(query));
+
+    return start.next(query).next(new sfn.Choice(this, 'IndexedItemsLeft')
+      .when(sfn.Condition.numberGreaterThan('$.query.count', 0), deleteItems)
+      .when(sfn.Condition.booleanEquals('$.indexed.settling', true), this.found('IndexedItemsGone', "States.Format('{}', $.indexed.found)"))
+      .otherwise(mayWait));
   }
 
   /** GetRecord; if there is one, DeleteRecord (HardDelete, online store only) and GetRecord again. */

@@ -176,16 +176,35 @@ export interface VectorIndexDocumentsStore extends StoreBase {
 }
 
 /**
- * Not automated yet: items of a DynamoDB table whose attribute other than the partition key (e.g.
- * the sort key) holds the subject's pseudonym: only a scan finds them.
+ * Automated: the items of a DynamoDB table whose attribute other than the partition key holds the
+ * subject's pseudonym (e.g. the sort key of a PredictionCache of pairs: the subject suggested to
+ * other users), found through a global secondary index partitioned by that attribute
+ * (`PredictionCache.indexSortKey()` makes one). The workflow queries the index for the table's keys,
+ * deletes each item by its primary key, and repeats until a query a few seconds after an empty one
+ * is empty too: an index is read eventually consistently, so it may still show an item just
+ * deleted, or not show one just written, for a moment.
  */
 export interface DynamoDbItemsByAttributeStore extends StoreBase {
   readonly kind: 'dynamoDbItemsByAttribute';
+  /** The identifier whose pseudonym the attribute holds. */
   readonly identifier: string;
   readonly table: dynamodb.ITable;
+  /** The attribute that holds the pseudonym: the partition key of `indexName`. */
   readonly attribute: string;
-  /** Why it is not automated yet, and what bounds the data meanwhile. */
-  readonly reason: string;
+  /**
+   * A global secondary index of the table partitioned by `attribute`. Any projection will do
+   * (KEYS_ONLY is the cheapest): every index holds the table's key attributes, all the workflow reads.
+   */
+  readonly indexName: string;
+  /** The table's partition key attribute. */
+  readonly partitionKey: string;
+  /**
+   * The table's sort key attribute, when it has one.
+   * @default - none
+   */
+  readonly sortKey?: string;
+  /** The table's customer-managed key. */
+  readonly encryptionKey: kms.IKey;
 }
 
 /**
@@ -277,15 +296,17 @@ export type ErasableStore =
   | RawObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
-export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItems', 'featureGroupOnline', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects', 'featureGroupRecords'];
+export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = [
+  'dynamoDbItems', 'dynamoDbItemsByAttribute', 'featureGroupOnline', 'featureGroupRecords', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects',
+];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
-export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['dynamoDbItemsByAttribute', 's3Objects'];
+export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['s3Objects'];
 
 /** A manual store: one of MANUAL_KINDS. */
-export type ManualStore = DynamoDbItemsByAttributeStore | S3ObjectsStore;
+export type ManualStore = S3ObjectsStore;
 
 /** Whether the workflow erases and verifies `store` (otherwise it records it as manual). */
-export function isAutomated(store: ErasableStore): store is DynamoDbItemsStore | FeatureGroupOnlineStore | IcebergTableStore | VectorIndexDocumentsStore | CacheKeysStore | RawObjectsStore | FeatureGroupRecordsStore {
+export function isAutomated(store: ErasableStore): store is Exclude<ErasableStore, ManualStore> {
   return AUTOMATED_KINDS.includes(store.kind);
 }
 
@@ -297,8 +318,6 @@ export function isOfflineStore(table: IcebergTableLocation): table is OfflineSto
 /** Where a person finds the data of a manual store (tokens stay tokens: CloudFormation fills in names). */
 export function manualLocation(store: ManualStore): string {
   switch (store.kind) {
-    case 'dynamoDbItemsByAttribute':
-      return `DynamoDB table ${store.table.tableName}: items whose attribute ${store.attribute} is the pseudonym (a scan)`;
     case 's3Objects':
       return `s3://${store.bucket.bucketName}/${store.prefix}: objects and their noncurrent versions`;
   }
@@ -318,6 +337,19 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
         ...base,
         tableName: store.table.tableName,
         keyNames: Object.fromEntries(keys.map((k, i) => [`#k${i}`, k])),
+        projection: keys.map((_, i) => `#k${i}`).join(', '),
+      };
+    }
+    case 'dynamoDbItemsByAttribute': {
+      // The index's key (#a) finds the items; the table's keys (#k0, #k1), which every index
+      // projects, are each item's Key for DeleteItem, and #k0 its condition (only a real delete counts).
+      const keys = [store.partitionKey, ...(store.sortKey !== undefined ? [store.sortKey] : [])];
+      return {
+        ...base,
+        tableName: store.table.tableName,
+        indexName: store.indexName,
+        partitionKey: store.partitionKey,
+        keyNames: { '#a': store.attribute, ...Object.fromEntries(keys.map((k, i) => [`#k${i}`, k])) },
         projection: keys.map((_, i) => `#k${i}`).join(', '),
       };
     }
@@ -378,11 +410,42 @@ const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
 /** Glue and Athena names the SQL quotes: no quote can end the quoted name. */
 const SQL_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+const INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 /** The shortest reason for a manual store that a reviewer can be expected to accept. */
 export const MIN_MANUAL_REASON_LENGTH = 40;
 
 function literal(value: string | undefined): value is string {
   return value !== undefined && !Token.isUnresolved(value);
+}
+
+/**
+ * The partition key of a table's index: `undefined` when the table cannot say (imported, or not a
+ * `dynamodb.Table`), `null` when it has no such index.
+ */
+function indexPartitionKey(table: dynamodb.ITable, indexName: string): string | null | undefined {
+  // Duck-typed: instanceof fails across two copies of aws-cdk-lib.
+  const schemas = table as Partial<Pick<dynamodb.Table, 'schemaV2'>>;
+  if (typeof schemas.schemaV2 !== 'function') {
+    return undefined;
+  }
+  try {
+    return schemas.schemaV2(indexName).partitionKeys.map((k) => k.name).join(', ');
+  } catch {
+    return null;
+  }
+}
+
+/** What is wrong with the index of a dynamoDbItemsByAttribute store, as far as the table can tell. */
+function indexProblem(s: ErasableStore): string | undefined {
+  if (s.kind !== 'dynamoDbItemsByAttribute' || !literal(s.indexName) || !INDEX_NAME.test(s.indexName) || !literal(s.attribute)) {
+    return undefined;
+  }
+  const key = indexPartitionKey(s.table, s.indexName);
+  if (key === undefined || key === s.attribute) {
+    return undefined;
+  }
+  return `indexName must name a global secondary index of table ${s.table.node.path} partitioned by attribute '${s.attribute}', but `
+    + (key === null ? `the table has no index '${s.indexName}'` : `index '${s.indexName}' is partitioned by '${key}'`);
 }
 
 /** What a registration gets wrong, one rule each; tokens are skipped where a value may be one. */
@@ -404,8 +467,23 @@ const STORE_RULES: readonly PropRule<ErasableStore>[] = [
     message: () => 'resources must name at least one resource that holds the store\'s data',
   },
   {
-    condition: (s) => s.kind === 'dynamoDbItems' && [s.partitionKey, s.sortKey].some((k) => literal(k) && !ATTRIBUTE_NAME.test(k)),
-    message: (s) => `partitionKey and sortKey must be attribute names (letters, digits, _ . -), but ${s.kind === 'dynamoDbItems' ? `'${s.partitionKey}' and '${s.sortKey}'` : ''} were provided`,
+    condition: (s) => (s.kind === 'dynamoDbItems' || s.kind === 'dynamoDbItemsByAttribute') && [s.partitionKey, s.sortKey].some((k) => literal(k) && !ATTRIBUTE_NAME.test(k)),
+    message: (s) => `partitionKey and sortKey must be attribute names (letters, digits, _ . -), but ${s.kind === 'dynamoDbItems' || s.kind === 'dynamoDbItemsByAttribute' ? `'${s.partitionKey}' and '${s.sortKey}'` : ''} were provided`,
+  },
+  {
+    condition: (s) => s.kind === 'dynamoDbItemsByAttribute' && literal(s.attribute) && (!ATTRIBUTE_NAME.test(s.attribute) || s.attribute === s.partitionKey),
+    message: (s) => (s.kind === 'dynamoDbItemsByAttribute'
+      ? `attribute must be an attribute name (letters, digits, _ . -) other than the partition key '${s.partitionKey}' (a subject in the partition key `
+        + `is a dynamoDbItems store, read consistently without an index), but '${s.attribute}' was provided`
+      : ''),
+  },
+  {
+    condition: (s) => s.kind === 'dynamoDbItemsByAttribute' && literal(s.indexName) && !INDEX_NAME.test(s.indexName),
+    message: (s) => `indexName must be a DynamoDB index name (3-255 letters, digits, _ . -), but '${s.kind === 'dynamoDbItemsByAttribute' ? s.indexName : ''}' was provided`,
+  },
+  {
+    condition: (s) => indexProblem(s) !== undefined,
+    message: (s) => indexProblem(s)!,
   },
   {
     condition: (s) => s.kind === 'icebergTable' && [s.column, s.table.databaseName, isOfflineStore(s.table) ? undefined : s.table.tableName]

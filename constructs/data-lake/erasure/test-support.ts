@@ -1,8 +1,9 @@
 /**
  * A stack for the erasure tests: a lake with a dataset (a user id, a friend id that is also a user
- * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache with a
- * sort key, a cache nobody registers, a feature group keyed by user and the feature store's online
- * cache in front of it, a feature group keyed by post whose author is a user, and a vector index whose documents hold their owner's user id. Its erasure definition is
+ * id, a pseudonymized post id that is no subject), a prediction cache keyed by user, a cache of
+ * pairs whose sort key (a candidate) is a user too, indexed, a cache nobody registers, a feature
+ * group keyed by user and the feature store's online cache in front of it, a feature group keyed by
+ * post whose author is a user, and a vector index whose documents hold their owner's user id. Its erasure definition is
  * parsed with CloudFormation references written as the referenced logical id (`Ref`) or
  * `<logical id>.<attribute>` (`Fn::GetAtt`), so that a test can run it against local tables named
  * after the logical ids.
@@ -44,13 +45,19 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
       { name: 'seen_at', type: 'timestamp', classification: C.NON_PERSONAL },
     ],
   });
-  const table = (id: string, sortKey?: string) => new PredictionCache(stack, id, { encryptionKey: lake.encryptionKey, purpose: 'recommendations', sortKey }).table;
-  const cache = table('Cache');
-  const pairs = table('Pairs', 'candidate');
-  const other = table('Other');
+  const predictions = (id: string, sortKey?: string) => new PredictionCache(stack, id, { encryptionKey: lake.encryptionKey, purpose: 'recommendations', sortKey });
+  const cache = predictions('Cache').table;
+  const pairsCache = predictions('Pairs', 'candidate');
+  const pairs = pairsCache.table;
+  const other = predictions('Other').table;
   lake.registerErasable(cache, { kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table: cache, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [cache] });
   lake.registerErasable(pairs, {
     kind: 'dynamoDbItems', name: 'dynamodb:pairs', identifier: 'user_id', table: pairs, partitionKey: 'pk', sortKey: 'candidate', encryptionKey: lake.encryptionKey, resources: [pairs],
+  });
+  // The candidate of a pair is a user too: the index on the sort key finds the pairs that suggest the subject.
+  lake.registerErasable(pairs, {
+    kind: 'dynamoDbItemsByAttribute', name: 'dynamodb:pairs:candidate', identifier: 'user_id', table: pairs, attribute: 'candidate', indexName: pairsCache.indexSortKey(),
+    partitionKey: 'pk', sortKey: 'candidate', encryptionKey: lake.encryptionKey, resources: [pairs],
   });
   const features = new FeatureStore(stack, 'Features', { lake, network, purpose: 'recommendations' });
   const { featureGroup } = features.addFeatureGroup({
@@ -84,7 +91,7 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
     kind: 'vectorIndexDocuments', name: 'opensearch:listings.owner_id', identifier: 'user_id', index: listings, indexName: 'listings', field: 'owner_id', resources: [listings.collection],
   });
   const onlineCache = features.addOnlineCache();
-  return { app, stack, lake, cache, pairs, other, featureGroup, postFeatures, listings, onlineCache };
+  return { app, stack, lake, cache, pairs, pairsCache, other, featureGroup, postFeatures, listings, onlineCache };
 }
 
 /** The logical id of the resource a construct stands for (itself or its default child). */

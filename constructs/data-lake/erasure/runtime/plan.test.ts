@@ -8,7 +8,7 @@ const STORES: StoreSpec[] = [
   { name: 's3:raw-zone', kind: 's3Objects', automated: false, location: 's3://raw/', reason: 'expires after 30 days' },
   { name: 'iceberg:events.user_id', kind: 'icebergTable', automated: true, identifier: 'user_id', databaseName: 'db', tableName: 'events', column: 'user_id', match: 'equals' },
   { name: 'iceberg:videos.owner_id', kind: 'icebergTable', automated: true, identifier: 'owner_id', databaseName: 'db', tableName: 'videos', column: 'owner_id', match: 'equals' },
-  { name: 'dynamodb:follows:owner_id', kind: 'dynamoDbItemsByAttribute', automated: false, identifier: 'owner_id', location: 'table', reason: 'expires with the TTL' },
+  { name: 'feature-group:follows:owner_id', kind: 'featureGroupRecords', automated: false, identifier: 'owner_id', location: 'online store', reason: 'expires with the TTL' },
 ];
 
 const ALICE = 'a'.repeat(64);
@@ -22,7 +22,7 @@ describe('plan', () => {
   test('pairs each automated store with the pseudonym of its identifier; manual and unrequested stores get none', () => {
     const output = plan(input({ user_id: ALICE }), NOW, SETTINGS);
     expect(output.targets.map((t) => [t.name, t.pseudonym ?? 'none'])).toEqual([
-      ['s3:raw-zone', 'none'], ['iceberg:events.user_id', ALICE], ['iceberg:videos.owner_id', 'none'], ['dynamodb:follows:owner_id', 'none'],
+      ['s3:raw-zone', 'none'], ['iceberg:events.user_id', ALICE], ['iceberg:videos.owner_id', 'none'], ['feature-group:follows:owner_id', 'none'],
     ]);
     expect(output.targets[1]).toEqual({ ...STORES[1], pseudonym: ALICE });
     expect(plan(input({ user_id: ALICE, owner_id: OWNER }), NOW, SETTINGS).targets[2].pseudonym).toBe(OWNER);
