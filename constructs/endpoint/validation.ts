@@ -1,6 +1,6 @@
 import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { Duration, Token } from 'aws-cdk-lib';
-import type { RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
+import type { DataCaptureOptions, EndpointAlarmOptions, RealtimeEndpointProps, ShadowVariantOptions, VariantOptions } from './realtime-endpoint';
 import { DEFAULT_ALARM_EVALUATION_PERIODS, GUARDRAIL_WAIT_RANGE } from './defaults';
 import { endpointFiguresProblems } from '../../lib/sizing';
 import { PropRule, ruleProblems } from '../../lib/validation';
@@ -130,60 +130,98 @@ export function labelledVariants(props: RealtimeEndpointProps): LabelledVariant[
   ];
 }
 
+/** The endpoint's own props and the shape of its variants. */
+const ENDPOINT_RULES: readonly PropRule<RealtimeEndpointProps>[] = [
+  {
+    condition: (p) => known(p.endpointName) && !NAME_PATTERN.test(p.endpointName!),
+    message: (p) => `endpointName must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${p.endpointName}' was provided`,
+  },
+  {
+    condition: (p) => p.variants?.champion === undefined,
+    message: (p) => {
+      const given = labelledVariants(p).map((v) => v.label.replace('variants.', ''));
+      return `variants.champion is required (the variant that serves production traffic), but ${given.length > 0 ? `only ${given.join(' and ')} was` : 'no variant was'} provided`;
+    },
+  },
+  {
+    condition: (p) => p.variants?.shadow !== undefined && p.variants?.challenger !== undefined,
+    message: () => 'variants.shadow cannot be combined with variants.challenger: SageMaker allows a single production variant on an endpoint with a shadow variant, '
+      + 'but both were provided (run the A/B test and the shadow test one after the other)',
+  },
+];
+
+function variantNamesRepeated(p: RealtimeEndpointProps): string[] {
+  return repeated(labelledVariants(p).map((v) => v.options.name).filter((n) => known(n)));
+}
+
+/** The variants together, and the figures that size them. */
+const FLEET_RULES: readonly PropRule<RealtimeEndpointProps>[] = [
+  {
+    condition: (p) => variantNamesRepeated(p).length > 0,
+    message: (p) => `variant names must be unique, but ${variantNamesRepeated(p).map((n) => `'${n}'`).join(', ')} was given to more than one of `
+      + labelledVariants(p).map((v) => v.label).join(', '),
+  },
+  {
+    condition: (p) => p.figures === undefined,
+    message: () => 'figures is required: peakQps, latencyBudget and perInstanceThroughputQps size every variant',
+  },
+];
+
+/** Data capture, when it is on. */
+const CAPTURE_RULES: readonly PropRule<DataCaptureOptions>[] = [
+  {
+    condition: (c) => known(c.samplingPercentage) && !(isWholeFrom(c.samplingPercentage, 0) && c.samplingPercentage! <= 100),
+    message: (c) => `dataCapture.samplingPercentage must be a whole number from 0 to 100, but ${c.samplingPercentage} was provided`,
+  },
+];
+
+/** The endpoint's alarms (which also gate a guarded deployment). */
+const ALARM_RULES: readonly PropRule<EndpointAlarmOptions>[] = [
+  {
+    condition: (a) => known(a.max5xxErrorsPerMinute) && !(Number.isFinite(a.max5xxErrorsPerMinute) && a.max5xxErrorsPerMinute! >= 0),
+    message: (a) => `alarms.max5xxErrorsPerMinute must be a number of at least 0, but ${a.max5xxErrorsPerMinute} was provided`,
+  },
+  {
+    condition: (a) => known(a.evaluationPeriods) && !isWholeFrom(a.evaluationPeriods, 1),
+    message: (a) => `alarms.evaluationPeriods must be a whole number of at least 1, but ${a.evaluationPeriods} was provided`,
+  },
+  {
+    condition: (a) => {
+      const periods = a.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
+      return known(a.datapointsToAlarm) && !(isWholeFrom(a.datapointsToAlarm, 1) && (!known(periods) || a.datapointsToAlarm! <= periods));
+    },
+    message: (a) => `alarms.datapointsToAlarm must be a whole number from 1 to evaluationPeriods (${a.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS}), `
+      + `but ${a.datapointsToAlarm} was provided`,
+  },
+];
+
 /**
  * Every problem with the props, each naming the prop, what was received and what is allowed.
  * Tokens are skipped where the value can wait until deploy time; instance types, weights and the
  * sizing figures cannot, because the key decision and the fleet sizes are made at synth time.
  */
 export function validateEndpointProps(props: RealtimeEndpointProps, region: string | undefined): string[] {
-  const problems: string[] = [];
-  if (known(props.endpointName) && !NAME_PATTERN.test(props.endpointName)) {
-    problems.push(`endpointName must be 1-63 letters, digits and hyphens, without a leading or trailing hyphen, but '${props.endpointName}' was provided`);
-  }
-  const variants = labelledVariants(props);
-  if (props.variants?.champion === undefined) {
-    const given = variants.map((v) => v.label.replace('variants.', ''));
-    problems.push(`variants.champion is required (the variant that serves production traffic), but ${given.length > 0 ? `only ${given.join(' and ')} was` : 'no variant was'} provided`);
-  }
-  if (props.variants?.shadow !== undefined && props.variants?.challenger !== undefined) {
-    problems.push('variants.shadow cannot be combined with variants.challenger: SageMaker allows a single production variant on an endpoint with a shadow variant, '
-      + 'but both were provided (run the A/B test and the shadow test one after the other)');
-  }
-  for (const { label, options } of variants) {
+  const problems = ruleProblems(ENDPOINT_RULES, props);
+  for (const { label, options } of labelledVariants(props)) {
     const v = options as VariantOptions & ShadowVariantOptions;
     problems.push(...ruleProblems(VARIANT_RULES, { label, variant: v }));
     problems.push(...(v.model === undefined ? [`${label}.model is required`] : v.model.problems(region).map((p) => `${label}.model: ${p}`)));
   }
-  const duplicates = repeated(variants.map((v) => v.options.name).filter((n) => known(n)));
-  if (duplicates.length > 0) {
-    problems.push(`variant names must be unique, but ${duplicates.map((n) => `'${n}'`).join(', ')} was given to more than one of ${variants.map((v) => v.label).join(', ')}`);
-  }
-  if (props.figures === undefined) {
-    problems.push('figures is required: peakQps, latencyBudget and perInstanceThroughputQps size every variant');
-  } else {
+  problems.push(...ruleProblems(FLEET_RULES, props));
+  if (props.figures !== undefined) {
     problems.push(...endpointFiguresProblems(props.figures).map((p) => `figures.${p}`));
   }
   const capture = props.dataCapture;
   if (capture !== undefined && capture.enabled !== false) {
-    const pct = capture.samplingPercentage;
-    if (known(pct) && !(isWholeFrom(pct, 0) && pct! <= 100)) {
-      problems.push(`dataCapture.samplingPercentage must be a whole number from 0 to 100, but ${pct} was provided`);
-    }
+    problems.push(...ruleProblems(CAPTURE_RULES, capture));
     problems.push(...contentTypeProblems('dataCapture.captureContentTypes.csv', capture.captureContentTypes?.csv));
     problems.push(...contentTypeProblems('dataCapture.captureContentTypes.json', capture.captureContentTypes?.json));
   }
-  const alarms = props.alarms ?? {};
-  if (known(alarms.max5xxErrorsPerMinute) && !(Number.isFinite(alarms.max5xxErrorsPerMinute) && alarms.max5xxErrorsPerMinute! >= 0)) {
-    problems.push(`alarms.max5xxErrorsPerMinute must be a number of at least 0, but ${alarms.max5xxErrorsPerMinute} was provided`);
+  problems.push(...ruleProblems(ALARM_RULES, props.alarms ?? {}));
+  const deployment = props.deployment;
+  if (deployment !== undefined && deployment.guarded !== false) {
+    problems.push(...ruleProblems(DEPLOYMENT_RULES, { deployment, periods: props.alarms?.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS }));
   }
-  if (known(alarms.evaluationPeriods) && !isWholeFrom(alarms.evaluationPeriods, 1)) {
-    problems.push(`alarms.evaluationPeriods must be a whole number of at least 1, but ${alarms.evaluationPeriods} was provided`);
-  }
-  const periods = alarms.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
-  if (known(alarms.datapointsToAlarm) && !(isWholeFrom(alarms.datapointsToAlarm, 1) && (!known(periods) || alarms.datapointsToAlarm! <= periods))) {
-    problems.push(`alarms.datapointsToAlarm must be a whole number from 1 to evaluationPeriods (${periods}), but ${alarms.datapointsToAlarm} was provided`);
-  }
-  problems.push(...deploymentProblems(props));
   return problems;
 }
 
@@ -191,23 +229,31 @@ function durationSeconds(d: Duration | undefined): number | undefined {
   return d === undefined || d.isUnresolved() ? undefined : d.toSeconds({ integral: false });
 }
 
-function deploymentProblems(props: RealtimeEndpointProps): string[] {
-  const d = props.deployment;
-  if (d === undefined || d.guarded === false) return [];
-  const problems: string[] = [];
-  if (known(d.canaryPercent) && !(isWholeFrom(d.canaryPercent, 1) && d.canaryPercent! <= 50)) {
-    problems.push(`deployment.canaryPercent must be a whole number from 1 to 50 (the share of the new fleet that takes traffic first), but ${d.canaryPercent} was provided`);
-  }
-  const periods = props.alarms?.evaluationPeriods ?? DEFAULT_ALARM_EVALUATION_PERIODS;
-  const bake = durationSeconds(d.bakeTime);
-  if (bake !== undefined && (!Number.isInteger(bake) || bake > GUARDRAIL_WAIT_RANGE.max || (known(periods) && bake < periods * 60))) {
-    problems.push(`deployment.bakeTime must be a whole number of seconds from the alarms' ${periods} one-minute evaluation periods (${periods * 60} s) `
-      + `to ${GUARDRAIL_WAIT_RANGE.max} s (1 hour), so that an alarm can go off before the rest shifts, but ${d.bakeTime!.toHumanString()} was provided`);
-  }
-  const termination = durationSeconds(d.terminationWait);
-  if (termination !== undefined && (!Number.isInteger(termination) || termination < GUARDRAIL_WAIT_RANGE.min || termination > GUARDRAIL_WAIT_RANGE.max)) {
-    problems.push(`deployment.terminationWait must be a whole number of seconds from ${GUARDRAIL_WAIT_RANGE.min} to ${GUARDRAIL_WAIT_RANGE.max} (1 hour), `
-      + `but ${d.terminationWait!.toHumanString()} was provided`);
-  }
-  return problems;
+/** A guarded deployment's settings, with the alarms' evaluation periods they must cover. */
+interface CheckedDeployment {
+  readonly deployment: NonNullable<RealtimeEndpointProps['deployment']>;
+  readonly periods: number;
 }
+
+const DEPLOYMENT_RULES: readonly PropRule<CheckedDeployment>[] = [
+  {
+    condition: ({ deployment: d }) => known(d.canaryPercent) && !(isWholeFrom(d.canaryPercent, 1) && d.canaryPercent! <= 50),
+    message: ({ deployment: d }) => `deployment.canaryPercent must be a whole number from 1 to 50 (the share of the new fleet that takes traffic first), but ${d.canaryPercent} was provided`,
+  },
+  {
+    condition: ({ deployment: d, periods }) => {
+      const bake = durationSeconds(d.bakeTime);
+      return bake !== undefined && (!Number.isInteger(bake) || bake > GUARDRAIL_WAIT_RANGE.max || (known(periods) && bake < periods * 60));
+    },
+    message: ({ deployment: d, periods }) => `deployment.bakeTime must be a whole number of seconds from the alarms' ${periods} one-minute evaluation periods (${periods * 60} s) `
+      + `to ${GUARDRAIL_WAIT_RANGE.max} s (1 hour), so that an alarm can go off before the rest shifts, but ${d.bakeTime!.toHumanString()} was provided`,
+  },
+  {
+    condition: ({ deployment: d }) => {
+      const termination = durationSeconds(d.terminationWait);
+      return termination !== undefined && (!Number.isInteger(termination) || termination < GUARDRAIL_WAIT_RANGE.min || termination > GUARDRAIL_WAIT_RANGE.max);
+    },
+    message: ({ deployment: d }) => `deployment.terminationWait must be a whole number of seconds from ${GUARDRAIL_WAIT_RANGE.min} to ${GUARDRAIL_WAIT_RANGE.max} (1 hour), `
+      + `but ${d.terminationWait!.toHumanString()} was provided`,
+  },
+];
