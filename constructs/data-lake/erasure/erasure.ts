@@ -992,7 +992,12 @@ export class DataLakeErasure extends Construct {
         Parameters: parameters,
         ...(result.selector ? { ResultSelector: result.selector } : {}),
         ResultPath: result.path,
-        Retry: [{ ErrorEquals: ['States.Timeout', 'ThrottlingException', 'DynamoDb.ProvisionedThroughputExceededException', 'SageMakerFeatureStoreRuntime.ThrottlingException'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+        // DynamoDB's errors are spelled DynamoDb.* by the SDK integrations and DynamoDB.* by the optimized ones (deleteItem).
+        Retry: [{
+          ErrorEquals: ['States.Timeout', 'ThrottlingException', 'DynamoDb.ProvisionedThroughputExceededException', 'DynamoDB.ProvisionedThroughputExceededException',
+            'DynamoDB.ThrottlingException', 'SageMakerFeatureStoreRuntime.ThrottlingException'],
+          IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2,
+        }],
       },
     });
   }
