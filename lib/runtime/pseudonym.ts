@@ -22,6 +22,13 @@ export class PseudonymInputError extends Error {
   override readonly name = 'PseudonymInputError';
 }
 
+/**
+ * What a pseudonym looks like: 64 lower-case hex digits. Erasers check it before they search: an
+ * upper-case one would match nothing in the stores and pass as erased, and a pattern character
+ * could match others' data.
+ */
+export const PSEUDONYM_PATTERN = /^[0-9a-f]{64}$/;
+
 // A lone UTF-16 surrogate has no UTF-8 encoding: Node would silently substitute U+FFFD, so distinct
 // inputs would collide, where Python's str.encode('utf-8') raises. Refuse it like Python does.
 const LONE_SURROGATE = /\p{Cs}/u;

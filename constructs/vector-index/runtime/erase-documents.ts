@@ -46,6 +46,7 @@
  * MAX_WAITS, MAX_ATTEMPTS.
  */
 import { signedOpenSearchClient } from '../../../lib/runtime/opensearch';
+import { PSEUDONYM_PATTERN } from '../../../lib/runtime/pseudonym';
 
 /** What the erasure workflow sends: the store's spec and the subject's pseudonym. */
 export interface EraseDocumentsRequest {
@@ -86,7 +87,6 @@ export const DEFAULT_MAX_ATTEMPTS = 6;
 /** OpenSearch's default `index.max_result_window`: a search returns at most this many hits. */
 const MAX_PAGE_SIZE = 10_000;
 
-const PSEUDONYM = /^[0-9a-f]{64}$/;
 /** OpenSearch index names: lower case, none of `\ / * ? " < > | , #`, space or `:`, not starting with `_ - +`, not `.` or `..`. */
 const INDEX_NAME = /^(?![_\-+])(?!\.{1,2}$)[^A-Z\\/*?"<>|,# :]{1,255}$/;
 /** A field name (dots for nested fields), without control characters. */
@@ -156,7 +156,7 @@ export function checkRequest(request: EraseDocumentsRequest, settings: Pick<Eras
   if (typeof field !== 'string' || !FIELD_NAME.test(field)) {
     problems.push(`field must be a field name of 1-255 characters without spaces, but ${JSON.stringify(field)} was provided`);
   }
-  if (typeof pseudonym !== 'string' || !PSEUDONYM.test(pseudonym)) {
+  if (typeof pseudonym !== 'string' || !PSEUDONYM_PATTERN.test(pseudonym)) {
     // Never the value: it may be a raw identifier sent by mistake.
     problems.push(`pseudonym must be exactly 64 lower-case hexadecimal characters, but a ${typeof pseudonym}${typeof pseudonym === 'string' ? ` of ${pseudonym.length} characters` : ''} that is not one was provided`);
   }

@@ -21,6 +21,10 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { fetchSecret, parseAuthToken } from '../../../../lib/runtime/secrets';
 import { type ValkeyTarget, valkeyClient } from '../../../../lib/runtime/valkey';
+import { InvalidStoreSpecError, NotVerifiedError } from '../../../../lib/runtime/erasure-errors';
+import { PSEUDONYM_PATTERN } from '../../../../lib/runtime/pseudonym';
+
+export { InvalidStoreSpecError, NotVerifiedError };
 
 /** Keys SCAN looks at per round: enough that a cache of millions of keys takes thousands of rounds, not millions. */
 export const SCAN_COUNT = 1000;
@@ -59,11 +63,6 @@ export interface CacheKeysDeps {
   readonly log: (fields: Readonly<Record<string, unknown>>) => void;
 }
 
-/** The store entry is not one this function can act on; the message names fields, never values. */
-export class InvalidStoreSpecError extends Error {
-  override readonly name = 'InvalidStoreSpec';
-}
-
 /** The cache did not answer (connection refused or lost, timeout): the workflow retries. */
 export class CacheUnreachableError extends Error {
   override readonly name = 'CacheUnreachable';
@@ -73,14 +72,6 @@ export class CacheUnreachableError extends Error {
 export class CacheRefusedError extends Error {
   override readonly name = 'CacheRefused';
 }
-
-/** Keys of the subject are still there after the UNLINKs. */
-export class NotVerifiedError extends Error {
-  override readonly name = 'NotVerified';
-}
-
-/** Lower case only: the pseudonyms in keys are lower-case hex, and an upper-case one would match nothing and pass as erased. */
-const PSEUDONYM = /^[0-9a-f]{64}$/;
 
 /** The target in `input`, or every problem with it at once. */
 export function cacheKeysTargetOf(input: unknown): CacheKeysTarget {
@@ -95,7 +86,7 @@ export function cacheKeysTargetOf(input: unknown): CacheKeysTarget {
   if (spec.kind !== 'cacheKeys') problems.push('kind must be cacheKeys');
   if (!Number.isInteger(spec.port) || (spec.port as number) < 1 || (spec.port as number) > 65535) problems.push('port must be a whole number from 1 to 65535');
   if (spec.tls !== undefined && typeof spec.tls !== 'boolean') problems.push('tls must be a boolean when given');
-  if (typeof spec.pseudonym !== 'string' || !PSEUDONYM.test(spec.pseudonym)) problems.push('pseudonym must be 64 lower-case hex digits');
+  if (typeof spec.pseudonym !== 'string' || !PSEUDONYM_PATTERN.test(spec.pseudonym)) problems.push('pseudonym must be 64 lower-case hex digits');
   if (problems.length > 0) {
     throw new InvalidStoreSpecError(`the cacheKeys store entry cannot be erased: ${problems.join('; ')}`);
   }

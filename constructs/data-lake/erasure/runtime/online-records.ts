@@ -37,6 +37,10 @@ import {
   type SageMakerFeatureStoreRuntimeClientConfig,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { InvalidStoreSpecError, NotVerifiedError } from '../../../../lib/runtime/erasure-errors';
+import { PSEUDONYM_PATTERN } from '../../../../lib/runtime/pseudonym';
+
+export { InvalidStoreSpecError, NotVerifiedError };
 
 /** Records looked at once: each is a GetRecord and perhaps a DeleteRecord, well within the online store's throughput. */
 export const RECORD_CONCURRENCY = 8;
@@ -92,11 +96,6 @@ export interface OnlineRecordsDeps extends OnlineRecordsIo {
   readonly log: (fields: Readonly<Record<string, unknown>>) => void;
 }
 
-/** The payload is not one this function can act on; the message names fields, never values. */
-export class InvalidStoreSpecError extends Error {
-  override readonly name = 'InvalidStoreSpec';
-}
-
 /** The record list is missing or is not the result of the record query. */
 export class InvalidRecordListError extends Error {
   override readonly name = 'InvalidRecordList';
@@ -112,13 +111,6 @@ export class FeatureStoreRefusedError extends Error {
   override readonly name = 'FeatureStoreRefused';
 }
 
-/** Deleted records hold the subject again. */
-export class NotVerifiedError extends Error {
-  override readonly name = 'NotVerified';
-}
-
-/** Lower case only: the pseudonyms in records are lower-case hex, and an upper-case one would match nothing and pass as erased. */
-const PSEUDONYM = /^[0-9a-f]{64}$/;
 /** Feature Store's pattern for feature and feature group names. */
 const NAME = '[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]){0,63}';
 const FEATURE_NAME = new RegExp(`^${NAME}$`);
@@ -137,7 +129,7 @@ export function onlineRecordsInputOf(input: unknown): OnlineRecordsInput {
   }
   if (typeof spec.feature !== 'string' || !FEATURE_NAME.test(spec.feature)) problems.push('feature must be a feature name');
   if (!MATCHES.includes(spec.match as RecordMatch)) problems.push(`match must be one of ${MATCHES.join(', ')}`);
-  if (typeof spec.pseudonym !== 'string' || !PSEUDONYM.test(spec.pseudonym)) problems.push('pseudonym must be 64 lower-case hex digits');
+  if (typeof spec.pseudonym !== 'string' || !PSEUDONYM_PATTERN.test(spec.pseudonym)) problems.push('pseudonym must be 64 lower-case hex digits');
   if (spec.eventTimeType !== undefined && spec.eventTimeType !== 'String' && spec.eventTimeType !== 'Fractional') {
     problems.push('eventTimeType must be String or Fractional when given');
   }

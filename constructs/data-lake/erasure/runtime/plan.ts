@@ -14,7 +14,7 @@
  * AUDIT_RETENTION_DAYS (the audit records' TTL).
  */
 import { createHash } from 'node:crypto';
-import { pseudonymize } from '../../../../lib/runtime/pseudonym';
+import { pseudonymize, PSEUDONYM_PATTERN } from '../../../../lib/runtime/pseudonym';
 
 /** A store as the registry describes it (see stores.ts, storeSpec). */
 export interface StoreSpec {
@@ -119,7 +119,6 @@ export function requestHash(requestId: string): string {
   return createHash('sha256').update(requestId, 'utf8').digest('hex');
 }
 
-const PSEUDONYM = /^[0-9a-f]{64}$/;
 
 function subjectPseudonymsOf(value: unknown, known: ReadonlySet<string>): Map<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
@@ -130,7 +129,7 @@ function subjectPseudonymsOf(value: unknown, known: ReadonlySet<string>): Map<st
     if (!IDENTIFIER.test(name) || !known.has(name)) {
       throw new ErasureRequestError(`subjectPseudonyms has an identifier no registered store is keyed by; known: ${[...known].sort().join(', ') || 'none'}`);
     }
-    if (typeof pseudonym !== 'string' || !PSEUDONYM.test(pseudonym)) {
+    if (typeof pseudonym !== 'string' || !PSEUDONYM_PATTERN.test(pseudonym)) {
       throw new ErasureRequestError(`subjectPseudonyms.${name} must be a pseudonym (64 lower-case hex digits)`);
     }
     pseudonyms.set(name, pseudonym);
