@@ -191,7 +191,7 @@ def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]
 
 def check_collection(args: argparse.Namespace) -> str:
     """Checks ``--endpoint`` (https, or http with ``--allow-http``; no path), ``--index`` (an
-    OpenSearch index name), ``--run-id`` and ``--max-attempts``; the region from the environment."""
+    OpenSearch index name), ``--run-id`` and ``--max-attempts``, and returns the region of the environment."""
     parsed = urllib.parse.urlsplit(args.endpoint)
     schemes = ("https", "http") if args.allow_http else ("https",)
     if parsed.scheme not in schemes or not parsed.hostname or parsed.path.strip("/") or parsed.query:
