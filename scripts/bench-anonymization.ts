@@ -7,13 +7,12 @@
  * Options: --rows=N (300,000), --files=N (8), --cores=N (2, the machine's cores by default at most).
  */
 import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeBenchmarkSection } from './benchmarks-doc';
 import { ANONYMIZATION_ROWS_PER_CORE_SECOND } from '../lib/sizing';
 
 const ROOT = path.resolve(__dirname, '..');
-const SECTION = '\n## Anonymization';
 
 interface Result {
   python: string;
@@ -55,13 +54,7 @@ function main(): void {
       + 'for S3 reads and busy instances, and lets a run take half its window.',
     '',
   ].join('\n');
-  const target = path.join(ROOT, 'docs', 'benchmarks.md');
-  const existing = fs.readFileSync(target, 'utf8');
-  const start = existing.indexOf(SECTION);
-  const serving = existing.indexOf('\n## Serving');
-  const before = start >= 0 ? existing.slice(0, start) : serving >= 0 ? existing.slice(0, serving) : existing;
-  const after = serving >= 0 ? existing.slice(serving) : '';
-  fs.writeFileSync(target, `${before.trimEnd()}\n\n${section}${after}`);
+  writeBenchmarkSection(section, '## Serving');
   process.stdout.write(`${section}\nwritten to docs/benchmarks.md\n`);
 }
 

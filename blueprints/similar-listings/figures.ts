@@ -53,6 +53,18 @@ export interface SimilarListingsAssumptions {
   readonly indexingListingsPerSecondPerInstance: number;
   /** Time the daily re-indexing must take, between the daily training and the morning traffic. 2 hours. */
   readonly reindexWindow: Duration;
+  /**
+   * Items per second one cache loader writes into the embeddings cache (one Processing instance,
+   * BatchWriteItem of 25 on 4 threads). Assumed: 3,000, as for people you may know; not measured.
+   */
+  readonly cacheLoadItemsPerSecond: number;
+  /**
+   * Documents per second one vector loader bulk-indexes into the collection (one Processing
+   * instance, `_bulk` of 500 on 4 threads). Assumed: 2,000, not measured: below the cache's, for
+   * a document carries the vector as JSON text and the collection builds the graph as it indexes;
+   * the collection's indexing capacity (OCUs, up to the account's limit) bounds the loaders together.
+   */
+  readonly vectorLoadDocumentsPerSecond: number;
 }
 
 /** The similar listings blueprint's figures. */
@@ -76,6 +88,8 @@ export const SIMILAR_LISTINGS_FIGURES: SimilarListingsFigures = {
     maxAverageBookedRank: 100,
     indexingListingsPerSecondPerInstance: 2_000,
     reindexWindow: Duration.hours(2),
+    cacheLoadItemsPerSecond: 3_000,
+    vectorLoadDocumentsPerSecond: 2_000,
   },
 };
 
@@ -85,6 +99,7 @@ export function checkSimilarListingsFigures(figures: SimilarListingsFigures, who
     positiveNumber('listings'), wholeAtLeast('embeddingDimensions', 1), positiveNumber('searchSessionsPerDay'),
     positiveNumber('listingViewsPerSession'), positiveNumber('peakToAverage'), wholeAtLeast('candidatesPerRequest', 1),
     positiveNumber('perInstanceThroughputQps'), positiveNumber('maxAverageBookedRank'), positiveNumber('indexingListingsPerSecondPerInstance'),
+    positiveNumber('cacheLoadItemsPerSecond'), positiveNumber('vectorLoadDocumentsPerSecond'),
     positiveDuration('latencyBudget'), positiveDuration('reindexWindow'),
   ]);
   const endpointMs = figures.assumptions.latencyBudget.toMilliseconds();

@@ -2,7 +2,8 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { SIMILAR_LISTINGS, SIMILAR_LISTINGS_FIGURES, SIMLIST_INDEX_NAME, SimilarListingsFigures, SimilarListingsStack } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
-import { peakRate, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
+import { LOAD_MAX_RUNTIME } from '../../constructs/batch-transform';
+import { peakRate, sizeBatch, sizeEndpoint, sizeVectorIndex } from '../../lib/sizing';
 import { expectPrivateServingApi, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(SIMILAR_LISTINGS);
@@ -70,6 +71,7 @@ test('figures and sizing are recorded in the template metadata', () => {
   expect(metadata[FIGURES_METADATA].chapter).toEqual({ retrainInterval: '1 day' });
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual([
     'similar-listing requests', 'listing vector index', 'rerank endpoint', 'serving path', 'daily indexing transform',
+    'daily indexing cache loaders', 'daily indexing vector loaders',
   ]);
 });
 
@@ -94,6 +96,11 @@ test('indexes every listing daily: the served model embeds it, the loader writes
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":1,');
   const policy = JSON.stringify(Object.values(s.template.findResources('AWS::OpenSearchServerless::AccessPolicy'))[0]);
   expect(policy).toContain('IndexingVectorLoadRole');
+  // 7M listings fit one loader of each kind within 4 h (0.6 h and 1 h): no shards, the loaders clean up themselves.
+  const loads = [a.cacheLoadItemsPerSecond, a.vectorLoadDocumentsPerSecond].map((rate) => sizeBatch({ records: a.listings, recordsPerSecondPerInstance: rate, window: LOAD_MAX_RUNTIME }));
+  expect(loads.map((l) => l.instanceCount)).toEqual([1, 1]);
+  expect(definition).not.toContain('ShardedByS3Key');
+  expect(definition).not.toContain('clean_vectors.py');
 });
 
 describe('the request path', () => {

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { addSimilarListingsDatasets } from './datasets';
 import { SIMILAR_LISTINGS_FIGURES, SimilarListingsFigures, checkSimilarListingsFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelRelease } from '../../constructs/release';
@@ -58,6 +58,9 @@ export class SimilarListingsStack extends Stack {
     }, 'similar-listing requests', `${who}.assumptions`);
     const indexMemory = sizeVectorIndex({ vectors: a.listings, dimensions: a.embeddingDimensions });
     const reindex = sizeBatch({ records: a.listings, recordsPerSecondPerInstance: a.indexingListingsPerSecondPerInstance, window: a.reindexWindow }, who);
+    // The two loads after it, each within LOAD_MAX_RUNTIME, at rates of their own: DynamoDB's and the collection's.
+    const cacheLoad = sizeBatch({ records: a.listings, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: LOAD_MAX_RUNTIME }, who);
+    const vectorLoad = sizeBatch({ records: a.listings, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: LOAD_MAX_RUNTIME }, who);
 
     // Retrieval: every listing's embedding (cold-started ones included) in the vector index.
     const index = new VectorIndex(this, 'ListingIndex', {
@@ -115,9 +118,11 @@ export class SimilarListingsStack extends Stack {
       ttl: Duration.days(2),
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ hour: '5', minute: '0' }),
+      loadInstanceCount: cacheLoad.instanceCount,
       vectorIndex: {
         index, indexName: SIMLIST_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['region', 'room_type', 'price_per_night'],
+        loadInstanceCount: vectorLoad.instanceCount,
       },
     });
     // The endpoint (embedding fetcher and re-ranker) gets a version once the index holds that
@@ -181,6 +186,8 @@ export class SimilarListingsStack extends Stack {
       'rerank endpoint': endpoint.variants[0].capacity,
       'serving path': serving.capacity,
       'daily indexing transform': reindex,
+      'daily indexing cache loaders': cacheLoad,
+      'daily indexing vector loaders': vectorLoad,
     });
   }
 }

@@ -80,6 +80,18 @@ export interface VideoRecommendationAssumptions {
   /** Time the daily re-embedding of the indexed videos must take, after the daily training. 3 hours. */
   readonly reindexWindow: Duration;
   /**
+   * Items per second one cache loader writes into the embeddings cache (one Processing instance,
+   * BatchWriteItem of 25 on 4 threads). Assumed: 3,000, as for people you may know; not measured.
+   */
+  readonly cacheLoadItemsPerSecond: number;
+  /**
+   * Documents per second one vector loader bulk-indexes into the collection (one Processing
+   * instance, `_bulk` of 500 on 4 threads). Assumed: 2,000, not measured: below the cache's, for
+   * a document carries the vector as JSON text and the collection builds the graph as it indexes;
+   * the collection's indexing capacity (OCUs, up to the account's limit) bounds the loaders together.
+   */
+  readonly vectorLoadDocumentsPerSecond: number;
+  /**
    * The A/B test of a new ranker version (the release loop, on the ranking endpoint), once that
    * endpoint has a challenger variant; until then an approved version replaces the ranker under the
    * endpoint's blue/green guardrails, and these figures wait. The metric is watch time per user in
@@ -122,6 +134,8 @@ export const VIDEO_RECOMMENDATION_FIGURES: VideoRecommendationFigures = {
     retrainInterval: Duration.days(1),
     indexingVideosPerSecondPerInstance: 5_000,
     reindexWindow: Duration.hours(3),
+    cacheLoadItemsPerSecond: 3_000,
+    vectorLoadDocumentsPerSecond: 2_000,
     abTest: { metric: 'watch_time_s', minimumDetectableEffect: 0.01, baselineMean: 1800, baselineStdDev: 2700 },
   },
 };
@@ -139,6 +153,7 @@ export function checkVideoRecommendationFigures(figures: VideoRecommendationFigu
     positiveNumber('watchEventBytes'), positiveNumber('peakToAverage'), positiveNumber('indexedVideos'), wholeAtLeast('embeddingDimensions', 1),
     wholeAtLeast('candidatesPerRequest', 1), positiveNumber('userTowerThroughputQps'), positiveNumber('rankingThroughputQps'),
     positiveNumber('cachedUserFeatureBytes'), positiveNumber('indexingVideosPerSecondPerInstance'),
+    positiveNumber('cacheLoadItemsPerSecond'), positiveNumber('vectorLoadDocumentsPerSecond'),
     positiveDuration('retrainInterval', Duration.minutes(1)), positiveDuration('reindexWindow'),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, a.abTest);

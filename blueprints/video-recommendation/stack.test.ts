@@ -4,7 +4,8 @@ import {
   VIDEO_RECOMMENDATION, VIDEO_RECOMMENDATION_FIGURES, VREC_INDEX_NAME, VREC_POPULAR_KEY, VREC_POPULAR_OVERALL_KEY, VideoRecommendationFigures, VideoRecommendationStack,
 } from '.';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
-import { peakRate, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
+import { LOAD_MAX_RUNTIME } from '../../constructs/batch-transform';
+import { peakRate, sizeBatch, sizeCache, sizeEndpoint, sizeStream, sizeVectorIndex } from '../../lib/sizing';
 import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint, workflowDefinition } from '../../test/support/blueprint';
 
 const s = synthBlueprint(VIDEO_RECOMMENDATION);
@@ -93,6 +94,7 @@ test('figures and sizing are recorded in the template metadata', () => {
   expect(metadata[FIGURES_METADATA].chapter).toEqual({ videos: 10_000_000_000, latencyBudget: '200 millis' });
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toEqual(expect.arrayContaining([
     'ranking endpoint', 'user tower endpoint', 'vector index, full 10B catalogue (not deployed)', 'vector index, deployed recommendable subset',
+    'daily indexing cache loaders', 'daily indexing vector loaders',
   ]));
 });
 
@@ -118,6 +120,19 @@ test('candidate index: daily, the video tower embeds the recommendable videos an
   expect(JSON.stringify(resolver.Properties.Environment.Variables.TRANSFORM_MODEL_SETTINGS)).toMatch(/\{"Fn::GetAtt":\["UserTowerEndpointChampionModel[0-9A-F]{8}","ModelName"\]\}/);
   // ceil(100M videos / (5,000 videos/s × 10,800 s)) = 2 instances.
   expect(definition).toContain('\\"TransformResources\\":{\\"InstanceType\\":\\"ml.c5.xlarge\\",\\"InstanceCount\\":2,');
+});
+
+test('the candidate index\'s loads are sized apart within the loaders\' 4 h: 3 cache loaders, 4 vector loaders', () => {
+  const cacheLoad = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: LOAD_MAX_RUNTIME });
+  const vectorLoad = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: LOAD_MAX_RUNTIME });
+  // By hand: ceil(100M / (3,000 × 14,400)) = ceil(2.3) = 3; ceil(100M / (2,000 × 14,400)) = ceil(3.5) = 4.
+  expect([cacheLoad.instanceCount, vectorLoad.instanceCount]).toEqual([3, 4]);
+  const definition = workflowDefinition(s.template, 'LoadVectors');
+  expect(definition).toContain('\\"ClusterConfig\\":{\\"InstanceCount\\":3,');
+  expect(definition).toContain('\\"ClusterConfig\\":{\\"InstanceCount\\":4,');
+  // 96 export parts, a multiple of both: 32 per cache loader, 24 per vector loader.
+  expect(definition).toMatch(/crc32\(to_utf8\(CAST\([^)]*\)\)\), 96\) AS/);
+  expect(definition).toContain('clean_vectors.py');
 });
 
 describe('the request path', () => {

@@ -5,7 +5,7 @@ import { VREC_TRAINING_COLUMNS, addVideoRecommendationDatasets } from './dataset
 import { VREC_RECENT_WATCH_FEATURES, VREC_USER_FEATURES } from './features';
 import { VIDEO_RECOMMENDATION_FIGURES, VideoRecommendationFigures, checkVideoRecommendationFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { FeatureStore } from '../../constructs/feature-store';
@@ -210,6 +210,9 @@ export class VideoRecommendationStack extends Stack {
     // Candidate index, daily after training: the video tower (the user tower's artifact) embeds the
     // recommendable videos; the loader writes them into the index with the channel's pseudonym (erasure).
     const reindex = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
+    // The two loads after it, each within LOAD_MAX_RUNTIME, at rates of their own: DynamoDB's and the collection's.
+    const cacheLoad = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: LOAD_MAX_RUNTIME }, who);
+    const vectorLoad = sizeBatch({ records: a.indexedVideos, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: LOAD_MAX_RUNTIME }, who);
     const indexing = new BatchTransform(this, 'Indexing', {
       lake, network, name: 'vrec-indexing', source: videos, keyColumn: 'video_id', columns: ['video_id', 'video_length_s', 'video_language'],
       model: userTower.variants[0].model,
@@ -218,9 +221,11 @@ export class VideoRecommendationStack extends Stack {
       cache: embeddings,
       format: TransformFormat.JSON_LINES, instanceType: 'ml.c5.xlarge', instanceCount: reindex.instanceCount,
       ttl: Duration.days(2), transformTimeout: a.reindexWindow, schedule: scheduler.ScheduleExpression.cron({ hour: '4', minute: '0' }),
+      loadInstanceCount: cacheLoad.instanceCount,
       vectorIndex: {
         index, indexName: VREC_INDEX_NAME, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['channel_id', 'video_language', 'video_length_s'],
+        loadInstanceCount: vectorLoad.instanceCount,
       },
     });
     // The user tower gets a version once the index holds that version's video-tower embeddings
@@ -238,6 +243,7 @@ export class VideoRecommendationStack extends Stack {
       'recommendation requests': requests, 'watch events': watches, 'recent-watch stream shards': stream, 'user feature cache': cacheSize,
       'vector index, full 10B catalogue (not deployed)': fullCatalogue, 'vector index, deployed recommendable subset': deployedIndex,
       'user tower endpoint': userTower.variants[0].capacity, 'serving path': serving.capacity, 'ranking endpoint': ranking.variants[0].capacity, 'daily indexing transform': reindex,
+      'daily indexing cache loaders': cacheLoad, 'daily indexing vector loaders': vectorLoad,
     });
   }
 }

@@ -51,6 +51,18 @@ export interface VideoSearchAssumptions {
   readonly indexingVideosPerSecondPerInstance: number;
   /** Time one re-embedding of the whole catalogue must take. Assumed: 1 day, so new uploads are searchable the next day. */
   readonly reindexWindow: Duration;
+  /**
+   * Items per second one cache loader writes into the embeddings cache (one Processing instance,
+   * BatchWriteItem of 25 on 4 threads). Assumed: 3,000, as for people you may know; not measured.
+   */
+  readonly cacheLoadItemsPerSecond: number;
+  /**
+   * Documents per second one vector loader bulk-indexes into the collection (one Processing
+   * instance, `_bulk` of 500 on 4 threads). Assumed: 2,000, not measured: below the cache's, for
+   * a document carries the vector as JSON text and the collection builds the graph as it indexes;
+   * the collection's indexing capacity (OCUs, up to the account's limit) bounds the loaders together.
+   */
+  readonly vectorLoadDocumentsPerSecond: number;
 }
 
 /** Chapter 4's figures and the blueprint's assumptions. */
@@ -75,6 +87,8 @@ export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
     tokenBuckets: 8_192,
     indexingVideosPerSecondPerInstance: 2_000,
     reindexWindow: Duration.days(1),
+    cacheLoadItemsPerSecond: 3_000,
+    vectorLoadDocumentsPerSecond: 2_000,
   },
 };
 
@@ -88,6 +102,7 @@ export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string
     wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1),
     wholeAtLeast('candidatesPerSearch', 1), positiveNumber('catalogueVideos'), positiveNumber('dailyActiveUsers'), positiveNumber('searchesPerUserPerDay'),
     numberAtLeast('peakToAverage', 1), positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingVideosPerSecondPerInstance'),
+    positiveNumber('cacheLoadItemsPerSecond'), positiveNumber('vectorLoadDocumentsPerSecond'),
     positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),
   ]);
   const a = figures.assumptions;

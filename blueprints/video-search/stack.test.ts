@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Duration, Stage, aws_s3_assets as s3assets } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { VIDEO_SEARCH, VIDEO_SEARCH_FIGURES, VIDEO_SEARCH_NAMES, VideoSearchStack } from '.';
+import { LOAD_MAX_RUNTIME } from '../../constructs/batch-transform';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
 import { dailyVolume, peakRate, sizeBatch, sizeEndpoint } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
@@ -44,6 +45,23 @@ test('the video indexing pipeline re-embeds the catalogue every day', () => {
   expect(definition).toContain('bt-vsearch-indexing-');
   s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 3 * * ? *)' });
   s.template.hasResourceProperties('AWS::CloudWatch::Alarm', Match.objectLike({ MetricName: 'Succeeded', Namespace: 'mlsd/BatchTransform' }));
+});
+
+test('the two loads after the transform are sized apart, each within the loaders\' 4 h: 24 cache loaders, 35 vector loaders', () => {
+  const cacheLoad = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: LOAD_MAX_RUNTIME });
+  const vectorLoad = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: LOAD_MAX_RUNTIME });
+  // By hand: 3,000 items/s × 14,400 s = 43.2M per cache loader, ceil(1B / 43.2M) = 24;
+  // 2,000 documents/s × 14,400 s = 28.8M per vector loader, ceil(1B / 28.8M) = 35.
+  expect([cacheLoad.instanceCount, vectorLoad.instanceCount]).toEqual([24, 35]);
+  const definition = workflowDefinition(s.template, 'LoadVectors');
+  expect(definition).toContain('\\"ClusterConfig\\":{\\"InstanceCount\\":24,');
+  expect(definition).toContain('\\"ClusterConfig\\":{\\"InstanceCount\\":35,');
+  expect(definition.match(/ShardedByS3Key/g)).toHaveLength(2);
+  // 70 export parts: 2 for each vector loader, at most 3 for a cache loader (2.9 on average).
+  expect(definition).toMatch(/crc32\(to_utf8\(CAST\([^)]*\)\)\), 70\) AS/);
+  // The vector loaders' failures are judged on their sum; then one job deletes the earlier run's documents.
+  expect(definition).toContain('\\"VectorFailuresWithinBudget\\"');
+  expect(definition).toContain('clean_vectors.py');
 });
 
 test('the vector index is an OpenSearch Serverless vector collection the request path reads', () => {
@@ -111,6 +129,8 @@ test('figures and sizing are recorded in the template metadata', () => {
     'serving path',
     'VideoIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
+    'Indexing cache loaders',
+    'Indexing vector loaders',
   ]);
 });
 

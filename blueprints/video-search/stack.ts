@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { addVideoSearchDatasets } from './datasets';
 import { VIDEO_SEARCH_FIGURES, VideoSearchFigures, checkVideoSearchFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { BatchTransform, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelRelease } from '../../constructs/release';
@@ -105,6 +105,9 @@ export class VideoSearchStack extends Stack {
 
     // Video indexing pipeline: embed every catalogue video from its frames, into the prediction cache.
     const reindex = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.indexingVideosPerSecondPerInstance, window: a.reindexWindow }, who);
+    // The two loads after it, each within LOAD_MAX_RUNTIME, at rates of their own: DynamoDB's and the collection's.
+    const cacheLoad = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: LOAD_MAX_RUNTIME }, who);
+    const vectorLoad = sizeBatch({ records: a.catalogueVideos, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: LOAD_MAX_RUNTIME }, who);
     const embeddings = new PredictionCache(this, 'VideoEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
     const indexing = new BatchTransform(this, 'Indexing', {
       lake,
@@ -123,11 +126,13 @@ export class VideoSearchStack extends Stack {
       ttl: Duration.days(3),
       transformTimeout: a.reindexWindow,
       schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' }),
+      loadInstanceCount: cacheLoad.instanceCount,
       // ... and into the video index: one document per video, with the uploader's pseudonym (for
       // erasure), the language (both searches' filter), and the title and tags as text (the text search).
       vectorIndex: {
         index, indexName: VIDEO_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['uploader_id', 'language', 'title', 'tags'], textFields: ['title', 'tags'],
+        loadInstanceCount: vectorLoad.instanceCount,
       },
     });
     // The query (text) encoder gets a version once the index holds that version's video embeddings:
@@ -202,6 +207,8 @@ export class VideoSearchStack extends Stack {
       'serving path': serving.capacity,
       'VideoIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
+      'Indexing cache loaders': cacheLoad,
+      'Indexing vector loaders': vectorLoad,
     });
   }
 }

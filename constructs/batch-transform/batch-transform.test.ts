@@ -2,7 +2,8 @@ import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemak
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, dataProcessing, exportParts, scheduleCadence, vectorIndexBody,
+  BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, VECTOR_SUMMARY_COUNTS, dataProcessing, exportParts,
+  scheduleCadence, vectorIndexBody,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
@@ -698,6 +699,15 @@ describe('sharded load', () => {
     expect(exportParts(loaders)).toBe(parts);
   });
 
+  test.each<[string, number[], number | undefined]>([
+    ['1 and 1', [1, 1], undefined], ['24 and 1', [24, 1], 96], ['1 and 4', [1, 4], 100], ['24 and 24', [24, 24], 96],
+    // A multiple of both when one fits; else the count whose busiest instance is nearest the average (24 loaders: 3 parts of 70 at most, 2.9 on average).
+    ['4 and 6', [4, 6], 96], ['3 and 4', [3, 4], 96], ['24 and 35', [24, 35], 70], ['35 and 4', [35, 4], 70],
+    ['a token and 4', [Token.asNumber(Lazy.number({ produce: () => 6 })), 4], 100],
+  ])('loads of %s instances: the export has %s parts', (_name, loaders, parts) => {
+    expect(exportParts(...loaders)).toBe(parts);
+  });
+
   test('fails if an exported column is named like the partition column', () => {
     const s = setup();
     const parts = s.lake.addDataset('parts', {
@@ -708,7 +718,7 @@ describe('sharded load', () => {
       ],
     });
     expect(() => new BatchTransform(s.stack, 'Pymk', props(s, { source: parts, columns: undefined, loadInstanceCount: 2 })))
-      .toThrow(/^BatchTransform Predictions\/Pymk: with loadInstanceCount above 1 the export is partitioned by a column 'export_part'/);
+      .toThrow(/^BatchTransform Predictions\/Pymk: with loadInstanceCount \(or vectorIndex\.loadInstanceCount\) above 1 the export is partitioned by a column 'export_part'/);
     expect(() => new BatchTransform(s.stack, 'Pymk2', props(s, { name: 'pymk2', source: parts, columns: undefined }))).not.toThrow();
   });
 
@@ -721,7 +731,7 @@ describe('sharded load', () => {
     expect(Object.keys(definition(one.stack).States)).toContain('ReadSummary');
   });
 
-  test('with a vector index, the vector load follows the summed summaries', () => {
+  test('with a vector index, the vector load follows the summed summaries, on as many instances by default', () => {
     const s = setup();
     const index = new VectorIndex(s.stack, 'Index', { collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30) });
     new BatchTransform(s.stack, 'Pymk', props(s, {
@@ -729,9 +739,21 @@ describe('sharded load', () => {
     }));
     const { States: states } = definition(s.stack);
     expect(states.SumSummaries.Next).toBe('LoadVectors');
-    // The vector loader stays one instance over the whole output.
+    expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
+    expect(states.LoadVectors.Next).toBe('ListVectorSummaries');
+  });
+
+  test('vectorIndex.loadInstanceCount 1 keeps one vector loader over the whole output beside sharded cache loaders', () => {
+    const s = setup();
+    const index = new VectorIndex(s.stack, 'Index', { collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30) });
+    new BatchTransform(s.stack, 'Pymk', props(s, {
+      format: TransformFormat.JSON_LINES, loadInstanceCount: 3, vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', loadInstanceCount: 1 },
+    }));
+    const { States: states } = definition(s.stack);
     expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
     expect(JSON.stringify(states.LoadVectors.Parameters.ProcessingInputs)).not.toContain('ShardedByS3Key');
+    expect(states.LoadVectors.Next).toBe('ReadVectorSummary');
+    expect(states.CleanVectors).toBeUndefined();
   });
 
   test('a token loadInstanceCount is accepted and shards the load', () => {
@@ -999,5 +1021,180 @@ describe('vector index load', () => {
     expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
     const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
     expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]');
+  });
+});
+
+describe('sharded vector load', () => {
+  function vectorIndex(s: Setup): VectorIndex {
+    return new VectorIndex(s.stack, 'Index', {
+      collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30),
+    });
+  }
+
+  /** One cache loader, `vectorLoaders` vector loaders. */
+  function shardedVectors(s: Setup, vectorLoaders: number, more: Partial<BatchTransformProps> = {}): BatchTransformProps {
+    return props(s, {
+      format: TransformFormat.JSON_LINES,
+      vectorIndex: { index: vectorIndex(s), indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', embeddingField: 'embedding', loadInstanceCount: vectorLoaders },
+      ...more,
+    });
+  }
+
+  test('N vector loaders: the transform output is sharded by S3 key, the code and index body copied to each, each writes a summary per host', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
+    const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
+    expect(Object.keys(states)).toEqual([
+      'Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'SumVectorSummaries',
+      'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'CleanVectors', 'Failed',
+    ]);
+    // Transform, the cache loader, the vector loaders and the cleanup, an hour to spare.
+    expect(timeout).toBe((12 + 4 + 4 + 4 + 1) * 3600);
+
+    const load = states.LoadVectors;
+    expect(load.Parameters['ProcessingJobName.$']).toBe("States.Format('bv-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
+    expect(load.Parameters.ProcessingResources.ClusterConfig).toEqual({
+      InstanceCount: 4, InstanceType: 'ml.m5.large', VolumeSizeInGB: 30, VolumeKmsKeyId: expect.stringMatching(/^<GetAtt:LakeKey\w+\.Arn>$/),
+    });
+    expect(load.Parameters.ProcessingInputs).toEqual([
+      { InputName: 'code', S3Input: expect.objectContaining({ LocalPath: '/opt/ml/processing/code', S3DataDistributionType: 'FullyReplicated' }) },
+      { InputName: 'index', S3Input: expect.objectContaining({ LocalPath: '/opt/ml/processing/index', S3DataDistributionType: 'FullyReplicated' }) },
+      { InputName: 'predictions', S3Input: expect.objectContaining({
+        'S3Uri.$': expect.stringContaining('/_exports/transform-output/pymk/{}/'), 'LocalPath': '/opt/ml/processing/predictions', 'S3DataDistributionType': 'ShardedByS3Key',
+      }) },
+    ]);
+    const args = load.Parameters.AppSpecification['ContainerArguments.$'] as string;
+    // Every instance indexes under the run's id; each leaves <output>/<execution>/<current_host>.json.
+    expect(args).toMatch(/'--run-id', \$\$\.Execution\.Name, '--summary-dir', States\.Format\('\/opt\/ml\/processing\/output\/\{\}', \$\$\.Execution\.Name\)\)$/);
+    expect(args).not.toContain("'--summary',");
+    expect(load.Parameters.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri).toMatch(/\/_exports\/transform-vectors\/pymk\/$/);
+    // The cache loader is one instance: its summary is read as it always was.
+    expect(states.LoadPredictions.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
+    expect(states.ReadSummary.Next).toBe('LoadVectors');
+    // The export is split for the vector loaders all the same: 100 parts, 25 each.
+    expect(states.Export.Parameters['QueryString.$']).toContain('mod(crc32(to_utf8(CAST("user_id" AS varchar))), 100) AS "export_part"');
+  });
+
+  test('the workflow sums the summaries, checks maxFailureRate on the sum, and only then cleans up earlier runs\' documents', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadVectors.Next).toBe('ListVectorSummaries');
+    expect(states.ListVectorSummaries).toEqual(expect.objectContaining({
+      Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
+      Parameters: { 'Bucket': expect.stringMatching(/^<Ref:LakeCurated/), 'Prefix.$': "States.Format('_exports/transform-vectors/pymk/{}/', $$.Execution.Name)" },
+      ResultPath: '$.vectors',
+      Next: 'ReadVectorSummaries',
+    }));
+    expect(states.ReadVectorSummaries).toEqual(expect.objectContaining({ Type: 'Map', ItemsPath: '$.vectors.keys', ResultPath: '$.vectors.shards', Next: 'SumVectorSummaries' }));
+    expect(Object.keys(states.ReadVectorSummaries.ItemProcessor.States)).toEqual(['ReadVectorLoaderSummary']);
+
+    const sum = states.SumVectorSummaries;
+    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'VectorFailuresWithinBudget' });
+    const output = sum.Output as string;
+    expect(output).toMatch(/^\{% \(\$summaries := \$states\.input\.vectors\.shards\.summary; \$merge\(\[\$states\.input, \{"vectors": \{"summary": \{"loaders": \$count\(\$summaries\), /);
+    for (const count of VECTOR_SUMMARY_COUNTS) {
+      expect(output).toContain(`"${count}": $sum($summaries.${count})`);
+    }
+    // The budget is the run's: a fraction of the lines of all the instances, with the rate each was given.
+    const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
+    const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
+    expect(output).toContain(`"within_budget": ${failures} <= ${allowed}`);
+
+    expect(states.VectorFailuresWithinBudget).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.vectors.summary.within_budget', BooleanEquals: true, Next: 'CleanVectors' }],
+      Default: 'VectorFailuresExceeded',
+    });
+    // Beyond the budget the run fails as any other failure does, and the earlier documents stay.
+    expect(states.VectorFailuresExceeded).toEqual(expect.objectContaining({ Type: 'Pass', QueryLanguage: 'JSONata', Next: 'RecordFailure' }));
+    expect(states.VectorFailuresExceeded.Output).toMatch(/"error": \{"Error": "VectorFailureRateExceeded", "Cause": /);
+
+    const clean = states.CleanVectors;
+    expect(clean.Parameters['ProcessingJobName.$']).toBe("States.Format('bvc-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
+    expect(clean.Parameters.RoleArn).toMatch(/^<GetAtt:PymkVectorLoadRole\w+\.Arn>$/);
+    expect(clean.Parameters.AppSpecification.ContainerEntrypoint[2]).toContain('exec python3 /tmp/code/clean_vectors.py "$@"');
+    expect(clean.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
+      "^States\\.Array\\('--endpoint', '<GetAtt:Index\\w+\\.CollectionEndpoint>', '--index', 'user-embeddings', '--run-id', \\$\\$\\.Execution\\.Name, "
+      + "'--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.cleanup\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
+    expect(clean.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
+    // It reads no transform output, only its code.
+    expect(clean.Parameters.ProcessingInputs.map((i: { InputName: string }) => i.InputName)).toEqual(['code']);
+    expect(clean.Parameters.NetworkConfig).toEqual(expect.objectContaining({
+      EnableNetworkIsolation: false, VpcConfig: expect.objectContaining({ SecurityGroupIds: [expect.stringMatching(/^<GetAtt:PymkVectorLoadSecurityGroup\w+\.GroupId>$/)] }),
+    }));
+    expect(clean.Next).toBe('PublishSuccess');
+    // The sum lands where one loader's summary is: the metric reads the same path.
+    expect(states.PublishSuccess.Parameters.MetricData).toContainEqual(
+      { 'MetricName': 'VectorsIndexed', 'Dimensions': [{ Name: 'Pipeline', Value: 'pymk' }], 'Value.$': '$.vectors.summary.documents_indexed', 'Unit': 'Count' });
+    for (const name of ['LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'CleanVectors']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+    expect(states.ReadVectorSummary).toBeUndefined();
+  });
+
+  test('the workflow may run the cleanup jobs and pass them the vector loader\'s role; the run\'s summaries are readable as before', () => {
+    const s = setup();
+    const batch = new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
+    const statements = policyStatements(s.stack, 'PymkWorkflowRole');
+    const jobs = statements.filter((st) => [st.Action].flat().includes('sagemaker:CreateProcessingJob')).map((st) => JSON.stringify(st.Resource));
+    expect(jobs).toEqual(expect.arrayContaining([expect.stringContaining('processing-job/bv-pymk-*'), expect.stringContaining('processing-job/bvc-pymk-*')]));
+    const passed = statements.filter((st) => [st.Action].flat().includes('iam:PassRole')).flatMap((st) => [st.Resource].flat());
+    expect(passed).toContainEqual(s.stack.resolve(batch.vectorLoadRole!.roleArn));
+    const read = statements.find((st) => JSON.stringify(st.Resource).includes('/_exports/transform-vectors/pymk/*'));
+    expect(read?.Action).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+  });
+
+  test('a run with a model package group announces the version after the cleanup', () => {
+    const s = setup();
+    const { model, role } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 2, { model, modelRole: role, modelPackageGroupName: 'pymk-models' }));
+    const { States: states } = definition(s.stack);
+    expect(states.CleanVectors.Next).toBe('RanApprovedVersion');
+  });
+
+  test('a token vectorIndex.loadInstanceCount is accepted and shards the vector load', () => {
+    const s = setup();
+    const count = Token.asNumber(Lazy.number({ produce: () => 6 }));
+    new BatchTransform(s.stack, 'Pymk', shardedVectors(s, count));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(6);
+    expect(Object.keys(states)).toEqual(expect.arrayContaining(['SumVectorSummaries', 'CleanVectors']));
+    // The SQL needs a literal count: no split.
+    expect(states.Export.Parameters['QueryString.$']).not.toContain('export_part');
+  });
+
+  test.each<[string, number, RegExp]>([
+    ['0', 0, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 0 was provided/],
+    ['101', 101, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
+    ['1.5', 1.5, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],
+  ])('fails if vectorIndex.loadInstanceCount is %s, naming the construct and the prop', (_name, count, message) => {
+    const s = setup();
+    expect(() => new BatchTransform(s.stack, 'Pymk', shardedVectors(s, count))).toThrow(new RegExp(`^BatchTransform Predictions/Pymk: (.*; )?${message.source}`));
+  });
+
+  test('fails if an exported column is named like the partition column when only the vector load is sharded', () => {
+    const s = setup();
+    const parts = s.lake.addDataset('parts', {
+      retention: RowRetention.exempt('A test table of items and scores: no row needs an age limit here.'),
+      columns: [
+        { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        { name: 'export_part', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
+      ],
+    });
+    expect(() => new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 2, { source: parts, columns: undefined })))
+      .toThrow(/with loadInstanceCount \(or vectorIndex\.loadInstanceCount\) above 1 the export is partitioned by a column 'export_part'/);
+  });
+
+  test('passes the gate with 8 vector loaders', () => {
+    const s = setup();
+    applyGate(s.app);
+    const { model } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 8, { model, schedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }));
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+    const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
+    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[CleanVectors:network-isolation]');
   });
 });

@@ -11,9 +11,12 @@ import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model
 import { exportParts, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
-  ResolvedProps, batchTransformProblems, modelColumns, staleInterval,
+  ResolvedProps, batchTransformProblems, modelColumns, staleInterval, vectorLoadInstanceCount,
 } from './validation';
-import { DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT, VectorIndexLoadOptions, vectorIndexBody } from './vector-load';
+import {
+  DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_CLEANUP_JOB_NAME_PREFIX, VECTOR_CLEANUP_SCRIPT, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT,
+  VectorIndexLoadOptions, vectorIndexBody, vectorSummaryTotals,
+} from './vector-load';
 import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
@@ -163,8 +166,8 @@ export interface BatchTransformProps {
   /**
    * Also bulk-index each prediction, an embedding, into this vector index: after the cache load,
    * a second Processing job (`runtime/load_vectors.py`, same instance type and storage as the
-   * cache loader) creates the index if needed and replaces the previous run's documents. Needs
-   * one prediction per key (no sort key).
+   * cache loader, on `vectorIndex.loadInstanceCount` instances) creates the index if needed and
+   * replaces the previous run's documents. Needs one prediction per key (no sort key).
    * @default - predictions go to the cache only
    */
   readonly vectorIndex?: VectorIndexLoadOptions;
@@ -284,7 +287,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // Several loaders share the transform output's files; the export is split so that there are enough of them.
     const loadInstanceCount = resolved.loadInstanceCount;
     const sharded = Token.isUnresolved(loadInstanceCount) || loadInstanceCount > 1;
-    const parts = exportParts(loadInstanceCount);
+    const parts = exportParts(loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1);
     const spec = {
       keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format,
       ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}),
@@ -417,17 +420,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       task.addCatch(recordFailure, { resultPath: '$.error' });
     }
 
-    // 5. With a vector index: after the cache load, the vector loader, and its counts.
+    // 5. With a vector index: after the cache load, the vector loader, and its counts (on several
+    //    instances: their sum, the failure budget, and the cleanup of earlier runs' documents).
     let definition = (resolveModel ? sfn.Chain.start(resolveModel.state).next(exportRows) : sfn.Chain.start(exportRows)).next(transform).next(load).next(loadSummary);
     const vectorPrefix = `_exports/transform-vectors/${name}/`;
     const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
+    const vectorCleanupJobPrefix = `${VECTOR_CLEANUP_JOB_NAME_PREFIX}-${name}`;
+    let vectorCleanup = false;
     if (vectorIndex) {
-      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns });
+      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorCleanupJobPrefix, vectorPrefix, outputUri, inputColumns }, recordFailure);
       this.vectorLoadRole = vectorLoad.role;
-      for (const task of vectorLoad.states) {
-        task.addCatch(recordFailure, { resultPath: '$.error' });
-      }
-      definition = definition.next(vectorLoad.states[0]).next(vectorLoad.states[1]);
+      vectorCleanup = vectorLoad.cleanup;
+      definition = definition.next(vectorLoad.chain);
     }
 
     // 6. A run that used an approved version announces it (lib/events/model-version.ts): a release
@@ -467,7 +471,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       definition: announce === undefined ? definition.next(publishSuccess) : definition,
       encryptionKey: key,
       logName: `transform-${name}`,
-      timeout: resolved.transformTimeout.plus(LOAD_MAX_RUNTIME).plus(vectorIndex ? LOAD_MAX_RUNTIME : Duration.seconds(0)).plus(Duration.hours(1)),
+      // Each loader job, and the cleanup after a sharded vector load, may take LOAD_MAX_RUNTIME.
+      timeout: resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (vectorIndex ? 1 : 0) + (vectorCleanup ? 1 : 0))))
+        .plus(Duration.hours(1)),
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
       'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
@@ -485,6 +491,11 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
       grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorJobPrefix, this.vectorLoadRole);
       grantBucketRead(lake.curatedBucket, this.stateMachine.role, `${vectorPrefix}*`);
+    }
+    if (this.vectorLoadRole && vectorCleanup) {
+      acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[CleanVectors:network-isolation]',
+        'The cleanup after a sharded vector load deletes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
+      grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorCleanupJobPrefix, this.vectorLoadRole);
     }
 
     // The transform job reads and writes S3 as the model's role.
@@ -716,14 +727,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
   /**
    * The vector loader (a Processing job in the VPC, admitted to the index's VPC endpoint on 443,
-   * `grantReadWrite` on the index) and the task that reads its counts.
+   * `grantReadWrite` on the index) and what reads its counts: the one instance's summary, or on
+   * several instances, the sum of theirs, `maxFailureRate` checked on it, and only then the cleanup
+   * of earlier runs' documents, which no instance may do on its own (runtime/load_vectors.py,
+   * "SHARDS"). Every task catches into `recordFailure`; `cleanup` says whether there is one.
    */
   private vectorLoadStates(
     options: VectorIndexLoadOptions,
     props: BatchTransformProps,
     resolved: ResolvedProps,
-    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
-  ): { role: iam.Role; states: [sfn.CustomState, sfn.CustomState] } {
+    names: { vectorJobPrefix: string; vectorCleanupJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
+    recordFailure: sfn.IChainable,
+  ): { role: iam.Role; chain: sfn.Chain; cleanup: boolean } {
     const lake = this.lake;
     const index = options.index;
     const bucketName = lake.curatedBucket.bucketName;
@@ -739,13 +754,26 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const securityGroup = props.network.securityGroupFor(this, 'VectorLoadSecurityGroup', `Vector loader of batch transform ${this.name}`);
     index.connections.allowDefaultPortFrom(securityGroup, `Vector loader of batch transform ${this.name}`);
 
+    const instanceCount = vectorLoadInstanceCount(resolved) ?? 1;
+    const sharded = Token.isUnresolved(instanceCount) || instanceCount > 1;
     const body = new assets.Asset(this, 'VectorIndexBody', { path: jsonFile('index', vectorIndexBody(options, props.source, props.keyColumn)) });
     const csv = resolved.format === TransformFormat.CSV;
     const documentFields = options.documentFields ?? [];
-    const loadVectors = processingJobState(this, 'LoadVectors', {
-      jobNamePrefix: names.vectorJobPrefix,
+    const job = {
       role,
       image,
+      outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
+      encryptionKey: lake.encryptionKey,
+      subnets: props.network.vpc.selectSubnets(props.network.subnets),
+      securityGroup,
+      instanceType: resolved.loadInstanceType,
+      volumeSizeGiB: resolved.loadVolumeSizeGiB,
+      maxRuntime: LOAD_MAX_RUNTIME,
+      networkIsolation: false,
+    };
+    const loadJob: ProcessingJobStateProps = {
+      ...job,
+      jobNamePrefix: names.vectorJobPrefix,
       code: ProcessingCode.fromBundle(this, 'VectorLoadScript', VECTOR_LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
       files: { index: body },
       arguments: [
@@ -762,28 +790,58 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         ...(csv ? ['--input-columns', String(names.inputColumns)] : []),
         '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
         '--run-id', { expression: '$$.Execution.Name' },
-        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') },
+        ...(sharded
+          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}`, '$$.Execution.Name') }]
+          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') }]),
       ],
       inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri } }],
-      outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
-      encryptionKey: lake.encryptionKey,
-      subnets: props.network.vpc.selectSubnets(props.network.subnets),
-      securityGroup,
-      instanceType: resolved.loadInstanceType,
-      volumeSizeGiB: resolved.loadVolumeSizeGiB,
-      maxRuntime: LOAD_MAX_RUNTIME,
-      networkIsolation: false,
+    };
+    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
+
+    if (!sharded) {
+      const loadVectors = processingJobState(this, 'LoadVectors', loadJob);
+      const readVectorSummary = new sfn.CustomState(this, 'ReadVectorSummary', {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:s3:getObject`,
+          Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
+          ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+          ResultPath: '$.vectors',
+        },
+      }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+      [loadVectors, readVectorSummary].forEach(catchFailure);
+      return { role, chain: sfn.Chain.start(loadVectors).next(readVectorSummary), cleanup: false };
+    }
+
+    const loadVectors = shardedProcessingJobState(this, 'LoadVectors', loadJob, { instanceCount, shardedInput: 'predictions' });
+    const { list, read, sum } = shardedSummaryStates(this, { bucketName, prefix: names.vectorPrefix }, { key: 'vectors', totals: vectorSummaryTotals(), loader: 'Vector' });
+    // Only once the run as a whole is within its budget may the previous run's documents go.
+    const clean = processingJobState(this, 'CleanVectors', {
+      ...job,
+      jobNamePrefix: names.vectorCleanupJobPrefix,
+      code: ProcessingCode.fromBundle(this, 'VectorCleanupScript', VECTOR_CLEANUP_SCRIPT, [VECTOR_LOAD_SCRIPT, JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
+      arguments: [
+        '--endpoint', index.collectionEndpoint,
+        '--index', options.indexName,
+        '--run-id', { expression: '$$.Execution.Name' },
+        // Beside the run's folder of summaries, not in it: the sum reads that folder.
+        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.cleanup.json`, '$$.Execution.Name') },
+      ],
+      inputs: [],
     });
-    const readVectorSummary = new sfn.CustomState(this, 'ReadVectorSummary', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:s3:getObject`,
-        Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
-        ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-        ResultPath: '$.vectors',
-      },
-    }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-    return { role, states: [loadVectors, readVectorSummary] };
+    const total = '$states.input.vectors.summary';
+    const exceeded = sfn.Pass.jsonata(this, 'VectorFailuresExceeded', {
+      outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
+        + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
+        + `& "); the previous run's documents were kept"}}]) %}`,
+    });
+    exceeded.next(recordFailure);
+    const budget = new sfn.Choice(this, 'VectorFailuresWithinBudget')
+      .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), clean)
+      .otherwise(exceeded);
+    [loadVectors, list, read, clean].forEach(catchFailure);
+    sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
+    return { role, chain: sfn.Chain.custom(loadVectors, [clean], clean), cleanup: true };
   }
 
   /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */

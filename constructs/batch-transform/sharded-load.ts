@@ -15,16 +15,31 @@ export const LOAD_INSTANCE_COUNT_RANGE = { min: 1, max: 100 } as const;
 export const LOAD_SUMMARY_COUNTS = ['files', 'unreadable_files', 'lines', 'items_written', 'malformed_lines', 'failed_items', 'retries', 'split_batches'] as const;
 
 /**
- * The parts the export is split into for `loaders` loaders (ShardedByS3Key gives each a share of
- * whole files): the largest multiple of `loaders` up to {@link MAX_EXPORT_PARTS}, so that each
- * loader gets as many parts, and the parts are small enough for the transform's instances to share
- * too. None for one loader, or a count known only at deployment (the SQL needs the literal).
+ * The parts the export is split into for sharded loads of `loaders` instances each (the cache
+ * loader's count and the vector loader's). ShardedByS3Key gives each instance a share of whole
+ * files, so a load of N instances over P parts ends when its busiest instance has loaded
+ * ceil(P / N) parts, where the average is P / N. The count is the one up to
+ * {@link MAX_EXPORT_PARTS} whose busiest instance, over every load, is nearest the average, the
+ * largest of those (small parts are also what the transform's instances share): for one load,
+ * the largest multiple of N (24 loaders: 96 parts), so that each instance gets as many parts; for
+ * two, a multiple of both when one fits (4 and 6: 96), else the nearest (24 and 35: 70, whose
+ * busiest cache loader takes 3 parts for an average of 2.9). Counts of 1, and counts known only at
+ * deployment (the SQL needs the literal), take no part in it; none of them left: no split.
  */
-export function exportParts(loaders: number): number | undefined {
-  if (Token.isUnresolved(loaders) || !Number.isInteger(loaders) || loaders <= 1 || loaders > MAX_EXPORT_PARTS) {
+export function exportParts(...loaders: number[]): number | undefined {
+  const sharded = loaders.filter((n) => !Token.isUnresolved(n) && Number.isInteger(n) && n > 1 && n <= MAX_EXPORT_PARTS);
+  if (sharded.length === 0) {
     return undefined;
   }
-  return loaders * Math.floor(MAX_EXPORT_PARTS / loaders);
+  // The busiest instance's share over the average is busiest(p) / p: compared as integers, cross-multiplied.
+  const busiest = (parts: number) => Math.max(...sharded.map((n) => Math.ceil(parts / n) * n));
+  let best = Math.max(...sharded);
+  for (let parts = best + 1; parts <= MAX_EXPORT_PARTS; parts++) {
+    if (busiest(parts) * best <= busiest(best) * parts) {
+      best = parts;
+    }
+  }
+  return best;
 }
 
 /** Summaries the workflow reads at once after a sharded load. */
@@ -52,14 +67,24 @@ export function shardedProcessingJobState(
 }
 
 /**
- * JSONata: the state's input with `load` replaced by `{ summary }`, where `summary` holds the sum
- * of each of {@link LOAD_SUMMARY_COUNTS} over the instances' summaries (`load.shards[*].summary`)
- * and `loaders`, how many summaries there were: the shape of a one-instance load's
- * `load.summary`, so that what follows reads `$.load.summary.items_written` either way.
+ * JSONata: the state's input with `<key>` replaced by `{ summary }`, where `summary` holds the sum
+ * of each of `counts` over the instances' summaries (`<key>.shards[*].summary`), `loaders`, how
+ * many summaries there were, and the `derived` fields (JSONata expressions, which may read the
+ * summaries as `$summaries`): the shape of a one-instance load's `<key>.summary`, so that what
+ * follows reads `$.<key>.summary.<count>` either way.
  */
+export function summaryTotals(key: string, counts: readonly string[], derived: Readonly<Record<string, string>> = {}): string {
+  const fields = [
+    '"loaders": $count($summaries)',
+    ...counts.map((count) => `"${count}": $sum($summaries.${count})`),
+    ...Object.entries(derived).map(([name, expression]) => `"${name}": ${expression}`),
+  ].join(', ');
+  return `{% ($summaries := $states.input.${key}.shards.summary; $merge([$states.input, {"${key}": {"summary": {${fields}}}}])) %}`;
+}
+
+/** {@link summaryTotals} of the cache loader: {@link LOAD_SUMMARY_COUNTS} under `load`, so that `PublishSuccess` reads `$.load.summary.items_written`. */
 export function loadSummaryTotals(): string {
-  const sums = LOAD_SUMMARY_COUNTS.map((count) => `"${count}": $sum($summaries.${count})`).join(', ');
-  return `{% ($summaries := $states.input.load.shards.summary; $merge([$states.input, {"load": {"summary": {"loaders": $count($summaries), ${sums}}}}])) %}`;
+  return summaryTotals('load', LOAD_SUMMARY_COUNTS);
 }
 
 /** Where the instances of a sharded load leave their summaries. */
@@ -69,26 +94,46 @@ export interface ShardedSummaryLocation {
   readonly prefix: string;
 }
 
+/** Which load's summaries {@link shardedSummaryStates} adds up. */
+export interface ShardedSummaryOptions {
+  /** The field of the state's input the summaries and their sum go to. */
+  readonly key: string;
+  /** The JSONata of the sum, normally {@link summaryTotals} under `key`. */
+  readonly totals: string;
+  /** Inserted in the states' ids (`List<loader>Summaries`, ...), so that two loads' states differ. */
+  readonly loader: string;
+}
+
+/** The cache loader's: `$.load`, {@link loadSummaryTotals}, states `ListSummaries`, `ReadSummaries`, `ReadLoaderSummary`, `SumSummaries`. */
+const CACHE_LOAD_SUMMARIES: ShardedSummaryOptions = { key: 'load', totals: loadSummaryTotals(), loader: '' };
+
 /**
  * The states that add up a sharded load's summaries: `ListSummaries` (the run's summary objects,
  * `s3:listObjectsV2`), `ReadSummaries` (an inline Map that reads each, `s3:getObject`) and
- * `SumSummaries` (a JSONata Pass state, {@link loadSummaryTotals}). Chained in that order; the
- * caller adds the catches of the first two (a Pass state cannot have one).
+ * `SumSummaries` (a JSONata Pass state, `options.totals`), with `options.loader` after `List`,
+ * `Read` and `Sum`. Chained in that order; the caller adds the catches of the first two (a Pass
+ * state cannot have one).
+ * @default options - the cache loader's
  */
-export function shardedSummaryStates(scope: Construct, location: ShardedSummaryLocation): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
+export function shardedSummaryStates(
+  scope: Construct,
+  location: ShardedSummaryLocation,
+  options: ShardedSummaryOptions = CACHE_LOAD_SUMMARIES,
+): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
   const partition = Stack.of(scope).partition;
+  const { key, loader } = options;
   const retry = { errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 };
-  const list = new sfn.CustomState(scope, 'ListSummaries', {
+  const list = new sfn.CustomState(scope, `List${loader}Summaries`, {
     stateJson: {
       Type: 'Task',
       Resource: `arn:${partition}:states:::aws-sdk:s3:listObjectsV2`,
       Parameters: { 'Bucket': location.bucketName, 'Prefix.$': statesFormat(`${location.prefix}{}/`, '$$.Execution.Name') },
       // At most 100 instances: one page (1,000 keys) holds every summary.
       ResultSelector: { 'keys.$': '$.Contents[*].Key' },
-      ResultPath: '$.load',
+      ResultPath: `$.${key}`,
     },
   }).addRetry(retry);
-  const readOne = new sfn.CustomState(scope, 'ReadLoaderSummary', {
+  const readOne = new sfn.CustomState(scope, `Read${loader}LoaderSummary`, {
     stateJson: {
       Type: 'Task',
       Resource: `arn:${partition}:states:::aws-sdk:s3:getObject`,
@@ -96,12 +141,12 @@ export function shardedSummaryStates(scope: Construct, location: ShardedSummaryL
       ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
     },
   }).addRetry(retry);
-  const read = new sfn.Map(scope, 'ReadSummaries', {
-    itemsPath: '$.load.keys',
+  const read = new sfn.Map(scope, `Read${loader}Summaries`, {
+    itemsPath: `$.${key}.keys`,
     itemSelector: { 'key.$': '$$.Map.Item.Value' },
-    resultPath: '$.load.shards',
+    resultPath: `$.${key}.shards`,
     maxConcurrency: SUMMARY_READ_CONCURRENCY,
   }).itemProcessor(readOne);
-  const sum = sfn.Pass.jsonata(scope, 'SumSummaries', { outputs: loadSummaryTotals() });
+  const sum = sfn.Pass.jsonata(scope, `Sum${loader}Summaries`, { outputs: options.totals });
   return { list, read, sum };
 }

@@ -109,6 +109,16 @@ function exportedColumns(p: ResolvedProps): string[] {
   return [...modelColumns(p), ...(p.vectorIndex?.documentFields ?? [])];
 }
 
+/** Instances of the vector loader (with `vectorIndex`): its own count, or the cache loader's. */
+export function vectorLoadInstanceCount(p: Pick<ResolvedProps, 'vectorIndex' | 'loadInstanceCount'>): number | undefined {
+  return p.vectorIndex === undefined ? undefined : p.vectorIndex.loadInstanceCount ?? p.loadInstanceCount;
+}
+
+/** Whether a load splits the transform output between instances (the export is then split into parts). */
+function anyLoadSharded(p: ResolvedProps): boolean {
+  return [p.loadInstanceCount, vectorLoadInstanceCount(p)].some((n) => known(n) && n > 1);
+}
+
 /** The staleness alarm's interval, when the schedule recurs and its interval is known. */
 export function staleInterval(p: Pick<ResolvedProps, 'schedule' | 'scheduleInterval'>): Duration | undefined {
   if (p.schedule === undefined) {
@@ -226,8 +236,13 @@ const RULES: readonly PropRule<ResolvedProps>[] = [
     message: (p) => `loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${p.loadInstanceCount} was provided`,
   },
   {
-    condition: (p) => known(p.loadInstanceCount) && p.loadInstanceCount > 1 && exportedColumns(p).includes(EXPORT_PART_FIELD),
-    message: () => `with loadInstanceCount above 1 the export is partitioned by a column '${EXPORT_PART_FIELD}', so no exported column (columns, vectorIndex.documentFields) may have that name`,
+    condition: (p) => outside(p.vectorIndex?.loadInstanceCount, LOAD_INSTANCE_COUNT_RANGE),
+    message: (p) => `vectorIndex.loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${p.vectorIndex?.loadInstanceCount} was provided`,
+  },
+  {
+    condition: (p) => anyLoadSharded(p) && exportedColumns(p).includes(EXPORT_PART_FIELD),
+    message: () => `with loadInstanceCount (or vectorIndex.loadInstanceCount) above 1 the export is partitioned by a column '${EXPORT_PART_FIELD}', `
+      + 'so no exported column (columns, vectorIndex.documentFields) may have that name',
   },
   {
     condition: (p) => !Number.isInteger(p.transformTimeout.toSeconds({ integral: false }))

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
 import { EXPORT_FEATURES_FIELD, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD } from './export';
+import { summaryTotals } from './sharded-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
 import { DEFAULT_VECTOR_FIELD, VectorFieldOptions, VectorIndex, vectorFieldProblems } from '../vector-index';
 
@@ -11,10 +12,26 @@ export const VECTOR_LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_vectors.
 export const TRANSFORM_OUTPUT_MODULE = path.join(__dirname, 'runtime', 'transform_output.py');
 
 /**
+ * Where the script lives that deletes earlier runs' documents after a sharded vector load (the
+ * instances leave them: each sees only its share of the keys).
+ */
+export const VECTOR_CLEANUP_SCRIPT = path.join(__dirname, 'runtime', 'clean_vectors.py');
+
+/**
  * Job names of the vector loader: `bv-<name>-<hash of the execution>`, as long as the cache loader's
  * `bt-<name>-<hash of the execution>` (processing job names are unique per account and region).
  */
 export const VECTOR_JOB_NAME_PREFIX = 'bv';
+
+/** Job names of the cleanup after a sharded vector load: `bvc-<name>-<hash of the execution>`. */
+export const VECTOR_CLEANUP_JOB_NAME_PREFIX = 'bvc';
+
+/**
+ * The counts of the vector loader's summary (`runtime/load_vectors.py`) that the workflow adds up
+ * across the instances of a sharded load. Unlike the cache load's, a vector load that succeeds may
+ * have failures (up to `maxFailureRate`): their categories stay in each instance's summary.
+ */
+export const VECTOR_SUMMARY_COUNTS = ['files', 'unreadable_files', 'lines', 'documents_indexed', 'malformed_lines', 'failed_documents', 'retries'] as const;
 
 /** Failed lines (malformed, or rejected by the index) the vector loader tolerates, as a fraction of the lines. */
 export const DEFAULT_MAX_VECTOR_FAILURE_RATE = 0.001;
@@ -67,10 +84,34 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
   readonly textFields?: readonly string[];
   /**
    * The run fails when more than this fraction of the lines failed (malformed embeddings, or
-   * documents the index rejected), from 0 (any failure fails) to below 1.
+   * documents the index rejected), from 0 (any failure fails) to below 1. A fraction of the run's
+   * lines: with several loader instances, of the sum of their counts.
    * @default DEFAULT_MAX_VECTOR_FAILURE_RATE (0.001)
    */
   readonly maxFailureRate?: number;
+  /**
+   * Processing instances that bulk-index the embeddings, each taking a share of the transform
+   * output files (`ShardedByS3Key`), 1-100. Size it with lib/sizing's `sizeBatch` from the
+   * documents and one loader's indexing rate within `LOAD_MAX_RUNTIME`, apart from the cache
+   * loader's: the collection takes documents at a rate of its own (its indexing OCUs, within the
+   * account's capacity limit), not DynamoDB's. Above 1 the instances write a summary each, the
+   * workflow adds them up, checks `maxFailureRate` on the sum, and only then deletes earlier runs'
+   * documents, in a one-instance job of its own (`runtime/clean_vectors.py`).
+   * @default - the BatchTransform's `loadInstanceCount`: the same shares of the output
+   */
+  readonly loadInstanceCount?: number;
+}
+
+/**
+ * JSONata of the sum of a sharded vector load's summaries ({@link summaryTotals} under `vectors`):
+ * each of {@link VECTOR_SUMMARY_COUNTS}, `failures` (malformed lines and failed documents),
+ * `allowed_failures` (floor of the rate each instance was given times the run's lines, as one
+ * loader computes it for its own lines) and `within_budget`.
+ */
+export function vectorSummaryTotals(): string {
+  const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
+  const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
+  return summaryTotals('vectors', VECTOR_SUMMARY_COUNTS, { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` });
 }
 
 /** OpenSearch field types of the dataset's column types. */

@@ -53,6 +53,8 @@ export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 
 export const DEFAULT_CURATED_NONCURRENT_RETENTION = Duration.days(7);
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
+/** How long an anonymization run, and the raw eraser, may take by default. */
+export const DEFAULT_ANONYMIZATION_MAX_RUNTIME = Duration.hours(2);
 
 /** Properties of a {@link DataLake}. */
 export interface DataLakeProps {
@@ -99,7 +101,7 @@ export interface DataLakeProps {
   readonly anonymizationInstanceType?: string;
   /** @default 30 */
   readonly anonymizationVolumeSizeGiB?: number;
-  /** @default Duration.hours(2) */
+  /** @default DEFAULT_ANONYMIZATION_MAX_RUNTIME (2 hours) */
   readonly anonymizationMaxRuntime?: Duration;
   /**
    * How much raw data one run of a dataset's anonymization stage takes: an hour (runs at 20 past
@@ -324,7 +326,7 @@ export class DataLake extends Construct {
         securityGroup: this.jobSecurityGroup,
         instanceType: props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
         volumeSizeGiB: props.anonymizationVolumeSizeGiB ?? 30,
-        maxRuntime: props.anonymizationMaxRuntime ?? Duration.hours(2),
+        maxRuntime: props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME,
       },
     });
     // Its jobs are started by the erasure workflow only.
@@ -474,7 +476,7 @@ export class DataLake extends Construct {
       sizing: capacity?.explanation,
       window,
       volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,
-      maxRuntime: this.props.anonymizationMaxRuntime ?? Duration.hours(2),
+      maxRuntime: this.props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME,
     });
     addAnonymizationStageRunner(this.anonymizationRole, stage.stateMachine);
 
@@ -633,7 +635,7 @@ export class DataLake extends Construct {
       bucket: this.rawBucket,
       // The datasets declared later join this list.
       datasets: this.rawDatasets,
-      lookback: rawErasureLookback(window, props.anonymizationMaxRuntime ?? Duration.hours(2)),
+      lookback: rawErasureLookback(window, props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME),
       resources: [this.rawBucket],
     });
     this.registerErasable(this, {

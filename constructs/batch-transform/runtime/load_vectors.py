@@ -14,13 +14,15 @@ Usage::
         --endpoint https://<id>.<region>.aoss.amazonaws.com --index listings \\
         --index-body /opt/ml/processing/index/<asset>.json --dimensions 768 --key-field listing_id \\
         --run-id <execution> [--vector-field embedding] [--embedding-field embedding] \\
-        [--document-fields region,category] [--input-columns 5] [--summary run.json] \\
+        [--document-fields region,category] [--input-columns 5] \\
+        [--summary run.json | --summary-dir /opt/ml/processing/output/<execution>] \\
         [--batch-size 500] [--max-workers 4] [--max-attempts 8] [--max-failure-rate 0.001]
 
 Exit codes: 0 the documents were indexed, failures (malformed lines and documents the index
-rejected) at most ``--max-failure-rate`` of the lines; 1 more failures than that, a file could not
-be read, the index could not be created, or an internal error; 2 usage error, before anything is
-read or sent. One summary line goes to stdout (except on exit 2), details to stderr.
+rejected) at most ``--max-failure-rate`` of the lines (with ``--summary-dir``, whatever their
+number: see SHARDS); 1 more failures than that, a file could not be read, the index could not be
+created, or an internal error; 2 usage error, before anything is read or sent. One summary line
+goes to stdout (except on exit 2), details to stderr.
 
 INPUT
 =====
@@ -46,7 +48,8 @@ INDEX
 
 ``HEAD /<index>``; if it does not exist, ``PUT /<index>`` with the JSON of ``--index-body`` (which
 must map ``--vector-field`` as a ``knn_vector`` of ``--dimensions``). An index created meanwhile by
-another writer (``resource_already_exists_exception``) is fine.
+another writer (``resource_already_exists_exception``) is fine: the instances of a sharded load all
+find it missing at their start, and all but one lose the race to create it.
 
 WRITING
 =======
@@ -66,6 +69,27 @@ Once the documents are in and the failures are within the threshold, documents o
 only documents already deleted). This keeps one document per key, and the index within its
 retention. A key whose new document failed loses its old one too. Cleanup failures are reported
 in the summary and left to the next run; they do not fail the job.
+
+SHARDS
+======
+
+The workflow may run the job on several instances, each downloading a share of the transform
+output files (``ShardedByS3Key``), as it does ``load_predictions.py``. Each then writes its counts
+with ``--summary-dir`` to ``<dir>/<host>.json`` (``<host>`` being this instance's ``current_host``
+in ``--resource-config``), and an ``--input`` that holds no file or does not exist is a shard
+without files, which writes a summary of zeros. An instance cannot judge the run, so with
+``--summary-dir`` it
+
+- does not apply ``--max-failure-rate``: the budget is a fraction of the run's lines, which the
+  workflow checks on the sum of the summaries (each carries ``max_failure_rate`` for that). A
+  shard with unreadable files, an index it cannot create or an internal error still exits 1;
+- does not remove earlier runs' documents (``cleanup: deferred``): one instance would delete the
+  old documents of keys that another has not indexed yet, or that a failing instance never will.
+  The workflow runs ``clean_vectors.py`` once every instance has finished and the sum is within
+  the budget.
+
+Every instance indexes with the same ``--run-id`` (the execution), so none of them takes another's
+documents for an earlier run's.
 """
 
 from __future__ import annotations
@@ -84,7 +108,7 @@ import urllib.request
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import transform_output as shared
 from job_io import UsageError, check_range, input_files, retry_attempts
@@ -124,23 +148,33 @@ class FatalError(Exception):
 # Configuration
 
 
-class Config:
-    def __init__(self, args: argparse.Namespace, index_body: dict[str, Any], region: str) -> None:
-        self.format: str = args.format
-        self.endpoint: str = args.endpoint.rstrip("/")
-        self.index: str = args.index
-        self.index_body = index_body
+class Collection:
+    """Where the requests go (the collection endpoint and its region, the index), the run that sends
+    them, and the attempts per request: what the loader and ``clean_vectors.py`` share."""
+
+    def __init__(self, endpoint: str, region: str, index: str, run_id: str, max_attempts: int) -> None:
+        self.endpoint = endpoint.rstrip("/")
         self.region = region
+        self.index = index
+        self.run_id = run_id
+        self.max_attempts = max_attempts
+
+
+class Config(Collection):
+    def __init__(self, args: argparse.Namespace, index_body: dict[str, Any], region: str) -> None:
+        super().__init__(args.endpoint, region, args.index, args.run_id, args.max_attempts)
+        self.format: str = args.format
+        self.index_body = index_body
+        # One of several instances (--summary-dir): the run's budget and cleanup are the workflow's.
+        self.shard: bool = getattr(args, "summary_dir", None) is not None
         self.dimensions: int = args.dimensions
         self.key_field: str = args.key_field
         self.vector_field: str = args.vector_field
         self.embedding_path = args.embedding_field.split(".") if args.embedding_field else []
         self.document_fields = [f for f in (args.document_fields or "").split(",") if f]
         self.input_columns: int | None = args.input_columns
-        self.run_id: str = args.run_id
         self.batch_size: int = args.batch_size
         self.max_workers: int = args.max_workers
-        self.max_attempts: int = args.max_attempts
         self.max_failure_rate: float = args.max_failure_rate
 
 
@@ -155,7 +189,9 @@ def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]
     return body
 
 
-def build_config(args: argparse.Namespace) -> Config:
+def check_collection(args: argparse.Namespace) -> str:
+    """Checks ``--endpoint`` (https, or http with ``--allow-http``; no path), ``--index`` (an
+    OpenSearch index name), ``--run-id`` and ``--max-attempts``, and returns the region of the environment."""
     parsed = urllib.parse.urlsplit(args.endpoint)
     schemes = ("https", "http") if args.allow_http else ("https",)
     if parsed.scheme not in schemes or not parsed.hostname or parsed.path.strip("/") or parsed.query:
@@ -165,6 +201,17 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError("--index must be a lower case OpenSearch index name")
     if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255:
         raise UsageError("--index must be a lower case OpenSearch index name")
+    if not args.run_id:
+        raise UsageError("--run-id must not be empty")
+    check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise UsageError("set AWS_REGION or AWS_DEFAULT_REGION")
+    return region
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    region = check_collection(args)
     check_range(args.dimensions, "--dimensions", 1, MAX_DIMENSIONS)
     names = [args.key_field, args.vector_field, *RESERVED_FIELDS, *(args.document_fields or "").split(",")]
     names = [n for n in names if n]
@@ -179,16 +226,10 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError("--input-columns applies to --format csv only")
     if args.embedding_field is not None and not all(args.embedding_field.split(".")):
         raise UsageError("--embedding-field must be field names separated by dots")
-    if not args.run_id:
-        raise UsageError("--run-id must not be empty")
     check_range(args.batch_size, "--batch-size", 1, MAX_BATCH_SIZE)
     check_range(args.max_workers, "--max-workers", 1, MAX_MAX_WORKERS)
-    check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
     if not 0 <= args.max_failure_rate < 1:
         raise UsageError("--max-failure-rate must be at least 0 and below 1")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise UsageError("set AWS_REGION or AWS_DEFAULT_REGION")
     return Config(args, _index_body(args.index_body, args.vector_field, args.dimensions), region)
 
 
@@ -199,7 +240,7 @@ def build_config(args: argparse.Namespace) -> Config:
 class Client:
     """HTTPS requests to the collection endpoint, signed with SigV4 for ``aoss``."""
 
-    def __init__(self, config: Config, credentials: Any = None) -> None:
+    def __init__(self, config: Collection, credentials: Any = None) -> None:
         if credentials is None:
             import boto3
 
@@ -289,12 +330,17 @@ class Stats(LoadStats):
     def failures(self) -> int:
         return sum(self.malformed.values()) + sum(self.failed.values())
 
+    def healthy(self) -> bool:
+        """Every file was read, the index was there, nothing went wrong in the loader itself."""
+        return not self.unreadable_files and not self.internal_errors and self.fatal is None
+
     def within_threshold(self, rate: float) -> bool:
         with self._lock:
-            ok = self.failures <= math.floor(rate * self.lines)
-            return ok and not self.unreadable_files and not self.internal_errors and self.fatal is None
+            return self.failures <= math.floor(rate * self.lines) and self.healthy()
 
     def succeeded(self) -> bool:
+        if self.config.shard:  # the failures are counted; the workflow judges the run's sum
+            return self.healthy()
         return self.within_threshold(self.config.max_failure_rate)
 
     def deleted(self, count: int) -> None:
@@ -309,6 +355,7 @@ class Stats(LoadStats):
             "fatal_error": self.fatal,
             "documents_deleted": self.documents_deleted,
             "cleanup": self.cleanup,
+            "max_failure_rate": self.config.max_failure_rate,
         }
 
     def line(self, seconds: float) -> str:
@@ -409,14 +456,24 @@ def documents_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Itera
 # Index and bulk requests
 
 
-def index_path(config: Config, suffix: str = "") -> str:
+class Counts(Protocol):
+    """What the requests of the index and of the cleanup count into: ``Stats``, or the cleanup's own."""
+
+    cleanup: str
+
+    def retried(self) -> None: ...
+
+    def deleted(self, count: int) -> None: ...
+
+
+def index_path(config: Collection, suffix: str = "") -> str:
     return "/" + urllib.parse.quote(config.index, safe="") + suffix
 
 
 def call(
     client: Client,
-    config: Config,
-    stats: Stats,
+    config: Collection,
+    stats: Counts,
     method: str,
     path: str,
     body: bytes | None = None,
@@ -513,7 +570,7 @@ def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]
         yield batch
 
 
-def remove_superseded(client: Client, config: Config, stats: Stats) -> None:
+def remove_superseded(client: Client, config: Collection, stats: Counts) -> None:
     """Deletes the documents of earlier runs (run_id other than this run's); see the module docstring."""
     earlier = {"bool": {"must_not": [{"term": {"run_id": config.run_id}}]}}
     query = {"size": CLEANUP_PAGE_SIZE, "_source": False, "query": earlier}
@@ -574,7 +631,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--document-fields", default=None, help="comma-separated passed-through columns")
     shared.add_input_columns_argument(parser)
     parser.add_argument("--run-id", required=True, help="this run's id (the execution name), on every document")
-    shared.add_summary_arguments(parser)
+    shared.add_summary_arguments(parser, shards=True)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="documents per _bulk request")
     shared.add_worker_arguments(
         parser, DEFAULT_MAX_WORKERS, "concurrent _bulk requests", DEFAULT_MAX_ATTEMPTS, "attempts per request"
@@ -595,7 +652,9 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
     # Batches go out on config.max_workers threads, with at most 2 x max_workers waiting.
     send = partial(send_batch, client, config, stats=stats)
     shared.send_batches(batches(documents, config), send, stats, config.max_workers, "bulk")
-    if stats.within_threshold(config.max_failure_rate):
+    if config.shard:
+        stats.cleanup = "deferred"  # to clean_vectors.py, once every shard is in (see SHARDS)
+    elif stats.within_threshold(config.max_failure_rate):
         try:
             remove_superseded(client, config, stats)
         except FatalError as e:
@@ -605,13 +664,14 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
 def main(argv: list[str] | None = None, credentials: Any = None, now: float | None = None) -> int:
     def prepare(args: argparse.Namespace) -> Job:
         config = build_config(args)
+        target = shared.summary_path(args)
         root = Path(args.input)
-        files = input_files(root)
+        # A shard may get no file at all, and then perhaps no directory either.
+        files = [] if config.shard and not root.exists() else input_files(root)
         client = Client(config, credentials)
         stats = Stats(config)
-        return Job(
-            root, files, stats, lambda at: load(client, config, root, files, stats, at), shared.summary_path(args)
-        )
+        shard = " (a shard without files: its summary counts zero)" if config.shard else ""
+        return Job(root, files, stats, lambda at: load(client, config, root, files, stats, at), target, shard)
 
     return shared.run_loader("load_vectors", _parser(), argv, prepare, now)
 

@@ -6,12 +6,16 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+import clean_vectors
 import load_vectors as lv  # the runtime folder is on pytest's pythonpath
 import pytest
 import transform_output
@@ -59,6 +63,8 @@ class FakeCollection:
         self.item_rule: ItemRule = lambda _doc: None
         self.next_id = 0
         self.lock = threading.Lock()
+        # When set, HEAD requests are held until this many arrived: instances that start together.
+        self.head_barrier: threading.Barrier | None = None
 
     def bulk_requests(self) -> list[list[dict[str, Any]]]:
         """The documents of each _bulk index request, in order."""
@@ -100,13 +106,18 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                 return
             name = self.path.strip("/").split("/")[0]
             if self.command == "HEAD":
+                if state.head_barrier is not None:
+                    state.head_barrier.wait(timeout=20)
                 self._answer(200 if name in state.indexes else 404)
             elif self.command == "PUT":
-                if name in state.indexes:
-                    self._answer(400, {"error": {"type": "resource_already_exists_exception"}})
-                else:
-                    state.indexes[name] = json.loads(body)
+                with state.lock:  # as in a collection, one of two concurrent creations wins
+                    created = name not in state.indexes
+                    if created:
+                        state.indexes[name] = json.loads(body)
+                if created:
                     self._answer(200, {"acknowledged": True, "index": name})
+                else:
+                    self._answer(400, {"error": {"type": "resource_already_exists_exception"}})
             elif self.path == "/_bulk":
                 self._answer(200, self._bulk(body))
             elif self.path.endswith("/_search"):
@@ -233,7 +244,7 @@ def written_summary(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_the_module_parses_as_python_3_8() -> None:
-    for module in (lv, transform_output):
+    for module in (lv, clean_vectors, transform_output):
         ast.parse(Path(module.__file__).read_text(encoding="utf-8"), feature_version=(3, 8))
 
 
@@ -505,6 +516,171 @@ def test_https_is_required_without_allow_http(tmp_path: Path, capsys: Any, colle
     code, _, err = run(capsys, args)
     assert code == 2
     assert "--endpoint must be an https URL without a path" in err
+    assert collection.requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# Several instances (a sharded load), and the cleanup after them
+
+
+RUNTIME = Path(lv.__file__).resolve().parent
+JOB_IO_DIR = RUNTIME.parents[2] / "lib" / "python"
+
+
+def shard_argv(tmp_path: Path, collection: Any, host: str, *extra: str) -> list[str]:
+    """One instance of a sharded load: its share under <host>/in, its summary <summary>/<host>.json."""
+    config = tmp_path / host / "resourceconfig.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"current_host": host, "hosts": ["algo-1", "algo-2"]}), encoding="utf-8")
+    args = [a for a in argv(tmp_path, collection, *extra) if not a.startswith(str(tmp_path / "summary"))]
+    args = [a for a in args if a != "--summary"]
+    args[args.index("--input") + 1] = str(tmp_path / host / "in")
+    return [*args, "--summary-dir", str(tmp_path / "summaries"), "--resource-config", str(config)]
+
+
+def shard_summary(tmp_path: Path, host: str) -> dict[str, Any]:
+    return json.loads((tmp_path / "summaries" / f"{host}.json").read_text())
+
+
+def clean(capsys: Any, collection: Any, run_id: str, *extra: str) -> tuple[int, str, str]:
+    args = ["--endpoint", collection.endpoint, "--allow-http", "--index", INDEX, "--run-id", run_id, *extra]
+    code = clean_vectors.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_two_instances_started_together_both_find_no_index_and_one_creates_it(tmp_path: Path, collection: Any) -> None:
+    # Two processes, as two instances of one job: each its own files, both see 404 before either PUTs.
+    shares = {"algo-1": range(0, 6), "algo-2": range(6, 10)}
+    for host, keys in shares.items():
+        write_lines(
+            tmp_path / host / "in" / f"part-{host}.out", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in keys]
+        )
+    collection.head_barrier = threading.Barrier(2)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(JOB_IO_DIR)])}
+    processes = {
+        host: subprocess.Popen(
+            [sys.executable, str(RUNTIME / "load_vectors.py"), *shard_argv(tmp_path, collection, host)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for host in shares
+    }
+    results = {host: p.communicate(timeout=60) for host, p in processes.items()}
+    for host, process in processes.items():
+        assert process.returncode == 0, results[host][1].decode()
+
+    assert [r["method"] for r in collection.requests].count("HEAD") == 2
+    assert [r["method"] for r in collection.requests].count("PUT") == 2  # the loser is told it exists
+    assert collection.indexes == {INDEX: INDEX_BODY}
+    summaries = {host: shard_summary(tmp_path, host) for host in shares}
+    assert sorted(s["index_created"] for s in summaries.values()) == [False, True]
+    assert {host: s["documents_indexed"] for host, s in summaries.items()} == {"algo-1": 6, "algo-2": 4}
+    assert all(s["fatal_error"] is None and s["cleanup"] == "deferred" for s in summaries.values())
+    assert sorted(d["listing_id"] for d in collection.documents.values()) == sorted(f"k{i}" for i in range(10))
+    assert {d["run_id"] for d in collection.documents.values()} == {RUN}  # one run id across the instances
+
+
+def test_a_shard_leaves_the_budget_and_the_cleanup_to_the_run(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    # The previous run's documents are in the index.
+    collection.indexes[INDEX] = INDEX_BODY
+    collection.documents.update({f"old-{i}": {"listing_id": f"k{i}", "run_id": "run-1"} for i in range(5)})
+    # algo-1: 2 of its 4 lines rejected, far beyond 0.001 of its lines; algo-2: no file at all.
+    write_lines(
+        tmp_path / "algo-1" / "in" / "part-0.out", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in range(4)]
+    )
+    collection.item_rule = lambda document: 400 if document["listing_id"] in ("k1", "k2") else None
+
+    code, out, _ = run(capsys, shard_argv(tmp_path, collection, "algo-1"))
+    assert code == 0  # the workflow applies --max-failure-rate to the sum of the summaries
+    first = shard_summary(tmp_path, "algo-1")
+    assert (first["lines"], first["documents_indexed"], first["failed_documents"]) == (4, 2, 2)
+    assert first["max_failure_rate"] == 0.001
+    assert (first["cleanup"], first["documents_deleted"]) == ("deferred", 0)
+    assert "cleanup=deferred" in out
+
+    code, _, err = run(capsys, shard_argv(tmp_path, collection, "algo-2"))
+    assert code == 0
+    assert "no data file under" in err and "a shard without files" in err
+    second = shard_summary(tmp_path, "algo-2")
+    assert (second["files"], second["lines"], second["documents_indexed"]) == (0, 0, 0)
+
+    # Neither shard deleted a document of the earlier run, not even of a key it indexed anew.
+    assert sum(1 for d in collection.documents.values() if d["run_id"] == "run-1") == 5
+    assert not any(r["path"].endswith("/_search") for r in collection.requests)
+
+    # The cleanup, once the workflow found the sum within the budget: the earlier run goes, this one stays.
+    code, out, _ = clean(capsys, collection, RUN, "--summary", str(tmp_path / "cleanup.json"))
+    assert code == 0
+    assert sorted(d["listing_id"] for d in collection.documents.values()) == ["k0", "k3"]
+    assert json.loads((tmp_path / "cleanup.json").read_text()) == {
+        "index": INDEX, "documents_deleted": 5, "retries": 0, "cleanup": "complete",
+    }  # fmt: skip
+    assert '"documents_deleted": 5' in out
+
+
+def test_a_shard_still_fails_on_what_no_budget_covers(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    broken = tmp_path / "algo-1" / "in" / "part-0.out.gz"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x1f\x8b" + b"\x00" * 20)
+    code, _, err = run(capsys, shard_argv(tmp_path, collection, "algo-1"))
+    assert code == 1
+    assert "cannot read part-0.out.gz" in err
+    assert shard_summary(tmp_path, "algo-1")["unreadable_files"] == 1
+
+    collection.script[f"HEAD /{INDEX}"] = [404]  # as if the index were gone, and could not be made
+    collection.script[f"PUT /{INDEX}"] = [403]
+    write_lines(tmp_path / "algo-2" / "in" / "part-1.out", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
+    code, _, _ = run(capsys, shard_argv(tmp_path, collection, "algo-2"))
+    assert code == 1
+    assert shard_summary(tmp_path, "algo-2")["fatal_error"] == "PUT index: security_exception"
+
+
+def test_an_unreadable_resource_config_is_a_usage_error(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    args = shard_argv(tmp_path, collection, "algo-1")
+    args[args.index("--resource-config") + 1] = str(tmp_path / "missing.json")
+    code, _, err = run(capsys, args)
+    assert code == 2
+    assert "cannot read current_host" in err
+    assert collection.requests == []
+
+
+def test_the_cleanup_reports_what_it_could_not_do_and_leaves_it_to_the_next_run(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    collection.indexes[INDEX] = INDEX_BODY
+    collection.documents.update({"old-1": {"listing_id": "a", "run_id": "run-1"}})
+    collection.script[f"POST /{INDEX}/_search"] = [403]
+    code, _, err = clean(capsys, collection, RUN, "--summary", str(tmp_path / "cleanup.json"))
+    assert code == 0  # the new documents are in: the run stands, as after a one-instance load
+    assert json.loads((tmp_path / "cleanup.json").read_text())["cleanup"] == "incomplete: search security_exception"
+    assert "the next run deletes the rest" in err
+    assert "old-1" in collection.documents
+    # Signed like the loader's requests.
+    assert "/aoss/aws4_request" in collection.requests[0]["headers"]["Authorization"]
+
+    unreachable = type("Unreachable", (), {"endpoint": "http://127.0.0.1:9"})()
+    code, _, _ = clean(capsys, unreachable, RUN, "--max-attempts", "2", "--summary", str(tmp_path / "cleanup.json"))
+    assert code == 0
+    assert json.loads((tmp_path / "cleanup.json").read_text())["cleanup"] == "incomplete: ConnectionRefusedError"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--index", "Listings"], "--index must be a lower case OpenSearch index name"),
+        (["--run-id", ""], "--run-id must not be empty"),
+        (["--max-attempts", "0"], "--max-attempts must be from 1 to 20"),
+        (["--endpoint", "http://127.0.0.1:1/path"], "--endpoint must be an https or http URL without a path"),
+    ],
+)
+def test_cleanup_usage_errors_exit_2_before_any_request(
+    capsys: Any, collection: Any, change: list[str], message: str
+) -> None:
+    code, _, err = clean(capsys, collection, RUN, *change)
+    assert code == 2
+    assert message in err
     assert collection.requests == []
 
 
