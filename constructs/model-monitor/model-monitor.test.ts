@@ -488,7 +488,7 @@ describe('engine model-monitor', () => {
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure, its deadline check and table maintenance) run in Step Functions
-    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'Registry', 'ScanRequests', 'Tables', 'Window']);
+    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'QueryPendingPurges', 'Registry', 'Tables', 'Window']);
   });
 
   test('rates map onto Model Monitor\'s cron forms', () => {
