@@ -6,6 +6,7 @@ import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ERASED_FILES_PREFIX, ERASED_FILE_LISTS_RETENTION, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
+import { dataLakePropProblems } from './validation';
 import {
   ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, LINEAGE_COLUMN, RawFormat, WINDOW_COLUMN, actionOf, anonymizationPolicy, curatedColumns, schemaProblems, subjectIdentifierOf,
 } from './schema';
@@ -20,7 +21,6 @@ import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { IWorkloadNetwork } from '../../lib/network';
 import { AwsContainerImage, grantJobRuntime, hasSparkProcessingImage, sklearnProcessingImage, sparkProcessingImage } from '../../lib/sagemaker';
 import { RawErasureCapacity, RawErasureDataset, sizeAnonymization, sizeRawErasure } from '../../lib/sizing';
-import { dataLakePropProblems } from './validation';
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
 export const DEFAULT_RAW_RETENTION = Duration.days(30);
@@ -334,8 +334,6 @@ export class DataLake extends Construct {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: `Raw zone erasure of ${this.node.path}: rewrites raw objects without a data subject's records`,
     });
-    // Sized at synthesis: the datasets that size it are declared after the lake.
-    const rawEraser = () => this.rawErasureCapacity;
     this.erasure = new DataLakeErasure(this, 'Erasure', {
       encryptionKey: this.encryptionKey,
       network: props.network,
@@ -351,11 +349,12 @@ export class DataLake extends Construct {
         securityGroup: this.jobSecurityGroup,
         instanceType: props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
         volumeSizeGiB: props.anonymizationVolumeSizeGiB ?? 30,
-        instanceCount: Lazy.number({ produce: () => rawEraser()?.instanceCount ?? props.rawErasureInstanceCount ?? 1 }),
+        // Resolved at synthesis: the datasets whose volume sizes the eraser are declared after the lake.
+        instanceCount: Lazy.number({ produce: () => this.rawErasureCapacity?.instanceCount ?? props.rawErasureInstanceCount ?? 1 }),
         maxRuntime: Duration.seconds(Lazy.number({
-          produce: () => (rawEraser()?.maxRuntime ?? props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME).toSeconds(),
+          produce: () => (this.rawErasureCapacity?.maxRuntime ?? props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME).toSeconds(),
         })),
-        sizing: Lazy.list({ produce: () => (rawEraser() === undefined ? undefined : [...rawEraser()!.explanation]) }, { omitEmpty: true }),
+        sizing: Lazy.list({ produce: () => (this.rawErasureCapacity ? [...this.rawErasureCapacity.explanation] : undefined) }, { omitEmpty: true }),
       },
     });
     // Its jobs are started by the erasure workflow only.
