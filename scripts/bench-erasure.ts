@@ -2,7 +2,8 @@
  * `npm run bench:erasure`: records/s per core of the raw eraser's record filtering and rewrite
  * (constructs/data-lake/runtime/bench_erase_raw.py), written into the `## Raw erasure` section of
  * docs/benchmarks.md with what the figures mean for one erasure of the busiest blueprint's raw
- * zone: every object of its lookback, on one instance, within its maximum runtime.
+ * zone: every object of its lookback, and of the whole zone through lineage, on one instance and on
+ * the instances its lake sizes (lib/sizing's sizeRawErasure), within their maximum runtime.
  *
  * Options: --records=N (500,000), --objects=N (50), --workers=N (2, the machine's cores at most).
  */
@@ -13,7 +14,7 @@ import { Duration } from 'aws-cdk-lib';
 import { writeBenchmarkSection } from './benchmarks-doc';
 import { NEWS_FEED_FIGURES } from '../blueprints/news-feed/figures';
 import { DEFAULT_ANONYMIZATION_INSTANCE_TYPE, DEFAULT_ANONYMIZATION_MAX_RUNTIME, DEFAULT_RAW_RETENTION, rawErasureLookback } from '../constructs/data-lake';
-import { dailyVolume, instanceVcpus } from '../lib/sizing';
+import { RAW_ERASURE_RECORDS_PER_CORE_SECOND, dailyVolume, instanceVcpus, sizeRawErasure } from '../lib/sizing';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -24,7 +25,7 @@ interface Path {
   recordsPerCpuSecond?: number;
 }
 
-interface Result {
+export interface Result {
   python: string;
   shape: string;
   records: number;
@@ -50,6 +51,10 @@ interface Workload {
   rawRetention: Duration;
   instanceType: string;
   vcpus: number;
+  /** An anonymization run's maximum runtime: the lookback's, and the eraser's on one instance before it was sized. */
+  anonymizationMaxRuntime: Duration;
+  /** The eraser as the lake sizes it. */
+  instanceCount: number;
   maxRuntime: Duration;
 }
 
@@ -61,52 +66,73 @@ function option(name: string, fallback: number): number {
 /**
  * The news feed's impressions: of the ten blueprints, the only datasets that state a volume
  * (DatasetVolume), computed as its stack does; its lake keeps the defaults (hourly windows, the
- * default instance type and runtime), which size the eraser and its lookback.
+ * default instance type and runtime), which set the lookback and, with the volume, size the eraser
+ * as its DataLake does.
  */
 function newsFeedWorkload(): Workload {
   const a = NEWS_FEED_FIGURES.assumptions;
   const instanceType = DEFAULT_ANONYMIZATION_INSTANCE_TYPE;
+  const rowsPerDay = dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed);
+  const lookback = rawErasureLookback(Duration.hours(1), DEFAULT_ANONYMIZATION_MAX_RUNTIME);
+  const eraser = sizeRawErasure({
+    datasets: [{ name: 'feed_impressions', rowsPerDay, peakToAverage: a.peakToAverage }], datasetsWithoutVolume: ['posts'],
+    retention: DEFAULT_RAW_RETENTION, instanceType, minRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME, lookback,
+  });
   return {
     blueprint: 'news-feed',
     dataset: 'feed_impressions',
-    rowsPerDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed),
+    rowsPerDay,
     peakToAverage: a.peakToAverage,
-    lookback: rawErasureLookback(Duration.hours(1), DEFAULT_ANONYMIZATION_MAX_RUNTIME),
+    lookback,
     rawRetention: DEFAULT_RAW_RETENTION,
     instanceType,
     vcpus: instanceVcpus(instanceType)!,
-    maxRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME,
+    anonymizationMaxRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME,
+    instanceCount: eraser.instanceCount,
+    maxRuntime: eraser.maxRuntime,
   };
 }
 
 type Case = { what: string; min: number };
 
-/** Which cases one instance finishes within its runtime, and what happens to the others. */
-function verdict(lookbackCases: Case[], lineage: Case, limit: number, w: Workload): string {
-  const over = lookbackCases.filter((c) => c.min > limit);
-  const lookback = over.length === 0
-    ? `The lookback fits one instance within ${w.maxRuntime.toHumanString()} in every case.`
-    : `**For the lookback alone, one instance cannot finish within its ${w.maxRuntime.toHumanString()}** in the case ${over.map((c) => `"${c.what}" (${c.min.toFixed(0)} min)`).join(' and ')}; `
-      + `it does in the other ${lookbackCases.length - over.length} cases.`;
-  const zone = lineage.min > limit
-    ? ` **Nor can it erase a subject whose records are in every object of the raw zone** (${(lineage.min / 60).toFixed(0)} h): lineage sends the eraser to each of them, `
-      + `not only to the lookback's. A user's records are in a few objects an hour they were active; an author's, in every feed that showed their posts.`
-    : '';
-  return `${lookback}${zone} A job that reaches its maximum runtime stops, and the erasure records the raw store as failed; a rerun of the request scans every `
-    + 'object again and rewrites only those that still hold the subject, so reruns finish what one run could not, if each gets through some. '
-    + 'The levers today are a larger instance type (`anonymizationInstanceType`: more worker processes) and a longer `anonymizationMaxRuntime` '
-    + '(which lengthens the lookback by as much); erasing across instances is not built.';
+/** A case's time as the table gives it. */
+function duration(min: number): string {
+  return min >= 600 ? `${(min / 60).toFixed(0)} h` : `${min.toFixed(0)} min`;
 }
 
-function main(): void {
-  const records = option('records', 500_000);
-  const objects = option('objects', 50);
-  const workers = option('workers', Math.min(2, os.cpus().length));
-  const python = path.join(ROOT, '.venv', 'bin', 'python');
-  const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(', ');
-  const stdout = execFileSync(python, [path.join(ROOT, 'constructs', 'data-lake', 'runtime', 'bench_erase_raw.py'),
-    `--records=${records}`, `--objects=${objects}`, `--workers=${workers}`, '--moto', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Result;
+/** Which cases one instance would have finished within an anonymization run's runtime, and which the sized instances finish within theirs. */
+function verdict(lookbackCases: Case[], lineage: Case, w: Workload): string {
+  const all = [...lookbackCases, lineage];
+  const single = all.filter((c) => c.min > w.anonymizationMaxRuntime.toMinutes());
+  const before = single.length === 0 ? ''
+    : `One instance with the ${w.anonymizationMaxRuntime.toHumanString()} of an anonymization run, the eraser before it ran across instances, does not finish `
+      + `${single.map((c) => `"${c.what}" (${duration(c.min)})`).join(' nor ')}: an author's records are in every feed that showed their posts, and lineage sends the eraser `
+      + 'to every object that holds them, not only to the lookback\'s. ';
+  const n = w.instanceCount;
+  const limit = w.maxRuntime.toMinutes();
+  const over = all.filter((c) => c.min / n > limit);
+  const hardest = lookbackCases.reduce((a, b) => (b.min > a.min ? b : a));
+  const now = over.length === 0
+    ? `**The eraser sized for the ${w.blueprint} (${n} instances, ${w.maxRuntime.toHours()} h) finishes every case within its maximum runtime**: "${hardest.what}" in `
+      + `${duration(hardest.min / n)}, the whole raw zone through lineage in ${duration(lineage.min / n)} (twice that, as on physical cores alone, `
+      + `${duration(2 * lineage.min / n)}).`
+    : `**On ${n} instances the eraser does not finish** ${over.map((c) => `"${c.what}" (${duration(c.min / n)})`).join(' nor ')} within its ${w.maxRuntime.toHumanString()}.`;
+  return `${before}${now} Each instance takes the candidates whose key's SHA-256 modulo ${n} is its place among the job's hosts, erases and verifies only those, `
+    + 'and writes its own summary; the workflow adds them up and is verified when every instance\'s summary is there and verified. '
+    + 'A job that reaches its maximum runtime stops, and the erasure records the raw store as failed; a rerun of the request scans every object again '
+    + 'and rewrites only those that still hold the subject, on the same shares.';
+}
+
+/** Where and when the benchmark ran, as the section states it. */
+interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  loadBefore: string;
+}
+
+/** The `## Raw erasure` section for a benchmark's result. */
+export function rawErasureSection(r: Result, machine: Machine): string {
   const w = newsFeedWorkload();
 
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -115,7 +141,6 @@ function main(): void {
   const rowsAverage = w.rowsPerDay * hours / 24;
   const rowsPeak = rowsAverage * w.peakToAverage;
   const physical = w.vcpus / 2;
-  const limit = w.maxRuntime.toMinutes();
   const minutes = (rows: number, perCore: number, cores: number) => rows / (perCore * cores) / 60;
   const scan = r.scan.recordsPerCpuSecond!;
   const rewrite = r.rewrite.recordsPerCpuSecond!;
@@ -135,7 +160,7 @@ function main(): void {
   const days = w.rawRetention.toDays();
   const zoneRows = w.rowsPerDay * days;
   const lineage = { what: `${everyObject}, as lineage names them in the whole raw zone: ${m(zoneRows)} records (${days} days); ${w.vcpus} vCPUs`, min: minutes(zoneRows, rewrite, w.vcpus) };
-  const fits = (min: number) => (min <= limit ? 'fits' : '**does not fit**');
+  const fits = (min: number) => (min <= w.maxRuntime.toMinutes() ? 'fits' : '**does not fit**');
   const gzipBytesPerRecord = r.gzipMiB * 2 ** 20 / r.records;
   const gb = (rows: number) => rows * gzipBytesPerRecord / 1e9;
   const s3Minutes = (rows: number, mbPerSecond: number) => gb(rows) * 1000 / mbPerSecond / 60;
@@ -143,11 +168,11 @@ function main(): void {
   const section = [
     '## Raw erasure',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Python ${r.python}, by \`npm run bench:erasure\` `
+    `Measured ${machine.date} on ${machine.cpus} × ${machine.cpuModel}, Python ${r.python}, by \`npm run bench:erasure\` `
       + `(constructs/data-lake/runtime/bench_erase_raw.py): ${n(r.records)} synthetic rows of the news feed's \`feed_impressions\` (28 columns, ${r.averageRecordBytes} B `
       + `as JSON, two subject fields hashed per row, user and author) in ${r.objects} gzip JSON Lines objects (${r.gzipMiB} MiB). `
       + `The per-core figures are CPU time of one process running erase_raw.py's own functions on objects in memory: S3 I/O is not in them. `
-      + `Load average before the run: ${loadBefore} (the machine is shared: the wall-clock figures move with it).`,
+      + `Load average before the run: ${machine.loadBefore} (the machine is shared: the wall-clock figures move with it).`,
     '',
     '| path | records/s per core | how |',
     '|---|---|---|',
@@ -157,28 +182,47 @@ function main(): void {
     `| end to end on moto | ${n(r.moto.recordsPerCpuSecond!)} | \`RawEraser.run\` in one process on moto's S3 (mock_aws, versioned): listing, versions, reads, ${r.moto.rewritten} rewrites (every object holds the subject), deletions, verification; moto's emulation of S3 is in the CPU time, real S3's latency is not |`,
     '',
     `What it means for one erasure. The raw eraser reads every object that a dataset with a subject field received in its lookback, one object at a time: `
-      + `\`rawErasureLookback\` = 2 hourly windows + 20 min lag + the ${w.maxRuntime.toHumanString()} maximum runtime + 1 h = ${Math.floor(hours)} h ${Math.round((hours % 1) * 60)} min `
+      + `\`rawErasureLookback\` = 2 hourly windows + 20 min lag + the ${w.anonymizationMaxRuntime.toHumanString()} maximum runtime of an anonymization run + 1 h = ${Math.floor(hours)} h ${Math.round((hours % 1) * 60)} min `
       + `with the lake's defaults, before the time the subject's lineage was found (and the few minutes after it, until the job lists the day folders). `
       + `The busiest blueprint is ${w.blueprint}: \`${w.dataset}\` is the only dataset whose volume a blueprint states, `
       + `${m(w.rowsPerDay)} rows a day (peak-to-average ${w.peakToAverage}), so ${m(w.rowsPerDay)} × ${+hours.toFixed(2)} h / 24 h = ${m(rowsAverage)} rows in the lookback on average. `
-      + `The eraser is one ${w.instanceType} (DEFAULT_ANONYMIZATION_INSTANCE_TYPE: ${w.vcpus} vCPUs, so ${w.vcpus} worker processes, ${physical} physical cores) `
-      + `with a maximum runtime of ${w.maxRuntime.toHumanString()} (DEFAULT_ANONYMIZATION_MAX_RUNTIME):`,
+      + `The eraser runs on ${w.instanceType} (DEFAULT_ANONYMIZATION_INSTANCE_TYPE: ${w.vcpus} vCPUs, so ${w.vcpus} worker processes, ${physical} physical cores). `
+      + `The lake sizes it from this benchmark's rewrite rate, rounded down (RAW_ERASURE_RECORDS_PER_CORE_SECOND, ${n(RAW_ERASURE_RECORDS_PER_CORE_SECOND)}; lib/sizing \`sizeRawErasure\`): `
+      + `the worst case, the whole raw zone through lineage, within a day, so ${w.instanceCount} instances that share the objects, and twice that time as the maximum runtime, `
+      + `${w.maxRuntime.toHours()} hours. The table's times use the measured rate; on ${w.instanceCount} instances, each with a share of the objects, one instance's divided by ${w.instanceCount}:`,
     '',
-    `| the subject; the records of the lookback; the cores | CPU time of one erasure | within the ${w.maxRuntime.toHumanString()}? |`,
+    `| the subject; the records of the lookback; the cores | CPU time on one instance | on ${w.instanceCount} instances, within their ${w.maxRuntime.toHours()} h? |`,
     '|---|---|---|',
-    ...[...cases, lineage].map((c) => `| ${c.what} | ${c.min >= 600 ? `${(c.min / 60).toFixed(0)} h` : `${c.min.toFixed(0)} min`} | ${fits(c.min)} |`),
+    ...[...cases, lineage].map((c) => `| ${c.what} | ${duration(c.min)} | ${duration(c.min / w.instanceCount)}, ${fits(c.min / w.instanceCount)} |`),
     '',
     `S3 is not in the CPU time. The main process reads the objects one after another while the workers filter the ones before, so the reads overlap it: `
       + `${(gzipBytesPerRecord).toFixed(0)} B of gzip per record here, ${gb(rowsAverage).toFixed(0)}-${gb(rowsPeak).toFixed(0)} GB for the lookback's cases above, `
       + `${s3Minutes(rowsAverage, 100).toFixed(0)}-${s3Minutes(rowsPeak, 50).toFixed(0)} min at 100-50 MB/s on one connection (an assumption, not measured here); `
-      + 'a rewritten object is put back as large, and its older versions deleted, in the same process. '
+      + 'a rewritten object is put back as large, and its older versions deleted, in the same process; each instance reads and writes its own share. '
       + 'The lookback also holds the other datasets with a subject field (the news feed\'s `posts`), whose volume no figure states.',
     '',
-    verdict(cases, lineage, limit, w),
+    verdict(cases, lineage, w),
     '',
   ].join('\n');
+  return section;
+}
+
+function main(): void {
+  const records = option('records', 500_000);
+  const objects = option('objects', 50);
+  const workers = option('workers', Math.min(2, os.cpus().length));
+  const python = path.join(ROOT, '.venv', 'bin', 'python');
+  const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  const stdout = execFileSync(python, [path.join(ROOT, 'constructs', 'data-lake', 'runtime', 'bench_erase_raw.py'),
+    `--records=${records}`, `--objects=${objects}`, `--workers=${workers}`, '--moto', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Result;
+  const section = rawErasureSection(r, {
+    date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU', loadBefore,
+  });
   writeBenchmarkSection(section, '## Serving');
   process.stdout.write(`${section}\nwritten to docs/benchmarks.md\n`);
 }
 
-main();
+if (require.main === module) {
+  main();
+}

@@ -1,10 +1,12 @@
-import { Duration, Stack, Token, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { Token, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { MAX_EXPORT_PARTS } from './export';
-import { ProcessingJobStateProps, processingJobState, statesFormat } from '../../lib/workflows';
+import {
+  PROCESSING_INSTANCE_COUNT_RANGE, ProcessingJobStateProps, processingJobState, statesFormat, summaryTotals as totalsOf, summedCounts, summedSummaryStates,
+} from '../../lib/workflows';
 
 /** Most instances a SageMaker Processing job may run (ClusterConfig.InstanceCount). */
-export const LOAD_INSTANCE_COUNT_RANGE = { min: 1, max: 100 } as const;
+export const LOAD_INSTANCE_COUNT_RANGE = PROCESSING_INSTANCE_COUNT_RANGE;
 
 /**
  * The counts of the loader's summary (`runtime/load_predictions.py`) that the workflow adds up
@@ -42,9 +44,6 @@ export function exportParts(...loaders: number[]): number | undefined {
   return best;
 }
 
-/** Summaries the workflow reads at once after a sharded load. */
-const SUMMARY_READ_CONCURRENCY = 10;
-
 /**
  * `processingJobState` on `instanceCount` instances, the input `shardedInput` split between them
  * by S3 object (`ShardedByS3Key`: each instance downloads a share of the files); every other input
@@ -67,19 +66,14 @@ export function shardedProcessingJobState(
 }
 
 /**
- * JSONata: the state's input with `<key>` replaced by `{ summary }`, where `summary` holds the sum
- * of each of `counts` over the instances' summaries (`<key>.shards[*].summary`), `loaders`, how
- * many summaries there were, and the `derived` fields (JSONata expressions, which may read the
- * summaries as `$summaries`): the shape of a one-instance load's `<key>.summary`, so that what
- * follows reads `$.<key>.summary.<count>` either way.
+ * JSONata (lib/workflows' summaryTotals): the state's input with `<key>` replaced by `{ summary }`,
+ * where `summary` holds `loaders`, how many summaries there were, the sum of each of `counts` over
+ * the instances' summaries (`<key>.shards[*].summary`), and the `derived` fields (JSONata
+ * expressions, which may read the summaries as `$summaries`): the shape of a one-instance load's
+ * `<key>.summary`, so that what follows reads `$.<key>.summary.<count>` either way.
  */
 export function summaryTotals(key: string, counts: readonly string[], derived: Readonly<Record<string, string>> = {}): string {
-  const fields = [
-    '"loaders": $count($summaries)',
-    ...counts.map((count) => `"${count}": $sum($summaries.${count})`),
-    ...Object.entries(derived).map(([name, expression]) => `"${name}": ${expression}`),
-  ].join(', ');
-  return `{% ($summaries := $states.input.${key}.shards.summary; $merge([$states.input, {"${key}": {"summary": {${fields}}}}])) %}`;
+  return totalsOf(key, { loaders: '$count($summaries)', ...summedCounts(counts), ...derived });
 }
 
 /** {@link summaryTotals} of the cache loader: {@link LOAD_SUMMARY_COUNTS} under `load`, so that `PublishSuccess` reads `$.load.summary.items_written`. */
@@ -108,11 +102,11 @@ export interface ShardedSummaryOptions {
 const CACHE_LOAD_SUMMARIES: ShardedSummaryOptions = { key: 'load', totals: loadSummaryTotals(), loader: '' };
 
 /**
- * The states that add up a sharded load's summaries: `ListSummaries` (the run's summary objects,
- * `s3:listObjectsV2`), `ReadSummaries` (an inline Map that reads each, `s3:getObject`) and
- * `SumSummaries` (a JSONata Pass state, `options.totals`), with `options.loader` after `List`,
- * `Read` and `Sum`. Chained in that order; the caller adds the catches of the first two (a Pass
- * state cannot have one).
+ * The states that add up a sharded load's summaries (lib/workflows' summedSummaryStates):
+ * `ListSummaries` (the run's summary objects, under `<prefix><execution>/`), `ReadSummaries` (an
+ * inline Map that reads each) and `SumSummaries` (`options.totals`), with `options.loader` after
+ * `List`, `Read` and `Sum`. Chained in that order; the caller adds the catches of the first two (a
+ * Pass state cannot have one).
  * @default options - the cache loader's
  */
 export function shardedSummaryStates(
@@ -120,33 +114,10 @@ export function shardedSummaryStates(
   location: ShardedSummaryLocation,
   options: ShardedSummaryOptions = CACHE_LOAD_SUMMARIES,
 ): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
-  const partition = Stack.of(scope).partition;
-  const { key, loader } = options;
-  const retry = { errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 };
-  const list = new sfn.CustomState(scope, `List${loader}Summaries`, {
-    stateJson: {
-      Type: 'Task',
-      Resource: `arn:${partition}:states:::aws-sdk:s3:listObjectsV2`,
-      Parameters: { 'Bucket': location.bucketName, 'Prefix.$': statesFormat(`${location.prefix}{}/`, '$$.Execution.Name') },
-      // At most 100 instances: one page (1,000 keys) holds every summary.
-      ResultSelector: { 'keys.$': '$.Contents[*].Key' },
-      ResultPath: `$.${key}`,
-    },
-  }).addRetry(retry);
-  const readOne = new sfn.CustomState(scope, `Read${loader}LoaderSummary`, {
-    stateJson: {
-      Type: 'Task',
-      Resource: `arn:${partition}:states:::aws-sdk:s3:getObject`,
-      Parameters: { 'Bucket': location.bucketName, 'Key.$': '$.key' },
-      ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-    },
-  }).addRetry(retry);
-  const read = new sfn.Map(scope, `Read${loader}Summaries`, {
-    itemsPath: `$.${key}.keys`,
-    itemSelector: { 'key.$': '$$.Map.Item.Value' },
-    resultPath: `$.${key}.shards`,
-    maxConcurrency: SUMMARY_READ_CONCURRENCY,
-  }).itemProcessor(readOne);
-  const sum = sfn.Pass.jsonata(scope, `Sum${loader}Summaries`, { outputs: options.totals });
-  return { list, read, sum };
+  const { loader } = options;
+  return summedSummaryStates(scope, { bucketName: location.bucketName, prefix: statesFormat(`${location.prefix}{}/`, '$$.Execution.Name') }, {
+    key: options.key,
+    totals: options.totals,
+    ids: { list: `List${loader}Summaries`, read: `Read${loader}Summaries`, readOne: `Read${loader}LoaderSummary`, sum: `Sum${loader}Summaries` },
+  });
 }

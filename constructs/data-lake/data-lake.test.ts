@@ -273,6 +273,10 @@ describe('validation', () => {
     [{ anonymizationVolumeSizeGiB: 0 }, /anonymizationVolumeSizeGiB must be a whole number from 1 to 16384, but 0 was provided/],
     [{ anonymizationMaxRuntime: Duration.days(6) }, /anonymizationMaxRuntime must be between 1 minute and 5 days/],
     [{ purpose: '' }, /purpose must be 1-100 letters/],
+    [{ anonymizationMaxInstances: 0 }, /anonymizationMaxInstances must be a whole number from 1 to 100, but 0 was provided/],
+    [{ rawErasureInstanceCount: 0 }, /rawErasureInstanceCount must be a whole number from 1 to 100 \(SageMaker's instances of a processing job\), but 0 was provided/],
+    [{ rawErasureInstanceCount: 101 }, /rawErasureInstanceCount must be a whole number from 1 to 100 .*, but 101 was provided/],
+    [{ rawErasureInstanceCount: 2.5 }, /rawErasureInstanceCount must be a whole number from 1 to 100 .*, but 2.5 was provided/],
   ])('fails on %j, naming the construct and the prop', (props, message) => {
     expect(() => lakeStack(props)).toThrow(KitError);
     expect(() => lakeStack(props)).toThrow(new RegExp(`DataLake Lake/DataLake: .*${message.source}`));
@@ -281,7 +285,10 @@ describe('validation', () => {
   test('does not fail on tokens', () => {
     const app = kitApp();
     const stack = new Stack(app, 'Lake', { env: { region: 'eu-west-1', account: '123456789012' } });
-    expect(() => new DataLake(stack, 'DataLake', { network: new Network(stack, 'Network'), purpose: 'p', databaseName: new CfnParameter(stack, 'Db').valueAsString })).not.toThrow();
+    expect(() => new DataLake(stack, 'DataLake', {
+      network: new Network(stack, 'Network'), purpose: 'p', databaseName: new CfnParameter(stack, 'Db').valueAsString,
+      rawErasureInstanceCount: new CfnParameter(stack, 'RawErasers', { type: 'Number' }).valueAsNumber,
+    })).not.toThrow();
   });
 });
 

@@ -6,6 +6,7 @@ import { CuratedDataset, ICuratedDataset } from './curated-dataset';
 import { DataLakeErasure, ERASED_FILES_PREFIX, ERASED_FILE_LISTS_RETENTION, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
+import { dataLakePropProblems } from './validation';
 import {
   ColumnAction, ColumnClassification, ColumnDefinition, CuratedColumn, LINEAGE_COLUMN, RawFormat, WINDOW_COLUMN, actionOf, anonymizationPolicy, curatedColumns, schemaProblems, subjectIdentifierOf,
 } from './schema';
@@ -19,7 +20,7 @@ import { KitError } from '../../lib/errors';
 import { instanceTypeProblem } from '../../lib/sagemaker/instance-types';
 import { IWorkloadNetwork } from '../../lib/network';
 import { AwsContainerImage, grantJobRuntime, hasSparkProcessingImage, sklearnProcessingImage, sparkProcessingImage } from '../../lib/sagemaker';
-import { DEFAULT_MAX_BATCH_INSTANCES, sizeAnonymization } from '../../lib/sizing';
+import { RawErasureCapacity, RawErasureDataset, sizeAnonymization, sizeRawErasure } from '../../lib/sizing';
 
 /** Retention of raw personal data by default: long enough to re-run the anonymization stage. */
 export const DEFAULT_RAW_RETENTION = Duration.days(30);
@@ -53,7 +54,10 @@ export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 
 export const DEFAULT_CURATED_NONCURRENT_RETENTION = Duration.days(7);
 /** Instance type of anonymization jobs by default. */
 export const DEFAULT_ANONYMIZATION_INSTANCE_TYPE = 'ml.m5.xlarge';
-/** How long an anonymization run, and the raw eraser, may take by default. */
+/**
+ * How long an anonymization run may take by default; the raw eraser too when no dataset states a
+ * volume (otherwise sizeRawErasure sets its maximum runtime, at least this).
+ */
 export const DEFAULT_ANONYMIZATION_MAX_RUNTIME = Duration.hours(2);
 
 /** Properties of a {@link DataLake}. */
@@ -101,7 +105,11 @@ export interface DataLakeProps {
   readonly anonymizationInstanceType?: string;
   /** @default 30 */
   readonly anonymizationVolumeSizeGiB?: number;
-  /** @default DEFAULT_ANONYMIZATION_MAX_RUNTIME (2 hours) */
+  /**
+   * How long an anonymization run may take, and the raw zone's eraser when no dataset states a
+   * volume (otherwise its maximum runtime is sized, at least this).
+   * @default DEFAULT_ANONYMIZATION_MAX_RUNTIME (2 hours)
+   */
   readonly anonymizationMaxRuntime?: Duration;
   /**
    * How much raw data one run of a dataset's anonymization stage takes: an hour (runs at 20 past
@@ -115,6 +123,16 @@ export interface DataLakeProps {
    * @default DEFAULT_MAX_BATCH_INSTANCES (100)
    */
   readonly anonymizationMaxInstances?: number;
+  /**
+   * Instances of the raw zone's eraser, the processing job that rewrites the raw objects holding an
+   * erasure request's subject: each takes a share of the objects. Its maximum runtime stretches to
+   * the worst case on this many (a subject in every raw object of rawRetention), and synth fails
+   * when that exceeds SageMaker's 5 days.
+   * @default - sized from the datasets' volume (lib/sizing's sizeRawErasure: the worst case within
+   *   RAW_ERASURE_WORST_CASE_TARGET, a day), recorded as `mlsd:sizing` metadata on the erasure
+   *   workflow; 1 when no dataset with a subject field states a volume
+   */
+  readonly rawErasureInstanceCount?: number;
   /**
    * The erasure of data subjects across the stores registered with the lake (see
    * {@link DataLake.registerErasable}): deadline alert, audit retention, concurrency.
@@ -228,6 +246,11 @@ export class DataLake extends Construct {
   private readonly rawFormats = new Map<string, RawFormat>();
   /** The raw zone's datasets as its erasure reads them (the rawObjects store holds this list). */
   private readonly rawDatasets: RawDataset[] = [];
+  /** Of those, the ones whose volume is stated, and the names of the others: they size the raw eraser. */
+  private readonly rawVolumes: RawErasureDataset[] = [];
+  private readonly rawWithoutVolume: string[] = [];
+  /** The raw eraser's capacity once a dataset it reads states its volume. */
+  private rawErasureCapacity?: RawErasureCapacity;
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeProps) {
     super(scope, id);
@@ -326,7 +349,12 @@ export class DataLake extends Construct {
         securityGroup: this.jobSecurityGroup,
         instanceType: props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
         volumeSizeGiB: props.anonymizationVolumeSizeGiB ?? 30,
-        maxRuntime: props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME,
+        // Resolved at synthesis: the datasets whose volume sizes the eraser are declared after the lake.
+        instanceCount: Lazy.number({ produce: () => this.rawErasureCapacity?.instanceCount ?? props.rawErasureInstanceCount ?? 1 }),
+        maxRuntime: Duration.seconds(Lazy.number({
+          produce: () => (this.rawErasureCapacity?.maxRuntime ?? props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME).toSeconds(),
+        })),
+        sizing: Lazy.list({ produce: () => (this.rawErasureCapacity ? [...this.rawErasureCapacity.explanation] : undefined) }, { omitEmpty: true }),
       },
     });
     // Its jobs are started by the erasure workflow only.
@@ -513,6 +541,15 @@ export class DataLake extends Construct {
     }));
     if (Object.keys(subjectFields).length > 0) {
       this.rawDatasets.push({ name, prefix: `${name}/`, policy: anonymizationPolicy(name, format, props.columns), subjectFields });
+      if (props.volume !== undefined) {
+        this.rawVolumes.push({ name, ...props.volume });
+      } else {
+        this.rawWithoutVolume.push(name);
+      }
+      // Sized again with each such dataset, so that figures the eraser cannot meet fail here, naming the dataset.
+      if (this.rawVolumes.length > 0) {
+        this.rawErasureCapacity = this.sizeRawEraser(`DataLake ${this.node.path}: raw zone erasure, with dataset '${name}'`);
+      }
     }
     return dataset;
   }
@@ -624,6 +661,24 @@ export class DataLake extends Construct {
   }
 
   /**
+   * The raw eraser's capacity for the stated volumes: every raw record of rawRetention rewritten
+   * (lineage may name every object) within its maximum runtime.
+   */
+  private sizeRawEraser(who: string): RawErasureCapacity {
+    const props = this.props;
+    const runtime = props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME;
+    return sizeRawErasure({
+      datasets: this.rawVolumes,
+      datasetsWithoutVolume: this.rawWithoutVolume,
+      retention: props.rawRetention ?? DEFAULT_RAW_RETENTION,
+      instanceType: props.anonymizationInstanceType ?? DEFAULT_ANONYMIZATION_INSTANCE_TYPE,
+      minRuntime: runtime,
+      lookback: rawErasureLookback(props.anonymizationWindow === AnonymizationWindow.DAY ? Duration.days(1) : Duration.hours(1), runtime),
+      instanceCount: props.rawErasureInstanceCount,
+    }, who);
+  }
+
+  /**
    * The zones' own place in erasure: the raw zone's objects as an automated store (found by lineage,
    * rewritten by a job), the curated zone's files as a manual one, the access logs exempt.
    */
@@ -716,10 +771,7 @@ export class DataLake extends Construct {
     if (props.anonymizationWindow !== undefined && !Object.values(AnonymizationWindow).includes(props.anonymizationWindow)) {
       problems.push(`anonymizationWindow must be AnonymizationWindow.HOUR or AnonymizationWindow.DAY, but '${props.anonymizationWindow}' was provided`);
     }
-    const maxInstances = props.anonymizationMaxInstances;
-    if (maxInstances !== undefined && !Token.isUnresolved(maxInstances) && (!Number.isInteger(maxInstances) || maxInstances < 1 || maxInstances > DEFAULT_MAX_BATCH_INSTANCES)) {
-      problems.push(`anonymizationMaxInstances must be a whole number from 1 to ${DEFAULT_MAX_BATCH_INSTANCES}, but ${maxInstances} was provided`);
-    }
+    problems.push(...dataLakePropProblems(props));
     if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,100}$/u.test(props.purpose)) {
       problems.push(`purpose must be 1-100 letters, digits, spaces or _ . : / = + - @, but '${props.purpose}' was provided`);
     }

@@ -9,3 +9,4 @@ export * from './serving';
 export * from './anonymization';
 export * from './metadata';
 export * from './ingestion';
+export * from './raw-erasure';

@@ -6,14 +6,15 @@ import { CacheUnreachableError } from './runtime/cache-keys';
 import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
 import { DELETE_ROWS, COUNT_ROWS, FIND_FILES, FIND_RECORDS } from './sql';
 import { IcebergMatch } from './stores';
-import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
-import { DataLake } from '../data-lake';
+import { FIXTURE_ENV, Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { DataLake, DataLakeProps } from '../data-lake';
 import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
 import { FeatureStore, FeatureType, OnlineCache } from '../../feature-store';
 import { Network } from '../../network';
 import { VectorIndex } from '../../vector-index';
 import { DataCategory, ERASURE_METADATA } from '../../../lib/classification';
+import { SIZING_METADATA, sizeRawErasure } from '../../../lib/sizing';
 import { GdprChecks } from '../../../lib/compliance';
 import { KitError } from '../../../lib/errors';
 import { kitApp } from '../../../test/support/app';
@@ -445,16 +446,49 @@ describe('the workflow', () => {
         'ProcessingJobName.$': "States.Format('erase-raw-{}', States.Hash($$.Execution.Id, 'MD5'))",
         'AppSpecification': { ImageUri: expect.stringContaining('sagemaker-scikit-learn') },
         'NetworkConfig': { EnableNetworkIsolation: false, EnableInterContainerTrafficEncryption: true, VpcConfig: expect.anything() },
+        // No dataset of the fixture states a volume: one instance, the anonymization's 2 hours.
         'ProcessingResources': { ClusterConfig: { InstanceCount: 1, InstanceType: 'ml.m5.xlarge', VolumeKmsKeyId: expect.anything() } },
+        'StoppingCondition': { MaxRuntimeInSeconds: 7_200 },
       },
-      Next: 'ReadRawEraserSummary',
+      Next: 'ListRawEraserSummaries',
     });
     const args = job.Parameters.AppSpecification['ContainerArguments.$'];
     expect(args).toContain(`States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/_erasure/{}/request.json', $.request)`);
+    // Each instance writes <host>.json into the execution's own folder.
+    expect(args).toContain(`'--summary-dir', States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/_erasure/{}/summaries/{}', $.request, $$.Execution.Name)`);
     expect(args).not.toMatch(/pseudonym/);
-    for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--request-uri', '--summary-uri', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
-    expect(states.ReadRawEraserSummary).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:s3:getObject', ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' } });
-    expect(states.RawObjectsVerified.Choices).toEqual([{ Variable: '$.raw.summary.verified', BooleanEquals: true, Next: 'RawRecordsRemoved' }]);
+    for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--request-uri', '--summary-dir', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
+    expect(args).not.toContain("'--summary-uri'");
+    expect(workflow.definition.TimeoutSeconds).toBe(12 * 3600);
+    expect(workflow.machine.Metadata['mlsd:sizing']).toBeUndefined();
+  });
+
+  test('raw zone, erasure: the workflow lists the execution\'s summaries, reads each, sums their counts with JSONata, and is verified when every instance\'s says so', () => {
+    expect(states.ListRawEraserSummaries).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
+      Parameters: { 'Bucket': logicalId(fixture.lake.curatedBucket), 'Prefix.$': "States.Format('_erasure/{}/summaries/{}/', $.request, $$.Execution.Name)" },
+      ResultSelector: { 'keys.$': '$.Contents[*].Key' },
+      ResultPath: '$.raw',
+      Next: 'ReadRawEraserSummaries',
+    });
+    expect(states.ReadRawEraserSummaries).toMatchObject({
+      Type: 'Map', ItemsPath: '$.raw.keys', ItemSelector: { 'key.$': '$$.Map.Item.Value' }, ResultPath: '$.raw.shards', Next: 'SumRawEraserSummaries',
+    });
+    expect(states.ReadRawEraserSummary).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:getObject', Parameters: { 'Key.$': '$.key' }, ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+    });
+    const sum = states.SumRawEraserSummaries;
+    expect(sum).toMatchObject({ Type: 'Pass', QueryLanguage: 'JSONata', Next: 'RawObjectsVerified' });
+    expect(sum.Output).toMatch(/^\{% \(\$summaries := \$states\.input\.raw\.shards\.summary; \$merge\(\[\$states\.input, \{"raw": \{"summary": \{"hosts": \$count\(\$summaries\), "verifiedHosts": \$count\(\$summaries\[verified = true\]\), /);
+    for (const count of ['objectsScanned', 'lineageObjects', 'recentObjects', 'objectsRewritten', 'recordsRemoved', 'versionsDeleted']) {
+      expect(sum.Output).toContain(`"${count}": $sum($summaries.${count})`);
+    }
+    // As many summaries as instances, each verified: a missing summary is a failure too.
+    expect(states.RawObjectsVerified.Choices).toEqual([{
+      And: [{ Variable: '$.raw.summary.hosts', NumericEquals: 1 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 1 }], Next: 'RawRecordsRemoved',
+    }]);
+    expect(states.RawObjectsVerified.Default).toBe('RawRecordsRemain');
+    expect(states.RawRecordsRemain).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
     expect(states.RawRecordsRemoved.Parameters).toEqual({ 'found.$': "States.Format('{}', $.raw.summary.recordsRemoved)" });
   });
 
@@ -817,4 +851,61 @@ test('a lake with every kind of store passes the compliance gate', () => {
   expect(new GdprChecks().validateScope(gated.stack).violations.filter((v) => v.severity !== 'warning')).toEqual([]);
   expect(new AwsSolutionsChecks().validateScope(gated.stack).violations.filter((v) => v.severity === 'error')).toEqual([]);
   expect(Object.keys(erasureWorkflow(Template.fromStack(gated.stack)).machine.Metadata)).toContain(ERASURE_REGISTRY_METADATA);
+});
+
+describe('raw zone erasure on several instances', () => {
+  /** A lake whose `events` (a user id) state `rowsPerDay`, and its erasure workflow's raw states. */
+  function sizedLake(rowsPerDay: number | undefined, props: Partial<DataLakeProps> = {}) {
+    const stack = new Stack(kitApp(), 'Sized', { env: FIXTURE_ENV });
+    const lake = new DataLake(stack, 'Lake', { network: new Network(stack, 'Network'), purpose: 'recommendations', ...props });
+    lake.addDataset('events', {
+      retention: RowRetention.byTimeColumn('seen_at'),
+      volume: rowsPerDay === undefined ? undefined : { rowsPerDay },
+      columns: [
+        { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
+        { name: 'seen_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
+      ],
+    });
+    const sized = erasureWorkflow(Template.fromStack(stack));
+    const raw = allStates(sized.definition);
+    return { sized, job: raw.EraseRawObjects.Parameters, verified: raw.RawObjectsVerified };
+  }
+  const figures = { datasets: [{ name: 'events', rowsPerDay: 1_000_000_000 }], retention: Duration.days(30), instanceType: 'ml.m5.xlarge', minRuntime: Duration.hours(2) };
+
+  test('a billion rows a day: the job\'s instances and max runtime come from sizeRawErasure, the sizing is on the workflow, whose timeout outlasts the job', () => {
+    const { sized, job, verified } = sizedLake(1_000_000_000);
+    const capacity = sizeRawErasure({ ...figures, lookback: Duration.minutes(320) });
+    // 30B records at 108,000 records/s per ml.m5.xlarge: 4 instances, 19.3 h; twice that, 39 h, for the job; 10 h more for the workflow.
+    expect([capacity.instanceCount, capacity.maxRuntime.toHours()]).toEqual([4, 39]);
+    expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 4, InstanceType: 'ml.m5.xlarge' });
+    expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 39 * 3600 });
+    expect(sized.definition.TimeoutSeconds).toBe(49 * 3600);
+    expect(sized.machine.Metadata[SIZING_METADATA]).toEqual(capacity.explanation);
+    // The inputs (only the code) are copied to every instance: erase_raw.py shares the objects itself.
+    expect(job.ProcessingInputs.map((i: Json) => i.S3Input.S3DataDistributionType)).toEqual([undefined]);
+    expect(verified.Choices[0].And).toEqual([
+      { Variable: '$.raw.summary.hosts', NumericEquals: 4 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 4 },
+    ]);
+  });
+
+  test('rawErasureInstanceCount overrides the sizing, and the max runtime follows it; without a volume it is the count alone', () => {
+    const { sized, job, verified } = sizedLake(1_000_000_000, { rawErasureInstanceCount: 8 });
+    // 30B / (108,000 × 8) = 9.6 h → 20 h.
+    expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(8);
+    expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(sizeRawErasure({ ...figures, instanceCount: 8 }).maxRuntime.toSeconds());
+    expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(20 * 3600);
+    expect(sized.machine.Metadata[SIZING_METADATA]).toContain('8 instance(s), as chosen instead of sized');
+    expect(verified.Choices[0].And[0]).toEqual({ Variable: '$.raw.summary.hosts', NumericEquals: 8 });
+
+    const unsized = sizedLake(undefined, { rawErasureInstanceCount: 3 });
+    expect(unsized.job.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
+    expect(unsized.job.StoppingCondition.MaxRuntimeInSeconds).toBe(7_200);
+    expect(unsized.sized.definition.TimeoutSeconds).toBe(12 * 3600);
+    expect(unsized.sized.machine.Metadata[SIZING_METADATA]).toBeUndefined();
+  });
+
+  test('fails at the dataset whose volume the eraser cannot meet, naming the lake and the props', () => {
+    expect(() => sizedLake(1_000_000_000, { rawErasureInstanceCount: 1 })).toThrow(
+      /^DataLake Sized\/Lake: raw zone erasure, with dataset 'events': instanceCount 1 takes 77\.1605 h for the worst case .* use at least 2 instances$/);
+  });
 });

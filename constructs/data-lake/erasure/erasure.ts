@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import {
-  CfnResource, Duration, Lazy, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
+  CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
   aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
@@ -16,7 +16,10 @@ import { SecureFunction, grantBucketRead, grantBucketReadWrite, resolveRemovalPo
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
-import { ProcessingCode, Workflow, grantRunProcessingJobs, processingJobState, statesFormat } from '../../../lib/workflows';
+import { SIZING_METADATA } from '../../../lib/sizing';
+import {
+  ProcessingCode, Workflow, grantRunProcessingJobs, processingJobState, statesFormat, summaryTotals, summedCounts, summedSummaryStates,
+} from '../../../lib/workflows';
 
 /**
  * The erasure workflow's name in a stack: `<stack name>-erasure`, so that `npm run erase` finds it
@@ -129,6 +132,22 @@ const RAW_ERASER_JOB_PREFIX = 'erase-raw';
 const ERASE_RAW_SCRIPT = path.join(__dirname, '..', 'runtime', 'erase_raw.py');
 const ANONYMIZE_SCRIPT = path.join(__dirname, '..', 'runtime', 'anonymize.py');
 
+/**
+ * Where, under a request's folder of ERASURE_REQUESTS_PREFIX, each execution's raw eraser instances
+ * write their summaries (`<folder><execution name>/<host>.json`): a folder per execution, so that
+ * a rerun on fewer instances counts none of an earlier run's.
+ */
+const RAW_ERASER_SUMMARIES = 'summaries/';
+/** The counts of the raw eraser's summary (runtime/erase_raw.py) that the workflow adds up over its instances. */
+export const RAW_ERASER_SUMMARY_COUNTS = ['objectsScanned', 'lineageObjects', 'recentObjects', 'objectsRewritten', 'recordsRemoved', 'versionsDeleted'] as const;
+/** The erasure workflow's timeout, unless the raw eraser's maximum runtime and RAW_ERASURE_TIMEOUT_MARGIN are longer. */
+const ERASURE_WORKFLOW_TIMEOUT = Duration.hours(12);
+/**
+ * What the erasure workflow's timeout adds to the raw eraser's maximum runtime: the find phase and
+ * the other stores (Athena queries, DynamoDB rounds), which may run before the job's turn.
+ */
+const RAW_ERASURE_TIMEOUT_MARGIN = Duration.hours(10);
+
 /** The processing job that erases a subject from the raw zone (see {@link RawObjectsStore}). */
 export interface RawErasureJobProps {
   /**
@@ -138,8 +157,39 @@ export interface RawErasureJobProps {
   readonly role: iam.Role;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceType: string;
+  /**
+   * Instances of the job, each erasing a share of the candidate objects (runtime/erase_raw.py); the
+   * workflow is verified when as many summaries say so. A token is resolved at synthesis: the
+   * DataLake sizes the job once every dataset is declared.
+   * @default 1
+   */
+  readonly instanceCount?: number;
   readonly volumeSizeGiB: number;
+  /**
+   * The job's maximum runtime; the workflow's timeout is this and RAW_ERASURE_TIMEOUT_MARGIN, at
+   * least ERASURE_WORKFLOW_TIMEOUT. A token is resolved at synthesis, like instanceCount.
+   */
   readonly maxRuntime: Duration;
+  /**
+   * How instanceCount and maxRuntime were computed (lib/sizing's sizeRawErasure), recorded on the
+   * erasure workflow as `mlsd:sizing` metadata; a token that resolves to nothing records nothing.
+   * @default - nothing recorded
+   */
+  readonly sizing?: readonly string[];
+}
+
+/**
+ * The erasure workflow's timeout: ERASURE_WORKFLOW_TIMEOUT, or the raw eraser's maximum runtime and
+ * RAW_ERASURE_TIMEOUT_MARGIN when that is longer (Step Functions would stop a workflow waiting on a
+ * job SageMaker still runs). Resolved at synthesis when the runtime is a token.
+ */
+function erasureWorkflowTimeout(scope: Construct, job: RawErasureJobProps | undefined): Duration {
+  if (job === undefined) {
+    return ERASURE_WORKFLOW_TIMEOUT;
+  }
+  const seconds = (runtime: number) => Math.max(ERASURE_WORKFLOW_TIMEOUT.toSeconds(), runtime + RAW_ERASURE_TIMEOUT_MARGIN.toSeconds());
+  const runtime = job.maxRuntime.toSeconds();
+  return Duration.seconds(Token.isUnresolved(runtime) ? Lazy.number({ produce: () => seconds(Stack.of(scope).resolve(runtime)) }) : seconds(runtime));
 }
 
 /** Pending purges the deadline check reads per page: their items (keys and a file list's key) stay far below the 256 KiB of a state's data. */
@@ -238,7 +288,7 @@ export class DataLakeErasure extends Construct {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
       encryptionKey: props.encryptionKey,
       logName: 'erasure',
-      timeout: Duration.hours(12),
+      timeout: erasureWorkflowTimeout(this, props.rawErasure),
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
@@ -247,6 +297,7 @@ export class DataLakeErasure extends Construct {
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     if (props.rawErasure !== undefined) {
       this.grantRawErasureWorkflow(props.rawErasure);
+      this.recordRawErasureSizing(props.rawErasure);
     }
 
     // Requests enter here, so that the workflow's input (kept with its history) holds no raw id.
@@ -472,6 +523,13 @@ export class DataLakeErasure extends Construct {
     grantRunProcessingJobs(this.role, RAW_ERASER_JOB_PREFIX, job.role);
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
       'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
+  }
+
+  /** The raw eraser's sizing, as `mlsd:sizing` metadata on the workflow. */
+  private recordRawErasureSizing(job: RawErasureJobProps): void {
+    if (job.sizing !== undefined) {
+      (this.stateMachine.node.defaultChild as CfnResource).addMetadata(SIZING_METADATA, job.sizing);
+    }
   }
 
   /**
@@ -807,11 +865,15 @@ export class DataLakeErasure extends Construct {
   /**
    * The raw zone's store: the eraser's config goes beside the request, the processing job rewrites
    * the subject's raw objects (it reads the lineage and pseudonyms the find phase saved, never an
-   * argument), and its summary says how many records it removed and whether it verified.
+   * argument) on `instanceCount` instances that share them, and each instance's summary says how
+   * many records it removed and whether it verified its share. The store is verified when every
+   * instance's summary is there and says verified; its count is their sum.
    */
   private rawObjects(job: RawErasureJobProps): sfn.IChainable {
     const bucket = this.props.resultsBucket.bucketName;
     const uri = (file: string) => statesFormat(`s3://${bucket}/${ERASURE_REQUESTS_PREFIX}{}/${file}`, '$.request');
+    const summaries = `${ERASURE_REQUESTS_PREFIX}{}/${RAW_ERASER_SUMMARIES}{}`;
+    const instances = job.instanceCount ?? 1;
     const config = this.sdk('SaveRawEraserConfig', 'aws-sdk:s3:putObject', {
       'Bucket': bucket,
       'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/config.json`, '$.request'),
@@ -834,7 +896,7 @@ export class DataLakeErasure extends Construct {
         '--raw-bucket', { expression: '$.store.bucketName' },
         '--kms-key-id', this.props.encryptionKey.keyArn,
         '--request-uri', { expression: uri('request.json') },
-        '--summary-uri', { expression: uri('summary.json') },
+        '--summary-dir', { expression: statesFormat(`s3://${bucket}/${summaries}`, '$.request', '$$.Execution.Name') },
         '--key-secret-id', this.props.pseudonymizationKey.secretArn,
       ],
       inputs: [],
@@ -842,17 +904,24 @@ export class DataLakeErasure extends Construct {
       subnets: this.props.network.vpc.selectSubnets(this.props.network.subnets),
       securityGroup: job.securityGroup,
       instanceType: job.instanceType,
+      instanceCount: instances,
       volumeSizeGiB: job.volumeSizeGiB,
       maxRuntime: job.maxRuntime,
       networkIsolation: false,
     });
-    const summary = this.sdk('ReadRawEraserSummary', 'aws-sdk:s3:getObject', {
-      'Bucket': bucket,
-      'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/summary.json`, '$.request'),
-    }, { selector: { 'summary.$': 'States.StringToJson($.Body)' }, path: '$.raw' });
-    return config.next(erase).next(summary).next(new sfn.Choice(this, 'RawObjectsVerified')
-      .when(sfn.Condition.booleanEquals('$.raw.summary.verified', true), this.found('RawRecordsRemoved', "States.Format('{}', $.raw.summary.recordsRemoved)"))
-      .otherwise(new sfn.Fail(this, 'RawRecordsRemain', { error: 'NotVerified', cause: 'Raw objects still hold the subject after the eraser ran' })));
+    const { list, read, sum } = summedSummaryStates(this, { bucketName: bucket, prefix: statesFormat(`${summaries}/`, '$.request', '$$.Execution.Name') }, {
+      key: 'raw',
+      totals: summaryTotals('raw', { hosts: '$count($summaries)', verifiedHosts: '$count($summaries[verified = true])', ...summedCounts(RAW_ERASER_SUMMARY_COUNTS) }),
+      ids: { list: 'ListRawEraserSummaries', read: 'ReadRawEraserSummaries', readOne: 'ReadRawEraserSummary', sum: 'SumRawEraserSummaries' },
+    });
+    // A missing summary fails the store too: an instance that wrote none verified nothing.
+    const verified = sfn.Condition.and(
+      sfn.Condition.numberEquals('$.raw.summary.hosts', instances),
+      sfn.Condition.numberEquals('$.raw.summary.verifiedHosts', instances),
+    );
+    return config.next(erase).next(list).next(read).next(sum).next(new sfn.Choice(this, 'RawObjectsVerified')
+      .when(verified, this.found('RawRecordsRemoved', "States.Format('{}', $.raw.summary.recordsRemoved)"))
+      .otherwise(new sfn.Fail(this, 'RawRecordsRemain', { error: 'NotVerified', cause: 'Raw objects still hold the subject after the eraser ran, or an instance left no summary' })));
   }
 
   /** An UpdateItem of the request's own record; `#status` and `:status` are bound. */

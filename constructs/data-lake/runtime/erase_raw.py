@@ -11,7 +11,10 @@ Usage::
     python erase_raw.py --config s3://<curated>/_erasure/<request hash>/config.json \\
         --raw-bucket <raw bucket> --kms-key-id <lake key ARN> \\
         --request-uri s3://<curated>/_erasure/<request hash>/request.json \\
-        --summary-uri s3://<curated>/_erasure/<request hash>/summary.json --key-secret-id <secret ARN>
+        --summary-dir s3://<curated>/_erasure/<request hash>/summaries/<execution>/ --key-secret-id <secret ARN>
+
+``--summary-uri s3://.../summary.json`` in place of ``--summary-dir`` names the summary's object
+itself, for a run on one host.
 
 Nothing in the arguments names the subject: SageMaker shows a job's arguments to anyone who may
 describe or list processing jobs, and keeps them beyond any retention of ours. The workflow writes
@@ -62,10 +65,23 @@ WHAT IT DOES
 3. Verification: every key touched is listed and read again, every remaining version: none may hold
    the subject, and a rewritten key keeps exactly one version.
 
-A JSON summary (objects scanned, rewritten, records removed, versions deleted, verified) goes to
-stdout and ``--summary-uri``; the exit code is 0 when verified, 1 otherwise (an error names the
-object, the row and the field, never a value), 2 on a usage error. A rerun finds nothing to remove
-and verifies again: the same request can run until it succeeds.
+ON SEVERAL HOSTS
+================
+
+SageMaker runs the job on N instances when the lake's volume calls for more than one (the data
+lake's sizeRawErasure). Each reads ``/opt/ml/config/resourceconfig.json``
+(``{"current_host": "algo-2", "hosts": ["algo-1", "algo-2", ...]}``; ``--host-index`` and
+``--host-count`` override it, a missing file is one host) and takes the candidates whose key's
+SHA-256, modulo N, is its place among the hosts: every host computes the same candidates, so the
+shares are disjoint, cover them all, and stay the same on a rerun with as many hosts. A host reads,
+rewrites, deletes and verifies only the objects of its share, and no two hosts touch one object.
+
+A JSON summary (this host's objects scanned, rewritten, records removed, versions deleted, verified,
+and which host of how many) goes to stdout and to ``<--summary-dir>/<host>.json`` (or
+``--summary-uri``, on one host); the workflow adds the hosts' summaries up. The exit code is 0 when
+verified, 1 otherwise (an error names the object, the row and the field, never a value), 2 on a
+usage error. A rerun finds nothing to remove and verifies again: the same request can run until it
+succeeds.
 """
 
 from __future__ import annotations
@@ -73,6 +89,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -93,6 +110,11 @@ GZIP_LEVEL = 6
 
 _PSEUDONYM_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _IDENTIFIER_RE = re.compile(r"[a-z][a-z0-9_]{0,127}", re.ASCII)
+# A host's name becomes the key of its summary.
+_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+
+# Where SageMaker tells each instance of a job its name and every host's; read at call time, so tests can move it.
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 
 
 class ErasureError(Exception):
@@ -118,6 +140,64 @@ class Summary:
     versionsDeleted: int = 0  # noqa: N815
     verified: bool = False
     errors: list[str] = field(default_factory=list)
+    host: str = "algo-1"
+    hostCount: int = 1  # noqa: N815
+
+
+@dataclass(frozen=True)
+class HostShare:
+    """This host's share of the candidates: those whose shard (shard_of) is its index."""
+
+    name: str
+    index: int
+    count: int
+
+    def owns(self, key: str) -> bool:
+        return self.count == 1 or shard_of(key, self.count) == self.index
+
+
+ONE_HOST = HostShare("algo-1", 0, 1)
+
+
+def shard_of(key: str, count: int) -> int:
+    """The host (0 to count - 1) an object belongs to: from its key alone, so every host and every
+    rerun with as many hosts agree, and spread evenly whatever the keys' layout."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % count
+
+
+def host_share(index: int | None = None, count: int | None = None, path: str | None = None) -> HostShare:
+    """This host's share: `index` of `count` when given (tests, a run by hand), else SageMaker's
+    resourceconfig.json at `path` (RESOURCE_CONFIG); no such file: the only host."""
+    if index is not None or count is not None:
+        if index is None or count is None:
+            raise ErasureError("--host-index and --host-count go together")
+        if not (1 <= count <= 100 and 0 <= index < count):
+            raise ErasureError(
+                f"--host-count must be from 1 to 100 and --host-index from 0 to --host-count - 1, "
+                f"but host {index} of {count} was provided"
+            )
+        return HostShare(f"algo-{index + 1}", index, count)
+    path = RESOURCE_CONFIG if path is None else path
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except FileNotFoundError:
+        return ONE_HOST  # not on SageMaker, or a job of one instance
+    except ValueError:
+        raise ErasureError(f"{path} is not valid JSON") from None
+    hosts = document.get("hosts") if isinstance(document, dict) else None
+    current = document.get("current_host") if isinstance(document, dict) else None
+    if (
+        not isinstance(hosts, list)
+        or not hosts
+        or not all(isinstance(h, str) and _HOST_RE.fullmatch(h) for h in hosts)
+        or len(set(hosts)) != len(hosts)
+        or current not in hosts
+    ):
+        raise ErasureError(f"{path} must name 'hosts' (distinct names) and 'current_host', one of them")
+    # In the natural order (algo-2 before algo-10); any order would do, as long as every host uses the same.
+    ordered = sorted(hosts, key=lambda h: (len(h), h))
+    return HostShare(current, ordered.index(current), len(ordered))
 
 
 def _s3_location(uri: str) -> tuple[str, str]:
@@ -313,12 +393,13 @@ class RawEraser:
         pseudonyms: dict[str, str],
         key: str | bytes,
         workers: int = 1,
+        share: HostShare = ONE_HOST,
     ) -> None:
         self.s3, self.bucket, self.kms_key_id = s3, bucket, kms_key_id
-        self.pseudonyms, self.key, self.workers = pseudonyms, key, workers
+        self.pseudonyms, self.key, self.workers, self.share = pseudonyms, key, workers, share
         self.datasets = sorted(datasets, key=lambda d: len(d.prefix), reverse=True)  # the longest prefix wins
         self.matchers = {d.name: Matcher(d, pseudonyms, key) for d in datasets}
-        self.summary = Summary()
+        self.summary = Summary(host=share.name, hostCount=share.count)
 
     def dataset_of(self, key: str) -> Dataset | None:
         return next((d for d in self.datasets if key.startswith(d.prefix)), None)
@@ -471,8 +552,10 @@ class RawEraser:
         return problems
 
     def run(self, result_uris: list[str], found_at: datetime, lookback: timedelta) -> Summary:
-        lineage = {k for k in self.lineage_keys(result_uris) if self.dataset_of(k) is not None}
-        recent = self.recent_keys(found_at - lookback, found_at + lookback)
+        # Every host finds every candidate (lineage and listings are small beside the objects), then keeps its share.
+        owns = self.share.owns
+        lineage = {k for k in self.lineage_keys(result_uris) if self.dataset_of(k) is not None and owns(k)}
+        recent = {k for k in self.recent_keys(found_at - lookback, found_at + lookback) if owns(k)}
         self.summary.lineageObjects, self.summary.recentObjects = len(lineage), len(recent - lineage)
         touched: set[str] = set()
         rewritten: set[str] = set()
@@ -506,19 +589,35 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
     parser.add_argument("--raw-bucket", required=True)
     parser.add_argument("--kms-key-id", required=True, help="the lake's key: rewritten objects are encrypted with it")
     parser.add_argument("--request-uri", required=True, help="s3:// URI of the request (pseudonyms, lineage)")
-    parser.add_argument("--summary-uri", required=True, help="s3:// URI the JSON summary is written to")
+    summary_to = parser.add_mutually_exclusive_group(required=True)
+    summary_to.add_argument("--summary-dir", help="s3:// URI of the folder each host writes <host>.json to")
+    summary_to.add_argument("--summary-uri", help="s3:// URI the JSON summary is written to (one host only)")
     parser.add_argument("--key-secret-id", default=None)
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes that parse and match (default: one per CPU)"
     )
+    parser.add_argument("--host-index", type=int, help="this host's place, from 0 (default: from RESOURCE_CONFIG)")
+    parser.add_argument("--host-count", type=int, help="hosts sharing the candidates (default: from RESOURCE_CONFIG)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
+    try:
+        share = host_share(args.host_index, args.host_count)
+    except ErasureError as e:
+        print(f"erase_raw: error: {e}", file=sys.stderr)
+        return 2
+    if args.summary_uri is not None and share.count > 1:
+        print(
+            f"erase_raw: error: --summary-uri is one object, but {share.count} hosts run: use --summary-dir",
+            file=sys.stderr,
+        )
+        return 2
+    summary_uri = args.summary_uri or f"{args.summary_dir.rstrip('/')}/{share.name}.json"
     secret_id = anonymize.key_secret_id(args.key_secret_id, "erase_raw")
     if secret_id is None:
         return 2
-    summary = Summary()
+    summary = Summary(host=share.name, hostCount=share.count)
     try:
         if s3 is None:
             import boto3
@@ -531,7 +630,7 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
                 datasets, lookback = load_config(json.load(f))
         pseudonyms, results, found_at = load_request(_read_json_uri(s3, args.request_uri, "request"))
         key = anonymize.load_key_from_secret(secret_id, secrets)
-        eraser = RawEraser(s3, args.raw_bucket, args.kms_key_id, datasets, pseudonyms, key, max(1, args.workers))
+        eraser = RawEraser(s3, args.raw_bucket, args.kms_key_id, datasets, pseudonyms, key, max(1, args.workers), share)
         summary = eraser.run(results, found_at, timedelta(seconds=lookback))
     except (ErasureError, anonymize.AnonymizationError) as e:
         summary.errors.append(str(e))
@@ -545,7 +644,7 @@ def main(argv: list[str] | None = None, s3: Any = None, secrets: Any = None) -> 
         print(f"erase_raw: error: {problem}", file=sys.stderr)
     if s3 is not None:
         try:
-            bucket, key_name = _s3_location(args.summary_uri)
+            bucket, key_name = _s3_location(summary_uri)
             s3.put_object(Bucket=bucket, Key=key_name, Body=text.encode("utf-8"), ContentType="application/json")
         except Exception as e:
             print(f"erase_raw: error: cannot write the summary: {type(e).__name__}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The raw zone's eraser (erase_raw.py) on moto's S3 (versioned, SSE-KMS), Secrets Manager and KMS:
 the subject's records leave the objects lineage names and the recent ones, other subjects' records
 keep their bytes, older versions go, a rerun is a no-op, a run that stopped midway is finished by the
-next, a malformed object fails naming it, and nothing printed holds a key, pseudonym or raw id."""
+next, a malformed object fails naming it, and nothing printed holds a key, pseudonym or raw id. On
+several hosts, each takes a disjoint share of the candidates, and together they erase them all."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ CONFIG = {
 
 def event(user: str, friend: str | None = None, item: str = "i") -> str:
     return json.dumps({"user_id": user, "friend_id": friend, "email": f"{user}@example.org", "item": item}) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def no_resource_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the eraser looks for SageMaker's resource config: nothing there unless a test writes it."""
+    path = tmp_path / "resourceconfig.json"
+    monkeypatch.setattr(erase_raw, "RESOURCE_CONFIG", str(path))
+    return path
 
 
 @pytest.fixture
@@ -167,7 +176,7 @@ def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key_arn
     assert summary == {
         "objectsScanned": 4, "lineageObjects": 4, "recentObjects": 0, "objectsRewritten": 2, "recordsRemoved": 2,
-        "versionsDeleted": 3, "verified": True, "errors": [],
+        "versionsDeleted": 3, "verified": True, "errors": [], "host": "algo-1", "hostCount": 1,
     }  # fmt: skip
     out = capsys.readouterr()
     for secret in (KEY, SUBJECT, OTHER, anonymize.pseudonym(KEY, SUBJECT), "@example.org"):
@@ -273,3 +282,177 @@ def test_the_request_is_checked_before_anything_is_read() -> None:
         erase_raw.load_config(
             {"lookbackSeconds": 1, "datasets": [{**CONFIG["datasets"][0], "subjectFields": {"ssn": "user_id"}}]}
         )
+
+
+class RecordingS3:
+    """The S3 client, noting which raw object each call reads, writes, deletes or lists the versions of."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.keys: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.s3, name)
+        if name not in ("get_object", "put_object", "delete_object"):
+            return method
+
+        def call(**kwargs: Any) -> Any:
+            if kwargs["Bucket"] == "raw":
+                self.keys.add(kwargs["Key"])
+            return method(**kwargs)
+
+        return call
+
+    def get_paginator(self, name: str) -> Any:
+        paginator, keys = self.s3.get_paginator(name), self.keys
+
+        class Recording:
+            def paginate(self, **kwargs: Any) -> Any:
+                if (
+                    name == "list_object_versions"
+                ):  # the versions of exactly one key; day folders are listed by every host
+                    keys.add(kwargs["Prefix"])
+                return paginator.paginate(**kwargs)
+
+        return Recording()
+
+
+def run_host(
+    tmp_path: Path, aws: Any, index: int, count: int, run_id: str = "exec-1"
+) -> tuple[int, dict[str, Any], set[str]]:
+    s3, key_arn, secret_arn = aws
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG), encoding="utf-8")
+    recording = RecordingS3(s3)
+    code = erase_raw.main([
+        "--config", str(config), "--raw-bucket", "raw", "--kms-key-id", key_arn, "--request-uri", REQUEST,
+        "--summary-dir", f"s3://curated/_erasure/abc123/summaries/{run_id}", "--key-secret-id", secret_arn,
+        "--workers", "1", "--host-index", str(index), "--host-count", str(count),
+    ], s3=recording)  # fmt: skip
+    body = s3.get_object(Bucket="curated", Key=f"_erasure/abc123/summaries/{run_id}/algo-{index + 1}.json")["Body"]
+    return code, json.loads(body.read()), recording.keys
+
+
+@pytest.mark.parametrize("hosts", [2, 3])
+def test_hosts_take_disjoint_shares_and_together_erase_every_record_of_the_subject(
+    tmp_path: Path, aws: Any, capsys: Any, hosts: int
+) -> None:
+    s3, _, _ = aws
+    today = datetime.now(timezone.utc)
+    named = [f"events/2026/12/06/{h:02d}/part-{i}.jsonl{'.gz' if i % 2 else ''}" for h in (10, 11) for i in range(5)]
+    clicks = [f"clicks/2026/12/06/10/c-{i}.csv" for i in range(3)]
+    recent = [f"events/{today:%Y/%m/%d/%H}/r-{i}.jsonl" for i in range(3)]  # no lineage: the lookback finds them
+    with_subject = named[::2] + recent[:2]
+    for key in named + recent:
+        if key in named[:3]:
+            put(s3, key, event(SUBJECT) + event(OTHER))  # an older version that holds the subject too
+        put(s3, key, event(OTHER) + (event(SUBJECT) if key in with_subject else "") + event(OTHER, friend="u-000001"))
+    for key in clicks:
+        put(s3, key, "user_id,item\n7,a\n42,b\n")  # bigint ids: never the subject's, but candidates all the same
+    write_request(s3, {"events.user_id": named[:6], "events.friend_id": named[4:], "clicks.user_id": clicks}, today)
+    candidates = set(named + clicks + recent)
+
+    runs = [run_host(tmp_path, aws, i, hosts) for i in range(hosts)]
+
+    for i, (code, summary, touched) in enumerate(runs):
+        assert code == 0 and summary["verified"] and summary["errors"] == []
+        assert (summary["host"], summary["hostCount"]) == (f"algo-{i + 1}", hosts)
+        assert touched and all(erase_raw.shard_of(key, hosts) == i for key in touched)  # its share only
+        assert summary["objectsScanned"] == len(touched)
+    shares = [touched for _, _, touched in runs]
+    assert all(not (a & b) for n, a in enumerate(shares) for b in shares[n + 1 :])  # no object touched by two hosts
+    assert set().union(*shares) == candidates
+    assert sum(s["recordsRemoved"] for _, s, _ in runs) == len(with_subject)
+    assert sum(s["objectsRewritten"] for _, s, _ in runs) == len(with_subject)
+    assert sum(s["lineageObjects"] + s["recentObjects"] for _, s, _ in runs) == len(candidates)
+    for key in candidates:
+        assert SUBJECT not in read(s3, key)
+    for key in with_subject + named[:3]:
+        assert len(versions(s3, key)) == 1
+    assert read(s3, named[1]) == event(OTHER) + event(OTHER, friend="u-000001")
+    out = capsys.readouterr()
+    for secret in (KEY, SUBJECT, anonymize.pseudonym(KEY, SUBJECT)):
+        assert secret not in out.out and secret not in out.err
+
+    # A rerun with as many hosts finds the same shares, and nothing left to remove.
+    again = [run_host(tmp_path, aws, i, hosts, "exec-2") for i in range(hosts)]
+    assert [touched for _, _, touched in again] == shares
+    assert all(code == 0 and s["verified"] and s["recordsRemoved"] == s["versionsDeleted"] == 0 for code, s, _ in again)
+
+
+def test_a_host_stopped_midway_is_finished_by_the_rerun_of_its_share(tmp_path: Path, aws: Any) -> None:
+    s3, _, _ = aws
+    keys = [f"events/2026/12/06/10/part-{i}.jsonl" for i in range(6)]
+    for key in keys:
+        put(s3, key, event(SUBJECT) + event(OTHER))
+    write_request(s3, {"events.user_id": keys}, LONG_AGO)
+    first, second = ([k for k in keys if erase_raw.shard_of(k, 2) == i] for i in (0, 1))
+    assert first and second
+    # Host 2's share rewritten before its job stopped, its older versions not deleted yet.
+    for key in second[:1]:
+        put(s3, key, event(OTHER))
+
+    results = [run_host(tmp_path, aws, i, 2) for i in (0, 1)]
+
+    assert [s["recordsRemoved"] for _, s, _ in results] == [len(first), len(second) - 1]
+    assert all(code == 0 and s["verified"] for code, s, _ in results)
+    assert all(read(s3, key) == event(OTHER) and len(versions(s3, key)) == 1 for key in keys)
+
+
+def test_the_share_of_a_key_is_stable_and_spread_evenly() -> None:
+    keys = [
+        f"feed_impressions/2026/12/{d:02d}/{h:02d}/part-{i}.jsonl.gz"
+        for d in (6, 7)
+        for h in range(24)
+        for i in range(25)
+    ]
+    for count in (1, 2, 3, 7):
+        shards = [erase_raw.shard_of(key, count) for key in keys]
+        assert shards == [erase_raw.shard_of(key, count) for key in keys]
+        sizes = [shards.count(i) for i in range(count)]
+        # 1,200 keys: every host within 15 % of the average
+        assert all(abs(size - len(keys) / count) <= 0.15 * len(keys) / count for size in sizes), sizes
+    hosts = [erase_raw.HostShare(f"algo-{i + 1}", i, 3) for i in range(3)]
+    assert all(sum(h.owns(key) for h in hosts) == 1 for key in keys)
+
+
+def test_the_host_comes_from_sagemakers_resource_config_and_without_one_is_the_only_host(
+    no_resource_config: Path,
+) -> None:
+    assert erase_raw.host_share() == erase_raw.HostShare("algo-1", 0, 1)  # no file: one host
+    hosts = [f"algo-{i}" for i in (3, 10, 1, 2, 4, 5, 6, 7, 8, 9)]
+    no_resource_config.write_text(json.dumps({"current_host": "algo-10", "hosts": hosts}), encoding="utf-8")
+    assert erase_raw.host_share() == erase_raw.HostShare("algo-10", 9, 10)  # algo-10 after algo-9, in any listed order
+    no_resource_config.write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+    assert erase_raw.host_share() == erase_raw.HostShare("algo-2", 1, 2)
+    assert erase_raw.host_share(0, 3) == erase_raw.HostShare("algo-1", 0, 3)  # the arguments win
+    for bad in ({"current_host": "algo-3", "hosts": ["algo-1", "algo-2"]}, {"hosts": ["algo-1"]}, ["algo-1"]):
+        no_resource_config.write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(erase_raw.ErasureError, match="must name 'hosts'"):
+            erase_raw.host_share()
+    with pytest.raises(erase_raw.ErasureError, match="go together"):
+        erase_raw.host_share(1, None)
+    with pytest.raises(erase_raw.ErasureError, match="but host 2 of 2 was provided"):
+        erase_raw.host_share(2, 2)
+
+
+def test_each_host_writes_its_own_summary_and_one_object_serves_one_host_only(
+    tmp_path: Path, aws: Any, capsys: Any, no_resource_config: Path
+) -> None:
+    s3, key_arn, secret_arn = aws
+    write_request(s3, {"events.user_id": []}, LONG_AGO)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG), encoding="utf-8")
+    no_resource_config.write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+    common = ["--config", str(config), "--raw-bucket", "raw", "--kms-key-id", key_arn, "--request-uri", REQUEST,
+              "--key-secret-id", secret_arn]  # fmt: skip
+
+    assert erase_raw.main([*common, "--summary-dir", "s3://curated/_erasure/abc123/summaries/x/"]) == 0
+    listed = s3.list_objects_v2(Bucket="curated", Prefix="_erasure/abc123/summaries/x/")["Contents"]
+    assert [o["Key"] for o in listed] == ["_erasure/abc123/summaries/x/algo-2.json"]
+
+    assert erase_raw.main([*common, "--summary-uri", SUMMARY]) == 2
+    assert "--summary-uri is one object, but 2 hosts run" in capsys.readouterr().err
+    no_resource_config.write_text("{not json")
+    assert erase_raw.main([*common, "--summary-uri", SUMMARY]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
