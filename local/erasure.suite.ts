@@ -21,7 +21,8 @@
  * 3. Erased: the plan function's targets from the synthesized registry and the run's key, then per
  *    store the kind's eraser: the cache eraser's handler, the workflow's own GetRecord / DeleteRecord
  *    states (their Parameters read from the synthesized definition), the document eraser's handler,
- *    the workflow's lineage SELECT and COUNT / DELETE statements on Spark, and erase_raw.py.
+ *    the workflow's lineage SELECT and COUNT / DELETE statements on Spark, and erase_raw.py on two
+ *    instances (each its share of the objects and its own summary, summed as the workflow does).
  * 4. Not found: every store read again, for S (nothing) and T (all still there).
  * 5. Purged: the table maintenance's own statements (ALTER, OPTIMIZE, VACUUM, from the synthesized
  *    definition) as its run after the snapshot age; then the data files the erasure listed before
@@ -421,6 +422,8 @@ test('erased: the plan\'s targets, each store by its kind\'s eraser, each verifi
   }
   // The raw eraser removed every raw record of S: the served ones and the batch sources'.
   expect(answer.found['s3:raw-zone'].found).toBe(before.rawRecords.S);
+  // On two instances, as a sized lake runs it: both summaries there and verified.
+  expect(answer.found['s3:raw-zone'].hosts).toBe(2);
 }, 300_000);
 
 test('every store answers "not found" for S, and T\'s data is all still there', async () => {

@@ -12,7 +12,8 @@ import { KitError } from '../errors';
  *   worst case             = a subject in every raw object of the raw retention (lineage names them
  *                            all: an author shown in every feed), every record rewritten:
  *                            rows per day of the datasets it reads × retention days
- *   records/s per instance = rewrite records/s per core × vCPUs of the instance type
+ *   records/s per instance = rewrite records/s per core × physical cores of the instance type
+ *                            (vCPUs / VCPUS_PER_CORE)
  *   instance count         = sizeBatch(worst case, records/s per instance, RAW_ERASURE_WORST_CASE_TARGET),
  *                            unless given
  *   max runtime            = RAW_ERASURE_RUNTIME_MARGIN × the worst case's hours on that many
@@ -37,9 +38,15 @@ export const RAW_ERASURE_RECORDS_PER_CORE_SECOND = 27_000;
 export const RAW_ERASURE_WORST_CASE_TARGET = Duration.hours(24);
 
 /**
+ * vCPUs per physical core of SageMaker's general-purpose and compute instances (hyper-threading: an
+ * ml.m5.xlarge's 4 vCPUs are 2 cores). The benchmark's rate is per core of a process pool with one
+ * worker per core, and a second thread of a core adds little to a CPU-bound parse-and-gzip loop.
+ */
+export const VCPUS_PER_CORE = 2;
+
+/**
  * The maximum runtime over the worst case's estimate. The measured rate is CPU time on objects in
- * memory: S3's reads, puts and deletions are not in it, and two of an instance's vCPUs are one
- * physical core (an ml.m5.xlarge's 4 are 2), so a job may take up to twice the estimate.
+ * memory: S3's reads, puts and deletions are not in it, so a job may take up to twice the estimate.
  */
 export const RAW_ERASURE_RUNTIME_MARGIN = 2;
 
@@ -132,7 +139,8 @@ export function sizeRawErasure(figures: RawErasureFigures, who = 'sizeRawErasure
   const days = figures.retention.toDays({ integral: false });
   const worstCaseRecords = clean(rowsPerDay * days);
   const perCore = figures.recordsPerCoreSecond ?? RAW_ERASURE_RECORDS_PER_CORE_SECOND;
-  const perInstance = perCore * vcpus;
+  const cores = Math.max(1, Math.floor(vcpus / VCPUS_PER_CORE));
+  const perInstance = perCore * cores;
   const maxInstances = figures.maxInstances ?? DEFAULT_MAX_BATCH_INSTANCES;
   const unstated = figures.datasetsWithoutVolume ?? [];
   const explanation = [
@@ -140,7 +148,7 @@ export function sizeRawErasure(figures: RawErasureFigures, who = 'sizeRawErasure
       + `${figures.datasets.length > 1 ? ` = ${fmt(rowsPerDay)}` : ''}${unstated.length > 0 ? ` (${unstated.join(', ')}: no volume stated, not counted)` : ''}`,
     `worst case: the subject in every raw object of the ${fmt(days)}-day raw retention, lineage naming them all: `
       + `${fmt(rowsPerDay)} × ${fmt(days)} days = ${fmt(worstCaseRecords)} records, each rewritten`,
-    `${fmt(perCore)} records/s per core rewriting (measured) × ${vcpus} vCPUs of ${figures.instanceType} = ${fmt(perInstance)} records/s per instance`,
+    `${fmt(perCore)} records/s per core rewriting (measured) × ${cores} core(s) of ${figures.instanceType} (${vcpus} vCPUs) = ${fmt(perInstance)} records/s per instance`,
   ];
 
   let instanceCount: number;
@@ -171,7 +179,7 @@ export function sizeRawErasure(figures: RawErasureFigures, who = 'sizeRawErasure
   const minSeconds = figures.minRuntime.toSeconds({ integral: false });
   const maxRuntime = Duration.seconds(Math.max(minSeconds, neededHours * 3600));
   explanation.push(`max runtime = max(ceil(${RAW_ERASURE_RUNTIME_MARGIN} × ${fmt(worstCaseHours)} h), ${figures.minRuntime.toHumanString()}) = `
-    + `${fmt(maxRuntime.toHours({ integral: false }))} h: the measured rate leaves out S3's reads, puts and deletions, and two vCPUs are one core`);
+    + `${fmt(maxRuntime.toHours({ integral: false }))} h: the measured rate leaves out S3's reads, puts and deletions`);
 
   if (figures.lookback !== undefined) {
     const hours = figures.lookback.toHours({ integral: false });

@@ -875,25 +875,25 @@ describe('raw zone erasure on several instances', () => {
   test('a billion rows a day: the job\'s instances and max runtime come from sizeRawErasure, the sizing is on the workflow, whose timeout outlasts the job', () => {
     const { sized, job, verified } = sizedLake(1_000_000_000);
     const capacity = sizeRawErasure({ ...figures, lookback: Duration.minutes(320) });
-    // 30B records at 108,000 records/s per ml.m5.xlarge: 4 instances, 19.3 h; twice that, 39 h, for the job; 10 h more for the workflow.
-    expect([capacity.instanceCount, capacity.maxRuntime.toHours()]).toEqual([4, 39]);
-    expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 4, InstanceType: 'ml.m5.xlarge' });
-    expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 39 * 3600 });
-    expect(sized.definition.TimeoutSeconds).toBe(49 * 3600);
+    // 30B records at 54,000 records/s per ml.m5.xlarge (2 cores): 7 instances, 22 h; twice that, 45 h, for the job; 10 h more for the workflow.
+    expect([capacity.instanceCount, capacity.maxRuntime.toHours()]).toEqual([7, 45]);
+    expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 7, InstanceType: 'ml.m5.xlarge' });
+    expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 45 * 3600 });
+    expect(sized.definition.TimeoutSeconds).toBe(55 * 3600);
     expect(sized.machine.Metadata[SIZING_METADATA]).toEqual(capacity.explanation);
     // The inputs (only the code) are copied to every instance: erase_raw.py shares the objects itself.
     expect(job.ProcessingInputs.map((i: Json) => i.S3Input.S3DataDistributionType)).toEqual([undefined]);
     expect(verified.Choices[0].And).toEqual([
-      { Variable: '$.raw.summary.hosts', NumericEquals: 4 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 4 },
+      { Variable: '$.raw.summary.hosts', NumericEquals: 7 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 7 },
     ]);
   });
 
   test('rawErasureInstanceCount overrides the sizing, and the max runtime follows it; without a volume it is the count alone', () => {
     const { sized, job, verified } = sizedLake(1_000_000_000, { rawErasureInstanceCount: 8 });
-    // 30B / (108,000 × 8) = 9.6 h → 20 h.
+    // 30B / (54,000 × 8) = 19.3 h → 39 h.
     expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(8);
     expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(sizeRawErasure({ ...figures, instanceCount: 8 }).maxRuntime.toSeconds());
-    expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(20 * 3600);
+    expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(39 * 3600);
     expect(sized.machine.Metadata[SIZING_METADATA]).toContain('8 instance(s), as chosen instead of sized');
     expect(verified.Choices[0].And[0]).toEqual({ Variable: '$.raw.summary.hosts', NumericEquals: 8 });
 
@@ -906,6 +906,6 @@ describe('raw zone erasure on several instances', () => {
 
   test('fails at the dataset whose volume the eraser cannot meet, naming the lake and the props', () => {
     expect(() => sizedLake(1_000_000_000, { rawErasureInstanceCount: 1 })).toThrow(
-      /^DataLake Sized\/Lake: raw zone erasure, with dataset 'events': instanceCount 1 takes 77\.1605 h for the worst case .* use at least 2 instances$/);
+      /^DataLake Sized\/Lake: raw zone erasure, with dataset 'events': instanceCount 1 takes 154\.321 h for the worst case .* use at least 3 instances$/);
   });
 });
