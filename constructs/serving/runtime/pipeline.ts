@@ -30,6 +30,14 @@ export interface PipelineReport {
 
 type IoStage = Exclude<StageConfig, { kind: 'requestCandidates' | 'rerank' | 'act' }>;
 
+/**
+ * The least budget worth starting an I/O stage with. Node's timers can fire a millisecond before
+ * Date.now says their delay has passed, so a stage cut to the budget left may end with a sliver
+ * of it; no network call completes in that time, and the next stage would only fail on its own
+ * missing input. A sliver counts as spent.
+ */
+export const MIN_STAGE_BUDGET_MS = 2;
+
 export async function runPipeline(
   config: PipelineConfig,
   state: RequestState,
@@ -53,7 +61,7 @@ export async function runPipeline(
         const toReview = decideActions(stage, state.candidates.slice(0, config.response.maxItems));
         if (toReview.length === 0) break;
         const remaining = budgetDeadline - began;
-        if (remaining <= 0) {
+        if (remaining < MIN_STAGE_BUDGET_MS) {
           report.degradations.push({ label: stage.name, category: 'budget' });
           break;
         }
@@ -66,7 +74,7 @@ export async function runPipeline(
       default: {
         if (!hasWork(stage, state)) continue;
         const remaining = budgetDeadline - began;
-        if (remaining <= 0) {
+        if (remaining < MIN_STAGE_BUDGET_MS) {
           report.degradations.push({ label: stage.name, category: 'budget' });
           if (stage.kind === 'rank') retrievalOrder(state);
           continue;
