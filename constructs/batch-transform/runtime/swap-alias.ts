@@ -24,6 +24,7 @@
  * the next successful run deletes it in step 4.
  */
 import { createHash } from 'node:crypto';
+import { signedOpenSearchClient } from '../../../lib/runtime/opensearch';
 
 /** Hex characters of the run suffix: 64 bits, so that two runs of one loader do not share an index. */
 export const RUN_SUFFIX_LENGTH = 16;
@@ -138,3 +139,18 @@ export async function swapAlias(request: SwapAliasRequest, client: SwapClient, l
   log({ level: 'INFO', message: 'earlier run indexes deleted', alias, deleted });
   return { alias, index, previous, deleted };
 }
+
+/** The environment variable of the collection endpoint (`https://<id>.<region>.aoss.amazonaws.com`). */
+export const SWAP_ALIAS_ENDPOINT_ENV = 'COLLECTION_ENDPOINT';
+
+let client: SwapClient | undefined;
+
+/** Invoked by the batch transform's workflow with `{ alias, runId }` once the run is within its budget. */
+export const handler = async (request: SwapAliasRequest): Promise<SwapAliasResult> => {
+  const endpoint = process.env[SWAP_ALIAS_ENDPOINT_ENV];
+  const region = process.env.AWS_REGION;
+  if (!endpoint || !region) throw new Error(`${SWAP_ALIAS_ENDPOINT_ENV} and AWS_REGION must be set`);
+  // The state machine retries the whole step (it is idempotent); the client does not retry on its own.
+  client ??= signedOpenSearchClient({ endpoint, region, maxRetries: 0 }) as unknown as SwapClient;
+  return swapAlias(request, client, (fields) => console.log(JSON.stringify(fields)));
+};
