@@ -221,3 +221,54 @@ describe('filter queries, _bulk and the visibility delay (the document eraser\'s
     }
   });
 });
+
+describe('indexes and aliases (the batch transform\'s alias swap)', () => {
+  const BODY = { mappings: { properties: { embedding: { type: 'knn_vector', dimension: 2, method: { space_type: 'innerproduct' } } } } };
+  const call = async (url: string, method: string, body?: unknown) => {
+    const response = await fetch(url, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  };
+
+  test('creates, lists and deletes indexes; moves an alias atomically; searches and writes through it; deletes only in the concrete index', async () => {
+    const standIn = await startKnnStandIn([index()]);
+    try {
+      expect((await call(`${standIn.url}/runs-1`, 'PUT', BODY)).status).toBe(200);
+      expect((await call(`${standIn.url}/runs-1`, 'PUT', BODY)).body.error.type).toBe('resource_already_exists_exception');
+      expect((await call(`${standIn.url}/runs-1`, 'HEAD')).status).toBe(200);
+      expect((await call(`${standIn.url}/runs-2`, 'HEAD')).status).toBe(404);
+      expect((await call(`${standIn.url}/runs-2`, 'PUT', BODY)).status).toBe(200);
+      expect((await call(`${standIn.url}/_cat/indices?format=json`, 'GET')).body.map((row: { index: string }) => row.index)).toEqual(['videos', 'runs-1', 'runs-2']);
+      expect((await call(`${standIn.url}/_alias/runs`, 'GET')).status).toBe(404);
+
+      expect((await call(`${standIn.url}/_aliases`, 'POST', { actions: [{ add: { index: 'runs-1', alias: 'runs' } }] })).body).toEqual({ acknowledged: true });
+      expect((await call(`${standIn.url}/_alias/runs`, 'GET')).body).toEqual({ 'runs-1': { aliases: { runs: {} } } });
+      // Written through the alias, the documents land in its index and are searched through it.
+      const lines = `${JSON.stringify({ index: { _index: 'runs' } })}\n${JSON.stringify({ embedding: [1, 0] })}\n`;
+      const written = await call(`${standIn.url}/_bulk`, 'POST', lines);
+      expect(written.body.items[0].index).toMatchObject({ _index: 'runs-1', status: 201 });
+      const found = await call(`${standIn.url}/runs/_search`, 'POST', { query: { knn: { embedding: { vector: [1, 0], k: 1 } } } });
+      expect(found.body.hits.hits.map((hit: { _index: string }) => hit._index)).toEqual(['runs-1']);
+      const id = found.body.hits.hits[0]._id;
+      expect((await call(`${standIn.url}/_bulk`, 'POST', `${JSON.stringify({ delete: { _index: 'runs', _id: id } })}\n`)).status).toBe(400);
+      expect((await call(`${standIn.url}/_bulk`, 'POST', `${JSON.stringify({ delete: { _index: 'runs-1', _id: id } })}\n`)).body.items[0].delete.result).toBe('deleted');
+
+      // A request with one bad action changes nothing; a good one moves the alias in one step.
+      const bad = await call(`${standIn.url}/_aliases`, 'POST', { actions: [{ remove: { index: 'runs-1', alias: 'runs' } }, { add: { index: 'runs-9', alias: 'runs' } }] });
+      expect(bad.body.error.type).toBe('index_not_found_exception');
+      expect(standIn.aliasTargets('runs')).toEqual(['runs-1']);
+      await call(`${standIn.url}/_aliases`, 'POST', { actions: [{ remove: { index: 'runs-1', alias: 'runs' } }, { add: { index: 'runs-2', alias: 'runs' } }] });
+      expect(standIn.aliasTargets('runs')).toEqual(['runs-2']);
+      // An alias cannot take an index's name, nor an index an alias's.
+      expect((await call(`${standIn.url}/_aliases`, 'POST', { actions: [{ add: { index: 'runs-2', alias: 'videos' } }] })).body.error.type).toBe('invalid_alias_name_exception');
+      expect((await call(`${standIn.url}/runs`, 'PUT', BODY)).body.error.type).toBe('resource_already_exists_exception');
+
+      expect((await call(`${standIn.url}/runs-2`, 'DELETE')).body).toEqual({ acknowledged: true });
+      expect(standIn.aliasTargets('runs')).toEqual([]);
+      expect(standIn.indexNames()).toEqual(['videos', 'runs-1']);
+      expect((await call(`${standIn.url}/runs/_search`, 'POST', { query: { term: { a: 1 } } })).body.error.type).toBe('index_not_found_exception');
+    } finally {
+      await standIn.close();
+    }
+  });
+});

@@ -42,6 +42,16 @@
  * searches some time later. `visibilityDelayMs` models it: a document written at t is found from
  * t + delay on, a document deleted at t is still found until t + delay. A `_bulk` delete acts at
  * once (deleting it again answers `not_found`), as OpenSearch's delete by id does.
+ *
+ * For the batch transform's alias swap (constructs/batch-transform/runtime/swap-alias.ts), indexes
+ * and aliases: `PUT /<index>` (a knn_vector mapping, `resource_already_exists_exception` when the
+ * name is taken by an index or an alias), `HEAD /<index>`, `DELETE /<index>` (its aliases go with
+ * it), `GET /_cat/indices?format=json`, `GET /_alias/<alias>` (404 when no index has it) and
+ * `POST /_aliases` with `add` and `remove` actions, checked first and applied together, so that a
+ * request that fails changes nothing (OpenSearch applies them atomically). A search and `index` /
+ * `create` actions through an alias go to its one index (more than one answers 400, as OpenSearch
+ * refuses writes then); `delete` actions must name the concrete index: the stand-in answers 400 to
+ * one through an alias, so that a caller which relies on the alias for deletes fails here.
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
@@ -95,6 +105,10 @@ export interface KnnStandIn {
   addDocuments(index: string, documents: readonly KnnDocument[]): string[];
   /** The documents of an index that are not deleted (visible to searches or not yet), with their ids. */
   storedDocuments(index: string): { id: string; document: KnnDocument }[];
+  /** The concrete indexes, in creation order. */
+  indexNames(): string[];
+  /** The indexes an alias points to (none: no such alias). */
+  aliasTargets(alias: string): string[];
   /** Added before every answer (latency experiments). */
   delayMs: number;
   /** Added, on top of `delayMs`, before the answers of full-text queries (a slow text search beside a fast k-NN one). */
@@ -562,7 +576,7 @@ class LiveIndex {
 type BulkItem = RecordedBulk['actions'][number];
 
 /** Applies the actions of a `_bulk` body (NDJSON) in order: OpenSearch's response body and what was done. */
-function bulk(indexes: ReadonlyMap<string, LiveIndex>, pathIndex: string | undefined, text: string, now: number): { body: JsonObject; items: BulkItem[] } {
+function bulk(indexes: ReadonlyMap<string, LiveIndex>, aliases: ReadonlyMap<string, Set<string>>, pathIndex: string | undefined, text: string, now: number): { body: JsonObject; items: BulkItem[] } {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   const items: { [action: string]: JsonObject }[] = [];
   const done: BulkItem[] = [];
@@ -576,8 +590,12 @@ function bulk(indexes: ReadonlyMap<string, LiveIndex>, pathIndex: string | undef
     if (!isObject(action) || Object.keys(action).length !== 1) throw new SearchError(400, 'illegal_argument_exception', `line ${i + 1}: an action must be an object with one key`);
     const [kind, meta] = Object.entries(action)[0];
     if (!isObject(meta)) throw new SearchError(400, 'illegal_argument_exception', `line ${i + 1}: the ${kind} action's metadata must be an object`);
-    const indexName = typeof meta._index === 'string' ? meta._index : pathIndex;
-    if (indexName === undefined) throw new SearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+    const named = typeof meta._index === 'string' ? meta._index : pathIndex;
+    if (named === undefined) throw new SearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+    if (kind === 'delete' && aliases.has(named)) {
+      throw new SearchError(400, 'illegal_argument_exception', `the local k-NN stand-in deletes by _id in a concrete index, not through alias [${named}]`);
+    }
+    const indexName = aliases.has(named) ? writeIndexOf(aliases, named) : named;
     const live = indexes.get(indexName);
     const item = (status: number, extra: JsonObject): void => {
       items.push({ [kind]: { _index: indexName, ...extra, status } });
@@ -607,7 +625,59 @@ function bulk(indexes: ReadonlyMap<string, LiveIndex>, pathIndex: string | undef
   return { body: { took: 0, errors: items.some((item) => 'error' in Object.values(item)[0]), items }, items: done };
 }
 
+/** The one index of an alias that is written or searched through (OpenSearch refuses an ambiguous write). */
+function writeIndexOf(aliases: ReadonlyMap<string, Set<string>>, alias: string): string {
+  const targets = [...(aliases.get(alias) ?? [])];
+  if (targets.length !== 1) throw new SearchError(400, 'illegal_argument_exception', `alias [${alias}] points to ${targets.length} indexes, the stand-in needs exactly one`);
+  return targets[0];
+}
+
+/** The vector field and space type of a create-index body (the first knn_vector property). */
+function knnIndexOf(name: string, body: unknown): KnnIndex {
+  const properties = isObject(body) && isObject(body.mappings) && isObject(body.mappings.properties) ? body.mappings.properties : {};
+  const vector = Object.entries(properties).find(([, mapping]) => isObject(mapping) && mapping.type === 'knn_vector');
+  if (!vector) throw new SearchError(400, 'mapper_parsing_exception', `the local k-NN stand-in creates indexes with a knn_vector field, and index [${name}] has none`);
+  const method = (vector[1] as JsonObject).method;
+  const space = isObject(method) && typeof method.space_type === 'string' ? method.space_type : 'l2';
+  if (!(SPACE_TYPES as readonly string[]).includes(space)) throw new SearchError(400, 'mapper_parsing_exception', `space type ${space} is not one of ${SPACE_TYPES.join(', ')}`);
+  return { name, vectorField: vector[0], spaceType: space as SpaceType, documents: [] };
+}
+
+/** Checks every action of a `POST /_aliases` body, then applies them together: OpenSearch's atomic swap. */
+function updateAliases(indexes: ReadonlyMap<string, LiveIndex>, aliases: Map<string, Set<string>>, body: unknown): JsonObject {
+  const actions = isObject(body) && Array.isArray(body.actions) ? body.actions : undefined;
+  if (actions === undefined || actions.length === 0) throw new SearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: no aliases actions specified;');
+  const changes = actions.map((action: unknown) => {
+    if (!isObject(action) || Object.keys(action).length !== 1) throw new SearchError(400, 'illegal_argument_exception', 'an aliases action must be an object with one key');
+    const [kind, meta] = Object.entries(action)[0];
+    if ((kind !== 'add' && kind !== 'remove') || !isObject(meta) || typeof meta.index !== 'string' || typeof meta.alias !== 'string') {
+      throw new SearchError(400, 'illegal_argument_exception', `the local k-NN stand-in answers add and remove actions of {index, alias}, not ${kind}`);
+    }
+    if (!indexes.has(meta.index)) throw new SearchError(404, 'index_not_found_exception', `no such index [${meta.index}]`);
+    if (kind === 'add' && indexes.has(meta.alias)) throw new SearchError(400, 'invalid_alias_name_exception', `an index exists with the same name as the alias [${meta.alias}]`);
+    return { kind, index: meta.index, alias: meta.alias };
+  });
+  const next = new Map([...aliases].map(([alias, targets]) => [alias, new Set(targets)]));
+  for (const change of changes) {
+    const targets = next.get(change.alias) ?? new Set<string>();
+    if (change.kind === 'add') {
+      targets.add(change.index);
+    } else if (!targets.delete(change.index)) {
+      throw new SearchError(404, 'aliases_not_found_exception', `aliases [${change.alias}] missing`);
+    }
+    if (targets.size > 0) next.set(change.alias, targets);
+    else next.delete(change.alias);
+  }
+  aliases.clear();
+  for (const [alias, targets] of next) aliases.set(alias, targets);
+  return { acknowledged: true };
+}
+
 const SEARCH_PATH = /^\/([^/?]+)\/_search(?:\?.*)?$/;
+const INDEX_PATH = /^\/([^/?_][^/?]*)\/?(?:\?.*)?$/;
+const ALIAS_PATH = /^\/_alias\/([^/?]+)(?:\?.*)?$/;
+const CAT_INDICES_PATH = /^\/_cat\/indices(?:\?.*)?$/;
+const ALIASES_PATH = /^\/_aliases(?:\?.*)?$/;
 const BULK_PATH = /^\/(?:([^/?_][^/?]*)\/)?_bulk(?:\?.*)?$/;
 
 export async function startKnnStandIn(
@@ -616,12 +686,53 @@ export async function startKnnStandIn(
 ): Promise<KnnStandIn> {
   for (const index of indexes) checkIndex(index);
   const byName = new Map(indexes.map((index) => [index.name, new LiveIndex(index)]));
+  const aliases = new Map<string, Set<string>>();
   const requests: RecordedSearch[] = [];
   const bulkRequests: RecordedBulk[] = [];
   const state = { delayMs: options.delayMs ?? 0, textDelayMs: options.textDelayMs ?? 0, visibilityDelayMs: options.visibilityDelayMs ?? 0 };
   const record = <T>(list: T[], entry: T): void => {
     list.push(entry);
     if (list.length > MAX_RECORDED) list.splice(0, list.length - MAX_RECORDED);
+  };
+  /** Index and alias requests: OpenSearch's answer body, or a SearchError. */
+  const administer = (method: string, index: string | undefined, alias: string | undefined, cat: boolean, text: string): unknown => {
+    const parse = (): unknown => {
+      if (text.trim() === '') return {};
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw parsingError('the request body is not JSON');
+      }
+    };
+    if (method === 'GET' && alias !== undefined) {
+      const targets = [...(aliases.get(alias) ?? [])];
+      if (targets.length === 0) throw new SearchError(404, 'aliases_not_found_exception', `alias [${alias}] missing`);
+      return Object.fromEntries(targets.map((target) => [target, { aliases: { [alias]: {} } }]));
+    }
+    if (method === 'GET' && cat) {
+      return [...byName.keys()].map((name) => ({ 'index': name, 'health': 'green', 'status': 'open', 'docs.count': String(byName.get(name)!.documents().length) }));
+    }
+    if (method === 'POST' && index === undefined && alias === undefined && !cat) return updateAliases(byName, aliases, parse());
+    if (index !== undefined && method === 'HEAD') {
+      if (!byName.has(index)) throw new SearchError(404, 'index_not_found_exception', `no such index [${index}]`);
+      return {};
+    }
+    if (index !== undefined && method === 'PUT') {
+      if (byName.has(index) || aliases.has(index)) throw new SearchError(400, 'resource_already_exists_exception', `index [${index}] already exists`);
+      byName.set(index, new LiveIndex(knnIndexOf(index, parse())));
+      return { acknowledged: true, shards_acknowledged: true, index };
+    }
+    if (index !== undefined && method === 'DELETE') {
+      // OpenSearch refuses to delete an index through an alias; so does the stand-in.
+      if (!byName.has(index)) throw new SearchError(404, 'index_not_found_exception', `no such index [${index}]`);
+      byName.delete(index);
+      for (const [name, targets] of aliases) {
+        targets.delete(index);
+        if (targets.size === 0) aliases.delete(name);
+      }
+      return { acknowledged: true };
+    }
+    throw new SearchError(405, 'method_not_allowed', `the local k-NN stand-in does not answer ${method} on this path`);
   };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -633,19 +744,24 @@ export async function startKnnStandIn(
       const searchMatch = SEARCH_PATH.exec(url);
       const bulkMatch = BULK_PATH.exec(url);
       const indexName = searchMatch ? decodeURIComponent(searchMatch[1]) : '';
+      const indexMatch = INDEX_PATH.exec(url);
+      const aliasMatch = ALIAS_PATH.exec(url);
+      const admin = !bulkMatch && !searchMatch && (indexMatch !== null || aliasMatch !== null || CAT_INDICES_PATH.test(url) || ALIASES_PATH.test(url));
       const authorization = req.headers.authorization;
       let body: unknown;
       let items: BulkItem[] = [];
       try {
-        if (bulkMatch && (req.method === 'POST' || req.method === 'PUT')) {
-          const result = bulk(byName, bulkMatch[1] === undefined ? undefined : decodeURIComponent(bulkMatch[1]), Buffer.concat(chunks).toString('utf8'), Date.now());
+        if (admin) {
+          answer = administer(req.method ?? '', indexMatch ? decodeURIComponent(indexMatch[1]) : undefined, aliasMatch ? decodeURIComponent(aliasMatch[1]) : undefined, CAT_INDICES_PATH.test(url), Buffer.concat(chunks).toString('utf8'));
+        } else if (bulkMatch && (req.method === 'POST' || req.method === 'PUT')) {
+          const result = bulk(byName, aliases, bulkMatch[1] === undefined ? undefined : decodeURIComponent(bulkMatch[1]), Buffer.concat(chunks).toString('utf8'), Date.now());
           answer = result.body;
           items = result.items;
         } else {
           if (!searchMatch || (req.method !== 'POST' && req.method !== 'GET')) {
-            throw new SearchError(405, 'method_not_allowed', `the local k-NN stand-in answers POST /<index>/_search and POST /_bulk only, not ${req.method} ${url}`);
+            throw new SearchError(405, 'method_not_allowed', `the local k-NN stand-in answers POST /<index>/_search, POST /_bulk and index and alias requests only, not ${req.method} ${url}`);
           }
-          const live = byName.get(indexName);
+          const live = byName.get(aliases.has(indexName) ? writeIndexOf(aliases, indexName) : indexName);
           if (!live) throw new SearchError(404, 'index_not_found_exception', `no such index [${indexName}]`);
           try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -659,7 +775,9 @@ export async function startKnnStandIn(
         status = failure.status;
         answer = failure.body();
       }
-      if (bulkMatch) {
+      if (admin) {
+        // Index and alias requests are not recorded: tests read their effect (indexNames, aliasTargets).
+      } else if (bulkMatch) {
         record(bulkRequests, { path: url, actions: items, status, authorization });
       } else {
         const hits = status === 200 ? ((answer as { hits: { hits: { _id: string }[] } }).hits.hits.map((hit) => hit._id)) : [];
@@ -667,6 +785,11 @@ export async function startKnnStandIn(
       }
       const send = (): void => {
         if (res.destroyed) return;
+        if (req.method === 'HEAD') {
+          res.writeHead(status, { 'content-length': 0 });
+          res.end();
+          return;
+        }
         const text = JSON.stringify(answer);
         res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -717,6 +840,8 @@ export async function startKnnStandIn(
       return documents.map((document) => live.write(document, now));
     },
     storedDocuments: (name: string) => liveIndex(name).documents(),
+    indexNames: () => [...byName.keys()],
+    aliasTargets: (alias: string) => [...(aliases.get(alias) ?? [])],
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

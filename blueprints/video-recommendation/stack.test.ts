@@ -132,7 +132,7 @@ test('the candidate index\'s loads are sized apart within the loaders\' 4 h: 3 c
   expect(definition).toContain('\\"ClusterConfig\\":{\\"InstanceCount\\":4,');
   // 96 export parts, a multiple of both: 32 per cache loader, 24 per vector loader.
   expect(definition).toMatch(/crc32\(to_utf8\(CAST\([^)]*\)\)\), 96\) AS/);
-  expect(definition).toContain('clean_vectors.py');
+  expect(definition).toContain('\\"SwapVectorAlias\\"');
 });
 
 describe('the request path', () => {

@@ -59,9 +59,10 @@ test('the two loads after the transform are sized apart, each within the loaders
   expect(definition.match(/ShardedByS3Key/g)).toHaveLength(2);
   // 70 export parts: 2 for each vector loader, at most 3 for a cache loader (2.9 on average).
   expect(definition).toMatch(/crc32\(to_utf8\(CAST\([^)]*\)\)\), 70\) AS/);
-  // The vector loaders' failures are judged on their sum; then one job deletes the earlier run's documents.
+  // The vector loaders' failures are judged on their sum; then the alias moves to the run's index.
   expect(definition).toContain('\\"VectorFailuresWithinBudget\\"');
-  expect(definition).toContain('clean_vectors.py');
+  expect(definition).toContain('\\"SwapVectorAlias\\"');
+  expect(definition).not.toContain('clean_vectors.py');
 });
 
 test('the vector index is an OpenSearch Serverless vector collection the request path reads', () => {

@@ -1,4 +1,4 @@
-import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_lambda as lambda, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
@@ -753,7 +753,7 @@ describe('sharded load', () => {
     expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
     expect(JSON.stringify(states.LoadVectors.Parameters.ProcessingInputs)).not.toContain('ShardedByS3Key');
     expect(states.LoadVectors.Next).toBe('ReadVectorSummary');
-    expect(states.CleanVectors).toBeUndefined();
+    expect(states.ReadVectorSummary.Next).toBe('SwapVectorAlias');
   });
 
   test('a token loadInstanceCount is accepted and shards the load', () => {
@@ -793,15 +793,18 @@ describe('vector index load', () => {
     });
   }
 
-  test('after the cache load, a processing job bulk-indexes the embeddings, then its counts and the metrics', () => {
+  test('after the cache load, a processing job bulk-indexes the embeddings, then its counts, the alias swap and the metrics', () => {
     const s = setup();
     const index = vectorIndex(s);
     new BatchTransform(s.stack, 'Pymk', withVectors(s, index));
     const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
-    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ReadVectorSummary', 'PublishSuccess', 'RecordFailure', 'Failed']);
+    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ReadVectorSummary', 'SwapVectorAlias', 'PublishSuccess', 'RecordFailure', 'Failed']);
     expect(states.ReadSummary.Next).toBe('LoadVectors');
     expect(states.LoadVectors.Next).toBe('ReadVectorSummary');
-    expect(states.ReadVectorSummary.Next).toBe('PublishSuccess');
+    // One loader fails its job beyond maxFailureRate: a summary read is within the budget.
+    expect(states.ReadVectorSummary.Next).toBe('SwapVectorAlias');
+    expect(states.SwapVectorAlias.Next).toBe('PublishSuccess');
+    expect(states.SwapVectorAlias.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
     expect(timeout).toBe((12 + 4 + 4 + 1) * 3600);
 
     const job = states.LoadVectors;
@@ -951,11 +954,11 @@ describe('vector index load', () => {
     ['dimensions 0', { dimensions: 0 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 0 was provided/],
     ['dimensions 16001', { dimensions: 16001 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 16001 was provided/],
     ['dimensions 1.5', { dimensions: 1.5 }, {}, /vectorIndex\.dimensions must be a whole number between 1 and 16000, but 1\.5 was provided/],
-    ['an upper case indexName', { indexName: 'User-Embeddings' }, {}, /vectorIndex\.indexName must be 1-255 bytes of lower case characters, .* but 'User-Embeddings' was provided/],
+    ['an upper case indexName', { indexName: 'User-Embeddings' }, {}, /vectorIndex\.indexName must be 1-238 bytes \(each run's index adds 17\) of lower case characters, .* but 'User-Embeddings' was provided/],
     ['an indexName starting with _', { indexName: '_embeddings' }, {}, /vectorIndex\.indexName must be .* but '_embeddings' was provided/],
     ['an indexName starting with -', { indexName: '-embeddings' }, {}, /vectorIndex\.indexName must be .* but '-embeddings' was provided/],
     ['an indexName with a space', { indexName: 'user embeddings' }, {}, /vectorIndex\.indexName must be .* but 'user embeddings' was provided/],
-    ['an indexName of 256 bytes', { indexName: 'e'.repeat(256) }, {}, /vectorIndex\.indexName must be 1-255 bytes/],
+    ['an indexName of 239 bytes (the run index would have 256)', { indexName: 'e'.repeat(239) }, {}, /vectorIndex\.indexName must be 1-238 bytes/],
     ['an empty indexName', { indexName: '' }, {}, /vectorIndex\.indexName must be .* but '' was provided/],
     ['a bad spaceType', { spaceType: 'cosine' as 'l2' }, {}, /vectorIndex\.spaceType must be one of innerproduct, l2, cosinesimil, but 'cosine' was provided/],
     ['a sort key', {}, { sortKeyColumn: 'candidate_id' }, /vectorIndex needs one prediction per key \(an embedding per entity\), but sortKeyColumn 'candidate_id' was provided/],
@@ -1046,10 +1049,10 @@ describe('sharded vector load', () => {
     const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
     expect(Object.keys(states)).toEqual([
       'Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'SumVectorSummaries',
-      'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'CleanVectors', 'Failed',
+      'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'SwapVectorAlias', 'Failed',
     ]);
-    // Transform, the cache loader, the vector loaders and the cleanup, an hour to spare.
-    expect(timeout).toBe((12 + 4 + 4 + 4 + 1) * 3600);
+    // Transform, the cache loader and the vector loaders, an hour to spare (the alias swap takes seconds).
+    expect(timeout).toBe((12 + 4 + 4 + 1) * 3600);
 
     const load = states.LoadVectors;
     expect(load.Parameters['ProcessingJobName.$']).toBe("States.Format('bv-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
@@ -1075,7 +1078,7 @@ describe('sharded vector load', () => {
     expect(states.Export.Parameters['QueryString.$']).toContain('mod(crc32(to_utf8(CAST("user_id" AS varchar))), 100) AS "export_part"');
   });
 
-  test('the workflow sums the summaries, checks maxFailureRate on the sum, and only then cleans up earlier runs\' documents', () => {
+  test('the workflow sums the summaries, checks maxFailureRate on the sum, and only then moves the alias to the run\'s index', () => {
     const s = setup();
     new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
     const { States: states } = definition(s.stack);
@@ -1103,54 +1106,63 @@ describe('sharded vector load', () => {
 
     expect(states.VectorFailuresWithinBudget).toEqual({
       Type: 'Choice',
-      Choices: [{ Variable: '$.vectors.summary.within_budget', BooleanEquals: true, Next: 'CleanVectors' }],
+      Choices: [{ Variable: '$.vectors.summary.within_budget', BooleanEquals: true, Next: 'SwapVectorAlias' }],
       Default: 'VectorFailuresExceeded',
     });
-    // Beyond the budget the run fails as any other failure does, and the earlier documents stay.
+    // Beyond the budget the run fails as any other failure does, and the alias stays where it is.
     expect(states.VectorFailuresExceeded).toEqual(expect.objectContaining({ Type: 'Pass', QueryLanguage: 'JSONata', Next: 'RecordFailure' }));
     expect(states.VectorFailuresExceeded.Output).toMatch(/"error": \{"Error": "VectorFailureRateExceeded", "Cause": /);
 
-    const clean = states.CleanVectors;
-    expect(clean.Parameters['ProcessingJobName.$']).toBe("States.Format('bvc-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))");
-    expect(clean.Parameters.RoleArn).toMatch(/^<GetAtt:PymkVectorLoadRole\w+\.Arn>$/);
-    expect(clean.Parameters.AppSpecification.ContainerEntrypoint[2]).toContain('exec python3 /tmp/code/clean_vectors.py "$@"');
-    expect(clean.Parameters.AppSpecification['ContainerArguments.$']).toMatch(new RegExp(
-      "^States\\.Array\\('--endpoint', '<GetAtt:Index\\w+\\.CollectionEndpoint>', '--index', 'user-embeddings', '--run-id', \\$\\$\\.Execution\\.Name, "
-      + "'--summary', States\\.Format\\('/opt/ml/processing/output/\\{\\}\\.cleanup\\.json', \\$\\$\\.Execution\\.Name\\)\\)$"));
-    expect(clean.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(1);
-    // It reads no transform output, only its code.
-    expect(clean.Parameters.ProcessingInputs.map((i: { InputName: string }) => i.InputName)).toEqual(['code']);
-    expect(clean.Parameters.NetworkConfig).toEqual(expect.objectContaining({
-      EnableNetworkIsolation: false, VpcConfig: expect.objectContaining({ SecurityGroupIds: [expect.stringMatching(/^<GetAtt:PymkVectorLoadSecurityGroup\w+\.GroupId>$/)] }),
+    const swap = states.SwapVectorAlias;
+    expect(swap).toEqual(expect.objectContaining({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: expect.stringMatching(/^<GetAtt:PymkAliasSwapper\w+\.Arn>$/), Payload: { 'alias': 'user-embeddings', 'runId.$': '$$.Execution.Name' } },
+      ResultPath: '$.vectors.alias',
+      Next: 'PublishSuccess',
     }));
-    expect(clean.Next).toBe('PublishSuccess');
+    // Idempotent, so retried on the service's errors and on OpenSearch's.
+    expect(swap.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'OpenSearchError']));
     // The sum lands where one loader's summary is: the metric reads the same path.
     expect(states.PublishSuccess.Parameters.MetricData).toContainEqual(
       { 'MetricName': 'VectorsIndexed', 'Dimensions': [{ Name: 'Pipeline', Value: 'pymk' }], 'Value.$': '$.vectors.summary.documents_indexed', 'Unit': 'Count' });
-    for (const name of ['LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'CleanVectors']) {
+    for (const name of ['LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'SwapVectorAlias']) {
       expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
     }
     expect(states.ReadVectorSummary).toBeUndefined();
   });
 
-  test('the workflow may run the cleanup jobs and pass them the vector loader\'s role; the run\'s summaries are readable as before', () => {
+  test('the alias swapper: a function in the VPC, admitted to the collection\'s endpoint, granted the swap of this alias only; the workflow invokes it', () => {
     const s = setup();
     const batch = new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
+    const template = Template.fromStack(s.stack);
+    const fnId = s.stack.resolve((batch.aliasSwapper!.node.defaultChild as lambda.CfnFunction).logicalId);
+    const fn = template.toJSON().Resources[fnId];
+    expect(fn.Properties.Environment.Variables.COLLECTION_ENDPOINT).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Index/), 'CollectionEndpoint'] });
+    expect(fn.Properties.VpcConfig.SubnetIds.length).toBeGreaterThan(0);
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const [policy] = Object.values(template.findResources('AWS::OpenSearchServerless::AccessPolicy'));
+    const policyText = JSON.stringify(policy.Properties.Policy);
+    expect(policyText).toContain('index/pymk-vectors/user-embeddings\\",\\"index/pymk-vectors/user-embeddings-*');
+    expect(policyText).toContain(roleId);
     const statements = policyStatements(s.stack, 'PymkWorkflowRole');
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: expect.anything() }));
+    // No cleanup job any more: the workflow starts the vector loaders only.
     const jobs = statements.filter((st) => [st.Action].flat().includes('sagemaker:CreateProcessingJob')).map((st) => JSON.stringify(st.Resource));
-    expect(jobs).toEqual(expect.arrayContaining([expect.stringContaining('processing-job/bv-pymk-*'), expect.stringContaining('processing-job/bvc-pymk-*')]));
-    const passed = statements.filter((st) => [st.Action].flat().includes('iam:PassRole')).flatMap((st) => [st.Resource].flat());
-    expect(passed).toContainEqual(s.stack.resolve(batch.vectorLoadRole!.roleArn));
-    const read = statements.find((st) => JSON.stringify(st.Resource).includes('/_exports/transform-vectors/pymk/*'));
-    expect(read?.Action).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+    expect(jobs.join()).not.toContain('bvc-pymk');
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IndexEndpointSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PymkAliasSwapper'), 'GroupId'] },
+    });
   });
 
-  test('a run with a model package group announces the version after the cleanup', () => {
+  test('a run with a model package group announces the version after the alias swap', () => {
     const s = setup();
     const { model, role } = endpointModel(s);
     new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 2, { model, modelRole: role, modelPackageGroupName: 'pymk-models' }));
     const { States: states } = definition(s.stack);
-    expect(states.CleanVectors.Next).toBe('RanApprovedVersion');
+    expect(states.SwapVectorAlias.Next).toBe('RanApprovedVersion');
   });
 
   test('a token vectorIndex.loadInstanceCount is accepted and shards the vector load', () => {
@@ -1159,7 +1171,7 @@ describe('sharded vector load', () => {
     new BatchTransform(s.stack, 'Pymk', shardedVectors(s, count));
     const { States: states } = definition(s.stack);
     expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(6);
-    expect(Object.keys(states)).toEqual(expect.arrayContaining(['SumVectorSummaries', 'CleanVectors']));
+    expect(Object.keys(states)).toEqual(expect.arrayContaining(['SumVectorSummaries', 'SwapVectorAlias']));
     // The SQL needs a literal count: no split.
     expect(states.Export.Parameters['QueryString.$']).not.toContain('export_part');
   });
@@ -1195,6 +1207,7 @@ describe('sharded vector load', () => {
     expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
     expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
     const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
-    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[CleanVectors:network-isolation]');
+    expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]');
+    expect(acknowledged).not.toContain('CleanVectors');
   });
 });

@@ -1,20 +1,21 @@
 import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
-  aws_cloudwatch as cloudwatch, aws_events as events, aws_iam as iam, aws_s3_assets as assets, aws_sagemaker as sagemaker,
+  aws_cloudwatch as cloudwatch, aws_events as events, aws_iam as iam, aws_lambda as lambda, aws_s3_assets as assets, aws_sagemaker as sagemaker,
   aws_ec2 as ec2, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TransformFormat, dataProcessing, exportStatement } from './export';
 import { PredictionCache } from './prediction-cache';
 import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
+import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
 import { exportParts, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval, vectorLoadInstanceCount,
 } from './validation';
 import {
-  DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, VECTOR_CLEANUP_JOB_NAME_PREFIX, VECTOR_CLEANUP_SCRIPT, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT,
+  DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, SWAP_ALIAS_ENTRY, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT,
   VectorIndexLoadOptions, vectorIndexBody, vectorSummaryTotals,
 } from './vector-load';
 import { exemptFromErasure } from '../../lib/classification';
@@ -204,6 +205,11 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
   public readonly loadRole: iam.Role;
   /** The vector loader's role (a Processing job that writes the vector index); with `vectorIndex` only. */
   public readonly vectorLoadRole?: iam.Role;
+  /**
+   * The function that moves the alias `vectorIndex.indexName` to a run's index and deletes earlier
+   * runs' indexes (runtime/swap-alias.ts), with a vector index.
+   */
+  public readonly aliasSwapper?: lambda.IFunction;
   /** The role EventBridge Scheduler starts the workflow with. */
   public readonly scheduleRole?: iam.Role;
   public readonly schedule?: scheduler.Schedule;
@@ -421,16 +427,14 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     }
 
     // 5. With a vector index: after the cache load, the vector loader, and its counts (on several
-    //    instances: their sum, the failure budget, and the cleanup of earlier runs' documents).
+    //    instances: their sum and the failure budget), then the alias swap to the run's index.
     let definition = (resolveModel ? sfn.Chain.start(resolveModel.state).next(exportRows) : sfn.Chain.start(exportRows)).next(transform).next(load).next(loadSummary);
     const vectorPrefix = `_exports/transform-vectors/${name}/`;
     const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
-    const vectorCleanupJobPrefix = `${VECTOR_CLEANUP_JOB_NAME_PREFIX}-${name}`;
-    let vectorCleanup = false;
     if (vectorIndex) {
-      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorCleanupJobPrefix, vectorPrefix, outputUri, inputColumns }, recordFailure);
+      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns }, recordFailure);
       this.vectorLoadRole = vectorLoad.role;
-      vectorCleanup = vectorLoad.cleanup;
+      this.aliasSwapper = vectorLoad.swapper;
       definition = definition.next(vectorLoad.chain);
     }
 
@@ -471,8 +475,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       definition: announce === undefined ? definition.next(publishSuccess) : definition,
       encryptionKey: key,
       logName: `transform-${name}`,
-      // Each loader job, and the cleanup after a sharded vector load, may take LOAD_MAX_RUNTIME.
-      timeout: resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (vectorIndex ? 1 : 0) + (vectorCleanup ? 1 : 0))))
+      // Each loader job may take LOAD_MAX_RUNTIME; the alias swap takes seconds, within the hour.
+      timeout: resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (vectorIndex ? 1 : 0))))
         .plus(Duration.hours(1)),
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
@@ -492,10 +496,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorJobPrefix, this.vectorLoadRole);
       grantBucketRead(lake.curatedBucket, this.stateMachine.role, `${vectorPrefix}*`);
     }
-    if (this.vectorLoadRole && vectorCleanup) {
-      acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[CleanVectors:network-isolation]',
-        'The cleanup after a sharded vector load deletes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
-      grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorCleanupJobPrefix, this.vectorLoadRole);
+    if (this.aliasSwapper) {
+      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.aliasSwapper.functionArn] }));
     }
 
     // The transform job reads and writes S3 as the model's role.
@@ -727,18 +729,20 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
   /**
    * The vector loader (a Processing job in the VPC, admitted to the index's VPC endpoint on 443,
-   * `grantReadWrite` on the index) and what reads its counts: the one instance's summary, or on
-   * several instances, the sum of theirs, `maxFailureRate` checked on it, and only then the cleanup
-   * of earlier runs' documents, which no instance may do on its own (runtime/load_vectors.py,
-   * "SHARDS"). Every task catches into `recordFailure`; `cleanup` says whether there is one.
+   * `grantReadWrite` on the index) and what reads its counts: the one instance's summary (the job
+   * fails beyond `maxFailureRate`), or on several instances, the sum of theirs and `maxFailureRate`
+   * checked on it; then, the run within its budget, `SwapVectorAlias` (a Lambda task) moves the
+   * alias to the run's index. A Lambda in the VPC rather than a Processing job: the swap is a few
+   * requests through the kit's SigV4 client (lib/runtime/opensearch.ts), seconds where a job takes
+   * minutes to start. Every task catches into `recordFailure`.
    */
   private vectorLoadStates(
     options: VectorIndexLoadOptions,
     props: BatchTransformProps,
     resolved: ResolvedProps,
-    names: { vectorJobPrefix: string; vectorCleanupJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
+    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
     recordFailure: sfn.IChainable,
-  ): { role: iam.Role; chain: sfn.Chain; cleanup: boolean } {
+  ): { role: iam.Role; chain: sfn.Chain; swapper: lambda.IFunction } {
     const lake = this.lake;
     const index = options.index;
     const bucketName = lake.curatedBucket.bucketName;
@@ -798,6 +802,33 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     };
     const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
 
+    const swapper = new SecureFunction(this, 'AliasSwapper', {
+      entry: SWAP_ALIAS_ENTRY,
+      description: `Batch transform ${this.name}: moves alias ${options.indexName} of ${index.node.path} to the run's index, deletes earlier runs' indexes`,
+      encryptionKey: lake.encryptionKey,
+      network: props.network,
+      timeout: Duration.minutes(2),
+      environment: { [SWAP_ALIAS_ENDPOINT_ENV]: index.collectionEndpoint, NODE_OPTIONS: '--enable-source-maps' },
+    });
+    skipCheckov(swapper, 'CKV_AWS_116', 'Invoked synchronously by the batch workflow\'s Lambda task, which retries and fails the execution with the '
+      + 'function\'s error; a function\'s dead-letter queue receives only asynchronous invocations.');
+    index.grantSwapAlias(swapper, options.indexName);
+    index.connections.allowDefaultPortFrom(swapper, `Alias swap of batch transform ${this.name}`);
+    // A plain task: the state machine may invoke this function and no version of it (LambdaInvoke would grant `<arn>:*`).
+    const swap = new sfn.CustomState(this, 'SwapVectorAlias', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Parameters: { FunctionName: swapper.functionArn, Payload: { 'alias': options.indexName, 'runId.$': '$$.Execution.Name' } },
+        ResultSelector: { 'index.$': '$.Payload.index', 'previous.$': '$.Payload.previous', 'deleted.$': '$.Payload.deleted' },
+        ResultPath: '$.vectors.alias',
+      },
+    });
+    // The swap is idempotent (runtime/swap-alias.ts): a retry after part of it finishes the rest.
+    swap.addRetry({ errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'OpenSearchError'],
+      maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
+    catchFailure(swap);
+
     if (!sharded) {
       const loadVectors = processingJobState(this, 'LoadVectors', loadJob);
       const readVectorSummary = new sfn.CustomState(this, 'ReadVectorSummary', {
@@ -810,38 +841,25 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         },
       }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
       [loadVectors, readVectorSummary].forEach(catchFailure);
-      return { role, chain: sfn.Chain.start(loadVectors).next(readVectorSummary), cleanup: false };
+      return { role, chain: sfn.Chain.start(loadVectors).next(readVectorSummary).next(swap), swapper };
     }
 
     const loadVectors = shardedProcessingJobState(this, 'LoadVectors', loadJob, { instanceCount, shardedInput: 'predictions' });
     const { list, read, sum } = shardedSummaryStates(this, { bucketName, prefix: names.vectorPrefix }, { key: 'vectors', totals: vectorSummaryTotals(), loader: 'Vector' });
-    // Only once the run as a whole is within its budget may the previous run's documents go.
-    const clean = processingJobState(this, 'CleanVectors', {
-      ...job,
-      jobNamePrefix: names.vectorCleanupJobPrefix,
-      code: ProcessingCode.fromBundle(this, 'VectorCleanupScript', VECTOR_CLEANUP_SCRIPT, [VECTOR_LOAD_SCRIPT, JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
-      arguments: [
-        '--endpoint', index.collectionEndpoint,
-        '--index', options.indexName,
-        '--run-id', { expression: '$$.Execution.Name' },
-        // Beside the run's folder of summaries, not in it: the sum reads that folder.
-        '--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.cleanup.json`, '$$.Execution.Name') },
-      ],
-      inputs: [],
-    });
+    // Only once the run as a whole is within its budget may queries see its index.
     const total = '$states.input.vectors.summary';
     const exceeded = sfn.Pass.jsonata(this, 'VectorFailuresExceeded', {
       outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
         + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
-        + `& "); the previous run's documents were kept"}}]) %}`,
+        + `& "); the alias stays on the previous run's index"}}]) %}`,
     });
     exceeded.next(recordFailure);
     const budget = new sfn.Choice(this, 'VectorFailuresWithinBudget')
-      .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), clean)
+      .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), swap)
       .otherwise(exceeded);
-    [loadVectors, list, read, clean].forEach(catchFailure);
+    [loadVectors, list, read].forEach(catchFailure);
     sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
-    return { role, chain: sfn.Chain.custom(loadVectors, [clean], clean), cleanup: true };
+    return { role, chain: sfn.Chain.custom(loadVectors, [swap], swap), swapper };
   }
 
   /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
+import { RUN_INDEX_EXTRA_BYTES } from './runtime/swap-alias';
 import { EXPORT_FEATURES_FIELD, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD } from './export';
 import { summaryTotals } from './sharded-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
@@ -12,19 +13,16 @@ export const VECTOR_LOAD_SCRIPT = path.join(__dirname, 'runtime', 'load_vectors.
 export const TRANSFORM_OUTPUT_MODULE = path.join(__dirname, 'runtime', 'transform_output.py');
 
 /**
- * Where the script lives that deletes earlier runs' documents after a sharded vector load (the
- * instances leave them: each sees only its share of the keys).
+ * Where the function lives that moves the alias `indexName` to the run's index and deletes earlier
+ * runs' indexes, once the run is within its failure budget.
  */
-export const VECTOR_CLEANUP_SCRIPT = path.join(__dirname, 'runtime', 'clean_vectors.py');
+export const SWAP_ALIAS_ENTRY = path.join(__dirname, 'runtime', 'swap-alias.ts');
 
 /**
  * Job names of the vector loader: `bv-<name>-<hash of the execution>`, as long as the cache loader's
  * `bt-<name>-<hash of the execution>` (processing job names are unique per account and region).
  */
 export const VECTOR_JOB_NAME_PREFIX = 'bv';
-
-/** Job names of the cleanup after a sharded vector load: `bvc-<name>-<hash of the execution>`. */
-export const VECTOR_CLEANUP_JOB_NAME_PREFIX = 'bvc';
 
 /**
  * The counts of the vector loader's summary (`runtime/load_vectors.py`) that the workflow adds up
@@ -54,9 +52,12 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
   /** The vector index. The loader runs in `network` and is admitted to its VPC endpoint on 443. */
   readonly index: VectorIndex;
   /**
-   * The index the documents go into, created by the loader with `index.indexSettings(...)` when it
-   * does not exist. OpenSearch's rules: lower case, no spaces or `, : " * + / \ | ? # < >`, not
-   * starting with `_`, `-` or `+`, not `.` or `..`, at most 255 bytes.
+   * The alias queries use (the serving path's k-NN stage, the document eraser). Each run loads an
+   * index of its own, `<indexName>-<16 hex of the run's hash>`, created by the loader with
+   * `index.indexSettings(...)`; once the run is within `maxFailureRate`, the alias moves to it and
+   * the earlier runs' indexes are deleted. OpenSearch's rules: lower case, no spaces or
+   * `, : " * + / \ | ? # < >`, not starting with `_`, `-` or `+`, not `.` or `..`; at most 238
+   * bytes (255 with the run suffix).
    */
   readonly indexName: string;
   /** Length of the embeddings, 1 to 16000 (a literal: it goes into the index body). */
@@ -95,8 +96,7 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
    * documents and one loader's indexing rate within `LOAD_MAX_RUNTIME`, apart from the cache
    * loader's: the collection takes documents at a rate of its own (its indexing OCUs, within the
    * account's capacity limit), not DynamoDB's. Above 1 the instances write a summary each, the
-   * workflow adds them up, checks `maxFailureRate` on the sum, and only then deletes earlier runs'
-   * documents, in a one-instance job of its own (`runtime/clean_vectors.py`).
+   * workflow adds them up, checks `maxFailureRate` on the sum, and only then moves the alias.
    * @default - the BatchTransform's `loadInstanceCount`: the same shares of the output
    */
   readonly loadInstanceCount?: number;
@@ -163,7 +163,7 @@ export interface VectorLoadContext {
 
 function indexNameProblem(name: string): boolean {
   return name.length === 0 || name !== name.toLowerCase() || /^[_\-+]/.test(name) || INDEX_NAME_FORBIDDEN.test(name)
-    || name === '.' || name === '..' || Buffer.byteLength(name, 'utf8') > 255;
+    || name === '.' || name === '..' || Buffer.byteLength(name, 'utf8') > 255 - RUN_INDEX_EXTRA_BYTES;
 }
 
 /** Every problem of `vectorIndex`, each naming the prop (`vectorIndex.<option>`), what was received and what is allowed. */
@@ -171,7 +171,8 @@ export function vectorLoadProblems(c: VectorLoadContext): string[] {
   const o = c.vectorIndex;
   const problems: string[] = [];
   if (!Token.isUnresolved(o.indexName) && indexNameProblem(o.indexName)) {
-    problems.push('vectorIndex.indexName must be 1-255 bytes of lower case characters, not starting with _, - or +, '
+    problems.push(`vectorIndex.indexName must be 1-${255 - RUN_INDEX_EXTRA_BYTES} bytes (each run's index adds ${RUN_INDEX_EXTRA_BYTES}) of lower case characters`
+      + ', not starting with _, - or +, '
       + `without spaces or any of , : " * + / \\ | ? # < >, and not . or .., but '${o.indexName}' was provided`);
   }
   if (Token.isUnresolved(o.dimensions)) {

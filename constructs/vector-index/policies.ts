@@ -58,6 +58,26 @@ export const READ_INDEX_PERMISSIONS: readonly string[] = ['aoss:ReadDocument', '
  */
 export const ERASE_INDEX_PERMISSIONS: readonly string[] = ['aoss:ReadDocument', 'aoss:WriteDocument'];
 
+/**
+ * Index permissions of `grantSwapAlias` on an alias's indexes (`<alias>` and `<alias>-*`): list them
+ * (`GET _cat/indices`) and delete them (`DELETE <index>`); it writes no document.
+ */
+export const SWAP_INDEX_PERMISSIONS: readonly string[] = ['aoss:DescribeIndex', 'aoss:DeleteIndex'];
+
+/**
+ * Collection permissions of `grantSwapAlias`: read an alias (`GET _alias/<alias>`, DescribeCollectionItems)
+ * and move it (`POST _aliases`, which the AWS table lists under CreateCollectionItems; the same
+ * request removes the alias from the previous index, which UpdateCollectionItems covers). Not
+ * DeleteCollectionItems: the swap never deletes an alias by itself (deleting an index drops its aliases).
+ */
+export const SWAP_COLLECTION_PERMISSIONS: readonly string[] = ['aoss:DescribeCollectionItems', 'aoss:CreateCollectionItems', 'aoss:UpdateCollectionItems'];
+
+/** A principal allowed to move one alias: see {@link SWAP_INDEX_PERMISSIONS}. */
+export interface AliasSwapper {
+  readonly principal: string;
+  readonly alias: string;
+}
+
 /** Collection permissions of the read and read-write grants: list the collection's indexes. */
 export const COLLECTION_PERMISSIONS: readonly string[] = ['aoss:DescribeCollectionItems'];
 
@@ -100,17 +120,27 @@ function dataAccessEntry(collectionName: string, indexPermissions: readonly stri
 }
 
 /**
- * The data access policy for the principals granted so far: one entry for read-write principals,
+ * The data access policy for the principals granted so far (and one entry per alias swapper): one entry for read-write principals,
  * one for read-only principals (a principal granted both appears in the read-write entry only), and
  * one for document erasers (search and delete documents; nothing on the collection itself), which
  * leaves out read-write principals, whose entry already allows both.
  */
-export function dataAccessPolicy(collectionName: string, readWrite: readonly string[], read: readonly string[], erase: readonly string[] = []): DataAccessPolicyEntry[] {
+export function dataAccessPolicy(
+  collectionName: string, readWrite: readonly string[], read: readonly string[], erase: readonly string[] = [], swap: readonly AliasSwapper[] = [],
+): DataAccessPolicyEntry[] {
   const readOnly = read.filter((p) => !readWrite.includes(p));
   const erasers = erase.filter((p) => !readWrite.includes(p));
   return [
     ...(readWrite.length > 0 ? [dataAccessEntry(collectionName, READ_WRITE_INDEX_PERMISSIONS, readWrite)] : []),
     ...(readOnly.length > 0 ? [dataAccessEntry(collectionName, READ_INDEX_PERMISSIONS, readOnly)] : []),
     ...(erasers.length > 0 ? [dataAccessEntry(collectionName, ERASE_INDEX_PERMISSIONS, erasers, [])] : []),
+    // One entry per alias: a swapper deletes only the indexes of its alias (`<alias>` from before the alias, and the runs').
+    ...swap.map(({ principal, alias }) => ({
+      Rules: [
+        { ResourceType: 'index' as const, Resource: [`index/${collectionName}/${alias}`, `index/${collectionName}/${alias}-*`], Permission: [...SWAP_INDEX_PERMISSIONS] },
+        { ResourceType: 'collection' as const, Resource: collectionResource(collectionName), Permission: [...SWAP_COLLECTION_PERMISSIONS] },
+      ],
+      Principal: [principal],
+    })),
   ];
 }

@@ -2,7 +2,7 @@ import { CfnParameter, Duration, Lazy, RemovalPolicy, Stack, aws_ec2 as ec2, aws
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, DOCUMENT_ERASER_TIMEOUT, ERASE_INDEX_PERMISSIONS, READ_INDEX_PERMISSIONS, READ_WRITE_INDEX_PERMISSIONS, VectorIndex, VectorIndexProps,
+  DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, DOCUMENT_ERASER_TIMEOUT, ERASE_INDEX_PERMISSIONS, READ_INDEX_PERMISSIONS, SWAP_COLLECTION_PERMISSIONS, SWAP_INDEX_PERMISSIONS, READ_WRITE_INDEX_PERMISSIONS, VectorIndex, VectorIndexProps,
 } from '.';
 import { DataCategory } from '../../lib/classification';
 import { GdprChecks } from '../../lib/compliance';
@@ -244,6 +244,34 @@ describe('grants', () => {
     expect(ERASE_INDEX_PERMISSIONS).toEqual(['aoss:ReadDocument', 'aoss:WriteDocument']);
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Eraser') }],
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Index'), 'Arn'] } }] },
+    });
+  });
+
+  test('grantSwapAlias: an entry per alias that deletes only that alias\'s indexes and moves aliases, beside a read-write entry', () => {
+    const { stack, props } = setup();
+    const index = new VectorIndex(stack, 'Index', props);
+    const indexer = role(stack, 'Indexer');
+    index.grantReadWrite(indexer);
+    index.grantSwapAlias(role(stack, 'Swapper'), 'listings');
+    index.grantSwapAlias(role(stack, 'Swapper2'), 'videos');
+    const [[, policy]] = resourcesOf(Template.fromStack(stack), 'AWS::OpenSearchServerless::AccessPolicy');
+    const entries = policyDocument(policy.Properties.Policy);
+    expect(entries).toHaveLength(3);
+    expect(entries[1]).toEqual({
+      Rules: [
+        { ResourceType: 'index', Resource: ['index/similar-listings/listings', 'index/similar-listings/listings-*'], Permission: ['aoss:DescribeIndex', 'aoss:DeleteIndex'] },
+        { ResourceType: 'collection', Resource: ['collection/similar-listings'], Permission: ['aoss:DescribeCollectionItems', 'aoss:CreateCollectionItems', 'aoss:UpdateCollectionItems'] },
+      ],
+      Principal: [{ 'Fn::GetAtt': [expect.stringMatching(/^Swapper[0-9A-F]/), 'Arn'] }],
+    });
+    expect(entries[2].Rules[0].Resource).toEqual(['index/similar-listings/videos', 'index/similar-listings/videos-*']);
+    // Read-write principals still cannot delete an index.
+    expect(JSON.stringify(entries[0])).not.toContain('DeleteIndex');
+    expect(SWAP_INDEX_PERMISSIONS).toEqual(['aoss:DescribeIndex', 'aoss:DeleteIndex']);
+    expect(SWAP_COLLECTION_PERMISSIONS).not.toContain('aoss:DeleteCollectionItems');
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Swapper[0-9A-F]') }],
       PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Index'), 'Arn'] } }] },
     });
   });

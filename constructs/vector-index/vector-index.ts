@@ -12,7 +12,7 @@ import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
 import { KnnIndexBody, VectorFieldOptions, knnIndexBody, vectorFieldProblems } from './index-settings';
-import { DATA_PLANE_ACTION, dataAccessPolicy, encryptionPolicy, networkPolicy } from './policies';
+import { AliasSwapper, DATA_PLANE_ACTION, dataAccessPolicy, encryptionPolicy, networkPolicy } from './policies';
 import { DEFAULT_VECTOR_INDEX_CATEGORY, validateVectorIndexProps } from './validation';
 
 /** Standby replicas by default: enabled, so that the collection survives the loss of an Availability Zone. */
@@ -146,6 +146,7 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
   public readonly networkPolicy: aoss.CfnSecurityPolicy;
 
   private readonly principals: Record<Access, string[]> = { readWrite: [], read: [], erase: [] };
+  private readonly swappers: AliasSwapper[] = [];
   private dataAccess?: aoss.CfnAccessPolicy;
   private eraser?: SecureFunction;
   private readonly network: IWorkloadNetwork;
@@ -300,13 +301,38 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
     return knnIndexBody(dimensions, options);
   }
 
-  private grant(method: string, access: Access, grantee: iam.IGrantable): iam.Grant {
+  /**
+   * Lets the grantee move alias `alias` between indexes and delete the indexes `alias` and
+   * `<alias>-*` (a batch transform's swap to its latest run's index): `aoss:APIAccessAll` on the
+   * collection, and an entry of its own in the data access policy (`aoss:DescribeIndex`,
+   * `DeleteIndex` on those indexes only; `aoss:DescribeCollectionItems`, `CreateCollectionItems`,
+   * `UpdateCollectionItems` on the collection). It reads and writes no document.
+   *
+   * @param grantee an IAM role, or a grantable whose principal is one
+   * @param alias the alias, a literal OpenSearch index name
+   * @throws KitError if the grantee's principal is not an IAM role
+   */
+  public grantSwapAlias(grantee: iam.IGrantable, alias: string): iam.Grant {
+    const role = this.roleFor('grantSwapAlias', grantee);
+    if (!this.swappers.some((s) => s.principal === role.roleArn && s.alias === alias)) {
+      this.swappers.push({ principal: role.roleArn, alias });
+    }
+    this.dataAccessPolicy();
+    return iam.Grant.addToPrincipal({ grantee, actions: [DATA_PLANE_ACTION], resourceArns: [this.collectionArn] });
+  }
+
+  private roleFor(method: string, grantee: iam.IGrantable): iam.IRole {
     const role = roleOf(grantee.grantPrincipal);
     if (role === undefined) {
       throw new KitError(`VectorIndex ${this.node.path}: ${method}(grantee) needs a grantee whose principal is an IAM role `
         + '(a role, or a function or job with one), because data access policies name principals by role ARN, '
         + `but ${this.describePrincipal(grantee.grantPrincipal)} was provided`);
     }
+    return role;
+  }
+
+  private grant(method: string, access: Access, grantee: iam.IGrantable): iam.Grant {
+    const role = this.roleFor(method, grantee);
     if (!this.principals[access].includes(role.roleArn)) {
       this.principals[access].push(role.roleArn);
     }
@@ -328,7 +354,7 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
       type: 'data',
       description: `Principals granted access to collection ${this.collectionName} by ${this.node.path}`,
       policy: Lazy.string({
-        produce: () => Stack.of(this).toJsonString(dataAccessPolicy(this.collectionName, this.principals.readWrite, this.principals.read, this.principals.erase)),
+        produce: () => Stack.of(this).toJsonString(dataAccessPolicy(this.collectionName, this.principals.readWrite, this.principals.read, this.principals.erase, this.swappers)),
       }),
     });
     return this.dataAccess;

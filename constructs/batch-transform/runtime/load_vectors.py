@@ -46,10 +46,13 @@ the key is a field and the service assigns the ``_id``.
 INDEX
 =====
 
-``HEAD /<index>``; if it does not exist, ``PUT /<index>`` with the JSON of ``--index-body`` (which
-must map ``--vector-field`` as a ``knn_vector`` of ``--dimensions``). An index created meanwhile by
-another writer (``resource_already_exists_exception``) is fine: the instances of a sharded load all
-find it missing at their start, and all but one lose the race to create it.
+``--index`` is the alias queries use; the run writes into an index of its own, ``<--index>-<first
+16 hex of SHA-256 of --run-id>`` (``run_index``; ``runtime/swap-alias.ts`` computes the same name),
+lower case and of a fixed length whatever the execution name holds. ``HEAD /<run index>``; if it
+does not exist, ``PUT /<run index>`` with the JSON of ``--index-body`` (which must map
+``--vector-field`` as a ``knn_vector`` of ``--dimensions``). An index created meanwhile by another
+writer (``resource_already_exists_exception``) is fine: the instances of a sharded load all find it
+missing at their start, and all but one lose the race to create it.
 
 WRITING
 =======
@@ -63,12 +66,9 @@ their error type.
 REPLACING THE PREVIOUS RUN
 ==========================
 
-Once the documents are in and the failures are within the threshold, documents of earlier runs
-(``run_id`` other than ``--run-id``) are deleted: ``POST /<index>/_search`` for their ids, then
-``_bulk`` deletes, until the search finds none (waiting for the index to refresh when it returns
-only documents already deleted). This keeps one document per key, and the index within its
-retention. A key whose new document failed loses its old one too. Cleanup failures are reported
-in the summary and left to the next run; they do not fail the job.
+Not the loader's: it never touches the alias or another run's index. Once the run is within its
+budget, the workflow's ``SwapVectorAlias`` step (``runtime/swap-alias.ts``) moves the alias to this
+run's index and deletes the earlier runs' indexes. A key whose new document failed is then absent.
 
 SHARDS
 ======
@@ -83,13 +83,9 @@ without files, which writes a summary of zeros. An instance cannot judge the run
 - does not apply ``--max-failure-rate``: the budget is a fraction of the run's lines, which the
   workflow checks on the sum of the summaries (each carries ``max_failure_rate`` for that). A
   shard with unreadable files, an index it cannot create or an internal error still exits 1;
-- does not remove earlier runs' documents (``cleanup: deferred``): one instance would delete the
-  old documents of keys that another has not indexed yet, or that a failing instance never will.
-  The workflow runs ``clean_vectors.py`` once every instance has finished and the sum is within
-  the budget.
 
-Every instance indexes with the same ``--run-id`` (the execution), so none of them takes another's
-documents for an earlier run's.
+Every instance indexes with the same ``--run-id`` (the execution), so all of them write into the
+same run index.
 """
 
 from __future__ import annotations
@@ -119,6 +115,8 @@ RESERVED_FIELDS = ("generated_at", "run_id")
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 10000
 MAX_BULK_BYTES = 10 * 1024 * 1024
+# Hex digits of the run index's suffix: 64 bits, as runtime/swap-alias.ts's RUN_SUFFIX_LENGTH.
+RUN_SUFFIX_LENGTH = 16
 DEFAULT_MAX_WORKERS = 4
 MAX_MAX_WORKERS = 32
 DEFAULT_MAX_ATTEMPTS = 8
@@ -128,9 +126,6 @@ MAX_DIMENSIONS = 16000
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 20.0
 REQUEST_TIMEOUT_SECONDS = 60.0
-CLEANUP_PAGE_SIZE = 1000
-CLEANUP_WAIT_SECONDS = 10.0
-MAX_CLEANUP_WAITS = 12
 
 Sleep = Callable[[float], None]
 _sleep: Sleep = time.sleep  # tests replace it
@@ -150,12 +145,13 @@ class FatalError(Exception):
 
 class Collection:
     """Where the requests go (the collection endpoint and its region, the index), the run that sends
-    them, and the attempts per request: what the loader and ``clean_vectors.py`` share."""
+    them, and the attempts per request. ``index`` is the run's own index, ``alias`` the name queries use."""
 
-    def __init__(self, endpoint: str, region: str, index: str, run_id: str, max_attempts: int) -> None:
+    def __init__(self, endpoint: str, region: str, alias: str, run_id: str, max_attempts: int) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
-        self.index = index
+        self.alias = alias
+        self.index = run_index(alias, run_id)
         self.run_id = run_id
         self.max_attempts = max_attempts
 
@@ -165,7 +161,7 @@ class Config(Collection):
         super().__init__(args.endpoint, region, args.index, args.run_id, args.max_attempts)
         self.format: str = args.format
         self.index_body = index_body
-        # One of several instances (--summary-dir): the run's budget and cleanup are the workflow's.
+        # One of several instances (--summary-dir): the run's budget is the workflow's.
         self.shard: bool = getattr(args, "summary_dir", None) is not None
         self.dimensions: int = args.dimensions
         self.key_field: str = args.key_field
@@ -176,6 +172,11 @@ class Config(Collection):
         self.batch_size: int = args.batch_size
         self.max_workers: int = args.max_workers
         self.max_failure_rate: float = args.max_failure_rate
+
+
+def run_index(alias: str, run_id: str) -> str:
+    """The index of run ``run_id`` behind ``alias`` (see INDEX); the swap finds it by this name."""
+    return f"{alias}-{hashlib.sha256(run_id.encode('utf-8')).hexdigest()[:RUN_SUFFIX_LENGTH]}"
 
 
 def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]:
@@ -199,8 +200,9 @@ def check_collection(args: argparse.Namespace) -> str:
     index = args.index
     if not index or index != index.lower() or index.startswith(("_", "-", "+")) or index in (".", ".."):
         raise UsageError("--index must be a lower case OpenSearch index name")
-    if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255:
-        raise UsageError("--index must be a lower case OpenSearch index name")
+    if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255 - RUN_SUFFIX_LENGTH - 1:
+        limit = 254 - RUN_SUFFIX_LENGTH  # the run index adds "-" and the suffix
+        raise UsageError(f"--index must be a lower case OpenSearch index name of at most {limit} bytes")
     if not args.run_id:
         raise UsageError("--run-id must not be empty")
     check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
@@ -323,8 +325,6 @@ class Stats(LoadStats):
         self.config = config
         self.index_created = False
         self.fatal: str | None = None
-        self.documents_deleted = 0
-        self.cleanup = "skipped"
 
     @property
     def failures(self) -> int:
@@ -343,18 +343,13 @@ class Stats(LoadStats):
             return self.healthy()
         return self.within_threshold(self.config.max_failure_rate)
 
-    def deleted(self, count: int) -> None:
-        with self._lock:
-            self.documents_deleted += count
-
     def own_counts(self) -> dict[str, Any]:
         return {
             "index": self.config.index,
+            "alias": self.config.alias,
             "dimensions": self.config.dimensions,
             "index_created": self.index_created,
             "fatal_error": self.fatal,
-            "documents_deleted": self.documents_deleted,
-            "cleanup": self.cleanup,
             "max_failure_rate": self.config.max_failure_rate,
         }
 
@@ -364,7 +359,7 @@ class Stats(LoadStats):
             f"load_vectors: index={s['index']} files={s['files']} unreadable_files={s['unreadable_files']} "
             f"lines={s['lines']} documents_indexed={s['documents_indexed']} malformed_lines={s['malformed_lines']} "
             f"failed_documents={s['failed_documents']} retries={s['retries']} index_created={s['index_created']} "
-            f"documents_deleted={s['documents_deleted']} cleanup={s['cleanup']} in {seconds:.2f}s"
+            f"in {seconds:.2f}s"
         )
 
 
@@ -457,13 +452,9 @@ def documents_of(root: Path, files: list[Path], run: Run, stats: Stats) -> Itera
 
 
 class Counts(Protocol):
-    """What the requests of the index and of the cleanup count into: ``Stats``, or the cleanup's own."""
-
-    cleanup: str
+    """What the requests count their retries into."""
 
     def retried(self) -> None: ...
-
-    def deleted(self, count: int) -> None: ...
 
 
 def index_path(config: Collection, suffix: str = "") -> str:
@@ -570,44 +561,6 @@ def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]
         yield batch
 
 
-def remove_superseded(client: Client, config: Collection, stats: Counts) -> None:
-    """Deletes the documents of earlier runs (run_id other than this run's); see the module docstring."""
-    earlier = {"bool": {"must_not": [{"term": {"run_id": config.run_id}}]}}
-    query = {"size": CLEANUP_PAGE_SIZE, "_source": False, "query": earlier}
-    search = json.dumps(query).encode("utf-8")
-    deleted: set[str] = set()
-    waits = 0
-    while True:
-        status, data = call(client, config, stats, "POST", index_path(config, "/_search"), search, "application/json")
-        body = _json(data)
-        hits = body.get("hits", {}).get("hits") if isinstance(body, dict) and 200 <= status < 300 else None
-        if not isinstance(hits, list):
-            stats.cleanup = f"incomplete: search {_error_type(data, status)}"
-            return
-        ids = [h["_id"] for h in hits if isinstance(h, dict) and isinstance(h.get("_id"), str)]
-        if not ids:
-            stats.cleanup = "complete"
-            return
-        fresh = [i for i in ids if i not in deleted]
-        if not fresh:  # deleted, but the search does not see it yet
-            if waits >= MAX_CLEANUP_WAITS:
-                stats.cleanup = "incomplete: deleted documents still found"
-                return
-            waits += 1
-            _sleep(CLEANUP_WAIT_SECONDS)
-            continue
-        waits = 0
-        actions = [json.dumps({"delete": {"_index": config.index, "_id": i}}) + "\n" for i in fresh]
-        lines = "".join(actions).encode("utf-8")
-        status, data = call(client, config, stats, "POST", "/_bulk", lines, "application/x-ndjson")
-        results = _item_results(data, len(fresh)) if 200 <= status < 300 else None
-        if results is None:
-            stats.cleanup = f"incomplete: delete {_error_type(data, status)}"
-            return
-        stats.deleted(sum(1 for s, _ in results if 200 <= s < 300))
-        deleted.update(fresh)
-
-
 # --------------------------------------------------------------------------------------------
 # CLI
 
@@ -622,7 +575,7 @@ def _parser() -> argparse.ArgumentParser:
         "--endpoint", required=True, help="the collection endpoint, https://<id>.<region>.aoss.amazonaws.com"
     )
     parser.add_argument("--allow-http", action="store_true", help="accept http:// (local tests only)")
-    parser.add_argument("--index", required=True, help="the index name")
+    parser.add_argument("--index", required=True, help="the alias queries use; the run writes into <index>-<run hash>")
     parser.add_argument("--index-body", required=True, help="JSON file: the create-index body")
     parser.add_argument("--dimensions", type=int, required=True, help="numbers per embedding")
     parser.add_argument("--key-field", required=True, help="document field of the entity's key")
@@ -652,13 +605,6 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
     # Batches go out on config.max_workers threads, with at most 2 x max_workers waiting.
     send = partial(send_batch, client, config, stats=stats)
     shared.send_batches(batches(documents, config), send, stats, config.max_workers, "bulk")
-    if config.shard:
-        stats.cleanup = "deferred"  # to clean_vectors.py, once every shard is in (see SHARDS)
-    elif stats.within_threshold(config.max_failure_rate):
-        try:
-            remove_superseded(client, config, stats)
-        except FatalError as e:
-            stats.cleanup = f"incomplete: {e}"
 
 
 def main(argv: list[str] | None = None, credentials: Any = None, now: float | None = None) -> int:

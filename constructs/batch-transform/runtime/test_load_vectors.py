@@ -15,15 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-import clean_vectors
 import load_vectors as lv  # the runtime folder is on pytest's pythonpath
 import pytest
 import transform_output
 
-INDEX = "listings"
+INDEX = "listings"  # the alias
 DIMENSIONS = 4
 NOW = 1_714_564_800  # 2024-05-01T12:00:00Z
 RUN = "run-2"
+RUN_INDEX = lv.run_index(INDEX, RUN)  # where the run writes
 ACCESS_KEY = "AKIDEXAMPLETEST"
 # A key and a field value that must never show up in the output.
 SECRET_KEY = "pseudonym-7f3a9c-secret"
@@ -56,6 +56,8 @@ class FakeCollection:
     def __init__(self) -> None:
         self.indexes: dict[str, Any] = {}
         self.documents: dict[str, dict[str, Any]] = {}
+        # The index each document went into, by id.
+        self.document_index: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         # Status codes to answer whole requests with, first come first served, per "METHOD path".
         self.script: dict[str, list[int]] = {}
@@ -162,6 +164,7 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                     state.next_id += 1
                     doc_id = f"auto-{state.next_id}"
                     state.documents[doc_id] = document
+                    state.document_index[doc_id] = action["index"]["_index"]
                 items.append({"index": {"_id": doc_id, "status": 201}})
             return {"took": 1, "errors": any(it[next(iter(it))]["status"] >= 300 for it in items), "items": items}
 
@@ -244,7 +247,7 @@ def written_summary(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_the_module_parses_as_python_3_8() -> None:
-    for module in (lv, clean_vectors, transform_output):
+    for module in (lv, transform_output):
         ast.parse(Path(module.__file__).read_text(encoding="utf-8"), feature_version=(3, 8))
 
 
@@ -264,7 +267,7 @@ def test_creates_the_index_once_with_the_settings_body_then_bulk_indexes_in_batc
     )
     code, out, _ = run(capsys, argv(tmp_path, collection, "--batch-size", "2", "--document-fields", "region"))
     assert code == 0
-    assert collection.indexes == {INDEX: INDEX_BODY}
+    assert collection.indexes == {RUN_INDEX: INDEX_BODY}
     assert [r["method"] for r in collection.requests].count("PUT") == 1
     batches = collection.bulk_requests()
     assert sorted(len(b) for b in batches) == [1, 2, 2]  # sent on several threads, in any order
@@ -278,23 +281,32 @@ def test_creates_the_index_once_with_the_settings_body_then_bulk_indexes_in_batc
     assert summary["lines"] == 5
     assert summary["index_created"] is True
     assert summary["failed_documents"] == 0
-    assert summary["cleanup"] == "complete"
+    assert (summary["index"], summary["alias"]) == (RUN_INDEX, INDEX)
     assert "documents_indexed=5" in out
 
-    # A second run finds the index and replaces the first run's documents.
+    # A second run loads an index of its own and leaves the first run's alone (the swap deletes it).
     code, _, _ = run(capsys, argv(tmp_path, collection, "--run-id", "run-3"))
     assert code == 0
-    assert [r["method"] for r in collection.requests].count("PUT") == 1
-    assert written_summary(tmp_path)["index_created"] is False
-    assert written_summary(tmp_path)["documents_deleted"] == 5
-    assert sorted(d["run_id"] for d in collection.documents.values()) == ["run-3"] * 5
+    assert [r["method"] for r in collection.requests].count("PUT") == 2
+    assert written_summary(tmp_path)["index_created"] is True
+    assert sorted(collection.indexes) == sorted([RUN_INDEX, lv.run_index(INDEX, "run-3")])
+    by_run = {(d["run_id"], collection.document_index[i]) for i, d in collection.documents.items()}
+    assert by_run == {(RUN, RUN_INDEX), ("run-3", lv.run_index(INDEX, "run-3"))}
+    assert not any(r["method"] == "DELETE" or r["path"].endswith("/_search") for r in collection.requests)
+
+
+def test_the_run_index_is_the_alias_and_16_hex_of_the_run_id_hash_as_the_swap_computes_it() -> None:
+    # The same vector is in runtime/swap-alias.test.ts.
+    assert lv.run_index("videos", "exec-1") == "videos-f42b7a9069c383bb"
+    assert lv.run_index(INDEX, "Run:With/Odd Chars") == lv.run_index(INDEX, "Run:With/Odd Chars")
+    assert lv.run_index(INDEX, "Run:With/Odd Chars").startswith("listings-")
 
 
 def test_every_request_is_signed_with_sigv4_for_aoss(tmp_path: Path, capsys: Any, collection: Any) -> None:
     write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
     code, _, _ = run(capsys, argv(tmp_path, collection))
     assert code == 0
-    assert len(collection.requests) >= 3  # HEAD, PUT, _bulk, _search
+    assert len(collection.requests) >= 3  # HEAD, PUT, _bulk
     pattern = re.compile(
         rf"^AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/\d{{8}}/eu-west-1/aoss/aws4_request, "
         r"SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$"
@@ -342,7 +354,6 @@ def test_gives_up_after_max_attempts(tmp_path: Path, capsys: Any, collection: An
     assert code == 1
     summary = written_summary(tmp_path)
     assert summary["failed"] == {"HTTP429": 1}
-    assert summary["cleanup"] == "skipped"  # the previous run's documents stay when this one failed
     assert "1 document(s) not indexed: HTTP429 after 3 attempt(s)" in err
 
 
@@ -447,16 +458,17 @@ def test_free_text_fields_pass_through_as_they_are_for_a_text_search(
     fields = ("--input-columns", "3", "--document-fields", "title,tags")
     code, _, _ = run(capsys, argv(tmp_path, collection, *fields, "--run-id", "run-3", fmt="csv"))
     assert code == 0
-    assert [(d["listing_id"], d["title"], d["tags"]) for d in collection.documents.values()] == [("v2", title, tags)]
+    run_3 = [d for d in collection.documents.values() if d["run_id"] == "run-3"]
+    assert [(d["listing_id"], d["title"], d["tags"]) for d in run_3] == [("v2", title, tags)]
 
 
 def test_an_index_created_meanwhile_is_used(tmp_path: Path, capsys: Any, collection: Any) -> None:
     write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
-    collection.script[f"HEAD /{INDEX}"] = [404]  # not there yet; but the PUT finds it
-    collection.indexes[INDEX] = {"already": "there"}
+    collection.script[f"HEAD /{RUN_INDEX}"] = [404]  # not there yet; but the PUT finds it
+    collection.indexes[RUN_INDEX] = {"already": "there"}
     code, _, _ = run(capsys, argv(tmp_path, collection))
     assert code == 0
-    assert collection.indexes[INDEX] == {"already": "there"}
+    assert collection.indexes[RUN_INDEX] == {"already": "there"}
     assert written_summary(tmp_path)["index_created"] is False
 
 
@@ -464,7 +476,7 @@ def test_an_index_that_cannot_be_created_fails_the_job_before_any_document(
     tmp_path: Path, capsys: Any, collection: Any
 ) -> None:
     write_lines(tmp_path / "out" / "part-0", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
-    collection.script[f"PUT /{INDEX}"] = [403]
+    collection.script[f"PUT /{RUN_INDEX}"] = [403]
     code, _, err = run(capsys, argv(tmp_path, collection))
     assert code == 1
     assert collection.bulk_requests() == []
@@ -486,6 +498,7 @@ def test_a_server_that_cannot_be_reached_fails_after_the_attempts(tmp_path: Path
         (["--endpoint", "http://127.0.0.1:1"], None),  # accepted with --allow-http
         (["--index", "Listings"], "--index must be a lower case OpenSearch index name"),
         (["--index", "_listings"], "--index must be a lower case OpenSearch index name"),
+        (["--index", "a" * 239], "--index must be a lower case OpenSearch index name of at most 238 bytes"),
         (["--dimensions", "3"], "--index-body must map embedding as a knn_vector of dimension 3"),
         (["--dimensions", "0"], "--dimensions must be from 1 to 16000"),
         (["--key-field", "embedding"], "must differ"),
@@ -520,7 +533,7 @@ def test_https_is_required_without_allow_http(tmp_path: Path, capsys: Any, colle
 
 
 # --------------------------------------------------------------------------------------------
-# Several instances (a sharded load), and the cleanup after them
+# Several instances (a sharded load)
 
 
 RUNTIME = Path(lv.__file__).resolve().parent
@@ -540,13 +553,6 @@ def shard_argv(tmp_path: Path, collection: Any, host: str, *extra: str) -> list[
 
 def shard_summary(tmp_path: Path, host: str) -> dict[str, Any]:
     return json.loads((tmp_path / "summaries" / f"{host}.json").read_text())
-
-
-def clean(capsys: Any, collection: Any, run_id: str, *extra: str) -> tuple[int, str, str]:
-    args = ["--endpoint", collection.endpoint, "--allow-http", "--index", INDEX, "--run-id", run_id, *extra]
-    code = clean_vectors.main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_two_instances_started_together_both_find_no_index_and_one_creates_it(tmp_path: Path, collection: Any) -> None:
@@ -573,19 +579,16 @@ def test_two_instances_started_together_both_find_no_index_and_one_creates_it(tm
 
     assert [r["method"] for r in collection.requests].count("HEAD") == 2
     assert [r["method"] for r in collection.requests].count("PUT") == 2  # the loser is told it exists
-    assert collection.indexes == {INDEX: INDEX_BODY}
+    assert collection.indexes == {RUN_INDEX: INDEX_BODY}
     summaries = {host: shard_summary(tmp_path, host) for host in shares}
     assert sorted(s["index_created"] for s in summaries.values()) == [False, True]
     assert {host: s["documents_indexed"] for host, s in summaries.items()} == {"algo-1": 6, "algo-2": 4}
-    assert all(s["fatal_error"] is None and s["cleanup"] == "deferred" for s in summaries.values())
+    assert all(s["fatal_error"] is None and s["index"] == RUN_INDEX for s in summaries.values())
     assert sorted(d["listing_id"] for d in collection.documents.values()) == sorted(f"k{i}" for i in range(10))
     assert {d["run_id"] for d in collection.documents.values()} == {RUN}  # one run id across the instances
 
 
-def test_a_shard_leaves_the_budget_and_the_cleanup_to_the_run(tmp_path: Path, capsys: Any, collection: Any) -> None:
-    # The previous run's documents are in the index.
-    collection.indexes[INDEX] = INDEX_BODY
-    collection.documents.update({f"old-{i}": {"listing_id": f"k{i}", "run_id": "run-1"} for i in range(5)})
+def test_a_shard_leaves_the_budget_to_the_run(tmp_path: Path, capsys: Any, collection: Any) -> None:
     # algo-1: 2 of its 4 lines rejected, far beyond 0.001 of its lines; algo-2: no file at all.
     write_lines(
         tmp_path / "algo-1" / "in" / "part-0.out", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in range(4)]
@@ -597,8 +600,7 @@ def test_a_shard_leaves_the_budget_and_the_cleanup_to_the_run(tmp_path: Path, ca
     first = shard_summary(tmp_path, "algo-1")
     assert (first["lines"], first["documents_indexed"], first["failed_documents"]) == (4, 2, 2)
     assert first["max_failure_rate"] == 0.001
-    assert (first["cleanup"], first["documents_deleted"]) == ("deferred", 0)
-    assert "cleanup=deferred" in out
+    assert "failed_documents=2" in out
 
     code, _, err = run(capsys, shard_argv(tmp_path, collection, "algo-2"))
     assert code == 0
@@ -606,18 +608,8 @@ def test_a_shard_leaves_the_budget_and_the_cleanup_to_the_run(tmp_path: Path, ca
     second = shard_summary(tmp_path, "algo-2")
     assert (second["files"], second["lines"], second["documents_indexed"]) == (0, 0, 0)
 
-    # Neither shard deleted a document of the earlier run, not even of a key it indexed anew.
-    assert sum(1 for d in collection.documents.values() if d["run_id"] == "run-1") == 5
-    assert not any(r["path"].endswith("/_search") for r in collection.requests)
-
-    # The cleanup, once the workflow found the sum within the budget: the earlier run goes, this one stays.
-    code, out, _ = clean(capsys, collection, RUN, "--summary", str(tmp_path / "cleanup.json"))
-    assert code == 0
-    assert sorted(d["listing_id"] for d in collection.documents.values()) == ["k0", "k3"]
-    assert json.loads((tmp_path / "cleanup.json").read_text()) == {
-        "index": INDEX, "documents_deleted": 5, "retries": 0, "cleanup": "complete",
-    }  # fmt: skip
-    assert '"documents_deleted": 5' in out
+    # No shard deletes anything: replacing the previous run is the workflow's swap.
+    assert not any(r["method"] == "DELETE" or r["path"].endswith("/_search") for r in collection.requests)
 
 
 def test_a_shard_still_fails_on_what_no_budget_covers(tmp_path: Path, capsys: Any, collection: Any) -> None:
@@ -629,8 +621,8 @@ def test_a_shard_still_fails_on_what_no_budget_covers(tmp_path: Path, capsys: An
     assert "cannot read part-0.out.gz" in err
     assert shard_summary(tmp_path, "algo-1")["unreadable_files"] == 1
 
-    collection.script[f"HEAD /{INDEX}"] = [404]  # as if the index were gone, and could not be made
-    collection.script[f"PUT /{INDEX}"] = [403]
+    collection.script[f"HEAD /{RUN_INDEX}"] = [404]  # as if the index were gone, and could not be made
+    collection.script[f"PUT /{RUN_INDEX}"] = [403]
     write_lines(tmp_path / "algo-2" / "in" / "part-1.out", [{"pk": "a", "SageMakerOutput": vector(0.1)}])
     code, _, _ = run(capsys, shard_argv(tmp_path, collection, "algo-2"))
     assert code == 1
@@ -643,44 +635,6 @@ def test_an_unreadable_resource_config_is_a_usage_error(tmp_path: Path, capsys: 
     code, _, err = run(capsys, args)
     assert code == 2
     assert "cannot read current_host" in err
-    assert collection.requests == []
-
-
-def test_the_cleanup_reports_what_it_could_not_do_and_leaves_it_to_the_next_run(
-    tmp_path: Path, capsys: Any, collection: Any
-) -> None:
-    collection.indexes[INDEX] = INDEX_BODY
-    collection.documents.update({"old-1": {"listing_id": "a", "run_id": "run-1"}})
-    collection.script[f"POST /{INDEX}/_search"] = [403]
-    code, _, err = clean(capsys, collection, RUN, "--summary", str(tmp_path / "cleanup.json"))
-    assert code == 0  # the new documents are in: the run stands, as after a one-instance load
-    assert json.loads((tmp_path / "cleanup.json").read_text())["cleanup"] == "incomplete: search security_exception"
-    assert "the next run deletes the rest" in err
-    assert "old-1" in collection.documents
-    # Signed like the loader's requests.
-    assert "/aoss/aws4_request" in collection.requests[0]["headers"]["Authorization"]
-
-    unreachable = type("Unreachable", (), {"endpoint": "http://127.0.0.1:9"})()
-    code, _, _ = clean(capsys, unreachable, RUN, "--max-attempts", "2", "--summary", str(tmp_path / "cleanup.json"))
-    assert code == 0
-    assert json.loads((tmp_path / "cleanup.json").read_text())["cleanup"] == "incomplete: ConnectionRefusedError"
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (["--index", "Listings"], "--index must be a lower case OpenSearch index name"),
-        (["--run-id", ""], "--run-id must not be empty"),
-        (["--max-attempts", "0"], "--max-attempts must be from 1 to 20"),
-        (["--endpoint", "http://127.0.0.1:1/path"], "--endpoint must be an https or http URL without a path"),
-    ],
-)
-def test_cleanup_usage_errors_exit_2_before_any_request(
-    capsys: Any, collection: Any, change: list[str], message: str
-) -> None:
-    code, _, err = clean(capsys, collection, RUN, *change)
-    assert code == 2
-    assert message in err
     assert collection.requests == []
 
 

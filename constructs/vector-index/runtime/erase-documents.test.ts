@@ -83,6 +83,15 @@ test('deletes the subject\'s documents found by the field, page by page, and kee
   expect([...logged, ...console.mock.calls.flat().map(String)].join('\n')).not.toContain(ALICE);
 });
 
+test('through an alias (a batch transform\'s): deletes by id in the concrete index of each hit', async () => {
+  // The stand-in refuses a delete through an alias, as a caller must not rely on one.
+  const aliased = await fetch(`${standIn.url}/_aliases`, { method: 'POST', body: JSON.stringify({ actions: [{ add: { index: INDEX, alias: 'listings-current' } }] }) });
+  expect(aliased.status).toBe(200);
+  await expect(eraseDocuments(request(ALICE, 'owner_id', 'listings-current'), settings(), deps())).resolves.toEqual({ found: 5 });
+  expect(ownersLeft()).toEqual([['bob', 'liked by alice'], ['bob', '-']]);
+  expect(standIn.bulkRequests.flatMap((b) => b.actions.map((a) => `${a.index} ${a.result}`))).toEqual(Array(5).fill(`${INDEX} deleted`));
+});
+
 test('the subject in a non-key field is erased by the store registered on that field', async () => {
   await expect(eraseDocuments(request(ALICE, 'liked_by'), settings(), deps())).resolves.toEqual({ found: 1 });
   expect(ownersLeft().filter(([, liked]) => liked === 'liked by alice')).toEqual([]);

@@ -17,7 +17,9 @@
  * The steps, for `{ indexName, field, pseudonym }`:
  * 1. `POST /<index>/_search` `{"size": PAGE_SIZE, "_source": false, "query": {"bool": {"filter":
  *    [{"term": {<field>: <pseudonym>}}]}}}`: ids only, in filter context (no scoring).
- * 2. The ids not deleted yet go in one `_bulk` of `delete` actions; `deleted` counts as found,
+ * 2. The ids not deleted yet go in one `_bulk` of `delete` actions, each naming the index of its hit
+ *    (`_index`): `indexName` may be an alias (a batch transform's, whose runs each load an index of
+ *    their own), and a delete by id goes to a concrete index; `deleted` counts as found,
  *    `not_found` (deleted meanwhile by someone else, e.g. the loader replacing a run) does not.
  *    Items answered 429 or 5xx are sent again; any other failed item fails the erasure.
  * 3. Search again. Only ids already deleted: the search does not see the deletes yet; wait
@@ -202,8 +204,12 @@ function opensearchError(what: string, index: string, error: unknown): EraserErr
   return new EraserError('OpenSearchError', `${what} on index ${index} failed: ${errorType(failure)}${failure.statusCode !== undefined ? ` (HTTP ${failure.statusCode})` : ''}`);
 }
 
-/** The ids of the subject's documents a search sees now (at most a page); undefined when the index does not exist. */
-async function searchIds(query: { indexName: string; field: string; pseudonym: string }, settings: EraserSettings, deps: EraserDeps): Promise<string[] | undefined> {
+/**
+ * The ids of the subject's documents a search sees now (at most a page), each with the concrete
+ * index it is in (a hit's `_index`: the request may name an alias, and a delete by id needs the
+ * index); undefined when the index does not exist.
+ */
+async function searchIds(query: { indexName: string; field: string; pseudonym: string }, settings: EraserSettings, deps: EraserDeps): Promise<Hit[] | undefined> {
   const body = { size: settings.pageSize, _source: false, query: { bool: { filter: [{ term: { [query.field]: query.pseudonym } }] } } };
   let response: { body: unknown };
   try {
@@ -214,15 +220,19 @@ async function searchIds(query: { indexName: string; field: string; pseudonym: s
   }
   const hits = (response.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
   if (!Array.isArray(hits)) throw new EraserError('OpenSearchError', `search on index ${query.indexName} answered without hits`);
-  return hits.map((hit: { _id?: unknown }) => hit?._id).filter((id): id is string => typeof id === 'string');
+  return hits.filter((hit: { _id?: unknown }) => typeof hit?._id === 'string')
+    .map((hit: { _id: string; _index?: unknown }) => ({ id: hit._id, index: typeof hit._index === 'string' ? hit._index : query.indexName }));
 }
 
+/** A document a search found: its id and the concrete index that holds it. */
+interface Hit { readonly id: string; readonly index: string }
+
 /** Deletes documents by id with `_bulk`, again for items answered 429 or 5xx: how many were deleted (not `not_found`). */
-async function deleteIds(indexName: string, ids: readonly string[], settings: EraserSettings, deps: EraserDeps): Promise<number> {
-  let pending = ids;
+async function deleteIds(indexName: string, hits: readonly Hit[], settings: EraserSettings, deps: EraserDeps): Promise<number> {
+  let pending = hits;
   let deleted = 0;
   for (let attempt = 1; ; attempt += 1) {
-    const actions = pending.map((id) => ({ delete: { _index: indexName, _id: id } }));
+    const actions = pending.map((hit) => ({ delete: { _index: hit.index, _id: hit.id } }));
     let response: { body: unknown };
     try {
       response = await withRetries(() => deps.client.bulk({ index: indexName, body: actions }), settings, deps);
@@ -233,7 +243,7 @@ async function deleteIds(indexName: string, ids: readonly string[], settings: Er
     if (!Array.isArray(items) || items.length !== pending.length) {
       throw new EraserError('OpenSearchError', `_bulk delete on index ${indexName} answered ${Array.isArray(items) ? items.length : 'no'} items for ${pending.length} actions`);
     }
-    const again: string[] = [];
+    const again: Hit[] = [];
     const failed = new Map<string, number>();
     items.forEach((item: { delete?: { status?: unknown; result?: unknown; error?: { type?: unknown } } }, i) => {
       const result = item?.delete;
@@ -267,12 +277,12 @@ export async function eraseDocuments(request: EraseDocumentsRequest, settings: E
   let waits = 0;
   let lookedAgain = false;
   for (;;) {
-    const ids = await searchIds(query, settings, deps);
-    if (ids === undefined) {
+    const hits = await searchIds(query, settings, deps);
+    if (hits === undefined) {
       deps.log({ level: 'INFO', message: 'no such index: nothing to erase', ...where, found });
       return { found };
     }
-    if (ids.length === 0) {
+    if (hits.length === 0) {
       if (lookedAgain) break;
       // The verifying look: a document written shortly before may not have been searchable yet.
       lookedAgain = true;
@@ -280,13 +290,13 @@ export async function eraseDocuments(request: EraseDocumentsRequest, settings: E
       continue;
     }
     lookedAgain = false;
-    const fresh = ids.filter((id) => !deletedIds.has(id));
+    const fresh = hits.filter((hit) => !deletedIds.has(`${hit.index}/${hit.id}`));
     if (fresh.length === 0) {
       // Deleted, but the search does not show it yet (no refresh API): wait, within bounds.
       waits += 1;
       if (waits > settings.maxWaits) {
-        deps.log({ level: 'ERROR', message: 'documents still found after deleting them', ...where, found, remaining: ids.length, waits: settings.maxWaits });
-        throw new EraserError('NotVerified', `index ${query.indexName}: ${ids.length} document(s) of the subject still found in field ${query.field} `
+        deps.log({ level: 'ERROR', message: 'documents still found after deleting them', ...where, found, remaining: hits.length, waits: settings.maxWaits });
+        throw new EraserError('NotVerified', `index ${query.indexName}: ${hits.length} document(s) of the subject still found in field ${query.field} `
           + `after ${settings.maxWaits} waits of ${settings.waitMs / 1000} s since deleting them`);
       }
       await deps.sleep(settings.waitMs);
@@ -294,7 +304,7 @@ export async function eraseDocuments(request: EraseDocumentsRequest, settings: E
     }
     waits = 0;
     found += await deleteIds(query.indexName, fresh, settings, deps);
-    for (const id of fresh) deletedIds.add(id);
+    for (const hit of fresh) deletedIds.add(`${hit.index}/${hit.id}`);
   }
   deps.log({ level: 'INFO', message: 'documents erased and verified', ...where, found });
   return { found };
