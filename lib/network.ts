@@ -1,6 +1,17 @@
 import { Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
+/** How a workload's security group is made. */
+export interface SecurityGroupForOptions {
+  /**
+   * Whether members of the group talk to each other (all traffic to and from the group itself):
+   * the containers of a distributed job do; a Lambda function's instances do not, and each rule
+   * is a resource of the stack, which CloudFormation caps at 500.
+   * @default true
+   */
+  readonly betweenMembers?: boolean;
+}
+
 /**
  * Where ML workloads run: the VPC, its subnets, and security groups that reach AWS services
  * through the VPC's endpoints only. The Network construct provides one, for a new or an
@@ -9,8 +20,8 @@ import { Construct } from 'constructs';
 export interface IWorkloadNetwork {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
-  /** A security group for one workload: HTTPS to the endpoints (interface and gateway), and itself. */
-  securityGroupFor(scope: Construct, id: string, description: string): ec2.ISecurityGroup;
+  /** A security group for one workload: HTTPS to the endpoints (interface and gateway), and (unless told otherwise) itself. */
+  securityGroupFor(scope: Construct, id: string, description: string, options?: SecurityGroupForOptions): ec2.ISecurityGroup;
   /** The VPC's interface endpoint for an AWS service, added under `id` the first time it is asked for. */
   interfaceEndpointFor(id: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.IInterfaceVpcEndpoint;
 }

@@ -191,8 +191,10 @@ describe('securityGroupFor', () => {
   const t = template({}, (net, s) => {
     net.securityGroupFor(s, 'Training', 'Training jobs of the ranking model');
     net.securityGroupFor(s, 'Endpoint', 'Real-time endpoint of the ranking model');
+    net.securityGroupFor(s, 'Function', 'A function of the ranking model', { betweenMembers: false });
   });
   const training = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Training'), 'GroupId'] };
+  const fn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Function'), 'GroupId'] };
 
   test('lets out only HTTPS to the VPC CIDR block and to the gateway prefix lists, and all traffic to itself', () => {
     t.hasResourceProperties('AWS::EC2::SecurityGroup', {
@@ -216,6 +218,11 @@ describe('securityGroupFor', () => {
   test('admits only traffic from itself', () => {
     t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: training, IpProtocol: '-1', SourceSecurityGroupId: training });
     t.resourcePropertiesCountIs('AWS::EC2::SecurityGroupIngress', { GroupId: training }, 1);
+  });
+
+  test('a group whose members never talk to each other (a function) has no rule for itself: two resources fewer', () => {
+    t.resourcePropertiesCountIs('AWS::EC2::SecurityGroupEgress', { GroupId: fn }, 2);
+    t.resourcePropertiesCountIs('AWS::EC2::SecurityGroupIngress', { GroupId: fn }, 0);
   });
 
   test.each(['A', 'Training jobs (ranking) – v2', 'x'.repeat(256)])('fails if the description is %j', (description) => {

@@ -6,6 +6,7 @@ import { EncryptionKey, createLogGroup } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { DEFAULT_GATEWAY_ENDPOINTS, DEFAULT_INTERFACE_ENDPOINTS, endpointId, gatewayShortName } from './endpoints';
 import { GatewayPrefixLists } from './gateway-prefix-lists';
+import type { SecurityGroupForOptions } from '../../lib/network';
 import {
   DEFAULT_CIDR, DEFAULT_MAX_AZS, DEFAULT_SUBNET_CIDR_MASK, existingVpcCidr, existingVpcSubnetType, validateNetworkProps,
 } from './validation';
@@ -231,7 +232,7 @@ export class Network extends Construct {
    *   digits, spaces or `._-:/()#,@[]+=&;{}!$*`
    * @throws KitError if the description is too short, too long or has other characters
    */
-  public securityGroupFor(scope: Construct, id: string, description: string): ec2.SecurityGroup {
+  public securityGroupFor(scope: Construct, id: string, description: string, options: SecurityGroupForOptions = {}): ec2.SecurityGroup {
     if (!Token.isUnresolved(description) && !SECURITY_GROUP_DESCRIPTION.test(description)) {
       throw new KitError(`Network ${this.node.path}: securityGroupFor('${id}') needs a description of 2 to 255 letters, digits, spaces `
         + `or ._-:/()#,@[]+=&;{}!$*, but '${description}' was provided`);
@@ -242,8 +243,10 @@ export class Network extends Construct {
       const prefixListId = this.gatewayPrefixLists().prefixListId(service);
       group.addEgressRule(ec2.Peer.prefixList(prefixListId), ec2.Port.tcp(443), `HTTPS to ${gatewayShortName(service)} through its gateway endpoint`);
     }
-    group.addEgressRule(group, ec2.Port.allTraffic(), 'All traffic to the group itself, between the containers of a distributed job');
-    group.addIngressRule(group, ec2.Port.allTraffic(), 'All traffic from the group itself, between the containers of a distributed job');
+    if (options.betweenMembers ?? true) {
+      group.addEgressRule(group, ec2.Port.allTraffic(), 'All traffic to the group itself, between the containers of a distributed job');
+      group.addIngressRule(group, ec2.Port.allTraffic(), 'All traffic from the group itself, between the containers of a distributed job');
+    }
     return group;
   }
 

@@ -82,7 +82,9 @@ export class SecureFunction extends nodejs.NodejsFunction {
       vpc: props.network.vpc,
       vpcSubnets: props.network.subnets,
       // EC2 allows fewer characters in a group's description than Lambda in a function's (no quotes).
-      securityGroups: [props.network.securityGroupFor(scope, `${id}SecurityGroup`, Token.isUnresolved(props.description) ? props.description : props.description.replace(/['"]/g, ''))],
+      // A function's instances never talk to each other.
+      securityGroups: [props.network.securityGroupFor(scope, `${id}SecurityGroup`, Token.isUnresolved(props.description) ? props.description : props.description.replace(/['"]/g, ''),
+        { betweenMembers: false })],
       environment: props.environment,
       environmentEncryption: props.encryptionKey,
       timeout: props.timeout ?? Duration.seconds(60),
