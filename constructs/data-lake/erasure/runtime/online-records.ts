@@ -39,6 +39,7 @@ import {
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { InvalidStoreSpecError, NotVerifiedError } from '../../../../lib/runtime/erasure-errors';
 import { PSEUDONYM_PATTERN } from '../../../../lib/runtime/pseudonym';
+import { athenaColumn, eachAtMost } from '../../../../lib/runtime/athena-results';
 
 export { InvalidStoreSpecError, NotVerifiedError };
 
@@ -139,89 +140,16 @@ export function onlineRecordsInputOf(input: unknown): OnlineRecordsInput {
   return spec as unknown as OnlineRecordsInput;
 }
 
-/** The rows of a CSV text as Athena writes it: fields in double quotes that may hold commas, line breaks and `""`. */
-function csvRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let inQuotes = false;
-  const endField = (): void => {
-    row.push(field);
-    field = '';
-  };
-  const endRow = (): void => {
-    // A blank line is no row (an unquoted empty field alone; `""` is an empty value).
-    if (row.length > 0 || field !== '' || quoted) {
-      endField();
-      rows.push(row);
-    }
-    row = [];
-    quoted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inQuotes) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') field += text[++i];
-      else inQuotes = false;
-    } else if (c === '"') {
-      inQuotes = true;
-      quoted = true;
-    } else if (c === ',') {
-      endField();
-    } else if (c === '\n' || (c === '\r' && text[i + 1] === '\n')) {
-      if (c === '\r') i++;
-      endRow();
-    } else {
-      field += c;
-    }
-  }
-  if (inQuotes) throw new InvalidRecordListError('the record list ends inside a quoted value');
-  endRow();
-  return rows;
-}
-
 /** The record identifiers of an Athena result of the record query (one column under a header), once each. */
 export function recordIdsOf(csv: string): string[] {
-  const rows = csvRows(csv);
-  if (rows.length === 0 || rows[0].length !== 1 || rows[0][0] === '') {
-    throw new InvalidRecordListError('the record list is not the result of the erasure\'s record query (it has no one-column header line)');
-  }
-  const ids = new Set<string>();
-  rows.slice(1).forEach((row, index) => {
-    if (row.length !== 1) {
-      throw new InvalidRecordListError(`row ${index + 2} of the record list has ${row.length} columns, not 1`);
-    }
-    // A record identifier is never empty; an empty value can only be a NULL of the offline table.
-    if (row[0] !== '') ids.add(row[0]);
-  });
-  return [...ids];
+  const values = athenaColumn(csv, (problem) => new InvalidRecordListError(`the record list ${problem} (the erasure's record query writes one column under a header)`));
+  // A record identifier is never empty; an empty value can only be a NULL of the offline table.
+  return [...new Set(values.filter((v) => v !== ''))];
 }
 
 /** Whether a value of the feature is the subject's. */
 function holdsSubject(values: readonly string[], match: RecordMatch, pseudonym: string): boolean {
   return values.some((value) => (match === 'equals' ? value === pseudonym : value.split('|').includes(pseudonym)));
-}
-
-/** Runs `task` on every item, at most `limit` at once; after a failure no new item starts, and the first failure is thrown once all are settled. */
-async function eachAtMost<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++];
-      try {
-        await task(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure) throw failure.reason;
 }
 
 /** DeleteRecord's event time in the format of the group's event time feature. */

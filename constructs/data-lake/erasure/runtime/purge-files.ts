@@ -21,6 +21,7 @@
 import {
   DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, type ListObjectVersionsCommandOutput, S3Client,
 } from '@aws-sdk/client-s3';
+import { athenaColumn, eachAtMost } from '../../../../lib/runtime/athena-results';
 
 /** Where a registered Iceberg store's files are: a bucket and a key pattern in which `*` matches anything. */
 export interface PurgeLocation {
@@ -95,16 +96,12 @@ function matches(pattern: string, key: string): boolean {
 }
 
 /**
- * The files of an Athena result of `SELECT DISTINCT "$path"`: a header line, then one quoted
- * `s3://bucket/key` per line. Every file must be in one of `locations`.
+ * The files of an Athena result of `SELECT DISTINCT "$path"`: a header `$path`, then one
+ * `s3://bucket/key` per row, once each. Every file must be in one of `locations`.
  */
 export function filesOf(csv: string, locations: readonly PurgeLocation[]): { bucket: string; key: string }[] {
-  const lines = csv.split(/\r?\n/).filter((line) => line.trim() !== '');
-  if (lines.length === 0 || lines[0].replace(/"/g, '').trim() !== '$path') {
-    throw new InvalidFileListError('the file list is not the result of the erasure\'s file query (its header is not "$path")');
-  }
-  const files = lines.slice(1).map((line, index) => {
-    const value = line.trim().replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+  const values = athenaColumn(csv, (problem) => new InvalidFileListError(`the file list ${problem} (it is not the result of the erasure's file query)`), '$path');
+  const files = values.map((value, index) => {
     const uri = /^s3:\/\/([^/]+)\/(.+)$/.exec(value);
     if (uri === null) {
       throw new InvalidFileListError(`line ${index + 2} of the file list is not an s3:// URI of an object`);
@@ -139,14 +136,9 @@ export async function purgeFiles(input: unknown, locations: readonly PurgeLocati
   const request = purgeInputOf(input);
   const files = filesOf(await s3.readList(request.listBucket, request.listKey), locations);
   const counts: Record<FileOutcome, number> = { referenced: 0, purged: 0, remaining: 0 };
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const file = files[next++];
-      counts[await purgeFile(s3, file.bucket, file.key)] += 1;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PURGE_CONCURRENCY, files.length) }, worker));
+  await eachAtMost(files, PURGE_CONCURRENCY, async (file) => {
+    counts[await purgeFile(s3, file.bucket, file.key)] += 1;
+  });
   const output = { files: files.length, ...counts };
   log({ level: 'INFO', message: 'erased rows\' files checked', ...output });
   return output;
