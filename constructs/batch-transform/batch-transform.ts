@@ -21,7 +21,6 @@ import {
 import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
-import { skipCheckov } from '../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { SecureFunction, createRunFailedAlarm, createRunMissingAlarm, grantBucketPut, grantBucketRead, grantBucketReadWrite, grantPutMetricsInNamespace, pipelineMetric } from '../../lib/defaults';
 import { environmentProblems } from '../../lib/environment';
@@ -689,9 +688,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       network: props.network,
       timeout: Duration.minutes(1),
       environment: { [RESOLVE_MODEL_ENV]: stack.toJsonString(settings), NODE_OPTIONS: '--enable-source-maps' },
+      synchronousCaller: 'the batch workflow\'s Lambda task, which retries service errors and fails the execution with the function\'s error',
     });
-    skipCheckov(fn, 'CKV_AWS_116', 'Invoked synchronously by the batch workflow\'s Lambda task, which retries service errors and fails the '
-      + 'execution with the function\'s error; a function\'s dead-letter queue receives only asynchronous invocations.');
     props.network.interfaceEndpointFor('SagemakerApi', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API);
     const role = fn.executionRole;
     const arn = (resource: string) => `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;
@@ -809,9 +807,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       network: props.network,
       timeout: Duration.minutes(2),
       environment: { [SWAP_ALIAS_ENDPOINT_ENV]: index.collectionEndpoint, NODE_OPTIONS: '--enable-source-maps' },
+      synchronousCaller: 'the batch workflow\'s Lambda task, which retries and fails the execution with the function\'s error',
     });
-    skipCheckov(swapper, 'CKV_AWS_116', 'Invoked synchronously by the batch workflow\'s Lambda task, which retries and fails the execution with the '
-      + 'function\'s error; a function\'s dead-letter queue receives only asynchronous invocations.');
     index.grantSwapAlias(swapper, options.indexName);
     index.connections.allowDefaultPortFrom(swapper, `Alias swap of batch transform ${this.name}`);
     // A plain task: the state machine may invoke this function and no version of it (LambdaInvoke would grant `<arn>:*`).

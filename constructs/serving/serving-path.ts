@@ -8,7 +8,6 @@ import { ConfigError, validatePipelineConfig } from './runtime/config';
 import { PIPELINE_CONFIG_VERSION, PIPELINE_ENV, PipelineConfig, RequestField, StageConfig } from './runtime/contract';
 import { ColumnAction, ColumnClassification, DataLake } from '../data-lake';
 import { SIZING_METADATA } from '../endpoint';
-import { skipCheckov } from '../../lib/compliance/checkov';
 import { SecureFunction } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -131,9 +130,8 @@ export class ServingPath extends Construct {
       memorySize: props.memorySizeMiB ?? DEFAULT_SERVING_MEMORY_MIB,
       // The handler answers within its budget; the rest is room for a cold start.
       timeout: Duration.seconds(Math.max(3, Math.ceil((this.capacity.budgetMs * 3) / 1000))),
+      synchronousCaller: 'the API\'s Lambda proxy integration, through the function\'s alias, which returns the error to the caller (and the 5xx alarm counts it)',
     });
-    skipCheckov(this.function, 'CKV_AWS_116', 'Invoked synchronously, through its alias, by the API\'s Lambda proxy integration, which returns '
-      + 'the error to the caller (and the 5xx alarm counts it); a function\'s dead-letter queue receives only asynchronous invocations.');
     props.lake.pseudonymizationKey.grantRead(this.function);
 
     const stages: StageConfig[] = props.stages.map((stage) => stage.bind({

@@ -7,7 +7,6 @@ import {
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
 import { SecureFunction, resolveRemovalPolicy } from '../../lib/defaults';
-import { skipCheckov } from '../../lib/compliance/checkov';
 import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -275,10 +274,9 @@ export class VectorIndex extends Construct implements ec2.IConnectable {
         network: this.network,
         environment: { COLLECTION_ENDPOINT: this.collectionEndpoint },
         timeout: DOCUMENT_ERASER_TIMEOUT,
+        synchronousCaller: 'the data lake\'s erasure workflow (a Lambda task), which receives the error and records the store as failed in the audit',
       });
       this.grantEraseDocuments(this.eraser);
-      skipCheckov(this.eraser, 'CKV_AWS_116', 'Invoked synchronously by the data lake\'s erasure workflow (a Lambda task), which receives the error '
-        + 'and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
       this.connections.allowDefaultPortFrom(this.eraser, `Document eraser of ${this.node.path}`);
     }
     return this.eraser;

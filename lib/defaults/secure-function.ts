@@ -29,6 +29,13 @@ export interface SecureFunctionProps {
    */
   readonly reservedConcurrentExecutions?: number;
   /**
+   * Who invokes the function synchronously and receives its errors (`the erasure workflow's Lambda
+   * task, which records the store as failed`): no asynchronous event exists to dead-letter, so the
+   * function has no dead-letter queue and checkov's CKV_AWS_116 is skipped with this reason.
+   * @default - none: an asynchronously invoked function is expected to have its own error handling
+   */
+  readonly synchronousCaller?: string;
+  /**
    * A physical name, for a function that people or scripts invoke by name (1-64 letters, digits,
    * hyphens and underscores). Renaming replaces the function.
    * @default - CloudFormation names it
@@ -95,6 +102,9 @@ export class SecureFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(role);
     this.executionRole = role;
+    if (props.synchronousCaller !== undefined) {
+      skipCheckov(this, 'CKV_AWS_116', `Invoked synchronously by ${props.synchronousCaller}; a function's dead-letter queue receives only asynchronous invocations.`);
+    }
     if (props.reservedConcurrentExecutions === undefined) {
       skipCheckov(this, 'CKV_AWS_115', 'Concurrency is reserved only for functions that must run one invocation at a time; for this one a '
         + 'reservation would cap it at that number and take the same share from the account\'s unreserved pool (Lambda keeps 100 '

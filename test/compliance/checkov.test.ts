@@ -86,6 +86,12 @@ describe('the kit\'s own skips', () => {
     const serialized = new SecureFunction(stack, 'Serialized', { ...props, reservedConcurrentExecutions: 1 });
     expect(checkovSkipsOf(open).map((s) => s.id)).toEqual(['CKV_AWS_115']);
     expect(checkovSkipsOf(serialized)).toEqual([]);
+    // A synchronous caller receives the errors: no dead-letter queue, said once, in the function's own metadata.
+    const called = new SecureFunction(stack, 'Called', { ...props, synchronousCaller: 'the fixture workflow\'s Lambda task, which fails the execution' });
+    expect(checkovSkipsOf(called).find((s) => s.id === 'CKV_AWS_116')).toEqual({
+      id: 'CKV_AWS_116',
+      comment: 'Invoked synchronously by the fixture workflow\'s Lambda task, which fails the execution; a function\'s dead-letter queue receives only asynchronous invocations.',
+    });
     // CKV_AWS_111 fixed rather than skipped: the network-interface actions name the account's interfaces, not *.
     const statements = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(open.executionRole.node.findChild('DefaultPolicy').node.defaultChild as CfnResource)]
       .Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;

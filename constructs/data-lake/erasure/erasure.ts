@@ -10,7 +10,6 @@ import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, RawObjectsStore,
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
-import { skipCheckov } from '../../../lib/compliance/checkov';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
@@ -260,8 +259,8 @@ export class DataLakeErasure extends Construct {
   private cacheKeysEraser?: SecureFunction;
   private onlineRecordsEraser?: SecureFunction;
   private athenaGranted = false;
-  private fileListsGranted = false;
-  private requestFilesGranted = false;
+  /** The prefixes of the curated zone the workflow already reads and writes (one grant each). */
+  private readonly grantedPrefixes = new Set<string>();
 
   constructor(scope: Construct, id: string, private readonly props: DataLakeErasureProps) {
     super(scope, id);
@@ -280,9 +279,8 @@ export class DataLakeErasure extends Construct {
         AUDIT_RETENTION_DAYS: String(auditRetention.toDays()),
       },
       timeout: Duration.seconds(30),
+      synchronousCaller: 'the erasure workflow\'s Lambda task, which receives the error and fails the execution',
     });
-    skipCheckov(this.planFunction, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error and fails '
-      + 'the execution; a function\'s dead-letter queue receives only asynchronous invocations.');
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
@@ -313,9 +311,8 @@ export class DataLakeErasure extends Construct {
         ERASURE_IDENTIFIERS: Lazy.string({ produce: () => JSON.stringify(this.identifiers()) }),
       },
       timeout: Duration.seconds(30),
+      synchronousCaller: 'the erase script or a caller granted grantSubmit (RequestResponse), which receives the error as the answer',
     });
-    skipCheckov(this.submitFunction, 'CKV_AWS_116', 'Invoked synchronously (RequestResponse) by the erase script or a caller granted '
-      + 'grantSubmit, which receives the error as the answer; a function\'s dead-letter queue receives only asynchronous invocations.');
     props.pseudonymizationKey.grantRead(this.submitFunction);
     this.stateMachine.grantStartExecution(this.submitFunction);
     props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
@@ -331,9 +328,8 @@ export class DataLakeErasure extends Construct {
       },
       // A list of thousands of files takes a listing (and for purged ones a delete and a listing) each, 16 at a time.
       timeout: Duration.minutes(10),
+      synchronousCaller: 'the deadline check\'s Lambda task, which records the error on the store\'s audit record; the next day\'s check tries again',
     });
-    skipCheckov(this.purgeFunction, 'CKV_AWS_116', 'Invoked synchronously by the deadline check\'s Lambda task, which receives the error and '
-      + 'records it on the store\'s audit record; the next day\'s check tries again. A dead-letter queue receives only asynchronous invocations.');
     grantBucketRead(props.resultsBucket, this.purgeFunction, `${ERASED_FILES_PREFIX}*`);
 
     this.deadlineCheck = new Workflow(this, 'DeadlineCheck', {
@@ -488,7 +484,7 @@ export class DataLakeErasure extends Construct {
           actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'], resources: [store.bucket.arnForObjects(store.objectPattern)],
         })], 'The purge deletes the remaining versions of the data files that held an erased subject\'s rows, whose names (UUIDs) Iceberg '
           + 'chose at write time; the pattern is the table\'s own files.');
-        this.grantErasedFileLists();
+        this.grantWorkflowObjects(ERASED_FILES_PREFIX);
         return;
       }
       case 'vectorIndexDocuments':
@@ -519,7 +515,7 @@ export class DataLakeErasure extends Construct {
    * ERASURE_REQUESTS_PREFIX (never the raw zone itself), and the eraser's processing jobs.
    */
   private grantRawErasureWorkflow(job: RawErasureJobProps): void {
-    this.grantRequestFiles();
+    this.grantWorkflowObjects(ERASURE_REQUESTS_PREFIX);
     grantRunProcessingJobs(this.role, RAW_ERASER_JOB_PREFIX, job.role);
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
       'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
@@ -557,13 +553,15 @@ export class DataLakeErasure extends Construct {
     }));
   }
 
-  /** The workflow's objects of a request under ERASURE_REQUESTS_PREFIX (lineage, the raw eraser's request, the online records' list). */
-  private grantRequestFiles(): void {
-    if (this.requestFilesGranted) {
-      return;
+  /**
+   * The workflow's own objects under a prefix of the curated zone: a request's lineage, raw eraser
+   * request and online record lists (ERASURE_REQUESTS_PREFIX), the files of erased rows (ERASED_FILES_PREFIX).
+   */
+  private grantWorkflowObjects(prefix: string): void {
+    if (!this.grantedPrefixes.has(prefix)) {
+      this.grantedPrefixes.add(prefix);
+      grantBucketReadWrite(this.props.resultsBucket, this.role, `${prefix}*`);
     }
-    this.requestFilesGranted = true;
-    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASURE_REQUESTS_PREFIX}*`);
   }
 
   /**
@@ -575,7 +573,7 @@ export class DataLakeErasure extends Construct {
     const stack = Stack.of(this);
     const arn = (resource: string) => `arn:${stack.partition}:glue:${stack.region}:${stack.account}:${resource}`;
     this.grantAthena();
-    this.grantRequestFiles();
+    this.grantWorkflowObjects(ERASURE_REQUESTS_PREFIX);
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeFeatureGroup'], resources: [store.featureGroupArn] }));
     const database = store.offlineStore.databaseName;
     addStatementsWithWildcards(this.role, [new iam.PolicyStatement({
@@ -587,15 +585,6 @@ export class DataLakeErasure extends Construct {
     const eraser = this.onlineRecordsEraserFunction();
     eraser.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:GetRecord', 'sagemaker:DeleteRecord'], resources: [store.featureGroupArn] }));
     store.encryptionKey.grant(eraser, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
-  }
-
-  /** The workflow saves the lists of files under ERASED_FILES_PREFIX and looks for one saved by an earlier run. */
-  private grantErasedFileLists(): void {
-    if (this.fileListsGranted) {
-      return;
-    }
-    this.fileListsGranted = true;
-    grantBucketReadWrite(this.props.resultsBucket, this.role, `${ERASED_FILES_PREFIX}*`);
   }
 
   /** Where the purge may delete: each registered Iceberg store's bucket and files. */
@@ -702,7 +691,6 @@ export class DataLakeErasure extends Construct {
    * under the request's hash, once (a rerun after the offline DELETE keeps the first list).
    */
   private findOnlineRecords(next: sfn.IChainable, incomplete: sfn.IChainable): sfn.IChainable {
-    const partition = Stack.of(this).partition;
     const bucket = this.props.resultsBucket.bucketName;
     const listKey = statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.store.name');
     const each = new sfn.Map(this, 'FindOnlineRecords', {
@@ -719,16 +707,7 @@ export class DataLakeErasure extends Construct {
       selector: { 'databaseName.$': '$.OfflineStoreConfig.DataCatalogConfig.Database', 'tableName.$': '$.OfflineStoreConfig.DataCatalogConfig.TableName' },
       path: '$.table',
     });
-    const select = new sfn.CustomState(this, 'SelectOnlineRecords', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${partition}:states:::athena:startQueryExecution.sync`,
-        Parameters: { 'QueryString.$': '$.find.sql', 'WorkGroup': this.props.workGroupName, 'QueryExecutionContext': { Database: this.props.databaseName } },
-        ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' },
-        ResultPath: '$.query',
-        Retry: [{ ErrorEquals: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
-      },
-    });
+    const select = this.athena('SelectOnlineRecords', '$.find.sql', '$.query', { 'id.$': '$.QueryExecution.QueryExecutionId' });
     const statement = (match: IcebergMatch) => new sfn.CustomState(this, `RecordsStatement-${match}`, {
       stateJson: {
         Type: 'Pass',
@@ -1381,10 +1360,9 @@ export class DataLakeErasure extends Construct {
         network: this.props.network,
         // Two full SCANs of a cache of a few million keys take tens of seconds; the margin covers a slow node.
         timeout: Duration.minutes(5),
+        synchronousCaller: 'the erasure workflow\'s Lambda task, which retries an unreachable cache and records the store as failed in the audit',
       });
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.cacheKeysEraser.functionArn] }));
-      skipCheckov(this.cacheKeysEraser, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error, '
-        + 'retries an unreachable cache and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
       // The function reads each cache's AUTH token from Secrets Manager.
       this.props.network.interfaceEndpointFor('SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     }
@@ -1401,10 +1379,9 @@ export class DataLakeErasure extends Construct {
         network: this.props.network,
         // Thousands of records (an author's posts, a user's pairs) at a GetRecord, a DeleteRecord and a GetRecord each, 8 at a time.
         timeout: Duration.minutes(10),
+        synchronousCaller: 'the erasure workflow\'s Lambda task, which receives the error and records the store as failed in the audit',
       });
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.onlineRecordsEraser.functionArn] }));
-      skipCheckov(this.onlineRecordsEraser, 'CKV_AWS_116', 'Invoked synchronously by the erasure workflow\'s Lambda task, which receives the error '
-        + 'and records the store as failed in the audit: there is no asynchronous event to dead-letter.');
       grantBucketRead(this.props.resultsBucket, this.onlineRecordsEraser, `${ERASURE_REQUESTS_PREFIX}*`);
       this.props.network.interfaceEndpointFor('FeatureStoreRuntime', ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_FEATURESTORE_RUNTIME);
     }
