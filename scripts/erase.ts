@@ -9,7 +9,8 @@
  *                              only its SHA-256 is kept. Default: erasure-<time>.
  *   --received-at <ISO date>   when the request arrived (starts the one-month clock). Default: now.
  *   --region <region>          Default: $AWS_REGION, else the kit's default region.
- *   --wait                     poll until the execution ends, then print the audit records.
+ *   --wait                     poll until the execution's first sweep ends, then print the audit records
+ *                              (a second sweep of the stores jobs write late follows hours later).
  *
  * The raw ids travel only in the invocation of the blueprint's erasure submit function, which
  * pseudonymizes them and starts the workflow with the pseudonyms: Step Functions, which keeps a
@@ -21,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { AUDIT_TABLE, erasureSubmitFunctionName } from '../constructs/data-lake/erasure/erasure';
+import { AUDIT_TABLE, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName } from '../constructs/data-lake/erasure/erasure';
 import type { SubmitInput, SubmitOutput } from '../constructs/data-lake/erasure/runtime/submit';
 import { DEFAULT_REGION } from '../lib/compliance/regions';
 import { KitError } from '../lib/errors';
@@ -148,31 +149,44 @@ export interface AuditLine {
   readonly error?: string;
   /** An Iceberg store's purge of the files that held the rows: `pending` until the deadline check finds none left. */
   readonly purge?: string;
+  /** The request's own record: when its first sweep ended (a second one follows for stores written late). */
+  readonly firstSweepAt?: string;
 }
 
-/** Polls the execution until it ends; returns its status and the request's audit records. */
+/**
+ * Polls the execution until it ends, or by default until its first sweep has ended (the second one,
+ * of the stores jobs write late, waits hours in the same execution); returns the execution's status
+ * (`RUNNING` when it stopped after the first sweep) and the request's audit records.
+ */
 export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: DynamoDBClient }, submitted: Submitted, requestId: string,
-  options: { pollMs?: number; timeoutMs?: number } = {}): Promise<{ status: string; audit: AuditLine[] }> {
+  options: { pollMs?: number; timeoutMs?: number; untilSecondSweep?: boolean } = {}): Promise<{ status: string; audit: AuditLine[] }> {
   const deadline = Date.now() + (options.timeoutMs ?? 6 * 3600_000);
-  let status: string | undefined;
-  for (;;) {
-    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: submitted.executionArn }))).status;
-    if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') break;
-    if (Date.now() > deadline) throw new KitError(`the execution is still running: ${submitted.executionArn}`);
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10_000));
-  }
   // The audit table is the one the workflow writes to: read it from the definition.
   const definition = (await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: submitted.stateMachineArn }))).definition ?? '{}';
   const table = JSON.parse(definition).States?.RecordRequest?.Parameters?.TableName;
   if (typeof table !== 'string') throw new KitError('the erasure workflow names no audit table (state RecordRequest)');
   const hash = createHash('sha256').update(requestId, 'utf8').digest('hex');
-  const items = (await clients.dynamodb.send(new QueryCommand({
+  const readAudit = async () => ((await clients.dynamodb.send(new QueryCommand({
     TableName: table,
     KeyConditionExpression: '#r = :r',
     ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey },
     ExpressionAttributeValues: { ':r': { S: hash } },
     ConsistentRead: true,
-  }))).Items ?? [];
+  }))).Items ?? []);
+  const firstSweepDone = async () => {
+    const request = (await readAudit()).find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
+    // A rerun's record may hold an earlier execution's first sweep: only this execution's counts.
+    return request?.first_sweep_at?.S !== undefined && request.last_execution?.S === submitted.executionArn.split(':').at(-1);
+  };
+  let status: string | undefined;
+  for (;;) {
+    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: submitted.executionArn }))).status;
+    if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') break;
+    if (!options.untilSecondSweep && await firstSweepDone()) break;
+    if (Date.now() > deadline) throw new KitError(`the execution is still running: ${submitted.executionArn}`);
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10_000));
+  }
+  const items = await readAudit();
   const audit = items.map((item) => ({
     store: item[AUDIT_TABLE.sortKey]?.S ?? '?',
     status: item.status?.S ?? '?',
@@ -181,6 +195,7 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     ...(item.reason?.S !== undefined ? { reason: item.reason.S } : {}),
     ...(item.error?.S !== undefined ? { error: item.error.S } : {}),
     ...(item.purge?.S !== undefined ? { purge: item.purge.S } : {}),
+    ...(item.first_sweep_at?.S !== undefined ? { firstSweepAt: item.first_sweep_at.S } : {}),
   }));
   return { status: status ?? 'UNKNOWN', audit };
 }
@@ -195,6 +210,10 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
     ...stores.filter((a) => a.status !== 'manual')
       .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
   ];
+  if (status === 'RUNNING' && request?.firstSweepAt !== undefined) {
+    lines.push(`first sweep done at ${request.firstSweepAt}: the same execution sweeps the stores that jobs write late again once the longest such job `
+      + `has ended (their records end in ${SECOND_SWEEP_SUFFIX}); follow it in the Step Functions console`);
+  }
   if (stores.some((a) => a.purge === 'pending')) {
     lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');
   }
@@ -220,7 +239,7 @@ async function main(): Promise<void> {
   if (request.wait) {
     const { status, audit } = await waitForErasure({ sfn, dynamodb: new DynamoDBClient({ region: request.region }) }, submitted, request.requestId);
     console.log(formatAudit(status, audit));
-    if (status !== 'SUCCEEDED') process.exitCode = 1;
+    if (status !== 'SUCCEEDED' && status !== 'RUNNING') process.exitCode = 1;
   } else {
     // Submitting again would start a rerun (it resumes, so it is harmless, but it is not a status check).
     console.log('its audit records each store; pass --wait next time to follow the execution to its end, or open it in the Step Functions console');

@@ -271,7 +271,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     this.name = name;
     this.lake = lake;
     this.modelPackageGroupName = props.modelPackageGroupName;
-    this.registerErasable(props);
+    const workflowTimeout = resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (props.vectorIndex ? 1 : 0))))
+      .plus(Duration.hours(1));
+    // A run that exported the subject's rows before an erasure's first sweep (or the source's rows appended late) loads them after it.
+    this.registerErasable(props, workflowTimeout.plus(props.source.lateWritesWithin ?? Duration.seconds(0)));
     this.exportPrefix = `_exports/transform/${name}/`;
     this.outputPrefix = `_exports/transform-output/${name}/`;
     const loadPrefix = `_exports/transform-load/${name}/`;
@@ -475,8 +478,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       encryptionKey: key,
       logName: `transform-${name}`,
       // Each loader job may take LOAD_MAX_RUNTIME; the alias swap takes seconds, within the hour.
-      timeout: resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (vectorIndex ? 1 : 0))))
-        .plus(Duration.hours(1)),
+      timeout: workflowTimeout,
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
       'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
@@ -574,7 +576,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
    * keyed by anything else (items, images), the store holds no subject's data by key and is exempt,
    * saying so.
    */
-  private registerErasable(props: BatchTransformProps): void {
+  private registerErasable(props: BatchTransformProps, lateWritesWithin: Duration): void {
     const lake = props.lake;
     const subjectOf = (column: string | undefined) => props.source.columns.find((c) => c.name === column)?.subjectIdentifier;
     const cache = props.cache;
@@ -584,6 +586,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       lake.registerErasable(this, {
         kind: 'dynamoDbItems',
         name: `dynamodb:${cache.node.path}:${props.keyColumn}`,
+        lateWritesWithin,
         identifier: keyIdentifier,
         table: cache.table,
         partitionKey: cache.partitionKey,
@@ -597,6 +600,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       lake.registerErasable(this, {
         kind: 'dynamoDbItemsByAttribute',
         name: `dynamodb:${cache.node.path}:${props.sortKeyColumn}`,
+        lateWritesWithin,
         identifier: sortIdentifier,
         table: cache.table,
         attribute: cache.sortKey!,
@@ -618,6 +622,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       for (const field of subjects) {
         lake.registerErasable(this, {
           kind: 'vectorIndexDocuments',
+          lateWritesWithin,
           // Named after the loader: the index name may be a token, and a name must be a literal.
           name: `opensearch:${this.node.path}:${field}`,
           identifier: subjectOf(field)!,

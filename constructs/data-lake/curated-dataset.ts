@@ -1,4 +1,4 @@
-import { Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Duration, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
 import type { AnonymizationWindow } from './anonymization-stage';
 import type { DatasetVolume } from './data-lake';
 import { CuratedColumn } from './schema';
@@ -36,6 +36,13 @@ export interface ICuratedDataset {
    * @default - not stated
    */
   readonly volume?: DatasetVolume;
+  /**
+   * How long after an erasure's first sweep rows of the subject can still be appended (an
+   * anonymization run that read their raw objects before): what a job reading the dataset adds to
+   * its own stores' `lateWritesWithin`.
+   * @default - none
+   */
+  readonly lateWritesWithin?: Duration;
   /** Lets `grantee` read the table's files and catalog entry (for training and batch jobs). */
   grantRead(grantee: iam.IGrantable): iam.Grant;
 }
@@ -54,6 +61,7 @@ export class CuratedDataset implements ICuratedDataset {
     public readonly encryptionKey: kms.IKey,
     public readonly anonymizationWindow?: AnonymizationWindow,
     public readonly volume?: DatasetVolume,
+    public readonly lateWritesWithin?: Duration,
   ) {
     this.tableName = name;
     this.s3Uri = `s3://${bucket.bucketName}/${prefix}`;

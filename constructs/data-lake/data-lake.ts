@@ -508,7 +508,9 @@ export class DataLake extends Construct {
     });
     addAnonymizationStageRunner(this.anonymizationRole, stage.stateMachine);
 
-    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume);
+    // An anonymization run that read a subject's raw objects before the raw eraser rewrote them appends their rows after an erasure's first sweep.
+    const lateWritesWithin = this.props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME;
+    const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume, lateWritesWithin);
     this.datasets.set(name, dataset);
     this.registerTable(scope, {
       name: `dataset:${name}`,
@@ -532,6 +534,7 @@ export class DataLake extends Construct {
         lineageColumn: LINEAGE_COLUMN,
         bucket: this.curatedBucket,
         objectPattern: `${name}/*`,
+        lateWritesWithin,
         resources: [this.curatedBucket],
       });
     }

@@ -13,6 +13,8 @@ import { AnonymizationWindow, ColumnType, DataLake, ICuratedDataset, WINDOW_COLU
 
 /** Instance type of the export (a processing job) by default. */
 export const DEFAULT_BATCH_INSTANCE_TYPE = 'ml.m5.large';
+/** How long one batch ingestion job may run, by default. */
+export const DEFAULT_BATCH_MAX_RUNTIME = Duration.hours(2);
 
 /** Options of a feature group's batch ingestion. */
 export interface BatchIngestionOptions {
@@ -22,7 +24,7 @@ export interface BatchIngestionOptions {
   readonly schedule?: events.Schedule;
   /** @default DEFAULT_BATCH_INSTANCE_TYPE ('ml.m5.large') */
   readonly instanceType?: string;
-  /** @default Duration.hours(2) */
+  /** @default DEFAULT_BATCH_MAX_RUNTIME (2 hours) */
   readonly maxRuntime?: Duration;
   /**
    * Ingest the source one anonymization window at a time, as the lake announces each window in its
@@ -164,7 +166,7 @@ export class BatchIngestion extends Construct {
       securityGroup: props.network.securityGroupFor(this, 'JobSecurityGroup', `Batch ingestion into feature group ${group.featureGroupName}`),
       instanceType: props.instanceType ?? DEFAULT_BATCH_INSTANCE_TYPE,
       volumeSizeGiB: 30,
-      maxRuntime: props.maxRuntime ?? Duration.hours(2),
+      maxRuntime: props.maxRuntime ?? DEFAULT_BATCH_MAX_RUNTIME,
       networkIsolation: false,
     });
 
@@ -193,7 +195,7 @@ export class BatchIngestion extends Construct {
       definition,
       encryptionKey: lake.encryptionKey,
       logName: `ingest-${group.featureGroupName}`,
-      timeout: (props.maxRuntime ?? Duration.hours(2)).plus(Duration.hours(1)),
+      timeout: (props.maxRuntime ?? DEFAULT_BATCH_MAX_RUNTIME).plus(Duration.hours(1)),
     });
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[Ingest:network-isolation]',
       'The ingestion job calls the Feature Store runtime API (PutRecord), which network isolation would cut off; it runs in isolated subnets and reaches AWS only through VPC endpoints.');

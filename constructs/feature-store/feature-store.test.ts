@@ -274,6 +274,26 @@ describe('erasure of the online cache', () => {
   });
 });
 
+describe('late writes: how long after an erasure\'s first sweep a group\'s stores can still receive a subject\'s record', () => {
+  const lateHours = (lake: DataLake, group: string) => lake.erasure.registry.filter((st) => st.name.startsWith(`feature-group:${group}:`))
+    .map((st) => [st.name, st.lateWritesWithin?.toMinutes()]);
+
+  test('a batch job\'s run and its source\'s late rows, a stream record\'s retries, and the offline copy\'s quarter of an hour', () => {
+    const { lake, store } = setup();
+    // Batch: the job's 2 h, the source dataset's anonymization run (2 h), the offline copy (15 min).
+    store.addFeatureGroup({ ...USER_FEATURES, subjectFeatures: { user_id: 'user_id' }, batch: { source: clicks(lake) } });
+    expect(lateHours(lake, 'user-engagement')).toEqual([
+      ['feature-group:user-engagement:online', 255], ['feature-group:user-engagement:offline:user_id', 255],
+    ]);
+    // Streaming: a record retried for up to 6 h, then the offline copy.
+    store.addFeatureGroup({ ...USER_FEATURES, name: 'user-stream', subjectFeatures: { user_id: 'user_id' }, streaming: { pseudonymizeFields: ['user_id'] } });
+    expect(lateHours(lake, 'user-stream').map(([, minutes]) => minutes)).toEqual([375, 375]);
+    // A cache the serving path fills: a read in flight.
+    store.addOnlineCache();
+    expect(lake.erasure.registry.find((st) => st.kind === 'cacheKeys')?.lateWritesWithin?.toMinutes()).toBe(1);
+  });
+});
+
 describe('erasure of online records held in another feature', () => {
   const POSTS = {
     name: 'posts', recordIdentifier: 'post_id', eventTime: 'event_time',

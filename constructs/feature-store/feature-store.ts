@@ -1,11 +1,11 @@
 import { Duration, Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct } from 'constructs';
-import { BatchIngestion, BatchIngestionOptions, DEFAULT_BATCH_INSTANCE_TYPE, batchSourceProblems, perWindowProblems } from './batch-ingestion';
+import { BatchIngestion, BatchIngestionOptions, DEFAULT_BATCH_INSTANCE_TYPE, DEFAULT_BATCH_MAX_RUNTIME, batchSourceProblems, perWindowProblems } from './batch-ingestion';
 import { FeatureDefinition, FeatureType, featureGroupProblems } from './definitions';
 import { FeatureGroup } from './feature-group';
 import { OnlineCache } from './online-cache';
-import { StreamingIngestion, StreamingIngestionOptions } from './streaming-ingestion';
+import { MAX_RECORD_AGE, StreamingIngestion, StreamingIngestionOptions } from './streaming-ingestion';
 import { DataCategory, exemptFromErasure } from '../../lib/classification';
 import { addStatementsWithWildcards } from '../../lib/compliance/grant-findings';
 import { grantBucketReadWrite } from '../../lib/defaults';
@@ -256,6 +256,7 @@ export class FeatureStore extends Construct {
       return;
     }
     const onlineTtl = options.onlineStore === false ? undefined : (options.onlineTtl ?? DEFAULT_ONLINE_TTL);
+    const lateWritesWithin = groupLateWrites(options);
     for (const [feature, identifier] of Object.entries(subjects)) {
       const pair = pairs.has(feature);
       if (onlineTtl !== undefined && feature === options.recordIdentifier) {
@@ -263,13 +264,13 @@ export class FeatureStore extends Construct {
       }
       if (onlineTtl !== undefined && feature === options.recordIdentifier && !pair) {
         lake.registerErasable(owner, {
-          kind: 'featureGroupOnline', name: `feature-group:${options.name}:online`, identifier,
+          kind: 'featureGroupOnline', name: `feature-group:${options.name}:online`, identifier, lateWritesWithin,
           featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn, encryptionKey: lake.encryptionKey, resources: [group],
         });
       } else if (onlineTtl !== undefined) {
         // The online store cannot be searched by a feature's value: the workflow finds the records in the offline store (checked in the props' rules).
         lake.registerErasable(owner, {
-          kind: 'featureGroupRecords', name: `feature-group:${options.name}:online:${feature}`, identifier,
+          kind: 'featureGroupRecords', name: `feature-group:${options.name}:online:${feature}`, identifier, lateWritesWithin,
           featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn,
           recordIdentifier: options.recordIdentifier, feature, match: pair ? IcebergMatch.PAIR_MEMBER : IcebergMatch.EQUALS,
           eventTimeType: options.features.find((f) => f.name === options.eventTime)?.type === FeatureType.FRACTIONAL ? 'Fractional' : 'String',
@@ -280,7 +281,7 @@ export class FeatureStore extends Construct {
       }
       if (options.offlineStore ?? true) {
         lake.registerErasable(owner, {
-          kind: 'icebergTable', name: `feature-group:${options.name}:offline:${feature}`, identifier,
+          kind: 'icebergTable', name: `feature-group:${options.name}:offline:${feature}`, identifier, lateWritesWithin,
           table: { databaseName: OFFLINE_STORE_DATABASE, offlineStoreOf: { featureGroupName: group.featureGroupName, featureGroupArn: group.featureGroupArn } },
           column: feature,
           match: pair ? IcebergMatch.PAIR_MEMBER : IcebergMatch.EQUALS,
@@ -312,6 +313,8 @@ export class FeatureStore extends Construct {
     for (const identifier of this.recordIdentifiers) {
       this.props.lake.registerErasable(this, {
         kind: 'cacheKeys', name: `cache:online-features:${identifier}`, identifier, cache: this.onlineCache, resources: [this.onlineCache],
+        // A serving read that fetched a record before its delete caches it after the cache's sweep.
+        lateWritesWithin: CACHE_FILL_LATE_WRITES,
       });
     }
   }
@@ -395,6 +398,28 @@ export class FeatureStore extends Construct {
 }
 
 /** The features that hold a subject's pseudonym, declared or derived (see FeatureGroupOptions.subjectFeatures). */
+/**
+ * SageMaker copies online writes to the offline store within 15 minutes: rows written before an
+ * erasure's first sweep may reach the offline table (and the online records' find phase) after it.
+ */
+const OFFLINE_REPLICATION = Duration.minutes(15);
+/** A serving read takes well under a second; a minute covers its retries. */
+const CACHE_FILL_LATE_WRITES = Duration.minutes(1);
+
+/**
+ * How long after an erasure's first sweep a group's ingestion can still write a subject's record
+ * read before it: a batch job's run (and its source's late rows), a stream record's retries, and
+ * the offline store's copy.
+ */
+function groupLateWrites(options: FeatureGroupOptions): Duration {
+  // A batch job reads a curated dataset, whose own late rows it may ingest at its next run.
+  const batch = options.batch !== undefined
+    ? (options.batch.maxRuntime ?? DEFAULT_BATCH_MAX_RUNTIME).toSeconds() + (options.batch.source.lateWritesWithin?.toSeconds() ?? 0)
+    : 0;
+  const streaming = options.streaming !== undefined ? MAX_RECORD_AGE.toSeconds() : 0;
+  return Duration.seconds(Math.max(batch, streaming) + OFFLINE_REPLICATION.toSeconds());
+}
+
 function subjectFeatures(options: FeatureGroupOptions): Record<string, string> {
   if (options.subjectFeatures !== undefined) {
     return { ...options.subjectFeatures };

@@ -48,6 +48,9 @@ export interface StreamingIngestionProps extends StreamingIngestionOptions {
 }
 
 /** Where the handler's code lives. */
+/** The oldest record the ingestion still retries: past it, a record goes to the dead-letter queue. */
+export const MAX_RECORD_AGE = Duration.hours(6);
+
 export const STREAM_INGEST_ENTRY = path.join(__dirname, 'runtime', 'stream-ingest.ts');
 
 /**
@@ -122,7 +125,7 @@ export class StreamingIngestion extends Construct {
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
       bisectBatchOnError: true,
       retryAttempts: 5,
-      maxRecordAge: Duration.hours(6),
+      maxRecordAge: MAX_RECORD_AGE,
       reportBatchItemFailures: true,
       onFailure: new sources.SqsDlq(this.deadLetterQueue),
     }));

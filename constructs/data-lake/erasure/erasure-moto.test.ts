@@ -24,7 +24,9 @@ import * as path from 'node:path';
 import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlanOutput, StoreSpec, plan } from './runtime/plan';
-import { AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, PurgeStatus, erasureSubmitFunctionName, erasureWorkflowName } from './erasure';
+import {
+  AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, PurgeStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName,
+} from './erasure';
 import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SubmitInvoker, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
@@ -37,6 +39,7 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const REGION = 'eu-west-1';
 const KEY = 'test-key-0123456789abcdef';
 const SETTINGS = { alertAfterDays: 25, auditRetentionDays: 1095 };
+const SECOND_SWEEP_AFTER_SECONDS = 2;
 
 const fixture = erasureFixture();
 const template = Template.fromStack(fixture.stack);
@@ -47,7 +50,12 @@ const pairsTable = logicalIdOf(fixture.pairs);
 /** The curated bucket's name in the run: its logical id is no valid bucket name. */
 const CURATED_BUCKET = 'erasure-curated';
 /** The definition as synthesized, references written as logical ids, the curated bucket named CURATED_BUCKET. */
-const motoDefinition = (): Json => JSON.parse(JSON.stringify(dereference(workflow.definition)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET));
+const motoDefinition = (): Json => {
+  const definition = JSON.parse(JSON.stringify(dereference(workflow.definition)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET));
+  // The second sweep a few seconds after the first instead of the longest late write's hours.
+  definition.States.FirstSweep.Parameters.after = SECOND_SWEEP_AFTER_SECONDS;
+  return definition;
+};
 /** The request object the find phase saved in moto's S3. */
 async function savedRequest(requestHash: string): Promise<Json> {
   const saved = await fetch(`${url}/${CURATED_BUCKET}/_erasure/${requestHash}/request.json`, {
@@ -238,11 +246,45 @@ test('erases the subject from every DynamoDB store, verifies, audits each store,
   // No store of this run has lineage (Athena's are left out): one empty entry per store.
   expect(request.lineage).toEqual(registry.map(() => ({})));
   expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED, deadline_at: input.deadlineAt, requested_at: input.receivedAt });
-  expect(Object.keys(records).sort()).toEqual([AUDIT_TABLE.requestRecord, ...registry.map((s) => s.name)].sort());
+  // The cache, which a batch transform writes late, was swept a second time (nothing to find), the others once.
+  expect(Object.keys(records).sort()).toEqual([AUDIT_TABLE.requestRecord, ...registry.map((s) => s.name), `dynamodb:cache${SECOND_SWEEP_SUFFIX}`].sort());
+  expect(records[`dynamodb:cache${SECOND_SWEEP_SUFFIX}`]).toMatchObject({ status: ErasureStatus.VERIFIED, found: '0', sweep: '2' });
+  expect(records['dynamodb:cache']).toMatchObject({ sweep: '1' });
+  expect(records[AUDIT_TABLE.requestRecord].first_sweep_at).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   // No identifier or pseudonym anywhere in the audit: only the request's hash, store names, counts and times.
   const text = JSON.stringify(records);
   for (const secret of ['alice-42', ALICE, 'ticket-1']) expect(text).not.toContain(secret);
   expect(text).toContain(input.requestHash);
+}, 90_000);
+
+test('the second sweep erases what a job wrote after the first: a late prediction is found, erased and audited apart', async () => {
+  const input = planFor('ticket-late');
+  await put(cacheTable, { pk: ALICE, prediction: 'before the request' });
+  const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-late-${++executions}`, input: JSON.stringify(input) });
+  // A transform that exported Alice's rows before the erasure loads her prediction while the workflow waits for late writes.
+  const deadline = Date.now() + 30_000;
+  while ((await audit(input.requestHash))[AUDIT_TABLE.requestRecord]?.first_sweep_at === undefined) {
+    if (Date.now() > deadline) throw new Error('the first sweep did not end in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(await partition(cacheTable, ALICE)).toBe(0);
+  await put(cacheTable, { pk: ALICE, prediction: 'loaded late' });
+  for (;;) {
+    const execution = await sfn('DescribeExecution', { executionArn });
+    if (execution.status !== 'RUNNING') {
+      expect(execution.status).toBe('SUCCEEDED');
+      break;
+    }
+    if (Date.now() > deadline) throw new Error('the second sweep did not end in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(await partition(cacheTable, ALICE)).toBe(0);
+  const records = await audit(input.requestHash);
+  expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '1', sweep: '1' });
+  expect(records[`dynamodb:cache${SECOND_SWEEP_SUFFIX}`]).toMatchObject({ status: ErasureStatus.VERIFIED, found: '1', sweep: '2' });
+  // Stores no job writes late are not swept again.
+  expect(records[`dynamodb:pairs${SECOND_SWEEP_SUFFIX}`]).toBeUndefined();
+  expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED });
 }, 90_000);
 
 test('is safe to run twice: a second execution skips the verified stores and succeeds', async () => {
@@ -439,7 +481,11 @@ test('npm run erase: submits through the submit function, which starts the workf
     expect(input).toEqual({ requestId: 'ticket-5', subjectPseudonyms: { user_id: ALICE }, receivedAt: expect.any(String) });
     expect(JSON.stringify(input)).not.toContain('alice-42');
     expect(submitted.executionArn).not.toContain('ticket-5');
-    const { status, audit } = await waitForErasure({ sfn: client, dynamodb }, submitted, request.requestId, { pollMs: 200, timeoutMs: 60_000 });
+    // By default the script stops once the first sweep has ended and says that a second one follows.
+    const first = await waitForErasure({ sfn: client, dynamodb }, submitted, request.requestId, { pollMs: 200, timeoutMs: 60_000 });
+    expect(first.status).toBe('RUNNING');
+    expect(formatAudit(first.status, first.audit)).toMatch(/^execution RUNNING; request running\n {2}verified {6}dynamodb:cache \(1 found\)[^]*first sweep done at \d{4}-[^:]+:[^]*records end in @2/);
+    const { status, audit } = await waitForErasure({ sfn: client, dynamodb }, submitted, request.requestId, { pollMs: 200, timeoutMs: 60_000, untilSecondSweep: true });
     expect(status).toBe('SUCCEEDED');
     const text = formatAudit(status, audit);
     expect(text).toMatch(/^execution SUCCEEDED; request succeeded\n {2}verified {6}dynamodb:cache \(1 found\)/);

@@ -3,7 +3,7 @@ import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CacheUnreachableError } from './runtime/cache-keys';
-import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, erasureSubmitFunctionName } from './erasure';
+import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, ErasureStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName } from './erasure';
 import { DELETE_ROWS, COUNT_ROWS, FIND_FILES, FIND_RECORDS } from './sql';
 import { IcebergMatch } from './stores';
 import { FIXTURE_ENV, Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
@@ -61,6 +61,8 @@ describe('registry', () => {
     expect(workflow.registry[3]).toEqual({
       name: 'iceberg:events.friend_id', kind: 'icebergTable', automated: true, identifier: 'user_id',
       databaseName: 'erasure_lake', tableName: 'events', column: 'friend_id', match: IcebergMatch.EQUALS, lineageColumn: 'source_object',
+      // An anonymization run may append the subject's rows after the first sweep.
+      secondSweep: true,
     });
     expect(workflow.registry[5]).toMatchObject({ tableName: { Ref: logicalId(fixture.pairs) }, keyNames: { '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1' });
     // The index's key finds the items, the table's keys (which every index projects) delete them.
@@ -78,7 +80,7 @@ describe('registry', () => {
     });
     // Where the cache is, its token, and the function that erases it: CloudFormation fills them in.
     expect(workflow.registry[12]).toEqual({
-      name: 'cache:online-features:user_id', kind: 'cacheKeys', automated: true, identifier: 'user_id',
+      name: 'cache:online-features:user_id', kind: 'cacheKeys', automated: true, identifier: 'user_id', secondSweep: true,
       host: { 'Fn::GetAtt': [logicalId(fixture.onlineCache), 'PrimaryEndPoint.Address'] },
       port: 6380,
       authSecretArn: { Ref: logicalId(fixture.onlineCache.authToken) },
@@ -144,15 +146,57 @@ describe('the workflow', () => {
       },
     });
     expect(states.EraseEachStore).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', MaxConcurrency: 4, Next: 'AnyStoreFailed' });
-    expect(states.EraseEachStore.ItemSelector).toEqual({ 'store.$': '$$.Map.Item.Value', 'request.$': '$.requestHash', 'expiresAt.$': '$.expiresAt', 'deadlineAt.$': '$.deadlineAt' });
+    expect(states.EraseEachStore.ItemSelector).toEqual({
+      'store.$': '$$.Map.Item.Value', 'request.$': '$.requestHash', 'expiresAt.$': '$.expiresAt', 'deadlineAt.$': '$.deadlineAt',
+      // What a sweep records is keyed by the store's name and the sweep's suffix ('' the first time).
+      'sweep.$': '$.sweep.number', 'record.$': "States.Format('{}{}', $$.Map.Item.Value.name, $.sweep.suffix)",
+    });
+  });
+
+  test('sweeps twice: after the first, waits for the longest late write of the registered stores, then sweeps again the stores written late', () => {
+    expect(states.RecordRequest.Next).toBe('FirstSweep');
+    // The fixture's longest late write: its cache's 20 hours (a batch transform's run).
+    expect(states.FirstSweep).toMatchObject({ Type: 'Pass', Parameters: { number: '1', suffix: '', after: 20 * 3600 }, ResultPath: '$.sweep', Next: 'FindOnlineRecords' });
+    expect(states.AllAutomatedStoresVerified.Choices[0]).toMatchObject({ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SecondSweepDue' });
+    expect(states.SecondSweepDue).toEqual({
+      Type: 'Choice',
+      Choices: [{ And: [{ Variable: '$.sweep.number', StringEquals: '1' }, { Variable: '$.sweep.after', NumericGreaterThan: 0 }], Next: 'RecordFirstSweep' }],
+      Default: 'RecordSucceeded',
+    });
+    expect(states.RecordFirstSweep).toMatchObject({ Parameters: { UpdateExpression: 'SET #status = :status, first_sweep_at = :now' }, Next: 'WaitForLateWrites' });
+    expect(states.WaitForLateWrites).toEqual({ Type: 'Wait', SecondsPath: '$.sweep.after', Next: 'SecondSweep' });
+    expect(states.SecondSweep).toMatchObject({ Type: 'Pass', Parameters: { number: '2', suffix: SECOND_SWEEP_SUFFIX, after: 0 }, ResultPath: '$.sweep', Next: 'FindOnlineRecords' });
+    // The raw zone's find phase keeps the sweep when it tidies the state.
+    expect(states.RawObjectsFound.Parameters['sweep.$']).toBe('$.sweep');
+    // In the second sweep, a store no job writes late (or manual, or not requested) keeps its first record.
+    expect(states.Applicable.Choices[0]).toEqual({
+      And: [{ Variable: '$.sweep', StringEquals: '2' }, {
+        Or: [{ Variable: '$.store.automated', BooleanEquals: false }, { Variable: '$.store.pseudonym', IsPresent: false }, { Variable: '$.store.secondSweep', IsPresent: false }],
+      }],
+      Next: 'FirstSweepOnly',
+    });
+    expect(states.FirstSweepOnly).toEqual({ Type: 'Pass', Result: ErasureStatus.FIRST_SWEEP_ONLY, End: true });
+    // The workflow's timeout: the first sweep (12 h), the wait (20 h) and a second sweep (12 h).
+    expect(workflow.definition.TimeoutSeconds).toBe(44 * 3600);
+  });
+
+  test('without a store written late there is no wait and no second sweep', () => {
+    const stack = new Stack(kitApp(), 'Plain', { env: { region: 'eu-west-1', account: '123456789012' } });
+    const lake = new DataLake(stack, 'Lake', { purpose: 'plain', network: new Network(stack, 'Network') });
+    const table = new dynamodb.Table(stack, 'Cache', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    lake.registerErasable(table, { kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [table] });
+    const plainWorkflow = erasureWorkflow(Template.fromStack(stack));
+    expect(allStates(plainWorkflow.definition).FirstSweep.Parameters.after).toBe(0);
+    expect(plainWorkflow.definition.TimeoutSeconds).toBe(12 * 3600);
   });
 
   test('a store verified by an earlier execution of the request is skipped (a rerun resumes)', () => {
-    expect(states.Applicable.Choices).toEqual([
+    expect(states.Applicable.Choices.slice(1)).toEqual([
       { Variable: '$.store.automated', BooleanEquals: false, Next: 'RecordManual' },
       { Variable: '$.store.pseudonym', IsPresent: false, Next: 'RecordNotRequested' },
     ]);
-    expect(states.ReadAudit).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ConsistentRead: true, Key: { store: { 'S.$': '$.store.name' } } } });
+    // Per sweep: the second sweep reads (and writes) the store's record with the suffix.
+    expect(states.ReadAudit).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ConsistentRead: true, Key: { store: { 'S.$': '$.record' } } } });
     expect(states.VerifiedBefore.Choices).toEqual([{ Variable: '$.previous.Item.status.S', StringEquals: 'verified', Next: 'AlreadyVerified' }]);
     expect(states.AlreadyVerified).toMatchObject({ Type: 'Pass', Result: 'verified', End: true });
   });
@@ -281,7 +325,7 @@ describe('the workflow', () => {
   });
 
   test('Iceberg files: before the DELETE the data files holding the rows are listed and saved per request and store; the result names the list, also on a rerun', () => {
-    const filesKey = "States.Format('_erasure-files/{}/{}.csv', $.request, $.store.name)";
+    const filesKey = "States.Format('_erasure-files/{}/{}.csv', $.request, $.record)";
     expect(states.FindFiles).toMatchObject({
       Resource: 'arn:aws:states:::athena:startQueryExecution.sync',
       Parameters: { 'QueryString.$': '$.sql.files', 'WorkGroup': 'erasure-lake' },
@@ -319,12 +363,12 @@ describe('the workflow', () => {
   });
 
   test('online records held in another feature: found in the offline store before any store is erased, saved once per request and store', () => {
-    expect(states.RecordRequest.Next).toBe('FindOnlineRecords');
+    expect(states.FirstSweep.Next).toBe('FindOnlineRecords');
     expect(states.FindOnlineRecords).toMatchObject({ Type: 'Map', ItemsPath: '$.targets', ResultPath: null, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RecordIncomplete' }] });
     expect(states.HasOnlineRecordsToFind.Choices[0]).toEqual({
       And: [{ Variable: '$.store.kind', StringEquals: 'featureGroupRecords' }, { Variable: '$.store.pseudonym', IsPresent: true }], Next: 'RecordsSavedBefore',
     });
-    const listKey = "States.Format('_erasure/{}/records/{}.csv', $.request, $.store.name)";
+    const listKey = "States.Format('_erasure/{}/records/{}.csv', $.request, $.record)";
     expect(states.RecordsSavedBefore.Parameters).toMatchObject({ 'Prefix.$': listKey, 'MaxKeys': 1 });
     expect(states.RecordsFoundBefore).toMatchObject({ Choices: [{ Variable: '$.saved.count', NumericGreaterThan: 0, Next: 'NoRecordsToFind' }], Default: 'FindRecordsOfflineTable' });
     const format = (template: string, args: string) => `States.Format('${template.replace(/'/g, "\\'")}', $.store.recordIdentifier, $.table.databaseName, $.table.tableName, ${args})`;
@@ -344,14 +388,14 @@ describe('the workflow', () => {
         'FunctionName.$': '$.store.eraseFunctionArn',
         'Payload': {
           'name.$': '$.store.name', 'featureGroupName.$': '$.store.featureGroupName', 'feature.$': '$.store.feature', 'match.$': '$.store.match', 'eventTimeType.$': '$.store.eventTimeType',
-          'pseudonym.$': '$.store.pseudonym', 'listKey.$': "States.Format('_erasure/{}/records/{}.csv', $.request, $.store.name)",
+          'pseudonym.$': '$.store.pseudonym', 'listKey.$': "States.Format('_erasure/{}/records/{}.csv', $.request, $.record)",
         },
       },
       ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
     });
     const entry = workflow.registry.find((r: Json) => r.kind === 'featureGroupRecords');
     expect(dereference(entry)).toEqual({
-      name: 'feature-group:post-features:online:author_id', kind: 'featureGroupRecords', automated: true, identifier: 'user_id',
+      name: 'feature-group:post-features:online:author_id', kind: 'featureGroupRecords', automated: true, identifier: 'user_id', secondSweep: true,
       featureGroupName: 'post-features', recordIdentifier: 'post_id', feature: 'author_id', match: 'equals', eventTimeType: 'String',
       eraseFunctionArn: `${logicalId(fixture.lake.erasure.onlineRecordsFunction!)}.Arn`,
     });
@@ -392,7 +436,7 @@ describe('the workflow', () => {
 
   test('one audit record per store: what, when, how many, verified; a failure records the error\'s name, never its cause', () => {
     expect(states.RecordVerified.Parameters.Item).toEqual({
-      'request': { 'S.$': '$.request' }, 'store': { 'S.$': '$.store.name' }, 'kind': { 'S.$': '$.store.kind' }, 'status': { S: 'verified' },
+      'request': { 'S.$': '$.request' }, 'store': { 'S.$': '$.record' }, 'kind': { 'S.$': '$.store.kind' }, 'sweep': { 'N.$': '$.sweep' }, 'status': { S: 'verified' },
       'verified': { BOOL: true }, 'at': { 'S.$': '$$.State.EnteredTime' }, 'execution': { 'S.$': '$$.Execution.Name' }, 'expires_at': { 'N.$': '$.expiresAt' },
       'found': { 'N.$': '$.outcome.branch.found' }, 'remaining': { N: '0' },
     });
@@ -402,7 +446,7 @@ describe('the workflow', () => {
   });
 
   test('raw zone, find phase: before any store is erased, the subject\'s raw objects are selected by lineage and saved under the request\'s hash, once', () => {
-    expect(states.RecordRequest.Next).toBe('FindOnlineRecords');
+    expect(states.FirstSweep.Next).toBe('FindOnlineRecords');
     expect(states.FindOnlineRecords.Next).toBe('LineageSaved');
     expect(states.LineageSaved).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
@@ -430,7 +474,7 @@ describe('the workflow', () => {
     expect(states.RawErasureRequest.Parameters).toEqual({ 'foundAt.$': '$$.State.EnteredTime', 'lineage.$': '$.lineage' });
     // The stores are erased after the find, without what it added to the state; a failure stops the request before any delete.
     expect(states.RawObjectsFound).toMatchObject({ Type: 'Pass', Next: 'EraseEachStore' });
-    expect(Object.keys(states.RawObjectsFound.Parameters).sort()).toEqual(['deadlineAt.$', 'expiresAt.$', 'receivedAt.$', 'requestHash.$', 'targets.$']);
+    expect(Object.keys(states.RawObjectsFound.Parameters).sort()).toEqual(['deadlineAt.$', 'expiresAt.$', 'receivedAt.$', 'requestHash.$', 'sweep.$', 'targets.$']);
     for (const name of ['LineageSaved', 'FindLineage', 'SaveRawErasureRequest']) {
       expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordIncomplete' }]);
     }
@@ -459,7 +503,8 @@ describe('the workflow', () => {
     expect(args).not.toMatch(/pseudonym/);
     for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--request-uri', '--summary-dir', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
     expect(args).not.toContain("'--summary-uri'");
-    expect(workflow.definition.TimeoutSeconds).toBe(12 * 3600);
+    // 12 h for the first sweep (the eraser's 2 h runtime and 10 h fit in it), 20 h of wait and 12 h for the second.
+    expect(workflow.definition.TimeoutSeconds).toBe((12 + 20 + 12) * 3600);
     expect(workflow.machine.Metadata['mlsd:sizing']).toBeUndefined();
   });
 
@@ -494,7 +539,7 @@ describe('the workflow', () => {
 
   test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
     expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')" });
-    expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'RecordSucceeded' }], Default: 'RecordIncomplete' });
+    expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SecondSweepDue' }], Default: 'RecordIncomplete' });
     expect(states.Incomplete).toMatchObject({ Type: 'Fail', Error: ERASURE_INCOMPLETE_ERROR });
     expect(states.EraseEachStore.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordIncomplete' }]);
   });
@@ -752,6 +797,13 @@ describe('registration', () => {
     ['a name with spaces', (s) => ({ ...cacheStore(s), name: 'my table' }), /name must be 1-200 letters, digits or \. _ : \/ - and a literal .* 'my table'/],
     ['an automated store without identifier', (s) => ({ ...cacheStore(s), identifier: undefined }), /identifier must be lower case letters/],
     ['no resources', (s) => ({ ...cacheStore(s), resources: [] }), /resources must name at least one resource/],
+    ['late writes within 10 seconds', (s) => ({ ...cacheStore(s), lateWritesWithin: Duration.seconds(10) }),
+      /lateWritesWithin must be from 1 minute to 10 days \(the second sweep waits that long before the request's alert date\), but 10 seconds was provided/],
+    ['late writes within 11 days', (s) => ({ ...cacheStore(s), lateWritesWithin: Duration.days(11) }), /lateWritesWithin must be from 1 minute to 10 days .* but 950400 seconds was provided/],
+    ['late writes on a manual store', (s) => ({
+      kind: 's3Objects', name: 's3:x', bucket: s.lake.artifactsBucket, prefix: '', reason: 'Bounded by the bucket\'s lifecycle of thirty days, not erased', resources: [s.lake.artifactsBucket],
+      lateWritesWithin: Duration.hours(1),
+    }), /lateWritesWithin is for stores a job writes from data read elsewhere, swept again after it; a s3Objects store is not erased by the workflow/],
     ['a manual store without a reason', (s) => ({ kind: 's3Objects', name: 's3:x', bucket: s.lake.artifactsBucket, prefix: '', reason: 'later', resources: [s.lake.artifactsBucket] }),
       /a s3Objects store is not erased automatically, so its reason must say why .* but 'later' was provided/],
     ['a column that would leave its quotes', (s) => ({
@@ -832,6 +884,16 @@ describe('registration', () => {
     expect(() => new DataLake(stack, 'Lake', { network: new Network(stack, 'Network'), purpose: 'p', erasure })).toThrow(new RegExp(`DataLake S/Lake: .*${message.source}`));
   });
 
+  test('a store written late must leave both sweeps inside the request\'s alert date', () => {
+    const stack = new Stack(kitApp(), 'S', { env: { region: 'eu-west-1', account: '123456789012' } });
+    const lake = new DataLake(stack, 'Lake', { network: new Network(stack, 'Network'), purpose: 'p', erasure: { alertAfter: Duration.days(5) } });
+    const table = new dynamodb.Table(stack, 'Cache', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const store = { kind: 'dynamoDbItems' as const, name: 'dynamodb:cache', identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [table] };
+    expect(() => lake.registerErasable(table, { ...store, lateWritesWithin: Duration.days(2) })).toThrow(
+      /^DataLake S\/Lake: registerErasable\(S\/Cache\): invalid store: lateWritesWithin \(2\.0 days\) and the sweeps \(up to 4 days\) must end before erasure\.alertAfter \(5 days\): shorten the runs of the store's writers or lengthen alertAfter$/);
+    expect(() => lake.registerErasable(table, { ...store, lateWritesWithin: Duration.hours(12) })).not.toThrow();
+  });
+
   test('a feature group keyed by pairs must say which identifiers the pairs hold; a group without subject features is exempt, saying so', () => {
     const s = lake();
     const store = new FeatureStore(s.stack, 'Features', { lake: s.lake, network: s.network, purpose: 'p' });
@@ -879,7 +941,8 @@ describe('raw zone erasure on several instances', () => {
     expect([capacity.instanceCount, capacity.maxRuntime.toHours()]).toEqual([7, 45]);
     expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 7, InstanceType: 'ml.m5.xlarge' });
     expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 45 * 3600 });
-    expect(sized.definition.TimeoutSeconds).toBe(55 * 3600);
+    // The first sweep's 55 h, then the wait for an anonymization run's late rows (2 h) and a second sweep (12 h).
+    expect(sized.definition.TimeoutSeconds).toBe((55 + 2 + 12) * 3600);
     expect(sized.machine.Metadata[SIZING_METADATA]).toEqual(capacity.explanation);
     // The inputs (only the code) are copied to every instance: erase_raw.py shares the objects itself.
     expect(job.ProcessingInputs.map((i: Json) => i.S3Input.S3DataDistributionType)).toEqual([undefined]);
@@ -900,7 +963,7 @@ describe('raw zone erasure on several instances', () => {
     const unsized = sizedLake(undefined, { rawErasureInstanceCount: 3 });
     expect(unsized.job.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
     expect(unsized.job.StoppingCondition.MaxRuntimeInSeconds).toBe(7_200);
-    expect(unsized.sized.definition.TimeoutSeconds).toBe(12 * 3600);
+    expect(unsized.sized.definition.TimeoutSeconds).toBe((12 + 2 + 12) * 3600);
     expect(unsized.sized.machine.Metadata[SIZING_METADATA]).toBeUndefined();
   });
 

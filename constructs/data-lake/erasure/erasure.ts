@@ -75,6 +75,11 @@ export enum ErasureStatus {
   NOT_REQUESTED = 'not-requested',
   /** The delete or its verification failed; a later execution of the same request retries it. */
   FAILED = 'failed',
+  /**
+   * Never recorded: what a store that no job writes late reports in the second sweep (the first
+   * sweep's record stands), so that the Map's statuses still say whether any store failed.
+   */
+  FIRST_SWEEP_ONLY = 'first-sweep-only',
 }
 
 /**
@@ -182,14 +187,48 @@ export interface RawErasureJobProps {
  * RAW_ERASURE_TIMEOUT_MARGIN when that is longer (Step Functions would stop a workflow waiting on a
  * job SageMaker still runs). Resolved at synthesis when the runtime is a token.
  */
-function erasureWorkflowTimeout(scope: Construct, job: RawErasureJobProps | undefined): Duration {
-  if (job === undefined) {
-    return ERASURE_WORKFLOW_TIMEOUT;
-  }
-  const seconds = (runtime: number) => Math.max(ERASURE_WORKFLOW_TIMEOUT.toSeconds(), runtime + RAW_ERASURE_TIMEOUT_MARGIN.toSeconds());
-  const runtime = job.maxRuntime.toSeconds();
-  return Duration.seconds(Token.isUnresolved(runtime) ? Lazy.number({ produce: () => seconds(Stack.of(scope).resolve(runtime)) }) : seconds(runtime));
+function erasureWorkflowTimeout(scope: Construct, job: RawErasureJobProps | undefined, stores: readonly ErasableStore[]): Duration {
+  const firstSweep = (runtime: number | undefined) => (runtime === undefined
+    ? ERASURE_WORKFLOW_TIMEOUT.toSeconds()
+    : Math.max(ERASURE_WORKFLOW_TIMEOUT.toSeconds(), runtime + RAW_ERASURE_TIMEOUT_MARGIN.toSeconds()));
+  // The second sweep (no raw zone in it) waits, then takes at most as long as a first sweep without the raw eraser.
+  const secondSweep = (wait: number) => (wait === 0 ? 0 : wait + ERASURE_WORKFLOW_TIMEOUT.toSeconds());
+  const runtime = job?.maxRuntime.toSeconds();
+  return Duration.seconds(Lazy.number({
+    produce: () => firstSweep(runtime === undefined ? undefined : Stack.of(scope).resolve(runtime)) + secondSweep(secondSweepSeconds(scope, stores)),
+  }));
 }
+
+/**
+ * The suffix of a store's name in what the second sweep records (its audit record, its lists of
+ * files and online records): `@` is not allowed in a store's name, so no store's records collide.
+ */
+export const SECOND_SWEEP_SUFFIX = '@2';
+
+/**
+ * How long the second sweep waits after the first: the longest `lateWritesWithin` of the registered
+ * stores (0 when none has one: no second sweep). Resolved at synthesis, once every store is registered.
+ */
+function secondSweepSeconds(scope: Construct, stores: readonly ErasableStore[]): number {
+  const stack = Stack.of(scope);
+  return Math.max(0, ...stores.map((s) => (s.lateWritesWithin === undefined ? 0 : stack.resolve(s.lateWritesWithin.toSeconds()) as number)));
+}
+
+/**
+ * What each iteration of the stores' Maps gets: the store, the request's hash, the sweep's number,
+ * and `record`, the store's name with the sweep's suffix, which keys what the sweep records.
+ */
+function sweepItem(): Record<string, string> {
+  return {
+    'store.$': '$$.Map.Item.Value',
+    'request.$': '$.requestHash',
+    'sweep.$': '$.sweep.number',
+    'record.$': "States.Format('{}{}', $$.Map.Item.Value.name, $.sweep.suffix)",
+  };
+}
+
+/** What the two sweeps take besides the wait between them, at most: a sized raw eraser's first sweep runs for days. */
+const SWEEPS_ALLOWANCE = Duration.days(4);
 
 /** Pending purges the deadline check reads per page: their items (keys and a file list's key) stay far below the 256 KiB of a state's data. */
 const PURGE_PAGE = 200;
@@ -286,7 +325,7 @@ export class DataLakeErasure extends Construct {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
       encryptionKey: props.encryptionKey,
       logName: 'erasure',
-      timeout: erasureWorkflowTimeout(this, props.rawErasure),
+      timeout: erasureWorkflowTimeout(this, props.rawErasure, this.stores),
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
@@ -387,6 +426,13 @@ export class DataLakeErasure extends Construct {
     if (store.kind === 'rawObjects' && this.stores.some((s) => s.kind === 'rawObjects' && s.name !== store.name)) {
       // Two jobs rewriting the same objects at once could each write back the other's subject.
       problems.push(`a lake has one rawObjects store, and '${this.stores.find((s) => s.kind === 'rawObjects')!.name}' is registered`);
+    }
+    const alertAfter = this.props.options?.alertAfter ?? DEFAULT_ERASURE_ALERT_AFTER;
+    const lateWrites = store.lateWritesWithin?.toSeconds();
+    if (lateWrites !== undefined && !Token.isUnresolved(lateWrites) && !Token.isUnresolved(alertAfter.toSeconds())
+      && lateWrites + SWEEPS_ALLOWANCE.toSeconds() > alertAfter.toSeconds()) {
+      problems.push(`lateWritesWithin (${(lateWrites / 86_400).toFixed(1)} days) and the sweeps (up to ${SWEEPS_ALLOWANCE.toDays()} days) must end before `
+        + `erasure.alertAfter (${alertAfter.toDays()} days): shorten the runs of the store's writers or lengthen alertAfter`);
     }
     if (problems.length > 0) {
       throw new KitError(`${where}: invalid store: ${problems.join('; ')}`);
@@ -651,11 +697,18 @@ export class DataLakeErasure extends Construct {
       },
     });
 
+    // Which sweep this is: the second one's records (audit, lists) carry the suffix, the first one's none.
+    const sweep = (id: string, number: 1 | 2, after: number | undefined) => new sfn.Pass(this, id, {
+      parameters: { number: String(number), suffix: number === 1 ? '' : SECOND_SWEEP_SUFFIX, after: after ?? 0 },
+      resultPath: '$.sweep',
+    });
+    const firstSweep = sweep('FirstSweep', 1, Lazy.number({ produce: () => secondSweepSeconds(this, this.stores) }));
+    const secondSweep = sweep('SecondSweep', 2, undefined);
+
     const eraseEach: sfn.Map = new sfn.Map(this, 'EraseEachStore', {
       itemsPath: '$.targets',
       itemSelector: {
-        store: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
-        request: sfn.JsonPath.stringAt('$.requestHash'),
+        ...sweepItem(),
         expiresAt: sfn.JsonPath.stringAt('$.expiresAt'),
         deadlineAt: sfn.JsonPath.stringAt('$.deadlineAt'),
       },
@@ -673,15 +726,29 @@ export class DataLakeErasure extends Construct {
     });
     const succeeded = this.updateRequestRecord('RecordSucceeded', ErasureRequestStatus.SUCCEEDED, { update: 'SET #status = :status, completed_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } } })
       .next(new sfn.Succeed(this, 'Erased'));
+    // A job that read the subject's data before the first sweep can write it into a store after it
+    // (an anonymization run, a loader, a batch transform): the stores such jobs write are swept again
+    // once the longest of them has ended.
+    const firstSweepDone = this.updateRequestRecord('RecordFirstSweep', ErasureRequestStatus.RUNNING, {
+      update: 'SET #status = :status, first_sweep_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } },
+    });
+    const secondSweepDue = new sfn.Choice(this, 'SecondSweepDue')
+      .when(sfn.Condition.and(sfn.Condition.stringEquals('$.sweep.number', '1'), sfn.Condition.numberGreaterThan('$.sweep.after', 0)), firstSweepDone)
+      .otherwise(succeeded);
     const allVerified = new sfn.Choice(this, 'AllAutomatedStoresVerified')
-      .when(sfn.Condition.booleanEquals('$.verdict.failed', false), succeeded)
+      .when(sfn.Condition.booleanEquals('$.verdict.failed', false), secondSweepDue)
       .otherwise(incomplete);
 
     eraseEach.next(anyFailed).next(allVerified);
     // With the raw zone's erasure, its find phase comes first: it needs the curated rows still there.
     const erasure = this.props.rawErasure !== undefined ? this.findRawObjects(eraseEach, incomplete) : eraseEach;
     // The online records' find phase first too: it reads the offline rows that the erasure deletes.
-    return registry.next(planState).next(recordRequest).next(this.findOnlineRecords(erasure, incomplete));
+    const sweepStores = this.findOnlineRecords(erasure, incomplete);
+    firstSweepDone
+      .next(new sfn.Wait(this, 'WaitForLateWrites', { time: sfn.WaitTime.secondsPath('$.sweep.after') }))
+      .next(secondSweep)
+      .next(sweepStores);
+    return registry.next(planState).next(recordRequest).next(firstSweep).next(sweepStores);
   }
 
   /**
@@ -692,11 +759,11 @@ export class DataLakeErasure extends Construct {
    */
   private findOnlineRecords(next: sfn.IChainable, incomplete: sfn.IChainable): sfn.IChainable {
     const bucket = this.props.resultsBucket.bucketName;
-    const listKey = statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.store.name');
+    const listKey = statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.record');
     const each = new sfn.Map(this, 'FindOnlineRecords', {
       comment: 'The online records that hold the subject in another feature, from each such group\'s offline store',
       itemsPath: '$.targets',
-      itemSelector: { store: sfn.JsonPath.objectAt('$$.Map.Item.Value'), request: sfn.JsonPath.stringAt('$.requestHash') },
+      itemSelector: sweepItem(),
       maxConcurrency: this.props.options?.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY,
       resultPath: sfn.JsonPath.DISCARD,
     });
@@ -828,7 +895,9 @@ export class DataLakeErasure extends Construct {
     const tidy = new sfn.CustomState(this, 'RawObjectsFound', {
       stateJson: {
         Type: 'Pass',
-        Parameters: { 'requestHash.$': '$.requestHash', 'receivedAt.$': '$.receivedAt', 'deadlineAt.$': '$.deadlineAt', 'expiresAt.$': '$.expiresAt', 'targets.$': '$.targets' },
+        Parameters: {
+          'requestHash.$': '$.requestHash', 'receivedAt.$': '$.receivedAt', 'deadlineAt.$': '$.deadlineAt', 'expiresAt.$': '$.expiresAt', 'targets.$': '$.targets', 'sweep.$': '$.sweep',
+        },
       },
     });
     for (const state of [saved, perStore, save]) {
@@ -970,7 +1039,7 @@ export class DataLakeErasure extends Construct {
         Resource: `arn:${Stack.of(this).partition}:states:::dynamodb:getItem`,
         Parameters: {
           TableName: this.auditTable.tableName,
-          Key: { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' }, [AUDIT_TABLE.sortKey]: { 'S.$': '$.store.name' } },
+          Key: { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' }, [AUDIT_TABLE.sortKey]: { 'S.$': '$.record' } },
           ConsistentRead: true,
         },
         ResultPath: '$.previous',
@@ -983,7 +1052,14 @@ export class DataLakeErasure extends Construct {
       .when(sfn.Condition.isPresent('$.previous.Item.status.S'), verifiedBefore)
       .otherwise(erase));
 
+    // The second sweep goes over the stores that jobs write late, and only those the first one erased.
+    const firstSweepOnly = sfn.Condition.and(sfn.Condition.stringEquals('$.sweep', '2'), sfn.Condition.or(
+      sfn.Condition.booleanEquals('$.store.automated', false),
+      sfn.Condition.isNotPresent('$.store.pseudonym'),
+      sfn.Condition.isNotPresent('$.store.secondSweep'),
+    ));
     return new sfn.Choice(this, 'Applicable')
+      .when(firstSweepOnly, report('FirstSweepOnly', ErasureStatus.FIRST_SWEEP_ONLY))
       .when(sfn.Condition.booleanEquals('$.store.automated', false), manual)
       .when(sfn.Condition.isNotPresent('$.store.pseudonym'), notRequested)
       .otherwise(readAudit);
@@ -999,8 +1075,9 @@ export class DataLakeErasure extends Construct {
           TableName: this.auditTable.tableName,
           Item: {
             [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' },
-            [AUDIT_TABLE.sortKey]: { 'S.$': '$.store.name' },
+            [AUDIT_TABLE.sortKey]: { 'S.$': '$.record' },
             kind: { 'S.$': '$.store.kind' },
+            sweep: { 'N.$': '$.sweep' },
             status: { S: status },
             verified: { BOOL: status === ErasureStatus.VERIFIED },
             at: { 'S.$': '$$.State.EnteredTime' },
@@ -1230,7 +1307,7 @@ export class DataLakeErasure extends Construct {
             'eventTimeType.$': '$.store.eventTimeType',
             'pseudonym.$': '$.store.pseudonym',
             'listBucket': this.props.resultsBucket.bucketName,
-            'listKey.$': statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.store.name'),
+            'listKey.$': statesFormat(ONLINE_RECORDS_KEY, '$.request', '$.record'),
           },
         },
         ResultSelector: { 'found.$': "States.Format('{}', $.Payload.found)" },
@@ -1292,7 +1369,7 @@ export class DataLakeErasure extends Construct {
 
     const bucket = this.props.resultsBucket.bucketName;
     // One list per request and store: the store's name is unique in the lake, and a literal of S3-safe characters.
-    const filesKey = statesFormat(`${ERASED_FILES_PREFIX}{}/{}.csv`, '$.request', '$.store.name');
+    const filesKey = statesFormat(`${ERASED_FILES_PREFIX}{}/{}.csv`, '$.request', '$.record');
     const countBefore = this.athenaCount('CountRowsBefore', '$.before');
     const countAfter = this.athenaCount('CountRowsAfter', '$.after');
     const findFiles = this.athena('FindFiles', '$.sql.files', '$.files', { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' });

@@ -22,6 +22,14 @@ interface StoreBase {
    * that every personal store of a blueprint is registered.
    */
   readonly resources: readonly IConstruct[];
+  /**
+   * How long after the subject's data is erased a job that read it before can still write it into
+   * this store: the longest run of the store's writers (an anonymization run, a batch ingestion, a
+   * loader), with any replication they wait on. A store with one is swept a second time, after the
+   * longest of the lake's, so that what such a job wrote meanwhile is erased too.
+   * @default - no job writes the store from data it read elsewhere: one sweep
+   */
+  readonly lateWritesWithin?: Duration;
 }
 
 /**
@@ -328,7 +336,11 @@ export function manualLocation(store: ManualStore): string {
  * registry in the template: names, the identifier, and what each kind's states need.
  */
 export function storeSpec(store: ErasableStore): Record<string, unknown> {
-  const base = { name: store.name, kind: store.kind, automated: isAutomated(store), ...(store.identifier !== undefined ? { identifier: store.identifier } : {}) };
+  const base = {
+    name: store.name, kind: store.kind, automated: isAutomated(store),
+    ...(store.identifier !== undefined ? { identifier: store.identifier } : {}),
+    ...(store.lateWritesWithin !== undefined ? { secondSweep: true } : {}),
+  };
   switch (store.kind) {
     case 'dynamoDbItems': {
       // The query projects the key attributes only: each returned item is then exactly the Key of its DeleteItem.
@@ -411,6 +423,11 @@ const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
 const SQL_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 const INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+/**
+ * The longest `lateWritesWithin`: the second sweep waits that long after a first sweep of at most a
+ * few days, and must end before a request's alert date (25 days by default).
+ */
+export const MAX_LATE_WRITES = Duration.days(10);
 /** The shortest reason for a manual store that a reviewer can be expected to accept. */
 export const MIN_MANUAL_REASON_LENGTH = 40;
 
@@ -514,6 +531,17 @@ const STORE_RULES: readonly PropRule<ErasableStore>[] = [
   {
     condition: (s) => s.kind === 'icebergTable' && s.match !== undefined && !Object.values(IcebergMatch).includes(s.match),
     message: (s) => `match must be one of ${Object.values(IcebergMatch).join(', ')}, but '${s.kind === 'icebergTable' ? s.match : ''}' was provided`,
+  },
+  {
+    condition: (s) => s.lateWritesWithin !== undefined && (s.kind === 'rawObjects' || !isAutomated(s)),
+    message: (s) => `lateWritesWithin is for stores a job writes from data read elsewhere, swept again after it; a ${s.kind} store is `
+      + (s.kind === 'rawObjects' ? 'erased over its lookback instead' : 'not erased by the workflow'),
+  },
+  {
+    condition: (s) => s.lateWritesWithin !== undefined && !Token.isUnresolved(s.lateWritesWithin.toSeconds())
+      && (s.lateWritesWithin.toSeconds() < 60 || s.lateWritesWithin.toSeconds() > MAX_LATE_WRITES.toSeconds()),
+    message: (s) => `lateWritesWithin must be from 1 minute to ${MAX_LATE_WRITES.toDays()} days (the second sweep waits that long before the request's `
+      + `alert date), but ${s.lateWritesWithin!.toSeconds()} seconds was provided`,
   },
   {
     condition: (s) => MANUAL_KINDS.includes(s.kind) && String((s as ManualStore).reason ?? '').trim().length < MIN_MANUAL_REASON_LENGTH,

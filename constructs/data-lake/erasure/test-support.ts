@@ -50,7 +50,11 @@ export function erasureFixture(props: Partial<DataLakeProps> = {}) {
   const pairsCache = predictions('Pairs', 'candidate');
   const pairs = pairsCache.table;
   const other = predictions('Other').table;
-  lake.registerErasable(cache, { kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table: cache, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [cache] });
+  // A cache a batch transform fills, whose runs can write a subject's predictions after the first sweep.
+  lake.registerErasable(cache, {
+    kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table: cache, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [cache],
+    lateWritesWithin: Duration.hours(20),
+  });
   lake.registerErasable(pairs, {
     kind: 'dynamoDbItems', name: 'dynamodb:pairs', identifier: 'user_id', table: pairs, partitionKey: 'pk', sortKey: 'candidate', encryptionKey: lake.encryptionKey, resources: [pairs],
   });
