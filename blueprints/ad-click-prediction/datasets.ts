@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -11,9 +11,10 @@ const A = ColumnAction;
  * generalized; the targeting segment (a cohort of at least 1,000 users) is kept. The ad statistics
  * hold no user-level data.
  */
-export function addAdClickPredictionDatasets(lake: DataLake) {
+export function addAdClickPredictionDatasets(lake: DataLake, volumes: Partial<Record<'ad_impressions', DatasetVolume>> = {}) {
   const impressions = lake.addDataset('ad_impressions', {
     description: 'Ads shown by the ad server, with the features the click model used and whether the user clicked',
+    volume: volumes.ad_impressions,
     retention: RowRetention.byTimeColumn('impression_time'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

@@ -11,7 +11,7 @@ import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
 import { ModelRelease } from '../../constructs/release';
-import { ServingPath, ServingStage } from '../../constructs/serving';
+import { DEFAULT_MAX_ITEMS, ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
@@ -70,7 +70,10 @@ export class AdClickPredictionStack extends Stack {
       interfaceEndpoints: [...DEFAULT_INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE],
     });
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { impressions, adStats } = addAdClickPredictionDatasets(lake);
+    const { impressions, adStats } = addAdClickPredictionDatasets(lake, {
+      // A row per ad shown: the request path's response (DEFAULT_MAX_ITEMS) for every ad request.
+      ad_impressions: { rowsPerDay: dailyVolume(a.dailyActiveUsers, a.adRequestsPerUserPerDay * DEFAULT_MAX_ITEMS, who), peakToAverage: a.peakToAverage },
+    });
 
     // Features: ad statistics in hourly batches, user engagement streamed (freshness), an in-memory cache in front.
     const features = new FeatureStore(this, 'Features', { lake, network, purpose });
@@ -138,7 +141,7 @@ export class AdClickPredictionStack extends Stack {
     // advertiser. The ad server's auction then weighs the click probabilities by the bids.
     const serving = new ServingPath(this, 'Serving', {
       name: 'adctr', lake, network,
-      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget },
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         ad_ids: { type: 'string[]', required: true, maxLength: a.candidatesPerRequest },

@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -11,10 +11,11 @@ const A = ColumnAction;
  * times and the location features that would give the home back are generalized; events and their
  * venues (public places) are not personal.
  */
-export function addEventRecommendationDatasets(lake: DataLake) {
+export function addEventRecommendationDatasets(lake: DataLake, volumes: Partial<Record<'ranking_log', DatasetVolume>> = {}) {
   const hourly = Generalization.truncateTimestamp('hour');
   const rankingLog = lake.addDataset('ranking_log', {
     description: 'Events shown to users by the ranking service, with the features it used and whether the user registered',
+    volume: volumes.ranking_log,
     retention: RowRetention.byTimeColumn('impression_time'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

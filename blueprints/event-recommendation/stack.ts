@@ -11,7 +11,7 @@ import { FeatureStore } from '../../constructs/feature-store';
 import { ModelMonitor } from '../../constructs/model-monitor';
 import { DEFAULT_INTERFACE_ENDPOINTS, Network } from '../../constructs/network';
 import { ModelRelease } from '../../constructs/release';
-import { ServingPath, ServingStage } from '../../constructs/serving';
+import { DEFAULT_MAX_ITEMS, ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { recordFigures } from '../../lib/app';
 import { dailyVolume, peakRate, sizeCache, sizeStream } from '../../lib/sizing';
@@ -79,7 +79,10 @@ export class EventRecommendationStack extends Stack {
       interfaceEndpoints: [...DEFAULT_INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE],
     });
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { rankingLog, eventCatalogue } = addEventRecommendationDatasets(lake);
+    const { rankingLog, eventCatalogue } = addEventRecommendationDatasets(lake, {
+      // A row per event shown: the request path's response (DEFAULT_MAX_ITEMS) for every ranking request.
+      ranking_log: { rowsPerDay: dailyVolume(a.dailyActiveUsers, a.rankingRequestsPerUserPerDay * DEFAULT_MAX_ITEMS, who), peakToAverage: a.peakToAverage },
+    });
 
     // Features: event attributes in batches (hourly), user activity streamed (freshness), an in-memory cache in front.
     const features = new FeatureStore(this, 'Features', { lake, network, purpose });
@@ -153,7 +156,7 @@ export class EventRecommendationStack extends Stack {
     // from the request; the ranker (variant sticky per user) scores them, the re-rank diversifies.
     const serving = new ServingPath(this, 'Serving', {
       name: 'evrec', lake, network,
-      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget },
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         event_ids: { type: 'string[]', required: true, maxLength: a.candidatesPerRequest },

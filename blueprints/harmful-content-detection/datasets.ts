@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 import { FeatureDefinition, FeatureType } from '../../constructs/feature-store';
 
 const C = ColumnClassification;
@@ -20,7 +20,7 @@ export const EMBEDDINGS = ['text_embedding', 'image_embedding'] as const;
  * IP, times and account age generalized; the post text and image key are dropped from the curated
  * zone, only the content embeddings are kept.
  */
-export function addHarmfulContentDetectionDatasets(lake: DataLake) {
+export function addHarmfulContentDetectionDatasets(lake: DataLake, volumes: Partial<Record<'labeled_posts' | 'author_history', DatasetVolume>> = {}) {
   const postId = { name: 'post_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   const snapshotTime = {
@@ -32,6 +32,7 @@ export function addHarmfulContentDetectionDatasets(lake: DataLake) {
   const counts = (names: readonly string[]) => names.map((name) => ({ name, type: 'bigint', classification: C.NON_PERSONAL } as const));
   const labeledPosts = lake.addDataset('labeled_posts', {
     description: 'Posts with moderators\' harm labels, the features the detection service used and the score it served',
+    volume: volumes.labeled_posts,
     retention: RowRetention.byTimeColumn('created_at'),
     columns: [
       postId,
@@ -53,6 +54,7 @@ export function addHarmfulContentDetectionDatasets(lake: DataLake) {
   });
   const authorHistory = lake.addDataset('author_history', {
     description: 'Daily snapshot of each author\'s enforcement history',
+    volume: volumes.author_history,
     retention: RowRetention.byTimeColumn('snapshot_time'),
     columns: [authorId, snapshotTime, ...counts(AUTHOR_FEATURES.filter((f) => f !== 'account_age_days')), accountAge],
   });

@@ -21,6 +21,11 @@ export interface HarmfulContentDetectionAssumptions {
    * ratio: template metadata takes whole numbers only.)
    */
   readonly recheckedPostsPerDay: number;
+  /**
+   * Authors in the daily snapshot of enforcement history, one row each: those who posted in the
+   * day. 50M: the 100M posts a day come from about two posts per author.
+   */
+  readonly activeAuthors: number;
   /** Peak over average request rate: posting peaks in the evening at about three times the daily mean. */
   readonly peakToAverage: number;
   /**
@@ -52,6 +57,7 @@ export const HARMFUL_CONTENT_DETECTION_FIGURES: HarmfulContentDetectionFigures =
   assumptions: {
     postsPerDay: 100_000_000,
     recheckedPostsPerDay: 50_000_000,
+    activeAuthors: 50_000_000,
     peakToAverage: 3,
     latencyBudget: Duration.millis(300),
     perInstanceThroughputQps: 400,
@@ -63,7 +69,7 @@ export const HARMFUL_CONTENT_DETECTION_FIGURES: HarmfulContentDetectionFigures =
 /** Fails synth naming each invalid figure (`who`: the stack's figures, e.g. `<stack path> figures`). */
 export function checkHarmfulContentDetectionFigures(figures: HarmfulContentDetectionFigures, who: string): void {
   checkFigures(`${who}.assumptions`, figures.assumptions, [
-    positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
+    positiveNumber('postsPerDay'), numberAtLeast('recheckedPostsPerDay', 0), positiveNumber('activeAuthors'), positiveNumber('peakToAverage'), positiveNumber('perInstanceThroughputQps'),
     positiveDuration('latencyBudget'),
     // The review queues alarm on these; CloudWatch's shortest useful period is their floor.
     positiveDuration('reviewSla', Duration.minutes(5)), positiveDuration('appealSla', Duration.minutes(5)),

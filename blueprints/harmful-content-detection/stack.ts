@@ -59,7 +59,12 @@ export class HarmfulContentDetectionStack extends Stack {
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: labelled posts (training), author history and reactions (batch features).
-    const { labeledPosts, authorHistory, postReactions } = addHarmfulContentDetectionDatasets(lake);
+    const { labeledPosts, authorHistory, postReactions } = addHarmfulContentDetectionDatasets(lake, {
+      // A row per check the detection service made: each new post and each recheck.
+      labeled_posts: { rowsPerDay: a.postsPerDay + a.recheckedPostsPerDay, peakToAverage: a.peakToAverage },
+      // A daily snapshot: its day's rows land at once, no hour is busier than another's share.
+      author_history: { rowsPerDay: a.activeAuthors },
+    });
 
     // Feature store: offline batch features. The request path reads the author's history online; it
     // cannot read a post's reactions yet (its candidate is the raw post id, the group's records are
@@ -160,7 +165,7 @@ export class HarmfulContentDetectionStack extends Stack {
     // classifier scores it and the decision follows the thresholds, unsure posts to human review.
     const serving = new ServingPath(this, 'Serving', {
       name: 'hcd', lake, network,
-      figures: { peakQps: rate.peakPerSecond, latencyBudget: a.latencyBudget },
+      figures: { peakQps: rate.peakPerSecond, latencyBudget: a.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         post_id: { type: 'string', required: true, maxLength: 128 },
         author_id: { type: 'string', required: true, maxLength: 128 },

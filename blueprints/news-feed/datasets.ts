@@ -22,7 +22,7 @@ const DOUBLES: readonly string[] = ['affinity_score', 'user_dwell_seconds_1h', '
  * pseudonymized, the IP and times generalized; the post text and image key are dropped from the
  * curated zone, only the content embedding is kept.
  */
-export function addNewsFeedDatasets(lake: DataLake, volumes: { readonly impressionsPerDay?: number; readonly peakToAverage?: number } = {}) {
+export function addNewsFeedDatasets(lake: DataLake, volumes: { readonly impressionsPerDay?: number; readonly peakToAverage?: number; readonly postSnapshotRowsPerDay?: number } = {}) {
   const userId = { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   // An author is a user: erasing a user also removes the rows of their posts.
   const authorId = { name: 'author_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE, subjectIdentifier: 'user_id' } as const;
@@ -53,6 +53,7 @@ export function addNewsFeedDatasets(lake: DataLake, volumes: { readonly impressi
   const posts = lake.addDataset('posts', {
     description: 'Hourly snapshot of posts: content embedding, popularity, freshness',
     retention: RowRetention.byTimeColumn('snapshot_time'),
+    volume: volumes.postSnapshotRowsPerDay === undefined ? undefined : { rowsPerDay: volumes.postSnapshotRowsPerDay, peakToAverage: volumes.peakToAverage },
     columns: [
       postId, authorId, hour('snapshot_time'),
       // Free text can reveal health, religion or politics; the image may show faces. Only the embedding is kept.

@@ -22,6 +22,12 @@ export interface NewsFeedAssumptions {
    * to be measured with a load test.
    */
   readonly perInstanceThroughputQps: number;
+  /**
+   * Rows the hourly snapshots of posts hold in a day: a post is in the snapshot of each hour its
+   * popularity changes, nearly all of them in its first day. About 5M new posts a day (one per two
+   * daily active users: most users read, a few post) in 24 snapshots each: 120M.
+   */
+  readonly postSnapshotRowsPerDay: number;
   /** Posts the user sees per refresh: each is an impression event (with click, skip and dwell outcome). */
   readonly postsShownPerFeed: number;
   /**
@@ -65,6 +71,7 @@ export const NEWS_FEED_FIGURES: NewsFeedFigures = {
     peakToAverage: 3,
     perInstanceThroughputQps: 200,
     postsShownPerFeed: 10,
+    postSnapshotRowsPerDay: 120_000_000,
     interactionPercent: 8,
     averageEventBytes: 400,
     cachedBytesPerUser: 2048,
@@ -78,7 +85,7 @@ export function checkNewsFeedFigures(figures: NewsFeedFigures, who: string): voi
   checkFigures(`${who}.chapter`, figures.chapter, [positiveDuration('latencyBudget')]);
   checkFigures(`${who}.assumptions`, figures.assumptions, [
     positiveNumber('dailyActiveUsers'), positiveNumber('feedRefreshesPerUserPerDay'), positiveNumber('peakToAverage'),
-    positiveNumber('perInstanceThroughputQps'), positiveNumber('postsShownPerFeed'), { figure: 'interactionPercent', invalid: (v) => !(v > 0 && v <= 100), allowed: 'a percentage above 0 and at most 100' },
+    positiveNumber('perInstanceThroughputQps'), positiveNumber('postsShownPerFeed'), positiveNumber('postSnapshotRowsPerDay'), { figure: 'interactionPercent', invalid: (v) => !(v > 0 && v <= 100), allowed: 'a percentage above 0 and at most 100' },
     positiveNumber('averageEventBytes'), positiveNumber('cachedBytesPerUser'), wholeAtLeast('cacheReadsPerFeedRequest', 1),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);

@@ -73,6 +73,7 @@ export class NewsFeedStack extends Stack {
     // Data: impressions as the feed service logged them (features at ranking time + outcomes), and posts.
     const { impressionsDataset, posts } = addNewsFeedDatasets(lake, {
       impressionsPerDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who), peakToAverage: a.peakToAverage,
+      postSnapshotRowsPerDay: a.postSnapshotRowsPerDay,
     });
 
     // Feature store: streaming features where freshness matters, batch features for posts, a cache in front.
@@ -185,7 +186,7 @@ export class NewsFeedStack extends Stack {
     // Impressions and outcomes land in the lake as the next training data.
     const serving = new ServingPath(this, 'Serving', {
       name: 'nf', lake, network,
-      figures: { peakQps: feedRequests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget },
+      figures: { peakQps: feedRequests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         candidate_post_ids: { type: 'string[]', required: true, maxLength: NF_MAX_CANDIDATES },

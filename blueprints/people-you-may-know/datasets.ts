@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -12,9 +12,10 @@ const A = ColumnAction;
  * full names dropped; school and employer are pseudonymized too, which keeps "same school / same
  * employer", all the model needs.
  */
-export function addPeopleYouMayKnowDatasets(lake: DataLake) {
+export function addPeopleYouMayKnowDatasets(lake: DataLake, volumes: Partial<Record<'pymk_friendships' | 'pymk_profiles', DatasetVolume>> = {}) {
   const friendships = lake.addDataset('pymk_friendships', {
     description: 'One row per friendship (either direction), with the day it formed',
+    volume: volumes.pymk_friendships,
     retention: RowRetention.byTimeColumn('created_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },
@@ -25,6 +26,7 @@ export function addPeopleYouMayKnowDatasets(lake: DataLake) {
   });
   const profiles = lake.addDataset('pymk_profiles', {
     description: 'One row per user: the affinities the chapter uses (school, work), and the user to precompute for',
+    volume: volumes.pymk_profiles,
     retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

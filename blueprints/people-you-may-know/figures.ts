@@ -15,6 +15,16 @@ export interface PeopleYouMayKnowAssumptions {
    * candidates per user (200 × 200 paths before deduplication).
    */
   readonly averageFriends: number;
+  /**
+   * Friendships formed per day: the raw zone receives each new one, twice (one row per direction).
+   * 200 friends per user built up over about five years: 1B × 200 / 2 / 1,826 days ≈ 55M.
+   */
+  readonly friendshipsPerDay: number;
+  /**
+   * Profile rows per day: a user's row is sent again when their school, work or settings change.
+   * Assumed: 5 % of users a day, 50M.
+   */
+  readonly profileUpdatesPerDay: number;
   /** Friends-of-friends candidates scored per user, the most mutual connections first (`--max-candidates`). */
   readonly candidatesPerUser: number;
   /** Suggestions kept per user in the cache (`--top-k`). */
@@ -47,6 +57,8 @@ export const PEOPLE_YOU_MAY_KNOW_FIGURES: PeopleYouMayKnowFigures = {
   },
   assumptions: {
     averageFriends: 200,
+    friendshipsPerDay: 55_000_000,
+    profileUpdatesPerDay: 50_000_000,
     candidatesPerUser: 1_000,
     suggestionsPerUser: 20,
     usersPerSecondPerInstance: 1_000,
@@ -65,7 +77,7 @@ export const PEOPLE_YOU_MAY_KNOW_FIGURES: PeopleYouMayKnowFigures = {
 export function checkPeopleYouMayKnowFigures(figures: PeopleYouMayKnowFigures, who: string): void {
   checkFigures(`${who}.chapter`, figures.chapter, [positiveNumber('users')]);
   checkFigures(`${who}.assumptions`, figures.assumptions, [
-    positiveNumber('averageFriends'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
+    positiveNumber('averageFriends'), positiveNumber('friendshipsPerDay'), positiveNumber('profileUpdatesPerDay'), wholeAtLeast('candidatesPerUser', 1), wholeAtLeast('suggestionsPerUser', 1),
     positiveNumber('usersPerSecondPerInstance'), positiveNumber('cacheLoadItemsPerSecond'),
     // The cache keeps predictions at least a day (its retention is whole days).
     positiveDuration('batchWindow'), positiveDuration('predictionTtl', Duration.days(1)),

@@ -52,7 +52,11 @@ export class PeopleYouMayKnowStack extends Stack {
     const purpose = 'people you may know';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { friendships, profiles } = addPeopleYouMayKnowDatasets(lake);
+    const { friendships, profiles } = addPeopleYouMayKnowDatasets(lake, {
+      // One row per direction of each new friendship.
+      pymk_friendships: { rowsPerDay: 2 * a.friendshipsPerDay },
+      pymk_profiles: { rowsPerDay: a.profileUpdatesPerDay },
+    });
 
     // 2. Training: GraphSAGE-style link prediction, weekly and on retraining events, gated on ROC-AUC.
     const training = new GpuTrainingJob(this, 'LinkModelTraining', {

@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -10,11 +10,12 @@ const A = ColumnAction;
  * are pseudonymized; the IP, search location, times and listing coordinates generalized (location
  * rounded to about 1 km); the host is dropped.
  */
-export function addSimilarListingsDatasets(lake: DataLake) {
+export function addSimilarListingsDatasets(lake: DataLake, volumes: Partial<Record<'search_sessions', DatasetVolume>> = {}) {
   const sessionId = { name: 'session_id', type: 'string', classification: C.QUASI_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   const hour = Generalization.truncateTimestamp('hour');
   const sessions = lake.addDataset('search_sessions', {
     description: 'Listing clicks of search sessions in order, and the booking a session ended in',
+    volume: volumes.search_sessions,
     retention: RowRetention.byTimeColumn('clicked_at'),
     columns: [
       sessionId,

@@ -50,7 +50,10 @@ export class SimilarListingsStack extends Stack {
     const lake = new DataLake(this, 'Lake', { network, purpose });
 
     // Data: browsing sessions (training), listings (cold start, filters), the served carousel (monitor baseline).
-    const { sessions, listings, carousel } = addSimilarListingsDatasets(lake);
+    const { sessions, listings, carousel } = addSimilarListingsDatasets(lake, {
+      // A row per listing clicked in a session.
+      search_sessions: { rowsPerDay: dailyVolume(a.searchSessionsPerDay, a.listingViewsPerSession, `${who}.assumptions`), peakToAverage: a.peakToAverage },
+    });
 
     // Sizing from the figures.
     const requests = peakRate({
@@ -149,7 +152,7 @@ export class SimilarListingsStack extends Stack {
     // listing itself is dropped. Impressions and clicks/bookings land in the lake.
     const serving = new ServingPath(this, 'Serving', {
       name: 'simlist', lake, network,
-      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.requestLatencyBudget },
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: a.requestLatencyBudget, peakToAverage: a.peakToAverage },
       request: {
         session_id: { type: 'string', required: true, maxLength: 128 },
         listing_id: { type: 'string', required: true, maxLength: 64 },

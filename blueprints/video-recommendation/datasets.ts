@@ -1,4 +1,4 @@
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -16,13 +16,14 @@ export const VREC_TRAINING_COLUMNS = [
  * channel ids are pseudonymized, the email dropped, IP, times and age generalized; the watch
  * history is kept, as the model needs it.
  */
-export function addVideoRecommendationDatasets(lake: DataLake) {
+export function addVideoRecommendationDatasets(lake: DataLake, volumes: Partial<Record<'impressions' | 'user_features' | 'videos', DatasetVolume>> = {}) {
   const userId = { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE } as const;
   const userAge = {
     name: 'user_age', type: 'bigint', classification: C.QUASI_IDENTIFIER, action: A.GENERALIZE, generalization: Generalization.bucket(5),
   } as const;
   const impressions = lake.addDataset('impressions', {
     description: 'Videos shown on the home page, whether the user watched them, and the score served',
+    volume: volumes.impressions,
     retention: RowRetention.byTimeColumn('shown_at'),
     columns: [
       userId,
@@ -39,6 +40,7 @@ export function addVideoRecommendationDatasets(lake: DataLake) {
   });
   const userFeatures = lake.addDataset('user_features', {
     description: 'Daily user features: profile and the last 50 watched video ids (| separated)',
+    volume: volumes.user_features,
     retention: RowRetention.byTimeColumn('updated_at'),
     columns: [
       userId,
@@ -50,6 +52,7 @@ export function addVideoRecommendationDatasets(lake: DataLake) {
   });
   const videos = lake.addDataset('videos', {
     description: 'The recommendable subset of the catalogue (public, policy-cleared, recent), exported daily by the catalogue service',
+    volume: volumes.videos,
     retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },

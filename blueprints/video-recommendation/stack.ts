@@ -37,6 +37,9 @@ export const VREC_POPULAR_OVERALL_KEY = 'popular';
  */
 export const VREC_MIN_RANKING_AUC = 0.7;
 
+/** Videos on the home page per request: the request path's response, each an impression. */
+export const VREC_VIDEOS_SHOWN = 20;
+
 /** Properties of {@link VideoRecommendationStack}. */
 export interface VideoRecommendationStackProps extends StackProps {
   /**
@@ -65,7 +68,12 @@ export class VideoRecommendationStack extends Stack {
     const purpose = 'video recommendation';
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { impressions, userFeatures, videos } = addVideoRecommendationDatasets(lake);
+    const { impressions, userFeatures, videos } = addVideoRecommendationDatasets(lake, {
+      impressions: { rowsPerDay: dailyVolume(a.dailyActiveUsers, a.recommendationRequestsPerUserPerDay * VREC_VIDEOS_SHOWN, `${who}.assumptions`), peakToAverage: a.peakToAverage },
+      // Daily exports: a row per active user, and a row per indexed video.
+      user_features: { rowsPerDay: a.dailyActiveUsers },
+      videos: { rowsPerDay: a.indexedVideos },
+    });
 
     // Sizing from the figures.
     const requests = peakRate({
@@ -149,7 +157,7 @@ export class VideoRecommendationStack extends Stack {
     // the popular list. Impressions and outcomes land in the lake as the next training data.
     const serving = new ServingPath(this, 'Serving', {
       name: 'vrec', lake, network,
-      figures: { peakQps: requests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget },
+      figures: { peakQps: requests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         device_type: { type: 'string', required: true, maxLength: 32 },
@@ -178,7 +186,7 @@ export class VideoRecommendationStack extends Stack {
         }),
         ServingStage.rerank({ name: 'diversity', latency: a.stageLatency.reRank, dedupeBy: 'video_id', maxPerValue: { field: 'channel_id', max: 2 } }),
       ],
-      maxItems: 20,
+      maxItems: VREC_VIDEOS_SHOWN,
       itemFields: ['video_language'],
       log: {
         requestColumns: [

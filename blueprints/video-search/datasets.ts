@@ -1,5 +1,5 @@
 import { VideoSearchFigures } from './figures';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -14,10 +14,11 @@ const A = ColumnAction;
  * tags, queries and frames may name or show people; they are quasi-identifiers kept because the
  * encoders learn from them.
  */
-export function addVideoSearchDatasets(lake: DataLake, figures: VideoSearchFigures) {
+export function addVideoSearchDatasets(lake: DataLake, figures: VideoSearchFigures, volumes: Partial<Record<'videos' | 'search_pairs', DatasetVolume>> = {}) {
   const a = figures.assumptions;
   const videos = lake.addDataset('videos', {
     description: 'Uploaded videos: metadata for the text index and frame features for the video encoder',
+    volume: volumes.videos,
     retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'video_id', type: 'string', classification: C.NON_PERSONAL },
@@ -36,6 +37,7 @@ export function addVideoSearchDatasets(lake: DataLake, figures: VideoSearchFigur
   });
   const pairs = lake.addDataset('search_pairs', {
     description: 'Search logs: a query and the video the user watched from its results',
+    volume: volumes.search_pairs,
     retention: RowRetention.byTimeColumn('searched_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

@@ -13,6 +13,11 @@ export interface VideoSearchChapterFigures {
 export interface VideoSearchAssumptions {
   /** Videos in the searchable catalogue. Assumed: 1B, the order of a large video platform. */
   readonly catalogueVideos: number;
+  /**
+   * Videos uploaded per day, one row each in the raw zone. Assumed: 1M, a thousandth of the
+   * catalogue a day.
+   */
+  readonly videosUploadedPerDay: number;
   /** Users who search on a day. Assumed: 200M. */
   readonly dailyActiveUsers: number;
   /** Searches per active user per day. Assumed: 3. */
@@ -75,6 +80,7 @@ export const VIDEO_SEARCH_FIGURES: VideoSearchFigures = {
   },
   assumptions: {
     catalogueVideos: 1_000_000_000,
+    videosUploadedPerDay: 1_000_000,
     dailyActiveUsers: 200_000_000,
     searchesPerUserPerDay: 3,
     peakToAverage: 3,
@@ -100,7 +106,7 @@ export function checkVideoSearchFigures(figures: VideoSearchFigures, who: string
   checkFigures(who, figures.chapter, [positiveNumber('trainingPairs')]);
   checkFigures(who, figures.assumptions, [
     wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('frameFeatureDimensions', 1), wholeAtLeast('tokenBuckets', 1),
-    wholeAtLeast('candidatesPerSearch', 1), positiveNumber('catalogueVideos'), positiveNumber('dailyActiveUsers'), positiveNumber('searchesPerUserPerDay'),
+    wholeAtLeast('candidatesPerSearch', 1), positiveNumber('catalogueVideos'), positiveNumber('videosUploadedPerDay'), positiveNumber('dailyActiveUsers'), positiveNumber('searchesPerUserPerDay'),
     numberAtLeast('peakToAverage', 1), positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingVideosPerSecondPerInstance'),
     positiveNumber('cacheLoadItemsPerSecond'), positiveNumber('vectorLoadDocumentsPerSecond'),
     positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),

@@ -56,7 +56,11 @@ export class VideoSearchStack extends Stack {
     // Data: the video catalogue and the search logs' ⟨video, query⟩ pairs.
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { videos, pairs } = addVideoSearchDatasets(lake, figures);
+    const { videos, pairs } = addVideoSearchDatasets(lake, figures, {
+      videos: { rowsPerDay: a.videosUploadedPerDay, peakToAverage: a.peakToAverage },
+      // A row per search the user watched a video from: every search, at most.
+      search_pairs: { rowsPerDay: dailyVolume(a.dailyActiveUsers, a.searchesPerUserPerDay, who), peakToAverage: a.peakToAverage },
+    });
 
     // Training: both encoders, contrastively on the pairs; evaluated on held-out pairs.
     const training = new GpuTrainingJob(this, 'EncoderTraining', {
@@ -148,7 +152,7 @@ export class VideoSearchStack extends Stack {
     // the other one's results are served, marked degraded. Searches and what was watched land in the lake.
     const serving = new ServingPath(this, 'Serving', {
       name: 'vsearch', lake, network,
-      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget },
+      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         query_text: { type: 'string', required: true, maxLength: 256 },

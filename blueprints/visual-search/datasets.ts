@@ -1,5 +1,5 @@
 import { VisualSearchFigures } from './figures';
-import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, RowRetention } from '../../constructs/data-lake';
+import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, DatasetVolume, Generalization, RowRetention } from '../../constructs/data-lake';
 
 const C = ColumnClassification;
 const A = ColumnAction;
@@ -37,11 +37,12 @@ function photoColumns(descriptor: readonly string[], what: string): ColumnDefini
  * pixel descriptors are quasi-identifiers (a photo may show faces) kept because the encoder
  * learns from them.
  */
-export function addVisualSearchDatasets(lake: DataLake, figures: VisualSearchFigures) {
+export function addVisualSearchDatasets(lake: DataLake, figures: VisualSearchFigures, volumes: Partial<Record<'images' | 'image_clicks', DatasetVolume>> = {}) {
   const descriptor = descriptorColumns(figures.assumptions.descriptorDimensions);
 
   const images = lake.addDataset('images', {
     description: 'Images users uploaded, with the pixel descriptor the upload service computes',
+    volume: volumes.images,
     retention: RowRetention.byTimeColumn('uploaded_at'),
     columns: [
       { name: 'image_id', type: 'string', classification: C.NON_PERSONAL, comment: 'Random id of the image in the catalogue' },
@@ -62,6 +63,7 @@ export function addVisualSearchDatasets(lake: DataLake, figures: VisualSearchFig
   });
   const clicks = lake.addDataset('image_clicks', {
     description: 'Visual searches and the result the user clicked: query photo descriptor and clicked image',
+    volume: volumes.image_clicks,
     retention: RowRetention.byTimeColumn('searched_at'),
     columns: [
       { name: 'user_id', type: 'string', classification: C.DIRECT_IDENTIFIER, action: A.PSEUDONYMIZE },

@@ -17,6 +17,11 @@ export interface VisualSearchAssumptions {
   readonly dailyActiveUsers: number;
   /** Visual searches (query photo → similar images) per active user per day. Assumed: 3. */
   readonly visualSearchesPerUserPerDay: number;
+  /**
+   * Images uploaded per day, one row each in the raw zone. Assumed: 100M, one per daily active user,
+   * which adds a fraction of a percent a day to the chapter's 100–200B images.
+   */
+  readonly imagesUploadedPerDay: number;
   /** Peak over average query rate. Assumed: 3, the evening peak of consumer traffic (the kit's default). */
   readonly peakToAverage: number;
   /**
@@ -68,6 +73,7 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
   assumptions: {
     dailyActiveUsers: 100_000_000,
     visualSearchesPerUserPerDay: 3,
+    imagesUploadedPerDay: 100_000_000,
     peakToAverage: 3,
     embeddingLatencyBudget: Duration.millis(50),
     searchLatencyBudget: Duration.millis(200),
@@ -91,7 +97,7 @@ export function checkVisualSearchFigures(figures: VisualSearchFigures, who: stri
   ]);
   checkFigures(who, figures.assumptions, [
     wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('candidatesPerSearch', 1),
-    positiveNumber('dailyActiveUsers'), positiveNumber('visualSearchesPerUserPerDay'), numberAtLeast('peakToAverage', 1),
+    positiveNumber('dailyActiveUsers'), positiveNumber('visualSearchesPerUserPerDay'), positiveNumber('imagesUploadedPerDay'), numberAtLeast('peakToAverage', 1),
     positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingImagesPerSecondPerInstance'),
     positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),
   ]);

@@ -56,7 +56,11 @@ export class VisualSearchStack extends Stack {
     // Data: the catalogue of user-uploaded images, and user–image clicks (query photo → clicked image).
     const network = new Network(this, 'Network');
     const lake = new DataLake(this, 'Lake', { network, purpose });
-    const { images, clicks } = addVisualSearchDatasets(lake, figures);
+    const { images, clicks } = addVisualSearchDatasets(lake, figures, {
+      images: { rowsPerDay: a.imagesUploadedPerDay, peakToAverage: a.peakToAverage },
+      // A row per search that ends in a click: every search, at most.
+      image_clicks: { rowsPerDay: dailyVolume(a.dailyActiveUsers, a.visualSearchesPerUserPerDay, who), peakToAverage: a.peakToAverage },
+    });
 
     // Training: contrastive (SimCLR-style) on the catalogue, evaluated on held-out query → click pairs.
     const training = new GpuTrainingJob(this, 'EncoderTraining', {
@@ -151,7 +155,7 @@ export class VisualSearchStack extends Stack {
     // per near-duplicate group and drops private images. Searches and clicks land in the lake.
     const serving = new ServingPath(this, 'Serving', {
       name: 'vis', lake, network,
-      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget },
+      figures: { peakQps: queries.peakPerSecond, latencyBudget: a.searchLatencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
         ...Object.fromEntries(descriptor.map((name) => [name, { type: 'number', required: true } as const])),

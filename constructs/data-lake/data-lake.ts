@@ -165,8 +165,11 @@ export interface DatasetProps {
   readonly retention: RowRetention;
   /**
    * How much raw data the dataset receives: sizes its anonymization runs (lib/sizing's
-   * sizeAnonymization), recorded as `mlsd:sizing` metadata on its workflow.
-   * @default - not stated: one instance
+   * sizeAnonymization), recorded as `mlsd:sizing` metadata on its workflow, and, when a column
+   * holds a subject, the raw zone's eraser (sizeRawErasure), which rewrites its objects too.
+   * @default - not stated: one anonymization instance, and the raw eraser does not count the
+   *   dataset (its sizing metadata names it "not counted"; an eraser no dataset sizes gets one
+   *   instance). A lake for a few test rows needs no figures: the blueprints state every one.
    */
   readonly volume?: DatasetVolume;
 }

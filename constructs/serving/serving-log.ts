@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { LogConfig } from './runtime/contract';
 import { ColumnAction, ColumnClassification, ColumnDefinition, DataLake, Generalization, ICuratedDataset, RawIngestionStream, RowRetention } from '../data-lake';
 import { KitError } from '../../lib/errors';
+import { ServingLogVolume } from '../../lib/sizing';
 
 /** What a serving path logs into the lake. */
 export interface ServingLogOptions {
@@ -28,6 +29,13 @@ export interface ServingLogOptions {
    * @default Duration.minutes(5)
    */
   readonly bufferInterval?: Duration;
+  /**
+   * Outcomes the feedback route receives per served item: with the path's request rate and maxItems,
+   * the log datasets' daily volume (lib/sizing's sizeServingLog), which sizes their anonymization
+   * and the lake's raw eraser.
+   * @default DEFAULT_OUTCOMES_PER_IMPRESSION (1)
+   */
+  readonly outcomesPerImpression?: number;
 }
 
 /** @internal */
@@ -39,6 +47,10 @@ export interface ServingLogProps {
   readonly subjectField: string;
   /** The path decides an action per item (an `act` stage): impressions get an `action` column. */
   readonly actions?: boolean;
+  /** Rows per day of each dataset, from the path's figures. @default - not stated */
+  readonly volume?: ServingLogVolume;
+  /** Of the path's traffic: the anonymization's busiest hour. */
+  readonly peakToAverage?: number;
 }
 
 const C = ColumnClassification;
@@ -87,6 +99,7 @@ export class ServingLog extends Construct {
     this.impressionsDataset = lake.addDataset(`${base}_impressions`, {
       description: `Items served by the ${props.name} request path: one row per item, with the variant that ranked it`,
       retention: RowRetention.byTimeColumn('served_at'),
+      volume: props.volume && { rowsPerDay: props.volume.impressionsPerDay, peakToAverage: props.peakToAverage },
       columns: [
         NON_PERSONAL('request_id', 'string'), HOUR('served_at'), ...options.requestColumns,
         NON_PERSONAL('variant', 'string'), item, NON_PERSONAL('position', 'bigint'),
@@ -96,6 +109,7 @@ export class ServingLog extends Construct {
     this.outcomesDataset = lake.addDataset(`${base}_outcomes`, {
       description: `Outcomes reported for items the ${props.name} request path served (${Object.keys(options.outcomes).join(', ')})`,
       retention: RowRetention.byTimeColumn('received_at'),
+      volume: props.volume && { rowsPerDay: props.volume.outcomesPerDay, peakToAverage: props.peakToAverage },
       columns: [
         NON_PERSONAL('request_id', 'string'), item, NON_PERSONAL('outcome', 'string'),
         NON_PERSONAL('value', 'double'), HOUR('received_at'), NON_PERSONAL('variant', 'string'), subject,

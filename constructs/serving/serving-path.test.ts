@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_RRF_K, PIPELINE_ENV, SERVING_API_STAGE, STAGE_WEIGHTS, ServingPath, ServingPathProps, ServingStage } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { KitError } from '../../lib/errors';
-import { ServingCapacity, sizeServing } from '../../lib/sizing';
+import { ServingCapacity, sizeServing, sizeServingLog } from '../../lib/sizing';
 import { kitApp } from '../../test/support/app';
 import { applyGate } from '../../test/support/gate';
 import { PredictionCache } from '../batch-transform';
@@ -361,7 +361,11 @@ describe('function', () => {
     expect(stages.map((s) => [s.kind, s.name, s.timeoutMs])).toEqual(props.vrec.stages.map((s) => [s.kind, s.name, capacity.stageTimeoutsMs[s.name]]));
     // Chapter 6: 10/20/50/100/20 scaled by 0.925 into 190 ms, the popular fallback gets the 7 ms left.
     expect(stages.map((s) => s.timeoutMs)).toEqual([9, 18, 46, 7, 92, 18]);
-    expect(vrec.capacity).toEqual(capacity);
+    // With a log, the capacity also explains the log's daily rows, which its datasets state as their volume.
+    const log = sizeServingLog({ peakQps: props.vrec.figures.peakQps, itemsPerRequest: 20 });
+    expect(vrec.logVolume).toEqual(log);
+    expect(vrec.capacity).toEqual({ ...capacity, explanation: [...capacity.explanation, ...log.explanation] });
+    expect(log.impressionsPerDay).toBe(576_000_000);
   });
 
   test('each stage carries the names of what it calls', () => {

@@ -11,7 +11,7 @@ import { SIZING_METADATA } from '../endpoint';
 import { SecureFunction } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { IWorkloadNetwork } from '../../lib/network';
-import { ServingCapacity, ServingFigures, sizeServing } from '../../lib/sizing';
+import { ServingCapacity, ServingFigures, ServingLogVolume, sizeServing, sizeServingLog } from '../../lib/sizing';
 import { PropRule, ruleProblems } from '../../lib/validation';
 
 /** CloudWatch namespace of every serving path's embedded metrics (dimension `Pipeline`). */
@@ -108,6 +108,8 @@ export class ServingPath extends Construct {
   /** The handler's configuration, as deployed (tokens resolve at deploy time). */
   public readonly pipeline: PipelineConfig;
   public readonly log?: ServingLog;
+  /** Rows per day the log writes, when there is one: how its datasets' volume was computed. */
+  public readonly logVolume?: ServingLogVolume;
   /** p99 latency above the budget. */
   public readonly latencyAlarm: cloudwatch.Alarm;
   /** Server errors (5xx) above 1 % of requests. */
@@ -148,9 +150,15 @@ export class ServingPath extends Construct {
     if (props.log) {
       // The function runs in isolated subnets: Firehose is reached through its interface endpoint.
       props.network.interfaceEndpointFor('Firehose', ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE);
+      // Stated, so that the lake's raw eraser counts the log: its datasets hold the subject.
+      this.logVolume = sizeServingLog({
+        peakQps: props.figures.peakQps, peakToAverage: props.figures.peakToAverage, itemsPerRequest: props.maxItems ?? DEFAULT_MAX_ITEMS,
+        outcomesPerImpression: props.log.outcomesPerImpression,
+      }, `ServingPath ${this.node.path} log`);
+      this.capacity = { ...this.capacity, explanation: [...this.capacity.explanation, ...this.logVolume.explanation] };
       this.log = new ServingLog(this, 'Log', {
         name: props.name, lake: props.lake, options: props.log, subjectField: props.identifiers[0],
-        actions: props.stages.some((stage) => stage.kind === 'act'),
+        actions: props.stages.some((stage) => stage.kind === 'act'), volume: this.logVolume, peakToAverage: props.figures.peakToAverage,
       });
       this.log.impressions.grantPutRecords(this.function);
       this.log.outcomes.grantPutRecords(this.function);

@@ -8,6 +8,13 @@
  * repositories on GitHub), not live: a default may have changed since; the console is the truth.
  */
 
+/**
+ * How a workflow state's `Comment` starts when its job runs at most once per execution even inside
+ * a Map state (one item of the Map's list reaches it): the quota counter counts its instances in
+ * one iteration, not in every concurrent one. The rest of the comment says why.
+ */
+export const ONCE_PER_EXECUTION = 'Runs at most once per execution';
+
 /** A default as the README shows it. */
 export interface QuotaDefault {
   /** The value in the region, when the document states one. */

@@ -2,6 +2,7 @@ import { KitError } from '../errors';
 import {
   QuotaNeed, apiNeeds, cacheNeeds, endpointNeeds, graphMemory, jobNeeds, lambdaNeeds, quotaNeeds, streamNeeds, vectorIndexNeeds,
 } from './quota-needs';
+import { ONCE_PER_EXECUTION } from './defaults';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -135,6 +136,21 @@ describe('SageMaker jobs in workflows', () => {
     };
     const [need] = jobNeeds({ Resources: { W: { Type: 'AWS::StepFunctions::StateMachine', Properties: { Definition: definition } } } }, id);
     expect(need).toMatchObject({ quota: 'ml.c5.xlarge for transform job usage', needed: 5, from: ['W: Both/T1 (2) + Both/T2 (3)'] });
+  });
+
+  test('a job that runs once per execution counts in one iteration of a Map; the other iterations run the repeatable jobs', () => {
+    const eraser = { ...task('createProcessingJob', processing('ml.m5.xlarge', 7), 'Check'), Comment: `${ONCE_PER_EXECUTION}: one raw store` };
+    const iteration = (states: Record<string, unknown>, startAt: string) => ({
+      StartAt: 'Each', States: { Each: { Type: 'Map', MaxConcurrency: 4, End: true, ItemProcessor: { StartAt: startAt, States: states } } },
+    });
+    const [alone] = jobNeeds({ Resources: { W: joinedMachine(iteration({ Erase: eraser, Check: { Type: 'Succeed' } }, 'Erase')) } }, id);
+    expect(alone).toMatchObject({ quota: 'ml.m5.xlarge for processing job usage', needed: 7, from: ['W: Each/Erase (7, once per execution)'] });
+    // Beside a repeatable job of the same type: one iteration runs the eraser, the three others the repeatable job.
+    const withOther = iteration({
+      Choose: { Type: 'Choice', Choices: [{ Variable: '$.raw', BooleanEquals: true, Next: 'Erase' }], Default: 'Rewrite' },
+      Erase: eraser, Rewrite: task('createProcessingJob', processing('ml.m5.xlarge', 2), 'Check'), Check: { Type: 'Succeed' },
+    }, 'Choose');
+    expect(jobNeeds({ Resources: { W: joinedMachine(withOther) } }, id)[0].needed).toBe(7 + 2 * 3);
   });
 
   test('a Map without MaxConcurrency counts one iteration and says so', () => {

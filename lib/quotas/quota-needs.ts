@@ -10,7 +10,9 @@
  * - SageMaker jobs in Step Functions workflows: per instance type and kind (training, spot
  *   training, processing, transform). Inside one workflow states run one after another, so a
  *   workflow needs the largest of its jobs (branches of a Parallel state add up, a Map state
- *   multiplies by its MaxConcurrency). Across workflows the counts add up: which workflows overlap
+ *   multiplies by its MaxConcurrency, except a job whose state's Comment starts with
+ *   ONCE_PER_EXECUTION, which one iteration runs). One execution of each workflow: concurrent
+ *   executions (erasure requests close together) are not counted for any workflow. Across workflows the counts add up: which workflows overlap
  *   depends on schedules, event timing and run lengths the template cannot tell, and at peak a
  *   retraining event can start a training run while the scheduled ones run;
  * - Lambda concurrent executions: provisioned concurrency at its autoscaling maximum, reserved
@@ -25,7 +27,7 @@ import { cfnText, fmt, parseDefinition, refTarget } from '../cost/estimate';
 import { KitError } from '../errors';
 import {
   AOSS_MAX_INDEXING_OCUS, AOSS_MAX_SEARCH_OCUS, API_GATEWAY_THROTTLE_BURST, API_GATEWAY_THROTTLE_RATE, CHECK_THE_CONSOLE,
-  KINESIS_SHARDS, LAMBDA_CONCURRENT_EXECUTIONS, QuotaDefault,
+  KINESIS_SHARDS, LAMBDA_CONCURRENT_EXECUTIONS, ONCE_PER_EXECUTION, QuotaDefault,
 } from './defaults';
 import { endpointConfigIdOf } from '../sagemaker/deployed-config';
 
@@ -102,8 +104,12 @@ interface JobState {
   readonly count: number;
 }
 
-/** Peak instances per quota key (`<type> for <usage>`) of a set of states, with the states behind each. */
-type Peak = Map<string, { count: number; states: string[] }>;
+/**
+ * Peak instances per quota key (`<type> for <usage>`) of a set of states, with the states behind
+ * each; `repeatable` leaves out the jobs that run at most once per execution, which a Map state's
+ * other concurrent iterations cannot run again.
+ */
+type Peak = Map<string, { count: number; repeatable: number; states: string[] }>;
 
 const SAGEMAKER = { service: 'Amazon SageMaker', serviceCode: 'sagemaker', channel: 'service-quotas' } as const;
 
@@ -194,14 +200,15 @@ function jobStates(name: string, state: Json): JobState[] {
 function mergeMax(into: Peak, other: Peak): void {
   for (const [key, v] of other) {
     const current = into.get(key);
-    if (!current || v.count > current.count) into.set(key, { count: v.count, states: [...v.states] });
+    if (!current || v.count > current.count) into.set(key, { count: v.count, repeatable: Math.max(v.repeatable, current?.repeatable ?? 0), states: [...v.states] });
+    else if (v.repeatable > current.repeatable) into.set(key, { ...current, repeatable: v.repeatable });
   }
 }
 
 function mergeSum(into: Peak, other: Peak): void {
   for (const [key, v] of other) {
-    const current = into.get(key) ?? { count: 0, states: [] };
-    into.set(key, { count: current.count + v.count, states: [...current.states, ...v.states] });
+    const current = into.get(key) ?? { count: 0, repeatable: 0, states: [] };
+    into.set(key, { count: current.count + v.count, repeatable: current.repeatable + v.repeatable, states: [...current.states, ...v.states] });
   }
 }
 
@@ -216,8 +223,12 @@ export function workflowPeak(states: Record<string, Json> | undefined, prefix = 
   for (const [stateName, state] of Object.entries(states ?? {})) {
     const label = `${prefix}${stateName}`;
     const own: Peak = new Map();
+    // A job that one item of a Map's list reaches (a lake's single raw store) runs in one iteration only.
+    const once = typeof state?.Comment === 'string' && state.Comment.startsWith(ONCE_PER_EXECUTION);
     for (const job of jobStates(label, state)) {
-      mergeSum(own, new Map([[instanceQuota(job.instanceType, job.quota), { count: job.count, states: [`${label} (${fmt(job.count)})`] }]]));
+      mergeSum(own, new Map([[instanceQuota(job.instanceType, job.quota), {
+        count: job.count, repeatable: once ? 0 : job.count, states: [`${label} (${fmt(job.count)}${once ? ', once per execution' : ''})`],
+      }]]));
     }
     if (Array.isArray(state?.Branches)) {
       for (const branch of state.Branches) mergeSum(own, workflowPeak(branch?.States, `${label}/`));
@@ -227,9 +238,14 @@ export function workflowPeak(states: Record<string, Json> | undefined, prefix = 
       const iteration = workflowPeak(inner.States, `${label}/`);
       const limit = Number(state.MaxConcurrency ?? 0);
       for (const [key, v] of iteration) {
+        // One iteration runs its largest jobs, once-per-execution ones included; the others only repeatable ones.
         own.set(key, limit > 0
-          ? { count: v.count * limit, states: v.states.map((s) => `${s} × ${limit} concurrent iterations`) }
-          : { count: v.count, states: v.states.map((s) => `${s} × each concurrent iteration (no MaxConcurrency)`) });
+          ? {
+            count: v.count + v.repeatable * (limit - 1),
+            repeatable: v.repeatable * limit,
+            states: v.states.map((s) => (v.repeatable > 0 ? `${s} × ${limit} concurrent iterations` : s)),
+          }
+          : { ...v, states: v.states.map((s) => (v.repeatable > 0 ? `${s} × each concurrent iteration (no MaxConcurrency)` : s)) });
       }
     }
     mergeMax(peak, own);

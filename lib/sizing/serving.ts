@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { KitError } from '../errors';
-import { ceilClean as ceil, clean, fmt } from './arithmetic';
+import { ceilClean as ceil, checkFigures, clean, fmt, numberAtLeast, positiveNumber, wholeAtLeast } from './arithmetic';
+import { DEFAULT_PEAK_TO_AVERAGE } from './traffic';
 
 /**
  * The request path's share of time and capacity, from a blueprint's figures, with the arithmetic
@@ -41,6 +42,12 @@ export interface ServingFigures {
   readonly latencyBudget: Duration;
   /** @default DEFAULT_SERVING_HEADROOM */
   readonly headroom?: number;
+  /**
+   * Peak over average request rate: the path's log writes the average's volume in a day (it sizes
+   * the log datasets' anonymization and the raw zone's eraser), the peak sizes everything else.
+   * @default DEFAULT_PEAK_TO_AVERAGE (3)
+   */
+  readonly peakToAverage?: number;
 }
 
 /** The sizing of a request path. */
@@ -75,6 +82,9 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
     problems.push(`latencyBudget must be a whole number of milliseconds from 20 ms to 29 s (API Gateway's integration limit), but ${budgetMs} ms was provided`);
   }
   if (!(Number.isFinite(headroom) && headroom >= 1)) problems.push(`headroom must be a number of at least 1, but ${headroom} was provided`);
+  if (figures.peakToAverage !== undefined && !(Number.isFinite(figures.peakToAverage) && figures.peakToAverage >= 1)) {
+    problems.push(`peakToAverage must be a number of at least 1, but ${figures.peakToAverage} was provided`);
+  }
   if (stages.length === 0) problems.push('stages must not be empty');
   if (problems.length > 0) throw new KitError(`${who}: ${problems.join('; ')}`);
 
@@ -142,4 +152,66 @@ export function sizeServing(figures: ServingFigures, stages: readonly StageTimin
     `throttle rate = ceil(${fmt(figures.peakQps)} × ${fmt(headroom)}) = ${throttleRateLimit}/s, burst = max(rate, concurrency) = ${throttleBurstLimit}`,
   );
   return { budgetMs, stageTimeoutsMs, concurrencyAtPeak, minConcurrency, throttleRateLimit, throttleBurstLimit, explanation };
+}
+
+/**
+ * Outcome lines a served item gets by default: one each. More than most paths report (a click-through
+ * rate of a few percent), fewer than a path that reports several outcomes of every item (a skip and a
+ * dwell time): a blueprint that knows its rate states it, and the default errs on the side of the
+ * raw eraser, which is sized from the log's volume.
+ */
+export const DEFAULT_OUTCOMES_PER_IMPRESSION = 1;
+
+/** What sizes a request path's log: its traffic and what one request writes. */
+export interface ServingLogFigures {
+  /** Requests per second at peak (the path's figures). */
+  readonly peakQps: number;
+  /** @default DEFAULT_PEAK_TO_AVERAGE (3) */
+  readonly peakToAverage?: number;
+  /** Items a response holds at most (the path's maxItems): the handler writes an impression line for each. */
+  readonly itemsPerRequest: number;
+  /**
+   * Outcome lines the feedback route receives per impression.
+   * @default DEFAULT_OUTCOMES_PER_IMPRESSION (1)
+   */
+  readonly outcomesPerImpression?: number;
+}
+
+/** Rows a request path's log writes into the raw zone. */
+export interface ServingLogVolume {
+  readonly impressionsPerDay: number;
+  readonly outcomesPerDay: number;
+  readonly explanation: readonly string[];
+}
+
+/**
+ * Daily rows of a request path's two log datasets:
+ *
+ *   impressions per day = peak QPS / peak-to-average × 86,400 s × items per request
+ *   outcomes per day    = impressions per day × outcomes per impression
+ *
+ * Every response taken as full: a request with fewer candidates writes fewer lines, so this is the
+ * most the log writes at the stated traffic.
+ *
+ * @throws KitError naming each invalid figure
+ */
+export function sizeServingLog(figures: ServingLogFigures, who = 'sizeServingLog'): ServingLogVolume {
+  checkFigures(who, figures, [
+    positiveNumber('peakQps'), numberAtLeast('peakToAverage', 1, true), wholeAtLeast('itemsPerRequest', 1), positiveNumber('outcomesPerImpression', true),
+  ]);
+  const ratio = figures.peakToAverage ?? DEFAULT_PEAK_TO_AVERAGE;
+  const perOutcome = figures.outcomesPerImpression ?? DEFAULT_OUTCOMES_PER_IMPRESSION;
+  // Whole requests: a peak computed from a daily count comes back with a rounding error.
+  const requestsPerDay = Math.round(figures.peakQps / ratio * 86_400);
+  const impressionsPerDay = clean(requestsPerDay * figures.itemsPerRequest);
+  const outcomesPerDay = clean(impressionsPerDay * perOutcome);
+  return {
+    impressionsPerDay,
+    outcomesPerDay,
+    explanation: [
+      `log: ${fmt(figures.peakQps)} QPS at peak / ${fmt(ratio)} peak-to-average × 86,400 s = ${fmt(requestsPerDay)} requests per day`,
+      `log impressions: ${fmt(requestsPerDay)} requests × ${figures.itemsPerRequest} items (one line per served item, every response full) = ${fmt(impressionsPerDay)} rows per day`,
+      `log outcomes: ${fmt(impressionsPerDay)} impressions × ${fmt(perOutcome)} outcome(s) per impression = ${fmt(outcomesPerDay)} rows per day`,
+    ],
+  };
 }

@@ -8,6 +8,7 @@ import { intrinsicLiteral } from './intrinsic';
 import { executionJobName } from './job-name';
 import type { ProcessingCode } from './processing-code';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
+import { ONCE_PER_EXECUTION } from '../quotas/defaults';
 import { AwsContainerImage } from '../sagemaker/images';
 
 /** Where processing jobs find their inputs and leave their outputs. */
@@ -70,6 +71,13 @@ export interface ProcessingJobStateProps {
    * calls an AWS API (Secrets Manager, Feature Store) cannot have it.
    */
   readonly networkIsolation: boolean;
+  /**
+   * Why the job runs at most once per execution of its workflow, though inside a Map state (e.g.
+   * only one item of the Map's list reaches it): the quota counter then counts its instances once,
+   * not in each concurrent iteration.
+   * @default - the job may run in every concurrent iteration
+   */
+  readonly oncePerExecution?: string;
 }
 
 /** Local path of a file asset downloaded into `dir` (the object keeps its key's base name). */
@@ -125,6 +133,7 @@ export function processingJobState(scope: Construct, id: string, props: Processi
   ];
   return new sfn.CustomState(scope, id, {
     stateJson: {
+      ...(props.oncePerExecution !== undefined ? { Comment: `${ONCE_PER_EXECUTION}: ${props.oncePerExecution}` } : {}),
       Type: 'Task',
       Resource: `arn:${stack.partition}:states:::sagemaker:createProcessingJob.sync`,
       Parameters: {

@@ -289,6 +289,10 @@ const SERVING: Row[] = [
   ['a serving log that classifies the subject as non-personal', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({
     log: { ...WATCH_LOG, requestColumns: [{ name: 'user_id', type: 'string', classification: ColumnClassification.NON_PERSONAL }] },
   })), /^ServingPath Probe\/Serving: .*log\.requestColumns must not classify an identifier as non-personal .*, but user_id is$/],
+  ['a serving path whose peak is below its average', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ figures: { peakQps: 100, latencyBudget: Duration.millis(200), peakToAverage: 0.5 } })),
+    /^ServingPath Probe\/Serving figures: .*peakToAverage must be a number of at least 1, but 0.5 was provided/],
+  ['a serving log with no outcomes per impression', (w) => new ServingPath(w.stack, 'Serving', w.servingProps({ log: { ...WATCH_LOG, outcomesPerImpression: 0 } })),
+    /^ServingPath Probe\/Serving log: invalid figures:\n {2}- outcomesPerImpression must be a number above 0, but 0 was provided/],
   ['popular items counted on an outcome the log does not have', (w) => w.popular({ outcome: 'clicks' }), /^PopularItems Probe\/Popular: .*outcome must be one of the serving log's outcomes \(watched, watch_time_s\)/],
   ['popular lists of 5,000 items', (w) => w.popular({ topN: 5000 }), /^PopularItems Probe\/Popular: .*topN must be a whole number from/],
   ['popular lists over 3 people', (w) => w.popular({ minSubjects: 3 }), /^PopularItems Probe\/Popular: .*minSubjects must be a whole number, at least/],

@@ -10,6 +10,7 @@ import { PredictionCache } from '../../constructs/batch-transform';
 import { AUTOMATED_KINDS, DataLake, ERASURE_REGISTRY_METADATA } from '../../constructs/data-lake';
 import { Network } from '../../constructs/network';
 import { CLASSIFICATION_TAGS, ERASURE_METADATA, MIN_EXEMPTION_REASON_LENGTH, PERSONAL_DATA_CATEGORIES } from '../../lib/classification';
+import { SIZING_METADATA } from '../../lib/sizing';
 import { kitApp } from '../support/app';
 
 // Templates are read as CloudFormation JSON; their shapes vary by resource type.
@@ -66,4 +67,20 @@ test.each(templates)('%s: the registry lists its stores, automated or manual, by
   expect(registry.filter((s) => s.automated !== AUTOMATED_KINDS.includes(s.kind as never))).toEqual([]);
   // Every manual store says where its data is (names CloudFormation fills in) and why it is not automated.
   expect(registry.filter((s) => !s.automated && !(s.location !== undefined && typeof s.reason === 'string' && s.reason.length >= 40))).toEqual([]);
+});
+
+test('every blueprint states the volume of each raw dataset its raw eraser reads: the eraser is sized from them all', () => {
+  const sized = templates.flatMap(([stack, resources]) => {
+    const raw = registryOf(resources).find((s) => s.kind === 'rawObjects');
+    const datasets: string[] = (raw?.config?.datasets ?? []).map((d: { name: string }) => d.name);
+    if (datasets.length === 0) return [];
+    const lines: string[] = Object.values(resources).flatMap((r) => (Array.isArray(r.Metadata?.[SIZING_METADATA]) ? r.Metadata![SIZING_METADATA] : []));
+    const counted = lines.find((line) => line.startsWith('raw rows per day of the datasets the eraser reads'));
+    // A dataset without a volume is named "not counted" in this line; an eraser sized from none has no line.
+    expect([stack, counted]).toEqual([stack, expect.not.stringContaining('not counted')]);
+    expect([stack, datasets.filter((d) => !counted!.includes(`${d} `))]).toEqual([stack, []]);
+    return [stack];
+  });
+  // Street View blurring's datasets hold no subject: the other nine have a raw eraser.
+  expect(sized).toHaveLength(9);
 });

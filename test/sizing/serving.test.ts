@@ -2,6 +2,7 @@ import { Duration, Lazy, Token } from 'aws-cdk-lib';
 import { KitError } from '../../lib/errors';
 import {
   DEFAULT_SERVING_HEADROOM, LOCAL_STAGE_MS, MIN_SHARED_STAGE_MS, SERVING_RESERVE_MIN_MS, SERVING_RESERVE_SHARE, ServingFigures, StageTiming, sizeServing,
+  DEFAULT_OUTCOMES_PER_IMPRESSION, sizeServingLog,
 } from '../../lib/sizing';
 import { STAGE_WEIGHTS } from '../../constructs/serving';
 
@@ -249,4 +250,35 @@ test('rounded timeouts never overrun: tiny stated latencies beside a huge one fi
     { name: 'a', weight: 1, latency: ms(1) }, { name: 'b', weight: 1, latency: ms(1) }, { name: 'c', weight: 1, latency: ms(1000) },
   ]);
   expect(capacity.stageTimeoutsMs).toEqual({ a: 1, b: 1, c: 88 });
+});
+
+describe('the log\'s daily volume', () => {
+  test('rows per day from the average request rate: a line per served item, an outcome per impression by default', () => {
+    // News feed: 10M users × 10 refreshes a day, 3× at peak, 10 posts a response.
+    const volume = sizeServingLog({ peakQps: 100_000_000 / 86_400 * 3, peakToAverage: 3, itemsPerRequest: 10 });
+    expect(volume.impressionsPerDay).toBe(1_000_000_000);
+    expect(volume.outcomesPerDay).toBe(1_000_000_000 * DEFAULT_OUTCOMES_PER_IMPRESSION);
+    expect(volume.explanation).toEqual([
+      'log: 3472.2222 QPS at peak / 3 peak-to-average × 86,400 s = 100,000,000 requests per day',
+      'log impressions: 100,000,000 requests × 10 items (one line per served item, every response full) = 1,000,000,000 rows per day',
+      'log outcomes: 1,000,000,000 impressions × 1 outcome(s) per impression = 1,000,000,000 rows per day',
+    ]);
+  });
+
+  test('the default peak-to-average, and a stated outcome rate', () => {
+    const volume = sizeServingLog({ peakQps: 30, itemsPerRequest: 1, outcomesPerImpression: 0.05 });
+    expect(volume.impressionsPerDay).toBe(864_000);
+    expect(volume.outcomesPerDay).toBe(43_200);
+  });
+
+  test('invalid figures are named', () => {
+    expect(() => sizeServingLog({ peakQps: 0, peakToAverage: 0.5, itemsPerRequest: 1.5, outcomesPerImpression: -1 }, 'ServingPath S log'))
+      .toThrow(KitError);
+    expect(() => sizeServingLog({ peakQps: 0, peakToAverage: 0.5, itemsPerRequest: 1.5, outcomesPerImpression: -1 }, 'ServingPath S log'))
+      .toThrow(/ServingPath S log.*peakQps must be a number above 0.*peakToAverage must be a number of at least 1.*itemsPerRequest must be a whole number.*outcomesPerImpression must be a number above 0/s);
+  });
+
+  test('sizeServing refuses a peak-to-average below 1', () => {
+    expect(() => sizeServing({ ...FIGURES, peakToAverage: 0.5 }, [stage('rank', 'rank')])).toThrow(/peakToAverage must be a number of at least 1, but 0.5 was provided/);
+  });
 });

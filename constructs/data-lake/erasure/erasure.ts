@@ -956,6 +956,7 @@ export class DataLakeErasure extends Construct {
       volumeSizeGiB: job.volumeSizeGiB,
       maxRuntime: job.maxRuntime,
       networkIsolation: false,
+      oncePerExecution: 'a lake has one rawObjects store (a second is refused), the one item of the store list that reaches this job',
     });
     const { list, read, sum } = summedSummaryStates(this, { bucketName: bucket, prefix: statesFormat(`${summaries}/`, '$.request', '$$.Execution.Name') }, {
       key: 'raw',
