@@ -148,6 +148,8 @@ export interface AuditLine {
   readonly error?: string;
   /** An Iceberg store's purge of the files that held the rows: `pending` until the deadline check finds none left. */
   readonly purge?: string;
+  /** Objects erased by expiry: when their last version is gone, as their verified lifecycle rules bound it. */
+  readonly goneBy?: string;
 }
 
 /** Polls the execution until it ends; returns its status and the request's audit records. */
@@ -181,6 +183,7 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     ...(item.reason?.S !== undefined ? { reason: item.reason.S } : {}),
     ...(item.error?.S !== undefined ? { error: item.error.S } : {}),
     ...(item.purge?.S !== undefined ? { purge: item.purge.S } : {}),
+    ...(item.gone_by?.S !== undefined ? { goneBy: item.gone_by.S } : {}),
   }));
   return { status: status ?? 'UNKNOWN', audit };
 }
@@ -193,10 +196,14 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   const lines = [
     `execution ${status}; request ${request?.status ?? 'not recorded'}`,
     ...stores.filter((a) => a.status !== 'manual')
-      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
+      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.goneBy ? ` (expire: gone by ${a.goneBy})` : ''}`
+        + `${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
   ];
   if (stores.some((a) => a.purge === 'pending')) {
     lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');
+  }
+  if (stores.some((a) => a.goneBy !== undefined)) {
+    lines.push('gone by: the objects expire; their lifecycle rules were verified to remove every version by then, before the request\'s alert date');
   }
   if (manual.length > 0) {
     lines.push('to erase by hand (not automated yet):', ...manual.map((a) => `  ${a.store}: ${a.location ?? ''}\n    ${a.reason ?? ''}`));
