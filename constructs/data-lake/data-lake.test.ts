@@ -104,6 +104,8 @@ describe('zones', () => {
     const manual = registry(lakeStack({ curatedFileRetention: Duration.days(21) }).lake);
     expect(manual).toMatchObject({ kind: 's3Objects', prefix: '' });
     expect(manual.kind === 's3Objects' && manual.reason).toMatch(/expire after 21 days \(curatedFileRetention\), gone within 26 days: later than the erasure's alert date \(25 days\)/);
+    // Files never outlive the curated data: a shorter curatedRetention is their default.
+    expect(lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(10) }).lake.curatedFileRetention.toDays()).toBe(10);
     // A shorter alert date takes the default out of time too.
     expect(registry(lakeStack({ erasure: { alertAfter: Duration.days(18) } }).lake).kind).toBe('s3Objects');
   });

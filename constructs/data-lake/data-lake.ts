@@ -107,7 +107,7 @@ export interface DataLakeProps {
    * verifies the lifecycle rules for each request (an `expiringObjects` store); otherwise they are
    * registered as a manual store, to be erased by hand. A ModelMonitor's window and quality window
    * must fit within it.
-   * @default DEFAULT_CURATED_FILE_RETENTION (14 days)
+   * @default DEFAULT_CURATED_FILE_RETENTION (14 days), or curatedRetention when that is shorter
    */
   readonly curatedFileRetention?: Duration;
   /**
@@ -313,7 +313,9 @@ export class DataLake extends Construct {
     for (const prefix of TRANSIENT_PREFIXES) {
       this.curatedBucket.addLifecycleRule({ id: `transient-${prefix.replace(/\W/g, '')}`, prefix, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) });
     }
-    this.curatedFileRetention = props.curatedFileRetention ?? DEFAULT_CURATED_FILE_RETENTION;
+    // Files never outlive the curated data they come from.
+    this.curatedFileRetention = props.curatedFileRetention
+      ?? (this.curatedRetention.toDays() < DEFAULT_CURATED_FILE_RETENTION.toDays() ? this.curatedRetention : DEFAULT_CURATED_FILE_RETENTION);
     for (const prefix of CURATED_FILE_PREFIXES) {
       this.curatedBucket.addLifecycleRule({
         id: curatedFileRuleId(prefix), prefix, expiration: this.curatedFileRetention, noncurrentVersionExpiration: CURATED_FILE_NONCURRENT_RETENTION,
