@@ -151,6 +151,8 @@ export interface AuditLine {
   readonly purge?: string;
   /** The request's own record: when its first sweep ended (a second one follows for stores written late). */
   readonly firstSweepAt?: string;
+  /** Objects erased by expiry: when their last version is gone, as their verified lifecycle rules bound it. */
+  readonly goneBy?: string;
 }
 
 /**
@@ -196,6 +198,7 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     ...(item.error?.S !== undefined ? { error: item.error.S } : {}),
     ...(item.purge?.S !== undefined ? { purge: item.purge.S } : {}),
     ...(item.first_sweep_at?.S !== undefined ? { firstSweepAt: item.first_sweep_at.S } : {}),
+    ...(item.gone_by?.S !== undefined ? { goneBy: item.gone_by.S } : {}),
   }));
   return { status: status ?? 'UNKNOWN', audit };
 }
@@ -208,7 +211,8 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   const lines = [
     `execution ${status}; request ${request?.status ?? 'not recorded'}`,
     ...stores.filter((a) => a.status !== 'manual')
-      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
+      .map((a) => `  ${a.status.padEnd(13)} ${a.store}${a.found !== undefined ? ` (${a.found} found)` : ''}${a.goneBy ? ` (expire: gone by ${a.goneBy})` : ''}`
+        + `${a.purge ? `, files purge ${a.purge}` : ''}${a.error ? ` error ${a.error}` : ''}`),
   ];
   if (status === 'RUNNING' && request?.firstSweepAt !== undefined) {
     lines.push(`first sweep done at ${request.firstSweepAt}: the same execution sweeps the stores that jobs write late again once the longest such job `
@@ -216,6 +220,9 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   }
   if (stores.some((a) => a.purge === 'pending')) {
     lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');
+  }
+  if (stores.some((a) => a.goneBy !== undefined)) {
+    lines.push('gone by: the objects expire; their lifecycle rules were verified to remove every version by then, before the request\'s alert date');
   }
   if (manual.length > 0) {
     lines.push('to erase by hand (not automated yet):', ...manual.map((a) => `  ${a.store}: ${a.location ?? ''}\n    ${a.reason ?? ''}`));

@@ -52,7 +52,7 @@ describe('zones', () => {
     template.resourceCountIs('AWS::S3::Bucket', 4);
   });
 
-  test('the curated zone holds live tables: no expiry over the whole zone, only over its files; noncurrent versions go after a week', () => {
+  test('the curated zone holds live tables: no expiry over the whole zone, only over its files (two weeks, then a day); noncurrent versions go after a week', () => {
     const { stack } = lakeStack();
     const [curated] = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket', {
       Properties: { Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) },
@@ -61,15 +61,17 @@ describe('zones', () => {
       { Id: 'retention', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 7 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
       { Id: 'transient-_staging', Prefix: '_staging/', Status: 'Enabled', ExpirationInDays: 1, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
       { Id: 'transient-_exports', Prefix: '_exports/', Status: 'Enabled', ExpirationInDays: 1, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
-      { Id: 'files-athenaresults', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 365 },
-      { Id: 'files-datacapture', Prefix: 'data-capture/', Status: 'Enabled', ExpirationInDays: 365 },
-      { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 365 },
+      // Subjects' records mix in the files: every version is gone within 14 + 1 days and S3's lag, before the erasure's alert date.
+      { Id: 'files-athenaresults', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 14, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { Id: 'files-datacapture', Prefix: 'data-capture/', Status: 'Enabled', ExpirationInDays: 14, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { Id: 'files-groundtruth', Prefix: 'ground-truth/', Status: 'Enabled', ExpirationInDays: 14, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+      { Id: 'files-monitor', Prefix: 'monitor/', Status: 'Enabled', ExpirationInDays: 14, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
       // An erasure's lineage and pseudonyms, for a rerun: as long as the raw objects they name.
       { Id: 'erasure-requests', Prefix: '_erasure/', Status: 'Enabled', ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
       // The lists of files an erasure's purge follows (file names only): past any request's alert date.
       { Id: 'erased-files', Prefix: '_erasure-files/', Status: 'Enabled', ExpirationInDays: 60, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
     ]);
-    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'monitor/', '_erasure/', '_erasure-files/']);
+    expect(curated.Metadata['mlsd:table-maintenance'].files).toEqual(['_staging/', '_exports/', 'athena-results/', 'data-capture/', 'ground-truth/', 'monitor/', '_erasure/', '_erasure-files/']);
   });
 
   test('no dataset may take a prefix of the zone\'s files: they expire', () => {
@@ -82,16 +84,42 @@ describe('zones', () => {
     expect(() => lakeStack({ curatedNoncurrentRetention })).toThrow(/curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention \(365 days\), but .* days was provided/);
   });
 
+  test.each([[Duration.days(0)], [Duration.hours(36)], [Duration.days(366)]])('fails on curatedFileRetention %s', (curatedFileRetention) => {
+    expect(() => lakeStack({ curatedFileRetention })).toThrow(/curatedFileRetention must be a whole number of days from 1 to curatedRetention \(365 days\), but .* days was provided/);
+  });
+
+  test('the curated files are erased by expiry: the registry names their rules and days; a retention past the alert date makes them manual, saying why', () => {
+    const registry = (lake: DataLake) => lake.erasure.registry.find((s) => s.name === 's3:curated-files')!;
+    expect(registry(lakeStack().lake)).toMatchObject({
+      kind: 'expiringObjects',
+      rules: [
+        { id: 'files-athenaresults', prefix: 'athena-results/' }, { id: 'files-datacapture', prefix: 'data-capture/' },
+        { id: 'files-groundtruth', prefix: 'ground-truth/' }, { id: 'files-monitor', prefix: 'monitor/' },
+      ],
+      expiration: Duration.days(14),
+      noncurrentExpiration: Duration.days(1),
+    });
+    // 20 + 1 + 4 days of S3's lag is exactly the alert date: still in time.
+    expect(registry(lakeStack({ curatedFileRetention: Duration.days(20) }).lake).kind).toBe('expiringObjects');
+    const manual = registry(lakeStack({ curatedFileRetention: Duration.days(21) }).lake);
+    expect(manual).toMatchObject({ kind: 's3Objects', prefix: '' });
+    expect(manual.kind === 's3Objects' && manual.reason).toMatch(/expire after 21 days \(curatedFileRetention\), gone within 26 days: later than the erasure's alert date \(25 days\)/);
+    // Files never outlive the curated data: a shorter curatedRetention is their default.
+    expect(lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(10) }).lake.curatedFileRetention.toDays()).toBe(10);
+    // A shorter alert date takes the default out of time too.
+    expect(registry(lakeStack({ erasure: { alertAfter: Duration.days(18) } }).lake).kind).toBe('s3Objects');
+  });
+
   test('only the raw zone sends object events to EventBridge', () => {
     const { stack } = lakeStack();
     Template.fromStack(stack).resourcePropertiesCountIs('Custom::S3BucketNotifications', { NotificationConfiguration: { EventBridgeConfiguration: {} } }, 1);
   });
 
   test('retentions follow the props', () => {
-    const { stack } = lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(90) });
+    const { stack } = lakeStack({ rawRetention: Duration.days(7), curatedRetention: Duration.days(90), curatedFileRetention: Duration.days(10) });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'raw-personal' }]) });
-    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'files-datacapture', ExpirationInDays: 90 })]) }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'files-datacapture', ExpirationInDays: 10 })]) }, Tags: Match.arrayWith([{ Key: 'mlsd:data-category', Value: 'pseudonymized' }]) });
   });
 
   test('workflow hand-off prefixes of the curated zone expire after a day', () => {

@@ -3,7 +3,10 @@ import { registerPhysicalName } from '../../lib/app/physical-names';
 import { Construct, IConstruct } from 'constructs';
 import { AnonymizationStage, AnonymizationWindow, WINDOW_LAG_MINUTES, stagingPrefix, stagingType } from './anonymization-stage';
 import { CuratedDataset, ICuratedDataset } from './curated-dataset';
-import { DataLakeErasure, ERASED_FILES_PREFIX, ERASED_FILE_LISTS_RETENTION, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset, erasureOptionProblems } from './erasure';
+import {
+  DEFAULT_ERASURE_ALERT_AFTER, DataLakeErasure, ERASED_FILES_PREFIX, ERASED_FILE_LISTS_RETENTION, ERASURE_REQUESTS_PREFIX, ErasableStore, ErasureOptions, RawDataset,
+  erasureOptionProblems, expiryBoundDays,
+} from './erasure';
 import { MaintainedTable, RowRetention, TableMaintenance, TableMaintenanceOptions, tableMaintenanceProblems, tableSpec } from './maintenance';
 import { IngestionStreamOptions, RawIngestionStream } from './raw-ingestion-stream';
 import { dataLakePropProblems } from './validation';
@@ -38,14 +41,28 @@ export const DEFAULT_ARTIFACT_RETENTION = Duration.days(730);
 export const TRANSIENT_PREFIXES: readonly string[] = ['_staging/', '_exports/'];
 /** Prefix of the Athena workgroup's query results in the curated zone. */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
+/** Prefix of ground truth (a ModelMonitor's labels, `ground-truth/<model>/`) in the curated zone. */
+export const GROUND_TRUTH_PREFIX = 'ground-truth/';
 /**
- * Prefixes of the curated zone that hold files, not tables (query results, endpoint data capture,
- * monitoring outputs); they expire after curatedRetention. Everything else in the zone is a live
- * Iceberg table (a dataset under `<name>/`, offline stores under `feature-store/`), whose rows the
- * table maintenance bounds: no lifecycle expiration may cover a table, or it deletes files the
+ * Prefixes of the curated zone that hold files, not tables: query results (which may list
+ * pseudonyms), endpoint data capture (subjects' requests and responses), ground truth (labels of
+ * captured events) and monitoring outputs (aggregates, but a categorical feature's top categories
+ * are values of captured records). Subjects' records mix in them, so they expire after
+ * curatedFileRetention, short enough that expiry is their erasure. Everything else in the zone is a
+ * live Iceberg table (a dataset under `<name>/`, offline stores under `feature-store/`), whose rows
+ * the table maintenance bounds: no lifecycle expiration may cover a table, or it deletes files the
  * table still references. A construct that writes files elsewhere in the zone needs a prefix here.
  */
-export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 'data-capture/', 'monitor/'];
+export const CURATED_FILE_PREFIXES: readonly string[] = [ATHENA_RESULTS_PREFIX, 'data-capture/', GROUND_TRUTH_PREFIX, 'monitor/'];
+/**
+ * Expiry of the curated zone's files (CURATED_FILE_PREFIXES) by default: with their noncurrent
+ * versions' day and S3's lag, every version is gone within 19 days of a request, before the
+ * erasure's alert date (25 days by default). Their readers take them within hours (query results),
+ * or within a monitor's window and quality window (data capture, ground truth; a day by default).
+ */
+export const DEFAULT_CURATED_FILE_RETENTION = Duration.days(14);
+/** Noncurrent versions of the curated zone's files: a day, so that expiry removes every version soon after the current one. */
+export const CURATED_FILE_NONCURRENT_RETENTION = Duration.days(1);
 /**
  * Noncurrent versions in the curated zone by default: Iceberg never reads a noncurrent version (a
  * table's files are written once and deleted, never overwritten), so they are only a week's undo
@@ -82,6 +99,17 @@ export interface DataLakeProps {
    * @default DEFAULT_CURATED_RETENTION (365 days)
    */
   readonly curatedRetention?: Duration;
+  /**
+   * How long the curated zone's files outside its tables (CURATED_FILE_PREFIXES: query results,
+   * endpoint data capture, ground truth, monitoring outputs) live; whole days, 1 to curatedRetention.
+   * Their noncurrent versions expire a day later. While this, that day and S3's lag (4 days) fit
+   * before the erasure's alert date (`erasure.alertAfter`), expiry is their erasure: the workflow
+   * verifies the lifecycle rules for each request (an `expiringObjects` store); otherwise they are
+   * registered as a manual store, to be erased by hand. A ModelMonitor's window and quality window
+   * must fit within it.
+   * @default DEFAULT_CURATED_FILE_RETENTION (14 days), or curatedRetention when that is shorter
+   */
+  readonly curatedFileRetention?: Duration;
   /**
    * How long noncurrent versions of curated objects (tables' files included) are kept; whole days,
    * at most curatedRetention.
@@ -196,6 +224,11 @@ export function rawErasureLookback(window: Duration, maxRuntime: Duration): Dura
   return Duration.minutes(2 * window.toMinutes() + WINDOW_LAG_MINUTES + maxRuntime.toMinutes({ integral: false }) + 60);
 }
 
+/** The id of the lifecycle rule that expires the curated zone's files under `prefix`, e.g. `files-datacapture`. */
+export function curatedFileRuleId(prefix: string): string {
+  return `files-${prefix.replace(/\W/g, '')}`;
+}
+
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 /** Types a retention's time column may have. */
 const TIME_COLUMN_TYPES: readonly string[] = ['timestamp', 'date'];
@@ -228,6 +261,8 @@ export class DataLake extends Construct {
   public readonly workGroupName: string;
   /** How long curated data is kept. */
   public readonly curatedRetention: Duration;
+  /** How long the curated zone's files outside its tables are kept (CURATED_FILE_PREFIXES). */
+  public readonly curatedFileRetention: Duration;
   /** Secret holding the pseudonymization key (HMAC-SHA256), encrypted with the lake's key. */
   public readonly pseudonymizationKey: secrets.ISecret;
   /**
@@ -281,8 +316,13 @@ export class DataLake extends Construct {
     for (const prefix of TRANSIENT_PREFIXES) {
       this.curatedBucket.addLifecycleRule({ id: `transient-${prefix.replace(/\W/g, '')}`, prefix, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) });
     }
+    // Files never outlive the curated data they come from.
+    this.curatedFileRetention = props.curatedFileRetention
+      ?? (this.curatedRetention.toDays() < DEFAULT_CURATED_FILE_RETENTION.toDays() ? this.curatedRetention : DEFAULT_CURATED_FILE_RETENTION);
     for (const prefix of CURATED_FILE_PREFIXES) {
-      this.curatedBucket.addLifecycleRule({ id: `files-${prefix.replace(/\W/g, '')}`, prefix, expiration: this.curatedRetention });
+      this.curatedBucket.addLifecycleRule({
+        id: curatedFileRuleId(prefix), prefix, expiration: this.curatedFileRetention, noncurrentVersionExpiration: CURATED_FILE_NONCURRENT_RETENTION,
+      });
     }
     // What an erasure request saves for the raw zone (lineage, pseudonyms) is needed for a rerun as long
     // as the raw objects it names live, and no longer.
@@ -686,7 +726,8 @@ export class DataLake extends Construct {
 
   /**
    * The zones' own place in erasure: the raw zone's objects as an automated store (found by lineage,
-   * rewritten by a job), the curated zone's files as a manual one, the access logs exempt.
+   * rewritten by a job), the curated zone's files erased by expiry (a manual store when their
+   * retention outlasts the alert date), the access logs exempt.
    */
   private registerZones(props: DataLakeProps): void {
     const window = props.anonymizationWindow === AnonymizationWindow.DAY ? Duration.days(1) : Duration.hours(1);
@@ -699,15 +740,30 @@ export class DataLake extends Construct {
       lookback: rawErasureLookback(window, props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME),
       resources: [this.rawBucket],
     });
-    this.registerErasable(this, {
-      kind: 's3Objects',
-      name: 's3:curated-files',
-      bucket: this.curatedBucket,
-      prefix: '',
-      reason: 'Files of the curated zone outside its Iceberg tables (endpoint data capture, batch transform outputs, exports, query results) mix '
-        + `subjects; the tables are erased automatically, these files expire after ${this.curatedRetention.toDays()} days (curatedRetention), exports after a day.`,
-      resources: [this.curatedBucket],
-    });
+    const alertAfter = (props.erasure?.alertAfter ?? DEFAULT_ERASURE_ALERT_AFTER).toDays();
+    const goneWithin = expiryBoundDays(this.curatedFileRetention, CURATED_FILE_NONCURRENT_RETENTION);
+    if (goneWithin <= alertAfter) {
+      this.registerErasable(this, {
+        kind: 'expiringObjects',
+        name: 's3:curated-files',
+        bucket: this.curatedBucket,
+        rules: CURATED_FILE_PREFIXES.map((prefix) => ({ id: curatedFileRuleId(prefix), prefix })),
+        expiration: this.curatedFileRetention,
+        noncurrentExpiration: CURATED_FILE_NONCURRENT_RETENTION,
+        resources: [this.curatedBucket],
+      });
+    } else {
+      this.registerErasable(this, {
+        kind: 's3Objects',
+        name: 's3:curated-files',
+        bucket: this.curatedBucket,
+        prefix: '',
+        reason: `Files of the curated zone outside its Iceberg tables (${CURATED_FILE_PREFIXES.join(', ')}) mix subjects and expire after `
+          + `${this.curatedFileRetention.toDays()} days (curatedFileRetention), gone within ${goneWithin} days: later than the erasure's alert date `
+          + `(${alertAfter} days), so expiry is no erasure in time; transient exports expire after a day.`,
+        resources: [this.curatedBucket],
+      });
+    }
     exemptFromErasure(this.accessLogBucket, 'S3 server access logs record requests (IP addresses, object keys), not data keyed by a subject; '
       + 'they expire after the access log retention.');
   }
@@ -755,6 +811,10 @@ export class DataLake extends Construct {
     const noncurrent = props.curatedNoncurrentRetention?.toDays({ integral: false });
     if (noncurrent !== undefined && (!Number.isInteger(noncurrent) || noncurrent < 1 || noncurrent > curated)) {
       problems.push(`curatedNoncurrentRetention must be a whole number of days from 1 to curatedRetention (${curated} days), but ${noncurrent} days was provided`);
+    }
+    const files = props.curatedFileRetention?.toDays({ integral: false });
+    if (files !== undefined && (!Number.isInteger(files) || files < 1 || files > curated)) {
+      problems.push(`curatedFileRetention must be a whole number of days from 1 to curatedRetention (${curated} days), but ${files} days was provided`);
     }
     if (Number.isInteger(raw) && raw > MAX_RAW_RETENTION.toDays()) {
       problems.push(`rawRetention must be at most ${MAX_RAW_RETENTION.toDays()} days (raw personal data is kept only until it is anonymized), but ${raw} days was provided`);

@@ -535,7 +535,12 @@ describe('validation', () => {
     ['capture elsewhere', () => ({ captureS3Uri: 's3://other-bucket/capture/' }), /captureS3Uri must be s3:\/\/<curated bucket>\/<prefix\/> in the lake's curated bucket/],
     ['capture not a folder', (lake) => ({ captureS3Uri: `s3://${lake.curatedBucket.bucketName}/capture` }), /captureS3Uri must be s3:\/\/<curated bucket>\/<prefix\/>, ending with \//],
     ['no capture', () => ({ endpointName: undefined }), /one of captureS3Uri and endpointName is needed/],
-    ['ground truth as a URI', () => ({ groundTruthPrefix: 's3://bucket/gt/' }), /groundTruthPrefix must be a key prefix in the lake's curated bucket ending with \//],
+    ['ground truth as a URI', () => ({ groundTruthPrefix: 's3://bucket/gt/' }), /groundTruthPrefix must be a key prefix under 'ground-truth\/' in the lake's curated bucket .*, ending with \/ \(e\.g\. 'ground-truth\/ctr\/'\), but 's3:\/\/bucket\/gt\/' was provided/],
+    // Elsewhere in the zone, labels would neither expire nor be erased.
+    ['ground truth outside the lake\'s prefix', () => ({ groundTruthPrefix: 'labels/ctr/' }), /groundTruthPrefix must be a key prefix under 'ground-truth\/' in the lake's curated bucket \(whose files expire after its curatedFileRetention\)/],
+    ['a quality window past the lake\'s files', () => ({ groundTruthPrefix: 'ground-truth/ctr/', qualityWindow: Duration.days(15) }),
+      /qualityWindow \(15 days\) must not exceed the lake's curatedFileRetention \(14 days\): older captured records and labels have expired/],
+    ['a window past the lake\'s files', () => ({ window: Duration.days(20) }), /window \(20 days\) must not exceed the lake's curatedFileRetention \(14 days\)/],
     ['variants', () => ({ variantNames: ['a', 'a', 'b_c'] }), /variantNames: 'b_c' must be letters[\s\S]*variantNames must be unique, but a repeat/],
     ['window', () => ({ window: Duration.seconds(90) }), /window must be a whole number of minutes from 1 to 44640, but 1 minute 30 seconds was provided/],
     ['min samples', () => ({ minSamples: 0 }), /minSamples must be a whole number of at least 1, but 0 was provided/],

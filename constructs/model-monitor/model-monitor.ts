@@ -59,6 +59,7 @@ export class ModelMonitor extends Construct {
       ...modelMonitorProblems(props, {
         curatedBucketName: props.lake.curatedBucket.bucketName,
         artifactsBucketName: props.lake.artifactsBucket.bucketName,
+        curatedFileRetention: props.lake.curatedFileRetention,
       }),
       ...monitoredEndpointProblems(scope, props),
       // Before super(): the stack of the scope is the monitor's.

@@ -5,7 +5,7 @@ import {
   FeatureKind, MIN_SCHEDULE_INTERVAL, ModelMonitorProps, MonitorEngine, ProblemType,
 } from './types';
 import { MAX_RETRAINING_ALARMS, retrainingCooldownProblem } from './retraining-trigger';
-import { ColumnType } from '../data-lake';
+import { ColumnType, GROUND_TRUTH_PREFIX } from '../data-lake';
 
 /** A schedule expression, read: a rate with its interval, a cron expression, or a token. */
 export type ParsedSchedule =
@@ -80,6 +80,8 @@ export interface ValidationContext {
   readonly curatedBucketName: string;
   /** The lake's artifacts bucket name (a token). */
   readonly artifactsBucketName: string;
+  /** How long the lake keeps data capture and ground truth (its curatedFileRetention). */
+  readonly curatedFileRetention: Duration;
 }
 
 type Rule = (p: ModelMonitorProps, ctx: ValidationContext) => string | readonly string[] | undefined;
@@ -170,8 +172,10 @@ const RULES: readonly Rule[] = [
       return undefined;
     }
     const g = p.groundTruthPrefix;
-    return g !== '' && !g.startsWith('/') && !g.startsWith('s3://') && g.endsWith('/') && !g.includes('*') ? undefined
-      : `groundTruthPrefix must be a key prefix in the lake's curated bucket ending with / (e.g. 'ground-truth/${p.modelName}/'), but '${g}' was provided`;
+    // Under the lake's ground-truth prefix, whose expiry erases the labels (any other key would be kept and never erased).
+    return g.startsWith(GROUND_TRUTH_PREFIX) && g.length > GROUND_TRUTH_PREFIX.length && g.endsWith('/') && !g.includes('*') ? undefined
+      : `groundTruthPrefix must be a key prefix under '${GROUND_TRUTH_PREFIX}' in the lake's curated bucket (whose files expire after its curatedFileRetention), `
+        + `ending with / (e.g. '${GROUND_TRUTH_PREFIX}${p.modelName}/'), but '${g}' was provided`;
   },
   (p) => (p.captureS3Uri === undefined && p.endpointName === undefined
     ? 'one of captureS3Uri and endpointName is needed to find the captured traffic, but neither was provided' : undefined),
@@ -217,6 +221,13 @@ const RULES: readonly Rule[] = [
     }
     return undefined;
   },
+  (p, ctx) => (['window', 'qualityWindow'] as const).flatMap((name) => {
+    const d = p[name];
+    const kept = ctx.curatedFileRetention;
+    // Captured records and labels older than the lake's file retention are gone: a window reaching past it would read fewer.
+    return !knownDuration(d) || kept.isUnresolved() || d.toSeconds() <= kept.toSeconds() ? []
+      : [`${name} (${d.toHumanString()}) must not exceed the lake's curatedFileRetention (${kept.toHumanString()}): older captured records and labels have expired`];
+  }),
   (p) => (['window', 'qualityWindow', 'maxRuntime'] as const).flatMap((name) => {
     const d = p[name];
     if (!knownDuration(d)) {

@@ -60,4 +60,14 @@ describe('npm run erase output', () => {
     expect(text).toMatch(/files purge pending: .*deadline check verifies they are gone from S3$/);
     expect(formatAudit('SUCCEEDED', [{ store: 'dynamodb:cache', status: 'verified', found: '1' }])).not.toContain('purge');
   });
+
+  test('objects erased by expiry show by when they are gone, with what that means, and no count', () => {
+    const text = formatAudit('SUCCEEDED', [
+      { store: '#request', status: 'succeeded' },
+      { store: 's3:curated-files', status: 'verified', goneBy: '2025-03-01T09:00:00.000Z' },
+    ]);
+    expect(text).toContain('\n  verified      s3:curated-files (expire: gone by 2025-03-01T09:00:00.000Z)\n');
+    expect(text).toMatch(/gone by: the objects expire; their lifecycle rules were verified to remove every version by then, before the request's alert date$/);
+    expect(text).not.toContain('found');
+  });
 });

@@ -7,8 +7,9 @@
  * What is real: every state after the plan function (the audit's request record, the Map over the
  * stores, the resume check, the DynamoDB query/delete loops (the partition's, and the index's with
  * its wait before an empty query is trusted), the verification, the audit records,
- * the final verdict), as the template defines them, and the raw zone's find phase against moto's S3
- * (the request object saved once under the request's hash). What is not: the plan function runs here, in
+ * the final verdict), as the template defines them, the raw zone's find phase against moto's S3
+ * (the request object saved once under the request's hash), and the curated files' erasure by expiry
+ * (the curated bucket's lifecycle rules, as the template declares them, read and checked). What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
  * Feature Store, Athena and raw zone stores are left out of the run (moto implements neither Athena
  * nor SageMaker processing jobs: they have template tests, the SQL runs on Spark in
@@ -22,6 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { LifecycleRule, PutBucketLifecycleConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlanOutput, StoreSpec, plan } from './runtime/plan';
 import {
@@ -65,19 +67,31 @@ async function savedRequest(requestHash: string): Promise<Json> {
   return saved.json();
 }
 /**
- * The stores moto can run: DynamoDB ones, plus every manual store (recorded only); not the Athena,
- * Feature Store and Lambda kinds (the fixture registers a vector index and an online cache).
+ * The stores moto can run: DynamoDB ones, the curated files erased by expiry, plus every manual store
+ * (recorded only); not the Athena, Feature Store and Lambda kinds (the fixture registers a vector
+ * index and an online cache). The curated bucket is named CURATED_BUCKET, as in the definition.
  */
-const registry: StoreSpec[] = dereference(workflow.registry).filter((s: StoreSpec) => !s.automated || s.kind === 'dynamoDbItems' || s.kind === 'dynamoDbItemsByAttribute');
+const registry: StoreSpec[] = (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
+  .filter((s) => !s.automated || ['dynamoDbItems', 'dynamoDbItemsByAttribute', 'expiringObjects'].includes(s.kind));
+/** The curated bucket's lifecycle rules as the template declares them, in the API's shape (the prefix in the filter). */
+const curatedLifecycle: LifecycleRule[] = template.toJSON().Resources[logicalIdOf(fixture.lake.curatedBucket)].Properties.LifecycleConfiguration.Rules
+  .map((r: Json): LifecycleRule => ({
+    ID: r.Id,
+    Status: r.Status,
+    Filter: { Prefix: r.Prefix ?? '' },
+    ...(r.ExpirationInDays !== undefined ? { Expiration: { Days: r.ExpirationInDays } } : {}),
+    ...(r.NoncurrentVersionExpiration !== undefined ? { NoncurrentVersionExpiration: { NoncurrentDays: r.NoncurrentVersionExpiration.NoncurrentDays } } : {}),
+  }));
 
 test('the run leaves out every store moto cannot erase, the fixture\'s cache among them', () => {
   expect(workflow.registry.filter((s: StoreSpec) => s.kind === 'cacheKeys')).toHaveLength(1);
-  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['dynamoDbItems', 'dynamoDbItems', 'dynamoDbItemsByAttribute']);
+  expect(registry.filter((s) => s.automated).map((s) => s.kind)).toEqual(['expiringObjects', 'dynamoDbItems', 'dynamoDbItems', 'dynamoDbItemsByAttribute']);
 });
 
 let moto: Child;
 let url: string;
 let dynamodb: DynamoDBClient;
+let s3: S3Client;
 let stateMachineArn: string;
 let deadlineCheckArn: string;
 let executions = 0;
@@ -188,6 +202,8 @@ beforeAll(async () => {
     body: `<CreateBucketConfiguration><LocationConstraint>${REGION}</LocationConstraint></CreateBucketConfiguration>`,
   });
   if (!bucket.ok) throw new Error(`CreateBucket: HTTP ${bucket.status}: ${await bucket.text()}`);
+  s3 = new S3Client({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+  await putLifecycle(curatedLifecycle);
   // The workflow after the plan function, exactly as synthesized.
   const definition = motoDefinition();
   delete definition.States.Registry;
@@ -201,7 +217,13 @@ beforeAll(async () => {
   }));
 }, 90_000);
 
+/** The curated bucket's lifecycle configuration in moto. */
+async function putLifecycle(rules: LifecycleRule[]): Promise<void> {
+  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: CURATED_BUCKET, LifecycleConfiguration: { Rules: rules } }));
+}
+
 afterAll(async () => {
+  s3?.destroy();
   dynamodb?.destroy();
   await moto?.stop();
 });
@@ -239,7 +261,9 @@ test('erases the subject from every DynamoDB store, verifies, audits each store,
   expect(records['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '1', remaining: '0', kind: 'dynamoDbItems' });
   expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '5' });
   expect(records['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '3', remaining: '0', kind: 'dynamoDbItemsByAttribute' });
-  expect(records['s3:curated-files']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false });
+  // The curated files' rules were read and are within the store's days: they are gone by the plan's date.
+  expect(records['s3:curated-files']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, kind: 'expiringObjects', gone_by: input.targets[0].goneBy });
+  expect(records['s3:curated-files'].found).toBeUndefined();
   // The raw zone's find phase ran before the stores: the request object, under the request's hash.
   const request = await savedRequest(input.requestHash);
   expect(request.foundAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
@@ -335,11 +359,38 @@ test('a failed store fails the execution; a rerun erases only the stores not yet
   expect(await partition('LateTable', ALICE)).toBe(0);
 }, 90_000);
 
-test('a request that names no identifier of a store records it as not requested', async () => {
-  const input = plan({ requestId: 'ticket-4', subjectPseudonyms: { user_id: ALICE }, registry: { stores: [...registry, { ...registry.find((s) => s.automated)!, name: 'dynamodb:by-owner', identifier: 'owner_id' }] } },
-    new Date(), SETTINGS);
+test('the curated files\' erasure by expiry fails NotVerified when a rule is longer, disabled, filtered otherwise or missing; a rule put without a filter counts', async () => {
+  const changed = (id: string, change: (r: LifecycleRule) => LifecycleRule | undefined) => curatedLifecycle.flatMap((r) => (r.ID === id ? [change(r)].filter((x) => x !== undefined) : [r])) as LifecycleRule[];
+  const cases: [string, LifecycleRule[], string][] = [
+    ['longer', changed('files-datacapture', (r) => ({ ...r, Expiration: { Days: 365 } })), ErasureStatus.FAILED],
+    ['noncurrent versions kept longer', changed('files-groundtruth', (r) => ({ ...r, NoncurrentVersionExpiration: { NoncurrentDays: 7 } })), ErasureStatus.FAILED],
+    ['disabled', changed('files-monitor', (r) => ({ ...r, Status: 'Disabled' })), ErasureStatus.FAILED],
+    ['another prefix', changed('files-athenaresults', (r) => ({ ...r, Filter: { Prefix: 'athena-results/x/' } })), ErasureStatus.FAILED],
+    ['missing', changed('files-datacapture', () => undefined), ErasureStatus.FAILED],
+    ['shorter, the prefix beside the rule', changed('files-datacapture', (r) => ({ ID: r.ID, Status: 'Enabled', Prefix: 'data-capture/', Expiration: { Days: 7 }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } })),
+      ErasureStatus.VERIFIED],
+  ];
+  try {
+    for (const [what, rules, expected] of cases) {
+      await putLifecycle(rules);
+      const input = planFor(`ticket-lifecycle-${what}`);
+      const execution = await run(input);
+      const record = (await audit(input.requestHash))['s3:curated-files'];
+      expect([what, execution.status, record.status]).toEqual([what, expected === ErasureStatus.VERIFIED ? 'SUCCEEDED' : 'FAILED', expected]);
+      if (expected === ErasureStatus.FAILED) expect(record.error).toBe('NotVerified');
+    }
+  } finally {
+    await putLifecycle(curatedLifecycle);
+  }
+}, 180_000);
+
+test('a request that names no identifier of a store records it as not requested; a manual store is recorded with where and why', async () => {
+  const byHand: StoreSpec = { name: 's3:by-hand', kind: 's3Objects', automated: false, location: 's3://exports/', reason: 'Exports a person erases by hand, expiring after a year.' };
+  const byOwner = { ...registry.find((s) => s.kind === 'dynamoDbItems')!, name: 'dynamodb:by-owner', identifier: 'owner_id' };
+  const input = plan({ requestId: 'ticket-4', subjectPseudonyms: { user_id: ALICE }, registry: { stores: [...registry, byOwner, byHand] } }, new Date(), SETTINGS);
   expect((await run(input)).status).toBe('SUCCEEDED');
   expect((await audit(input.requestHash))['dynamodb:by-owner']).toMatchObject({ status: ErasureStatus.NOT_REQUESTED, identifier: 'owner_id' });
+  expect((await audit(input.requestHash))['s3:by-hand']).toMatchObject({ status: ErasureStatus.MANUAL, verified: false, location: 's3://exports/', reason: byHand.reason });
   expect((await dynamodb.send(new ScanCommand({ TableName: auditTable }))).Count).toBeGreaterThan(0);
   expect((await dynamodb.send(new GetItemCommand({ TableName: cacheTable, Key: { pk: { S: BOB } } }))).Item).toBeDefined();
 }, 90_000);
@@ -489,7 +540,8 @@ test('npm run erase: submits through the submit function, which starts the workf
     expect(status).toBe('SUCCEEDED');
     const text = formatAudit(status, audit);
     expect(text).toMatch(/^execution SUCCEEDED; request succeeded\n {2}verified {6}dynamodb:cache \(1 found\)/);
-    expect(text).toMatch(/to erase by hand \(not automated yet\):\n {2}s3:curated-files: s3:\/\/.*\n {4}Files of the curated zone/);
+    expect(text).toMatch(/\n {2}verified {6}s3:curated-files \(expire: gone by \d{4}-\d{2}-\d{2}T[\d:.]+Z\)\n/);
+    expect(text).not.toContain('to erase by hand');
     for (const secret of ['alice-42', ALICE, 'ticket-5']) expect(text).not.toContain(secret);
     expect(await partition(cacheTable, ALICE)).toBe(0);
   } finally {

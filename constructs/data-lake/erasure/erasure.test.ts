@@ -39,10 +39,10 @@ const workflowRole = workflow.machine.Properties.RoleArn['Fn::GetAtt'][0] as str
 const resourcesOf = (action: string) => allowed(workflowRole).filter(([a]) => a === action).map(([, r]) => r);
 
 describe('registry', () => {
-  test('the lake registers its raw objects as automated, its curated files as manual and each column of a dataset that holds a subject identifier', () => {
+  test('the lake registers its raw objects as automated, its curated files as erased by expiry and each column of a dataset that holds a subject identifier', () => {
     expect(workflow.registry.map((s: Json) => [s.name, s.kind, s.identifier ?? '-'])).toEqual([
       ['s3:raw-zone', 'rawObjects', '-'],
-      ['s3:curated-files', 's3Objects', '-'],
+      ['s3:curated-files', 'expiringObjects', '-'],
       // friend_id holds user ids (its subjectIdentifier); post_id is pseudonymized but identifies no subject; email is dropped.
       ['iceberg:events.user_id', 'icebergTable', 'user_id'],
       ['iceberg:events.friend_id', 'icebergTable', 'user_id'],
@@ -72,7 +72,16 @@ describe('registry', () => {
       keyNames: { '#a': 'candidate', '#k0': 'pk', '#k1': 'candidate' }, projection: '#k0, #k1',
     });
     expect(workflow.registry[8]).toMatchObject({ databaseName: 'sagemaker_featurestore', featureGroupName: 'user-activity', column: 'user_id' });
-    expect(workflow.registry[1]).toMatchObject({ automated: false, reason: expect.stringMatching(/expire after 365 days \(curatedRetention\)/) });
+    // The curated files' rules and days, and every identifier of the lake: any subject's records may be among the files.
+    expect(workflow.registry[1]).toEqual({
+      name: 's3:curated-files', kind: 'expiringObjects', automated: true, bucketName: { Ref: logicalId(fixture.lake.curatedBucket) },
+      rules: [
+        { id: 'files-athenaresults', prefix: 'athena-results/' }, { id: 'files-datacapture', prefix: 'data-capture/' },
+        { id: 'files-groundtruth', prefix: 'ground-truth/' }, { id: 'files-monitor', prefix: 'monitor/' },
+      ],
+      ruleKeys: ['files-athenaresults athena-results/', 'files-datacapture data-capture/', 'files-groundtruth ground-truth/', 'files-monitor monitor/'],
+      expirationDays: 14, noncurrentDays: 1, goneWithinDays: 19, identifiers: ['user_id'],
+    });
     expect(workflow.registry[11]).toEqual({
       name: 'opensearch:listings.owner_id', kind: 'vectorIndexDocuments', automated: true, identifier: 'user_id',
       eraser: { 'Fn::GetAtt': [logicalId(fixture.listings.documentEraser()), 'Arn'] }, collectionName: 'erasure-listings',
@@ -349,7 +358,8 @@ describe('the workflow', () => {
   });
 
   test('Iceberg files: the store\'s audit record says the purge is pending, in the sparse index the deadline check queries', () => {
-    expect(states.FilesToPurge).toMatchObject({ Choices: [{ Variable: '$.outcome.branch.files', IsPresent: true, Next: 'RecordVerifiedPurgePending' }], Default: 'RecordVerified' });
+    expect(states.FilesToPurge.Choices).toContainEqual({ Variable: '$.outcome.branch.files', IsPresent: true, Next: 'RecordVerifiedPurgePending' });
+    expect(states.FilesToPurge.Default).toBe('RecordVerified');
     expect(states.RecordVerifiedPurgePending.Parameters.Item).toMatchObject({
       status: { S: 'verified' }, purge: { S: 'pending' }, purge_queue: { S: 'pending' }, files: { 'S.$': '$.outcome.branch.files' }, deadline_at: { 'S.$': '$.deadlineAt' },
     });
@@ -442,7 +452,55 @@ describe('the workflow', () => {
     });
     expect(states.RecordFailed.Parameters.Item.error).toEqual({ 'S.$': '$.error.Error' });
     expect(states.RecordManual.Parameters.Item).toMatchObject({ status: { S: 'manual' }, reason: { 'S.$': '$.store.reason' }, location: { 'S.$': '$.store.location' } });
+    // Objects erased by expiry: nothing was found or counted, the record says by when every version is gone.
+    expect(states.RecordVerifiedByExpiry.Parameters.Item).toMatchObject({ status: { S: 'verified' }, verified: { BOOL: true }, gone_by: { 'S.$': '$.outcome.branch.goneBy' } });
+    expect(states.RecordVerifiedByExpiry.Parameters.Item.found).toBeUndefined();
+    expect(states.FilesToPurge.Choices[0]).toEqual({ Variable: '$.outcome.branch.goneBy', IsPresent: true, Next: 'RecordVerifiedByExpiry' });
     expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'FilesToPurge' });
+  });
+
+  test('expiring objects: reads the bucket\'s lifecycle rules, counts each of the store\'s that is enabled, filtered by its prefix and within its days', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'expiringObjects', Next: 'ReadLifecycleRules' });
+    expect(states.ReadLifecycleRules).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:s3:getBucketLifecycleConfiguration', Parameters: { 'Bucket.$': '$.store.bucketName' },
+      ResultSelector: { 'rules.$': '$.Rules' }, ResultPath: '$.lifecycle', Next: 'EachLifecycleRule',
+    });
+    expect(states.EachLifecycleRule).toMatchObject({
+      Type: 'Map', ItemsPath: '$.lifecycle.rules', ItemSelector: { 'rule.$': '$$.Map.Item.Value', 'store.$': '$.store' }, ResultPath: '$.lifecycle.counted', Next: 'TallyLifecycleRules',
+    });
+    // S3 returns the prefix in the rule's filter or beside it; a rule with a tag or size filter has neither, and does not count.
+    expect(states.LifecycleRuleShape.Choices.map((c: Json) => [c.And.at(-1).Variable, c.Next])).toEqual([['$.rule.Filter.Prefix', 'LifecycleRuleOfFilter'], ['$.rule.Prefix', 'LifecycleRuleOfPrefix']]);
+    expect(states.LifecycleRuleShape.Default).toBe('OtherLifecycleRule');
+    expect(states.LifecycleRuleOfFilter.Parameters['listed.$']).toBe("States.ArrayContains($.store.ruleKeys, States.Format('{} {}', $.rule.ID, $.rule.Filter.Prefix))");
+    expect(states.LifecycleRuleWithin.Choices).toEqual([{
+      And: [
+        { Variable: '$.listed', BooleanEquals: true }, { Variable: '$.status', StringEquals: 'Enabled' },
+        { Variable: '$.days', NumericLessThanEqualsPath: '$.maxDays' }, { Variable: '$.noncurrentDays', NumericLessThanEqualsPath: '$.maxNoncurrentDays' },
+      ],
+      Next: 'LifecycleRuleCounts',
+    }]);
+    expect(states.LifecycleRuleCounts).toMatchObject({ Type: 'Pass', OutputPath: '$.key', End: true });
+    expect(states.OtherLifecycleRule).toMatchObject({ Type: 'Pass', Result: '-', End: true });
+    expect(states.LifecycleRulesMissing).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
+    expect(states.ObjectsExpire.Parameters).toEqual({ 'goneBy.$': '$.store.goneBy' });
+  });
+
+  test('expiring objects: the branch\'s request, evaluated with the fixture\'s registry entry, is one botocore\'s model accepts', () => {
+    const branch: Record<string, Json> = {};
+    const visit = (name: string) => {
+      if (name === undefined || branch[name] !== undefined) return;
+      branch[name] = states[name];
+      const state = states[name];
+      [state.Next, state.Default, ...(state.Choices ?? []).map((c: Json) => c.Next), ...(state.Catch ?? []).map((c: Json) => c.Next)].forEach(visit);
+    };
+    visit('ReadLifecycleRules');
+    const store = { ...dereference(workflow.registry.find((r: Json) => r.kind === 'expiringObjects')), goneBy: '2025-01-20T00:00:00.000Z' };
+    const { findings, tasks } = simulateDefinition({ StartAt: 'ReadLifecycleRules', States: branch }, { store, request: 'e'.repeat(64), expiresAt: '1767225599' }, {
+      executionName: WORST_CASE_EXECUTION_NAME, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Erasure-erasure',
+      roleArn: 'arn:aws:iam::123456789012:role/erasure', startTime: WORST_CASE_START_TIME,
+    });
+    expect(findings).toEqual([]);
+    expect(tasks.map((t) => t.operation)).toEqual(['s3:GetBucketLifecycleConfiguration']);
   });
 
   test('raw zone, find phase: before any store is erased, the subject\'s raw objects are selected by lineage and saved under the request\'s hash, once', () => {
@@ -712,6 +770,10 @@ describe('grants', () => {
     expect(allowed(checkRole).filter(([a]) => a === 'lambda:InvokeFunction')).toEqual([['lambda:InvokeFunction', arnOf(fixture.lake.erasure.purgeFunction)]]);
   });
 
+  test('expiring objects: the workflow reads the curated zone\'s lifecycle rules, and nothing else of its lifecycle', () => {
+    expect(allowed(workflowRole).filter(([a]) => /Lifecycle/.test(a))).toEqual([['s3:GetLifecycleConfiguration', arnOf(fixture.lake.curatedBucket)]]);
+  });
+
   test('the purge function may list versions of the Iceberg stores\' buckets and delete only their tables\' files, and read only the file lists', () => {
     const role = logicalId(fixture.lake.erasure.purgeFunction.executionRole);
     const granted = allowed(role).filter(([a]) => a.startsWith('s3:'));
@@ -811,6 +873,17 @@ describe('registration', () => {
     }), /column, databaseName and tableName go into SQL between double quotes .* column 'a"b'/],
     ['a cache store without identifier', (s) => ({ kind: 'cacheKeys', name: 'cache:x', cache: onlineCache(s), resources: [onlineCache(s)] }), /identifier must be lower case letters/],
     ['an unknown kind', (s) => ({ ...cacheStore(s), kind: 'redshift' }), /kind must be one of dynamoDbItems, dynamoDbItemsByAttribute, featureGroupOnline, featureGroupRecords, icebergTable, vectorIndexDocuments, .* but 'redshift' was provided/],
+    ['an expiring store without rules', (s) => ({
+      kind: 'expiringObjects', name: 's3:x', bucket: s.lake.artifactsBucket, rules: [], expiration: Duration.days(1), noncurrentExpiration: Duration.days(1), resources: [s.lake.artifactsBucket],
+    }), /rules must name at least one lifecycle rule, each by a literal id of 1-255 characters other than white space \(unique\) with a literal, non-empty prefix, but \[\] was provided/],
+    ['an expiring store in hours', (s) => ({
+      kind: 'expiringObjects', name: 's3:x', bucket: s.lake.artifactsBucket, rules: [{ id: 'x', prefix: 'x/' }], expiration: Duration.hours(12), noncurrentExpiration: Duration.days(1),
+      resources: [s.lake.artifactsBucket],
+    }), /expiration and noncurrentExpiration must be literal whole numbers of days, at least 1 \(what a lifecycle rule states\), but 12 hours and 1 day were provided/],
+    ['an expiring store gone after the alert date', (s) => ({
+      kind: 'expiringObjects', name: 's3:x', bucket: s.lake.artifactsBucket, rules: [{ id: 'x', prefix: 'x/' }], expiration: Duration.days(20), noncurrentExpiration: Duration.days(2),
+      resources: [s.lake.artifactsBucket],
+    }), /an expiringObjects store's objects must be gone by the erasure's alert date \(erasure.alertAfter, 25 days\), but expiration \(20 days\) \+ noncurrentExpiration \(2 days\) \+ S3's lag \(4 days\) is 26 days; register them as a manual s3Objects store, or shorten the expiry/],
     ['a vector document field with a space', (s) => {
       const index = new VectorIndex(s.stack, `Vectors${++tables}`, { collectionName: `vectors${tables}`, network: s.network, encryptionKey: s.lake.encryptionKey, purpose: 'p', retention: Duration.days(30) });
       return { kind: 'vectorIndexDocuments', name: 'opensearch:x', identifier: 'user_id', index, indexName: 'x', field: 'owner id', resources: [index.collection] };

@@ -6,7 +6,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, FIND_RECORDS, matchArguments } from './sql';
-import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, RawObjectsStore, isOfflineStore, storeProblems, storeSpec } from './stores';
+import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, LIFECYCLE_LAG_DAYS, RawObjectsStore, expiryBoundDays, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
@@ -423,6 +423,13 @@ export class DataLakeErasure extends Construct {
     if (store.kind === 'rawObjects' && this.props.rawErasure === undefined) {
       problems.push('a rawObjects store needs the erasure\'s rawErasure job (DataLakeErasureProps.rawErasure), which the DataLake passes');
     }
+    const alertAfterDays = (this.props.options?.alertAfter ?? DEFAULT_ERASURE_ALERT_AFTER).toDays();
+    if (store.kind === 'expiringObjects' && problems.length === 0 && expiryBoundDays(store.expiration, store.noncurrentExpiration) > alertAfterDays) {
+      // Expiry that outlasts the alert date is no erasure in time: such objects are a manual s3Objects store.
+      problems.push(`an expiringObjects store's objects must be gone by the erasure's alert date (erasure.alertAfter, ${alertAfterDays} days), but expiration `
+        + `(${store.expiration.toDays()} days) + noncurrentExpiration (${store.noncurrentExpiration.toDays()} days) + S3's lag (${LIFECYCLE_LAG_DAYS} days) `
+        + `is ${expiryBoundDays(store.expiration, store.noncurrentExpiration)} days; register them as a manual s3Objects store, or shorten the expiry`);
+    }
     if (store.kind === 'rawObjects' && this.stores.some((s) => s.kind === 'rawObjects' && s.name !== store.name)) {
       // Two jobs rewriting the same objects at once could each write back the other's subject.
       problems.push(`a lake has one rawObjects store, and '${this.stores.find((s) => s.kind === 'rawObjects')!.name}' is registered`);
@@ -549,6 +556,10 @@ export class DataLakeErasure extends Construct {
         return;
       case 'featureGroupRecords':
         this.grantOnlineRecords(store);
+        return;
+      case 'expiringObjects':
+        // Reads the rules, never the objects.
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetLifecycleConfiguration'], resources: [store.bucket.bucketArn] }));
         return;
       default:
         // Manual stores: the workflow only records them.
@@ -857,7 +868,7 @@ export class DataLakeErasure extends Construct {
         Retry: [{ ErrorEquals: ['Athena.TooManyRequestsException', 'Athena.InternalServerException'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
       },
     });
-    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedRetention);
+    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedFileRetention);
     // the copy lives beside the request, where the eraser reads it and nothing else of the results.
     const copy = task('SaveRawObjects', 'aws-sdk:s3:copyObject', {
       'Bucket': bucket,
@@ -1028,9 +1039,14 @@ export class DataLakeErasure extends Construct {
       files: { 'S.$': '$.outcome.branch.files' },
       deadline_at: { 'S.$': '$.deadlineAt' },
     }).next(report('VerifiedPurgePending', ErasureStatus.VERIFIED));
+    // Objects erased by expiry are verified by their lifecycle rules: the record says by when they are gone.
+    const verifiedByExpiry = this.putAudit('RecordVerifiedByExpiry', ErasureStatus.VERIFIED, {
+      gone_by: { 'S.$': '$.outcome.branch.goneBy' },
+    }).next(report('VerifiedByExpiry', ErasureStatus.VERIFIED));
     erase.branch(this.byKind());
     erase.addCatch(failed, { resultPath: '$.error' });
     erase.next(new sfn.Choice(this, 'FilesToPurge')
+      .when(sfn.Condition.isPresent('$.outcome.branch.goneBy'), verifiedByExpiry)
       .when(sfn.Condition.isPresent('$.outcome.branch.files'), verifiedPurgePending)
       .otherwise(verified));
 
@@ -1093,7 +1109,7 @@ export class DataLakeErasure extends Construct {
   }
 
   private byKind(): sfn.IChainable {
-    const kind: Partial<Record<'dynamoDbItems' | 'dynamoDbItemsByAttribute' | 'featureGroupOnline' | 'featureGroupRecords' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects', sfn.IChainable>> = {
+    const kind: Partial<Record<'dynamoDbItems' | 'dynamoDbItemsByAttribute' | 'featureGroupOnline' | 'featureGroupRecords' | 'icebergTable' | 'vectorIndexDocuments' | 'cacheKeys' | 'rawObjects' | 'expiringObjects', sfn.IChainable>> = {
       dynamoDbItems: this.dynamoDbItems(),
       dynamoDbItemsByAttribute: this.dynamoDbItemsByAttribute(),
       featureGroupOnline: this.featureGroupOnline(),
@@ -1102,6 +1118,7 @@ export class DataLakeErasure extends Construct {
       vectorIndexDocuments: this.vectorIndexDocuments(),
       cacheKeys: this.cacheKeys(),
       ...(this.props.rawErasure !== undefined ? { rawObjects: this.rawObjects(this.props.rawErasure) } : {}),
+      expiringObjects: this.expiringObjects(),
     };
     const choice = new sfn.Choice(this, 'ByKind');
     for (const [name, chain] of Object.entries(kind)) {
@@ -1374,7 +1391,7 @@ export class DataLakeErasure extends Construct {
     const countBefore = this.athenaCount('CountRowsBefore', '$.before');
     const countAfter = this.athenaCount('CountRowsAfter', '$.after');
     const findFiles = this.athena('FindFiles', '$.sql.files', '$.files', { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' });
-    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedRetention);
+    // The workgroup decides where results go (<results prefix><id>.csv, expiring with curatedFileRetention);
     // the copy stays beside the request until the purge is verified.
     const saveFiles = this.sdk('SaveFiles', 'aws-sdk:s3:copyObject', {
       'Bucket': bucket,
@@ -1405,6 +1422,85 @@ export class DataLakeErasure extends Construct {
     return new sfn.Choice(this, 'TableOf')
       .when(sfn.Condition.isPresent('$.store.featureGroupName'), describe)
       .otherwise(named);
+  }
+
+  /**
+   * Objects erased by expiry: the bucket's lifecycle rules are read and each of the store's must be
+   * there, enabled, filtered by exactly its prefix, and expire current and noncurrent versions
+   * within the store's days; then every version is gone by the plan's `goneBy`. Otherwise the store
+   * fails `NotVerified` (or with S3's error when the bucket has no lifecycle configuration).
+   *
+   * JSONPath, not JSONata, so that moto runs the branch end to end. A rule counts when its
+   * `<id> <prefix>` is one of the store's `ruleKeys` and it is within the days; the store is
+   * verified when as many distinct rules count as the store names (other rules map to '-').
+   */
+  private expiringObjects(): sfn.IChainable {
+    const read = this.sdk('ReadLifecycleRules', 'aws-sdk:s3:getBucketLifecycleConfiguration', { 'Bucket.$': '$.store.bucketName' }, {
+      selector: { 'rules.$': '$.Rules' },
+      path: '$.lifecycle',
+    });
+    const each = new sfn.Map(this, 'EachLifecycleRule', {
+      itemsPath: '$.lifecycle.rules',
+      itemSelector: { rule: sfn.JsonPath.objectAt('$$.Map.Item.Value'), store: sfn.JsonPath.objectAt('$.store') },
+      resultPath: '$.lifecycle.counted',
+    });
+    const other = new sfn.Pass(this, 'OtherLifecycleRule', { result: sfn.Result.fromString('-') });
+    // S3 returns a rule's prefix in its filter, or (a rule put without a filter) beside it: each is read where it is.
+    const normalized = (id: string, prefixPath: string) => new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'key.$': `States.Format('{} {}', $.rule.ID, ${prefixPath})`,
+          'listed.$': `States.ArrayContains($.store.ruleKeys, States.Format('{} {}', $.rule.ID, ${prefixPath}))`,
+          'status.$': '$.rule.Status',
+          'days.$': '$.rule.Expiration.Days',
+          'noncurrentDays.$': '$.rule.NoncurrentVersionExpiration.NoncurrentDays',
+          'maxDays.$': '$.store.expirationDays',
+          'maxNoncurrentDays.$': '$.store.noncurrentDays',
+        },
+      },
+    });
+    const ofFilter = normalized('LifecycleRuleOfFilter', '$.rule.Filter.Prefix');
+    const ofPrefix = normalized('LifecycleRuleOfPrefix', '$.rule.Prefix');
+    // Only paths that exist are compared: a Choice fails on a missing one. A rule without both expiries is not one of ours.
+    const expires = ['$.rule.ID', '$.rule.Status', '$.rule.Expiration.Days', '$.rule.NoncurrentVersionExpiration.NoncurrentDays'].map((p) => sfn.Condition.isPresent(p));
+    const within = new sfn.Choice(this, 'LifecycleRuleWithin')
+      .when(sfn.Condition.and(
+        sfn.Condition.booleanEquals('$.listed', true),
+        sfn.Condition.stringEquals('$.status', 'Enabled'),
+        sfn.Condition.numberLessThanEqualsJsonPath('$.days', '$.maxDays'),
+        sfn.Condition.numberLessThanEqualsJsonPath('$.noncurrentDays', '$.maxNoncurrentDays'),
+      ), new sfn.Pass(this, 'LifecycleRuleCounts', { outputPath: '$.key' }))
+      .otherwise(other);
+    ofFilter.next(within);
+    ofPrefix.next(within);
+    each.itemProcessor(new sfn.Choice(this, 'LifecycleRuleShape')
+      .when(sfn.Condition.and(...expires, sfn.Condition.isPresent('$.rule.Filter.Prefix')), ofFilter)
+      .when(sfn.Condition.and(...expires, sfn.Condition.isPresent('$.rule.Prefix')), ofPrefix)
+      .otherwise(other));
+    const tally = new sfn.CustomState(this, 'TallyLifecycleRules', {
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'distinct.$': 'States.ArrayLength(States.ArrayUnique($.lifecycle.counted))',
+          'other.$': "States.ArrayContains($.lifecycle.counted, '-')",
+          'named.$': 'States.ArrayLength($.store.ruleKeys)',
+          'namedAndOther.$': 'States.MathAdd(States.ArrayLength($.store.ruleKeys), 1)',
+        },
+        ResultPath: '$.tally',
+      },
+    });
+    const verified = sfn.Condition.or(
+      sfn.Condition.and(sfn.Condition.booleanEquals('$.tally.other', false), sfn.Condition.numberEqualsJsonPath('$.tally.distinct', '$.tally.named')),
+      sfn.Condition.and(sfn.Condition.booleanEquals('$.tally.other', true), sfn.Condition.numberEqualsJsonPath('$.tally.distinct', '$.tally.namedAndOther')),
+    );
+    const gone = new sfn.CustomState(this, 'ObjectsExpire', { stateJson: { Type: 'Pass', Parameters: { 'goneBy.$': '$.store.goneBy' } } });
+    return read.next(each).next(tally).next(new sfn.Choice(this, 'LifecycleRulesVerified')
+      .when(verified, gone)
+      .otherwise(new sfn.Fail(this, 'LifecycleRulesMissing', {
+        error: 'NotVerified',
+        cause: 'A lifecycle rule of the store is missing, disabled, filtered otherwise, or expires versions later than the store\'s days',
+      })));
   }
 
   /**
@@ -1474,6 +1570,9 @@ export class DataLakeErasure extends Construct {
         return { ...spec, eraseFunctionArn: this.cacheKeysEraserFunction().functionArn };
       case 'featureGroupRecords':
         return { ...spec, eraseFunctionArn: this.onlineRecordsEraserFunction().functionArn };
+      case 'expiringObjects':
+        // Any subject's records may be among the objects: every request names one of these.
+        return { ...spec, identifiers: this.identifiers() };
       default:
         return spec;
     }

@@ -279,7 +279,53 @@ export interface CacheKeysStore extends StoreBase {
   readonly cache: IErasableCache;
 }
 
-/** Not automated yet: objects (and their noncurrent versions) of a bucket prefix that hold a subject's data among others'. */
+/**
+ * S3 acts on a lifecycle rule asynchronously: each of its two steps (the current version's expiry,
+ * then the noncurrent version's) waits for the next midnight UTC after its due date, a day at most,
+ * and S3 removes what is due within a day or two after. This many days beyond the rules' own days
+ * bound when the last version is gone.
+ */
+export const LIFECYCLE_LAG_DAYS = 4;
+
+/** A lifecycle rule of a bucket that expires the objects under a prefix. */
+export interface ExpiryRule {
+  /** The rule's id, as the bucket's lifecycle configuration names it. */
+  readonly id: string;
+  /** The key prefix the rule covers (its filter's prefix, and nothing else: a tag or size filter would leave objects out). */
+  readonly prefix: string;
+}
+
+/**
+ * Automated: objects of a bucket that hold subjects' records among others' (query results, endpoint
+ * data capture), erased by expiry: lifecycle rules remove every version of each object within a
+ * bound that the erasure's alert date covers ({@link expiryBoundDays}). For each request the
+ * workflow reads the bucket's lifecycle configuration and verifies that each rule is there, is
+ * enabled, covers exactly its prefix and expires current and noncurrent versions within the
+ * store's days; the audit record says by when the objects are gone (`gone_by`). A rule missing,
+ * disabled or longer fails the store (`NotVerified`).
+ */
+export interface ExpiringObjectsStore extends StoreBase {
+  readonly kind: 'expiringObjects';
+  /** None: the objects may hold any subject, so the store is requested with every identifier the lake's stores are keyed by. */
+  readonly identifier?: never;
+  readonly bucket: s3.IBucket;
+  /** The rules that expire the objects, one per prefix. */
+  readonly rules: readonly ExpiryRule[];
+  /** The longest current-version expiry a rule may have (`Expiration.Days`): whole days. */
+  readonly expiration: Duration;
+  /** The longest noncurrent-version expiry a rule may have (`NoncurrentVersionExpiration.NoncurrentDays`): whole days. */
+  readonly noncurrentExpiration: Duration;
+}
+
+/**
+ * Within how many days of a request every version of an expiring store's objects is gone: the two
+ * expiries and S3's lag ({@link LIFECYCLE_LAG_DAYS}).
+ */
+export function expiryBoundDays(expiration: Duration, noncurrentExpiration: Duration): number {
+  return expiration.toDays() + noncurrentExpiration.toDays() + LIFECYCLE_LAG_DAYS;
+}
+
+/** Not automated: objects (and their noncurrent versions) of a bucket prefix that hold a subject's data among others'. */
 export interface S3ObjectsStore extends StoreBase {
   readonly kind: 's3Objects';
   /** @default - any identifier */
@@ -301,11 +347,12 @@ export type ErasableStore =
   | FeatureGroupRecordsStore
   | CacheKeysStore
   | S3ObjectsStore
+  | ExpiringObjectsStore
   | RawObjectsStore;
 
 /** The kinds of store the erasure workflow deletes from and verifies. */
 export const AUTOMATED_KINDS: readonly ErasableStore['kind'][] = [
-  'dynamoDbItems', 'dynamoDbItemsByAttribute', 'featureGroupOnline', 'featureGroupRecords', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects',
+  'dynamoDbItems', 'dynamoDbItemsByAttribute', 'featureGroupOnline', 'featureGroupRecords', 'icebergTable', 'vectorIndexDocuments', 'cacheKeys', 'rawObjects', 'expiringObjects',
 ];
 /** The kinds of store the erasure workflow reports as `manual` in every request's audit. */
 export const MANUAL_KINDS: readonly ErasableStore['kind'][] = ['s3Objects'];
@@ -399,6 +446,18 @@ export function storeSpec(store: ErasableStore): Record<string, unknown> {
       return { ...base, host: store.cache.primaryEndpointAddress, port: store.cache.port, authSecretArn: store.cache.authToken.secretArn };
     case 'rawObjects':
       return { ...base, bucketName: store.bucket.bucketName, identifiers: rawIdentifiers(store), config: rawErasureConfig(store) };
+    case 'expiringObjects':
+      // The workflow adds the identifiers (every one of the lake's); these are what it verifies.
+      return {
+        ...base,
+        bucketName: store.bucket.bucketName,
+        rules: store.rules.map((r) => ({ id: r.id, prefix: r.prefix })),
+        // What the workflow compares each rule of the bucket with: an id has no space, so the first one ends it.
+        ruleKeys: store.rules.map((r) => `${r.id} ${r.prefix}`),
+        expirationDays: store.expiration.toDays(),
+        noncurrentDays: store.noncurrentExpiration.toDays(),
+        goneWithinDays: expiryBoundDays(store.expiration, store.noncurrentExpiration),
+      };
     default:
       return { ...base, location: manualLocation(store), reason: store.reason };
   }
@@ -430,6 +489,17 @@ const INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 export const MAX_LATE_WRITES = Duration.days(10);
 /** The shortest reason for a manual store that a reviewer can be expected to accept. */
 export const MIN_MANUAL_REASON_LENGTH = 40;
+
+/** S3 lifecycle rule ids (up to 255 characters), without white space: the workflow's rule keys are `<id> <prefix>`. */
+const RULE_ID = /^\S{1,255}$/;
+
+function wholeDays(d: Duration): boolean {
+  if (Token.isUnresolved(d.toSeconds())) {
+    return false;
+  }
+  const days = d.toDays({ integral: false });
+  return Number.isInteger(days) && days >= 1;
+}
 
 function literal(value: string | undefined): value is string {
   return value !== undefined && !Token.isUnresolved(value);
@@ -476,7 +546,7 @@ const STORE_RULES: readonly PropRule<ErasableStore>[] = [
     message: (s) => `name must be 1-200 letters, digits or . _ : / - and a literal (it keys audit records), but '${s.name}' was provided`,
   },
   {
-    condition: (s) => s.kind !== 'rawObjects' && (isAutomated(s) || s.identifier !== undefined) && !(s.identifier !== undefined && IDENTIFIER.test(s.identifier)),
+    condition: (s) => s.kind !== 'rawObjects' && s.kind !== 'expiringObjects' && (isAutomated(s) || s.identifier !== undefined) && !(s.identifier !== undefined && IDENTIFIER.test(s.identifier)),
     message: (s) => `identifier must be lower case letters, digits and underscores, starting with a letter (a key of a request's subjectIds), but '${s.identifier}' was provided`,
   },
   {
@@ -542,6 +612,19 @@ const STORE_RULES: readonly PropRule<ErasableStore>[] = [
       && (s.lateWritesWithin.toSeconds() < 60 || s.lateWritesWithin.toSeconds() > MAX_LATE_WRITES.toSeconds()),
     message: (s) => `lateWritesWithin must be from 1 minute to ${MAX_LATE_WRITES.toDays()} days (the second sweep waits that long before the request's `
       + `alert date), but ${s.lateWritesWithin!.toSeconds()} seconds was provided`,
+  },
+  {
+    condition: (s) => s.kind === 'expiringObjects' && (s.rules.length === 0 || s.rules.some((r) => !literal(r.id) || !RULE_ID.test(r.id) || !literal(r.prefix) || r.prefix === '')
+      || new Set(s.rules.map((r) => r.id)).size !== s.rules.length),
+    message: (s) => `rules must name at least one lifecycle rule, each by a literal id of 1-255 characters other than white space (unique) with a literal, non-empty prefix, but ${
+      s.kind === 'expiringObjects' ? JSON.stringify(s.rules) : ''} was provided`,
+  },
+  {
+    condition: (s) => s.kind === 'expiringObjects' && [s.expiration, s.noncurrentExpiration].some((d) => !wholeDays(d)),
+    message: (s) => (s.kind === 'expiringObjects'
+      ? `expiration and noncurrentExpiration must be literal whole numbers of days, at least 1 (what a lifecycle rule states), but ${
+        s.expiration.toHumanString()} and ${s.noncurrentExpiration.toHumanString()} were provided`
+      : ''),
   },
   {
     condition: (s) => MANUAL_KINDS.includes(s.kind) && String((s as ManualStore).reason ?? '').trim().length < MIN_MANUAL_REASON_LENGTH,

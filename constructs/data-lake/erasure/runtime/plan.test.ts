@@ -39,6 +39,14 @@ describe('plan', () => {
     expect(other.targets[0].pseudonym).toBeUndefined();
   });
 
+  test('a store erased by expiry is requested by any identifier and gone within its days of now, not of the receipt', () => {
+    const expiring: StoreSpec = { name: 's3:curated-files', kind: 'expiringObjects', automated: true, identifiers: ['owner_id', 'user_id'], goneWithinDays: 19 };
+    const output = plan({ ...input({ user_id: ALICE }, { receivedAt: '2025-02-20T00:00:00.000Z' }), registry: { stores: [expiring, ...STORES.slice(1)] } }, NOW, SETTINGS);
+    expect(output.targets[0]).toMatchObject({ pseudonym: ALICE, goneBy: new Date(NOW.getTime() + 19 * 86_400_000).toISOString() });
+    // Other kinds get no such date.
+    expect(output.targets.slice(1).map((t) => t.goneBy)).toEqual([undefined, undefined, undefined]);
+  });
+
   test('keeps the hash of the request id, the receipt, the alert date and the audit expiry', () => {
     const output = plan(input({ user_id: ALICE }, { receivedAt: '2025-02-20T00:00:00.000Z' }), NOW, SETTINGS);
     expect(output.requestHash).toBe(createHash('sha256').update('GDPR-2025-0042').digest('hex'));

@@ -38,8 +38,11 @@ export interface PlanInput {
   readonly registry: { readonly stores: readonly StoreSpec[] };
 }
 
-/** A store paired with the subject's pseudonym for its identifier (absent: the request names no such identifier). */
-export type Target = StoreSpec & { readonly pseudonym?: string };
+/**
+ * A store paired with the subject's pseudonym for its identifier (absent: the request names no such
+ * identifier); a store erased by expiry (`goneWithinDays`) also with the time by which it is gone.
+ */
+export type Target = StoreSpec & { readonly pseudonym?: string; readonly goneBy?: string };
 
 export interface PlanOutput {
   /** SHA-256 (hex) of the request id: the audit records' partition key. */
@@ -157,7 +160,9 @@ export function plan(input: PlanInput, now: Date, settings: PlanSettings): PlanO
     // the request from the request object the workflow saves).
     const keys = store.identifier !== undefined ? [store.identifier] : Array.isArray(store.identifiers) ? store.identifiers as string[] : [];
     const pseudonym = keys.map((key) => pseudonyms.get(key)).find((p) => p !== undefined);
-    return pseudonym !== undefined && store.automated ? { ...store, pseudonym } : { ...store };
+    // A store erased by expiry is gone within its days of now, whatever the receipt date: its audit record says by when.
+    const goneBy = typeof store.goneWithinDays === 'number' ? { goneBy: new Date(now.getTime() + store.goneWithinDays * DAY_MS).toISOString() } : {};
+    return pseudonym !== undefined && store.automated ? { ...store, pseudonym, ...goneBy } : { ...store, ...goneBy };
   });
   return {
     requestHash: requestHash(requestId),
