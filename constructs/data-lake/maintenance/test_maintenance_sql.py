@@ -11,7 +11,9 @@ stored on the table, as Athena does, and Athena's defaults where the table has n
 ALTER TABLE (backticks), DELETE and the count (double quotes, a timestamp literal minus a day
 interval) run as they are. What is checked is what the retention must achieve: after the
 maintenance, rows past the retention (and rows an erasure deleted) are gone from the current
-snapshot and from every data file a snapshot still references, and their old files are deleted.
+snapshot and from every data file a snapshot still references, and their old files are deleted;
+and what an erased pseudonym leaves in the table's other files (the bounds a manifest keeps, read
+with every file of the table by ``iceberg_files``), until when.
 
 Needs pyspark (requirements-dev.txt) and the Iceberg runtime jar, which scripts/setup-local.sh
 downloads into .cache/jars/ (npm test runs it first).
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from athena_on_spark import ident, run_on_spark
+from iceberg_files import files_holding
 from spark_iceberg import iceberg_session
 from workflow_sql import states_format, synthesis_child
 
@@ -297,3 +300,83 @@ def test_with_athenas_rewrite_thresholds_an_erased_row_would_stay_on_disk(spark,
             run.execute()
         assert spark.sql(f"SELECT count(*) FROM {table} WHERE owner = '{ALICE}'").collect()[0][0] == 0
         assert reachable_rows(spark, table, f"owner = '{ALICE}'") == (0 if thresholds_set else 1), name
+
+
+# Two erased subjects whose pseudonyms are their data file's lowest and highest values (its lower
+# and upper bounds for the column), and one who stays.
+LOWEST = "0a1b2c3d4e5f6071" + "8293a4b5c6d7e8f900112233445566778899aabbccddeeff"
+HIGHEST = "f1e2d3c4b5a69788" + "796a5b4c3d2e1f0f00112233445566778899aabbccddeeff"
+KEPT = "7e" + "5d" * 31
+
+
+def current_manifests(spark, table: str) -> set[str]:
+    return {Path(r[0]).name for r in spark.sql(f"SELECT path FROM {table}.manifests").collect()}
+
+
+def test_an_erased_pseudonyms_prefix_stays_in_a_manifest_until_the_optimize_snapshot_expires(spark, workflow):
+    """What the maintenance leaves of erased subjects in the table's files, every file read (data
+    and delete files, manifests, manifest lists, metadata JSON: iceberg_files.py). A manifest keeps
+    each data file's lower and upper column values, strings truncated to 16 characters (an upper
+    bound's 16th one incremented, so it keeps 15 of the pseudonym's). OPTIMIZE's commit writes a
+    manifest that lists the rewritten file as DELETED, with its bounds. That manifest belongs to the
+    OPTIMIZE snapshot, which stays the current one until the table's next commit, so no VACUUM
+    removes it before; the next commit (an anonymization INSERT, a later OPTIMIZE) leaves it out,
+    and the first VACUUM once the OPTIMIZE snapshot is older than the snapshot age deletes it. No
+    statement of the maintenance is sure to commit on a table with nothing to rewrite, so a table
+    nobody writes keeps it: the bound is the table's next commit."""
+    db, name = "maintenance_lake", "bounds"
+    table = f"{db}.{name}"
+    low, high = LOWEST[:16], HIGHEST[:15]  # what the bounds keep
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {db}")
+    create(spark, table, "item_id string, owner string", [("i1", LOWEST), ("i2", KEPT), ("i3", HIGHEST), ("i4", KEPT)])
+    # The search finds them: the pseudonyms in the data file, their prefixes in its manifest too.
+    assert len(files_holding(spark, table, LOWEST)) == len(files_holding(spark, table, HIGHEST)) == 1
+    for prefix in (low, high):
+        holding = files_holding(spark, table, prefix)
+        assert len(holding) == 2 and sum(1 for f in holding if f.endswith("-m0.avro")) == 1, holding
+
+    # Two erasures' DELETEs, then the daily run at once and the run after the snapshot age (5 days).
+    for pseudonym in (LOWEST, HIGHEST):
+        spark.sql(f'DELETE FROM "{db}"."{name}" WHERE "owner" = \'{pseudonym}\'')
+    items = table_of(workflow, "dataset:items")  # exempt: ALTER, OPTIMIZE and VACUUM only
+    later = datetime.now(timezone.utc) + timedelta(days=5, minutes=1)
+    Run(spark, workflow, items, db, name, datetime.now(timezone.utc)).execute()
+    Run(spark, workflow, items, db, name, later).execute()
+
+    # No file holds a pseudonym: the data file that held them is deleted, the delete files hold a
+    # file name and positions. Their prefixes are in exactly one file: the OPTIMIZE's manifest, in
+    # the current (and only) snapshot, listing the deleted data file with its bounds.
+    assert files_holding(spark, table, LOWEST) == files_holding(spark, table, HIGHEST) == set()
+    holding = files_holding(spark, table, low)
+    assert len(holding) == 1 and files_holding(spark, table, high) == holding, holding
+    manifest = Path(next(iter(holding))).name
+    assert "-m" in manifest and manifest.endswith(".avro") and not manifest.startswith("snap-")
+    snapshots = spark.sql(f"SELECT operation FROM {table}.snapshots").collect()
+    assert [s[0] for s in snapshots] == ["replace"]
+    assert manifest in current_manifests(spark, table)
+    entries = spark.sql(
+        f"SELECT status, data_file.lower_bounds[2], data_file.upper_bounds[2] FROM {table}.all_entries "
+        "WHERE data_file.content = 0 AND status = 2"
+    ).collect()
+    assert [(e[0], bytes(e[1]).decode(), bytes(e[2]).decode()) for e in entries] == [
+        (2, low, high + chr(ord(HIGHEST[15]) + 1))  # DELETED; the upper bound's last character incremented
+    ]
+    # The other subject's rows are intact, and the search finds them where they stay.
+    assert sorted(r[0] for r in spark.sql(f"SELECT item_id FROM {table}").collect()) == ["i2", "i4"]
+    assert any(f.endswith(".parquet") for f in files_holding(spark, table, KEPT))
+
+    # The next commit (an anonymization INSERT) leaves that manifest out of the current snapshot;
+    # the OPTIMIZE snapshot still references it, so the file stays until a VACUUM expires it ...
+    spark.sql(f"INSERT INTO \"{db}\".\"{name}\" VALUES ('i5', '{KEPT}')")
+    assert manifest not in current_manifests(spark, table)
+    assert files_holding(spark, table, low) == holding
+    # ... the next run: the OPTIMIZE snapshot is older than the snapshot age and no longer current.
+    Run(spark, workflow, items, db, name, later).execute()
+    for gone in (LOWEST, HIGHEST, low, high):
+        assert files_holding(spark, table, gone) == set(), gone
+    assert sorted(tuple(r) for r in spark.sql(f"SELECT item_id, owner FROM {table}").collect()) == [
+        ("i2", KEPT),
+        ("i4", KEPT),
+        ("i5", KEPT),
+    ]
+    assert any(f.endswith(".parquet") for f in files_holding(spark, table, KEPT))
