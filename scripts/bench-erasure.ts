@@ -1,9 +1,10 @@
 /**
  * `npm run bench:erasure`: records/s per core of the raw eraser's record filtering and rewrite
  * (constructs/data-lake/runtime/bench_erase_raw.py), written into the `## Raw erasure` section of
- * docs/benchmarks.md with what the figures mean for one erasure of the busiest blueprint's raw
- * zone: every object of its lookback, and of the whole zone through lineage, on one instance and on
- * the instances its lake sizes (lib/sizing's sizeRawErasure), within their maximum runtime.
+ * docs/benchmarks.md with what the figures mean for one erasure of the news feed's raw zone (the
+ * benchmark's rows are its impressions): every object of its lookback, and of the whole zone through
+ * lineage, on one instance and on the instances its lake sizes (lib/sizing's sizeRawErasure, from
+ * every raw dataset with a subject field, as newsFeedVolumes states them), within their maximum runtime.
  *
  * Options: --records=N (500,000), --objects=N (50), --workers=N (2, the machine's cores at most).
  */
@@ -12,9 +13,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import { writeBenchmarkSection } from './benchmarks-doc';
-import { NEWS_FEED_FIGURES } from '../blueprints/news-feed/figures';
+import { NEWS_FEED_FIGURES, newsFeedVolumes } from '../blueprints/news-feed/figures';
 import { DEFAULT_ANONYMIZATION_INSTANCE_TYPE, DEFAULT_ANONYMIZATION_MAX_RUNTIME, DEFAULT_RAW_RETENTION, rawErasureLookback } from '../constructs/data-lake';
-import { RAW_ERASURE_RECORDS_PER_CORE_SECOND, dailyVolume, instanceVcpus, sizeRawErasure } from '../lib/sizing';
+import { DEFAULT_PEAK_TO_AVERAGE, RAW_ERASURE_RECORDS_PER_CORE_SECOND, RawErasureDataset, instanceVcpus, sizeRawErasure } from '../lib/sizing';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -40,12 +41,15 @@ export interface Result {
   moto: Path & { rewritten: number };
 }
 
-/** What one raw-zone erasure of a blueprint reads: the busiest stated dataset volume, and the eraser's job. */
+/** What one raw-zone erasure of a blueprint reads: its raw datasets with a subject field and their stated volumes, and the eraser's job. */
 interface Workload {
   blueprint: string;
-  dataset: string;
+  /** Every raw dataset with a subject field, with its rows per day: what the lake sizes the eraser from. */
+  datasets: readonly RawErasureDataset[];
+  /** Their sum. */
   rowsPerDay: number;
-  peakToAverage: number;
+  /** Rows a day if each dataset ran at its peak rate all day (each one's rows × its peak-to-average). */
+  peakRowsPerDay: number;
   lookback: Duration;
   /** How long the raw zone keeps objects: what lineage may name. */
   rawRetention: Duration;
@@ -64,25 +68,23 @@ function option(name: string, fallback: number): number {
 }
 
 /**
- * The news feed's impressions: of the ten blueprints, the only datasets that state a volume
- * (DatasetVolume), computed as its stack does; its lake keeps the defaults (hourly windows, the
- * default instance type and runtime), which set the lookback and, with the volume, size the eraser
- * as its DataLake does.
+ * The news feed's raw datasets with a subject field (its impressions, the posts' snapshots, its
+ * request path's log), with the volumes its stack states (newsFeedVolumes of its figures); its lake
+ * keeps the defaults (hourly windows, the default instance type and runtime), which set the lookback
+ * and, with the volumes, size the eraser as its DataLake does.
  */
 function newsFeedWorkload(): Workload {
-  const a = NEWS_FEED_FIGURES.assumptions;
+  const { rawDatasets } = newsFeedVolumes(NEWS_FEED_FIGURES);
   const instanceType = DEFAULT_ANONYMIZATION_INSTANCE_TYPE;
-  const rowsPerDay = dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed);
   const lookback = rawErasureLookback(Duration.hours(1), DEFAULT_ANONYMIZATION_MAX_RUNTIME);
   const eraser = sizeRawErasure({
-    datasets: [{ name: 'feed_impressions', rowsPerDay, peakToAverage: a.peakToAverage }], datasetsWithoutVolume: ['posts'],
-    retention: DEFAULT_RAW_RETENTION, instanceType, minRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME, lookback,
+    datasets: rawDatasets, retention: DEFAULT_RAW_RETENTION, instanceType, minRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME, lookback,
   });
   return {
     blueprint: 'news-feed',
-    dataset: 'feed_impressions',
-    rowsPerDay,
-    peakToAverage: a.peakToAverage,
+    datasets: rawDatasets,
+    rowsPerDay: rawDatasets.reduce((sum, d) => sum + d.rowsPerDay, 0),
+    peakRowsPerDay: rawDatasets.reduce((sum, d) => sum + d.rowsPerDay * (d.peakToAverage ?? DEFAULT_PEAK_TO_AVERAGE), 0),
     lookback,
     rawRetention: DEFAULT_RAW_RETENTION,
     instanceType,
@@ -139,7 +141,9 @@ export function rawErasureSection(r: Result, machine: Machine): string {
   const m = (v: number) => (v >= 1e9 ? `${+(v / 1e9).toFixed(2)}B` : `${+(v / 1e6).toFixed(1)}M`);
   const hours = w.lookback.toMinutes() / 60;
   const rowsAverage = w.rowsPerDay * hours / 24;
-  const rowsPeak = rowsAverage * w.peakToAverage;
+  // Each dataset at its own peak rate: the sum of their rows × peak-to-average, as sizeRawErasure's lookback case.
+  const rowsPeak = w.peakRowsPerDay * hours / 24;
+  const ratios = [...new Set(w.datasets.map((d) => d.peakToAverage ?? DEFAULT_PEAK_TO_AVERAGE))];
   const physical = w.vcpus / 2;
   const minutes = (rows: number, perCore: number, cores: number) => rows / (perCore * cores) / 60;
   const scan = r.scan.recordsPerCpuSecond!;
@@ -147,7 +151,7 @@ export function rawErasureSection(r: Result, machine: Machine): string {
   // From likely to unlucky: the average or the busiest hours' records; the vCPUs as cores or only the
   // physical cores; the subject's records in a few objects (scanned) or in every one (rewritten).
   const average = `${m(rowsAverage)} records (the average rate)`;
-  const busiest = `${m(rowsPeak)} records (${w.peakToAverage}× the average rate throughout)`;
+  const busiest = `${m(rowsPeak)} records (${ratios.length === 1 ? `${ratios[0]}×` : 'each dataset at its peak-to-average,'} the average rate throughout)`;
   const someObjects = 'a user: their records in a few objects, the rest scanned';
   const everyObject = 'an author shown in every feed: every object rewritten';
   const cases = [
@@ -185,10 +189,16 @@ export function rawErasureSection(r: Result, machine: Machine): string {
     `What it means for one erasure. The raw eraser reads every object that a dataset with a subject field received in its lookback, one object at a time: `
       + `\`rawErasureLookback\` = 2 hourly windows + 20 min lag + the ${w.anonymizationMaxRuntime.toHumanString()} maximum runtime of an anonymization run + 1 h = ${Math.floor(hours)} h ${Math.round((hours % 1) * 60)} min `
       + `with the lake's defaults, before the time the subject's lineage was found (and the few minutes after it, until the job lists the day folders). `
-      + `The busiest blueprint is ${w.blueprint}: \`${w.dataset}\` is the only dataset whose volume a blueprint states, `
-      + `${m(w.rowsPerDay)} rows a day (peak-to-average ${w.peakToAverage}), so ${m(w.rowsPerDay)} × ${+hours.toFixed(2)} h / 24 h = ${m(rowsAverage)} rows in the lookback on average. `
+      + `The blueprint here is ${w.blueprint}: the benchmark's rows are its impressions. Each of its raw datasets with a subject field states its volume `
+      + `(\`newsFeedVolumes\` in blueprints/${w.blueprint}/figures.ts, from which its stack declares them): `
+      + `${w.datasets.map((d) => `\`${d.name}\` ${m(d.rowsPerDay)}`).join(', ')} rows a day, ${m(w.rowsPerDay)} in all `
+      + `(peak-to-average ${ratios.join(', ')}), so ${m(w.rowsPerDay)} × ${+hours.toFixed(2)} h / 24 h = ${m(rowsAverage)} rows in the lookback on average; `
+      + 'the rate measured on the impressions\' rows is taken for every dataset, as the lake\'s sizing takes it. '
       + `The eraser runs on ${w.instanceType} (DEFAULT_ANONYMIZATION_INSTANCE_TYPE: ${w.vcpus} vCPUs, so ${w.vcpus} worker processes, ${physical} physical cores). `
-      + `The lake sizes it from this benchmark's rewrite rate, rounded down (RAW_ERASURE_RECORDS_PER_CORE_SECOND, ${n(RAW_ERASURE_RECORDS_PER_CORE_SECOND)}; lib/sizing \`sizeRawErasure\`): `
+      + (rewrite >= RAW_ERASURE_RECORDS_PER_CORE_SECOND
+        ? `The lake sizes it from this benchmark's rewrite rate, rounded down (RAW_ERASURE_RECORDS_PER_CORE_SECOND, ${n(RAW_ERASURE_RECORDS_PER_CORE_SECOND)}; lib/sizing \`sizeRawErasure\`): `
+        : `The lake sizes it from this benchmark's rewrite rate as measured when the constant was set, rounded down (RAW_ERASURE_RECORDS_PER_CORE_SECOND, ${n(RAW_ERASURE_RECORDS_PER_CORE_SECOND)}, `
+          + `above this run's ${n(rewrite)} on a machine loaded as above; lib/sizing \`sizeRawErasure\`): `)
       + `per physical core, the worst case, the whole raw zone through lineage, within a day, so ${w.instanceCount} instances that share the objects, and twice that time as the maximum runtime, `
       + `${w.maxRuntime.toHours()} hours. The table's times use the measured rate; on ${w.instanceCount} instances, each with a share of the objects, one instance's divided by ${w.instanceCount}:`,
     '',
@@ -199,8 +209,8 @@ export function rawErasureSection(r: Result, machine: Machine): string {
     `S3 is not in the CPU time. The main process reads the objects one after another while the workers filter the ones before, so the reads overlap it: `
       + `${(gzipBytesPerRecord).toFixed(0)} B of gzip per record here, ${gb(rowsAverage).toFixed(0)}-${gb(rowsPeak).toFixed(0)} GB for the lookback's cases above, `
       + `${s3Minutes(rowsAverage, 100).toFixed(0)}-${s3Minutes(rowsPeak, 50).toFixed(0)} min at 100-50 MB/s on one connection (an assumption, not measured here); `
-      + 'a rewritten object is put back as large, and its older versions deleted, in the same process; each instance reads and writes its own share. '
-      + 'The lookback also holds the other datasets with a subject field (the news feed\'s `posts`), whose volume no figure states.',
+      + 'a rewritten object is put back as large, and its older versions deleted, in the same process; each instance reads and writes its own share '
+      + '(the impressions\' bytes per record taken for every dataset).',
     '',
     verdict(cases, lineage, w),
     '',

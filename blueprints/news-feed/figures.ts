@@ -1,6 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import { AbTestFigures, BlueprintFigures, checkAbTestFigures } from '../../lib/app';
-import { checkFigures, positiveDuration, positiveNumber, wholeAtLeast } from '../../lib/sizing';
+import {
+  Rate, RawErasureDataset, ServingLogVolume, checkFigures, dailyVolume, peakRate, positiveDuration, positiveNumber, sizeServingLog, wholeAtLeast,
+} from '../../lib/sizing';
+
+/** The request path's name: its log datasets in the lake are `nf_impressions` and `nf_outcomes`. */
+export const NF_SERVING_NAME = 'nf';
 
 /** What chapter 10 states about scale. */
 export interface NewsFeedChapterFigures {
@@ -89,4 +94,41 @@ export function checkNewsFeedFigures(figures: NewsFeedFigures, who: string): voi
     positiveNumber('averageEventBytes'), positiveNumber('cachedBytesPerUser'), wholeAtLeast('cacheReadsPerFeedRequest', 1),
   ]);
   checkAbTestFigures(`${who}.assumptions.abTest`, figures.assumptions.abTest);
+}
+
+/** The news feed's traffic and the daily rows of its raw datasets that hold a subject, from its figures. */
+export interface NewsFeedVolumes {
+  /** Feed requests (dailyActiveUsers × feedRefreshesPerUserPerDay): the request path's and the endpoint's traffic. */
+  readonly feedRequests: Rate;
+  /** Impression events a day (feed requests × postsShownPerFeed): the backend's `feed_impressions`. */
+  readonly impressionsPerDay: number;
+  /** The request path's log at that traffic, a line per post shown and an outcome per impression (lib/sizing's sizeServingLog, as ServingPath computes it). */
+  readonly servingLog: ServingLogVolume;
+  /** Every raw dataset with a subject field and its daily rows: what sizes the lake's raw eraser. */
+  readonly rawDatasets: readonly RawErasureDataset[];
+}
+
+/**
+ * The volumes the stack states, computed once: its datasets and request path are declared with
+ * them, and `npm run bench:erasure` sizes the raw eraser from the same `rawDatasets`. The request
+ * path's log is ServingPath's own sizeServingLog of the path's peak QPS and maxItems (the stack
+ * passes `feedRequests.peakPerSecond` and `postsShownPerFeed`), with the default outcome per impression.
+ */
+export function newsFeedVolumes(figures: NewsFeedFigures, who = 'NEWS_FEED_FIGURES'): NewsFeedVolumes {
+  const a = figures.assumptions;
+  const feedRequests = peakRate({ perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay, who), peakToAverage: a.peakToAverage }, 'feed requests', who);
+  const impressionsPerDay = dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who);
+  const servingLog = sizeServingLog({ peakQps: feedRequests.peakPerSecond, peakToAverage: a.peakToAverage, itemsPerRequest: a.postsShownPerFeed }, who);
+  const peakToAverage = a.peakToAverage;
+  return {
+    feedRequests,
+    impressionsPerDay,
+    servingLog,
+    rawDatasets: [
+      { name: 'feed_impressions', rowsPerDay: impressionsPerDay, peakToAverage },
+      { name: 'posts', rowsPerDay: a.postSnapshotRowsPerDay, peakToAverage },
+      { name: `${NF_SERVING_NAME}_impressions`, rowsPerDay: servingLog.impressionsPerDay, peakToAverage },
+      { name: `${NF_SERVING_NAME}_outcomes`, rowsPerDay: servingLog.outcomesPerDay, peakToAverage },
+    ],
+  };
 }

@@ -1,8 +1,9 @@
-import { App } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { NEWS_FEED, NEWS_FEED_FIGURES, NewsFeedStack } from '.';
+import { NEWS_FEED, NEWS_FEED_FIGURES, NewsFeedStack, newsFeedVolumes } from '.';
+import { DEFAULT_ANONYMIZATION_INSTANCE_TYPE, DEFAULT_ANONYMIZATION_MAX_RUNTIME, DEFAULT_RAW_RETENTION, rawErasureLookback } from '../../constructs/data-lake';
 import { FIGURES_METADATA, SIZING_RECORD_METADATA } from '../../lib/app';
-import { dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeStream } from '../../lib/sizing';
+import { SIZING_METADATA, dailyVolume, peakRate, sizeCache, sizeEndpoint, sizeRawErasure, sizeStream } from '../../lib/sizing';
 import { expectPrivateServingApi, releaseSettings, servingPipeline, synthBlueprint } from '../../test/support/blueprint';
 
 const s = synthBlueprint(NEWS_FEED);
@@ -91,6 +92,21 @@ test('records its figures and sizing in the template metadata', () => {
   expect(metadata[FIGURES_METADATA].chapter.latencyBudget).toBe('200 millis');
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toHaveLength(8);
   expect(Object.keys(metadata[SIZING_RECORD_METADATA])).toContain('serving path');
+});
+
+test('the raw eraser is sized from newsFeedVolumes\' raw datasets, as npm run bench:erasure sizes it: 21 instances, 46 h', () => {
+  const { rawDatasets } = newsFeedVolumes(NEWS_FEED_FIGURES);
+  // The lake keeps the defaults: hourly windows, ml.m5.xlarge, 2 h anonymization runtime, 30 days of raw objects.
+  const eraser = sizeRawErasure({
+    datasets: rawDatasets, retention: DEFAULT_RAW_RETENTION, instanceType: DEFAULT_ANONYMIZATION_INSTANCE_TYPE, minRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME,
+    lookback: rawErasureLookback(Duration.hours(1), DEFAULT_ANONYMIZATION_MAX_RUNTIME),
+  });
+  // By hand: 1B + 120M + 1B + 1B = 3.12B rows a day × 30 days = 93.6B / (27,000 × 2 cores × 86,400 s) = 20.06 → 21; 2 × 22.93 h → 46 h.
+  expect([eraser.instanceCount, eraser.maxRuntime.toHours()]).toEqual([21, 46]);
+  const sized = Object.values(s.template.toJSON().Resources as Record<string, { Metadata?: Record<string, unknown> }>)
+    .map((r) => r.Metadata?.[SIZING_METADATA] as string[] | undefined)
+    .filter((lines) => lines?.[0]?.startsWith('raw rows per day of the datasets the eraser reads'));
+  expect(sized).toEqual([eraser.explanation]);
 });
 
 test('invalid figures fail synth naming the figure', () => {

@@ -5,7 +5,7 @@ import {
   AFFINITY_FEATURES, ENGAGEMENT_FEATURES, NEWS_FEED_HEADS, POST_FEATURES, POST_GROUP_FEATURES, SCALAR_FEATURES, USER_AUTHOR_AFFINITY_FEATURES,
   USER_ENGAGEMENT_FEATURES, addNewsFeedDatasets,
 } from './datasets';
-import { NEWS_FEED_FIGURES, NewsFeedFigures, checkNewsFeedFigures } from './figures';
+import { NEWS_FEED_FIGURES, NF_SERVING_NAME, NewsFeedFigures, checkNewsFeedFigures, newsFeedVolumes } from './figures';
 import { Alerting } from '../../constructs/alerting';
 import { ColumnAction, ColumnClassification, DataLake, Generalization } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
@@ -52,11 +52,10 @@ export class NewsFeedStack extends Stack {
     const a = figures.assumptions;
 
     // Sizing from the figures: feed requests, impression and interaction events, the streams and the cache.
-    const feedRequests = peakRate(
-      { perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay, who), peakToAverage: a.peakToAverage }, 'feed requests', who);
-    const impressions = peakRate(
-      { perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who), peakToAverage: a.peakToAverage },
-      'impression events', who);
+    // The volumes (feed requests, impressions, the raw datasets' rows) as newsFeedVolumes computes them: `npm run bench:erasure` reads the same.
+    const volumes = newsFeedVolumes(figures, who);
+    const feedRequests = volumes.feedRequests;
+    const impressions = peakRate({ perDay: volumes.impressionsPerDay, peakToAverage: a.peakToAverage }, 'impression events', who);
     const interactions = peakRate(
       { perDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed * a.interactionPercent / 100, who), peakToAverage: a.peakToAverage },
       'interaction events', who);
@@ -72,8 +71,7 @@ export class NewsFeedStack extends Stack {
 
     // Data: impressions as the feed service logged them (features at ranking time + outcomes), and posts.
     const { impressionsDataset, posts } = addNewsFeedDatasets(lake, {
-      impressionsPerDay: dailyVolume(a.dailyActiveUsers, a.feedRefreshesPerUserPerDay * a.postsShownPerFeed, who), peakToAverage: a.peakToAverage,
-      postSnapshotRowsPerDay: a.postSnapshotRowsPerDay,
+      impressionsPerDay: volumes.impressionsPerDay, peakToAverage: a.peakToAverage, postSnapshotRowsPerDay: a.postSnapshotRowsPerDay,
     });
 
     // Feature store: streaming features where freshness matters, batch features for posts, a cache in front.
@@ -185,7 +183,8 @@ export class NewsFeedStack extends Stack {
     // ranker (variant sticky per user) and the diversity rule: at most 2 posts per author.
     // Impressions and outcomes land in the lake as the next training data.
     const serving = new ServingPath(this, 'Serving', {
-      name: 'nf', lake, network,
+      // Its log's volume (sizeServingLog of this peak QPS and maxItems) is newsFeedVolumes' servingLog.
+      name: NF_SERVING_NAME, lake, network,
       figures: { peakQps: feedRequests.peakPerSecond, latencyBudget: figures.chapter.latencyBudget, peakToAverage: a.peakToAverage },
       request: {
         user_id: { type: 'string', required: true, maxLength: 128 },
