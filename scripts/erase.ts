@@ -12,6 +12,9 @@
  *   --wait                     poll until the execution's first sweep ends, then print the audit records
  *                              (a second sweep of the stores jobs write late follows hours later).
  *
+ * `npm run erase -- <blueprint> --status --request-id <ticket> [--region <region>]` submits nothing:
+ * it prints the request's audit and its last execution's status (e.g. after the second sweep).
+ *
  * The raw ids travel only in the invocation of the blueprint's erasure submit function, which
  * pseudonymizes them and starts the workflow with the pseudonyms: Step Functions, which keeps a
  * workflow's input with its history, never sees them, and this script never prints them. Running
@@ -19,10 +22,10 @@
  * `lambda:InvokeFunction` on `<stack>-erasure-submit` (`DataLakeErasure.grantSubmit`).
  */
 import { createHash } from 'node:crypto';
-import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, DescribeStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, ListStateMachinesCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { AUDIT_TABLE, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName } from '../constructs/data-lake/erasure/erasure';
+import { AUDIT_TABLE, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
 import type { SubmitInput, SubmitOutput } from '../constructs/data-lake/erasure/runtime/submit';
 import { DEFAULT_REGION } from '../lib/compliance/regions';
 import { KitError } from '../lib/errors';
@@ -35,11 +38,13 @@ export interface EraseRequest {
   readonly receivedAt?: string;
   readonly region: string;
   readonly wait: boolean;
+  /** Print the audit of `requestId` instead of submitting a request. */
+  readonly status: boolean;
 }
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
 const USAGE = 'usage: npm run erase -- <blueprint> --user-id <id> [--<identifier> <id> | --id <identifier>=<id>]... '
-  + '[--request-id <ticket>] [--received-at <ISO date>] [--region <region>] [--wait]';
+  + '[--request-id <ticket>] [--received-at <ISO date>] [--region <region>] [--wait], or <blueprint> --status --request-id <ticket> [--region <region>]';
 
 /** Parses the arguments after `npm run erase --`. Errors name the option, never an id. */
 export function parseEraseArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env, now = new Date()): EraseRequest {
@@ -52,6 +57,7 @@ export function parseEraseArguments(argv: readonly string[], env: Readonly<Recor
   let receivedAt: string | undefined;
   let region: string | undefined;
   let wait = false;
+  let status = false;
   const addId = (name: string, value: string) => {
     if (!IDENTIFIER.test(name)) throw new KitError(`'${name}' is not an identifier name (lower case letters, digits and underscores); ${USAGE}`);
     if (name in subjectIds) throw new KitError(`the identifier ${name} is given twice`);
@@ -59,8 +65,9 @@ export function parseEraseArguments(argv: readonly string[], env: Readonly<Recor
   };
   for (let i = 0; i < rest.length; i++) {
     const option = rest[i];
-    if (option === '--wait') {
-      wait = true;
+    if (option === '--wait' || option === '--status') {
+      wait ||= option === '--wait';
+      status ||= option === '--status';
       continue;
     }
     if (!option.startsWith('--')) throw new KitError(`unexpected argument at position ${i + 2}; ${USAGE}`);
@@ -86,7 +93,13 @@ export function parseEraseArguments(argv: readonly string[], env: Readonly<Recor
         addId(option.slice(2).replace(/-/g, '_'), value);
     }
   }
-  if (Object.keys(subjectIds).length === 0) {
+  if (status) {
+    // A status check needs no id, and must not carry one on the command line for nothing.
+    if (Object.keys(subjectIds).length > 0 || wait || receivedAt !== undefined) {
+      throw new KitError(`--status reads a submitted request's audit: give it --request-id (and --region) only; ${USAGE}`);
+    }
+    if (requestId === undefined) throw new KitError(`--status needs the request's --request-id; ${USAGE}`);
+  } else if (Object.keys(subjectIds).length === 0) {
     throw new KitError(`name the subject by at least one identifier (e.g. --user-id <id>); ${USAGE}`);
   }
   return {
@@ -96,6 +109,7 @@ export function parseEraseArguments(argv: readonly string[], env: Readonly<Recor
     receivedAt,
     region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? DEFAULT_REGION,
     wait,
+    status,
   };
 }
 
@@ -160,21 +174,10 @@ export interface AuditLine {
  * of the stores jobs write late, waits hours in the same execution); returns the execution's status
  * (`RUNNING` when it stopped after the first sweep) and the request's audit records.
  */
-export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: DynamoDBClient }, submitted: Submitted, requestId: string,
+export async function waitForErasure(clients: ErasureClients, submitted: Submitted, requestId: string,
   options: { pollMs?: number; timeoutMs?: number; untilSecondSweep?: boolean } = {}): Promise<{ status: string; audit: AuditLine[] }> {
   const deadline = Date.now() + (options.timeoutMs ?? 6 * 3600_000);
-  // The audit table is the one the workflow writes to: read it from the definition.
-  const definition = (await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: submitted.stateMachineArn }))).definition ?? '{}';
-  const table = JSON.parse(definition).States?.RecordRequest?.Parameters?.TableName;
-  if (typeof table !== 'string') throw new KitError('the erasure workflow names no audit table (state RecordRequest)');
-  const hash = createHash('sha256').update(requestId, 'utf8').digest('hex');
-  const readAudit = async () => ((await clients.dynamodb.send(new QueryCommand({
-    TableName: table,
-    KeyConditionExpression: '#r = :r',
-    ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey },
-    ExpressionAttributeValues: { ':r': { S: hash } },
-    ConsistentRead: true,
-  }))).Items ?? []);
+  const readAudit = await auditReader(clients, submitted.stateMachineArn, requestId);
   const firstSweepDone = async () => {
     const request = (await readAudit()).find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
     // A rerun's record may hold an earlier execution's first sweep: only this execution's counts.
@@ -188,8 +191,58 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     if (Date.now() > deadline) throw new KitError(`the execution is still running: ${submitted.executionArn}`);
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10_000));
   }
-  const items = await readAudit();
-  const audit = items.map((item) => ({
+  return { status: status ?? 'UNKNOWN', audit: auditLines(await readAudit()) };
+}
+
+type ErasureClients = { sfn: SFNClient; dynamodb: DynamoDBClient };
+type AuditItem = Record<string, AttributeValue>;
+
+/** Reads a request's audit records, from the table the workflow writes to (its definition names it). */
+async function auditReader(clients: ErasureClients, stateMachineArn: string, requestId: string): Promise<() => Promise<AuditItem[]>> {
+  const definition = (await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }))).definition ?? '{}';
+  const table = JSON.parse(definition).States?.RecordRequest?.Parameters?.TableName;
+  if (typeof table !== 'string') throw new KitError('the erasure workflow names no audit table (state RecordRequest)');
+  const hash = createHash('sha256').update(requestId, 'utf8').digest('hex');
+  return async () => ((await clients.dynamodb.send(new QueryCommand({
+    TableName: table,
+    KeyConditionExpression: '#r = :r',
+    ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey },
+    ExpressionAttributeValues: { ':r': { S: hash } },
+    ConsistentRead: true,
+  }))).Items ?? []);
+}
+
+/**
+ * `--status`: the audit of a request submitted earlier and the status of its last execution (the
+ * request's record names it), without submitting anything.
+ *
+ * @throws KitError when the audit holds no such request
+ */
+export async function erasureStatus(clients: ErasureClients, stateMachineArn: string, requestId: string): Promise<{ status: string; audit: AuditLine[] }> {
+  const items = await (await auditReader(clients, stateMachineArn, requestId))();
+  const request = items.find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
+  const execution = request?.last_execution?.S;
+  if (execution === undefined) throw new KitError('the audit holds no request with this id: was it submitted to this blueprint, in this region?');
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
+  const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  return { status: status ?? 'UNKNOWN', audit: auditLines(items) };
+}
+
+/** The erasure workflow of a stack, found by its name among the region's state machines. */
+export async function erasureStateMachineArn(sfn: SFNClient, stackName: string): Promise<string> {
+  const name = erasureWorkflowName(stackName);
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
+    const found = page.stateMachines?.find((m) => m.name === name);
+    if (found?.stateMachineArn !== undefined) return found.stateMachineArn;
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  throw new KitError(`no state machine ${name} in this account and region: is the blueprint deployed there (--region)?`);
+}
+
+function auditLines(items: readonly AuditItem[]): AuditLine[] {
+  return items.map((item) => ({
     store: item[AUDIT_TABLE.sortKey]?.S ?? '?',
     status: item.status?.S ?? '?',
     ...(item.found?.N !== undefined ? { found: item.found.N } : {}),
@@ -200,7 +253,6 @@ export async function waitForErasure(clients: { sfn: SFNClient; dynamodb: Dynamo
     ...(item.first_sweep_at?.S !== undefined ? { firstSweepAt: item.first_sweep_at.S } : {}),
     ...(item.gone_by?.S !== undefined ? { goneBy: item.gone_by.S } : {}),
   }));
-  return { status: status ?? 'UNKNOWN', audit };
 }
 
 /** The audit as text for a person: automated stores first, then what is left to do by hand. */
@@ -216,7 +268,7 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   ];
   if (status === 'RUNNING' && request?.firstSweepAt !== undefined) {
     lines.push(`first sweep done at ${request.firstSweepAt}: the same execution sweeps the stores that jobs write late again once the longest such job `
-      + `has ended (their records end in ${SECOND_SWEEP_SUFFIX}); follow it in the Step Functions console`);
+      + `has ended (their records end in ${SECOND_SWEEP_SUFFIX}); see them later with --status and the same --request-id`);
   }
   if (stores.some((a) => a.purge === 'pending')) {
     lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');
@@ -241,6 +293,13 @@ async function main(): Promise<void> {
     import('@aws-sdk/client-sfn'), import('@aws-sdk/client-dynamodb'), import('@aws-sdk/client-lambda'),
   ]);
   const sfn = new SFNClient({ region: request.region });
+  if (request.status) {
+    const { status, audit } = await erasureStatus({ sfn, dynamodb: new DynamoDBClient({ region: request.region }) },
+      await erasureStateMachineArn(sfn, blueprint.stackName), request.requestId);
+    console.log(formatAudit(status, audit));
+    if (status !== 'SUCCEEDED' && status !== 'RUNNING') process.exitCode = 1;
+    return;
+  }
   const submitted = await submitErasure(lambdaInvoker(new LambdaClient({ region: request.region })), blueprint.stackName, request);
   console.log(`request ${request.requestId} (identifiers: ${Object.keys(request.subjectIds).join(', ')}) submitted to ${blueprint.stackName}: ${submitted.executionArn}`);
   if (request.wait) {
@@ -249,7 +308,7 @@ async function main(): Promise<void> {
     if (status !== 'SUCCEEDED' && status !== 'RUNNING') process.exitCode = 1;
   } else {
     // Submitting again would start a rerun (it resumes, so it is harmless, but it is not a status check).
-    console.log('its audit records each store; pass --wait next time to follow the execution to its end, or open it in the Step Functions console');
+    console.log('its audit records each store: see it with --status and the same --request-id, or pass --wait next time to follow the execution');
   }
 }
 

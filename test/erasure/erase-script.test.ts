@@ -9,7 +9,10 @@ describe('npm run erase arguments', () => {
   test('--user-id and --id name identifiers; the other options have defaults', () => {
     expect(parseEraseArguments(['news-feed', '--user-id', 'u 42', '--id', 'owner_id=o=1', '--wait'], {}, NOW)).toEqual({
       blueprint: 'news-feed', subjectIds: { user_id: 'u 42', owner_id: 'o=1' }, requestId: 'erasure-20250301T100000000Z', region: 'eu-west-1', wait: true, receivedAt: undefined,
+      status: false,
     });
+    // A status check: the request's id, no subject.
+    expect(parseEraseArguments(['news-feed', '--status', '--request-id', 'T-1'], {}, NOW)).toMatchObject({ status: true, wait: false, requestId: 'T-1', subjectIds: {} });
     expect(parseEraseArguments(['vs', '--uploader-id', 'x', '--request-id', 'T-1', '--received-at', '2025-02-01', '--region', 'eu-central-1'], { AWS_REGION: 'eu-north-1' }))
       .toMatchObject({ subjectIds: { uploader_id: 'x' }, requestId: 'T-1', receivedAt: '2025-02-01', region: 'eu-central-1', wait: false });
     expect(parseEraseArguments(['vs', '--user-id', 'x'], { AWS_REGION: 'eu-north-1' }).region).toBe('eu-north-1');
@@ -24,6 +27,9 @@ describe('npm run erase arguments', () => {
     [['news-feed', '--id', 'user_id'], /--id takes <identifier>=<id>/],
     [['news-feed', '--User-Id', 'x'], /'User_Id' is not an identifier name/],
     [['news-feed', 'alice'], /unexpected argument at position 2/],
+    [['news-feed', '--status'], /--status needs the request's --request-id/],
+    [['news-feed', '--status', '--request-id', 'T-1', '--user-id', 'x'], /--status reads a submitted request's audit: give it --request-id \(and --region\) only/],
+    [['news-feed', '--status', '--request-id', 'T-1', '--wait'], /--status reads a submitted request's audit/],
   ])('%j fails, naming the option and never an id', (argv, message) => {
     expect(() => parseEraseArguments(argv)).toThrow(KitError);
     expect(() => parseEraseArguments(argv)).toThrow(message);

@@ -31,7 +31,7 @@ import {
 } from './erasure';
 import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SubmitInvoker, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
+import { SubmitInvoker, erasureStateMachineArn, erasureStatus, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
 import { readSubmitSettings, submit } from './runtime/submit';
 import { LOCAL_CREDENTIALS } from '../../../local/moto';
 import { type Child, freePort, spawnChild, waitUntil } from '../../../local/processes';
@@ -544,6 +544,17 @@ test('npm run erase: submits through the submit function, which starts the workf
     expect(text).not.toContain('to erase by hand');
     for (const secret of ['alice-42', ALICE, 'ticket-5']) expect(text).not.toContain(secret);
     expect(await partition(cacheTable, ALICE)).toBe(0);
+    // Later, --status finds the workflow by its name and prints the same audit, with the second sweep's records, submitting nothing.
+    const started = (await sfn('ListExecutions', { stateMachineArn: submitted.stateMachineArn })).executions.length;
+    const machine = await erasureStateMachineArn(client, fixture.stack.stackName);
+    expect(machine).toBe(submitted.stateMachineArn);
+    const later = await erasureStatus({ sfn: client, dynamodb }, machine, request.requestId);
+    expect(later.status).toBe('SUCCEEDED');
+    expect(formatAudit(later.status, later.audit)).toBe(text);
+    expect(text).toContain(`dynamodb:cache${SECOND_SWEEP_SUFFIX} (0 found)`);
+    expect((await sfn('ListExecutions', { stateMachineArn: submitted.stateMachineArn })).executions.length).toBe(started);
+    await expect(erasureStatus({ sfn: client, dynamodb }, machine, 'ticket-never-sent')).rejects.toThrow(/the audit holds no request with this id/);
+    await expect(erasureStateMachineArn(client, 'NoSuchStack')).rejects.toThrow(/no state machine NoSuchStack-erasure in this account and region/);
   } finally {
     client.destroy();
   }
