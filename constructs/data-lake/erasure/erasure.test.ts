@@ -38,6 +38,19 @@ function allowed(roleId: string): [string, string][] {
 const workflowRole = workflow.machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
 const resourcesOf = (action: string) => allowed(workflowRole).filter(([a]) => a === action).map(([, r]) => r);
 
+
+/** The states reachable from `start` (Next, Default, Choices, Catch), as a definition's States of their own. */
+function reachableStates(all: Record<string, Json>, start: string): Record<string, Json> {
+  const branch: Record<string, Json> = {};
+  const visit = (name: string | undefined) => {
+    if (name === undefined || branch[name] !== undefined) return;
+    const state = all[name];
+    branch[name] = state;
+    [state.Next, state.Default, ...(state.Choices ?? []).map((c: Json) => c.Next), ...(state.Catch ?? []).map((c: Json) => c.Next)].forEach(visit);
+  };
+  visit(start);
+  return branch;
+}
 describe('registry', () => {
   test('the lake registers its raw objects as automated, its curated files as erased by expiry and each column of a dataset that holds a subject identifier', () => {
     expect(workflow.registry.map((s: Json) => [s.name, s.kind, s.identifier ?? '-'])).toEqual([
@@ -275,15 +288,7 @@ describe('the workflow', () => {
   });
 
   test('DynamoDB by attribute: the query and the delete, evaluated with the fixture\'s registry entry and a pseudonym, are requests botocore\'s models accept', () => {
-    // The states reachable from the kind's first state, as a definition of their own.
-    const branch: Record<string, Json> = {};
-    const visit = (name: string) => {
-      if (name === undefined || branch[name] !== undefined) return;
-      branch[name] = states[name];
-      const state = states[name];
-      [state.Next, state.Default, ...(state.Choices ?? []).map((c: Json) => c.Next), ...(state.Catch ?? []).map((c: Json) => c.Next)].forEach(visit);
-    };
-    visit('NoIndexedItemsDeletedYet');
+    const branch = reachableStates(states, 'NoIndexedItemsDeletedYet');
     const store = { ...dereference(workflow.registry.find((r: Json) => r.kind === 'dynamoDbItemsByAttribute')), pseudonym: 'f'.repeat(64) };
     const { findings, tasks } = simulateDefinition({ StartAt: 'NoIndexedItemsDeletedYet', States: branch }, { store, request: 'e'.repeat(64), expiresAt: '1767225599' }, {
       executionName: WORST_CASE_EXECUTION_NAME, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Erasure-erasure',
@@ -486,14 +491,7 @@ describe('the workflow', () => {
   });
 
   test('expiring objects: the branch\'s request, evaluated with the fixture\'s registry entry, is one botocore\'s model accepts', () => {
-    const branch: Record<string, Json> = {};
-    const visit = (name: string) => {
-      if (name === undefined || branch[name] !== undefined) return;
-      branch[name] = states[name];
-      const state = states[name];
-      [state.Next, state.Default, ...(state.Choices ?? []).map((c: Json) => c.Next), ...(state.Catch ?? []).map((c: Json) => c.Next)].forEach(visit);
-    };
-    visit('ReadLifecycleRules');
+    const branch = reachableStates(states, 'ReadLifecycleRules');
     const store = { ...dereference(workflow.registry.find((r: Json) => r.kind === 'expiringObjects')), goneBy: '2025-01-20T00:00:00.000Z' };
     const { findings, tasks } = simulateDefinition({ StartAt: 'ReadLifecycleRules', States: branch }, { store, request: 'e'.repeat(64), expiresAt: '1767225599' }, {
       executionName: WORST_CASE_EXECUTION_NAME, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Erasure-erasure',
