@@ -23,8 +23,12 @@
  *    states (their Parameters read from the synthesized definition), the document eraser's handler,
  *    the workflow's lineage SELECT and COUNT / DELETE statements on Spark, and erase_raw.py on two
  *    instances (each its share of the objects and its own summary, summed as the workflow does).
- * 4. Not found: every store read again, for S (nothing) and T (all still there).
- * 5. Purged: the table maintenance's own statements (ALTER, OPTIMIZE, VACUUM, from the synthesized
+ * 4. Swept again: jobs in flight read S's data before the erasure (an anonymization run's copy of
+ *    a raw window, a feature record, a cache entry, a vector document) and write it after the first
+ *    sweep; the second sweep erases, by the same erasers, the stores the workflow's `Applicable`
+ *    choice (read from the synthesized definition) sweeps again, each under its `@2` record.
+ * 5. Not found: every store read again, for S (nothing) and T (all still there).
+ * 6. Purged: the table maintenance's own statements (ALTER, OPTIMIZE, VACUUM, from the synthesized
  *    definition) as its run after the snapshot age; then the data files the erasure listed before
  *    its DELETEs are gone, and no data file on disk, read as a file, holds a row of S.
  *
@@ -38,10 +42,12 @@ import {
   DeleteRecordCommand,
   GetRecordCommand,
   type GetRecordCommandOutput,
+  PutRecordCommand,
   SageMakerFeatureStoreRuntimeClient,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { Template } from 'aws-cdk-lib/assertions';
 import Redis from 'iovalkey';
+import { SECOND_SWEEP_SUFFIX } from '../constructs/data-lake/erasure/erasure';
 import { AUTOMATED_KINDS, MIN_MANUAL_REASON_LENGTH } from '../constructs/data-lake/erasure/stores';
 import { type PlanOutput, plan, type StoreSpec, type Target } from '../constructs/data-lake/erasure/runtime/plan';
 import { allStates, dereference, erasureWorkflow, type Json } from '../constructs/data-lake/erasure/test-support';
@@ -57,6 +63,8 @@ const SETTINGS = { alertAfterDays: 25, auditRetentionDays: 1095 };
 const ERASED_HERE = ['cacheKeys', 'expiringObjects', 'featureGroupOnline', 'icebergTable', 'rawObjects', 'vectorIndexDocuments'] as const;
 /** The lake datasets the serving path itself logs to (its impression and outcome streams). */
 const SERVED_DATASETS = ['vrec_impressions', 'vrec_outcomes'];
+/** The batch source whose anonymization run is in flight during the erasure. */
+const IN_FLIGHT_DATASET = 'impressions';
 
 interface Subject {
   readonly user_id: string;
@@ -82,6 +90,14 @@ let delivery: Record<string, { extension: string; gzip: boolean }>;
 let lifecycleRules: Map<string, Json>;
 let planned: PlanOutput;
 const erased = new Map<string, { found: number; verified: boolean }>();
+/** What jobs in flight read of S before the erasure, to write after the first sweep. */
+let inFlight: {
+  feature: { store: StoreSpec; record: NonNullable<GetRecordCommandOutput['Record']> };
+  cache: { store: StoreSpec; key: string; value: Buffer; ttl: number };
+  document: { store: StoreSpec; document: Record<string, unknown> };
+};
+/** Per curated store, the rows the anonymization run in flight added after the first sweep. */
+let lateRows: Record<string, Record<Who, number>> = {};
 
 /** The Python child (local/erasure_e2e.py): one Spark session for every Iceberg step, one JSON line per command. */
 class PythonLake {
@@ -263,6 +279,90 @@ function channelDocuments(pseudonym: string): number {
   return run.servers.knn.storedDocuments(store.indexName as string).filter(({ document }) => document[store.field as string] === pseudonym).length;
 }
 
+/** The erasure of one store outside the lake (online records, cache, vector index, expiring objects) by its kind's code. */
+async function eraseOutsideLake(target: Target): Promise<{ found: number; verified: boolean } | undefined> {
+  if (target.kind === 'cacheKeys') {
+    // Imported now: the handler's Secrets Manager client is made at import, with the local run's endpoint.
+    const { handler } = await import('../constructs/data-lake/erasure/runtime/cache-keys');
+    const { found } = await handler(target);
+    return { found, verified: true };
+  } else if (target.kind === 'featureGroupOnline') {
+    return eraseOnlineRecord(target);
+  } else if (target.kind === 'expiringObjects') {
+    // Erased by expiry: the workflow verifies the bucket's rules (run by moto in erasure-moto.test.ts); here, the rules as synthesized.
+    const rules = target.rules as { id: string; prefix: string }[];
+    const within = rules.every(({ id, prefix }) => {
+      const rule = lifecycleRules.get(id);
+      return rule !== undefined && rule.Status === 'Enabled' && rule.Prefix === prefix
+        && rule.ExpirationInDays <= (target.expirationDays as number) && rule.NoncurrentVersionExpiration?.NoncurrentDays <= (target.noncurrentDays as number);
+    });
+    return { found: 0, verified: rules.length > 0 && within };
+  } else if (target.kind === 'vectorIndexDocuments') {
+    const { handler } = await import('../constructs/vector-index/runtime/erase-documents');
+    // The function's environment as deployed, with a 1 s wait for the stand-in (which shows deletes at once).
+    const { found } = await withEnv({ COLLECTION_ENDPOINT: run.servers.knn.url, WAIT_SECONDS: '1' }, () => handler({
+      endpoint: target.endpoint, indexName: target.indexName, field: target.field, pseudonym: target.pseudonym,
+    }));
+    return { found, verified: true };
+  }
+  return undefined;
+}
+
+/** A Choice rule of the definition on a Map item: the operators the erasure's choices use. */
+function matches(rule: Json, item: Json): boolean {
+  if (rule.And) return (rule.And as Json[]).every((r) => matches(r, item));
+  if (rule.Or) return (rule.Or as Json[]).some((r) => matches(r, item));
+  if (rule.Not) return !matches(rule.Not, item);
+  const match = /^\$((?:\.\w+)+)$/.exec(String(rule.Variable));
+  if (!match) throw new Error(`a choice reads ${rule.Variable}, which this test does not evaluate`);
+  const value = match[1].slice(1).split('.').reduce<unknown>((at, field) => (at as Record<string, unknown> | undefined)?.[field], item);
+  if ('IsPresent' in rule) return (value !== undefined) === rule.IsPresent;
+  if ('StringEquals' in rule) return value === rule.StringEquals;
+  if ('BooleanEquals' in rule) return value === rule.BooleanEquals;
+  throw new Error(`a choice rule ${JSON.stringify(Object.keys(rule))} this test does not evaluate`);
+}
+
+/** The state a Choice goes to for an item: its first matching rule's, else its Default. */
+function chosen(state: Json, item: Json): string {
+  return (state.Choices as Json[]).find((rule) => matches(rule, item))?.Next ?? state.Default;
+}
+
+/**
+ * Jobs in flight when the request arrives read S's data: the anonymization run copies a raw window,
+ * a feature ingestion holds S's record, a serving request the features it caches, the vector loader
+ * a document of S's channel. Each writes it after the first sweep.
+ */
+async function jobsInFlightRead(): Promise<void> {
+  const feature = registry.find((s) => s.kind === 'featureGroupOnline')!;
+  const { Record: record } = await featureRecordOf(feature.featureGroupName as string, pseudonyms.S.user_id);
+  const cache = registry.find((s) => s.kind === 'cacheKeys')!;
+  const [cacheKey] = await cacheKeysOf(pseudonyms.S.user_id);
+  const redis = cacheClient();
+  let value: Buffer | null;
+  let ttl: number;
+  try {
+    value = await redis.dumpBuffer(cacheKey);
+    ttl = await redis.pttl(cacheKey);
+  } finally {
+    redis.disconnect();
+  }
+  const vectors = registry.find((s) => s.kind === 'vectorIndexDocuments')!;
+  const [document] = run.servers.knn.storedDocuments(vectors.indexName as string).filter(({ document: d }) => d[vectors.field as string] === pseudonyms.S.channel_id);
+  expect({ record: record !== undefined, value: value !== null, document: document !== undefined }).toEqual({ record: true, value: true, document: true });
+  inFlight = {
+    feature: { store: feature, record: record! },
+    cache: { store: cache, key: cacheKey, value: value!, ttl },
+    document: { store: vectors, document: document.document as Record<string, unknown> },
+  };
+  const copied = await lake.send('jobReads', { dataset: IN_FLIGHT_DATASET });
+  expect(copied.records).toBeGreaterThan(0);
+}
+
+/** T's rows a store holds: those trained on, and those the run in flight added. */
+function rowsOfT(store: string): number {
+  return trained.rows[store].T + (lateRows[store]?.T ?? 0);
+}
+
 useLocalRun(BLUEPRINT, async (started) => {
   run = started;
   key = pseudonymizationKey(run);
@@ -379,6 +479,7 @@ test('logged and trained on: the anonymization stage puts S\'s and T\'s rows in 
 }, 300_000);
 
 test('erased: the plan\'s targets, each store by its kind\'s eraser, each verified', async () => {
+  await jobsInFlightRead();
   planned = plan({
     requestId: 'e2e-ticket-1',
     subjectPseudonyms: { user_id: pseudonyms.S.user_id, channel_id: pseudonyms.S.channel_id },
@@ -390,33 +491,12 @@ test('erased: the plan\'s targets, each store by its kind\'s eraser, each verifi
   expect(planned.targets.filter((t) => !t.automated).every((t) => t.pseudonym === undefined)).toBe(true);
 
   for (const target of automated) {
-    if (target.kind === 'cacheKeys') {
-      // Imported now: the handler's Secrets Manager client is made at import, with the local run's endpoint.
-      const { handler } = await import('../constructs/data-lake/erasure/runtime/cache-keys');
-      const { found } = await handler(target);
-      erased.set(target.name, { found, verified: true });
-    } else if (target.kind === 'featureGroupOnline') {
-      erased.set(target.name, await eraseOnlineRecord(target));
-    } else if (target.kind === 'expiringObjects') {
-      // Erased by expiry: the workflow verifies the bucket's rules (run by moto in erasure-moto.test.ts); here, the rules as synthesized.
-      const rules = target.rules as { id: string; prefix: string }[];
-      const within = rules.every(({ id, prefix }) => {
-        const rule = lifecycleRules.get(id);
-        return rule !== undefined && rule.Status === 'Enabled' && rule.Prefix === prefix
-          && rule.ExpirationInDays <= (target.expirationDays as number) && rule.NoncurrentVersionExpiration?.NoncurrentDays <= (target.noncurrentDays as number);
-      });
-      erased.set(target.name, { found: 0, verified: rules.length > 0 && within });
-    } else if (target.kind === 'vectorIndexDocuments') {
-      const { handler } = await import('../constructs/vector-index/runtime/erase-documents');
-      // The function's environment as deployed, with a 1 s wait for the stand-in (which shows deletes at once).
-      const { found } = await withEnv({ COLLECTION_ENDPOINT: run.servers.knn.url, WAIT_SECONDS: '1' }, () => handler({
-        endpoint: target.endpoint, indexName: target.indexName, field: target.field, pseudonym: target.pseudonym,
-      }));
-      erased.set(target.name, { found, verified: true });
-    }
+    const result = await eraseOutsideLake(target);
+    if (result !== undefined) erased.set(target.name, result);
   }
   // The lake's stores in the workflow's order: the raw zone's find phase, then the tables and the raw eraser.
   const answer = await lake.send('erase', { targets: planned.targets, requestHash: planned.requestHash });
+  expect(answer.lineageSavedBefore).toBe(false);
   expect(answer.lineageEntries).toBe(planned.targets.filter((t) => t.lineageColumn !== undefined).length);
   // Lineage names exactly the raw objects that hold S (served and batch sources): the anonymization
   // stage's source_object is each object's key, so the eraser's candidates do not depend on the lookback.
@@ -440,6 +520,88 @@ test('erased: the plan\'s targets, each store by its kind\'s eraser, each verifi
   expect(answer.found['s3:raw-zone'].hosts).toBe(2);
 }, 300_000);
 
+test('swept again: what jobs in flight wrote after the first sweep, the second sweep erases from the stores they write', async () => {
+  const states = allStates(definition);
+  // The workflow waits for the longest late write, then sweeps with the suffix on every record.
+  expect(states.FirstSweep.Parameters.after).toBeGreaterThan(0);
+  expect(states.SecondSweep.Parameters.suffix).toBe(SECOND_SWEEP_SUFFIX);
+  const sweep = states.SecondSweep.Parameters.number as string;
+
+  // The jobs in flight write what they read before the erasure, each into a store swept again.
+  const written = new Set<string>();
+  const late = await lake.send('jobWrites');
+  expect(late.rows).toBeGreaterThan(0);
+  lateRows = late.added;
+  for (const [name, rows] of Object.entries(lateRows)) {
+    expect({ store: name, secondSweep: registry.find((s) => s.name === name)?.secondSweep }).toEqual({ store: name, secondSweep: true });
+    if (rows.S > 0) written.add(name);
+  }
+  expect(written.size).toBeGreaterThan(0);
+  const { feature, cache, document } = inFlight;
+  const client = new SageMakerFeatureStoreRuntimeClient({});
+  try {
+    await client.send(new PutRecordCommand({ FeatureGroupName: feature.store.featureGroupName as string, Record: feature.record }));
+  } finally {
+    client.destroy();
+  }
+  const redis = cacheClient();
+  try {
+    await redis.restore(cache.key, Math.max(cache.ttl, 0), cache.value);
+  } finally {
+    redis.disconnect();
+  }
+  const indexed = await fetch(`${run.servers.knn.url}/${document.store.indexName as string}/_bulk`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    // As the vector loader writes to a vector search collection: no _id (the collection makes one).
+    body: `${JSON.stringify({ index: {} })}\n${JSON.stringify(document.document)}\n`,
+  });
+  expect({ status: indexed.status, errors: ((await indexed.json()) as Json).errors }).toEqual({ status: 200, errors: false });
+  for (const store of [feature.store, cache.store, document.store]) {
+    expect({ store: store.name, secondSweep: store.secondSweep }).toEqual({ store: store.name, secondSweep: true });
+    written.add(store.name);
+  }
+  // S is back in each of them.
+  expect((await featureRecordOf(feature.store.featureGroupName as string, pseudonyms.S.user_id)).Record).toBeDefined();
+  expect(await cacheKeysOf(pseudonyms.S.user_id)).toEqual([cache.key]);
+  expect(channelDocuments(pseudonyms.S.channel_id)).toBe(1);
+
+  // The second sweep: the Map's items over the plan's targets, each through the workflow's Applicable choice.
+  const items = planned.targets.map((store) => ({ store, request: planned.requestHash, sweep, record: `${store.name}${SECOND_SWEEP_SUFFIX}` }));
+  const swept = items.filter((item) => chosen(states.Applicable, item) === states.Applicable.Default).map((item) => item.store);
+  // The rule as the README says it: automated stores the request names that jobs write late; in the first sweep, all the automated ones.
+  expect(swept.map((t) => t.name)).toEqual(planned.targets.filter((t) => t.automated && t.pseudonym !== undefined && t.secondSweep === true).map((t) => t.name));
+  expect(planned.targets.filter((store) => chosen(states.Applicable, { store, sweep: '1' }) === states.Applicable.Default).map((t) => t.name))
+    .toEqual(planned.targets.filter((t) => t.automated).map((t) => t.name));
+  for (const name of written) expect({ store: name, swept: swept.some((t) => t.name === name) }).toEqual({ store: name, swept: true });
+  // Not swept again: the raw zone (its objects are rewritten by the eraser alone, nothing writes S back).
+  expect(swept.some((t) => t.kind === 'rawObjects')).toBe(false);
+
+  const second = new Map<string, { found: number; verified: boolean }>();
+  for (const target of swept) {
+    const result = await eraseOutsideLake(target);
+    if (result !== undefined) second.set(`${target.name}${SECOND_SWEEP_SUFFIX}`, result);
+  }
+  const answer = await lake.send('erase', {
+    targets: planned.targets, requestHash: planned.requestHash, suffix: SECOND_SWEEP_SUFFIX, applicable: swept.map((t) => t.name),
+  });
+  // The lineage was saved by the first sweep: the find phase goes straight on (LineageFoundBefore).
+  expect(answer.lineageSavedBefore).toBe(true);
+  for (const [record, result] of Object.entries(answer.found as Record<string, { found: number; remaining?: number; verified?: boolean; files?: number }>)) {
+    second.set(record, { found: result.found, verified: result.verified ?? result.remaining === 0 });
+    if (result.remaining !== undefined) expect({ record, files: (result.files ?? 0) > 0 }).toEqual({ record, files: result.found > 0 });
+  }
+  expect([...second.keys()].sort()).toEqual(swept.map((t) => `${t.name}${SECOND_SWEEP_SUFFIX}`).sort());
+  // What the jobs wrote is found and verified gone; the stores nobody wrote to are found empty.
+  for (const target of swept) {
+    const record = `${target.name}${SECOND_SWEEP_SUFFIX}`;
+    const result = second.get(record)!;
+    expect({ record, verified: result.verified, found: result.found > 0 }).toEqual({ record, verified: true, found: written.has(target.name) });
+  }
+  // The anonymization run's rows of S, all of them.
+  for (const [name, rows] of Object.entries(lateRows)) expect({ store: name, found: second.get(`${name}${SECOND_SWEEP_SUFFIX}`)!.found }).toEqual({ store: name, found: rows.S });
+}, 300_000);
+
 test('every store answers "not found" for S, and T\'s data is all still there', async () => {
   // The online cache.
   expect(await cacheKeysOf(pseudonyms.S.user_id)).toEqual([]);
@@ -456,7 +618,7 @@ test('every store answers "not found" for S, and T\'s data is all still there', 
   const after = await lake.send('verify');
   // Every curated table and offline store: no row of S, every row of T.
   for (const store of registry.filter((s) => s.kind === 'icebergTable')) {
-    expect({ store: store.name, ...after.rows[store.name] }).toEqual({ store: store.name, S: 0, T: trained.rows[store.name].T });
+    expect({ store: store.name, ...after.rows[store.name] }).toEqual({ store: store.name, S: 0, T: rowsOfT(store.name) });
   }
   // The raw zone: no version of any object holds a record of S; T's records are all there, and each
   // key has one version left (the rewritten ones lost their older versions).
@@ -479,6 +641,6 @@ test('purged: after the tables\' maintenance, the data files that held S\'s rows
   expect(after.dataFileRows.S ?? 0).toBe(0);
   expect(after.dataFileRows.T).toBe(before.dataFileRows.T);
   for (const store of registry.filter((s) => s.kind === 'icebergTable')) {
-    expect({ store: store.name, ...after.rows[store.name] }).toEqual({ store: store.name, S: 0, T: trained.rows[store.name].T });
+    expect({ store: store.name, ...after.rows[store.name] }).toEqual({ store: store.name, S: 0, T: rowsOfT(store.name) });
   }
 }, 180_000);

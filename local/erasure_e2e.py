@@ -17,8 +17,14 @@ and no message carries an id or a pseudonym, only store names and counts):
 - ``train``: every raw object anonymized per window folder into the curated Iceberg tables, the
   feature groups' offline stores loaded with the records the online stores were seeded with, and the
   rows per table and subject counted as a training job would read them.
-- ``erase``: the workflow's find phase (lineage SELECT, request object), then each Iceberg store's
-  count / DELETE / count and the raw zone's eraser; the found count per store.
+- ``erase``: the workflow's find phase (lineage SELECT, request object; skipped when the request
+  object was saved before, as the second sweep finds it), then each Iceberg store's count / DELETE /
+  count (the data files listed under the sweep's record, the store's name plus the sweep's suffix)
+  and the raw zone's eraser, for the stores the workflow's ``Applicable`` choice erases in this sweep;
+  the found count per record.
+- ``jobReads`` / ``jobWrites``: an anonymization run in flight during the erasure: it copies one
+  window's raw objects holding the first subject before the erasure (as its input channel does at
+  its start), and anonymizes them into the curated table after the first sweep.
 - ``maintain``: the table maintenance's statements (its ALTER, OPTIMIZE, VACUUM from the synthesized
   definition, run as ``athena_on_spark`` runs Athena's) on every table, as the daily run after the
   snapshot age: what removes the data files that held erased rows.
@@ -51,6 +57,7 @@ from spark_iceberg import iceberg_session  # noqa: E402
 from workflow_sql import states_format  # noqa: E402
 
 ERASURE_PREFIX = "_erasure/"
+ERASED_FILES_PREFIX = "_erasure-files/"
 OFFLINE_DATABASE = "sagemaker_featurestore"
 
 
@@ -74,8 +81,10 @@ class Lake:
         for store in spec["icebergStores"]:
             table = store.get("tableName") or offline_table(store["featureGroupName"])
             self.tables[store["name"]] = (store["databaseName"], table, store["column"], store["identifier"])
-        # The data files the erasure's "$path" query listed before each DELETE, by store.
+        # The data files the erasure's "$path" query listed before each DELETE, by record (store and sweep).
         self.listed_files: dict[str, set[str]] = {}
+        # The raw objects an anonymization run in flight copied before the erasure.
+        self.in_flight: tuple[dict, dict, str, tempfile.TemporaryDirectory] | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -189,45 +198,117 @@ class Lake:
         """The anonymization stage on one window: its objects copied under the input folder, as the
         processing job's input channel copies them, and the script run with the window's prefix."""
         with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
-            inputs, output, policy = Path(scratch, "input"), Path(scratch, "out.jsonl"), Path(scratch, "policy.json")
-            for key in keys:
-                target = inputs / key[len(window) :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(self.spec["rawBucket"], key, str(target))
-            policy.write_text(json.dumps(dataset["policy"]))
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    str(RUNTIME / "anonymize.py"),
-                    "--policy",
-                    str(policy),
-                    "--input",
-                    str(inputs),
-                    "--output",
-                    str(output),
-                    "--key-secret-id",
-                    self.spec["keySecretArn"],
-                    "--source-prefix",
-                    window,
-                ],
-                capture_output=True,
-                text=True,
-                env=self.env(),
-                check=False,
-            )
-            assert done.returncode == 0, f"anonymize.py failed on {dataset['name']}: {done.stderr[-2000:]}"
-            rows = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
+            self.copy_window(window, keys, Path(scratch, "input"))
+            return self.anonymize_copy(dataset, store, window, Path(scratch))
+
+    def copy_window(self, window: str, keys: list[str], inputs: Path) -> None:
+        for key in keys:
+            target = inputs / key[len(window) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(self.spec["rawBucket"], key, str(target))
+
+    def anonymize_copy(self, dataset: dict, store: dict, window: str, scratch: Path) -> int:
+        """anonymize.py over the window's objects copied under ``scratch/input``; the rows appended to the table."""
+        inputs, output, policy = scratch / "input", scratch / "out.jsonl", scratch / "policy.json"
+        policy.write_text(json.dumps(dataset["policy"]))
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(RUNTIME / "anonymize.py"),
+                "--policy",
+                str(policy),
+                "--input",
+                str(inputs),
+                "--output",
+                str(output),
+                "--key-secret-id",
+                self.spec["keySecretArn"],
+                "--source-prefix",
+                window,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            check=False,
+        )
+        assert done.returncode == 0, f"anonymize.py failed on {dataset['name']}: {done.stderr[-2000:]}"
+        rows = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
         if rows:
             self.append(store["databaseName"], store["tableName"], rows)
         return len(rows)
 
-    def erase(self, targets: list[dict], request_hash: str) -> dict:
+    def job_reads(self, dataset_name: str) -> dict:
+        """An anonymization run starts before the erasure: its input channel copies the first window of
+        the dataset whose objects hold records of the first subject."""
+        dataset = next(d for d in self.spec["datasets"] if d["name"] == dataset_name)
+        store = next(s for s in self.spec["icebergStores"] if s.get("tableName") == dataset_name)
+        subject = next(iter(self.spec["subjects"].values()))
+        windows: dict[str, list[str]] = defaultdict(list)
+        for key in self.raw_keys(dataset["prefix"]):
+            windows[key.rsplit("/", 1)[0] + "/"].append(key)
+        for window, keys in sorted(windows.items()):
+            scratch = tempfile.TemporaryDirectory(dir=self.workdir)
+            self.copy_window(window, keys, Path(scratch.name, "input"))
+            held = 0
+            for path in Path(scratch.name, "input").rglob("*"):
+                if path.is_file():
+                    body = path.read_bytes()
+                    text = (gzip.decompress(body) if path.name.endswith(".gz") else body).decode("utf-8")
+                    held += sum(
+                        1
+                        for line in text.splitlines()
+                        if line.strip()
+                        and any(
+                            str(json.loads(line).get(field)) == str(subject[identifier])
+                            for field, identifier in dataset["subjectFields"].items()
+                        )
+                    )
+            if held:
+                self.in_flight = (dataset, store, window, scratch)
+                return {"objects": len(keys), "records": held}
+            scratch.cleanup()
+        raise AssertionError(f"no window of {dataset_name} holds a record of the first subject")
+
+    def job_writes(self) -> dict:
+        """The run in flight ends after the first sweep: its copy anonymized into the curated table.
+        Answers the rows it added per store and subject."""
+        assert self.in_flight is not None, "no job in flight: jobReads first"
+        dataset, store, window, scratch = self.in_flight
+        before = self.counts()
+        rows = self.anonymize_copy(dataset, store, window, Path(scratch.name))
+        scratch.cleanup()
+        self.in_flight = None
+        after = self.counts()
+        added = {
+            name: {who: after[name][who] - before[name][who] for who in after[name]}
+            for name in after
+            if after[name] != before[name]
+        }
+        return {"rows": rows, "added": added}
+
+    def erase(
+        self, targets: list[dict], request_hash: str, suffix: str = "", applicable: list[str] | None = None
+    ) -> dict:
+        """One sweep: ``targets`` is the plan's list (the workflow's ``$.targets``), ``applicable`` the
+        stores its ``Applicable`` choice erases in this sweep (all the requested ones when not given),
+        ``suffix`` the sweep's (the record of a store is its name plus the suffix)."""
         bucket = self.spec["curatedBucket"]
         statements = self.spec["statements"]
-        # 1. The find phase, before any store is erased: lineage per curated table with a lineage column.
+
+        def erased_here(target: dict) -> bool:
+            return "pseudonym" in target and (applicable is None or target["name"] in applicable)
+
+        # 1. The find phase, before any store is erased: lineage per curated table with a lineage column,
+        # once per request (the second sweep finds the request object saved and goes on, as LineageFoundBefore).
+        request_key = f"{ERASURE_PREFIX}{request_hash}/request.json"
+        if self.s3.list_objects_v2(Bucket=bucket, Prefix=request_key, MaxKeys=1).get("KeyCount", 0) > 0:
+            targets_found = []
+        else:
+            targets_found = targets
+        lineage_saved_before = not targets_found
         lineage = []
         lineage_objects: set[str] = set()
-        for n, target in enumerate(targets):
+        for n, target in enumerate(targets_found):
             if "lineageColumn" not in target or "pseudonym" not in target:
                 lineage.append({})
                 continue
@@ -247,18 +328,18 @@ class Lake:
                     "results": f"s3://{bucket}/{key}",
                 }
             )
-        found_at = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-        request = {"foundAt": found_at, "lineage": lineage}
-        self.s3.put_object(
-            Bucket=bucket, Key=f"{ERASURE_PREFIX}{request_hash}/request.json", Body=json.dumps(request).encode()
-        )
+        if not lineage_saved_before:
+            found_at = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+            request = {"foundAt": found_at, "lineage": lineage}
+            self.s3.put_object(Bucket=bucket, Key=request_key, Body=json.dumps(request).encode())
         lineage_entries = sum(1 for entry in lineage if entry)
 
         # 2. Each Iceberg store: count, DELETE when any, count again (the workflow's order).
         found: dict[str, dict] = {}
         for target in targets:
-            if target["kind"] != "icebergTable" or "pseudonym" not in target:
+            if target["kind"] != "icebergTable" or not erased_here(target):
                 continue
+            record = target["name"] + suffix
             database, table, _, _ = self.tables[target["name"]]
             values = {
                 "$.table.databaseName": database,
@@ -271,15 +352,22 @@ class Lake:
             if before > 0:
                 # Athena's "$path" is Spark's Iceberg metadata column _file.
                 files = states_format(sql["files.$"], values).replace('"$path"', "_file")
-                self.listed_files[target["name"]] = {r[0] for r in self.spark.sql(files).collect()}
+                self.listed_files[record] = {r[0] for r in self.spark.sql(files).collect()}
+                # SaveFiles: the list under the request's hash and the sweep's record, for the purge.
+                text = io.StringIO()
+                writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n")
+                writer.writerow(["path"])
+                writer.writerows([f] for f in sorted(self.listed_files[record]))
+                files_key = f"{ERASED_FILES_PREFIX}{request_hash}/{record}.csv"
+                self.s3.put_object(Bucket=bucket, Key=files_key, Body=text.getvalue().encode())
                 self.spark.sql(states_format(sql["delete.$"], values)).collect()
             after = self.spark.sql(states_format(sql["count.$"], values)).collect()[0][0]
-            listed = len(self.listed_files.get(target["name"], ()))
-            found[target["name"]] = {"found": before, "remaining": after, "files": listed}
+            listed = len(self.listed_files.get(record, ()))
+            found[record] = {"found": before, "remaining": after, "files": listed}
 
         # 3. The raw zone: the eraser with the config and request beside it, as the workflow starts it.
         raw = next((t for t in targets if t["kind"] == "rawObjects"), None)
-        if raw is not None and "pseudonym" in raw:
+        if raw is not None and erased_here(raw):
             base = f"s3://{bucket}/{ERASURE_PREFIX}{request_hash}"
             self.s3.put_object(
                 Bucket=bucket,
@@ -324,14 +412,19 @@ class Lake:
                 json.loads(self.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
                 for o in self.s3.list_objects_v2(Bucket=bucket, Prefix=f"{summaries}/").get("Contents", [])
             ]
-            found[raw["name"]] = {
+            found[raw["name"] + suffix] = {
                 "found": sum(part["recordsRemoved"] for part in parts),
                 "verified": len(parts) == hosts and all(part["verified"] for part in parts),
                 "objectsRewritten": sum(part.get("objectsRewritten", 0) for part in parts),
                 "versionsDeleted": sum(part.get("versionsDeleted", 0) for part in parts),
                 "hosts": len(parts),
             }
-        return {"found": found, "lineageEntries": lineage_entries, "lineageObjects": sorted(lineage_objects)}
+        return {
+            "found": found,
+            "lineageEntries": lineage_entries,
+            "lineageObjects": sorted(lineage_objects),
+            "lineageSavedBefore": lineage_saved_before,
+        }
 
     def maintain(self) -> dict:
         """The maintenance's daily run after the snapshot age (at most 14 days) on every table."""
@@ -449,7 +542,13 @@ def main() -> int:
             elif command["command"] == "train":
                 answer = lake.train()
             elif command["command"] == "erase":
-                answer = lake.erase(command["targets"], command["requestHash"])
+                answer = lake.erase(
+                    command["targets"], command["requestHash"], command.get("suffix", ""), command.get("applicable")
+                )
+            elif command["command"] == "jobReads":
+                answer = lake.job_reads(command["dataset"])
+            elif command["command"] == "jobWrites":
+                answer = lake.job_writes()
             elif command["command"] == "maintain":
                 answer = lake.maintain()
             elif command["command"] == "verify":
