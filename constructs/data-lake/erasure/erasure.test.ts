@@ -185,8 +185,17 @@ describe('the workflow', () => {
       Choices: [{ And: [{ Variable: '$.sweep.number', StringEquals: '1' }, { Variable: '$.sweep.after', NumericGreaterThan: 0 }], Next: 'RecordFirstSweep' }],
       Default: 'RecordSucceeded',
     });
-    expect(states.RecordFirstSweep).toMatchObject({ Parameters: { UpdateExpression: 'SET #status = :status, first_sweep_at = :now' }, Next: 'WaitForLateWrites' });
-    expect(states.WaitForLateWrites).toEqual({ Type: 'Wait', SecondsPath: '$.sweep.after', Next: 'SecondSweep' });
+    // The first execution's first sweep time stays in the request's record; the wait ends that long after it (a rerun past it does not wait).
+    expect(states.RecordFirstSweep).toMatchObject({
+      Parameters: { UpdateExpression: 'SET #status = :status, first_sweep_at = if_not_exists(first_sweep_at, :now)', ReturnValues: 'ALL_NEW' },
+      ResultSelector: { 'at.$': '$.Attributes.first_sweep_at.S' }, ResultPath: '$.sweep.first', Next: 'SecondSweepDueAt',
+    });
+    expect(states.SecondSweepDueAt).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: `${logicalId(fixture.lake.erasure.planFunction)}.Arn`, Payload: { secondSweepDue: { 'firstSweepAt.$': '$.sweep.first.at', 'afterSeconds.$': '$.sweep.after' } } },
+      ResultSelector: { 'at.$': '$.Payload.dueAt' }, ResultPath: '$.sweep.due', Next: 'WaitForLateWrites',
+    });
+    expect(states.WaitForLateWrites).toEqual({ Type: 'Wait', TimestampPath: '$.sweep.due.at', Next: 'SecondSweep' });
     expect(states.SecondSweep).toMatchObject({ Type: 'Pass', Parameters: { number: '2', suffix: SECOND_SWEEP_SUFFIX, after: 0 }, ResultPath: '$.sweep', Next: 'FindOnlineRecords' });
     // The raw zone's find phase keeps the sweep when it tidies the state.
     expect(states.RawObjectsFound.Parameters['sweep.$']).toBe('$.sweep');

@@ -740,8 +740,20 @@ export class DataLakeErasure extends Construct {
     // A job that read the subject's data before the first sweep can write it into a store after it
     // (an anonymization run, a loader, a batch transform): the stores such jobs write are swept again
     // once the longest of them has ended.
+    // The first execution's time stays: a rerun whose first sweep only confirms it waits no longer than the rest of the wait.
     const firstSweepDone = this.updateRequestRecord('RecordFirstSweep', ErasureRequestStatus.RUNNING, {
-      update: 'SET #status = :status, first_sweep_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } },
+      update: 'SET #status = :status, first_sweep_at = if_not_exists(first_sweep_at, :now)', values: { ':now': { 'S.$': '$$.State.EnteredTime' } },
+    }, { selector: { 'at.$': '$.Attributes.first_sweep_at.S' }, path: '$.sweep.first' });
+    // JSONPath has no date arithmetic: the plan function adds the wait to the first sweep's time.
+    const secondSweepDueAt = new sfn.CustomState(this, 'SecondSweepDueAt', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Parameters: { FunctionName: this.planFunction.functionArn, Payload: { secondSweepDue: { 'firstSweepAt.$': '$.sweep.first.at', 'afterSeconds.$': '$.sweep.after' } } },
+        ResultSelector: { 'at.$': '$.Payload.dueAt' },
+        ResultPath: '$.sweep.due',
+        Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+      },
     });
     const secondSweepDue = new sfn.Choice(this, 'SecondSweepDue')
       .when(sfn.Condition.and(sfn.Condition.stringEquals('$.sweep.number', '1'), sfn.Condition.numberGreaterThan('$.sweep.after', 0)), firstSweepDone)
@@ -756,7 +768,9 @@ export class DataLakeErasure extends Construct {
     // The online records' find phase first too: it reads the offline rows that the erasure deletes.
     const sweepStores = this.findOnlineRecords(erasure, incomplete);
     firstSweepDone
-      .next(new sfn.Wait(this, 'WaitForLateWrites', { time: sfn.WaitTime.secondsPath('$.sweep.after') }))
+      .next(secondSweepDueAt)
+      // A time already past (a rerun after the wait) does not wait.
+      .next(new sfn.Wait(this, 'WaitForLateWrites', { time: sfn.WaitTime.timestampPath('$.sweep.due.at') }))
       .next(secondSweep)
       .next(sweepStores);
     return registry.next(planState).next(recordRequest).next(firstSweep).next(sweepStores);
@@ -985,7 +999,8 @@ export class DataLakeErasure extends Construct {
   }
 
   /** An UpdateItem of the request's own record; `#status` and `:status` are bound. */
-  private updateRequestRecord(id: string, status: ErasureRequestStatus, expression: { update: string; values: Record<string, unknown> }): sfn.CustomState {
+  private updateRequestRecord(id: string, status: ErasureRequestStatus, expression: { update: string; values: Record<string, unknown> },
+    result?: { selector: Record<string, string>; path: string }): sfn.CustomState {
     return new sfn.CustomState(this, id, {
       stateJson: {
         Type: 'Task',
@@ -996,8 +1011,9 @@ export class DataLakeErasure extends Construct {
           UpdateExpression: expression.update,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':status': { S: status }, ...expression.values },
+          ...(result !== undefined ? { ReturnValues: 'ALL_NEW' } : {}),
         },
-        ResultPath: null,
+        ...(result !== undefined ? { ResultSelector: result.selector, ResultPath: result.path } : { ResultPath: null }),
       },
     });
   }

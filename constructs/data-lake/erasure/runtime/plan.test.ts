@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ErasureRequestError, PlanInput, StoreSpec, plan } from './plan';
+import { ErasureRequestError, PlanInput, PlanOutput, StoreSpec, plan, secondSweepDue } from './plan';
 
 const NOW = new Date('2025-03-01T10:00:00.000Z');
 const SETTINGS = { alertAfterDays: 25, auditRetentionDays: 1095 };
@@ -97,7 +97,7 @@ describe('handler', () => {
     const logs: string[] = [];
     const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
     try {
-      const output = await handler(input({ user_id: ALICE }));
+      const output = await handler(input({ user_id: ALICE })) as PlanOutput;
       expect(JSON.parse(logs[0])).toEqual({ level: 'INFO', message: 'erasure planned', requestHash: output.requestHash, identifiers: ['user_id'], automatedStores: 1, otherStores: 3 });
       expect(logs.join('\n')).not.toContain(ALICE);
     } finally {
@@ -109,5 +109,28 @@ describe('handler', () => {
     delete process.env.ALERT_AFTER_DAYS;
     const { handler } = await import('./plan');
     await expect(handler(input({ user_id: ALICE }))).rejects.toThrow(/ALERT_AFTER_DAYS must be a whole number of days/);
+  });
+});
+
+describe('when the second sweep is due', () => {
+  test('the first sweep\'s time and the wait: a first execution waits it all, a rerun days later not at all', () => {
+    expect(secondSweepDue({ firstSweepAt: '2025-03-01T10:00:00.000Z', afterSeconds: 6.25 * 3600 })).toEqual({ dueAt: '2025-03-01T16:15:00.000Z' });
+    expect(secondSweepDue({ firstSweepAt: '2025-03-01T10:00:00Z', afterSeconds: 0 })).toEqual({ dueAt: '2025-03-01T10:00:00.000Z' });
+  });
+
+  test('the handler answers it without the plan\'s settings', async () => {
+    const { handler } = await import('./plan');
+    await expect(handler({ secondSweepDue: { firstSweepAt: '2025-03-01T10:00:00.000Z', afterSeconds: 60 } })).resolves.toEqual({ dueAt: '2025-03-01T10:01:00.000Z' });
+  });
+
+  test.each<[unknown, unknown, RegExp]>([
+    [undefined, 60, /firstSweepAt must be an ISO-8601 time/],
+    ['yesterday', 60, /firstSweepAt must be an ISO-8601 time/],
+    ['2025-03-01T10:00:00Z', -1, /afterSeconds must be a whole number of seconds from 0 to 2592000/],
+    ['2025-03-01T10:00:00Z', '60', /afterSeconds must be a whole number/],
+    ['2025-03-01T10:00:00Z', 1.5, /afterSeconds must be a whole number/],
+  ])('refuses firstSweepAt %j with afterSeconds %j', (firstSweepAt, afterSeconds, message) => {
+    expect(() => secondSweepDue({ firstSweepAt, afterSeconds })).toThrow(ErasureRequestError);
+    expect(() => secondSweepDue({ firstSweepAt, afterSeconds })).toThrow(message);
   });
 });

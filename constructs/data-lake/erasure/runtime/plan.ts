@@ -173,6 +173,29 @@ export function plan(input: PlanInput, now: Date, settings: PlanSettings): PlanO
   };
 }
 
+/** The workflow's second question, after the first sweep: when the second one is due. */
+export interface SecondSweepDueInput {
+  readonly secondSweepDue: { readonly firstSweepAt: unknown; readonly afterSeconds: unknown };
+}
+
+const MAX_WAIT_SECONDS = 30 * 86_400;
+
+/**
+ * When the second sweep is due: the first sweep's time (its first execution's, kept in the request's
+ * record) and the wait for late writes. A time already past lets a rerun go on at once.
+ */
+export function secondSweepDue(input: SecondSweepDueInput['secondSweepDue']): { dueAt: string } {
+  const at = typeof input.firstSweepAt === 'string' ? new Date(input.firstSweepAt) : undefined;
+  if (at === undefined || Number.isNaN(at.getTime())) {
+    throw new ErasureRequestError('secondSweepDue.firstSweepAt must be an ISO-8601 time (the request record\'s first_sweep_at)');
+  }
+  const after = input.afterSeconds;
+  if (typeof after !== 'number' || !Number.isInteger(after) || after < 0 || after > MAX_WAIT_SECONDS) {
+    throw new ErasureRequestError(`secondSweepDue.afterSeconds must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  }
+  return { dueAt: new Date(at.getTime() + after * 1000).toISOString() };
+}
+
 /** The subject's pseudonyms, by identifier: what a submission starts the workflow with. */
 export function pseudonymsOf(ids: ReadonlyMap<string, string | number>, key: string): Record<string, string> {
   return Object.fromEntries([...ids].map(([name, raw]) => [name, pseudonymize(key, raw)]));
@@ -186,7 +209,10 @@ function positiveInteger(env: Readonly<Record<string, string | undefined>>, name
   return value;
 }
 
-export const handler = async (input: PlanInput): Promise<PlanOutput> => {
+export const handler = async (input: PlanInput | SecondSweepDueInput): Promise<PlanOutput | { dueAt: string }> => {
+  if ('secondSweepDue' in input) {
+    return secondSweepDue(input.secondSweepDue);
+  }
   const settings = { alertAfterDays: positiveInteger(process.env, 'ALERT_AFTER_DAYS'), auditRetentionDays: positiveInteger(process.env, 'AUDIT_RETENTION_DAYS') };
   const output = plan(input, new Date(), settings);
   const targeted = output.targets.filter((t) => t.pseudonym !== undefined);
