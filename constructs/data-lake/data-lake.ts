@@ -524,6 +524,7 @@ export class DataLake extends Construct {
       throw new KitError(`DataLake ${this.node.path}: dataset '${name}' volume needs ${capacity.instanceCount} anonymization instances, but SageMaker publishes no Spark `
         + `image in ${Stack.of(this).region}, where the stage runs in one process on one instance: use daily windows (anonymizationWindow), a larger anonymizationInstanceType, or a region with Spark`);
     }
+    const maxRuntime = this.props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME;
     const stage = new AnonymizationStage(scope, 'Anonymization', {
       dataset: name,
       policy: anonymizationPolicy(name, format, props.columns),
@@ -547,12 +548,12 @@ export class DataLake extends Construct {
       sizing: capacity?.explanation,
       window,
       volumeSizeGiB: this.props.anonymizationVolumeSizeGiB ?? 30,
-      maxRuntime: this.props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME,
+      maxRuntime,
     });
     addAnonymizationStageRunner(this.anonymizationRole, stage.stateMachine);
 
     // An anonymization run that read a subject's raw objects before the raw eraser rewrote them appends their rows after an erasure's first sweep.
-    const lateWritesWithin = this.props.anonymizationMaxRuntime ?? DEFAULT_ANONYMIZATION_MAX_RUNTIME;
+    const lateWritesWithin = maxRuntime;
     const dataset = new CuratedDataset(name, this.databaseName, columns, this.curatedBucket, `${name}/`, this.encryptionKey, window, props.volume, lateWritesWithin);
     this.datasets.set(name, dataset);
     this.registerTable(scope, {
