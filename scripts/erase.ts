@@ -9,7 +9,7 @@
  *                              only its SHA-256 is kept. Default: erasure-<time>.
  *   --received-at <ISO date>   when the request arrived (starts the one-month clock). Default: now.
  *   --region <region>          Default: $AWS_REGION, else the kit's default region.
- *   --wait                     poll until the execution's first sweep ends, then print the audit records
+ *   --wait                     poll until the execution's first sweep ends (or only the raw zone's batch is left), then print the audit records
  *                              (a second sweep of the stores jobs write late follows hours later).
  *
  * `npm run erase -- <blueprint> --status --request-id <ticket> [--region <region>]` submits nothing:
@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, ListStateMachinesCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { AUDIT_TABLE, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
+import { AUDIT_TABLE, ErasureStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
 import type { SubmitInput, SubmitOutput } from '../constructs/data-lake/erasure/runtime/submit';
 import { DEFAULT_REGION } from '../lib/compliance/regions';
 import { KitError } from '../lib/errors';
@@ -171,17 +171,24 @@ export interface AuditLine {
 
 /**
  * Polls the execution until it ends, or by default until its first sweep has ended (the second one,
- * of the stores jobs write late, waits hours in the same execution); returns the execution's status
+ * of the stores jobs write late, waits hours in the same execution) or has only the raw zone's batch
+ * left to wait for (a day or more); returns the execution's status
  * (`RUNNING` when it stopped after the first sweep) and the request's audit records.
  */
 export async function waitForErasure(clients: ErasureClients, submitted: Submitted, requestId: string,
   options: { pollMs?: number; timeoutMs?: number; untilSecondSweep?: boolean } = {}): Promise<{ status: string; audit: AuditLine[] }> {
   const deadline = Date.now() + (options.timeoutMs ?? 6 * 3600_000);
-  const readAudit = await auditReader(clients, submitted.stateMachineArn, requestId);
+  const { read: readAudit, stores } = await auditReader(clients, submitted.stateMachineArn, requestId);
+  const execution = submitted.executionArn.split(':').at(-1);
   const firstSweepDone = async () => {
-    const request = (await readAudit()).find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
+    const items = await readAudit();
+    const request = items.find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
     // A rerun's record may hold an earlier execution's first sweep: only this execution's counts.
-    return request?.first_sweep_at?.S !== undefined && request.last_execution?.S === submitted.executionArn.split(':').at(-1);
+    if (request === undefined || request.last_execution?.S !== execution) return false;
+    if (request.first_sweep_at?.S !== undefined) return true;
+    // The raw zone waits for its batch (a day or more): every other store of the first sweep is recorded by then.
+    const firstSweep = items.filter((item) => item[AUDIT_TABLE.sortKey]?.S !== AUDIT_TABLE.requestRecord && !item[AUDIT_TABLE.sortKey]?.S?.endsWith(SECOND_SWEEP_SUFFIX));
+    return firstSweep.length >= stores && firstSweep.some((item) => item.status?.S === ErasureStatus.QUEUED && item.execution?.S === execution);
   };
   let status: string | undefined;
   for (;;) {
@@ -197,19 +204,25 @@ export async function waitForErasure(clients: ErasureClients, submitted: Submitt
 type ErasureClients = { sfn: SFNClient; dynamodb: DynamoDBClient };
 type AuditItem = Record<string, AttributeValue>;
 
-/** Reads a request's audit records, from the table the workflow writes to (its definition names it). */
-async function auditReader(clients: ErasureClients, stateMachineArn: string, requestId: string): Promise<() => Promise<AuditItem[]>> {
+/**
+ * Reads a request's audit records, from the table the workflow writes to (its definition names it),
+ * and says how many stores the workflow's registry holds.
+ */
+async function auditReader(clients: ErasureClients, stateMachineArn: string, requestId: string): Promise<{ read: () => Promise<AuditItem[]>; stores: number }> {
   const definition = (await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }))).definition ?? '{}';
-  const table = JSON.parse(definition).States?.RecordRequest?.Parameters?.TableName;
+  const states = JSON.parse(definition).States;
+  const table = states?.RecordRequest?.Parameters?.TableName;
   if (typeof table !== 'string') throw new KitError('the erasure workflow names no audit table (state RecordRequest)');
+  const registry = states?.Registry?.Result?.stores;
   const hash = createHash('sha256').update(requestId, 'utf8').digest('hex');
-  return async () => ((await clients.dynamodb.send(new QueryCommand({
+  const read = async () => ((await clients.dynamodb.send(new QueryCommand({
     TableName: table,
     KeyConditionExpression: '#r = :r',
     ExpressionAttributeNames: { '#r': AUDIT_TABLE.partitionKey },
     ExpressionAttributeValues: { ':r': { S: hash } },
     ConsistentRead: true,
   }))).Items ?? []);
+  return { read, stores: Array.isArray(registry) ? registry.length : Number.POSITIVE_INFINITY };
 }
 
 /**
@@ -219,7 +232,7 @@ async function auditReader(clients: ErasureClients, stateMachineArn: string, req
  * @throws KitError when the audit holds no such request
  */
 export async function erasureStatus(clients: ErasureClients, stateMachineArn: string, requestId: string): Promise<{ status: string; audit: AuditLine[] }> {
-  const items = await (await auditReader(clients, stateMachineArn, requestId))();
+  const items = await (await auditReader(clients, stateMachineArn, requestId)).read();
   const request = items.find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
   const execution = request?.last_execution?.S;
   if (execution === undefined) throw new KitError('the audit holds no request with this id: was it submitted to this blueprint, in this region?');
@@ -269,6 +282,10 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   if (status === 'RUNNING' && request?.firstSweepAt !== undefined) {
     lines.push(`first sweep done at ${request.firstSweepAt}: the same execution sweeps the stores that jobs write late again once the longest such job `
       + `has ended (their records end in ${SECOND_SWEEP_SUFFIX}); see them later with --status and the same --request-id`);
+  }
+  if (stores.some((a) => a.status === ErasureStatus.QUEUED)) {
+    lines.push('queued: the raw zone\'s objects are erased by the next raw erasure batch (every request queued since the last one, in one pass); '
+      + 'the request\'s execution waits for it and records what it removed; see it later with --status and the same --request-id');
   }
   if (stores.some((a) => a.purge === 'pending')) {
     lines.push('files purge pending: the tables\' maintenance rewrites the data files that held the rows; the daily deadline check verifies they are gone from S3');

@@ -6,19 +6,15 @@ import {
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, FIND_RECORDS, matchArguments } from './sql';
+import { RawErasureBatch, RawErasureJobProps } from './raw-erasure-batch';
 import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, LIFECYCLE_LAG_DAYS, RawObjectsStore, expiryBoundDays, isOfflineStore, storeProblems, storeSpec } from './stores';
-import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, ErasureOptions } from './validation';
+import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, DEFAULT_RAW_BATCH_INTERVAL, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
-import { acknowledge } from '../../../lib/compliance/acknowledge';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
 import { SecureFunction, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
-import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
-import { SIZING_METADATA } from '../../../lib/sizing';
-import {
-  ProcessingCode, Workflow, grantRunProcessingJobs, processingJobState, statesFormat, summaryTotals, summedCounts, summedSummaryStates,
-} from '../../../lib/workflows';
+import { Workflow, statesFormat } from '../../../lib/workflows';
 
 /**
  * The erasure workflow's name in a stack: `<stack name>-erasure`, so that `npm run erase` finds it
@@ -26,11 +22,20 @@ import {
  * name is cut and told apart by a hash of the whole.
  */
 export function erasureWorkflowName(stackName: string): string {
-  const name = `${stackName}-erasure`;
+  return stateMachineName(stackName, 'erasure');
+}
+
+/** The raw zone's erasure batch workflow's name in a stack: `<stack name>-raw-erasure`, cut like {@link erasureWorkflowName}. */
+export function rawErasureBatchName(stackName: string): string {
+  return stateMachineName(stackName, 'raw-erasure');
+}
+
+function stateMachineName(stackName: string, suffix: string): string {
+  const name = `${stackName}-${suffix}`;
   if (name.length <= 80) {
     return name;
   }
-  return `${stackName.slice(0, 63)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}-erasure`;
+  return `${stackName.slice(0, 80 - suffix.length - 10)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 8)}-${suffix}`;
 }
 
 /**
@@ -63,6 +68,13 @@ export const AUDIT_TABLE = {
   purgeQueue: 'purge_queue',
   /** The sparse index of pending purges: `purge_queue`, then the request's alert date. */
   pendingPurgesIndex: 'pending-purges',
+  /**
+   * Set (to `pending`) only on the raw zone's records of requests queued for the next raw erasure
+   * batch, and removed when the batch settles them: the partition key of the sparse index the batch reads.
+   */
+  rawQueue: 'raw_queue',
+  /** The sparse index of queued raw erasures: `raw_queue`, then the request's alert date (the earliest first). */
+  pendingRawErasuresIndex: 'pending-raw-erasures',
 } as const;
 
 /** Status of a store in a request's audit. */
@@ -75,6 +87,11 @@ export enum ErasureStatus {
   NOT_REQUESTED = 'not-requested',
   /** The delete or its verification failed; a later execution of the same request retries it. */
   FAILED = 'failed',
+  /**
+   * The raw zone's record while the request waits for the raw erasure batch (its workflow waits
+   * too); the batch makes it verified, or failed when the request's saved lineage is missing or invalid.
+   */
+  QUEUED = 'queued',
   /**
    * Never recorded: what a store that no job writes late reports in the second sweep (the first
    * sweep's record stands), so that the Map's statuses still say whether any store failed.
@@ -130,72 +147,29 @@ const ONLINE_RECORDS_KEY = `${ERASURE_REQUESTS_PREFIX}{}/records/{}.csv`;
  * room for reruns; a purge takes one snapshot age (at most 14 days) and a day.
  */
 export const ERASED_FILE_LISTS_RETENTION = Duration.days(60);
-/** Processing jobs of the raw zone's erasure are named `erase-raw-<hash of the execution>`. */
-const RAW_ERASER_JOB_PREFIX = 'erase-raw';
-/** Where the raw zone's eraser lives; it imports the anonymization script, shipped beside it. */
-const ERASE_RAW_SCRIPT = path.join(__dirname, '..', 'runtime', 'erase_raw.py');
-const ANONYMIZE_SCRIPT = path.join(__dirname, '..', 'runtime', 'anonymize.py');
-
-/**
- * Where, under a request's folder of ERASURE_REQUESTS_PREFIX, each execution's raw eraser instances
- * write their summaries (`<folder><execution name>/<host>.json`): a folder per execution, so that
- * a rerun on fewer instances counts none of an earlier run's.
- */
-const RAW_ERASER_SUMMARIES = 'summaries/';
-/** The counts of the raw eraser's summary (runtime/erase_raw.py) that the workflow adds up over its instances. */
-export const RAW_ERASER_SUMMARY_COUNTS = ['objectsScanned', 'lineageObjects', 'recentObjects', 'objectsRewritten', 'recordsRemoved', 'versionsDeleted'] as const;
-/** The erasure workflow's timeout, unless the raw eraser's maximum runtime and RAW_ERASURE_TIMEOUT_MARGIN are longer. */
+/** The erasure workflow's timeout, besides the wait for the raw zone's batch and the second sweep. */
 const ERASURE_WORKFLOW_TIMEOUT = Duration.hours(12);
-/**
- * What the erasure workflow's timeout adds to the raw eraser's maximum runtime: the find phase and
- * the other stores (Athena queries, DynamoDB rounds), which may run before the job's turn.
- */
-const RAW_ERASURE_TIMEOUT_MARGIN = Duration.hours(10);
+/** How often a request's workflow reads the raw zone's record while it waits for the batch. */
+const RAW_BATCH_POLL = Duration.hours(1);
 
-/** The processing job that erases a subject from the raw zone (see {@link RawObjectsStore}). */
-export interface RawErasureJobProps {
-  /**
-   * The job's role: an anonymization stage of the lake (`registerAnonymizationStage`), since it reads
-   * raw personal data and the pseudonymization key. The store's registration grants it the raw zone.
-   */
-  readonly role: iam.Role;
-  readonly securityGroup: ec2.ISecurityGroup;
-  readonly instanceType: string;
-  /**
-   * Instances of the job, each erasing a share of the candidate objects (runtime/erase_raw.py); the
-   * workflow is verified when as many summaries say so. A token is resolved at synthesis: the
-   * DataLake sizes the job once every dataset is declared.
-   * @default 1
-   */
-  readonly instanceCount?: number;
-  readonly volumeSizeGiB: number;
-  /**
-   * The job's maximum runtime; the workflow's timeout is this and RAW_ERASURE_TIMEOUT_MARGIN, at
-   * least ERASURE_WORKFLOW_TIMEOUT. A token is resolved at synthesis, like instanceCount.
-   */
-  readonly maxRuntime: Duration;
-  /**
-   * How instanceCount and maxRuntime were computed (lib/sizing's sizeRawErasure), recorded on the
-   * erasure workflow as `mlsd:sizing` metadata; a token that resolves to nothing records nothing.
-   * @default - nothing recorded
-   */
-  readonly sizing?: readonly string[];
+/**
+ * How long a request's workflow waits for the raw zone's batch at most: the batch that starts after
+ * the request is queued may be one interval away and, when it fails, the next one retries; each may
+ * run for its whole timeout. Resolved at synthesis (the batch's timeout is the sized eraser's runtime).
+ */
+function rawBatchWaitSeconds(scope: Construct, interval: Duration, batchTimeout: Duration): number {
+  return 2 * interval.toSeconds() + (Stack.of(scope).resolve(batchTimeout.toSeconds()) as number);
 }
 
 /**
- * The erasure workflow's timeout: ERASURE_WORKFLOW_TIMEOUT, or the raw eraser's maximum runtime and
- * RAW_ERASURE_TIMEOUT_MARGIN when that is longer (Step Functions would stop a workflow waiting on a
- * job SageMaker still runs). Resolved at synthesis when the runtime is a token.
+ * The erasure workflow's timeout: ERASURE_WORKFLOW_TIMEOUT for the first sweep, the longest wait for
+ * the raw zone's batch when the lake erases it, and the second sweep's wait and run. Resolved at synthesis.
  */
-function erasureWorkflowTimeout(scope: Construct, job: RawErasureJobProps | undefined, stores: readonly ErasableStore[]): Duration {
-  const firstSweep = (runtime: number | undefined) => (runtime === undefined
-    ? ERASURE_WORKFLOW_TIMEOUT.toSeconds()
-    : Math.max(ERASURE_WORKFLOW_TIMEOUT.toSeconds(), runtime + RAW_ERASURE_TIMEOUT_MARGIN.toSeconds()));
-  // The second sweep (no raw zone in it) waits, then takes at most as long as a first sweep without the raw eraser.
+function erasureWorkflowTimeout(scope: Construct, rawWait: () => number, stores: readonly ErasableStore[]): Duration {
+  // The second sweep (no raw zone in it) waits, then takes at most as long as a first sweep without the raw zone.
   const secondSweep = (wait: number) => (wait === 0 ? 0 : wait + ERASURE_WORKFLOW_TIMEOUT.toSeconds());
-  const runtime = job?.maxRuntime.toSeconds();
   return Duration.seconds(Lazy.number({
-    produce: () => firstSweep(runtime === undefined ? undefined : Stack.of(scope).resolve(runtime)) + secondSweep(secondSweepSeconds(scope, stores)),
+    produce: () => ERASURE_WORKFLOW_TIMEOUT.toSeconds() + rawWait() + secondSweep(secondSweepSeconds(scope, stores)),
   }));
 }
 
@@ -298,6 +272,7 @@ export class DataLakeErasure extends Construct {
   private cacheKeysEraser?: SecureFunction;
   private onlineRecordsEraser?: SecureFunction;
   private athenaGranted = false;
+  private rawErasureBatch?: RawErasureBatch;
   /** The prefixes of the curated zone the workflow already reads and writes (one grant each). */
   private readonly grantedPrefixes = new Set<string>();
 
@@ -325,7 +300,7 @@ export class DataLakeErasure extends Construct {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
       encryptionKey: props.encryptionKey,
       logName: 'erasure',
-      timeout: erasureWorkflowTimeout(this, props.rawErasure, this.stores),
+      timeout: erasureWorkflowTimeout(this, () => (this.rawBatch === undefined ? 0 : this.rawBatchWait()), this.stores),
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
@@ -333,8 +308,8 @@ export class DataLakeErasure extends Construct {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     if (props.rawErasure !== undefined) {
-      this.grantRawErasureWorkflow(props.rawErasure);
-      this.recordRawErasureSizing(props.rawErasure);
+      // The find phase saves each request's lineage there; the batch reads it.
+      this.grantWorkflowObjects(ERASURE_REQUESTS_PREFIX);
     }
 
     // Requests enter here, so that the workflow's input (kept with its history) holds no raw id.
@@ -387,6 +362,19 @@ export class DataLakeErasure extends Construct {
       schedule: events.Schedule.cron({ hour: '6', minute: '0' }),
       targets: [new targets.SfnStateMachine(this.deadlineCheck)],
     });
+  }
+
+  /**
+   * The raw zone's erasure batch (the queued requests' raw objects, erased together on a schedule);
+   * created with the lake's rawObjects store.
+   */
+  public get rawBatch(): RawErasureBatch | undefined {
+    return this.rawErasureBatch;
+  }
+
+  /** The longest a request's workflow waits for the raw zone's batch, in seconds (resolved at synthesis). */
+  private rawBatchWait(): number {
+    return rawBatchWaitSeconds(this, this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL, this.rawErasureBatch!.timeout);
   }
 
   /** The registered stores, in registration order. */
@@ -478,6 +466,12 @@ export class DataLakeErasure extends Construct {
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: ['files'],
     });
+    table.addGlobalSecondaryIndex({
+      indexName: AUDIT_TABLE.pendingRawErasuresIndex,
+      partitionKey: { name: AUDIT_TABLE.rawQueue, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'deadline_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
     classify(table, { category: DataCategory.OPERATIONAL, purpose: 'erasure audit', retention }, `DataLake erasure ${this.node.path}`);
     exemptFromErasure(table, 'The audit of erasure requests: hashed request ids, store names, counts and times, never an identifier or a '
       + 'pseudonym; kept as the proof of erasure (GDPR art. 17(3)(b), 5(2)), expiring with its TTL.');
@@ -553,6 +547,19 @@ export class DataLakeErasure extends Construct {
       }
       case 'rawObjects':
         this.grantRawEraser(store);
+        this.rawErasureBatch = new RawErasureBatch(this, 'RawBatch', {
+          job: this.props.rawErasure!,
+          store,
+          auditTable: this.auditTable,
+          queueIndexName: AUDIT_TABLE.pendingRawErasuresIndex,
+          encryptionKey: this.props.encryptionKey,
+          network: this.props.network,
+          pseudonymizationKey: this.props.pseudonymizationKey,
+          resultsBucket: this.props.resultsBucket,
+          requestsPrefix: ERASURE_REQUESTS_PREFIX,
+          interval: this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL,
+          stateMachineName: rawErasureBatchName(Stack.of(this).stackName),
+        });
         return;
       case 'featureGroupRecords':
         this.grantOnlineRecords(store);
@@ -564,24 +571,6 @@ export class DataLakeErasure extends Construct {
       default:
         // Manual stores: the workflow only records them.
         return;
-    }
-  }
-
-  /**
-   * The workflow's own access for the raw zone's erasure: the lineage and request objects under
-   * ERASURE_REQUESTS_PREFIX (never the raw zone itself), and the eraser's processing jobs.
-   */
-  private grantRawErasureWorkflow(job: RawErasureJobProps): void {
-    this.grantWorkflowObjects(ERASURE_REQUESTS_PREFIX);
-    grantRunProcessingJobs(this.role, RAW_ERASER_JOB_PREFIX, job.role);
-    acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
-      'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
-  }
-
-  /** The raw eraser's sizing, as `mlsd:sizing` metadata on the workflow. */
-  private recordRawErasureSizing(job: RawErasureJobProps): void {
-    if (job.sizing !== undefined) {
-      (this.stateMachine.node.defaultChild as CfnResource).addMetadata(SIZING_METADATA, job.sizing);
     }
   }
 
@@ -936,66 +925,74 @@ export class DataLakeErasure extends Construct {
   }
 
   /**
-   * The raw zone's store: the eraser's config goes beside the request, the processing job rewrites
-   * the subject's raw objects (it reads the lineage and pseudonyms the find phase saved, never an
-   * argument) on `instanceCount` instances that share them, and each instance's summary says how
-   * many records it removed and whether it verified its share. The store is verified when every
-   * instance's summary is there and says verified; its count is their sum.
+   * The raw zone's store: queued for the raw erasure batch (the audit's sparse index; the find phase
+   * saved the request's pseudonyms and lineage under its hash), then read every RAW_BATCH_POLL until
+   * the batch has settled it: verified with the records it removed for this request, or failed
+   * (its saved request missing or invalid). A batch that has not verified it within the longest
+   * wait fails the store; a rerun of the request queues it again.
    */
-  private rawObjects(job: RawErasureJobProps): sfn.IChainable {
-    const bucket = this.props.resultsBucket.bucketName;
-    const uri = (file: string) => statesFormat(`s3://${bucket}/${ERASURE_REQUESTS_PREFIX}{}/${file}`, '$.request');
-    const summaries = `${ERASURE_REQUESTS_PREFIX}{}/${RAW_ERASER_SUMMARIES}{}`;
-    const instances = job.instanceCount ?? 1;
-    const config = this.sdk('SaveRawEraserConfig', 'aws-sdk:s3:putObject', {
-      'Bucket': bucket,
-      'Key.$': statesFormat(`${ERASURE_REQUESTS_PREFIX}{}/config.json`, '$.request'),
-      'Body.$': 'States.JsonToString($.store.config)',
-      'ContentType': 'application/json',
-      'ServerSideEncryption': 'aws:kms',
-      'SSEKMSKeyId': this.props.encryptionKey.keyArn,
-    }, { path: null });
-    const image = sklearnProcessingImage(this, `DataLake ${this.node.scope!.node.path} erasure`);
-    grantJobRuntime(job.role, image);
-    const erase = processingJobState(this, 'EraseRawObjects', {
-      jobNamePrefix: RAW_ERASER_JOB_PREFIX,
-      role: job.role,
-      image,
-      code: ProcessingCode.fromBundle(this, 'RawEraserScript', ERASE_RAW_SCRIPT, [ANONYMIZE_SCRIPT]),
-      // Nothing here names the subject: DescribeProcessingJob shows the arguments to whoever may read
-      // SageMaker's jobs. The pseudonyms are in the request object, under the lake key.
-      arguments: [
-        '--config', { expression: uri('config.json') },
-        '--raw-bucket', { expression: '$.store.bucketName' },
-        '--kms-key-id', this.props.encryptionKey.keyArn,
-        '--request-uri', { expression: uri('request.json') },
-        '--summary-dir', { expression: statesFormat(`s3://${bucket}/${summaries}`, '$.request', '$$.Execution.Name') },
-        '--key-secret-id', this.props.pseudonymizationKey.secretArn,
-      ],
-      inputs: [],
-      encryptionKey: this.props.encryptionKey,
-      subnets: this.props.network.vpc.selectSubnets(this.props.network.subnets),
-      securityGroup: job.securityGroup,
-      instanceType: job.instanceType,
-      instanceCount: instances,
-      volumeSizeGiB: job.volumeSizeGiB,
-      maxRuntime: job.maxRuntime,
-      networkIsolation: false,
-      oncePerExecution: 'a lake has one rawObjects store (a second is refused), the one item of the store list that reaches this job',
+  private queueRawObjects(): sfn.IChainable {
+    const partition = Stack.of(this).partition;
+    const key = { [AUDIT_TABLE.partitionKey]: { 'S.$': '$.request' }, [AUDIT_TABLE.sortKey]: { 'S.$': '$.record' } };
+    const queue = new sfn.CustomState(this, 'QueueRawErasure', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${partition}:states:::dynamodb:updateItem`,
+        Parameters: {
+          TableName: this.auditTable.tableName,
+          Key: key,
+          UpdateExpression: `SET #status = :queued, verified = :false, kind = :kind, sweep = :sweep, #queue = :pending, deadline_at = :deadline, `
+            + `queued_at = if_not_exists(queued_at, :now), execution = :execution, ${AUDIT_TABLE.expiresAt} = :expires REMOVE #error, batch_error`,
+          // A batch that settled it since ReadAudit keeps its verified record.
+          ConditionExpression: 'attribute_not_exists(#status) OR #status <> :verified',
+          ExpressionAttributeNames: { '#status': 'status', '#queue': AUDIT_TABLE.rawQueue, '#error': 'error' },
+          ExpressionAttributeValues: {
+            ':queued': { S: ErasureStatus.QUEUED },
+            ':verified': { S: ErasureStatus.VERIFIED },
+            ':false': { BOOL: false },
+            ':kind': { 'S.$': '$.store.kind' },
+            ':sweep': { 'N.$': '$.sweep' },
+            ':pending': { S: 'pending' },
+            ':deadline': { 'S.$': '$.deadlineAt' },
+            ':now': { 'S.$': '$$.State.EnteredTime' },
+            ':execution': { 'S.$': '$$.Execution.Name' },
+            ':expires': { 'N.$': '$.expiresAt' },
+          },
+        },
+        ResultPath: null,
+      },
     });
-    const { list, read, sum } = summedSummaryStates(this, { bucketName: bucket, prefix: statesFormat(`${summaries}/`, '$.request', '$$.Execution.Name') }, {
-      key: 'raw',
-      totals: summaryTotals('raw', { hosts: '$count($summaries)', verifiedHosts: '$count($summaries[verified = true])', ...summedCounts(RAW_ERASER_SUMMARY_COUNTS) }),
-      ids: { list: 'ListRawEraserSummaries', read: 'ReadRawEraserSummaries', readOne: 'ReadRawEraserSummary', sum: 'SumRawEraserSummaries' },
+    const polls = new sfn.Pass(this, 'NoRawBatchPollYet', { result: sfn.Result.fromObject({ n: 0 }), resultPath: '$.rawPolls' });
+    const read = new sfn.CustomState(this, 'ReadRawErasure', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${partition}:states:::dynamodb:getItem`,
+        Parameters: { TableName: this.auditTable.tableName, Key: key, ConsistentRead: true },
+        ResultSelector: { 'status.$': '$.Item.status.S', 'item.$': '$.Item' },
+        ResultPath: '$.raw',
+      },
     });
-    // A missing summary fails the store too: an instance that wrote none verified nothing.
-    const verified = sfn.Condition.and(
-      sfn.Condition.numberEquals('$.raw.summary.hosts', instances),
-      sfn.Condition.numberEquals('$.raw.summary.verifiedHosts', instances),
-    );
-    return config.next(erase).next(list).next(read).next(sum).next(new sfn.Choice(this, 'RawObjectsVerified')
-      .when(verified, this.found('RawRecordsRemoved', "States.Format('{}', $.raw.summary.recordsRemoved)"))
-      .otherwise(new sfn.Fail(this, 'RawRecordsRemain', { error: 'NotVerified', cause: 'Raw objects still hold the subject after the eraser ran, or an instance left no summary' })));
+    const wait = new sfn.Wait(this, 'WaitForRawBatch', { time: sfn.WaitTime.duration(RAW_BATCH_POLL) });
+    const nextPoll = new sfn.CustomState(this, 'CountRawBatchPoll', {
+      stateJson: { Type: 'Pass', Parameters: { 'n.$': 'States.MathAdd($.rawPolls.n, 1)' }, ResultPath: '$.rawPolls' },
+    });
+    const erased = new sfn.CustomState(this, 'RawRecordsRemoved', {
+      stateJson: { Type: 'Pass', Parameters: { 'found.$': '$.raw.item.found.N', 'batch.$': '$.raw.item.batch.S', 'erasedAt.$': '$.raw.item.erased_at.S' } },
+    });
+    const maxPolls = Lazy.number({ produce: () => Math.ceil(this.rawBatchWait() / RAW_BATCH_POLL.toSeconds()) });
+    const settled = new sfn.Choice(this, 'RawErasureSettled')
+      .when(sfn.Condition.stringEquals('$.raw.status', ErasureStatus.VERIFIED), erased)
+      .when(sfn.Condition.stringEquals('$.raw.status', ErasureStatus.QUEUED), new sfn.Choice(this, 'RawBatchMayStillCome')
+        .when(sfn.Condition.numberGreaterThanEquals('$.rawPolls.n', maxPolls), new sfn.Fail(this, 'RawErasureNotBatched', {
+          error: 'RawErasureNotBatched',
+          cause: 'No raw erasure batch verified the request within the longest wait (see the raw erasure workflow\'s executions and the record\'s batch_error): start the request again to queue it again.',
+        }))
+        .otherwise(wait))
+      // Failed by the batch: the record names why (the request's saved lineage is missing or invalid).
+      .otherwise(new sfn.Fail(this, 'RawErasureFailed', { error: 'RawErasureFailed', cause: 'The raw erasure batch could not erase this request: its raw record says why; start the request again to queue it again.' }));
+    wait.next(nextPoll).next(read);
+    queue.addCatch(read, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+    return queue.next(polls).next(read).next(settled);
   }
 
   /** An UpdateItem of the request's own record; `#status` and `:status` are bound. */
@@ -1061,7 +1058,15 @@ export class DataLakeErasure extends Construct {
     }).next(report('VerifiedByExpiry', ErasureStatus.VERIFIED));
     erase.branch(this.byKind());
     erase.addCatch(failed, { resultPath: '$.error' });
+    // The raw zone's records, erased by a batch: the record says which, and when.
+    const verifiedInBatch = this.putAudit('RecordVerifiedInBatch', ErasureStatus.VERIFIED, {
+      found: { 'N.$': '$.outcome.branch.found' },
+      remaining: { N: '0' },
+      batch: { 'S.$': '$.outcome.branch.batch' },
+      erased_at: { 'S.$': '$.outcome.branch.erasedAt' },
+    }).next(report('VerifiedInBatch', ErasureStatus.VERIFIED));
     erase.next(new sfn.Choice(this, 'FilesToPurge')
+      .when(sfn.Condition.isPresent('$.outcome.branch.batch'), verifiedInBatch)
       .when(sfn.Condition.isPresent('$.outcome.branch.goneBy'), verifiedByExpiry)
       .when(sfn.Condition.isPresent('$.outcome.branch.files'), verifiedPurgePending)
       .otherwise(verified));
@@ -1133,7 +1138,7 @@ export class DataLakeErasure extends Construct {
       icebergTable: this.icebergTable(),
       vectorIndexDocuments: this.vectorIndexDocuments(),
       cacheKeys: this.cacheKeys(),
-      ...(this.props.rawErasure !== undefined ? { rawObjects: this.rawObjects(this.props.rawErasure) } : {}),
+      ...(this.props.rawErasure !== undefined ? { rawObjects: this.queueRawObjects() } : {}),
       expiringObjects: this.expiringObjects(),
     };
     const choice = new sfn.Choice(this, 'ByKind');

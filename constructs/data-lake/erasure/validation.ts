@@ -21,6 +21,13 @@ export interface ErasureOptions {
    * @default DEFAULT_ERASURE_CONCURRENCY (4)
    */
   readonly maxConcurrency?: number;
+  /**
+   * How often the raw zone's erasure batch starts: one job erases every request queued since the
+   * last batch in one pass over the raw objects (a request's workflow waits for it). Longer batches
+   * cost fewer runs of the sized eraser; a request waits up to twice this and the batch's runtime.
+   * @default DEFAULT_RAW_BATCH_INTERVAL (1 day)
+   */
+  readonly rawBatchInterval?: Duration;
 }
 
 /** When the deadline check alerts about a request not yet erased, by default. */
@@ -29,10 +36,14 @@ export const DEFAULT_ERASURE_ALERT_AFTER = Duration.days(25);
 export const DEFAULT_AUDIT_RETENTION = Duration.days(3 * 365);
 /** Stores erased at the same time, by default. */
 export const DEFAULT_ERASURE_CONCURRENCY = 4;
+/** How often the raw zone's erasure batch starts, by default. */
+export const DEFAULT_RAW_BATCH_INTERVAL = Duration.days(1);
 /** GDPR art. 12(3): a month, counted here as 30 days. */
 export const ERASURE_DEADLINE_DAYS = 30;
 
 const CONCURRENCY = { min: 1, max: 40 } as const;
+/** Batches at least hourly (a processing job takes minutes to start) and at most weekly (a request waits up to two intervals). */
+const RAW_BATCH_HOURS = { min: 1, max: 7 * 24 } as const;
 
 function days(value: Duration | undefined): number | undefined {
   return value === undefined || Token.isUnresolved(value.toSeconds()) ? undefined : value.toDays({ integral: false });
@@ -57,6 +68,13 @@ const RULES: readonly PropRule<ErasureOptions>[] = [
     condition: (o) => o.maxConcurrency !== undefined && !Token.isUnresolved(o.maxConcurrency)
       && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < CONCURRENCY.min || o.maxConcurrency > CONCURRENCY.max),
     message: (o) => `maxConcurrency must be a whole number from ${CONCURRENCY.min} to ${CONCURRENCY.max}, but ${o.maxConcurrency} was provided`,
+  },
+  {
+    condition: (o) => {
+      const h = o.rawBatchInterval === undefined || Token.isUnresolved(o.rawBatchInterval.toSeconds()) ? undefined : o.rawBatchInterval.toHours({ integral: false });
+      return h !== undefined && (!Number.isInteger(h) || h < RAW_BATCH_HOURS.min || h > RAW_BATCH_HOURS.max);
+    },
+    message: (o) => `rawBatchInterval must be a whole number of hours from ${RAW_BATCH_HOURS.min} to ${RAW_BATCH_HOURS.max} (a week), but ${o.rawBatchInterval!.toHours({ integral: false })} hours was provided`,
   },
 ];
 
