@@ -400,9 +400,9 @@ export class DataLake extends Construct {
         sizing: Lazy.list({ produce: () => (this.rawErasureCapacity ? [...this.rawErasureCapacity.explanation] : undefined) }, { omitEmpty: true }),
       },
     });
-    // Its jobs are started by the erasure workflow only.
-    this.registerAnonymizationStage(rawEraserRole, this.erasure.stateMachine);
     this.registerZones(props);
+    // Its jobs are started by the raw zone's erasure batch only, which the raw zone's registration made.
+    this.registerAnonymizationStage(rawEraserRole, this.erasure.rawBatch!.stateMachine);
 
     this.maintenance = new TableMaintenance(this, 'Maintenance', {
       encryptionKey: this.encryptionKey,

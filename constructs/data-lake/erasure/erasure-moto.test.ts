@@ -11,9 +11,11 @@
  * (the request object saved once under the request's hash), and the curated files' erasure by expiry
  * (the curated bucket's lifecycle rules, as the template declares them, read and checked). What is not: the plan function runs here, in
  * jest (moto would need Docker to run a Lambda), and its output is the execution's input; the
- * Feature Store, Athena and raw zone stores are left out of the run (moto implements neither Athena
- * nor SageMaker processing jobs: they have template tests, the SQL runs on Spark in
- * test_erasure_sql.py, the raw eraser on moto's S3 in runtime/test_erase_raw.py), and so are the
+ * Feature Store and Athena stores are left out of the run (moto implements neither Athena nor
+ * SageMaker processing jobs: they have template tests, the SQL runs on Spark in
+ * test_erasure_sql.py, the raw eraser on moto's S3 in runtime/test_erase_raw.py); the raw zone's
+ * store runs in one test, its batch's function (collect, settle) against the same moto in place of
+ * the batch workflow, the eraser's summary written as erase_raw.py writes it; and so are the
  * vector index's documents and the cache keys: their states invoke Lambda functions (the index's
  * document eraser, the lake's cache eraser), which moto runs only in Docker (the states have template
  * tests; the functions run against the local OpenSearch stand-in in
@@ -29,7 +31,8 @@ import { PlanOutput, StoreSpec, plan } from './runtime/plan';
 import {
   AUDIT_TABLE, DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ErasureRequestStatus, ErasureStatus, PurgeStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName,
 } from './erasure';
-import { Json, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { collect, sdkBatchBucket, sdkBatchTable, settle, summariesPrefixOf } from './runtime/raw-batch';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SubmitInvoker, erasureStateMachineArn, erasureStatus, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
 import { readSubmitSettings, submit } from './runtime/submit';
@@ -60,6 +63,10 @@ const motoDefinition = (): Json => {
   definition.States.FirstSweep.Parameters.after = SECOND_SWEEP_AFTER_SECONDS;
   definition.States.SecondSweepDueAt = { Type: 'Pass', ResultPath: null, Next: 'WaitForLateWrites' };
   definition.States.WaitForLateWrites = { Type: 'Wait', Seconds: SECOND_SWEEP_AFTER_SECONDS, Next: 'SecondSweep' };
+  // The raw zone's record read every second instead of every hour (found inside the Map's branches).
+  const raw = allStates(definition);
+  expect(raw.WaitForRawBatch).toMatchObject({ Type: 'Wait', Seconds: 3600 });
+  raw.WaitForRawBatch.Seconds = 1;
   return definition;
 };
 /** The request object the find phase saved in moto's S3. */
@@ -314,6 +321,101 @@ test('the second sweep erases what a job wrote after the first: a late predictio
   expect(records[`dynamodb:pairs${SECOND_SWEEP_SUFFIX}`]).toBeUndefined();
   expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED });
 }, 90_000);
+
+test('the raw zone waits for its batch: queued in the sparse index, taken by the batch, settled with the request\'s own count, then recorded verified', async () => {
+  const rawStore = (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
+    .find((st) => st.kind === 'rawObjects')!;
+  const input = planFor('ticket-raw', [...registry, rawStore]);
+  const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
+  const rawRecord = async () => (await audit(input.requestHash))['s3:raw-zone'];
+  const deadline = Date.now() + 30_000;
+  while ((await rawRecord())?.status !== ErasureStatus.QUEUED) {
+    if (Date.now() > deadline) throw new Error('the raw zone was not queued in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(await rawRecord()).toMatchObject({ kind: 'rawObjects', verified: false, raw_queue: 'pending', deadline_at: input.deadlineAt });
+  // The other stores do not wait for it; the request does.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  expect((await sfn('DescribeExecution', { executionArn })).status).toBe('RUNNING');
+  expect((await audit(input.requestHash))['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED });
+
+  // The batch, as its workflow runs it: collect under the lock, the eraser's summary, settle.
+  const deps = { table: sdkBatchTable(dynamodb, auditTable), bucket: sdkBatchBucket(s3, CURATED_BUCKET, 'alias/lake') };
+  const logs: Record<string, unknown>[] = [];
+  const log = (fields: Readonly<Record<string, unknown>>) => logs.push({ ...fields });
+  const collected = await collect({ batchId: 'batch-1' }, deps, { holdSeconds: 3600, maxRequests: 2000 }, new Date(), log);
+  expect(collected).toMatchObject({ locked: false, requests: 1, missing: 0 });
+  const listed = JSON.parse((await deps.bucket.getText('_erasure/_batches/batch-1/batch.json'))!);
+  expect(listed.requests).toEqual([{ id: input.requestHash, record: 's3:raw-zone', uri: `s3://${CURATED_BUCKET}/_erasure/${input.requestHash}/request.json` }]);
+  await deps.bucket.putJson(`${summariesPrefixOf('batch-1')}algo-1.json`, {
+    verified: true, host: 'algo-1', hostCount: 1, objectsScanned: 4, lineageObjects: 2, recentObjects: 2, objectsRewritten: 2, recordsRemoved: 3, versionsDeleted: 2,
+    requests: { [input.requestHash]: 3 }, invalidRequests: [], requestErrors: {}, requestCount: 1, errors: [],
+  });
+  expect(await settle({ batchId: 'batch-1', hosts: 1 }, deps, new Date(), log)).toMatchObject({ verified: true, erased: 1, recordsRemoved: 3 });
+
+  for (;;) {
+    const execution = await sfn('DescribeExecution', { executionArn });
+    if (execution.status !== 'RUNNING') {
+      expect(execution.status).toBe('SUCCEEDED');
+      break;
+    }
+    if (Date.now() > deadline + 30_000) throw new Error('the request did not see its batch in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const records = await audit(input.requestHash);
+  expect(records['s3:raw-zone']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '3', remaining: '0', batch: 'batch-1', kind: 'rawObjects', sweep: '1' });
+  expect(records['s3:raw-zone'].raw_queue).toBeUndefined();
+  expect(records['s3:raw-zone'].erased_at).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  // The raw zone is not swept again, and the request succeeded.
+  expect(records[`s3:raw-zone${SECOND_SWEEP_SUFFIX}`]).toBeUndefined();
+  expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED });
+  // The queue is empty: the next batch finds nothing (and releases the lock it took).
+  expect(await collect({ batchId: 'batch-2' }, deps, { holdSeconds: 3600, maxRequests: 2000 }, new Date(), log)).toMatchObject({ locked: false, requests: 0 });
+}, 120_000);
+
+test('the raw zone\'s request fails when its batch fails it, and a rerun queues it again', async () => {
+  const rawStore = (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
+    .find((st) => st.kind === 'rawObjects')!;
+  const input = planFor('ticket-raw-invalid', [...registry, rawStore]);
+  const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
+  const deadline = Date.now() + 30_000;
+  while ((await audit(input.requestHash))['s3:raw-zone']?.status !== ErasureStatus.QUEUED) {
+    if (Date.now() > deadline) throw new Error('the raw zone was not queued in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const deps = { table: sdkBatchTable(dynamodb, auditTable), bucket: sdkBatchBucket(s3, CURATED_BUCKET, 'alias/lake') };
+  const log = () => undefined;
+  expect(await collect({ batchId: 'batch-3' }, deps, { holdSeconds: 3600, maxRequests: 2000 }, new Date(), log)).toMatchObject({ requests: 1 });
+  // The eraser could not read the request's saved lineage: the batch fails that request only.
+  await deps.bucket.putJson(`${summariesPrefixOf('batch-3')}algo-1.json`, {
+    verified: true, host: 'algo-1', hostCount: 1, recordsRemoved: 0, requests: {}, invalidRequests: [input.requestHash], requestErrors: { [input.requestHash]: 'ErasureError' }, errors: [],
+  });
+  expect(await settle({ batchId: 'batch-3', hosts: 1 }, deps, new Date(), log)).toMatchObject({ verified: true, failed: 1 });
+  let execution = await sfn('DescribeExecution', { executionArn });
+  while (execution.status === 'RUNNING') {
+    if (Date.now() > deadline + 30_000) throw new Error('the request did not see its batch in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    execution = await sfn('DescribeExecution', { executionArn });
+  }
+  expect(execution).toMatchObject({ status: 'FAILED', error: ERASURE_INCOMPLETE_ERROR });
+  let records = await audit(input.requestHash);
+  expect(records['s3:raw-zone']).toMatchObject({ status: ErasureStatus.FAILED, error: 'RawErasureFailed' });
+  expect(records['s3:raw-zone'].raw_queue).toBeUndefined();
+  expect(records[AUDIT_TABLE.requestRecord].status).toBe(ErasureRequestStatus.INCOMPLETE);
+
+  // A rerun queues it again (the other stores stay verified).
+  const rerun = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
+  while ((await audit(input.requestHash))['s3:raw-zone']?.status !== ErasureStatus.QUEUED) {
+    if (Date.now() > deadline + 60_000) throw new Error('the rerun did not queue the raw zone');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  records = await audit(input.requestHash);
+  expect(records['s3:raw-zone']).toMatchObject({ raw_queue: 'pending' });
+  expect(records['s3:raw-zone'].error).toBeUndefined();
+  await sfn('StopExecution', { executionArn: rerun.executionArn });
+  // Out of the queue again, for the tests that follow.
+  await deps.table.markFailed(input.requestHash, 's3:raw-zone', 'Stopped', new Date());
+}, 120_000);
 
 test('is safe to run twice: a second execution skips the verified stores and succeeds', async () => {
   const input = planFor('ticket-2');

@@ -6,7 +6,7 @@ import { CacheUnreachableError } from './runtime/cache-keys';
 import { DEADLINE_AT_RISK_ERROR, ERASURE_INCOMPLETE_ERROR, ERASURE_REGISTRY_METADATA, ErasureStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName } from './erasure';
 import { DELETE_ROWS, COUNT_ROWS, FIND_FILES, FIND_RECORDS } from './sql';
 import { IcebergMatch } from './stores';
-import { FIXTURE_ENV, Json, allStates, deadlineCheck, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
+import { FIXTURE_ENV, Json, allStates, deadlineCheck, definitionText, dereference, erasureFixture, erasureWorkflow, logicalIdOf } from './test-support';
 import { DataLake, DataLakeProps } from '../data-lake';
 import { RowRetention } from '../maintenance';
 import { ColumnAction, ColumnClassification } from '../schema';
@@ -36,6 +36,12 @@ function allowed(roleId: string): [string, string][] {
 }
 
 const workflowRole = workflow.machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+
+/** The raw zone's erasure batch workflow of a template, parsed. */
+function rawBatchWorkflow(of: Template = template): { id: string; machine: Json; definition: Json } {
+  const [id, machine] = Object.entries(of.findResources('AWS::StepFunctions::StateMachine')).find(([name]) => name.includes('ErasureRawBatchWorkflow'))!;
+  return { id, machine, definition: JSON.parse(definitionText(machine)) };
+}
 const resourcesOf = (action: string) => allowed(workflowRole).filter(([a]) => a === action).map(([, r]) => r);
 
 
@@ -207,8 +213,8 @@ describe('the workflow', () => {
       Next: 'FirstSweepOnly',
     });
     expect(states.FirstSweepOnly).toEqual({ Type: 'Pass', Result: ErasureStatus.FIRST_SWEEP_ONLY, End: true });
-    // The workflow's timeout: the first sweep (12 h), the wait (20 h) and a second sweep (12 h).
-    expect(workflow.definition.TimeoutSeconds).toBe(44 * 3600);
+    // The workflow's timeout: the first sweep (12 h) with the longest wait for the raw zone's batch (52 h), the wait (20 h) and a second sweep (12 h).
+    expect(workflow.definition.TimeoutSeconds).toBe((12 + 52 + 20 + 12) * 3600);
   });
 
   test('without a store written late there is no wait and no second sweep', () => {
@@ -218,7 +224,8 @@ describe('the workflow', () => {
     lake.registerErasable(table, { kind: 'dynamoDbItems', name: 'dynamodb:cache', identifier: 'user_id', table, partitionKey: 'pk', encryptionKey: lake.encryptionKey, resources: [table] });
     const plainWorkflow = erasureWorkflow(Template.fromStack(stack));
     expect(allStates(plainWorkflow.definition).FirstSweep.Parameters.after).toBe(0);
-    expect(plainWorkflow.definition.TimeoutSeconds).toBe(12 * 3600);
+    // The first sweep and the longest wait for the raw zone's batch: two days' batches and one's 4-hour timeout.
+    expect(plainWorkflow.definition.TimeoutSeconds).toBe((12 + 52) * 3600);
   });
 
   test('a store verified by an earlier execution of the request is skipped (a rerun resumes)', () => {
@@ -378,11 +385,11 @@ describe('the workflow', () => {
       status: { S: 'verified' }, purge: { S: 'pending' }, purge_queue: { S: 'pending' }, files: { 'S.$': '$.outcome.branch.files' }, deadline_at: { 'S.$': '$.deadlineAt' },
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
-      GlobalSecondaryIndexes: [{
+      GlobalSecondaryIndexes: Match.arrayWith([{
         IndexName: 'pending-purges',
         KeySchema: [{ AttributeName: 'purge_queue', KeyType: 'HASH' }, { AttributeName: 'deadline_at', KeyType: 'RANGE' }],
         Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['files'] },
-      }],
+      }]),
     });
   });
 
@@ -469,7 +476,17 @@ describe('the workflow', () => {
     // Objects erased by expiry: nothing was found or counted, the record says by when every version is gone.
     expect(states.RecordVerifiedByExpiry.Parameters.Item).toMatchObject({ status: { S: 'verified' }, verified: { BOOL: true }, gone_by: { 'S.$': '$.outcome.branch.goneBy' } });
     expect(states.RecordVerifiedByExpiry.Parameters.Item.found).toBeUndefined();
-    expect(states.FilesToPurge.Choices[0]).toEqual({ Variable: '$.outcome.branch.goneBy', IsPresent: true, Next: 'RecordVerifiedByExpiry' });
+    expect(states.FilesToPurge.Choices.slice(0, 2)).toEqual([
+      { Variable: '$.outcome.branch.batch', IsPresent: true, Next: 'RecordVerifiedInBatch' },
+      { Variable: '$.outcome.branch.goneBy', IsPresent: true, Next: 'RecordVerifiedByExpiry' },
+    ]);
+    expect(states.RecordVerifiedInBatch.Parameters.Item).toMatchObject({
+      status: { S: 'verified' }, found: { 'N.$': '$.outcome.branch.found' }, remaining: { N: '0' }, batch: { 'S.$': '$.outcome.branch.batch' }, erased_at: { 'S.$': '$.outcome.branch.erasedAt' },
+    });
+    // A record the workflow writes has no raw_queue: a store given up on leaves the batch's queue.
+    for (const name of Object.keys(states).filter((n) => n.startsWith('Record') && states[n].Parameters?.Item)) {
+      expect(states[name].Parameters.Item.raw_queue).toBeUndefined();
+    }
     expect(states.Erase).toMatchObject({ Type: 'Parallel', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailed' }], Next: 'FilesToPurge' });
   });
 
@@ -545,10 +562,58 @@ describe('the workflow', () => {
     }
   });
 
-  test('raw zone, erasure: the eraser job reads its config and the request from S3 (no argument names the subject), and its summary is the audit\'s count', () => {
-    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'rawObjects', Next: 'SaveRawEraserConfig' });
-    expect(states.SaveRawEraserConfig).toMatchObject({ Parameters: { 'Body.$': 'States.JsonToString($.store.config)', 'ServerSideEncryption': 'aws:kms' }, Next: 'EraseRawObjects' });
-    const job = states.EraseRawObjects;
+  test('raw zone, erasure: the store is queued on the audit\'s sparse index (a batch\'s verified record is kept), then read every hour until a batch settles it', () => {
+    expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'rawObjects', Next: 'QueueRawErasure' });
+    const queue = states.QueueRawErasure;
+    expect(queue).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Parameters: {
+        Key: { request: { 'S.$': '$.request' }, store: { 'S.$': '$.record' } },
+        ConditionExpression: 'attribute_not_exists(#status) OR #status <> :verified',
+        ExpressionAttributeNames: { '#status': 'status', '#queue': 'raw_queue', '#error': 'error' },
+        ExpressionAttributeValues: { ':queued': { S: ErasureStatus.QUEUED }, ':pending': { S: 'pending' }, ':deadline': { 'S.$': '$.deadlineAt' }, ':verified': { S: 'verified' } },
+      },
+      ResultPath: null,
+      Next: 'NoRawBatchPollYet',
+    });
+    expect(queue.Parameters.UpdateExpression).toMatch(/^SET #status = :queued, verified = :false, .*#queue = :pending, deadline_at = :deadline, queued_at = if_not_exists\(queued_at, :now\).* REMOVE #error, batch_error$/);
+    expect(queue.Catch).toEqual([{ ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], ResultPath: null, Next: 'ReadRawErasure' }]);
+    expect(states.ReadRawErasure).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ConsistentRead: true }, ResultPath: '$.raw', Next: 'RawErasureSettled' });
+    expect(states.RawErasureSettled.Choices).toEqual([
+      { Variable: '$.raw.status', StringEquals: 'verified', Next: 'RawRecordsRemoved' },
+      { Variable: '$.raw.status', StringEquals: 'queued', Next: 'RawBatchMayStillCome' },
+    ]);
+    expect(states.RawErasureSettled.Default).toBe('RawErasureFailed');
+    // Two days' batches (1 day apart) and one batch's timeout (the eraser's 2 hours and 2): 52 polls an hour apart.
+    expect(states.RawBatchMayStillCome.Choices).toEqual([{ Variable: '$.rawPolls.n', NumericGreaterThanEquals: 52, Next: 'RawErasureNotBatched' }]);
+    expect(states.RawBatchMayStillCome.Default).toBe('WaitForRawBatch');
+    expect(states.WaitForRawBatch).toEqual({ Type: 'Wait', Seconds: 3600, Next: 'CountRawBatchPoll' });
+    expect(states.CountRawBatchPoll).toMatchObject({ Parameters: { 'n.$': 'States.MathAdd($.rawPolls.n, 1)' }, ResultPath: '$.rawPolls', Next: 'ReadRawErasure' });
+    expect(states.RawRecordsRemoved.Parameters).toEqual({ 'found.$': '$.raw.item.found.N', 'batch.$': '$.raw.item.batch.S', 'erasedAt.$': '$.raw.item.erased_at.S' });
+    expect(states.RawErasureNotBatched).toMatchObject({ Type: 'Fail', Error: 'RawErasureNotBatched' });
+    expect(states.RawErasureFailed).toMatchObject({ Type: 'Fail', Error: 'RawErasureFailed' });
+    // The request's workflow runs no job: the batch does.
+    expect(Object.values(states).filter((st) => String(st.Resource).includes('sagemaker:createProcessingJob'))).toEqual([]);
+    expect(workflow.machine.Metadata['mlsd:sizing']).toBeUndefined();
+  });
+
+  test('raw zone, batch: takes the queue under a lock, writes the eraser\'s config from the registry, runs the eraser over the batch (no argument names a subject), and settles every request', () => {
+    const batch = rawBatchWorkflow();
+    const bs = allStates(batch.definition);
+    const fn = `${logicalId(fixture.lake.erasure.rawBatch!.batchFunction)}.Arn`;
+    expect(batch.definition.StartAt).toBe('CollectQueue');
+    expect(bs.CollectQueue).toMatchObject({ Parameters: { FunctionName: fn, Payload: { collect: { 'batchId.$': '$$.Execution.Name' } } }, ResultSelector: { 'batch.$': '$.Payload' }, Next: 'QueueTaken' });
+    expect(bs.QueueTaken.Choices).toEqual([
+      { Variable: '$.batch.locked', BooleanEquals: true, Next: 'AnotherBatchRunning' },
+      { Variable: '$.batch.requests', NumericEquals: 0, Next: 'NothingQueued' },
+    ]);
+    expect(bs.QueueTaken.Default).toBe('RawEraserConfig');
+    expect(bs.RawEraserConfig.Parameters.config).toEqual(workflow.registry[0].config);
+    expect(bs.SaveRawEraserConfig).toMatchObject({
+      Parameters: { 'Body.$': 'States.JsonToString($.config)', 'ServerSideEncryption': 'aws:kms', 'Key.$': "States.Format('_erasure/_batches/{}/config.json', $$.Execution.Name)" },
+      Next: 'EraseRawObjects',
+    });
+    const job = bs.EraseRawObjects;
     expect(job).toMatchObject({
       Resource: 'arn:aws:states:::sagemaker:createProcessingJob.sync',
       Parameters: {
@@ -559,47 +624,48 @@ describe('the workflow', () => {
         'ProcessingResources': { ClusterConfig: { InstanceCount: 1, InstanceType: 'ml.m5.xlarge', VolumeKmsKeyId: expect.anything() } },
         'StoppingCondition': { MaxRuntimeInSeconds: 7_200 },
       },
-      Next: 'ListRawEraserSummaries',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.jobError', Next: 'SettleFailedBatch' }],
+      Next: 'SettleBatch',
     });
     const args = job.Parameters.AppSpecification['ContainerArguments.$'];
-    expect(args).toContain(`States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/_erasure/{}/request.json', $.request)`);
-    // Each instance writes <host>.json into the execution's own folder.
-    expect(args).toContain(`'--summary-dir', States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/_erasure/{}/summaries/{}', $.request, $$.Execution.Name)`);
-    expect(args).not.toMatch(/pseudonym/);
-    for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--request-uri', '--summary-dir', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
-    expect(args).not.toContain("'--summary-uri'");
-    // 12 h for the first sweep (the eraser's 2 h runtime and 10 h fit in it), 20 h of wait and 12 h for the second.
-    expect(workflow.definition.TimeoutSeconds).toBe((12 + 20 + 12) * 3600);
-    expect(workflow.machine.Metadata['mlsd:sizing']).toBeUndefined();
+    expect(args).toContain("'--batch-uri', $.batch.batchUri");
+    expect(args).toContain(`'--summary-dir', States.Format('s3://${logicalId(fixture.lake.curatedBucket)}/{}', $.batch.summariesPrefix)`);
+    expect(args).not.toMatch(/pseudonym|--request-uri|--summary-uri/);
+    for (const flag of ['--config', '--raw-bucket', '--kms-key-id', '--batch-uri', '--summary-dir', '--key-secret-id']) expect(args).toContain(`'${flag}'`);
+    expect(bs.SettleBatch).toMatchObject({ Parameters: { FunctionName: fn, Payload: { settle: { 'batchId.$': '$$.Execution.Name', 'hosts': 1 } } }, ResultPath: '$.settled', Next: 'BatchVerified' });
+    expect(bs.SettleFailedBatch.Parameters.Payload.settle).toEqual({ 'batchId.$': '$$.Execution.Name', 'hosts': 1, 'jobError.$': '$.jobError.Error' });
+    expect(bs.BatchVerified.Choices).toEqual([{ Variable: '$.settled.verified', BooleanEquals: true, Next: 'Erased' }]);
+    expect(bs.NotVerified).toMatchObject({ Type: 'Fail', Error: 'RawErasureNotVerified' });
+    // A batch that cannot settle releases its lock (the next batch would otherwise wait for the hold) and fails.
+    for (const name of ['SaveRawEraserConfig', 'SettleBatch', 'SettleFailedBatch']) expect(bs[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLock' }]);
+    expect(bs.ReleaseLock).toMatchObject({ Parameters: { Payload: { release: { 'batchId.$': '$$.Execution.Name' } } }, Next: 'BatchFailed' });
+    // The eraser's 2 hours and 2 for the batch; the lock is held as long.
+    expect(batch.definition.TimeoutSeconds).toBe(4 * 3600);
+    const fnResource = template.findResources('AWS::Lambda::Function')[logicalId(fixture.lake.erasure.rawBatch!.batchFunction)];
+    expect(fnResource.Properties.Environment.Variables).toMatchObject({ LOCK_HOLD_SECONDS: String(4 * 3600), MAX_BATCH_REQUESTS: '2000', RESULTS_BUCKET: { Ref: logicalId(fixture.lake.curatedBucket) } });
+    // Daily, by default.
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)', Targets: [Match.objectLike({ Arn: { Ref: batch.id } })] });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([{
+        IndexName: 'pending-raw-erasures',
+        KeySchema: [{ AttributeName: 'raw_queue', KeyType: 'HASH' }, { AttributeName: 'deadline_at', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      }]),
+    });
   });
 
-  test('raw zone, erasure: the workflow lists the execution\'s summaries, reads each, sums their counts with JSONata, and is verified when every instance\'s says so', () => {
-    expect(states.ListRawEraserSummaries).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
-      Parameters: { 'Bucket': logicalId(fixture.lake.curatedBucket), 'Prefix.$': "States.Format('_erasure/{}/summaries/{}/', $.request, $$.Execution.Name)" },
-      ResultSelector: { 'keys.$': '$.Contents[*].Key' },
-      ResultPath: '$.raw',
-      Next: 'ReadRawEraserSummaries',
-    });
-    expect(states.ReadRawEraserSummaries).toMatchObject({
-      Type: 'Map', ItemsPath: '$.raw.keys', ItemSelector: { 'key.$': '$$.Map.Item.Value' }, ResultPath: '$.raw.shards', Next: 'SumRawEraserSummaries',
-    });
-    expect(states.ReadRawEraserSummary).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:s3:getObject', Parameters: { 'Key.$': '$.key' }, ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-    });
-    const sum = states.SumRawEraserSummaries;
-    expect(sum).toMatchObject({ Type: 'Pass', QueryLanguage: 'JSONata', Next: 'RawObjectsVerified' });
-    expect(sum.Output).toMatch(/^\{% \(\$summaries := \$states\.input\.raw\.shards\.summary; \$merge\(\[\$states\.input, \{"raw": \{"summary": \{"hosts": \$count\(\$summaries\), "verifiedHosts": \$count\(\$summaries\[verified = true\]\), /);
-    for (const count of ['objectsScanned', 'lineageObjects', 'recentObjects', 'objectsRewritten', 'recordsRemoved', 'versionsDeleted']) {
-      expect(sum.Output).toContain(`"${count}": $sum($summaries.${count})`);
-    }
-    // As many summaries as instances, each verified: a missing summary is a failure too.
-    expect(states.RawObjectsVerified.Choices).toEqual([{
-      And: [{ Variable: '$.raw.summary.hosts', NumericEquals: 1 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 1 }], Next: 'RawRecordsRemoved',
-    }]);
-    expect(states.RawObjectsVerified.Default).toBe('RawRecordsRemain');
-    expect(states.RawRecordsRemain).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
-    expect(states.RawRecordsRemoved.Parameters).toEqual({ 'found.$': "States.Format('{}', $.raw.summary.recordsRemoved)" });
+  test('raw zone, batch: a sized eraser\'s runtime stretches the batch\'s timeout, the lock and the request\'s longest wait; rawBatchInterval sets the schedule', () => {
+    const stack = new Stack(kitApp(), 'Weekly', { env: FIXTURE_ENV });
+    const lake = new DataLake(stack, 'Lake', { purpose: 'weekly', network: new Network(stack, 'Network'), erasure: { rawBatchInterval: Duration.days(7) }, anonymizationMaxRuntime: Duration.hours(10) });
+    const weekly = Template.fromStack(stack);
+    const batch = rawBatchWorkflow(weekly);
+    expect(batch.definition.TimeoutSeconds).toBe(12 * 3600);
+    weekly.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)' });
+    const request = erasureWorkflow(weekly);
+    // Two weeks' batches and one's 12 hours, an hour apart.
+    expect(allStates(request.definition).RawBatchMayStillCome.Choices[0].NumericGreaterThanEquals).toBe(14 * 24 + 12);
+    expect(request.definition.TimeoutSeconds).toBe((12 + 14 * 24 + 12) * 3600);
+    expect(lake.erasure.rawBatch).toBeDefined();
   });
 
   test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
@@ -758,8 +824,15 @@ describe('grants', () => {
     expect(granted.filter(([a]) => a === 'secretsmanager:GetSecretValue').length).toBe(1);
     expect(granted.filter(([a]) => a === 'kms:GenerateDataKey').length).toBeGreaterThan(0);
     expect(allowed(workflowRole).filter(([, r]) => r.includes(raw))).toEqual([]);
-    expect(resourcesOf('sagemaker:CreateProcessingJob')).toEqual([JSON.stringify('arn:aws:sagemaker:eu-west-1:123456789012:processing-job/erase-raw-*')]);
-    expect(resourcesOf('iam:PassRole')).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
+    // The request's workflow starts no job; the batch's starts the eraser's, and passes its role only.
+    expect(resourcesOf('sagemaker:CreateProcessingJob')).toEqual([]);
+    expect(resourcesOf('iam:PassRole')).toEqual([]);
+    const batchRole = rawBatchWorkflow().machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+    const batchAllowed = allowed(batchRole);
+    expect(batchAllowed.filter(([a]) => a === 'sagemaker:CreateProcessingJob').map(([, r]) => r)).toEqual([JSON.stringify('arn:aws:sagemaker:eu-west-1:123456789012:processing-job/erase-raw-*')]);
+    expect(batchAllowed.filter(([a]) => a === 'iam:PassRole').map(([, r]) => r)).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
+    expect(batchAllowed.filter(([, r]) => r.includes(raw))).toEqual([]);
+    expect(batchAllowed.filter(([a]) => a === 'lambda:InvokeFunction').map(([, r]) => r)).toEqual([arnOf(fixture.lake.erasure.rawBatch!.batchFunction)]);
   });
 
   test('the workflow invokes only the plan function, the document eraser, the cache eraser and the online records eraser; the deadline check reads the audit table, updates purge records and invokes the purge function', () => {
@@ -1008,43 +1081,48 @@ describe('raw zone erasure on several instances', () => {
         { name: 'seen_at', type: 'timestamp', classification: ColumnClassification.NON_PERSONAL },
       ],
     });
-    const sized = erasureWorkflow(Template.fromStack(stack));
+    const sizedTemplate = Template.fromStack(stack);
+    const request = erasureWorkflow(sizedTemplate);
+    const sized = rawBatchWorkflow(sizedTemplate);
     const raw = allStates(sized.definition);
-    return { sized, job: raw.EraseRawObjects.Parameters, verified: raw.RawObjectsVerified };
+    return { sized, request, job: raw.EraseRawObjects.Parameters, hosts: raw.SettleBatch.Parameters.Payload.settle.hosts };
   }
   const figures = { datasets: [{ name: 'events', rowsPerDay: 1_000_000_000 }], retention: Duration.days(30), instanceType: 'ml.m5.xlarge', minRuntime: Duration.hours(2) };
 
-  test('a billion rows a day: the job\'s instances and max runtime come from sizeRawErasure, the sizing is on the workflow, whose timeout outlasts the job', () => {
-    const { sized, job, verified } = sizedLake(1_000_000_000);
+  test('a billion rows a day: the job\'s instances and max runtime come from sizeRawErasure, the sizing is on the batch workflow, whose timeout outlasts the job', () => {
+    const { sized, request, job, hosts } = sizedLake(1_000_000_000);
     const capacity = sizeRawErasure({ ...figures, lookback: Duration.minutes(320) });
     // 30B records at 54,000 records/s per ml.m5.xlarge (2 cores): 7 instances, 22 h; twice that, 45 h, for the job; 10 h more for the workflow.
     expect([capacity.instanceCount, capacity.maxRuntime.toHours()]).toEqual([7, 45]);
     expect(job.ProcessingResources.ClusterConfig).toMatchObject({ InstanceCount: 7, InstanceType: 'ml.m5.xlarge' });
     expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 45 * 3600 });
-    // The first sweep's 55 h, then the wait for an anonymization run's late rows (2 h) and a second sweep (12 h).
-    expect(sized.definition.TimeoutSeconds).toBe((55 + 2 + 12) * 3600);
+    // The batch: the job's 45 h and 2 h.
+    expect(sized.definition.TimeoutSeconds).toBe(47 * 3600);
+    // A request: its first sweep (12 h) with the longest wait for the batch (two days and its 47 h), the wait for an anonymization run's late rows (2 h) and a second sweep (12 h).
+    expect(request.definition.TimeoutSeconds).toBe((12 + 48 + 47 + 2 + 12) * 3600);
     expect(sized.machine.Metadata[SIZING_METADATA]).toEqual(capacity.explanation);
+    expect(request.machine.Metadata[SIZING_METADATA]).toBeUndefined();
     // The inputs (only the code) are copied to every instance: erase_raw.py shares the objects itself.
     expect(job.ProcessingInputs.map((i: Json) => i.S3Input.S3DataDistributionType)).toEqual([undefined]);
-    expect(verified.Choices[0].And).toEqual([
-      { Variable: '$.raw.summary.hosts', NumericEquals: 7 }, { Variable: '$.raw.summary.verifiedHosts', NumericEquals: 7 },
-    ]);
+    // The batch settles only when as many summaries as instances verified their share.
+    expect(hosts).toBe(7);
   });
 
   test('rawErasureInstanceCount overrides the sizing, and the max runtime follows it; without a volume it is the count alone', () => {
-    const { sized, job, verified } = sizedLake(1_000_000_000, { rawErasureInstanceCount: 8 });
+    const { sized, job, hosts } = sizedLake(1_000_000_000, { rawErasureInstanceCount: 8 });
     // 30B / (54,000 × 8) = 19.3 h → 39 h.
     expect(job.ProcessingResources.ClusterConfig.InstanceCount).toBe(8);
     expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(sizeRawErasure({ ...figures, instanceCount: 8 }).maxRuntime.toSeconds());
     expect(job.StoppingCondition.MaxRuntimeInSeconds).toBe(39 * 3600);
     expect(sized.machine.Metadata[SIZING_METADATA]).toContain('8 instance(s), as chosen instead of sized');
-    expect(verified.Choices[0].And[0]).toEqual({ Variable: '$.raw.summary.hosts', NumericEquals: 8 });
+    expect(hosts).toBe(8);
 
     const unsized = sizedLake(undefined, { rawErasureInstanceCount: 3 });
     expect(unsized.job.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
     expect(unsized.job.StoppingCondition.MaxRuntimeInSeconds).toBe(7_200);
-    expect(unsized.sized.definition.TimeoutSeconds).toBe((12 + 2 + 12) * 3600);
-    expect(unsized.sized.machine.Metadata[SIZING_METADATA]).toBeUndefined();
+    expect(unsized.sized.definition.TimeoutSeconds).toBe(4 * 3600);
+    expect(unsized.request.definition.TimeoutSeconds).toBe((12 + 52 + 2 + 12) * 3600);
+    expect(unsized.sized.machine.Metadata?.[SIZING_METADATA]).toBeUndefined();
   });
 
   test('fails at the dataset whose volume the eraser cannot meet, naming the lake and the props', () => {

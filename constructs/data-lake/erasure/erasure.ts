@@ -7,6 +7,7 @@ import {
 import { Construct, IConstruct } from 'constructs';
 import { COUNT_ROWS, DELETE_ROWS, FIND_FILES, FIND_RECORDS, matchArguments } from './sql';
 import { RawErasureBatch, RawErasureJobProps } from './raw-erasure-batch';
+import { RAW_QUEUE } from './runtime/audit-names';
 import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, LIFECYCLE_LAG_DAYS, RawObjectsStore, expiryBoundDays, isOfflineStore, storeProblems, storeSpec } from './stores';
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, DEFAULT_RAW_BATCH_INTERVAL, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
@@ -72,9 +73,9 @@ export const AUDIT_TABLE = {
    * Set (to `pending`) only on the raw zone's records of requests queued for the next raw erasure
    * batch, and removed when the batch settles them: the partition key of the sparse index the batch reads.
    */
-  rawQueue: 'raw_queue',
+  rawQueue: RAW_QUEUE.attribute,
   /** The sparse index of queued raw erasures: `raw_queue`, then the request's alert date (the earliest first). */
-  pendingRawErasuresIndex: 'pending-raw-erasures',
+  pendingRawErasuresIndex: RAW_QUEUE.index,
 } as const;
 
 /** Status of a store in a request's audit. */
@@ -556,7 +557,6 @@ export class DataLakeErasure extends Construct {
           network: this.props.network,
           pseudonymizationKey: this.props.pseudonymizationKey,
           resultsBucket: this.props.resultsBucket,
-          requestsPrefix: ERASURE_REQUESTS_PREFIX,
           interval: this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL,
           stateMachineName: rawErasureBatchName(Stack.of(this).stackName),
         });
@@ -952,7 +952,7 @@ export class DataLakeErasure extends Construct {
             ':false': { BOOL: false },
             ':kind': { 'S.$': '$.store.kind' },
             ':sweep': { 'N.$': '$.sweep' },
-            ':pending': { S: 'pending' },
+            ':pending': { S: RAW_QUEUE.pending },
             ':deadline': { 'S.$': '$.deadlineAt' },
             ':now': { 'S.$': '$$.State.EnteredTime' },
             ':execution': { 'S.$': '$$.Execution.Name' },

@@ -4,6 +4,7 @@ import {
   aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DEFAULT_MAX_BATCH_REQUESTS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_ENV } from './runtime/audit-names';
 import { RawObjectsStore, rawErasureConfig } from './stores';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
 import { SecureFunction, grantBucketRead, grantBucketReadWrite } from '../../../lib/defaults';
@@ -22,8 +23,6 @@ const ANONYMIZE_SCRIPT = path.join(__dirname, '..', 'runtime', 'anonymize.py');
  * job's instances and settling hundreds of requests take minutes; an hour is left for retries.
  */
 const BATCH_TIMEOUT_MARGIN = Duration.hours(2);
-/** Requests one batch takes, the earliest alert date first; the rest wait for the next batch. */
-export const MAX_BATCH_REQUESTS = 2000;
 
 /** The processing job that erases subjects from the raw zone (see {@link RawObjectsStore}). */
 export interface RawErasureJobProps {
@@ -69,8 +68,6 @@ export interface RawErasureBatchProps {
   readonly pseudonymizationKey: secrets.ISecret;
   /** The curated zone, which holds the requests' saved lineage and the batches' folders. */
   readonly resultsBucket: s3.IBucket;
-  /** Prefix of the requests' folders in resultsBucket (`<prefix><request hash>/request.json`). */
-  readonly requestsPrefix: string;
   /** How often a batch starts. */
   readonly interval: Duration;
   /** The workflow's name, so that people and scripts find it. */
@@ -97,7 +94,7 @@ export class RawErasureBatch extends Construct {
     super(scope, id);
     const job = props.job;
     this.timeout = Duration.seconds(Lazy.number({ produce: () => (Stack.of(this).resolve(job.maxRuntime.toSeconds()) as number) + BATCH_TIMEOUT_MARGIN.toSeconds() }));
-    const batchesPrefix = `${props.requestsPrefix}_batches/`;
+    const batchesPrefix = RAW_BATCHES_PREFIX;
 
     this.batchFunction = new SecureFunction(this, 'Function', {
       entry: path.join(__dirname, 'runtime', 'raw-batch.ts'),
@@ -105,11 +102,13 @@ export class RawErasureBatch extends Construct {
       encryptionKey: props.encryptionKey,
       network: props.network,
       environment: {
-        AUDIT_TABLE_NAME: props.auditTable.tableName,
-        RESULTS_BUCKET: props.resultsBucket.bucketName,
-        KMS_KEY_ID: props.encryptionKey.keyArn,
-        LOCK_HOLD_SECONDS: Lazy.string({ produce: () => String(Stack.of(this).resolve(this.timeout.toSeconds())) }),
-        MAX_BATCH_REQUESTS: String(MAX_BATCH_REQUESTS),
+        [RAW_BATCH_ENV.auditTable]: props.auditTable.tableName,
+        [RAW_BATCH_ENV.resultsBucket]: props.resultsBucket.bucketName,
+        [RAW_BATCH_ENV.kmsKeyId]: props.encryptionKey.keyArn,
+        // The lock lasts as long as a batch may run: a batch that timed out leaves it to the next.
+        [RAW_BATCH_ENV.lockHoldSeconds]: Lazy.string({ produce: () => String(Stack.of(this).resolve(this.timeout.toSeconds())) }),
+        // The earliest alert dates first; the rest wait for the next batch.
+        [RAW_BATCH_ENV.maxRequests]: String(DEFAULT_MAX_BATCH_REQUESTS),
       },
       // Thousands of conditional updates and a request object's existence check each, 16 at a time.
       timeout: Duration.minutes(10),
@@ -127,7 +126,7 @@ export class RawErasureBatch extends Construct {
       conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
     }));
     // Checks that each request's saved lineage is there; reads the batches' summaries, writes their lists.
-    grantBucketRead(props.resultsBucket, fn, `${props.requestsPrefix}*`);
+    grantBucketRead(props.resultsBucket, fn, `${ERASURE_REQUESTS_PREFIX}*`);
     grantBucketReadWrite(props.resultsBucket, fn, `${batchesPrefix}*`);
 
     this.stateMachine = new Workflow(this, 'Workflow', {
@@ -263,7 +262,8 @@ export class RawErasureBatch extends Construct {
     }
     config.next(saveConfig).next(erase).next(settled);
 
-    const nothingQueued = invoke('ReleaseUnusedLock', { release: batchId }, null).next(new sfn.Succeed(this, 'NothingQueued'));
+    // Collect released the lock itself when it found nothing to erase.
+    const nothingQueued = new sfn.Succeed(this, 'NothingQueued');
     return collect.next(new sfn.Choice(this, 'QueueTaken')
       .when(sfn.Condition.booleanEquals('$.batch.locked', true), new sfn.Succeed(this, 'AnotherBatchRunning', {
         comment: 'A batch still runs (the eraser can run longer than the interval): the queue waits for the next start',

@@ -62,3 +62,14 @@ export const REQUEST_OBJECT = 'request.json';
  * requests (`batch.json`) and the raw eraser instances' summaries (`summaries/<host>.json`).
  */
 export const RAW_BATCHES_PREFIX = `${ERASURE_REQUESTS_PREFIX}_batches/`;
+/** The environment variables the construct sets on the raw batch function (runtime/raw-batch.ts). */
+export const RAW_BATCH_ENV = {
+  auditTable: 'AUDIT_TABLE_NAME',
+  resultsBucket: 'RESULTS_BUCKET',
+  kmsKeyId: 'KMS_KEY_ID',
+  lockHoldSeconds: 'LOCK_HOLD_SECONDS',
+  maxRequests: 'MAX_BATCH_REQUESTS',
+} as const;
+
+/** Requests in one batch unless MAX_BATCH_REQUESTS says otherwise. */
+export const DEFAULT_MAX_BATCH_REQUESTS = 2000;

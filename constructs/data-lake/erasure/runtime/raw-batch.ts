@@ -33,23 +33,12 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  AUDIT_KEYS, AUDIT_STATUS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_LOCK, RAW_QUEUE, REQUEST_OBJECT,
+  AUDIT_KEYS, AUDIT_STATUS, DEFAULT_MAX_BATCH_REQUESTS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_ENV, RAW_BATCH_LOCK, RAW_QUEUE, REQUEST_OBJECT,
 } from './audit-names';
 import { eachAtMost } from '../../../../lib/runtime/athena-results';
 
-export { AUDIT_KEYS, AUDIT_STATUS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_LOCK, RAW_QUEUE, REQUEST_OBJECT } from './audit-names';
+export { AUDIT_KEYS, AUDIT_STATUS, DEFAULT_MAX_BATCH_REQUESTS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_ENV, RAW_BATCH_LOCK, RAW_QUEUE, REQUEST_OBJECT } from './audit-names';
 
-/** The environment variables the construct sets on the function. */
-export const RAW_BATCH_ENV = {
-  auditTable: 'AUDIT_TABLE_NAME',
-  resultsBucket: 'RESULTS_BUCKET',
-  kmsKeyId: 'KMS_KEY_ID',
-  lockHoldSeconds: 'LOCK_HOLD_SECONDS',
-  maxRequests: 'MAX_BATCH_REQUESTS',
-} as const;
-
-/** Requests in one batch unless MAX_BATCH_REQUESTS says otherwise. */
-export const DEFAULT_MAX_BATCH_REQUESTS = 2000;
 /** S3 and DynamoDB calls at once (HeadObject per request, UpdateItem per record, GetObject per summary). */
 export const BATCH_CONCURRENCY = 16;
 /** What the lock item's TTL adds to its hold: a forgotten lock leaves the table a day after it stopped counting. */
