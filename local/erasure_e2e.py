@@ -365,34 +365,42 @@ class Lake:
             listed = len(self.listed_files.get(record, ()))
             found[record] = {"found": before, "remaining": after, "files": listed}
 
-        # 3. The raw zone: the eraser with the config and request beside it, as the workflow starts it.
+        # 3. The raw zone: the eraser as the workflow's daily batch starts it, the config and the batch (this
+        # request alone) in the batch's folder, each request's counts under its hash in the summaries.
         raw = next((t for t in targets if t["kind"] == "rawObjects"), None)
         if raw is not None and erased_here(raw):
-            base = f"s3://{bucket}/{ERASURE_PREFIX}{request_hash}"
-            self.s3.put_object(
-                Bucket=bucket,
-                Key=f"{ERASURE_PREFIX}{request_hash}/config.json",
-                Body=json.dumps(raw["config"]).encode(),
-            )
+            folder = f"{ERASURE_PREFIX}_batches/e2e-{request_hash[:8]}/"
+            base = f"s3://{bucket}/{folder}"
+            self.s3.put_object(Bucket=bucket, Key=f"{folder}config.json", Body=json.dumps(raw["config"]).encode())
+            batch = {
+                "requests": [
+                    {
+                        "id": request_hash,
+                        "record": raw["name"] + suffix,
+                        "uri": f"s3://{bucket}/{request_key}",
+                    }
+                ]
+            }
+            self.s3.put_object(Bucket=bucket, Key=f"{folder}batch.json", Body=json.dumps(batch).encode())
             # Two instances, as the workflow runs a sized eraser: each takes its share of the candidates and
             # writes its own summary; the workflow adds them up and is verified when both are.
             hosts = 2
-            summaries = f"{ERASURE_PREFIX}{request_hash}/summaries/e2e"
+            summaries = f"{folder}summaries/"
             for index in range(hosts):
                 done = subprocess.run(
                     [
                         sys.executable,
                         str(RUNTIME / "erase_raw.py"),
                         "--config",
-                        f"{base}/config.json",
+                        f"{base}config.json",
                         "--raw-bucket",
                         self.spec["rawBucket"],
                         "--kms-key-id",
                         self.kms_key,
-                        "--request-uri",
-                        f"{base}/request.json",
+                        "--batch-uri",
+                        f"{base}batch.json",
                         "--summary-dir",
-                        f"s3://{bucket}/{summaries}/",
+                        f"s3://{bucket}/{summaries}",
                         "--key-secret-id",
                         self.spec["keySecretArn"],
                         "--workers",
@@ -410,10 +418,12 @@ class Lake:
                 assert done.returncode == 0, f"erase_raw.py host {index + 1} failed: {done.stderr[-2000:]}"
             parts = [
                 json.loads(self.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
-                for o in self.s3.list_objects_v2(Bucket=bucket, Prefix=f"{summaries}/").get("Contents", [])
+                for o in self.s3.list_objects_v2(Bucket=bucket, Prefix=summaries).get("Contents", [])
             ]
+            # Every host names every valid request of the batch: a request missing from one was not erased there.
+            assert all(request_hash in part["requests"] for part in parts), "the request was left out of the batch"
             found[raw["name"] + suffix] = {
-                "found": sum(part["recordsRemoved"] for part in parts),
+                "found": sum(part["requests"][request_hash] for part in parts),
                 "verified": len(parts) == hosts and all(part["verified"] for part in parts),
                 "objectsRewritten": sum(part.get("objectsRewritten", 0) for part in parts),
                 "versionsDeleted": sum(part.get("versionsDeleted", 0) for part in parts),
@@ -440,11 +450,15 @@ class Lake:
         """Rows of each subject in the data files on disk, read as files (a reader of the bucket, not the table)."""
         rows: dict[str, int] = defaultdict(int)
         for database, table, column, identifier in self.tables.values():
-            location = self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.quoted(database, table)}") \
-                .where("col_name = 'Location'").collect()[0][1]
+            location = (
+                self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.quoted(database, table)}")
+                .where("col_name = 'Location'")
+                .collect()[0][1]
+            )
             # Position delete files (Spark names them *-deletes.parquet) hold file names and positions, not rows.
             files = [
-                str(f) for f in Path(location.replace("file:", "")).joinpath("data").rglob("*.parquet")
+                str(f)
+                for f in Path(location.replace("file:", "")).joinpath("data").rglob("*.parquet")
                 if not f.name.endswith("-deletes.parquet")
             ]
             if not files:

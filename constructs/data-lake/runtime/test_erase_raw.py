@@ -2,12 +2,15 @@
 the subject's records leave the objects lineage names and the recent ones, other subjects' records
 keep their bytes, older versions go, a rerun is a no-op, a run that stopped midway is finished by the
 next, a malformed object fails naming it, and nothing printed holds a key, pseudonym or raw id. On
-several hosts, each takes a disjoint share of the candidates, and together they erase them all."""
+several hosts, each takes a disjoint share of the candidates, and together they erase them all. A
+batch erases every request's subjects in one scan of each candidate, counts each request's records,
+leaves out (and reports) an invalid request while erasing the others, and lists each day folder once."""
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 from datetime import datetime, timedelta, timezone
@@ -177,6 +180,8 @@ def test_the_subjects_records_and_older_versions_leave_the_objects_lineage_names
     assert summary == {
         "objectsScanned": 4, "lineageObjects": 4, "recentObjects": 0, "objectsRewritten": 2, "recordsRemoved": 2,
         "versionsDeleted": 3, "verified": True, "errors": [], "host": "algo-1", "hostCount": 1,
+        # --request-uri: a batch of one, whose id is "request"
+        "requests": {"request": 2}, "requestCount": 1, "invalidRequests": [], "requestErrors": {},
     }  # fmt: skip
     out = capsys.readouterr()
     for secret in (KEY, SUBJECT, OTHER, anonymize.pseudonym(KEY, SUBJECT), "@example.org"):
@@ -456,3 +461,384 @@ def test_each_host_writes_its_own_summary_and_one_object_serves_one_host_only(
     no_resource_config.write_text("{not json")
     assert erase_raw.main([*common, "--summary-uri", SUMMARY]) == 2
     assert "is not valid JSON" in capsys.readouterr().err
+
+
+# -- batches: one run erases every pending request's subjects -------------------------------------------------------
+
+SUBJECTS = {"a": "u-000042", "b": "u-000007", "c": "u-000099"}  # the batch's subjects, by request
+KEPT = "u-000001"  # nobody asked: its records stay
+
+
+def request_id(name: str) -> str:
+    """A request's id as the workflow makes it: the SHA-256 of the ticket number."""
+    return hashlib.sha256(f"ticket-{name}".encode()).hexdigest()
+
+
+def write_batch_request(
+    s3: Any, name: str, lineage: list[str], found_at: datetime = LONG_AGO, pseudonym: str | None = None
+) -> str:
+    """A request under its hash's folder, as the workflow writes it: its subject's pseudonym and one lineage result."""
+    rid = request_id(name)
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows([["source_object"], *[[k] for k in lineage]])
+    result_key = f"_erasure/{rid}/lineage/0.csv"
+    s3.put_object(Bucket="curated", Key=result_key, Body=out.getvalue().encode())
+    entry = {
+        "identifier": "user_id",
+        "pseudonym": pseudonym or anonymize.pseudonym(KEY, SUBJECTS[name]),
+        "results": f"s3://curated/{result_key}",
+    }
+    document = {"foundAt": found_at.isoformat().replace("+00:00", "Z"), "lineage": [{}, entry]}
+    s3.put_object(Bucket="curated", Key=f"_erasure/{rid}/request.json", Body=json.dumps(document).encode())
+    return f"s3://curated/_erasure/{rid}/request.json"
+
+
+def batch_entry(name: str) -> dict[str, str]:
+    rid = request_id(name)
+    return {"id": rid, "record": f"raw-{name}@1", "uri": f"s3://curated/_erasure/{rid}/request.json"}
+
+
+def write_batch(s3: Any, entries: list[dict[str, Any]], batch: str = "b1") -> str:
+    key = f"_erasure/_batches/{batch}/batch.json"
+    s3.put_object(Bucket="curated", Key=key, Body=json.dumps({"requests": entries, "version": 1}).encode())
+    return f"s3://curated/{key}"
+
+
+def run_batch(
+    tmp_path: Path, aws: Any, batch_uri: str, workers: int = 1, host: tuple[int, int] = (0, 1), s3: Any = None
+) -> tuple[int, dict[str, Any]]:
+    real, key_arn, secret_arn = aws
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG), encoding="utf-8")
+    folder = batch_uri.rsplit("/", 1)[0]
+    code = erase_raw.main([
+        "--config", str(config), "--raw-bucket", "raw", "--kms-key-id", key_arn, "--batch-uri", batch_uri,
+        "--summary-dir", f"{folder}/summaries/", "--key-secret-id", secret_arn, "--workers", str(workers),
+        "--host-index", str(host[0]), "--host-count", str(host[1]),
+    ], s3=s3 or real)  # fmt: skip
+    summary_key = f"{folder.split('/', 3)[3]}/summaries/algo-{host[0] + 1}.json"
+    return code, json.loads(real.get_object(Bucket="curated", Key=summary_key)["Body"].read())
+
+
+class ApiCalls:
+    """The S3 client's API calls, counted as botocore builds them (a paginator's pages included):
+    (operation, bucket, key or prefix)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.counts: dict[tuple[str, str, str], int] = {}
+        s3.meta.events.register("before-parameter-build.s3", self._note)
+
+    def _note(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        what = (model.name, params.get("Bucket", ""), params.get("Key", params.get("Prefix", "")))
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    def of(self, operation: str, bucket: str = "raw") -> dict[str, int]:
+        return {k: n for (op, b, k), n in self.counts.items() if op == operation and b == bucket}
+
+
+def assert_nothing_personal(texts: list[str]) -> None:
+    secrets = [KEY, KEPT, *SUBJECTS.values(), *(anonymize.pseudonym(KEY, s) for s in [KEPT, *SUBJECTS.values()])]
+    for text in texts:
+        for secret in [*secrets, "@example.org"]:
+            assert secret not in text
+
+
+SHARED = "events/2026/12/06/10/shared.jsonl.gz"
+ONLY_A, ONLY_B, CLEAN = "events/2026/12/06/10/a.jsonl", "events/2026/12/06/11/b.jsonl", "events/2026/12/06/12/c.jsonl"
+
+
+def put_batch_objects(s3: Any) -> dict[str, str]:
+    """Objects of the three subjects: one holds them all, one record of it b's and c's at once. Returns the
+    text each should keep."""
+    a, b, c = (SUBJECTS[n] for n in "abc")
+    put(s3, SHARED, event(a) + event(KEPT))  # an older version, with a subject too
+    put(s3, SHARED, event(KEPT, item="1") + event(a) + event(b, friend=c) + event(KEPT, friend="u-000002") + event(c))
+    put(s3, ONLY_A, event(a, item="x") + event(KEPT))
+    put(s3, ONLY_B, event(KEPT) + event(KEPT, friend=b))
+    put(s3, CLEAN, event(KEPT, item="c"))
+    return {
+        SHARED: event(KEPT, item="1") + event(KEPT, friend="u-000002"),
+        ONLY_A: event(KEPT),
+        ONLY_B: event(KEPT),
+        CLEAN: event(KEPT, item="c"),
+    }
+
+
+def write_three_requests(s3: Any, found_at: datetime = LONG_AGO) -> str:
+    write_batch_request(s3, "a", [SHARED, ONLY_A, CLEAN], found_at)
+    write_batch_request(s3, "b", [SHARED, ONLY_B], found_at)
+    write_batch_request(s3, "c", [SHARED], found_at)
+    return write_batch(s3, [batch_entry(n) for n in "abc"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_erases_every_requests_subject_in_one_scan_of_each_object(
+    tmp_path: Path, aws: Any, capsys: Any, workers: int
+) -> None:
+    s3, _, _ = aws
+    kept = put_batch_objects(s3)
+    calls = ApiCalls(s3)
+
+    code, summary = run_batch(tmp_path, aws, write_three_requests(s3), workers)
+
+    assert code == 0, capsys.readouterr().err
+    # Each object read and written once, whatever the number of the batch's subjects in it (and a rewritten one
+    # read again by the verification).
+    assert calls.of("PutObject") == {SHARED: 1, ONLY_A: 1, ONLY_B: 1}
+    assert calls.of("GetObject") == {SHARED: 2, ONLY_A: 2, ONLY_B: 2, CLEAN: 1}
+    for key, text in kept.items():
+        assert read(s3, key) == text  # the others' records, byte for byte
+    assert [len(versions(s3, key)) for key in (SHARED, ONLY_A, ONLY_B, CLEAN)] == [1, 1, 1, 1]
+    a, b, c = (request_id(n) for n in "abc")
+    assert summary == {
+        "objectsScanned": 4, "lineageObjects": 4, "recentObjects": 0, "objectsRewritten": 3,
+        "recordsRemoved": 5,  # the record of b and c once
+        "versionsDeleted": 4, "verified": True, "errors": [], "host": "algo-1", "hostCount": 1,
+        "requests": {a: 2, b: 2, c: 2},  # b's and c's both count the record of the two
+        "requestCount": 3, "invalidRequests": [], "requestErrors": {},
+    }  # fmt: skip
+    out = capsys.readouterr()
+    assert_nothing_personal([out.out, out.err, json.dumps(summary)])
+
+    # A rerun finds nothing, and still names every request.
+    code, again = run_batch(tmp_path, aws, write_batch(s3, [batch_entry(n) for n in "abc"]), workers)
+    assert code == 0 and again["verified"] and again["requests"] == {a: 0, b: 0, c: 0}
+    assert again["objectsRewritten"] == again["versionsDeleted"] == 0
+
+
+def test_two_requests_for_one_subject_both_count_its_records(tmp_path: Path, aws: Any) -> None:
+    s3, _, _ = aws
+    put(s3, ONLY_A, event(SUBJECTS["a"]) + event(KEPT) + event(KEPT, friend=SUBJECTS["a"]))
+    write_batch_request(s3, "a", [ONLY_A])
+    again = request_id("a again")
+    document = s3.get_object(Bucket="curated", Key=f"_erasure/{request_id('a')}/request.json")["Body"].read()
+    s3.put_object(Bucket="curated", Key=f"_erasure/{again}/request.json", Body=document)  # the same subject
+    entries = [batch_entry("a"), {"id": again, "uri": f"s3://curated/_erasure/{again}/request.json"}]
+
+    code, summary = run_batch(tmp_path, aws, write_batch(s3, entries))
+
+    assert code == 0 and read(s3, ONLY_A) == event(KEPT)
+    assert summary["requests"] == {request_id("a"): 2, again: 2} and summary["recordsRemoved"] == 2
+
+
+def test_an_invalid_request_is_left_out_and_reported_while_the_others_are_erased(
+    tmp_path: Path, aws: Any, capsys: Any
+) -> None:
+    s3, _, _ = aws
+    kept = put_batch_objects(s3)
+    write_batch_request(s3, "a", [SHARED, ONLY_A])
+    # b's request was never written; c's names a raw id where its pseudonym belongs.
+    write_batch_request(s3, "c", [SHARED], pseudonym=SUBJECTS["c"])
+    missing_lineage = request_id("d")
+    s3.put_object(
+        Bucket="curated",
+        Key=f"_erasure/{missing_lineage}/request.json",
+        Body=json.dumps({
+            "foundAt": "2026-12-06T10:00:00Z",
+            "lineage": [{"identifier": "user_id", "pseudonym": "0" * 64, "results": "s3://curated/nowhere.csv"}],
+        }).encode(),
+    )  # fmt: skip
+    not_json = request_id("e")
+    s3.put_object(Bucket="curated", Key=f"_erasure/{not_json}/request.json", Body=b"{not json")
+    entries = [batch_entry("a"), batch_entry("b"), batch_entry("c"), *(batch_entry(n) for n in "de")]
+
+    code, summary = run_batch(tmp_path, aws, write_batch(s3, entries))
+
+    a, b, c = (request_id(n) for n in "abc")
+    assert code == 0 and summary["verified"] and summary["errors"] == []
+    assert summary["requests"] == {a: 2}  # the valid request only
+    assert (summary["requestCount"], summary["invalidRequests"]) == (5, [b, c, missing_lineage, not_json])
+    assert summary["requestErrors"] == {
+        b: "NoSuchKey: cannot read the request",
+        c: "ErasureError: the request's pseudonym of 'user_id' is not 64 lower-case hex digits",
+        missing_lineage: "NoSuchKey: a lineage result",
+        not_json: "JSONDecodeError: the request is not JSON",
+    }
+    # a's records are gone; b's and c's are not (their requests were left out), nor anybody else's.
+    sa, sb, sc = (SUBJECTS[n] for n in "abc")
+    assert read(s3, SHARED) == event(KEPT, item="1") + event(sb, friend=sc) + event(KEPT, friend="u-000002") + event(sc)
+    assert read(s3, ONLY_A) == kept[ONLY_A] and read(s3, ONLY_B) == event(KEPT) + event(KEPT, friend=sb)
+    out = capsys.readouterr()
+    assert f"request {b} left out, its subjects not erased: NoSuchKey" in out.err
+    assert_nothing_personal([out.out, out.err, json.dumps(summary)])
+
+
+def test_a_batch_of_invalid_requests_only_is_verified_with_nothing_done(tmp_path: Path, aws: Any) -> None:
+    s3, _, _ = aws
+    put_batch_objects(s3)
+    calls = ApiCalls(s3)
+
+    code, summary = run_batch(tmp_path, aws, write_batch(s3, [batch_entry("a"), batch_entry("b")]))
+
+    assert code == 0 and summary["verified"]
+    assert summary["invalidRequests"] == [request_id("a"), request_id("b")] and summary["requests"] == {}
+    assert summary["objectsScanned"] == summary["recordsRemoved"] == 0
+    assert not calls.of("ListObjectsV2") and not calls.of("PutObject")
+
+
+def test_a_request_that_cannot_be_read_still_fails_a_run_of_one(tmp_path: Path, aws: Any, capsys: Any) -> None:
+    code, summary = run(tmp_path, aws)  # no request.json at REQUEST
+
+    assert code == 1 and not summary["verified"]
+    assert summary["errors"] == [f"cannot read the request {REQUEST}: NoSuchKey"]
+    assert summary["invalidRequests"] == [] and summary["requests"] == {}
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ([], "the batch must name 1 to 5000 requests, but it names 0"),
+        ([batch_entry("a"), batch_entry("b"), batch_entry("a")], "batch entry 2 repeats the id of entry 0"),
+        ([batch_entry("a"), {**batch_entry("b"), "id": "B" * 64}], "batch entry 1: 'id' must be 64 lower-case hex"),
+        ([{**batch_entry("a"), "uri": batch_entry("b")["uri"]}], "batch entry 0: 'uri' must be s3://<bucket>/"),
+        ([{"id": request_id("a")}], "batch entry 0: 'uri' must be"),
+        ([batch_entry("a"), "a"], "batch entry 1: 'id' must be"),
+    ],
+)
+def test_a_malformed_batch_fails_naming_the_entry(
+    tmp_path: Path, aws: Any, capsys: Any, entries: list[Any], problem: str
+) -> None:
+    s3, _, _ = aws
+    put_batch_objects(s3)
+    write_three_requests(s3)
+
+    code, summary = run_batch(tmp_path, aws, write_batch(s3, entries))
+
+    assert code == 1 and not summary["verified"]
+    assert summary["errors"][0].startswith(problem), summary["errors"]
+    assert request_id("a") not in summary["errors"][0]  # an index, not a value
+    assert read(s3, ONLY_A).startswith(event(SUBJECTS["a"], item="x"))  # nothing erased
+
+
+def test_a_batch_names_at_most_5000_requests_and_ignores_unknown_fields() -> None:
+    entries = [{**batch_entry(str(n)), "extra": n} for n in range(5000)]
+    assert [e.id for e in erase_raw.load_batch({"requests": entries, "note": 1})] == [e["id"] for e in entries]
+    with pytest.raises(erase_raw.ErasureError, match="1 to 5000 requests, but it names 5001"):
+        erase_raw.load_batch({"requests": [*entries, batch_entry("x")]})
+    with pytest.raises(erase_raw.ErasureError, match="an object with 'requests'"):
+        erase_raw.load_batch([batch_entry("a")])
+
+
+def test_the_batch_and_one_request_exclude_each_other(tmp_path: Path, aws: Any, capsys: Any) -> None:
+    _, key_arn, secret_arn = aws
+    common = ["--config", "c.json", "--raw-bucket", "raw", "--kms-key-id", key_arn, "--summary-uri", SUMMARY,
+              "--key-secret-id", secret_arn]  # fmt: skip
+    assert erase_raw.main([*common, "--request-uri", REQUEST, "--batch-uri", "s3://curated/b.json"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert erase_raw.main(common) == 2
+    assert "one of the arguments --batch-uri --request-uri is required" in capsys.readouterr().err
+
+
+def clear_raw(s3: Any) -> None:
+    listed = s3.list_object_versions(Bucket="raw")
+    for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+        s3.delete_object(Bucket="raw", Key=v["Key"], VersionId=v["VersionId"])
+
+
+@pytest.mark.parametrize("hosts", [2, 3])
+def test_hosts_share_a_batch_and_their_counts_add_up_to_one_hosts(tmp_path: Path, aws: Any, hosts: int) -> None:
+    s3, _, _ = aws
+    today = datetime.now(timezone.utc)
+    recent = [f"events/{today:%Y/%m/%d/%H}/r-{i}.jsonl" for i in range(6)]  # no lineage: the lookback finds them
+    named = [f"events/2026/12/06/{h:02d}/part-{i}.jsonl.gz" for h in (10, 11) for i in range(4)]
+
+    def populate() -> str:
+        subjects = list(SUBJECTS.values())
+        for i, key in enumerate(named + recent):
+            # Object i holds subject i mod 3 and, in every other object, subject i + 1 mod 3 in the same record.
+            friend = subjects[(i + 1) % 3] if i % 2 else KEPT
+            put(s3, key, event(KEPT) + event(subjects[i % 3], friend=friend) + event(KEPT, item="z"))
+        write_batch_request(s3, "a", named[:5], today)
+        write_batch_request(s3, "b", named[3:], today)
+        write_batch_request(s3, "c", [], today)
+        return write_batch(s3, [batch_entry(n) for n in "abc"], f"b-{hosts}")
+
+    batch = populate()
+    runs = []
+    for index in range(hosts):
+        recording = RecordingS3(s3)
+        code, summary = run_batch(tmp_path, aws, batch, host=(index, hosts), s3=recording)
+        assert (
+            code == 0
+            and summary["verified"]
+            and (summary["host"], summary["hostCount"]) == (f"algo-{index + 1}", hosts)
+        )
+        assert all(erase_raw.shard_of(key, hosts) == index for key in recording.keys)
+        runs.append((summary, recording.keys))
+    shares = [keys for _, keys in runs]
+    assert all(not (a & b) for n, a in enumerate(shares) for b in shares[n + 1 :])
+    assert set().union(*shares) == set(named + recent)
+    for key in named + recent:
+        assert read(s3, key) == event(KEPT) + event(KEPT, item="z")
+
+    clear_raw(s3)
+    code, one = run_batch(tmp_path, aws, populate())
+    assert code == 0 and one["verified"]
+    ids = [request_id(n) for n in "abc"]
+    summed = {rid: sum(s["requests"][rid] for s, _ in runs) for rid in ids}
+    assert summed == one["requests"] and sum(summed.values()) > one["recordsRemoved"]  # records of two subjects
+    for count in ("objectsScanned", "objectsRewritten", "recordsRemoved", "versionsDeleted"):
+        assert sum(s[count] for s, _ in runs) == one[count]
+    assert one["objectsRewritten"] == len(named + recent)
+
+
+def test_each_day_folder_is_listed_once_however_many_requests_cover_it(tmp_path: Path, aws: Any) -> None:
+    s3, _, _ = aws
+    # 50 requests found a minute apart around midnight: with the hour's lookback, 22:00 to 00:49 the next day.
+    found = [datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc) + timedelta(minutes=i) for i in range(50)]
+    names = [f"n{i}" for i in range(50)]
+    for i, (name, at) in enumerate(zip(names, found)):
+        write_batch_request(s3, name, [], at, pseudonym=anonymize.pseudonym(KEY, f"u-1{i:05d}"))
+    write_batch_request(s3, "a", [], datetime(2026, 12, 20, 12, 0, tzinfo=timezone.utc))  # a day of its own
+    calls = ApiCalls(s3)
+
+    code, summary = run_batch(tmp_path, aws, write_batch(s3, [batch_entry(n) for n in [*names, "a"]]))
+
+    assert code == 0 and summary["verified"] and len(summary["requests"]) == 51
+    assert calls.of("ListObjectsV2") == {
+        f"{dataset}/2026/12/{day}/": 1 for dataset in ("events", "clicks") for day in ("06", "07", "20")
+    }
+
+
+class Listing:
+    """list_objects_v2's pages for set objects (moto sets LastModified to the time of the put)."""
+
+    def __init__(self, modified: dict[str, datetime]) -> None:
+        self.modified = modified
+        self.prefixes: list[str] = []
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_objects_v2"
+        listing = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:  # noqa: N803 - boto3's names
+                listing.prefixes.append(Prefix)
+                items = [{"Key": k, "LastModified": t} for k, t in listing.modified.items() if k.startswith(Prefix)]
+                return [{"Contents": items}]
+
+        return Pages()
+
+
+def test_an_object_is_recent_when_it_was_modified_within_any_requests_interval() -> None:
+    day = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    at = {h: day + timedelta(hours=h) for h in (1.98, 2, 3.5, 3.99, 5, 10.5, 11.02)}
+    modified = {f"events/2026/12/06/{h:05.2f}.jsonl": t for h, t in at.items()}
+    listing = Listing(modified)
+    datasets, _ = erase_raw.load_config(CONFIG)
+    eraser = erase_raw.RawEraser(listing, "raw", "k", datasets, [], KEY)
+    intervals = [
+        (at[2], at[2] + timedelta(hours=1)),
+        (at[2] + timedelta(minutes=30), at[3.99]),
+        (day.replace(hour=10), day.replace(hour=11)),
+    ]
+
+    keys = eraser.recent_keys(intervals)
+
+    assert keys == {f"events/2026/12/06/{h:05.2f}.jsonl" for h in (2, 3.5, 3.99, 10.5)}
+    assert listing.prefixes == ["events/2026/12/06/", "clicks/2026/12/06/"]
+    assert erase_raw.merge_intervals(intervals) == [(at[2], at[3.99]), intervals[2]]
+    # An interval across midnight, with its ends in another offset: the UTC days.
+    plus_two = timezone(timedelta(hours=2))
+    late = [(datetime(2026, 12, 7, 1, 0, tzinfo=plus_two), datetime(2026, 12, 7, 3, 0, tzinfo=plus_two))]
+    assert erase_raw.days_of(late) == [datetime(2026, 12, 6).date(), datetime(2026, 12, 7).date()]
