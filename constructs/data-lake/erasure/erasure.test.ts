@@ -833,6 +833,19 @@ describe('grants', () => {
     expect(batchAllowed.filter(([a]) => a === 'iam:PassRole').map(([, r]) => r)).toEqual([JSON.stringify({ 'Fn::GetAtt': [eraserId, 'Arn'] })]);
     expect(batchAllowed.filter(([, r]) => r.includes(raw))).toEqual([]);
     expect(batchAllowed.filter(([a]) => a === 'lambda:InvokeFunction').map(([, r]) => r)).toEqual([arnOf(fixture.lake.erasure.rawBatch!.batchFunction)]);
+    // The batch's function: the audit table's items and its queue index, request objects read, the batches' lists written; never the raw zone.
+    const fnRole = logicalId(fixture.lake.erasure.rawBatch!.batchFunction.executionRole);
+    const fnAllowed = allowed(fnRole);
+    const audit = arnOf(fixture.lake.erasure.auditTable);
+    expect(fnAllowed.filter(([a]) => a.startsWith('dynamodb:'))).toEqual([
+      ...['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].map((a) => [a, audit]),
+      ['dynamodb:Query', JSON.stringify({ 'Fn::Join': ['', [JSON.parse(audit), '/index/pending-raw-erasures']] })],
+    ]);
+    expect(fnAllowed.filter(([, r]) => r.includes(raw))).toEqual([]);
+    const puts = fnAllowed.filter(([a]) => a === 's3:PutObject').map(([, r]) => r);
+    expect(puts.length).toBe(1);
+    expect(puts[0]).toContain('/_erasure/_batches/*');
+    expect(allowed(batchRole).filter(([a]) => a === 's3:PutObject').map(([, r]) => r)).toEqual(puts);
   });
 
   test('the workflow invokes only the plan function, the document eraser, the cache eraser and the online records eraser; the deadline check reads the audit table, updates purge records and invokes the purge function', () => {

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_MAX_BATCH_REQUESTS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_ENV } from './runtime/audit-names';
 import { RawObjectsStore, rawErasureConfig } from './stores';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
-import { SecureFunction, grantBucketRead, grantBucketReadWrite } from '../../../lib/defaults';
+import { SecureFunction, grantBucketPut, grantBucketRead } from '../../../lib/defaults';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
 import { SIZING_METADATA } from '../../../lib/sizing';
@@ -116,7 +116,7 @@ export class RawErasureBatch extends Construct {
     });
     const fn = this.batchFunction;
     fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [props.auditTable.tableArn],
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [props.auditTable.tableArn],
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.auditTable.tableArn}/index/${props.queueIndexName}`] }));
     const stack = Stack.of(this);
@@ -127,7 +127,7 @@ export class RawErasureBatch extends Construct {
     }));
     // Checks that each request's saved lineage is there; reads the batches' summaries, writes their lists.
     grantBucketRead(props.resultsBucket, fn, `${ERASURE_REQUESTS_PREFIX}*`);
-    grantBucketReadWrite(props.resultsBucket, fn, `${batchesPrefix}*`);
+    grantBucketPut(props.resultsBucket, fn, `${batchesPrefix}*`);
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: this.definition(batchesPrefix),
@@ -138,7 +138,8 @@ export class RawErasureBatch extends Construct {
     });
     const role = this.stateMachine.role as iam.Role;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
-    grantBucketReadWrite(props.resultsBucket, role, `${batchesPrefix}*`);
+    // The eraser's config, beside the batch's list.
+    grantBucketPut(props.resultsBucket, role, `${batchesPrefix}*`);
     grantRunProcessingJobs(role, RAW_ERASER_JOB_PREFIX, job.role);
     acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[EraseRawObjects:network-isolation]',
       'The raw zone\'s eraser must read the pseudonymization key from Secrets Manager and rewrite raw objects in S3; it runs in isolated subnets with no internet route, reaching AWS only through VPC endpoints.');
