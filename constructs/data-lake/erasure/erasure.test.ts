@@ -668,6 +668,13 @@ describe('the workflow', () => {
     expect(lake.erasure.rawBatch).toBeDefined();
   });
 
+  test('a request that could outlast its alert date fails synth, naming the parts and the options', () => {
+    const stack = new Stack(kitApp(), 'Late', { env: FIXTURE_ENV });
+    new DataLake(stack, 'Lake', { purpose: 'late', network: new Network(stack, 'Network'), erasure: { rawBatchInterval: Duration.days(3), alertAfter: Duration.days(5) } });
+    // 12 h + (2 × 72 h + the batch's 4 h) = 160 h, past 120.
+    expect(() => Template.fromStack(stack)).toThrow(/DataLake Late\/Lake: erasure: a request may take 160 h \(its first sweep 12 h, the raw zone's batch up to 148 h: twice erasure.rawBatchInterval and the batch's timeout, .*past erasure.alertAfter \(5 days\): shorten rawBatchInterval/);
+  });
+
   test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
     expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')" });
     expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SecondSweepDue' }], Default: 'RecordIncomplete' });

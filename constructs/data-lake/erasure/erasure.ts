@@ -305,6 +305,8 @@ export class DataLakeErasure extends Construct {
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
+    // Known only at synthesis: the raw eraser's runtime is sized from datasets declared later.
+    this.node.addValidation({ validate: () => this.timelineProblems(alertAfter) });
     (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map((s) => this.specOf(s)) }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
@@ -376,6 +378,25 @@ export class DataLakeErasure extends Construct {
   /** The longest a request's workflow waits for the raw zone's batch, in seconds (resolved at synthesis). */
   private rawBatchWait(): number {
     return rawBatchWaitSeconds(this, this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL, this.rawErasureBatch!.timeout);
+  }
+
+  /**
+   * A request must be able to end before its alert date: its first sweep, the longest wait for the
+   * raw zone's batch, the wait for late writes and the second sweep (the workflow's timeout).
+   */
+  private timelineProblems(alertAfter: Duration): string[] {
+    const stack = Stack.of(this);
+    const alertSeconds = stack.resolve(alertAfter.toSeconds());
+    const timeout = stack.resolve(erasureWorkflowTimeout(this, () => (this.rawErasureBatch === undefined ? 0 : this.rawBatchWait()), this.stores).toSeconds());
+    if (typeof alertSeconds !== 'number' || typeof timeout !== 'number' || timeout <= alertSeconds) {
+      return [];
+    }
+    const hours = (seconds: number) => `${+(seconds / 3600).toFixed(2)} h`;
+    const rawWait = this.rawErasureBatch === undefined ? 0 : this.rawBatchWait();
+    return [`DataLake ${this.node.scope!.node.path}: erasure: a request may take ${hours(timeout)} (its first sweep ${hours(ERASURE_WORKFLOW_TIMEOUT.toSeconds())}, `
+      + `the raw zone's batch up to ${hours(rawWait)}: twice erasure.rawBatchInterval and the batch's timeout, the wait for late writes `
+      + `${hours(secondSweepSeconds(this, this.stores))} and a second sweep), past erasure.alertAfter (${alertAfter.toDays()} days): `
+      + 'shorten rawBatchInterval, the stores\' late writes or the raw eraser\'s runtime (rawErasureInstanceCount), or lengthen alertAfter'];
   }
 
   /** The registered stores, in registration order. */
