@@ -322,25 +322,32 @@ test('the second sweep erases what a job wrote after the first: a late predictio
   expect(records[AUDIT_TABLE.requestRecord]).toMatchObject({ status: ErasureRequestStatus.SUCCEEDED });
 }, 90_000);
 
-test('the raw zone waits for its batch: queued in the sparse index, taken by the batch, settled with the request\'s own count, then recorded verified', async () => {
-  const rawStore = (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
-    .find((st) => st.kind === 'rawObjects')!;
-  const input = planFor('ticket-raw', [...registry, rawStore]);
-  const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
-  const rawRecord = async () => (await audit(input.requestHash))['s3:raw-zone'];
-  const deadline = Date.now() + 30_000;
-  while ((await rawRecord())?.status !== ErasureStatus.QUEUED) {
-    if (Date.now() > deadline) throw new Error('the raw zone was not queued in 30 s');
+/** The fixture's raw zone store, the curated bucket named as in the run. */
+const rawStore = (): StoreSpec => (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
+  .find((st) => st.kind === 'rawObjects')!;
+/** The raw batch function's clients, on moto: the audit table and the curated bucket. */
+const batchDeps = () => ({ table: sdkBatchTable(dynamodb, auditTable), bucket: sdkBatchBucket(s3, CURATED_BUCKET, 'alias/lake') });
+/** Waits until the request's workflow has queued the raw zone. */
+async function untilRawQueued(requestHash: string, deadline: number): Promise<void> {
+  while ((await audit(requestHash))['s3:raw-zone']?.status !== ErasureStatus.QUEUED) {
+    if (Date.now() > deadline) throw new Error('the raw zone was not queued in time');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  expect(await rawRecord()).toMatchObject({ kind: 'rawObjects', verified: false, raw_queue: 'pending', deadline_at: input.deadlineAt });
+}
+
+test('the raw zone waits for its batch: queued in the sparse index, taken by the batch, settled with the request\'s own count, then recorded verified', async () => {
+  const input = planFor('ticket-raw', [...registry, rawStore()]);
+  const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
+  const deadline = Date.now() + 30_000;
+  await untilRawQueued(input.requestHash, deadline);
+  expect((await audit(input.requestHash))['s3:raw-zone']).toMatchObject({ kind: 'rawObjects', verified: false, raw_queue: 'pending', deadline_at: input.deadlineAt });
   // The other stores do not wait for it; the request does.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   expect((await sfn('DescribeExecution', { executionArn })).status).toBe('RUNNING');
   expect((await audit(input.requestHash))['dynamodb:cache']).toMatchObject({ status: ErasureStatus.VERIFIED });
 
   // The batch, as its workflow runs it: collect under the lock, the eraser's summary, settle.
-  const deps = { table: sdkBatchTable(dynamodb, auditTable), bucket: sdkBatchBucket(s3, CURATED_BUCKET, 'alias/lake') };
+  const deps = batchDeps();
   const logs: Record<string, unknown>[] = [];
   const log = (fields: Readonly<Record<string, unknown>>) => logs.push({ ...fields });
   const collected = await collect({ batchId: 'batch-1' }, deps, { holdSeconds: 3600, maxRequests: 2000 }, new Date(), log);
@@ -374,16 +381,11 @@ test('the raw zone waits for its batch: queued in the sparse index, taken by the
 }, 120_000);
 
 test('the raw zone\'s request fails when its batch fails it, and a rerun queues it again', async () => {
-  const rawStore = (JSON.parse(JSON.stringify(dereference(workflow.registry)).split(logicalIdOf(fixture.lake.curatedBucket)).join(CURATED_BUCKET)) as StoreSpec[])
-    .find((st) => st.kind === 'rawObjects')!;
-  const input = planFor('ticket-raw-invalid', [...registry, rawStore]);
+  const input = planFor('ticket-raw-invalid', [...registry, rawStore()]);
   const { executionArn } = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
   const deadline = Date.now() + 30_000;
-  while ((await audit(input.requestHash))['s3:raw-zone']?.status !== ErasureStatus.QUEUED) {
-    if (Date.now() > deadline) throw new Error('the raw zone was not queued in 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const deps = { table: sdkBatchTable(dynamodb, auditTable), bucket: sdkBatchBucket(s3, CURATED_BUCKET, 'alias/lake') };
+  await untilRawQueued(input.requestHash, deadline);
+  const deps = batchDeps();
   const log = () => undefined;
   expect(await collect({ batchId: 'batch-3' }, deps, { holdSeconds: 3600, maxRequests: 2000 }, new Date(), log)).toMatchObject({ requests: 1 });
   // The eraser could not read the request's saved lineage: the batch fails that request only.
@@ -405,10 +407,7 @@ test('the raw zone\'s request fails when its batch fails it, and a rerun queues 
 
   // A rerun queues it again (the other stores stay verified).
   const rerun = await sfn('StartExecution', { stateMachineArn, name: `erase-raw-${++executions}`, input: JSON.stringify(input) });
-  while ((await audit(input.requestHash))['s3:raw-zone']?.status !== ErasureStatus.QUEUED) {
-    if (Date.now() > deadline + 60_000) throw new Error('the rerun did not queue the raw zone');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await untilRawQueued(input.requestHash, deadline + 60_000);
   records = await audit(input.requestHash);
   expect(records['s3:raw-zone']).toMatchObject({ raw_queue: 'pending' });
   expect(records['s3:raw-zone'].error).toBeUndefined();
