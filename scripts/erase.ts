@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, ListStateMachinesCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { AUDIT_TABLE, ErasureStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
+import { AUDIT_TABLE, ErasureRequestStatus, ErasureStatus, SECOND_SWEEP_SUFFIX, erasureSubmitFunctionName, erasureWorkflowName } from '../constructs/data-lake/erasure/erasure';
 import type { SubmitInput, SubmitOutput } from '../constructs/data-lake/erasure/runtime/submit';
 import { DEFAULT_REGION } from '../lib/compliance/regions';
 import { KitError } from '../lib/errors';
@@ -179,7 +179,8 @@ export async function waitForErasure(clients: ErasureClients, submitted: Submitt
   options: { pollMs?: number; timeoutMs?: number; untilSecondSweep?: boolean } = {}): Promise<{ status: string; audit: AuditLine[] }> {
   const deadline = Date.now() + (options.timeoutMs ?? 6 * 3600_000);
   const { read: readAudit, stores } = await auditReader(clients, submitted.stateMachineArn, requestId);
-  const execution = submitted.executionArn.split(':').at(-1);
+  let executionArn = submitted.executionArn;
+  let execution = executionArn.split(':').at(-1);
   const firstSweepDone = async () => {
     const items = await readAudit();
     const request = items.find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
@@ -192,7 +193,17 @@ export async function waitForErasure(clients: ErasureClients, submitted: Submitt
   };
   let status: string | undefined;
   for (;;) {
-    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: submitted.executionArn }))).status;
+    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
+    if (status === 'SUCCEEDED') {
+      // An execution with more DynamoDB items than it deletes hands the request to the next one, which it names.
+      const request = (await readAudit()).find((item) => item[AUDIT_TABLE.sortKey]?.S === AUDIT_TABLE.requestRecord);
+      const next = request?.continued_in?.S;
+      if (request?.status?.S === ErasureRequestStatus.RUNNING && next !== undefined && next !== execution) {
+        executionArn = `${executionArn.slice(0, executionArn.lastIndexOf(':'))}:${next}`;
+        execution = next;
+        continue;
+      }
+    }
     if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') break;
     if (!options.untilSecondSweep && await firstSweepDone()) break;
     if (Date.now() > deadline) throw new KitError(`the execution is still running: ${submitted.executionArn}`);
@@ -282,6 +293,9 @@ export function formatAudit(status: string, audit: readonly AuditLine[]): string
   if (status === 'RUNNING' && request?.firstSweepAt !== undefined) {
     lines.push(`first sweep done at ${request.firstSweepAt}: the same execution sweeps the stores that jobs write late again once the longest such job `
       + `has ended (their records end in ${SECOND_SWEEP_SUFFIX}); see them later with --status and the same --request-id`);
+  }
+  if (stores.some((a) => a.status === ErasureStatus.CONTINUED)) {
+    lines.push('continued: more items than one execution deletes; the next execution of the request goes on from there (the count so far in brackets)');
   }
   if (stores.some((a) => a.status === ErasureStatus.QUEUED)) {
     lines.push('queued: the raw zone\'s objects are erased by the next raw erasure batch (every request queued since the last one, in one pass); '

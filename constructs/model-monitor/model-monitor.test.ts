@@ -487,8 +487,8 @@ describe('engine model-monitor', () => {
       Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold',
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure, its deadline check and table maintenance) run in Step Functions
-    expect(Object.keys(definitions(template)).sort()).toEqual(['Episode', 'QueryPendingPurges', 'Registry', 'Tables', 'Window']);
+    // no drift workflow: only the retraining trigger (and the lake's anonymization, erasure, its deadline check, raw erasure batch and table maintenance) run in Step Functions
+    expect(Object.keys(definitions(template)).sort()).toEqual(['CollectQueue', 'Episode', 'QueryPendingPurges', 'Registry', 'Tables', 'Window']);
   });
 
   test('rates map onto Model Monitor\'s cron forms', () => {

@@ -1,6 +1,7 @@
 import { erasureWorkflowName } from '../../constructs/data-lake';
 import { executionName } from '../../constructs/data-lake/erasure/runtime/submit';
-import { formatAudit, parseEraseArguments } from '../../scripts/erase';
+import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
+import { formatAudit, parseEraseArguments, waitForErasure } from '../../scripts/erase';
 import { KitError } from '../../lib/errors';
 
 const NOW = new Date('2025-03-01T10:00:00.000Z');
@@ -75,5 +76,60 @@ describe('npm run erase output', () => {
     expect(text).toContain('\n  verified      s3:curated-files (expire: gone by 2025-03-01T09:00:00.000Z)\n');
     expect(text).toMatch(/gone by: the objects expire; their lifecycle rules were verified to remove every version by then, before the request's alert date$/);
     expect(text).not.toContain('found');
+  });
+});
+
+describe('npm run erase --wait', () => {
+  /** Clients that answer as Step Functions and DynamoDB would for a request whose first execution continued in a second. */
+  function continuedRequest() {
+    const machine = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Feed-erasure';
+    const execution = (name: string) => `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
+    const statuses: Record<string, string[]> = { [execution('erase-1')]: ['SUCCEEDED'], [execution('erase-2')]: ['RUNNING', 'SUCCEEDED'] };
+    const described: string[] = [];
+    let request = { status: 'running', last_execution: 'erase-2', continued_in: 'erase-2' };
+    const store = (status: string, found: string) => ({ request: { S: 'h' }, store: { S: 'dynamodb:pairs' }, status: { S: status }, found: { N: found } });
+    const sfn = {
+      send: async (command: object) => {
+        const input = (command as { input: Record<string, string> }).input;
+        if (command instanceof DescribeStateMachineCommand) {
+          return { definition: JSON.stringify({ States: { RecordRequest: { Parameters: { TableName: 'Audit' } }, Registry: { Result: { stores: [{}] } } } }) };
+        }
+        described.push(input.executionArn);
+        const queue = statuses[input.executionArn];
+        const status = queue.length > 1 ? queue.shift()! : queue[0];
+        if (input.executionArn === execution('erase-2') && status === 'SUCCEEDED') request = { status: 'succeeded', last_execution: 'erase-2', continued_in: 'erase-2' };
+        return { status };
+      },
+    };
+    const dynamodb = {
+      send: async () => ({
+        Items: [
+          { request: { S: 'h' }, store: { S: '#request' }, ...Object.fromEntries(Object.entries(request).map(([k, v]) => [k, { S: v }])) },
+          request.status === 'succeeded' ? store('verified', '150') : store('continued', '100'),
+        ],
+      }),
+    };
+    return { clients: { sfn, dynamodb } as unknown as Parameters<typeof waitForErasure>[0], submitted: { executionArn: execution('erase-1'), stateMachineArn: machine }, described, execution };
+  }
+
+  test('follows a request from an execution that continued in a new one to the one that ends it', async () => {
+    const { clients, submitted, described, execution } = continuedRequest();
+    const { status, audit } = await waitForErasure(clients, submitted, 'T-1', { pollMs: 1, untilSecondSweep: true });
+    expect(status).toBe('SUCCEEDED');
+    expect(described).toEqual([execution('erase-1'), execution('erase-2'), execution('erase-2')]);
+    expect(audit.find((a) => a.store === 'dynamodb:pairs')).toMatchObject({ status: 'verified', found: '150' });
+  });
+
+  test('a continued store is shown with its count so far and what continued means', () => {
+    const text = formatAudit('RUNNING', [{ store: '#request', status: 'running' }, { store: 'dynamodb:pairs', status: 'continued', found: '300' }]);
+    expect(text).toContain('continued     dynamodb:pairs (300 found)');
+    expect(text).toMatch(/continued: more items than one execution deletes; the next execution of the request goes on from there/);
+  });
+
+  test('a raw zone queued for its batch is shown with what queued means', () => {
+    const text = formatAudit('RUNNING', [{ store: '#request', status: 'running' }, { store: 's3:raw-zone', status: 'queued' }]);
+    expect(text).toContain('queued        s3:raw-zone');
+    expect(text).toMatch(/queued: the raw zone's objects are erased by the next raw erasure batch/);
+    expect(formatAudit('SUCCEEDED', [{ store: 's3:raw-zone', status: 'verified', found: '3' }])).not.toContain('queued');
   });
 });

@@ -416,6 +416,61 @@ test('the raw zone\'s request fails when its batch fails it, and a rerun queues 
   await deps.table.markFailed(input.requestHash, 's3:raw-zone', 'Stopped', new Date());
 }, 120_000);
 
+test('a subject in more items than an execution deletes: each execution continues in a new one, which counts on, until every item is gone', async () => {
+  // One round (100 items) per store and execution instead of three, so that a few hundred items take a chain of executions.
+  const definition = motoDefinition();
+  delete definition.States.Registry;
+  delete definition.States.Pseudonymize;
+  definition.StartAt = 'RecordRequest';
+  const all = allStates(definition);
+  for (const name of ['ItemRoundsLeft', 'IndexedRoundsLeft']) {
+    expect(all[name].Choices[0].NumericGreaterThanEquals).toBe(3);
+    all[name].Choices[0].NumericGreaterThanEquals = 1;
+  }
+  // moto's interpreter cannot start an execution from a state (it hands botocore the API's PascalCase names: a KeyError):
+  // the state names the next execution as it would, and the test starts it with the same input, as Step Functions would.
+  // The request itself is checked against botocore's model with every other task (test/workflows/service-requests.test.ts).
+  expect(all.ContinueInNewExecution).toMatchObject({ Parameters: { 'Name.$': "States.Format('erase-{}', States.UUID())", 'Input.$': 'States.JsonToString($$.Execution.Input)' }, Next: 'RecordContinuation' });
+  definition.States.ContinueInNewExecution = {
+    Type: 'Pass', Parameters: { 'name.$': all.ContinueInNewExecution.Parameters['Name.$'] }, ResultPath: all.ContinueInNewExecution.ResultPath, Next: 'RecordContinuation',
+  };
+  const { stateMachineArn: chained } = await sfn('CreateStateMachine', { name: 'erasure-chained', definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::123456789012:role/erasure' });
+  const CAROL = pseudonymize(KEY, 'carol-3');
+  for (let i = 0; i < 150; i++) await put(pairsTable, { pk: CAROL, candidate: `carol-c${i}`, prediction: '0.5' });
+  for (let i = 0; i < 120; i++) await put(pairsTable, { pk: `carol-s${i}`, candidate: CAROL, prediction: '0.5' });
+  await put(pairsTable, { pk: BOB, candidate: 'carol-c0', prediction: '0.5' });
+  const input = plan({ requestId: 'ticket-chain', subjectPseudonyms: { user_id: CAROL }, registry: { stores: registry } }, new Date(), SETTINGS);
+
+  const first = await run(input, chained);
+  expect(first.status).toBe('SUCCEEDED');
+  let records = await audit(input.requestHash);
+  expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.CONTINUED, verified: false, found: '100' });
+  expect(records['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.CONTINUED, found: '100' });
+  // The chain: each execution names the next on the request's record, until one ends the request.
+  const executions = [first.executionArn];
+  for (let link = 0; link < 5; link++) {
+    const request = (await audit(input.requestHash))[AUDIT_TABLE.requestRecord];
+    if (request.status === ErasureRequestStatus.SUCCEEDED) break;
+    expect(request.status).toBe(ErasureRequestStatus.RUNNING);
+    const { executionArn } = await sfn('StartExecution', { stateMachineArn: chained, name: request.continued_in, input: JSON.stringify(JSON.parse((await sfn('DescribeExecution', { executionArn: executions.at(-1) })).input)) });
+    executions.push(executionArn);
+    const deadline = Date.now() + 60_000;
+    while ((await sfn('DescribeExecution', { executionArn })).status === 'RUNNING') {
+      if (Date.now() > deadline) throw new Error('a link of the chain did not end in 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  records = await audit(input.requestHash);
+  // 150 items: 100, then 50, then an execution that finds none; 120 through the index: 100, 20, none.
+  expect(executions.length).toBe(3);
+  for (const arn of executions) expect((await sfn('DescribeExecution', { executionArn: arn })).status).toBe('SUCCEEDED');
+  expect(records['dynamodb:pairs']).toMatchObject({ status: ErasureStatus.VERIFIED, verified: true, found: '150', remaining: '0' });
+  expect(records['dynamodb:pairs:candidate']).toMatchObject({ status: ErasureStatus.VERIFIED, found: '120' });
+  expect([await partition(pairsTable, CAROL), (await suggesting(CAROL)).length]).toEqual([0, 0]);
+  expect(await partition(pairsTable, BOB)).toBeGreaterThan(0);
+  expect(records[AUDIT_TABLE.requestRecord].continued_in).toMatch(/^erase-[0-9a-f-]{36}$/);
+}, 150_000);
+
 test('is safe to run twice: a second execution skips the verified stores and succeeds', async () => {
   const input = planFor('ticket-2');
   const first = await run(input);

@@ -185,7 +185,8 @@ describe('the workflow', () => {
     expect(states.RecordRequest.Next).toBe('FirstSweep');
     // The fixture's longest late write: its cache's 20 hours (a batch transform's run).
     expect(states.FirstSweep).toMatchObject({ Type: 'Pass', Parameters: { number: '1', suffix: '', after: 20 * 3600 }, ResultPath: '$.sweep', Next: 'FindOnlineRecords' });
-    expect(states.AllAutomatedStoresVerified.Choices[0]).toMatchObject({ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SecondSweepDue' });
+    expect(states.AllAutomatedStoresVerified.Choices[0]).toMatchObject({ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SomeStoreContinues' });
+    expect(states.SomeStoreContinues).toMatchObject({ Choices: [{ Variable: '$.verdict.continued', BooleanEquals: true, Next: 'ContinueInNewExecution' }], Default: 'SecondSweepDue' });
     expect(states.SecondSweepDue).toEqual({
       Type: 'Choice',
       Choices: [{ And: [{ Variable: '$.sweep.number', StringEquals: '1' }, { Variable: '$.sweep.after', NumericGreaterThan: 0 }], Next: 'RecordFirstSweep' }],
@@ -235,7 +236,15 @@ describe('the workflow', () => {
     ]);
     // Per sweep: the second sweep reads (and writes) the store's record with the suffix.
     expect(states.ReadAudit).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ConsistentRead: true, Key: { store: { 'S.$': '$.record' } } } });
-    expect(states.VerifiedBefore.Choices).toEqual([{ Variable: '$.previous.Item.status.S', StringEquals: 'verified', Next: 'AlreadyVerified' }]);
+    expect(states.VerifiedBefore.Choices).toEqual([
+      { Variable: '$.previous.Item.status.S', StringEquals: 'verified', Next: 'AlreadyVerified' },
+      // A store an earlier execution continued here counts on from that execution's items.
+      { Variable: '$.previous.Item.status.S', StringEquals: 'continued', Next: 'FoundBefore' },
+    ]);
+    expect(states.VerifiedBefore.Default).toBe('NothingFoundBefore');
+    expect(states.FoundBefore).toMatchObject({ Parameters: { 'n.$': 'States.StringToJson($.previous.Item.found.N)' }, ResultPath: '$.earlier', Next: 'Erase' });
+    expect(states.NothingFoundBefore).toMatchObject({ Result: { n: 0 }, ResultPath: '$.earlier', Next: 'Erase' });
+    expect(states.AuditedBefore.Default).toBe('NothingFoundBefore');
     expect(states.AlreadyVerified).toMatchObject({ Type: 'Pass', Result: 'verified', End: true });
   });
 
@@ -248,12 +257,32 @@ describe('the workflow', () => {
     expect(states.ItemsLeft).toMatchObject({ Choices: [{ Variable: '$.query.count', NumericGreaterThan: 0, Next: 'DeleteItems' }], Default: 'ItemsGone' });
     expect(states.DeleteItems).toMatchObject({ Type: 'Map', ItemsPath: '$.query.items', Next: 'TallyDeletedItems' });
     expect(states.DeleteItem).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:deleteItem', Parameters: { 'TableName.$': '$.tableName', 'Key.$': '$.key' } });
-    expect(states.TallyDeletedItems.Next).toBe('QueryItems');
+    // Three rounds of 100 an execution; the rest is left to the next execution of the request.
+    expect(states.TallyDeletedItems).toMatchObject({ Parameters: { 'rounds.$': 'States.MathAdd($.deleted.rounds, 1)' }, Next: 'ItemRoundsLeft' });
+    expect(states.ItemRoundsLeft).toMatchObject({ Choices: [{ Variable: '$.deleted.rounds', NumericGreaterThanEquals: 3, Next: 'ItemsContinue' }], Default: 'QueryItems' });
+    expect(states.ItemsContinue).toEqual({ Type: 'Pass', Parameters: { 'found.$': "States.Format('{}', $.deleted.n)", 'continued': true }, End: true });
+  });
+
+  test('a store with more items than an execution deletes is recorded continued, and the execution starts the next one with its own input', () => {
+    expect(states.FilesToPurge.Choices[0]).toEqual({ Variable: '$.outcome.branch.continued', IsPresent: true, Next: 'RecordContinued' });
+    expect(states.RecordContinued.Parameters.Item).toMatchObject({ status: { S: ErasureStatus.CONTINUED }, verified: { BOOL: false } });
+    expect(states.Continued).toEqual({ Type: 'Pass', Result: ErasureStatus.CONTINUED, End: true });
+    expect(states.AnyStoreFailed.Parameters['continued.$']).toBe("States.ArrayContains($.results, 'continued')");
+    expect(states.ContinueInNewExecution).toMatchObject({
+      Resource: 'arn:aws:states:::states:startExecution',
+      Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'Name.$': "States.Format('erase-{}', States.UUID())", 'Input.$': 'States.JsonToString($$.Execution.Input)' },
+      ResultPath: '$.continuation',
+      Next: 'RecordContinuation',
+    });
+    expect(states.RecordContinuation.Parameters).toMatchObject({ UpdateExpression: 'SET #status = :status, continued_in = :next', ExpressionAttributeValues: { ':status': { S: 'running' } } });
+    expect(states.ContinuedInNewExecution.Type).toBe('Succeed');
+    // Its own ARN, from its name (a Ref in its role's policy would be a cycle).
+    expect(resourcesOf('states:StartExecution')).toEqual([JSON.stringify(`arn:aws:states:eu-west-1:123456789012:stateMachine:${workflow.machine.Properties.StateMachineName}`)]);
   });
 
   test('DynamoDB by attribute: queries the index for the table\'s keys, deletes each item still there, and trusts an empty query only after a wait', () => {
     expect(states.ByKind.Choices).toContainEqual({ Variable: '$.store.kind', StringEquals: 'dynamoDbItemsByAttribute', Next: 'NoIndexedItemsDeletedYet' });
-    expect(states.NoIndexedItemsDeletedYet).toMatchObject({ Type: 'Pass', Result: { found: 0, waits: 0, settling: false }, ResultPath: '$.indexed', Next: 'QueryIndex' });
+    expect(states.NoIndexedItemsDeletedYet).toMatchObject({ Type: 'Pass', Result: { found: 0, waits: 0, settling: false, rounds: 0 }, ResultPath: '$.indexed', Next: 'QueryIndex' });
     expect(states.QueryIndex).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
       Parameters: {
@@ -290,14 +319,16 @@ describe('the workflow', () => {
     expect(states.IndexedItemGoneAlready).toEqual({ Type: 'Pass', Result: -1, End: true });
     expect(states.TallyIndexedItems.Parameters).toEqual({
       'found.$': 'States.MathAdd($.indexed.found, States.ArrayLength(States.ArrayUnique($.deleted)))', 'waits.$': '$.indexed.waits', 'settling': false,
-      'distinct.$': 'States.ArrayLength(States.ArrayUnique($.deleted))', 'goneAlready.$': 'States.ArrayContains($.deleted, -1)',
+      'distinct.$': 'States.ArrayLength(States.ArrayUnique($.deleted))', 'goneAlready.$': 'States.ArrayContains($.deleted, -1)', 'rounds.$': 'States.MathAdd($.indexed.rounds, 1)',
     });
-    expect(states.SomeIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.goneAlready', BooleanEquals: true, Next: 'UncountItemsGoneAlready' }], Default: 'QueryIndex' });
+    expect(states.SomeIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.goneAlready', BooleanEquals: true, Next: 'UncountItemsGoneAlready' }], Default: 'IndexedRoundsLeft' });
+    expect(states.IndexedRoundsLeft).toMatchObject({ Choices: [{ Variable: '$.indexed.rounds', NumericGreaterThanEquals: 3, Next: 'IndexedItemsContinue' }], Default: 'QueryIndex' });
+    expect(states.IndexedItemsContinue.Parameters).toEqual({ 'found.$': "States.Format('{}', $.indexed.found)", 'continued': true });
     expect(states.UncountItemsGoneAlready.Parameters['found.$']).toBe('States.MathAdd($.indexed.found, -1)');
     // A page of items deleted already means the index lags: wait, as after an empty query.
-    expect(states.OnlyIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.distinct', NumericEquals: 1, Next: 'IndexMayStillSettle' }], Default: 'QueryIndex' });
+    expect(states.OnlyIndexedItemsGoneAlready).toMatchObject({ Choices: [{ Variable: '$.indexed.distinct', NumericEquals: 1, Next: 'IndexMayStillSettle' }], Default: 'IndexedRoundsLeft' });
     expect(states.IndexMayStillSettle).toMatchObject({ Choices: [{ Variable: '$.indexed.waits', NumericGreaterThanEquals: 3, Next: 'IndexedItemsRemain' }], Default: 'LetIndexSettle' });
-    expect(states.LetIndexSettle.Parameters).toEqual({ 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true });
+    expect(states.LetIndexSettle.Parameters).toEqual({ 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true, 'rounds.$': '$.indexed.rounds' });
     expect(states.WaitForIndex).toEqual({ Type: 'Wait', Seconds: 5, Next: 'QueryIndex' });
     expect(states.IndexedItemsRemain).toMatchObject({ Type: 'Fail', Error: 'NotVerified' });
     expect(states.IndexedItemsGone.Parameters).toEqual({ 'found.$': "States.Format('{}', $.indexed.found)" });
@@ -469,14 +500,14 @@ describe('the workflow', () => {
     expect(states.RecordVerified.Parameters.Item).toEqual({
       'request': { 'S.$': '$.request' }, 'store': { 'S.$': '$.record' }, 'kind': { 'S.$': '$.store.kind' }, 'sweep': { 'N.$': '$.sweep' }, 'status': { S: 'verified' },
       'verified': { BOOL: true }, 'at': { 'S.$': '$$.State.EnteredTime' }, 'execution': { 'S.$': '$$.Execution.Name' }, 'expires_at': { 'N.$': '$.expiresAt' },
-      'found': { 'N.$': '$.outcome.branch.found' }, 'remaining': { N: '0' },
+      'found': { 'N.$': "States.Format('{}', States.MathAdd($.earlier.n, States.StringToJson($.outcome.branch.found)))" }, 'remaining': { N: '0' },
     });
     expect(states.RecordFailed.Parameters.Item.error).toEqual({ 'S.$': '$.error.Error' });
     expect(states.RecordManual.Parameters.Item).toMatchObject({ status: { S: 'manual' }, reason: { 'S.$': '$.store.reason' }, location: { 'S.$': '$.store.location' } });
     // Objects erased by expiry: nothing was found or counted, the record says by when every version is gone.
     expect(states.RecordVerifiedByExpiry.Parameters.Item).toMatchObject({ status: { S: 'verified' }, verified: { BOOL: true }, gone_by: { 'S.$': '$.outcome.branch.goneBy' } });
     expect(states.RecordVerifiedByExpiry.Parameters.Item.found).toBeUndefined();
-    expect(states.FilesToPurge.Choices.slice(0, 2)).toEqual([
+    expect(states.FilesToPurge.Choices.slice(1, 3)).toEqual([
       { Variable: '$.outcome.branch.batch', IsPresent: true, Next: 'RecordVerifiedInBatch' },
       { Variable: '$.outcome.branch.goneBy', IsPresent: true, Next: 'RecordVerifiedByExpiry' },
     ]);
@@ -676,8 +707,8 @@ describe('the workflow', () => {
   });
 
   test('succeeds only when no store failed; otherwise records the request incomplete and fails', () => {
-    expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')" });
-    expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SecondSweepDue' }], Default: 'RecordIncomplete' });
+    expect(states.AnyStoreFailed.Parameters).toEqual({ 'failed.$': "States.ArrayContains($.results, 'failed')", 'continued.$': "States.ArrayContains($.results, 'continued')" });
+    expect(states.AllAutomatedStoresVerified).toMatchObject({ Choices: [{ Variable: '$.verdict.failed', BooleanEquals: false, Next: 'SomeStoreContinues' }], Default: 'RecordIncomplete' });
     expect(states.Incomplete).toMatchObject({ Type: 'Fail', Error: ERASURE_INCOMPLETE_ERROR });
     expect(states.EraseEachStore.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordIncomplete' }]);
   });

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import {
-  CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
+  ArnFormat, CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
   aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_secretsmanager as secrets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
@@ -88,6 +88,12 @@ export enum ErasureStatus {
   NOT_REQUESTED = 'not-requested',
   /** The delete or its verification failed; a later execution of the same request retries it. */
   FAILED = 'failed',
+  /**
+   * A DynamoDB store with more of the subject's items than one execution deletes
+   * (MAX_DYNAMODB_ROUNDS pages): the execution starts the next one of the same request, which
+   * goes on from there; `found` counts the items deleted so far.
+   */
+  CONTINUED = 'continued',
   /**
    * The raw zone's record while the request waits for the raw erasure batch (its workflow waits
    * too); the batch makes it verified, or failed when the request's saved lineage is missing or invalid.
@@ -210,6 +216,15 @@ const PURGE_PAGE = 200;
 /** Items the workflow reads from a subject's DynamoDB partition per round (it deletes them, then reads again). */
 const DYNAMODB_PAGE = 100;
 /**
+ * Rounds of DYNAMODB_PAGE deletions a DynamoDB store takes per execution. Each item is an inline
+ * Map iteration (about ten events of the execution's history, which Step Functions caps at 25,000):
+ * past this, the execution hands the request to a new one (ErasureStatus.CONTINUED), so that a
+ * subject in millions of items (a candidate suggested to very many users) is erased in a chain of
+ * executions instead of failing at the history's cap. Four such stores, each in both sweeps, stay
+ * below it: 8 × 3 × 100 items × 9 events.
+ */
+export const MAX_DYNAMODB_ROUNDS = 3;
+/**
  * How long the workflow waits after an empty query of a global secondary index before it queries
  * again to verify: an index shows a write typically within a second.
  */
@@ -310,6 +325,12 @@ export class DataLakeErasure extends Construct {
     (this.stateMachine.node.defaultChild as CfnResource).addMetadata(ERASURE_REGISTRY_METADATA, Lazy.any({ produce: () => this.stores.map((s) => this.specOf(s)) }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.planFunction.functionArn] }));
     this.grantAudit(this.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // A request with more DynamoDB items than one execution deletes continues in a new execution.
+    // Its ARN from its name: the state machine's own Ref in its role's policy would be a cycle.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [Stack.of(this).formatArn({ service: 'states', resource: 'stateMachine', resourceName: erasureWorkflowName(Stack.of(this).stackName), arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
     if (props.rawErasure !== undefined) {
       // The find phase saves each request's lineage there; the batch reads it.
       this.grantWorkflowObjects(ERASURE_REQUESTS_PREFIX);
@@ -743,7 +764,14 @@ export class DataLakeErasure extends Construct {
     eraseEach.addCatch(incomplete, { resultPath: '$.error' });
 
     const anyFailed = new sfn.CustomState(this, 'AnyStoreFailed', {
-      stateJson: { Type: 'Pass', Parameters: { 'failed.$': `States.ArrayContains($.results, '${ErasureStatus.FAILED}')` }, ResultPath: '$.verdict' },
+      stateJson: {
+        Type: 'Pass',
+        Parameters: {
+          'failed.$': `States.ArrayContains($.results, '${ErasureStatus.FAILED}')`,
+          'continued.$': `States.ArrayContains($.results, '${ErasureStatus.CONTINUED}')`,
+        },
+        ResultPath: '$.verdict',
+      },
     });
     const succeeded = this.updateRequestRecord('RecordSucceeded', ErasureRequestStatus.SUCCEEDED, { update: 'SET #status = :status, completed_at = :now', values: { ':now': { 'S.$': '$$.State.EnteredTime' } } })
       .next(new sfn.Succeed(this, 'Erased'));
@@ -769,7 +797,9 @@ export class DataLakeErasure extends Construct {
       .when(sfn.Condition.and(sfn.Condition.stringEquals('$.sweep.number', '1'), sfn.Condition.numberGreaterThan('$.sweep.after', 0)), firstSweepDone)
       .otherwise(succeeded);
     const allVerified = new sfn.Choice(this, 'AllAutomatedStoresVerified')
-      .when(sfn.Condition.booleanEquals('$.verdict.failed', false), secondSweepDue)
+      .when(sfn.Condition.booleanEquals('$.verdict.failed', false), new sfn.Choice(this, 'SomeStoreContinues')
+        .when(sfn.Condition.booleanEquals('$.verdict.continued', true), this.continueInNewExecution())
+        .otherwise(secondSweepDue))
       .otherwise(incomplete);
 
     eraseEach.next(anyFailed).next(allVerified);
@@ -784,6 +814,33 @@ export class DataLakeErasure extends Construct {
       .next(secondSweep)
       .next(sweepStores);
     return registry.next(planState).next(recordRequest).next(firstSweep).next(sweepStores);
+  }
+
+  /**
+   * Hands the request to a new execution of this workflow with the same input (a rerun: verified
+   * stores are skipped, continued ones go on from their count), and records its name on the
+   * request's record (`continued_in`) for whoever follows the request.
+   */
+  private continueInNewExecution(): sfn.IChainable {
+    const start = new sfn.CustomState(this, 'ContinueInNewExecution', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution`,
+        Parameters: {
+          'StateMachineArn.$': '$$.StateMachine.Id',
+          'Name.$': "States.Format('erase-{}', States.UUID())",
+          'Input.$': 'States.JsonToString($$.Execution.Input)',
+        },
+        // arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>
+        ResultSelector: { 'name.$': "States.ArrayGetItem(States.StringSplit($.ExecutionArn, ':'), 7)" },
+        ResultPath: '$.continuation',
+        Retry: [{ ErrorEquals: ['States.TaskFailed', 'States.Timeout'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 }],
+      },
+    });
+    const record = this.updateRequestRecord('RecordContinuation', ErasureRequestStatus.RUNNING, {
+      update: 'SET #status = :status, continued_in = :next', values: { ':next': { 'S.$': '$.continuation.name' } },
+    });
+    return start.next(record).next(new sfn.Succeed(this, 'ContinuedInNewExecution', { comment: 'The new execution goes on with the stores left' }));
   }
 
   /**
@@ -1052,10 +1109,15 @@ export class DataLakeErasure extends Construct {
       // The error's name only: a cause can quote the statement, and so the pseudonym.
       error: { 'S.$': '$.error.Error' },
     }).next(report('Failed', ErasureStatus.FAILED));
+    // With the items an earlier execution of the request deleted before it continued here.
+    const foundInAll = { 'N.$': "States.Format('{}', States.MathAdd($.earlier.n, States.StringToJson($.outcome.branch.found)))" };
     const verified = this.putAudit('RecordVerified', ErasureStatus.VERIFIED, {
-      found: { 'N.$': '$.outcome.branch.found' },
+      found: foundInAll,
       remaining: { N: '0' },
     }).next(report('Verified', ErasureStatus.VERIFIED));
+    const continued = this.putAudit('RecordContinued', ErasureStatus.CONTINUED, {
+      found: foundInAll,
+    }).next(report('Continued', ErasureStatus.CONTINUED));
 
     const erase = new sfn.Parallel(this, 'Erase', {
       comment: 'The kind\'s delete and verification; any error is recorded as this store\'s failure',
@@ -1087,6 +1149,7 @@ export class DataLakeErasure extends Construct {
       erased_at: { 'S.$': '$.outcome.branch.erasedAt' },
     }).next(report('VerifiedInBatch', ErasureStatus.VERIFIED));
     erase.next(new sfn.Choice(this, 'FilesToPurge')
+      .when(sfn.Condition.isPresent('$.outcome.branch.continued'), continued)
       .when(sfn.Condition.isPresent('$.outcome.branch.batch'), verifiedInBatch)
       .when(sfn.Condition.isPresent('$.outcome.branch.goneBy'), verifiedByExpiry)
       .when(sfn.Condition.isPresent('$.outcome.branch.files'), verifiedPurgePending)
@@ -1104,12 +1167,20 @@ export class DataLakeErasure extends Construct {
         ResultPath: '$.previous',
       },
     });
+    // A store an earlier execution continued here: its count goes on from there.
+    const foundBefore = new sfn.CustomState(this, 'FoundBefore', {
+      stateJson: { Type: 'Pass', Parameters: { 'n.$': 'States.StringToJson($.previous.Item.found.N)' }, ResultPath: '$.earlier' },
+    });
+    const nothingBefore = new sfn.Pass(this, 'NothingFoundBefore', { result: sfn.Result.fromObject({ n: 0 }), resultPath: '$.earlier' });
+    foundBefore.next(erase);
+    nothingBefore.next(erase);
     const verifiedBefore = new sfn.Choice(this, 'VerifiedBefore')
       .when(sfn.Condition.stringEquals('$.previous.Item.status.S', ErasureStatus.VERIFIED), report('AlreadyVerified', ErasureStatus.VERIFIED))
-      .otherwise(erase);
+      .when(sfn.Condition.stringEquals('$.previous.Item.status.S', ErasureStatus.CONTINUED), foundBefore)
+      .otherwise(nothingBefore);
     readAudit.next(new sfn.Choice(this, 'AuditedBefore')
       .when(sfn.Condition.isPresent('$.previous.Item.status.S'), verifiedBefore)
-      .otherwise(erase));
+      .otherwise(nothingBefore));
 
     // The second sweep goes over the stores that jobs write late, and only those the first one erased.
     const firstSweepOnly = sfn.Condition.and(sfn.Condition.stringEquals('$.sweep', '2'), sfn.Condition.or(
@@ -1193,7 +1264,7 @@ export class DataLakeErasure extends Construct {
 
   /** Query the subject's partition (keys only, consistent), delete what it returns, repeat until it is empty. */
   private dynamoDbItems(): sfn.IChainable {
-    const start = new sfn.Pass(this, 'NoItemsDeletedYet', { result: sfn.Result.fromObject({ n: 0 }), resultPath: '$.deleted' });
+    const start = new sfn.Pass(this, 'NoItemsDeletedYet', { result: sfn.Result.fromObject({ n: 0, rounds: 0 }), resultPath: '$.deleted' });
     const query = this.sdk('QueryItems', 'aws-sdk:dynamodb:query', {
       'TableName.$': '$.store.tableName',
       'KeyConditionExpression': '#k0 = :pseudonym',
@@ -1211,10 +1282,12 @@ export class DataLakeErasure extends Construct {
     });
     deleteItems.itemProcessor(this.sdk('DeleteItem', 'dynamodb:deleteItem', { 'TableName.$': '$.tableName', 'Key.$': '$.key' }, { path: null }));
     const tally = new sfn.CustomState(this, 'TallyDeletedItems', {
-      stateJson: { Type: 'Pass', Parameters: { 'n.$': 'States.MathAdd($.deleted.n, $.query.count)' }, ResultPath: '$.deleted' },
+      stateJson: { Type: 'Pass', Parameters: { 'n.$': 'States.MathAdd($.deleted.n, $.query.count)', 'rounds.$': 'States.MathAdd($.deleted.rounds, 1)' }, ResultPath: '$.deleted' },
     });
     deleteItems.next(tally);
-    tally.next(query);
+    tally.next(new sfn.Choice(this, 'ItemRoundsLeft')
+      .when(sfn.Condition.numberGreaterThanEquals('$.deleted.rounds', MAX_DYNAMODB_ROUNDS), this.continued('ItemsContinue', '$.deleted.n'))
+      .otherwise(query));
     return start.next(query).next(new sfn.Choice(this, 'ItemsLeft')
       .when(sfn.Condition.numberGreaterThan('$.query.count', 0), deleteItems)
       .otherwise(this.found('ItemsGone', "States.Format('{}', $.deleted.n)")));
@@ -1230,7 +1303,7 @@ export class DataLakeErasure extends Construct {
    * at work) the store fails `NotVerified`.
    */
   private dynamoDbItemsByAttribute(): sfn.IChainable {
-    const start = new sfn.Pass(this, 'NoIndexedItemsDeletedYet', { result: sfn.Result.fromObject({ found: 0, waits: 0, settling: false }), resultPath: '$.indexed' });
+    const start = new sfn.Pass(this, 'NoIndexedItemsDeletedYet', { result: sfn.Result.fromObject({ found: 0, waits: 0, settling: false, rounds: 0 }), resultPath: '$.indexed' });
     const query = this.sdk('QueryIndex', 'aws-sdk:dynamodb:query', {
       'TableName.$': '$.store.tableName',
       'IndexName.$': '$.store.indexName',
@@ -1279,6 +1352,7 @@ export class DataLakeErasure extends Construct {
           'found.$': 'States.MathAdd($.indexed.found, States.ArrayLength(States.ArrayUnique($.deleted)))',
           'waits.$': '$.indexed.waits',
           'settling': false,
+          'rounds.$': 'States.MathAdd($.indexed.rounds, 1)',
           'distinct.$': 'States.ArrayLength(States.ArrayUnique($.deleted))',
           'goneAlready.$': 'States.ArrayContains($.deleted, -1)',
         },
@@ -1288,7 +1362,7 @@ export class DataLakeErasure extends Construct {
     const uncount = new sfn.CustomState(this, 'UncountItemsGoneAlready', {
       stateJson: {
         Type: 'Pass',
-        Parameters: { 'found.$': 'States.MathAdd($.indexed.found, -1)', 'waits.$': '$.indexed.waits', 'settling': false, 'distinct.$': '$.indexed.distinct' },
+        Parameters: { 'found.$': 'States.MathAdd($.indexed.found, -1)', 'waits.$': '$.indexed.waits', 'settling': false, 'distinct.$': '$.indexed.distinct', 'rounds.$': '$.indexed.rounds' },
         ResultPath: '$.indexed',
       },
     });
@@ -1298,7 +1372,7 @@ export class DataLakeErasure extends Construct {
     const settle = new sfn.CustomState(this, 'LetIndexSettle', {
       stateJson: {
         Type: 'Pass',
-        Parameters: { 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true },
+        Parameters: { 'found.$': '$.indexed.found', 'waits.$': 'States.MathAdd($.indexed.waits, 1)', 'settling': true, 'rounds.$': '$.indexed.rounds' },
         ResultPath: '$.indexed',
       },
     });
@@ -1310,16 +1384,24 @@ export class DataLakeErasure extends Construct {
       }))
       .otherwise(settle);
 
+    const roundsLeft = new sfn.Choice(this, 'IndexedRoundsLeft')
+      .when(sfn.Condition.numberGreaterThanEquals('$.indexed.rounds', MAX_DYNAMODB_ROUNDS), this.continued('IndexedItemsContinue', '$.indexed.found'))
+      .otherwise(query);
     deleteItems.next(tally).next(new sfn.Choice(this, 'SomeIndexedItemsGoneAlready')
       .when(sfn.Condition.booleanEquals('$.indexed.goneAlready', true), uncount.next(new sfn.Choice(this, 'OnlyIndexedItemsGoneAlready')
         .when(sfn.Condition.numberEquals('$.indexed.distinct', 1), mayWait)
-        .otherwise(query)))
-      .otherwise(query));
+        .otherwise(roundsLeft)))
+      .otherwise(roundsLeft));
 
     return start.next(query).next(new sfn.Choice(this, 'IndexedItemsLeft')
       .when(sfn.Condition.numberGreaterThan('$.query.count', 0), deleteItems)
       .when(sfn.Condition.booleanEquals('$.indexed.settling', true), this.found('IndexedItemsGone', "States.Format('{}', $.indexed.found)"))
       .otherwise(mayWait));
+  }
+
+  /** The end of a DynamoDB store's branch that leaves the rest of its items to the next execution. */
+  private continued(id: string, countPath: string): sfn.CustomState {
+    return new sfn.CustomState(this, id, { stateJson: { Type: 'Pass', Parameters: { 'found.$': `States.Format('{}', ${countPath})`, 'continued': true } } });
   }
 
   /** GetRecord; if there is one, DeleteRecord (HardDelete, online store only) and GetRecord again. */
