@@ -12,7 +12,7 @@
  *   workflow needs the largest of its jobs (branches of a Parallel state add up, a Map state
  *   multiplies by its MaxConcurrency, except a job whose state's Comment starts with
  *   ONCE_PER_EXECUTION, which one iteration runs). One execution of each workflow: concurrent
- *   executions (erasure requests close together) are not counted for any workflow. Across workflows the counts add up: which workflows overlap
+ *   executions (windows anonymized close together) are not counted for any workflow. Across workflows the counts add up: which workflows overlap
  *   depends on schedules, event timing and run lengths the template cannot tell, and at peak a
  *   retraining event can start a training run while the scheduled ones run;
  * - Lambda concurrent executions: provisioned concurrency at its autoscaling maximum, reserved
@@ -223,7 +223,7 @@ export function workflowPeak(states: Record<string, Json> | undefined, prefix = 
   for (const [stateName, state] of Object.entries(states ?? {})) {
     const label = `${prefix}${stateName}`;
     const own: Peak = new Map();
-    // A job that one item of a Map's list reaches (a lake's single raw store) runs in one iteration only.
+    // A job that one item of a Map's list reaches runs in one iteration only.
     const once = typeof state?.Comment === 'string' && state.Comment.startsWith(ONCE_PER_EXECUTION);
     for (const job of jobStates(label, state)) {
       mergeSum(own, new Map([[instanceQuota(job.instanceType, job.quota), {

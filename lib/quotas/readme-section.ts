@@ -38,9 +38,9 @@ function countingNotes(needs: readonly QuotaNeed[]): string[] {
   if (has((n) => / for (spot )?(training|processing|transform) job usage$/.test(n.quota))) {
     notes.push('Jobs: a workflow runs one state at a time, so it needs its largest job; the workflows are added up, because which of '
       + 'them overlap depends on schedules, events and run lengths the template cannot tell. A Map state runs its jobs in each of its '
-      + 'concurrent iterations, except a job marked once per execution (the raw eraser: a lake has one raw store, which one iteration '
-      + 'erases); each workflow is counted as one execution, so erasure requests close together need more. Spot training counts against '
-      + 'the spot quota only.');
+      + 'concurrent iterations, except a job marked once per execution; each workflow is counted as one execution, so executions that '
+      + 'overlap (e.g. windows anonymized close together) need more; the raw erasure batch never overlaps itself (it holds a lock). '
+      + 'Spot training counts against the spot quota only.');
   }
   if (has((n) => n.quota === 'Concurrent executions')) {
     notes.push('Lambda: provisioned concurrency at its autoscaling maximum, reserved concurrency, one execution per shard of each '
