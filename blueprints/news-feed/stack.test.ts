@@ -101,8 +101,8 @@ test('the raw eraser is sized from newsFeedVolumes\' raw datasets, as npm run be
     datasets: rawDatasets, retention: DEFAULT_RAW_RETENTION, instanceType: DEFAULT_ANONYMIZATION_INSTANCE_TYPE, minRuntime: DEFAULT_ANONYMIZATION_MAX_RUNTIME,
     lookback: rawErasureLookback(Duration.hours(1), DEFAULT_ANONYMIZATION_MAX_RUNTIME),
   });
-  // By hand: 1B + 120M + 1B + 1B = 3.12B rows a day × 30 days = 93.6B / (27,000 × 2 cores × 86,400 s) = 20.06 → 21; 2 × 22.93 h → 46 h.
-  expect([eraser.instanceCount, eraser.maxRuntime.toHours()]).toEqual([21, 46]);
+  // By hand: 1B + 120M + 1B + 1B = 3.12B rows a day × 30 days = 93.6B / (26,000 × 2 cores × 86,400 s) = 20.83 → 21; 2 × 23.81 h → 48 h.
+  expect([eraser.instanceCount, eraser.maxRuntime.toHours()]).toEqual([21, 48]);
   const sized = Object.values(s.template.toJSON().Resources as Record<string, { Metadata?: Record<string, unknown> }>)
     .map((r) => r.Metadata?.[SIZING_METADATA] as string[] | undefined)
     .filter((lines) => lines?.[0]?.startsWith('raw rows per day of the datasets the eraser reads'));
