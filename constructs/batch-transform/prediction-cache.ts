@@ -1,7 +1,7 @@
-import { Duration, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify } from '../../lib/classification';
-import { resolveRemovalPolicy } from '../../lib/defaults';
+import { grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
 import { environmentProblems } from '../../lib/environment';
 import { KitError } from '../../lib/errors';
 import { PropRule, ruleProblems } from '../../lib/validation';
@@ -201,7 +201,7 @@ export class PredictionCache extends Construct {
    * Readers should ignore items whose `expires_at` has passed (DynamoDB deletes them within days).
    */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
-    return this.grantKey(grantee, ['kms:Decrypt', 'kms:DescribeKey']).combine(iam.Grant.addToPrincipal({
+    return grantKeyViaDynamoDb(this.encryptionKey, grantee, ['kms:Decrypt', 'kms:DescribeKey']).combine(iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:DescribeTable'],
       resourceArns: [this.tableArn],
@@ -213,19 +213,10 @@ export class PredictionCache extends Construct {
    * table's key through DynamoDB only: for the loader, and for erasure of a data subject.
    */
   public grantWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.grantKey(grantee, ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']).combine(iam.Grant.addToPrincipal({
+    return grantKeyViaDynamoDb(this.encryptionKey, grantee).combine(iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
       resourceArns: [this.tableArn],
     }));
-  }
-
-  private grantKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions,
-      resourceArns: [this.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` } },
-    });
   }
 }

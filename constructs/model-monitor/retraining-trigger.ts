@@ -4,7 +4,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify, exemptFromErasure } from '../../lib/classification';
-import { resolveRemovalPolicy } from '../../lib/defaults';
+import { grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail, RetrainingReason } from '../../lib/events';
 import { Workflow } from '../../lib/workflows';
@@ -317,12 +317,7 @@ export class RetrainingTrigger extends Construct {
       actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       resources: [this.stateTable.tableArn],
     }));
-    // The table's key, through DynamoDB only (as PredictionCache grants it).
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [props.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
-    }));
+    grantKeyViaDynamoDb(props.encryptionKey, role);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['events:PutEvents'],
       resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],

@@ -25,7 +25,7 @@ import { DataCategory, classify } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { skipCheckov } from '../../lib/compliance/checkov';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
-import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, resolveRemovalPolicy } from '../../lib/defaults';
+import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
 import { scheduleProblem } from '../../lib/schedule';
 import { KitError } from '../../lib/errors';
 import type { ModelVersionAnnouncer } from '../../lib/events/model-version';
@@ -674,13 +674,7 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
 
   /** `actions` on the state table, with `keyActions` on its key through DynamoDB only. */
   private grantState(grantee: iam.IGrantable, actions: string[], keyActions: string[]): iam.Grant {
-    const stack = Stack.of(this);
-    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.stateTable.tableArn] }).combine(iam.Grant.addToPrincipal({
-      grantee,
-      actions: keyActions,
-      resourceArns: [this.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
-    }));
+    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.stateTable.tableArn] }).combine(grantKeyViaDynamoDb(this.encryptionKey, grantee, keyActions));
   }
 }
 

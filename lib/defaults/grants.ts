@@ -1,4 +1,4 @@
-import { aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
 import { acknowledgeWildcardsOf } from '../compliance/grant-findings';
 
 /**
@@ -36,4 +36,21 @@ export function grantBucketReadWrite(bucket: s3.IBucket, grantee: iam.IGrantable
 /** `bucket.grantDelete(grantee, pattern)`, with its wildcard findings acknowledged. */
 export function grantBucketDelete(bucket: s3.IBucket, grantee: iam.IGrantable, objectsKeyPattern = '*'): iam.Grant {
   return grantAcknowledged('grantDelete', bucket, grantee, objectsKeyPattern);
+}
+
+/** What reading and writing a table's items needs of its customer-managed key. */
+export const DYNAMODB_KEY_ACTIONS: readonly string[] = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+/**
+ * `actions` on `key` for `grantee` only through DynamoDB (`kms:ViaService`): the items of a table
+ * encrypted with the key, never the key for anything else.
+ */
+export function grantKeyViaDynamoDb(key: kms.IKey, grantee: iam.IGrantable, actions: readonly string[] = DYNAMODB_KEY_ACTIONS): iam.Grant {
+  const stack = Stack.of(key);
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...actions],
+    resourceArns: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
+  });
 }

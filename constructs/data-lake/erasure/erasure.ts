@@ -12,7 +12,7 @@ import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, LIFECYCLE_LAG_DA
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, DEFAULT_RAW_BATCH_INTERVAL, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
-import { SecureFunction, grantBucketRead, grantBucketReadWrite, resolveRemovalPolicy } from '../../../lib/defaults';
+import { SecureFunction, grantBucketRead, grantBucketReadWrite, grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { Workflow, statesFormat } from '../../../lib/workflows';
@@ -523,16 +523,7 @@ export class DataLakeErasure extends Construct {
 
   private grantAudit(role: iam.IRole, actions: string[]): void {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.auditTable.tableArn] }));
-    this.grantKeyViaDynamoDb(role, this.props.encryptionKey);
-  }
-
-  private grantKeyViaDynamoDb(role: iam.IRole, key: kms.IKey): void {
-    const stack = Stack.of(this);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [key.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
-    }));
+    grantKeyViaDynamoDb(this.props.encryptionKey, role);
   }
 
   /** Exactly what the store's kind needs, on that store only. */
@@ -542,13 +533,13 @@ export class DataLakeErasure extends Construct {
     switch (store.kind) {
       case 'dynamoDbItems':
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:DeleteItem'], resources: [store.table.tableArn] }));
-        this.grantKeyViaDynamoDb(this.role, store.encryptionKey);
+        grantKeyViaDynamoDb(store.encryptionKey, this.role);
         return;
       case 'dynamoDbItemsByAttribute':
         // Query the one index (not the table: no scan), delete by primary key on the table.
         iam.Grant.addToPrincipal({ grantee: this.role, actions: ['dynamodb:Query'], resourceArns: [`${store.table.tableArn}/index/${store.indexName}`] });
         iam.Grant.addToPrincipal({ grantee: this.role, actions: ['dynamodb:DeleteItem'], resourceArns: [store.table.tableArn] });
-        this.grantKeyViaDynamoDb(this.role, store.encryptionKey);
+        grantKeyViaDynamoDb(store.encryptionKey, this.role);
         return;
       case 'featureGroupOnline':
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:GetRecord', 'sagemaker:DeleteRecord'], resources: [store.featureGroupArn] }));

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_MAX_BATCH_REQUESTS, ERASURE_REQUESTS_PREFIX, RAW_BATCHES_PREFIX, RAW_BATCH_ENV } from './runtime/audit-names';
 import { RawObjectsStore, rawErasureConfig } from './stores';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
-import { SecureFunction, grantBucketPut, grantBucketRead } from '../../../lib/defaults';
+import { SecureFunction, grantBucketPut, grantBucketRead, grantKeyViaDynamoDb } from '../../../lib/defaults';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../../lib/sagemaker';
 import { SIZING_METADATA } from '../../../lib/sizing';
@@ -119,12 +119,7 @@ export class RawErasureBatch extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [props.auditTable.tableArn],
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.auditTable.tableArn}/index/${props.queueIndexName}`] }));
-    const stack = Stack.of(this);
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [props.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}` } },
-    }));
+    grantKeyViaDynamoDb(props.encryptionKey, fn);
     // Checks that each request's saved lineage is there; reads the batches' summaries, writes their lists.
     grantBucketRead(props.resultsBucket, fn, `${ERASURE_REQUESTS_PREFIX}*`);
     grantBucketPut(props.resultsBucket, fn, `${batchesPrefix}*`);
