@@ -289,6 +289,8 @@ export class DataLakeErasure extends Construct {
   private onlineRecordsEraser?: SecureFunction;
   private athenaGranted = false;
   private rawErasureBatch?: RawErasureBatch;
+  /** The workflow's timeout (resolved at synthesis, once the stores and the raw batch are known). */
+  private readonly workflowTimeout = erasureWorkflowTimeout(this, () => this.rawBatchWait(), this.stores);
   /** The prefixes of the curated zone the workflow already reads and writes (one grant each). */
   private readonly grantedPrefixes = new Set<string>();
 
@@ -316,7 +318,7 @@ export class DataLakeErasure extends Construct {
       definition: this.definition(options.maxConcurrency ?? DEFAULT_ERASURE_CONCURRENCY),
       encryptionKey: props.encryptionKey,
       logName: 'erasure',
-      timeout: erasureWorkflowTimeout(this, () => (this.rawBatch === undefined ? 0 : this.rawBatchWait()), this.stores),
+      timeout: this.workflowTimeout,
       stateMachineName: erasureWorkflowName(Stack.of(this).stackName),
     });
     this.role = this.stateMachine.role as iam.Role;
@@ -398,7 +400,8 @@ export class DataLakeErasure extends Construct {
 
   /** The longest a request's workflow waits for the raw zone's batch, in seconds (resolved at synthesis). */
   private rawBatchWait(): number {
-    return rawBatchWaitSeconds(this, this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL, this.rawErasureBatch!.timeout);
+    return this.rawErasureBatch === undefined ? 0
+      : rawBatchWaitSeconds(this, this.props.options?.rawBatchInterval ?? DEFAULT_RAW_BATCH_INTERVAL, this.rawErasureBatch.timeout);
   }
 
   /**
@@ -408,12 +411,12 @@ export class DataLakeErasure extends Construct {
   private timelineProblems(alertAfter: Duration): string[] {
     const stack = Stack.of(this);
     const alertSeconds = stack.resolve(alertAfter.toSeconds());
-    const timeout = stack.resolve(erasureWorkflowTimeout(this, () => (this.rawErasureBatch === undefined ? 0 : this.rawBatchWait()), this.stores).toSeconds());
+    const timeout = stack.resolve(this.workflowTimeout.toSeconds());
     if (typeof alertSeconds !== 'number' || typeof timeout !== 'number' || timeout <= alertSeconds) {
       return [];
     }
     const hours = (seconds: number) => `${+(seconds / 3600).toFixed(2)} h`;
-    const rawWait = this.rawErasureBatch === undefined ? 0 : this.rawBatchWait();
+    const rawWait = this.rawBatchWait();
     return [`DataLake ${this.node.scope!.node.path}: erasure: a request may take ${hours(timeout)} (its first sweep ${hours(ERASURE_WORKFLOW_TIMEOUT.toSeconds())}, `
       + `the raw zone's batch up to ${hours(rawWait)}: twice erasure.rawBatchInterval and the batch's timeout, the wait for late writes `
       + `${hours(secondSweepSeconds(this, this.stores))} and a second sweep), past erasure.alertAfter (${alertAfter.toDays()} days): `
@@ -1058,7 +1061,10 @@ export class DataLakeErasure extends Construct {
         }))
         .otherwise(wait))
       // Failed by the batch: the record names why (the request's saved lineage is missing or invalid).
-      .otherwise(new sfn.Fail(this, 'RawErasureFailed', { error: 'RawErasureFailed', cause: 'The raw erasure batch could not erase this request: its raw record says why; start the request again to queue it again.' }));
+      .otherwise(new sfn.Fail(this, 'RawErasureFailed', {
+        error: 'RawErasureFailed',
+        cause: 'The raw erasure batch could not use the lineage this request saved (gone with the raw retention, or unreadable): start the request again to find and queue it again.',
+      }));
     wait.next(nextPoll).next(read);
     queue.addCatch(read, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
     return queue.next(polls).next(read).next(settled);
