@@ -13,7 +13,8 @@ Usage::
     python load_vectors.py --input /opt/ml/processing/predictions --format jsonlines \\
         --endpoint https://<id>.<region>.aoss.amazonaws.com --index listings \\
         --index-body /opt/ml/processing/index/<asset>.json --dimensions 768 --key-field listing_id \\
-        --run-id <execution> [--vector-field embedding] [--embedding-field embedding] \\
+        --run-id <execution> [--target-index listings-<16 hex>] \\
+        [--vector-field embedding] [--embedding-field embedding] \\
         [--document-fields region,category] [--input-columns 5] \\
         [--summary run.json | --summary-dir /opt/ml/processing/output/<execution>] \\
         [--batch-size 500] [--max-workers 4] [--max-attempts 8] [--max-failure-rate 0.001]
@@ -21,8 +22,12 @@ Usage::
 Exit codes: 0 the documents were indexed, failures (malformed lines and documents the index
 rejected) at most ``--max-failure-rate`` of the lines (with ``--summary-dir``, whatever their
 number: see SHARDS); 1 more failures than that, a file could not be read, the index could not be
-created, or an internal error; 2 usage error, before anything is read or sent. One summary line
-goes to stdout (except on exit 2), details to stderr.
+created, with ``--target-index`` the index does not exist (``index_missing``, see INCREMENTAL
+LOADING), or an internal error; 2 usage error, before anything is read or sent. One summary line
+goes to stdout (except on exit 2), details to stderr; the summary file (``--summary`` or
+``--summary-dir``) holds, besides the counts, ``index`` (the index written into), ``alias``,
+``incremental`` (whether ``--target-index`` was given), ``index_created`` and ``fatal_error`` (the
+code of the error that stopped the run before any document, or null).
 
 INPUT
 =====
@@ -41,7 +46,8 @@ DOCUMENTS
 ``{<--key-field>: key, <--vector-field>: [...], <document fields>..., generated_at: ISO-8601 UTC of
 the run, run_id: --run-id}``; a document field that is null or empty is left out. OpenSearch
 Serverless vector search collections refuse custom document ids (``_id``) in index requests, so
-the key is a field and the service assigns the ``_id``.
+the key is a field and the service assigns the ``_id``. A document is therefore never replaced:
+loading a key again adds a second document (see INCREMENTAL LOADING).
 
 INDEX
 =====
@@ -53,6 +59,20 @@ does not exist, ``PUT /<run index>`` with the JSON of ``--index-body`` (which mu
 ``--vector-field`` as a ``knn_vector`` of ``--dimensions``). An index created meanwhile by another
 writer (``resource_already_exists_exception``) is fine: the instances of a sharded load all find it
 missing at their start, and all but one lose the race to create it.
+
+INCREMENTAL LOADING
+===================
+
+With ``--target-index NAME`` the run writes into ``NAME``, an existing index, instead of an index of
+its own: a window run adds its documents to the index a rebuild of the alias made. ``NAME`` is a
+concrete index name (OpenSearch's rules, as for ``--index``) and must be a run index of the alias,
+``<--index>-<16 lower-case hex>``; anything else is a usage error (exit 2). The loader never creates
+it: ``HEAD /<NAME>`` answering 404 ends the run before any document with the error code
+``index_missing`` (exit 1, ``fatal_error`` in the summary), because a live index that is gone means
+the workflow's state and the collection disagree, and creating it would make an index no alias
+points to. ``--index-body`` is still required and still checked against ``--vector-field`` and
+``--dimensions``, but not sent. Documents carry the window run's ``--run-id``. As the service
+assigns the ``_id`` (see DOCUMENTS), running a window again adds its documents a second time.
 
 WRITING
 =======
@@ -66,9 +86,10 @@ their error type.
 REPLACING THE PREVIOUS RUN
 ==========================
 
-Not the loader's: it never touches the alias or another run's index. Once the run is within its
-budget, the workflow's ``SwapVectorAlias`` step (``runtime/swap-alias.ts``) moves the alias to this
-run's index and deletes the earlier runs' indexes. A key whose new document failed is then absent.
+Not the loader's: it never touches the alias, nor another run's index but the one ``--target-index``
+names. Once a run without ``--target-index`` is within its budget, the workflow's ``SwapVectorAlias``
+step (``runtime/swap-alias.ts``) moves the alias to this run's index and deletes the earlier runs'
+indexes. A key whose new document failed is then absent.
 
 SHARDS
 ======
@@ -96,6 +117,7 @@ import http.client
 import json
 import math
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -117,6 +139,8 @@ MAX_BATCH_SIZE = 10000
 MAX_BULK_BYTES = 10 * 1024 * 1024
 # Hex digits of the run index's suffix: 64 bits, as runtime/swap-alias.ts's RUN_SUFFIX_LENGTH.
 RUN_SUFFIX_LENGTH = 16
+# Characters OpenSearch refuses in index names (vector-load.ts's INDEX_NAME_FORBIDDEN).
+INDEX_NAME_FORBIDDEN = ' ,:"*+/\\|?#<>'
 DEFAULT_MAX_WORKERS = 4
 MAX_MAX_WORKERS = 32
 DEFAULT_MAX_ATTEMPTS = 8
@@ -145,20 +169,25 @@ class FatalError(Exception):
 
 class Collection:
     """Where the requests go (the collection endpoint and its region, the index), the run that sends
-    them, and the attempts per request. ``index`` is the run's own index, ``alias`` the name queries use."""
+    them, and the attempts per request. ``index`` is the index written into: ``target_index`` if given
+    (an existing index, never created: ``incremental``), else the run's own; ``alias`` the name queries use."""
 
-    def __init__(self, endpoint: str, region: str, alias: str, run_id: str, max_attempts: int) -> None:
+    def __init__(
+        self, endpoint: str, region: str, alias: str, run_id: str, max_attempts: int, target_index: str | None = None
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
         self.alias = alias
-        self.index = run_index(alias, run_id)
+        self.incremental = target_index is not None
+        self.index = target_index if target_index is not None else run_index(alias, run_id)
         self.run_id = run_id
         self.max_attempts = max_attempts
 
 
 class Config(Collection):
     def __init__(self, args: argparse.Namespace, index_body: dict[str, Any], region: str) -> None:
-        super().__init__(args.endpoint, region, args.index, args.run_id, args.max_attempts)
+        target_index = getattr(args, "target_index", None)
+        super().__init__(args.endpoint, region, args.index, args.run_id, args.max_attempts, target_index)
         self.format: str = args.format
         self.index_body = index_body
         # One of several instances (--summary-dir): the run's budget is the workflow's.
@@ -179,6 +208,33 @@ def run_index(alias: str, run_id: str) -> str:
     return f"{alias}-{hashlib.sha256(run_id.encode('utf-8')).hexdigest()[:RUN_SUFFIX_LENGTH]}"
 
 
+def is_index_name(name: str, max_bytes: int = 255) -> bool:
+    """OpenSearch's index name rules: lower case, not starting with ``_``, ``-`` or ``+``, none of
+    `` , : " * + / \\ | ? # < >``, not ``.`` or ``..``, at most ``max_bytes`` bytes of UTF-8."""
+    return (
+        bool(name)
+        and name == name.lower()
+        and not name.startswith(("_", "-", "+"))
+        and name not in (".", "..")
+        and not any(c in name for c in INDEX_NAME_FORBIDDEN)
+        and len(name.encode("utf-8")) <= max_bytes
+    )
+
+
+def check_target_index(target: str, alias: str) -> None:
+    """``--target-index`` (see INCREMENTAL LOADING): an index name, and a run index of ``alias``."""
+    if not is_index_name(target):
+        raise UsageError(
+            "--target-index must be a lower case OpenSearch index name of at most 255 bytes, not starting "
+            'with _, - or + and without spaces or , : " * + / \\ | ? # < >'
+        )
+    if not re.fullmatch(f"{re.escape(alias)}-[0-9a-f]{{{RUN_SUFFIX_LENGTH}}}", target):
+        raise UsageError(
+            f"--target-index must be a run index of the alias --index {alias}: {alias}-<{RUN_SUFFIX_LENGTH} "
+            "lower-case hex digits>, an index a rebuild of this alias built"
+        )
+
+
 def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]:
     try:
         body = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -192,7 +248,8 @@ def _index_body(path: str, vector_field: str, dimensions: int) -> dict[str, Any]
 
 def check_collection(args: argparse.Namespace) -> str:
     """Checks ``--endpoint`` (https, or http with ``--allow-http``; no path), ``--index`` (an
-    OpenSearch index name), ``--run-id`` and ``--max-attempts``, and returns the region of the environment."""
+    OpenSearch index name), ``--target-index`` if given (a run index of ``--index``), ``--run-id`` and
+    ``--max-attempts``, and returns the region of the environment."""
     parsed = urllib.parse.urlsplit(args.endpoint)
     schemes = ("https", "http") if args.allow_http else ("https",)
     if parsed.scheme not in schemes or not parsed.hostname or parsed.path.strip("/") or parsed.query:
@@ -200,9 +257,11 @@ def check_collection(args: argparse.Namespace) -> str:
     index = args.index
     if not index or index != index.lower() or index.startswith(("_", "-", "+")) or index in (".", ".."):
         raise UsageError("--index must be a lower case OpenSearch index name")
-    if any(c in index for c in ' ,:"*+/\\|?#<>') or len(index.encode("utf-8")) > 255 - RUN_SUFFIX_LENGTH - 1:
-        limit = 254 - RUN_SUFFIX_LENGTH  # the run index adds "-" and the suffix
+    limit = 254 - RUN_SUFFIX_LENGTH  # the run index adds "-" and the suffix
+    if not is_index_name(index, limit):
         raise UsageError(f"--index must be a lower case OpenSearch index name of at most {limit} bytes")
+    if getattr(args, "target_index", None) is not None:
+        check_target_index(args.target_index, index)
     if not args.run_id:
         raise UsageError("--run-id must not be empty")
     check_range(args.max_attempts, "--max-attempts", 1, MAX_MAX_ATTEMPTS)
@@ -347,6 +406,7 @@ class Stats(LoadStats):
         return {
             "index": self.config.index,
             "alias": self.config.alias,
+            "incremental": self.config.incremental,
             "dimensions": self.config.dimensions,
             "index_created": self.index_created,
             "fatal_error": self.fatal,
@@ -483,12 +543,19 @@ def call(
 
 
 def ensure_index(client: Client, config: Config, stats: Stats) -> None:
-    """Creates the index with config.index_body unless it exists. Raises FatalError if it cannot."""
+    """Creates the index with config.index_body unless it exists. Raises FatalError if it cannot, or
+    (``index_missing``) if an incremental run's target index does not exist: that one is never created."""
     status, data = call(client, config, stats, "HEAD", index_path(config))
     if status == 200:
         return
     if status != 404:
         raise FatalError(f"HEAD index: {_error_type(data, status)}")
+    if config.incremental:
+        print(
+            f"load_vectors: --target-index {config.index} does not exist; an incremental run never creates it",
+            file=sys.stderr,
+        )
+        raise FatalError("index_missing")
     body = json.dumps(config.index_body).encode("utf-8")
     status, data = call(client, config, stats, "PUT", index_path(config), body, "application/json")
     if 200 <= status < 300:
@@ -576,6 +643,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--allow-http", action="store_true", help="accept http:// (local tests only)")
     parser.add_argument("--index", required=True, help="the alias queries use; the run writes into <index>-<run hash>")
+    parser.add_argument(
+        "--target-index",
+        default=None,
+        help="incremental: write into this existing run index of the alias, <index>-<16 hex>; never created",
+    )
     parser.add_argument("--index-body", required=True, help="JSON file: the create-index body")
     parser.add_argument("--dimensions", type=int, required=True, help="numbers per embedding")
     parser.add_argument("--key-field", required=True, help="document field of the entity's key")

@@ -281,7 +281,7 @@ def test_creates_the_index_once_with_the_settings_body_then_bulk_indexes_in_batc
     assert summary["lines"] == 5
     assert summary["index_created"] is True
     assert summary["failed_documents"] == 0
-    assert (summary["index"], summary["alias"]) == (RUN_INDEX, INDEX)
+    assert (summary["index"], summary["alias"], summary["incremental"]) == (RUN_INDEX, INDEX, False)
     assert "documents_indexed=5" in out
 
     # A second run loads an index of its own and leaves the first run's alone (the swap deletes it).
@@ -529,6 +529,142 @@ def test_https_is_required_without_allow_http(tmp_path: Path, capsys: Any, colle
     code, _, err = run(capsys, args)
     assert code == 2
     assert "--endpoint must be an https URL without a path" in err
+    assert collection.requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# Incremental loading (--target-index): a window run into the index a rebuild made
+
+
+REBUILD = "rebuild-1"
+LIVE_INDEX = lv.run_index(INDEX, REBUILD)  # the index the rebuild built, which the alias points to
+
+
+def rebuild(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    """A full run (no --target-index) that builds LIVE_INDEX with keys r0..r2."""
+    write_lines(tmp_path / "out" / "part-0", [{"pk": f"r{i}", "SageMakerOutput": vector(i)} for i in range(3)])
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--run-id", REBUILD))
+    assert code == 0
+    summary = written_summary(tmp_path)
+    assert (summary["index"], summary["incremental"], summary["index_created"]) == (LIVE_INDEX, False, True)
+
+
+def window(tmp_path: Path, keys: list[str]) -> None:
+    """The window's transform output, in place of the rebuild's."""
+    write_lines(tmp_path / "out" / "part-0", [{"pk": k, "SageMakerOutput": vector(0.5)} for k in keys])
+
+
+def test_a_window_run_loads_into_the_existing_target_index_and_creates_nothing(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    before = len(collection.requests)
+    window(tmp_path, ["w0", "w1"])
+    code, out, _ = run(capsys, argv(tmp_path, collection, "--target-index", LIVE_INDEX))
+    assert code == 0
+    sent = collection.requests[before:]
+    assert [r["method"] for r in sent] == ["HEAD", "POST"]  # no PUT: the index body is not sent
+    assert sent[0]["path"] == f"/{LIVE_INDEX}"
+    assert collection.indexes == {LIVE_INDEX: INDEX_BODY}  # no index of the window run's own
+    in_live = sorted((d["listing_id"], d["run_id"]) for d in collection.documents.values())
+    assert in_live == [("r0", REBUILD), ("r1", REBUILD), ("r2", REBUILD), ("w0", RUN), ("w1", RUN)]
+    assert set(collection.document_index.values()) == {LIVE_INDEX}
+    summary = written_summary(tmp_path)
+    assert (summary["index"], summary["alias"], summary["incremental"]) == (LIVE_INDEX, INDEX, True)
+    assert (summary["index_created"], summary["fatal_error"], summary["documents_indexed"]) == (False, None, 2)
+    assert f"index={LIVE_INDEX}" in out
+
+
+def test_a_missing_target_index_fails_with_index_missing_before_any_document(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    window(tmp_path, ["w0"])
+    code, _, err = run(capsys, argv(tmp_path, collection, "--target-index", LIVE_INDEX))
+    assert code == 1
+    assert [(r["method"], r["path"]) for r in collection.requests] == [("HEAD", f"/{LIVE_INDEX}")]
+    assert collection.bulk_requests() == [] and collection.indexes == {}
+    assert "index_missing; nothing indexed" in err
+    summary = written_summary(tmp_path)
+    assert (summary["fatal_error"], summary["index"], summary["incremental"]) == ("index_missing", LIVE_INDEX, True)
+    assert (summary["index_created"], summary["documents_indexed"]) == (False, 0)
+
+
+def test_a_target_index_that_cannot_be_checked_fails_as_without_it(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    window(tmp_path, ["w0"])
+    collection.script[f"HEAD /{LIVE_INDEX}"] = [403]
+    code, _, _ = run(capsys, argv(tmp_path, collection, "--target-index", LIVE_INDEX))
+    assert code == 1
+    assert written_summary(tmp_path)["fatal_error"] == "HEAD index: HTTP403"  # a HEAD answer has no body
+    assert [r["method"] for r in collection.requests] == ["HEAD"]
+
+
+def test_a_repeated_window_run_adds_its_documents_again(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    # Vector collections refuse custom _ids (the stand-in asserts none is sent): the service assigns
+    # them, so a document is never replaced and a window run twice leaves each of its keys twice.
+    rebuild(tmp_path, capsys, collection)
+    window(tmp_path, ["w0", "w1"])
+    for _ in range(2):
+        code, _, _ = run(capsys, argv(tmp_path, collection, "--target-index", LIVE_INDEX))
+        assert code == 0
+        assert written_summary(tmp_path)["documents_indexed"] == 2
+    keys = sorted(d["listing_id"] for d in collection.documents.values())
+    assert keys == ["r0", "r1", "r2", "w0", "w0", "w1", "w1"]
+
+
+NOT_A_RUN_INDEX = (
+    "--target-index must be a run index of the alias --index listings: listings-<16 lower-case hex digits>"
+)
+NOT_AN_INDEX_NAME = "--target-index must be a lower case OpenSearch index name of at most 255 bytes"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (LIVE_INDEX, None),
+        ("listings", NOT_A_RUN_INDEX),  # the alias itself
+        ("listings-0123456789abcde", NOT_A_RUN_INDEX),  # 15 hex
+        ("listings-0123456789abcdef0", NOT_A_RUN_INDEX),  # 17 hex
+        ("listings-0123456789abcdeg", NOT_A_RUN_INDEX),
+        ("videos-0123456789abcdef", NOT_A_RUN_INDEX),  # another alias's
+        ("listings-v2-0123456789abcdef", NOT_A_RUN_INDEX),
+        ("xlistings-0123456789abcdef", NOT_A_RUN_INDEX),
+        ("listings-0123456789ABCDEF", NOT_AN_INDEX_NAME),
+        ("listings-0123456789abcde*", NOT_AN_INDEX_NAME),
+        ("listings-01234567 9abcdef", NOT_AN_INDEX_NAME),
+        ("listings-0123456789abcd/f", NOT_AN_INDEX_NAME),
+        ("listings-0123456789abcd#f", NOT_AN_INDEX_NAME),
+        ("_listings-0123456789abcdef", NOT_AN_INDEX_NAME),
+        ("..", NOT_AN_INDEX_NAME),
+        ("", NOT_AN_INDEX_NAME),
+        ("a" * 256, NOT_AN_INDEX_NAME),
+    ],
+)
+def test_a_target_index_that_is_not_a_run_index_of_the_alias_is_a_usage_error(
+    tmp_path: Path, capsys: Any, collection: Any, target: str, message: str | None
+) -> None:
+    window(tmp_path, ["w0"])
+    args = argv(tmp_path, collection, "--target-index", target)
+    if message is None:
+        config = lv.build_config(lv._parser().parse_args(args))
+        assert (config.index, config.incremental) == (LIVE_INDEX, True)
+        return
+    code, _, err = run(capsys, args)
+    assert code == 2
+    assert message in err
+    assert collection.requests == []
+
+
+def test_the_index_body_is_still_checked_with_a_target_index(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    window(tmp_path, ["w0"])
+    code, _, err = run(capsys, argv(tmp_path, collection, "--target-index", LIVE_INDEX, "--dimensions", "3"))
+    assert code == 2
+    assert "--index-body must map embedding as a knn_vector of dimension 3" in err
+    assert collection.requests == []
+    no_body = argv(tmp_path, collection, "--target-index", LIVE_INDEX)
+    del no_body[no_body.index("--index-body") : no_body.index("--index-body") + 2]
+    assert lv.main(no_body, now=NOW) == 2  # still required
     assert collection.requests == []
 
 
