@@ -13,7 +13,7 @@ Usage::
     python load_vectors.py --input /opt/ml/processing/predictions --format jsonlines \\
         --endpoint https://<id>.<region>.aoss.amazonaws.com --index listings \\
         --index-body /opt/ml/processing/index/<asset>.json --dimensions 768 --key-field listing_id \\
-        --run-id <execution> [--target-index listings-<16 hex>] \\
+        --run-id <execution> [--target-index listings-<16 hex> [--replace-window 2024-05-01T13]] \\
         [--vector-field embedding] [--embedding-field embedding] \\
         [--document-fields region,category] [--input-columns 5] \\
         [--summary run.json | --summary-dir /opt/ml/processing/output/<execution>] \\
@@ -23,11 +23,15 @@ Exit codes: 0 the documents were indexed, failures (malformed lines and document
 rejected) at most ``--max-failure-rate`` of the lines (with ``--summary-dir``, whatever their
 number: see SHARDS); 1 more failures than that, a file could not be read, the index could not be
 created, with ``--target-index`` the index does not exist (``index_missing``, see INCREMENTAL
-LOADING), or an internal error; 2 usage error, before anything is read or sent. One summary line
-goes to stdout (except on exit 2), details to stderr; the summary file (``--summary`` or
-``--summary-dir``) holds, besides the counts, ``index`` (the index written into), ``alias``,
-``incremental`` (whether ``--target-index`` was given), ``index_created`` and ``fatal_error`` (the
-code of the error that stopped the run before any document, or null).
+LOADING), with ``--replace-window`` the window's earlier documents could not all be deleted
+(``replace_failed: ...``, ``replace_incomplete``, see REPLACING A WINDOW), or an internal error; 2
+usage error, before anything is read or sent. One summary line goes to stdout (except on exit 2),
+details to stderr; the summary file (``--summary`` or ``--summary-dir``) holds, besides the counts,
+``index`` (the index written into), ``alias``, ``incremental`` (whether ``--target-index`` was
+given), ``index_created``, ``replaced_window`` (the ``--replace-window``, or null),
+``replaced_documents`` (the documents of earlier runs this instance deleted; 0 without the option)
+and ``fatal_error`` (the code of the error that stopped the run before any document, or that of a
+replacement that failed after them; null if none).
 
 INPUT
 =====
@@ -47,7 +51,7 @@ DOCUMENTS
 the run, run_id: --run-id}``; a document field that is null or empty is left out. OpenSearch
 Serverless vector search collections refuse custom document ids (``_id``) in index requests, so
 the key is a field and the service assigns the ``_id``. A document is therefore never replaced:
-loading a key again adds a second document (see INCREMENTAL LOADING).
+loading a key again adds a second document (see INCREMENTAL LOADING and REPLACING A WINDOW).
 
 INDEX
 =====
@@ -72,7 +76,9 @@ it: ``HEAD /<NAME>`` answering 404 ends the run before any document with the err
 the workflow's state and the collection disagree, and creating it would make an index no alias
 points to. ``--index-body`` is still required and still checked against ``--vector-field`` and
 ``--dimensions``, but not sent. Documents carry the window run's ``--run-id``. As the service
-assigns the ``_id`` (see DOCUMENTS), running a window again adds its documents a second time.
+assigns the ``_id`` (see DOCUMENTS), running a window again (a rerun after a partial failure, or a
+replay of the window into a freshly rebuilt index that already holds it) adds its documents a
+second time, each key then twice in the index, unless the run is given ``--replace-window``.
 
 WRITING
 =======
@@ -87,9 +93,50 @@ REPLACING THE PREVIOUS RUN
 ==========================
 
 Not the loader's: it never touches the alias, nor another run's index but the one ``--target-index``
-names. Once a run without ``--target-index`` is within its budget, the workflow's ``SwapVectorAlias``
-step (``runtime/swap-alias.ts``) moves the alias to this run's index and deletes the earlier runs'
+names (in which ``--replace-window`` deletes documents, see REPLACING A WINDOW). Once a run without
+``--target-index`` is within its budget, the workflow's ``SwapVectorAlias`` step
+(``runtime/swap-alias.ts``) moves the alias to this run's index and deletes the earlier runs'
 indexes. A key whose new document failed is then absent.
+
+REPLACING A WINDOW
+==================
+
+``--replace-window WINDOW`` (with ``--target-index`` only; ``WINDOW`` is ``YYYY-MM-DD`` or
+``YYYY-MM-DDTHH``, the anonymization window's shape; ``anonymization_window`` must be one of
+``--document-fields``, so that every document carries its window; otherwise a usage error, exit 2)
+makes a window run replace the window's documents instead of adding to them. After every document
+of the run is sent, and only if the run is within its budget (``--max-failure-rate`` of its lines,
+every file read, no internal error), the documents of the window that earlier runs loaded are
+deleted from the target index, as ``constructs/vector-index/runtime/erase-documents.ts`` deletes
+(OpenSearch Serverless offers no ``_delete_by_query``, and the ids are the service's):
+
+1. ``POST /<target index>/_search`` ``{"size": REPLACE_PAGE_SIZE, "_source": false, "query":
+   {"bool": {"filter": [{"term": {"anonymization_window": WINDOW}}], "must_not": [{"term":
+   {"run_id": --run-id}}]}}}``: the ids of the window's documents of other runs;
+2. ``POST /_bulk`` of ``delete`` actions naming the target index and a hit's ``_id``, up to
+   ``--batch-size`` per request, retried as WRITING retries (requests and items answered 429 or
+   5xx, up to ``--max-attempts``). ``deleted`` counts in ``replaced_documents``; ``not_found``
+   (another instance of the run deleted it meanwhile) is done; any other failed item ends the
+   replacement with ``replace_failed: _bulk delete: <error type>``;
+3. search again, until a search finds none. The collection has no refresh API: a search that
+   shows only documents already deleted waits REPLACE_WAIT_SECONDS and searches again, at most
+   REPLACE_MAX_WAITS times in a row. The rounds that delete are capped at what deleting
+   MAX_REPLACED_DOCUMENTS documents (far more than a window holds) takes; a search that still
+   finds documents beyond either cap ends the run with ``replace_incomplete``.
+
+A search or a delete that fails ends it with ``replace_failed: search: <error type>`` (or ``_bulk
+delete``). Either way the run exits 1 with the code in ``fatal_error``; this run's documents are in,
+some of the earlier ones may be too: running the window again (with a new ``--run-id``) finishes.
+
+Loading first and deleting after keeps the window searchable throughout: each key has its earlier
+document until its new one is in (twice for that while), never none. A run beyond its budget
+deletes nothing, so a failed run never takes away the window's previous documents; its own
+documents stay beside them until a later run of the window replaces both. The search excludes
+this run's ``run_id``, so a run never deletes its own documents: a rerun must have a ``--run-id``
+of its own, or its documents and those of the attempt before it are both kept. Documents of
+earlier runs are searchable long before a later run gets to delete (a Processing job takes minutes
+to start), so the first empty search is taken as the end. Without ``--replace-window`` nothing is
+searched nor deleted.
 
 SHARDS
 ======
@@ -104,6 +151,14 @@ without files, which writes a summary of zeros. An instance cannot judge the run
 - does not apply ``--max-failure-rate``: the budget is a fraction of the run's lines, which the
   workflow checks on the sum of the summaries (each carries ``max_failure_rate`` for that). A
   shard with unreadable files, an index it cannot create or an internal error still exits 1;
+- with ``--replace-window``, deletes the window's earlier documents once its own share is in and
+  within the budget (the share's lines: the only ones it can judge). Every instance may so run the
+  delete: the search excludes the run's ``run_id``, which all instances share, so none deletes
+  another's documents, and a document two instances delete at once is ``not_found`` for one of
+  them (each counts only what it deleted: the ``replaced_documents`` of the summaries add up).
+  An instance cannot see the others, though: the first one done deletes the earlier documents of
+  keys another instance is still loading (absent from search until it has), and an instance
+  within its share's budget deletes even if another's failures put the run beyond the run's.
 
 Every instance indexes with the same ``--run-id`` (the execution), so all of them write into the
 same run index.
@@ -150,6 +205,15 @@ MAX_DIMENSIONS = 16000
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 20.0
 REQUEST_TIMEOUT_SECONDS = 60.0
+# --replace-window (see REPLACING A WINDOW): the anonymization window's shape (anonymize_spark.py's),
+# the field documents carry it in, ids per search (OpenSearch's default index.max_result_window), a
+# generous maximum of documents to delete (it caps the rounds), and the waits for deletes to show.
+WINDOW_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2})?", re.ASCII)
+WINDOW_FIELD = "anonymization_window"
+REPLACE_PAGE_SIZE = 10000
+MAX_REPLACED_DOCUMENTS = 10_000_000
+REPLACE_WAIT_SECONDS = 10.0
+REPLACE_MAX_WAITS = 12
 
 Sleep = Callable[[float], None]
 _sleep: Sleep = time.sleep  # tests replace it
@@ -201,6 +265,7 @@ class Config(Collection):
         self.batch_size: int = args.batch_size
         self.max_workers: int = args.max_workers
         self.max_failure_rate: float = args.max_failure_rate
+        self.replace_window: str | None = getattr(args, "replace_window", None)
 
 
 def run_index(alias: str, run_id: str) -> str:
@@ -232,6 +297,24 @@ def check_target_index(target: str, alias: str) -> None:
         raise UsageError(
             f"--target-index must be a run index of the alias --index {alias}: {alias}-<{RUN_SUFFIX_LENGTH} "
             "lower-case hex digits>, an index a rebuild of this alias built"
+        )
+
+
+def check_replace_window(args: argparse.Namespace, document_fields: list[str]) -> None:
+    """``--replace-window`` (see REPLACING A WINDOW): with ``--target-index``, of the window's shape,
+    and the documents carry the field the window's documents are found by."""
+    window = args.replace_window
+    if args.target_index is None:
+        raise UsageError("--replace-window applies to a window run only: give --target-index too")
+    if not WINDOW_PATTERN.fullmatch(window):
+        raise UsageError(
+            f"--replace-window must be an anonymization window, YYYY-MM-DD (a day) or YYYY-MM-DDTHH (an hour), "
+            f"not {window!r}"
+        )
+    if WINDOW_FIELD not in document_fields:
+        raise UsageError(
+            f"--replace-window needs {WINDOW_FIELD} among --document-fields (the field the window's documents "
+            "are found by), which lacks it"
         )
 
 
@@ -287,6 +370,8 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError("--input-columns applies to --format csv only")
     if args.embedding_field is not None and not all(args.embedding_field.split(".")):
         raise UsageError("--embedding-field must be field names separated by dots")
+    if getattr(args, "replace_window", None) is not None:
+        check_replace_window(args, [f for f in (args.document_fields or "").split(",") if f])
     check_range(args.batch_size, "--batch-size", 1, MAX_BATCH_SIZE)
     check_range(args.max_workers, "--max-workers", 1, MAX_MAX_WORKERS)
     if not 0 <= args.max_failure_rate < 1:
@@ -384,6 +469,7 @@ class Stats(LoadStats):
         self.config = config
         self.index_created = False
         self.fatal: str | None = None
+        self.replaced = 0
 
     @property
     def failures(self) -> int:
@@ -392,6 +478,10 @@ class Stats(LoadStats):
     def healthy(self) -> bool:
         """Every file was read, the index was there, nothing went wrong in the loader itself."""
         return not self.unreadable_files and not self.internal_errors and self.fatal is None
+
+    def deleted(self, count: int) -> None:
+        with self._lock:
+            self.replaced += count
 
     def within_threshold(self, rate: float) -> bool:
         with self._lock:
@@ -409,6 +499,8 @@ class Stats(LoadStats):
             "incremental": self.config.incremental,
             "dimensions": self.config.dimensions,
             "index_created": self.index_created,
+            "replaced_window": self.config.replace_window,
+            "replaced_documents": self.replaced,
             "fatal_error": self.fatal,
             "max_failure_rate": self.config.max_failure_rate,
         }
@@ -419,7 +511,8 @@ class Stats(LoadStats):
             f"load_vectors: index={s['index']} files={s['files']} unreadable_files={s['unreadable_files']} "
             f"lines={s['lines']} documents_indexed={s['documents_indexed']} malformed_lines={s['malformed_lines']} "
             f"failed_documents={s['failed_documents']} retries={s['retries']} index_created={s['index_created']} "
-            f"in {seconds:.2f}s"
+            + (f"replaced_documents={s['replaced_documents']} " if self.config.replace_window is not None else "")
+            + f"in {seconds:.2f}s"
         )
 
 
@@ -567,6 +660,12 @@ def ensure_index(client: Client, config: Config, stats: Stats) -> None:
 
 def _item_results(data: bytes, count: int) -> list[tuple[int, str]] | None:
     """(status, error type) per item of a _bulk response, or None if it is not one of `count` items."""
+    items = _bulk_items(data, count)
+    return None if items is None else [(status, kind) for status, kind, _ in items]
+
+
+def _bulk_items(data: bytes, count: int) -> list[tuple[int, str, str | None]] | None:
+    """(status, error type, ``result``) per item of a _bulk response, or None if it is not one of `count` items."""
     body = _json(data)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or len(items) != count:
@@ -574,11 +673,14 @@ def _item_results(data: bytes, count: int) -> list[tuple[int, str]] | None:
     results = []
     for item in items:
         result = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
-        status = result.get("status") if isinstance(result, dict) else None
+        result = result if isinstance(result, dict) else {}
+        status = result.get("status")
         status = status if isinstance(status, int) else 500
-        error = result.get("error") if isinstance(result, dict) else None
+        error = result.get("error")
         kind = error.get("type") if isinstance(error, dict) else None
-        results.append((status, kind if isinstance(kind, str) and kind else f"HTTP{status}"))
+        kind = kind if isinstance(kind, str) and kind else f"HTTP{status}"
+        outcome = result.get("result")
+        results.append((status, kind, outcome if isinstance(outcome, str) else None))
     return results
 
 
@@ -629,6 +731,125 @@ def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]
 
 
 # --------------------------------------------------------------------------------------------
+# Replacing a window (--replace-window)
+
+
+def earlier_documents_query(config: Config) -> bytes:
+    """The search for the ids of the window's documents that other runs loaded (see REPLACING A WINDOW)."""
+    query = {
+        "size": REPLACE_PAGE_SIZE,
+        "_source": False,
+        "query": {
+            "bool": {
+                "filter": [{"term": {WINDOW_FIELD: config.replace_window}}],
+                "must_not": [{"term": {"run_id": config.run_id}}],
+            }
+        },
+    }
+    return json.dumps(query).encode("utf-8")
+
+
+def search_ids(client: Client, config: Config, stats: Stats, search: bytes) -> list[str]:
+    """The ids a search finds now (at most a page). Raises FatalError ``replace_failed: search: ...``."""
+    try:
+        status, data = call(client, config, stats, "POST", index_path(config, "/_search"), search, "application/json")
+    except FatalError as e:  # no answer
+        raise FatalError(f"replace_failed: search: {e}") from None
+    if not 200 <= status < 300:
+        raise FatalError(f"replace_failed: search: {_error_type(data, status)}")
+    body = _json(data)
+    hits = body.get("hits") if isinstance(body, dict) else None
+    hits = hits.get("hits") if isinstance(hits, dict) else None
+    if not isinstance(hits, list):
+        raise FatalError("replace_failed: search: InvalidSearchResponse")
+    return [h["_id"] for h in hits if isinstance(h, dict) and isinstance(h.get("_id"), str) and h["_id"]]
+
+
+def delete_batch(client: Client, config: Config, ids: list[str], stats: Stats) -> None:
+    """Deletes documents of the target index by id with ``_bulk``, resending what was answered 429/5xx
+    as send_batch does; ``deleted`` items count, ``not_found`` ones are done. Raises FatalError
+    ``replace_failed: _bulk delete: ...`` for anything else."""
+    pending = ids
+    for attempt in retry_attempts(BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, _sleep, stats.retried):
+        actions = [json.dumps({"delete": {"_index": config.index, "_id": i}}) + "\n" for i in pending]
+        try:
+            status, data = client.request("POST", "/_bulk", "".join(actions).encode("utf-8"), "application/x-ndjson")
+            code = f"HTTP{status}"
+        except TransportError as e:
+            status, data, code = None, b"", str(e)
+        if status is not None and 200 <= status < 300:
+            results = _bulk_items(data, len(pending))
+            if results is None:
+                raise FatalError("replace_failed: _bulk delete: InvalidBulkResponse")
+            again = []
+            failed: dict[str, int] = {}
+            deleted = 0
+            for doc_id, (item_status, kind, result) in zip(pending, results):
+                if 200 <= item_status < 300:
+                    deleted += 1
+                elif item_status == 404 and result == "not_found":
+                    pass  # gone already: another instance of the run deleted it meanwhile
+                elif retryable_status(item_status) and attempt < config.max_attempts:
+                    again.append(doc_id)
+                else:
+                    failed[kind] = failed.get(kind, 0) + 1
+            stats.deleted(deleted)
+            if failed:
+                kinds = ", ".join(f"{n} x {kind}" for kind, n in sorted(failed.items()))
+                print(f"load_vectors: {kinds} not deleted after {attempt} attempt(s)", file=sys.stderr)
+                raise FatalError(f"replace_failed: _bulk delete: {max(sorted(failed), key=failed.__getitem__)}")
+            if not again:
+                return
+            pending = again
+        elif status is not None and not retryable_status(status):
+            raise FatalError(f"replace_failed: _bulk delete: {_error_type(data, status)}")
+        elif attempt >= config.max_attempts:
+            raise FatalError(f"replace_failed: _bulk delete: {code}")
+
+
+def replace_window(client: Client, config: Config, stats: Stats) -> None:
+    """Deletes the window's documents of earlier runs from the target index, until a search finds
+    none (see REPLACING A WINDOW). Raises FatalError if it cannot, or ``replace_incomplete`` at a cap."""
+    search = earlier_documents_query(config)
+    max_rounds = math.ceil(MAX_REPLACED_DOCUMENTS / REPLACE_PAGE_SIZE)
+    deleted: set[str] = set()  # ids deleted (or found gone): a search may show them a while yet
+    rounds = waits = 0
+    while True:
+        ids = search_ids(client, config, stats, search)
+        if not ids:
+            break
+        fresh = [i for i in ids if i not in deleted]
+        if not fresh:  # deleted, but the search does not show it yet: the collection has no refresh API
+            if waits >= REPLACE_MAX_WAITS:
+                print(
+                    f"load_vectors: {len(ids)} deleted document(s) still found after {waits} wait(s) of "
+                    f"{REPLACE_WAIT_SECONDS:g} s",
+                    file=sys.stderr,
+                )
+                raise FatalError("replace_incomplete")
+            waits += 1
+            _sleep(REPLACE_WAIT_SECONDS)
+            continue
+        if rounds >= max_rounds:
+            print(
+                f"load_vectors: the window's earlier documents still found after {rounds} round(s) of deletes "
+                f"({MAX_REPLACED_DOCUMENTS} documents at most)",
+                file=sys.stderr,
+            )
+            raise FatalError("replace_incomplete")
+        rounds += 1
+        waits = 0
+        for start in range(0, len(fresh), config.batch_size):
+            delete_batch(client, config, fresh[start : start + config.batch_size], stats)
+        deleted.update(fresh)
+    print(
+        f"load_vectors: window {config.replace_window}: {stats.replaced} document(s) of earlier runs deleted "
+        f"from {config.index}",
+        file=sys.stderr,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # CLI
 
 
@@ -647,6 +868,12 @@ def _parser() -> argparse.ArgumentParser:
         "--target-index",
         default=None,
         help="incremental: write into this existing run index of the alias, <index>-<16 hex>; never created",
+    )
+    parser.add_argument(
+        "--replace-window",
+        default=None,
+        metavar="WINDOW",
+        help="with --target-index: then delete the window's documents of earlier runs (YYYY-MM-DD[THH])",
     )
     parser.add_argument("--index-body", required=True, help="JSON file: the create-index body")
     parser.add_argument("--dimensions", type=int, required=True, help="numbers per embedding")
@@ -677,6 +904,25 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
     # Batches go out on config.max_workers threads, with at most 2 x max_workers waiting.
     send = partial(send_batch, client, config, stats=stats)
     shared.send_batches(batches(documents, config), send, stats, config.max_workers, "bulk")
+    if config.replace_window is None:
+        return
+    # A shard judges its own share: the only lines it sees (see SHARDS).
+    if not stats.within_threshold(config.max_failure_rate):
+        print(
+            f"load_vectors: beyond the failure budget: the window {config.replace_window}'s documents of earlier "
+            "runs are kept",
+            file=sys.stderr,
+        )
+        return
+    try:
+        replace_window(client, config, stats)
+    except FatalError as e:
+        stats.fatal = str(e)
+        print(
+            f"load_vectors: error: {e}; this run's documents are indexed, {stats.replaced} of the window's earlier "
+            "ones deleted, others may remain",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None, credentials: Any = None, now: float | None = None) -> int:

@@ -48,6 +48,7 @@ INDEX_BODY = {
 }
 
 ItemRule = Callable[[dict[str, Any]], "int | None"]
+DeleteRule = Callable[[str], "int | None"]
 
 
 class FakeCollection:
@@ -63,10 +64,18 @@ class FakeCollection:
         self.script: dict[str, list[int]] = {}
         # Per indexed document: a status to answer the item with (None: 201).
         self.item_rule: ItemRule = lambda _doc: None
+        # Per delete action, by _id: a status to answer the item with (None: delete it, or not_found).
+        self.delete_rule: DeleteRule = lambda _id: None
+        # Searches that still show a document after its delete: the collection has no refresh API.
+        self.search_lag = 0
+        # Deleted documents searches still show: id -> (index, document, searches left).
+        self.ghosts: dict[str, tuple[str, dict[str, Any], int]] = {}
         self.next_id = 0
         self.lock = threading.Lock()
         # When set, HEAD requests are held until this many arrived: instances that start together.
         self.head_barrier: threading.Barrier | None = None
+        # When set, searches are held until this many arrived: instances that search at once.
+        self.search_barrier: threading.Barrier | None = None
 
     def bulk_requests(self) -> list[list[dict[str, Any]]]:
         """The documents of each _bulk index request, in order."""
@@ -77,6 +86,20 @@ class FakeCollection:
                 if "index" in lines[0]:
                     batches.append(lines[1::2])
         return batches
+
+    def delete_requests(self) -> list[list[dict[str, Any]]]:
+        """The actions of each _bulk delete request, in order."""
+        return [
+            [json.loads(line)["delete"] for line in r["body"].decode().splitlines()]
+            for r in self.requests
+            if r["method"] == "POST" and r["path"] == "/_bulk" and b'"delete"' in r["body"].split(b"\n", 1)[0]
+        ]
+
+    def searches(self) -> list[dict[str, Any]]:
+        """The path and body of each search, in order."""
+        return [
+            {"path": r["path"], "body": json.loads(r["body"])} for r in self.requests if r["path"].endswith("/_search")
+        ]
 
 
 def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
@@ -101,6 +124,8 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                     {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 script = state.script.get(f"{self.command} {self.path}")
+                if self.path == "/_bulk" and b'"delete"' in body.split(b"\n", 1)[0]:
+                    script = state.script.get("POST /_bulk delete")  # a _bulk of deletes only
                 scripted = script.pop(0) if script else None
             if scripted is not None:
                 kind = {429: "too_many_requests", 403: "security_exception"}.get(scripted, "internal_error")
@@ -108,9 +133,10 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                 return
             name = self.path.strip("/").split("/")[0]
             if self.command == "HEAD":
+                exists = name in state.indexes  # as the instances found it when they asked
                 if state.head_barrier is not None:
                     state.head_barrier.wait(timeout=20)
-                self._answer(200 if name in state.indexes else 404)
+                self._answer(200 if exists else 404)
             elif self.command == "PUT":
                 with state.lock:  # as in a collection, one of two concurrent creations wins
                     created = name not in state.indexes
@@ -122,14 +148,63 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                     self._answer(400, {"error": {"type": "resource_already_exists_exception"}})
             elif self.path == "/_bulk":
                 self._answer(200, self._bulk(body))
-            elif self.path.endswith("/_search"):
-                query = json.loads(body)
-                run = query["query"]["bool"]["must_not"][0]["term"]["run_id"]
-                with state.lock:
-                    hits = [{"_id": i} for i, d in state.documents.items() if d.get("run_id") != run]
-                self._answer(200, {"hits": {"hits": hits[: query["size"]]}})
+            elif self.path.endswith("/_search") and self.command == "POST":
+                if state.search_barrier is not None:
+                    state.search_barrier.wait(timeout=20)
+                if name not in state.indexes:
+                    self._answer(404, {"error": {"type": "index_not_found_exception"}})
+                else:
+                    self._answer(200, self._search(name, json.loads(body)))
             else:
                 self._answer(400, {"error": {"type": "unsupported"}})
+
+        def _search(self, index: str, query: dict[str, Any]) -> dict[str, Any]:
+            """A bool query of term filters and must_not terms, in filter context: ids only."""
+            assert set(query) == {"size", "_source", "query"} and query["_source"] is False
+            assert set(query["query"]) == {"bool"} and set(query["query"]["bool"]) <= {"filter", "must_not"}
+
+            def terms(clause: str) -> list[tuple[str, Any]]:
+                pairs = []
+                for term in query["query"]["bool"].get(clause, []):
+                    assert set(term) == {"term"} and len(term["term"]) == 1
+                    pairs.append(next(iter(term["term"].items())))
+                return pairs
+
+            wanted, excluded = terms("filter"), terms("must_not")
+
+            def matches(document: dict[str, Any]) -> bool:
+                return all(document.get(f) == v for f, v in wanted) and not any(
+                    document.get(f) == v for f, v in excluded
+                )
+
+            with state.lock:
+                visible = [(i, state.document_index[i], d) for i, d in state.documents.items()]
+                visible += [(i, where, d) for i, (where, d, _) in state.ghosts.items()]
+                hits = [
+                    {"_index": where, "_id": i, "_score": 0.0}
+                    for i, where, d in visible
+                    if where == index and matches(d)
+                ]
+                state.ghosts = {i: (w, d, n - 1) for i, (w, d, n) in state.ghosts.items() if n > 1}
+            return {"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits[: query["size"]]}}
+
+        def _delete(self, target: dict[str, Any]) -> dict[str, Any]:
+            assert set(target) == {"_index", "_id"}, "a delete names the concrete index and the id"
+            doc_id = target["_id"]
+            status = state.delete_rule(doc_id)
+            if status is not None:
+                kind = "too_many_requests" if status == 429 else "version_conflict_engine_exception"
+                return {"delete": {**target, "status": status, "error": {"type": kind, "reason": SECRET_KEY}}}
+            with state.lock:
+                found = state.document_index.get(doc_id) == target["_index"] and doc_id in state.documents
+                if found:
+                    document = state.documents.pop(doc_id)
+                    where = state.document_index.pop(doc_id)
+                    if state.search_lag:
+                        state.ghosts[doc_id] = (where, document, state.search_lag)
+            if found:
+                return {"delete": {**target, "status": 200, "result": "deleted"}}
+            return {"delete": {**target, "status": 404, "result": "not_found"}}
 
         def _bulk(self, body: bytes) -> dict[str, Any]:
             lines = [json.loads(line) for line in body.decode().splitlines()]
@@ -138,9 +213,7 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
             while i < len(lines):
                 action = lines[i]
                 if "delete" in action:
-                    with state.lock:
-                        found = state.documents.pop(action["delete"]["_id"], None)
-                    items.append({"delete": {"status": 200 if found else 404}})
+                    items.append(self._delete(action["delete"]))
                     i += 1
                     continue
                 assert "_id" not in action["index"], "aoss vector collections refuse custom ids"
@@ -669,6 +742,308 @@ def test_the_index_body_is_still_checked_with_a_target_index(tmp_path: Path, cap
 
 
 # --------------------------------------------------------------------------------------------
+# Replacing a window (--replace-window): the window's documents of earlier runs deleted after the load
+
+
+WINDOW = "2024-05-01T13"
+OTHER_WINDOW = "2024-05-01T12"
+
+
+def window_lines(tmp_path: Path, keys: list[str], window: str | None = WINDOW) -> None:
+    """The window's transform output (each line carrying its window), in place of the previous one."""
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [{"pk": k, "passthrough": {"anonymization_window": window}, "SageMakerOutput": vector(0.5)} for k in keys],
+    )
+
+
+def replace_argv(tmp_path: Path, collection: Any, run_id: str, *extra: str) -> list[str]:
+    fields = ("--document-fields", "anonymization_window", "--replace-window", WINDOW)
+    return argv(tmp_path, collection, "--target-index", LIVE_INDEX, *fields, "--run-id", run_id, *extra)
+
+
+def in_live(collection: Any) -> list[tuple[str, str, str | None]]:
+    """(key, run_id, window) of each document of the live index."""
+    documents = [d for i, d in collection.documents.items() if collection.document_index[i] == LIVE_INDEX]
+    return sorted((d["listing_id"], d["run_id"], d.get("anonymization_window")) for d in documents)
+
+
+def earlier_query(run_id: str, size: int = lv.REPLACE_PAGE_SIZE) -> dict[str, Any]:
+    window_term = {"term": {"anonymization_window": WINDOW}}
+    bool_query = {"filter": [window_term], "must_not": [{"term": {"run_id": run_id}}]}
+    return {"size": size, "_source": False, "query": {"bool": bool_query}}
+
+
+def test_a_window_loaded_twice_with_replace_window_holds_each_key_once_of_the_second_run(
+    tmp_path: Path, capsys: Any, collection: Any, environment: list[float]
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, ["w0", "w1", "w2"])
+    code, _, _ = run(capsys, replace_argv(tmp_path, collection, "window-a"))
+    assert code == 0
+    first = written_summary(tmp_path)
+    assert (first["replaced_window"], first["replaced_documents"], first["documents_indexed"]) == (WINDOW, 0, 3)
+
+    before = len(collection.requests)
+    code, out, err = run(capsys, replace_argv(tmp_path, collection, "window-b", "--batch-size", "2"))
+    assert code == 0
+    # Loaded first, deleted after: every index _bulk before the search, the deletes after it.
+    kinds = [
+        "search" if r["path"].endswith("/_search") else "delete" if b'"delete"' in r["body"][:40] else r["method"]
+        for r in collection.requests[before:]
+    ]
+    assert kinds == ["HEAD", "POST", "POST", "search", "delete", "delete", "search"]
+    # The first run's one search found nothing; the second's found the first's documents, then none.
+    assert [s["body"] for s in collection.searches()] == [earlier_query("window-a")] + [earlier_query("window-b")] * 2
+    assert {s["path"] for s in collection.searches()} == {f"/{LIVE_INDEX}/_search"}
+    deletes = collection.delete_requests()
+    assert [len(d) for d in deletes] == [2, 1]  # --batch-size deletes per _bulk
+    assert {d["_index"] for batch in deletes for d in batch} == {LIVE_INDEX}
+
+    windowed = [("w0", "window-b", WINDOW), ("w1", "window-b", WINDOW), ("w2", "window-b", WINDOW)]
+    assert in_live(collection) == [("r0", REBUILD, None), ("r1", REBUILD, None), ("r2", REBUILD, None), *windowed]
+    summary = written_summary(tmp_path)
+    assert (summary["replaced_window"], summary["replaced_documents"], summary["fatal_error"]) == (WINDOW, 3, None)
+    assert (summary["documents_indexed"], summary["incremental"], summary["index"]) == (3, True, LIVE_INDEX)
+    assert "replaced_documents=3" in out
+    assert f"window {WINDOW}: 3 document(s) of earlier runs deleted from {LIVE_INDEX}" in err
+    assert environment == []  # no retry, no wait
+
+
+def test_replace_window_leaves_other_windows_this_run_and_other_indexes_alone(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    # A rebuild that holds the window (a replay into a freshly rebuilt index), another window, and a
+    # document without a window.
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [
+            {"pk": "w0", "passthrough": {"anonymization_window": WINDOW}, "SageMakerOutput": vector(1)},
+            {"pk": "o0", "passthrough": {"anonymization_window": OTHER_WINDOW}, "SageMakerOutput": vector(2)},
+            {"pk": "n0", "SageMakerOutput": vector(3)},
+        ],
+    )
+    rebuilt = ("--document-fields", "anonymization_window", "--run-id", REBUILD)
+    assert run(capsys, argv(tmp_path, collection, *rebuilt))[0] == 0
+    # Another instance of this run already loaded its share; an older run index still holds the window.
+    older = lv.run_index(INDEX, "rebuild-0")
+    collection.indexes[older] = INDEX_BODY
+    planted = {
+        "sibling": (LIVE_INDEX, {"listing_id": "w9", "run_id": "window-b", "anonymization_window": WINDOW}),
+        "older": (older, {"listing_id": "w0", "run_id": "rebuild-0", "anonymization_window": WINDOW}),
+    }
+    for doc_id, (where, document) in planted.items():
+        collection.documents[doc_id], collection.document_index[doc_id] = document, where
+
+    window_lines(tmp_path, ["w0", "w1"])
+    code, _, _ = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert code == 0
+    assert written_summary(tmp_path)["replaced_documents"] == 1  # the rebuild's w0 only
+    assert in_live(collection) == [
+        ("n0", REBUILD, None),
+        ("o0", REBUILD, OTHER_WINDOW),
+        ("w0", "window-b", WINDOW),
+        ("w1", "window-b", WINDOW),
+        ("w9", "window-b", WINDOW),
+    ]
+    assert collection.documents["older"]["run_id"] == "rebuild-0"  # another index: not searched
+    deleted = [d["_id"] for batch in collection.delete_requests() for d in batch]
+    assert len(deleted) == 1 and not {"sibling", "older"} & set(deleted)
+
+
+def test_a_run_beyond_its_failure_budget_deletes_nothing(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, ["w0", "w1", "w2"])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+    collection.item_rule = lambda document: 400 if document["listing_id"] == "w1" else None
+    before = len(collection.requests)
+    code, _, err = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert code == 1
+    assert not any(r["path"].endswith("/_search") for r in collection.requests[before:])
+    assert collection.delete_requests() == []
+    assert f"beyond the failure budget: the window {WINDOW}'s documents of earlier runs are kept" in err
+    kept = [(k, "window-a", WINDOW) for k in ("w0", "w1", "w2")] + [
+        ("w0", "window-b", WINDOW),
+        ("w2", "window-b", WINDOW),
+    ]
+    assert [d for d in in_live(collection) if d[2] == WINDOW] == sorted(kept)
+    summary = written_summary(tmp_path)
+    assert (summary["replaced_window"], summary["replaced_documents"], summary["fatal_error"]) == (WINDOW, 0, None)
+    assert summary["failed_documents"] == 1
+
+    # An unreadable file puts a run beyond its budget too, whatever the rate.
+    collection.item_rule = lambda _document: None
+    (tmp_path / "out" / "part-1.gz").write_bytes(b"\x1f\x8b" + b"\x00" * 20)
+    code, _, _ = run(capsys, replace_argv(tmp_path, collection, "window-c", "--max-failure-rate", "0.9"))
+    assert code == 1
+    assert collection.delete_requests() == []
+
+
+def test_throttled_deletes_are_retried_and_a_document_gone_meanwhile_is_done(
+    tmp_path: Path, capsys: Any, collection: Any, environment: list[float]
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, ["w0", "w1", "w2", "w3"])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+    earlier = [i for i, d in collection.documents.items() if d["run_id"] == "window-a"]
+    collection.script["POST /_bulk delete"] = [429]  # the whole first request
+    seen: list[str] = []
+
+    def rule(doc_id: str) -> int | None:
+        seen.append(doc_id)
+        if doc_id == earlier[1] and seen.count(doc_id) == 1:
+            return 429  # this item, once
+        if doc_id == earlier[2]:  # another instance of the run deletes it first
+            with collection.lock:
+                collection.documents.pop(doc_id, None)
+                collection.document_index.pop(doc_id, None)
+        return None
+
+    collection.delete_rule = rule
+    code, _, _ = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert code == 0
+    deletes = collection.delete_requests()
+    assert [sorted(d["_id"] for d in batch) for batch in deletes] == [sorted(earlier), sorted(earlier), [earlier[1]]]
+    assert not any(d["run_id"] == "window-a" for d in collection.documents.values())
+    summary = written_summary(tmp_path)
+    assert summary["replaced_documents"] == 3  # the one another instance deleted is not counted
+    assert (summary["retries"], summary["fatal_error"]) == (2, None)
+    assert len(environment) == 2  # a backoff before each retry
+
+
+def test_a_search_that_still_shows_deleted_documents_is_waited_for(
+    tmp_path: Path, capsys: Any, collection: Any, environment: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, ["w0", "w1"])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+    collection.search_lag = 2  # the next two searches still show what was deleted
+    code, _, _ = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert code == 0
+    assert environment == [lv.REPLACE_WAIT_SECONDS] * 2
+    assert len(collection.searches()) == 1 + 4 and len(collection.delete_requests()) == 1
+    assert written_summary(tmp_path)["replaced_documents"] == 2
+
+    # Shown for longer than the waits allow: the replacement is not verified.
+    monkeypatch.setattr(lv, "REPLACE_MAX_WAITS", 3)
+    collection.search_lag = 10
+    environment.clear()
+    code, _, err = run(capsys, replace_argv(tmp_path, collection, "window-c"))
+    assert code == 1
+    assert environment == [lv.REPLACE_WAIT_SECONDS] * 3
+    assert "2 deleted document(s) still found after 3 wait(s) of 10 s" in err
+    summary = written_summary(tmp_path)
+    assert (summary["fatal_error"], summary["replaced_documents"]) == ("replace_incomplete", 2)
+
+
+@pytest.mark.parametrize(("earlier", "code", "fatal"), [(4, 0, None), (5, 1, "replace_incomplete")])
+def test_the_rounds_of_deletes_are_capped(
+    tmp_path: Path,
+    capsys: Any,
+    collection: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    earlier: int,
+    code: int,
+    fatal: str | None,
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, [f"w{i}" for i in range(earlier)])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+    monkeypatch.setattr(lv, "REPLACE_PAGE_SIZE", 2)
+    monkeypatch.setattr(lv, "MAX_REPLACED_DOCUMENTS", 4)  # 2 rounds of 2
+    window_lines(tmp_path, ["w0"])
+    searched = len(collection.searches())
+    result, _, err = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert result == code
+    assert [len(d) for d in collection.delete_requests()] == [2, 2]
+    assert [s["body"] for s in collection.searches()[searched:]] == [earlier_query("window-b", 2)] * 3
+    summary = written_summary(tmp_path)
+    assert (summary["fatal_error"], summary["replaced_documents"], summary["documents_indexed"]) == (fatal, 4, 1)
+    remaining = [d[1] for d in in_live(collection) if d[2] == WINDOW]
+    assert sorted(remaining) == ["window-a"] * (earlier - 4) + ["window-b"]
+    if fatal:
+        assert "still found after 2 round(s) of deletes (4 documents at most)" in err
+        assert "replace_incomplete; this run's documents are indexed, 4 of the window's earlier ones deleted" in err
+
+
+def test_a_failed_search_or_delete_fails_the_run_after_the_load(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, ["w0", "w1"])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+
+    collection.script[f"POST /{LIVE_INDEX}/_search"] = [403]
+    code, _, err = run(capsys, replace_argv(tmp_path, collection, "window-b"))
+    assert code == 1
+    summary = written_summary(tmp_path)
+    assert (summary["fatal_error"], summary["documents_indexed"]) == ("replace_failed: search: security_exception", 2)
+    assert "error: replace_failed: search: security_exception; this run's documents are indexed" in err
+
+    collection.delete_rule = lambda _id: 409
+    code, _, err = run(capsys, replace_argv(tmp_path, collection, "window-c"))
+    assert code == 1
+    fatal = written_summary(tmp_path)["fatal_error"]
+    assert fatal == "replace_failed: _bulk delete: version_conflict_engine_exception"
+    assert "4 x version_conflict_engine_exception not deleted after 1 attempt(s)" in err
+
+
+def test_without_replace_window_the_summary_says_so(tmp_path: Path, capsys: Any, collection: Any) -> None:
+    rebuild(tmp_path, capsys, collection)
+    summary = written_summary(tmp_path)
+    assert (summary["replaced_window"], summary["replaced_documents"]) == (None, 0)
+    window_lines(tmp_path, ["w0"])
+    args = argv(tmp_path, collection, "--target-index", LIVE_INDEX, "--document-fields", "anonymization_window")
+    code, out, _ = run(capsys, args)
+    assert code == 0
+    assert (written_summary(tmp_path)["replaced_window"], written_summary(tmp_path)["replaced_documents"]) == (None, 0)
+    assert collection.searches() == [] and collection.delete_requests() == []
+    assert "replaced_documents" not in out
+
+
+NO_TARGET = "--replace-window applies to a window run only: give --target-index too"
+NOT_A_WINDOW = "--replace-window must be an anonymization window, YYYY-MM-DD (a day) or YYYY-MM-DDTHH (an hour)"
+NO_WINDOW_FIELD = "--replace-window needs anonymization_window among --document-fields"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--replace-window", "2024-05-01"], None),
+        (["--replace-window", "2024-05-01T13"], None),
+        (["--target-index", None], NO_TARGET),
+        (["--replace-window", "2024-05-01T1"], NOT_A_WINDOW),
+        (["--replace-window", "2024-5-01"], NOT_A_WINDOW),
+        (["--replace-window", "2024-05-01T13:00"], NOT_A_WINDOW),
+        (["--replace-window", "2024-05-01 13"], NOT_A_WINDOW),
+        (["--replace-window", "2024-05-01\n"], NOT_A_WINDOW),
+        (["--replace-window", "\u0662\u0660\u0662\u0664-05-01"], NOT_A_WINDOW),  # digits, but not ASCII
+        (["--replace-window", "*"], NOT_A_WINDOW),
+        (["--replace-window", ""], NOT_A_WINDOW),
+        (["--document-fields", "region"], NO_WINDOW_FIELD),
+        (["--document-fields", None], NO_WINDOW_FIELD),
+    ],
+)
+def test_replace_window_usage_errors_exit_2_before_any_request(
+    tmp_path: Path, capsys: Any, collection: Any, change: list[Any], message: str | None
+) -> None:
+    window_lines(tmp_path, ["w0"])
+    args = replace_argv(tmp_path, collection, "window-b")
+    option, value = change
+    while option in args:  # replace (or, for None, remove) every occurrence
+        at = args.index(option)
+        del args[at : at + 2]
+    if value is not None:
+        args += [option, value]
+    if message is None:
+        config = lv.build_config(lv._parser().parse_args(args))
+        assert (config.replace_window, config.index) == (value, LIVE_INDEX)
+        return
+    code, _, err = run(capsys, args)
+    assert code == 2
+    assert message in err
+    assert collection.requests == []
+
+
+# --------------------------------------------------------------------------------------------
 # Several instances (a sharded load)
 
 
@@ -724,6 +1099,47 @@ def test_two_instances_started_together_both_find_no_index_and_one_creates_it(tm
     assert {d["run_id"] for d in collection.documents.values()} == {RUN}  # one run id across the instances
 
 
+def test_instances_of_one_run_that_replace_the_window_at_once_delete_each_document_once(
+    tmp_path: Path, capsys: Any, collection: Any
+) -> None:
+    rebuild(tmp_path, capsys, collection)
+    window_lines(tmp_path, [f"w{i}" for i in range(6)])
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a"))[0] == 0
+    earlier = sorted(i for i, d in collection.documents.items() if d["run_id"] == "window-a")
+    shares = {"algo-1": range(0, 4), "algo-2": range(4, 6)}
+    for host, keys in shares.items():
+        lines = [
+            {"pk": f"w{i}", "passthrough": {"anonymization_window": WINDOW}, "SageMakerOutput": vector(i)} for i in keys
+        ]
+        write_lines(tmp_path / host / "in" / f"part-{host}.out", lines)
+    collection.search_barrier = threading.Barrier(2)  # both search before either deletes
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(JOB_IO_DIR)])}
+    fields = ("--document-fields", "anonymization_window", "--replace-window", WINDOW)
+    processes = {
+        host: subprocess.Popen(
+            [
+                sys.executable,
+                str(RUNTIME / "load_vectors.py"),
+                *shard_argv(tmp_path, collection, host, "--target-index", LIVE_INDEX, *fields, "--run-id", "window-b"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for host in shares
+    }
+    results = {host: p.communicate(timeout=60) for host, p in processes.items()}
+    for host, process in processes.items():
+        assert process.returncode == 0, results[host][1].decode()
+
+    deletes = collection.delete_requests()
+    assert sorted(sorted(d["_id"] for d in batch) for batch in deletes) == [earlier, earlier]  # both saw all six
+    summaries = {host: shard_summary(tmp_path, host) for host in shares}
+    assert sum(s["replaced_documents"] for s in summaries.values()) == 6  # each one deleted once, by either
+    assert all(s["fatal_error"] is None and s["replaced_window"] == WINDOW for s in summaries.values())
+    assert in_live(collection)[3:] == [(f"w{i}", "window-b", WINDOW) for i in range(6)]
+
+
 def test_a_shard_leaves_the_budget_to_the_run(tmp_path: Path, capsys: Any, collection: Any) -> None:
     # algo-1: 2 of its 4 lines rejected, far beyond 0.001 of its lines; algo-2: no file at all.
     write_lines(
@@ -744,7 +1160,7 @@ def test_a_shard_leaves_the_budget_to_the_run(tmp_path: Path, capsys: Any, colle
     second = shard_summary(tmp_path, "algo-2")
     assert (second["files"], second["lines"], second["documents_indexed"]) == (0, 0, 0)
 
-    # No shard deletes anything: replacing the previous run is the workflow's swap.
+    # Without --replace-window no shard deletes anything: replacing the previous run is the workflow's swap.
     assert not any(r["method"] == "DELETE" or r["path"].endswith("/_search") for r in collection.requests)
 
 
