@@ -59,6 +59,23 @@ export interface VisualSearchAssumptions {
   readonly indexingImagesPerSecondPerInstance: number;
   /** Time one full re-embedding of the catalogue must take. Assumed: 7 days, the weekly retraining cadence. */
   readonly reindexWindow: Duration;
+  /**
+   * Items per second one cache loader writes into the embeddings cache (one Processing instance,
+   * BatchWriteItem of 25 on 4 threads). Assumed: 3,000, as for video search; not measured.
+   */
+  readonly cacheLoadItemsPerSecond: number;
+  /**
+   * Documents per second one vector loader bulk-indexes into the collection (one Processing
+   * instance, `_bulk` of 500 on 4 threads). Assumed: 2,000, as for video search; not measured.
+   */
+  readonly vectorLoadDocumentsPerSecond: number;
+  /**
+   * Time each of a window run's three jobs (the transform, the cache load, the vector load) may
+   * take on the busiest hour of uploads. Assumed: 20 minutes, so that an hour's uploads are
+   * searchable about an hour and a half after the hour ends (the lake's 20-minute lag, the three
+   * jobs and their start-ups).
+   */
+  readonly windowStepTime: Duration;
 }
 
 /** Chapter 2's figures and the blueprint's assumptions. */
@@ -83,6 +100,9 @@ export const VISUAL_SEARCH_FIGURES: VisualSearchFigures = {
     embeddingDimensions: 32,
     indexingImagesPerSecondPerInstance: 5_000,
     reindexWindow: Duration.days(7),
+    cacheLoadItemsPerSecond: 3_000,
+    vectorLoadDocumentsPerSecond: 2_000,
+    windowStepTime: Duration.minutes(20),
   },
 };
 
@@ -99,7 +119,8 @@ export function checkVisualSearchFigures(figures: VisualSearchFigures, who: stri
     wholeAtLeast('descriptorDimensions', 1), wholeAtLeast('embeddingDimensions', 1), wholeAtLeast('candidatesPerSearch', 1),
     positiveNumber('dailyActiveUsers'), positiveNumber('visualSearchesPerUserPerDay'), positiveNumber('imagesUploadedPerDay'), numberAtLeast('peakToAverage', 1),
     positiveNumber('embeddingQpsPerInstance'), positiveNumber('indexingImagesPerSecondPerInstance'),
-    positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'),
+    positiveNumber('cacheLoadItemsPerSecond'), positiveNumber('vectorLoadDocumentsPerSecond'),
+    positiveDuration('embeddingLatencyBudget'), positiveDuration('searchLatencyBudget'), positiveDuration('reindexWindow'), positiveDuration('windowStepTime'),
   ]);
   const a = figures.assumptions;
   if (!(a.searchLatencyBudget.toMilliseconds() > a.embeddingLatencyBudget.toMilliseconds())) {

@@ -66,12 +66,35 @@ test('the vector index is an OpenSearch Serverless vector collection the request
   expect(policy).toContain('IndexingVectorLoadRole');
 });
 
-test('the indexing pipeline loads every embedding into the image index after the transform', () => {
-  const definition = workflowDefinition(s.template, 'LoadVectors');
+test('the indexing pipeline rebuilds the image index only for a new encoder, into an index of its own, then swaps and replays', () => {
+  const definition = workflowDefinition(s.template, 'ClaimRebuild');
   expect(definition).toContain('load_vectors.py');
   expect(definition).toContain(`'--index', '${VISUAL_SEARCH_NAMES.indexName}'`);
-  // The owner's pseudonym (erasure) and the two fields the request path's re-ranking reads.
-  expect(definition).toContain("'--document-fields', 'owner_id,near_duplicate_group,is_private'");
+  // The owner's pseudonym (erasure), the two fields the request path's re-ranking reads, and the window (window runs replace by it).
+  expect(definition).toContain("'--document-fields', 'owner_id,near_duplicate_group,is_private,anonymization_window'");
+  expect(definition).not.toContain('--target-index');
+  for (const state of ['RebuildNeeded', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'WaitForWindowRuns', 'RetireIndexes', 'EnsureVectorAlias', 'AnnounceIndexVersion', 'ReleaseRebuild']) {
+    expect(definition).toContain(`\\"${state}\\"`);
+  }
+  // A rebuild loads the whole lake on as many loaders as one job may have.
+  expect(definition).toMatch(/LoadVectors.{0,4000}"InstanceCount\\":100/);
+});
+
+test('each hour of uploads is embedded with the index\'s encoder and upserted into the live index, sized for the busiest hour', () => {
+  const definition = workflowDefinition(s.template, 'BeginWindow');
+  expect(definition).toContain('--target-index');
+  expect(definition).toContain('--replace-window');
+  expect(definition).toMatch(/WHERE \W+image_id\W+ IS NOT NULL AND \W+anonymization_window\W+ = /);
+  // 100M uploads a day / 24 × 3 at the peak = 12.5M images in 20 minutes: 5,000/s → 3 transform
+  // instances, 3,000/s → 4 cache loaders, 2,000/s → 6 vector loaders.
+  const sizing = s.template.toJSON().Metadata[SIZING_RECORD_METADATA];
+  expect(sizing['Indexing window run: transform (busiest window)']).toContain('ceil(12,500,000 records / 6,000,000) = 3 instance(s)');
+  expect(sizing['Indexing window run: cache loaders']).toContain('ceil(12,500,000 records / 3,600,000) = 4 instance(s)');
+  expect(sizing['Indexing window run: vector loaders']).toContain('ceil(12,500,000 records / 2,400,000) = 6 instance(s)');
+  expect(definition).toMatch(/"TransformResources\\":\{\\"InstanceType\\":\\"ml\.c5\.2xlarge\\",\\"InstanceCount\\":3/);
+  s.template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: { 'source': ['mlsd.data-lake'], 'detail-type': ['Window anonymized'], 'detail': { dataset: ['images'] } },
+  });
 });
 
 /** The anonymization policy of a dataset, as the stage's job reads it (the asset file). */
@@ -129,6 +152,10 @@ test('figures and sizing are recorded in the template metadata', () => {
     'serving path',
     'ImageIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
+    'Indexing rebuild loaders (cache and index, each)',
+    'Indexing window run: transform (busiest window)',
+    'Indexing window run: cache loaders',
+    'Indexing window run: vector loaders',
   ]);
 });
 

@@ -4,8 +4,8 @@ import { Construct } from 'constructs';
 import { addVisualSearchDatasets, descriptorColumns, queryDescriptorColumns } from './datasets';
 import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
-import { ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
+import { BatchTransform, LOAD_INSTANCE_COUNT_RANGE, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { AnonymizationWindow, ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelRelease } from '../../constructs/release';
 import { ModelMonitor } from '../../constructs/model-monitor';
@@ -112,6 +112,17 @@ export class VisualSearchStack extends Stack {
       recordsPerSecondPerInstance: a.indexingImagesPerSecondPerInstance,
       window: a.reindexWindow,
     }, who);
+    // Between encoders, window runs keep the index current: each window of uploads (the busiest one, at
+    // the evening peak) is embedded with the index's encoder and upserted into the live index.
+    const windowsPerDay = images.anonymizationWindow === AnonymizationWindow.DAY ? 1 : 24;
+    const windowUploads = Math.ceil((a.imagesUploadedPerDay / windowsPerDay) * a.peakToAverage);
+    const windowRuns = {
+      transform: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.indexingImagesPerSecondPerInstance, window: a.windowStepTime }, who),
+      cacheLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: a.windowStepTime }, who),
+      vectorLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: a.windowStepTime }, who),
+    };
+    // A rebuild (a new encoder) loads the whole lake: as many loaders as one job may have.
+    const rebuildLoaders = rebuildLoadCapacity(a, LOAD_INSTANCE_COUNT_RANGE.max);
     const embeddings = new PredictionCache(this, 'ImageEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
     const indexing = new BatchTransform(this, 'Indexing', {
       lake,
@@ -129,6 +140,12 @@ export class VisualSearchStack extends Stack {
       instanceCount: reindex.instanceCount,
       ttl: Duration.days(14),
       transformTimeout: a.reindexWindow,
+      loadInstanceCount: rebuildLoaders.instanceCount,
+      windows: {
+        instanceCount: windowRuns.transform.instanceCount,
+        loadInstanceCount: windowRuns.cacheLoad.instanceCount,
+        vectorLoadInstanceCount: windowRuns.vectorLoad.instanceCount,
+      },
       schedule: scheduler.ScheduleExpression.cron({ weekDay: 'TUE', hour: '2', minute: '0' }),
       // ... and from the transform output into the image index: one document per image, with the
       // owner's pseudonym, so that an erasure request can find the owner's images, and the two
@@ -136,6 +153,7 @@ export class VisualSearchStack extends Stack {
       vectorIndex: {
         index, indexName: VISUAL_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['owner_id', 'near_duplicate_group', 'is_private'],
+        loadInstanceCount: rebuildLoaders.instanceCount,
       },
     });
     // The query encoder gets a version once the index holds that version's embeddings: queries and
@@ -204,6 +222,29 @@ export class VisualSearchStack extends Stack {
       'serving path': serving.capacity,
       'ImageIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
+      'Indexing rebuild loaders (cache and index, each)': rebuildLoaders,
+      'Indexing window run: transform (busiest window)': windowRuns.transform,
+      'Indexing window run: cache loaders': windowRuns.cacheLoad,
+      'Indexing window run: vector loaders': windowRuns.vectorLoad,
     });
   }
+}
+
+/**
+ * The rebuild's loaders: one job's most instances for each load, and how many images that covers
+ * within a loader's runtime; a lake holding more than that needs a rebuild of several load jobs.
+ */
+function rebuildLoadCapacity(a: VisualSearchFigures['assumptions'], instanceCount: number) {
+  const hours = LOAD_MAX_RUNTIME.toHours();
+  const cacheItems = a.cacheLoadItemsPerSecond * instanceCount * LOAD_MAX_RUNTIME.toSeconds();
+  const documents = a.vectorLoadDocumentsPerSecond * instanceCount * LOAD_MAX_RUNTIME.toSeconds();
+  return {
+    instanceCount,
+    explanation: [
+      `${instanceCount} instances per load (the most one Processing job may have), each within ${hours} h (LOAD_MAX_RUNTIME)`,
+      `cache: ${a.cacheLoadItemsPerSecond.toLocaleString('en-US')} items/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${cacheItems.toLocaleString('en-US')} items per rebuild`,
+      `index: ${a.vectorLoadDocumentsPerSecond.toLocaleString('en-US')} documents/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${documents.toLocaleString('en-US')} documents per rebuild `
+        + `(${(documents / a.imagesUploadedPerDay).toLocaleString('en-US', { maximumFractionDigits: 1 })} days of uploads)`,
+    ],
+  };
 }

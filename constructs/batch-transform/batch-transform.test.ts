@@ -1218,3 +1218,187 @@ describe('sharded vector load', () => {
     expect(acknowledged).not.toContain('CleanVectors');
   });
 });
+
+describe('window runs', () => {
+  function windowed(s: Setup, windows: BatchTransformProps['windows'] = { instanceCount: 2, loadInstanceCount: 3, vectorLoadInstanceCount: 4 }, more: Partial<BatchTransformProps> = {}) {
+    const index = new VectorIndex(s.stack, 'Index', {
+      collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30),
+    });
+    const { model, role } = endpointModel(s);
+    return props(s, {
+      model, modelRole: role, modelPackageGroupName: 'pymk-models', format: TransformFormat.JSON_LINES,
+      vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', embeddingField: 'embedding', documentFields: ['same_school'] },
+      windows,
+      ...more,
+    });
+  }
+
+  /** The window workflow's definition, tokens as placeholders. */
+  function windowDefinition(stack: Stack): JsonObject {
+    return definition(stack, 'PymkWindows');
+  }
+
+  const args = (state: JsonObject) => state.Parameters.AppSpecification['ContainerArguments.$'] as string;
+
+  test('a full run claims a rebuild only for a new model, loads its own index, names it live before the alias moves, replays the windows, then retires the old index', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', windowed(s));
+    const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
+    expect(states.ResolveModel.Next).toBe('ClaimRebuild');
+    expect(states.ClaimRebuild.Parameters.Payload).toEqual({
+      'action': 'claim', 'runId.$': '$$.Execution.Name', 'holdSeconds': timeout,
+      'model': { 'modelName.$': '$.model.modelName', 'modelPackageArn.$': '$.model.modelPackageArn', 'modelPackageVersion.$': '$.model.modelPackageVersion' },
+    });
+    expect(states.ClaimRebuild.ResultPath).toBe('$.claim');
+    expect(states.RebuildNeeded.Choices).toEqual([
+      { Variable: '$.claim.answer.decision', StringEquals: 'rebuild', Next: 'Export' },
+      { Variable: '$.claim.answer.decision', StringEquals: 'current', Next: 'EnsureVectorAlias' },
+    ]);
+    expect(states.RebuildNeeded.Default).toBe('RebuildInFlight');
+    // One vector loader fails its job beyond maxFailureRate: a summary read is within the budget.
+    expect(states.ReadVectorSummary.Next).toBe('PublishIndex');
+    expect(states.PublishIndex.Parameters.Payload).toEqual({ 'action': 'publish', 'runId.$': '$$.Execution.Name' });
+    expect(states.PublishIndex.Next).toBe('SwapVectorAlias');
+    // The replaced index stays until no window run can write it.
+    expect(states.SwapVectorAlias.Parameters.Payload).toEqual({ 'alias': 'user-embeddings', 'runId.$': '$$.Execution.Name', 'keepOthers': true });
+    expect(states.SwapVectorAlias.Next).toBe('ReplayWindows');
+    expect(states.ReplayWindows.ItemsPath).toBe('$.published.answer.pendingWindows');
+    const replay = states.ReplayWindows.ItemProcessor.States.ReplayWindow;
+    expect(replay.Resource).toBe('arn:aws:states:::states:startExecution');
+    expect(replay.Parameters.StateMachineArn).toMatch(/^<Ref:PymkWindowsWorkflow\w+>$/);
+    expect(replay.Parameters.Input).toEqual({ 'window.$': '$.window', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' });
+    expect(states.ReplayWindows.Next).toBe('RanApprovedVersion');
+    expect(states.PublishSuccess.Next).toBe('WaitForWindowRuns');
+    // A window run: a 2 h transform, two 4 h loads and an hour.
+    const windowTimeout = (2 + 4 + 4 + 1) * 3600;
+    expect(states.WaitForWindowRuns.Seconds).toBe(windowTimeout);
+    expect(states.RetireIndexes.Parameters.Payload).toEqual({ action: 'retire' });
+    expect(states.RetireIndexes.End).toBe(true);
+    // The full run's own 21 h, then the wait.
+    expect(timeout).toBe((12 + 4 + 4 + 1) * 3600 + windowTimeout);
+    // The same model: the alias made sure of, the version announced again (a release ignores the serving one), nothing rebuilt.
+    expect(states.EnsureVectorAlias.Parameters.Payload).toEqual({ 'alias': 'user-embeddings', 'runId.$': '$.claim.answer.indexRun', 'keepOthers': true });
+    expect(states.EnsureVectorAlias.Next).toBe('IndexVersionApproved');
+    expect(states.AnnounceIndexVersion.Next).toBe('PublishIndexCurrent');
+    expect(states.PublishIndexCurrent.Next).toBe('IndexCurrent');
+    expect(states.RebuildInFlight.Type).toBe('Succeed');
+    // Every failure gives up the claim, then records the failure.
+    for (const name of ['ResolveModel', 'ClaimRebuild', 'Export', 'Transform', 'LoadVectors', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'RetireIndexes', 'EnsureVectorAlias']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseRebuild' }]);
+    }
+    expect(states.ReleaseRebuild.Parameters.Payload).toEqual({ 'action': 'release', 'runId.$': '$$.Execution.Name' });
+    expect(states.ReleaseRebuild.ResultPath).toBeNull();
+    expect(states.ReleaseRebuild.Next).toBe('RecordFailure');
+    // A rebuild writes its own index: the documents carry their window, and it creates the index.
+    expect(args(states.LoadVectors)).toContain("'--document-fields', 'same_school,anonymization_window'");
+    expect(args(states.LoadVectors)).not.toContain('--target-index');
+  });
+
+  test('a window run embeds its window with the live index\'s model and upserts it into that index, replacing the window\'s earlier documents', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', windowed(s));
+    const { States: states, StartAt: start, TimeoutSeconds: timeout } = windowDefinition(s.stack);
+    expect(start).toBe('CheckWindow');
+    expect(states.CheckWindow.Default).toBe('InvalidWindow');
+    expect(states.BeginWindow.Parameters.Payload).toEqual({ 'action': 'begin', 'window.$': '$.window' });
+    expect(states.IndexBuilt.Choices).toEqual([{ Variable: '$.state.answer.decision', StringEquals: 'index', Next: 'Export' }]);
+    expect(states.IndexBuilt.Default).toBe('WindowDeferred');
+    // One window's rows, partitioned for the window's loaders.
+    const query = states.Export.Parameters['QueryString.$'] as string;
+    expect(query).toContain(`WHERE "user_id" IS NOT NULL AND "anonymization_window" = \\'{}\\')`);
+    expect(query).toMatch(/', \$\.window, States\.Format\('s3:\/\/\{\}\/_exports\/transform\/pymk\/\{\}\/'/);
+    expect(query).toContain(`mod(crc32(to_utf8(CAST("user_id" AS varchar))), ${exportParts(3, 4)})`);
+    expect(states.ListExport.Next).toBe('AnythingExported');
+    expect(states.AnythingExported.Choices[0].Next).toBe('PublishEmptyWindow');
+    expect(states.Transform.Parameters['ModelName.$']).toBe('$.state.answer.modelName');
+    expect(states.Transform.Parameters.TransformResources.InstanceCount).toBe(2);
+    expect(states.Transform.TimeoutSeconds).toBe(2 * 3600);
+    expect(states.LoadPredictions.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
+    expect(args(states.LoadPredictions)).toContain("'--model', $.state.answer.modelName");
+    expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(4);
+    expect(args(states.LoadVectors)).toContain("'--target-index', $.state.answer.index, '--replace-window', $.window");
+    expect(states.VectorFailuresWithinBudget.Choices[0].Next).toBe('PublishSuccess');
+    expect(states.PublishSuccess.End).toBe(true);
+    expect(states.PublishSuccess.Parameters.MetricData.map((m: { MetricName: string }) => m.MetricName)).toEqual(['WindowsIndexed', 'ItemsWritten', 'VectorsIndexed']);
+    expect(states.RecordFailure.Parameters.MetricData[0].MetricName).toBe('Failed');
+    expect(timeout).toBe((2 + 4 + 4 + 1) * 3600);
+    // No alias swap, no claim: a window run never changes which index is live.
+    expect(Object.keys(states)).not.toContain('SwapVectorAlias');
+    expect(Object.keys(states)).not.toContain('ClaimRebuild');
+  });
+
+  test('the lake\'s announcement of each window of the source starts a window run; the rebuild may start window runs', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', windowed(s));
+    const template = Template.fromStack(s.stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['mlsd.data-lake'], 'detail-type': ['Window anonymized'], 'detail': { dataset: ['user_pairs'] } },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^PymkWindowsWorkflow') }, InputPath: '$.detail' })],
+    });
+    const fullRole = JSON.stringify(policyStatements(s.stack, 'PymkWorkflowRole'));
+    expect(fullRole).toContain('states:StartExecution');
+    expect(fullRole).toMatch(/PymkWindowsWorkflow\w+/);
+    const windowRole = JSON.stringify(policyStatements(s.stack, 'PymkWindowsWorkflowRole'));
+    expect(windowRole).toMatch(/PymkIndexStateFunction\w+/);
+    expect(windowRole).toContain('sagemaker:CreateTransformJob');
+    expect(windowRole).not.toContain('states:StartExecution');
+  });
+
+  test('the index state: a table keyed by alias under the lake key, not personal, and a function in the VPC that may retire this alias\'s indexes', () => {
+    const s = setup();
+    const transform = new BatchTransform(s.stack, 'Pymk', windowed(s));
+    const template = Template.fromStack(s.stack);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'alias', KeyType: 'HASH' }],
+      SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(transform.indexStateTable).toBeDefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ INDEX_STATE_TABLE: { Ref: Match.stringLikeRegexp('^PymkIndexStateTable') }, INDEX_ALIAS: 'user-embeddings' }) },
+      VpcConfig: Match.anyValue(),
+    });
+    const fn = JSON.stringify(policyStatements(s.stack, 'PymkIndexStateFunction'));
+    expect(fn).toContain('dynamodb:UpdateItem');
+    expect(fn).not.toContain('dynamodb:Scan');
+    expect(fn).toContain('kms:ViaService');
+    expect(JSON.stringify(Object.values(template.findResources('AWS::OpenSearchServerless::AccessPolicy')))).toContain('aoss:DeleteIndex');
+    expect(transform.windowStateMachine).toBeDefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'WindowsIndexed', Period: 3 * 3600, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+  });
+
+  test('the documents carry their window, mapped as a keyword; a second sweep of an erasure follows the longest run, the rebuild\'s wait included', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', windowed(s));
+    const body = vectorIndexBody({ index: new VectorIndex(s.stack, 'Other', {
+      collectionName: 'other', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30),
+    }), indexName: 'x', dimensions: 4, spaceType: 'l2' }, s.users, 'user_id', true) as { mappings: { properties: Record<string, unknown> } };
+    expect(body.mappings.properties.anonymization_window).toEqual({ type: 'keyword' });
+    const late = s.lake.erasure.registry.filter((store) => store.name.startsWith('opensearch:')).map((store) => store.lateWritesWithin?.toHours());
+    // 21 h of the rebuild, 11 h of waiting for window runs, and the source's late rows (2 h).
+    expect(late).toEqual([34]);
+  });
+
+  test('passes the gate', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', windowed(s));
+    expect(() => applyGate(s.app)).not.toThrow();
+  });
+
+  test.each<[string, BatchTransformProps['windows'], Partial<BatchTransformProps>, RegExp]>([
+    ['no vector index', {}, { vectorIndex: undefined }, /windows needs vectorIndex: window runs upsert into the live index/],
+    ['an instance count of 0', { instanceCount: 0 }, {}, /windows\.instanceCount must be a whole number from 1 to 100, but 0 was provided/],
+    ['101 vector loaders', { vectorLoadInstanceCount: 101 }, {}, /windows\.vectorLoadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
+    ['a 2-day transform', { transformTimeout: Duration.days(2) }, {}, /windows\.transformTimeout must be a whole number of seconds from 10 minutes to 1 day, but 2 days was provided/],
+  ])('fails with %s', (_name, windows, more, message) => {
+    const s = setup();
+    expect(() => new BatchTransform(s.stack, 'Pymk', windowed(s, windows, more))).toThrow(message);
+  });
+
+  test('fails with a source the lake does not anonymize in windows', () => {
+    const s = setup();
+    const outside: ICuratedDataset = { ...s.users, name: 'outside', anonymizationWindow: undefined, grantRead: (g) => s.users.grantRead(g) };
+    expect(() => new BatchTransform(s.stack, 'Pymk', windowed(s, {}, { source: outside })))
+      .toThrow(/windows needs a source the lake anonymizes in windows \(a dataset of a DataLake\), but dataset 'outside' states none/);
+  });
+});

@@ -2,10 +2,10 @@ import * as path from 'path';
 import {
   Annotations, Duration, Stack, Token,
   aws_cloudwatch as cloudwatch, aws_events as events, aws_iam as iam, aws_lambda as lambda, aws_s3_assets as assets, aws_sagemaker as sagemaker,
-  aws_ec2 as ec2, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
+  aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_events_targets as eventTargets, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TransformFormat, dataProcessing, exportStatement } from './export';
+import { ExportColumns, TransformFormat, dataProcessing, exportStatement } from './export';
 import { PredictionCache } from './prediction-cache';
 import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
@@ -18,6 +18,7 @@ import {
   DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, SWAP_ALIAS_ENTRY, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT,
   VectorIndexLoadOptions, vectorIndexBody, vectorSummaryTotals,
 } from './vector-load';
+import { IndexState, ResolvedWindowIndexing, WindowIndexingOptions, resolveWindowIndexing, windowIndexingProblems } from './window-indexing';
 import { exemptFromErasure } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { hasLocalNvmeStorage } from '../../lib/compliance/gdpr/instance-storage';
@@ -34,7 +35,7 @@ import {
   ContainerArgument, JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, ProcessingJobStateProps, Workflow, assetLocalPath, athenaQueryState, executionJobName, grantRunProcessingJobs,
   intrinsicLiteral, jsonFile, processingJobState, statesFormat,
 } from '../../lib/workflows';
-import { DataLake, ICuratedDataset } from '../data-lake';
+import { AnonymizationWindow, DataLake, ICuratedDataset, WINDOW_COLUMN, WINDOW_SHAPE_CONDITION, windowAnonymizedPattern } from '../data-lake';
 import { ModelSource } from '../endpoint/model-source';
 import { DEFAULT_VECTOR_FIELD } from '../vector-index';
 
@@ -171,9 +172,74 @@ export interface BatchTransformProps {
    * @default - predictions go to the cache only
    */
   readonly vectorIndex?: VectorIndexLoadOptions;
+  /**
+   * Keep the vector index current window by window, and rebuild it only for a new model. A second
+   * workflow starts on each window the lake announces of `source`: it embeds that window's rows
+   * with the model the live index was built with, loads them into the cache, and upserts them
+   * into the live index (documents carry their `anonymization_window`; a window loaded again
+   * replaces its earlier documents once the new ones are in). A full run (the schedule, or started
+   * by hand) rebuilds the index only when the run's model differs from the index's (a newly
+   * approved version, or the first run); otherwise it ends at once, `IndexCurrent`. A state item
+   * (`IndexState`) keeps index and model consistent: a rebuild claims it, builds its own index from
+   * a full export, then names that index live and moves the alias; the windows committed while
+   * its export may have missed them are replayed into it; the index it replaced is deleted once
+   * no window run can still be writing it. Needs `vectorIndex` and a source of the lake (it is
+   * anonymized in windows).
+   * @default - every run embeds and loads the whole source
+   */
+  readonly windows?: WindowIndexingOptions;
 }
 
 const JOB_NAME_PREFIX = 'bt';
+
+/** Where a window run keeps the state's answer (`BeginWindow`): the live index and its model. */
+const WINDOW_STATE_RESULT = '$.state';
+const WINDOW_STATE_PATH = `${WINDOW_STATE_RESULT}.answer`;
+/** Where a full run keeps `ClaimRebuild`'s answer, and `PublishIndex`'s. */
+const CLAIM_PATH = '$.claim.answer';
+const PUBLISHED_PATH = '$.published.answer';
+
+/** The vector loader's parts that both workflows use (BatchTransform.vectorLoader). */
+interface VectorLoader {
+  readonly role: iam.Role;
+  readonly swapper: lambda.IFunction;
+  /** A task that invokes the alias swapper with `payload`, its answer at `resultPath` (@default `$.vectors.alias`). */
+  swapState(scope: Construct, id: string, payload: Record<string, unknown>, resultPath?: string): sfn.CustomState;
+  /** A run's vector load on `instanceCount` instances and its counts, then `then`; `window`: a window run's (into the live index). */
+  chain(scope: Construct, instanceCount: number, window: boolean, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain;
+}
+
+/** The states a run is made of, built in a given scope: the full run's in the construct, a window run's in `Windows`. */
+interface RunBuilders {
+  exportSpec(loaders: readonly number[], perWindow: boolean): ExportColumns;
+  exportState(scope: Construct, spec: ExportColumns): sfn.CustomState;
+  transformState(scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns): sfn.CustomState;
+  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map> };
+  putMetrics(scope: Construct, stateId: string, metricData: object[]): sfn.CustomState;
+  failureStates(scope: Construct): sfn.CustomState;
+  readonly loadMetrics: object[];
+  readonly dimensions: object[];
+  readonly windowTimeout: Duration;
+}
+
+/** What a full run's rebuild states need (BatchTransform.rebuildStates). */
+interface RebuildContext {
+  readonly indexState: IndexState;
+  readonly vectorLoader: VectorLoader;
+  readonly swap: sfn.CustomState;
+  readonly onFailure: sfn.IChainable;
+  readonly windowWorkflow: Workflow;
+  readonly workflowTimeout: Duration;
+  readonly loadThrough: sfn.Chain;
+  readonly putMetrics: RunBuilders['putMetrics'];
+  readonly dimensions: object[];
+  readonly alias: string;
+  readonly vectorLoadInstanceCount: number;
+  /** The run's model, as ClaimRebuild's payload gives it. */
+  readonly model: Record<string, unknown>;
+  /** The announcement of an approved version, when runs resolve one. */
+  readonly announceState?: (scope: Construct, id: string) => sfn.CustomState;
+}
 
 /** `PeopleYouMayKnow` → `people-you-may-know`. */
 function kebabCase(id: string): string {
@@ -209,6 +275,12 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
    * runs' indexes (runtime/swap-alias.ts), with a vector index.
    */
   public readonly aliasSwapper?: lambda.IFunction;
+  /** With `windows`: the workflow that indexes one window (input `{ "window": "YYYY-MM-DD[THH]" }`), started by the lake's announcement of each window. */
+  public readonly windowStateMachine?: Workflow;
+  /** With `windows`: the state of the vector index (the live index, its model, the rebuild in flight). */
+  public readonly indexStateTable?: dynamodb.ITable;
+  /** With `windows`: in ALARM when no window was indexed within three windows (the lake announces one each window). */
+  public readonly windowStaleAlarm?: cloudwatch.Alarm;
   /** The role EventBridge Scheduler starts the workflow with. */
   public readonly scheduleRole?: iam.Role;
   public readonly schedule?: scheduler.Schedule;
@@ -254,7 +326,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
       vectorIndex: props.vectorIndex,
     };
-    const problems = [...batchTransformProblems(resolved), ...environmentProblems(this, { lake: props.lake, cache: props.cache })];
+    const problems = [
+      ...batchTransformProblems(resolved),
+      ...(props.windows !== undefined
+        ? windowIndexingProblems({ windows: resolveWindowIndexing(props.windows), source: props.source, hasVectorIndex: props.vectorIndex !== undefined })
+        : []),
+      ...environmentProblems(this, { lake: props.lake, cache: props.cache }),
+    ];
     if (problems.length > 0) {
       throw new KitError(`BatchTransform ${this.node.path}: ${problems.join('; ')}`);
     }
@@ -271,8 +349,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     this.name = name;
     this.lake = lake;
     this.modelPackageGroupName = props.modelPackageGroupName;
-    const workflowTimeout = resolved.transformTimeout.plus(Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (props.vectorIndex ? 1 : 0))))
-      .plus(Duration.hours(1));
+    const windows = props.windows === undefined ? undefined : resolveWindowIndexing(props.windows);
+    const loadRuntime = Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (props.vectorIndex ? 1 : 0)));
+    // A window run: its transform, its loads and an hour for the rest.
+    const windowTimeout = windows?.transformTimeout.plus(loadRuntime).plus(Duration.hours(1));
+    // A rebuild then waits for the window runs that may still write the index it replaced.
+    const fullRunTimeout = resolved.transformTimeout.plus(loadRuntime).plus(Duration.hours(1));
+    const workflowTimeout = windowTimeout === undefined ? fullRunTimeout : fullRunTimeout.plus(windowTimeout);
     // A run that exported the subject's rows before an erasure's first sweep (or the source's rows appended late) loads them after it.
     this.registerErasable(props, workflowTimeout.plus(props.source.lateWritesWithin ?? Duration.seconds(0)));
     this.exportPrefix = `_exports/transform/${name}/`;
@@ -291,20 +374,25 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       ? this.modelResolver(props, props.model, props.modelPackageGroupName, modelRole)
       : undefined;
     const runModel: ContainerArgument = resolveModel === undefined ? modelName : { expression: '$.model.modelName' };
-    const passthroughColumns = props.vectorIndex?.documentFields ?? [];
-    // Several loaders share the transform output's files; the export is split so that there are enough of them.
+    // With window runs, documents carry their window, by which a window run replaces its earlier documents.
+    const passthroughColumns = [...(props.vectorIndex?.documentFields ?? []), ...(windows !== undefined ? [WINDOW_COLUMN] : [])];
     const loadInstanceCount = resolved.loadInstanceCount;
-    const sharded = Token.isUnresolved(loadInstanceCount) || loadInstanceCount > 1;
-    const parts = exportParts(loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1);
-    const spec = {
-      keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format,
-      ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}),
-    };
     const inputColumns = columns.length + passthroughColumns.length + (props.sortKeyColumn ? 2 : 1);
+    // Several loaders share the transform output's files; the export is split so that there are enough of them.
+    const exportSpec = (loaders: readonly number[], perWindow: boolean): ExportColumns => {
+      const parts = exportParts(...loaders);
+      return {
+        keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format,
+        ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}), ...(perWindow ? { perWindow } : {}),
+      };
+    };
+    const isSharded = (count: number) => Token.isUnresolved(count) || count > 1;
 
-    // 1. Export the key(s) and the model's columns with Athena.
-    const exportRows = athenaQueryState(this, 'Export', {
-      queryExpression: statesFormat(exportStatement(props.source.databaseName, props.source, spec), exportUri),
+    // 1. Export the key(s) and the model's columns with Athena (a window run: its window's rows).
+    const exportState = (scope: Construct, spec: ExportColumns) => athenaQueryState(scope, 'Export', {
+      queryExpression: spec.perWindow === true
+        ? statesFormat(exportStatement(props.source.databaseName, props.source, spec), '$.window', exportUri)
+        : statesFormat(exportStatement(props.source.databaseName, props.source, spec), exportUri),
       workGroupName: lake.workGroupName,
       databaseName: lake.databaseName,
     });
@@ -312,13 +400,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // 2. The transform job, in the model's VPC; local NVMe volumes are hardware-encrypted and take no key.
     const instanceType = resolved.instanceType;
     const nvme = !Token.isUnresolved(instanceType) && hasLocalNvmeStorage(instanceType);
-    const transform = new sfn.CustomState(this, 'Transform', {
+    const transformState = (scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns) => new sfn.CustomState(scope, 'Transform', {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${stack.partition}:states:::sagemaker:createTransformJob.sync`,
         Parameters: {
           'TransformJobName.$': executionJobName(jobPrefix),
-          ...(resolveModel === undefined ? { ModelName: modelName } : { 'ModelName.$': '$.model.modelName' }),
+          ...(typeof model === 'string' ? { ModelName: model } : { 'ModelName.$': model.expression }),
           'BatchStrategy': resolved.batchStrategy,
           ...(props.maxPayloadMb !== undefined ? { MaxPayloadInMB: props.maxPayloadMb } : {}),
           ...(props.maxConcurrentTransforms !== undefined ? { MaxConcurrentTransforms: props.maxConcurrentTransforms } : {}),
@@ -331,13 +419,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           'TransformOutput': { 'S3OutputPath.$': outputUri, 'KmsKeyId': key.keyArn, 'AssembleWith': 'Line', 'Accept': format },
           'TransformResources': {
             InstanceType: instanceType,
-            InstanceCount: resolved.instanceCount,
+            InstanceCount: instanceCount,
             ...(nvme ? {} : { VolumeKmsKeyId: key.keyArn }),
           },
           'DataProcessing': dataProcessing(spec),
         },
         ResultPath: null,
-        TimeoutSeconds: resolved.transformTimeout.toSeconds(),
+        TimeoutSeconds: timeout.toSeconds(),
       },
     });
 
@@ -352,16 +440,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     grantBucketRead(lake.curatedBucket, this.loadRole, `${this.outputPrefix}*`);
     grantBucketPut(lake.curatedBucket, this.loadRole, `${loadPrefix}*`);
     cache.grantWrite(this.loadRole);
-    const loadJob: ProcessingJobStateProps = {
+    const loadCode = ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]);
+    const loadSecurityGroup = props.network.securityGroupFor(this, 'LoadSecurityGroup', `Loader of batch transform ${name}`);
+    const loadJob = (model: ContainerArgument, sharded: boolean): ProcessingJobStateProps => ({
       jobNamePrefix: jobPrefix,
       role: this.loadRole,
       image,
-      code: ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
+      code: loadCode,
       arguments: [
         '--input', `${PROCESSING_ROOT}/predictions`,
         '--format', format === TransformFormat.CSV ? 'csv' : 'jsonlines',
         '--table', cache.tableName,
-        '--model', runModel,
+        '--model', model,
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
         ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
@@ -373,27 +463,25 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       outputS3Uri: `s3://${bucketName}/${loadPrefix}`,
       encryptionKey: key,
       subnets: props.network.vpc.selectSubnets(props.network.subnets),
-      securityGroup: props.network.securityGroupFor(this, 'LoadSecurityGroup', `Loader of batch transform ${name}`),
+      securityGroup: loadSecurityGroup,
       instanceType: resolved.loadInstanceType,
       volumeSizeGiB: resolved.loadVolumeSizeGiB,
       maxRuntime: LOAD_MAX_RUNTIME,
       networkIsolation: false,
-    };
-    const load = sharded
-      ? shardedProcessingJobState(this, 'LoadPredictions', loadJob, { instanceCount: loadInstanceCount, shardedInput: 'predictions' })
-      : processingJobState(this, 'LoadPredictions', loadJob);
+    });
 
-    // 4. The loader's counts (added up over the instances of a sharded load), then the success
-    //    metrics; any failure records Failed=1 and fails the run.
-    //    SumSummaries is a Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
-    let loadSummary: sfn.Chain;
-    let summaryTasks: Array<sfn.CustomState | sfn.Map>;
-    if (sharded) {
-      const { list, read, sum } = shardedSummaryStates(this, { bucketName, prefix: loadPrefix });
-      loadSummary = sfn.Chain.start(list).next(read).next(sum);
-      summaryTasks = [list, read];
-    } else {
-      const readSummary = new sfn.CustomState(this, 'ReadSummary', {
+    // 4. The loader's counts (added up over the instances of a sharded load). SumSummaries is a
+    //    Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
+    const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number) => {
+      const sharded = isSharded(instanceCount);
+      const load = sharded
+        ? shardedProcessingJobState(scope, 'LoadPredictions', loadJob(model, true), { instanceCount, shardedInput: 'predictions' })
+        : processingJobState(scope, 'LoadPredictions', loadJob(model, false));
+      if (sharded) {
+        const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: loadPrefix });
+        return { chain: sfn.Chain.start(load).next(list).next(read).next(sum), tasks: [load, list, read] };
+      }
+      const readSummary = new sfn.CustomState(scope, 'ReadSummary', {
         stateJson: {
           Type: 'Task',
           Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
@@ -403,11 +491,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         },
       });
       readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-      loadSummary = sfn.Chain.start(readSummary);
-      summaryTasks = [readSummary];
-    }
+      return { chain: sfn.Chain.start(load).next(readSummary), tasks: [load, readSummary] };
+    };
     const dimensions = [{ Name: 'Pipeline', Value: name }];
-    const putMetrics = (stateId: string, metricData: object[]) => new sfn.CustomState(this, stateId, {
+    const putMetrics = (scope: Construct, stateId: string, metricData: object[]) => new sfn.CustomState(scope, stateId, {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${stack.partition}:states:::aws-sdk:cloudwatch:putMetricData`,
@@ -416,35 +503,42 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       },
     }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
     const vectorIndex = props.vectorIndex;
-    const publishSuccess = putMetrics('PublishSuccess', [
-      { MetricName: 'Succeeded', Dimensions: dimensions, Value: 1, Unit: 'Count' },
+    const loadMetrics = [
       { 'MetricName': 'ItemsWritten', 'Dimensions': dimensions, 'Value.$': '$.load.summary.items_written', 'Unit': 'Count' },
       ...(vectorIndex ? [{ 'MetricName': 'VectorsIndexed', 'Dimensions': dimensions, 'Value.$': '$.vectors.summary.documents_indexed', 'Unit': 'Count' }] : []),
-    ]);
-    const failed = new sfn.Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
-    const recordFailure = putMetrics('RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
-    recordFailure.addCatch(failed, { resultPath: '$.recordFailureError' }).next(failed);
-    for (const task of [...(resolveModel ? [resolveModel.state] : []), exportRows, transform, load, ...summaryTasks, publishSuccess]) {
-      task.addCatch(recordFailure, { resultPath: '$.error' });
+    ];
+    const failureStates = (scope: Construct) => {
+      const failed = new sfn.Fail(scope, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+      const recordFailure = putMetrics(scope, 'RecordFailure', [{ MetricName: 'Failed', Dimensions: dimensions, Value: 1, Unit: 'Count' }]);
+      recordFailure.addCatch(failed, { resultPath: '$.recordFailureError' }).next(failed);
+      return recordFailure;
+    };
+    const publishSuccess = putMetrics(this, 'PublishSuccess', [{ MetricName: 'Succeeded', Dimensions: dimensions, Value: 1, Unit: 'Count' }, ...loadMetrics]);
+    const recordFailure = failureStates(this);
+
+    // With window runs, the index's state: the live index and its model, and the rebuild in flight.
+    const indexState = windows !== undefined && vectorIndex !== undefined
+      ? new IndexState(this, 'IndexState', { alias: vectorIndex.indexName, index: vectorIndex.index, network: props.network, encryptionKey: key, pipeline: name })
+      : undefined;
+    this.indexStateTable = indexState?.table;
+    // A failed rebuild gives up its claim, so that the next run may rebuild; it failed all the same.
+    let onFailure: sfn.IChainable = recordFailure;
+    if (indexState !== undefined) {
+      const release = indexState.task(this, 'ReleaseRebuild', { 'action': 'release', 'runId.$': '$$.Execution.Name' });
+      release.addCatch(recordFailure, { resultPath: '$.releaseError' }).next(recordFailure);
+      onFailure = release;
+    }
+    const fullSpec = exportSpec([loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1], false);
+    const exportRows = exportState(this, fullSpec);
+    const transform = transformState(this, runModel, resolved.instanceCount, resolved.transformTimeout, fullSpec);
+    const cacheLoad = cacheLoadStates(this, runModel, loadInstanceCount);
+    for (const task of [...(resolveModel ? [resolveModel.state] : []), exportRows, transform, ...cacheLoad.tasks, publishSuccess]) {
+      task.addCatch(onFailure, { resultPath: '$.error' });
     }
 
-    // 5. With a vector index: after the cache load, the vector loader, and its counts (on several
-    //    instances: their sum and the failure budget), then the alias swap to the run's index.
-    let definition = (resolveModel ? sfn.Chain.start(resolveModel.state).next(exportRows) : sfn.Chain.start(exportRows)).next(transform).next(load).next(loadSummary);
-    const vectorPrefix = `_exports/transform-vectors/${name}/`;
-    const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
-    if (vectorIndex) {
-      const vectorLoad = this.vectorLoadStates(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns }, recordFailure);
-      this.vectorLoadRole = vectorLoad.role;
-      this.aliasSwapper = vectorLoad.swapper;
-      definition = definition.next(vectorLoad.chain);
-    }
-
-    // 6. A run that used an approved version announces it (lib/events/model-version.ts): a release
-    //    that must agree with this output (the query encoder of the index) deploys the same version.
-    let announce: sfn.CustomState | undefined;
-    if (resolveModel !== undefined && props.modelPackageGroupName !== undefined) {
-      announce = new sfn.CustomState(this, 'AnnounceVersion', {
+    // The announcement of the run's approved version (step 6), also made by a run that finds the index current.
+    const announceState = resolveModel !== undefined && props.modelPackageGroupName !== undefined
+      ? (scope: Construct, id: string) => new sfn.CustomState(scope, id, {
         stateJson: {
           Type: 'Task',
           Resource: `arn:${stack.partition}:states:::events:putEvents`,
@@ -464,41 +558,98 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           },
           ResultPath: null,
         },
-      });
-      announce.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-      announce.addCatch(recordFailure, { resultPath: '$.error' });
+      }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 }).addCatch(onFailure, { resultPath: '$.error' })
+      : undefined;
+
+    // 5. With a vector index: after the cache load, the vector loader, and its counts (on several
+    //    instances: their sum and the failure budget), then the alias swap to the run's index;
+    //    with window runs, a rebuild's claim first, and the state names the run's index live before the swap.
+    const loadThrough = sfn.Chain.start(exportRows).next(transform).next(cacheLoad.chain);
+    let afterModel: sfn.Chain = loadThrough;
+    const vectorPrefix = `_exports/transform-vectors/${name}/`;
+    const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
+    let windowWorkflow: Workflow | undefined;
+    if (vectorIndex) {
+      const vectorLoader = this.vectorLoader(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns, windowed: windows !== undefined });
+      this.vectorLoadRole = vectorLoader.role;
+      this.aliasSwapper = vectorLoader.swapper;
+      const swap = vectorLoader.swapState(this, 'SwapVectorAlias', { 'alias': vectorIndex.indexName, 'runId.$': '$$.Execution.Name', ...(windows ? { keepOthers: true } : {}) });
+      swap.addCatch(onFailure, { resultPath: '$.error' });
+      const vectorLoadCount = vectorLoadInstanceCount(resolved) ?? 1;
+      if (indexState === undefined || windows === undefined || windowTimeout === undefined) {
+        afterModel = loadThrough.next(vectorLoader.chain(this, vectorLoadCount, false, swap, onFailure));
+      } else {
+        windowWorkflow = this.windowWorkflow(props, windows, indexState, vectorLoader, {
+          exportSpec, exportState, transformState, cacheLoadStates, putMetrics, failureStates, loadMetrics, dimensions, windowTimeout,
+        });
+        afterModel = this.rebuildStates({
+          indexState, vectorLoader, swap, onFailure, windowWorkflow, workflowTimeout, loadThrough, putMetrics, dimensions, announceState,
+          alias: vectorIndex.indexName,
+          vectorLoadInstanceCount: vectorLoadCount,
+          model: resolveModel !== undefined
+            ? { 'modelName.$': '$.model.modelName', 'modelPackageArn.$': '$.model.modelPackageArn', 'modelPackageVersion.$': '$.model.modelPackageVersion' }
+            : { modelName },
+        });
+      }
+    }
+    let definition = resolveModel ? sfn.Chain.start(resolveModel.state).next(afterModel) : afterModel;
+
+    // 6. A run that used an approved version announces it (lib/events/model-version.ts): a release
+    //    that must agree with this output (the query encoder of the index) deploys the same version.
+    let announce: sfn.CustomState | undefined;
+    if (announceState !== undefined) {
+      announce = announceState(this, 'AnnounceVersion');
       const approved = new sfn.Choice(this, 'RanApprovedVersion')
         .when(sfn.Condition.stringEquals('$.model.source', 'approved'), announce.next(publishSuccess))
         .otherwise(publishSuccess);
       definition = definition.next(approved);
+    }
+    // A rebuild deletes the index it replaced once no window run can still be writing it.
+    const afterSuccess = indexState !== undefined && windowTimeout !== undefined ? this.retireStates(indexState, windowTimeout, onFailure) : undefined;
+    if (afterSuccess !== undefined) {
+      publishSuccess.next(afterSuccess);
     }
 
     this.stateMachine = new Workflow(this, 'Workflow', {
       definition: announce === undefined ? definition.next(publishSuccess) : definition,
       encryptionKey: key,
       logName: `transform-${name}`,
-      // Each loader job may take LOAD_MAX_RUNTIME; the alias swap takes seconds, within the hour.
+      // Each loader job may take LOAD_MAX_RUNTIME; the alias swap takes seconds, within the hour;
+      // with window runs, a rebuild then waits for the window runs that may write the index it replaced.
       timeout: workflowTimeout,
     });
-    acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
-      'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
-
-    this.grantWorkflow(this.stateMachine.role as iam.Role, props.source, jobPrefix, loadPrefix);
-    if (resolveModel) {
-      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [resolveModel.fn.functionArn] }));
-      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['events:PutEvents'],
-        resources: [`arn:${stack.partition}:events:${stack.region}:${stack.account}:event-bus/default`],
-      }));
-    }
-    if (this.vectorLoadRole) {
-      acknowledge(this.stateMachine, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
-        'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
-      grantRunProcessingJobs(this.stateMachine.role as iam.Role, vectorJobPrefix, this.vectorLoadRole);
-      grantBucketRead(lake.curatedBucket, this.stateMachine.role, `${vectorPrefix}*`);
-    }
-    if (this.aliasSwapper) {
-      this.stateMachine.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.aliasSwapper.functionArn] }));
+    this.windowStateMachine = windowWorkflow;
+    // Both workflows run the same jobs; the full one also resolves the model, announces it and swaps the alias.
+    const grantRuns = (workflow: Workflow, full: boolean) => {
+      const role = workflow.role as iam.Role;
+      acknowledge(workflow, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
+        'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
+      this.grantWorkflow(role, props.source, jobPrefix, loadPrefix, full ? this : workflow.node.scope as Construct);
+      if (full && resolveModel) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [resolveModel.fn.functionArn] }));
+        role.addToPrincipalPolicy(new iam.PolicyStatement({
+          actions: ['events:PutEvents'],
+          resources: [`arn:${stack.partition}:events:${stack.region}:${stack.account}:event-bus/default`],
+        }));
+      }
+      if (this.vectorLoadRole) {
+        acknowledge(workflow, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
+          'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
+        grantRunProcessingJobs(role, vectorJobPrefix, this.vectorLoadRole);
+        grantBucketRead(lake.curatedBucket, role, `${vectorPrefix}*`);
+      }
+      if (full && this.aliasSwapper) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.aliasSwapper.functionArn] }));
+      }
+      if (indexState) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [indexState.function.functionArn] }));
+      }
+    };
+    grantRuns(this.stateMachine, true);
+    if (windowWorkflow) {
+      grantRuns(windowWorkflow, false);
+      // The rebuild replays the windows its export may have missed.
+      windowWorkflow.grantStartExecution(this.stateMachine.role);
     }
 
     // The transform job reads and writes S3 as the model's role.
@@ -525,6 +676,12 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
     this.failedAlarm = createRunFailedAlarm(this, 'FailedAlarm', this.metricFailed({ period: Duration.minutes(5) }),
       `Batch transform ${name}: a run failed (see the state machine's executions)`);
+    if (windows !== undefined && props.source.anonymizationWindow !== undefined) {
+      // The lake announces a window every hour (or day); three in a row without one indexed is a stuck pipeline.
+      const period = Duration.hours(3 * (props.source.anonymizationWindow === AnonymizationWindow.DAY ? 24 : 1));
+      this.windowStaleAlarm = createRunMissingAlarm(this, 'WindowStaleAlarm', this.metric('WindowsIndexed', { period }),
+        `Batch transform ${name}: no window of dataset ${props.source.name} indexed within ${period.toHumanString()}; new rows are not searchable (see the window workflow's executions)`);
+    }
     const interval = staleInterval(resolved);
     if (interval !== undefined) {
       const window = Duration.seconds(2 * interval.toSeconds());
@@ -731,21 +888,20 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
   }
 
   /**
-   * The vector loader (a Processing job in the VPC, admitted to the index's VPC endpoint on 443,
-   * `grantReadWrite` on the index) and what reads its counts: the one instance's summary (the job
-   * fails beyond `maxFailureRate`), or on several instances, the sum of theirs and `maxFailureRate`
-   * checked on it; then, the run within its budget, `SwapVectorAlias` (a Lambda task) moves the
-   * alias to the run's index. A Lambda in the VPC rather than a Processing job: the swap is a few
-   * requests through the kit's SigV4 client (lib/runtime/opensearch.ts), seconds where a job takes
-   * minutes to start. Every task catches into `recordFailure`.
+   * The vector loader's parts, made once for the full runs and the window runs: its role (a
+   * Processing job in the VPC, admitted to the index's VPC endpoint on 443, `grantReadWrite` on the
+   * index), its code and index body, and the function that moves the alias (`SwapVectorAlias`, a
+   * Lambda in the VPC rather than a Processing job: the swap is a few requests through the kit's
+   * SigV4 client, seconds where a job takes minutes to start). `chain` builds a run's load and what
+   * reads its counts: the one instance's summary (the job fails beyond `maxFailureRate`), or on
+   * several instances, the sum of theirs and `maxFailureRate` checked on it, before `then`.
    */
-  private vectorLoadStates(
+  private vectorLoader(
     options: VectorIndexLoadOptions,
     props: BatchTransformProps,
     resolved: ResolvedProps,
-    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number },
-    recordFailure: sfn.IChainable,
-  ): { role: iam.Role; chain: sfn.Chain; swapper: lambda.IFunction } {
+    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number; windowed: boolean },
+  ): VectorLoader {
     const lake = this.lake;
     const index = options.index;
     const bucketName = lake.curatedBucket.bucketName;
@@ -761,12 +917,12 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const securityGroup = props.network.securityGroupFor(this, 'VectorLoadSecurityGroup', `Vector loader of batch transform ${this.name}`);
     index.connections.allowDefaultPortFrom(securityGroup, `Vector loader of batch transform ${this.name}`);
 
-    const instanceCount = vectorLoadInstanceCount(resolved) ?? 1;
-    const sharded = Token.isUnresolved(instanceCount) || instanceCount > 1;
-    const body = new assets.Asset(this, 'VectorIndexBody', { path: jsonFile('index', vectorIndexBody(options, props.source, props.keyColumn)) });
+    const body = new assets.Asset(this, 'VectorIndexBody', { path: jsonFile('index', vectorIndexBody(options, props.source, props.keyColumn, names.windowed)) });
     const csv = resolved.format === TransformFormat.CSV;
-    const documentFields = options.documentFields ?? [];
-    const job = {
+    // Window runs find a window's earlier documents by the window each document carries.
+    const documentFields = [...(options.documentFields ?? []), ...(names.windowed ? [WINDOW_COLUMN] : [])];
+    const code = ProcessingCode.fromBundle(this, 'VectorLoadScript', VECTOR_LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]);
+    const loadJob = (sharded: boolean, window: boolean): ProcessingJobStateProps => ({
       role,
       image,
       outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
@@ -777,11 +933,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       volumeSizeGiB: resolved.loadVolumeSizeGiB,
       maxRuntime: LOAD_MAX_RUNTIME,
       networkIsolation: false,
-    };
-    const loadJob: ProcessingJobStateProps = {
-      ...job,
       jobNamePrefix: names.vectorJobPrefix,
-      code: ProcessingCode.fromBundle(this, 'VectorLoadScript', VECTOR_LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]),
+      code,
       files: { index: body },
       arguments: [
         '--input', `${PROCESSING_ROOT}/predictions`,
@@ -797,13 +950,14 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         ...(csv ? ['--input-columns', String(names.inputColumns)] : []),
         '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
         '--run-id', { expression: '$$.Execution.Name' },
+        // A window run writes the live index the state named, and replaces the window's earlier documents.
+        ...(window ? ['--target-index', { expression: `${WINDOW_STATE_PATH}.index` }, '--replace-window', { expression: '$.window' }] : []),
         ...(sharded
           ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}`, '$$.Execution.Name') }]
           : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') }]),
       ],
       inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri } }],
-    };
-    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
+    });
 
     const swapper = new SecureFunction(this, 'AliasSwapper', {
       entry: SWAP_ALIAS_ENTRY,
@@ -816,52 +970,177 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     });
     index.grantSwapAlias(swapper, options.indexName);
     index.connections.allowDefaultPortFrom(swapper, `Alias swap of batch transform ${this.name}`);
+    const partition = Stack.of(this).partition;
     // A plain task: the state machine may invoke this function and no version of it (LambdaInvoke would grant `<arn>:*`).
-    const swap = new sfn.CustomState(this, 'SwapVectorAlias', {
+    const swapState = (scope: Construct, id: string, payload: Record<string, unknown>, resultPath = '$.vectors.alias') => new sfn.CustomState(scope, id, {
       stateJson: {
         Type: 'Task',
-        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
-        Parameters: { FunctionName: swapper.functionArn, Payload: { 'alias': options.indexName, 'runId.$': '$$.Execution.Name' } },
+        Resource: `arn:${partition}:states:::lambda:invoke`,
+        Parameters: { FunctionName: swapper.functionArn, Payload: payload },
         ResultSelector: { 'index.$': '$.Payload.index', 'previous.$': '$.Payload.previous', 'deleted.$': '$.Payload.deleted' },
-        ResultPath: '$.vectors.alias',
+        ResultPath: resultPath,
+      },
+    // The swap is idempotent (runtime/swap-alias.ts): a retry after part of it finishes the rest.
+    }).addRetry({ errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'OpenSearchError'],
+      maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
+
+    const chain = (scope: Construct, instanceCount: number, window: boolean, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain => {
+      const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
+      if (!(Token.isUnresolved(instanceCount) || instanceCount > 1)) {
+        const loadVectors = processingJobState(scope, 'LoadVectors', loadJob(false, window));
+        const readVectorSummary = new sfn.CustomState(scope, 'ReadVectorSummary', {
+          stateJson: {
+            Type: 'Task',
+            Resource: `arn:${partition}:states:::aws-sdk:s3:getObject`,
+            Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
+            ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+            ResultPath: '$.vectors',
+          },
+        }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+        [loadVectors, readVectorSummary].forEach(catchFailure);
+        return sfn.Chain.start(loadVectors).next(readVectorSummary).next(then);
+      }
+      const loadVectors = shardedProcessingJobState(scope, 'LoadVectors', loadJob(true, window), { instanceCount, shardedInput: 'predictions' });
+      const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix }, { key: 'vectors', totals: vectorSummaryTotals(), loader: 'Vector' });
+      // Only once the run as a whole is within its budget may queries see its index.
+      const total = '$states.input.vectors.summary';
+      const exceeded = sfn.Pass.jsonata(scope, 'VectorFailuresExceeded', {
+        outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
+          + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
+          + `& "); ${window ? 'the window\'s earlier documents stay' : 'the alias stays on the previous run\'s index'}"}}]) %}`,
+      });
+      exceeded.next(onFailure);
+      const budget = new sfn.Choice(scope, 'VectorFailuresWithinBudget')
+        .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), then)
+        .otherwise(exceeded);
+      [loadVectors, list, read].forEach(catchFailure);
+      sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
+      return sfn.Chain.custom(loadVectors, [then], then);
+    };
+    return { role, swapper, swapState, chain };
+  }
+
+  /**
+   * The workflow of one window (`Windows/Workflow`), started by the lake's announcement of each
+   * window of the source: `BeginWindow` reads the state (the live index and its model; while a
+   * rebuild may have missed the window, it is recorded for replay), then the window's rows are
+   * exported, transformed with the index's model, loaded into the cache and upserted into the live
+   * index, replacing the window's earlier documents. Before the first rebuild there is no index:
+   * the run ends `WindowDeferred` (the rebuild exports or replays the window).
+   */
+  private windowWorkflow(props: BatchTransformProps, windows: ResolvedWindowIndexing, indexState: IndexState, vectorLoader: VectorLoader, run: RunBuilders): Workflow {
+    const scope = new Construct(this, 'Windows');
+    const stack = Stack.of(this);
+    const recordFailure = run.failureStates(scope);
+    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
+    const begin = indexState.task(scope, 'BeginWindow', { 'action': 'begin', 'window.$': '$.window' }, WINDOW_STATE_RESULT);
+    const spec = run.exportSpec([windows.loadInstanceCount, windows.vectorLoadInstanceCount], true);
+    const exportRows = run.exportState(scope, spec);
+    // A quiet window has no file for the transform's input, which SageMaker refuses: the run ends there.
+    const listExport = new sfn.CustomState(scope, 'ListExport', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::aws-sdk:s3:listObjectsV2`,
+        Parameters: { 'Bucket': this.lake.curatedBucket.bucketName, 'Prefix.$': statesFormat(`${this.exportPrefix}{}/`, '$$.Execution.Name'), 'MaxKeys': 1 },
+        ResultSelector: { 'count.$': '$.KeyCount' },
+        ResultPath: '$.export',
       },
     });
-    // The swap is idempotent (runtime/swap-alias.ts): a retry after part of it finishes the rest.
-    swap.addRetry({ errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'OpenSearchError'],
-      maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
-    catchFailure(swap);
-
-    if (!sharded) {
-      const loadVectors = processingJobState(this, 'LoadVectors', loadJob);
-      const readVectorSummary = new sfn.CustomState(this, 'ReadVectorSummary', {
-        stateJson: {
-          Type: 'Task',
-          Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:s3:getObject`,
-          Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
-          ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-          ResultPath: '$.vectors',
-        },
-      }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-      [loadVectors, readVectorSummary].forEach(catchFailure);
-      return { role, chain: sfn.Chain.start(loadVectors).next(readVectorSummary).next(swap), swapper };
-    }
-
-    const loadVectors = shardedProcessingJobState(this, 'LoadVectors', loadJob, { instanceCount, shardedInput: 'predictions' });
-    const { list, read, sum } = shardedSummaryStates(this, { bucketName, prefix: names.vectorPrefix }, { key: 'vectors', totals: vectorSummaryTotals(), loader: 'Vector' });
-    // Only once the run as a whole is within its budget may queries see its index.
-    const total = '$states.input.vectors.summary';
-    const exceeded = sfn.Pass.jsonata(this, 'VectorFailuresExceeded', {
-      outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
-        + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
-        + `& "); the alias stays on the previous run's index"}}]) %}`,
+    const model: ContainerArgument = { expression: `${WINDOW_STATE_PATH}.modelName` };
+    const transform = run.transformState(scope, model, windows.instanceCount, windows.transformTimeout, spec);
+    const cacheLoad = run.cacheLoadStates(scope, model, windows.loadInstanceCount);
+    const windowIndexed = { MetricName: 'WindowsIndexed', Dimensions: run.dimensions, Value: 1, Unit: 'Count' };
+    const publishSuccess = run.putMetrics(scope, 'PublishSuccess', [windowIndexed, ...run.loadMetrics]);
+    const publishEmpty = run.putMetrics(scope, 'PublishEmptyWindow', [windowIndexed]);
+    [begin, exportRows, listExport, transform, ...cacheLoad.tasks, publishSuccess, publishEmpty].forEach(catchFailure);
+    const vectors = vectorLoader.chain(scope, windows.vectorLoadInstanceCount, true, publishSuccess, recordFailure);
+    const indexWindow = sfn.Chain.start(exportRows).next(listExport).next(new sfn.Choice(scope, 'AnythingExported')
+      .when(sfn.Condition.numberEquals('$.export.count', 0), publishEmpty)
+      .otherwise(sfn.Chain.start(transform).next(cacheLoad.chain).next(vectors)));
+    const definition = sfn.Choice.jsonata(scope, 'CheckWindow', { comment: 'Only a window of the shape YYYY-MM-DD[THH] reaches the state and the UNLOAD' })
+      .when(sfn.Condition.jsonata(WINDOW_SHAPE_CONDITION), begin.next(new sfn.Choice(scope, 'IndexBuilt')
+        .when(sfn.Condition.stringEquals(`${WINDOW_STATE_PATH}.decision`, 'index'), indexWindow)
+        .otherwise(new sfn.Succeed(scope, 'WindowDeferred', { comment: 'No index yet: the first rebuild exports this window, or replays it' }))))
+      .otherwise(sfn.Fail.jsonata(scope, 'InvalidWindow', { error: 'InvalidWindow', cause: 'The window must be YYYY-MM-DD or YYYY-MM-DDTHH' }));
+    const workflow = new Workflow(scope, 'Workflow', {
+      definition,
+      encryptionKey: this.lake.encryptionKey,
+      logName: `transform-${this.name}-windows`,
+      timeout: run.windowTimeout,
     });
-    exceeded.next(recordFailure);
-    const budget = new sfn.Choice(this, 'VectorFailuresWithinBudget')
-      .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), swap)
-      .otherwise(exceeded);
-    [loadVectors, list, read].forEach(catchFailure);
-    sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
-    return { role, chain: sfn.Chain.custom(loadVectors, [swap], swap), swapper };
+    new events.Rule(scope, 'OnWindow', {
+      description: `Indexes each window of dataset ${props.source.name} into the live index of batch transform ${this.name} once the lake has it`,
+      eventPattern: windowAnonymizedPattern(props.source),
+      targets: [new eventTargets.SfnStateMachine(workflow, { input: events.RuleTargetInput.fromEventPath('$.detail') })],
+    });
+    return workflow;
+  }
+
+  /**
+   * A full run with window runs beside it (after the model's resolution): `ClaimRebuild` claims
+   * the rebuild when the run's model differs from the live index's. Then the export, transform and
+   * loads as without windows, into the run's own index; `PublishIndex` names it live in the state
+   * (from then on window runs write it), `SwapVectorAlias` moves the alias without deleting the
+   * index it replaced, and `ReplayWindows` starts a window run for each window the export may have
+   * missed. The same model: `EnsureVectorAlias` (a swap that failed after the state flipped is
+   * finished here), then `IndexCurrent`. Another rebuild in flight: `RebuildInFlight`.
+   */
+  private rebuildStates(c: RebuildContext): sfn.Chain {
+    const { indexState, vectorLoader, onFailure } = c;
+    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
+    const claim = indexState.task(this, 'ClaimRebuild', {
+      'action': 'claim',
+      'runId.$': '$$.Execution.Name',
+      'model': c.model,
+      'holdSeconds': c.workflowTimeout.toSeconds(),
+    }, '$.claim');
+    const publishIndex = indexState.task(this, 'PublishIndex', { 'action': 'publish', 'runId.$': '$$.Execution.Name' }, '$.published');
+    const replayWindow = new sfn.CustomState(this, 'ReplayWindow', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution`,
+        Parameters: {
+          StateMachineArn: c.windowWorkflow.stateMachineArn,
+          Input: { 'window.$': '$.window', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+        },
+        ResultPath: null,
+      },
+    }).addRetry({ errors: ['StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException', 'States.TaskFailed'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const replay = new sfn.Map(this, 'ReplayWindows', {
+      comment: 'A window run for each window committed while the export may have missed it, into the new index with the new model',
+      itemsPath: `${PUBLISHED_PATH}.pendingWindows`,
+      itemSelector: { 'window.$': '$$.Map.Item.Value' },
+      resultPath: sfn.JsonPath.DISCARD,
+      maxConcurrency: 4,
+    });
+    replay.itemProcessor(replayWindow);
+    const ensureAlias = vectorLoader.swapState(this, 'EnsureVectorAlias', { 'alias': c.alias, 'runId.$': `${CLAIM_PATH}.indexRun`, 'keepOthers': true }, '$.alias');
+    const upToDate = c.putMetrics(this, 'PublishIndexCurrent', [{ MetricName: 'Succeeded', Dimensions: c.dimensions, Value: 1, Unit: 'Count' }]);
+    [claim, publishIndex, replay, ensureAlias, upToDate].forEach(catchFailure);
+    const rebuild = c.loadThrough.next(vectorLoader.chain(this, c.vectorLoadInstanceCount, false, publishIndex, onFailure)).next(c.swap).next(replay);
+    upToDate.next(new sfn.Succeed(this, 'IndexCurrent', { comment: 'The live index was built with this model: window runs keep it current' }));
+    // A rebuild whose swap failed after the state flipped never announced its version: the query
+    // encoder follows it here, with the alias (an announcement of the serving version is ignored).
+    const current = c.announceState === undefined ? ensureAlias.next(upToDate) : ensureAlias.next(new sfn.Choice(this, 'IndexVersionApproved')
+      .when(sfn.Condition.stringEquals('$.model.source', 'approved'), c.announceState(this, 'AnnounceIndexVersion').next(upToDate))
+      .otherwise(upToDate));
+    claim.next(new sfn.Choice(this, 'RebuildNeeded')
+      .when(sfn.Condition.stringEquals(`${CLAIM_PATH}.decision`, 'rebuild'), rebuild)
+      .when(sfn.Condition.stringEquals(`${CLAIM_PATH}.decision`, 'current'), current)
+      .otherwise(new sfn.Succeed(this, 'RebuildInFlight', { comment: 'Another run is rebuilding the index; this one leaves it to that run' })));
+    return sfn.Chain.custom(claim, [replay], replay);
+  }
+
+  /**
+   * After a rebuild's success: `WaitForWindowRuns` (a window run's timeout: any run that began
+   * before the state named the new index has ended), then `RetireIndexes` deletes the indexes of
+   * the alias other than the live one and a rebuild's in flight.
+   */
+  private retireStates(indexState: IndexState, windowTimeout: Duration, onFailure: sfn.IChainable): sfn.Chain {
+    const wait = new sfn.Wait(this, 'WaitForWindowRuns', { time: sfn.WaitTime.duration(windowTimeout) });
+    const retire = indexState.task(this, 'RetireIndexes', { action: 'retire' }, '$.retired');
+    retire.addCatch(onFailure, { resultPath: '$.error' });
+    return sfn.Chain.start(wait).next(retire);
   }
 
   /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */
@@ -874,7 +1153,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     });
   }
 
-  private grantWorkflow(role: iam.Role, source: ICuratedDataset, jobPrefix: string, loadPrefix: string): void {
+  /** What a workflow of this transform may do; `scope` holds its metrics policy (the window workflow's is in `Windows`). */
+  private grantWorkflow(role: iam.Role, source: ICuratedDataset, jobPrefix: string, loadPrefix: string, scope: Construct = this): void {
     const stack = Stack.of(this);
     const lake = this.lake;
     const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
@@ -900,6 +1180,6 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // The loader, and its summary.
     grantRunProcessingJobs(role, jobPrefix, this.loadRole);
     grantBucketRead(lake.curatedBucket, role, `${loadPrefix}*`);
-    grantPutMetricsInNamespace(this, 'MetricsPolicy', role, METRIC_NAMESPACE);
+    grantPutMetricsInNamespace(scope, 'MetricsPolicy', role, METRIC_NAMESPACE);
   }
 }

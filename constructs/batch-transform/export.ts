@@ -1,4 +1,4 @@
-import type { ColumnType, ICuratedDataset } from '../data-lake';
+import { type ColumnType, type ICuratedDataset, WINDOW_COLUMN } from '../data-lake';
 
 /** What the transform job sends the model: the request's ContentType, and the export's format. */
 export enum TransformFormat {
@@ -47,6 +47,12 @@ export interface ExportColumns {
    * @default - one part: as many files as Athena writes
    */
   readonly parts?: number;
+  /**
+   * Export one anonymization window only (`WHERE anonymization_window = '{}'`): the statement's
+   * first `{}` is then the window, the second the target prefix.
+   * @default false: every row
+   */
+  readonly perWindow?: boolean;
 }
 
 const q = (name: string) => `"${name}"`;
@@ -100,7 +106,8 @@ function jsonObject(columns: readonly string[], typeOf: (name: string) => Column
  * rows without a key left out.
  */
 export function exportStatement(databaseName: string, source: Pick<ICuratedDataset, 'tableName' | 'columns'>, spec: ExportColumns): string {
-  const typeOf = (name: string) => source.columns.find((c) => c.name === name)!.type;
+  // The lake adds the window column to every curated table; it is not among the dataset's columns.
+  const typeOf = (name: string): ColumnType => (name === WINDOW_COLUMN ? 'string' : source.columns.find((c) => c.name === name)!.type);
   const keys = [`${q(spec.keyColumn)} AS ${q(EXPORT_KEY_FIELD)}`];
   const present = [`${q(spec.keyColumn)} IS NOT NULL`];
   if (spec.sortKeyColumn !== undefined) {
@@ -123,6 +130,9 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
     // Partition columns come last in the SELECT; their values name folders and stay out of the files.
     values.push(`mod(crc32(to_utf8(CAST(${q(spec.keyColumn)} AS varchar))), ${spec.parts}) AS ${q(EXPORT_PART_FIELD)}`);
     options += `, partitioned_by = ARRAY['${EXPORT_PART_FIELD}']`;
+  }
+  if (spec.perWindow === true) {
+    present.push(`${q(WINDOW_COLUMN)} = '{}'`);
   }
   const select = `SELECT ${[...keys, ...values].join(', ')} FROM ${q(databaseName)}.${q(source.tableName)} WHERE ${present.join(' AND ')}`;
   return `UNLOAD (${select}) TO '{}' WITH (${options})`;

@@ -5,3 +5,4 @@ export * from './schedule';
 export * from './sharded-load';
 export * from './validation';
 export * from './vector-load';
+export * from './window-indexing';

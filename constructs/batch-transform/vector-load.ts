@@ -3,7 +3,7 @@ import { Token } from 'aws-cdk-lib';
 import { RUN_INDEX_EXTRA_BYTES } from './runtime/swap-alias';
 import { EXPORT_FEATURES_FIELD, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD } from './export';
 import { summaryTotals } from './sharded-load';
-import type { ColumnType, ICuratedDataset } from '../data-lake';
+import { type ColumnType, type ICuratedDataset, WINDOW_COLUMN } from '../data-lake';
 import { DEFAULT_VECTOR_FIELD, VectorFieldOptions, VectorIndex, vectorFieldProblems } from '../vector-index';
 
 /** Where the vector loader script lives in this repository. */
@@ -132,9 +132,10 @@ export function vectorFieldOptions(o: VectorIndexLoadOptions): VectorFieldOption
 /**
  * The create-index body: `index.indexSettings(dimensions, ...)`, plus the key as a keyword, the
  * document fields by their column types (`textFields` as `text`), `generated_at` (date) and
- * `run_id` (keyword).
+ * `run_id` (keyword); `windowed` (window runs beside the full ones): the `anonymization_window`
+ * each document carries too (keyword), by which a window run finds the window's earlier documents.
  */
-export function vectorIndexBody(o: VectorIndexLoadOptions, source: ICuratedDataset, keyColumn: string): object {
+export function vectorIndexBody(o: VectorIndexLoadOptions, source: ICuratedDataset, keyColumn: string, windowed = false): object {
   const knn = o.index.indexSettings(o.dimensions, vectorFieldOptions(o));
   const text = new Set(o.textFields ?? []);
   const typeOf = (name: string) => (text.has(name) ? 'text' : FIELD_TYPES[source.columns.find((c) => c.name === name)!.type]);
@@ -147,6 +148,7 @@ export function vectorIndexBody(o: VectorIndexLoadOptions, source: ICuratedDatas
         ...Object.fromEntries((o.documentFields ?? []).map((f) => [f, { type: typeOf(f) }])),
         generated_at: { type: 'date' },
         run_id: { type: 'keyword' },
+        ...(windowed ? { [WINDOW_COLUMN]: { type: 'keyword' } } : {}),
       },
     },
   };

@@ -37,6 +37,13 @@ export function windowAnonymizedPattern(dataset: { readonly databaseName: string
   };
 }
 
+/**
+ * A JSONata condition for a workflow that a window's event starts: its input's `window` has the
+ * shape the stage gives windows (`YYYY-MM-DD` or `YYYY-MM-DDTHH`). The window arrives in an event
+ * anyone allowed to put events could send, and goes into SQL: only that shape may reach it.
+ */
+export const WINDOW_SHAPE_CONDITION = "{% $type($states.input.window) = 'string' and $contains($states.input.window, /^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2})?$/) %}";
+
 /** Minutes past the window's end before its run: Firehose flushes a buffer within 15 minutes, so a window's last objects have landed. */
 export const WINDOW_LAG_MINUTES = 20;
 

@@ -9,7 +9,7 @@ import { IWorkloadNetwork } from '../../lib/network';
 import { grantJobRuntime, sklearnProcessingImage } from '../../lib/sagemaker';
 import { SIZING_METADATA, sizeIngestion } from '../../lib/sizing';
 import { JOB_IO_MODULE, PROCESSING_ROOT, ProcessingCode, Workflow, assetLocalPath, athenaQueryState, grantRunProcessingJobs, intrinsicLiteral, jsonFile, processingJobState, statesFormat } from '../../lib/workflows';
-import { AnonymizationWindow, ColumnType, DataLake, ICuratedDataset, WINDOW_COLUMN, windowAnonymizedPattern } from '../data-lake';
+import { AnonymizationWindow, ColumnType, DataLake, ICuratedDataset, WINDOW_COLUMN, WINDOW_SHAPE_CONDITION, windowAnonymizedPattern } from '../data-lake';
 
 /** Instance type of the export (a processing job) by default. */
 export const DEFAULT_BATCH_INSTANCE_TYPE = 'ml.m5.large';
@@ -48,8 +48,6 @@ export const INGEST_SCRIPT = path.join(__dirname, 'runtime', 'ingest.py');
 
 const JOB_NAME_PREFIX = 'ingest';
 
-/** A JSONata condition: the input's window has the shape the lake gives windows. */
-const WINDOW_CONDITION = "{% $type($states.input.window) = 'string' and $contains($states.input.window, /^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2})?$/) %}";
 
 /** Column types each feature type can be filled from. */
 const COMPATIBLE: Readonly<Record<FeatureType, readonly ColumnType[]>> = {
@@ -188,7 +186,7 @@ export class BatchIngestion extends Construct {
       .otherwise(ingest));
     const definition = perWindow
       ? sfn.Choice.jsonata(this, 'CheckWindow', { comment: 'Only a window of the shape YYYY-MM-DD[THH] reaches the UNLOAD' })
-        .when(sfn.Condition.jsonata(WINDOW_CONDITION), exportAndIngest)
+        .when(sfn.Condition.jsonata(WINDOW_SHAPE_CONDITION), exportAndIngest)
         .otherwise(sfn.Fail.jsonata(this, 'InvalidWindow', { error: 'InvalidWindow', cause: 'The window must be YYYY-MM-DD or YYYY-MM-DDTHH' }))
       : exportAndIngest;
     this.stateMachine = new Workflow(this, 'Workflow', {

@@ -98,6 +98,18 @@ test('a failed run leaves the alias alone; the next successful swap deletes its 
   expect(await runsSeen()).toEqual([`${third}:run-3`]);
 });
 
+test('keepOthers (window runs beside the full ones): the alias moves, the replaced index and a rebuild in flight stay for the index state to retire', async () => {
+  const first = await load('run-1', ['a']);
+  await swapAlias({ alias: ALIAS, runId: 'run-1', keepOthers: true }, client, () => undefined);
+  const second = await load('run-2', ['a', 'b']);
+  const inFlight = await load('run-3', ['a']);
+  const result = await swapAlias({ alias: ALIAS, runId: 'run-2', keepOthers: true }, client, () => undefined);
+  expect(result).toEqual({ alias: ALIAS, index: second, previous: [first], deleted: [] });
+  expect(standIn.aliasTargets(ALIAS)).toEqual([second]);
+  expect(standIn.indexNames().sort()).toEqual([first, second, inFlight].sort());
+  expect(await runsSeen()).toEqual([`${second}:run-2`]);
+});
+
 test('a retried swap is a no-op on the alias and deletes nothing more', async () => {
   const first = await load('run-1', ['a']);
   await swapAlias({ alias: ALIAS, runId: 'run-1' }, client, () => undefined);

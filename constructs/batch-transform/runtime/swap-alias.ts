@@ -50,6 +50,13 @@ export function isRunIndexOf(alias: string, index: string): boolean {
 export interface SwapAliasRequest {
   readonly alias: string;
   readonly runId: string;
+  /**
+   * Skip step 4: the other run indexes stay. With window runs beside the full ones, the index the
+   * alias left may still be written by a window run that began before the swap, and another
+   * rebuild may be loading its own; the index state's `retire` deletes replaced indexes later.
+   * @default false
+   */
+  readonly keepOthers?: boolean;
 }
 
 export interface SwapAliasResult {
@@ -127,6 +134,9 @@ export async function swapAlias(request: SwapAliasRequest, client: SwapClient, l
     await call('POST _aliases', () => client.indices.updateAliases({ body: { actions } }));
   }
   log({ level: 'INFO', message: 'alias moved', alias, index, previous });
+  if (request.keepOthers === true) {
+    return { alias, index, previous, deleted };
+  }
   for (const name of names.filter((n) => n !== index && isRunIndexOf(alias, n))) {
     try {
       await client.indices.delete({ index: name });
