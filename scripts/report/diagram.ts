@@ -57,7 +57,7 @@ const EDGE_LABEL: Record<string, string> = {
   'endpoint>batch': 'model', 'batch>cache': 'predictions', 'batch>index': 'vectors', 'endpoint>curated': 'data capture',
   'curated>monitoring': 'baseline, capture', 'client>serving': 'requests', 'client>features': 'events', 'source>raw': 'uploads',
   'source>serving': 'requests', 'serving>review': 'uncertain items', 'registry>release': 'approved version',
-  'registry>batch': 'approved version', 'release>endpoint': 'deploys', 'release>serving': 'traffic weights', 'batch>release': 'version indexed',
+  'registry>batch': 'approved version', 'anonymization>batch': 'each window', 'release>endpoint': 'deploys', 'release>serving': 'traffic weights', 'batch>release': 'version indexed',
 };
 
 function subNode(top: string, type: string, child: string | undefined): { key: string; role: Role; label: string } {
