@@ -13,7 +13,7 @@ Usage::
     python load_vectors.py --input /opt/ml/processing/predictions --format jsonlines \\
         --endpoint https://<id>.<region>.aoss.amazonaws.com --index listings \\
         --index-body /opt/ml/processing/index/<asset>.json --dimensions 768 --key-field listing_id \\
-        --run-id <execution> [--target-index listings-<16 hex> [--replace-window 2024-05-01T13]] \\
+        --run-id <execution> [--target-index listings-<16 hex> [--replace-window 2024-05-01T13[,...]]] \\
         [--vector-field embedding] [--embedding-field embedding] \\
         [--document-fields region,category] [--input-columns 5] \\
         [--summary run.json | --summary-dir /opt/ml/processing/output/<execution>] \\
@@ -23,12 +23,14 @@ Exit codes: 0 the documents were indexed, failures (malformed lines and document
 rejected) at most ``--max-failure-rate`` of the lines (with ``--summary-dir``, whatever their
 number: see SHARDS); 1 more failures than that, a file could not be read, the index could not be
 created, with ``--target-index`` the index does not exist (``index_missing``, see INCREMENTAL
-LOADING), with ``--replace-window`` the window's earlier documents could not all be deleted
+LOADING), with ``--replace-window`` the windows' earlier documents could not all be deleted
 (``replace_failed: ...``, ``replace_incomplete``, see REPLACING A WINDOW), or an internal error; 2
 usage error, before anything is read or sent. One summary line goes to stdout (except on exit 2),
 details to stderr; the summary file (``--summary`` or ``--summary-dir``) holds, besides the counts,
 ``index`` (the index written into), ``alias``, ``incremental`` (whether ``--target-index`` was
-given), ``index_created``, ``replaced_window`` (the ``--replace-window``, or null),
+given), ``index_created``, ``replaced_window`` (the ``--replace-window`` as given, a string: one
+window or the comma-separated list; null without the option), ``replaced_windows`` (the windows of
+``--replace-window`` as a list, one element for a single window; [] without the option),
 ``replaced_documents`` (the documents of earlier runs this instance deleted; 0 without the option)
 and ``fatal_error`` (the code of the error that stopped the run before any document, or that of a
 replacement that failed after them; null if none).
@@ -104,15 +106,25 @@ REPLACING A WINDOW
 ``--replace-window WINDOW`` (with ``--target-index`` only; ``WINDOW`` is ``YYYY-MM-DD`` or
 ``YYYY-MM-DDTHH``, the anonymization window's shape; ``anonymization_window`` must be one of
 ``--document-fields``, so that every document carries its window; otherwise a usage error, exit 2)
-makes a window run replace the window's documents instead of adding to them. After every document
-of the run is sent, and only if the run is within its budget (``--max-failure-rate`` of its lines,
-every file read, no internal error), the documents of the window that earlier runs loaded are
-deleted from the target index, as ``constructs/vector-index/runtime/erase-documents.ts`` deletes
-(OpenSearch Serverless offers no ``_delete_by_query``, and the ids are the service's):
+makes a window run replace the window's documents instead of adding to them.
+``--replace-window WINDOW,WINDOW,...`` does so for each window of the list in one run: a rebuild's
+catch-up pass loads the windows committed during the rebuild in one job into its run index, and
+replaces those windows' earlier documents there. Each window of the list has the shape above; the
+list holds at most MAX_REPLACE_WINDOWS windows (far below the 65,536 terms a ``terms`` query may
+hold, ``index.max_terms_count``), each once, with no empty item (no leading, trailing or doubled
+comma, no spaces); otherwise a usage error, exit 2.
+
+After every document of the run is sent, and only if the run is within its budget
+(``--max-failure-rate`` of its lines, every file read, no internal error), the documents of the
+windows that earlier runs loaded are deleted from the target index, as
+``constructs/vector-index/runtime/erase-documents.ts`` deletes (OpenSearch Serverless offers no
+``_delete_by_query``, and the ids are the service's):
 
 1. ``POST /<target index>/_search`` ``{"size": REPLACE_PAGE_SIZE, "_source": false, "query":
    {"bool": {"filter": [{"term": {"anonymization_window": WINDOW}}], "must_not": [{"term":
-   {"run_id": --run-id}}]}}}``: the ids of the window's documents of other runs;
+   {"run_id": --run-id}}]}}}``: the ids of the window's documents of other runs; for a list of
+   several windows, the filter is ``{"terms": {"anonymization_window": [WINDOW, ...]}}`` (the
+   windows in the order given), and a page holds the documents of any of them;
 2. ``POST /_bulk`` of ``delete`` actions naming the target index and a hit's ``_id``, up to
    ``--batch-size`` per request, retried as WRITING retries (requests and items answered 429 or
    5xx, up to ``--max-attempts``). ``deleted`` counts in ``replaced_documents``; ``not_found``
@@ -121,12 +133,14 @@ deleted from the target index, as ``constructs/vector-index/runtime/erase-docume
 3. search again, until a search finds none. The collection has no refresh API: a search that
    shows only documents already deleted waits REPLACE_WAIT_SECONDS and searches again, at most
    REPLACE_MAX_WAITS times in a row. The rounds that delete are capped at what deleting
-   MAX_REPLACED_DOCUMENTS documents (far more than a window holds) takes; a search that still
-   finds documents beyond either cap ends the run with ``replace_incomplete``.
+   MAX_REPLACED_DOCUMENTS documents (far more than a window holds; for a list, the documents of
+   all its windows together) takes; a search that still finds documents beyond either cap ends the
+   run with ``replace_incomplete``.
 
 A search or a delete that fails ends it with ``replace_failed: search: <error type>`` (or ``_bulk
 delete``). Either way the run exits 1 with the code in ``fatal_error``; this run's documents are in,
-some of the earlier ones may be too: running the window again (with a new ``--run-id``) finishes.
+some of the earlier ones may be too (of any window of a list: the search does not go window by
+window): running the window, or the list, again (with a new ``--run-id``) finishes.
 
 Loading first and deleting after keeps the window searchable throughout: each key has its earlier
 document until its new one is in (twice for that while), never none. A run beyond its budget
@@ -151,7 +165,7 @@ without files, which writes a summary of zeros. An instance cannot judge the run
 - does not apply ``--max-failure-rate``: the budget is a fraction of the run's lines, which the
   workflow checks on the sum of the summaries (each carries ``max_failure_rate`` for that). A
   shard with unreadable files, an index it cannot create or an internal error still exits 1;
-- with ``--replace-window``, deletes the window's earlier documents once its own share is in and
+- with ``--replace-window``, deletes the windows' earlier documents once its own share is in and
   within the budget (the share's lines: the only ones it can judge). Every instance may so run the
   delete: the search excludes the run's ``run_id``, which all instances share, so none deletes
   another's documents, and a document two instances delete at once is ``not_found`` for one of
@@ -211,6 +225,8 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 WINDOW_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2})?", re.ASCII)
 WINDOW_FIELD = "anonymization_window"
 REPLACE_PAGE_SIZE = 10000
+# Windows a --replace-window list may hold (a rebuild's catch-up pass: the windows committed meanwhile).
+MAX_REPLACE_WINDOWS = 1000
 MAX_REPLACED_DOCUMENTS = 10_000_000
 REPLACE_WAIT_SECONDS = 10.0
 REPLACE_MAX_WAITS = 12
@@ -265,7 +281,9 @@ class Config(Collection):
         self.batch_size: int = args.batch_size
         self.max_workers: int = args.max_workers
         self.max_failure_rate: float = args.max_failure_rate
+        # --replace-window as given (one window or a comma-separated list), and its windows ([] without it).
         self.replace_window: str | None = getattr(args, "replace_window", None)
+        self.replace_windows: list[str] = [] if self.replace_window is None else self.replace_window.split(",")
 
 
 def run_index(alias: str, run_id: str) -> str:
@@ -301,16 +319,31 @@ def check_target_index(target: str, alias: str) -> None:
 
 
 def check_replace_window(args: argparse.Namespace, document_fields: list[str]) -> None:
-    """``--replace-window`` (see REPLACING A WINDOW): with ``--target-index``, of the window's shape,
-    and the documents carry the field the window's documents are found by."""
-    window = args.replace_window
+    """``--replace-window`` (see REPLACING A WINDOW): with ``--target-index``, a window or a list of at
+    most MAX_REPLACE_WINDOWS distinct windows, each of the window's shape, and the documents carry the
+    field the windows' documents are found by."""
+    windows = args.replace_window.split(",")
     if args.target_index is None:
         raise UsageError("--replace-window applies to a window run only: give --target-index too")
-    if not WINDOW_PATTERN.fullmatch(window):
-        raise UsageError(
-            f"--replace-window must be an anonymization window, YYYY-MM-DD (a day) or YYYY-MM-DDTHH (an hour), "
-            f"not {window!r}"
-        )
+    allowed = (
+        "YYYY-MM-DD (a day) or YYYY-MM-DDTHH (an hour), or a comma-separated list of at most "
+        f"{MAX_REPLACE_WINDOWS} of them"
+    )
+    if len(windows) > MAX_REPLACE_WINDOWS:
+        raise UsageError(f"--replace-window lists {len(windows)} windows: at most {MAX_REPLACE_WINDOWS} are allowed")
+    for number, window in enumerate(windows, 1):
+        where = f" (item {number} of {len(windows)})" if len(windows) > 1 else ""
+        if not window and len(windows) > 1:
+            raise UsageError(
+                f"--replace-window must be windows separated by single commas, without an empty item{where}: {allowed}"
+            )
+        if not WINDOW_PATTERN.fullmatch(window):
+            raise UsageError(f"--replace-window must be an anonymization window, {allowed}; not {window!r}{where}")
+    seen: set[str] = set()
+    for window in windows:
+        if window in seen:
+            raise UsageError(f"--replace-window must list each window once: {window} is listed more than once")
+        seen.add(window)
     if WINDOW_FIELD not in document_fields:
         raise UsageError(
             f"--replace-window needs {WINDOW_FIELD} among --document-fields (the field the window's documents "
@@ -500,6 +533,7 @@ class Stats(LoadStats):
             "dimensions": self.config.dimensions,
             "index_created": self.index_created,
             "replaced_window": self.config.replace_window,
+            "replaced_windows": list(self.config.replace_windows),
             "replaced_documents": self.replaced,
             "fatal_error": self.fatal,
             "max_failure_rate": self.config.max_failure_rate,
@@ -735,13 +769,16 @@ def batches(documents: Iterator[bytes], config: Config) -> Iterator[list[bytes]]
 
 
 def earlier_documents_query(config: Config) -> bytes:
-    """The search for the ids of the window's documents that other runs loaded (see REPLACING A WINDOW)."""
+    """The search for the ids of the windows' documents that other runs loaded (see REPLACING A WINDOW):
+    a ``term`` for a single window, a ``terms`` for a list of several."""
+    windows = config.replace_windows
+    window_filter = {"term": {WINDOW_FIELD: windows[0]}} if len(windows) == 1 else {"terms": {WINDOW_FIELD: windows}}
     query = {
         "size": REPLACE_PAGE_SIZE,
         "_source": False,
         "query": {
             "bool": {
-                "filter": [{"term": {WINDOW_FIELD: config.replace_window}}],
+                "filter": [window_filter],
                 "must_not": [{"term": {"run_id": config.run_id}}],
             }
         },
@@ -807,8 +844,21 @@ def delete_batch(client: Client, config: Config, ids: list[str], stats: Stats) -
             raise FatalError(f"replace_failed: _bulk delete: {code}")
 
 
+def windows_label(windows: list[str]) -> str:
+    """``window W`` for one, ``N windows (W1, W2, ...)`` for a list (at most 3 named) in log lines."""
+    if len(windows) == 1:
+        return f"window {windows[0]}"
+    named = windows if len(windows) <= 3 else [windows[0], windows[1], "...", windows[-1]]
+    return f"{len(windows)} windows ({', '.join(named)})"
+
+
+def _windows_possessive(config: Config) -> str:
+    """``window's`` or ``windows'``, as the log lines speak of the earlier documents."""
+    return "window's" if len(config.replace_windows) == 1 else "windows'"
+
+
 def replace_window(client: Client, config: Config, stats: Stats) -> None:
-    """Deletes the window's documents of earlier runs from the target index, until a search finds
+    """Deletes the windows' documents of earlier runs from the target index, until a search finds
     none (see REPLACING A WINDOW). Raises FatalError if it cannot, or ``replace_incomplete`` at a cap."""
     search = earlier_documents_query(config)
     max_rounds = math.ceil(MAX_REPLACED_DOCUMENTS / REPLACE_PAGE_SIZE)
@@ -832,8 +882,8 @@ def replace_window(client: Client, config: Config, stats: Stats) -> None:
             continue
         if rounds >= max_rounds:
             print(
-                f"load_vectors: the window's earlier documents still found after {rounds} round(s) of deletes "
-                f"({MAX_REPLACED_DOCUMENTS} documents at most)",
+                f"load_vectors: the {_windows_possessive(config)} earlier documents still found after {rounds} "
+                f"round(s) of deletes ({MAX_REPLACED_DOCUMENTS} documents at most)",
                 file=sys.stderr,
             )
             raise FatalError("replace_incomplete")
@@ -843,7 +893,7 @@ def replace_window(client: Client, config: Config, stats: Stats) -> None:
             delete_batch(client, config, fresh[start : start + config.batch_size], stats)
         deleted.update(fresh)
     print(
-        f"load_vectors: window {config.replace_window}: {stats.replaced} document(s) of earlier runs deleted "
+        f"load_vectors: {windows_label(config.replace_windows)}: {stats.replaced} document(s) of earlier runs deleted "
         f"from {config.index}",
         file=sys.stderr,
     )
@@ -872,8 +922,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--replace-window",
         default=None,
-        metavar="WINDOW",
-        help="with --target-index: then delete the window's documents of earlier runs (YYYY-MM-DD[THH])",
+        metavar="WINDOW[,WINDOW...]",
+        help="with --target-index: then delete the windows' earlier runs' documents (YYYY-MM-DD[THH], comma-separated)",
     )
     parser.add_argument("--index-body", required=True, help="JSON file: the create-index body")
     parser.add_argument("--dimensions", type=int, required=True, help="numbers per embedding")
@@ -908,19 +958,21 @@ def load(client: Client, config: Config, root: Path, files: list[Path], stats: S
         return
     # A shard judges its own share: the only lines it sees (see SHARDS).
     if not stats.within_threshold(config.max_failure_rate):
-        print(
-            f"load_vectors: beyond the failure budget: the window {config.replace_window}'s documents of earlier "
-            "runs are kept",
-            file=sys.stderr,
+        label = windows_label(config.replace_windows)
+        kept = (
+            f"the {label}'s documents of earlier runs"
+            if len(config.replace_windows) == 1
+            else f"the documents of earlier runs of the {label}"
         )
+        print(f"load_vectors: beyond the failure budget: {kept} are kept", file=sys.stderr)
         return
     try:
         replace_window(client, config, stats)
     except FatalError as e:
         stats.fatal = str(e)
         print(
-            f"load_vectors: error: {e}; this run's documents are indexed, {stats.replaced} of the window's earlier "
-            "ones deleted, others may remain",
+            f"load_vectors: error: {e}; this run's documents are indexed, {stats.replaced} of the "
+            f"{_windows_possessive(config)} earlier ones deleted, others may remain",
             file=sys.stderr,
         )
 

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -159,22 +160,28 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
                 self._answer(400, {"error": {"type": "unsupported"}})
 
         def _search(self, index: str, query: dict[str, Any]) -> dict[str, Any]:
-            """A bool query of term filters and must_not terms, in filter context: ids only."""
+            """A bool query of term or terms filters and must_not terms, in filter context: ids only."""
             assert set(query) == {"size", "_source", "query"} and query["_source"] is False
             assert set(query["query"]) == {"bool"} and set(query["query"]["bool"]) <= {"filter", "must_not"}
 
-            def terms(clause: str) -> list[tuple[str, Any]]:
+            def terms(clause: str) -> list[tuple[str, list[Any]]]:
+                """(field, the values any of which matches) per clause."""
                 pairs = []
                 for term in query["query"]["bool"].get(clause, []):
-                    assert set(term) == {"term"} and len(term["term"]) == 1
-                    pairs.append(next(iter(term["term"].items())))
+                    kinds = {"term", "terms"} if clause == "filter" else {"term"}
+                    assert len(term) == 1 and set(term) <= kinds
+                    kind, body = next(iter(term.items()))
+                    assert len(body) == 1
+                    field, value = next(iter(body.items()))
+                    assert kind == "term" or (isinstance(value, list) and value), "terms takes a list of values"
+                    pairs.append((field, value if kind == "terms" else [value]))
                 return pairs
 
             wanted, excluded = terms("filter"), terms("must_not")
 
             def matches(document: dict[str, Any]) -> bool:
-                return all(document.get(f) == v for f, v in wanted) and not any(
-                    document.get(f) == v for f, v in excluded
+                return all(document.get(f) in vs for f, vs in wanted) and not any(
+                    document.get(f) in vs for f, vs in excluded
                 )
 
             with state.lock:
@@ -747,6 +754,7 @@ def test_the_index_body_is_still_checked_with_a_target_index(tmp_path: Path, cap
 
 WINDOW = "2024-05-01T13"
 OTHER_WINDOW = "2024-05-01T12"
+SECOND_WINDOW = "2024-05-01T14"
 
 
 def window_lines(tmp_path: Path, keys: list[str], window: str | None = WINDOW) -> None:
@@ -757,8 +765,8 @@ def window_lines(tmp_path: Path, keys: list[str], window: str | None = WINDOW) -
     )
 
 
-def replace_argv(tmp_path: Path, collection: Any, run_id: str, *extra: str) -> list[str]:
-    fields = ("--document-fields", "anonymization_window", "--replace-window", WINDOW)
+def replace_argv(tmp_path: Path, collection: Any, run_id: str, *extra: str, windows: str = WINDOW) -> list[str]:
+    fields = ("--document-fields", "anonymization_window", "--replace-window", windows)
     return argv(tmp_path, collection, "--target-index", LIVE_INDEX, *fields, "--run-id", run_id, *extra)
 
 
@@ -783,6 +791,7 @@ def test_a_window_loaded_twice_with_replace_window_holds_each_key_once_of_the_se
     assert code == 0
     first = written_summary(tmp_path)
     assert (first["replaced_window"], first["replaced_documents"], first["documents_indexed"]) == (WINDOW, 0, 3)
+    assert first["replaced_windows"] == [WINDOW]  # a single window: a plain string, and a list of one
 
     before = len(collection.requests)
     code, out, err = run(capsys, replace_argv(tmp_path, collection, "window-b", "--batch-size", "2"))
@@ -804,6 +813,7 @@ def test_a_window_loaded_twice_with_replace_window_holds_each_key_once_of_the_se
     assert in_live(collection) == [("r0", REBUILD, None), ("r1", REBUILD, None), ("r2", REBUILD, None), *windowed]
     summary = written_summary(tmp_path)
     assert (summary["replaced_window"], summary["replaced_documents"], summary["fatal_error"]) == (WINDOW, 3, None)
+    assert summary["replaced_windows"] == [WINDOW]
     assert (summary["documents_indexed"], summary["incremental"], summary["index"]) == (3, True, LIVE_INDEX)
     assert "replaced_documents=3" in out
     assert f"window {WINDOW}: 3 document(s) of earlier runs deleted from {LIVE_INDEX}" in err
@@ -989,19 +999,85 @@ def test_a_failed_search_or_delete_fails_the_run_after_the_load(tmp_path: Path, 
 def test_without_replace_window_the_summary_says_so(tmp_path: Path, capsys: Any, collection: Any) -> None:
     rebuild(tmp_path, capsys, collection)
     summary = written_summary(tmp_path)
-    assert (summary["replaced_window"], summary["replaced_documents"]) == (None, 0)
+    assert (summary["replaced_window"], summary["replaced_windows"], summary["replaced_documents"]) == (None, [], 0)
     window_lines(tmp_path, ["w0"])
     args = argv(tmp_path, collection, "--target-index", LIVE_INDEX, "--document-fields", "anonymization_window")
     code, out, _ = run(capsys, args)
     assert code == 0
-    assert (written_summary(tmp_path)["replaced_window"], written_summary(tmp_path)["replaced_documents"]) == (None, 0)
+    summary = written_summary(tmp_path)
+    assert (summary["replaced_window"], summary["replaced_windows"], summary["replaced_documents"]) == (None, [], 0)
     assert collection.searches() == [] and collection.delete_requests() == []
     assert "replaced_documents" not in out
+
+
+def test_a_list_of_windows_is_replaced_in_one_run(
+    tmp_path: Path, capsys: Any, collection: Any, environment: list[float]
+) -> None:
+    # A rebuild's catch-up pass: the rebuild's full run holds WINDOW and SECOND_WINDOW as they were when
+    # it started, a window run then replaced SECOND_WINDOW in its index, and both windows were committed
+    # again during the rebuild; another window and a document without one stay.
+    def line(key: str, window: str | None) -> dict[str, Any]:
+        return {"pk": key, "passthrough": {"anonymization_window": window}, "SageMakerOutput": vector(0.5)}
+
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [line("w0", WINDOW), line("w1", WINDOW), line("s0", SECOND_WINDOW), line("o0", OTHER_WINDOW), line("n0", None)],
+    )
+    rebuilt = ("--document-fields", "anonymization_window", "--run-id", REBUILD)
+    assert run(capsys, argv(tmp_path, collection, *rebuilt))[0] == 0
+    window_lines(tmp_path, ["s0", "s1"], SECOND_WINDOW)
+    assert run(capsys, replace_argv(tmp_path, collection, "window-a", windows=SECOND_WINDOW))[0] == 0
+    assert written_summary(tmp_path)["replaced_documents"] == 1  # the rebuild's s0
+    earlier = sorted(
+        i for i, d in collection.documents.items() if d.get("anonymization_window") in (WINDOW, SECOND_WINDOW)
+    )
+    assert len(earlier) == 4  # the rebuild's w0 and w1, window-a's s0 and s1
+
+    write_lines(
+        tmp_path / "out" / "part-0",
+        [line(k, WINDOW) for k in ("w0", "w1", "w2")] + [line(k, SECOND_WINDOW) for k in ("s0", "s1")],
+    )
+    listed = f"{WINDOW},{SECOND_WINDOW}"
+    searched = len(collection.searches())
+    code, out, err = run(capsys, replace_argv(tmp_path, collection, "catch-up", "--batch-size", "3", windows=listed))
+    assert code == 0
+    # One search for both windows (terms, excluding this run), then the deletes, then one that finds none.
+    terms = {"terms": {"anonymization_window": [WINDOW, SECOND_WINDOW]}}
+    bool_query = {"filter": [terms], "must_not": [{"term": {"run_id": "catch-up"}}]}
+    query = {"size": lv.REPLACE_PAGE_SIZE, "_source": False, "query": {"bool": bool_query}}
+    assert [s["body"] for s in collection.searches()[searched:]] == [query] * 2
+    deletes = collection.delete_requests()[1:]  # after window-a's one
+    assert [len(d) for d in deletes] == [3, 1]
+    assert sorted(d["_id"] for batch in deletes for d in batch) == earlier
+
+    assert in_live(collection) == [
+        ("n0", REBUILD, None),
+        ("o0", REBUILD, OTHER_WINDOW),
+        ("s0", "catch-up", SECOND_WINDOW),
+        ("s1", "catch-up", SECOND_WINDOW),
+        ("w0", "catch-up", WINDOW),
+        ("w1", "catch-up", WINDOW),
+        ("w2", "catch-up", WINDOW),
+    ]
+    summary = written_summary(tmp_path)
+    assert (summary["replaced_window"], summary["replaced_windows"]) == (listed, [WINDOW, SECOND_WINDOW])
+    assert (summary["replaced_documents"], summary["documents_indexed"], summary["fatal_error"]) == (4, 5, None)
+    assert "replaced_documents=4" in out
+    assert f"2 windows ({WINDOW}, {SECOND_WINDOW}): 4 document(s) of earlier runs deleted from {LIVE_INDEX}" in err
+    assert environment == []  # no retry, no wait
+
+
+def hour_windows(count: int) -> str:
+    """``count`` distinct hourly windows, comma-separated."""
+    start = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return ",".join((start + timedelta(hours=i)).strftime("%Y-%m-%dT%H") for i in range(count))
 
 
 NO_TARGET = "--replace-window applies to a window run only: give --target-index too"
 NOT_A_WINDOW = "--replace-window must be an anonymization window, YYYY-MM-DD (a day) or YYYY-MM-DDTHH (an hour)"
 NO_WINDOW_FIELD = "--replace-window needs anonymization_window among --document-fields"
+EMPTY_ITEM = "--replace-window must be windows separated by single commas, without an empty item"
+DUPLICATE = f"--replace-window must list each window once: {WINDOW} is listed more than once"
 
 
 @pytest.mark.parametrize(
@@ -1009,6 +1085,24 @@ NO_WINDOW_FIELD = "--replace-window needs anonymization_window among --document-
     [
         (["--replace-window", "2024-05-01"], None),
         (["--replace-window", "2024-05-01T13"], None),
+        (["--replace-window", f"{WINDOW},{OTHER_WINDOW}"], None),
+        pytest.param(["--replace-window", hour_windows(1000)], None, id="1000 windows"),
+        pytest.param(
+            ["--replace-window", hour_windows(1001)],
+            "--replace-window lists 1001 windows: at most 1000 are allowed",
+            id="1001 windows",
+        ),
+        (["--replace-window", f"{WINDOW},{WINDOW}"], DUPLICATE),
+        (["--replace-window", f"{WINDOW},{OTHER_WINDOW},{WINDOW}"], DUPLICATE),
+        (["--replace-window", f"{WINDOW},"], EMPTY_ITEM + " (item 2 of 2)"),
+        (["--replace-window", f",{WINDOW}"], EMPTY_ITEM + " (item 1 of 2)"),
+        (["--replace-window", f"{WINDOW},,{OTHER_WINDOW}"], EMPTY_ITEM + " (item 2 of 3)"),
+        (["--replace-window", ","], EMPTY_ITEM),
+        (["--replace-window", f"{WINDOW},2024-05-01T1"], NOT_A_WINDOW + ", or a comma-separated list of at most 1000"),
+        (["--replace-window", f"{WINDOW},2024-05-01T1"], "not '2024-05-01T1' (item 2 of 2)"),
+        (["--replace-window", f"{WINDOW}, {OTHER_WINDOW}"], NOT_A_WINDOW),
+        (["--replace-window", f"{WINDOW};{OTHER_WINDOW}"], NOT_A_WINDOW),
+        (["--replace-window", f"{WINDOW},*"], NOT_A_WINDOW),
         (["--target-index", None], NO_TARGET),
         (["--replace-window", "2024-05-01T1"], NOT_A_WINDOW),
         (["--replace-window", "2024-5-01"], NOT_A_WINDOW),
@@ -1036,6 +1130,7 @@ def test_replace_window_usage_errors_exit_2_before_any_request(
     if message is None:
         config = lv.build_config(lv._parser().parse_args(args))
         assert (config.replace_window, config.index) == (value, LIVE_INDEX)
+        assert config.replace_windows == value.split(",")
         return
     code, _, err = run(capsys, args)
     assert code == 2
