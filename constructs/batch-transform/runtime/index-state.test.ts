@@ -11,8 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  EXPORT_CLOCK_MARGIN_MS, INDEX_STATE_ENV, INDEX_STATE_KEY, IndexStateDeps, IndexStateError, RetireClient, begin, claim, indexStateInputOf, publish,
-  readIndexStateEnvironment, release, retire, runIndexState,
+  EXPORT_CLOCK_MARGIN_MS, INDEX_STATE_ENV, INDEX_STATE_KEY, IndexStateDeps, IndexStateError, RetireClient, begin, catchUp, claim, indexStateInputOf,
+  publish, readIndexStateEnvironment, release, retire, runIndexState, windowInList,
 } from './index-state';
 import { runIndexName } from './swap-alias';
 import { LOCAL_CREDENTIALS, MotoServer, startMoto } from '../../../local/moto';
@@ -245,6 +245,172 @@ describe('begin', () => {
   });
 });
 
+describe('catchUp', () => {
+  /** A live index of run-1 and run-2's rebuild claimed at minute 100, with `windows` begun at minute 110. */
+  async function rebuilding(table: string, windows: string[]): Promise<void> {
+    await built(table, 'run-1', V1, 0);
+    await claim({ runId: 'run-2', model: V2, holdSeconds: HOLD }, depsOf(table, at(100)));
+    for (const window of windows) await begin({ window }, depsOf(table, at(110)));
+  }
+
+  test('takes the pending windows sorted with their IN list, clears them, restarts the export time and stores its answer', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T10', '2026-12-07', '2026-12-07T09']);
+    const answer = await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
+    expect(answer).toEqual({ windows: ['2026-12-07', '2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07','2026-12-07T09','2026-12-07T10'" });
+    const state = await item(table);
+    expect(state?.pending_windows).toBeUndefined();
+    expect(state?.rebuild?.M?.export_started_at).toEqual({ S: at(200).toISOString() });
+    expect(state?.rebuild?.M?.catch_up).toEqual({
+      M: { windows: { L: answer.windows.map((w) => ({ S: w })) }, in_list: { S: answer.inList }, at: { S: at(200).toISOString() } },
+    });
+    // The rest of the claim stays.
+    expect(state?.rebuild?.M?.run).toEqual({ S: 'run-2' });
+    expect(state?.rebuild?.M?.expires_at).toEqual({ N: String(T0 / 1000 + 100 * 60 + HOLD) });
+    expect(state?.index).toEqual({ S: runIndexName(ALIAS, 'run-1') });
+    expect(logs.find((l) => l.action === 'catchUp')).toMatchObject({ decision: 'caughtUp', run: 'run-2', count: 3, round: 1, previousExportStartedAt: at(100).toISOString() });
+  });
+
+  test('a begin after the catch-up (the export time reset) is pending again; publish hands over only it and drops catch_up with the claim', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09', '2026-12-07T10']);
+    await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
+    // The same window again (a rerun, or rows anonymized again) and a new one.
+    await begin({ window: '2026-12-07T10' }, depsOf(table, at(201)));
+    expect(await pendingOf(table)).toEqual(['2026-12-07T10']);
+    const published = await publish({ runId: 'run-2' }, depsOf(table, at(230)));
+    expect(published).toEqual({ index: runIndexName(ALIAS, 'run-2'), previous: runIndexName(ALIAS, 'run-1'), pendingWindows: ['2026-12-07T10'] });
+    const state = await item(table);
+    expect(state?.rebuild).toBeUndefined();
+    expect(state?.pending_windows).toBeUndefined();
+    expect(state?.built_from).toEqual({ S: at(200).toISOString() });
+    // A retried publish answers the same.
+    expect(await publish({ runId: 'run-2' }, depsOf(table, at(231)))).toEqual(published);
+  });
+
+  test('the clock margin: a begin within it of the catch-up is pending; one whose clock reads earlier is left out only for a window of the pass\'s list', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09']);
+    await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
+    const early = new Date(at(200).getTime() - EXPORT_CLOCK_MARGIN_MS - 1000);
+    // In the pass's list: its export, after the catch-up, has the window's rows.
+    await begin({ window: '2026-12-07T09' }, depsOf(table, early));
+    expect(await pendingOf(table)).toBeUndefined();
+    // Not in it: a begin slow between its clock and its read; the pass does not export the window.
+    await begin({ window: '2026-12-07T11' }, depsOf(table, early));
+    expect(await pendingOf(table)).toEqual(['2026-12-07T11']);
+    await begin({ window: '2026-12-07T12' }, depsOf(table, new Date(at(200).getTime() - EXPORT_CLOCK_MARGIN_MS + 1000)));
+    expect(await pendingOf(table)).toEqual(['2026-12-07T11', '2026-12-07T12']);
+  });
+
+  test('a window begun between the catch-up\'s read and its write: the catch-up reads again and takes it', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09']);
+    const racing = intercepting(isUpdate('SET #rebuild.#exportStartedAt'), async () => {
+      if (racing.calls() === 1) await begin({ window: '2026-12-07T10' }, depsOf(table, at(199)));
+    });
+    const answer = await catchUp({ runId: 'run-2' }, depsOf(table, at(200), { client: racing.client }));
+    expect(racing.calls()).toBe(2);
+    expect(answer).toEqual({ windows: ['2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07T09','2026-12-07T10'" });
+    expect((await item(table))?.pending_windows).toBeUndefined();
+    expect(logs.find((l) => l.action === 'catchUp')).toMatchObject({ round: 2, count: 2 });
+  });
+
+  test('a window added under every write: StateContention after three rounds, nothing taken', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09']);
+    let hour = 10;
+    const churn = intercepting(isUpdate('SET #rebuild.#exportStartedAt'), async () => {
+      await begin({ window: `2026-12-07T${hour}` }, depsOf(table, at(199)));
+      hour += 1;
+    });
+    const failure = catchUp({ runId: 'run-2' }, depsOf(table, at(200), { client: churn.client }));
+    await expect(failure).rejects.toMatchObject({ name: 'StateContention' });
+    expect(churn.calls()).toBe(3);
+    const state = await item(table);
+    expect(state?.pending_windows?.SS).toHaveLength(4);
+    expect(state?.rebuild?.M?.catch_up).toBeUndefined();
+    expect(state?.rebuild?.M?.export_started_at).toEqual({ S: at(100).toISOString() });
+  });
+
+  test('a retried step gets the stored answer and writes nothing, whatever is pending since', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T10', '2026-12-07T09']);
+    const first = await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
+    await begin({ window: '2026-12-07T11' }, depsOf(table, at(201)));
+    const before = await item(table);
+    const counting = intercepting((command) => command instanceof UpdateItemCommand, async () => undefined);
+    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(260), { client: counting.client }))).toEqual(first);
+    expect(await runIndexState({ action: 'catchUp', runId: 'run-2' }, depsOf(table, at(261), { client: counting.client }))).toEqual(first);
+    expect(counting.calls()).toBe(0);
+    expect(await item(table)).toEqual(before);
+    expect(logs.filter((l) => l.action === 'catchUp' && l.retried === true)).toHaveLength(2);
+  });
+
+  test('by a run that does not hold the claim: RebuildSuperseded, the state untouched', async () => {
+    const table = await stateTable();
+    await built(table, 'run-1', V1, 0);
+    // No claim at all.
+    await expect(catchUp({ runId: 'run-2' }, depsOf(table, at(50)))).rejects.toMatchObject({ name: 'RebuildSuperseded', message: expect.stringMatching(/holds no rebuild claim/) });
+    await claim({ runId: 'run-2', model: V2, holdSeconds: 60 }, depsOf(table, at(100)));
+    await begin({ window: '2026-12-07T11' }, depsOf(table, at(105)));
+    await claim({ runId: 'run-3', model: V2, holdSeconds: HOLD }, depsOf(table, at(110)));
+    await begin({ window: '2026-12-07T12' }, depsOf(table, at(115)));
+    const before = await item(table);
+    const failure = catchUp({ runId: 'run-2' }, depsOf(table, at(120)));
+    await expect(failure).rejects.toThrow(IndexStateError);
+    await expect(failure).rejects.toMatchObject({ name: 'RebuildSuperseded', message: expect.stringMatching(/run-3 took it over/) });
+    await expect(catchUp({ runId: 'run-9' }, depsOf(table, at(120)))).rejects.toMatchObject({ name: 'RebuildSuperseded' });
+    expect(await item(table)).toEqual(before);
+    expect(logs.filter((l) => l.action === 'catchUp').map((l) => l.decision)).toEqual(['superseded', 'superseded', 'superseded']);
+  });
+
+  test('nothing pending: no window and an empty list, stored as well', async () => {
+    const table = await stateTable();
+    await rebuilding(table, []);
+    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(200)))).toEqual({ windows: [], inList: '' });
+    const state = await item(table);
+    expect(state?.pending_windows).toBeUndefined();
+    expect(state?.rebuild?.M?.catch_up).toEqual({ M: { windows: { L: [] }, in_list: { S: '' }, at: { S: at(200).toISOString() } } });
+    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(201)))).toEqual({ windows: [], inList: '' });
+    expect((await publish({ runId: 'run-2' }, depsOf(table, at(230)))).pendingWindows).toEqual([]);
+  });
+
+  test('a pending window of no window\'s shape (the item written by something else): InvalidState, nothing written', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09']);
+    await dynamodb.send(new UpdateItemCommand({
+      TableName: table, Key: { [INDEX_STATE_KEY]: { S: ALIAS } }, UpdateExpression: 'ADD pending_windows :w', ExpressionAttributeValues: { ':w': { SS: ["2026-12-07') OR ('1'='1"] } },
+    }));
+    const before = await item(table);
+    await expect(catchUp({ runId: 'run-2' }, depsOf(table, at(200)))).rejects.toMatchObject({ name: 'InvalidState', message: expect.stringMatching(/is not a window/) });
+    expect(await item(table)).toEqual(before);
+    expect(windowInList(['2026-12-07', '2026-12-07T23'], ALIAS)).toBe("'2026-12-07','2026-12-07T23'");
+    expect(windowInList([], ALIAS)).toBe('');
+  });
+
+  test('after the catch-up, release and a takeover drop catch_up with the claim; the next claim takes its own catch-up', async () => {
+    const table = await stateTable();
+    await rebuilding(table, ['2026-12-07T09']);
+    await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
+    expect(await release({ runId: 'run-2' }, depsOf(table, at(210)))).toEqual({ released: true });
+    expect((await item(table))?.rebuild).toBeUndefined();
+
+    await claim({ runId: 'run-3', model: V2, holdSeconds: 60 }, depsOf(table, at(300)));
+    await begin({ window: '2026-12-07T10' }, depsOf(table, at(301)));
+    await catchUp({ runId: 'run-3' }, depsOf(table, at(302)));
+    await begin({ window: '2026-12-07T11' }, depsOf(table, at(303)));
+    const takeover = await claim({ runId: 'run-4', model: V2, holdSeconds: HOLD }, depsOf(table, at(400)));
+    expect(takeover).toEqual({ decision: 'rebuild', index: runIndexName(ALIAS, 'run-4'), exportStartedAt: at(400).toISOString() });
+    const state = await item(table);
+    expect(state?.rebuild?.M?.catch_up).toBeUndefined();
+    expect(state?.pending_windows).toBeUndefined();
+    // run-4 takes its own catch-up.
+    await begin({ window: '2026-12-07T12' }, depsOf(table, at(401)));
+    expect(await catchUp({ runId: 'run-4' }, depsOf(table, at(402)))).toEqual({ windows: ['2026-12-07T12'], inList: "'2026-12-07T12'" });
+  });
+});
+
 describe('publish', () => {
   test('flips the state, returns the previous index and the pending windows sorted; a retry gets the same; the same model then is current', async () => {
     const table = await stateTable();
@@ -408,11 +574,14 @@ describe('retire', () => {
 
 describe('input', () => {
   const cases: [string, unknown, RegExp][] = [
-    ['no action', {}, /^action must be one of claim, begin, publish, release, retire$/],
+    ['no action', {}, /^action must be one of claim, begin, catchUp, publish, release, retire$/],
     ['an unknown action', { action: 'swap' }, /^action must be one of/],
     ['not an object', 'claim', /^action must be one of/],
     ['a run id with a colon', { action: 'publish', runId: 'run:1' }, /^publish\.runId must be 1 to 80/],
     ['a run id too long', { action: 'release', runId: 'r'.repeat(81) }, /^release\.runId must be 1 to 80/],
+    ['a catch-up without a run id', { action: 'catchUp' }, /^catchUp\.runId must be 1 to 80/],
+    ['a catch-up run id with a space', { action: 'catchUp', runId: 'run 1' }, /^catchUp\.runId must be 1 to 80/],
+    ['a catch-up given its windows', { action: 'catchUp', runId: 'run-1', windows: ['2026-12-07'] }, /^catchUp takes no field "windows" \(its fields: runId\)$/],
     ['an empty run id', { action: 'claim', runId: '', model: V1, holdSeconds: HOLD }, /^claim\.runId/],
     ['a window of minutes', { action: 'begin', window: '2026-12-07T09:00' }, /^begin\.window must be a UTC day YYYY-MM-DD or hour YYYY-MM-DDTHH/],
     ['a window off the calendar', { action: 'begin', window: '2026-02-30' }, /^begin\.window/],
@@ -446,6 +615,7 @@ describe('input', () => {
     const table = await stateTable();
     await expect(claim({ runId: 'run 1', model: V1, holdSeconds: HOLD }, depsOf(table, at(0)))).rejects.toMatchObject({ name: 'InvalidInput' });
     await expect(begin({ window: 'yesterday' }, depsOf(table, at(0)))).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(catchUp({ runId: 'run:1' }, depsOf(table, at(0)))).rejects.toMatchObject({ name: 'InvalidInput' });
     expect(await item(table)).toBeUndefined();
     const resolved = { modelName: 'bt-listings-v1', source: 'approved', modelPackageArn: V1.modelPackageArn, modelPackageVersion: 1, model: 'existed' };
     expect(indexStateInputOf({ action: 'claim', runId: 'run-1', model: resolved, holdSeconds: HOLD })).toEqual({ action: 'claim', runId: 'run-1', model: V1, holdSeconds: HOLD });

@@ -9,8 +9,9 @@
  *
  * The item (key `alias`): `index`, `index_run`, `model_name`, `model_package_arn`,
  * `model_package_version`, `built_from` (the live index); `rebuild` (the claim of the rebuild in
- * flight: run, index, model, `export_started_at`, `expires_at`); `pending_windows` (windows the
- * rebuild's export may have missed, tied to `rebuild.run`); `last_publish` (the answer a retried
+ * flight: run, index, model, `export_started_at`, `expires_at`, and once it ran, `catch_up`: the
+ * windows its catch-up pass took, their SQL list and when); `pending_windows` (windows the
+ * rebuild's exports may have missed, tied to `rebuild.run`); `last_publish` (the answer a retried
  * publish gets again).
  *
  * The actions, for `{ "action": ..., ... }`:
@@ -20,6 +21,9 @@
  * - `begin` (a window run, after its window is committed): the index to write into and the model
  *   to embed with; the window is added to `pending_windows` when a rebuild's export may have
  *   missed it.
+ * - `catchUp` (the rebuild's full export is loaded, before `publish`; once per rebuild): takes the
+ *   windows pending so far, with their SQL list for the catch-up pass's `IN (...)`, and restarts
+ *   the export time: the pass exports those windows, after this call, into the rebuild's index.
  * - `publish` (the rebuild's loads are done, before the alias moves): the rebuild's index becomes
  *   the live index, in one conditional write that also hands over the pending windows to replay.
  * - `release` (a failed rebuild): drops the claim.
@@ -31,10 +35,10 @@
  * rebuild claimed after `now` exports the window; one claimed at or before `now` may not, and
  * `begin` adds the window to its pending windows, conditional on the claim still being that run's.
  * `publish` flips the live index conditional on the same run and on the pending windows being the
- * ones it read (they only grow while the run holds the claim, so their count tells), and hands them
- * over to be replayed into the new index after the swap. A `begin` whose add lost the race to
- * `publish` (or to a takeover) re-reads and decides again: after the flip it writes into the new
- * index. The windows of a rebuild that failed need nothing: their runs loaded them into the live
+ * ones it read (they only grow while the run holds the claim, but for the catch-up below, so their
+ * count tells), and hands them over to be replayed into the new index after the swap. A `begin`
+ * whose add lost the race to `publish` (or to a takeover) re-reads and decides again: after the
+ * flip it writes into the new index. The windows of a rebuild that failed need nothing: their runs loaded them into the live
  * index. A window is replayed as well when the export did include it, so the replay must upsert
  * (a window written twice ends once); the clock margin below relies on that too.
  *
@@ -44,10 +48,28 @@
  * expired claim still publishes if no run took it over, and a takeover clears the pending windows
  * with the claim (its own export starts later than the windows committed so far).
  *
- * Errors have names the workflow's catch reads: `RebuildSuperseded` (a publish whose claim another
- * run took over), `StateContention` (a begin or publish whose conditional write lost three rounds
- * in a row), `InvalidInput` (the message names the field and what is allowed), `OpenSearchError`
- * (retire), `InvalidSettings` (the function's environment). Logs are one JSON line per action:
+ * The catch-up pass. A rebuild's full export can take days (a week: ~170 hourly windows), and
+ * replaying each window it missed as a window run of its own would start them all at once, far
+ * beyond the account's quotas. So before `publish`, the rebuild runs one pass over the windows
+ * pending so far, with its own fleet and its model, into its own index (not live yet). `catchUp`
+ * takes them in one conditional write: it removes exactly the windows it read (conditional on the
+ * claim and on their count, as `publish` is: a window a `begin` adds meanwhile makes it read
+ * again) and sets `export_started_at` to its `now`, before the pass's export starts. Windows
+ * `begin` adds from then on stay pending, and `publish` hands them over to be replayed one window
+ * run each: a few hours' worth. The pass exports only its windows, so a `begin` that finds the
+ * export time after its `now` leaves its window out only when the window is in `catch_up`'s list
+ * (its export then has the rows); any other window is added, or it might be in neither export (a
+ * `begin` slow between its clock and its read). `catchUp` stores its answer in `rebuild.catch_up`
+ * in the same write and writes at most once per claim (a retried step gets the stored answer), so
+ * the pending windows shrink once, by that write, and otherwise only grow: `publish` checks that
+ * no catch-up wrote since its read, and its count condition holds as before.
+ *
+ * Errors have names the workflow's catch reads: `RebuildSuperseded` (a catch-up or publish whose
+ * claim another run took over, or that holds none), `StateContention` (a begin, catch-up or
+ * publish whose conditional write lost three rounds in a row), `InvalidInput` (the message names
+ * the field and what is allowed), `OpenSearchError` (retire), `InvalidSettings` (the function's
+ * environment), `InvalidState` (a pending window of no window's shape: the item was written by
+ * something else; nothing goes into a query then). Logs are one JSON line per action:
  * action, decision, run ids, windows, index names and counts; the table holds nothing personal.
  *
  * Environment: INDEX_STATE_TABLE, INDEX_ALIAS, COLLECTION_ENDPOINT (retire only), AWS_REGION.
@@ -80,8 +102,11 @@ export const INDEX_STATE_ATTRIBUTES = {
 /** The attributes of `rebuild` (a map). */
 const REBUILD = {
   run: 'run', index: 'index', modelName: 'model_name', modelPackageArn: 'model_package_arn', modelPackageVersion: 'model_package_version',
-  exportStartedAt: 'export_started_at', expiresAt: 'expires_at',
+  exportStartedAt: 'export_started_at', expiresAt: 'expires_at', catchUp: 'catch_up',
 } as const;
+
+/** The attributes of `rebuild.catch_up` (a map): `catchUp`'s answer, stored by its write. */
+const CATCH_UP = { windows: 'windows', inList: 'in_list', at: 'at' } as const;
 
 /**
  * What `begin` adds to its `now` before comparing with a claim's export time: the claim and the
@@ -91,13 +116,13 @@ const REBUILD = {
  */
 export const EXPORT_CLOCK_MARGIN_MS = 60_000;
 
-/** Conditional writes `begin` and `publish` try before giving up with `StateContention`. */
+/** Conditional writes `claim`, `begin`, `catchUp` and `publish` try before giving up with `StateContention`. */
 export const STATE_ROUNDS = 3;
 
 export const HOLD_SECONDS_MIN = 60;
 export const HOLD_SECONDS_MAX = 31_536_000;
 
-export type IndexStateErrorName = 'RebuildSuperseded' | 'StateContention' | 'InvalidInput' | 'OpenSearchError' | 'InvalidSettings';
+export type IndexStateErrorName = 'RebuildSuperseded' | 'StateContention' | 'InvalidInput' | 'OpenSearchError' | 'InvalidSettings' | 'InvalidState';
 
 /** A failure with a name the workflow's catch and the operator can read (`name` is the error name). */
 export class IndexStateError extends Error {
@@ -129,6 +154,10 @@ export interface BeginInput {
   /** `YYYY-MM-DD` or `YYYY-MM-DDTHH` (UTC). */
   readonly window: string;
 }
+export interface CatchUpInput {
+  /** The rebuild's run: the run that holds the claim. */
+  readonly runId: string;
+}
 export interface PublishInput {
   readonly runId: string;
 }
@@ -140,6 +169,7 @@ export type RetireInput = Record<string, never>;
 export type IndexStateInput =
   | ({ readonly action: 'claim' } & ClaimInput)
   | ({ readonly action: 'begin' } & BeginInput)
+  | ({ readonly action: 'catchUp' } & CatchUpInput)
   | ({ readonly action: 'publish' } & PublishInput)
   | ({ readonly action: 'release' } & ReleaseInput)
   | { readonly action: 'retire' };
@@ -161,6 +191,16 @@ export type BeginOutput =
    */
   | { readonly decision: 'deferred'; readonly pending: boolean };
 
+export interface CatchUpOutput {
+  /** The windows the catch-up pass indexes (pending so far, now no longer pending), sorted. */
+  readonly windows: string[];
+  /**
+   * `windows` as an SQL list for `anonymization_window IN (...)`: `'2026-12-07T09','2026-12-07T10'`;
+   * empty with no window (the pass has nothing to do).
+   */
+  readonly inList: string;
+}
+
 export interface PublishOutput {
   /** The live index now: the run's index. */
   readonly index: string;
@@ -178,13 +218,14 @@ export interface RetireOutput {
   readonly deleted: string[];
 }
 
-export type IndexStateOutput = ClaimOutput | BeginOutput | PublishOutput | ReleaseOutput | RetireOutput;
+export type IndexStateOutput = ClaimOutput | BeginOutput | CatchUpOutput | PublishOutput | ReleaseOutput | RetireOutput;
 
-const ACTIONS = ['claim', 'begin', 'publish', 'release', 'retire'] as const;
+const ACTIONS = ['claim', 'begin', 'catchUp', 'publish', 'release', 'retire'] as const;
 type Action = (typeof ACTIONS)[number];
 const FIELDS: Record<Action, readonly string[]> = {
   claim: ['runId', 'model', 'holdSeconds'],
   begin: ['window'],
+  catchUp: ['runId'],
   publish: ['runId'],
   release: ['runId'],
   retire: [],
@@ -266,6 +307,7 @@ export function indexStateInputOf(input: unknown): IndexStateInput {
     }
     case 'begin':
       return { action, window: windowOf(input.window) };
+    case 'catchUp':
     case 'publish':
     case 'release':
       return { action, runId: runIdOf(input.runId, action) };
@@ -299,6 +341,12 @@ export interface IndexStateDeps {
 // ---------------------------------------------------------------------------------------------
 // The item
 
+interface CatchUp {
+  readonly windows: string[];
+  readonly inList: string;
+  readonly at: string;
+}
+
 interface Rebuild {
   readonly run: string;
   readonly index: string;
@@ -307,6 +355,8 @@ interface Rebuild {
   readonly modelPackageVersion?: number;
   readonly exportStartedAt: string;
   readonly expiresAt: number;
+  /** Once `catchUp` wrote: its answer. */
+  readonly catchUp?: CatchUp;
 }
 
 interface LastPublish {
@@ -335,6 +385,7 @@ const number = (value: AttributeValue | undefined): number | undefined => (value
 function stateOf(item: Record<string, AttributeValue> | undefined): IndexState {
   if (item === undefined) return { pendingWindows: [] };
   const rebuild = item[A.rebuild]?.M;
+  const caughtUp = rebuild?.[REBUILD.catchUp]?.M;
   const last = item[A.lastPublish]?.M;
   return {
     index: text(item[A.index]),
@@ -350,6 +401,13 @@ function stateOf(item: Record<string, AttributeValue> | undefined): IndexState {
       exportStartedAt: text(rebuild[REBUILD.exportStartedAt]) ?? '',
       // A claim without an expiry never expires by itself: only its run releases or publishes it.
       expiresAt: number(rebuild[REBUILD.expiresAt]) ?? Number.POSITIVE_INFINITY,
+      ...(caughtUp === undefined ? {} : {
+        catchUp: {
+          windows: (caughtUp[CATCH_UP.windows]?.L ?? []).map((v) => v.S ?? ''),
+          inList: text(caughtUp[CATCH_UP.inList]) ?? '',
+          at: text(caughtUp[CATCH_UP.at]) ?? '',
+        },
+      }),
     },
     pendingWindows: [...(item[A.pendingWindows]?.SS ?? [])].sort(),
     lastPublish: last === undefined ? undefined : {
@@ -440,7 +498,11 @@ export async function begin(input: BeginInput, deps: IndexStateDeps): Promise<Be
     let state = await read(deps);
     const rebuild = state.rebuild;
     let added = false;
-    if (rebuild !== undefined && Date.parse(rebuild.exportStartedAt) <= now + EXPORT_CLOCK_MARGIN_MS && !state.pendingWindows.includes(window)) {
+    // An export that starts after the window was committed has it, unless it is the catch-up
+    // pass's and the window is not among the windows it exports.
+    const exported = rebuild !== undefined && Date.parse(rebuild.exportStartedAt) > now + EXPORT_CLOCK_MARGIN_MS
+      && (rebuild.catchUp === undefined || rebuild.catchUp.windows.includes(window));
+    if (rebuild !== undefined && !exported && !state.pendingWindows.includes(window)) {
       const written = await update(deps, {
         UpdateExpression: 'ADD #pending :window',
         ConditionExpression: '#rebuild.#run = :run',
@@ -465,6 +527,80 @@ export async function begin(input: BeginInput, deps: IndexStateDeps): Promise<Be
   throw new IndexStateError('StateContention', `begin of window ${window}: the rebuild of alias ${deps.alias} changed under ${STATE_ROUNDS} conditional writes in a row`);
 }
 
+function superseded(action: 'catchUp' | 'publish', runId: string, rebuild: Rebuild | undefined, deps: IndexStateDeps): IndexStateError {
+  deps.log({ level: 'WARN', message: `index state ${action} refused`, action, decision: 'superseded', run: runId, claimedBy: rebuild?.run });
+  return new IndexStateError('RebuildSuperseded', rebuild === undefined
+    ? `run ${runId} holds no rebuild claim of alias ${deps.alias}: it expired and was taken over, or was released`
+    : `run ${runId}'s rebuild claim of alias ${deps.alias} expired and run ${rebuild.run} took it over`);
+}
+
+/**
+ * The windows as an SQL list for `IN (...)`, each quoted: they go into a query, so each is checked
+ * for the window's shape again (`begin` checked it when it added the window).
+ */
+export function windowInList(windows: readonly string[], alias: string): string {
+  const odd = windows.find((window) => !WINDOW.test(window));
+  if (odd !== undefined) {
+    throw new IndexStateError('InvalidState', `a pending window of alias ${alias} is not a window YYYY-MM-DD[THH]: ${JSON.stringify(odd.slice(0, 40))}`);
+  }
+  return windows.map((window) => `'${window}'`).join(',');
+}
+
+/**
+ * Takes the windows pending so far for the rebuild's catch-up pass and restarts its export time
+ * (see the module's comment); a retried step gets the stored answer.
+ */
+export async function catchUp(input: CatchUpInput, deps: IndexStateDeps): Promise<CatchUpOutput> {
+  const { runId } = indexStateInputOf({ action: 'catchUp', ...input }) as CatchUpInput;
+  // Taken before the write: the pass's export starts after this call returns.
+  const now = deps.now().toISOString();
+  for (let round = 1; round <= STATE_ROUNDS; round += 1) {
+    const state = await read(deps);
+    const rebuild = state.rebuild;
+    if (rebuild?.run !== runId) throw superseded('catchUp', runId, rebuild, deps);
+    if (rebuild.catchUp !== undefined) {
+      const output: CatchUpOutput = { windows: [...rebuild.catchUp.windows], inList: rebuild.catchUp.inList };
+      deps.log({
+        level: 'INFO', message: 'index state catch-up (retried)', action: 'catchUp', decision: 'caughtUp', run: runId, windows: output.windows,
+        count: output.windows.length, exportStartedAt: rebuild.catchUp.at, retried: true,
+      });
+      return output;
+    }
+    const windows = state.pendingWindows;
+    const inList = windowInList(windows, deps.alias);
+    const stored: Record<string, AttributeValue> = {
+      [CATCH_UP.windows]: { L: windows.map(S) }, [CATCH_UP.inList]: S(inList), [CATCH_UP.at]: S(now),
+    };
+    const names: Record<string, string> = {
+      '#rebuild': A.rebuild, '#run': REBUILD.run, '#exportStartedAt': REBUILD.exportStartedAt, '#catchUp': REBUILD.catchUp, '#pending': A.pendingWindows,
+    };
+    const values: Record<string, AttributeValue> = { ':run': S(runId), ':at': S(now), ':catchUp': { M: stored } };
+    // The state read is the state written over: the same claim, no catch-up yet, and the same
+    // pending windows (they only grow under one claim until this write, so their count tells):
+    // removing the attribute removes exactly the windows returned.
+    const conditions = ['#rebuild.#run = :run', 'attribute_not_exists(#rebuild.#catchUp)'];
+    let expression = 'SET #rebuild.#exportStartedAt = :at, #rebuild.#catchUp = :catchUp';
+    if (windows.length === 0) {
+      conditions.push('attribute_not_exists(#pending)');
+    } else {
+      conditions.push('size(#pending) = :pendingCount');
+      values[':pendingCount'] = N(windows.length);
+      expression += ' REMOVE #pending';
+    }
+    const written = await update(deps, {
+      UpdateExpression: expression, ConditionExpression: conditions.join(' AND '), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+    });
+    // A begin added a window, or the claim changed, since the read: read again.
+    if (written === false) continue;
+    deps.log({
+      level: 'INFO', message: 'index state catch-up', action: 'catchUp', decision: 'caughtUp', run: runId, windows, count: windows.length,
+      exportStartedAt: now, previousExportStartedAt: rebuild.exportStartedAt, round,
+    });
+    return { windows, inList };
+  }
+  throw new IndexStateError('StateContention', `catch-up by run ${runId}: the state of alias ${deps.alias} changed under ${STATE_ROUNDS} conditional writes in a row`);
+}
+
 const publishedOf = (index: string, last: LastPublish): PublishOutput => ({ index, previous: last.previous ?? null, pendingWindows: [...last.pending].sort() });
 
 /** Makes the run's rebuilt index the live one and hands over the windows to replay into it. */
@@ -480,10 +616,7 @@ export async function publish(input: PublishInput, deps: IndexStateDeps): Promis
         deps.log({ level: 'INFO', message: 'index state publish (retried)', action: 'publish', decision: 'published', run: runId, ...output, pending: output.pendingWindows.length, retried: true });
         return output;
       }
-      deps.log({ level: 'WARN', message: 'index state publish refused', action: 'publish', decision: 'superseded', run: runId, claimedBy: rebuild?.run });
-      throw new IndexStateError('RebuildSuperseded', rebuild === undefined
-        ? `run ${runId} holds no rebuild claim of alias ${deps.alias}: it expired and was taken over, or was released`
-        : `run ${runId}'s rebuild claim of alias ${deps.alias} expired and run ${rebuild.run} took it over`);
+      throw superseded('publish', runId, rebuild, deps);
     }
     const previous = state.index;
     const pending = state.pendingWindows;
@@ -515,8 +648,13 @@ export async function publish(input: PublishInput, deps: IndexStateDeps): Promis
       remove.push('#version');
     }
     // The state read is the state written over: the same claim, the same live index, and the same
-    // pending windows (they only grow under one claim, so their count tells).
+    // pending windows (they only grow under one claim but for the one catch-up write, so their
+    // count tells once no catch-up wrote since the read).
     const conditions = ['#rebuild.#run = :run'];
+    if (rebuild.catchUp === undefined) {
+      conditions.push('attribute_not_exists(#rebuild.#catchUp)');
+      names['#catchUp'] = REBUILD.catchUp;
+    }
     if (previous === undefined) {
       conditions.push('attribute_not_exists(#index)');
     } else {
@@ -621,6 +759,8 @@ export async function runIndexState(input: unknown, deps: IndexStateDeps): Promi
       return claim({ runId: checked.runId, model: checked.model, holdSeconds: checked.holdSeconds }, deps);
     case 'begin':
       return begin({ window: checked.window }, deps);
+    case 'catchUp':
+      return catchUp({ runId: checked.runId }, deps);
     case 'publish':
       return publish({ runId: checked.runId }, deps);
     case 'release':
