@@ -72,8 +72,9 @@ test('the indexing pipeline rebuilds the image index only for a new encoder, int
   expect(definition).toContain(`'--index', '${VISUAL_SEARCH_NAMES.indexName}'`);
   // The owner's pseudonym (erasure), the two fields the request path's re-ranking reads, and the window (window runs replace by it).
   expect(definition).toContain("'--document-fields', 'owner_id,near_duplicate_group,is_private,anonymization_window'");
-  expect(definition).not.toContain('--target-index');
-  for (const state of ['RebuildNeeded', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'WaitForWindowRuns', 'RetireIndexes', 'EnsureVectorAlias', 'AnnounceIndexVersion', 'ReleaseRebuild']) {
+  // Only the catch-up pass writes into an existing index: the rebuild's own, with the windows committed meanwhile.
+  expect(definition).toContain("'--target-index', $.claim.answer.index, '--replace-window', $.catchUp.answer.csv");
+  for (const state of ['RebuildNeeded', 'CatchUpWindows', 'CatchUpExport', 'CatchUpLoadVectors', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'WaitForWindowRuns', 'RetireIndexes', 'EnsureVectorAlias', 'AnnounceIndexVersion', 'ReleaseRebuild']) {
     expect(definition).toContain(`\\"${state}\\"`);
   }
   // A rebuild loads the whole lake on as many loaders as one job may have.
@@ -153,6 +154,7 @@ test('figures and sizing are recorded in the template metadata', () => {
     'ImageIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
     'Indexing rebuild loaders (cache and index, each)',
+    'Indexing rebuild catch-up (uploads during a rebuild)',
     'Indexing window run: transform (busiest window)',
     'Indexing window run: cache loaders',
     'Indexing window run: vector loaders',

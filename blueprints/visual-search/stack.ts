@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { addVisualSearchDatasets, descriptorColumns, queryDescriptorColumns } from './datasets';
 import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, LOAD_INSTANCE_COUNT_RANGE, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import { BatchTransform, DEFAULT_WINDOW_TRANSFORM_TIMEOUT, LOAD_INSTANCE_COUNT_RANGE, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
 import { AnonymizationWindow, ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelRelease } from '../../constructs/release';
@@ -14,6 +14,7 @@ import { ServingPath, ServingStage } from '../../constructs/serving';
 import { GpuTrainingJob, TrainingInput } from '../../constructs/training';
 import { VectorIndex } from '../../constructs/vector-index';
 import { recordFigures } from '../../lib/app';
+import { KitError } from '../../lib/errors';
 import { dailyVolume, peakRate, sizeBatch, sizeVectorIndex } from '../../lib/sizing';
 
 /** Names of the model, endpoint, collection and batch pipeline: unique per account and region. */
@@ -121,8 +122,10 @@ export class VisualSearchStack extends Stack {
       cacheLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: a.windowStepTime }, who),
       vectorLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: a.windowStepTime }, who),
     };
-    // A rebuild (a new encoder) loads the whole lake: as many loaders as one job may have.
+    // A rebuild (a new encoder) loads the whole lake: as many loaders as one job may have. Then it
+    // catches up the uploads of its own duration on its fleet, within a window run's transform timeout.
     const rebuildLoaders = rebuildLoadCapacity(a, LOAD_INSTANCE_COUNT_RANGE.max);
+    const catchUp = catchUpCapacity(a, reindex.instanceCount, DEFAULT_WINDOW_TRANSFORM_TIMEOUT, who);
     const embeddings = new PredictionCache(this, 'ImageEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
     const indexing = new BatchTransform(this, 'Indexing', {
       lake,
@@ -223,6 +226,7 @@ export class VisualSearchStack extends Stack {
       'ImageIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
       'Indexing rebuild loaders (cache and index, each)': rebuildLoaders,
+      'Indexing rebuild catch-up (uploads during a rebuild)': catchUp,
       'Indexing window run: transform (busiest window)': windowRuns.transform,
       'Indexing window run: cache loaders': windowRuns.cacheLoad,
       'Indexing window run: vector loaders': windowRuns.vectorLoad,
@@ -245,6 +249,25 @@ function rebuildLoadCapacity(a: VisualSearchFigures['assumptions'], instanceCoun
       `cache: ${a.cacheLoadItemsPerSecond.toLocaleString('en-US')} items/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${cacheItems.toLocaleString('en-US')} items per rebuild`,
       `index: ${a.vectorLoadDocumentsPerSecond.toLocaleString('en-US')} documents/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${documents.toLocaleString('en-US')} documents per rebuild `
         + `(${(documents / a.imagesUploadedPerDay).toLocaleString('en-US', { maximumFractionDigits: 1 })} days of uploads)`,
+    ],
+  };
+}
+
+/**
+ * The rebuild's catch-up: the uploads of a whole re-indexing window (what a rebuild's duration
+ * accumulates at most), embedded on the rebuild's transform fleet within the catch-up's timeout.
+ */
+function catchUpCapacity(a: VisualSearchFigures['assumptions'], instanceCount: number, timeout: Duration, who: string) {
+  const uploads = a.imagesUploadedPerDay * a.reindexWindow.toDays({ integral: false });
+  const hours = uploads / (a.indexingImagesPerSecondPerInstance * instanceCount) / 3600;
+  if (hours > timeout.toHours({ integral: false })) {
+    throw new KitError(`${who}: a rebuild's catch-up of ${uploads.toLocaleString('en-US')} uploads on ${instanceCount} instances takes ${hours.toFixed(2)} h, `
+      + `more than the catch-up transform's ${timeout.toHumanString()}; raise indexingImagesPerSecondPerInstance or shorten reindexWindow`);
+  }
+  return {
+    explanation: [
+      `${a.imagesUploadedPerDay.toLocaleString('en-US')} uploads/day × ${a.reindexWindow.toDays({ integral: false })} days (the longest rebuild) = ${uploads.toLocaleString('en-US')} images`,
+      `${uploads.toLocaleString('en-US')} / (${a.indexingImagesPerSecondPerInstance.toLocaleString('en-US')}/s × ${instanceCount} instances) = ${hours.toFixed(2)} h, within the catch-up transform's ${timeout.toHumanString()}`,
     ],
   };
 }

@@ -1256,26 +1256,45 @@ describe('window runs', () => {
     ]);
     expect(states.RebuildNeeded.Default).toBe('RebuildInFlight');
     // One vector loader fails its job beyond maxFailureRate: a summary read is within the budget.
-    expect(states.ReadVectorSummary.Next).toBe('PublishIndex');
+    expect(states.ReadVectorSummary.Next).toBe('CatchUpWindows');
+    // The windows committed since the export: one more pass of the run's jobs, into the run's index.
+    expect(states.CatchUpWindows.Parameters.Payload).toEqual({ 'action': 'catchUp', 'runId.$': '$$.Execution.Name' });
+    expect(states.WindowsToCatchUp.Choices).toEqual([{ Variable: '$.catchUp.answer.windows[0]', IsPresent: true, Next: 'CatchUpExport' }]);
+    expect(states.WindowsToCatchUp.Default).toBe('PublishIndex');
+    const catchUpQuery = states.CatchUpExport.Parameters['QueryString.$'] as string;
+    expect(catchUpQuery).toContain('AND "anonymization_window" IN ({})');
+    expect(catchUpQuery).toMatch(/', \$\.catchUp\.answer\.inList, States\.Format\('s3:\/\/\{\}\/_exports\/transform\/pymk\/\{\}-catch-up\/'/);
+    expect(states.CatchUpExport.Next).toBe('CatchUpTransform');
+    expect(states.CatchUpTransform.Parameters['ModelName.$']).toBe('$.model.modelName');
+    expect(states.CatchUpTransform.Parameters['TransformJobName.$']).toBe("States.Format('bt-pymk-{}', States.Hash(States.Format('{}/catch-up', $$.Execution.Id), 'MD5'))");
+    expect(states.CatchUpTransform.Parameters.TransformOutput['S3OutputPath.$']).toContain('_exports/transform-output/pymk/{}-catch-up/');
+    expect(states.CatchUpTransform.Next).toBe('CatchUpLoadPredictions');
+    expect(states.CatchUpLoadPredictions.Parameters['ProcessingJobName.$']).toBe("States.Format('bt-pymk-{}', States.Hash(States.Format('{}/catch-up', $$.Execution.Id), 'MD5'))");
+    expect(args(states.CatchUpLoadPredictions)).toContain("States.Format('/opt/ml/processing/output/{}-catch-up.json', $$.Execution.Name)");
+    expect(states.CatchUpReadSummary.Parameters['Key.$']).toBe("States.Format('_exports/transform-load/pymk/{}-catch-up.json', $$.Execution.Name)");
+    expect(states.CatchUpReadSummary.Next).toBe('CatchUpLoadVectors');
+    expect(args(states.CatchUpLoadVectors)).toContain("'--target-index', $.claim.answer.index, '--replace-window', $.catchUp.answer.csv");
+    expect(states.CatchUpReadVectorSummary.Next).toBe('PublishIndex');
     expect(states.PublishIndex.Parameters.Payload).toEqual({ 'action': 'publish', 'runId.$': '$$.Execution.Name' });
     expect(states.PublishIndex.Next).toBe('SwapVectorAlias');
-    // The replaced index stays until no window run can write it.
+    // The replaced index stays until no window run can write it; the version is announced at once.
     expect(states.SwapVectorAlias.Parameters.Payload).toEqual({ 'alias': 'user-embeddings', 'runId.$': '$$.Execution.Name', 'keepOthers': true });
-    expect(states.SwapVectorAlias.Next).toBe('ReplayWindows');
+    expect(states.SwapVectorAlias.Next).toBe('RanApprovedVersion');
     expect(states.ReplayWindows.ItemsPath).toBe('$.published.answer.pendingWindows');
     const replay = states.ReplayWindows.ItemProcessor.States.ReplayWindow;
     expect(replay.Resource).toBe('arn:aws:states:::states:startExecution');
     expect(replay.Parameters.StateMachineArn).toMatch(/^<Ref:PymkWindowsWorkflow\w+>$/);
     expect(replay.Parameters.Input).toEqual({ 'window.$': '$.window', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' });
-    expect(states.ReplayWindows.Next).toBe('RanApprovedVersion');
-    expect(states.PublishSuccess.Next).toBe('WaitForWindowRuns');
+    expect(states.PublishSuccess.Next).toBe('ReplayWindows');
+    expect(states.ReplayWindows.Next).toBe('WaitForWindowRuns');
     // A window run: a 2 h transform, two 4 h loads and an hour.
     const windowTimeout = (2 + 4 + 4 + 1) * 3600;
     expect(states.WaitForWindowRuns.Seconds).toBe(windowTimeout);
     expect(states.RetireIndexes.Parameters.Payload).toEqual({ action: 'retire' });
     expect(states.RetireIndexes.End).toBe(true);
-    // The full run's own 21 h, then the wait.
-    expect(timeout).toBe((12 + 4 + 4 + 1) * 3600 + windowTimeout);
+    // The full run's own 21 h, a catch-up pass (a 2 h transform, as the window's by default, and two loads), then the wait.
+    expect(timeout).toBe((12 + 4 + 4 + 1) * 3600 + (2 + 4 + 4) * 3600 + windowTimeout);
+    expect(states.CatchUpTransform.TimeoutSeconds).toBe(2 * 3600);
     // The same model: the alias made sure of, the version announced again (a release ignores the serving one), nothing rebuilt.
     expect(states.EnsureVectorAlias.Parameters.Payload).toEqual({ 'alias': 'user-embeddings', 'runId.$': '$.claim.answer.indexRun', 'keepOthers': true });
     expect(states.EnsureVectorAlias.Next).toBe('IndexVersionApproved');
@@ -1283,7 +1302,8 @@ describe('window runs', () => {
     expect(states.PublishIndexCurrent.Next).toBe('IndexCurrent');
     expect(states.RebuildInFlight.Type).toBe('Succeed');
     // Every failure gives up the claim, then records the failure.
-    for (const name of ['ResolveModel', 'ClaimRebuild', 'Export', 'Transform', 'LoadVectors', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'RetireIndexes', 'EnsureVectorAlias']) {
+    for (const name of ['ResolveModel', 'ClaimRebuild', 'Export', 'Transform', 'LoadVectors', 'CatchUpWindows', 'CatchUpExport', 'CatchUpTransform', 'CatchUpLoadPredictions',
+      'CatchUpLoadVectors', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'RetireIndexes', 'EnsureVectorAlias']) {
       expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseRebuild' }]);
     }
     expect(states.ReleaseRebuild.Parameters.Payload).toEqual({ 'action': 'release', 'runId.$': '$$.Execution.Name' });
@@ -1375,8 +1395,8 @@ describe('window runs', () => {
     }), indexName: 'x', dimensions: 4, spaceType: 'l2' }, s.users, 'user_id', true) as { mappings: { properties: Record<string, unknown> } };
     expect(body.mappings.properties.anonymization_window).toEqual({ type: 'keyword' });
     const late = s.lake.erasure.registry.filter((store) => store.name.startsWith('opensearch:')).map((store) => store.lateWritesWithin?.toHours());
-    // 21 h of the rebuild, 11 h of waiting for window runs, and the source's late rows (2 h).
-    expect(late).toEqual([34]);
+    // 21 h of the rebuild, 10 h of its catch-up, 11 h of waiting for window runs, and the source's late rows (2 h).
+    expect(late).toEqual([44]);
   });
 
   test('passes the gate', () => {
@@ -1390,6 +1410,7 @@ describe('window runs', () => {
     ['an instance count of 0', { instanceCount: 0 }, {}, /windows\.instanceCount must be a whole number from 1 to 100, but 0 was provided/],
     ['101 vector loaders', { vectorLoadInstanceCount: 101 }, {}, /windows\.vectorLoadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
     ['a 2-day transform', { transformTimeout: Duration.days(2) }, {}, /windows\.transformTimeout must be a whole number of seconds from 10 minutes to 1 day, but 2 days was provided/],
+    ['a 5-minute catch-up', { catchUpTransformTimeout: Duration.minutes(5) }, {}, /windows\.catchUpTransformTimeout must be a whole number of seconds from 10 minutes to 1 day, but 5 minutes was provided/],
   ])('fails with %s', (_name, windows, more, message) => {
     const s = setup();
     expect(() => new BatchTransform(s.stack, 'Pymk', windowed(s, windows, more))).toThrow(message);

@@ -9,7 +9,7 @@ import { ExportColumns, TransformFormat, dataProcessing, exportStatement } from 
 import { PredictionCache } from './prediction-cache';
 import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
-import { exportParts, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
+import { exportParts, loadSummaryTotals, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval, vectorLoadInstanceCount,
@@ -195,9 +195,31 @@ const JOB_NAME_PREFIX = 'bt';
 /** Where a window run keeps the state's answer (`BeginWindow`): the live index and its model. */
 const WINDOW_STATE_RESULT = '$.state';
 const WINDOW_STATE_PATH = `${WINDOW_STATE_RESULT}.answer`;
-/** Where a full run keeps `ClaimRebuild`'s answer, and `PublishIndex`'s. */
+/** Where a full run keeps `ClaimRebuild`'s answer, `CatchUpWindows`' and `PublishIndex`'s. */
 const CLAIM_PATH = '$.claim.answer';
+const CATCH_UP_PATH = '$.catchUp.answer';
 const PUBLISHED_PATH = '$.published.answer';
+
+/**
+ * One pass of a run's jobs: the full run's, or a rebuild's catch-up of the windows committed while
+ * it ran. A second pass in one execution needs state ids, folders and job names of its own.
+ */
+interface RunPass {
+  /** Put before each state id (`CatchUpExport`). */
+  readonly id: string;
+  /** After the execution's name in the pass's folders (`<execution>-catch-up/`), and the job names' pass. */
+  readonly folder: string;
+}
+const MAIN_PASS: RunPass = { id: '', folder: '' };
+const CATCH_UP_PASS: RunPass = { id: 'CatchUp', folder: 'catch-up' };
+
+/** What a pass adds to the execution's name in its folders and summary files. */
+function passSuffix(pass: RunPass): string {
+  return pass.folder ? `-${pass.folder}` : '';
+}
+
+/** Which windows a vector load replaces: none (a rebuild's own index), the window run's, or the catch-up's. */
+type VectorLoadMode = 'rebuild' | 'window' | 'catchUp';
 
 /** The vector loader's parts that both workflows use (BatchTransform.vectorLoader). */
 interface VectorLoader {
@@ -205,16 +227,19 @@ interface VectorLoader {
   readonly swapper: lambda.IFunction;
   /** A task that invokes the alias swapper with `payload`, its answer at `resultPath` (@default `$.vectors.alias`). */
   swapState(scope: Construct, id: string, payload: Record<string, unknown>, resultPath?: string): sfn.CustomState;
-  /** A run's vector load on `instanceCount` instances and its counts, then `then`; `window`: a window run's (into the live index). */
-  chain(scope: Construct, instanceCount: number, window: boolean, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain;
+  /**
+   * A run's vector load on `instanceCount` instances and its counts, then `then`: into the run's
+   * own index, the live index (a window run's), or the rebuild's index (its catch-up pass).
+   */
+  chain(scope: Construct, instanceCount: number, mode: VectorLoadMode, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain;
 }
 
 /** The states a run is made of, built in a given scope: the full run's in the construct, a window run's in `Windows`. */
 interface RunBuilders {
-  exportSpec(loaders: readonly number[], perWindow: boolean): ExportColumns;
-  exportState(scope: Construct, spec: ExportColumns): sfn.CustomState;
-  transformState(scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns): sfn.CustomState;
-  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map> };
+  exportSpec(loaders: readonly number[], windowFilter?: ExportColumns['windowFilter']): ExportColumns;
+  exportState(scope: Construct, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
+  transformState(scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
+  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number, pass?: RunPass): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map> };
   putMetrics(scope: Construct, stateId: string, metricData: object[]): sfn.CustomState;
   failureStates(scope: Construct): sfn.CustomState;
   readonly loadMetrics: object[];
@@ -228,9 +253,15 @@ interface RebuildContext {
   readonly vectorLoader: VectorLoader;
   readonly swap: sfn.CustomState;
   readonly onFailure: sfn.IChainable;
-  readonly windowWorkflow: Workflow;
   readonly workflowTimeout: Duration;
   readonly loadThrough: sfn.Chain;
+  /** The builders of a run's states, for the catch-up pass. */
+  readonly run: Pick<RunBuilders, 'exportSpec' | 'exportState' | 'transformState' | 'cacheLoadStates'>;
+  /** The full run's model, transform fleet and loaders, which the catch-up pass uses too. */
+  readonly runModel: ContainerArgument;
+  readonly instanceCount: number;
+  readonly catchUpTransformTimeout: Duration;
+  readonly loadInstanceCount: number;
   readonly putMetrics: RunBuilders['putMetrics'];
   readonly dimensions: object[];
   readonly alias: string;
@@ -353,9 +384,11 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const loadRuntime = Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (props.vectorIndex ? 1 : 0)));
     // A window run: its transform, its loads and an hour for the rest.
     const windowTimeout = windows?.transformTimeout.plus(loadRuntime).plus(Duration.hours(1));
-    // A rebuild then waits for the window runs that may still write the index it replaced.
     const fullRunTimeout = resolved.transformTimeout.plus(loadRuntime).plus(Duration.hours(1));
-    const workflowTimeout = windowTimeout === undefined ? fullRunTimeout : fullRunTimeout.plus(windowTimeout);
+    // A rebuild also catches up (a second transform and loads at most), then waits for the window
+    // runs that may still write the index it replaced.
+    const workflowTimeout = windows === undefined || windowTimeout === undefined ? fullRunTimeout
+      : fullRunTimeout.plus(windows.catchUpTransformTimeout).plus(loadRuntime).plus(windowTimeout);
     // A run that exported the subject's rows before an erasure's first sweep (or the source's rows appended late) loads them after it.
     this.registerErasable(props, workflowTimeout.plus(props.source.lateWritesWithin ?? Duration.seconds(0)));
     this.exportPrefix = `_exports/transform/${name}/`;
@@ -363,9 +396,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const loadPrefix = `_exports/transform-load/${name}/`;
     this.exportPrefixUri = `s3://${bucketName}/${this.exportPrefix}`;
     this.outputPrefixUri = `s3://${bucketName}/${this.outputPrefix}`;
-    const perExecution = (prefix: string) => statesFormat(`s3://{}/${prefix}{}/`, intrinsicLiteral(bucketName), '$$.Execution.Name');
-    const exportUri = perExecution(this.exportPrefix);
-    const outputUri = perExecution(this.outputPrefix);
+    // A pass's folders: `<prefix><execution>/`, or `<prefix><execution>-catch-up/` for a rebuild's catch-up.
+    const perExecution = (prefix: string, pass: RunPass = MAIN_PASS) => statesFormat(`s3://{}/${prefix}{}${passSuffix(pass)}/`, intrinsicLiteral(bucketName), '$$.Execution.Name');
+    const exportUri = (pass: RunPass) => perExecution(this.exportPrefix, pass);
+    const outputUri = (pass: RunPass) => perExecution(this.outputPrefix, pass);
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
     // The transform's model role, which models of approved versions run as too.
     const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
@@ -379,20 +413,21 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const loadInstanceCount = resolved.loadInstanceCount;
     const inputColumns = columns.length + passthroughColumns.length + (props.sortKeyColumn ? 2 : 1);
     // Several loaders share the transform output's files; the export is split so that there are enough of them.
-    const exportSpec = (loaders: readonly number[], perWindow: boolean): ExportColumns => {
+    const exportSpec = (loaders: readonly number[], windowFilter?: ExportColumns['windowFilter']): ExportColumns => {
       const parts = exportParts(...loaders);
       return {
         keyColumn: props.keyColumn, sortKeyColumn: props.sortKeyColumn, columns, format,
-        ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}), ...(perWindow ? { perWindow } : {}),
+        ...(passthroughColumns.length > 0 ? { passthroughColumns } : {}), ...(parts !== undefined ? { parts } : {}), ...(windowFilter ? { windowFilter } : {}),
       };
     };
     const isSharded = (count: number) => Token.isUnresolved(count) || count > 1;
 
     // 1. Export the key(s) and the model's columns with Athena (a window run: its window's rows).
-    const exportState = (scope: Construct, spec: ExportColumns) => athenaQueryState(scope, 'Export', {
-      queryExpression: spec.perWindow === true
-        ? statesFormat(exportStatement(props.source.databaseName, props.source, spec), '$.window', exportUri)
-        : statesFormat(exportStatement(props.source.databaseName, props.source, spec), exportUri),
+    const windowsArgument = { one: '$.window', list: `${CATCH_UP_PATH}.inList` } as const;
+    const exportState = (scope: Construct, spec: ExportColumns, pass: RunPass = MAIN_PASS) => athenaQueryState(scope, `${pass.id}Export`, {
+      queryExpression: spec.windowFilter !== undefined
+        ? statesFormat(exportStatement(props.source.databaseName, props.source, spec), windowsArgument[spec.windowFilter], exportUri(pass))
+        : statesFormat(exportStatement(props.source.databaseName, props.source, spec), exportUri(pass)),
       workGroupName: lake.workGroupName,
       databaseName: lake.databaseName,
     });
@@ -400,23 +435,23 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // 2. The transform job, in the model's VPC; local NVMe volumes are hardware-encrypted and take no key.
     const instanceType = resolved.instanceType;
     const nvme = !Token.isUnresolved(instanceType) && hasLocalNvmeStorage(instanceType);
-    const transformState = (scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns) => new sfn.CustomState(scope, 'Transform', {
+    const transformState = (scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns, pass: RunPass = MAIN_PASS) => new sfn.CustomState(scope, `${pass.id}Transform`, {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${stack.partition}:states:::sagemaker:createTransformJob.sync`,
         Parameters: {
-          'TransformJobName.$': executionJobName(jobPrefix),
+          'TransformJobName.$': executionJobName(jobPrefix, pass.folder || undefined),
           ...(typeof model === 'string' ? { ModelName: model } : { 'ModelName.$': model.expression }),
           'BatchStrategy': resolved.batchStrategy,
           ...(props.maxPayloadMb !== undefined ? { MaxPayloadInMB: props.maxPayloadMb } : {}),
           ...(props.maxConcurrentTransforms !== undefined ? { MaxConcurrentTransforms: props.maxConcurrentTransforms } : {}),
           'TransformInput': {
-            DataSource: { S3DataSource: { 'S3DataType': 'S3Prefix', 'S3Uri.$': exportUri } },
+            DataSource: { S3DataSource: { 'S3DataType': 'S3Prefix', 'S3Uri.$': exportUri(pass) } },
             ContentType: format,
             SplitType: resolved.splitType,
             CompressionType: 'Gzip',
           },
-          'TransformOutput': { 'S3OutputPath.$': outputUri, 'KmsKeyId': key.keyArn, 'AssembleWith': 'Line', 'Accept': format },
+          'TransformOutput': { 'S3OutputPath.$': outputUri(pass), 'KmsKeyId': key.keyArn, 'AssembleWith': 'Line', 'Accept': format },
           'TransformResources': {
             InstanceType: instanceType,
             InstanceCount: instanceCount,
@@ -442,8 +477,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     cache.grantWrite(this.loadRole);
     const loadCode = ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]);
     const loadSecurityGroup = props.network.securityGroupFor(this, 'LoadSecurityGroup', `Loader of batch transform ${name}`);
-    const loadJob = (model: ContainerArgument, sharded: boolean): ProcessingJobStateProps => ({
+    const loadJob = (model: ContainerArgument, sharded: boolean, pass: RunPass): ProcessingJobStateProps => ({
       jobNamePrefix: jobPrefix,
+      ...(pass.folder ? { jobNamePass: pass.folder } : {}),
       role: this.loadRole,
       image,
       code: loadCode,
@@ -456,10 +492,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
         ...(sharded
-          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}`, '$$.Execution.Name') }]
-          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') }]),
+          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}`, '$$.Execution.Name') }]
+          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}.json`, '$$.Execution.Name') }]),
       ],
-      inputs: [{ name: 'predictions', s3Uri: { expression: outputUri } }],
+      inputs: [{ name: 'predictions', s3Uri: { expression: outputUri(pass) } }],
       outputS3Uri: `s3://${bucketName}/${loadPrefix}`,
       encryptionKey: key,
       subnets: props.network.vpc.selectSubnets(props.network.subnets),
@@ -472,20 +508,22 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
     // 4. The loader's counts (added up over the instances of a sharded load). SumSummaries is a
     //    Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
-    const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number) => {
+    const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number, pass: RunPass = MAIN_PASS) => {
       const sharded = isSharded(instanceCount);
       const load = sharded
-        ? shardedProcessingJobState(scope, 'LoadPredictions', loadJob(model, true), { instanceCount, shardedInput: 'predictions' })
-        : processingJobState(scope, 'LoadPredictions', loadJob(model, false));
+        ? shardedProcessingJobState(scope, `${pass.id}LoadPredictions`, loadJob(model, true, pass), { instanceCount, shardedInput: 'predictions' })
+        : processingJobState(scope, `${pass.id}LoadPredictions`, loadJob(model, false, pass));
       if (sharded) {
-        const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: loadPrefix });
+        const { list, read, sum } = pass === MAIN_PASS
+          ? shardedSummaryStates(scope, { bucketName, prefix: loadPrefix })
+          : shardedSummaryStates(scope, { bucketName, prefix: loadPrefix, executionSuffix: passSuffix(pass) }, { key: 'load', totals: loadSummaryTotals(), loader: pass.id });
         return { chain: sfn.Chain.start(load).next(list).next(read).next(sum), tasks: [load, list, read] };
       }
-      const readSummary = new sfn.CustomState(scope, 'ReadSummary', {
+      const readSummary = new sfn.CustomState(scope, `${pass.id}ReadSummary`, {
         stateJson: {
           Type: 'Task',
           Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
-          Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}.json`, '$$.Execution.Name') },
+          Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}${passSuffix(pass)}.json`, '$$.Execution.Name') },
           ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
           ResultPath: '$.load',
         },
@@ -528,7 +566,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       release.addCatch(recordFailure, { resultPath: '$.releaseError' }).next(recordFailure);
       onFailure = release;
     }
-    const fullSpec = exportSpec([loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1], false);
+    const fullSpec = exportSpec([loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1]);
     const exportRows = exportState(this, fullSpec);
     const transform = transformState(this, runModel, resolved.instanceCount, resolved.transformTimeout, fullSpec);
     const cacheLoad = cacheLoadStates(this, runModel, loadInstanceCount);
@@ -571,19 +609,21 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     let windowWorkflow: Workflow | undefined;
     if (vectorIndex) {
       const vectorLoader = this.vectorLoader(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns, windowed: windows !== undefined });
+      const vectorLoadCount = vectorLoadInstanceCount(resolved) ?? 1;
       this.vectorLoadRole = vectorLoader.role;
       this.aliasSwapper = vectorLoader.swapper;
       const swap = vectorLoader.swapState(this, 'SwapVectorAlias', { 'alias': vectorIndex.indexName, 'runId.$': '$$.Execution.Name', ...(windows ? { keepOthers: true } : {}) });
       swap.addCatch(onFailure, { resultPath: '$.error' });
-      const vectorLoadCount = vectorLoadInstanceCount(resolved) ?? 1;
       if (indexState === undefined || windows === undefined || windowTimeout === undefined) {
-        afterModel = loadThrough.next(vectorLoader.chain(this, vectorLoadCount, false, swap, onFailure));
+        afterModel = loadThrough.next(vectorLoader.chain(this, vectorLoadCount, 'rebuild', swap, onFailure));
       } else {
         windowWorkflow = this.windowWorkflow(props, windows, indexState, vectorLoader, {
           exportSpec, exportState, transformState, cacheLoadStates, putMetrics, failureStates, loadMetrics, dimensions, windowTimeout,
         });
         afterModel = this.rebuildStates({
-          indexState, vectorLoader, swap, onFailure, windowWorkflow, workflowTimeout, loadThrough, putMetrics, dimensions, announceState,
+          indexState, vectorLoader, swap, onFailure, workflowTimeout, loadThrough, putMetrics, dimensions, announceState,
+          run: { exportSpec, exportState, transformState, cacheLoadStates }, runModel,
+          instanceCount: resolved.instanceCount, catchUpTransformTimeout: windows.catchUpTransformTimeout, loadInstanceCount,
           alias: vectorIndex.indexName,
           vectorLoadInstanceCount: vectorLoadCount,
           model: resolveModel !== undefined
@@ -605,7 +645,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       definition = definition.next(approved);
     }
     // A rebuild deletes the index it replaced once no window run can still be writing it.
-    const afterSuccess = indexState !== undefined && windowTimeout !== undefined ? this.retireStates(indexState, windowTimeout, onFailure) : undefined;
+    const afterSuccess = indexState !== undefined && windowTimeout !== undefined && windowWorkflow !== undefined
+      ? this.retireStates(indexState, windowWorkflow, windowTimeout, onFailure) : undefined;
     if (afterSuccess !== undefined) {
       publishSuccess.next(afterSuccess);
     }
@@ -620,10 +661,14 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     });
     this.windowStateMachine = windowWorkflow;
     // Both workflows run the same jobs; the full one also resolves the model, announces it and swaps the alias.
+    // A rebuild's catch-up pass runs the same loaders again, under state names of its own.
+    const passes = (full: boolean) => (full && windows !== undefined ? [MAIN_PASS, CATCH_UP_PASS] : [MAIN_PASS]);
     const grantRuns = (workflow: Workflow, full: boolean) => {
       const role = workflow.role as iam.Role;
-      acknowledge(workflow, 'GDPR-SageMakerJobIsolation[LoadPredictions:network-isolation]',
-        'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
+      for (const pass of passes(full)) {
+        acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass.id}LoadPredictions:network-isolation]`,
+          'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
+      }
       this.grantWorkflow(role, props.source, jobPrefix, loadPrefix, full ? this : workflow.node.scope as Construct);
       if (full && resolveModel) {
         role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [resolveModel.fn.functionArn] }));
@@ -633,8 +678,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         }));
       }
       if (this.vectorLoadRole) {
-        acknowledge(workflow, 'GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]',
-          'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
+        for (const pass of passes(full)) {
+          acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass.id}LoadVectors:network-isolation]`,
+            'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
+        }
         grantRunProcessingJobs(role, vectorJobPrefix, this.vectorLoadRole);
         grantBucketRead(lake.curatedBucket, role, `${vectorPrefix}*`);
       }
@@ -900,7 +947,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     options: VectorIndexLoadOptions,
     props: BatchTransformProps,
     resolved: ResolvedProps,
-    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: string; inputColumns: number; windowed: boolean },
+    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: (pass: RunPass) => string; inputColumns: number; windowed: boolean },
   ): VectorLoader {
     const lake = this.lake;
     const index = options.index;
@@ -922,7 +969,14 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // Window runs find a window's earlier documents by the window each document carries.
     const documentFields = [...(options.documentFields ?? []), ...(names.windowed ? [WINDOW_COLUMN] : [])];
     const code = ProcessingCode.fromBundle(this, 'VectorLoadScript', VECTOR_LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]);
-    const loadJob = (sharded: boolean, window: boolean): ProcessingJobStateProps => ({
+    const pass = (mode: VectorLoadMode) => (mode === 'catchUp' ? CATCH_UP_PASS : MAIN_PASS);
+    // A window run writes the live index the state named; the catch-up pass the rebuild's own index. Both replace their windows' earlier documents.
+    const target: Record<VectorLoadMode, ContainerArgument[]> = {
+      rebuild: [],
+      window: ['--target-index', { expression: `${WINDOW_STATE_PATH}.index` }, '--replace-window', { expression: '$.window' }],
+      catchUp: ['--target-index', { expression: `${CLAIM_PATH}.index` }, '--replace-window', { expression: `${CATCH_UP_PATH}.csv` }],
+    };
+    const loadJob = (sharded: boolean, mode: VectorLoadMode): ProcessingJobStateProps => ({
       role,
       image,
       outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
@@ -934,6 +988,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       maxRuntime: LOAD_MAX_RUNTIME,
       networkIsolation: false,
       jobNamePrefix: names.vectorJobPrefix,
+      ...(mode === 'catchUp' ? { jobNamePass: CATCH_UP_PASS.folder } : {}),
       code,
       files: { index: body },
       arguments: [
@@ -950,13 +1005,12 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         ...(csv ? ['--input-columns', String(names.inputColumns)] : []),
         '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
         '--run-id', { expression: '$$.Execution.Name' },
-        // A window run writes the live index the state named, and replaces the window's earlier documents.
-        ...(window ? ['--target-index', { expression: `${WINDOW_STATE_PATH}.index` }, '--replace-window', { expression: '$.window' }] : []),
+        ...target[mode],
         ...(sharded
-          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}`, '$$.Execution.Name') }]
-          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}.json`, '$$.Execution.Name') }]),
+          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}`, '$$.Execution.Name') }]
+          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}.json`, '$$.Execution.Name') }]),
       ],
-      inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri } }],
+      inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri(pass(mode)) } }],
     });
 
     const swapper = new SecureFunction(this, 'AliasSwapper', {
@@ -984,15 +1038,16 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     }).addRetry({ errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'OpenSearchError'],
       maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
 
-    const chain = (scope: Construct, instanceCount: number, window: boolean, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain => {
+    const chain = (scope: Construct, instanceCount: number, mode: VectorLoadMode, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain => {
       const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
+      const { id } = pass(mode);
       if (!(Token.isUnresolved(instanceCount) || instanceCount > 1)) {
-        const loadVectors = processingJobState(scope, 'LoadVectors', loadJob(false, window));
-        const readVectorSummary = new sfn.CustomState(scope, 'ReadVectorSummary', {
+        const loadVectors = processingJobState(scope, `${id}LoadVectors`, loadJob(false, mode));
+        const readVectorSummary = new sfn.CustomState(scope, `${id}ReadVectorSummary`, {
           stateJson: {
             Type: 'Task',
             Resource: `arn:${partition}:states:::aws-sdk:s3:getObject`,
-            Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}.json`, '$$.Execution.Name') },
+            Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}${passSuffix(pass(mode))}.json`, '$$.Execution.Name') },
             ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
             ResultPath: '$.vectors',
           },
@@ -1000,17 +1055,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         [loadVectors, readVectorSummary].forEach(catchFailure);
         return sfn.Chain.start(loadVectors).next(readVectorSummary).next(then);
       }
-      const loadVectors = shardedProcessingJobState(scope, 'LoadVectors', loadJob(true, window), { instanceCount, shardedInput: 'predictions' });
-      const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix }, { key: 'vectors', totals: vectorSummaryTotals(), loader: 'Vector' });
+      const loadVectors = shardedProcessingJobState(scope, `${id}LoadVectors`, loadJob(true, mode), { instanceCount, shardedInput: 'predictions' });
+      const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
+        { key: 'vectors', totals: vectorSummaryTotals(), loader: `${id}Vector` });
       // Only once the run as a whole is within its budget may queries see its index.
       const total = '$states.input.vectors.summary';
-      const exceeded = sfn.Pass.jsonata(scope, 'VectorFailuresExceeded', {
+      const exceeded = sfn.Pass.jsonata(scope, `${id}VectorFailuresExceeded`, {
         outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
           + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
-          + `& "); ${window ? 'the window\'s earlier documents stay' : 'the alias stays on the previous run\'s index'}"}}]) %}`,
+          + `& "); ${mode === 'rebuild' ? 'the alias stays on the previous run\'s index' : 'the earlier documents of the windows stay'}"}}]) %}`,
       });
       exceeded.next(onFailure);
-      const budget = new sfn.Choice(scope, 'VectorFailuresWithinBudget')
+      const budget = new sfn.Choice(scope, `${id}VectorFailuresWithinBudget`)
         .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), then)
         .otherwise(exceeded);
       [loadVectors, list, read].forEach(catchFailure);
@@ -1034,7 +1090,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const recordFailure = run.failureStates(scope);
     const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
     const begin = indexState.task(scope, 'BeginWindow', { 'action': 'begin', 'window.$': '$.window' }, WINDOW_STATE_RESULT);
-    const spec = run.exportSpec([windows.loadInstanceCount, windows.vectorLoadInstanceCount], true);
+    const spec = run.exportSpec([windows.loadInstanceCount, windows.vectorLoadInstanceCount], 'one');
     const exportRows = run.exportState(scope, spec);
     // A quiet window has no file for the transform's input, which SageMaker refuses: the run ends there.
     const listExport = new sfn.CustomState(scope, 'ListExport', {
@@ -1053,7 +1109,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const publishSuccess = run.putMetrics(scope, 'PublishSuccess', [windowIndexed, ...run.loadMetrics]);
     const publishEmpty = run.putMetrics(scope, 'PublishEmptyWindow', [windowIndexed]);
     [begin, exportRows, listExport, transform, ...cacheLoad.tasks, publishSuccess, publishEmpty].forEach(catchFailure);
-    const vectors = vectorLoader.chain(scope, windows.vectorLoadInstanceCount, true, publishSuccess, recordFailure);
+    const vectors = vectorLoader.chain(scope, windows.vectorLoadInstanceCount, 'window', publishSuccess, recordFailure);
     const indexWindow = sfn.Chain.start(exportRows).next(listExport).next(new sfn.Choice(scope, 'AnythingExported')
       .when(sfn.Condition.numberEquals('$.export.count', 0), publishEmpty)
       .otherwise(sfn.Chain.start(transform).next(cacheLoad.chain).next(vectors)));
@@ -1079,11 +1135,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
   /**
    * A full run with window runs beside it (after the model's resolution): `ClaimRebuild` claims
    * the rebuild when the run's model differs from the live index's. Then the export, transform and
-   * loads as without windows, into the run's own index; `PublishIndex` names it live in the state
-   * (from then on window runs write it), `SwapVectorAlias` moves the alias without deleting the
-   * index it replaced, and `ReplayWindows` starts a window run for each window the export may have
-   * missed. The same model: `EnsureVectorAlias` (a swap that failed after the state flipped is
-   * finished here), then `IndexCurrent`. Another rebuild in flight: `RebuildInFlight`.
+   * loads as without windows, into the run's own index. `CatchUpWindows` takes the windows
+   * committed since the export began, and a second pass of the same jobs (`CatchUp…`, the run's
+   * fleet and model) loads them into the run's index, replacing their documents. `PublishIndex`
+   * names the index live in the state (from then on window runs write it) and answers the windows
+   * begun since the catch-up's export, and `SwapVectorAlias` moves the alias without deleting the
+   * index it replaced. The same model: `EnsureVectorAlias` (a swap that failed after the state
+   * flipped is finished here), then `IndexCurrent`. Another rebuild in flight: `RebuildInFlight`.
    */
   private rebuildStates(c: RebuildContext): sfn.Chain {
     const { indexState, vectorLoader, onFailure } = c;
@@ -1094,30 +1152,21 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       'model': c.model,
       'holdSeconds': c.workflowTimeout.toSeconds(),
     }, '$.claim');
+    const catchUp = indexState.task(this, 'CatchUpWindows', { 'action': 'catchUp', 'runId.$': '$$.Execution.Name' }, '$.catchUp');
+    const spec = c.run.exportSpec([c.loadInstanceCount, c.vectorLoadInstanceCount], 'list');
+    const catchUpExport = c.run.exportState(this, spec, CATCH_UP_PASS);
+    const catchUpTransform = c.run.transformState(this, c.runModel, c.instanceCount, c.catchUpTransformTimeout, spec, CATCH_UP_PASS);
+    const catchUpCache = c.run.cacheLoadStates(this, c.runModel, c.loadInstanceCount, CATCH_UP_PASS);
     const publishIndex = indexState.task(this, 'PublishIndex', { 'action': 'publish', 'runId.$': '$$.Execution.Name' }, '$.published');
-    const replayWindow = new sfn.CustomState(this, 'ReplayWindow', {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution`,
-        Parameters: {
-          StateMachineArn: c.windowWorkflow.stateMachineArn,
-          Input: { 'window.$': '$.window', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
-        },
-        ResultPath: null,
-      },
-    }).addRetry({ errors: ['StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException', 'States.TaskFailed'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-    const replay = new sfn.Map(this, 'ReplayWindows', {
-      comment: 'A window run for each window committed while the export may have missed it, into the new index with the new model',
-      itemsPath: `${PUBLISHED_PATH}.pendingWindows`,
-      itemSelector: { 'window.$': '$$.Map.Item.Value' },
-      resultPath: sfn.JsonPath.DISCARD,
-      maxConcurrency: 4,
-    });
-    replay.itemProcessor(replayWindow);
     const ensureAlias = vectorLoader.swapState(this, 'EnsureVectorAlias', { 'alias': c.alias, 'runId.$': `${CLAIM_PATH}.indexRun`, 'keepOthers': true }, '$.alias');
     const upToDate = c.putMetrics(this, 'PublishIndexCurrent', [{ MetricName: 'Succeeded', Dimensions: c.dimensions, Value: 1, Unit: 'Count' }]);
-    [claim, publishIndex, replay, ensureAlias, upToDate].forEach(catchFailure);
-    const rebuild = c.loadThrough.next(vectorLoader.chain(this, c.vectorLoadInstanceCount, false, publishIndex, onFailure)).next(c.swap).next(replay);
+    [claim, catchUp, catchUpExport, catchUpTransform, ...catchUpCache.tasks, publishIndex, ensureAlias, upToDate].forEach(catchFailure);
+    catchUp.next(new sfn.Choice(this, 'WindowsToCatchUp')
+      .when(sfn.Condition.isPresent(`${CATCH_UP_PATH}.windows[0]`), sfn.Chain.start(catchUpExport).next(catchUpTransform).next(catchUpCache.chain)
+        .next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'catchUp', publishIndex, onFailure)))
+      .otherwise(publishIndex));
+    publishIndex.next(c.swap);
+    const rebuild = c.loadThrough.next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'rebuild', catchUp, onFailure));
     upToDate.next(new sfn.Succeed(this, 'IndexCurrent', { comment: 'The live index was built with this model: window runs keep it current' }));
     // A rebuild whose swap failed after the state flipped never announced its version: the query
     // encoder follows it here, with the alias (an announcement of the serving version is ignored).
@@ -1128,19 +1177,41 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       .when(sfn.Condition.stringEquals(`${CLAIM_PATH}.decision`, 'rebuild'), rebuild)
       .when(sfn.Condition.stringEquals(`${CLAIM_PATH}.decision`, 'current'), current)
       .otherwise(new sfn.Succeed(this, 'RebuildInFlight', { comment: 'Another run is rebuilding the index; this one leaves it to that run' })));
-    return sfn.Chain.custom(claim, [replay], replay);
+    return sfn.Chain.custom(claim, [c.swap], c.swap);
   }
 
   /**
-   * After a rebuild's success: `WaitForWindowRuns` (a window run's timeout: any run that began
-   * before the state named the new index has ended), then `RetireIndexes` deletes the indexes of
-   * the alias other than the live one and a rebuild's in flight.
+   * After a rebuild's success (its alias swap and announcement): `ReplayWindows` starts a window
+   * run for each window begun since the catch-up's export (a few: the catch-up pass took the
+   * rest), `WaitForWindowRuns` waits a window run's timeout (any run that began before
+   * `PublishIndex` has ended), then `RetireIndexes` deletes the indexes of the alias other than the
+   * live one and a rebuild's in flight.
    */
-  private retireStates(indexState: IndexState, windowTimeout: Duration, onFailure: sfn.IChainable): sfn.Chain {
+  private retireStates(indexState: IndexState, windowWorkflow: Workflow, windowTimeout: Duration, onFailure: sfn.IChainable): sfn.Chain {
+    const replayWindow = new sfn.CustomState(this, 'ReplayWindow', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution`,
+        Parameters: {
+          StateMachineArn: windowWorkflow.stateMachineArn,
+          Input: { 'window.$': '$.window', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+        },
+        ResultPath: null,
+      },
+    }).addRetry({ errors: ['StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException', 'States.TaskFailed'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const replay = new sfn.Map(this, 'ReplayWindows', {
+      comment: 'A window run for each window begun since the catch-up\'s export, into the new index with the new model',
+      itemsPath: `${PUBLISHED_PATH}.pendingWindows`,
+      itemSelector: { 'window.$': '$$.Map.Item.Value' },
+      resultPath: sfn.JsonPath.DISCARD,
+      maxConcurrency: 4,
+    });
+    replay.itemProcessor(replayWindow);
+    replay.addCatch(onFailure, { resultPath: '$.error' });
     const wait = new sfn.Wait(this, 'WaitForWindowRuns', { time: sfn.WaitTime.duration(windowTimeout) });
     const retire = indexState.task(this, 'RetireIndexes', { action: 'retire' }, '$.retired');
     retire.addCatch(onFailure, { resultPath: '$.error' });
-    return sfn.Chain.start(wait).next(retire);
+    return sfn.Chain.start(replay).next(wait).next(retire);
   }
 
   /** SageMaker attaches the job's encrypted volume through a KMS grant made for an AWS resource. */

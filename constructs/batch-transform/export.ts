@@ -48,11 +48,12 @@ export interface ExportColumns {
    */
   readonly parts?: number;
   /**
-   * Export one anonymization window only (`WHERE anonymization_window = '{}'`): the statement's
-   * first `{}` is then the window, the second the target prefix.
-   * @default false: every row
+   * Export some anonymization windows only: `one` (`WHERE anonymization_window = '{}'`, the
+   * statement's first `{}` is then the window) or `list` (`IN ({})`, the first `{}` is then the
+   * quoted windows, comma-separated); the second `{}` is the target prefix.
+   * @default - every row
    */
-  readonly perWindow?: boolean;
+  readonly windowFilter?: 'one' | 'list';
 }
 
 const q = (name: string) => `"${name}"`;
@@ -131,8 +132,10 @@ export function exportStatement(databaseName: string, source: Pick<ICuratedDatas
     values.push(`mod(crc32(to_utf8(CAST(${q(spec.keyColumn)} AS varchar))), ${spec.parts}) AS ${q(EXPORT_PART_FIELD)}`);
     options += `, partitioned_by = ARRAY['${EXPORT_PART_FIELD}']`;
   }
-  if (spec.perWindow === true) {
+  if (spec.windowFilter === 'one') {
     present.push(`${q(WINDOW_COLUMN)} = '{}'`);
+  } else if (spec.windowFilter === 'list') {
+    present.push(`${q(WINDOW_COLUMN)} IN ({})`);
   }
   const select = `SELECT ${[...keys, ...values].join(', ')} FROM ${q(databaseName)}.${q(source.tableName)} WHERE ${present.join(' AND ')}`;
   return `UNLOAD (${select}) TO '{}' WITH (${options})`;

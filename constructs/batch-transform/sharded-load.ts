@@ -86,6 +86,11 @@ export interface ShardedSummaryLocation {
   readonly bucketName: string;
   /** The loader's output prefix (`_exports/transform-load/<name>/`); each run's summaries are under `<prefix><execution>/`. */
   readonly prefix: string;
+  /**
+   * After the execution's name in the folder: a second pass of the load in one execution (`-catch-up`).
+   * @default - none: `<prefix><execution>/`
+   */
+  readonly executionSuffix?: string;
 }
 
 /** Which load's summaries {@link shardedSummaryStates} adds up. */
@@ -115,7 +120,7 @@ export function shardedSummaryStates(
   options: ShardedSummaryOptions = CACHE_LOAD_SUMMARIES,
 ): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
   const { loader } = options;
-  return summedSummaryStates(scope, { bucketName: location.bucketName, prefix: statesFormat(`${location.prefix}{}/`, '$$.Execution.Name') }, {
+  return summedSummaryStates(scope, { bucketName: location.bucketName, prefix: statesFormat(`${location.prefix}{}${location.executionSuffix ?? ''}/`, '$$.Execution.Name') }, {
     key: options.key,
     totals: options.totals,
     ids: { list: `List${loader}Summaries`, read: `Read${loader}Summaries`, readOne: `Read${loader}LoaderSummary`, sum: `Sum${loader}Summaries` },

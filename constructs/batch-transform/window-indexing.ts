@@ -44,6 +44,14 @@ export interface WindowIndexingOptions {
    * @default DEFAULT_WINDOW_TRANSFORM_TIMEOUT (2 hours)
    */
   readonly transformTimeout?: Duration;
+  /**
+   * How long a rebuild's catch-up transform may run, 10 minutes to 1 day: it embeds the windows
+   * committed while the rebuild ran, on the rebuild's fleet (`instanceCount`). Size it for the
+   * rows that arrive during a rebuild (a week of uploads, for a weekly rebuild) on that fleet.
+   * With the two loads' `LOAD_MAX_RUNTIME` it is what the catch-up adds to a rebuild's timeout.
+   * @default - `transformTimeout`
+   */
+  readonly catchUpTransformTimeout?: Duration;
 }
 
 /** The window options after defaults. */
@@ -52,6 +60,7 @@ export interface ResolvedWindowIndexing {
   readonly loadInstanceCount: number;
   readonly vectorLoadInstanceCount: number;
   readonly transformTimeout: Duration;
+  readonly catchUpTransformTimeout: Duration;
 }
 
 /** `windows` with its defaults. */
@@ -62,6 +71,7 @@ export function resolveWindowIndexing(options: WindowIndexingOptions): ResolvedW
     loadInstanceCount,
     vectorLoadInstanceCount: options.vectorLoadInstanceCount ?? loadInstanceCount,
     transformTimeout: options.transformTimeout ?? DEFAULT_WINDOW_TRANSFORM_TIMEOUT,
+    catchUpTransformTimeout: options.catchUpTransformTimeout ?? options.transformTimeout ?? DEFAULT_WINDOW_TRANSFORM_TIMEOUT,
   };
 }
 
@@ -92,9 +102,10 @@ export function windowIndexingProblems(c: WindowIndexingContext): string[] {
       problems.push(`windows.${option} must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${value} was provided`);
     }
   }
-  const timeout = w.transformTimeout;
-  if (!Number.isInteger(timeout.toSeconds({ integral: false })) || timeout.toSeconds() < 600 || timeout.toSeconds() > 86_400) {
-    problems.push(`windows.transformTimeout must be a whole number of seconds from 10 minutes to 1 day, but ${timeout.toHumanString()} was provided`);
+  for (const [option, timeout] of [['transformTimeout', w.transformTimeout], ['catchUpTransformTimeout', w.catchUpTransformTimeout]] as const) {
+    if (!Number.isInteger(timeout.toSeconds({ integral: false })) || timeout.toSeconds() < 600 || timeout.toSeconds() > 86_400) {
+      problems.push(`windows.${option} must be a whole number of seconds from 10 minutes to 1 day, but ${timeout.toHumanString()} was provided`);
+    }
   }
   return problems;
 }

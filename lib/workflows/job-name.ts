@@ -21,11 +21,17 @@ const JOB_NAME_PREFIX = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
  * of the state (SageMaker then refuses a second job of the name, as before), and the ARN makes it
  * unique in the account and region, where job names must be (execution names are unique per state
  * machine only). The job's execution is in its Step Functions history, which names the job.
+ * `pass` names a second set of the same jobs in one execution (`<ARN>/<pass>` is hashed instead).
  */
-export function executionJobName(prefix: string): string {
+export function executionJobName(prefix: string, pass?: string): string {
   if (!Token.isUnresolved(prefix) && (!JOB_NAME_PREFIX.test(prefix) || prefix.length > MAX_JOB_NAME_PREFIX_LENGTH)) {
     throw new KitError(`A job name prefix must be 1-${MAX_JOB_NAME_PREFIX_LENGTH} letters, digits and hyphens, starting and ending with a letter or digit `
       + `(SageMaker caps job names, <prefix>-<32-digit hash>, at ${MAX_JOB_NAME_LENGTH} characters), but '${prefix}' was provided`);
   }
-  return statesFormat(`${prefix}-{}`, "States.Hash($$.Execution.Id, 'MD5')");
+  if (pass !== undefined && !/^[a-z0-9-]+$/.test(pass)) {
+    throw new KitError(`A job name pass must be lower case letters, digits and hyphens, but '${pass}' was provided`);
+  }
+  // A second pass of the same jobs in one execution (a rebuild's catch-up) hashes the ARN with its name: names differ, lengths do not.
+  const hashed = pass === undefined ? '$$.Execution.Id' : statesFormat(`{}/${pass}`, '$$.Execution.Id');
+  return statesFormat(`${prefix}-{}`, `States.Hash(${hashed}, 'MD5')`);
 }

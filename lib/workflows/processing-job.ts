@@ -45,6 +45,11 @@ export interface ProcessingInput {
 export interface ProcessingJobStateProps {
   /** Job names are `<prefix>-<hash of the execution>` ({@link executionJobName}); the workflow's role may only touch these. */
   readonly jobNamePrefix: string;
+  /**
+   * A second job of the state's kind in one execution: its name hashes `<execution ARN>/<pass>`.
+   * @default - the first: the execution's ARN
+   */
+  readonly jobNamePass?: string;
   readonly role: iam.IRole;
   readonly image: AwsContainerImage;
   /** The Python code: `ProcessingCode.fromScript` for one file, `ProcessingCode.fromBundle` for a script and its modules. */
@@ -137,7 +142,7 @@ export function processingJobState(scope: Construct, id: string, props: Processi
       Type: 'Task',
       Resource: `arn:${stack.partition}:states:::sagemaker:createProcessingJob.sync`,
       Parameters: {
-        'ProcessingJobName.$': executionJobName(props.jobNamePrefix),
+        'ProcessingJobName.$': executionJobName(props.jobNamePrefix, props.jobNamePass),
         'RoleArn': props.role.roleArn,
         'AppSpecification': {
           'ImageUri': props.image.uri,

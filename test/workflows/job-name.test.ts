@@ -28,3 +28,13 @@ test.each([
 test('a token prefix is left to deploy time', () => {
   expect(() => executionJobName(Lazy.string({ produce: () => 'x' }))).not.toThrow();
 });
+
+test('a second pass of the same jobs in one execution (a rebuild\'s catch-up) gets names of its own, as long', () => {
+  const execution = context(arn(WORST_CASE_EXECUTION_NAME));
+  const first = evaluateExpression(executionJobName('bt-pymk'), {}, execution) as string;
+  const second = evaluateExpression(executionJobName('bt-pymk', 'catch-up'), {}, execution) as string;
+  expect(second).toMatch(/^bt-pymk-[0-9a-f]{32}$/);
+  expect(second).not.toBe(first);
+  expect(evaluateExpression(executionJobName('bt-pymk', 'catch-up'), {}, execution)).toBe(second);
+  expect(() => executionJobName('bt-pymk', 'Catch Up')).toThrow(/job name pass must be lower case letters, digits and hyphens, but 'Catch Up' was provided/);
+});

@@ -257,7 +257,7 @@ describe('catchUp', () => {
     const table = await stateTable();
     await rebuilding(table, ['2026-12-07T10', '2026-12-07', '2026-12-07T09']);
     const answer = await catchUp({ runId: 'run-2' }, depsOf(table, at(200)));
-    expect(answer).toEqual({ windows: ['2026-12-07', '2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07','2026-12-07T09','2026-12-07T10'" });
+    expect(answer).toEqual({ windows: ['2026-12-07', '2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07','2026-12-07T09','2026-12-07T10'", csv: '2026-12-07,2026-12-07T09,2026-12-07T10' });
     const state = await item(table);
     expect(state?.pending_windows).toBeUndefined();
     expect(state?.rebuild?.M?.export_started_at).toEqual({ S: at(200).toISOString() });
@@ -311,7 +311,7 @@ describe('catchUp', () => {
     });
     const answer = await catchUp({ runId: 'run-2' }, depsOf(table, at(200), { client: racing.client }));
     expect(racing.calls()).toBe(2);
-    expect(answer).toEqual({ windows: ['2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07T09','2026-12-07T10'" });
+    expect(answer).toEqual({ windows: ['2026-12-07T09', '2026-12-07T10'], inList: "'2026-12-07T09','2026-12-07T10'", csv: '2026-12-07T09,2026-12-07T10' });
     expect((await item(table))?.pending_windows).toBeUndefined();
     expect(logs.find((l) => l.action === 'catchUp')).toMatchObject({ round: 2, count: 2 });
   });
@@ -368,11 +368,11 @@ describe('catchUp', () => {
   test('nothing pending: no window and an empty list, stored as well', async () => {
     const table = await stateTable();
     await rebuilding(table, []);
-    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(200)))).toEqual({ windows: [], inList: '' });
+    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(200)))).toEqual({ windows: [], inList: '', csv: '' });
     const state = await item(table);
     expect(state?.pending_windows).toBeUndefined();
     expect(state?.rebuild?.M?.catch_up).toEqual({ M: { windows: { L: [] }, in_list: { S: '' }, at: { S: at(200).toISOString() } } });
-    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(201)))).toEqual({ windows: [], inList: '' });
+    expect(await catchUp({ runId: 'run-2' }, depsOf(table, at(201)))).toEqual({ windows: [], inList: '', csv: '' });
     expect((await publish({ runId: 'run-2' }, depsOf(table, at(230)))).pendingWindows).toEqual([]);
   });
 
@@ -407,7 +407,7 @@ describe('catchUp', () => {
     expect(state?.pending_windows).toBeUndefined();
     // run-4 takes its own catch-up.
     await begin({ window: '2026-12-07T12' }, depsOf(table, at(401)));
-    expect(await catchUp({ runId: 'run-4' }, depsOf(table, at(402)))).toEqual({ windows: ['2026-12-07T12'], inList: "'2026-12-07T12'" });
+    expect(await catchUp({ runId: 'run-4' }, depsOf(table, at(402)))).toEqual({ windows: ['2026-12-07T12'], inList: "'2026-12-07T12'", csv: '2026-12-07T12' });
   });
 });
 

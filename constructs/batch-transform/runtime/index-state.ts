@@ -199,6 +199,8 @@ export interface CatchUpOutput {
    * empty with no window (the pass has nothing to do).
    */
   readonly inList: string;
+  /** `windows` joined with commas, as the vector loader's `--replace-window` takes them; empty with no window. */
+  readonly csv: string;
 }
 
 export interface PublishOutput {
@@ -559,7 +561,7 @@ export async function catchUp(input: CatchUpInput, deps: IndexStateDeps): Promis
     const rebuild = state.rebuild;
     if (rebuild?.run !== runId) throw superseded('catchUp', runId, rebuild, deps);
     if (rebuild.catchUp !== undefined) {
-      const output: CatchUpOutput = { windows: [...rebuild.catchUp.windows], inList: rebuild.catchUp.inList };
+      const output: CatchUpOutput = { windows: [...rebuild.catchUp.windows], inList: rebuild.catchUp.inList, csv: rebuild.catchUp.windows.join(',') };
       deps.log({
         level: 'INFO', message: 'index state catch-up (retried)', action: 'catchUp', decision: 'caughtUp', run: runId, windows: output.windows,
         count: output.windows.length, exportStartedAt: rebuild.catchUp.at, retried: true,
@@ -596,7 +598,7 @@ export async function catchUp(input: CatchUpInput, deps: IndexStateDeps): Promis
       level: 'INFO', message: 'index state catch-up', action: 'catchUp', decision: 'caughtUp', run: runId, windows, count: windows.length,
       exportStartedAt: now, previousExportStartedAt: rebuild.exportStartedAt, round,
     });
-    return { windows, inList };
+    return { windows, inList, csv: windows.join(',') };
   }
   throw new IndexStateError('StateContention', `catch-up by run ${runId}: the state of alias ${deps.alias} changed under ${STATE_ROUNDS} conditional writes in a row`);
 }

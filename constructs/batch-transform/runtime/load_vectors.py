@@ -133,9 +133,9 @@ windows that earlier runs loaded are deleted from the target index, as
 3. search again, until a search finds none. The collection has no refresh API: a search that
    shows only documents already deleted waits REPLACE_WAIT_SECONDS and searches again, at most
    REPLACE_MAX_WAITS times in a row. The rounds that delete are capped at what deleting
-   MAX_REPLACED_DOCUMENTS documents (far more than a window holds; for a list, the documents of
-   all its windows together) takes; a search that still finds documents beyond either cap ends the
-   run with ``replace_incomplete``.
+   MAX_REPLACED_DOCUMENTS documents (eight of the busiest hours of 100M uploads a day at three
+   times the average; for a list, the documents of all its windows together) takes; a search that
+   still finds documents beyond either cap ends the run with ``replace_incomplete``.
 
 A search or a delete that fails ends it with ``replace_failed: search: <error type>`` (or ``_bulk
 delete``). Either way the run exits 1 with the code in ``fatal_error``; this run's documents are in,
@@ -227,7 +227,8 @@ WINDOW_FIELD = "anonymization_window"
 REPLACE_PAGE_SIZE = 10000
 # Windows a --replace-window list may hold (a rebuild's catch-up pass: the windows committed meanwhile).
 MAX_REPLACE_WINDOWS = 1000
-MAX_REPLACED_DOCUMENTS = 10_000_000
+# A guard against a search that never runs dry, not a size limit: 10,000 rounds of REPLACE_PAGE_SIZE.
+MAX_REPLACED_DOCUMENTS = 100_000_000
 REPLACE_WAIT_SECONDS = 10.0
 REPLACE_MAX_WAITS = 12
 
