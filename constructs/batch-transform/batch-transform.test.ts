@@ -1273,7 +1273,9 @@ describe('window runs', () => {
     expect(args(states.CatchUpLoadPredictions)).toContain("States.Format('/opt/ml/processing/output/{}-catch-up.json', $$.Execution.Name)");
     expect(states.CatchUpReadSummary.Parameters['Key.$']).toBe("States.Format('_exports/transform-load/pymk/{}-catch-up.json', $$.Execution.Name)");
     expect(states.CatchUpReadSummary.Next).toBe('CatchUpLoadVectors');
-    expect(args(states.CatchUpLoadVectors)).toContain("'--target-index', $.claim.answer.index, '--replace-window', $.catchUp.answer.csv");
+    // A run id of the pass's own: its replacement deletes the main pass's documents of a window in both exports.
+    expect(args(states.CatchUpLoadVectors)).toContain("'--run-id', States.Format('{}-catch-up', $$.Execution.Name), '--target-index', $.claim.answer.index, '--replace-window', $.catchUp.answer.csv");
+    expect(args(states.LoadVectors)).toContain("'--run-id', $$.Execution.Name, '--summary'");
     expect(states.CatchUpReadVectorSummary.Next).toBe('PublishIndex');
     expect(states.PublishIndex.Parameters.Payload).toEqual({ 'action': 'publish', 'runId.$': '$$.Execution.Name' });
     expect(states.PublishIndex.Next).toBe('SwapVectorAlias');

@@ -1004,7 +1004,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         ...(documentFields.length > 0 ? ['--document-fields', documentFields.join(',')] : []),
         ...(csv ? ['--input-columns', String(names.inputColumns)] : []),
         '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
-        '--run-id', { expression: '$$.Execution.Name' },
+        // The catch-up pass's documents carry a run id of their own: its --replace-window deletes the
+        // documents of other runs only, and a window in both of the rebuild's exports must lose the main pass's.
+        '--run-id', { expression: mode === 'catchUp' ? statesFormat(`{}${passSuffix(CATCH_UP_PASS)}`, '$$.Execution.Name') : '$$.Execution.Name' },
         ...target[mode],
         ...(sharded
           ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}`, '$$.Execution.Name') }]

@@ -4,9 +4,12 @@
  * (load_vectors.py, run by the repo's .venv python as the Processing job runs it) and the alias swap
  * (swap-alias.ts, through the kit's signed client) against the local OpenSearch stand-in
  * (local/knn-stand-in.ts). The test plays the two workflows' part in their states' order: a full
- * run claims, exports, loads its own run index, publishes, swaps the alias (keeping the others),
- * replays the pending windows and, later, retires; a window run begins and, told to, embeds its
- * window with the live index's model and upserts it with `--target-index`/`--replace-window`.
+ * run claims, exports and loads its own run index, takes the windows pending so far (`catchUp`)
+ * and, if any, runs its catch-up pass (an export of those windows, the transform with its model and
+ * one load of them into its run index with `--target-index`/`--replace-window <list>`), publishes,
+ * swaps the alias (keeping the others), replays the windows begun since the catch-up and, later,
+ * retires; a window run begins and, told to, embeds its window with the live index's model and
+ * upserts it with `--target-index`/`--replace-window`.
  *
  * The transform output is written here: model `mN` embeds every image as a vector whose first
  * component is N, so each document says which model embedded it. Clocks of the state calls are
@@ -18,7 +21,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import { type BeginOutput, INDEX_STATE_KEY, type IndexStateDeps, type RetireClient, begin, claim, publish, retire } from './index-state';
+import {
+  type BeginOutput, type CatchUpOutput, EXPORT_CLOCK_MARGIN_MS, INDEX_STATE_KEY, type IndexStateDeps, type RetireClient, begin, catchUp, claim, publish, retire,
+} from './index-state';
 import { type SwapClient, runIndexName, swapAlias } from './swap-alias';
 import { signedOpenSearchClient } from '../../../lib/runtime/opensearch';
 import { type KnnDocument, type KnnStandIn, startKnnStandIn } from '../../../local/knn-stand-in';
@@ -36,13 +41,21 @@ const HOLD = 6 * 3600;
 const T0 = Date.parse('2026-12-07T12:00:00.000Z');
 const at = (minutes: number): Date => new Date(T0 + minutes * 60_000);
 
-/** The windows of the scenario (hours) and the images each brings, with their owners. */
+/**
+ * The windows of the scenario (hours) and the images each brings, with their owners. WM is
+ * committed just before the second rebuild's claim and begins within the clock margin of it: in
+ * that rebuild's export and pending as well. W4 and W5 begin during the rebuild, before its
+ * catch-up; W6 after it.
+ */
 const W1 = '2026-12-07T08';
 const W2 = '2026-12-07T09';
 const W3 = '2026-12-07T10';
-const W4 = '2026-12-07T11';
+const WM = '2026-12-07T11';
+const W4 = '2026-12-07T12';
+const W5 = '2026-12-07T13';
+const W6 = '2026-12-07T14';
 const IMAGES: Record<string, { imageId: string; ownerId: string }[]> = Object.fromEntries(
-  ([[W1, 3], [W2, 2], [W3, 3], [W4, 2]] as const).map(([window, count]) => [
+  ([[W1, 3], [W2, 2], [W3, 3], [WM, 2], [W4, 2], [W5, 3], [W6, 1]] as const).map(([window, count]) => [
     window,
     Array.from({ length: count }, (_, i) => ({ imageId: `img-${window.slice(-2)}-${i}`, ownerId: `owner-${i % 2}` })),
   ]),
@@ -146,6 +159,7 @@ interface LoaderSummary {
   readonly malformed_lines: number;
   readonly failed_documents: number;
   readonly replaced_window: string | null;
+  readonly replaced_windows: string[];
   readonly replaced_documents: number;
   readonly fatal_error: string | null;
 }
@@ -191,6 +205,26 @@ async function windowRun(window: string, runId: string, now: Date, alias = ALIAS
   return { begun, loaded };
 }
 
+/**
+ * The `--run-id` of a rebuild's catch-up load, as the construct passes it (`CatchUpLoadVectors`):
+ * the execution's name and the pass. Not the main load's: the pass must replace the documents the
+ * main load wrote of a window that was in both exports, and a load never deletes its own run's.
+ */
+const catchUpRunId = (execution: string): string => `${execution}-catch-up`;
+
+/**
+ * A rebuild's catch-up pass (`CatchUpExport` … `CatchUpLoadVectors`) for `catchUp`'s answer: the
+ * export of `anonymization_window IN (<inList>)`, the transform with the rebuild's model, and one
+ * load of those windows into the rebuild's index replacing their documents there.
+ */
+async function catchUpPass(execution: string, caughtUp: CatchUpOutput, index: string, model: number, alias = ALIAS): Promise<LoaderSummary> {
+  // The export's IN list, as Athena reads it: the quoted windows.
+  const exported = caughtUp.inList.split(',').map((quoted) => /^'([^']+)'$/.exec(quoted)?.[1] ?? `unquoted ${quoted}`);
+  expect(exported).toEqual(caughtUp.windows);
+  const input = transformOutput(catchUpRunId(execution), exported, model);
+  return loadVectors({ runId: catchUpRunId(execution), input, targetIndex: index, replaceWindow: caughtUp.csv, alias });
+}
+
 /** A document as the assertions compare it: window, key, owner, the model that embedded it. */
 const describeDocument = (document: KnnDocument): string => {
   const vector = document.embedding as number[];
@@ -231,13 +265,19 @@ test('rebuilds and window runs keep the alias consistent with one model, and los
   // 2. Rebuild R1 with m1.
   expect(await claim({ runId: 'full-r1', model: { modelName: 'm1' }, holdSeconds: HOLD }, deps(at(10))))
     .toEqual({ decision: 'rebuild', index: R1, exportStartedAt: at(10).toISOString() });
-  // W2 is committed after the claim and its run begins during R1: no index yet, pending for R1.
-  expect(await windowRun(W2, 'window-w2', at(15))).toEqual({ begun: { decision: 'deferred', pending: true } });
-  expect((await stateItem())?.pending_windows).toEqual({ SS: [W2] });
-  // R1's export ran before W2 was committed: it holds W1 only.
+  // R1's export holds W1.
   const r1 = await loadVectors({ runId: 'full-r1', input: transformOutput('full-r1', [W1], 1) });
-  expect(r1).toMatchObject({ index: R1, alias: ALIAS, incremental: false, index_created: true, lines: 3, documents_indexed: 3, failed_documents: 0, replaced_window: null, replaced_documents: 0, fatal_error: null });
+  expect(r1).toMatchObject({
+    index: R1, alias: ALIAS, incremental: false, index_created: true, lines: 3, documents_indexed: 3, failed_documents: 0,
+    replaced_window: null, replaced_windows: [], replaced_documents: 0, fatal_error: null,
+  });
   expect(storedIn(R1)).toEqual(expected([[W1, 1]]));
+  // CatchUpWindows: no window began during R1 so far, so no catch-up pass (WindowsToCatchUp → PublishIndex).
+  expect(await catchUp({ runId: 'full-r1' }, deps(at(30)))).toEqual({ windows: [], inList: '', csv: '' });
+  expect((await stateItem())?.rebuild?.M?.export_started_at).toEqual({ S: at(30).toISOString() });
+  // W2 is committed after the catch-up and its run begins during R1: no index yet, pending for R1.
+  expect(await windowRun(W2, 'window-w2', at(35))).toEqual({ begun: { decision: 'deferred', pending: true } });
+  expect((await stateItem())?.pending_windows).toEqual({ SS: [W2] });
   expect(await publish({ runId: 'full-r1' }, deps(at(40)))).toEqual({ index: R1, previous: null, pendingWindows: [W2] });
   expect(await swap('full-r1')).toEqual({ alias: ALIAS, index: R1, previous: [], deleted: [] });
   // ReplayWindows: a window run of W2, which now writes the live index with its model.
@@ -263,30 +303,70 @@ test('rebuilds and window runs keep the alias consistent with one model, and los
   // 5. Rebuild R2 with m2.
   expect(await claim({ runId: 'full-r2', model: { modelName: 'm2' }, holdSeconds: HOLD }, deps(at(120))))
     .toEqual({ decision: 'rebuild', index: R2, exportStartedAt: at(120).toISOString() });
-  // W4 begins after R2's export started: it writes R1 with m1 (the query encoder's model), and is pending for R2.
-  const w4 = await windowRun(W4, 'window-w4', at(125));
-  expect(w4.begun).toEqual({ decision: 'index', index: R1, modelName: 'm1' });
-  expect(w4.loaded).toMatchObject({ index: R1, documents_indexed: 2, replaced_documents: 0, fatal_error: null });
-  expect((await stateItem())?.pending_windows).toEqual({ SS: [W4] });
-  const beforeLoad = await throughAlias();
-  expect(beforeLoad).toMatchObject({ documents: expected([[W1, 1], [W2, 1], [W3, 1], [W4, 1]]), indexes: [R1] });
-  // R2's export holds W1..W3, embedded with m2 into its own index.
-  const r2 = await loadVectors({ runId: 'full-r2', input: transformOutput('full-r2', [W1, W2, W3], 2) });
-  expect(r2).toMatchObject({ index: R2, incremental: false, index_created: true, lines: 8, documents_indexed: 8, fatal_error: null });
-  expect(storedIn(R2)).toEqual(expected([[W1, 2], [W2, 2], [W3, 2]]));
+  // WM's rows were committed before the claim, so R2's export has them; its run's clock read half a
+  // minute before the claim's (within the clock margin) and its read found the claim: pending too.
+  // It writes R1 with m1 (the query encoder's model).
+  expect(EXPORT_CLOCK_MARGIN_MS).toBeGreaterThan(30_000);
+  const wm = await windowRun(WM, 'window-wm', at(119.5));
+  expect(wm.begun).toEqual({ decision: 'index', index: R1, modelName: 'm1' });
+  expect(wm.loaded).toMatchObject({ index: R1, documents_indexed: 2, replaced_documents: 0, fatal_error: null });
+  // W4 and W5 begin after R2's export started: into R1 with m1, and pending for R2.
+  for (const [window, minute] of [[W4, 125], [W5, 130]] as const) {
+    const run = await windowRun(window, `window-${window.slice(-2)}`, at(minute));
+    expect(run.begun).toEqual({ decision: 'index', index: R1, modelName: 'm1' });
+    expect(run.loaded).toMatchObject({ index: R1, documents_indexed: IMAGES[window].length, replaced_documents: 0, fatal_error: null });
+  }
+  expect((await stateItem())?.pending_windows?.SS?.sort()).toEqual([WM, W4, W5]);
+  // R2's export (from its claim) holds W1..W3 and WM, embedded with m2 into its own index.
+  const r2 = await loadVectors({ runId: 'full-r2', input: transformOutput('full-r2', [W1, W2, W3, WM], 2) });
+  expect(r2).toMatchObject({ index: R2, incremental: false, index_created: true, lines: 10, documents_indexed: 10, fatal_error: null });
+  expect(storedIn(R2)).toEqual(expected([[W1, 2], [W2, 2], [W3, 2], [WM, 2]]));
+
+  // CatchUpWindows: the windows pending so far, for one pass; they are pending no more, and the export time restarts.
+  const caughtUp = await catchUp({ runId: 'full-r2' }, deps(at(150)));
+  expect(caughtUp).toEqual({ windows: [WM, W4, W5], inList: `'${WM}','${W4}','${W5}'`, csv: `${WM},${W4},${W5}` });
+  const afterCatchUp = await stateItem();
+  expect(afterCatchUp?.pending_windows).toBeUndefined();
+  expect(afterCatchUp?.rebuild?.M?.export_started_at).toEqual({ S: at(150).toISOString() });
+  // A retried step gets the same answer, and takes nothing again.
+  expect(await catchUp({ runId: 'full-r2' }, deps(at(151)))).toEqual(caughtUp);
+  // W6 begins after the catch-up: the pass does not export it, so it is pending again; into R1 with m1 meanwhile.
+  const w6 = await windowRun(W6, 'window-w6', at(155));
+  expect(w6.begun).toEqual({ decision: 'index', index: R1, modelName: 'm1' });
+  expect(w6.loaded).toMatchObject({ index: R1, documents_indexed: 1, replaced_documents: 0, fatal_error: null });
+  expect((await stateItem())?.pending_windows).toEqual({ SS: [W6] });
+  const live = await throughAlias();
+  expect(live).toMatchObject({ documents: expected([[W1, 1], [W2, 1], [W3, 1], [WM, 1], [W4, 1], [W5, 1], [W6, 1]]), indexes: [R1] });
+
+  // The catch-up pass: one load of WM, W4 and W5, embedded by m2, into R2. WM's documents of the main
+  // export are replaced (its images once each); W4 and W5 are new there.
+  const pass = await catchUpPass('full-r2', caughtUp, R2, 2);
+  expect(pass).toMatchObject({
+    index: R2, incremental: true, index_created: false, lines: 7, documents_indexed: 7, failed_documents: 0,
+    replaced_window: caughtUp.csv, replaced_windows: [WM, W4, W5], replaced_documents: IMAGES[WM].length, fatal_error: null,
+  });
+  expect(storedIn(R2)).toEqual(expected([[W1, 2], [W2, 2], [W3, 2], [WM, 2], [W4, 2], [W5, 2]]));
   // Until the publish and the swap, queries through the alias see m1's documents only, as the state's model says.
-  expect(await throughAlias()).toEqual(beforeLoad);
+  expect(await throughAlias()).toEqual(live);
   expect((await stateItem())?.model_name).toEqual({ S: 'm1' });
-  expect(await publish({ runId: 'full-r2' }, deps(at(160)))).toEqual({ index: R2, previous: R1, pendingWindows: [W4] });
+
+  // PublishIndex hands over only the window begun since the catch-up.
+  expect(await publish({ runId: 'full-r2' }, deps(at(160)))).toEqual({ index: R2, previous: R1, pendingWindows: [W6] });
   expect(await swap('full-r2')).toEqual({ alias: ALIAS, index: R2, previous: [R1], deleted: [] });
   expect(standIn.indexNames().sort()).toEqual([R1, R2].sort());
-  // Between the swap and W4's replay, W4's images are searchable in R1 only, which the alias left.
-  expect((await throughAlias()).documents).toEqual(expected([[W1, 2], [W2, 2], [W3, 2]]));
-  const w4replay = await windowRun(W4, 'window-w4-replay', at(165));
-  expect(w4replay.begun).toEqual({ decision: 'index', index: R2, modelName: 'm2' });
-  expect(w4replay.loaded).toMatchObject({ index: R2, documents_indexed: 2, replaced_window: W4, replaced_documents: 0, fatal_error: null });
+  // Between the swap and the replay, the windows of the catch-up pass are searchable, embedded by m2;
+  // only W6 is missing (it is in R1, which the alias left).
+  expect(await throughAlias()).toEqual({
+    documents: expected([[W1, 2], [W2, 2], [W3, 2], [WM, 2], [W4, 2], [W5, 2]]),
+    indexes: [R2],
+    runs: { [W1]: ['full-r2'], [W2]: ['full-r2'], [W3]: ['full-r2'], [WM]: ['full-r2-catch-up'], [W4]: ['full-r2-catch-up'], [W5]: ['full-r2-catch-up'] },
+  });
+  // ReplayWindows: W6's window run, into R2 with m2.
+  const w6replay = await windowRun(W6, 'window-w6-replay', at(165));
+  expect(w6replay.begun).toEqual({ decision: 'index', index: R2, modelName: 'm2' });
+  expect(w6replay.loaded).toMatchObject({ index: R2, documents_indexed: 1, replaced_window: W6, replaced_windows: [W6], replaced_documents: 0, fatal_error: null });
   // R1 stays whole for window runs still writing it, until it is retired.
-  expect(storedIn(R1)).toEqual(expected([[W1, 1], [W2, 1], [W3, 1], [W4, 1]]));
+  expect(storedIn(R1)).toEqual(expected([[W1, 1], [W2, 1], [W3, 1], [WM, 1], [W4, 1], [W5, 1], [W6, 1]]));
 
   // 6. Another full run with m2: nothing to rebuild.
   expect(await claim({ runId: 'full-r3', model: { modelName: 'm2' }, holdSeconds: HOLD }, deps(at(200))))
@@ -296,12 +376,15 @@ test('rebuilds and window runs keep the alias consistent with one model, and los
   expect(await retire({}, deps(at(300)))).toEqual({ deleted: [R1] });
   expect(standIn.indexNames()).toEqual([R2]);
 
-  // The end: the alias serves R2, where every image of W1..W4 is once, embedded by m2.
+  // The end: the alias serves R2, where every image of W1..W6 and WM is once, embedded by m2.
   expect(standIn.aliasTargets(ALIAS)).toEqual([R2]);
   const final = await throughAlias();
-  expect(final.documents).toEqual(expected([[W1, 2], [W2, 2], [W3, 2], [W4, 2]]));
+  expect(final.documents).toEqual(expected([[W1, 2], [W2, 2], [W3, 2], [WM, 2], [W4, 2], [W5, 2], [W6, 2]]));
   expect(final.indexes).toEqual([R2]);
-  expect(final.runs).toEqual({ [W1]: ['full-r2'], [W2]: ['full-r2'], [W3]: ['full-r2'], [W4]: ['window-w4-replay'] });
+  expect(final.runs).toEqual({
+    [W1]: ['full-r2'], [W2]: ['full-r2'], [W3]: ['full-r2'], [WM]: ['full-r2-catch-up'], [W4]: ['full-r2-catch-up'], [W5]: ['full-r2-catch-up'],
+    [W6]: ['window-w6-replay'],
+  });
   expect(storedIn(R2)).toEqual(final.documents);
   const state = await stateItem();
   expect(state).toMatchObject({ index: { S: R2 }, index_run: { S: 'full-r2' }, model_name: { S: 'm2' } });
@@ -311,11 +394,13 @@ test('rebuilds and window runs keep the alias consistent with one model, and los
   expect(standIn.bulkRequests.length).toBeGreaterThan(0);
   for (const request of [...standIn.bulkRequests, ...standIn.requests]) expect(request.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDWINDOWTEST\/\d{8}\/eu-west-1\/aoss\/aws4_request/);
   expect(logs.filter((l) => l.action === 'begin').map((l) => [l.window, l.decision, l.added])).toEqual([
-    [W1, 'deferred', false], [W2, 'deferred', true], [W2, 'index', false], [W3, 'index', false], [W3, 'index', false], [W4, 'index', true], [W4, 'index', false],
+    [W1, 'deferred', false], [W2, 'deferred', true], [W2, 'index', false], [W3, 'index', false], [W3, 'index', false],
+    [WM, 'index', true], [W4, 'index', true], [W5, 'index', true], [W6, 'index', true], [W6, 'index', false],
   ]);
+  expect(logs.filter((l) => l.action === 'catchUp').map((l) => [l.windows, l.retried ?? false])).toEqual([[[], false], [[WM, W4, W5], false], [[WM, W4, W5], true]]);
 }, 90_000);
 
-test('a window run that begins after the claim although the export has its window (a late rerun): replayed all the same, and once in the end', async () => {
+test('window runs that begin after the claim although the export has their windows (late reruns): before the catch-up its pass replaces the window, after it the replay does; each once in the end', async () => {
   // An alias of its own in the same table and collection: its indexes and state are apart from the other test's.
   const alias = 'photos';
   const swap = (runId: string) => swapAlias({ alias, runId, keepOthers: true }, opensearch as unknown as SwapClient, () => undefined);
@@ -325,6 +410,7 @@ test('a window run that begins after the claim although the export has its windo
 
   expect((await claim({ runId: 'full-p1', model: { modelName: 'm1' }, holdSeconds: HOLD }, deps(at(0), alias))).decision).toBe('rebuild');
   await loadVectors({ runId: 'full-p1', input: transformOutput('full-p1', [W1, W2], 1), alias });
+  expect(await catchUp({ runId: 'full-p1' }, deps(at(25), alias))).toEqual({ windows: [], inList: '', csv: '' });
   expect(await publish({ runId: 'full-p1' }, deps(at(30), alias))).toEqual({ index: P1, previous: null, pendingWindows: [] });
   await swap('full-p1');
 
@@ -337,14 +423,24 @@ test('a window run that begins after the claim although the export has its windo
   expect((await throughAlias(alias)).documents).toEqual(expected([[W1, 1], [W2, 1]]));
   const p2 = await loadVectors({ runId: 'full-p2', input: transformOutput('full-p2', [W1, W2], 2), alias });
   expect(p2).toMatchObject({ index: P2, documents_indexed: 5, fatal_error: null });
-  expect(await publish({ runId: 'full-p2' }, deps(at(130), alias))).toEqual({ index: P2, previous: P1, pendingWindows: [W2] });
+  // The catch-up pass takes W2: its documents in P2 (the main export's) are replaced by the pass's, both embedded by m2.
+  const caughtUp = await catchUp({ runId: 'full-p2' }, deps(at(120), alias));
+  expect(caughtUp).toEqual({ windows: [W2], inList: `'${W2}'`, csv: W2 });
+  const pass = await catchUpPass('full-p2', caughtUp, P2, 2, alias);
+  expect(pass).toMatchObject({ index: P2, documents_indexed: 2, replaced_window: W2, replaced_windows: [W2], replaced_documents: 2, fatal_error: null });
+  expect(storedIn(P2)).toEqual(expected([[W1, 2], [W2, 2]]));
+  // A rerun of W1 begins after the catch-up: the pass does not export W1, so it is pending, and replayed.
+  const later = await windowRun(W1, 'window-w1-late', at(125), alias);
+  expect(later.begun).toEqual({ decision: 'index', index: P1, modelName: 'm1' });
+  expect(later.loaded).toMatchObject({ index: P1, documents_indexed: 3, replaced_documents: 3, fatal_error: null });
+  expect(await publish({ runId: 'full-p2' }, deps(at(130), alias))).toEqual({ index: P2, previous: P1, pendingWindows: [W1] });
   await swap('full-p2');
-  // The replay upserts: W2's documents of the export are replaced by the replay's, both embedded by m2.
-  const replay = await windowRun(W2, 'window-w2-replay-p2', at(135), alias);
+  // The replay upserts: W1's documents of the export are replaced by the replay's, both embedded by m2.
+  const replay = await windowRun(W1, 'window-w1-replay-p2', at(135), alias);
   expect(replay.begun).toEqual({ decision: 'index', index: P2, modelName: 'm2' });
-  expect(replay.loaded).toMatchObject({ index: P2, documents_indexed: 2, replaced_window: W2, replaced_documents: 2, fatal_error: null });
+  expect(replay.loaded).toMatchObject({ index: P2, documents_indexed: 3, replaced_window: W1, replaced_documents: 3, fatal_error: null });
   const final = await throughAlias(alias);
-  expect(final).toEqual({ documents: expected([[W1, 2], [W2, 2]]), indexes: [P2], runs: { [W1]: ['full-p2'], [W2]: ['window-w2-replay-p2'] } });
+  expect(final).toEqual({ documents: expected([[W1, 2], [W2, 2]]), indexes: [P2], runs: { [W1]: ['window-w1-replay-p2'], [W2]: ['full-p2-catch-up'] } });
 
   // Retire deletes this alias's replaced index only.
   expect(await retire({}, deps(at(300), alias))).toEqual({ deleted: [P1] });
