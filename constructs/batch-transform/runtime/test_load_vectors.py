@@ -150,8 +150,11 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/_bulk":
                 self._answer(200, self._bulk(body))
             elif self.path.endswith("/_search") and self.command == "POST":
-                if state.search_barrier is not None:
-                    state.search_barrier.wait(timeout=20)
+                barrier = state.search_barrier
+                if barrier is not None:
+                    barrier.wait(timeout=20)
+                    # Only the first searches meet: later rounds go on alone, however the instances interleave.
+                    state.search_barrier = None
                 if name not in state.indexes:
                     self._answer(404, {"error": {"type": "index_not_found_exception"}})
                 else:
@@ -1157,6 +1160,23 @@ def shard_argv(tmp_path: Path, collection: Any, host: str, *extra: str) -> list[
     return [*args, "--summary-dir", str(tmp_path / "summaries"), "--resource-config", str(config)]
 
 
+def run_instances(tmp_path: Path, collection: Any, hosts: Any, *extra: str) -> None:
+    """The instances of a sharded load as processes started together (each with shard_argv); all must exit 0."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(JOB_IO_DIR)])}
+    processes = {
+        host: subprocess.Popen(
+            [sys.executable, str(RUNTIME / "load_vectors.py"), *shard_argv(tmp_path, collection, host, *extra)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for host in hosts
+    }
+    results = {host: p.communicate(timeout=60) for host, p in processes.items()}
+    for host, process in processes.items():
+        assert process.returncode == 0, results[host][1].decode()
+
+
 def shard_summary(tmp_path: Path, host: str) -> dict[str, Any]:
     return json.loads((tmp_path / "summaries" / f"{host}.json").read_text())
 
@@ -1169,19 +1189,7 @@ def test_two_instances_started_together_both_find_no_index_and_one_creates_it(tm
             tmp_path / host / "in" / f"part-{host}.out", [{"pk": f"k{i}", "SageMakerOutput": vector(i)} for i in keys]
         )
     collection.head_barrier = threading.Barrier(2)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(JOB_IO_DIR)])}
-    processes = {
-        host: subprocess.Popen(
-            [sys.executable, str(RUNTIME / "load_vectors.py"), *shard_argv(tmp_path, collection, host)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for host in shares
-    }
-    results = {host: p.communicate(timeout=60) for host, p in processes.items()}
-    for host, process in processes.items():
-        assert process.returncode == 0, results[host][1].decode()
+    run_instances(tmp_path, collection, shares)
 
     assert [r["method"] for r in collection.requests].count("HEAD") == 2
     assert [r["method"] for r in collection.requests].count("PUT") == 2  # the loser is told it exists
@@ -1208,24 +1216,8 @@ def test_instances_of_one_run_that_replace_the_window_at_once_delete_each_docume
         ]
         write_lines(tmp_path / host / "in" / f"part-{host}.out", lines)
     collection.search_barrier = threading.Barrier(2)  # both search before either deletes
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(JOB_IO_DIR)])}
     fields = ("--document-fields", "anonymization_window", "--replace-window", WINDOW)
-    processes = {
-        host: subprocess.Popen(
-            [
-                sys.executable,
-                str(RUNTIME / "load_vectors.py"),
-                *shard_argv(tmp_path, collection, host, "--target-index", LIVE_INDEX, *fields, "--run-id", "window-b"),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for host in shares
-    }
-    results = {host: p.communicate(timeout=60) for host, p in processes.items()}
-    for host, process in processes.items():
-        assert process.returncode == 0, results[host][1].decode()
+    run_instances(tmp_path, collection, shares, "--target-index", LIVE_INDEX, *fields, "--run-id", "window-b")
 
     deletes = collection.delete_requests()
     assert sorted(sorted(d["_id"] for d in batch) for batch in deletes) == [earlier, earlier]  # both saw all six
