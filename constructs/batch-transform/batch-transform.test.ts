@@ -1276,7 +1276,13 @@ describe('window runs', () => {
     // A run id of the pass's own: its replacement deletes the main pass's documents of a window in both exports.
     expect(args(states.CatchUpLoadVectors)).toContain("'--run-id', States.Format('{}-catch-up', $$.Execution.Name), '--target-index', $.claim.answer.index, '--replace-window', $.catchUp.answer.csv");
     expect(args(states.LoadVectors)).toContain("'--run-id', $$.Execution.Name, '--summary'");
-    expect(states.CatchUpReadVectorSummary.Next).toBe('PublishIndex');
+    expect(states.CatchUpReadSummary.ResultPath).toBe('$.catchUpLoad');
+    expect(states.CatchUpReadVectorSummary.ResultPath).toBe('$.catchUpVectors');
+    // The catch-up's counts are published apart; PublishSuccess publishes the main pass's ($.load, $.vectors).
+    expect(states.CatchUpReadVectorSummary.Next).toBe('PublishCatchUpCounts');
+    expect(states.PublishCatchUpCounts.Parameters.MetricData.map((m: { 'Value.$': string }) => m['Value.$']))
+      .toEqual(['$.catchUpLoad.summary.items_written', '$.catchUpVectors.summary.documents_indexed']);
+    expect(states.PublishCatchUpCounts.Next).toBe('PublishIndex');
     expect(states.PublishIndex.Parameters.Payload).toEqual({ 'action': 'publish', 'runId.$': '$$.Execution.Name' });
     expect(states.PublishIndex.Next).toBe('SwapVectorAlias');
     // The replaced index stays until no window run can write it; the version is announced at once.

@@ -9,7 +9,7 @@ import { ExportColumns, TransformFormat, dataProcessing, exportStatement } from 
 import { PredictionCache } from './prediction-cache';
 import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
-import { exportParts, loadSummaryTotals, shardedProcessingJobState, shardedSummaryStates } from './sharded-load';
+import { LOAD_SUMMARY_COUNTS, exportParts, shardedProcessingJobState, shardedSummaryStates, summaryTotals } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval, vectorLoadInstanceCount,
@@ -207,11 +207,15 @@ const PUBLISHED_PATH = '$.published.answer';
 interface RunPass {
   /** Put before each state id (`CatchUpExport`). */
   readonly id: string;
+  /** Where the pass's load counts go: `$.<load>` (the cache's) and `$.<vectors>` (the index's). */
+  readonly load: string;
+  readonly vectors: string;
   /** After the execution's name in the pass's folders (`<execution>-catch-up/`), and the job names' pass. */
   readonly folder: string;
 }
-const MAIN_PASS: RunPass = { id: '', folder: '' };
-const CATCH_UP_PASS: RunPass = { id: 'CatchUp', folder: 'catch-up' };
+const MAIN_PASS: RunPass = { id: '', folder: '', load: 'load', vectors: 'vectors' };
+// Its counts apart, so that the main pass's stay for PublishSuccess.
+const CATCH_UP_PASS: RunPass = { id: 'CatchUp', folder: 'catch-up', load: 'catchUpLoad', vectors: 'catchUpVectors' };
 
 /** What a pass adds to the execution's name in its folders and summary files. */
 function passSuffix(pass: RunPass): string {
@@ -516,7 +520,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       if (sharded) {
         const { list, read, sum } = pass === MAIN_PASS
           ? shardedSummaryStates(scope, { bucketName, prefix: loadPrefix })
-          : shardedSummaryStates(scope, { bucketName, prefix: loadPrefix, executionSuffix: passSuffix(pass) }, { key: 'load', totals: loadSummaryTotals(), loader: pass.id });
+          : shardedSummaryStates(scope, { bucketName, prefix: loadPrefix, executionSuffix: passSuffix(pass) },
+            { key: pass.load, totals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), loader: pass.id });
         return { chain: sfn.Chain.start(load).next(list).next(read).next(sum), tasks: [load, list, read] };
       }
       const readSummary = new sfn.CustomState(scope, `${pass.id}ReadSummary`, {
@@ -525,7 +530,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           Resource: `arn:${stack.partition}:states:::aws-sdk:s3:getObject`,
           Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${loadPrefix}{}${passSuffix(pass)}.json`, '$$.Execution.Name') },
           ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-          ResultPath: '$.load',
+          ResultPath: `$.${pass.load}`,
         },
       });
       readSummary.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
@@ -1042,7 +1047,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
     const chain = (scope: Construct, instanceCount: number, mode: VectorLoadMode, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain => {
       const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
-      const { id } = pass(mode);
+      const { id, vectors: key } = pass(mode);
       if (!(Token.isUnresolved(instanceCount) || instanceCount > 1)) {
         const loadVectors = processingJobState(scope, `${id}LoadVectors`, loadJob(false, mode));
         const readVectorSummary = new sfn.CustomState(scope, `${id}ReadVectorSummary`, {
@@ -1051,7 +1056,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
             Resource: `arn:${partition}:states:::aws-sdk:s3:getObject`,
             Parameters: { 'Bucket': bucketName, 'Key.$': statesFormat(`${names.vectorPrefix}{}${passSuffix(pass(mode))}.json`, '$$.Execution.Name') },
             ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
-            ResultPath: '$.vectors',
+            ResultPath: `$.${key}`,
           },
         }).addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
         [loadVectors, readVectorSummary].forEach(catchFailure);
@@ -1059,9 +1064,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       }
       const loadVectors = shardedProcessingJobState(scope, `${id}LoadVectors`, loadJob(true, mode), { instanceCount, shardedInput: 'predictions' });
       const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
-        { key: 'vectors', totals: vectorSummaryTotals(), loader: `${id}Vector` });
+        { key, totals: vectorSummaryTotals(key), loader: `${id}Vector` });
       // Only once the run as a whole is within its budget may queries see its index.
-      const total = '$states.input.vectors.summary';
+      const total = `$states.input.${key}.summary`;
       const exceeded = sfn.Pass.jsonata(scope, `${id}VectorFailuresExceeded`, {
         outputs: `{% $merge([$states.input, {"error": {"Error": "VectorFailureRateExceeded", "Cause": $string(${total}.failures) & " of " & `
           + `$string(${total}.lines) & " lines failed (malformed or rejected), more than maxFailureRate allows (" & $string(${total}.allowed_failures) `
@@ -1069,7 +1074,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       });
       exceeded.next(onFailure);
       const budget = new sfn.Choice(scope, `${id}VectorFailuresWithinBudget`)
-        .when(sfn.Condition.booleanEquals('$.vectors.summary.within_budget', true), then)
+        .when(sfn.Condition.booleanEquals(`$.${key}.summary.within_budget`, true), then)
         .otherwise(exceeded);
       [loadVectors, list, read].forEach(catchFailure);
       sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
@@ -1160,12 +1165,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const catchUpTransform = c.run.transformState(this, c.runModel, c.instanceCount, c.catchUpTransformTimeout, spec, CATCH_UP_PASS);
     const catchUpCache = c.run.cacheLoadStates(this, c.runModel, c.loadInstanceCount, CATCH_UP_PASS);
     const publishIndex = indexState.task(this, 'PublishIndex', { 'action': 'publish', 'runId.$': '$$.Execution.Name' }, '$.published');
+    // The catch-up's items and documents count with the run's: PublishSuccess adds the main pass's.
+    const publishCatchUp = c.putMetrics(this, 'PublishCatchUpCounts', [
+      { 'MetricName': 'ItemsWritten', 'Dimensions': c.dimensions, 'Value.$': `$.${CATCH_UP_PASS.load}.summary.items_written`, 'Unit': 'Count' },
+      { 'MetricName': 'VectorsIndexed', 'Dimensions': c.dimensions, 'Value.$': `$.${CATCH_UP_PASS.vectors}.summary.documents_indexed`, 'Unit': 'Count' },
+    ]);
+    publishCatchUp.next(publishIndex);
     const ensureAlias = vectorLoader.swapState(this, 'EnsureVectorAlias', { 'alias': c.alias, 'runId.$': `${CLAIM_PATH}.indexRun`, 'keepOthers': true }, '$.alias');
     const upToDate = c.putMetrics(this, 'PublishIndexCurrent', [{ MetricName: 'Succeeded', Dimensions: c.dimensions, Value: 1, Unit: 'Count' }]);
-    [claim, catchUp, catchUpExport, catchUpTransform, ...catchUpCache.tasks, publishIndex, ensureAlias, upToDate].forEach(catchFailure);
+    [claim, catchUp, catchUpExport, catchUpTransform, ...catchUpCache.tasks, publishCatchUp, publishIndex, ensureAlias, upToDate].forEach(catchFailure);
     catchUp.next(new sfn.Choice(this, 'WindowsToCatchUp')
       .when(sfn.Condition.isPresent(`${CATCH_UP_PATH}.windows[0]`), sfn.Chain.start(catchUpExport).next(catchUpTransform).next(catchUpCache.chain)
-        .next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'catchUp', publishIndex, onFailure)))
+        .next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'catchUp', publishCatchUp, onFailure)))
       .otherwise(publishIndex));
     publishIndex.next(c.swap);
     const rebuild = c.loadThrough.next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'rebuild', catchUp, onFailure));

@@ -103,15 +103,15 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
 }
 
 /**
- * JSONata of the sum of a sharded vector load's summaries ({@link summaryTotals} under `vectors`):
+ * JSONata of the sum of a sharded vector load's summaries ({@link summaryTotals} under `key`, `vectors` by default):
  * each of {@link VECTOR_SUMMARY_COUNTS}, `failures` (malformed lines and failed documents),
  * `allowed_failures` (floor of the rate each instance was given times the run's lines, as one
  * loader computes it for its own lines) and `within_budget`.
  */
-export function vectorSummaryTotals(): string {
+export function vectorSummaryTotals(key = 'vectors'): string {
   const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
   const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
-  return summaryTotals('vectors', VECTOR_SUMMARY_COUNTS, { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` });
+  return summaryTotals(key, VECTOR_SUMMARY_COUNTS, { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` });
 }
 
 /** OpenSearch field types of the dataset's column types. */

@@ -439,8 +439,9 @@ describe('the full run', () => {
     expect(r.exited.CatchUpReadSummary.calls.CatchUpReadSummary.request.Key).toBe(`_exports/transform-load/pymk/${name}-catch-up.json`);
     expect(r.exited.CatchUpReadVectorSummary.calls.CatchUpReadVectorSummary.request.Key).toBe(`_exports/transform-vectors/pymk/${name}-catch-up.json`);
     // As synthesized, the catch-up's summary reads write $.load and $.vectors over the main pass's:
-    // PublishSuccess counts the catch-up pass only (30 of the run's 5030 items).
-    expect(r.scheduled.PublishSuccess[0].MetricData.map((m: Json) => [m.MetricName, m.Value])).toEqual([['Succeeded', 1], ['ItemsWritten', 30], ['VectorsIndexed', 29]]);
+    // The run's counts: the catch-up pass's before PublishIndex, the main pass's with PublishSuccess (5,030 items, 5,019 documents in all).
+    expect(r.scheduled.PublishCatchUpCounts[0].MetricData.map((m: Json) => [m.MetricName, m.Value])).toEqual([['ItemsWritten', 30], ['VectorsIndexed', 29]]);
+    expect(r.scheduled.PublishSuccess[0].MetricData.map((m: Json) => [m.MetricName, m.Value])).toEqual([['Succeeded', 1], ['ItemsWritten', 5000], ['VectorsIndexed', 4990]]);
   });
 
   test('a rebuild with nothing to catch up goes from CatchUpWindows to PublishIndex; no window to replay', async () => {
