@@ -11,6 +11,6 @@ export const VISUAL_SEARCH: BlueprintDefinition = {
   id: 'visual-search',
   stackName: 'MlsdVisualSearch',
   namePrefix: 'vis',
-  description: 'mlsd-blueprints: chapter 2, visual search (contrastive image embeddings, online query embedding, vector index, batch indexing)',
+  description: 'mlsd-blueprints: chapter 2, visual search (contrastive image embeddings, online query embedding, vector index, hourly indexing and rebuilds for a new encoder)',
   create: (scope, id, props) => new VisualSearchStack(scope, id, props),
 };

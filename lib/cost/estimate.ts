@@ -232,6 +232,48 @@ export function workflowJobs(definition: Json): WorkflowJob[] {
   return jobs;
 }
 
+/** An event a workflow puts (an `events:putEvents` entry), with its literal fields. */
+export interface PutEvent {
+  readonly source: string;
+  readonly detailType: string;
+  /** The detail's literal fields (`Detail`'s keys without `.$`). */
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** The events a workflow definition puts, nested states included. */
+export function workflowEvents(definition: Json): PutEvent[] {
+  const events: PutEvent[] = [];
+  const visitStates = (states: Record<string, Json>) => {
+    for (const state of Object.values(states ?? {})) {
+      if (/:::events:putEvents/.test(String(state?.Resource ?? ''))) {
+        for (const entry of (state.Parameters ?? state.Arguments)?.Entries ?? []) {
+          if (typeof entry?.Source === 'string' && typeof entry?.DetailType === 'string') {
+            const detail = Object.fromEntries(Object.entries(entry.Detail ?? {}).filter(([key]) => !key.endsWith('.$')));
+            events.push({ source: entry.Source, detailType: entry.DetailType, detail });
+          }
+        }
+      }
+      for (const branch of state?.Branches ?? []) visitStates(branch.States);
+      if (state?.Iterator) visitStates(state.Iterator.States);
+      if (state?.ItemProcessor) visitStates(state.ItemProcessor.States);
+    }
+  };
+  visitStates(definition?.States);
+  return events;
+}
+
+/**
+ * Whether an EventBridge pattern matches an event a workflow puts: its `source` and `detail-type`
+ * lists hold the event's, and each field its `detail` lists holds one of the event's literal
+ * values. Patterns of any other shape (prefixes, numbers, nested detail) match nothing here.
+ */
+export function patternMatches(pattern: Json, event: PutEvent): boolean {
+  const holds = (list: unknown, value: unknown) => Array.isArray(list) && list.some((v) => typeof v === 'string' && v === value);
+  if (!holds(pattern?.source, event.source) || !holds(pattern?.['detail-type'], event.detailType)) return false;
+  const fields = Object.entries(pattern?.detail ?? {});
+  return fields.every(([key, list]) => holds(list, event.detail[key]));
+}
+
 /** The cost of one SageMaker job per month, with its lines. */
 export function jobMonthlyCost(job: WorkflowJob, runs: number, hoursPerRun: number, prices: RegionPrices, table: PriceTable, region: string): { cost: number; line: string } {
   const hourly = ratePerHour(prices.sagemakerInstanceHour, job.instanceType, 'SageMaker instance-hour', region);
@@ -363,17 +405,32 @@ export function estimateTemplate(template: Json, options: EstimateOptions): Cost
     ...byType('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression && (r.Properties.Targets ?? []).some((t: Json) => refTarget(t.Arn) === smId)).map(([, r]) => r.Properties.ScheduleExpression as string),
     ...byType('AWS::Scheduler::Schedule').filter(([, r]) => refTarget(r.Properties.Target?.Arn) === smId).map(([, r]) => r.Properties.ScheduleExpression as string),
   ];
-  const eventRulesOf = (smId: string) => byType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern && (r.Properties.Targets ?? []).some((t: Json) => refTarget(t.Arn) === smId)).length;
+  const eventRulesOf = (smId: string) => byType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern && (r.Properties.Targets ?? []).some((t: Json) => refTarget(t.Arn) === smId));
+  // The workflows whose events a rule matches: a workflow started by another's events (a window
+  // anonymized → its ingestion or indexing) runs as often as that one runs on its schedule.
+  const machines = byType('AWS::StepFunctions::StateMachine');
+  const producersOf = (pattern: Json) => machines
+    .filter(([, m]) => workflowEvents(parseDefinition(m.Properties.DefinitionString)).some((event) => patternMatches(pattern, event)))
+    .map(([producerId]) => producerId);
   for (const [id, machine] of byType('AWS::StepFunctions::StateMachine')) {
     const jobs = workflowJobs(parseDefinition(machine.Properties.DefinitionString));
     if (jobs.length === 0) continue;
     const schedules = schedulesOf(id);
-    const events = eventRulesOf(id);
+    const rules = eventRulesOf(id);
+    const events = rules.length;
     const scheduled = schedules.reduce((s, e) => s + runsPerMonth(e, H), 0);
+    // Every rule's events come from scheduled workflows of the template: their runs, not an assumption.
+    const produced = rules.map(([, rule]) => producersOf(rule.Properties.EventPattern).map((producer) => ({ producer, schedules: schedulesOf(producer) })));
+    const derived = events > 0 && schedules.length === 0 && produced.every((producers) => producers.length > 0 && producers.every((p) => p.schedules.length > 0));
     let runsMin: number;
     let runsPeak: number;
     let trigger: string;
-    if (schedules.length > 0) {
+    if (derived) {
+      const sources = produced.flat();
+      runsMin = sources.reduce((sum, p) => sum + p.schedules.reduce((s, e) => s + runsPerMonth(e, H), 0), 0);
+      runsPeak = runsMin;
+      trigger = `started by the events of ${sources.map((p) => `${nameOf(p.producer)} (schedule ${p.schedules.join(' + ')})`).join(', ')}: ${fmt(runsMin)} runs/month`;
+    } else if (schedules.length > 0) {
       runsMin = scheduled;
       runsPeak = scheduled + (events > 0 ? EVENT_RUNS.min : 0);
       trigger = `schedule ${schedules.join(' + ')} = ${fmt(scheduled)} runs/month${events > 0 ? `; + ${fmt(EVENT_RUNS.min)} event-triggered runs at peak (${events} event rule(s))` : ''}`;

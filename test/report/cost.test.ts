@@ -75,6 +75,46 @@ describe('cost arithmetic', () => {
     expect(wf.peakMonthly).toBeCloseTo(371.862, 3);
   });
 
+  test('a workflow started by another\'s events runs as often as that one runs on its schedule, not an assumed rate', () => {
+    const job = (name: string) => ({
+      Type: 'Task', Resource: 'arn:aws:states:::sagemaker:createProcessingJob.sync',
+      Parameters: { ProcessingResources: { ClusterConfig: { InstanceType: 'ml.m5.large', InstanceCount: 2 } }, StoppingCondition: { MaxRuntimeInSeconds: 3600 } },
+      ...(name === 'Announce' ? {} : { End: true }),
+    });
+    const producer = {
+      StartAt: 'Anonymize',
+      States: {
+        Anonymize: { ...job('Anonymize'), End: undefined, Next: 'Announce' },
+        Announce: {
+          Type: 'Task', Resource: 'arn:aws:states:::events:putEvents', End: true,
+          Parameters: { Entries: [{ 'Source': 'mlsd.data-lake', 'DetailType': 'Window anonymized', 'Detail': { 'database': 'lake', 'dataset': 'images', 'window.$': '$.window' } }] },
+        },
+      },
+    };
+    const consumer = { StartAt: 'Index', States: { Index: job('Index') } };
+    const definitionOf = (d: object) => ({ 'Fn::Join': ['', [JSON.stringify(d)]] });
+    const rule = (dataset: string) => ({
+      Type: 'AWS::Events::Rule',
+      Properties: { EventPattern: { 'source': ['mlsd.data-lake'], 'detail-type': ['Window anonymized'], 'detail': { database: ['lake'], dataset: [dataset] } }, Targets: [{ Arn: { Ref: 'Consumer' }, Id: 'T' }] },
+    });
+    const template = (dataset: string) => ({
+      Resources: {
+        Producer: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: definitionOf(producer) } },
+        Hourly: { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'cron(20 * * * ? *)', Targets: [{ Arn: { Ref: 'Producer' }, Id: 'T' }] } },
+        Consumer: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: definitionOf(consumer) } },
+        OnWindow: rule(dataset),
+      },
+    });
+    const consumerOf = (dataset: string) => estimateTemplate(template(dataset), { region }).components.find((c) => c.id === 'Consumer')!;
+    const hourly = consumerOf('images');
+    // 2 × ml.m5.large × 1 h (nominal and bound alike) × 730 runs × $0.128/h = 186.88, minimum and peak.
+    expect(hourly.lines[0]).toBe('started by the events of Producer (schedule cron(20 * * * ? *)): 730 runs/month');
+    expect(hourly.minMonthly).toBeCloseTo(0.25 * 2 * 730 * 0.128, 4);
+    expect(hourly.peakMonthly).toBeCloseTo(1 * 2 * 730 * 0.128, 4);
+    // A pattern no workflow of the template puts events for keeps the assumed rate.
+    expect(consumerOf('clicks').lines[0]).toMatch(/^started by 1 event rule\(s\), no schedule: 30\.4167 runs\/month at minimum, 730 at peak \(assumed\)$/);
+  });
+
   test('cache nodes, shards and provisioned concurrency', () => {
     const template = {
       Resources: {
