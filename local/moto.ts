@@ -104,12 +104,17 @@ export function motoClients(url: string): MotoClients {
   };
 }
 
-export async function startMoto(options: { venv: string; logDir: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<MotoServer> {
+/**
+ * Starts moto server on a free loopback port and waits until it answers. `executeStateMachines`:
+ * its Step Functions interpreter runs executions, and its SDK integrations (aws-sdk:s3, DynamoDB,
+ * CloudWatch, EventBridge) call back into this server (MOTO_PORT).
+ */
+export async function startMoto(options: { venv: string; logDir: string; env: NodeJS.ProcessEnv; timeoutMs?: number; executeStateMachines?: boolean }): Promise<MotoServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawnChild('moto', path.join(options.venv, 'bin', 'moto_server'), {
     args: ['-H', '127.0.0.1', '-p', String(port)],
-    env: options.env,
+    env: options.executeStateMachines ? { ...options.env, MOTO_PORT: String(port) } : options.env,
     logDir: options.logDir,
   });
   try {
@@ -120,6 +125,9 @@ export async function startMoto(options: { venv: string; logDir: string; env: No
         return false;
       }
     });
+    if (options.executeStateMachines) {
+      await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }) });
+    }
   } catch (error) {
     await child.stop();
     throw error;

@@ -49,8 +49,8 @@ import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetent
 import { Json, allStates, definitionText, logicalIdOf } from '../data-lake/erasure/test-support';
 import { Network } from '../network';
 import { VectorIndex } from '../vector-index';
-import { LOCAL_CREDENTIALS } from '../../local/moto';
-import { type Child, freePort, spawnChild, waitUntil } from '../../local/processes';
+import { LOCAL_CREDENTIALS, startMoto } from '../../local/moto';
+import { type Child } from '../../local/processes';
 import { kitApp } from '../../test/support/app';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -215,21 +215,10 @@ let machines = 0;
 let executions = 0;
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'window-workflows-moto-'));
-  // MOTO_PORT: the interpreter's own SDK calls (S3, CloudWatch, EventBridge) go back to this server.
-  moto = spawnChild('moto', path.join(REPO_ROOT, '.venv', 'bin', 'moto_server'), {
-    args: ['-H', '127.0.0.1', '-p', String(port)], logDir, env: { ...process.env, MOTO_PORT: String(port) },
-  });
-  await waitUntil(moto, 'answer on its port', 60_000, async () => {
-    try {
-      return (await fetch(`${url}/moto-api/data.json`)).ok;
-    } catch {
-      return false;
-    }
-  });
-  await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }) });
+  // The interpreter's own SDK calls (S3, CloudWatch, EventBridge) go back to this server.
+  const server = await startMoto({ venv: path.join(REPO_ROOT, '.venv'), logDir: fs.mkdtempSync(path.join(os.tmpdir(), 'window-workflows-moto-')), env: process.env, executeStateMachines: true });
+  moto = server.child;
+  url = server.url;
   const config = { region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS };
   sfn = new SFNClient(config);
   s3 = new S3Client({ ...config, forcePathStyle: true });

@@ -36,8 +36,8 @@ import { collect, sdkBatchBucket, sdkBatchTable, settle, summariesPrefixOf } fro
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SubmitInvoker, erasureStateMachineArn, erasureStatus, formatAudit, parseEraseArguments, submitErasure, waitForErasure } from '../../../scripts/erase';
 import { readSubmitSettings, submit } from './runtime/submit';
-import { LOCAL_CREDENTIALS } from '../../../local/moto';
-import { type Child, freePort, spawnChild, waitUntil } from '../../../local/processes';
+import { LOCAL_CREDENTIALS, startMoto } from '../../../local/moto';
+import { type Child } from '../../../local/processes';
 import { pseudonymize } from '../../../lib/runtime/pseudonym';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -186,21 +186,10 @@ async function audit(requestHash: string): Promise<Record<string, Record<string,
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-moto-'));
-  // MOTO_PORT: the interpreter's own SDK calls (aws-sdk:dynamodb:query) go back to this server.
-  moto = spawnChild('moto', path.join(REPO_ROOT, '.venv', 'bin', 'moto_server'), {
-    args: ['-H', '127.0.0.1', '-p', String(port)], logDir, env: { ...process.env, MOTO_PORT: String(port) },
-  });
-  await waitUntil(moto, 'answer on its port', 60_000, async () => {
-    try {
-      return (await fetch(`${url}/moto-api/data.json`)).ok;
-    } catch {
-      return false;
-    }
-  });
-  await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }) });
+  // The interpreter's own SDK calls (aws-sdk:dynamodb:query) go back to this server.
+  const server = await startMoto({ venv: path.join(REPO_ROOT, '.venv'), logDir: fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-moto-')), env: process.env, executeStateMachines: true });
+  moto = server.child;
+  url = server.url;
   dynamodb = new DynamoDBClient({ region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS });
   await createTableOfTemplate(auditTable);
   await createTable(cacheTable, ['pk']);
