@@ -9,28 +9,19 @@ import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
 import { KitError } from '../../lib/errors';
 import { kitApp } from '../../test/support/app';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, ICuratedDataset, RowRetention, storeSpec } from '../data-lake';
+import { ColumnAction, ColumnClassification, DataLake, ICuratedDataset, RowRetention, storeSpec } from '../data-lake';
 import { Network } from '../network';
 import { VectorIndex } from '../vector-index';
+import { PAIRS_PURPOSE, addUserPairs, endpointModel as placedModel } from './test-support';
 
-const PURPOSE = 'people you may know';
+const PURPOSE = PAIRS_PURPOSE;
 
 function setup(context: Record<string, unknown> = {}, cacheProps: { sortKey?: string; retention?: Duration } = {}) {
   const app = kitApp(context);
   const stack = new Stack(app, 'Predictions', { env: { region: 'eu-west-1', account: '123456789012' } });
   const network = new Network(stack, 'Network');
   const lake = new DataLake(stack, 'Lake', { network, purpose: PURPOSE });
-  const users = lake.addDataset('user_pairs', {
-    retention: RowRetention.byTimeColumn('last_seen'),
-    columns: [
-      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-      { name: 'candidate_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-      { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'affinity', type: 'double', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'same_school', type: 'boolean', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'last_seen', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-    ],
-  });
+  const users = addUserPairs(lake);
   const cache = new PredictionCache(stack, 'Cache', { encryptionKey: lake.encryptionKey, purpose: PURPOSE, ...cacheProps });
   return { app, stack, network, lake, users, cache };
 }
@@ -41,17 +32,9 @@ function props(s: Setup, change: Partial<BatchTransformProps> = {}): BatchTransf
   return { lake: s.lake, network: s.network, source: s.users, keyColumn: 'user_id', columns: ['mutual_friends', 'affinity'], model: 'pymk-ranker', cache: s.cache, ...change };
 }
 
-/** A model like the real-time endpoint's: in the VPC, network-isolated, with a role of its own. */
+/** A model like the real-time endpoint's (test-support.ts). */
 function endpointModel(s: Setup): { model: sagemaker.CfnModel; role: iam.Role } {
-  const role = new iam.Role(s.stack, 'ModelRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
-  const securityGroup = s.network.securityGroupFor(s.stack, 'ModelSecurityGroup', 'Ranking model');
-  const model = new sagemaker.CfnModel(s.stack, 'Model', {
-    executionRoleArn: role.roleArn,
-    primaryContainer: { image: '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1', modelDataUrl: `s3://${s.lake.artifactsBucket.bucketName}/models/pymk/model.tar.gz` },
-    vpcConfig: { securityGroupIds: [securityGroup.securityGroupId], subnets: s.network.vpc.selectSubnets(s.network.subnets).subnetIds },
-    enableNetworkIsolation: true,
-  });
-  return { model, role };
+  return placedModel(s.stack, s.network, s.lake);
 }
 
 /** A JSON object of the template (property access is unchecked, as in `findResources`). */

@@ -36,7 +36,7 @@
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, HistoryEvent, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { Duration, Stack, aws_iam as iam, aws_sagemaker as sagemaker } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -45,7 +45,8 @@ import { BatchTransform, LOAD_SUMMARY_COUNTS, PredictionCache, TransformFormat, 
 import type { BeginOutput, CatchUpOutput, ClaimOutput, PublishOutput, ReleaseOutput, RetireOutput } from './runtime/index-state';
 import type { ResolvedModel } from './runtime/resolve-model';
 import type { SwapAliasResult } from './runtime/swap-alias';
-import { ColumnAction, ColumnClassification, DataLake, Generalization, RowRetention } from '../data-lake';
+import { DataLake } from '../data-lake';
+import { PAIRS_PURPOSE, addUserPairs, endpointModel } from './test-support';
 import { Json, allStates, definitionText, logicalIdOf } from '../data-lake/erasure/test-support';
 import { Network } from '../network';
 import { VectorIndex } from '../vector-index';
@@ -64,28 +65,11 @@ function windowedStack() {
   const app = kitApp();
   const stack = new Stack(app, 'Predictions', { env: { region: REGION, account: ACCOUNT } });
   const network = new Network(stack, 'Network');
-  const purpose = 'people you may know';
+  const purpose = PAIRS_PURPOSE;
   const lake = new DataLake(stack, 'Lake', { network, purpose });
-  const users = lake.addDataset('user_pairs', {
-    retention: RowRetention.byTimeColumn('last_seen'),
-    columns: [
-      { name: 'user_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-      { name: 'candidate_id', type: 'string', classification: ColumnClassification.DIRECT_IDENTIFIER, action: ColumnAction.PSEUDONYMIZE },
-      { name: 'mutual_friends', type: 'bigint', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'affinity', type: 'double', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'same_school', type: 'boolean', classification: ColumnClassification.NON_PERSONAL },
-      { name: 'last_seen', type: 'timestamp', classification: ColumnClassification.QUASI_IDENTIFIER, action: ColumnAction.GENERALIZE, generalization: Generalization.truncateTimestamp('day') },
-    ],
-  });
+  const users = addUserPairs(lake);
   const cache = new PredictionCache(stack, 'Cache', { encryptionKey: lake.encryptionKey, purpose });
-  const role = new iam.Role(stack, 'ModelRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
-  const securityGroup = network.securityGroupFor(stack, 'ModelSecurityGroup', 'Ranking model');
-  const model = new sagemaker.CfnModel(stack, 'Model', {
-    executionRoleArn: role.roleArn,
-    primaryContainer: { image: '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1', modelDataUrl: `s3://${lake.artifactsBucket.bucketName}/models/pymk/model.tar.gz` },
-    vpcConfig: { securityGroupIds: [securityGroup.securityGroupId], subnets: network.vpc.selectSubnets(network.subnets).subnetIds },
-    enableNetworkIsolation: true,
-  });
+  const { model, role } = endpointModel(stack, network, lake);
   const index = new VectorIndex(stack, 'Index', { collectionName: 'pymk-vectors', network, encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
   new BatchTransform(stack, 'Pymk', {
     lake, network, source: users, keyColumn: 'user_id', columns: ['mutual_friends', 'affinity'], cache, model, modelRole: role,
