@@ -1,10 +1,10 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { Duration, Stack, Token, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { INDEX_STATE_ENV, INDEX_STATE_KEY } from './runtime/index-state';
 import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
 import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
-import { SecureFunction, grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
+import { SecureFunction, grantKeyViaDynamoDb, stateTable } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
 import type { ICuratedDataset } from '../data-lake';
 import type { VectorIndex } from '../vector-index';
@@ -134,17 +134,8 @@ export class IndexState extends Construct {
 
   constructor(scope: Construct, id: string, props: IndexStateProps) {
     super(scope, id);
-    const removalPolicy = resolveRemovalPolicy(this);
-    this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: INDEX_STATE_KEY, type: dynamodb.AttributeType.STRING },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      removalPolicy,
-      // Losing the item would make the next full run rebuild the whole index.
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
-    });
+    // Losing the item would make the next full run rebuild the whole index.
+    this.table = stateTable(this, 'Table', { partitionKey: INDEX_STATE_KEY, encryptionKey: props.encryptionKey });
     // Index names, model names, run ids and window names: nothing about a person.
     classify(this.table, { category: DataCategory.NON_PERSONAL, purpose: 'vector index state', retention: Duration.days(365) }, `IndexState ${this.node.path}`);
     exemptFromErasure(this.table, 'The state of a vector index (its concrete index, model and pending windows): no data about a person.');

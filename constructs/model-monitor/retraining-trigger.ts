@@ -1,10 +1,10 @@
 import {
-  Duration, RemovalPolicy, Stack, aws_cloudwatch as cw, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
+  Duration, Stack, aws_cloudwatch as cw, aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets,
   aws_iam as iam, aws_kms as kms, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DataCategory, DataClassification, classify, exemptFromErasure } from '../../lib/classification';
-import { grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
+import { grantKeyViaDynamoDb, stateTable } from '../../lib/defaults';
 import { KitError } from '../../lib/errors';
 import { RETRAINING_DETAIL_TYPE, RETRAINING_EVENT_SOURCE, RetrainingEventDetail, RetrainingReason } from '../../lib/events';
 import { Workflow } from '../../lib/workflows';
@@ -148,18 +148,8 @@ export class RetrainingTrigger extends Construct {
     });
 
     this.classification = { category: DataCategory.OPERATIONAL, purpose: 'retraining cool-down', retention: RETRAINING_STATE_RETENTION };
-    const removalPolicy = resolveRemovalPolicy(this);
-    this.stateTable = new dynamodb.Table(this, 'State', {
-      partitionKey: { name: STATE_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // The record of a start is operational data with a declared retention: the TTL keeps that promise.
-      timeToLiveAttribute: STATE_TTL_ATTRIBUTE,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      removalPolicy,
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
-    });
+    // The record of a start is operational data with a declared retention: the TTL keeps that promise.
+    this.stateTable = stateTable(this, 'State', { partitionKey: STATE_PARTITION_KEY, timeToLiveAttribute: STATE_TTL_ATTRIBUTE, encryptionKey: props.encryptionKey });
     classify(this.stateTable, this.classification, `RetrainingTrigger ${this.node.path}`);
     exemptFromErasure(this.stateTable, 'The cool-down record of a model (when retraining last started, by which execution): no data about a person.');
 

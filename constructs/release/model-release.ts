@@ -1,6 +1,6 @@
 import * as path from 'path';
 import {
-  Annotations, CustomResource, Duration, RemovalPolicy, Stack, Token,
+  Annotations, CustomResource, Duration, Stack, Token,
   aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_events as events, aws_events_targets as eventTargets,
   aws_iam as iam, aws_kms as kms, aws_lambda_event_sources as sources, aws_logs as logs, aws_sagemaker as sagemaker, aws_scheduler as scheduler,
   aws_scheduler_targets as schedulerTargets, aws_sqs as sqs,
@@ -25,7 +25,7 @@ import { DataCategory, classify } from '../../lib/classification';
 import { acknowledge } from '../../lib/compliance/acknowledge';
 import { skipCheckov } from '../../lib/compliance/checkov';
 import { acknowledgeWildcardsOf } from '../../lib/compliance/grant-findings';
-import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../lib/defaults';
+import { SecureFunction, createDeadLetterAlarm, grantBucketPut, grantBucketReadWrite, grantKeyViaDynamoDb, resolveRemovalPolicy, stateTable } from '../../lib/defaults';
 import { scheduleProblem } from '../../lib/schedule';
 import { KitError } from '../../lib/errors';
 import type { ModelVersionAnnouncer } from '../../lib/events/model-version';
@@ -366,18 +366,12 @@ export class ModelRelease extends Construct implements TrafficWeightsSource {
    * They hold model names, versions, weights, counts and test statistics: no personal data.
    */
   private createStateTable(retention: Duration): dynamodb.Table {
-    const removalPolicy = resolveRemovalPolicy(this);
-    const table = new dynamodb.Table(this, 'State', {
-      partitionKey: { name: RELEASE_DEFAULTS.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: RELEASE_DEFAULTS.sortKey, type: dynamodb.AttributeType.STRING },
+    // The state is the one record of which version serves: losing it would make the loop start over from the template's models.
+    const table = stateTable(this, 'State', {
+      partitionKey: RELEASE_DEFAULTS.partitionKey,
+      sortKey: RELEASE_DEFAULTS.sortKey,
       timeToLiveAttribute: RELEASE_DEFAULTS.expiresAtAttribute,
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      removalPolicy,
-      // The state is the one record of which version serves: losing it would make the loop start over from the template's models.
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
     });
     classify(table, { category: DataCategory.NON_PERSONAL, purpose: 'model-release', retention }, `ModelRelease ${this.node.path}`);
     return table;

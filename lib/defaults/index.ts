@@ -6,3 +6,4 @@ export * from './grants';
 export * from './secure-function';
 export * from './metrics-policy';
 export * from './alarms';
+export * from './state-table';

@@ -12,7 +12,7 @@ import { ErasableStore, FeatureGroupRecordsStore, IcebergMatch, LIFECYCLE_LAG_DA
 import { DEFAULT_AUDIT_RETENTION, DEFAULT_ERASURE_ALERT_AFTER, DEFAULT_ERASURE_CONCURRENCY, DEFAULT_RAW_BATCH_INTERVAL, ErasureOptions } from './validation';
 import { DataCategory, classify, exemptFromErasure, markErasureStore } from '../../../lib/classification';
 import { addStatementsWithWildcards } from '../../../lib/compliance/grant-findings';
-import { SecureFunction, grantBucketRead, grantBucketReadWrite, grantKeyViaDynamoDb, resolveRemovalPolicy } from '../../../lib/defaults';
+import { SecureFunction, grantBucketRead, grantBucketReadWrite, grantKeyViaDynamoDb, stateTable } from '../../../lib/defaults';
 import { KitError } from '../../../lib/errors';
 import { IWorkloadNetwork } from '../../../lib/network';
 import { Workflow, statesFormat } from '../../../lib/workflows';
@@ -493,17 +493,12 @@ export class DataLakeErasure extends Construct {
   }
 
   private createAuditTable(retention: Duration): dynamodb.Table {
-    const removalPolicy = resolveRemovalPolicy(this, this.props.removalPolicy);
-    const table = new dynamodb.Table(this, 'Audit', {
-      partitionKey: { name: AUDIT_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: AUDIT_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: this.props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    const table = stateTable(this, 'Audit', {
+      partitionKey: AUDIT_TABLE.partitionKey,
+      sortKey: AUDIT_TABLE.sortKey,
       timeToLiveAttribute: AUDIT_TABLE.expiresAt,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      removalPolicy,
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      encryptionKey: this.props.encryptionKey,
+      removalPolicy: this.props.removalPolicy,
     });
     table.addGlobalSecondaryIndex({
       indexName: AUDIT_TABLE.pendingPurgesIndex,
