@@ -1,1 +1,2 @@
 export * from './tarball';
+export * from './atomic-write';

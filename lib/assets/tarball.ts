@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { aws_s3_assets as assets } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { writeFileAtomically } from './atomic-write';
 import { KitError } from '../errors';
 
 /**
@@ -74,6 +75,6 @@ export function tarGzAsset(scope: Construct, id: string, fileName: string, entri
   const dir = path.join(os.tmpdir(), 'mlsd-tarballs', digest);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, fileName);
-  fs.writeFileSync(file, archive);
+  writeFileAtomically(file, archive);
   return new assets.Asset(scope, id, { path: file });
 }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { aws_s3_assets as assets } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PROCESSING_ROOT, PY_FILES_INPUT, assetLocalPath } from './processing-job';
+import { writeFileAtomically } from '../assets/atomic-write';
 import { TarballEntry, tarGzAsset } from '../assets/tarball';
 import { KitError } from '../errors';
 
@@ -94,7 +95,7 @@ export class ProcessingCode {
     names.forEach((name, i) => digest.update(name).update(contents[i]));
     const dir = path.join(os.tmpdir(), 'mlsd-generated', `py-files-${digest.digest('hex').slice(0, 16)}`);
     fs.mkdirSync(dir, { recursive: true });
-    names.forEach((name, i) => fs.writeFileSync(path.join(dir, name), contents[i]));
+    names.forEach((name, i) => writeFileAtomically(path.join(dir, name), contents[i]));
     const pyFiles = new assets.Asset(scope, `${id}Modules`, { path: dir });
     return new ProcessingCode(asset, (dir2) => ['smspark-submit', '--py-files', assetLocalPath(`${PROCESSING_ROOT}/${PY_FILES_INPUT}`, pyFiles), assetLocalPath(dir2, asset)], pyFiles);
   }

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { intrinsicLiteral } from './intrinsic';
 import { executionJobName } from './job-name';
 import type { ProcessingCode } from './processing-code';
+import { writeFileAtomically } from '../assets/atomic-write';
 import { addStatementsWithWildcards } from '../compliance/grant-findings';
 import { ONCE_PER_EXECUTION } from '../quotas/defaults';
 import { AwsContainerImage } from '../sagemaker/images';
@@ -97,7 +98,7 @@ export function jsonFile(name: string, content: object): string {
   const dir = path.join(os.tmpdir(), 'mlsd-generated', `${name}-${digest}`);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, text);
+  writeFileAtomically(file, text);
   return file;
 }
 
