@@ -361,11 +361,10 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       transformTimeout: props.transformTimeout ?? DEFAULT_TRANSFORM_TIMEOUT,
       vectorIndex: props.vectorIndex,
     };
+    const windows = props.windows === undefined ? undefined : resolveWindowIndexing(props.windows);
     const problems = [
       ...batchTransformProblems(resolved),
-      ...(props.windows !== undefined
-        ? windowIndexingProblems({ windows: resolveWindowIndexing(props.windows), source: props.source, hasVectorIndex: props.vectorIndex !== undefined })
-        : []),
+      ...(windows !== undefined ? windowIndexingProblems({ windows, source: props.source, hasVectorIndex: props.vectorIndex !== undefined }) : []),
       ...environmentProblems(this, { lake: props.lake, cache: props.cache }),
     ];
     if (problems.length > 0) {
@@ -384,7 +383,6 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     this.name = name;
     this.lake = lake;
     this.modelPackageGroupName = props.modelPackageGroupName;
-    const windows = props.windows === undefined ? undefined : resolveWindowIndexing(props.windows);
     const loadRuntime = Duration.seconds(LOAD_MAX_RUNTIME.toSeconds() * (1 + (props.vectorIndex ? 1 : 0)));
     // A window run: its transform, its loads and an hour for the rest.
     const windowTimeout = windows?.transformTimeout.plus(loadRuntime).plus(Duration.hours(1));

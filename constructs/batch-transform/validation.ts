@@ -78,7 +78,8 @@ function known<T>(value: T | undefined): value is T {
   return value !== undefined && !Token.isUnresolved(value);
 }
 
-function outside(value: number | undefined, range: { readonly min: number; readonly max: number }): boolean {
+/** Whether a literal count is not a whole number within `range` (a token is left to deployment). */
+export function outside(value: number | undefined, range: { readonly min: number; readonly max: number }): boolean {
   return known(value) && (!Number.isInteger(value) || value < range.min || value > range.max);
 }
 

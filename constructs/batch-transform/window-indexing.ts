@@ -1,8 +1,9 @@
 import * as path from 'path';
-import { Duration, Stack, Token, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { Duration, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { INDEX_STATE_ENV, INDEX_STATE_KEY } from './runtime/index-state';
 import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
+import { outside } from './validation';
 import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { SecureFunction, grantKeyViaDynamoDb, stateTable } from '../../lib/defaults';
 import { IWorkloadNetwork } from '../../lib/network';
@@ -83,10 +84,6 @@ export interface WindowIndexingContext {
   readonly sortKeyColumn?: string;
 }
 
-function outside(value: number, range: { readonly min: number; readonly max: number }): boolean {
-  return !Token.isUnresolved(value) && (!Number.isInteger(value) || value < range.min || value > range.max);
-}
-
 /** Every problem of `windows`, each naming the prop (`windows.<option>`), what was received and what is allowed. */
 export function windowIndexingProblems(c: WindowIndexingContext): string[] {
   const problems: string[] = [];
@@ -155,7 +152,7 @@ export class IndexState extends Construct {
       synchronousCaller: 'the batch workflows\' Lambda tasks, which retry service errors and fail the execution with the function\'s error',
     });
     // Exactly the item operations the function makes, the key through DynamoDB only.
-    fn.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
+    this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     grantKeyViaDynamoDb(props.encryptionKey, fn);
     // `retire` lists the collection's indexes and deletes replaced ones of this alias.
     props.index.grantSwapAlias(fn, props.alias);
