@@ -1,9 +1,10 @@
 import { CfnParameter, Duration, Lazy, Stack, Token, aws_iam as iam, aws_lambda as lambda, aws_sagemaker as sagemaker, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import jsonata from 'jsonata';
 import {
   BatchTransform, BatchTransformProps, LOAD_SUMMARY_COUNTS, METRIC_NAMESPACE, PredictionCache, TransformFormat, VECTOR_SUMMARY_COUNTS, dataProcessing, exportParts,
-  scheduleCadence, vectorIndexBody,
+  loadJobs, loadParts, scheduleCadence, vectorIndexBody,
 } from '.';
 import { GdprChecks } from '../../lib/compliance';
 import { applyGate } from '../../test/support/gate';
@@ -458,9 +459,9 @@ describe('validation', () => {
     ['a cron whose interval is unknown', () => ({ schedule: scheduler.ScheduleExpression.cron({ hour: '3', minute: '0', day: '1' }) }), /scheduleInterval is required with schedule 'cron\(0 3 1 \* \? \*\)'/],
     ['a transformTimeout of a minute', () => ({ transformTimeout: Duration.minutes(1) }), /transformTimeout must be a whole number of seconds from 10 minutes to 30 days, but 1 minute was provided/],
     ['loadVolumeSizeGiB 0', () => ({ loadVolumeSizeGiB: 0 }), /loadVolumeSizeGiB must be a whole number from 1 to 16384, but 0 was provided/],
-    ['loadInstanceCount 0', () => ({ loadInstanceCount: 0 }), /loadInstanceCount must be a whole number from 1 to 100, but 0 was provided/],
-    ['loadInstanceCount 101', () => ({ loadInstanceCount: 101 }), /loadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
-    ['loadInstanceCount 1.5', () => ({ loadInstanceCount: 1.5 }), /loadInstanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],
+    ['loadInstanceCount 0', () => ({ loadInstanceCount: 0 }), /loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 0 was provided/],
+    ['loadInstanceCount 10001', () => ({ loadInstanceCount: 10_001 }), /loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 10001 was provided/],
+    ['loadInstanceCount 1.5', () => ({ loadInstanceCount: 1.5 }), /loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 1\.5 was provided/],
   ])('fails if %s, naming the construct, the prop, what was received and what is allowed', (_name, change, message) => {
     const s = setup();
     expect(() => new BatchTransform(s.stack, 'Pymk', props(s, change(s)))).toThrow(KitError);
@@ -1167,9 +1168,9 @@ describe('sharded vector load', () => {
   });
 
   test.each<[string, number, RegExp]>([
-    ['0', 0, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 0 was provided/],
-    ['101', 101, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 101 was provided/],
-    ['1.5', 1.5, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 100, but 1\.5 was provided/],
+    ['0', 0, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 0 was provided/],
+    ['10001', 10_001, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 10001 was provided/],
+    ['1.5', 1.5, /vectorIndex\.loadInstanceCount must be a whole number from 1 to 10000 \(above 100, a job of at most 100 instances per part of the export, at most 100 parts\), but 1\.5 was provided/],
   ])('fails if vectorIndex.loadInstanceCount is %s, naming the construct and the prop', (_name, count, message) => {
     const s = setup();
     expect(() => new BatchTransform(s.stack, 'Pymk', shardedVectors(s, count))).toThrow(new RegExp(`^BatchTransform Predictions/Pymk: (.*; )?${message.source}`));
@@ -1199,6 +1200,191 @@ describe('sharded vector load', () => {
     const acknowledged = JSON.stringify(s.stack.node.findChild('Pymk').node.findChild('Workflow').node.metadata);
     expect(acknowledged).toContain('GDPR-SageMakerJobIsolation[LoadVectors:network-isolation]');
     expect(acknowledged).not.toContain('CleanVectors');
+  });
+});
+
+describe('load by parts', () => {
+  function indexed(s: Setup, loaders: number, vectorLoaders: number, more: Partial<BatchTransformProps> = {}): BatchTransformProps {
+    const index = new VectorIndex(s.stack, 'Index', {
+      collectionName: 'pymk-vectors', network: s.network, encryptionKey: s.lake.encryptionKey, purpose: PURPOSE, retention: Duration.days(30),
+    });
+    return props(s, {
+      format: TransformFormat.JSON_LINES, loadInstanceCount: loaders,
+      vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', embeddingField: 'embedding', loadInstanceCount: vectorLoaders },
+      ...more,
+    });
+  }
+
+  /** A JSONata state's expression, as Step Functions evaluates it: `{% ... %}`, `$states.input` bound. */
+  function evaluate(state: JsonObject, input: unknown): Promise<JsonObject> {
+    const text = (state.Output as string).replace(/^\{%/, '').replace(/%\}$/, '');
+    return jsonata(text).evaluate({}, { states: { input } });
+  }
+
+  test.each<[string, number[], number]>([
+    ['loads of one job each', [100, 1], 1], ['101 instances', [101], 2], ['250 and 700', [250, 700], 7], ['700 and 24', [700, 24], 7], ['10,000', [10_000], 100],
+    ['a token', [Token.asNumber(Lazy.number({ produce: () => 500 }))], 1],
+  ])('%s: the export has as many parts as the largest load needs jobs', (_name, loaders, parts) => {
+    expect(loadParts(...loaders)).toBe(parts);
+    if (parts > 1) {
+      expect(exportParts(...loaders)).toBe(parts);
+    }
+  });
+
+  test.each<[number, number, { jobs: number; instancesPerJob: number }]>([
+    [250, 7, { jobs: 7, instancesPerJob: 36 }], [700, 7, { jobs: 7, instancesPerJob: 100 }], [24, 7, { jobs: 1, instancesPerJob: 24 }],
+    [100, 7, { jobs: 1, instancesPerJob: 100 }], [101, 2, { jobs: 2, instancesPerJob: 51 }], [10_000, 100, { jobs: 100, instancesPerJob: 100 }],
+  ])('a load of %d instances over %d parts runs as %j', (instanceCount, parts, jobs) => {
+    expect(loadJobs(instanceCount, parts)).toEqual(jobs);
+  });
+
+  test('past one job\'s 100 instances, each load runs a job per part of the export in a Distributed Map, and the run adds up the parts\' sums', () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', indexed(s, 250, 700));
+    const { States: states } = definition(s.stack);
+    expect(Object.keys(states)).toEqual([
+      'Export', 'Transform', 'LoadPredictionsParts', 'LoadPredictions', 'SumSummaries', 'LoadVectorsParts', 'LoadVectors', 'SumVectorSummaries',
+      'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'SwapVectorAlias', 'Failed',
+    ]);
+    // 700 vector loaders need 7 jobs: the export has 7 parts, a folder each.
+    expect(states.Export.Parameters['QueryString.$']).toContain('mod(crc32(to_utf8(CAST("user_id" AS varchar))), 7) AS "export_part"');
+    expect(states.LoadPredictionsParts).toEqual({
+      Type: 'Pass', Comment: 'The export\'s 7 parts, a job each', Parameters: { 'parts.$': 'States.ArrayRange(0, 6, 1)' }, ResultPath: '$.load', Next: 'LoadPredictions',
+    });
+
+    for (const [map, job, key, instances, script] of [
+      ['LoadPredictions', 'LoadPredictionsPart', 'load', 36, 'load_predictions.py'],
+      ['LoadVectors', 'LoadVectorsPart', 'vectors', 100, 'load_vectors.py'],
+    ] as const) {
+      const state = states[map];
+      expect(state).toEqual(expect.objectContaining({
+        Type: 'Map', ItemsPath: `$.${key}.parts`, MaxConcurrency: 7, ResultSelector: { 'shards.$': '$' }, ResultPath: `$.${key}`,
+        // The run's name goes with each part: a child execution's own $$.Execution is not the run's.
+        ItemSelector: { 'part.$': '$$.Map.Item.Value', 'execution.$': '$$.Execution.Name' },
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+      }));
+      expect(state.ToleratedFailurePercentage).toBeUndefined();
+      expect(state.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+      const child = state.ItemProcessor.States;
+      const loader = key === 'load' ? '' : 'Vector';
+      expect(Object.keys(child)).toEqual([job, `List${loader}PartSummaries`, `Read${loader}PartSummaries`, `Sum${loader}PartSummaries`, `${map}PartSummary`]);
+      const parameters = child[job].Parameters;
+      expect(parameters.AppSpecification.ContainerEntrypoint.join(' ')).toContain(script);
+      expect(parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(instances);
+      // Each part's job: its folder of the output, shared by its instances; its summaries in a folder of its own.
+      const input = parameters.ProcessingInputs.find((i: JsonObject) => i.InputName === 'predictions').S3Input;
+      expect(input['S3Uri.$']).toMatch(/^States\.Format\('s3:\/\/\{\}\/_exports\/transform-output\/pymk\/\{\}\/export_part=\{\}\/', '<Ref:LakeCurated\w+>', \$\.execution, \$\.part\)$/);
+      expect(input.S3DataDistributionType).toBe('ShardedByS3Key');
+      const args = parameters.AppSpecification['ContainerArguments.$'] as string;
+      expect(args).toMatch(/'--summary-dir', States\.Format\('\/opt\/ml\/processing\/output\/\{\}\/part-\{\}', \$\.execution, \$\.part\)\)$/);
+      expect(args).not.toContain('$$.Execution');
+      // A job name per part: the hash of the child execution, unique.
+      expect(parameters['ProcessingJobName.$']).toBe(`States.Format('${key === 'load' ? 'bt' : 'bv'}-pymk-{}', States.Hash($$.Execution.Id, 'MD5'))`);
+      expect(child[`List${loader}PartSummaries`].Parameters['Prefix.$'])
+        .toBe(`States.Format('_exports/${key === 'load' ? 'transform-load' : 'transform-vectors'}/pymk/{}/part-{}/', $.execution, $.part)`);
+      // Only the part's sum goes back to the run.
+      expect(child[`${map}PartSummary`]).toEqual({ Type: 'Pass', Parameters: { 'summary.$': `$.${key}.summary` }, End: true });
+    }
+    // The vector documents carry the run's id, which names the run's index and the alias swap's.
+    expect(states.LoadVectors.ItemProcessor.States.LoadVectorsPart.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--run-id', $.execution,");
+    expect(states.SwapVectorAlias.Parameters.Payload['runId.$']).toBe('$$.Execution.Name');
+    expect(states.SumVectorSummaries.Next).toBe('VectorFailuresWithinBudget');
+  });
+
+  test('a resolved model goes with each part; a fixed one is in the job', () => {
+    const s = setup();
+    const { model, role } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', props(s, { model, modelRole: role, modelPackageGroupName: 'pymk-models', loadInstanceCount: 150 }));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadPredictions.ItemSelector).toEqual({ 'part.$': '$$.Map.Item.Value', 'execution.$': '$$.Execution.Name', 'model.$': '$.model' });
+    expect(states.LoadPredictions.ItemProcessor.States.LoadPredictionsPart.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--model', $.model.modelName,");
+
+    const fixed = setup();
+    new BatchTransform(fixed.stack, 'Pymk', props(fixed, { loadInstanceCount: 150 }));
+    const fixedStates = definition(fixed.stack).States;
+    expect(fixedStates.LoadPredictions.ItemSelector).toEqual({ 'part.$': '$$.Map.Item.Value', 'execution.$': '$$.Execution.Name' });
+    expect(fixedStates.LoadPredictions.ItemProcessor.States.LoadPredictionsPart.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--model', 'pymk-ranker',");
+    expect(fixedStates.LoadPredictions.ItemProcessor.States.LoadPredictionsPart.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(75);
+  });
+
+  test('the sums, evaluated as Step Functions does: a part adds up its instances, the run its parts, and the failure budget is the run\'s', async () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', indexed(s, 250, 700));
+    const { States: states } = definition(s.stack);
+    const instance = (lines: number, failed: number, host: number) => ({
+      files: 2, unreadable_files: 0, lines, documents_indexed: lines - failed, malformed_lines: failed > 0 ? 1 : 0, failed_documents: Math.max(0, failed - 1),
+      retries: host, max_failure_rate: 0.001, failed: { rejected: failed },
+    });
+    // Two parts, of 3 and 2 instances: 1,500 lines with 2 failures is over its own floor(1.5) = 1, but the run's 3,500 lines allow 3.
+    const parts = [[instance(500, 2, 1), instance(500, 0, 2), instance(500, 0, 3)], [instance(1000, 1, 1), instance(1000, 0, 2)]];
+    const partSum = states.LoadVectors.ItemProcessor.States.SumVectorPartSummaries;
+    const partSums = [];
+    for (const [k, shards] of parts.entries()) {
+      const out = await evaluate(partSum, { part: k, execution: 'run-1', vectors: { keys: [], shards: shards.map((summary) => ({ summary })) } });
+      expect(out.part).toBe(k);
+      partSums.push(out.vectors.summary);
+    }
+    expect(partSums[0]).toEqual(expect.objectContaining({ loaders: 3, lines: 1500, failures: 2, allowed_failures: 1, within_budget: false, max_failure_rate: 0.001 }));
+
+    const mapResult = partSums.map((summary) => ({ summary }));
+    const run = await evaluate(states.SumVectorSummaries, { model: 'm', vectors: { shards: mapResult } });
+    const all = parts.flat();
+    expect(run.model).toBe('m');
+    expect(run.vectors.summary).toEqual({
+      loaders: 5,
+      ...Object.fromEntries(VECTOR_SUMMARY_COUNTS.map((count) => [count, all.reduce((sum, i) => sum + (i as Record<string, number>)[count], 0)])),
+      max_failure_rate: 0.001, failures: 3, allowed_failures: 3, within_budget: true,
+    });
+
+    // The cache's: the parts' items add up, and so do their loaders.
+    const cacheInstance = { files: 1, unreadable_files: 0, lines: 10, items_written: 10, malformed_lines: 0, failed_items: 0, retries: 1, split_batches: 0 };
+    const cachePart = await evaluate(states.LoadPredictions.ItemProcessor.States.SumPartSummaries, { load: { shards: [{ summary: cacheInstance }, { summary: cacheInstance }] } });
+    const cacheRun = await evaluate(states.SumSummaries, { load: { shards: [{ summary: cachePart.load.summary }, { summary: cachePart.load.summary }, { summary: cachePart.load.summary }] } });
+    expect(cacheRun.load.summary).toEqual({ loaders: 6, ...Object.fromEntries(LOAD_SUMMARY_COUNTS.map((count) => [count, 6 * cacheInstance[count]])) });
+  });
+
+  test('with window runs: a rebuild loads by parts, its catch-up and the window runs keep one job of at most 100', () => {
+    const s = setup();
+    const { model, role } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', indexed(s, 250, 700, {
+      model, modelRole: role, modelPackageGroupName: 'pymk-models', windows: { instanceCount: 2, loadInstanceCount: 3, vectorLoadInstanceCount: 4 },
+    }));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadPredictions.Type).toBe('Map');
+    expect(states.LoadVectors.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseRebuild' }]);
+    expect(states.VectorFailuresWithinBudget.Choices[0].Next).toBe('CatchUpWindows');
+    for (const name of ['CatchUpLoadPredictions', 'CatchUpLoadVectors']) {
+      expect(states[name].Type).toBe('Task');
+      expect(states[name].Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(100);
+    }
+    expect(states.CatchUpExport.Parameters['QueryString.$']).toContain('AS varchar))), 100) AS "export_part"');
+    const windowStates = definition(s.stack, 'PymkWindows').States;
+    expect(windowStates.LoadPredictions.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
+    expect(windowStates.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(4);
+  });
+
+  test('passes the gate: the parts\' jobs are acknowledged like the one-job loaders, and the Distributed Map\'s own policy with its reason', () => {
+    const s = setup();
+    applyGate(s.app);
+    const { model, role } = endpointModel(s);
+    new BatchTransform(s.stack, 'Pymk', indexed(s, 250, 700, {
+      model, modelRole: role, modelPackageGroupName: 'pymk-models', windows: { instanceCount: 2, loadInstanceCount: 3, vectorLoadInstanceCount: 4 },
+      schedule: scheduler.ScheduleExpression.rate(Duration.days(1)),
+    }));
+    s.app.synth();
+    expect(new GdprChecks().validateScope(s.app).violations).toEqual([]);
+    expect(new AwsSolutionsChecks().validateScope(s.app).violations.filter((v) => v.severity === 'error')).toEqual([]);
+    const workflow = s.stack.node.findChild('Pymk').node.findChild('Workflow');
+    const acknowledged = JSON.stringify(workflow.node.metadata);
+    for (const state of ['LoadPredictionsPart', 'LoadVectorsPart', 'CatchUpLoadPredictions', 'CatchUpLoadVectors']) {
+      expect(acknowledged).toContain(`GDPR-SageMakerJobIsolation[${state}:network-isolation]`);
+    }
+    expect(acknowledged).not.toContain('GDPR-SageMakerJobIsolation[LoadPredictions:');
+    const policy = workflow.node.findChild('DistributedMapPolicy');
+    expect(JSON.stringify(policy.node.metadata)).toContain('child executions');
+    const statements = Template.fromStack(s.stack).findResources('AWS::IAM::Policy');
+    const [mapPolicy] = Object.entries(statements).filter(([id]) => id.startsWith('PymkWorkflowDistributedMapPolicy')).map(([, p]) => p);
+    expect(mapPolicy.Properties.PolicyDocument.Statement[0]).toEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: expect.stringMatching(/^PymkWorkflow/) } });
   });
 });
 

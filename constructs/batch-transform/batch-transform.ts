@@ -5,18 +5,22 @@ import {
   aws_dynamodb as dynamodb, aws_ec2 as ec2, aws_events_targets as eventTargets, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ExportColumns, TransformFormat, dataProcessing, exportStatement } from './export';
+import { EXPORT_PART_FIELD, ExportColumns, TransformFormat, dataProcessing, exportStatement } from './export';
 import { PredictionCache } from './prediction-cache';
 import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model';
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
-import { LOAD_SUMMARY_COUNTS, exportParts, shardedProcessingJobState, shardedSummaryStates, summaryTotals } from './sharded-load';
+import {
+  LOAD_JOB_INSTANCE_COUNT_RANGE, LOAD_SUMMARY_COUNTS, RUN_NAME_PATH, exportParts, loadJobs, loadParts, partFormat, partedLoadStates, partsSummaryTotals,
+  shardedProcessingJobState,
+  shardedSummaryStates, summaryTotals,
+} from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
   ResolvedProps, batchTransformProblems, modelColumns, staleInterval, vectorLoadInstanceCount,
 } from './validation';
 import {
   DEFAULT_MAX_VECTOR_FAILURE_RATE, TRANSFORM_OUTPUT_MODULE, SWAP_ALIAS_ENTRY, VECTOR_JOB_NAME_PREFIX, VECTOR_LOAD_SCRIPT,
-  VectorIndexLoadOptions, vectorIndexBody, vectorSummaryTotals,
+  VectorIndexLoadOptions, partVectorSummaryTotals, vectorIndexBody, vectorSummaryTotals,
 } from './vector-load';
 import { IndexState, ResolvedWindowIndexing, WindowIndexingOptions, resolveWindowIndexing, windowIndexingProblems } from './window-indexing';
 import { exemptFromErasure } from '../../lib/classification';
@@ -154,13 +158,19 @@ export interface BatchTransformProps {
   readonly loadVolumeSizeGiB?: number;
   /**
    * Processing instances that load the predictions into the cache, each taking a share of the
-   * transform output files (`ShardedByS3Key`), 1-100. Size it with lib/sizing's `sizeBatch` from
+   * transform output files (`ShardedByS3Key`), 1-10,000. Size it with lib/sizing's `sizeBatch` from
    * the items and one loader's write rate within `LOAD_MAX_RUNTIME`. The loaders together write N
    * times as fast: an on-demand cache scales to it within its table-level quota, a provisioned one
    * needs the write capacity. Each instance writes a summary of its own and the workflow adds them
    * up before publishing `ItemsWritten`. A share is whole files (the transform writes one per
    * exported file), so above 1 the export is split into `exportParts(N)` parts, a multiple of N, by
    * a hash of the key; an instance that still gets no file writes a summary of zeros.
+   *
+   * One Processing job has at most 100 instances. Above that, a full run exports `ceil(N / 100)`
+   * parts (`loadParts`, over both loads) and runs a job per part, all at once, of `ceil(N / parts)`
+   * instances sharing that part's files (each part holds many files at such volumes), in a
+   * Distributed Map whose child executions each add up their job's summaries. A rebuild's catch-up
+   * and the window runs load windows, not the catalogue: they keep one job of at most 100.
    * @default 1
    */
   readonly loadInstanceCount?: number;
@@ -243,7 +253,7 @@ interface RunBuilders {
   exportSpec(loaders: readonly number[], windowFilter?: ExportColumns['windowFilter']): ExportColumns;
   exportState(scope: Construct, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
   transformState(scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
-  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number, pass?: RunPass): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map> };
+  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number, pass?: RunPass): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map | sfn.DistributedMap> };
   putMetrics(scope: Construct, stateId: string, metricData: object[]): sfn.CustomState;
   failureStates(scope: Construct): sfn.CustomState;
   readonly loadMetrics: object[];
@@ -402,6 +412,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const perExecution = (prefix: string, pass: RunPass = MAIN_PASS) => statesFormat(`s3://{}/${prefix}{}${passSuffix(pass)}/`, intrinsicLiteral(bucketName), '$$.Execution.Name');
     const exportUri = (pass: RunPass) => perExecution(this.exportPrefix, pass);
     const outputUri = (pass: RunPass) => perExecution(this.outputPrefix, pass);
+    // A load past one job's instances: a job per part of the export, each over its part's folder of the output.
+    const partOutputUri = partFormat(`s3://{}/${this.outputPrefix}{}/${EXPORT_PART_FIELD}={}/`, intrinsicLiteral(bucketName));
     const modelName = typeof props.model === 'string' ? props.model : props.model.attrModelName;
     // The transform's model role, which models of approved versions run as too.
     const modelRole = props.modelRole ?? (typeof props.model === 'string' ? undefined : roleOfModel(props.model));
@@ -423,6 +435,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       };
     };
     const isSharded = (count: number) => Token.isUnresolved(count) || count > 1;
+    // A full run's loads past one job's instances run a job per part of its export.
+    const parts = loadParts(loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1);
 
     // 1. Export the key(s) and the model's columns with Athena (a window run: its window's rows).
     const windowsArgument = { one: '$.window', list: `${CATCH_UP_PATH}.inList` } as const;
@@ -479,7 +493,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     cache.grantWrite(this.loadRole);
     const loadCode = ProcessingCode.fromBundle(this, 'LoadScript', LOAD_SCRIPT, [JOB_IO_MODULE, TRANSFORM_OUTPUT_MODULE]);
     const loadSecurityGroup = props.network.securityGroupFor(this, 'LoadSecurityGroup', `Loader of batch transform ${name}`);
-    const loadJob = (model: ContainerArgument, sharded: boolean, pass: RunPass): ProcessingJobStateProps => ({
+    const loadJob = (model: ContainerArgument, sharded: boolean, pass: RunPass, part = false): ProcessingJobStateProps => ({
       jobNamePrefix: jobPrefix,
       ...(pass.folder ? { jobNamePass: pass.folder } : {}),
       role: this.loadRole,
@@ -493,11 +507,11 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         '--ttl-seconds', String(resolved.ttl.toSeconds()),
         ...(format === TransformFormat.CSV ? ['--input-columns', String(inputColumns)] : []),
         ...(cache.sortKey !== undefined ? ['--sort-key', cache.sortKey] : []),
-        ...(sharded
-          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}`, '$$.Execution.Name') }]
-          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}.json`, '$$.Execution.Name') }]),
+        ...(part ? ['--summary-dir', { expression: partFormat(`${PROCESSING_ROOT}/output/{}/part-{}`) }]
+          : sharded ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}`, '$$.Execution.Name') }]
+            : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass)}.json`, '$$.Execution.Name') }]),
       ],
-      inputs: [{ name: 'predictions', s3Uri: { expression: outputUri(pass) } }],
+      inputs: [{ name: 'predictions', s3Uri: { expression: part ? partOutputUri : outputUri(pass) } }],
       outputS3Uri: `s3://${bucketName}/${loadPrefix}`,
       encryptionKey: key,
       subnets: props.network.vpc.selectSubnets(props.network.subnets),
@@ -511,6 +525,17 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // 4. The loader's counts (added up over the instances of a sharded load). SumSummaries is a
     //    Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
     const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number, pass: RunPass = MAIN_PASS) => {
+      const jobs = loadJobs(instanceCount, pass === MAIN_PASS ? parts : 1);
+      if (jobs.jobs > 1) {
+        if (typeof model !== 'string' && !model.expression.startsWith('$.model.')) {
+          throw new Error(`BatchTransform ${this.node.path}: a load by parts reads its model from $.model, not ${model.expression}`);
+        }
+        return partedLoadStates(scope, {
+          id: 'LoadPredictions', parts: jobs.jobs, instancesPerJob: jobs.instancesPerJob, job: loadJob(model, true, pass, true), shardedInput: 'predictions',
+          summaries: { bucketName, prefix: loadPrefix }, key: pass.load, loader: '', ...(typeof model === 'string' ? {} : { carry: ['model'] }),
+          partTotals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), runTotals: partsSummaryTotals(pass.load, LOAD_SUMMARY_COUNTS),
+        });
+      }
       const sharded = isSharded(instanceCount);
       const load = sharded
         ? shardedProcessingJobState(scope, `${pass.id}LoadPredictions`, loadJob(model, true, pass), { instanceCount, shardedInput: 'predictions' })
@@ -611,7 +636,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const vectorJobPrefix = `${VECTOR_JOB_NAME_PREFIX}-${name}`;
     let windowWorkflow: Workflow | undefined;
     if (vectorIndex) {
-      const vectorLoader = this.vectorLoader(vectorIndex, props, resolved, { vectorJobPrefix, vectorPrefix, outputUri, inputColumns, windowed: windows !== undefined });
+      const vectorLoader = this.vectorLoader(vectorIndex, props, resolved, {
+        vectorJobPrefix, vectorPrefix, outputUri, partOutputUri, parts, inputColumns, windowed: windows !== undefined,
+      });
       const vectorLoadCount = vectorLoadInstanceCount(resolved) ?? 1;
       this.vectorLoadRole = vectorLoader.role;
       this.aliasSwapper = vectorLoader.swapper;
@@ -666,10 +693,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     // Both workflows run the same jobs; the full one also resolves the model, announces it and swaps the alias.
     // A rebuild's catch-up pass runs the same loaders again, under state names of its own.
     const passes = (full: boolean) => (full && windows !== undefined ? [MAIN_PASS, CATCH_UP_PASS] : [MAIN_PASS]);
+    // A full run's load by parts runs its job in the Map's `<state>Part`.
+    const loaderStates = (full: boolean, state: string, instanceCount: number) => passes(full)
+      .map((pass) => `${pass.id}${state}${full && pass === MAIN_PASS && loadJobs(instanceCount, parts).jobs > 1 ? 'Part' : ''}`);
     const grantRuns = (workflow: Workflow, full: boolean) => {
       const role = workflow.role as iam.Role;
-      for (const pass of passes(full)) {
-        acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass.id}LoadPredictions:network-isolation]`,
+      for (const pass of loaderStates(full, 'LoadPredictions', loadInstanceCount)) {
+        acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass}:network-isolation]`,
           'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
       }
       this.grantWorkflow(role, props.source, jobPrefix, loadPrefix, full ? this : workflow.node.scope as Construct);
@@ -681,8 +711,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         }));
       }
       if (this.vectorLoadRole) {
-        for (const pass of passes(full)) {
-          acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass.id}LoadVectors:network-isolation]`,
+        for (const pass of loaderStates(full, 'LoadVectors', vectorLoadInstanceCount(resolved) ?? 1)) {
+          acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass}:network-isolation]`,
             'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
         }
         grantRunProcessingJobs(role, vectorJobPrefix, this.vectorLoadRole);
@@ -950,7 +980,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     options: VectorIndexLoadOptions,
     props: BatchTransformProps,
     resolved: ResolvedProps,
-    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: (pass: RunPass) => string; inputColumns: number; windowed: boolean },
+    names: { vectorJobPrefix: string; vectorPrefix: string; outputUri: (pass: RunPass) => string; partOutputUri: string; parts: number; inputColumns: number; windowed: boolean },
   ): VectorLoader {
     const lake = this.lake;
     const index = options.index;
@@ -979,7 +1009,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       window: ['--target-index', { expression: `${WINDOW_STATE_PATH}.index` }, '--replace-window', { expression: '$.window' }],
       catchUp: ['--target-index', { expression: `${CLAIM_PATH}.index` }, '--replace-window', { expression: `${CATCH_UP_PATH}.csv` }],
     };
-    const loadJob = (sharded: boolean, mode: VectorLoadMode): ProcessingJobStateProps => ({
+    // A part's job (a rebuild past one job's instances) loads its part's folder into the run's index, named by the run.
+    const loadJob = (sharded: boolean, mode: VectorLoadMode, part = false): ProcessingJobStateProps => ({
       role,
       image,
       outputS3Uri: `s3://${bucketName}/${names.vectorPrefix}`,
@@ -1009,13 +1040,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         '--max-failure-rate', String(options.maxFailureRate ?? DEFAULT_MAX_VECTOR_FAILURE_RATE),
         // The catch-up pass's documents carry a run id of their own: its --replace-window deletes the
         // documents of other runs only, and a window in both of the rebuild's exports must lose the main pass's.
-        '--run-id', { expression: mode === 'catchUp' ? statesFormat(`{}${passSuffix(CATCH_UP_PASS)}`, '$$.Execution.Name') : '$$.Execution.Name' },
+        '--run-id', { expression: part ? RUN_NAME_PATH : mode === 'catchUp' ? statesFormat(`{}${passSuffix(CATCH_UP_PASS)}`, '$$.Execution.Name') : '$$.Execution.Name' },
         ...target[mode],
-        ...(sharded
-          ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}`, '$$.Execution.Name') }]
-          : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}.json`, '$$.Execution.Name') }]),
+        ...(part ? ['--summary-dir', { expression: partFormat(`${PROCESSING_ROOT}/output/{}/part-{}`) }]
+          : sharded ? ['--summary-dir', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}`, '$$.Execution.Name') }]
+            : ['--summary', { expression: statesFormat(`${PROCESSING_ROOT}/output/{}${passSuffix(pass(mode))}.json`, '$$.Execution.Name') }]),
       ],
-      inputs: [{ name: 'predictions', s3Uri: { expression: names.outputUri(pass(mode)) } }],
+      inputs: [{ name: 'predictions', s3Uri: { expression: part ? names.partOutputUri : names.outputUri(pass(mode)) } }],
     });
 
     const swapper = new SecureFunction(this, 'AliasSwapper', {
@@ -1044,7 +1075,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
 
     const chain = (scope: Construct, instanceCount: number, mode: VectorLoadMode, then: sfn.CustomState, onFailure: sfn.IChainable): sfn.Chain => {
-      const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
+      const catchFailure = (task: sfn.CustomState | sfn.Map | sfn.DistributedMap) => task.addCatch(onFailure, { resultPath: '$.error' });
       const { id, vectors: key } = pass(mode);
       if (!(Token.isUnresolved(instanceCount) || instanceCount > 1)) {
         const loadVectors = processingJobState(scope, `${id}LoadVectors`, loadJob(false, mode));
@@ -1060,9 +1091,16 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         [loadVectors, readVectorSummary].forEach(catchFailure);
         return sfn.Chain.start(loadVectors).next(readVectorSummary).next(then);
       }
-      const loadVectors = shardedProcessingJobState(scope, `${id}LoadVectors`, loadJob(true, mode), { instanceCount, shardedInput: 'predictions' });
-      const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
-        { key, totals: vectorSummaryTotals(key), loader: `${id}Vector` });
+      const jobs = loadJobs(instanceCount, mode === 'rebuild' ? names.parts : 1);
+      const load = jobs.jobs > 1
+        ? partedLoadStates(scope, {
+          id: 'LoadVectors', parts: jobs.jobs, instancesPerJob: jobs.instancesPerJob, job: loadJob(true, mode, true), shardedInput: 'predictions',
+          summaries: { bucketName, prefix: names.vectorPrefix }, key, loader: 'Vector',
+          partTotals: partVectorSummaryTotals(key, 'part'), runTotals: partVectorSummaryTotals(key, 'run'),
+        })
+        : undefined;
+      const loadVectors = load?.tasks[0]
+        ?? shardedProcessingJobState(scope, `${id}LoadVectors`, loadJob(true, mode), { instanceCount, shardedInput: 'predictions' });
       // Only once the run as a whole is within its budget may queries see its index.
       const total = `$states.input.${key}.summary`;
       const exceeded = sfn.Pass.jsonata(scope, `${id}VectorFailuresExceeded`, {
@@ -1074,6 +1112,13 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       const budget = new sfn.Choice(scope, `${id}VectorFailuresWithinBudget`)
         .when(sfn.Condition.booleanEquals(`$.${key}.summary.within_budget`, true), then)
         .otherwise(exceeded);
+      if (load !== undefined) {
+        catchFailure(loadVectors);
+        load.chain.next(budget);
+        return sfn.Chain.custom(load.chain.startState, [then], then);
+      }
+      const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
+        { key, totals: vectorSummaryTotals(key), loader: `${id}Vector` });
       [loadVectors, list, read].forEach(catchFailure);
       sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
       return sfn.Chain.custom(loadVectors, [then], then);
@@ -1093,7 +1138,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const scope = new Construct(this, 'Windows');
     const stack = Stack.of(this);
     const recordFailure = run.failureStates(scope);
-    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(recordFailure, { resultPath: '$.error' });
+    const catchFailure = (task: sfn.CustomState | sfn.Map | sfn.DistributedMap) => task.addCatch(recordFailure, { resultPath: '$.error' });
     const begin = indexState.task(scope, 'BeginWindow', { 'action': 'begin', 'window.$': '$.window' }, WINDOW_STATE_RESULT);
     const spec = run.exportSpec([windows.loadInstanceCount, windows.vectorLoadInstanceCount], 'one');
     const exportRows = run.exportState(scope, spec);
@@ -1150,7 +1195,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
    */
   private rebuildStates(c: RebuildContext): sfn.Chain {
     const { indexState, vectorLoader, onFailure } = c;
-    const catchFailure = (task: sfn.CustomState | sfn.Map) => task.addCatch(onFailure, { resultPath: '$.error' });
+    const catchFailure = (task: sfn.CustomState | sfn.Map | sfn.DistributedMap) => task.addCatch(onFailure, { resultPath: '$.error' });
     const claim = indexState.task(this, 'ClaimRebuild', {
       'action': 'claim',
       'runId.$': '$$.Execution.Name',
@@ -1158,10 +1203,12 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       'holdSeconds': c.workflowTimeout.toSeconds(),
     }, '$.claim');
     const catchUp = indexState.task(this, 'CatchUpWindows', { 'action': 'catchUp', 'runId.$': '$$.Execution.Name' }, '$.catchUp');
-    const spec = c.run.exportSpec([c.loadInstanceCount, c.vectorLoadInstanceCount], 'list');
+    // The catch-up's windows (days of uploads at most) fit one job of each load, however many parts the rebuild's loads had.
+    const oneJob = (count: number) => (Token.isUnresolved(count) ? count : Math.min(count, LOAD_JOB_INSTANCE_COUNT_RANGE.max));
+    const spec = c.run.exportSpec([oneJob(c.loadInstanceCount), oneJob(c.vectorLoadInstanceCount)], 'list');
     const catchUpExport = c.run.exportState(this, spec, CATCH_UP_PASS);
     const catchUpTransform = c.run.transformState(this, c.runModel, c.instanceCount, c.catchUpTransformTimeout, spec, CATCH_UP_PASS);
-    const catchUpCache = c.run.cacheLoadStates(this, c.runModel, c.loadInstanceCount, CATCH_UP_PASS);
+    const catchUpCache = c.run.cacheLoadStates(this, c.runModel, oneJob(c.loadInstanceCount), CATCH_UP_PASS);
     const publishIndex = indexState.task(this, 'PublishIndex', { 'action': 'publish', 'runId.$': '$$.Execution.Name' }, '$.published');
     // The catch-up's items and documents count with the run's: PublishSuccess adds the main pass's.
     const publishCatchUp = c.putMetrics(this, 'PublishCatchUpCounts', [
@@ -1174,7 +1221,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     [claim, catchUp, catchUpExport, catchUpTransform, ...catchUpCache.tasks, publishCatchUp, publishIndex, ensureAlias, upToDate].forEach(catchFailure);
     catchUp.next(new sfn.Choice(this, 'WindowsToCatchUp')
       .when(sfn.Condition.isPresent(`${CATCH_UP_PATH}.windows[0]`), sfn.Chain.start(catchUpExport).next(catchUpTransform).next(catchUpCache.chain)
-        .next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'catchUp', publishCatchUp, onFailure)))
+        .next(vectorLoader.chain(this, oneJob(c.vectorLoadInstanceCount), 'catchUp', publishCatchUp, onFailure)))
       .otherwise(publishIndex));
     publishIndex.next(c.swap);
     const rebuild = c.loadThrough.next(vectorLoader.chain(this, c.vectorLoadInstanceCount, 'rebuild', catchUp, onFailure));

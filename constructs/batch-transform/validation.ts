@@ -4,7 +4,11 @@ import { Duration, Token, aws_scheduler as scheduler } from 'aws-cdk-lib';
 import { EXPORT_PART_FIELD, TransformFormat } from './export';
 import type { PredictionCache } from './prediction-cache';
 import { scheduleCadence } from './schedule';
-import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
+import { LOAD_INSTANCE_COUNT_RANGE, LOAD_JOB_INSTANCE_COUNT_RANGE } from './sharded-load';
+
+/** How a load past one job runs, in the messages of its counts. */
+const PARTS_NOTE = `above ${LOAD_JOB_INSTANCE_COUNT_RANGE.max}, a job of at most ${LOAD_JOB_INSTANCE_COUNT_RANGE.max} instances per part of the export, `
+  + `at most ${LOAD_INSTANCE_COUNT_RANGE.max / LOAD_JOB_INSTANCE_COUNT_RANGE.max} parts`;
 import { VectorIndexLoadOptions, vectorLoadProblems } from './vector-load';
 import type { ColumnType, ICuratedDataset } from '../data-lake';
 import { PropRule, ruleProblems } from '../../lib/validation';
@@ -234,11 +238,11 @@ const RULES: readonly PropRule<ResolvedProps>[] = [
   },
   {
     condition: (p) => outside(p.loadInstanceCount, LOAD_INSTANCE_COUNT_RANGE),
-    message: (p) => `loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${p.loadInstanceCount} was provided`,
+    message: (p) => `loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max} (${PARTS_NOTE}), but ${p.loadInstanceCount} was provided`,
   },
   {
     condition: (p) => outside(p.vectorIndex?.loadInstanceCount, LOAD_INSTANCE_COUNT_RANGE),
-    message: (p) => `vectorIndex.loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${p.vectorIndex?.loadInstanceCount} was provided`,
+    message: (p) => `vectorIndex.loadInstanceCount must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max} (${PARTS_NOTE}), but ${p.vectorIndex?.loadInstanceCount} was provided`,
   },
   {
     condition: (p) => anyLoadSharded(p) && exportedColumns(p).includes(EXPORT_PART_FIELD),

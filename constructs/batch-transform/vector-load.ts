@@ -2,7 +2,7 @@ import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
 import { RUN_INDEX_EXTRA_BYTES } from './runtime/swap-alias';
 import { EXPORT_FEATURES_FIELD, EXPORT_KEY_FIELD, EXPORT_SORT_KEY_FIELD } from './export';
-import { summaryTotals } from './sharded-load';
+import { partsSummaryTotals, summaryTotals } from './sharded-load';
 import { type ColumnType, type ICuratedDataset, WINDOW_COLUMN } from '../data-lake';
 import { DEFAULT_VECTOR_FIELD, VectorFieldOptions, VectorIndex, vectorFieldProblems } from '../vector-index';
 
@@ -92,7 +92,8 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
   readonly maxFailureRate?: number;
   /**
    * Processing instances that bulk-index the embeddings, each taking a share of the transform
-   * output files (`ShardedByS3Key`), 1-100. Size it with lib/sizing's `sizeBatch` from the
+   * output files (`ShardedByS3Key`), 1-10,000 (above 100, a full run's load runs as a job per
+   * part of the export, as the BatchTransform's `loadInstanceCount`). Size it with lib/sizing's `sizeBatch` from the
    * documents and one loader's indexing rate within `LOAD_MAX_RUNTIME`, apart from the cache
    * loader's: the collection takes documents at a rate of its own (its indexing OCUs, within the
    * account's capacity limit), not DynamoDB's. Above 1 the instances write a summary each, the
@@ -112,6 +113,18 @@ export function vectorSummaryTotals(key = 'vectors'): string {
   const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
   const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
   return summaryTotals(key, VECTOR_SUMMARY_COUNTS, { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` });
+}
+
+/**
+ * {@link vectorSummaryTotals} of a vector load run as a job per part: each part's sum keeps the
+ * rate its instances were given (`max_failure_rate`), so that the run's sum over the parts
+ * (`run`: `loaders` added up) computes `allowed_failures` and `within_budget` from all its lines.
+ */
+export function partVectorSummaryTotals(key: string, level: 'part' | 'run'): string {
+  const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
+  const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
+  const derived = { max_failure_rate: '$max($summaries.max_failure_rate)', failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` };
+  return level === 'part' ? summaryTotals(key, VECTOR_SUMMARY_COUNTS, derived) : partsSummaryTotals(key, VECTOR_SUMMARY_COUNTS, derived);
 }
 
 /** OpenSearch field types of the dataset's column types. */

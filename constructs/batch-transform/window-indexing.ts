@@ -2,7 +2,7 @@ import * as path from 'path';
 import { Duration, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { INDEX_STATE_ENV, INDEX_STATE_KEY } from './runtime/index-state';
-import { LOAD_INSTANCE_COUNT_RANGE } from './sharded-load';
+import { LOAD_JOB_INSTANCE_COUNT_RANGE } from './sharded-load';
 import { outside } from './validation';
 import { DataCategory, classify, exemptFromErasure } from '../../lib/classification';
 import { SecureFunction, grantKeyViaDynamoDb, stateTable } from '../../lib/defaults';
@@ -95,8 +95,8 @@ export function windowIndexingProblems(c: WindowIndexingContext): string[] {
     problems.push(`windows needs a source the lake anonymizes in windows (a dataset of a DataLake), but dataset '${c.source.name}' states none`);
   }
   for (const [option, value] of [['instanceCount', w.instanceCount], ['loadInstanceCount', w.loadInstanceCount], ['vectorLoadInstanceCount', w.vectorLoadInstanceCount]] as const) {
-    if (outside(value, LOAD_INSTANCE_COUNT_RANGE)) {
-      problems.push(`windows.${option} must be a whole number from ${LOAD_INSTANCE_COUNT_RANGE.min} to ${LOAD_INSTANCE_COUNT_RANGE.max}, but ${value} was provided`);
+    if (outside(value, LOAD_JOB_INSTANCE_COUNT_RANGE)) {
+      problems.push(`windows.${option} must be a whole number from ${LOAD_JOB_INSTANCE_COUNT_RANGE.min} to ${LOAD_JOB_INSTANCE_COUNT_RANGE.max}, but ${value} was provided`);
     }
   }
   for (const [option, timeout] of [['transformTimeout', w.transformTimeout], ['catchUpTransformTimeout', w.catchUpTransformTimeout]] as const) {

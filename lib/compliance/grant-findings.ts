@@ -60,6 +60,18 @@ export function acknowledgeWildcardsOf<T>(grantee: iam.IGrantable, reason: strin
 }
 
 /**
+ * Acknowledges every wildcard finding of a policy that a library construct writes whole (e.g. the
+ * Distributed Map policy of a state machine), where no statement of it is the kit's to scope.
+ *
+ * @param reason why those wildcards are acceptable, naming the resources they are scoped to
+ */
+export function acknowledgeWildcardsIn(policy: iam.Policy, reason: string): void {
+  for (const finding of currentFindings(policy)) {
+    acknowledge(policy, `AwsSolutions-IAM5[${finding}]`, reason);
+  }
+}
+
+/**
  * Adds statements to a role and acknowledges exactly the wildcard findings they introduce, for
  * permissions IAM defines on `*` only (ENI management, X-Ray) or that name a family of resources
  * the role creates (`processing-job/anonymize-*`).

@@ -1,6 +1,7 @@
-import { Duration, Stack, aws_kms as kms, aws_stepfunctions as sfn } from 'aws-cdk-lib';
+import { Duration, Stack, aws_iam as iam, aws_kms as kms, aws_stepfunctions as sfn } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledge } from '../compliance/acknowledge';
+import { acknowledgeWildcardsIn } from '../compliance/grant-findings';
 import { createLogGroup } from '../defaults/log-group';
 
 /** Properties of a {@link Workflow}. */
@@ -38,5 +39,11 @@ export class Workflow extends sfn.StateMachine {
     });
     acknowledge(this.role.node.findChild('DefaultPolicy'), 'AwsSolutions-IAM5[Resource::*]',
       'X-Ray tracing of the workflow (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets), which IAM defines on * only.');
+    // A Distributed Map runs its items as child executions of this state machine, named by Step Functions.
+    const distributedMapPolicy = this.node.tryFindChild('DistributedMapPolicy');
+    if (distributedMapPolicy instanceof iam.Policy) {
+      acknowledgeWildcardsIn(distributedMapPolicy, 'A Distributed Map state starts, watches, stops and redrives its child executions, whose names Step Functions '
+        + 'chooses: the wildcards stand for those names, within the executions of this state machine only (the DistributedMapPolicy of aws-cdk-lib).');
+    }
   }
 }
