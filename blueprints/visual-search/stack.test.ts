@@ -77,8 +77,25 @@ test('the indexing pipeline rebuilds the image index only for a new encoder, int
   for (const state of ['RebuildNeeded', 'CatchUpWindows', 'CatchUpExport', 'CatchUpLoadVectors', 'PublishIndex', 'SwapVectorAlias', 'ReplayWindows', 'WaitForWindowRuns', 'RetireIndexes', 'EnsureVectorAlias', 'AnnounceIndexVersion', 'ReleaseRebuild']) {
     expect(definition).toContain(`\\"${state}\\"`);
   }
-  // A rebuild loads the whole lake on as many loaders as one job may have.
-  expect(definition).toMatch(/LoadVectors.{0,4000}"InstanceCount\\":100/);
+});
+
+test('a rebuild loads the whole catalogue within a loader\'s runtime: a job per part of the export, all at once', () => {
+  const definition = workflowDefinition(s.template, 'ClaimRebuild');
+  // 200B images: 2,000 documents/s for 4 h → 6,945 vector loaders, 70 parts; 3,000 items/s → 4,630 cache loaders.
+  const vectors = sizeBatch({ records: VISUAL_SEARCH_FIGURES.chapter.maxCatalogueImages, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: Duration.hours(4), maxInstances: 10_000 });
+  const cache = sizeBatch({ records: VISUAL_SEARCH_FIGURES.chapter.maxCatalogueImages, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: Duration.hours(4), maxInstances: 10_000 });
+  expect([vectors.instanceCount, cache.instanceCount]).toEqual([6945, 4630]);
+  expect(definition).toMatch(/mod\(crc32\(to_utf8\(CAST\(\W+image_id\W+ AS varchar\)\)\), 70\) AS \W+export_part/);
+  expect(definition).toMatch(/parts\.\$\W+States\.ArrayRange\(0, 69, 1\)/);
+  expect(definition).toMatch(/Mode\W+DISTRIBUTED/);
+  // 6,945 / 70 parts = 100 vector loaders per job; 4,630 / 70 = 67 cache loaders per job.
+  expect(definition).toMatch(/LoadVectorsPart.{0,4000}"InstanceCount\\":100[,}]/);
+  expect(definition).toMatch(/LoadPredictionsPart.{0,4000}"InstanceCount\\":67[,}]/);
+  // The catch-up takes days of uploads: one job of each load.
+  expect(definition).toMatch(/CatchUpLoadVectors.{0,4000}"InstanceCount\\":100[,}]/);
+  const sizing = s.template.toJSON().Metadata[SIZING_RECORD_METADATA];
+  expect(sizing['Indexing rebuild: vector loaders (whole catalogue)']).toContain('70 jobs (one per part of the export) of 100 instances, all at once');
+  expect(sizing['Indexing rebuild: cache loaders (whole catalogue)']).toContain('70 jobs (one per part of the export) of 67 instances, all at once');
 });
 
 test('each hour of uploads is embedded with the index\'s encoder and upserted into the live index, sized for the busiest hour', () => {
@@ -153,7 +170,8 @@ test('figures and sizing are recorded in the template metadata', () => {
     'serving path',
     'ImageIndex HNSW memory (whole catalogue)',
     'Indexing batch transform (whole catalogue)',
-    'Indexing rebuild loaders (cache and index, each)',
+    'Indexing rebuild: cache loaders (whole catalogue)',
+    'Indexing rebuild: vector loaders (whole catalogue)',
     'Indexing rebuild catch-up (uploads during a rebuild)',
     'Indexing window run: transform (busiest window)',
     'Indexing window run: cache loaders',
@@ -172,6 +190,8 @@ test('invalid figures fail synthesis, naming the figure', () => {
   expect(build({ descriptorDimensions: 1.5 })).toThrow(/descriptorDimensions must be a whole number of at least 1, but 1.5 was provided/);
   expect(build({ reindexWindow: Duration.seconds(0) })).toThrow(/- reindexWindow must be a duration above 0, but 0 seconds was provided/);
   expect(build({ candidatesPerSearch: 0 })).toThrow(/candidatesPerSearch must be a whole number of at least 1, but 0 was provided/);
+  // A rebuild's load past 100 jobs of 100 instances.
+  expect(build({ vectorLoadDocumentsPerSecond: 1_000 })).toThrow(/^Invalid figures \(rebuild vector load\): 200,000,000,000 records at 1000 records\/s per instance need 13889 instances to finish within 4 hours, above maxInstances \(10000\)/);
   expect(build({ searchLatencyBudget: Duration.millis(50) })).toThrow(/searchLatencyBudget must be above embeddingLatencyBudget \(50 ms\) .* but 50 ms was provided/);
 });
 

@@ -4,7 +4,9 @@ import { Construct } from 'constructs';
 import { addVisualSearchDatasets, descriptorColumns, queryDescriptorColumns } from './datasets';
 import { VISUAL_SEARCH_FIGURES, VisualSearchFigures, checkVisualSearchFigures } from './figures';
 import { Alerting } from '../../constructs/alerting';
-import { BatchTransform, DEFAULT_WINDOW_TRANSFORM_TIMEOUT, LOAD_INSTANCE_COUNT_RANGE, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat } from '../../constructs/batch-transform';
+import {
+  BatchTransform, DEFAULT_WINDOW_TRANSFORM_TIMEOUT, LOAD_INSTANCE_COUNT_RANGE, LOAD_MAX_RUNTIME, PredictionCache, TransformFormat, loadJobs, loadParts,
+} from '../../constructs/batch-transform';
 import { AnonymizationWindow, ColumnAction, ColumnClassification, DataLake } from '../../constructs/data-lake';
 import { ModelSource, RealtimeEndpoint } from '../../constructs/endpoint';
 import { ModelRelease } from '../../constructs/release';
@@ -122,9 +124,10 @@ export class VisualSearchStack extends Stack {
       cacheLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.cacheLoadItemsPerSecond, window: a.windowStepTime }, who),
       vectorLoad: sizeBatch({ records: windowUploads, recordsPerSecondPerInstance: a.vectorLoadDocumentsPerSecond, window: a.windowStepTime }, who),
     };
-    // A rebuild (a new encoder) loads the whole lake: as many loaders as one job may have. Then it
+    // A rebuild (a new encoder) loads the whole catalogue into the cache and its own index, each
+    // within a loader's runtime: past one job's 100 instances, a job per part of the export. Then it
     // catches up the uploads of its own duration on its fleet, within a window run's transform timeout.
-    const rebuildLoaders = rebuildLoadCapacity(a, LOAD_INSTANCE_COUNT_RANGE.max);
+    const rebuildLoads = rebuildLoadCapacity(figures, who);
     const catchUp = catchUpCapacity(a, reindex.instanceCount, DEFAULT_WINDOW_TRANSFORM_TIMEOUT, who);
     const embeddings = new PredictionCache(this, 'ImageEmbeddings', { encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
     const indexing = new BatchTransform(this, 'Indexing', {
@@ -143,7 +146,7 @@ export class VisualSearchStack extends Stack {
       instanceCount: reindex.instanceCount,
       ttl: Duration.days(14),
       transformTimeout: a.reindexWindow,
-      loadInstanceCount: rebuildLoaders.instanceCount,
+      loadInstanceCount: rebuildLoads.cache.instanceCount,
       windows: {
         instanceCount: windowRuns.transform.instanceCount,
         loadInstanceCount: windowRuns.cacheLoad.instanceCount,
@@ -156,7 +159,7 @@ export class VisualSearchStack extends Stack {
       vectorIndex: {
         index, indexName: VISUAL_SEARCH_NAMES.indexName, dimensions: a.embeddingDimensions, spaceType: 'innerproduct',
         embeddingField: 'embedding', documentFields: ['owner_id', 'near_duplicate_group', 'is_private'],
-        loadInstanceCount: rebuildLoaders.instanceCount,
+        loadInstanceCount: rebuildLoads.vectors.instanceCount,
       },
     });
     // The query encoder gets a version once the index holds that version's embeddings: queries and
@@ -225,7 +228,8 @@ export class VisualSearchStack extends Stack {
       'serving path': serving.capacity,
       'ImageIndex HNSW memory (whole catalogue)': vectors,
       'Indexing batch transform (whole catalogue)': reindex,
-      'Indexing rebuild loaders (cache and index, each)': rebuildLoaders,
+      'Indexing rebuild: cache loaders (whole catalogue)': rebuildLoads.cache,
+      'Indexing rebuild: vector loaders (whole catalogue)': rebuildLoads.vectors,
       'Indexing rebuild catch-up (uploads during a rebuild)': catchUp,
       'Indexing window run: transform (busiest window)': windowRuns.transform,
       'Indexing window run: cache loaders': windowRuns.cacheLoad,
@@ -235,21 +239,24 @@ export class VisualSearchStack extends Stack {
 }
 
 /**
- * The rebuild's loaders: one job's most instances for each load, and how many images that covers
- * within a loader's runtime; a lake holding more than that needs a rebuild of several load jobs.
+ * The rebuild's loaders: the whole catalogue into the cache and into the rebuild's index, each
+ * load within a loader's runtime (`LOAD_MAX_RUNTIME`), as the jobs BatchTransform runs them in: a
+ * job per part of the export once a load needs more than one job's 100 instances.
  */
-function rebuildLoadCapacity(a: VisualSearchFigures['assumptions'], instanceCount: number) {
-  const hours = LOAD_MAX_RUNTIME.toHours();
-  const cacheItems = a.cacheLoadItemsPerSecond * instanceCount * LOAD_MAX_RUNTIME.toSeconds();
-  const documents = a.vectorLoadDocumentsPerSecond * instanceCount * LOAD_MAX_RUNTIME.toSeconds();
+function rebuildLoadCapacity(figures: VisualSearchFigures, who: string) {
+  const a = figures.assumptions;
+  const images = figures.chapter.maxCatalogueImages;
+  const size = (name: string, rate: number) => sizeBatch({ records: images, recordsPerSecondPerInstance: rate, window: LOAD_MAX_RUNTIME, maxInstances: LOAD_INSTANCE_COUNT_RANGE.max }, `${who} (${name})`);
+  const cache = size('rebuild cache load', a.cacheLoadItemsPerSecond);
+  const vectors = size('rebuild vector load', a.vectorLoadDocumentsPerSecond);
+  const parts = loadParts(cache.instanceCount, vectors.instanceCount);
+  const jobs = (instanceCount: number) => {
+    const { jobs: count, instancesPerJob } = loadJobs(instanceCount, parts);
+    return count === 1 ? `one job of ${instanceCount} instance(s)` : `${count} jobs (one per part of the export) of ${instancesPerJob} instances, all at once`;
+  };
   return {
-    instanceCount,
-    explanation: [
-      `${instanceCount} instances per load (the most one Processing job may have), each within ${hours} h (LOAD_MAX_RUNTIME)`,
-      `cache: ${a.cacheLoadItemsPerSecond.toLocaleString('en-US')} items/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${cacheItems.toLocaleString('en-US')} items per rebuild`,
-      `index: ${a.vectorLoadDocumentsPerSecond.toLocaleString('en-US')} documents/s × ${instanceCount} × ${LOAD_MAX_RUNTIME.toSeconds().toLocaleString('en-US')} s = ${documents.toLocaleString('en-US')} documents per rebuild `
-        + `(${(documents / a.imagesUploadedPerDay).toLocaleString('en-US', { maximumFractionDigits: 1 })} days of uploads)`,
-    ],
+    cache: { ...cache, explanation: [`${images.toLocaleString('en-US')} images (maxCatalogueImages) into the embeddings cache`, ...cache.explanation, jobs(cache.instanceCount)] },
+    vectors: { ...vectors, explanation: [`${images.toLocaleString('en-US')} images (maxCatalogueImages) into the rebuild's index`, ...vectors.explanation, jobs(vectors.instanceCount)] },
   };
 }
 

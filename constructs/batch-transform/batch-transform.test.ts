@@ -1332,7 +1332,7 @@ describe('load by parts', () => {
     expect(run.model).toBe('m');
     expect(run.vectors.summary).toEqual({
       loaders: 5,
-      ...Object.fromEntries(VECTOR_SUMMARY_COUNTS.map((count) => [count, all.reduce((sum, i) => sum + (i as Record<string, number>)[count], 0)])),
+      ...Object.fromEntries(VECTOR_SUMMARY_COUNTS.map((count) => [count, all.reduce((sum, i) => sum + (i as unknown as Record<string, number>)[count], 0)])),
       max_failure_rate: 0.001, failures: 3, allowed_failures: 3, within_budget: true,
     });
 
