@@ -181,6 +181,13 @@ export interface WorkflowJob {
   /** Where the bound comes from: `MaxRuntimeInSeconds`, `TimeoutSeconds` of the state or the workflow, or the default. */
   readonly boundFrom: string;
   readonly spot: boolean;
+  /**
+   * Runs of the job in one execution: inside a Map state, its MaxConcurrency (the Map runs that
+   * many iterations at once, each with the job: a load by parts has exactly one item per
+   * iteration it may run together); nested Maps multiply. Absent outside a Map, or in a Map
+   * without MaxConcurrency (counted once).
+   */
+  readonly iterations?: number;
 }
 
 /**
@@ -199,7 +206,8 @@ export function parseDefinition(definition: Json): Json {
 export function workflowJobs(definition: Json): WorkflowJob[] {
   const jobs: WorkflowJob[] = [];
   const machineTimeout: number | undefined = definition?.TimeoutSeconds;
-  const visitStates = (states: Record<string, Json>) => {
+  const visitStates = (states: Record<string, Json>, iterations = 1) => {
+    const repeated = iterations > 1 ? { iterations } : {};
     for (const [name, state] of Object.entries(states ?? {})) {
       const resource = String(state?.Resource ?? '');
       const p = state?.Parameters ?? {};
@@ -209,18 +217,19 @@ export function workflowJobs(definition: Json): WorkflowJob[] {
             : [DEFAULT_MAX_RUNTIME_S, 'SageMaker\'s default MaxRuntimeInSeconds']);
       if (/sagemaker:createTrainingJob/.test(resource)) {
         const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
-        jobs.push({ state: name, kind: 'training', instanceType: p.ResourceConfig?.InstanceType, instanceCount: p.ResourceConfig?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: p.EnableManagedSpotTraining === true });
+        jobs.push({ state: name, kind: 'training', instanceType: p.ResourceConfig?.InstanceType, instanceCount: p.ResourceConfig?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: p.EnableManagedSpotTraining === true, ...repeated });
       } else if (/sagemaker:createProcessingJob/.test(resource)) {
         const c = p.ProcessingResources?.ClusterConfig ?? {};
         const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
-        jobs.push({ state: name, kind: 'processing', instanceType: c.InstanceType, instanceCount: c.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false });
+        jobs.push({ state: name, kind: 'processing', instanceType: c.InstanceType, instanceCount: c.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
       } else if (/sagemaker:createTransformJob/.test(resource)) {
         const [max, from] = bound(undefined);
-        jobs.push({ state: name, kind: 'transform', instanceType: p.TransformResources?.InstanceType, instanceCount: p.TransformResources?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false });
+        jobs.push({ state: name, kind: 'transform', instanceType: p.TransformResources?.InstanceType, instanceCount: p.TransformResources?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
       }
-      for (const branch of state?.Branches ?? []) visitStates(branch.States);
-      if (state?.Iterator) visitStates(state.Iterator.States);
-      if (state?.ItemProcessor) visitStates(state.ItemProcessor.States);
+      for (const branch of state?.Branches ?? []) visitStates(branch.States, iterations);
+      const concurrency = Number(state?.MaxConcurrency ?? 0);
+      const inner = state?.ItemProcessor ?? state?.Iterator;
+      if (inner) visitStates(inner.States, iterations * (concurrency > 0 ? concurrency : 1));
     }
   };
   visitStates(definition?.States);
@@ -278,9 +287,11 @@ export function patternMatches(pattern: Json, event: PutEvent): boolean {
 export function jobMonthlyCost(job: WorkflowJob, runs: number, hoursPerRun: number, prices: RegionPrices, table: PriceTable, region: string): { cost: number; line: string } {
   const hourly = ratePerHour(prices.sagemakerInstanceHour, job.instanceType, 'SageMaker instance-hour', region);
   const factor = job.spot ? 1 - table.assumptions.managedSpotDiscount : 1;
-  const cost = job.instanceCount * hoursPerRun * runs * hourly * factor;
+  const iterations = job.iterations ?? 1;
+  const cost = job.instanceCount * iterations * hoursPerRun * runs * hourly * factor;
   const spot = job.spot ? ` × (1 − ${table.assumptions.managedSpotDiscount} managed spot)` : '';
-  return { cost, line: `${job.state} (${job.kind}): ${job.instanceCount} × ${job.instanceType} × ${fmt(hoursPerRun)} h × ${fmt(runs)} runs × ${rate(hourly, 'h')}${spot} = ${usd(cost)}` };
+  const each = iterations > 1 ? ` × ${iterations} Map iterations` : '';
+  return { cost, line: `${job.state} (${job.kind}): ${job.instanceCount} × ${job.instanceType}${each} × ${fmt(hoursPerRun)} h × ${fmt(runs)} runs × ${rate(hourly, 'h')}${spot} = ${usd(cost)}` };
 }
 
 /** Prices a synthesized template. Throws {@link MissingPriceError} for anything it cannot price. */

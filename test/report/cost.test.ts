@@ -75,6 +75,43 @@ describe('cost arithmetic', () => {
     expect(wf.peakMonthly).toBeCloseTo(371.862, 3);
   });
 
+  test('a job inside a Map runs once per iteration it may run at once (MaxConcurrency), nested Maps multiply; without MaxConcurrency once', () => {
+    const job = (count: number) => ({
+      Type: 'Task', Resource: 'arn:aws:states:::sagemaker:createProcessingJob.sync', End: true,
+      Parameters: { ProcessingResources: { ClusterConfig: { InstanceType: 'ml.m5.large', InstanceCount: count } }, StoppingCondition: { MaxRuntimeInSeconds: 14400 } },
+    });
+    const definition = {
+      StartAt: 'Parts',
+      States: {
+        Parts: {
+          Type: 'Map', MaxConcurrency: 70, Next: 'Unbounded',
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Part', States: { Part: job(100) } },
+        },
+        Unbounded: { Type: 'Map', Next: 'Nested', ItemProcessor: { StartAt: 'Once', States: { Once: job(1) } } },
+        Nested: {
+          Type: 'Map', MaxConcurrency: 2, End: true,
+          ItemProcessor: { StartAt: 'Inner', States: { Inner: { Type: 'Map', MaxConcurrency: 3, End: true, ItemProcessor: { StartAt: 'Deep', States: { Deep: job(4) } } } } },
+        },
+      },
+    };
+    const jobs = workflowJobs(definition);
+    expect(jobs.map((j) => [j.state, j.instanceCount, j.iterations])).toEqual([['Part', 100, 70], ['Once', 1, undefined], ['Deep', 4, 6]]);
+    const template = {
+      Resources: {
+        Wf: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: JSON.stringify(definition) } },
+        Weekly: { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'rate(7 days)', Targets: [{ Arn: { Ref: 'Wf' }, Id: 'T' }] } },
+      },
+    };
+    const [wf] = estimateTemplate(template, { region }).components;
+    const line = wf.lines.find((l) => l.includes('peak · Part (processing)'));
+    expect(line).toMatch(/Part \(processing\): 100 × ml\.m5\.large × 70 Map iterations × 4 h × /);
+    // (100 × 70 + 1 + 4 × 6) instances × 4 h × runs × the hourly price: the iterations count as instances.
+    const once = wf.lines.find((l) => l.includes('peak · Once'));
+    const price = Number(/× \$([\d.]+)\/h/.exec(once!)![1]);
+    const runs = Number(/× ([\d.]+) runs/.exec(once!)![1]);
+    expect(wf.peakMonthly).toBeCloseTo((100 * 70 + 1 + 4 * 6) * 4 * runs * price, 0);
+  });
+
   test('a workflow started by another\'s events runs as often as that one runs on its schedule, not an assumed rate', () => {
     const job = (name: string) => ({
       Type: 'Task', Resource: 'arn:aws:states:::sagemaker:createProcessingJob.sync',
