@@ -22,3 +22,11 @@ test('every blueprint has workflows, and each of their tasks was checked', () =>
   expect(results).toHaveLength(BLUEPRINTS.length);
   for (const r of results) expect(r.tasks.length).toBeGreaterThan(0);
 });
+
+test('the jobs of a Distributed Map\'s children are checked too, with what the map hands each', () => {
+  const visual = results.find((r) => r.stack.includes('VisualSearch'))!;
+  const part = visual.tasks.find((t) => t.state === 'LoadVectors/LoadVectorsPart');
+  expect(part?.operation).toBe('sagemaker:CreateProcessingJob');
+  // The part's job as the simulation evaluated it (the part is one of 70, its folder's name bounded, not literal).
+  expect(JSON.stringify(part?.request)).toContain('"ClusterConfig":{"InstanceCount":100,"InstanceType":"ml.m5.large"');
+});
