@@ -19,8 +19,9 @@
  * Payload at `$.calls.<name>.request` beside the scripted answer, then a Pass `<name>Answer` that
  * applies the task's own ResultSelector to it at the task's ResultPath (the runtime/*.test.ts
  * files test the functions). The summary reads (`ReadSummary`, `ReadVectorSummary` and their
- * catch-up twins): moto's interpreter returns getObject's Body as a stream it then fails to copy
- * (`cannot pickle '_io.BufferedReader'`), so they are scripted the same way, with the evaluated
+ * catch-up twins): moto's interpreter gets getObject's Body as a stream it cannot turn into the
+ * state's output (moto 5.2.1: `'StreamingChecksumBody' object has no attribute 'strip'`), so they
+ * are scripted the same way, with the evaluated
  * Bucket and Key and a Body holding the summary as the loaders write it, and `States.StringToJson`
  * still applied by moto. The SageMaker and Athena tasks (moto implements neither integration):
  * Pass states that keep their Parameters and put them, evaluated, at `$.calls.<name>`.
@@ -29,65 +30,24 @@
  * run's timeout. `CheckWindow`, a JSONata Choice: moto does not evaluate JSONata (its evaluator is
  * a stub without a JVM bridge), so the test evaluates the condition's regex (taken from the
  * template) in jest and the state becomes a Pass to the branch it picks. The escaped quotes of
- * the export's SQL (see {@link quotesForMoto}). The stack uses one instance per job
+ * the export's SQL (see quotesForMoto in workflow-moto-support.ts, which holds the stack, the
+ * scripted and recorded tasks and the moto harness this file shares with
+ * parted-load-moto.test.ts). The stack uses one instance per job
  * (`windows: {}`), so each count is one summary read; the sharded sums (a Map over the summaries,
  * JSONata in its budget check) are not run here.
  */
-import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, HistoryEvent, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { BatchTransform, LOAD_SUMMARY_COUNTS, PredictionCache, TransformFormat, VECTOR_SUMMARY_COUNTS } from '.';
+import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { LOAD_SUMMARY_COUNTS, VECTOR_SUMMARY_COUNTS } from '.';
 import type { BeginOutput, CatchUpOutput, ClaimOutput, PublishOutput, ReleaseOutput, RetireOutput } from './runtime/index-state';
-import type { ResolvedModel } from './runtime/resolve-model';
 import type { SwapAliasResult } from './runtime/swap-alias';
-import { DataLake } from '../data-lake';
-import { PAIRS_PURPOSE, addUserPairs, endpointModel } from './test-support';
-import { Json, allStates, definitionText, logicalIdOf } from '../data-lake/erasure/test-support';
-import { Network } from '../network';
-import { VectorIndex } from '../vector-index';
-import { LOCAL_CREDENTIALS, startMoto } from '../../local/moto';
-import { type Child } from '../../local/processes';
-import { kitApp } from '../../test/support/app';
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const REGION = 'eu-west-1';
-const ACCOUNT = '123456789012';
-/** The curated bucket's name in the run: its logical id is no valid bucket name. */
-const CURATED_BUCKET = 'predictions-curated';
+import { Json, allStates } from '../data-lake/erasure/test-support';
+import {
+  APPROVED_MODEL as MODEL, CURATED_BUCKET, MotoWorkflows, Run, flag, pymkWorkflows, recordedTask, scriptedTask, startMotoWorkflows, summaryOf,
+} from './workflow-moto-support';
 
 /** The stack of batch-transform.test.ts's 'window runs', with one instance per job. */
-function windowedStack() {
-  const app = kitApp();
-  const stack = new Stack(app, 'Predictions', { env: { region: REGION, account: ACCOUNT } });
-  const network = new Network(stack, 'Network');
-  const purpose = PAIRS_PURPOSE;
-  const lake = new DataLake(stack, 'Lake', { network, purpose });
-  const users = addUserPairs(lake);
-  const cache = new PredictionCache(stack, 'Cache', { encryptionKey: lake.encryptionKey, purpose });
-  const { model, role } = endpointModel(stack, network, lake);
-  const index = new VectorIndex(stack, 'Index', { collectionName: 'pymk-vectors', network, encryptionKey: lake.encryptionKey, purpose, retention: Duration.days(30) });
-  new BatchTransform(stack, 'Pymk', {
-    lake, network, source: users, keyColumn: 'user_id', columns: ['mutual_friends', 'affinity'], cache, model, modelRole: role,
-    modelPackageGroupName: 'pymk-models', format: TransformFormat.JSON_LINES,
-    vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct', embeddingField: 'embedding', documentFields: ['same_school'] },
-    windows: {},
-  });
-  return { stack, lake };
-}
-
-const { stack, lake } = windowedStack();
-const template = Template.fromStack(stack).toJSON();
-/** A workflow's definition, references written as logical ids (`<id>.<attribute>` for Fn::GetAtt), the curated bucket named CURATED_BUCKET. */
-function synthesized(prefix: string): Json {
-  const found = Object.entries<Json>(template.Resources).filter(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith(prefix));
-  if (found.length !== 1) throw new Error(`expected one state machine ${prefix}*, found ${found.length}`);
-  return JSON.parse(definitionText(found[0][1]).split(logicalIdOf(lake.curatedBucket)).join(CURATED_BUCKET));
-}
+const { definition: synthesized } = pymkWorkflows({ windows: {} });
 const FULL = synthesized('PymkWorkflow');
 const WINDOW = synthesized('PymkWindowsWorkflow');
 
@@ -103,11 +63,6 @@ const RECORDED_TASKS = ['Export', 'Transform', 'LoadPredictions', 'LoadVectors',
 
 /** The tasks run for real, against moto's S3, CloudWatch and EventBridge. */
 const REAL_TASK_RESOURCES = ['arn:aws:states:::aws-sdk:s3:listObjectsV2', 'arn:aws:states:::aws-sdk:cloudwatch:putMetricData', 'arn:aws:states:::events:putEvents'];
-
-/** A task's ResultSelector (`{'k.$': '$.Payload.x'}`, `{'summary.$': 'States.StringToJson($.Body)'}`) read from `$.calls.<name>` instead of the task's result. */
-function fromCall(selector: Json, name: string): Json {
-  return Object.fromEntries(Object.entries<string>(selector).map(([k, v]) => [k, v.replace(/(?<!\$)\$\.(?=[A-Za-z])/g, `$.calls.${name}.`)]));
-}
 
 /** The regex of CheckWindow's JSONata condition, from the template. */
 const WINDOW_SHAPE = (() => {
@@ -126,7 +81,6 @@ function forMoto(synthesizedDefinition: Json, answers: Answers, input: Json, fai
   const definition = JSON.parse(JSON.stringify(synthesizedDefinition));
   const patchStates = (states: Record<string, Json>) => {
     for (const [name, state] of Object.entries<Json>({ ...states })) {
-      const next = state.End ? { End: true } : { Next: state.Next };
       const lambda = (LAMBDA_TASKS as readonly string[]).includes(name);
       if (lambda || (SUMMARY_READS as readonly string[]).includes(name)) {
         expect(state.Resource).toBe(lambda ? 'arn:aws:states:::lambda:invoke' : 'arn:aws:states:::aws-sdk:s3:getObject');
@@ -137,25 +91,11 @@ function forMoto(synthesizedDefinition: Json, answers: Answers, input: Json, fai
           continue;
         }
         const answer = answers[name as LambdaTask | SummaryRead];
-        if (answer === undefined) {
-          // A state the scenario must not reach.
-          states[name] = { Type: 'Fail', Error: 'Unscripted', Cause: `no answer scripted for ${name}` };
-          continue;
-        }
-        const call = {
-          Type: 'Pass', ResultPath: `$.calls.${name}`,
-          Parameters: lambda ? { request: state.Parameters.Payload, Payload: answer } : { request: state.Parameters, Body: JSON.stringify(answer) },
-        };
-        if (state.ResultSelector === undefined) {
-          states[name] = { ...call, ...next };
-          expect(state.ResultPath).toBeNull();
-        } else {
-          states[name] = { ...call, Next: `${name}Answer` };
-          states[`${name}Answer`] = { Type: 'Pass', Parameters: fromCall(state.ResultSelector, name), ResultPath: state.ResultPath, ...next };
-        }
+        // A state the scenario must not reach.
+        if (answer === undefined) states[name] = { Type: 'Fail', Error: 'Unscripted', Cause: `no answer scripted for ${name}` };
+        else Object.assign(states, scriptedTask(name, state, answer, lambda ? 'lambda' : 'getObject'));
       } else if (RECORDED_TASKS.includes(name)) {
-        expect(state.Resource).toMatch(/^arn:aws:states:::(sagemaker|athena|states):/);
-        states[name] = { Type: 'Pass', Parameters: state.Parameters, ResultPath: `$.calls.${name}`, ...next };
+        states[name] = recordedTask(name, state);
       } else if (name === 'WaitForWindowRuns') {
         expect(state).toMatchObject({ Type: 'Wait', Seconds: 39600 });
         states[name] = { ...state, Seconds: 1 };
@@ -170,121 +110,38 @@ function forMoto(synthesizedDefinition: Json, answers: Answers, input: Json, fai
   // Whatever stays a task runs against moto's services.
   const tasks = Object.entries<Json>(allStates(definition)).filter(([name, state]) => state.Type === 'Task' && name !== fail);
   expect(tasks.filter(([, state]) => !REAL_TASK_RESOURCES.includes(state.Resource))).toEqual([]);
-  return quotesForMoto(definition);
+  return definition;
 }
 
-/** Stands for an escaped quote (`\'`) of an intrinsic's string literal in the definition moto runs, and is read back as `'`. */
-const QUOTE = '%QUOTE%';
-/**
- * Every `\'` of a `.$` value written as QUOTE: moto's interpreter parses an intrinsic from the
- * value's JSON text, not from the string (there `\\'`: an escaped backslash, then a quote that
- * ends the literal), so that the export's SQL would stop at its first quoted literal. Step
- * Functions turns `\'` into `'`, as {@link fromMoto} does with QUOTE.
- */
-function quotesForMoto(value: Json, key = ''): Json {
-  if (typeof value === 'string') return key.endsWith('.$') ? value.split("\\'").join(QUOTE) : value;
-  if (Array.isArray(value)) return value.map((v) => quotesForMoto(v));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, quotesForMoto(v, k)]));
-}
-/** JSON text from moto, QUOTE back to `'`. */
-const fromMoto = (text: string | undefined): Json => (text === undefined ? undefined : JSON.parse(text.split(QUOTE).join("'")));
-
-let moto: Child;
-let url: string;
-let sfn: SFNClient;
-let s3: S3Client;
-let cloudwatch: CloudWatchClient;
-let machines = 0;
+let moto: MotoWorkflows;
 let executions = 0;
 
 beforeAll(async () => {
-  // The interpreter's own SDK calls (S3, CloudWatch, EventBridge) go back to this server.
-  const server = await startMoto({ venv: path.join(REPO_ROOT, '.venv'), logDir: fs.mkdtempSync(path.join(os.tmpdir(), 'window-workflows-moto-')), env: process.env, executeStateMachines: true });
-  moto = server.child;
-  url = server.url;
-  const config = { region: REGION, endpoint: url, credentials: LOCAL_CREDENTIALS };
-  sfn = new SFNClient(config);
-  s3 = new S3Client({ ...config, forcePathStyle: true });
-  cloudwatch = new CloudWatchClient(config);
-  await s3.send(new CreateBucketCommand({ Bucket: CURATED_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  moto = await startMotoWorkflows('window-workflows-moto');
 }, 90_000);
 
 afterAll(async () => {
-  sfn?.destroy();
-  s3?.destroy();
-  cloudwatch?.destroy();
   await moto?.stop();
 });
 
 /** The export's first file, which ListExport finds (listObjectsV2 against moto's S3). */
 async function exported(execution: string): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: CURATED_BUCKET, Key: `_exports/transform/pymk/${execution}/20261207_000000_00000_abcde_0.gz`, Body: 'gzip' }));
+  await moto.s3.send(new PutObjectCommand({ Bucket: CURATED_BUCKET, Key: `_exports/transform/pymk/${execution}/20261207_000000_00000_abcde_0.gz`, Body: 'gzip' }));
 }
 
 /** The summary reads' objects for a pass, with the counts as load_predictions.py and load_vectors.py write them. */
 function summaries(items: number, vectors: number, pass: '' | 'CatchUp' = ''): Answers {
-  const counts = <K extends string>(names: readonly K[], fill: Partial<Record<K, number>>) => Object.fromEntries(names.map((n) => [n, fill[n] ?? 0]));
   return {
-    [`${pass}ReadSummary`]: counts(LOAD_SUMMARY_COUNTS, { files: 1, lines: items, items_written: items }),
-    [`${pass}ReadVectorSummary`]: counts(VECTOR_SUMMARY_COUNTS, { files: 1, lines: vectors, documents_indexed: vectors }),
+    [`${pass}ReadSummary`]: summaryOf(LOAD_SUMMARY_COUNTS, { files: 1, lines: items, items_written: items }),
+    [`${pass}ReadVectorSummary`]: summaryOf(VECTOR_SUMMARY_COUNTS, { files: 1, lines: vectors, documents_indexed: vectors }),
   };
 }
 
-interface Run {
-  status: string;
-  error?: string;
-  cause?: string;
-  output: Json;
-  /** The states entered, in order (nested ones included). */
-  entered: string[];
-  /** The evaluated parameters of each service task scheduled, by state. */
-  scheduled: Record<string, Json[]>;
-  /** The output of each state that exited, by state (the last one). */
-  exited: Record<string, Json>;
-}
-
-/** Creates the scripted machine, runs it with `input` under the name `name`, and reads its history. */
-async function run(definition: Json, name: string, input: Json): Promise<Run> {
-  const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({
-    name: `pymk-${++machines}`, definition: JSON.stringify(definition), roleArn: `arn:aws:iam::${ACCOUNT}:role/pymk`,
-  }));
-  const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (execution.status !== 'RUNNING') {
-      const events: HistoryEvent[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
-        events.push(...(page.events ?? []));
-        nextToken = page.nextToken;
-      } while (nextToken);
-      // The state a task event belongs to: the last one entered before it.
-      let current = '';
-      const result: Run = { status: execution.status!, error: execution.error, cause: execution.cause, output: fromMoto(execution.output), entered: [], scheduled: {}, exited: {} };
-      for (const event of events) {
-        if (event.stateEnteredEventDetails) {
-          current = event.stateEnteredEventDetails.name!;
-          result.entered.push(current);
-        }
-        if (event.stateExitedEventDetails) result.exited[event.stateExitedEventDetails.name!] = fromMoto(event.stateExitedEventDetails.output);
-        if (event.taskScheduledEventDetails) (result.scheduled[current] ??= []).push(fromMoto(event.taskScheduledEventDetails.parameters));
-      }
-      if (process.env.DEBUG_MOTO) console.log(JSON.stringify(result, null, 1).slice(0, 30000));
-      return result;
-    }
-    if (Date.now() > deadline) throw new Error(`execution ${name} still running after 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Runs the scripted machine with `input` under the name `name`. */
+const run = (definition: Json, name: string, input: Json): Promise<Run> => moto.run(definition, name, input);
 
 const LIVE_INDEX = 'user-embeddings-0123456789abcdef';
 const REBUILT_INDEX = 'user-embeddings-fedcba9876543210';
-const MODEL: ResolvedModel = {
-  modelName: 'bt-pymk-v4', source: 'approved', modelPackageArn: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package/pymk-models/4`, modelPackageVersion: 4, model: 'existed',
-};
 const claimRebuild: ClaimOutput = { decision: 'rebuild', index: REBUILT_INDEX, exportStartedAt: '2026-12-07T08:00:00.000Z' };
 const retired: RetireOutput = { deleted: [LIVE_INDEX] };
 const swapped: SwapAliasResult = { alias: 'user-embeddings', index: REBUILT_INDEX, previous: [LIVE_INDEX], deleted: [] };
@@ -294,8 +151,6 @@ const catchUpOf = (windows: string[]): CatchUpOutput => ({ windows, inList: wind
 /** The position of each state in the order entered (the first entry). */
 const order = (r: Run, ...names: string[]) => names.map((n) => r.entered.indexOf(n));
 const args = (r: Run, name: string): string[] => r.exited[name].calls[name].AppSpecification.ContainerArguments;
-/** The value after `flag` in a job's arguments. */
-const flag = (list: string[], name: string) => list[list.indexOf(name) + 1];
 
 describe('the window run', () => {
   const windowRun = (answers: Answers, input: Json, name: string) => run(forMoto(WINDOW, answers, input), name, input);
@@ -342,7 +197,7 @@ describe('the window run', () => {
     expect(r.entered.slice(-3)).toEqual(['ListExport', 'AnythingExported', 'PublishEmptyWindow']);
     expect(r.output.export).toEqual({ count: 0 });
     // The metric is in moto's CloudWatch, under the pipeline's dimension.
-    const { Metrics: metrics } = await cloudwatch.send(new ListMetricsCommand({ Namespace: 'mlsd/BatchTransform', MetricName: 'WindowsIndexed' }));
+    const { Metrics: metrics } = await moto.cloudwatch.send(new ListMetricsCommand({ Namespace: 'mlsd/BatchTransform', MetricName: 'WindowsIndexed' }));
     expect(metrics?.map((m) => m.Dimensions)).toContainEqual([{ Name: 'Pipeline', Value: 'pymk' }]);
   });
 
