@@ -150,15 +150,19 @@ def handler_for(state: FakeCollection) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/_bulk":
                 self._answer(200, self._bulk(body))
             elif self.path.endswith("/_search") and self.command == "POST":
+                # The answer is taken before the barrier: a search released from it late (a busy machine
+                # schedules its thread after the other's answer, delete and all) still saw what it met.
+                found = name in state.indexes
+                result = self._search(name, json.loads(body)) if found else None
                 barrier = state.search_barrier
                 if barrier is not None:
                     barrier.wait(timeout=20)
                     # Only the first searches meet: later rounds go on alone, however the instances interleave.
                     state.search_barrier = None
-                if name not in state.indexes:
+                if not found:
                     self._answer(404, {"error": {"type": "index_not_found_exception"}})
                 else:
-                    self._answer(200, self._search(name, json.loads(body)))
+                    self._answer(200, result)
             else:
                 self._answer(400, {"error": {"type": "unsupported"}})
 
