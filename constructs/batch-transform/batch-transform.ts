@@ -11,8 +11,7 @@ import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
 import {
   LOAD_JOB_INSTANCE_COUNT_RANGE, LOAD_SUMMARY_COUNTS, RUN_NAME_PATH, exportParts, loadJobs, loadParts, partFormat, partedLoadStates, partsSummaryTotals,
-  shardedProcessingJobState,
-  shardedSummaryStates, summaryTotals,
+  shardedProcessingJobState, shardedSummaryStates, summaryTotals,
 } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
@@ -698,8 +697,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       .map((pass) => `${pass.id}${state}${full && pass === MAIN_PASS && loadJobs(instanceCount, parts).jobs > 1 ? 'Part' : ''}`);
     const grantRuns = (workflow: Workflow, full: boolean) => {
       const role = workflow.role as iam.Role;
-      for (const pass of loaderStates(full, 'LoadPredictions', loadInstanceCount)) {
-        acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass}:network-isolation]`,
+      for (const state of loaderStates(full, 'LoadPredictions', loadInstanceCount)) {
+        acknowledge(workflow, `GDPR-SageMakerJobIsolation[${state}:network-isolation]`,
           'The loader writes predictions with the DynamoDB API (BatchWriteItem), which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches DynamoDB only through the gateway endpoint.');
       }
       this.grantWorkflow(role, props.source, jobPrefix, loadPrefix, full ? this : workflow.node.scope as Construct);
@@ -711,8 +710,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         }));
       }
       if (this.vectorLoadRole) {
-        for (const pass of loaderStates(full, 'LoadVectors', vectorLoadInstanceCount(resolved) ?? 1)) {
-          acknowledge(workflow, `GDPR-SageMakerJobIsolation[${pass}:network-isolation]`,
+        for (const state of loaderStates(full, 'LoadVectors', vectorLoadInstanceCount(resolved) ?? 1)) {
+          acknowledge(workflow, `GDPR-SageMakerJobIsolation[${state}:network-isolation]`,
             'The vector loader writes documents with the OpenSearch API of the collection, which network isolation would cut off; it runs in the VPC\'s isolated subnets and reaches the collection only through its OpenSearch Serverless VPC endpoint.');
         }
         grantRunProcessingJobs(role, vectorJobPrefix, this.vectorLoadRole);
