@@ -96,7 +96,10 @@ test('loads 1B suggestions with the loaders lib/sizing computes: 24 at 3,000 ite
   // Each loader's counts are read and added up before ItemsWritten is published.
   expect(states.LoadPredictions.Next).toBe('ListSummaries');
   // Then a run of an approved version announces it, and the success is published.
-  expect(states.SumSummaries.Next).toBe('RanApprovedVersion');
+  // Every loader must have reported before the sum counts.
+  expect(states.SumSummaries.Next).toBe('LoadersCounted');
+  expect(states.LoadersCounted.Choices[0]).toMatchObject({ Variable: '$.load.summary.loaders', NumericEquals: 24, Next: 'AllLoadersCounted' });
+  expect(states.AllLoadersCounted.Next).toBe('RanApprovedVersion');
   expect(states.RanApprovedVersion.Default).toBe('PublishSuccess');
 });
 

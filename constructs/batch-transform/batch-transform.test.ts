@@ -591,7 +591,10 @@ describe('sharded load', () => {
     const s = setup();
     new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 4 }));
     const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
-    expect(Object.keys(states)).toEqual(['Export', 'Transform', 'LoadPredictions', 'ListSummaries', 'ReadSummaries', 'SumSummaries', 'PublishSuccess', 'RecordFailure', 'Failed']);
+    expect(Object.keys(states).sort()).toEqual([
+      'Export', 'Transform', 'LoadPredictions', 'ListSummaries', 'ReadSummaries', 'SumSummaries', 'LoadersCounted', 'AllLoadersCounted', 'LoaderSummariesMissing',
+      'PublishSuccess', 'RecordFailure', 'Failed',
+    ].sort());
     expect(timeout).toBe((12 + 4 + 1) * 3600);
 
     const load = states.LoadPredictions;
@@ -641,7 +644,7 @@ describe('sharded load', () => {
     }));
 
     const sum = states.SumSummaries;
-    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'PublishSuccess' });
+    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'LoadersCounted' });
     const output = sum.Output as string;
     expect(output).toMatch(/^\{% \(\$summaries := \$states\.input\.load\.shards\.summary; \$merge\(\[\$states\.input, \{"load": \{"summary": \{"loaders": \$count\(\$summaries\), /);
     expect(output).toMatch(/\}\}\}\]\)\) %\}$/);
@@ -657,6 +660,27 @@ describe('sharded load', () => {
     }
     expect(states.ListSummaries.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 })]);
     expect(states.ReadSummary).toBeUndefined();
+  });
+
+  test('the sum goes on only when every instance reported: a missing summary fails the run, naming how many reported', async () => {
+    const s = setup();
+    new BatchTransform(s.stack, 'Pymk', props(s, { loadInstanceCount: 4 }));
+    const { States: states } = definition(s.stack);
+    expect(states.LoadersCounted).toEqual({
+      Type: 'Choice', Choices: [{ Variable: '$.load.summary.loaders', NumericEquals: 4, Next: 'AllLoadersCounted' }], Default: 'LoaderSummariesMissing',
+    });
+    expect(states.AllLoadersCounted).toEqual({ Type: 'Pass', Next: 'PublishSuccess' });
+    expect(states.LoaderSummariesMissing.Next).toBe('RecordFailure');
+    // What RecordFailure's Fail reports, evaluated as Step Functions evaluates the JSONata.
+    const text = (states.LoaderSummariesMissing.Output as string).replace(/^\{%/, '').replace(/%\}$/, '');
+    const out = await jsonata(text).evaluate({}, { states: { input: { load: { summary: { loaders: 3 } } } } });
+    expect(out.error).toEqual({ Error: 'LoaderSummariesMissing', Cause: '3 of 4 loaders left a summary; the run does not trust a sum without the others' });
+    expect(out.load).toEqual({ summary: { loaders: 3 } });
+
+    // A count known only at deployment is not checked: no state holds it.
+    const token = setup();
+    new BatchTransform(token.stack, 'Pymk', props(token, { loadInstanceCount: Token.asNumber(Lazy.number({ produce: () => 4 })) }));
+    expect(definition(token.stack).States.LoadersCounted).toBeUndefined();
   });
 
   test('the workflow may list the run\'s summaries through the grants it already has', () => {
@@ -727,7 +751,8 @@ describe('sharded load', () => {
       format: TransformFormat.JSON_LINES, loadInstanceCount: 3, vectorIndex: { index, indexName: 'user-embeddings', dimensions: 64, spaceType: 'innerproduct' },
     }));
     const { States: states } = definition(s.stack);
-    expect(states.SumSummaries.Next).toBe('LoadVectors');
+    expect(states.SumSummaries.Next).toBe('LoadersCounted');
+    expect(states.AllLoadersCounted.Next).toBe('LoadVectors');
     expect(states.LoadVectors.Parameters.ProcessingResources.ClusterConfig.InstanceCount).toBe(3);
     expect(states.LoadVectors.Next).toBe('ListVectorSummaries');
   });
@@ -1038,10 +1063,11 @@ describe('sharded vector load', () => {
     const s = setup();
     new BatchTransform(s.stack, 'Pymk', shardedVectors(s, 4));
     const { States: states, TimeoutSeconds: timeout } = definition(s.stack);
-    expect(Object.keys(states)).toEqual([
+    expect(Object.keys(states).sort()).toEqual([
       'Export', 'Transform', 'LoadPredictions', 'ReadSummary', 'LoadVectors', 'ListVectorSummaries', 'ReadVectorSummaries', 'SumVectorSummaries',
+      'VectorLoadersCounted', 'VectorAllLoadersCounted', 'VectorLoaderSummariesMissing',
       'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'SwapVectorAlias', 'Failed',
-    ]);
+    ].sort());
     // Transform, the cache loader and the vector loaders, an hour to spare (the alias swap takes seconds).
     expect(timeout).toBe((12 + 4 + 4 + 1) * 3600);
 
@@ -1084,7 +1110,8 @@ describe('sharded vector load', () => {
     expect(Object.keys(states.ReadVectorSummaries.ItemProcessor.States)).toEqual(['ReadVectorLoaderSummary']);
 
     const sum = states.SumVectorSummaries;
-    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'VectorFailuresWithinBudget' });
+    expect(sum).toEqual({ Type: 'Pass', QueryLanguage: 'JSONata', Output: expect.any(String), Next: 'VectorLoadersCounted' });
+    expect(states.VectorAllLoadersCounted.Next).toBe('VectorFailuresWithinBudget');
     const output = sum.Output as string;
     expect(output).toMatch(/^\{% \(\$summaries := \$states\.input\.vectors\.shards\.summary; \$merge\(\[\$states\.input, \{"vectors": \{"summary": \{"loaders": \$count\(\$summaries\), /);
     for (const count of VECTOR_SUMMARY_COUNTS) {
@@ -1242,10 +1269,14 @@ describe('load by parts', () => {
     const s = setup();
     new BatchTransform(s.stack, 'Pymk', indexed(s, 250, 700));
     const { States: states } = definition(s.stack);
-    expect(Object.keys(states)).toEqual([
-      'Export', 'Transform', 'LoadPredictionsParts', 'LoadPredictions', 'SumSummaries', 'LoadVectorsParts', 'LoadVectors', 'SumVectorSummaries',
+    expect(Object.keys(states).sort()).toEqual([
+      'Export', 'Transform', 'LoadPredictionsParts', 'LoadPredictions', 'SumSummaries', 'LoadersCounted', 'AllLoadersCounted', 'LoaderSummariesMissing',
+      'LoadVectorsParts', 'LoadVectors', 'SumVectorSummaries', 'VectorLoadersCounted', 'VectorAllLoadersCounted', 'VectorLoaderSummariesMissing',
       'VectorFailuresWithinBudget', 'VectorFailuresExceeded', 'RecordFailure', 'PublishSuccess', 'SwapVectorAlias', 'Failed',
-    ]);
+    ].sort());
+    // Every instance of every part must have reported: 7 × 36 cache loaders, 7 × 100 vector loaders.
+    expect(states.LoadersCounted.Choices).toEqual([{ Variable: '$.load.summary.loaders', NumericEquals: 252, Next: 'AllLoadersCounted' }]);
+    expect(states.VectorLoadersCounted.Choices).toEqual([{ Variable: '$.vectors.summary.loaders', NumericEquals: 700, Next: 'VectorAllLoadersCounted' }]);
     // 700 vector loaders need 7 jobs: the export has 7 parts, a folder each.
     expect(states.Export.Parameters['QueryString.$']).toContain('mod(crc32(to_utf8(CAST("user_id" AS varchar))), 7) AS "export_part"');
     expect(states.LoadPredictionsParts).toEqual({
@@ -1288,7 +1319,8 @@ describe('load by parts', () => {
     // The vector documents carry the run's id, which names the run's index and the alias swap's.
     expect(states.LoadVectors.ItemProcessor.States.LoadVectorsPart.Parameters.AppSpecification['ContainerArguments.$']).toContain("'--run-id', $.execution,");
     expect(states.SwapVectorAlias.Parameters.Payload['runId.$']).toBe('$$.Execution.Name');
-    expect(states.SumVectorSummaries.Next).toBe('VectorFailuresWithinBudget');
+    expect(states.SumVectorSummaries.Next).toBe('VectorLoadersCounted');
+    expect(states.VectorAllLoadersCounted.Next).toBe('VectorFailuresWithinBudget');
   });
 
   test('a resolved model goes with each part; a fixed one is in the job', () => {

@@ -11,7 +11,7 @@ import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
 import {
   LOAD_JOB_INSTANCE_COUNT_RANGE, LOAD_SUMMARY_COUNTS, RUN_NAME_PATH, exportParts, loadJobs, loadParts, partFormat, partedLoadStates, partsSummaryTotals,
-  shardedProcessingJobState, shardedSummaryStates, summaryTotals,
+  loadersCountedStates, shardedProcessingJobState, shardedSummaryStates, summaryTotals,
 } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
@@ -252,7 +252,7 @@ interface RunBuilders {
   exportSpec(loaders: readonly number[], windowFilter?: ExportColumns['windowFilter']): ExportColumns;
   exportState(scope: Construct, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
   transformState(scope: Construct, model: ContainerArgument, instanceCount: number, timeout: Duration, spec: ExportColumns, pass?: RunPass): sfn.CustomState;
-  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number, pass?: RunPass): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map | sfn.DistributedMap> };
+  cacheLoadStates(scope: Construct, model: ContainerArgument, instanceCount: number, onFailure: sfn.IChainable, pass?: RunPass): { chain: sfn.Chain; tasks: Array<sfn.CustomState | sfn.Map | sfn.DistributedMap> };
   putMetrics(scope: Construct, stateId: string, metricData: object[]): sfn.CustomState;
   failureStates(scope: Construct): sfn.CustomState;
   readonly loadMetrics: object[];
@@ -521,19 +521,29 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       networkIsolation: false,
     });
 
-    // 4. The loader's counts (added up over the instances of a sharded load). SumSummaries is a
-    //    Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
-    const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number, pass: RunPass = MAIN_PASS) => {
+    // 4. The loader's counts (added up over the instances of a sharded load, which must all have
+    //    reported). SumSummaries is a Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
+    const counted = (scope: Construct, chain: sfn.Chain, check: { prefix: string; key: string; expected: number; onFailure: sfn.IChainable }) => {
+      const states = loadersCountedStates(scope, check);
+      if (states === undefined) {
+        return chain;
+      }
+      chain.next(states.start);
+      return sfn.Chain.custom(chain.startState, [states.end], states.end);
+    };
+    const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number, onFailure: sfn.IChainable, pass: RunPass = MAIN_PASS) => {
       const jobs = loadJobs(instanceCount, pass === MAIN_PASS ? parts : 1);
       if (jobs.jobs > 1) {
         if (typeof model !== 'string' && !model.expression.startsWith('$.model.')) {
           throw new Error(`BatchTransform ${this.node.path}: a load by parts reads its model from $.model, not ${model.expression}`);
         }
-        return partedLoadStates(scope, {
+        const parted = partedLoadStates(scope, {
           id: 'LoadPredictions', parts: jobs.jobs, instancesPerJob: jobs.instancesPerJob, job: loadJob(model, true, pass, true), shardedInput: 'predictions',
           summaries: { bucketName, prefix: loadPrefix }, key: pass.load, loader: '', ...(typeof model === 'string' ? {} : { carry: ['model'] }),
           partTotals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), runTotals: partsSummaryTotals(pass.load, LOAD_SUMMARY_COUNTS),
         });
+        const chain = counted(scope, parted.chain, { prefix: pass.id, key: pass.load, expected: jobs.jobs * jobs.instancesPerJob, onFailure });
+        return { chain, tasks: parted.tasks };
       }
       const sharded = isSharded(instanceCount);
       const load = sharded
@@ -544,7 +554,8 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           ? shardedSummaryStates(scope, { bucketName, prefix: loadPrefix })
           : shardedSummaryStates(scope, { bucketName, prefix: loadPrefix, executionSuffix: passSuffix(pass) },
             { key: pass.load, totals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), loader: pass.id });
-        return { chain: sfn.Chain.start(load).next(list).next(read).next(sum), tasks: [load, list, read] };
+        const chain = counted(scope, sfn.Chain.start(load).next(list).next(read).next(sum), { prefix: pass.id, key: pass.load, expected: instanceCount, onFailure });
+        return { chain, tasks: [load, list, read] };
       }
       const readSummary = new sfn.CustomState(scope, `${pass.id}ReadSummary`, {
         stateJson: {
@@ -596,7 +607,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const fullSpec = exportSpec([loadInstanceCount, vectorLoadInstanceCount(resolved) ?? 1]);
     const exportRows = exportState(this, fullSpec);
     const transform = transformState(this, runModel, resolved.instanceCount, resolved.transformTimeout, fullSpec);
-    const cacheLoad = cacheLoadStates(this, runModel, loadInstanceCount);
+    const cacheLoad = cacheLoadStates(this, runModel, loadInstanceCount, onFailure);
     for (const task of [...(resolveModel ? [resolveModel.state] : []), exportRows, transform, ...cacheLoad.tasks, publishSuccess]) {
       task.addCatch(onFailure, { resultPath: '$.error' });
     }
@@ -1111,15 +1122,26 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
       const budget = new sfn.Choice(scope, `${id}VectorFailuresWithinBudget`)
         .when(sfn.Condition.booleanEquals(`$.${key}.summary.within_budget`, true), then)
         .otherwise(exceeded);
+      // Every instance must have reported before the budget is read off the sum.
+      const check = (expected: number) => loadersCountedStates(scope, { prefix: `${id}Vector`, key, expected, onFailure });
       if (load !== undefined) {
         catchFailure(loadVectors);
-        load.chain.next(budget);
+        const counted = check(jobs.jobs * jobs.instancesPerJob)!;
+        load.chain.next(counted.start);
+        counted.end.next(budget);
         return sfn.Chain.custom(load.chain.startState, [then], then);
       }
       const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
         { key, totals: vectorSummaryTotals(key), loader: `${id}Vector` });
       [loadVectors, list, read].forEach(catchFailure);
-      sfn.Chain.start(loadVectors).next(list).next(read).next(sum).next(budget);
+      const counted = check(instanceCount);
+      const summed = sfn.Chain.start(loadVectors).next(list).next(read).next(sum);
+      if (counted === undefined) {
+        summed.next(budget);
+      } else {
+        summed.next(counted.start);
+        counted.end.next(budget);
+      }
       return sfn.Chain.custom(loadVectors, [then], then);
     };
     return { role, swapper, swapState, chain };
@@ -1153,7 +1175,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     });
     const model: ContainerArgument = { expression: `${WINDOW_STATE_PATH}.modelName` };
     const transform = run.transformState(scope, model, windows.instanceCount, windows.transformTimeout, spec);
-    const cacheLoad = run.cacheLoadStates(scope, model, windows.loadInstanceCount);
+    const cacheLoad = run.cacheLoadStates(scope, model, windows.loadInstanceCount, recordFailure);
     const windowIndexed = { MetricName: 'WindowsIndexed', Dimensions: run.dimensions, Value: 1, Unit: 'Count' };
     const publishSuccess = run.putMetrics(scope, 'PublishSuccess', [windowIndexed, ...run.loadMetrics]);
     const publishEmpty = run.putMetrics(scope, 'PublishEmptyWindow', [windowIndexed]);
@@ -1207,7 +1229,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const spec = c.run.exportSpec([oneJob(c.loadInstanceCount), oneJob(c.vectorLoadInstanceCount)], 'list');
     const catchUpExport = c.run.exportState(this, spec, CATCH_UP_PASS);
     const catchUpTransform = c.run.transformState(this, c.runModel, c.instanceCount, c.catchUpTransformTimeout, spec, CATCH_UP_PASS);
-    const catchUpCache = c.run.cacheLoadStates(this, c.runModel, oneJob(c.loadInstanceCount), CATCH_UP_PASS);
+    const catchUpCache = c.run.cacheLoadStates(this, c.runModel, oneJob(c.loadInstanceCount), onFailure, CATCH_UP_PASS);
     const publishIndex = indexState.task(this, 'PublishIndex', { 'action': 'publish', 'runId.$': '$$.Execution.Name' }, '$.published');
     // The catch-up's items and documents count with the run's: PublishSuccess adds the main pass's.
     const publishCatchUp = c.putMetrics(this, 'PublishCatchUpCounts', [

@@ -1,6 +1,6 @@
 /**
- * A full run whose loads are past one job's 100 instances (250 cache loaders, 300 vector loaders:
- * 3 parts of the export, a job per part in each load), as synthesized, run by moto server's Step
+ * A full run whose loads are past one job's 100 instances (101 cache loaders, 120 vector loaders:
+ * 2 parts of the export, a job per part in each load, of 51 and 60 instances), as synthesized, run by moto server's Step
  * Functions interpreter: that each load's Distributed Map runs one child per part and hands it the
  * run's execution name, its part and the run's model; what each part's job is started with once
  * the interpreter has evaluated its parameters; that each child lists and reads its own part's
@@ -17,8 +17,9 @@
  * inline Map that reads each listed summary, the hand-back of the part's sum; in the run,
  * VectorFailuresWithinBudget, RanApprovedVersion, AnnounceVersion (putEvents), PublishSuccess and
  * RecordFailure (putMetricData) against moto, and the Fail state `Failed`. The summaries are
- * written to moto's S3 here as the loaders leave them (`<output>/<run>/part-<k>/algo-<n>.json`, 3
- * parts of 2 instances each), with decoys under a part folder the run does not have (`part-10/`,
+ * written to moto's S3 here as the loaders leave them (`<output>/<run>/part-<k>/algo-<n>.json`, one
+ * per instance of each part: the run's `LoadersCounted` and `VectorLoadersCounted` Choices, real
+ * here, go on only when the sum counted them all), with decoys under a part folder the run does not have (`part-10/`,
  * which `part-1/` must not match) and under the catch-up pass's folder (`<run>-catch-up/`).
  *
  * What is not, and why:
@@ -70,8 +71,8 @@ import {
   APPROVED_MODEL, CURATED_BUCKET, MotoWorkflows, Run, flag, nextOf, pymkWorkflows, recordedTask, scriptedTask, startMotoWorkflows, summaryOf,
 } from './workflow-moto-support';
 
-const LOADERS = 250;
-const VECTOR_LOADERS = 300;
+const LOADERS = 101;
+const VECTOR_LOADERS = 120;
 const PARTS = loadParts(LOADERS, VECTOR_LOADERS);
 const FULL = pymkWorkflows({ loadInstanceCount: LOADERS, vectorLoadInstanceCount: VECTOR_LOADERS }).definition('PymkWorkflow');
 
@@ -89,13 +90,17 @@ const LOADS = [
 type Load = typeof LOADS[number];
 type Key = Load['key'];
 
-/** The instances of each part's job (SageMaker's `current_host`), whose summaries are `<host>.json`. */
-const HOSTS = ['algo-1', 'algo-2'];
+/**
+ * The instances of each part's job (SageMaker's `current_host`), whose summaries are `<host>.json`:
+ * every one of them, since the run goes on only when each instance reported.
+ */
+const hostsOf = (instances: number) => Array.from({ length: instances }, (_, i) => `algo-${i + 1}`).sort(); // as S3 lists them: algo-1, algo-10, ...
+const hostNumber = (host: string) => Number(host.slice('algo-'.length));
 
 /** The run's states in the order a successful run enters them (its parts' states are the children's). */
 const SUCCESS = [
-  'ResolveModel', 'ResolveModelAnswer', 'Export', 'Transform', 'LoadPredictionsParts', 'LoadPredictions', 'SumSummaries', 'LoadVectorsParts', 'LoadVectors', 'SumVectorSummaries',
-  'VectorFailuresWithinBudget', 'SwapVectorAlias', 'SwapVectorAliasAnswer', 'RanApprovedVersion', 'AnnounceVersion', 'PublishSuccess',
+  'ResolveModel', 'ResolveModelAnswer', 'Export', 'Transform', 'LoadPredictionsParts', 'LoadPredictions', 'SumSummaries', 'LoadersCounted', 'AllLoadersCounted',
+  'LoadVectorsParts', 'LoadVectors', 'SumVectorSummaries', 'VectorLoadersCounted', 'VectorAllLoadersCounted', 'VectorFailuresWithinBudget', 'SwapVectorAlias', 'SwapVectorAliasAnswer', 'RanApprovedVersion', 'AnnounceVersion', 'PublishSuccess',
 ];
 
 /** The tasks run for real, against moto's S3, CloudWatch and EventBridge. */
@@ -118,15 +123,17 @@ const SWAPPED: SwapAliasResult = { alias: 'user-embeddings', index: 'user-embedd
  */
 function instanceSummary(key: Key, part: number, host: number): Record<string, unknown> {
   const lines = 1000 * (part + 1) + 10 * host;
+  // One rejected document in each part (its first instance's), within the run's budget.
+  const failed = host === 1 ? 1 : 0;
   return key === 'load'
     ? summaryOf(LOAD_SUMMARY_COUNTS, { files: 2, lines, items_written: lines, retries: host }, { malformed: {}, failed: {} })
-    : summaryOf(VECTOR_SUMMARY_COUNTS, { files: 2, lines, documents_indexed: lines - host, failed_documents: host, retries: host }, { max_failure_rate: 0.001, failed: { rejected: host } });
+    : summaryOf(VECTOR_SUMMARY_COUNTS, { files: 2, lines, documents_indexed: lines - failed, failed_documents: failed, retries: host }, { max_failure_rate: 0.001, failed: { rejected: failed } });
 }
 
 /** Each part's instance summaries, in the order its listing returns their keys. */
 const WRITTEN: Record<Key, Record<string, unknown>[][]> = {
-  load: Array.from({ length: PARTS }, (_, part) => HOSTS.map((_h, i) => instanceSummary('load', part, i + 1))),
-  vectors: Array.from({ length: PARTS }, (_, part) => HOSTS.map((_h, i) => instanceSummary('vectors', part, i + 1))),
+  load: Array.from({ length: PARTS }, (_, part) => hostsOf(LOADS[0].instances).map((host) => instanceSummary('load', part, hostNumber(host)))),
+  vectors: Array.from({ length: PARTS }, (_, part) => hostsOf(LOADS[1].instances).map((host) => instanceSummary('vectors', part, hostNumber(host)))),
 };
 /** A decoy's counts: large enough that any sum it got into would show it. */
 const DECOY = (key: Key) => (key === 'load'
@@ -145,7 +152,7 @@ async function loadersWrote(run: string): Promise<void> {
   const puts: Promise<void>[] = [];
   for (const load of LOADS) {
     for (const [part, summaries] of WRITTEN[load.key].entries()) {
-      puts.push(...HOSTS.map((host, i) => put(summaryKey(load, run, part, host), summaries[i])));
+      puts.push(...hostsOf(load.instances).map((host, i) => put(summaryKey(load, run, part, host), summaries[i])));
     }
     puts.push(put(summaryKey(load, run, 10, 'algo-1'), DECOY(load.key)), put(summaryKey(load, `${run}-catch-up`, 0, 'algo-1'), DECOY(load.key)));
   }
@@ -226,9 +233,9 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-test('the stack loads by parts: 3 parts, 84 cache loaders and 100 vector loaders per part\'s job', () => {
-  expect([PARTS, LOADS[0].instances, LOADS[1].instances]).toEqual([3, 84, 100]);
-  expect(FULL.States.LoadPredictionsParts.Parameters).toEqual({ 'parts.$': 'States.ArrayRange(0, 2, 1)' });
+test('the stack loads by parts: 2 parts, 51 cache loaders and 60 vector loaders per part\'s job', () => {
+  expect([PARTS, LOADS[0].instances, LOADS[1].instances]).toEqual([2, 51, 60]);
+  expect(FULL.States.LoadPredictionsParts.Parameters).toEqual({ 'parts.$': 'States.ArrayRange(0, 1, 1)' });
 });
 
 describe('a full run with loads by parts, on moto\'s interpreter', () => {
@@ -251,9 +258,10 @@ describe('a full run with loads by parts, on moto\'s interpreter', () => {
     expect(query).toContain(`partitioned_by = ARRAY['export_part']`);
     const metrics = r.scheduled.PublishSuccess[0].MetricData.map((m: Json) => [m.MetricName, m.Value]);
     expect(metrics).toEqual([['Succeeded', 1], ['ItemsWritten', expected.load.run.items_written], ['VectorsIndexed', expected.vectors.run.documents_indexed]]);
-    // Every instance of every part, and no decoy: 2 x (1,010 + 1,020) + ... over 3 parts.
-    expect(expected.load.run).toMatchObject({ loaders: PARTS * HOSTS.length, lines: 12_090, items_written: 12_090 });
-    expect(expected.vectors.run).toMatchObject({ loaders: PARTS * HOSTS.length, documents_indexed: 12_081, failures: 9, allowed_failures: 12, within_budget: true });
+    // Every instance of every part, and no decoy. The cache: 51 × (1,000 + 2,000) + 2 × 10 × (1 + … + 51) = 179,520 lines;
+    // the index: 60 × 3,000 + 2 × 10 × (1 + … + 60) = 216,600 lines, one rejected per part, floor(0.001 × 216,600) = 216 allowed.
+    expect(expected.load.run).toMatchObject({ loaders: 102, lines: 179_520, items_written: 179_520 });
+    expect(expected.vectors.run).toMatchObject({ loaders: 120, documents_indexed: 216_598, failures: 2, allowed_failures: 216, within_budget: true });
   });
 
   describe.each(LOADS.map((load) => [load.map, load] as const))('%s', (_map, load) => {
@@ -274,7 +282,7 @@ describe('a full run with loads by parts, on moto\'s interpreter', () => {
       expect(Object.keys(result)).toEqual(['shards']);
       expect(result.shards).toHaveLength(PARTS);
       for (const shard of result.shards) expect(Object.keys(shard)).toEqual(['summary']);
-      expect(handed().map((input) => input.part)).toEqual([0, 1, 2]);
+      expect(handed().map((input) => input.part)).toEqual(Array.from({ length: PARTS }, (_, part) => part));
     });
 
     test('the ItemSelector hands each child its part, the run\'s execution name, and the run\'s model to the cache loader only', () => {
@@ -310,7 +318,7 @@ describe('a full run with loads by parts, on moto\'s interpreter', () => {
 
     test('each child lists exactly its part\'s summaries in moto\'s S3 (no other part\'s, no decoy) and reads each of them', () => {
       for (const [part, input] of handed().entries()) {
-        expect(input[load.key].keys).toEqual(HOSTS.map((host) => summaryKey(load, name, part, host)));
+        expect(input[load.key].keys).toEqual(hostsOf(load.instances).map((host) => summaryKey(load, name, part, host)));
         expect(input[load.key].shards).toEqual(asShards(WRITTEN[load.key][part]));
       }
     });
@@ -318,7 +326,7 @@ describe('a full run with loads by parts, on moto\'s interpreter', () => {
     test('the JSONata sums over what the children handed give the parts\' sums, and the run\'s sum the run carried on with', async () => {
       const parts = await Promise.all(handed().map((input) => partSum(load, input)));
       expect(parts).toEqual(expected[load.key].parts);
-      expect(parts.map((p) => p.loaders)).toEqual([2, 2, 2]);
+      expect(parts.map((p) => p.loaders)).toEqual(Array(PARTS).fill(load.instances));
       // The run's sum reads the Map's result as the Map left it, at $.<key>.shards.
       expect(r.exited[load.runSum][load.key].shards).toEqual(r.exited[load.map][load.key].shards);
       const runInput = { ...r.exited[load.map], [load.key]: { shards: asShards(parts) } };

@@ -255,3 +255,30 @@ export function partedLoadStates(scope: Construct, o: PartedLoadOptions): { chai
   const runSum = sfn.Pass.jsonata(scope, `Sum${o.loader}Summaries`, { outputs: o.runTotals });
   return { chain: sfn.Chain.start(listParts).next(map).next(runSum), tasks: [map] };
 }
+
+/**
+ * After a sharded load's sum: `<prefix>LoadersCounted` lets the run go on (to `<prefix>AllLoadersCounted`)
+ * only when the sum counted a summary from each of the `expected` instances. Every instance writes
+ * one, zeros when its share had no file, so a missing one is a loader that did not report:
+ * `<prefix>LoaderSummariesMissing` puts the error and goes to `onFailure`. The listing alone cannot
+ * tell: a wildcard path over a listing without `Contents` may select nothing rather than fail.
+ * Counts known only at deployment are not checked (no state holds them).
+ */
+export function loadersCountedStates(
+  scope: Construct,
+  o: { readonly prefix: string; readonly key: string; readonly expected: number; readonly onFailure: sfn.IChainable },
+): { readonly start: sfn.IChainable; readonly end: sfn.Pass } | undefined {
+  if (Token.isUnresolved(o.expected)) {
+    return undefined;
+  }
+  const counted = new sfn.Pass(scope, `${o.prefix}AllLoadersCounted`);
+  const missing = sfn.Pass.jsonata(scope, `${o.prefix}LoaderSummariesMissing`, {
+    outputs: `{% $merge([$states.input, {"error": {"Error": "LoaderSummariesMissing", "Cause": $string($states.input.${o.key}.summary.loaders) `
+      + `& " of ${o.expected} loaders left a summary; the run does not trust a sum without the others"}}]) %}`,
+  });
+  missing.next(o.onFailure);
+  const check = new sfn.Choice(scope, `${o.prefix}LoadersCounted`)
+    .when(sfn.Condition.numberEquals(`$.${o.key}.summary.loaders`, o.expected), counted)
+    .otherwise(missing);
+  return { start: check, end: counted };
+}

@@ -53,7 +53,9 @@ export interface SummedSummaryOptions {
  * The states that add up the summaries of a job's instances: the listing of the run's summary
  * objects, an inline Map that reads each, and a JSONata Pass state that sums them
  * (`options.totals`). Chained in that order; the caller adds the catches of the first two (a Pass
- * state cannot have one). A listing that finds no summary fails (its selector has no `Contents`).
+ * state cannot have one). A listing that finds no summary may select no key rather than fail (the
+ * selector's `$.Contents[*].Key` is a wildcard path): a caller that knows how many summaries to
+ * expect checks the count after the sum (batch-transform's `loadersCountedStates`).
  */
 export function summedSummaryStates(scope: Construct, listing: SummaryListing, options: SummedSummaryOptions): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
   const partition = Stack.of(scope).partition;
