@@ -1531,7 +1531,11 @@ describe('window runs', () => {
     expect(states.CheckWindow.Default).toBe('InvalidWindow');
     expect(states.BeginWindow.Parameters.Payload).toEqual({ 'action': 'begin', 'window.$': '$.window' });
     expect(states.IndexBuilt.Choices).toEqual([{ Variable: '$.state.answer.decision', StringEquals: 'index', Next: 'Export' }]);
-    expect(states.IndexBuilt.Default).toBe('WindowDeferred');
+    // No index yet: the window is deferred, and counted so, which keeps the stale alarm quiet until the first rebuild.
+    expect(states.IndexBuilt.Default).toBe('PublishWindowDeferred');
+    expect(states.PublishWindowDeferred.Parameters.MetricData).toEqual([{ MetricName: 'WindowsDeferred', Dimensions: [{ Name: 'Pipeline', Value: 'pymk' }], Value: 1, Unit: 'Count' }]);
+    expect(states.PublishWindowDeferred.Next).toBe('WindowDeferred');
+    expect(states.PublishWindowDeferred.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
     // One window's rows, partitioned for the window's loaders.
     const query = states.Export.Parameters['QueryString.$'] as string;
     expect(query).toContain(`WHERE "user_id" IS NOT NULL AND "anonymization_window" = \\'{}\\')`);
@@ -1593,7 +1597,13 @@ describe('window runs', () => {
     expect(fn).toContain('kms:ViaService');
     expect(JSON.stringify(Object.values(template.findResources('AWS::OpenSearchServerless::AccessPolicy')))).toContain('aoss:DeleteIndex');
     expect(transform.windowStateMachine).toBeDefined();
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'WindowsIndexed', Period: 3 * 3600, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    // Three windows without one indexed or deferred: no data at all breaches.
+    const windowMetric = (name: string) => Match.objectLike({ Id: name === 'WindowsIndexed' ? 'indexed' : 'deferred', ReturnData: false,
+      MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: name, Namespace: METRIC_NAMESPACE }), Period: 3 * 3600, Stat: 'Sum' }) });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'LessThanThreshold', Threshold: 1, TreatMissingData: 'breaching',
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(indexed, 0) + FILL(deferred, 0)' }), windowMetric('WindowsIndexed'), windowMetric('WindowsDeferred')]),
+    });
   });
 
   test('the documents carry their window, mapped as a keyword; a second sweep of an erasure follows the longest run, the rebuild\'s wait included', () => {

@@ -767,10 +767,18 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     this.failedAlarm = createRunFailedAlarm(this, 'FailedAlarm', this.metricFailed({ period: Duration.minutes(5) }),
       `Batch transform ${name}: a run failed (see the state machine's executions)`);
     if (windows !== undefined && props.source.anonymizationWindow !== undefined) {
-      // The lake announces a window every hour (or day); three in a row without one indexed is a stuck pipeline.
+      // The lake announces a window every hour (or day); three in a row without one indexed is a stuck
+      // pipeline. Before the first rebuild the runs defer their windows, which is no fault: they count too.
       const period = Duration.hours(3 * (props.source.anonymizationWindow === AnonymizationWindow.DAY ? 24 : 1));
-      this.windowStaleAlarm = createRunMissingAlarm(this, 'WindowStaleAlarm', this.metric('WindowsIndexed', { period }),
-        `Batch transform ${name}: no window of dataset ${props.source.name} indexed within ${period.toHumanString()}; new rows are not searchable (see the window workflow's executions)`);
+      const handled = new cloudwatch.MathExpression({
+        expression: 'FILL(indexed, 0) + FILL(deferred, 0)',
+        usingMetrics: { indexed: this.metric('WindowsIndexed', { period }), deferred: this.metric('WindowsDeferred', { period }) },
+        label: 'Windows indexed or deferred',
+        period,
+      });
+      this.windowStaleAlarm = createRunMissingAlarm(this, 'WindowStaleAlarm', handled,
+        `Batch transform ${name}: no window of dataset ${props.source.name} indexed (or deferred, before the first rebuild) within ${period.toHumanString()}; `
+        + 'new rows are not searchable (see the window workflow\'s executions)');
     }
     const interval = staleInterval(resolved);
     if (interval !== undefined) {
@@ -1179,7 +1187,9 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const windowIndexed = { MetricName: 'WindowsIndexed', Dimensions: run.dimensions, Value: 1, Unit: 'Count' };
     const publishSuccess = run.putMetrics(scope, 'PublishSuccess', [windowIndexed, ...run.loadMetrics]);
     const publishEmpty = run.putMetrics(scope, 'PublishEmptyWindow', [windowIndexed]);
-    [begin, exportRows, listExport, transform, ...cacheLoad.tasks, publishSuccess, publishEmpty].forEach(catchFailure);
+    // Before the first rebuild a window has no index to go to: counted apart, as a run that did its part.
+    const publishDeferred = run.putMetrics(scope, 'PublishWindowDeferred', [{ MetricName: 'WindowsDeferred', Dimensions: run.dimensions, Value: 1, Unit: 'Count' }]);
+    [begin, exportRows, listExport, transform, ...cacheLoad.tasks, publishSuccess, publishEmpty, publishDeferred].forEach(catchFailure);
     const vectors = vectorLoader.chain(scope, windows.vectorLoadInstanceCount, 'window', publishSuccess, recordFailure);
     const indexWindow = sfn.Chain.start(exportRows).next(listExport).next(new sfn.Choice(scope, 'AnythingExported')
       .when(sfn.Condition.numberEquals('$.export.count', 0), publishEmpty)
@@ -1187,7 +1197,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
     const definition = sfn.Choice.jsonata(scope, 'CheckWindow', { comment: 'Only a window of the shape YYYY-MM-DD[THH] reaches the state and the UNLOAD' })
       .when(sfn.Condition.jsonata(WINDOW_SHAPE_CONDITION), begin.next(new sfn.Choice(scope, 'IndexBuilt')
         .when(sfn.Condition.stringEquals(`${WINDOW_STATE_PATH}.decision`, 'index'), indexWindow)
-        .otherwise(new sfn.Succeed(scope, 'WindowDeferred', { comment: 'No index yet: the first rebuild exports this window, or replays it' }))))
+        .otherwise(publishDeferred.next(new sfn.Succeed(scope, 'WindowDeferred', { comment: 'No index yet: the first rebuild exports this window, or replays it' })))))
       .otherwise(sfn.Fail.jsonata(scope, 'InvalidWindow', { error: 'InvalidWindow', cause: 'The window must be YYYY-MM-DD or YYYY-MM-DDTHH' }));
     const workflow = new Workflow(scope, 'Workflow', {
       definition,

@@ -159,9 +159,12 @@ describe('the window run', () => {
     const deferred: BeginOutput = { decision: 'deferred', pending: false };
     const r = await windowRun({ BeginWindow: deferred }, { window: '2026-12-07T09' }, `window-${++executions}`);
     expect(r.status).toBe('SUCCEEDED');
-    expect(r.entered).toEqual(['CheckWindow', 'BeginWindow', 'BeginWindowAnswer', 'IndexBuilt', 'WindowDeferred']);
+    expect(r.entered).toEqual(['CheckWindow', 'BeginWindow', 'BeginWindowAnswer', 'IndexBuilt', 'PublishWindowDeferred', 'WindowDeferred']);
     expect(r.exited.BeginWindow.calls.BeginWindow.request).toEqual({ action: 'begin', window: '2026-12-07T09' });
     expect(r.output.state).toEqual({ answer: deferred });
+    // Counted in moto's CloudWatch, so that the stale alarm knows the window run did its part.
+    const { Metrics: metrics } = await moto.cloudwatch.send(new ListMetricsCommand({ Namespace: 'mlsd/BatchTransform', MetricName: 'WindowsDeferred' }));
+    expect(metrics?.map((m) => m.Dimensions)).toContainEqual([{ Name: 'Pipeline', Value: 'pymk' }]);
   });
 
   test('a live index: the window\'s rows are exported, transformed with the index\'s model and upserted into that index, replacing the window', async () => {
