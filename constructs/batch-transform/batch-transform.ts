@@ -11,7 +11,7 @@ import { RESOLVE_MODEL_ENV, ResolveModelSettings } from './runtime/resolve-model
 import { SWAP_ALIAS_ENDPOINT_ENV } from './runtime/swap-alias';
 import {
   LOAD_JOB_INSTANCE_COUNT_RANGE, LOAD_SUMMARY_COUNTS, RUN_NAME_PATH, exportParts, loadJobs, loadParts, partFormat, partedLoadStates, partsSummaryTotals,
-  loadersCountedStates, shardedProcessingJobState, shardedSummaryStates, summaryTotals,
+  shardedProcessingJobState, shardedSummaryStates, summaryTotals, thenLoadersCounted,
 } from './sharded-load';
 import {
   DEFAULT_INSTANCE_TYPE, DEFAULT_LOAD_INSTANCE_TYPE, DEFAULT_LOAD_VOLUME_SIZE_GIB, DEFAULT_TRANSFORM_TIMEOUT, DEFAULT_TTL, LOAD_MAX_RUNTIME, MAX_STALENESS_WINDOW,
@@ -523,14 +523,6 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
 
     // 4. The loader's counts (added up over the instances of a sharded load, which must all have
     //    reported). SumSummaries is a Pass state, which cannot catch: a total it cannot make fails PublishSuccess.
-    const counted = (scope: Construct, chain: sfn.Chain, check: { prefix: string; key: string; expected: number; onFailure: sfn.IChainable }) => {
-      const states = loadersCountedStates(scope, check);
-      if (states === undefined) {
-        return chain;
-      }
-      chain.next(states.start);
-      return sfn.Chain.custom(chain.startState, [states.end], states.end);
-    };
     const cacheLoadStates = (scope: Construct, model: ContainerArgument, instanceCount: number, onFailure: sfn.IChainable, pass: RunPass = MAIN_PASS) => {
       const jobs = loadJobs(instanceCount, pass === MAIN_PASS ? parts : 1);
       if (jobs.jobs > 1) {
@@ -542,7 +534,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           summaries: { bucketName, prefix: loadPrefix }, key: pass.load, loader: '', ...(typeof model === 'string' ? {} : { carry: ['model'] }),
           partTotals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), runTotals: partsSummaryTotals(pass.load, LOAD_SUMMARY_COUNTS),
         });
-        const chain = counted(scope, parted.chain, { prefix: pass.id, key: pass.load, expected: jobs.jobs * jobs.instancesPerJob, onFailure });
+        const chain = thenLoadersCounted(scope, parted.chain, { prefix: pass.id, key: pass.load, expected: jobs.jobs * jobs.instancesPerJob, onFailure });
         return { chain, tasks: parted.tasks };
       }
       const sharded = isSharded(instanceCount);
@@ -554,7 +546,7 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
           ? shardedSummaryStates(scope, { bucketName, prefix: loadPrefix })
           : shardedSummaryStates(scope, { bucketName, prefix: loadPrefix, executionSuffix: passSuffix(pass) },
             { key: pass.load, totals: summaryTotals(pass.load, LOAD_SUMMARY_COUNTS), loader: pass.id });
-        const chain = counted(scope, sfn.Chain.start(load).next(list).next(read).next(sum), { prefix: pass.id, key: pass.load, expected: instanceCount, onFailure });
+        const chain = thenLoadersCounted(scope, sfn.Chain.start(load).next(list).next(read).next(sum), { prefix: pass.id, key: pass.load, expected: instanceCount, onFailure });
         return { chain, tasks: [load, list, read] };
       }
       const readSummary = new sfn.CustomState(scope, `${pass.id}ReadSummary`, {
@@ -1131,25 +1123,16 @@ export class BatchTransform extends Construct implements ModelVersionAnnouncer {
         .when(sfn.Condition.booleanEquals(`$.${key}.summary.within_budget`, true), then)
         .otherwise(exceeded);
       // Every instance must have reported before the budget is read off the sum.
-      const check = (expected: number) => loadersCountedStates(scope, { prefix: `${id}Vector`, key, expected, onFailure });
+      const counted = (summed: sfn.Chain, expected: number) => thenLoadersCounted(scope, summed, { prefix: `${id}Vector`, key, expected, onFailure }).next(budget);
       if (load !== undefined) {
         catchFailure(loadVectors);
-        const counted = check(jobs.jobs * jobs.instancesPerJob)!;
-        load.chain.next(counted.start);
-        counted.end.next(budget);
+        counted(load.chain, jobs.jobs * jobs.instancesPerJob);
         return sfn.Chain.custom(load.chain.startState, [then], then);
       }
       const { list, read, sum } = shardedSummaryStates(scope, { bucketName, prefix: names.vectorPrefix, ...(id ? { executionSuffix: passSuffix(pass(mode)) } : {}) },
         { key, totals: vectorSummaryTotals(key), loader: `${id}Vector` });
       [loadVectors, list, read].forEach(catchFailure);
-      const counted = check(instanceCount);
-      const summed = sfn.Chain.start(loadVectors).next(list).next(read).next(sum);
-      if (counted === undefined) {
-        summed.next(budget);
-      } else {
-        summed.next(counted.start);
-        counted.end.next(budget);
-      }
+      counted(sfn.Chain.start(loadVectors).next(list).next(read).next(sum), instanceCount);
       return sfn.Chain.custom(loadVectors, [then], then);
     };
     return { role, swapper, swapState, chain };

@@ -257,19 +257,21 @@ export function partedLoadStates(scope: Construct, o: PartedLoadOptions): { chai
 }
 
 /**
- * After a sharded load's sum: `<prefix>LoadersCounted` lets the run go on (to `<prefix>AllLoadersCounted`)
- * only when the sum counted a summary from each of the `expected` instances. Every instance writes
- * one, zeros when its share had no file, so a missing one is a loader that did not report:
- * `<prefix>LoaderSummariesMissing` puts the error and goes to `onFailure`. The listing alone cannot
- * tell: a wildcard path over a listing without `Contents` may select nothing rather than fail.
- * Counts known only at deployment are not checked (no state holds them).
+ * `summed` (a sharded load up to its sum), then `<prefix>LoadersCounted`: the run goes on (from
+ * `<prefix>AllLoadersCounted`, the returned chain's end) only when the sum counted a summary from
+ * each of the `expected` instances. Every instance writes one, zeros when its share had no file,
+ * so a missing one is a loader that did not report: `<prefix>LoaderSummariesMissing` puts the
+ * error and goes to `onFailure`. The listing alone cannot tell: a wildcard path over a listing
+ * without `Contents` may select nothing rather than fail. A count known only at deployment is not
+ * checked (no state holds it): `summed` is returned as it is.
  */
-export function loadersCountedStates(
+export function thenLoadersCounted(
   scope: Construct,
+  summed: sfn.Chain,
   o: { readonly prefix: string; readonly key: string; readonly expected: number; readonly onFailure: sfn.IChainable },
-): { readonly start: sfn.IChainable; readonly end: sfn.Pass } | undefined {
+): sfn.Chain {
   if (Token.isUnresolved(o.expected)) {
-    return undefined;
+    return summed;
   }
   const counted = new sfn.Pass(scope, `${o.prefix}AllLoadersCounted`);
   const missing = sfn.Pass.jsonata(scope, `${o.prefix}LoaderSummariesMissing`, {
@@ -277,8 +279,8 @@ export function loadersCountedStates(
       + `& " of ${o.expected} loaders left a summary; the run does not trust a sum without the others"}}]) %}`,
   });
   missing.next(o.onFailure);
-  const check = new sfn.Choice(scope, `${o.prefix}LoadersCounted`)
+  summed.next(new sfn.Choice(scope, `${o.prefix}LoadersCounted`)
     .when(sfn.Condition.numberEquals(`$.${o.key}.summary.loaders`, o.expected), counted)
-    .otherwise(missing);
-  return { start: check, end: counted };
+    .otherwise(missing));
+  return sfn.Chain.custom(summed.startState, [counted], counted);
 }

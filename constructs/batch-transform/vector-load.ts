@@ -110,9 +110,14 @@ export interface VectorIndexLoadOptions extends VectorFieldOptions {
  * loader computes it for its own lines) and `within_budget`.
  */
 export function vectorSummaryTotals(key = 'vectors'): string {
+  return summaryTotals(key, VECTOR_SUMMARY_COUNTS, vectorBudget());
+}
+
+/** The failure budget's fields over `$summaries`, as one loader computes them for its own lines. */
+function vectorBudget(): Record<string, string> {
   const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
   const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
-  return summaryTotals(key, VECTOR_SUMMARY_COUNTS, { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` });
+  return { failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` };
 }
 
 /**
@@ -121,9 +126,7 @@ export function vectorSummaryTotals(key = 'vectors'): string {
  * (`run`: `loaders` added up) computes `allowed_failures` and `within_budget` from all its lines.
  */
 export function partVectorSummaryTotals(key: string, level: 'part' | 'run'): string {
-  const failures = '($sum($summaries.malformed_lines) + $sum($summaries.failed_documents))';
-  const allowed = '$floor($max($summaries.max_failure_rate) * $sum($summaries.lines))';
-  const derived = { max_failure_rate: '$max($summaries.max_failure_rate)', failures, allowed_failures: allowed, within_budget: `${failures} <= ${allowed}` };
+  const derived = { max_failure_rate: '$max($summaries.max_failure_rate)', ...vectorBudget() };
   return level === 'part' ? summaryTotals(key, VECTOR_SUMMARY_COUNTS, derived) : partsSummaryTotals(key, VECTOR_SUMMARY_COUNTS, derived);
 }
 

@@ -55,7 +55,7 @@ export interface SummedSummaryOptions {
  * (`options.totals`). Chained in that order; the caller adds the catches of the first two (a Pass
  * state cannot have one). A listing that finds no summary may select no key rather than fail (the
  * selector's `$.Contents[*].Key` is a wildcard path): a caller that knows how many summaries to
- * expect checks the count after the sum (batch-transform's `loadersCountedStates`).
+ * expect checks the count after the sum (batch-transform's `thenLoadersCounted`).
  */
 export function summedSummaryStates(scope: Construct, listing: SummaryListing, options: SummedSummaryOptions): { list: sfn.CustomState; read: sfn.Map; sum: sfn.Pass } {
   const partition = Stack.of(scope).partition;
