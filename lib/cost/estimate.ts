@@ -202,37 +202,45 @@ export function parseDefinition(definition: Json): Json {
   return JSON.parse(text);
 }
 
+/**
+ * Every state of a definition, nested ones included (Parallel branches, Map item processors), in
+ * order, each with the iterations one execution runs it in at once: the product of the
+ * MaxConcurrency of the Maps around it (a Map without one counts once).
+ */
+function* statesOf(states: Record<string, Json> | undefined, iterations = 1): Generator<[string, Json, number]> {
+  for (const [name, state] of Object.entries(states ?? {})) {
+    yield [name, state, iterations];
+    for (const branch of state?.Branches ?? []) yield* statesOf(branch.States, iterations);
+    const inner = state?.ItemProcessor ?? state?.Iterator;
+    const concurrency = Number(state?.MaxConcurrency ?? 0);
+    if (inner) yield* statesOf(inner.States, iterations * (concurrency > 0 ? concurrency : 1));
+  }
+}
+
 /** Every SageMaker training/processing/transform task in a workflow definition, nested states included. */
 export function workflowJobs(definition: Json): WorkflowJob[] {
   const jobs: WorkflowJob[] = [];
   const machineTimeout: number | undefined = definition?.TimeoutSeconds;
-  const visitStates = (states: Record<string, Json>, iterations = 1) => {
+  for (const [name, state, iterations] of statesOf(definition?.States)) {
     const repeated = iterations > 1 ? { iterations } : {};
-    for (const [name, state] of Object.entries(states ?? {})) {
-      const resource = String(state?.Resource ?? '');
-      const p = state?.Parameters ?? {};
-      const bound = (max: number | undefined): [number, string] => (max !== undefined ? [max, 'MaxRuntimeInSeconds']
-        : state.TimeoutSeconds !== undefined ? [state.TimeoutSeconds, 'the state\'s TimeoutSeconds']
-          : machineTimeout !== undefined ? [machineTimeout, 'the workflow\'s TimeoutSeconds']
-            : [DEFAULT_MAX_RUNTIME_S, 'SageMaker\'s default MaxRuntimeInSeconds']);
-      if (/sagemaker:createTrainingJob/.test(resource)) {
-        const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
-        jobs.push({ state: name, kind: 'training', instanceType: p.ResourceConfig?.InstanceType, instanceCount: p.ResourceConfig?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: p.EnableManagedSpotTraining === true, ...repeated });
-      } else if (/sagemaker:createProcessingJob/.test(resource)) {
-        const c = p.ProcessingResources?.ClusterConfig ?? {};
-        const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
-        jobs.push({ state: name, kind: 'processing', instanceType: c.InstanceType, instanceCount: c.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
-      } else if (/sagemaker:createTransformJob/.test(resource)) {
-        const [max, from] = bound(undefined);
-        jobs.push({ state: name, kind: 'transform', instanceType: p.TransformResources?.InstanceType, instanceCount: p.TransformResources?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
-      }
-      for (const branch of state?.Branches ?? []) visitStates(branch.States, iterations);
-      const concurrency = Number(state?.MaxConcurrency ?? 0);
-      const inner = state?.ItemProcessor ?? state?.Iterator;
-      if (inner) visitStates(inner.States, iterations * (concurrency > 0 ? concurrency : 1));
+    const resource = String(state?.Resource ?? '');
+    const p = state?.Parameters ?? {};
+    const bound = (max: number | undefined): [number, string] => (max !== undefined ? [max, 'MaxRuntimeInSeconds']
+      : state.TimeoutSeconds !== undefined ? [state.TimeoutSeconds, 'the state\'s TimeoutSeconds']
+        : machineTimeout !== undefined ? [machineTimeout, 'the workflow\'s TimeoutSeconds']
+          : [DEFAULT_MAX_RUNTIME_S, 'SageMaker\'s default MaxRuntimeInSeconds']);
+    if (/sagemaker:createTrainingJob/.test(resource)) {
+      const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
+      jobs.push({ state: name, kind: 'training', instanceType: p.ResourceConfig?.InstanceType, instanceCount: p.ResourceConfig?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: p.EnableManagedSpotTraining === true, ...repeated });
+    } else if (/sagemaker:createProcessingJob/.test(resource)) {
+      const c = p.ProcessingResources?.ClusterConfig ?? {};
+      const [max, from] = bound(p.StoppingCondition?.MaxRuntimeInSeconds);
+      jobs.push({ state: name, kind: 'processing', instanceType: c.InstanceType, instanceCount: c.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
+    } else if (/sagemaker:createTransformJob/.test(resource)) {
+      const [max, from] = bound(undefined);
+      jobs.push({ state: name, kind: 'transform', instanceType: p.TransformResources?.InstanceType, instanceCount: p.TransformResources?.InstanceCount ?? 1, maxRuntimeSeconds: max, boundFrom: from, spot: false, ...repeated });
     }
-  };
-  visitStates(definition?.States);
+  }
   for (const job of jobs) {
     if (typeof job.instanceType !== 'string' || !job.instanceType.startsWith('ml.')) {
       throw new MissingPriceError(`Workflow state '${job.state}' has no literal SageMaker instance type (got ${JSON.stringify(job.instanceType)}): it cannot be priced`);
@@ -252,22 +260,16 @@ export interface PutEvent {
 /** The events a workflow definition puts, nested states included. */
 export function workflowEvents(definition: Json): PutEvent[] {
   const events: PutEvent[] = [];
-  const visitStates = (states: Record<string, Json>) => {
-    for (const state of Object.values(states ?? {})) {
-      if (/:::events:putEvents/.test(String(state?.Resource ?? ''))) {
-        for (const entry of (state.Parameters ?? state.Arguments)?.Entries ?? []) {
-          if (typeof entry?.Source === 'string' && typeof entry?.DetailType === 'string') {
-            const detail = Object.fromEntries(Object.entries(entry.Detail ?? {}).filter(([key]) => !key.endsWith('.$')));
-            events.push({ source: entry.Source, detailType: entry.DetailType, detail });
-          }
+  for (const [, state] of statesOf(definition?.States)) {
+    if (/:::events:putEvents/.test(String(state?.Resource ?? ''))) {
+      for (const entry of (state.Parameters ?? state.Arguments)?.Entries ?? []) {
+        if (typeof entry?.Source === 'string' && typeof entry?.DetailType === 'string') {
+          const detail = Object.fromEntries(Object.entries(entry.Detail ?? {}).filter(([key]) => !key.endsWith('.$')));
+          events.push({ source: entry.Source, detailType: entry.DetailType, detail });
         }
       }
-      for (const branch of state?.Branches ?? []) visitStates(branch.States);
-      if (state?.Iterator) visitStates(state.Iterator.States);
-      if (state?.ItemProcessor) visitStates(state.ItemProcessor.States);
     }
-  };
-  visitStates(definition?.States);
+  }
   return events;
 }
 
